@@ -1,0 +1,653 @@
+// Command hotline runs and operates a Hotline station.
+//
+// Every verb takes --dir (default $HOTLINE_DIR); verbs that print data take
+// --json. Exit status is 0 on success; otherwise one line on stderr says
+// what was wrong.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"hotline/internal/api"
+	"hotline/internal/demo"
+	"hotline/internal/identity"
+	"hotline/internal/station"
+	"hotline/internal/transcript"
+)
+
+type verb struct {
+	name  string
+	usage string
+	run   func(ctx context.Context, args []string) error
+}
+
+var verbs = []verb{
+	{"init", "create a station: --name NAME --party CODE --peer-listen HOST:PORT --api-listen HOST:PORT [--endpoint HOST:PORT]", cmdInit},
+	{"card", "print this station's signed card", cmdCard},
+	{"fingerprint", "print this station's fingerprint, to read aloud", cmdFingerprint},
+	{"peer add", "pin a peer: --card FILE --fingerprint FP", cmdPeerAdd},
+	{"peer list", "list pinned peers", cmdPeerList},
+	{"channel propose", "propose a channel: --peer NAME --channel ID --level LEVEL [--deadline FLASH=5m,...]", cmdPropose},
+	{"channel accept", "accept a proposed channel: --channel ID", cmdAccept},
+	{"channel list", "list channels", cmdChannelList},
+	{"run", "run the station: peer listener, dialers and local API", cmdRun},
+	{"send", "send a message: --channel ID --precedence P --text TEXT [--lang TAG]", cmdSend},
+	{"inbox", "list received messages [--channel ID]", cmdInbox},
+	{"outbox", "list sent messages and their status [--channel ID]", cmdOutbox},
+	{"ack", "acknowledge a received message: --id ID [--as NAME]", cmdAck},
+	{"status", "show channels, peers and refusals", cmdStatus},
+	{"alerts", "list alerts", cmdAlerts},
+	{"export", "write a channel's audit bundle: --channel ID --out FILE", cmdExport},
+	{"verify", "check an audit bundle offline: FILE", cmdVerify},
+	{"demo", "two stations, two channels, a short crisis, on loopback [--keep]", cmdDemo},
+	{"bench", "measure latency and throughput between two stations on loopback", cmdBench},
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: hotline VERB [flags]")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, v := range verbs {
+		fmt.Fprintf(tw, "  %s\t%s\n", v.name, v.usage)
+	}
+	tw.Flush()
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := dispatch(ctx, os.Args[1:])
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		msg := strings.TrimPrefix(err.Error(), station.ErrBadRequest.Error()+": ")
+		fmt.Fprintln(os.Stderr, "hotline: "+strings.ReplaceAll(msg, "\n", "; "))
+		os.Exit(1)
+	}
+}
+
+func dispatch(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(os.Stdout)
+		if len(args) == 0 {
+			return errors.New("no verb given")
+		}
+		return nil
+	}
+	for _, v := range verbs {
+		words := strings.Fields(v.name)
+		if len(args) >= len(words) && strings.Join(args[:len(words)], " ") == v.name {
+			return v.run(ctx, args[len(words):])
+		}
+	}
+	return fmt.Errorf("unknown verb %q (run hotline help)", strings.Join(args[:min(2, len(args))], " "))
+}
+
+// flags is a verb's flag set with the common flags.
+type flags struct {
+	*flag.FlagSet
+	dir  *string
+	json *bool
+}
+
+func newFlags(name string, withJSON bool) *flags {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	f := &flags{FlagSet: fs, dir: fs.String("dir", os.Getenv("HOTLINE_DIR"), "station directory")}
+	if withJSON {
+		f.json = fs.Bool("json", false, "print JSON")
+	} else {
+		f.json = new(bool)
+	}
+	return f
+}
+
+// parse parses args and rejects leftovers unless positional are allowed.
+func (f *flags) parse(args []string, positional int) ([]string, error) {
+	if err := f.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			var b strings.Builder
+			f.SetOutput(&b)
+			f.PrintDefaults()
+			fmt.Print(b.String())
+			return nil, err
+		}
+		return nil, fmt.Errorf("%s: %v", f.Name(), err)
+	}
+	if f.NArg() > positional {
+		return nil, fmt.Errorf("%s: unexpected argument %q", f.Name(), f.Arg(positional))
+	}
+	return f.Args(), nil
+}
+
+func required(name string, vals map[string]string) error {
+	var missing []string
+	for k, v := range vals {
+		if v == "" {
+			missing = append(missing, "--"+k)
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		return fmt.Errorf("%s: missing %s", name, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// withOps runs f against the station in dir: through its API when hotline
+// run owns it, otherwise by opening it here.
+func withOps(ctx context.Context, dir string, f func(station.Ops) error) error {
+	st, err := station.Open(ctx, dir, quietLogger())
+	if errors.Is(err, station.ErrLocked) {
+		c, err := api.NewClient(dir)
+		if err != nil {
+			return err
+		}
+		return f(c)
+	}
+	if err != nil {
+		return err
+	}
+	ferr := f(st)
+	if err := st.Close(); err != nil && ferr == nil {
+		ferr = err
+	}
+	return ferr
+}
+
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func cmdInit(ctx context.Context, args []string) error {
+	f := newFlags("init", true)
+	name := f.String("name", "", "station name")
+	party := f.String("party", "", "party code, e.g. USA")
+	peer := f.String("peer-listen", "", "HOST:PORT for peers")
+	apiAddr := f.String("api-listen", "127.0.0.1:0", "HOST:PORT for the local API")
+	var endpoints multi
+	f.Var(&endpoints, "endpoint", "HOST:PORT peers dial (repeatable; default --peer-listen)")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	if err := required("init", map[string]string{"dir": *f.dir, "name": *name, "party": *party, "peer-listen": *peer}); err != nil {
+		return err
+	}
+	card, err := station.Init(ctx, station.InitOptions{Dir: *f.dir, Name: *name, Party: *party, PeerListen: *peer, APIListen: *apiAddr, Endpoints: endpoints})
+	if err != nil {
+		return err
+	}
+	if *f.json {
+		return printJSON(map[string]any{"name": card.Name, "party": card.Party, "fingerprint": card.Fingerprint(), "card": filepath.Join(*f.dir, "card")})
+	}
+	fmt.Printf("station %s (%s) created in %s\nfingerprint %s\ncard %s\n", card.Name, card.Party, *f.dir, card.Fingerprint(), filepath.Join(*f.dir, "card"))
+	return nil
+}
+
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
+
+func ownCard(dir string) (*identity.Card, error) {
+	if _, err := station.LoadConfig(dir); err != nil {
+		return nil, err
+	}
+	return station.ReadCard(dir)
+}
+
+func cmdCard(ctx context.Context, args []string) error {
+	f := newFlags("card", true)
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	c, err := ownCard(*f.dir)
+	if err != nil {
+		return err
+	}
+	if *f.json {
+		return printJSON(map[string]any{"name": c.Name, "party": c.Party, "endpoints": c.Endpoints, "fingerprint": c.Fingerprint(), "card": string(c.Text)})
+	}
+	_, err = os.Stdout.Write(c.Text)
+	return err
+}
+
+func cmdFingerprint(ctx context.Context, args []string) error {
+	f := newFlags("fingerprint", true)
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	c, err := ownCard(*f.dir)
+	if err != nil {
+		return err
+	}
+	if *f.json {
+		return printJSON(map[string]string{"name": c.Name, "fingerprint": c.Fingerprint()})
+	}
+	fmt.Println(c.Fingerprint())
+	return nil
+}
+
+func cmdPeerAdd(ctx context.Context, args []string) error {
+	f := newFlags("peer add", true)
+	cardFile := f.String("card", "", "the peer's card file")
+	fp := f.String("fingerprint", "", "the fingerprint the peer read to you")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	if err := required("peer add", map[string]string{"card": *cardFile, "fingerprint": *fp}); err != nil {
+		return err
+	}
+	text, err := os.ReadFile(*cardFile)
+	if err != nil {
+		return fmt.Errorf("peer add: %w", err)
+	}
+	return withOps(ctx, *f.dir, func(o station.Ops) error {
+		p, err := o.AddPeer(ctx, text, *fp)
+		if err != nil {
+			return err
+		}
+		if *f.json {
+			return printJSON(p)
+		}
+		fmt.Printf("pinned %s (%s), fingerprint %s\n", p.Name, p.Party, p.Fingerprint)
+		return nil
+	})
+}
+
+func cmdPeerList(ctx context.Context, args []string) error {
+	f := newFlags("peer list", true)
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	return withOps(ctx, *f.dir, func(o station.Ops) error {
+		ps, err := o.Peers(ctx)
+		if err != nil {
+			return err
+		}
+		if *f.json {
+			return printJSON(ps)
+		}
+		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tPARTY\tFINGERPRINT\tCONNECTED\tENDPOINTS")
+		for _, p := range ps {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", p.Name, p.Party, p.Fingerprint, p.Connected, strings.Join(p.Endpoints, " "))
+		}
+		return tw.Flush()
+	})
+}
+
+func cmdPropose(ctx context.Context, args []string) error {
+	f := newFlags("channel propose", true)
+	peer := f.String("peer", "", "peer station name")
+	ch := f.String("channel", "", "channel id")
+	level := f.String("level", "", "leader, minister, staff, theatre or unit")
+	deadlines := f.String("deadline", "", "acknowledgement deadlines, e.g. FLASH=5m,IMMEDIATE=20m")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	if err := required("channel propose", map[string]string{"peer": *peer, "channel": *ch, "level": *level}); err != nil {
+		return err
+	}
+	req := station.ProposeRequest{Peer: *peer, Channel: *ch, Level: *level, Deadlines: map[string]string{}}
+	if *deadlines != "" {
+		for _, kv := range strings.Split(*deadlines, ",") {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				return fmt.Errorf("channel propose: --deadline %q is not PRECEDENCE=DURATION", kv)
+			}
+			req.Deadlines[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	return withOps(ctx, *f.dir, func(o station.Ops) error {
+		c, err := o.Propose(ctx, req)
+		if err != nil {
+			return err
+		}
+		if *f.json {
+			return printJSON(c)
+		}
+		fmt.Printf("proposed channel %s (%s) to %s; it is active once %s accepts\n", c.ID, c.Level, c.Peer, c.Peer)
+		return nil
+	})
+}
+
+func cmdAccept(ctx context.Context, args []string) error {
+	f := newFlags("channel accept", true)
+	ch := f.String("channel", "", "channel id")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	if err := required("channel accept", map[string]string{"channel": *ch}); err != nil {
+		return err
+	}
+	return withOps(ctx, *f.dir, func(o station.Ops) error {
+		c, err := o.Accept(ctx, *ch)
+		if err != nil {
+			return err
+		}
+		if *f.json {
+			return printJSON(c)
+		}
+		fmt.Printf("accepted channel %s (%s) with %s\n", c.ID, c.Level, c.Peer)
+		return nil
+	})
+}
+
+func cmdChannelList(ctx context.Context, args []string) error {
+	f := newFlags("channel list", true)
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	return withOps(ctx, *f.dir, func(o station.Ops) error {
+		cs, err := o.Channels(ctx)
+		if err != nil {
+			return err
+		}
+		if *f.json {
+			return printJSON(cs)
+		}
+		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "CHANNEL\tPEER\tLEVEL\tSTATE\tWRITTEN\tDELIVERED\tRECEIVED")
+		for _, c := range cs {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\n", c.ID, c.Peer, c.Level, c.State, c.Written, c.Delivered, c.Received)
+		}
+		return tw.Flush()
+	})
+}
+
+func cmdRun(ctx context.Context, args []string) error {
+	f := newFlags("run", false)
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	return runStation(ctx, *f.dir)
+}
+
+// runStation owns the station until ctx is done (SIGINT, SIGTERM) or it
+// fails: peer listener and dialers, the local API, and api.addr for the CLI.
+func runStation(ctx context.Context, dir string) error {
+	st, err := station.Open(ctx, dir, station.Logger())
+	if errors.Is(err, station.ErrLocked) {
+		return fmt.Errorf("%s: %w (is hotline run already running?)", dir, err)
+	}
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	tok, err := station.ReadToken(dir)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, 2)
+	go func() { errs <- st.Run(ctx) }()
+	go func() {
+		errs <- api.Serve(ctx, st.Cfg.APIListen, api.NewServer(st, tok), func(a net.Addr) {
+			st.Log.Info("API listening", "addr", a.String())
+			if err := os.WriteFile(filepath.Join(dir, api.AddrFile), []byte(a.String()+"\n"), 0o600); err != nil {
+				errs <- err
+			}
+		})
+	}()
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-st.Done():
+		return fmt.Errorf("station stopped: %v", st.Err())
+	case err := <-errs:
+		if err != nil {
+			return err
+		}
+		return nil
+	}
+}
+
+func quietLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func cmdSend(ctx context.Context, args []string) error {
+	f := newFlags("send", true)
+	ch := f.String("channel", "", "channel id")
+	prec := f.String("precedence", "", "FLASH, IMMEDIATE, PRIORITY or ROUTINE")
+	text := f.String("text", "", "message text")
+	lang := f.String("lang", "", "language of the text, e.g. en or zh-Hans")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	if err := required("send", map[string]string{"channel": *ch, "precedence": *prec, "text": *text}); err != nil {
+		return err
+	}
+	return withOps(ctx, *f.dir, func(o station.Ops) error {
+		m, err := o.Send(ctx, station.SendRequest{Channel: *ch, Precedence: *prec, Text: *text, Lang: *lang})
+		if err != nil {
+			return err
+		}
+		if *f.json {
+			return printJSON(m)
+		}
+		fmt.Println(m.ID)
+		return nil
+	})
+}
+
+func printMessages(ms []station.MessageView, asJSON bool) error {
+	if asJSON {
+		return printJSON(ms)
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tPRECEDENCE\tSTATUS\tSENT (UTC)\tTEXT")
+	for _, m := range ms {
+		status := m.Status
+		if m.Acknowledged {
+			status += " by " + m.AckBy
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.ID, m.Precedence, status, m.SentAt.Format(time.DateTime), m.Text)
+	}
+	return tw.Flush()
+}
+
+func cmdInbox(ctx context.Context, args []string) error  { return listMessages(ctx, "inbox", args) }
+func cmdOutbox(ctx context.Context, args []string) error { return listMessages(ctx, "outbox", args) }
+
+func listMessages(ctx context.Context, which string, args []string) error {
+	f := newFlags(which, true)
+	ch := f.String("channel", "", "only this channel")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	return withOps(ctx, *f.dir, func(o station.Ops) error {
+		list := o.Inbox
+		if which == "outbox" {
+			list = o.Outbox
+		}
+		ms, err := list(ctx, *ch)
+		if err != nil {
+			return err
+		}
+		return printMessages(ms, *f.json)
+	})
+}
+
+func cmdAck(ctx context.Context, args []string) error {
+	f := newFlags("ack", true)
+	id := f.String("id", "", "message id CHANNEL/STATION/INDEX")
+	as := f.String("as", defaultOperator(), "who acknowledges")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	if err := required("ack", map[string]string{"id": *id}); err != nil {
+		return err
+	}
+	return withOps(ctx, *f.dir, func(o station.Ops) error {
+		m, err := o.Ack(ctx, *id, *as)
+		if err != nil {
+			return err
+		}
+		if *f.json {
+			return printJSON(m)
+		}
+		fmt.Printf("%s acknowledged by %s\n", m.ID, m.AckBy)
+		return nil
+	})
+}
+
+func defaultOperator() string {
+	if u := os.Getenv("HOTLINE_OPERATOR"); u != "" {
+		return u
+	}
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	return "duty officer"
+}
+
+func cmdStatus(ctx context.Context, args []string) error {
+	f := newFlags("status", true)
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	return withOps(ctx, *f.dir, func(o station.Ops) error {
+		s, err := o.Status(ctx)
+		if err != nil {
+			return err
+		}
+		if *f.json {
+			return printJSON(s)
+		}
+		fmt.Printf("station %s (%s)  fingerprint %s\n", s.Station, s.Party, s.Fingerprint)
+		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "CHANNEL\tPEER\tSTATE\tCONNECTED\tWRITTEN\tDELIVERED\tRECEIVED")
+		for _, c := range s.Channels {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%d\t%d\t%d\n", c.ID, c.Peer, c.State, c.Connected, c.Written, c.Delivered, c.Received)
+		}
+		tw.Flush()
+		for k, v := range s.Refused {
+			fmt.Printf("refused %s: %d\n", k, v)
+		}
+		return nil
+	})
+}
+
+func cmdAlerts(ctx context.Context, args []string) error {
+	f := newFlags("alerts", true)
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	return withOps(ctx, *f.dir, func(o station.Ops) error {
+		as, err := o.Alerts(ctx, 0)
+		if err != nil {
+			return err
+		}
+		if *f.json {
+			return printJSON(as)
+		}
+		for _, a := range as {
+			fmt.Printf("%s  %-7s  %s\n", a.At.Format(time.DateTime), strings.ToUpper(a.Level), a.Text)
+		}
+		return nil
+	})
+}
+
+func cmdExport(ctx context.Context, args []string) error {
+	f := newFlags("export", false)
+	ch := f.String("channel", "", "channel id")
+	out := f.String("out", "", "bundle file to write")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	if err := required("export", map[string]string{"channel": *ch, "out": *out}); err != nil {
+		return err
+	}
+	return withOps(ctx, *f.dir, func(o station.Ops) error {
+		b, err := o.Export(ctx, *ch)
+		if err != nil {
+			return err
+		}
+		data, err := json.MarshalIndent(b, "", "  ")
+		if err != nil {
+			return err
+		}
+		tmp := *out + ".tmp"
+		if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, *out); err != nil {
+			return err
+		}
+		fmt.Printf("wrote %s: channel %s, %d + %d entries\n", *out, b.Channel, len(b.Logs[0].Entries), len(b.Logs[1].Entries))
+		return nil
+	})
+}
+
+func cmdVerify(ctx context.Context, args []string) error {
+	f := newFlags("verify", true)
+	rest, err := f.parse(args, 1)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return errors.New("verify: give the bundle file")
+	}
+	file, err := os.Open(rest[0])
+	if err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	defer file.Close()
+	b, err := transcript.ReadBundle(file)
+	if err != nil {
+		return fmt.Errorf("verify %s: %w", rest[0], err)
+	}
+	rep, err := transcript.Verify(b)
+	if err != nil {
+		return fmt.Errorf("verify %s: %w", rest[0], err)
+	}
+	if *f.json {
+		return printJSON(rep)
+	}
+	fmt.Printf("%s: channel %s between %s: verified\n", rest[0], rep.Channel, strings.Join(rep.Parties, " and "))
+	for _, l := range rep.Logs {
+		fmt.Printf("  log of %s: %d entries, %d receipted by the other party, root %x\n", l.Author, l.Entries, l.Receipted, l.Root)
+	}
+	return nil
+}
+
+func cmdDemo(ctx context.Context, args []string) error {
+	f := newFlags("demo", false)
+	keep := f.Bool("keep", false, "leave the stations running and print how to reach them")
+	dir := f.String("in", "", "folder for the stations (default: a new temporary folder)")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	return demo.Run(ctx, demo.Options{Dir: *dir, Keep: *keep, Out: os.Stdout})
+}
+
+func cmdBench(ctx context.Context, args []string) error {
+	f := newFlags("bench", true)
+	n := f.Int("messages", 2000, "messages in the throughput run")
+	lat := f.Int("latency", 300, "messages in each latency run")
+	size := f.Int("size", 256, "message text size in bytes")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	return demo.Bench(ctx, demo.BenchOptions{Messages: *n, LatencyMessages: *lat, Size: *size, JSON: *f.json, Out: os.Stdout})
+}

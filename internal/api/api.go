@@ -1,0 +1,238 @@
+// Package api is the station's local JSON API over HTTP, and a client for
+// it. The CLI and the console use it while hotline run owns the station.
+// Every request carries the bearer token kept in the station directory; the
+// listener is on loopback unless configured otherwise.
+//
+// Routes (all under /api/v1):
+//
+//	GET  card               the station's signed card (text)
+//	GET  status             StatusView
+//	GET  peers              []PeerView        POST peers {card, fingerprint}
+//	GET  channels           []ChannelView     POST channels ProposeRequest
+//	POST channels/{id}/accept
+//	POST messages           SendRequest → MessageView, once durable
+//	GET  inbox?channel=     []MessageView
+//	GET  outbox?channel=    []MessageView
+//	POST ack {id, by}       MessageView
+//	GET  export?channel=    transcript bundle
+//	GET  alerts?after=      []Alert
+//	GET  events             server-sent events: received, delivered, acknowledged, channel, alert
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"hotline/internal/station"
+	"hotline/internal/store"
+)
+
+// MaxBody bounds request bodies.
+const MaxBody = 1 << 20
+
+// Server serves the API for one station.
+type Server struct {
+	st    *station.Station
+	token string
+	mux   *http.ServeMux
+}
+
+// NewServer returns the API handler for st.
+func NewServer(st *station.Station, token string) *Server {
+	s := &Server{st: st, token: token, mux: http.NewServeMux()}
+	h := func(pattern string, f func(w http.ResponseWriter, r *http.Request) (any, error)) {
+		s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			v, err := f(w, r)
+			if err != nil {
+				writeError(w, err)
+				return
+			}
+			if v != nil {
+				writeJSON(w, http.StatusOK, v)
+			}
+		})
+	}
+	h("GET /api/v1/card", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		c, err := st.Card(r.Context())
+		if err != nil {
+			return nil, err
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write(c)
+		return nil, nil
+	})
+	h("GET /api/v1/status", func(w http.ResponseWriter, r *http.Request) (any, error) { return st.Status(r.Context()) })
+	h("GET /api/v1/peers", func(w http.ResponseWriter, r *http.Request) (any, error) { return st.Peers(r.Context()) })
+	h("POST /api/v1/peers", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req struct {
+			Card        string `json:"card"`
+			Fingerprint string `json:"fingerprint"`
+		}
+		if err := readJSON(r, &req); err != nil {
+			return nil, err
+		}
+		return st.AddPeer(r.Context(), []byte(req.Card), req.Fingerprint)
+	})
+	h("GET /api/v1/channels", func(w http.ResponseWriter, r *http.Request) (any, error) { return st.Channels(r.Context()) })
+	h("POST /api/v1/channels", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req station.ProposeRequest
+		if err := readJSON(r, &req); err != nil {
+			return nil, err
+		}
+		return st.Propose(r.Context(), req)
+	})
+	h("POST /api/v1/channels/{id}/accept", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return st.Accept(r.Context(), r.PathValue("id"))
+	})
+	h("POST /api/v1/messages", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req station.SendRequest
+		if err := readJSON(r, &req); err != nil {
+			return nil, err
+		}
+		return st.Send(r.Context(), req)
+	})
+	h("GET /api/v1/inbox", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return st.Inbox(r.Context(), r.URL.Query().Get("channel"))
+	})
+	h("GET /api/v1/outbox", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return st.Outbox(r.Context(), r.URL.Query().Get("channel"))
+	})
+	h("POST /api/v1/ack", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req struct {
+			ID string `json:"id"`
+			By string `json:"by"`
+		}
+		if err := readJSON(r, &req); err != nil {
+			return nil, err
+		}
+		return st.Ack(r.Context(), req.ID, req.By)
+	})
+	h("GET /api/v1/export", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return st.Export(r.Context(), r.URL.Query().Get("channel"))
+	})
+	h("GET /api/v1/alerts", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
+		a, err := st.Alerts(r.Context(), after)
+		if a == nil {
+			a = []store.Alert{}
+		}
+		return a, err
+	})
+	s.mux.HandleFunc("GET /api/v1/events", s.events)
+	return s
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	auth := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(s.token)) != 1 {
+		writeJSON(w, http.StatusUnauthorized, errorBody{Error: "missing or wrong API token (see api-token in the station directory)"})
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		writeError(w, errors.New("streaming unsupported"))
+		return
+	}
+	ch, cancel := s.st.Subscribe()
+	defer cancel()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, ": connected\n\n")
+	fl.Flush()
+	tick := time.NewTicker(15 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case n := <-ch:
+			data, _ := json.Marshal(map[string]string{"what": n.What, "channel": n.Channel, "entry": n.Entry})
+			fmt.Fprintf(w, "event: %s\ndata: %s\n\n", n.What, data)
+			fl.Flush()
+		case <-tick.C:
+			fmt.Fprint(w, ": keepalive\n\n")
+			fl.Flush()
+		case <-r.Context().Done():
+			return
+		case <-s.st.Done():
+			return
+		}
+	}
+}
+
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	code := http.StatusInternalServerError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		code = http.StatusRequestEntityTooLarge
+	case errors.Is(err, station.ErrBadRequest):
+		code = http.StatusBadRequest
+	}
+	writeJSON(w, code, errorBody{Error: strings.TrimPrefix(err.Error(), station.ErrBadRequest.Error()+": ")})
+}
+
+func readJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return fmt.Errorf("%w: request body: %v", station.ErrBadRequest, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("%w: request body: more than one JSON value", station.ErrBadRequest)
+	}
+	return nil
+}
+
+// Serve serves the API on addr until ctx is done. It calls ready with the
+// bound address once listening.
+func Serve(ctx context.Context, addr string, h http.Handler, ready func(net.Addr)) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("API listener: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,232 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"hotline/internal/station"
+	"hotline/internal/store"
+	"hotline/internal/transcript"
+)
+
+// Client calls a running station's API. It implements station.Ops.
+type Client struct {
+	Base  string // http://host:port
+	Token string
+	HTTP  *http.Client
+}
+
+var _ station.Ops = (*Client)(nil)
+
+// AddrFile is where hotline run writes the API's bound address.
+const AddrFile = "api.addr"
+
+// NewClient returns a client for the station in dir, which must be running.
+func NewClient(dir string) (*Client, error) {
+	tok, err := station.ReadToken(dir)
+	if err != nil {
+		return nil, err
+	}
+	addr, err := os.ReadFile(filepath.Join(dir, AddrFile))
+	if err != nil {
+		cfg, cerr := station.LoadConfig(dir)
+		if cerr != nil {
+			return nil, cerr
+		}
+		addr = []byte(cfg.APIListen)
+	}
+	return &Client{Base: "http://" + strings.TrimSpace(string(addr)), Token: tok, HTTP: &http.Client{}}, nil
+}
+
+// Error is an error the station returned.
+type Error struct {
+	Status  int
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return fmt.Errorf("station API at %s: %w", c.Base, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 2<<30))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		var eb errorBody
+		if json.Unmarshal(data, &eb) == nil && eb.Error != "" {
+			return &Error{Status: resp.StatusCode, Message: eb.Error}
+		}
+		return &Error{Status: resp.StatusCode, Message: fmt.Sprintf("station API: %s", resp.Status)}
+	}
+	if out == nil {
+		return nil
+	}
+	if p, ok := out.(*[]byte); ok {
+		*p = data
+		return nil
+	}
+	return json.Unmarshal(data, out)
+}
+
+func get[T any](ctx context.Context, c *Client, path string) (T, error) {
+	var v T
+	err := c.do(ctx, http.MethodGet, path, nil, &v)
+	return v, err
+}
+
+func post[T any](ctx context.Context, c *Client, path string, in any) (*T, error) {
+	var v T
+	if err := c.do(ctx, http.MethodPost, path, in, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+func (c *Client) Card(ctx context.Context) ([]byte, error) {
+	return get[[]byte](ctx, c, "/api/v1/card")
+}
+
+func (c *Client) AddPeer(ctx context.Context, card []byte, fp string) (*station.PeerView, error) {
+	return post[station.PeerView](ctx, c, "/api/v1/peers", map[string]string{"card": string(card), "fingerprint": fp})
+}
+
+func (c *Client) Peers(ctx context.Context) ([]station.PeerView, error) {
+	return get[[]station.PeerView](ctx, c, "/api/v1/peers")
+}
+
+func (c *Client) Propose(ctx context.Context, r station.ProposeRequest) (*station.ChannelView, error) {
+	return post[station.ChannelView](ctx, c, "/api/v1/channels", r)
+}
+
+func (c *Client) Accept(ctx context.Context, ch string) (*station.ChannelView, error) {
+	return post[station.ChannelView](ctx, c, "/api/v1/channels/"+url.PathEscape(ch)+"/accept", nil)
+}
+
+func (c *Client) Channels(ctx context.Context) ([]station.ChannelView, error) {
+	return get[[]station.ChannelView](ctx, c, "/api/v1/channels")
+}
+
+func (c *Client) Send(ctx context.Context, r station.SendRequest) (*station.MessageView, error) {
+	return post[station.MessageView](ctx, c, "/api/v1/messages", r)
+}
+
+func (c *Client) Inbox(ctx context.Context, ch string) ([]station.MessageView, error) {
+	return get[[]station.MessageView](ctx, c, "/api/v1/inbox?channel="+url.QueryEscape(ch))
+}
+
+func (c *Client) Outbox(ctx context.Context, ch string) ([]station.MessageView, error) {
+	return get[[]station.MessageView](ctx, c, "/api/v1/outbox?channel="+url.QueryEscape(ch))
+}
+
+func (c *Client) Ack(ctx context.Context, id, by string) (*station.MessageView, error) {
+	return post[station.MessageView](ctx, c, "/api/v1/ack", map[string]string{"id": id, "by": by})
+}
+
+func (c *Client) Export(ctx context.Context, ch string) (*transcript.Bundle, error) {
+	b, err := get[transcript.Bundle](ctx, c, "/api/v1/export?channel="+url.QueryEscape(ch))
+	return &b, err
+}
+
+func (c *Client) Status(ctx context.Context) (*station.StatusView, error) {
+	s, err := get[station.StatusView](ctx, c, "/api/v1/status")
+	return &s, err
+}
+
+func (c *Client) Alerts(ctx context.Context, after int64) ([]store.Alert, error) {
+	return get[[]store.Alert](ctx, c, "/api/v1/alerts?after="+strconv.FormatInt(after, 10))
+}
+
+// Event is one server-sent event.
+type Event struct {
+	What    string `json:"what"`
+	Channel string `json:"channel"`
+	Entry   string `json:"entry"`
+}
+
+// Events streams events until ctx is done or the connection drops.
+func (c *Client) Events(ctx context.Context, f func(Event)) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+"/api/v1/events", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	hc := &http.Client{Timeout: 0}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("events: %s", resp.Status)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if data, ok := strings.CutPrefix(line, "data: "); ok {
+			var ev Event
+			if json.Unmarshal([]byte(data), &ev) == nil {
+				f(ev)
+			}
+		}
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err := sc.Err(); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// WaitReady polls until the API answers or the timeout passes. It is for
+// starting a station process and then talking to it.
+func (c *Client) WaitReady(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		_, err := c.Status(ctx)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

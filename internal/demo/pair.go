@@ -1,0 +1,290 @@
+// Package demo sets up two stations on loopback as real processes, pairs
+// them and agrees channels: the demo, the benchmark and the process tests
+// all start from here.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"hotline/internal/api"
+	"hotline/internal/station"
+)
+
+// Node is one station directory and, while it runs, its process.
+type Node struct {
+	Name, Party, Dir string
+	Binary           string
+	Fingerprint      string
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
+	client *api.Client
+}
+
+// Client returns the API client of the running process.
+func (n *Node) Client() *api.Client {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.client
+}
+
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// NewNode creates a station directory under root.
+func NewNode(ctx context.Context, root, binary, name, party string) (*Node, error) {
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(root, strings.ToLower(name))
+	card, err := station.Init(ctx, station.InitOptions{Dir: dir, Name: name, Party: party, PeerListen: addr, APIListen: "127.0.0.1:0"})
+	if err != nil {
+		return nil, err
+	}
+	return &Node{Name: name, Party: party, Dir: dir, Binary: binary, Fingerprint: card.Fingerprint()}, nil
+}
+
+// Offline opens the station in this process for f, when it is not running.
+func (n *Node) Offline(ctx context.Context, f func(station.Ops) error) error {
+	st, err := station.Open(ctx, n.Dir, station.Logger())
+	if err != nil {
+		return err
+	}
+	ferr := f(st)
+	if err := st.Close(); ferr == nil {
+		ferr = err
+	}
+	return ferr
+}
+
+// Start runs hotline run for the node as a child process and waits until
+// its API answers.
+func (n *Node) Start(ctx context.Context) error {
+	n.mu.Lock()
+	if n.cmd != nil {
+		n.mu.Unlock()
+		return fmt.Errorf("%s is already running", n.Name)
+	}
+	os.Remove(filepath.Join(n.Dir, api.AddrFile))
+	logf, err := os.OpenFile(filepath.Join(n.Dir, "station.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		n.mu.Unlock()
+		return err
+	}
+	cmd := exec.Command(n.Binary, "run", "--dir", n.Dir)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		n.mu.Unlock()
+		return fmt.Errorf("starting %s: %w", n.Name, err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		logf.Close()
+		close(exited)
+	}()
+	n.cmd, n.exited = cmd, exited
+	n.mu.Unlock()
+
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if c, err := api.NewClient(n.Dir); err == nil {
+			if _, statErr := os.Stat(filepath.Join(n.Dir, api.AddrFile)); statErr == nil {
+				if err := c.WaitReady(ctx, 5*time.Second); err == nil {
+					n.mu.Lock()
+					n.client = c
+					n.mu.Unlock()
+					return nil
+				}
+			}
+		}
+		select {
+		case <-exited:
+			log, _ := os.ReadFile(filepath.Join(n.Dir, "station.log"))
+			lines := strings.Split(strings.TrimSpace(string(log)), "\n")
+			return fmt.Errorf("%s exited at start: %s", n.Name, lines[len(lines)-1])
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s did not start within 20s", n.Name)
+		}
+	}
+}
+
+// Signal sends sig to the running process.
+func (n *Node) Signal(sig syscall.Signal) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil {
+		return fmt.Errorf("%s is not running", n.Name)
+	}
+	return n.cmd.Process.Signal(sig)
+}
+
+// Stop sends sig and waits for the process to exit.
+func (n *Node) Stop(sig syscall.Signal) error {
+	n.mu.Lock()
+	cmd, exited := n.cmd, n.exited
+	n.mu.Unlock()
+	if cmd == nil {
+		return nil
+	}
+	if err := cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return err
+	}
+	select {
+	case <-exited:
+	case <-time.After(15 * time.Second):
+		cmd.Process.Kill()
+		<-exited
+	}
+	n.mu.Lock()
+	n.cmd, n.client = nil, nil
+	n.mu.Unlock()
+	return nil
+}
+
+// Detach forgets the process without stopping it.
+func (n *Node) Detach() {
+	n.mu.Lock()
+	n.cmd = nil
+	n.mu.Unlock()
+}
+
+// Pair is two paired stations.
+type Pair struct {
+	A, B *Node
+}
+
+// NewPair creates two stations under root, pins each to the other (as two
+// signal officers would after reading fingerprints aloud), and agrees the
+// given channels at the given level: A proposes while offline, both start,
+// B accepts once the proposal has arrived.
+func NewPair(ctx context.Context, root, binary string, channels map[string]string) (*Pair, error) {
+	a, err := NewNode(ctx, root, binary, "USA", "USA")
+	if err != nil {
+		return nil, err
+	}
+	b, err := NewNode(ctx, root, binary, "CHN", "CHN")
+	if err != nil {
+		return nil, err
+	}
+	p := &Pair{A: a, B: b}
+	for _, pin := range []struct{ self, other *Node }{{a, b}, {b, a}} {
+		card, err := os.ReadFile(filepath.Join(pin.other.Dir, "card"))
+		if err != nil {
+			return nil, err
+		}
+		if err := pin.self.Offline(ctx, func(o station.Ops) error {
+			_, err := o.AddPeer(ctx, card, pin.other.Fingerprint)
+			return err
+		}); err != nil {
+			return nil, fmt.Errorf("%s pinning %s: %w", pin.self.Name, pin.other.Name, err)
+		}
+	}
+	if err := a.Offline(ctx, func(o station.Ops) error {
+		for id, level := range channels {
+			if _, err := o.Propose(ctx, station.ProposeRequest{Peer: b.Name, Channel: id, Level: level}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if err := a.Start(ctx); err != nil {
+		return nil, err
+	}
+	if err := b.Start(ctx); err != nil {
+		a.Stop(syscall.SIGTERM)
+		return nil, err
+	}
+	for id := range channels {
+		if err := WaitFor(ctx, b.Client(), 30*time.Second, func() (bool, error) {
+			cs, err := b.Client().Channels(ctx)
+			for _, c := range cs {
+				if c.ID == id {
+					return true, err
+				}
+			}
+			return false, err
+		}); err != nil {
+			p.Stop()
+			return nil, fmt.Errorf("proposal of %s did not reach %s: %w", id, b.Name, err)
+		}
+		if _, err := b.Client().Accept(ctx, id); err != nil {
+			p.Stop()
+			return nil, err
+		}
+		if err := WaitFor(ctx, a.Client(), 30*time.Second, func() (bool, error) {
+			cs, err := a.Client().Channels(ctx)
+			for _, c := range cs {
+				if c.ID == id && c.State == "active" {
+					return true, err
+				}
+			}
+			return false, err
+		}); err != nil {
+			p.Stop()
+			return nil, fmt.Errorf("acceptance of %s did not reach %s: %w", id, a.Name, err)
+		}
+	}
+	return p, nil
+}
+
+// Stop stops both processes.
+func (p *Pair) Stop() {
+	p.A.Stop(syscall.SIGTERM)
+	p.B.Stop(syscall.SIGTERM)
+}
+
+// WaitFor re-checks cond whenever the station reports an event (and at
+// least every 250 ms, in case an event is missed) until it holds.
+func WaitFor(ctx context.Context, c *api.Client, timeout time.Duration, cond func() (bool, error)) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	kick := make(chan struct{}, 1)
+	go c.Events(ctx, func(api.Event) {
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+	})
+	for {
+		ok, err := cond()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			if err != nil {
+				return fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
+			}
+			return ctx.Err()
+		case <-kick:
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}

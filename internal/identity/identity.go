@@ -1,0 +1,328 @@
+// Package identity holds a station's keys, its signed station card and the
+// fingerprint that people read aloud to pin a peer.
+//
+// A station has two keys: an Ed25519 signing key (entries, checkpoints,
+// cosignatures, cards, TLS certificates) and an HPKE key (ML-KEM-768 +
+// X25519 hybrid) that peers seal message bodies to. Both public keys travel
+// in the station card, a signed note (golang.org/x/mod/sumdb/note) so that
+// the exact bytes that were signed are the bytes that are stored and shown.
+package identity
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/hpke"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+)
+
+// KEM is the HPKE key encapsulation every station uses.
+var KEM = hpke.MLKEM768X25519()
+
+// Errors a caller can test for.
+var (
+	ErrKeyPermissions = errors.New("key file is readable by others")
+	ErrBadCard        = errors.New("station card is not valid")
+	ErrFingerprint    = errors.New("fingerprint does not match the card")
+)
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// CheckName reports whether s can name a station, party or channel: 1 to 64
+// letters, digits, dots, dashes or underscores, starting with a letter or
+// digit. Names appear in signed notes and file names, so nothing else.
+func CheckName(what, s string) error {
+	if !nameRE.MatchString(s) {
+		return fmt.Errorf("%s %q is not valid: use 1-64 letters, digits, '.', '-' or '_', starting with a letter or digit", what, s)
+	}
+	return nil
+}
+
+// Keys is a station's private key material.
+type Keys struct {
+	Name string
+	Sign ed25519.PrivateKey
+	KEM  hpke.PrivateKey
+}
+
+// NewKeys generates fresh keys for the named station.
+func NewKeys(name string) (*Keys, error) {
+	if err := CheckName("station name", name); err != nil {
+		return nil, err
+	}
+	_, sk, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	kk, err := KEM.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	return &Keys{Name: name, Sign: sk, KEM: kk}, nil
+}
+
+const (
+	signKeyFile = "signing.key"
+	kemKeyFile  = "kem.key"
+)
+
+// Save writes the keys into dir with owner-only permissions. It refuses to
+// overwrite existing keys.
+func (k *Keys) Save(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	kemBytes, err := k.KEM.Bytes()
+	if err != nil {
+		return err
+	}
+	files := map[string]string{
+		signKeyFile: k.Name + "\n" + base64.StdEncoding.EncodeToString(k.Sign.Seed()) + "\n",
+		kemKeyFile:  base64.StdEncoding.EncodeToString(kemBytes) + "\n",
+	}
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return fmt.Errorf("writing key: %w", err)
+		}
+		if _, err := f.WriteString(content); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readPrivate reads a key file, refusing one that group or others can read.
+func readPrivate(p string) ([]byte, error) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return nil, fmt.Errorf("reading key: %w", err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("%w: %s has mode %04o; run chmod 600 %s", ErrKeyPermissions, p, perm, p)
+	}
+	return os.ReadFile(p)
+}
+
+// LoadKeys reads keys saved by Save.
+func LoadKeys(dir string) (*Keys, error) {
+	sb, err := readPrivate(filepath.Join(dir, signKeyFile))
+	if err != nil {
+		return nil, err
+	}
+	kb, err := readPrivate(filepath.Join(dir, kemKeyFile))
+	if err != nil {
+		return nil, err
+	}
+	name, seedB64, _ := strings.Cut(strings.TrimSpace(string(sb)), "\n")
+	seed, err := base64.StdEncoding.DecodeString(strings.TrimSpace(seedB64))
+	if err != nil || len(seed) != ed25519.SeedSize || CheckName("station name", name) != nil {
+		return nil, fmt.Errorf("%s: malformed signing key file", filepath.Join(dir, signKeyFile))
+	}
+	kemBytes, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(kb)))
+	if err != nil {
+		return nil, fmt.Errorf("%s: malformed HPKE key file", filepath.Join(dir, kemKeyFile))
+	}
+	kk, err := KEM.NewPrivateKey(kemBytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", filepath.Join(dir, kemKeyFile), err)
+	}
+	return &Keys{Name: name, Sign: ed25519.NewKeyFromSeed(seed), KEM: kk}, nil
+}
+
+// SignPublic returns the Ed25519 public key.
+func (k *Keys) SignPublic() ed25519.PublicKey { return k.Sign.Public().(ed25519.PublicKey) }
+
+// Signer returns a note signer that signs as this station.
+func (k *Keys) Signer() note.Signer {
+	vkey, err := note.NewEd25519VerifierKey(k.Name, k.SignPublic())
+	if err != nil {
+		panic(err) // the key size is fixed
+	}
+	hash := strings.Split(vkey, "+")[1]
+	skey := fmt.Sprintf("PRIVATE+KEY+%s+%s+%s", k.Name, hash,
+		base64.StdEncoding.EncodeToString(append([]byte{1}, k.Sign.Seed()...)))
+	s, err := note.NewSigner(skey)
+	if err != nil {
+		panic(err) // built from a valid name and key
+	}
+	return s
+}
+
+// Card is a station's public identity.
+type Card struct {
+	Name      string
+	Party     string
+	SignKey   ed25519.PublicKey
+	KEMKey    []byte
+	Endpoints []string
+	Issued    time.Time
+
+	// Text is the signed note the card was parsed from or signed into.
+	Text []byte
+}
+
+const cardHeader = "hotline station card v1"
+
+// NewCard builds and signs a card for keys.
+func NewCard(k *Keys, party string, endpoints []string, now time.Time) (*Card, error) {
+	if err := CheckName("party", party); err != nil {
+		return nil, err
+	}
+	c := &Card{
+		Name:      k.Name,
+		Party:     party,
+		SignKey:   k.SignPublic(),
+		KEMKey:    k.KEM.PublicKey().Bytes(),
+		Endpoints: endpoints,
+		Issued:    now.UTC().Truncate(time.Second),
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\nname %s\nparty %s\nsign-key %s\nkem-key %s\n", cardHeader, c.Name, c.Party,
+		base64.StdEncoding.EncodeToString(c.SignKey), base64.StdEncoding.EncodeToString(c.KEMKey))
+	for _, e := range endpoints {
+		if e == "" || strings.ContainsAny(e, " \n") {
+			return nil, fmt.Errorf("endpoint %q is not valid", e)
+		}
+		fmt.Fprintf(&b, "endpoint %s\n", e)
+	}
+	fmt.Fprintf(&b, "issued %s\n", c.Issued.Format(time.RFC3339))
+	text, err := note.Sign(&note.Note{Text: b.String()}, k.Signer())
+	if err != nil {
+		return nil, err
+	}
+	c.Text = text
+	return c, nil
+}
+
+// ParseCard parses a card and checks that it is signed by the key it names.
+func ParseCard(text []byte) (*Card, error) {
+	bad := func(format string, args ...any) (*Card, error) {
+		return nil, fmt.Errorf("%w: %s", ErrBadCard, fmt.Sprintf(format, args...))
+	}
+	if len(text) > 16<<10 {
+		return bad("%d bytes is larger than a card can be", len(text))
+	}
+	body, _, ok := bytes.Cut(text, []byte("\n\n"))
+	if !ok {
+		return bad("no signature block")
+	}
+	lines := strings.Split(string(body), "\n")
+	if lines[0] != cardHeader {
+		return bad("first line is %q, want %q", lines[0], cardHeader)
+	}
+	c := &Card{}
+	for _, line := range lines[1:] {
+		key, val, _ := strings.Cut(line, " ")
+		var err error
+		switch key {
+		case "name":
+			c.Name = val
+		case "party":
+			c.Party = val
+		case "sign-key":
+			c.SignKey, err = base64.StdEncoding.DecodeString(val)
+		case "kem-key":
+			c.KEMKey, err = base64.StdEncoding.DecodeString(val)
+		case "endpoint":
+			c.Endpoints = append(c.Endpoints, val)
+		case "issued":
+			c.Issued, err = time.Parse(time.RFC3339, val)
+		default:
+			return bad("unknown line %q", key)
+		}
+		if err != nil {
+			return bad("line %q: %v", key, err)
+		}
+	}
+	if err := CheckName("station name", c.Name); err != nil {
+		return bad("%v", err)
+	}
+	if err := CheckName("party", c.Party); err != nil {
+		return bad("%v", err)
+	}
+	if len(c.SignKey) != ed25519.PublicKeySize {
+		return bad("signing key has %d bytes, want %d", len(c.SignKey), ed25519.PublicKeySize)
+	}
+	if _, err := KEM.NewPublicKey(c.KEMKey); err != nil {
+		return bad("HPKE key: %v", err)
+	}
+	v, err := c.Verifier()
+	if err != nil {
+		return bad("%v", err)
+	}
+	if _, err := note.Open(text, note.VerifierList(v)); err != nil {
+		return bad("signature: %v", err)
+	}
+	c.Text = slices.Clone(text)
+	return c, nil
+}
+
+// Verifier returns a note verifier for the card's signing key.
+func (c *Card) Verifier() (note.Verifier, error) {
+	vkey, err := note.NewEd25519VerifierKey(c.Name, c.SignKey)
+	if err != nil {
+		return nil, err
+	}
+	return note.NewVerifier(vkey)
+}
+
+// HPKEKey returns the card's HPKE public key.
+func (c *Card) HPKEKey() (hpke.PublicKey, error) { return KEM.NewPublicKey(c.KEMKey) }
+
+// Fingerprint is the short, speakable digest of the card's keys: 32
+// characters of base32 in groups of four, about 160 bits. Two people read it
+// to each other over an existing line before either pins the other.
+func (c *Card) Fingerprint() string { return Fingerprint(c.SignKey, c.KEMKey) }
+
+// Fingerprint computes the fingerprint of a signing and an HPKE public key.
+func Fingerprint(signKey, kemKey []byte) string {
+	h := sha256.New()
+	h.Write([]byte("hotline fingerprint v1\n"))
+	h.Write(signKey)
+	h.Write(kemKey)
+	s := base32.StdEncoding.EncodeToString(h.Sum(nil)[:20])
+	var groups []string
+	for i := 0; i < len(s); i += 4 {
+		groups = append(groups, s[i:i+4])
+	}
+	return strings.Join(groups, "-")
+}
+
+// SameFingerprint compares fingerprints as people type them: case, spaces
+// and dashes do not matter.
+func SameFingerprint(a, b string) bool {
+	norm := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			switch {
+			case r == '-' || r == ' ':
+				return -1
+			case r >= 'a' && r <= 'z':
+				return r - 'a' + 'A'
+			}
+			return r
+		}, s)
+	}
+	return norm(a) == norm(b) && norm(a) != ""
+}

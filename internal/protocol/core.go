@@ -1,0 +1,1004 @@
+// Package protocol is the core of a station: a deterministic state machine
+// with no I/O of its own. Events go in (an operator submitted, a frame
+// arrived, a write became durable, a connection came or went); actions come
+// out (persist this batch, send this frame, complete this request, notify).
+// The station wires it to a store, links and a clock; the simulator wires it
+// to fakes. The rules it implements are in docs/PROTOCOL.md.
+//
+// Ordering comes from log positions, never from clocks: each station appends
+// only to its own log per channel, assigns indexes itself, and sends an
+// entry only once it is durable on its own disk. The receiver accepts
+// entries strictly in order, checks the author's checkpoint against the
+// entries it holds, and cosigns it only once they are durable: the
+// cosignature is the delivery receipt.
+package protocol
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"hotline/internal/channel"
+	"hotline/internal/envelope"
+	"hotline/internal/identity"
+	"hotline/internal/store"
+	"hotline/internal/transcript"
+)
+
+// ConnID names one connection for the life of a process. The station
+// assigns them; the core only hands them back.
+type ConnID uint64
+
+// Event is an input to the core.
+type Event interface{ event() }
+
+// Submit asks the core to append an entry to this station's log for a
+// channel. It completes (Done) once the entry is durable.
+type Submit struct {
+	ID         uint64
+	Channel    string
+	Kind       envelope.Kind // Text or Ack
+	Precedence envelope.Precedence
+	Body       []byte // JSON, see TextBody and AckBody
+}
+
+// Propose asks the core to propose a channel to a pinned peer.
+type Propose struct {
+	ID      uint64
+	Channel string
+	Peer    string
+	Level   channel.Level
+	// Deadlines overrides channel.DefaultDeadlines where set.
+	Deadlines map[envelope.Precedence]time.Duration
+}
+
+// Accept asks the core to accept a channel the peer proposed.
+type Accept struct {
+	ID      uint64
+	Channel string
+}
+
+// AddPeer pins a peer by its card. The caller has checked the fingerprint
+// with a person.
+type AddPeer struct {
+	ID   uint64
+	Card *identity.Card
+}
+
+// FrameIn is a frame that arrived from an authenticated peer.
+type FrameIn struct {
+	Peer string
+	Conn ConnID
+	Data []byte
+}
+
+// Connected reports a connection to or from a peer. Outbound connections
+// carry this station's entries; inbound ones carry the peer's.
+type Connected struct {
+	Peer     string
+	Conn     ConnID
+	Outbound bool
+}
+
+// Disconnected reports that a connection is gone.
+type Disconnected struct {
+	Peer string
+	Conn ConnID
+}
+
+// Persisted reports that the batch of a Persist action is durable, or that
+// writing it failed.
+type Persisted struct {
+	Write uint64
+	Err   error
+}
+
+// LinkRefused reports a connection the link layer refused (an unpinned
+// key, a failed handshake), so that it is counted and shown.
+type LinkRefused struct {
+	Peer   string // the pinned peer it claimed or was dialed as, if known
+	Reason string
+	Text   string
+}
+
+func (LinkRefused) event()  {}
+func (Submit) event()       {}
+func (Propose) event()      {}
+func (Accept) event()       {}
+func (AddPeer) event()      {}
+func (FrameIn) event()      {}
+func (Connected) event()    {}
+func (Disconnected) event() {}
+func (Persisted) event()    {}
+
+// Action is an output of the core.
+type Action interface{ action() }
+
+// Persist asks the station to apply a batch durably and then to report
+// Persisted with the same Write number. Batches must be applied in order.
+type Persist struct {
+	Write uint64
+	Batch *store.Batch
+}
+
+// Send asks the station to write a frame to a connection. Close asks it to
+// close the connection after the frame.
+type Send struct {
+	Peer  string
+	Conn  ConnID
+	Data  []byte
+	Close bool
+}
+
+// Done completes a request (Submit, Propose, Accept, AddPeer).
+type Done struct {
+	ID     uint64
+	Result Result
+	Err    error
+}
+
+// Notify tells live observers that something changed.
+type Notify struct {
+	What    string // "received", "delivered", "acknowledged", "channel", "alert"
+	Channel string
+	Entry   string // entry id where one applies
+}
+
+func (Persist) action() {}
+func (Send) action()    {}
+func (Done) action()    {}
+func (Notify) action()  {}
+
+// Result describes what a request produced.
+type Result struct {
+	Entry   string // channel/author/index
+	Channel string
+	Index   uint64
+}
+
+// Errors a caller can test for with errors.Is.
+var (
+	ErrUnknownChannel = errors.New("unknown channel")
+	ErrNotActive      = errors.New("channel is not active")
+	ErrUnknownPeer    = errors.New("unknown peer")
+	ErrRefused        = errors.New("refused")
+	ErrStorage        = errors.New("storage failed")
+)
+
+// Config sets the core's limits.
+type Config struct {
+	MaxBatch      int // entries in one entries frame
+	MaxBatchBytes int // bytes of entries in one frame
+	Window        int // entries sent and not yet receipted, per log
+}
+
+// DefaultConfig is what a station runs with.
+var DefaultConfig = Config{MaxBatch: 256, MaxBatchBytes: 1 << 20, Window: 2048}
+
+// Core is one station's protocol state. It is not safe for concurrent use:
+// one goroutine owns it.
+type Core struct {
+	cfg      Config
+	keys     *identity.Keys
+	signer   note.Signer
+	verifier note.Verifier
+
+	peers    map[string]*peer
+	channels map[string]*chanState
+
+	now      time.Time
+	out      []Action
+	batch    *store.Batch
+	onDurabl []func(error)
+	write    uint64
+	pending  map[uint64][]func(error)
+
+	// Stats counts what the core refused, by reason. It is read by the
+	// station for status and by tests.
+	Stats Stats
+}
+
+// Stats are counters of refusals and duplicates.
+type Stats struct {
+	Refused    map[string]int
+	Duplicates int
+	Resends    int
+}
+
+type peer struct {
+	card     *identity.Card
+	verifier note.Verifier
+	out      ConnID // outbound connection, 0 if none
+	ready    bool   // the peer's status arrived on out
+	channels []string
+}
+
+type chanState struct {
+	rec     store.Channel
+	charter *channel.Charter
+	mine    outLog
+	theirs  inLog
+	blocked string // why sending on this channel is stopped, if it is
+}
+
+type pendingEntry struct {
+	raw  []byte
+	root []byte
+}
+
+type outLog struct {
+	tree      *transcript.Tree
+	size      uint64 // entries appended (durable or being written)
+	durable   uint64
+	sent      uint64         // sent on the current outbound connection
+	delivered uint64         // covered by the peer's cosignature
+	pending   []pendingEntry // entries delivered+1 .. size
+	receipt   []byte
+}
+
+type inLog struct {
+	tree     *transcript.Tree
+	size     uint64 // entries accepted (durable or being written)
+	durable  uint64
+	cosigned uint64
+	receipt  []byte // latest cosigned checkpoint
+}
+
+// New restores a core from a snapshot of the store.
+func New(cfg Config, keys *identity.Keys, snap *store.Snapshot) (*Core, error) {
+	c := &Core{
+		cfg:      cfg,
+		keys:     keys,
+		signer:   keys.Signer(),
+		peers:    map[string]*peer{},
+		channels: map[string]*chanState{},
+		pending:  map[uint64][]func(error){},
+		Stats:    Stats{Refused: map[string]int{}},
+	}
+	var err error
+	if c.verifier, err = note.NewVerifier(mustVKey(keys.Name, keys.SignPublic())); err != nil {
+		return nil, err
+	}
+	for _, p := range snap.Peers {
+		card, err := identity.ParseCard(p.Card)
+		if err != nil {
+			return nil, fmt.Errorf("stored card of %s: %w", p.Name, err)
+		}
+		if err := c.addPeer(card); err != nil {
+			return nil, err
+		}
+	}
+	for _, ch := range snap.Channels {
+		p := c.peers[ch.Peer]
+		if p == nil {
+			return nil, fmt.Errorf("channel %s: peer %s is not pinned", ch.ID, ch.Peer)
+		}
+		cs := &chanState{rec: ch, mine: outLog{tree: transcript.NewTree()}, theirs: inLog{tree: transcript.NewTree()}}
+		verifiers := []note.Verifier{c.verifierOf(ch.Proposer)}
+		if ch.State == store.Active {
+			verifiers = []note.Verifier{c.verifier, p.verifier}
+		}
+		if cs.charter, err = channel.Parse(ch.Charter, verifiers...); err != nil {
+			return nil, fmt.Errorf("stored charter of %s: %w", ch.ID, err)
+		}
+		c.channels[ch.ID] = cs
+		p.channels = append(p.channels, ch.ID)
+	}
+	for _, l := range snap.Logs {
+		cs := c.channels[l.Channel]
+		if cs == nil {
+			return nil, fmt.Errorf("stored log %s/%s has no channel", l.Channel, l.Author)
+		}
+		tree, err := transcript.TreeFromHashes(l.Size, l.Hashes)
+		if err != nil {
+			return nil, err
+		}
+		switch l.Author {
+		case keys.Name:
+			cs.mine = outLog{tree: tree, size: l.Size, durable: l.Size, delivered: l.ReceiptSize, sent: l.ReceiptSize, receipt: l.Receipt}
+		case cs.rec.Peer:
+			cs.theirs = inLog{tree: tree, size: l.Size, durable: l.Size}
+			if l.Checkpoint != nil {
+				// Entries and the checkpoint covering them were stored in one
+				// batch, so they are durable: cosign again (Ed25519 is
+				// deterministic, so this is the same receipt as before).
+				if cp, err := transcript.ParseCheckpointText(noteText(l.Checkpoint)); err == nil && cp.Size == l.Size {
+					if r, err := transcript.Cosign(l.Checkpoint, c.peers[cs.rec.Peer].verifier, c.signer); err == nil {
+						cs.theirs.receipt, cs.theirs.cosigned = r, l.Size
+					}
+				}
+			}
+		default:
+			return nil, fmt.Errorf("stored log %s/%s: author is neither party", l.Channel, l.Author)
+		}
+	}
+	for _, e := range snap.Undelivered {
+		cs := c.channels[e.Channel]
+		if cs == nil || e.Author != keys.Name {
+			return nil, fmt.Errorf("undelivered entry %s does not belong to this station", e.ID())
+		}
+		if e.Index != cs.mine.delivered+uint64(len(cs.mine.pending))+1 {
+			return nil, fmt.Errorf("undelivered entry %s is out of sequence", e.ID())
+		}
+		cs.mine.pending = append(cs.mine.pending, pendingEntry{raw: e.Raw, root: e.Root})
+	}
+	for _, cs := range c.channels {
+		if uint64(len(cs.mine.pending)) != cs.mine.size-cs.mine.delivered {
+			return nil, fmt.Errorf("channel %s: %d undelivered entries stored, want %d", cs.rec.ID, len(cs.mine.pending), cs.mine.size-cs.mine.delivered)
+		}
+	}
+	return c, nil
+}
+
+func mustVKey(name string, pub []byte) string {
+	vkey, err := note.NewEd25519VerifierKey(name, pub)
+	if err != nil {
+		panic(err)
+	}
+	return vkey
+}
+
+func noteText(signed []byte) string {
+	body, _, _ := bytes.Cut(signed, []byte("\n\n"))
+	return string(body) + "\n"
+}
+
+func (c *Core) verifierOf(name string) note.Verifier {
+	if name == c.keys.Name {
+		return c.verifier
+	}
+	if p := c.peers[name]; p != nil {
+		return p.verifier
+	}
+	return nil
+}
+
+func (c *Core) addPeer(card *identity.Card) error {
+	v, err := card.Verifier()
+	if err != nil {
+		return err
+	}
+	c.peers[card.Name] = &peer{card: card, verifier: v}
+	return nil
+}
+
+// Step feeds one event to the core at the given local time and returns the
+// actions it produced. The returned slice is valid until the next Step.
+func (c *Core) Step(now time.Time, ev Event) []Action {
+	c.now = now
+	c.out = c.out[:0]
+	c.batch = &store.Batch{}
+	c.onDurabl = nil
+	switch ev := ev.(type) {
+	case Submit:
+		c.submit(ev)
+	case Propose:
+		c.propose(ev)
+	case Accept:
+		c.accept(ev)
+	case AddPeer:
+		c.addPeerReq(ev)
+	case FrameIn:
+		c.frameIn(ev)
+	case Connected:
+		c.connected(ev)
+	case Disconnected:
+		c.disconnected(ev)
+	case Persisted:
+		c.persisted(ev)
+	case LinkRefused:
+		c.refuse(ev.Reason, "alarm", "", ev.Peer, "%s", ev.Text)
+	}
+	if !c.batch.Empty() || len(c.onDurabl) > 0 {
+		c.write++
+		c.pending[c.write] = c.onDurabl
+		c.out = append(c.out, Persist{Write: c.write, Batch: c.batch})
+	}
+	return c.out
+}
+
+func (c *Core) emit(a Action) { c.out = append(c.out, a) }
+
+func (c *Core) done(id uint64, r Result, err error) {
+	if id != 0 {
+		c.emit(Done{ID: id, Result: r, Err: err})
+	}
+}
+
+// afterDurable runs f once this step's batch is durable.
+func (c *Core) afterDurable(f func(error)) { c.onDurabl = append(c.onDurabl, f) }
+
+func (c *Core) alert(level, ch, peer, format string, args ...any) {
+	text := fmt.Sprintf(format, args...)
+	c.batch.Alerts = append(c.batch.Alerts, store.Alert{At: c.now, Level: level, Channel: ch, Peer: peer, Text: text})
+	c.emit(Notify{What: "alert", Channel: ch})
+}
+
+// refuse counts and records a refused input from a peer.
+func (c *Core) refuse(reason, level, ch, peer, format string, args ...any) {
+	c.Stats.Refused[reason]++
+	c.alert(level, ch, peer, format, args...)
+}
+
+func (c *Core) persisted(ev Persisted) {
+	fs := c.pending[ev.Write]
+	delete(c.pending, ev.Write)
+	err := ev.Err
+	if err != nil {
+		err = fmt.Errorf("%w: %v", ErrStorage, err)
+	}
+	for _, f := range fs {
+		f(err)
+	}
+}
+
+func (c *Core) addPeerReq(ev AddPeer) {
+	card := ev.Card
+	if card.Name == c.keys.Name {
+		c.done(ev.ID, Result{}, fmt.Errorf("%w: card %s is this station's own name", ErrRefused, card.Name))
+		return
+	}
+	if p := c.peers[card.Name]; p != nil {
+		if bytes.Equal(p.card.SignKey, card.SignKey) && bytes.Equal(p.card.KEMKey, card.KEMKey) {
+			c.done(ev.ID, Result{}, nil)
+			return
+		}
+		c.done(ev.ID, Result{}, fmt.Errorf("%w: %s is already pinned with another key (fingerprint %s)", ErrRefused, card.Name, p.card.Fingerprint()))
+		return
+	}
+	if err := c.addPeer(card); err != nil {
+		c.done(ev.ID, Result{}, err)
+		return
+	}
+	c.batch.Peers = append(c.batch.Peers, store.Peer{Name: card.Name, Party: card.Party, Card: card.Text, Fingerprint: card.Fingerprint(), AddedAt: c.now})
+	id := ev.ID
+	c.afterDurable(func(err error) { c.done(id, Result{}, err) })
+}
+
+// appendMine seals, signs and appends an entry to this station's log for
+// cs, adds it to the step's batch and arranges for the request to complete
+// once it is durable.
+func (c *Core) appendMine(reqID uint64, cs *chanState, kind envelope.Kind, prec envelope.Precedence, body []byte) (*store.Entry, error) {
+	p := c.peers[cs.rec.Peer]
+	to, err := p.card.HPKEKey()
+	if err != nil {
+		return nil, err
+	}
+	h := envelope.Header{
+		Channel: cs.rec.ID, Author: c.keys.Name, Recipient: cs.rec.Peer,
+		Index: cs.mine.size + 1, Precedence: prec, Kind: kind, Time: c.now,
+	}
+	raw, err := envelope.Seal(h, body, to, c.keys.Sign)
+	if err != nil {
+		return nil, err
+	}
+	cs.mine.tree.Append(raw)
+	cs.mine.size++
+	root := cs.mine.tree.Root()
+	cs.mine.pending = append(cs.mine.pending, pendingEntry{raw: raw, root: root})
+	e := store.Entry{
+		Channel: h.Channel, Author: h.Author, Index: h.Index, Kind: kind, Precedence: prec,
+		SenderTime: c.now, StoredAt: c.now, Raw: raw, Body: body, Root: root,
+	}
+	c.batch.Entries = append(c.batch.Entries, e)
+	c.batch.Logs = append(c.batch.Logs, store.Log{Channel: h.Channel, Author: h.Author, Size: cs.mine.size, Hashes: cs.mine.tree.Hashes()})
+	size := cs.mine.size
+	res := Result{Entry: h.ID(), Channel: h.Channel, Index: h.Index}
+	c.afterDurable(func(err error) {
+		if err == nil && size > cs.mine.durable {
+			cs.mine.durable = size
+			c.flush(cs.rec.Peer)
+		}
+		c.done(reqID, res, err)
+	})
+	return &e, nil
+}
+
+func (c *Core) submit(ev Submit) {
+	cs := c.channels[ev.Channel]
+	switch {
+	case cs == nil:
+		c.done(ev.ID, Result{}, fmt.Errorf("%w: %q", ErrUnknownChannel, ev.Channel))
+		return
+	case cs.rec.State != store.Active:
+		c.done(ev.ID, Result{}, fmt.Errorf("%w: %s is %s; the peer must accept it first", ErrNotActive, ev.Channel, cs.rec.State))
+		return
+	case !ev.Precedence.Valid():
+		c.done(ev.ID, Result{}, fmt.Errorf("precedence %d is not valid", ev.Precedence))
+		return
+	}
+	body, err := DecodeBody(ev.Kind, ev.Body)
+	if err != nil || ev.Kind == envelope.Agreement {
+		if err == nil {
+			err = fmt.Errorf("agreements are made with propose and accept")
+		}
+		c.done(ev.ID, Result{}, err)
+		return
+	}
+	if ack, ok := body.(*AckBody); ok && (ack.Of > cs.theirs.size) {
+		c.done(ev.ID, Result{}, fmt.Errorf("%s/%s/%d: no such entry from the peer", ev.Channel, cs.rec.Peer, ack.Of))
+		return
+	}
+	e, err := c.appendMine(ev.ID, cs, ev.Kind, ev.Precedence, ev.Body)
+	if err != nil {
+		c.done(ev.ID, Result{}, err)
+		return
+	}
+	if ack, ok := body.(*AckBody); ok {
+		c.batch.Acks = append(c.batch.Acks, store.Ack{Channel: cs.rec.ID, Author: cs.rec.Peer, Index: ack.Of,
+			AckAuthor: c.keys.Name, AckIndex: e.Index, By: ack.By, At: c.now})
+	}
+}
+
+func (c *Core) propose(ev Propose) {
+	p := c.peers[ev.Peer]
+	if p == nil {
+		c.done(ev.ID, Result{}, fmt.Errorf("%w: %q is not pinned; add it with peer add", ErrUnknownPeer, ev.Peer))
+		return
+	}
+	if c.channels[ev.Channel] != nil {
+		c.done(ev.ID, Result{}, fmt.Errorf("channel %q already exists", ev.Channel))
+		return
+	}
+	deadlines := map[envelope.Precedence]time.Duration{}
+	for k, v := range channel.DefaultDeadlines {
+		deadlines[k] = v
+	}
+	for k, v := range ev.Deadlines {
+		deadlines[k] = v
+	}
+	ch := &channel.Charter{ID: ev.Channel, Level: ev.Level, Proposer: c.keys.Name, Acceptor: ev.Peer, Deadlines: deadlines}
+	if err := channel.Propose(ch, c.signer); err != nil {
+		c.done(ev.ID, Result{}, err)
+		return
+	}
+	cs := &chanState{
+		rec: store.Channel{ID: ev.Channel, Peer: ev.Peer, Level: string(ev.Level), State: store.ProposedOut,
+			Proposer: c.keys.Name, Charter: ch.Text, CreatedAt: c.now, UpdatedAt: c.now},
+		charter: ch,
+		mine:    outLog{tree: transcript.NewTree()},
+		theirs:  inLog{tree: transcript.NewTree()},
+	}
+	body, _ := json.Marshal(AgreementBody{Charter: string(ch.Text)})
+	c.channels[ev.Channel] = cs
+	p.channels = append(p.channels, ev.Channel)
+	sort.Strings(p.channels)
+	c.batch.Channels = append(c.batch.Channels, cs.rec)
+	if _, err := c.appendMine(ev.ID, cs, envelope.Agreement, envelope.Priority, body); err != nil {
+		panic(err) // a fresh channel and a pinned card: sealing cannot fail
+	}
+}
+
+func (c *Core) accept(ev Accept) {
+	cs := c.channels[ev.Channel]
+	if cs == nil {
+		c.done(ev.ID, Result{}, fmt.Errorf("%w: %q (no proposal has arrived for it)", ErrUnknownChannel, ev.Channel))
+		return
+	}
+	if cs.rec.State != store.ProposedIn {
+		c.done(ev.ID, Result{}, fmt.Errorf("channel %s is %s, not a proposal waiting for this station", ev.Channel, cs.rec.State))
+		return
+	}
+	p := c.peers[cs.rec.Peer]
+	if err := channel.Accept(cs.charter, p.verifier, c.signer); err != nil {
+		c.done(ev.ID, Result{}, err)
+		return
+	}
+	cs.rec.State, cs.rec.Charter, cs.rec.UpdatedAt = store.Active, cs.charter.Text, c.now
+	c.batch.Channels = append(c.batch.Channels, cs.rec)
+	body, _ := json.Marshal(AgreementBody{Charter: string(cs.charter.Text)})
+	if _, err := c.appendMine(ev.ID, cs, envelope.Agreement, envelope.Priority, body); err != nil {
+		panic(err)
+	}
+	c.emit(Notify{What: "channel", Channel: ev.Channel})
+}
+
+func (c *Core) connected(ev Connected) {
+	p := c.peers[ev.Peer]
+	if p == nil || !ev.Outbound {
+		return
+	}
+	p.out, p.ready = ev.Conn, false
+	c.emit(Send{Peer: ev.Peer, Conn: ev.Conn, Data: (&Frame{Type: FrameHello, Version: Version}).Encode()})
+}
+
+func (c *Core) disconnected(ev Disconnected) {
+	if p := c.peers[ev.Peer]; p != nil && p.out == ev.Conn {
+		p.out, p.ready = 0, false
+	}
+}
+
+// flush sends every durable, unsent entry to the peer, within the window.
+func (c *Core) flush(peerName string) {
+	p := c.peers[peerName]
+	if p == nil || !p.ready {
+		return
+	}
+	for _, id := range p.channels {
+		cs := c.channels[id]
+		m := &cs.mine
+		for cs.blocked == "" && m.sent < m.durable && m.sent-m.delivered < uint64(c.cfg.Window) {
+			end := min(m.durable, m.sent+uint64(c.cfg.MaxBatch), m.delivered+uint64(c.cfg.Window))
+			f := &Frame{Type: FrameEntries, Channel: id, Author: c.keys.Name}
+			bytes := 0
+			for i := m.sent + 1; i <= end; i++ {
+				raw := m.pending[i-m.delivered-1].raw
+				if bytes > 0 && bytes+len(raw) > c.cfg.MaxBatchBytes {
+					end = i - 1
+					break
+				}
+				bytes += len(raw)
+				f.Entries = append(f.Entries, raw)
+			}
+			cp := transcript.Checkpoint{Origin: transcript.Origin(id, c.keys.Name), Size: end, Root: m.pending[end-m.delivered-1].root}
+			signed, err := transcript.SignCheckpoint(cp, c.signer)
+			if err != nil {
+				panic(err)
+			}
+			f.Checkpoint = signed
+			c.emit(Send{Peer: peerName, Conn: p.out, Data: f.Encode()})
+			m.sent = end
+		}
+	}
+}
+
+func (c *Core) frameIn(ev FrameIn) {
+	p := c.peers[ev.Peer]
+	if p == nil {
+		c.refuse("unknown peer", "alarm", "", ev.Peer, "frame from %s, which is not pinned", ev.Peer)
+		return
+	}
+	f, err := DecodeFrame(ev.Data)
+	if err != nil {
+		c.refuse("malformed frame", "warning", "", ev.Peer, "frame from %s refused: %v", ev.Peer, err)
+		c.emit(Send{Peer: ev.Peer, Conn: ev.Conn, Data: (&Frame{Type: FrameError, Text: err.Error()}).Encode(), Close: true})
+		return
+	}
+	switch f.Type {
+	case FrameHello:
+		c.hello(p, ev.Conn, f)
+	case FrameStatus:
+		c.status(p, ev.Conn, f)
+	case FrameEntries:
+		c.entries(p, ev.Conn, f)
+	case FrameReceipt:
+		c.receipt(p, f)
+	case FrameResend:
+		c.resend(p, f)
+	case FrameError:
+		c.alert("warning", "", ev.Peer, "%s reports: %s", ev.Peer, f.Text)
+	}
+}
+
+func (c *Core) versionOK(p *peer, conn ConnID, v uint16) bool {
+	if v == Version {
+		return true
+	}
+	text := fmt.Sprintf("protocol version %d is not compatible: %s speaks version %d", v, c.keys.Name, Version)
+	c.refuse("protocol version", "alarm", "", p.card.Name, "%s: %s", p.card.Name, text)
+	c.emit(Send{Peer: p.card.Name, Conn: conn, Data: (&Frame{Type: FrameError, Text: text}).Encode(), Close: true})
+	return false
+}
+
+// hello answers a dialer with what this station holds of its logs.
+func (c *Core) hello(p *peer, conn ConnID, f *Frame) {
+	if !c.versionOK(p, conn, f.Version) {
+		return
+	}
+	st := &Frame{Type: FrameStatus, Version: Version}
+	for _, id := range p.channels {
+		cs := c.channels[id]
+		st.Logs = append(st.Logs, LogStatus{Channel: id, Author: p.card.Name, Size: cs.theirs.durable, Receipt: cs.theirs.receipt})
+	}
+	c.emit(Send{Peer: p.card.Name, Conn: conn, Data: st.Encode()})
+}
+
+// status learns where the peer stands on this station's logs and starts
+// sending from there.
+func (c *Core) status(p *peer, conn ConnID, f *Frame) {
+	if conn != p.out || !c.versionOK(p, conn, f.Version) {
+		return
+	}
+	held := map[string]LogStatus{}
+	for _, l := range f.Logs {
+		held[l.Channel] = l
+	}
+	for _, id := range p.channels {
+		cs := c.channels[id]
+		l, ok := held[id]
+		if ok && l.Author != c.keys.Name {
+			c.refuse("bad status", "warning", id, p.card.Name, "status from %s names log %s/%s", p.card.Name, id, l.Author)
+			continue
+		}
+		if ok && len(l.Receipt) > 0 {
+			c.applyReceipt(p, cs, l.Receipt)
+		}
+		switch {
+		case l.Size > cs.mine.size:
+			cs.blocked = fmt.Sprintf("%s holds %d entries of this station's log %s, this station only %d: was it restored from an old backup?",
+				p.card.Name, l.Size, id, cs.mine.size)
+			c.alert("alarm", id, p.card.Name, "%s", cs.blocked)
+		case l.Size < cs.mine.delivered:
+			c.alert("alarm", id, p.card.Name, "%s holds %d entries of log %s but receipted %d: the peer lost entries it had stored",
+				p.card.Name, l.Size, id, cs.mine.delivered)
+			cs.mine.sent = cs.mine.delivered
+		default:
+			cs.mine.sent = l.Size
+		}
+	}
+	p.ready = true
+	c.flush(p.card.Name)
+}
+
+func (c *Core) resend(p *peer, f *Frame) {
+	cs := c.channels[f.Channel]
+	if cs == nil || cs.rec.Peer != p.card.Name || f.Author != c.keys.Name || f.From == 0 {
+		c.refuse("bad resend", "warning", f.Channel, p.card.Name, "resend request from %s for %s/%s is not valid", p.card.Name, f.Channel, f.Author)
+		return
+	}
+	c.Stats.Resends++
+	from := f.From - 1
+	if from < cs.mine.delivered {
+		c.alert("alarm", f.Channel, p.card.Name, "%s asks for log %s from %d but receipted %d", p.card.Name, f.Channel, f.From, cs.mine.delivered)
+		from = cs.mine.delivered
+	}
+	if from < cs.mine.sent {
+		cs.mine.sent = from
+	}
+	c.flush(p.card.Name)
+}
+
+func (c *Core) receipt(p *peer, f *Frame) {
+	cs := c.channels[f.Channel]
+	if cs == nil || cs.rec.Peer != p.card.Name || f.Author != c.keys.Name {
+		c.refuse("bad receipt", "warning", f.Channel, p.card.Name, "receipt from %s for unknown log %s/%s", p.card.Name, f.Channel, f.Author)
+		return
+	}
+	c.applyReceipt(p, cs, f.Checkpoint)
+	c.flush(p.card.Name)
+}
+
+// applyReceipt checks a cosigned checkpoint of this station's log and marks
+// every entry it covers delivered.
+func (c *Core) applyReceipt(p *peer, cs *chanState, signed []byte) {
+	cp, _, err := transcript.OpenCheckpoint(signed, c.verifier, p.verifier)
+	if err != nil {
+		c.refuse("bad cosignature", "alarm", cs.rec.ID, p.card.Name, "receipt from %s for %s refused: %v", p.card.Name, cs.rec.ID, err)
+		return
+	}
+	m := &cs.mine
+	switch {
+	case cp.Origin != transcript.Origin(cs.rec.ID, c.keys.Name):
+		c.refuse("bad cosignature", "alarm", cs.rec.ID, p.card.Name, "receipt from %s names log %q", p.card.Name, cp.Origin)
+		return
+	case cp.Size <= m.delivered:
+		return // an old receipt: nothing new
+	case cp.Size > m.size:
+		c.refuse("bad cosignature", "alarm", cs.rec.ID, p.card.Name, "receipt from %s covers %d entries of %s; this station wrote %d", p.card.Name, cp.Size, cs.rec.ID, m.size)
+		return
+	}
+	if want := m.pending[cp.Size-m.delivered-1].root; !bytes.Equal(want, cp.Root) {
+		c.refuse("root mismatch", "alarm", cs.rec.ID, p.card.Name, "tamper alarm: receipt from %s for %s at size %d has a root this station never signed", p.card.Name, cs.rec.ID, cp.Size)
+		return
+	}
+	first := m.delivered + 1
+	m.pending = slices.Delete(m.pending, 0, int(cp.Size-m.delivered))
+	m.delivered, m.receipt = cp.Size, signed
+	if m.sent < m.delivered {
+		m.sent = m.delivered
+	}
+	c.batch.Receipts = append(c.batch.Receipts, store.Receipt{Channel: cs.rec.ID, Author: c.keys.Name, Size: cp.Size, Note: signed})
+	c.emit(Notify{What: "delivered", Channel: cs.rec.ID, Entry: fmt.Sprintf("%s/%s/%d-%d", cs.rec.ID, c.keys.Name, first, cp.Size)})
+}
+
+// entries accepts the peer's entries in order, checks its checkpoint
+// against them, and arranges for the receipt once they are durable.
+func (c *Core) entries(p *peer, conn ConnID, f *Frame) {
+	name := p.card.Name
+	if f.Author != name {
+		c.refuse("wrong author", "alarm", f.Channel, name, "%s sent entries of %s's log %s", name, f.Author, f.Channel)
+		return
+	}
+	cp, _, err := transcript.OpenCheckpoint(f.Checkpoint, p.verifier)
+	if err != nil || cp.Origin != transcript.Origin(f.Channel, name) {
+		if err == nil {
+			err = fmt.Errorf("origin %q", cp.Origin)
+		}
+		c.refuse("bad checkpoint", "alarm", f.Channel, name, "entries from %s for %s refused: checkpoint: %v", name, f.Channel, err)
+		return
+	}
+	cs := c.channels[f.Channel]
+	if cs != nil && cs.rec.Peer != name {
+		c.refuse("wrong peer", "alarm", f.Channel, name, "%s sent entries for channel %s, which is with %s", name, f.Channel, cs.rec.Peer)
+		return
+	}
+	var (
+		theirs   *inLog
+		tree     *transcript.Tree
+		expected uint64 = 1
+		newCS    *chanState
+		accepted []store.Entry
+		acks     []store.Ack
+		agreed   *channel.Charter
+	)
+	if cs != nil {
+		theirs = &cs.theirs
+		expected = theirs.size + 1
+	}
+	for i, raw := range f.Entries {
+		e, err := envelope.Parse(raw)
+		if err == nil {
+			err = e.Verify(p.card.SignKey)
+		}
+		if err != nil {
+			c.refuse("bad entry", "alarm", f.Channel, name, "entries from %s for %s refused: entry %d of the frame: %v", name, f.Channel, i+1, err)
+			return
+		}
+		if e.Channel != f.Channel || e.Author != name || e.Recipient != c.keys.Name {
+			c.refuse("misaddressed entry", "alarm", f.Channel, name, "entries from %s refused: %s is addressed to %s", name, e.ID(), e.Recipient)
+			return
+		}
+		if e.Index < expected {
+			c.Stats.Duplicates++
+			continue
+		}
+		if e.Index > expected {
+			c.Stats.Refused["gap"]++
+			c.emit(Send{Peer: name, Conn: conn, Data: (&Frame{Type: FrameResend, Channel: f.Channel, Author: name, From: expected}).Encode()})
+			return
+		}
+		body, err := e.Open(c.keys.KEM)
+		var decoded any
+		if err == nil {
+			decoded, err = DecodeBody(e.Kind, body)
+		}
+		if err != nil {
+			c.refuse("bad body", "alarm", f.Channel, name, "entries from %s refused: %s: %v", name, e.ID(), err)
+			return
+		}
+		// What each entry means, and where it may stand.
+		switch b := decoded.(type) {
+		case *AgreementBody:
+			if e.Index != 1 {
+				c.refuse("bad agreement", "alarm", f.Channel, name, "%s: an agreement may only be entry 1", e.ID())
+				return
+			}
+			var err error
+			if cs == nil {
+				agreed, err = channel.Parse([]byte(b.Charter), p.verifier)
+				if err == nil && (agreed.ID != f.Channel || agreed.Proposer != name || agreed.Acceptor != c.keys.Name) {
+					err = fmt.Errorf("charter is for %s between %s and %s", agreed.ID, agreed.Proposer, agreed.Acceptor)
+				}
+			} else if cs.rec.State == store.ProposedOut && transcript.SameBody([]byte(b.Charter), cs.charter.Text) {
+				agreed, err = channel.Parse([]byte(b.Charter), c.verifier, p.verifier)
+			} else {
+				err = fmt.Errorf("channel %s is %s here; the charter does not match", f.Channel, cs.rec.State)
+			}
+			if err != nil {
+				c.refuse("bad agreement", "alarm", f.Channel, name, "%s refused: %v", e.ID(), err)
+				return
+			}
+		default:
+			if cs == nil {
+				c.refuse("unknown channel", "warning", f.Channel, name, "entries from %s for unknown channel %s refused", name, f.Channel)
+				return
+			}
+			if e.Index == 1 || cs.rec.State != store.Active && agreed == nil {
+				c.refuse("not active", "warning", f.Channel, name, "%s refused: channel %s is not active", e.ID(), f.Channel)
+				return
+			}
+			if a, ok := b.(*AckBody); ok {
+				if a.Of > cs.mine.size {
+					c.refuse("bad ack", "alarm", f.Channel, name, "%s acknowledges entry %d, which this station never wrote", e.ID(), a.Of)
+					return
+				}
+				acks = append(acks, store.Ack{Channel: f.Channel, Author: c.keys.Name, Index: a.Of, AckAuthor: name, AckIndex: e.Index, By: a.By, At: e.Time})
+			}
+		}
+		if tree == nil {
+			if theirs != nil {
+				tree = theirs.tree.Clone()
+			} else {
+				tree = transcript.NewTree()
+			}
+		}
+		tree.Append(raw)
+		accepted = append(accepted, store.Entry{
+			Channel: f.Channel, Author: name, Index: e.Index, Kind: e.Kind, Precedence: e.Precedence,
+			SenderTime: e.Time, StoredAt: c.now, Raw: raw, Body: body, Root: tree.Root(),
+		})
+		expected++
+	}
+	if len(accepted) == 0 {
+		// Nothing new: acknowledge again what is held.
+		if theirs != nil && theirs.receipt != nil {
+			c.emit(Send{Peer: name, Conn: conn, Data: (&Frame{Type: FrameReceipt, Channel: f.Channel, Author: name, Checkpoint: theirs.receipt}).Encode()})
+		}
+		return
+	}
+	if cp.Size != expected-1 || !bytes.Equal(cp.Root, tree.Root()) {
+		c.refuse("root mismatch", "alarm", f.Channel, name,
+			"tamper alarm: checkpoint from %s for %s at size %d does not match the entries held (size %d)", name, f.Channel, cp.Size, expected-1)
+		return
+	}
+	// Every check passed: change state.
+	if cs == nil {
+		newCS = &chanState{
+			rec: store.Channel{ID: f.Channel, Peer: name, Level: string(agreed.Level), State: store.ProposedIn,
+				Proposer: name, Charter: agreed.Text, CreatedAt: c.now, UpdatedAt: c.now},
+			charter: agreed,
+			mine:    outLog{tree: transcript.NewTree()},
+			theirs:  inLog{tree: transcript.NewTree()},
+		}
+		cs = newCS
+		c.channels[f.Channel] = cs
+		p.channels = append(p.channels, f.Channel)
+		sort.Strings(p.channels)
+		c.batch.Channels = append(c.batch.Channels, cs.rec)
+		c.emit(Notify{What: "channel", Channel: f.Channel})
+	} else if agreed != nil {
+		cs.charter = agreed
+		cs.rec.State, cs.rec.Charter, cs.rec.UpdatedAt = store.Active, agreed.Text, c.now
+		c.batch.Channels = append(c.batch.Channels, cs.rec)
+		c.emit(Notify{What: "channel", Channel: f.Channel})
+	}
+	theirs = &cs.theirs
+	theirs.tree, theirs.size = tree, expected-1
+	c.batch.Entries = append(c.batch.Entries, accepted...)
+	c.batch.Acks = append(c.batch.Acks, acks...)
+	c.batch.Logs = append(c.batch.Logs, store.Log{Channel: f.Channel, Author: name, Size: theirs.size, Hashes: tree.Hashes(), Checkpoint: f.Checkpoint})
+	for _, e := range accepted {
+		what := "received"
+		if e.Kind == envelope.Ack {
+			what = "acknowledged"
+		}
+		c.emit(Notify{What: what, Channel: f.Channel, Entry: e.ID()})
+	}
+	size, checkpoint := theirs.size, f.Checkpoint
+	c.afterDurable(func(err error) {
+		if err != nil || size <= theirs.durable {
+			return
+		}
+		theirs.durable = size
+		r, err := transcript.Cosign(checkpoint, p.verifier, c.signer)
+		if err != nil {
+			panic(err) // verified above
+		}
+		theirs.cosigned, theirs.receipt = size, r
+		c.emit(Send{Peer: name, Conn: conn, Data: (&Frame{Type: FrameReceipt, Channel: cs.rec.ID, Author: name, Checkpoint: r}).Encode()})
+	})
+}
+
+// ChannelInfo is a read-only view of a channel for status displays.
+type ChannelInfo struct {
+	ID, Peer, Level, State, Blocked string
+	Sent, Written, Delivered        uint64
+	Received                        uint64
+	Connected                       bool
+}
+
+// Channels describes every channel, sorted by id.
+func (c *Core) Channels() []ChannelInfo {
+	var out []ChannelInfo
+	for id, cs := range c.channels {
+		p := c.peers[cs.rec.Peer]
+		out = append(out, ChannelInfo{ID: id, Peer: cs.rec.Peer, Level: cs.rec.Level, State: cs.rec.State, Blocked: cs.blocked,
+			Sent: cs.mine.sent, Written: cs.mine.size, Delivered: cs.mine.delivered, Received: cs.theirs.durable, Connected: p.ready})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Peer returns a pinned peer's card.
+func (c *Core) Peer(name string) *identity.Card {
+	if p := c.peers[name]; p != nil {
+		return p.card
+	}
+	return nil
+}

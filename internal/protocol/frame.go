@@ -1,0 +1,197 @@
+package protocol
+
+import (
+	"errors"
+	"fmt"
+
+	"golang.org/x/crypto/cryptobyte"
+
+	"hotline/internal/envelope"
+)
+
+// Version is the protocol version a station states when it connects.
+const Version = 1
+
+// MaxFrame is the largest frame a station reads, in bytes.
+const MaxFrame = 4 << 20
+
+// ErrFrame marks a frame that does not decode.
+var ErrFrame = errors.New("malformed frame")
+
+// FrameType is the first byte of a frame. The layouts are in
+// docs/PROTOCOL.md, section "Frames".
+type FrameType uint8
+
+// Frame types.
+const (
+	FrameHello   FrameType = 1 // dialer → acceptor: protocol version
+	FrameStatus  FrameType = 2 // acceptor → dialer: what it holds of the dialer's logs
+	FrameEntries FrameType = 3 // author → receiver: consecutive entries and a checkpoint
+	FrameReceipt FrameType = 4 // receiver → author: a cosigned checkpoint
+	FrameResend  FrameType = 5 // receiver → author: send again from an index
+	FrameError   FrameType = 6 // either way: why the connection is refused
+)
+
+func (t FrameType) String() string {
+	switch t {
+	case FrameHello:
+		return "hello"
+	case FrameStatus:
+		return "status"
+	case FrameEntries:
+		return "entries"
+	case FrameReceipt:
+		return "receipt"
+	case FrameResend:
+		return "resend"
+	case FrameError:
+		return "error"
+	}
+	return fmt.Sprintf("frame(%d)", uint8(t))
+}
+
+// Frame is a decoded frame. Which fields are set depends on Type.
+type Frame struct {
+	Type       FrameType
+	Version    uint16      // hello, status
+	Channel    string      // entries, receipt, resend
+	Author     string      // entries, receipt, resend: whose log
+	Checkpoint []byte      // entries: signed by the author; receipt: cosigned
+	Entries    [][]byte    // entries: exact envelope bytes
+	From       uint64      // resend
+	Logs       []LogStatus // status
+	Text       string      // error
+}
+
+// LogStatus says how much of one log a receiver holds durably, with its
+// latest receipt for it.
+type LogStatus struct {
+	Channel string
+	Author  string
+	Size    uint64
+	Receipt []byte
+}
+
+func addString(b *cryptobyte.Builder, s string) {
+	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(s)) })
+}
+
+func addBytes16(b *cryptobyte.Builder, p []byte) {
+	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(p) })
+}
+
+// Encode serializes f.
+func (f *Frame) Encode() []byte {
+	b := cryptobyte.NewBuilder(nil)
+	b.AddUint8(uint8(f.Type))
+	switch f.Type {
+	case FrameHello:
+		b.AddUint16(f.Version)
+	case FrameStatus:
+		b.AddUint16(f.Version)
+		b.AddUint16(uint16(len(f.Logs)))
+		for _, l := range f.Logs {
+			addString(b, l.Channel)
+			addString(b, l.Author)
+			b.AddUint64(l.Size)
+			addBytes16(b, l.Receipt)
+		}
+	case FrameEntries:
+		addString(b, f.Channel)
+		addString(b, f.Author)
+		addBytes16(b, f.Checkpoint)
+		b.AddUint16(uint16(len(f.Entries)))
+		for _, e := range f.Entries {
+			b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(e) })
+		}
+	case FrameReceipt:
+		addString(b, f.Channel)
+		addString(b, f.Author)
+		addBytes16(b, f.Checkpoint)
+	case FrameResend:
+		addString(b, f.Channel)
+		addString(b, f.Author)
+		b.AddUint64(f.From)
+	case FrameError:
+		addBytes16(b, []byte(f.Text))
+	}
+	out, err := b.Bytes()
+	if err != nil {
+		panic(err) // lengths are bounded by construction
+	}
+	return out
+}
+
+// DecodeFrame parses a frame. It checks structure and limits only;
+// signatures and meaning are the core's business.
+func DecodeFrame(p []byte) (*Frame, error) {
+	if len(p) > MaxFrame {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrFrame, len(p), MaxFrame)
+	}
+	s := cryptobyte.String(p)
+	var t uint8
+	if !s.ReadUint8(&t) {
+		return nil, fmt.Errorf("%w: empty", ErrFrame)
+	}
+	f := &Frame{Type: FrameType(t)}
+	readString := func(out *string) bool {
+		var v cryptobyte.String
+		if !s.ReadUint8LengthPrefixed(&v) {
+			return false
+		}
+		*out = string(v)
+		return true
+	}
+	readBytes16 := func(out *[]byte) bool {
+		var v cryptobyte.String
+		if !s.ReadUint16LengthPrefixed(&v) {
+			return false
+		}
+		*out = []byte(v)
+		return true
+	}
+	ok := true
+	switch f.Type {
+	case FrameHello:
+		ok = s.ReadUint16(&f.Version)
+	case FrameStatus:
+		var n uint16
+		ok = s.ReadUint16(&f.Version) && s.ReadUint16(&n)
+		for i := 0; ok && i < int(n); i++ {
+			var l LogStatus
+			ok = readString(&l.Channel) && readString(&l.Author) && s.ReadUint64(&l.Size) && readBytes16(&l.Receipt)
+			f.Logs = append(f.Logs, l)
+		}
+	case FrameEntries:
+		var n uint16
+		ok = readString(&f.Channel) && readString(&f.Author) && readBytes16(&f.Checkpoint) && s.ReadUint16(&n)
+		if ok && n == 0 {
+			return nil, fmt.Errorf("%w: entries frame with no entries", ErrFrame)
+		}
+		for i := 0; ok && i < int(n); i++ {
+			var e cryptobyte.String
+			ok = s.ReadUint24LengthPrefixed(&e)
+			if ok && len(e) > envelope.MaxSize {
+				return nil, fmt.Errorf("%w: entry %d has %d bytes: %w", ErrFrame, i, len(e), envelope.ErrTooLarge)
+			}
+			f.Entries = append(f.Entries, []byte(e))
+		}
+	case FrameReceipt:
+		ok = readString(&f.Channel) && readString(&f.Author) && readBytes16(&f.Checkpoint)
+	case FrameResend:
+		ok = readString(&f.Channel) && readString(&f.Author) && s.ReadUint64(&f.From)
+	case FrameError:
+		var text []byte
+		ok = readBytes16(&text)
+		f.Text = string(text)
+	default:
+		return nil, fmt.Errorf("%w: unknown type %d", ErrFrame, t)
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: truncated %s frame", ErrFrame, f.Type)
+	}
+	if !s.Empty() {
+		return nil, fmt.Errorf("%w: %d trailing bytes after %s frame", ErrFrame, len(s), f.Type)
+	}
+	return f, nil
+}

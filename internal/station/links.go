@@ -1,0 +1,155 @@
+package station
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"hotline/internal/identity"
+	"hotline/internal/link"
+	"hotline/internal/protocol"
+)
+
+// Run listens for peers and dials every pinned peer until ctx is done or
+// the station stops. It returns once the peer listener is closed.
+func (s *Station) Run(ctx context.Context) error {
+	cert, err := link.Certificate(s.Cfg.Name, s.Keys.Sign)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", s.Cfg.PeerListen)
+	if err != nil {
+		return fmt.Errorf("peer listener: %w", err)
+	}
+	s.mu.Lock()
+	s.cert, s.runCtx, s.peerAddr = cert, ctx, ln.Addr()
+	names := make([]string, 0, len(s.pins))
+	for _, n := range s.pins {
+		names = append(names, n)
+	}
+	s.mu.Unlock()
+	s.Log.Info("listening for peers", "addr", ln.Addr().String())
+	for _, n := range names {
+		s.startDialer(n)
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-s.done:
+		}
+		ln.Close()
+	}()
+	tlsCfg := link.ServerConfig(cert, s.peerName)
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		go s.serveInbound(ctx, tls.Server(c, tlsCfg))
+	}
+}
+
+// PeerAddr is the address the peer listener is bound to, once Run started.
+func (s *Station) PeerAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.peerAddr
+}
+
+func (s *Station) serveInbound(ctx context.Context, tc *tls.Conn) {
+	hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err := tc.HandshakeContext(hctx)
+	cancel()
+	if err != nil {
+		tc.Close()
+		if errors.Is(err, link.ErrNotPinned) {
+			s.event(protocol.LinkRefused{Reason: "unpinned station", Text: fmt.Sprintf("refused a station at %s: %v", tc.RemoteAddr(), err)})
+		} else {
+			s.Log.Warn("inbound handshake failed", "remote", tc.RemoteAddr().String(), "err", err)
+		}
+		return
+	}
+	k, _ := link.PeerKey(tc.ConnectionState())
+	name, ok := s.peerName(k)
+	if !ok {
+		tc.Close()
+		return
+	}
+	s.serveConn(name, link.NewConn(tc), false)
+}
+
+// serveConn registers a connection with the core and feeds it frames until
+// it closes.
+func (s *Station) serveConn(peer string, c *link.Conn, outbound bool) {
+	id := protocol.ConnID(s.nextConn.Add(1))
+	s.mu.Lock()
+	s.conns[id] = c
+	s.mu.Unlock()
+	s.Log.Info("connected", "peer", peer, "outbound", outbound, "remote", c.RemoteAddr().String())
+	s.event(protocol.Connected{Peer: peer, Conn: id, Outbound: outbound})
+	for {
+		data, err := c.Read()
+		if err != nil {
+			break
+		}
+		s.event(protocol.FrameIn{Peer: peer, Conn: id, Data: data})
+	}
+	c.Close()
+	s.mu.Lock()
+	delete(s.conns, id)
+	s.mu.Unlock()
+	s.event(protocol.Disconnected{Peer: peer, Conn: id})
+	s.Log.Info("disconnected", "peer", peer, "outbound", outbound)
+}
+
+// startDialer keeps an outbound connection to a peer while the station runs.
+func (s *Station) startDialer(peer string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.runCtx == nil || s.dialers[peer] != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(s.runCtx)
+	s.dialers[peer] = cancel
+	go s.dial(ctx, peer)
+}
+
+func (s *Station) dial(ctx context.Context, peer string) {
+	var card *identity.Card
+	if err := s.inLoop(ctx, func() { card = s.core.Peer(peer) }); err != nil || card == nil {
+		return
+	}
+	cfg := link.ClientConfig(s.cert, peer, card.SignKey)
+	b := link.Backoff{Min: 50 * time.Millisecond, Max: 5 * time.Second}
+	for ctx.Err() == nil {
+		for _, addr := range card.Endpoints {
+			tc, err := link.Dial(ctx, addr, cfg)
+			if err != nil {
+				if errors.Is(err, link.ErrNotPinned) {
+					s.event(protocol.LinkRefused{Peer: peer, Reason: "wrong peer key", Text: fmt.Sprintf("%s at %s: %v", peer, addr, err)})
+				}
+				continue
+			}
+			b.Reset()
+			c := link.NewConn(tc)
+			go func() {
+				<-ctx.Done()
+				c.Close()
+			}()
+			s.serveConn(peer, c, true)
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-s.done:
+			return
+		case <-time.After(b.Next()):
+		}
+	}
+}

@@ -1,0 +1,486 @@
+package station
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"hotline/internal/channel"
+	"hotline/internal/envelope"
+	"hotline/internal/identity"
+	"hotline/internal/protocol"
+	"hotline/internal/store"
+	"hotline/internal/transcript"
+)
+
+// Ops is what an operator can do with a station. The station implements it
+// directly (offline, or inside hotline run); the API client implements it
+// over HTTP. The CLI uses whichever applies.
+type Ops interface {
+	Card(ctx context.Context) ([]byte, error)
+	AddPeer(ctx context.Context, card []byte, fingerprint string) (*PeerView, error)
+	Peers(ctx context.Context) ([]PeerView, error)
+	Propose(ctx context.Context, r ProposeRequest) (*ChannelView, error)
+	Accept(ctx context.Context, channel string) (*ChannelView, error)
+	Channels(ctx context.Context) ([]ChannelView, error)
+	Send(ctx context.Context, r SendRequest) (*MessageView, error)
+	Inbox(ctx context.Context, channel string) ([]MessageView, error)
+	Outbox(ctx context.Context, channel string) ([]MessageView, error)
+	Ack(ctx context.Context, id, by string) (*MessageView, error)
+	Export(ctx context.Context, channel string) (*transcript.Bundle, error)
+	Status(ctx context.Context) (*StatusView, error)
+	Alerts(ctx context.Context, after int64) ([]store.Alert, error)
+}
+
+var _ Ops = (*Station)(nil)
+
+// PeerView describes a pinned peer.
+type PeerView struct {
+	Name        string    `json:"name"`
+	Party       string    `json:"party"`
+	Fingerprint string    `json:"fingerprint"`
+	Endpoints   []string  `json:"endpoints"`
+	AddedAt     time.Time `json:"added_at"`
+	Connected   bool      `json:"connected"`
+}
+
+// ChannelView describes a channel.
+type ChannelView struct {
+	ID        string            `json:"channel"`
+	Peer      string            `json:"peer"`
+	Level     string            `json:"level"`
+	State     string            `json:"state"`
+	Proposer  string            `json:"proposer"`
+	Deadlines map[string]string `json:"deadlines"`
+	Written   uint64            `json:"written"`   // entries in this station's log
+	Delivered uint64            `json:"delivered"` // of those, receipted by the peer
+	Received  uint64            `json:"received"`  // entries held of the peer's log
+	Connected bool              `json:"connected"`
+	Blocked   string            `json:"blocked,omitempty"`
+}
+
+// MessageView is a message as operators see it.
+type MessageView struct {
+	ID           string     `json:"id"`
+	Channel      string     `json:"channel"`
+	Index        uint64     `json:"index"`
+	From         string     `json:"from"`
+	Precedence   string     `json:"precedence"`
+	Text         string     `json:"text"`
+	Lang         string     `json:"lang,omitempty"`
+	SentAt       time.Time  `json:"sent_at"`     // the author's clock
+	ReceivedAt   time.Time  `json:"received_at"` // this station's clock when stored
+	Status       string     `json:"status"`      // outbox: queued, delivered, acknowledged; inbox: received, acknowledged
+	Acknowledged bool       `json:"acknowledged"`
+	AckBy        string     `json:"ack_by,omitempty"`
+	AckAt        *time.Time `json:"ack_at,omitempty"` // the acknowledging station's clock
+	AckDue       time.Time  `json:"ack_due"`          // from the charter's deadline for the precedence
+}
+
+// ProposeRequest proposes a channel.
+type ProposeRequest struct {
+	Peer      string            `json:"peer"`
+	Channel   string            `json:"channel"`
+	Level     string            `json:"level"`
+	Deadlines map[string]string `json:"deadlines,omitempty"` // precedence → duration, e.g. "FLASH": "5m"
+}
+
+// SendRequest sends a text message.
+type SendRequest struct {
+	Channel    string `json:"channel"`
+	Precedence string `json:"precedence"`
+	Text       string `json:"text"`
+	Lang       string `json:"lang,omitempty"`
+}
+
+// StatusView is the station's state at a glance.
+type StatusView struct {
+	Station     string         `json:"station"`
+	Party       string         `json:"party"`
+	Fingerprint string         `json:"fingerprint"`
+	PeerAddr    string         `json:"peer_addr,omitempty"`
+	Channels    []ChannelView  `json:"channels"`
+	Peers       []PeerView     `json:"peers"`
+	Refused     map[string]int `json:"refused"`
+	Duplicates  int            `json:"duplicates"`
+}
+
+// ErrBadRequest marks an operator error (as opposed to a station failure).
+var ErrBadRequest = errors.New("bad request")
+
+func badRequest(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadRequest, fmt.Sprintf(format, args...))
+}
+
+// Card returns the station's signed card.
+func (s *Station) Card(ctx context.Context) ([]byte, error) { return s.OwnCard.Text, nil }
+
+// AddPeer pins a peer's card after checking the fingerprint a person read.
+func (s *Station) AddPeer(ctx context.Context, text []byte, fingerprint string) (*PeerView, error) {
+	card, err := identity.ParseCard(text)
+	if err != nil {
+		return nil, badRequest("%v", err)
+	}
+	if !identity.SameFingerprint(card.Fingerprint(), fingerprint) {
+		return nil, badRequest("%v: the card of %s has fingerprint %s, not %s; do not pin it", identity.ErrFingerprint, card.Name, card.Fingerprint(), fingerprint)
+	}
+	if _, err := s.call(ctx, func(id uint64) protocol.Event { return protocol.AddPeer{ID: id, Card: card} }); err != nil {
+		return nil, asBadRequest(err)
+	}
+	s.mu.Lock()
+	s.pins[string(card.SignKey)] = card.Name
+	s.mu.Unlock()
+	s.startDialer(card.Name)
+	return &PeerView{Name: card.Name, Party: card.Party, Fingerprint: card.Fingerprint(), Endpoints: card.Endpoints, AddedAt: time.Now().UTC()}, nil
+}
+
+// asBadRequest marks what the core refused as the operator's error; a
+// storage failure or a stopping station stays the station's.
+func asBadRequest(err error) error {
+	if err == nil || errors.Is(err, protocol.ErrStorage) || errors.Is(err, errStopped) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrBadRequest, err)
+}
+
+func (s *Station) connected() map[string]bool {
+	out := map[string]bool{}
+	if info := s.status.Load(); info != nil {
+		for _, c := range *info {
+			out[c.Peer] = out[c.Peer] || c.Connected
+		}
+	}
+	return out
+}
+
+// Peers lists pinned peers.
+func (s *Station) Peers(ctx context.Context) ([]PeerView, error) {
+	ps, err := s.Store.Peers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn := s.connected()
+	out := []PeerView{}
+	for _, p := range ps {
+		c, err := identity.ParseCard(p.Card)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, PeerView{Name: p.Name, Party: p.Party, Fingerprint: p.Fingerprint, Endpoints: c.Endpoints, AddedAt: p.AddedAt, Connected: conn[p.Name]})
+	}
+	return out, nil
+}
+
+// Propose proposes a channel to a pinned peer.
+func (s *Station) Propose(ctx context.Context, r ProposeRequest) (*ChannelView, error) {
+	if err := identity.CheckName("channel id", r.Channel); err != nil {
+		return nil, badRequest("%v", err)
+	}
+	level, err := channel.ParseLevel(r.Level)
+	if err != nil {
+		return nil, badRequest("%v", err)
+	}
+	deadlines := map[envelope.Precedence]time.Duration{}
+	for k, v := range r.Deadlines {
+		p, err := envelope.ParsePrecedence(k)
+		if err != nil {
+			return nil, badRequest("%v", err)
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, badRequest("deadline for %s: %q is not a positive duration like 5m", p, v)
+		}
+		deadlines[p] = d
+	}
+	if _, err := s.call(ctx, func(id uint64) protocol.Event {
+		return protocol.Propose{ID: id, Channel: r.Channel, Peer: r.Peer, Level: level, Deadlines: deadlines}
+	}); err != nil {
+		return nil, asBadRequest(err)
+	}
+	return s.channelView(ctx, r.Channel)
+}
+
+// Accept accepts a channel the peer proposed.
+func (s *Station) Accept(ctx context.Context, ch string) (*ChannelView, error) {
+	if _, err := s.call(ctx, func(id uint64) protocol.Event { return protocol.Accept{ID: id, Channel: ch} }); err != nil {
+		return nil, asBadRequest(err)
+	}
+	return s.channelView(ctx, ch)
+}
+
+func (s *Station) channelView(ctx context.Context, id string) (*ChannelView, error) {
+	cs, err := s.Channels(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cs {
+		if c.ID == id {
+			return &c, nil
+		}
+	}
+	return nil, badRequest("%v: %q", protocol.ErrUnknownChannel, id)
+}
+
+// Channels lists channels with their delivery state.
+func (s *Station) Channels(ctx context.Context) ([]ChannelView, error) {
+	// Read through the loop so that the view matches what was just done.
+	var info []protocol.ChannelInfo
+	if err := s.inLoop(ctx, func() { info = s.core.Channels() }); err != nil {
+		return nil, err
+	}
+	stored, err := s.Store.Channels(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]store.Channel{}
+	for _, c := range stored {
+		byID[c.ID] = c
+	}
+	out := []ChannelView{}
+	for _, i := range info {
+		c := byID[i.ID]
+		v := ChannelView{ID: i.ID, Peer: i.Peer, Level: i.Level, State: i.State, Proposer: c.Proposer,
+			Written: i.Written, Delivered: i.Delivered, Received: i.Received, Connected: i.Connected, Blocked: i.Blocked,
+			Deadlines: map[string]string{}}
+		if ch, err := channel.ParseUnverified(c.Charter); err == nil {
+			for p, d := range ch.Deadlines {
+				v.Deadlines[p.String()] = d.String()
+			}
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// Send appends a text message to this station's log for a channel. It
+// returns once the message is durable here.
+func (s *Station) Send(ctx context.Context, r SendRequest) (*MessageView, error) {
+	prec, err := envelope.ParsePrecedence(r.Precedence)
+	if err != nil {
+		return nil, badRequest("%v", err)
+	}
+	if err := protocol.CheckText(r.Text); err != nil {
+		return nil, badRequest("%v", err)
+	}
+	body, _ := json.Marshal(protocol.TextBody{Text: r.Text, Lang: r.Lang})
+	res, err := s.call(ctx, func(id uint64) protocol.Event {
+		return protocol.Submit{ID: id, Channel: r.Channel, Kind: envelope.Text, Precedence: prec, Body: body}
+	})
+	if err != nil {
+		return nil, asBadRequest(err)
+	}
+	return s.message(ctx, r.Channel, s.Cfg.Name, res.Index)
+}
+
+func (s *Station) message(ctx context.Context, ch, author string, idx uint64) (*MessageView, error) {
+	ms, err := s.Store.Messages(ctx, store.Query{Channel: ch, Author: author, Since: idx - 1, Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	if len(ms) == 0 || ms[0].Index != idx {
+		return nil, badRequest("%s/%s/%d: no such message", ch, author, idx)
+	}
+	vs, err := s.views(ctx, ms)
+	if err != nil {
+		return nil, err
+	}
+	return &vs[0], nil
+}
+
+func (s *Station) views(ctx context.Context, ms []store.Message) ([]MessageView, error) {
+	charters := map[string]*channel.Charter{}
+	stored, err := s.Store.Channels(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range stored {
+		if ch, err := channel.ParseUnverified(c.Charter); err == nil {
+			charters[c.ID] = ch
+		}
+	}
+	out := []MessageView{}
+	for _, m := range ms {
+		var b protocol.TextBody
+		if err := json.Unmarshal(m.Body, &b); err != nil {
+			return nil, fmt.Errorf("stored message %s: %v", m.ID(), err)
+		}
+		v := MessageView{ID: m.ID(), Channel: m.Channel, Index: m.Index, From: m.Author, Precedence: m.Precedence.String(),
+			Text: b.Text, Lang: b.Lang, SentAt: m.SenderTime, ReceivedAt: m.StoredAt}
+		if ch := charters[m.Channel]; ch != nil {
+			v.AckDue = m.StoredAt.Add(ch.Deadlines[m.Precedence])
+		}
+		switch {
+		case m.Ack != nil:
+			at := m.Ack.At
+			v.Status, v.Acknowledged, v.AckBy, v.AckAt = "acknowledged", true, m.Ack.By, &at
+		case m.Author != s.Cfg.Name:
+			v.Status = "received"
+		case m.Delivered:
+			v.Status = "delivered"
+		default:
+			v.Status = "queued"
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// Inbox lists messages from peers, oldest first.
+func (s *Station) Inbox(ctx context.Context, ch string) ([]MessageView, error) {
+	ms, err := s.Store.Messages(ctx, store.Query{Channel: ch, ExcludeAuthor: s.Cfg.Name, Kind: envelope.Text})
+	if err != nil {
+		return nil, err
+	}
+	return s.views(ctx, ms)
+}
+
+// Outbox lists messages this station sent, oldest first.
+func (s *Station) Outbox(ctx context.Context, ch string) ([]MessageView, error) {
+	ms, err := s.Store.Messages(ctx, store.Query{Channel: ch, Author: s.Cfg.Name, Kind: envelope.Text})
+	if err != nil {
+		return nil, err
+	}
+	return s.views(ctx, ms)
+}
+
+// ParseID splits an entry id channel/author/index.
+func ParseID(id string) (ch, author string, idx uint64, err error) {
+	parts := strings.Split(id, "/")
+	if len(parts) == 3 {
+		idx, err = strconv.ParseUint(parts[2], 10, 64)
+		if err == nil && idx > 0 {
+			return parts[0], parts[1], idx, nil
+		}
+	}
+	return "", "", 0, badRequest("message id %q is not CHANNEL/STATION/INDEX", id)
+}
+
+// Ack acknowledges a message from a peer on behalf of an operator. The
+// acknowledgement is an entry in this station's log; acknowledging twice
+// returns the first acknowledgement.
+func (s *Station) Ack(ctx context.Context, id, by string) (*MessageView, error) {
+	ch, author, idx, err := ParseID(id)
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(by) == "" || len(by) > 128 {
+		return nil, badRequest("who acknowledges must be named (1-128 bytes)")
+	}
+	if author == s.Cfg.Name {
+		return nil, badRequest("%s is this station's own message; only the peer can acknowledge it", id)
+	}
+	m, err := s.message(ctx, ch, author, idx)
+	if err != nil {
+		return nil, err
+	}
+	if m.Acknowledged {
+		return m, nil
+	}
+	body, _ := json.Marshal(protocol.AckBody{Of: idx, By: by})
+	prec, _ := envelope.ParsePrecedence(m.Precedence)
+	if _, err := s.call(ctx, func(rid uint64) protocol.Event {
+		return protocol.Submit{ID: rid, Channel: ch, Kind: envelope.Ack, Precedence: prec, Body: body}
+	}); err != nil {
+		return nil, asBadRequest(err)
+	}
+	return s.message(ctx, ch, author, idx)
+}
+
+// Export builds the audit bundle of a channel.
+func (s *Station) Export(ctx context.Context, ch string) (*transcript.Bundle, error) {
+	stored, err := s.Store.Channels(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var c *store.Channel
+	for i := range stored {
+		if stored[i].ID == ch {
+			c = &stored[i]
+		}
+	}
+	if c == nil {
+		return nil, badRequest("%v: %q", protocol.ErrUnknownChannel, ch)
+	}
+	if c.State != store.Active {
+		return nil, badRequest("channel %s is %s: there is no agreed transcript yet", ch, c.State)
+	}
+	peers, err := s.Store.Peers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b := &transcript.Bundle{Format: transcript.BundleFormat, Channel: ch, ExportedBy: s.Cfg.Name, ExportedAt: time.Now().UTC(),
+		Cards: []string{string(s.OwnCard.Text)}, Charter: string(c.Charter)}
+	var peerCard *identity.Card
+	for _, p := range peers {
+		if p.Name == c.Peer {
+			b.Cards = append(b.Cards, string(p.Card))
+			peerCard, _ = identity.ParseCard(p.Card)
+		}
+	}
+	if peerCard == nil {
+		return nil, fmt.Errorf("channel %s: peer %s has no stored card", ch, c.Peer)
+	}
+	for _, author := range []string{s.Cfg.Name, c.Peer} {
+		l, err := s.Store.Log(ctx, ch, author)
+		if errors.Is(err, store.ErrNotFound) {
+			b.Logs = append(b.Logs, transcript.BundleLog{Author: author, Entries: [][]byte{}})
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		es, err := s.Store.Entries(ctx, ch, author, 1, l.Size)
+		if err != nil {
+			return nil, err
+		}
+		bl := transcript.BundleLog{Author: author, Entries: make([][]byte, len(es))}
+		for i, e := range es {
+			bl.Entries[i] = e.Raw
+		}
+		if author == s.Cfg.Name {
+			bl.Checkpoint = string(l.Receipt)
+		} else if l.Checkpoint != nil {
+			v, err := peerCard.Verifier()
+			if err != nil {
+				return nil, err
+			}
+			r, err := transcript.Cosign(l.Checkpoint, v, s.Keys.Signer())
+			if err != nil {
+				return nil, err
+			}
+			bl.Checkpoint = string(r)
+		}
+		b.Logs = append(b.Logs, bl)
+	}
+	return b, nil
+}
+
+// Status describes the station, its peers and channels.
+func (s *Station) Status(ctx context.Context) (*StatusView, error) {
+	chs, err := s.Channels(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := s.Peers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v := &StatusView{Station: s.Cfg.Name, Party: s.Cfg.Party, Fingerprint: s.OwnCard.Fingerprint(), Channels: chs, Peers: ps, Refused: map[string]int{}}
+	if a := s.PeerAddr(); a != nil {
+		v.PeerAddr = a.String()
+	}
+	if st := s.stats.Load(); st != nil {
+		v.Refused, v.Duplicates = st.Refused, st.Duplicates
+	}
+	return v, nil
+}
+
+// Alerts lists alerts after an id.
+func (s *Station) Alerts(ctx context.Context, after int64) ([]store.Alert, error) {
+	return s.Store.Alerts(ctx, after)
+}

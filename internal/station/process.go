@@ -1,0 +1,331 @@
+package station
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"hotline/internal/identity"
+	"hotline/internal/link"
+	"hotline/internal/protocol"
+	"hotline/internal/store"
+)
+
+// Station is an open station: its core, store and, once Run is called,
+// its links.
+type Station struct {
+	Dir     string
+	Cfg     *Config
+	Keys    *identity.Keys
+	OwnCard *identity.Card
+	Store   store.Store
+	Log     *slog.Logger
+
+	core *protocol.Core
+	lock *os.File
+	reqs chan request
+	stop chan struct{}
+	done chan struct{}
+	err  error // why the loop stopped, if it failed
+
+	// owned by the loop goroutine
+	nextID   uint64
+	waiters  map[uint64]chan protocol.Done
+	persists []protocol.Persist
+
+	mu       sync.Mutex
+	conns    map[protocol.ConnID]*link.Conn
+	pins     map[string]string // string(ed25519 key) → peer name
+	dialers  map[string]context.CancelFunc
+	subs     map[chan protocol.Notify]struct{}
+	runCtx   context.Context
+	cert     tls.Certificate
+	peerAddr net.Addr
+	apiAddr  net.Addr
+	nextConn atomic.Uint64
+	status   atomic.Pointer[[]protocol.ChannelInfo]
+	stats    atomic.Pointer[protocol.Stats]
+}
+
+type request struct {
+	build func(id uint64) protocol.Event // for core events
+	fn    func()                         // or a function run on the loop
+	reply chan protocol.Done
+}
+
+// Open opens a station directory and takes its lock. It fails with
+// ErrLocked if another process has it open.
+func Open(ctx context.Context, dir string, log *slog.Logger) (*Station, error) {
+	cfg, err := LoadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := identity.LoadKeys(filepath.Join(dir, "keys"))
+	if err != nil {
+		return nil, err
+	}
+	card, err := ReadCard(dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading own card: %w", err)
+	}
+	if !card.SignKey.Equal(keys.SignPublic()) || card.Name != keys.Name {
+		return nil, fmt.Errorf("%s/card does not match the keys in %s/keys", dir, dir)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	st, err := openStore(ctx, dir, cfg.Store)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	snap, err := st.Load(ctx, keys.Name)
+	if err != nil {
+		st.Close()
+		lock.Close()
+		return nil, fmt.Errorf("loading store: %w", err)
+	}
+	core, err := protocol.New(protocol.DefaultConfig, keys, snap)
+	if err != nil {
+		st.Close()
+		lock.Close()
+		return nil, fmt.Errorf("restoring state: %w", err)
+	}
+	if log == nil {
+		log = Logger()
+	}
+	s := &Station{
+		Dir: dir, Cfg: cfg, Keys: keys, OwnCard: card, Store: st, Log: log.With("station", cfg.Name),
+		core: core, lock: lock,
+		reqs: make(chan request, 1024), stop: make(chan struct{}), done: make(chan struct{}),
+		waiters: map[uint64]chan protocol.Done{},
+		conns:   map[protocol.ConnID]*link.Conn{}, pins: map[string]string{}, dialers: map[string]context.CancelFunc{},
+		subs: map[chan protocol.Notify]struct{}{},
+	}
+	for _, p := range snap.Peers {
+		c, _ := identity.ParseCard(p.Card) // parsed by the core already
+		s.pins[string(c.SignKey)] = c.Name
+	}
+	s.publish()
+	go s.loop()
+	return s, nil
+}
+
+// Close stops the station and releases its directory.
+func (s *Station) Close() error {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	<-s.done
+	s.mu.Lock()
+	for _, cancel := range s.dialers {
+		cancel()
+	}
+	for _, c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	err := s.Store.Close()
+	s.lock.Close()
+	return err
+}
+
+// Err reports why the station stopped by itself, if it did.
+func (s *Station) Err() error {
+	select {
+	case <-s.done:
+		return s.err
+	default:
+		return nil
+	}
+}
+
+// Done is closed when the station's loop has stopped.
+func (s *Station) Done() <-chan struct{} { return s.done }
+
+var errStopped = errors.New("station is stopping")
+
+// call runs a core event built with a fresh request id and waits for its
+// completion.
+func (s *Station) call(ctx context.Context, build func(id uint64) protocol.Event) (protocol.Result, error) {
+	reply := make(chan protocol.Done, 1)
+	select {
+	case s.reqs <- request{build: build, reply: reply}:
+	case <-s.done:
+		return protocol.Result{}, errStopped
+	case <-ctx.Done():
+		return protocol.Result{}, ctx.Err()
+	}
+	select {
+	case d := <-reply:
+		return d.Result, d.Err
+	case <-s.done:
+		return protocol.Result{}, errStopped
+	case <-ctx.Done():
+		return protocol.Result{}, ctx.Err()
+	}
+}
+
+// event feeds an event with no reply.
+func (s *Station) event(ev protocol.Event) {
+	select {
+	case s.reqs <- request{build: func(uint64) protocol.Event { return ev }}:
+	case <-s.done:
+	}
+}
+
+// inLoop runs f on the loop goroutine and waits for it.
+func (s *Station) inLoop(ctx context.Context, f func()) error {
+	reply := make(chan protocol.Done, 1)
+	select {
+	case s.reqs <- request{fn: f, reply: reply}:
+	case <-s.done:
+		return errStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-reply:
+		return nil
+	case <-s.done:
+		return errStopped
+	}
+}
+
+func (s *Station) loop() {
+	defer close(s.done)
+	for {
+		var r request
+		select {
+		case r = <-s.reqs:
+		case <-s.stop:
+			return
+		}
+		s.handle(r)
+		// Group commit: take whatever else is waiting, then write once.
+	more:
+		for i := 0; i < 1024; i++ {
+			select {
+			case r = <-s.reqs:
+				s.handle(r)
+			default:
+				break more
+			}
+		}
+		if err := s.commit(); err != nil {
+			s.err = err
+			s.Log.Error("store write failed; stopping", "err", err)
+			return
+		}
+		s.publish()
+	}
+}
+
+func (s *Station) handle(r request) {
+	if r.fn != nil {
+		r.fn()
+		r.reply <- protocol.Done{}
+		return
+	}
+	var id uint64
+	if r.reply != nil {
+		s.nextID++
+		id = s.nextID
+		s.waiters[id] = r.reply
+	}
+	s.exec(s.core.Step(time.Now(), r.build(id)))
+}
+
+func (s *Station) exec(actions []protocol.Action) {
+	for _, a := range actions {
+		switch a := a.(type) {
+		case protocol.Persist:
+			s.persists = append(s.persists, a)
+		case protocol.Send:
+			s.mu.Lock()
+			c := s.conns[a.Conn]
+			s.mu.Unlock()
+			if c != nil {
+				c.Send(a.Data, a.Close)
+			}
+		case protocol.Done:
+			if w := s.waiters[a.ID]; w != nil {
+				delete(s.waiters, a.ID)
+				w <- a
+			}
+		case protocol.Notify:
+			s.mu.Lock()
+			for ch := range s.subs {
+				select {
+				case ch <- a:
+				default: // a slow observer misses notifications, never blocks the core
+				}
+			}
+			s.mu.Unlock()
+		}
+	}
+}
+
+// commit writes every pending batch in one transaction and tells the core.
+func (s *Station) commit() error {
+	for len(s.persists) > 0 {
+		ps := s.persists
+		s.persists = nil
+		merged := &store.Batch{}
+		for _, p := range ps {
+			merged.Merge(p.Batch)
+		}
+		err := s.Store.Apply(context.Background(), merged)
+		for _, p := range ps {
+			s.exec(s.core.Step(time.Now(), protocol.Persisted{Write: p.Write, Err: err}))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Station) publish() {
+	info := s.core.Channels()
+	s.status.Store(&info)
+	st := s.core.Stats
+	refused := map[string]int{}
+	for k, v := range st.Refused {
+		refused[k] = v
+	}
+	st.Refused = refused
+	s.stats.Store(&st)
+}
+
+// Subscribe returns a channel of notifications until cancel is called.
+func (s *Station) Subscribe() (<-chan protocol.Notify, func()) {
+	ch := make(chan protocol.Notify, 256)
+	s.mu.Lock()
+	s.subs[ch] = struct{}{}
+	s.mu.Unlock()
+	return ch, func() {
+		s.mu.Lock()
+		delete(s.subs, ch)
+		s.mu.Unlock()
+	}
+}
+
+func (s *Station) peerName(k ed25519.PublicKey) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	name, ok := s.pins[string(k)]
+	return name, ok
+}

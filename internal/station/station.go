@@ -1,0 +1,224 @@
+// Package station wires the protocol core to a store, the direct path and
+// the clock, as one process. One goroutine owns the core; every other
+// goroutine (peer connections, API handlers, the CLI in offline mode) talks
+// to it through requests. Writes are group-committed: all the batches the
+// core produced while the previous write was syncing go to disk in one
+// transaction.
+//
+// The station directory holds:
+//
+//	config.json   name, party, listen addresses, store
+//	card          this station's signed card
+//	keys/         signing.key, kem.key (mode 0600)
+//	api-token     bearer token for the local API (mode 0600)
+//	hotline.db    the SQLite store (by default)
+//	lock          held by the process that owns the station
+package station
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"hotline/internal/identity"
+	"hotline/internal/store"
+	"hotline/internal/store/sqlite"
+)
+
+// Config is a station's config.json.
+type Config struct {
+	Name       string   `json:"name"`
+	Party      string   `json:"party"`
+	PeerListen string   `json:"peer_listen"`
+	APIListen  string   `json:"api_listen"`
+	Endpoints  []string `json:"endpoints"` // advertised in the card; default: peer_listen
+	Store      string   `json:"store"`     // "sqlite:FILE" (relative to the station dir)
+}
+
+// ErrLocked means another process owns the station directory.
+var ErrLocked = errors.New("station is in use by another process")
+
+// InitOptions are the arguments of hotline init.
+type InitOptions struct {
+	Dir, Name, Party, PeerListen, APIListen string
+	Endpoints                               []string
+}
+
+func checkListen(what, addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" {
+		return fmt.Errorf("%s %q is not HOST:PORT", what, addr)
+	}
+	_ = host
+	return nil
+}
+
+// Init creates a new station directory: keys, card, config, empty store and
+// API token. It refuses a directory that already holds a station.
+func Init(ctx context.Context, o InitOptions) (*identity.Card, error) {
+	if o.Dir == "" {
+		return nil, errors.New("no station directory: use --dir or set HOTLINE_DIR")
+	}
+	if err := identity.CheckName("station name", o.Name); err != nil {
+		return nil, err
+	}
+	if err := identity.CheckName("party", o.Party); err != nil {
+		return nil, err
+	}
+	if err := checkListen("--peer-listen", o.PeerListen); err != nil {
+		return nil, err
+	}
+	if err := checkListen("--api-listen", o.APIListen); err != nil {
+		return nil, err
+	}
+	if len(o.Endpoints) == 0 {
+		o.Endpoints = []string{o.PeerListen}
+	}
+	for _, e := range o.Endpoints {
+		if err := checkListen("endpoint", e); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := os.Stat(filepath.Join(o.Dir, "config.json")); err == nil {
+		return nil, fmt.Errorf("%s already holds a station", o.Dir)
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	keys, err := identity.NewKeys(o.Name)
+	if err != nil {
+		return nil, err
+	}
+	card, err := identity.NewCard(keys, o.Party, o.Endpoints, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	if err := keys.Save(filepath.Join(o.Dir, "keys")); err != nil {
+		return nil, err
+	}
+	cfg := Config{Name: o.Name, Party: o.Party, PeerListen: o.PeerListen, APIListen: o.APIListen, Endpoints: o.Endpoints, Store: "sqlite:hotline.db"}
+	cj, _ := json.MarshalIndent(cfg, "", "  ")
+	tok := make([]byte, 32)
+	rand.Read(tok)
+	files := []struct {
+		name string
+		data []byte
+		mode os.FileMode
+	}{
+		{"card", card.Text, 0o644},
+		{"api-token", []byte(hex.EncodeToString(tok) + "\n"), 0o600},
+		{"config.json", append(cj, '\n'), 0o600}, // last: its presence marks a complete station
+	}
+	for _, f := range files {
+		if err := writeFileSync(filepath.Join(o.Dir, f.name), f.data, f.mode); err != nil {
+			return nil, err
+		}
+	}
+	st, err := openStore(ctx, o.Dir, cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	return card, st.Close()
+}
+
+func writeFileSync(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func openStore(ctx context.Context, dir, spec string) (store.Store, error) {
+	engine, arg, _ := strings.Cut(spec, ":")
+	switch engine {
+	case "sqlite":
+		if !filepath.IsAbs(arg) {
+			arg = filepath.Join(dir, arg)
+		}
+		return sqlite.Open(ctx, arg)
+	}
+	return nil, fmt.Errorf("store %q: unknown engine %q (this build has sqlite)", spec, engine)
+}
+
+// LoadConfig reads a station's config.json.
+func LoadConfig(dir string) (*Config, error) {
+	if dir == "" {
+		return nil, errors.New("no station directory: use --dir or set HOTLINE_DIR")
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s is not a station directory (no config.json); run hotline init", dir)
+		}
+		return nil, err
+	}
+	var cfg Config
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return nil, fmt.Errorf("%s: %v", filepath.Join(dir, "config.json"), err)
+	}
+	if err := identity.CheckName("station name", cfg.Name); err != nil {
+		return nil, fmt.Errorf("config.json: %v", err)
+	}
+	return &cfg, nil
+}
+
+// ReadCard reads the station's own card.
+func ReadCard(dir string) (*identity.Card, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "card"))
+	if err != nil {
+		return nil, err
+	}
+	return identity.ParseCard(data)
+}
+
+// ReadToken reads the API token.
+func ReadToken(dir string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "api-token"))
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(data)), nil
+}
+
+// lockDir takes an exclusive, non-blocking lock on the station directory.
+// The kernel drops it when the process dies, however it dies.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, ErrLocked
+		}
+		return nil, err
+	}
+	return f, nil
+}
+
+// Logger is the default logger: text to stderr.
+func Logger() *slog.Logger { return slog.New(slog.NewTextHandler(os.Stderr, nil)) }

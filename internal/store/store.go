@@ -1,0 +1,190 @@
+// Package store defines what a station keeps on its own disk and the one
+// interface every storage engine implements. Nothing above this package
+// knows which engine is in use; storetest holds the conformance suite that
+// each engine must pass.
+//
+// A Batch is applied atomically and durably: when Apply returns nil, every
+// record in it survives a crash or power loss. The protocol core issues a
+// receipt only after the batch holding the entries has been applied.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"hotline/internal/envelope"
+)
+
+// ErrNotFound is returned by lookups that find nothing.
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict is returned when a batch would overwrite an entry already
+// stored at the same position with different bytes. Logs are append-only.
+var ErrConflict = errors.New("conflicts with a stored entry")
+
+// Channel states.
+const (
+	ProposedOut = "proposed" // this station proposed, waiting for the peer
+	ProposedIn  = "incoming" // the peer proposed, waiting for an operator here
+	Active      = "active"   // both signatures held
+)
+
+// Peer is a pinned station.
+type Peer struct {
+	Name        string
+	Party       string
+	Card        []byte // the signed card, as received
+	Fingerprint string
+	AddedAt     time.Time
+}
+
+// Channel is a channel with one peer and its charter.
+type Channel struct {
+	ID        string
+	Peer      string
+	Level     string
+	State     string
+	Proposer  string
+	Charter   []byte // signed note: one signature when proposed, two when agreed
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Entry is one envelope in a log, with what the station learned from it.
+type Entry struct {
+	Channel    string
+	Author     string
+	Index      uint64
+	Kind       envelope.Kind
+	Precedence envelope.Precedence
+	SenderTime time.Time // the author's clock, from the header
+	StoredAt   time.Time // this station's clock when it stored the entry
+	Raw        []byte    // the exact envelope bytes
+	Body       []byte    // the opened body (JSON); this station's own disk is trusted
+	Root       []byte    // the log's root hash after this entry
+}
+
+// ID is the entry's name on both stations.
+func (e *Entry) ID() string {
+	h := envelope.Header{Channel: e.Channel, Author: e.Author, Index: e.Index}
+	return h.ID()
+}
+
+// Log is the state of one author's log for one channel.
+type Log struct {
+	Channel string
+	Author  string
+	Size    uint64
+	Hashes  [][]byte // compact range of the Merkle tree, see transcript.Tree
+	// Checkpoint is the latest checkpoint signed by the author, if any.
+	Checkpoint []byte
+	// Receipt is the latest checkpoint cosigned by the receiver: every
+	// entry up to ReceiptSize is delivered.
+	Receipt     []byte
+	ReceiptSize uint64
+}
+
+// Receipt records a cosigned checkpoint for a log.
+type Receipt struct {
+	Channel string
+	Author  string
+	Size    uint64
+	Note    []byte
+}
+
+// Ack records that the peer (or this station) acknowledged an entry.
+type Ack struct {
+	Channel   string
+	Author    string // author of the acknowledged entry
+	Index     uint64 // index of the acknowledged entry
+	AckAuthor string
+	AckIndex  uint64 // the acknowledgement's own entry
+	By        string // the operator who acknowledged
+	At        time.Time
+}
+
+// Alert is something a person must see: a tamper alarm, a refused peer.
+type Alert struct {
+	ID      int64
+	At      time.Time
+	Level   string // "alarm" or "warning"
+	Channel string
+	Peer    string
+	Text    string
+}
+
+// Batch is a set of records applied atomically and durably.
+type Batch struct {
+	Peers    []Peer
+	Channels []Channel
+	Entries  []Entry
+	Logs     []Log // upsert size and hashes; a nil Checkpoint keeps the stored one
+	Receipts []Receipt
+	Acks     []Ack
+	Alerts   []Alert
+}
+
+// Empty reports whether b holds nothing.
+func (b *Batch) Empty() bool {
+	return len(b.Peers)+len(b.Channels)+len(b.Entries)+len(b.Logs)+len(b.Receipts)+len(b.Acks)+len(b.Alerts) == 0
+}
+
+// Merge appends o's records to b.
+func (b *Batch) Merge(o *Batch) {
+	b.Peers = append(b.Peers, o.Peers...)
+	b.Channels = append(b.Channels, o.Channels...)
+	b.Entries = append(b.Entries, o.Entries...)
+	b.Logs = append(b.Logs, o.Logs...)
+	b.Receipts = append(b.Receipts, o.Receipts...)
+	b.Acks = append(b.Acks, o.Acks...)
+	b.Alerts = append(b.Alerts, o.Alerts...)
+}
+
+// Snapshot is what a station needs to resume: every peer, channel and log,
+// and the entries of its own logs that the peer has not yet receipted.
+type Snapshot struct {
+	Peers       []Peer
+	Channels    []Channel
+	Logs        []Log
+	Undelivered []Entry // entries by Self past their log's ReceiptSize, in log order
+}
+
+// Query selects messages.
+type Query struct {
+	Channel string // "" for every channel
+	Author  string // "" for every author
+	// ExcludeAuthor leaves out one author's entries (this station's, for an inbox).
+	ExcludeAuthor string
+	Kind          envelope.Kind
+	Since         uint64 // only entries with Index > Since (with Channel and Author set)
+	Limit         int    // 0 for no limit
+}
+
+// Message is an entry with its delivery and acknowledgement state.
+type Message struct {
+	Entry
+	Delivered bool // the receiver's cosignature covers it
+	Ack       *Ack // nil until acknowledged
+}
+
+// Store is a station's durable state. Implementations are safe for use by
+// several goroutines.
+type Store interface {
+	// Apply writes the batch atomically and durably.
+	Apply(ctx context.Context, b *Batch) error
+	// Load returns what the station needs to resume; self is this station's name.
+	Load(ctx context.Context, self string) (*Snapshot, error)
+	// Entries returns entries from..to (inclusive) of one log, in order.
+	Entries(ctx context.Context, channel, author string, from, to uint64) ([]Entry, error)
+	// Messages returns entries matching q, oldest first, with their state.
+	Messages(ctx context.Context, q Query) ([]Message, error)
+	// Log returns the state of one log.
+	Log(ctx context.Context, channel, author string) (*Log, error)
+	// Peers and Channels list what is pinned and agreed.
+	Peers(ctx context.Context) ([]Peer, error)
+	Channels(ctx context.Context) ([]Channel, error)
+	// Alerts returns alerts with an ID greater than after, oldest first.
+	Alerts(ctx context.Context, after int64) ([]Alert, error)
+	Close() error
+}

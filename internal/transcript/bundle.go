@@ -1,0 +1,220 @@
+package transcript
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"hotline/internal/channel"
+	"hotline/internal/envelope"
+	"hotline/internal/identity"
+)
+
+// BundleFormat names the audit bundle format, see docs/TRANSCRIPT.md.
+const BundleFormat = "hotline-transcript/v1"
+
+// MaxBundle bounds the size of a bundle that Verify reads.
+const MaxBundle = 1 << 30
+
+// ErrBundle marks a bundle that does not verify.
+var ErrBundle = errors.New("transcript bundle does not verify")
+
+// Bundle is an exported channel transcript: everything needed to check it
+// offline, with no access to either station.
+type Bundle struct {
+	Format     string      `json:"format"`
+	Channel    string      `json:"channel"`
+	ExportedBy string      `json:"exported_by"`
+	ExportedAt time.Time   `json:"exported_at"`
+	Cards      []string    `json:"cards"`   // both station cards, signed notes
+	Charter    string      `json:"charter"` // signed by both parties
+	Logs       []BundleLog `json:"logs"`
+}
+
+// BundleLog is one author's log.
+type BundleLog struct {
+	Author string `json:"author"`
+	// Entries are the exact envelope bytes, in order from index 1.
+	Entries [][]byte `json:"entries"`
+	// Checkpoint is the latest checkpoint of this log signed by the author
+	// and cosigned by the other party (the receipt), or empty if none.
+	Checkpoint string `json:"checkpoint,omitempty"`
+}
+
+// LogReport says what Verify found in one log.
+type LogReport struct {
+	Author    string `json:"author"`
+	Entries   int    `json:"entries"`
+	Receipted uint64 `json:"receipted"` // entries covered by the cosigned checkpoint
+	Root      []byte `json:"root"`      // root over all entries
+}
+
+// Report is the result of a successful Verify.
+type Report struct {
+	Channel string      `json:"channel"`
+	Parties []string    `json:"parties"`
+	Logs    []LogReport `json:"logs"`
+}
+
+// ReadBundle decodes a bundle.
+func ReadBundle(r io.Reader) (*Bundle, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxBundle+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxBundle {
+		return nil, fmt.Errorf("%w: larger than %d bytes", ErrBundle, MaxBundle)
+	}
+	var b Bundle
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBundle, err)
+	}
+	if b.Format != BundleFormat {
+		return nil, fmt.Errorf("%w: format %q, want %q", ErrBundle, b.Format, BundleFormat)
+	}
+	return &b, nil
+}
+
+// Verify checks every card, the charter, every entry's signature and
+// place, each log's root and each cosigned checkpoint. It uses
+// golang.org/x/mod/sumdb/tlog as a second, independent RFC 6962
+// implementation for every root it checks.
+func Verify(b *Bundle) (*Report, error) {
+	bad := func(format string, args ...any) (*Report, error) {
+		return nil, fmt.Errorf("%w: %s", ErrBundle, fmt.Sprintf(format, args...))
+	}
+	if b.Format != BundleFormat {
+		return bad("format %q", b.Format)
+	}
+	if len(b.Cards) != 2 {
+		return bad("%d station cards, want 2", len(b.Cards))
+	}
+	cards := map[string]*identity.Card{}
+	verifiers := map[string]note.Verifier{}
+	var names []string
+	for i, text := range b.Cards {
+		c, err := identity.ParseCard([]byte(text))
+		if err != nil {
+			return bad("card %d: %v", i+1, err)
+		}
+		if cards[c.Name] != nil {
+			return bad("two cards for %s", c.Name)
+		}
+		v, err := c.Verifier()
+		if err != nil {
+			return bad("card %s: %v", c.Name, err)
+		}
+		cards[c.Name], verifiers[c.Name] = c, v
+		names = append(names, c.Name)
+	}
+	ch, err := channel.Parse([]byte(b.Charter), verifiers[names[0]], verifiers[names[1]])
+	if err != nil {
+		return bad("charter: %v", err)
+	}
+	if ch.ID != b.Channel || cards[ch.Proposer] == nil || cards[ch.Acceptor] == nil {
+		return bad("charter is for %s between %s and %s, bundle for %s", ch.ID, ch.Proposer, ch.Acceptor, b.Channel)
+	}
+	other := map[string]string{names[0]: names[1], names[1]: names[0]}
+	rep := &Report{Channel: b.Channel, Parties: names}
+	seen := map[string]bool{}
+	for _, l := range b.Logs {
+		author := cards[l.Author]
+		if author == nil || seen[l.Author] {
+			return bad("log of %q: not a party, or listed twice", l.Author)
+		}
+		seen[l.Author] = true
+		tree := NewTree()
+		var roots [][]byte
+		th := &tlogHashes{}
+		for i, raw := range l.Entries {
+			e, err := envelope.Parse(raw)
+			if err != nil {
+				return bad("%s/%s/%d: %v", b.Channel, l.Author, i+1, err)
+			}
+			if err := e.Verify(author.SignKey); err != nil {
+				return bad("%s/%s/%d: %v", b.Channel, l.Author, i+1, err)
+			}
+			if e.Channel != b.Channel || e.Author != l.Author || e.Recipient != other[l.Author] || e.Index != uint64(i+1) {
+				return bad("entry %d of %s's log is %s to %s", i+1, l.Author, e.ID(), e.Recipient)
+			}
+			if (e.Index == 1) != (e.Kind == envelope.Agreement) {
+				return bad("%s: entry 1, and only entry 1, is the channel agreement", e.ID())
+			}
+			tree.Append(raw)
+			roots = append(roots, tree.Root())
+			if err := th.add(int64(i), raw); err != nil {
+				return nil, err
+			}
+		}
+		lr := LogReport{Author: l.Author, Entries: len(l.Entries), Root: tree.Root()}
+		if err := th.check(int64(len(l.Entries)), lr.Root); err != nil {
+			return bad("log of %s: %v", l.Author, err)
+		}
+		if l.Checkpoint != "" {
+			cp, _, err := OpenCheckpoint([]byte(l.Checkpoint), verifiers[l.Author], verifiers[other[l.Author]])
+			if err != nil {
+				return bad("checkpoint of %s's log: %v", l.Author, err)
+			}
+			if cp.Origin != Origin(b.Channel, l.Author) {
+				return bad("checkpoint of %s's log names %q", l.Author, cp.Origin)
+			}
+			if cp.Size == 0 || cp.Size > uint64(len(l.Entries)) {
+				return bad("checkpoint of %s's log covers %d entries; the bundle holds %d", l.Author, cp.Size, len(l.Entries))
+			}
+			if !bytes.Equal(roots[cp.Size-1], cp.Root) {
+				return bad("%v: checkpoint of %s's log at size %d", ErrRoot, l.Author, cp.Size)
+			}
+			if err := th.check(int64(cp.Size), cp.Root); err != nil {
+				return bad("checkpoint of %s's log: %v", l.Author, err)
+			}
+			lr.Receipted = cp.Size
+		}
+		rep.Logs = append(rep.Logs, lr)
+	}
+	return rep, nil
+}
+
+// tlogHashes computes roots with golang.org/x/mod/sumdb/tlog.
+type tlogHashes struct{ stored []tlog.Hash }
+
+func (t *tlogHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		if x < 0 || x >= int64(len(t.stored)) {
+			return nil, fmt.Errorf("tlog: hash %d not stored", x)
+		}
+		out[i] = t.stored[x]
+	}
+	return out, nil
+}
+
+func (t *tlogHashes) add(n int64, data []byte) error {
+	hs, err := tlog.StoredHashes(n, data, t)
+	if err != nil {
+		return err
+	}
+	t.stored = append(t.stored, hs...)
+	return nil
+}
+
+func (t *tlogHashes) check(n int64, root []byte) error {
+	if n == 0 {
+		return nil
+	}
+	h, err := tlog.TreeHash(n, t)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(h[:], root) {
+		return fmt.Errorf("%w (independent check with sumdb/tlog at size %d)", ErrRoot, n)
+	}
+	return nil
+}

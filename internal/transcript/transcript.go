@@ -1,0 +1,185 @@
+// Package transcript holds the verifiable record of a channel: per-author
+// append-only logs whose leaves are envelopes (RFC 6962 Merkle trees, built
+// with github.com/transparency-dev/merkle), checkpoints in the C2SP
+// tlog-checkpoint format signed as notes (golang.org/x/mod/sumdb/note), and
+// the receiver's cosignature of a checkpoint, which is the delivery receipt
+// for every entry up to its size.
+//
+// Everything here is a plain function over bytes and keys: no I/O.
+package transcript
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Errors a caller can test for with errors.Is.
+var (
+	ErrCheckpoint = errors.New("checkpoint is not valid")
+	ErrRoot       = errors.New("root hash does not match the entries held")
+	ErrCosign     = errors.New("cosignature is not valid")
+)
+
+var factory = &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+
+// LeafHash is the RFC 6962 leaf hash of an entry's exact bytes.
+func LeafHash(entry []byte) []byte { return rfc6962.DefaultHasher.HashLeaf(entry) }
+
+// EmptyRoot is the root of a log with no entries.
+func EmptyRoot() []byte { return rfc6962.DefaultHasher.EmptyRoot() }
+
+// Tree is the compact state of one log: enough to append and to compute the
+// root, a few dozen hashes however long the log.
+type Tree struct {
+	r *compact.Range
+}
+
+// NewTree returns an empty tree.
+func NewTree() *Tree { return &Tree{r: factory.NewEmptyRange(0)} }
+
+// TreeFromHashes restores a tree of the given size from Hashes.
+func TreeFromHashes(size uint64, hashes [][]byte) (*Tree, error) {
+	r, err := factory.NewRange(0, size, hashes)
+	if err != nil {
+		return nil, fmt.Errorf("restoring tree of size %d: %w", size, err)
+	}
+	return &Tree{r: r}, nil
+}
+
+// Size is the number of leaves.
+func (t *Tree) Size() uint64 { return t.r.End() }
+
+// Append adds the entry's leaf.
+func (t *Tree) Append(entry []byte) {
+	if err := t.r.Append(LeafHash(entry), nil); err != nil {
+		panic(err) // only fails for a hash of the wrong size
+	}
+}
+
+// Root is the RFC 6962 root of the tree.
+func (t *Tree) Root() []byte {
+	if t.r.End() == 0 {
+		return EmptyRoot()
+	}
+	root, err := t.r.GetRootHash(nil)
+	if err != nil {
+		panic(err)
+	}
+	return root
+}
+
+// Hashes returns the compact range, for storing.
+func (t *Tree) Hashes() [][]byte { return t.r.Hashes() }
+
+// Clone returns an independent copy.
+func (t *Tree) Clone() *Tree {
+	hs := t.r.Hashes()
+	cp := make([][]byte, len(hs))
+	copy(cp, hs)
+	r, err := factory.NewRange(0, t.r.End(), cp)
+	if err != nil {
+		panic(err)
+	}
+	return &Tree{r: r}
+}
+
+// Origin names a log in its checkpoints: one log per channel and author.
+func Origin(channel, author string) string { return "hotline/" + channel + "/" + author }
+
+// Checkpoint is the body of a signed checkpoint.
+type Checkpoint struct {
+	Origin string
+	Size   uint64
+	Root   []byte
+}
+
+// Text is the C2SP tlog-checkpoint body: origin, size and root, one a line.
+func (c Checkpoint) Text() string {
+	return fmt.Sprintf("%s\n%d\n%s\n", c.Origin, c.Size, base64.StdEncoding.EncodeToString(c.Root))
+}
+
+// SignCheckpoint signs a checkpoint as the log's author.
+func SignCheckpoint(c Checkpoint, s note.Signer) ([]byte, error) {
+	return note.Sign(&note.Note{Text: c.Text()}, s)
+}
+
+// ParseCheckpointText parses a checkpoint body.
+func ParseCheckpointText(text string) (Checkpoint, error) {
+	lines := strings.SplitN(text, "\n", 4)
+	if len(lines) < 4 {
+		return Checkpoint{}, fmt.Errorf("%w: fewer than three lines", ErrCheckpoint)
+	}
+	size, err := strconv.ParseUint(lines[1], 10, 64)
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("%w: size %q", ErrCheckpoint, lines[1])
+	}
+	root, err := base64.StdEncoding.DecodeString(lines[2])
+	if err != nil || len(root) != 32 {
+		return Checkpoint{}, fmt.Errorf("%w: root %q", ErrCheckpoint, lines[2])
+	}
+	if lines[0] == "" {
+		return Checkpoint{}, fmt.Errorf("%w: empty origin", ErrCheckpoint)
+	}
+	return Checkpoint{Origin: lines[0], Size: size, Root: root}, nil
+}
+
+// OpenCheckpoint verifies a signed checkpoint against the verifiers given
+// and parses it. Every verifier must have signed: a checkpoint opened with
+// the author's and the receiver's verifier is a verified receipt.
+func OpenCheckpoint(signed []byte, verifiers ...note.Verifier) (Checkpoint, *note.Note, error) {
+	if len(signed) > 8<<10 {
+		return Checkpoint{}, nil, fmt.Errorf("%w: %d bytes", ErrCheckpoint, len(signed))
+	}
+	n, err := note.Open(signed, note.VerifierList(verifiers...))
+	if err != nil {
+		return Checkpoint{}, nil, fmt.Errorf("%w: %v", ErrCheckpoint, err)
+	}
+	for _, v := range verifiers {
+		found := false
+		for _, s := range n.Sigs {
+			if s.Name == v.Name() && s.Hash == v.KeyHash() {
+				found = true
+			}
+		}
+		if !found {
+			return Checkpoint{}, nil, fmt.Errorf("%w: no signature by %s", ErrCosign, v.Name())
+		}
+	}
+	c, err := ParseCheckpointText(n.Text)
+	return c, n, err
+}
+
+// Cosign adds the receiver's signature to a checkpoint that the author
+// signed. The caller must have checked that it holds, durably, every entry
+// up to the checkpoint's size and that the root matches them: a cosignature
+// is a receipt.
+func Cosign(signed []byte, author note.Verifier, receiver note.Signer) ([]byte, error) {
+	n, err := note.Open(signed, note.VerifierList(author))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCheckpoint, err)
+	}
+	// Keep only the author's signature: a receipt is exactly two signatures.
+	var sigs []note.Signature
+	for _, s := range n.Sigs {
+		if s.Name == author.Name() && s.Hash == author.KeyHash() {
+			sigs = append(sigs, s)
+		}
+	}
+	n.Sigs, n.UnverifiedSigs = sigs, nil
+	return note.Sign(n, receiver)
+}
+
+// SameBody reports whether two signed notes carry the same text.
+func SameBody(a, b []byte) bool {
+	ab, _, _ := bytes.Cut(a, []byte("\n\n"))
+	bb, _, _ := bytes.Cut(b, []byte("\n\n"))
+	return bytes.Equal(ab, bb)
+}
