@@ -216,6 +216,7 @@ type peer struct {
 	verifier note.Verifier
 	out      ConnID // outbound connection, 0 if none
 	ready    bool   // the peer's status arrived on out
+	in       ConnID // the latest inbound connection (its hello arrived), 0 if none
 	channels []string
 }
 
@@ -328,6 +329,9 @@ func New(cfg Config, keys *identity.Keys, snap *store.Snapshot) (*Core, error) {
 		}
 		cs.mine.pending = append(cs.mine.pending, pendingEntry{raw: e.Raw, root: e.Root})
 	}
+	for _, p := range c.peers {
+		sort.Strings(p.channels)
+	}
 	for _, cs := range c.channels {
 		if uint64(len(cs.mine.pending)) != cs.mine.size-cs.mine.delivered {
 			return nil, fmt.Errorf("channel %s: %d undelivered entries stored, want %d", cs.rec.ID, len(cs.mine.pending), cs.mine.size-cs.mine.delivered)
@@ -424,6 +428,15 @@ func (c *Core) alert(level, ch, peer, format string, args ...any) {
 func (c *Core) refuse(reason, level, ch, peer, format string, args ...any) {
 	c.Stats.Refused[reason]++
 	c.alert(level, ch, peer, format, args...)
+}
+
+// reject refuses a frame from a peer and closes the connection it came
+// on: the peer reconnects and both sides resume from the status exchange,
+// so a refused frame can delay but never wedge a channel.
+func (c *Core) reject(p *peer, conn ConnID, reason, ch, format string, args ...any) {
+	c.refuse(reason, "alarm", ch, p.card.Name, format, args...)
+	text := fmt.Sprintf(format, args...)
+	c.emit(Send{Peer: p.card.Name, Conn: conn, Data: (&Frame{Type: FrameError, Text: text}).Encode(), Close: true})
 }
 
 func (c *Core) persisted(ev Persisted) {
@@ -609,8 +622,15 @@ func (c *Core) connected(ev Connected) {
 }
 
 func (c *Core) disconnected(ev Disconnected) {
-	if p := c.peers[ev.Peer]; p != nil && p.out == ev.Conn {
+	p := c.peers[ev.Peer]
+	if p == nil {
+		return
+	}
+	if p.out == ev.Conn {
 		p.out, p.ready = 0, false
+	}
+	if p.in == ev.Conn {
+		p.in = 0
 	}
 }
 
@@ -668,9 +688,9 @@ func (c *Core) frameIn(ev FrameIn) {
 	case FrameEntries:
 		c.entries(p, ev.Conn, f)
 	case FrameReceipt:
-		c.receipt(p, f)
+		c.receipt(p, ev.Conn, f)
 	case FrameResend:
-		c.resend(p, f)
+		c.resend(p, ev.Conn, f)
 	case FrameError:
 		c.alert("warning", "", ev.Peer, "%s reports: %s", ev.Peer, f.Text)
 	}
@@ -681,8 +701,7 @@ func (c *Core) versionOK(p *peer, conn ConnID, v uint16) bool {
 		return true
 	}
 	text := fmt.Sprintf("protocol version %d is not compatible: %s speaks version %d", v, c.keys.Name, Version)
-	c.refuse("protocol version", "alarm", "", p.card.Name, "%s: %s", p.card.Name, text)
-	c.emit(Send{Peer: p.card.Name, Conn: conn, Data: (&Frame{Type: FrameError, Text: text}).Encode(), Close: true})
+	c.reject(p, conn, "protocol version", "", "%s: %s", p.card.Name, text)
 	return false
 }
 
@@ -691,6 +710,7 @@ func (c *Core) hello(p *peer, conn ConnID, f *Frame) {
 	if !c.versionOK(p, conn, f.Version) {
 		return
 	}
+	p.in = conn
 	st := &Frame{Type: FrameStatus, Version: Version}
 	for _, id := range p.channels {
 		cs := c.channels[id]
@@ -713,11 +733,11 @@ func (c *Core) status(p *peer, conn ConnID, f *Frame) {
 		cs := c.channels[id]
 		l, ok := held[id]
 		if ok && l.Author != c.keys.Name {
-			c.refuse("bad status", "warning", id, p.card.Name, "status from %s names log %s/%s", p.card.Name, id, l.Author)
+			c.reject(p, conn, "bad status", id, "status from %s names log %s/%s", p.card.Name, id, l.Author)
 			continue
 		}
 		if ok && len(l.Receipt) > 0 {
-			c.applyReceipt(p, cs, l.Receipt)
+			c.applyReceipt(p, conn, cs, l.Receipt)
 		}
 		switch {
 		case l.Size > cs.mine.size:
@@ -736,10 +756,10 @@ func (c *Core) status(p *peer, conn ConnID, f *Frame) {
 	c.flush(p.card.Name)
 }
 
-func (c *Core) resend(p *peer, f *Frame) {
+func (c *Core) resend(p *peer, conn ConnID, f *Frame) {
 	cs := c.channels[f.Channel]
 	if cs == nil || cs.rec.Peer != p.card.Name || f.Author != c.keys.Name || f.From == 0 {
-		c.refuse("bad resend", "warning", f.Channel, p.card.Name, "resend request from %s for %s/%s is not valid", p.card.Name, f.Channel, f.Author)
+		c.reject(p, conn, "bad resend", f.Channel, "resend request from %s for %s/%s is not valid", p.card.Name, f.Channel, f.Author)
 		return
 	}
 	c.Stats.Resends++
@@ -754,37 +774,37 @@ func (c *Core) resend(p *peer, f *Frame) {
 	c.flush(p.card.Name)
 }
 
-func (c *Core) receipt(p *peer, f *Frame) {
+func (c *Core) receipt(p *peer, conn ConnID, f *Frame) {
 	cs := c.channels[f.Channel]
 	if cs == nil || cs.rec.Peer != p.card.Name || f.Author != c.keys.Name {
-		c.refuse("bad receipt", "warning", f.Channel, p.card.Name, "receipt from %s for unknown log %s/%s", p.card.Name, f.Channel, f.Author)
+		c.reject(p, conn, "bad receipt", f.Channel, "receipt from %s for unknown log %s/%s", p.card.Name, f.Channel, f.Author)
 		return
 	}
-	c.applyReceipt(p, cs, f.Checkpoint)
+	c.applyReceipt(p, conn, cs, f.Checkpoint)
 	c.flush(p.card.Name)
 }
 
 // applyReceipt checks a cosigned checkpoint of this station's log and marks
 // every entry it covers delivered.
-func (c *Core) applyReceipt(p *peer, cs *chanState, signed []byte) {
+func (c *Core) applyReceipt(p *peer, conn ConnID, cs *chanState, signed []byte) {
 	cp, _, err := transcript.OpenCheckpoint(signed, c.verifier, p.verifier)
 	if err != nil {
-		c.refuse("bad cosignature", "alarm", cs.rec.ID, p.card.Name, "receipt from %s for %s refused: %v", p.card.Name, cs.rec.ID, err)
+		c.reject(p, conn, "bad cosignature", cs.rec.ID, "receipt from %s for %s refused: %v", p.card.Name, cs.rec.ID, err)
 		return
 	}
 	m := &cs.mine
 	switch {
 	case cp.Origin != transcript.Origin(cs.rec.ID, c.keys.Name):
-		c.refuse("bad cosignature", "alarm", cs.rec.ID, p.card.Name, "receipt from %s names log %q", p.card.Name, cp.Origin)
+		c.reject(p, conn, "bad cosignature", cs.rec.ID, "receipt from %s names log %q", p.card.Name, cp.Origin)
 		return
 	case cp.Size <= m.delivered:
 		return // an old receipt: nothing new
 	case cp.Size > m.size:
-		c.refuse("bad cosignature", "alarm", cs.rec.ID, p.card.Name, "receipt from %s covers %d entries of %s; this station wrote %d", p.card.Name, cp.Size, cs.rec.ID, m.size)
+		c.reject(p, conn, "bad cosignature", cs.rec.ID, "receipt from %s covers %d entries of %s; this station wrote %d", p.card.Name, cp.Size, cs.rec.ID, m.size)
 		return
 	}
 	if want := m.pending[cp.Size-m.delivered-1].root; !bytes.Equal(want, cp.Root) {
-		c.refuse("root mismatch", "alarm", cs.rec.ID, p.card.Name, "tamper alarm: receipt from %s for %s at size %d has a root this station never signed", p.card.Name, cs.rec.ID, cp.Size)
+		c.reject(p, conn, "root mismatch", cs.rec.ID, "tamper alarm: receipt from %s for %s at size %d has a root this station never signed", p.card.Name, cs.rec.ID, cp.Size)
 		return
 	}
 	first := m.delivered + 1
@@ -802,7 +822,7 @@ func (c *Core) applyReceipt(p *peer, cs *chanState, signed []byte) {
 func (c *Core) entries(p *peer, conn ConnID, f *Frame) {
 	name := p.card.Name
 	if f.Author != name {
-		c.refuse("wrong author", "alarm", f.Channel, name, "%s sent entries of %s's log %s", name, f.Author, f.Channel)
+		c.reject(p, conn, "wrong author", f.Channel, "%s sent entries of %s's log %s", name, f.Author, f.Channel)
 		return
 	}
 	cp, _, err := transcript.OpenCheckpoint(f.Checkpoint, p.verifier)
@@ -810,12 +830,12 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame) {
 		if err == nil {
 			err = fmt.Errorf("origin %q", cp.Origin)
 		}
-		c.refuse("bad checkpoint", "alarm", f.Channel, name, "entries from %s for %s refused: checkpoint: %v", name, f.Channel, err)
+		c.reject(p, conn, "bad checkpoint", f.Channel, "entries from %s for %s refused: checkpoint: %v", name, f.Channel, err)
 		return
 	}
 	cs := c.channels[f.Channel]
 	if cs != nil && cs.rec.Peer != name {
-		c.refuse("wrong peer", "alarm", f.Channel, name, "%s sent entries for channel %s, which is with %s", name, f.Channel, cs.rec.Peer)
+		c.reject(p, conn, "wrong peer", f.Channel, "%s sent entries for channel %s, which is with %s", name, f.Channel, cs.rec.Peer)
 		return
 	}
 	var (
@@ -837,11 +857,11 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame) {
 			err = e.Verify(p.card.SignKey)
 		}
 		if err != nil {
-			c.refuse("bad entry", "alarm", f.Channel, name, "entries from %s for %s refused: entry %d of the frame: %v", name, f.Channel, i+1, err)
+			c.reject(p, conn, "bad entry", f.Channel, "entries from %s for %s refused: entry %d of the frame: %v", name, f.Channel, i+1, err)
 			return
 		}
 		if e.Channel != f.Channel || e.Author != name || e.Recipient != c.keys.Name {
-			c.refuse("misaddressed entry", "alarm", f.Channel, name, "entries from %s refused: %s is addressed to %s", name, e.ID(), e.Recipient)
+			c.reject(p, conn, "misaddressed entry", f.Channel, "entries from %s refused: %s is addressed to %s", name, e.ID(), e.Recipient)
 			return
 		}
 		if e.Index < expected {
@@ -859,14 +879,14 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame) {
 			decoded, err = DecodeBody(e.Kind, body)
 		}
 		if err != nil {
-			c.refuse("bad body", "alarm", f.Channel, name, "entries from %s refused: %s: %v", name, e.ID(), err)
+			c.reject(p, conn, "bad body", f.Channel, "entries from %s refused: %s: %v", name, e.ID(), err)
 			return
 		}
 		// What each entry means, and where it may stand.
 		switch b := decoded.(type) {
 		case *AgreementBody:
 			if e.Index != 1 {
-				c.refuse("bad agreement", "alarm", f.Channel, name, "%s: an agreement may only be entry 1", e.ID())
+				c.reject(p, conn, "bad agreement", f.Channel, "%s: an agreement may only be entry 1", e.ID())
 				return
 			}
 			var err error
@@ -881,21 +901,21 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame) {
 				err = fmt.Errorf("channel %s is %s here; the charter does not match", f.Channel, cs.rec.State)
 			}
 			if err != nil {
-				c.refuse("bad agreement", "alarm", f.Channel, name, "%s refused: %v", e.ID(), err)
+				c.reject(p, conn, "bad agreement", f.Channel, "%s refused: %v", e.ID(), err)
 				return
 			}
 		default:
 			if cs == nil {
-				c.refuse("unknown channel", "warning", f.Channel, name, "entries from %s for unknown channel %s refused", name, f.Channel)
+				c.reject(p, conn, "unknown channel", f.Channel, "entries from %s for unknown channel %s refused", name, f.Channel)
 				return
 			}
 			if e.Index == 1 || cs.rec.State != store.Active && agreed == nil {
-				c.refuse("not active", "warning", f.Channel, name, "%s refused: channel %s is not active", e.ID(), f.Channel)
+				c.reject(p, conn, "not active", f.Channel, "%s refused: channel %s is not active", e.ID(), f.Channel)
 				return
 			}
 			if a, ok := b.(*AckBody); ok {
 				if a.Of > cs.mine.size {
-					c.refuse("bad ack", "alarm", f.Channel, name, "%s acknowledges entry %d, which this station never wrote", e.ID(), a.Of)
+					c.reject(p, conn, "bad ack", f.Channel, "%s acknowledges entry %d, which this station never wrote", e.ID(), a.Of)
 					return
 				}
 				acks = append(acks, store.Ack{Channel: f.Channel, Author: c.keys.Name, Index: a.Of, AckAuthor: name, AckIndex: e.Index, By: a.By, At: e.Time})
@@ -923,7 +943,7 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame) {
 		return
 	}
 	if cp.Size != expected-1 || !bytes.Equal(cp.Root, tree.Root()) {
-		c.refuse("root mismatch", "alarm", f.Channel, name,
+		c.reject(p, conn, "root mismatch", f.Channel,
 			"tamper alarm: checkpoint from %s for %s at size %d does not match the entries held (size %d)", name, f.Channel, cp.Size, expected-1)
 		return
 	}
@@ -971,7 +991,13 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame) {
 			panic(err) // verified above
 		}
 		theirs.cosigned, theirs.receipt = size, r
-		c.emit(Send{Peer: name, Conn: conn, Data: (&Frame{Type: FrameReceipt, Channel: cs.rec.ID, Author: name, Checkpoint: r}).Encode()})
+		// The connection the entries came on may be gone by now; the
+		// receipt goes on the current one (a new one's status carries it
+		// anyway if none is up).
+		if p.in == 0 {
+			return
+		}
+		c.emit(Send{Peer: name, Conn: p.in, Data: (&Frame{Type: FrameReceipt, Channel: cs.rec.ID, Author: name, Checkpoint: r}).Encode()})
 	})
 }
 

@@ -47,7 +47,11 @@ func NewTree() *Tree { return &Tree{r: factory.NewEmptyRange(0)} }
 
 // TreeFromHashes restores a tree of the given size from Hashes.
 func TreeFromHashes(size uint64, hashes [][]byte) (*Tree, error) {
-	r, err := factory.NewRange(0, size, hashes)
+	own := make([][]byte, len(hashes)) // the range appends in place
+	for i, h := range hashes {
+		own[i] = bytes.Clone(h)
+	}
+	r, err := factory.NewRange(0, size, own)
 	if err != nil {
 		return nil, fmt.Errorf("restoring tree of size %d: %w", size, err)
 	}
@@ -76,15 +80,21 @@ func (t *Tree) Root() []byte {
 	return root
 }
 
-// Hashes returns the compact range, for storing.
-func (t *Tree) Hashes() [][]byte { return t.r.Hashes() }
+// Hashes returns a copy of the compact range, for storing. It is a copy
+// because the range changes in place as leaves are appended, while the
+// caller's batch may be written later.
+func (t *Tree) Hashes() [][]byte {
+	hs := t.r.Hashes()
+	out := make([][]byte, len(hs))
+	for i, h := range hs {
+		out[i] = bytes.Clone(h)
+	}
+	return out
+}
 
 // Clone returns an independent copy.
 func (t *Tree) Clone() *Tree {
-	hs := t.r.Hashes()
-	cp := make([][]byte, len(hs))
-	copy(cp, hs)
-	r, err := factory.NewRange(0, t.r.End(), cp)
+	r, err := factory.NewRange(0, t.r.End(), t.Hashes())
 	if err != nil {
 		panic(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -115,6 +116,16 @@ func fromNanos(n int64) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(0, n).UTC()
+}
+
+// idxArg converts a log position for a query. Stored indexes fit in an
+// int64; a bound beyond that (math.MaxUint64 for "to the end") is clamped
+// rather than wrapped to a negative number.
+func idxArg(i uint64) int64 {
+	if i > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(i)
 }
 
 func joinHashes(hs [][]byte) []byte { return bytes.Join(hs, nil) }
@@ -305,7 +316,7 @@ func scanEntry(r scanner, extra ...any) (*store.Entry, error) {
 // Entries returns from..to of one log.
 func (s *Store) Entries(ctx context.Context, channel, author string, from, to uint64) ([]store.Entry, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+entryCols+` FROM entries e WHERE e.channel = ? AND e.author = ? AND e.idx BETWEEN ? AND ? ORDER BY e.idx`,
-		channel, author, int64(from), int64(to))
+		channel, author, idxArg(from), idxArg(to))
 	if err != nil {
 		return nil, err
 	}
@@ -343,7 +354,7 @@ func (s *Store) Messages(ctx context.Context, q store.Query) ([]store.Message, e
 	}
 	if q.Since != 0 {
 		where = append(where, "e.idx > ?")
-		args = append(args, int64(q.Since))
+		args = append(args, idxArg(q.Since))
 	}
 	query := `SELECT ` + entryCols + `, COALESCE(l.receipt_size, 0), a.ack_author, a.ack_idx, a.by_name, a.at
 		FROM entries e
@@ -352,7 +363,13 @@ func (s *Store) Messages(ctx context.Context, q store.Query) ([]store.Message, e
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	query += " ORDER BY e.stored_at, e.channel, e.author, e.idx"
+	if q.Channel != "" && q.Author != "" {
+		// One log: its own order, which Since pages by, even if the
+		// station's clock stepped back between two entries.
+		query += " ORDER BY e.idx"
+	} else {
+		query += " ORDER BY e.stored_at, e.channel, e.author, e.idx"
+	}
 	if q.Limit > 0 {
 		query += fmt.Sprintf(" LIMIT %d", q.Limit)
 	}

@@ -1,0 +1,507 @@
+package protocol
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"testing/cryptotest"
+	"time"
+
+	"hotline/internal/channel"
+	"hotline/internal/envelope"
+	"hotline/internal/identity"
+	"hotline/internal/store"
+	"hotline/internal/transcript"
+)
+
+var (
+	simSeeds = flag.Int("sim.seeds", 24, "seeds for TestCoreSeededFaults")
+	simSeed  = flag.Uint64("sim.seed", 0, "run only this seed")
+	simSteps = flag.Int("sim.steps", 4000, "fault steps per seed")
+	simTrace = flag.Bool("sim.trace", false, "log every alert")
+)
+
+// memStore keeps applied batches in memory with the store's semantics.
+// Only what a batch applied survives a crash of the node.
+type memStore struct {
+	peers    map[string]store.Peer
+	channels map[string]store.Channel
+	entries  map[string][]store.Entry // key channel/author → entries, index i at [i-1]
+	logs     map[string]*store.Log
+	acks     map[string]store.Ack
+}
+
+func newMemStore() *memStore {
+	return &memStore{peers: map[string]store.Peer{}, channels: map[string]store.Channel{},
+		entries: map[string][]store.Entry{}, logs: map[string]*store.Log{}, acks: map[string]store.Ack{}}
+}
+
+func (m *memStore) apply(t *testing.T, b *store.Batch) {
+	t.Helper()
+	for _, p := range b.Peers {
+		m.peers[p.Name] = p
+	}
+	for _, c := range b.Channels {
+		m.channels[c.ID] = c
+	}
+	for _, e := range b.Entries {
+		k := e.Channel + "/" + e.Author
+		es := m.entries[k]
+		switch {
+		case e.Index == uint64(len(es))+1:
+			m.entries[k] = append(es, e)
+		case e.Index <= uint64(len(es)):
+			if !bytes.Equal(es[e.Index-1].Raw, e.Raw) {
+				t.Fatalf("store conflict at %s: the core rewrote an index with different bytes", e.ID())
+			}
+		default:
+			t.Fatalf("store gap: %s persisted after %d entries", e.ID(), len(es))
+		}
+	}
+	for _, l := range b.Logs {
+		k := l.Channel + "/" + l.Author
+		old := m.logs[k]
+		nl := l
+		if old != nil {
+			nl.Receipt, nl.ReceiptSize = old.Receipt, old.ReceiptSize
+			if l.Checkpoint == nil {
+				nl.Checkpoint = old.Checkpoint
+			}
+		}
+		m.logs[k] = &nl
+	}
+	for _, r := range b.Receipts {
+		k := r.Channel + "/" + r.Author
+		l := m.logs[k]
+		if l == nil {
+			l = &store.Log{Channel: r.Channel, Author: r.Author}
+			m.logs[k] = l
+		}
+		if r.Size >= l.ReceiptSize {
+			l.Receipt, l.ReceiptSize = r.Note, r.Size
+		}
+	}
+	for _, a := range b.Acks {
+		k := fmt.Sprintf("%s/%s/%d", a.Channel, a.Author, a.Index)
+		if _, ok := m.acks[k]; !ok {
+			m.acks[k] = a
+		}
+	}
+}
+
+func (m *memStore) snapshot(self string) *store.Snapshot {
+	s := &store.Snapshot{}
+	for _, p := range m.peers {
+		s.Peers = append(s.Peers, p)
+	}
+	for _, c := range m.channels {
+		s.Channels = append(s.Channels, c)
+	}
+	var keys []string
+	for k := range m.logs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		l := *m.logs[k]
+		s.Logs = append(s.Logs, l)
+		if l.Author == self {
+			s.Undelivered = append(s.Undelivered, m.entries[k][l.ReceiptSize:l.Size]...)
+		}
+	}
+	return s
+}
+
+type simNode struct {
+	name     string
+	keys     *identity.Keys
+	card     *identity.Card
+	core     *Core
+	disk     *memStore
+	unsynced []Persist // written, not yet synced: lost on a crash
+	out      ConnID    // outbound connection, 0 if none
+	done     map[uint64]Done
+	sent     []string // ids of entries whose Submit completed, in order
+}
+
+type packet struct {
+	from, to *simNode
+	conn     ConnID
+	data     []byte
+}
+
+type sim struct {
+	t       *testing.T
+	rng     *rand.Rand
+	now     time.Time
+	nodes   []*simNode
+	conns   map[ConnID][2]*simNode // dialer, acceptor
+	nextID  ConnID
+	net     []packet
+	nextReq uint64
+	faults  bool
+	counts  map[string]int
+}
+
+func newSimNode(t *testing.T, name string) *simNode {
+	k, err := identity.NewKeys(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := identity.NewCard(k, name, []string{name + ":1"}, time.Unix(1_800_000_000, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &simNode{name: name, keys: k, card: c, disk: newMemStore(), done: map[uint64]Done{}}
+	n.core, err = New(Config{MaxBatch: 8, MaxBatchBytes: 64 << 10, Window: 32}, k, n.disk.snapshot(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func (s *sim) peerOf(n *simNode) *simNode {
+	if n == s.nodes[0] {
+		return s.nodes[1]
+	}
+	return s.nodes[0]
+}
+
+// step feeds an event to a node and routes its actions.
+func (s *sim) step(n *simNode, ev Event) {
+	s.now = s.now.Add(time.Millisecond)
+	for _, a := range n.core.Step(s.now, ev) {
+		switch a := a.(type) {
+		case Persist:
+			n.unsynced = append(n.unsynced, a)
+			if *simTrace {
+				for _, al := range a.Batch.Alerts {
+					s.t.Logf("%s alert: %s", n.name, al.Text)
+				}
+			}
+		case Send:
+			s.checkReceiptDurable(n, a.Data)
+			ends, ok := s.conns[a.Conn]
+			if !ok {
+				continue
+			}
+			to := ends[0]
+			if to == n {
+				to = ends[1]
+			}
+			s.net = append(s.net, packet{from: n, to: to, conn: a.Conn, data: a.Data})
+			if a.Close {
+				s.cut(a.Conn)
+			}
+		case Done:
+			n.done[a.ID] = a
+			if a.Err == nil && a.Result.Entry != "" {
+				n.sent = append(n.sent, a.Result.Entry)
+			}
+		}
+	}
+}
+
+// checkReceiptDurable: a receipt may only cover entries on the node's disk.
+func (s *sim) checkReceiptDurable(n *simNode, data []byte) {
+	f, err := DecodeFrame(data)
+	if err != nil || f.Type != FrameReceipt {
+		return
+	}
+	cp, _, err := transcript.OpenCheckpoint(f.Checkpoint, n.core.verifier)
+	if err != nil {
+		s.t.Fatalf("%s sent a receipt it did not cosign: %v", n.name, err)
+	}
+	if have := uint64(len(n.disk.entries[f.Channel+"/"+f.Author])); have < cp.Size {
+		s.t.Fatalf("%s receipted %s/%s up to %d with only %d entries durable", n.name, f.Channel, f.Author, cp.Size, have)
+	}
+}
+
+func (s *sim) sync(n *simNode) {
+	if len(n.unsynced) == 0 {
+		return
+	}
+	p := n.unsynced[0]
+	n.unsynced = n.unsynced[1:]
+	n.disk.apply(s.t, p.Batch)
+	s.step(n, Persisted{Write: p.Write})
+}
+
+func (s *sim) dial(n *simNode) {
+	if n.out != 0 {
+		return
+	}
+	s.nextID++
+	id := s.nextID
+	peer := s.peerOf(n)
+	s.conns[id] = [2]*simNode{n, peer}
+	n.out = id
+	s.step(peer, Connected{Peer: n.name, Conn: id, Outbound: false})
+	s.step(n, Connected{Peer: peer.name, Conn: id, Outbound: true})
+}
+
+func (s *sim) cut(id ConnID) {
+	ends, ok := s.conns[id]
+	if !ok {
+		return
+	}
+	delete(s.conns, id)
+	if ends[0].out == id {
+		ends[0].out = 0
+	}
+	s.counts["cut"]++
+	s.step(ends[0], Disconnected{Peer: ends[1].name, Conn: id})
+	s.step(ends[1], Disconnected{Peer: ends[0].name, Conn: id})
+}
+
+func (s *sim) crash(n *simNode) {
+	s.counts["crash"]++
+	var ids []ConnID
+	for id, ends := range s.conns {
+		if ends[0] == n || ends[1] == n {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		s.cut(id)
+	}
+	n.unsynced = nil
+	core, err := New(Config{MaxBatch: 8, MaxBatchBytes: 64 << 10, Window: 32}, n.keys, n.disk.snapshot(n.name))
+	if err != nil {
+		s.t.Fatalf("%s does not restart from its disk: %v", n.name, err)
+	}
+	n.core = core
+}
+
+// deliver moves one packet: the oldest, or with faults a random one, which
+// may also be duplicated, corrupted, or dropped with its connection.
+func (s *sim) deliver() {
+	if len(s.net) == 0 {
+		return
+	}
+	i := 0
+	if s.faults && s.rng.IntN(4) == 0 {
+		i = s.rng.IntN(len(s.net))
+		if i != 0 {
+			s.counts["reorder"]++
+		}
+	}
+	p := s.net[i]
+	if s.faults && s.rng.IntN(10) == 0 {
+		s.counts["duplicate"]++
+		s.net = append(s.net, p)
+	}
+	s.net = append(s.net[:i], s.net[i+1:]...)
+	if _, alive := s.conns[p.conn]; !alive {
+		return
+	}
+	if s.faults && s.rng.IntN(40) == 0 {
+		s.counts["drop"]++
+		s.cut(p.conn) // over a stream, a lost frame is a lost connection
+		return
+	}
+	data := p.data
+	if s.faults && s.rng.IntN(40) == 0 {
+		s.counts["corrupt"]++
+		data = bytes.Clone(data)
+		data[s.rng.IntN(len(data))] ^= byte(1 + s.rng.IntN(255))
+	}
+	s.step(p.to, FrameIn{Peer: p.from.name, Conn: p.conn, Data: data})
+}
+
+func (s *sim) request(n *simNode, build func(id uint64) Event) uint64 {
+	s.nextReq++
+	s.step(n, build(s.nextReq))
+	return s.nextReq
+}
+
+func textBody(i int) []byte {
+	b, _ := json.Marshal(TextBody{Text: fmt.Sprintf("message %d", i), Lang: "en"})
+	return b
+}
+
+// settle runs without faults until nothing is left to do.
+func (s *sim) settle(limit int) {
+	s.faults = false
+	for i := 0; i < limit; i++ {
+		for _, n := range s.nodes {
+			s.dial(n)
+		}
+		busy := len(s.net) > 0
+		for _, n := range s.nodes {
+			busy = busy || len(n.unsynced) > 0
+			s.sync(n)
+		}
+		s.deliver()
+		if !busy {
+			return
+		}
+	}
+	for _, n := range s.nodes {
+		s.t.Logf("%s: refused %v, channels %+v, unsynced %d, net %d", n.name, n.core.Stats.Refused, n.core.Channels(), len(n.unsynced), len(s.net))
+		alerts := 0
+		for _, p := range n.unsynced {
+			alerts += len(p.Batch.Alerts)
+		}
+	}
+	s.t.Fatalf("did not settle within %d steps", limit)
+}
+
+func newSim(t *testing.T, seed uint64) *sim {
+	s := &sim{t: t, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), now: time.Unix(1_800_000_000, 0),
+		conns: map[ConnID][2]*simNode{}, counts: map[string]int{}}
+	a, b := newSimNode(t, "ALPHA"), newSimNode(t, "BRAVO")
+	s.nodes = []*simNode{a, b}
+	s.request(a, func(id uint64) Event { return AddPeer{ID: id, Card: b.card} })
+	s.request(b, func(id uint64) Event { return AddPeer{ID: id, Card: a.card} })
+	s.settle(100)
+	for _, ch := range []string{"ops", "leaders"} {
+		s.request(a, func(id uint64) Event { return Propose{ID: id, Channel: ch, Peer: "BRAVO", Level: channel.Staff} })
+		s.settle(1000)
+		req := s.request(b, func(id uint64) Event { return Accept{ID: id, Channel: ch} })
+		s.settle(1000)
+		if d := b.done[req]; d.Err != nil {
+			t.Fatalf("accept %s: %v", ch, d.Err)
+		}
+	}
+	for _, n := range s.nodes {
+		for _, ci := range n.core.Channels() {
+			if ci.State != store.Active {
+				t.Fatalf("%s: channel %s is %s after setup", n.name, ci.ID, ci.State)
+			}
+		}
+	}
+	return s
+}
+
+// TestCoreSeededFaults drives two cores with a seeded schedule of drops,
+// duplicates, reorders, corruption, cut connections and crashes that lose
+// unsynced writes, then checks the invariants of docs/PROTOCOL.md.
+func TestCoreSeededFaults(t *testing.T) {
+	seeds := make([]uint64, 0, *simSeeds)
+	for i := 1; i <= *simSeeds; i++ {
+		seeds = append(seeds, uint64(i))
+	}
+	if *simSeed != 0 {
+		seeds = []uint64{*simSeed}
+	}
+	for _, seed := range seeds {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			cryptotest.SetGlobalRandom(t, seed)
+			s := newSim(t, seed)
+			defer func() {
+				if t.Failed() {
+					t.Logf("replay: go test ./internal/protocol -run 'TestCoreSeededFaults/^%d$' -sim.seed %d", seed, seed)
+				}
+			}()
+			runFaults(t, s)
+		})
+	}
+}
+
+func runFaults(t *testing.T, s *sim) {
+	s.faults = true
+	msg := 0
+	chans := []string{"ops", "leaders"}
+	for i := 0; i < *simSteps; i++ {
+		n := s.nodes[s.rng.IntN(2)]
+		switch r := s.rng.IntN(100); {
+		case r < 20:
+			msg++
+			m := msg
+			ch := chans[s.rng.IntN(2)]
+			prec := envelope.Precedences[s.rng.IntN(4)]
+			s.request(n, func(id uint64) Event {
+				return Submit{ID: id, Channel: ch, Kind: envelope.Text, Precedence: prec, Body: textBody(m)}
+			})
+		case r < 23:
+			// Acknowledge the newest entry received from the peer, if any.
+			ch := chans[s.rng.IntN(2)]
+			if have := len(n.disk.entries[ch+"/"+s.peerOf(n).name]); have > 1 {
+				body, _ := json.Marshal(AckBody{Of: uint64(have), By: "duty officer"})
+				s.request(n, func(id uint64) Event {
+					return Submit{ID: id, Channel: ch, Kind: envelope.Ack, Precedence: envelope.Flash, Body: body}
+				})
+			}
+		case r < 50:
+			s.sync(n)
+		case r < 85:
+			s.deliver()
+		case r < 92:
+			s.dial(n)
+		case r < 94:
+			if n.out != 0 {
+				s.cut(n.out)
+			}
+		case r < 95:
+			s.crash(n)
+		}
+	}
+	s.settle(200000)
+	for _, n := range s.nodes {
+		t.Logf("%s: %+v out=%d", n.name, n.core.Channels(), n.out)
+	}
+	checkInvariants(t, s)
+	t.Logf("%d messages, faults %v, refused %v, duplicates %d/%d", msg, s.counts, s.nodes[1].core.Stats.Refused,
+		s.nodes[0].core.Stats.Duplicates, s.nodes[1].core.Stats.Duplicates)
+}
+
+func checkInvariants(t *testing.T, s *sim) {
+	t.Helper()
+	for _, n := range s.nodes {
+		peer := s.peerOf(n)
+		for _, ch := range []string{"ops", "leaders"} {
+			k := ch + "/" + n.name
+			mine, theirs := n.disk.entries[k], peer.disk.entries[k]
+			// Identical logs: after settling, the receiver holds exactly
+			// the author's log, byte for byte, index for index.
+			if len(theirs) != len(mine) {
+				t.Fatalf("log %s: author holds %d entries, receiver %d", k, len(mine), len(theirs))
+			}
+			for i := range mine {
+				if !bytes.Equal(mine[i].Raw, theirs[i].Raw) || theirs[i].Index != uint64(i+1) {
+					t.Fatalf("log %s differs at index %d", k, i+1)
+				}
+			}
+			// Every entry is receipted, and the receipt verifies against both keys.
+			l := n.disk.logs[k]
+			if l == nil || l.ReceiptSize != uint64(len(mine)) {
+				t.Fatalf("log %s: %d entries, receipt covers %v", k, len(mine), l)
+			}
+			if len(mine) > 0 {
+				cp, _, err := transcript.OpenCheckpoint(l.Receipt, n.core.verifier, peer.core.verifier)
+				if err != nil {
+					t.Fatalf("log %s: stored receipt: %v", k, err)
+				}
+				if !bytes.Equal(cp.Root, mine[len(mine)-1].Root) {
+					t.Fatalf("log %s: receipt root does not match", k)
+				}
+			}
+		}
+		// Every send that returned is in the log, once, at its index.
+		seen := map[string]bool{}
+		for _, id := range n.sent {
+			if seen[id] {
+				t.Fatalf("%s: entry %s completed twice", n.name, id)
+			}
+			seen[id] = true
+			var idx uint64
+			parts := strings.Split(id, "/")
+			fmt.Sscanf(parts[2], "%d", &idx)
+			es := peer.disk.entries[parts[0]+"/"+parts[1]]
+			if uint64(len(es)) < idx {
+				t.Fatalf("%s: send of %s returned but the peer never received it", n.name, id)
+			}
+		}
+		if len(n.core.Stats.Refused) > 0 && s.counts["corrupt"] == 0 && s.counts["reorder"] == 0 {
+			t.Fatalf("%s refused frames with no corruption or reordering: %v", n.name, n.core.Stats.Refused)
+		}
+	}
+}

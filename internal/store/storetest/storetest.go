@@ -1,0 +1,1476 @@
+// Package storetest is the conformance suite for storage engines. Every
+// engine runs the same suite from its own tests:
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) store.Store { ... })
+//	}
+//
+// The suite stores real data: envelopes sealed and signed with fresh
+// station keys, Merkle roots and compact ranges from transcript.Tree,
+// signed checkpoints and cosigned receipts.
+package storetest
+
+import (
+	"bytes"
+	"crypto/hpke"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"hotline/internal/envelope"
+	"hotline/internal/identity"
+	"hotline/internal/store"
+	"hotline/internal/transcript"
+)
+
+// Run runs the conformance suite. open must return a fresh, empty store
+// each time it is called; the suite closes every store it opens (and fails
+// if Close fails). open may register its own clean-ups with t.Cleanup: they
+// run after the suite's Close.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	w := newWorld(t)
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, w *world, open func(t *testing.T) store.Store)
+	}{
+		{"Empty", testEmpty},
+		{"PeersAndChannels", testPeersAndChannels},
+		{"AtomicOnConflict", testAtomicOnConflict},
+		{"AtomicOnMissingPeer", testAtomicOnMissingPeer},
+		{"EntryIdempotentAndConflict", testEntryIdempotent},
+		{"LogUpsert", testLogUpsert},
+		{"Receipts", testReceipts},
+		{"MergedBatch", testMergedBatch},
+		{"Load", testLoad},
+		{"Entries", testEntries},
+		{"Messages", testMessages},
+		{"MessagesOneLogInIndexOrder", testMessagesIndexOrder},
+		{"Alerts", testAlerts},
+		{"Times", testTimes},
+		{"Concurrency", testConcurrency},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.fn(t, w, func(t *testing.T) store.Store {
+				t.Helper()
+				s := open(t)
+				if s == nil {
+					t.Fatal("open returned a nil store")
+				}
+				t.Cleanup(func() {
+					if err := s.Close(); err != nil {
+						t.Errorf("Close: %v", err)
+					}
+				})
+				return s
+			})
+		})
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Fixtures: stations, logs built from real envelopes.
+
+// base is a fixed instant with a nanosecond part, in a zone that is not UTC,
+// so that engines which truncate or keep the zone are caught.
+var base = time.Date(2031, 3, 14, 15, 9, 26, 535897932, time.FixedZone("X+0530", 5*3600+30*60))
+
+// at returns base plus n seconds plus n nanoseconds.
+func at(n int) time.Time { return base.Add(time.Duration(n)*time.Second + time.Duration(n)) }
+
+type station struct {
+	keys     *identity.Keys
+	card     *identity.Card
+	hpke     hpke.PublicKey
+	verifier note.Verifier
+}
+
+func (s *station) name() string { return s.keys.Name }
+
+func (s *station) peer(added time.Time) store.Peer {
+	return store.Peer{Name: s.keys.Name, Party: s.card.Party, Card: s.card.Text, Fingerprint: s.card.Fingerprint(), AddedAt: added}
+}
+
+type world struct {
+	alpha, bravo, charlie *station
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	mk := func(name, party string) *station {
+		k, err := identity.NewKeys(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := identity.NewCard(k, party, []string{name + ".example:7443"}, base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, err := c.HPKEKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := c.Verifier()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &station{keys: k, card: c, hpke: pub, verifier: v}
+	}
+	return &world{alpha: mk("alpha", "north"), bravo: mk("bravo", "south"), charlie: mk("charlie", "east")}
+}
+
+// channel returns the record of a channel between alpha and peer, with a
+// charter signed by the proposer (alpha or peer), and by the other side too
+// when active.
+func (w *world) channel(t *testing.T, id string, proposer, peer *station, state string, created, updated time.Time) store.Channel {
+	t.Helper()
+	text := fmt.Sprintf("hotline charter v1\nchannel %s\nlevel routine\nproposer %s\nstations %s %s\n", id, proposer.name(), w.alpha.name(), peer.name())
+	signers := []note.Signer{proposer.keys.Signer()}
+	if state == store.Active {
+		other := peer
+		if proposer == peer {
+			other = w.alpha
+		}
+		signers = append(signers, other.keys.Signer())
+	}
+	charter, err := note.Sign(&note.Note{Text: text}, signers...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store.Channel{ID: id, Peer: peer.name(), Level: "routine", State: state, Proposer: proposer.name(),
+		Charter: charter, CreatedAt: created, UpdatedAt: updated}
+}
+
+// logBuilder builds one author's log for one channel: sealed envelopes,
+// roots, compact ranges, checkpoints and receipts.
+type logBuilder struct {
+	t         *testing.T
+	channel   string
+	author    *station
+	recipient *station
+	tree      *transcript.Tree
+	entries   []store.Entry
+	hashes    [][][]byte // hashes[n] is the compact range at size n
+}
+
+func newLog(t *testing.T, channel string, author, recipient *station) *logBuilder {
+	return &logBuilder{t: t, channel: channel, author: author, recipient: recipient,
+		tree: transcript.NewTree(), hashes: [][][]byte{nil}}
+}
+
+// add seals and appends the next entry, stored at the given time.
+func (l *logBuilder) add(kind envelope.Kind, prec envelope.Precedence, stored time.Time, text string) store.Entry {
+	l.t.Helper()
+	h := envelope.Header{Channel: l.channel, Author: l.author.name(), Recipient: l.recipient.name(),
+		Index: uint64(len(l.entries)) + 1, Precedence: prec, Kind: kind, Time: stored.Add(-1500 * time.Millisecond)}
+	body, err := json.Marshal(map[string]string{"text": text})
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	raw, err := envelope.Seal(h, body, l.recipient.hpke, l.author.keys.Sign)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	l.tree.Append(raw)
+	e := store.Entry{Channel: h.Channel, Author: h.Author, Index: h.Index, Kind: kind, Precedence: prec,
+		SenderTime: h.Time.Truncate(time.Millisecond), StoredAt: stored, Raw: raw, Body: body, Root: l.tree.Root()}
+	l.entries = append(l.entries, e)
+	l.hashes = append(l.hashes, slices.Clone(l.tree.Hashes()))
+	return e
+}
+
+// text adds a routine text entry.
+func (l *logBuilder) text(stored time.Time) store.Entry {
+	return l.add(envelope.Text, envelope.Routine, stored, fmt.Sprintf("message %d of %s/%s", len(l.entries)+1, l.channel, l.author.name()))
+}
+
+// forged returns an entry at the same position as index with different
+// bytes: the same header, another body.
+func (l *logBuilder) forged(index uint64) store.Entry {
+	l.t.Helper()
+	e := l.entries[index-1]
+	h := envelope.Header{Channel: e.Channel, Author: e.Author, Recipient: l.recipient.name(), Index: e.Index,
+		Precedence: e.Precedence, Kind: e.Kind, Time: e.SenderTime}
+	body := []byte(`{"text":"forged"}`)
+	raw, err := envelope.Seal(h, body, l.recipient.hpke, l.author.keys.Sign)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	if bytes.Equal(raw, e.Raw) {
+		l.t.Fatal("forged entry has the same bytes")
+	}
+	e.Raw, e.Body = raw, body
+	return e
+}
+
+func (l *logBuilder) size() uint64 { return uint64(len(l.entries)) }
+
+// root returns the root at size n.
+func (l *logBuilder) root(n uint64) []byte {
+	if n == 0 {
+		return transcript.EmptyRoot()
+	}
+	return l.entries[n-1].Root
+}
+
+// record returns the log record at size n, with checkpoint cp (nil to keep).
+func (l *logBuilder) record(n uint64, cp []byte) store.Log {
+	return store.Log{Channel: l.channel, Author: l.author.name(), Size: n, Hashes: cloneHashes(l.hashes[n]), Checkpoint: cp}
+}
+
+// checkpoint returns the author's signed checkpoint at size n.
+func (l *logBuilder) checkpoint(n uint64) []byte {
+	l.t.Helper()
+	cp, err := transcript.SignCheckpoint(transcript.Checkpoint{Origin: transcript.Origin(l.channel, l.author.name()), Size: n, Root: l.root(n)}, l.author.keys.Signer())
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return cp
+}
+
+// receipt returns the recipient's cosigned checkpoint at size n.
+func (l *logBuilder) receipt(n uint64) store.Receipt {
+	l.t.Helper()
+	note, err := transcript.Cosign(l.checkpoint(n), l.author.verifier, l.recipient.keys.Signer())
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return store.Receipt{Channel: l.channel, Author: l.author.name(), Size: n, Note: note}
+}
+
+func cloneHashes(hs [][]byte) [][]byte {
+	out := make([][]byte, len(hs))
+	for i, h := range hs {
+		out[i] = slices.Clone(h)
+	}
+	return out
+}
+
+// ---------------------------------------------------------------------------
+// Helpers.
+
+func apply(t *testing.T, s store.Store, b *store.Batch) {
+	t.Helper()
+	if err := s.Apply(t.Context(), b); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+}
+
+func getLog(t *testing.T, s store.Store, channel, author string) *store.Log {
+	t.Helper()
+	l, err := s.Log(t.Context(), channel, author)
+	if err != nil {
+		t.Fatalf("Log(%s, %s): %v", channel, author, err)
+	}
+	return l
+}
+
+func messages(t *testing.T, s store.Store, q store.Query) []store.Message {
+	t.Helper()
+	ms, err := s.Messages(t.Context(), q)
+	if err != nil {
+		t.Fatalf("Messages(%+v): %v", q, err)
+	}
+	return ms
+}
+
+func entries(t *testing.T, s store.Store, channel, author string, from, to uint64) []store.Entry {
+	t.Helper()
+	es, err := s.Entries(t.Context(), channel, author, from, to)
+	if err != nil {
+		t.Fatalf("Entries(%s, %s, %d, %d): %v", channel, author, from, to, err)
+	}
+	return es
+}
+
+// sameTime reports whether got is want at nanosecond precision, in UTC, or
+// both are zero.
+func sameTime(got, want time.Time) bool {
+	if want.IsZero() {
+		return got.IsZero()
+	}
+	return got.Equal(want) && got.Location() == time.UTC
+}
+
+func showTime(t time.Time) string {
+	if t.IsZero() {
+		return "zero"
+	}
+	return t.Format(time.RFC3339Nano) + "[" + t.Location().String() + "]"
+}
+
+func short(b []byte) string {
+	if b == nil {
+		return "nil"
+	}
+	sum := sha256.Sum256(b)
+	return fmt.Sprintf("%d:%x", len(b), sum[:6])
+}
+
+// diffEntry lists the fields in which got differs from want.
+func diffEntry(got, want store.Entry) string {
+	var d []string
+	if got.Channel != want.Channel || got.Author != want.Author || got.Index != want.Index {
+		d = append(d, fmt.Sprintf("position %s, want %s", got.ID(), want.ID()))
+	}
+	if got.Kind != want.Kind {
+		d = append(d, fmt.Sprintf("Kind %v, want %v", got.Kind, want.Kind))
+	}
+	if got.Precedence != want.Precedence {
+		d = append(d, fmt.Sprintf("Precedence %v, want %v", got.Precedence, want.Precedence))
+	}
+	if !sameTime(got.SenderTime, want.SenderTime) {
+		d = append(d, fmt.Sprintf("SenderTime %s, want %s", showTime(got.SenderTime), showTime(want.SenderTime)))
+	}
+	if !sameTime(got.StoredAt, want.StoredAt) {
+		d = append(d, fmt.Sprintf("StoredAt %s, want %s", showTime(got.StoredAt), showTime(want.StoredAt)))
+	}
+	if !bytes.Equal(got.Raw, want.Raw) {
+		d = append(d, fmt.Sprintf("Raw %s, want %s", short(got.Raw), short(want.Raw)))
+	}
+	if !bytes.Equal(got.Body, want.Body) {
+		d = append(d, fmt.Sprintf("Body %q, want %q", got.Body, want.Body))
+	}
+	if !bytes.Equal(got.Root, want.Root) {
+		d = append(d, fmt.Sprintf("Root %x, want %x", got.Root, want.Root))
+	}
+	return strings.Join(d, "; ")
+}
+
+func msgIDs(ms []store.Message) []string {
+	out := make([]string, len(ms))
+	for i := range ms {
+		out[i] = ms[i].ID()
+	}
+	return out
+}
+
+func ids(es []store.Entry) []string {
+	out := make([]string, len(es))
+	for i := range es {
+		out[i] = es[i].ID()
+	}
+	return out
+}
+
+// checkEntries compares got with want, in order, field by field.
+func checkEntries(t *testing.T, what string, got, want []store.Entry) {
+	t.Helper()
+	if !slices.Equal(ids(got), ids(want)) {
+		t.Errorf("%s: got entries %v, want %v", what, ids(got), ids(want))
+		return
+	}
+	for i := range got {
+		if d := diffEntry(got[i], want[i]); d != "" {
+			t.Errorf("%s: entry %s: %s", what, want[i].ID(), d)
+		}
+	}
+}
+
+func diffLog(got, want store.Log) string {
+	var d []string
+	if got.Channel != want.Channel || got.Author != want.Author {
+		d = append(d, fmt.Sprintf("log %s/%s, want %s/%s", got.Channel, got.Author, want.Channel, want.Author))
+	}
+	if got.Size != want.Size {
+		d = append(d, fmt.Sprintf("Size %d, want %d", got.Size, want.Size))
+	}
+	if !slices.EqualFunc(got.Hashes, want.Hashes, bytes.Equal) {
+		d = append(d, fmt.Sprintf("Hashes %x, want %x", got.Hashes, want.Hashes))
+	}
+	if !bytes.Equal(got.Checkpoint, want.Checkpoint) {
+		d = append(d, fmt.Sprintf("Checkpoint %q, want %q", got.Checkpoint, want.Checkpoint))
+	}
+	if !bytes.Equal(got.Receipt, want.Receipt) {
+		d = append(d, fmt.Sprintf("Receipt %q, want %q", got.Receipt, want.Receipt))
+	}
+	if got.ReceiptSize != want.ReceiptSize {
+		d = append(d, fmt.Sprintf("ReceiptSize %d, want %d", got.ReceiptSize, want.ReceiptSize))
+	}
+	return strings.Join(d, "; ")
+}
+
+func checkLog(t *testing.T, s store.Store, want store.Log) {
+	t.Helper()
+	got := getLog(t, s, want.Channel, want.Author)
+	if d := diffLog(*got, want); d != "" {
+		t.Errorf("log %s/%s: %s", want.Channel, want.Author, d)
+	}
+}
+
+func diffPeer(got, want store.Peer) string {
+	var d []string
+	if got.Name != want.Name || got.Party != want.Party || got.Fingerprint != want.Fingerprint {
+		d = append(d, fmt.Sprintf("peer %s/%s/%s, want %s/%s/%s", got.Name, got.Party, got.Fingerprint, want.Name, want.Party, want.Fingerprint))
+	}
+	if !bytes.Equal(got.Card, want.Card) {
+		d = append(d, fmt.Sprintf("Card %q, want %q", got.Card, want.Card))
+	}
+	if !sameTime(got.AddedAt, want.AddedAt) {
+		d = append(d, fmt.Sprintf("AddedAt %s, want %s", showTime(got.AddedAt), showTime(want.AddedAt)))
+	}
+	return strings.Join(d, "; ")
+}
+
+func checkPeers(t *testing.T, got, want []store.Peer) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("got %d peers %v, want %d", len(got), got, len(want))
+		return
+	}
+	for i := range want {
+		if d := diffPeer(got[i], want[i]); d != "" {
+			t.Errorf("peer %d: %s", i, d)
+		}
+	}
+}
+
+func diffChannel(got, want store.Channel) string {
+	var d []string
+	if got.ID != want.ID || got.Peer != want.Peer || got.Level != want.Level || got.State != want.State || got.Proposer != want.Proposer {
+		d = append(d, fmt.Sprintf("channel id=%s peer=%s level=%s state=%s proposer=%s, want id=%s peer=%s level=%s state=%s proposer=%s",
+			got.ID, got.Peer, got.Level, got.State, got.Proposer, want.ID, want.Peer, want.Level, want.State, want.Proposer))
+	}
+	if !bytes.Equal(got.Charter, want.Charter) {
+		d = append(d, fmt.Sprintf("Charter %q, want %q", got.Charter, want.Charter))
+	}
+	if !sameTime(got.CreatedAt, want.CreatedAt) {
+		d = append(d, fmt.Sprintf("CreatedAt %s, want %s", showTime(got.CreatedAt), showTime(want.CreatedAt)))
+	}
+	if !sameTime(got.UpdatedAt, want.UpdatedAt) {
+		d = append(d, fmt.Sprintf("UpdatedAt %s, want %s", showTime(got.UpdatedAt), showTime(want.UpdatedAt)))
+	}
+	return strings.Join(d, "; ")
+}
+
+func checkChannels(t *testing.T, got, want []store.Channel) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("got %d channels, want %d", len(got), len(want))
+		return
+	}
+	for i := range want {
+		if d := diffChannel(got[i], want[i]); d != "" {
+			t.Errorf("channel %d: %s", i, d)
+		}
+	}
+}
+
+func diffAck(got, want *store.Ack) string {
+	switch {
+	case got == nil && want == nil:
+		return ""
+	case got == nil:
+		return fmt.Sprintf("no ack, want %+v", *want)
+	case want == nil:
+		return fmt.Sprintf("ack %+v, want none", *got)
+	}
+	var d []string
+	if got.Channel != want.Channel || got.Author != want.Author || got.Index != want.Index ||
+		got.AckAuthor != want.AckAuthor || got.AckIndex != want.AckIndex || got.By != want.By {
+		d = append(d, fmt.Sprintf("ack %s/%s/%d by %s/%d (%s), want %s/%s/%d by %s/%d (%s)",
+			got.Channel, got.Author, got.Index, got.AckAuthor, got.AckIndex, got.By,
+			want.Channel, want.Author, want.Index, want.AckAuthor, want.AckIndex, want.By))
+	}
+	if !sameTime(got.At, want.At) {
+		d = append(d, fmt.Sprintf("ack At %s, want %s", showTime(got.At), showTime(want.At)))
+	}
+	return strings.Join(d, "; ")
+}
+
+// dump renders everything a store holds that the interface can reach, so
+// that two states can be compared. self is the station's name for Load.
+func dump(t *testing.T, s store.Store, self string) string {
+	t.Helper()
+	ctx := t.Context()
+	var b strings.Builder
+	peers, err := s.Peers(ctx)
+	if err != nil {
+		t.Fatalf("Peers: %v", err)
+	}
+	for _, p := range peers {
+		fmt.Fprintf(&b, "peer %s party=%s card=%s fp=%s added=%s\n", p.Name, p.Party, short(p.Card), p.Fingerprint, showTime(p.AddedAt))
+	}
+	chans, err := s.Channels(ctx)
+	if err != nil {
+		t.Fatalf("Channels: %v", err)
+	}
+	for _, c := range chans {
+		fmt.Fprintf(&b, "channel %s peer=%s level=%s state=%s proposer=%s charter=%s created=%s updated=%s\n",
+			c.ID, c.Peer, c.Level, c.State, c.Proposer, short(c.Charter), showTime(c.CreatedAt), showTime(c.UpdatedAt))
+	}
+	snap, err := s.Load(ctx, self)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	logs := slices.Clone(snap.Logs)
+	sort.Slice(logs, func(i, j int) bool {
+		return logs[i].Channel < logs[j].Channel || logs[i].Channel == logs[j].Channel && logs[i].Author < logs[j].Author
+	})
+	for _, l := range logs {
+		fmt.Fprintf(&b, "log %s/%s size=%d hashes=%x checkpoint=%s receipt=%s receipt_size=%d\n",
+			l.Channel, l.Author, l.Size, l.Hashes, short(l.Checkpoint), short(l.Receipt), l.ReceiptSize)
+	}
+	fmt.Fprintf(&b, "undelivered %v\n", ids(snap.Undelivered))
+	for _, m := range messages(t, s, store.Query{}) {
+		fmt.Fprintf(&b, "entry %s kind=%v prec=%v sent=%s stored=%s raw=%s body=%s root=%x delivered=%v",
+			m.ID(), m.Kind, m.Precedence, showTime(m.SenderTime), showTime(m.StoredAt), short(m.Raw), short(m.Body), m.Root, m.Delivered)
+		if m.Ack != nil {
+			fmt.Fprintf(&b, " ack=%s/%d by=%s at=%s", m.Ack.AckAuthor, m.Ack.AckIndex, m.Ack.By, showTime(m.Ack.At))
+		}
+		b.WriteString("\n")
+	}
+	alerts, err := s.Alerts(ctx, 0)
+	if err != nil {
+		t.Fatalf("Alerts: %v", err)
+	}
+	for _, a := range alerts {
+		fmt.Fprintf(&b, "alert %d at=%s level=%s channel=%s peer=%s text=%q\n", a.ID, showTime(a.At), a.Level, a.Channel, a.Peer, a.Text)
+	}
+	return b.String()
+}
+
+// sameDump fails the test if the store's state differs from before.
+func sameDump(t *testing.T, what, got, want string) {
+	t.Helper()
+	if got == want {
+		return
+	}
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	var d []string
+	for _, l := range g {
+		if !slices.Contains(w, l) {
+			d = append(d, "+ "+l)
+		}
+	}
+	for _, l := range w {
+		if !slices.Contains(g, l) {
+			d = append(d, "- "+l)
+		}
+	}
+	t.Errorf("%s: state changed (+ now, - before):\n%s", what, strings.Join(d, "\n"))
+}
+
+// ---------------------------------------------------------------------------
+// Tests.
+
+func testEmpty(t *testing.T, w *world, open func(t *testing.T) store.Store) {
+	s := open(t)
+	ctx := t.Context()
+	if err := s.Apply(ctx, &store.Batch{}); err != nil {
+		t.Fatalf("Apply(empty batch) = %v, want nil", err)
+	}
+	snap, err := s.Load(ctx, "alpha")
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if n := len(snap.Peers) + len(snap.Channels) + len(snap.Logs) + len(snap.Undelivered); n != 0 {
+		t.Errorf("Load of an empty store = %+v, want nothing", snap)
+	}
+	if ps, err := s.Peers(ctx); err != nil || len(ps) != 0 {
+		t.Errorf("Peers = %v, %v; want none", ps, err)
+	}
+	if cs, err := s.Channels(ctx); err != nil || len(cs) != 0 {
+		t.Errorf("Channels = %v, %v; want none", cs, err)
+	}
+	if as, err := s.Alerts(ctx, 0); err != nil || len(as) != 0 {
+		t.Errorf("Alerts = %v, %v; want none", as, err)
+	}
+	if ms := messages(t, s, store.Query{}); len(ms) != 0 {
+		t.Errorf("Messages = %v, want none", msgIDs(ms))
+	}
+	if es := entries(t, s, "ch", "alpha", 1, 10); len(es) != 0 {
+		t.Errorf("Entries = %v, want none", ids(es))
+	}
+	if l, err := s.Log(ctx, "ch", "alpha"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Log of a missing log = %+v, %v; want an error wrapping store.ErrNotFound", l, err)
+	}
+}
+
+func testPeersAndChannels(t *testing.T, w *world, open func(t *testing.T) store.Store) {
+	s := open(t)
+	ctx := t.Context()
+	// Apply out of order: the store sorts.
+	pc, pa, pb := w.charlie.peer(at(3)), w.alpha.peer(at(1)), w.bravo.peer(at(2))
+	apply(t, s, &store.Batch{Peers: []store.Peer{pc, pb}})
+	apply(t, s, &store.Batch{Peers: []store.Peer{pa}})
+	peers, err := s.Peers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPeers(t, peers, []store.Peer{pa, pb, pc})
+
+	// Re-pinning the same peer is harmless.
+	apply(t, s, &store.Batch{Peers: []store.Peer{pb}})
+	peers, err = s.Peers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPeers(t, peers, []store.Peer{pa, pb, pc})
+
+	cz := w.channel(t, "zulu-ops", w.alpha, w.charlie, store.ProposedOut, at(10), at(10))
+	cm := w.channel(t, "mike", w.bravo, w.bravo, store.ProposedIn, at(11), at(11))
+	ca := w.channel(t, "a-line", w.alpha, w.bravo, store.Active, at(12), at(13))
+	apply(t, s, &store.Batch{Channels: []store.Channel{cz, cm}})
+	apply(t, s, &store.Batch{Channels: []store.Channel{ca}})
+	chans, err := s.Channels(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkChannels(t, chans, []store.Channel{ca, cm, cz})
+
+	// The channel is agreed: a second record for it updates state, charter
+	// and update time.
+	cz2 := w.channel(t, "zulu-ops", w.alpha, w.charlie, store.Active, at(10), at(20))
+	if bytes.Equal(cz2.Charter, cz.Charter) {
+		t.Fatal("test bug: charters should differ")
+	}
+	apply(t, s, &store.Batch{Channels: []store.Channel{cz2}})
+	chans, err = s.Channels(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkChannels(t, chans, []store.Channel{ca, cm, cz2})
+
+	snap, err := s.Load(ctx, "alpha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPeers(t, snap.Peers, []store.Peer{pa, pb, pc})
+	checkChannels(t, snap.Channels, []store.Channel{ca, cm, cz2})
+}
+
+// seed stores a small but complete state for alpha talking to bravo on
+// channel "ops": both logs, a receipt, an ack, an alert.
+type seeded struct {
+	mine, theirs *logBuilder
+	ch           store.Channel
+}
+
+func seed(t *testing.T, w *world, s store.Store) *seeded {
+	t.Helper()
+	sd := &seeded{mine: newLog(t, "ops", w.alpha, w.bravo), theirs: newLog(t, "ops", w.bravo, w.alpha)}
+	sd.ch = w.channel(t, "ops", w.alpha, w.bravo, store.ProposedOut, at(1), at(1))
+	b := &store.Batch{Peers: []store.Peer{w.bravo.peer(at(0))}, Channels: []store.Channel{sd.ch}}
+	for i := range 3 {
+		b.Entries = append(b.Entries, sd.mine.text(at(2+i)))
+	}
+	for i := range 2 {
+		b.Entries = append(b.Entries, sd.theirs.text(at(5+i)))
+	}
+	b.Logs = []store.Log{sd.mine.record(3, nil), sd.theirs.record(2, sd.theirs.checkpoint(2))}
+	b.Receipts = []store.Receipt{sd.mine.receipt(2)}
+	b.Acks = []store.Ack{{Channel: "ops", Author: "bravo", Index: 1, AckAuthor: "alpha", AckIndex: 99, By: "op-alpha", At: at(7)}}
+	b.Alerts = []store.Alert{{At: at(8), Level: "warning", Channel: "ops", Peer: "bravo", Text: "seeded"}}
+	apply(t, s, b)
+	return sd
+}
+
+// grow returns a valid batch that touches every kind of record on top of
+// the seeded state.
+func grow(t *testing.T, w *world, sd *seeded) *store.Batch {
+	ch2 := w.channel(t, "ops", w.alpha, w.bravo, store.Active, at(1), at(30))
+	side := w.channel(t, "side", w.charlie, w.charlie, store.ProposedIn, at(31), at(31))
+	b := &store.Batch{
+		Peers:    []store.Peer{w.charlie.peer(at(30))},
+		Channels: []store.Channel{ch2, side},
+	}
+	b.Entries = append(b.Entries, sd.mine.text(at(32)), sd.mine.text(at(33)), sd.theirs.text(at(34)))
+	b.Logs = []store.Log{sd.mine.record(5, sd.mine.checkpoint(5)), sd.theirs.record(3, sd.theirs.checkpoint(3))}
+	b.Receipts = []store.Receipt{sd.mine.receipt(4)}
+	b.Acks = []store.Ack{{Channel: "ops", Author: "bravo", Index: 2, AckAuthor: "alpha", AckIndex: 100, By: "op-alpha", At: at(35)}}
+	b.Alerts = []store.Alert{{At: at(36), Level: "alarm", Channel: "ops", Peer: "bravo", Text: "grown"}}
+	return b
+}
+
+func testAtomicOnConflict(t *testing.T, w *world, open func(t *testing.T) store.Store) {
+	// The conflicting entry first, in the middle and last in the batch:
+	// whichever order an engine writes in, nothing of the batch may stay.
+	for _, pos := range []string{"first", "middle", "last"} {
+		t.Run(pos, func(t *testing.T) {
+			s := open(t)
+			sd := seed(t, w, s)
+			before := dump(t, s, "alpha")
+
+			good := grow(t, w, sd)
+			bad := *good
+			bad.Entries = slices.Clone(good.Entries)
+			forged := sd.mine.forged(2)
+			switch pos {
+			case "first":
+				bad.Entries = slices.Insert(bad.Entries, 0, forged)
+			case "middle":
+				bad.Entries = slices.Insert(bad.Entries, 1, forged)
+			default:
+				bad.Entries = append(bad.Entries, forged)
+			}
+			err := s.Apply(t.Context(), &bad)
+			if !errors.Is(err, store.ErrConflict) {
+				t.Fatalf("Apply(batch with a conflicting entry) = %v, want an error wrapping store.ErrConflict", err)
+			}
+			sameDump(t, "after the failed batch", dump(t, s, "alpha"), before)
+			if es := entries(t, s, "ops", "alpha", 2, 2); len(es) != 1 || !bytes.Equal(es[0].Raw, sd.mine.entries[1].Raw) {
+				t.Errorf("entry ops/alpha/2 was changed by a failed batch")
+			}
+
+			// The same batch without the forged entry is valid, and applies.
+			apply(t, s, good)
+			after := dump(t, s, "alpha")
+			for _, want := range []string{"peer charlie", "channel side", "ops/alpha/5", "ops/bravo/3", `text="grown"`, "receipt_size=4"} {
+				if !strings.Contains(after, want) {
+					t.Errorf("after the valid batch, state has no %q:\n%s", want, after)
+				}
+			}
+		})
+	}
+}
+
+func testAtomicOnMissingPeer(t *testing.T, w *world, open func(t *testing.T) store.Store) {
+	s := open(t)
+	sd := seed(t, w, s)
+	before := dump(t, s, "alpha")
+
+	good := grow(t, w, sd)
+	orphan := w.channel(t, "orphan", w.alpha, &station{keys: &identity.Keys{Name: "nobody"}}, store.ProposedOut, at(40), at(40))
+	bad := *good
+	bad.Channels = append(slices.Clone(good.Channels), orphan)
+	if err := s.Apply(t.Context(), &bad); err == nil {
+		t.Fatal("Apply(channel whose peer is not stored) = nil, want an error")
+	}
+	sameDump(t, "after the failed batch", dump(t, s, "alpha"), before)
+
+	// With the peer in the batch, the same channel is accepted.
+	good.Peers = append(good.Peers, store.Peer{Name: "nobody", Party: "none", Card: []byte("card"), Fingerprint: "fp", AddedAt: at(40)})
+	good.Channels = append(good.Channels, orphan)
+	apply(t, s, good)
+	chans, err := s.Channels(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(chans); got != 3 {
+		t.Errorf("after the valid batch: %d channels, want 3", got)
+	}
+}
+
+func testEntryIdempotent(t *testing.T, w *world, open func(t *testing.T) store.Store) {
+	s := open(t)
+	ctx := t.Context()
+	l := newLog(t, "ops", w.alpha, w.bravo)
+	b := &store.Batch{}
+	for i := range 3 {
+		b.Entries = append(b.Entries, l.text(at(i)))
+	}
+	b.Logs = []store.Log{l.record(3, nil)}
+	apply(t, s, b)
+	before := dump(t, s, "alpha")
+
+	// The same batch again, and one entry alone, change nothing.
+	apply(t, s, b)
+	apply(t, s, &store.Batch{Entries: []store.Entry{l.entries[1]}})
+	sameDump(t, "after re-applying the same entries", dump(t, s, "alpha"), before)
+
+	// The same bytes again with a later local time: the stored entry stays.
+	again := l.entries[1]
+	again.StoredAt = at(100)
+	apply(t, s, &store.Batch{Entries: []store.Entry{again}})
+	checkEntries(t, "after re-receiving entry 2", entries(t, s, "ops", "alpha", 1, 3), l.entries)
+
+	// Different bytes at a stored position.
+	forged := l.forged(2)
+	err := s.Apply(ctx, &store.Batch{Entries: []store.Entry{forged}})
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("Apply(different bytes at ops/alpha/2) = %v, want an error wrapping store.ErrConflict", err)
+	}
+	checkEntries(t, "after the conflict", entries(t, s, "ops", "alpha", 1, 3), l.entries)
+
+	// Two different entries for one new position in one batch.
+	e4 := l.text(at(4))
+	f4 := l.forged(4)
+	err = s.Apply(ctx, &store.Batch{Entries: []store.Entry{e4, f4}})
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("Apply(two different entries at ops/alpha/4 in one batch) = %v, want an error wrapping store.ErrConflict", err)
+	}
+	if es := entries(t, s, "ops", "alpha", 4, 4); len(es) != 0 {
+		t.Errorf("after the failed batch, ops/alpha/4 is stored: %v", ids(es))
+	}
+	sameDump(t, "after the failed batches", dump(t, s, "alpha"), before)
+
+	// The same position in another log, or another channel, is no conflict.
+	other := newLog(t, "ops", w.bravo, w.alpha)
+	elsewhere := newLog(t, "side", w.alpha, w.bravo)
+	apply(t, s, &store.Batch{Entries: []store.Entry{other.text(at(5)), elsewhere.text(at(6))}})
+	if got := len(messages(t, s, store.Query{})); got != 5 {
+		t.Errorf("after storing index 1 of two other logs: %d messages, want 5", got)
+	}
+}
+
+func testLogUpsert(t *testing.T, w *world, open func(t *testing.T) store.Store) {
+	s := open(t)
+	l := newLog(t, "ops", w.bravo, w.alpha)
+	for i := range 7 {
+		l.text(at(i))
+	}
+	// Sizes 3, 4 and 7 have compact ranges of 2, 1 and 3 hashes.
+	if len(l.hashes[3]) != 2 || len(l.hashes[4]) != 1 || len(l.hashes[7]) != 3 {
+		t.Fatalf("test bug: hash counts %d %d %d", len(l.hashes[3]), len(l.hashes[4]), len(l.hashes[7]))
+	}
+
+	// An empty log: no hashes.
+	apply(t, s, &store.Batch{Logs: []store.Log{l.record(0, nil)}})
+	checkLog(t, s, l.record(0, nil))
+
+	cp3 := l.checkpoint(3)
+	apply(t, s, &store.Batch{Logs: []store.Log{l.record(3, cp3)}})
+	checkLog(t, s, l.record(3, cp3))
+
+	// A later record without a checkpoint keeps the stored one.
+	apply(t, s, &store.Batch{Logs: []store.Log{l.record(4, nil)}})
+	checkLog(t, s, l.record(4, cp3))
+
+	// A later record with a checkpoint replaces it.
+	cp7 := l.checkpoint(7)
+	apply(t, s, &store.Batch{Logs: []store.Log{l.record(7, cp7)}})
+	checkLog(t, s, l.record(7, cp7))
+
+	// The stored compact range restores the tree exactly.
+	got := getLog(t, s, "ops", "bravo")
+	tree, err := transcript.TreeFromHashes(got.Size, got.Hashes)
+	if err != nil {
+		t.Fatalf("restoring the stored tree: %v", err)
+	}
+	if !bytes.Equal(tree.Root(), l.root(7)) {
+		t.Errorf("restored root %x, want %x", tree.Root(), l.root(7))
+	}
+
+	// Logs are keyed by channel and author.
+	mine := newLog(t, "ops", w.alpha, w.bravo)
+	mine.text(at(10))
+	apply(t, s, &store.Batch{Logs: []store.Log{mine.record(1, nil)}})
+	checkLog(t, s, mine.record(1, nil))
+	checkLog(t, s, l.record(7, cp7))
+	if _, err := s.Log(t.Context(), "side", "bravo"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Log(side, bravo) error = %v, want store.ErrNotFound", err)
+	}
+
+	// Size and hashes never touch the receipt.
+	r := mine.receipt(1)
+	apply(t, s, &store.Batch{Receipts: []store.Receipt{r}})
+	mine.text(at(11))
+	apply(t, s, &store.Batch{Logs: []store.Log{mine.record(2, nil)}})
+	want := mine.record(2, nil)
+	want.Receipt, want.ReceiptSize = r.Note, 1
+	checkLog(t, s, want)
+}
+
+func testReceipts(t *testing.T, w *world, open func(t *testing.T) store.Store) {
+	s := open(t)
+	l := newLog(t, "ops", w.alpha, w.bravo)
+	for i := range 6 {
+		l.text(at(i))
+	}
+	// A receipt for a log with no row yet creates it.
+	r3 := l.receipt(3)
+	apply(t, s, &store.Batch{Receipts: []store.Receipt{r3}})
+	checkLog(t, s, store.Log{Channel: "ops", Author: "alpha", Size: 0, Hashes: nil, Receipt: r3.Note, ReceiptSize: 3})
+
+	// The log record keeps the receipt.
+	apply(t, s, &store.Batch{Logs: []store.Log{l.record(6, nil)}})
+	want := l.record(6, nil)
+	want.Receipt, want.ReceiptSize = r3.Note, 3
+	checkLog(t, s, want)
+
+	// An older receipt arriving late does not move the receipt back.
+	apply(t, s, &store.Batch{Receipts: []store.Receipt{l.receipt(2)}})
+	checkLog(t, s, want)
+
+	// A newer one moves it forward.
+	r5 := l.receipt(5)
+	apply(t, s, &store.Batch{Receipts: []store.Receipt{r5}})
+	want.Receipt, want.ReceiptSize = r5.Note, 5
+	checkLog(t, s, want)
+
+	// Delivery follows the receipt.
+	ms := messages(t, s, store.Query{Channel: "ops", Author: "alpha"})
+	for _, m := range ms {
+		if got, want := m.Delivered, m.Index <= 5; got != want {
+			t.Errorf("%s: Delivered = %v, want %v", m.ID(), got, want)
+		}
+	}
+}
+
+func testMergedBatch(t *testing.T, w *world, open func(t *testing.T) store.Store) {
+	s := open(t)
+	mine := newLog(t, "ops", w.alpha, w.bravo)
+	theirs := newLog(t, "ops", w.bravo, w.alpha)
+	proposed := w.channel(t, "ops", w.alpha, w.bravo, store.ProposedOut, at(0), at(0))
+	active := w.channel(t, "ops", w.alpha, w.bravo, store.Active, at(0), at(5))
+
+	// Three steps of the core, merged into one batch as the station does.
+	step1 := &store.Batch{Peers: []store.Peer{w.bravo.peer(at(0))}, Channels: []store.Channel{proposed},
+		Entries: []store.Entry{mine.text(at(1))}, Logs: []store.Log{mine.record(1, nil)}}
+	cp1 := mine.checkpoint(1)
+	step2 := &store.Batch{Channels: []store.Channel{active}, Entries: []store.Entry{mine.text(at(2)), theirs.text(at(2))},
+		Logs: []store.Log{mine.record(2, cp1), theirs.record(1, theirs.checkpoint(1))}}
+	ack1 := store.Ack{Channel: "ops", Author: "bravo", Index: 1, AckAuthor: "alpha", AckIndex: 3, By: "first", At: at(3)}
+	ack2 := store.Ack{Channel: "ops", Author: "bravo", Index: 1, AckAuthor: "alpha", AckIndex: 4, By: "second", At: at(4)}
+	r2, r1 := mine.receipt(2), mine.receipt(1)
+	step3 := &store.Batch{Entries: []store.Entry{mine.add(envelope.Ack, envelope.Flash, at(3), "ack")},
+		Logs: []store.Log{mine.record(3, nil)}, Receipts: []store.Receipt{r2, r1}, Acks: []store.Ack{ack1, ack2},
+		Alerts: []store.Alert{{At: at(3), Level: "warning", Channel: "ops", Peer: "bravo", Text: "late receipt"}}}
+	b := &store.Batch{}
+	for _, st := range []*store.Batch{step1, step2, step3} {
+		b.Merge(st)
+	}
+	apply(t, s, b)
+
+	chans, err := s.Channels(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkChannels(t, chans, []store.Channel{active})
+	want := mine.record(3, cp1)
+	want.Receipt, want.ReceiptSize = r2.Note, 2
+	checkLog(t, s, want)
+	checkLog(t, s, theirs.record(1, theirs.checkpoint(1)))
+	ms := messages(t, s, store.Query{Channel: "ops", Author: "bravo"})
+	if len(ms) != 1 {
+		t.Fatalf("Messages(ops/bravo) = %v, want one", msgIDs(ms))
+	}
+	if d := diffAck(ms[0].Ack, &ack1); d != "" {
+		t.Errorf("ack of ops/bravo/1 after two in one batch: %s", d)
+	}
+	checkEntries(t, "ops/alpha", entries(t, s, "ops", "alpha", 1, 3), mine.entries)
+}
+
+func testLoad(t *testing.T, w *world, open func(t *testing.T) store.Store) {
+	s := open(t)
+	ctx := t.Context()
+	peers := []store.Peer{w.bravo.peer(at(0)), w.charlie.peer(at(0))}
+	chans := []store.Channel{
+		w.channel(t, "a-ops", w.alpha, w.bravo, store.Active, at(1), at(2)),
+		w.channel(t, "b-ops", w.bravo, w.bravo, store.Active, at(1), at(2)),
+		w.channel(t, "c-ops", w.alpha, w.charlie, store.Active, at(1), at(2)),
+	}
+	apply(t, s, &store.Batch{Peers: peers, Channels: chans})
+
+	// a-ops: alpha has 5 entries, 2 receipted. bravo has 4, none receipted.
+	// b-ops: alpha has 3, all receipted.
+	// c-ops: alpha has 2, no receipt at all. charlie has 1.
+	// d-ops: only bravo's log, with a receipt from alpha.
+	aMine, aTheirs := newLog(t, "a-ops", w.alpha, w.bravo), newLog(t, "a-ops", w.bravo, w.alpha)
+	bMine := newLog(t, "b-ops", w.alpha, w.bravo)
+	cMine, cTheirs := newLog(t, "c-ops", w.alpha, w.charlie), newLog(t, "c-ops", w.charlie, w.alpha)
+	dTheirs := newLog(t, "d-ops", w.bravo, w.alpha)
+	n := 10
+	step := func(l *logBuilder, k int) {
+		b := &store.Batch{}
+		for range k {
+			n++
+			b.Entries = append(b.Entries, l.text(at(n)))
+		}
+		b.Logs = []store.Log{l.record(l.size(), nil)}
+		apply(t, s, b)
+	}
+	step(aMine, 2)
+	step(aTheirs, 3)
+	step(cTheirs, 1)
+	step(aMine, 3)
+	step(bMine, 3)
+	step(cMine, 2)
+	step(aTheirs, 1)
+	step(dTheirs, 2)
+	apply(t, s, &store.Batch{Receipts: []store.Receipt{aMine.receipt(2), bMine.receipt(3), dTheirs.receipt(1)}})
+
+	snap, err := s.Load(ctx, "alpha")
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	checkPeers(t, snap.Peers, peers)
+	checkChannels(t, snap.Channels, chans)
+
+	wantLogs := map[string]store.Log{}
+	for _, l := range []*logBuilder{aMine, aTheirs, bMine, cMine, cTheirs, dTheirs} {
+		wantLogs[l.channel+"/"+l.author.name()] = l.record(l.size(), nil)
+	}
+	setReceipt := func(l *logBuilder, n uint64) {
+		k := l.channel + "/" + l.author.name()
+		r := wantLogs[k]
+		r.Receipt, r.ReceiptSize = l.receipt(n).Note, n
+		wantLogs[k] = r
+	}
+	setReceipt(aMine, 2)
+	setReceipt(bMine, 3)
+	setReceipt(dTheirs, 1)
+	if len(snap.Logs) != len(wantLogs) {
+		t.Errorf("Load: %d logs, want %d", len(snap.Logs), len(wantLogs))
+	}
+	seen := map[string]bool{}
+	for _, got := range snap.Logs {
+		k := got.Channel + "/" + got.Author
+		want, ok := wantLogs[k]
+		if !ok || seen[k] {
+			t.Errorf("Load: unexpected or repeated log %s", k)
+			continue
+		}
+		seen[k] = true
+		if d := diffLog(got, want); d != "" {
+			t.Errorf("Load: log %s: %s", k, d)
+		}
+	}
+
+	// Undelivered: alpha's entries past each receipt, each log in index
+	// order; nothing of bravo's or charlie's.
+	want := map[string][]store.Entry{
+		"a-ops": aMine.entries[2:],
+		"c-ops": cMine.entries,
+	}
+	got := map[string][]store.Entry{}
+	for _, e := range snap.Undelivered {
+		if e.Author != "alpha" {
+			t.Errorf("Load: undelivered entry %s is not alpha's", e.ID())
+			continue
+		}
+		got[e.Channel] = append(got[e.Channel], e)
+	}
+	if len(got) != len(want) {
+		t.Errorf("Load: undelivered entries %v, want those of a-ops and c-ops", ids(snap.Undelivered))
+	}
+	for ch, es := range want {
+		checkEntries(t, "Load: undelivered of "+ch, got[ch], es)
+	}
+
+	// The same store loaded as bravo: bravo's logs past their receipts.
+	snap, err = s.Load(ctx, "bravo")
+	if err != nil {
+		t.Fatalf("Load(bravo): %v", err)
+	}
+	wantIDs := append(ids(aTheirs.entries), ids(dTheirs.entries[1:])...)
+	gotIDs := ids(snap.Undelivered)
+	sort.Strings(wantIDs)
+	sort.Strings(gotIDs)
+	if !slices.Equal(gotIDs, wantIDs) {
+		t.Errorf("Load(bravo): undelivered %v, want %v", gotIDs, wantIDs)
+	}
+}
+
+func testEntries(t *testing.T, w *world, open func(t *testing.T) store.Store) {
+	s := open(t)
+	l := newLog(t, "ops", w.alpha, w.bravo)
+	theirs := newLog(t, "ops", w.bravo, w.alpha)
+	side := newLog(t, "side", w.alpha, w.bravo)
+	b := &store.Batch{}
+	for i := range 6 {
+		b.Entries = append(b.Entries, l.add(envelope.Kind(1+i%2), envelope.Precedences[i%4], at(i), fmt.Sprintf("m%d", i)))
+		b.Entries = append(b.Entries, theirs.text(at(i)), side.text(at(i)))
+	}
+	// Apply in reverse: the store orders by index, not by arrival.
+	slices.Reverse(b.Entries)
+	apply(t, s, b)
+
+	for _, c := range []struct{ from, to uint64 }{{1, 6}, {2, 4}, {3, 3}, {5, 9}, {0, 2}} {
+		lo, hi := max(c.from, 1), min(c.to, 6)
+		checkEntries(t, fmt.Sprintf("Entries(%d, %d)", c.from, c.to), entries(t, s, "ops", "alpha", c.from, c.to), l.entries[lo-1:hi])
+	}
+	// "To the end of the log".
+	checkEntries(t, "Entries(4, MaxUint64)", entries(t, s, "ops", "alpha", 4, math.MaxUint64), l.entries[3:])
+	for _, c := range []struct{ from, to uint64 }{{4, 3}, {7, 10}, {math.MaxUint64, math.MaxUint64}} {
+		if es := entries(t, s, "ops", "alpha", c.from, c.to); len(es) != 0 {
+			t.Errorf("Entries(%d, %d) = %v, want none", c.from, c.to, ids(es))
+		}
+	}
+	checkEntries(t, "Entries(ops, bravo)", entries(t, s, "ops", "bravo", 1, 6), theirs.entries)
+	checkEntries(t, "Entries(side, alpha)", entries(t, s, "side", "alpha", 2, 3), side.entries[1:3])
+	if es := entries(t, s, "side", "bravo", 1, 6); len(es) != 0 {
+		t.Errorf("Entries(side, bravo) = %v, want none", ids(es))
+	}
+}
+
+func testMessages(t *testing.T, w *world, open func(t *testing.T) store.Store) {
+	s := open(t)
+	apply(t, s, &store.Batch{Peers: []store.Peer{w.bravo.peer(at(0))}, Channels: []store.Channel{
+		w.channel(t, "ch-a", w.alpha, w.bravo, store.Active, at(0), at(0)),
+		w.channel(t, "ch-b", w.bravo, w.bravo, store.Active, at(0), at(0)),
+	}})
+	aa, ab := newLog(t, "ch-a", w.alpha, w.bravo), newLog(t, "ch-a", w.bravo, w.alpha)
+	ba, bb := newLog(t, "ch-b", w.alpha, w.bravo), newLog(t, "ch-b", w.bravo, w.alpha)
+
+	// In the order they are stored (StoredAt increasing, the last two equal).
+	all := []store.Entry{
+		aa.add(envelope.Text, envelope.Routine, at(1), "a1"),     // ch-a/alpha/1
+		ab.add(envelope.Text, envelope.Flash, at(2), "b1"),       // ch-a/bravo/1
+		ba.add(envelope.Text, envelope.Priority, at(3), "a1'"),   // ch-b/alpha/1
+		aa.add(envelope.Ack, envelope.Flash, at(4), "ack b1"),    // ch-a/alpha/2
+		ab.add(envelope.Text, envelope.Immediate, at(5), "b2"),   // ch-a/bravo/2
+		aa.add(envelope.Text, envelope.Routine, at(6), "a3"),     // ch-a/alpha/3
+		bb.add(envelope.Text, envelope.Routine, at(7), "b1'"),    // ch-b/bravo/1
+		ab.add(envelope.Ack, envelope.Routine, at(8), "ack a1"),  // ch-a/bravo/3
+		ab.add(envelope.Text, envelope.Priority, at(8), "b4"),    // ch-a/bravo/4
+		bb.add(envelope.Text, envelope.Routine, at(9), "b2'"),    // ch-b/bravo/2
+		ba.add(envelope.Text, envelope.Immediate, at(10), "a2'"), // ch-b/alpha/2
+	}
+	ackA1 := store.Ack{Channel: "ch-a", Author: "alpha", Index: 1, AckAuthor: "bravo", AckIndex: 3, By: "op-bravo", At: at(8)}
+	ackB1 := store.Ack{Channel: "ch-a", Author: "bravo", Index: 1, AckAuthor: "alpha", AckIndex: 2, By: "op-alpha", At: at(4)}
+	// Three batches, entries shuffled within each.
+	apply(t, s, &store.Batch{Entries: []store.Entry{all[3], all[0], all[2], all[1]}, Acks: []store.Ack{ackB1},
+		Logs: []store.Log{aa.record(2, nil), ab.record(1, nil), ba.record(1, nil)}})
+	apply(t, s, &store.Batch{Entries: []store.Entry{all[8], all[4], all[7], all[6], all[5]}, Acks: []store.Ack{ackA1},
+		Receipts: []store.Receipt{aa.receipt(2)}})
+	apply(t, s, &store.Batch{Entries: []store.Entry{all[10], all[9]}})
+	// A second ack of the same entry keeps the first.
+	dup := store.Ack{Channel: "ch-a", Author: "bravo", Index: 1, AckAuthor: "alpha", AckIndex: 77, By: "someone-else", At: at(20)}
+	apply(t, s, &store.Batch{Acks: []store.Ack{dup}})
+
+	// Everything, oldest first, with delivery and acks.
+	ms := messages(t, s, store.Query{})
+	if !slices.Equal(msgIDs(ms), ids(all)) {
+		t.Fatalf("Messages({}) = %v, want %v", msgIDs(ms), ids(all))
+	}
+	for i, m := range ms {
+		if d := diffEntry(m.Entry, all[i]); d != "" {
+			t.Errorf("Messages({}): %s: %s", m.ID(), d)
+		}
+		wantDelivered := m.Channel == "ch-a" && m.Author == "alpha" && m.Index <= 2
+		if m.Delivered != wantDelivered {
+			t.Errorf("%s: Delivered = %v, want %v", m.ID(), m.Delivered, wantDelivered)
+		}
+		var wantAck *store.Ack
+		switch m.ID() {
+		case "ch-a/alpha/1":
+			wantAck = &ackA1
+		case "ch-a/bravo/1":
+			wantAck = &ackB1
+		}
+		if d := diffAck(m.Ack, wantAck); d != "" {
+			t.Errorf("%s: %s", m.ID(), d)
+		}
+	}
+
+	pick := func(keep func(e store.Entry) bool) []string {
+		var out []string
+		for _, e := range all {
+			if keep(e) {
+				out = append(out, e.ID())
+			}
+		}
+		return out
+	}
+	cases := []struct {
+		q    store.Query
+		want []string
+	}{
+		{store.Query{Channel: "ch-b"}, pick(func(e store.Entry) bool { return e.Channel == "ch-b" })},
+		{store.Query{Author: "bravo"}, pick(func(e store.Entry) bool { return e.Author == "bravo" })},
+		{store.Query{ExcludeAuthor: "bravo"}, pick(func(e store.Entry) bool { return e.Author != "bravo" })},
+		{store.Query{Kind: envelope.Ack}, []string{"ch-a/alpha/2", "ch-a/bravo/3"}},
+		{store.Query{Kind: envelope.Text, Channel: "ch-b"}, pick(func(e store.Entry) bool { return e.Channel == "ch-b" })},
+		// An inbox and an outbox.
+		{store.Query{Channel: "ch-a", ExcludeAuthor: "alpha", Kind: envelope.Text}, []string{"ch-a/bravo/1", "ch-a/bravo/2", "ch-a/bravo/4"}},
+		{store.Query{Channel: "ch-a", Author: "alpha", Kind: envelope.Text}, []string{"ch-a/alpha/1", "ch-a/alpha/3"}},
+		// Since, with channel and author.
+		{store.Query{Channel: "ch-a", Author: "bravo", Since: 2}, []string{"ch-a/bravo/3", "ch-a/bravo/4"}},
+		{store.Query{Channel: "ch-a", Author: "bravo", Since: 4}, nil},
+		{store.Query{Channel: "ch-a", Author: "bravo", Since: 1, Limit: 1}, []string{"ch-a/bravo/2"}},
+		{store.Query{Channel: "ch-a", Author: "bravo", Since: 1, Limit: 2, Kind: envelope.Text}, []string{"ch-a/bravo/2", "ch-a/bravo/4"}},
+		// Limit.
+		{store.Query{Limit: 3}, ids(all[:3])},
+		{store.Query{Limit: 100}, ids(all)},
+		{store.Query{ExcludeAuthor: "alpha", Limit: 2}, []string{"ch-a/bravo/1", "ch-a/bravo/2"}},
+		// Nothing.
+		{store.Query{Channel: "nope"}, nil},
+		{store.Query{Author: "charlie"}, nil},
+		{store.Query{Channel: "ch-b", Kind: envelope.Ack}, nil},
+	}
+	for _, c := range cases {
+		if got := msgIDs(messages(t, s, c.q)); !slices.Equal(got, c.want) {
+			t.Errorf("Messages(%+v) = %v, want %v", c.q, got, c.want)
+		}
+	}
+	// Delivery and acks come with filtered queries too.
+	for _, m := range messages(t, s, store.Query{Channel: "ch-a", Author: "alpha", Limit: 1}) {
+		if !m.Delivered || diffAck(m.Ack, &ackA1) != "" {
+			t.Errorf("Messages(ch-a, alpha, limit 1): %s delivered=%v ack=%+v, want delivered and acked", m.ID(), m.Delivered, m.Ack)
+		}
+	}
+}
+
+// testMessagesIndexOrder: within one log, index order is the order of the
+// log. A query for one log (Channel and Author set) pages by index with
+// Since and Limit, so it must list that log in index order even when the
+// station's clock stepped back between two entries.
+func testMessagesIndexOrder(t *testing.T, w *world, open func(t *testing.T) store.Store) {
+	s := open(t)
+	l := newLog(t, "ops", w.alpha, w.bravo)
+	l.text(at(10))
+	l.text(at(5)) // the clock stepped back
+	l.text(at(6))
+	l.text(at(6))
+	apply(t, s, &store.Batch{Entries: l.entries, Logs: []store.Log{l.record(4, nil)}})
+	q := store.Query{Channel: "ops", Author: "alpha"}
+	if got := msgIDs(messages(t, s, q)); !slices.Equal(got, ids(l.entries)) {
+		t.Errorf("Messages(%+v) = %v, want %v", q, got, ids(l.entries))
+	}
+	// The station finds one message by its index this way.
+	for i := range uint64(4) {
+		q := store.Query{Channel: "ops", Author: "alpha", Since: i, Limit: 1}
+		if got := msgIDs(messages(t, s, q)); !slices.Equal(got, []string{l.entries[i].ID()}) {
+			t.Errorf("Messages(%+v) = %v, want [%s]", q, got, l.entries[i].ID())
+		}
+	}
+}
+
+func testAlerts(t *testing.T, w *world, open func(t *testing.T) store.Store) {
+	s := open(t)
+	ctx := t.Context()
+	want := []store.Alert{
+		{At: at(1), Level: "alarm", Channel: "ops", Peer: "bravo", Text: "tamper alarm: root mismatch"},
+		{At: at(2), Level: "warning", Channel: "", Peer: "charlie", Text: "frame from charlie, which is not pinned"},
+		{At: at(3), Level: "warning", Channel: "ops", Peer: "", Text: "ünïcode ✓ and \"quotes\"\nand a newline"},
+		{At: at(4), Level: "alarm", Channel: "side", Peer: "bravo", Text: "four"},
+		{At: time.Time{}, Level: "warning", Channel: "side", Peer: "bravo", Text: "five, no time"},
+	}
+	// IDs in the batch are the store's to assign.
+	first := slices.Clone(want[:3])
+	first[0].ID, first[1].ID = 999, 999
+	apply(t, s, &store.Batch{Alerts: first})
+	apply(t, s, &store.Batch{Alerts: want[3:]})
+
+	check := func(after int64, got, want []store.Alert) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Errorf("Alerts(%d): got %d alerts, want %d", after, len(got), len(want))
+			return
+		}
+		for i := range want {
+			g, w := got[i], want[i]
+			if g.Level != w.Level || g.Channel != w.Channel || g.Peer != w.Peer || g.Text != w.Text || !sameTime(g.At, w.At) {
+				t.Errorf("Alerts(%d)[%d] = %+v, want %+v", after, i, g, w)
+			}
+			if g.ID <= after {
+				t.Errorf("Alerts(%d)[%d] has ID %d", after, i, g.ID)
+			}
+			if i > 0 && g.ID <= got[i-1].ID {
+				t.Errorf("Alerts(%d): IDs not increasing: %d after %d", after, g.ID, got[i-1].ID)
+			}
+		}
+	}
+	got, err := s.Alerts(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(0, got, want)
+	if len(got) != len(want) {
+		t.FailNow()
+	}
+	for i, a := range got {
+		page, err := s.Alerts(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(a.ID, page, want[i+1:])
+		if len(page) > 0 && page[0].ID != got[i+1].ID {
+			t.Errorf("Alerts(%d) starts at %d, want %d", a.ID, page[0].ID, got[i+1].ID)
+		}
+	}
+	// Paging continues across batches.
+	last := got[len(got)-1].ID
+	apply(t, s, &store.Batch{Alerts: []store.Alert{{At: at(9), Level: "alarm", Channel: "ops", Peer: "bravo", Text: "six"}}})
+	page, err := s.Alerts(ctx, last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page) != 1 || page[0].Text != "six" || page[0].ID <= last {
+		t.Errorf("Alerts(%d) after one more = %+v, want only \"six\"", last, page)
+	}
+}
+
+func testTimes(t *testing.T, w *world, open func(t *testing.T) store.Store) {
+	s := open(t)
+	ctx := t.Context()
+	now := time.Now() // carries a monotonic reading
+	odd := time.Date(1969, 7, 20, 20, 17, 40, 123456789, time.FixedZone("M-0345", -(3*3600+45*60)))
+	late := time.Date(2200, 12, 31, 23, 59, 59, 999999999, time.UTC)
+	times := []time.Time{now, base, odd, late, {}}
+	for i, tm := range times {
+		l := newLog(t, fmt.Sprintf("t%d", i), w.alpha, w.bravo)
+		e := l.text(base)
+		e.SenderTime, e.StoredAt = tm, tm
+		p := w.bravo.peer(tm)
+		p.Name = fmt.Sprintf("p%d", i)
+		c := w.channel(t, l.channel, w.alpha, w.bravo, store.Active, tm, tm)
+		c.Peer = p.Name
+		ack := store.Ack{Channel: l.channel, Author: "alpha", Index: 1, AckAuthor: "bravo", AckIndex: 1, By: "x", At: tm}
+		alert := store.Alert{At: tm, Level: "warning", Channel: l.channel, Peer: p.Name, Text: "t"}
+		apply(t, s, &store.Batch{Peers: []store.Peer{p}, Channels: []store.Channel{c}, Entries: []store.Entry{e},
+			Acks: []store.Ack{ack}, Alerts: []store.Alert{alert}})
+
+		peers, err := s.Peers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := peers[len(peers)-1]; got.Name != p.Name || !sameTime(got.AddedAt, tm) {
+			t.Errorf("peer %s AddedAt = %s, want %s in UTC", got.Name, showTime(got.AddedAt), showTime(tm))
+		}
+		chans, err := s.Channels(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := chans[len(chans)-1]; got.ID != c.ID || !sameTime(got.CreatedAt, tm) || !sameTime(got.UpdatedAt, tm) {
+			t.Errorf("channel %s times = %s, %s, want %s in UTC", got.ID, showTime(got.CreatedAt), showTime(got.UpdatedAt), showTime(tm))
+		}
+		ms := messages(t, s, store.Query{Channel: l.channel})
+		if len(ms) != 1 {
+			t.Fatalf("Messages(%s) = %v", l.channel, msgIDs(ms))
+		}
+		if !sameTime(ms[0].SenderTime, tm) || !sameTime(ms[0].StoredAt, tm) {
+			t.Errorf("entry %s times = %s, %s, want %s in UTC", ms[0].ID(), showTime(ms[0].SenderTime), showTime(ms[0].StoredAt), showTime(tm))
+		}
+		if ms[0].Ack == nil || !sameTime(ms[0].Ack.At, tm) {
+			t.Errorf("ack of %s = %+v, want At %s in UTC", ms[0].ID(), ms[0].Ack, showTime(tm))
+		}
+		alerts, err := s.Alerts(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := alerts[len(alerts)-1]; !sameTime(got.At, tm) {
+			t.Errorf("alert At = %s, want %s in UTC", showTime(got.At), showTime(tm))
+		}
+		es := entries(t, s, l.channel, "alpha", 1, 1)
+		if len(es) != 1 || !sameTime(es[0].StoredAt, tm) {
+			t.Errorf("Entries(%s): %v, want StoredAt %s", l.channel, es, showTime(tm))
+		}
+	}
+}
+
+func testConcurrency(t *testing.T, w *world, open func(t *testing.T) store.Store) {
+	s := open(t)
+	ctx := t.Context()
+	const writers, perWriter, readers = 6, 20, 3
+	apply(t, s, &store.Batch{Peers: []store.Peer{w.bravo.peer(at(0))},
+		Channels: []store.Channel{w.channel(t, "conc", w.alpha, w.bravo, store.Active, at(0), at(0))}})
+
+	// Build every entry first: the goroutines only talk to the store.
+	logs := make([]*logBuilder, writers)
+	rawOf := map[string][]byte{}
+	for i := range logs {
+		a := &station{keys: &identity.Keys{Name: fmt.Sprintf("w%02d", i), Sign: w.alpha.keys.Sign}}
+		logs[i] = newLog(t, "conc", a, w.bravo)
+		for j := range perWriter {
+			e := logs[i].text(at(j*writers + i))
+			rawOf[e.ID()] = e.Raw
+		}
+	}
+
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		errs    []string
+		done    = make(chan struct{})
+		reads   int
+		failure = func(format string, args ...any) {
+			mu.Lock()
+			errs = append(errs, fmt.Sprintf(format, args...))
+			mu.Unlock()
+		}
+	)
+	for i := range writers {
+		wg.Go(func() {
+			l := logs[i]
+			for j := range uint64(perWriter) {
+				b := &store.Batch{Entries: []store.Entry{l.entries[j]}, Logs: []store.Log{l.record(j+1, nil)},
+					Alerts: []store.Alert{{At: at(int(j)), Level: "warning", Channel: "conc", Peer: "bravo", Text: l.entries[j].ID()}}}
+				if j%5 == 4 {
+					b.Receipts = []store.Receipt{{Channel: "conc", Author: l.author.name(), Size: j - 1, Note: []byte("r")}}
+				}
+				if err := s.Apply(ctx, b); err != nil {
+					failure("writer %d batch %d: %v", i, j, err)
+					return
+				}
+			}
+		})
+	}
+	var rg sync.WaitGroup
+	for r := range readers {
+		rg.Go(func() {
+			seen := 0
+			for n := 0; ; n++ {
+				select {
+				case <-done:
+					if n > 0 {
+						return
+					}
+				default:
+				}
+				var ms []store.Message
+				var err error
+				if r == 0 && n%2 == 1 {
+					_, err = s.Load(ctx, "w00")
+					if err == nil {
+						ms, err = s.Messages(ctx, store.Query{Channel: "conc", Author: "w01", Since: 3, Limit: 5})
+						if err == nil && len(ms) > 0 && ms[0].Index != 4 {
+							failure("reader %d: Messages(w01 since 3) starts at %s", r, ms[0].ID())
+						}
+					}
+				} else {
+					ms, err = s.Messages(ctx, store.Query{Channel: "conc"})
+					if err == nil {
+						if len(ms) < seen {
+							failure("reader %d: %d messages after seeing %d", r, len(ms), seen)
+						}
+						seen = len(ms)
+					}
+				}
+				if err != nil {
+					failure("reader %d: %v", r, err)
+					return
+				}
+				for _, m := range ms {
+					if !bytes.Equal(m.Raw, rawOf[m.ID()]) {
+						failure("reader %d: %s has the wrong bytes", r, m.ID())
+					}
+				}
+				mu.Lock()
+				reads++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	close(done)
+	rg.Wait()
+	for _, e := range errs {
+		t.Error(e)
+	}
+	t.Logf("%d reads during %d writes", reads, writers*perWriter)
+
+	ms := messages(t, s, store.Query{Channel: "conc"})
+	if len(ms) != writers*perWriter {
+		t.Errorf("after the writers: %d messages, want %d", len(ms), writers*perWriter)
+	}
+	for _, l := range logs {
+		checkEntries(t, "writer "+l.author.name(), entries(t, s, "conc", l.author.name(), 1, perWriter), l.entries)
+		want := l.record(perWriter, nil)
+		want.Receipt, want.ReceiptSize = []byte("r"), perWriter-2
+		checkLog(t, s, want)
+	}
+	alerts, err := s.Alerts(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := map[string]bool{}
+	for _, a := range alerts {
+		texts[a.Text] = true
+	}
+	if len(alerts) != writers*perWriter || len(texts) != writers*perWriter {
+		t.Errorf("after the writers: %d alerts (%d distinct), want %d", len(alerts), len(texts), writers*perWriter)
+	}
+}
