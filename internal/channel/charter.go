@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -93,7 +94,7 @@ func Propose(c *Charter, proposer note.Signer) error {
 		return fmt.Errorf("a channel needs two stations; both are %q", c.Proposer)
 	}
 	if c.Deadlines == nil {
-		c.Deadlines = DefaultDeadlines
+		c.Deadlines = maps.Clone(DefaultDeadlines)
 	}
 	for _, p := range envelope.Precedences {
 		if c.Deadlines[p] <= 0 {
@@ -134,6 +135,9 @@ func Parse(text []byte, verifiers ...note.Verifier) (*Charter, error) {
 	}
 	n, err := note.Open(text, note.VerifierList(verifiers...))
 	if err != nil {
+		return bad("%v", err)
+	}
+	if err := identity.CheckCanonical(text); err != nil {
 		return bad("%v", err)
 	}
 	for _, v := range verifiers {

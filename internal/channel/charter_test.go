@@ -414,7 +414,7 @@ func TestProposeDefaultsNotShared(t *testing.T) {
 	}
 	c.Deadlines[envelope.Flash] = time.Second
 	if got := channel.DefaultDeadlines[envelope.Flash]; got != saved[envelope.Flash] {
-		t.Skipf("known issue: Propose stores DefaultDeadlines itself in the charter; "+
+		t.Fatalf("Propose stored DefaultDeadlines itself in the charter: "+
 			"editing the charter changed the default FLASH deadline to %v", got)
 	}
 }

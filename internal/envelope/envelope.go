@@ -169,6 +169,9 @@ func Seal(h Header, body []byte, to hpke.PublicKey, key ed25519.PrivateKey) ([]b
 	if err := h.check(); err != nil {
 		return nil, err
 	}
+	if len(body) > MaxSize {
+		return nil, fmt.Errorf("%w: body of %d bytes, limit %d for the whole envelope", ErrTooLarge, len(body), MaxSize)
+	}
 	var hb cryptobyte.Builder
 	h.marshal(&hb)
 	header, err := hb.Bytes()

@@ -275,8 +275,37 @@ func ParseCard(text []byte) (*Card, error) {
 	if _, err := note.Open(text, note.VerifierList(v)); err != nil {
 		return bad("signature: %v", err)
 	}
+	if err := CheckCanonical(text); err != nil {
+		return bad("%v", err)
+	}
 	c.Text = slices.Clone(text)
 	return c, nil
+}
+
+// ErrNonCanonical marks a signed note whose signature lines are not in the
+// one encoding a signer produces (base64 with zero padding bits).
+var ErrNonCanonical = errors.New("signature is not canonically encoded")
+
+// CheckCanonical refuses a signed note whose signature lines would decode
+// to the same signatures from different bytes. note.Open tolerates such
+// spellings; Hotline stores and hashes exact bytes, so it must not.
+func CheckCanonical(text []byte) error {
+	_, sigs, ok := bytes.Cut(text, []byte("\n\n"))
+	if !ok {
+		return fmt.Errorf("%w: no signature block", ErrNonCanonical)
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(string(sigs), "\n"), "\n") {
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			return fmt.Errorf("%w: line %q", ErrNonCanonical, line)
+		}
+		b64 := line[i+1:]
+		raw, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil || base64.StdEncoding.EncodeToString(raw) != b64 {
+			return fmt.Errorf("%w: %q", ErrNonCanonical, b64)
+		}
+	}
+	return nil
 }
 
 // Verifier returns a note verifier for the card's signing key.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -77,6 +78,9 @@ func ReadBundle(r io.Reader) (*Bundle, error) {
 	if err := dec.Decode(&b); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBundle, err)
 	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: data after the bundle's JSON object", ErrBundle)
+	}
 	if b.Format != BundleFormat {
 		return nil, fmt.Errorf("%w: format %q, want %q", ErrBundle, b.Format, BundleFormat)
 	}
@@ -88,8 +92,9 @@ func ReadBundle(r io.Reader) (*Bundle, error) {
 // golang.org/x/mod/sumdb/tlog as a second, independent RFC 6962
 // implementation for every root it checks.
 func Verify(b *Bundle) (*Report, error) {
+	// bad keeps the cause (an error among args) testable with errors.Is.
 	bad := func(format string, args ...any) (*Report, error) {
-		return nil, fmt.Errorf("%w: %s", ErrBundle, fmt.Sprintf(format, args...))
+		return nil, fmt.Errorf("%w: %w", ErrBundle, fmt.Errorf(strings.ReplaceAll(format, "%v", "%w"), args...))
 	}
 	if b.Format != BundleFormat {
 		return bad("format %q", b.Format)

@@ -19,6 +19,8 @@ import (
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
+
+	"hotline/internal/identity"
 )
 
 // Errors a caller can test for with errors.Is.
@@ -150,6 +152,9 @@ func OpenCheckpoint(signed []byte, verifiers ...note.Verifier) (Checkpoint, *not
 	}
 	n, err := note.Open(signed, note.VerifierList(verifiers...))
 	if err != nil {
+		return Checkpoint{}, nil, fmt.Errorf("%w: %v", ErrCheckpoint, err)
+	}
+	if err := identity.CheckCanonical(signed); err != nil {
 		return Checkpoint{}, nil, fmt.Errorf("%w: %v", ErrCheckpoint, err)
 	}
 	for _, v := range verifiers {
