@@ -646,8 +646,12 @@ func cmdBench(ctx context.Context, args []string) error {
 	n := f.Int("messages", 2000, "messages in the throughput run")
 	lat := f.Int("latency", 300, "messages in each latency run")
 	size := f.Int("size", 256, "message text size in bytes")
+	soak := f.Duration("soak", 0, "also run this long sampling memory, e.g. 10m")
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
-	return demo.Bench(ctx, demo.BenchOptions{Messages: *n, LatencyMessages: *lat, Size: *size, JSON: *f.json, Out: os.Stdout})
+	if *n < 1 || *lat < 1 || *size < 1 || *size > 32<<10 {
+		return errors.New("bench: --messages and --latency must be positive, --size 1..32768")
+	}
+	return demo.Bench(ctx, demo.BenchOptions{Messages: *n, LatencyMessages: *lat, Size: *size, Duration: *soak, JSON: *f.json, Out: os.Stdout})
 }

@@ -176,7 +176,8 @@ type Event struct {
 	Entry   string `json:"entry"`
 }
 
-// Events streams events until ctx is done or the connection drops.
+// Events streams events until ctx is done or the connection drops. The
+// first event, What "connected", says the subscription is in place.
 func (c *Client) Events(ctx context.Context, f func(Event)) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+"/api/v1/events", nil)
 	if err != nil {
@@ -192,6 +193,7 @@ func (c *Client) Events(ctx context.Context, f func(Event)) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("events: %s", resp.Status)
 	}
+	f(Event{What: "connected"})
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		line := sc.Text()

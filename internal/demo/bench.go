@@ -2,20 +2,381 @@ package demo
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"hotline/internal/api"
+	"hotline/internal/envelope"
+	"hotline/internal/identity"
+	"hotline/internal/station"
+	"hotline/internal/transcript"
 )
 
 // BenchOptions configure hotline bench.
 type BenchOptions struct {
-	Messages        int
-	LatencyMessages int
-	Size            int
+	Messages        int           // messages in each many-in-flight run
+	LatencyMessages int           // messages in the one-in-flight run
+	Size            int           // text bytes per message
+	Duration        time.Duration // if set, a soak run of this length sampling memory
 	JSON            bool
 	Out             io.Writer
 }
 
-// Bench measures two stations on loopback.
+// Latency summarizes a set of send-to-receipt latencies.
+type Latency struct {
+	N      int     `json:"n"`
+	P50ms  float64 `json:"p50_ms"`
+	P99ms  float64 `json:"p99_ms"`
+	MeanMs float64 `json:"mean_ms"`
+}
+
+// Floor is the least any durable, signed exchange can cost on this machine.
+type Floor struct {
+	FsyncMs  float64 `json:"fsync_p50_ms"`  // one small write + fdatasync
+	CryptoMs float64 `json:"crypto_p50_ms"` // seal, sign, verify, open, checkpoint, cosign, receipt check
+	TotalMs  float64 `json:"total_ms"`      // crypto + one fsync on each side
+}
+
+// BenchResult is what hotline bench reports.
+type BenchResult struct {
+	Machine     string  `json:"machine"`
+	Size        int     `json:"size"`
+	Floor       Floor   `json:"floor"`
+	OneInFlight Latency `json:"one_in_flight"`
+	Many        []Many  `json:"many_in_flight"`
+	Soak        *Soak   `json:"soak,omitempty"`
+}
+
+// Many is a run with several messages in flight.
+type Many struct {
+	InFlight   int     `json:"in_flight"`
+	Latency    Latency `json:"latency"`
+	MsgsPerSec float64 `json:"msgs_per_s"`
+}
+
+// Soak samples the stations' memory over a long run.
+type Soak struct {
+	Seconds    float64 `json:"seconds"`
+	Messages   int     `json:"messages"`
+	RSSStartKB []int   `json:"rss_start_kb"` // per station
+	RSSEndKB   []int   `json:"rss_end_kb"`
+	RSSMaxKB   []int   `json:"rss_max_kb"`
+}
+
+func summarize(ds []time.Duration) Latency {
+	if len(ds) == 0 {
+		return Latency{}
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	var sum time.Duration
+	for _, d := range s {
+		sum += d
+	}
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	return Latency{N: len(s), P50ms: ms(s[len(s)/2]), P99ms: ms(s[min(len(s)-1, len(s)*99/100)]), MeanMs: ms(sum / time.Duration(len(s)))}
+}
+
+// Bench runs two stations as processes on loopback, both fully durable,
+// and measures send-to-receipt latency and throughput, with the floor.
 func Bench(ctx context.Context, o BenchOptions) error {
-	return errors.New("bench: not built yet")
+	bin, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	root, err := os.MkdirTemp("", "hotline-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(root)
+	res := &BenchResult{Machine: fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()), Size: o.Size}
+	if res.Floor, err = measureFloor(root, o.Size); err != nil {
+		return err
+	}
+	const ch = "bench"
+	p, err := NewPair(ctx, root, bin, map[string]string{ch: "staff"})
+	if err != nil {
+		return err
+	}
+	defer p.Stop()
+	w, err := newDeliveryWatch(ctx, p.A.Client(), ch, p.A.Name)
+	if err != nil {
+		return err
+	}
+	text := strings.Repeat("x", o.Size)
+	if res.OneInFlight, _, err = w.run(ctx, p.A.Client(), ch, text, o.LatencyMessages, 1); err != nil {
+		return err
+	}
+	for _, k := range []int{16, 256} {
+		lat, rate, err := w.run(ctx, p.A.Client(), ch, text, o.Messages, k)
+		if err != nil {
+			return err
+		}
+		res.Many = append(res.Many, Many{InFlight: k, Latency: lat, MsgsPerSec: rate})
+	}
+	if o.Duration > 0 {
+		soak := &Soak{}
+		for _, n := range []*Node{p.A, p.B} {
+			soak.RSSStartKB = append(soak.RSSStartKB, n.RSS())
+		}
+		soak.RSSMaxKB = slices.Clone(soak.RSSStartKB)
+		start := time.Now()
+		for time.Since(start) < o.Duration {
+			_, _, err := w.run(ctx, p.A.Client(), ch, text, 1000, 64)
+			if err != nil {
+				return err
+			}
+			soak.Messages += 1000
+			for i, n := range []*Node{p.A, p.B} {
+				soak.RSSMaxKB[i] = max(soak.RSSMaxKB[i], n.RSS())
+			}
+		}
+		soak.Seconds = time.Since(start).Seconds()
+		for _, n := range []*Node{p.A, p.B} {
+			soak.RSSEndKB = append(soak.RSSEndKB, n.RSS())
+		}
+		res.Soak = soak
+	}
+	if o.JSON {
+		enc := json.NewEncoder(o.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	printBench(o.Out, res)
+	return nil
+}
+
+func printBench(out io.Writer, r *BenchResult) {
+	fmt.Fprintf(out, "hotline bench: %s, %d-byte messages, both stations durable (full sync)\n\n", r.Machine, r.Size)
+	fmt.Fprintf(out, "floor: fsync p50 %.3f ms, crypto per message p50 %.3f ms, total %.3f ms (crypto + one fsync on each side)\n\n",
+		r.Floor.FsyncMs, r.Floor.CryptoMs, r.Floor.TotalMs)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "send → cosigned receipt\tn\tp50 ms\tp99 ms\tp50/floor\tp99/floor\tmsgs/s\t")
+	row := func(name string, l Latency, rate float64) {
+		rs := "-"
+		if rate > 0 {
+			rs = fmt.Sprintf("%.0f", rate)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.3f\t%.2f\t%.2f\t%s\t\n", name, l.N, l.P50ms, l.P99ms, l.P50ms/r.Floor.TotalMs, l.P99ms/r.Floor.TotalMs, rs)
+	}
+	row("one in flight", r.OneInFlight, 0)
+	for _, m := range r.Many {
+		row(fmt.Sprintf("%d in flight", m.InFlight), m.Latency, m.MsgsPerSec)
+	}
+	tw.Flush()
+	if s := r.Soak; s != nil {
+		fmt.Fprintf(out, "\nsoak: %d messages in %.0f s; RSS USA %d → %d KiB (max %d), CHN %d → %d KiB (max %d)\n",
+			s.Messages, s.Seconds, s.RSSStartKB[0], s.RSSEndKB[0], s.RSSMaxKB[0], s.RSSStartKB[1], s.RSSEndKB[1], s.RSSMaxKB[1])
+	}
+}
+
+// RSS is the resident memory of the node's process in KiB, or 0.
+func (n *Node) RSS() int {
+	n.mu.Lock()
+	cmd := n.cmd
+	n.mu.Unlock()
+	if cmd == nil {
+		return 0
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			return kb
+		}
+	}
+	return 0
+}
+
+// deliveryWatch follows the sender's event stream and wakes waiters when
+// the peer's receipt covers their entry.
+type deliveryWatch struct {
+	mu        sync.Mutex
+	delivered uint64
+	waiters   map[uint64][]chan struct{}
+}
+
+func newDeliveryWatch(ctx context.Context, c *api.Client, ch, author string) (*deliveryWatch, error) {
+	w := &deliveryWatch{waiters: map[uint64][]chan struct{}{}}
+	prefix := ch + "/" + author + "/"
+	ready := make(chan struct{})
+	go c.Events(ctx, func(ev api.Event) {
+		if ev.What == "connected" {
+			close(ready)
+			return
+		}
+		if ev.What != "delivered" || !strings.HasPrefix(ev.Entry, prefix) {
+			return
+		}
+		_, last, _ := strings.Cut(strings.TrimPrefix(ev.Entry, prefix), "-")
+		n, err := strconv.ParseUint(last, 10, 64)
+		if err != nil {
+			return
+		}
+		w.mu.Lock()
+		if n > w.delivered {
+			w.delivered = n
+			for idx, ws := range w.waiters {
+				if idx <= n {
+					for _, c := range ws {
+						close(c)
+					}
+					delete(w.waiters, idx)
+				}
+			}
+		}
+		w.mu.Unlock()
+	})
+	select {
+	case <-ready:
+		return w, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(10 * time.Second):
+		return nil, fmt.Errorf("the station's event stream did not open")
+	}
+}
+
+func (w *deliveryWatch) wait(ctx context.Context, idx uint64) error {
+	w.mu.Lock()
+	if idx <= w.delivered {
+		w.mu.Unlock()
+		return nil
+	}
+	c := make(chan struct{})
+	w.waiters[idx] = append(w.waiters[idx], c)
+	w.mu.Unlock()
+	select {
+	case <-c:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(60 * time.Second):
+		return fmt.Errorf("entry %d not receipted within 60s", idx)
+	}
+}
+
+// run sends n messages with k in flight and measures each from the send
+// call to the cosigned receipt.
+func (w *deliveryWatch) run(ctx context.Context, c *api.Client, ch, text string, n, k int) (Latency, float64, error) {
+	lats := make([]time.Duration, n)
+	var next atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range k {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || firstErr.Load() != nil {
+					return
+				}
+				t0 := time.Now()
+				m, err := c.Send(ctx, station.SendRequest{Channel: ch, Precedence: "FLASH", Text: text})
+				if err == nil {
+					err = w.wait(ctx, m.Index)
+				}
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				lats[i] = time.Since(t0)
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		return Latency{}, 0, err
+	}
+	return summarize(lats), float64(n) / time.Since(start).Seconds(), nil
+}
+
+// measureFloor measures one small synced write on the station's disk and
+// the crypto of one message end to end.
+func measureFloor(dir string, size int) (Floor, error) {
+	const n = 200
+	f, err := os.Create(filepath.Join(dir, "fsync-probe"))
+	if err != nil {
+		return Floor{}, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	buf := make([]byte, size)
+	var fs []time.Duration
+	for range n {
+		t0 := time.Now()
+		if _, err := f.Write(buf); err != nil {
+			return Floor{}, err
+		}
+		if err := f.Sync(); err != nil {
+			return Floor{}, err
+		}
+		fs = append(fs, time.Since(t0))
+	}
+	a, err := identity.NewKeys("A")
+	if err != nil {
+		return Floor{}, err
+	}
+	b, err := identity.NewKeys("B")
+	if err != nil {
+		return Floor{}, err
+	}
+	av, _ := (&identity.Card{Name: "A", SignKey: a.SignPublic()}).Verifier()
+	bv, _ := (&identity.Card{Name: "B", SignKey: b.SignPublic()}).Verifier()
+	body, _ := json.Marshal(map[string]string{"text": strings.Repeat("x", size)})
+	var cs []time.Duration
+	tree := transcript.NewTree()
+	for i := range n {
+		t0 := time.Now()
+		h := envelope.Header{Channel: "bench", Author: "A", Recipient: "B", Index: uint64(i + 1), Precedence: envelope.Flash, Kind: envelope.Text, Time: time.Now()}
+		raw, err := envelope.Seal(h, body, b.KEM.PublicKey(), a.Sign)
+		if err != nil {
+			return Floor{}, err
+		}
+		tree.Append(raw)
+		cp, err := transcript.SignCheckpoint(transcript.Checkpoint{Origin: transcript.Origin("bench", "A"), Size: tree.Size(), Root: tree.Root()}, a.Signer())
+		if err != nil {
+			return Floor{}, err
+		}
+		e, err := envelope.Parse(raw)
+		if err != nil {
+			return Floor{}, err
+		}
+		if err := e.Verify(a.SignPublic()); err != nil {
+			return Floor{}, err
+		}
+		if _, err := e.Open(b.KEM); err != nil {
+			return Floor{}, err
+		}
+		if _, _, err := transcript.OpenCheckpoint(cp, av); err != nil {
+			return Floor{}, err
+		}
+		r, err := transcript.Cosign(cp, av, b.Signer())
+		if err != nil {
+			return Floor{}, err
+		}
+		if _, _, err := transcript.OpenCheckpoint(r, av, bv); err != nil {
+			return Floor{}, err
+		}
+		cs = append(cs, time.Since(t0))
+	}
+	fl := Floor{FsyncMs: summarize(fs).P50ms, CryptoMs: summarize(cs).P50ms}
+	fl.TotalMs = fl.CryptoMs + 2*fl.FsyncMs
+	return fl, nil
 }

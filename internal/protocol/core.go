@@ -157,9 +157,11 @@ func (Notify) action()  {}
 
 // Result describes what a request produced.
 type Result struct {
-	Entry   string // channel/author/index
-	Channel string
-	Index   uint64
+	Entry    string // channel/author/index
+	Channel  string
+	Index    uint64
+	At       time.Time     // the time in the entry's header
+	Deadline time.Duration // the charter's acknowledgement deadline for its precedence
 }
 
 // Errors a caller can test for with errors.Is.
@@ -502,7 +504,7 @@ func (c *Core) appendMine(reqID uint64, cs *chanState, kind envelope.Kind, prec 
 	c.batch.Entries = append(c.batch.Entries, e)
 	c.batch.Logs = append(c.batch.Logs, store.Log{Channel: h.Channel, Author: h.Author, Size: cs.mine.size, Hashes: cs.mine.tree.Hashes()})
 	size := cs.mine.size
-	res := Result{Entry: h.ID(), Channel: h.Channel, Index: h.Index}
+	res := Result{Entry: h.ID(), Channel: h.Channel, Index: h.Index, At: c.now, Deadline: cs.charter.Deadlines[prec]}
 	c.afterDurable(func(err error) {
 		if err == nil && size > cs.mine.durable {
 			cs.mine.durable = size

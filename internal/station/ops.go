@@ -274,7 +274,10 @@ func (s *Station) Send(ctx context.Context, r SendRequest) (*MessageView, error)
 	if err != nil {
 		return nil, asBadRequest(err)
 	}
-	return s.message(ctx, r.Channel, s.Cfg.Name, res.Index)
+	// Built from what was just written, not read back: this is the hot path.
+	now := res.At.UTC()
+	return &MessageView{ID: res.Entry, Channel: r.Channel, Index: res.Index, From: s.Cfg.Name, Precedence: prec.String(),
+		Text: r.Text, Lang: r.Lang, SentAt: now, ReceivedAt: now, Status: "queued", AckDue: now.Add(res.Deadline)}, nil
 }
 
 func (s *Station) message(ctx context.Context, ch, author string, idx uint64) (*MessageView, error) {
