@@ -47,7 +47,10 @@ func NewClient(dir string) (*Client, error) {
 		}
 		addr = []byte(cfg.APIListen)
 	}
-	return &Client{Base: "http://" + strings.TrimSpace(string(addr)), Token: tok, HTTP: &http.Client{}}, nil
+	// Keep connections for many concurrent requests (the default keeps 2,
+	// and opens a new connection for every other one).
+	tr := &http.Transport{MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute}
+	return &Client{Base: "http://" + strings.TrimSpace(string(addr)), Token: tok, HTTP: &http.Client{Transport: tr}}, nil
 }
 
 // Error is an error the station returned.

@@ -62,6 +62,7 @@ type BenchResult struct {
 type Many struct {
 	InFlight   int     `json:"in_flight"`
 	Latency    Latency `json:"latency"`
+	Durable    Latency `json:"durable"` // send call to durable at the sender
 	MsgsPerSec float64 `json:"msgs_per_s"`
 }
 
@@ -115,15 +116,15 @@ func Bench(ctx context.Context, o BenchOptions) error {
 		return err
 	}
 	text := strings.Repeat("x", o.Size)
-	if res.OneInFlight, _, err = w.run(ctx, p.A.Client(), ch, text, o.LatencyMessages, 1); err != nil {
+	if res.OneInFlight, _, _, err = w.run(ctx, p.A.Client(), ch, text, o.LatencyMessages, 1); err != nil {
 		return err
 	}
 	for _, k := range []int{16, 256} {
-		lat, rate, err := w.run(ctx, p.A.Client(), ch, text, o.Messages, k)
+		lat, dur, rate, err := w.run(ctx, p.A.Client(), ch, text, o.Messages, k)
 		if err != nil {
 			return err
 		}
-		res.Many = append(res.Many, Many{InFlight: k, Latency: lat, MsgsPerSec: rate})
+		res.Many = append(res.Many, Many{InFlight: k, Latency: lat, Durable: dur, MsgsPerSec: rate})
 	}
 	if o.Duration > 0 {
 		soak := &Soak{}
@@ -133,7 +134,7 @@ func Bench(ctx context.Context, o BenchOptions) error {
 		soak.RSSMaxKB = slices.Clone(soak.RSSStartKB)
 		start := time.Now()
 		for time.Since(start) < o.Duration {
-			_, _, err := w.run(ctx, p.A.Client(), ch, text, 1000, 64)
+			_, _, _, err := w.run(ctx, p.A.Client(), ch, text, 1000, 64)
 			if err != nil {
 				return err
 			}
@@ -175,6 +176,9 @@ func printBench(out io.Writer, r *BenchResult) {
 		row(fmt.Sprintf("%d in flight", m.InFlight), m.Latency, m.MsgsPerSec)
 	}
 	tw.Flush()
+	for _, m := range r.Many {
+		fmt.Fprintf(out, "%d in flight: send call to durable at the sender p50 %.3f ms, p99 %.3f ms\n", m.InFlight, m.Durable.P50ms, m.Durable.P99ms)
+	}
 	if s := r.Soak; s != nil {
 		fmt.Fprintf(out, "\nsoak: %d messages in %.0f s; RSS USA %d → %d KiB (max %d), CHN %d → %d KiB (max %d)\n",
 			s.Messages, s.Seconds, s.RSSStartKB[0], s.RSSEndKB[0], s.RSSMaxKB[0], s.RSSStartKB[1], s.RSSEndKB[1], s.RSSMaxKB[1])
@@ -272,8 +276,9 @@ func (w *deliveryWatch) wait(ctx context.Context, idx uint64) error {
 
 // run sends n messages with k in flight and measures each from the send
 // call to the cosigned receipt.
-func (w *deliveryWatch) run(ctx context.Context, c *api.Client, ch, text string, n, k int) (Latency, float64, error) {
+func (w *deliveryWatch) run(ctx context.Context, c *api.Client, ch, text string, n, k int) (Latency, Latency, float64, error) {
 	lats := make([]time.Duration, n)
+	durs := make([]time.Duration, n)
 	var next atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
@@ -289,6 +294,7 @@ func (w *deliveryWatch) run(ctx context.Context, c *api.Client, ch, text string,
 				}
 				t0 := time.Now()
 				m, err := c.Send(ctx, station.SendRequest{Channel: ch, Precedence: "FLASH", Text: text})
+				durs[i] = time.Since(t0)
 				if err == nil {
 					err = w.wait(ctx, m.Index)
 				}
@@ -302,9 +308,9 @@ func (w *deliveryWatch) run(ctx context.Context, c *api.Client, ch, text string,
 	}
 	wg.Wait()
 	if err, _ := firstErr.Load().(error); err != nil {
-		return Latency{}, 0, err
+		return Latency{}, Latency{}, 0, err
 	}
-	return summarize(lats), float64(n) / time.Since(start).Seconds(), nil
+	return summarize(lats), summarize(durs), float64(n) / time.Since(start).Seconds(), nil
 }
 
 // measureFloor measures one small synced write on the station's disk and

@@ -125,6 +125,9 @@ type Action interface{ action() }
 type Persist struct {
 	Write uint64
 	Batch *store.Batch
+	// Lazy batches hold only what the peer can give again (receipts): the
+	// station may delay them and write them with a later batch.
+	Lazy bool
 }
 
 // Send asks the station to write a frame to a connection. Close asks it to
@@ -243,6 +246,10 @@ type outLog struct {
 	delivered uint64         // covered by the peer's cosignature
 	pending   []pendingEntry // entries delivered+1 .. size
 	receipt   []byte
+	// signed holds the checkpoints sent and not yet receipted, by size: a
+	// receipt that extends one of them byte for byte needs only the peer's
+	// signature checked.
+	signed map[uint64][]byte
 }
 
 type inLog struct {
@@ -404,7 +411,10 @@ func (c *Core) Step(now time.Time, ev Event) []Action {
 	if !c.batch.Empty() || len(c.onDurabl) > 0 {
 		c.write++
 		c.pending[c.write] = c.onDurabl
-		c.out = append(c.out, Persist{Write: c.write, Batch: c.batch})
+		b := c.batch
+		lazy := len(c.onDurabl) == 0 && len(b.Receipts) > 0 &&
+			len(b.Peers)+len(b.Channels)+len(b.Entries)+len(b.Logs)+len(b.Acks)+len(b.Alerts) == 0
+		c.out = append(c.out, Persist{Write: c.write, Batch: b, Lazy: lazy})
 	}
 	return c.out
 }
@@ -664,6 +674,10 @@ func (c *Core) flush(peerName string) {
 				panic(err)
 			}
 			f.Checkpoint = signed
+			if m.signed == nil {
+				m.signed = map[uint64][]byte{}
+			}
+			m.signed[end] = signed
 			c.emit(Send{Peer: peerName, Conn: p.out, Data: f.Encode()})
 			m.sent = end
 		}
@@ -789,12 +803,18 @@ func (c *Core) receipt(p *peer, conn ConnID, f *Frame) {
 // applyReceipt checks a cosigned checkpoint of this station's log and marks
 // every entry it covers delivered.
 func (c *Core) applyReceipt(p *peer, conn ConnID, cs *chanState, signed []byte) {
-	cp, _, err := transcript.OpenCheckpoint(signed, c.verifier, p.verifier)
+	m := &cs.mine
+	verifiers := []note.Verifier{c.verifier, p.verifier}
+	if body, err := transcript.ParseCheckpointText(noteText(signed)); err == nil {
+		if mine := m.signed[body.Size]; mine != nil && bytes.HasPrefix(signed, mine) {
+			verifiers = verifiers[1:] // our own signature is the one we sent
+		}
+	}
+	cp, _, err := transcript.OpenCheckpoint(signed, verifiers...)
 	if err != nil {
 		c.reject(p, conn, "bad cosignature", cs.rec.ID, "receipt from %s for %s refused: %v", p.card.Name, cs.rec.ID, err)
 		return
 	}
-	m := &cs.mine
 	switch {
 	case cp.Origin != transcript.Origin(cs.rec.ID, c.keys.Name):
 		c.reject(p, conn, "bad cosignature", cs.rec.ID, "receipt from %s names log %q", p.card.Name, cp.Origin)
@@ -812,6 +832,11 @@ func (c *Core) applyReceipt(p *peer, conn ConnID, cs *chanState, signed []byte) 
 	first := m.delivered + 1
 	m.pending = slices.Delete(m.pending, 0, int(cp.Size-m.delivered))
 	m.delivered, m.receipt = cp.Size, signed
+	for size := range m.signed {
+		if size <= m.delivered {
+			delete(m.signed, size)
+		}
+	}
 	if m.sent < m.delivered {
 		m.sent = m.delivered
 	}
@@ -827,7 +852,7 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame) {
 		c.reject(p, conn, "wrong author", f.Channel, "%s sent entries of %s's log %s", name, f.Author, f.Channel)
 		return
 	}
-	cp, _, err := transcript.OpenCheckpoint(f.Checkpoint, p.verifier)
+	cp, opened, err := transcript.OpenCheckpoint(f.Checkpoint, p.verifier)
 	if err != nil || cp.Origin != transcript.Origin(f.Channel, name) {
 		if err == nil {
 			err = fmt.Errorf("origin %q", cp.Origin)
@@ -982,13 +1007,13 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame) {
 		}
 		c.emit(Notify{What: what, Channel: f.Channel, Entry: e.ID()})
 	}
-	size, checkpoint := theirs.size, f.Checkpoint
+	size := theirs.size
 	c.afterDurable(func(err error) {
 		if err != nil || size <= theirs.durable {
 			return
 		}
 		theirs.durable = size
-		r, err := transcript.Cosign(checkpoint, p.verifier, c.signer)
+		r, err := transcript.CosignOpened(opened, p.verifier, c.signer)
 		if err != nil {
 			panic(err) // verified above
 		}

@@ -39,8 +39,10 @@ type Station struct {
 
 	// owned by the loop goroutine
 	nextID   uint64
-	waiters  map[uint64]chan protocol.Done
-	persists []protocol.Persist
+	waiters   map[uint64]chan protocol.Done
+	persists  []protocol.Persist
+	lazy      []protocol.Persist // receipts, written with the next batch or after lazyDelay
+	lazySince time.Time
 
 	mu       sync.Mutex
 	conns    map[protocol.ConnID]*link.Conn
@@ -204,33 +206,101 @@ func (s *Station) inLoop(ctx context.Context, f func()) error {
 	}
 }
 
+// lazyDelay bounds how long a receipt-only batch waits for company.
+const lazyDelay = 100 * time.Millisecond
+
+// written is what the writer reports for one group of batches.
+type written struct {
+	group []protocol.Persist
+	err   error
+}
+
+// loop owns the core. Writes are pipelined: one group of batches is being
+// written by the writer goroutine while the loop goes on taking events;
+// whatever the core asks to persist meanwhile forms the next group (group
+// commit). Groups are written one at a time, in order.
 func (s *Station) loop() {
 	defer close(s.done)
+	groups := make(chan []protocol.Persist)
+	results := make(chan written)
+	go s.writer(groups, results)
+	defer close(groups)
+	writing := false
+	finish := func(w written) bool {
+		writing = false
+		for _, p := range w.group {
+			s.exec(s.core.Step(time.Now(), protocol.Persisted{Write: p.Write, Err: w.err}))
+		}
+		if w.err != nil {
+			s.err = w.err
+			s.Log.Error("store write failed; stopping", "err", w.err)
+			return false
+		}
+		return true
+	}
 	for {
-		var r request
+		var timer <-chan time.Time
+		if len(s.lazy) > 0 && !writing {
+			timer = time.After(time.Until(s.lazySince.Add(lazyDelay)))
+		}
 		select {
-		case r = <-s.reqs:
+		case r := <-s.reqs:
+			s.handle(r)
+		case w := <-results:
+			if !finish(w) {
+				return
+			}
+		case <-timer:
 		case <-s.stop:
+			if writing && !finish(<-results) {
+				return
+			}
+			// Write what is left, synchronously, until nothing is.
+			for s.persists, s.lazy = append(s.lazy, s.persists...), nil; len(s.persists) > 0; {
+				group := s.persists
+				s.persists = nil
+				if !finish(written{group: group, err: s.apply(group)}) {
+					return
+				}
+			}
 			return
 		}
-		s.handle(r)
-		// Group commit: take whatever else is waiting, then write once.
 	more:
 		for i := 0; i < 1024; i++ {
 			select {
-			case r = <-s.reqs:
+			case r := <-s.reqs:
 				s.handle(r)
 			default:
 				break more
 			}
 		}
-		if err := s.commit(); err != nil {
-			s.err = err
-			s.Log.Error("store write failed; stopping", "err", err)
-			return
+		if !writing {
+			if len(s.lazy) > 0 && (len(s.persists) > 0 || time.Since(s.lazySince) >= lazyDelay) {
+				s.persists, s.lazy = append(s.lazy, s.persists...), nil
+			}
+			if len(s.persists) > 0 {
+				writing = true
+				groups <- s.persists
+				s.persists = nil
+			}
 		}
 		s.publish()
 	}
+}
+
+// writer applies groups of batches, one transaction each.
+func (s *Station) writer(groups <-chan []protocol.Persist, results chan<- written) {
+	for g := range groups {
+		results <- written{group: g, err: s.apply(g)}
+	}
+}
+
+func (s *Station) apply(group []protocol.Persist) error {
+	merged := &store.Batch{}
+	for _, p := range group {
+		merged.Merge(p.Batch)
+	}
+	return s.Store.Apply(context.Background(), merged)
 }
 
 func (s *Station) handle(r request) {
@@ -252,7 +322,14 @@ func (s *Station) exec(actions []protocol.Action) {
 	for _, a := range actions {
 		switch a := a.(type) {
 		case protocol.Persist:
-			s.persists = append(s.persists, a)
+			if a.Lazy {
+				if len(s.lazy) == 0 {
+					s.lazySince = time.Now()
+				}
+				s.lazy = append(s.lazy, a)
+			} else {
+				s.persists = append(s.persists, a)
+			}
 		case protocol.Send:
 			s.mu.Lock()
 			c := s.conns[a.Conn]
@@ -276,26 +353,6 @@ func (s *Station) exec(actions []protocol.Action) {
 			s.mu.Unlock()
 		}
 	}
-}
-
-// commit writes every pending batch in one transaction and tells the core.
-func (s *Station) commit() error {
-	for len(s.persists) > 0 {
-		ps := s.persists
-		s.persists = nil
-		merged := &store.Batch{}
-		for _, p := range ps {
-			merged.Merge(p.Batch)
-		}
-		err := s.Store.Apply(context.Background(), merged)
-		for _, p := range ps {
-			s.exec(s.core.Step(time.Now(), protocol.Persisted{Write: p.Write, Err: err}))
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func (s *Station) publish() {
