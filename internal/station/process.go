@@ -38,7 +38,7 @@ type Station struct {
 	err  error // why the loop stopped, if it failed
 
 	// owned by the loop goroutine
-	nextID   uint64
+	nextID    uint64
 	waiters   map[uint64]chan protocol.Done
 	persists  []protocol.Persist
 	lazy      []protocol.Persist // receipts, written with the next batch or after lazyDelay
