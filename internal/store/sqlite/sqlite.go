@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -30,6 +31,31 @@ var migrations embed.FS
 // Store is a store.Store on SQLite.
 type Store struct {
 	db *sql.DB
+	// Writes are serialized here rather than in SQLite's busy handler, and
+	// use statements prepared once (parsing SQL was a tenth of a station's
+	// CPU under load).
+	wmu   sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+// The write statements, prepared once per connection.
+var writeSQL = map[string]string{
+	"peer": `INSERT INTO peers (name, party, card, fingerprint, added_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT(name) DO UPDATE SET party = excluded.party, card = excluded.card, fingerprint = excluded.fingerprint`,
+	"channel": `INSERT INTO channels (id, peer, level, state, proposer, charter, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT(id) DO UPDATE SET state = excluded.state, charter = excluded.charter, updated_at = excluded.updated_at`,
+	"entry": `INSERT INTO entries (channel, author, idx, kind, precedence, sender_time, stored_at, raw, body, root)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+	"entryRaw": `SELECT raw FROM entries WHERE channel = ? AND author = ? AND idx = ?`,
+	"log": `INSERT INTO logs (channel, author, size, hashes, checkpoint) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT(channel, author) DO UPDATE SET size = excluded.size, hashes = excluded.hashes,
+		checkpoint = COALESCE(excluded.checkpoint, logs.checkpoint)`,
+	"receipt": `INSERT INTO logs (channel, author, size, hashes, receipt, receipt_size) VALUES (?, ?, 0, x'', ?, ?)
+		ON CONFLICT(channel, author) DO UPDATE SET receipt = excluded.receipt, receipt_size = excluded.receipt_size
+		WHERE excluded.receipt_size >= logs.receipt_size`,
+	"ack": `INSERT INTO acks (channel, author, idx, ack_author, ack_idx, by_name, at) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`,
+	"alert": `INSERT INTO alerts (at, level, channel, peer, text) VALUES (?, ?, ?, ?, ?)`,
 }
 
 var _ store.Store = (*Store)(nil)
@@ -46,6 +72,15 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening store %s: %w", path, err)
+	}
+	s.stmts = map[string]*sql.Stmt{}
+	for name, q := range writeSQL {
+		st, err := db.PrepareContext(ctx, q)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("opening store %s: preparing %s: %w", path, name, err)
+		}
+		s.stmts[name] = st
 	}
 	return s, nil
 }
@@ -146,48 +181,44 @@ func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
 	if b.Empty() {
 		return nil
 	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if err := apply(ctx, tx, b); err != nil {
+	if err := s.apply(ctx, tx, b); err != nil {
 		tx.Rollback()
 		return err
 	}
 	return tx.Commit()
 }
 
-func apply(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
+func (s *Store) apply(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
+	stmt := func(name string) *sql.Stmt { return tx.StmtContext(ctx, s.stmts[name]) }
 	for _, p := range b.Peers {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO peers (name, party, card, fingerprint, added_at) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT(name) DO UPDATE SET party = excluded.party, card = excluded.card, fingerprint = excluded.fingerprint`,
+		if _, err := stmt("peer").ExecContext(ctx,
 			p.Name, p.Party, p.Card, p.Fingerprint, nanos(p.AddedAt)); err != nil {
 			return fmt.Errorf("peer %s: %w", p.Name, err)
 		}
 	}
 	for _, c := range b.Channels {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO channels (id, peer, level, state, proposer, charter, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT(id) DO UPDATE SET state = excluded.state, charter = excluded.charter, updated_at = excluded.updated_at`,
+		if _, err := stmt("channel").ExecContext(ctx,
 			c.ID, c.Peer, c.Level, c.State, c.Proposer, c.Charter, nanos(c.CreatedAt), nanos(c.UpdatedAt)); err != nil {
 			return fmt.Errorf("channel %s: %w", c.ID, err)
 		}
 	}
 	if len(b.Entries) > 0 {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO entries (channel, author, idx, kind, precedence, sender_time, stored_at, raw, body, root)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
+		ins := stmt("entry")
 		for _, e := range b.Entries {
-			res, err := stmt.ExecContext(ctx, e.Channel, e.Author, int64(e.Index), int(e.Kind), int(e.Precedence),
+			res, err := ins.ExecContext(ctx, e.Channel, e.Author, int64(e.Index), int(e.Kind), int(e.Precedence),
 				nanos(e.SenderTime), nanos(e.StoredAt), e.Raw, e.Body, e.Root)
 			if err != nil {
 				return fmt.Errorf("entry %s: %w", e.ID(), err)
 			}
 			if n, _ := res.RowsAffected(); n == 0 {
 				var raw []byte
-				if err := tx.QueryRowContext(ctx, `SELECT raw FROM entries WHERE channel = ? AND author = ? AND idx = ?`,
+				if err := stmt("entryRaw").QueryRowContext(ctx,
 					e.Channel, e.Author, int64(e.Index)).Scan(&raw); err != nil {
 					return err
 				}
@@ -198,30 +229,25 @@ func apply(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
 		}
 	}
 	for _, l := range b.Logs {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO logs (channel, author, size, hashes, checkpoint) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT(channel, author) DO UPDATE SET size = excluded.size, hashes = excluded.hashes,
-			checkpoint = COALESCE(excluded.checkpoint, logs.checkpoint)`,
+		if _, err := stmt("log").ExecContext(ctx,
 			l.Channel, l.Author, int64(l.Size), joinHashes(l.Hashes), l.Checkpoint); err != nil {
 			return fmt.Errorf("log %s/%s: %w", l.Channel, l.Author, err)
 		}
 	}
 	for _, r := range b.Receipts {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO logs (channel, author, size, hashes, receipt, receipt_size) VALUES (?, ?, 0, x'', ?, ?)
-			ON CONFLICT(channel, author) DO UPDATE SET receipt = excluded.receipt, receipt_size = excluded.receipt_size
-			WHERE excluded.receipt_size >= logs.receipt_size`,
+		if _, err := stmt("receipt").ExecContext(ctx,
 			r.Channel, r.Author, r.Note, int64(r.Size)); err != nil {
 			return fmt.Errorf("receipt %s/%s: %w", r.Channel, r.Author, err)
 		}
 	}
 	for _, a := range b.Acks {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO acks (channel, author, idx, ack_author, ack_idx, by_name, at) VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT DO NOTHING`,
+		if _, err := stmt("ack").ExecContext(ctx,
 			a.Channel, a.Author, int64(a.Index), a.AckAuthor, int64(a.AckIndex), a.By, nanos(a.At)); err != nil {
 			return fmt.Errorf("ack of %s/%s/%d: %w", a.Channel, a.Author, a.Index, err)
 		}
 	}
 	for _, a := range b.Alerts {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO alerts (at, level, channel, peer, text) VALUES (?, ?, ?, ?, ?)`,
+		if _, err := stmt("alert").ExecContext(ctx,
 			nanos(a.At), a.Level, a.Channel, a.Peer, a.Text); err != nil {
 			return fmt.Errorf("alert: %w", err)
 		}

@@ -1,0 +1,112 @@
+package station
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"hotline/internal/protocol"
+)
+
+// benchPair opens two stations in this process, pinned to each other and
+// running on loopback, with one agreed channel.
+func benchPair(tb testing.TB) (a, b *Station) {
+	tb.Helper()
+	ctx := tb.Context()
+	root := tb.TempDir()
+	open := func(name string) *Station {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		dir := filepath.Join(root, name)
+		if _, err := Init(ctx, InitOptions{Dir: dir, Name: name, Party: name, PeerListen: addr, APIListen: "127.0.0.1:0"}); err != nil {
+			tb.Fatal(err)
+		}
+		st, err := Open(ctx, dir, quietLog())
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { st.Close() })
+		return st
+	}
+	a, b = open("USA"), open("CHN")
+	for _, pin := range [][2]*Station{{a, b}, {b, a}} {
+		if _, err := pin[0].AddPeer(ctx, pin[1].OwnCard.Text, pin[1].OwnCard.Fingerprint()); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	for _, st := range []*Station{a, b} {
+		go st.Run(ctx)
+	}
+	notes, cancel := b.Subscribe()
+	defer cancel()
+	if _, err := a.Propose(ctx, ProposeRequest{Peer: "CHN", Channel: "bench", Level: "staff"}); err != nil {
+		tb.Fatal(err)
+	}
+	waitNote(tb, notes, func(n protocol.Notify) bool { return n.What == "channel" && n.Channel == "bench" })
+	an, cancelA := a.Subscribe()
+	defer cancelA()
+	if _, err := b.Accept(ctx, "bench"); err != nil {
+		tb.Fatal(err)
+	}
+	waitNote(tb, an, func(n protocol.Notify) bool { return n.What == "channel" && n.Channel == "bench" })
+	return a, b
+}
+
+func waitNote(tb testing.TB, ch <-chan protocol.Notify, ok func(protocol.Notify) bool) protocol.Notify {
+	tb.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case n := <-ch:
+			if ok(n) {
+				return n
+			}
+		case <-timeout:
+			tb.Fatal("timed out waiting for a notification")
+		}
+	}
+}
+
+// BenchmarkSendToReceipt is one message in flight between two stations in
+// one process, over real TLS on loopback, both durable: from Send to the
+// peer's cosigned receipt. It leaves out the HTTP API and the separate
+// processes that hotline bench includes.
+func BenchmarkSendToReceipt(b *testing.B) {
+	a, _ := benchPair(b)
+	notes, cancel := a.Subscribe()
+	defer cancel()
+	text := strings.Repeat("x", 256)
+	ctx := context.Background()
+	for b.Loop() {
+		m, err := a.Send(ctx, SendRequest{Channel: "bench", Precedence: "FLASH", Text: text})
+		if err != nil {
+			b.Fatal(err)
+		}
+		suffix := "-" + itoa(m.Index)
+		waitNote(b, notes, func(n protocol.Notify) bool { return n.What == "delivered" && strings.HasSuffix(n.Entry, suffix) })
+	}
+}
+
+func itoa(n uint64) string {
+	var buf [20]byte
+	i := len(buf)
+	for {
+		i--
+		buf[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			return string(buf[i:])
+		}
+	}
+}
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
