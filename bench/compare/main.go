@@ -85,7 +85,7 @@ func main() {
 	}
 	var (
 		floor, fsync, crypto, h1p50, h1p99, h256, h256p50, j1p50, j1p99, j256, j256p50 []float64
-		machine, tool                                                               string
+		machine, tool                                                                  string
 	)
 	for r := 1; r <= *rounds; r++ {
 		fmt.Fprintf(os.Stderr, "round %d of %d\n", r, *rounds)
