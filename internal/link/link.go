@@ -27,6 +27,9 @@ import (
 // ErrNotPinned is returned when a peer presents a key that is not pinned.
 var ErrNotPinned = errors.New("station key is not pinned")
 
+// ErrFrameSize is returned for a frame length outside 1..MaxFrame.
+var ErrFrameSize = errors.New("frame length out of bounds")
+
 // Certificate makes a self-signed TLS certificate for the station's signing
 // key. Peers do not trust it by any CA: they compare its key to the card.
 func Certificate(name string, key ed25519.PrivateKey) (tls.Certificate, error) {
@@ -114,7 +117,7 @@ func ReadFrame(r *bufio.Reader) ([]byte, error) {
 	}
 	n := binary.BigEndian.Uint32(hdr[:])
 	if n == 0 || int64(n) > int64(MaxFrame) {
-		return nil, fmt.Errorf("frame length %d outside 1..%d", n, MaxFrame)
+		return nil, fmt.Errorf("%w: %d, limit %d", ErrFrameSize, n, MaxFrame)
 	}
 	p := make([]byte, n)
 	if _, err := io.ReadFull(r, p); err != nil {

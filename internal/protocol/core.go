@@ -231,6 +231,8 @@ type chanState struct {
 	mine    outLog
 	theirs  inLog
 	blocked string // why sending on this channel is stopped, if it is
+	// lossWarned is set once the peer asked for entries it had receipted.
+	lossWarned bool
 }
 
 type pendingEntry struct {
@@ -745,24 +747,27 @@ func (c *Core) status(p *peer, conn ConnID, f *Frame) {
 	for _, l := range f.Logs {
 		held[l.Channel] = l
 	}
+	for _, l := range f.Logs {
+		if l.Author != c.keys.Name {
+			c.reject(p, conn, "bad status", l.Channel, "status from %s names log %s/%s", p.card.Name, l.Channel, l.Author)
+			return
+		}
+	}
 	for _, id := range p.channels {
 		cs := c.channels[id]
-		l, ok := held[id]
-		if ok && l.Author != c.keys.Name {
-			c.reject(p, conn, "bad status", id, "status from %s names log %s/%s", p.card.Name, id, l.Author)
-			continue
-		}
-		if ok && len(l.Receipt) > 0 {
-			c.applyReceipt(p, conn, cs, l.Receipt)
+		l := held[id]
+		if len(l.Receipt) > 0 && !c.applyReceipt(p, conn, cs, l.Receipt) {
+			return // refused, and the connection closed
 		}
 		switch {
 		case l.Size > cs.mine.size:
-			cs.blocked = fmt.Sprintf("%s holds %d entries of this station's log %s, this station only %d: was it restored from an old backup?",
-				p.card.Name, l.Size, id, cs.mine.size)
-			c.alert("alarm", id, p.card.Name, "%s", cs.blocked)
+			c.block(cs, fmt.Sprintf("%s holds %d entries of this station's log %s, this station only %d: was it restored from an old backup?",
+				p.card.Name, l.Size, id, cs.mine.size))
 		case l.Size < cs.mine.delivered:
-			c.alert("alarm", id, p.card.Name, "%s holds %d entries of log %s but receipted %d: the peer lost entries it had stored",
-				p.card.Name, l.Size, id, cs.mine.delivered)
+			// Either the status is older than a receipt that overtook it,
+			// or the peer lost entries it had receipted. Resume after the
+			// receipt; a peer that really lost them will ask for them again
+			// (see resend).
 			cs.mine.sent = cs.mine.delivered
 		default:
 			cs.mine.sent = l.Size
@@ -781,8 +786,16 @@ func (c *Core) resend(p *peer, conn ConnID, f *Frame) {
 	c.Stats.Resends++
 	from := f.From - 1
 	if from < cs.mine.delivered {
-		c.alert("alarm", f.Channel, p.card.Name, "%s asks for log %s from %d but receipted %d", p.card.Name, f.Channel, f.From, cs.mine.delivered)
-		from = cs.mine.delivered
+		// A request older than a receipt that overtook it, or a peer that
+		// lost entries it had receipted. Entries this old are no longer
+		// held in memory, so do not resend: count it, and say so once.
+		c.Stats.Refused["resend before receipt"]++
+		if !cs.lossWarned {
+			cs.lossWarned = true
+			c.alert("warning", f.Channel, p.card.Name, "%s asks for log %s from %d but receipted up to %d: if this repeats, the peer lost entries it had stored",
+				p.card.Name, f.Channel, f.From, cs.mine.delivered)
+		}
+		return
 	}
 	if from < cs.mine.sent {
 		cs.mine.sent = from
@@ -796,13 +809,24 @@ func (c *Core) receipt(p *peer, conn ConnID, f *Frame) {
 		c.reject(p, conn, "bad receipt", f.Channel, "receipt from %s for unknown log %s/%s", p.card.Name, f.Channel, f.Author)
 		return
 	}
-	c.applyReceipt(p, conn, cs, f.Checkpoint)
-	c.flush(p.card.Name)
+	if c.applyReceipt(p, conn, cs, f.Checkpoint) {
+		c.flush(p.card.Name)
+	}
+}
+
+// block stops sending on a channel whose two sides disagree on what was
+// delivered, and raises an alarm. Only a restart lifts it; the recovery
+// itself (fetching entries back from the peer) is not built yet.
+func (c *Core) block(cs *chanState, why string) {
+	if cs.blocked == "" {
+		c.alert("alarm", cs.rec.ID, cs.rec.Peer, "sending stopped on %s: %s", cs.rec.ID, why)
+	}
+	cs.blocked = why
 }
 
 // applyReceipt checks a cosigned checkpoint of this station's log and marks
-// every entry it covers delivered.
-func (c *Core) applyReceipt(p *peer, conn ConnID, cs *chanState, signed []byte) {
+// every entry it covers delivered. It reports false if it refused it.
+func (c *Core) applyReceipt(p *peer, conn ConnID, cs *chanState, signed []byte) bool {
 	m := &cs.mine
 	verifiers := []note.Verifier{c.verifier, p.verifier}
 	if body, err := transcript.ParseCheckpointText(noteText(signed)); err == nil {
@@ -813,21 +837,21 @@ func (c *Core) applyReceipt(p *peer, conn ConnID, cs *chanState, signed []byte) 
 	cp, _, err := transcript.OpenCheckpoint(signed, verifiers...)
 	if err != nil {
 		c.reject(p, conn, "bad cosignature", cs.rec.ID, "receipt from %s for %s refused: %v", p.card.Name, cs.rec.ID, err)
-		return
+		return false
 	}
 	switch {
 	case cp.Origin != transcript.Origin(cs.rec.ID, c.keys.Name):
 		c.reject(p, conn, "bad cosignature", cs.rec.ID, "receipt from %s names log %q", p.card.Name, cp.Origin)
-		return
+		return false
 	case cp.Size <= m.delivered:
-		return // an old receipt: nothing new
+		return true // an old receipt: nothing new
 	case cp.Size > m.size:
 		c.reject(p, conn, "bad cosignature", cs.rec.ID, "receipt from %s covers %d entries of %s; this station wrote %d", p.card.Name, cp.Size, cs.rec.ID, m.size)
-		return
+		return false
 	}
 	if want := m.pending[cp.Size-m.delivered-1].root; !bytes.Equal(want, cp.Root) {
 		c.reject(p, conn, "root mismatch", cs.rec.ID, "tamper alarm: receipt from %s for %s at size %d has a root this station never signed", p.card.Name, cs.rec.ID, cp.Size)
-		return
+		return false
 	}
 	first := m.delivered + 1
 	m.pending = slices.Delete(m.pending, 0, int(cp.Size-m.delivered))
@@ -842,6 +866,7 @@ func (c *Core) applyReceipt(p *peer, conn ConnID, cs *chanState, signed []byte) 
 	}
 	c.batch.Receipts = append(c.batch.Receipts, store.Receipt{Channel: cs.rec.ID, Author: c.keys.Name, Size: cp.Size, Note: signed})
 	c.emit(Notify{What: "delivered", Channel: cs.rec.ID, Entry: fmt.Sprintf("%s/%s/%d-%d", cs.rec.ID, c.keys.Name, first, cp.Size)})
+	return true
 }
 
 // entries accepts the peer's entries in order, checks its checkpoint

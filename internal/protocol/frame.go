@@ -113,7 +113,11 @@ func (f *Frame) Encode() []byte {
 		addString(b, f.Author)
 		b.AddUint64(f.From)
 	case FrameError:
-		addBytes16(b, []byte(f.Text))
+		text := f.Text
+		if len(text) > 1024 {
+			text = text[:1024]
+		}
+		addBytes16(b, []byte(text))
 	}
 	out, err := b.Bytes()
 	if err != nil {

@@ -95,6 +95,9 @@ func (s *Station) serveConn(peer string, c *link.Conn, outbound bool) {
 	s.event(protocol.Connected{Peer: peer, Conn: id, Outbound: outbound})
 	for {
 		data, err := c.Read()
+		if errors.Is(err, link.ErrFrameSize) {
+			s.event(protocol.LinkRefused{Peer: peer, Reason: "oversized frame", Text: fmt.Sprintf("%s sent a frame refused unread: %v", peer, err)})
+		}
 		if err != nil {
 			break
 		}

@@ -124,7 +124,7 @@ func Verify(b *Bundle) (*Report, error) {
 	if err != nil {
 		return bad("charter: %v", err)
 	}
-	if ch.ID != b.Channel || cards[ch.Proposer] == nil || cards[ch.Acceptor] == nil {
+	if ch.ID != b.Channel || cards[ch.Proposer] == nil || cards[ch.Acceptor] == nil || ch.Proposer == ch.Acceptor {
 		return bad("charter is for %s between %s and %s, bundle for %s", ch.ID, ch.Proposer, ch.Acceptor, b.Channel)
 	}
 	other := map[string]string{names[0]: names[1], names[1]: names[0]}
@@ -156,7 +156,7 @@ func Verify(b *Bundle) (*Report, error) {
 			tree.Append(raw)
 			roots = append(roots, tree.Root())
 			if err := th.add(int64(i), raw); err != nil {
-				return nil, err
+				return bad("log of %s: %v", l.Author, err)
 			}
 		}
 		lr := LogReport{Author: l.Author, Entries: len(l.Entries), Root: tree.Root()}
@@ -183,6 +183,9 @@ func Verify(b *Bundle) (*Report, error) {
 			lr.Receipted = cp.Size
 		}
 		rep.Logs = append(rep.Logs, lr)
+	}
+	if len(rep.Logs) != 2 {
+		return bad("%d logs, want one for each party", len(rep.Logs))
 	}
 	return rep, nil
 }

@@ -306,8 +306,8 @@ func TestVerifyVariants(t *testing.T) {
 		{"no checkpoints", func(t *testing.T, b *transcript.Bundle) {
 			b.Logs[0].Checkpoint, b.Logs[1].Checkpoint = "", ""
 		}, "", []uint64{0, 0}},
-		{"one log", func(t *testing.T, b *transcript.Bundle) { b.Logs = b.Logs[1:] }, "", []uint64{2}},
-		{"no logs", func(t *testing.T, b *transcript.Bundle) { b.Logs = nil }, "", nil},
+		{"one log", func(t *testing.T, b *transcript.Bundle) { b.Logs = b.Logs[1:] }, "1 logs, want one for each party", nil},
+		{"no logs", func(t *testing.T, b *transcript.Bundle) { b.Logs = nil }, "0 logs, want one for each party", nil},
 		{"cards in the other order", func(t *testing.T, b *transcript.Bundle) {
 			b.Cards[0], b.Cards[1] = b.Cards[1], b.Cards[0]
 		}, "", []uint64{3, 2}},
