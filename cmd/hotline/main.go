@@ -154,9 +154,20 @@ func required(name string, vals map[string]string) error {
 func withOps(ctx context.Context, dir string, f func(station.Ops) error) error {
 	st, err := station.Open(ctx, dir, quietLogger())
 	if errors.Is(err, station.ErrLocked) {
-		c, err := api.NewClient(dir)
-		if err != nil {
-			return err
+		// Either hotline run owns the station (use its API) or another
+		// short command has it open for a moment.
+		c, cerr := api.NewClient(dir)
+		if cerr == nil {
+			if _, statErr := os.Stat(filepath.Join(dir, api.AddrFile)); statErr != nil {
+				cerr = statErr
+			} else {
+				pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				_, cerr = c.Status(pctx)
+				cancel()
+			}
+		}
+		if cerr != nil {
+			return fmt.Errorf("station %s is in use by another hotline command and no hotline run answers; try again", dir)
 		}
 		return f(c)
 	}
@@ -398,6 +409,7 @@ func runStation(ctx context.Context, dir string) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	defer os.Remove(filepath.Join(dir, api.AddrFile))
 	errs := make(chan error, 2)
 	go func() { errs <- st.Run(ctx) }()
 	go func() {
@@ -461,9 +473,23 @@ func printMessages(ms []station.MessageView, asJSON bool) error {
 		if m.Acknowledged {
 			status += " by " + m.AckBy
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.ID, m.Precedence, status, m.SentAt.Format(time.DateTime), m.Text)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.ID, m.Precedence, inert(status), m.SentAt.Format(time.DateTime), inert(m.Text))
 	}
 	return tw.Flush()
+}
+
+// inert makes text from a peer safe for a terminal: control characters
+// (escape sequences, newlines that would forge rows) are shown escaped.
+func inert(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			fmt.Fprintf(&b, "\\u%04x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func cmdInbox(ctx context.Context, args []string) error  { return listMessages(ctx, "inbox", args) }
@@ -506,7 +532,7 @@ func cmdAck(ctx context.Context, args []string) error {
 		if *f.json {
 			return printJSON(m)
 		}
-		fmt.Printf("%s acknowledged by %s\n", m.ID, m.AckBy)
+		fmt.Printf("%s acknowledged by %s\n", m.ID, inert(m.AckBy))
 		return nil
 	})
 }
@@ -562,7 +588,7 @@ func cmdAlerts(ctx context.Context, args []string) error {
 			return printJSON(as)
 		}
 		for _, a := range as {
-			fmt.Printf("%s  %-7s  %s\n", a.At.Format(time.DateTime), strings.ToUpper(a.Level), a.Text)
+			fmt.Printf("%s  %-7s  %s\n", a.At.Format(time.DateTime), strings.ToUpper(a.Level), inert(a.Text))
 		}
 		return nil
 	})

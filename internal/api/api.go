@@ -209,6 +209,10 @@ func readJSON(r *http.Request, v any) error {
 		return fmt.Errorf("%w: request body: %v", station.ErrBadRequest, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
 		return fmt.Errorf("%w: request body: more than one JSON value", station.ErrBadRequest)
 	}
 	return nil

@@ -225,7 +225,7 @@ type Backoff struct {
 // Next returns the next delay: the current one with ±50% jitter.
 func (b *Backoff) Next() time.Duration {
 	if b.cur == 0 {
-		b.cur = b.Min
+		b.cur = max(b.Min, time.Millisecond)
 	} else {
 		b.cur = min(b.cur*2, b.Max)
 	}

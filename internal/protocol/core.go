@@ -207,6 +207,8 @@ type Core struct {
 	// Stats counts what the core refused, by reason. It is read by the
 	// station for status and by tests.
 	Stats Stats
+
+	lastAlert map[string]time.Time // when each kind of refusal was last recorded
 }
 
 // Stats are counters of refusals and duplicates.
@@ -438,9 +440,22 @@ func (c *Core) alert(level, ch, peer, format string, args ...any) {
 	c.emit(Notify{What: "alert", Channel: ch})
 }
 
+// alertEvery bounds how often the same refusal (reason, channel, peer) is
+// recorded as an alert; every one is still counted. Without it, anyone who
+// can reach the peer port could grow the alert table at will.
+const alertEvery = time.Minute
+
 // refuse counts and records a refused input from a peer.
 func (c *Core) refuse(reason, level, ch, peer, format string, args ...any) {
 	c.Stats.Refused[reason]++
+	key := reason + "\x00" + ch + "\x00" + peer
+	if last, ok := c.lastAlert[key]; ok && c.now.Sub(last) < alertEvery {
+		return
+	}
+	if c.lastAlert == nil {
+		c.lastAlert = map[string]time.Time{}
+	}
+	c.lastAlert[key] = c.now
 	c.alert(level, ch, peer, format, args...)
 }
 

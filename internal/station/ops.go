@@ -306,8 +306,19 @@ func (s *Station) views(ctx context.Context, ms []store.Message) ([]MessageView,
 			charters[c.ID] = ch
 		}
 	}
+	// The core knows of a receipt as soon as it has checked it; the store
+	// may write it up to a moment later (receipts are written lazily).
+	delivered := map[string]uint64{}
+	if info := s.status.Load(); info != nil {
+		for _, c := range *info {
+			delivered[c.ID] = c.Delivered
+		}
+	}
 	out := []MessageView{}
 	for _, m := range ms {
+		if m.Author == s.Cfg.Name && m.Index <= delivered[m.Channel] {
+			m.Delivered = true
+		}
 		var b protocol.TextBody
 		if err := json.Unmarshal(m.Body, &b); err != nil {
 			return nil, fmt.Errorf("stored message %s: %v", m.ID(), err)
@@ -376,6 +387,13 @@ func (s *Station) Ack(ctx context.Context, id, by string) (*MessageView, error) 
 	}
 	if author == s.Cfg.Name {
 		return nil, badRequest("%s is this station's own message; only the peer can acknowledge it", id)
+	}
+	ms, err := s.Store.Messages(ctx, store.Query{Channel: ch, Author: author, Since: idx - 1, Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	if len(ms) == 0 || ms[0].Index != idx || ms[0].Kind != envelope.Text {
+		return nil, badRequest("%s: no such message from %s (only messages can be acknowledged)", id, author)
 	}
 	m, err := s.message(ctx, ch, author, idx)
 	if err != nil {

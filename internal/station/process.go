@@ -43,6 +43,7 @@ type Station struct {
 	persists  []protocol.Persist
 	lazy      []protocol.Persist // receipts, written with the next batch or after lazyDelay
 	lazySince time.Time
+	held      map[uint64][]protocol.Notify // notifications waiting for their write
 
 	mu       sync.Mutex
 	conns    map[protocol.ConnID]*link.Conn
@@ -110,8 +111,8 @@ func Open(ctx context.Context, dir string, log *slog.Logger) (*Station, error) {
 		Dir: dir, Cfg: cfg, Keys: keys, OwnCard: card, Store: st, Log: log.With("station", cfg.Name),
 		core: core, lock: lock,
 		reqs: make(chan request, 1024), stop: make(chan struct{}), done: make(chan struct{}),
-		waiters: map[uint64]chan protocol.Done{},
-		conns:   map[protocol.ConnID]*link.Conn{}, pins: map[string]string{}, dialers: map[string]context.CancelFunc{},
+		waiters: map[uint64]chan protocol.Done{}, held: map[uint64][]protocol.Notify{},
+		conns: map[protocol.ConnID]*link.Conn{}, pins: map[string]string{}, dialers: map[string]context.CancelFunc{},
 		subs: map[chan protocol.Notify]struct{}{},
 	}
 	for _, p := range snap.Peers {
@@ -229,6 +230,11 @@ func (s *Station) loop() {
 	finish := func(w written) bool {
 		writing = false
 		for _, p := range w.group {
+			notes := s.held[p.Write]
+			delete(s.held, p.Write)
+			if w.err == nil {
+				s.notify(notes)
+			}
 			s.exec(s.core.Step(time.Now(), protocol.Persisted{Write: p.Write, Err: w.err}))
 		}
 		if w.err != nil {
@@ -318,7 +324,25 @@ func (s *Station) handle(r request) {
 	s.exec(s.core.Step(time.Now(), r.build(id)))
 }
 
+// exec carries out one step's actions. Notifications of a step that
+// persisted something wait until that write is durable, so that an observer
+// who reads on a notification finds the change; receipt-only (lazy) writes
+// do not hold them back.
 func (s *Station) exec(actions []protocol.Action) {
+	var write uint64
+	for _, a := range actions {
+		if p, ok := a.(protocol.Persist); ok && !p.Lazy {
+			write = p.Write
+		}
+	}
+	var notes []protocol.Notify
+	defer func() {
+		if write != 0 && len(notes) > 0 {
+			s.held[write] = notes
+		} else {
+			s.notify(notes)
+		}
+	}()
 	for _, a := range actions {
 		switch a := a.(type) {
 		case protocol.Persist:
@@ -343,14 +367,23 @@ func (s *Station) exec(actions []protocol.Action) {
 				w <- a
 			}
 		case protocol.Notify:
-			s.mu.Lock()
-			for ch := range s.subs {
-				select {
-				case ch <- a:
-				default: // a slow observer misses notifications, never blocks the core
-				}
+			notes = append(notes, a)
+		}
+	}
+}
+
+func (s *Station) notify(notes []protocol.Notify) {
+	if len(notes) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range notes {
+		for ch := range s.subs {
+			select {
+			case ch <- n:
+			default: // a slow observer misses notifications, never blocks the core
 			}
-			s.mu.Unlock()
 		}
 	}
 }

@@ -1,0 +1,423 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"hotline/internal/station"
+	"hotline/internal/transcript"
+)
+
+// binary is the hotline command built once for every test.
+var binary string
+
+func TestMain(m *testing.M) {
+	tmp, err := os.MkdirTemp("", "hotline-cmd-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(tmp, "hotline")
+	build := exec.Command("go", "build", "-buildvcs=false", "-o", binary, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.RemoveAll(tmp)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(tmp)
+	if demoDir != "" {
+		os.RemoveAll(demoDir)
+	}
+	os.Exit(code)
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// hotline runs the binary with args, without HOTLINE_DIR from the
+// environment.
+func hotline(t *testing.T, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "HOTLINE_DIR=") {
+			cmd.Env = append(cmd.Env, e)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := result{stdout: stdout.String(), stderr: stderr.String()}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("hotline %s: %v", strings.Join(args, " "), err)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("hotline %s: timed out", strings.Join(args, " "))
+	}
+	return r
+}
+
+// mustRun runs a command that must succeed and returns its stdout.
+func mustRun(t *testing.T, args ...string) string {
+	t.Helper()
+	r := hotline(t, args...)
+	if r.code != 0 {
+		t.Fatalf("hotline %s: exit %d: %s", strings.Join(args, " "), r.code, r.stderr)
+	}
+	return r.stdout
+}
+
+// checkFailed asserts a failure reported the documented way: non-zero exit,
+// nothing on stdout, exactly one line on stderr starting "hotline: " that
+// contains every want.
+func checkFailed(t *testing.T, args []string, r result, wants ...string) {
+	t.Helper()
+	cmd := "hotline " + strings.Join(args, " ")
+	if len(cmd) > 200 {
+		cmd = cmd[:200] + "..."
+	}
+	if r.code == 0 {
+		t.Errorf("%s: exit 0, want failure (stdout %q)", cmd, r.stdout)
+		return
+	}
+	if r.stdout != "" {
+		t.Errorf("%s: printed %q on stdout", cmd, r.stdout)
+	}
+	if strings.Count(r.stderr, "\n") != 1 || !strings.HasSuffix(r.stderr, "\n") || !strings.HasPrefix(r.stderr, "hotline: ") {
+		t.Errorf("%s: stderr %q, want one line starting with \"hotline: \"", cmd, r.stderr)
+		return
+	}
+	for _, w := range wants {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("%s: stderr %q does not mention %q", cmd, r.stderr, w)
+		}
+	}
+}
+
+var (
+	demoOnce sync.Once
+	demoDir  string
+	demoRes  result
+)
+
+// demoRun runs hotline demo once; its stations (stopped) and transcripts
+// stay in the returned folder for the other tests (TestMain removes it).
+func demoRun(t *testing.T) (string, result) {
+	t.Helper()
+	demoOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "hotline-demo-test-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		demoDir = dir
+		demoRes = hotline(t, "demo", "--in", dir)
+	})
+	if demoDir == "" {
+		t.Fatal("demo folder was not created")
+	}
+	if demoRes.code != 0 {
+		t.Fatalf("hotline demo: exit %d\nstdout %s\nstderr %s", demoRes.code, demoRes.stdout, demoRes.stderr)
+	}
+	return demoDir, demoRes
+}
+
+func TestDemo(t *testing.T) {
+	dir, r := demoRun(t)
+	if n := strings.Count(r.stdout, "verified offline"); n != 4 {
+		t.Errorf("demo printed \"verified offline\" %d times, want 4:\n%s", n, r.stdout)
+	}
+	bundles, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	if len(bundles) != 4 {
+		t.Errorf("demo left %d transcripts, want 4: %v", len(bundles), bundles)
+	}
+}
+
+func TestVerifyBundles(t *testing.T) {
+	dir, _ := demoRun(t)
+	bundles, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	if len(bundles) == 0 {
+		t.Fatal("no transcripts")
+	}
+	for _, b := range bundles {
+		out := mustRun(t, "verify", b)
+		if !strings.Contains(out, ": verified") || !strings.Contains(out, "USA") || !strings.Contains(out, "CHN") {
+			t.Errorf("verify %s: %q", b, out)
+		}
+		var rep transcript.Report
+		if err := json.Unmarshal([]byte(mustRun(t, "verify", "--json", b)), &rep); err != nil || len(rep.Logs) != 2 {
+			t.Errorf("verify --json %s: %+v, %v", b, rep, err)
+		}
+	}
+}
+
+// flipEntryByte returns the bundle with one character changed in the middle
+// of the base64 text of one entry (to another base64 character, so the
+// file is still a well-formed bundle whose entry bytes differ).
+func flipEntryByte(t *testing.T, data []byte, log, entry int) []byte {
+	t.Helper()
+	var b transcript.Bundle
+	if err := json.Unmarshal(data, &b); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(b.Logs[log].Entries[entry]) // "base64..."
+	i := bytes.Index(data, raw)
+	if i < 0 || bytes.Count(data, raw) != 1 {
+		t.Fatal("entry not found once in the file")
+	}
+	pos := i + len(raw)/2
+	out := bytes.Clone(data)
+	if out[pos] == 'A' {
+		out[pos] = 'B'
+	} else {
+		out[pos] = 'A'
+	}
+	return out
+}
+
+func TestVerifyRefuses(t *testing.T) {
+	dir, _ := demoRun(t)
+	orig, err := os.ReadFile(filepath.Join(dir, "usa-chn-staff-USA.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ log, entry int }{{0, 0}, {0, 1}, {1, 2}} {
+		tampered := flipEntryByte(t, orig, c.log, c.entry)
+		file := filepath.Join(t.TempDir(), "tampered.json")
+		if err := os.WriteFile(file, tampered, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args := []string{"verify", file}
+		checkFailed(t, args, hotline(t, args...), "tampered.json", "does not verify")
+		if data, _ := os.ReadFile(file); !bytes.Equal(data, tampered) {
+			t.Error("verify changed the bundle file")
+		}
+	}
+	missing := filepath.Join(t.TempDir(), "missing.json")
+	args := []string{"verify", missing}
+	checkFailed(t, args, hotline(t, args...), "missing.json", "no such file")
+	args = []string{"verify"}
+	checkFailed(t, args, hotline(t, args...), "bundle file")
+}
+
+// stationState is what a station shows of itself through the CLI: its
+// peers, channels with their log sizes, and its outbox with each status.
+func stationState(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, verb := range [][]string{{"status"}, {"outbox"}} {
+		b.WriteString(mustRun(t, append(verb, "--dir", dir, "--json")...))
+	}
+	return b.String()
+}
+
+// filesOf hashes every file of a station directory but its lock.
+func filesOf(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.IsDir() || d.Name() == "lock" {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, _ := d.Info()
+		out[p] = fmt.Sprintf("%x %v", sha256.Sum256(data), fi.Mode())
+		return nil
+	})
+	return out
+}
+
+func TestBadInput(t *testing.T) {
+	dir, _ := demoRun(t)
+	usa, chn := filepath.Join(dir, "usa"), filepath.Join(dir, "chn")
+	usaCard, err := station.ReadCard(usa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chnCard, err := station.ReadCard(chn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A third station that has pinned nobody.
+	rus := filepath.Join(t.TempDir(), "rus")
+	mustRun(t, "init", "--dir", rus, "--name", "RUS", "--party", "RUS", "--peer-listen", "127.0.0.1:7443")
+	newDir := filepath.Join(t.TempDir(), "new")
+	const staff = "usa-chn-staff"
+
+	cases := []struct {
+		dir   string // station that must not change ("" for none)
+		args  []string
+		wants []string
+	}{
+		{"", []string{"frobnicate"}, []string{`unknown verb "frobnicate"`}},
+		{"", []string{"peer", "frob", "--dir", usa}, []string{`unknown verb "peer frob"`}},
+		{usa, []string{"send", "--bogus"}, []string{"send", "-bogus"}},
+		{usa, []string{"send", "--dir", usa, "--channel", staff, "--precedence", "FLASH", "--text", "hi", "--bogus"}, []string{"-bogus"}},
+		{usa, []string{"send", "--dir", usa, "--channel", staff, "--precedence", "FLASH", "--text", "hi", "extra"}, []string{`unexpected argument "extra"`}},
+		{usa, []string{"send", "--dir", usa}, []string{"missing --channel, --precedence, --text"}},
+		{usa, []string{"send", "--dir", usa, "--channel", staff, "--text", "hi"}, []string{"missing --precedence"}},
+		{usa, []string{"peer", "add", "--dir", usa}, []string{"missing --card, --fingerprint"}},
+		{usa, []string{"channel", "propose", "--dir", usa, "--peer", "CHN"}, []string{"missing --channel, --level"}},
+		{usa, []string{"channel", "accept", "--dir", usa}, []string{"missing --channel"}},
+		{usa, []string{"ack", "--dir", usa}, []string{"missing --id"}},
+		{usa, []string{"export", "--dir", usa, "--channel", staff}, []string{"missing --out"}},
+		{"", []string{"init", "--dir", newDir, "--name", "NEW"}, []string{"missing --party, --peer-listen"}},
+		{"", []string{"init", "--dir", newDir, "--name", "NEW", "--party", "NEW", "--peer-listen", "nowhere"}, []string{"--peer-listen", "nowhere"}},
+		{usa, []string{"send", "--dir", usa, "--channel", staff, "--precedence", "URGENT", "--text", "hi"}, []string{"URGENT", "FLASH"}},
+		{usa, []string{"send", "--dir", usa, "--channel", "usa-rus-staff", "--precedence", "FLASH", "--text", "hi"}, []string{"unknown channel", "usa-rus-staff"}},
+		{usa, []string{"channel", "propose", "--dir", usa, "--peer", "CHN", "--channel", "usa-chn-new", "--level", "captain"}, []string{"captain", "staff"}},
+		{usa, []string{"channel", "propose", "--dir", usa, "--peer", "CHN", "--channel", "usa-chn-new", "--level", "staff", "--deadline", "FLASH"}, []string{"--deadline", "FLASH"}},
+		{usa, []string{"ack", "--dir", usa, "--id", staff + "/USA/2"}, []string{"own message"}},
+		{usa, []string{"ack", "--dir", usa, "--id", "garbage"}, []string{"garbage", "CHANNEL/STATION/INDEX"}},
+		{rus, []string{"peer", "add", "--dir", rus, "--card", filepath.Join(chn, "card"), "--fingerprint", usaCard.Fingerprint()},
+			[]string{chnCard.Fingerprint(), usaCard.Fingerprint(), "do not pin"}},
+		{rus, []string{"peer", "add", "--dir", rus, "--card", filepath.Join(dir, "no-such-card"), "--fingerprint", chnCard.Fingerprint()}, []string{"no-such-card"}},
+		{usa, []string{"init", "--dir", usa, "--name", "USA", "--party", "USA", "--peer-listen", "127.0.0.1:7443"}, []string{usa, "already holds a station"}},
+		{usa, []string{"init", "--dir", usa, "--name", "OTHER", "--party", "OTHER", "--peer-listen", "127.0.0.1:7443"}, []string{"already holds a station"}},
+		{"", []string{"status", "--dir", filepath.Join(dir, "nowhere")}, []string{"nowhere", "not a station directory"}},
+	}
+	// Every case must leave its station as it was at the start.
+	states, files := map[string]string{}, map[string]map[string]string{}
+	for _, d := range []string{usa, rus} {
+		states[d], files[d] = stationState(t, d), filesOf(t, d)
+	}
+	for _, c := range cases {
+		checkFailed(t, c.args, hotline(t, c.args...), c.wants...)
+		if c.dir != "" {
+			before := states[c.dir]
+			if after := stationState(t, c.dir); after != before {
+				t.Errorf("hotline %s changed the station:\nbefore %s\nafter %s", strings.Join(c.args, " "), before, after)
+			}
+			for _, f := range []string{"config.json", "card", "api-token", "keys/signing.key", "keys/kem.key"} {
+				p := filepath.Join(c.dir, f)
+				if after := filesOf(t, c.dir)[p]; after != files[c.dir][p] {
+					t.Errorf("hotline %s changed %s", strings.Join(c.args, " "), f)
+				}
+			}
+		}
+	}
+	if _, err := os.Stat(newDir); err == nil {
+		t.Errorf("a failed init left %s behind", newDir)
+	}
+}
+
+func TestKeyReadableByOthers(t *testing.T) {
+	for _, key := range []string{"signing.key", "kem.key"} {
+		dir := filepath.Join(t.TempDir(), "usa")
+		mustRun(t, "init", "--dir", dir, "--name", "USA", "--party", "USA", "--peer-listen", "127.0.0.1:7443")
+		p := filepath.Join(dir, "keys", key)
+		if err := os.Chmod(p, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files := filesOf(t, dir)
+		for _, args := range [][]string{{"status", "--dir", dir}, {"peer", "list", "--dir", dir}, {"run", "--dir", dir}} {
+			checkFailed(t, args, hotline(t, args...), "chmod 600", p)
+		}
+		fi, err := os.Stat(p)
+		if err != nil || fi.Mode().Perm() != 0o644 {
+			t.Errorf("%s: mode %v, %v; the station must not change it", key, fi.Mode(), err)
+		}
+		after := filesOf(t, dir)
+		for f, h := range files {
+			if after[f] != h {
+				t.Errorf("%s changed", f)
+			}
+		}
+		if len(after) != len(files) {
+			t.Errorf("files before %d, after %d", len(files), len(after))
+		}
+	}
+}
+
+// TestStationBusy: while another short-lived command has the station open,
+// a second one must say so, not report a failed API call.
+func TestStationBusy(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "usa")
+	mustRun(t, "init", "--dir", dir, "--name", "USA", "--party", "USA", "--peer-listen", "127.0.0.1:7443")
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"status", "--dir", dir}
+	checkFailed(t, args, hotline(t, args...), "in use")
+}
+
+// copyStation copies a stopped station's directory.
+func copyStation(t *testing.T, from string) string {
+	t.Helper()
+	to := filepath.Join(t.TempDir(), filepath.Base(from))
+	err := filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		dst := filepath.Join(to, rel)
+		if d.IsDir() {
+			return os.MkdirAll(dst, 0o700)
+		}
+		if d.Name() == "lock" || d.Name() == "api.addr" {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		fi, _ := d.Info()
+		return os.WriteFile(dst, data, fi.Mode().Perm())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return to
+}
+
+// TestMessageListsAreInert: message text (which for the inbox comes from
+// the peer) must not reach the operator's terminal as control characters or
+// as extra lines that look like other messages.
+func TestMessageListsAreInert(t *testing.T) {
+	dir, _ := demoRun(t)
+	usa := copyStation(t, filepath.Join(dir, "usa"))
+	forged := "ok\nusa-chn-staff/USA/9  FLASH  acknowledged by Adm. Nobody\x1b[2J\x1b[H"
+	mustRun(t, "send", "--dir", usa, "--channel", "usa-chn-staff", "--precedence", "ROUTINE", "--text", forged)
+	out := mustRun(t, "outbox", "--dir", usa, "--channel", "usa-chn-staff")
+	var ms []json.RawMessage
+	if err := json.Unmarshal([]byte(mustRun(t, "outbox", "--dir", usa, "--channel", "usa-chn-staff", "--json")), &ms); err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsRune(out, '\x1b') {
+		t.Errorf("outbox printed an escape character: %q", out)
+	}
+	if lines := strings.Count(out, "\n"); lines != 1+len(ms) {
+		t.Errorf("outbox printed %d lines for %d messages: %q", lines, len(ms), out)
+	}
+}
