@@ -1088,6 +1088,16 @@ func (c *Core) Channels() []ChannelInfo {
 	return out
 }
 
+// Receipt returns the latest receipt (cosigned checkpoint) of this
+// station's log for a channel, as checked, which the store may write a
+// moment later; nil if none.
+func (c *Core) Receipt(channel string) []byte {
+	if cs := c.channels[channel]; cs != nil {
+		return cs.mine.receipt
+	}
+	return nil
+}
+
 // Peer returns a pinned peer's card.
 func (c *Core) Peer(name string) *identity.Card {
 	if p := c.peers[name]; p != nil {

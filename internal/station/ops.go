@@ -464,7 +464,14 @@ func (s *Station) Export(ctx context.Context, ch string) (*transcript.Bundle, er
 			bl.Entries[i] = e.Raw
 		}
 		if author == s.Cfg.Name {
-			bl.Checkpoint = string(l.Receipt)
+			var r []byte
+			if err := s.inLoop(ctx, func() { r = s.core.Receipt(ch) }); err != nil {
+				return nil, err
+			}
+			if len(r) == 0 {
+				r = l.Receipt
+			}
+			bl.Checkpoint = string(r)
 		} else if l.Checkpoint != nil {
 			v, err := peerCard.Verifier()
 			if err != nil {
