@@ -207,6 +207,11 @@ func (s *Station) inLoop(ctx context.Context, f func()) error {
 	}
 }
 
+// drainLimit bounds how many requests one turn of the loop takes before it
+// hands what they produced to the writer: small enough that sealing the
+// next messages overlaps writing and sending the previous ones.
+const drainLimit = 16
+
 // lazyDelay bounds how long a receipt-only batch waits for company.
 const lazyDelay = 100 * time.Millisecond
 
@@ -272,7 +277,7 @@ func (s *Station) loop() {
 			return
 		}
 	more:
-		for i := 0; i < 1024; i++ {
+		for i := 0; i < drainLimit; i++ {
 			select {
 			case r := <-s.reqs:
 				s.handle(r)
