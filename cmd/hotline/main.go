@@ -27,6 +27,7 @@ import (
 	"hotline/internal/demo"
 	"hotline/internal/identity"
 	"hotline/internal/station"
+	"hotline/internal/store"
 	"hotline/internal/transcript"
 )
 
@@ -181,6 +182,21 @@ func withOps(ctx context.Context, dir string, f func(station.Ops) error) error {
 	return ferr
 }
 
+// show runs op against the station in f's directory and prints its result
+// as JSON with --json, or with text otherwise.
+func show[T any](ctx context.Context, f *flags, op func(station.Ops) (T, error), text func(T) error) error {
+	return withOps(ctx, *f.dir, func(o station.Ops) error {
+		v, err := op(o)
+		if err != nil {
+			return err
+		}
+		if *f.json {
+			return printJSON(v)
+		}
+		return text(v)
+	})
+}
+
 func printJSON(v any) error {
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
@@ -270,17 +286,11 @@ func cmdPeerAdd(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("peer add: %w", err)
 	}
-	return withOps(ctx, *f.dir, func(o station.Ops) error {
-		p, err := o.AddPeer(ctx, text, *fp)
-		if err != nil {
-			return err
-		}
-		if *f.json {
-			return printJSON(p)
-		}
-		fmt.Printf("pinned %s (%s), fingerprint %s\n", p.Name, p.Party, p.Fingerprint)
-		return nil
-	})
+	return show(ctx, f, func(o station.Ops) (*station.PeerView, error) { return o.AddPeer(ctx, text, *fp) },
+		func(p *station.PeerView) error {
+			fmt.Printf("pinned %s (%s), fingerprint %s\n", p.Name, p.Party, p.Fingerprint)
+			return nil
+		})
 }
 
 func cmdPeerList(ctx context.Context, args []string) error {
@@ -288,21 +298,15 @@ func cmdPeerList(ctx context.Context, args []string) error {
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
-	return withOps(ctx, *f.dir, func(o station.Ops) error {
-		ps, err := o.Peers(ctx)
-		if err != nil {
-			return err
-		}
-		if *f.json {
-			return printJSON(ps)
-		}
-		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tPARTY\tFINGERPRINT\tCONNECTED\tENDPOINTS")
-		for _, p := range ps {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", p.Name, p.Party, p.Fingerprint, p.Connected, strings.Join(p.Endpoints, " "))
-		}
-		return tw.Flush()
-	})
+	return show(ctx, f, func(o station.Ops) ([]station.PeerView, error) { return o.Peers(ctx) },
+		func(ps []station.PeerView) error {
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tPARTY\tFINGERPRINT\tCONNECTED\tENDPOINTS")
+			for _, p := range ps {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", p.Name, p.Party, p.Fingerprint, p.Connected, strings.Join(p.Endpoints, " "))
+			}
+			return tw.Flush()
+		})
 }
 
 func cmdPropose(ctx context.Context, args []string) error {
@@ -327,17 +331,11 @@ func cmdPropose(ctx context.Context, args []string) error {
 			req.Deadlines[strings.TrimSpace(k)] = strings.TrimSpace(v)
 		}
 	}
-	return withOps(ctx, *f.dir, func(o station.Ops) error {
-		c, err := o.Propose(ctx, req)
-		if err != nil {
-			return err
-		}
-		if *f.json {
-			return printJSON(c)
-		}
-		fmt.Printf("proposed channel %s (%s) to %s; it is active once %s accepts\n", c.ID, c.Level, c.Peer, c.Peer)
-		return nil
-	})
+	return show(ctx, f, func(o station.Ops) (*station.ChannelView, error) { return o.Propose(ctx, req) },
+		func(c *station.ChannelView) error {
+			fmt.Printf("proposed channel %s (%s) to %s; it is active once %s accepts\n", c.ID, c.Level, c.Peer, c.Peer)
+			return nil
+		})
 }
 
 func cmdAccept(ctx context.Context, args []string) error {
@@ -349,17 +347,11 @@ func cmdAccept(ctx context.Context, args []string) error {
 	if err := required("channel accept", map[string]string{"channel": *ch}); err != nil {
 		return err
 	}
-	return withOps(ctx, *f.dir, func(o station.Ops) error {
-		c, err := o.Accept(ctx, *ch)
-		if err != nil {
-			return err
-		}
-		if *f.json {
-			return printJSON(c)
-		}
-		fmt.Printf("accepted channel %s (%s) with %s\n", c.ID, c.Level, c.Peer)
-		return nil
-	})
+	return show(ctx, f, func(o station.Ops) (*station.ChannelView, error) { return o.Accept(ctx, *ch) },
+		func(c *station.ChannelView) error {
+			fmt.Printf("accepted channel %s (%s) with %s\n", c.ID, c.Level, c.Peer)
+			return nil
+		})
 }
 
 func cmdChannelList(ctx context.Context, args []string) error {
@@ -367,21 +359,15 @@ func cmdChannelList(ctx context.Context, args []string) error {
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
-	return withOps(ctx, *f.dir, func(o station.Ops) error {
-		cs, err := o.Channels(ctx)
-		if err != nil {
-			return err
-		}
-		if *f.json {
-			return printJSON(cs)
-		}
-		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "CHANNEL\tPEER\tLEVEL\tSTATE\tWRITTEN\tDELIVERED\tRECEIVED")
-		for _, c := range cs {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\n", c.ID, c.Peer, c.Level, c.State, c.Written, c.Delivered, c.Received)
-		}
-		return tw.Flush()
-	})
+	return show(ctx, f, func(o station.Ops) ([]station.ChannelView, error) { return o.Channels(ctx) },
+		func(cs []station.ChannelView) error {
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "CHANNEL\tPEER\tLEVEL\tSTATE\tWRITTEN\tDELIVERED\tRECEIVED")
+			for _, c := range cs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\n", c.ID, c.Peer, c.Level, c.State, c.Written, c.Delivered, c.Received)
+			}
+			return tw.Flush()
+		})
 }
 
 func cmdRun(ctx context.Context, args []string) error {
@@ -449,17 +435,13 @@ func cmdSend(ctx context.Context, args []string) error {
 	if err := required("send", map[string]string{"channel": *ch, "precedence": *prec, "text": *text}); err != nil {
 		return err
 	}
-	return withOps(ctx, *f.dir, func(o station.Ops) error {
-		m, err := o.Send(ctx, station.SendRequest{Channel: *ch, Precedence: *prec, Text: *text, Lang: *lang})
-		if err != nil {
-			return err
-		}
-		if *f.json {
-			return printJSON(m)
-		}
-		fmt.Println(m.ID)
-		return nil
-	})
+	return show(ctx, f, func(o station.Ops) (*station.MessageView, error) {
+		return o.Send(ctx, station.SendRequest{Channel: *ch, Precedence: *prec, Text: *text, Lang: *lang})
+	},
+		func(m *station.MessageView) error {
+			fmt.Println(m.ID)
+			return nil
+		})
 }
 
 func printMessages(ms []station.MessageView, asJSON bool) error {
@@ -524,17 +506,11 @@ func cmdAck(ctx context.Context, args []string) error {
 	if err := required("ack", map[string]string{"id": *id}); err != nil {
 		return err
 	}
-	return withOps(ctx, *f.dir, func(o station.Ops) error {
-		m, err := o.Ack(ctx, *id, *as)
-		if err != nil {
-			return err
-		}
-		if *f.json {
-			return printJSON(m)
-		}
-		fmt.Printf("%s acknowledged by %s\n", m.ID, inert(m.AckBy))
-		return nil
-	})
+	return show(ctx, f, func(o station.Ops) (*station.MessageView, error) { return o.Ack(ctx, *id, *as) },
+		func(m *station.MessageView) error {
+			fmt.Printf("%s acknowledged by %s\n", m.ID, inert(m.AckBy))
+			return nil
+		})
 }
 
 func defaultOperator() string {
@@ -552,26 +528,20 @@ func cmdStatus(ctx context.Context, args []string) error {
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
-	return withOps(ctx, *f.dir, func(o station.Ops) error {
-		s, err := o.Status(ctx)
-		if err != nil {
-			return err
-		}
-		if *f.json {
-			return printJSON(s)
-		}
-		fmt.Printf("station %s (%s)  fingerprint %s\n", s.Station, s.Party, s.Fingerprint)
-		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "CHANNEL\tPEER\tSTATE\tCONNECTED\tWRITTEN\tDELIVERED\tRECEIVED")
-		for _, c := range s.Channels {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%d\t%d\t%d\n", c.ID, c.Peer, c.State, c.Connected, c.Written, c.Delivered, c.Received)
-		}
-		tw.Flush()
-		for k, v := range s.Refused {
-			fmt.Printf("refused %s: %d\n", k, v)
-		}
-		return nil
-	})
+	return show(ctx, f, func(o station.Ops) (*station.StatusView, error) { return o.Status(ctx) },
+		func(s *station.StatusView) error {
+			fmt.Printf("station %s (%s)  fingerprint %s\n", s.Station, s.Party, s.Fingerprint)
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "CHANNEL\tPEER\tSTATE\tCONNECTED\tWRITTEN\tDELIVERED\tRECEIVED")
+			for _, c := range s.Channels {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%d\t%d\t%d\n", c.ID, c.Peer, c.State, c.Connected, c.Written, c.Delivered, c.Received)
+			}
+			tw.Flush()
+			for k, v := range s.Refused {
+				fmt.Printf("refused %s: %d\n", k, v)
+			}
+			return nil
+		})
 }
 
 func cmdAlerts(ctx context.Context, args []string) error {
@@ -579,19 +549,13 @@ func cmdAlerts(ctx context.Context, args []string) error {
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
-	return withOps(ctx, *f.dir, func(o station.Ops) error {
-		as, err := o.Alerts(ctx, 0)
-		if err != nil {
-			return err
-		}
-		if *f.json {
-			return printJSON(as)
-		}
-		for _, a := range as {
-			fmt.Printf("%s  %-7s  %s\n", a.At.Format(time.DateTime), strings.ToUpper(a.Level), inert(a.Text))
-		}
-		return nil
-	})
+	return show(ctx, f, func(o station.Ops) ([]store.Alert, error) { return o.Alerts(ctx, 0) },
+		func(as []store.Alert) error {
+			for _, a := range as {
+				fmt.Printf("%s  %-7s  %s\n", a.At.Format(time.DateTime), strings.ToUpper(a.Level), inert(a.Text))
+			}
+			return nil
+		})
 }
 
 func cmdExport(ctx context.Context, args []string) error {
