@@ -449,6 +449,11 @@ func runFaults(t *testing.T, s *sim) {
 		t.Logf("%s: %+v out=%d", n.name, n.core.Channels(), n.out)
 	}
 	checkInvariants(t, s)
+	for _, n := range s.nodes {
+		if len(n.core.Stats.Refused) > 0 && s.counts["corrupt"] == 0 && s.counts["reorder"] == 0 {
+			t.Fatalf("%s refused frames with no corruption or reordering: %v", n.name, n.core.Stats.Refused)
+		}
+	}
 	t.Logf("%d messages, faults %v, refused %v, duplicates %d/%d", msg, s.counts, s.nodes[1].core.Stats.Refused,
 		s.nodes[0].core.Stats.Duplicates, s.nodes[1].core.Stats.Duplicates)
 }
@@ -499,9 +504,6 @@ func checkInvariants(t *testing.T, s *sim) {
 			if uint64(len(es)) < idx {
 				t.Fatalf("%s: send of %s returned but the peer never received it", n.name, id)
 			}
-		}
-		if len(n.core.Stats.Refused) > 0 && s.counts["corrupt"] == 0 && s.counts["reorder"] == 0 {
-			t.Fatalf("%s refused frames with no corruption or reordering: %v", n.name, n.core.Stats.Refused)
 		}
 	}
 }

@@ -1,0 +1,177 @@
+package protocol
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"testing/cryptotest"
+
+	"hotline/internal/envelope"
+	"hotline/internal/identity"
+	"hotline/internal/transcript"
+)
+
+// TestCoreRefuses feeds a core frames that a faulty or hostile peer could
+// send on an authenticated connection. Each must be refused with an error
+// frame that closes the connection, counted under its reason, recorded as
+// an alert, and change nothing else.
+func TestCoreRefuses(t *testing.T) {
+	cryptotest.SetGlobalRandom(t, 7)
+	s := newSim(t, 7)
+	a, b := s.nodes[0], s.nodes[1]
+	// Some traffic first, so that there is a history to replay.
+	for i := range 3 {
+		s.request(a, func(id uint64) Event {
+			return Submit{ID: id, Channel: "ops", Kind: envelope.Text, Precedence: envelope.Flash, Body: textBody(i)}
+		})
+	}
+	s.settle(10000)
+	impostor, err := identity.NewKeys("ALPHA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	impostorB, err := identity.NewKeys("BRAVO")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// entry seals a text entry from ALPHA to BRAVO at an index with a key.
+	entry := func(ch string, idx uint64, key *identity.Keys) []byte {
+		body, _ := json.Marshal(TextBody{Text: "crafted"})
+		raw, err := envelope.Seal(envelope.Header{Channel: ch, Author: "ALPHA", Recipient: "BRAVO", Index: idx,
+			Precedence: envelope.Flash, Kind: envelope.Text, Time: s.now}, body, b.keys.KEM.PublicKey(), key.Sign)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	// frame wraps entries in an entries frame with ALPHA's checkpoint over
+	// ALPHA's stored log for ch followed by them.
+	frame := func(ch string, signer *identity.Keys, entries ...[]byte) []byte {
+		tree := transcript.NewTree()
+		for _, e := range a.disk.entries[ch+"/ALPHA"] {
+			tree.Append(e.Raw)
+		}
+		for _, e := range entries {
+			tree.Append(e)
+		}
+		cp, err := transcript.SignCheckpoint(transcript.Checkpoint{Origin: transcript.Origin(ch, "ALPHA"), Size: tree.Size(), Root: tree.Root()}, signer.Signer())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return (&Frame{Type: FrameEntries, Channel: ch, Author: "ALPHA", Checkpoint: cp, Entries: entries}).Encode()
+	}
+	next := uint64(len(a.disk.entries["ops/ALPHA"]) + 1)
+	stored := a.disk.entries["ops/ALPHA"]
+	old := frame("ops", a.keys, stored[len(stored)-1].Raw)
+	wrongRoot := func() []byte {
+		f, _ := DecodeFrame(frame("ops", a.keys, entry("ops", next, a.keys)))
+		other, _ := DecodeFrame(frame("ops", a.keys, entry("ops", next, a.keys)))
+		f.Checkpoint = other.Checkpoint // a checkpoint over a different entry at the same index
+		return f.Encode()
+	}()
+	forgedReceipt := func() []byte {
+		l := b.disk.logs["ops/ALPHA"]
+		r, err := transcript.Cosign(l.Checkpoint, a.core.verifier, impostorB.Signer())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return (&Frame{Type: FrameReceipt, Channel: "ops", Author: "ALPHA", Checkpoint: r}).Encode()
+	}()
+
+	tests := []struct {
+		name   string
+		to     *simNode
+		data   []byte
+		reason string
+	}{
+		{"malformed frame", b, []byte{byte(FrameEntries), 3, 'o'}, "malformed frame"},
+		{"unknown frame type", b, []byte{99}, "malformed frame"},
+		{"entry signed by another key", b, frame("ops", a.keys, entry("ops", next, impostor)), "bad entry"},
+		{"checkpoint signed by another key", b, frame("ops", impostor, entry("ops", next, a.keys)), "bad checkpoint"},
+		{"checkpoint root does not match", b, wrongRoot, "root mismatch"},
+		{"entries for an unknown channel", b, frame("nowhere", a.keys, entry("nowhere", 1, a.keys)), "unknown channel"},
+		{"entries of another author's log", b, (&Frame{Type: FrameEntries, Channel: "ops", Author: "BRAVO", Checkpoint: []byte("x"), Entries: [][]byte{entry("ops", next, a.keys)}}).Encode(), "wrong author"},
+		{"oversized entry", b, (&Frame{Type: FrameEntries, Channel: "ops", Author: "ALPHA", Checkpoint: []byte("x"), Entries: [][]byte{make([]byte, envelope.MaxSize+1)}}).Encode(), "malformed frame"},
+		{"receipt cosigned by another key", a, forgedReceipt, "bad cosignature"},
+		{"hello with another protocol version", b, (&Frame{Type: FrameHello, Version: Version + 1}).Encode(), "protocol version"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := snapshotDisk(tt.to)
+			refused := tt.to.core.Stats.Refused[tt.reason]
+			// ALPHA's outbound connection carries its entries to BRAVO and
+			// BRAVO's receipts back.
+			s.dial(a)
+			conn := a.out
+			s.net = nil
+			s.step(tt.to, FrameIn{Peer: s.peerOf(tt.to).name, Conn: conn, Data: tt.data})
+			// The error frame is on its way and the connection closed after it.
+			var sawError bool
+			for _, p := range s.net {
+				if f, err := DecodeFrame(p.data); err == nil && f.Type == FrameError && p.from == tt.to {
+					sawError = true
+				}
+			}
+			if !sawError {
+				t.Error("no error frame sent to the peer")
+			}
+			if _, alive := s.conns[conn]; alive {
+				t.Error("the connection is still open")
+			}
+			if got := tt.to.core.Stats.Refused[tt.reason]; got != refused+1 {
+				t.Errorf("refused[%q] = %d, want %d (all: %v)", tt.reason, got, refused+1, tt.to.core.Stats.Refused)
+			}
+			for _, p := range tt.to.unsynced {
+				if len(p.Batch.Entries)+len(p.Batch.Channels)+len(p.Batch.Logs)+len(p.Batch.Receipts)+len(p.Batch.Acks) > 0 {
+					t.Errorf("a refused frame led to a write: %+v", p.Batch)
+				}
+			}
+			s.settle(10000)
+			if after := snapshotDisk(tt.to); !bytes.Equal(before, after) {
+				t.Error("the refused frame changed what is stored")
+			}
+		})
+	}
+
+	// A replayed frame is not refused: its entries are duplicates, ignored,
+	// and the receipt held for them is sent again.
+	t.Run("replayed frame", func(t *testing.T) {
+		s.dial(a)
+		s.settle(10000)
+		before := snapshotDisk(b)
+		dups := b.core.Stats.Duplicates
+		s.net = nil
+		s.step(b, FrameIn{Peer: "ALPHA", Conn: a.out, Data: old})
+		if b.core.Stats.Duplicates != dups+1 {
+			t.Errorf("duplicates = %d, want %d", b.core.Stats.Duplicates, dups+1)
+		}
+		var receipt bool
+		for _, p := range s.net {
+			if f, err := DecodeFrame(p.data); err == nil && f.Type == FrameReceipt {
+				receipt = true
+			}
+		}
+		if !receipt {
+			t.Error("the duplicate was not acknowledged again")
+		}
+		s.settle(10000)
+		if after := snapshotDisk(b); !bytes.Equal(before, after) {
+			t.Error("a replay changed what is stored")
+		}
+	})
+	checkInvariants(t, s)
+}
+
+// snapshotDisk encodes what a node stored, apart from alerts.
+func snapshotDisk(n *simNode) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	for _, k := range []string{"ops/ALPHA", "ops/BRAVO", "leaders/ALPHA", "leaders/BRAVO"} {
+		enc.Encode(n.disk.entries[k])
+		enc.Encode(n.disk.logs[k])
+	}
+	enc.Encode(n.disk.channels)
+	enc.Encode(n.disk.acks)
+	return buf.Bytes()
+}
