@@ -71,11 +71,13 @@ type AddPeer struct {
 	Card *identity.Card
 }
 
-// FrameIn is a frame that arrived from an authenticated peer.
+// FrameIn is a frame that arrived from an authenticated peer. Pre, if
+// set, is the frame already decoded and its entries checked (see Prepare).
 type FrameIn struct {
 	Peer string
 	Conn ConnID
 	Data []byte
+	Pre  *Prepared
 }
 
 // Connected reports a connection to or from a peer. Outbound connections
@@ -707,7 +709,14 @@ func (c *Core) frameIn(ev FrameIn) {
 		c.refuse("unknown peer", "alarm", "", ev.Peer, "frame from %s, which is not pinned", ev.Peer)
 		return
 	}
-	f, err := DecodeFrame(ev.Data)
+	var f *Frame
+	var err error
+	if ev.Pre != nil && ev.Pre.key.Equal(p.card.SignKey) {
+		f, err = ev.Pre.Frame, ev.Pre.Err
+	} else {
+		ev.Pre = nil
+		f, err = DecodeFrame(ev.Data)
+	}
 	if err != nil {
 		c.refuse("malformed frame", "warning", "", ev.Peer, "frame from %s refused: %v", ev.Peer, err)
 		c.emit(Send{Peer: ev.Peer, Conn: ev.Conn, Data: (&Frame{Type: FrameError, Text: err.Error()}).Encode(), Close: true})
@@ -719,7 +728,7 @@ func (c *Core) frameIn(ev FrameIn) {
 	case FrameStatus:
 		c.status(p, ev.Conn, f)
 	case FrameEntries:
-		c.entries(p, ev.Conn, f)
+		c.entries(p, ev.Conn, f, ev.Pre)
 	case FrameReceipt:
 		c.receipt(p, ev.Conn, f)
 	case FrameResend:
@@ -886,7 +895,7 @@ func (c *Core) applyReceipt(p *peer, conn ConnID, cs *chanState, signed []byte) 
 
 // entries accepts the peer's entries in order, checks its checkpoint
 // against them, and arranges for the receipt once they are durable.
-func (c *Core) entries(p *peer, conn ConnID, f *Frame) {
+func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 	name := p.card.Name
 	if f.Author != name {
 		c.reject(p, conn, "wrong author", f.Channel, "%s sent entries of %s's log %s", name, f.Author, f.Channel)
@@ -919,10 +928,8 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame) {
 		expected = theirs.size + 1
 	}
 	for i, raw := range f.Entries {
-		e, err := envelope.Parse(raw)
-		if err == nil {
-			err = e.Verify(p.card.SignKey)
-		}
+		o := checkEntry(pre, p.card.SignKey, f, i)
+		e, err := o.Env, o.Err
 		if err != nil {
 			c.reject(p, conn, "bad entry", f.Channel, "entries from %s for %s refused: entry %d of the frame: %v", name, f.Channel, i+1, err)
 			return
@@ -940,7 +947,7 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame) {
 			c.emit(Send{Peer: name, Conn: conn, Data: (&Frame{Type: FrameResend, Channel: f.Channel, Author: name, From: expected}).Encode()})
 			return
 		}
-		body, err := e.Open(c.keys.KEM)
+		body, err := o.open(c.keys)
 		var decoded any
 		if err == nil {
 			decoded, err = DecodeBody(e.Kind, body)

@@ -313,7 +313,12 @@ func (s *sim) deliver() {
 		data = bytes.Clone(data)
 		data[s.rng.IntN(len(data))] ^= byte(1 + s.rng.IntN(255))
 	}
-	s.step(p.to, FrameIn{Peer: p.from.name, Conn: p.conn, Data: data})
+	ev := FrameIn{Peer: p.from.name, Conn: p.conn, Data: data}
+	if s.rng.IntN(2) == 0 {
+		// Half the frames arrive prepared, as the station's reader does.
+		ev.Pre = Prepare(data, p.from.keys.SignPublic(), p.to.keys)
+	}
+	s.step(p.to, ev)
 }
 
 func (s *sim) request(n *simNode, build func(id uint64) Event) uint64 {

@@ -84,17 +84,20 @@ func TestCoreRefuses(t *testing.T) {
 		to     *simNode
 		data   []byte
 		reason string
+		pre    *identity.Keys // prepare the frame against this author's key
 	}{
-		{"malformed frame", b, []byte{byte(FrameEntries), 3, 'o'}, "malformed frame"},
-		{"unknown frame type", b, []byte{99}, "malformed frame"},
-		{"entry signed by another key", b, frame("ops", a.keys, entry("ops", next, impostor)), "bad entry"},
-		{"checkpoint signed by another key", b, frame("ops", impostor, entry("ops", next, a.keys)), "bad checkpoint"},
-		{"checkpoint root does not match", b, wrongRoot, "root mismatch"},
-		{"entries for an unknown channel", b, frame("nowhere", a.keys, entry("nowhere", 1, a.keys)), "unknown channel"},
-		{"entries of another author's log", b, (&Frame{Type: FrameEntries, Channel: "ops", Author: "BRAVO", Checkpoint: []byte("x"), Entries: [][]byte{entry("ops", next, a.keys)}}).Encode(), "wrong author"},
-		{"oversized entry", b, (&Frame{Type: FrameEntries, Channel: "ops", Author: "ALPHA", Checkpoint: []byte("x"), Entries: [][]byte{make([]byte, envelope.MaxSize+1)}}).Encode(), "malformed frame"},
-		{"receipt cosigned by another key", a, forgedReceipt, "bad cosignature"},
-		{"hello with another protocol version", b, (&Frame{Type: FrameHello, Version: Version + 1}).Encode(), "protocol version"},
+		{"malformed frame", b, []byte{byte(FrameEntries), 3, 'o'}, "malformed frame", nil},
+		{"unknown frame type", b, []byte{99}, "malformed frame", nil},
+		{"entry signed by another key", b, frame("ops", a.keys, entry("ops", next, impostor)), "bad entry", nil},
+		{"checkpoint signed by another key", b, frame("ops", impostor, entry("ops", next, a.keys)), "bad checkpoint", nil},
+		{"checkpoint root does not match", b, wrongRoot, "root mismatch", nil},
+		{"entries for an unknown channel", b, frame("nowhere", a.keys, entry("nowhere", 1, a.keys)), "unknown channel", nil},
+		{"entries of another author's log", b, (&Frame{Type: FrameEntries, Channel: "ops", Author: "BRAVO", Checkpoint: []byte("x"), Entries: [][]byte{entry("ops", next, a.keys)}}).Encode(), "wrong author", nil},
+		{"oversized entry", b, (&Frame{Type: FrameEntries, Channel: "ops", Author: "ALPHA", Checkpoint: []byte("x"), Entries: [][]byte{make([]byte, envelope.MaxSize+1)}}).Encode(), "malformed frame", nil},
+		{"receipt cosigned by another key", a, forgedReceipt, "bad cosignature", nil},
+		{"hello with another protocol version", b, (&Frame{Type: FrameHello, Version: Version + 1}).Encode(), "protocol version", nil},
+		{"entry signed by another key, prepared against that key", b, frame("ops", a.keys, entry("ops", next, impostor)), "bad entry", impostor},
+		{"entry signed by another key, prepared", b, frame("ops", a.keys, entry("ops", next, impostor)), "bad entry", a.keys},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,7 +108,11 @@ func TestCoreRefuses(t *testing.T) {
 			s.dial(a)
 			conn := a.out
 			s.net = nil
-			s.step(tt.to, FrameIn{Peer: s.peerOf(tt.to).name, Conn: conn, Data: tt.data})
+			ev := FrameIn{Peer: s.peerOf(tt.to).name, Conn: conn, Data: tt.data}
+			if tt.pre != nil {
+				ev.Pre = Prepare(tt.data, tt.pre.SignPublic(), tt.to.keys)
+			}
+			s.step(tt.to, ev)
 			// The error frame is on its way and the connection closed after it.
 			var sawError bool
 			for _, p := range s.net {

@@ -2,6 +2,7 @@ package station
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -81,12 +82,14 @@ func (s *Station) serveInbound(ctx context.Context, tc *tls.Conn) {
 		tc.Close()
 		return
 	}
-	s.serveConn(name, link.NewConn(tc), false)
+	s.serveConn(name, k, link.NewConn(tc), false)
 }
 
 // serveConn registers a connection with the core and feeds it frames until
-// it closes.
-func (s *Station) serveConn(peer string, c *link.Conn, outbound bool) {
+// it closes. Each frame is decoded, and its entries verified and opened,
+// here on the connection's goroutine (protocol.Prepare), so that this costly
+// part runs in parallel with the core's loop.
+func (s *Station) serveConn(peer string, key ed25519.PublicKey, c *link.Conn, outbound bool) {
 	id := protocol.ConnID(s.nextConn.Add(1))
 	s.mu.Lock()
 	s.conns[id] = c
@@ -101,7 +104,7 @@ func (s *Station) serveConn(peer string, c *link.Conn, outbound bool) {
 		if err != nil {
 			break
 		}
-		s.event(protocol.FrameIn{Peer: peer, Conn: id, Data: data})
+		s.event(protocol.FrameIn{Peer: peer, Conn: id, Data: data, Pre: protocol.Prepare(data, key, s.Keys)})
 	}
 	c.Close()
 	s.mu.Lock()
@@ -145,7 +148,7 @@ func (s *Station) dial(ctx context.Context, peer string) {
 				<-ctx.Done()
 				c.Close()
 			}()
-			s.serveConn(peer, c, true)
+			s.serveConn(peer, card.SignKey, c, true)
 			break
 		}
 		select {

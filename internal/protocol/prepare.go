@@ -1,0 +1,77 @@
+package protocol
+
+import (
+	"crypto/ed25519"
+
+	"hotline/internal/envelope"
+	"hotline/internal/identity"
+)
+
+// Prepared is the pure, costly part of handling a frame, done before the
+// frame reaches the core: decoding it and, for an entries frame, parsing
+// every entry, verifying its signature and opening its body. The station
+// does it on the connection's own goroutine, so that several frames are
+// checked in parallel while the core's loop goes on; the core makes the
+// same checks itself for a frame that comes without it (the simulator's).
+type Prepared struct {
+	Frame   *Frame
+	Err     error    // why the frame does not decode
+	Entries []Opened // for an entries frame, one per entry
+	key     ed25519.PublicKey
+}
+
+// Opened is one entry as prepared.
+type Opened struct {
+	Env     *envelope.Envelope
+	Err     error // parse or signature error
+	Body    []byte
+	OpenErr error // the body does not open
+	opened  bool  // Body and OpenErr are set
+}
+
+// Prepare decodes data from the peer whose signing key is peerKey and
+// checks and opens its entries with self's keys.
+func Prepare(data []byte, peerKey ed25519.PublicKey, self *identity.Keys) *Prepared {
+	pre := &Prepared{key: peerKey}
+	pre.Frame, pre.Err = DecodeFrame(data)
+	if pre.Err != nil || pre.Frame.Type != FrameEntries {
+		return pre
+	}
+	pre.Entries = make([]Opened, len(pre.Frame.Entries))
+	for i, raw := range pre.Frame.Entries {
+		o := &pre.Entries[i]
+		o.Env, o.Err = envelope.Parse(raw)
+		if o.Err == nil {
+			o.Err = o.Env.Verify(peerKey)
+		}
+		if o.Err == nil {
+			o.Body, o.OpenErr = o.Env.Open(self.KEM)
+			o.opened = true
+		}
+	}
+	return pre
+}
+
+// checkEntry returns entry i of an entries frame, parsed and verified:
+// from pre when it was prepared against this peer's key, checked here
+// otherwise (and then not yet opened: see open).
+func checkEntry(pre *Prepared, peerKey ed25519.PublicKey, f *Frame, i int) Opened {
+	if pre != nil && pre.key.Equal(peerKey) && i < len(pre.Entries) {
+		return pre.Entries[i]
+	}
+	var o Opened
+	o.Env, o.Err = envelope.Parse(f.Entries[i])
+	if o.Err == nil {
+		o.Err = o.Env.Verify(peerKey)
+	}
+	return o
+}
+
+// open returns the entry's body, opening it now if it was not prepared.
+func (o *Opened) open(self *identity.Keys) ([]byte, error) {
+	if !o.opened {
+		o.Body, o.OpenErr = o.Env.Open(self.KEM)
+		o.opened = true
+	}
+	return o.Body, o.OpenErr
+}
