@@ -215,5 +215,10 @@ func parseBody(text string) (*Charter, error) {
 	if c.Level == "" || c.Proposer == "" || c.Acceptor == "" || len(c.Deadlines) != len(envelope.Precedences) {
 		return bad("missing level, proposer, acceptor or a deadline")
 	}
+	for _, n := range []string{c.Proposer, c.Acceptor} {
+		if err := identity.CheckName("station name", n); err != nil {
+			return bad("%v", err)
+		}
+	}
 	return c, nil
 }

@@ -232,9 +232,22 @@ func ParseCard(text []byte) (*Card, error) {
 	if lines[0] != cardHeader {
 		return bad("first line is %q, want %q", lines[0], cardHeader)
 	}
+	// The lines come in one order, each once (endpoints may repeat), as
+	// NewCard writes them: a card has one spelling.
 	c := &Card{}
+	order := []string{"name", "party", "sign-key", "kem-key", "endpoint", "issued"}
+	pos := 0
+	seen := map[string]bool{}
 	for _, line := range lines[1:] {
 		key, val, _ := strings.Cut(line, " ")
+		at := slices.Index(order, key)
+		switch {
+		case at < 0:
+			return bad("unknown line %q", key)
+		case at < pos || (seen[key] && key != "endpoint"):
+			return bad("line %q out of order or repeated", key)
+		}
+		pos, seen[key] = at, true
 		var err error
 		switch key {
 		case "name":
@@ -249,12 +262,13 @@ func ParseCard(text []byte) (*Card, error) {
 			c.Endpoints = append(c.Endpoints, val)
 		case "issued":
 			c.Issued, err = time.Parse(time.RFC3339, val)
-		default:
-			return bad("unknown line %q", key)
 		}
 		if err != nil {
 			return bad("line %q: %v", key, err)
 		}
+	}
+	if c.Issued.IsZero() {
+		return bad("no issued line")
 	}
 	if err := CheckName("station name", c.Name); err != nil {
 		return bad("%v", err)

@@ -671,3 +671,23 @@ func TestSameFingerprint(t *testing.T) {
 		})
 	}
 }
+
+// TestParseCardOneSpelling: a card's lines come in one order, each once.
+func TestParseCardOneSpelling(t *testing.T) {
+	c := mustCard(t, mustKeys(t, "alpha"), "red", []string{"a.example:1", "b.example:2"})
+	body, sigs, _ := strings.Cut(string(c.Text), "\n\n")
+	lines := strings.Split(body, "\n")
+	swap := slices.Clone(lines)
+	swap[1], swap[2] = swap[2], swap[1]
+	dup := append(slices.Clone(lines[:2]), lines[1:]...)
+	noIssued := lines[:len(lines)-1]
+	for name, ls := range map[string][]string{"reordered": swap, "repeated": dup, "no issued line": noIssued} {
+		text := strings.Join(ls, "\n") + "\n\n" + sigs
+		if _, err := identity.ParseCard([]byte(text)); !errors.Is(err, identity.ErrBadCard) {
+			t.Errorf("%s: ParseCard = %v, want ErrBadCard", name, err)
+		}
+	}
+	if _, err := identity.ParseCard(c.Text); err != nil {
+		t.Fatalf("the card as signed: %v", err)
+	}
+}
