@@ -463,7 +463,11 @@ func (c *Core) refuse(reason, level, ch, peer, format string, args ...any) {
 
 // reject refuses a frame from a peer and closes the connection it came
 // on: the peer reconnects and both sides resume from the status exchange,
-// so a refused frame can delay but never wedge a channel.
+// so a frame damaged on its way can delay but never wedge a channel.
+// Refusals that would only repeat after a reconnect (an agreement that
+// conflicts, entries for a channel this station does not have with that
+// peer) are recorded without closing: the frame is dropped, the author
+// offers it again at its next connection, and other channels go on.
 func (c *Core) reject(p *peer, conn ConnID, reason, ch, format string, args ...any) {
 	c.refuse(reason, "alarm", ch, p.card.Name, format, args...)
 	text := fmt.Sprintf(format, args...)
@@ -777,16 +781,24 @@ func (c *Core) status(p *peer, conn ConnID, f *Frame) {
 			return
 		}
 	}
+	// A peer holding more of a log than this station wrote stops that
+	// channel, not the others; a receipt that does not verify is refused
+	// like any forged frame.
 	for _, id := range p.channels {
 		cs := c.channels[id]
 		l := held[id]
-		if len(l.Receipt) > 0 && !c.applyReceipt(p, conn, cs, l.Receipt) {
-			return // refused, and the connection closed
-		}
-		switch {
-		case l.Size > cs.mine.size:
+		if l.Size > cs.mine.size {
 			c.block(cs, fmt.Sprintf("%s holds %d entries of this station's log %s, this station only %d: was it restored from an old backup?",
 				p.card.Name, l.Size, id, cs.mine.size))
+			continue
+		}
+		if len(l.Receipt) > 0 {
+			if r := c.applyReceipt(p, cs, l.Receipt); r != nil {
+				c.reject(p, conn, r.reason, id, "%s", r.text)
+				return
+			}
+		}
+		switch {
 		case l.Size < cs.mine.delivered:
 			// Either the status is older than a receipt that overtook it,
 			// or the peer lost entries it had receipted. Resume after the
@@ -833,9 +845,11 @@ func (c *Core) receipt(p *peer, conn ConnID, f *Frame) {
 		c.reject(p, conn, "bad receipt", f.Channel, "receipt from %s for unknown log %s/%s", p.card.Name, f.Channel, f.Author)
 		return
 	}
-	if c.applyReceipt(p, conn, cs, f.Checkpoint) {
-		c.flush(p.card.Name)
+	if r := c.applyReceipt(p, cs, f.Checkpoint); r != nil {
+		c.reject(p, conn, r.reason, cs.rec.ID, "%s", r.text)
+		return
 	}
+	c.flush(p.card.Name)
 }
 
 // block stops sending on a channel whose two sides disagree on what was
@@ -848,9 +862,14 @@ func (c *Core) block(cs *chanState, why string) {
 	cs.blocked = why
 }
 
+// refusal is a refused input, for the caller to report as it must.
+type refusal struct {
+	reason, text string
+}
+
 // applyReceipt checks a cosigned checkpoint of this station's log and marks
-// every entry it covers delivered. It reports false if it refused it.
-func (c *Core) applyReceipt(p *peer, conn ConnID, cs *chanState, signed []byte) bool {
+// every entry it covers delivered. It returns why it refused it, if it did.
+func (c *Core) applyReceipt(p *peer, cs *chanState, signed []byte) *refusal {
 	m := &cs.mine
 	verifiers := []note.Verifier{c.verifier, p.verifier}
 	if body, err := transcript.ParseCheckpointText(noteText(signed)); err == nil {
@@ -860,22 +879,18 @@ func (c *Core) applyReceipt(p *peer, conn ConnID, cs *chanState, signed []byte) 
 	}
 	cp, _, err := transcript.OpenCheckpoint(signed, verifiers...)
 	if err != nil {
-		c.reject(p, conn, "bad cosignature", cs.rec.ID, "receipt from %s for %s refused: %v", p.card.Name, cs.rec.ID, err)
-		return false
+		return &refusal{"bad cosignature", fmt.Sprintf("receipt from %s for %s refused: %v", p.card.Name, cs.rec.ID, err)}
 	}
 	switch {
 	case cp.Origin != transcript.Origin(cs.rec.ID, c.keys.Name):
-		c.reject(p, conn, "bad cosignature", cs.rec.ID, "receipt from %s names log %q", p.card.Name, cp.Origin)
-		return false
+		return &refusal{"bad cosignature", fmt.Sprintf("receipt from %s names log %q", p.card.Name, cp.Origin)}
 	case cp.Size <= m.delivered:
-		return true // an old receipt: nothing new
+		return nil // an old receipt: nothing new
 	case cp.Size > m.size:
-		c.reject(p, conn, "bad cosignature", cs.rec.ID, "receipt from %s covers %d entries of %s; this station wrote %d", p.card.Name, cp.Size, cs.rec.ID, m.size)
-		return false
+		return &refusal{"bad cosignature", fmt.Sprintf("receipt from %s covers %d entries of %s; this station wrote %d", p.card.Name, cp.Size, cs.rec.ID, m.size)}
 	}
 	if want := m.pending[cp.Size-m.delivered-1].root; !bytes.Equal(want, cp.Root) {
-		c.reject(p, conn, "root mismatch", cs.rec.ID, "tamper alarm: receipt from %s for %s at size %d has a root this station never signed", p.card.Name, cs.rec.ID, cp.Size)
-		return false
+		return &refusal{"root mismatch", fmt.Sprintf("tamper alarm: receipt from %s for %s at size %d has a root this station never signed", p.card.Name, cs.rec.ID, cp.Size)}
 	}
 	first := m.delivered + 1
 	m.pending = slices.Delete(m.pending, 0, int(cp.Size-m.delivered))
@@ -890,7 +905,7 @@ func (c *Core) applyReceipt(p *peer, conn ConnID, cs *chanState, signed []byte) 
 	}
 	c.batch.Receipts = append(c.batch.Receipts, store.Receipt{Channel: cs.rec.ID, Author: c.keys.Name, Size: cp.Size, Note: signed})
 	c.emit(Notify{What: "delivered", Channel: cs.rec.ID, Entry: fmt.Sprintf("%s/%s/%d-%d", cs.rec.ID, c.keys.Name, first, cp.Size)})
-	return true
+	return nil
 }
 
 // entries accepts the peer's entries in order, checks its checkpoint
@@ -911,7 +926,7 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 	}
 	cs := c.channels[f.Channel]
 	if cs != nil && cs.rec.Peer != name {
-		c.reject(p, conn, "wrong peer", f.Channel, "%s sent entries for channel %s, which is with %s", name, f.Channel, cs.rec.Peer)
+		c.refuse("wrong peer", "alarm", f.Channel, name, "%s sent entries for channel %s, which is with %s", name, f.Channel, cs.rec.Peer)
 		return
 	}
 	var (
@@ -960,7 +975,7 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		switch b := decoded.(type) {
 		case *AgreementBody:
 			if e.Index != 1 {
-				c.reject(p, conn, "bad agreement", f.Channel, "%s: an agreement may only be entry 1", e.ID())
+				c.refuse("bad agreement", "alarm", f.Channel, name, "%s: an agreement may only be entry 1", e.ID())
 				return
 			}
 			var err error
@@ -975,21 +990,21 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 				err = fmt.Errorf("channel %s is %s here; the charter does not match", f.Channel, cs.rec.State)
 			}
 			if err != nil {
-				c.reject(p, conn, "bad agreement", f.Channel, "%s refused: %v", e.ID(), err)
+				c.refuse("bad agreement", "alarm", f.Channel, name, "%s refused: %v", e.ID(), err)
 				return
 			}
 		default:
 			if cs == nil {
-				c.reject(p, conn, "unknown channel", f.Channel, "entries from %s for unknown channel %s refused", name, f.Channel)
+				c.refuse("unknown channel", "alarm", f.Channel, name, "entries from %s for unknown channel %s refused", name, f.Channel)
 				return
 			}
 			if e.Index == 1 || cs.rec.State != store.Active && agreed == nil {
-				c.reject(p, conn, "not active", f.Channel, "%s refused: channel %s is not active", e.ID(), f.Channel)
+				c.refuse("not active", "alarm", f.Channel, name, "%s refused: channel %s is not active", e.ID(), f.Channel)
 				return
 			}
 			if a, ok := b.(*AckBody); ok {
 				if a.Of > cs.mine.size {
-					c.reject(p, conn, "bad ack", f.Channel, "%s acknowledges entry %d, which this station never wrote", e.ID(), a.Of)
+					c.refuse("bad ack", "alarm", f.Channel, name, "%s acknowledges entry %d, which this station never wrote", e.ID(), a.Of)
 					return
 				}
 				acks = append(acks, store.Ack{Channel: f.Channel, Author: c.keys.Name, Index: a.Of, AckAuthor: name, AckIndex: e.Index, By: a.By, At: e.Time})

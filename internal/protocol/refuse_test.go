@@ -12,9 +12,11 @@ import (
 )
 
 // TestCoreRefuses feeds a core frames that a faulty or hostile peer could
-// send on an authenticated connection. Each must be refused with an error
-// frame that closes the connection, counted under its reason, recorded as
-// an alert, and change nothing else.
+// send on an authenticated connection. Each must be refused, counted under
+// its reason, recorded as an alert, and change nothing else. A frame that
+// could have been damaged on its way also closes the connection (with an
+// error frame) so that both sides resync; one that would only be refused
+// again does not.
 func TestCoreRefuses(t *testing.T) {
 	cryptotest.SetGlobalRandom(t, 7)
 	s := newSim(t, 7)
@@ -120,11 +122,18 @@ func TestCoreRefuses(t *testing.T) {
 					sawError = true
 				}
 			}
-			if !sawError {
-				t.Error("no error frame sent to the peer")
-			}
-			if _, alive := s.conns[conn]; alive {
-				t.Error("the connection is still open")
+			_, alive := s.conns[conn]
+			if keep := tt.reason == "unknown channel"; keep {
+				if sawError || !alive {
+					t.Error("a refusal that would repeat closed the connection")
+				}
+			} else {
+				if !sawError {
+					t.Error("no error frame sent to the peer")
+				}
+				if alive {
+					t.Error("the connection is still open")
+				}
 			}
 			if got := tt.to.core.Stats.Refused[tt.reason]; got != refused+1 {
 				t.Errorf("refused[%q] = %d, want %d (all: %v)", tt.reason, got, refused+1, tt.to.core.Stats.Refused)
@@ -181,4 +190,32 @@ func snapshotDisk(n *simNode) []byte {
 	enc.Encode(n.disk.channels)
 	enc.Encode(n.disk.acks)
 	return buf.Bytes()
+}
+
+// TestCrossingProposals: both sides propose the same channel id at once.
+// Each refuses the other's proposal and says so, without dropping the
+// connection in a loop, and the other channels go on delivering.
+func TestCrossingProposals(t *testing.T) {
+	cryptotest.SetGlobalRandom(t, 11)
+	s := newSim(t, 11)
+	a, b := s.nodes[0], s.nodes[1]
+	cuts := s.counts["cut"]
+	s.request(a, func(id uint64) Event { return Propose{ID: id, Channel: "x", Peer: "BRAVO", Level: "staff"} })
+	s.request(b, func(id uint64) Event { return Propose{ID: id, Channel: "x", Peer: "ALPHA", Level: "staff"} })
+	s.settle(10000)
+	s.request(a, func(id uint64) Event {
+		return Submit{ID: id, Channel: "ops", Kind: envelope.Text, Precedence: envelope.Flash, Body: textBody(1)}
+	})
+	s.settle(10000)
+	for _, n := range s.nodes {
+		if n.core.Stats.Refused["bad agreement"] == 0 {
+			t.Errorf("%s did not refuse the crossing proposal", n.name)
+		}
+	}
+	if got := s.counts["cut"] - cuts; got != 0 {
+		t.Errorf("%d connections cut over a refusal that can only repeat", got)
+	}
+	if l := a.disk.logs["ops/ALPHA"]; l == nil || l.ReceiptSize != uint64(len(a.disk.entries["ops/ALPHA"])) {
+		t.Errorf("ops stopped delivering: %+v", l)
+	}
 }

@@ -94,6 +94,11 @@ func (s *Station) serveConn(peer string, key ed25519.PublicKey, c *link.Conn, ou
 	s.mu.Lock()
 	s.conns[id] = c
 	s.mu.Unlock()
+	select {
+	case <-s.done: // the station closed while this connection was being set up
+		c.Close()
+	default:
+	}
 	s.Log.Info("connected", "peer", peer, "outbound", outbound, "remote", c.RemoteAddr().String())
 	s.event(protocol.Connected{Peer: peer, Conn: id, Outbound: outbound})
 	for {
@@ -142,13 +147,21 @@ func (s *Station) dial(ctx context.Context, peer string) {
 				}
 				continue
 			}
-			b.Reset()
 			c := link.NewConn(tc)
 			go func() {
-				<-ctx.Done()
-				c.Close()
+				select {
+				case <-ctx.Done():
+					c.Close()
+				case <-c.Closed():
+				}
 			}()
+			began := time.Now()
 			s.serveConn(peer, card.SignKey, c, true)
+			// Only a connection that lasted starts the backoff again, so a
+			// peer that refuses every connection is not redialed in a loop.
+			if time.Since(began) > 10*time.Second {
+				b.Reset()
+			}
 			break
 		}
 		select {

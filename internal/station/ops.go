@@ -385,6 +385,10 @@ func (s *Station) Ack(ctx context.Context, id, by string) (*MessageView, error) 
 	if strings.TrimSpace(by) == "" || len(by) > 128 {
 		return nil, badRequest("who acknowledges must be named (1-128 bytes)")
 	}
+	// One acknowledgement at a time, so that two operators acknowledging
+	// the same message at once do not both append one.
+	s.ackMu.Lock()
+	defer s.ackMu.Unlock()
 	if author == s.Cfg.Name {
 		return nil, badRequest("%s is this station's own message; only the peer can acknowledge it", id)
 	}
@@ -446,6 +450,12 @@ func (s *Station) Export(ctx context.Context, ch string) (*transcript.Bundle, er
 	if peerCard == nil {
 		return nil, fmt.Errorf("channel %s: peer %s has no stored card", ch, c.Peer)
 	}
+	// The receipt is read before the log, so that it never covers entries
+	// the bundle does not hold.
+	var ownReceipt []byte
+	if err := s.inLoop(ctx, func() { ownReceipt = s.core.Receipt(ch) }); err != nil {
+		return nil, err
+	}
 	for _, author := range []string{s.Cfg.Name, c.Peer} {
 		l, err := s.Store.Log(ctx, ch, author)
 		if errors.Is(err, store.ErrNotFound) {
@@ -464,10 +474,7 @@ func (s *Station) Export(ctx context.Context, ch string) (*transcript.Bundle, er
 			bl.Entries[i] = e.Raw
 		}
 		if author == s.Cfg.Name {
-			var r []byte
-			if err := s.inLoop(ctx, func() { r = s.core.Receipt(ch) }); err != nil {
-				return nil, err
-			}
+			r := ownReceipt
 			if len(r) == 0 {
 				r = l.Receipt
 			}

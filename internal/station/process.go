@@ -30,12 +30,13 @@ type Station struct {
 	Store   store.Store
 	Log     *slog.Logger
 
-	core *protocol.Core
-	lock *os.File
-	reqs chan request
-	stop chan struct{}
-	done chan struct{}
-	err  error // why the loop stopped, if it failed
+	core     *protocol.Core
+	lock     *os.File
+	reqs     chan request
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
+	err      error // why the loop stopped, if it failed
 
 	// owned by the loop goroutine
 	nextID    uint64
@@ -45,6 +46,7 @@ type Station struct {
 	lazySince time.Time
 	held      map[uint64][]protocol.Notify // notifications waiting for their write
 
+	ackMu    sync.Mutex // serializes Ack
 	mu       sync.Mutex
 	conns    map[protocol.ConnID]*link.Conn
 	pins     map[string]string // string(ed25519 key) → peer name
@@ -126,11 +128,7 @@ func Open(ctx context.Context, dir string, log *slog.Logger) (*Station, error) {
 
 // Close stops the station and releases its directory.
 func (s *Station) Close() error {
-	select {
-	case <-s.stop:
-	default:
-		close(s.stop)
-	}
+	s.stopOnce.Do(func() { close(s.stop) })
 	<-s.done
 	s.mu.Lock()
 	for _, cancel := range s.dialers {
@@ -175,10 +173,18 @@ func (s *Station) call(ctx context.Context, build func(id uint64) protocol.Event
 	case d := <-reply:
 		return d.Result, d.Err
 	case <-s.done:
-		return protocol.Result{}, errStopped
 	case <-ctx.Done():
+	}
+	// The request may have completed at the same moment: its answer wins.
+	select {
+	case d := <-reply:
+		return d.Result, d.Err
+	default:
+	}
+	if ctx.Err() != nil {
 		return protocol.Result{}, ctx.Err()
 	}
+	return protocol.Result{}, errStopped
 }
 
 // event feeds an event with no reply.
