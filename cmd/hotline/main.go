@@ -38,7 +38,7 @@ type verb struct {
 }
 
 var verbs = []verb{
-	{"init", "create a station: --name NAME --party CODE --peer-listen HOST:PORT --api-listen HOST:PORT [--endpoint HOST:PORT]", cmdInit},
+	{"init", "create a station: --name NAME --party CODE --peer-listen HOST:PORT --api-listen HOST:PORT [--endpoint HOST:PORT] [--store postgres://…]", cmdInit},
 	{"card", "print this station's signed card", cmdCard},
 	{"fingerprint", "print this station's fingerprint, to read aloud", cmdFingerprint},
 	{"peer add", "pin a peer: --card FILE --fingerprint FP", cmdPeerAdd},
@@ -211,13 +211,14 @@ func cmdInit(ctx context.Context, args []string) error {
 	apiAddr := f.String("api-listen", "127.0.0.1:0", "HOST:PORT for the local API")
 	var endpoints multi
 	f.Var(&endpoints, "endpoint", "HOST:PORT peers dial (repeatable; default --peer-listen)")
+	storeSpec := f.String("store", "sqlite:hotline.db", "sqlite:FILE in the station directory, or a postgres:// URL of a database for this station alone")
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
 	if err := required("init", map[string]string{"dir": *f.dir, "name": *name, "party": *party, "peer-listen": *peer}); err != nil {
 		return err
 	}
-	card, err := station.Init(ctx, station.InitOptions{Dir: *f.dir, Name: *name, Party: *party, PeerListen: *peer, APIListen: *apiAddr, Endpoints: endpoints})
+	card, err := station.Init(ctx, station.InitOptions{Dir: *f.dir, Name: *name, Party: *party, PeerListen: *peer, APIListen: *apiAddr, Endpoints: endpoints, Store: *storeSpec})
 	if err != nil {
 		return err
 	}

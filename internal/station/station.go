@@ -32,6 +32,7 @@ import (
 
 	"hotline/internal/identity"
 	"hotline/internal/store"
+	"hotline/internal/store/postgres"
 	"hotline/internal/store/sqlite"
 )
 
@@ -52,6 +53,9 @@ var ErrLocked = errors.New("station is in use by another process")
 type InitOptions struct {
 	Dir, Name, Party, PeerListen, APIListen string
 	Endpoints                               []string
+	// Store is "sqlite:FILE" (the default, FILE relative to Dir) or a
+	// postgres:// URL of a database that holds this station alone.
+	Store string
 }
 
 func checkListen(what, addr string) error {
@@ -92,9 +96,38 @@ func Init(ctx context.Context, o InitOptions) (*identity.Card, error) {
 	if _, err := os.Stat(filepath.Join(o.Dir, "config.json")); err == nil {
 		return nil, fmt.Errorf("%s already holds a station", o.Dir)
 	}
+	_, statErr := os.Stat(o.Dir)
+	created := errors.Is(statErr, os.ErrNotExist)
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, err
 	}
+	// Nothing half-written stays behind: on any error, what init wrote goes.
+	var written []string
+	ok := false
+	defer func() {
+		if ok {
+			return
+		}
+		if created {
+			os.RemoveAll(o.Dir)
+			return
+		}
+		for _, p := range written {
+			os.RemoveAll(p)
+		}
+	}()
+	if o.Store == "" {
+		o.Store = "sqlite:hotline.db"
+	}
+	// The store first: a store that cannot be opened is the likeliest error.
+	if engine, arg, _ := strings.Cut(o.Store, ":"); engine == "sqlite" {
+		written = append(written, filepath.Join(o.Dir, arg), filepath.Join(o.Dir, arg+"-wal"), filepath.Join(o.Dir, arg+"-shm"))
+	}
+	st, err := openStore(ctx, o.Dir, o.Store)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
 	keys, err := identity.NewKeys(o.Name)
 	if err != nil {
 		return nil, err
@@ -103,10 +136,11 @@ func Init(ctx context.Context, o InitOptions) (*identity.Card, error) {
 	if err != nil {
 		return nil, err
 	}
+	written = append(written, filepath.Join(o.Dir, "keys"))
 	if err := keys.Save(filepath.Join(o.Dir, "keys")); err != nil {
 		return nil, err
 	}
-	cfg := Config{Name: o.Name, Party: o.Party, PeerListen: o.PeerListen, APIListen: o.APIListen, Endpoints: o.Endpoints, Store: "sqlite:hotline.db"}
+	cfg := Config{Name: o.Name, Party: o.Party, PeerListen: o.PeerListen, APIListen: o.APIListen, Endpoints: o.Endpoints, Store: o.Store}
 	cj, _ := json.MarshalIndent(cfg, "", "  ")
 	tok := make([]byte, 32)
 	rand.Read(tok)
@@ -120,15 +154,13 @@ func Init(ctx context.Context, o InitOptions) (*identity.Card, error) {
 		{"config.json", append(cj, '\n'), 0o600}, // last: its presence marks a complete station
 	}
 	for _, f := range files {
+		written = append(written, filepath.Join(o.Dir, f.name))
 		if err := writeFileSync(filepath.Join(o.Dir, f.name), f.data, f.mode); err != nil {
 			return nil, err
 		}
 	}
-	st, err := openStore(ctx, o.Dir, cfg.Store)
-	if err != nil {
-		return nil, err
-	}
-	return card, st.Close()
+	ok = true
+	return card, nil
 }
 
 func writeFileSync(path string, data []byte, mode os.FileMode) error {
@@ -152,6 +184,9 @@ func writeFileSync(path string, data []byte, mode os.FileMode) error {
 }
 
 func openStore(ctx context.Context, dir, spec string) (store.Store, error) {
+	if strings.HasPrefix(spec, "postgres://") || strings.HasPrefix(spec, "postgresql://") {
+		return postgres.Open(ctx, spec)
+	}
 	engine, arg, _ := strings.Cut(spec, ":")
 	switch engine {
 	case "sqlite":
@@ -160,7 +195,7 @@ func openStore(ctx context.Context, dir, spec string) (store.Store, error) {
 		}
 		return sqlite.Open(ctx, arg)
 	}
-	return nil, fmt.Errorf("store %q: unknown engine %q (this build has sqlite)", spec, engine)
+	return nil, fmt.Errorf("store %q: unknown engine %q (use sqlite:FILE or a postgres:// URL)", spec, engine)
 }
 
 // LoadConfig reads a station's config.json.

@@ -5,7 +5,7 @@ CREATE TABLE peers (
 	fingerprint TEXT NOT NULL,
 	added_at    INTEGER NOT NULL
 );
-
+;
 CREATE TABLE channels (
 	id         TEXT PRIMARY KEY,
 	peer       TEXT NOT NULL REFERENCES peers(name),
@@ -16,7 +16,7 @@ CREATE TABLE channels (
 	created_at INTEGER NOT NULL,
 	updated_at INTEGER NOT NULL
 );
-
+;
 CREATE TABLE entries (
 	channel     TEXT NOT NULL,
 	author      TEXT NOT NULL,
@@ -30,7 +30,7 @@ CREATE TABLE entries (
 	root        BLOB NOT NULL,
 	PRIMARY KEY (channel, author, idx)
 ) WITHOUT ROWID;
-
+;
 CREATE TABLE logs (
 	channel      TEXT NOT NULL,
 	author       TEXT NOT NULL,
@@ -41,7 +41,7 @@ CREATE TABLE logs (
 	receipt_size INTEGER NOT NULL DEFAULT 0,
 	PRIMARY KEY (channel, author)
 ) WITHOUT ROWID;
-
+;
 CREATE TABLE acks (
 	channel    TEXT NOT NULL,
 	author     TEXT NOT NULL,
@@ -52,7 +52,7 @@ CREATE TABLE acks (
 	at         INTEGER NOT NULL,
 	PRIMARY KEY (channel, author, idx)
 ) WITHOUT ROWID;
-
+;
 CREATE TABLE alerts (
 	id      INTEGER PRIMARY KEY AUTOINCREMENT,
 	at      INTEGER NOT NULL,
