@@ -54,6 +54,8 @@ var verbs = []verb{
 	{"status", "show channels, peers and refusals", cmdStatus},
 	{"alerts", "list alerts", cmdAlerts},
 	{"export", "write a channel's audit bundle: --channel ID --out FILE", cmdExport},
+	{"backup", "write a consistent copy of the station (keys included), also while it runs: --out FILE", cmdBackup},
+	{"restore", "create a station directory from a backup: --dir NEWDIR FILE", cmdRestore},
 	{"verify", "check an audit bundle offline: FILE", cmdVerify},
 	{"demo", "two stations, two channels, a short crisis, on loopback [--keep]", cmdDemo},
 	{"bench", "measure latency and throughput between two stations on loopback", cmdBench},
@@ -588,6 +590,43 @@ func cmdExport(ctx context.Context, args []string) error {
 		fmt.Printf("wrote %s: channel %s, %d + %d entries\n", *out, b.Channel, len(b.Logs[0].Entries), len(b.Logs[1].Entries))
 		return nil
 	})
+}
+
+func cmdBackup(ctx context.Context, args []string) error {
+	f := newFlags("backup", false)
+	out := f.String("out", "", "backup file to write (mode 0600: it holds the private keys)")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	if err := required("backup", map[string]string{"dir": *f.dir, "out": *out}); err != nil {
+		return err
+	}
+	if err := station.Backup(ctx, *f.dir, *out); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	fmt.Printf("wrote %s\n", *out)
+	return nil
+}
+
+func cmdRestore(ctx context.Context, args []string) error {
+	f := newFlags("restore", false)
+	rest, err := f.parse(args, 1)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 || *f.dir == "" {
+		return errors.New("restore: give --dir NEWDIR and the backup file")
+	}
+	file, err := os.Open(rest[0])
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	defer file.Close()
+	if err := station.Restore(ctx, *f.dir, file); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	fmt.Printf("restored a station into %s; it resumes from the moment of the backup\n", *f.dir)
+	return nil
 }
 
 func cmdVerify(ctx context.Context, args []string) error {

@@ -11,6 +11,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"os"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
@@ -52,5 +53,21 @@ func SchemaVersion() int { return sqlstore.SchemaVersion(migrations) }
 // Backup writes a consistent copy of the database to path.
 func (s *Store) Backup(ctx context.Context, path string) error {
 	_, err := s.DB().ExecContext(ctx, `VACUUM INTO ?`, path)
+	return err
+}
+
+// Snapshot writes a consistent copy of the database at src to dst (which
+// must not exist), while other connections, another process's included,
+// go on writing: VACUUM INTO reads one snapshot.
+func Snapshot(ctx context.Context, src, dst string) error {
+	if _, err := os.Stat(src); err != nil {
+		return err
+	}
+	db, err := sql.Open("sqlite", "file:"+src+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.ExecContext(ctx, `VACUUM INTO ?`, dst)
 	return err
 }

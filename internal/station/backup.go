@@ -1,0 +1,199 @@
+package station
+
+import (
+	"archive/tar"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"hotline/internal/identity"
+	"hotline/internal/store/sqlite"
+)
+
+// backupFiles are the station directory's files a backup carries, besides
+// the store; keys are added from keys/.
+var backupFiles = []string{"config.json", "card", "api-token"}
+
+// Backup writes a consistent copy of a station to out, a tar file (mode
+// 0600: it holds the private keys). It works while hotline run owns the
+// station: the SQLite store is copied with VACUUM INTO, which reads one
+// consistent snapshot. A PostgreSQL station's database is backed up with
+// PostgreSQL's own tools; Backup refuses it.
+func Backup(ctx context.Context, dir, out string) error {
+	cfg, err := LoadConfig(dir)
+	if err != nil {
+		return err
+	}
+	engine, file, _ := strings.Cut(cfg.Store, ":")
+	if engine != "sqlite" {
+		return fmt.Errorf("the store of %s is %s: back it up with pg_dump or pg_basebackup, and this directory with it", dir, engine)
+	}
+	if !filepath.IsAbs(file) {
+		file = filepath.Join(dir, file)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(out), ".hotline-backup-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	snapshot := filepath.Join(tmp, "hotline.db")
+	if err := sqlite.Snapshot(ctx, file, snapshot); err != nil {
+		return fmt.Errorf("copying the store: %w", err)
+	}
+	f, err := os.OpenFile(out+".tmp", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(out + ".tmp")
+	tw := tar.NewWriter(f)
+	add := func(name, path string) error {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		hdr := &tar.Header{Name: name, Mode: 0o600, Size: int64(len(data)), ModTime: time.Now().UTC(), Typeflag: tar.TypeReg}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		_, err = tw.Write(data)
+		return err
+	}
+	for _, name := range backupFiles {
+		if err := add(name, filepath.Join(dir, name)); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	for _, name := range []string{"signing.key", "kem.key"} {
+		if err := add("keys/"+name, filepath.Join(dir, "keys", name)); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if err := add("hotline.db", snapshot); err != nil {
+		f.Close()
+		return err
+	}
+	if err := tw.Close(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(out+".tmp", out)
+}
+
+// MaxBackup bounds what Restore reads from one file of a backup.
+const MaxBackup = 64 << 30
+
+// Restore creates a station directory from a backup written by Backup. dir
+// must not exist or be empty. Everything is checked (the files are the
+// expected ones, the card matches the keys, the store opens) before the
+// station is usable; on any error nothing is left behind.
+//
+// A restored station resumes from the moment of the backup. When it next
+// connects, a peer that holds more of its logs than the backup does makes
+// it stop sending on those channels with an alarm; fetching those entries
+// back from the peer is not built yet.
+func Restore(ctx context.Context, dir string, r io.Reader) (err error) {
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return fmt.Errorf("%s is not empty: restore into a new directory", dir)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "keys"), 0o700); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
+	want := map[string]bool{"hotline.db": false, "keys/signing.key": false, "keys/kem.key": false}
+	for _, n := range backupFiles {
+		want[n] = false
+	}
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("reading backup: %w", err)
+		}
+		seen, ok := want[hdr.Name]
+		switch {
+		case !ok:
+			return fmt.Errorf("backup holds %q, which is not part of a station", hdr.Name)
+		case seen:
+			return fmt.Errorf("backup holds %q twice", hdr.Name)
+		case hdr.Typeflag != tar.TypeReg || hdr.Size < 0 || hdr.Size > MaxBackup:
+			return fmt.Errorf("backup entry %q is not a regular file of a sane size", hdr.Name)
+		}
+		want[hdr.Name] = true
+		f, err := os.OpenFile(filepath.Join(dir, filepath.FromSlash(hdr.Name)), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(f, io.LimitReader(tr, hdr.Size))
+		if err != nil {
+			err = fmt.Errorf("reading backup: %s: %w", hdr.Name, err)
+		}
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for name, seen := range want {
+		if !seen {
+			return fmt.Errorf("backup lacks %q", name)
+		}
+	}
+	cfg, err := LoadConfig(dir)
+	if err != nil {
+		return err
+	}
+	keys, err := identity.LoadKeys(filepath.Join(dir, "keys"))
+	if err != nil {
+		return err
+	}
+	card, err := ReadCard(dir)
+	if err != nil {
+		return fmt.Errorf("card: %w", err)
+	}
+	if !card.SignKey.Equal(keys.SignPublic()) || card.Name != cfg.Name {
+		return fmt.Errorf("backup's card does not match its keys")
+	}
+	// The snapshot is the store now, whatever the file was called before.
+	if cfg.Store != "sqlite:hotline.db" {
+		cfg.Store = "sqlite:hotline.db"
+		cj, _ := json.MarshalIndent(cfg, "", "  ")
+		if err := writeFileSync(filepath.Join(dir, "config.json"), append(cj, '\n'), 0o600); err != nil {
+			return err
+		}
+	}
+	st, err := openStore(ctx, dir, cfg.Store)
+	if err != nil {
+		return err
+	}
+	if _, err := st.Load(ctx, cfg.Name); err != nil {
+		st.Close()
+		return fmt.Errorf("restored store: %w", err)
+	}
+	return st.Close()
+}
