@@ -788,8 +788,17 @@ func (c *Core) status(p *peer, conn ConnID, f *Frame) {
 		cs := c.channels[id]
 		l := held[id]
 		if l.Size > cs.mine.size {
-			c.block(cs, fmt.Sprintf("%s holds %d entries of this station's log %s, this station only %d: was it restored from an old backup?",
-				p.card.Name, l.Size, id, cs.mine.size))
+			// Only a checkpoint carrying this station's own signature can
+			// show that it wrote more than it holds; a bare number could
+			// be anything.
+			cp, _, err := transcript.OpenCheckpoint(l.Receipt, c.verifier, p.verifier)
+			if err != nil || cp.Origin != transcript.Origin(id, c.keys.Name) || cp.Size <= cs.mine.size {
+				c.reject(p, conn, "bad status", id, "status from %s claims %d entries of log %s, this station wrote %d, and no receipt signed by this station shows it",
+					p.card.Name, l.Size, id, cs.mine.size)
+				return
+			}
+			c.block(cs, fmt.Sprintf("%s holds %d entries of this station's log %s, signed by this station, which holds only %d: was it restored from an old backup?",
+				p.card.Name, cp.Size, id, cs.mine.size))
 			continue
 		}
 		if len(l.Receipt) > 0 {
