@@ -133,16 +133,6 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 }
 
-// Signal sends sig to the running process.
-func (n *Node) Signal(sig syscall.Signal) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.cmd == nil {
-		return fmt.Errorf("%s is not running", n.Name)
-	}
-	return n.cmd.Process.Signal(sig)
-}
-
 // Stop sends sig and waits for the process to exit.
 func (n *Node) Stop(sig syscall.Signal) error {
 	n.mu.Lock()

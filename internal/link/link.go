@@ -22,6 +22,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"hotline/internal/protocol"
 )
 
 // ErrNotPinned is returned when a peer presents a key that is not pinned.
@@ -106,8 +108,8 @@ func ClientConfig(cert tls.Certificate, peerName string, pinned ed25519.PublicKe
 	}
 }
 
-// MaxFrame bounds frames read from a peer.
-var MaxFrame = 4 << 20
+// MaxFrame bounds frames read from a peer: the protocol's limit.
+const MaxFrame = protocol.MaxFrame
 
 // ReadFrame reads one length-prefixed frame.
 func ReadFrame(r *bufio.Reader) ([]byte, error) {

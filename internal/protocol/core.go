@@ -217,7 +217,6 @@ type Core struct {
 type Stats struct {
 	Refused    map[string]int
 	Duplicates int
-	Resends    int
 }
 
 type peer struct {
@@ -259,11 +258,10 @@ type outLog struct {
 }
 
 type inLog struct {
-	tree     *transcript.Tree
-	size     uint64 // entries accepted (durable or being written)
-	durable  uint64
-	cosigned uint64
-	receipt  []byte // latest cosigned checkpoint
+	tree    *transcript.Tree
+	size    uint64 // entries accepted (durable or being written)
+	durable uint64
+	receipt []byte // latest cosigned checkpoint
 }
 
 // New restores a core from a snapshot of the store.
@@ -326,7 +324,7 @@ func New(cfg Config, keys *identity.Keys, snap *store.Snapshot) (*Core, error) {
 				// deterministic, so this is the same receipt as before).
 				if cp, err := transcript.ParseCheckpointText(noteText(l.Checkpoint)); err == nil && cp.Size == l.Size {
 					if r, err := transcript.Cosign(l.Checkpoint, c.peers[cs.rec.Peer].verifier, c.signer); err == nil {
-						cs.theirs.receipt, cs.theirs.cosigned = r, l.Size
+						cs.theirs.receipt = r
 					}
 				}
 			}
@@ -828,7 +826,6 @@ func (c *Core) resend(p *peer, conn ConnID, f *Frame) {
 		c.reject(p, conn, "bad resend", f.Channel, "resend request from %s for %s/%s is not valid", p.card.Name, f.Channel, f.Author)
 		return
 	}
-	c.Stats.Resends++
 	from := f.From - 1
 	if from < cs.mine.delivered {
 		// A request older than a receipt that overtook it, or a peer that
@@ -1088,7 +1085,7 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		if err != nil {
 			panic(err) // verified above
 		}
-		theirs.cosigned, theirs.receipt = size, r
+		theirs.receipt = r
 		// The connection the entries came on may be gone by now; the
 		// receipt goes on the current one (a new one's status carries it
 		// anyway if none is up).

@@ -338,8 +338,9 @@ type holdStore struct {
 }
 
 func (h *holdStore) Apply(ctx context.Context, b *store.Batch) error {
+	// Writes wait while the test holds mu.
 	h.mu.Lock()
-	h.mu.Unlock()
+	defer h.mu.Unlock()
 	return h.Store.Apply(ctx, b)
 }
 

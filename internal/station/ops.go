@@ -280,13 +280,14 @@ func (s *Station) Send(ctx context.Context, r SendRequest) (*MessageView, error)
 		Text: r.Text, Lang: r.Lang, SentAt: now, ReceivedAt: now, Status: "queued", AckDue: now.Add(res.Deadline)}, nil
 }
 
+// message returns one text message (not an agreement or acknowledgement).
 func (s *Station) message(ctx context.Context, ch, author string, idx uint64) (*MessageView, error) {
-	ms, err := s.Store.Messages(ctx, store.Query{Channel: ch, Author: author, Since: idx - 1, Limit: 1})
+	ms, err := s.Store.Messages(ctx, store.Query{Channel: ch, Author: author, Kind: envelope.Text, Since: idx - 1, Limit: 1})
 	if err != nil {
 		return nil, err
 	}
 	if len(ms) == 0 || ms[0].Index != idx {
-		return nil, badRequest("%s/%s/%d: no such message", ch, author, idx)
+		return nil, badRequest("%s/%s/%d: no such message from %s (only messages can be acknowledged)", ch, author, idx, author)
 	}
 	vs, err := s.views(ctx, ms)
 	if err != nil {
@@ -391,13 +392,6 @@ func (s *Station) Ack(ctx context.Context, id, by string) (*MessageView, error) 
 	defer s.ackMu.Unlock()
 	if author == s.Cfg.Name {
 		return nil, badRequest("%s is this station's own message; only the peer can acknowledge it", id)
-	}
-	ms, err := s.Store.Messages(ctx, store.Query{Channel: ch, Author: author, Since: idx - 1, Limit: 1})
-	if err != nil {
-		return nil, err
-	}
-	if len(ms) == 0 || ms[0].Index != idx || ms[0].Kind != envelope.Text {
-		return nil, badRequest("%s: no such message from %s (only messages can be acknowledged)", id, author)
 	}
 	m, err := s.message(ctx, ch, author, idx)
 	if err != nil {

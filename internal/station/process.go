@@ -55,7 +55,6 @@ type Station struct {
 	runCtx   context.Context
 	cert     tls.Certificate
 	peerAddr net.Addr
-	apiAddr  net.Addr
 	nextConn atomic.Uint64
 	status   atomic.Pointer[[]protocol.ChannelInfo]
 	stats    atomic.Pointer[protocol.Stats]
