@@ -65,6 +65,7 @@ func TestKillAndRestart(t *testing.T) {
 	returned := make([][]string, 2)
 	var senders sync.WaitGroup
 	var mu sync.Mutex // guards restarts against the senders' client lookups
+	restarted := sync.NewCond(&mu)
 	for i, n := range nodes {
 		senders.Add(1)
 		go func() {
@@ -76,12 +77,11 @@ func TestKillAndRestart(t *testing.T) {
 						return
 					}
 					mu.Lock()
+					for n.Client() == nil { // killed: wait for the killer to restart it
+						restarted.Wait()
+					}
 					c := n.Client()
 					mu.Unlock()
-					if c == nil {
-						time.Sleep(10 * time.Millisecond) // the killer is restarting this node
-						continue
-					}
 					m, err := c.Send(ctx, station.SendRequest{Channel: ch, Precedence: "IMMEDIATE", Text: text})
 					if err == nil {
 						returned[i] = append(returned[i], m.ID)
@@ -115,6 +115,7 @@ func TestKillAndRestart(t *testing.T) {
 		kills++
 		mu.Lock()
 		err := n.Start(ctx)
+		restarted.Broadcast()
 		mu.Unlock()
 		if err != nil {
 			t.Fatalf("restart of %s after SIGKILL: %v", n.Name, err)
