@@ -6,6 +6,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -43,8 +44,12 @@ var verbs = []verb{
 	{"fingerprint", "print this station's fingerprint, to read aloud", cmdFingerprint},
 	{"peer add", "pin a peer: --card FILE --fingerprint FP", cmdPeerAdd},
 	{"peer list", "list pinned peers", cmdPeerList},
-	{"channel propose", "propose a channel: --peer NAME --channel ID --level LEVEL [--deadline FLASH=5m,...]", cmdPropose},
+	{"channel propose", "propose a channel: --peer NAME --channel ID --level LEVEL [--deadline FLASH=5m,...] [--delivery FLASH=1m,...] [--escalate-to ID] [--flash-exempt] [--link-test 10s] [--check-every 1h] [--check-window 10m]", cmdPropose},
 	{"channel accept", "accept a proposed channel: --channel ID", cmdAccept},
+	{"channel suspend", "suspend a channel for this party, a signed act: --channel ID --reason TEXT [--as NAME]", cmdSuspend},
+	{"channel resume", "lift this party's suspension: --channel ID [--reason TEXT] [--as NAME]", cmdResume},
+	{"channel checks", "answer rate and time to answer of a channel's checks over the last day, week and month: --channel ID", cmdChecks},
+	{"escalations", "list the deadline ladder steps taken: [--channel ID]", cmdEscalations},
 	{"channel list", "list channels", cmdChannelList},
 	{"run", "run the station: peer listener, dialers and local API", cmdRun},
 	{"send", "send a message: --channel ID --precedence P --text TEXT [--lang TAG]", cmdSend},
@@ -318,20 +323,33 @@ func cmdPropose(ctx context.Context, args []string) error {
 	ch := f.String("channel", "", "channel id")
 	level := f.String("level", "", "leader, minister, staff, theatre or unit")
 	deadlines := f.String("deadline", "", "acknowledgement deadlines, e.g. FLASH=5m,IMMEDIATE=20m")
+	delivery := f.String("delivery", "", "delivery deadlines, e.g. FLASH=30s,IMMEDIATE=2m")
+	up := f.String("escalate-to", "", "the higher channel with the same peer that late messages climb to")
+	exempt := f.Bool("flash-exempt", false, "FLASH traffic passes a suspension")
+	linkTest := f.String("link-test", "", "interval of machine-answered link tests (default 10s)")
+	checkEvery := f.String("check-every", "", "interval of operator checks (default 1h)")
+	checkWindow := f.String("check-window", "", "time a person has to answer a check (default 10m)")
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
 	if err := required("channel propose", map[string]string{"peer": *peer, "channel": *ch, "level": *level}); err != nil {
 		return err
 	}
-	req := station.ProposeRequest{Peer: *peer, Channel: *ch, Level: *level, Deadlines: map[string]string{}}
-	if *deadlines != "" {
-		for _, kv := range strings.Split(*deadlines, ",") {
+	req := station.ProposeRequest{Peer: *peer, Channel: *ch, Level: *level, Deadlines: map[string]string{}, Delivery: map[string]string{},
+		EscalateTo: *up, FlashExempt: *exempt, LinkTest: *linkTest, CheckEvery: *checkEvery, CheckWindow: *checkWindow}
+	for _, o := range []struct {
+		flag, v string
+		into    map[string]string
+	}{{"deadline", *deadlines, req.Deadlines}, {"delivery", *delivery, req.Delivery}} {
+		if o.v == "" {
+			continue
+		}
+		for _, kv := range strings.Split(o.v, ",") {
 			k, v, ok := strings.Cut(kv, "=")
 			if !ok {
-				return fmt.Errorf("channel propose: --deadline %q is not PRECEDENCE=DURATION", kv)
+				return fmt.Errorf("channel propose: --%s %q is not PRECEDENCE=DURATION", o.flag, kv)
 			}
-			req.Deadlines[strings.TrimSpace(k)] = strings.TrimSpace(v)
+			o.into[strings.TrimSpace(k)] = strings.TrimSpace(v)
 		}
 	}
 	return show(ctx, f, func(o station.Ops) (*station.ChannelView, error) { return o.Propose(ctx, req) },
@@ -355,6 +373,94 @@ func cmdAccept(ctx context.Context, args []string) error {
 			fmt.Printf("accepted channel %s (%s) with %s\n", c.ID, c.Level, c.Peer)
 			return nil
 		})
+}
+
+func cmdSuspend(ctx context.Context, args []string) error {
+	return suspendOrResume(ctx, "channel suspend", args)
+}
+func cmdResume(ctx context.Context, args []string) error {
+	return suspendOrResume(ctx, "channel resume", args)
+}
+
+func suspendOrResume(ctx context.Context, name string, args []string) error {
+	f := newFlags(name, true)
+	ch := f.String("channel", "", "channel id")
+	reason := f.String("reason", "", "why, as both parties will read it")
+	as := f.String("as", defaultOperator(), "who decided it")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	need := map[string]string{"channel": *ch}
+	if name == "channel suspend" {
+		need["reason"] = *reason
+	}
+	if err := required(name, need); err != nil {
+		return err
+	}
+	req := station.SuspendRequest{Channel: *ch, Reason: *reason, By: *as}
+	return show(ctx, f, func(o station.Ops) (*station.ChannelView, error) {
+		if name == "channel suspend" {
+			return o.Suspend(ctx, req)
+		}
+		return o.Resume(ctx, req)
+	}, func(c *station.ChannelView) error {
+		fmt.Printf("channel %s is %s\n", c.ID, c.State)
+		for _, s := range c.Suspensions {
+			fmt.Printf("  suspended by %s at %s: %s\n", s.By, s.At.UTC().Format(time.RFC3339), inert(s.Reason))
+		}
+		return nil
+	})
+}
+
+func cmdChecks(ctx context.Context, args []string) error {
+	f := newFlags("channel checks", true)
+	ch := f.String("channel", "", "channel id")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	if err := required("channel checks", map[string]string{"channel": *ch}); err != nil {
+		return err
+	}
+	return show(ctx, f, func(o station.Ops) (*station.ChecksView, error) { return o.Checks(ctx, *ch) },
+		func(v *station.ChecksView) error {
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "PERIOD	CHECKS	ANSWERED	RATE	MEAN ANSWER	LINK TESTS	ANSWERED	RATE	MEAN RTT")
+			pct := func(r *float64) string {
+				if r == nil {
+					return "-"
+				}
+				return fmt.Sprintf("%.1f%%", *r*100)
+			}
+			for _, p := range v.Periods {
+				rtt := "-"
+				if p.LinkMeanRTTms != nil {
+					rtt = fmt.Sprintf("%.1fms", *p.LinkMeanRTTms)
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%d\t%d\t%s\t%s\n", p.Period, p.Checks, p.Answered, pct(p.AnswerRate),
+					cmp.Or(p.MeanAnswer, "-"), p.LinkTests, p.LinkAnswered, pct(p.LinkRate), rtt)
+			}
+			return tw.Flush()
+		})
+}
+
+func cmdEscalations(ctx context.Context, args []string) error {
+	f := newFlags("escalations", true)
+	ch := f.String("channel", "", "channel id (default: all)")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	return show(ctx, f, func(o station.Ops) (*[]store.Escalation, error) {
+		xs, err := o.Escalations(ctx, *ch)
+		return &xs, err
+	}, func(xs *[]store.Escalation) error {
+		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "AT\tENTRY\tSTEP\tDETAIL")
+		names := map[int]string{store.StepUndelivered: "undelivered", store.StepOverdue: "overdue", store.StepSupervisor: "supervisor", store.StepForwarded: "forward"}
+		for _, x := range *xs {
+			fmt.Fprintf(tw, "%s\t%s/%s/%d\t%s\t%s\n", x.At.UTC().Format(time.RFC3339), x.Channel, x.Author, x.Index, names[x.Step], inert(x.Detail))
+		}
+		return tw.Flush()
+	})
 }
 
 func cmdChannelList(ctx context.Context, args []string) error {
@@ -535,11 +641,34 @@ func cmdStatus(ctx context.Context, args []string) error {
 		func(s *station.StatusView) error {
 			fmt.Printf("station %s (%s)  fingerprint %s\n", s.Station, s.Party, s.Fingerprint)
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "CHANNEL\tPEER\tSTATE\tCONNECTED\tWRITTEN\tDELIVERED\tRECEIVED")
+			fmt.Fprintln(tw, "CHANNEL\tPEER\tSTATE\tPATHS\tWRITTEN\tDELIVERED\tRECEIVED\tAWAITING PEER\tAWAITING HERE")
 			for _, c := range s.Channels {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%d\t%d\t%d\n", c.ID, c.Peer, c.State, c.Connected, c.Written, c.Delivered, c.Received)
+				var paths []string
+				for _, p := range c.Paths {
+					h := p.Name + ":down"
+					if p.Up {
+						h = p.Name + ":up"
+						if p.RTTms != nil {
+							h += fmt.Sprintf("(%.1fms)", *p.RTTms)
+						}
+					}
+					paths = append(paths, h)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", c.ID, c.Peer, c.State, strings.Join(paths, " "),
+					c.Written, c.Delivered, c.Received, c.AwaitingPeer, c.AwaitingHere)
 			}
 			tw.Flush()
+			for _, c := range s.Channels {
+				for _, x := range c.Suspensions {
+					fmt.Printf("%s SUSPENDED by %s at %s: %s\n", c.ID, x.By, x.At.UTC().Format(time.RFC3339), inert(x.Reason))
+				}
+				if c.Dormant {
+					fmt.Printf("%s DORMANT: the latest operator check (%s) went unanswered\n", c.ID, c.LastCheck)
+				}
+				if c.Blocked != "" {
+					fmt.Printf("%s BLOCKED: %s\n", c.ID, c.Blocked)
+				}
+			}
 			for k, v := range s.Refused {
 				fmt.Printf("refused %s: %d\n", k, v)
 			}

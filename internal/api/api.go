@@ -127,6 +127,30 @@ func NewServer(st *station.Station, token string) *Server {
 		}
 		return a, err
 	})
+	suspend := func(resume bool) func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return func(w http.ResponseWriter, r *http.Request) (any, error) {
+			var req station.SuspendRequest
+			if err := readJSON(r, &req); err != nil {
+				return nil, err
+			}
+			if req.Channel != "" && req.Channel != r.PathValue("id") {
+				return nil, fmt.Errorf("%w: body names channel %q, path %q", station.ErrBadRequest, req.Channel, r.PathValue("id"))
+			}
+			req.Channel = r.PathValue("id")
+			if resume {
+				return st.Resume(r.Context(), req)
+			}
+			return st.Suspend(r.Context(), req)
+		}
+	}
+	h("POST /api/v1/channels/{id}/suspend", suspend(false))
+	h("POST /api/v1/channels/{id}/resume", suspend(true))
+	h("GET /api/v1/channels/{id}/checks", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return st.Checks(r.Context(), r.PathValue("id"))
+	})
+	h("GET /api/v1/escalations", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return st.Escalations(r.Context(), r.URL.Query().Get("channel"))
+	})
 	s.mux.HandleFunc("GET /api/v1/events", s.events)
 	return s
 }

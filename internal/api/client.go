@@ -172,6 +172,23 @@ func (c *Client) Alerts(ctx context.Context, after int64) ([]store.Alert, error)
 	return get[[]store.Alert](ctx, c, "/api/v1/alerts?after="+strconv.FormatInt(after, 10))
 }
 
+func (c *Client) Suspend(ctx context.Context, r station.SuspendRequest) (*station.ChannelView, error) {
+	return post[station.ChannelView](ctx, c, "/api/v1/channels/"+url.PathEscape(r.Channel)+"/suspend", r)
+}
+
+func (c *Client) Resume(ctx context.Context, r station.SuspendRequest) (*station.ChannelView, error) {
+	return post[station.ChannelView](ctx, c, "/api/v1/channels/"+url.PathEscape(r.Channel)+"/resume", r)
+}
+
+func (c *Client) Checks(ctx context.Context, ch string) (*station.ChecksView, error) {
+	v, err := get[station.ChecksView](ctx, c, "/api/v1/channels/"+url.PathEscape(ch)+"/checks")
+	return &v, err
+}
+
+func (c *Client) Escalations(ctx context.Context, ch string) ([]store.Escalation, error) {
+	return get[[]store.Escalation](ctx, c, "/api/v1/escalations?channel="+url.QueryEscape(ch))
+}
+
 // Event is one server-sent event.
 type Event struct {
 	What    string `json:"what"`

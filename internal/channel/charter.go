@@ -49,22 +49,64 @@ func ParseLevel(s string) (Level, error) {
 	return "", fmt.Errorf("level %q is not one of leader, minister, staff, theatre, unit", s)
 }
 
+func (l Level) rank() int {
+	for i, x := range Levels {
+		if x == l {
+			return i
+		}
+	}
+	return len(Levels)
+}
+
+// Above reports whether l ranks above m (leader above minister, and so on).
+func (l Level) Above(m Level) bool { return l.rank() < m.rank() }
+
 // DefaultDeadlines are the acknowledgement deadlines a charter gets unless
 // the proposer sets others.
 var DefaultDeadlines = map[envelope.Precedence]time.Duration{
 	envelope.Flash:     10 * time.Minute,
 	envelope.Immediate: 30 * time.Minute,
 	envelope.Priority:  3 * time.Hour,
-	envelope.Routine:   24 * time.Hour,
+	envelope.Routine:   6 * time.Hour,
 }
+
+// DefaultDelivery are the delivery deadlines (send to the peer's cosigned
+// receipt) a charter gets unless the proposer sets others.
+var DefaultDelivery = map[envelope.Precedence]time.Duration{
+	envelope.Flash:     time.Minute,
+	envelope.Immediate: 5 * time.Minute,
+	envelope.Priority:  30 * time.Minute,
+	envelope.Routine:   time.Hour,
+}
+
+// Default communication check schedule.
+const (
+	DefaultLinkTest    = 10 * time.Second // machine-answered link tests
+	DefaultCheckEvery  = time.Hour        // operator checks
+	DefaultCheckWindow = 10 * time.Minute // time a person has to answer one
+)
 
 // Charter is the agreed definition of a channel.
 type Charter struct {
-	ID        string
-	Level     Level
-	Proposer  string // station name
-	Acceptor  string // station name
+	ID       string
+	Level    Level
+	Proposer string // station name
+	Acceptor string // station name
+	// Deadlines are for a person's acknowledgement, Delivery for the
+	// peer's receipt, per precedence, counted from the entry's sending.
 	Deadlines map[envelope.Precedence]time.Duration
+	Delivery  map[envelope.Precedence]time.Duration
+	// EscalateTo is the channel (of a higher level, with the same peer)
+	// that messages climb to when their acknowledgement deadline passes
+	// twice over; "" for none.
+	EscalateTo string
+	// FlashExempt lets FLASH traffic through a suspension.
+	FlashExempt bool
+	// LinkTest is the interval of machine-answered link tests.
+	LinkTest time.Duration
+	// CheckEvery is the interval of operator checks, CheckWindow the time
+	// a person has to acknowledge one before the channel is dormant.
+	CheckEvery, CheckWindow time.Duration
 
 	// Text is the signed note: one signature when proposed, two when agreed.
 	Text []byte
@@ -79,7 +121,64 @@ func (c *Charter) Body() string {
 	for _, p := range envelope.Precedences {
 		fmt.Fprintf(&b, "deadline %s %s\n", p, c.Deadlines[p])
 	}
+	for _, p := range envelope.Precedences {
+		fmt.Fprintf(&b, "delivery %s %s\n", p, c.Delivery[p])
+	}
+	if c.EscalateTo != "" {
+		fmt.Fprintf(&b, "escalate-to %s\n", c.EscalateTo)
+	}
+	exempt := "no"
+	if c.FlashExempt {
+		exempt = "yes"
+	}
+	fmt.Fprintf(&b, "flash-exempt %s\nlink-test %s\noperator-check %s %s\n", exempt, c.LinkTest, c.CheckEvery, c.CheckWindow)
 	return b.String()
+}
+
+// SetDefaults fills what the proposer left unset (nil, zero) with the
+// defaults.
+func (c *Charter) SetDefaults() {
+	if c.Deadlines == nil {
+		c.Deadlines = maps.Clone(DefaultDeadlines)
+	}
+	if c.Delivery == nil {
+		c.Delivery = maps.Clone(DefaultDelivery)
+	}
+	if c.LinkTest == 0 {
+		c.LinkTest = DefaultLinkTest
+	}
+	if c.CheckEvery == 0 {
+		c.CheckEvery = DefaultCheckEvery
+	}
+	if c.CheckWindow == 0 {
+		c.CheckWindow = DefaultCheckWindow
+	}
+}
+
+// check tells what is wrong with a charter's values.
+func (c *Charter) check() error {
+	for _, p := range envelope.Precedences {
+		if c.Deadlines[p] <= 0 || c.Delivery[p] <= 0 {
+			return fmt.Errorf("deadlines for %s must be positive", p)
+		}
+	}
+	if c.EscalateTo != "" {
+		if err := identity.CheckName("escalation channel", c.EscalateTo); err != nil {
+			return err
+		}
+		if c.EscalateTo == c.ID {
+			return fmt.Errorf("channel %s cannot escalate to itself", c.ID)
+		}
+	}
+	switch {
+	case c.LinkTest < time.Second:
+		return fmt.Errorf("link test interval %s is under 1s", c.LinkTest)
+	case c.CheckEvery < time.Minute:
+		return fmt.Errorf("operator check interval %s is under 1m", c.CheckEvery)
+	case c.CheckWindow <= 0 || c.CheckWindow > c.CheckEvery:
+		return fmt.Errorf("operator check window %s must be positive and at most the interval %s", c.CheckWindow, c.CheckEvery)
+	}
+	return nil
 }
 
 // Propose builds a charter signed by the proposer.
@@ -93,13 +192,9 @@ func Propose(c *Charter, proposer note.Signer) error {
 	if c.Proposer == c.Acceptor {
 		return fmt.Errorf("a channel needs two stations; both are %q", c.Proposer)
 	}
-	if c.Deadlines == nil {
-		c.Deadlines = maps.Clone(DefaultDeadlines)
-	}
-	for _, p := range envelope.Precedences {
-		if c.Deadlines[p] <= 0 {
-			return fmt.Errorf("deadline for %s must be positive", p)
-		}
+	c.SetDefaults()
+	if err := c.check(); err != nil {
+		return err
 	}
 	text, err := note.Sign(&note.Note{Text: c.Body()}, proposer)
 	if err != nil {
@@ -181,7 +276,11 @@ func parseBody(text string) (*Charter, error) {
 	if lines[0] != header {
 		return bad("first line %q", lines[0])
 	}
-	c := &Charter{Deadlines: map[envelope.Precedence]time.Duration{}}
+	c := &Charter{Deadlines: map[envelope.Precedence]time.Duration{}, Delivery: map[envelope.Precedence]time.Duration{}}
+	duration := func(s string) (time.Duration, bool) {
+		d, err := time.ParseDuration(s)
+		return d, err == nil && d > 0
+	}
 	for _, line := range lines[1:] {
 		f := strings.Fields(line)
 		switch {
@@ -195,16 +294,36 @@ func parseBody(text string) (*Charter, error) {
 			c.Proposer = f[1]
 		case len(f) == 2 && f[0] == "acceptor":
 			c.Acceptor = f[1]
-		case len(f) == 3 && f[0] == "deadline":
+		case len(f) == 3 && (f[0] == "deadline" || f[0] == "delivery"):
 			p, err := envelope.ParsePrecedence(f[1])
 			if err != nil {
 				return bad("%v", err)
 			}
-			d, err := time.ParseDuration(f[2])
-			if err != nil || d <= 0 {
-				return bad("deadline %q", f[2])
+			d, ok := duration(f[2])
+			if !ok {
+				return bad("%s %q", f[0], f[2])
 			}
-			c.Deadlines[p] = d
+			if f[0] == "deadline" {
+				c.Deadlines[p] = d
+			} else {
+				c.Delivery[p] = d
+			}
+		case len(f) == 2 && f[0] == "escalate-to":
+			c.EscalateTo = f[1]
+		case len(f) == 2 && f[0] == "flash-exempt" && (f[1] == "yes" || f[1] == "no"):
+			c.FlashExempt = f[1] == "yes"
+		case len(f) == 2 && f[0] == "link-test":
+			var ok bool
+			if c.LinkTest, ok = duration(f[1]); !ok {
+				return bad("link-test %q", f[1])
+			}
+		case len(f) == 3 && f[0] == "operator-check":
+			var ok1, ok2 bool
+			c.CheckEvery, ok1 = duration(f[1])
+			c.CheckWindow, ok2 = duration(f[2])
+			if !ok1 || !ok2 {
+				return bad("operator-check %q %q", f[1], f[2])
+			}
 		default:
 			return bad("unknown line %q", line)
 		}
@@ -212,8 +331,15 @@ func parseBody(text string) (*Charter, error) {
 	if err := identity.CheckName("channel id", c.ID); err != nil {
 		return bad("%v", err)
 	}
-	if c.Level == "" || c.Proposer == "" || c.Acceptor == "" || len(c.Deadlines) != len(envelope.Precedences) {
-		return bad("missing level, proposer, acceptor or a deadline")
+	if c.Level == "" || c.Proposer == "" || c.Acceptor == "" || len(c.Deadlines) != len(envelope.Precedences) ||
+		len(c.Delivery) != len(envelope.Precedences) || c.LinkTest == 0 || c.CheckEvery == 0 {
+		return bad("missing level, proposer, acceptor, a deadline or the check schedule")
+	}
+	if err := c.check(); err != nil {
+		return bad("%v", err)
+	}
+	if c.Body() != text {
+		return bad("not in its one canonical form (line order, spelling of durations)")
 	}
 	for _, n := range []string{c.Proposer, c.Acceptor} {
 		if err := identity.CheckName("station name", n); err != nil {

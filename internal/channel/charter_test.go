@@ -263,7 +263,7 @@ func TestParseTampered(t *testing.T) {
 		{"acceptor swapped", replace("acceptor bravo", "acceptor charlie")},
 		{"channel renamed", replace("channel red-blue.1", "channel red-blue.2")},
 		{"deadline changed", replace("deadline FLASH 10m0s", "deadline FLASH 10h0m0s")},
-		{"line added", replace("deadline ROUTINE 24h0m0s\n", "deadline ROUTINE 24h0m0s\nnote x\n")},
+		{"line added", replace("deadline ROUTINE 6h0m0s\n", "deadline ROUTINE 6h0m0s\nnote x\n")},
 		{"signatures dropped", []byte(body + "\n")},
 		{"one signature dropped", agreed.Text[:bytes.LastIndex(agreed.Text[:len(agreed.Text)-1], []byte("\n"))+1]},
 		{"re-signed by proposer only", resigned(strings.Replace(body, "level staff", "level leader", 1))},
@@ -337,12 +337,23 @@ func TestParseUnverified(t *testing.T) {
 		{"missing acceptor", edit("acceptor bravo\n", "")},
 		{"missing channel", edit("channel red-blue.1\n", "")},
 		{"bad channel id", edit("channel red-blue.1", "channel -red")},
-		{"missing deadline", edit("deadline ROUTINE 24h0m0s\n", "")},
-		{"duplicate deadline instead of one", edit("deadline ROUTINE 24h0m0s", "deadline FLASH 24h0m0s")},
-		{"zero deadline", edit("deadline ROUTINE 24h0m0s", "deadline ROUTINE 0s")},
-		{"negative deadline", edit("deadline ROUTINE 24h0m0s", "deadline ROUTINE -1h")},
-		{"bad duration", edit("deadline ROUTINE 24h0m0s", "deadline ROUTINE tomorrow")},
-		{"unknown precedence", edit("deadline ROUTINE 24h0m0s", "deadline DEFERRED 24h0m0s")},
+		{"missing deadline", edit("deadline ROUTINE 6h0m0s\n", "")},
+		{"duplicate deadline instead of one", edit("deadline ROUTINE 6h0m0s", "deadline FLASH 6h0m0s")},
+		{"zero deadline", edit("deadline ROUTINE 6h0m0s", "deadline ROUTINE 0s")},
+		{"negative deadline", edit("deadline ROUTINE 6h0m0s", "deadline ROUTINE -1h")},
+		{"bad duration", edit("deadline ROUTINE 6h0m0s", "deadline ROUTINE tomorrow")},
+		{"unknown precedence", edit("deadline ROUTINE 6h0m0s", "deadline DEFERRED 6h0m0s")},
+		{"missing delivery", edit("delivery FLASH 1m0s\n", "")},
+		{"zero delivery", edit("delivery FLASH 1m0s", "delivery FLASH 0s")},
+		{"deadline spelled differently", edit("deadline FLASH 10m0s", "deadline FLASH 10m")},
+		{"lines out of order", edit("level staff\nproposer alpha\n", "proposer alpha\nlevel staff\n")},
+		{"flash-exempt maybe", edit("flash-exempt no", "flash-exempt maybe")},
+		{"link test too often", edit("link-test 10s", "link-test 10ms")},
+		{"missing link test", edit("link-test 10s\n", "")},
+		{"check window over interval", edit("operator-check 1h0m0s 10m0s", "operator-check 1h0m0s 2h0m0s")},
+		{"check window missing", edit("operator-check 1h0m0s 10m0s", "operator-check 1h0m0s")},
+		{"escalates to itself", edit("flash-exempt", "escalate-to red-blue.1\nflash-exempt")},
+		{"escalation channel bad", edit("flash-exempt", "escalate-to -x\nflash-exempt")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -356,6 +367,8 @@ func TestParseUnverified(t *testing.T) {
 func TestBody(t *testing.T) {
 	c := testCharter()
 	c.Deadlines = channel.DefaultDeadlines
+	c.EscalateTo, c.FlashExempt = "red-blue.0", true
+	c.SetDefaults()
 	const want = "hotline channel charter v1\n" +
 		"channel red-blue.1\n" +
 		"level staff\n" +
@@ -364,7 +377,15 @@ func TestBody(t *testing.T) {
 		"deadline FLASH 10m0s\n" +
 		"deadline IMMEDIATE 30m0s\n" +
 		"deadline PRIORITY 3h0m0s\n" +
-		"deadline ROUTINE 24h0m0s\n"
+		"deadline ROUTINE 6h0m0s\n" +
+		"delivery FLASH 1m0s\n" +
+		"delivery IMMEDIATE 5m0s\n" +
+		"delivery PRIORITY 30m0s\n" +
+		"delivery ROUTINE 1h0m0s\n" +
+		"escalate-to red-blue.0\n" +
+		"flash-exempt yes\n" +
+		"link-test 10s\n" +
+		"operator-check 1h0m0s 10m0s\n"
 	if got := c.Body(); got != want {
 		t.Errorf("Body =\n%s\nwant\n%s", got, want)
 	}

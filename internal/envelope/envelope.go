@@ -91,15 +91,25 @@ func ParsePrecedence(s string) (Precedence, error) {
 // Kind says what the sealed body holds.
 type Kind uint8
 
-// Kinds of entries. New kinds (notices, reports, checks) take new numbers;
-// a station refuses a kind it does not know.
+// Kinds of entries. New kinds (notices, reports) take new numbers; a
+// station refuses a kind it does not know.
 const (
-	Text Kind = iota + 1
-	Ack
-	Agreement
+	Text       Kind = iota + 1
+	Ack             // a person acknowledged an entry of the peer's log
+	Agreement       // a channel charter (entry 1 of each log)
+	Suspend         // this party suspends the channel, with a reason
+	Resume          // this party lifts its suspension
+	Check           // an operator check: a person on the other side must acknowledge it
+	Reminder        // an escalation step: entries of the peer's log are overdue
+	Escalation      // a message forwarded from a lower channel whose deadline passed
 )
 
-var kindNames = map[Kind]string{Text: "text", Ack: "ack", Agreement: "agreement"}
+var kindNames = map[Kind]string{Text: "text", Ack: "ack", Agreement: "agreement", Suspend: "suspend",
+	Resume: "resume", Check: "check", Reminder: "reminder", Escalation: "escalation"}
+
+// NeedsAck reports whether entries of kind k wait for a person's
+// acknowledgement, with a deadline.
+func (k Kind) NeedsAck() bool { return k == Text || k == Check || k == Escalation }
 
 func (k Kind) String() string {
 	if s, ok := kindNames[k]; ok {

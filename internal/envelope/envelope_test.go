@@ -394,7 +394,7 @@ func TestSealRejectsHeader(t *testing.T) {
 		h    func(*envelope.Header)
 	}{
 		{"kind 0", func(h *envelope.Header) { h.Kind = 0 }},
-		{"kind 4", func(h *envelope.Header) { h.Kind = 4 }},
+		{"kind 200", func(h *envelope.Header) { h.Kind = 200 }},
 		{"kind 255", func(h *envelope.Header) { h.Kind = 255 }},
 		{"precedence 0", func(h *envelope.Header) { h.Precedence = 0 }},
 		{"precedence 5", func(h *envelope.Header) { h.Precedence = 5 }},
@@ -551,7 +551,12 @@ func TestPrecedenceAndKindNames(t *testing.T) {
 		{"ack", envelope.Ack.String(), "ack", envelope.Ack.Valid(), true},
 		{"agreement", envelope.Agreement.String(), "agreement", envelope.Agreement.Valid(), true},
 		{"kind 0", envelope.Kind(0).String(), "kind(0)", envelope.Kind(0).Valid(), false},
-		{"kind 4", envelope.Kind(4).String(), "kind(4)", envelope.Kind(4).Valid(), false},
+		{"suspend", envelope.Suspend.String(), "suspend", envelope.Suspend.Valid(), true},
+		{"resume", envelope.Resume.String(), "resume", envelope.Resume.Valid(), true},
+		{"check", envelope.Check.String(), "check", envelope.Check.Valid(), true},
+		{"reminder", envelope.Reminder.String(), "reminder", envelope.Reminder.Valid(), true},
+		{"escalation", envelope.Escalation.String(), "escalation", envelope.Escalation.Valid(), true},
+		{"kind 200", envelope.Kind(200).String(), "kind(200)", envelope.Kind(200).Valid(), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

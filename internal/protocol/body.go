@@ -1,8 +1,11 @@
 package protocol
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"time"
 	"unicode/utf8"
 
 	"hotline/internal/envelope"
@@ -31,6 +34,73 @@ type AgreementBody struct {
 	Charter string `json:"charter"`
 }
 
+// SuspendBody is the sealed body of a suspension: the operator who
+// suspended the channel for this party, and why. ResumeBody lifts it.
+type SuspendBody struct {
+	Reason string `json:"reason"`
+	By     string `json:"by"`
+}
+
+// ResumeBody lifts this party's suspension.
+type ResumeBody struct {
+	Reason string `json:"reason,omitempty"`
+	By     string `json:"by"`
+}
+
+// CheckBody is an operator check: a person on the other side must
+// acknowledge it within Window.
+type CheckBody struct {
+	Window string `json:"window"` // a Go duration, as in the charter
+}
+
+// ReminderBody is the first escalation step: entries Of of the peer's log
+// on this channel are past their acknowledgement deadline.
+type ReminderBody struct {
+	Of []uint64 `json:"of"`
+}
+
+// EscalationBody is a message forwarded to a higher channel because its
+// acknowledgement deadline passed twice over on the lower one.
+type EscalationBody struct {
+	From       string `json:"from"` // the original entry: channel/author/index
+	Precedence string `json:"precedence"`
+	Text       string `json:"text"`
+	Lang       string `json:"lang,omitempty"`
+}
+
+// MaxReason is the longest reason for a suspension, in bytes.
+const MaxReason = 1024
+
+func checkBy(what, by string) error {
+	if by == "" || len(by) > 128 || !utf8.ValidString(by) {
+		return fmt.Errorf("%s body: needs who did it (1 to 128 bytes of UTF-8)", what)
+	}
+	return nil
+}
+
+func checkReason(what, r string, required bool) error {
+	switch {
+	case required && r == "":
+		return fmt.Errorf("%s body: a reason is required", what)
+	case len(r) > MaxReason || !utf8.ValidString(r):
+		return fmt.Errorf("%s body: the reason must be UTF-8 of at most %d bytes", what, MaxReason)
+	}
+	return nil
+}
+
+// strict decodes JSON refusing unknown fields and trailing data.
+func strict(p []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(p))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if d.More() {
+		return fmt.Errorf("data after the JSON object")
+	}
+	return nil
+}
+
 // DecodeBody parses and checks the body of an entry of the given kind.
 func DecodeBody(kind envelope.Kind, p []byte) (any, error) {
 	switch kind {
@@ -56,6 +126,63 @@ func DecodeBody(kind envelope.Kind, p []byte) (any, error) {
 		var b AgreementBody
 		if err := json.Unmarshal(p, &b); err != nil {
 			return nil, fmt.Errorf("agreement body: %v", err)
+		}
+		return &b, nil
+	case envelope.Suspend:
+		var b SuspendBody
+		if err := strict(p, &b); err != nil {
+			return nil, fmt.Errorf("suspend body: %v", err)
+		}
+		if err := checkBy("suspend", b.By); err != nil {
+			return nil, err
+		}
+		if err := checkReason("suspend", b.Reason, true); err != nil {
+			return nil, err
+		}
+		return &b, nil
+	case envelope.Resume:
+		var b ResumeBody
+		if err := strict(p, &b); err != nil {
+			return nil, fmt.Errorf("resume body: %v", err)
+		}
+		if err := checkBy("resume", b.By); err != nil {
+			return nil, err
+		}
+		if err := checkReason("resume", b.Reason, false); err != nil {
+			return nil, err
+		}
+		return &b, nil
+	case envelope.Check:
+		var b CheckBody
+		if err := strict(p, &b); err != nil {
+			return nil, fmt.Errorf("check body: %v", err)
+		}
+		if d, err := time.ParseDuration(b.Window); err != nil || d <= 0 {
+			return nil, fmt.Errorf("check body: window %q is not a positive duration", b.Window)
+		}
+		return &b, nil
+	case envelope.Reminder:
+		var b ReminderBody
+		if err := strict(p, &b); err != nil {
+			return nil, fmt.Errorf("reminder body: %v", err)
+		}
+		if len(b.Of) == 0 || len(b.Of) > 4096 || slices.Contains(b.Of, 0) {
+			return nil, fmt.Errorf("reminder body: needs 1 to 4096 entry indexes")
+		}
+		return &b, nil
+	case envelope.Escalation:
+		var b EscalationBody
+		if err := strict(p, &b); err != nil {
+			return nil, fmt.Errorf("escalation body: %v", err)
+		}
+		if _, err := envelope.ParsePrecedence(b.Precedence); err != nil {
+			return nil, fmt.Errorf("escalation body: %v", err)
+		}
+		if err := CheckText(b.Text); err != nil {
+			return nil, fmt.Errorf("escalation body: %v", err)
+		}
+		if b.From == "" || len(b.From) > 512 || !utf8.ValidString(b.From) {
+			return nil, fmt.Errorf("escalation body: needs the original entry")
 		}
 		return &b, nil
 	}

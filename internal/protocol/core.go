@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"time"
@@ -54,8 +55,15 @@ type Propose struct {
 	Channel string
 	Peer    string
 	Level   channel.Level
-	// Deadlines overrides channel.DefaultDeadlines where set.
-	Deadlines map[envelope.Precedence]time.Duration
+	// Deadlines and Delivery override channel.DefaultDeadlines and
+	// DefaultDelivery where set; zero values below take the defaults.
+	Deadlines   map[envelope.Precedence]time.Duration
+	Delivery    map[envelope.Precedence]time.Duration
+	EscalateTo  string
+	FlashExempt bool
+	LinkTest    time.Duration
+	CheckEvery  time.Duration
+	CheckWindow time.Duration
 }
 
 // Accept asks the core to accept a channel the peer proposed.
@@ -211,6 +219,10 @@ type Core struct {
 	Stats Stats
 
 	lastAlert map[string]time.Time // when each kind of refusal was last recorded
+
+	timers   timers
+	timerSeq uint64
+	armed    bool // timers are scheduled (from the first step on)
 }
 
 // Stats are counters of refusals and duplicates.
@@ -236,6 +248,12 @@ type chanState struct {
 	blocked string // why sending on this channel is stopped, if it is
 	// lossWarned is set once the peer asked for entries it had receipted.
 	lossWarned bool
+
+	waiting  map[entryKey]*waiting // entries of either log awaiting acknowledgement
+	awaiting [2]int                // of those, this station's and the peer's
+	dormant  bool                  // this station's latest operator check went unanswered
+	armed    bool                  // link tests and checks are scheduled
+	probe    probeState
 }
 
 type pendingEntry struct {
@@ -342,6 +360,17 @@ func New(cfg Config, keys *identity.Keys, snap *store.Snapshot) (*Core, error) {
 		}
 		cs.mine.pending = append(cs.mine.pending, pendingEntry{raw: e.Raw, root: e.Root})
 	}
+	steps := map[string]int{}
+	for _, x := range snap.Escalations {
+		k := fmt.Sprintf("%s/%s/%d", x.Channel, x.Author, x.Index)
+		steps[k] = max(steps[k], x.Step)
+	}
+	for i := range snap.Outstanding {
+		e := &snap.Outstanding[i]
+		if cs := c.channels[e.Channel]; cs != nil {
+			c.await(cs, e, steps[e.ID()])
+		}
+	}
 	for _, p := range c.peers {
 		sort.Strings(p.channels)
 	}
@@ -392,7 +421,12 @@ func (c *Core) Step(now time.Time, ev Event) []Action {
 	c.out = c.out[:0]
 	c.batch = &store.Batch{}
 	c.onDurabl = nil
+	if !c.armed {
+		c.arm()
+	}
 	switch ev := ev.(type) {
+	case Tick:
+		c.tick()
 	case Submit:
 		c.submit(ev)
 	case Propose:
@@ -416,8 +450,8 @@ func (c *Core) Step(now time.Time, ev Event) []Action {
 		c.write++
 		c.pending[c.write] = c.onDurabl
 		b := c.batch
-		lazy := len(c.onDurabl) == 0 && len(b.Receipts) > 0 &&
-			len(b.Peers)+len(b.Channels)+len(b.Entries)+len(b.Logs)+len(b.Acks)+len(b.Alerts) == 0
+		lazy := len(c.onDurabl) == 0 && len(b.Receipts)+len(b.Probes) > 0 &&
+			len(b.Peers)+len(b.Channels)+len(b.Entries)+len(b.Logs)+len(b.Acks)+len(b.Alerts)+len(b.Escalations) == 0
 		c.out = append(c.out, Persist{Write: c.write, Batch: b, Lazy: lazy})
 	}
 	return c.out
@@ -448,15 +482,22 @@ const alertEvery = time.Minute
 // refuse counts and records a refused input from a peer.
 func (c *Core) refuse(reason, level, ch, peer, format string, args ...any) {
 	c.Stats.Refused[reason]++
-	key := reason + "\x00" + ch + "\x00" + peer
-	if last, ok := c.lastAlert[key]; ok && c.now.Sub(last) < alertEvery {
-		return
+	if c.limit(reason+"\x00"+ch+"\x00"+peer, alertEvery) {
+		c.alert(level, ch, peer, format, args...)
+	}
+}
+
+// limit reports whether an alert with this key may be recorded now, at
+// most once every period.
+func (c *Core) limit(key string, every time.Duration) bool {
+	if last, ok := c.lastAlert[key]; ok && c.now.Sub(last) < every {
+		return false
 	}
 	if c.lastAlert == nil {
 		c.lastAlert = map[string]time.Time{}
 	}
 	c.lastAlert[key] = c.now
-	c.alert(level, ch, peer, format, args...)
+	return true
 }
 
 // reject refuses a frame from a peer and closes the connection it came
@@ -534,6 +575,11 @@ func (c *Core) appendMine(reqID uint64, cs *chanState, kind envelope.Kind, prec 
 	}
 	c.batch.Entries = append(c.batch.Entries, e)
 	c.batch.Logs = append(c.batch.Logs, store.Log{Channel: h.Channel, Author: h.Author, Size: cs.mine.size, Hashes: cs.mine.tree.Hashes()})
+	c.await(cs, &e, 0)
+	if kind == envelope.Check {
+		cs.rec.LastCheck, cs.rec.LastCheckAt = e.Index, c.now
+		c.batch.Channels = append(c.batch.Channels, cs.rec)
+	}
 	size := cs.mine.size
 	res := Result{Entry: h.ID(), Channel: h.Channel, Index: h.Index, At: c.now, Deadline: cs.charter.Deadlines[prec]}
 	c.afterDurable(func(err error) {
@@ -560,15 +606,11 @@ func (c *Core) submit(ev Submit) {
 		return
 	}
 	body, err := DecodeBody(ev.Kind, ev.Body)
-	if err != nil || ev.Kind == envelope.Agreement {
-		if err == nil {
-			err = fmt.Errorf("agreements are made with propose and accept")
-		}
-		c.done(ev.ID, Result{}, err)
-		return
+	if err == nil {
+		err = c.mayAppend(cs, ev.Kind, ev.Precedence, body)
 	}
-	if ack, ok := body.(*AckBody); ok && (ack.Of > cs.theirs.size) {
-		c.done(ev.ID, Result{}, fmt.Errorf("%s/%s/%d: no such entry from the peer", ev.Channel, cs.rec.Peer, ack.Of))
+	if err != nil {
+		c.done(ev.ID, Result{}, err)
 		return
 	}
 	e, err := c.appendMine(ev.ID, cs, ev.Kind, ev.Precedence, ev.Body)
@@ -576,10 +618,44 @@ func (c *Core) submit(ev Submit) {
 		c.done(ev.ID, Result{}, err)
 		return
 	}
-	if ack, ok := body.(*AckBody); ok {
-		c.batch.Acks = append(c.batch.Acks, store.Ack{Channel: cs.rec.ID, Author: cs.rec.Peer, Index: ack.Of,
-			AckAuthor: c.keys.Name, AckIndex: e.Index, By: ack.By, At: c.now})
+	switch b := body.(type) {
+	case *AckBody:
+		c.batch.Acks = append(c.batch.Acks, store.Ack{Channel: cs.rec.ID, Author: cs.rec.Peer, Index: b.Of,
+			AckAuthor: c.keys.Name, AckIndex: e.Index, By: b.By, At: c.now})
+		c.acknowledged(cs, cs.rec.Peer, b.Of, b.By)
+	case *SuspendBody, *ResumeBody:
+		c.setSuspension(cs, c.keys.Name, e, body)
 	}
+}
+
+// mayAppend says why an operator may not append an entry, if they may not.
+func (c *Core) mayAppend(cs *chanState, kind envelope.Kind, prec envelope.Precedence, body any) error {
+	var mine *store.Suspension
+	for i, s := range cs.rec.Suspensions {
+		if s.By == c.keys.Name {
+			mine = &cs.rec.Suspensions[i]
+		}
+	}
+	switch b := body.(type) {
+	case *AckBody:
+		if b.Of > cs.theirs.size {
+			return fmt.Errorf("%s/%s/%d: no such entry from the peer", cs.rec.ID, cs.rec.Peer, b.Of)
+		}
+		return nil
+	case *SuspendBody:
+		if mine != nil {
+			return fmt.Errorf("%w: this station already suspended %s at %s: %s", ErrSuspended, cs.rec.ID, mine.At.UTC().Format(time.RFC3339), mine.Reason)
+		}
+		return nil
+	case *ResumeBody:
+		if mine == nil {
+			return fmt.Errorf("%s is not suspended by this station, so there is nothing to resume", cs.rec.ID)
+		}
+		return nil
+	case *TextBody, *CheckBody:
+		return c.suspendedFor(cs, prec)
+	}
+	return fmt.Errorf("%s entries are not written by operators", kind)
 }
 
 func (c *Core) propose(ev Propose) {
@@ -592,14 +668,23 @@ func (c *Core) propose(ev Propose) {
 		c.done(ev.ID, Result{}, fmt.Errorf("channel %q already exists", ev.Channel))
 		return
 	}
-	deadlines := map[envelope.Precedence]time.Duration{}
-	for k, v := range channel.DefaultDeadlines {
-		deadlines[k] = v
+	deadlines, delivery := maps.Clone(channel.DefaultDeadlines), maps.Clone(channel.DefaultDelivery)
+	maps.Copy(deadlines, ev.Deadlines)
+	maps.Copy(delivery, ev.Delivery)
+	if up := ev.EscalateTo; up != "" {
+		ucs := c.channels[up]
+		switch {
+		case ucs == nil || ucs.rec.Peer != ev.Peer:
+			c.done(ev.ID, Result{}, fmt.Errorf("channel %q, to escalate to, is not a channel with %s here", up, ev.Peer))
+			return
+		case !channel.Level(ucs.rec.Level).Above(ev.Level):
+			c.done(ev.ID, Result{}, fmt.Errorf("channel %s is at level %s, not above %s: escalation climbs", up, ucs.rec.Level, ev.Level))
+			return
+		}
 	}
-	for k, v := range ev.Deadlines {
-		deadlines[k] = v
-	}
-	ch := &channel.Charter{ID: ev.Channel, Level: ev.Level, Proposer: c.keys.Name, Acceptor: ev.Peer, Deadlines: deadlines}
+	ch := &channel.Charter{ID: ev.Channel, Level: ev.Level, Proposer: c.keys.Name, Acceptor: ev.Peer, Deadlines: deadlines,
+		Delivery: delivery, EscalateTo: ev.EscalateTo, FlashExempt: ev.FlashExempt, LinkTest: ev.LinkTest,
+		CheckEvery: ev.CheckEvery, CheckWindow: ev.CheckWindow}
 	if err := channel.Propose(ch, c.signer); err != nil {
 		c.done(ev.ID, Result{}, err)
 		return
@@ -642,6 +727,7 @@ func (c *Core) accept(ev Accept) {
 	if _, err := c.appendMine(ev.ID, cs, envelope.Agreement, envelope.Priority, body); err != nil {
 		panic(err)
 	}
+	c.armChannel(cs)
 	c.emit(Notify{What: "channel", Channel: ev.Channel})
 }
 
@@ -737,6 +823,10 @@ func (c *Core) frameIn(ev FrameIn) {
 		c.resend(p, ev.Conn, f)
 	case FrameError:
 		c.alert("warning", "", ev.Peer, "%s reports: %s", ev.Peer, f.Text)
+	case FrameProbe:
+		c.probe(p, ev.Conn, f)
+	case FrameProbeReply:
+		c.probeReply(p, f)
 	}
 }
 
@@ -941,6 +1031,7 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		expected uint64 = 1
 		newCS    *chanState
 		accepted []store.Entry
+		bodies   []any
 		acks     []store.Ack
 		agreed   *channel.Charter
 	)
@@ -1028,6 +1119,7 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 			Channel: f.Channel, Author: name, Index: e.Index, Kind: e.Kind, Precedence: e.Precedence,
 			SenderTime: e.Time, StoredAt: c.now, Raw: raw, Body: body, Root: tree.Root(),
 		})
+		bodies = append(bodies, decoded)
 		expected++
 	}
 	if len(accepted) == 0 {
@@ -1062,16 +1154,34 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		cs.rec.State, cs.rec.Charter, cs.rec.UpdatedAt = store.Active, agreed.Text, c.now
 		c.batch.Channels = append(c.batch.Channels, cs.rec)
 		c.emit(Notify{What: "channel", Channel: f.Channel})
+		c.armChannel(cs)
 	}
 	theirs = &cs.theirs
 	theirs.tree, theirs.size = tree, expected-1
 	c.batch.Entries = append(c.batch.Entries, accepted...)
 	c.batch.Acks = append(c.batch.Acks, acks...)
 	c.batch.Logs = append(c.batch.Logs, store.Log{Channel: f.Channel, Author: name, Size: theirs.size, Hashes: tree.Hashes(), Checkpoint: f.Checkpoint})
-	for _, e := range accepted {
+	for i := range accepted {
+		e := &accepted[i]
 		what := "received"
-		if e.Kind == envelope.Ack {
+		switch b := bodies[i].(type) {
+		case *AckBody:
 			what = "acknowledged"
+			c.acknowledged(cs, c.keys.Name, b.Of, b.By)
+		case *SuspendBody:
+			what = "suspended"
+			c.setSuspension(cs, name, e, b)
+			c.alert("alarm", cs.rec.ID, name, "%s SUSPENDED channel %s (by %s): %s", name, cs.rec.ID, b.By, b.Reason)
+		case *ResumeBody:
+			what = "resumed"
+			c.setSuspension(cs, name, e, b)
+			c.alert("notice", cs.rec.ID, name, "%s resumed channel %s (by %s) %s", name, cs.rec.ID, b.By, b.Reason)
+		case *ReminderBody:
+			what = "reminder"
+			c.alert("alarm", cs.rec.ID, name, "%s reminds: %d of its entries on %s await acknowledgement here (first: %s/%s/%d)",
+				name, len(b.Of), cs.rec.ID, cs.rec.ID, name, b.Of[0])
+		default:
+			c.await(cs, e, 0)
 		}
 		c.emit(Notify{What: what, Channel: f.Channel, Entry: e.ID()})
 	}
@@ -1096,12 +1206,60 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 	})
 }
 
+// Channel states as operators see them, besides the agreement states
+// (store.ProposedOut, store.ProposedIn).
+const (
+	StateActive    = "active"    // every path up
+	StateDegraded  = "degraded"  // some paths down
+	StateDown      = "down"      // no path up
+	StateDormant   = "dormant"   // this station's latest operator check went unanswered
+	StateSuspended = "suspended" // a party suspended it: a signed act, not an outage
+)
+
 // ChannelInfo is a read-only view of a channel for status displays.
 type ChannelInfo struct {
-	ID, Peer, Level, State, Blocked string
-	Sent, Written, Delivered        uint64
-	Received                        uint64
-	Connected                       bool
+	ID, Peer, Level, Blocked string
+	// Agreement is store.ProposedOut, ProposedIn or Active; State is what
+	// operators see (one of the State constants when agreed).
+	Agreement, State         string
+	Sent, Written, Delivered uint64
+	Received                 uint64
+	Connected                bool
+	Suspensions              []store.Suspension
+	Dormant                  bool
+	// AwaitingPeer counts this station's entries that wait for the peer's
+	// acknowledgement; AwaitingHere the peer's that wait for a person here.
+	AwaitingPeer, AwaitingHere int
+	LastCheck                  uint64
+	LastCheckAt                time.Time
+	Paths                      []PathInfo
+	// Link tests: when one was last answered, its round trip, and the
+	// peer's clock minus this station's (SkewKnown once measured).
+	LinkOK    time.Time
+	LinkRTT   time.Duration
+	Skew      time.Duration
+	SkewKnown bool
+}
+
+// PathInfo is one transport path to a channel's peer.
+type PathInfo struct {
+	Name string
+	Up   bool
+}
+
+// state says what operators see of a channel.
+func (c *Core) state(cs *chanState) string {
+	switch {
+	case cs.rec.State != store.Active:
+		return cs.rec.State
+	case len(cs.rec.Suspensions) > 0:
+		return StateSuspended
+	case cs.dormant:
+		return StateDormant
+	case !c.peers[cs.rec.Peer].ready:
+		return StateDown
+	}
+	return StateActive
 }
 
 // Channels describes every channel, sorted by id.
@@ -1109,8 +1267,13 @@ func (c *Core) Channels() []ChannelInfo {
 	var out []ChannelInfo
 	for id, cs := range c.channels {
 		p := c.peers[cs.rec.Peer]
-		out = append(out, ChannelInfo{ID: id, Peer: cs.rec.Peer, Level: cs.rec.Level, State: cs.rec.State, Blocked: cs.blocked,
-			Sent: cs.mine.sent, Written: cs.mine.size, Delivered: cs.mine.delivered, Received: cs.theirs.durable, Connected: p.ready})
+		i := ChannelInfo{ID: id, Peer: cs.rec.Peer, Level: cs.rec.Level, Agreement: cs.rec.State, State: c.state(cs), Blocked: cs.blocked,
+			Sent: cs.mine.sent, Written: cs.mine.size, Delivered: cs.mine.delivered, Received: cs.theirs.durable, Connected: p.ready,
+			Suspensions: slices.Clone(cs.rec.Suspensions), Dormant: cs.dormant, LastCheck: cs.rec.LastCheck, LastCheckAt: cs.rec.LastCheckAt,
+			Paths:  []PathInfo{{Name: "direct", Up: p.ready}},
+			LinkOK: cs.probe.lastOK, LinkRTT: cs.probe.rtt, Skew: cs.probe.skew, SkewKnown: cs.probe.skewSeen}
+		i.AwaitingPeer, i.AwaitingHere = cs.awaiting[0], cs.awaiting[1]
+		out = append(out, i)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out

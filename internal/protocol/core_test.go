@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -35,6 +36,7 @@ type memStore struct {
 	entries  map[string][]store.Entry // key channel/author → entries, index i at [i-1]
 	logs     map[string]*store.Log
 	acks     map[string]store.Ack
+	escal    []store.Escalation
 }
 
 func newMemStore() *memStore {
@@ -93,6 +95,50 @@ func (m *memStore) apply(t *testing.T, b *store.Batch) {
 			m.acks[k] = a
 		}
 	}
+	for _, x := range b.Escalations {
+		if !slices.ContainsFunc(m.escal, func(y store.Escalation) bool {
+			return y.Channel == x.Channel && y.Author == x.Author && y.Index == x.Index && y.Step == x.Step
+		}) {
+			m.escal = append(m.escal, x)
+		}
+	}
+}
+
+// outstanding is what sqlstore's Load selects as Snapshot.Outstanding.
+func (m *memStore) outstanding(self string) ([]store.Entry, []store.Escalation) {
+	var out []store.Entry
+	var xs []store.Escalation
+	for _, es := range m.entries {
+		for _, e := range es {
+			if !e.Kind.NeedsAck() {
+				continue
+			}
+			if _, acked := m.acks[e.ID()]; acked {
+				continue
+			}
+			final := store.StepOverdue
+			if e.Author == self {
+				final = store.StepForwarded
+			}
+			var mine []store.Escalation
+			done := false
+			for _, x := range m.escal {
+				if x.Channel == e.Channel && x.Author == e.Author && x.Index == e.Index {
+					mine = append(mine, x)
+					done = done || x.Step == final
+				}
+			}
+			if done || e.Kind == envelope.Check && e.Author == self && e.Index != m.channels[e.Channel].LastCheck {
+				continue
+			}
+			out = append(out, e)
+			xs = append(xs, mine...)
+		}
+	}
+	slices.SortFunc(out, func(a, b store.Entry) int {
+		return cmp.Or(a.StoredAt.Compare(b.StoredAt), cmp.Compare(a.Channel, b.Channel), cmp.Compare(a.Author, b.Author), cmp.Compare(a.Index, b.Index))
+	})
+	return out, xs
 }
 
 func (m *memStore) snapshot(self string) *store.Snapshot {
@@ -115,6 +161,7 @@ func (m *memStore) snapshot(self string) *store.Snapshot {
 			s.Undelivered = append(s.Undelivered, m.entries[k][l.ReceiptSize:l.Size]...)
 		}
 	}
+	s.Outstanding, s.Escalations = m.outstanding(self)
 	return s
 }
 
@@ -127,7 +174,9 @@ type simNode struct {
 	unsynced []Persist // written, not yet synced: lost on a crash
 	out      ConnID    // outbound connection, 0 if none
 	done     map[uint64]Done
-	sent     []string // ids of entries whose Submit completed, in order
+	sent     []string      // ids of entries whose Submit completed, in order
+	skew     time.Duration // this node's clock minus the simulation's
+	alerts   []store.Alert // every alert it raised, durable or not
 }
 
 type packet struct {
@@ -176,10 +225,11 @@ func (s *sim) peerOf(n *simNode) *simNode {
 // step feeds an event to a node and routes its actions.
 func (s *sim) step(n *simNode, ev Event) {
 	s.now = s.now.Add(time.Millisecond)
-	for _, a := range n.core.Step(s.now, ev) {
+	for _, a := range n.core.Step(s.now.Add(n.skew), ev) {
 		switch a := a.(type) {
 		case Persist:
 			n.unsynced = append(n.unsynced, a)
+			n.alerts = append(n.alerts, a.Batch.Alerts...)
 			if *simTrace {
 				for _, al := range a.Batch.Alerts {
 					s.t.Logf("%s alert: %s", n.name, al.Text)
@@ -378,7 +428,7 @@ func newSim(t *testing.T, seed uint64) *sim {
 	}
 	for _, n := range s.nodes {
 		for _, ci := range n.core.Channels() {
-			if ci.State != store.Active {
+			if ci.Agreement != store.Active {
 				t.Fatalf("%s: channel %s is %s after setup", n.name, ci.ID, ci.State)
 			}
 		}
@@ -447,6 +497,15 @@ func runFaults(t *testing.T, s *sim) {
 			}
 		case r < 95:
 			s.crash(n)
+		case r < 97:
+			// Time passes: deadlines, reminders, forwards, operator
+			// checks and link tests fire.
+			s.counts["time"]++
+			s.now = s.now.Add(time.Duration(s.rng.IntN(25*60)) * time.Second)
+			s.step(n, Tick{})
+		case r < 98:
+			s.counts["clock jump"]++
+			n.skew += time.Duration(s.rng.IntN(4*3600)-2*3600) * time.Second
 		}
 	}
 	s.settle(200000)

@@ -3,6 +3,7 @@ package protocol
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"golang.org/x/crypto/cryptobyte"
 
@@ -24,12 +25,14 @@ type FrameType uint8
 
 // Frame types.
 const (
-	FrameHello   FrameType = 1 // dialer → acceptor: protocol version
-	FrameStatus  FrameType = 2 // acceptor → dialer: what it holds of the dialer's logs
-	FrameEntries FrameType = 3 // author → receiver: consecutive entries and a checkpoint
-	FrameReceipt FrameType = 4 // receiver → author: a cosigned checkpoint
-	FrameResend  FrameType = 5 // receiver → author: send again from an index
-	FrameError   FrameType = 6 // either way: why the connection is refused
+	FrameHello      FrameType = 1 // dialer → acceptor: protocol version
+	FrameStatus     FrameType = 2 // acceptor → dialer: what it holds of the dialer's logs
+	FrameEntries    FrameType = 3 // author → receiver: consecutive entries and a checkpoint
+	FrameReceipt    FrameType = 4 // receiver → author: a cosigned checkpoint
+	FrameResend     FrameType = 5 // receiver → author: send again from an index
+	FrameError      FrameType = 6 // either way: why the connection is refused
+	FrameProbe      FrameType = 7 // either way: a machine-answered link test on a channel
+	FrameProbeReply FrameType = 8 // the answer, with the answerer's clock
 )
 
 func (t FrameType) String() string {
@@ -46,6 +49,10 @@ func (t FrameType) String() string {
 		return "resend"
 	case FrameError:
 		return "error"
+	case FrameProbe:
+		return "probe"
+	case FrameProbeReply:
+		return "probe-reply"
 	}
 	return fmt.Sprintf("frame(%d)", uint8(t))
 }
@@ -61,6 +68,9 @@ type Frame struct {
 	From       uint64      // resend
 	Logs       []LogStatus // status
 	Text       string      // error
+	Seq        uint64      // probe, probe-reply
+	Time       time.Time   // probe, probe-reply: the tester's clock when it sent the test
+	PeerTime   time.Time   // probe-reply: the answerer's clock
 }
 
 // LogStatus says how much of one log a receiver holds durably, with its
@@ -118,6 +128,13 @@ func (f *Frame) Encode() []byte {
 			text = text[:1024]
 		}
 		addBytes16(b, []byte(text))
+	case FrameProbe, FrameProbeReply:
+		addString(b, f.Channel)
+		b.AddUint64(f.Seq)
+		b.AddUint64(uint64(f.Time.UnixNano()))
+		if f.Type == FrameProbeReply {
+			b.AddUint64(uint64(f.PeerTime.UnixNano()))
+		}
 	}
 	out, err := b.Bytes()
 	if err != nil {
@@ -188,6 +205,14 @@ func DecodeFrame(p []byte) (*Frame, error) {
 		var text []byte
 		ok = readBytes16(&text)
 		f.Text = string(text)
+	case FrameProbe, FrameProbeReply:
+		var t, pt uint64
+		ok = readString(&f.Channel) && s.ReadUint64(&f.Seq) && s.ReadUint64(&t)
+		if ok && f.Type == FrameProbeReply {
+			ok = s.ReadUint64(&pt)
+			f.PeerTime = time.Unix(0, int64(pt))
+		}
+		f.Time = time.Unix(0, int64(t))
 	default:
 		return nil, fmt.Errorf("%w: unknown type %d", ErrFrame, t)
 	}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"hotline/internal/envelope"
 	"hotline/internal/protocol"
@@ -52,6 +53,11 @@ func frameSamples() []frameSample {
 			[]byte{5, 1, 'c', 1, 'a', 1, 2, 3, 4, 5, 6, 7, 8}},
 		{"error", protocol.Frame{Type: protocol.FrameError, Text: "no"}, []byte{6, 0, 2, 'n', 'o'}},
 		{"error unicode", protocol.Frame{Type: protocol.FrameError, Text: "отказано: 拒绝"}, nil},
+		{"probe", protocol.Frame{Type: protocol.FrameProbe, Channel: "c", Seq: 2, Time: time.Unix(0, 0x0102)},
+			[]byte{7, 1, 'c', 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 1, 2}},
+		{"probe reply", protocol.Frame{Type: protocol.FrameProbeReply, Channel: "c", Seq: 2, Time: time.Unix(0, 0x0102),
+			PeerTime: time.Unix(0, -1)}, []byte{8, 1, 'c', 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 1, 2,
+			0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}},
 	}
 }
 
@@ -80,7 +86,7 @@ func TestFrameRoundTrip(t *testing.T) {
 		})
 	}
 	for _, ft := range []protocol.FrameType{protocol.FrameHello, protocol.FrameStatus, protocol.FrameEntries,
-		protocol.FrameReceipt, protocol.FrameResend, protocol.FrameError} {
+		protocol.FrameReceipt, protocol.FrameResend, protocol.FrameError, protocol.FrameProbe, protocol.FrameProbeReply} {
 		if !covered[ft] {
 			t.Errorf("no round-trip sample for %s frames", ft)
 		}
@@ -130,14 +136,17 @@ func TestFrameEmptyFields(t *testing.T) {
 // of the frame's type.
 func TestFrameFieldsForOtherTypes(t *testing.T) {
 	all := protocol.Frame{Version: 9, Channel: "c", Author: "a", Checkpoint: []byte("k"),
-		Entries: [][]byte{[]byte("e")}, From: 5, Logs: []protocol.LogStatus{{Channel: "x"}}, Text: "t"}
+		Entries: [][]byte{[]byte("e")}, From: 5, Logs: []protocol.LogStatus{{Channel: "x"}}, Text: "t",
+		Seq: 77, Time: time.Unix(5, 0), PeerTime: time.Unix(6, 0)}
 	used := map[protocol.FrameType][]string{
-		protocol.FrameHello:   {"Version"},
-		protocol.FrameStatus:  {"Version", "Logs"},
-		protocol.FrameEntries: {"Channel", "Author", "Checkpoint", "Entries"},
-		protocol.FrameReceipt: {"Channel", "Author", "Checkpoint"},
-		protocol.FrameResend:  {"Channel", "Author", "From"},
-		protocol.FrameError:   {"Text"},
+		protocol.FrameHello:      {"Version"},
+		protocol.FrameStatus:     {"Version", "Logs"},
+		protocol.FrameEntries:    {"Channel", "Author", "Checkpoint", "Entries"},
+		protocol.FrameReceipt:    {"Channel", "Author", "Checkpoint"},
+		protocol.FrameResend:     {"Channel", "Author", "From"},
+		protocol.FrameError:      {"Text"},
+		protocol.FrameProbe:      {"Channel", "Seq", "Time"},
+		protocol.FrameProbeReply: {"Channel", "Seq", "Time", "PeerTime"},
 	}
 	for _, tt := range frameSamples() {
 		if tt.wire == nil {
@@ -206,8 +215,10 @@ func TestFrameDecodeRejects(t *testing.T) {
 		{"empty", nil, nil, "empty"},
 		{"type 0", []byte{0}, nil, "unknown type 0"},
 		{"type 0 with payload", []byte{0, 0, 1}, nil, "unknown type 0"},
-		{"type 7", []byte{7, 0, 1}, nil, "unknown type 7"},
-		{"type 8", []byte{8}, nil, "unknown type 8"},
+		{"type 9", []byte{9, 0, 1}, nil, "unknown type 9"},
+		{"type 10", []byte{10}, nil, "unknown type 10"},
+		{"probe truncated", []byte{7, 1, 'c', 0, 0, 0}, nil, "truncated probe"},
+		{"probe reply without its time", []byte{8, 1, 'c', 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 1, 2}, nil, "truncated probe-reply"},
 		{"type 255", []byte{255, 1, 2, 3}, nil, "unknown type 255"},
 		{"larger than MaxFrame", big, nil, "limit"},
 		{"entries with zero entries", []byte{3, 1, 'c', 1, 'a', 0, 0, 0, 0}, nil, "no entries"},
@@ -308,7 +319,9 @@ func TestFrameTypeString(t *testing.T) {
 		{protocol.FrameResend, "resend"},
 		{protocol.FrameError, "error"},
 		{0, "frame(0)"},
-		{7, "frame(7)"},
+		{protocol.FrameProbe, "probe"},
+		{protocol.FrameProbeReply, "probe-reply"},
+		{9, "frame(9)"},
 	}
 	for _, tt := range tests {
 		if got := tt.ft.String(); got != tt.want {
@@ -317,7 +330,7 @@ func TestFrameTypeString(t *testing.T) {
 	}
 	// The wire values are fixed by docs/PROTOCOL.md.
 	for i, ft := range []protocol.FrameType{protocol.FrameHello, protocol.FrameStatus, protocol.FrameEntries,
-		protocol.FrameReceipt, protocol.FrameResend, protocol.FrameError} {
+		protocol.FrameReceipt, protocol.FrameResend, protocol.FrameError, protocol.FrameProbe, protocol.FrameProbeReply} {
 		if uint8(ft) != uint8(i+1) {
 			t.Errorf("%s = %d, want %d", ft, ft, i+1)
 		}

@@ -34,6 +34,10 @@ type Ops interface {
 	Export(ctx context.Context, channel string) (*transcript.Bundle, error)
 	Status(ctx context.Context) (*StatusView, error)
 	Alerts(ctx context.Context, after int64) ([]store.Alert, error)
+	Suspend(ctx context.Context, r SuspendRequest) (*ChannelView, error)
+	Resume(ctx context.Context, r SuspendRequest) (*ChannelView, error)
+	Checks(ctx context.Context, channel string) (*ChecksView, error)
+	Escalations(ctx context.Context, channel string) ([]store.Escalation, error)
 }
 
 var _ Ops = (*Station)(nil)
@@ -50,17 +54,77 @@ type PeerView struct {
 
 // ChannelView describes a channel.
 type ChannelView struct {
-	ID        string            `json:"channel"`
-	Peer      string            `json:"peer"`
-	Level     string            `json:"level"`
+	ID    string `json:"channel"`
+	Peer  string `json:"peer"`
+	Level string `json:"level"`
+	// State is what operators see: active, degraded, down, dormant,
+	// suspended, or (before both signatures) proposed or incoming.
 	State     string            `json:"state"`
+	Agreement string            `json:"agreement"` // proposed, incoming, active
 	Proposer  string            `json:"proposer"`
-	Deadlines map[string]string `json:"deadlines"`
-	Written   uint64            `json:"written"`   // entries in this station's log
-	Delivered uint64            `json:"delivered"` // of those, receipted by the peer
-	Received  uint64            `json:"received"`  // entries held of the peer's log
-	Connected bool              `json:"connected"`
-	Blocked   string            `json:"blocked,omitempty"`
+	Deadlines map[string]string `json:"deadlines"` // acknowledgement, per precedence
+	Delivery  map[string]string `json:"delivery"`  // delivery, per precedence
+	// EscalateTo is the channel late messages climb to.
+	EscalateTo  string             `json:"escalate_to,omitempty"`
+	FlashExempt bool               `json:"flash_exempt"`
+	LinkTest    string             `json:"link_test"`    // interval of machine-answered tests
+	CheckEvery  string             `json:"check_every"`  // interval of operator checks
+	CheckWindow string             `json:"check_window"` // time a person has to answer one
+	Written     uint64             `json:"written"`      // entries in this station's log
+	Delivered   uint64             `json:"delivered"`    // of those, receipted by the peer
+	Received    uint64             `json:"received"`     // entries held of the peer's log
+	Connected   bool               `json:"connected"`
+	Blocked     string             `json:"blocked,omitempty"`
+	Suspensions []store.Suspension `json:"suspensions"`
+	Dormant     bool               `json:"dormant"`
+	// AwaitingPeer counts this station's messages the peer has not
+	// acknowledged; AwaitingHere the peer's that wait for a person here.
+	AwaitingPeer int        `json:"awaiting_peer"`
+	AwaitingHere int        `json:"awaiting_here"`
+	LastCheck    string     `json:"last_check,omitempty"` // id of this station's latest operator check
+	LastCheckAt  *time.Time `json:"last_check_at,omitempty"`
+	Paths        []PathView `json:"paths"`
+}
+
+// PathView is one transport path of a channel and its health.
+type PathView struct {
+	Name string `json:"name"` // "direct"
+	Up   bool   `json:"up"`
+	// From machine-answered link tests: when one was last answered, its
+	// round trip, and the peer's clock minus this station's.
+	LastOK *time.Time `json:"last_ok,omitempty"`
+	RTTms  *float64   `json:"rtt_ms,omitempty"`
+	Skewms *float64   `json:"skew_ms,omitempty"`
+}
+
+// SuspendRequest suspends or resumes a channel.
+type SuspendRequest struct {
+	Channel string `json:"channel"`
+	Reason  string `json:"reason"`
+	By      string `json:"by"`
+}
+
+// ChecksView is a channel's communication check record over the last
+// day, week and month.
+type ChecksView struct {
+	Channel string       `json:"channel"`
+	Periods []CheckStats `json:"periods"`
+}
+
+// CheckStats is one period of ChecksView.
+type CheckStats struct {
+	Period string `json:"period"` // "day", "week", "month"
+	// Operator checks this station issued, answered, the answer rate and
+	// the mean time to answer.
+	Checks     int64    `json:"checks"`
+	Answered   int64    `json:"answered"`
+	AnswerRate *float64 `json:"answer_rate,omitempty"`
+	MeanAnswer string   `json:"mean_answer,omitempty"`
+	// Machine-answered link tests.
+	LinkTests     int64    `json:"link_tests"`
+	LinkAnswered  int64    `json:"link_answered"`
+	LinkRate      *float64 `json:"link_rate,omitempty"`
+	LinkMeanRTTms *float64 `json:"link_mean_rtt_ms,omitempty"`
 }
 
 // MessageView is a message as operators see it.
@@ -79,6 +143,10 @@ type MessageView struct {
 	AckBy        string     `json:"ack_by,omitempty"`
 	AckAt        *time.Time `json:"ack_at,omitempty"` // the acknowledging station's clock
 	AckDue       time.Time  `json:"ack_due"`          // from the charter's deadline for the precedence
+	// Kind is "text", "check" (an operator check: acknowledge it) or
+	// "escalation" (a message forwarded from a lower channel, From).
+	Kind          string `json:"kind"`
+	EscalatedFrom string `json:"escalated_from,omitempty"`
 }
 
 // ProposeRequest proposes a channel.
@@ -87,6 +155,14 @@ type ProposeRequest struct {
 	Channel   string            `json:"channel"`
 	Level     string            `json:"level"`
 	Deadlines map[string]string `json:"deadlines,omitempty"` // precedence → duration, e.g. "FLASH": "5m"
+	Delivery  map[string]string `json:"delivery,omitempty"`  // delivery deadlines, the same way
+	// EscalateTo names the (higher) channel with the same peer that late
+	// messages climb to.
+	EscalateTo  string `json:"escalate_to,omitempty"`
+	FlashExempt bool   `json:"flash_exempt,omitempty"`
+	LinkTest    string `json:"link_test,omitempty"`    // e.g. "10s"
+	CheckEvery  string `json:"check_every,omitempty"`  // e.g. "1h"
+	CheckWindow string `json:"check_window,omitempty"` // e.g. "10m"
 }
 
 // SendRequest sends a text message.
@@ -185,20 +261,41 @@ func (s *Station) Propose(ctx context.Context, r ProposeRequest) (*ChannelView, 
 	if err != nil {
 		return nil, badRequest("%v", err)
 	}
-	deadlines := map[envelope.Precedence]time.Duration{}
-	for k, v := range r.Deadlines {
-		p, err := envelope.ParsePrecedence(k)
-		if err != nil {
-			return nil, badRequest("%v", err)
+	perPrec := func(what string, m map[string]string) (map[envelope.Precedence]time.Duration, error) {
+		out := map[envelope.Precedence]time.Duration{}
+		for k, v := range m {
+			p, err := envelope.ParsePrecedence(k)
+			if err != nil {
+				return nil, badRequest("%s: %v", what, err)
+			}
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return nil, badRequest("%s for %s: %q is not a positive duration like 5m", what, p, v)
+			}
+			out[p] = d
 		}
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return nil, badRequest("deadline for %s: %q is not a positive duration like 5m", p, v)
+		return out, nil
+	}
+	deadlines, err := perPrec("deadline", r.Deadlines)
+	if err != nil {
+		return nil, err
+	}
+	delivery, err := perPrec("delivery deadline", r.Delivery)
+	if err != nil {
+		return nil, err
+	}
+	var durs [3]time.Duration
+	for i, f := range []struct{ name, v string }{{"link test", r.LinkTest}, {"check interval", r.CheckEvery}, {"check window", r.CheckWindow}} {
+		if f.v == "" {
+			continue
 		}
-		deadlines[p] = d
+		if durs[i], err = time.ParseDuration(f.v); err != nil || durs[i] <= 0 {
+			return nil, badRequest("%s %q is not a positive duration like 10m", f.name, f.v)
+		}
 	}
 	if _, err := s.call(ctx, func(id uint64) protocol.Event {
-		return protocol.Propose{ID: id, Channel: r.Channel, Peer: r.Peer, Level: level, Deadlines: deadlines}
+		return protocol.Propose{ID: id, Channel: r.Channel, Peer: r.Peer, Level: level, Deadlines: deadlines, Delivery: delivery,
+			EscalateTo: r.EscalateTo, FlashExempt: r.FlashExempt, LinkTest: durs[0], CheckEvery: durs[1], CheckWindow: durs[2]}
 	}); err != nil {
 		return nil, asBadRequest(err)
 	}
@@ -244,17 +341,123 @@ func (s *Station) Channels(ctx context.Context) ([]ChannelView, error) {
 	out := []ChannelView{}
 	for _, i := range info {
 		c := byID[i.ID]
-		v := ChannelView{ID: i.ID, Peer: i.Peer, Level: i.Level, State: i.State, Proposer: c.Proposer,
-			Written: i.Written, Delivered: i.Delivered, Received: i.Received, Connected: i.Connected, Blocked: i.Blocked,
-			Deadlines: map[string]string{}}
-		if ch, err := channel.ParseUnverified(c.Charter); err == nil {
-			for p, d := range ch.Deadlines {
-				v.Deadlines[p.String()] = d.String()
-			}
-		}
-		out = append(out, v)
+		out = append(out, channelView(s.Cfg.Name, i, c))
 	}
 	return out, nil
+}
+
+func channelView(self string, i protocol.ChannelInfo, c store.Channel) ChannelView {
+	v := ChannelView{ID: i.ID, Peer: i.Peer, Level: i.Level, State: i.State, Agreement: i.Agreement, Proposer: c.Proposer,
+		Written: i.Written, Delivered: i.Delivered, Received: i.Received, Connected: i.Connected, Blocked: i.Blocked,
+		Deadlines: map[string]string{}, Delivery: map[string]string{}, Suspensions: i.Suspensions, Dormant: i.Dormant,
+		AwaitingPeer: i.AwaitingPeer, AwaitingHere: i.AwaitingHere, Paths: []PathView{}}
+	if v.Suspensions == nil {
+		v.Suspensions = []store.Suspension{}
+	}
+	if ch, err := channel.ParseUnverified(c.Charter); err == nil {
+		for p, d := range ch.Deadlines {
+			v.Deadlines[p.String()] = d.String()
+		}
+		for p, d := range ch.Delivery {
+			v.Delivery[p.String()] = d.String()
+		}
+		v.EscalateTo, v.FlashExempt = ch.EscalateTo, ch.FlashExempt
+		v.LinkTest, v.CheckEvery, v.CheckWindow = ch.LinkTest.String(), ch.CheckEvery.String(), ch.CheckWindow.String()
+	}
+	if i.LastCheck != 0 {
+		at := i.LastCheckAt.UTC()
+		v.LastCheck, v.LastCheckAt = fmt.Sprintf("%s/%s/%d", i.ID, self, i.LastCheck), &at
+	}
+	for _, p := range i.Paths {
+		pv := PathView{Name: p.Name, Up: p.Up}
+		if !i.LinkOK.IsZero() {
+			ok := i.LinkOK.UTC()
+			rtt := float64(i.LinkRTT.Microseconds()) / 1000
+			pv.LastOK, pv.RTTms = &ok, &rtt
+		}
+		if i.SkewKnown {
+			skew := float64(i.Skew.Microseconds()) / 1000
+			pv.Skewms = &skew
+		}
+		v.Paths = append(v.Paths, pv)
+	}
+	return v
+}
+
+// Suspend suspends a channel for this party: a signed entry with the
+// reason, shown to both sides as a suspension.
+func (s *Station) Suspend(ctx context.Context, r SuspendRequest) (*ChannelView, error) {
+	return s.suspendOrResume(ctx, r, envelope.Suspend)
+}
+
+// Resume lifts this party's suspension of a channel.
+func (s *Station) Resume(ctx context.Context, r SuspendRequest) (*ChannelView, error) {
+	return s.suspendOrResume(ctx, r, envelope.Resume)
+}
+
+func (s *Station) suspendOrResume(ctx context.Context, r SuspendRequest, kind envelope.Kind) (*ChannelView, error) {
+	var body []byte
+	if kind == envelope.Suspend {
+		body, _ = json.Marshal(protocol.SuspendBody{Reason: r.Reason, By: r.By})
+	} else {
+		body, _ = json.Marshal(protocol.ResumeBody{Reason: r.Reason, By: r.By})
+	}
+	if _, err := protocol.DecodeBody(kind, body); err != nil {
+		return nil, badRequest("%v", err)
+	}
+	if _, err := s.call(ctx, func(id uint64) protocol.Event {
+		return protocol.Submit{ID: id, Channel: r.Channel, Kind: kind, Precedence: envelope.Flash, Body: body}
+	}); err != nil {
+		return nil, asBadRequest(err)
+	}
+	return s.channelView(ctx, r.Channel)
+}
+
+// Checks reports a channel's communication checks over the last day,
+// week and month.
+func (s *Station) Checks(ctx context.Context, ch string) (*ChecksView, error) {
+	if _, err := s.channelView(ctx, ch); err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	v := &ChecksView{Channel: ch}
+	for _, p := range []struct {
+		name string
+		d    time.Duration
+	}{{"day", 24 * time.Hour}, {"week", 7 * 24 * time.Hour}, {"month", 30 * 24 * time.Hour}} {
+		st, err := s.Store.CheckStats(ctx, ch, s.Cfg.Name, now.Add(-p.d))
+		if err != nil {
+			return nil, err
+		}
+		cs := CheckStats{Period: p.name, Checks: st.Checks, Answered: st.Answered, LinkTests: st.Probes, LinkAnswered: st.ProbesAnswered}
+		if st.Checks > 0 {
+			r := float64(st.Answered) / float64(st.Checks)
+			cs.AnswerRate = &r
+		}
+		if st.Answered > 0 {
+			cs.MeanAnswer = (st.AnswerTime / time.Duration(st.Answered)).Round(time.Second).String()
+		}
+		if st.Probes > 0 {
+			r := float64(st.ProbesAnswered) / float64(st.Probes)
+			cs.LinkRate = &r
+		}
+		if st.ProbesAnswered > 0 {
+			ms := float64((st.ProbeRTT / time.Duration(st.ProbesAnswered)).Microseconds()) / 1000
+			cs.LinkMeanRTTms = &ms
+		}
+		v.Periods = append(v.Periods, cs)
+	}
+	return v, nil
+}
+
+// Escalations lists the deadline ladder steps this station took on a
+// channel ("" for every channel), oldest first.
+func (s *Station) Escalations(ctx context.Context, ch string) ([]store.Escalation, error) {
+	xs, err := s.Store.Escalations(ctx, ch)
+	if xs == nil {
+		xs = []store.Escalation{}
+	}
+	return xs, err
 }
 
 // Send appends a text message to this station's log for a channel. It
@@ -282,12 +485,12 @@ func (s *Station) Send(ctx context.Context, r SendRequest) (*MessageView, error)
 
 // message returns one text message (not an agreement or acknowledgement).
 func (s *Station) message(ctx context.Context, ch, author string, idx uint64) (*MessageView, error) {
-	ms, err := s.Store.Messages(ctx, store.Query{Channel: ch, Author: author, Kind: envelope.Text, Since: idx - 1, Limit: 1})
+	ms, err := s.Store.Messages(ctx, store.Query{Channel: ch, Author: author, Kinds: messageKinds, Since: idx - 1, Limit: 1})
 	if err != nil {
 		return nil, err
 	}
 	if len(ms) == 0 || ms[0].Index != idx {
-		return nil, badRequest("%s/%s/%d: no such message from %s (only messages can be acknowledged)", ch, author, idx, author)
+		return nil, badRequest("%s/%s/%d: no such message from %s (only messages and checks can be acknowledged)", ch, author, idx, author)
 	}
 	vs, err := s.views(ctx, ms)
 	if err != nil {
@@ -320,14 +523,23 @@ func (s *Station) views(ctx context.Context, ms []store.Message) ([]MessageView,
 		if m.Author == s.Cfg.Name && m.Index <= delivered[m.Channel] {
 			m.Delivered = true
 		}
-		var b protocol.TextBody
-		if err := json.Unmarshal(m.Body, &b); err != nil {
+		body, err := protocol.DecodeBody(m.Kind, m.Body)
+		if err != nil {
 			return nil, fmt.Errorf("stored message %s: %v", m.ID(), err)
 		}
 		v := MessageView{ID: m.ID(), Channel: m.Channel, Index: m.Index, From: m.Author, Precedence: m.Precedence.String(),
-			Text: b.Text, Lang: b.Lang, SentAt: m.SenderTime, ReceivedAt: m.StoredAt}
+			SentAt: m.SenderTime, ReceivedAt: m.StoredAt, Kind: m.Kind.String()}
 		if ch := charters[m.Channel]; ch != nil {
 			v.AckDue = m.StoredAt.Add(ch.Deadlines[m.Precedence])
+		}
+		switch b := body.(type) {
+		case *protocol.TextBody:
+			v.Text, v.Lang = b.Text, b.Lang
+		case *protocol.EscalationBody:
+			v.Text, v.Lang, v.EscalatedFrom = b.Text, b.Lang, b.From
+		case *protocol.CheckBody:
+			w, _ := time.ParseDuration(b.Window)
+			v.Text, v.Lang, v.AckDue = fmt.Sprintf("Communication check: acknowledge within %s.", w), "en", m.StoredAt.Add(w)
 		}
 		switch {
 		case m.Ack != nil:
@@ -345,9 +557,13 @@ func (s *Station) views(ctx context.Context, ms []store.Message) ([]MessageView,
 	return out, nil
 }
 
+// messageKinds are the entries inbox and outbox show: those a person
+// acknowledges.
+var messageKinds = []envelope.Kind{envelope.Text, envelope.Check, envelope.Escalation}
+
 // Inbox lists messages from peers, oldest first.
 func (s *Station) Inbox(ctx context.Context, ch string) ([]MessageView, error) {
-	ms, err := s.Store.Messages(ctx, store.Query{Channel: ch, ExcludeAuthor: s.Cfg.Name, Kind: envelope.Text})
+	ms, err := s.Store.Messages(ctx, store.Query{Channel: ch, ExcludeAuthor: s.Cfg.Name, Kinds: messageKinds})
 	if err != nil {
 		return nil, err
 	}
@@ -356,7 +572,7 @@ func (s *Station) Inbox(ctx context.Context, ch string) ([]MessageView, error) {
 
 // Outbox lists messages this station sent, oldest first.
 func (s *Station) Outbox(ctx context.Context, ch string) ([]MessageView, error) {
-	ms, err := s.Store.Messages(ctx, store.Query{Channel: ch, Author: s.Cfg.Name, Kind: envelope.Text})
+	ms, err := s.Store.Messages(ctx, store.Query{Channel: ch, Author: s.Cfg.Name, Kinds: messageKinds})
 	if err != nil {
 		return nil, err
 	}

@@ -254,6 +254,24 @@ func (s *Station) loop() {
 		}
 		return true
 	}
+	// The core's own timers (deadlines, checks, link tests): one
+	// time.Timer, set to the core's next wake-up after every turn.
+	wake := time.NewTimer(time.Hour)
+	defer wake.Stop()
+	var wakeAt time.Time
+	setWake := func() {
+		next := s.core.NextWake()
+		if next.Equal(wakeAt) {
+			return
+		}
+		wakeAt = next
+		if next.IsZero() {
+			wake.Stop()
+			return
+		}
+		wake.Reset(time.Until(next))
+	}
+	setWake()
 	for {
 		var timer <-chan time.Time
 		if len(s.lazy) > 0 && !writing {
@@ -266,6 +284,9 @@ func (s *Station) loop() {
 			if !finish(w) {
 				return
 			}
+		case <-wake.C:
+			wakeAt = time.Time{}
+			s.exec(s.core.Step(time.Now(), protocol.Tick{}))
 		case <-timer:
 		case <-s.stop:
 			if writing && !finish(<-results) {
@@ -301,6 +322,7 @@ func (s *Station) loop() {
 			}
 		}
 		s.publish()
+		setWake()
 	}
 }
 

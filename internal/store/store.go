@@ -49,6 +49,21 @@ type Channel struct {
 	Charter   []byte // signed note: one signature when proposed, two when agreed
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// Suspensions in force, one per party at most.
+	Suspensions []Suspension
+	// LastCheck is this station's latest operator check on the channel
+	// (index in its own log and when it was written), zero if none.
+	LastCheck   uint64
+	LastCheckAt time.Time
+}
+
+// Suspension is a party's signed suspension of a channel: the entry that
+// made it and its reason.
+type Suspension struct {
+	By     string    `json:"by"`    // the station that suspended
+	Index  uint64    `json:"index"` // its suspend entry in that station's log
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"` // the suspending station's clock
 }
 
 // Entry is one envelope in a log, with what the station learned from it.
@@ -114,20 +129,62 @@ type Alert struct {
 	Text    string
 }
 
+// Escalation steps of an entry's deadline ladder.
+const (
+	StepUndelivered = 1 // the delivery deadline passed without a receipt (author's side)
+	StepOverdue     = 2 // the acknowledgement deadline passed: the author reminded, the receiver alarmed
+	StepSupervisor  = 3 // half a deadline later: the author's supervisor alerted
+	StepForwarded   = 4 // a whole deadline later: forwarded to the channel above
+)
+
+// Escalation records one step of an entry's deadline ladder, taken by
+// this station.
+type Escalation struct {
+	Channel string
+	Author  string // author of the entry that is late
+	Index   uint64
+	Step    int
+	At      time.Time
+	Detail  string // what was done, e.g. the entry it was forwarded as
+}
+
+// ProbeStat counts a channel's machine-answered link tests in one hour.
+type ProbeStat struct {
+	Channel  string
+	Hour     time.Time // start of the hour, UTC
+	Sent     int64
+	Answered int64
+	RTT      time.Duration // sum over answered tests
+}
+
+// CheckStats summarizes a channel's communication checks since a time.
+type CheckStats struct {
+	// Operator checks this station issued, how many a person answered,
+	// and the total time they took.
+	Checks, Answered int64
+	AnswerTime       time.Duration
+	// Link tests sent, answered and their total round-trip time.
+	Probes, ProbesAnswered int64
+	ProbeRTT               time.Duration
+}
+
 // Batch is a set of records applied atomically and durably.
 type Batch struct {
-	Peers    []Peer
-	Channels []Channel
-	Entries  []Entry
-	Logs     []Log // upsert size and hashes; a nil Checkpoint keeps the stored one
-	Receipts []Receipt
-	Acks     []Ack
-	Alerts   []Alert
+	Peers       []Peer
+	Channels    []Channel
+	Entries     []Entry
+	Logs        []Log // upsert size and hashes; a nil Checkpoint keeps the stored one
+	Receipts    []Receipt
+	Acks        []Ack
+	Alerts      []Alert
+	Escalations []Escalation
+	Probes      []ProbeStat // added to what is stored for the channel and hour
 }
 
 // Empty reports whether b holds nothing.
 func (b *Batch) Empty() bool {
-	return len(b.Peers)+len(b.Channels)+len(b.Entries)+len(b.Logs)+len(b.Receipts)+len(b.Acks)+len(b.Alerts) == 0
+	return len(b.Peers)+len(b.Channels)+len(b.Entries)+len(b.Logs)+len(b.Receipts)+len(b.Acks)+len(b.Alerts)+
+		len(b.Escalations)+len(b.Probes) == 0
 }
 
 // Merge appends o's records to b.
@@ -139,6 +196,8 @@ func (b *Batch) Merge(o *Batch) {
 	b.Receipts = append(b.Receipts, o.Receipts...)
 	b.Acks = append(b.Acks, o.Acks...)
 	b.Alerts = append(b.Alerts, o.Alerts...)
+	b.Escalations = append(b.Escalations, o.Escalations...)
+	b.Probes = append(b.Probes, o.Probes...)
 }
 
 // Snapshot is what a station needs to resume: every peer, channel and log,
@@ -148,6 +207,12 @@ type Snapshot struct {
 	Channels    []Channel
 	Logs        []Log
 	Undelivered []Entry // entries by Self past their log's ReceiptSize, in log order
+	// Outstanding are the entries of either author that wait for a
+	// person's acknowledgement (kinds that need one, no ack stored) and
+	// whose deadline ladder is not finished, in stored order; Escalations
+	// are the steps already taken for them.
+	Outstanding []Entry
+	Escalations []Escalation
 }
 
 // Query selects messages.
@@ -157,8 +222,9 @@ type Query struct {
 	// ExcludeAuthor leaves out one author's entries (this station's, for an inbox).
 	ExcludeAuthor string
 	Kind          envelope.Kind
-	Since         uint64 // only entries with Index > Since (with Channel and Author set)
-	Limit         int    // 0 for no limit
+	Kinds         []envelope.Kind // any of these kinds (with Kind: that one too)
+	Since         uint64          // only entries with Index > Since (with Channel and Author set)
+	Limit         int             // 0 for no limit
 }
 
 // Message is an entry with its delivery and acknowledgement state.
@@ -186,5 +252,11 @@ type Store interface {
 	Channels(ctx context.Context) ([]Channel, error)
 	// Alerts returns alerts with an ID greater than after, oldest first.
 	Alerts(ctx context.Context, after int64) ([]Alert, error)
+	// Escalations returns the ladder steps taken on a channel ("" for
+	// all), oldest first.
+	Escalations(ctx context.Context, channel string) ([]Escalation, error)
+	// CheckStats summarizes a channel's checks since a time; self is this
+	// station's name (whose operator checks are counted).
+	CheckStats(ctx context.Context, channel, self string, since time.Time) (*CheckStats, error)
 	Close() error
 }

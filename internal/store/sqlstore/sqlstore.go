@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -48,8 +49,10 @@ type Store struct {
 var writeSQL = map[string]string{
 	"peer": `INSERT INTO peers (name, party, card, fingerprint, added_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT(name) DO UPDATE SET party = excluded.party, card = excluded.card, fingerprint = excluded.fingerprint`,
-	"channel": `INSERT INTO channels (id, peer, level, state, proposer, charter, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT(id) DO UPDATE SET state = excluded.state, charter = excluded.charter, updated_at = excluded.updated_at`,
+	"channel": `INSERT INTO channels (id, peer, level, state, proposer, charter, created_at, updated_at, suspensions, last_check, last_check_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT(id) DO UPDATE SET state = excluded.state, charter = excluded.charter, updated_at = excluded.updated_at,
+		suspensions = excluded.suspensions, last_check = excluded.last_check, last_check_at = excluded.last_check_at`,
 	"entry": `INSERT INTO entries (channel, author, idx, kind, precedence, sender_time, stored_at, raw, body, root)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 	"entryRaw": `SELECT raw FROM entries WHERE channel = ? AND author = ? AND idx = ?`,
@@ -62,6 +65,11 @@ var writeSQL = map[string]string{
 	"ack": `INSERT INTO acks (channel, author, idx, ack_author, ack_idx, by_name, at) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`,
 	"alert": `INSERT INTO alerts (at, level, channel, peer, text) VALUES (?, ?, ?, ?, ?)`,
+	"escalation": `INSERT INTO escalations (channel, author, idx, step, at, detail) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`,
+	"probe": `INSERT INTO probes (channel, hour, sent, answered, rtt) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT(channel, hour) DO UPDATE SET sent = probes.sent + excluded.sent,
+		answered = probes.answered + excluded.answered, rtt = probes.rtt + excluded.rtt`,
 }
 
 var _ store.Store = (*Store)(nil)
@@ -228,8 +236,17 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
 		}
 	}
 	for _, c := range b.Channels {
+		susp := ""
+		if len(c.Suspensions) > 0 {
+			j, err := json.Marshal(c.Suspensions)
+			if err != nil {
+				return err
+			}
+			susp = string(j)
+		}
 		if _, err := stmt("channel").ExecContext(ctx,
-			c.ID, c.Peer, c.Level, c.State, c.Proposer, c.Charter, nanos(c.CreatedAt), nanos(c.UpdatedAt)); err != nil {
+			c.ID, c.Peer, c.Level, c.State, c.Proposer, c.Charter, nanos(c.CreatedAt), nanos(c.UpdatedAt),
+			susp, idxArg(c.LastCheck), nanos(c.LastCheckAt)); err != nil {
 			return fmt.Errorf("channel %s: %w", c.ID, err)
 		}
 	}
@@ -277,8 +294,30 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
 			return fmt.Errorf("alert: %w", err)
 		}
 	}
+	for _, x := range b.Escalations {
+		if _, err := stmt("escalation").ExecContext(ctx,
+			x.Channel, x.Author, idxArg(x.Index), x.Step, nanos(x.At), x.Detail); err != nil {
+			return fmt.Errorf("escalation of %s/%s/%d: %w", x.Channel, x.Author, x.Index, err)
+		}
+	}
+	for _, p := range b.Probes {
+		if _, err := stmt("probe").ExecContext(ctx,
+			p.Channel, nanos(p.Hour), p.Sent, p.Answered, int64(p.RTT)); err != nil {
+			return fmt.Errorf("link tests of %s: %w", p.Channel, err)
+		}
+	}
 	return nil
 }
+
+// outstanding selects entries that wait for a person's acknowledgement and
+// whose ladder is not finished (see store.Snapshot.Outstanding). The first
+// two arguments are this station's name.
+var outstanding = fmt.Sprintf(`e.kind IN (%d, %d, %d)
+		AND NOT EXISTS (SELECT 1 FROM acks a WHERE a.channel = e.channel AND a.author = e.author AND a.idx = e.idx)
+		AND NOT EXISTS (SELECT 1 FROM escalations x WHERE x.channel = e.channel AND x.author = e.author AND x.idx = e.idx
+			AND x.step = CASE WHEN e.author = ? THEN %d ELSE %d END)
+		AND (e.kind <> %d OR e.author <> ? OR e.idx = (SELECT c.last_check FROM channels c WHERE c.id = e.channel))`,
+	envelope.Text, envelope.Check, envelope.Escalation, store.StepForwarded, store.StepOverdue, envelope.Check)
 
 // Load returns the snapshot a station resumes from.
 func (s *Store) Load(ctx context.Context, self string) (*store.Snapshot, error) {
@@ -316,7 +355,82 @@ func (s *Store) Load(ctx context.Context, self string) (*store.Snapshot, error) 
 		}
 		snap.Undelivered = append(snap.Undelivered, es...)
 	}
+	rows, err = s.db.QueryContext(ctx, s.q(`SELECT `+entryCols+` FROM entries e WHERE `+outstanding+
+		` ORDER BY e.stored_at, e.channel, e.author, e.idx`), self, self)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		snap.Outstanding = append(snap.Outstanding, *e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if snap.Escalations, err = s.escalations(ctx, `EXISTS (SELECT 1 FROM entries e WHERE e.channel = x.channel AND e.author = x.author AND e.idx = x.idx AND `+outstanding+`)`, self, self); err != nil {
+		return nil, err
+	}
 	return &snap, nil
+}
+
+// Escalations lists the ladder steps taken on a channel.
+func (s *Store) Escalations(ctx context.Context, channel string) ([]store.Escalation, error) {
+	if channel == "" {
+		return s.escalations(ctx, "1 = 1")
+	}
+	return s.escalations(ctx, "x.channel = ?", channel)
+}
+
+func (s *Store) escalations(ctx context.Context, where string, args ...any) ([]store.Escalation, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT x.channel, x.author, x.idx, x.step, x.at, x.detail FROM escalations x WHERE `+where+
+		` ORDER BY x.at, x.channel, x.author, x.idx, x.step`), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Escalation
+	for rows.Next() {
+		var x store.Escalation
+		var idx, at int64
+		if err := rows.Scan(&x.Channel, &x.Author, &idx, &x.Step, &at, &x.Detail); err != nil {
+			return nil, err
+		}
+		x.Index, x.At = uint64(idx), fromNanos(at)
+		out = append(out, x)
+	}
+	return out, rows.Err()
+}
+
+// CheckStats summarizes a channel's operator checks and link tests since a
+// time. An operator check's answer time runs from its writing to the
+// arrival of the acknowledgement, both on this station's clock.
+func (s *Store) CheckStats(ctx context.Context, channel, self string, since time.Time) (*store.CheckStats, error) {
+	var st store.CheckStats
+	var answerNanos int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*), COUNT(ae.idx), COALESCE(SUM(ae.stored_at - e.stored_at), 0)
+		FROM entries e
+		LEFT JOIN acks a ON a.channel = e.channel AND a.author = e.author AND a.idx = e.idx
+		LEFT JOIN entries ae ON ae.channel = a.channel AND ae.author = a.ack_author AND ae.idx = a.ack_idx
+		WHERE e.channel = ? AND e.author = ? AND e.kind = ? AND e.stored_at >= ?`),
+		channel, self, int(envelope.Check), nanos(since)).Scan(&st.Checks, &st.Answered, &answerNanos)
+	if err != nil {
+		return nil, err
+	}
+	st.AnswerTime = time.Duration(answerNanos)
+	var rtt int64
+	err = s.db.QueryRowContext(ctx, s.q(`SELECT COALESCE(SUM(sent), 0), COALESCE(SUM(answered), 0), COALESCE(SUM(rtt), 0)
+		FROM probes WHERE channel = ? AND hour >= ?`),
+		channel, nanos(since.Truncate(time.Hour))).Scan(&st.Probes, &st.ProbesAnswered, &rtt)
+	if err != nil {
+		return nil, err
+	}
+	st.ProbeRTT = time.Duration(rtt)
+	return &st, nil
 }
 
 type scanner interface{ Scan(...any) error }
@@ -399,9 +513,15 @@ func (s *Store) Messages(ctx context.Context, q store.Query) ([]store.Message, e
 		where = append(where, "e.author <> ?")
 		args = append(args, q.ExcludeAuthor)
 	}
-	if q.Kind != 0 {
-		where = append(where, "e.kind = ?")
-		args = append(args, int(q.Kind))
+	if kinds := q.Kinds; q.Kind != 0 || len(kinds) > 0 {
+		if q.Kind != 0 {
+			kinds = append([]envelope.Kind{q.Kind}, kinds...)
+		}
+		marks := strings.TrimSuffix(strings.Repeat("?, ", len(kinds)), ", ")
+		where = append(where, "e.kind IN ("+marks+")")
+		for _, k := range kinds {
+			args = append(args, int(k))
+		}
 	}
 	if q.Since != 0 {
 		where = append(where, "e.idx > ?")
@@ -474,7 +594,8 @@ func (s *Store) Peers(ctx context.Context) ([]store.Peer, error) {
 
 // Channels lists channels by id.
 func (s *Store) Channels(ctx context.Context) ([]store.Channel, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, peer, level, state, proposer, charter, created_at, updated_at FROM channels ORDER BY id`))
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, peer, level, state, proposer, charter, created_at, updated_at,
+		suspensions, last_check, last_check_at FROM channels ORDER BY id`))
 	if err != nil {
 		return nil, err
 	}
@@ -482,11 +603,23 @@ func (s *Store) Channels(ctx context.Context) ([]store.Channel, error) {
 	var out []store.Channel
 	for rows.Next() {
 		var c store.Channel
-		var created, updated int64
-		if err := rows.Scan(&c.ID, &c.Peer, &c.Level, &c.State, &c.Proposer, &c.Charter, &created, &updated); err != nil {
+		var created, updated, lastCheck, lastCheckAt int64
+		var susp string
+		if err := rows.Scan(&c.ID, &c.Peer, &c.Level, &c.State, &c.Proposer, &c.Charter, &created, &updated,
+			&susp, &lastCheck, &lastCheckAt); err != nil {
 			return nil, err
 		}
 		c.CreatedAt, c.UpdatedAt = fromNanos(created), fromNanos(updated)
+		c.LastCheck, c.LastCheckAt = uint64(lastCheck), fromNanos(lastCheckAt)
+		if susp != "" {
+			if err := json.Unmarshal([]byte(susp), &c.Suspensions); err != nil {
+				return nil, fmt.Errorf("channel %s: stored suspensions: %w", c.ID, err)
+			}
+			// JSON keeps the writer's offset; the store returns UTC, as for every other time.
+			for i := range c.Suspensions {
+				c.Suspensions[i].At = c.Suspensions[i].At.UTC()
+			}
+		}
 		out = append(out, c)
 	}
 	return out, rows.Err()

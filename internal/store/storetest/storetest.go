@@ -56,6 +56,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Messages", testMessages},
 		{"MessagesOneLogInIndexOrder", testMessagesIndexOrder},
 		{"Alerts", testAlerts},
+		{"ChannelSuspensionsAndCheck", testChannelState},
+		{"Escalations", testEscalations},
+		{"Probes", testProbes},
+		{"CheckStats", testCheckStats},
+		{"Outstanding", testOutstanding},
 		{"Times", testTimes},
 		{"Concurrency", testConcurrency},
 	}
@@ -293,6 +298,45 @@ func entries(t *testing.T, s store.Store, channel, author string, from, to uint6
 	return es
 }
 
+func channels(t *testing.T, s store.Store) []store.Channel {
+	t.Helper()
+	cs, err := s.Channels(t.Context())
+	if err != nil {
+		t.Fatalf("Channels: %v", err)
+	}
+	return cs
+}
+
+func load(t *testing.T, s store.Store, self string) *store.Snapshot {
+	t.Helper()
+	snap, err := s.Load(t.Context(), self)
+	if err != nil {
+		t.Fatalf("Load(%s): %v", self, err)
+	}
+	return snap
+}
+
+func escalations(t *testing.T, s store.Store, channel string) []store.Escalation {
+	t.Helper()
+	xs, err := s.Escalations(t.Context(), channel)
+	if err != nil {
+		t.Fatalf("Escalations(%q): %v", channel, err)
+	}
+	return xs
+}
+
+func checkStats(t *testing.T, s store.Store, channel, self string, since time.Time) store.CheckStats {
+	t.Helper()
+	st, err := s.CheckStats(t.Context(), channel, self, since)
+	if err != nil {
+		t.Fatalf("CheckStats(%s, %s, %s): %v", channel, self, showTime(since), err)
+	}
+	if st == nil {
+		t.Fatalf("CheckStats(%s, %s, %s) = nil", channel, self, showTime(since))
+	}
+	return *st
+}
+
 // sameTime reports whether got is want at nanosecond precision, in UTC, or
 // both are zero.
 func sameTime(got, want time.Time) bool {
@@ -450,7 +494,35 @@ func diffChannel(got, want store.Channel) string {
 	if !sameTime(got.UpdatedAt, want.UpdatedAt) {
 		d = append(d, fmt.Sprintf("UpdatedAt %s, want %s", showTime(got.UpdatedAt), showTime(want.UpdatedAt)))
 	}
+	if sd := diffSuspensions(got.Suspensions, want.Suspensions); sd != "" {
+		d = append(d, sd)
+	}
+	if got.LastCheck != want.LastCheck || !sameTime(got.LastCheckAt, want.LastCheckAt) {
+		d = append(d, fmt.Sprintf("LastCheck %d at %s, want %d at %s", got.LastCheck, showTime(got.LastCheckAt), want.LastCheck, showTime(want.LastCheckAt)))
+	}
 	return strings.Join(d, "; ")
+}
+
+func showSuspensions(ss []store.Suspension) string {
+	out := make([]string, len(ss))
+	for i, x := range ss {
+		out[i] = fmt.Sprintf("{%s/%d %q at %s}", x.By, x.Index, x.Reason, showTime(x.At))
+	}
+	return "[" + strings.Join(out, " ") + "]"
+}
+
+// diffSuspensions compares two lists of suspensions, in order; nil and
+// empty are the same.
+func diffSuspensions(got, want []store.Suspension) string {
+	same := len(got) == len(want)
+	for i := 0; same && i < len(want); i++ {
+		g, w := got[i], want[i]
+		same = g.By == w.By && g.Index == w.Index && g.Reason == w.Reason && sameTime(g.At, w.At)
+	}
+	if same {
+		return ""
+	}
+	return fmt.Sprintf("Suspensions %s, want %s", showSuspensions(got), showSuspensions(want))
 }
 
 func checkChannels(t *testing.T, got, want []store.Channel) {
@@ -488,6 +560,32 @@ func diffAck(got, want *store.Ack) string {
 	return strings.Join(d, "; ")
 }
 
+func showEscalation(x store.Escalation) string {
+	return fmt.Sprintf("%s/%s/%d step %d at %s detail %q", x.Channel, x.Author, x.Index, x.Step, showTime(x.At), x.Detail)
+}
+
+// checkEscalations compares got with want, in order, field by field.
+func checkEscalations(t *testing.T, what string, got, want []store.Escalation) {
+	t.Helper()
+	same := len(got) == len(want)
+	for i := 0; same && i < len(want); i++ {
+		g, w := got[i], want[i]
+		same = g.Channel == w.Channel && g.Author == w.Author && g.Index == w.Index && g.Step == w.Step &&
+			g.Detail == w.Detail && sameTime(g.At, w.At)
+	}
+	if same {
+		return
+	}
+	show := func(xs []store.Escalation) string {
+		var b strings.Builder
+		for _, x := range xs {
+			b.WriteString("\n\t" + showEscalation(x))
+		}
+		return b.String()
+	}
+	t.Errorf("%s: got %d escalations:%s\nwant %d:%s", what, len(got), show(got), len(want), show(want))
+}
+
 // dump renders everything a store holds that the interface can reach, so
 // that two states can be compared. self is the station's name for Load.
 func dump(t *testing.T, s store.Store, self string) string {
@@ -506,8 +604,11 @@ func dump(t *testing.T, s store.Store, self string) string {
 		t.Fatalf("Channels: %v", err)
 	}
 	for _, c := range chans {
-		fmt.Fprintf(&b, "channel %s peer=%s level=%s state=%s proposer=%s charter=%s created=%s updated=%s\n",
-			c.ID, c.Peer, c.Level, c.State, c.Proposer, short(c.Charter), showTime(c.CreatedAt), showTime(c.UpdatedAt))
+		fmt.Fprintf(&b, "channel %s peer=%s level=%s state=%s proposer=%s charter=%s created=%s updated=%s suspensions=%s last_check=%d/%s\n",
+			c.ID, c.Peer, c.Level, c.State, c.Proposer, short(c.Charter), showTime(c.CreatedAt), showTime(c.UpdatedAt),
+			showSuspensions(c.Suspensions), c.LastCheck, showTime(c.LastCheckAt))
+		st := checkStats(t, s, c.ID, self, time.Time{})
+		fmt.Fprintf(&b, "checkstats %s %+v\n", c.ID, st)
 	}
 	snap, err := s.Load(ctx, self)
 	if err != nil {
@@ -522,6 +623,10 @@ func dump(t *testing.T, s store.Store, self string) string {
 			l.Channel, l.Author, l.Size, l.Hashes, short(l.Checkpoint), short(l.Receipt), l.ReceiptSize)
 	}
 	fmt.Fprintf(&b, "undelivered %v\n", ids(snap.Undelivered))
+	fmt.Fprintf(&b, "outstanding %v\n", ids(snap.Outstanding))
+	for _, x := range escalations(t, s, "") {
+		fmt.Fprintf(&b, "escalation %s\n", showEscalation(x))
+	}
 	for _, m := range messages(t, s, store.Query{}) {
 		fmt.Fprintf(&b, "entry %s kind=%v prec=%v sent=%s stored=%s raw=%s body=%s root=%x delivered=%v",
 			m.ID(), m.Kind, m.Precedence, showTime(m.SenderTime), showTime(m.StoredAt), short(m.Raw), short(m.Body), m.Root, m.Delivered)
@@ -574,8 +679,14 @@ func testEmpty(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	if n := len(snap.Peers) + len(snap.Channels) + len(snap.Logs) + len(snap.Undelivered); n != 0 {
+	if n := len(snap.Peers) + len(snap.Channels) + len(snap.Logs) + len(snap.Undelivered) + len(snap.Outstanding) + len(snap.Escalations); n != 0 {
 		t.Errorf("Load of an empty store = %+v, want nothing", snap)
+	}
+	if xs, err := s.Escalations(ctx, ""); err != nil || len(xs) != 0 {
+		t.Errorf("Escalations = %v, %v; want none", xs, err)
+	}
+	if st, err := s.CheckStats(ctx, "ch", "alpha", time.Time{}); err != nil || st == nil || *st != (store.CheckStats{}) {
+		t.Errorf("CheckStats = %+v, %v; want zeros", st, err)
 	}
 	if ps, err := s.Peers(ctx); err != nil || len(ps) != 0 {
 		t.Errorf("Peers = %v, %v; want none", ps, err)
@@ -680,6 +791,8 @@ func seed(t *testing.T, w *world, s store.Store) *seeded {
 // the seeded state.
 func grow(t *testing.T, w *world, sd *seeded) *store.Batch {
 	ch2 := w.channel(t, "ops", w.alpha, w.bravo, store.Active, at(1), at(30))
+	ch2.Suspensions = []store.Suspension{{By: "bravo", Index: 4, Reason: "grown", At: at(30)}}
+	ch2.LastCheck, ch2.LastCheckAt = 2, at(30)
 	side := w.channel(t, "side", w.charlie, w.charlie, store.ProposedIn, at(31), at(31))
 	b := &store.Batch{
 		Peers:    []store.Peer{w.charlie.peer(at(30))},
@@ -690,6 +803,8 @@ func grow(t *testing.T, w *world, sd *seeded) *store.Batch {
 	b.Receipts = []store.Receipt{sd.mine.receipt(4)}
 	b.Acks = []store.Ack{{Channel: "ops", Author: "bravo", Index: 2, AckAuthor: "alpha", AckIndex: 100, By: "op-alpha", At: at(35)}}
 	b.Alerts = []store.Alert{{At: at(36), Level: "alarm", Channel: "ops", Peer: "bravo", Text: "grown"}}
+	b.Escalations = []store.Escalation{{Channel: "ops", Author: "alpha", Index: 3, Step: store.StepUndelivered, At: at(37), Detail: "grown"}}
+	b.Probes = []store.ProbeStat{{Channel: "ops", Hour: base.Truncate(time.Hour), Sent: 2, Answered: 1, RTT: 40 * time.Millisecond}}
 	return b
 }
 
@@ -726,7 +841,8 @@ func testAtomicOnConflict(t *testing.T, w *world, open func(t *testing.T) store.
 			// The same batch without the forged entry is valid, and applies.
 			apply(t, s, good)
 			after := dump(t, s, "alpha")
-			for _, want := range []string{"peer charlie", "channel side", "ops/alpha/5", "ops/bravo/3", `text="grown"`, "receipt_size=4"} {
+			for _, want := range []string{"peer charlie", "channel side", "ops/alpha/5", "ops/bravo/3", `text="grown"`, "receipt_size=4",
+				`suspensions=[{bravo/4 "grown"`, "last_check=2/", "escalation ops/alpha/3 step 1", "Probes:2 ProbesAnswered:1"} {
 				if !strings.Contains(after, want) {
 					t.Errorf("after the valid batch, state has no %q:\n%s", want, after)
 				}
@@ -1308,10 +1424,13 @@ func testTimes(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 		p.Name = fmt.Sprintf("p%d", i)
 		c := w.channel(t, l.channel, w.alpha, w.bravo, store.Active, tm, tm)
 		c.Peer = p.Name
+		c.Suspensions = []store.Suspension{{By: "bravo", Index: 2, Reason: "t", At: tm}}
+		c.LastCheck, c.LastCheckAt = 1, tm
 		ack := store.Ack{Channel: l.channel, Author: "alpha", Index: 1, AckAuthor: "bravo", AckIndex: 1, By: "x", At: tm}
 		alert := store.Alert{At: tm, Level: "warning", Channel: l.channel, Peer: p.Name, Text: "t"}
+		esc := store.Escalation{Channel: l.channel, Author: "alpha", Index: 1, Step: store.StepOverdue, At: tm, Detail: "t"}
 		apply(t, s, &store.Batch{Peers: []store.Peer{p}, Channels: []store.Channel{c}, Entries: []store.Entry{e},
-			Acks: []store.Ack{ack}, Alerts: []store.Alert{alert}})
+			Acks: []store.Ack{ack}, Alerts: []store.Alert{alert}, Escalations: []store.Escalation{esc}})
 
 		peers, err := s.Peers(ctx)
 		if err != nil {
@@ -1327,6 +1446,10 @@ func testTimes(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 		if got := chans[len(chans)-1]; got.ID != c.ID || !sameTime(got.CreatedAt, tm) || !sameTime(got.UpdatedAt, tm) {
 			t.Errorf("channel %s times = %s, %s, want %s in UTC", got.ID, showTime(got.CreatedAt), showTime(got.UpdatedAt), showTime(tm))
 		}
+		if got := chans[len(chans)-1]; !sameTime(got.LastCheckAt, tm) || len(got.Suspensions) != 1 || !sameTime(got.Suspensions[0].At, tm) {
+			t.Errorf("channel %s LastCheckAt = %s, suspensions %s, want %s in UTC", got.ID, showTime(got.LastCheckAt), showSuspensions(got.Suspensions), showTime(tm))
+		}
+		checkEscalations(t, "Escalations("+l.channel+")", escalations(t, s, l.channel), []store.Escalation{esc})
 		ms := messages(t, s, store.Query{Channel: l.channel})
 		if len(ms) != 1 {
 			t.Fatalf("Messages(%s) = %v", l.channel, msgIDs(ms))
@@ -1473,4 +1596,357 @@ func testConcurrency(t *testing.T, w *world, open func(t *testing.T) store.Store
 	if len(alerts) != writers*perWriter || len(texts) != writers*perWriter {
 		t.Errorf("after the writers: %d alerts (%d distinct), want %d", len(alerts), len(texts), writers*perWriter)
 	}
+}
+
+// testChannelState: a channel's suspensions and latest operator check are
+// part of its record: listed, loaded, and replaced (emptied too) by the
+// next record for the channel.
+func testChannelState(t *testing.T, w *world, open func(t *testing.T) store.Store) {
+	s := open(t)
+	check := func(what string, want ...store.Channel) {
+		t.Helper()
+		for _, src := range []struct {
+			name string
+			got  []store.Channel
+		}{{"Channels", channels(t, s)}, {"Load", load(t, s, "alpha").Channels}} {
+			if len(src.got) != len(want) {
+				t.Errorf("%s: %s: got %d channels, want %d", what, src.name, len(src.got), len(want))
+				continue
+			}
+			for i := range want {
+				if d := diffChannel(src.got[i], want[i]); d != "" {
+					t.Errorf("%s: %s: channel %s: %s", what, src.name, want[i].ID, d)
+				}
+			}
+		}
+	}
+
+	ops := w.channel(t, "ops", w.alpha, w.bravo, store.Active, at(1), at(2))
+	ops.Suspensions = []store.Suspension{
+		{By: "alpha", Index: 3, Reason: `the "night" desk is ünstaffed ✓`, At: at(3)},
+		{By: "bravo", Index: 7, Reason: "maintenance — 'two' hours\nback at 06:00 \\ UTC {\"x\":1}", At: at(4)},
+	}
+	ops.LastCheck, ops.LastCheckAt = 5, at(5)
+	side := w.channel(t, "side", w.alpha, w.charlie, store.ProposedOut, at(6), at(6)) // neither
+	apply(t, s, &store.Batch{Peers: []store.Peer{w.bravo.peer(at(0)), w.charlie.peer(at(0))}, Channels: []store.Channel{side, ops}})
+	check("first records", ops, side)
+
+	// A later record replaces both: one suspension lifted, a newer check.
+	ops2 := w.channel(t, "ops", w.alpha, w.bravo, store.Active, at(1), at(10))
+	ops2.Suspensions = []store.Suspension{{By: "bravo", Index: 9, Reason: "still «down»", At: at(9)}}
+	ops2.LastCheck, ops2.LastCheckAt = 8, at(10)
+	apply(t, s, &store.Batch{Channels: []store.Channel{ops2}})
+	check("after a second record for ops", ops2, side)
+
+	// Another channel's record leaves ops alone.
+	side2 := w.channel(t, "side", w.alpha, w.charlie, store.ProposedOut, at(6), at(11))
+	side2.Suspensions = []store.Suspension{{By: "charlie", Index: 1, Reason: "", At: at(11)}}
+	side2.LastCheck, side2.LastCheckAt = 1, at(11)
+	apply(t, s, &store.Batch{Channels: []store.Channel{side2}})
+	check("after a second record for side", ops2, side2)
+
+	// A record with neither (an empty, not nil, list) empties them.
+	ops3 := w.channel(t, "ops", w.alpha, w.bravo, store.Active, at(1), at(12))
+	ops3.Suspensions = []store.Suspension{}
+	apply(t, s, &store.Batch{Channels: []store.Channel{ops3}})
+	check("after a record with no suspension and no check", ops3, side2)
+	for _, c := range channels(t, s) {
+		if c.ID == "ops" && (len(c.Suspensions) != 0 || c.LastCheck != 0 || !c.LastCheckAt.IsZero()) {
+			t.Errorf("ops after emptying: suspensions %s, last check %d at %s; want none", showSuspensions(c.Suspensions), c.LastCheck, showTime(c.LastCheckAt))
+		}
+	}
+}
+
+// testEscalations: ladder steps are inserted once per (channel, author,
+// index, step) and listed oldest first, by channel or all.
+func testEscalations(t *testing.T, w *world, open func(t *testing.T) store.Store) {
+	s := open(t)
+	// Oldest first is neither the order of the keys nor that of arrival.
+	xs := []store.Escalation{
+		{Channel: "ops", Author: "bravo", Index: 2, Step: store.StepOverdue, At: at(1), Detail: ""},
+		{Channel: "side", Author: "alpha", Index: 1, Step: store.StepUndelivered, At: at(2), Detail: "no receipt from charlie"},
+		{Channel: "ops", Author: "alpha", Index: 5, Step: store.StepUndelivered, At: at(3), Detail: "undelivered"},
+		{Channel: "ops", Author: "alpha", Index: 5, Step: store.StepOverdue, At: at(4), Detail: "reminder sent as ops/alpha/6"},
+		{Channel: "ops", Author: "alpha", Index: 1<<40 + 3, Step: store.StepSupervisor, At: at(5), Detail: "supervisor «duty» alerted ✓"},
+		{Channel: "ops", Author: "alpha", Index: 5, Step: store.StepForwarded, At: at(6), Detail: `forwarded as "up/alpha/12"`},
+	}
+	apply(t, s, &store.Batch{Escalations: []store.Escalation{xs[3], xs[5], xs[1]}})
+	apply(t, s, &store.Batch{Escalations: []store.Escalation{xs[4], xs[0], xs[2]}})
+	ofOps := []store.Escalation{xs[0], xs[2], xs[3], xs[4], xs[5]}
+	checkEscalations(t, `Escalations("")`, escalations(t, s, ""), xs)
+	checkEscalations(t, "Escalations(ops)", escalations(t, s, "ops"), ofOps)
+	checkEscalations(t, "Escalations(side)", escalations(t, s, "side"), xs[1:2])
+	checkEscalations(t, "Escalations(nope)", escalations(t, s, "nope"), nil)
+
+	// The same step of the same entry again, alone or twice in a batch, is
+	// no error and changes nothing: the first record stays.
+	again := xs[3]
+	again.At, again.Detail = at(50), "again"
+	apply(t, s, &store.Batch{Escalations: []store.Escalation{again}})
+	apply(t, s, &store.Batch{Escalations: []store.Escalation{again, xs[3], again}})
+	checkEscalations(t, `Escalations("") after duplicates`, escalations(t, s, ""), xs)
+
+	// The same step differing in channel, author or index only is another
+	// record, even in a batch that also holds a duplicate.
+	more := []store.Escalation{
+		{Channel: "side", Author: "alpha", Index: 5, Step: store.StepOverdue, At: at(7), Detail: "other channel"},
+		{Channel: "ops", Author: "bravo", Index: 5, Step: store.StepOverdue, At: at(8), Detail: "other author"},
+		{Channel: "ops", Author: "alpha", Index: 6, Step: store.StepOverdue, At: at(9), Detail: "other index"},
+	}
+	apply(t, s, &store.Batch{Escalations: []store.Escalation{more[2], again, more[0], more[1]}})
+	checkEscalations(t, `Escalations("") after more`, escalations(t, s, ""), append(slices.Clone(xs), more...))
+	checkEscalations(t, "Escalations(ops) after more", escalations(t, s, "ops"), append(slices.Clone(ofOps), more[1:]...))
+	checkEscalations(t, "Escalations(side) after more", escalations(t, s, "side"), []store.Escalation{xs[1], more[0]})
+}
+
+// testProbes: link test counts add up per channel and hour; CheckStats sums
+// the hours from the one holding since.
+func testProbes(t *testing.T, w *world, open func(t *testing.T) store.Store) {
+	s := open(t)
+	const ms = time.Millisecond
+	h0 := base.Truncate(time.Hour) // an hour boundary in UTC; base's zone is 5:30 off it
+	h1, h2 := h0.Add(time.Hour), h0.Add(2*time.Hour)
+	apply(t, s, &store.Batch{Probes: []store.ProbeStat{
+		{Channel: "ops", Hour: h1, Sent: 3, Answered: 2, RTT: 150*ms + 1},
+		{Channel: "ops", Hour: h0, Sent: 10, Answered: 9, RTT: 900 * ms},
+		{Channel: "side", Hour: h1, Sent: 100, Answered: 50, RTT: time.Minute},
+	}})
+	// The same channel and hour in a later batch, or twice in one, add up.
+	apply(t, s, &store.Batch{Probes: []store.ProbeStat{
+		{Channel: "ops", Hour: h1, Sent: 4, Answered: 4, RTT: 200*ms + 2},
+		{Channel: "ops", Hour: h2, Sent: 1, Answered: 1, RTT: 5 * ms},
+		{Channel: "ops", Hour: h2, Sent: 2, Answered: 0},
+	}})
+	probes := func(sent, answered int64, rtt time.Duration) store.CheckStats {
+		return store.CheckStats{Probes: sent, ProbesAnswered: answered, ProbeRTT: rtt}
+	}
+	all := probes(20, 16, 1255*ms+3)
+	fromH1 := probes(10, 7, 355*ms+3)
+	fromH2 := probes(3, 1, 5*ms)
+	cases := []struct {
+		channel string
+		since   time.Time
+		want    store.CheckStats
+	}{
+		{"ops", time.Time{}, all},
+		{"ops", h0, all},
+		{"ops", h0.Add(59 * time.Minute), all}, // within h0: h0 counts
+		{"ops", h1.Add(-1), all},
+		{"ops", h1, fromH1},
+		{"ops", h1.Add(30*time.Minute + 7), fromH1},
+		{"ops", h1.Add(30 * time.Minute).UTC(), fromH1},
+		{"ops", h2.Add(time.Hour - 1), fromH2},
+		{"ops", h2.Add(time.Hour), probes(0, 0, 0)},
+		{"side", time.Time{}, probes(100, 50, time.Minute)},
+		{"side", h1.Add(time.Minute), probes(100, 50, time.Minute)},
+		{"side", h2, probes(0, 0, 0)},
+		{"nope", time.Time{}, probes(0, 0, 0)},
+	}
+	for _, c := range cases {
+		if got := checkStats(t, s, c.channel, "alpha", c.since); got != c.want {
+			t.Errorf("CheckStats(%s, alpha, %s) = %+v, want %+v", c.channel, showTime(c.since), got, c.want)
+		}
+	}
+	// Probes are the channel's, whoever asks.
+	if got := checkStats(t, s, "ops", "bravo", h1); got != fromH1 {
+		t.Errorf("CheckStats(ops, bravo, %s) = %+v, want %+v", showTime(h1), got, fromH1)
+	}
+}
+
+// testCheckStats: the operator checks this station wrote on a channel
+// since a time, those answered by a stored acknowledgement, and how long
+// the answers took on this station's clock.
+func testCheckStats(t *testing.T, w *world, open func(t *testing.T) store.Store) {
+	s := open(t)
+	mine, theirs := newLog(t, "ops", w.alpha, w.bravo), newLog(t, "ops", w.bravo, w.alpha)
+	side, sideTheirs := newLog(t, "side", w.alpha, w.charlie), newLog(t, "side", w.charlie, w.alpha)
+	mine.add(envelope.Check, envelope.Routine, at(1), "check 1")   // ops/alpha/1: before since, answered by bravo/1
+	mine.add(envelope.Check, envelope.Routine, at(5), "check 2")   // ops/alpha/2: at since, never answered
+	mine.add(envelope.Check, envelope.Priority, at(10), "check 3") // ops/alpha/3: answered by bravo/2
+	mine.add(envelope.Text, envelope.Routine, at(11), "text 4")    // ops/alpha/4: answered by bravo/3, not a check
+	mine.add(envelope.Check, envelope.Routine, at(12), "check 5")  // ops/alpha/5: never answered
+	mine.add(envelope.Check, envelope.Flash, at(15), "check 6")    // ops/alpha/6: answered by bravo/5, in a later batch
+	mine.add(envelope.Check, envelope.Routine, at(16), "check 7")  // ops/alpha/7: ack recorded, its entry not stored
+	mine.add(envelope.Ack, envelope.Routine, at(18), "ack b4")     // ops/alpha/8: answers bravo/4
+	theirs.add(envelope.Ack, envelope.Routine, at(3), "ack a1")    // ops/bravo/1
+	theirs.add(envelope.Ack, envelope.Routine, at(13), "ack a3")   // ops/bravo/2
+	theirs.add(envelope.Ack, envelope.Routine, at(13), "ack a4")   // ops/bravo/3
+	theirs.add(envelope.Check, envelope.Routine, at(14), "check")  // ops/bravo/4: the peer's check
+	late := theirs.add(envelope.Ack, envelope.Routine, at(20), "ack a6")
+	side.add(envelope.Check, envelope.Routine, at(10), "side check") // side/alpha/1: answered by charlie/1
+	sideTheirs.add(envelope.Ack, envelope.Routine, at(11), "ack")
+
+	// Ack times are the operator's, deliberately far from when the
+	// acknowledgements were stored: answer times come from the entries.
+	ack := func(ch, author string, idx uint64, ackAuthor string, ackIdx uint64) store.Ack {
+		return store.Ack{Channel: ch, Author: author, Index: idx, AckAuthor: ackAuthor, AckIndex: ackIdx, By: "op-" + ackAuthor, At: at(100 + int(idx))}
+	}
+	b := &store.Batch{
+		Entries: append(append(append(slices.Clone(mine.entries), theirs.entries[:4]...), side.entries...), sideTheirs.entries...),
+		Acks: []store.Ack{
+			ack("ops", "alpha", 1, "bravo", 1), ack("ops", "alpha", 3, "bravo", 2), ack("ops", "alpha", 4, "bravo", 3),
+			ack("ops", "alpha", 7, "bravo", 99), ack("ops", "bravo", 4, "alpha", 8), ack("side", "alpha", 1, "charlie", 1),
+		},
+	}
+	slices.Reverse(b.Entries)
+	apply(t, s, b)
+
+	sec := func(n int) time.Duration { return time.Duration(n)*time.Second + time.Duration(n) } // at(i+n) - at(i)
+	checks := func(n, answered int64, took time.Duration) store.CheckStats {
+		return store.CheckStats{Checks: n, Answered: answered, AnswerTime: took}
+	}
+	type tc struct {
+		channel, self string
+		since         time.Time
+		want          store.CheckStats
+	}
+	run := func(what string, cases []tc) {
+		t.Helper()
+		for _, c := range cases {
+			if got := checkStats(t, s, c.channel, c.self, c.since); got != c.want {
+				t.Errorf("%s: CheckStats(%s, %s, %s) = %+v, want %+v", what, c.channel, c.self, showTime(c.since), got, c.want)
+			}
+		}
+	}
+	run("before bravo/5", []tc{
+		{"ops", "alpha", at(5), checks(5, 1, sec(3))},
+		{"ops", "alpha", time.Time{}, checks(6, 2, sec(2)+sec(3))},
+		{"ops", "alpha", at(5).Add(1), checks(4, 1, sec(3))},
+	})
+
+	// The acknowledgement of ops/alpha/6 arrives.
+	apply(t, s, &store.Batch{Entries: []store.Entry{late}, Acks: []store.Ack{ack("ops", "alpha", 6, "bravo", 5)}})
+	run("after bravo/5", []tc{
+		{"ops", "alpha", at(5), checks(5, 2, sec(3)+sec(5))},
+		{"ops", "alpha", time.Time{}, checks(6, 3, sec(2)+sec(3)+sec(5))},
+		{"ops", "alpha", at(5).Add(-1), checks(5, 2, sec(3)+sec(5))},
+		{"ops", "alpha", at(5).Add(1), checks(4, 2, sec(3)+sec(5))},
+		{"ops", "alpha", at(13), checks(2, 1, sec(5))},
+		{"ops", "alpha", at(17), checks(0, 0, 0)},
+		// The peer's check is the peer's: counted only for it.
+		{"ops", "bravo", at(5), checks(1, 1, sec(4))},
+		{"ops", "charlie", time.Time{}, checks(0, 0, 0)},
+		{"side", "alpha", time.Time{}, checks(1, 1, sec(1))},
+		{"side", "alpha", at(11), checks(0, 0, 0)},
+		{"nope", "alpha", time.Time{}, checks(0, 0, 0)},
+	})
+}
+
+// testOutstanding: Load returns the entries of either author that wait for
+// a person's acknowledgement and whose ladder is not finished, in stored
+// order, and the ladder steps already taken for them.
+func testOutstanding(t *testing.T, w *world, open func(t *testing.T) store.Store) {
+	s := open(t)
+	ops := w.channel(t, "ops", w.alpha, w.bravo, store.Active, at(0), at(0))
+	ops.LastCheck, ops.LastCheckAt = 6, at(6)
+	sideCh := w.channel(t, "side", w.alpha, w.charlie, store.Active, at(0), at(0)) // no check yet
+	apply(t, s, &store.Batch{Peers: []store.Peer{w.bravo.peer(at(0)), w.charlie.peer(at(0))}, Channels: []store.Channel{sideCh, ops}})
+
+	mine, theirs := newLog(t, "ops", w.alpha, w.bravo), newLog(t, "ops", w.bravo, w.alpha)
+	side, sideTheirs := newLog(t, "side", w.alpha, w.charlie), newLog(t, "side", w.charlie, w.alpha)
+	const r = envelope.Routine
+	mine.add(envelope.Agreement, r, at(1), "charter")    // ops/alpha/1: no ack needed
+	mine.add(envelope.Text, r, at(2), "acked")           // ops/alpha/2: acked
+	mine.add(envelope.Text, r, at(3), "waiting")         // ops/alpha/3: OUTSTANDING, undelivered step
+	mine.add(envelope.Check, r, at(4), "older check")    // ops/alpha/4: not the last check
+	mine.add(envelope.Text, r, at(5), "forwarded")       // ops/alpha/5: ladder finished
+	mine.add(envelope.Check, r, at(6), "last check")     // ops/alpha/6: OUTSTANDING, the last check
+	mine.add(envelope.Ack, r, at(7), "ack b2")           // ops/alpha/7: an ack
+	mine.add(envelope.Text, r, at(8), "overdue")         // ops/alpha/8: OUTSTANDING, overdue and supervisor steps
+	mine.add(envelope.Escalation, r, at(8), "escalated") // ops/alpha/9: OUTSTANDING
+	mine.add(envelope.Suspend, r, at(10), "suspend")     // ops/alpha/10
+	mine.add(envelope.Reminder, r, at(10), "reminder")   // ops/alpha/11
+	mine.add(envelope.Resume, r, at(10), "resume")       // ops/alpha/12
+	theirs.add(envelope.Agreement, r, at(1), "charter")  // ops/bravo/1
+	theirs.add(envelope.Text, r, at(2), "acked")         // ops/bravo/2: acked by alpha/7
+	theirs.add(envelope.Text, r, at(3), "waiting")       // ops/bravo/3: OUTSTANDING
+	theirs.add(envelope.Check, r, at(6), "check")        // ops/bravo/4: OUTSTANDING, the peer's check
+	theirs.add(envelope.Text, r, at(11), "overdue")      // ops/bravo/5: ladder finished here
+	theirs.add(envelope.Text, r, at(12), "supervisor")   // ops/bravo/6: OUTSTANDING, supervisor step
+	theirs.add(envelope.Check, r, at(13), "check")       // ops/bravo/7: OUTSTANDING, the peer's check
+	theirs.add(envelope.Escalation, r, at(14), "acked")  // ops/bravo/8: acked, the ack entry not here
+	theirs.add(envelope.Ack, r, at(14), "ack a2")        // ops/bravo/9: an ack
+	side.add(envelope.Text, r, at(2), "waiting")         // side/alpha/1: OUTSTANDING
+	side.add(envelope.Check, r, at(3), "check")          // side/alpha/2: no last check on side
+	sideTheirs.add(envelope.Text, r, at(3), "waiting")   // side/charlie/1: OUTSTANDING
+	sideTheirs.add(envelope.Check, r, at(3), "check")    // side/charlie/2: OUTSTANDING
+	byID := map[string]store.Entry{}
+	for _, l := range []*logBuilder{mine, theirs, side, sideTheirs} {
+		for _, e := range l.entries {
+			byID[e.ID()] = e
+		}
+	}
+	pick := func(ids ...string) []store.Entry {
+		out := make([]store.Entry, len(ids))
+		for i, id := range ids {
+			e, ok := byID[id]
+			if !ok {
+				t.Fatalf("test bug: no entry %s", id)
+			}
+			out[i] = e
+		}
+		return out
+	}
+	x := func(ch, author string, idx uint64, step, n int) store.Escalation {
+		return store.Escalation{Channel: ch, Author: author, Index: idx, Step: step, At: at(n), Detail: fmt.Sprintf("step %d of %s/%s/%d", step, ch, author, idx)}
+	}
+	xs := []store.Escalation{
+		x("ops", "alpha", 2, store.StepUndelivered, 20), // acked
+		x("ops", "alpha", 3, store.StepUndelivered, 21),
+		x("ops", "alpha", 4, store.StepOverdue, 22), // not the last check
+		x("ops", "alpha", 5, store.StepUndelivered, 23),
+		x("ops", "alpha", 5, store.StepOverdue, 24),
+		x("ops", "alpha", 5, store.StepSupervisor, 25),
+		x("ops", "alpha", 5, store.StepForwarded, 26),
+		x("ops", "alpha", 8, store.StepOverdue, 27), // the end of the peer's ladder, not of ours
+		x("ops", "alpha", 8, store.StepSupervisor, 28),
+		x("ops", "bravo", 5, store.StepOverdue, 29),
+		x("ops", "bravo", 6, store.StepSupervisor, 30),
+		x("ops", "alpha", 99, store.StepUndelivered, 31), // no such entry
+		x("side", "alpha", 2, store.StepOverdue, 32),
+	}
+	b1 := &store.Batch{Entries: slices.Concat(mine.entries, side.entries)}
+	slices.Reverse(b1.Entries)
+	apply(t, s, b1)
+	b2 := &store.Batch{Entries: slices.Concat(sideTheirs.entries, theirs.entries), Acks: []store.Ack{
+		{Channel: "ops", Author: "alpha", Index: 2, AckAuthor: "bravo", AckIndex: 9, By: "op-bravo", At: at(14)},
+		{Channel: "ops", Author: "bravo", Index: 2, AckAuthor: "alpha", AckIndex: 7, By: "op-alpha", At: at(7)},
+		{Channel: "ops", Author: "bravo", Index: 8, AckAuthor: "alpha", AckIndex: 99, By: "op-alpha", At: at(15)},
+	}}
+	slices.Reverse(b2.Entries[2:])
+	apply(t, s, b2)
+	b3 := &store.Batch{Escalations: slices.Clone(xs)}
+	slices.Reverse(b3.Escalations)
+	apply(t, s, b3)
+
+	snap := load(t, s, "alpha")
+	checkEntries(t, "Load: outstanding", snap.Outstanding, pick(
+		"side/alpha/1",
+		"ops/alpha/3", "ops/bravo/3", "side/charlie/1", "side/charlie/2",
+		"ops/alpha/6", "ops/bravo/4",
+		"ops/alpha/8", "ops/alpha/9",
+		"ops/bravo/6",
+		"ops/bravo/7",
+	))
+	checkEscalations(t, "Load: escalations", snap.Escalations, []store.Escalation{xs[1], xs[7], xs[8], xs[10]})
+	checkEscalations(t, `Escalations("")`, escalations(t, s, ""), xs)
+
+	// ops/alpha/3 is acknowledged, ops/alpha/8 forwarded, ops/bravo/6
+	// overdue here, and a new record of ops names ops/alpha/4 as the last
+	// check (as if ops/alpha/6 had not been written).
+	ops2 := w.channel(t, "ops", w.alpha, w.bravo, store.Active, at(0), at(40))
+	ops2.LastCheck, ops2.LastCheckAt = 4, at(4)
+	apply(t, s, &store.Batch{Channels: []store.Channel{ops2},
+		Acks:        []store.Ack{{Channel: "ops", Author: "alpha", Index: 3, AckAuthor: "bravo", AckIndex: 50, By: "op-bravo", At: at(41)}},
+		Escalations: []store.Escalation{x("ops", "alpha", 8, store.StepForwarded, 42), x("ops", "bravo", 6, store.StepOverdue, 43)}})
+	snap = load(t, s, "alpha")
+	checkEntries(t, "Load after changes: outstanding", snap.Outstanding, pick(
+		"side/alpha/1",
+		"ops/bravo/3", "side/charlie/1", "side/charlie/2",
+		"ops/alpha/4",
+		"ops/bravo/4",
+		"ops/alpha/9",
+		"ops/bravo/7",
+	))
+	checkEscalations(t, "Load after changes: escalations", snap.Escalations, []store.Escalation{xs[2]})
 }

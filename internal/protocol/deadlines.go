@@ -1,0 +1,530 @@
+package protocol
+
+// Time in the core: acknowledgement deadlines and their escalation ladder,
+// operator checks and dormancy, machine-answered link tests, suspensions.
+// Everything here runs from Tick events and the times that come with
+// every event; the core never reads a clock. NextWake tells the station
+// when the next timer falls due.
+
+import (
+	"cmp"
+	"container/heap"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"hotline/internal/envelope"
+	"hotline/internal/store"
+)
+
+// Tick tells the core that time has passed: timers due at or before the
+// event's time fire.
+type Tick struct{}
+
+func (Tick) event() {}
+
+// ErrSuspended is returned for a message on a suspended channel.
+var ErrSuspended = errors.New("channel is suspended")
+
+// probeFlushEvery is how often link test counts are written.
+const probeFlushEvery = 5 * time.Minute
+
+// skewWarn is the clock difference with a peer that raises a warning.
+const skewWarn = time.Minute
+
+type timerKind uint8
+
+const (
+	tLadder  timerKind = iota + 1 // next step of an outstanding entry
+	tCheck                        // issue an operator check on a channel
+	tProbe                        // send a link test on a channel
+	tFlush                        // write link test counts
+	tDormant                      // an operator check's window ends
+)
+
+type timer struct {
+	at     time.Time
+	seq    uint64
+	kind   timerKind
+	ch     string
+	author string
+	index  uint64
+	step   int
+}
+
+type timers []*timer
+
+func (h timers) Len() int { return len(h) }
+func (h timers) Less(i, j int) bool {
+	if !h[i].at.Equal(h[j].at) {
+		return h[i].at.Before(h[j].at)
+	}
+	return h[i].seq < h[j].seq
+}
+func (h timers) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *timers) Push(x any)   { *h = append(*h, x.(*timer)) }
+func (h *timers) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return t
+}
+
+func (c *Core) schedule(t *timer) {
+	c.timerSeq++
+	t.seq = c.timerSeq
+	heap.Push(&c.timers, t)
+}
+
+// NextWake returns when the next timer falls due; zero if none.
+func (c *Core) NextWake() time.Time {
+	if len(c.timers) == 0 {
+		return time.Time{}
+	}
+	return c.timers[0].at
+}
+
+type entryKey struct {
+	author string
+	index  uint64
+}
+
+// waiting is an entry that waits for a person's acknowledgement.
+type waiting struct {
+	kind   envelope.Kind
+	prec   envelope.Precedence
+	at     time.Time // when this station stored it, on its own clock
+	step   int       // the last ladder step taken
+	text   string    // for this station's texts: what a forward carries
+	lang   string
+	window time.Duration // for checks
+	origin *origin       // for this station's escalations: what it forwards
+}
+
+type origin struct {
+	channel string
+	index   uint64
+}
+
+// probeState is a channel's link tests.
+type probeState struct {
+	seq      uint64
+	sentAt   time.Time // of the unanswered test, zero if answered
+	lastOK   time.Time
+	rtt      time.Duration
+	skew     time.Duration
+	skewSeen bool
+	// counts not yet written, by hour
+	pending map[time.Time]*store.ProbeStat
+}
+
+// ladder returns the time of step of w under the channel's charter.
+func (c *Core) ladderAt(cs *chanState, key entryKey, w *waiting, step int) time.Time {
+	if key.author != c.keys.Name {
+		if w.kind == envelope.Check {
+			return w.at.Add(w.window)
+		}
+		return w.at.Add(cs.charter.Deadlines[w.prec])
+	}
+	d := cs.charter.Deadlines[w.prec]
+	switch step {
+	case store.StepUndelivered:
+		return w.at.Add(cs.charter.Delivery[w.prec])
+	case store.StepOverdue:
+		return w.at.Add(d)
+	case store.StepSupervisor:
+		return w.at.Add(d + d/2)
+	}
+	return w.at.Add(2 * d)
+}
+
+// scheduleNext arms the entry's next ladder step, if any.
+func (c *Core) scheduleNext(cs *chanState, key entryKey, w *waiting) {
+	mine := key.author == c.keys.Name
+	switch {
+	case mine && w.kind == envelope.Check:
+		if w.step < store.StepOverdue {
+			c.schedule(&timer{at: w.at.Add(w.window), kind: tDormant, ch: cs.rec.ID, author: key.author, index: key.index})
+		}
+		return
+	case !mine && w.step >= store.StepOverdue, mine && w.step >= store.StepForwarded:
+		return
+	}
+	next := w.step + 1
+	if !mine {
+		next = store.StepOverdue
+	}
+	c.schedule(&timer{at: c.ladderAt(cs, key, w, next), kind: tLadder, ch: cs.rec.ID, author: key.author, index: key.index, step: next})
+}
+
+// await starts tracking an entry that waits for acknowledgement.
+func (c *Core) await(cs *chanState, e *store.Entry, step int) {
+	if !e.Kind.NeedsAck() {
+		return
+	}
+	w := &waiting{kind: e.Kind, prec: e.Precedence, at: e.StoredAt, step: step}
+	if b, err := DecodeBody(e.Kind, e.Body); err == nil {
+		switch b := b.(type) {
+		case *TextBody:
+			w.text, w.lang = b.Text, b.Lang
+		case *CheckBody:
+			w.window, _ = time.ParseDuration(b.Window)
+		case *EscalationBody:
+			w.text, w.lang = b.Text, b.Lang
+			if ch, author, idx, ok := splitID(b.From); ok && author == c.keys.Name && e.Author == c.keys.Name {
+				w.origin = &origin{channel: ch, index: idx}
+			}
+		}
+	}
+	if cs.waiting == nil {
+		cs.waiting = map[entryKey]*waiting{}
+	}
+	key := entryKey{e.Author, e.Index}
+	if cs.waiting[key] == nil {
+		cs.awaiting[c.side(e.Author)]++
+	}
+	cs.waiting[key] = w
+	if c.armed {
+		c.scheduleNext(cs, key, w)
+	}
+}
+
+// side is 0 for this station's entries, 1 for the peer's.
+func (c *Core) side(author string) int {
+	if author == c.keys.Name {
+		return 0
+	}
+	return 1
+}
+
+func splitID(id string) (ch, author string, idx uint64, ok bool) {
+	parts := strings.Split(id, "/")
+	if len(parts) != 3 {
+		return "", "", 0, false
+	}
+	n, err := strconv.ParseUint(parts[2], 10, 64)
+	return parts[0], parts[1], n, err == nil && n > 0
+}
+
+// acknowledged stops the ladder of an entry a person acknowledged.
+func (c *Core) acknowledged(cs *chanState, author string, index uint64, by string) {
+	key := entryKey{author, index}
+	w := cs.waiting[key]
+	if w == nil {
+		return
+	}
+	delete(cs.waiting, key)
+	cs.awaiting[c.side(author)]--
+	if w.kind == envelope.Check && author == c.keys.Name && cs.dormant && index == cs.rec.LastCheck {
+		cs.dormant = false
+		c.alert("notice", cs.rec.ID, cs.rec.Peer, "%s answered the check on %s: the channel is no longer dormant", by, cs.rec.ID)
+		c.emit(Notify{What: "channel", Channel: cs.rec.ID})
+	}
+	if o := w.origin; o != nil {
+		// An acknowledgement of a forwarded message stops the ladder of
+		// the original too.
+		if ocs := c.channels[o.channel]; ocs != nil && ocs.waiting[entryKey{c.keys.Name, o.index}] != nil {
+			c.batch.Acks = append(c.batch.Acks, store.Ack{Channel: o.channel, Author: c.keys.Name, Index: o.index,
+				AckAuthor: cs.rec.Peer, By: fmt.Sprintf("%s on %s", by, cs.rec.ID), At: c.now})
+			c.acknowledged(ocs, c.keys.Name, o.index, by)
+			c.emit(Notify{What: "acknowledged", Channel: o.channel, Entry: fmt.Sprintf("%s/%s/%d", o.channel, c.keys.Name, o.index)})
+		}
+	}
+}
+
+// arm schedules every timer once the core knows the time (its first step).
+func (c *Core) arm() {
+	c.armed = true
+	ids := make([]string, 0, len(c.channels))
+	for id := range c.channels {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		cs := c.channels[id]
+		c.armChannel(cs)
+		keys := make([]entryKey, 0, len(cs.waiting))
+		for k := range cs.waiting {
+			keys = append(keys, k)
+		}
+		slices.SortFunc(keys, func(a, b entryKey) int {
+			return cmp.Or(cmp.Compare(a.author, b.author), cmp.Compare(a.index, b.index))
+		})
+		for _, k := range keys {
+			w := cs.waiting[k]
+			if w.kind == envelope.Check && k.author == c.keys.Name && w.step >= store.StepOverdue && k.index == cs.rec.LastCheck {
+				cs.dormant = true
+			}
+			c.scheduleNext(cs, k, w)
+		}
+	}
+	c.schedule(&timer{at: c.now.Add(probeFlushEvery), kind: tFlush})
+}
+
+// armChannel starts an active channel's link tests and operator checks.
+func (c *Core) armChannel(cs *chanState) {
+	if !c.armed || cs.rec.State != store.Active || cs.armed {
+		return
+	}
+	cs.armed = true
+	c.schedule(&timer{at: c.now.Add(cs.charter.LinkTest), kind: tProbe, ch: cs.rec.ID})
+	next := cs.rec.CreatedAt.Add(cs.charter.CheckEvery)
+	if cs.rec.LastCheck != 0 {
+		next = cs.rec.LastCheckAt.Add(cs.charter.CheckEvery)
+	}
+	if next.Before(c.now) {
+		next = c.now
+	}
+	c.schedule(&timer{at: next, kind: tCheck, ch: cs.rec.ID})
+}
+
+// tick fires every timer that is due.
+func (c *Core) tick() {
+	reminders := map[string][]uint64{}
+	var order []string
+	for len(c.timers) > 0 && !c.timers[0].at.After(c.now) {
+		t := heap.Pop(&c.timers).(*timer)
+		cs := c.channels[t.ch]
+		switch t.kind {
+		case tFlush:
+			c.flushProbes()
+			c.schedule(&timer{at: c.now.Add(probeFlushEvery), kind: tFlush})
+		case tProbe:
+			c.linkTest(cs)
+			c.schedule(&timer{at: c.now.Add(cs.charter.LinkTest), kind: tProbe, ch: t.ch})
+		case tCheck:
+			c.operatorCheck(cs)
+			c.schedule(&timer{at: c.now.Add(cs.charter.CheckEvery), kind: tCheck, ch: t.ch})
+		case tDormant:
+			key := entryKey{t.author, t.index}
+			if w := cs.waiting[key]; w != nil && w.step < store.StepOverdue && t.index == cs.rec.LastCheck {
+				w.step = store.StepOverdue
+				cs.dormant = true
+				c.step(cs, key, store.StepOverdue, "dormant")
+				c.alert("alarm", cs.rec.ID, cs.rec.Peer, "%s is dormant: nobody at %s answered check %s/%s/%d within %s",
+					cs.rec.ID, cs.rec.Peer, cs.rec.ID, t.author, t.index, w.window)
+				c.emit(Notify{What: "channel", Channel: cs.rec.ID})
+			}
+		case tLadder:
+			key := entryKey{t.author, t.index}
+			w := cs.waiting[key]
+			if w == nil || w.step >= t.step {
+				continue // acknowledged meanwhile, or a step already taken
+			}
+			w.step = t.step
+			if c.ladderStep(cs, key, w) && t.author == c.keys.Name && t.step == store.StepOverdue {
+				if reminders[t.ch] == nil {
+					order = append(order, t.ch)
+				}
+				reminders[t.ch] = append(reminders[t.ch], t.index)
+			}
+			c.scheduleNext(cs, key, w)
+		}
+	}
+	for _, id := range order {
+		cs := c.channels[id]
+		body, _ := json.Marshal(ReminderBody{Of: reminders[id]})
+		if _, err := c.appendMine(0, cs, envelope.Reminder, envelope.Flash, body); err != nil {
+			c.alert("alarm", id, cs.rec.Peer, "could not remind %s: %v", cs.rec.Peer, err)
+		}
+	}
+}
+
+// step records a ladder step taken for an entry.
+func (c *Core) step(cs *chanState, key entryKey, step int, detail string) {
+	c.batch.Escalations = append(c.batch.Escalations, store.Escalation{Channel: cs.rec.ID, Author: key.author,
+		Index: key.index, Step: step, At: c.now, Detail: detail})
+	c.emit(Notify{What: "escalation", Channel: cs.rec.ID, Entry: fmt.Sprintf("%s/%s/%d", cs.rec.ID, key.author, key.index)})
+}
+
+// ladderStep takes step w.step for an entry; it reports whether the peer
+// should be reminded of it.
+func (c *Core) ladderStep(cs *chanState, key entryKey, w *waiting) bool {
+	id := fmt.Sprintf("%s/%s/%d", cs.rec.ID, key.author, key.index)
+	d := cs.charter.Deadlines[w.prec]
+	if key.author != c.keys.Name {
+		c.step(cs, key, store.StepOverdue, "overdue here")
+		if w.kind == envelope.Check {
+			c.alert("alarm", cs.rec.ID, cs.rec.Peer, "check %s from %s is not answered and its window (%s) has passed", id, cs.rec.Peer, w.window)
+		} else {
+			c.alert("alarm", cs.rec.ID, cs.rec.Peer, "%s %s from %s is not acknowledged and its deadline (%s) has passed",
+				w.prec, id, cs.rec.Peer, d)
+		}
+		return false
+	}
+	switch w.step {
+	case store.StepUndelivered:
+		if key.index <= cs.mine.delivered {
+			return false
+		}
+		c.step(cs, key, store.StepUndelivered, "not delivered")
+		c.alert("alarm", cs.rec.ID, cs.rec.Peer, "%s %s is not delivered: no receipt from %s within %s",
+			w.prec, id, cs.rec.Peer, cs.charter.Delivery[w.prec])
+	case store.StepOverdue:
+		remind := len(cs.rec.Suspensions) == 0 || w.prec == envelope.Flash && cs.charter.FlashExempt
+		detail := "reminded " + cs.rec.Peer
+		if !remind {
+			detail = "not reminded: the channel is suspended"
+		}
+		c.step(cs, key, store.StepOverdue, detail)
+		c.alert("alarm", cs.rec.ID, cs.rec.Peer, "%s %s is not acknowledged by %s within %s: %s", w.prec, id, cs.rec.Peer, d, detail)
+		return remind
+	case store.StepSupervisor:
+		c.step(cs, key, store.StepSupervisor, "supervisor alerted")
+		c.alert("supervisor", cs.rec.ID, cs.rec.Peer, "%s %s is still not acknowledged by %s after %s: a supervisor must act",
+			w.prec, id, cs.rec.Peer, d+d/2)
+	case store.StepForwarded:
+		detail, err := c.forward(cs, id, w)
+		if err != nil {
+			detail = "not forwarded: " + err.Error()
+			c.alert("alarm", cs.rec.ID, cs.rec.Peer, "%s %s is not acknowledged after %s and cannot climb: %v", w.prec, id, 2*d, err)
+		} else {
+			c.alert("supervisor", cs.rec.ID, cs.rec.Peer, "%s %s is not acknowledged after %s: %s", w.prec, id, 2*d, detail)
+		}
+		c.step(cs, key, store.StepForwarded, detail)
+	}
+	return false
+}
+
+// forward sends a late message up the channel's escalation path.
+func (c *Core) forward(cs *chanState, id string, w *waiting) (string, error) {
+	up := c.channels[cs.charter.EscalateTo]
+	switch {
+	case cs.charter.EscalateTo == "":
+		return "", fmt.Errorf("the charter of %s names no channel to escalate to", cs.rec.ID)
+	case up == nil || up.rec.State != store.Active:
+		return "", fmt.Errorf("channel %s, to escalate to, is not active here", cs.charter.EscalateTo)
+	case w.text == "":
+		return "", fmt.Errorf("only messages climb")
+	}
+	if err := c.suspendedFor(up, w.prec); err != nil {
+		return "", err
+	}
+	body, _ := json.Marshal(EscalationBody{From: id, Precedence: w.prec.String(), Text: w.text, Lang: w.lang})
+	e, err := c.appendMine(0, up, envelope.Escalation, w.prec, body)
+	if err != nil {
+		return "", err
+	}
+	return "forwarded as " + e.ID(), nil
+}
+
+// suspendedFor says why a message of precedence p may not be sent on cs.
+func (c *Core) suspendedFor(cs *chanState, p envelope.Precedence) error {
+	if len(cs.rec.Suspensions) == 0 || p == envelope.Flash && cs.charter.FlashExempt {
+		return nil
+	}
+	s := cs.rec.Suspensions[0]
+	return fmt.Errorf("%w: %s suspended %s at %s: %s", ErrSuspended, s.By, cs.rec.ID, s.At.UTC().Format(time.RFC3339), s.Reason)
+}
+
+// operatorCheck issues a scheduled operator check.
+func (c *Core) operatorCheck(cs *chanState) {
+	if cs.rec.State != store.Active || len(cs.rec.Suspensions) > 0 || cs.blocked != "" {
+		return
+	}
+	body, _ := json.Marshal(CheckBody{Window: cs.charter.CheckWindow.String()})
+	if _, err := c.appendMine(0, cs, envelope.Check, envelope.Routine, body); err != nil {
+		c.alert("alarm", cs.rec.ID, cs.rec.Peer, "could not issue the operator check on %s: %v", cs.rec.ID, err)
+	}
+}
+
+// setSuspension records a party's suspension or its lifting.
+func (c *Core) setSuspension(cs *chanState, by string, e *store.Entry, body any) {
+	var kept []store.Suspension
+	for _, s := range cs.rec.Suspensions {
+		if s.By != by {
+			kept = append(kept, s)
+		}
+	}
+	if b, ok := body.(*SuspendBody); ok {
+		kept = append(kept, store.Suspension{By: by, Index: e.Index, Reason: b.Reason, At: e.SenderTime})
+	}
+	cs.rec.Suspensions, cs.rec.UpdatedAt = kept, c.now
+	c.batch.Channels = append(c.batch.Channels, cs.rec)
+	c.emit(Notify{What: "channel", Channel: cs.rec.ID})
+}
+
+// linkTest sends a machine-answered test on a channel's active path.
+func (c *Core) linkTest(cs *chanState) {
+	p := c.peers[cs.rec.Peer]
+	pr := &cs.probe
+	c.countProbe(cs, 1, 0, 0)
+	pr.seq++
+	pr.sentAt = c.now
+	if p.ready {
+		c.emit(Send{Peer: p.card.Name, Conn: p.out, Data: (&Frame{Type: FrameProbe, Channel: cs.rec.ID, Seq: pr.seq, Time: c.now}).Encode()})
+	}
+}
+
+func (c *Core) countProbe(cs *chanState, sent, answered int64, rtt time.Duration) {
+	pr := &cs.probe
+	hour := c.now.UTC().Truncate(time.Hour)
+	if pr.pending == nil {
+		pr.pending = map[time.Time]*store.ProbeStat{}
+	}
+	st := pr.pending[hour]
+	if st == nil {
+		st = &store.ProbeStat{Channel: cs.rec.ID, Hour: hour}
+		pr.pending[hour] = st
+	}
+	st.Sent += sent
+	st.Answered += answered
+	st.RTT += rtt
+}
+
+// flushProbes adds the link test counts to the step's batch.
+func (c *Core) flushProbes() {
+	ids := make([]string, 0, len(c.channels))
+	for id := range c.channels {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		pr := &c.channels[id].probe
+		hours := make([]time.Time, 0, len(pr.pending))
+		for h := range pr.pending {
+			hours = append(hours, h)
+		}
+		slices.SortFunc(hours, time.Time.Compare)
+		for _, h := range hours {
+			c.batch.Probes = append(c.batch.Probes, *pr.pending[h])
+		}
+		pr.pending = nil
+	}
+}
+
+// probe answers a peer's link test.
+func (c *Core) probe(p *peer, conn ConnID, f *Frame) {
+	cs := c.channels[f.Channel]
+	if cs == nil || cs.rec.Peer != p.card.Name || cs.rec.State != store.Active {
+		c.refuse("bad link test", "warning", f.Channel, p.card.Name, "link test from %s for channel %s, which is not active with it", p.card.Name, f.Channel)
+		return
+	}
+	c.emit(Send{Peer: p.card.Name, Conn: conn, Data: (&Frame{Type: FrameProbeReply, Channel: f.Channel, Seq: f.Seq, Time: f.Time, PeerTime: c.now}).Encode()})
+}
+
+// probeReply records the answer to a link test.
+func (c *Core) probeReply(p *peer, f *Frame) {
+	cs := c.channels[f.Channel]
+	if cs == nil || cs.rec.Peer != p.card.Name {
+		c.refuse("bad link test", "warning", f.Channel, p.card.Name, "link test answer from %s for channel %s, which is not with it", p.card.Name, f.Channel)
+		return
+	}
+	pr := &cs.probe
+	if f.Seq != pr.seq || pr.sentAt.IsZero() || !f.Time.Equal(pr.sentAt) {
+		return // late: counted as unanswered
+	}
+	rtt := c.now.Sub(pr.sentAt)
+	pr.sentAt, pr.lastOK, pr.rtt = time.Time{}, c.now, rtt
+	pr.skew = f.PeerTime.Sub(c.now.Add(-rtt / 2))
+	pr.skewSeen = true
+	c.countProbe(cs, 0, 1, rtt)
+	if (pr.skew > skewWarn || pr.skew < -skewWarn) && c.limit("clock skew\x00"+p.card.Name, time.Hour) {
+		c.alert("warning", cs.rec.ID, p.card.Name, "the clock of %s is %s from this station's (link test on %s): the times it reports are its own; order and deadlines do not depend on them",
+			p.card.Name, pr.skew.Round(time.Second), cs.rec.ID)
+	}
+}

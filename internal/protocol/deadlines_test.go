@@ -1,0 +1,422 @@
+package protocol
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"testing/cryptotest"
+	"time"
+
+	"hotline/internal/channel"
+	"hotline/internal/envelope"
+)
+
+// advance moves the simulated clock, fires both cores' timers and lets
+// what they produce settle.
+func (s *sim) advance(d time.Duration) {
+	s.now = s.now.Add(d)
+	for _, n := range s.nodes {
+		s.step(n, Tick{})
+	}
+	s.settle(100000)
+}
+
+// until advances the clock to t (minus the milliseconds steps add).
+func (s *sim) until(t time.Time) {
+	if d := t.Sub(s.now); d > 0 {
+		s.advance(d)
+	}
+}
+
+func (s *sim) send(n *simNode, ch string, kind envelope.Kind, prec envelope.Precedence, body any) Done {
+	s.t.Helper()
+	data, _ := json.Marshal(body)
+	req := s.request(n, func(id uint64) Event {
+		return Submit{ID: id, Channel: ch, Kind: kind, Precedence: prec, Body: data}
+	})
+	s.settle(100000)
+	return n.done[req]
+}
+
+func (s *sim) info(n *simNode, ch string) ChannelInfo {
+	for _, i := range n.core.Channels() {
+		if i.ID == ch {
+			return i
+		}
+	}
+	s.t.Fatalf("%s has no channel %s", n.name, ch)
+	return ChannelInfo{}
+}
+
+// kinds lists the kinds of an author's log on a node's disk.
+func kinds(n *simNode, ch, author string) []string {
+	var out []string
+	for _, e := range n.disk.entries[ch+"/"+author] {
+		out = append(out, e.Kind.String())
+	}
+	return out
+}
+
+func count(xs []string, x string) int {
+	c := 0
+	for _, y := range xs {
+		if y == x {
+			c++
+		}
+	}
+	return c
+}
+
+func steps(n *simNode, id string) []int {
+	var out []int
+	for _, x := range n.disk.escal {
+		if fmt.Sprintf("%s/%s/%d", x.Channel, x.Author, x.Index) == id {
+			out = append(out, x.Step)
+		}
+	}
+	return out
+}
+
+func alerted(n *simNode, level, text string) int {
+	c := 0
+	for _, a := range n.alerts {
+		if (level == "" || a.Level == level) && strings.Contains(a.Text, text) {
+			c++
+		}
+	}
+	return c
+}
+
+// newLadderSim adds a unit-level channel "patrol" that escalates to the
+// staff channel "ops".
+func newLadderSim(t *testing.T, flashExempt bool) *sim {
+	cryptotest.SetGlobalRandom(t, 11)
+	s := newSim(t, 11)
+	a, b := s.nodes[0], s.nodes[1]
+	req := s.request(a, func(id uint64) Event {
+		return Propose{ID: id, Channel: "patrol", Peer: "BRAVO", Level: channel.Unit, EscalateTo: "ops", FlashExempt: flashExempt}
+	})
+	s.settle(1000)
+	if err := a.done[req].Err; err != nil {
+		t.Fatal(err)
+	}
+	req = s.request(b, func(id uint64) Event { return Accept{ID: id, Channel: "patrol"} })
+	s.settle(1000)
+	if err := b.done[req].Err; err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestLadder: a FLASH left unacknowledged climbs the ladder step by step
+// at the charter's times: reminded at its deadline (10m), the sender's
+// supervisor alerted at 15m, forwarded to the channel above at 20m; the
+// receiver alarms at the deadline too. Acknowledging the forwarded
+// message stops the ladder of the original.
+func TestLadder(t *testing.T) {
+	s := newLadderSim(t, false)
+	a, b := s.nodes[0], s.nodes[1]
+	d := s.send(a, "patrol", envelope.Text, envelope.Flash, TextBody{Text: "turn back", Lang: "en"})
+	if d.Err != nil {
+		t.Fatal(d.Err)
+	}
+	id, sent := d.Result.Entry, d.Result.At
+	if got := s.info(a, "patrol").AwaitingPeer; got != 1 {
+		t.Fatalf("awaiting the peer = %d, want 1", got)
+	}
+	if got := s.info(b, "patrol").AwaitingHere; got != 1 {
+		t.Fatalf("awaiting here = %d, want 1", got)
+	}
+
+	// Just before the deadline: nothing.
+	s.until(sent.Add(10*time.Minute - time.Second))
+	if st := steps(a, id); len(st) != 0 {
+		t.Fatalf("steps before the deadline: %v", st)
+	}
+	if k := kinds(a, "patrol", "ALPHA"); k[len(k)-1] == "reminder" {
+		t.Fatal("reminded before the deadline")
+	}
+
+	// The deadline: a reminder entry goes to BRAVO, both sides alarm.
+	s.until(sent.Add(10*time.Minute + time.Second))
+	if st := steps(a, id); fmt.Sprint(st) != "[2]" {
+		t.Fatalf("steps after the deadline = %v, want [2] (delivered, so no undelivered step)", st)
+	}
+	if k := kinds(b, "patrol", "ALPHA"); k[len(k)-1] != "reminder" {
+		t.Fatalf("BRAVO's copy of ALPHA's log ends %v, want a reminder", k)
+	}
+	if alerted(b, "alarm", "reminds") != 1 || alerted(b, "alarm", "deadline (10m0s) has passed") != 1 {
+		t.Fatalf("BRAVO's alerts: %+v", b.alerts)
+	}
+	if st := steps(b, id); fmt.Sprint(st) != "[2]" {
+		t.Fatalf("BRAVO's steps = %v, want [2]", st)
+	}
+	if alerted(a, "supervisor", "") != 0 {
+		t.Fatal("supervisor alerted before 15m")
+	}
+
+	// 15m: the supervisor.
+	s.until(sent.Add(15*time.Minute + time.Second))
+	if alerted(a, "supervisor", "a supervisor must act") != 1 {
+		t.Fatalf("no supervisor alert at 15m: %+v", a.alerts)
+	}
+	if len(a.disk.entries["ops/ALPHA"]) != 1 {
+		t.Fatal("forwarded before 20m")
+	}
+
+	// 20m: forwarded to ops, linked to the original.
+	s.until(sent.Add(20*time.Minute + time.Second))
+	if st := steps(a, id); fmt.Sprint(st) != "[2 3 4]" {
+		t.Fatalf("steps = %v, want [2 3 4]", st)
+	}
+	ops := b.disk.entries["ops/ALPHA"]
+	fwd := ops[len(ops)-1]
+	var eb EscalationBody
+	if err := json.Unmarshal(fwd.Body, &eb); err != nil || fwd.Kind != envelope.Escalation || eb.From != id || eb.Text != "turn back" || fwd.Precedence != envelope.Flash {
+		t.Fatalf("forwarded entry: kind %s, prec %s, body %+v (%v)", fwd.Kind, fwd.Precedence, eb, err)
+	}
+	if got := s.info(b, "ops").AwaitingHere; got != 1 {
+		t.Fatalf("BRAVO ops awaiting = %d, want the forwarded message", got)
+	}
+
+	// BRAVO acknowledges the forwarded message on ops: both ladders stop
+	// and the original reads as acknowledged.
+	if d := s.send(b, "ops", envelope.Ack, envelope.Flash, AckBody{Of: fwd.Index, By: "Col. Li"}); d.Err != nil {
+		t.Fatal(d.Err)
+	}
+	if ack, ok := a.disk.acks[id]; !ok || ack.By != "Col. Li on ops" {
+		t.Fatalf("the original is not acknowledged through the forward: %+v", a.disk.acks)
+	}
+	if i := s.info(a, "patrol"); i.AwaitingPeer != 0 {
+		t.Fatalf("patrol still awaits %d", i.AwaitingPeer)
+	}
+	before := len(a.disk.escal)
+	s.advance(time.Hour)
+	for _, x := range a.disk.escal[before:] {
+		if x.Channel != "ops" || x.Author != "ALPHA" {
+			t.Errorf("a step after the acknowledgement: %+v", x)
+		}
+	}
+	if n := count(kinds(a, "ops", "ALPHA"), "escalation"); n != 1 {
+		t.Errorf("%d forwards, want 1", n)
+	}
+}
+
+// TestLadderStopsOnAck: an acknowledgement before the deadline means no
+// step is ever taken; one between steps stops the rest. A restart keeps
+// the steps taken and the times of the next.
+func TestLadderStopsOnAck(t *testing.T) {
+	s := newLadderSim(t, false)
+	a, b := s.nodes[0], s.nodes[1]
+	early := s.send(a, "patrol", envelope.Text, envelope.Immediate, TextBody{Text: "early"})
+	late := s.send(a, "patrol", envelope.Text, envelope.Immediate, TextBody{Text: "late"})
+	s.advance(time.Minute)
+	if d := s.send(b, "patrol", envelope.Ack, envelope.Immediate, AckBody{Of: early.Result.Index, By: "duty"}); d.Err != nil {
+		t.Fatal(d.Err)
+	}
+	// Past the deadline (30m) of IMMEDIATE: the late one was reminded.
+	s.until(late.Result.At.Add(31 * time.Minute))
+	if st := steps(a, early.Result.Entry); len(st) != 0 {
+		t.Fatalf("acknowledged message climbed: %v", st)
+	}
+	if st := steps(a, late.Result.Entry); fmt.Sprint(st) != "[2]" {
+		t.Fatalf("late steps = %v, want [2]", st)
+	}
+	// ALPHA restarts from disk; the ladder resumes where it was.
+	s.crash(a)
+	s.settle(10000)
+	s.until(late.Result.At.Add(46 * time.Minute))
+	if st := steps(a, late.Result.Entry); fmt.Sprint(st) != "[2 3]" {
+		t.Fatalf("after restart, steps = %v, want [2 3]", st)
+	}
+	if alerted(a, "alarm", "is not acknowledged by BRAVO within") != 1 {
+		t.Errorf("the reminder alarm repeated after the restart: %d", alerted(a, "alarm", "is not acknowledged by BRAVO within"))
+	}
+	if d := s.send(b, "patrol", envelope.Ack, envelope.Immediate, AckBody{Of: late.Result.Index, By: "duty"}); d.Err != nil {
+		t.Fatal(d.Err)
+	}
+	s.advance(2 * time.Hour)
+	if st := steps(a, late.Result.Entry); fmt.Sprint(st) != "[2 3]" {
+		t.Fatalf("steps after the acknowledgement = %v, want [2 3]", st)
+	}
+	if n := count(kinds(a, "ops", "ALPHA"), "escalation"); n != 0 {
+		t.Error("forwarded although acknowledged")
+	}
+}
+
+// TestUndelivered: with no path to the peer, the delivery deadline of a
+// FLASH (1m) raises its own alarm.
+func TestUndelivered(t *testing.T) {
+	s := newLadderSim(t, false)
+	a := s.nodes[0]
+	for id := range s.conns {
+		s.cut(id)
+	}
+	data, _ := json.Marshal(TextBody{Text: "are you there"})
+	req := s.request(a, func(id uint64) Event {
+		return Submit{ID: id, Channel: "patrol", Kind: envelope.Text, Precedence: envelope.Flash, Body: data}
+	})
+	s.sync(a)
+	d := a.done[req]
+	if d.Err != nil {
+		t.Fatal(d.Err)
+	}
+	if got := s.info(a, "patrol").State; got != StateDown {
+		t.Fatalf("state with no connection = %s, want down", got)
+	}
+	s.now = d.Result.At.Add(time.Minute + time.Second)
+	s.step(a, Tick{})
+	s.sync(a)
+	if st := steps(a, d.Result.Entry); fmt.Sprint(st) != "[1]" {
+		t.Fatalf("steps = %v, want [1]", st)
+	}
+	if alerted(a, "alarm", "is not delivered") != 1 {
+		t.Fatalf("alerts: %+v", a.alerts)
+	}
+}
+
+// TestDormant: each station issues operator checks on the charter's
+// schedule; a check unanswered when its window passes makes the channel
+// dormant exactly then, and an answer lifts it.
+func TestDormant(t *testing.T) {
+	s := newLadderSim(t, false)
+	a, b := s.nodes[0], s.nodes[1]
+	created := a.disk.channels["patrol"].CreatedAt
+	s.until(created.Add(time.Hour + time.Second))
+	ia := s.info(a, "patrol")
+	if ia.LastCheck == 0 || kinds(b, "patrol", "ALPHA")[ia.LastCheck-1] != "check" {
+		t.Fatalf("no operator check from ALPHA after an hour: %+v", ia)
+	}
+	if s.info(b, "patrol").LastCheck == 0 {
+		t.Fatal("no operator check from BRAVO")
+	}
+	due := ia.LastCheckAt.Add(channel.DefaultCheckWindow)
+	s.until(due.Add(-time.Second))
+	if st := s.info(a, "patrol").State; st != StateActive {
+		t.Fatalf("state a second before the window ends = %s", st)
+	}
+	s.until(due.Add(time.Second))
+	if st := s.info(a, "patrol").State; st != StateDormant {
+		t.Fatalf("state after the window = %s, want dormant", st)
+	}
+	if alerted(a, "alarm", "patrol is dormant") != 1 {
+		t.Fatalf("alerts: %+v", a.alerts)
+	}
+	// A restart keeps it dormant without alarming again.
+	s.crash(a)
+	s.settle(10000)
+	s.advance(time.Second)
+	if st := s.info(a, "patrol").State; st != StateDormant {
+		t.Fatalf("state after restart = %s, want dormant", st)
+	}
+	if alerted(a, "alarm", "patrol is dormant") != 1 {
+		t.Error("dormant alarm repeated after restart")
+	}
+	// BRAVO's operator answers.
+	if d := s.send(b, "patrol", envelope.Ack, envelope.Routine, AckBody{Of: ia.LastCheck, By: "Lt. Wu"}); d.Err != nil {
+		t.Fatal(d.Err)
+	}
+	if st := s.info(a, "patrol").State; st != StateActive {
+		t.Fatalf("state after the answer = %s, want active", st)
+	}
+}
+
+// TestSuspension: a suspension is a signed entry with a reason, shown to
+// both sides as suspended; messages are refused on both sides while it
+// holds (FLASH too, unless the charter exempts it); only the party that
+// suspended can resume.
+func TestSuspension(t *testing.T) {
+	for _, exempt := range []bool{false, true} {
+		t.Run(fmt.Sprintf("flash-exempt=%v", exempt), func(t *testing.T) {
+			s := newLadderSim(t, exempt)
+			a, b := s.nodes[0], s.nodes[1]
+			if d := s.send(b, "patrol", envelope.Resume, envelope.Routine, ResumeBody{By: "x"}); d.Err == nil {
+				t.Fatal("resumed a channel that was not suspended")
+			}
+			if d := s.send(a, "patrol", envelope.Suspend, envelope.Routine, SuspendBody{Reason: "protest: incident of 3 May", By: "Minister"}); d.Err != nil {
+				t.Fatal(d.Err)
+			}
+			for _, n := range s.nodes {
+				i := s.info(n, "patrol")
+				if i.State != StateSuspended || len(i.Suspensions) != 1 || i.Suspensions[0].By != "ALPHA" || i.Suspensions[0].Reason != "protest: incident of 3 May" {
+					t.Fatalf("%s sees %s %+v", n.name, i.State, i.Suspensions)
+				}
+			}
+			if alerted(b, "alarm", "ALPHA SUSPENDED channel patrol (by Minister): protest") != 1 {
+				t.Fatalf("BRAVO alerts: %+v", b.alerts)
+			}
+			for _, n := range s.nodes {
+				d := s.send(n, "patrol", envelope.Text, envelope.Immediate, TextBody{Text: "hello"})
+				if !errors.Is(d.Err, ErrSuspended) || !strings.Contains(d.Err.Error(), "protest") {
+					t.Errorf("%s sent on a suspended channel: %v", n.name, d.Err)
+				}
+				d = s.send(n, "patrol", envelope.Text, envelope.Flash, TextBody{Text: "collision risk"})
+				if exempt != (d.Err == nil) {
+					t.Errorf("%s FLASH with exempt=%v: %v", n.name, exempt, d.Err)
+				}
+			}
+			if d := s.send(a, "patrol", envelope.Suspend, envelope.Routine, SuspendBody{Reason: "again", By: "x"}); !errors.Is(d.Err, ErrSuspended) {
+				t.Errorf("suspended twice: %v", d.Err)
+			}
+			if d := s.send(b, "patrol", envelope.Resume, envelope.Routine, ResumeBody{By: "x"}); d.Err == nil {
+				t.Fatal("BRAVO lifted ALPHA's suspension")
+			}
+			// The other channels are not affected.
+			if d := s.send(b, "ops", envelope.Text, envelope.Routine, TextBody{Text: "on ops"}); d.Err != nil {
+				t.Fatal(d.Err)
+			}
+			// No operator checks while suspended, so it never turns dormant.
+			s.advance(3 * time.Hour)
+			if i := s.info(a, "patrol"); i.LastCheck != 0 || i.State != StateSuspended {
+				t.Fatalf("while suspended: %+v", i)
+			}
+			if d := s.send(a, "patrol", envelope.Resume, envelope.Routine, ResumeBody{By: "Minister", Reason: "talks resumed"}); d.Err != nil {
+				t.Fatal(d.Err)
+			}
+			for _, n := range s.nodes {
+				if i := s.info(n, "patrol"); i.State != StateActive || len(i.Suspensions) != 0 {
+					t.Fatalf("%s after resume: %s %+v", n.name, i.State, i.Suspensions)
+				}
+			}
+			if d := s.send(b, "patrol", envelope.Text, envelope.Routine, TextBody{Text: "hello again"}); d.Err != nil {
+				t.Fatal(d.Err)
+			}
+			// The suspension survives a restart (it is in the channel record).
+			if d := s.send(b, "patrol", envelope.Suspend, envelope.Routine, SuspendBody{Reason: "maintenance", By: "Signals"}); d.Err != nil {
+				t.Fatal(d.Err)
+			}
+			s.crash(a)
+			s.settle(10000)
+			if i := s.info(a, "patrol"); i.State != StateSuspended || i.Suspensions[0].By != "BRAVO" {
+				t.Fatalf("after restart: %s %+v", i.State, i.Suspensions)
+			}
+		})
+	}
+}
+
+// TestLinkTests: machine-answered tests every LinkTest interval measure
+// the round trip and the peer's clock offset, and warn of a large skew;
+// the counts are written for the answer-rate statistics.
+func TestLinkTests(t *testing.T) {
+	s := newLadderSim(t, false)
+	a, b := s.nodes[0], s.nodes[1]
+	b.skew = 3 * time.Hour
+	s.advance(channel.DefaultLinkTest)
+	i := s.info(a, "patrol")
+	if i.LinkOK.IsZero() || !i.SkewKnown {
+		t.Fatalf("no link test answered: %+v", i)
+	}
+	if i.Skew < 3*time.Hour-time.Second || i.Skew > 3*time.Hour+time.Second {
+		t.Fatalf("skew = %s, want about 3h", i.Skew)
+	}
+	if alerted(a, "warning", "the clock of BRAVO is 3h0m0s from this station's") != 1 {
+		t.Fatalf("alerts: %+v", a.alerts)
+	}
+	// Link tests keep going without a new warning within the hour.
+	s.advance(5 * time.Minute)
+	if n := alerted(a, "warning", "the clock of BRAVO"); n != 1 {
+		t.Errorf("skew warned %d times in 5 minutes", n)
+	}
+}
