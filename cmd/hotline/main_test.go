@@ -301,6 +301,16 @@ func TestBadInput(t *testing.T) {
 		{usa, []string{"init", "--dir", usa, "--name", "USA", "--party", "USA", "--peer-listen", "127.0.0.1:7443"}, []string{usa, "already holds a station"}},
 		{usa, []string{"init", "--dir", usa, "--name", "OTHER", "--party", "OTHER", "--peer-listen", "127.0.0.1:7443"}, []string{"already holds a station"}},
 		{"", []string{"status", "--dir", filepath.Join(dir, "nowhere")}, []string{"nowhere", "not a station directory"}},
+		{usa, []string{"channel", "suspend", "--dir", usa, "--channel", staff}, []string{"missing --reason"}},
+		{usa, []string{"channel", "suspend", "--dir", usa, "--channel", "usa-rus-staff", "--reason", "x"}, []string{"unknown channel", "usa-rus-staff"}},
+		{usa, []string{"channel", "resume", "--dir", usa, "--channel", staff}, []string{"not suspended by this station"}},
+		{usa, []string{"channel", "checks", "--dir", usa}, []string{"missing --channel"}},
+		{usa, []string{"channel", "checks", "--dir", usa, "--channel", "nowhere"}, []string{"unknown channel", "nowhere"}},
+		{usa, []string{"channel", "propose", "--dir", usa, "--peer", "CHN", "--channel", "usa-chn-new", "--level", "unit", "--escalate-to", "usa-rus-staff"}, []string{"usa-rus-staff", "to escalate to"}},
+		{usa, []string{"channel", "propose", "--dir", usa, "--peer", "CHN", "--channel", "usa-chn-new", "--level", "leader", "--escalate-to", staff}, []string{"not above leader"}},
+		{usa, []string{"channel", "propose", "--dir", usa, "--peer", "CHN", "--channel", "usa-chn-new", "--level", "unit", "--check-every", "1h", "--check-window", "2h"}, []string{"check window 2h0m0s", "at most the interval"}},
+		{usa, []string{"channel", "propose", "--dir", usa, "--peer", "CHN", "--channel", "usa-chn-new", "--level", "unit", "--link-test", "soon"}, []string{"link test", "soon"}},
+		{usa, []string{"channel", "propose", "--dir", usa, "--peer", "CHN", "--channel", "usa-chn-new", "--level", "unit", "--delivery", "FLASH=-1m"}, []string{"delivery deadline for FLASH"}},
 	}
 	// Every case must leave its station as it was at the start.
 	states, files := map[string]string{}, map[string]map[string]string{}
@@ -420,4 +430,42 @@ func TestMessageListsAreInert(t *testing.T) {
 	if lines := strings.Count(out, "\n"); lines != 1+len(ms) {
 		t.Errorf("outbox printed %d lines for %d messages: %q", lines, len(ms), out)
 	}
+}
+
+// TestStatusJSON: status --json shows every channel with at least its id
+// (channel), state and paths, each path with its health; offline, the
+// direct path is down.
+func TestStatusJSON(t *testing.T) {
+	dir, _ := demoRun(t)
+	usa := copyStation(t, filepath.Join(dir, "usa"))
+	out := mustRun(t, "status", "--dir", usa, "--json")
+	var st struct {
+		Channels []map[string]any `json:"channels"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	if len(st.Channels) != 2 {
+		t.Fatalf("%d channels, want 2:\n%s", len(st.Channels), out)
+	}
+	for _, c := range st.Channels {
+		paths, _ := c["paths"].([]any)
+		if c["channel"] == "" || c["state"] != "down" || len(paths) != 1 {
+			t.Fatalf("channel %+v: want an id, state down (no station running) and one path", c)
+		}
+		p := paths[0].(map[string]any)
+		if p["name"] != "direct" || p["up"] != false {
+			t.Errorf("path %+v: want direct, down", p)
+		}
+	}
+	// Suspension offline: the channel reads as suspended, with the reason.
+	mustRun(t, "channel", "suspend", "--dir", usa, "--channel", "usa-chn-staff", "--reason", "exercise of the suspension procedure", "--as", "Duty")
+	out = mustRun(t, "status", "--dir", usa)
+	if !strings.Contains(out, "usa-chn-staff SUSPENDED by USA") || !strings.Contains(out, "exercise of the suspension procedure") {
+		t.Errorf("status after suspend:\n%s", out)
+	}
+	r := hotline(t, "send", "--dir", usa, "--channel", "usa-chn-staff", "--precedence", "ROUTINE", "--text", "x")
+	checkFailed(t, []string{"send"}, r, "suspended", "exercise of the suspension procedure")
+	mustRun(t, "channel", "resume", "--dir", usa, "--channel", "usa-chn-staff", "--as", "Duty")
+	mustRun(t, "send", "--dir", usa, "--channel", "usa-chn-staff", "--precedence", "ROUTINE", "--text", "x")
 }

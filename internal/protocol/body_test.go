@@ -1,0 +1,84 @@
+package protocol
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"hotline/internal/envelope"
+)
+
+// TestDecodeBodyRefuses: every body a peer could send that does not fit
+// its kind is refused with an error naming the kind and what is wrong.
+func TestDecodeBodyRefuses(t *testing.T) {
+	long := strings.Repeat("x", MaxReason+1)
+	tests := []struct {
+		kind envelope.Kind
+		body string
+		want string
+	}{
+		{envelope.Suspend, `{"by":"Minister"}`, "a reason is required"},
+		{envelope.Suspend, `{"reason":"protest"}`, "needs who did it"},
+		{envelope.Suspend, `{"reason":"` + long + `","by":"x"}`, "at most 1024 bytes"},
+		{envelope.Suspend, `{"reason":"protest","by":"x","extra":1}`, "unknown field"},
+		{envelope.Suspend, `{"reason":"protest","by":"x"} {}`, "after the JSON object"},
+		{envelope.Resume, `{"reason":"ok"}`, "needs who did it"},
+		{envelope.Resume, `[]`, "resume body"},
+		{envelope.Check, `{"window":"soon"}`, "not a positive duration"},
+		{envelope.Check, `{"window":"-1m"}`, "not a positive duration"},
+		{envelope.Check, `{}`, "not a positive duration"},
+		{envelope.Reminder, `{"of":[]}`, "1 to 4096"},
+		{envelope.Reminder, `{"of":[3,0]}`, "1 to 4096"},
+		{envelope.Reminder, `{"of":"3"}`, "reminder body"},
+		{envelope.Escalation, `{"from":"a/b/1","precedence":"URGENT","text":"x"}`, "URGENT"},
+		{envelope.Escalation, `{"from":"a/b/1","precedence":"FLASH","text":""}`, "empty"},
+		{envelope.Escalation, `{"precedence":"FLASH","text":"x"}`, "original entry"},
+		{envelope.Kind(200), `{}`, "no body format"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.kind.String()+" "+tt.want, func(t *testing.T) {
+			_, err := DecodeBody(tt.kind, []byte(tt.body))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("DecodeBody(%s, %s) = %v, want an error about %q", tt.kind, tt.body, err, tt.want)
+			}
+		})
+	}
+}
+
+// FuzzDecodeBody: decoding never panics, and whatever decodes encodes to
+// JSON that decodes to the same thing.
+func FuzzDecodeBody(f *testing.F) {
+	seeds := []struct {
+		kind envelope.Kind
+		body any
+	}{
+		{envelope.Text, TextBody{Text: "hello", Lang: "en"}},
+		{envelope.Ack, AckBody{Of: 3, By: "duty"}},
+		{envelope.Suspend, SuspendBody{Reason: "protest", By: "Minister"}},
+		{envelope.Resume, ResumeBody{By: "Minister"}},
+		{envelope.Check, CheckBody{Window: "10m0s"}},
+		{envelope.Reminder, ReminderBody{Of: []uint64{1, 2}}},
+		{envelope.Escalation, EscalationBody{From: "a/B/1", Precedence: "FLASH", Text: "turn back"}},
+	}
+	for _, s := range seeds {
+		b, _ := json.Marshal(s.body)
+		f.Add(uint8(s.kind), b)
+	}
+	f.Fuzz(func(t *testing.T, kind uint8, data []byte) {
+		v, err := DecodeBody(envelope.Kind(kind), data)
+		if err != nil {
+			return
+		}
+		again, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v2, err := DecodeBody(envelope.Kind(kind), again)
+		if err != nil {
+			t.Fatalf("re-encoded body %s refused: %v", again, err)
+		}
+		if b2, _ := json.Marshal(v2); string(b2) != string(again) {
+			t.Fatalf("round trip %s != %s", b2, again)
+		}
+	})
+}
