@@ -50,6 +50,8 @@ var verbs = []verb{
 	{"channel resume", "lift this party's suspension: --channel ID [--reason TEXT] [--as NAME]", cmdResume},
 	{"channel checks", "answer rate and time to answer of a channel's checks over the last day, week and month: --channel ID", cmdChecks},
 	{"escalations", "list the deadline ladder steps taken: [--channel ID]", cmdEscalations},
+	{"bundle export", "write what a peer lacks to a file carried by hand: --peer NAME --out FILE", cmdBundleExport},
+	{"bundle import", "take a peer's offline bundle: FILE", cmdBundleImport},
 	{"channel list", "list channels", cmdChannelList},
 	{"run", "run the station: peer listener, dialers and local API", cmdRun},
 	{"send", "send a message: --channel ID --precedence P --text TEXT [--lang TAG]", cmdSend},
@@ -461,6 +463,91 @@ func cmdEscalations(ctx context.Context, args []string) error {
 		}
 		return tw.Flush()
 	})
+}
+
+func cmdBundleExport(ctx context.Context, args []string) error {
+	f := newFlags("bundle export", true)
+	peer := f.String("peer", "", "peer station name")
+	out := f.String("out", "", "file to write")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	if err := required("bundle export", map[string]string{"peer": *peer, "out": *out}); err != nil {
+		return err
+	}
+	return withOps(ctx, *f.dir, func(o station.Ops) error {
+		b, err := o.BundleExport(ctx, *peer)
+		if err != nil {
+			return err
+		}
+		data, err := json.Marshal(b)
+		if err != nil {
+			return err
+		}
+		if err := writeFileAtomic(*out, append(data, '\n')); err != nil {
+			return fmt.Errorf("bundle export: %w", err)
+		}
+		if *f.json {
+			return printJSON(map[string]any{"file": *out, "to": b.To, "frames": len(b.Frames)})
+		}
+		fmt.Printf("wrote %s: %d frames for %s\n", *out, len(b.Frames), b.To)
+		return nil
+	})
+}
+
+func cmdBundleImport(ctx context.Context, args []string) error {
+	f := newFlags("bundle import", true)
+	rest, err := f.parse(args, 1)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return errors.New("bundle import: give the bundle file")
+	}
+	data, err := os.ReadFile(rest[0])
+	if err != nil {
+		return fmt.Errorf("bundle import: %w", err)
+	}
+	if _, err := station.ParseOffline(data); err != nil {
+		return fmt.Errorf("bundle import %s: %w", rest[0], err)
+	}
+	return show(ctx, f, func(o station.Ops) (*station.ImportView, error) {
+		v, err := o.BundleImport(ctx, data)
+		if err != nil {
+			return nil, fmt.Errorf("bundle import %s: %w", rest[0], err)
+		}
+		return v, nil
+	}, func(v *station.ImportView) error {
+		fmt.Printf("imported %s from %s: %d frames, %d new entries\n", rest[0], v.From, v.Frames, v.Entries)
+		if v.Refused > 0 {
+			fmt.Printf("%d refused (see hotline alerts)\n", v.Refused)
+		}
+		return nil
+	})
+}
+
+// writeFileAtomic writes a file by renaming a synced temporary one.
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 func cmdChannelList(ctx context.Context, args []string) error {

@@ -269,6 +269,12 @@ func TestBadInput(t *testing.T) {
 	mustRun(t, "init", "--dir", rus, "--name", "RUS", "--party", "RUS", "--peer-listen", "127.0.0.1:7443")
 	newDir := filepath.Join(t.TempDir(), "new")
 	const staff = "usa-chn-staff"
+	garbage := filepath.Join(t.TempDir(), "garbage.bundle")
+	os.WriteFile(garbage, []byte(`{"format":"hotline-offline/v0","from":"CHN","to":"USA","frames":[]}`), 0o644)
+	forOther := filepath.Join(t.TempDir(), "other.bundle")
+	os.WriteFile(forOther, []byte(`{"format":"hotline-offline/v1","from":"CHN","to":"RUS","created_at":"2026-01-01T00:00:00Z","frames":[]}`), 0o644)
+	badFrame := filepath.Join(t.TempDir(), "frame.bundle")
+	os.WriteFile(badFrame, []byte(`{"format":"hotline-offline/v1","from":"CHN","to":"USA","created_at":"2026-01-01T00:00:00Z","frames":["AQAB"]}`), 0o644)
 
 	cases := []struct {
 		dir   string // station that must not change ("" for none)
@@ -305,6 +311,12 @@ func TestBadInput(t *testing.T) {
 		{usa, []string{"channel", "suspend", "--dir", usa, "--channel", "usa-rus-staff", "--reason", "x"}, []string{"unknown channel", "usa-rus-staff"}},
 		{usa, []string{"channel", "resume", "--dir", usa, "--channel", staff}, []string{"not suspended by this station"}},
 		{usa, []string{"channel", "checks", "--dir", usa}, []string{"missing --channel"}},
+		{usa, []string{"bundle", "export", "--dir", usa, "--peer", "RUS", "--out", filepath.Join(t.TempDir(), "x")}, []string{"RUS", "not pinned"}},
+		{usa, []string{"bundle", "import", "--dir", usa, garbage}, []string{"hotline-offline/v0", "format"}},
+		{usa, []string{"bundle", "import", "--dir", usa, forOther}, []string{"for RUS, not this station"}},
+		{usa, []string{"bundle", "import", "--dir", usa, badFrame}, []string{"frame 1 of the bundle", "hello"}},
+		{usa, []string{"bundle", "import", "--dir", usa}, []string{"give the bundle file"}},
+		{usa, []string{"bundle", "import", "--dir", usa, filepath.Join(dir, "nope.bundle")}, []string{"nope.bundle"}},
 		{usa, []string{"channel", "checks", "--dir", usa, "--channel", "nowhere"}, []string{"unknown channel", "nowhere"}},
 		{usa, []string{"channel", "propose", "--dir", usa, "--peer", "CHN", "--channel", "usa-chn-new", "--level", "unit", "--escalate-to", "usa-rus-staff"}, []string{"usa-rus-staff", "to escalate to"}},
 		{usa, []string{"channel", "propose", "--dir", usa, "--peer", "CHN", "--channel", "usa-chn-new", "--level", "leader", "--escalate-to", staff}, []string{"not above leader"}},

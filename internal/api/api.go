@@ -151,6 +151,17 @@ func NewServer(st *station.Station, token string) *Server {
 	h("GET /api/v1/escalations", func(w http.ResponseWriter, r *http.Request) (any, error) {
 		return st.Escalations(r.Context(), r.URL.Query().Get("channel"))
 	})
+	h("GET /api/v1/bundle", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return st.BundleExport(r.Context(), r.URL.Query().Get("peer"))
+	})
+	h("POST /api/v1/bundle", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		r.Body = http.MaxBytesReader(w, r.Body, station.MaxOffline)
+		data, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		return st.BundleImport(r.Context(), data)
+	})
 	s.mux.HandleFunc("GET /api/v1/events", s.events)
 	return s
 }
@@ -162,7 +173,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, errorBody{Error: "missing or wrong API token (see api-token in the station directory)"})
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+	if r.URL.Path != "/api/v1/bundle" { // an offline bundle has a limit of its own
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+	}
 	s.mux.ServeHTTP(w, r)
 }
 

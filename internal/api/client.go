@@ -189,6 +189,15 @@ func (c *Client) Escalations(ctx context.Context, ch string) ([]store.Escalation
 	return get[[]store.Escalation](ctx, c, "/api/v1/escalations?channel="+url.QueryEscape(ch))
 }
 
+func (c *Client) BundleExport(ctx context.Context, peer string) (*station.OfflineBundle, error) {
+	b, err := get[station.OfflineBundle](ctx, c, "/api/v1/bundle?peer="+url.QueryEscape(peer))
+	return &b, err
+}
+
+func (c *Client) BundleImport(ctx context.Context, data []byte) (*station.ImportView, error) {
+	return post[station.ImportView](ctx, c, "/api/v1/bundle", json.RawMessage(data))
+}
+
 // Event is one server-sent event.
 type Event struct {
 	What    string `json:"what"`

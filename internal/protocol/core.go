@@ -175,6 +175,7 @@ type Result struct {
 	Index    uint64
 	At       time.Time     // the time in the entry's header
 	Deadline time.Duration // the charter's acknowledgement deadline for its precedence
+	Imported *Imported     // for an Import
 }
 
 // Errors a caller can test for with errors.Is.
@@ -427,6 +428,8 @@ func (c *Core) Step(now time.Time, ev Event) []Action {
 	switch ev := ev.(type) {
 	case Tick:
 		c.tick()
+	case Import:
+		c.importFrames(ev)
 	case Submit:
 		c.submit(ev)
 	case Propose:

@@ -38,6 +38,8 @@ type Ops interface {
 	Resume(ctx context.Context, r SuspendRequest) (*ChannelView, error)
 	Checks(ctx context.Context, channel string) (*ChecksView, error)
 	Escalations(ctx context.Context, channel string) ([]store.Escalation, error)
+	BundleExport(ctx context.Context, peer string) (*OfflineBundle, error)
+	BundleImport(ctx context.Context, data []byte) (*ImportView, error)
 }
 
 var _ Ops = (*Station)(nil)

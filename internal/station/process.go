@@ -445,6 +445,18 @@ func (s *Station) Subscribe() (<-chan protocol.Notify, func()) {
 	}
 }
 
+// peerKey returns a pinned peer's signing key.
+func (s *Station) peerKey(name string) (ed25519.PublicKey, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, n := range s.pins {
+		if n == name {
+			return ed25519.PublicKey(k), true
+		}
+	}
+	return nil, false
+}
+
 func (s *Station) peerName(k ed25519.PublicKey) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

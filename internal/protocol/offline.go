@@ -1,0 +1,156 @@
+package protocol
+
+import (
+	"fmt"
+
+	"hotline/internal/transcript"
+)
+
+// The offline path: when every network is down, what a peer lacks goes
+// by hand. Export gathers the frames a live connection would carry (this
+// station's undelivered entries with signed checkpoints, and its receipts
+// of the peer's logs); Import feeds such frames from the peer as if they
+// had arrived on a connection, and completes once what they brought is
+// durable. Everything in them is signed, so a bundle needs no protection
+// of its own; duplicates are ignored, so importing twice changes nothing.
+
+// Import asks the core to take the frames of an offline bundle from a
+// peer. The caller has decoded and verified them (Prepare); frames of
+// other types than entries and receipt are refused.
+type Import struct {
+	ID     uint64
+	Peer   string
+	Frames []*Prepared
+}
+
+func (Import) event() {}
+
+// Imported is the Result of an Import: entries accepted (new ones only),
+// and refusals while taking the bundle.
+type Imported struct {
+	Entries, Refused int
+}
+
+// importConn is the connection id of frames from a bundle: nothing is
+// ever sent on it.
+const importConn ConnID = 0
+
+func (c *Core) importFrames(ev Import) {
+	p := c.peers[ev.Peer]
+	if p == nil {
+		c.done(ev.ID, Result{}, fmt.Errorf("%w: %q is not pinned", ErrUnknownPeer, ev.Peer))
+		return
+	}
+	for i, pre := range ev.Frames {
+		if err := c.checkImported(p, pre); err != nil {
+			c.Stats.Refused["bad bundle"]++
+			c.done(ev.ID, Result{}, fmt.Errorf("%w: frame %d of the bundle: %v", ErrRefused, i+1, err))
+			return
+		}
+	}
+	refused := 0
+	for _, n := range c.Stats.Refused {
+		refused += n
+	}
+	var before uint64
+	for _, id := range p.channels {
+		before += c.channels[id].theirs.size
+	}
+	for _, pre := range ev.Frames {
+		c.frameIn(FrameIn{Peer: ev.Peer, Conn: importConn, Pre: pre})
+	}
+	var after uint64
+	for _, id := range p.channels {
+		after += c.channels[id].theirs.size
+	}
+	for _, n := range c.Stats.Refused {
+		refused -= n
+	}
+	res := Result{Imported: &Imported{Entries: int(after - before), Refused: -refused}}
+	id := ev.ID
+	c.afterDurable(func(err error) { c.done(id, res, err) })
+}
+
+// checkImported checks everything in a frame of a bundle that can be
+// checked before anything changes: structure, signatures, addresses.
+func (c *Core) checkImported(p *peer, pre *Prepared) error {
+	if pre == nil || !pre.key.Equal(p.card.SignKey) {
+		return fmt.Errorf("not prepared against %s's key", p.card.Name)
+	}
+	if pre.Err != nil {
+		return pre.Err
+	}
+	f := pre.Frame
+	switch f.Type {
+	case FrameEntries:
+		cp, _, err := transcript.OpenCheckpoint(f.Checkpoint, p.verifier)
+		if err != nil {
+			return fmt.Errorf("checkpoint of %s/%s: %v", f.Channel, f.Author, err)
+		}
+		if f.Author != p.card.Name || cp.Origin != transcript.Origin(f.Channel, p.card.Name) {
+			return fmt.Errorf("entries of log %s/%s under checkpoint %q, not %s's", f.Channel, f.Author, cp.Origin, p.card.Name)
+		}
+		for i, o := range pre.Entries {
+			switch {
+			case o.Err != nil:
+				return fmt.Errorf("entry %d: %v", i+1, o.Err)
+			case o.OpenErr != nil:
+				return fmt.Errorf("entry %d does not open: %v", i+1, o.OpenErr)
+			case o.Env.Channel != f.Channel || o.Env.Author != p.card.Name || o.Env.Recipient != c.keys.Name:
+				return fmt.Errorf("entry %d is %s, addressed to %s", i+1, o.Env.ID(), o.Env.Recipient)
+			}
+		}
+	case FrameReceipt:
+		cp, _, err := transcript.OpenCheckpoint(f.Checkpoint, c.verifier, p.verifier)
+		if err != nil {
+			return fmt.Errorf("receipt of %s/%s: %v", f.Channel, f.Author, err)
+		}
+		if f.Author != c.keys.Name || cp.Origin != transcript.Origin(f.Channel, c.keys.Name) {
+			return fmt.Errorf("receipt of log %s/%s (origin %q) is not of this station's log", f.Channel, f.Author, cp.Origin)
+		}
+	default:
+		return fmt.Errorf("a %s frame; a bundle carries entries and receipts", f.Type)
+	}
+	return nil
+}
+
+// Export returns the frames an offline bundle to a peer carries: for each
+// channel with it, this station's durable entries the peer has not
+// receipted (with a signed checkpoint per frame), and this station's
+// latest receipt of the peer's log.
+func (c *Core) Export(peer string) ([][]byte, error) {
+	p := c.peers[peer]
+	if p == nil {
+		return nil, fmt.Errorf("%w: %q is not pinned", ErrUnknownPeer, peer)
+	}
+	var out [][]byte
+	for _, id := range p.channels {
+		cs := c.channels[id]
+		m := &cs.mine
+		for from := m.delivered; from < m.durable; {
+			f := &Frame{Type: FrameEntries, Channel: id, Author: c.keys.Name}
+			end, size := from, 0
+			for end < m.durable && len(f.Entries) < c.cfg.MaxBatch {
+				raw := m.pending[end-m.delivered].raw
+				if size > 0 && size+len(raw) > c.cfg.MaxBatchBytes {
+					break
+				}
+				f.Entries = append(f.Entries, raw)
+				size += len(raw)
+				end++
+			}
+			cp := transcript.Checkpoint{Origin: transcript.Origin(id, c.keys.Name), Size: end, Root: m.pending[end-m.delivered-1].root}
+			signed, err := transcript.SignCheckpoint(cp, c.signer)
+			if err != nil {
+				return nil, err
+			}
+			f.Checkpoint = signed
+			out = append(out, f.Encode())
+			from = end
+		}
+		if r := cs.theirs.receipt; r != nil {
+			out = append(out, (&Frame{Type: FrameReceipt, Channel: id, Author: peer, Checkpoint: r}).Encode())
+		}
+	}
+	return out, nil
+}

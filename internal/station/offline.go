@@ -1,0 +1,110 @@
+package station
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"hotline/internal/protocol"
+)
+
+// OfflineFormat names the offline bundle format (docs/PROTOCOL.md,
+// "Offline path").
+const OfflineFormat = "hotline-offline/v1"
+
+// MaxOffline bounds the size of an offline bundle file.
+const MaxOffline = 256 << 20
+
+// OfflineBundle carries, by hand, what a live connection would: the
+// sender's entries the receiver has not receipted, and the sender's
+// receipts of the receiver's logs, as protocol frames. Every entry,
+// checkpoint and receipt in it is signed.
+type OfflineBundle struct {
+	Format    string    `json:"format"`
+	From      string    `json:"from"`
+	To        string    `json:"to"`
+	CreatedAt time.Time `json:"created_at"`
+	Frames    [][]byte  `json:"frames"` // base64 in JSON
+}
+
+// ImportView reports an import.
+type ImportView struct {
+	From    string `json:"from"`
+	Frames  int    `json:"frames"`
+	Entries int    `json:"entries"` // new entries taken; 0 when imported before
+	Refused int    `json:"refused"`
+}
+
+// BundleExport builds the offline bundle for a peer.
+func (s *Station) BundleExport(ctx context.Context, peer string) (*OfflineBundle, error) {
+	var frames [][]byte
+	var err error
+	if err := s.inLoop(ctx, func() { frames, err = s.core.Export(peer) }); err != nil {
+		return nil, err
+	}
+	if err != nil {
+		return nil, asBadRequest(err)
+	}
+	if frames == nil {
+		frames = [][]byte{}
+	}
+	return &OfflineBundle{Format: OfflineFormat, From: s.Cfg.Name, To: peer, CreatedAt: time.Now().UTC(), Frames: frames}, nil
+}
+
+// ParseOffline reads an offline bundle strictly.
+func ParseOffline(data []byte) (*OfflineBundle, error) {
+	if len(data) > MaxOffline {
+		return nil, badRequest("offline bundle has %d bytes, limit %d", len(data), MaxOffline)
+	}
+	var b OfflineBundle
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&b); err != nil {
+		return nil, badRequest("offline bundle: %v", err)
+	}
+	if d.More() {
+		return nil, badRequest("offline bundle: data after the JSON object")
+	}
+	switch {
+	case b.Format != OfflineFormat:
+		return nil, badRequest("offline bundle: format %q, want %q", b.Format, OfflineFormat)
+	case b.From == "" || b.To == "":
+		return nil, badRequest("offline bundle: from and to must be named")
+	}
+	for i, f := range b.Frames {
+		if len(f) == 0 || len(f) > protocol.MaxFrame {
+			return nil, badRequest("offline bundle: frame %d has %d bytes", i+1, len(f))
+		}
+	}
+	return &b, nil
+}
+
+// BundleImport takes an offline bundle from a peer. It checks everything
+// in it before it changes anything, and returns once what it brought is
+// durable. Importing the same bundle again changes nothing.
+func (s *Station) BundleImport(ctx context.Context, data []byte) (*ImportView, error) {
+	b, err := ParseOffline(data)
+	if err != nil {
+		return nil, err
+	}
+	if b.To != s.Cfg.Name {
+		return nil, badRequest("offline bundle is for %s, not this station (%s)", b.To, s.Cfg.Name)
+	}
+	key, ok := s.peerKey(b.From)
+	if !ok {
+		return nil, badRequest("offline bundle is from %s, which is not pinned", b.From)
+	}
+	pres := make([]*protocol.Prepared, len(b.Frames))
+	for i, f := range b.Frames {
+		pres[i] = protocol.Prepare(f, key, s.Keys)
+	}
+	res, err := s.call(ctx, func(id uint64) protocol.Event {
+		return protocol.Import{ID: id, Peer: b.From, Frames: pres}
+	})
+	if err != nil {
+		return nil, asBadRequest(fmt.Errorf("offline bundle from %s: %w", b.From, err))
+	}
+	return &ImportView{From: b.From, Frames: len(b.Frames), Entries: res.Imported.Entries, Refused: res.Imported.Refused}, nil
+}
