@@ -177,16 +177,32 @@ type Card struct {
 	SignKey   ed25519.PublicKey
 	KEMKey    []byte
 	Endpoints []string
-	Issued    time.Time
+	// Relays are the mailboxes this station picks up from: a peer that
+	// cannot reach it directly deposits there.
+	Relays []RelayRef
+	Issued time.Time
 
 	// Text is the signed note the card was parsed from or signed into.
 	Text []byte
+}
+
+// RelayRef names a relay in a card: its name, address and signing key
+// (the station pins it, as it pins a peer).
+type RelayRef struct {
+	Name string
+	Addr string
+	Key  ed25519.PublicKey
 }
 
 const cardHeader = "hotline station card v1"
 
 // NewCard builds and signs a card for keys.
 func NewCard(k *Keys, party string, endpoints []string, now time.Time) (*Card, error) {
+	return NewCardRelays(k, party, endpoints, nil, now)
+}
+
+// NewCardRelays builds and signs a card that lists relays.
+func NewCardRelays(k *Keys, party string, endpoints []string, relays []RelayRef, now time.Time) (*Card, error) {
 	if err := CheckName("party", party); err != nil {
 		return nil, err
 	}
@@ -196,6 +212,7 @@ func NewCard(k *Keys, party string, endpoints []string, now time.Time) (*Card, e
 		SignKey:   k.SignPublic(),
 		KEMKey:    k.KEM.PublicKey().Bytes(),
 		Endpoints: endpoints,
+		Relays:    relays,
 		Issued:    now.UTC().Truncate(time.Second),
 	}
 	var b strings.Builder
@@ -206,6 +223,15 @@ func NewCard(k *Keys, party string, endpoints []string, now time.Time) (*Card, e
 			return nil, fmt.Errorf("endpoint %q is not valid", e)
 		}
 		fmt.Fprintf(&b, "endpoint %s\n", e)
+	}
+	for _, r := range relays {
+		if err := CheckName("relay name", r.Name); err != nil {
+			return nil, err
+		}
+		if r.Addr == "" || strings.ContainsAny(r.Addr, " \n") || len(r.Key) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("relay %s: address %q or key is not valid", r.Name, r.Addr)
+		}
+		fmt.Fprintf(&b, "relay %s %s %s\n", r.Name, r.Addr, base64.StdEncoding.EncodeToString(r.Key))
 	}
 	fmt.Fprintf(&b, "issued %s\n", c.Issued.Format(time.RFC3339))
 	text, err := note.Sign(&note.Note{Text: b.String()}, k.Signer())
@@ -235,7 +261,7 @@ func ParseCard(text []byte) (*Card, error) {
 	// The lines come in one order, each once (endpoints may repeat), as
 	// NewCard writes them: a card has one spelling.
 	c := &Card{}
-	order := []string{"name", "party", "sign-key", "kem-key", "endpoint", "issued"}
+	order := []string{"name", "party", "sign-key", "kem-key", "endpoint", "relay", "issued"}
 	pos := 0
 	seen := map[string]bool{}
 	for _, line := range lines[1:] {
@@ -244,7 +270,7 @@ func ParseCard(text []byte) (*Card, error) {
 		switch {
 		case at < 0:
 			return bad("unknown line %q", key)
-		case at < pos || (seen[key] && key != "endpoint"):
+		case at < pos || (seen[key] && key != "endpoint" && key != "relay"):
 			return bad("line %q out of order or repeated", key)
 		}
 		pos, seen[key] = at, true
@@ -260,6 +286,22 @@ func ParseCard(text []byte) (*Card, error) {
 			c.KEMKey, err = base64.StdEncoding.DecodeString(val)
 		case "endpoint":
 			c.Endpoints = append(c.Endpoints, val)
+		case "relay":
+			f := strings.Split(val, " ")
+			if len(f) != 3 {
+				return bad("relay line %q is not NAME ADDRESS KEY", val)
+			}
+			r := RelayRef{Name: f[0], Addr: f[1]}
+			if r.Key, err = base64.StdEncoding.DecodeString(f[2]); err == nil && (len(r.Key) != ed25519.PublicKeySize || base64.StdEncoding.EncodeToString(r.Key) != f[2]) {
+				err = fmt.Errorf("key is not %d bytes in canonical base64", ed25519.PublicKeySize)
+			}
+			if err == nil {
+				err = CheckName("relay name", r.Name)
+			}
+			if err == nil && r.Addr == "" {
+				err = fmt.Errorf("no address")
+			}
+			c.Relays = append(c.Relays, r)
 		case "issued":
 			c.Issued, err = time.Parse(time.RFC3339, val)
 		}

@@ -89,11 +89,15 @@ type FrameIn struct {
 }
 
 // Connected reports a connection to or from a peer. Outbound connections
-// carry this station's entries; inbound ones carry the peer's.
+// carry this station's entries; inbound ones carry the peer's. Path names
+// the way it goes ("direct" if empty, "relay"); Rank orders paths, lower
+// preferred.
 type Connected struct {
 	Peer     string
 	Conn     ConnID
 	Outbound bool
+	Path     string
+	Rank     int
 }
 
 // Disconnected reports that a connection is gone.
@@ -221,9 +225,10 @@ type Core struct {
 
 	lastAlert map[string]time.Time // when each kind of refusal was last recorded
 
-	timers   timers
-	timerSeq uint64
-	armed    bool // timers are scheduled (from the first step on)
+	timers    timers
+	timerSeq  uint64
+	armed     bool // timers are scheduled (from the first step on)
+	pathTimer bool // the path probe timer is scheduled
 }
 
 // Stats are counters of refusals and duplicates.
@@ -235,9 +240,10 @@ type Stats struct {
 type peer struct {
 	card     *identity.Card
 	verifier note.Verifier
-	out      ConnID // outbound connection, 0 if none
-	ready    bool   // the peer's status arrived on out
-	in       ConnID // the latest inbound connection (its hello arrived), 0 if none
+	paths    map[ConnID]*path
+	out      ConnID // the active outbound path, 0 if none
+	ready    bool   // out is set (its status arrived)
+	in       ConnID // the inbound connection receipts go on (latest hello or entries), 0 if none
 	channels []string
 }
 
@@ -736,23 +742,18 @@ func (c *Core) accept(ev Accept) {
 
 func (c *Core) connected(ev Connected) {
 	p := c.peers[ev.Peer]
-	if p == nil || !ev.Outbound {
-		return
-	}
-	p.out, p.ready = ev.Conn, false
-	c.emit(Send{Peer: ev.Peer, Conn: ev.Conn, Data: (&Frame{Type: FrameHello, Version: Version}).Encode()})
-}
-
-func (c *Core) disconnected(ev Disconnected) {
-	p := c.peers[ev.Peer]
 	if p == nil {
 		return
 	}
-	if p.out == ev.Conn {
-		p.out, p.ready = 0, false
+	c.addPath(p, ev)
+	if ev.Outbound {
+		c.emit(Send{Peer: ev.Peer, Conn: ev.Conn, Data: (&Frame{Type: FrameHello, Version: Version}).Encode()})
 	}
-	if p.in == ev.Conn {
-		p.in = 0
+}
+
+func (c *Core) disconnected(ev Disconnected) {
+	if p := c.peers[ev.Peer]; p != nil && c.pathOf(p, ev.Conn) != nil {
+		c.lostPath(p, ev.Conn)
 	}
 }
 
@@ -800,6 +801,9 @@ func (c *Core) frameIn(ev FrameIn) {
 		c.refuse("unknown peer", "alarm", "", ev.Peer, "frame from %s, which is not pinned", ev.Peer)
 		return
 	}
+	if x := c.pathOf(p, ev.Conn); x != nil {
+		x.heard = c.now
+	}
 	var f *Frame
 	var err error
 	if ev.Pre != nil && ev.Pre.key.Equal(p.card.SignKey) {
@@ -827,9 +831,17 @@ func (c *Core) frameIn(ev FrameIn) {
 	case FrameError:
 		c.alert("warning", "", ev.Peer, "%s reports: %s", ev.Peer, f.Text)
 	case FrameProbe:
-		c.probe(p, ev.Conn, f)
+		if f.Channel == "" {
+			c.emit(Send{Peer: p.card.Name, Conn: ev.Conn, Data: (&Frame{Type: FrameProbeReply, Seq: f.Seq, Time: f.Time, PeerTime: c.now}).Encode()})
+		} else {
+			c.probe(p, ev.Conn, f)
+		}
 	case FrameProbeReply:
-		c.probeReply(p, f)
+		if f.Channel == "" {
+			c.pong(p, ev.Conn, f)
+		} else {
+			c.probeReply(p, f)
+		}
 	}
 }
 
@@ -859,7 +871,8 @@ func (c *Core) hello(p *peer, conn ConnID, f *Frame) {
 // status learns where the peer stands on this station's logs and starts
 // sending from there.
 func (c *Core) status(p *peer, conn ConnID, f *Frame) {
-	if conn != p.out || !c.versionOK(p, conn, f.Version) {
+	x := c.pathOf(p, conn)
+	if x == nil || !x.outbound || !c.versionOK(p, conn, f.Version) {
 		return
 	}
 	held := map[string]LogStatus{}
@@ -898,19 +911,18 @@ func (c *Core) status(p *peer, conn ConnID, f *Frame) {
 				return
 			}
 		}
-		switch {
-		case l.Size < cs.mine.delivered:
-			// Either the status is older than a receipt that overtook it,
-			// or the peer lost entries it had receipted. Resume after the
-			// receipt; a peer that really lost them will ask for them again
-			// (see resend).
-			cs.mine.sent = cs.mine.delivered
-		default:
-			cs.mine.sent = l.Size
-		}
 	}
-	p.ready = true
-	c.flush(p.card.Name)
+	// A status older than a receipt that overtook it, or from a peer that
+	// lost entries it had receipted, resumes after the receipt (activate);
+	// a peer that really lost them asks for them again (see resend).
+	x.ready = true
+	if a := c.pathOf(p, p.out); !p.ready || a == nil || x.rank < a.rank || x.conn == p.out {
+		sizes := map[string]uint64{}
+		for id, l := range held {
+			sizes[id] = l.Size
+		}
+		c.activate(p, x, sizes)
+	}
 }
 
 func (c *Core) resend(p *peer, conn ConnID, f *Frame) {
@@ -1011,6 +1023,9 @@ func (c *Core) applyReceipt(p *peer, cs *chanState, signed []byte) *refusal {
 // against them, and arranges for the receipt once they are durable.
 func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 	name := p.card.Name
+	if x := c.pathOf(p, conn); x != nil && !x.outbound {
+		p.in = conn // receipts go back the way the entries came
+	}
 	if f.Author != name {
 		c.reject(p, conn, "wrong author", f.Channel, "%s sent entries of %s's log %s", name, f.Author, f.Channel)
 		return
@@ -1244,10 +1259,17 @@ type ChannelInfo struct {
 	SkewKnown bool
 }
 
-// PathInfo is one transport path to a channel's peer.
+// PathInfo is one transport path to a channel's peer and its health, from
+// the probes of the path: when one was last answered, the round trip, the
+// peer's clock minus this station's, probes sent and unanswered.
 type PathInfo struct {
-	Name string
-	Up   bool
+	Name         string
+	Up, Active   bool
+	Rank         int
+	LastOK       time.Time
+	RTT, Skew    time.Duration
+	SkewKnown    bool
+	Probes, Lost int
 }
 
 // state says what operators see of a channel.
@@ -1259,8 +1281,15 @@ func (c *Core) state(cs *chanState) string {
 		return StateSuspended
 	case cs.dormant:
 		return StateDormant
-	case !c.peers[cs.rec.Peer].ready:
+	}
+	p := c.peers[cs.rec.Peer]
+	if !p.ready {
 		return StateDown
+	}
+	for _, x := range c.pathInfos(p) {
+		if !x.Up {
+			return StateDegraded
+		}
 	}
 	return StateActive
 }
@@ -1273,7 +1302,7 @@ func (c *Core) Channels() []ChannelInfo {
 		i := ChannelInfo{ID: id, Peer: cs.rec.Peer, Level: cs.rec.Level, Agreement: cs.rec.State, State: c.state(cs), Blocked: cs.blocked,
 			Sent: cs.mine.sent, Written: cs.mine.size, Delivered: cs.mine.delivered, Received: cs.theirs.durable, Connected: p.ready,
 			Suspensions: slices.Clone(cs.rec.Suspensions), Dormant: cs.dormant, LastCheck: cs.rec.LastCheck, LastCheckAt: cs.rec.LastCheckAt,
-			Paths:  []PathInfo{{Name: "direct", Up: p.ready}},
+			Paths:  c.pathInfos(p),
 			LinkOK: cs.probe.lastOK, LinkRTT: cs.probe.rtt, Skew: cs.probe.skew, SkewKnown: cs.probe.skewSeen}
 		i.AwaitingPeer, i.AwaitingHere = cs.awaiting[0], cs.awaiting[1]
 		out = append(out, i)

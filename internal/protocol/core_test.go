@@ -196,6 +196,8 @@ type sim struct {
 	nextReq uint64
 	faults  bool
 	counts  map[string]int
+	drop    map[ConnID]bool // connections whose frames are lost (a silent path)
+	noDial  bool            // the direct path is down: dialing fails
 }
 
 func newSimNode(t *testing.T, name string) *simNode {
@@ -284,7 +286,7 @@ func (s *sim) sync(n *simNode) {
 }
 
 func (s *sim) dial(n *simNode) {
-	if n.out != 0 {
+	if n.out != 0 || s.noDial {
 		return
 	}
 	s.nextID++
@@ -344,6 +346,10 @@ func (s *sim) deliver() {
 		}
 	}
 	p := s.net[i]
+	if s.drop[p.conn] {
+		s.net = append(s.net[:i], s.net[i+1:]...)
+		return
+	}
 	if s.faults && s.rng.IntN(10) == 0 {
 		s.counts["duplicate"]++
 		s.net = append(s.net, p)

@@ -44,6 +44,7 @@ const (
 	tProbe                        // send a link test on a channel
 	tFlush                        // write link test counts
 	tDormant                      // an operator check's window ends
+	tPaths                        // probe every path, close the silent ones
 )
 
 type timer struct {
@@ -263,6 +264,7 @@ func (c *Core) arm() {
 		}
 	}
 	c.schedule(&timer{at: c.now.Add(probeFlushEvery), kind: tFlush})
+	c.armPaths()
 }
 
 // armChannel starts an active channel's link tests and operator checks.
@@ -290,6 +292,9 @@ func (c *Core) tick() {
 		t := heap.Pop(&c.timers).(*timer)
 		cs := c.channels[t.ch]
 		switch t.kind {
+		case tPaths:
+			c.tickPaths()
+			continue
 		case tFlush:
 			c.flushProbes()
 			c.schedule(&timer{at: c.now.Add(probeFlushEvery), kind: tFlush})

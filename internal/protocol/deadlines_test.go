@@ -23,6 +23,14 @@ func (s *sim) advance(d time.Duration) {
 	s.settle(100000)
 }
 
+// run advances the clock by d in steps of PingEvery, so that the paths
+// stay probed and alive as they are in a running station.
+func (s *sim) run(d time.Duration) {
+	for end := s.now.Add(d); s.now.Before(end); {
+		s.advance(min(PingEvery, end.Sub(s.now)))
+	}
+}
+
 // until advances the clock to t (minus the milliseconds steps add).
 func (s *sim) until(t time.Time) {
 	if d := t.Sub(s.now); d > 0 {
@@ -403,7 +411,7 @@ func TestLinkTests(t *testing.T) {
 	s := newLadderSim(t, false)
 	a, b := s.nodes[0], s.nodes[1]
 	b.skew = 3 * time.Hour
-	s.advance(channel.DefaultLinkTest)
+	s.run(channel.DefaultLinkTest + time.Second)
 	i := s.info(a, "patrol")
 	if i.LinkOK.IsZero() || !i.SkewKnown {
 		t.Fatalf("no link test answered: %+v", i)
@@ -415,8 +423,77 @@ func TestLinkTests(t *testing.T) {
 		t.Fatalf("alerts: %+v", a.alerts)
 	}
 	// Link tests keep going without a new warning within the hour.
-	s.advance(5 * time.Minute)
+	s.run(5 * time.Minute)
 	if n := alerted(a, "warning", "the clock of BRAVO"); n != 1 {
 		t.Errorf("skew warned %d times in 5 minutes", n)
+	}
+	// The path probes measure the same skew, and the path stayed up.
+	p := s.info(a, "patrol").Paths[0]
+	if !p.Up || !p.Active || !p.SkewKnown || p.Skew < 3*time.Hour-time.Second || p.Probes < 600 || p.Lost != 0 {
+		t.Errorf("direct path: %+v", p)
+	}
+}
+
+// TestPathFailover: with two outbound paths, traffic uses the better
+// ranked one, moves to the other when the active one goes silent for
+// DeadAfter, and back when the better one answers again; nothing is lost
+// or delivered twice, and the state shows degraded while a path is down.
+func TestPathFailover(t *testing.T) {
+	cryptotest.SetGlobalRandom(t, 13)
+	s := newSim(t, 13)
+	a, b := s.nodes[0], s.nodes[1]
+	// A second path from ALPHA to BRAVO: a relay, ranked after direct.
+	s.nextID++
+	relay := s.nextID
+	s.conns[relay] = [2]*simNode{a, b}
+	s.step(b, Connected{Peer: "ALPHA", Conn: relay, Outbound: false, Path: "relay", Rank: 1})
+	s.step(a, Connected{Peer: "BRAVO", Conn: relay, Outbound: true, Path: "relay", Rank: 1})
+	s.settle(10000)
+	paths := s.info(a, "ops").Paths
+	if len(paths) != 2 || paths[0].Name != "direct" || !paths[0].Active || paths[1].Name != "relay" || !paths[1].Up || paths[1].Active {
+		t.Fatalf("paths: %+v", paths)
+	}
+	send := func(text string) string {
+		d := s.send(a, "ops", envelope.Text, envelope.Flash, TextBody{Text: text})
+		if d.Err != nil {
+			t.Fatal(d.Err)
+		}
+		return d.Result.Entry
+	}
+	send("one")
+	// The direct path goes silent: frames on it are lost from now on.
+	direct := a.out
+	s.drop, s.noDial = map[ConnID]bool{direct: true, b.out: true}, true
+	id := send("two")
+	s.run(DeadAfter + PingEvery)
+	i := s.info(a, "ops")
+	if i.Paths[0].Name != "direct" || i.Paths[0].Up || !i.Paths[1].Active {
+		t.Fatalf("after the direct path went silent: %+v", i.Paths)
+	}
+	if i.State != StateDegraded || i.Delivered != i.Written {
+		t.Fatalf("state %s, delivered %d of %d (%s)", i.State, i.Delivered, i.Written, id)
+	}
+	send("three")
+	if i := s.info(a, "ops"); i.Delivered != i.Written {
+		t.Fatalf("over the relay: delivered %d of %d", i.Delivered, i.Written)
+	}
+	// Direct comes back: the sim redials it; traffic moves back.
+	s.drop, s.noDial = nil, false
+	s.run(2 * PingEvery)
+	if p := s.info(a, "ops").Paths; !p[0].Active || !p[0].Up || !p[1].Up {
+		t.Fatalf("after direct came back: %+v", p)
+	}
+	send("four")
+	checkInvariants(t, s)
+	var texts []string
+	for _, e := range b.disk.entries["ops/ALPHA"] {
+		if e.Kind == envelope.Text {
+			var tb TextBody
+			json.Unmarshal(e.Body, &tb)
+			texts = append(texts, tb.Text)
+		}
+	}
+	if strings.Join(texts, " ") != "one two three four" {
+		t.Fatalf("BRAVO holds %q", texts)
 	}
 }
