@@ -219,3 +219,48 @@ func (c *raw) read() (*relay.Message, error) {
 }
 
 func (c *raw) Close() error { return c.tc.Close() }
+
+// fakeRelay is a TLS server with a relay's key that answers the hello and
+// then sends whatever the test tells it: a relay that lies.
+type fakeRelay struct {
+	t    *testing.T
+	addr string
+	id   station
+	out  chan []*relay.Message
+}
+
+func newFakeRelay(t *testing.T) *fakeRelay {
+	t.Helper()
+	f := &fakeRelay{t: t, id: newStation(t, "RELAY-FAKE"), out: make(chan []*relay.Message, 1)}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	f.addr = ln.Addr().String()
+	cfg := link.ServerConfig(f.id.cert, func(ed25519.PublicKey) (string, bool) { return "any", true })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		tc := tls.Server(c, cfg)
+		defer tc.Close()
+		r := bufio.NewReader(tc)
+		if _, err := link.ReadFrame(r); err != nil {
+			return
+		}
+		link.WriteFrame(tc, (&relay.Message{Type: relay.TypeHello, Version: relay.Version}).Encode())
+		for _, m := range <-f.out {
+			if link.WriteFrame(tc, m.Encode()) != nil {
+				return
+			}
+		}
+		io.Copy(io.Discard, r)
+	}()
+	return f
+}
+
+func (f *fakeRelay) key() ed25519.PublicKey { return f.id.key() }
+
+func (f *fakeRelay) send(ms ...*relay.Message) { f.out <- ms }
