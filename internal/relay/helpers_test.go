@@ -41,7 +41,7 @@ func (c *clock) Advance(d time.Duration) {
 // testRelay is a relay directory and, while it runs, its server on
 // loopback.
 type testRelay struct {
-	t     *testing.T
+	t     testing.TB
 	dir   string
 	card  *identity.Card
 	clock *clock
@@ -54,7 +54,7 @@ type testRelay struct {
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // newRelay creates a relay directory; edit changes its config first.
-func newRelay(t *testing.T, edit func(*relay.InitOptions)) *testRelay {
+func newRelay(t testing.TB, edit func(*relay.InitOptions)) *testRelay {
 	t.Helper()
 	o := relay.InitOptions{Dir: filepath.Join(t.TempDir(), "relay"), Name: "RELAY-CH", Listen: "127.0.0.1:0"}
 	if edit != nil {
