@@ -3,6 +3,7 @@ package relay_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -129,6 +130,17 @@ func TestUnallowedKeyRefused(t *testing.T) {
 	if st := r.srv.Stats(); st.Connections != 0 {
 		t.Errorf("connections = %d", st.Connections)
 	}
+	// A client with no certificate at all is refused too, and counted.
+	tc, err := tls.Dial("tcp", r.addr, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13})
+	if err == nil {
+		tc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = tc.Read(make([]byte, 1))
+		tc.Close()
+	}
+	if err == nil {
+		t.Fatal("a client without a certificate was served")
+	}
+	waitFor(t, func() bool { return r.srv.Stats().Refused["handshake failed"] == 1 }, "the failed handshake to be counted")
 	// Allowed later, while the relay runs: it connects.
 	r.allow(rus)
 	r.dial(rus)

@@ -34,7 +34,8 @@ const (
 
 // Refusal reasons counted besides the deposit refusals (Reason.String).
 const (
-	refusedUnknownStation = "unknown station" // handshake: key not allowed
+	refusedUnknownStation = "unknown station"  // handshake: key not allowed
+	refusedHandshake      = "handshake failed" // any other handshake failure (no certificate, not TLS 1.3, timeout)
 	refusedMalformed      = "malformed message"
 	refusedOversized      = "oversized frame"
 	refusedUnexpected     = "unexpected message"
@@ -79,8 +80,9 @@ type Server struct {
 	conns     map[string]map[*serverConn]struct{}
 	raw       map[net.Conn]struct{} // every accepted connection, to close them all
 	counters  Counters
-	dirty     bool // counters changed since they were last written
-	closing   bool // Close has begun: accept nothing more
+	changes   uint64 // counted changes to counters, ever
+	written   uint64 // changes when the counters were last written
+	closing   bool   // Close has begun: accept nothing more
 	ln        net.Listener
 	wg        sync.WaitGroup
 }
@@ -196,7 +198,7 @@ func (s *Server) refuse(reason string) {
 		s.counters.Refused = map[string]int64{}
 	}
 	s.counters.Refused[reason]++
-	s.dirty = true
+	s.changes++
 	s.mu.Unlock()
 }
 
@@ -338,7 +340,7 @@ func (s *Server) maintain(ctx context.Context) {
 			}
 		case <-flush.C:
 			s.mu.Lock()
-			dirty := s.dirty
+			dirty := s.changes != s.written
 			s.mu.Unlock()
 			if dirty {
 				s.do(ctx, &write{kind: writeFlush})
@@ -398,6 +400,7 @@ func (s *Server) handle(ctx context.Context, raw net.Conn) {
 			s.refuse(refusedUnknownStation)
 			s.Log.Warn("refused a station that is not allowed", "remote", raw.RemoteAddr().String(), "err", err)
 		} else {
+			s.refuse(refusedHandshake)
 			s.Log.Info("handshake failed", "remote", raw.RemoteAddr().String(), "err", err)
 		}
 		return
@@ -408,7 +411,7 @@ func (s *Server) handle(ctx context.Context, raw net.Conn) {
 		return
 	}
 	c := &serverConn{
-		s: s, key: key, name: row.Name, tc: tc,
+		s: s, key: key, tc: tc,
 		r: bufio.NewReaderSize(tc, 64<<10), w: bufio.NewWriterSize(tc, 64<<10),
 		ctrl: make(chan []byte, maxInflight+1), slots: make(chan struct{}, maxInflight),
 		wake: make(chan struct{}, 1), closed: make(chan struct{}),
@@ -419,12 +422,11 @@ func (s *Server) handle(ctx context.Context, raw net.Conn) {
 
 // serverConn is one authenticated station's connection.
 type serverConn struct {
-	s    *Server
-	key  ed25519.PublicKey
-	name string
-	tc   *tls.Conn
-	r    *bufio.Reader
-	log  *slog.Logger
+	s   *Server
+	key ed25519.PublicKey
+	tc  *tls.Conn
+	r   *bufio.Reader
+	log *slog.Logger
 
 	wmu sync.Mutex // guards w: the sender's batches and the reader's last error
 	w   *bufio.Writer
@@ -503,7 +505,7 @@ func (c *serverConn) run() {
 	}
 	s.conns[string(c.key)][c] = struct{}{}
 	s.counters.Connections++
-	s.dirty = true
+	s.changes++
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -839,6 +841,7 @@ func (s *Server) apply(batch []*write) error {
 	}
 	s.mu.Lock()
 	c := s.counters.clone()
+	changes := s.changes
 	s.mu.Unlock()
 	c.add(counted)
 	if err := writeCounters(ctx, tx, c); err != nil {
@@ -851,7 +854,7 @@ func (s *Server) apply(batch []*write) error {
 	var wake []*serverConn
 	s.mu.Lock()
 	s.counters.add(counted)
-	s.dirty = false
+	s.written = changes
 	for k, d := range dPending {
 		s.pending[k] = addLoad(s.pending[k], d)
 	}
