@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"hotline/internal/identity"
 	"hotline/internal/link"
 )
 
@@ -146,6 +147,27 @@ func Dial(ctx context.Context, addr string, relayKey ed25519.PublicKey, cert tls
 	return c, nil
 }
 
+// DialCard dials the relay described by card (its pinned sign-key), trying
+// its endpoints in order, and returns the first connection made. A refusal
+// of this station's key (ErrNotAllowed) is returned at once.
+func DialCard(ctx context.Context, card *identity.Card, cert tls.Certificate) (*Client, error) {
+	if len(card.Endpoints) == 0 {
+		return nil, fmt.Errorf("the card of relay %s lists no endpoint", card.Name)
+	}
+	var errs []error
+	for _, addr := range card.Endpoints {
+		c, err := Dial(ctx, addr, card.SignKey, cert)
+		if err == nil {
+			return c, nil
+		}
+		if errors.Is(err, ErrNotAllowed) || ctx.Err() != nil {
+			return nil, fmt.Errorf("relay %s: %w", card.Name, err)
+		}
+		errs = append(errs, err)
+	}
+	return nil, fmt.Errorf("relay %s: no endpoint answered: %w", card.Name, errors.Join(errs...))
+}
+
 // Mail delivers this station's mail in ID order. IDs only grow on one
 // connection; after a reconnection, mail not yet deleted comes again. It
 // is closed when the connection ends. While it is full the client stops
@@ -241,7 +263,8 @@ func (c *Client) Deposit(ctx context.Context, to ed25519.PublicKey, payload []by
 // Delete tells the relay that this station has handled its mail up to and
 // including ID upTo, and returns once the relay has deleted it durably.
 // The relay deletes only mail it has sent on this connection; the rest
-// comes again.
+// comes again. Do not wait for Delete on the goroutine that drains Mail:
+// while Mail is full, the answer cannot be read.
 func (c *Client) Delete(ctx context.Context, upTo uint64) error {
 	if err := c.acquire(ctx); err != nil {
 		return err

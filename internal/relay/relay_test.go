@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -564,4 +565,51 @@ func TestDeleteOnlyWhatWasSent(t *testing.T) {
 		}
 	}
 	quietFor(t, b, 100*time.Millisecond)
+}
+
+// TestDialCard: a station dials the endpoints on the relay's card in
+// order, past one that does not answer.
+func TestDialCard(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	r := newRelay(t, func(o *relay.InitOptions) {
+		o.Listen = addr
+		o.Endpoints = []string{"127.0.0.1:1", addr}
+	})
+	usa := newStation(t, "USA")
+	r.allow(usa)
+	srv, err := relay.Open(t.Context(), r.dir, relay.Options{Log: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, "") }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	var c *relay.Client
+	waitFor(t, func() bool {
+		c, err = relay.DialCard(t.Context(), r.card, usa.cert)
+		return err == nil
+	}, "the relay to answer on its second endpoint")
+	defer c.Close()
+	if err := c.Deposit(t.Context(), usa.key(), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if got := receive(t, c, 1, 5*time.Second); string(got[0].Payload) != "x" {
+		t.Errorf("received %q", got[0].Payload)
+	}
+	rus := newStation(t, "RUS")
+	if _, err := relay.DialCard(t.Context(), r.card, rus.cert); !errors.Is(err, relay.ErrNotAllowed) {
+		t.Errorf("DialCard with an unallowed key = %v", err)
+	}
 }
