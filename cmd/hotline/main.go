@@ -1,7 +1,7 @@
 // Command hotline runs and operates a Hotline station.
 //
-// Every verb takes --dir (default $HOTLINE_DIR); verbs that print data take
-// --json. Exit status is 0 on success; otherwise one line on stderr says
+// Every verb takes --dir (default $HOTLINE_DIR; for the relay verbs,
+// $HOTLINE_RELAY_DIR); verbs that print data take --json. Exit status is 0 on success; otherwise one line on stderr says
 // what was wrong.
 package main
 
