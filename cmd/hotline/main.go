@@ -1,8 +1,8 @@
-// Command hotline runs and operates a Hotline station.
+// Command hotline runs and operates a Hotline station, and a relay.
 //
 // Every verb takes --dir (default $HOTLINE_DIR; for the relay verbs,
-// $HOTLINE_RELAY_DIR); verbs that print data take --json. Exit status is 0 on success; otherwise one line on stderr says
-// what was wrong.
+// $HOTLINE_RELAY_DIR); verbs that print data take --json. Exit status is
+// 0 on success; otherwise one line on stderr says what was wrong.
 package main
 
 import (
