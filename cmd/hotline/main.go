@@ -1,8 +1,8 @@
-// Command hotline runs and operates a Hotline station.
+// Command hotline runs and operates a Hotline station, and a relay.
 //
-// Every verb takes --dir (default $HOTLINE_DIR); verbs that print data take
-// --json. Exit status is 0 on success; otherwise one line on stderr says
-// what was wrong.
+// Every verb takes --dir (default $HOTLINE_DIR; for the relay verbs,
+// $HOTLINE_RELAY_DIR); verbs that print data take --json. Exit status is
+// 0 on success; otherwise one line on stderr says what was wrong.
 package main
 
 import (
@@ -27,6 +27,7 @@ import (
 	"hotline/internal/api"
 	"hotline/internal/demo"
 	"hotline/internal/identity"
+	"hotline/internal/relay"
 	"hotline/internal/station"
 	"hotline/internal/store"
 	"hotline/internal/transcript"
@@ -64,6 +65,12 @@ var verbs = []verb{
 	{"backup", "write a consistent copy of the station (keys included), also while it runs: --out FILE", cmdBackup},
 	{"restore", "create a station directory from a backup: --dir NEWDIR FILE", cmdRestore},
 	{"verify", "check an audit bundle offline: FILE", cmdVerify},
+	{"relay init", "create a relay: --name NAME --listen HOST:PORT [--party RELAY] [--endpoint HOST:PORT] [--expiry 168h]", cmdRelayInit},
+	{"relay card", "print the relay's signed card", cmdRelayCard},
+	{"relay allow", "let a station use the relay: --card FILE --fingerprint FP", cmdRelayAllow},
+	{"relay list", "list the allowed stations with their pending mail, and the relay's counters", cmdRelayList},
+	{"relay run", "run the relay [--listen HOST:PORT]", cmdRelayRun},
+	{"relay", "run the relay: --dir DIR [--listen HOST:PORT] (the same as relay run)", cmdRelay},
 	{"demo", "two stations, two channels, a short crisis, on loopback [--keep]", cmdDemo},
 	{"bench", "measure latency and throughput between two stations on loopback", cmdBench},
 }
@@ -875,6 +882,163 @@ func cmdVerify(ctx context.Context, args []string) error {
 		fmt.Printf("  log of %s: %d entries, %d receipted by the other party, root %x\n", l.Author, l.Entries, l.Receipted, l.Root)
 	}
 	return nil
+}
+
+// newRelayFlags is newFlags for the relay verbs: --dir is the relay's
+// directory, by default $HOTLINE_RELAY_DIR (not a station's $HOTLINE_DIR).
+func newRelayFlags(name string, withJSON bool) *flags {
+	f := newFlags(name, withJSON)
+	*f.dir = os.Getenv("HOTLINE_RELAY_DIR")
+	return f
+}
+
+func cmdRelayInit(ctx context.Context, args []string) error {
+	f := newRelayFlags("relay init", true)
+	name := f.String("name", "", "relay name")
+	party := f.String("party", "RELAY", "party code on the relay's card")
+	listen := f.String("listen", "", "HOST:PORT stations connect to")
+	var endpoints multi
+	f.Var(&endpoints, "endpoint", "HOST:PORT stations dial (repeatable; default --listen)")
+	expiry := f.Duration("expiry", relay.DefaultExpiry, "how long undeleted mail is kept")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	if err := required("relay init", map[string]string{"dir": *f.dir, "name": *name, "listen": *listen}); err != nil {
+		return err
+	}
+	if *expiry <= 0 {
+		return fmt.Errorf("relay init: --expiry %s is not positive", *expiry)
+	}
+	card, err := relay.Init(ctx, relay.InitOptions{Dir: *f.dir, Name: *name, Party: *party, Listen: *listen, Endpoints: endpoints, Expiry: *expiry})
+	if err != nil {
+		return fmt.Errorf("relay init: %w", err)
+	}
+	if *f.json {
+		return printJSON(map[string]any{"name": card.Name, "party": card.Party, "fingerprint": card.Fingerprint(), "card": filepath.Join(*f.dir, "card")})
+	}
+	fmt.Printf("relay %s (%s) created in %s\nfingerprint %s\ncard %s\n", card.Name, card.Party, *f.dir, card.Fingerprint(), filepath.Join(*f.dir, "card"))
+	return nil
+}
+
+func cmdRelayCard(ctx context.Context, args []string) error {
+	f := newRelayFlags("relay card", true)
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	if _, err := relay.LoadConfig(*f.dir); err != nil {
+		return err
+	}
+	c, err := relay.ReadCard(*f.dir)
+	if err != nil {
+		return err
+	}
+	if *f.json {
+		return printJSON(map[string]any{"name": c.Name, "party": c.Party, "endpoints": c.Endpoints, "fingerprint": c.Fingerprint(), "card": string(c.Text)})
+	}
+	_, err = os.Stdout.Write(c.Text)
+	return err
+}
+
+func cmdRelayAllow(ctx context.Context, args []string) error {
+	f := newRelayFlags("relay allow", true)
+	cardFile := f.String("card", "", "the station's card file")
+	fp := f.String("fingerprint", "", "the fingerprint the station's officer read to you")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	if err := required("relay allow", map[string]string{"dir": *f.dir, "card": *cardFile, "fingerprint": *fp}); err != nil {
+		return err
+	}
+	text, err := os.ReadFile(*cardFile)
+	if err != nil {
+		return fmt.Errorf("relay allow: %w", err)
+	}
+	v, err := relay.Allow(ctx, *f.dir, text, *fp)
+	if err != nil {
+		return fmt.Errorf("relay allow: %w", err)
+	}
+	if *f.json {
+		return printJSON(v)
+	}
+	fmt.Printf("allowed %s (%s), fingerprint %s\n", v.Name, v.Party, v.Fingerprint)
+	return nil
+}
+
+func cmdRelayList(ctx context.Context, args []string) error {
+	f := newRelayFlags("relay list", true)
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	s, err := relay.List(ctx, *f.dir)
+	if err != nil {
+		return err
+	}
+	if *f.json {
+		return printJSON(s)
+	}
+	fmt.Printf("relay %s (%s)  fingerprint %s  listen %s  expiry %s\n", s.Name, s.Party, s.Fingerprint, s.Listen, s.Expiry)
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STATION\tPARTY\tFINGERPRINT\tPENDING\tPENDING BYTES\tDEPOSITED\tDEPOSITED BYTES\tLAST SEEN (UTC)")
+	for _, v := range s.Stations {
+		seen := "never"
+		if v.LastSeen != nil {
+			seen = v.LastSeen.Format(time.DateTime)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%d/%d\t%d/%d\t%d/%d\t%s\n", v.Name, v.Party, v.Fingerprint,
+			v.Pending.Messages, v.Pending.QuotaMessages, v.Pending.Bytes, v.Pending.QuotaBytes,
+			v.Deposited.Messages, v.Deposited.QuotaMessages, v.Deposited.Bytes, v.Deposited.QuotaBytes, seen)
+	}
+	tw.Flush()
+	c := s.Counters
+	fmt.Printf("deposits %d (%d bytes), picked up %d, expired %d, connections %d\n", c.Deposits, c.DepositedBytes, c.PickedUp, c.Expired, c.Connections)
+	reasons := make([]string, 0, len(c.Refused))
+	for k := range c.Refused {
+		reasons = append(reasons, k)
+	}
+	sort.Strings(reasons)
+	for _, k := range reasons {
+		fmt.Printf("refused %s: %d\n", k, c.Refused[k])
+	}
+	return nil
+}
+
+func cmdRelayRun(ctx context.Context, args []string) error { return runRelay(ctx, "relay run", args) }
+
+// cmdRelay is hotline relay --dir DIR: the runner under the group's name.
+func cmdRelay(ctx context.Context, args []string) error {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		return fmt.Errorf("unknown verb %q (run hotline help)", "relay "+args[0])
+	}
+	return runRelay(ctx, "relay", args)
+}
+
+// runRelay runs the relay until ctx is done (SIGINT, SIGTERM) or it fails.
+func runRelay(ctx context.Context, name string, args []string) error {
+	f := newRelayFlags(name, false)
+	listen := f.String("listen", "", "HOST:PORT to listen on (default: the config's)")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	if err := required(name, map[string]string{"dir": *f.dir}); err != nil {
+		return err
+	}
+	if *listen != "" {
+		if _, port, err := net.SplitHostPort(*listen); err != nil || port == "" {
+			return fmt.Errorf("%s: --listen %q is not HOST:PORT", name, *listen)
+		}
+	}
+	srv, err := relay.Open(ctx, *f.dir, relay.Options{Log: station.Logger()})
+	if errors.Is(err, relay.ErrLocked) {
+		return fmt.Errorf("%s: %w (is hotline relay already running?)", *f.dir, err)
+	}
+	if err != nil {
+		return err
+	}
+	err = srv.Run(ctx, *listen)
+	if cerr := srv.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func cmdDemo(ctx context.Context, args []string) error {
