@@ -4,10 +4,14 @@
 // encoding/json alone is lenient in ways that matter for signed data: of
 // two members with the same name the last wins (another parser may take
 // the first), "CODE" fills the field "code", invalid UTF-8 becomes U+FFFD,
-// null leaves a field unset and is indistinguishable from an absent one.
-// Decode refuses all of these, and unknown fields, trailing data and bodies
-// over a size limit, with an error that names the place in the document
-// ("items[2].params.course").
+// null leaves a field unset and is indistinguishable from an absent one,
+// and a missing member silently reads as zero (a position with no "lat" is
+// on the equator). Decode refuses all of these, and unknown fields, trailing
+// data and bodies over a size limit, with an error that names the place in
+// the document ("items[2].params.course").
+//
+// A struct field is required unless its json tag says omitempty or
+// omitzero.
 package strictjson
 
 import (
@@ -75,7 +79,7 @@ func walk(dec *json.Decoder, t reflect.Type, path string, depth int) error {
 	}
 	switch d {
 	case '{':
-		fields, named := fieldTypes(t)
+		fields, required, named := fieldTypes(t)
 		seen := map[string]bool{}
 		for dec.More() {
 			kt, err := dec.Token()
@@ -98,6 +102,11 @@ func walk(dec *json.Decoder, t reflect.Type, path string, depth int) error {
 			}
 			if err := walk(dec, ft, join(path, key), depth+1); err != nil {
 				return err
+			}
+		}
+		for _, name := range required {
+			if !seen[name] {
+				return fmt.Errorf("%s: missing field %q", at(path), name)
 			}
 		}
 	case '[':
@@ -129,18 +138,19 @@ func deref(t reflect.Type) reflect.Type {
 	return t
 }
 
-// fieldTypes maps the JSON member names of struct type t to their types.
-// named is false when t is not a struct.
-func fieldTypes(t reflect.Type) (fields map[string]reflect.Type, named bool) {
+// fieldTypes maps the JSON member names of struct type t to their types,
+// and lists the required ones in field order. named is false when t is not
+// a struct.
+func fieldTypes(t reflect.Type) (fields map[string]reflect.Type, required []string, named bool) {
 	if t == nil || t.Kind() != reflect.Struct {
-		return nil, false
+		return nil, nil, false
 	}
 	fields = map[string]reflect.Type{}
 	for f := range t.Fields() {
 		if !f.IsExported() {
 			continue
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
 		switch name {
 		case "-":
 			continue
@@ -148,8 +158,15 @@ func fieldTypes(t reflect.Type) (fields map[string]reflect.Type, named bool) {
 			name = f.Name
 		}
 		fields[name] = f.Type
+		optional := false
+		for o := range strings.SplitSeq(opts, ",") {
+			optional = optional || o == "omitempty" || o == "omitzero"
+		}
+		if !optional {
+			required = append(required, name)
+		}
 	}
-	return fields, true
+	return fields, required, true
 }
 
 func join(path, key string) string {

@@ -40,6 +40,8 @@ func TestDecode(t *testing.T) {
 		{"case folded", `{"NAME":"a","items":[]}`, `body: unknown field "NAME"`},
 		{"unknown", `{"name":"a","items":[],"extra":1}`, `body: unknown field "extra"`},
 		{"unknown nested", `{"name":"a","items":[],"inner":{"x":1,"y":2}}`, `inner: unknown field "y"`},
+		{"missing", `{"items":[]}`, `body: missing field "name"`},
+		{"missing nested", `{"name":"a","items":[],"inner":{}}`, `inner: missing field "x"`},
 		{"null", `{"name":null,"items":[]}`, `name: null is not allowed`},
 		{"null in raw", `{"name":"a","items":[{"params":{"k":null}}]}`, `items[0].params.k: null is not allowed`},
 		{"trailing", `{"name":"a","items":[]} {}`, `data after the JSON value`},
