@@ -110,7 +110,7 @@ var types = map[Type]typeInfo{
 	TypePosition:       {"position in WGS84 decimal degrees, {\"lat\": 16.5, \"lon\": 112.25}", "WGS84位置，十进制度数，{\"lat\": 16.5, \"lon\": 112.25}", checkPosition, func(v value, lang string) string { return v.pos.Format(lang) }},
 	TypeUnit:           {"unit name, hull number or call sign, 1-64 bytes", "单位名称、舷号或呼号，1-64字节", text(64), verbatim},
 	TypeText:           {"short free text, 1-200 bytes, shown as written", "简短自由文本，1-200字节，按原文显示", text(200), quoted},
-	TypeVHFChannel:     {"marine VHF channel, 1-28 or 60-88", "海上甚高频频道，1-28或60-88", vhfChannel, func(v value, lang string) string {
+	TypeVHFChannel: {"marine VHF channel, 1-28 or 60-88", "海上甚高频频道，1-28或60-88", vhfChannel, func(v value, lang string) string {
 		if lang == "zh-Hans" {
 			return v.num + "频道"
 		}
