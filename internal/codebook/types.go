@@ -110,20 +110,9 @@ var types = map[Type]typeInfo{
 	TypePosition:       {"position in WGS84 decimal degrees, {\"lat\": 16.5, \"lon\": 112.25}", "WGS84位置，十进制度数，{\"lat\": 16.5, \"lon\": 112.25}", checkPosition, func(v value, lang string) string { return v.pos.Format(lang) }},
 	TypeUnit:           {"unit name, hull number or call sign, 1-64 bytes", "单位名称、舷号或呼号，1-64字节", text(64), verbatim},
 	TypeText:           {"short free text, 1-200 bytes, shown as written", "简短自由文本，1-200字节，按原文显示", text(200), quoted},
-	TypeVHFChannel: {"marine VHF channel, 1-28 or 60-88", "海上甚高频频道，1-28或60-88", vhfChannel, func(v value, lang string) string {
-		if lang == "zh-Hans" {
-			return v.num + "频道"
-		}
-		return "channel " + v.num
-	}},
-	TypeFrequencyMHz: {"frequency in MHz, up to 3000, at most three decimals", "频率（兆赫），不超过3000，最多三位小数", frequency, func(v value, lang string) string {
-		f, _ := strconv.ParseFloat(v.num, 64)
-		if lang == "zh-Hans" {
-			return strconv.FormatFloat(f, 'f', 3, 64) + "兆赫"
-		}
-		return strconv.FormatFloat(f, 'f', 3, 64) + " MHz"
-	}},
-	TypeAltitudeFt: {"altitude in feet, 0-99999", "高度（英尺），0-99999", integer(0, 99999), unit("foot", "feet", "英尺")},
+	TypeVHFChannel:     {"marine VHF channel, 1-28 or 60-88", "海上甚高频频道，1-28或60-88", vhfChannel, renderChannel},
+	TypeFrequencyMHz:   {"frequency in MHz, up to 3000, at most three decimals", "频率（兆赫），不超过3000，最多三位小数", frequency, renderFrequency},
+	TypeAltitudeFt:     {"altitude in feet, 0-99999", "高度（英尺），0-99999", integer(0, 99999), unit("foot", "feet", "英尺")},
 }
 
 var (
@@ -228,6 +217,21 @@ func text(limit int) func(json.RawMessage) (value, error) {
 		}
 		return value{str: s}, nil
 	}
+}
+
+func renderChannel(v value, lang string) string {
+	if lang == "zh-Hans" {
+		return v.num + "频道"
+	}
+	return "channel " + v.num
+}
+
+func renderFrequency(v value, lang string) string {
+	f, _ := strconv.ParseFloat(v.num, 64)
+	if lang == "zh-Hans" {
+		return strconv.FormatFloat(f, 'f', 3, 64) + "兆赫"
+	}
+	return strconv.FormatFloat(f, 'f', 3, 64) + " MHz"
 }
 
 func verbatim(v value, lang string) string { return v.str }
