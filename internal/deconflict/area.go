@@ -36,7 +36,7 @@ type Circle struct {
 // ellipsoid, distances are within 0.5%.
 var nmPerRadian = earth.Radius.Meters() / 1852
 
-func toNM(a s1.Angle) float64   { return a.Radians() * nmPerRadian }
+func toNM(a s1.Angle) float64    { return a.Radians() * nmPerRadian }
 func fromNM(nm float64) s1.Angle { return s1.Angle(nm / nmPerRadian) }
 
 func point(p codebook.Position) s2.Point {
