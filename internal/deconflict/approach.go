@@ -49,6 +49,7 @@ type Approach struct {
 	Range    float64       // nautical miles between them at At
 	Bearing  float64       // degrees true from own to other at At
 	Relative float64       // degrees from own's heading to other at At, clockwise (0 ahead, 90 on the starboard beam)
+	Aspect   float64       // degrees from other's heading to own at At, clockwise
 	Time     time.Time     // of the closest approach: At, or later by at most the horizon
 	TCPA     time.Duration // Time - At
 	Distance float64       // nautical miles between them at Time
@@ -104,8 +105,10 @@ func ClosestApproach(own, other Fix, at time.Time, horizon time.Duration) (Appro
 	ap.Other = position(pl.unproject(pb.add(vb.scale(t))))
 	ap.Range = ap.r.norm()
 	ap.Bearing = degrees(math.Atan2(ap.r.x, ap.r.y))
-	heading := pl.velocity(Fix{Position: own.Position, Course: own.Course, SpeedKn: 1})
-	ap.Relative = degrees(math.Atan2(ap.r.x, ap.r.y) - math.Atan2(heading.x, heading.y))
+	ho := pl.velocity(Fix{Position: own.Position, Course: own.Course, SpeedKn: 1})
+	hb := pl.velocity(Fix{Position: other.Position, Course: other.Course, SpeedKn: 1})
+	ap.Relative = degrees(math.Atan2(ap.r.x, ap.r.y) - math.Atan2(ho.x, ho.y))
+	ap.Aspect = degrees(math.Atan2(-ap.r.x, -ap.r.y) - math.Atan2(hb.x, hb.y))
 	return ap, nil
 }
 

@@ -254,19 +254,30 @@ func (c *Checker) Approach(own, other Fix, at time.Time) (Finding, bool, error) 
 }
 
 // suggestApproach proposes what own says, after the steering rules of
-// COLREGs (rules 13-15): in a head-on or crossing situation with the
-// other on the starboard side, own gives way and turns to starboard; with
-// the other on the port side or overtaking, own stands on and asks.
+// COLREGs (rules 13-15): head-on, both turn to starboard; the vessel with
+// the other on her starboard side gives way, the other stands on; an
+// overtaking vessel keeps clear. Relative bearings come from the plane.
 func (c *Checker) suggestApproach(ap Approach) *codebook.Message {
-	keep := roundUpNM(c.Margins.CPANM)
+	keep := codebook.Args{"distance": roundUpNM(c.Margins.CPANM)}
+	ahead := func(b float64) bool { return b <= 6 || b >= 354 }
+	abaft := func(b float64) bool { return b > 112.5 && b < 247.5 }
+	starboard := func(b float64) bool { return b > 0 && b <= 112.5 }
 	var items []codebook.Item
-	switch r := ap.Relative; {
-	case r <= 112.5 || r >= 354:
-		items = []codebook.Item{codebook.Coded("MNV06", nil), codebook.Coded("MNV20", codebook.Args{"distance": keep})}
-	case r > 247.5:
+	switch r, a := ap.Relative, ap.Aspect; {
+	case ahead(r) && ahead(a): // head-on
+		items = []codebook.Item{codebook.Coded("MNV06", nil), codebook.Coded("MNV20", keep)}
+	case abaft(r): // other overtaking own
+		items = []codebook.Item{codebook.Coded("MNV12", nil), codebook.Coded("REQ11", keep)}
+	case abaft(a): // own overtaking other
+		items = []codebook.Item{codebook.Coded("MNV20", keep)}
+	case starboard(r) && !ahead(r): // other on own's starboard: own gives way
+		items = []codebook.Item{codebook.Coded("MNV06", nil), codebook.Coded("MNV20", keep)}
+	case starboard(a) && !ahead(a): // own on other's starboard: own stands on
 		items = []codebook.Item{codebook.Coded("MNV12", nil), codebook.Coded("REQ01", nil)}
-	default:
-		items = []codebook.Item{codebook.Coded("MNV12", nil), codebook.Coded("REQ11", codebook.Args{"distance": keep})}
+	case ahead(r): // other dead ahead, crossing from starboard to port: give way
+		items = []codebook.Item{codebook.Coded("MNV06", nil), codebook.Coded("MNV20", keep)}
+	default: // each on the other's port side: no one gives way; ask
+		items = []codebook.Item{codebook.Coded("MNV12", nil), codebook.Coded("REQ01", nil)}
 	}
 	m, err := c.codebook().NewMessage(items...)
 	if err != nil {
