@@ -67,7 +67,7 @@ func TestClosestApproach(t *testing.T) {
 			// on the same course: abeam after 6 minutes at 0.5 NM.
 			name: "overtaken", own: fix(0, 0, 0, 10), other: fix(-1/nmPerDegree, -0.5/nmPerDegree, 0, 20), horizon: time.Hour,
 			tcpa: 6 * time.Minute, distance: 0.5, rangeNM: math.Hypot(1, 0.5), relative: 180 + math.Atan2(0.5, 1)*180/math.Pi,
-			aspect: math.Atan2(0.5, 1) * 180 / math.Pi,
+			aspect:   math.Atan2(0.5, 1) * 180 / math.Pi,
 			ownAtCPA: pos(1/nmPerDegree, 0),
 		},
 		{
