@@ -78,6 +78,9 @@ func DecodeIncident(p []byte) (*IncidentBody, error) {
 	if err := b.Check(); err != nil {
 		return nil, err
 	}
+	if len(b.Links) == 0 {
+		b.Links = nil // "links": [] and no links are the same
+	}
 	return &b, nil
 }
 

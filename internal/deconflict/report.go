@@ -54,6 +54,9 @@ func DecodeReport(p []byte, cb *codebook.Codebook) (*Report, error) {
 	if err := r.Check(cb); err != nil {
 		return nil, err
 	}
+	if len(r.Said) == 0 {
+		r.Said = nil // "said": [] and nothing said are the same
+	}
 	return &r, nil
 }
 
