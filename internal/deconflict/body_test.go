@@ -86,10 +86,12 @@ func TestDecodeNotice(t *testing.T) {
 	}
 }
 
-// An unsafe encounter: a destroyer crossing ahead of a frigate at 0.3 NM.
+// An unsafe encounter: a destroyer 1.7 NM east and 0.3 NM north of a
+// frigate, on its starboard bow, crosses ahead of it; they pass at about
+// 0.25 NM four minutes later.
 const encounter = `{"time":"2026-05-01T03:10:00Z",
 "own":{"unit":"Frigate 548","position":{"lat":16.9,"lon":112.2},"course":45,"speed_kn":14},
-"other":{"unit":"DDG-00","position":{"lat":16.95,"lon":112.25},"course":300,"speed_kn":18},
+"other":{"unit":"DDG-00","position":{"lat":16.905,"lon":112.2296},"course":300,"speed_kn":18},
 "cpa":{"distance_nm":0.3,"time":"2026-05-01T03:14:00Z"},"unsafe":true,
 "said":[{"time":"2026-05-01T03:11:00Z","by":"own","message":{"codebook":"hotline-cues/1","items":[{"code":"REQ01"}]}},
 {"time":"2026-05-01T03:12:00Z","by":"other","message":{"codebook":"hotline-cues/1","items":[{"code":"MNV12"}]}}],
@@ -109,7 +111,7 @@ func TestDecodeReport(t *testing.T) {
 	}{
 		{"course 360", `"course":300`, `"course":360`, "other: course 360 is not from 0 to less than 360 degrees"},
 		{"negative speed", `"speed_kn":14`, `"speed_kn":-1`, "own: speed -1 is not from 0 to 2000 knots"},
-		{"latitude", `"lat":16.95`, `"lat":-91`, "other: position: latitude -91 is not between -90 and 90"},
+		{"latitude", `"lat":16.905`, `"lat":-91`, "other: position: latitude -91 is not between -90 and 90"},
 		{"missing speed", `,"speed_kn":18`, ``, `other: missing field "speed_kn"`},
 		{"empty unit", `"DDG-00"`, `""`, "other: unit: empty"},
 		{"cpa distance", `"distance_nm":0.3`, `"distance_nm":-0.3`, "cpa.distance_nm: -0.3 is not from 0 to 100"},
