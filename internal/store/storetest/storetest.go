@@ -58,6 +58,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Alerts", testAlerts},
 		{"Times", testTimes},
 		{"Concurrency", testConcurrency},
+		{"Operators", testOperators},
+		{"Sessions", testSessions},
+		{"Audit", testAudit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
