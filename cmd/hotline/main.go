@@ -52,6 +52,10 @@ var verbs = []verb{
 	{"outbox", "list sent messages and their status [--channel ID]", cmdOutbox},
 	{"ack", "acknowledge a received message: --id ID [--as NAME]", cmdAck},
 	{"status", "show channels, peers and refusals", cmdStatus},
+	{"operator add", "add a console operator: --name NAME --role duty|supervisor|admin|auditor [--lang en|zh] [--password-file FILE] (else the password is read from stdin)", cmdOperatorAdd},
+	{"operator list", "list console operators", cmdOperatorList},
+	{"operator remove", "remove a console operator and end their sessions: --name NAME", cmdOperatorRemove},
+	{"operator unlock", "lift a console operator's lockout after failed logins: --name NAME", cmdOperatorUnlock},
 	{"alerts", "list alerts", cmdAlerts},
 	{"export", "write a channel's audit bundle: --channel ID --out FILE", cmdExport},
 	{"backup", "write a consistent copy of the station (keys included), also while it runs: --out FILE", cmdBackup},
@@ -155,6 +159,14 @@ func required(name string, vals map[string]string) error {
 // withOps runs f against the station in dir: through its API when hotline
 // run owns it, otherwise by opening it here.
 func withOps(ctx context.Context, dir string, f func(station.Ops) error) error {
+	return withStation(ctx, dir,
+		func(st *station.Station) error { return f(st) },
+		func(c *api.Client) error { return f(c) })
+}
+
+// withStation runs local on the station in dir, opened here, or remote on
+// the API of the hotline run that owns it.
+func withStation(ctx context.Context, dir string, local func(*station.Station) error, remote func(*api.Client) error) error {
 	st, err := station.Open(ctx, dir, quietLogger())
 	if errors.Is(err, station.ErrLocked) {
 		// Either hotline run owns the station (use its API) or another
@@ -172,12 +184,12 @@ func withOps(ctx context.Context, dir string, f func(station.Ops) error) error {
 		if cerr != nil {
 			return fmt.Errorf("station %s is in use by another hotline command and no hotline run answers; try again", dir)
 		}
-		return f(c)
+		return remote(c)
 	}
 	if err != nil {
 		return err
 	}
-	ferr := f(st)
+	ferr := local(st)
 	if err := st.Close(); err != nil && ferr == nil {
 		ferr = err
 	}
