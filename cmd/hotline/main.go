@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -24,6 +25,7 @@ import (
 	"time"
 
 	"hotline/internal/api"
+	"hotline/internal/console"
 	"hotline/internal/demo"
 	"hotline/internal/identity"
 	"hotline/internal/station"
@@ -394,7 +396,8 @@ func cmdRun(ctx context.Context, args []string) error {
 }
 
 // runStation owns the station until ctx is done (SIGINT, SIGTERM) or it
-// fails: peer listener and dialers, the local API, and api.addr for the CLI.
+// fails: peer listener and dialers, the local API and the console on one
+// listener, and api.addr for the CLI.
 func runStation(ctx context.Context, dir string) error {
 	st, err := station.Open(ctx, dir, station.Logger())
 	if errors.Is(err, station.ErrLocked) {
@@ -413,8 +416,14 @@ func runStation(ctx context.Context, dir string) error {
 	defer os.Remove(filepath.Join(dir, api.AddrFile))
 	errs := make(chan error, 2)
 	go func() { errs <- st.Run(ctx) }()
+	apiSrv := api.NewServer(st, tok)
+	// One listener: the JSON API under /api/, the console everywhere else.
+	mux := http.NewServeMux()
+	mux.Handle("/api/", apiSrv)
+	mux.Handle("/", console.New(console.Config{Ops: st, Subscribe: st.Subscribe, Done: st.Done(), Operators: apiSrv.Operators(),
+		Station: st.Cfg.Name, Log: st.Log.With("component", "console")}))
 	go func() {
-		errs <- api.Serve(ctx, st.Cfg.APIListen, api.NewServer(st, tok), func(a net.Addr) {
+		errs <- api.Serve(ctx, st.Cfg.APIListen, mux, func(a net.Addr) {
 			st.Log.Info("API listening", "addr", a.String())
 			if err := os.WriteFile(filepath.Join(dir, api.AddrFile), []byte(a.String()+"\n"), 0o600); err != nil {
 				errs <- err
