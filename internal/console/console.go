@@ -40,7 +40,7 @@ import (
 type Config struct {
 	Ops       station.Ops
 	Subscribe func() (<-chan protocol.Notify, func()) // the station's notifications, as the API's event stream gets them
-	Done      <-chan struct{}                          // closed when the station stops
+	Done      <-chan struct{}                         // closed when the station stops
 	Operators *operator.Registry
 	Station   string // this station's name, for the title bar
 

@@ -18,15 +18,15 @@ import (
 // boardRow is one channel on the board.
 type boardRow struct {
 	station.ChannelView
-	AwaitUs     int       // received, not acknowledged here
-	AwaitUsTop  string    // the highest precedence among them
-	AwaitUsDue  time.Time // the earliest deadline among them
-	AwaitThem   int       // sent, not acknowledged by the peer
+	AwaitUs      int       // received, not acknowledged here
+	AwaitUsTop   string    // the highest precedence among them
+	AwaitUsDue   time.Time // the earliest deadline among them
+	AwaitThem    int       // sent, not acknowledged by the peer
 	AwaitThemDue time.Time
-	Overdue     bool
-	Attention   bool // the state or link needs a person
-	rank        int
-	Extra       []field // fields of the view the console does not know by name
+	Overdue      bool
+	Attention    bool // the state or link needs a person
+	rank         int
+	Extra        []field // fields of the view the console does not know by name
 }
 
 type field struct{ Key, Value string }
