@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"sort"
+	"strconv"
 	"time"
 )
 
@@ -81,7 +82,7 @@ func (s *Server) chart(w http.ResponseWriter, r *http.Request, se *session) {
 // drawChart returns the SVG. Every label goes through template escaping.
 func drawChart(d *pageData, ch, rng string, start, end time.Time, in, out series) []byte {
 	const (
-		W, H                = 640, 240
+		W, H                = 720, 240
 		left, right, top, b = 56, 16, 28, 40
 	)
 	pw, ph := float64(W-left-right), float64(H-top-b)
@@ -123,7 +124,7 @@ func drawChart(d *pageData, ch, rng string, start, end time.Time, in, out series
 	}
 	// Legend with medians.
 	legend := func(i int, s series, mark string) {
-		lx := left + 8 + i*290
+		lx := left + 8 + i*320
 		fmt.Fprint(&buf, fmt.Sprintf(mark, lx, 12))
 		fmt.Fprintf(&buf, `<text x="%d" y="16" fill="#e8eef5" font-size="12" font-family="sans-serif">%s · n=%d · median %s min</text>`, lx+14, esc(s.label), len(s.points), trimFloat(median(s.points)))
 	}
@@ -146,8 +147,5 @@ func niceCeil(v float64) float64 {
 }
 
 func trimFloat(v float64) string {
-	if v == math.Trunc(v) {
-		return fmt.Sprintf("%.0f", v)
-	}
-	return fmt.Sprintf("%.1f", v)
+	return strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64)
 }

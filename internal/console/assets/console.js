@@ -133,6 +133,12 @@
       do {
         again = false;
         await Promise.all($$('[data-frag]').map((el) => refresh(el).catch(() => {})));
+        // The chart is an image drawn by the server: ask for it again.
+        $$('img.chart').forEach((img) => {
+          const u = new URL(img.src);
+          u.searchParams.set('t', Date.now());
+          img.src = u.toString();
+        });
       } while (again);
     } finally {
       busy = false;
