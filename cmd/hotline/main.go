@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -25,6 +26,7 @@ import (
 	"time"
 
 	"hotline/internal/api"
+	"hotline/internal/console"
 	"hotline/internal/demo"
 	"hotline/internal/identity"
 	"hotline/internal/relay"
@@ -60,6 +62,10 @@ var verbs = []verb{
 	{"outbox", "list sent messages and their status [--channel ID]", cmdOutbox},
 	{"ack", "acknowledge a received message: --id ID [--as NAME]", cmdAck},
 	{"status", "show channels, peers and refusals", cmdStatus},
+	{"operator add", "add a console operator: --name NAME --role duty|supervisor|admin|auditor [--lang en|zh] [--password-file FILE] (else the password is read from stdin)", cmdOperatorAdd},
+	{"operator list", "list console operators", cmdOperatorList},
+	{"operator remove", "remove a console operator and end their sessions: --name NAME", cmdOperatorRemove},
+	{"operator unlock", "lift a console operator's lockout after failed logins: --name NAME", cmdOperatorUnlock},
 	{"alerts", "list alerts", cmdAlerts},
 	{"export", "write a channel's audit bundle: --channel ID --out FILE", cmdExport},
 	{"backup", "write a consistent copy of the station (keys included), also while it runs: --out FILE", cmdBackup},
@@ -169,6 +175,14 @@ func required(name string, vals map[string]string) error {
 // withOps runs f against the station in dir: through its API when hotline
 // run owns it, otherwise by opening it here.
 func withOps(ctx context.Context, dir string, f func(station.Ops) error) error {
+	return withStation(ctx, dir,
+		func(st *station.Station) error { return f(st) },
+		func(c *api.Client) error { return f(c) })
+}
+
+// withStation runs local on the station in dir, opened here, or remote on
+// the API of the hotline run that owns it.
+func withStation(ctx context.Context, dir string, local func(*station.Station) error, remote func(*api.Client) error) error {
 	st, err := station.Open(ctx, dir, quietLogger())
 	if errors.Is(err, station.ErrLocked) {
 		// Either hotline run owns the station (use its API) or another
@@ -186,12 +200,12 @@ func withOps(ctx context.Context, dir string, f func(station.Ops) error) error {
 		if cerr != nil {
 			return fmt.Errorf("station %s is in use by another hotline command and no hotline run answers; try again", dir)
 		}
-		return f(c)
+		return remote(c)
 	}
 	if err != nil {
 		return err
 	}
-	ferr := f(st)
+	ferr := local(st)
 	if err := st.Close(); err != nil && ferr == nil {
 		ferr = err
 	}
@@ -582,7 +596,8 @@ func cmdRun(ctx context.Context, args []string) error {
 }
 
 // runStation owns the station until ctx is done (SIGINT, SIGTERM) or it
-// fails: peer listener and dialers, the local API, and api.addr for the CLI.
+// fails: peer listener and dialers, the local API and the console on one
+// listener, and api.addr for the CLI.
 func runStation(ctx context.Context, dir string) error {
 	st, err := station.Open(ctx, dir, station.Logger())
 	if errors.Is(err, station.ErrLocked) {
@@ -601,8 +616,14 @@ func runStation(ctx context.Context, dir string) error {
 	defer os.Remove(filepath.Join(dir, api.AddrFile))
 	errs := make(chan error, 2)
 	go func() { errs <- st.Run(ctx) }()
+	apiSrv := api.NewServer(st, tok)
+	// One listener: the JSON API under /api/, the console everywhere else.
+	mux := http.NewServeMux()
+	mux.Handle("/api/", apiSrv)
+	mux.Handle("/", console.New(console.Config{Ops: st, Subscribe: st.Subscribe, Done: st.Done(), Operators: apiSrv.Operators(),
+		Station: st.Cfg.Name, Log: st.Log.With("component", "console")}))
 	go func() {
-		errs <- api.Serve(ctx, st.Cfg.APIListen, api.NewServer(st, tok), func(a net.Addr) {
+		errs <- api.Serve(ctx, st.Cfg.APIListen, mux, func(a net.Addr) {
 			st.Log.Info("API listening", "addr", a.String())
 			if err := os.WriteFile(filepath.Join(dir, api.AddrFile), []byte(a.String()+"\n"), 0o600); err != nil {
 				errs <- err

@@ -53,6 +53,12 @@ type result struct {
 // environment.
 func hotline(t *testing.T, args ...string) result {
 	t.Helper()
+	return hotlineIn(t, "", args...)
+}
+
+// hotlineIn runs the binary with stdin as its standard input.
+func hotlineIn(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
@@ -63,6 +69,7 @@ func hotline(t *testing.T, args ...string) result {
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Stdin = strings.NewReader(stdin)
 	err := cmd.Run()
 	r := result{stdout: stdout.String(), stderr: stderr.String()}
 	var ee *exec.ExitError

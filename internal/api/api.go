@@ -17,6 +17,13 @@
 //	GET  export?channel=    transcript bundle
 //	GET  alerts?after=      []Alert
 //	GET  events             server-sent events: received, delivered, acknowledged, channel, alert
+//	GET  operators          []operator.View   POST operators operator.AddRequest
+//	DELETE operators/{name}
+//	POST operators/{name}/unlock
+//
+// The bearer token stands for whoever owns the station directory: the
+// operator routes are how hotline operator works while hotline run owns
+// the station, and they are in the audit trail with no operator name.
 package api
 
 import (
@@ -32,6 +39,7 @@ import (
 	"strings"
 	"time"
 
+	"hotline/internal/operator"
 	"hotline/internal/station"
 	"hotline/internal/store"
 )
@@ -44,11 +52,12 @@ type Server struct {
 	st    *station.Station
 	token string
 	mux   *http.ServeMux
+	ops   *operator.Registry
 }
 
 // NewServer returns the API handler for st.
 func NewServer(st *station.Station, token string) *Server {
-	s := &Server{st: st, token: token, mux: http.NewServeMux()}
+	s := &Server{st: st, token: token, mux: http.NewServeMux(), ops: &operator.Registry{Store: st.Store}}
 	h := func(pattern string, f func(w http.ResponseWriter, r *http.Request) (any, error)) {
 		s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			v, err := f(w, r)
@@ -163,8 +172,26 @@ func NewServer(st *station.Station, token string) *Server {
 		return st.BundleImport(r.Context(), data)
 	})
 	s.mux.HandleFunc("GET /api/v1/events", s.events)
+	local := func(r *http.Request) operator.Actor { return operator.Actor{Addr: "api " + r.RemoteAddr} }
+	h("GET /api/v1/operators", func(w http.ResponseWriter, r *http.Request) (any, error) { return s.ops.List(r.Context()) })
+	h("POST /api/v1/operators", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req operator.AddRequest
+		if err := readJSON(r, &req); err != nil {
+			return nil, err
+		}
+		return s.ops.Add(r.Context(), local(r), req)
+	})
+	h("DELETE /api/v1/operators/{name}", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return struct{}{}, s.ops.Remove(r.Context(), local(r), r.PathValue("name"))
+	})
+	h("POST /api/v1/operators/{name}/unlock", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return struct{}{}, s.ops.Unlock(r.Context(), local(r), r.PathValue("name"))
+	})
 	return s
 }
+
+// Operators is the operator registry the API uses; the console shares it.
+func (s *Server) Operators() *operator.Registry { return s.ops }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	auth := r.Header.Get("Authorization")

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"hotline/internal/operator"
 	"hotline/internal/station"
 	"hotline/internal/store"
 	"hotline/internal/transcript"
@@ -196,6 +197,27 @@ func (c *Client) BundleExport(ctx context.Context, peer string) (*station.Offlin
 
 func (c *Client) BundleImport(ctx context.Context, data []byte) (*station.ImportView, error) {
 	return post[station.ImportView](ctx, c, "/api/v1/bundle", json.RawMessage(data))
+}
+
+// Operators lists the station's console operators.
+func (c *Client) Operators(ctx context.Context) ([]operator.View, error) {
+	return get[[]operator.View](ctx, c, "/api/v1/operators")
+}
+
+// AddOperator adds a console operator.
+func (c *Client) AddOperator(ctx context.Context, r operator.AddRequest) (*operator.View, error) {
+	return post[operator.View](ctx, c, "/api/v1/operators", r)
+}
+
+// RemoveOperator removes a console operator and ends their sessions.
+func (c *Client) RemoveOperator(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, "/api/v1/operators/"+url.PathEscape(name), nil, nil)
+}
+
+// UnlockOperator lifts an operator's lockout.
+func (c *Client) UnlockOperator(ctx context.Context, name string) error {
+	_, err := post[struct{}](ctx, c, "/api/v1/operators/"+url.PathEscape(name)+"/unlock", nil)
+	return err
 }
 
 // Event is one server-sent event.

@@ -258,5 +258,93 @@ type Store interface {
 	// CheckStats summarizes a channel's checks since a time; self is this
 	// station's name (whose operator checks are counted).
 	CheckStats(ctx context.Context, channel, self string, since time.Time) (*CheckStats, error)
+	Console
 	Close() error
+}
+
+// Console is what the duty officer's console keeps: the operators who may
+// use it, their sessions and the audit trail of what they did. These
+// records are the station's own business; they never leave it and are not
+// part of any transcript.
+type Console interface {
+	// AddOperator adds an operator; ErrConflict if the name is taken.
+	AddOperator(ctx context.Context, o Operator) error
+	// UpdateOperator replaces an operator's role, password hash, language
+	// and login state (not the name or creation time); ErrNotFound if
+	// there is none.
+	UpdateOperator(ctx context.Context, o Operator) error
+	// Operator returns one operator; ErrNotFound if there is none.
+	Operator(ctx context.Context, name string) (*Operator, error)
+	// Operators lists operators by name.
+	Operators(ctx context.Context) ([]Operator, error)
+	// RemoveOperator removes an operator and every session of theirs;
+	// ErrNotFound if there is none. The audit trail keeps their records.
+	RemoveOperator(ctx context.Context, name string) error
+
+	// AddSession stores a session; ErrConflict if the ID is taken,
+	// ErrNotFound if the operator is not.
+	AddSession(ctx context.Context, s Session) error
+	// Session returns one session, expired or not; ErrNotFound if none.
+	Session(ctx context.Context, id string) (*Session, error)
+	// RemoveSession removes a session; removing a missing one is not an error.
+	RemoveSession(ctx context.Context, id string) error
+	// RemoveExpiredSessions removes sessions that expired at or before now
+	// and says how many it removed.
+	RemoveExpiredSessions(ctx context.Context, now time.Time) (int, error)
+
+	// AppendAudit appends a record to the audit trail and returns its ID
+	// (increasing; the record's own ID is ignored).
+	AppendAudit(ctx context.Context, r AuditRecord) (int64, error)
+	// Audit returns records matching q, newest first.
+	Audit(ctx context.Context, q AuditQuery) ([]AuditRecord, error)
+}
+
+// Operator roles. What each may do is the console's to decide (see
+// docs/CONSOLE.md); the store only keeps the name.
+const (
+	RoleDuty       = "duty"
+	RoleSupervisor = "supervisor"
+	RoleAdmin      = "admin"
+	RoleAuditor    = "auditor"
+)
+
+// Operator is a person who may use the console.
+type Operator struct {
+	Name         string
+	Role         string
+	PasswordHash string // argon2id, in the PHC string format
+	Lang         string // interface language: "en" or "zh"
+	CreatedAt    time.Time
+	FailedLogins int       // consecutive failed logins
+	LockedUntil  time.Time // zero when not locked
+}
+
+// Session is a console login. ID is a hash of the secret the browser holds
+// in its cookie; the secret itself is never stored.
+type Session struct {
+	ID        string
+	Operator  string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	Addr      string // where the login came from
+}
+
+// AuditRecord is one operator action: who, what, on what, when, from
+// where, and how it ended.
+type AuditRecord struct {
+	ID       int64
+	At       time.Time
+	Operator string // "" when no operator could be named (a failed login for an unknown name is recorded with the name tried)
+	Action   string // e.g. "login", "send", "ack", "operator.add"
+	Target   string // channel, message id or operator name
+	Outcome  string // "ok", "refused" (not allowed or bad input) or "failed"
+	Detail   string
+	Addr     string // remote address, or "local" for the command line
+}
+
+// AuditQuery selects audit records.
+type AuditQuery struct {
+	Operator string // "" for everyone
+	Before   int64  // only records with ID < Before; 0 for no bound
+	Limit    int    // 0 for no limit
 }

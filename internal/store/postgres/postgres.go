@@ -66,3 +66,6 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 
 // SchemaVersion is the number of the newest embedded migration.
 func SchemaVersion() int { return sqlstore.SchemaVersion(migrations) }
+
+// Versions lists the numbers of the embedded migrations, in order.
+func Versions() []int { return sqlstore.Versions(migrations) }

@@ -50,6 +50,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // SchemaVersion is the number of the newest embedded migration.
 func SchemaVersion() int { return sqlstore.SchemaVersion(migrations) }
 
+// Versions lists the numbers of the embedded migrations, in order.
+func Versions() []int { return sqlstore.Versions(migrations) }
+
 // Backup writes a consistent copy of the database to path.
 func (s *Store) Backup(ctx context.Context, path string) error {
 	_, err := s.DB().ExecContext(ctx, `VACUUM INTO ?`, path)

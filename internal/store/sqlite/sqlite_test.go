@@ -10,14 +10,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"hotline/internal/envelope"
 	"hotline/internal/store"
 	"hotline/internal/store/sqlite"
+	"hotline/internal/store/sqlstore"
 	"hotline/internal/store/storetest"
 	"hotline/internal/transcript"
 )
@@ -83,18 +86,12 @@ func versions(t *testing.T, path string) []int {
 
 func wantVersions(t *testing.T, path string) {
 	t.Helper()
-	n := sqlite.SchemaVersion()
-	if n < 1 {
-		t.Fatalf("SchemaVersion() = %d, want at least 1", n)
+	want := sqlite.Versions()
+	if len(want) < 1 || want[0] != 1 || want[len(want)-1] != sqlite.SchemaVersion() {
+		t.Fatalf("Versions() = %v, SchemaVersion() = %d", want, sqlite.SchemaVersion())
 	}
-	got := versions(t, path)
-	if len(got) != n {
-		t.Fatalf("schema_version rows = %v, want 1..%d once each", got, n)
-	}
-	for i, v := range got {
-		if v != i+1 {
-			t.Fatalf("schema_version rows = %v, want 1..%d once each", got, n)
-		}
+	if got := versions(t, path); !slices.Equal(got, want) {
+		t.Fatalf("schema_version rows = %v, want %v once each", got, want)
 	}
 }
 
@@ -184,7 +181,7 @@ func TestRefuseNewerSchema(t *testing.T) {
 		}
 	}
 	// The database is left as it was.
-	if got := versions(t, path); len(got) != newer || got[len(got)-1] != newer {
+	if got := versions(t, path); len(got) != len(sqlite.Versions())+1 || got[len(got)-1] != newer {
 		t.Errorf("schema_version after the refused open = %v", got)
 	}
 }
@@ -423,4 +420,61 @@ func crashCheck(t *testing.T, path string, reported uint64) uint64 {
 		t.Errorf("%d peers after the kill, want 1", len(peers))
 	}
 	return p
+}
+
+// TestMigrationsLandInAnyOrder: migrations are numbered, not counted, so
+// that two written apart (002 on one branch, 003 on another) can land in
+// either order; a database holding one this binary lacks is refused.
+func TestMigrationsLandInAnyOrder(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "m.db")
+	// The real schema (which the store's prepared statements need) as the
+	// first migration; made-up tables after it.
+	var init []byte
+	for _, f := range []string{"migrations/001_init.sql", "migrations/002_deadlines.sql"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		init = append(append(init, b...), "\n;\n"...)
+	}
+	m := func(name, table string) *fstest.MapFile {
+		if name == "001" {
+			return &fstest.MapFile{Data: init}
+		}
+		return &fstest.MapFile{Data: []byte("CREATE TABLE " + table + " (x INTEGER)\n;\n")}
+	}
+	open := func(fsys fstest.MapFS) error {
+		db, err := sql.Open("sqlite", "file:"+path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := sqlstore.New(ctx, db, sqlstore.Dialect{Name: "sqlite", Migrations: fsys})
+		if err != nil {
+			db.Close()
+			return err
+		}
+		return s.Close()
+	}
+	first := fstest.MapFS{"001_a.sql": m("001", "a"), "003_c.sql": m("003", "c")}
+	if err := open(first); err != nil {
+		t.Fatalf("001 and 003: %v", err)
+	}
+	if got := versions(t, path); !slices.Equal(got, []int{1, 3}) {
+		t.Errorf("versions = %v, want [1 3]", got)
+	}
+	later := fstest.MapFS{"001_a.sql": m("001", "a"), "002_b.sql": m("002", "b"), "003_c.sql": m("003", "c")}
+	if err := open(later); err != nil {
+		t.Fatalf("002 landing after 003: %v", err)
+	}
+	if got := versions(t, path); !slices.Equal(got, []int{1, 2, 3}) {
+		t.Errorf("versions = %v, want [1 2 3]", got)
+	}
+	if err := open(first); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Errorf("a binary without 002 opening a database with it: %v, want a refusal", err)
+	}
+	dup := fstest.MapFS{"001_a.sql": m("001", "a"), "001_b.sql": m("001", "b")}
+	if err := open(dup); err == nil || !strings.Contains(err.Error(), "same number") {
+		t.Errorf("two migrations numbered 001: %v, want a refusal", err)
+	}
 }

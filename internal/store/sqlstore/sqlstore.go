@@ -113,35 +113,103 @@ func (s *Store) q(query string) string {
 	return b.String()
 }
 
-// SchemaVersion is the number of the newest migration in fsys.
-func SchemaVersion(fsys fs.FS) int {
-	names, _ := fs.Glob(fsys, "*.sql")
-	return len(names)
+// migration is one NNN_name.sql file.
+type migration struct {
+	version int
+	name    string
 }
 
+// migrations lists the files in fsys by number. Numbers must be unique
+// and positive; gaps are allowed, so that migrations written on separate
+// branches (say 002 and 003) can land in either order.
+func migrations(fsys fs.FS) ([]migration, error) {
+	names, err := fs.Glob(fsys, "*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var out []migration
+	seen := map[int]string{}
+	for _, name := range names {
+		prefix, _, _ := strings.Cut(name, "_")
+		n, err := strconv.Atoi(prefix)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("migration %s: name must start with a positive number, like 003_", name)
+		}
+		if other, ok := seen[n]; ok {
+			return nil, fmt.Errorf("migrations %s and %s have the same number", other, name)
+		}
+		seen[n] = name
+		out = append(out, migration{n, name})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	return out, nil
+}
+
+// SchemaVersion is the number of the newest migration in fsys.
+func SchemaVersion(fsys fs.FS) int {
+	ms, _ := migrations(fsys)
+	if len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].version
+}
+
+// Versions lists the numbers of the migrations in fsys, in order.
+func Versions(fsys fs.FS) []int {
+	ms, _ := migrations(fsys)
+	var out []int
+	for _, m := range ms {
+		out = append(out, m.version)
+	}
+	return out
+}
+
+// migrate applies, in order, every migration that schema_version does not
+// record, and records each in the same transaction. A database that
+// records a migration this binary does not have was written by another
+// (newer) binary and is refused.
 func (s *Store) migrate(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, s.q(`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`)); err != nil {
 		return err
 	}
-	var have int
-	if err := s.db.QueryRowContext(ctx, s.q(`SELECT COALESCE(MAX(version), 0) FROM schema_version`)).Scan(&have); err != nil {
-		return err
-	}
-	names, err := fs.Glob(s.d.Migrations, "*.sql")
+	ms, err := migrations(s.d.Migrations)
 	if err != nil {
 		return err
 	}
-	sort.Strings(names)
-	if have > len(names) {
-		return fmt.Errorf("database schema version %d is newer than this binary knows (%d); run a newer hotline", have, len(names))
+	known := map[int]bool{}
+	for _, m := range ms {
+		known[m.version] = true
 	}
-	for i, name := range names[have:] {
-		v := have + i + 1
-		prefix := strings.SplitN(name, "_", 2)[0]
-		if n, err := strconv.Atoi(prefix); err != nil || n != v {
-			return fmt.Errorf("migration %s is out of sequence (want %03d)", name, v)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT version FROM schema_version ORDER BY version`))
+	if err != nil {
+		return err
+	}
+	applied := map[int]bool{}
+	var unknown []int
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return err
 		}
-		sqlText, err := fs.ReadFile(s.d.Migrations, name)
+		applied[v] = true
+		if !known[v] {
+			unknown = append(unknown, v)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(unknown) > 0 {
+		return fmt.Errorf("database schema version %d is newer than this binary knows (%d); run a newer hotline",
+			unknown[len(unknown)-1], SchemaVersion(s.d.Migrations))
+	}
+	for _, m := range ms {
+		if applied[m.version] {
+			continue
+		}
+		sqlText, err := fs.ReadFile(s.d.Migrations, m.name)
 		if err != nil {
 			return err
 		}
@@ -155,10 +223,10 @@ func (s *Store) migrate(ctx context.Context) error {
 			}
 			if _, err := tx.ExecContext(ctx, stmt); err != nil {
 				tx.Rollback()
-				return fmt.Errorf("migration %s: %w", name, err)
+				return fmt.Errorf("migration %s: %w", m.name, err)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_version (version) VALUES (?)`), v); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_version (version) VALUES (?)`), m.version); err != nil {
 			tx.Rollback()
 			return err
 		}

@@ -63,6 +63,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Outstanding", testOutstanding},
 		{"Times", testTimes},
 		{"Concurrency", testConcurrency},
+		{"Operators", testOperators},
+		{"Sessions", testSessions},
+		{"Audit", testAudit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,266 @@
+// The console's only script: live fragments from server-sent events,
+// countdowns, local times, the alarm (Web Audio, no sound file), and the
+// forms. Everything it shows comes from the server already escaped.
+'use strict';
+(function () {
+  const body = document.body;
+  const T = JSON.parse(body.dataset.i18n || '{}');
+  const fmt = (s, ...a) => { let i = 0; return String(s || '').replace(/%[sd]/g, () => a[i++]); };
+  const pad = (n) => String(n).padStart(2, '0');
+  const clock = (ms) => {
+    let s = Math.round(ms / 1000);
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+    s %= 60;
+    return h > 0 ? `${h}:${pad(m)}:${pad(s)}` : `${m}:${pad(s)}`;
+  };
+  const $ = (sel, root) => (root || document).querySelector(sel);
+  const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
+
+  function toast(msg, isError) {
+    const t = $('#toast');
+    if (!t) return;
+    t.textContent = msg;
+    t.className = isError ? 'error' : '';
+  }
+
+  // Times: UTC as drawn by the server, local time beside.
+  function enhance(root) {
+    $$('time[datetime]', root).forEach((t) => {
+      if (t.dataset.local) return;
+      const d = new Date(t.getAttribute('datetime'));
+      if (isNaN(d)) return;
+      t.dataset.local = '1';
+      const span = document.createElement('span');
+      span.className = 'local';
+      span.textContent = ' (' + fmt(T.local_time, d.toLocaleString()) + ')';
+      t.after(span);
+    });
+    tick(root);
+  }
+  // Countdowns run on this browser's clock between updates from the station.
+  function tick(root) {
+    const now = Date.now();
+    $$('[data-due]', root).forEach((el) => {
+      const d = Date.parse(el.dataset.due) - now;
+      el.textContent = d >= 0 ? fmt(T.due_in, clock(d)) : fmt(T.overdue_by, clock(-d));
+      el.classList.toggle('late', d < 0);
+    });
+  }
+
+  async function post(url, data, raw) {
+    const r = await fetch(url, {
+      method: 'POST', credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json' },
+      body: raw !== undefined ? raw : JSON.stringify(data || {}),
+    });
+    let out = {};
+    try { out = await r.json(); } catch (e) { /* not JSON */ }
+    if (r.status === 401 && !url.endsWith('/login')) {
+      location.href = '/console/login';
+      throw new Error(T.session_over);
+    }
+    if (!r.ok) throw new Error(out.error || r.statusText);
+    return out;
+  }
+
+  // The alarm: two tones repeated while an urgent message waits.
+  const alarm = {
+    ctx: null, timer: null,
+    context() {
+      if (!this.ctx) {
+        const AC = window.AudioContext || window.webkitAudioContext;
+        if (!AC) return null;
+        this.ctx = new AC();
+      }
+      if (this.ctx.state === 'suspended') this.ctx.resume().catch(() => {});
+      return this.ctx;
+    },
+    beep() {
+      const c = this.context();
+      if (!c) return;
+      const t = c.currentTime;
+      [[0, 880], [0.3, 660]].forEach(([d, f]) => {
+        const o = c.createOscillator(), g = c.createGain();
+        o.type = 'square';
+        o.frequency.value = f;
+        g.gain.setValueAtTime(0.0001, t + d);
+        g.gain.exponentialRampToValueAtTime(0.25, t + d + 0.02);
+        g.gain.exponentialRampToValueAtTime(0.0001, t + d + 0.25);
+        o.connect(g).connect(c.destination);
+        o.start(t + d);
+        o.stop(t + d + 0.27);
+      });
+      body.dataset.sound = c.state;
+      const b = $('#sound-enable');
+      if (b) b.hidden = c.state === 'running';
+    },
+    start() {
+      body.dataset.alarm = 'on';
+      if (this.timer) return;
+      this.beep();
+      this.timer = setInterval(() => this.beep(), 1500);
+    },
+    stop() {
+      body.dataset.alarm = 'off';
+      clearInterval(this.timer);
+      this.timer = null;
+    },
+  };
+  // Browsers start audio only after a person has touched the page.
+  ['pointerdown', 'keydown'].forEach((ev) => document.addEventListener(ev, () => alarm.context(), { once: true }));
+
+  function takeover() {
+    const box = $('#takeover [data-takeover]');
+    if (!box) { alarm.stop(); return; }
+    alarm.start();
+    const btn = $('#takeover-ack');
+    if (btn && !box.contains(document.activeElement)) btn.focus();
+  }
+
+  async function refresh(el) {
+    const r = await fetch(el.dataset.frag, { credentials: 'same-origin' });
+    if (r.redirected || r.status === 401) { location.href = '/console/login'; return; }
+    if (!r.ok) return;
+    el.innerHTML = await r.text();
+    enhance(el);
+  }
+  // Events come in bursts; one refresh at a time, then one more if needed.
+  let busy = false, again = false;
+  async function refreshAll() {
+    if (busy) { again = true; return; }
+    busy = true;
+    try {
+      do {
+        again = false;
+        await Promise.all($$('[data-frag]').map((el) => refresh(el).catch(() => {})));
+        // The chart is an image drawn by the server: ask for it again.
+        $$('img.chart').forEach((img) => {
+          const u = new URL(img.src);
+          u.searchParams.set('t', Date.now());
+          img.src = u.toString();
+        });
+      } while (again);
+    } finally {
+      busy = false;
+    }
+    takeover();
+  }
+
+  function lost(yes) {
+    const el = $('#lost');
+    if (el) el.hidden = !yes;
+    body.dataset.connection = yes ? 'lost' : 'live';
+  }
+  function connect() {
+    const es = new EventSource('/console/events');
+    es.onopen = () => { lost(false); refreshAll(); };
+    es.onmessage = () => refreshAll();
+    es.onerror = () => {
+      lost(true);
+      if (es.readyState === EventSource.CLOSED) {
+        es.close();
+        fetch('/console/api/me', { credentials: 'same-origin' }).then((r) => {
+          if (r.status === 401) location.href = '/console/login';
+          else setTimeout(connect, 3000);
+        }, () => setTimeout(connect, 3000));
+      }
+    };
+  }
+
+  // Clicks, by what the element says it does.
+  document.addEventListener('click', async (e) => {
+    const el = e.target.closest('button');
+    if (!el) return;
+    const act = async (f) => {
+      el.disabled = true;
+      try { await f(); toast(T.done); } catch (err) { toast(T.error + ': ' + err.message, true); } finally { el.disabled = false; }
+      refreshAll();
+    };
+    if (el.dataset.ack) act(() => post('/console/api/ack', { id: el.dataset.ack }));
+    else if (el.id === 'logout') { await post('/console/api/logout').catch(() => {}); location.href = '/console/login'; }
+    else if (el.id === 'sound-enable') alarm.beep();
+    else if (el.dataset.verify) {
+      const out = $(`output[data-verify-result="${CSS.escape(el.dataset.verify)}"]`);
+      try {
+        await post('/console/api/verify?channel=' + encodeURIComponent(el.dataset.verify));
+        out.textContent = T.verified;
+        out.className = 'ok';
+      } catch (err) { out.textContent = err.message; out.className = 'error'; }
+    } else if (el.dataset.remove) act(() => post('/console/api/operators/' + encodeURIComponent(el.dataset.remove) + '/remove').then(() => location.reload()));
+    else if (el.dataset.unlock) act(() => post('/console/api/operators/' + encodeURIComponent(el.dataset.unlock) + '/unlock').then(() => location.reload()));
+    else if (el.dataset.accept) act(() => post('/console/api/channels/' + encodeURIComponent(el.dataset.accept) + '/accept').then(() => location.reload()));
+    else if (el.dataset.act && el.type === 'button') {
+      const f = el.form;
+      act(() => post(`/console/api/channels/${encodeURIComponent(f.dataset.channel)}/${el.dataset.act}`, { reason: $('#reason').value }));
+    }
+  });
+
+  // Enter acknowledges while the takeover is up, wherever the focus is.
+  document.addEventListener('keydown', (e) => {
+    if (e.key !== 'Enter' || e.target.closest('button, textarea, input, select, a')) return;
+    const btn = $('#takeover-ack');
+    if (btn) { e.preventDefault(); btn.click(); }
+  });
+
+  function onSubmit(id, f) {
+    const form = document.getElementById(id);
+    if (!form) return;
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const btn = form.querySelector('button[type=submit]');
+      if (btn) btn.disabled = true;
+      try { await f(form, e.submitter); } catch (err) { toast(T.error + ': ' + err.message, true); } finally { if (btn) btn.disabled = false; }
+    });
+  }
+  onSubmit('login-form', async () => {
+    const errEl = $('#login-error');
+    try {
+      await post('/console/api/login', { name: $('#name').value, password: $('#password').value });
+      location.href = '/console/';
+    } catch (err) { errEl.textContent = err.message; }
+  });
+  onSubmit('compose', async (form) => {
+    const m = await post('/console/api/send', { channel: form.dataset.channel, precedence: $('#prec').value, text: $('#text').value });
+    $('#text').value = '';
+    toast(fmt(T.sent_ok, m.id));
+    refreshAll();
+  });
+  const text = $('#text');
+  if (text) text.addEventListener('keydown', (e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); $('#compose').requestSubmit(); } });
+  onSubmit('suspend', async (form) => {
+    await post(`/console/api/channels/${encodeURIComponent(form.dataset.channel)}/suspend`, { reason: $('#reason').value });
+    toast(T.done);
+  });
+  onSubmit('add-operator', async () => {
+    await post('/console/api/operators', { name: $('#op-name').value, role: $('#op-role').value, lang: $('#op-lang').value, password: $('#op-password').value });
+    location.reload();
+  });
+  onSubmit('propose', async () => {
+    await post('/console/api/channels', { peer: $('#pr-peer').value, channel: $('#pr-channel').value, level: $('#pr-level').value });
+    toast(T.done);
+  });
+  onSubmit('pin', async () => {
+    await post('/console/api/peers', { card: $('#pin-card').value, fingerprint: $('#pin-fp').value });
+    toast(T.done);
+  });
+  const file = $('#bundle-file');
+  if (file) file.addEventListener('change', async () => {
+    const out = $('#bundle-result');
+    try {
+      await post('/console/api/verify-bundle', null, await file.files[0].text());
+      out.textContent = T.verified; out.className = 'ok';
+    } catch (err) { out.textContent = err.message; out.className = 'error'; }
+  });
+  const lang = $('#lang');
+  if (lang) lang.addEventListener('change', async () => {
+    try { await post('/console/api/lang', { lang: lang.value }); location.reload(); } catch (err) { toast(err.message, true); }
+  });
+
+  enhance(document);
+  setInterval(() => tick(document), 1000);
+  if (body.dataset.page !== 'login') {
+    body.dataset.connection = 'connecting';
+    takeover();
+    connect();
+  }
+})();

@@ -1,0 +1,421 @@
+// Package console is the duty officer's web console, served by hotline run
+// on the API listener under /console/. Pages are drawn on the server
+// (html/template, every peer-supplied string escaped); a small script of
+// our own, embedded with the rest, keeps them live from server-sent events,
+// counts deadlines down, and sounds the alarm with the Web Audio API.
+// Nothing is fetched from anywhere else.
+//
+// Operators log in with a name and password (internal/operator); the
+// session is a random secret in an HTTP-only, Secure, SameSite=Strict
+// cookie whose hash is stored with an expiry. Every state-changing request
+// passes net/http's cross-origin protection, is checked against the
+// operator's role on the server, and is written to the audit trail with
+// who, what, when and from where. See docs/CONSOLE.md.
+package console
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"hotline/internal/operator"
+	"hotline/internal/protocol"
+	"hotline/internal/station"
+	"hotline/internal/store"
+)
+
+// Config is what the console needs from the station.
+type Config struct {
+	Ops       station.Ops
+	Subscribe func() (<-chan protocol.Notify, func()) // the station's notifications, as the API's event stream gets them
+	Done      <-chan struct{}                         // closed when the station stops
+	Operators *operator.Registry
+	Station   string // this station's name, for the title bar
+
+	SessionTTL time.Duration    // default 12h: a long watch
+	Now        func() time.Time // default time.Now
+	Log        *slog.Logger
+}
+
+// DefaultSessionTTL is how long a login lasts.
+const DefaultSessionTTL = 12 * time.Hour
+
+// CookieName is the session cookie.
+const CookieName = "hotline_session"
+
+// Limits on request bodies.
+const (
+	maxBody   = 64 << 10 // JSON requests
+	maxBundle = 64 << 20 // a transcript bundle uploaded to verify
+)
+
+// Server is the console's HTTP handler.
+type Server struct {
+	cfg     Config
+	mux     *http.ServeMux
+	handler http.Handler
+	limiter *limiter
+}
+
+// New returns the console for a station.
+func New(cfg Config) *Server {
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = DefaultSessionTTL
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), limiter: newLimiter(cfg.Now)}
+	s.routes()
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.audit(r, nil, "cross-origin", r.URL.Path, "refused", "cross-origin request refused")
+		writeJSON(w, http.StatusForbidden, errorBody{Error: "cross-origin request refused"})
+	}))
+	s.handler = cop.Handler(s.mux)
+	return s
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	s.handler.ServeHTTP(w, r)
+}
+
+// session is a logged-in operator on one request.
+type session struct {
+	store.Session
+	op *store.Operator
+}
+
+func (se *session) actor(r *http.Request) operator.Actor {
+	return operator.Actor{Name: se.op.Name, Addr: r.RemoteAddr}
+}
+
+func (s *Server) audit(r *http.Request, se *session, action, target, outcome, detail string) {
+	who := operator.Actor{Addr: r.RemoteAddr}
+	if se != nil {
+		who.Name = se.op.Name
+	}
+	if err := s.cfg.Operators.Record(context.WithoutCancel(r.Context()), who, action, clip(target), outcome, clip(detail)); err != nil {
+		s.cfg.Log.Error("audit trail write failed", "action", action, "err", err)
+	}
+}
+
+// newSecret returns a session secret for the cookie and its stored ID.
+func newSecret() (secret, id string) {
+	b := make([]byte, 32)
+	rand.Read(b)
+	secret = base64.RawURLEncoding.EncodeToString(b)
+	return secret, sessionID(secret)
+}
+
+func sessionID(secret string) string {
+	h := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(h[:])
+}
+
+var errNoSession = errors.New("not logged in")
+
+// errNotAvailable marks an action the station does not offer (yet).
+var errNotAvailable = errors.New("not available")
+
+// current returns the request's session, or errNoSession when there is
+// none, it is unknown, it expired or its operator is gone.
+func (s *Server) current(r *http.Request) (*session, error) {
+	c, err := r.Cookie(CookieName)
+	if err != nil || c.Value == "" || len(c.Value) > 100 {
+		return nil, errNoSession
+	}
+	ctx := r.Context()
+	st, err := s.cfg.Operators.Store.Session(ctx, sessionID(c.Value))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNoSession
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !s.cfg.Now().Before(st.ExpiresAt) {
+		s.cfg.Operators.Store.RemoveSession(ctx, st.ID)
+		return nil, fmt.Errorf("%w: the session expired", errNoSession)
+	}
+	op, err := s.cfg.Operators.Store.Operator(ctx, st.Operator)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNoSession
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &session{Session: *st, op: op}, nil
+}
+
+func (s *Server) setCookie(w http.ResponseWriter, secret string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: secret, Path: "/console/", MaxAge: maxAge,
+		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+}
+
+// page wraps a handler for a page: without a session it sends the browser
+// to the login page; without the permission it shows why not.
+func (s *Server) page(perm operator.Permission, f func(w http.ResponseWriter, r *http.Request, se *session)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		se, err := s.current(r)
+		if errors.Is(err, errNoSession) {
+			http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+			return
+		}
+		if err != nil {
+			http.Error(w, "station: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		if !operator.Allowed(se.op.Role, perm) {
+			s.audit(r, se, "view", r.URL.Path, "refused", fmt.Sprintf("role %s may not %s", se.op.Role, perm))
+			http.Error(w, fmt.Sprintf("role %s may not %s", se.op.Role, perm), http.StatusForbidden)
+			return
+		}
+		f(w, r, se)
+	}
+}
+
+// action wraps a JSON handler: it needs a session and the permission, and
+// what it did (or was refused) goes into the audit trail as action, with
+// the target and detail it returns.
+type result struct {
+	body   any
+	target string
+	detail string
+	write  func(w http.ResponseWriter) // writes the answer itself, instead of body as JSON
+}
+
+func (s *Server) action(perm operator.Permission, name string, f func(r *http.Request, se *session) (result, error)) http.HandlerFunc {
+	return s.actionLimit(perm, name, maxBody, f)
+}
+
+// actionLimit is action with a bound on the request body.
+func (s *Server) actionLimit(perm operator.Permission, name string, limit int64, f func(r *http.Request, se *session) (result, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		se, err := s.current(r)
+		if err != nil {
+			if errors.Is(err, errNoSession) {
+				writeJSON(w, http.StatusUnauthorized, errorBody{Error: err.Error() + " (log in again)"})
+				return
+			}
+			writeError(w, err)
+			return
+		}
+		if !operator.Allowed(se.op.Role, perm) {
+			msg := fmt.Sprintf("role %s may not %s", se.op.Role, perm)
+			s.audit(r, se, name, r.PathValue("id"), "refused", msg)
+			writeJSON(w, http.StatusForbidden, errorBody{Error: msg})
+			return
+		}
+		res, err := f(r, se)
+		if name != "" {
+			detail := res.detail
+			if err != nil {
+				detail = errText(err)
+			}
+			s.audit(r, se, name, res.target, operator.Outcome(err), detail)
+		}
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		if res.write != nil {
+			res.write(w)
+			return
+		}
+		if res.body == nil {
+			res.body = struct{}{}
+		}
+		writeJSON(w, http.StatusOK, res.body)
+	}
+}
+
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+func errText(err error) string {
+	return strings.TrimPrefix(err.Error(), station.ErrBadRequest.Error()+": ")
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	code := http.StatusInternalServerError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		code = http.StatusRequestEntityTooLarge
+		err = fmt.Errorf("request body is larger than %d bytes", mbe.Limit)
+	case errors.Is(err, station.ErrBadRequest):
+		code = http.StatusBadRequest
+	case errors.Is(err, errNotAvailable):
+		code = http.StatusNotImplemented
+	}
+	writeJSON(w, code, errorBody{Error: errText(err)})
+}
+
+// readJSON decodes exactly one JSON object with known fields.
+func readJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return fmt.Errorf("%w: request body: %v", station.ErrBadRequest, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("%w: request body: more than one JSON value", station.ErrBadRequest)
+	}
+	return nil
+}
+
+func bad(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", station.ErrBadRequest, fmt.Sprintf(format, args...))
+}
+
+func clip(s string) string {
+	if len(s) <= 300 {
+		return s
+	}
+	cut := 300
+	for cut > 0 && s[cut]&0xc0 == 0x80 {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// limiter bounds failed logins per remote host: a guesser is slowed down
+// per address, on top of the lockout per operator.
+type limiter struct {
+	now   func() time.Time
+	mu    sync.Mutex
+	fails map[string][]time.Time
+}
+
+// Per address: at most limitFails failed logins in limitWindow.
+const (
+	limitFails  = 10
+	limitWindow = 5 * time.Minute
+)
+
+func newLimiter(now func() time.Time) *limiter {
+	return &limiter{now: now, fails: map[string][]time.Time{}}
+}
+
+func host(addr string) string {
+	h, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return h
+}
+
+// wait says how long addr must wait before trying again (0: it may now).
+func (l *limiter) wait(addr string) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	k := host(addr)
+	fs := l.fails[k]
+	for len(fs) > 0 && now.Sub(fs[0]) >= limitWindow {
+		fs = fs[1:]
+	}
+	if len(fs) == 0 {
+		delete(l.fails, k)
+	} else {
+		l.fails[k] = fs
+	}
+	if len(fs) < limitFails {
+		return 0
+	}
+	return limitWindow - now.Sub(fs[0])
+}
+
+func (l *limiter) fail(addr string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	k := host(addr)
+	l.fails[k] = append(l.fails[k], l.now())
+}
+
+// login checks the name and password and starts a session.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	if d := s.limiter.wait(r.RemoteAddr); d > 0 {
+		s.audit(r, nil, "login", "", "refused", "too many failed logins from this address")
+		w.Header().Set("Retry-After", fmt.Sprint(int(d.Seconds())+1))
+		writeJSON(w, http.StatusTooManyRequests, errorBody{Error: fmt.Sprintf("too many failed logins from this address; try again in %d s", int(d.Seconds())+1)})
+		return
+	}
+	var req struct {
+		Name     string `json:"name"`
+		Password string `json:"password"`
+	}
+	if err := readJSON(r, &req); err != nil {
+		s.audit(r, nil, "login", "", "refused", errText(err))
+		writeError(w, err)
+		return
+	}
+	op, err := s.cfg.Operators.Login(r.Context(), req.Name, req.Password, r.RemoteAddr)
+	switch {
+	case errors.Is(err, operator.ErrBadLogin):
+		s.limiter.fail(r.RemoteAddr)
+		writeJSON(w, http.StatusUnauthorized, errorBody{Error: err.Error()})
+		return
+	case errors.Is(err, operator.ErrLocked):
+		s.limiter.fail(r.RemoteAddr)
+		writeJSON(w, http.StatusForbidden, errorBody{Error: err.Error()})
+		return
+	case err != nil:
+		writeError(w, err)
+		return
+	}
+	ctx := r.Context()
+	now := s.cfg.Now().UTC()
+	s.cfg.Operators.Store.RemoveExpiredSessions(ctx, now)
+	secret, id := newSecret()
+	if err := s.cfg.Operators.Store.AddSession(ctx, store.Session{ID: id, Operator: op.Name, CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionTTL), Addr: r.RemoteAddr}); err != nil {
+		writeError(w, err)
+		return
+	}
+	s.setCookie(w, secret, int(s.cfg.SessionTTL.Seconds()))
+	writeJSON(w, http.StatusOK, map[string]string{"name": op.Name, "role": op.Role, "lang": op.Lang})
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	se, err := s.current(r)
+	if err == nil {
+		s.cfg.Operators.Store.RemoveSession(r.Context(), se.ID)
+		s.audit(r, se, "logout", "", "ok", "")
+	}
+	s.setCookie(w, "", -1)
+	writeJSON(w, http.StatusOK, struct{}{})
+}

@@ -1,0 +1,423 @@
+package console
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"hotline/internal/operator"
+	"hotline/internal/station"
+	"hotline/internal/store"
+	"hotline/internal/transcript"
+)
+
+//go:embed assets
+var assets embed.FS
+
+var static, _ = fs.Sub(assets, "assets")
+
+var pages = template.Must(template.New("").Funcs(template.FuncMap{
+	"utc":        utc,
+	"iso":        iso,
+	"lowerState": lowerState,
+	"deref": func(t *time.Time) time.Time {
+		if t == nil {
+			return time.Time{}
+		}
+		return *t
+	},
+	"sub": func(a, b int) int { return a - b },
+}).ParseFS(assets, "assets/pages.html"))
+
+// pageData is what every template gets.
+type pageData struct {
+	Page    string
+	Lang    string
+	Station string
+	Op      *store.Operator
+	cat     map[string]string
+	now     time.Time
+
+	Board     []boardRow
+	Alerts    []store.Alert
+	Takeover  []station.MessageView
+	Channel   *station.ChannelView
+	Extra     []field
+	Messages  []message
+	Range     string
+	Audit     []store.AuditRecord
+	Older     int64
+	Operators []operator.View
+}
+
+// T translates a key.
+func (p *pageData) T(key string) string {
+	if s, ok := p.cat[key]; ok {
+		return s
+	}
+	return key
+}
+
+// Can reports whether the operator's role allows a permission.
+func (p *pageData) Can(perm string) bool {
+	return p.Op != nil && operator.Allowed(p.Op.Role, operator.Permission(perm))
+}
+
+type dueView struct {
+	At   time.Time
+	Text string
+}
+
+// Due is a deadline and its countdown as of the page's drawing.
+func (p *pageData) Due(at time.Time) dueView {
+	return dueView{At: at, Text: countdown(p.cat, p.now, at)}
+}
+
+// ScriptText is the strings the page script needs, as JSON.
+func (p *pageData) ScriptText() string {
+	m := map[string]string{}
+	for _, k := range scriptKeys {
+		m[k] = p.T(k)
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+func (s *Server) data(page string, se *session) *pageData {
+	lang := "en"
+	var op *store.Operator
+	if se != nil {
+		op = se.op
+		lang = op.Lang
+	}
+	return &pageData{Page: page, Lang: lang, Station: s.cfg.Station, Op: op, cat: catalog(lang), now: s.cfg.Now()}
+}
+
+// render draws a template into a buffer first, so that a failure is an
+// error page rather than half a page.
+func (s *Server) render(w http.ResponseWriter, name string, d *pageData) {
+	var buf bytes.Buffer
+	if err := pages.ExecuteTemplate(&buf, name, d); err != nil {
+		s.cfg.Log.Error("console template", "template", name, "err", err)
+		http.Error(w, "console: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(buf.Bytes())
+}
+
+func (s *Server) fail(w http.ResponseWriter, err error) {
+	code := http.StatusInternalServerError
+	if errors.Is(err, station.ErrBadRequest) {
+		code = http.StatusNotFound
+	}
+	http.Error(w, errText(err), code)
+}
+
+func (s *Server) routes() {
+	m := s.mux
+	m.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/console/", http.StatusSeeOther)
+	})
+	m.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
+	m.HandleFunc("GET /console/login", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := s.current(r); err == nil {
+			http.Redirect(w, r, "/console/", http.StatusSeeOther)
+			return
+		}
+		d := s.data("login", nil)
+		if strings.HasPrefix(r.Header.Get("Accept-Language"), "zh") {
+			d.Lang, d.cat = "zh", catalog("zh")
+		}
+		s.render(w, "login", d)
+	})
+	m.HandleFunc("POST /console/api/login", s.login)
+	m.HandleFunc("POST /console/api/logout", s.logout)
+	m.HandleFunc("GET /console/events", s.events)
+
+	m.HandleFunc("GET /console/{$}", s.page(operator.Read, s.boardPage))
+	m.HandleFunc("GET /console/channel/{id}", s.page(operator.Read, s.channelPage))
+	m.HandleFunc("GET /console/audit", s.page(operator.AuditTrail, s.auditPage))
+	m.HandleFunc("GET /console/admin", s.page(operator.Operators, s.adminPage))
+	m.HandleFunc("GET /console/chart/{id}", s.page(operator.Read, s.chart))
+
+	frag := func(name string, fill func(r *http.Request, d *pageData) error) http.HandlerFunc {
+		return s.page(operator.Read, func(w http.ResponseWriter, r *http.Request, se *session) {
+			d := s.data(name, se)
+			if err := fill(r, d); err != nil {
+				s.fail(w, err)
+				return
+			}
+			s.render(w, name, d)
+		})
+	}
+	m.HandleFunc("GET /console/frag/board", frag("board", func(r *http.Request, d *pageData) (err error) {
+		d.Board, err = s.board(r.Context())
+		return err
+	}))
+	m.HandleFunc("GET /console/frag/alerts", frag("alerts", func(r *http.Request, d *pageData) (err error) {
+		d.Alerts, err = s.recentAlerts(r.Context(), 20)
+		return err
+	}))
+	m.HandleFunc("GET /console/frag/takeover", frag("takeover", func(r *http.Request, d *pageData) (err error) {
+		d.Takeover, err = s.takeover(r.Context())
+		return err
+	}))
+	m.HandleFunc("GET /console/frag/conversation/{id}", frag("conversation", func(r *http.Request, d *pageData) (err error) {
+		d.Channel, d.Messages, err = s.conversation(r.Context(), r.PathValue("id"))
+		return err
+	}))
+	m.HandleFunc("GET /console/frag/channel-head/{id}", frag("channel-head", func(r *http.Request, d *pageData) (err error) {
+		d.Channel, _, err = s.conversation(r.Context(), r.PathValue("id"))
+		if err == nil {
+			d.Extra = extraFields(*d.Channel)
+		}
+		return err
+	}))
+
+	m.HandleFunc("GET /console/api/me", s.action(operator.Read, "", func(r *http.Request, se *session) (result, error) {
+		return result{body: map[string]any{"name": se.op.Name, "role": se.op.Role, "lang": se.op.Lang, "expires_at": se.ExpiresAt, "may": operator.Grants(se.op.Role)}}, nil
+	}))
+	m.HandleFunc("POST /console/api/lang", s.action(operator.Read, "", func(r *http.Request, se *session) (result, error) {
+		var req struct {
+			Lang string `json:"lang"`
+		}
+		if err := readJSON(r, &req); err != nil {
+			return result{}, err
+		}
+		return result{}, s.cfg.Operators.SetLang(r.Context(), se.actor(r), req.Lang)
+	}))
+	m.HandleFunc("POST /console/api/send", s.action(operator.Send, "send", func(r *http.Request, se *session) (result, error) {
+		var req station.SendRequest
+		if err := readJSON(r, &req); err != nil {
+			return result{}, err
+		}
+		res := result{target: req.Channel, detail: req.Precedence}
+		mv, err := s.cfg.Ops.Send(r.Context(), req)
+		if err != nil {
+			return res, err
+		}
+		res.body, res.target = mv, mv.ID
+		res.detail = mv.Precedence + " on " + mv.Channel
+		return res, nil
+	}))
+	m.HandleFunc("POST /console/api/ack", s.action(operator.Ack, "ack", func(r *http.Request, se *session) (result, error) {
+		var req struct {
+			ID string `json:"id"`
+		}
+		if err := readJSON(r, &req); err != nil {
+			return result{}, err
+		}
+		mv, err := s.cfg.Ops.Ack(r.Context(), req.ID, se.op.Name)
+		if err != nil {
+			return result{target: req.ID}, err
+		}
+		return result{body: mv, target: mv.ID, detail: mv.Precedence}, nil
+	}))
+	for _, act := range []string{"suspend", "resume"} {
+		m.HandleFunc("POST /console/api/channels/{id}/"+act, s.action(operator.Suspend, act, func(r *http.Request, se *session) (result, error) {
+			var req struct {
+				Reason string `json:"reason"`
+			}
+			if err := readJSON(r, &req); err != nil {
+				return result{target: r.PathValue("id")}, err
+			}
+			return result{target: r.PathValue("id"), detail: req.Reason}, s.suspend(r, act, r.PathValue("id"), req.Reason, se.op.Name)
+		}))
+	}
+	m.HandleFunc("POST /console/api/channels", s.action(operator.Channels, "channel.propose", func(r *http.Request, se *session) (result, error) {
+		var req station.ProposeRequest
+		if err := readJSON(r, &req); err != nil {
+			return result{}, err
+		}
+		cv, err := s.cfg.Ops.Propose(r.Context(), req)
+		return result{body: cv, target: req.Channel, detail: "to " + req.Peer + " at " + req.Level}, err
+	}))
+	m.HandleFunc("POST /console/api/channels/{id}/accept", s.action(operator.Channels, "channel.accept", func(r *http.Request, se *session) (result, error) {
+		cv, err := s.cfg.Ops.Accept(r.Context(), r.PathValue("id"))
+		return result{body: cv, target: r.PathValue("id")}, err
+	}))
+	m.HandleFunc("POST /console/api/peers", s.action(operator.Peers, "peer.add", func(r *http.Request, se *session) (result, error) {
+		var req struct {
+			Card        string `json:"card"`
+			Fingerprint string `json:"fingerprint"`
+		}
+		if err := readJSON(r, &req); err != nil {
+			return result{}, err
+		}
+		pv, err := s.cfg.Ops.AddPeer(r.Context(), []byte(req.Card), req.Fingerprint)
+		if err != nil {
+			return result{detail: req.Fingerprint}, err
+		}
+		return result{body: pv, target: pv.Name, detail: pv.Fingerprint}, nil
+	}))
+	// Operators: the registry writes its own audit records.
+	m.HandleFunc("GET /console/api/operators", s.action(operator.Operators, "", func(r *http.Request, se *session) (result, error) {
+		vs, err := s.cfg.Operators.List(r.Context())
+		return result{body: vs}, err
+	}))
+	m.HandleFunc("POST /console/api/operators", s.action(operator.Operators, "", func(r *http.Request, se *session) (result, error) {
+		var req operator.AddRequest
+		if err := readJSON(r, &req); err != nil {
+			return result{}, err
+		}
+		v, err := s.cfg.Operators.Add(r.Context(), se.actor(r), req)
+		return result{body: v}, err
+	}))
+	m.HandleFunc("POST /console/api/operators/{name}/remove", s.action(operator.Operators, "", func(r *http.Request, se *session) (result, error) {
+		if r.PathValue("name") == se.op.Name {
+			return result{}, bad("an operator cannot remove themselves")
+		}
+		return result{}, s.cfg.Operators.Remove(r.Context(), se.actor(r), r.PathValue("name"))
+	}))
+	m.HandleFunc("POST /console/api/operators/{name}/unlock", s.action(operator.Operators, "", func(r *http.Request, se *session) (result, error) {
+		return result{}, s.cfg.Operators.Unlock(r.Context(), se.actor(r), r.PathValue("name"))
+	}))
+	m.HandleFunc("GET /console/api/audit", s.action(operator.AuditTrail, "", func(r *http.Request, se *session) (result, error) {
+		before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
+		rs, err := s.cfg.Operators.Store.Audit(r.Context(), store.AuditQuery{Before: before, Limit: 500, Operator: r.URL.Query().Get("operator")})
+		if rs == nil {
+			rs = []store.AuditRecord{}
+		}
+		return result{body: rs}, err
+	}))
+	m.HandleFunc("GET /console/api/export", s.exportBundle)
+	m.HandleFunc("POST /console/api/verify", s.action(operator.Transcript, "verify", func(r *http.Request, se *session) (result, error) {
+		ch := r.URL.Query().Get("channel")
+		b, err := s.cfg.Ops.Export(r.Context(), ch)
+		if err != nil {
+			return result{target: ch}, err
+		}
+		rep, err := transcript.Verify(b)
+		if err != nil {
+			return result{target: ch}, fmt.Errorf("%w: %v", station.ErrBadRequest, err)
+		}
+		return result{body: rep, target: ch, detail: "verified"}, nil
+	}))
+	m.HandleFunc("POST /console/api/verify-bundle", s.verifyUpload)
+}
+
+// suspend suspends or resumes a channel for this party, in the name of the
+// operator; the reason is required for a suspension.
+func (s *Server) suspend(r *http.Request, act, ch, reason, by string) error {
+	if len(reason) > 500 || act == "suspend" && strings.TrimSpace(reason) == "" {
+		return bad("a %s needs a reason (1-500 bytes)", act)
+	}
+	req := station.SuspendRequest{Channel: ch, Reason: reason, By: by}
+	var err error
+	if act == "suspend" {
+		_, err = s.cfg.Ops.Suspend(r.Context(), req)
+	} else {
+		_, err = s.cfg.Ops.Resume(r.Context(), req)
+	}
+	return err
+}
+
+func (s *Server) boardPage(w http.ResponseWriter, r *http.Request, se *session) {
+	d := s.data("board", se)
+	var err error
+	if d.Board, err = s.board(r.Context()); err == nil {
+		if d.Alerts, err = s.recentAlerts(r.Context(), 20); err == nil {
+			d.Takeover, err = s.takeover(r.Context())
+		}
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	s.render(w, "board-page", d)
+}
+
+func (s *Server) channelPage(w http.ResponseWriter, r *http.Request, se *session) {
+	d := s.data("channel", se)
+	var err error
+	d.Channel, d.Messages, err = s.conversation(r.Context(), r.PathValue("id"))
+	if err == nil {
+		d.Takeover, err = s.takeover(r.Context())
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	d.Extra = extraFields(*d.Channel)
+	d.Range = chartRange(r)
+	s.render(w, "channel-page", d)
+}
+
+func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, se *session) {
+	d := s.data("audit", se)
+	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
+	const page = 200
+	var err error
+	if d.Audit, err = s.cfg.Operators.Store.Audit(r.Context(), store.AuditQuery{Before: before, Limit: page}); err == nil {
+		if d.Board, err = s.board(r.Context()); err == nil {
+			d.Takeover, err = s.takeover(r.Context())
+		}
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if len(d.Audit) == page {
+		d.Older = d.Audit[page-1].ID
+	}
+	s.render(w, "audit-page", d)
+}
+
+func (s *Server) adminPage(w http.ResponseWriter, r *http.Request, se *session) {
+	d := s.data("admin", se)
+	var err error
+	if d.Operators, err = s.cfg.Operators.List(r.Context()); err == nil {
+		if d.Board, err = s.board(r.Context()); err == nil {
+			d.Takeover, err = s.takeover(r.Context())
+		}
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	s.render(w, "admin-page", d)
+}
+
+// exportBundle sends a channel's audit bundle as a download.
+func (s *Server) exportBundle(w http.ResponseWriter, r *http.Request) {
+	ch := r.URL.Query().Get("channel")
+	s.action(operator.Transcript, "export", func(r *http.Request, se *session) (result, error) {
+		b, err := s.cfg.Ops.Export(r.Context(), ch)
+		if err != nil {
+			return result{target: ch}, err
+		}
+		data, err := json.MarshalIndent(b, "", "  ")
+		if err != nil {
+			return result{target: ch}, err
+		}
+		return result{target: ch, detail: fmt.Sprintf("%d + %d entries", len(b.Logs[0].Entries), len(b.Logs[1].Entries)),
+			write: func(w http.ResponseWriter) {
+				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", ch+".json"))
+				w.Write(append(data, '\n'))
+			}}, nil
+	})(w, r)
+}
+
+func (s *Server) verifyUpload(w http.ResponseWriter, r *http.Request) {
+	s.actionLimit(operator.Transcript, "verify", maxBundle, func(r *http.Request, se *session) (result, error) {
+		b, err := transcript.ReadBundle(r.Body)
+		if err != nil {
+			return result{target: "uploaded bundle"}, fmt.Errorf("%w: %v", station.ErrBadRequest, err)
+		}
+		rep, err := transcript.Verify(b)
+		if err != nil {
+			return result{target: b.Channel}, fmt.Errorf("%w: %v", station.ErrBadRequest, err)
+		}
+		return result{body: rep, target: b.Channel, detail: "uploaded bundle verified"}, nil
+	})(w, r)
+}

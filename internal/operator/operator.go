@@ -1,0 +1,464 @@
+// Package operator holds the people who use a station's console: their
+// roles and what each role may do, password hashing (argon2id), login with
+// lockout, and the audit trail of operator actions. Records live in the
+// station's store (store.Console); this package decides what they mean.
+//
+// The role table is the one in docs/CONSOLE.md; the server enforces it on
+// every request, whatever the browser shows.
+package operator
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/argon2"
+
+	"hotline/internal/station"
+	"hotline/internal/store"
+)
+
+// Permission is one kind of action in the console.
+type Permission string
+
+// Permissions.
+const (
+	Read       Permission = "read"       // the board, channels, messages, station alerts
+	Send       Permission = "send"       // compose and send a message
+	Ack        Permission = "ack"        // acknowledge a received message
+	Suspend    Permission = "suspend"    // suspend and resume a channel
+	Escalate   Permission = "escalate"   // handle escalations
+	Channels   Permission = "channels"   // propose and accept channels
+	Peers      Permission = "peers"      // pin peers
+	Operators  Permission = "operators"  // add, remove and unlock operators
+	AuditTrail Permission = "audit"      // read the operator audit trail
+	Transcript Permission = "transcript" // export and verify transcripts
+)
+
+// Roles lists the roles in the order they are shown.
+var Roles = []string{store.RoleDuty, store.RoleSupervisor, store.RoleAdmin, store.RoleAuditor}
+
+// grants is what each role may do. Duty officers talk; supervisors talk
+// and decide about the channel itself; admins configure; auditors only
+// look. Nobody but the duty roles speaks for the station.
+var grants = map[string][]Permission{
+	store.RoleDuty:       {Read, Send, Ack},
+	store.RoleSupervisor: {Read, Send, Ack, Suspend, Escalate, AuditTrail, Transcript},
+	store.RoleAdmin:      {Read, Channels, Peers, Operators, AuditTrail, Transcript},
+	store.RoleAuditor:    {Read, AuditTrail, Transcript},
+}
+
+// Allowed reports whether role may do p.
+func Allowed(role string, p Permission) bool {
+	for _, g := range grants[role] {
+		if g == p {
+			return true
+		}
+	}
+	return false
+}
+
+// Grants lists what role may do.
+func Grants(role string) []Permission { return append([]Permission(nil), grants[role]...) }
+
+// Languages the console speaks.
+var Languages = []string{"en", "zh"}
+
+// Errors. Bad input wraps station.ErrBadRequest, as everywhere else.
+var (
+	ErrBadLogin = errors.New("wrong operator name or password")
+	ErrLocked   = errors.New("operator is locked out")
+)
+
+func bad(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", station.ErrBadRequest, fmt.Sprintf(format, args...))
+}
+
+// CheckRole returns an error naming the roles when role is not one.
+func CheckRole(role string) error {
+	if _, ok := grants[role]; !ok {
+		return bad("role %q is not one of %s", role, strings.Join(Roles, ", "))
+	}
+	return nil
+}
+
+// CheckLang returns an error when lang is not a console language.
+func CheckLang(lang string) error {
+	for _, l := range Languages {
+		if l == lang {
+			return nil
+		}
+	}
+	return bad("language %q is not one of %s", lang, strings.Join(Languages, ", "))
+}
+
+// MaxName bounds an operator's name in bytes.
+const MaxName = 64
+
+// CheckName accepts 1-64 bytes of printable UTF-8 (any script: operators
+// write their names as they do), without leading or trailing space and
+// without "/".
+func CheckName(name string) error {
+	switch {
+	case name == "":
+		return bad("operator name is empty")
+	case len(name) > MaxName:
+		return bad("operator name is %d bytes, more than %d", len(name), MaxName)
+	case !utf8.ValidString(name):
+		return bad("operator name is not valid UTF-8")
+	case strings.TrimSpace(name) != name:
+		return bad("operator name %q starts or ends with a space", name)
+	case strings.Contains(name, "/"):
+		return bad("operator name %q contains /", name)
+	}
+	for _, r := range name {
+		if !unicode.IsPrint(r) {
+			return bad("operator name %q contains a control or invisible character (%U)", name, r)
+		}
+	}
+	return nil
+}
+
+// Password bounds, in characters and bytes.
+const (
+	MinPassword = 12
+	MaxPassword = 1024
+)
+
+// CheckPassword accepts passwords of 12 characters up to 1024 bytes.
+func CheckPassword(pw string) error {
+	if n := utf8.RuneCountInString(pw); n < MinPassword {
+		return bad("password is %d characters; use at least %d", n, MinPassword)
+	}
+	if len(pw) > MaxPassword {
+		return bad("password is more than %d bytes", MaxPassword)
+	}
+	return nil
+}
+
+// argon2id parameters: the OWASP recommendation (19 MiB, 2 passes, 1
+// lane). They are written into each hash, so raising them later leaves old
+// hashes readable.
+const (
+	argonMemory  = 19 * 1024
+	argonTime    = 2
+	argonThreads = 1
+	argonKeyLen  = 32
+	argonSaltLen = 16
+)
+
+var b64 = base64.RawStdEncoding
+
+// Hash returns an argon2id hash of password in the PHC string format.
+func Hash(password string) (string, error) {
+	salt := make([]byte, argonSaltLen)
+	if _, err := rand.Read(salt); err != nil {
+		return "", err
+	}
+	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+}
+
+// Verify reports whether password matches hash, comparing in constant time.
+// A malformed hash never matches.
+func Verify(hash, password string) bool {
+	parts := strings.Split(hash, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" || parts[2] != fmt.Sprintf("v=%d", argon2.Version) {
+		return false
+	}
+	var m, t uint32
+	var p uint8
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m == 0 || m > 1<<20 || t == 0 || t > 16 || p == 0 {
+		return false
+	}
+	salt, err := b64.DecodeString(parts[4])
+	if err != nil {
+		return false
+	}
+	want, err := b64.DecodeString(parts[5])
+	if err != nil || len(want) < 16 || len(want) > 64 {
+		return false
+	}
+	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// dummy is hashed against when a login names nobody, so that a wrong name
+// takes as long as a wrong password.
+var dummy = sync.OnceValue(func() string {
+	h, _ := Hash("not a password of anyone's")
+	return h
+})
+
+// Lockout: after LockAfter consecutive failed logins an operator is locked
+// for LockFor, whatever password comes next.
+const (
+	LockAfter = 5
+	LockFor   = 15 * time.Minute
+)
+
+// Actor is who does something, for the audit trail.
+type Actor struct {
+	Name string // operator name; "" for the station directory's owner at the command line
+	Addr string // remote address, or "local"
+}
+
+// Local is the owner of the station directory, at the command line.
+var Local = Actor{Name: "", Addr: "local"}
+
+// View is an operator as listed (no password hash).
+type View struct {
+	Name         string    `json:"name"`
+	Role         string    `json:"role"`
+	Lang         string    `json:"lang"`
+	CreatedAt    time.Time `json:"created_at"`
+	FailedLogins int       `json:"failed_logins"`
+	LockedUntil  time.Time `json:"locked_until,omitzero"`
+}
+
+func view(o store.Operator) View {
+	return View{Name: o.Name, Role: o.Role, Lang: o.Lang, CreatedAt: o.CreatedAt, FailedLogins: o.FailedLogins, LockedUntil: o.LockedUntil}
+}
+
+// AddRequest adds an operator.
+type AddRequest struct {
+	Name     string `json:"name"`
+	Role     string `json:"role"`
+	Password string `json:"password"`
+	Lang     string `json:"lang,omitempty"` // default en
+}
+
+// Registry manages operators in a store and writes the audit trail.
+type Registry struct {
+	Store store.Console
+	Now   func() time.Time // time.Now when nil
+
+	login sync.Mutex // one login at a time: bounds argon2's memory, orders the failure count
+}
+
+func (r *Registry) now() time.Time {
+	if r.Now != nil {
+		return r.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// Record appends to the audit trail. A trail that cannot be written is the
+// station's failure and is returned; callers refuse the action then.
+func (r *Registry) Record(ctx context.Context, who Actor, action, target, outcome, detail string) error {
+	_, err := r.Store.AppendAudit(ctx, store.AuditRecord{At: r.now(), Operator: who.Name, Action: action, Target: target, Outcome: outcome, Detail: detail, Addr: who.Addr})
+	return err
+}
+
+// Outcome names how an action ended for the audit trail.
+func Outcome(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, station.ErrBadRequest), errors.Is(err, ErrBadLogin), errors.Is(err, ErrLocked):
+		return "refused"
+	default:
+		return "failed"
+	}
+}
+
+// Add adds an operator. Nothing is stored when any field is wrong.
+func (r *Registry) Add(ctx context.Context, who Actor, req AddRequest) (*View, error) {
+	v, err := r.add(ctx, req)
+	detail := "role " + req.Role
+	if err != nil {
+		detail = errDetail(err)
+	}
+	if aerr := r.Record(ctx, who, "operator.add", clip(req.Name), Outcome(err), detail); aerr != nil && err == nil {
+		return nil, aerr
+	}
+	return v, err
+}
+
+func (r *Registry) add(ctx context.Context, req AddRequest) (*View, error) {
+	if req.Lang == "" {
+		req.Lang = "en"
+	}
+	if err := CheckName(req.Name); err != nil {
+		return nil, err
+	}
+	if err := CheckRole(req.Role); err != nil {
+		return nil, err
+	}
+	if err := CheckLang(req.Lang); err != nil {
+		return nil, err
+	}
+	if err := CheckPassword(req.Password); err != nil {
+		return nil, err
+	}
+	h, err := Hash(req.Password)
+	if err != nil {
+		return nil, err
+	}
+	o := store.Operator{Name: req.Name, Role: req.Role, PasswordHash: h, Lang: req.Lang, CreatedAt: r.now()}
+	if err := r.Store.AddOperator(ctx, o); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return nil, bad("operator %q already exists", req.Name)
+		}
+		return nil, err
+	}
+	v := view(o)
+	return &v, nil
+}
+
+// List lists operators by name.
+func (r *Registry) List(ctx context.Context) ([]View, error) {
+	os, err := r.Store.Operators(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []View{}
+	for _, o := range os {
+		out = append(out, view(o))
+	}
+	return out, nil
+}
+
+// Remove removes an operator and ends their sessions.
+func (r *Registry) Remove(ctx context.Context, who Actor, name string) error {
+	err := r.Store.RemoveOperator(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		err = bad("no operator %q", name)
+	}
+	if aerr := r.Record(ctx, who, "operator.remove", clip(name), Outcome(err), errDetail(err)); aerr != nil && err == nil {
+		return aerr
+	}
+	return err
+}
+
+// Unlock clears an operator's failed logins and lockout.
+func (r *Registry) Unlock(ctx context.Context, who Actor, name string) error {
+	err := r.update(ctx, name, func(o *store.Operator) error {
+		o.FailedLogins, o.LockedUntil = 0, time.Time{}
+		return nil
+	})
+	if aerr := r.Record(ctx, who, "operator.unlock", clip(name), Outcome(err), errDetail(err)); aerr != nil && err == nil {
+		return aerr
+	}
+	return err
+}
+
+// SetLang sets the operator's interface language.
+func (r *Registry) SetLang(ctx context.Context, who Actor, lang string) error {
+	err := CheckLang(lang)
+	if err == nil {
+		err = r.update(ctx, who.Name, func(o *store.Operator) error { o.Lang = lang; return nil })
+	}
+	if aerr := r.Record(ctx, who, "lang", lang, Outcome(err), errDetail(err)); aerr != nil && err == nil {
+		return aerr
+	}
+	return err
+}
+
+func (r *Registry) update(ctx context.Context, name string, f func(*store.Operator) error) error {
+	r.login.Lock()
+	defer r.login.Unlock()
+	o, err := r.Store.Operator(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return bad("no operator %q", name)
+	}
+	if err != nil {
+		return err
+	}
+	if err := f(o); err != nil {
+		return err
+	}
+	return r.Store.UpdateOperator(ctx, *o)
+}
+
+// Login checks a name and password. It fails with ErrBadLogin for a wrong
+// name or password (the same error and about the same time for both) and
+// with ErrLocked while the operator is locked out; each attempt is in the
+// audit trail.
+func (r *Registry) Login(ctx context.Context, name, password, addr string) (*store.Operator, error) {
+	o, err := r.checkLogin(ctx, name, password)
+	detail := ""
+	who := Actor{Name: name, Addr: addr}
+	if err != nil {
+		detail = errDetail(err)
+		if o == nil {
+			who.Name = "" // nobody by that name: record the name tried as the target only
+		}
+	}
+	if aerr := r.Record(ctx, who, "login", clip(name), Outcome(err), detail); aerr != nil && err == nil {
+		return nil, aerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+func (r *Registry) checkLogin(ctx context.Context, name, password string) (*store.Operator, error) {
+	r.login.Lock()
+	defer r.login.Unlock()
+	if len(name) > MaxName || len(password) > MaxPassword {
+		Verify(dummy(), "")
+		return nil, ErrBadLogin
+	}
+	o, err := r.Store.Operator(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		Verify(dummy(), password)
+		return nil, ErrBadLogin
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := r.now()
+	if now.Before(o.LockedUntil) {
+		return o, fmt.Errorf("%w until %s (after %d failed logins); an admin can unlock it", ErrLocked, o.LockedUntil.Format(time.DateTime+" UTC"), LockAfter)
+	}
+	if !Verify(o.PasswordHash, password) {
+		o.FailedLogins++
+		if o.FailedLogins >= LockAfter {
+			o.LockedUntil = now.Add(LockFor)
+			o.FailedLogins = 0
+		}
+		if err := r.Store.UpdateOperator(ctx, *o); err != nil {
+			return nil, err
+		}
+		if !o.LockedUntil.IsZero() && now.Before(o.LockedUntil) {
+			return o, fmt.Errorf("%w until %s (after %d failed logins); an admin can unlock it", ErrLocked, o.LockedUntil.Format(time.DateTime+" UTC"), LockAfter)
+		}
+		return o, ErrBadLogin
+	}
+	if o.FailedLogins != 0 || !o.LockedUntil.IsZero() {
+		o.FailedLogins, o.LockedUntil = 0, time.Time{}
+		if err := r.Store.UpdateOperator(ctx, *o); err != nil {
+			return nil, err
+		}
+	}
+	return o, nil
+}
+
+func errDetail(err error) string {
+	if err == nil {
+		return ""
+	}
+	return strings.TrimPrefix(err.Error(), station.ErrBadRequest.Error()+": ")
+}
+
+// clip bounds what goes into the audit trail from untrusted input.
+func clip(s string) string {
+	if len(s) <= 200 {
+		return s
+	}
+	cut := 200
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
