@@ -43,6 +43,7 @@ type verb struct {
 
 var verbs = []verb{
 	{"init", "create a station: --name NAME --party CODE --peer-listen HOST:PORT --api-listen HOST:PORT [--endpoint HOST:PORT] [--store postgres://…]", cmdInit},
+	{"card add-relay", "list a relay in this station's card (then give peers the new card): --card RELAY-CARD --fingerprint FP", cmdAddRelay},
 	{"card", "print this station's signed card", cmdCard},
 	{"fingerprint", "print this station's fingerprint, to read aloud", cmdFingerprint},
 	{"peer add", "pin a peer: --card FILE --fingerprint FP", cmdPeerAdd},
@@ -484,6 +485,35 @@ func cmdEscalations(ctx context.Context, args []string) error {
 		}
 		return tw.Flush()
 	})
+}
+
+func cmdAddRelay(ctx context.Context, args []string) error {
+	f := newFlags("card add-relay", true)
+	card := f.String("card", "", "the relay's card file")
+	fp := f.String("fingerprint", "", "the relay's fingerprint, as read by its operator")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	if err := required("card add-relay", map[string]string{"card": *card, "fingerprint": *fp}); err != nil {
+		return err
+	}
+	text, err := os.ReadFile(*card)
+	if err != nil {
+		return fmt.Errorf("card add-relay: %w", err)
+	}
+	c, err := station.AddRelay(ctx, *f.dir, text, *fp)
+	if err != nil {
+		if errors.Is(err, station.ErrLocked) {
+			return fmt.Errorf("card add-relay: stop hotline run first: %w", err)
+		}
+		return fmt.Errorf("card add-relay: %w", err)
+	}
+	if *f.json {
+		return printJSON(map[string]any{"card": string(c.Text), "relays": len(c.Relays)})
+	}
+	fmt.Printf("%s's card now lists %d relay(s); give the new card (%s) to each peer: hotline peer add --card FILE --fingerprint %s\n",
+		c.Name, len(c.Relays), filepath.Join(*f.dir, "card"), c.Fingerprint())
+	return nil
 }
 
 func cmdBundleExport(ctx context.Context, args []string) error {

@@ -148,6 +148,13 @@ func TestOfflineBundle(t *testing.T) {
 	if len(got) != 21 || len(seen) != 21 {
 		t.Fatalf("CHN inbox: %d messages, %d distinct; want 21 once each", len(got), len(seen))
 	}
+	verifyBoth(t, ctx, p)
+}
+
+// verifyBoth exports channel ops from both running stations and verifies
+// both transcripts offline.
+func verifyBoth(t *testing.T, ctx context.Context, p *Pair) {
+	t.Helper()
 	for _, n := range []*Node{p.A, p.B} {
 		b, err := n.Client().Export(ctx, "ops")
 		if err != nil {

@@ -50,12 +50,25 @@ func freePort() (string, error) {
 
 // NewNode creates a station directory under root.
 func NewNode(ctx context.Context, root, binary, name, party string) (*Node, error) {
+	return NewNodeWith(ctx, root, binary, name, party, nil)
+}
+
+// NewNodeWith creates a station directory under root whose card advertises
+// the endpoints endpoints returns for its peer listener (for a proxy in
+// front of it); nil advertises the listener itself.
+func NewNodeWith(ctx context.Context, root, binary, name, party string, endpoints func(listen string) ([]string, error)) (*Node, error) {
 	addr, err := freePort()
 	if err != nil {
 		return nil, err
 	}
+	var eps []string
+	if endpoints != nil {
+		if eps, err = endpoints(addr); err != nil {
+			return nil, err
+		}
+	}
 	dir := filepath.Join(root, strings.ToLower(name))
-	card, err := station.Init(ctx, station.InitOptions{Dir: dir, Name: name, Party: party, PeerListen: addr, APIListen: "127.0.0.1:0"})
+	card, err := station.Init(ctx, station.InitOptions{Dir: dir, Name: name, Party: party, PeerListen: addr, APIListen: "127.0.0.1:0", Endpoints: eps})
 	if err != nil {
 		return nil, err
 	}
@@ -173,14 +186,39 @@ type Pair struct {
 // given channels at the given level: A proposes while offline, both start,
 // B accepts once the proposal has arrived.
 func NewPair(ctx context.Context, root, binary string, channels map[string]string) (*Pair, error) {
-	a, err := NewNode(ctx, root, binary, "USA", "USA")
-	if err != nil {
-		return nil, err
+	return NewPairWith(ctx, root, binary, channels, PairOptions{})
+}
+
+// PairOptions change how NewPairWith builds the stations.
+type PairOptions struct {
+	// Endpoints, if set, gives the endpoints a station's card advertises
+	// for its peer listener (see NewNodeWith).
+	Endpoints func(name, listen string) ([]string, error)
+	// Prepare, if set, runs on each new station before the two pin each
+	// other (to list relays in its card, say).
+	Prepare func(n *Node) error
+}
+
+// NewPairWith is NewPair with options.
+func NewPairWith(ctx context.Context, root, binary string, channels map[string]string, o PairOptions) (*Pair, error) {
+	var nodes []*Node
+	for _, name := range []string{"USA", "CHN"} {
+		var eps func(string) ([]string, error)
+		if o.Endpoints != nil {
+			eps = func(listen string) ([]string, error) { return o.Endpoints(name, listen) }
+		}
+		n, err := NewNodeWith(ctx, root, binary, name, name, eps)
+		if err != nil {
+			return nil, err
+		}
+		if o.Prepare != nil {
+			if err := o.Prepare(n); err != nil {
+				return nil, err
+			}
+		}
+		nodes = append(nodes, n)
 	}
-	b, err := NewNode(ctx, root, binary, "CHN", "CHN")
-	if err != nil {
-		return nil, err
-	}
+	a, b := nodes[0], nodes[1]
 	p := &Pair{A: a, B: b}
 	for _, pin := range []struct{ self, other *Node }{{a, b}, {b, a}} {
 		card, err := os.ReadFile(filepath.Join(pin.other.Dir, "card"))
@@ -231,7 +269,7 @@ func NewPair(ctx context.Context, root, binary string, channels map[string]strin
 		if err := WaitFor(ctx, a.Client(), 30*time.Second, func() (bool, error) {
 			cs, err := a.Client().Channels(ctx)
 			for _, c := range cs {
-				if c.ID == id && c.State == "active" {
+				if c.ID == id && c.Agreement == "active" {
 					return true, err
 				}
 			}

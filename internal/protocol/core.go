@@ -542,7 +542,20 @@ func (c *Core) addPeerReq(ev AddPeer) {
 	}
 	if p := c.peers[card.Name]; p != nil {
 		if bytes.Equal(p.card.SignKey, card.SignKey) && bytes.Equal(p.card.KEMKey, card.KEMKey) {
-			c.done(ev.ID, Result{}, nil)
+			switch {
+			case bytes.Equal(p.card.Text, card.Text):
+				c.done(ev.ID, Result{}, nil)
+			case !card.Issued.After(p.card.Issued):
+				c.done(ev.ID, Result{}, fmt.Errorf("%w: this card of %s was issued %s, not after the pinned one (%s)", ErrRefused,
+					card.Name, card.Issued.Format(time.RFC3339), p.card.Issued.Format(time.RFC3339)))
+			default:
+				// A newer card under the same keys (new endpoints or
+				// relays): signed by the key pinned, so it replaces the old.
+				p.card = card
+				c.batch.Peers = append(c.batch.Peers, store.Peer{Name: card.Name, Party: card.Party, Card: card.Text, Fingerprint: card.Fingerprint(), AddedAt: c.now})
+				id := ev.ID
+				c.afterDurable(func(err error) { c.done(id, Result{}, err) })
+			}
 			return
 		}
 		c.done(ev.ID, Result{}, fmt.Errorf("%w: %s is already pinned with another key (fingerprint %s)", ErrRefused, card.Name, p.card.Fingerprint()))

@@ -36,6 +36,7 @@ func (s *Station) Run(ctx context.Context) error {
 	for _, n := range names {
 		s.startDialer(n)
 	}
+	s.startRelays(ctx)
 	go func() {
 		select {
 		case <-ctx.Done():

@@ -88,15 +88,19 @@ type ChannelView struct {
 	Paths        []PathView `json:"paths"`
 }
 
-// PathView is one transport path of a channel and its health.
+// PathView is one transport path of a channel and its health, from the
+// probes of the path (every 500ms).
 type PathView struct {
-	Name string `json:"name"` // "direct"
-	Up   bool   `json:"up"`
-	// From machine-answered link tests: when one was last answered, its
-	// round trip, and the peer's clock minus this station's.
+	Name   string `json:"name"` // "direct", "relay"
+	Up     bool   `json:"up"`
+	Active bool   `json:"active"` // this station's entries go this way
+	// When a probe was last answered, its round trip, the peer's clock
+	// minus this station's, probes sent and left unanswered.
 	LastOK *time.Time `json:"last_ok,omitempty"`
 	RTTms  *float64   `json:"rtt_ms,omitempty"`
 	Skewms *float64   `json:"skew_ms,omitempty"`
+	Probes int        `json:"probes"`
+	Lost   int        `json:"lost"`
 }
 
 // SuspendRequest suspends or resumes a channel.
@@ -371,14 +375,14 @@ func channelView(self string, i protocol.ChannelInfo, c store.Channel) ChannelVi
 		v.LastCheck, v.LastCheckAt = fmt.Sprintf("%s/%s/%d", i.ID, self, i.LastCheck), &at
 	}
 	for _, p := range i.Paths {
-		pv := PathView{Name: p.Name, Up: p.Up}
-		if !i.LinkOK.IsZero() {
-			ok := i.LinkOK.UTC()
-			rtt := float64(i.LinkRTT.Microseconds()) / 1000
+		pv := PathView{Name: p.Name, Up: p.Up, Active: p.Active, Probes: p.Probes, Lost: p.Lost}
+		if !p.LastOK.IsZero() {
+			ok := p.LastOK.UTC()
+			rtt := float64(p.RTT.Microseconds()) / 1000
 			pv.LastOK, pv.RTTms = &ok, &rtt
 		}
-		if i.SkewKnown {
-			skew := float64(i.Skew.Microseconds()) / 1000
+		if p.SkewKnown {
+			skew := float64(p.Skew.Microseconds()) / 1000
 			pv.Skewms = &skew
 		}
 		v.Paths = append(v.Paths, pv)

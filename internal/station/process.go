@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"hotline/internal/identity"
-	"hotline/internal/link"
 	"hotline/internal/protocol"
 	"hotline/internal/store"
 )
@@ -48,7 +47,8 @@ type Station struct {
 
 	ackMu    sync.Mutex // serializes Ack
 	mu       sync.Mutex
-	conns    map[protocol.ConnID]*link.Conn
+	conns    map[protocol.ConnID]conn
+	relays   *relays
 	pins     map[string]string // string(ed25519 key) → peer name
 	dialers  map[string]context.CancelFunc
 	subs     map[chan protocol.Notify]struct{}
@@ -58,6 +58,13 @@ type Station struct {
 	nextConn atomic.Uint64
 	status   atomic.Pointer[[]protocol.ChannelInfo]
 	stats    atomic.Pointer[protocol.Stats]
+}
+
+// conn is a connection the core sends on: a direct link, or one side of
+// a relay path.
+type conn interface {
+	Send(p []byte, closeAfter bool)
+	Close() error
 }
 
 type request struct {
@@ -113,7 +120,7 @@ func Open(ctx context.Context, dir string, log *slog.Logger) (*Station, error) {
 		core: core, lock: lock,
 		reqs: make(chan request, 1024), stop: make(chan struct{}), done: make(chan struct{}),
 		waiters: map[uint64]chan protocol.Done{}, held: map[uint64][]protocol.Notify{},
-		conns: map[protocol.ConnID]*link.Conn{}, pins: map[string]string{}, dialers: map[string]context.CancelFunc{},
+		conns: map[protocol.ConnID]conn{}, pins: map[string]string{}, dialers: map[string]context.CancelFunc{},
 		subs: map[chan protocol.Notify]struct{}{},
 	}
 	for _, p := range snap.Peers {

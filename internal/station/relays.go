@@ -1,0 +1,453 @@
+package station
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"hotline/internal/identity"
+	"hotline/internal/link"
+	"hotline/internal/protocol"
+	"hotline/internal/relay"
+)
+
+// The relay path. A station picks up its mail from the relays its own card
+// lists, and deposits for a peer at the relays the peer's card lists. To
+// the core, the relays between this station and a peer are one path,
+// ranked after the direct one, made of two connections as a direct link
+// would be: an outbound one (this station's hello, entries and probes go
+// out as deposits; the peer's status, receipts, resend requests and probe
+// answers come back in mail) and an inbound one (the other way round).
+// Mail is sorted onto them by frame type.
+
+// relayRank orders the relay path after the direct one.
+const relayRank = 1
+
+// relayConn is one of the two connections of a peer's relay path. Frames
+// sent on it are deposited, in order, at the peer's relays.
+type relayConn struct {
+	rp     *relayPath
+	queue  chan []byte
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (c *relayConn) Send(p []byte, closeAfter bool) {
+	select {
+	case c.queue <- p:
+	case <-c.closed:
+		return
+	default:
+		// A peer too slow to drain: drop the path, as a direct link does.
+		c.rp.down(fmt.Errorf("deposit queue full"))
+		return
+	}
+	if closeAfter {
+		c.rp.down(errors.New("closed by the core"))
+	}
+}
+
+func (c *relayConn) Close() error {
+	c.rp.down(errors.New("closed"))
+	return nil
+}
+
+// relayPath is the relay path to one peer while it is up.
+type relayPath struct {
+	s        *Station
+	peer     string
+	card     *identity.Card
+	out, in  protocol.ConnID
+	outC     *relayConn
+	inC      *relayConn
+	stop     chan struct{}
+	downOnce sync.Once
+}
+
+func (rp *relayPath) down(err error) {
+	rp.downOnce.Do(func() {
+		close(rp.stop)
+		rp.outC.once.Do(func() { close(rp.outC.closed) })
+		rp.inC.once.Do(func() { close(rp.inC.closed) })
+		rp.s.relayPathDown(rp, err)
+	})
+}
+
+// deposit sends a connection's frames, in order, to the first of the
+// peer's relays that takes them.
+func (rp *relayPath) deposit(c *relayConn) {
+	for {
+		select {
+		case <-c.closed:
+			return
+		case p := <-c.queue:
+			if err := rp.s.relays.deposit(rp.card, p); err != nil {
+				rp.down(err)
+				return
+			}
+		}
+	}
+}
+
+// relays keeps this station's relay clients: one per relay, its own (to
+// pick up from) and its peers' (to deposit at), redialed with backoff.
+type relays struct {
+	s       *Station
+	mu      sync.Mutex
+	clients map[string]*relay.Client // by relay key
+	refs    map[string]identity.RelayRef
+	own     map[string]bool // relays this station picks up from
+	paths   map[string]*relayPath
+	changed chan struct{}
+	recon   sync.Mutex // one reconcile at a time
+}
+
+func (r *relays) client(key string) *relay.Client {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.clients[key]
+}
+
+// deposit gives a frame to the first connected relay of the peer's card.
+func (r *relays) deposit(card *identity.Card, p []byte) error {
+	var errs []error
+	for _, ref := range card.Relays {
+		c := r.client(string(ref.Key))
+		if c == nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(r.s.runCtx, 10*time.Second)
+		err := c.Deposit(ctx, card.SignKey, p)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, fmt.Errorf("relay %s: %w", ref.Name, err))
+	}
+	if len(errs) == 0 {
+		return fmt.Errorf("no relay of %s is reachable", card.Name)
+	}
+	return errors.Join(errs...)
+}
+
+// startRelays dials every relay in this station's card and its peers'
+// cards, and keeps the relay path of each peer up while a relay to
+// deposit at and one to pick up from are connected.
+func (s *Station) startRelays(ctx context.Context) {
+	r := &relays{s: s, clients: map[string]*relay.Client{}, refs: map[string]identity.RelayRef{}, own: map[string]bool{},
+		paths: map[string]*relayPath{}, changed: make(chan struct{}, 1)}
+	s.relays = r
+	for _, ref := range s.OwnCard.Relays {
+		r.refs[string(ref.Key)] = ref
+		r.own[string(ref.Key)] = true
+	}
+	var cards []*identity.Card
+	s.inLoop(ctx, func() {
+		for _, n := range s.pinNames() {
+			if c := s.core.Peer(n); c != nil {
+				cards = append(cards, c)
+			}
+		}
+	})
+	for _, c := range cards {
+		for _, ref := range c.Relays {
+			r.refs[string(ref.Key)] = ref
+		}
+	}
+	for key, ref := range r.refs {
+		go r.keep(ctx, key, ref)
+	}
+	go r.watch(ctx)
+}
+
+func (s *Station) pinNames() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, n := range s.pins {
+		out = append(out, n)
+	}
+	return out
+}
+
+// keep holds a connection to one relay, redialing with backoff, and
+// hands the mail it pushes to the core.
+func (r *relays) keep(ctx context.Context, key string, ref identity.RelayRef) {
+	b := link.Backoff{Min: 50 * time.Millisecond, Max: 5 * time.Second}
+	for ctx.Err() == nil {
+		c, err := relay.Dial(ctx, ref.Addr, ref.Key, r.s.cert)
+		if err != nil {
+			if errors.Is(err, relay.ErrNotAllowed) || errors.Is(err, link.ErrNotPinned) {
+				r.s.event(protocol.LinkRefused{Reason: "relay refused", Text: fmt.Sprintf("relay %s at %s: %v", ref.Name, ref.Addr, err)})
+			}
+		} else {
+			began := time.Now()
+			r.mu.Lock()
+			r.clients[key] = c
+			r.mu.Unlock()
+			r.poke()
+			r.serve(ctx, c, r.own[key])
+			r.mu.Lock()
+			delete(r.clients, key)
+			r.mu.Unlock()
+			c.Close()
+			r.poke()
+			if time.Since(began) > 10*time.Second {
+				b.Reset()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.s.done:
+			return
+		case <-time.After(b.Next()):
+		}
+	}
+}
+
+func (r *relays) poke() {
+	select {
+	case r.changed <- struct{}{}:
+	default:
+	}
+}
+
+// serve reads mail until the connection ends. Mail is deleted from the
+// relay once the core has taken it: if the station dies before the entries
+// are durable, their author still holds them unreceipted and sends them
+// again.
+func (r *relays) serve(ctx context.Context, c *relay.Client, own bool) {
+	deletes := make(chan uint64, 1)
+	go func() {
+		for id := range deletes {
+			dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			c.Delete(dctx, id)
+			cancel()
+		}
+	}()
+	defer close(deletes)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.Done():
+			return
+		case m, ok := <-c.Mail():
+			if !ok {
+				return
+			}
+			if own {
+				r.take(m)
+			}
+			select { // the newest id covers the ones before
+			case deletes <- m.ID:
+			default:
+				select {
+				case <-deletes:
+				default:
+				}
+				deletes <- m.ID
+			}
+		}
+	}
+}
+
+// take sorts one mail onto the peer's relay path.
+func (r *relays) take(m relay.Mail) {
+	name, ok := r.s.peerName(m.From)
+	if !ok || len(m.Payload) == 0 {
+		return
+	}
+	r.mu.Lock()
+	rp := r.paths[name]
+	r.mu.Unlock()
+	if rp == nil {
+		// Mail waiting from before this station connected: bring the
+		// path up first, if it can be.
+		r.reconcile()
+		r.mu.Lock()
+		rp = r.paths[name]
+		r.mu.Unlock()
+	}
+	if rp == nil {
+		return // no relay to answer through: the author sends again when there is
+	}
+	conn := rp.in
+	switch protocol.FrameType(m.Payload[0]) {
+	case protocol.FrameStatus, protocol.FrameReceipt, protocol.FrameResend, protocol.FrameProbeReply, protocol.FrameError:
+		conn = rp.out
+	}
+	r.s.event(protocol.FrameIn{Peer: name, Conn: conn, Data: m.Payload, Pre: protocol.Prepare(m.Payload, m.From, r.s.Keys)})
+}
+
+// watch brings each peer's relay path up when a relay to deposit at and
+// one of this station's to pick up from are connected, and down when not.
+func (r *relays) watch(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		r.reconcile()
+		select {
+		case <-ctx.Done():
+			r.mu.Lock()
+			paths := r.paths
+			r.mu.Unlock()
+			for _, rp := range paths {
+				rp.down(ctx.Err())
+			}
+			return
+		case <-r.s.done:
+			return
+		case <-r.changed:
+		case <-tick.C:
+		}
+	}
+}
+
+func (r *relays) reconcile() {
+	r.recon.Lock()
+	defer r.recon.Unlock()
+	var cards []*identity.Card
+	r.s.inLoop(r.s.runCtx, func() {
+		for _, n := range r.s.pinNames() {
+			if c := r.s.core.Peer(n); c != nil {
+				cards = append(cards, c)
+			}
+		}
+	})
+	r.mu.Lock()
+	for _, card := range cards {
+		for _, ref := range card.Relays {
+			if _, ok := r.refs[string(ref.Key)]; !ok {
+				r.refs[string(ref.Key)] = ref
+				go r.keep(r.s.runCtx, string(ref.Key), ref)
+			}
+		}
+	}
+	pickup := false
+	for key := range r.own {
+		pickup = pickup || r.clients[key] != nil
+	}
+	var up, downs []*identity.Card
+	for _, card := range cards {
+		deposit := false
+		for _, ref := range card.Relays {
+			deposit = deposit || r.clients[string(ref.Key)] != nil
+		}
+		switch have := r.paths[card.Name] != nil; {
+		case pickup && deposit && !have:
+			up = append(up, card)
+		case !(pickup && deposit) && have:
+			downs = append(downs, card)
+		}
+	}
+	var stale []*relayPath
+	for _, c := range downs {
+		stale = append(stale, r.paths[c.Name])
+	}
+	r.mu.Unlock()
+	for _, rp := range stale {
+		rp.down(errors.New("no relay reachable"))
+	}
+	for _, card := range up {
+		r.s.relayPathUp(card)
+	}
+}
+
+// relayPathUp registers a peer's relay path with the core.
+func (s *Station) relayPathUp(card *identity.Card) {
+	rp := &relayPath{s: s, peer: card.Name, card: card, stop: make(chan struct{}),
+		out: protocol.ConnID(s.nextConn.Add(1)), in: protocol.ConnID(s.nextConn.Add(1))}
+	rp.outC = &relayConn{rp: rp, queue: make(chan []byte, link.QueueSize), closed: make(chan struct{})}
+	rp.inC = &relayConn{rp: rp, queue: make(chan []byte, link.QueueSize), closed: make(chan struct{})}
+	s.relays.mu.Lock()
+	s.relays.paths[card.Name] = rp
+	s.relays.mu.Unlock()
+	s.mu.Lock()
+	s.conns[rp.out], s.conns[rp.in] = rp.outC, rp.inC
+	s.mu.Unlock()
+	go rp.deposit(rp.outC)
+	go rp.deposit(rp.inC)
+	s.Log.Info("relay path up", "peer", card.Name)
+	s.event(protocol.Connected{Peer: card.Name, Conn: rp.in, Outbound: false, Path: "relay", Rank: relayRank})
+	s.event(protocol.Connected{Peer: card.Name, Conn: rp.out, Outbound: true, Path: "relay", Rank: relayRank})
+}
+
+func (s *Station) relayPathDown(rp *relayPath, err error) {
+	s.relays.mu.Lock()
+	if s.relays.paths[rp.peer] == rp {
+		delete(s.relays.paths, rp.peer)
+	}
+	s.relays.mu.Unlock()
+	s.mu.Lock()
+	delete(s.conns, rp.out)
+	delete(s.conns, rp.in)
+	s.mu.Unlock()
+	s.Log.Info("relay path down", "peer", rp.peer, "err", err)
+	go func() {
+		s.event(protocol.Disconnected{Peer: rp.peer, Conn: rp.out})
+		s.event(protocol.Disconnected{Peer: rp.peer, Conn: rp.in})
+		s.relays.poke()
+	}()
+}
+
+// AddRelay lists a relay in this station's card: peers that cannot reach
+// it directly will deposit there, and it picks up from there. The relay's
+// card is checked against the fingerprint a person read. The new card must
+// reach the peers (hotline peer add with the new card file); the station
+// must not be running.
+func AddRelay(ctx context.Context, dir string, relayCard []byte, fingerprint string) (*identity.Card, error) {
+	cfg, err := LoadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := identity.ParseCard(relayCard)
+	if err != nil {
+		return nil, badRequest("relay card: %v", err)
+	}
+	if !identity.SameFingerprint(rc.Fingerprint(), fingerprint) {
+		return nil, badRequest("%v: the card of relay %s has fingerprint %s, not %s; do not use it", identity.ErrFingerprint, rc.Name, rc.Fingerprint(), fingerprint)
+	}
+	if len(rc.Endpoints) == 0 {
+		return nil, badRequest("the card of relay %s lists no endpoint", rc.Name)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Close()
+	keys, err := identity.LoadKeys(filepath.Join(dir, "keys"))
+	if err != nil {
+		return nil, err
+	}
+	own, err := ReadCard(dir)
+	if err != nil {
+		return nil, err
+	}
+	if rc.SignKey.Equal(own.SignKey) {
+		return nil, badRequest("that is this station's own card")
+	}
+	for _, r := range own.Relays {
+		if r.Key.Equal(rc.SignKey) || r.Name == rc.Name {
+			return nil, badRequest("relay %s is already in this station's card", rc.Name)
+		}
+	}
+	relays := append(slices.Clone(own.Relays), identity.RelayRef{Name: rc.Name, Addr: rc.Endpoints[0], Key: rc.SignKey})
+	issued := time.Now()
+	if !issued.Truncate(time.Second).After(own.Issued) {
+		issued = own.Issued.Add(time.Second)
+	}
+	card, err := identity.NewCardRelays(keys, cfg.Party, own.Endpoints, relays, issued)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFileSync(filepath.Join(dir, "card"), card.Text, 0o644); err != nil {
+		return nil, err
+	}
+	return card, nil
+}
