@@ -169,6 +169,16 @@ func (n *Node) Stop(sig syscall.Signal) error {
 	return nil
 }
 
+// PID is the process id of the running station, 0 if it is not running.
+func (n *Node) PID() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil {
+		return 0
+	}
+	return n.cmd.Process.Pid
+}
+
 // Detach forgets the process without stopping it.
 func (n *Node) Detach() {
 	n.mu.Lock()

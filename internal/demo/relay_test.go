@@ -24,7 +24,7 @@ type relayProc struct {
 	exited    chan struct{}
 }
 
-func startRelay(t *testing.T, r *relayProc) {
+func startRelay(t testing.TB, r *relayProc) {
 	t.Helper()
 	logf, err := os.OpenFile(filepath.Join(r.dir, "relay.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
@@ -46,7 +46,7 @@ func (r *relayProc) kill() {
 
 // relayPair makes a relay and two stations whose cards list it, each
 // station's direct endpoint behind a fault proxy, with one channel.
-func relayPair(t *testing.T, ctx context.Context) (*Pair, *relayProc, map[string]*netfault.Proxy) {
+func relayPair(t testing.TB, ctx context.Context) (*Pair, *relayProc, map[string]*netfault.Proxy) {
 	t.Helper()
 	root := t.TempDir()
 	port, err := freePort()
@@ -116,7 +116,7 @@ func pathsOf(ctx context.Context, c *api.Client) (map[string]station.PathView, s
 	return nil, "", fmt.Errorf("no channel ops")
 }
 
-func waitPaths(t *testing.T, ctx context.Context, c *api.Client, what string, ok func(map[string]station.PathView, string) bool) {
+func waitPaths(t testing.TB, ctx context.Context, c *api.Client, what string, ok func(map[string]station.PathView, string) bool) {
 	t.Helper()
 	if err := WaitFor(ctx, c, 30*time.Second, func() (bool, error) {
 		ps, state, err := pathsOf(ctx, c)

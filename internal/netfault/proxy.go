@@ -1,11 +1,11 @@
 // Package netfault is a TCP proxy for tests that puts faults between real
 // processes: it can cut every connection and refuse new ones (a path that
-// is down), and heal. The kernel these tests run on has no netem, so
+// is down and says so), black-hole them (a path that goes silent: bytes
+// vanish, connections stay open), and heal. The kernel these tests run on has no netem, so
 // faults are made here, in user space.
 package netfault
 
 import (
-	"io"
 	"net"
 	"sync"
 )
@@ -17,6 +17,7 @@ type Proxy struct {
 
 	mu    sync.Mutex
 	down  bool
+	hole  bool
 	conns map[net.Conn]struct{}
 	cuts  int
 	done  chan struct{}
@@ -48,11 +49,32 @@ func (p *Proxy) Cut() {
 	}
 }
 
+// Blackhole drops every byte through the proxy from now on, without
+// closing anything, and accepts new connections into the same hole, until
+// Heal. Connections that carried dropped bytes are closed by Heal: their
+// streams are broken.
+func (p *Proxy) Blackhole() {
+	p.mu.Lock()
+	p.hole = true
+	p.mu.Unlock()
+}
+
 // Heal lets connections through again.
 func (p *Proxy) Heal() {
 	p.mu.Lock()
-	p.down = false
-	p.mu.Unlock()
+	defer p.mu.Unlock()
+	if p.hole {
+		for c := range p.conns {
+			c.Close()
+		}
+	}
+	p.down, p.hole = false, false
+}
+
+func (p *Proxy) holed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.hole
 }
 
 // Close stops the proxy and closes every connection.
@@ -111,7 +133,18 @@ func (p *Proxy) forward(c net.Conn) {
 	wg.Add(2)
 	pipe := func(dst, src net.Conn) {
 		defer wg.Done()
-		io.Copy(dst, src)
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 && !p.holed() {
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					break
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
 		dst.Close()
 		src.Close()
 	}

@@ -1334,6 +1334,32 @@ func (c *Core) Receipt(channel string) []byte {
 	return nil
 }
 
+// Delivered returns how many entries of this station's log for a channel
+// the peer has receipted, as checked (the store may write it a moment
+// later).
+func (c *Core) Delivered(channel string) uint64 {
+	if cs := c.channels[channel]; cs != nil {
+		return cs.mine.delivered
+	}
+	return 0
+}
+
+// PeerNames lists the pinned peers.
+func (c *Core) PeerNames() []string {
+	out := make([]string, 0, len(c.peers))
+	for n := range c.peers {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Ready reports whether a peer has an active path.
+func (c *Core) Ready(peer string) bool {
+	p := c.peers[peer]
+	return p != nil && p.ready
+}
+
 // Peer returns a pinned peer's card.
 func (c *Core) Peer(name string) *identity.Card {
 	if p := c.peers[name]; p != nil {

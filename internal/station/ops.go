@@ -230,13 +230,13 @@ func asBadRequest(err error) error {
 	return fmt.Errorf("%w: %w", ErrBadRequest, err)
 }
 
-func (s *Station) connected() map[string]bool {
+func (s *Station) connected(ctx context.Context) map[string]bool {
 	out := map[string]bool{}
-	if info := s.status.Load(); info != nil {
-		for _, c := range *info {
-			out[c.Peer] = out[c.Peer] || c.Connected
+	s.inLoop(ctx, func() {
+		for _, n := range s.core.PeerNames() {
+			out[n] = s.core.Ready(n)
 		}
-	}
+	})
 	return out
 }
 
@@ -246,7 +246,7 @@ func (s *Station) Peers(ctx context.Context) ([]PeerView, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn := s.connected()
+	conn := s.connected(ctx)
 	out := []PeerView{}
 	for _, p := range ps {
 		c, err := identity.ParseCard(p.Card)
@@ -519,11 +519,13 @@ func (s *Station) views(ctx context.Context, ms []store.Message) ([]MessageView,
 	// The core knows of a receipt as soon as it has checked it; the store
 	// may write it up to a moment later (receipts are written lazily).
 	delivered := map[string]uint64{}
-	if info := s.status.Load(); info != nil {
-		for _, c := range *info {
-			delivered[c.ID] = c.Delivered
+	s.inLoop(ctx, func() {
+		for _, m := range ms {
+			if _, ok := delivered[m.Channel]; !ok {
+				delivered[m.Channel] = s.core.Delivered(m.Channel)
+			}
 		}
-	}
+	})
 	out := []MessageView{}
 	for _, m := range ms {
 		if m.Author == s.Cfg.Name && m.Index <= delivered[m.Channel] {
@@ -725,9 +727,12 @@ func (s *Station) Status(ctx context.Context) (*StatusView, error) {
 	if a := s.PeerAddr(); a != nil {
 		v.PeerAddr = a.String()
 	}
-	if st := s.stats.Load(); st != nil {
-		v.Refused, v.Duplicates = st.Refused, st.Duplicates
-	}
+	s.inLoop(ctx, func() {
+		for k, n := range s.core.Stats.Refused {
+			v.Refused[k] = n
+		}
+		v.Duplicates = s.core.Stats.Duplicates
+	})
 	return v, nil
 }
 

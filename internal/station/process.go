@@ -56,8 +56,6 @@ type Station struct {
 	cert     tls.Certificate
 	peerAddr net.Addr
 	nextConn atomic.Uint64
-	status   atomic.Pointer[[]protocol.ChannelInfo]
-	stats    atomic.Pointer[protocol.Stats]
 }
 
 // conn is a connection the core sends on: a direct link, or one side of
@@ -127,7 +125,6 @@ func Open(ctx context.Context, dir string, log *slog.Logger) (*Station, error) {
 		c, _ := identity.ParseCard(p.Card) // parsed by the core already
 		s.pins[string(c.SignKey)] = c.Name
 	}
-	s.publish()
 	go s.loop()
 	return s, nil
 }
@@ -328,7 +325,6 @@ func (s *Station) loop() {
 				s.persists = nil
 			}
 		}
-		s.publish()
 		setWake()
 	}
 }
@@ -427,17 +423,6 @@ func (s *Station) notify(notes []protocol.Notify) {
 	}
 }
 
-func (s *Station) publish() {
-	info := s.core.Channels()
-	s.status.Store(&info)
-	st := s.core.Stats
-	refused := map[string]int{}
-	for k, v := range st.Refused {
-		refused[k] = v
-	}
-	st.Refused = refused
-	s.stats.Store(&st)
-}
 
 // Subscribe returns a channel of notifications until cancel is called.
 func (s *Station) Subscribe() (<-chan protocol.Notify, func()) {
