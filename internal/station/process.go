@@ -423,7 +423,6 @@ func (s *Station) notify(notes []protocol.Notify) {
 	}
 }
 
-
 // Subscribe returns a channel of notifications until cancel is called.
 func (s *Station) Subscribe() (<-chan protocol.Notify, func()) {
 	ch := make(chan protocol.Notify, 256)
