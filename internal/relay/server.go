@@ -48,6 +48,11 @@ type Options struct {
 	// Now is the clock for deposit times and expiry (tests inject one).
 	// Timeouts on connections use the real clock.
 	Now func() time.Time
+	// Lie, if set, makes this relay lie, for tests of the stations that
+	// use it: every mail passes through it on its way out, and what it
+	// returns is sent instead (nothing, copies, altered or other mail).
+	// A relay run by hotline relay never sets it.
+	Lie func(Mail) []Mail
 }
 
 // Server is an open relay: its directory, store and, once Serve is
@@ -62,6 +67,7 @@ type Server struct {
 	Log  *slog.Logger
 
 	now  func() time.Time
+	lie  func(Mail) []Mail
 	st   *store
 	lock *os.File
 	tls  *tls.Config
@@ -136,7 +142,7 @@ func open(ctx context.Context, dir string, cfg *Config, keys *identity.Keys, car
 	}
 	s := &Server{
 		Dir: dir, Cfg: cfg, Keys: keys, Card: card, Log: o.Log.With("relay", cfg.Name),
-		now: o.Now, st: st, lock: lock,
+		now: o.Now, lie: o.Lie, st: st, lock: lock,
 		writes: make(chan *write, maxBatch), stop: make(chan struct{}), done: make(chan struct{}),
 		allowed: map[string]stationRow{}, pending: byRecipient, deposited: bySender,
 		conns: map[string]map[*serverConn]struct{}{}, raw: map[net.Conn]struct{}{}, counters: counters,
@@ -600,9 +606,16 @@ func (c *serverConn) sender() {
 		c.tc.SetWriteDeadline(time.Now().Add(writeTimeout))
 		err := c.writeAnswers()
 		for i := 0; err == nil && i < len(mail); i++ {
-			m := mail[i]
-			err = link.WriteFrame(c.w, (&Message{Type: TypeMail, ID: m.ID, From: m.From, At: m.DepositedAt, Payload: m.Payload}).Encode())
-			cursor = m.ID
+			out := mail[i : i+1]
+			if c.s.lie != nil {
+				out = c.s.lie(mail[i])
+			}
+			for _, m := range out {
+				if err == nil {
+					err = link.WriteFrame(c.w, (&Message{Type: TypeMail, ID: m.ID, From: m.From, At: m.DepositedAt, Payload: m.Payload}).Encode())
+				}
+			}
+			cursor = mail[i].ID
 			c.sent.Store(cursor)
 		}
 		if err == nil {

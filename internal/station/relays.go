@@ -261,6 +261,7 @@ func (r *relays) serve(ctx context.Context, c *relay.Client, own bool) {
 func (r *relays) take(m relay.Mail) {
 	name, ok := r.s.peerName(m.From)
 	if !ok || len(m.Payload) == 0 {
+		r.s.event(protocol.LinkRefused{Reason: "relay mail", Text: fmt.Sprintf("a relay handed over mail (%d bytes) from a key that is not a pinned peer, or empty", len(m.Payload))})
 		return
 	}
 	r.mu.Lock()
