@@ -274,6 +274,7 @@ type outLog struct {
 	durable   uint64
 	sent      uint64         // sent on the current outbound connection
 	delivered uint64         // covered by the peer's cosignature
+	progress  time.Time      // when delivered last grew, or sending from it began
 	pending   []pendingEntry // entries delivered+1 .. size
 	receipt   []byte
 	// signed holds the checkpoints sent and not yet receipted, by size: a
@@ -798,6 +799,9 @@ func (c *Core) flush(peerName string) {
 				panic(err)
 			}
 			f.Checkpoint = signed
+			if m.sent == m.delivered {
+				m.progress = c.now
+			}
 			if m.signed == nil {
 				m.signed = map[uint64][]byte{}
 			}
@@ -1018,7 +1022,7 @@ func (c *Core) applyReceipt(p *peer, cs *chanState, signed []byte) *refusal {
 	}
 	first := m.delivered + 1
 	m.pending = slices.Delete(m.pending, 0, int(cp.Size-m.delivered))
-	m.delivered, m.receipt = cp.Size, signed
+	m.delivered, m.receipt, m.progress = cp.Size, signed, c.now
 	for size := range m.signed {
 		if size <= m.delivered {
 			delete(m.signed, size)
