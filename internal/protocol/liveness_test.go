@@ -3,6 +3,7 @@ package protocol
 import (
 	"testing"
 	"testing/cryptotest"
+	"time"
 
 	"hotline/internal/envelope"
 )
@@ -63,4 +64,22 @@ func TestLostEntriesOnLivePath(t *testing.T) {
 		t.Fatalf("after %s: delivered %d of %d", ResendAfter, i.Delivered, i.Written)
 	}
 	checkInvariants(t, s)
+}
+
+// TestInboundChoiceIsDeterministic: when the inbound connection receipts
+// go on is lost and two others were last heard at the same moment, the
+// newer one is taken, whatever the order of the map that holds them.
+func TestInboundChoiceIsDeterministic(t *testing.T) {
+	at := time.Unix(1_800_000_000, 0)
+	for range 50 {
+		c := &Core{}
+		p := &peer{paths: map[ConnID]*path{}, in: 1}
+		for id := ConnID(1); id <= 6; id++ {
+			p.paths[id] = &path{conn: id, heard: at}
+		}
+		c.lostPath(p, 1)
+		if p.in != 6 {
+			t.Fatalf("receipts go on connection %d, want the newest, 6", p.in)
+		}
+	}
 }

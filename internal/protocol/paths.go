@@ -120,7 +120,9 @@ func (c *Core) lostPath(p *peer, conn ConnID) {
 		p.in = 0
 		var latest *path
 		for _, x := range p.paths {
-			if !x.outbound && (latest == nil || x.heard.After(latest.heard)) {
+			// Ties go to the newer connection, so that the choice does
+			// not depend on the order of a map.
+			if !x.outbound && (latest == nil || x.heard.After(latest.heard) || x.heard.Equal(latest.heard) && x.conn > latest.conn) {
 				latest = x
 			}
 		}
