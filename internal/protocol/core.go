@@ -932,8 +932,12 @@ func (c *Core) status(p *peer, conn ConnID, f *Frame) {
 	// A status older than a receipt that overtook it, or from a peer that
 	// lost entries it had receipted, resumes after the receipt (activate);
 	// a peer that really lost them asks for them again (see resend).
+	// Only the first status on a path sets where sending resumes: later
+	// ones on the active path (a relay hands over the answers to every
+	// hello said while the peer was away, all of them stale) only bring
+	// their receipts. A frame lost since is sent again after ResendAfter.
 	x.ready = true
-	if a := c.pathOf(p, p.out); !p.ready || a == nil || x.rank < a.rank || x.conn == p.out {
+	if a := c.pathOf(p, p.out); !p.ready || a == nil || x.rank < a.rank {
 		sizes := map[string]uint64{}
 		for id, l := range held {
 			sizes[id] = l.Size
