@@ -21,8 +21,8 @@ import (
 )
 
 var (
-	faultsSeed     = flag.Uint64("faults.seed", 1, "seed of TestRealProcessFaults: its fault schedule and its signals")
-	faultsFor      = flag.Duration("faults.for", 40*time.Second, "how long TestRealProcessFaults sends under faults")
+	faultsSeed = flag.Uint64("faults.seed", 1, "seed of TestRealProcessFaults: its fault schedule and its signals")
+	faultsFor  = flag.Duration("faults.for", 40*time.Second, "how long TestRealProcessFaults sends under faults")
 )
 
 // faultNet makes a relay and two stations whose cards list it, with one
