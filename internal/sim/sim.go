@@ -400,7 +400,7 @@ func (w *World) record(s *Station, ev protocol.Event, acts []protocol.Action) {
 func eventText(ev protocol.Event) string {
 	switch ev := ev.(type) {
 	case protocol.FrameIn:
-		return fmt.Sprintf("FrameIn(%s conn %d %s %dB)", ev.Peer, ev.Conn, frameName(ev.Data), len(ev.Data))
+		return fmt.Sprintf("FrameIn(%s conn %d %s)", ev.Peer, ev.Conn, frameDesc(ev.Data))
 	case protocol.Connected:
 		return fmt.Sprintf("Connected(%s conn %d out=%v %s)", ev.Peer, ev.Conn, ev.Outbound, ev.Path)
 	case protocol.Disconnected:
@@ -426,7 +426,7 @@ func actionText(a protocol.Action) string {
 	case protocol.Persist:
 		return fmt.Sprintf("Persist(%d lazy=%v e=%d r=%d)", a.Write, a.Lazy, len(a.Batch.Entries), len(a.Batch.Receipts))
 	case protocol.Send:
-		return fmt.Sprintf("Send(%s conn %d %s %dB close=%v)", a.Peer, a.Conn, frameName(a.Data), len(a.Data), a.Close)
+		return fmt.Sprintf("Send(%s conn %d %s close=%v)", a.Peer, a.Conn, frameDesc(a.Data), a.Close)
 	case protocol.Done:
 		e := ""
 		if a.Err != nil {
@@ -439,11 +439,19 @@ func actionText(a protocol.Action) string {
 	return fmt.Sprintf("%T", a)
 }
 
-func frameName(data []byte) string {
+// frameDesc names a frame by its type and size. An error frame's size is
+// left out: its text can depend on crypto bytes (a damaged signature may
+// not decode, or decode and not verify), which differ between processes
+// unless crypto/rand is made deterministic, and the schedule must not.
+func frameDesc(data []byte) string {
 	if len(data) == 0 {
 		return "empty"
 	}
-	return protocol.FrameType(data[0]).String()
+	t := protocol.FrameType(data[0])
+	if t == protocol.FrameError {
+		return t.String()
+	}
+	return fmt.Sprintf("%s %dB", t, len(data))
 }
 
 // sortedStations returns stations in index order (they are kept so).
