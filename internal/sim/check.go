@@ -258,6 +258,9 @@ func (w *World) finalCheck() {
 		}
 		w.report.Duplicates += s.core.Stats.Duplicates
 	}
+	if w.cfg.Faults < 0 && len(w.report.CoreRefused) > 0 {
+		w.violate("no refusal without a fault", "with no fault injected, the cores refused %v", w.report.CoreRefused)
+	}
 }
 
 // checkChannel checks one channel's two logs on both disks, its two

@@ -345,7 +345,7 @@ func (w *World) tellEnd(c *conn, i int, t time.Time) {
 	})
 }
 
-// healPair lifts one block of a pair's direct path; when none is left,
+// heal lifts one block of a direct path; when none is left,
 // the connections that lost bytes into it are cut (their streams are
 // broken) and the ends that were not told of a close hear now.
 func (w *World) heal(p *path, id uint64, conns func() []*conn) {

@@ -357,7 +357,7 @@ func (w *World) relayLost(l *relayLink, t time.Time) {
 }
 
 // relayLinkLost is a station's end vanishing with its process.
-func (w *World) relayLinkLost(l *relayLink, _ bool) {
+func (w *World) relayLinkLost(l *relayLink) {
 	w.relay.forget(l)
 	l.open = false
 	l.s.relay = nil

@@ -56,7 +56,8 @@ type Config struct {
 	// (default 6 for two stations, 2 for more).
 	Rate float64
 	// Faults is the mean number of faults injected per simulated minute
-	// in the whole network (default 2 per station pair up to 20; -1 for none).
+	// in the whole network (default 2 per pair of stations, at most 40; -1
+	// for none).
 	Faults float64
 	// Trace, if set, gets one line per step of a core.
 	Trace io.Writer
@@ -85,16 +86,14 @@ func (c Config) withDefaults() Config {
 		pairs := c.Stations * (c.Stations - 1) / 2
 		c.Faults = 2 * float64(min(pairs, 20))
 	}
-	if c.Faults < 0 {
-		c.Faults = 0
-	}
 	return c
 }
 
 // Args are the flags of hotline sim that run this config for one seed.
 func (c Config) Args() string {
 	d := c.withDefaults()
-	return fmt.Sprintf("--seed %d --seeds 1 --stations %d --hours %s", c.Seed, d.Stations, strconv.FormatFloat(d.Duration.Hours(), 'g', -1, 64))
+	return fmt.Sprintf("--seed %d --seeds 1 --stations %d --hours %s --rate %s --faults %s", c.Seed, d.Stations,
+		num(d.Duration.Hours()), num(d.Rate), num(d.Faults))
 }
 
 // Replay is the command that replays this run byte for byte: under go
@@ -102,9 +101,11 @@ func (c Config) Args() string {
 // even keys and HPKE encapsulations repeat.
 func (c Config) Replay() string {
 	d := c.withDefaults()
-	return fmt.Sprintf("go test ./internal/sim -run 'TestReplay$' -sim.seed %d -sim.stations %d -sim.duration %s -v",
-		c.Seed, d.Stations, d.Duration)
+	return fmt.Sprintf("go test ./internal/sim -run 'TestReplay$' -sim.seed %d -sim.stations %d -sim.duration %s -sim.rate %s -sim.faults %s -v",
+		c.Seed, d.Stations, d.Duration, num(d.Rate), num(d.Faults))
 }
+
+func num(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
 // Violation is an invariant that did not hold.
 type Violation struct {

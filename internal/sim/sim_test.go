@@ -16,6 +16,8 @@ var (
 	flagSeed     = flag.Uint64("sim.seed", 1, "the seed TestReplay runs")
 	flagStations = flag.Int("sim.stations", 2, "stations in TestReplay's run")
 	flagDuration = flag.Duration("sim.duration", 0, "simulated time with faults per run (0: each test's default)")
+	flagRate     = flag.Float64("sim.rate", 0, "TestReplay: operator messages per station per simulated minute (0: the default)")
+	flagFaults   = flag.Float64("sim.faults", 0, "TestReplay: faults per simulated minute (0: the default, -1: none)")
 	flagTrace    = flag.String("sim.trace", "", "TestReplay: write every step to this file")
 	flagStop     = flag.Int64("sim.stop", 0, "TestReplay: stop after this many steps")
 )
@@ -73,7 +75,7 @@ func TestSim(t *testing.T) {
 // optionally writing every step to a file (-sim.trace), and checks that
 // running it again gives the same run, step for step and byte for byte.
 func TestReplay(t *testing.T) {
-	cfg := Config{Seed: *flagSeed, Stations: *flagStations, Duration: *flagDuration, Stop: *flagStop}
+	cfg := Config{Seed: *flagSeed, Stations: *flagStations, Duration: *flagDuration, Rate: *flagRate, Faults: *flagFaults, Stop: *flagStop}
 	if cfg.Duration == 0 {
 		cfg.Duration = 20 * time.Minute
 	}

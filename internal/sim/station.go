@@ -305,7 +305,7 @@ func (s *Station) crash(down time.Duration) {
 		d.reset()
 	}
 	if s.relay != nil {
-		w.relayLinkLost(s.relay, false)
+		w.relayLinkLost(s.relay)
 	}
 	for _, rp := range s.relayPaths {
 		delete(w.relayConns, rp.out)

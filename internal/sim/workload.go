@@ -302,7 +302,7 @@ func (w *World) carryBundle(s, peer *Station) {
 			w.checkReceiptSent(s, f)
 		}
 	}
-	if len(frames) > 0 && w.chance(0.1) {
+	if len(frames) > 0 && w.cfg.Faults > 0 && w.chance(0.1) {
 		w.fault("corrupt")
 		i := w.rng.IntN(len(frames))
 		frames[i] = w.corrupt(frames[i])
