@@ -73,7 +73,11 @@ func (w *World) checkStep(s *Station, acts []protocol.Action) {
 	}
 }
 
+// peerOf is the peer of a channel the station has on its disk.
 func (s *Station) peerOf(ch string) *Station {
+	if c, ok := s.disk.channels[ch]; ok {
+		return s.w.byName[c.Peer]
+	}
 	for _, c := range s.channels {
 		if c.id == ch {
 			return c.peer
@@ -243,11 +247,12 @@ func (w *World) finalCheck() {
 		}
 	}
 	for _, s := range w.stations {
-		for _, c := range s.channels {
-			if s.index > c.peer.index {
+		for _, id := range sortedKeys(s.disk.channels) {
+			peer := s.peerOf(id)
+			if s.index > peer.index {
 				continue // each channel once
 			}
-			if !w.checkChannel(c.id, s, c.peer, infos) {
+			if !w.checkChannel(id, s, peer, infos) {
 				return
 			}
 		}

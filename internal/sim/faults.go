@@ -1,10 +1,13 @@
 package sim
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+
+	"hotline/internal/store"
 )
 
 // The faults. While the fault phase lasts, faults come at random times
@@ -295,34 +298,44 @@ func (w *World) pollSettled() {
 	w.after(time.Second, w.pollSettled)
 }
 
-// pending describes what is not yet delivered of the targets, "" if
-// nothing.
+// pending describes what is not yet delivered of the targets, and which
+// channel is not yet agreed on both sides, "" if nothing.
 func (w *World) pending() string {
 	var b strings.Builder
 	n := 0
+	note := func(format string, args ...any) {
+		n++
+		if n <= 3 {
+			fmt.Fprintf(&b, format, args...)
+		}
+	}
 	for _, s := range w.stations {
-		for _, ci := range s.channels {
-			k := logKey{ci.id, s.Name}
-			target, ok := w.targets[k]
-			if !ok {
-				continue
-			}
-			if !s.up {
-				return s.Name + " is down"
-			}
-			delivered := s.core.Delivered(ci.id)
-			held := uint64(len(ci.peer.disk.log(ci.id, s.Name)))
-			if delivered >= target && held >= target {
-				continue
-			}
-			n++
-			if n <= 3 {
-				fmt.Fprintf(&b, "log %s/%s: %d written, %d receipted, %d held by %s; ", ci.id, s.Name, target, delivered, held, ci.peer.Name)
+		if !s.up {
+			return s.Name + " is down"
+		}
+		for _, id := range sortedKeys(s.disk.channels) {
+			peer := s.peerOf(id)
+			if c := s.disk.channels[id]; c.State != store.Active || peer.disk.channels[id].State != store.Active {
+				note("channel %s is %q at %s and %q at %s; ", id, c.State, s.Name, peer.disk.channels[id].State, peer.Name)
 			}
 		}
 	}
+	keys := make([]logKey, 0, len(w.targets))
+	for k := range w.targets {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b logKey) int { return cmp.Or(cmp.Compare(a.ch, b.ch), cmp.Compare(a.author, b.author)) })
+	for _, k := range keys {
+		s := w.byName[k.author]
+		target, peer := w.targets[k], s.peerOf(k.ch)
+		delivered := s.core.Delivered(k.ch)
+		held := uint64(len(peer.disk.log(k.ch, s.Name)))
+		if delivered < target || held < target {
+			note("log %s/%s: %d written, %d receipted, %d held by %s; ", k.ch, s.Name, target, delivered, held, peer.Name)
+		}
+	}
 	if n > 3 {
-		fmt.Fprintf(&b, "and %d more logs", n-3)
+		fmt.Fprintf(&b, "and %d more", n-3)
 	}
 	return b.String()
 }

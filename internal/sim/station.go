@@ -331,6 +331,11 @@ func (s *Station) restart() {
 	s.core = core
 	s.up = true
 	s.startLinks()
+	// Operators see the channel list again: a proposal waiting for them,
+	// a channel agreed while nobody was told.
+	for _, id := range sortedKeys(s.disk.channels) {
+		w.operatorChannel(s, id)
+	}
 	// Deadlines, checks and link tests run whether or not a peer is
 	// reachable: a second after the start, the core has its timers.
 	life := s.life

@@ -3,6 +3,7 @@ package sim
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -185,9 +186,14 @@ func (w *World) proposal(c plannedChannel) protocol.Propose {
 	}
 }
 
-// operatorChannel: an operator accepts a channel proposed to the station.
+// operatorChannel: an operator accepts a channel proposed to the station,
+// and once a channel is agreed, starts using it.
 func (w *World) operatorChannel(s *Station, ch string) {
-	if s.disk.channels[ch].State != store.ProposedIn {
+	c, ok := s.disk.channels[ch]
+	if ok && c.State == store.Active && s.peerOf(ch) != nil && !slices.ContainsFunc(s.channels, func(x chanInfo) bool { return x.id == ch }) {
+		s.channels = append(s.channels, chanInfo{ch, w.byName[c.Peer]})
+	}
+	if c.State != store.ProposedIn {
 		return
 	}
 	life := s.life
@@ -221,6 +227,8 @@ func (w *World) startOperator(s *Station) {
 			}
 		case r < 0.035:
 			w.carryBundle(s, s.peerOf(ch))
+		case r < 0.038:
+			w.proposeChannel(s, s.peers[w.rng.IntN(len(s.peers))])
 		default:
 			w.sendText(s, ch)
 		}
@@ -280,6 +288,15 @@ func (w *World) resume(s *Station, ch string) {
 	s.request(request{what: "resume", channel: ch}, func(id uint64) protocol.Event {
 		return protocol.Submit{ID: id, Channel: ch, Kind: envelope.Resume, Precedence: envelope.Flash, Body: body}
 	})
+}
+
+// proposeChannel: an officer proposes one more channel to a peer, under
+// whatever faults there are; the peer's officer accepts it when it
+// arrives, and both start using it.
+func (w *World) proposeChannel(s, peer *Station) {
+	w.extra++
+	ev := w.proposal(plannedChannel{fmt.Sprintf("x%d.%s-%s", w.extra, s.Name, peer.Name), s, peer, channel.Unit, ""})
+	s.request(request{what: "propose", channel: ev.Channel}, func(id uint64) protocol.Event { ev.ID = id; return ev })
 }
 
 // carryBundle: an officer exports an offline bundle for a peer, and
