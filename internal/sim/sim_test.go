@@ -39,12 +39,13 @@ func run(t *testing.T, cfg Config) *Report {
 	return r
 }
 
-// TestSim is what CI runs: seeded runs of two stations with three
-// channels, and a few networks of 20 stations (a full mesh, a relay),
-// with every kind of fault. Longer runs: -sim.seeds, -sim.big,
-// -sim.duration, or hotline sim.
+// TestSim is what CI runs: six seeds of two stations with three channels
+// for two simulated hours, and three networks of 20 stations (a full
+// mesh, a relay) for 15 minutes, with every kind of fault; about a minute
+// on two cores. Longer runs: -sim.seeds, -sim.big, -sim.duration, or
+// hotline sim.
 func TestSim(t *testing.T) {
-	seeds, big, dur, bigDur := 5, 2, time.Hour, 10*time.Minute
+	seeds, big, dur, bigDur := 6, 3, 2*time.Hour, 15*time.Minute
 	if testing.Short() {
 		seeds, big, dur = 2, 0, 30*time.Minute
 	}
