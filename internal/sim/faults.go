@@ -280,7 +280,10 @@ func (w *World) quiet() {
 				continue
 			}
 			for _, ci := range s.core.Channels() {
+				// The core's count, with what is not yet on the disk
+				// (a proposal written a moment ago has no record there).
 				w.targets[logKey{ci.ID, s.Name}] = ci.Written
+				w.targetPeer[logKey{ci.ID, s.Name}] = ci.Peer
 			}
 		}
 		w.pollSettled()
@@ -327,7 +330,7 @@ func (w *World) pending() string {
 	slices.SortFunc(keys, func(a, b logKey) int { return cmp.Or(cmp.Compare(a.ch, b.ch), cmp.Compare(a.author, b.author)) })
 	for _, k := range keys {
 		s := w.byName[k.author]
-		target, peer := w.targets[k], s.peerOf(k.ch)
+		target, peer := w.targets[k], w.byName[w.targetPeer[k]]
 		delivered := s.core.Delivered(k.ch)
 		held := uint64(len(peer.disk.log(k.ch, s.Name)))
 		if delivered < target || held < target {

@@ -33,6 +33,7 @@ import (
 	"hash"
 	"io"
 	"math/rand/v2"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -234,6 +235,7 @@ type World struct {
 	quietAt    time.Time
 	settledAt  time.Time
 	targets    map[logKey]uint64 // quiet phase: what must be delivered
+	targetPeer map[logKey]string // and to whom
 }
 
 // Run simulates one network with cfg and reports what happened. It never
@@ -242,7 +244,16 @@ type World struct {
 func Run(cfg Config) *Report {
 	began := time.Now()
 	w := newWorld(cfg)
-	w.run()
+	func() {
+		// A panic (in a core, or in the simulator) is reported like any
+		// violation, with the command that replays it.
+		defer func() {
+			if p := recover(); p != nil {
+				w.violate("no panic", "%v\n%s", p, debug.Stack())
+			}
+		}()
+		w.run()
+	}()
 	r := w.report
 	r.Simulated = w.now.Sub(w.start)
 	r.Steps = w.steps
@@ -269,6 +280,7 @@ func newWorld(cfg Config) *World {
 		schedule:   sha256.New(),
 		report:     &Report{Config: cfg, Refused: map[string]int{}, Delivered: map[string]int{}, CoreRefused: map[string]int{}},
 		targets:    map[logKey]uint64{},
+		targetPeer: map[logKey]string{},
 		receipts:   map[string]transcript.Checkpoint{},
 	}
 	w.now = w.start
