@@ -196,6 +196,10 @@ type Config struct {
 	MaxBatch      int // entries in one entries frame
 	MaxBatchBytes int // bytes of entries in one frame
 	Window        int // entries sent and not yet receipted, per log
+	// Restored: the station was restored from a backup, so it appends
+	// nothing on a channel until the peer has said what it holds of this
+	// station's log there (see recover.go).
+	Restored bool
 }
 
 // DefaultConfig is what a station runs with.
@@ -255,6 +259,9 @@ type chanState struct {
 	blocked string // why sending on this channel is stopped, if it is
 	// lossWarned is set once the peer asked for entries it had receipted.
 	lossWarned bool
+
+	holding bool      // restored: waiting for the peer's status before appending
+	recover *recovery // fetching this station's own entries back from the peer
 
 	waiting  map[entryKey]*waiting // entries of either log awaiting acknowledgement
 	awaiting [2]int                // of those, this station's and the peer's
@@ -367,6 +374,11 @@ func New(cfg Config, keys *identity.Keys, snap *store.Snapshot) (*Core, error) {
 		}
 		cs.mine.pending = append(cs.mine.pending, pendingEntry{raw: e.Raw, root: e.Root})
 	}
+	if cfg.Restored {
+		for _, cs := range c.channels {
+			cs.holding = true
+		}
+	}
 	steps := map[string]int{}
 	for _, x := range snap.Escalations {
 		k := fmt.Sprintf("%s/%s/%d", x.Channel, x.Author, x.Index)
@@ -436,6 +448,8 @@ func (c *Core) Step(now time.Time, ev Event) []Action {
 		c.tick()
 	case Import:
 		c.importFrames(ev)
+	case Loaded:
+		c.loaded(ev)
 	case Submit:
 		c.submit(ev)
 	case Propose:
@@ -629,6 +643,9 @@ func (c *Core) submit(ev Submit) {
 	}
 	body, err := DecodeBody(ev.Kind, ev.Body)
 	if err == nil {
+		err = c.mayWrite(cs)
+	}
+	if err == nil {
 		err = c.mayAppend(cs, ev.Kind, ev.Precedence, body)
 	}
 	if err != nil {
@@ -738,6 +755,10 @@ func (c *Core) accept(ev Accept) {
 		c.done(ev.ID, Result{}, fmt.Errorf("channel %s is %s, not a proposal waiting for this station", ev.Channel, cs.rec.State))
 		return
 	}
+	if err := c.mayWrite(cs); err != nil {
+		c.done(ev.ID, Result{}, err)
+		return
+	}
 	p := c.peers[cs.rec.Peer]
 	if err := channel.Accept(cs.charter, p.verifier, c.signer); err != nil {
 		c.done(ev.ID, Result{}, err)
@@ -843,6 +864,8 @@ func (c *Core) frameIn(ev FrameIn) {
 		c.resend(p, ev.Conn, f)
 	case FrameError:
 		c.alert("warning", "", ev.Peer, "%s reports: %s", ev.Peer, f.Text)
+	case FrameFetch:
+		c.fetch(p, ev.Conn, f)
 	case FrameProbe:
 		if f.Channel == "" {
 			c.emit(Send{Peer: p.card.Name, Conn: ev.Conn, Data: (&Frame{Type: FrameProbeReply, Seq: f.Seq, Time: f.Time, PeerTime: c.now}).Encode()})
@@ -914,10 +937,10 @@ func (c *Core) status(p *peer, conn ConnID, f *Frame) {
 					p.card.Name, l.Size, id, cs.mine.size)
 				return
 			}
-			c.block(cs, fmt.Sprintf("%s holds %d entries of this station's log %s, signed by this station, which holds only %d: was it restored from an old backup?",
-				p.card.Name, cp.Size, id, cs.mine.size))
+			c.startRecovery(p, conn, cs, &cp, l.Receipt)
 			continue
 		}
+		c.release(cs)
 		if len(l.Receipt) > 0 {
 			if r := c.applyReceipt(p, cs, l.Receipt); r != nil {
 				c.reject(p, conn, r.reason, id, "%s", r.text)
@@ -1036,6 +1059,10 @@ func (c *Core) applyReceipt(p *peer, cs *chanState, signed []byte) *refusal {
 // against them, and arranges for the receipt once they are durable.
 func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 	name := p.card.Name
+	if f.Author == c.keys.Name {
+		c.recoverEntries(p, conn, f, pre)
+		return
+	}
 	if x := c.pathOf(p, conn); x != nil && !x.outbound {
 		p.in = conn // receipts go back the way the entries came
 	}

@@ -332,6 +332,9 @@ func (c *Core) tick() {
 	}
 	for _, id := range order {
 		cs := c.channels[id]
+		if c.mayWrite(cs) != nil {
+			continue
+		}
 		body, _ := json.Marshal(ReminderBody{Of: reminders[id]})
 		if _, err := c.appendMine(0, cs, envelope.Reminder, envelope.Flash, body); err != nil {
 			c.alert("alarm", id, cs.rec.Peer, "could not remind %s: %v", cs.rec.Peer, err)
@@ -409,6 +412,9 @@ func (c *Core) forward(cs *chanState, id string, w *waiting) (string, error) {
 	if err := c.suspendedFor(up, w.prec); err != nil {
 		return "", err
 	}
+	if err := c.mayWrite(up); err != nil {
+		return "", err
+	}
 	body, _ := json.Marshal(EscalationBody{From: id, Precedence: w.prec.String(), Text: w.text, Lang: w.lang})
 	e, err := c.appendMine(0, up, envelope.Escalation, w.prec, body)
 	if err != nil {
@@ -428,7 +434,7 @@ func (c *Core) suspendedFor(cs *chanState, p envelope.Precedence) error {
 
 // operatorCheck issues a scheduled operator check.
 func (c *Core) operatorCheck(cs *chanState) {
-	if cs.rec.State != store.Active || len(cs.rec.Suspensions) > 0 || cs.blocked != "" {
+	if cs.rec.State != store.Active || len(cs.rec.Suspensions) > 0 || cs.blocked != "" || c.mayWrite(cs) != nil {
 		return
 	}
 	body, _ := json.Marshal(CheckBody{Window: cs.charter.CheckWindow.String()})

@@ -531,6 +531,13 @@ func (s *Station) views(ctx context.Context, ms []store.Message) ([]MessageView,
 		if m.Author == s.Cfg.Name && m.Index <= delivered[m.Channel] {
 			m.Delivered = true
 		}
+		if len(m.Body) == 0 && m.Author == s.Cfg.Name {
+			// Fetched back from the peer after a restore: sealed to it.
+			m.Body, _ = json.Marshal(protocol.TextBody{Text: "(recovered from the peer after a restore: the text is sealed for the peer and cannot be read here)", Lang: "en"})
+			if m.Kind != envelope.Text {
+				m.Kind = envelope.Text
+			}
+		}
 		body, err := protocol.DecodeBody(m.Kind, m.Body)
 		if err != nil {
 			return nil, fmt.Errorf("stored message %s: %v", m.ID(), err)

@@ -45,6 +45,8 @@ type Station struct {
 	lazySince time.Time
 	held      map[uint64][]protocol.Notify // notifications waiting for their write
 
+	restored bool // the restored marker is in the directory; removed once the core stops holding
+
 	ackMu    sync.Mutex // serializes Ack
 	mu       sync.Mutex
 	conns    map[protocol.ConnID]conn
@@ -104,7 +106,10 @@ func Open(ctx context.Context, dir string, log *slog.Logger) (*Station, error) {
 		lock.Close()
 		return nil, fmt.Errorf("loading store: %w", err)
 	}
-	core, err := protocol.New(protocol.DefaultConfig, keys, snap)
+	cfgCore := protocol.DefaultConfig
+	_, err = os.Stat(filepath.Join(dir, RestoredFile))
+	cfgCore.Restored = err == nil
+	core, err := protocol.New(cfgCore, keys, snap)
 	if err != nil {
 		st.Close()
 		lock.Close()
@@ -113,9 +118,12 @@ func Open(ctx context.Context, dir string, log *slog.Logger) (*Station, error) {
 	if log == nil {
 		log = Logger()
 	}
+	if cfgCore.Restored {
+		log.Warn("restored from a backup: no channel appends until its peer has said what it holds of this station's logs", "station", cfg.Name)
+	}
 	s := &Station{
 		Dir: dir, Cfg: cfg, Keys: keys, OwnCard: card, Store: st, Log: log.With("station", cfg.Name),
-		core: core, lock: lock,
+		core: core, lock: lock, restored: cfgCore.Restored,
 		reqs: make(chan request, 1024), stop: make(chan struct{}), done: make(chan struct{}),
 		waiters: map[uint64]chan protocol.Done{}, held: map[uint64][]protocol.Notify{},
 		conns: map[protocol.ConnID]conn{}, pins: map[string]string{}, dialers: map[string]context.CancelFunc{},
@@ -326,6 +334,11 @@ func (s *Station) loop() {
 			}
 		}
 		setWake()
+		if s.restored && !s.core.Holding() {
+			s.restored = false
+			os.Remove(filepath.Join(s.Dir, RestoredFile))
+			s.Log.Info("every channel's peer has spoken since the restore: appending again")
+		}
 	}
 }
 
@@ -396,6 +409,8 @@ func (s *Station) exec(actions []protocol.Action) {
 			if c != nil {
 				c.Send(a.Data, a.Close)
 			}
+		case protocol.Load:
+			go s.load(a)
 		case protocol.Done:
 			if w := s.waiters[a.ID]; w != nil {
 				delete(s.waiters, a.ID)
@@ -421,6 +436,17 @@ func (s *Station) notify(notes []protocol.Notify) {
 			}
 		}
 	}
+}
+
+// load reads entries for the core (a peer's own log, sent back to it after
+// its restore) and reports them.
+func (s *Station) load(a protocol.Load) {
+	es, err := s.Store.Entries(context.Background(), a.Channel, a.Author, a.From, a.To)
+	ev := protocol.Loaded{Peer: a.Peer, Conn: a.Conn, Channel: a.Channel, Author: a.Author, Err: err}
+	for _, e := range es {
+		ev.Entries = append(ev.Entries, e.Raw)
+	}
+	s.event(ev)
 }
 
 // Subscribe returns a channel of notifications until cancel is called.
