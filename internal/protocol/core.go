@@ -200,6 +200,9 @@ type Config struct {
 	// nothing on a channel until the peer has said what it holds of this
 	// station's log there (see recover.go).
 	Restored bool
+	// Relays: this station's card lists relays it picks up from, so a
+	// peer whose card lists relays can be reached over a relay path.
+	Relays bool
 }
 
 // DefaultConfig is what a station runs with.

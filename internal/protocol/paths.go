@@ -197,11 +197,12 @@ func (c *Core) pathInfos(p *peer) []PathInfo {
 	return out
 }
 
-// expectedPaths are the paths a peer's card promises: the direct one, and
-// one through relays when it lists any.
+// expectedPaths are the paths the two cards promise: the direct one, and
+// one through relays when both list any (a relay path needs one to deposit
+// at and one to pick up from).
 func (c *Core) expectedPaths(p *peer) []PathInfo {
 	out := []PathInfo{{Name: "direct", Rank: 0}}
-	if len(p.card.Relays) > 0 {
+	if len(p.card.Relays) > 0 && c.cfg.Relays {
 		out = append(out, PathInfo{Name: "relay", Rank: 1})
 	}
 	return out

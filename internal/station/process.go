@@ -109,6 +109,7 @@ func Open(ctx context.Context, dir string, log *slog.Logger) (*Station, error) {
 	cfgCore := protocol.DefaultConfig
 	_, err = os.Stat(filepath.Join(dir, RestoredFile))
 	cfgCore.Restored = err == nil
+	cfgCore.Relays = len(card.Relays) > 0
 	core, err := protocol.New(cfgCore, keys, snap)
 	if err != nil {
 		st.Close()
