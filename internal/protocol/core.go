@@ -15,6 +15,7 @@ package protocol
 
 import (
 	"bytes"
+	"crypto/hpke"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -246,6 +247,8 @@ type Stats struct {
 
 type peer struct {
 	card     *identity.Card
+	hpke     hpke.PublicKey // the card's HPKE key, parsed
+	hpkeOf   []byte         // the KEM key bytes hpke was parsed from
 	verifier note.Verifier
 	paths    map[ConnID]*path
 	out      ConnID // the active outbound path, 0 if none
@@ -592,10 +595,16 @@ func (c *Core) addPeerReq(ev AddPeer) {
 // once it is durable.
 func (c *Core) appendMine(reqID uint64, cs *chanState, kind envelope.Kind, prec envelope.Precedence, body []byte) (*store.Entry, error) {
 	p := c.peers[cs.rec.Peer]
-	to, err := p.card.HPKEKey()
-	if err != nil {
-		return nil, err
+	if p.hpke == nil || !bytes.Equal(p.hpkeOf, p.card.KEMKey) {
+		// Parsed once per card, not per entry (ML-KEM key parsing is not
+		// free).
+		k, err := p.card.HPKEKey()
+		if err != nil {
+			return nil, err
+		}
+		p.hpke, p.hpkeOf = k, p.card.KEMKey
 	}
+	to := p.hpke
 	h := envelope.Header{
 		Channel: cs.rec.ID, Author: c.keys.Name, Recipient: cs.rec.Peer,
 		Index: cs.mine.size + 1, Precedence: prec, Kind: kind, Time: c.now,
