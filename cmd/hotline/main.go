@@ -80,6 +80,8 @@ var verbs = []verb{
 	{"relay list", "list the allowed stations with their pending mail, and the relay's counters", cmdRelayList},
 	{"relay run", "run the relay [--listen HOST:PORT]", cmdRelayRun},
 	{"relay", "run the relay: --dir DIR [--listen HOST:PORT] (the same as relay run)", cmdRelay},
+	{"doctor", "check permissions, keys, clock, disk, store and reachability of peers and relays, and say what to fix", cmdDoctor},
+	{"install", "print a systemd unit for the station: --print-unit [--user hotline] [--binary /usr/local/bin/hotline]", cmdInstall},
 	{"demo", "two stations, two channels, a short crisis, on loopback [--keep]", cmdDemo},
 	{"bench", "measure latency and throughput between two stations on loopback", cmdBench},
 }

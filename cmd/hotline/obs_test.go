@@ -119,3 +119,74 @@ func TestRunHealthAndMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestDoctor: a healthy stopped station passes (with a warning that it
+// is not running); a key readable by others and a pinned peer that does
+// not answer each fail, with the fix, and the exit status says so.
+func TestDoctor(t *testing.T) {
+	root := t.TempDir()
+	usa, chn := filepath.Join(root, "usa"), filepath.Join(root, "chn")
+	mustRun(t, "init", "--dir", usa, "--name", "USA", "--party", "USA", "--peer-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0")
+	doctor := func() (int, []map[string]string) {
+		t.Helper()
+		r := hotline(t, "doctor", "--dir", usa, "--json")
+		var ds []map[string]string
+		if err := json.Unmarshal([]byte(r.stdout), &ds); err != nil {
+			t.Fatalf("doctor --json: %v\n%s\n%s", err, r.stdout, r.stderr)
+		}
+		return r.code, ds
+	}
+	find := func(ds []map[string]string, check, status, detail string) bool {
+		for _, d := range ds {
+			if d["check"] == check && d["status"] == status && strings.Contains(d["detail"], detail) {
+				return true
+			}
+		}
+		return false
+	}
+	code, ds := doctor()
+	if code != 0 {
+		t.Fatalf("healthy station: exit %d: %v", code, ds)
+	}
+	for _, c := range [][3]string{{"keys", "ok", "matches"}, {"store", "ok", "writable"}, {"process", "warn", "no hotline run"}, {"reach", "ok", "no peers"}} {
+		if !find(ds, c[0], c[1], c[2]) {
+			t.Errorf("healthy station: no %v in %v", c, ds)
+		}
+	}
+
+	key := filepath.Join(usa, "keys", "signing.key")
+	if err := os.Chmod(key, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, ds = doctor()
+	if code == 0 || !find(ds, "permissions", "fail", "signing.key has mode 0644") {
+		t.Errorf("readable key: exit %d, %v; want a failure naming signing.key", code, ds)
+	}
+	for _, d := range ds {
+		if d["check"] == "permissions" && d["status"] == "fail" && d["fix"] != "chmod 600 "+key {
+			t.Errorf("readable key: fix %q, want chmod 600", d["fix"])
+		}
+	}
+	os.Chmod(key, 0o600)
+
+	// A peer whose endpoint nobody listens on.
+	mustRun(t, "init", "--dir", chn, "--name", "CHN", "--party", "CHN", "--peer-listen", "127.0.0.1:1", "--api-listen", "127.0.0.1:0")
+	fp := strings.TrimSpace(mustRun(t, "fingerprint", "--dir", chn))
+	mustRun(t, "peer", "add", "--dir", usa, "--card", filepath.Join(chn, "card"), "--fingerprint", fp)
+	code, ds = doctor()
+	if code == 0 || !find(ds, "reach", "fail", "peer CHN at 127.0.0.1:1") {
+		t.Errorf("unreachable peer: exit %d, %v; want a reach failure for CHN", code, ds)
+	}
+}
+
+func TestInstallPrintUnit(t *testing.T) {
+	out := mustRun(t, "install", "--print-unit", "--dir", "/srv/hotline", "--user", "hl")
+	for _, want := range []string{"User=hl\n", "ProtectSystem=strict\n", "ReadWritePaths=/srv/hotline\n", "NoNewPrivileges=yes\n",
+		"Restart=on-failure\n", "ExecStart=/usr/local/bin/hotline run --dir /srv/hotline"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("unit lacks %q:\n%s", want, out)
+		}
+	}
+	args := []string{"install", "--print-unit", "--dir", "/srv/hot line"}
+	checkFailed(t, args, hotline(t, args...), "not allowed")
+}
