@@ -25,6 +25,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"golang.org/x/term"
+
 	"hotline/internal/api"
 	"hotline/internal/console"
 	"hotline/internal/demo"
@@ -57,7 +59,7 @@ var verbs = []verb{
 	{"bundle export", "write what a peer lacks to a file carried by hand: --peer NAME --out FILE", cmdBundleExport},
 	{"bundle import", "take a peer's offline bundle: FILE", cmdBundleImport},
 	{"channel list", "list channels", cmdChannelList},
-	{"run", "run the station: peer listener, dialers and local API", cmdRun},
+	{"run", "run the station: peer listener, dialers, local API, /metrics, /healthz, /readyz [--log-format json|text] [--log-level info]", cmdRun},
 	{"send", "send a message: --channel ID --precedence P --text TEXT [--lang TAG]", cmdSend},
 	{"inbox", "list received messages [--channel ID]", cmdInbox},
 	{"outbox", "list sent messages and their status [--channel ID]", cmdOutbox},
@@ -78,6 +80,8 @@ var verbs = []verb{
 	{"relay list", "list the allowed stations with their pending mail, and the relay's counters", cmdRelayList},
 	{"relay run", "run the relay [--listen HOST:PORT]", cmdRelayRun},
 	{"relay", "run the relay: --dir DIR [--listen HOST:PORT] (the same as relay run)", cmdRelay},
+	{"doctor", "check permissions, keys, clock, disk, store and reachability of peers and relays, and say what to fix", cmdDoctor},
+	{"install", "print a systemd unit for the station: --print-unit [--user hotline] [--binary /usr/local/bin/hotline]", cmdInstall},
 	{"demo", "two stations, two channels, a short crisis, on loopback [--keep]", cmdDemo},
 	{"bench", "measure latency and throughput between two stations on loopback", cmdBench},
 }
@@ -619,17 +623,46 @@ func cmdChannelList(ctx context.Context, args []string) error {
 
 func cmdRun(ctx context.Context, args []string) error {
 	f := newFlags("run", false)
+	format := f.String("log-format", "", "json or text (default: json unless stderr is a terminal)")
+	level := f.String("log-level", "info", "debug, info, warn or error (debug adds a line per entry stored)")
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
-	return runStation(ctx, *f.dir)
+	log, err := newLogger(os.Stderr, *format, *level)
+	if err != nil {
+		return err
+	}
+	return runStation(ctx, *f.dir, log)
+}
+
+// newLogger makes the process logger: JSON for journald and log
+// collectors, text for a person at a terminal.
+func newLogger(w *os.File, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q is not one of debug, info, warn, error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "" {
+		format = "json"
+		if term.IsTerminal(int(w.Fd())) {
+			format = "text"
+		}
+	}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q is not json or text", format)
 }
 
 // runStation owns the station until ctx is done (SIGINT, SIGTERM) or it
 // fails: peer listener and dialers, the local API and the console on one
 // listener, and api.addr for the CLI.
-func runStation(ctx context.Context, dir string) error {
-	st, err := station.Open(ctx, dir, station.Logger())
+func runStation(ctx context.Context, dir string, log *slog.Logger) error {
+	st, err := station.Open(ctx, dir, log)
 	if errors.Is(err, station.ErrLocked) {
 		return fmt.Errorf("%s: %w (is hotline run already running?)", dir, err)
 	}
@@ -650,6 +683,10 @@ func runStation(ctx context.Context, dir string) error {
 	// One listener: the JSON API under /api/, the console everywhere else.
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiSrv)
+	mux.Handle("GET /metrics", api.RequireToken(tok, st.MetricsHandler()))
+	health := api.Health(st, tok)
+	mux.Handle("GET /healthz", health)
+	mux.Handle("GET /readyz", health)
 	mux.Handle("/", console.New(console.Config{Ops: st, Subscribe: st.Subscribe, Done: st.Done(), Operators: apiSrv.Operators(),
 		Station: st.Cfg.Name, Log: st.Log.With("component", "console")}))
 	go func() {

@@ -28,7 +28,6 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -194,9 +193,7 @@ func NewServer(st *station.Station, token string) *Server {
 func (s *Server) Operators() *operator.Registry { return s.ops }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	auth := r.Header.Get("Authorization")
-	tok, ok := strings.CutPrefix(auth, "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(s.token)) != 1 {
+	if !authorized(r, s.token) {
 		writeJSON(w, http.StatusUnauthorized, errorBody{Error: "missing or wrong API token (see api-token in the station directory)"})
 		return
 	}

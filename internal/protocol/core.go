@@ -239,10 +239,13 @@ type Core struct {
 	pathTimer bool // the path probe timer is scheduled
 }
 
-// Stats are counters of refusals and duplicates.
+// Stats are counters of refusals, duplicates and failovers.
 type Stats struct {
 	Refused    map[string]int
 	Duplicates int
+	// Failovers counts changes of a peer's active path from one path to
+	// another (a lost path replaced, or a better one taking over).
+	Failovers int
 }
 
 type peer struct {
@@ -965,6 +968,9 @@ func (c *Core) status(p *peer, conn ConnID, f *Frame) {
 	// a peer that really lost them asks for them again (see resend).
 	x.ready = true
 	if a := c.pathOf(p, p.out); !p.ready || a == nil || x.rank < a.rank || x.conn == p.out {
+		if p.ready && a != nil && x.conn != p.out {
+			c.Stats.Failovers++
+		}
 		sizes := map[string]uint64{}
 		for id, l := range held {
 			sizes[id] = l.Size

@@ -104,6 +104,7 @@ func (c *Core) lostPath(p *peer, conn ConnID) {
 	if p.out == conn {
 		p.out, p.ready = 0, false
 		if b := c.best(p, conn); b != nil {
+			c.Stats.Failovers++
 			c.activate(p, b, nil)
 		}
 	}

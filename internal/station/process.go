@@ -47,6 +47,10 @@ type Station struct {
 
 	restored bool // the restored marker is in the directory; removed once the core stops holding
 
+	metrics *metrics
+	dbFile  string      // the SQLite database, "" for PostgreSQL
+	dbInfo  os.FileInfo // the database file as opened, to tell when it is gone or replaced
+
 	ackMu    sync.Mutex // serializes Ack
 	mu       sync.Mutex
 	conns    map[protocol.ConnID]conn
@@ -133,6 +137,11 @@ func Open(ctx context.Context, dir string, log *slog.Logger) (*Station, error) {
 	for _, p := range snap.Peers {
 		c, _ := identity.ParseCard(p.Card) // parsed by the core already
 		s.pins[string(c.SignKey)] = c.Name
+	}
+	s.metrics = newMetrics(s, core.Channels())
+	if f, ok := sqliteFile(dir, cfg.Store); ok {
+		s.dbFile = f
+		s.dbInfo, _ = os.Stat(f)
 	}
 	go s.loop()
 	return s, nil
@@ -355,7 +364,10 @@ func (s *Station) apply(group []protocol.Persist) error {
 	for _, p := range group {
 		merged.Merge(p.Batch)
 	}
-	return s.Store.Apply(context.Background(), merged)
+	start := time.Now()
+	err := s.Store.Apply(context.Background(), merged)
+	s.metrics.applied(s, merged, time.Since(start), err)
+	return err
 }
 
 func (s *Station) handle(r request) {

@@ -187,15 +187,24 @@ func openStore(ctx context.Context, dir, spec string) (store.Store, error) {
 	if strings.HasPrefix(spec, "postgres://") || strings.HasPrefix(spec, "postgresql://") {
 		return postgres.Open(ctx, spec)
 	}
-	engine, arg, _ := strings.Cut(spec, ":")
-	switch engine {
-	case "sqlite":
-		if !filepath.IsAbs(arg) {
-			arg = filepath.Join(dir, arg)
-		}
-		return sqlite.Open(ctx, arg)
+	if f, ok := sqliteFile(dir, spec); ok {
+		return sqlite.Open(ctx, f)
 	}
+	engine, _, _ := strings.Cut(spec, ":")
 	return nil, fmt.Errorf("store %q: unknown engine %q (use sqlite:FILE or a postgres:// URL)", spec, engine)
+}
+
+// sqliteFile is the database file of a "sqlite:FILE" store spec, FILE
+// relative to the station directory.
+func sqliteFile(dir, spec string) (string, bool) {
+	engine, arg, _ := strings.Cut(spec, ":")
+	if engine != "sqlite" {
+		return "", false
+	}
+	if !filepath.IsAbs(arg) {
+		arg = filepath.Join(dir, arg)
+	}
+	return arg, true
 }
 
 // LoadConfig reads a station's config.json.
