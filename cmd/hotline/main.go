@@ -203,6 +203,9 @@ func withStation(ctx context.Context, dir string, local func(*station.Station) e
 		}
 		return remote(c)
 	}
+	if errors.Is(err, station.ErrStandby) {
+		return fmt.Errorf("%w; run this command on the machine whose hotline run is active", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -627,13 +630,18 @@ func cmdRun(ctx context.Context, args []string) error {
 
 // runStation owns the station until ctx is done (SIGINT, SIGTERM) or it
 // fails: peer listener and dialers, the local API and the console on one
-// listener, and api.addr for the CLI.
+// listener, and api.addr for the CLI. On a store several machines share
+// (PostgreSQL), it first stands by, listening on nothing, until it holds
+// the station's lease; it stops, with an error, the moment it loses it.
 func runStation(ctx context.Context, dir string) error {
-	st, err := station.Open(ctx, dir, station.Logger())
+	st, err := station.OpenStandby(ctx, dir, station.Logger())
 	if errors.Is(err, station.ErrLocked) {
 		return fmt.Errorf("%s: %w (is hotline run already running?)", dir, err)
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while standing by
+		}
 		return err
 	}
 	defer st.Close()
