@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -417,4 +419,76 @@ func TestFencedFormerLeader(t *testing.T) {
 		}
 	}
 	t.Logf("former leader: %s", strings.TrimSpace(old.LastLog()))
+}
+
+var takeoverKills = flag.Int("takeover.kills", 20, "SIGKILLs of the active process in BenchmarkTakeover")
+
+// logCount counts the lines of a node's log that hold text.
+func logCount(n *Node, text string) int {
+	log, _ := os.ReadFile(filepath.Join(n.Dir, "station.log"))
+	return bytes.Count(log, []byte(text))
+}
+
+// BenchmarkTakeover measures, over -takeover.kills SIGKILLs of the active
+// process of a station on two machines (one PostgreSQL database), the
+// time from the kill until the standby's API answers (takeover) and until
+// a message sent to it then is receipted by the peer. Baseline from the
+// same run: the peer, a single process on SQLite, SIGKILLed and started
+// again at once, until its API answers.
+//
+//	go test ./internal/demo -run '^$' -bench Takeover -benchtime 1x -timeout 30m
+func BenchmarkTakeover(b *testing.B) {
+	for range b.N {
+		ctx, cancel := context.WithTimeout(b.Context(), 20*time.Minute)
+		l := newLeased(b, ctx)
+		active, standby := l.usa[0], l.usa[1]
+		var takeovers, receipted, restarts []time.Duration
+		for k := range *takeoverKills {
+			// The standby is waiting (it has logged so) before each kill.
+			for logCount(standby, "standby:") < 1 {
+				time.Sleep(20 * time.Millisecond)
+			}
+			t0 := time.Now()
+			if err := active.Stop(syscall.SIGKILL); err != nil {
+				b.Fatal(err)
+			}
+			if err := standby.WaitAPI(ctx, 60*time.Second); err != nil {
+				b.Fatalf("kill %d: %v", k, err)
+			}
+			takeovers = append(takeovers, time.Since(t0))
+			c := standby.Client()
+			d := watchDelivered(ctx, c)
+			m, err := c.Send(ctx, station.SendRequest{Channel: "ops", Precedence: "FLASH", Text: "takeover probe"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := d.wait(ctx, "ops", m.Index); err != nil {
+				b.Fatalf("kill %d: %s: %v", k, m.ID, err)
+			}
+			receipted = append(receipted, time.Since(t0))
+
+			// The killed machine comes back as the standby, with a fresh log.
+			os.Remove(filepath.Join(active.Dir, "station.log"))
+			if err := active.Launch(); err != nil {
+				b.Fatal(err)
+			}
+			active, standby = standby, active
+
+			t0 = time.Now()
+			if err := l.chn.Stop(syscall.SIGKILL); err != nil {
+				b.Fatal(err)
+			}
+			if err := l.chn.Start(ctx); err != nil {
+				b.Fatal(err)
+			}
+			restarts = append(restarts, time.Since(t0))
+		}
+		sec := func(d time.Duration) float64 { return d.Seconds() }
+		b.ReportMetric(sec(median(takeovers)), "s-median-takeover")
+		b.ReportMetric(sec(slices.Max(takeovers)), "s-max-takeover")
+		b.ReportMetric(sec(median(receipted)), "s-median-to-receipt")
+		b.ReportMetric(sec(slices.Max(receipted)), "s-max-to-receipt")
+		b.ReportMetric(sec(median(restarts)), "s-median-restart-sqlite")
+		cancel()
+	}
 }
