@@ -243,14 +243,14 @@ func (s *stream) waitCount(t testing.TB, ctx context.Context, n int64) {
 	}
 }
 
-// checkDelivered waits until CHN has receipted everything USA wrote,
-// then checks that every send that returned is held by CHN exactly once,
+// checkDelivered waits until to has receipted everything from wrote,
+// then checks that every send that returned is held by to exactly once,
 // in order, that both transcripts verify and that both hold the same
 // logs.
-func checkDelivered(t *testing.T, ctx context.Context, usa, chn *Node, returned []string) {
+func checkDelivered(t *testing.T, ctx context.Context, from, to *Node, returned []string) {
 	t.Helper()
-	if err := WaitFor(ctx, usa.Client(), 90*time.Second, func() (bool, error) {
-		out, err := usa.Client().Outbox(ctx, "ops")
+	if err := WaitFor(ctx, from.Client(), 90*time.Second, func() (bool, error) {
+		out, err := from.Client().Outbox(ctx, "ops")
 		for _, m := range out {
 			if m.Status == "queued" {
 				return false, err
@@ -258,30 +258,30 @@ func checkDelivered(t *testing.T, ctx context.Context, usa, chn *Node, returned 
 		}
 		return err == nil, err
 	}); err != nil {
-		t.Fatalf("not everything USA wrote was delivered: %v", err)
+		t.Fatalf("not everything %s wrote was delivered: %v", from.Name, err)
 	}
-	out, err := usa.Client().Outbox(ctx, "ops")
+	out, err := from.Client().Outbox(ctx, "ops")
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := chn.Client().Inbox(ctx, "ops")
+	in, err := to.Client().Inbox(ctx, "ops")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(in) != len(out) {
-		t.Fatalf("USA wrote %d messages, CHN holds %d", len(out), len(in))
+		t.Fatalf("%s wrote %d messages, %s holds %d", from.Name, len(out), to.Name, len(in))
 	}
 	held := map[string]int{}
 	for j := range out {
 		if in[j].ID != out[j].ID || in[j].Text != out[j].Text {
-			t.Fatalf("position %d: USA wrote %s %q, CHN holds %s %q", j, out[j].ID, out[j].Text, in[j].ID, in[j].Text)
+			t.Fatalf("position %d: %s wrote %s %q, %s holds %s %q", j, from.Name, out[j].ID, out[j].Text, to.Name, in[j].ID, in[j].Text)
 		}
 		held[in[j].ID]++
 	}
 	last := uint64(0)
 	for _, id := range returned {
 		if held[id] != 1 {
-			t.Fatalf("send of %s returned, but CHN holds it %d times", id, held[id])
+			t.Fatalf("send of %s returned, but %s holds it %d times", id, to.Name, held[id])
 		}
 		_, _, idx, _ := station.ParseID(id)
 		if idx <= last {
@@ -290,7 +290,7 @@ func checkDelivered(t *testing.T, ctx context.Context, usa, chn *Node, returned 
 		last = idx
 	}
 	var bundles []*transcript.Bundle
-	for _, n := range []*Node{usa, chn} {
+	for _, n := range []*Node{from, to} {
 		b, err := n.Client().Export(ctx, "ops")
 		if err != nil {
 			t.Fatal(err)
@@ -303,7 +303,7 @@ func checkDelivered(t *testing.T, ctx context.Context, usa, chn *Node, returned 
 	for _, la := range bundles[0].Logs {
 		for _, lb := range bundles[1].Logs {
 			if la.Author == lb.Author && fmt.Sprint(la.Entries) != fmt.Sprint(lb.Entries) {
-				t.Fatalf("the log of %s differs between USA and CHN", la.Author)
+				t.Fatalf("the log of %s differs between %s and %s", la.Author, from.Name, to.Name)
 			}
 		}
 	}
@@ -341,6 +341,19 @@ func TestTakeoverAfterKill(t *testing.T) {
 		t.Fatal(ctx.Err())
 	}
 	checkDelivered(t, ctx, l.usa[1], l.chn, s.returned)
+
+	// CHN sends on its own outbound connection: its dialer has moved on
+	// from the first endpoint on USA's card (the dead machine) to the
+	// second.
+	var chnSent []string
+	for k := range 20 {
+		m, err := l.chn.Client().Send(ctx, station.SendRequest{Channel: "ops", Precedence: "ROUTINE", Text: fmt.Sprintf("CHN message %02d", k)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		chnSent = append(chnSent, m.ID)
+	}
+	checkDelivered(t, ctx, l.chn, l.usa[1], chnSent)
 }
 
 // TestFencedFormerLeader: the active process is SIGSTOPped during the
@@ -456,6 +469,7 @@ func BenchmarkTakeover(b *testing.B) {
 				b.Fatalf("kill %d: %v", k, err)
 			}
 			takeovers = append(takeovers, time.Since(t0))
+			b.Logf("kill %d: %s answered after %s", k, standby.Name, time.Since(t0).Round(time.Millisecond))
 			c := standby.Client()
 			d := watchDelivered(ctx, c)
 			m, err := c.Send(ctx, station.SendRequest{Channel: "ops", Precedence: "FLASH", Text: "takeover probe"})
