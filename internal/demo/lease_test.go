@@ -167,6 +167,11 @@ func newLeased(t testing.TB, ctx context.Context) *leased {
 	}); err != nil {
 		t.Fatalf("acceptance did not reach USA: %v", err)
 	}
+	// The core shows the agreement before it is durable; a send that
+	// returned was written after it (batches are written in order).
+	if _, err := l.usa[0].Client().Send(ctx, station.SendRequest{Channel: "ops", Precedence: "ROUTINE", Text: "agreed"}); err != nil {
+		t.Fatal(err)
+	}
 	waitLog(t, l.usa[1], "standby")
 	return l
 }
