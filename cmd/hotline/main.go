@@ -207,6 +207,9 @@ func withStation(ctx context.Context, dir string, local func(*station.Station) e
 		}
 		return remote(c)
 	}
+	if errors.Is(err, station.ErrStandby) {
+		return fmt.Errorf("%w; run this command on the machine whose hotline run is active", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -660,13 +663,18 @@ func newLogger(w *os.File, format, level string) (*slog.Logger, error) {
 
 // runStation owns the station until ctx is done (SIGINT, SIGTERM) or it
 // fails: peer listener and dialers, the local API and the console on one
-// listener, and api.addr for the CLI.
+// listener, and api.addr for the CLI. On a store several machines share
+// (PostgreSQL), it first stands by, listening on nothing, until it holds
+// the station's lease; it stops, with an error, the moment it loses it.
 func runStation(ctx context.Context, dir string, log *slog.Logger) error {
-	st, err := station.Open(ctx, dir, log)
+	st, err := station.OpenStandby(ctx, dir, log)
 	if errors.Is(err, station.ErrLocked) {
 		return fmt.Errorf("%s: %w (is hotline run already running?)", dir, err)
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while standing by
+		}
 		return err
 	}
 	defer st.Close()

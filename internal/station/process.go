@@ -36,6 +36,8 @@ type Station struct {
 	stopOnce sync.Once
 	done     chan struct{}
 	err      error // why the loop stopped, if it failed
+	failc    chan error
+	leaser   store.Leaser // the store's lease, when several processes share the store
 
 	// owned by the loop goroutine
 	nextID    uint64
@@ -78,8 +80,21 @@ type request struct {
 }
 
 // Open opens a station directory and takes its lock. It fails with
-// ErrLocked if another process has it open.
+// ErrLocked if another process has it open, and, on a store that several
+// processes share (PostgreSQL), with ErrStandby if another process holds
+// the station's lease.
 func Open(ctx context.Context, dir string, log *slog.Logger) (*Station, error) {
+	return open(ctx, dir, log, false)
+}
+
+// OpenStandby is Open for hotline run: on a shared store it waits, as a
+// standby, until the station's lease is free, and only then loads the
+// store and restores the core. On SQLite it is Open.
+func OpenStandby(ctx context.Context, dir string, log *slog.Logger) (*Station, error) {
+	return open(ctx, dir, log, true)
+}
+
+func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Station, error) {
 	cfg, err := LoadConfig(dir)
 	if err != nil {
 		return nil, err
@@ -95,6 +110,9 @@ func Open(ctx context.Context, dir string, log *slog.Logger) (*Station, error) {
 	if !card.SignKey.Equal(keys.SignPublic()) || card.Name != keys.Name {
 		return nil, fmt.Errorf("%s/card does not match the keys in %s/keys", dir, dir)
 	}
+	if log == nil {
+		log = Logger()
+	}
 	lock, err := lockDir(dir)
 	if err != nil {
 		return nil, err
@@ -104,8 +122,20 @@ func Open(ctx context.Context, dir string, log *slog.Logger) (*Station, error) {
 		lock.Close()
 		return nil, err
 	}
+	leaser, _ := st.(store.Leaser)
+	var renewed time.Time
+	if leaser != nil {
+		if renewed, err = acquire(ctx, leaser, standby, log.With("station", cfg.Name)); err != nil {
+			st.Close()
+			lock.Close()
+			return nil, err
+		}
+	}
 	snap, err := st.Load(ctx, keys.Name)
 	if err != nil {
+		if leaser != nil {
+			leaser.Release(context.Background())
+		}
 		st.Close()
 		lock.Close()
 		return nil, fmt.Errorf("loading store: %w", err)
@@ -116,20 +146,20 @@ func Open(ctx context.Context, dir string, log *slog.Logger) (*Station, error) {
 	cfgCore.Relays = len(card.Relays) > 0
 	core, err := protocol.New(cfgCore, keys, snap)
 	if err != nil {
+		if leaser != nil {
+			leaser.Release(context.Background())
+		}
 		st.Close()
 		lock.Close()
 		return nil, fmt.Errorf("restoring state: %w", err)
-	}
-	if log == nil {
-		log = Logger()
 	}
 	if cfgCore.Restored {
 		log.Warn("restored from a backup: no channel appends until its peer has said what it holds of this station's logs", "station", cfg.Name)
 	}
 	s := &Station{
 		Dir: dir, Cfg: cfg, Keys: keys, OwnCard: card, Store: st, Log: log.With("station", cfg.Name),
-		core: core, lock: lock, restored: cfgCore.Restored,
-		reqs: make(chan request, 1024), stop: make(chan struct{}), done: make(chan struct{}),
+		core: core, lock: lock, restored: cfgCore.Restored, leaser: leaser,
+		reqs: make(chan request, 1024), stop: make(chan struct{}), done: make(chan struct{}), failc: make(chan error, 1),
 		waiters: map[uint64]chan protocol.Done{}, held: map[uint64][]protocol.Notify{},
 		conns: map[protocol.ConnID]conn{}, pins: map[string]string{}, dialers: map[string]context.CancelFunc{},
 		subs: map[chan protocol.Notify]struct{}{},
@@ -144,6 +174,9 @@ func Open(ctx context.Context, dir string, log *slog.Logger) (*Station, error) {
 		s.dbInfo, _ = os.Stat(f)
 	}
 	go s.loop()
+	if leaser != nil {
+		go s.keepLease(leaser, renewed)
+	}
 	return s, nil
 }
 
@@ -159,6 +192,12 @@ func (s *Station) Close() error {
 		c.Close()
 	}
 	s.mu.Unlock()
+	if s.leaser != nil && !errors.Is(s.err, store.ErrFenced) {
+		// Hand over at once rather than when the lease runs out.
+		ctx, cancel := context.WithTimeout(context.Background(), LeaseTTL)
+		s.leaser.Release(ctx)
+		cancel()
+	}
 	err := s.Store.Close()
 	s.lock.Close()
 	return err
@@ -255,7 +294,7 @@ type written struct {
 func (s *Station) loop() {
 	defer close(s.done)
 	groups := make(chan []protocol.Persist)
-	results := make(chan written)
+	results := make(chan written, 1) // buffered: the loop may stop (lease lost) with a write in flight
 	go s.writer(groups, results)
 	defer close(groups)
 	writing := false
@@ -271,7 +310,11 @@ func (s *Station) loop() {
 		}
 		if w.err != nil {
 			s.err = w.err
-			s.Log.Error("store write failed; stopping", "err", w.err)
+			if errors.Is(w.err, store.ErrFenced) {
+				s.Log.Error("write refused by the fencing token: another process took over the station; stopping", "err", w.err)
+			} else {
+				s.Log.Error("store write failed; stopping", "err", w.err)
+			}
 			return false
 		}
 		return true
@@ -310,6 +353,10 @@ func (s *Station) loop() {
 			wakeAt = time.Time{}
 			s.exec(s.core.Step(time.Now(), protocol.Tick{}))
 		case <-timer:
+		case err := <-s.failc:
+			s.err = err
+			s.Log.Error("the station's lease is lost: another process may take over; stopping at once", "err", err)
+			return
 		case <-s.stop:
 			if writing && !finish(<-results) {
 				return

@@ -348,3 +348,48 @@ type AuditQuery struct {
 	Before   int64  // only records with ID < Before; 0 for no bound
 	Limit    int    // 0 for no limit
 }
+
+// ErrFenced is returned by a write, or a lease renewal, of a process that
+// no longer holds the station's lease: another process took it over (or
+// holds it now), and this one must stop at once without writing again.
+var ErrFenced = errors.New("fenced: the station's lease is held by another process")
+
+// ErrLeaseHeld is returned by Leaser.Acquire while another process holds
+// a lease that has not expired.
+var ErrLeaseHeld = errors.New("the station's lease is held by another process")
+
+// Lease is the right to be the one active process of a station whose
+// store several processes (on several machines) share.
+type Lease struct {
+	Holder string // the process that holds it, e.g. "host/pid/random"
+	// Token increases with every new holder; every write checks, in its
+	// own transaction, that the stored token is still the writer's
+	// (fencing).
+	Token   uint64
+	Expires time.Time // by the database's clock; informational
+}
+
+// Leaser is a store that several processes may share, of which one at a
+// time is active (PostgreSQL). A store that a single process owns
+// (SQLite, under the station directory's lock) does not implement it.
+//
+// Once a process has acquired the lease through its Store, every Apply
+// of that Store checks, inside its transaction, that the lease's token is
+// still the one acquired, and fails with ErrFenced (writing nothing) if it
+// is not. A Store that never acquired refuses to write while another
+// process holds a live lease.
+type Leaser interface {
+	// Acquire takes the lease for holder if it is free or expired (or
+	// already holder's), with a new token, for ttl. It returns
+	// ErrLeaseHeld, with the current holder, while another process
+	// holds it.
+	Acquire(ctx context.Context, holder string, ttl time.Duration) (Lease, error)
+	// Renew extends the lease acquired last for ttl; ErrFenced if another
+	// process has taken it since.
+	Renew(ctx context.Context, ttl time.Duration) (Lease, error)
+	// Release lets the lease expire now, if it is still this store's, so
+	// that a standby takes over at once.
+	Release(ctx context.Context) error
+	// Lease reads the stored lease.
+	Lease(ctx context.Context) (Lease, error)
+}

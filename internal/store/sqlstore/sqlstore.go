@@ -43,6 +43,17 @@ type Store struct {
 	// CPU under load).
 	wmu   sync.Mutex
 	stmts map[string]*sql.Stmt
+	// fence, if set, runs first in every Apply transaction; an error
+	// from it rolls the batch back (see store.Leaser).
+	fence func(ctx context.Context, tx *sql.Tx) error
+}
+
+// SetFence makes every later Apply run f first in its transaction and
+// write nothing if f fails: an engine's fencing-token check.
+func (s *Store) SetFence(f func(ctx context.Context, tx *sql.Tx) error) {
+	s.wmu.Lock()
+	s.fence = f
+	s.wmu.Unlock()
 }
 
 // The write statements, prepared once per connection.
@@ -287,6 +298,12 @@ func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
+	}
+	if s.fence != nil {
+		if err := s.fence(ctx, tx); err != nil {
+			tx.Rollback()
+			return err
+		}
 	}
 	if err := s.apply(ctx, tx, b); err != nil {
 		tx.Rollback()
