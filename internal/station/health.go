@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,6 +69,13 @@ func (s *Station) Health(ctx context.Context) Health {
 	h.Live = add("loop", loopErr, "answers")
 
 	storeOK := add("store", s.storeWritable(ctx), "writable")
+	if s.leaser != nil {
+		var leaseErr error
+		if at := time.Unix(0, s.leaseAt.Load()); time.Since(at) >= LeaseTTL {
+			leaseErr = fmt.Errorf("the station's lease was last renewed %s ago", time.Since(at).Round(time.Millisecond))
+		}
+		storeOK = add("lease", leaseErr, "held") && storeOK
+	}
 
 	var pathErr error
 	detail := fmt.Sprintf("%d of %d peers reachable", up, peers)

@@ -86,6 +86,7 @@ func acquire(ctx context.Context, l store.Leaser, wait bool, log *slog.Logger) (
 // renewed + LeaseTTL, so the process gives up before anyone can take
 // over.
 func (s *Station) keepLease(l store.Leaser, renewed time.Time) {
+	s.leaseAt.Store(renewed.UnixNano())
 	t := time.NewTicker(LeaseRenew)
 	defer t.Stop()
 	for {
@@ -108,6 +109,7 @@ func (s *Station) keepLease(l store.Leaser, renewed time.Time) {
 		switch {
 		case err == nil:
 			renewed = sent
+			s.leaseAt.Store(sent.UnixNano())
 		case errors.Is(err, store.ErrFenced):
 			s.fail(err)
 			return

@@ -38,6 +38,7 @@ type Station struct {
 	err      error // why the loop stopped, if it failed
 	failc    chan error
 	leaser   store.Leaser // the store's lease, when several processes share the store
+	leaseAt  atomic.Int64 // when the lease was last renewed (Unix ns)
 
 	// owned by the loop goroutine
 	nextID    uint64
