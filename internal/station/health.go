@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Check is one line of a health report.
