@@ -72,6 +72,7 @@ type ChannelView struct {
 	LinkTest    string             `json:"link_test"`    // interval of machine-answered tests
 	CheckEvery  string             `json:"check_every"`  // interval of operator checks
 	CheckWindow string             `json:"check_window"` // time a person has to answer one
+	Codebook    string             `json:"codebook"`     // the codebook of standard phrases: version and hash
 	Written     uint64             `json:"written"`      // entries in this station's log
 	Delivered   uint64             `json:"delivered"`    // of those, receipted by the peer
 	Received    uint64             `json:"received"`     // entries held of the peer's log
@@ -369,6 +370,7 @@ func channelView(self string, i protocol.ChannelInfo, c store.Channel) ChannelVi
 		}
 		v.EscalateTo, v.FlashExempt = ch.EscalateTo, ch.FlashExempt
 		v.LinkTest, v.CheckEvery, v.CheckWindow = ch.LinkTest.String(), ch.CheckEvery.String(), ch.CheckWindow.String()
+		v.Codebook = ch.Codebook.String()
 	}
 	if i.LastCheck != 0 {
 		at := i.LastCheckAt.UTC()
