@@ -199,6 +199,26 @@ func (c *Client) BundleImport(ctx context.Context, data []byte) (*station.Import
 	return post[station.ImportView](ctx, c, "/api/v1/bundle", json.RawMessage(data))
 }
 
+func (c *Client) SendCoded(ctx context.Context, r station.CodedRequest) (*station.MessageView, error) {
+	return post[station.MessageView](ctx, c, "/api/v1/coded", r)
+}
+
+func (c *Client) SendNotice(ctx context.Context, r station.NoticeRequest) (*station.MessageView, error) {
+	return post[station.MessageView](ctx, c, "/api/v1/notices", r)
+}
+
+func (c *Client) SendReport(ctx context.Context, r station.ReportRequest) (*station.MessageView, error) {
+	return post[station.MessageView](ctx, c, "/api/v1/reports", r)
+}
+
+func (c *Client) Incident(ctx context.Context, r station.IncidentRequest) (*station.IncidentView, error) {
+	return post[station.IncidentView](ctx, c, "/api/v1/incidents", r)
+}
+
+func (c *Client) Incidents(ctx context.Context, ch string) ([]station.IncidentView, error) {
+	return get[[]station.IncidentView](ctx, c, "/api/v1/incidents?channel="+url.QueryEscape(ch))
+}
+
 // Operators lists the station's console operators.
 func (c *Client) Operators(ctx context.Context) ([]operator.View, error) {
 	return get[[]operator.View](ctx, c, "/api/v1/operators")

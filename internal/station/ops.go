@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"hotline/internal/channel"
+	"hotline/internal/codebook"
+	"hotline/internal/deconflict"
 	"hotline/internal/envelope"
 	"hotline/internal/identity"
 	"hotline/internal/protocol"
@@ -21,6 +23,7 @@ import (
 // directly (offline, or inside hotline run); the API client implements it
 // over HTTP. The CLI uses whichever applies.
 type Ops interface {
+	Deconfliction
 	Card(ctx context.Context) ([]byte, error)
 	AddPeer(ctx context.Context, card []byte, fingerprint string) (*PeerView, error)
 	Peers(ctx context.Context) ([]PeerView, error)
@@ -150,10 +153,22 @@ type MessageView struct {
 	AckBy        string     `json:"ack_by,omitempty"`
 	AckAt        *time.Time `json:"ack_at,omitempty"` // the acknowledging station's clock
 	AckDue       time.Time  `json:"ack_due"`          // from the charter's deadline for the precedence
-	// Kind is "text", "check" (an operator check: acknowledge it) or
-	// "escalation" (a message forwarded from a lower channel, From).
+	// Kind is "text", "check" (an operator check: acknowledge it),
+	// "escalation" (a message forwarded from a lower channel, From),
+	// "coded" (standard phrases), "notice", "report" or "incident".
 	Kind          string `json:"kind"`
 	EscalatedFrom string `json:"escalated_from,omitempty"`
+	// Coded is a coded message and its phrases rendered from the codes in
+	// each language of the channel's codebook.
+	Coded *CodedView `json:"coded,omitempty"`
+	// The body of a notice, report or incident entry.
+	Notice   *deconflict.Notice       `json:"notice,omitempty"`
+	Report   *deconflict.Report       `json:"report,omitempty"`
+	Incident *deconflict.IncidentBody `json:"incident,omitempty"`
+	// Rendered is a coded message, notice, report or incident entry
+	// written in each language ("en", "zh-Hans") from its codes and
+	// fields; free text in it is marked as such. Text is the English.
+	Rendered map[string]string `json:"rendered,omitempty"`
 }
 
 // ProposeRequest proposes a channel.
@@ -498,7 +513,7 @@ func (s *Station) message(ctx context.Context, ch, author string, idx uint64) (*
 		return nil, err
 	}
 	if len(ms) == 0 || ms[0].Index != idx {
-		return nil, badRequest("%s/%s/%d: no such message from %s (only messages and checks can be acknowledged)", ch, author, idx, author)
+		return nil, badRequest("%s/%s/%d: no such message from %s (only messages, checks, notices, reports and incident entries can be acknowledged)", ch, author, idx, author)
 	}
 	vs, err := s.views(ctx, ms)
 	if err != nil {
@@ -509,6 +524,7 @@ func (s *Station) message(ctx context.Context, ch, author string, idx uint64) (*
 
 func (s *Station) views(ctx context.Context, ms []store.Message) ([]MessageView, error) {
 	charters := map[string]*channel.Charter{}
+	books := map[string]*codebook.Codebook{}
 	stored, err := s.Store.Channels(ctx)
 	if err != nil {
 		return nil, err
@@ -516,6 +532,7 @@ func (s *Station) views(ctx context.Context, ms []store.Message) ([]MessageView,
 	for _, c := range stored {
 		if ch, err := channel.ParseUnverified(c.Charter); err == nil {
 			charters[c.ID] = ch
+			books[c.ID], _ = ch.FindCodebook(s.codebooks()...)
 		}
 	}
 	// The core knows of a receipt as soon as it has checked it; the store
@@ -533,7 +550,7 @@ func (s *Station) views(ctx context.Context, ms []store.Message) ([]MessageView,
 		if m.Author == s.Cfg.Name && m.Index <= delivered[m.Channel] {
 			m.Delivered = true
 		}
-		body, err := protocol.DecodeBody(m.Kind, m.Body)
+		body, err := protocol.DecodeBodyIn(m.Kind, m.Body, books[m.Channel])
 		if err != nil {
 			return nil, fmt.Errorf("stored message %s: %v", m.ID(), err)
 		}
@@ -550,6 +567,8 @@ func (s *Station) views(ctx context.Context, ms []store.Message) ([]MessageView,
 		case *protocol.CheckBody:
 			w, _ := time.ParseDuration(b.Window)
 			v.Text, v.Lang, v.AckDue = fmt.Sprintf("Communication check: acknowledge within %s.", w), "en", m.StoredAt.Add(w)
+		default:
+			render(&v, body, books[m.Channel])
 		}
 		switch {
 		case m.Ack != nil:
@@ -569,7 +588,8 @@ func (s *Station) views(ctx context.Context, ms []store.Message) ([]MessageView,
 
 // messageKinds are the entries inbox and outbox show: those a person
 // acknowledges.
-var messageKinds = []envelope.Kind{envelope.Text, envelope.Check, envelope.Escalation}
+var messageKinds = []envelope.Kind{envelope.Text, envelope.Check, envelope.Escalation,
+	envelope.Coded, envelope.Notice, envelope.Report, envelope.Incident}
 
 // Inbox lists messages from peers, oldest first.
 func (s *Station) Inbox(ctx context.Context, ch string) ([]MessageView, error) {
