@@ -20,6 +20,8 @@
 //	POST notices            NoticeRequest → MessageView
 //	POST reports            ReportRequest → MessageView
 //	GET  incidents?channel= []IncidentView    POST incidents IncidentRequest → IncidentView
+//	GET  plans              []PlanView        POST plans PlanRequest → PlanView
+//	GET  findings           []FindingView
 //	GET  events             server-sent events: received, delivered, acknowledged, channel, alert
 //	GET  operators          []operator.View   POST operators operator.AddRequest
 //	DELETE operators/{name}
@@ -206,6 +208,15 @@ func NewServer(st *station.Station, token string) *Server {
 		}
 		return st.Incident(r.Context(), req)
 	})
+	h("GET /api/v1/plans", func(w http.ResponseWriter, r *http.Request) (any, error) { return st.Plans(r.Context()) })
+	h("POST /api/v1/plans", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req station.PlanRequest
+		if err := readJSON(r, &req); err != nil {
+			return nil, err
+		}
+		return st.AddPlan(r.Context(), req)
+	})
+	h("GET /api/v1/findings", func(w http.ResponseWriter, r *http.Request) (any, error) { return st.Findings(r.Context()) })
 	s.mux.HandleFunc("GET /api/v1/events", s.events)
 	local := func(r *http.Request) operator.Actor { return operator.Actor{Addr: "api " + r.RemoteAddr} }
 	h("GET /api/v1/operators", func(w http.ResponseWriter, r *http.Request) (any, error) { return s.ops.List(r.Context()) })

@@ -219,6 +219,18 @@ func (c *Client) Incidents(ctx context.Context, ch string) ([]station.IncidentVi
 	return get[[]station.IncidentView](ctx, c, "/api/v1/incidents?channel="+url.QueryEscape(ch))
 }
 
+func (c *Client) AddPlan(ctx context.Context, r station.PlanRequest) (*station.PlanView, error) {
+	return post[station.PlanView](ctx, c, "/api/v1/plans", r)
+}
+
+func (c *Client) Plans(ctx context.Context) ([]station.PlanView, error) {
+	return get[[]station.PlanView](ctx, c, "/api/v1/plans")
+}
+
+func (c *Client) Findings(ctx context.Context) ([]station.FindingView, error) {
+	return get[[]station.FindingView](ctx, c, "/api/v1/findings")
+}
+
 // Operators lists the station's console operators.
 func (c *Client) Operators(ctx context.Context) ([]operator.View, error) {
 	return get[[]operator.View](ctx, c, "/api/v1/operators")

@@ -56,6 +56,11 @@ func TestCodedThroughAPI(t *testing.T) {
 	if _, err := chn.c.Ack(ctx, m.ID, "Cdr. Li"); err != nil {
 		t.Fatalf("acknowledging a coded message: %v", err)
 	}
+	waitFor(t, "USA to see the coded message acknowledged", func() (bool, error) {
+		out, err := usa.c.Outbox(ctx, staff)
+		m := messageOf(out, m.ID)
+		return m != nil && m.Acknowledged, err
+	}, usa.st)
 
 	before := stateOf(t, usa)
 	bad := []struct {
@@ -154,6 +159,11 @@ func TestIncidentThroughAPI(t *testing.T) {
 		return len(vs) == 1 && vs[0].ID == id, err
 	}, usa.st)
 
+	waitFor(t, "CHN to see the incident delivered", func() (bool, error) {
+		out, err := chn.c.Outbox(ctx, staff)
+		m := messageOf(out, id)
+		return m != nil && m.Status == "delivered", err
+	}, chn.st)
 	before := stateOf(t, chn)
 	for _, r := range []station.IncidentRequest{
 		{Action: "acknowledge", Incident: id},                                             // the opener does not acknowledge

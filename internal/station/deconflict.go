@@ -32,6 +32,9 @@ type Deconfliction interface {
 	SendReport(ctx context.Context, r ReportRequest) (*MessageView, error)
 	Incident(ctx context.Context, r IncidentRequest) (*IncidentView, error)
 	Incidents(ctx context.Context, channel string) ([]IncidentView, error)
+	AddPlan(ctx context.Context, r PlanRequest) (*PlanView, error)
+	Plans(ctx context.Context) ([]PlanView, error)
+	Findings(ctx context.Context) ([]FindingView, error)
 }
 
 var _ Deconfliction = (*Station)(nil)
@@ -48,11 +51,13 @@ type CodedItem struct {
 	Lang   string                     `json:"lang,omitempty"`
 }
 
-// CodedRequest sends a coded message.
+// CodedRequest sends a coded message: Items, or the message a finding
+// suggests (Finding; Channel then defaults to the finding's).
 type CodedRequest struct {
 	Channel    string      `json:"channel"`
 	Precedence string      `json:"precedence"`
-	Items      []CodedItem `json:"items"`
+	Items      []CodedItem `json:"items,omitempty"`
+	Finding    int64       `json:"finding,omitempty"`
 }
 
 // CodedView is a coded message with its items rendered in each language
@@ -76,8 +81,10 @@ type NoticeRequest struct {
 	Channel    string `json:"channel"`
 	Precedence string `json:"precedence,omitempty"` // default PRIORITY
 	// Notice is the body (docs/DECONFLICTION.md, "Notices of activities"),
-	// decoded strictly.
-	Notice json.RawMessage `json:"notice"`
+	// decoded strictly; or Plan names a planned activity to notify as it
+	// stands (it is then checked as this notice, not again as a plan).
+	Notice json.RawMessage `json:"notice,omitempty"`
+	Plan   int64           `json:"plan,omitempty"`
 }
 
 // ReportRequest sends an encounter report.
@@ -115,6 +122,9 @@ type IncidentRequest struct {
 	// incident that nobody here has acknowledged are acknowledged in
 	// their name: acting on an incident answers what it says.
 	By string `json:"by,omitempty"`
+	// Finding opens the incident about a finding: it links the entries
+	// the finding is about, and titles it if Title is empty (in Lang).
+	Finding int64 `json:"finding,omitempty"`
 }
 
 // IncidentView is an incident as both parties derive it from its entries
@@ -250,6 +260,24 @@ func (s *Station) SendCoded(ctx context.Context, r CodedRequest) (*MessageView, 
 	if err != nil {
 		return nil, badRequest("%v", err)
 	}
+	if r.Finding != 0 {
+		f, err := s.finding(ctx, r.Finding)
+		if err != nil {
+			return nil, err
+		}
+		if len(r.Items) > 0 {
+			return nil, badRequest("give the items or the finding whose suggestion to send, not both")
+		}
+		if f.Suggest == nil {
+			return nil, badRequest("finding %d suggests no message", f.ID)
+		}
+		for _, it := range f.Suggest.Items {
+			r.Items = append(r.Items, CodedItem{Code: it.Code, Params: it.Params, Free: it.Free, Lang: it.Lang})
+		}
+		if r.Channel == "" {
+			r.Channel = f.Channel
+		}
+	}
 	_, cb, err := s.channelBook(ctx, r.Channel)
 	if err != nil {
 		return nil, err
@@ -274,6 +302,19 @@ func (s *Station) SendNotice(ctx context.Context, r NoticeRequest) (*MessageView
 	if _, _, err := s.channelBook(ctx, r.Channel); err != nil {
 		return nil, err
 	}
+	if r.Plan != 0 {
+		if len(r.Notice) > 0 {
+			return nil, badRequest("give the notice or the plan to notify, not both")
+		}
+		p, err := s.plan(ctx, r.Plan)
+		if err != nil {
+			return nil, err
+		}
+		if p.Notice != "" {
+			return nil, badRequest("plan %d was notified already, as %s", p.ID, p.Notice)
+		}
+		r.Notice = p.Body
+	}
 	n, err := deconflict.DecodeNotice(r.Notice)
 	if err != nil {
 		return nil, badRequest("%v", err)
@@ -282,7 +323,21 @@ func (s *Station) SendNotice(ctx context.Context, r NoticeRequest) (*MessageView
 	if err != nil {
 		return nil, err
 	}
-	return s.submitEntry(ctx, r.Channel, envelope.Notice, prec, body)
+	// No check runs between the notice's writing and the plan's record of
+	// it, so that the two are never taken for two activities.
+	s.detectMu.Lock()
+	m, err := s.submitEntry(ctx, r.Channel, envelope.Notice, prec, body)
+	if err == nil && r.Plan != 0 {
+		err = s.Store.SetPlanNotice(ctx, r.Plan, m.ID)
+	}
+	s.detectMu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.detect(ctx); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // SendReport sends an encounter report.
@@ -316,7 +371,14 @@ func (s *Station) SendReport(ctx context.Context, r ReportRequest) (*MessageView
 	if err != nil {
 		return nil, err
 	}
-	return s.submitEntry(ctx, r.Channel, envelope.Report, prec, body)
+	m, err := s.submitEntry(ctx, r.Channel, envelope.Report, prec, body)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.detect(ctx); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // entryRef reads an entry id CHANNEL/STATION/INDEX.
@@ -397,8 +459,26 @@ func (s *Station) Incident(ctx context.Context, r IncidentRequest) (*IncidentVie
 			}
 		}
 		b.Incident, b.Prev = &id, &prev
-	} else if ch == "" {
-		return nil, badRequest("open: give the channel")
+	} else {
+		if r.Finding != 0 {
+			f, err := s.finding(ctx, r.Finding)
+			if err != nil {
+				return nil, err
+			}
+			ch = cmp.Or(ch, f.Channel)
+			for _, id := range []string{f.Planned, f.Notified, f.Report} {
+				if _, err := entryRef(id); err == nil {
+					r.Links = append(r.Links, id)
+				}
+			}
+			if b.Title == "" {
+				b.Title = findingTitle(f, r.Lang)
+				b.Lang = cmp.Or(b.Lang, "en")
+			}
+		}
+		if ch == "" {
+			return nil, badRequest("open: give the channel")
+		}
 	}
 	if _, _, err := s.channelBook(ctx, ch); err != nil {
 		return nil, err
@@ -534,17 +614,11 @@ func render(v *MessageView, body any, cb *codebook.Codebook) {
 	v.Rendered = map[string]string{}
 	switch b := body.(type) {
 	case *codebook.Message:
-		v.Coded = &CodedView{Codebook: b.Codebook, Items: b.Items, Lines: map[string][]LineView{}}
+		v.Coded = codedView(cb, b)
 		for _, l := range cb.Languages() {
-			lines, err := cb.Render(b, l)
-			if err != nil {
-				continue
+			if t, err := cb.RenderText(b, l); err == nil {
+				v.Rendered[l] = strings.TrimSuffix(t, "\n")
 			}
-			for _, x := range lines {
-				v.Coded.Lines[l] = append(v.Coded.Lines[l], LineView{Code: x.Code, Text: x.Text, Lang: x.Lang, Free: x.Free})
-			}
-			t, _ := cb.RenderText(b, l)
-			v.Rendered[l] = strings.TrimSuffix(t, "\n")
 		}
 	case *deconflict.Notice:
 		v.Notice = b
