@@ -249,20 +249,25 @@ func cmdNoticeSend(ctx context.Context, args []string) error {
 	desc := f.String("description", "", "description, free text")
 	lang := f.String("lang", "", "language of the title and description (default from $LANG)")
 	replaces := f.String("replaces", "", "id of an earlier notice this one amends")
+	plan := f.Int64("plan", 0, "notify this planned activity (hotline plan list) as it stands, instead of giving it here")
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
 	if err := required(name, map[string]string{"channel": *ch}); err != nil {
 		return err
 	}
-	req := station.NoticeRequest{Channel: *ch, Precedence: *prec}
-	n, err := noticeFromFlags(name, noticeFlags{kind: *kind, circle: *circle, poly: *poly, from: *from, to: *to, band: *band,
-		units: units, call: cmpOr(*call, *ch), title: *title, desc: *desc, lang: *lang, replaces: *replaces})
-	if err != nil {
-		return err
-	}
-	if req.Notice, err = json.Marshal(n); err != nil {
-		return err
+	req := station.NoticeRequest{Channel: *ch, Precedence: *prec, Plan: *plan}
+	if *plan == 0 {
+		n, err := noticeFromFlags(name, noticeFlags{kind: *kind, circle: *circle, poly: *poly, from: *from, to: *to, band: *band,
+			units: units, call: cmpOr(*call, *ch), title: *title, desc: *desc, lang: *lang, replaces: *replaces})
+		if err != nil {
+			return err
+		}
+		if req.Notice, err = json.Marshal(n); err != nil {
+			return err
+		}
+	} else if *kind+*circle+*poly+*from+*to+*band+*call+*title+*desc+*replaces != "" || len(units) > 0 {
+		return fmt.Errorf("%s: --plan gives the activity; leave out --kind, the area, the window, --band, --units, --call and the texts", name)
 	}
 	return show(ctx, f, func(o station.Ops) (*station.MessageView, error) { return o.SendNotice(ctx, req) },
 		func(m *station.MessageView) error {
@@ -484,15 +489,21 @@ func incidentVerb(action deconflict.Action) func(ctx context.Context, args []str
 		f.Var(&links, "link", "id of an entry the incident is about: a message, notice, report (repeatable)")
 		prec := f.String("precedence", "PRIORITY", "FLASH, IMMEDIATE, PRIORITY or ROUTINE")
 		as := f.String("as", defaultOperator(), "who acts (also acknowledges the other party's entries of the incident)")
+		finding := new(int64)
+		if action == deconflict.Open {
+			finding = f.Int64("finding", 0, "open it about a finding (hotline findings): links the entries it is about, titles it")
+		}
 		if _, err := f.parse(args, 0); err != nil {
 			return err
 		}
-		req := station.IncidentRequest{Action: string(action), Note: *note, Links: links, Precedence: *prec, By: *as}
+		req := station.IncidentRequest{Action: string(action), Note: *note, Links: links, Precedence: *prec, By: *as, Finding: *finding}
 		need := map[string]string{}
 		switch action {
 		case deconflict.Open:
 			req.Channel, req.Title = *ch, *title
-			need["channel"], need["title"] = *ch, *title
+			if *finding == 0 {
+				need["channel"], need["title"] = *ch, *title
+			}
 		case deconflict.Close:
 			req.Outcome = *outcome
 			need["id"], need["outcome"] = *id, *outcome
@@ -512,7 +523,7 @@ func incidentVerb(action deconflict.Action) func(ctx context.Context, args []str
 		if err := required(name, need); err != nil {
 			return err
 		}
-		if req.Title != "" || req.Note != "" {
+		if req.Title != "" || req.Note != "" || *finding != 0 {
 			req.Lang = textLang(*lang)
 		}
 		return show(ctx, f, func(o station.Ops) (*station.IncidentView, error) { return o.Incident(ctx, req) },
@@ -611,4 +622,85 @@ func cmdIncidentShow(ctx context.Context, args []string) error {
 		}
 		return nil
 	})
+}
+
+func cmdPlanAdd(ctx context.Context, args []string) error {
+	const name = "plan add"
+	f := newFlags(name, true)
+	ch := f.String("channel", "", "the channel it would be notified on, and to call about it")
+	kind := f.String("kind", "", "exercise, live_fire, missile_launch, air_patrol, transit, survey or other")
+	circle := f.String("circle", "", "the area as a circle: LAT,LON,RADIUS_NM")
+	poly := f.String("polygon", "", "the area as a polygon: \"LAT,LON;LAT,LON;...\"")
+	from := f.String("from", "", "start, e.g. 2026-05-01T00:00Z")
+	to := f.String("to", "", "end")
+	band := f.String("band", "", "altitude or depth band in metres, LOW,HIGH")
+	var units multi
+	f.Var(&units, "units", "units taking part, comma-separated (repeatable)")
+	title := f.String("title", "", "short title, free text")
+	desc := f.String("description", "", "description, free text")
+	lang := f.String("lang", "", "language of the title and description (default from $LANG)")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	if err := required(name, map[string]string{"channel": *ch}); err != nil {
+		return err
+	}
+	n, err := noticeFromFlags(name, noticeFlags{kind: *kind, circle: *circle, poly: *poly, from: *from, to: *to, band: *band,
+		units: units, call: *ch, title: *title, desc: *desc, lang: *lang})
+	if err != nil {
+		return err
+	}
+	body, err := json.Marshal(n)
+	if err != nil {
+		return err
+	}
+	return show(ctx, f, func(o station.Ops) (*station.PlanView, error) { return o.AddPlan(ctx, station.PlanRequest{Plan: body}) },
+		func(p *station.PlanView) error {
+			l, _ := viewLang(name, "")
+			fmt.Printf("plan %d\n", p.ID)
+			for _, x := range p.Findings {
+				fmt.Println(inert(x.Text[l]))
+			}
+			return nil
+		})
+}
+
+func cmdPlanList(ctx context.Context, args []string) error {
+	f := newFlags("plan list", true)
+	langFlag := f.String("lang", "", "language to show: en or zh (default from $LANG)")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	lang, err := viewLang("plan list", *langFlag)
+	if err != nil {
+		return err
+	}
+	return show(ctx, f, func(o station.Ops) ([]station.PlanView, error) { return o.Plans(ctx) },
+		func(ps []station.PlanView) error {
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "PLAN\tNOTIFIED AS\tACTIVITY")
+			for _, p := range ps {
+				fmt.Fprintf(tw, "%d\t%s\t%s\n", p.ID, cmpOr(p.Notice, "-"), inert(p.Rendered[lang]))
+			}
+			return tw.Flush()
+		})
+}
+
+func cmdFindings(ctx context.Context, args []string) error {
+	f := newFlags("findings", true)
+	langFlag := f.String("lang", "", "language to show: en or zh (default from $LANG)")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	lang, err := viewLang("findings", *langFlag)
+	if err != nil {
+		return err
+	}
+	return show(ctx, f, func(o station.Ops) ([]station.FindingView, error) { return o.Findings(ctx) },
+		func(fs []station.FindingView) error {
+			for _, x := range fs {
+				fmt.Printf("%s  %s\n", x.FoundAt.Format(time.DateTime), inert(x.Text[lang]))
+			}
+			return nil
+		})
 }

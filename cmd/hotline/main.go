@@ -59,19 +59,22 @@ var verbs = []verb{
 	{"bundle import", "take a peer's offline bundle: FILE", cmdBundleImport},
 	{"channel list", "list channels", cmdChannelList},
 	{"run", "run the station: peer listener, dialers and local API", cmdRun},
-	{"send", "send a message: --channel ID --precedence P (--text TEXT [--lang TAG] | --code CODE [--param NAME=VALUE]... [--free TEXT] ... [--lang TAG])", cmdSend},
+	{"send", "send a message: --channel ID --precedence P (--text TEXT [--lang TAG] | --code CODE [--param NAME=VALUE]... [--free TEXT] ... [--lang TAG] | --finding N)", cmdSend},
 	{"inbox", "list received messages [--channel ID] [--lang en|zh]", cmdInbox},
 	{"outbox", "list sent messages and their status [--channel ID] [--lang en|zh]", cmdOutbox},
 	{"codebook list", "list the standard phrases: [--category ID] [--lang en|zh]", cmdCodebookList},
 	{"codebook show", "show a standard phrase and its parameters: CODE", cmdCodebookShow},
 	{"notice send", "notify an activity: --channel ID --kind KIND (--circle LAT,LON,RADIUS_NM | --polygon \"LAT,LON;...\") --from T --to T --units A,B [--band LOW,HIGH] [--call ID] [--title T] [--description D] [--lang TAG] [--replaces ID]", cmdNoticeSend},
 	{"report encounter", "report an encounter: --channel ID --time T --own-unit U --own-position LAT,LON --own-course C --own-speed KN --other-… --cpa-distance NM --cpa-time T [--unsafe] [--said \"T;own|other;CODE[;NAME=VALUE]\"]... [--description D]", cmdReportEncounter},
-	{"incident open", "open an incident: --channel ID --title T [--note N] [--link ID]...", incidentVerb(deconflict.Open)},
+	{"incident open", "open an incident: --channel ID --title T [--note N] [--link ID]... | --finding N", incidentVerb(deconflict.Open)},
 	{"incident acknowledge", "acknowledge the other party's incident: --id ID [--note N]", incidentVerb(deconflict.Acknowledge)},
 	{"incident discuss", "add to an incident's discussion (rejects a proposed outcome): --id ID --note N [--link ID]...", incidentVerb(deconflict.Discuss)},
 	{"incident link", "link entries to an incident: --id ID --link ID...", incidentVerb(deconflict.Link)},
 	{"incident close", "propose or agree an incident's outcome: --id ID --outcome resolved|unresolved|referred|withdrawn [--note N]", incidentVerb(deconflict.Close)},
 	{"incident list", "list incidents and their state [--channel ID]", cmdIncidentList},
+	{"plan add", "add a planned activity this station keeps to itself, checked against the peers' notices: --channel ID --kind KIND (--circle … | --polygon …) --from T --to T --units A,B [--band LOW,HIGH] [--title T]", cmdPlanAdd},
+	{"plan list", "list planned activities", cmdPlanList},
+	{"findings", "list what the deconfliction checks found, each with a suggested message [--lang en|zh]", cmdFindings},
 	{"incident show", "show an incident's state and timeline: --id ID [--lang en|zh]", cmdIncidentShow},
 	{"ack", "acknowledge a received message: --id ID [--as NAME]", cmdAck},
 	{"status", "show channels, peers and refusals", cmdStatus},
@@ -697,19 +700,24 @@ func cmdSend(ctx context.Context, args []string) error {
 	lang := f.String("lang", "", "language of the text or free text, e.g. en or zh-Hans")
 	var coded codedFlags
 	coded.register(f)
+	finding := f.Int64("finding", 0, "send the message a finding suggests (hotline findings); --channel defaults to the finding's")
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
-	if len(coded.items) > 0 {
+	if len(coded.items) > 0 || *finding != 0 {
 		if *text != "" {
-			return errors.New("send: give --text or standard phrases (--code, --free), not both")
+			return errors.New("send: give --text or standard phrases (--code, --free, --finding), not both")
 		}
-		if err := required("send", map[string]string{"channel": *ch, "precedence": *prec}); err != nil {
+		need := map[string]string{"precedence": *prec}
+		if *finding == 0 {
+			need["channel"] = *ch
+		}
+		if err := required("send", need); err != nil {
 			return err
 		}
 		coded.setLang(textLang(*lang))
 		return show(ctx, f, func(o station.Ops) (*station.MessageView, error) {
-			return o.SendCoded(ctx, station.CodedRequest{Channel: *ch, Precedence: *prec, Items: coded.items})
+			return o.SendCoded(ctx, station.CodedRequest{Channel: *ch, Precedence: *prec, Items: coded.items, Finding: *finding})
 		}, func(m *station.MessageView) error {
 			fmt.Println(m.ID)
 			return nil

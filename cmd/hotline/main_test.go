@@ -357,6 +357,13 @@ func TestBadInput(t *testing.T) {
 		{"", []string{"codebook", "show", "NOPE1"}, []string{"unknown code", "NOPE1"}},
 		{"", []string{"codebook", "list", "--category", "fishing"}, []string{"--category", "fishing"}},
 		{usa, []string{"inbox", "--dir", usa, "--lang", "fr"}, []string{"--lang", "fr"}},
+		{usa, []string{"plan", "add", "--dir", usa, "--channel", staff, "--kind", "transit"}, []string{"missing --from, --to, --circle or --polygon, --units"}},
+		{usa, []string{"plan", "add", "--dir", usa, "--channel", staff, "--kind", "transit", "--circle", "17,111,0", "--from", "2026-05-01T00:00Z", "--to", "2026-05-01T08:00Z", "--units", "DDG-00"}, []string{"area", "radius_nm 0"}},
+		{usa, []string{"notice", "send", "--dir", usa, "--channel", staff, "--plan", "5"}, []string{"no plan 5"}},
+		{usa, []string{"notice", "send", "--dir", usa, "--channel", staff, "--plan", "5", "--kind", "transit"}, []string{"--plan gives the activity"}},
+		{usa, []string{"send", "--dir", usa, "--precedence", "FLASH", "--finding", "99"}, []string{"no finding 99"}},
+		{usa, []string{"incident", "open", "--dir", usa, "--finding", "99"}, []string{"no finding 99"}},
+		{usa, []string{"findings", "--dir", usa, "--lang", "fr"}, []string{"--lang", "fr"}},
 	}
 	// Every case must leave its station as it was at the start.
 	states, files := map[string]string{}, map[string]map[string]string{}
