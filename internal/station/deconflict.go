@@ -466,7 +466,17 @@ func (s *Station) Incident(ctx context.Context, r IncidentRequest) (*IncidentVie
 				return nil, err
 			}
 			ch = cmp.Or(ch, f.Channel)
-			for _, id := range []string{f.Planned, f.Notified, f.Report} {
+			planned := f.Planned
+			if n, ok := strings.CutPrefix(planned, "plan "); ok {
+				// A plan is this station's own; the notice it was sent as
+				// is in both transcripts.
+				var id int64
+				fmt.Sscan(n, &id)
+				if p, err := s.plan(ctx, id); err == nil {
+					planned = p.Notice
+				}
+			}
+			for _, id := range []string{planned, f.Notified, f.Report} {
 				if _, err := entryRef(id); err == nil {
 					r.Links = append(r.Links, id)
 				}

@@ -192,7 +192,7 @@ func TestFindings(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if inc.Title != "Finding 1: transit and live fire conflict" || len(inc.Links) != 2 || inc.Links[1] != fire.ID {
+		if inc.Title != "Finding 1: transit and live fire conflict" || len(inc.Links) != 3 || inc.Links[1] != tn.ID || inc.Links[2] != fire.ID {
 			t.Errorf("incident from the finding: %+v", inc)
 		}
 		// Passes that find nothing new raise nothing.
