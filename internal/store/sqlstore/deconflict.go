@@ -69,8 +69,17 @@ func (s *Store) SetPlanNotice(ctx context.Context, id int64, entry string) error
 func (s *Store) AddFinding(ctx context.Context, f store.Finding) (int64, bool, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	// Look first: an insert that conflicts would still use up a number
+	// of the sequence, and findings are numbered for people.
 	var id int64
-	err := s.db.QueryRowContext(ctx, s.q(`INSERT INTO findings (key, rule, found_at, channel, peer, body) VALUES (?, ?, ?, ?, ?, ?)
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT id FROM findings WHERE key = ?`), f.Key).Scan(&id)
+	if err == nil {
+		return id, false, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return 0, false, fmt.Errorf("finding %s: %w", f.Key, err)
+	}
+	err = s.db.QueryRowContext(ctx, s.q(`INSERT INTO findings (key, rule, found_at, channel, peer, body) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (key) DO NOTHING RETURNING id`), f.Key, f.Rule, nanos(f.FoundAt), f.Channel, f.Peer, f.Body).Scan(&id)
 	if err == nil {
 		return id, true, nil

@@ -84,6 +84,11 @@ func testFindings(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 	if id, added, err := s.AddFinding(ctx, again); err != nil || added || id != idA {
 		t.Errorf("AddFinding of a stored key = %d, %v, %v; want %d, false", id, added, err, idA)
 	}
+	// A finding found again uses up no number: the next is the next.
+	c := store.Finding{Key: "approach ops/ALPHA/6", Rule: "approach", FoundAt: at(4), Channel: "ops", Peer: "BRAVO", Body: []byte(`{}`)}
+	if id, added, err := s.AddFinding(ctx, c); err != nil || !added || id != idB+1 {
+		t.Errorf("AddFinding after a duplicate = %d, %v, %v; want %d, true", id, added, err, idB+1)
+	}
 	// Two writers finding the same thing at once: one adds it.
 	var wg sync.WaitGroup
 	adds := make(chan bool, 8)
@@ -113,8 +118,8 @@ func testFindings(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(fs) != 3 {
-		t.Fatalf("Findings = %+v, want 3", fs)
+	if len(fs) != 4 {
+		t.Fatalf("Findings = %+v, want 4", fs)
 	}
 	for i, want := range []store.Finding{a, b} {
 		want.ID = []int64{idA, idB}[i]
