@@ -149,14 +149,40 @@ func demoRun(t *testing.T) (string, result) {
 	return demoDir, demoRes
 }
 
+// TestDemo: the demo plays the South China Sea scenario of issue 7 and
+// ends with six verified transcripts (three channels, two stations).
 func TestDemo(t *testing.T) {
 	dir, r := demoRun(t)
-	if n := strings.Count(r.stdout, "verified offline"); n != 4 {
-		t.Errorf("demo printed \"verified offline\" %d times, want 4:\n%s", n, r.stdout)
+	if n := strings.Count(r.stdout, "verified offline"); n != 6 {
+		t.Errorf("demo printed \"verified offline\" %d times, want 6:\n%s", n, r.stdout)
 	}
 	bundles, _ := filepath.Glob(filepath.Join(dir, "*.json"))
-	if len(bundles) != 4 {
-		t.Errorf("demo left %d transcripts, want 4: %v", len(bundles), bundles)
+	if len(bundles) != 6 {
+		t.Errorf("demo left %d transcripts, want 6: %v", len(bundles), bundles)
+	}
+	for _, want := range []string{
+		"CHN notified live fire",                              // the notice
+		"FINDING 1 on usa-chn-theatre: this station's plan 1", // the overlap, at USA
+		"发现1（usa-chn-theatre）：本方通报",                           // and at CHN, in Chinese
+		"REQ01 请告知你方意图。",                                      // standard phrases, each side in its language
+		"REQ04 Keep clear of the area centred on",
+		"reported an UNSAFE encounter",
+		"predicts DDG-00 and Frigate 548 pass",
+		"CHN sent FLASH",
+		"step 2: reminded USA", "step 3: supervisor alerted", "step 4: forwarded as usa-chn-staff/CHN/", // the ladder
+		"CHN sees its FLASH acknowledged by",
+		"USA shows incident usa-chn-theatre/CHN/", "CHN shows incident usa-chn-theatre/CHN/",
+		"closed, resolved: 5 steps, closed by USA and CHN",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("the demo does not show %q:\n%s", want, r.stdout)
+		}
+	}
+	var took time.Duration
+	if i := strings.LastIndex(r.stdout, "demo finished in "); i < 0 {
+		t.Error("the demo did not say how long it took")
+	} else if took, _ = time.ParseDuration(strings.TrimSpace(r.stdout[i+len("demo finished in "):])); took > time.Minute {
+		t.Errorf("the demo took %s; keep it under a minute", took)
 	}
 }
 
@@ -498,8 +524,8 @@ func TestStatusJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
 		t.Fatalf("status --json: %v\n%s", err, out)
 	}
-	if len(st.Channels) != 2 {
-		t.Fatalf("%d channels, want 2:\n%s", len(st.Channels), out)
+	if len(st.Channels) != 3 {
+		t.Fatalf("%d channels, want 3:\n%s", len(st.Channels), out)
 	}
 	for _, c := range st.Channels {
 		paths, _ := c["paths"].([]any)
@@ -597,7 +623,7 @@ func TestDeconflictionVerbs(t *testing.T) {
 		t.Errorf("incident open: %q", inc)
 	}
 	incID := strings.TrimSuffix(strings.TrimPrefix(inc, "incident "), ": open")
-	if out := mustRun(t, "incident", "list", "--dir", usa); !strings.Contains(out, incID) || !strings.Contains(out, "Unsafe crossing") {
+	if out := mustRun(t, "incident", "list", "--dir", usa, "--channel", staff); !strings.Contains(out, incID) || !strings.Contains(out, "Unsafe crossing") {
 		t.Errorf("incident list:\n%s", out)
 	}
 	show := mustRun(t, "incident", "show", "--dir", usa, "--id", incID, "--lang", "zh")
@@ -609,7 +635,7 @@ func TestDeconflictionVerbs(t *testing.T) {
 	checkFailed(t, []string{"incident", "close"}, r, "only its opener may close it, as withdrawn")
 	mustRun(t, "incident", "close", "--dir", usa, "--id", incID, "--outcome", "withdrawn")
 	var vs []station.IncidentView
-	if err := json.Unmarshal([]byte(mustRun(t, "incident", "list", "--dir", usa, "--json")), &vs); err != nil || len(vs) != 1 || vs[0].State != "closed" || vs[0].Outcome != "withdrawn" {
+	if err := json.Unmarshal([]byte(mustRun(t, "incident", "list", "--dir", usa, "--channel", staff, "--json")), &vs); err != nil || len(vs) != 1 || vs[0].State != "closed" || vs[0].Outcome != "withdrawn" {
 		t.Errorf("incident list --json: %+v, %v", vs, err)
 	}
 }

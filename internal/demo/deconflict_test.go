@@ -24,8 +24,8 @@ func cliJSON[T any](t *testing.T, args ...string) T {
 	return v
 }
 
-// waitIncident waits until a station holds the incident in the state.
-func waitIncident(t *testing.T, ctx context.Context, c *api.Client, ch, id, state string) station.IncidentView {
+// incidentIn waits until a station holds the incident in the state and returns it.
+func incidentIn(t *testing.T, ctx context.Context, c *api.Client, ch, id, state string) station.IncidentView {
 	t.Helper()
 	var got station.IncidentView
 	if err := WaitFor(ctx, c, 30*time.Second, func() (bool, error) {
@@ -146,18 +146,18 @@ func TestDeconflictionEndToEnd(t *testing.T) {
 		t.Fatalf("incident open: %+v", inc)
 	}
 	id := inc.ID
-	waitIncident(t, ctx, chn, ch, id, "open")
+	incidentIn(t, ctx, chn, ch, id, "open")
 	hotlineCLI(t, "incident", "acknowledge", "--dir", p.B.Dir, "--id", id, "--as", "Cdr. Li Wei")
-	waitIncident(t, ctx, usa, ch, id, "acknowledged")
+	incidentIn(t, ctx, usa, ch, id, "acknowledged")
 	hotlineCLI(t, "incident", "discuss", "--dir", p.A.Dir, "--id", id, "--note", "Our transit waits until the firing ends.",
 		"--lang", "en", "--link", agreed, "--as", "Lt. Cdr. Smith")
-	waitIncident(t, ctx, chn, ch, id, "under_discussion")
+	incidentIn(t, ctx, chn, ch, id, "under_discussion")
 	hotlineCLI(t, "incident", "close", "--dir", p.B.Dir, "--id", id, "--outcome", "resolved", "--note", "确认。", "--lang", "zh-Hans", "--as", "Cdr. Li Wei")
-	waitIncident(t, ctx, usa, ch, id, "closing")
+	incidentIn(t, ctx, usa, ch, id, "closing")
 	hotlineCLI(t, "incident", "close", "--dir", p.A.Dir, "--id", id, "--outcome", "resolved", "--as", "Lt. Cdr. Smith")
 	views := map[string]station.IncidentView{}
 	for _, n := range []*Node{p.A, p.B} {
-		waitIncident(t, ctx, n.Client(), ch, id, "closed")
+		incidentIn(t, ctx, n.Client(), ch, id, "closed")
 		views[n.Name] = cliJSON[station.IncidentView](t, "incident", "show", "--dir", n.Dir, "--id", id)
 	}
 	u, c := views["USA"], views["CHN"]
