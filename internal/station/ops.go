@@ -551,6 +551,10 @@ func (s *Station) views(ctx context.Context, ms []store.Message) ([]MessageView,
 			m.Delivered = true
 		}
 		body, err := protocol.DecodeBodyIn(m.Kind, m.Body, books[m.Channel])
+		if err != nil && books[m.Channel] == nil && (m.Kind == envelope.Coded || m.Kind == envelope.Report) {
+			// Stored under a codebook this binary lacks: shown, not rendered.
+			body, err = nil, nil
+		}
 		if err != nil {
 			return nil, fmt.Errorf("stored message %s: %v", m.ID(), err)
 		}
@@ -567,6 +571,8 @@ func (s *Station) views(ctx context.Context, ms []store.Message) ([]MessageView,
 		case *protocol.CheckBody:
 			w, _ := time.ParseDuration(b.Window)
 			v.Text, v.Lang, v.AckDue = fmt.Sprintf("Communication check: acknowledge within %s.", w), "en", m.StoredAt.Add(w)
+		case nil:
+			v.Text, v.Lang = fmt.Sprintf("(a %s entry under a codebook this station does not have)", m.Kind), "en"
 		default:
 			render(&v, body, books[m.Channel])
 		}
