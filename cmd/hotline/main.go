@@ -29,6 +29,7 @@ import (
 
 	"hotline/internal/api"
 	"hotline/internal/console"
+	"hotline/internal/deconflict"
 	"hotline/internal/demo"
 	"hotline/internal/identity"
 	"hotline/internal/relay"
@@ -60,9 +61,23 @@ var verbs = []verb{
 	{"bundle import", "take a peer's offline bundle: FILE", cmdBundleImport},
 	{"channel list", "list channels", cmdChannelList},
 	{"run", "run the station: peer listener, dialers, local API, /metrics, /healthz, /readyz [--log-format json|text] [--log-level info]", cmdRun},
-	{"send", "send a message: --channel ID --precedence P --text TEXT [--lang TAG]", cmdSend},
-	{"inbox", "list received messages [--channel ID]", cmdInbox},
-	{"outbox", "list sent messages and their status [--channel ID]", cmdOutbox},
+	{"send", "send a message: --channel ID --precedence P (--text TEXT [--lang TAG] | --code CODE [--param NAME=VALUE]... [--free TEXT] ... [--lang TAG] | --finding N)", cmdSend},
+	{"inbox", "list received messages [--channel ID] [--lang en|zh]", cmdInbox},
+	{"outbox", "list sent messages and their status [--channel ID] [--lang en|zh]", cmdOutbox},
+	{"codebook list", "list the standard phrases: [--category ID] [--lang en|zh]", cmdCodebookList},
+	{"codebook show", "show a standard phrase and its parameters: CODE", cmdCodebookShow},
+	{"notice send", "notify an activity: --channel ID --kind KIND (--circle LAT,LON,RADIUS_NM | --polygon \"LAT,LON;...\") --from T --to T --units A,B [--band LOW,HIGH] [--call ID] [--title T] [--description D] [--lang TAG] [--replaces ID]", cmdNoticeSend},
+	{"report encounter", "report an encounter: --channel ID --time T --own-unit U --own-position LAT,LON --own-course C --own-speed KN --other-… --cpa-distance NM --cpa-time T [--unsafe] [--said \"T;own|other;CODE[;NAME=VALUE]\"]... [--description D]", cmdReportEncounter},
+	{"incident open", "open an incident: --channel ID --title T [--note N] [--link ID]... | --finding N", incidentVerb(deconflict.Open)},
+	{"incident acknowledge", "acknowledge the other party's incident: --id ID [--note N]", incidentVerb(deconflict.Acknowledge)},
+	{"incident discuss", "add to an incident's discussion (rejects a proposed outcome): --id ID --note N [--link ID]...", incidentVerb(deconflict.Discuss)},
+	{"incident link", "link entries to an incident: --id ID --link ID...", incidentVerb(deconflict.Link)},
+	{"incident close", "propose or agree an incident's outcome: --id ID --outcome resolved|unresolved|referred|withdrawn [--note N]", incidentVerb(deconflict.Close)},
+	{"incident list", "list incidents and their state [--channel ID]", cmdIncidentList},
+	{"plan add", "add a planned activity this station keeps to itself, checked against the peers' notices: --channel ID --kind KIND (--circle … | --polygon …) --from T --to T --units A,B [--band LOW,HIGH] [--title T]", cmdPlanAdd},
+	{"plan list", "list planned activities", cmdPlanList},
+	{"findings", "list what the deconfliction checks found, each with a suggested message [--lang en|zh]", cmdFindings},
+	{"incident show", "show an incident's state and timeline: --id ID [--lang en|zh]", cmdIncidentShow},
 	{"ack", "acknowledge a received message: --id ID [--as NAME]", cmdAck},
 	{"status", "show channels, peers and refusals", cmdStatus},
 	{"operator add", "add a console operator: --name NAME --role duty|supervisor|admin|auditor [--lang en|zh] [--password-file FILE] (else the password is read from stdin)", cmdOperatorAdd},
@@ -727,9 +742,31 @@ func cmdSend(ctx context.Context, args []string) error {
 	ch := f.String("channel", "", "channel id")
 	prec := f.String("precedence", "", "FLASH, IMMEDIATE, PRIORITY or ROUTINE")
 	text := f.String("text", "", "message text")
-	lang := f.String("lang", "", "language of the text, e.g. en or zh-Hans")
+	lang := f.String("lang", "", "language of the text or free text, e.g. en or zh-Hans")
+	var coded codedFlags
+	coded.register(f)
+	finding := f.Int64("finding", 0, "send the message a finding suggests (hotline findings); --channel defaults to the finding's")
 	if _, err := f.parse(args, 0); err != nil {
 		return err
+	}
+	if len(coded.items) > 0 || *finding != 0 {
+		if *text != "" {
+			return errors.New("send: give --text or standard phrases (--code, --free, --finding), not both")
+		}
+		need := map[string]string{"precedence": *prec}
+		if *finding == 0 {
+			need["channel"] = *ch
+		}
+		if err := required("send", need); err != nil {
+			return err
+		}
+		coded.setLang(textLang(*lang))
+		return show(ctx, f, func(o station.Ops) (*station.MessageView, error) {
+			return o.SendCoded(ctx, station.CodedRequest{Channel: *ch, Precedence: *prec, Items: coded.items, Finding: *finding})
+		}, func(m *station.MessageView) error {
+			fmt.Println(m.ID)
+			return nil
+		})
 	}
 	if err := required("send", map[string]string{"channel": *ch, "precedence": *prec, "text": *text}); err != nil {
 		return err
@@ -743,18 +780,20 @@ func cmdSend(ctx context.Context, args []string) error {
 		})
 }
 
-func printMessages(ms []station.MessageView, asJSON bool) error {
+// printMessages lists messages; coded messages, notices, reports and
+// incident entries in lang, rendered from their codes and fields.
+func printMessages(ms []station.MessageView, asJSON bool, lang string) error {
 	if asJSON {
 		return printJSON(ms)
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tPRECEDENCE\tSTATUS\tSENT (UTC)\tTEXT")
+	fmt.Fprintln(tw, "ID\tPRECEDENCE\tKIND\tSTATUS\tSENT (UTC)\tTEXT")
 	for _, m := range ms {
 		status := m.Status
 		if m.Acknowledged {
 			status += " by " + m.AckBy
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.ID, m.Precedence, inert(status), m.SentAt.Format(time.DateTime), inert(m.Text))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.Precedence, m.Kind, inert(status), m.SentAt.Format(time.DateTime), inert(rendered(m, lang)))
 	}
 	return tw.Flush()
 }
@@ -779,7 +818,12 @@ func cmdOutbox(ctx context.Context, args []string) error { return listMessages(c
 func listMessages(ctx context.Context, which string, args []string) error {
 	f := newFlags(which, true)
 	ch := f.String("channel", "", "only this channel")
+	langFlag := f.String("lang", "", "language to show coded messages, notices, reports and incidents in: en or zh (default from $LANG)")
 	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	lang, err := viewLang(which, *langFlag)
+	if err != nil {
 		return err
 	}
 	return withOps(ctx, *f.dir, func(o station.Ops) error {
@@ -791,7 +835,7 @@ func listMessages(ctx context.Context, which string, args []string) error {
 		if err != nil {
 			return err
 		}
-		return printMessages(ms, *f.json)
+		return printMessages(ms, *f.json, lang)
 	})
 }
 

@@ -16,6 +16,12 @@
 //	POST ack {id, by}       MessageView
 //	GET  export?channel=    transcript bundle
 //	GET  alerts?after=      []Alert
+//	POST coded              CodedRequest → MessageView (standard phrases)
+//	POST notices            NoticeRequest → MessageView
+//	POST reports            ReportRequest → MessageView
+//	GET  incidents?channel= []IncidentView    POST incidents IncidentRequest → IncidentView
+//	GET  plans              []PlanView        POST plans PlanRequest → PlanView
+//	GET  findings           []FindingView
 //	GET  events             server-sent events: received, delivered, acknowledged, channel, alert
 //	GET  operators          []operator.View   POST operators operator.AddRequest
 //	DELETE operators/{name}
@@ -170,6 +176,46 @@ func NewServer(st *station.Station, token string) *Server {
 		}
 		return st.BundleImport(r.Context(), data)
 	})
+	h("POST /api/v1/coded", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req station.CodedRequest
+		if err := readJSON(r, &req); err != nil {
+			return nil, err
+		}
+		return st.SendCoded(r.Context(), req)
+	})
+	h("POST /api/v1/notices", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req station.NoticeRequest
+		if err := readJSON(r, &req); err != nil {
+			return nil, err
+		}
+		return st.SendNotice(r.Context(), req)
+	})
+	h("POST /api/v1/reports", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req station.ReportRequest
+		if err := readJSON(r, &req); err != nil {
+			return nil, err
+		}
+		return st.SendReport(r.Context(), req)
+	})
+	h("GET /api/v1/incidents", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return st.Incidents(r.Context(), r.URL.Query().Get("channel"))
+	})
+	h("POST /api/v1/incidents", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req station.IncidentRequest
+		if err := readJSON(r, &req); err != nil {
+			return nil, err
+		}
+		return st.Incident(r.Context(), req)
+	})
+	h("GET /api/v1/plans", func(w http.ResponseWriter, r *http.Request) (any, error) { return st.Plans(r.Context()) })
+	h("POST /api/v1/plans", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req station.PlanRequest
+		if err := readJSON(r, &req); err != nil {
+			return nil, err
+		}
+		return st.AddPlan(r.Context(), req)
+	})
+	h("GET /api/v1/findings", func(w http.ResponseWriter, r *http.Request) (any, error) { return st.Findings(r.Context()) })
 	s.mux.HandleFunc("GET /api/v1/events", s.events)
 	local := func(r *http.Request) operator.Actor { return operator.Actor{Addr: "api " + r.RemoteAddr} }
 	h("GET /api/v1/operators", func(w http.ResponseWriter, r *http.Request) (any, error) { return s.ops.List(r.Context()) })

@@ -199,6 +199,38 @@ func (c *Client) BundleImport(ctx context.Context, data []byte) (*station.Import
 	return post[station.ImportView](ctx, c, "/api/v1/bundle", json.RawMessage(data))
 }
 
+func (c *Client) SendCoded(ctx context.Context, r station.CodedRequest) (*station.MessageView, error) {
+	return post[station.MessageView](ctx, c, "/api/v1/coded", r)
+}
+
+func (c *Client) SendNotice(ctx context.Context, r station.NoticeRequest) (*station.MessageView, error) {
+	return post[station.MessageView](ctx, c, "/api/v1/notices", r)
+}
+
+func (c *Client) SendReport(ctx context.Context, r station.ReportRequest) (*station.MessageView, error) {
+	return post[station.MessageView](ctx, c, "/api/v1/reports", r)
+}
+
+func (c *Client) Incident(ctx context.Context, r station.IncidentRequest) (*station.IncidentView, error) {
+	return post[station.IncidentView](ctx, c, "/api/v1/incidents", r)
+}
+
+func (c *Client) Incidents(ctx context.Context, ch string) ([]station.IncidentView, error) {
+	return get[[]station.IncidentView](ctx, c, "/api/v1/incidents?channel="+url.QueryEscape(ch))
+}
+
+func (c *Client) AddPlan(ctx context.Context, r station.PlanRequest) (*station.PlanView, error) {
+	return post[station.PlanView](ctx, c, "/api/v1/plans", r)
+}
+
+func (c *Client) Plans(ctx context.Context) ([]station.PlanView, error) {
+	return get[[]station.PlanView](ctx, c, "/api/v1/plans")
+}
+
+func (c *Client) Findings(ctx context.Context) ([]station.FindingView, error) {
+	return get[[]station.FindingView](ctx, c, "/api/v1/findings")
+}
+
 // Operators lists the station's console operators.
 func (c *Client) Operators(ctx context.Context) ([]operator.View, error) {
 	return get[[]operator.View](ctx, c, "/api/v1/operators")

@@ -246,6 +246,10 @@ type PairOptions struct {
 	// Prepare, if set, runs on each new station before the two pin each
 	// other (to list relays in its card, say).
 	Prepare func(n *Node) error
+	// Proposals are channels A proposes after those of the channels map,
+	// in order, with their charters' settings (a channel escalating to
+	// another comes after it).
+	Proposals []station.ProposeRequest
 }
 
 // NewPairWith is NewPair with options.
@@ -281,9 +285,17 @@ func NewPairWith(ctx context.Context, root, binary string, channels map[string]s
 			return nil, fmt.Errorf("%s pinning %s: %w", pin.self.Name, pin.other.Name, err)
 		}
 	}
+	var proposals []station.ProposeRequest
+	for id, level := range channels {
+		proposals = append(proposals, station.ProposeRequest{Peer: b.Name, Channel: id, Level: level})
+	}
+	for _, r := range o.Proposals {
+		r.Peer = b.Name
+		proposals = append(proposals, r)
+	}
 	if err := a.Offline(ctx, func(o station.Ops) error {
-		for id, level := range channels {
-			if _, err := o.Propose(ctx, station.ProposeRequest{Peer: b.Name, Channel: id, Level: level}); err != nil {
+		for _, r := range proposals {
+			if _, err := o.Propose(ctx, r); err != nil {
 				return err
 			}
 		}
@@ -298,7 +310,8 @@ func NewPairWith(ctx context.Context, root, binary string, channels map[string]s
 		a.Stop(syscall.SIGTERM)
 		return nil, err
 	}
-	for id := range channels {
+	for _, r := range proposals {
+		id := r.Channel
 		if err := WaitFor(ctx, b.Client(), 30*time.Second, func() (bool, error) {
 			cs, err := b.Client().Channels(ctx)
 			for _, c := range cs {

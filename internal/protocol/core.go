@@ -27,6 +27,8 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"hotline/internal/channel"
+	"hotline/internal/codebook"
+	"hotline/internal/deconflict"
 	"hotline/internal/envelope"
 	"hotline/internal/identity"
 	"hotline/internal/store"
@@ -65,6 +67,9 @@ type Propose struct {
 	LinkTest    time.Duration
 	CheckEvery  time.Duration
 	CheckWindow time.Duration
+	// Codebook names the codebook of standard phrases for the channel;
+	// zero for the first the core has (Config.Codebooks).
+	Codebook codebook.Ref
 }
 
 // Accept asks the core to accept a channel the peer proposed.
@@ -165,7 +170,8 @@ type Done struct {
 type Notify struct {
 	What    string // "received", "delivered", "acknowledged", "channel", "alert"
 	Channel string
-	Entry   string // entry id where one applies
+	Entry   string        // entry id where one applies
+	Kind    envelope.Kind // of a received entry
 }
 
 func (Persist) action() {}
@@ -204,6 +210,9 @@ type Config struct {
 	// Relays: this station's card lists relays it picks up from, so a
 	// peer whose card lists relays can be reached over a relay path.
 	Relays bool
+	// Codebooks are the codebooks of standard phrases this station has;
+	// a charter naming another is refused. Nil means the embedded one.
+	Codebooks []*codebook.Codebook
 }
 
 // DefaultConfig is what a station runs with.
@@ -261,11 +270,12 @@ type peer struct {
 }
 
 type chanState struct {
-	rec     store.Channel
-	charter *channel.Charter
-	mine    outLog
-	theirs  inLog
-	blocked string // why sending on this channel is stopped, if it is
+	rec      store.Channel
+	charter  *channel.Charter
+	codebook *codebook.Codebook // the one the charter names; nil if this station lacks it
+	mine     outLog
+	theirs   inLog
+	blocked  string // why sending on this channel is stopped, if it is
 	// lossWarned is set once the peer asked for entries it had receipted.
 	lossWarned bool
 
@@ -316,6 +326,9 @@ func New(cfg Config, keys *identity.Keys, snap *store.Snapshot) (*Core, error) {
 		pending:  map[uint64][]func(error){},
 		Stats:    Stats{Refused: map[string]int{}},
 	}
+	if len(c.cfg.Codebooks) == 0 {
+		c.cfg.Codebooks = []*codebook.Codebook{codebook.Default()}
+	}
 	var err error
 	if c.verifier, err = note.NewVerifier(mustVKey(keys.Name, keys.SignPublic())); err != nil {
 		return nil, err
@@ -342,6 +355,9 @@ func New(cfg Config, keys *identity.Keys, snap *store.Snapshot) (*Core, error) {
 		if cs.charter, err = channel.Parse(ch.Charter, verifiers...); err != nil {
 			return nil, fmt.Errorf("stored charter of %s: %w", ch.ID, err)
 		}
+		// A codebook this binary lacks leaves the channel without one:
+		// its coded entries are refused with that reason, the rest works.
+		cs.codebook, _ = cs.charter.FindCodebook(c.cfg.Codebooks...)
 		c.channels[ch.ID] = cs
 		p.channels = append(p.channels, ch.ID)
 	}
@@ -656,7 +672,7 @@ func (c *Core) submit(ev Submit) {
 		c.done(ev.ID, Result{}, fmt.Errorf("precedence %d is not valid", ev.Precedence))
 		return
 	}
-	body, err := DecodeBody(ev.Kind, ev.Body)
+	body, err := DecodeBodyIn(ev.Kind, ev.Body, cs.codebook)
 	if err == nil {
 		err = c.mayWrite(cs)
 	}
@@ -706,7 +722,15 @@ func (c *Core) mayAppend(cs *chanState, kind envelope.Kind, prec envelope.Preced
 			return fmt.Errorf("%s is not suspended by this station, so there is nothing to resume", cs.rec.ID)
 		}
 		return nil
-	case *TextBody, *CheckBody:
+	case *TextBody, *CheckBody, *codebook.Message, *deconflict.Notice, *deconflict.Report:
+		return c.suspendedFor(cs, prec)
+	case *deconflict.IncidentBody:
+		// An incident lives on one channel: both parties' logs of it.
+		for _, r := range []*deconflict.EntryRef{b.Incident, b.Prev} {
+			if r != nil && r.Channel != cs.rec.ID {
+				return fmt.Errorf("incident entry names %s, an entry of another channel than %s", r, cs.rec.ID)
+			}
+		}
 		return c.suspendedFor(cs, prec)
 	}
 	return fmt.Errorf("%s entries are not written by operators", kind)
@@ -738,7 +762,15 @@ func (c *Core) propose(ev Propose) {
 	}
 	ch := &channel.Charter{ID: ev.Channel, Level: ev.Level, Proposer: c.keys.Name, Acceptor: ev.Peer, Deadlines: deadlines,
 		Delivery: delivery, EscalateTo: ev.EscalateTo, FlashExempt: ev.FlashExempt, LinkTest: ev.LinkTest,
-		CheckEvery: ev.CheckEvery, CheckWindow: ev.CheckWindow}
+		CheckEvery: ev.CheckEvery, CheckWindow: ev.CheckWindow, Codebook: ev.Codebook}
+	if ch.Codebook == (codebook.Ref{}) {
+		ch.Codebook = c.cfg.Codebooks[0].Ref()
+	}
+	cb, err := ch.FindCodebook(c.cfg.Codebooks...)
+	if err != nil {
+		c.done(ev.ID, Result{}, err)
+		return
+	}
 	if err := channel.Propose(ch, c.signer); err != nil {
 		c.done(ev.ID, Result{}, err)
 		return
@@ -746,9 +778,10 @@ func (c *Core) propose(ev Propose) {
 	cs := &chanState{
 		rec: store.Channel{ID: ev.Channel, Peer: ev.Peer, Level: string(ev.Level), State: store.ProposedOut,
 			Proposer: c.keys.Name, Charter: ch.Text, CreatedAt: c.now, UpdatedAt: c.now},
-		charter: ch,
-		mine:    outLog{tree: transcript.NewTree()},
-		theirs:  inLog{tree: transcript.NewTree()},
+		charter:  ch,
+		codebook: cb,
+		mine:     outLog{tree: transcript.NewTree()},
+		theirs:   inLog{tree: transcript.NewTree()},
 	}
 	body, _ := json.Marshal(AgreementBody{Charter: string(ch.Text)})
 	c.channels[ev.Channel] = cs
@@ -775,6 +808,10 @@ func (c *Core) accept(ev Accept) {
 		return
 	}
 	p := c.peers[cs.rec.Peer]
+	if _, err := cs.charter.FindCodebook(c.cfg.Codebooks...); err != nil {
+		c.done(ev.ID, Result{}, err)
+		return
+	}
 	if err := channel.Accept(cs.charter, p.verifier, c.signer); err != nil {
 		c.done(ev.ID, Result{}, err)
 		return
@@ -1110,6 +1147,8 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		bodies   []any
 		acks     []store.Ack
 		agreed   *channel.Charter
+		// agreedBook is the codebook a proposal names.
+		agreedBook *codebook.Codebook
 	)
 	if cs != nil {
 		theirs = &cs.theirs
@@ -1138,7 +1177,13 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		body, err := o.open(c.keys)
 		var decoded any
 		if err == nil {
-			decoded, err = DecodeBody(e.Kind, body)
+			// Before the channel exists here (its proposal), only an
+			// agreement is taken; any other kind is refused below.
+			cb := c.cfg.Codebooks[0]
+			if cs != nil {
+				cb = cs.codebook
+			}
+			decoded, err = DecodeBodyIn(e.Kind, body, cb)
 		}
 		if err != nil {
 			c.reject(p, conn, "bad body", f.Channel, "entries from %s refused: %s: %v", name, e.ID(), err)
@@ -1156,6 +1201,9 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 				agreed, err = channel.Parse([]byte(b.Charter), p.verifier)
 				if err == nil && (agreed.ID != f.Channel || agreed.Proposer != name || agreed.Acceptor != c.keys.Name) {
 					err = fmt.Errorf("charter is for %s between %s and %s", agreed.ID, agreed.Proposer, agreed.Acceptor)
+				}
+				if err == nil {
+					agreedBook, err = agreed.FindCodebook(c.cfg.Codebooks...)
 				}
 			} else if cs.rec.State == store.ProposedOut && transcript.SameBody([]byte(b.Charter), cs.charter.Text) {
 				agreed, err = channel.Parse([]byte(b.Charter), c.verifier, p.verifier)
@@ -1215,9 +1263,10 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		newCS = &chanState{
 			rec: store.Channel{ID: f.Channel, Peer: name, Level: string(agreed.Level), State: store.ProposedIn,
 				Proposer: name, Charter: agreed.Text, CreatedAt: c.now, UpdatedAt: c.now},
-			charter: agreed,
-			mine:    outLog{tree: transcript.NewTree()},
-			theirs:  inLog{tree: transcript.NewTree()},
+			charter:  agreed,
+			codebook: agreedBook,
+			mine:     outLog{tree: transcript.NewTree()},
+			theirs:   inLog{tree: transcript.NewTree()},
 		}
 		cs = newCS
 		c.channels[f.Channel] = cs
@@ -1259,7 +1308,7 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		default:
 			c.await(cs, e, 0)
 		}
-		c.emit(Notify{What: what, Channel: f.Channel, Entry: e.ID()})
+		c.emit(Notify{What: what, Channel: f.Channel, Entry: e.ID(), Kind: e.Kind})
 	}
 	size := theirs.size
 	c.afterDurable(func(err error) {

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"hotline/internal/envelope"
 	"hotline/internal/identity"
 	"hotline/internal/protocol"
 	"hotline/internal/store"
@@ -54,17 +55,22 @@ type Station struct {
 	dbFile  string      // the SQLite database, "" for PostgreSQL
 	dbInfo  os.FileInfo // the database file as opened, to tell when it is gone or replaced
 
-	ackMu    sync.Mutex // serializes Ack
-	mu       sync.Mutex
-	conns    map[protocol.ConnID]conn
-	relays   *relays
-	pins     map[string]string // string(ed25519 key) → peer name
-	dialers  map[string]context.CancelFunc
-	subs     map[chan protocol.Notify]struct{}
-	runCtx   context.Context
-	cert     tls.Certificate
-	peerAddr net.Addr
-	nextConn atomic.Uint64
+	ackMu sync.Mutex // serializes Ack
+	// The deconfliction checks (findings.go): one pass at a time, kicked
+	// when a notice or report arrives; bg counts the detector goroutine.
+	detectMu   sync.Mutex
+	detectKick chan struct{}
+	bg         sync.WaitGroup
+	mu         sync.Mutex
+	conns      map[protocol.ConnID]conn
+	relays     *relays
+	pins       map[string]string // string(ed25519 key) → peer name
+	dialers    map[string]context.CancelFunc
+	subs       map[chan protocol.Notify]struct{}
+	runCtx     context.Context
+	cert       tls.Certificate
+	peerAddr   net.Addr
+	nextConn   atomic.Uint64
 }
 
 // conn is a connection the core sends on: a direct link, or one side of
@@ -163,7 +169,7 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 		reqs: make(chan request, 1024), stop: make(chan struct{}), done: make(chan struct{}), failc: make(chan error, 1),
 		waiters: map[uint64]chan protocol.Done{}, held: map[uint64][]protocol.Notify{},
 		conns: map[protocol.ConnID]conn{}, pins: map[string]string{}, dialers: map[string]context.CancelFunc{},
-		subs: map[chan protocol.Notify]struct{}{},
+		subs: map[chan protocol.Notify]struct{}{}, detectKick: make(chan struct{}, 1),
 	}
 	for _, p := range snap.Peers {
 		c, _ := identity.ParseCard(p.Card) // parsed by the core already
@@ -185,6 +191,7 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 func (s *Station) Close() error {
 	s.stopOnce.Do(func() { close(s.stop) })
 	<-s.done
+	s.bg.Wait()
 	s.mu.Lock()
 	for _, cancel := range s.dialers {
 		cancel()
@@ -486,6 +493,11 @@ func (s *Station) exec(actions []protocol.Action) {
 func (s *Station) notify(notes []protocol.Notify) {
 	if len(notes) == 0 {
 		return
+	}
+	for _, n := range notes {
+		if n.What == "received" && (n.Kind == envelope.Notice || n.Kind == envelope.Report) {
+			s.kickDetect()
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -259,7 +259,51 @@ type Store interface {
 	// station's name (whose operator checks are counted).
 	CheckStats(ctx context.Context, channel, self string, since time.Time) (*CheckStats, error)
 	Console
+	Deconfliction
 	Close() error
+}
+
+// Deconfliction is what a station keeps of its own planning: the
+// activities it plans (kept to itself until it notifies them) and the
+// findings of its checks against the peers' notices (docs/DECONFLICTION.md).
+// These records never leave the station and are not part of any
+// transcript.
+type Deconfliction interface {
+	// AddPlan stores a planned activity and returns its ID (increasing;
+	// the plan's own ID is ignored).
+	AddPlan(ctx context.Context, p Plan) (int64, error)
+	// Plans lists planned activities by ID.
+	Plans(ctx context.Context) ([]Plan, error)
+	// SetPlanNotice records the notice entry a plan was notified as;
+	// ErrNotFound if there is no such plan, ErrConflict if it was
+	// notified already.
+	SetPlanNotice(ctx context.Context, id int64, entry string) error
+	// AddFinding stores a finding unless one with the same Key is stored.
+	// It returns the stored finding's ID and whether this call added it.
+	AddFinding(ctx context.Context, f Finding) (id int64, added bool, err error)
+	// Findings lists findings by ID.
+	Findings(ctx context.Context) ([]Finding, error)
+}
+
+// Plan is an activity this station plans: a notice body it has not sent
+// (or has sent as Notice).
+type Plan struct {
+	ID      int64
+	AddedAt time.Time
+	Body    []byte // a notice body (JSON)
+	Notice  string // the notice entry it was notified as, "" if none
+}
+
+// Finding is what a check found: two activities that come too close, or
+// two tracks predicted to pass too close.
+type Finding struct {
+	ID      int64
+	Key     string // names the pair checked, so that a finding is stored once
+	Rule    string // "overlap" or "approach"
+	FoundAt time.Time
+	Channel string // where to raise it with the peer
+	Peer    string
+	Body    []byte // the station's own encoding of the details (JSON)
 }
 
 // Console is what the duty officer's console keeps: the operators who may
