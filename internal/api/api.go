@@ -16,7 +16,7 @@
 //	POST ack {id, by}       MessageView
 //	GET  export?channel=    transcript bundle
 //	GET  alerts?after=      []Alert
-//	GET  events             server-sent events: received, delivered, acknowledged, channel, alert
+//	GET  events             server-sent events: received, delivered, acknowledged, channel, alert, escalation, link
 //	GET  operators          []operator.View   POST operators operator.AddRequest
 //	DELETE operators/{name}
 //	POST operators/{name}/unlock

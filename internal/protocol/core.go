@@ -162,7 +162,10 @@ type Done struct {
 
 // Notify tells live observers that something changed.
 type Notify struct {
-	What    string // "received", "delivered", "acknowledged", "channel", "alert"
+	// "received", "delivered", "acknowledged", "channel", "alert",
+	// "escalation", or "link": a path to the channel's peer came up or
+	// went away, so its state (active, degraded, down) may have changed.
+	What    string
 	Channel string
 	Entry   string // entry id where one applies
 }
@@ -929,6 +932,7 @@ func (c *Core) status(p *peer, conn ConnID, f *Frame) {
 	// lost entries it had receipted, resumes after the receipt (activate);
 	// a peer that really lost them asks for them again (see resend).
 	x.ready = true
+	c.linkChanged(p)
 	if a := c.pathOf(p, p.out); !p.ready || a == nil || x.rank < a.rank || x.conn == p.out {
 		sizes := map[string]uint64{}
 		for id, l := range held {

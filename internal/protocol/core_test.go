@@ -177,6 +177,7 @@ type simNode struct {
 	sent     []string      // ids of entries whose Submit completed, in order
 	skew     time.Duration // this node's clock minus the simulation's
 	alerts   []store.Alert // every alert it raised, durable or not
+	notes    []Notify      // every notification it gave
 }
 
 type packet struct {
@@ -251,6 +252,8 @@ func (s *sim) step(n *simNode, ev Event) {
 			if a.Close {
 				s.cut(a.Conn)
 			}
+		case Notify:
+			n.notes = append(n.notes, a)
 		case Done:
 			n.done[a.ID] = a
 			if a.Err == nil && a.Result.Entry != "" {

@@ -100,6 +100,9 @@ func (c *Core) activate(p *peer, x *path, held map[string]uint64) {
 // lostPath handles a path that went away: traffic fails over to the next
 // best ready path, if any.
 func (c *Core) lostPath(p *peer, conn ConnID) {
+	if x := p.paths[conn]; x != nil && x.outbound {
+		c.linkChanged(p)
+	}
 	delete(p.paths, conn)
 	if p.out == conn {
 		p.out, p.ready = 0, false
@@ -118,6 +121,14 @@ func (c *Core) lostPath(p *peer, conn ConnID) {
 		if latest != nil {
 			p.in = latest.conn
 		}
+	}
+}
+
+// linkChanged tells observers that the paths to a peer changed, so that
+// the state of its channels may have.
+func (c *Core) linkChanged(p *peer) {
+	for _, id := range p.channels {
+		c.emit(Notify{What: "link", Channel: id})
 	}
 }
 
