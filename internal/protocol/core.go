@@ -248,6 +248,9 @@ type peer struct {
 	ready    bool   // out is set (its status arrived)
 	in       ConnID // the inbound connection receipts go on (latest hello or entries), 0 if none
 	channels []string
+	// lastOK is when a probe was last answered on each kind of path that
+	// went away, so that a path down still tells when it last worked.
+	lastOK map[string]time.Time
 }
 
 type chanState struct {

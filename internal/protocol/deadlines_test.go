@@ -499,7 +499,8 @@ func TestPathFailover(t *testing.T) {
 }
 
 // TestLinkNotify: when a path to a peer goes away or comes up, observers
-// are told of every channel with the peer, whose state it changes.
+// are told of every channel with the peer, whose state it changes; a path
+// that went away still tells when a probe was last answered on it.
 func TestLinkNotify(t *testing.T) {
 	cryptotest.SetGlobalRandom(t, 17)
 	s := newSim(t, 17)
@@ -515,13 +516,18 @@ func TestLinkNotify(t *testing.T) {
 		return strings.Join(out, " ")
 	}
 	links()
+	s.run(2 * PingEvery)
 	s.noDial = true
 	s.cut(a.out)
 	if got := links(); got != "leaders ops" {
 		t.Errorf("link notifications when the path went away: %q, want leaders ops", got)
 	}
-	if st := s.info(a, "ops").State; st != StateDown {
-		t.Fatalf("state without a path: %s", st)
+	i := s.info(a, "ops")
+	if i.State != StateDown {
+		t.Fatalf("state without a path: %s", i.State)
+	}
+	if len(i.Paths) != 1 || i.Paths[0].Up || i.Paths[0].LastOK.IsZero() {
+		t.Errorf("a path that went away does not say when it last worked: %+v", i.Paths)
 	}
 	s.noDial = false
 	s.dial(a)

@@ -102,6 +102,12 @@ func (c *Core) activate(p *peer, x *path, held map[string]uint64) {
 func (c *Core) lostPath(p *peer, conn ConnID) {
 	if x := p.paths[conn]; x != nil && x.outbound {
 		c.linkChanged(p)
+		if !x.lastOK.IsZero() {
+			if p.lastOK == nil {
+				p.lastOK = map[string]time.Time{}
+			}
+			p.lastOK[x.name] = x.lastOK
+		}
 	}
 	delete(p.paths, conn)
 	if p.out == conn {
@@ -201,6 +207,7 @@ func (c *Core) pathInfos(p *peer) []PathInfo {
 	}
 	for _, want := range c.expectedPaths(p) {
 		if !seen[want.Name] {
+			want.LastOK = p.lastOK[want.Name]
 			out = append(out, want)
 		}
 	}
