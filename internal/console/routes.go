@@ -34,7 +34,16 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 		}
 		return *t
 	},
-	"sub": func(a, b int) int { return a - b },
+	"sub":      func(a, b int) int { return a - b },
+	"join":     func(xs []string) string { return strings.Join(xs, ", ") },
+	"ms":       func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) + " ms" },
+	"signedms": func(v float64) string {
+		sign := ""
+		if v > 0 {
+			sign = "+"
+		}
+		return sign + strconv.FormatFloat(v, 'f', 1, 64) + " ms"
+	},
 }).ParseFS(assets, "assets/pages.html"))
 
 // pageData is what every template gets.
@@ -49,8 +58,7 @@ type pageData struct {
 	Board     []boardRow
 	Alerts    []store.Alert
 	Takeover  []station.MessageView
-	Channel   *station.ChannelView
-	Extra     []field
+	Channel   *boardRow
 	Messages  []message
 	Range     string
 	Audit     []store.AuditRecord
@@ -64,6 +72,25 @@ func (p *pageData) T(key string) string {
 		return s
 	}
 	return key
+}
+
+// withData is a value handed to a sub-template with the page's data, so
+// that the sub-template can translate: {{template "x" ($.With .Field)}}.
+type withData struct {
+	D *pageData
+	V any
+}
+
+// With pairs a value with the page's data for a sub-template.
+func (p *pageData) With(v any) withData { return withData{p, v} }
+
+// StateName translates a channel state; one the console does not know
+// (added to the station later) is shown as the station names it.
+func (p *pageData) StateName(state string) string {
+	if s, ok := p.cat["state_"+state]; ok {
+		return s
+	}
+	return state
 }
 
 // Can reports whether the operator's role allows a permission.
@@ -177,9 +204,6 @@ func (s *Server) routes() {
 	}))
 	m.HandleFunc("GET /console/frag/channel-head/{id}", frag("channel-head", func(r *http.Request, d *pageData) (err error) {
 		d.Channel, _, err = s.conversation(r.Context(), r.PathValue("id"))
-		if err == nil {
-			d.Extra = extraFields(*d.Channel)
-		}
 		return err
 	}))
 
@@ -347,7 +371,6 @@ func (s *Server) channelPage(w http.ResponseWriter, r *http.Request, se *session
 		s.fail(w, err)
 		return
 	}
-	d.Extra = extraFields(*d.Channel)
 	d.Range = chartRange(r)
 	s.render(w, "channel-page", d)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"hotline/internal/envelope"
+	"hotline/internal/protocol"
 	"hotline/internal/station"
 	"hotline/internal/store"
 )
@@ -18,23 +19,30 @@ import (
 // boardRow is one channel on the board.
 type boardRow struct {
 	station.ChannelView
-	AwaitUs      int       // received, not acknowledged here
-	AwaitUsTop   string    // the highest precedence among them
+	AwaitUsTop   string    // the highest precedence among messages received and not acknowledged here
 	AwaitUsDue   time.Time // the earliest deadline among them
-	AwaitThem    int       // sent, not acknowledged by the peer
-	AwaitThemDue time.Time
+	AwaitThemDue time.Time // the earliest deadline of ours the peer has not acknowledged
+	UrgentUs     bool      // an incoming FLASH or IMMEDIATE waits for a person here
 	Overdue      bool
-	Attention    bool // the state or link needs a person
+	Attention    bool     // the state or link needs a person
+	DownPaths    []string // the paths that are not up
+	// LastCheckMsg is this station's latest operator check on the
+	// channel; LastAnswered the latest one the peer answered.
+	LastCheckMsg *station.MessageView
+	LastAnswered *station.MessageView
 	rank         int
 	Extra        []field // fields of the view the console does not know by name
 }
 
 type field struct{ Key, Value string }
 
-// knownFields are ChannelView's fields the board shows in columns; any
-// other field (added to the station's view later) is shown by name.
-var knownFields = map[string]bool{"channel": true, "peer": true, "level": true, "state": true, "proposer": true,
-	"deadlines": true, "written": true, "delivered": true, "received": true, "connected": true, "blocked": true}
+// knownFields are ChannelView's fields the console shows by name; any
+// other field (added to the station's view later) is shown under Details.
+var knownFields = map[string]bool{"channel": true, "peer": true, "level": true, "state": true, "agreement": true, "proposer": true,
+	"deadlines": true, "delivery": true, "escalate_to": true, "flash_exempt": true, "link_test": true, "check_every": true,
+	"check_window": true, "written": true, "delivered": true, "received": true, "connected": true, "blocked": true,
+	"suspensions": true, "dormant": true, "awaiting_peer": true, "awaiting_here": true, "last_check": true,
+	"last_check_at": true, "paths": true}
 
 func extraFields(v station.ChannelView) []field {
 	data, err := json.Marshal(v)
@@ -72,8 +80,33 @@ func precRank(p string) int {
 	return 99
 }
 
+// downPaths names the paths of a channel that are not up.
+func downPaths(v station.ChannelView) []string {
+	var out []string
+	for _, p := range v.Paths {
+		if !p.Up {
+			out = append(out, p.Name)
+		}
+	}
+	return out
+}
+
+// Ranks on the board: what needs a person first.
+const (
+	rankUrgent    = iota // an incoming FLASH or IMMEDIATE not acknowledged
+	rankDormant          // our checks go unanswered
+	rankDown             // no path up
+	rankOverdue          // a deadline passed, on either side
+	rankAwaitUs          // messages or checks wait for a person here
+	rankAttention        // suspended, degraded, blocked, not agreed yet
+	rankAwaitThem        // the peer has not acknowledged ours yet
+	rankQuiet
+)
+
 // board gathers the board: every channel, ranked so that what needs a
-// person is on top.
+// person is on top. Counts of messages awaiting acknowledgement are the
+// station's (awaiting_here, awaiting_peer); the deadlines and the
+// highest precedence come from the messages themselves.
 func (s *Server) board(ctx context.Context) ([]boardRow, error) {
 	chs, err := s.cfg.Ops.Channels(ctx)
 	if err != nil {
@@ -91,55 +124,29 @@ func (s *Server) board(ctx context.Context) ([]boardRow, error) {
 	rows := make([]boardRow, len(chs))
 	byID := map[string]*boardRow{}
 	for i, c := range chs {
-		rows[i] = boardRow{ChannelView: c, Extra: extraFields(c)}
+		rows[i] = newRow(c)
 		byID[c.ID] = &rows[i]
 	}
-	for _, m := range in {
-		r := byID[m.Channel]
-		if r == nil || m.Acknowledged {
-			continue
-		}
-		r.AwaitUs++
-		if r.AwaitUsTop == "" || precRank(m.Precedence) < precRank(r.AwaitUsTop) {
-			r.AwaitUsTop = m.Precedence
-		}
-		if !m.AckDue.IsZero() && (r.AwaitUsDue.IsZero() || m.AckDue.Before(r.AwaitUsDue)) {
-			r.AwaitUsDue = m.AckDue
+	for i := range in {
+		if r := byID[in[i].Channel]; r != nil {
+			r.received(&in[i])
 		}
 	}
-	for _, m := range out {
-		r := byID[m.Channel]
-		if r == nil || m.Acknowledged {
-			continue
-		}
-		r.AwaitThem++
-		if !m.AckDue.IsZero() && (r.AwaitThemDue.IsZero() || m.AckDue.Before(r.AwaitThemDue)) {
-			r.AwaitThemDue = m.AckDue
+	for i := range out {
+		if r := byID[out[i].Channel]; r != nil {
+			r.sent(&out[i])
 		}
 	}
 	for i := range rows {
-		r := &rows[i]
-		usLate := !r.AwaitUsDue.IsZero() && now.After(r.AwaitUsDue)
-		themLate := !r.AwaitThemDue.IsZero() && now.After(r.AwaitThemDue)
-		r.Overdue = usLate || themLate
-		r.Attention = r.State != store.Active || r.Blocked != "" || !r.Connected
-		switch {
-		case r.AwaitUs > 0 && urgent(r.AwaitUsTop):
-			r.rank = 0
-		case usLate:
-			r.rank = 1
-		case r.Attention:
-			r.rank = 2
-		case r.AwaitUs > 0:
-			r.rank = 3
-		case themLate:
-			r.rank = 4
-		case r.AwaitThem > 0:
-			r.rank = 5
-		default:
-			r.rank = 6
-		}
+		rows[i].rankAt(now)
 	}
+	sortBoard(rows)
+	return rows, nil
+}
+
+// sortBoard puts what needs a person first: by rank, then the nearest
+// deadline, then the channel's name.
+func sortBoard(rows []boardRow) {
 	sort.SliceStable(rows, func(i, j int) bool {
 		a, b := rows[i], rows[j]
 		if a.rank != b.rank {
@@ -153,7 +160,65 @@ func (s *Server) board(ctx context.Context) ([]boardRow, error) {
 		}
 		return a.ID < b.ID
 	})
-	return rows, nil
+}
+
+func newRow(c station.ChannelView) boardRow {
+	return boardRow{ChannelView: c, Extra: extraFields(c), DownPaths: downPaths(c)}
+}
+
+// received adds a message from the peer to the row.
+func (r *boardRow) received(m *station.MessageView) {
+	if m.Acknowledged {
+		return
+	}
+	if r.AwaitUsTop == "" || precRank(m.Precedence) < precRank(r.AwaitUsTop) {
+		r.AwaitUsTop = m.Precedence
+	}
+	r.UrgentUs = r.UrgentUs || urgent(m.Precedence)
+	if !m.AckDue.IsZero() && (r.AwaitUsDue.IsZero() || m.AckDue.Before(r.AwaitUsDue)) {
+		r.AwaitUsDue = m.AckDue
+	}
+}
+
+// sent adds a message of this station's to the row; they come in log order.
+func (r *boardRow) sent(m *station.MessageView) {
+	if m.Kind == "check" {
+		if m.ID == r.LastCheck {
+			r.LastCheckMsg = m
+		}
+		if m.Acknowledged {
+			r.LastAnswered = m
+		}
+	}
+	if !m.Acknowledged && !m.AckDue.IsZero() && (r.AwaitThemDue.IsZero() || m.AckDue.Before(r.AwaitThemDue)) {
+		r.AwaitThemDue = m.AckDue
+	}
+}
+
+// rankAt decides where the row goes on the board.
+func (r *boardRow) rankAt(now time.Time) {
+	usLate := !r.AwaitUsDue.IsZero() && now.After(r.AwaitUsDue)
+	themLate := !r.AwaitThemDue.IsZero() && now.After(r.AwaitThemDue)
+	r.Overdue = usLate || themLate
+	r.Attention = r.State != store.Active || r.Blocked != ""
+	switch {
+	case r.UrgentUs:
+		r.rank = rankUrgent
+	case r.State == protocol.StateDormant || r.Dormant:
+		r.rank = rankDormant
+	case r.State == protocol.StateDown:
+		r.rank = rankDown
+	case r.Overdue:
+		r.rank = rankOverdue
+	case r.AwaitingHere > 0 || r.AwaitUsTop != "":
+		r.rank = rankAwaitUs
+	case r.Attention:
+		r.rank = rankAttention
+	case r.AwaitingPeer > 0:
+		r.rank = rankAwaitThem
+	default:
+		r.rank = rankQuiet
+	}
 }
 
 func firstDue(r boardRow) time.Time {
@@ -170,20 +235,21 @@ type message struct {
 	Incoming bool
 }
 
-// conversation is a channel's messages in both directions, in the order
-// this station stored them.
-func (s *Server) conversation(ctx context.Context, ch string) (*station.ChannelView, []message, error) {
+// conversation is a channel's row (as on the board) and its messages in
+// both directions, in the order this station stored them.
+func (s *Server) conversation(ctx context.Context, ch string) (*boardRow, []message, error) {
 	chs, err := s.cfg.Ops.Channels(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	var view *station.ChannelView
+	var row *boardRow
 	for i := range chs {
 		if chs[i].ID == ch {
-			view = &chs[i]
+			r := newRow(chs[i])
+			row = &r
 		}
 	}
-	if view == nil {
+	if row == nil {
 		return nil, nil, bad("no channel %q", ch)
 	}
 	in, err := s.cfg.Ops.Inbox(ctx, ch)
@@ -195,14 +261,17 @@ func (s *Server) conversation(ctx context.Context, ch string) (*station.ChannelV
 		return nil, nil, err
 	}
 	ms := make([]message, 0, len(in)+len(out))
-	for _, m := range in {
-		ms = append(ms, message{m, true})
+	for i := range in {
+		row.received(&in[i])
+		ms = append(ms, message{MessageView: in[i], Incoming: true})
 	}
-	for _, m := range out {
-		ms = append(ms, message{m, false})
+	for i := range out {
+		row.sent(&out[i])
+		ms = append(ms, message{MessageView: out[i]})
 	}
+	row.rankAt(s.cfg.Now())
 	sort.SliceStable(ms, func(i, j int) bool { return ms[i].ReceivedAt.Before(ms[j].ReceivedAt) })
-	return view, ms, nil
+	return row, ms, nil
 }
 
 // takeover returns the incoming FLASH and IMMEDIATE messages not yet

@@ -1,0 +1,168 @@
+package console_test
+
+import (
+	"context"
+	"html"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"hotline/internal/console"
+	"hotline/internal/protocol"
+	"hotline/internal/station"
+)
+
+// TestBoardOrder: what needs a person is on top: an unacknowledged
+// incoming FLASH or IMMEDIATE, then a dormant channel, a channel down,
+// a missed deadline, messages waiting here, other states that are not
+// active (a suspension, a path down), ours waiting on the peer, the rest.
+func TestBoardOrder(t *testing.T) {
+	now := time.Date(2031, 5, 1, 3, 0, 0, 0, time.UTC)
+	up := []station.PathView{{Name: "direct", Up: true, Active: true}}
+	view := func(id, state string, here, peer int) station.ChannelView {
+		v := station.ChannelView{ID: id, Peer: "CHN", State: state, AwaitingHere: here, AwaitingPeer: peer, Paths: up}
+		if state == protocol.StateDown {
+			v.Paths = []station.PathView{{Name: "direct"}}
+		}
+		return v
+	}
+	views := []station.ChannelView{
+		view("a-quiet", "active", 0, 0),
+		view("b-theirs", "active", 0, 1),
+		view("c-suspended", "suspended", 0, 0),
+		view("d-routine-here", "active", 1, 0),
+		view("e-late", "active", 0, 1),
+		view("f-down", "down", 0, 0),
+		view("g-dormant", "dormant", 0, 0),
+		view("h-immediate", "active", 1, 0),
+		view("i-flash", "active", 1, 0),
+		view("j-degraded", "degraded", 0, 0),
+	}
+	msg := func(ch, prec string, due time.Duration) station.MessageView {
+		return station.MessageView{ID: ch + "/CHN/1", Channel: ch, Precedence: prec, AckDue: now.Add(due), Kind: "text"}
+	}
+	in := []station.MessageView{
+		msg("d-routine-here", "ROUTINE", time.Hour),
+		msg("h-immediate", "IMMEDIATE", 20*time.Minute),
+		msg("i-flash", "FLASH", 5*time.Minute),
+	}
+	out := []station.MessageView{msg("b-theirs", "PRIORITY", time.Hour), msg("e-late", "PRIORITY", -time.Minute)}
+	got := console.BoardOrder(views, in, out, now)
+	want := []string{"i-flash", "h-immediate", "g-dormant", "f-down", "e-late", "d-routine-here", "c-suspended", "j-degraded", "b-theirs", "a-quiet"}
+	if !slices.Equal(got, want) {
+		t.Errorf("board order:\n got %v\nwant %v", got, want)
+	}
+}
+
+// row returns the board's row of a channel as HTML.
+func row(t *testing.T, b *browser, ch string) string {
+	t.Helper()
+	r := b.do(t, "GET", "/console/frag/board", "")
+	if r.code != 200 {
+		t.Fatalf("board: %d %s", r.code, r.body)
+	}
+	m := regexp.MustCompile(`(?s)<tr data-channel="` + regexp.QuoteMeta(ch) + `".*?</tr>`).FindString(r.body)
+	if m == "" {
+		t.Fatalf("no row for %s on the board:\n%s", ch, r.body)
+	}
+	return m
+}
+
+// text strips tags from HTML and unescapes it, for reading as a person does.
+func text(s string) string {
+	s = regexp.MustCompile(`<[^>]*>`).ReplaceAllString(s, " ")
+	return strings.Join(strings.Fields(html.UnescapeString(s)), " ")
+}
+
+// waitFor re-checks cond on each of the station's notifications.
+func waitFor(t *testing.T, st *station.Station, what string, cond func() bool) {
+	t.Helper()
+	notes, cancel := st.Subscribe()
+	defer cancel()
+	timeout := time.After(30 * time.Second)
+	for !cond() {
+		select {
+		case <-notes:
+		case <-time.After(200 * time.Millisecond):
+		case <-timeout:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func stateOf(t *testing.T, st *station.Station, ch string) station.ChannelView {
+	t.Helper()
+	cs, err := st.Channels(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		if c.ID == ch {
+			return c
+		}
+	}
+	t.Fatalf("no channel %s", ch)
+	return station.ChannelView{}
+}
+
+// TestBoardStates: the board and the channel view show the station's
+// state with its meaning: the paths with their health, a suspension as a
+// party's act with its reason on both stations' consoles (never as an
+// outage), and a channel down with the path that is down.
+func TestBoardStates(t *testing.T) {
+	usa, chn := pair(t, "usa-chn-staff", "usa-chn-unit")
+	du, dc := newDesk(t, usa), newDesk(t, chn)
+	bu, bc := du.login(t, "dora"), dc.login(t, "dora")
+	ctx := t.Context()
+
+	r := row(t, bu, "usa-chn-staff")
+	if !strings.Contains(r, `data-state="active"`) || !strings.Contains(r, `class="path path-up path-active" data-path="direct"`) {
+		t.Errorf("an active channel's row:\n%s", r)
+	}
+	if !strings.Contains(text(r), "direct ▲ up · carries our messages · round trip") {
+		t.Errorf("the direct path's health is not shown: %s", text(r))
+	}
+
+	// USA suspends; both consoles show it as USA's act with the reason.
+	if _, err := usa.Suspend(ctx, station.SuspendRequest{Channel: "usa-chn-unit", Reason: "collision at sea <b>", By: "sam"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, chn, "the suspension at CHN", func() bool { return stateOf(t, chn, "usa-chn-unit").State == protocol.StateSuspended })
+	for _, b := range []*browser{bu, bc} {
+		r := row(t, b, "usa-chn-unit")
+		if !strings.Contains(r, `data-state="suspended"`) || strings.Contains(r, "path-down") {
+			t.Errorf("%s: a suspended channel's row:\n%s", b.d.st.Cfg.Name, r)
+		}
+		if got := text(r); !strings.Contains(got, "suspended a party suspended it: a signed act, not an outage by USA at") ||
+			!strings.Contains(got, "collision at sea <b>") {
+			t.Errorf("%s: the suspension is not shown with who and why: %s", b.d.st.Cfg.Name, got)
+		}
+		if strings.Contains(r, "<b>") {
+			t.Errorf("%s: the reason is not escaped", b.d.st.Cfg.Name)
+		}
+		head := b.do(t, "GET", "/console/frag/channel-head/usa-chn-unit", "")
+		if !strings.Contains(text(head.body), "by USA at") || !strings.Contains(head.body, `class="reason">collision at sea &lt;b&gt;</q>`) {
+			t.Errorf("%s: the channel view does not show the suspension:\n%s", b.d.st.Cfg.Name, head.body)
+		}
+	}
+	if _, err := usa.Resume(ctx, station.SuspendRequest{Channel: "usa-chn-unit", By: "sam"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, chn, "the resumption at CHN", func() bool { return stateOf(t, chn, "usa-chn-unit").State == protocol.StateActive })
+
+	// CHN goes away: USA's channels are down, with the path that is down,
+	// and come first on the board.
+	if err := chn.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, usa, "the channels down", func() bool { return stateOf(t, usa, "usa-chn-staff").State == protocol.StateDown })
+	r = row(t, bu, "usa-chn-staff")
+	if !strings.Contains(r, `data-state="down"`) || !strings.Contains(r, `class="path path-down" data-path="direct"`) {
+		t.Errorf("a channel down:\n%s", r)
+	}
+	if got := text(r); !strings.Contains(got, "no path to CHN is up (direct down)") || !strings.Contains(got, "direct ▼ down · last answered") {
+		t.Errorf("a channel down does not say which path: %s", got)
+	}
+}
