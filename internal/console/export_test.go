@@ -54,6 +54,9 @@ func TemplateKeys() []string {
 	for _, st := range strings.Fields("active degraded down dormant suspended proposed incoming") {
 		keys = append(keys, "state_"+st)
 	}
+	for _, st := range strings.Fields("1 2 3 4 dormant overdue_here") {
+		keys = append(keys, "step_"+st)
+	}
 	for r := range ranges {
 		keys = append(keys, r)
 	}

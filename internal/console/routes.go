@@ -34,9 +34,10 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 		}
 		return *t
 	},
-	"sub":  func(a, b int) int { return a - b },
-	"join": func(xs []string) string { return strings.Join(xs, ", ") },
-	"ms":   func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) + " ms" },
+	"sub":    func(a, b int) int { return a - b },
+	"chanOf": func(id string) string { c, _, _ := strings.Cut(id, "/"); return c },
+	"join":   func(xs []string) string { return strings.Join(xs, ", ") },
+	"ms":     func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) + " ms" },
 	"signedms": func(v float64) string {
 		sign := ""
 		if v > 0 {

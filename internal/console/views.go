@@ -233,6 +233,95 @@ func firstDue(r boardRow) time.Time {
 type message struct {
 	station.MessageView
 	Incoming bool
+	// Ladder is the deadline ladder of the message: the steps this
+	// station took (from Ops.Escalations) and, while it waits for an
+	// acknowledgement, the steps still to come with their times.
+	Ladder []ladderStep
+	// OriginChannel is the channel of the message a forwarded one
+	// (kind "escalation") comes from.
+	OriginChannel string
+}
+
+// ladderStep is one step of a message's deadline ladder (see
+// store.StepUndelivered to store.StepForwarded and docs/PROTOCOL.md).
+type ladderStep struct {
+	Step   int
+	Name   string    // catalog key
+	At     time.Time // when it was taken, or is due
+	Taken  bool
+	Detail string // what the station did, as it recorded it
+	// Forwarded is the id of the message a forward step sent up.
+	Forwarded string
+}
+
+// ladder builds the ladder of a message from the steps taken and the
+// channel's deadlines; the times follow the station's (internal/protocol,
+// ladderAt): delivery deadline, acknowledgement deadline, half of it
+// again, twice it.
+func ladder(v station.ChannelView, m station.MessageView, incoming bool, taken []store.Escalation) []ladderStep {
+	var out []ladderStep
+	done := map[int]bool{}
+	for _, x := range taken {
+		st := ladderStep{Step: x.Step, Name: stepName(x.Step, m.Kind, incoming), At: x.At, Taken: true, Detail: x.Detail}
+		if id, ok := strings.CutPrefix(x.Detail, "forwarded as "); ok {
+			st.Forwarded = id
+		}
+		out = append(out, st)
+		done[x.Step] = true
+	}
+	if m.Acknowledged {
+		return out
+	}
+	// The station takes the steps in order, each no sooner than the one
+	// before it (a delivery deadline longer than the acknowledgement
+	// deadline holds the whole ladder back).
+	var last time.Time
+	for _, x := range taken {
+		if x.At.After(last) {
+			last = x.At
+		}
+	}
+	plan := func(step int, at time.Time) {
+		if at.Before(last) {
+			at = last
+		}
+		last = at
+		if !done[step] && !at.IsZero() {
+			out = append(out, ladderStep{Step: step, Name: stepName(step, m.Kind, incoming), At: at})
+		}
+	}
+	switch {
+	case incoming || m.Kind == "check":
+		plan(store.StepOverdue, m.AckDue)
+	default:
+		d, _ := time.ParseDuration(v.Deadlines[m.Precedence])
+		del, _ := time.ParseDuration(v.Delivery[m.Precedence])
+		if d <= 0 {
+			break
+		}
+		if del > 0 {
+			if m.Status == "queued" {
+				plan(store.StepUndelivered, m.ReceivedAt.Add(del))
+			} else if at := m.ReceivedAt.Add(del); at.After(last) {
+				last = at // delivered: the step is skipped, at its time
+			}
+		}
+		plan(store.StepOverdue, m.ReceivedAt.Add(d))
+		plan(store.StepSupervisor, m.ReceivedAt.Add(d+d/2))
+		plan(store.StepForwarded, m.ReceivedAt.Add(2*d))
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Step < out[j].Step })
+	return out
+}
+
+func stepName(step int, kind string, incoming bool) string {
+	switch {
+	case step == store.StepOverdue && kind == "check" && !incoming:
+		return "step_dormant"
+	case step == store.StepOverdue && incoming:
+		return "step_overdue_here"
+	}
+	return fmt.Sprintf("step_%d", step)
 }
 
 // conversation is a channel's row (as on the board) and its messages in
@@ -260,14 +349,30 @@ func (s *Server) conversation(ctx context.Context, ch string) (*boardRow, []mess
 	if err != nil {
 		return nil, nil, err
 	}
+	xs, err := s.cfg.Ops.Escalations(ctx, ch)
+	if err != nil {
+		return nil, nil, err
+	}
+	steps := map[string][]store.Escalation{}
+	for _, x := range xs {
+		id := fmt.Sprintf("%s/%s/%d", x.Channel, x.Author, x.Index)
+		steps[id] = append(steps[id], x)
+	}
 	ms := make([]message, 0, len(in)+len(out))
+	add := func(m station.MessageView, incoming bool) {
+		msg := message{MessageView: m, Incoming: incoming, Ladder: ladder(row.ChannelView, m, incoming, steps[m.ID])}
+		if c, _, _, err := station.ParseID(m.EscalatedFrom); err == nil {
+			msg.OriginChannel = c
+		}
+		ms = append(ms, msg)
+	}
 	for i := range in {
 		row.received(&in[i])
-		ms = append(ms, message{MessageView: in[i], Incoming: true})
+		add(in[i], true)
 	}
 	for i := range out {
 		row.sent(&out[i])
-		ms = append(ms, message{MessageView: out[i]})
+		add(out[i], false)
 	}
 	row.rankAt(s.cfg.Now())
 	sort.SliceStable(ms, func(i, j int) bool { return ms[i].ReceivedAt.Before(ms[j].ReceivedAt) })
