@@ -66,6 +66,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Operators", testOperators},
 		{"Sessions", testSessions},
 		{"Audit", testAudit},
+		{"ConsoleAlerts", testConsoleAlerts},
+		{"ConsoleAlertAckOnce", testConsoleAlertAckOnce},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
