@@ -68,9 +68,11 @@ func newBrowser(t *testing.T, ctx context.Context) context.Context {
 // run does steps in the tab; each waits for its condition.
 func run(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
+	start := time.Now()
 	if err := chromedp.Do(ctx, steps...); err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
+	t.Logf("%s: %s", what, time.Since(start).Round(time.Millisecond))
 }
 
 // get runs one action that returns a value.

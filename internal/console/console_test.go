@@ -154,7 +154,9 @@ type desk struct {
 
 var roleOps = map[string]string{"duty": "dora", "supervisor": "sam", "admin": "ada", "auditor": "aud"}
 
-func newDesk(tb testing.TB, st *station.Station) *desk {
+// newDesk returns a station's console; set changes its configuration
+// (Ops is the station unless set replaces it).
+func newDesk(tb testing.TB, st *station.Station, set ...func(*console.Config)) *desk {
 	tb.Helper()
 	c := &clock{t: time.Now()}
 	reg := &operator.Registry{Store: st.Store, Now: c.Now}
@@ -163,7 +165,11 @@ func newDesk(tb testing.TB, st *station.Station) *desk {
 			tb.Fatal(err)
 		}
 	}
-	h := console.New(console.Config{Ops: st, Subscribe: st.Subscribe, Done: st.Done(), Operators: reg, Station: st.Cfg.Name, Now: c.Now})
+	cfg := console.Config{Ops: st, Subscribe: st.Subscribe, Done: st.Done(), Operators: reg, Station: st.Cfg.Name, Now: c.Now}
+	for _, f := range set {
+		f(&cfg)
+	}
+	h := console.New(cfg)
 	srv := httptest.NewServer(h)
 	tb.Cleanup(srv.Close)
 	return &desk{st: st, reg: reg, clock: c, srv: srv, h: h}
@@ -250,6 +256,17 @@ func (d *desk) audit(t testing.TB) []store.AuditRecord {
 		t.Fatal(err)
 	}
 	return rs
+}
+
+// lastAuditOf returns the newest record of an action on a target.
+func (d *desk) lastAuditOf(t testing.TB, action, target string) *store.AuditRecord {
+	t.Helper()
+	for _, r := range d.audit(t) {
+		if r.Action == action && r.Target == target {
+			return &r
+		}
+	}
+	return nil
 }
 
 // lastAudit returns the newest record of an action.

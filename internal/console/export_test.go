@@ -57,6 +57,9 @@ func TemplateKeys() []string {
 	for _, st := range strings.Fields("1 2 3 4 dormant overdue_here") {
 		keys = append(keys, "step_"+st)
 	}
+	for _, l := range strings.Fields("alarm warning notice supervisor down") {
+		keys = append(keys, "alert_"+l)
+	}
 	for r := range ranges {
 		keys = append(keys, r)
 	}

@@ -57,8 +57,8 @@ type pageData struct {
 	now     time.Time
 
 	Board     []boardRow
-	Alerts    []store.Alert
-	Takeover  []station.MessageView
+	Alerts    []alertLine
+	Takeover  []takeoverItem
 	Channel   *boardRow
 	Messages  []message
 	Range     string
@@ -85,13 +85,37 @@ type withData struct {
 // With pairs a value with the page's data for a sub-template.
 func (p *pageData) With(v any) withData { return withData{p, v} }
 
-// StateName translates a channel state; one the console does not know
-// (added to the station later) is shown as the station names it.
-func (p *pageData) StateName(state string) string {
-	if s, ok := p.cat["state_"+state]; ok {
+// Label translates a value the station names (a channel state, an alert
+// level) under a catalog prefix; one the console does not know (added to
+// the station later) is shown as the station names it.
+func (p *pageData) Label(prefix, v string) string {
+	if s, ok := p.cat[prefix+v]; ok {
 		return s
 	}
-	return state
+	return v
+}
+
+// TakeoverAlerts counts the alerts (not messages) taking over the screen.
+func (p *pageData) TakeoverAlerts() int {
+	n := 0
+	for _, t := range p.Takeover {
+		if t.IsAlert() {
+			n++
+		}
+	}
+	return n
+}
+
+// TakeoverAlertKeys lists the keys of the alerts taking over the screen,
+// for the button that acknowledges them all.
+func (p *pageData) TakeoverAlertKeys() string {
+	var keys []string
+	for _, t := range p.Takeover {
+		if t.IsAlert() {
+			keys = append(keys, t.Key)
+		}
+	}
+	return strings.Join(keys, " ")
 }
 
 // Can reports whether the operator's role allows a permission.
@@ -196,7 +220,7 @@ func (s *Server) routes() {
 		return err
 	}))
 	m.HandleFunc("GET /console/frag/takeover", frag("takeover", func(r *http.Request, d *pageData) (err error) {
-		d.Takeover, err = s.takeover(r.Context())
+		d.Takeover, err = s.takeover(r.Context(), d.Op.Role)
 		return err
 	}))
 	m.HandleFunc("GET /console/frag/conversation/{id}", frag("conversation", func(r *http.Request, d *pageData) (err error) {
@@ -234,6 +258,7 @@ func (s *Server) routes() {
 		res.detail = mv.Precedence + " on " + mv.Channel
 		return res, nil
 	}))
+	m.HandleFunc("POST /console/api/alerts/ack", s.action(operator.Read, "alert.ack", s.ackAlerts))
 	m.HandleFunc("POST /console/api/ack", s.action(operator.Ack, "ack", func(r *http.Request, se *session) (result, error) {
 		var req struct {
 			ID string `json:"id"`
@@ -351,7 +376,7 @@ func (s *Server) boardPage(w http.ResponseWriter, r *http.Request, se *session) 
 	var err error
 	if d.Board, err = s.board(r.Context()); err == nil {
 		if d.Alerts, err = s.recentAlerts(r.Context(), 20); err == nil {
-			d.Takeover, err = s.takeover(r.Context())
+			d.Takeover, err = s.takeover(r.Context(), d.Op.Role)
 		}
 	}
 	if err != nil {
@@ -366,7 +391,7 @@ func (s *Server) channelPage(w http.ResponseWriter, r *http.Request, se *session
 	var err error
 	d.Channel, d.Messages, err = s.conversation(r.Context(), r.PathValue("id"))
 	if err == nil {
-		d.Takeover, err = s.takeover(r.Context())
+		d.Takeover, err = s.takeover(r.Context(), d.Op.Role)
 	}
 	if err != nil {
 		s.fail(w, err)
@@ -383,7 +408,7 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, se *session) 
 	var err error
 	if d.Audit, err = s.cfg.Operators.Store.Audit(r.Context(), store.AuditQuery{Before: before, Limit: page}); err == nil {
 		if d.Board, err = s.board(r.Context()); err == nil {
-			d.Takeover, err = s.takeover(r.Context())
+			d.Takeover, err = s.takeover(r.Context(), d.Op.Role)
 		}
 	}
 	if err != nil {
@@ -401,7 +426,7 @@ func (s *Server) adminPage(w http.ResponseWriter, r *http.Request, se *session) 
 	var err error
 	if d.Operators, err = s.cfg.Operators.List(r.Context()); err == nil {
 		if d.Board, err = s.board(r.Context()); err == nil {
-			d.Takeover, err = s.takeover(r.Context())
+			d.Takeover, err = s.takeover(r.Context(), d.Op.Role)
 		}
 	}
 	if err != nil {

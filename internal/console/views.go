@@ -379,44 +379,6 @@ func (s *Server) conversation(ctx context.Context, ch string) (*boardRow, []mess
 	return row, ms, nil
 }
 
-// takeover returns the incoming FLASH and IMMEDIATE messages not yet
-// acknowledged, most urgent first.
-func (s *Server) takeover(ctx context.Context) ([]station.MessageView, error) {
-	in, err := s.cfg.Ops.Inbox(ctx, "")
-	if err != nil {
-		return nil, err
-	}
-	var out []station.MessageView
-	for _, m := range in {
-		if !m.Acknowledged && urgent(m.Precedence) {
-			out = append(out, m)
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if a, b := precRank(out[i].Precedence), precRank(out[j].Precedence); a != b {
-			return a < b
-		}
-		return out[i].ReceivedAt.Before(out[j].ReceivedAt)
-	})
-	return out, nil
-}
-
-// recentAlerts returns the station's latest alerts, newest first.
-func (s *Server) recentAlerts(ctx context.Context, n int) ([]store.Alert, error) {
-	as, err := s.cfg.Ops.Alerts(ctx, 0)
-	if err != nil {
-		return nil, err
-	}
-	if len(as) > n {
-		as = as[len(as)-n:]
-	}
-	out := make([]store.Alert, len(as))
-	for i, a := range as {
-		out[len(as)-1-i] = a
-	}
-	return out, nil
-}
-
 // countdown says how long until due, or how long past it.
 func countdown(cat map[string]string, now, due time.Time) string {
 	if due.IsZero() {
