@@ -166,3 +166,63 @@ func TestBoardStates(t *testing.T) {
 		t.Errorf("a channel down does not say which path: %s", got)
 	}
 }
+
+// TestSuspendFromConsole: a supervisor suspends a channel from its view
+// with a reason (required), in their name; the other station's console is
+// taken over by the suspension, and both show it as USA's act with the
+// reason; resuming lifts it on both. A duty officer is not offered the
+// form.
+func TestSuspendFromConsole(t *testing.T) {
+	usa, chn := pair(t, "usa-chn-staff")
+	du, dc := newDesk(t, usa, realTime), newDesk(t, chn, realTime)
+	sam := du.login(t, "sam")
+	page := sam.do(t, "GET", "/console/channel/usa-chn-staff", "")
+	if !strings.Contains(page.body, `<form id="suspend" data-channel="usa-chn-staff"><label for="reason">Reason</label> <input id="reason" required`) || strings.Contains(page.body, `id="resume"`) {
+		t.Fatalf("a supervisor's channel view does not offer a suspension with a required reason:\n%s", page.body)
+	}
+	if page := du.login(t, "dora").do(t, "GET", "/console/channel/usa-chn-staff", ""); strings.Contains(page.body, `id="suspension"`) {
+		t.Error("a duty officer is offered to suspend")
+	}
+	if r := sam.do(t, "POST", "/console/api/channels/usa-chn-staff/suspend", `{"reason":"   "}`); r.code != 400 || !strings.Contains(r.errText(), "needs a reason") {
+		t.Errorf("a suspension without a reason: %d %s", r.code, r.body)
+	}
+	if r := sam.do(t, "POST", "/console/api/channels/usa-chn-staff/suspend", `{"reason":"unsafe manoeuvres near the reef"}`); r.code != 200 {
+		t.Fatalf("suspend: %d %s", r.code, r.body)
+	}
+	if a := du.lastAudit(t, "suspend"); a == nil || a.Operator != "sam" || a.Outcome != "ok" || a.Detail != "unsafe manoeuvres near the reef" {
+		t.Errorf("audit of the suspension: %+v", a)
+	}
+	page = sam.do(t, "GET", "/console/channel/usa-chn-staff", "")
+	if !strings.Contains(text(page.body), "USA (this station) suspended this channel at") || !strings.Contains(page.body, `<form id="resume"`) || strings.Contains(page.body, `<form id="suspend"`) {
+		t.Errorf("after the suspension the view does not offer to resume:\n%s", page.body)
+	}
+
+	// CHN: taken over by the suspension, shown as USA's act with the reason.
+	duty := dc.login(t, "dora")
+	var key string
+	waitFor(t, chn, "the suspension to take over at CHN", func() bool {
+		key, _ = takeoverKeys(t, duty)
+		return key != ""
+	})
+	tk := text(duty.do(t, "GET", "/console/frag/takeover", "").body)
+	if !strings.Contains(tk, "Station alarm") || !strings.Contains(tk, "USA SUSPENDED channel usa-chn-staff (by sam): unsafe manoeuvres near the reef") {
+		t.Errorf("CHN's takeover: %s", tk)
+	}
+	if got := text(row(t, duty, "usa-chn-staff")); !strings.Contains(got, "suspended a party suspended it") || !strings.Contains(got, "by USA at") || !strings.Contains(got, "unsafe manoeuvres near the reef") {
+		t.Errorf("CHN's board: %s", got)
+	}
+	if r := duty.do(t, "POST", "/console/api/alerts/ack", jsonBody(map[string][]string{"keys": {key}})); r.code != 200 {
+		t.Errorf("acknowledging the suspension: %d %s", r.code, r.body)
+	}
+
+	if r := sam.do(t, "POST", "/console/api/channels/usa-chn-staff/resume", `{"reason":"talks agreed"}`); r.code != 200 {
+		t.Fatalf("resume: %d %s", r.code, r.body)
+	}
+	waitFor(t, chn, "the resumption at CHN", func() bool { return stateOf(t, chn, "usa-chn-staff").State == protocol.StateActive })
+	if got := row(t, duty, "usa-chn-staff"); !strings.Contains(got, `data-state="active"`) || strings.Contains(got, "suspensions") {
+		t.Errorf("CHN's board after the resumption:\n%s", got)
+	}
+	if r := sam.do(t, "POST", "/console/api/channels/usa-chn-staff/resume", `{"reason":""}`); r.code != 400 || !strings.Contains(r.errText(), "nothing to resume") {
+		t.Errorf("resuming twice: %d %s", r.code, r.body)
+	}
+}

@@ -149,9 +149,6 @@ func sessionID(secret string) string {
 
 var errNoSession = errors.New("not logged in")
 
-// errNotAvailable marks an action the station does not offer (yet).
-var errNotAvailable = errors.New("not available")
-
 // errForbidden marks an action the operator's role may not take.
 var errForbidden = errors.New("forbidden")
 
@@ -292,8 +289,6 @@ func writeError(w http.ResponseWriter, err error) {
 		err = fmt.Errorf("request body is larger than %d bytes", mbe.Limit)
 	case errors.Is(err, station.ErrBadRequest):
 		code = http.StatusBadRequest
-	case errors.Is(err, errNotAvailable):
-		code = http.StatusNotImplemented
 	case errors.Is(err, errForbidden):
 		code = http.StatusForbidden
 	}

@@ -95,6 +95,19 @@ func (p *pageData) Label(prefix, v string) string {
 	return v
 }
 
+// OwnSuspension is this station's suspension of the channel shown, if any.
+func (p *pageData) OwnSuspension() *store.Suspension {
+	if p.Channel == nil {
+		return nil
+	}
+	for i, s := range p.Channel.Suspensions {
+		if s.By == p.Station {
+			return &p.Channel.Suspensions[i]
+		}
+	}
+	return nil
+}
+
 // TakeoverAlerts counts the alerts (not messages) taking over the screen.
 func (p *pageData) TakeoverAlerts() int {
 	n := 0

@@ -223,10 +223,6 @@
     } else if (el.dataset.remove) act(() => post('/console/api/operators/' + encodeURIComponent(el.dataset.remove) + '/remove').then(() => location.reload()));
     else if (el.dataset.unlock) act(() => post('/console/api/operators/' + encodeURIComponent(el.dataset.unlock) + '/unlock').then(() => location.reload()));
     else if (el.dataset.accept) act(() => post('/console/api/channels/' + encodeURIComponent(el.dataset.accept) + '/accept').then(() => location.reload()));
-    else if (el.dataset.act && el.type === 'button') {
-      const f = el.form;
-      act(() => post(`/console/api/channels/${encodeURIComponent(f.dataset.channel)}/${el.dataset.act}`, { reason: $('#reason').value }));
-    }
   });
 
   // Enter acknowledges while the takeover is up, wherever the focus is.
@@ -261,9 +257,15 @@
   });
   const text = $('#text');
   if (text) text.addEventListener('keydown', (e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); $('#compose').requestSubmit(); } });
+  // Suspending and resuming are signed acts of this party: the page is
+  // drawn again to show the one now in force.
   onSubmit('suspend', async (form) => {
     await post(`/console/api/channels/${encodeURIComponent(form.dataset.channel)}/suspend`, { reason: $('#reason').value });
-    toast(T.done);
+    location.reload();
+  });
+  onSubmit('resume', async (form) => {
+    await post(`/console/api/channels/${encodeURIComponent(form.dataset.channel)}/resume`, { reason: $('#resume-reason').value });
+    location.reload();
   });
   onSubmit('add-operator', async () => {
     await post('/console/api/operators', { name: $('#op-name').value, role: $('#op-role').value, lang: $('#op-lang').value, password: $('#op-password').value });
