@@ -36,8 +36,14 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	},
 	"sub":    func(a, b int) int { return a - b },
 	"chanOf": func(id string) string { c, _, _ := strings.Cut(id, "/"); return c },
-	"join":   func(xs []string) string { return strings.Join(xs, ", ") },
-	"ms":     func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) + " ms" },
+	"pct": func(v *float64) string {
+		if v == nil {
+			return "—"
+		}
+		return strconv.FormatFloat(*v*100, 'f', 0, 64) + "%"
+	},
+	"join": func(xs []string) string { return strings.Join(xs, ", ") },
+	"ms":   func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) + " ms" },
 	"signedms": func(v float64) string {
 		sign := ""
 		if v > 0 {
@@ -62,6 +68,7 @@ type pageData struct {
 	Channel   *boardRow
 	Messages  []message
 	Range     string
+	Checks    *station.ChecksView
 	Audit     []store.AuditRecord
 	Older     int64
 	Operators []operator.View
@@ -213,6 +220,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /console/audit", s.page(operator.AuditTrail, s.auditPage))
 	m.HandleFunc("GET /console/admin", s.page(operator.Operators, s.adminPage))
 	m.HandleFunc("GET /console/chart/{id}", s.page(operator.Read, s.chart))
+	m.HandleFunc("GET /console/chart/{id}/checks", s.page(operator.Read, s.checksChart))
 
 	frag := func(name string, fill func(r *http.Request, d *pageData) error) http.HandlerFunc {
 		return s.page(operator.Read, func(w http.ResponseWriter, r *http.Request, se *session) {
@@ -238,6 +246,10 @@ func (s *Server) routes() {
 	}))
 	m.HandleFunc("GET /console/frag/conversation/{id}", frag("conversation", func(r *http.Request, d *pageData) (err error) {
 		d.Channel, d.Messages, err = s.conversation(r.Context(), r.PathValue("id"))
+		return err
+	}))
+	m.HandleFunc("GET /console/frag/checks/{id}", frag("checks-table", func(r *http.Request, d *pageData) (err error) {
+		d.Checks, err = s.cfg.Ops.Checks(r.Context(), r.PathValue("id"))
 		return err
 	}))
 	m.HandleFunc("GET /console/frag/channel-head/{id}", frag("channel-head", func(r *http.Request, d *pageData) (err error) {
@@ -411,6 +423,10 @@ func (s *Server) channelPage(w http.ResponseWriter, r *http.Request, se *session
 		return
 	}
 	d.Range = chartRange(r)
+	if d.Checks, err = s.cfg.Ops.Checks(r.Context(), d.Channel.ID); err != nil {
+		s.fail(w, err)
+		return
+	}
 	s.render(w, "channel-page", d)
 }
 
