@@ -111,6 +111,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
+	if r.TLS != nil {
+		// Served over HTTPS (hotline api tls): browsers keep to it.
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
 	s.handler.ServeHTTP(w, r)
 }
 
