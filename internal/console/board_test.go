@@ -116,6 +116,11 @@ func TestBoardStates(t *testing.T) {
 	du, dc := newDesk(t, usa), newDesk(t, chn)
 	bu, bc := du.login(t, "dora"), dc.login(t, "dora")
 	ctx := t.Context()
+	// Paths are probed every 500ms; wait for the first answer.
+	waitFor(t, usa, "a probe answered", func() bool {
+		ps := stateOf(t, usa, "usa-chn-staff").Paths
+		return len(ps) == 1 && ps[0].RTTms != nil
+	})
 
 	r := row(t, bu, "usa-chn-staff")
 	if !strings.Contains(r, `data-state="active"`) || !strings.Contains(r, `class="path path-up path-active" data-path="direct"`) {
