@@ -268,7 +268,38 @@ func TestDormantShown(t *testing.T) {
 	}
 	li := item(t, b, "usa-chn-unit", "usa-chn-unit/CHN/9")
 	if !strings.Contains(text(li), "communication check") || !strings.Contains(text(li), "CHN asks whether this desk is manned: answer the check.") ||
-		!strings.Contains(li, `data-ack="usa-chn-unit/CHN/9">Answer check</button>`) {
+		!strings.Contains(li, `data-ack="usa-chn-unit/CHN/9" aria-label="Answer check usa-chn-unit/CHN/9">Answer check</button>`) {
 		t.Errorf("a check from the peer:\n%s", li)
+	}
+}
+
+// TestAlarmLevels: every station alert of level alarm takes over the
+// screen (a tamper alarm, as the core records one, among them); warnings
+// and notices are listed but do not.
+func TestAlarmLevels(t *testing.T) {
+	st := openStation(t, t.TempDir(), "USA")
+	d := newDesk(t, st, realTime)
+	b := d.login(t, "dora")
+	now := time.Now()
+	tamper := "checkpoint from CHN for usa-chn-staff/USA at size 7 has root 3f9a…, this station computes 81c2…: tamper alarm"
+	if err := st.Store.Apply(t.Context(), &store.Batch{Alerts: []store.Alert{
+		{At: now, Level: "warning", Channel: "usa-chn-staff", Peer: "CHN", Text: "the clock of CHN is 2m0s from this station's"},
+		{At: now, Level: "notice", Channel: "usa-chn-staff", Peer: "CHN", Text: "CHN resumed channel usa-chn-staff"},
+		{At: now, Level: "alarm", Channel: "usa-chn-staff", Peer: "CHN", Text: tamper},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	first, all := takeoverKeys(t, b)
+	if len(all) != 1 || stationAlert(t, st, first).Text != tamper {
+		t.Fatalf("taken over by %v, want the tamper alarm alone", all)
+	}
+	if tk := text(b.do(t, "GET", "/console/frag/takeover", "").body); !strings.Contains(tk, "Station alarm") || !strings.Contains(tk, tamper) {
+		t.Errorf("the takeover: %s", tk)
+	}
+	al := text(b.do(t, "GET", "/console/frag/alerts", "").body)
+	for _, want := range []string{"warning [usa-chn-staff] the clock of CHN", "notice [usa-chn-staff] CHN resumed", "alarm [usa-chn-staff] checkpoint from CHN"} {
+		if !strings.Contains(al, want) {
+			t.Errorf("the alerts list lacks %q: %s", want, al)
+		}
 	}
 }
