@@ -65,6 +65,16 @@ func waitNote(tb testing.TB, ch <-chan protocol.Notify, ok func(protocol.Notify)
 	}
 }
 
+// settle waits for a notification, or a moment: a subscriber that falls
+// behind misses notifications, so a caller that re-checks what it waits
+// for must not depend on any one of them.
+func settle(ch <-chan protocol.Notify) {
+	select {
+	case <-ch:
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
 // pair opens USA and CHN, pinned to each other, running, with the given
 // channels agreed (USA proposes, CHN accepts).
 func pair(tb testing.TB, channels ...string) (usa, chn *station.Station) {
@@ -91,8 +101,12 @@ func pair(tb testing.TB, channels ...string) (usa, chn *station.Station) {
 		}
 		want[id] = true
 	}
+	deadline := time.Now().Add(time.Minute)
 	for len(want) > 0 {
-		waitNote(tb, cn, func(n protocol.Notify) bool { return n.What == "channel" && want[n.Channel] })
+		if time.Now().After(deadline) {
+			tb.Fatalf("%d proposals did not reach CHN", len(want))
+		}
+		settle(cn)
 		cs, err := chn.Channels(ctx)
 		if err != nil {
 			tb.Fatal(err)
@@ -120,7 +134,10 @@ func pair(tb testing.TB, channels ...string) (usa, chn *station.Station) {
 		if active == len(channels) {
 			return usa, chn
 		}
-		waitNote(tb, un, func(n protocol.Notify) bool { return n.What == "channel" })
+		if time.Now().After(deadline) {
+			tb.Fatalf("%d of %d channels active at USA", active, len(channels))
+		}
+		settle(un)
 	}
 }
 
