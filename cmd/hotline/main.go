@@ -45,7 +45,8 @@ type verb struct {
 }
 
 var verbs = []verb{
-	{"init", "create a station: --name NAME --party CODE --peer-listen HOST:PORT --api-listen HOST:PORT [--endpoint HOST:PORT] [--store postgres://…]", cmdInit},
+	{"init", "create a station: --name NAME --party CODE --peer-listen HOST:PORT --api-listen HOST:PORT [--endpoint HOST:PORT] [--store postgres://…] [--tls-cert FILE --tls-key FILE]", cmdInit},
+	{"api tls", "serve the API and the console over HTTPS from the next hotline run: --cert FILE --key FILE (PEM), or --off", cmdAPITLS},
 	{"card add-relay", "list a relay in this station's card (then give peers the new card): --card RELAY-CARD --fingerprint FP", cmdAddRelay},
 	{"card", "print this station's signed card", cmdCard},
 	{"fingerprint", "print this station's fingerprint, to read aloud", cmdFingerprint},
@@ -265,13 +266,16 @@ func cmdInit(ctx context.Context, args []string) error {
 	var endpoints multi
 	f.Var(&endpoints, "endpoint", "HOST:PORT peers dial (repeatable; default --peer-listen)")
 	storeSpec := f.String("store", "sqlite:hotline.db", "sqlite:FILE in the station directory, or a postgres:// URL of a database for this station alone")
+	tlsCert := f.String("tls-cert", "", "PEM certificate (chain) to serve the API and the console over HTTPS")
+	tlsKey := f.String("tls-key", "", "PEM private key of --tls-cert")
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
 	if err := required("init", map[string]string{"dir": *f.dir, "name": *name, "party": *party, "peer-listen": *peer}); err != nil {
 		return err
 	}
-	card, err := station.Init(ctx, station.InitOptions{Dir: *f.dir, Name: *name, Party: *party, PeerListen: *peer, APIListen: *apiAddr, Endpoints: endpoints, Store: *storeSpec})
+	card, err := station.Init(ctx, station.InitOptions{Dir: *f.dir, Name: *name, Party: *party, PeerListen: *peer, APIListen: *apiAddr,
+		Endpoints: endpoints, Store: *storeSpec, APITLSCert: *tlsCert, APITLSKey: *tlsKey})
 	if err != nil {
 		return err
 	}
@@ -509,6 +513,34 @@ func cmdEscalations(ctx context.Context, args []string) error {
 	})
 }
 
+// cmdAPITLS sets or removes the API's certificate and key. The station
+// must be stopped: hotline run reads them when it starts.
+func cmdAPITLS(ctx context.Context, args []string) error {
+	f := newFlags("api tls", true)
+	cert := f.String("cert", "", "PEM certificate (chain)")
+	key := f.String("key", "", "PEM private key")
+	off := f.Bool("off", false, "serve plain HTTP again (on a loopback address only)")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	if *off != (*cert == "" || *key == "") || *off && (*cert != "" || *key != "") {
+		return errors.New("api tls: give --cert and --key, or --off")
+	}
+	cfg, err := station.SetAPITLS(*f.dir, *cert, *key)
+	if err != nil {
+		return err
+	}
+	if *f.json {
+		return printJSON(map[string]any{"https": cfg.APIHTTPS(), "api_listen": cfg.APIListen, "cert": cfg.APITLSCert, "key": cfg.APITLSKey})
+	}
+	if cfg.APIHTTPS() {
+		fmt.Printf("the API and the console will be served over HTTPS on %s (certificate %s) from the next hotline run\n", cfg.APIListen, cfg.APITLSCert)
+	} else {
+		fmt.Printf("the API and the console will be served over plain HTTP on %s from the next hotline run\n", cfg.APIListen)
+	}
+	return nil
+}
+
 func cmdAddRelay(ctx context.Context, args []string) error {
 	f := newFlags("card add-relay", true)
 	card := f.String("card", "", "the relay's card file")
@@ -682,6 +714,18 @@ func newLogger(w *os.File, format, level string) (*slog.Logger, error) {
 // (PostgreSQL), it first stands by, listening on nothing, until it holds
 // the station's lease; it stops, with an error, the moment it loses it.
 func runStation(ctx context.Context, dir string, log *slog.Logger) error {
+	// HTTPS, or plain HTTP on loopback only: checked before anything starts.
+	cfg, err := station.LoadConfig(dir)
+	if err != nil {
+		return err
+	}
+	tc, err := api.ServerTLS(dir, cfg)
+	if err != nil {
+		return err
+	}
+	if err := station.CheckAPIListen(cfg.APIListen, tc != nil); err != nil {
+		return err
+	}
 	st, err := station.OpenStandby(ctx, dir, log)
 	if errors.Is(err, station.ErrLocked) {
 		return fmt.Errorf("%s: %w (is hotline run already running?)", dir, err)
@@ -713,8 +757,8 @@ func runStation(ctx context.Context, dir string, log *slog.Logger) error {
 	mux.Handle("/", console.New(console.Config{Ops: st, Subscribe: st.Subscribe, Done: st.Done(), Operators: apiSrv.Operators(),
 		Station: st.Cfg.Name, Log: st.Log.With("component", "console")}))
 	go func() {
-		errs <- api.Serve(ctx, st.Cfg.APIListen, mux, func(a net.Addr) {
-			st.Log.Info("API listening", "addr", a.String())
+		errs <- api.Serve(ctx, st.Cfg.APIListen, mux, tc, func(a net.Addr) {
+			st.Log.Info("API listening", "addr", a.String(), "https", tc != nil)
 			if err := os.WriteFile(filepath.Join(dir, api.AddrFile), []byte(a.String()+"\n"), 0o600); err != nil {
 				errs <- err
 			}

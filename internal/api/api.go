@@ -1,7 +1,8 @@
 // Package api is the station's local JSON API over HTTP, and a client for
 // it. The CLI and the console use it while hotline run owns the station.
 // Every request carries the bearer token kept in the station directory; the
-// listener is on loopback unless configured otherwise.
+// listener is on loopback, or anywhere over HTTPS when config.json names a
+// certificate and key (station.CheckAPIListen, ServerTLS).
 //
 // Routes (all under /api/v1):
 //
@@ -22,7 +23,7 @@
 //	GET  incidents?channel= []IncidentView    POST incidents IncidentRequest → IncidentView
 //	GET  plans              []PlanView        POST plans PlanRequest → PlanView
 //	GET  findings           []FindingView
-//	GET  events             server-sent events: received, delivered, acknowledged, channel, alert
+//	GET  events             server-sent events: received, delivered, acknowledged, channel, alert, escalation, link
 //	GET  operators          []operator.View   POST operators operator.AddRequest
 //	DELETE operators/{name}
 //	POST operators/{name}/unlock
@@ -34,6 +35,7 @@ package api
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -325,14 +327,31 @@ func readJSON(r *http.Request, v any) error {
 	return nil
 }
 
-// Serve serves the API on addr until ctx is done. It calls ready with the
-// bound address once listening.
-func Serve(ctx context.Context, addr string, h http.Handler, ready func(net.Addr)) error {
+// ServerTLS returns the TLS configuration of a station's API listener,
+// nil when it is configured for plain HTTP (on loopback only).
+func ServerTLS(dir string, cfg *station.Config) (*tls.Config, error) {
+	if !cfg.APIHTTPS() {
+		return nil, nil
+	}
+	cert, err := cfg.APICertificate(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// Serve serves the API on addr until ctx is done: over HTTPS with tc, or
+// in plain HTTP, which it refuses on an address other than loopback. It
+// calls ready with the bound address once listening.
+func Serve(ctx context.Context, addr string, h http.Handler, tc *tls.Config, ready func(net.Addr)) error {
+	if err := station.CheckAPIListen(addr, tc != nil); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("API listener: %w", err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, TLSConfig: tc}
 	if ready != nil {
 		ready(ln.Addr())
 	}
@@ -342,7 +361,12 @@ func Serve(ctx context.Context, addr string, h http.Handler, ready func(net.Addr
 		defer cancel()
 		srv.Shutdown(sctx)
 	}()
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if tc != nil {
+		err = srv.ServeTLS(ln, "", "")
+	} else {
+		err = srv.Serve(ln)
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil

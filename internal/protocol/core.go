@@ -168,7 +168,10 @@ type Done struct {
 
 // Notify tells live observers that something changed.
 type Notify struct {
-	What    string // "received", "delivered", "acknowledged", "channel", "alert"
+	// "received", "delivered", "acknowledged", "channel", "alert",
+	// "escalation", or "link": a path to the channel's peer came up or
+	// went away, so its state (active, degraded, down) may have changed.
+	What    string
 	Channel string
 	Entry   string        // entry id where one applies
 	Kind    envelope.Kind // of a received entry
@@ -267,6 +270,9 @@ type peer struct {
 	ready    bool   // out is set (its status arrived)
 	in       ConnID // the inbound connection receipts go on (latest hello or entries), 0 if none
 	channels []string
+	// lastOK is when a probe was last answered on each kind of path that
+	// went away, so that a path down still tells when it last worked.
+	lastOK map[string]time.Time
 }
 
 type chanState struct {
@@ -1004,6 +1010,7 @@ func (c *Core) status(p *peer, conn ConnID, f *Frame) {
 	// lost entries it had receipted, resumes after the receipt (activate);
 	// a peer that really lost them asks for them again (see resend).
 	x.ready = true
+	c.linkChanged(p)
 	if a := c.pathOf(p, p.out); !p.ready || a == nil || x.rank < a.rank || x.conn == p.out {
 		if p.ready && a != nil && x.conn != p.out {
 			c.Stats.Failovers++

@@ -195,6 +195,7 @@ type simNode struct {
 	sent     []string      // ids of entries whose Submit completed, in order
 	skew     time.Duration // this node's clock minus the simulation's
 	alerts   []store.Alert // every alert it raised, durable or not
+	notes    []Notify      // every notification it gave
 }
 
 type packet struct {
@@ -277,6 +278,8 @@ func (s *sim) step(n *simNode, ev Event) {
 				}
 			}
 			defer s.step(n, Loaded{Peer: a.Peer, Conn: a.Conn, Channel: a.Channel, Author: a.Author, Entries: raws})
+		case Notify:
+			n.notes = append(n.notes, a)
 		case Done:
 			n.done[a.ID] = a
 			if a.Err == nil && a.Result.Entry != "" {

@@ -100,6 +100,15 @@ func (c *Core) activate(p *peer, x *path, held map[string]uint64) {
 // lostPath handles a path that went away: traffic fails over to the next
 // best ready path, if any.
 func (c *Core) lostPath(p *peer, conn ConnID) {
+	if x := p.paths[conn]; x != nil && x.outbound {
+		c.linkChanged(p)
+		if !x.lastOK.IsZero() {
+			if p.lastOK == nil {
+				p.lastOK = map[string]time.Time{}
+			}
+			p.lastOK[x.name] = x.lastOK
+		}
+	}
 	delete(p.paths, conn)
 	if p.out == conn {
 		p.out, p.ready = 0, false
@@ -119,6 +128,14 @@ func (c *Core) lostPath(p *peer, conn ConnID) {
 		if latest != nil {
 			p.in = latest.conn
 		}
+	}
+}
+
+// linkChanged tells observers that the paths to a peer changed, so that
+// the state of its channels may have.
+func (c *Core) linkChanged(p *peer) {
+	for _, id := range p.channels {
+		c.emit(Notify{What: "link", Channel: id})
 	}
 }
 
@@ -191,6 +208,7 @@ func (c *Core) pathInfos(p *peer) []PathInfo {
 	}
 	for _, want := range c.expectedPaths(p) {
 		if !seen[want.Name] {
+			want.LastOK = p.lastOK[want.Name]
 			out = append(out, want)
 		}
 	}

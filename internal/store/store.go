@@ -341,6 +341,58 @@ type Console interface {
 	AppendAudit(ctx context.Context, r AuditRecord) (int64, error)
 	// Audit returns records matching q, newest first.
 	Audit(ctx context.Context, q AuditQuery) ([]AuditRecord, error)
+
+	// AddConsoleAlert stores an alert the console raised itself (Alert
+	// zero), or an operator's acknowledgement of a station alert (Alert
+	// set; Kind, Channel, Text and RaisedAt are then the station alert's,
+	// whatever a holds; ErrNotFound if there is no such station alert).
+	// It returns the record as stored: for a station alert acknowledged
+	// before, the first acknowledgement, unchanged.
+	AddConsoleAlert(ctx context.Context, a ConsoleAlert) (*ConsoleAlert, error)
+	// AckConsoleAlert records who acknowledged one of the console's own
+	// alerts and when; the first acknowledgement stands. ErrNotFound if
+	// there is no such alert.
+	AckConsoleAlert(ctx context.Context, id int64, by string, at time.Time) (*ConsoleAlert, error)
+	// ClearConsoleAlerts records that the condition of the console's own
+	// alerts of a kind on a channel ended at a time (those not cleared
+	// yet), and says how many it cleared.
+	ClearConsoleAlerts(ctx context.Context, kind, channel string, at time.Time) (int, error)
+	// ConsoleAlerts returns records matching q, newest first.
+	ConsoleAlerts(ctx context.Context, q ConsoleAlertQuery) ([]ConsoleAlert, error)
+}
+
+// Kinds of console alerts.
+const (
+	ConsoleAlertStation = "station" // an acknowledgement of a station alert
+	ConsoleAlertDown    = "down"    // a channel with no path up for longer than the console allows
+)
+
+// ConsoleAlert is an alert as the duty officer's console keeps it: one it
+// raised itself, or a station alert (Alert set) that an operator
+// acknowledged on the console. The station's own alerts are never
+// changed; only here is it recorded that a person acknowledged one.
+type ConsoleAlert struct {
+	ID        int64
+	Alert     int64  // the station alert (Alert.ID) acknowledged; 0 for the console's own
+	Kind      string // ConsoleAlertStation or ConsoleAlertDown
+	Channel   string
+	Text      string
+	RaisedAt  time.Time // when the condition began (a station alert's own time)
+	ClearedAt time.Time // when it ended; zero while it lasts (the console's own alerts)
+	AckBy     string    // the operator who acknowledged it; "" until one does
+	AckAt     time.Time
+}
+
+// ConsoleAlertQuery selects console alerts.
+type ConsoleAlertQuery struct {
+	Kind string // "" for every kind
+	// Open keeps only alerts not acknowledged, or whose condition has not
+	// ended.
+	Open bool
+	// AlertAfter keeps only acknowledgements of station alerts with an ID
+	// greater than it (0: no bound).
+	AlertAfter int64
+	Limit      int // the newest Limit; 0 for no limit
 }
 
 // Operator roles. What each may do is the console's to decide (see
