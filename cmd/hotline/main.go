@@ -33,6 +33,7 @@ import (
 	"hotline/internal/demo"
 	"hotline/internal/identity"
 	"hotline/internal/relay"
+	"hotline/internal/sim"
 	"hotline/internal/station"
 	"hotline/internal/store"
 	"hotline/internal/transcript"
@@ -100,6 +101,7 @@ var verbs = []verb{
 	{"install", "print a systemd unit for the station: --print-unit [--user hotline] [--binary /usr/local/bin/hotline]", cmdInstall},
 	{"demo", "two stations, two channels, a short crisis, on loopback [--keep]", cmdDemo},
 	{"bench", "measure latency and throughput between two stations on loopback", cmdBench},
+	{"sim", "simulate networks of stations under faults and check the invariants: [--seeds 10] [--hours 1] [--stations 2] [--seed 1] [--json]", cmdSim},
 }
 
 func usage(w io.Writer) {
@@ -1248,4 +1250,39 @@ func cmdBench(ctx context.Context, args []string) error {
 		return errors.New("bench: --messages and --latency must be positive, --size 1..32768")
 	}
 	return demo.Bench(ctx, demo.BenchOptions{Messages: *n, LatencyMessages: *lat, Size: *size, Duration: *soak, JSON: *f.json, Out: os.Stdout})
+}
+
+func cmdSim(ctx context.Context, args []string) error {
+	f := newFlags("sim", true)
+	seeds := f.Int("seeds", 10, "how many seeds to run")
+	first := f.Uint64("seed", 1, "the first seed")
+	hours := f.Float64("hours", 1, "simulated hours of traffic and faults per seed")
+	stations := f.Int("stations", 2, "stations in each network (every pair has its channels)")
+	rate := f.Float64("rate", 0, "operator messages per station per simulated minute (default 6 for two stations, 2 for more)")
+	faults := f.Float64("faults", 0, "faults injected per simulated minute (default 2 per pair, at most 40; -1 for none)")
+	workers := f.Int("workers", 0, "seeds run at once (default: the number of CPUs)")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	if *seeds < 1 || *hours <= 0 || *stations < 2 || *stations > 99 {
+		return errors.New("sim: --seeds must be at least 1, --hours positive, --stations 2 to 99")
+	}
+	cfg := sim.Config{Stations: *stations, Duration: time.Duration(*hours * float64(time.Hour)), Rate: *rate, Faults: *faults}
+	reports := sim.Seeds(ctx, cfg, *first, *seeds, *workers, func(r *sim.Report) {
+		if !*f.json {
+			fmt.Println(r.Summary())
+		}
+	})
+	t := sim.Total(reports)
+	if *f.json {
+		if err := json.NewEncoder(os.Stdout).Encode(t); err != nil {
+			return err
+		}
+	} else {
+		fmt.Print(t)
+	}
+	if len(t.Violations) > 0 {
+		return fmt.Errorf("sim: %d invariant violation(s); the commands above replay them", len(t.Violations))
+	}
+	return ctx.Err()
 }

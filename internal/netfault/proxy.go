@@ -1,8 +1,9 @@
 // Package netfault is a TCP proxy for tests that puts faults between real
 // processes: it can cut every connection and refuse new ones (a path that
 // is down and says so), black-hole them (a path that goes silent: bytes
-// vanish, connections stay open), and heal. The kernel these tests run on has no netem, so
-// faults are made here, in user space.
+// vanish, connections stay open), and heal; and run a seeded Schedule of
+// delays, stalls, cuts and corrupted bytes. The kernel these tests run on
+// has no netem, so faults are made here, in user space.
 package netfault
 
 import (
@@ -21,6 +22,9 @@ type Proxy struct {
 	conns map[net.Conn]struct{}
 	cuts  int
 	done  chan struct{}
+
+	shape  *shaper        // the schedule running, if any
+	counts map[string]int // faults a schedule applied, by kind
 }
 
 // Listen starts a proxy on a free loopback port to target.
@@ -29,7 +33,7 @@ func Listen(target string) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}, done: make(chan struct{})}
+	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}, done: make(chan struct{}), counts: map[string]int{}}
 	go p.serve()
 	return p, nil
 }
@@ -69,6 +73,28 @@ func (p *Proxy) Heal() {
 		}
 	}
 	p.down, p.hole = false, false
+}
+
+// cutAll closes every connection through the proxy; new ones are
+// accepted.
+func (p *Proxy) cutAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		c.Close()
+	}
+}
+
+func (p *Proxy) count(kind string) {
+	p.mu.Lock()
+	p.counts[kind]++
+	p.mu.Unlock()
+}
+
+func (p *Proxy) shaper() *shaper {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.shape
 }
 
 func (p *Proxy) holed() bool {
@@ -136,8 +162,12 @@ func (p *Proxy) forward(c net.Conn) {
 		buf := make([]byte, 32<<10)
 		for {
 			n, err := src.Read(buf)
+			data := buf[:n]
+			if sh := p.shaper(); n > 0 && sh != nil {
+				data = sh.apply(p, data)
+			}
 			if n > 0 && !p.holed() {
-				if _, werr := dst.Write(buf[:n]); werr != nil {
+				if _, werr := dst.Write(data); werr != nil {
 					break
 				}
 			}

@@ -306,6 +306,7 @@ type outLog struct {
 	durable   uint64
 	sent      uint64         // sent on the current outbound connection
 	delivered uint64         // covered by the peer's cosignature
+	progress  time.Time      // when delivered last grew, or sending from it began
 	pending   []pendingEntry // entries delivered+1 .. size
 	receipt   []byte
 	// signed holds the checkpoints sent and not yet receipted, by size: a
@@ -877,6 +878,9 @@ func (c *Core) flush(peerName string) {
 				panic(err)
 			}
 			f.Checkpoint = signed
+			if m.sent == m.delivered {
+				m.progress = c.now
+			}
 			if m.signed == nil {
 				m.signed = map[uint64][]byte{}
 			}
@@ -1009,9 +1013,13 @@ func (c *Core) status(p *peer, conn ConnID, f *Frame) {
 	// A status older than a receipt that overtook it, or from a peer that
 	// lost entries it had receipted, resumes after the receipt (activate);
 	// a peer that really lost them asks for them again (see resend).
+	// Only the first status on a path sets where sending resumes: later
+	// ones on the active path (a relay hands over the answers to every
+	// hello said while the peer was away, all of them stale) only bring
+	// their receipts. A frame lost since is sent again after ResendAfter.
 	x.ready = true
 	c.linkChanged(p)
-	if a := c.pathOf(p, p.out); !p.ready || a == nil || x.rank < a.rank || x.conn == p.out {
+	if a := c.pathOf(p, p.out); !p.ready || a == nil || x.rank < a.rank {
 		if p.ready && a != nil && x.conn != p.out {
 			c.Stats.Failovers++
 		}
@@ -1103,7 +1111,7 @@ func (c *Core) applyReceipt(p *peer, cs *chanState, signed []byte) *refusal {
 	}
 	first := m.delivered + 1
 	m.pending = slices.Delete(m.pending, 0, int(cp.Size-m.delivered))
-	m.delivered, m.receipt = cp.Size, signed
+	m.delivered, m.receipt, m.progress = cp.Size, signed, c.now
 	for size := range m.signed {
 		if size <= m.delivered {
 			delete(m.signed, size)

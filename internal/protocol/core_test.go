@@ -215,8 +215,9 @@ type sim struct {
 	nextReq uint64
 	faults  bool
 	counts  map[string]int
-	drop    map[ConnID]bool // connections whose frames are lost (a silent path)
-	noDial  bool            // the direct path is down: dialing fails
+	drop    map[ConnID]bool   // connections whose frames are lost (a silent path)
+	lose    func(packet) bool // frames lost one by one while the path stays up
+	noDial  bool              // the direct path is down: dialing fails
 }
 
 func newSimNode(t *testing.T, name string) *simNode {
@@ -375,7 +376,7 @@ func (s *sim) deliver() {
 		}
 	}
 	p := s.net[i]
-	if s.drop[p.conn] {
+	if s.drop[p.conn] || s.lose != nil && s.lose(p) {
 		s.net = append(s.net[:i], s.net[i+1:]...)
 		return
 	}

@@ -19,6 +19,13 @@ import (
 const (
 	PingEvery = 500 * time.Millisecond // probe of every path
 	DeadAfter = 1500 * time.Millisecond
+	// HelloAgain: an outbound path whose status has not come for this
+	// long says hello again (the status, or the hello, was lost on a path
+	// that is otherwise up: a relay may lose a frame).
+	HelloAgain = 5 * time.Second
+	// ResendAfter: entries sent without a receipt for this long are sent
+	// again from the last receipt (a frame lost on a path that stays up).
+	ResendAfter = 5 * time.Second
 )
 
 // path is one connection to a peer.
@@ -30,6 +37,7 @@ type path struct {
 	ready    bool // outbound: the peer's status arrived on it
 	since    time.Time
 	heard    time.Time // last frame received on it
+	hello    time.Time // outbound: when hello was last sent on it
 	pingSeq  uint64
 	pingAt   time.Time // of the unanswered ping, zero if answered
 	rtt      time.Duration
@@ -55,7 +63,7 @@ func (c *Core) addPath(p *peer, ev Connected) {
 	if name == "" {
 		name = "direct"
 	}
-	p.paths[ev.Conn] = &path{conn: ev.Conn, name: name, rank: ev.Rank, outbound: ev.Outbound, since: c.now, heard: c.now}
+	p.paths[ev.Conn] = &path{conn: ev.Conn, name: name, rank: ev.Rank, outbound: ev.Outbound, since: c.now, heard: c.now, hello: c.now}
 	c.armPaths()
 }
 
@@ -93,6 +101,7 @@ func (c *Core) activate(p *peer, x *path, held map[string]uint64) {
 		} else {
 			cs.mine.sent = cs.mine.delivered
 		}
+		cs.mine.progress = c.now
 	}
 	c.flush(p.card.Name)
 }
@@ -121,7 +130,9 @@ func (c *Core) lostPath(p *peer, conn ConnID) {
 		p.in = 0
 		var latest *path
 		for _, x := range p.paths {
-			if !x.outbound && (latest == nil || x.heard.After(latest.heard)) {
+			// Ties go to the newer connection, so that the choice does
+			// not depend on the order of a map.
+			if !x.outbound && (latest == nil || x.heard.After(latest.heard) || x.heard.Equal(latest.heard) && x.conn > latest.conn) {
 				latest = x
 			}
 		}
@@ -173,11 +184,36 @@ func (c *Core) tickPaths() {
 			x.pings++
 			x.pingAt = c.now
 			c.emit(Send{Peer: n, Conn: id, Data: (&Frame{Type: FrameProbe, Seq: x.pingSeq, Time: c.now}).Encode()})
+			if !x.ready && c.now.Sub(x.hello) >= HelloAgain {
+				x.hello = c.now
+				c.emit(Send{Peer: n, Conn: id, Data: (&Frame{Type: FrameHello, Version: Version}).Encode()})
+			}
 		}
+		c.resendUnreceipted(p)
 	}
 	c.pathTimer = any
 	if any {
 		c.schedule(&timer{at: c.now.Add(PingEvery), kind: tPaths})
+	}
+}
+
+// resendUnreceipted sends a peer's channels again from their last
+// receipt when entries have waited ResendAfter for one: a frame (entries,
+// a receipt, a resend request) was lost on a path that stayed up.
+func (c *Core) resendUnreceipted(p *peer) {
+	if !p.ready {
+		return
+	}
+	again := false
+	for _, id := range p.channels {
+		m := &c.channels[id].mine
+		if c.channels[id].blocked == "" && m.sent > m.delivered && c.now.Sub(m.progress) >= ResendAfter {
+			m.sent, m.progress = m.delivered, c.now
+			again = true
+		}
+	}
+	if again {
+		c.flush(p.card.Name)
 	}
 }
 

@@ -33,6 +33,9 @@ func (s *Station) Run(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	s.Log.Info("listening for peers", "addr", ln.Addr().String())
+	// The core sets its timers at its first step: take it now, so that
+	// deadlines, checks and link tests run even if no peer can be reached.
+	s.event(protocol.Tick{})
 	for _, n := range names {
 		s.startDialer(n)
 	}

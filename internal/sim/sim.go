@@ -1,0 +1,482 @@
+// Package sim is a deterministic simulator of whole networks of Hotline
+// stations in one process, in the spirit of FoundationDB's simulation and
+// TigerBeetle's VOPR. Every station is a real protocol.Core; everything
+// around the cores is simulated: disks that lose what was not synced, a
+// network of direct connections and a relay mailbox, operators who send,
+// acknowledge and suspend, and a virtual clock. One seeded random source
+// (math/rand/v2 PCG) decides everything, so the same seed replays the same
+// run step by step.
+//
+// A run has three phases. Setup pins every pair of stations and agrees
+// their channels (a full mesh). Then, for the configured simulated time,
+// operators send and faults are injected: per path drops, duplicates,
+// reorders, delays, corruption, partitions and cuts; crashes, pauses and
+// disk failures of stations; crashes of the relay; clock jumps. Then the
+// faults stop and everything heals, and what was pending must be
+// delivered within a bound (Config.Liveness).
+//
+// Invariants (see check.go) are checked after every step of a core, and in
+// full at the end: exactly-once, in-order delivery of every entry whose
+// submit completed; identical logs on both sides of each channel; valid
+// checkpoints and cosignatures (through transcript.Verify); receipts only
+// for entries on the receiver's synced disk; consistent suspensions and
+// acknowledgements; liveness once faults stop.
+//
+// What the model is, and is not, is written down in docs/RELIABILITY.md.
+package sim
+
+import (
+	"container/heap"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"hash"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"hotline/internal/protocol"
+	"hotline/internal/transcript"
+)
+
+// Config says what to simulate. The zero value of every field but Seed
+// takes a default; Replay prints the command that runs the same config.
+type Config struct {
+	Seed     uint64
+	Stations int           // stations in the network, each pair with its channels (default 2)
+	Duration time.Duration // simulated time with traffic and faults, after setup (default 1h)
+	// Liveness bounds the simulated time, after the faults stop and
+	// everything heals, by which everything pending must be delivered
+	// (default 10m).
+	Liveness time.Duration
+	// Rate is each station's operator messages per simulated minute
+	// (default 6 for two stations, 2 for more).
+	Rate float64
+	// Faults is the mean number of faults injected per simulated minute
+	// in the whole network (default 2 per pair of stations, at most 40; -1
+	// for none).
+	Faults float64
+	// Trace, if set, gets one line per step of a core.
+	Trace io.Writer
+	// Stop, if set, ends the run after this many steps (to replay up to
+	// the step where something went wrong).
+	Stop int64
+}
+
+func (c Config) withDefaults() Config {
+	if c.Stations == 0 {
+		c.Stations = 2
+	}
+	if c.Duration == 0 {
+		c.Duration = time.Hour
+	}
+	if c.Liveness == 0 {
+		c.Liveness = 10 * time.Minute
+	}
+	if c.Rate == 0 {
+		c.Rate = 6
+		if c.Stations > 2 {
+			c.Rate = 2
+		}
+	}
+	if c.Faults == 0 {
+		pairs := c.Stations * (c.Stations - 1) / 2
+		c.Faults = 2 * float64(min(pairs, 20))
+	}
+	return c
+}
+
+// Args are the flags of hotline sim that run this config for one seed.
+func (c Config) Args() string {
+	d := c.withDefaults()
+	return fmt.Sprintf("--seed %d --seeds 1 --stations %d --hours %s --rate %s --faults %s", c.Seed, d.Stations,
+		num(d.Duration.Hours()), num(d.Rate), num(d.Faults))
+}
+
+// Replay is the command that replays this run byte for byte: under go
+// test, crypto/rand is made deterministic too (testing/cryptotest), so
+// even keys and HPKE encapsulations repeat.
+func (c Config) Replay() string {
+	d := c.withDefaults()
+	return fmt.Sprintf("go test ./internal/sim -run 'TestReplay$' -sim.seed %d -sim.stations %d -sim.duration %s -sim.rate %s -sim.faults %s -v",
+		c.Seed, d.Stations, d.Duration, num(d.Rate), num(d.Faults))
+}
+
+func num(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+// Violation is an invariant that did not hold.
+type Violation struct {
+	At        time.Duration // simulated time since the start
+	Step      int64         // the core step after which it was found
+	Invariant string
+	Detail    string
+}
+
+func (v Violation) String() string {
+	return fmt.Sprintf("step %d at +%s: %s: %s", v.Step, v.At, v.Invariant, v.Detail)
+}
+
+// Report is what one run did.
+type Report struct {
+	Config    Config
+	Simulated time.Duration // from the start to the end of the run
+	Steps     int64         // core steps
+	Faults    map[string]int
+	// Operators' requests: submitted, completed (the entry is durable and
+	// promised), refused (an error the core gave, by its text's start).
+	Submitted, Completed int
+	Refused              map[string]int
+	// Offline bundles carried by hand: imported, refused whole (damaged
+	// on the way), and the new entries they brought.
+	Bundles struct{ Imported, Refused, Entries int }
+	// Entries delivered (in the receiver's log and receipted), by kind;
+	// Messages counts operator texts among them.
+	Delivered map[string]int
+	// Settled is how long after the faults stopped everything pending
+	// was delivered.
+	Settled time.Duration
+	// CoreRefused sums the cores' refusal counters, by reason.
+	CoreRefused map[string]int
+	Duplicates  int
+	messages    int
+	Violations  []Violation
+	// Digest covers every step (the event, the actions, frame bytes): two
+	// runs of one seed with deterministic crypto have the same digest.
+	Digest string
+	// Schedule covers every step without the bytes that crypto/rand
+	// makes differ between processes: two runs of one seed have the same.
+	Schedule string
+	Wall     time.Duration
+}
+
+// OK reports whether no invariant was violated.
+func (r *Report) OK() bool { return len(r.Violations) == 0 }
+
+// DeliveredTotal sums Delivered.
+func (r *Report) DeliveredTotal() int {
+	n := 0
+	for _, v := range r.Delivered {
+		n += v
+	}
+	return n
+}
+
+// phases of a run
+const (
+	phaseSetup = iota
+	phaseFaults
+	phaseQuiet
+)
+
+// event is something that happens at a simulated time. Events at the same
+// time run in the order they were scheduled.
+type event struct {
+	at  time.Time
+	seq uint64
+	fn  func()
+}
+
+type eventQueue []*event
+
+func (q eventQueue) Len() int { return len(q) }
+func (q eventQueue) Less(i, j int) bool {
+	if !q[i].at.Equal(q[j].at) {
+		return q[i].at.Before(q[j].at)
+	}
+	return q[i].seq < q[j].seq
+}
+func (q eventQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *eventQueue) Push(x any)   { *q = append(*q, x.(*event)) }
+func (q *eventQueue) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return e
+}
+
+// World is one simulated network.
+type World struct {
+	cfg   Config
+	rng   *rand.Rand
+	start time.Time
+	now   time.Time
+	queue eventQueue
+	seq   uint64
+	phase int
+
+	coreCfg    protocol.Config
+	stations   []*Station
+	byName     map[string]*Station
+	pairs      map[[2]int]*pair // by station indexes, lower first
+	relay      *Relay
+	conns      map[protocol.ConnID]*conn
+	relayConns map[protocol.ConnID]*relayPath
+	nextConn   protocol.ConnID
+
+	steps    int64
+	texts    int
+	blocks   uint64 // ids of path blocks
+	halt     bool   // the loop returns at once (setup done, settled)
+	promises []promise
+	receipts map[string]transcript.Checkpoint // receipts whose signatures were checked
+	// dropMail, if set, makes the relay lose the mail it says (tests).
+	dropMail   func(*mail) bool
+	stop       bool
+	faults     map[string]int
+	violations []Violation
+	digest     hash.Hash
+	schedule   hash.Hash
+	report     *Report
+	quietAt    time.Time
+	settledAt  time.Time
+	targets    map[logKey]uint64 // quiet phase: what must be delivered
+}
+
+// Run simulates one network with cfg and reports what happened. It never
+// panics on a violation: the run stops at the first one and the report
+// says where.
+func Run(cfg Config) *Report {
+	began := time.Now()
+	w := newWorld(cfg)
+	w.run()
+	r := w.report
+	r.Simulated = w.now.Sub(w.start)
+	r.Steps = w.steps
+	r.Faults = w.faults
+	r.Violations = w.violations
+	r.Digest = fmt.Sprintf("%x", w.digest.Sum(nil))
+	r.Schedule = fmt.Sprintf("%x", w.schedule.Sum(nil))
+	r.Wall = time.Since(began)
+	return r
+}
+
+func newWorld(cfg Config) *World {
+	cfg = cfg.withDefaults()
+	w := &World{
+		cfg:        cfg,
+		rng:        rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+		start:      time.Date(2027, 3, 1, 8, 0, 0, 0, time.UTC),
+		byName:     map[string]*Station{},
+		pairs:      map[[2]int]*pair{},
+		conns:      map[protocol.ConnID]*conn{},
+		relayConns: map[protocol.ConnID]*relayPath{},
+		faults:     map[string]int{},
+		digest:     sha256.New(),
+		schedule:   sha256.New(),
+		report:     &Report{Config: cfg, Refused: map[string]int{}, Delivered: map[string]int{}, CoreRefused: map[string]int{}},
+		targets:    map[logKey]uint64{},
+		receipts:   map[string]transcript.Checkpoint{},
+	}
+	w.now = w.start
+	return w
+}
+
+func (w *World) run() {
+	w.setup()
+	if w.stop {
+		return
+	}
+	w.phase = phaseFaults
+	faultsEnd := w.now.Add(w.cfg.Duration)
+	for _, s := range w.stations {
+		w.startOperator(s)
+	}
+	w.startFaults(faultsEnd)
+	w.at(faultsEnd, w.quiet)
+	w.loop(faultsEnd)
+	if w.settledAt.IsZero() {
+		w.loop(faultsEnd.Add(w.cfg.Liveness))
+	}
+	if w.stop {
+		return
+	}
+	if w.settledAt.IsZero() {
+		w.violate("liveness", "%s after the faults stopped, entries are still not delivered: %s", w.cfg.Liveness, w.pendingText())
+		return
+	}
+	w.report.Settled = w.settledAt.Sub(w.quietAt)
+	w.finalCheck()
+}
+
+// loop runs events until the queue is empty, the time is past end, or a
+// violation stops the run.
+func (w *World) loop(end time.Time) {
+	w.halt = false
+	for len(w.queue) > 0 && !w.stop && !w.halt {
+		e := w.queue[0]
+		if e.at.After(end) {
+			return
+		}
+		heap.Pop(&w.queue)
+		if e.at.After(w.now) {
+			w.now = e.at
+		}
+		e.fn()
+	}
+}
+
+// at schedules fn at t (now if t is past).
+func (w *World) at(t time.Time, fn func()) {
+	if t.Before(w.now) {
+		t = w.now
+	}
+	w.seq++
+	heap.Push(&w.queue, &event{at: t, seq: w.seq, fn: fn})
+}
+
+func (w *World) after(d time.Duration, fn func()) { w.at(w.now.Add(d), fn) }
+
+// elapsed is the simulated time since the start.
+func (w *World) elapsed() time.Duration { return w.now.Sub(w.start) }
+
+// chance reports true with probability p.
+func (w *World) chance(p float64) bool { return w.rng.Float64() < p }
+
+// between returns a duration uniform in [lo, hi).
+func (w *World) between(lo, hi time.Duration) time.Duration {
+	if hi <= lo {
+		return lo
+	}
+	return lo + time.Duration(w.rng.Int64N(int64(hi-lo)))
+}
+
+// expo returns an exponentially distributed duration with the given mean.
+func (w *World) expo(mean time.Duration) time.Duration {
+	return time.Duration(w.rng.ExpFloat64() * float64(mean))
+}
+
+func (w *World) fault(kind string) { w.faults[kind]++ }
+
+func (w *World) violate(invariant, format string, args ...any) {
+	v := Violation{At: w.elapsed(), Step: w.steps, Invariant: invariant, Detail: fmt.Sprintf(format, args...)}
+	w.violations = append(w.violations, v)
+	w.stop = true
+	if w.cfg.Trace != nil {
+		fmt.Fprintf(w.cfg.Trace, "VIOLATION %s\n", v)
+	}
+}
+
+// record adds one step to the digests and the trace.
+func (w *World) record(s *Station, ev protocol.Event, acts []protocol.Action) {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(w.now.UnixNano()))
+	sum := func(p ...[]byte) {
+		for _, x := range p {
+			w.digest.Write(x)
+		}
+	}
+	sched := func(p ...[]byte) {
+		for _, x := range p {
+			w.schedule.Write(x)
+			w.digest.Write(x)
+		}
+	}
+	evText := eventText(ev)
+	sched(b[:], []byte(s.Name), []byte(evText))
+	if f, ok := ev.(protocol.FrameIn); ok {
+		sum(f.Data)
+	}
+	var line strings.Builder
+	if w.cfg.Trace != nil {
+		fmt.Fprintf(&line, "%d +%s %s %s", w.steps, w.elapsed(), s.Name, evText)
+	}
+	for _, a := range acts {
+		t := actionText(a)
+		sched([]byte(t))
+		if x, ok := a.(protocol.Send); ok {
+			sum(x.Data)
+		}
+		if w.cfg.Trace != nil {
+			line.WriteString(" → " + t)
+		}
+	}
+	if w.cfg.Trace != nil {
+		fmt.Fprintln(w.cfg.Trace, line.String())
+	}
+}
+
+func eventText(ev protocol.Event) string {
+	switch ev := ev.(type) {
+	case protocol.FrameIn:
+		return fmt.Sprintf("FrameIn(%s conn %d %s)", ev.Peer, ev.Conn, frameDesc(ev.Data))
+	case protocol.Connected:
+		return fmt.Sprintf("Connected(%s conn %d out=%v %s)", ev.Peer, ev.Conn, ev.Outbound, ev.Path)
+	case protocol.Disconnected:
+		return fmt.Sprintf("Disconnected(%s conn %d)", ev.Peer, ev.Conn)
+	case protocol.Persisted:
+		return fmt.Sprintf("Persisted(%d err=%v)", ev.Write, ev.Err != nil)
+	case protocol.Submit:
+		return fmt.Sprintf("Submit(%d %s %s %s)", ev.ID, ev.Channel, ev.Kind, ev.Precedence)
+	case protocol.Propose:
+		return fmt.Sprintf("Propose(%d %s %s)", ev.ID, ev.Channel, ev.Peer)
+	case protocol.Accept:
+		return fmt.Sprintf("Accept(%d %s)", ev.ID, ev.Channel)
+	case protocol.AddPeer:
+		return fmt.Sprintf("AddPeer(%d %s)", ev.ID, ev.Card.Name)
+	case protocol.Tick:
+		return "Tick"
+	}
+	return fmt.Sprintf("%T", ev)
+}
+
+func actionText(a protocol.Action) string {
+	switch a := a.(type) {
+	case protocol.Persist:
+		return fmt.Sprintf("Persist(%d lazy=%v e=%d r=%d)", a.Write, a.Lazy, len(a.Batch.Entries), len(a.Batch.Receipts))
+	case protocol.Send:
+		return fmt.Sprintf("Send(%s conn %d %s close=%v)", a.Peer, a.Conn, frameDesc(a.Data), a.Close)
+	case protocol.Done:
+		e := ""
+		if a.Err != nil {
+			e = " err"
+		}
+		return fmt.Sprintf("Done(%d %s%s)", a.ID, a.Result.Entry, e)
+	case protocol.Notify:
+		return fmt.Sprintf("Notify(%s %s %s)", a.What, a.Channel, a.Entry)
+	}
+	return fmt.Sprintf("%T", a)
+}
+
+// frameDesc names a frame by its type and size. An error frame's size is
+// left out: its text can depend on crypto bytes (a damaged signature may
+// not decode, or decode and not verify), which differ between processes
+// unless crypto/rand is made deterministic, and the schedule must not.
+func frameDesc(data []byte) string {
+	if len(data) == 0 {
+		return "empty"
+	}
+	t := protocol.FrameType(data[0])
+	if t == protocol.FrameError {
+		return t.String()
+	}
+	return fmt.Sprintf("%s %dB", t, len(data))
+}
+
+// sortedStations returns stations in index order (they are kept so).
+func (w *World) station(name string) *Station { return w.byName[name] }
+
+func (w *World) pair(a, b *Station) *pair {
+	i, j := a.index, b.index
+	if i > j {
+		i, j = j, i
+	}
+	return w.pairs[[2]int{i, j}]
+}
+
+// pairList returns every pair in a fixed order.
+func (w *World) pairList() []*pair {
+	out := make([]*pair, 0, len(w.pairs))
+	for _, p := range w.pairs {
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(x, y *pair) int {
+		if x.a.index != y.a.index {
+			return x.a.index - y.a.index
+		}
+		return x.b.index - y.b.index
+	})
+	return out
+}
