@@ -25,8 +25,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"golang.org/x/term"
+
 	"hotline/internal/api"
 	"hotline/internal/console"
+	"hotline/internal/deconflict"
 	"hotline/internal/demo"
 	"hotline/internal/identity"
 	"hotline/internal/relay"
@@ -43,7 +46,8 @@ type verb struct {
 }
 
 var verbs = []verb{
-	{"init", "create a station: --name NAME --party CODE --peer-listen HOST:PORT --api-listen HOST:PORT [--endpoint HOST:PORT] [--store postgres://…]", cmdInit},
+	{"init", "create a station: --name NAME --party CODE --peer-listen HOST:PORT --api-listen HOST:PORT [--endpoint HOST:PORT] [--store postgres://…] [--tls-cert FILE --tls-key FILE]", cmdInit},
+	{"api tls", "serve the API and the console over HTTPS from the next hotline run: --cert FILE --key FILE (PEM), or --off", cmdAPITLS},
 	{"card add-relay", "list a relay in this station's card (then give peers the new card): --card RELAY-CARD --fingerprint FP", cmdAddRelay},
 	{"card", "print this station's signed card", cmdCard},
 	{"fingerprint", "print this station's fingerprint, to read aloud", cmdFingerprint},
@@ -58,10 +62,24 @@ var verbs = []verb{
 	{"bundle export", "write what a peer lacks to a file carried by hand: --peer NAME --out FILE", cmdBundleExport},
 	{"bundle import", "take a peer's offline bundle: FILE", cmdBundleImport},
 	{"channel list", "list channels", cmdChannelList},
-	{"run", "run the station: peer listener, dialers and local API", cmdRun},
-	{"send", "send a message: --channel ID --precedence P --text TEXT [--lang TAG]", cmdSend},
-	{"inbox", "list received messages [--channel ID]", cmdInbox},
-	{"outbox", "list sent messages and their status [--channel ID]", cmdOutbox},
+	{"run", "run the station: peer listener, dialers, local API, /metrics, /healthz, /readyz [--log-format json|text] [--log-level info]", cmdRun},
+	{"send", "send a message: --channel ID --precedence P (--text TEXT [--lang TAG] | --code CODE [--param NAME=VALUE]... [--free TEXT] ... [--lang TAG] | --finding N)", cmdSend},
+	{"inbox", "list received messages [--channel ID] [--lang en|zh]", cmdInbox},
+	{"outbox", "list sent messages and their status [--channel ID] [--lang en|zh]", cmdOutbox},
+	{"codebook list", "list the standard phrases: [--category ID] [--lang en|zh]", cmdCodebookList},
+	{"codebook show", "show a standard phrase and its parameters: CODE", cmdCodebookShow},
+	{"notice send", "notify an activity: --channel ID --kind KIND (--circle LAT,LON,RADIUS_NM | --polygon \"LAT,LON;...\") --from T --to T --units A,B [--band LOW,HIGH] [--call ID] [--title T] [--description D] [--lang TAG] [--replaces ID]", cmdNoticeSend},
+	{"report encounter", "report an encounter: --channel ID --time T --own-unit U --own-position LAT,LON --own-course C --own-speed KN --other-… --cpa-distance NM --cpa-time T [--unsafe] [--said \"T;own|other;CODE[;NAME=VALUE]\"]... [--description D]", cmdReportEncounter},
+	{"incident open", "open an incident: --channel ID --title T [--note N] [--link ID]... | --finding N", incidentVerb(deconflict.Open)},
+	{"incident acknowledge", "acknowledge the other party's incident: --id ID [--note N]", incidentVerb(deconflict.Acknowledge)},
+	{"incident discuss", "add to an incident's discussion (rejects a proposed outcome): --id ID --note N [--link ID]...", incidentVerb(deconflict.Discuss)},
+	{"incident link", "link entries to an incident: --id ID --link ID...", incidentVerb(deconflict.Link)},
+	{"incident close", "propose or agree an incident's outcome: --id ID --outcome resolved|unresolved|referred|withdrawn [--note N]", incidentVerb(deconflict.Close)},
+	{"incident list", "list incidents and their state [--channel ID]", cmdIncidentList},
+	{"plan add", "add a planned activity this station keeps to itself, checked against the peers' notices: --channel ID --kind KIND (--circle … | --polygon …) --from T --to T --units A,B [--band LOW,HIGH] [--title T]", cmdPlanAdd},
+	{"plan list", "list planned activities", cmdPlanList},
+	{"findings", "list what the deconfliction checks found, each with a suggested message [--lang en|zh]", cmdFindings},
+	{"incident show", "show an incident's state and timeline: --id ID [--lang en|zh]", cmdIncidentShow},
 	{"ack", "acknowledge a received message: --id ID [--as NAME]", cmdAck},
 	{"status", "show channels, peers and refusals", cmdStatus},
 	{"operator add", "add a console operator: --name NAME --role duty|supervisor|admin|auditor [--lang en|zh] [--password-file FILE] (else the password is read from stdin)", cmdOperatorAdd},
@@ -79,6 +97,8 @@ var verbs = []verb{
 	{"relay list", "list the allowed stations with their pending mail, and the relay's counters", cmdRelayList},
 	{"relay run", "run the relay [--listen HOST:PORT]", cmdRelayRun},
 	{"relay", "run the relay: --dir DIR [--listen HOST:PORT] (the same as relay run)", cmdRelay},
+	{"doctor", "check permissions, keys, clock, disk, store and reachability of peers and relays, and say what to fix", cmdDoctor},
+	{"install", "print a systemd unit for the station: --print-unit [--user hotline] [--binary /usr/local/bin/hotline]", cmdInstall},
 	{"demo", "two stations, two channels, a short crisis, on loopback [--keep]", cmdDemo},
 	{"bench", "measure latency and throughput between two stations on loopback", cmdBench},
 	{"sim", "simulate networks of stations under faults and check the invariants: [--seeds 10] [--hours 1] [--stations 2] [--seed 1] [--json]", cmdSim},
@@ -205,6 +225,9 @@ func withStation(ctx context.Context, dir string, local func(*station.Station) e
 		}
 		return remote(c)
 	}
+	if errors.Is(err, station.ErrStandby) {
+		return fmt.Errorf("%w; run this command on the machine whose hotline run is active", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -245,13 +268,16 @@ func cmdInit(ctx context.Context, args []string) error {
 	var endpoints multi
 	f.Var(&endpoints, "endpoint", "HOST:PORT peers dial (repeatable; default --peer-listen)")
 	storeSpec := f.String("store", "sqlite:hotline.db", "sqlite:FILE in the station directory, or a postgres:// URL of a database for this station alone")
+	tlsCert := f.String("tls-cert", "", "PEM certificate (chain) to serve the API and the console over HTTPS")
+	tlsKey := f.String("tls-key", "", "PEM private key of --tls-cert")
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
 	if err := required("init", map[string]string{"dir": *f.dir, "name": *name, "party": *party, "peer-listen": *peer}); err != nil {
 		return err
 	}
-	card, err := station.Init(ctx, station.InitOptions{Dir: *f.dir, Name: *name, Party: *party, PeerListen: *peer, APIListen: *apiAddr, Endpoints: endpoints, Store: *storeSpec})
+	card, err := station.Init(ctx, station.InitOptions{Dir: *f.dir, Name: *name, Party: *party, PeerListen: *peer, APIListen: *apiAddr,
+		Endpoints: endpoints, Store: *storeSpec, APITLSCert: *tlsCert, APITLSKey: *tlsKey})
 	if err != nil {
 		return err
 	}
@@ -489,6 +515,34 @@ func cmdEscalations(ctx context.Context, args []string) error {
 	})
 }
 
+// cmdAPITLS sets or removes the API's certificate and key. The station
+// must be stopped: hotline run reads them when it starts.
+func cmdAPITLS(ctx context.Context, args []string) error {
+	f := newFlags("api tls", true)
+	cert := f.String("cert", "", "PEM certificate (chain)")
+	key := f.String("key", "", "PEM private key")
+	off := f.Bool("off", false, "serve plain HTTP again (on a loopback address only)")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	if *off != (*cert == "" || *key == "") || *off && (*cert != "" || *key != "") {
+		return errors.New("api tls: give --cert and --key, or --off")
+	}
+	cfg, err := station.SetAPITLS(*f.dir, *cert, *key)
+	if err != nil {
+		return err
+	}
+	if *f.json {
+		return printJSON(map[string]any{"https": cfg.APIHTTPS(), "api_listen": cfg.APIListen, "cert": cfg.APITLSCert, "key": cfg.APITLSKey})
+	}
+	if cfg.APIHTTPS() {
+		fmt.Printf("the API and the console will be served over HTTPS on %s (certificate %s) from the next hotline run\n", cfg.APIListen, cfg.APITLSCert)
+	} else {
+		fmt.Printf("the API and the console will be served over plain HTTP on %s from the next hotline run\n", cfg.APIListen)
+	}
+	return nil
+}
+
 func cmdAddRelay(ctx context.Context, args []string) error {
 	f := newFlags("card add-relay", true)
 	card := f.String("card", "", "the relay's card file")
@@ -621,21 +675,67 @@ func cmdChannelList(ctx context.Context, args []string) error {
 
 func cmdRun(ctx context.Context, args []string) error {
 	f := newFlags("run", false)
+	format := f.String("log-format", "", "json or text (default: json unless stderr is a terminal)")
+	level := f.String("log-level", "info", "debug, info, warn or error (debug adds a line per entry stored)")
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
-	return runStation(ctx, *f.dir)
+	log, err := newLogger(os.Stderr, *format, *level)
+	if err != nil {
+		return err
+	}
+	return runStation(ctx, *f.dir, log)
+}
+
+// newLogger makes the process logger: JSON for journald and log
+// collectors, text for a person at a terminal.
+func newLogger(w *os.File, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q is not one of debug, info, warn, error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "" {
+		format = "json"
+		if term.IsTerminal(int(w.Fd())) {
+			format = "text"
+		}
+	}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q is not json or text", format)
 }
 
 // runStation owns the station until ctx is done (SIGINT, SIGTERM) or it
 // fails: peer listener and dialers, the local API and the console on one
-// listener, and api.addr for the CLI.
-func runStation(ctx context.Context, dir string) error {
-	st, err := station.Open(ctx, dir, station.Logger())
+// listener, and api.addr for the CLI. On a store several machines share
+// (PostgreSQL), it first stands by, listening on nothing, until it holds
+// the station's lease; it stops, with an error, the moment it loses it.
+func runStation(ctx context.Context, dir string, log *slog.Logger) error {
+	// HTTPS, or plain HTTP on loopback only: checked before anything starts.
+	cfg, err := station.LoadConfig(dir)
+	if err != nil {
+		return err
+	}
+	tc, err := api.ServerTLS(dir, cfg)
+	if err != nil {
+		return err
+	}
+	if err := station.CheckAPIListen(cfg.APIListen, tc != nil); err != nil {
+		return err
+	}
+	st, err := station.OpenStandby(ctx, dir, log)
 	if errors.Is(err, station.ErrLocked) {
 		return fmt.Errorf("%s: %w (is hotline run already running?)", dir, err)
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while standing by
+		}
 		return err
 	}
 	defer st.Close()
@@ -652,11 +752,15 @@ func runStation(ctx context.Context, dir string) error {
 	// One listener: the JSON API under /api/, the console everywhere else.
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiSrv)
+	mux.Handle("GET /metrics", api.RequireToken(tok, st.MetricsHandler()))
+	health := api.Health(st, tok)
+	mux.Handle("GET /healthz", health)
+	mux.Handle("GET /readyz", health)
 	mux.Handle("/", console.New(console.Config{Ops: st, Subscribe: st.Subscribe, Done: st.Done(), Operators: apiSrv.Operators(),
 		Station: st.Cfg.Name, Log: st.Log.With("component", "console")}))
 	go func() {
-		errs <- api.Serve(ctx, st.Cfg.APIListen, mux, func(a net.Addr) {
-			st.Log.Info("API listening", "addr", a.String())
+		errs <- api.Serve(ctx, st.Cfg.APIListen, mux, tc, func(a net.Addr) {
+			st.Log.Info("API listening", "addr", a.String(), "https", tc != nil)
 			if err := os.WriteFile(filepath.Join(dir, api.AddrFile), []byte(a.String()+"\n"), 0o600); err != nil {
 				errs <- err
 			}
@@ -684,9 +788,31 @@ func cmdSend(ctx context.Context, args []string) error {
 	ch := f.String("channel", "", "channel id")
 	prec := f.String("precedence", "", "FLASH, IMMEDIATE, PRIORITY or ROUTINE")
 	text := f.String("text", "", "message text")
-	lang := f.String("lang", "", "language of the text, e.g. en or zh-Hans")
+	lang := f.String("lang", "", "language of the text or free text, e.g. en or zh-Hans")
+	var coded codedFlags
+	coded.register(f)
+	finding := f.Int64("finding", 0, "send the message a finding suggests (hotline findings); --channel defaults to the finding's")
 	if _, err := f.parse(args, 0); err != nil {
 		return err
+	}
+	if len(coded.items) > 0 || *finding != 0 {
+		if *text != "" {
+			return errors.New("send: give --text or standard phrases (--code, --free, --finding), not both")
+		}
+		need := map[string]string{"precedence": *prec}
+		if *finding == 0 {
+			need["channel"] = *ch
+		}
+		if err := required("send", need); err != nil {
+			return err
+		}
+		coded.setLang(textLang(*lang))
+		return show(ctx, f, func(o station.Ops) (*station.MessageView, error) {
+			return o.SendCoded(ctx, station.CodedRequest{Channel: *ch, Precedence: *prec, Items: coded.items, Finding: *finding})
+		}, func(m *station.MessageView) error {
+			fmt.Println(m.ID)
+			return nil
+		})
 	}
 	if err := required("send", map[string]string{"channel": *ch, "precedence": *prec, "text": *text}); err != nil {
 		return err
@@ -700,18 +826,20 @@ func cmdSend(ctx context.Context, args []string) error {
 		})
 }
 
-func printMessages(ms []station.MessageView, asJSON bool) error {
+// printMessages lists messages; coded messages, notices, reports and
+// incident entries in lang, rendered from their codes and fields.
+func printMessages(ms []station.MessageView, asJSON bool, lang string) error {
 	if asJSON {
 		return printJSON(ms)
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tPRECEDENCE\tSTATUS\tSENT (UTC)\tTEXT")
+	fmt.Fprintln(tw, "ID\tPRECEDENCE\tKIND\tSTATUS\tSENT (UTC)\tTEXT")
 	for _, m := range ms {
 		status := m.Status
 		if m.Acknowledged {
 			status += " by " + m.AckBy
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.ID, m.Precedence, inert(status), m.SentAt.Format(time.DateTime), inert(m.Text))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.Precedence, m.Kind, inert(status), m.SentAt.Format(time.DateTime), inert(rendered(m, lang)))
 	}
 	return tw.Flush()
 }
@@ -736,7 +864,12 @@ func cmdOutbox(ctx context.Context, args []string) error { return listMessages(c
 func listMessages(ctx context.Context, which string, args []string) error {
 	f := newFlags(which, true)
 	ch := f.String("channel", "", "only this channel")
+	langFlag := f.String("lang", "", "language to show coded messages, notices, reports and incidents in: en or zh (default from $LANG)")
 	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	lang, err := viewLang(which, *langFlag)
+	if err != nil {
 		return err
 	}
 	return withOps(ctx, *f.dir, func(o station.Ops) error {
@@ -748,7 +881,7 @@ func listMessages(ctx context.Context, which string, args []string) error {
 		if err != nil {
 			return err
 		}
-		return printMessages(ms, *f.json)
+		return printMessages(ms, *f.json, lang)
 	})
 }
 

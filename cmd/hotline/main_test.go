@@ -149,14 +149,40 @@ func demoRun(t *testing.T) (string, result) {
 	return demoDir, demoRes
 }
 
+// TestDemo: the demo plays the South China Sea scenario of issue 7 and
+// ends with six verified transcripts (three channels, two stations).
 func TestDemo(t *testing.T) {
 	dir, r := demoRun(t)
-	if n := strings.Count(r.stdout, "verified offline"); n != 4 {
-		t.Errorf("demo printed \"verified offline\" %d times, want 4:\n%s", n, r.stdout)
+	if n := strings.Count(r.stdout, "verified offline"); n != 6 {
+		t.Errorf("demo printed \"verified offline\" %d times, want 6:\n%s", n, r.stdout)
 	}
 	bundles, _ := filepath.Glob(filepath.Join(dir, "*.json"))
-	if len(bundles) != 4 {
-		t.Errorf("demo left %d transcripts, want 4: %v", len(bundles), bundles)
+	if len(bundles) != 6 {
+		t.Errorf("demo left %d transcripts, want 6: %v", len(bundles), bundles)
+	}
+	for _, want := range []string{
+		"CHN notified live fire",                              // the notice
+		"FINDING 1 on usa-chn-theatre: this station's plan 1", // the overlap, at USA
+		"发现1（usa-chn-theatre）：本方通报",                           // and at CHN, in Chinese
+		"REQ01 请告知你方意图。",                                      // standard phrases, each side in its language
+		"REQ04 Keep clear of the area centred on",
+		"reported an UNSAFE encounter",
+		"predicts DDG-00 and Frigate 548 pass",
+		"CHN sent FLASH",
+		"step 2: reminded USA", "step 3: supervisor alerted", "step 4: forwarded as usa-chn-staff/CHN/", // the ladder
+		"CHN sees its FLASH acknowledged by",
+		"USA shows incident usa-chn-theatre/CHN/", "CHN shows incident usa-chn-theatre/CHN/",
+		"closed, resolved: 5 steps, closed by USA and CHN",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("the demo does not show %q:\n%s", want, r.stdout)
+		}
+	}
+	var took time.Duration
+	if i := strings.LastIndex(r.stdout, "demo finished in "); i < 0 {
+		t.Error("the demo did not say how long it took")
+	} else if took, _ = time.ParseDuration(strings.TrimSpace(r.stdout[i+len("demo finished in "):])); took > time.Minute {
+		t.Errorf("the demo took %s; keep it under a minute", took)
 	}
 }
 
@@ -330,6 +356,40 @@ func TestBadInput(t *testing.T) {
 		{usa, []string{"channel", "propose", "--dir", usa, "--peer", "CHN", "--channel", "usa-chn-new", "--level", "unit", "--check-every", "1h", "--check-window", "2h"}, []string{"check window 2h0m0s", "at most the interval"}},
 		{usa, []string{"channel", "propose", "--dir", usa, "--peer", "CHN", "--channel", "usa-chn-new", "--level", "unit", "--link-test", "soon"}, []string{"link test", "soon"}},
 		{usa, []string{"channel", "propose", "--dir", usa, "--peer", "CHN", "--channel", "usa-chn-new", "--level", "unit", "--delivery", "FLASH=-1m"}, []string{"delivery deadline for FLASH"}},
+		// Standard phrases, notices, reports and incidents.
+		{usa, []string{"send", "--dir", usa, "--channel", staff, "--precedence", "FLASH", "--code", "MNV99"}, []string{"items[0]", "MNV99", "unknown code"}},
+		{usa, []string{"send", "--dir", usa, "--channel", staff, "--precedence", "FLASH", "--code", "MNV06", "--code", "MNV09", "--param", "course=east"}, []string{"items[1] (MNV09)", "parameter course", "east"}},
+		{usa, []string{"send", "--dir", usa, "--channel", staff, "--precedence", "FLASH", "--code", "MNV09", "--param", "course=360"}, []string{"MNV09", "parameter course", "360 is out of range"}},
+		{usa, []string{"send", "--dir", usa, "--channel", staff, "--precedence", "FLASH", "--code", "MNV09"}, []string{"MNV09", "parameter course", "missing parameter"}},
+		{usa, []string{"send", "--dir", usa, "--channel", staff, "--precedence", "FLASH", "--code", "MNV06", "--param", "speed=3"}, []string{"MNV06", "parameter speed"}},
+		{usa, []string{"send", "--dir", usa, "--channel", staff, "--precedence", "FLASH", "--param", "course=9", "--code", "MNV09"}, []string{"before any --code"}},
+		{usa, []string{"send", "--dir", usa, "--channel", staff, "--precedence", "FLASH", "--code", "MNV09", "--param", "course"}, []string{"NAME=VALUE"}},
+		{usa, []string{"send", "--dir", usa, "--channel", staff, "--precedence", "FLASH", "--code", "MNV06", "--text", "hi"}, []string{"not both"}},
+		{usa, []string{"send", "--dir", usa, "--channel", staff, "--code", "MNV06"}, []string{"missing --precedence"}},
+		{usa, []string{"notice", "send", "--dir", usa, "--channel", staff}, []string{"missing --kind, --from, --to, --circle or --polygon, --units"}},
+		{usa, []string{"notice", "send", "--dir", usa, "--channel", staff, "--kind", "party", "--circle", "17,111,5", "--from", "2026-05-01T00:00Z", "--to", "2026-05-01T08:00Z", "--units", "DDG-00"}, []string{"--kind", "party"}},
+		{usa, []string{"notice", "send", "--dir", usa, "--channel", staff, "--kind", "transit", "--circle", "17,111,5", "--from", "2026-05-01T08:00Z", "--to", "2026-05-01T00:00Z", "--units", "DDG-00"}, []string{"window", "before it starts"}},
+		{usa, []string{"notice", "send", "--dir", usa, "--channel", staff, "--kind", "transit", "--circle", "95,111,5", "--from", "2026-05-01T00:00Z", "--to", "2026-05-01T08:00Z", "--units", "DDG-00"}, []string{"area", "latitude 95"}},
+		{usa, []string{"notice", "send", "--dir", usa, "--channel", staff, "--kind", "transit", "--circle", "17,111", "--from", "2026-05-01T00:00Z", "--to", "2026-05-01T08:00Z", "--units", "DDG-00"}, []string{"--circle", "LAT,LON,RADIUS_NM"}},
+		{usa, []string{"notice", "send", "--dir", usa, "--channel", staff, "--kind", "transit", "--polygon", "17,110;18,111;17,111;18,110", "--from", "2026-05-01T00:00Z", "--to", "2026-05-01T08:00Z", "--units", "DDG-00"}, []string{"area", "crosses itself"}},
+		{usa, []string{"notice", "send", "--dir", usa, "--channel", staff, "--kind", "transit", "--circle", "17,111,5", "--from", "tomorrow", "--to", "2026-05-01T08:00Z", "--units", "DDG-00"}, []string{"--from", "tomorrow"}},
+		{usa, []string{"notice", "send", "--dir", usa, "--channel", "usa-rus-staff", "--kind", "transit", "--circle", "17,111,5", "--from", "2026-05-01T00:00Z", "--to", "2026-05-01T08:00Z", "--units", "DDG-00"}, []string{"unknown channel", "usa-rus-staff"}},
+		{usa, []string{"report", "encounter", "--dir", usa, "--channel", staff}, []string{"missing --cpa-distance, --cpa-time, --other-course"}},
+		{usa, append([]string{"report", "encounter", "--dir", usa, "--channel", staff}, encounterFlags("--own-course", "400")...), []string{"own", "course 400"}},
+		{usa, append([]string{"report", "encounter", "--dir", usa, "--channel", staff}, encounterFlags("--said", "2026-05-01T03:11Z;own;MNV99")...), []string{"said[0]", "MNV99"}},
+		{usa, []string{"incident", "open", "--dir", usa, "--channel", staff}, []string{"missing --title"}},
+		{usa, []string{"incident", "close", "--dir", usa, "--id", staff + "/CHN/1", "--outcome", "resolved"}, []string{"no incident was opened"}},
+		{usa, []string{"incident", "close", "--dir", usa, "--id", staff + "/CHN/1"}, []string{"missing --outcome"}},
+		{"", []string{"codebook", "show", "NOPE1"}, []string{"unknown code", "NOPE1"}},
+		{"", []string{"codebook", "list", "--category", "fishing"}, []string{"--category", "fishing"}},
+		{usa, []string{"inbox", "--dir", usa, "--lang", "fr"}, []string{"--lang", "fr"}},
+		{usa, []string{"plan", "add", "--dir", usa, "--channel", staff, "--kind", "transit"}, []string{"missing --from, --to, --circle or --polygon, --units"}},
+		{usa, []string{"plan", "add", "--dir", usa, "--channel", staff, "--kind", "transit", "--circle", "17,111,0", "--from", "2026-05-01T00:00Z", "--to", "2026-05-01T08:00Z", "--units", "DDG-00"}, []string{"area", "radius_nm 0"}},
+		{usa, []string{"notice", "send", "--dir", usa, "--channel", staff, "--plan", "5"}, []string{"no plan 5"}},
+		{usa, []string{"notice", "send", "--dir", usa, "--channel", staff, "--plan", "5", "--kind", "transit"}, []string{"--plan gives the activity"}},
+		{usa, []string{"send", "--dir", usa, "--precedence", "FLASH", "--finding", "99"}, []string{"no finding 99"}},
+		{usa, []string{"incident", "open", "--dir", usa, "--finding", "99"}, []string{"no finding 99"}},
+		{usa, []string{"findings", "--dir", usa, "--lang", "fr"}, []string{"--lang", "fr"}},
 	}
 	// Every case must leave its station as it was at the start.
 	states, files := map[string]string{}, map[string]map[string]string{}
@@ -464,8 +524,8 @@ func TestStatusJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
 		t.Fatalf("status --json: %v\n%s", err, out)
 	}
-	if len(st.Channels) != 2 {
-		t.Fatalf("%d channels, want 2:\n%s", len(st.Channels), out)
+	if len(st.Channels) != 3 {
+		t.Fatalf("%d channels, want 3:\n%s", len(st.Channels), out)
 	}
 	for _, c := range st.Channels {
 		paths, _ := c["paths"].([]any)
@@ -487,4 +547,95 @@ func TestStatusJSON(t *testing.T) {
 	checkFailed(t, []string{"send"}, r, "suspended", "exercise of the suspension procedure")
 	mustRun(t, "channel", "resume", "--dir", usa, "--channel", "usa-chn-staff", "--as", "Duty")
 	mustRun(t, "send", "--dir", usa, "--channel", "usa-chn-staff", "--precedence", "ROUTINE", "--text", "x")
+}
+
+// encounterFlags are the flags of a well-formed encounter report, with
+// one flag changed or added.
+func encounterFlags(flag, value string) []string {
+	args := []string{"--time", "2026-05-01T03:10Z", "--own-unit", "DDG-00", "--own-position", "16.9,112.2", "--own-course", "45",
+		"--own-speed", "14", "--other-unit", "Frigate 548", "--other-position", "16.905,112.2296", "--other-course", "300",
+		"--other-speed", "18", "--cpa-distance", "0.3", "--cpa-time", "2026-05-01T03:14Z"}
+	for i := 0; i < len(args); i += 2 {
+		if args[i] == flag {
+			args[i+1] = value
+			return args
+		}
+	}
+	return append(args, flag, value)
+}
+
+// TestDeconflictionVerbs: the codebook, coded messages shown in the
+// operator's language, a notice, a report and an incident, through the
+// CLI on a station that is not running.
+func TestDeconflictionVerbs(t *testing.T) {
+	dir, _ := demoRun(t)
+	usa := copyStation(t, filepath.Join(dir, "usa"))
+	const staff = "usa-chn-staff"
+	if out := mustRun(t, "codebook", "list", "--category", "answer", "--lang", "zh"); !strings.Contains(out, "ANS03") || !strings.Contains(out, "我方将照办。") || strings.Contains(out, "MNV01") {
+		t.Errorf("codebook list --category answer --lang zh:\n%s", out)
+	}
+	if out := mustRun(t, "codebook", "show", "MNV08"); !strings.Contains(out, "My course is {course} and my speed is {speed}.") || !strings.Contains(out, "--param speed=") {
+		t.Errorf("codebook show MNV08:\n%s", out)
+	}
+	var cb struct {
+		Ref     string            `json:"ref"`
+		Phrases []json.RawMessage `json:"phrases"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, "codebook", "list", "--json")), &cb); err != nil || !strings.HasPrefix(cb.Ref, "hotline-cues/1 sha256:") || len(cb.Phrases) < 100 {
+		t.Errorf("codebook list --json: %s, %d phrases, %v", cb.Ref, len(cb.Phrases), err)
+	}
+
+	id := strings.TrimSpace(mustRun(t, "send", "--dir", usa, "--channel", staff, "--precedence", "IMMEDIATE",
+		"--code", "MNV08", "--param", "course=90", "--param", "speed=12", "--code", "MNV06", "--free", "Fishing fleet to the north.", "--lang", "en"))
+	zh := mustRun(t, "outbox", "--dir", usa, "--channel", staff, "--lang", "zh")
+	if !strings.Contains(zh, id) || !strings.Contains(zh, "MNV08 我船航向090°，航速12节。 / MNV06 我船拟向右转向。 / 【自由文本，en】Fishing fleet to the north.") {
+		t.Errorf("outbox --lang zh:\n%s", zh)
+	}
+	t.Setenv("LANG", "zh_CN.UTF-8")
+	if out := mustRun(t, "outbox", "--dir", usa, "--channel", staff); !strings.Contains(out, "我船拟向右转向") {
+		t.Errorf("outbox with LANG=zh_CN does not show Chinese:\n%s", out)
+	}
+	t.Setenv("LANG", "C")
+	if out := mustRun(t, "outbox", "--dir", usa, "--channel", staff); !strings.Contains(out, "MNV06 I intend to alter course to starboard.") {
+		t.Errorf("outbox with LANG=C does not show English:\n%s", out)
+	}
+	var ms []station.MessageView
+	if err := json.Unmarshal([]byte(mustRun(t, "outbox", "--dir", usa, "--channel", staff, "--json")), &ms); err != nil {
+		t.Fatal(err)
+	}
+	last := ms[len(ms)-1]
+	if last.Kind != "coded" || last.Coded == nil || last.Coded.Codebook != "hotline-cues/1" || len(last.Coded.Lines["zh-Hans"]) != 3 {
+		t.Errorf("outbox --json: %+v", last)
+	}
+
+	notice := strings.TrimSpace(mustRun(t, "notice", "send", "--dir", usa, "--channel", staff, "--kind", "transit",
+		"--polygon", "16.2,111.9;16.35,112.05;18.05,110.55;17.9,110.4", "--band", "0,60", "--from", "2026-05-01T03:00Z", "--to", "2026-05-01T09:00Z",
+		"--units", "DDG-00", "--title", "北上过航", "--lang", "zh-Hans"))
+	report := strings.TrimSpace(mustRun(t, append([]string{"report", "encounter", "--dir", usa, "--channel", staff, "--unsafe",
+		"--said", "2026-05-01T03:11Z;other;MNV09;course=270", "--description", "Crossed ahead.", "--lang", "en"}, encounterFlags("--time", "2026-05-01T03:10Z")...)...))
+	out := mustRun(t, "outbox", "--dir", usa, "--channel", staff, "--lang", "zh")
+	if !strings.Contains(out, "活动通报：过航 “北上过航”（自由文本，zh-Hans）") || !strings.Contains(out, "03:11 对方： MNV09 我船拟转向至航向270°。") {
+		t.Errorf("outbox --lang zh with a notice and a report:\n%s", out)
+	}
+	inc := strings.TrimSpace(mustRun(t, "incident", "open", "--dir", usa, "--channel", staff, "--title", "Unsafe crossing", "--lang", "en",
+		"--link", notice, "--link", report))
+	if !strings.HasPrefix(inc, "incident "+staff+"/USA/") || !strings.HasSuffix(inc, ": open") {
+		t.Errorf("incident open: %q", inc)
+	}
+	incID := strings.TrimSuffix(strings.TrimPrefix(inc, "incident "), ": open")
+	if out := mustRun(t, "incident", "list", "--dir", usa, "--channel", staff); !strings.Contains(out, incID) || !strings.Contains(out, "Unsafe crossing") {
+		t.Errorf("incident list:\n%s", out)
+	}
+	show := mustRun(t, "incident", "show", "--dir", usa, "--id", incID, "--lang", "zh")
+	if !strings.Contains(show, "已开启") || !strings.Contains(show, notice+"  notice  活动通报") || !strings.Contains(show, report+"  report  相遇报告") {
+		t.Errorf("incident show --lang zh:\n%s", show)
+	}
+	// The other party has not acknowledged it, so it can only be withdrawn.
+	r := hotline(t, "incident", "close", "--dir", usa, "--id", incID, "--outcome", "resolved")
+	checkFailed(t, []string{"incident", "close"}, r, "only its opener may close it, as withdrawn")
+	mustRun(t, "incident", "close", "--dir", usa, "--id", incID, "--outcome", "withdrawn")
+	var vs []station.IncidentView
+	if err := json.Unmarshal([]byte(mustRun(t, "incident", "list", "--dir", usa, "--channel", staff, "--json")), &vs); err != nil || len(vs) != 1 || vs[0].State != "closed" || vs[0].Outcome != "withdrawn" {
+		t.Errorf("incident list --json: %+v, %v", vs, err)
+	}
 }

@@ -1,7 +1,8 @@
 // Package api is the station's local JSON API over HTTP, and a client for
 // it. The CLI and the console use it while hotline run owns the station.
 // Every request carries the bearer token kept in the station directory; the
-// listener is on loopback unless configured otherwise.
+// listener is on loopback, or anywhere over HTTPS when config.json names a
+// certificate and key (station.CheckAPIListen, ServerTLS).
 //
 // Routes (all under /api/v1):
 //
@@ -16,7 +17,13 @@
 //	POST ack {id, by}       MessageView
 //	GET  export?channel=    transcript bundle
 //	GET  alerts?after=      []Alert
-//	GET  events             server-sent events: received, delivered, acknowledged, channel, alert
+//	POST coded              CodedRequest → MessageView (standard phrases)
+//	POST notices            NoticeRequest → MessageView
+//	POST reports            ReportRequest → MessageView
+//	GET  incidents?channel= []IncidentView    POST incidents IncidentRequest → IncidentView
+//	GET  plans              []PlanView        POST plans PlanRequest → PlanView
+//	GET  findings           []FindingView
+//	GET  events             server-sent events: received, delivered, acknowledged, channel, alert, escalation, link
 //	GET  operators          []operator.View   POST operators operator.AddRequest
 //	DELETE operators/{name}
 //	POST operators/{name}/unlock
@@ -28,7 +35,7 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -171,6 +178,46 @@ func NewServer(st *station.Station, token string) *Server {
 		}
 		return st.BundleImport(r.Context(), data)
 	})
+	h("POST /api/v1/coded", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req station.CodedRequest
+		if err := readJSON(r, &req); err != nil {
+			return nil, err
+		}
+		return st.SendCoded(r.Context(), req)
+	})
+	h("POST /api/v1/notices", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req station.NoticeRequest
+		if err := readJSON(r, &req); err != nil {
+			return nil, err
+		}
+		return st.SendNotice(r.Context(), req)
+	})
+	h("POST /api/v1/reports", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req station.ReportRequest
+		if err := readJSON(r, &req); err != nil {
+			return nil, err
+		}
+		return st.SendReport(r.Context(), req)
+	})
+	h("GET /api/v1/incidents", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return st.Incidents(r.Context(), r.URL.Query().Get("channel"))
+	})
+	h("POST /api/v1/incidents", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req station.IncidentRequest
+		if err := readJSON(r, &req); err != nil {
+			return nil, err
+		}
+		return st.Incident(r.Context(), req)
+	})
+	h("GET /api/v1/plans", func(w http.ResponseWriter, r *http.Request) (any, error) { return st.Plans(r.Context()) })
+	h("POST /api/v1/plans", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req station.PlanRequest
+		if err := readJSON(r, &req); err != nil {
+			return nil, err
+		}
+		return st.AddPlan(r.Context(), req)
+	})
+	h("GET /api/v1/findings", func(w http.ResponseWriter, r *http.Request) (any, error) { return st.Findings(r.Context()) })
 	s.mux.HandleFunc("GET /api/v1/events", s.events)
 	local := func(r *http.Request) operator.Actor { return operator.Actor{Addr: "api " + r.RemoteAddr} }
 	h("GET /api/v1/operators", func(w http.ResponseWriter, r *http.Request) (any, error) { return s.ops.List(r.Context()) })
@@ -194,9 +241,7 @@ func NewServer(st *station.Station, token string) *Server {
 func (s *Server) Operators() *operator.Registry { return s.ops }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	auth := r.Header.Get("Authorization")
-	tok, ok := strings.CutPrefix(auth, "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(s.token)) != 1 {
+	if !authorized(r, s.token) {
 		writeJSON(w, http.StatusUnauthorized, errorBody{Error: "missing or wrong API token (see api-token in the station directory)"})
 		return
 	}
@@ -282,14 +327,31 @@ func readJSON(r *http.Request, v any) error {
 	return nil
 }
 
-// Serve serves the API on addr until ctx is done. It calls ready with the
-// bound address once listening.
-func Serve(ctx context.Context, addr string, h http.Handler, ready func(net.Addr)) error {
+// ServerTLS returns the TLS configuration of a station's API listener,
+// nil when it is configured for plain HTTP (on loopback only).
+func ServerTLS(dir string, cfg *station.Config) (*tls.Config, error) {
+	if !cfg.APIHTTPS() {
+		return nil, nil
+	}
+	cert, err := cfg.APICertificate(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// Serve serves the API on addr until ctx is done: over HTTPS with tc, or
+// in plain HTTP, which it refuses on an address other than loopback. It
+// calls ready with the bound address once listening.
+func Serve(ctx context.Context, addr string, h http.Handler, tc *tls.Config, ready func(net.Addr)) error {
+	if err := station.CheckAPIListen(addr, tc != nil); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("API listener: %w", err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, TLSConfig: tc}
 	if ready != nil {
 		ready(ln.Addr())
 	}
@@ -299,7 +361,12 @@ func Serve(ctx context.Context, addr string, h http.Handler, ready func(net.Addr
 		defer cancel()
 		srv.Shutdown(sctx)
 	}()
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if tc != nil {
+		err = srv.ServeTLS(ln, "", "")
+	} else {
+		err = srv.Serve(ln)
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil

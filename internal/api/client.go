@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -40,18 +42,54 @@ func NewClient(dir string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg, err := station.LoadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	// The address hotline run bound, else the configured one; whether to
+	// speak HTTPS to it is in config.json.
 	addr, err := os.ReadFile(filepath.Join(dir, AddrFile))
 	if err != nil {
-		cfg, cerr := station.LoadConfig(dir)
-		if cerr != nil {
-			return nil, cerr
-		}
 		addr = []byte(cfg.APIListen)
 	}
 	// Keep connections for many concurrent requests (the default keeps 2,
 	// and opens a new connection for every other one).
 	tr := &http.Transport{MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute}
-	return &Client{Base: "http://" + strings.TrimSpace(string(addr)), Token: tok, HTTP: &http.Client{Transport: tr}}, nil
+	scheme := "http://"
+	if cfg.APIHTTPS() {
+		if tr.TLSClientConfig, err = pinned(cfg.APICertFile(dir)); err != nil {
+			return nil, err
+		}
+		scheme = "https://"
+	}
+	return &Client{Base: scheme + strings.TrimSpace(string(addr)), Token: tok, HTTP: &http.Client{Transport: tr}}, nil
+}
+
+// pinned returns a TLS configuration that accepts exactly the certificate
+// in the station's own certificate file: the command line runs on the
+// station's machine and reads the file the API serves, so it needs no
+// certificate authority, and the address it dials (loopback, often) need
+// not be a name in the certificate.
+func pinned(certFile string) (*tls.Config, error) {
+	data, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, fmt.Errorf("API certificate: %w", err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, fmt.Errorf("API certificate %s: no PEM certificate in it", certFile)
+	}
+	want := block.Bytes
+	return &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		InsecureSkipVerify: true, // verified below, against the pinned certificate
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 || !bytes.Equal(cs.PeerCertificates[0].Raw, want) {
+				return fmt.Errorf("the station's API did not present the certificate in %s", certFile)
+			}
+			return nil
+		},
+	}, nil
 }
 
 // Error is an error the station returned.
@@ -197,6 +235,38 @@ func (c *Client) BundleExport(ctx context.Context, peer string) (*station.Offlin
 
 func (c *Client) BundleImport(ctx context.Context, data []byte) (*station.ImportView, error) {
 	return post[station.ImportView](ctx, c, "/api/v1/bundle", json.RawMessage(data))
+}
+
+func (c *Client) SendCoded(ctx context.Context, r station.CodedRequest) (*station.MessageView, error) {
+	return post[station.MessageView](ctx, c, "/api/v1/coded", r)
+}
+
+func (c *Client) SendNotice(ctx context.Context, r station.NoticeRequest) (*station.MessageView, error) {
+	return post[station.MessageView](ctx, c, "/api/v1/notices", r)
+}
+
+func (c *Client) SendReport(ctx context.Context, r station.ReportRequest) (*station.MessageView, error) {
+	return post[station.MessageView](ctx, c, "/api/v1/reports", r)
+}
+
+func (c *Client) Incident(ctx context.Context, r station.IncidentRequest) (*station.IncidentView, error) {
+	return post[station.IncidentView](ctx, c, "/api/v1/incidents", r)
+}
+
+func (c *Client) Incidents(ctx context.Context, ch string) ([]station.IncidentView, error) {
+	return get[[]station.IncidentView](ctx, c, "/api/v1/incidents?channel="+url.QueryEscape(ch))
+}
+
+func (c *Client) AddPlan(ctx context.Context, r station.PlanRequest) (*station.PlanView, error) {
+	return post[station.PlanView](ctx, c, "/api/v1/plans", r)
+}
+
+func (c *Client) Plans(ctx context.Context) ([]station.PlanView, error) {
+	return get[[]station.PlanView](ctx, c, "/api/v1/plans")
+}
+
+func (c *Client) Findings(ctx context.Context) ([]station.FindingView, error) {
+	return get[[]station.FindingView](ctx, c, "/api/v1/findings")
 }
 
 // Operators lists the station's console operators.

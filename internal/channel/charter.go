@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"hotline/internal/codebook"
 	"hotline/internal/envelope"
 	"hotline/internal/identity"
 )
@@ -107,6 +108,10 @@ type Charter struct {
 	// CheckEvery is the interval of operator checks, CheckWindow the time
 	// a person has to acknowledge one before the channel is dormant.
 	CheckEvery, CheckWindow time.Duration
+	// Codebook names the standard-phrase codebook both parties use on the
+	// channel (version and content hash): coded messages and the phrases
+	// in encounter reports are checked against it.
+	Codebook codebook.Ref
 
 	// Text is the signed note: one signature when proposed, two when agreed.
 	Text []byte
@@ -132,6 +137,7 @@ func (c *Charter) Body() string {
 		exempt = "yes"
 	}
 	fmt.Fprintf(&b, "flash-exempt %s\nlink-test %s\noperator-check %s %s\n", exempt, c.LinkTest, c.CheckEvery, c.CheckWindow)
+	fmt.Fprintf(&b, "codebook %s\n", c.Codebook)
 	return b.String()
 }
 
@@ -153,6 +159,24 @@ func (c *Charter) SetDefaults() {
 	if c.CheckWindow == 0 {
 		c.CheckWindow = DefaultCheckWindow
 	}
+	if c.Codebook == (codebook.Ref{}) {
+		c.Codebook = codebook.Default().Ref()
+	}
+}
+
+// FindCodebook returns the codebook the charter names from those this
+// station has, checked with Codebook.Check; a charter naming any other is
+// refused (codebook.ErrMismatch).
+func (c *Charter) FindCodebook(have ...*codebook.Codebook) (*codebook.Codebook, error) {
+	var names []string
+	for _, b := range have {
+		if b.Check(c.Codebook) == nil {
+			return b, nil
+		}
+		names = append(names, b.Ref().String())
+	}
+	return nil, fmt.Errorf("%w: channel %s names codebook %s, which this station does not have (it has %s)",
+		codebook.ErrMismatch, c.ID, c.Codebook, strings.Join(names, ", "))
 }
 
 // check tells what is wrong with a charter's values.
@@ -324,6 +348,10 @@ func parseBody(text string) (*Charter, error) {
 			if !ok1 || !ok2 {
 				return bad("operator-check %q %q", f[1], f[2])
 			}
+		case len(f) == 3 && f[0] == "codebook":
+			if c.Codebook, err = codebook.ParseRef(f[1] + " " + f[2]); err != nil {
+				return bad("%v", err)
+			}
 		default:
 			return bad("unknown line %q", line)
 		}
@@ -332,8 +360,8 @@ func parseBody(text string) (*Charter, error) {
 		return bad("%v", err)
 	}
 	if c.Level == "" || c.Proposer == "" || c.Acceptor == "" || len(c.Deadlines) != len(envelope.Precedences) ||
-		len(c.Delivery) != len(envelope.Precedences) || c.LinkTest == 0 || c.CheckEvery == 0 {
-		return bad("missing level, proposer, acceptor, a deadline or the check schedule")
+		len(c.Delivery) != len(envelope.Precedences) || c.LinkTest == 0 || c.CheckEvery == 0 || c.Codebook == (codebook.Ref{}) {
+		return bad("missing level, proposer, acceptor, a deadline, the check schedule or the codebook")
 	}
 	if err := c.check(); err != nil {
 		return bad("%v", err)

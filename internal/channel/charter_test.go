@@ -11,6 +11,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"hotline/internal/channel"
+	"hotline/internal/codebook"
 	"hotline/internal/envelope"
 	"hotline/internal/identity"
 )
@@ -65,6 +66,9 @@ func sameCharter(t *testing.T, got, want *channel.Charter) {
 	}
 	if !maps.Equal(got.Deadlines, want.Deadlines) {
 		t.Errorf("deadlines = %v, want %v", got.Deadlines, want.Deadlines)
+	}
+	if got.Codebook != want.Codebook {
+		t.Errorf("codebook = %s, want %s", got.Codebook, want.Codebook)
 	}
 	if !bytes.Equal(got.Text, want.Text) {
 		t.Errorf("text = %q, want %q", got.Text, want.Text)
@@ -354,6 +358,12 @@ func TestParseUnverified(t *testing.T) {
 		{"check window missing", edit("operator-check 1h0m0s 10m0s", "operator-check 1h0m0s")},
 		{"escalates to itself", edit("flash-exempt", "escalate-to red-blue.1\nflash-exempt")},
 		{"escalation channel bad", edit("flash-exempt", "escalate-to -x\nflash-exempt")},
+		{"missing codebook", edit("codebook hotline-cues/1 sha256:494d9deb02893f0263a509553303314a0559ba0ae882da49132f89d4729907b7\n", "")},
+		{"codebook without hash", edit("codebook hotline-cues/1 sha256:494d9deb02893f0263a509553303314a0559ba0ae882da49132f89d4729907b7", "codebook hotline-cues/1")},
+		{"codebook hash not hex", edit("sha256:494d9deb", "sha256:494D9DEB")},
+		{"codebook version not a version", edit("codebook hotline-cues/1", "codebook hotline-cues")},
+		{"codebook before the check schedule", edit("operator-check 1h0m0s 10m0s\ncodebook hotline-cues/1 sha256:494d9deb02893f0263a509553303314a0559ba0ae882da49132f89d4729907b7",
+			"codebook hotline-cues/1 sha256:494d9deb02893f0263a509553303314a0559ba0ae882da49132f89d4729907b7\noperator-check 1h0m0s 10m0s")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -385,7 +395,8 @@ func TestBody(t *testing.T) {
 		"escalate-to red-blue.0\n" +
 		"flash-exempt yes\n" +
 		"link-test 10s\n" +
-		"operator-check 1h0m0s 10m0s\n"
+		"operator-check 1h0m0s 10m0s\n" +
+		"codebook hotline-cues/1 sha256:494d9deb02893f0263a509553303314a0559ba0ae882da49132f89d4729907b7\n"
 	if got := c.Body(); got != want {
 		t.Errorf("Body =\n%s\nwant\n%s", got, want)
 	}
@@ -437,5 +448,30 @@ func TestProposeDefaultsNotShared(t *testing.T) {
 	if got := channel.DefaultDeadlines[envelope.Flash]; got != saved[envelope.Flash] {
 		t.Fatalf("Propose stored DefaultDeadlines itself in the charter: "+
 			"editing the charter changed the default FLASH deadline to %v", got)
+	}
+}
+
+// TestFindCodebook: a charter names its codebook by version and hash; a
+// station finds it among those it has, or refuses the charter naming the
+// codebook it lacks.
+func TestFindCodebook(t *testing.T) {
+	cb := codebook.Default()
+	c := testCharter()
+	c.SetDefaults()
+	if c.Codebook != cb.Ref() {
+		t.Fatalf("default codebook %s, want the embedded %s", c.Codebook, cb.Ref())
+	}
+	if got, err := c.FindCodebook(cb); err != nil || got != cb {
+		t.Fatalf("FindCodebook = %v, %v; want the embedded codebook", got, err)
+	}
+	for _, ref := range []codebook.Ref{
+		{Version: "hotline-cues/2", Hash: cb.Hash()},
+		{Version: cb.Version(), Hash: "sha256:" + strings.Repeat("0", 64)},
+	} {
+		c.Codebook = ref
+		_, err := c.FindCodebook(cb)
+		if !errors.Is(err, codebook.ErrMismatch) || !strings.Contains(err.Error(), ref.String()) || !strings.Contains(err.Error(), "does not have") {
+			t.Errorf("FindCodebook(%s) = %v; want ErrMismatch naming the codebook", ref, err)
+		}
 	}
 }

@@ -2,9 +2,17 @@ package console_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"flag"
 	"fmt"
+	"math/big"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,10 +22,12 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"hotline/internal/api"
 	"hotline/internal/demo"
 	"hotline/internal/operator"
+	"hotline/internal/station"
 )
 
 var screenshots = flag.String("console.screenshots", "", "write screenshots of the main views to this folder (docs/ keeps the ones in the README)")
@@ -53,6 +63,9 @@ func newBrowser(t *testing.T, ctx context.Context) context.Context {
 		// The alarm must sound without a click in a test; a person's
 		// browser asks for one click (the console says so).
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		// USA's console is served over HTTPS with a certificate made in
+		// the test, which no authority signed.
+		chromedp.Flag("ignore-certificate-errors", true),
 		chromedp.WindowSize(1280, 900),
 	)
 	actx, cancel := chromedp.NewExecAllocator(ctx, opts...)
@@ -68,8 +81,12 @@ func newBrowser(t *testing.T, ctx context.Context) context.Context {
 // run does steps in the tab; each waits for its condition.
 func run(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
+	start := time.Now()
 	if err := chromedp.Do(ctx, steps...); err != nil {
 		t.Fatalf("%s: %v", what, err)
+	}
+	if what != "" {
+		t.Logf("%s: %s", what, time.Since(start).Round(time.Millisecond))
 	}
 }
 
@@ -117,13 +134,14 @@ func keepAPIAddr(t *testing.T, dir, addr string) {
 	}
 }
 
+// base is the station's console address, https:// when it serves HTTPS.
 func base(t *testing.T, n *demo.Node) string {
 	t.Helper()
-	addr, err := os.ReadFile(filepath.Join(n.Dir, api.AddrFile))
+	c, err := api.NewClient(n.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return "http://" + strings.TrimSpace(string(addr))
+	return c.Base
 }
 
 func logIn(t *testing.T, ctx context.Context, url, name string) {
@@ -147,33 +165,186 @@ func fetchStatus(t *testing.T, ctx context.Context, path, body string) int {
 	return get(t, ctx, "fetch "+path, chromedp.Evaluate[int](js, chromedp.EvalAwaitPromise))
 }
 
-// TestBrowser: two stations as real hotline run processes, a duty officer
-// at each console in real headless chromium. One sends a FLASH from the
-// keyboard; the other's console is taken over by the alert, live, with
-// the alarm on; acknowledging with the Enter key turns the sender's
-// message to acknowledged, live. A duty officer cannot suspend, an auditor
-// cannot send, and a station that goes away is shown as lost. Every wait
-// is for a condition in the DOM.
+// selfSigned writes a self-signed certificate for 127.0.0.1 and its key.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "usa-console"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kd, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "console.pem"), filepath.Join(dir, "console.key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+func eval[T any](t *testing.T, ctx context.Context, js string) T {
+	t.Helper()
+	return get(t, ctx, js, chromedp.Evaluate[T](js))
+}
+
+// tabTo presses Tab (Shift+Tab with back) until the element with id has
+// the focus, as a person with a keyboard does, and fails if it never
+// comes.
+func tabTo(t *testing.T, ctx context.Context, id string, back bool) {
+	t.Helper()
+	var opts []chromedp.KeyOption
+	if back {
+		opts = append(opts, chromedp.KeyModifiers(chromedp.ModifierShift))
+	}
+	var seen []string
+	for range 80 {
+		if eval[string](t, ctx, `document.activeElement.id`) == id {
+			return
+		}
+		run(t, ctx, "", chromedp.KeyEvent(kb.Tab, opts...))
+		seen = append(seen, eval[string](t, ctx, `(e => e.id || e.tagName + "." + e.className)(document.activeElement)`))
+	}
+	t.Fatalf("Tab never reached #%s; the focus went %v", id, seen)
+}
+
+// waitText waits until the element sel selects holds every one of want
+// in its text; the pages are drawn again live, so a node read once may be
+// gone the next moment.
+func waitText(t *testing.T, ctx context.Context, what, sel string, want ...string) {
+	t.Helper()
+	w, _ := json.Marshal(want)
+	js := fmt.Sprintf(`((el, want) => !!el && want.every(w => el.textContent.includes(w)))(document.querySelector(%q), %s)`, sel, w)
+	pctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(pctx, chromedp.Poll[chromedp.Void](js)); err != nil {
+		got := eval[string](t, ctx, fmt.Sprintf(`(document.querySelector(%q) || {textContent: "(none)"}).textContent`, sel))
+		t.Fatalf("%s: %s holds %q, want %q", what, sel, got, want)
+	}
+}
+
+const takeoverKey = `(document.querySelector("#takeover [data-takeover]") || {dataset: {}}).dataset.takeover || ""`
+
+// ackTakeovers acknowledges whatever takes over the screen, with the
+// keyboard: Enter on the focused acknowledge button, or Tab to
+// "acknowledge all" and Enter. It returns what it acknowledged.
+func ackTakeovers(t *testing.T, ctx context.Context) []string {
+	t.Helper()
+	var done []string
+	for range 10 {
+		key := eval[string](t, ctx, takeoverKey)
+		if key == "" {
+			return done
+		}
+		if eval[bool](t, ctx, `!!document.getElementById("takeover-ack-all")`) {
+			done = append(done, strings.Fields(eval[string](t, ctx, `document.getElementById("takeover-ack-all").dataset.alertAck`))...)
+		} else {
+			done = append(done, key)
+		}
+		run(t, ctx, "the takeover has the focus", chromedp.Poll[chromedp.Void](`document.querySelector("#takeover [data-takeover]").contains(document.activeElement) || !document.querySelector("#takeover [data-takeover]")`))
+		if eval[bool](t, ctx, `!!document.getElementById("takeover-ack-all")`) {
+			tabTo(t, ctx, "takeover-ack-all", false)
+		}
+		run(t, ctx, "acknowledge "+key, chromedp.KeyEvent(kb.Enter),
+			chromedp.Poll[chromedp.Void](fmt.Sprintf(`(%s) !== %q`, takeoverKey, key)))
+	}
+	t.Fatalf("still taken over after acknowledging %v", done)
+	return nil
+}
+
+// unlabelled lists the controls, images and links of the page a screen
+// reader could not name.
+func unlabelled(t *testing.T, ctx context.Context, page string) {
+	t.Helper()
+	bad := eval[[]string](t, ctx, `(() => {
+		const bad = [];
+		const name = (el) => (el.labels && Array.from(el.labels).map(l => l.textContent.trim()).join(" ")) ||
+			el.getAttribute("aria-label") ||
+			(el.getAttribute("aria-labelledby") && (document.getElementById(el.getAttribute("aria-labelledby")) || {}).textContent) ||
+			((el.tagName === "BUTTON" || el.tagName === "A") && el.textContent.trim());
+		document.querySelectorAll("input, select, textarea, button, a[href]").forEach(el => {
+			if (el.type === "hidden" || el.closest("[hidden]")) return;
+			if (!name(el)) bad.push(el.outerHTML.slice(0, 100));
+		});
+		document.querySelectorAll("img").forEach(el => { if (!el.alt) bad.push(el.outerHTML.slice(0, 100)); });
+		return bad;
+	})()`)
+	if len(bad) > 0 {
+		t.Errorf("%s: controls without a name a screen reader can read: %v", page, bad)
+	}
+}
+
+// TestBrowser: two stations as real hotline run processes (USA's console
+// over HTTPS), operators at both consoles in real headless chromium,
+// everything done with the keyboard. One sends a FLASH; the other's
+// console is taken over by it, live, with the alarm, announced, the focus
+// kept inside it; Enter acknowledges it and the sender sees it
+// acknowledged, live. A message left unacknowledged counts down and
+// climbs its ladder step by step, and the missed deadline takes over both
+// consoles. A supervisor suspends a channel: the other console is taken
+// over by the suspension and shows it with its reason; resumed, it is
+// active again. A duty officer cannot suspend, an auditor cannot send.
+// The peer stopping takes over the screen with the channel down, and is
+// shown as back when it returns; a station that goes away is shown as
+// lost. Every control on every page has a name. Every wait is for a
+// condition in the DOM.
 func TestBrowser(t *testing.T) {
 	needChromium(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
-	bin := filepath.Join(t.TempDir(), "hotline")
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "hotline")
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "hotline/cmd/hotline").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	const ch = "usa-chn-staff"
-	p, err := demo.NewPair(ctx, t.TempDir(), bin, map[string]string{ch: "staff"})
+	cert, key := selfSigned(t, tmp)
+	const ch, theatre = "usa-chn-staff", "usa-chn-theatre"
+	p, err := demo.NewPairWith(ctx, filepath.Join(tmp, "stations"), bin, map[string]string{ch: "staff"}, demo.PairOptions{
+		Prepare: func(n *demo.Node) error {
+			if n.Name != "USA" {
+				return nil
+			}
+			out, err := exec.CommandContext(ctx, bin, "api", "tls", "--dir", n.Dir, "--cert", cert, "--key", key).CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("hotline api tls: %v: %s", err, out)
+			}
+			return nil
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Stop()
+	// A channel whose PRIORITY messages must be acknowledged within 2s,
+	// climbing to the staff channel.
+	if _, err := p.A.Client().Propose(ctx, station.ProposeRequest{Peer: "CHN", Channel: theatre, Level: "theatre", EscalateTo: ch,
+		Deadlines: map[string]string{"PRIORITY": "2s"}, Delivery: map[string]string{"PRIORITY": "1s"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := demo.WaitFor(ctx, p.B.Client(), 30*time.Second, func() (bool, error) {
+		_, err := p.B.Client().Accept(ctx, theatre)
+		return err == nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	for _, o := range []struct {
 		n   *demo.Node
 		req operator.AddRequest
 	}{
 		{p.A, operator.AddRequest{Name: "alice", Role: "duty", Password: password}},
+		{p.A, operator.AddRequest{Name: "sam", Role: "supervisor", Password: password}},
 		{p.A, operator.AddRequest{Name: "audrey", Role: "auditor", Password: password}},
+		{p.A, operator.AddRequest{Name: "ada", Role: "admin", Password: password}},
 		{p.B, operator.AddRequest{Name: "王伟", Role: "duty", Password: password, Lang: "zh"}},
 	} {
 		if _, err := o.n.Client().AddOperator(ctx, o.req); err != nil {
@@ -181,38 +352,72 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 	urlA, urlB := base(t, p.A), base(t, p.B)
-	a, b := newBrowser(t, ctx), newBrowser(t, ctx)
+	if !strings.HasPrefix(urlA, "https://") {
+		t.Fatalf("USA's console is at %s, not over HTTPS", urlA)
+	}
+	a, b, s := newBrowser(t, ctx), newBrowser(t, ctx), newBrowser(t, ctx)
 
 	logIn(t, b, urlB, "王伟")
+	if acked := ackTakeovers(t, b); len(acked) > 0 {
+		t.Logf("CHN's console was taken over at the start by %v", acked)
+	}
 	shot(t, b, "console-board-zh.png")
 	logIn(t, a, urlA, "alice")
+	if acked := ackTakeovers(t, a); len(acked) > 0 {
+		t.Logf("USA's console was taken over at the start by %v", acked)
+	}
+	if secure := eval[bool](t, a, `window.isSecureContext && location.protocol === "https:"`); !secure {
+		t.Error("USA's console is not a secure context over HTTPS")
+	}
+	unlabelled(t, a, "board")
+
+	// The keyboard path: from the top of the channel page, skip to the
+	// content, Tab to the precedence, choose FLASH by its letter, Tab to
+	// the text, type, Ctrl+Enter sends.
 	run(t, a, "open the channel",
 		chromedp.Navigate(urlA+"/console/channel/"+ch),
 		chromedp.WaitVisible(css("#compose")),
 		chromedp.WaitVisible(css(`body[data-connection="live"]`)),
 	)
-
-	// Send a FLASH with the keyboard only: Ctrl+Enter in the text.
+	unlabelled(t, a, "channel")
+	run(t, a, "Tab to the skip link", chromedp.KeyEvent(kb.Tab))
+	if cls := eval[string](t, a, `document.activeElement.className`); cls != "skip" {
+		t.Errorf("the first Tab goes to %q, want the skip link", cls)
+	}
+	run(t, a, "skip to the content", chromedp.KeyEvent(kb.Enter), chromedp.Poll[chromedp.Void](`location.hash === "#main"`))
+	tabTo(t, a, "prec", false)
+	run(t, a, "choose FLASH", chromedp.KeyEvent("F"), chromedp.Poll[chromedp.Void](`document.getElementById("prec").value === "FLASH"`))
+	tabTo(t, a, "text", false)
 	text := "FLASH: unidentified aircraft near grid 42, <b>not</b> ours"
 	run(t, a, "send a FLASH",
-		chromedp.SetValue(css("#prec"), "FLASH"),
-		chromedp.SendKeys(css("#text"), text),
-		chromedp.KeyEvent("\r", chromedp.KeyModifiers(chromedp.ModifierCtrl)),
+		chromedp.KeyEvent(text),
+		chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(chromedp.ModifierCtrl)),
 		chromedp.WaitVisible(css(`li.msg.out.prec-FLASH`)),
 	)
 	id := get(t, a, "read the message id", chromedp.AttributeValue(css(`li.msg.out.prec-FLASH`), "data-id")).Value
 
-	// The other console is taken over, live, with the alarm on and the
-	// acknowledge button focused.
+	// The other console is taken over, live, with the alarm on, announced,
+	// and the acknowledge button focused; Tab stays inside it.
 	sel := css(fmt.Sprintf(`#takeover [data-takeover=%q]`, id))
 	run(t, b, "see the takeover", chromedp.WaitVisible(sel), chromedp.WaitVisible(css(`body[data-alarm="on"]`)))
 	if shown := get(t, b, "takeover text", chromedp.Text(css("#tk-text"))); shown != text {
 		t.Errorf("takeover shows %q, want the text as sent %q (as text, not markup)", shown, text)
 	}
-	if focused := get(t, b, "focus", chromedp.Evaluate[string](`document.activeElement.id`)); focused != "takeover-ack" {
+	if focused := eval[string](t, b, `document.activeElement.id`); focused != "takeover-ack" {
 		t.Errorf("focus is on %q, want the acknowledge button", focused)
 	}
-	sound := get(t, b, "sound state", chromedp.Evaluate[string](`document.body.dataset.sound || ""`))
+	run(t, b, "the takeover is announced", chromedp.Poll[chromedp.Void](`document.getElementById("announce").textContent.includes("FLASH")`))
+	if role := eval[string](t, b, `document.querySelector("#takeover [data-takeover]").getAttribute("role")`); role != "alertdialog" {
+		t.Errorf("the takeover's role is %q", role)
+	}
+	for range 4 {
+		run(t, b, "Tab inside the takeover", chromedp.KeyEvent(kb.Tab))
+		if !eval[bool](t, b, `document.querySelector("#takeover [data-takeover]").contains(document.activeElement)`) {
+			t.Fatalf("Tab left the takeover for %s", eval[string](t, b, `document.activeElement.outerHTML.slice(0, 80)`))
+		}
+	}
+	tabTo(t, b, "takeover-ack", true)
+	sound := eval[string](t, b, `document.body.dataset.sound || ""`)
 	t.Logf("audio context %q", sound)
 	if sound == "" {
 		t.Error("the alarm did not start an audio context")
@@ -221,7 +426,7 @@ func TestBrowser(t *testing.T) {
 
 	// Acknowledge with the Enter key.
 	run(t, b, "acknowledge with Enter",
-		chromedp.KeyEvent("\r"),
+		chromedp.KeyEvent(kb.Enter),
 		chromedp.WaitNotPresent(sel),
 		chromedp.WaitVisible(css(`body[data-alarm="off"]`)),
 	)
@@ -232,33 +437,116 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("acknowledged %q, want by 王伟", ackBy)
 	}
 	shot(t, a, "console-channel.png")
-	run(t, a, "board", chromedp.Navigate(urlA+"/console/"), chromedp.WaitVisible(css(`body[data-connection="live"]`)))
-	shot(t, a, "console-board.png")
 
-	// Roles, enforced by the server for a real browser's requests.
+	// A PRIORITY left unacknowledged: its deadline counts down, the
+	// ladder's steps come one by one, and the missed deadline takes over
+	// both consoles.
+	run(t, a, "open the theatre channel",
+		chromedp.Navigate(urlA+"/console/channel/"+theatre),
+		chromedp.WaitVisible(css(`body[data-connection="live"]`)),
+		chromedp.SetValue(css("#prec"), "PRIORITY"),
+		chromedp.SendKeys(css("#text"), "Say your intentions"),
+		chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(chromedp.ModifierCtrl)),
+		chromedp.WaitVisible(css(`li.msg.out.prec-PRIORITY .status .countdown`)),
+	)
+	late := get(t, a, "the late message's id", chromedp.AttributeValue(css(`li.msg.out.prec-PRIORITY`), "data-id")).Value
+	item := fmt.Sprintf(`li.msg[data-id=%q] `, late)
+	if cd := get(t, a, "countdown", chromedp.Text(css(item+".status .countdown"))); !strings.HasPrefix(cd, "due in 0:0") {
+		t.Errorf("the deadline shows %q, want a countdown", cd)
+	}
+	run(t, a, "the ladder planned", chromedp.WaitVisible(css(item+`.ladder li[data-step="2"].planned .countdown`)),
+		chromedp.WaitVisible(css(item+`.ladder li[data-step="4"].planned`)))
+	run(t, a, "the deadline passes: reminded",
+		chromedp.WaitVisible(css(item+`.ladder li[data-step="2"].taken`)),
+		chromedp.WaitVisible(css(item+`.status .countdown.late`)))
+	run(t, a, "the missed deadline takes over", chromedp.WaitVisible(css(`#takeover [data-kind="alarm"]`)), chromedp.WaitVisible(css(`body[data-alarm="on"]`)))
+	run(t, a, "supervisor, then forwarded",
+		chromedp.WaitVisible(css(item+`.ladder li[data-step="3"].taken`)),
+		chromedp.WaitVisible(css(item+`.ladder li[data-step="4"].taken a[href^="/console/channel/`+ch+`#m-"]`)))
+	if acked := ackTakeovers(t, a); len(acked) == 0 {
+		t.Error("nothing took over USA's console for the missed deadline")
+	}
+	shot(t, a, "console-ladder.png")
+	run(t, b, "CHN: the missed deadline takes over", chromedp.WaitVisible(css(`#takeover [data-kind="alarm"]`)))
+	if acked := ackTakeovers(t, b); len(acked) < 2 {
+		t.Errorf("CHN acknowledged %v, want its own missed deadline and USA's reminder", acked)
+	}
+	run(t, b, "CHN: the forward links to the original",
+		chromedp.Navigate(urlB+"/console/channel/"+ch),
+		chromedp.WaitVisible(css(`li.msg.in.kind-escalation .origin a[href^="/console/channel/`+theatre+`#m-"]`)))
+
+	// A duty officer may not suspend: refused by the server.
 	if code := fetchStatus(t, a, "/console/api/channels/"+ch+"/suspend", `{"reason":"protest"}`); code != 403 {
 		t.Errorf("duty officer suspending: HTTP %d, want 403", code)
 	}
+	// A supervisor suspends, with the keyboard: the reason, then Enter.
+	logIn(t, s, urlA, "sam")
+	if acked := ackTakeovers(t, s); len(acked) == 0 {
+		t.Error("the supervisor's console was not taken over by the ladder's supervisor alerts")
+	}
+	reason := "unsafe manoeuvres near the reef"
+	run(t, s, "suspend",
+		chromedp.Navigate(urlA+"/console/channel/"+ch),
+		chromedp.WaitVisible(css(`body[data-connection="live"]`)),
+		chromedp.SendKeys(css("#reason"), reason+kb.Enter),
+		chromedp.WaitVisible(css("#resume")),
+		chromedp.WaitVisible(css(`.channel-state .state-suspended`)))
+	unlabelled(t, s, "suspended channel")
+	run(t, b, "CHN: the suspension takes over", chromedp.WaitVisible(css(`#takeover [data-kind="alarm"]`)))
+	waitText(t, b, "CHN's takeover", "#tk-text", "USA SUSPENDED channel "+ch+" (by sam): "+reason)
+	ackTakeovers(t, b)
+	row := fmt.Sprintf(`tr[data-channel=%q]`, ch)
+	run(t, b, "CHN: the board shows the suspension",
+		chromedp.Navigate(urlB+"/console/"),
+		chromedp.WaitVisible(css(row+`[data-state="suspended"] .suspensions .reason`)))
+	waitText(t, b, "CHN's board", row+" .suspensions", "USA", reason)
+	waitText(t, b, "CHN's board", row+" .meaning", "不是故障")
+	shot(t, b, "console-suspended.png")
+	run(t, s, "resume", chromedp.SendKeys(css("#resume-reason"), "talks agreed"+kb.Enter), chromedp.WaitVisible(css("#suspend")))
+	run(t, b, "CHN: active again", chromedp.WaitVisible(css(row+`[data-state="active"]`)))
+	run(t, a, "board", chromedp.Navigate(urlA+"/console/"), chromedp.WaitVisible(css(`body[data-connection="live"]`)))
+	shot(t, a, "console-board.png")
+
+	// An auditor cannot send; the audit trail shows the refusals and the
+	// acknowledgements of alerts with who made them.
 	run(t, a, "log out", chromedp.Click(css("#logout")), chromedp.WaitVisible(css("#login-form")))
 	logIn(t, a, urlA, "audrey")
 	run(t, a, "auditor's channel page",
 		chromedp.Navigate(urlA+"/console/channel/"+ch),
 		chromedp.WaitVisible(css(`li.msg[data-id]`)),
 	)
-	if forms := get(t, a, "compose forms", chromedp.Evaluate[int](`document.querySelectorAll("#compose").length`)); forms != 0 {
-		t.Error("the auditor is shown a compose form")
+	if forms := eval[int](t, a, `document.querySelectorAll("#compose, #suspend, #resume").length`); forms != 0 {
+		t.Error("the auditor is shown a form to send or suspend")
 	}
 	if code := fetchStatus(t, a, "/console/api/send", `{"channel":"`+ch+`","precedence":"FLASH","text":"x"}`); code != 403 {
 		t.Errorf("auditor sending: HTTP %d, want 403", code)
 	}
 	run(t, a, "audit page", chromedp.Navigate(urlA+"/console/audit"), chromedp.WaitVisible(css(`table.audit tr.outcome-refused`)))
+	unlabelled(t, a, "audit")
+	waitText(t, a, "the audit trail", "table.audit", "alert.ack", "alice", "sam", "suspend", reason)
 	shot(t, a, "console-audit.png")
+	run(t, a, "log out", chromedp.Click(css("#logout")), chromedp.WaitVisible(css("#login-form")))
+	logIn(t, a, urlA, "ada")
+	run(t, a, "admin page", chromedp.Navigate(urlA+"/console/admin"), chromedp.WaitVisible(css("#add-operator")))
+	unlabelled(t, a, "admin")
 
-	// The station goes away: the console says so; it comes back: live again.
+	// CHN goes away: its console says the station is lost; USA's
+	// supervisor is taken over by the channels down, and sees them back
+	// when CHN returns.
+	run(t, s, "board", chromedp.Navigate(urlA+"/console/"), chromedp.WaitVisible(css(`body[data-connection="live"]`)))
 	if err := p.B.Stop(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	run(t, b, "see the connection lost", chromedp.WaitVisible(css(`#lost`)), chromedp.WaitVisible(css(`body[data-connection="lost"]`)))
+	run(t, s, "the channel down takes over",
+		chromedp.WaitVisible(css(`#takeover [data-kind="down"]`)),
+		chromedp.WaitVisible(css(`body[data-alarm="on"]`)),
+		chromedp.WaitVisible(css(row+`[data-state="down"] .path-down`)))
+	waitText(t, s, "the takeover", "#tk-title", "Channel ", " is DOWN")
+	shot(t, s, "console-down.png")
+	if acked := ackTakeovers(t, s); len(acked) == 0 {
+		t.Error("nothing to acknowledge for the channels down")
+	}
 	// The demo's stations take any free API port; this one must come back
 	// where the browser knows it, as a real station's configured one does.
 	keepAPIAddr(t, p.B.Dir, strings.TrimPrefix(urlB, "http://"))
@@ -266,4 +554,6 @@ func TestBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(t, b, "see it live again", chromedp.WaitVisible(css(`body[data-connection="live"]`)), chromedp.WaitNotVisible(css(`#lost`)))
+	run(t, s, "USA: the channel back", chromedp.WaitVisible(css(row+`[data-state="active"]`)))
+	waitText(t, s, "USA's alerts", "#alerts", "A path came back", "acknowledged on this console by sam")
 }

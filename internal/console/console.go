@@ -45,6 +45,7 @@ type Config struct {
 	Station   string // this station's name, for the title bar
 
 	SessionTTL time.Duration    // default 12h: a long watch
+	DownAfter  time.Duration    // default DefaultDownAfter: a channel down this long takes over the screen
 	Now        func() time.Time // default time.Now
 	Log        *slog.Logger
 }
@@ -67,6 +68,11 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler
 	limiter *limiter
+	hub     hub // the console's own notifications
+
+	mu        sync.Mutex
+	downSince map[string]time.Time // channels seen down, since when
+	floor     int64                // station alerts up to this ID need no person
 }
 
 // New returns the console for a station.
@@ -80,8 +86,15 @@ func New(cfg Config) *Server {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), limiter: newLimiter(cfg.Now)}
+	if cfg.DownAfter <= 0 {
+		cfg.DownAfter = DefaultDownAfter
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), limiter: newLimiter(cfg.Now), downSince: map[string]time.Time{}}
 	s.routes()
+	if cfg.Subscribe != nil && cfg.Done != nil {
+		notes, cancel := cfg.Subscribe()
+		go s.watch(notes, cancel)
+	}
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.audit(r, nil, "cross-origin", r.URL.Path, "refused", "cross-origin request refused")
@@ -98,6 +111,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
+	if r.TLS != nil {
+		// Served over HTTPS (hotline api tls): browsers keep to it.
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
 	s.handler.ServeHTTP(w, r)
 }
 
@@ -136,8 +153,8 @@ func sessionID(secret string) string {
 
 var errNoSession = errors.New("not logged in")
 
-// errNotAvailable marks an action the station does not offer (yet).
-var errNotAvailable = errors.New("not available")
+// errForbidden marks an action the operator's role may not take.
+var errForbidden = errors.New("forbidden")
 
 // current returns the request's session, or errNoSession when there is
 // none, it is unknown, it expired or its operator is gone.
@@ -199,10 +216,11 @@ func (s *Server) page(perm operator.Permission, f func(w http.ResponseWriter, r 
 // what it did (or was refused) goes into the audit trail as action, with
 // the target and detail it returns.
 type result struct {
-	body   any
-	target string
-	detail string
-	write  func(w http.ResponseWriter) // writes the answer itself, instead of body as JSON
+	body    any
+	target  string
+	detail  string
+	audited bool                        // the handler wrote its own audit records
+	write   func(w http.ResponseWriter) // writes the answer itself, instead of body as JSON
 }
 
 func (s *Server) action(perm operator.Permission, name string, f func(r *http.Request, se *session) (result, error)) http.HandlerFunc {
@@ -229,7 +247,7 @@ func (s *Server) actionLimit(perm operator.Permission, name string, limit int64,
 			return
 		}
 		res, err := f(r, se)
-		if name != "" {
+		if name != "" && !res.audited {
 			detail := res.detail
 			if err != nil {
 				detail = errText(err)
@@ -262,7 +280,8 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 func errText(err error) string {
-	return strings.TrimPrefix(err.Error(), station.ErrBadRequest.Error()+": ")
+	s := strings.TrimPrefix(err.Error(), station.ErrBadRequest.Error()+": ")
+	return strings.TrimPrefix(s, errForbidden.Error()+": ")
 }
 
 func writeError(w http.ResponseWriter, err error) {
@@ -274,8 +293,8 @@ func writeError(w http.ResponseWriter, err error) {
 		err = fmt.Errorf("request body is larger than %d bytes", mbe.Limit)
 	case errors.Is(err, station.ErrBadRequest):
 		code = http.StatusBadRequest
-	case errors.Is(err, errNotAvailable):
-		code = http.StatusNotImplemented
+	case errors.Is(err, errForbidden):
+		code = http.StatusForbidden
 	}
 	writeJSON(w, code, errorBody{Error: errText(err)})
 }

@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -64,6 +65,16 @@ func waitNote(tb testing.TB, ch <-chan protocol.Notify, ok func(protocol.Notify)
 	}
 }
 
+// settle waits for a notification, or a moment: a subscriber that falls
+// behind misses notifications, so a caller that re-checks what it waits
+// for must not depend on any one of them.
+func settle(ch <-chan protocol.Notify) {
+	select {
+	case <-ch:
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
 // pair opens USA and CHN, pinned to each other, running, with the given
 // channels agreed (USA proposes, CHN accepts).
 func pair(tb testing.TB, channels ...string) (usa, chn *station.Station) {
@@ -90,8 +101,12 @@ func pair(tb testing.TB, channels ...string) (usa, chn *station.Station) {
 		}
 		want[id] = true
 	}
+	deadline := time.Now().Add(time.Minute)
 	for len(want) > 0 {
-		waitNote(tb, cn, func(n protocol.Notify) bool { return n.What == "channel" && want[n.Channel] })
+		if time.Now().After(deadline) {
+			tb.Fatalf("%d proposals did not reach CHN", len(want))
+		}
+		settle(cn)
 		cs, err := chn.Channels(ctx)
 		if err != nil {
 			tb.Fatal(err)
@@ -119,7 +134,10 @@ func pair(tb testing.TB, channels ...string) (usa, chn *station.Station) {
 		if active == len(channels) {
 			return usa, chn
 		}
-		waitNote(tb, un, func(n protocol.Notify) bool { return n.What == "channel" })
+		if time.Now().After(deadline) {
+			tb.Fatalf("%d of %d channels active at USA", active, len(channels))
+		}
+		settle(un)
 	}
 }
 
@@ -154,7 +172,9 @@ type desk struct {
 
 var roleOps = map[string]string{"duty": "dora", "supervisor": "sam", "admin": "ada", "auditor": "aud"}
 
-func newDesk(tb testing.TB, st *station.Station) *desk {
+// newDesk returns a station's console; set changes its configuration
+// (Ops is the station unless set replaces it).
+func newDesk(tb testing.TB, st *station.Station, set ...func(*console.Config)) *desk {
 	tb.Helper()
 	c := &clock{t: time.Now()}
 	reg := &operator.Registry{Store: st.Store, Now: c.Now}
@@ -163,7 +183,11 @@ func newDesk(tb testing.TB, st *station.Station) *desk {
 			tb.Fatal(err)
 		}
 	}
-	h := console.New(console.Config{Ops: st, Subscribe: st.Subscribe, Done: st.Done(), Operators: reg, Station: st.Cfg.Name, Now: c.Now})
+	cfg := console.Config{Ops: st, Subscribe: st.Subscribe, Done: st.Done(), Operators: reg, Station: st.Cfg.Name, Now: c.Now}
+	for _, f := range set {
+		f(&cfg)
+	}
+	h := console.New(cfg)
 	srv := httptest.NewServer(h)
 	tb.Cleanup(srv.Close)
 	return &desk{st: st, reg: reg, clock: c, srv: srv, h: h}
@@ -250,6 +274,17 @@ func (d *desk) audit(t testing.TB) []store.AuditRecord {
 		t.Fatal(err)
 	}
 	return rs
+}
+
+// lastAuditOf returns the newest record of an action on a target.
+func (d *desk) lastAuditOf(t testing.TB, action, target string) *store.AuditRecord {
+	t.Helper()
+	for _, r := range d.audit(t) {
+		if r.Action == action && r.Target == target {
+			return &r
+		}
+	}
+	return nil
 }
 
 // lastAudit returns the newest record of an action.
@@ -759,5 +794,62 @@ func TestExportVerify(t *testing.T) {
 	}
 	if a := d.lastAudit(t, "verify"); a == nil || a.Outcome != "refused" {
 		t.Errorf("audit of the failed verify: %+v", a)
+	}
+}
+
+// checksOps is a station whose communication check record is given, once
+// v is set: a real station has operator checks at the earliest a minute
+// apart and writes link test counts every five minutes.
+type checksOps struct {
+	station.Ops
+	v *station.ChecksView
+}
+
+func (o *checksOps) Checks(ctx context.Context, ch string) (*station.ChecksView, error) {
+	real, err := o.Ops.Checks(ctx, ch)
+	if err != nil || o.v == nil {
+		return real, err
+	}
+	v := *o.v
+	v.Channel = ch
+	return &v, nil
+}
+
+// TestChecksChart: the check answer rate and time to answer over the day,
+// week and month, drawn by the server as SVG beside the time to
+// acknowledge, with the same numbers in a table.
+func TestChecksChart(t *testing.T) {
+	usa, _ := pair(t, "usa-chn-staff")
+	fake := &checksOps{Ops: usa}
+	d := newDesk(t, usa, func(c *console.Config) { c.Ops = fake })
+	b := d.login(t, "aud")
+	// A real station with no checks yet: nothing to draw, said so.
+	r := b.do(t, "GET", "/console/chart/usa-chn-staff/checks", "")
+	if r.code != 200 || r.hdr.Get("Content-Type") != "image/svg+xml" || !strings.HasPrefix(r.body, "<svg") || strings.Count(r.body, ">—</text>") != 9 {
+		t.Fatalf("checks chart with no checks: %d %s\n%s", r.code, r.hdr.Get("Content-Type"), r.body)
+	}
+	rate := func(v float64) *float64 { return &v }
+	fake.v = &station.ChecksView{Periods: []station.CheckStats{
+		{Period: "day", Checks: 24, Answered: 18, AnswerRate: rate(0.75), MeanAnswer: "2m30s", LinkTests: 8640, LinkAnswered: 8640, LinkRate: rate(1), LinkMeanRTTms: rate(1.5)},
+		{Period: "week", Checks: 168, Answered: 84, AnswerRate: rate(0.5), MeanAnswer: "4m0s", LinkTests: 60480, LinkAnswered: 60000, LinkRate: rate(60000.0 / 60480)},
+		{Period: "month", Checks: 720, Answered: 0, AnswerRate: rate(0), LinkTests: 0},
+	}}
+	r = b.do(t, "GET", "/console/chart/usa-chn-staff/checks", "")
+	for _, want := range []string{`<title id="ct">Communication checks: usa-chn-staff</title>`, ">75%<", ">50%<", ">0%<", ">100%<", ">99%<",
+		"<title>day operator checks: 18/24</title>", "<title>week link tests: 60000/60480</title>", ">2m30s<", ">4m0s<", "day 18/24"} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("the checks chart lacks %s:\n%s", want, r.body)
+		}
+	}
+	page := b.do(t, "GET", "/console/channel/usa-chn-staff", "")
+	for _, want := range []string{`<img class="chart" src="/console/chart/usa-chn-staff?range=day"`, `<img class="chart" id="checks-chart" src="/console/chart/usa-chn-staff/checks"`,
+		`<tr data-period="day"><th scope="row">day</th><td>24</td><td>18</td><td>75%</td><td>2m30s</td><td>8640</td><td>8640</td><td>100%</td><td>1.5 ms</td></tr>`,
+		`<tr data-period="month"><th scope="row">month</th><td>720</td><td>0</td><td>0%</td><td>—</td><td>0</td><td>0</td><td>—</td><td>—</td></tr>`} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("the channel view lacks %s", want)
+		}
+	}
+	if r := b.do(t, "GET", "/console/chart/nowhere/checks", ""); r.code != http.StatusNotFound {
+		t.Errorf("checks chart of an unknown channel: %d", r.code)
 	}
 }

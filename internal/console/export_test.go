@@ -3,9 +3,37 @@ package console
 import (
 	"regexp"
 	"strings"
+	"time"
 
 	"hotline/internal/operator"
+	"hotline/internal/station"
 )
+
+// BoardOrder ranks channels as the board does and returns their ids in
+// board order.
+func BoardOrder(views []station.ChannelView, in, out []station.MessageView, now time.Time) []string {
+	rows := make([]boardRow, len(views))
+	byID := map[string]*boardRow{}
+	for i, v := range views {
+		rows[i] = newRow(v)
+		byID[v.ID] = &rows[i]
+	}
+	for i := range in {
+		byID[in[i].Channel].received(&in[i])
+	}
+	for i := range out {
+		byID[out[i].Channel].sent(&out[i])
+	}
+	for i := range rows {
+		rows[i].rankAt(now)
+	}
+	sortBoard(rows)
+	var ids []string
+	for _, r := range rows {
+		ids = append(ids, r.ID)
+	}
+	return ids
+}
 
 // Catalogs exposes the message catalogs to the tests.
 func Catalogs() map[string]map[string]string { return catalogs }
@@ -22,6 +50,15 @@ func TemplateKeys() []string {
 	}
 	for _, s := range strings.Fields("queued delivered received acknowledged") {
 		keys = append(keys, "status_"+s)
+	}
+	for _, st := range strings.Fields("active degraded down dormant suspended proposed incoming") {
+		keys = append(keys, "state_"+st)
+	}
+	for _, st := range strings.Fields("1 2 3 4 dormant overdue_here") {
+		keys = append(keys, "step_"+st)
+	}
+	for _, l := range strings.Fields("alarm warning notice supervisor down") {
+		keys = append(keys, "alert_"+l)
 	}
 	for r := range ranges {
 		keys = append(keys, r)

@@ -34,7 +34,23 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 		}
 		return *t
 	},
-	"sub": func(a, b int) int { return a - b },
+	"sub":    func(a, b int) int { return a - b },
+	"chanOf": func(id string) string { c, _, _ := strings.Cut(id, "/"); return c },
+	"pct": func(v *float64) string {
+		if v == nil {
+			return "—"
+		}
+		return strconv.FormatFloat(*v*100, 'f', 0, 64) + "%"
+	},
+	"join": func(xs []string) string { return strings.Join(xs, ", ") },
+	"ms":   func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) + " ms" },
+	"signedms": func(v float64) string {
+		sign := ""
+		if v > 0 {
+			sign = "+"
+		}
+		return sign + strconv.FormatFloat(v, 'f', 1, 64) + " ms"
+	},
 }).ParseFS(assets, "assets/pages.html"))
 
 // pageData is what every template gets.
@@ -47,12 +63,12 @@ type pageData struct {
 	now     time.Time
 
 	Board     []boardRow
-	Alerts    []store.Alert
-	Takeover  []station.MessageView
-	Channel   *station.ChannelView
-	Extra     []field
+	Alerts    []alertLine
+	Takeover  []takeoverItem
+	Channel   *boardRow
 	Messages  []message
 	Range     string
+	Checks    *station.ChecksView
 	Audit     []store.AuditRecord
 	Older     int64
 	Operators []operator.View
@@ -64,6 +80,62 @@ func (p *pageData) T(key string) string {
 		return s
 	}
 	return key
+}
+
+// withData is a value handed to a sub-template with the page's data, so
+// that the sub-template can translate: {{template "x" ($.With .Field)}}.
+type withData struct {
+	D *pageData
+	V any
+}
+
+// With pairs a value with the page's data for a sub-template.
+func (p *pageData) With(v any) withData { return withData{p, v} }
+
+// Label translates a value the station names (a channel state, an alert
+// level) under a catalog prefix; one the console does not know (added to
+// the station later) is shown as the station names it.
+func (p *pageData) Label(prefix, v string) string {
+	if s, ok := p.cat[prefix+v]; ok {
+		return s
+	}
+	return v
+}
+
+// OwnSuspension is this station's suspension of the channel shown, if any.
+func (p *pageData) OwnSuspension() *store.Suspension {
+	if p.Channel == nil {
+		return nil
+	}
+	for i, s := range p.Channel.Suspensions {
+		if s.By == p.Station {
+			return &p.Channel.Suspensions[i]
+		}
+	}
+	return nil
+}
+
+// TakeoverAlerts counts the alerts (not messages) taking over the screen.
+func (p *pageData) TakeoverAlerts() int {
+	n := 0
+	for _, t := range p.Takeover {
+		if t.IsAlert() {
+			n++
+		}
+	}
+	return n
+}
+
+// TakeoverAlertKeys lists the keys of the alerts taking over the screen,
+// for the button that acknowledges them all.
+func (p *pageData) TakeoverAlertKeys() string {
+	var keys []string
+	for _, t := range p.Takeover {
+		if t.IsAlert() {
+			keys = append(keys, t.Key)
+		}
+	}
+	return strings.Join(keys, " ")
 }
 
 // Can reports whether the operator's role allows a permission.
@@ -148,6 +220,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /console/audit", s.page(operator.AuditTrail, s.auditPage))
 	m.HandleFunc("GET /console/admin", s.page(operator.Operators, s.adminPage))
 	m.HandleFunc("GET /console/chart/{id}", s.page(operator.Read, s.chart))
+	m.HandleFunc("GET /console/chart/{id}/checks", s.page(operator.Read, s.checksChart))
 
 	frag := func(name string, fill func(r *http.Request, d *pageData) error) http.HandlerFunc {
 		return s.page(operator.Read, func(w http.ResponseWriter, r *http.Request, se *session) {
@@ -168,18 +241,19 @@ func (s *Server) routes() {
 		return err
 	}))
 	m.HandleFunc("GET /console/frag/takeover", frag("takeover", func(r *http.Request, d *pageData) (err error) {
-		d.Takeover, err = s.takeover(r.Context())
+		d.Takeover, err = s.takeover(r.Context(), d.Op.Role)
 		return err
 	}))
 	m.HandleFunc("GET /console/frag/conversation/{id}", frag("conversation", func(r *http.Request, d *pageData) (err error) {
 		d.Channel, d.Messages, err = s.conversation(r.Context(), r.PathValue("id"))
 		return err
 	}))
+	m.HandleFunc("GET /console/frag/checks/{id}", frag("checks-table", func(r *http.Request, d *pageData) (err error) {
+		d.Checks, err = s.cfg.Ops.Checks(r.Context(), r.PathValue("id"))
+		return err
+	}))
 	m.HandleFunc("GET /console/frag/channel-head/{id}", frag("channel-head", func(r *http.Request, d *pageData) (err error) {
 		d.Channel, _, err = s.conversation(r.Context(), r.PathValue("id"))
-		if err == nil {
-			d.Extra = extraFields(*d.Channel)
-		}
 		return err
 	}))
 
@@ -209,6 +283,7 @@ func (s *Server) routes() {
 		res.detail = mv.Precedence + " on " + mv.Channel
 		return res, nil
 	}))
+	m.HandleFunc("POST /console/api/alerts/ack", s.action(operator.Read, "alert.ack", s.ackAlerts))
 	m.HandleFunc("POST /console/api/ack", s.action(operator.Ack, "ack", func(r *http.Request, se *session) (result, error) {
 		var req struct {
 			ID string `json:"id"`
@@ -326,7 +401,7 @@ func (s *Server) boardPage(w http.ResponseWriter, r *http.Request, se *session) 
 	var err error
 	if d.Board, err = s.board(r.Context()); err == nil {
 		if d.Alerts, err = s.recentAlerts(r.Context(), 20); err == nil {
-			d.Takeover, err = s.takeover(r.Context())
+			d.Takeover, err = s.takeover(r.Context(), d.Op.Role)
 		}
 	}
 	if err != nil {
@@ -341,14 +416,17 @@ func (s *Server) channelPage(w http.ResponseWriter, r *http.Request, se *session
 	var err error
 	d.Channel, d.Messages, err = s.conversation(r.Context(), r.PathValue("id"))
 	if err == nil {
-		d.Takeover, err = s.takeover(r.Context())
+		d.Takeover, err = s.takeover(r.Context(), d.Op.Role)
 	}
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	d.Extra = extraFields(*d.Channel)
 	d.Range = chartRange(r)
+	if d.Checks, err = s.cfg.Ops.Checks(r.Context(), d.Channel.ID); err != nil {
+		s.fail(w, err)
+		return
+	}
 	s.render(w, "channel-page", d)
 }
 
@@ -359,7 +437,7 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, se *session) 
 	var err error
 	if d.Audit, err = s.cfg.Operators.Store.Audit(r.Context(), store.AuditQuery{Before: before, Limit: page}); err == nil {
 		if d.Board, err = s.board(r.Context()); err == nil {
-			d.Takeover, err = s.takeover(r.Context())
+			d.Takeover, err = s.takeover(r.Context(), d.Op.Role)
 		}
 	}
 	if err != nil {
@@ -377,7 +455,7 @@ func (s *Server) adminPage(w http.ResponseWriter, r *http.Request, se *session) 
 	var err error
 	if d.Operators, err = s.cfg.Operators.List(r.Context()); err == nil {
 		if d.Board, err = s.board(r.Context()); err == nil {
-			d.Takeover, err = s.takeover(r.Context())
+			d.Takeover, err = s.takeover(r.Context(), d.Op.Role)
 		}
 	}
 	if err != nil {

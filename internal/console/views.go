@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"hotline/internal/envelope"
+	"hotline/internal/protocol"
 	"hotline/internal/station"
 	"hotline/internal/store"
 )
@@ -18,23 +19,30 @@ import (
 // boardRow is one channel on the board.
 type boardRow struct {
 	station.ChannelView
-	AwaitUs      int       // received, not acknowledged here
-	AwaitUsTop   string    // the highest precedence among them
+	AwaitUsTop   string    // the highest precedence among messages received and not acknowledged here
 	AwaitUsDue   time.Time // the earliest deadline among them
-	AwaitThem    int       // sent, not acknowledged by the peer
-	AwaitThemDue time.Time
+	AwaitThemDue time.Time // the earliest deadline of ours the peer has not acknowledged
+	UrgentUs     bool      // an incoming FLASH or IMMEDIATE waits for a person here
 	Overdue      bool
-	Attention    bool // the state or link needs a person
+	Attention    bool     // the state or link needs a person
+	DownPaths    []string // the paths that are not up
+	// LastCheckMsg is this station's latest operator check on the
+	// channel; LastAnswered the latest one the peer answered.
+	LastCheckMsg *station.MessageView
+	LastAnswered *station.MessageView
 	rank         int
 	Extra        []field // fields of the view the console does not know by name
 }
 
 type field struct{ Key, Value string }
 
-// knownFields are ChannelView's fields the board shows in columns; any
-// other field (added to the station's view later) is shown by name.
-var knownFields = map[string]bool{"channel": true, "peer": true, "level": true, "state": true, "proposer": true,
-	"deadlines": true, "written": true, "delivered": true, "received": true, "connected": true, "blocked": true}
+// knownFields are ChannelView's fields the console shows by name; any
+// other field (added to the station's view later) is shown under Details.
+var knownFields = map[string]bool{"channel": true, "peer": true, "level": true, "state": true, "agreement": true, "proposer": true,
+	"deadlines": true, "delivery": true, "escalate_to": true, "flash_exempt": true, "link_test": true, "check_every": true,
+	"check_window": true, "written": true, "delivered": true, "received": true, "connected": true, "blocked": true,
+	"suspensions": true, "dormant": true, "awaiting_peer": true, "awaiting_here": true, "last_check": true,
+	"last_check_at": true, "paths": true}
 
 func extraFields(v station.ChannelView) []field {
 	data, err := json.Marshal(v)
@@ -72,8 +80,33 @@ func precRank(p string) int {
 	return 99
 }
 
+// downPaths names the paths of a channel that are not up.
+func downPaths(v station.ChannelView) []string {
+	var out []string
+	for _, p := range v.Paths {
+		if !p.Up {
+			out = append(out, p.Name)
+		}
+	}
+	return out
+}
+
+// Ranks on the board: what needs a person first.
+const (
+	rankUrgent    = iota // an incoming FLASH or IMMEDIATE not acknowledged
+	rankDormant          // our checks go unanswered
+	rankDown             // no path up
+	rankOverdue          // a deadline passed, on either side
+	rankAwaitUs          // messages or checks wait for a person here
+	rankAttention        // suspended, degraded, blocked, not agreed yet
+	rankAwaitThem        // the peer has not acknowledged ours yet
+	rankQuiet
+)
+
 // board gathers the board: every channel, ranked so that what needs a
-// person is on top.
+// person is on top. Counts of messages awaiting acknowledgement are the
+// station's (awaiting_here, awaiting_peer); the deadlines and the
+// highest precedence come from the messages themselves.
 func (s *Server) board(ctx context.Context) ([]boardRow, error) {
 	chs, err := s.cfg.Ops.Channels(ctx)
 	if err != nil {
@@ -91,55 +124,29 @@ func (s *Server) board(ctx context.Context) ([]boardRow, error) {
 	rows := make([]boardRow, len(chs))
 	byID := map[string]*boardRow{}
 	for i, c := range chs {
-		rows[i] = boardRow{ChannelView: c, Extra: extraFields(c)}
+		rows[i] = newRow(c)
 		byID[c.ID] = &rows[i]
 	}
-	for _, m := range in {
-		r := byID[m.Channel]
-		if r == nil || m.Acknowledged {
-			continue
-		}
-		r.AwaitUs++
-		if r.AwaitUsTop == "" || precRank(m.Precedence) < precRank(r.AwaitUsTop) {
-			r.AwaitUsTop = m.Precedence
-		}
-		if !m.AckDue.IsZero() && (r.AwaitUsDue.IsZero() || m.AckDue.Before(r.AwaitUsDue)) {
-			r.AwaitUsDue = m.AckDue
+	for i := range in {
+		if r := byID[in[i].Channel]; r != nil {
+			r.received(&in[i])
 		}
 	}
-	for _, m := range out {
-		r := byID[m.Channel]
-		if r == nil || m.Acknowledged {
-			continue
-		}
-		r.AwaitThem++
-		if !m.AckDue.IsZero() && (r.AwaitThemDue.IsZero() || m.AckDue.Before(r.AwaitThemDue)) {
-			r.AwaitThemDue = m.AckDue
+	for i := range out {
+		if r := byID[out[i].Channel]; r != nil {
+			r.sent(&out[i])
 		}
 	}
 	for i := range rows {
-		r := &rows[i]
-		usLate := !r.AwaitUsDue.IsZero() && now.After(r.AwaitUsDue)
-		themLate := !r.AwaitThemDue.IsZero() && now.After(r.AwaitThemDue)
-		r.Overdue = usLate || themLate
-		r.Attention = r.State != store.Active || r.Blocked != "" || !r.Connected
-		switch {
-		case r.AwaitUs > 0 && urgent(r.AwaitUsTop):
-			r.rank = 0
-		case usLate:
-			r.rank = 1
-		case r.Attention:
-			r.rank = 2
-		case r.AwaitUs > 0:
-			r.rank = 3
-		case themLate:
-			r.rank = 4
-		case r.AwaitThem > 0:
-			r.rank = 5
-		default:
-			r.rank = 6
-		}
+		rows[i].rankAt(now)
 	}
+	sortBoard(rows)
+	return rows, nil
+}
+
+// sortBoard puts what needs a person first: by rank, then the nearest
+// deadline, then the channel's name.
+func sortBoard(rows []boardRow) {
 	sort.SliceStable(rows, func(i, j int) bool {
 		a, b := rows[i], rows[j]
 		if a.rank != b.rank {
@@ -153,7 +160,65 @@ func (s *Server) board(ctx context.Context) ([]boardRow, error) {
 		}
 		return a.ID < b.ID
 	})
-	return rows, nil
+}
+
+func newRow(c station.ChannelView) boardRow {
+	return boardRow{ChannelView: c, Extra: extraFields(c), DownPaths: downPaths(c)}
+}
+
+// received adds a message from the peer to the row.
+func (r *boardRow) received(m *station.MessageView) {
+	if m.Acknowledged {
+		return
+	}
+	if r.AwaitUsTop == "" || precRank(m.Precedence) < precRank(r.AwaitUsTop) {
+		r.AwaitUsTop = m.Precedence
+	}
+	r.UrgentUs = r.UrgentUs || urgent(m.Precedence)
+	if !m.AckDue.IsZero() && (r.AwaitUsDue.IsZero() || m.AckDue.Before(r.AwaitUsDue)) {
+		r.AwaitUsDue = m.AckDue
+	}
+}
+
+// sent adds a message of this station's to the row; they come in log order.
+func (r *boardRow) sent(m *station.MessageView) {
+	if m.Kind == "check" {
+		if m.ID == r.LastCheck {
+			r.LastCheckMsg = m
+		}
+		if m.Acknowledged {
+			r.LastAnswered = m
+		}
+	}
+	if !m.Acknowledged && !m.AckDue.IsZero() && (r.AwaitThemDue.IsZero() || m.AckDue.Before(r.AwaitThemDue)) {
+		r.AwaitThemDue = m.AckDue
+	}
+}
+
+// rankAt decides where the row goes on the board.
+func (r *boardRow) rankAt(now time.Time) {
+	usLate := !r.AwaitUsDue.IsZero() && now.After(r.AwaitUsDue)
+	themLate := !r.AwaitThemDue.IsZero() && now.After(r.AwaitThemDue)
+	r.Overdue = usLate || themLate
+	r.Attention = r.State != store.Active || r.Blocked != ""
+	switch {
+	case r.UrgentUs:
+		r.rank = rankUrgent
+	case r.State == protocol.StateDormant || r.Dormant:
+		r.rank = rankDormant
+	case r.State == protocol.StateDown:
+		r.rank = rankDown
+	case r.Overdue:
+		r.rank = rankOverdue
+	case r.AwaitingHere > 0 || r.AwaitUsTop != "":
+		r.rank = rankAwaitUs
+	case r.Attention:
+		r.rank = rankAttention
+	case r.AwaitingPeer > 0:
+		r.rank = rankAwaitThem
+	default:
+		r.rank = rankQuiet
+	}
 }
 
 func firstDue(r boardRow) time.Time {
@@ -168,22 +233,112 @@ func firstDue(r boardRow) time.Time {
 type message struct {
 	station.MessageView
 	Incoming bool
+	// Ladder is the deadline ladder of the message: the steps this
+	// station took (from Ops.Escalations) and, while it waits for an
+	// acknowledgement, the steps still to come with their times.
+	Ladder []ladderStep
+	// OriginChannel is the channel of the message a forwarded one
+	// (kind "escalation") comes from.
+	OriginChannel string
 }
 
-// conversation is a channel's messages in both directions, in the order
-// this station stored them.
-func (s *Server) conversation(ctx context.Context, ch string) (*station.ChannelView, []message, error) {
+// ladderStep is one step of a message's deadline ladder (see
+// store.StepUndelivered to store.StepForwarded and docs/PROTOCOL.md).
+type ladderStep struct {
+	Step   int
+	Name   string    // catalog key
+	At     time.Time // when it was taken, or is due
+	Taken  bool
+	Detail string // what the station did, as it recorded it
+	// Forwarded is the id of the message a forward step sent up.
+	Forwarded string
+}
+
+// ladder builds the ladder of a message from the steps taken and the
+// channel's deadlines; the times follow the station's (internal/protocol,
+// ladderAt): delivery deadline, acknowledgement deadline, half of it
+// again, twice it.
+func ladder(v station.ChannelView, m station.MessageView, incoming bool, taken []store.Escalation) []ladderStep {
+	var out []ladderStep
+	done := map[int]bool{}
+	for _, x := range taken {
+		st := ladderStep{Step: x.Step, Name: stepName(x.Step, m.Kind, incoming), At: x.At, Taken: true, Detail: x.Detail}
+		if id, ok := strings.CutPrefix(x.Detail, "forwarded as "); ok {
+			st.Forwarded = id
+		}
+		out = append(out, st)
+		done[x.Step] = true
+	}
+	if m.Acknowledged {
+		return out
+	}
+	// The station takes the steps in order, each no sooner than the one
+	// before it (a delivery deadline longer than the acknowledgement
+	// deadline holds the whole ladder back).
+	var last time.Time
+	for _, x := range taken {
+		if x.At.After(last) {
+			last = x.At
+		}
+	}
+	plan := func(step int, at time.Time) {
+		if at.Before(last) {
+			at = last
+		}
+		last = at
+		if !done[step] && !at.IsZero() {
+			out = append(out, ladderStep{Step: step, Name: stepName(step, m.Kind, incoming), At: at})
+		}
+	}
+	switch {
+	case incoming || m.Kind == "check":
+		plan(store.StepOverdue, m.AckDue)
+	default:
+		d, _ := time.ParseDuration(v.Deadlines[m.Precedence])
+		del, _ := time.ParseDuration(v.Delivery[m.Precedence])
+		if d <= 0 {
+			break
+		}
+		if del > 0 {
+			if m.Status == "queued" {
+				plan(store.StepUndelivered, m.ReceivedAt.Add(del))
+			} else if at := m.ReceivedAt.Add(del); at.After(last) {
+				last = at // delivered: the step is skipped, at its time
+			}
+		}
+		plan(store.StepOverdue, m.ReceivedAt.Add(d))
+		plan(store.StepSupervisor, m.ReceivedAt.Add(d+d/2))
+		plan(store.StepForwarded, m.ReceivedAt.Add(2*d))
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Step < out[j].Step })
+	return out
+}
+
+func stepName(step int, kind string, incoming bool) string {
+	switch {
+	case step == store.StepOverdue && kind == "check" && !incoming:
+		return "step_dormant"
+	case step == store.StepOverdue && incoming:
+		return "step_overdue_here"
+	}
+	return fmt.Sprintf("step_%d", step)
+}
+
+// conversation is a channel's row (as on the board) and its messages in
+// both directions, in the order this station stored them.
+func (s *Server) conversation(ctx context.Context, ch string) (*boardRow, []message, error) {
 	chs, err := s.cfg.Ops.Channels(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	var view *station.ChannelView
+	var row *boardRow
 	for i := range chs {
 		if chs[i].ID == ch {
-			view = &chs[i]
+			r := newRow(chs[i])
+			row = &r
 		}
 	}
-	if view == nil {
+	if row == nil {
 		return nil, nil, bad("no channel %q", ch)
 	}
 	in, err := s.cfg.Ops.Inbox(ctx, ch)
@@ -194,53 +349,34 @@ func (s *Server) conversation(ctx context.Context, ch string) (*station.ChannelV
 	if err != nil {
 		return nil, nil, err
 	}
+	xs, err := s.cfg.Ops.Escalations(ctx, ch)
+	if err != nil {
+		return nil, nil, err
+	}
+	steps := map[string][]store.Escalation{}
+	for _, x := range xs {
+		id := fmt.Sprintf("%s/%s/%d", x.Channel, x.Author, x.Index)
+		steps[id] = append(steps[id], x)
+	}
 	ms := make([]message, 0, len(in)+len(out))
-	for _, m := range in {
-		ms = append(ms, message{m, true})
+	add := func(m station.MessageView, incoming bool) {
+		msg := message{MessageView: m, Incoming: incoming, Ladder: ladder(row.ChannelView, m, incoming, steps[m.ID])}
+		if c, _, _, err := station.ParseID(m.EscalatedFrom); err == nil {
+			msg.OriginChannel = c
+		}
+		ms = append(ms, msg)
 	}
-	for _, m := range out {
-		ms = append(ms, message{m, false})
+	for i := range in {
+		row.received(&in[i])
+		add(in[i], true)
 	}
+	for i := range out {
+		row.sent(&out[i])
+		add(out[i], false)
+	}
+	row.rankAt(s.cfg.Now())
 	sort.SliceStable(ms, func(i, j int) bool { return ms[i].ReceivedAt.Before(ms[j].ReceivedAt) })
-	return view, ms, nil
-}
-
-// takeover returns the incoming FLASH and IMMEDIATE messages not yet
-// acknowledged, most urgent first.
-func (s *Server) takeover(ctx context.Context) ([]station.MessageView, error) {
-	in, err := s.cfg.Ops.Inbox(ctx, "")
-	if err != nil {
-		return nil, err
-	}
-	var out []station.MessageView
-	for _, m := range in {
-		if !m.Acknowledged && urgent(m.Precedence) {
-			out = append(out, m)
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if a, b := precRank(out[i].Precedence), precRank(out[j].Precedence); a != b {
-			return a < b
-		}
-		return out[i].ReceivedAt.Before(out[j].ReceivedAt)
-	})
-	return out, nil
-}
-
-// recentAlerts returns the station's latest alerts, newest first.
-func (s *Server) recentAlerts(ctx context.Context, n int) ([]store.Alert, error) {
-	as, err := s.cfg.Ops.Alerts(ctx, 0)
-	if err != nil {
-		return nil, err
-	}
-	if len(as) > n {
-		as = as[len(as)-n:]
-	}
-	out := make([]store.Alert, len(as))
-	for i, a := range as {
-		out[len(as)-1-i] = a
-	}
-	return out, nil
+	return row, ms, nil
 }
 
 // countdown says how long until due, or how long past it.

@@ -26,10 +26,11 @@ type Node struct {
 	Binary           string
 	Fingerprint      string
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{}
-	client *api.Client
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	waitErr error // how the process exited, once exited is closed
+	client  *api.Client
 }
 
 // Client returns the API client of the running process.
@@ -91,15 +92,24 @@ func (n *Node) Offline(ctx context.Context, f func(station.Ops) error) error {
 // Start runs hotline run for the node as a child process and waits until
 // its API answers.
 func (n *Node) Start(ctx context.Context) error {
+	if err := n.Launch(); err != nil {
+		return err
+	}
+	return n.WaitAPI(ctx, 20*time.Second)
+}
+
+// Launch runs hotline run for the node as a child process, without
+// waiting for it: a standby (on a shared store) does not answer until it
+// takes over.
+func (n *Node) Launch() error {
 	n.mu.Lock()
+	defer n.mu.Unlock()
 	if n.cmd != nil {
-		n.mu.Unlock()
 		return fmt.Errorf("%s is already running", n.Name)
 	}
 	os.Remove(filepath.Join(n.Dir, api.AddrFile))
 	logf, err := os.OpenFile(filepath.Join(n.Dir, "station.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
-		n.mu.Unlock()
 		return err
 	}
 	cmd := exec.Command(n.Binary, "run", "--dir", n.Dir)
@@ -107,19 +117,27 @@ func (n *Node) Start(ctx context.Context) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		n.mu.Unlock()
 		return fmt.Errorf("starting %s: %w", n.Name, err)
 	}
 	exited := make(chan struct{})
 	go func() {
-		cmd.Wait()
+		err := cmd.Wait()
 		logf.Close()
+		n.mu.Lock()
+		n.waitErr = err
+		n.mu.Unlock()
 		close(exited)
 	}()
-	n.cmd, n.exited = cmd, exited
-	n.mu.Unlock()
+	n.cmd, n.exited, n.client = cmd, exited, nil
+	return nil
+}
 
-	deadline := time.Now().Add(20 * time.Second)
+// WaitAPI waits until the API of the launched process answers.
+func (n *Node) WaitAPI(ctx context.Context, timeout time.Duration) error {
+	n.mu.Lock()
+	exited := n.exited
+	n.mu.Unlock()
+	deadline := time.Now().Add(timeout)
 	for {
 		if c, err := api.NewClient(n.Dir); err == nil {
 			if _, statErr := os.Stat(filepath.Join(n.Dir, api.AddrFile)); statErr == nil {
@@ -133,17 +151,38 @@ func (n *Node) Start(ctx context.Context) error {
 		}
 		select {
 		case <-exited:
-			log, _ := os.ReadFile(filepath.Join(n.Dir, "station.log"))
-			lines := strings.Split(strings.TrimSpace(string(log)), "\n")
-			return fmt.Errorf("%s exited at start: %s", n.Name, lines[len(lines)-1])
+			return fmt.Errorf("%s exited at start: %s", n.Name, n.LastLog())
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s did not start within 20s", n.Name)
+			return fmt.Errorf("%s did not answer within %s", n.Name, timeout)
 		}
 	}
+}
+
+// LastLog is the last line the node's processes logged.
+func (n *Node) LastLog() string {
+	log, _ := os.ReadFile(filepath.Join(n.Dir, "station.log"))
+	lines := strings.Split(strings.TrimSpace(string(log)), "\n")
+	return lines[len(lines)-1]
+}
+
+// Exited is closed when the launched process has exited; Wait then says how.
+func (n *Node) Exited() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.exited
+}
+
+// Wait returns how the launched process exited, once Exited is closed.
+func (n *Node) Wait() error {
+	<-n.Exited()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.cmd, n.client = nil, nil
+	return n.waitErr
 }
 
 // Stop sends sig and waits for the process to exit.
@@ -207,6 +246,10 @@ type PairOptions struct {
 	// Prepare, if set, runs on each new station before the two pin each
 	// other (to list relays in its card, say).
 	Prepare func(n *Node) error
+	// Proposals are channels A proposes after those of the channels map,
+	// in order, with their charters' settings (a channel escalating to
+	// another comes after it).
+	Proposals []station.ProposeRequest
 }
 
 // NewPairWith is NewPair with options.
@@ -242,9 +285,17 @@ func NewPairWith(ctx context.Context, root, binary string, channels map[string]s
 			return nil, fmt.Errorf("%s pinning %s: %w", pin.self.Name, pin.other.Name, err)
 		}
 	}
+	var proposals []station.ProposeRequest
+	for id, level := range channels {
+		proposals = append(proposals, station.ProposeRequest{Peer: b.Name, Channel: id, Level: level})
+	}
+	for _, r := range o.Proposals {
+		r.Peer = b.Name
+		proposals = append(proposals, r)
+	}
 	if err := a.Offline(ctx, func(o station.Ops) error {
-		for id, level := range channels {
-			if _, err := o.Propose(ctx, station.ProposeRequest{Peer: b.Name, Channel: id, Level: level}); err != nil {
+		for _, r := range proposals {
+			if _, err := o.Propose(ctx, r); err != nil {
 				return err
 			}
 		}
@@ -259,7 +310,8 @@ func NewPairWith(ctx context.Context, root, binary string, channels map[string]s
 		a.Stop(syscall.SIGTERM)
 		return nil, err
 	}
-	for id := range channels {
+	for _, r := range proposals {
+		id := r.Channel
 		if err := WaitFor(ctx, b.Client(), 30*time.Second, func() (bool, error) {
 			cs, err := b.Client().Channels(ctx)
 			for _, c := range cs {
@@ -325,4 +377,16 @@ func WaitFor(ctx context.Context, c *api.Client, timeout time.Duration, cond fun
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// Signal sends sig to the running process without waiting (SIGSTOP,
+// SIGCONT).
+func (n *Node) Signal(sig syscall.Signal) error {
+	n.mu.Lock()
+	cmd := n.cmd
+	n.mu.Unlock()
+	if cmd == nil {
+		return fmt.Errorf("%s is not running", n.Name)
+	}
+	return cmd.Process.Signal(sig)
 }

@@ -37,6 +37,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	stopPostgres()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -215,7 +216,7 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("hotline demo: %v\n%s", err, out)
 	}
-	for _, want := range []string{"FLASH", "delivered", "acknowledged by Cdr. Li Wei", "verified offline"} {
+	for _, want := range []string{"live fire", "FINDING 1", "发现1", "FLASH", "forwarded as", "delivered", "acknowledged by Capt. Jones", "incident", "closed, resolved", "verified offline"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}

@@ -91,8 +91,8 @@ func ParsePrecedence(s string) (Precedence, error) {
 // Kind says what the sealed body holds.
 type Kind uint8
 
-// Kinds of entries. New kinds (notices, reports) take new numbers; a
-// station refuses a kind it does not know.
+// Kinds of entries. New kinds take new numbers; a station refuses a kind
+// it does not know.
 const (
 	Text       Kind = iota + 1
 	Ack             // a person acknowledged an entry of the peer's log
@@ -102,14 +102,34 @@ const (
 	Check           // an operator check: a person on the other side must acknowledge it
 	Reminder        // an escalation step: entries of the peer's log are overdue
 	Escalation      // a message forwarded from a lower channel whose deadline passed
+	Coded           // a message of standard phrases from the channel's codebook
+	Notice          // a notice of an activity: area, height band, time window, units
+	Report          // an encounter report: two tracks, the closest approach, what was said
+	Incident        // a step of an incident both parties keep: open, acknowledge, discuss, link, close
 )
 
 var kindNames = map[Kind]string{Text: "text", Ack: "ack", Agreement: "agreement", Suspend: "suspend",
-	Resume: "resume", Check: "check", Reminder: "reminder", Escalation: "escalation"}
+	Resume: "resume", Check: "check", Reminder: "reminder", Escalation: "escalation",
+	Coded: "coded", Notice: "notice", Report: "report", Incident: "incident"}
 
 // NeedsAck reports whether entries of kind k wait for a person's
 // acknowledgement, with a deadline.
-func (k Kind) NeedsAck() bool { return k == Text || k == Check || k == Escalation }
+func (k Kind) NeedsAck() bool {
+	switch k {
+	case Text, Check, Escalation, Coded, Notice, Report, Incident:
+		return true
+	}
+	return false
+}
+
+// Kinds lists every kind, in wire order.
+func Kinds() []Kind {
+	out := make([]Kind, 0, len(kindNames))
+	for k := Text; k.Valid(); k++ {
+		out = append(out, k)
+	}
+	return out
+}
 
 func (k Kind) String() string {
 	if s, ok := kindNames[k]; ok {

@@ -448,7 +448,7 @@ func TestParseRejects(t *testing.T) {
 		{"empty", nil},
 		{"bad magic", set(0, 'X')},
 		{"old magic", set(3, '0')},
-		{"unknown kind", set(fieldOffset(h, "kind"), 9)},
+		{"unknown kind", set(fieldOffset(h, "kind"), 13)},
 		{"kind 0", set(fieldOffset(h, "kind"), 0)},
 		{"unknown precedence", set(fieldOffset(h, "precedence"), 5)},
 		{"precedence 0", set(fieldOffset(h, "precedence"), 0)},
@@ -556,6 +556,11 @@ func TestPrecedenceAndKindNames(t *testing.T) {
 		{"check", envelope.Check.String(), "check", envelope.Check.Valid(), true},
 		{"reminder", envelope.Reminder.String(), "reminder", envelope.Reminder.Valid(), true},
 		{"escalation", envelope.Escalation.String(), "escalation", envelope.Escalation.Valid(), true},
+		{"coded", envelope.Coded.String(), "coded", envelope.Coded.Valid(), true},
+		{"notice", envelope.Notice.String(), "notice", envelope.Notice.Valid(), true},
+		{"report", envelope.Report.String(), "report", envelope.Report.Valid(), true},
+		{"incident", envelope.Incident.String(), "incident", envelope.Incident.Valid(), true},
+		{"kind 13", envelope.Kind(13).String(), "kind(13)", envelope.Kind(13).Valid(), false},
 		{"kind 200", envelope.Kind(200).String(), "kind(200)", envelope.Kind(200).Valid(), false},
 	}
 	for _, tt := range tests {
@@ -564,6 +569,20 @@ func TestPrecedenceAndKindNames(t *testing.T) {
 				t.Errorf("String = %q, Valid = %v; want %q, %v", tt.got, tt.valid, tt.want, tt.isOK)
 			}
 		})
+	}
+	// Kinds are wire values 1..12; the ones a person acknowledges are
+	// those that carry what a person wrote or must answer.
+	var acked []string
+	for i, k := range envelope.Kinds() {
+		if uint8(k) != uint8(i+1) {
+			t.Errorf("Kinds()[%d] = %d, want %d", i, k, i+1)
+		}
+		if k.NeedsAck() {
+			acked = append(acked, k.String())
+		}
+	}
+	if got, want := strings.Join(acked, " "), "text check escalation coded notice report incident"; got != want {
+		t.Errorf("kinds that need an acknowledgement: %s, want %s", got, want)
 	}
 	// Precedences are listed most urgent first and are wire values 1..4.
 	for i, p := range envelope.Precedences {

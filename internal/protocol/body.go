@@ -8,6 +8,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"hotline/internal/codebook"
+	"hotline/internal/deconflict"
 	"hotline/internal/envelope"
 )
 
@@ -101,9 +103,43 @@ func strict(p []byte, v any) error {
 	return nil
 }
 
-// DecodeBody parses and checks the body of an entry of the given kind.
+// DecodeBody parses and checks the body of an entry of the given kind,
+// with the embedded codebook for coded messages and reports.
 func DecodeBody(kind envelope.Kind, p []byte) (any, error) {
+	return DecodeBodyIn(kind, p, codebook.Default())
+}
+
+// DecodeBodyIn parses and checks the body of an entry of the given kind
+// on a channel whose charter names the codebook cb (nil if this station
+// does not have it). Coded messages, notices, reports and incident entries
+// are decoded strictly (docs/DECONFLICTION.md): a coded message with a
+// code cb lacks, or a parameter of the wrong type, is refused naming the
+// item, code and parameter.
+//
+// The author's station decodes a body with this function before it writes
+// the entry, and the receiver with the same function and the same codebook
+// (the charter names it by hash): so a receiver never refuses an entry its
+// author accepted, which would stall the author's log.
+func DecodeBodyIn(kind envelope.Kind, p []byte, cb *codebook.Codebook) (any, error) {
 	switch kind {
+	case envelope.Coded:
+		if cb == nil {
+			return nil, fmt.Errorf("coded message: this station does not have the channel's codebook")
+		}
+		m, err := cb.Decode(p)
+		if err != nil {
+			return nil, fmt.Errorf("coded message: %w", err)
+		}
+		return m, nil
+	case envelope.Notice:
+		return deconflict.DecodeNotice(p)
+	case envelope.Report:
+		if cb == nil {
+			return nil, fmt.Errorf("encounter report: this station does not have the channel's codebook")
+		}
+		return deconflict.DecodeReport(p, cb)
+	case envelope.Incident:
+		return deconflict.DecodeIncident(p)
 	case envelope.Text:
 		var b TextBody
 		if err := json.Unmarshal(p, &b); err != nil {

@@ -59,6 +59,13 @@ func FuzzDecodeBody(f *testing.F) {
 		{envelope.Check, CheckBody{Window: "10m0s"}},
 		{envelope.Reminder, ReminderBody{Of: []uint64{1, 2}}},
 		{envelope.Escalation, EscalationBody{From: "a/B/1", Precedence: "FLASH", Text: "turn back"}},
+		{envelope.Coded, json.RawMessage(`{"codebook":"hotline-cues/1","items":[{"code":"MNV08","params":{"course":90,"speed":12}},{"free":"north","lang":"en"}]}`)},
+		{envelope.Notice, json.RawMessage(`{"kind":"live_fire","area":{"polygon":[{"lat":17.5,"lon":110.5},{"lat":17.5,"lon":111.5},{"lat":17,"lon":111.5}]},` +
+			`"band":{"low_m":0,"high_m":8000},"window":{"from":"2026-05-01T00:00:00Z","to":"2026-05-01T08:00:00Z"},"units":["Destroyer 173"],"call":"ops"}`)},
+		{envelope.Report, json.RawMessage(`{"time":"2026-05-01T03:10:00Z","own":{"unit":"A","position":{"lat":16.9,"lon":112.2},"course":45,"speed_kn":14},` +
+			`"other":{"unit":"B","position":{"lat":16.905,"lon":112.23},"course":300,"speed_kn":18},"cpa":{"distance_nm":0.3,"time":"2026-05-01T03:14:00Z"},` +
+			`"said":[{"time":"2026-05-01T03:11:00Z","by":"own","message":{"codebook":"hotline-cues/1","items":[{"code":"REQ01"}]}}]}`)},
+		{envelope.Incident, json.RawMessage(`{"action":"close","outcome":"resolved","incident":{"channel":"ops","author":"A","index":7},"prev":{"channel":"ops","author":"B","index":9}}`)},
 	}
 	for _, s := range seeds {
 		b, _ := json.Marshal(s.body)

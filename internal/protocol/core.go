@@ -15,6 +15,7 @@ package protocol
 
 import (
 	"bytes"
+	"crypto/hpke"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +27,8 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"hotline/internal/channel"
+	"hotline/internal/codebook"
+	"hotline/internal/deconflict"
 	"hotline/internal/envelope"
 	"hotline/internal/identity"
 	"hotline/internal/store"
@@ -64,6 +67,9 @@ type Propose struct {
 	LinkTest    time.Duration
 	CheckEvery  time.Duration
 	CheckWindow time.Duration
+	// Codebook names the codebook of standard phrases for the channel;
+	// zero for the first the core has (Config.Codebooks).
+	Codebook codebook.Ref
 }
 
 // Accept asks the core to accept a channel the peer proposed.
@@ -162,9 +168,13 @@ type Done struct {
 
 // Notify tells live observers that something changed.
 type Notify struct {
-	What    string // "received", "delivered", "acknowledged", "channel", "alert"
+	// "received", "delivered", "acknowledged", "channel", "alert",
+	// "escalation", or "link": a path to the channel's peer came up or
+	// went away, so its state (active, degraded, down) may have changed.
+	What    string
 	Channel string
-	Entry   string // entry id where one applies
+	Entry   string        // entry id where one applies
+	Kind    envelope.Kind // of a received entry
 }
 
 func (Persist) action() {}
@@ -196,6 +206,16 @@ type Config struct {
 	MaxBatch      int // entries in one entries frame
 	MaxBatchBytes int // bytes of entries in one frame
 	Window        int // entries sent and not yet receipted, per log
+	// Restored: the station was restored from a backup, so it appends
+	// nothing on a channel until the peer has said what it holds of this
+	// station's log there (see recover.go).
+	Restored bool
+	// Relays: this station's card lists relays it picks up from, so a
+	// peer whose card lists relays can be reached over a relay path.
+	Relays bool
+	// Codebooks are the codebooks of standard phrases this station has;
+	// a charter naming another is refused. Nil means the embedded one.
+	Codebooks []*codebook.Codebook
 }
 
 // DefaultConfig is what a station runs with.
@@ -231,30 +251,42 @@ type Core struct {
 	pathTimer bool // the path probe timer is scheduled
 }
 
-// Stats are counters of refusals and duplicates.
+// Stats are counters of refusals, duplicates and failovers.
 type Stats struct {
 	Refused    map[string]int
 	Duplicates int
+	// Failovers counts changes of a peer's active path from one path to
+	// another (a lost path replaced, or a better one taking over).
+	Failovers int
 }
 
 type peer struct {
 	card     *identity.Card
+	hpke     hpke.PublicKey // the card's HPKE key, parsed
+	hpkeOf   []byte         // the KEM key bytes hpke was parsed from
 	verifier note.Verifier
 	paths    map[ConnID]*path
 	out      ConnID // the active outbound path, 0 if none
 	ready    bool   // out is set (its status arrived)
 	in       ConnID // the inbound connection receipts go on (latest hello or entries), 0 if none
 	channels []string
+	// lastOK is when a probe was last answered on each kind of path that
+	// went away, so that a path down still tells when it last worked.
+	lastOK map[string]time.Time
 }
 
 type chanState struct {
-	rec     store.Channel
-	charter *channel.Charter
-	mine    outLog
-	theirs  inLog
-	blocked string // why sending on this channel is stopped, if it is
+	rec      store.Channel
+	charter  *channel.Charter
+	codebook *codebook.Codebook // the one the charter names; nil if this station lacks it
+	mine     outLog
+	theirs   inLog
+	blocked  string // why sending on this channel is stopped, if it is
 	// lossWarned is set once the peer asked for entries it had receipted.
 	lossWarned bool
+
+	holding bool      // restored: waiting for the peer's status before appending
+	recover *recovery // fetching this station's own entries back from the peer
 
 	waiting  map[entryKey]*waiting // entries of either log awaiting acknowledgement
 	awaiting [2]int                // of those, this station's and the peer's
@@ -301,6 +333,9 @@ func New(cfg Config, keys *identity.Keys, snap *store.Snapshot) (*Core, error) {
 		pending:  map[uint64][]func(error){},
 		Stats:    Stats{Refused: map[string]int{}},
 	}
+	if len(c.cfg.Codebooks) == 0 {
+		c.cfg.Codebooks = []*codebook.Codebook{codebook.Default()}
+	}
 	var err error
 	if c.verifier, err = note.NewVerifier(mustVKey(keys.Name, keys.SignPublic())); err != nil {
 		return nil, err
@@ -327,6 +362,9 @@ func New(cfg Config, keys *identity.Keys, snap *store.Snapshot) (*Core, error) {
 		if cs.charter, err = channel.Parse(ch.Charter, verifiers...); err != nil {
 			return nil, fmt.Errorf("stored charter of %s: %w", ch.ID, err)
 		}
+		// A codebook this binary lacks leaves the channel without one:
+		// its coded entries are refused with that reason, the rest works.
+		cs.codebook, _ = cs.charter.FindCodebook(c.cfg.Codebooks...)
 		c.channels[ch.ID] = cs
 		p.channels = append(p.channels, ch.ID)
 	}
@@ -367,6 +405,11 @@ func New(cfg Config, keys *identity.Keys, snap *store.Snapshot) (*Core, error) {
 			return nil, fmt.Errorf("undelivered entry %s is out of sequence", e.ID())
 		}
 		cs.mine.pending = append(cs.mine.pending, pendingEntry{raw: e.Raw, root: e.Root})
+	}
+	if cfg.Restored {
+		for _, cs := range c.channels {
+			cs.holding = true
+		}
 	}
 	steps := map[string]int{}
 	for _, x := range snap.Escalations {
@@ -437,6 +480,8 @@ func (c *Core) Step(now time.Time, ev Event) []Action {
 		c.tick()
 	case Import:
 		c.importFrames(ev)
+	case Loaded:
+		c.loaded(ev)
 	case Submit:
 		c.submit(ev)
 	case Propose:
@@ -576,10 +621,16 @@ func (c *Core) addPeerReq(ev AddPeer) {
 // once it is durable.
 func (c *Core) appendMine(reqID uint64, cs *chanState, kind envelope.Kind, prec envelope.Precedence, body []byte) (*store.Entry, error) {
 	p := c.peers[cs.rec.Peer]
-	to, err := p.card.HPKEKey()
-	if err != nil {
-		return nil, err
+	if p.hpke == nil || !bytes.Equal(p.hpkeOf, p.card.KEMKey) {
+		// Parsed once per card, not per entry (ML-KEM key parsing is not
+		// free).
+		k, err := p.card.HPKEKey()
+		if err != nil {
+			return nil, err
+		}
+		p.hpke, p.hpkeOf = k, p.card.KEMKey
 	}
+	to := p.hpke
 	h := envelope.Header{
 		Channel: cs.rec.ID, Author: c.keys.Name, Recipient: cs.rec.Peer,
 		Index: cs.mine.size + 1, Precedence: prec, Kind: kind, Time: c.now,
@@ -628,7 +679,10 @@ func (c *Core) submit(ev Submit) {
 		c.done(ev.ID, Result{}, fmt.Errorf("precedence %d is not valid", ev.Precedence))
 		return
 	}
-	body, err := DecodeBody(ev.Kind, ev.Body)
+	body, err := DecodeBodyIn(ev.Kind, ev.Body, cs.codebook)
+	if err == nil {
+		err = c.mayWrite(cs)
+	}
 	if err == nil {
 		err = c.mayAppend(cs, ev.Kind, ev.Precedence, body)
 	}
@@ -675,7 +729,15 @@ func (c *Core) mayAppend(cs *chanState, kind envelope.Kind, prec envelope.Preced
 			return fmt.Errorf("%s is not suspended by this station, so there is nothing to resume", cs.rec.ID)
 		}
 		return nil
-	case *TextBody, *CheckBody:
+	case *TextBody, *CheckBody, *codebook.Message, *deconflict.Notice, *deconflict.Report:
+		return c.suspendedFor(cs, prec)
+	case *deconflict.IncidentBody:
+		// An incident lives on one channel: both parties' logs of it.
+		for _, r := range []*deconflict.EntryRef{b.Incident, b.Prev} {
+			if r != nil && r.Channel != cs.rec.ID {
+				return fmt.Errorf("incident entry names %s, an entry of another channel than %s", r, cs.rec.ID)
+			}
+		}
 		return c.suspendedFor(cs, prec)
 	}
 	return fmt.Errorf("%s entries are not written by operators", kind)
@@ -707,7 +769,15 @@ func (c *Core) propose(ev Propose) {
 	}
 	ch := &channel.Charter{ID: ev.Channel, Level: ev.Level, Proposer: c.keys.Name, Acceptor: ev.Peer, Deadlines: deadlines,
 		Delivery: delivery, EscalateTo: ev.EscalateTo, FlashExempt: ev.FlashExempt, LinkTest: ev.LinkTest,
-		CheckEvery: ev.CheckEvery, CheckWindow: ev.CheckWindow}
+		CheckEvery: ev.CheckEvery, CheckWindow: ev.CheckWindow, Codebook: ev.Codebook}
+	if ch.Codebook == (codebook.Ref{}) {
+		ch.Codebook = c.cfg.Codebooks[0].Ref()
+	}
+	cb, err := ch.FindCodebook(c.cfg.Codebooks...)
+	if err != nil {
+		c.done(ev.ID, Result{}, err)
+		return
+	}
 	if err := channel.Propose(ch, c.signer); err != nil {
 		c.done(ev.ID, Result{}, err)
 		return
@@ -715,9 +785,10 @@ func (c *Core) propose(ev Propose) {
 	cs := &chanState{
 		rec: store.Channel{ID: ev.Channel, Peer: ev.Peer, Level: string(ev.Level), State: store.ProposedOut,
 			Proposer: c.keys.Name, Charter: ch.Text, CreatedAt: c.now, UpdatedAt: c.now},
-		charter: ch,
-		mine:    outLog{tree: transcript.NewTree()},
-		theirs:  inLog{tree: transcript.NewTree()},
+		charter:  ch,
+		codebook: cb,
+		mine:     outLog{tree: transcript.NewTree()},
+		theirs:   inLog{tree: transcript.NewTree()},
 	}
 	body, _ := json.Marshal(AgreementBody{Charter: string(ch.Text)})
 	c.channels[ev.Channel] = cs
@@ -739,7 +810,15 @@ func (c *Core) accept(ev Accept) {
 		c.done(ev.ID, Result{}, fmt.Errorf("channel %s is %s, not a proposal waiting for this station", ev.Channel, cs.rec.State))
 		return
 	}
+	if err := c.mayWrite(cs); err != nil {
+		c.done(ev.ID, Result{}, err)
+		return
+	}
 	p := c.peers[cs.rec.Peer]
+	if _, err := cs.charter.FindCodebook(c.cfg.Codebooks...); err != nil {
+		c.done(ev.ID, Result{}, err)
+		return
+	}
 	if err := channel.Accept(cs.charter, p.verifier, c.signer); err != nil {
 		c.done(ev.ID, Result{}, err)
 		return
@@ -847,6 +926,8 @@ func (c *Core) frameIn(ev FrameIn) {
 		c.resend(p, ev.Conn, f)
 	case FrameError:
 		c.alert("warning", "", ev.Peer, "%s reports: %s", ev.Peer, f.Text)
+	case FrameFetch:
+		c.fetch(p, ev.Conn, f)
 	case FrameProbe:
 		if f.Channel == "" {
 			c.emit(Send{Peer: p.card.Name, Conn: ev.Conn, Data: (&Frame{Type: FrameProbeReply, Seq: f.Seq, Time: f.Time, PeerTime: c.now}).Encode()})
@@ -918,10 +999,10 @@ func (c *Core) status(p *peer, conn ConnID, f *Frame) {
 					p.card.Name, l.Size, id, cs.mine.size)
 				return
 			}
-			c.block(cs, fmt.Sprintf("%s holds %d entries of this station's log %s, signed by this station, which holds only %d: was it restored from an old backup?",
-				p.card.Name, cp.Size, id, cs.mine.size))
+			c.startRecovery(p, conn, cs, &cp, l.Receipt)
 			continue
 		}
+		c.release(cs)
 		if len(l.Receipt) > 0 {
 			if r := c.applyReceipt(p, cs, l.Receipt); r != nil {
 				c.reject(p, conn, r.reason, id, "%s", r.text)
@@ -937,7 +1018,11 @@ func (c *Core) status(p *peer, conn ConnID, f *Frame) {
 	// hello said while the peer was away, all of them stale) only bring
 	// their receipts. A frame lost since is sent again after ResendAfter.
 	x.ready = true
+	c.linkChanged(p)
 	if a := c.pathOf(p, p.out); !p.ready || a == nil || x.rank < a.rank {
+		if p.ready && a != nil && x.conn != p.out {
+			c.Stats.Failovers++
+		}
 		sizes := map[string]uint64{}
 		for id, l := range held {
 			sizes[id] = l.Size
@@ -1044,6 +1129,10 @@ func (c *Core) applyReceipt(p *peer, cs *chanState, signed []byte) *refusal {
 // against them, and arranges for the receipt once they are durable.
 func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 	name := p.card.Name
+	if f.Author == c.keys.Name {
+		c.recoverEntries(p, conn, f, pre)
+		return
+	}
 	if x := c.pathOf(p, conn); x != nil && !x.outbound {
 		p.in = conn // receipts go back the way the entries came
 	}
@@ -1073,6 +1162,8 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		bodies   []any
 		acks     []store.Ack
 		agreed   *channel.Charter
+		// agreedBook is the codebook a proposal names.
+		agreedBook *codebook.Codebook
 	)
 	if cs != nil {
 		theirs = &cs.theirs
@@ -1101,7 +1192,13 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		body, err := o.open(c.keys)
 		var decoded any
 		if err == nil {
-			decoded, err = DecodeBody(e.Kind, body)
+			// Before the channel exists here (its proposal), only an
+			// agreement is taken; any other kind is refused below.
+			cb := c.cfg.Codebooks[0]
+			if cs != nil {
+				cb = cs.codebook
+			}
+			decoded, err = DecodeBodyIn(e.Kind, body, cb)
 		}
 		if err != nil {
 			c.reject(p, conn, "bad body", f.Channel, "entries from %s refused: %s: %v", name, e.ID(), err)
@@ -1119,6 +1216,9 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 				agreed, err = channel.Parse([]byte(b.Charter), p.verifier)
 				if err == nil && (agreed.ID != f.Channel || agreed.Proposer != name || agreed.Acceptor != c.keys.Name) {
 					err = fmt.Errorf("charter is for %s between %s and %s", agreed.ID, agreed.Proposer, agreed.Acceptor)
+				}
+				if err == nil {
+					agreedBook, err = agreed.FindCodebook(c.cfg.Codebooks...)
 				}
 			} else if cs.rec.State == store.ProposedOut && transcript.SameBody([]byte(b.Charter), cs.charter.Text) {
 				agreed, err = channel.Parse([]byte(b.Charter), c.verifier, p.verifier)
@@ -1178,9 +1278,10 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		newCS = &chanState{
 			rec: store.Channel{ID: f.Channel, Peer: name, Level: string(agreed.Level), State: store.ProposedIn,
 				Proposer: name, Charter: agreed.Text, CreatedAt: c.now, UpdatedAt: c.now},
-			charter: agreed,
-			mine:    outLog{tree: transcript.NewTree()},
-			theirs:  inLog{tree: transcript.NewTree()},
+			charter:  agreed,
+			codebook: agreedBook,
+			mine:     outLog{tree: transcript.NewTree()},
+			theirs:   inLog{tree: transcript.NewTree()},
 		}
 		cs = newCS
 		c.channels[f.Channel] = cs
@@ -1222,7 +1323,7 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		default:
 			c.await(cs, e, 0)
 		}
-		c.emit(Notify{What: what, Channel: f.Channel, Entry: e.ID()})
+		c.emit(Notify{What: what, Channel: f.Channel, Entry: e.ID(), Kind: e.Kind})
 	}
 	size := theirs.size
 	c.afterDurable(func(err error) {

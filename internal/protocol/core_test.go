@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -141,6 +142,23 @@ func (m *memStore) outstanding(self string) ([]store.Entry, []store.Escalation) 
 	return out, xs
 }
 
+// clone copies what is on the disk, as a backup would.
+func (m *memStore) clone() *memStore {
+	c := newMemStore()
+	maps.Copy(c.peers, m.peers)
+	maps.Copy(c.channels, m.channels)
+	for k, es := range m.entries {
+		c.entries[k] = slices.Clone(es)
+	}
+	for k, l := range m.logs {
+		l2 := *l
+		c.logs[k] = &l2
+	}
+	maps.Copy(c.acks, m.acks)
+	c.escal = slices.Clone(m.escal)
+	return c
+}
+
 func (m *memStore) snapshot(self string) *store.Snapshot {
 	s := &store.Snapshot{}
 	for _, p := range m.peers {
@@ -177,6 +195,7 @@ type simNode struct {
 	sent     []string      // ids of entries whose Submit completed, in order
 	skew     time.Duration // this node's clock minus the simulation's
 	alerts   []store.Alert // every alert it raised, durable or not
+	notes    []Notify      // every notification it gave
 }
 
 type packet struct {
@@ -252,6 +271,16 @@ func (s *sim) step(n *simNode, ev Event) {
 			if a.Close {
 				s.cut(a.Conn)
 			}
+		case Load:
+			var raws [][]byte
+			for _, e := range n.disk.entries[a.Channel+"/"+a.Author] {
+				if e.Index >= a.From && e.Index <= a.To {
+					raws = append(raws, e.Raw)
+				}
+			}
+			defer s.step(n, Loaded{Peer: a.Peer, Conn: a.Conn, Channel: a.Channel, Author: a.Author, Entries: raws})
+		case Notify:
+			n.notes = append(n.notes, a)
 		case Done:
 			n.done[a.ID] = a
 			if a.Err == nil && a.Result.Entry != "" {

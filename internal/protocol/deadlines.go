@@ -16,7 +16,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
+	"hotline/internal/codebook"
+	"hotline/internal/deconflict"
 	"hotline/internal/envelope"
 	"hotline/internal/store"
 )
@@ -168,10 +171,20 @@ func (c *Core) await(cs *chanState, e *store.Entry, step int) {
 		return
 	}
 	w := &waiting{kind: e.Kind, prec: e.Precedence, at: e.StoredAt, step: step}
-	if b, err := DecodeBody(e.Kind, e.Body); err == nil {
+	if b, err := DecodeBodyIn(e.Kind, e.Body, cs.codebook); err == nil {
 		switch b := b.(type) {
 		case *TextBody:
 			w.text, w.lang = b.Text, b.Lang
+		case *codebook.Message:
+			// A forward carries text: the phrases in every language of the
+			// codebook, rendered from the codes here.
+			w.text, w.lang = clip(deconflict.MessageText(cs.codebook, b), MaxText), ""
+		case *deconflict.Notice:
+			w.text, w.lang = clip(b.Summary("en"), MaxText), "en"
+		case *deconflict.Report:
+			w.text, w.lang = clip(b.Summary("en"), MaxText), "en"
+		case *deconflict.IncidentBody:
+			w.text, w.lang = clip(b.Summary("en"), MaxText), "en"
 		case *CheckBody:
 			w.window, _ = time.ParseDuration(b.Window)
 		case *EscalationBody:
@@ -192,6 +205,18 @@ func (c *Core) await(cs *chanState, e *store.Entry, step int) {
 	if c.armed {
 		c.scheduleNext(cs, key, w)
 	}
+}
+
+// clip cuts s to at most n bytes, at a character boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n-len("…")]
+	for !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s + "…"
 }
 
 // side is 0 for this station's entries, 1 for the peer's.
@@ -332,6 +357,9 @@ func (c *Core) tick() {
 	}
 	for _, id := range order {
 		cs := c.channels[id]
+		if c.mayWrite(cs) != nil {
+			continue
+		}
 		body, _ := json.Marshal(ReminderBody{Of: reminders[id]})
 		if _, err := c.appendMine(0, cs, envelope.Reminder, envelope.Flash, body); err != nil {
 			c.alert("alarm", id, cs.rec.Peer, "could not remind %s: %v", cs.rec.Peer, err)
@@ -409,6 +437,9 @@ func (c *Core) forward(cs *chanState, id string, w *waiting) (string, error) {
 	if err := c.suspendedFor(up, w.prec); err != nil {
 		return "", err
 	}
+	if err := c.mayWrite(up); err != nil {
+		return "", err
+	}
 	body, _ := json.Marshal(EscalationBody{From: id, Precedence: w.prec.String(), Text: w.text, Lang: w.lang})
 	e, err := c.appendMine(0, up, envelope.Escalation, w.prec, body)
 	if err != nil {
@@ -428,7 +459,7 @@ func (c *Core) suspendedFor(cs *chanState, p envelope.Precedence) error {
 
 // operatorCheck issues a scheduled operator check.
 func (c *Core) operatorCheck(cs *chanState) {
-	if cs.rec.State != store.Active || len(cs.rec.Suspensions) > 0 || cs.blocked != "" {
+	if cs.rec.State != store.Active || len(cs.rec.Suspensions) > 0 || cs.blocked != "" || c.mayWrite(cs) != nil {
 		return
 	}
 	body, _ := json.Marshal(CheckBody{Window: cs.charter.CheckWindow.String()})

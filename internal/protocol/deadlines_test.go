@@ -497,3 +497,45 @@ func TestPathFailover(t *testing.T) {
 		t.Fatalf("BRAVO holds %q", texts)
 	}
 }
+
+// TestLinkNotify: when a path to a peer goes away or comes up, observers
+// are told of every channel with the peer, whose state it changes; a path
+// that went away still tells when a probe was last answered on it.
+func TestLinkNotify(t *testing.T) {
+	cryptotest.SetGlobalRandom(t, 17)
+	s := newSim(t, 17)
+	a := s.nodes[0]
+	links := func() string {
+		var out []string
+		for _, n := range a.notes {
+			if n.What == "link" {
+				out = append(out, n.Channel)
+			}
+		}
+		a.notes = nil
+		return strings.Join(out, " ")
+	}
+	links()
+	s.run(2 * PingEvery)
+	s.noDial = true
+	s.cut(a.out)
+	if got := links(); got != "leaders ops" {
+		t.Errorf("link notifications when the path went away: %q, want leaders ops", got)
+	}
+	i := s.info(a, "ops")
+	if i.State != StateDown {
+		t.Fatalf("state without a path: %s", i.State)
+	}
+	if len(i.Paths) != 1 || i.Paths[0].Up || i.Paths[0].LastOK.IsZero() {
+		t.Errorf("a path that went away does not say when it last worked: %+v", i.Paths)
+	}
+	s.noDial = false
+	s.dial(a)
+	s.settle(1000)
+	if got := links(); got != "leaders ops" {
+		t.Errorf("link notifications when the path came up: %q, want leaders ops", got)
+	}
+	if st := s.info(a, "ops").State; st != StateActive {
+		t.Fatalf("state with the path back: %s", st)
+	}
+}

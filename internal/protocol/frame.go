@@ -33,6 +33,7 @@ const (
 	FrameError      FrameType = 6 // either way: why the connection is refused
 	FrameProbe      FrameType = 7 // either way: a machine-answered link test on a channel
 	FrameProbeReply FrameType = 8 // the answer, with the answerer's clock
+	FrameFetch      FrameType = 9 // author → receiver: send my own log back from an index (after a restore)
 )
 
 func (t FrameType) String() string {
@@ -47,6 +48,8 @@ func (t FrameType) String() string {
 		return "receipt"
 	case FrameResend:
 		return "resend"
+	case FrameFetch:
+		return "fetch"
 	case FrameError:
 		return "error"
 	case FrameProbe:
@@ -65,7 +68,7 @@ type Frame struct {
 	Author     string      // entries, receipt, resend: whose log
 	Checkpoint []byte      // entries: signed by the author; receipt: cosigned
 	Entries    [][]byte    // entries: exact envelope bytes
-	From       uint64      // resend
+	From       uint64      // resend, fetch
 	Logs       []LogStatus // status
 	Text       string      // error
 	Seq        uint64      // probe, probe-reply
@@ -118,7 +121,7 @@ func (f *Frame) Encode() []byte {
 		addString(b, f.Channel)
 		addString(b, f.Author)
 		addBytes16(b, f.Checkpoint)
-	case FrameResend:
+	case FrameResend, FrameFetch:
 		addString(b, f.Channel)
 		addString(b, f.Author)
 		b.AddUint64(f.From)
@@ -199,7 +202,7 @@ func DecodeFrame(p []byte) (*Frame, error) {
 		}
 	case FrameReceipt:
 		ok = readString(&f.Channel) && readString(&f.Author) && readBytes16(&f.Checkpoint)
-	case FrameResend:
+	case FrameResend, FrameFetch:
 		ok = readString(&f.Channel) && readString(&f.Author) && s.ReadUint64(&f.From)
 	case FrameError:
 		var text []byte

@@ -51,6 +51,8 @@ func frameSamples() []frameSample {
 			Author: strings.Repeat("a", 255), Checkpoint: bytes.Repeat([]byte("k"), 0xffff)}, nil},
 		{"resend", protocol.Frame{Type: protocol.FrameResend, Channel: "c", Author: "a", From: 0x0102030405060708},
 			[]byte{5, 1, 'c', 1, 'a', 1, 2, 3, 4, 5, 6, 7, 8}},
+		{"fetch", protocol.Frame{Type: protocol.FrameFetch, Channel: "c", Author: "a", From: 3},
+			[]byte{9, 1, 'c', 1, 'a', 0, 0, 0, 0, 0, 0, 0, 3}},
 		{"error", protocol.Frame{Type: protocol.FrameError, Text: "no"}, []byte{6, 0, 2, 'n', 'o'}},
 		{"error unicode", protocol.Frame{Type: protocol.FrameError, Text: "отказано: 拒绝"}, nil},
 		{"probe", protocol.Frame{Type: protocol.FrameProbe, Channel: "c", Seq: 2, Time: time.Unix(0, 0x0102)},
@@ -86,7 +88,7 @@ func TestFrameRoundTrip(t *testing.T) {
 		})
 	}
 	for _, ft := range []protocol.FrameType{protocol.FrameHello, protocol.FrameStatus, protocol.FrameEntries,
-		protocol.FrameReceipt, protocol.FrameResend, protocol.FrameError, protocol.FrameProbe, protocol.FrameProbeReply} {
+		protocol.FrameReceipt, protocol.FrameResend, protocol.FrameError, protocol.FrameProbe, protocol.FrameProbeReply, protocol.FrameFetch} {
 		if !covered[ft] {
 			t.Errorf("no round-trip sample for %s frames", ft)
 		}
@@ -144,6 +146,7 @@ func TestFrameFieldsForOtherTypes(t *testing.T) {
 		protocol.FrameEntries:    {"Channel", "Author", "Checkpoint", "Entries"},
 		protocol.FrameReceipt:    {"Channel", "Author", "Checkpoint"},
 		protocol.FrameResend:     {"Channel", "Author", "From"},
+		protocol.FrameFetch:      {"Channel", "Author", "From"},
 		protocol.FrameError:      {"Text"},
 		protocol.FrameProbe:      {"Channel", "Seq", "Time"},
 		protocol.FrameProbeReply: {"Channel", "Seq", "Time", "PeerTime"},
@@ -215,8 +218,9 @@ func TestFrameDecodeRejects(t *testing.T) {
 		{"empty", nil, nil, "empty"},
 		{"type 0", []byte{0}, nil, "unknown type 0"},
 		{"type 0 with payload", []byte{0, 0, 1}, nil, "unknown type 0"},
-		{"type 9", []byte{9, 0, 1}, nil, "unknown type 9"},
-		{"type 10", []byte{10}, nil, "unknown type 10"},
+		{"type 10", []byte{10, 0, 1}, nil, "unknown type 10"},
+		{"type 11", []byte{11}, nil, "unknown type 11"},
+		{"fetch truncated", []byte{9, 1, 'c', 1, 'a', 0, 0}, nil, "truncated fetch"},
 		{"probe truncated", []byte{7, 1, 'c', 0, 0, 0}, nil, "truncated probe"},
 		{"probe reply without its time", []byte{8, 1, 'c', 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 1, 2}, nil, "truncated probe-reply"},
 		{"type 255", []byte{255, 1, 2, 3}, nil, "unknown type 255"},
@@ -321,7 +325,8 @@ func TestFrameTypeString(t *testing.T) {
 		{0, "frame(0)"},
 		{protocol.FrameProbe, "probe"},
 		{protocol.FrameProbeReply, "probe-reply"},
-		{9, "frame(9)"},
+		{protocol.FrameFetch, "fetch"},
+		{10, "frame(10)"},
 	}
 	for _, tt := range tests {
 		if got := tt.ft.String(); got != tt.want {
@@ -330,7 +335,7 @@ func TestFrameTypeString(t *testing.T) {
 	}
 	// The wire values are fixed by docs/PROTOCOL.md.
 	for i, ft := range []protocol.FrameType{protocol.FrameHello, protocol.FrameStatus, protocol.FrameEntries,
-		protocol.FrameReceipt, protocol.FrameResend, protocol.FrameError, protocol.FrameProbe, protocol.FrameProbeReply} {
+		protocol.FrameReceipt, protocol.FrameResend, protocol.FrameError, protocol.FrameProbe, protocol.FrameProbeReply, protocol.FrameFetch} {
 		if uint8(ft) != uint8(i+1) {
 			t.Errorf("%s = %d, want %d", ft, ft, i+1)
 		}

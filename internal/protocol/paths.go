@@ -109,10 +109,20 @@ func (c *Core) activate(p *peer, x *path, held map[string]uint64) {
 // lostPath handles a path that went away: traffic fails over to the next
 // best ready path, if any.
 func (c *Core) lostPath(p *peer, conn ConnID) {
+	if x := p.paths[conn]; x != nil && x.outbound {
+		c.linkChanged(p)
+		if !x.lastOK.IsZero() {
+			if p.lastOK == nil {
+				p.lastOK = map[string]time.Time{}
+			}
+			p.lastOK[x.name] = x.lastOK
+		}
+	}
 	delete(p.paths, conn)
 	if p.out == conn {
 		p.out, p.ready = 0, false
 		if b := c.best(p, conn); b != nil {
+			c.Stats.Failovers++
 			c.activate(p, b, nil)
 		}
 	}
@@ -129,6 +139,14 @@ func (c *Core) lostPath(p *peer, conn ConnID) {
 		if latest != nil {
 			p.in = latest.conn
 		}
+	}
+}
+
+// linkChanged tells observers that the paths to a peer changed, so that
+// the state of its channels may have.
+func (c *Core) linkChanged(p *peer) {
+	for _, id := range p.channels {
+		c.emit(Notify{What: "link", Channel: id})
 	}
 }
 
@@ -226,6 +244,7 @@ func (c *Core) pathInfos(p *peer) []PathInfo {
 	}
 	for _, want := range c.expectedPaths(p) {
 		if !seen[want.Name] {
+			want.LastOK = p.lastOK[want.Name]
 			out = append(out, want)
 		}
 	}
@@ -233,11 +252,12 @@ func (c *Core) pathInfos(p *peer) []PathInfo {
 	return out
 }
 
-// expectedPaths are the paths a peer's card promises: the direct one, and
-// one through relays when it lists any.
+// expectedPaths are the paths the two cards promise: the direct one, and
+// one through relays when both list any (a relay path needs one to deposit
+// at and one to pick up from).
 func (c *Core) expectedPaths(p *peer) []PathInfo {
 	out := []PathInfo{{Name: "direct", Rank: 0}}
-	if len(p.card.Relays) > 0 {
+	if len(p.card.Relays) > 0 && c.cfg.Relays {
 		out = append(out, PathInfo{Name: "relay", Rank: 1})
 	}
 	return out

@@ -102,11 +102,24 @@ const MaxBackup = 64 << 30
 // expected ones, the card matches the keys, the store opens) before the
 // station is usable; on any error nothing is left behind.
 //
-// A restored station resumes from the moment of the backup. When it next
-// connects, a peer that holds more of its logs than the backup does makes
-// it stop sending on those channels with an alarm; fetching those entries
-// back from the peer is not built yet.
+// A restored station resumes from the moment of the backup, and appends
+// nothing on a channel until the channel's peer has said what it holds of
+// the station's log there; entries the peer holds that the backup lacks
+// (they carry the station's own signature) are fetched back first. So a
+// restore never signs a second entry at an index already used. The marker
+// file RestoredFile holds the station to this until every channel is clear.
 func Restore(ctx context.Context, dir string, r io.Reader) (err error) {
+	return restore(ctx, dir, r)
+}
+
+// RestoredFile marks a station restored from a backup: until every
+// channel's peer has said what it holds of the station's logs, nothing is
+// appended (see protocol.Config.Restored). Restore writes it; the station
+// removes it. After restoring a PostgreSQL station by other means, create
+// it by hand.
+const RestoredFile = "restored"
+
+func restore(ctx context.Context, dir string, r io.Reader) (err error) {
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
 		return fmt.Errorf("%s is not empty: restore into a new directory", dir)
 	}
@@ -195,5 +208,8 @@ func Restore(ctx context.Context, dir string, r io.Reader) (err error) {
 		st.Close()
 		return fmt.Errorf("restored store: %w", err)
 	}
-	return st.Close()
+	if err := st.Close(); err != nil {
+		return err
+	}
+	return writeFileSync(filepath.Join(dir, RestoredFile), []byte("restored from a backup: held until each channel's peer has said what it holds\n"), 0o600)
 }

@@ -17,9 +17,15 @@ import (
 // running on loopback, with one agreed channel.
 func benchPair(tb testing.TB) (a, b *Station) {
 	tb.Helper()
+	return logPair(tb, quietLog(), quietLog())
+}
+
+// logPair is benchPair with the stations' loggers.
+func logPair(tb testing.TB, logA, logB *slog.Logger) (a, b *Station) {
+	tb.Helper()
 	ctx := tb.Context()
 	root := tb.TempDir()
-	open := func(name string) *Station {
+	open := func(name string, log *slog.Logger) *Station {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			tb.Fatal(err)
@@ -30,14 +36,14 @@ func benchPair(tb testing.TB) (a, b *Station) {
 		if _, err := Init(ctx, InitOptions{Dir: dir, Name: name, Party: name, PeerListen: addr, APIListen: "127.0.0.1:0"}); err != nil {
 			tb.Fatal(err)
 		}
-		st, err := Open(ctx, dir, quietLog())
+		st, err := Open(ctx, dir, log)
 		if err != nil {
 			tb.Fatal(err)
 		}
 		tb.Cleanup(func() { st.Close() })
 		return st
 	}
-	a, b = open("USA"), open("CHN")
+	a, b = open("USA", logA), open("CHN", logB)
 	for _, pin := range [][2]*Station{{a, b}, {b, a}} {
 		if _, err := pin[0].AddPeer(ctx, pin[1].OwnCard.Text, pin[1].OwnCard.Fingerprint()); err != nil {
 			tb.Fatal(err)

@@ -40,6 +40,8 @@ func (s *Station) Run(ctx context.Context) error {
 		s.startDialer(n)
 	}
 	s.startRelays(ctx)
+	s.bg.Add(1)
+	go s.detectLoop(ctx)
 	go func() {
 		select {
 		case <-ctx.Done():

@@ -106,5 +106,10 @@ func (s *Station) BundleImport(ctx context.Context, data []byte) (*ImportView, e
 	if err != nil {
 		return nil, asBadRequest(fmt.Errorf("offline bundle from %s: %w", b.From, err))
 	}
+	if res.Imported.Entries > 0 {
+		if _, err := s.detect(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return &ImportView{From: b.From, Frames: len(b.Frames), Entries: res.Imported.Entries, Refused: res.Imported.Refused}, nil
 }

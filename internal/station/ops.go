@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"hotline/internal/channel"
+	"hotline/internal/codebook"
+	"hotline/internal/deconflict"
 	"hotline/internal/envelope"
 	"hotline/internal/identity"
 	"hotline/internal/protocol"
@@ -21,6 +23,7 @@ import (
 // directly (offline, or inside hotline run); the API client implements it
 // over HTTP. The CLI uses whichever applies.
 type Ops interface {
+	Deconfliction
 	Card(ctx context.Context) ([]byte, error)
 	AddPeer(ctx context.Context, card []byte, fingerprint string) (*PeerView, error)
 	Peers(ctx context.Context) ([]PeerView, error)
@@ -72,6 +75,7 @@ type ChannelView struct {
 	LinkTest    string             `json:"link_test"`    // interval of machine-answered tests
 	CheckEvery  string             `json:"check_every"`  // interval of operator checks
 	CheckWindow string             `json:"check_window"` // time a person has to answer one
+	Codebook    string             `json:"codebook"`     // the codebook of standard phrases: version and hash
 	Written     uint64             `json:"written"`      // entries in this station's log
 	Delivered   uint64             `json:"delivered"`    // of those, receipted by the peer
 	Received    uint64             `json:"received"`     // entries held of the peer's log
@@ -149,10 +153,22 @@ type MessageView struct {
 	AckBy        string     `json:"ack_by,omitempty"`
 	AckAt        *time.Time `json:"ack_at,omitempty"` // the acknowledging station's clock
 	AckDue       time.Time  `json:"ack_due"`          // from the charter's deadline for the precedence
-	// Kind is "text", "check" (an operator check: acknowledge it) or
-	// "escalation" (a message forwarded from a lower channel, From).
+	// Kind is "text", "check" (an operator check: acknowledge it),
+	// "escalation" (a message forwarded from a lower channel, From),
+	// "coded" (standard phrases), "notice", "report" or "incident".
 	Kind          string `json:"kind"`
 	EscalatedFrom string `json:"escalated_from,omitempty"`
+	// Coded is a coded message and its phrases rendered from the codes in
+	// each language of the channel's codebook.
+	Coded *CodedView `json:"coded,omitempty"`
+	// The body of a notice, report or incident entry.
+	Notice   *deconflict.Notice       `json:"notice,omitempty"`
+	Report   *deconflict.Report       `json:"report,omitempty"`
+	Incident *deconflict.IncidentBody `json:"incident,omitempty"`
+	// Rendered is a coded message, notice, report or incident entry
+	// written in each language ("en", "zh-Hans") from its codes and
+	// fields; free text in it is marked as such. Text is the English.
+	Rendered map[string]string `json:"rendered,omitempty"`
 }
 
 // ProposeRequest proposes a channel.
@@ -369,6 +385,7 @@ func channelView(self string, i protocol.ChannelInfo, c store.Channel) ChannelVi
 		}
 		v.EscalateTo, v.FlashExempt = ch.EscalateTo, ch.FlashExempt
 		v.LinkTest, v.CheckEvery, v.CheckWindow = ch.LinkTest.String(), ch.CheckEvery.String(), ch.CheckWindow.String()
+		v.Codebook = ch.Codebook.String()
 	}
 	if i.LastCheck != 0 {
 		at := i.LastCheckAt.UTC()
@@ -496,7 +513,7 @@ func (s *Station) message(ctx context.Context, ch, author string, idx uint64) (*
 		return nil, err
 	}
 	if len(ms) == 0 || ms[0].Index != idx {
-		return nil, badRequest("%s/%s/%d: no such message from %s (only messages and checks can be acknowledged)", ch, author, idx, author)
+		return nil, badRequest("%s/%s/%d: no such message from %s (only messages, checks, notices, reports and incident entries can be acknowledged)", ch, author, idx, author)
 	}
 	vs, err := s.views(ctx, ms)
 	if err != nil {
@@ -507,6 +524,7 @@ func (s *Station) message(ctx context.Context, ch, author string, idx uint64) (*
 
 func (s *Station) views(ctx context.Context, ms []store.Message) ([]MessageView, error) {
 	charters := map[string]*channel.Charter{}
+	books := map[string]*codebook.Codebook{}
 	stored, err := s.Store.Channels(ctx)
 	if err != nil {
 		return nil, err
@@ -514,6 +532,7 @@ func (s *Station) views(ctx context.Context, ms []store.Message) ([]MessageView,
 	for _, c := range stored {
 		if ch, err := channel.ParseUnverified(c.Charter); err == nil {
 			charters[c.ID] = ch
+			books[c.ID], _ = ch.FindCodebook(s.codebooks()...)
 		}
 	}
 	// The core knows of a receipt as soon as it has checked it; the store
@@ -531,7 +550,18 @@ func (s *Station) views(ctx context.Context, ms []store.Message) ([]MessageView,
 		if m.Author == s.Cfg.Name && m.Index <= delivered[m.Channel] {
 			m.Delivered = true
 		}
-		body, err := protocol.DecodeBody(m.Kind, m.Body)
+		if len(m.Body) == 0 && m.Author == s.Cfg.Name {
+			// Fetched back from the peer after a restore: sealed to it.
+			m.Body, _ = json.Marshal(protocol.TextBody{Text: "(recovered from the peer after a restore: the text is sealed for the peer and cannot be read here)", Lang: "en"})
+			if m.Kind != envelope.Text {
+				m.Kind = envelope.Text
+			}
+		}
+		body, err := protocol.DecodeBodyIn(m.Kind, m.Body, books[m.Channel])
+		if err != nil && books[m.Channel] == nil && (m.Kind == envelope.Coded || m.Kind == envelope.Report) {
+			// Stored under a codebook this binary lacks: shown, not rendered.
+			body, err = nil, nil
+		}
 		if err != nil {
 			return nil, fmt.Errorf("stored message %s: %v", m.ID(), err)
 		}
@@ -548,6 +578,10 @@ func (s *Station) views(ctx context.Context, ms []store.Message) ([]MessageView,
 		case *protocol.CheckBody:
 			w, _ := time.ParseDuration(b.Window)
 			v.Text, v.Lang, v.AckDue = fmt.Sprintf("Communication check: acknowledge within %s.", w), "en", m.StoredAt.Add(w)
+		case nil:
+			v.Text, v.Lang = fmt.Sprintf("(a %s entry under a codebook this station does not have)", m.Kind), "en"
+		default:
+			render(&v, body, books[m.Channel])
 		}
 		switch {
 		case m.Ack != nil:
@@ -567,7 +601,8 @@ func (s *Station) views(ctx context.Context, ms []store.Message) ([]MessageView,
 
 // messageKinds are the entries inbox and outbox show: those a person
 // acknowledges.
-var messageKinds = []envelope.Kind{envelope.Text, envelope.Check, envelope.Escalation}
+var messageKinds = []envelope.Kind{envelope.Text, envelope.Check, envelope.Escalation,
+	envelope.Coded, envelope.Notice, envelope.Report, envelope.Incident}
 
 // Inbox lists messages from peers, oldest first.
 func (s *Station) Inbox(ctx context.Context, ch string) ([]MessageView, error) {

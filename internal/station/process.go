@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"hotline/internal/envelope"
 	"hotline/internal/identity"
 	"hotline/internal/protocol"
 	"hotline/internal/store"
@@ -36,6 +37,9 @@ type Station struct {
 	stopOnce sync.Once
 	done     chan struct{}
 	err      error // why the loop stopped, if it failed
+	failc    chan error
+	leaser   store.Leaser // the store's lease, when several processes share the store
+	leaseAt  atomic.Int64 // when the lease was last renewed (Unix ns)
 
 	// owned by the loop goroutine
 	nextID    uint64
@@ -45,17 +49,28 @@ type Station struct {
 	lazySince time.Time
 	held      map[uint64][]protocol.Notify // notifications waiting for their write
 
-	ackMu    sync.Mutex // serializes Ack
-	mu       sync.Mutex
-	conns    map[protocol.ConnID]conn
-	relays   *relays
-	pins     map[string]string // string(ed25519 key) → peer name
-	dialers  map[string]context.CancelFunc
-	subs     map[chan protocol.Notify]struct{}
-	runCtx   context.Context
-	cert     tls.Certificate
-	peerAddr net.Addr
-	nextConn atomic.Uint64
+	restored bool // the restored marker is in the directory; removed once the core stops holding
+
+	metrics *metrics
+	dbFile  string      // the SQLite database, "" for PostgreSQL
+	dbInfo  os.FileInfo // the database file as opened, to tell when it is gone or replaced
+
+	ackMu sync.Mutex // serializes Ack
+	// The deconfliction checks (findings.go): one pass at a time, kicked
+	// when a notice or report arrives; bg counts the detector goroutine.
+	detectMu   sync.Mutex
+	detectKick chan struct{}
+	bg         sync.WaitGroup
+	mu         sync.Mutex
+	conns      map[protocol.ConnID]conn
+	relays     *relays
+	pins       map[string]string // string(ed25519 key) → peer name
+	dialers    map[string]context.CancelFunc
+	subs       map[chan protocol.Notify]struct{}
+	runCtx     context.Context
+	cert       tls.Certificate
+	peerAddr   net.Addr
+	nextConn   atomic.Uint64
 }
 
 // conn is a connection the core sends on: a direct link, or one side of
@@ -72,8 +87,21 @@ type request struct {
 }
 
 // Open opens a station directory and takes its lock. It fails with
-// ErrLocked if another process has it open.
+// ErrLocked if another process has it open, and, on a store that several
+// processes share (PostgreSQL), with ErrStandby if another process holds
+// the station's lease.
 func Open(ctx context.Context, dir string, log *slog.Logger) (*Station, error) {
+	return open(ctx, dir, log, false)
+}
+
+// OpenStandby is Open for hotline run: on a shared store it waits, as a
+// standby, until the station's lease is free, and only then loads the
+// store and restores the core. On SQLite it is Open.
+func OpenStandby(ctx context.Context, dir string, log *slog.Logger) (*Station, error) {
+	return open(ctx, dir, log, true)
+}
+
+func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Station, error) {
 	cfg, err := LoadConfig(dir)
 	if err != nil {
 		return nil, err
@@ -89,6 +117,9 @@ func Open(ctx context.Context, dir string, log *slog.Logger) (*Station, error) {
 	if !card.SignKey.Equal(keys.SignPublic()) || card.Name != keys.Name {
 		return nil, fmt.Errorf("%s/card does not match the keys in %s/keys", dir, dir)
 	}
+	if log == nil {
+		log = Logger()
+	}
 	lock, err := lockDir(dir)
 	if err != nil {
 		return nil, err
@@ -98,34 +129,61 @@ func Open(ctx context.Context, dir string, log *slog.Logger) (*Station, error) {
 		lock.Close()
 		return nil, err
 	}
+	leaser, _ := st.(store.Leaser)
+	var renewed time.Time
+	if leaser != nil {
+		if renewed, err = acquire(ctx, leaser, standby, log.With("station", cfg.Name)); err != nil {
+			st.Close()
+			lock.Close()
+			return nil, err
+		}
+	}
 	snap, err := st.Load(ctx, keys.Name)
 	if err != nil {
+		if leaser != nil {
+			leaser.Release(context.Background())
+		}
 		st.Close()
 		lock.Close()
 		return nil, fmt.Errorf("loading store: %w", err)
 	}
-	core, err := protocol.New(protocol.DefaultConfig, keys, snap)
+	cfgCore := protocol.DefaultConfig
+	_, err = os.Stat(filepath.Join(dir, RestoredFile))
+	cfgCore.Restored = err == nil
+	cfgCore.Relays = len(card.Relays) > 0
+	core, err := protocol.New(cfgCore, keys, snap)
 	if err != nil {
+		if leaser != nil {
+			leaser.Release(context.Background())
+		}
 		st.Close()
 		lock.Close()
 		return nil, fmt.Errorf("restoring state: %w", err)
 	}
-	if log == nil {
-		log = Logger()
+	if cfgCore.Restored {
+		log.Warn("restored from a backup: no channel appends until its peer has said what it holds of this station's logs", "station", cfg.Name)
 	}
 	s := &Station{
 		Dir: dir, Cfg: cfg, Keys: keys, OwnCard: card, Store: st, Log: log.With("station", cfg.Name),
-		core: core, lock: lock,
-		reqs: make(chan request, 1024), stop: make(chan struct{}), done: make(chan struct{}),
+		core: core, lock: lock, restored: cfgCore.Restored, leaser: leaser,
+		reqs: make(chan request, 1024), stop: make(chan struct{}), done: make(chan struct{}), failc: make(chan error, 1),
 		waiters: map[uint64]chan protocol.Done{}, held: map[uint64][]protocol.Notify{},
 		conns: map[protocol.ConnID]conn{}, pins: map[string]string{}, dialers: map[string]context.CancelFunc{},
-		subs: map[chan protocol.Notify]struct{}{},
+		subs: map[chan protocol.Notify]struct{}{}, detectKick: make(chan struct{}, 1),
 	}
 	for _, p := range snap.Peers {
 		c, _ := identity.ParseCard(p.Card) // parsed by the core already
 		s.pins[string(c.SignKey)] = c.Name
 	}
+	s.metrics = newMetrics(s, core.Channels())
+	if f, ok := sqliteFile(dir, cfg.Store); ok {
+		s.dbFile = f
+		s.dbInfo, _ = os.Stat(f)
+	}
 	go s.loop()
+	if leaser != nil {
+		go s.keepLease(leaser, renewed)
+	}
 	return s, nil
 }
 
@@ -133,6 +191,7 @@ func Open(ctx context.Context, dir string, log *slog.Logger) (*Station, error) {
 func (s *Station) Close() error {
 	s.stopOnce.Do(func() { close(s.stop) })
 	<-s.done
+	s.bg.Wait()
 	s.mu.Lock()
 	for _, cancel := range s.dialers {
 		cancel()
@@ -141,6 +200,12 @@ func (s *Station) Close() error {
 		c.Close()
 	}
 	s.mu.Unlock()
+	if s.leaser != nil && !errors.Is(s.err, store.ErrFenced) {
+		// Hand over at once rather than when the lease runs out.
+		ctx, cancel := context.WithTimeout(context.Background(), LeaseTTL)
+		s.leaser.Release(ctx)
+		cancel()
+	}
 	err := s.Store.Close()
 	s.lock.Close()
 	return err
@@ -237,7 +302,7 @@ type written struct {
 func (s *Station) loop() {
 	defer close(s.done)
 	groups := make(chan []protocol.Persist)
-	results := make(chan written)
+	results := make(chan written, 1) // buffered: the loop may stop (lease lost) with a write in flight
 	go s.writer(groups, results)
 	defer close(groups)
 	writing := false
@@ -253,7 +318,11 @@ func (s *Station) loop() {
 		}
 		if w.err != nil {
 			s.err = w.err
-			s.Log.Error("store write failed; stopping", "err", w.err)
+			if errors.Is(w.err, store.ErrFenced) {
+				s.Log.Error("write refused by the fencing token: another process took over the station; stopping", "err", w.err)
+			} else {
+				s.Log.Error("store write failed; stopping", "err", w.err)
+			}
 			return false
 		}
 		return true
@@ -292,6 +361,10 @@ func (s *Station) loop() {
 			wakeAt = time.Time{}
 			s.exec(s.core.Step(time.Now(), protocol.Tick{}))
 		case <-timer:
+		case err := <-s.failc:
+			s.err = err
+			s.Log.Error("the station's lease is lost: another process may take over; stopping at once", "err", err)
+			return
 		case <-s.stop:
 			if writing && !finish(<-results) {
 				return
@@ -326,6 +399,11 @@ func (s *Station) loop() {
 			}
 		}
 		setWake()
+		if s.restored && !s.core.Holding() {
+			s.restored = false
+			os.Remove(filepath.Join(s.Dir, RestoredFile))
+			s.Log.Info("every channel's peer has spoken since the restore: appending again")
+		}
 	}
 }
 
@@ -341,7 +419,10 @@ func (s *Station) apply(group []protocol.Persist) error {
 	for _, p := range group {
 		merged.Merge(p.Batch)
 	}
-	return s.Store.Apply(context.Background(), merged)
+	start := time.Now()
+	err := s.Store.Apply(context.Background(), merged)
+	s.metrics.applied(s, merged, time.Since(start), err)
+	return err
 }
 
 func (s *Station) handle(r request) {
@@ -396,6 +477,8 @@ func (s *Station) exec(actions []protocol.Action) {
 			if c != nil {
 				c.Send(a.Data, a.Close)
 			}
+		case protocol.Load:
+			go s.load(a)
 		case protocol.Done:
 			if w := s.waiters[a.ID]; w != nil {
 				delete(s.waiters, a.ID)
@@ -411,6 +494,11 @@ func (s *Station) notify(notes []protocol.Notify) {
 	if len(notes) == 0 {
 		return
 	}
+	for _, n := range notes {
+		if n.What == "received" && (n.Kind == envelope.Notice || n.Kind == envelope.Report) {
+			s.kickDetect()
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, n := range notes {
@@ -421,6 +509,17 @@ func (s *Station) notify(notes []protocol.Notify) {
 			}
 		}
 	}
+}
+
+// load reads entries for the core (a peer's own log, sent back to it after
+// its restore) and reports them.
+func (s *Station) load(a protocol.Load) {
+	es, err := s.Store.Entries(context.Background(), a.Channel, a.Author, a.From, a.To)
+	ev := protocol.Loaded{Peer: a.Peer, Conn: a.Conn, Channel: a.Channel, Author: a.Author, Err: err}
+	for _, e := range es {
+		ev.Entries = append(ev.Entries, e.Raw)
+	}
+	s.event(ev)
 }
 
 // Subscribe returns a channel of notifications until cancel is called.

@@ -7,7 +7,7 @@
 //
 // The station directory holds:
 //
-//	config.json   name, party, listen addresses, store
+//	config.json   name, party, listen addresses, store, the API's certificate
 //	card          this station's signed card
 //	keys/         signing.key, kem.key (mode 0600)
 //	api-token     bearer token for the local API (mode 0600)
@@ -44,6 +44,10 @@ type Config struct {
 	APIListen  string   `json:"api_listen"`
 	Endpoints  []string `json:"endpoints"` // advertised in the card; default: peer_listen
 	Store      string   `json:"store"`     // "sqlite:FILE" (relative to the station dir)
+	// APITLSCert and APITLSKey are PEM files: when set, the API and the
+	// console are served over HTTPS (see CheckAPIListen).
+	APITLSCert string `json:"api_tls_cert,omitempty"`
+	APITLSKey  string `json:"api_tls_key,omitempty"`
 }
 
 // ErrLocked means another process owns the station directory.
@@ -56,6 +60,9 @@ type InitOptions struct {
 	// Store is "sqlite:FILE" (the default, FILE relative to Dir) or a
 	// postgres:// URL of a database that holds this station alone.
 	Store string
+	// APITLSCert and APITLSKey serve the API over HTTPS; without them
+	// APIListen must be a loopback address.
+	APITLSCert, APITLSKey string
 }
 
 func checkListen(what, addr string) error {
@@ -83,6 +90,10 @@ func Init(ctx context.Context, o InitOptions) (*identity.Card, error) {
 		return nil, err
 	}
 	if err := checkListen("--api-listen", o.APIListen); err != nil {
+		return nil, err
+	}
+	tlsCert, tlsKey, err := checkAPITLS(o.APIListen, o.APITLSCert, o.APITLSKey)
+	if err != nil {
 		return nil, err
 	}
 	if len(o.Endpoints) == 0 {
@@ -140,7 +151,8 @@ func Init(ctx context.Context, o InitOptions) (*identity.Card, error) {
 	if err := keys.Save(filepath.Join(o.Dir, "keys")); err != nil {
 		return nil, err
 	}
-	cfg := Config{Name: o.Name, Party: o.Party, PeerListen: o.PeerListen, APIListen: o.APIListen, Endpoints: o.Endpoints, Store: o.Store}
+	cfg := Config{Name: o.Name, Party: o.Party, PeerListen: o.PeerListen, APIListen: o.APIListen, Endpoints: o.Endpoints, Store: o.Store,
+		APITLSCert: tlsCert, APITLSKey: tlsKey}
 	cj, _ := json.MarshalIndent(cfg, "", "  ")
 	tok := make([]byte, 32)
 	rand.Read(tok)
@@ -187,15 +199,24 @@ func openStore(ctx context.Context, dir, spec string) (store.Store, error) {
 	if strings.HasPrefix(spec, "postgres://") || strings.HasPrefix(spec, "postgresql://") {
 		return postgres.Open(ctx, spec)
 	}
-	engine, arg, _ := strings.Cut(spec, ":")
-	switch engine {
-	case "sqlite":
-		if !filepath.IsAbs(arg) {
-			arg = filepath.Join(dir, arg)
-		}
-		return sqlite.Open(ctx, arg)
+	if f, ok := sqliteFile(dir, spec); ok {
+		return sqlite.Open(ctx, f)
 	}
+	engine, _, _ := strings.Cut(spec, ":")
 	return nil, fmt.Errorf("store %q: unknown engine %q (use sqlite:FILE or a postgres:// URL)", spec, engine)
+}
+
+// sqliteFile is the database file of a "sqlite:FILE" store spec, FILE
+// relative to the station directory.
+func sqliteFile(dir, spec string) (string, bool) {
+	engine, arg, _ := strings.Cut(spec, ":")
+	if engine != "sqlite" {
+		return "", false
+	}
+	if !filepath.IsAbs(arg) {
+		arg = filepath.Join(dir, arg)
+	}
+	return arg, true
 }
 
 // LoadConfig reads a station's config.json.

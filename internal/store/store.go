@@ -259,7 +259,51 @@ type Store interface {
 	// station's name (whose operator checks are counted).
 	CheckStats(ctx context.Context, channel, self string, since time.Time) (*CheckStats, error)
 	Console
+	Deconfliction
 	Close() error
+}
+
+// Deconfliction is what a station keeps of its own planning: the
+// activities it plans (kept to itself until it notifies them) and the
+// findings of its checks against the peers' notices (docs/DECONFLICTION.md).
+// These records never leave the station and are not part of any
+// transcript.
+type Deconfliction interface {
+	// AddPlan stores a planned activity and returns its ID (increasing;
+	// the plan's own ID is ignored).
+	AddPlan(ctx context.Context, p Plan) (int64, error)
+	// Plans lists planned activities by ID.
+	Plans(ctx context.Context) ([]Plan, error)
+	// SetPlanNotice records the notice entry a plan was notified as;
+	// ErrNotFound if there is no such plan, ErrConflict if it was
+	// notified already.
+	SetPlanNotice(ctx context.Context, id int64, entry string) error
+	// AddFinding stores a finding unless one with the same Key is stored.
+	// It returns the stored finding's ID and whether this call added it.
+	AddFinding(ctx context.Context, f Finding) (id int64, added bool, err error)
+	// Findings lists findings by ID.
+	Findings(ctx context.Context) ([]Finding, error)
+}
+
+// Plan is an activity this station plans: a notice body it has not sent
+// (or has sent as Notice).
+type Plan struct {
+	ID      int64
+	AddedAt time.Time
+	Body    []byte // a notice body (JSON)
+	Notice  string // the notice entry it was notified as, "" if none
+}
+
+// Finding is what a check found: two activities that come too close, or
+// two tracks predicted to pass too close.
+type Finding struct {
+	ID      int64
+	Key     string // names the pair checked, so that a finding is stored once
+	Rule    string // "overlap" or "approach"
+	FoundAt time.Time
+	Channel string // where to raise it with the peer
+	Peer    string
+	Body    []byte // the station's own encoding of the details (JSON)
 }
 
 // Console is what the duty officer's console keeps: the operators who may
@@ -297,6 +341,58 @@ type Console interface {
 	AppendAudit(ctx context.Context, r AuditRecord) (int64, error)
 	// Audit returns records matching q, newest first.
 	Audit(ctx context.Context, q AuditQuery) ([]AuditRecord, error)
+
+	// AddConsoleAlert stores an alert the console raised itself (Alert
+	// zero), or an operator's acknowledgement of a station alert (Alert
+	// set; Kind, Channel, Text and RaisedAt are then the station alert's,
+	// whatever a holds; ErrNotFound if there is no such station alert).
+	// It returns the record as stored: for a station alert acknowledged
+	// before, the first acknowledgement, unchanged.
+	AddConsoleAlert(ctx context.Context, a ConsoleAlert) (*ConsoleAlert, error)
+	// AckConsoleAlert records who acknowledged one of the console's own
+	// alerts and when; the first acknowledgement stands. ErrNotFound if
+	// there is no such alert.
+	AckConsoleAlert(ctx context.Context, id int64, by string, at time.Time) (*ConsoleAlert, error)
+	// ClearConsoleAlerts records that the condition of the console's own
+	// alerts of a kind on a channel ended at a time (those not cleared
+	// yet), and says how many it cleared.
+	ClearConsoleAlerts(ctx context.Context, kind, channel string, at time.Time) (int, error)
+	// ConsoleAlerts returns records matching q, newest first.
+	ConsoleAlerts(ctx context.Context, q ConsoleAlertQuery) ([]ConsoleAlert, error)
+}
+
+// Kinds of console alerts.
+const (
+	ConsoleAlertStation = "station" // an acknowledgement of a station alert
+	ConsoleAlertDown    = "down"    // a channel with no path up for longer than the console allows
+)
+
+// ConsoleAlert is an alert as the duty officer's console keeps it: one it
+// raised itself, or a station alert (Alert set) that an operator
+// acknowledged on the console. The station's own alerts are never
+// changed; only here is it recorded that a person acknowledged one.
+type ConsoleAlert struct {
+	ID        int64
+	Alert     int64  // the station alert (Alert.ID) acknowledged; 0 for the console's own
+	Kind      string // ConsoleAlertStation or ConsoleAlertDown
+	Channel   string
+	Text      string
+	RaisedAt  time.Time // when the condition began (a station alert's own time)
+	ClearedAt time.Time // when it ended; zero while it lasts (the console's own alerts)
+	AckBy     string    // the operator who acknowledged it; "" until one does
+	AckAt     time.Time
+}
+
+// ConsoleAlertQuery selects console alerts.
+type ConsoleAlertQuery struct {
+	Kind string // "" for every kind
+	// Open keeps only alerts not acknowledged, or whose condition has not
+	// ended.
+	Open bool
+	// AlertAfter keeps only acknowledgements of station alerts with an ID
+	// greater than it (0: no bound).
+	AlertAfter int64
+	Limit      int // the newest Limit; 0 for no limit
 }
 
 // Operator roles. What each may do is the console's to decide (see
@@ -347,4 +443,49 @@ type AuditQuery struct {
 	Operator string // "" for everyone
 	Before   int64  // only records with ID < Before; 0 for no bound
 	Limit    int    // 0 for no limit
+}
+
+// ErrFenced is returned by a write, or a lease renewal, of a process that
+// no longer holds the station's lease: another process took it over (or
+// holds it now), and this one must stop at once without writing again.
+var ErrFenced = errors.New("fenced: the station's lease is held by another process")
+
+// ErrLeaseHeld is returned by Leaser.Acquire while another process holds
+// a lease that has not expired.
+var ErrLeaseHeld = errors.New("the station's lease is held by another process")
+
+// Lease is the right to be the one active process of a station whose
+// store several processes (on several machines) share.
+type Lease struct {
+	Holder string // the process that holds it, e.g. "host/pid/random"
+	// Token increases with every new holder; every write checks, in its
+	// own transaction, that the stored token is still the writer's
+	// (fencing).
+	Token   uint64
+	Expires time.Time // by the database's clock; informational
+}
+
+// Leaser is a store that several processes may share, of which one at a
+// time is active (PostgreSQL). A store that a single process owns
+// (SQLite, under the station directory's lock) does not implement it.
+//
+// Once a process has acquired the lease through its Store, every Apply
+// of that Store checks, inside its transaction, that the lease's token is
+// still the one acquired, and fails with ErrFenced (writing nothing) if it
+// is not. A Store that never acquired refuses to write while another
+// process holds a live lease.
+type Leaser interface {
+	// Acquire takes the lease for holder if it is free or expired (or
+	// already holder's), with a new token, for ttl. It returns
+	// ErrLeaseHeld, with the current holder, while another process
+	// holds it.
+	Acquire(ctx context.Context, holder string, ttl time.Duration) (Lease, error)
+	// Renew extends the lease acquired last for ttl; ErrFenced if another
+	// process has taken it since.
+	Renew(ctx context.Context, ttl time.Duration) (Lease, error)
+	// Release lets the lease expire now, if it is still this store's, so
+	// that a standby takes over at once.
+	Release(ctx context.Context) error
+	// Lease reads the stored lease.
+	Lease(ctx context.Context) (Lease, error)
 }

@@ -109,13 +109,46 @@
   // Browsers start audio only after a person has touched the page.
   ['pointerdown', 'keydown'].forEach((ev) => document.addEventListener(ev, () => alarm.context(), { once: true }));
 
+  // The takeover: the alarm sounds while it is up, the acknowledge button
+  // has the focus, Tab stays inside it, and a screen reader is told what
+  // it is each time a new one comes up. When it goes, the focus goes back
+  // where it was.
+  let shown = '', before = null;
   function takeover() {
     const box = $('#takeover [data-takeover]');
-    if (!box) { alarm.stop(); return; }
+    if (!box) {
+      alarm.stop();
+      if (shown && before && document.contains(before)) before.focus();
+      shown = '';
+      before = null;
+      return;
+    }
     alarm.start();
+    if (box.dataset.takeover !== shown) {
+      shown = box.dataset.takeover;
+      const say = $('#announce');
+      if (say) {
+        const title = $('#tk-title', box), text = $('#tk-text', box);
+        say.textContent = (title ? title.textContent : '') + '. ' + (text ? text.textContent : '');
+      }
+    }
     const btn = $('#takeover-ack');
-    if (btn && !box.contains(document.activeElement)) btn.focus();
+    if (btn && !box.contains(document.activeElement)) {
+      if (!before && document.activeElement !== document.body) before = document.activeElement;
+      btn.focus();
+    }
   }
+  document.addEventListener('keydown', (e) => {
+    if (e.key !== 'Tab') return;
+    const box = $('#takeover [data-takeover]');
+    if (!box) return;
+    const f = $$('a[href], button:not([hidden]):not([disabled]), input, select, textarea', box);
+    if (!f.length) return;
+    const i = f.indexOf(document.activeElement);
+    const next = e.shiftKey ? (i <= 0 ? f.length - 1 : i - 1) : (i < 0 || i === f.length - 1 ? 0 : i + 1);
+    e.preventDefault();
+    f[next].focus();
+  });
 
   async function refresh(el) {
     const r = await fetch(el.dataset.frag, { credentials: 'same-origin' });
@@ -177,6 +210,7 @@
       refreshAll();
     };
     if (el.dataset.ack) act(() => post('/console/api/ack', { id: el.dataset.ack }));
+    else if (el.dataset.alertAck) act(() => post('/console/api/alerts/ack', { keys: el.dataset.alertAck.split(' ') }));
     else if (el.id === 'logout') { await post('/console/api/logout').catch(() => {}); location.href = '/console/login'; }
     else if (el.id === 'sound-enable') alarm.beep();
     else if (el.dataset.verify) {
@@ -189,10 +223,6 @@
     } else if (el.dataset.remove) act(() => post('/console/api/operators/' + encodeURIComponent(el.dataset.remove) + '/remove').then(() => location.reload()));
     else if (el.dataset.unlock) act(() => post('/console/api/operators/' + encodeURIComponent(el.dataset.unlock) + '/unlock').then(() => location.reload()));
     else if (el.dataset.accept) act(() => post('/console/api/channels/' + encodeURIComponent(el.dataset.accept) + '/accept').then(() => location.reload()));
-    else if (el.dataset.act && el.type === 'button') {
-      const f = el.form;
-      act(() => post(`/console/api/channels/${encodeURIComponent(f.dataset.channel)}/${el.dataset.act}`, { reason: $('#reason').value }));
-    }
   });
 
   // Enter acknowledges while the takeover is up, wherever the focus is.
@@ -227,9 +257,15 @@
   });
   const text = $('#text');
   if (text) text.addEventListener('keydown', (e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); $('#compose').requestSubmit(); } });
+  // Suspending and resuming are signed acts of this party: the page is
+  // drawn again to show the one now in force.
   onSubmit('suspend', async (form) => {
     await post(`/console/api/channels/${encodeURIComponent(form.dataset.channel)}/suspend`, { reason: $('#reason').value });
-    toast(T.done);
+    location.reload();
+  });
+  onSubmit('resume', async (form) => {
+    await post(`/console/api/channels/${encodeURIComponent(form.dataset.channel)}/resume`, { reason: $('#resume-reason').value });
+    location.reload();
   });
   onSubmit('add-operator', async () => {
     await post('/console/api/operators', { name: $('#op-name').value, role: $('#op-role').value, lang: $('#op-lang').value, password: $('#op-password').value });

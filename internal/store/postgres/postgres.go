@@ -7,12 +7,14 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
+	"sync"
+	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"hotline/internal/store"
 	"hotline/internal/store/sqlstore"
@@ -26,17 +28,31 @@ var migrations, _ = fs.Sub(embedded, "migrations")
 // Store is a store.Store on PostgreSQL.
 type Store struct {
 	*sqlstore.Store
+
+	lmu   sync.Mutex
+	lease store.Lease // acquired by this store; zero if never
 }
+
+// IdleInTransaction is how long the server keeps a session that went
+// silent inside a transaction. A paused process (SIGSTOP, a frozen
+// machine) stuck in an Apply holds the lease row in share mode; the
+// server ends its session after this, so that the takeover is not held
+// up behind it.
+const IdleInTransaction = 2 * time.Second
 
 var _ store.Store = (*Store)(nil)
 
 // Open connects to the database named by a postgres:// URL (or key=value
 // connection string) and migrates it.
 func Open(ctx context.Context, dsn string) (*Store, error) {
-	db, err := sql.Open("pgx", dsn)
+	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("PostgreSQL URL: %w", err)
 	}
+	if _, ok := cfg.RuntimeParams["idle_in_transaction_session_timeout"]; !ok {
+		cfg.RuntimeParams["idle_in_transaction_session_timeout"] = fmt.Sprint(IdleInTransaction.Milliseconds())
+	}
+	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(8)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
@@ -61,7 +77,9 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("opening PostgreSQL store: %w", err)
 	}
-	return &Store{s}, nil
+	ps := &Store{Store: s}
+	s.SetFence(ps.fence)
+	return ps, nil
 }
 
 // SchemaVersion is the number of the newest embedded migration.

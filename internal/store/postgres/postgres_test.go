@@ -2,15 +2,10 @@ package postgres_test
 
 import (
 	"context"
-	"database/sql"
-	"fmt"
 	"net"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,99 +13,28 @@ import (
 	"hotline/internal/station"
 	"hotline/internal/store"
 	"hotline/internal/store/postgres"
+	"hotline/internal/store/postgres/pgtest"
 	"hotline/internal/store/storetest"
 )
 
-// server is a real PostgreSQL server started for these tests.
+// server is a real PostgreSQL server started for these tests, or why
+// there is none.
 var server struct {
-	dsn  func(db string) string
+	*pgtest.Server
 	skip string
 }
 
-// TestMain starts a throwaway PostgreSQL server (initdb + pg_ctl from the
-// Debian postgresql package) in a temporary directory. Without the server
-// binaries the tests fail under CI and are skipped, loudly, elsewhere.
+// TestMain starts a throwaway PostgreSQL server (see pgtest). Without the
+// server binaries the tests fail under CI and are skipped, loudly,
+// elsewhere.
 func TestMain(m *testing.M) {
-	stop, err := startServer()
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			fmt.Fprintln(os.Stderr, "postgres tests:", err)
-			os.Exit(1)
-		}
-		server.skip = err.Error() + " (install Debian's postgresql package to run these tests)"
-	}
+	server.Server, server.skip = pgtest.Main()
 	code := m.Run()
-	if stop != nil {
-		stop()
+	if server.Server != nil {
+		server.Stop()
 	}
 	os.Exit(code)
 }
-
-func binDir() (string, error) {
-	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
-		dir := strings.TrimSpace(string(out))
-		if _, err := os.Stat(filepath.Join(dir, "initdb")); err == nil {
-			return dir, nil
-		}
-	}
-	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
-	if len(matches) == 0 {
-		return "", fmt.Errorf("no PostgreSQL server binaries (initdb) found")
-	}
-	return filepath.Dir(matches[len(matches)-1]), nil
-}
-
-func startServer() (func(), error) {
-	bin, err := binDir()
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "hotline-pg-")
-	if err != nil {
-		return nil, err
-	}
-	// PostgreSQL refuses to run as root: run it as the postgres user then.
-	var run func(name string, args ...string) *exec.Cmd
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			return nil, fmt.Errorf("running as root and there is no postgres user: %w", err)
-		}
-		if out, err := exec.Command("chown", "-R", u.Uid+":"+u.Gid, dir).CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("chown: %v: %s", err, out)
-		}
-		os.Chmod(dir, 0o755)
-		run = func(name string, args ...string) *exec.Cmd {
-			return exec.Command("runuser", append([]string{"-u", "postgres", "--", filepath.Join(bin, name)}, args...)...)
-		}
-	} else {
-		run = func(name string, args ...string) *exec.Cmd { return exec.Command(filepath.Join(bin, name), args...) }
-	}
-	data := filepath.Join(dir, "data")
-	if out, err := run("initdb", "-D", data, "-U", "hotline", "--auth=trust", "-E", "UTF8", "--no-locale").CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("initdb: %v: %s", err, out)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=on", port, dir)
-	if out, err := run("pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start").CombinedOutput(); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "log"))
-		return nil, fmt.Errorf("pg_ctl start: %v: %s %s", err, out, log)
-	}
-	server.dsn = func(db string) string {
-		return fmt.Sprintf("postgres://hotline@127.0.0.1:%d/%s?sslmode=disable", port, db)
-	}
-	return func() {
-		run("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop").Run()
-		os.RemoveAll(dir)
-	}, nil
-}
-
-var dbSeq atomic.Int64
 
 // freshDB creates an empty database and returns its connection string.
 func freshDB(t *testing.T) string {
@@ -118,16 +42,7 @@ func freshDB(t *testing.T) string {
 	if server.skip != "" {
 		t.Skip(server.skip)
 	}
-	admin, err := sql.Open("pgx", server.dsn("postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	name := fmt.Sprintf("t%d_%d", os.Getpid(), dbSeq.Add(1))
-	if _, err := admin.ExecContext(t.Context(), "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	return server.dsn(name)
+	return server.FreshDB(t)
 }
 
 func open(t *testing.T, dsn string) *postgres.Store {

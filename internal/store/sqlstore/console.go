@@ -222,3 +222,140 @@ func (s *Store) Audit(ctx context.Context, q store.AuditQuery) ([]store.AuditRec
 	}
 	return out, rows.Err()
 }
+
+// The console's alerts: those it raised itself and its acknowledgements
+// of station alerts.
+
+const consoleAlertCols = `id, alert, kind, channel, text, raised_at, cleared_at, ack_by, ack_at`
+
+func scanConsoleAlert(r scanner) (*store.ConsoleAlert, error) {
+	var (
+		a                    store.ConsoleAlert
+		raised, cleared, ack int64
+	)
+	if err := r.Scan(&a.ID, &a.Alert, &a.Kind, &a.Channel, &a.Text, &raised, &cleared, &a.AckBy, &ack); err != nil {
+		return nil, err
+	}
+	a.RaisedAt, a.ClearedAt, a.AckAt = fromNanos(raised), fromNanos(cleared), fromNanos(ack)
+	return &a, nil
+}
+
+// AddConsoleAlert stores a console alert or the acknowledgement of a
+// station alert.
+func (s *Store) AddConsoleAlert(ctx context.Context, a store.ConsoleAlert) (*store.ConsoleAlert, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	var row *sql.Row
+	if a.Alert != 0 {
+		// The station alert's own kind, channel, text and time; the
+		// first acknowledgement stands.
+		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO console_alerts (alert, kind, channel, text, raised_at, ack_by, ack_at)
+			SELECT id, ?, channel, text, at, ?, ? FROM alerts WHERE id = ? ON CONFLICT DO NOTHING`),
+			store.ConsoleAlertStation, a.AckBy, nanos(a.AckAt), a.Alert)
+		if err != nil {
+			return nil, fmt.Errorf("acknowledging alert %d: %w", a.Alert, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			var have int
+			if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM alerts WHERE id = ?`), a.Alert).Scan(&have); err != nil {
+				return nil, err
+			}
+			if have == 0 {
+				return nil, fmt.Errorf("alert %d: %w", a.Alert, store.ErrNotFound)
+			}
+		}
+		row = tx.QueryRowContext(ctx, s.q(`SELECT `+consoleAlertCols+` FROM console_alerts WHERE alert = ?`), a.Alert)
+	} else {
+		var id int64
+		err := tx.QueryRowContext(ctx, s.q(`INSERT INTO console_alerts (alert, kind, channel, text, raised_at, cleared_at, ack_by, ack_at)
+			VALUES (0, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+			a.Kind, a.Channel, a.Text, nanos(a.RaisedAt), nanos(a.ClearedAt), a.AckBy, nanos(a.AckAt)).Scan(&id)
+		if err != nil {
+			return nil, fmt.Errorf("console alert: %w", err)
+		}
+		row = tx.QueryRowContext(ctx, s.q(`SELECT `+consoleAlertCols+` FROM console_alerts WHERE id = ?`), id)
+	}
+	out, err := scanConsoleAlert(row)
+	if err != nil {
+		return nil, err
+	}
+	return out, tx.Commit()
+}
+
+// AckConsoleAlert acknowledges one of the console's own alerts.
+func (s *Store) AckConsoleAlert(ctx context.Context, id int64, by string, at time.Time) (*store.ConsoleAlert, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE console_alerts SET ack_by = ?, ack_at = ? WHERE id = ? AND alert = 0 AND ack_by = ''`),
+		by, nanos(at), id); err != nil {
+		return nil, err
+	}
+	a, err := scanConsoleAlert(tx.QueryRowContext(ctx, s.q(`SELECT `+consoleAlertCols+` FROM console_alerts WHERE id = ? AND alert = 0`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("console alert %d: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return a, tx.Commit()
+}
+
+// ClearConsoleAlerts ends the console's alerts of a kind on a channel.
+func (s *Store) ClearConsoleAlerts(ctx context.Context, kind, channel string, at time.Time) (int, error) {
+	res, err := s.exec(ctx, `UPDATE console_alerts SET cleared_at = ? WHERE alert = 0 AND kind = ? AND channel = ? AND cleared_at = 0`,
+		nanos(at), kind, channel)
+	if err != nil {
+		return 0, err
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// ConsoleAlerts returns console alerts matching q, newest first.
+func (s *Store) ConsoleAlerts(ctx context.Context, q store.ConsoleAlertQuery) ([]store.ConsoleAlert, error) {
+	var where []string
+	var args []any
+	if q.Kind != "" {
+		where = append(where, "kind = ?")
+		args = append(args, q.Kind)
+	}
+	if q.Open {
+		where = append(where, "(ack_by = '' OR cleared_at = 0 AND alert = 0)")
+	}
+	if q.AlertAfter > 0 {
+		where = append(where, "alert > ?")
+		args = append(args, q.AlertAfter)
+	}
+	query := `SELECT ` + consoleAlertCols + ` FROM console_alerts`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY id DESC"
+	if q.Limit > 0 {
+		query += fmt.Sprintf(" LIMIT %d", q.Limit)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.ConsoleAlert
+	for rows.Next() {
+		a, err := scanConsoleAlert(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *a)
+	}
+	return out, rows.Err()
+}

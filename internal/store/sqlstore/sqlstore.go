@@ -43,6 +43,17 @@ type Store struct {
 	// CPU under load).
 	wmu   sync.Mutex
 	stmts map[string]*sql.Stmt
+	// fence, if set, runs first in every Apply transaction; an error
+	// from it rolls the batch back (see store.Leaser).
+	fence func(ctx context.Context, tx *sql.Tx) error
+}
+
+// SetFence makes every later Apply run f first in its transaction and
+// write nothing if f fails: an engine's fencing-token check.
+func (s *Store) SetFence(f func(ctx context.Context, tx *sql.Tx) error) {
+	s.wmu.Lock()
+	s.fence = f
+	s.wmu.Unlock()
 }
 
 // The write statements, prepared once per connection.
@@ -288,6 +299,12 @@ func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
 	if err != nil {
 		return err
 	}
+	if s.fence != nil {
+		if err := s.fence(ctx, tx); err != nil {
+			tx.Rollback()
+			return err
+		}
+	}
 	if err := s.apply(ctx, tx, b); err != nil {
 		tx.Rollback()
 		return err
@@ -380,12 +397,24 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
 // outstanding selects entries that wait for a person's acknowledgement and
 // whose ladder is not finished (see store.Snapshot.Outstanding). The first
 // two arguments are this station's name.
-var outstanding = fmt.Sprintf(`e.kind IN (%d, %d, %d)
+var outstanding = fmt.Sprintf(`e.kind IN (%s)
 		AND NOT EXISTS (SELECT 1 FROM acks a WHERE a.channel = e.channel AND a.author = e.author AND a.idx = e.idx)
 		AND NOT EXISTS (SELECT 1 FROM escalations x WHERE x.channel = e.channel AND x.author = e.author AND x.idx = e.idx
 			AND x.step = CASE WHEN e.author = ? THEN %d ELSE %d END)
 		AND (e.kind <> %d OR e.author <> ? OR e.idx = (SELECT c.last_check FROM channels c WHERE c.id = e.channel))`,
-	envelope.Text, envelope.Check, envelope.Escalation, store.StepForwarded, store.StepOverdue, envelope.Check)
+	ackedKinds(), store.StepForwarded, store.StepOverdue, envelope.Check)
+
+// ackedKinds lists the kinds that wait for a person's acknowledgement, for
+// SQL: "1, 6, 8, ...".
+func ackedKinds() string {
+	var ks []string
+	for _, k := range envelope.Kinds() {
+		if k.NeedsAck() {
+			ks = append(ks, strconv.Itoa(int(k)))
+		}
+	}
+	return strings.Join(ks, ", ")
+}
 
 // Load returns the snapshot a station resumes from.
 func (s *Store) Load(ctx context.Context, self string) (*store.Snapshot, error) {

@@ -247,3 +247,193 @@ func testAudit(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 		t.Errorf("Audit after concurrent appends: %d records, %v; want %d", len(rs), err, len(recs)+40)
 	}
 }
+
+func diffConsoleAlert(got, want store.ConsoleAlert) string {
+	var d []string
+	if got.ID != want.ID || got.Alert != want.Alert || got.Kind != want.Kind || got.Channel != want.Channel || got.Text != want.Text || got.AckBy != want.AckBy {
+		d = append(d, fmt.Sprintf("got %+v, want %+v", got, want))
+	}
+	for _, f := range []struct {
+		name      string
+		got, want time.Time
+	}{{"RaisedAt", got.RaisedAt, want.RaisedAt}, {"ClearedAt", got.ClearedAt, want.ClearedAt}, {"AckAt", got.AckAt, want.AckAt}} {
+		if !sameTime(f.got, f.want) {
+			d = append(d, fmt.Sprintf("%s %s, want %s", f.name, showTime(f.got), showTime(f.want)))
+		}
+	}
+	if len(d) == 0 {
+		return ""
+	}
+	return fmt.Sprint(d)
+}
+
+func testConsoleAlerts(t *testing.T, w *world, open func(t *testing.T) store.Store) {
+	s := open(t)
+	ctx := t.Context()
+	list := func(q store.ConsoleAlertQuery) []store.ConsoleAlert {
+		t.Helper()
+		as, err := s.ConsoleAlerts(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return as
+	}
+	check := func(q store.ConsoleAlertQuery, want ...store.ConsoleAlert) {
+		t.Helper()
+		got := list(q)
+		if len(got) != len(want) {
+			t.Errorf("ConsoleAlerts(%+v) = %d records, want %d: %+v", q, len(got), len(want), got)
+			return
+		}
+		for i := range want {
+			if d := diffConsoleAlert(got[i], want[i]); d != "" {
+				t.Errorf("ConsoleAlerts(%+v)[%d]: %s", q, i, d)
+			}
+		}
+	}
+	check(store.ConsoleAlertQuery{})
+
+	// The console's own alerts.
+	raise := func(a store.ConsoleAlert) store.ConsoleAlert {
+		t.Helper()
+		got, err := s.AddConsoleAlert(ctx, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.ID <= 0 {
+			t.Fatalf("AddConsoleAlert returned ID %d", got.ID)
+		}
+		a.ID = got.ID
+		if d := diffConsoleAlert(*got, a); d != "" {
+			t.Errorf("AddConsoleAlert: %s", d)
+		}
+		return a
+	}
+	ops := raise(store.ConsoleAlert{ID: 77, Kind: store.ConsoleAlertDown, Channel: "ops", Text: "ops: no path to bravo is up", RaisedAt: at(1)})
+	patrol := raise(store.ConsoleAlert{Kind: store.ConsoleAlertDown, Channel: "patrol", Text: "patrol: \"down\" ✓\nsince", RaisedAt: at(2)})
+	if patrol.ID <= ops.ID {
+		t.Errorf("IDs not increasing: %d after %d", patrol.ID, ops.ID)
+	}
+	check(store.ConsoleAlertQuery{}, patrol, ops)
+	check(store.ConsoleAlertQuery{Open: true}, patrol, ops)
+	check(store.ConsoleAlertQuery{Kind: store.ConsoleAlertStation})
+	check(store.ConsoleAlertQuery{Limit: 1}, patrol)
+
+	// The first acknowledgement stands.
+	a, err := s.AckConsoleAlert(ctx, ops.ID, "王伟", at(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops.AckBy, ops.AckAt = "王伟", at(5)
+	if d := diffConsoleAlert(*a, ops); d != "" {
+		t.Errorf("AckConsoleAlert: %s", d)
+	}
+	if a, err := s.AckConsoleAlert(ctx, ops.ID, "bob", at(6)); err != nil || diffConsoleAlert(*a, ops) != "" {
+		t.Errorf("AckConsoleAlert a second time = %+v, %v; want the first acknowledgement", a, err)
+	}
+	if _, err := s.AckConsoleAlert(ctx, patrol.ID+100, "bob", at(6)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("AckConsoleAlert of no alert = %v, want ErrNotFound", err)
+	}
+	// Acknowledged but still down: open until it clears.
+	check(store.ConsoleAlertQuery{Open: true}, patrol, ops)
+	if n, err := s.ClearConsoleAlerts(ctx, store.ConsoleAlertDown, "ops", at(7)); err != nil || n != 1 {
+		t.Errorf("ClearConsoleAlerts(ops) = %d, %v; want 1", n, err)
+	}
+	if n, err := s.ClearConsoleAlerts(ctx, store.ConsoleAlertDown, "ops", at(8)); err != nil || n != 0 {
+		t.Errorf("ClearConsoleAlerts(ops) again = %d, %v; want 0", n, err)
+	}
+	ops.ClearedAt = at(7)
+	check(store.ConsoleAlertQuery{Open: true}, patrol)
+	// Cleared but not acknowledged: still open.
+	if _, err := s.ClearConsoleAlerts(ctx, store.ConsoleAlertDown, "patrol", at(9)); err != nil {
+		t.Fatal(err)
+	}
+	patrol.ClearedAt = at(9)
+	check(store.ConsoleAlertQuery{Open: true}, patrol)
+	check(store.ConsoleAlertQuery{}, patrol, ops)
+
+	// Acknowledgements of station alerts: kind, channel, text and time
+	// are the station alert's.
+	apply(t, s, &store.Batch{Alerts: []store.Alert{
+		{At: at(10), Level: "alarm", Channel: "ops", Peer: "bravo", Text: "tamper alarm: root mismatch"},
+		{At: at(11), Level: "supervisor", Channel: "patrol", Peer: "bravo", Text: "FLASH patrol/alpha/3 is still not acknowledged"},
+	}})
+	alerts, err := s.Alerts(ctx, 0)
+	if err != nil || len(alerts) != 2 {
+		t.Fatalf("Alerts = %+v, %v", alerts, err)
+	}
+	ack, err := s.AddConsoleAlert(ctx, store.ConsoleAlert{Alert: alerts[1].ID, Kind: "forged", Channel: "x", Text: "not the alert's", AckBy: "ann", AckAt: at(12)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := store.ConsoleAlert{ID: ack.ID, Alert: alerts[1].ID, Kind: store.ConsoleAlertStation, Channel: "patrol", Text: alerts[1].Text, RaisedAt: at(11), AckBy: "ann", AckAt: at(12)}
+	if d := diffConsoleAlert(*ack, second); d != "" {
+		t.Errorf("AddConsoleAlert of a station alert: %s", d)
+	}
+	if again, err := s.AddConsoleAlert(ctx, store.ConsoleAlert{Alert: alerts[1].ID, AckBy: "bob", AckAt: at(13)}); err != nil || diffConsoleAlert(*again, second) != "" {
+		t.Errorf("a second acknowledgement of a station alert = %+v, %v; want the first", again, err)
+	}
+	if _, err := s.AddConsoleAlert(ctx, store.ConsoleAlert{Alert: alerts[1].ID + 100, AckBy: "bob", AckAt: at(13)}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("acknowledging no station alert = %v, want ErrNotFound", err)
+	}
+	first, err := s.AddConsoleAlert(ctx, store.ConsoleAlert{Alert: alerts[0].ID, AckBy: "ann", AckAt: at(14)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only the console's own alerts are acknowledged or cleared by ID.
+	if _, err := s.AckConsoleAlert(ctx, first.ID, "bob", at(15)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("AckConsoleAlert of a station alert's record = %v, want ErrNotFound", err)
+	}
+	if n, err := s.ClearConsoleAlerts(ctx, store.ConsoleAlertStation, "ops", at(15)); err != nil || n != 0 {
+		t.Errorf("ClearConsoleAlerts of station alerts = %d, %v; want 0", n, err)
+	}
+	check(store.ConsoleAlertQuery{Kind: store.ConsoleAlertStation}, *first, second)
+	check(store.ConsoleAlertQuery{Kind: store.ConsoleAlertStation, AlertAfter: alerts[0].ID}, second)
+	check(store.ConsoleAlertQuery{Open: true}, patrol)
+	check(store.ConsoleAlertQuery{Limit: 2}, *first, second)
+}
+
+// testConsoleAlertAckOnce: operators acknowledging the same station alert
+// at once make one record, and all of them are told whose acknowledgement
+// stands.
+func testConsoleAlertAckOnce(t *testing.T, w *world, open func(t *testing.T) store.Store) {
+	s := open(t)
+	ctx := t.Context()
+	apply(t, s, &store.Batch{Alerts: []store.Alert{{At: at(1), Level: "alarm", Channel: "ops", Peer: "bravo", Text: "ops is dormant"}}})
+	alerts, err := s.Alerts(ctx, 0)
+	if err != nil || len(alerts) != 1 {
+		t.Fatalf("Alerts = %+v, %v", alerts, err)
+	}
+	down, err := s.AddConsoleAlert(ctx, store.ConsoleAlert{Kind: store.ConsoleAlertDown, Channel: "ops", Text: "down", RaisedAt: at(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	by, downBy := map[string]bool{}, map[string]bool{}
+	for i := range 8 {
+		wg.Go(func() {
+			name := fmt.Sprint("op", i)
+			a, err := s.AddConsoleAlert(ctx, store.ConsoleAlert{Alert: alerts[0].ID, AckBy: name, AckAt: at(2 + i)})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			d, err := s.AckConsoleAlert(ctx, down.ID, name, at(2+i))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			by[a.AckBy], downBy[d.AckBy] = true, true
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if len(by) != 1 || len(downBy) != 1 {
+		t.Errorf("concurrent acknowledgements stood for %v and %v; want one each", by, downBy)
+	}
+	if rs, err := s.ConsoleAlerts(ctx, store.ConsoleAlertQuery{Kind: store.ConsoleAlertStation}); err != nil || len(rs) != 1 {
+		t.Errorf("records of the station alert: %+v, %v; want one", rs, err)
+	}
+}

@@ -66,6 +66,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Operators", testOperators},
 		{"Sessions", testSessions},
 		{"Audit", testAudit},
+		{"Plans", testPlans},
+		{"Findings", testFindings},
+		{"ConsoleAlerts", testConsoleAlerts},
+		{"ConsoleAlertAckOnce", testConsoleAlertAckOnce},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

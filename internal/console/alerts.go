@@ -1,0 +1,428 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"hotline/internal/operator"
+	"hotline/internal/protocol"
+	"hotline/internal/station"
+	"hotline/internal/store"
+)
+
+// Alerts that take over the screen until a person acknowledges them:
+//
+//   - an incoming FLASH or IMMEDIATE message not acknowledged (its
+//     acknowledgement is a signed entry to the peer, as ever);
+//   - a station alert of level "alarm" (a missed deadline, a tamper alarm,
+//     a dormant channel, a suspension by the peer, a refused station) or
+//     "supervisor" (a supervisor must act on a late message; only those
+//     who may handle escalations see and acknowledge it);
+//   - a channel with no path up for longer than Config.DownAfter, an
+//     alert the console raises itself.
+//
+// The station's alerts are never changed: that a person acknowledged one
+// on the console is recorded in the console's own records (store.Console,
+// ConsoleAlert) and in the audit trail.
+
+// DefaultDownAfter is how long a channel may be down before it takes over
+// the screen: long enough for a peer's restart or a reconnect, short
+// enough that nobody misses an outage.
+const DefaultDownAfter = 5 * time.Second
+
+// takesOver reports whether a station alert of this level takes over the
+// screen, and the permission needed to acknowledge it.
+func takesOver(level string) (operator.Permission, bool) {
+	switch level {
+	case "alarm":
+		return operator.Ack, true
+	case "supervisor":
+		return operator.Escalate, true
+	}
+	return "", false
+}
+
+// takeoverItem is one thing that takes over the screen.
+type takeoverItem struct {
+	// Key is what acknowledges it: the message id for a message, "a:ID"
+	// for a station alert, "c:ID" for one of the console's own.
+	Key     string
+	Kind    string // "message", "alarm", "supervisor", "down"
+	Channel string
+	At      time.Time
+	Message *station.MessageView
+	Alert   *store.Alert
+	Console *store.ConsoleAlert
+}
+
+// IsAlert tells an alert (acknowledged on the console) from a message.
+func (t takeoverItem) IsAlert() bool { return t.Kind != "message" }
+
+// hub passes the console's own notifications to the browsers' event
+// streams, beside the station's.
+type hub struct {
+	mu   sync.Mutex
+	subs map[chan protocol.Notify]struct{}
+}
+
+func (h *hub) subscribe() (<-chan protocol.Notify, func()) {
+	ch := make(chan protocol.Notify, 16)
+	h.mu.Lock()
+	if h.subs == nil {
+		h.subs = map[chan protocol.Notify]struct{}{}
+	}
+	h.subs[ch] = struct{}{}
+	h.mu.Unlock()
+	return ch, func() {
+		h.mu.Lock()
+		delete(h.subs, ch)
+		h.mu.Unlock()
+	}
+}
+
+func (h *hub) publish(n protocol.Notify) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for ch := range h.subs {
+		select {
+		case ch <- n:
+		default: // a slow browser misses it; the next one refreshes everything
+		}
+	}
+}
+
+// watch raises and clears the console's own alerts from the station's
+// state, following the station's notifications and waking when a channel
+// has been down for DownAfter; nothing polls.
+func (s *Server) watch(notes <-chan protocol.Notify, cancel func()) {
+	defer cancel()
+	wake := time.NewTimer(0)
+	defer wake.Stop()
+	for {
+		select {
+		case <-notes:
+		case <-wake.C:
+		case <-s.cfg.Done:
+			return
+		}
+		// Notifications come in bursts: take what is there, then look once.
+	drain:
+		for {
+			select {
+			case <-notes:
+			default:
+				break drain
+			}
+		}
+		next, err := s.reconcile(context.Background())
+		if err != nil {
+			select {
+			case <-s.cfg.Done:
+				return
+			default:
+			}
+			s.cfg.Log.Error("console alerts", "err", err)
+		}
+		if !wake.Stop() {
+			select {
+			case <-wake.C:
+			default:
+			}
+		}
+		if !next.IsZero() {
+			wake.Reset(max(time.Until(next), time.Millisecond))
+		}
+	}
+}
+
+// reconcile raises an alert for each channel down for DownAfter that has
+// none open, and clears those of channels up again. It returns when the
+// next channel's grace ends (zero if none is waiting).
+func (s *Server) reconcile(ctx context.Context) (time.Time, error) {
+	chs, err := s.cfg.Ops.Channels(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	st := s.cfg.Operators.Store
+	open, err := st.ConsoleAlerts(ctx, store.ConsoleAlertQuery{Kind: store.ConsoleAlertDown, Open: true})
+	if err != nil {
+		return time.Time{}, err
+	}
+	raised, lasting := map[string]bool{}, map[string]bool{}
+	for _, a := range open {
+		raised[a.Channel] = true
+		lasting[a.Channel] = lasting[a.Channel] || a.ClearedAt.IsZero()
+	}
+	now := s.cfg.Now()
+	changed := false
+	var next time.Time
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seen := map[string]bool{}
+	for _, c := range chs {
+		seen[c.ID] = true
+		if c.State != protocol.StateDown {
+			delete(s.downSince, c.ID)
+			if lasting[c.ID] {
+				if _, err := st.ClearConsoleAlerts(ctx, store.ConsoleAlertDown, c.ID, now); err != nil {
+					return time.Time{}, err
+				}
+				changed = true
+			}
+			continue
+		}
+		since, ok := s.downSince[c.ID]
+		if !ok {
+			since = now
+			s.downSince[c.ID] = now
+		}
+		if due := since.Add(s.cfg.DownAfter); now.Before(due) {
+			if next.IsZero() || due.Before(next) {
+				next = due
+			}
+			continue
+		}
+		if raised[c.ID] {
+			continue // one alert per outage, and none while an earlier one waits for a person
+		}
+		text := fmt.Sprintf("%s: no path to %s is up (%s down) since %s", c.ID, c.Peer, strings.Join(downPaths(c), ", "), utc(since))
+		if _, err := st.AddConsoleAlert(ctx, store.ConsoleAlert{Kind: store.ConsoleAlertDown, Channel: c.ID, Text: text, RaisedAt: since}); err != nil {
+			return time.Time{}, err
+		}
+		s.cfg.Log.Warn("channel down", "channel", c.ID, "since", since)
+		changed = true
+	}
+	for id := range s.downSince {
+		if !seen[id] {
+			delete(s.downSince, id)
+		}
+	}
+	if changed {
+		s.hub.publish(protocol.Notify{What: "console-alert"})
+	}
+	return next, nil
+}
+
+// pendingAlerts returns the station alerts that take over the screen and
+// no one has acknowledged on the console, oldest first. Alerts up to
+// s.floor are known to need nothing, so that only newer ones are read.
+func (s *Server) pendingAlerts(ctx context.Context) ([]store.Alert, error) {
+	s.mu.Lock()
+	floor := s.floor
+	s.mu.Unlock()
+	as, err := s.cfg.Ops.Alerts(ctx, floor)
+	if err != nil {
+		return nil, err
+	}
+	acks, err := s.cfg.Operators.Store.ConsoleAlerts(ctx, store.ConsoleAlertQuery{Kind: store.ConsoleAlertStation, AlertAfter: floor})
+	if err != nil {
+		return nil, err
+	}
+	acked := map[int64]bool{}
+	for _, a := range acks {
+		acked[a.Alert] = true
+	}
+	var out []store.Alert
+	top := floor
+	for _, a := range as {
+		if _, ok := takesOver(a.Level); ok && !acked[a.ID] {
+			out = append(out, a)
+		} else if len(out) == 0 {
+			top = a.ID
+		}
+	}
+	s.mu.Lock()
+	s.floor = max(s.floor, top)
+	s.mu.Unlock()
+	return out, nil
+}
+
+// takeover returns what takes over the screen of an operator with this
+// role: the messages and alerts they may acknowledge, messages first
+// (FLASH before IMMEDIATE), then the console's own alerts and the
+// station's, oldest first.
+func (s *Server) takeover(ctx context.Context, role string) ([]takeoverItem, error) {
+	if !operator.Allowed(role, operator.Ack) && !operator.Allowed(role, operator.Escalate) {
+		return nil, nil
+	}
+	in, err := s.cfg.Ops.Inbox(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	var msgs []takeoverItem
+	for i := range in {
+		m := &in[i]
+		if !m.Acknowledged && urgent(m.Precedence) {
+			msgs = append(msgs, takeoverItem{Key: m.ID, Kind: "message", Channel: m.Channel, At: m.ReceivedAt, Message: m})
+		}
+	}
+	sort.SliceStable(msgs, func(i, j int) bool {
+		if a, b := precRank(msgs[i].Message.Precedence), precRank(msgs[j].Message.Precedence); a != b {
+			return a < b
+		}
+		return msgs[i].At.Before(msgs[j].At)
+	})
+	if !operator.Allowed(role, operator.Ack) {
+		msgs = nil
+	}
+	var alerts []takeoverItem
+	own, err := s.cfg.Operators.Store.ConsoleAlerts(ctx, store.ConsoleAlertQuery{Open: true})
+	if err != nil {
+		return nil, err
+	}
+	for i := range own {
+		a := &own[i]
+		if a.AckBy == "" && operator.Allowed(role, operator.Ack) {
+			alerts = append(alerts, takeoverItem{Key: "c:" + strconv.FormatInt(a.ID, 10), Kind: a.Kind, Channel: a.Channel, At: a.RaisedAt, Console: a})
+		}
+	}
+	pending, err := s.pendingAlerts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range pending {
+		a := &pending[i]
+		if perm, _ := takesOver(a.Level); operator.Allowed(role, perm) {
+			alerts = append(alerts, takeoverItem{Key: "a:" + strconv.FormatInt(a.ID, 10), Kind: a.Level, Channel: a.Channel, At: a.At, Alert: a})
+		}
+	}
+	sort.SliceStable(alerts, func(i, j int) bool { return alerts[i].At.Before(alerts[j].At) })
+	return append(msgs, alerts...), nil
+}
+
+// alertLine is one line of the alerts list: a station alert or one of
+// the console's own, with its acknowledgement on the console if any.
+type alertLine struct {
+	At        time.Time
+	Level     string
+	Channel   string
+	Text      string
+	Console   bool // raised by the console
+	ClearedAt time.Time
+	AckBy     string
+	AckAt     time.Time
+}
+
+// recentAlerts returns the latest station alerts and console alerts,
+// newest first, with who acknowledged them.
+func (s *Server) recentAlerts(ctx context.Context, n int) ([]alertLine, error) {
+	as, err := s.cfg.Ops.Alerts(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	if len(as) > n {
+		as = as[len(as)-n:]
+	}
+	var after int64
+	if len(as) > 0 {
+		after = as[0].ID - 1
+	}
+	st := s.cfg.Operators.Store
+	acks, err := st.ConsoleAlerts(ctx, store.ConsoleAlertQuery{Kind: store.ConsoleAlertStation, AlertAfter: after})
+	if err != nil {
+		return nil, err
+	}
+	ackOf := map[int64]store.ConsoleAlert{}
+	for _, a := range acks {
+		ackOf[a.Alert] = a
+	}
+	var out []alertLine
+	for _, a := range as {
+		k := ackOf[a.ID]
+		out = append(out, alertLine{At: a.At, Level: a.Level, Channel: a.Channel, Text: a.Text, AckBy: k.AckBy, AckAt: k.AckAt})
+	}
+	own, err := st.ConsoleAlerts(ctx, store.ConsoleAlertQuery{Kind: store.ConsoleAlertDown, Limit: n})
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range own {
+		out = append(out, alertLine{At: a.RaisedAt, Level: "alarm", Channel: a.Channel, Text: a.Text, Console: true, ClearedAt: a.ClearedAt, AckBy: a.AckBy, AckAt: a.AckAt})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].At.After(out[j].At) })
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out, nil
+}
+
+// ackAlerts acknowledges alerts on the console in an operator's name:
+// each is recorded in the console's store and in the audit trail. A
+// supervisor's alert needs the permission to handle escalations.
+func (s *Server) ackAlerts(r *http.Request, se *session) (result, error) {
+	var req struct {
+		Keys []string `json:"keys"`
+	}
+	if err := readJSON(r, &req); err != nil {
+		return result{}, err
+	}
+	if len(req.Keys) == 0 || len(req.Keys) > 1000 {
+		return result{}, bad("name 1 to 1000 alerts to acknowledge (keys like a:17 or c:3)")
+	}
+	ctx := r.Context()
+	now := s.cfg.Now().UTC()
+	var out []store.ConsoleAlert
+	for _, key := range req.Keys {
+		rec, err := s.ackOne(ctx, se, key, now)
+		detail := ""
+		if err != nil {
+			detail = errText(err)
+		} else {
+			detail = rec.Text
+			if rec.AckBy != se.op.Name || !rec.AckAt.Equal(now) {
+				detail = fmt.Sprintf("already acknowledged by %s: %s", rec.AckBy, rec.Text)
+			}
+		}
+		outcome := operator.Outcome(err)
+		if errors.Is(err, errForbidden) {
+			outcome = "refused"
+		}
+		s.audit(r, se, "alert.ack", key, outcome, detail)
+		if err != nil {
+			return result{audited: true}, err
+		}
+		out = append(out, *rec)
+	}
+	s.hub.publish(protocol.Notify{What: "console-alert"})
+	return result{body: out, audited: true}, nil
+}
+
+func (s *Server) ackOne(ctx context.Context, se *session, key string, now time.Time) (*store.ConsoleAlert, error) {
+	kind, num, _ := strings.Cut(key, ":")
+	id, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || id <= 0 || kind != "a" && kind != "c" {
+		return nil, bad("alert %q is not a:ID (a station alert) or c:ID (the console's own)", key)
+	}
+	st := s.cfg.Operators.Store
+	if kind == "c" {
+		if !operator.Allowed(se.op.Role, operator.Ack) {
+			return nil, fmt.Errorf("%w: role %s may not %s", errForbidden, se.op.Role, operator.Ack)
+		}
+		rec, err := st.AckConsoleAlert(ctx, id, se.op.Name, now)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, bad("there is no console alert %d", id)
+		}
+		return rec, err
+	}
+	as, err := s.cfg.Ops.Alerts(ctx, id-1)
+	if err != nil {
+		return nil, err
+	}
+	if len(as) == 0 || as[0].ID != id {
+		return nil, bad("there is no station alert %d", id)
+	}
+	perm, ok := takesOver(as[0].Level)
+	if !ok {
+		perm = operator.Ack
+	}
+	if !operator.Allowed(se.op.Role, perm) {
+		return nil, fmt.Errorf("%w: role %s may not %s", errForbidden, se.op.Role, perm)
+	}
+	return st.AddConsoleAlert(ctx, store.ConsoleAlert{Alert: id, AckBy: se.op.Name, AckAt: now})
+}

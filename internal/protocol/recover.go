@@ -1,0 +1,216 @@
+package protocol
+
+// Recovery after a restore. A station restored from an old backup may have
+// signed entries its disk no longer holds; appending again would sign a
+// second, different entry at an index already used (equivocation). So a
+// restored station (Config.Restored) appends nothing on a channel until
+// the peer's status says what it holds of this station's log. If the peer
+// holds more, and shows it with a receipt this station signed, the station
+// fetches those entries back (a fetch frame), checks each against its own
+// signature and the receipt's root, stores them, and only then resumes.
+// The entries are sealed to the peer, so their text cannot be read back:
+// they are stored with an empty body and shown as recovered.
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"hotline/internal/envelope"
+	"hotline/internal/store"
+	"hotline/internal/transcript"
+)
+
+// ErrRestoring is returned for an append on a channel of a restored
+// station before the peer has said what it holds.
+var ErrRestoring = errors.New("restored from a backup")
+
+// Load asks the station to read entries from..to of a log from its store
+// and to report them with Loaded. The core uses it to send a peer's own
+// entries back (Fetch).
+type Load struct {
+	Peer            string
+	Conn            ConnID
+	Channel, Author string
+	From, To        uint64
+}
+
+func (Load) action() {}
+
+// Loaded reports the entries of a Load: their exact bytes, in order.
+type Loaded struct {
+	Peer            string
+	Conn            ConnID
+	Channel, Author string
+	Entries         [][]byte
+	Err             error
+}
+
+func (Loaded) event() {}
+
+// recovery is a channel fetching its own log back from the peer.
+type recovery struct {
+	target  transcript.Checkpoint
+	receipt []byte
+	tree    *transcript.Tree
+	size    uint64
+	entries []store.Entry
+}
+
+// Holding reports whether any channel waits for its peer (restored) or is
+// fetching its own entries back.
+func (c *Core) Holding() bool {
+	for _, cs := range c.channels {
+		if cs.holding || cs.recover != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// mayWrite says why nothing may be appended to cs now, if so.
+func (c *Core) mayWrite(cs *chanState) error {
+	switch {
+	case cs.recover != nil:
+		return fmt.Errorf("%w: fetching entries %d..%d of this station's log %s back from %s", ErrRestoring,
+			cs.recover.size+1, cs.recover.target.Size, cs.rec.ID, cs.rec.Peer)
+	case cs.holding:
+		return fmt.Errorf("%w: waiting for %s to say what it holds of this station's log %s (it must be reachable)", ErrRestoring, cs.rec.Peer, cs.rec.ID)
+	}
+	return nil
+}
+
+// release ends the hold of a restored channel once the peer's status
+// shows nothing newer than this station holds.
+func (c *Core) release(cs *chanState) {
+	if cs.holding && cs.recover == nil {
+		cs.holding = false
+		c.alert("notice", cs.rec.ID, cs.rec.Peer, "%s holds no more of this station's log %s than this station (%d entries): appending again after the restore",
+			cs.rec.Peer, cs.rec.ID, cs.mine.size)
+		c.emit(Notify{What: "channel", Channel: cs.rec.ID})
+	}
+}
+
+// startRecovery begins fetching this station's entries back from the
+// peer, up to the receipt cp (signed by this station, cosigned by the
+// peer).
+func (c *Core) startRecovery(p *peer, conn ConnID, cs *chanState, cp *transcript.Checkpoint, receipt []byte) {
+	if cs.recover == nil {
+		cs.recover = &recovery{target: *cp, receipt: receipt, tree: cs.mine.tree.Clone(), size: cs.mine.size}
+		c.alert("alarm", cs.rec.ID, p.card.Name, "%s holds %d entries of this station's log %s, which holds only %d (restored from an old backup?): fetching them back before appending",
+			p.card.Name, cp.Size, cs.rec.ID, cs.mine.size)
+		c.emit(Notify{What: "channel", Channel: cs.rec.ID})
+	}
+	c.emit(Send{Peer: p.card.Name, Conn: conn, Data: (&Frame{Type: FrameFetch, Channel: cs.rec.ID, Author: c.keys.Name, From: cs.recover.size + 1}).Encode()})
+}
+
+// fetch answers a peer that asks for its own log back.
+func (c *Core) fetch(p *peer, conn ConnID, f *Frame) {
+	cs := c.channels[f.Channel]
+	if cs == nil || cs.rec.Peer != p.card.Name || f.Author != p.card.Name || f.From == 0 || f.From > cs.theirs.durable {
+		c.reject(p, conn, "bad fetch", f.Channel, "fetch from %s of %s/%s from %d is not valid (this station holds %d)",
+			p.card.Name, f.Channel, f.Author, f.From, c.heldOf(cs))
+		return
+	}
+	c.emit(Load{Peer: p.card.Name, Conn: conn, Channel: f.Channel, Author: f.Author, From: f.From, To: cs.theirs.durable})
+}
+
+func (c *Core) heldOf(cs *chanState) uint64 {
+	if cs == nil {
+		return 0
+	}
+	return cs.theirs.durable
+}
+
+// loaded sends a peer's own entries back, in frames, each with the
+// receipt this station holds for that log.
+func (c *Core) loaded(ev Loaded) {
+	p := c.peers[ev.Peer]
+	cs := c.channels[ev.Channel]
+	if p == nil || cs == nil {
+		return
+	}
+	if ev.Err != nil {
+		c.alert("alarm", ev.Channel, ev.Peer, "could not read %s's log %s to send it back: %v", ev.Peer, ev.Channel, ev.Err)
+		return
+	}
+	for start := 0; start < len(ev.Entries); {
+		f := &Frame{Type: FrameEntries, Channel: ev.Channel, Author: ev.Author, Checkpoint: cs.theirs.receipt}
+		size := 0
+		for start < len(ev.Entries) && len(f.Entries) < c.cfg.MaxBatch {
+			raw := ev.Entries[start]
+			if size > 0 && size+len(raw) > c.cfg.MaxBatchBytes {
+				break
+			}
+			f.Entries = append(f.Entries, raw)
+			size += len(raw)
+			start++
+		}
+		c.emit(Send{Peer: ev.Peer, Conn: ev.Conn, Data: f.Encode()})
+	}
+}
+
+// recoverEntries takes entries of this station's own log that the peer
+// sent back.
+func (c *Core) recoverEntries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
+	cs := c.channels[f.Channel]
+	if cs == nil || cs.rec.Peer != p.card.Name || cs.recover == nil {
+		c.reject(p, conn, "wrong author", f.Channel, "%s sent entries of %s's log %s, which is not fetching them", p.card.Name, f.Author, f.Channel)
+		return
+	}
+	r := cs.recover
+	for i, raw := range f.Entries {
+		e, err := envelope.Parse(raw)
+		if err == nil {
+			err = e.Verify(c.keys.SignPublic())
+		}
+		if err == nil && (e.Channel != f.Channel || e.Author != c.keys.Name || e.Recipient != p.card.Name) {
+			err = fmt.Errorf("it is %s, addressed to %s", e.ID(), e.Recipient)
+		}
+		if err != nil {
+			c.reject(p, conn, "bad entry", f.Channel, "entry %d of this station's own log %s sent back by %s refused: %v", i+1, f.Channel, p.card.Name, err)
+			return
+		}
+		switch {
+		case e.Index <= r.size:
+			continue
+		case e.Index > r.size+1:
+			c.emit(Send{Peer: p.card.Name, Conn: conn, Data: (&Frame{Type: FrameFetch, Channel: f.Channel, Author: c.keys.Name, From: r.size + 1}).Encode()})
+			return
+		case e.Index > r.target.Size:
+			c.reject(p, conn, "bad entry", f.Channel, "%s sent back %s, beyond its receipt (%d)", p.card.Name, e.ID(), r.target.Size)
+			return
+		}
+		r.tree.Append(raw)
+		r.size++
+		r.entries = append(r.entries, store.Entry{Channel: e.Channel, Author: e.Author, Index: e.Index, Kind: e.Kind, Precedence: e.Precedence,
+			SenderTime: e.Time, StoredAt: c.now, Raw: raw, Body: []byte{}, Root: r.tree.Root()})
+	}
+	if r.size < r.target.Size {
+		return
+	}
+	if !bytes.Equal(r.tree.Root(), r.target.Root) {
+		cs.recover = nil
+		c.block(cs, fmt.Sprintf("tamper alarm: the entries %s sent back do not make the root of the receipt this station signed at size %d", p.card.Name, r.target.Size))
+		return
+	}
+	// Every entry checked against this station's key and the receipt's
+	// root: they become this station's log again.
+	m := &cs.mine
+	m.tree, m.size = r.tree, r.size
+	m.delivered, m.sent, m.pending, m.receipt = r.size, r.size, nil, r.receipt
+	cs.recover, cs.holding = nil, false
+	c.batch.Entries = append(c.batch.Entries, r.entries...)
+	c.batch.Logs = append(c.batch.Logs, store.Log{Channel: cs.rec.ID, Author: c.keys.Name, Size: m.size, Hashes: m.tree.Hashes()})
+	c.batch.Receipts = append(c.batch.Receipts, store.Receipt{Channel: cs.rec.ID, Author: c.keys.Name, Size: r.target.Size, Note: r.receipt})
+	n, size := len(r.entries), m.size
+	c.afterDurable(func(err error) {
+		if err == nil && size > m.durable {
+			m.durable = size
+			c.alert("notice", cs.rec.ID, p.card.Name, "recovered %d entries of this station's log %s from %s, checked against this station's signature and receipt: appending again from %d",
+				n, cs.rec.ID, p.card.Name, size+1)
+			c.emit(Notify{What: "channel", Channel: cs.rec.ID})
+			c.flush(p.card.Name)
+		}
+	})
+}

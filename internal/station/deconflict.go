@@ -1,0 +1,670 @@
+package station
+
+// Deconfliction at the station (docs/DECONFLICTION.md): coded messages,
+// notices, encounter reports and incident entries are written through
+// the core like any entry; the station builds and checks them first, so
+// that bad input is refused with the field named and nothing is sent, and
+// renders what it holds in each language of the channel's codebook.
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"hotline/internal/channel"
+	"hotline/internal/codebook"
+	"hotline/internal/deconflict"
+	"hotline/internal/envelope"
+	"hotline/internal/protocol"
+	"hotline/internal/store"
+)
+
+// Deconfliction is what operators do with standard phrases, notices of
+// activities, encounter reports and incidents.
+type Deconfliction interface {
+	SendCoded(ctx context.Context, r CodedRequest) (*MessageView, error)
+	SendNotice(ctx context.Context, r NoticeRequest) (*MessageView, error)
+	SendReport(ctx context.Context, r ReportRequest) (*MessageView, error)
+	Incident(ctx context.Context, r IncidentRequest) (*IncidentView, error)
+	Incidents(ctx context.Context, channel string) ([]IncidentView, error)
+	AddPlan(ctx context.Context, r PlanRequest) (*PlanView, error)
+	Plans(ctx context.Context) ([]PlanView, error)
+	Findings(ctx context.Context) ([]FindingView, error)
+}
+
+var _ Deconfliction = (*Station)(nil)
+
+// CodedItem is one item of a coded message: a code with its parameter
+// values, or free text with its language. Values are given as JSON
+// (Params) or as a person types them (Args: "90", "16.5,112.25",
+// "2026-05-01T14:30Z"), each parameter once.
+type CodedItem struct {
+	Code   string                     `json:"code,omitempty"`
+	Params map[string]json.RawMessage `json:"params,omitempty"`
+	Args   map[string]string          `json:"args,omitempty"`
+	Free   string                     `json:"free,omitempty"`
+	Lang   string                     `json:"lang,omitempty"`
+}
+
+// CodedRequest sends a coded message: Items, or the message a finding
+// suggests (Finding; Channel then defaults to the finding's).
+type CodedRequest struct {
+	Channel    string      `json:"channel"`
+	Precedence string      `json:"precedence"`
+	Items      []CodedItem `json:"items,omitempty"`
+	Finding    int64       `json:"finding,omitempty"`
+}
+
+// CodedView is a coded message with its items rendered in each language
+// of the channel's codebook.
+type CodedView struct {
+	Codebook string                `json:"codebook"`
+	Items    []codebook.Item       `json:"items"`
+	Lines    map[string][]LineView `json:"lines"` // language → one line per item
+}
+
+// LineView is one rendered item.
+type LineView struct {
+	Code string `json:"code,omitempty"` // "" for free text
+	Text string `json:"text"`
+	Lang string `json:"lang"`           // the language Text is in
+	Free bool   `json:"free,omitempty"` // the sender's own words, not rendered from the codebook
+}
+
+// NoticeRequest sends a notice of an activity.
+type NoticeRequest struct {
+	Channel    string `json:"channel"`
+	Precedence string `json:"precedence,omitempty"` // default PRIORITY
+	// Notice is the body (docs/DECONFLICTION.md, "Notices of activities"),
+	// decoded strictly; or Plan names a planned activity to notify as it
+	// stands (it is then checked as this notice, not again as a plan).
+	Notice json.RawMessage `json:"notice,omitempty"`
+	Plan   int64           `json:"plan,omitempty"`
+}
+
+// ReportRequest sends an encounter report.
+type ReportRequest struct {
+	Channel    string `json:"channel"`
+	Precedence string `json:"precedence,omitempty"` // default IMMEDIATE
+	// Report is the body (docs/DECONFLICTION.md, "Encounter reports"),
+	// decoded strictly; the messages said on scene may instead be given
+	// in Said, with values as for a coded message.
+	Report json.RawMessage `json:"report"`
+	Said   []SaidRequest   `json:"said,omitempty"`
+}
+
+// SaidRequest is a coded message said on scene.
+type SaidRequest struct {
+	Time  time.Time   `json:"time"`
+	By    string      `json:"by"` // "own" or "other"
+	Items []CodedItem `json:"items"`
+}
+
+// IncidentRequest writes an incident entry: opens an incident on a
+// channel, or acts on one. The station fills in prev (the latest applied
+// step it holds) and refuses a step the lifecycle does not allow now.
+type IncidentRequest struct {
+	Action     string   `json:"action"`             // open, acknowledge, discuss, link, close
+	Channel    string   `json:"channel,omitempty"`  // open: the channel
+	Incident   string   `json:"incident,omitempty"` // other actions: the opening entry's id
+	Title      string   `json:"title,omitempty"`    // open
+	Note       string   `json:"note,omitempty"`
+	Lang       string   `json:"lang,omitempty"`    // of the title and note
+	Links      []string `json:"links,omitempty"`   // ids of entries it is about
+	Outcome    string   `json:"outcome,omitempty"` // close
+	Precedence string   `json:"precedence,omitempty"`
+	// By names the person acting. When set, the peer's entries of the
+	// incident that nobody here has acknowledged are acknowledged in
+	// their name: acting on an incident answers what it says.
+	By string `json:"by,omitempty"`
+	// Finding opens the incident about a finding: it links the entries
+	// the finding is about, and titles it if Title is empty (in Lang).
+	Finding int64 `json:"finding,omitempty"`
+}
+
+// IncidentView is an incident as both parties derive it from its entries
+// (deconflict.Fold).
+type IncidentView struct {
+	ID        string             `json:"id"` // the opening entry
+	Channel   string             `json:"channel"`
+	Opener    string             `json:"opener"`
+	Title     string             `json:"title"`
+	Lang      string             `json:"lang,omitempty"`
+	State     string             `json:"state"`
+	Outcome   string             `json:"outcome,omitempty"`    // proposed (closing) or agreed (closed)
+	ClosingBy string             `json:"closing_by,omitempty"` // who proposed the outcome
+	Timeline  []IncidentStepView `json:"timeline"`             // applied steps in order, then the others
+	Links     []string           `json:"links"`                // every entry the applied steps carry or link
+	Linked    []MessageView      `json:"linked"`               // those of them held here, as messages
+}
+
+// IncidentStepView is one incident entry in the timeline.
+type IncidentStepView struct {
+	Entry    string            `json:"entry"`
+	By       string            `json:"by"`
+	At       time.Time         `json:"at"` // the author's clock
+	Action   string            `json:"action"`
+	Applied  bool              `json:"applied"`
+	From     string            `json:"from,omitempty"`
+	To       string            `json:"to,omitempty"`
+	Why      string            `json:"why,omitempty"` // why it was not applied
+	Outcome  string            `json:"outcome,omitempty"`
+	Rendered map[string]string `json:"rendered"`
+}
+
+// codebooks are the codebooks this station has: the embedded one (the
+// core is configured with the same).
+func (s *Station) codebooks() []*codebook.Codebook {
+	return []*codebook.Codebook{codebook.Default()}
+}
+
+// channelBook returns a channel and the codebook its charter names.
+func (s *Station) channelBook(ctx context.Context, id string) (*store.Channel, *codebook.Codebook, error) {
+	chs, err := s.Store.Channels(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range chs {
+		if chs[i].ID != id {
+			continue
+		}
+		ch, err := channel.ParseUnverified(chs[i].Charter)
+		if err != nil {
+			return nil, nil, err
+		}
+		cb, err := ch.FindCodebook(s.codebooks()...)
+		if err != nil {
+			return nil, nil, badRequest("%v", err)
+		}
+		return &chs[i], cb, nil
+	}
+	return nil, nil, badRequest("%v: %q", protocol.ErrUnknownChannel, id)
+}
+
+// buildMessage builds and checks a coded message from request items.
+func buildMessage(cb *codebook.Codebook, items []CodedItem) (*codebook.Message, error) {
+	if len(items) == 0 {
+		return nil, fmt.Errorf("%w: no items: give a code or free text", codebook.ErrMessage)
+	}
+	var out []codebook.Item
+	for i, it := range items {
+		if it.Code == "" {
+			if len(it.Params)+len(it.Args) > 0 {
+				return nil, &codebook.ItemError{Index: i, Err: fmt.Errorf("%w: free text has no parameters", codebook.ErrMessage)}
+			}
+			out = append(out, codebook.Item{Free: it.Free, Lang: it.Lang})
+			continue
+		}
+		params := map[string]json.RawMessage{}
+		for k, v := range it.Params {
+			params[k] = v
+		}
+		names := make([]string, 0, len(it.Args))
+		for k := range it.Args {
+			names = append(names, k)
+		}
+		slices.Sort(names)
+		for _, k := range names {
+			if _, dup := params[k]; dup {
+				return nil, &codebook.ItemError{Index: i, Code: it.Code, Param: k, Err: fmt.Errorf("%w: given twice", codebook.ErrMessage)}
+			}
+			raw, err := cb.ParseArg(it.Code, k, it.Args[k])
+			if err != nil {
+				if errors.Is(err, codebook.ErrUnknownCode) {
+					return nil, &codebook.ItemError{Index: i, Code: it.Code, Err: err}
+				}
+				return nil, &codebook.ItemError{Index: i, Code: it.Code, Param: k, Err: err}
+			}
+			params[k] = raw
+		}
+		if len(params) == 0 {
+			params = nil
+		}
+		out = append(out, codebook.Item{Code: it.Code, Params: params, Free: it.Free, Lang: it.Lang})
+	}
+	return cb.NewMessage(out...)
+}
+
+// submitEntry writes an entry through the core and returns it as a
+// message once it is durable here.
+func (s *Station) submitEntry(ctx context.Context, ch string, kind envelope.Kind, prec envelope.Precedence, body []byte) (*MessageView, error) {
+	res, err := s.call(ctx, func(id uint64) protocol.Event {
+		return protocol.Submit{ID: id, Channel: ch, Kind: kind, Precedence: prec, Body: body}
+	})
+	if err != nil {
+		return nil, asBadRequest(err)
+	}
+	return s.message(ctx, ch, s.Cfg.Name, res.Index)
+}
+
+func precedenceOr(p string, def envelope.Precedence) (envelope.Precedence, error) {
+	if p == "" {
+		return def, nil
+	}
+	prec, err := envelope.ParsePrecedence(p)
+	if err != nil {
+		return 0, badRequest("%v", err)
+	}
+	return prec, nil
+}
+
+// SendCoded sends a message of standard phrases. It returns once the
+// message is durable here.
+func (s *Station) SendCoded(ctx context.Context, r CodedRequest) (*MessageView, error) {
+	prec, err := envelope.ParsePrecedence(r.Precedence)
+	if err != nil {
+		return nil, badRequest("%v", err)
+	}
+	if r.Finding != 0 {
+		f, err := s.finding(ctx, r.Finding)
+		if err != nil {
+			return nil, err
+		}
+		if len(r.Items) > 0 {
+			return nil, badRequest("give the items or the finding whose suggestion to send, not both")
+		}
+		if f.Suggest == nil {
+			return nil, badRequest("finding %d suggests no message", f.ID)
+		}
+		for _, it := range f.Suggest.Items {
+			r.Items = append(r.Items, CodedItem{Code: it.Code, Params: it.Params, Free: it.Free, Lang: it.Lang})
+		}
+		if r.Channel == "" {
+			r.Channel = f.Channel
+		}
+	}
+	_, cb, err := s.channelBook(ctx, r.Channel)
+	if err != nil {
+		return nil, err
+	}
+	m, err := buildMessage(cb, r.Items)
+	if err != nil {
+		return nil, badRequest("coded message: %v", err)
+	}
+	body, err := m.Encode()
+	if err != nil {
+		return nil, err
+	}
+	return s.submitEntry(ctx, r.Channel, envelope.Coded, prec, body)
+}
+
+// SendNotice sends a notice of an activity.
+func (s *Station) SendNotice(ctx context.Context, r NoticeRequest) (*MessageView, error) {
+	prec, err := precedenceOr(r.Precedence, envelope.Priority)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := s.channelBook(ctx, r.Channel); err != nil {
+		return nil, err
+	}
+	if r.Plan != 0 {
+		if len(r.Notice) > 0 {
+			return nil, badRequest("give the notice or the plan to notify, not both")
+		}
+		p, err := s.plan(ctx, r.Plan)
+		if err != nil {
+			return nil, err
+		}
+		if p.Notice != "" {
+			return nil, badRequest("plan %d was notified already, as %s", p.ID, p.Notice)
+		}
+		r.Notice = p.Body
+	}
+	n, err := deconflict.DecodeNotice(r.Notice)
+	if err != nil {
+		return nil, badRequest("%v", err)
+	}
+	body, err := n.Encode()
+	if err != nil {
+		return nil, err
+	}
+	// No check runs between the notice's writing and the plan's record of
+	// it, so that the two are never taken for two activities.
+	s.detectMu.Lock()
+	m, err := s.submitEntry(ctx, r.Channel, envelope.Notice, prec, body)
+	if err == nil && r.Plan != 0 {
+		err = s.Store.SetPlanNotice(ctx, r.Plan, m.ID)
+	}
+	s.detectMu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.detect(ctx); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// SendReport sends an encounter report.
+func (s *Station) SendReport(ctx context.Context, r ReportRequest) (*MessageView, error) {
+	prec, err := precedenceOr(r.Precedence, envelope.Immediate)
+	if err != nil {
+		return nil, err
+	}
+	_, cb, err := s.channelBook(ctx, r.Channel)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := deconflict.DecodeReport(r.Report, cb)
+	if err != nil {
+		return nil, badRequest("%v", err)
+	}
+	if len(r.Said) > 0 && len(rep.Said) > 0 {
+		return nil, badRequest("%v: said: give the messages said on scene in the report or in the request, not both", deconflict.ErrReport)
+	}
+	for i, sd := range r.Said {
+		m, err := buildMessage(cb, sd.Items)
+		if err != nil {
+			return nil, badRequest("%v: said[%d].message: %v", deconflict.ErrReport, i, err)
+		}
+		rep.Said = append(rep.Said, deconflict.Said{Time: sd.Time, By: sd.By, Message: *m})
+	}
+	if err := rep.Check(cb); err != nil {
+		return nil, badRequest("%v", err)
+	}
+	body, err := rep.Encode()
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.submitEntry(ctx, r.Channel, envelope.Report, prec, body)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.detect(ctx); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// parseEntryRef reads an entry id CHANNEL/STATION/INDEX.
+func parseEntryRef(id string) (deconflict.EntryRef, error) {
+	ch, author, idx, err := ParseID(id)
+	if err != nil {
+		return deconflict.EntryRef{}, err
+	}
+	return deconflict.EntryRef{Channel: ch, Author: author, Index: idx}, nil
+}
+
+// incidentEvents reads the incident entries of a channel ("" for every
+// channel), grouped by incident (the opening entry's id).
+func (s *Station) incidentEvents(ctx context.Context, ch string) (map[string][]deconflict.Event, []string, error) {
+	ms, err := s.Store.Messages(ctx, store.Query{Channel: ch, Kind: envelope.Incident})
+	if err != nil {
+		return nil, nil, err
+	}
+	out := map[string][]deconflict.Event{}
+	var order []string
+	for _, m := range ms {
+		b, err := deconflict.DecodeIncident(m.Body)
+		if err != nil {
+			return nil, nil, fmt.Errorf("stored incident entry %s: %v", m.ID(), err)
+		}
+		ev := deconflict.Event{Entry: deconflict.EntryRef{Channel: m.Channel, Author: m.Author, Index: m.Index}, Time: m.SenderTime, Body: b}
+		key := ev.Entry.String()
+		if b.Incident != nil {
+			key = b.Incident.String()
+		}
+		if out[key] == nil {
+			order = append(order, key)
+		}
+		out[key] = append(out[key], ev)
+	}
+	return out, order, nil
+}
+
+// Incident writes an incident entry and returns the incident as it
+// stands once the entry is durable here.
+func (s *Station) Incident(ctx context.Context, r IncidentRequest) (*IncidentView, error) {
+	action := deconflict.Action(r.Action)
+	if !slices.Contains(deconflict.Actions, action) {
+		return nil, badRequest("action %q is not one of %v", r.Action, deconflict.Actions)
+	}
+	prec, err := precedenceOr(r.Precedence, envelope.Priority)
+	if err != nil {
+		return nil, err
+	}
+	b := &deconflict.IncidentBody{Action: action, Title: r.Title, Note: r.Note, Lang: r.Lang, Outcome: deconflict.Outcome(r.Outcome)}
+	var events []deconflict.Event
+	ch := r.Channel
+	if action != deconflict.Open {
+		id, err := parseEntryRef(r.Incident)
+		if err != nil {
+			return nil, badRequest("incident: %v", err)
+		}
+		if ch != "" && ch != id.Channel {
+			return nil, badRequest("incident %s is on channel %s, not %s", id, id.Channel, ch)
+		}
+		ch = id.Channel
+		all, _, err := s.incidentEvents(ctx, ch)
+		if err != nil {
+			return nil, err
+		}
+		events = all[id.String()]
+		if !slices.ContainsFunc(events, func(e deconflict.Event) bool { return e.Entry == id && e.Body.Action == deconflict.Open }) {
+			return nil, badRequest("incident %s: no incident was opened by that entry here", id)
+		}
+		inc, err := deconflict.Fold(events)
+		if err != nil {
+			return nil, err
+		}
+		prev := inc.ID
+		for _, st := range inc.Timeline {
+			if st.Applied {
+				prev = st.Entry
+			}
+		}
+		b.Incident, b.Prev = &id, &prev
+	} else {
+		if r.Finding != 0 {
+			f, err := s.finding(ctx, r.Finding)
+			if err != nil {
+				return nil, err
+			}
+			ch = cmp.Or(ch, f.Channel)
+			planned := f.Planned
+			if n, ok := strings.CutPrefix(planned, "plan "); ok {
+				// A plan is this station's own; the notice it was sent as
+				// is in both transcripts.
+				var id int64
+				fmt.Sscan(n, &id)
+				if p, err := s.plan(ctx, id); err == nil {
+					planned = p.Notice
+				}
+			}
+			for _, id := range []string{planned, f.Notified, f.Report} {
+				if _, err := parseEntryRef(id); err == nil {
+					r.Links = append(r.Links, id)
+				}
+			}
+			if b.Title == "" {
+				b.Title = findingTitle(f, r.Lang)
+				b.Lang = cmp.Or(b.Lang, "en")
+			}
+		}
+		if ch == "" {
+			return nil, badRequest("open: give the channel")
+		}
+	}
+	if _, _, err := s.channelBook(ctx, ch); err != nil {
+		return nil, err
+	}
+	for i, l := range r.Links {
+		ref, err := parseEntryRef(l)
+		if err != nil {
+			return nil, badRequest("links[%d]: %v", i, err)
+		}
+		if es, err := s.Store.Entries(ctx, ref.Channel, ref.Author, ref.Index, ref.Index); err != nil {
+			return nil, err
+		} else if len(es) == 0 {
+			return nil, badRequest("links[%d]: %s: no such entry here", i, ref)
+		}
+		b.Links = append(b.Links, ref)
+	}
+	if err := b.Check(); err != nil {
+		return nil, badRequest("%v", err)
+	}
+	// The step must be one the lifecycle allows now: fold it in with the
+	// entries held and see.
+	if action != deconflict.Open {
+		var next uint64 = 1
+		if l, err := s.Store.Log(ctx, ch, s.Cfg.Name); err == nil {
+			next = l.Size + 1
+		}
+		me := deconflict.Event{Entry: deconflict.EntryRef{Channel: ch, Author: s.Cfg.Name, Index: next}, Time: time.Now().UTC(), Body: b}
+		inc, err := deconflict.Fold(append(slices.Clone(events), me))
+		if err != nil {
+			return nil, badRequest("%v", err)
+		}
+		for _, st := range inc.Timeline {
+			if st.Entry == me.Entry && !st.Applied {
+				return nil, badRequest("%s", st.Why)
+			}
+		}
+	}
+	body, err := b.Encode()
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.submitEntry(ctx, ch, envelope.Incident, prec, body)
+	if err != nil {
+		return nil, err
+	}
+	id := m.ID
+	if b.Incident != nil {
+		id = b.Incident.String()
+	}
+	if r.By != "" {
+		for _, e := range events {
+			if e.Entry.Author == s.Cfg.Name {
+				continue
+			}
+			if _, err := s.Ack(ctx, e.Entry.String(), r.By); err != nil {
+				return nil, fmt.Errorf("%s written; acknowledging %s: %w", m.ID, e.Entry, err)
+			}
+		}
+	}
+	vs, err := s.incidents(ctx, ch, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(vs) != 1 {
+		return nil, fmt.Errorf("incident %s: not found after writing %s", id, m.ID)
+	}
+	return &vs[0], nil
+}
+
+// Incidents lists the incidents on a channel ("" for every channel), in
+// the order they were opened here, each folded from its entries.
+func (s *Station) Incidents(ctx context.Context, ch string) ([]IncidentView, error) {
+	return s.incidents(ctx, ch, "")
+}
+
+func (s *Station) incidents(ctx context.Context, ch, only string) ([]IncidentView, error) {
+	groups, order, err := s.incidentEvents(ctx, ch)
+	if err != nil {
+		return nil, err
+	}
+	out := []IncidentView{}
+	linked := map[string]map[string]MessageView{} // channel → id → message
+	for _, key := range order {
+		if only != "" && key != only {
+			continue
+		}
+		inc, err := deconflict.Fold(groups[key])
+		if err != nil {
+			continue // entries about an incident this station has no opening entry of
+		}
+		v := IncidentView{ID: inc.ID.String(), Channel: inc.ID.Channel, Opener: inc.Opener, Title: inc.Title, Lang: inc.Lang,
+			State: string(inc.State), Outcome: string(inc.Outcome), ClosingBy: inc.ClosingBy, Links: []string{}, Linked: []MessageView{}}
+		for _, st := range inc.Timeline {
+			sv := IncidentStepView{Entry: st.Entry.String(), By: st.Entry.Author, At: st.Time, Action: string(st.Body.Action),
+				Applied: st.Applied, Why: st.Why, Outcome: string(st.Body.Outcome), Rendered: map[string]string{}}
+			if st.Applied {
+				sv.From, sv.To = string(st.From), string(st.To)
+			}
+			for _, l := range codebook.Languages {
+				sv.Rendered[l] = st.Body.Summary(l)
+			}
+			v.Timeline = append(v.Timeline, sv)
+		}
+		for _, l := range inc.Links() {
+			v.Links = append(v.Links, l.String())
+			if linked[l.Channel] == nil {
+				linked[l.Channel] = map[string]MessageView{}
+				ms, err := s.Store.Messages(ctx, store.Query{Channel: l.Channel, Kinds: messageKinds})
+				if err != nil {
+					return nil, err
+				}
+				views, err := s.views(ctx, ms)
+				if err != nil {
+					return nil, err
+				}
+				for _, m := range views {
+					linked[l.Channel][m.ID] = m
+				}
+			}
+			if m, ok := linked[l.Channel][l.String()]; ok {
+				v.Linked = append(v.Linked, m)
+			}
+		}
+		out = append(out, v)
+	}
+	slices.SortStableFunc(out, func(a, b IncidentView) int { return cmp.Compare(a.Channel, b.Channel) })
+	return out, nil
+}
+
+// render fills a message view of a coded message, notice, report or
+// incident entry: its body and its text in each language.
+func render(v *MessageView, body any, cb *codebook.Codebook) {
+	v.Rendered = map[string]string{}
+	switch b := body.(type) {
+	case *codebook.Message:
+		v.Coded = codedView(cb, b)
+		for _, l := range cb.Languages() {
+			if t, err := cb.RenderText(b, l); err == nil {
+				v.Rendered[l] = strings.TrimSuffix(t, "\n")
+			}
+		}
+	case *deconflict.Notice:
+		v.Notice = b
+		for _, l := range codebook.Languages {
+			v.Rendered[l] = b.Summary(l)
+		}
+	case *deconflict.Report:
+		v.Report = b
+		for _, l := range codebook.Languages {
+			t := b.Summary(l)
+			for _, sd := range b.Said {
+				if said, err := cb.RenderText(&sd.Message, l); err == nil {
+					t += "\n" + saidBy(sd, l) + " " + strings.ReplaceAll(strings.TrimSuffix(said, "\n"), "\n", " ")
+				}
+			}
+			v.Rendered[l] = t
+		}
+	case *deconflict.IncidentBody:
+		v.Incident = b
+		for _, l := range codebook.Languages {
+			v.Rendered[l] = b.Summary(l)
+		}
+	}
+	v.Text, v.Lang = v.Rendered["en"], "en"
+}
+
+// saidBy introduces a message said on scene.
+func saidBy(sd deconflict.Said, lang string) string {
+	at := sd.Time.UTC().Format("15:04")
+	switch {
+	case lang == "zh-Hans" && sd.By == "own":
+		return at + " 我方："
+	case lang == "zh-Hans":
+		return at + " 对方："
+	case sd.By == "own":
+		return at + " own:"
+	}
+	return at + " other:"
+}

@@ -1,0 +1,226 @@
+package station
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"hotline/internal/identity"
+	"hotline/internal/link"
+)
+
+// Diagnosis is one check of hotline doctor: ok, warn or fail, what was
+// found, and what to do about it.
+type Diagnosis struct {
+	Check  string `json:"check"`
+	Status string `json:"status"` // "ok", "warn" or "fail"
+	Detail string `json:"detail"`
+	Fix    string `json:"fix,omitempty"`
+}
+
+// DoctorOptions tune hotline doctor.
+type DoctorOptions struct {
+	Timeout  time.Duration // per endpoint dialed; default 5s
+	WarnFree uint64        // free bytes on the store's filesystem under which to warn; default 1 GiB
+	FailFree uint64        // and under which to fail; default 64 MiB
+}
+
+// Doctor checks a station directory without changing it: permissions,
+// keys against the card, the clock, free disk space, the store, and
+// every pinned peer's endpoints and every relay (TCP and a TLS handshake
+// pinned to the key in the card). It works beside a running station.
+func Doctor(ctx context.Context, dir string, o DoctorOptions) []Diagnosis {
+	if o.Timeout == 0 {
+		o.Timeout = 5 * time.Second
+	}
+	if o.WarnFree == 0 {
+		o.WarnFree = 1 << 30
+	}
+	if o.FailFree == 0 {
+		o.FailFree = 64 << 20
+	}
+	var out []Diagnosis
+	add := func(check, status, detail, fix string) {
+		out = append(out, Diagnosis{Check: check, Status: status, Detail: detail, Fix: fix})
+	}
+	cfg, err := LoadConfig(dir)
+	if err != nil {
+		add("config", "fail", err.Error(), "give --dir the station directory made by hotline init")
+		return out
+	}
+	add("config", "ok", filepath.Join(dir, "config.json")+" reads", "")
+
+	if fi, err := os.Stat(dir); err != nil {
+		add("directory", "fail", err.Error(), "")
+	} else if fi.Mode().Perm()&0o077 != 0 {
+		add("directory", "warn", fmt.Sprintf("%s has mode %04o: others may list or enter it", dir, fi.Mode().Perm()), "chmod 700 "+dir)
+	} else {
+		add("directory", "ok", fmt.Sprintf("%s has mode %04o", dir, fi.Mode().Perm()), "")
+	}
+	for _, name := range []string{"signing.key", "kem.key", "../api-token"} {
+		p := filepath.Clean(filepath.Join(dir, "keys", name))
+		fi, err := os.Stat(p)
+		switch {
+		case err != nil:
+			add("permissions", "fail", err.Error(), "restore the station's files from a backup")
+		case fi.Mode().Perm()&0o077 != 0:
+			add("permissions", "fail", fmt.Sprintf("%s has mode %04o: readable by group or others", p, fi.Mode().Perm()), "chmod 600 "+p)
+		default:
+			add("permissions", "ok", fmt.Sprintf("%s has mode %04o", p, fi.Mode().Perm()), "")
+		}
+	}
+
+	keys, kerr := identity.LoadKeys(filepath.Join(dir, "keys"))
+	card, cerr := ReadCard(dir)
+	switch {
+	case kerr != nil:
+		add("keys", "fail", kerr.Error(), "")
+	case cerr != nil:
+		add("keys", "fail", "reading own card: "+cerr.Error(), "")
+	case !card.SignKey.Equal(keys.SignPublic()) || card.Name != keys.Name:
+		add("keys", "fail", fmt.Sprintf("%s/card does not match the keys in %s/keys", dir, dir), "restore the card and keys together from one backup")
+	default:
+		add("keys", "ok", "the card matches the keys; fingerprint "+card.Fingerprint(), "")
+	}
+
+	out = append(out, clockCheck())
+
+	storeDir := dir
+	if f, ok := sqliteFile(dir, cfg.Store); ok {
+		storeDir = filepath.Dir(f)
+	}
+	var fs unix.Statfs_t
+	if !isSQLite(cfg.Store) {
+		add("disk", "ok", "the store is a PostgreSQL database: watch its server's disk", "")
+	} else if err := unix.Statfs(storeDir, &fs); err != nil {
+		add("disk", "warn", "cannot tell free space: "+err.Error(), "")
+	} else {
+		free := fs.Bavail * uint64(fs.Bsize)
+		detail := fmt.Sprintf("%s free on the filesystem of %s", bytesText(free), storeDir)
+		switch {
+		case free < o.FailFree:
+			add("disk", "fail", detail, "free space: a station stops when a write fails")
+		case free < o.WarnFree:
+			add("disk", "warn", detail, "free space before it runs out: a station stops when a write fails")
+		default:
+			add("disk", "ok", detail, "")
+		}
+	}
+
+	running := false
+	if l, err := lockDir(dir); errors.Is(err, ErrLocked) {
+		running = true
+	} else if err == nil {
+		l.Close()
+	}
+	st, err := openStore(ctx, dir, cfg.Store)
+	if err != nil {
+		add("store", "fail", err.Error(), "check the store setting in config.json and that the database is there")
+		return out
+	}
+	defer st.Close()
+	peers, err := st.Peers(ctx)
+	if err != nil {
+		add("store", "fail", "reading peers: "+err.Error(), "")
+		return out
+	}
+	if f, ok := sqliteFile(dir, cfg.Store); ok {
+		if t, err := os.CreateTemp(filepath.Dir(f), ".doctor-*"); err != nil {
+			add("store", "fail", fmt.Sprintf("%s is not writable: %v", filepath.Dir(f), err), "give the station's user write access to "+filepath.Dir(f))
+		} else {
+			t.Close()
+			os.Remove(t.Name())
+			add("store", "ok", fmt.Sprintf("%s opens and its directory is writable", f), "")
+		}
+	} else {
+		add("store", "ok", "the database opens and answers", "")
+	}
+	if running {
+		add("process", "ok", "hotline run owns the station; GET /readyz for its own view", "")
+	} else {
+		add("process", "warn", "no hotline run owns the station", "start it: hotline run --dir "+dir)
+	}
+
+	if kerr != nil {
+		return out
+	}
+	cert, err := link.Certificate(keys.Name, keys.Sign)
+	if err != nil {
+		add("reach", "fail", err.Error(), "")
+		return out
+	}
+	dial := func(what, addr, name string, key ed25519.PublicKey) {
+		dctx, cancel := context.WithTimeout(ctx, o.Timeout)
+		defer cancel()
+		c, err := link.Dial(dctx, addr, link.ClientConfig(cert, name, key))
+		if err != nil {
+			add("reach", "fail", fmt.Sprintf("%s at %s: %v", what, addr, err), "check the address, the firewall, and that it runs with the card you pinned")
+			return
+		}
+		c.Close()
+		add("reach", "ok", fmt.Sprintf("%s at %s answers with the pinned key", what, addr), "")
+	}
+	relaysSeen := map[string]bool{}
+	relaysOf := func(c *identity.Card, whose string) {
+		for _, r := range c.Relays {
+			if relaysSeen[string(r.Key)+r.Addr] {
+				continue
+			}
+			relaysSeen[string(r.Key)+r.Addr] = true
+			dial(fmt.Sprintf("relay %s (%s)", r.Name, whose), r.Addr, "the relay at "+r.Addr, r.Key)
+		}
+	}
+	if cerr == nil {
+		relaysOf(card, "own")
+	}
+	if len(peers) == 0 {
+		add("reach", "ok", "no peers pinned yet", "")
+	}
+	for _, p := range peers {
+		pc, err := identity.ParseCard(p.Card)
+		if err != nil {
+			add("reach", "fail", fmt.Sprintf("peer %s: stored card: %v", p.Name, err), "pin the peer again")
+			continue
+		}
+		for _, e := range pc.Endpoints {
+			dial("peer "+pc.Name, e, pc.Name, pc.SignKey)
+		}
+		relaysOf(pc, pc.Name+"'s")
+	}
+	return out
+}
+
+func isSQLite(spec string) bool { _, ok := sqliteFile("", spec); return ok }
+
+// clockCheck asks the kernel whether the system clock is synchronized
+// (adjtimex: the state NTP daemons such as chrony and systemd-timesyncd
+// set). Order never depends on it (DESIGN.md, Principle 6), but the times
+// shown to people and the skew measured against the peer do.
+func clockCheck() Diagnosis {
+	var tx unix.Timex
+	state, err := unix.Adjtimex(&tx)
+	if err != nil {
+		return Diagnosis{Check: "clock", Status: "warn", Detail: "cannot tell whether the clock is synchronized: " + err.Error()}
+	}
+	if state == unix.TIME_ERROR || tx.Status&unix.STA_UNSYNC != 0 {
+		return Diagnosis{Check: "clock", Status: "warn", Detail: "the system clock is not synchronized (adjtimex)",
+			Fix: "run an NTP client against your own time source (chrony, systemd-timesyncd); timedatectl shows the state"}
+	}
+	return Diagnosis{Check: "clock", Status: "ok", Detail: fmt.Sprintf("synchronized (estimated error %dµs)", tx.Esterror)}
+}
+
+func bytesText(n uint64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

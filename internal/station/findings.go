@@ -1,0 +1,532 @@
+package station
+
+// Automatic deconfliction (docs/DECONFLICTION.md, "At the station").
+//
+// The checks run here, in the station, not in the core: they read this
+// station's planned activities (its own record, never sent) and the
+// notices and reports it holds from the store, and call the pure
+// deconflict.Checker. The core stays deterministic and free of I/O, and
+// knows nothing of plans.
+//
+// A pass checks every planned activity and every notice of this station
+// against every notice of its peers that has not ended, and predicts the
+// closest approach of the tracks of every encounter report. Each finding
+// is stored once, under a key naming the pair checked (store.AddFinding),
+// and raised as an alarm when it is first stored. A pass runs when a
+// notice or report arrives (after it is durable), when this station
+// sends one or adds a plan (before the request returns, so that the
+// operator sees what it found), when a bundle is imported, and when
+// hotline run starts: so a finding lost to a crash between an entry's
+// arrival and its pass is found at the next start.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"hotline/internal/codebook"
+	"hotline/internal/deconflict"
+	"hotline/internal/envelope"
+	"hotline/internal/protocol"
+	"hotline/internal/store"
+)
+
+// PlanRequest adds a planned activity: one this station keeps to itself
+// (until it notifies it, hotline notice send --plan) and checks like a
+// notice against the peers' notices.
+type PlanRequest struct {
+	// Plan is a notice body (docs/DECONFLICTION.md, "Notices of
+	// activities"), decoded strictly; its call names the channel it
+	// would be notified on.
+	Plan json.RawMessage `json:"plan"`
+}
+
+// PlanView is a planned activity.
+type PlanView struct {
+	ID       int64              `json:"id"`
+	AddedAt  time.Time          `json:"added_at"`
+	Plan     *deconflict.Notice `json:"plan"`
+	Notice   string             `json:"notice,omitempty"` // the notice entry it was notified as
+	Rendered map[string]string  `json:"rendered"`
+	// Findings are those the checks made when the plan was added.
+	Findings []FindingView `json:"findings,omitempty"`
+}
+
+// FindingView is a finding: the danger, where, how close, when, and a
+// coded message to send about it.
+type FindingView struct {
+	ID      int64     `json:"id"`
+	Rule    string    `json:"rule"` // "overlap" or "approach"
+	FoundAt time.Time `json:"found_at"`
+	Channel string    `json:"channel"` // the channel to raise it on
+	Peer    string    `json:"peer"`
+	// Overlap: this station's activity (a plan, "plan N", or its own
+	// notice) and the peer's notice it comes too close to.
+	Planned          string             `json:"planned,omitempty"`
+	Notified         string             `json:"notified,omitempty"`
+	PlannedActivity  *deconflict.Notice `json:"planned_activity,omitempty"`
+	NotifiedActivity *deconflict.Notice `json:"notified_activity,omitempty"`
+	// Approach: the report, and the closest approach its tracks predict
+	// from this station's unit's side.
+	Report   string        `json:"report,omitempty"`
+	Approach *ApproachView `json:"approach,omitempty"`
+	// Where to show it, how far apart (0 when the areas overlap), and
+	// when: both active (From-To), or the gap between them (Gap).
+	Where      codebook.Position `json:"where"`
+	DistanceNM float64           `json:"distance_nm"`
+	From       time.Time         `json:"from"`
+	To         time.Time         `json:"to"`
+	Gap        string            `json:"gap,omitempty"`
+	// Suggest is a coded message this station's operators may send on
+	// Channel (hotline send --finding ID); never sent by itself.
+	Suggest *CodedView `json:"suggest,omitempty"`
+	// Text is the finding in each language.
+	Text map[string]string `json:"text"`
+}
+
+// ApproachView is a predicted closest point of approach.
+type ApproachView struct {
+	Own        string            `json:"own"` // this station's unit
+	Other      string            `json:"other"`
+	At         time.Time         `json:"at"` // predicted from
+	RangeNM    float64           `json:"range_nm"`
+	Bearing    float64           `json:"bearing"`  // degrees true from own to other
+	Relative   float64           `json:"relative"` // from own's heading to other
+	Aspect     float64           `json:"aspect"`   // from other's heading to own
+	Time       time.Time         `json:"time"`     // of the closest approach
+	TCPA       string            `json:"tcpa"`
+	DistanceNM float64           `json:"distance_nm"`
+	OwnAt      codebook.Position `json:"own_at"`
+	OtherAt    codebook.Position `json:"other_at"`
+}
+
+// AddPlan stores a planned activity and checks it at once.
+func (s *Station) AddPlan(ctx context.Context, r PlanRequest) (*PlanView, error) {
+	n, err := deconflict.DecodeNotice(r.Plan)
+	if err != nil {
+		return nil, badRequest("plan: %v", err)
+	}
+	body, err := n.Encode()
+	if err != nil {
+		return nil, err
+	}
+	id, err := s.Store.AddPlan(ctx, store.Plan{AddedAt: time.Now().UTC(), Body: body})
+	if err != nil {
+		return nil, err
+	}
+	found, err := s.detect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := s.Plans(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range ps {
+		if p.ID == id {
+			for _, f := range found {
+				if f.Planned == planKey(id) {
+					p.Findings = append(p.Findings, f)
+				}
+			}
+			return &p, nil
+		}
+	}
+	return nil, fmt.Errorf("plan %d: not found after adding it", id)
+}
+
+func planKey(id int64) string { return fmt.Sprintf("plan %d", id) }
+
+// Plans lists planned activities.
+func (s *Station) Plans(ctx context.Context) ([]PlanView, error) {
+	ps, err := s.Store.Plans(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []PlanView{}
+	for _, p := range ps {
+		n, err := deconflict.DecodeNotice(p.Body)
+		if err != nil {
+			return nil, fmt.Errorf("stored plan %d: %v", p.ID, err)
+		}
+		v := PlanView{ID: p.ID, AddedAt: p.AddedAt, Plan: n, Notice: p.Notice, Rendered: map[string]string{}}
+		for _, l := range codebook.Languages {
+			v.Rendered[l] = n.Summary(l)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// Findings lists what the checks found, oldest first.
+func (s *Station) Findings(ctx context.Context) ([]FindingView, error) {
+	fs, err := s.Store.Findings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []FindingView{}
+	for _, f := range fs {
+		v, err := findingView(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func findingView(f store.Finding) (FindingView, error) {
+	var v FindingView
+	if err := json.Unmarshal(f.Body, &v); err != nil {
+		return v, fmt.Errorf("stored finding %d: %v", f.ID, err)
+	}
+	v.ID, v.Rule, v.FoundAt, v.Channel, v.Peer = f.ID, f.Rule, f.FoundAt, f.Channel, f.Peer
+	v.Text = map[string]string{}
+	for _, l := range codebook.Languages {
+		v.Text[l] = findingText(v, l)
+	}
+	return v, nil
+}
+
+// kickDetect asks the detector for a pass, if hotline run started one.
+func (s *Station) kickDetect() {
+	select {
+	case s.detectKick <- struct{}{}:
+	default:
+	}
+}
+
+// detectLoop runs a pass at once and then whenever kicked, until ctx is
+// done or the station stops.
+func (s *Station) detectLoop(ctx context.Context) {
+	defer s.bg.Done()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	for {
+		if _, err := s.detect(ctx); err != nil && ctx.Err() == nil {
+			s.Log.Error("deconfliction checks failed", "err", err)
+		}
+		select {
+		case <-s.detectKick:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// activity is one side of an overlap check.
+type activity struct {
+	key     string // "plan N" or the notice's entry id
+	channel string
+	author  string
+	notice  *deconflict.Notice
+	a       *deconflict.Activity
+}
+
+// detect runs the checks over what the station holds and stores what is
+// new, raising an alarm for each; it returns the new findings.
+func (s *Station) detect(ctx context.Context) ([]FindingView, error) {
+	s.detectMu.Lock()
+	defer s.detectMu.Unlock()
+	now := time.Now()
+	margins := deconflict.DefaultMargins
+	chs, err := s.Store.Channels(ctx)
+	if err != nil {
+		return nil, err
+	}
+	peerOf, books := map[string]string{}, map[string]*codebook.Codebook{}
+	for _, c := range chs {
+		peerOf[c.ID] = c.Peer
+		if _, cb, err := s.channelBook(ctx, c.ID); err == nil {
+			books[c.ID] = cb
+		}
+	}
+	plans, err := s.Store.Plans(ctx)
+	if err != nil {
+		return nil, err
+	}
+	notified := map[string]int64{} // notice entry → the plan it notified
+	for _, p := range plans {
+		if p.Notice != "" {
+			notified[p.Notice] = p.ID
+		}
+	}
+	ms, err := s.Store.Messages(ctx, store.Query{Kind: envelope.Notice})
+	if err != nil {
+		return nil, err
+	}
+	// A notice amended by a later one of its author is replaced by it.
+	replaced := map[string]bool{}
+	notices := map[string]*deconflict.Notice{}
+	for _, m := range ms {
+		n, err := deconflict.DecodeNotice(m.Body)
+		if err != nil {
+			return nil, fmt.Errorf("stored notice %s: %v", m.ID(), err)
+		}
+		notices[m.ID()] = n
+		if r := n.Replaces; r != nil && r.Author == m.Author {
+			replaced[r.String()] = true
+		}
+	}
+	live := func(n *deconflict.Notice) bool { return n.Window.To.Add(margins.Time).After(now) }
+	var mine, theirs []activity
+	add := func(list *[]activity, key, ch, author string, n *deconflict.Notice) {
+		if !live(n) {
+			return
+		}
+		a, err := deconflict.NewActivity(n)
+		if err != nil {
+			return // decoded above, so it checks
+		}
+		*list = append(*list, activity{key: key, channel: ch, author: author, notice: n, a: a})
+	}
+	for _, p := range plans {
+		if p.Notice != "" {
+			continue // checked as the notice it was sent as
+		}
+		n, err := deconflict.DecodeNotice(p.Body)
+		if err != nil {
+			return nil, fmt.Errorf("stored plan %d: %v", p.ID, err)
+		}
+		add(&mine, planKey(p.ID), n.Call, s.Cfg.Name, n)
+	}
+	for _, m := range ms {
+		if replaced[m.ID()] {
+			continue
+		}
+		if m.Author == s.Cfg.Name {
+			key := m.ID()
+			if id, ok := notified[key]; ok {
+				key = planKey(id)
+			}
+			add(&mine, key, m.Channel, m.Author, notices[m.ID()])
+		} else {
+			add(&theirs, m.ID(), m.Channel, m.Author, notices[m.ID()])
+		}
+	}
+	var found []FindingView
+	keep := func(rec store.Finding, v FindingView) error {
+		body, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		rec.Body = body
+		id, added, err := s.Store.AddFinding(ctx, rec)
+		if err != nil || !added {
+			return err
+		}
+		rec.ID = id
+		if v, err = findingView(rec); err != nil {
+			return err
+		}
+		alert := store.Alert{At: time.Now().UTC(), Level: "alarm", Channel: rec.Channel, Peer: rec.Peer, Text: v.Text["en"]}
+		if err := s.Store.Apply(ctx, &store.Batch{Alerts: []store.Alert{alert}}); err != nil {
+			return err
+		}
+		s.notify([]protocol.Notify{{What: "alert", Channel: rec.Channel}, {What: "finding", Channel: rec.Channel, Entry: v.Notified + v.Report}})
+		found = append(found, v)
+		return nil
+	}
+	for _, p := range mine {
+		for _, n := range theirs {
+			cb := books[n.channel]
+			if cb == nil {
+				continue
+			}
+			c := &deconflict.Checker{Margins: margins, Codebook: cb}
+			f, ok, err := c.Overlap(p.a, n.a)
+			if err != nil || !ok {
+				continue
+			}
+			v := FindingView{Planned: p.key, Notified: n.key, PlannedActivity: p.notice, NotifiedActivity: n.notice,
+				Where: f.Where, DistanceNM: round(f.Distance, 2), From: f.From.UTC(), To: f.To.UTC(), Suggest: codedView(cb, f.Suggest)}
+			if f.Gap > 0 {
+				v.Gap = f.Gap.String()
+			}
+			rec := store.Finding{Key: "overlap " + p.key + " " + n.key, Rule: string(deconflict.RuleOverlap), FoundAt: now.UTC(),
+				Channel: n.channel, Peer: n.author}
+			if err := keep(rec, v); err != nil {
+				return found, err
+			}
+		}
+	}
+	reports, err := s.Store.Messages(ctx, store.Query{Kind: envelope.Report})
+	if err != nil {
+		return found, err
+	}
+	for _, m := range reports {
+		cb := books[m.Channel]
+		if cb == nil {
+			continue
+		}
+		r, err := deconflict.DecodeReport(m.Body, cb)
+		if err != nil {
+			return found, fmt.Errorf("stored report %s: %v", m.ID(), err)
+		}
+		own, other := r.Fixes()
+		ownUnit, otherUnit := r.Own.Unit, r.Other.Unit
+		if m.Author != s.Cfg.Name { // the peer's own unit is the other one here
+			own, other, ownUnit, otherUnit = other, own, otherUnit, ownUnit
+		}
+		c := &deconflict.Checker{Margins: margins, Codebook: cb}
+		f, ok, err := c.Approach(own, other, r.Time)
+		if err != nil || !ok {
+			continue
+		}
+		ap := f.Approach
+		v := FindingView{Report: m.ID(), Where: f.Where, DistanceNM: round(f.Distance, 2), From: f.From.UTC(), To: f.To.UTC(),
+			Suggest: codedView(cb, f.Suggest),
+			Approach: &ApproachView{Own: ownUnit, Other: otherUnit, At: ap.At.UTC(), RangeNM: round(ap.Range, 2), Bearing: round(ap.Bearing, 1),
+				Relative: round(ap.Relative, 1), Aspect: round(ap.Aspect, 1), Time: ap.Time.UTC(), TCPA: ap.TCPA.String(),
+				DistanceNM: round(ap.Distance, 2), OwnAt: ap.Own, OtherAt: ap.Other}}
+		rec := store.Finding{Key: "approach " + m.ID(), Rule: string(deconflict.RuleApproach), FoundAt: now.UTC(),
+			Channel: m.Channel, Peer: peerOf[m.Channel]}
+		if err := keep(rec, v); err != nil {
+			return found, err
+		}
+	}
+	return found, nil
+}
+
+func round(v float64, places int) float64 {
+	p := 1.0
+	for range places {
+		p *= 10
+	}
+	return float64(int64(v*p+0.5)) / p
+}
+
+// codedView is a coded message with its lines in each language of cb.
+func codedView(cb *codebook.Codebook, m *codebook.Message) *CodedView {
+	if m == nil {
+		return nil
+	}
+	v := &CodedView{Codebook: m.Codebook, Items: m.Items, Lines: map[string][]LineView{}}
+	for _, l := range cb.Languages() {
+		lines, err := cb.Render(m, l)
+		if err != nil {
+			continue
+		}
+		for _, x := range lines {
+			v.Lines[l] = append(v.Lines[l], LineView{Code: x.Code, Text: x.Text, Lang: x.Lang, Free: x.Free})
+		}
+	}
+	return v
+}
+
+// suggestText writes a suggestion on one line.
+func suggestText(c *CodedView, lang string) string {
+	if c == nil {
+		return ""
+	}
+	var parts []string
+	for _, l := range c.Lines[lang] {
+		parts = append(parts, l.Code+" "+l.Text)
+	}
+	return strings.Join(parts, " ")
+}
+
+// findingText writes a finding for a person in lang.
+func findingText(v FindingView, lang string) string {
+	zh := lang == "zh-Hans"
+	var b strings.Builder
+	when := deconflict.Window{From: v.From, To: v.To}.Text(lang)
+	switch {
+	case v.Approach != nil && zh:
+		a := v.Approach
+		fmt.Fprintf(&b, "发现%d（%s）：根据相遇报告%s，%s与%s预计于%s在相距%.2f海里处会遇（%s后），%s期间相距不足%g海里。",
+			v.ID, v.Channel, v.Report, a.Own, a.Other, deconflict.FormatTime(a.Time, lang), a.DistanceNM, a.TCPA, when, deconflict.DefaultMargins.CPANM)
+	case v.Approach != nil:
+		a := v.Approach
+		fmt.Fprintf(&b, "FINDING %d on %s: report %s predicts %s and %s pass %.2f NM apart at %s (in %s), within %g NM %s.",
+			v.ID, v.Channel, v.Report, a.Own, a.Other, a.DistanceNM, deconflict.FormatTime(a.Time, lang), a.TCPA, deconflict.DefaultMargins.CPANM, when)
+	case zh:
+		fmt.Fprintf(&b, "发现%d（%s）：本方%s（%s，%s）与%s的通报%s（%s）", v.ID, v.Channel, planLabel(v.Planned, lang),
+			v.PlannedActivity.Kind.Text(lang), strings.Join(v.PlannedActivity.Units, "、"), v.Peer, v.Notified, v.NotifiedActivity.Kind.Text(lang))
+		if v.Gap == "" {
+			fmt.Fprintf(&b, "在%s附近冲突，相距%.1f海里，时间%s。", v.Where.Format(lang), v.DistanceNM, when)
+		} else {
+			fmt.Fprintf(&b, "在%s附近相距%.1f海里，时间间隔%s（%s）。", v.Where.Format(lang), v.DistanceNM, v.Gap, when)
+		}
+	default:
+		fmt.Fprintf(&b, "FINDING %d on %s: this station's %s (%s, %s) and %s's notice %s (%s) ", v.ID, v.Channel, planLabel(v.Planned, lang),
+			v.PlannedActivity.Kind.Text(lang), strings.Join(v.PlannedActivity.Units, ", "), v.Peer, v.Notified, v.NotifiedActivity.Kind.Text(lang))
+		if v.Gap == "" {
+			fmt.Fprintf(&b, "conflict near %s, %.1f NM apart, %s.", v.Where.Format(lang), v.DistanceNM, when)
+		} else {
+			fmt.Fprintf(&b, "come %.1f NM apart near %s, %s apart in time (%s).", v.DistanceNM, v.Where.Format(lang), v.Gap, when)
+		}
+	}
+	if t := suggestText(v.Suggest, lang); t != "" {
+		if zh {
+			b.WriteString("建议发送：" + t)
+		} else {
+			b.WriteString(" Suggested: " + t)
+		}
+	}
+	return b.String()
+}
+
+func planLabel(key, lang string) string {
+	if n, ok := strings.CutPrefix(key, "plan "); ok {
+		if lang == "zh-Hans" {
+			return "计划" + n
+		}
+		return "plan " + n
+	}
+	if lang == "zh-Hans" {
+		return "通报" + key
+	}
+	return "notice " + key
+}
+
+// finding returns one stored finding.
+func (s *Station) finding(ctx context.Context, id int64) (*FindingView, error) {
+	fs, err := s.Findings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(fs, func(f FindingView) bool { return f.ID == id })
+	if i < 0 {
+		return nil, badRequest("no finding %d here (see hotline findings)", id)
+	}
+	return &fs[i], nil
+}
+
+// plan returns one stored plan.
+func (s *Station) plan(ctx context.Context, id int64) (*store.Plan, error) {
+	ps, err := s.Store.Plans(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ps {
+		if ps[i].ID == id {
+			return &ps[i], nil
+		}
+	}
+	return nil, badRequest("no plan %d here (see hotline plan list)", id)
+}
+
+// findingTitle titles an incident opened about a finding, in lang.
+func findingTitle(f *FindingView, lang string) string {
+	zh := lang == "zh-Hans"
+	switch {
+	case f.Approach != nil && zh:
+		return fmt.Sprintf("发现%d：%s与%s近距离会遇", f.ID, f.Approach.Own, f.Approach.Other)
+	case f.Approach != nil:
+		return fmt.Sprintf("Finding %d: close approach of %s and %s", f.ID, f.Approach.Own, f.Approach.Other)
+	case zh:
+		return fmt.Sprintf("发现%d：%s与%s冲突", f.ID, f.PlannedActivity.Kind.Text(lang), f.NotifiedActivity.Kind.Text(lang))
+	}
+	return fmt.Sprintf("Finding %d: %s and %s conflict", f.ID, f.PlannedActivity.Kind.Text(lang), f.NotifiedActivity.Kind.Text(lang))
+}

@@ -1,0 +1,16 @@
+CREATE TABLE plans (
+	id       INTEGER PRIMARY KEY AUTOINCREMENT,
+	added_at INTEGER NOT NULL,
+	body     BLOB NOT NULL,
+	notice   TEXT NOT NULL DEFAULT ''
+);
+;
+CREATE TABLE findings (
+	id       INTEGER PRIMARY KEY AUTOINCREMENT,
+	key      TEXT NOT NULL UNIQUE,
+	rule     TEXT NOT NULL,
+	found_at INTEGER NOT NULL,
+	channel  TEXT NOT NULL,
+	peer     TEXT NOT NULL,
+	body     BLOB NOT NULL
+);
