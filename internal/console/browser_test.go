@@ -325,10 +325,10 @@ func TestBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Stop()
-	// A channel whose PRIORITY messages must be acknowledged within 2s,
+	// A channel whose PRIORITY messages must be acknowledged within 3s,
 	// climbing to the staff channel.
 	if _, err := p.A.Client().Propose(ctx, station.ProposeRequest{Peer: "CHN", Channel: theatre, Level: "theatre", EscalateTo: ch,
-		Deadlines: map[string]string{"PRIORITY": "2s"}, Delivery: map[string]string{"PRIORITY": "1s"}}); err != nil {
+		Deadlines: map[string]string{"PRIORITY": "3s"}, Delivery: map[string]string{"PRIORITY": "1s"}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := demo.WaitFor(ctx, p.B.Client(), 30*time.Second, func() (bool, error) {
