@@ -306,6 +306,7 @@ type alertLine struct {
 	Text      string
 	Console   bool // raised by the console
 	ClearedAt time.Time
+	alert     store.Alert // the station's alert, when not Console
 	AckBy     string
 	AckAt     time.Time
 }
@@ -336,7 +337,7 @@ func (s *Server) recentAlerts(ctx context.Context, n int) ([]alertLine, error) {
 	var out []alertLine
 	for _, a := range as {
 		k := ackOf[a.ID]
-		out = append(out, alertLine{At: a.At, Level: a.Level, Channel: a.Channel, Text: a.Text, AckBy: k.AckBy, AckAt: k.AckAt})
+		out = append(out, alertLine{At: a.At, Level: a.Level, Channel: a.Channel, Text: a.Text, AckBy: k.AckBy, AckAt: k.AckAt, alert: a})
 	}
 	own, err := st.ConsoleAlerts(ctx, store.ConsoleAlertQuery{Kind: store.ConsoleAlertDown, Limit: n})
 	if err != nil {

@@ -303,3 +303,45 @@ func TestAlarmLevels(t *testing.T) {
 		}
 	}
 }
+
+// TestAlertsInOperatorsLanguage: the alarms the core raises for a missed
+// deadline, and the console's own "channel down", are shown in Chinese to
+// an operator who reads Chinese, with the message's id, and in English to
+// one who reads English; the station's record stays in English.
+func TestAlertsInOperatorsLanguage(t *testing.T) {
+	usa, chn := pair(t, "usa-chn-staff")
+	agree(t, usa, chn, station.ProposeRequest{Peer: "CHN", Channel: "usa-chn-unit", Level: "unit",
+		Deadlines: map[string]string{"ROUTINE": "300ms"}, Delivery: map[string]string{"ROUTINE": "200ms"}})
+	du := newDesk(t, usa, realTime)
+	m, err := chn.Send(t.Context(), station.SendRequest{Channel: "usa-chn-unit", Precedence: "ROUTINE", Text: "Confirm your position"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dora := du.login(t, "dora")
+	if r := dora.do(t, "POST", "/console/api/lang", `{"lang":"zh"}`); r.code != 200 {
+		t.Fatalf("lang: %d %s", r.code, r.body)
+	}
+	waitFor(t, usa, "USA's alarms", func() bool { return len(alertKeys(t, dora)) >= 2 })
+	first, _ := takeoverKeys(t, dora)
+	a := stationAlert(t, usa, first)
+	if !strings.Contains(a.Text, m.ID) || !strings.Contains(a.Text, "acknowledge") {
+		t.Fatalf("the station's record: %+v", a)
+	}
+	tk := text(dora.do(t, "GET", "/console/frag/takeover", "").body)
+	if !strings.Contains(tk, m.ID) || !strings.Contains(tk, "确认") || strings.Contains(tk, a.Text) {
+		t.Errorf("the takeover in Chinese shows %q; the station wrote %q", tk, a.Text)
+	}
+	al := text(dora.do(t, "GET", "/console/frag/alerts", "").body)
+	if !strings.Contains(al, "来自 CHN 的 ROUTINE 消息 "+m.ID+" 尚未确认") && !strings.Contains(al, "CHN 提醒") {
+		t.Errorf("the alerts list in Chinese: %s", al)
+	}
+	if strings.Contains(al, "is not acknowledged") || strings.Contains(al, "reminds:") {
+		t.Errorf("the alerts list in Chinese still has English sentences: %s", al)
+	}
+	if r := dora.do(t, "POST", "/console/api/lang", `{"lang":"en"}`); r.code != 200 {
+		t.Fatalf("lang: %d %s", r.code, r.body)
+	}
+	if tk := text(dora.do(t, "GET", "/console/frag/takeover", "").body); !strings.Contains(tk, a.Text) {
+		t.Errorf("the takeover in English shows %q, want %q", tk, a.Text)
+	}
+}

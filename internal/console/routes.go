@@ -102,6 +102,22 @@ func (p *pageData) Label(prefix, v string) string {
 	return v
 }
 
+// StationAlert is a station alert in the operator's language.
+func (p *pageData) StationAlert(a *store.Alert) string { return alertText(p.Lang, *a) }
+
+// AlertText is a line of the alerts list in the operator's language: a
+// station alert translated, the console's own "channel down" written
+// again from its fields.
+func (p *pageData) AlertText(l alertLine) string {
+	if !l.Console {
+		return alertText(p.Lang, l.alert)
+	}
+	if p.Lang == "en" {
+		return l.Text
+	}
+	return fmt.Sprintf(p.T("down_since"), utc(l.At))
+}
+
 // OwnSuspension is this station's suspension of the channel shown, if any.
 func (p *pageData) OwnSuspension() *store.Suspension {
 	if p.Channel == nil {

@@ -523,9 +523,16 @@ func (c *Core) done(id uint64, r Result, err error) {
 // afterDurable runs f once this step's batch is durable.
 func (c *Core) afterDurable(f func(error)) { c.onDurabl = append(c.onDurabl, f) }
 
+// alert records an alert for operators. Its format is also its key in
+// the console's translations (internal/console), so each call passes a
+// constant format; the arguments are kept as text beside it.
 func (c *Core) alert(level, ch, peer, format string, args ...any) {
 	text := fmt.Sprintf(format, args...)
-	c.batch.Alerts = append(c.batch.Alerts, store.Alert{At: c.now, Level: level, Channel: ch, Peer: peer, Text: text})
+	strs := make([]string, len(args))
+	for i, a := range args {
+		strs[i] = fmt.Sprint(a)
+	}
+	c.batch.Alerts = append(c.batch.Alerts, store.Alert{At: c.now, Level: level, Channel: ch, Peer: peer, Text: text, Format: format, Args: strs})
 	c.emit(Notify{What: "alert", Channel: ch})
 }
 
@@ -537,6 +544,11 @@ const alertEvery = time.Minute
 // refuse counts and records a refused input from a peer.
 func (c *Core) refuse(reason, level, ch, peer, format string, args ...any) {
 	c.Stats.Refused[reason]++
+	if format == "%s" {
+		// A text made elsewhere: the reason goes with it, so that it can
+		// be shown in any language.
+		format, args = "refused (%s): %s", []any{reason, args[0]}
+	}
 	if c.limit(reason+"\x00"+ch+"\x00"+peer, alertEvery) {
 		c.alert(level, ch, peer, format, args...)
 	}
@@ -947,8 +959,7 @@ func (c *Core) versionOK(p *peer, conn ConnID, v uint16) bool {
 	if v == Version {
 		return true
 	}
-	text := fmt.Sprintf("protocol version %d is not compatible: %s speaks version %d", v, c.keys.Name, Version)
-	c.reject(p, conn, "protocol version", "", "%s: %s", p.card.Name, text)
+	c.reject(p, conn, "protocol version", "", "%s: protocol version %d is not compatible: %s speaks version %d", p.card.Name, v, c.keys.Name, Version)
 	return false
 }
 

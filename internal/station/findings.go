@@ -329,7 +329,8 @@ func (s *Station) detect(ctx context.Context) ([]FindingView, error) {
 		if v, err = findingView(rec); err != nil {
 			return err
 		}
-		alert := store.Alert{At: time.Now().UTC(), Level: "alarm", Channel: rec.Channel, Peer: rec.Peer, Text: v.Text["en"]}
+		alert := store.Alert{At: time.Now().UTC(), Level: "alarm", Channel: rec.Channel, Peer: rec.Peer, Text: v.Text["en"],
+			Format: store.AlertFindingFormat, Args: []string{v.Text["en"], v.Text["zh"]}}
 		if err := s.Store.Apply(ctx, &store.Batch{Alerts: []store.Alert{alert}}); err != nil {
 			return err
 		}

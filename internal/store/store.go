@@ -126,8 +126,18 @@ type Alert struct {
 	Level   string // "alarm" or "warning"
 	Channel string
 	Peer    string
-	Text    string
+	Text    string // in English, as written
+	// Format and Args are what Text was written from (fmt verbs, each
+	// argument as text), so that a console can show the alert in its
+	// operator's language; an alert written before they were kept has
+	// none.
+	Format string
+	Args   []string
 }
+
+// AlertFindingFormat is the Format of a deconfliction finding's alert;
+// its Args are the finding in English and in Chinese.
+const AlertFindingFormat = "deconfliction finding"
 
 // Escalation steps of an entry's deadline ladder.
 const (

@@ -75,7 +75,7 @@ var writeSQL = map[string]string{
 		WHERE excluded.receipt_size >= logs.receipt_size`,
 	"ack": `INSERT INTO acks (channel, author, idx, ack_author, ack_idx, by_name, at) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`,
-	"alert": `INSERT INTO alerts (at, level, channel, peer, text) VALUES (?, ?, ?, ?, ?)`,
+	"alert": `INSERT INTO alerts (at, level, channel, peer, text, format, args) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 	"escalation": `INSERT INTO escalations (channel, author, idx, step, at, detail) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`,
 	"probe": `INSERT INTO probes (channel, hour, sent, answered, rtt) VALUES (?, ?, ?, ?, ?)
@@ -374,8 +374,15 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
 		}
 	}
 	for _, a := range b.Alerts {
+		args, err := json.Marshal(a.Args)
+		if err != nil {
+			return fmt.Errorf("alert: %w", err)
+		}
+		if a.Args == nil {
+			args = []byte("[]")
+		}
 		if _, err := stmt("alert").ExecContext(ctx,
-			nanos(a.At), a.Level, a.Channel, a.Peer, a.Text); err != nil {
+			nanos(a.At), a.Level, a.Channel, a.Peer, a.Text, a.Format, string(args)); err != nil {
 			return fmt.Errorf("alert: %w", err)
 		}
 	}
@@ -724,7 +731,7 @@ func (s *Store) Channels(ctx context.Context) ([]store.Channel, error) {
 
 // Alerts returns alerts after the given id.
 func (s *Store) Alerts(ctx context.Context, after int64) ([]store.Alert, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, at, level, channel, peer, text FROM alerts WHERE id > ? ORDER BY id`), after)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, at, level, channel, peer, text, format, args FROM alerts WHERE id > ? ORDER BY id`), after)
 	if err != nil {
 		return nil, err
 	}
@@ -733,8 +740,12 @@ func (s *Store) Alerts(ctx context.Context, after int64) ([]store.Alert, error) 
 	for rows.Next() {
 		var a store.Alert
 		var at int64
-		if err := rows.Scan(&a.ID, &at, &a.Level, &a.Channel, &a.Peer, &a.Text); err != nil {
+		var args string
+		if err := rows.Scan(&a.ID, &at, &a.Level, &a.Channel, &a.Peer, &a.Text, &a.Format, &args); err != nil {
 			return nil, err
+		}
+		if err := json.Unmarshal([]byte(args), &a.Args); err != nil {
+			return nil, fmt.Errorf("alert %d: arguments: %w", a.ID, err)
 		}
 		a.At = fromNanos(at)
 		out = append(out, a)

@@ -1356,9 +1356,11 @@ func testAlerts(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 	ctx := t.Context()
 	want := []store.Alert{
 		{At: at(1), Level: "alarm", Channel: "ops", Peer: "bravo", Text: "tamper alarm: root mismatch"},
-		{At: at(2), Level: "warning", Channel: "", Peer: "charlie", Text: "frame from charlie, which is not pinned"},
+		{At: at(2), Level: "warning", Channel: "", Peer: "charlie", Text: "frame from charlie, which is not pinned",
+			Format: "frame from %s, which is not pinned", Args: []string{"charlie"}},
 		{At: at(3), Level: "warning", Channel: "ops", Peer: "", Text: "ünïcode ✓ and \"quotes\"\nand a newline"},
-		{At: at(4), Level: "alarm", Channel: "side", Peer: "bravo", Text: "four"},
+		{At: at(4), Level: "alarm", Channel: "side", Peer: "bravo", Text: "four",
+			Format: "%s %s", Args: []string{"fo", "ur ✓ \"q\"\n"}},
 		{At: time.Time{}, Level: "warning", Channel: "side", Peer: "bravo", Text: "five, no time"},
 	}
 	// IDs in the batch are the store's to assign.
@@ -1375,7 +1377,8 @@ func testAlerts(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 		}
 		for i := range want {
 			g, w := got[i], want[i]
-			if g.Level != w.Level || g.Channel != w.Channel || g.Peer != w.Peer || g.Text != w.Text || !sameTime(g.At, w.At) {
+			if g.Level != w.Level || g.Channel != w.Channel || g.Peer != w.Peer || g.Text != w.Text || !sameTime(g.At, w.At) ||
+				g.Format != w.Format || !slices.Equal(g.Args, w.Args) {
 				t.Errorf("Alerts(%d)[%d] = %+v, want %+v", after, i, g, w)
 			}
 			if g.ID <= after {

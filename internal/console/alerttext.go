@@ -1,0 +1,105 @@
+package console
+
+import (
+	"fmt"
+	"strings"
+
+	"hotline/internal/store"
+)
+
+// Station alerts are written by the core in English, with the format and
+// the arguments they were written from (store.Alert). The console shows
+// each in its operator's language: alertFormats holds, for every format
+// the station writes, the same sentence in each other language, with the
+// arguments by position (%[n]s; every argument is kept as text). Names,
+// channel ids, precedences, durations and the details of a refused frame
+// stay as written. TestAlertFormatsTranslated fails when a format the
+// station writes has no translation here.
+var alertFormats = map[string]map[string]string{
+	"zh": {
+		// Deadlines, reminders and the ladder.
+		"%s %s from %s is not acknowledged and its deadline (%s) has passed":               "来自 %[3]s 的 %[1]s 消息 %[2]s 尚未确认，确认时限（%[4]s）已过",
+		"%s %s is not acknowledged after %s and cannot climb: %v":                          "%[1]s 消息 %[2]s 在 %[3]s 后仍未确认，且无法上报：%[4]s",
+		"%s %s is not acknowledged after %s: %s":                                           "%[1]s 消息 %[2]s 在 %[3]s 后仍未确认：%[4]s",
+		"%s %s is not acknowledged by %s within %s: %s":                                    "%[1]s 消息 %[2]s 未在 %[4]s 内得到 %[3]s 的确认：%[5]s",
+		"%s %s is not delivered: no receipt from %s within %s":                             "%[1]s 消息 %[2]s 未送达：%[4]s 内未收到 %[3]s 的回执",
+		"%s %s is still not acknowledged by %s after %s: a supervisor must act":            "%[1]s 消息 %[2]s 在 %[4]s 后仍未得到 %[3]s 的确认：需要值班主管处置",
+		"%s reminds: %d of its entries on %s await acknowledgement here (first: %s/%s/%d)": "%[1]s 提醒：频道 %[3]s 上有 %[2]s 条来自对方的条目等待本站确认（第一条：%[4]s/%[5]s/%[6]s）",
+		"could not remind %s: %v":                                                          "无法向 %[1]s 发送提醒：%[2]s",
+
+		// Suspension, checks and dormancy.
+		"%s SUSPENDED channel %s (by %s): %s":                             "%[1]s 已暂停频道 %[2]s（操作人 %[3]s）：%[4]s",
+		"%s resumed channel %s (by %s) %s":                                "%[1]s 已恢复频道 %[2]s（操作人 %[3]s）%[4]s",
+		"%s answered the check on %s: the channel is no longer dormant":   "%[1]s 已应答频道 %[2]s 上的通信检查：频道不再处于休眠状态",
+		"%s is dormant: nobody at %s answered check %s/%s/%d within %s":   "%[1]s 处于休眠状态：%[2]s 无人在 %[6]s 内应答检查 %[3]s/%[4]s/%[5]s",
+		"check %s from %s is not answered and its window (%s) has passed": "来自 %[2]s 的检查 %[1]s 未应答，应答时限（%[3]s）已过",
+		"could not issue the operator check on %s: %v":                    "无法在频道 %[1]s 上发出值班员检查：%[2]s",
+		"the clock of %s is %s from this station's (link test on %s): the times it reports are its own; order and deadlines do not depend on them": "%[1]s 的时钟与本站相差 %[2]s（频道 %[3]s 的链路测试）：对方报告的时间以其自身时钟为准；顺序和时限不受影响",
+
+		// Paths and sending.
+		"%s path to %s closed: nothing heard for %s": "通往 %[2]s 的 %[1]s 路径已关闭：%[3]s 内未收到任何信号",
+		"sending stopped on %s: %s":                  "频道 %[1]s 已停止发送：%[2]s",
+		"%s reports: %s":                             "%[1]s 报告：%[2]s",
+
+		// Restored from a backup: fetching the log back.
+		"%s holds %d entries of this station's log %s, which holds only %d (restored from an old backup?): fetching them back before appending": "%[1]s 持有本站日志 %[3]s 的 %[2]s 条条目，而本站只有 %[4]s 条（是否从旧备份恢复？）：追加新条目前先取回这些条目",
+		"%s holds no more of this station's log %s than this station (%d entries): appending again after the restore":                           "%[1]s 持有的本站日志 %[2]s 不多于本站（%[3]s 条）：恢复后继续追加",
+		"recovered %d entries of this station's log %s from %s, checked against this station's signature and receipt: appending again from %d":  "已从 %[3]s 取回本站日志 %[2]s 的 %[1]s 条条目，已核对本站签名和回执：从第 %[4]s 条起继续追加",
+		"could not read %s's log %s to send it back: %v":                                                          "无法读取 %[1]s 的日志 %[2]s 以便回传：%[3]s",
+		"%s asks for log %s from %d but receipted up to %d: if this repeats, the peer lost entries it had stored": "%[1]s 请求日志 %[2]s 从第 %[3]s 条起重发，但已回执至第 %[4]s 条：如果反复出现，说明对方丢失了已存储的条目",
+
+		// Refused frames (the details of a refusal stay as written).
+		"refused (%s): %s": "已拒绝（%[1]s）：%[2]s",
+		"%s: protocol version %d is not compatible: %s speaks version %d": "%[1]s：协议版本 %[2]s 不兼容：%[3]s 使用版本 %[4]s",
+		"%s acknowledges entry %d, which this station never wrote":        "%[1]s 确认了第 %[2]s 条条目，但本站从未写过该条目",
+		"%s refused: %v":                                                      "%[1]s 被拒绝：%[2]s",
+		"%s refused: channel %s is not active":                                "%[1]s 被拒绝：频道 %[2]s 未启用",
+		"%s sent back %s, beyond its receipt (%d)":                            "%[1]s 回传了 %[2]s，超出其回执（%[3]s）",
+		"%s sent entries for channel %s, which is with %s":                    "%[1]s 发送了频道 %[2]s 的条目，但该频道属于与 %[3]s 的通信",
+		"%s sent entries of %s's log %s":                                      "%[1]s 发送了 %[2]s 的日志 %[3]s 中的条目",
+		"%s sent entries of %s's log %s, which is not fetching them":          "%[1]s 发送了 %[2]s 的日志 %[3]s 中的条目，但本站并未请求取回",
+		"%s: an agreement may only be entry 1":                                "%[1]s：频道协议只能是第 1 条条目",
+		"entries from %s for %s refused: checkpoint: %v":                      "已拒绝来自 %[1]s 的频道 %[2]s 条目：检查点：%[3]s",
+		"entries from %s for %s refused: entry %d of the frame: %v":           "已拒绝来自 %[1]s 的频道 %[2]s 条目：帧中第 %[3]s 条：%[4]s",
+		"entries from %s for unknown channel %s refused":                      "已拒绝来自 %[1]s 的未知频道 %[2]s 的条目",
+		"entries from %s refused: %s is addressed to %s":                      "已拒绝来自 %[1]s 的条目：%[2]s 的收件方是 %[3]s",
+		"entries from %s refused: %s: %v":                                     "已拒绝来自 %[1]s 的条目：%[2]s：%[3]s",
+		"entry %d of this station's own log %s sent back by %s refused: %v":   "已拒绝 %[3]s 回传的本站日志 %[2]s 第 %[1]s 条：%[4]s",
+		"fetch from %s of %s/%s from %d is not valid (this station holds %d)": "%[1]s 请求取回 %[2]s/%[3]s 从第 %[4]s 条起的条目，请求无效（本站持有 %[5]s 条）",
+		"frame from %s refused: %v":                                           "已拒绝来自 %[1]s 的帧：%[2]s",
+		"frame from %s, which is not pinned":                                  "收到未固定的 %[1]s 发来的帧",
+		"link test answer from %s for channel %s, which is not with it":       "来自 %[1]s 的频道 %[2]s 链路测试应答，但该频道不属于与其的通信",
+		"link test from %s for channel %s, which is not active with it":       "来自 %[1]s 的频道 %[2]s 链路测试，但该频道未与其启用",
+		"receipt from %s for unknown log %s/%s":                               "来自 %[1]s 的回执指向未知日志 %[2]s/%[3]s",
+		"resend request from %s for %s/%s is not valid":                       "来自 %[1]s 的 %[2]s/%[3]s 重发请求无效",
+		"status from %s claims %d entries of log %s, this station wrote %d, and no receipt signed by this station shows it": "%[1]s 的状态声称日志 %[3]s 有 %[2]s 条条目，而本站只写了 %[4]s 条，且没有本站签名的回执可以证明",
+		"status from %s names log %s/%s": "%[1]s 的状态指向日志 %[2]s/%[3]s",
+		"tamper alarm: checkpoint from %s for %s at size %d does not match the entries held (size %d)": "篡改警报：%[1]s 发来的频道 %[2]s 检查点（大小 %[3]s）与本站持有的条目（大小 %[4]s）不符",
+
+		// Deconfliction findings carry both languages (station, findings.go).
+		findingFormat: "%[2]s",
+	},
+}
+
+// findingFormat is the format of a deconfliction finding's alert: its
+// arguments are the finding in English and in Chinese.
+const findingFormat = store.AlertFindingFormat
+
+// alertText returns a station alert in the given language: translated
+// when its format has a translation in that language, as written
+// otherwise.
+func alertText(lang string, a store.Alert) string {
+	f, ok := alertFormats[lang][a.Format]
+	if !ok || a.Format == "" {
+		return a.Text
+	}
+	args := make([]any, len(a.Args))
+	for i, s := range a.Args {
+		args[i] = s
+	}
+	text := fmt.Sprintf(f, args...)
+	if strings.Contains(text, "%!") {
+		return a.Text // arguments that do not fit: never show a broken sentence
+	}
+	return text
+}
