@@ -285,6 +285,53 @@ func unlabelled(t *testing.T, ctx context.Context, page string) {
 	}
 }
 
+// lowContrast lists the visible text on the page whose contrast against
+// what is drawn behind it is below WCAG 2 level AA: 4.5:1, or 3:1 for
+// large text (24px, or 18.66px bold). Colours are read as the browser
+// computes them; translucent backgrounds are blended down to the first
+// opaque one (the page's canvas, white, if none is).
+func lowContrast(t *testing.T, ctx context.Context, page string) {
+	t.Helper()
+	type result struct {
+		Checked int
+		Bad     []string
+	}
+	got := eval[result](t, ctx, `(() => {
+		const parse = (c) => { const m = c.match(/rgba?\(([^)]+)\)/); if (!m) return null;
+			const p = m[1].split(/[ ,\/]+/).filter(Boolean).map(Number); return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; };
+		const blend = (top, under) => { const a = top[3]; return [0, 1, 2].map(i => top[i] * a + under[i] * (1 - a)).concat([1]); };
+		const lum = (c) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+			return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); };
+		const background = (el) => { const layers = [];
+			for (let e = el; e; e = e.parentElement) { const s = getComputedStyle(e);
+				if (s.backgroundImage !== "none") return null;
+				const c = parse(s.backgroundColor); if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; } }
+			let bg = [255, 255, 255, 1];
+			for (let i = layers.length - 1; i >= 0; i--) bg = blend(layers[i], bg);
+			return bg; };
+		const bad = []; let checked = 0;
+		document.querySelectorAll("body *").forEach(el => {
+			if (!Array.from(el.childNodes).some(n => n.nodeType === 3 && n.textContent.trim())) return;
+			const r = el.getBoundingClientRect(); const s = getComputedStyle(el);
+			if (r.width === 0 || r.height === 0 || s.visibility === "hidden" || el.closest("[hidden]")) return;
+			const bg = background(el); if (!bg) return;
+			let fg = parse(s.color); if (!fg) return; fg = blend([fg[0], fg[1], fg[2], fg[3] * Number(s.opacity)], bg);
+			const l1 = lum(fg), l2 = lum(bg); const ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+			const size = parseFloat(s.fontSize), bold = Number(s.fontWeight) >= 700;
+			const need = (size >= 24 || (bold && size >= 18.66)) ? 3 : 4.5; checked++;
+			if (ratio < need) bad.push(ratio.toFixed(2) + ":1 " + el.tagName.toLowerCase() + (el.className ? "." + el.className : "") + " " + JSON.stringify(el.textContent.trim().slice(0, 40)) + " " + s.color + " on rgb(" + bg.slice(0, 3).map(Math.round).join(",") + ")");
+		});
+		return {Checked: checked, Bad: bad};
+	})()`)
+	t.Logf("%s: contrast of %d texts checked", page, got.Checked)
+	if got.Checked < 5 {
+		t.Errorf("%s: contrast checked on only %d elements: is the check broken?", page, got.Checked)
+	}
+	if len(got.Bad) > 0 {
+		t.Errorf("%s: text below WCAG AA contrast: %v", page, got.Bad)
+	}
+}
+
 // TestBrowser: two stations as real hotline run processes (USA's console
 // over HTTPS), operators at both consoles in real headless chromium,
 // everything done with the keyboard. One sends a FLASH; the other's
@@ -370,6 +417,7 @@ func TestBrowser(t *testing.T) {
 		t.Error("USA's console is not a secure context over HTTPS")
 	}
 	unlabelled(t, a, "board")
+	lowContrast(t, a, "board")
 
 	// The keyboard path: from the top of the channel page, skip to the
 	// content, Tab to the precedence, choose FLASH by its letter, Tab to
@@ -380,6 +428,7 @@ func TestBrowser(t *testing.T) {
 		chromedp.WaitVisible(css(`body[data-connection="live"]`)),
 	)
 	unlabelled(t, a, "channel")
+	lowContrast(t, a, "channel")
 	run(t, a, "Tab to the skip link", chromedp.KeyEvent(kb.Tab))
 	if cls := eval[string](t, a, `document.activeElement.className`); cls != "skip" {
 		t.Errorf("the first Tab goes to %q, want the skip link", cls)
@@ -406,6 +455,7 @@ func TestBrowser(t *testing.T) {
 	if focused := eval[string](t, b, `document.activeElement.id`); focused != "takeover-ack" {
 		t.Errorf("focus is on %q, want the acknowledge button", focused)
 	}
+	lowContrast(t, b, "FLASH takeover")
 	run(t, b, "the takeover is announced", chromedp.Poll[chromedp.Void](`document.getElementById("announce").textContent.includes("FLASH")`))
 	if role := eval[string](t, b, `document.querySelector("#takeover [data-takeover]").getAttribute("role")`); role != "alertdialog" {
 		t.Errorf("the takeover's role is %q", role)
@@ -492,8 +542,10 @@ func TestBrowser(t *testing.T) {
 		chromedp.WaitVisible(css("#resume")),
 		chromedp.WaitVisible(css(`.channel-state .state-suspended`)))
 	unlabelled(t, s, "suspended channel")
+	lowContrast(t, s, "suspended channel")
 	run(t, b, "CHN: the suspension takes over", chromedp.WaitVisible(css(`#takeover [data-kind="alarm"]`)))
-	waitText(t, b, "CHN's takeover", "#tk-text", "USA SUSPENDED channel "+ch+" (by sam): "+reason)
+	// CHN's officer reads Chinese: the station's alarm is shown in it.
+	waitText(t, b, "CHN's takeover", "#tk-text", "USA 已暂停频道 "+ch+"（操作人 sam）："+reason)
 	ackTakeovers(t, b)
 	row := fmt.Sprintf(`tr[data-channel=%q]`, ch)
 	run(t, b, "CHN: the board shows the suspension",
@@ -523,12 +575,14 @@ func TestBrowser(t *testing.T) {
 	}
 	run(t, a, "audit page", chromedp.Navigate(urlA+"/console/audit"), chromedp.WaitVisible(css(`table.audit tr.outcome-refused`)))
 	unlabelled(t, a, "audit")
+	lowContrast(t, a, "audit")
 	waitText(t, a, "the audit trail", "table.audit", "alert.ack", "alice", "sam", "suspend", reason)
 	shot(t, a, "console-audit.png")
 	run(t, a, "log out", chromedp.Click(css("#logout")), chromedp.WaitVisible(css("#login-form")))
 	logIn(t, a, urlA, "ada")
 	run(t, a, "admin page", chromedp.Navigate(urlA+"/console/admin"), chromedp.WaitVisible(css("#add-operator")))
 	unlabelled(t, a, "admin")
+	lowContrast(t, a, "admin")
 
 	// CHN goes away: its console says the station is lost; USA's
 	// supervisor is taken over by the channels down, and sees them back

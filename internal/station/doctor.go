@@ -51,7 +51,11 @@ func Doctor(ctx context.Context, dir string, o DoctorOptions) []Diagnosis {
 	}
 	cfg, err := LoadConfig(dir)
 	if err != nil {
-		add("config", "fail", err.Error(), "give --dir the station directory made by hotline init")
+		fix := "give --dir the station directory made by hotline init"
+		if _, statErr := os.Stat(filepath.Join(dir, "config.json")); statErr == nil {
+			fix = "correct " + filepath.Join(dir, "config.json") + " (docs/OPERATIONS.md, \"Station config file\", lists every setting)"
+		}
+		add("config", "fail", err.Error(), fix)
 		return out
 	}
 	add("config", "ok", filepath.Join(dir, "config.json")+" reads", "")

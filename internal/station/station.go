@@ -16,6 +16,7 @@
 package station
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -48,6 +49,32 @@ type Config struct {
 	// console are served over HTTPS (see CheckAPIListen).
 	APITLSCert string `json:"api_tls_cert,omitempty"`
 	APITLSKey  string `json:"api_tls_key,omitempty"`
+	// ConsoleDownAfter is how long a channel may have no path up before
+	// the console's "channel down" alert takes over the screen ("5s" if
+	// empty): between MinDownAfter and MaxDownAfter.
+	ConsoleDownAfter string `json:"console_down_after,omitempty"`
+}
+
+// The bounds of console_down_after: a shorter grace would take over the
+// screen at every reconnect, a longer one would hide an outage.
+const (
+	MinDownAfter = time.Second
+	MaxDownAfter = 10 * time.Minute
+)
+
+// DownAfter is console_down_after as a duration, zero when it is not set.
+func (c *Config) DownAfter() (time.Duration, error) {
+	if c.ConsoleDownAfter == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(c.ConsoleDownAfter)
+	if err != nil {
+		return 0, fmt.Errorf("console_down_after %q is not a duration such as 5s or 1m", c.ConsoleDownAfter)
+	}
+	if d < MinDownAfter || d > MaxDownAfter {
+		return 0, fmt.Errorf("console_down_after %s is out of range: from %s to %s", d, MinDownAfter, MaxDownAfter)
+	}
+	return d, nil
 }
 
 // ErrLocked means another process owns the station directory.
@@ -232,11 +259,16 @@ func LoadConfig(dir string) (*Config, error) {
 		return nil, err
 	}
 	var cfg Config
-	if err := json.Unmarshal(data, &cfg); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields() // a misspelt setting is an error, not a default
+	if err := dec.Decode(&cfg); err != nil {
 		return nil, fmt.Errorf("%s: %v", filepath.Join(dir, "config.json"), err)
 	}
 	if err := identity.CheckName("station name", cfg.Name); err != nil {
 		return nil, fmt.Errorf("config.json: %v", err)
+	}
+	if _, err := cfg.DownAfter(); err != nil {
+		return nil, fmt.Errorf("%s: %v", filepath.Join(dir, "config.json"), err)
 	}
 	return &cfg, nil
 }
