@@ -12,6 +12,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
@@ -25,15 +28,30 @@ var embedded embed.FS
 var migrations, _ = fs.Sub(embedded, "migrations")
 
 // Store is a store.Store on SQLite.
+//
+// Checkpoints (copying the WAL back into the database file, with two
+// syncs) are not left to SQLite, which runs one inside the commit that
+// fills the WAL to 1,000 pages: that commit, and the message waiting on
+// it, would take a checkpoint's time. A goroutine runs them instead,
+// beside the writes, CheckpointEvery after a write.
 type Store struct {
 	*sqlstore.Store
+	writes      atomic.Uint64 // Applies so far
+	checkpoints atomic.Uint64 // checkpoints run
+	stop, done  chan struct{}
+	closeOnce   sync.Once
 }
 
 var _ store.Store = (*Store)(nil)
 
+// CheckpointEvery is how often the checkpointer looks for writes to copy
+// back; the WAL holds at most about this long's writes beyond what
+// readers still need.
+const CheckpointEvery = 250 * time.Millisecond
+
 // Open opens (creating if needed) the database at path and migrates it.
 func Open(ctx context.Context, path string) (*Store, error) {
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, err
@@ -44,7 +62,53 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("opening store %s: %w", path, err)
 	}
-	return &Store{s}, nil
+	st := &Store{Store: s, stop: make(chan struct{}), done: make(chan struct{})}
+	go st.checkpointer()
+	return st, nil
+}
+
+// Apply applies a batch (see store.Store) and lets the checkpointer know.
+func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
+	err := s.Store.Apply(ctx, b)
+	s.writes.Add(1)
+	return err
+}
+
+// Checkpoints is how many checkpoints the checkpointer has run.
+func (s *Store) Checkpoints() uint64 { return s.checkpoints.Load() }
+
+func (s *Store) checkpointer() {
+	defer close(s.done)
+	t := time.NewTicker(CheckpointEvery)
+	defer t.Stop()
+	var seen uint64
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		if w := s.writes.Load(); w != seen {
+			seen = w
+			// PASSIVE never waits for readers or writers: it copies what
+			// no reader needs, and the next one copies the rest. An error
+			// (the disk full, say) is the next write's to report.
+			if _, err := s.DB().Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err == nil {
+				s.checkpoints.Add(1)
+			}
+		}
+	}
+}
+
+// Close stops the checkpointer, copies the WAL back and closes the
+// database.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		<-s.done
+		s.DB().Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	})
+	return s.Store.Close()
 }
 
 // SchemaVersion is the number of the newest embedded migration.
