@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -152,6 +153,7 @@ func cmdCodebookList(ctx context.Context, args []string) error {
 	f := newFlags("codebook list", true)
 	cat := f.String("category", "", "only this category (manoeuvring, safety, activity, communications, request, answer)")
 	langFlag := f.String("lang", "", "language to show: en or zh (default from $LANG)")
+	book := f.String("codebook", "", "a codebook this station has, by reference or version (with --dir; default: the embedded one)")
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
@@ -159,8 +161,18 @@ func cmdCodebookList(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	cb := codebook.Default()
-	cats := cb.Categories()
+	cb := &station.CodebookPhrases{Languages: codebook.Default().Languages(), Categories: codebook.Default().Categories(),
+		Phrases: codebook.Default().Phrases()}
+	cb.Ref, cb.Version, cb.Hash = codebook.Default().Ref().String(), codebook.Default().Version(), codebook.Default().Hash()
+	if *book != "" {
+		if *f.dir == "" {
+			return errors.New("codebook list: --codebook needs --dir: the extensions are the station's")
+		}
+		if err := withOps(ctx, *f.dir, func(o station.Ops) (err error) { cb, err = o.Codebook(ctx, *book); return err }); err != nil {
+			return fmt.Errorf("codebook list: %w", err)
+		}
+	}
+	cats := cb.Categories
 	if *cat != "" && !slices.ContainsFunc(cats, func(k codebook.Category) bool { return k.ID == *cat }) {
 		var ids []string
 		for _, k := range cats {
@@ -169,16 +181,16 @@ func cmdCodebookList(ctx context.Context, args []string) error {
 		return fmt.Errorf("codebook list: --category %q is not one of %s", *cat, strings.Join(ids, ", "))
 	}
 	var phrases []codebook.Phrase
-	for _, p := range cb.Phrases() {
+	for _, p := range cb.Phrases {
 		if *cat == "" || p.Category == *cat {
 			phrases = append(phrases, p)
 		}
 	}
 	if *f.json {
-		return printJSON(map[string]any{"version": cb.Version(), "hash": cb.Hash(), "ref": cb.Ref().String(),
-			"languages": cb.Languages(), "categories": cats, "phrases": phrases})
+		return printJSON(map[string]any{"version": cb.Version, "hash": cb.Hash, "ref": cb.Ref,
+			"languages": cb.Languages, "categories": cats, "phrases": phrases})
 	}
-	fmt.Printf("codebook %s\n", cb.Ref())
+	fmt.Printf("codebook %s\n", cb.Ref)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CODE\tCATEGORY\tPARAMETERS\tTEXT")
 	for _, p := range phrases {
@@ -189,6 +201,47 @@ func cmdCodebookList(ctx context.Context, args []string) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Code, p.Category, strings.Join(ps, " "), p.Text[lang])
 	}
 	return tw.Flush()
+}
+
+func cmdCodebookAdd(ctx context.Context, args []string) error {
+	f := newFlags("codebook add", true)
+	file := f.String("file", "", "the extension file both parties agreed (JSON, format \"hotline codebook extension v1\")")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	if err := required("codebook add", map[string]string{"file": *file}); err != nil {
+		return err
+	}
+	data, err := os.ReadFile(*file)
+	if err != nil {
+		return fmt.Errorf("codebook add: %w", err)
+	}
+	return show(ctx, f, func(o station.Ops) (*station.CodebookView, error) { return o.AddCodebook(ctx, data) },
+		func(v *station.CodebookView) error {
+			fmt.Printf("codebook %s: %d phrases; propose a channel with --codebook %s once the other party has loaded it too\n",
+				v.Ref, v.Phrases, v.Version)
+			return nil
+		})
+}
+
+func cmdCodebookBooks(ctx context.Context, args []string) error {
+	f := newFlags("codebook books", true)
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	return show(ctx, f, func(o station.Ops) ([]station.CodebookView, error) { return o.Codebooks(ctx) },
+		func(vs []station.CodebookView) error {
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "VERSION\tHASH\tPHRASES\tLOADED")
+			for _, v := range vs {
+				loaded := "embedded"
+				if !v.Embedded {
+					loaded = v.AddedAt.Format(time.RFC3339)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", v.Version, v.Hash, v.Phrases, loaded)
+			}
+			return tw.Flush()
+		})
 }
 
 func cmdCodebookShow(ctx context.Context, args []string) error {

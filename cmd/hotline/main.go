@@ -53,7 +53,7 @@ var verbs = []verb{
 	{"fingerprint", "print this station's fingerprint, to read aloud", cmdFingerprint},
 	{"peer add", "pin a peer: --card FILE --fingerprint FP", cmdPeerAdd},
 	{"peer list", "list pinned peers", cmdPeerList},
-	{"channel propose", "propose a channel: --peer NAME --channel ID --level LEVEL [--deadline FLASH=5m,...] [--delivery FLASH=1m,...] [--escalate-to ID] [--flash-exempt] [--link-test 10s] [--check-every 1h] [--check-window 10m]", cmdPropose},
+	{"channel propose", "propose a channel: --peer NAME --channel ID --level LEVEL [--deadline FLASH=5m,...] [--delivery FLASH=1m,...] [--escalate-to ID] [--flash-exempt] [--link-test 10s] [--check-every 1h] [--check-window 10m] [--codebook REF]", cmdPropose},
 	{"channel accept", "accept a proposed channel: --channel ID", cmdAccept},
 	{"channel suspend", "suspend a channel for this party, a signed act: --channel ID --reason TEXT [--as NAME]", cmdSuspend},
 	{"channel resume", "lift this party's suspension: --channel ID [--reason TEXT] [--as NAME]", cmdResume},
@@ -66,7 +66,9 @@ var verbs = []verb{
 	{"send", "send a message: --channel ID --precedence P (--text TEXT [--lang TAG] | --code CODE [--param NAME=VALUE]... [--free TEXT] ... [--lang TAG] | --finding N)", cmdSend},
 	{"inbox", "list received messages [--channel ID] [--lang en|zh]", cmdInbox},
 	{"outbox", "list sent messages and their status [--channel ID] [--lang en|zh]", cmdOutbox},
-	{"codebook list", "list the standard phrases: [--category ID] [--lang en|zh]", cmdCodebookList},
+	{"codebook list", "list the standard phrases: [--category ID] [--lang en|zh] [--dir DIR --codebook REF]", cmdCodebookList},
+	{"codebook add", "load a codebook extension both parties agreed: --file FILE", cmdCodebookAdd},
+	{"codebook books", "list the codebooks this station has: the embedded one and the extensions loaded", cmdCodebookBooks},
 	{"codebook show", "show a standard phrase and its parameters: CODE", cmdCodebookShow},
 	{"notice send", "notify an activity: --channel ID --kind KIND (--circle LAT,LON,RADIUS_NM | --polygon \"LAT,LON;...\") --from T --to T --units A,B [--band LOW,HIGH] [--call ID] [--title T] [--description D] [--lang TAG] [--replaces ID]", cmdNoticeSend},
 	{"report encounter", "report an encounter: --channel ID --time T --own-unit U --own-position LAT,LON --own-course C --own-speed KN --other-… --cpa-distance NM --cpa-time T [--unsafe] [--said \"T;own|other;CODE[;NAME=VALUE]\"]... [--description D]", cmdReportEncounter},
@@ -381,6 +383,7 @@ func cmdPropose(ctx context.Context, args []string) error {
 	linkTest := f.String("link-test", "", "interval of machine-answered link tests (default 10s)")
 	checkEvery := f.String("check-every", "", "interval of operator checks (default 1h)")
 	checkWindow := f.String("check-window", "", "time a person has to answer a check (default 10m)")
+	book := f.String("codebook", "", "the codebook of standard phrases, by reference or version (hotline codebook books; default: the embedded one)")
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
@@ -388,7 +391,7 @@ func cmdPropose(ctx context.Context, args []string) error {
 		return err
 	}
 	req := station.ProposeRequest{Peer: *peer, Channel: *ch, Level: *level, Deadlines: map[string]string{}, Delivery: map[string]string{},
-		EscalateTo: *up, FlashExempt: *exempt, LinkTest: *linkTest, CheckEvery: *checkEvery, CheckWindow: *checkWindow}
+		EscalateTo: *up, FlashExempt: *exempt, LinkTest: *linkTest, CheckEvery: *checkEvery, CheckWindow: *checkWindow, Codebook: *book}
 	for _, o := range []struct {
 		flag, v string
 		into    map[string]string

@@ -23,6 +23,8 @@
 //	GET  incidents?channel= []IncidentView    POST incidents IncidentRequest → IncidentView
 //	GET  plans              []PlanView        POST plans PlanRequest → PlanView
 //	GET  findings           []FindingView
+//	GET  codebooks          []CodebookView    POST codebooks {file (base64)} → CodebookView
+//	GET  codebooks/phrases?codebook=          CodebookPhrases
 //	GET  events             server-sent events: received, delivered, acknowledged, channel, alert, escalation, link
 //	GET  operators          []operator.View   POST operators operator.AddRequest
 //	DELETE operators/{name}
@@ -46,6 +48,7 @@ import (
 	"strings"
 	"time"
 
+	"hotline/internal/codebook"
 	"hotline/internal/operator"
 	"hotline/internal/station"
 	"hotline/internal/store"
@@ -218,6 +221,19 @@ func NewServer(st *station.Station, token string) *Server {
 		return st.AddPlan(r.Context(), req)
 	})
 	h("GET /api/v1/findings", func(w http.ResponseWriter, r *http.Request) (any, error) { return st.Findings(r.Context()) })
+	h("GET /api/v1/codebooks", func(w http.ResponseWriter, r *http.Request) (any, error) { return st.Codebooks(r.Context()) })
+	h("GET /api/v1/codebooks/phrases", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return st.Codebook(r.Context(), r.URL.Query().Get("codebook"))
+	})
+	h("POST /api/v1/codebooks", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req struct {
+			File []byte `json:"file"`
+		}
+		if err := readJSON(r, &req); err != nil {
+			return nil, err
+		}
+		return st.AddCodebook(r.Context(), req.File)
+	})
 	s.mux.HandleFunc("GET /api/v1/events", s.events)
 	local := func(r *http.Request) operator.Actor { return operator.Actor{Addr: "api " + r.RemoteAddr} }
 	h("GET /api/v1/operators", func(w http.ResponseWriter, r *http.Request) (any, error) { return s.ops.List(r.Context()) })
@@ -245,7 +261,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, errorBody{Error: "missing or wrong API token (see api-token in the station directory)"})
 		return
 	}
-	if r.URL.Path != "/api/v1/bundle" { // an offline bundle has a limit of its own
+	switch r.URL.Path {
+	case "/api/v1/bundle": // an offline bundle has a limit of its own
+	case "/api/v1/codebooks": // a codebook file, in base64
+		r.Body = http.MaxBytesReader(w, r.Body, codebook.MaxFile/3*4+1024)
+	default:
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
 	}
 	s.mux.ServeHTTP(w, r)

@@ -265,6 +265,22 @@ func (c *Client) Plans(ctx context.Context) ([]station.PlanView, error) {
 	return get[[]station.PlanView](ctx, c, "/api/v1/plans")
 }
 
+func (c *Client) AddCodebook(ctx context.Context, file []byte) (*station.CodebookView, error) {
+	return post[station.CodebookView](ctx, c, "/api/v1/codebooks", map[string][]byte{"file": file})
+}
+
+func (c *Client) Codebooks(ctx context.Context) ([]station.CodebookView, error) {
+	return get[[]station.CodebookView](ctx, c, "/api/v1/codebooks")
+}
+
+func (c *Client) Codebook(ctx context.Context, name string) (*station.CodebookPhrases, error) {
+	v, err := get[station.CodebookPhrases](ctx, c, "/api/v1/codebooks/phrases?codebook="+url.QueryEscape(name))
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
 func (c *Client) Findings(ctx context.Context) ([]station.FindingView, error) {
 	return get[[]station.FindingView](ctx, c, "/api/v1/findings")
 }

@@ -226,6 +226,16 @@ func (c *Codebook) Extend(data []byte) (*Codebook, error) {
 	return n, nil
 }
 
+// ExtensionBase returns the reference of the codebook an extension file
+// extends, from the file alone (Extend checks the rest).
+func ExtensionBase(data []byte) (Ref, error) {
+	f, err := decodeFile(data, FormatExtension)
+	if err != nil {
+		return Ref{}, err
+	}
+	return ParseRef(f.Base + " " + f.BaseHash)
+}
+
 func bad(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrCodebook, fmt.Sprintf(format, args...))
 }

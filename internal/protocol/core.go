@@ -127,6 +127,15 @@ type LinkRefused struct {
 	Text   string
 }
 
+// AddCodebook gives the core a codebook of standard phrases (an agreed
+// extension the station has stored): channels whose charter names it
+// take it, and proposals may name it. It completes at once.
+type AddCodebook struct {
+	ID   uint64
+	Book *codebook.Codebook
+}
+
+func (AddCodebook) event()  {}
 func (LinkRefused) event()  {}
 func (Submit) event()       {}
 func (Propose) event()      {}
@@ -490,6 +499,8 @@ func (c *Core) Step(now time.Time, ev Event) []Action {
 		c.accept(ev)
 	case AddPeer:
 		c.addPeerReq(ev)
+	case AddCodebook:
+		c.addCodebook(ev)
 	case FrameIn:
 		c.frameIn(ev)
 	case Connected:
@@ -590,6 +601,26 @@ func (c *Core) persisted(ev Persisted) {
 	for _, f := range fs {
 		f(err)
 	}
+}
+
+func (c *Core) addCodebook(ev AddCodebook) {
+	if ev.Book == nil {
+		c.done(ev.ID, Result{}, errors.New("no codebook"))
+		return
+	}
+	for _, b := range c.cfg.Codebooks {
+		if b.Check(ev.Book.Ref()) == nil {
+			c.done(ev.ID, Result{}, nil)
+			return
+		}
+	}
+	c.cfg.Codebooks = append(slices.Clone(c.cfg.Codebooks), ev.Book)
+	for _, cs := range c.channels {
+		if cs.codebook == nil {
+			cs.codebook, _ = cs.charter.FindCodebook(ev.Book)
+		}
+	}
+	c.done(ev.ID, Result{}, nil)
 }
 
 func (c *Core) addPeerReq(ev AddPeer) {

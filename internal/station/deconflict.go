@@ -35,6 +35,9 @@ type Deconfliction interface {
 	AddPlan(ctx context.Context, r PlanRequest) (*PlanView, error)
 	Plans(ctx context.Context) ([]PlanView, error)
 	Findings(ctx context.Context) ([]FindingView, error)
+	AddCodebook(ctx context.Context, file []byte) (*CodebookView, error)
+	Codebooks(ctx context.Context) ([]CodebookView, error)
+	Codebook(ctx context.Context, name string) (*CodebookPhrases, error)
 }
 
 var _ Deconfliction = (*Station)(nil)
@@ -155,12 +158,6 @@ type IncidentStepView struct {
 	Why      string            `json:"why,omitempty"` // why it was not applied
 	Outcome  string            `json:"outcome,omitempty"`
 	Rendered map[string]string `json:"rendered"`
-}
-
-// codebooks are the codebooks this station has: the embedded one (the
-// core is configured with the same).
-func (s *Station) codebooks() []*codebook.Codebook {
-	return []*codebook.Codebook{codebook.Default()}
 }
 
 // channelBook returns a channel and the codebook its charter names.

@@ -185,6 +185,9 @@ type ProposeRequest struct {
 	LinkTest    string `json:"link_test,omitempty"`    // e.g. "10s"
 	CheckEvery  string `json:"check_every,omitempty"`  // e.g. "1h"
 	CheckWindow string `json:"check_window,omitempty"` // e.g. "10m"
+	// Codebook names the codebook of standard phrases, by reference or
+	// version (hotline codebook books); default: the embedded one.
+	Codebook string `json:"codebook,omitempty"`
 }
 
 // SendRequest sends a text message.
@@ -315,9 +318,14 @@ func (s *Station) Propose(ctx context.Context, r ProposeRequest) (*ChannelView, 
 			return nil, badRequest("%s %q is not a positive duration like 10m", f.name, f.v)
 		}
 	}
+	cb, err := s.codebookByName(r.Codebook)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := s.call(ctx, func(id uint64) protocol.Event {
 		return protocol.Propose{ID: id, Channel: r.Channel, Peer: r.Peer, Level: level, Deadlines: deadlines, Delivery: delivery,
-			EscalateTo: r.EscalateTo, FlashExempt: r.FlashExempt, LinkTest: durs[0], CheckEvery: durs[1], CheckWindow: durs[2]}
+			EscalateTo: r.EscalateTo, FlashExempt: r.FlashExempt, LinkTest: durs[0], CheckEvery: durs[1], CheckWindow: durs[2],
+			Codebook: cb.Ref()}
 	}); err != nil {
 		return nil, asBadRequest(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"hotline/internal/envelope"
+	"hotline/internal/codebook"
 	"hotline/internal/identity"
 	"hotline/internal/protocol"
 	"hotline/internal/store"
@@ -65,6 +66,7 @@ type Station struct {
 	conns      map[protocol.ConnID]conn
 	relays     *relays
 	pins       map[string]string // string(ed25519 key) → peer name
+	books      []*codebook.Codebook
 	dialers    map[string]context.CancelFunc
 	subs       map[chan protocol.Notify]struct{}
 	runCtx     context.Context
@@ -147,7 +149,17 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 		lock.Close()
 		return nil, fmt.Errorf("loading store: %w", err)
 	}
+	books, _, err := loadCodebooks(ctx, st)
+	if err != nil {
+		if leaser != nil {
+			leaser.Release(context.Background())
+		}
+		st.Close()
+		lock.Close()
+		return nil, err
+	}
 	cfgCore := protocol.DefaultConfig
+	cfgCore.Codebooks = books
 	_, err = os.Stat(filepath.Join(dir, RestoredFile))
 	cfgCore.Restored = err == nil
 	cfgCore.Relays = len(card.Relays) > 0
@@ -169,7 +181,7 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 		reqs: make(chan request, 1024), stop: make(chan struct{}), done: make(chan struct{}), failc: make(chan error, 1),
 		waiters: map[uint64]chan protocol.Done{}, held: map[uint64][]protocol.Notify{},
 		conns: map[protocol.ConnID]conn{}, pins: map[string]string{}, dialers: map[string]context.CancelFunc{},
-		subs: map[chan protocol.Notify]struct{}{}, detectKick: make(chan struct{}, 1),
+		subs: map[chan protocol.Notify]struct{}{}, detectKick: make(chan struct{}, 1), books: books,
 	}
 	for _, p := range snap.Peers {
 		c, _ := identity.ParseCard(p.Card) // parsed by the core already

@@ -293,6 +293,20 @@ type Deconfliction interface {
 	AddFinding(ctx context.Context, f Finding) (id int64, added bool, err error)
 	// Findings lists findings by ID.
 	Findings(ctx context.Context) ([]Finding, error)
+	// AddCodebook stores a codebook extension file under the reference of
+	// the codebook it makes, unless one is stored under that reference;
+	// it reports whether this call added it.
+	AddCodebook(ctx context.Context, c CodebookFile) (added bool, err error)
+	// Codebooks lists the stored extension files in the order added.
+	Codebooks(ctx context.Context) ([]CodebookFile, error)
+}
+
+// CodebookFile is a codebook extension a station loaded: the file, and
+// the reference (version and hash) of the codebook it makes.
+type CodebookFile struct {
+	Ref     string
+	File    []byte
+	AddedAt time.Time
 }
 
 // Plan is an activity this station plans: a notice body it has not sent

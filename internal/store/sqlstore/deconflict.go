@@ -112,3 +112,34 @@ func (s *Store) Findings(ctx context.Context) ([]store.Finding, error) {
 	}
 	return out, rows.Err()
 }
+
+// AddCodebook stores a codebook extension file (migration 009).
+func (s *Store) AddCodebook(ctx context.Context, c store.CodebookFile) (bool, error) {
+	res, err := s.exec(ctx, `INSERT INTO codebooks (ref, file, added_at) VALUES (?, ?, ?) ON CONFLICT (ref) DO NOTHING`,
+		c.Ref, c.File, nanos(c.AddedAt))
+	if err != nil {
+		return false, fmt.Errorf("codebook %s: %w", c.Ref, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// Codebooks lists the stored codebook extension files in the order added.
+func (s *Store) Codebooks(ctx context.Context) ([]store.CodebookFile, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT ref, file, added_at FROM codebooks ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.CodebookFile
+	for rows.Next() {
+		var c store.CodebookFile
+		var added int64
+		if err := rows.Scan(&c.Ref, &c.File, &added); err != nil {
+			return nil, err
+		}
+		c.AddedAt = fromNanos(added)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

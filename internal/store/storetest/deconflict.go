@@ -130,3 +130,39 @@ func testFindings(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 		}
 	}
 }
+
+// testCodebooks: extension files kept byte for byte in the order added,
+// one per reference, also after reopening.
+func testCodebooks(t *testing.T, w *world, open func(t *testing.T) store.Store) {
+	s := open(t)
+	ctx := t.Context()
+	if cs, err := s.Codebooks(ctx); err != nil || len(cs) != 0 {
+		t.Fatalf("Codebooks of an empty store = %v, %v", cs, err)
+	}
+	want := []store.CodebookFile{
+		{Ref: "hotline-cues/1+alpha-bravo/1 sha256:aa", File: []byte(`{"format":"hotline codebook extension v1","title":{"zh-Hans":"甲乙"}}`), AddedAt: at(1)},
+		{Ref: "hotline-cues/1+alpha-bravo/1+charlie/2 sha256:bb", File: []byte{0, 1, 0xff}, AddedAt: at(2)},
+	}
+	for _, c := range want {
+		added, err := s.AddCodebook(ctx, c)
+		if err != nil || !added {
+			t.Fatalf("AddCodebook(%s) = %v, %v", c.Ref, added, err)
+		}
+	}
+	// The same reference again changes nothing, whatever the file.
+	if added, err := s.AddCodebook(ctx, store.CodebookFile{Ref: want[0].Ref, File: []byte("other"), AddedAt: at(3)}); err != nil || added {
+		t.Errorf("AddCodebook of a reference stored = %v, %v; want false, nil", added, err)
+	}
+	got, err := s.Codebooks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("Codebooks = %d files, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].Ref != want[i].Ref || !bytes.Equal(got[i].File, want[i].File) || !sameTime(got[i].AddedAt, want[i].AddedAt) {
+			t.Errorf("Codebooks[%d] = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}

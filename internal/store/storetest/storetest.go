@@ -68,6 +68,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Audit", testAudit},
 		{"Plans", testPlans},
 		{"Findings", testFindings},
+		{"Codebooks", testCodebooks},
 		{"ConsoleAlerts", testConsoleAlerts},
 		{"ConsoleAlertAckOnce", testConsoleAlertAckOnce},
 	}

@@ -1,0 +1,171 @@
+package station
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"hotline/internal/codebook"
+	"hotline/internal/protocol"
+	"hotline/internal/store"
+)
+
+// Codebook extensions (docs/DECONFLICTION.md, "Extensions by agreement"):
+// the two parties agree an extension file, each loads it on its station
+// (hotline codebook add), and a channel proposed with the extended
+// codebook's reference uses it. A station keeps the files in its store,
+// so that every machine of a station on PostgreSQL has them, and builds
+// its codebooks from them at start: the embedded one first, then each
+// extension on the codebook it names.
+
+// CodebookView describes a codebook a station has.
+type CodebookView struct {
+	Ref      string    `json:"ref"` // version and hash, as a charter names it
+	Version  string    `json:"version"`
+	Hash     string    `json:"hash"`
+	Phrases  int       `json:"phrases"`
+	Embedded bool      `json:"embedded"`
+	AddedAt  time.Time `json:"added_at,omitzero"`
+}
+
+// loadCodebooks builds the station's codebooks from the embedded one and
+// the extension files stored, in the order they were added.
+func loadCodebooks(ctx context.Context, st store.Store) ([]*codebook.Codebook, []store.CodebookFile, error) {
+	books := []*codebook.Codebook{codebook.Default()}
+	files, err := st.Codebooks(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("codebook extensions: %w", err)
+	}
+	for _, f := range files {
+		b, err := extendOne(books, f.File)
+		if err != nil {
+			return nil, nil, fmt.Errorf("codebook extension %s, stored: %w", f.Ref, err)
+		}
+		if b.Ref().String() != f.Ref {
+			return nil, nil, fmt.Errorf("codebook extension stored as %s makes %s", f.Ref, b.Ref())
+		}
+		books = append(books, b)
+	}
+	return books, files, nil
+}
+
+// extendOne extends, with an extension file, the codebook among books it
+// names.
+func extendOne(books []*codebook.Codebook, file []byte) (*codebook.Codebook, error) {
+	base, err := codebook.ExtensionBase(file)
+	if err != nil {
+		return nil, err
+	}
+	var have []string
+	for _, b := range books {
+		if b.Check(base) == nil {
+			return b.Extend(file)
+		}
+		have = append(have, b.Version())
+	}
+	return nil, fmt.Errorf("%w: the extension extends %s, which this station does not have (it has %v): load that first",
+		codebook.ErrMismatch, base, have)
+}
+
+// codebooks are the codebooks this station has, the embedded one first
+// (the core has the same).
+func (s *Station) codebooks() []*codebook.Codebook {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.books)
+}
+
+// AddCodebook loads an agreed codebook extension: checked against the
+// codebook it extends, stored, then given to the core. Loading the same
+// extension again changes nothing.
+func (s *Station) AddCodebook(ctx context.Context, file []byte) (*CodebookView, error) {
+	b, err := extendOne(s.codebooks(), file)
+	if err != nil {
+		return nil, badRequest("%v", err)
+	}
+	if _, err := s.Store.AddCodebook(ctx, store.CodebookFile{Ref: b.Ref().String(), File: file, AddedAt: time.Now().UTC()}); err != nil {
+		return nil, err
+	}
+	if _, err := s.call(ctx, func(id uint64) protocol.Event { return protocol.AddCodebook{ID: id, Book: b} }); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if !slices.ContainsFunc(s.books, func(c *codebook.Codebook) bool { return c.Check(b.Ref()) == nil }) {
+		s.books = append(s.books, b)
+	}
+	s.mu.Unlock()
+	views, err := s.Codebooks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range views {
+		if views[i].Ref == b.Ref().String() {
+			return &views[i], nil
+		}
+	}
+	return nil, errors.New("the codebook added is not listed")
+}
+
+// Codebooks lists the codebooks this station has: the embedded one and
+// the extensions loaded.
+func (s *Station) Codebooks(ctx context.Context) ([]CodebookView, error) {
+	files, err := s.Store.Codebooks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	added := map[string]time.Time{}
+	for _, f := range files {
+		added[f.Ref] = f.AddedAt
+	}
+	var out []CodebookView
+	for i, b := range s.codebooks() {
+		out = append(out, CodebookView{Ref: b.Ref().String(), Version: b.Version(), Hash: b.Hash(),
+			Phrases: len(b.Phrases()), Embedded: i == 0, AddedAt: added[b.Ref().String()]})
+	}
+	return out, nil
+}
+
+// CodebookPhrases is a codebook with its phrases.
+type CodebookPhrases struct {
+	CodebookView
+	Languages  []string            `json:"languages"`
+	Categories []codebook.Category `json:"categories"`
+	Phrases    []codebook.Phrase   `json:"phrases"`
+}
+
+// Codebook returns one of the station's codebooks with its phrases, by
+// its reference or its version ("" for the embedded one).
+func (s *Station) Codebook(ctx context.Context, name string) (*CodebookPhrases, error) {
+	b, err := s.codebookByName(name)
+	if err != nil {
+		return nil, err
+	}
+	views, err := s.Codebooks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &CodebookPhrases{Languages: b.Languages(), Categories: b.Categories(), Phrases: b.Phrases()}
+	for _, v := range views {
+		if v.Ref == b.Ref().String() {
+			out.CodebookView = v
+		}
+	}
+	return out, nil
+}
+
+func (s *Station) codebookByName(name string) (*codebook.Codebook, error) {
+	books := s.codebooks()
+	if name == "" {
+		return books[0], nil
+	}
+	var have []string
+	for _, b := range books {
+		if b.Ref().String() == name || b.Version() == name {
+			return b, nil
+		}
+		have = append(have, b.Version())
+	}
+	return nil, badRequest("%v: no codebook %q here (this station has %v)", codebook.ErrMismatch, name, have)
+}
