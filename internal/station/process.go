@@ -14,8 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"hotline/internal/envelope"
 	"hotline/internal/codebook"
+	"hotline/internal/envelope"
 	"hotline/internal/identity"
 	"hotline/internal/protocol"
 	"hotline/internal/store"
