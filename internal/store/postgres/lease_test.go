@@ -87,6 +87,29 @@ func TestLease(t *testing.T) {
 	if err := a.Apply(ctx, alertBatch("a-late")); !errors.Is(err, store.ErrFenced) {
 		t.Errorf("the former holder's write: %v, want ErrFenced", err)
 	}
+	// Its other writes too: the console's sessions and audit trail, the
+	// station's plans and codebooks.
+	ops, opsA := b, a
+	if err := ops.AddOperator(ctx, store.Operator{Name: "dora", Role: "duty", PasswordHash: "x", Lang: "en", CreatedAt: time.Now()}); err != nil {
+		t.Fatalf("the new holder's console write: %v", err)
+	}
+	for what, err := range map[string]error{
+		"session":  opsA.AddSession(ctx, store.Session{ID: "s1", Operator: "dora", CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}),
+		"audit":    func() error { _, err := opsA.AppendAudit(ctx, store.AuditRecord{At: time.Now(), Operator: "dora", Action: "login"}); return err }(),
+		"plan":     func() error { _, err := opsA.AddPlan(ctx, store.Plan{AddedAt: time.Now(), Body: []byte("{}")}); return err }(),
+		"codebook": func() error { _, err := opsA.AddCodebook(ctx, store.CodebookFile{Ref: "r", File: []byte("{}")}); return err }(),
+		"operator": opsA.RemoveOperator(ctx, "dora"),
+	} {
+		if !errors.Is(err, store.ErrFenced) {
+			t.Errorf("the former holder's %s write: %v, want ErrFenced", what, err)
+		}
+	}
+	if s, err := ops.Session(ctx, "s1"); err == nil || s != nil {
+		t.Errorf("a fenced session was stored: %+v, %v", s, err)
+	}
+	if o, err := ops.Operator(ctx, "dora"); err != nil || o == nil {
+		t.Errorf("a fenced removal removed the operator: %+v, %v", o, err)
+	}
 	if err := b.Apply(ctx, alertBatch("b1")); err != nil {
 		t.Fatalf("the new holder's write: %v", err)
 	}

@@ -33,7 +33,16 @@ func scanOperator(r scanner) (*store.Operator, error) {
 func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	return s.db.ExecContext(ctx, s.q(query), args...)
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	return res, tx.Commit()
 }
 
 // AddOperator adds an operator.
@@ -93,7 +102,7 @@ func (s *Store) Operators(ctx context.Context) ([]store.Operator, error) {
 func (s *Store) RemoveOperator(ctx context.Context, name string) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -115,7 +124,7 @@ func (s *Store) RemoveOperator(ctx context.Context, name string) error {
 func (s *Store) AddSession(ctx context.Context, se store.Session) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -176,13 +185,18 @@ func (s *Store) RemoveExpiredSessions(ctx context.Context, now time.Time) (int, 
 func (s *Store) AppendAudit(ctx context.Context, r store.AuditRecord) (int64, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
 	var id int64
-	err := s.db.QueryRowContext(ctx, s.q(`INSERT INTO audit (at, operator, action, target, outcome, detail, addr) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+	err = tx.QueryRowContext(ctx, s.q(`INSERT INTO audit (at, operator, action, target, outcome, detail, addr) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`),
 		nanos(r.At), r.Operator, r.Action, r.Target, r.Outcome, r.Detail, r.Addr).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("audit record: %w", err)
 	}
-	return id, nil
+	return id, tx.Commit()
 }
 
 // Audit returns records matching q, newest first.
@@ -245,7 +259,7 @@ func scanConsoleAlert(r scanner) (*store.ConsoleAlert, error) {
 func (s *Store) AddConsoleAlert(ctx context.Context, a store.ConsoleAlert) (*store.ConsoleAlert, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -291,7 +305,7 @@ func (s *Store) AddConsoleAlert(ctx context.Context, a store.ConsoleAlert) (*sto
 func (s *Store) AckConsoleAlert(ctx context.Context, id int64, by string, at time.Time) (*store.ConsoleAlert, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -16,13 +16,18 @@ import (
 func (s *Store) AddPlan(ctx context.Context, p store.Plan) (int64, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
 	var id int64
-	err := s.db.QueryRowContext(ctx, s.q(`INSERT INTO plans (added_at, body, notice) VALUES (?, ?, ?) RETURNING id`),
+	err = tx.QueryRowContext(ctx, s.q(`INSERT INTO plans (added_at, body, notice) VALUES (?, ?, ?) RETURNING id`),
 		nanos(p.AddedAt), p.Body, p.Notice).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("plan: %w", err)
 	}
-	return id, nil
+	return id, tx.Commit()
 }
 
 // Plans lists planned activities by ID.
@@ -79,11 +84,17 @@ func (s *Store) AddFinding(ctx context.Context, f store.Finding) (int64, bool, e
 	if !errors.Is(err, sql.ErrNoRows) {
 		return 0, false, fmt.Errorf("finding %s: %w", f.Key, err)
 	}
-	err = s.db.QueryRowContext(ctx, s.q(`INSERT INTO findings (key, rule, found_at, channel, peer, body) VALUES (?, ?, ?, ?, ?, ?)
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return 0, false, err
+	}
+	defer tx.Rollback()
+	err = tx.QueryRowContext(ctx, s.q(`INSERT INTO findings (key, rule, found_at, channel, peer, body) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (key) DO NOTHING RETURNING id`), f.Key, f.Rule, nanos(f.FoundAt), f.Channel, f.Peer, f.Body).Scan(&id)
 	if err == nil {
-		return id, true, nil
+		return id, true, tx.Commit()
 	}
+	tx.Rollback()
 	if !errors.Is(err, sql.ErrNoRows) {
 		return 0, false, fmt.Errorf("finding %s: %w", f.Key, err)
 	}

@@ -288,6 +288,23 @@ func splitHashes(b []byte) ([][]byte, error) {
 	return hs, nil
 }
 
+// begin starts a write transaction (the caller holds wmu) and runs the
+// fence in it first: every write, the console's and the station's own
+// records included, is refused once another process holds the lease.
+func (s *Store) begin(ctx context.Context) (*sql.Tx, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	if s.fence != nil {
+		if err := s.fence(ctx, tx); err != nil {
+			tx.Rollback()
+			return nil, err
+		}
+	}
+	return tx, nil
+}
+
 // Apply writes b in one transaction.
 func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
 	if b.Empty() {
@@ -295,15 +312,9 @@ func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return err
-	}
-	if s.fence != nil {
-		if err := s.fence(ctx, tx); err != nil {
-			tx.Rollback()
-			return err
-		}
 	}
 	if err := s.apply(ctx, tx, b); err != nil {
 		tx.Rollback()
