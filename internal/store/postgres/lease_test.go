@@ -94,10 +94,19 @@ func TestLease(t *testing.T) {
 		t.Fatalf("the new holder's console write: %v", err)
 	}
 	for what, err := range map[string]error{
-		"session":  opsA.AddSession(ctx, store.Session{ID: "s1", Operator: "dora", CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}),
-		"audit":    func() error { _, err := opsA.AppendAudit(ctx, store.AuditRecord{At: time.Now(), Operator: "dora", Action: "login"}); return err }(),
-		"plan":     func() error { _, err := opsA.AddPlan(ctx, store.Plan{AddedAt: time.Now(), Body: []byte("{}")}); return err }(),
-		"codebook": func() error { _, err := opsA.AddCodebook(ctx, store.CodebookFile{Ref: "r", File: []byte("{}")}); return err }(),
+		"session": opsA.AddSession(ctx, store.Session{ID: "s1", Operator: "dora", CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}),
+		"audit": func() error {
+			_, err := opsA.AppendAudit(ctx, store.AuditRecord{At: time.Now(), Operator: "dora", Action: "login"})
+			return err
+		}(),
+		"plan": func() error {
+			_, err := opsA.AddPlan(ctx, store.Plan{AddedAt: time.Now(), Body: []byte("{}")})
+			return err
+		}(),
+		"codebook": func() error {
+			_, err := opsA.AddCodebook(ctx, store.CodebookFile{Ref: "r", File: []byte("{}")})
+			return err
+		}(),
 		"operator": opsA.RemoveOperator(ctx, "dora"),
 	} {
 		if !errors.Is(err, store.ErrFenced) {
