@@ -31,7 +31,7 @@ type Point struct {
 
 // ring is one closed ring of a land polygon, with its bounding box.
 type ring struct {
-	pts                    []Point
+	pts                      []Point
 	south, north, west, east float64
 }
 

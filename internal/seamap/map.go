@@ -20,7 +20,9 @@ type Bounds struct {
 var SouthChinaSea = Bounds{South: 0, North: 25, West: 100, East: 125}
 
 // Centre is the middle of the bounds.
-func (b Bounds) Centre() Point { return Point{Lat: (b.South + b.North) / 2, Lon: (b.West + b.East) / 2} }
+func (b Bounds) Centre() Point {
+	return Point{Lat: (b.South + b.North) / 2, Lon: (b.West + b.East) / 2}
+}
 
 // String writes the bounds as people read them: 0°N–25°N 100°E–125°E.
 func (b Bounds) String() string {
