@@ -103,7 +103,7 @@ func FileName(id string) string {
 // the station holds: the incident, its entries and linked entries as
 // messages, and the channel's transcript (Ops.Export), which it verifies
 // (transcript.Verify) before making a proof from it.
-func Gather(ctx context.Context, ops station.Ops, id, self string, now time.Time) (*Report, error) {
+func Gather(ctx context.Context, ops station.Ops, id string, now time.Time) (*Report, error) {
 	ch, _, _, err := station.ParseID(id)
 	if err != nil {
 		return nil, err
@@ -138,7 +138,7 @@ func Gather(ctx context.Context, ops station.Ops, id, self string, now time.Time
 	if _, err := transcript.Verify(b); err != nil {
 		return nil, fmt.Errorf("the transcript of %s does not verify: %w", ch, err)
 	}
-	r := &Report{Format: Format, Station: self, MadeAt: now.UTC(), Incident: *inc, Cards: b.Cards, Charter: b.Charter}
+	r := &Report{Format: Format, Station: b.ExportedBy, MadeAt: now.UTC(), Incident: *inc, Cards: b.Cards, Charter: b.Charter}
 	verifiers := map[string]note.Verifier{}
 	for _, c := range b.Cards {
 		card, err := identity.ParseCard([]byte(c))

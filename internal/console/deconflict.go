@@ -281,7 +281,7 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 		if _, _, _, err := station.ParseID(id); err != nil {
 			return result{target: id}, bad("incident %q: %v", id, errText(err))
 		}
-		rep, err := afteraction.Gather(r.Context(), s.cfg.Ops, id, s.cfg.Station, s.cfg.Now())
+		rep, err := afteraction.Gather(r.Context(), s.cfg.Ops, id, s.cfg.Now())
 		if err != nil {
 			return result{target: id}, err
 		}
