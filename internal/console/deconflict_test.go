@@ -159,8 +159,9 @@ func TestMap(t *testing.T) {
 		t.Fatal(r.code, r.body)
 	}
 	// The notice's vertices land where the projection puts them: the map
-	// says its bounds and size; x is linear in longitude, y in latitude.
-	m := regexp.MustCompile(`<svg class="seamap" viewBox="0 0 ([\d.]+) ([\d.]+)"[^>]*data-bounds="([-\d.]+),([-\d.]+),([-\d.]+),([-\d.]+)"`).FindStringSubmatch(r.body)
+	// says its bounds and size (the legend is below it); x is linear in
+	// longitude, y in latitude.
+	m := regexp.MustCompile(`<svg class="seamap"[^>]*data-map="([\d.]+),([\d.]+)" data-bounds="([-\d.]+),([-\d.]+),([-\d.]+),([-\d.]+)"`).FindStringSubmatch(r.body)
 	if m == nil {
 		t.Fatal("no map on the page")
 	}

@@ -47,7 +47,8 @@ func lonText(v float64) string {
 	return trim(v) + "°E"
 }
 
-func trim(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+// trim writes degrees to a hundredth, without trailing zeros.
+func trim(v float64) string { return strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64) }
 
 // wrap180 brings a longitude into (-180, 180].
 func wrap180(lon float64) float64 {
@@ -262,8 +263,11 @@ func esc(s string) string { return html.EscapeString(s) }
 func (m *Map) SVG(title, desc string, layers []Layer) string {
 	var b strings.Builder
 	w, h := num(m.Width), num(m.Height)
-	fmt.Fprintf(&b, `<svg class="seamap" viewBox="0 0 %s %s" width="%s" height="%s" role="img" aria-labelledby="seamap-title seamap-desc" data-bounds="%s,%s,%s,%s">`,
-		w, h, w, h, trim(m.Bounds.South), trim(m.Bounds.North), trim(m.Bounds.West), trim(m.Bounds.East))
+	legend := legendRows(m.Width, layers)
+	full := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	th := num(m.Height + float64(22*len(legend)) + 8*min(float64(len(legend)), 1))
+	fmt.Fprintf(&b, `<svg class="seamap" viewBox="0 0 %s %s" width="%s" height="%s" role="img" aria-labelledby="seamap-title seamap-desc" data-map="%s,%s" data-bounds="%s,%s,%s,%s">`,
+		w, th, w, th, w, h, full(m.Bounds.South), full(m.Bounds.North), full(m.Bounds.West), full(m.Bounds.East))
 	fmt.Fprintf(&b, `<title id="seamap-title">%s</title><desc id="seamap-desc">%s</desc>`, esc(title), esc(desc))
 	b.WriteString(`<defs><clipPath id="seamap-clip"><rect width="` + w + `" height="` + h + `"/></clipPath></defs>`)
 	fmt.Fprintf(&b, `<rect class="sea" width="%s" height="%s" fill="#0b2942"/>`, w, h)
@@ -286,7 +290,7 @@ func (m *Map) SVG(title, desc string, layers []Layer) string {
 		b.WriteString(`</g>`)
 	}
 	b.WriteString(`</g>`)
-	m.drawLegend(&b, layers)
+	m.drawLegend(&b, legend)
 	b.WriteString(`</svg>`)
 	return b.String()
 }
@@ -295,16 +299,22 @@ func (m *Map) drawShape(b *strings.Builder, l Layer, s Shape) {
 	if len(s.Points) == 0 {
 		return
 	}
+	title := s.Title
+	if title == "" {
+		title = s.Label
+	}
 	if s.Href != "" {
-		fmt.Fprintf(b, `<a href="%s">`, esc(s.Href))
+		// A link's name for a screen reader: the label, or the title's
+		// first line.
+		name := s.Label
+		if name == "" {
+			name, _, _ = strings.Cut(title, "\n")
+		}
+		fmt.Fprintf(b, `<a href="%s" aria-label="%s">`, esc(s.Href), esc(name))
 	}
 	id := ""
 	if s.ID != "" {
 		id = ` id="` + esc(s.ID) + `"`
-	}
-	title := s.Title
-	if title == "" {
-		title = s.Label
 	}
 	fmt.Fprintf(b, `<g class="shape"%s><title>%s</title>`, id, esc(title))
 	var lx, ly float64
@@ -349,7 +359,7 @@ func (m *Map) drawShape(b *strings.Builder, l Layer, s Shape) {
 		xn, yn := m.xy(pts[len(pts)-1].Lat, pts[len(pts)-1].Lon)
 		fmt.Fprintf(b, `<circle cx="%s" cy="%s" r="4"/>`, num(x0), num(y0))
 		fmt.Fprintf(b, `<circle cx="%s" cy="%s" r="2.5" fill-opacity="1"/>`, num(xn), num(yn))
-		lx, ly = x0+7, y0-7
+		lx, ly = xn+7, yn-7 // beside where it is heading: two tracks that meet part their labels
 	case Mark:
 		x, y := m.XY(s.Points[0])
 		fmt.Fprintf(b, `<path stroke-width="2" fill-opacity="0.9" d="M%s %sl7 7l-7 7l-7-7z"/>`, num(x), num(y-7))
@@ -494,30 +504,65 @@ func (m *Map) drawGraticule(b *strings.Builder) {
 	b.WriteString(`</g>`)
 }
 
-func (m *Map) drawLegend(b *strings.Builder, layers []Layer) {
-	var shown []Layer
+// legendItem is a layer's place in the legend, below the map.
+type legendItem struct {
+	x     float64
+	layer Layer
+}
+
+// legendRows lays the named layers out in rows across the width, by an
+// estimate of their text's width (CJK characters are about twice as wide).
+func legendRows(width float64, layers []Layer) [][]legendItem {
+	var rows [][]legendItem
+	var row []legendItem
+	x := 8.0
 	for _, l := range layers {
-		if l.Name != "" {
-			shown = append(shown, l)
+		if l.Name == "" {
+			continue
 		}
+		w := 40.0
+		for _, r := range l.Name {
+			if r > 0x2e80 {
+				w += 13
+			} else {
+				w += 7
+			}
+		}
+		if x+w > width && len(row) > 0 {
+			rows, row, x = append(rows, row), nil, 8
+		}
+		row = append(row, legendItem{x, l})
+		x += w + 12
 	}
-	if len(shown) == 0 {
+	if len(row) > 0 {
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// drawLegend draws the legend in a strip below the map, where it hides
+// nothing.
+func (m *Map) drawLegend(b *strings.Builder, rows [][]legendItem) {
+	if len(rows) == 0 {
 		return
 	}
-	hgt := 10 + 20*len(shown)
-	fmt.Fprintf(b, `<g class="legend" font-size="12" font-family="system-ui, sans-serif"><rect x="8" y="8" width="230" height="%d" fill="#0d1117" fill-opacity="0.85" stroke="#30363d"/>`, hgt)
-	for i, l := range shown {
-		y := 8 + 5 + 20*i
-		dash := ""
-		if l.Dashed {
-			dash = ` stroke-dasharray="6 4"`
+	fmt.Fprintf(b, `<g class="legend" font-size="12" font-family="system-ui, sans-serif"><rect y="%s" width="%s" height="%d" fill="#0d1117"/>`,
+		num(m.Height), num(m.Width), 22*len(rows)+8)
+	for i, row := range rows {
+		y := m.Height + 8 + float64(22*i)
+		for _, it := range row {
+			l := it.layer
+			dash := ""
+			if l.Dashed {
+				dash = ` stroke-dasharray="6 4"`
+			}
+			fill := l.Fill
+			if fill == "" {
+				fill = "none"
+			}
+			fmt.Fprintf(b, `<rect x="%s" y="%s" width="22" height="12" stroke="%s" fill="%s" fill-opacity="0.5" stroke-width="2"%s/><text x="%s" y="%s" fill="#e6edf3">%s</text>`,
+				num(it.x), num(y+1), esc(l.Stroke), esc(fill), dash, num(it.x+30), num(y+12), esc(l.Name))
 		}
-		fill := l.Fill
-		if fill == "" || fill == "none" {
-			fill = "none"
-		}
-		fmt.Fprintf(b, `<rect x="16" y="%d" width="22" height="12" stroke="%s" fill="%s" fill-opacity="0.5" stroke-width="2"%s/><text x="46" y="%d" fill="#e6edf3">%s</text>`,
-			y+2, esc(l.Stroke), esc(fill), dash, y+12, esc(l.Name))
 	}
 	b.WriteString(`</g>`)
 }

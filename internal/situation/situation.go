@@ -135,10 +135,11 @@ type Picture struct {
 	Counts map[string]int
 }
 
-// Map draws the picture, fitted to what it shows (the South China Sea
-// when it shows nothing).
+// Map draws the picture, fitted to what it shows, at least 5° each way
+// so that the nearest coasts give it a place (the South China Sea when it
+// shows nothing).
 func (p *Picture) Map(width float64) *seamap.Map {
-	return seamap.New(seamap.Fit(p.Points, 0.5, 2), width)
+	return seamap.New(seamap.Fit(p.Points, 0.5, 5), width)
 }
 
 func pt(p codebook.Position) seamap.Point { return seamap.Point{Lat: p.Lat, Lon: p.Lon} }
@@ -245,7 +246,7 @@ func Build(self string, msgs []station.MessageView, incidents []station.Incident
 				continue
 			}
 			s, fit := areaShape(m.Notice.Area)
-			s.Label = noticeLabel(m.Notice, m.From)
+			s.Label = noticeLabel(m.Notice, m.From, lang)
 			s.Title = m.ID + "\n" + rendered(m, lang)
 			s.Href, s.ID = href(links.Entry, m.ID), "map-"+m.ID
 			notices.Shapes = append(notices.Shapes, s)
@@ -346,8 +347,8 @@ func Build(self string, msgs []station.MessageView, incidents []station.Incident
 var endOfTime = time.Date(2199, 12, 31, 23, 59, 59, 0, time.UTC)
 
 // noticeLabel is a short label: the kind, the title or the units.
-func noticeLabel(n *deconflict.Notice, from string) string {
-	s := from + " " + string(n.Kind)
+func noticeLabel(n *deconflict.Notice, from, lang string) string {
+	s := from + " " + n.Kind.Text(lang)
 	if n.Title != "" {
 		s += ": " + n.Title
 	} else if len(n.Units) > 0 {
