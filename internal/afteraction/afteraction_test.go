@@ -51,3 +51,17 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestCatalogsComplete: every word of the report is in both languages.
+func TestCatalogsComplete(t *testing.T) {
+	for k := range catalogs["en"] {
+		if catalogs["zh-Hans"][k] == "" {
+			t.Errorf("%q has no Chinese", k)
+		}
+	}
+	for k := range catalogs["zh-Hans"] {
+		if catalogs["en"][k] == "" {
+			t.Errorf("%q has no English", k)
+		}
+	}
+}

@@ -26,7 +26,6 @@ var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	},
 	"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
 	"hex":    func(b []byte) string { return hex.EncodeToString(b) },
-	"b64len": func(b []byte) int { return len(b) },
 	"deref": func(t *time.Time) time.Time {
 		if t == nil {
 			return time.Time{}

@@ -84,3 +84,15 @@ func FuzzParseFilter(f *testing.F) {
 		}
 	})
 }
+
+// TestNamesComplete: every word of the map is in both languages.
+func TestNamesComplete(t *testing.T) {
+	for k := range names["en"] {
+		if names["zh-Hans"][k] == "" {
+			t.Errorf("%q has no Chinese", k)
+		}
+	}
+	if len(names["en"]) != len(names["zh-Hans"]) {
+		t.Error("the languages have different words")
+	}
+}
