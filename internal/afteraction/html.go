@@ -24,8 +24,8 @@ var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04:05Z")
 	},
-	"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
-	"hex":    func(b []byte) string { return hex.EncodeToString(b) },
+	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
+	"hex": func(b []byte) string { return hex.EncodeToString(b) },
 	"deref": func(t *time.Time) time.Time {
 		if t == nil {
 			return time.Time{}
