@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hotline/internal/afteraction"
 	"os"
 	"slices"
 	"strconv"
@@ -673,6 +674,45 @@ func cmdIncidentShow(ctx context.Context, args []string) error {
 				fmt.Printf("  %s  %s  %s\n", m.ID, m.Kind, inert(rendered(m, lang)))
 			}
 		}
+		return nil
+	})
+}
+
+// cmdIncidentReport writes an incident's after-action report
+// (internal/afteraction): the same document the console gives supervisors
+// and auditors.
+func cmdIncidentReport(ctx context.Context, args []string) error {
+	const name = "incident report"
+	f := newFlags(name, false)
+	id := f.String("incident", "", "the incident: id of its opening entry")
+	out := f.String("out", "", "the HTML file to write")
+	langFlag := f.String("lang", "", "language of the report: en or zh (default from $LANG)")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	if err := required(name, map[string]string{"incident": *id, "out": *out}); err != nil {
+		return err
+	}
+	lang, err := viewLang(name, *langFlag)
+	if err != nil {
+		return err
+	}
+	if _, _, _, err := station.ParseID(*id); err != nil {
+		return fmt.Errorf("%s: --incident: %w", name, err)
+	}
+	return withOps(ctx, *f.dir, func(o station.Ops) error {
+		rep, err := afteraction.Gather(ctx, o, *id, time.Now())
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		page, err := rep.HTML(lang)
+		if err != nil {
+			return err
+		}
+		if err := writeFileAtomic(*out, page); err != nil {
+			return err
+		}
+		fmt.Printf("wrote %s: incident %s, %d entries, %d with proofs of inclusion\n", *out, *id, len(rep.Entries), rep.Proven())
 		return nil
 	})
 }

@@ -82,6 +82,7 @@ var verbs = []verb{
 	{"plan list", "list planned activities", cmdPlanList},
 	{"findings", "list what the deconfliction checks found, each with a suggested message [--lang en|zh]", cmdFindings},
 	{"incident show", "show an incident's state and timeline: --id ID [--lang en|zh]", cmdIncidentShow},
+	{"incident report", "write an incident's after-action report, one HTML file with its timeline, map and proofs of inclusion: --incident ID --out FILE.html [--lang en|zh]", cmdIncidentReport},
 	{"ack", "acknowledge a received message: --id ID [--as NAME]", cmdAck},
 	{"status", "show channels, peers and refusals", cmdStatus},
 	{"operator add", "add a console operator: --name NAME --role duty|supervisor|admin|auditor [--lang en|zh] [--password-file FILE] (else the password is read from stdin)", cmdOperatorAdd},

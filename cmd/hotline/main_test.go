@@ -638,4 +638,20 @@ func TestDeconflictionVerbs(t *testing.T) {
 	if err := json.Unmarshal([]byte(mustRun(t, "incident", "list", "--dir", usa, "--channel", staff, "--json")), &vs); err != nil || len(vs) != 1 || vs[0].State != "closed" || vs[0].Outcome != "withdrawn" {
 		t.Errorf("incident list --json: %+v, %v", vs, err)
 	}
+	// The after-action report, offline: USA's entries were never
+	// receipted (the station is a copy, not running), so each says why it
+	// has no proof.
+	file := filepath.Join(t.TempDir(), "report.html")
+	out = mustRun(t, "incident", "report", "--dir", usa, "--incident", incID, "--out", file)
+	if !strings.Contains(out, "wrote "+file+": incident "+incID+", 4 entries, 0 with proofs of inclusion") {
+		t.Errorf("incident report: %s", out)
+	}
+	doc, err := os.ReadFile(file)
+	if err != nil || !strings.Contains(string(doc), "this entry is not receipted yet") || !strings.Contains(string(doc), "Unsafe crossing") {
+		t.Errorf("the report: %v", err)
+	}
+	r = hotline(t, "incident", "report", "--dir", usa, "--incident", incID)
+	checkFailed(t, []string{"incident", "report"}, r, "missing --out")
+	r = hotline(t, "incident", "report", "--dir", usa, "--incident", "nonsense", "--out", file)
+	checkFailed(t, []string{"incident", "report"}, r, `message id "nonsense" is not CHANNEL/STATION/INDEX`)
 }

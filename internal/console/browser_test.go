@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -348,7 +349,7 @@ func lowContrast(t *testing.T, ctx context.Context, page string) {
 // condition in the DOM.
 func TestBrowser(t *testing.T) {
 	needChromium(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 6*time.Minute)
 	defer cancel()
 	tmp := t.TempDir()
 	bin := filepath.Join(tmp, "hotline")
@@ -559,6 +560,8 @@ func TestBrowser(t *testing.T) {
 	run(t, a, "board", chromedp.Navigate(urlA+"/console/"), chromedp.WaitVisible(css(`body[data-connection="live"]`)))
 	shot(t, a, "console-board.png")
 
+	deconfliction(t, ctx, p, ch, urlA, urlB, a, b, s)
+
 	// An auditor cannot send; the audit trail shows the refusals and the
 	// acknowledgements of alerts with who made them.
 	run(t, a, "log out", chromedp.Click(css("#logout")), chromedp.WaitVisible(css("#login-form")))
@@ -610,4 +613,126 @@ func TestBrowser(t *testing.T) {
 	run(t, b, "see it live again", chromedp.WaitVisible(css(`body[data-connection="live"]`)), chromedp.WaitNotVisible(css(`#lost`)))
 	run(t, s, "USA: the channel back", chromedp.WaitVisible(css(row+`[data-state="active"]`)))
 	waitText(t, s, "USA's alerts", "#alerts", "A path came back", "acknowledged on this console by sam")
+}
+
+// deconfliction: CHN notifies live fire and sends standard phrases; USA
+// reports an encounter, whose closest approach both stations find, and
+// opens an incident about it, which CHN acknowledges. CHN's console shows
+// the phrases in Chinese from the codebook; USA's supervisor sees the
+// map (a new notice appears on it live), filters it by time with the
+// keyboard (and is told what is wrong with a bad time), follows the
+// incident from the incidents page to its timeline and its after-action
+// report.
+func deconfliction(t *testing.T, ctx context.Context, p *demo.Pair, ch, urlA, urlB string, a, b, s context.Context) {
+	t.Helper()
+	usa, chn := p.A.Client(), p.B.Client()
+	now := time.Now().UTC().Truncate(time.Minute)
+	at := func(h float64) string { return now.Add(time.Duration(h * float64(time.Hour))).Format(time.RFC3339) }
+	notice := func(title, area string, from, to float64) string {
+		return fmt.Sprintf(`{"kind":"live_fire","title":%q,"lang":"zh-Hans","area":%s,"window":{"from":%q,"to":%q},"units":["驱逐舰173"],"call":%q}`,
+			title, area, at(from), at(to), ch)
+	}
+	fire, err := chn.SendNotice(ctx, station.NoticeRequest{Channel: ch, Notice: json.RawMessage(notice("海上实弹射击",
+		`{"polygon":[{"lat":17.5,"lon":110.5},{"lat":17.5,"lon":111.5},{"lat":17,"lon":111.5},{"lat":17,"lon":110.5}]}`, -1, 8))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chn.SendCoded(ctx, station.CodedRequest{Channel: ch, Precedence: "PRIORITY", Items: []station.CodedItem{
+		{Code: "ACT08", Args: map[string]string{"start": at(-1), "end": at(8)}}, {Code: "REQ04", Args: map[string]string{"position": "17.25,111", "distance": "40"}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := usa.SendReport(ctx, station.ReportRequest{Channel: ch, Precedence: "PRIORITY", Report: json.RawMessage(fmt.Sprintf(`{"time":%q,
+		"own":{"unit":"DDG-00","position":{"lat":16.9,"lon":112.2},"course":45,"speed_kn":14},
+		"other":{"unit":"Frigate 548","position":{"lat":16.905,"lon":112.2296},"course":300,"speed_kn":18},
+		"cpa":{"distance_nm":0.3,"time":%q},"unsafe":true}`, at(0), at(0.05)))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inc, err := usa.Incident(ctx, station.IncidentRequest{Action: "open", Channel: ch, Title: "Unsafe crossing near the firing area", Lang: "en",
+		Links: []string{rep.ID, fire.ID}, By: "sam"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := demo.WaitFor(ctx, chn, 30*time.Second, func() (bool, error) {
+		_, err := chn.Incident(ctx, station.IncidentRequest{Action: "acknowledge", Incident: inc.ID, Note: "收到，正在核实。", Lang: "zh-Hans", By: "王伟"})
+		return err == nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The closest approach is an alarm on both sides (acknowledged once
+	// per station: USA's supervisor sees it acknowledged by alice).
+	for _, c := range []context.Context{a, b} {
+		run(t, c, "the finding takes over", chromedp.WaitVisible(css(`#takeover [data-kind="alarm"]`)))
+		ackTakeovers(t, c)
+	}
+	ackTakeovers(t, s)
+
+	// CHN's duty officer reads the phrases in Chinese, from the codebook.
+	run(t, b, "CHN: the coded message in Chinese",
+		chromedp.Navigate(urlB+"/console/channel/"+ch),
+		chromedp.WaitVisible(css(`li.msg.kind-coded ul.coded`)))
+	waitText(t, b, "the coded message", "li.msg.kind-coded ul.coded", "ACT08", "实弹射击", "REQ04")
+	waitText(t, b, "the report", "li.msg.kind-report .structured", "相遇报告")
+	unlabelled(t, b, "channel with deconfliction")
+	shot(t, b, "console-coded-zh.png")
+
+	// USA's supervisor: the map, live.
+	run(t, s, "the map",
+		chromedp.Navigate(urlA+"/console/map"),
+		chromedp.WaitVisible(css(`body[data-connection="live"]`)),
+		chromedp.WaitVisible(css(`svg.seamap path.land`)),
+		chromedp.WaitVisible(css(fmt.Sprintf(`svg.seamap g[id=%q] polygon`, "map-"+fire.ID))),
+		chromedp.WaitVisible(css(fmt.Sprintf(`svg.seamap a[href="/console/incident?id=%s"]`, url.QueryEscape(inc.ID)))))
+	waitText(t, s, "the map's list", "ul.map-items", "海上实弹射击", "DDG-00", "Unsafe crossing near the firing area")
+	waitText(t, s, "the findings", "ol.findings", "FINDING")
+	unlabelled(t, s, "map")
+	more, err := chn.SendNotice(ctx, station.NoticeRequest{Channel: ch, Notice: json.RawMessage(notice("飞行训练",
+		`{"circle":{"center":{"lat":15.5,"lon":113.5},"radius_nm":30}}`, 0, 6))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, s, "a new notice appears on the map, live", chromedp.WaitVisible(css(fmt.Sprintf(`svg.seamap g[id=%q] polygon`, "map-"+more.ID))))
+	shot(t, s, "console-map.png")
+	// Time filter by keyboard, a plain GET form: two hours either side of
+	// now shows them; a day from tomorrow shows neither; a bad time says
+	// what is wrong.
+	run(t, s, "filter: now ± 2 hours", chromedp.SendKeys(css("#hours"), "2"+kb.Enter),
+		chromedp.WaitVisible(css(fmt.Sprintf(`svg.seamap g[id=%q]`, "map-"+fire.ID))))
+	if got := eval[string](t, s, `location.search`); got != "?from=&to=&hours=2" {
+		t.Errorf("the filter went as %q", got)
+	}
+	run(t, s, "filter: tomorrow", chromedp.Navigate(urlA+"/console/map?from="+now.Add(30*time.Hour).Format("2006-01-02")),
+		chromedp.WaitVisible(css(`svg.seamap`)))
+	if n := eval[int](t, s, `document.querySelectorAll('svg.seamap g.shape').length`); n != 1 { // the incident, still open
+		t.Errorf("%d shapes on tomorrow's map, want only the open incident", n)
+	}
+	run(t, s, "a bad time", chromedp.Navigate(urlA+"/console/map"), chromedp.WaitVisible(css("#from")),
+		chromedp.SendKeys(css("#from"), "yesterday"+kb.Enter), chromedp.WaitVisible(css("#filter-error")))
+	waitText(t, s, "the error", "#filter-error", `from "yesterday" is not a time like 2026-05-01T14:30Z (UTC) or 2026-05-01`)
+
+	// The incidents page, the incident and its report.
+	run(t, s, "the incidents page",
+		chromedp.Navigate(urlA+"/console/incidents"),
+		chromedp.WaitVisible(css(fmt.Sprintf(`tr[data-incident=%q] .inc-state-acknowledged`, inc.ID))))
+	unlabelled(t, s, "incidents")
+	shot(t, s, "console-incidents.png")
+	run(t, s, "open the incident",
+		chromedp.Click(css(fmt.Sprintf(`tr[data-incident=%q] a`, inc.ID))),
+		chromedp.WaitVisible(css(`ol.timeline li.applied`)),
+		chromedp.WaitVisible(css(`#report-link`)),
+		chromedp.WaitVisible(css(`svg.seamap`)))
+	waitText(t, s, "the timeline", "ol.timeline", "opened", "acknowledged", "USA", "CHN", "收到，正在核实。")
+	unlabelled(t, s, "incident")
+	shot(t, s, "console-incident.png")
+	run(t, s, "the after-action report",
+		chromedp.Click(css(`#report-link`)),
+		chromedp.WaitVisible(css(`div.map svg.seamap`)))
+	waitText(t, s, "the report", "body", "After-action report: Unsafe crossing near the firing area", "Proofs of inclusion", "How to check this report offline")
+	shot(t, s, "console-report.png")
+	// A duty officer may not fetch it.
+	js := fmt.Sprintf(`fetch("/console/incident/report?id=%s").then(r => r.status)`, url.QueryEscape(inc.ID))
+	if code := get(t, a, "duty officer's report", chromedp.Evaluate[int](js, chromedp.EvalAwaitPromise)); code != 403 {
+		t.Errorf("duty officer fetching the report: HTTP %d, want 403", code)
+	}
 }

@@ -72,6 +72,9 @@ type pageData struct {
 	Audit     []store.AuditRecord
 	Older     int64
 	Operators []operator.View
+	Map       *mapView
+	Incidents []station.IncidentView
+	Incident  *station.IncidentView
 }
 
 // T translates a key.
@@ -394,6 +397,7 @@ func (s *Server) routes() {
 		return result{body: rep, target: ch, detail: "verified"}, nil
 	}))
 	m.HandleFunc("POST /console/api/verify-bundle", s.verifyUpload)
+	s.deconflictRoutes()
 }
 
 // suspend suspends or resumes a channel for this party, in the name of the

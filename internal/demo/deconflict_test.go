@@ -3,11 +3,16 @@ package demo
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"hotline/internal/afteraction"
 	"hotline/internal/api"
 	"hotline/internal/station"
 	"hotline/internal/transcript"
@@ -192,5 +197,54 @@ func TestDeconflictionEndToEnd(t *testing.T) {
 		if _, err := transcript.Verify(b); err != nil {
 			t.Errorf("%s's transcript: %v", n.Name, err)
 		}
+	}
+
+	// The after-action report, written with the CLI through the running
+	// station's API once both logs are receipted: every step and every
+	// entry it links, each with its proof of inclusion, which verifies
+	// against the author's checkpoint.
+	for _, n := range []*Node{p.A, p.B} {
+		c := n.Client()
+		if err := WaitFor(ctx, c, 30*time.Second, func() (bool, error) {
+			cs, err := c.Channels(ctx)
+			return err == nil && len(cs) == 1 && cs[0].Delivered == cs[0].Written, err
+		}); err != nil {
+			t.Fatalf("%s's entries not all receipted: %v", n.Name, err)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "incident.html")
+	out := hotlineCLI(t, "incident", "report", "--dir", p.B.Dir, "--incident", id, "--out", file, "--lang", "zh")
+	doc, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := afteraction.Parse(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := len(c.Timeline)
+	for _, l := range c.Links {
+		if !slices.ContainsFunc(c.Timeline, func(s station.IncidentStepView) bool { return s.Entry == l }) {
+			want++
+		}
+	}
+	if len(rep.Entries) != want || rep.Proven() != want || !strings.Contains(out, fmt.Sprintf("%d entries, %d with proofs of inclusion", want, want)) {
+		t.Errorf("report: %d entries, %d proven, want %d: %s", len(rep.Entries), rep.Proven(), want, out)
+	}
+	roots := map[string][]byte{}
+	for _, l := range rep.Logs {
+		roots[l.Author] = l.Root
+	}
+	for _, e := range rep.Entries {
+		if err := transcript.VerifyInclusion(transcript.LeafHash(e.Envelope), e.LeafIndex, e.TreeSize, e.Proof, roots[e.Author]); err != nil {
+			t.Errorf("entry %s: %v", e.ID, err)
+		}
+	}
+	if !strings.Contains(string(doc), "事后报告") || strings.Contains(string(doc), "https://") {
+		t.Error("the report is not in Chinese, or refers outside itself")
+	}
+	bad, err := exec.CommandContext(ctx, binary, "incident", "report", "--dir", p.B.Dir, "--incident", ch+"/USA/999", "--out", file).CombinedOutput()
+	if err == nil || !strings.Contains(string(bad), "no such incident: "+ch+"/USA/999") {
+		t.Errorf("report of an unknown incident: %v %s", err, bad)
 	}
 }

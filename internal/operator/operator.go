@@ -41,6 +41,7 @@ const (
 	Operators  Permission = "operators"  // add, remove and unlock operators
 	AuditTrail Permission = "audit"      // read the operator audit trail
 	Transcript Permission = "transcript" // export and verify transcripts
+	Report     Permission = "report"     // an incident's after-action report
 )
 
 // Roles lists the roles in the order they are shown.
@@ -51,9 +52,9 @@ var Roles = []string{store.RoleDuty, store.RoleSupervisor, store.RoleAdmin, stor
 // look. Nobody but the duty roles speaks for the station.
 var grants = map[string][]Permission{
 	store.RoleDuty:       {Read, Send, Ack},
-	store.RoleSupervisor: {Read, Send, Ack, Suspend, Escalate, AuditTrail, Transcript},
+	store.RoleSupervisor: {Read, Send, Ack, Suspend, Escalate, AuditTrail, Transcript, Report},
 	store.RoleAdmin:      {Read, Channels, Peers, Operators, AuditTrail, Transcript},
-	store.RoleAuditor:    {Read, AuditTrail, Transcript},
+	store.RoleAuditor:    {Read, AuditTrail, Transcript, Report},
 }
 
 // Allowed reports whether role may do p.
