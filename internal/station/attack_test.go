@@ -99,7 +99,10 @@ func waitUntil(t *testing.T, st *station.Station, what string, cond func() bool)
 	defer cancel()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	deadline := time.After(20 * time.Second)
+	// A bound on a hang, not a measure of speed: a lying relay's lost
+	// frames wait for the 5 s resend, several times over, and a loaded
+	// machine stretches that.
+	deadline := time.After(2 * time.Minute)
 	for !cond() {
 		select {
 		case <-ch:
