@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
 	"net"
 	"os"
 	"path/filepath"
@@ -159,4 +160,64 @@ func TestStationOnPostgres(t *testing.T) {
 	if _, err := os.Stat(bad); !os.IsNotExist(err) {
 		t.Errorf("a failed init left %s behind", bad)
 	}
+}
+
+// TestUpgrade: a database at every earlier schema version, holding what
+// that version held, is migrated forward on open and reads back as a
+// fresh one; a newer database and a migration failing part way change
+// nothing (see storetest.RunUpgrade).
+func TestUpgrade(t *testing.T) {
+	if server.skip != "" {
+		t.Skip(server.skip)
+	}
+	storetest.RunUpgrade(t, storetest.Engine{
+		Dialect: postgres.Dialect,
+		Create:  func(t *testing.T) string { return server.FreshDB(t) },
+		Raw: func(t *testing.T, dsn string) *sql.DB {
+			db, err := sql.Open("pgx", dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return db
+		},
+		Open:   func(ctx context.Context, dsn string) (store.Store, error) { return postgres.Open(ctx, dsn) },
+		Schema: schema,
+	})
+}
+
+// schema describes the public schema from the catalog: columns, identity
+// sequences, constraints and indexes, one per line, in a fixed order.
+func schema(t *testing.T, db *sql.DB) string {
+	t.Helper()
+	var b strings.Builder
+	for _, q := range []string{
+		`SELECT 'column ' || table_name || '.' || column_name || ' #' || ordinal_position || ' ' || data_type ||
+			' null=' || is_nullable || ' default=' || COALESCE(column_default, '-') || ' identity=' || is_identity ||
+			' ' || COALESCE(identity_generation, '-')
+		FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, ordinal_position`,
+		`SELECT 'sequence ' || sequence_name || ' ' || data_type || ' start=' || start_value || ' increment=' || increment
+		FROM information_schema.sequences WHERE sequence_schema = 'public' ORDER BY sequence_name`,
+		`SELECT 'constraint ' || c.conrelid::regclass::text || ' ' || c.conname || ': ' || pg_get_constraintdef(c.oid)
+		FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = 'public'
+		ORDER BY c.conrelid::regclass::text, c.conname`,
+		`SELECT 'index ' || tablename || ' ' || indexname || ': ' || indexdef FROM pg_indexes WHERE schemaname = 'public'
+		ORDER BY tablename, indexname`,
+	} {
+		rows, err := db.QueryContext(t.Context(), q)
+		if err != nil {
+			t.Fatalf("reading the schema: %v", err)
+		}
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			b.WriteString(line + "\n")
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.String()
 }

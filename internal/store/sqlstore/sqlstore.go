@@ -89,7 +89,7 @@ var _ store.Store = (*Store)(nil)
 // owns db from then on.
 func New(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
 	s := &Store{db: db, d: d}
-	if err := s.migrate(ctx); err != nil {
+	if err := Migrate(ctx, db, d); err != nil {
 		return nil, err
 	}
 	s.stmts = map[string]*sql.Stmt{}
@@ -175,11 +175,14 @@ func Versions(fsys fs.FS) []int {
 	return out
 }
 
-// migrate applies, in order, every migration that schema_version does not
-// record, and records each in the same transaction. A database that
-// records a migration this binary does not have was written by another
-// (newer) binary and is refused.
-func (s *Store) migrate(ctx context.Context) error {
+// Migrate applies to db, in order, every migration of d that
+// schema_version does not record, and records each in the same
+// transaction: a migration that fails part way leaves the database as it
+// was before it. A database that records a migration d does not have was
+// written by another (newer) binary and is refused, unchanged. New runs
+// it; tests run it alone to build a database at an earlier version.
+func Migrate(ctx context.Context, db *sql.DB, d Dialect) error {
+	s := &Store{db: db, d: d}
 	if _, err := s.db.ExecContext(ctx, s.q(`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`)); err != nil {
 		return err
 	}
