@@ -221,3 +221,57 @@ func schema(t *testing.T, db *sql.DB) string {
 	}
 	return b.String()
 }
+
+// TestReadOnlyRefused: a database that does not take writes (set
+// read-only, as a standby is) is refused at open with an error that says
+// so, not at the station's first write, and nothing in it changes.
+func TestReadOnlyRefused(t *testing.T) {
+	dsn := freshDB(t)
+	ctx := t.Context()
+	s := open(t, dsn)
+	if err := s.Apply(ctx, &store.Batch{Alerts: []store.Alert{{At: time.Unix(1, 0), Level: "warning", Text: "kept"}}}); err != nil {
+		t.Fatal(err)
+	}
+	name := s.DB()
+	var db string
+	if err := name.QueryRowContext(ctx, `SELECT current_database()`).Scan(&db); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB().ExecContext(ctx, `ALTER DATABASE `+db+` SET default_transaction_read_only = on`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	before := schema(t, rawDB(t, dsn))
+	if s, err := postgres.Open(ctx, dsn); err == nil {
+		s.Close()
+		t.Fatal("opening a read-only database succeeded, want a refusal")
+	} else if !strings.Contains(err.Error(), "does not take writes") || !strings.Contains(err.Error(), "read-only") {
+		t.Errorf("refusal %q does not say the database does not take writes", err)
+	}
+	raw := rawDB(t, dsn)
+	if got := schema(t, raw); got != before {
+		t.Errorf("the refused open changed the schema")
+	}
+	if _, err := raw.ExecContext(ctx, `SET default_transaction_read_only = off`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.ExecContext(ctx, `ALTER DATABASE `+db+` SET default_transaction_read_only = off`); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, dsn)
+	defer s.Close()
+	if as, err := s.Alerts(ctx, 0); err != nil || len(as) != 1 || as[0].Text != "kept" {
+		t.Errorf("after the refusal: alerts %v, %v", as, err)
+	}
+}
+
+func rawDB(t *testing.T, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
