@@ -351,10 +351,19 @@ func (f *filler) fill(n int, stores ...store.Store) {
 			{Channel: "ops", Author: "CHN", Size: f.cTree.Size(), Hashes: f.cTree.Hashes(), Checkpoint: f.checkpoint("CHN", f.cTree, f.chn)},
 		}
 		batch.Receipts = []store.Receipt{{Channel: "ops", Author: "USA", Size: f.uTree.Size(), Note: rc}}
-		for _, s := range stores {
-			if err := s.Apply(ctx, batch); err != nil {
+		// The engines write at once, on their own disks' time.
+		applied := make([]error, len(stores))
+		for i, s := range stores {
+			wg.Go(func() { applied[i] = s.Apply(ctx, batch) })
+		}
+		wg.Wait()
+		for _, err := range applied {
+			if err != nil {
 				b.Fatalf("applying entries %d..: %v", done, err)
 			}
+		}
+		if (done+k)%100_000 == 0 {
+			b.Logf("%s: %d entries in each store", time.Now().Format("15:04:05"), 2*(done+k))
 		}
 	}
 }
