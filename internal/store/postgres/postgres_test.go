@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"hotline/internal/identity"
+	"hotline/internal/protocol"
 	"hotline/internal/station"
 	"hotline/internal/store"
 	"hotline/internal/store/postgres"
@@ -139,9 +141,17 @@ func TestStationOnPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
-	st, err = station.Open(ctx, usaDir, nil)
-	if err != nil {
-		t.Fatal(err)
+	// The stopped process could not release its lease: it expires.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		st, err = station.Open(ctx, usaDir, nil)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, station.ErrStandby) || time.Now().After(deadline) {
+			t.Fatalf("reopening once the database is back: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	defer st.Close()
 	chs, err := st.Channels(ctx)
@@ -274,4 +284,90 @@ func rawDB(t *testing.T, dsn string) *sql.DB {
 	db.SetMaxOpenConns(1)
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// TestStationDatabaseGone: the database of a running station goes away
+// (its sessions ended, no new ones allowed). The next write fails with a
+// storage error, the station stops rather than go on without its disk,
+// and once the database is back the station reopens with what it had:
+// nothing of the failed write, nothing half-written.
+func TestStationDatabaseGone(t *testing.T) {
+	dsn := freshDB(t)
+	ctx := t.Context()
+	root := t.TempDir()
+	usaDir := filepath.Join(root, "usa")
+	if _, err := station.Init(ctx, station.InitOptions{Dir: usaDir, Name: "USA", Party: "USA", PeerListen: "127.0.0.1:0", APIListen: "127.0.0.1:0", Store: dsn}); err != nil {
+		t.Fatal(err)
+	}
+	chn, err := station.Init(ctx, station.InitOptions{Dir: filepath.Join(root, "chn"), Name: "CHN", Party: "CHN", PeerListen: "127.0.0.1:1", APIListen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := station.Open(ctx, usaDir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AddPeer(ctx, chn.Text, chn.Fingerprint()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Propose(ctx, station.ProposeRequest{Peer: "CHN", Channel: "ops", Level: "staff"}); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- st.Run(runCtx) }()
+
+	admin := rawDB(t, server.DSN("postgres"))
+	var name string
+	if err := rawDB(t, dsn).QueryRowContext(ctx, `SELECT current_database()`).Scan(&name); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`ALTER DATABASE ` + name + ` ALLOW_CONNECTIONS false`,
+		`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '` + name + `'`,
+	} {
+		if _, err := admin.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = st.Propose(ctx, station.ProposeRequest{Peer: "CHN", Channel: "gone", Level: "staff"})
+	if !errors.Is(err, protocol.ErrStorage) {
+		t.Errorf("a write with the database gone: %v, want a storage error", err)
+	} else if !strings.Contains(err.Error(), name) && !strings.Contains(err.Error(), "terminat") && !strings.Contains(err.Error(), "connect") {
+		t.Errorf("the storage error %q does not say what happened to the database", err)
+	}
+	select {
+	case <-st.Done():
+		if err := st.Err(); err == nil || !strings.Contains(err.Error(), "terminating connection") {
+			t.Errorf("the station stopped with %v, want the store's error", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the station went on running without its database")
+	}
+	if err := <-done; err == nil {
+		t.Error("Run returned nil after the station stopped on a failed write")
+	}
+	st.Close()
+
+	if _, err := admin.ExecContext(ctx, `ALTER DATABASE `+name+` ALLOW_CONNECTIONS true`); err != nil {
+		t.Fatal(err)
+	}
+	// The stopped process could not release its lease: it expires.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		st, err = station.Open(ctx, usaDir, nil)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, station.ErrStandby) || time.Now().After(deadline) {
+			t.Fatalf("reopening once the database is back: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	defer st.Close()
+	chs, err := st.Channels(ctx)
+	if err != nil || len(chs) != 1 || chs[0].ID != "ops" || chs[0].Written != 1 {
+		t.Errorf("after the database came back: channels %+v, %v; want ops alone, as before", chs, err)
+	}
 }
