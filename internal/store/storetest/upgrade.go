@@ -499,7 +499,7 @@ func writeLater(t *testing.T, s store.Store, b *store.Batch) {
 
 // expected is a fresh database at the current version given the records
 // through the interface.
-func expected(t *testing.T, e Engine, w *world, r *oldRecords) (store.Store, string) {
+func expected(t *testing.T, e Engine, r *oldRecords) (store.Store, string) {
 	t.Helper()
 	where := e.Create(t)
 	s := openStore(t, e, where)
@@ -518,7 +518,7 @@ func testUpgradeFrom(t *testing.T, e Engine, w *world, v int) {
 
 	s := openStore(t, e, old)
 	defer s.Close()
-	fresh, freshWhere := expected(t, e, w, r)
+	fresh, freshWhere := expected(t, e, r)
 	ids := sessionIDs(r)
 	sameDump(t, fmt.Sprintf("upgraded from version %d, against a fresh database with the same records", v), dumpAll(t, s, ids), dumpAll(t, fresh, ids))
 	if got, want := schemaVersions(t, e, old), schemaVersions(t, e, freshWhere); !slices.Equal(got, want) {
