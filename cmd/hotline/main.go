@@ -1039,7 +1039,11 @@ func cmdRestore(ctx context.Context, args []string) error {
 	if err := station.Restore(ctx, *f.dir, file); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	fmt.Printf("restored a station into %s; it resumes from the moment of the backup\n", *f.dir)
+	card, err := station.ReadCard(*f.dir)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	fmt.Printf("restored station %s (fingerprint %s) into %s; it resumes from the moment of the backup\n", card.Name, card.Fingerprint(), *f.dir)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -306,6 +307,10 @@ func TestBadInput(t *testing.T) {
 	os.WriteFile(garbage, []byte(`{"format":"hotline-offline/v0","from":"CHN","to":"USA","frames":[]}`), 0o644)
 	forOther := filepath.Join(t.TempDir(), "other.bundle")
 	os.WriteFile(forOther, []byte(`{"format":"hotline-offline/v1","from":"CHN","to":"RUS","created_at":"2026-01-01T00:00:00Z","frames":[]}`), 0o644)
+	// A backup of USA with one byte of its store flipped.
+	flipped := filepath.Join(t.TempDir(), "usa.backup")
+	mustRun(t, "backup", "--dir", usa, "--out", flipped)
+	flipStoreByte(t, flipped)
 	badFrame := filepath.Join(t.TempDir(), "frame.bundle")
 	os.WriteFile(badFrame, []byte(`{"format":"hotline-offline/v1","from":"CHN","to":"USA","created_at":"2026-01-01T00:00:00Z","frames":["AQAB"]}`), 0o644)
 
@@ -328,6 +333,10 @@ func TestBadInput(t *testing.T) {
 		{usa, []string{"export", "--dir", usa, "--channel", staff}, []string{"missing --out"}},
 		{"", []string{"init", "--dir", newDir, "--name", "NEW"}, []string{"missing --party, --peer-listen"}},
 		{"", []string{"init", "--dir", newDir, "--name", "NEW", "--party", "NEW", "--peer-listen", "nowhere"}, []string{"--peer-listen", "nowhere"}},
+		{"", []string{"init", "--dir", newDir, "--name", "NEW", "--party", "NEW", "--peer-listen", "127.0.0.1:7443", "--store", "mysql://db/x"}, []string{"unknown engine", "mysql"}},
+		{"", []string{"init", "--dir", newDir, "--name", "NEW", "--party", "NEW", "--peer-listen", "127.0.0.1:7443", "--store", "postgres://%zz"}, []string{"PostgreSQL URL"}},
+		{"", []string{"init", "--dir", newDir, "--name", "NEW", "--party", "NEW", "--peer-listen", "127.0.0.1:7443", "--store", "postgres://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=3"}, []string{"connecting to PostgreSQL"}},
+		{"", []string{"restore", "--dir", newDir, flipped}, []string{"hotline.db does not match its SHA-256"}},
 		{usa, []string{"send", "--dir", usa, "--channel", staff, "--precedence", "URGENT", "--text", "hi"}, []string{"URGENT", "FLASH"}},
 		{usa, []string{"send", "--dir", usa, "--channel", "usa-rus-staff", "--precedence", "FLASH", "--text", "hi"}, []string{"unknown channel", "usa-rus-staff"}},
 		{usa, []string{"channel", "propose", "--dir", usa, "--peer", "CHN", "--channel", "usa-chn-new", "--level", "captain"}, []string{"captain", "staff"}},
@@ -654,4 +663,30 @@ func TestDeconflictionVerbs(t *testing.T) {
 	checkFailed(t, []string{"incident", "report"}, r, "missing --out")
 	r = hotline(t, "incident", "report", "--dir", usa, "--incident", "nonsense", "--out", file)
 	checkFailed(t, []string{"incident", "report"}, r, `message id "nonsense" is not CHANNEL/STATION/INDEX`)
+}
+
+// flipStoreByte flips one byte in the middle of the store inside a backup
+// file.
+func flipStoreByte(t *testing.T, file string) {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(bytes.NewReader(data))
+	var off int64
+	for {
+		hdr, err := tr.Next()
+		if err != nil {
+			t.Fatalf("no hotline.db in the backup: %v", err)
+		}
+		if hdr.Name == "hotline.db" {
+			data[off+512+hdr.Size/2] ^= 0x01
+			break
+		}
+		off += 512 + (hdr.Size+511)/512*512
+	}
+	if err := os.WriteFile(file, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -111,21 +111,11 @@ func Bench(ctx context.Context, o BenchOptions) error {
 		return err
 	}
 	defer p.Stop()
-	w, err := newDeliveryWatch(ctx, p.A.Client(), ch, p.A.Name)
+	w, err := measure(ctx, p, ch, o, res)
 	if err != nil {
 		return err
 	}
 	text := strings.Repeat("x", o.Size)
-	if res.OneInFlight, _, _, err = w.run(ctx, p.A.Client(), ch, text, o.LatencyMessages, 1); err != nil {
-		return err
-	}
-	for _, k := range []int{16, 256} {
-		lat, dur, rate, err := w.run(ctx, p.A.Client(), ch, text, o.Messages, k)
-		if err != nil {
-			return err
-		}
-		res.Many = append(res.Many, Many{InFlight: k, Latency: lat, Durable: dur, MsgsPerSec: rate})
-	}
 	if o.Duration > 0 {
 		soak := &Soak{}
 		for _, n := range []*Node{p.A, p.B} {
@@ -156,6 +146,29 @@ func Bench(ctx context.Context, o BenchOptions) error {
 	}
 	printBench(o.Out, res)
 	return nil
+}
+
+// measure sends o.Size-byte messages from p.A to p.B on channel ch, a
+// pair already running: o.LatencyMessages with one in flight, then
+// o.Messages with 16 and with 256 in flight. It fills res.OneInFlight and
+// res.Many.
+func measure(ctx context.Context, p *Pair, ch string, o BenchOptions, res *BenchResult) (*deliveryWatch, error) {
+	w, err := newDeliveryWatch(ctx, p.A.Client(), ch, p.A.Name)
+	if err != nil {
+		return nil, err
+	}
+	text := strings.Repeat("x", o.Size)
+	if res.OneInFlight, _, _, err = w.run(ctx, p.A.Client(), ch, text, o.LatencyMessages, 1); err != nil {
+		return nil, err
+	}
+	for _, k := range []int{16, 256} {
+		lat, dur, rate, err := w.run(ctx, p.A.Client(), ch, text, o.Messages, k)
+		if err != nil {
+			return nil, err
+		}
+		res.Many = append(res.Many, Many{InFlight: k, Latency: lat, Durable: dur, MsgsPerSec: rate})
+	}
+	return w, nil
 }
 
 func printBench(out io.Writer, r *BenchResult) {

@@ -58,6 +58,12 @@ func NewNode(ctx context.Context, root, binary, name, party string) (*Node, erro
 // the endpoints endpoints returns for its peer listener (for a proxy in
 // front of it); nil advertises the listener itself.
 func NewNodeWith(ctx context.Context, root, binary, name, party string, endpoints func(listen string) ([]string, error)) (*Node, error) {
+	return newNode(ctx, root, binary, name, party, endpoints, "")
+}
+
+// newNode is NewNodeWith on the store named by storeURL ("" for SQLite in
+// the station directory).
+func newNode(ctx context.Context, root, binary, name, party string, endpoints func(listen string) ([]string, error), storeURL string) (*Node, error) {
 	addr, err := freePort()
 	if err != nil {
 		return nil, err
@@ -69,7 +75,7 @@ func NewNodeWith(ctx context.Context, root, binary, name, party string, endpoint
 		}
 	}
 	dir := filepath.Join(root, strings.ToLower(name))
-	card, err := station.Init(ctx, station.InitOptions{Dir: dir, Name: name, Party: party, PeerListen: addr, APIListen: "127.0.0.1:0", Endpoints: eps})
+	card, err := station.Init(ctx, station.InitOptions{Dir: dir, Name: name, Party: party, PeerListen: addr, APIListen: "127.0.0.1:0", Endpoints: eps, Store: storeURL})
 	if err != nil {
 		return nil, err
 	}
@@ -250,6 +256,9 @@ type PairOptions struct {
 	// in order, with their charters' settings (a channel escalating to
 	// another comes after it).
 	Proposals []station.ProposeRequest
+	// Store, if set, names each station's store (a postgres:// URL);
+	// "" or unset keeps SQLite in the station directory.
+	Store func(name string) string
 }
 
 // NewPairWith is NewPair with options.
@@ -260,7 +269,11 @@ func NewPairWith(ctx context.Context, root, binary string, channels map[string]s
 		if o.Endpoints != nil {
 			eps = func(listen string) ([]string, error) { return o.Endpoints(name, listen) }
 		}
-		n, err := NewNodeWith(ctx, root, binary, name, name, eps)
+		storeURL := ""
+		if o.Store != nil {
+			storeURL = o.Store(name)
+		}
+		n, err := newNode(ctx, root, binary, name, name, eps, storeURL)
 		if err != nil {
 			return nil, err
 		}

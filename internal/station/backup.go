@@ -2,7 +2,10 @@ package station
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"hotline/internal/identity"
 	"hotline/internal/store/sqlite"
@@ -52,17 +57,35 @@ func Backup(ctx context.Context, dir, out string) error {
 	}
 	defer os.Remove(out + ".tmp")
 	tw := tar.NewWriter(f)
-	add := func(name, path string) error {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
+	var sums []fileSum
+	put := func(name string, data []byte) error {
 		hdr := &tar.Header{Name: name, Mode: 0o600, Size: int64(len(data)), ModTime: time.Now().UTC(), Typeflag: tar.TypeReg}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return err
 		}
 		_, err = tw.Write(data)
 		return err
+	}
+	add := func(name, path string) error {
+		file, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer file.Close()
+		fi, err := file.Stat()
+		if err != nil {
+			return err
+		}
+		hdr := &tar.Header{Name: name, Mode: 0o600, Size: fi.Size(), ModTime: time.Now().UTC(), Typeflag: tar.TypeReg}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		h := sha256.New()
+		if _, err := io.Copy(io.MultiWriter(tw, h), file); err != nil {
+			return err
+		}
+		sums = append(sums, fileSum{name, h.Sum(nil)})
+		return nil
 	}
 	for _, name := range backupFiles {
 		if err := add(name, filepath.Join(dir, name)); err != nil {
@@ -77,6 +100,25 @@ func Backup(ctx context.Context, dir, out string) error {
 		}
 	}
 	if err := add("hotline.db", snapshot); err != nil {
+		f.Close()
+		return err
+	}
+	keys, err := identity.LoadKeys(filepath.Join(dir, "keys"))
+	if err != nil {
+		f.Close()
+		return err
+	}
+	card, err := ReadCard(dir)
+	if err != nil {
+		f.Close()
+		return err
+	}
+	m, err := signManifest(cfg.Name, card.Fingerprint(), sums, keys)
+	if err != nil {
+		f.Close()
+		return err
+	}
+	if err := put(ManifestFile, m); err != nil {
 		f.Close()
 		return err
 	}
@@ -131,10 +173,12 @@ func restore(ctx context.Context, dir string, r io.Reader) (err error) {
 			os.RemoveAll(dir)
 		}
 	}()
-	want := map[string]bool{"hotline.db": false, "keys/signing.key": false, "keys/kem.key": false}
+	want := map[string]bool{"hotline.db": false, "keys/signing.key": false, "keys/kem.key": false, ManifestFile: false}
 	for _, n := range backupFiles {
 		want[n] = false
 	}
+	sums := map[string][]byte{}
+	var manifest []byte
 	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
@@ -154,11 +198,22 @@ func restore(ctx context.Context, dir string, r io.Reader) (err error) {
 			return fmt.Errorf("backup entry %q is not a regular file of a sane size", hdr.Name)
 		}
 		want[hdr.Name] = true
+		if hdr.Name == ManifestFile {
+			if hdr.Size > maxManifest {
+				return fmt.Errorf("backup's manifest is %d bytes, more than %d", hdr.Size, maxManifest)
+			}
+			if manifest, err = io.ReadAll(io.LimitReader(tr, hdr.Size)); err != nil {
+				return fmt.Errorf("reading backup: %s: %w", hdr.Name, err)
+			}
+			continue
+		}
 		f, err := os.OpenFile(filepath.Join(dir, filepath.FromSlash(hdr.Name)), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
 			return err
 		}
-		_, err = io.Copy(f, io.LimitReader(tr, hdr.Size))
+		h := sha256.New()
+		_, err = io.Copy(io.MultiWriter(f, h), io.LimitReader(tr, hdr.Size))
+		sums[hdr.Name] = h.Sum(nil)
 		if err != nil {
 			err = fmt.Errorf("reading backup: %s: %w", hdr.Name, err)
 		}
@@ -173,9 +228,15 @@ func restore(ctx context.Context, dir string, r io.Reader) (err error) {
 		}
 	}
 	for name, seen := range want {
+		if !seen && name == ManifestFile {
+			return fmt.Errorf("backup lacks its manifest (%q): it was not written by hotline backup, or by one older than the manifest; it cannot be checked", name)
+		}
 		if !seen {
 			return fmt.Errorf("backup lacks %q", name)
 		}
+	}
+	if err := checkSums(manifest, sums); err != nil {
+		return err
 	}
 	cfg, err := LoadConfig(dir)
 	if err != nil {
@@ -191,6 +252,9 @@ func restore(ctx context.Context, dir string, r io.Reader) (err error) {
 	}
 	if !card.SignKey.Equal(keys.SignPublic()) || card.Name != cfg.Name {
 		return fmt.Errorf("backup's card does not match its keys")
+	}
+	if err := checkManifest(manifest, card); err != nil {
+		return err
 	}
 	// The snapshot is the store now, whatever the file was called before.
 	if cfg.Store != "sqlite:hotline.db" {
@@ -212,4 +276,99 @@ func restore(ctx context.Context, dir string, r io.Reader) (err error) {
 		return err
 	}
 	return writeFileSync(filepath.Join(dir, RestoredFile), []byte("restored from a backup: held until each channel's peer has said what it holds\n"), 0o600)
+}
+
+// ManifestFile is the last file of a backup: a note signed by the
+// station's key naming the station (name and fingerprint) and the
+// SHA-256 of every other file. Restore refuses a backup whose files do
+// not match it (a damaged file, a file from another station's backup) or
+// whose signature is not the card's.
+const ManifestFile = "manifest"
+
+const (
+	maxManifest    = 64 << 10
+	manifestHeader = "hotline backup manifest v1"
+)
+
+type fileSum struct {
+	name string
+	sum  []byte
+}
+
+func signManifest(name, fingerprint string, sums []fileSum, keys *identity.Keys) ([]byte, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\nstation %s\nfingerprint %s\n", manifestHeader, name, fingerprint)
+	for _, s := range sums {
+		fmt.Fprintf(&b, "sha256 %x %s\n", s.sum, s.name)
+	}
+	return note.Sign(&note.Note{Text: b.String()}, keys.Signer())
+}
+
+// manifestLines returns the lines of the manifest's text, unverified.
+func manifestLines(manifest []byte) ([]string, error) {
+	i := bytes.LastIndex(manifest, []byte("\n\n"))
+	if i < 0 {
+		return nil, fmt.Errorf("backup's manifest is not a signed note")
+	}
+	lines := strings.Split(string(manifest[:i]), "\n")
+	if len(lines) < 3 || lines[0] != manifestHeader {
+		return nil, fmt.Errorf("backup's manifest is not a %q", manifestHeader)
+	}
+	return lines, nil
+}
+
+// checkSums checks the files read against the manifest's SHA-256 of each:
+// none damaged, none more, none less. The signature is checked later,
+// against the card, by checkManifest.
+func checkSums(manifest []byte, sums map[string][]byte) error {
+	lines, err := manifestLines(manifest)
+	if err != nil {
+		return err
+	}
+	listed := map[string]bool{}
+	for _, l := range lines[3:] {
+		f := strings.Fields(l)
+		if len(f) != 3 || f[0] != "sha256" {
+			return fmt.Errorf("backup's manifest has a malformed line %q", l)
+		}
+		want, err := hex.DecodeString(f[1])
+		if err != nil || len(want) != sha256.Size {
+			return fmt.Errorf("backup's manifest has a malformed checksum for %s", f[2])
+		}
+		got, ok := sums[f[2]]
+		if !ok {
+			return fmt.Errorf("backup's manifest lists %q, which the backup lacks", f[2])
+		}
+		if !bytes.Equal(got, want) {
+			return fmt.Errorf("backup is damaged or mixed: %s does not match its SHA-256 in the manifest", f[2])
+		}
+		listed[f[2]] = true
+	}
+	for name := range sums {
+		if !listed[name] {
+			return fmt.Errorf("backup holds %q, which its manifest does not list", name)
+		}
+	}
+	return nil
+}
+
+// checkManifest checks that the manifest is signed by the station of the
+// backup's card and names it.
+func checkManifest(manifest []byte, card *identity.Card) error {
+	v, err := card.Verifier()
+	if err != nil {
+		return err
+	}
+	if _, err := note.Open(manifest, note.VerifierList(v)); err != nil {
+		return fmt.Errorf("backup's manifest is not signed by the station in the backup (%s, %s): %w", card.Name, card.Fingerprint(), err)
+	}
+	lines, err := manifestLines(manifest)
+	if err != nil {
+		return err
+	}
+	if lines[1] != "station "+card.Name || lines[2] != "fingerprint "+card.Fingerprint() {
+		return fmt.Errorf("backup's manifest is for %q, %q, not for the station in the backup (%s, %s)",
+			strings.TrimPrefix(lines[1], "station "), strings.TrimPrefix(lines[2], "fingerprint "), card.Name, card.Fingerprint())
+	}
+	return nil
 }

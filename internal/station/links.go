@@ -15,7 +15,9 @@ import (
 )
 
 // Run listens for peers and dials every pinned peer until ctx is done or
-// the station stops. It returns once the peer listener is closed.
+// the station stops. It returns once the peer listener is closed: nil when
+// ctx ended it, or the reason the station stopped (a failed write, a lost
+// lease).
 func (s *Station) Run(ctx context.Context) error {
 	cert, err := link.Certificate(s.Cfg.Name, s.Keys.Sign)
 	if err != nil {
@@ -54,7 +56,7 @@ func (s *Station) Run(ctx context.Context) error {
 		c, err := ln.Accept()
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return nil
+				return s.Err() // why the station stopped, if it did (a failed write)
 			}
 			return err
 		}

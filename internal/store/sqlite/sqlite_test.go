@@ -478,3 +478,103 @@ func TestMigrationsLandInAnyOrder(t *testing.T) {
 		t.Errorf("two migrations numbered 001: %v, want a refusal", err)
 	}
 }
+
+// TestUpgrade: a database at every earlier schema version, holding what
+// that version held, is migrated forward on open and reads back as a
+// fresh one; a newer database and a migration failing part way change
+// nothing (see storetest.RunUpgrade).
+func TestUpgrade(t *testing.T) {
+	storetest.RunUpgrade(t, storetest.Engine{
+		Dialect: sqlite.Dialect,
+		Create:  func(t *testing.T) string { return filepath.Join(t.TempDir(), "station.db") },
+		Raw: func(t *testing.T, path string) *sql.DB {
+			db, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(ON)&_pragma=busy_timeout(10000)&_txlock=immediate")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return db
+		},
+		Open: func(ctx context.Context, path string) (store.Store, error) { return sqlite.Open(ctx, path) },
+		Schema: func(t *testing.T, db *sql.DB) string {
+			rows, err := db.QueryContext(t.Context(), `SELECT type, name, tbl_name, COALESCE(sql, '') FROM sqlite_master ORDER BY type, name`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var b strings.Builder
+			for rows.Next() {
+				var typ, name, table, text string
+				if err := rows.Scan(&typ, &name, &table, &text); err != nil {
+					t.Fatal(err)
+				}
+				fmt.Fprintf(&b, "%s %s on %s: %s\n", typ, name, table, strings.Join(strings.Fields(text), " "))
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			return b.String()
+		},
+	})
+}
+
+// readOnly makes the file read-only for this process: without write
+// permission, or, for root (whom permissions do not stop), immutable
+// (chattr +i). It returns the undo; it skips the test where neither is
+// possible.
+func readOnly(t *testing.T, path string) func() {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if err := os.Chmod(path, 0o400); err != nil {
+			t.Fatal(err)
+		}
+		return func() { os.Chmod(path, 0o600) }
+	}
+	if out, err := exec.Command("chattr", "+i", path).CombinedOutput(); err != nil {
+		t.Skipf("running as root and chattr +i fails (%v: %s): cannot make a file read-only here", err, out)
+	}
+	undo := func() { exec.Command("chattr", "-i", path).Run() }
+	t.Cleanup(undo)
+	return undo
+}
+
+// TestReadOnlyRefused: a database file that cannot be written is refused
+// at open, with an error that names the file and says it does not take
+// writes, rather than at the station's first write; the file is
+// unchanged and opens again once writable.
+func TestReadOnlyRefused(t *testing.T) {
+	s, path := openTemp(t)
+	ctx := t.Context()
+	if err := s.Apply(ctx, &store.Batch{Alerts: []store.Alert{{Level: "warning", Text: "kept"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	undo := readOnly(t, path)
+	s, err = sqlite.Open(ctx, path)
+	if err == nil {
+		s.Close()
+		t.Fatal("opening a read-only database succeeded, want a refusal")
+	}
+	for _, want := range []string{path, "does not take writes", "read-only", "readonly"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("refusal %q does not say %q", err, want)
+		}
+	}
+	if after, err := os.ReadFile(path); err != nil || !bytes.Equal(after, before) {
+		t.Errorf("the refused open changed the file (%v)", err)
+	}
+	undo()
+	s, err = sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("reopening once writable: %v", err)
+	}
+	defer s.Close()
+	if as, err := s.Alerts(ctx, 0); err != nil || len(as) != 1 || as[0].Text != "kept" {
+		t.Errorf("after the refusal: alerts %v, %v", as, err)
+	}
+}

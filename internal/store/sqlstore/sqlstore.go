@@ -89,7 +89,10 @@ var _ store.Store = (*Store)(nil)
 // owns db from then on.
 func New(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
 	s := &Store{db: db, d: d}
-	if err := s.migrate(ctx); err != nil {
+	if err := Migrate(ctx, db, d); err != nil {
+		return nil, err
+	}
+	if err := s.writable(ctx); err != nil {
 		return nil, err
 	}
 	s.stmts = map[string]*sql.Stmt{}
@@ -101,6 +104,29 @@ func New(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
 		s.stmts[name] = st
 	}
 	return s, nil
+}
+
+const errNoWrites = "the database does not take writes (is it read-only?)"
+
+// writable checks, at open, that the database takes writes: a station
+// on a read-only database (a file without write permission, a read-only
+// file system, a PostgreSQL standby or a database set read-only) is
+// refused now, with the reason, rather than at its first write. The
+// probe is a write transaction that changes nothing.
+func (s *Store) writable(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err == nil {
+		_, err = tx.ExecContext(ctx, `UPDATE schema_version SET version = version WHERE version < 0`)
+		if err == nil {
+			err = tx.Commit()
+		} else {
+			tx.Rollback()
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", errNoWrites, err)
+	}
+	return nil
 }
 
 // DB is the underlying database, for engine-specific operations.
@@ -175,13 +201,16 @@ func Versions(fsys fs.FS) []int {
 	return out
 }
 
-// migrate applies, in order, every migration that schema_version does not
-// record, and records each in the same transaction. A database that
-// records a migration this binary does not have was written by another
-// (newer) binary and is refused.
-func (s *Store) migrate(ctx context.Context) error {
+// Migrate applies to db, in order, every migration of d that
+// schema_version does not record, and records each in the same
+// transaction: a migration that fails part way leaves the database as it
+// was before it. A database that records a migration d does not have was
+// written by another (newer) binary and is refused, unchanged. New runs
+// it; tests run it alone to build a database at an earlier version.
+func Migrate(ctx context.Context, db *sql.DB, d Dialect) error {
+	s := &Store{db: db, d: d}
 	if _, err := s.db.ExecContext(ctx, s.q(`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`)); err != nil {
-		return err
+		return fmt.Errorf("%s: %w", errNoWrites, err)
 	}
 	ms, err := migrations(s.d.Migrations)
 	if err != nil {
