@@ -648,7 +648,7 @@ func dump(t *testing.T, s store.Store, self string) string {
 		t.Fatalf("Alerts: %v", err)
 	}
 	for _, a := range alerts {
-		fmt.Fprintf(&b, "alert %d at=%s level=%s channel=%s peer=%s text=%q\n", a.ID, showTime(a.At), a.Level, a.Channel, a.Peer, a.Text)
+		fmt.Fprintf(&b, "alert %d at=%s level=%s channel=%s peer=%s text=%q format=%q args=%q\n", a.ID, showTime(a.At), a.Level, a.Channel, a.Peer, a.Text, a.Format, a.Args)
 	}
 	return b.String()
 }

@@ -161,6 +161,7 @@ type oldRecords struct {
 	acked     []store.ConsoleAlert // acknowledgements of station alerts
 	plans     []store.Plan
 	findings  []store.Finding
+	codebooks []store.CodebookFile
 }
 
 // oldRow is one INSERT of an earlier version's SQL.
@@ -243,8 +244,24 @@ func records(t *testing.T, w *world, v int) *oldRecords {
 		{At: at(16), Level: "alarm", Channel: "ops", Peer: "bravo", Text: "checkpoint of ops/bravo does not match the entries held"},
 		{At: at(17), Level: "warning", Channel: "", Peer: "charlie", Text: "charlie refused: unknown key"},
 	}
+	if v >= 8 { // 008_alert_args: the format and arguments an alert was written from
+		alerts = append(alerts, store.Alert{At: at(18), Level: "alarm", Channel: "ops", Peer: "bravo",
+			Text: "FLASH ops/alpha/2 is not delivered: no receipt from bravo within 30s",
+			Format: "%s %s is not delivered: no receipt from %s within %s", Args: []string{"FLASH", "ops/alpha/2", "bravo", "30s"}})
+	}
 	for _, a := range alerts {
-		add("alerts", "at, level, channel, peer, text", ns(a.At), a.Level, a.Channel, a.Peer, a.Text)
+		if v < 8 {
+			add("alerts", "at, level, channel, peer, text", ns(a.At), a.Level, a.Channel, a.Peer, a.Text)
+			continue
+		}
+		args, err := json.Marshal(a.Args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Args == nil {
+			args = []byte("[]")
+		}
+		add("alerts", "at, level, channel, peer, text, format, args", ns(a.At), a.Level, a.Channel, a.Peer, a.Text, a.Format, string(args))
 	}
 	r.batch = store.Batch{Peers: peers, Channels: []store.Channel{ops, side}, Entries: es, Logs: logs,
 		Receipts: []store.Receipt{rc}, Acks: []store.Ack{ack}, Alerts: alerts}
@@ -305,6 +322,13 @@ func records(t *testing.T, w *world, v int) *oldRecords {
 			Body: []byte(`{"distance_m":0,"window":["2031-03-15T02:00:00Z","2031-03-15T06:00:00Z"]}`)}}
 		for _, f := range r.findings {
 			add("findings", "key, rule, found_at, channel, peer, body", f.Key, f.Rule, ns(f.FoundAt), f.Channel, f.Peer, f.Body)
+		}
+	}
+	if v >= 9 { // 009_codebooks: codebook extensions loaded
+		r.codebooks = []store.CodebookFile{{Ref: "hotline-cues/1+alpha-bravo/1 sha256:" + strings.Repeat("ab", 32),
+			File: []byte(`{"format":"hotline codebook extension v1","name":"alpha-bravo","version":1}`), AddedAt: at(26)}}
+		for _, c := range r.codebooks {
+			add("codebooks", "ref, file, added_at", c.Ref, c.File, ns(c.AddedAt))
 		}
 	}
 	return r
@@ -381,6 +405,11 @@ func (r *oldRecords) write(t *testing.T, s store.Store) {
 			t.Fatal(err)
 		}
 	}
+	for _, c := range r.codebooks {
+		if _, err := s.AddCodebook(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // dumpAll is dump and the console's and deconfliction records.
@@ -435,6 +464,13 @@ func dumpAll(t *testing.T, s store.Store, sessions []string) string {
 	for _, f := range fs {
 		fmt.Fprintf(&b, "finding %d key=%s rule=%s found=%s channel=%s peer=%s body=%s\n",
 			f.ID, f.Key, f.Rule, showTime(f.FoundAt), f.Channel, f.Peer, f.Body)
+	}
+	cbs, err := s.Codebooks(ctx)
+	if err != nil {
+		t.Fatalf("Codebooks: %v", err)
+	}
+	for _, c := range cbs {
+		fmt.Fprintf(&b, "codebook %s added=%s file=%s\n", c.Ref, showTime(c.AddedAt), c.File)
 	}
 	return b.String()
 }
