@@ -246,7 +246,7 @@ func records(t *testing.T, w *world, v int) *oldRecords {
 	}
 	if v >= 8 { // 008_alert_args: the format and arguments an alert was written from
 		alerts = append(alerts, store.Alert{At: at(18), Level: "alarm", Channel: "ops", Peer: "bravo",
-			Text: "FLASH ops/alpha/2 is not delivered: no receipt from bravo within 30s",
+			Text:   "FLASH ops/alpha/2 is not delivered: no receipt from bravo within 30s",
 			Format: "%s %s is not delivered: no receipt from %s within %s", Args: []string{"FLASH", "ops/alpha/2", "bravo", "30s"}})
 	}
 	for _, a := range alerts {
