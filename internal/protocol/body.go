@@ -11,6 +11,7 @@ import (
 	"hotline/internal/codebook"
 	"hotline/internal/deconflict"
 	"hotline/internal/envelope"
+	"hotline/internal/identity"
 )
 
 // MaxText is the longest message text, in bytes. The envelope limit also
@@ -69,6 +70,20 @@ type EscalationBody struct {
 	Text       string `json:"text"`
 	Lang       string `json:"lang,omitempty"`
 }
+
+// KeyBody carries the author's rotation statement (identity.Rotation):
+// from the next entry of this log on, the author signs with the new card's
+// key. The statement itself is signed by the key it replaces, as is the
+// entry that carries it. See docs/PROTOCOL.md, "Key rotation".
+type KeyBody struct {
+	Statement string `json:"statement"`
+
+	rotation *identity.Rotation
+}
+
+// Rotation is the statement, parsed and checked in itself (not yet
+// against the key pinned for its author).
+func (b *KeyBody) Rotation() *identity.Rotation { return b.rotation }
 
 // MaxReason is the longest reason for a suspension, in bytes.
 const MaxReason = 1024
@@ -205,6 +220,17 @@ func DecodeBodyIn(kind envelope.Kind, p []byte, cb *codebook.Codebook) (any, err
 		if len(b.Of) == 0 || len(b.Of) > 4096 || slices.Contains(b.Of, 0) {
 			return nil, fmt.Errorf("reminder body: needs 1 to 4096 entry indexes")
 		}
+		return &b, nil
+	case envelope.Key:
+		var b KeyBody
+		if err := strict(p, &b); err != nil {
+			return nil, fmt.Errorf("key body: %v", err)
+		}
+		r, err := identity.ParseRotation([]byte(b.Statement))
+		if err != nil {
+			return nil, fmt.Errorf("key body: %w", err)
+		}
+		b.rotation = r
 		return &b, nil
 	case envelope.Escalation:
 		var b EscalationBody

@@ -38,6 +38,8 @@ type memStore struct {
 	logs     map[string]*store.Log
 	acks     map[string]store.Ack
 	escal    []store.Escalation
+	keys     []store.Key
+	logKeys  []store.LogKey
 }
 
 func newMemStore() *memStore {
@@ -47,6 +49,16 @@ func newMemStore() *memStore {
 
 func (m *memStore) apply(t *testing.T, b *store.Batch) {
 	t.Helper()
+	for _, k := range b.Keys {
+		if !slices.ContainsFunc(m.keys, func(x store.Key) bool { return x.Station == k.Station && x.Seq == k.Seq }) {
+			m.keys = append(m.keys, k)
+		}
+	}
+	for _, k := range b.LogKeys {
+		if !slices.ContainsFunc(m.logKeys, func(x store.LogKey) bool { return x.Channel == k.Channel && x.Author == k.Author && x.From == k.From }) {
+			m.logKeys = append(m.logKeys, k)
+		}
+	}
 	for _, p := range b.Peers {
 		m.peers[p.Name] = p
 	}
@@ -156,6 +168,7 @@ func (m *memStore) clone() *memStore {
 	}
 	maps.Copy(c.acks, m.acks)
 	c.escal = slices.Clone(m.escal)
+	c.keys, c.logKeys = slices.Clone(m.keys), slices.Clone(m.logKeys)
 	return c
 }
 
@@ -180,12 +193,14 @@ func (m *memStore) snapshot(self string) *store.Snapshot {
 		}
 	}
 	s.Outstanding, s.Escalations = m.outstanding(self)
+	s.Keys, s.LogKeys = slices.Clone(m.keys), slices.Clone(m.logKeys)
 	return s
 }
 
 type simNode struct {
 	name     string
 	keys     *identity.Keys
+	retired  []*identity.Keys // earlier keys, after a rotation
 	card     *identity.Card
 	core     *Core
 	disk     *memStore
@@ -355,7 +370,7 @@ func (s *sim) crash(n *simNode) {
 		s.cut(id)
 	}
 	n.unsynced = nil
-	core, err := New(Config{MaxBatch: 8, MaxBatchBytes: 64 << 10, Window: 32}, n.keys, n.disk.snapshot(n.name))
+	core, err := New(Config{MaxBatch: 8, MaxBatchBytes: 64 << 10, Window: 32, Retired: n.retired}, n.keys, n.disk.snapshot(n.name))
 	if err != nil {
 		s.t.Fatalf("%s does not restart from its disk: %v", n.name, err)
 	}
