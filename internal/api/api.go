@@ -167,6 +167,16 @@ func NewServer(st *station.Station, token string) *Server {
 	h("GET /api/v1/escalations", func(w http.ResponseWriter, r *http.Request) (any, error) {
 		return st.Escalations(r.Context(), r.URL.Query().Get("channel"))
 	})
+	h("POST /api/v1/key/rotate", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req station.KeyRequest
+		if err := readJSON(r, &req); err != nil {
+			return nil, err
+		}
+		return st.RotateKeys(r.Context(), req)
+	})
+	h("GET /api/v1/keys", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return st.KeyHistory(r.Context(), r.URL.Query().Get("station"))
+	})
 	h("GET /api/v1/bundle", func(w http.ResponseWriter, r *http.Request) (any, error) {
 		return st.BundleExport(r.Context(), r.URL.Query().Get("peer"))
 	})

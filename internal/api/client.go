@@ -224,6 +224,14 @@ func (c *Client) Checks(ctx context.Context, ch string) (*station.ChecksView, er
 	return &v, err
 }
 
+func (c *Client) RotateKeys(ctx context.Context, r station.KeyRequest) (*station.RotationView, error) {
+	return post[station.RotationView](ctx, c, "/api/v1/key/rotate", r)
+}
+
+func (c *Client) KeyHistory(ctx context.Context, name string) ([]station.KeyView, error) {
+	return get[[]station.KeyView](ctx, c, "/api/v1/keys?station="+url.QueryEscape(name))
+}
+
 func (c *Client) Escalations(ctx context.Context, ch string) ([]store.Escalation, error) {
 	return get[[]store.Escalation](ctx, c, "/api/v1/escalations?channel="+url.QueryEscape(ch))
 }

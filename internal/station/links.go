@@ -17,7 +17,8 @@ import (
 // Run listens for peers and dials every pinned peer until ctx is done or
 // the station stops. It returns once the peer listener is closed.
 func (s *Station) Run(ctx context.Context) error {
-	cert, err := link.Certificate(s.Cfg.Name, s.Keys.Sign)
+	keys, _ := s.identity()
+	cert, err := s.makeCert(ctx, keys)
 	if err != nil {
 		return err
 	}
@@ -49,7 +50,7 @@ func (s *Station) Run(ctx context.Context) error {
 		}
 		ln.Close()
 	}()
-	tlsCfg := link.ServerConfig(cert, s.peerName)
+	tlsCfg := link.ChainServerConfig(s.currentCert, s.peerLookup)
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -83,7 +84,7 @@ func (s *Station) serveInbound(ctx context.Context, tc *tls.Conn) {
 		return
 	}
 	k, _ := link.PeerKey(tc.ConnectionState())
-	name, ok := s.peerName(k)
+	name, ok := s.peerLookup(k, link.Statements(tc.ConnectionState()))
 	if !ok {
 		tc.Close()
 		return
@@ -115,7 +116,8 @@ func (s *Station) serveConn(peer string, key ed25519.PublicKey, c *link.Conn, ou
 		if err != nil {
 			break
 		}
-		s.event(protocol.FrameIn{Peer: peer, Conn: id, Data: data, Pre: protocol.Prepare(data, key, s.Keys)})
+		keys, _ := s.identity()
+		s.event(protocol.FrameIn{Peer: peer, Conn: id, Data: data, Pre: protocol.Prepare(data, key, keys)})
 	}
 	c.Close()
 	s.mu.Lock()
@@ -138,13 +140,15 @@ func (s *Station) startDialer(peer string) {
 }
 
 func (s *Station) dial(ctx context.Context, peer string) {
-	var card *identity.Card
-	if err := s.inLoop(ctx, func() { card = s.core.Peer(peer) }); err != nil || card == nil {
-		return
-	}
-	cfg := link.ClientConfig(s.cert, peer, card.SignKey)
+	cfg := link.ChainClientConfig(s.currentCert, peer, s.acceptPeer(peer))
 	b := link.Backoff{Min: 50 * time.Millisecond, Max: 5 * time.Second}
 	for ctx.Err() == nil {
+		// The card is read again for each round: the peer may have
+		// changed its keys (and endpoints) since.
+		var card *identity.Card
+		if err := s.inLoop(ctx, func() { card = s.core.Peer(peer) }); err != nil || card == nil {
+			return
+		}
 		for _, addr := range card.Endpoints {
 			tc, err := link.Dial(ctx, addr, cfg)
 			if err != nil {
@@ -162,7 +166,8 @@ func (s *Station) dial(ctx context.Context, peer string) {
 				}
 			}()
 			began := time.Now()
-			s.serveConn(peer, card.SignKey, c, true)
+			k, _ := link.PeerKey(tc.ConnectionState())
+			s.serveConn(peer, k, c, true)
 			// Only a connection that lasted starts the backoff again, so a
 			// peer that refuses every connection is not redialed in a loop.
 			if time.Since(began) > 10*time.Second {

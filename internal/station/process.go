@@ -64,7 +64,9 @@ type Station struct {
 	mu         sync.Mutex
 	conns      map[protocol.ConnID]conn
 	relays     *relays
-	pins       map[string]string // string(ed25519 key) → peer name
+	pins       map[string]string // string(ed25519 key) → peer name: each peer's current key
+	chainKeys  map[string]string // every key of each peer's chain not revoked → peer name
+	rotMu      sync.Mutex        // one key change at a time
 	dialers    map[string]context.CancelFunc
 	subs       map[chan protocol.Notify]struct{}
 	runCtx     context.Context
@@ -110,13 +112,6 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 	if err != nil {
 		return nil, err
 	}
-	card, err := ReadCard(dir)
-	if err != nil {
-		return nil, fmt.Errorf("reading own card: %w", err)
-	}
-	if !card.SignKey.Equal(keys.SignPublic()) || card.Name != keys.Name {
-		return nil, fmt.Errorf("%s/card does not match the keys in %s/keys", dir, dir)
-	}
 	if log == nil {
 		log = Logger()
 	}
@@ -147,7 +142,28 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 		lock.Close()
 		return nil, fmt.Errorf("loading store: %w", err)
 	}
+	// A key change a crash interrupted is finished (or discarded) before
+	// the keys are used: the store says which are current.
+	keys, retired, err := finishKeys(dir, cfg.Name, snap, keys)
+	var card *identity.Card
+	if err == nil {
+		card, err = ReadCard(dir)
+		if err != nil {
+			err = fmt.Errorf("reading own card: %w", err)
+		} else if !card.SignKey.Equal(keys.SignPublic()) || card.Name != keys.Name {
+			err = fmt.Errorf("%s/card does not match the keys in %s/keys", dir, dir)
+		}
+	}
+	if err != nil {
+		if leaser != nil {
+			leaser.Release(context.Background())
+		}
+		st.Close()
+		lock.Close()
+		return nil, err
+	}
 	cfgCore := protocol.DefaultConfig
+	cfgCore.Retired = retired
 	_, err = os.Stat(filepath.Join(dir, RestoredFile))
 	cfgCore.Restored = err == nil
 	cfgCore.Relays = len(card.Relays) > 0
@@ -171,10 +187,7 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 		conns: map[protocol.ConnID]conn{}, pins: map[string]string{}, dialers: map[string]context.CancelFunc{},
 		subs: map[chan protocol.Notify]struct{}{}, detectKick: make(chan struct{}, 1),
 	}
-	for _, p := range snap.Peers {
-		c, _ := identity.ParseCard(p.Card) // parsed by the core already
-		s.pins[string(c.SignKey)] = c.Name
-	}
+	s.refreshPins()
 	s.metrics = newMetrics(s, core.Channels())
 	if f, ok := sqliteFile(dir, cfg.Store); ok {
 		s.dbFile = f
@@ -498,6 +511,9 @@ func (s *Station) notify(notes []protocol.Notify) {
 		if n.What == "received" && (n.Kind == envelope.Notice || n.Kind == envelope.Report) {
 			s.kickDetect()
 		}
+		if n.What == "key" {
+			s.refreshPins()
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -551,5 +567,8 @@ func (s *Station) peerName(k ed25519.PublicKey) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	name, ok := s.pins[string(k)]
+	if !ok {
+		name, ok = s.chainKeys[string(k)]
+	}
 	return name, ok
 }

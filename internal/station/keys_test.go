@@ -1,0 +1,211 @@
+package station_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"hotline/internal/identity"
+	"hotline/internal/station"
+	"hotline/internal/transcript"
+)
+
+// keyPair opens two stations on loopback with real SQLite stores, pins
+// them to each other, runs them and agrees channel ops. It returns their
+// directories and a function to stop one (for restarting it).
+type keyPair struct {
+	t        *testing.T
+	dirs     map[string]string
+	st       map[string]*station.Station
+	cancel   map[string]context.CancelFunc
+	finished map[string]chan error
+}
+
+func newKeyPair(t *testing.T) *keyPair {
+	t.Helper()
+	p := &keyPair{t: t, dirs: map[string]string{}, st: map[string]*station.Station{}, cancel: map[string]context.CancelFunc{}, finished: map[string]chan error{}}
+	cards := map[string]*identity.Card{}
+	for _, n := range []string{"USA", "CHN"} {
+		p.dirs[n], cards[n] = initStation(t, n, freeAddr(t))
+	}
+	for _, n := range []string{"USA", "CHN"} {
+		p.start(n)
+	}
+	ctx := t.Context()
+	for a, b := range map[string]string{"USA": "CHN", "CHN": "USA"} {
+		if _, err := p.st[a].AddPeer(ctx, cards[b].Text, cards[b].Fingerprint()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := p.st["USA"].Propose(ctx, station.ProposeRequest{Peer: "CHN", Channel: "ops", Level: "staff"}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, p.st["CHN"], "the proposal", func() bool { return p.channel("CHN").Agreement == "incoming" })
+	if _, err := p.st["CHN"].Accept(ctx, "ops"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, p.st["USA"], "the agreement", func() bool { return p.channel("USA").Agreement == "active" })
+	return p
+}
+
+func (p *keyPair) start(n string) {
+	st, err := station.Open(context.Background(), p.dirs[n], quiet())
+	if err != nil {
+		p.t.Fatalf("open %s: %v", n, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- st.Run(ctx) }()
+	p.st[n], p.cancel[n], p.finished[n] = st, cancel, done
+	p.t.Cleanup(func() { p.stop(n) })
+}
+
+func (p *keyPair) stop(n string) {
+	if p.st[n] == nil {
+		return
+	}
+	p.cancel[n]()
+	<-p.finished[n]
+	p.st[n].Close()
+	p.st[n] = nil
+}
+
+func (p *keyPair) channel(n string) station.ChannelView {
+	chs, err := p.st[n].Channels(context.Background())
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	for _, c := range chs {
+		if c.ID == "ops" {
+			return c
+		}
+	}
+	return station.ChannelView{}
+}
+
+// send sends a text and waits until the peer has receipted everything.
+func (p *keyPair) send(from, text string) {
+	p.t.Helper()
+	if _, err := p.st[from].Send(context.Background(), station.SendRequest{Channel: "ops", Precedence: "ROUTINE", Text: text}); err != nil {
+		p.t.Fatalf("%s sends %q: %v", from, text, err)
+	}
+	waitUntil(p.t, p.st[from], "delivery of "+text, func() bool { c := p.channel(from); return c.Delivered == c.Written })
+}
+
+// inbox lists the texts a station received on ops.
+func (p *keyPair) inbox(n string) []string {
+	ms, err := p.st[n].Inbox(context.Background(), "ops")
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	var out []string
+	for _, m := range ms {
+		if m.Text != "" {
+			out = append(out, m.Text)
+		}
+	}
+	return out
+}
+
+func (p *keyPair) verify(n string) *transcript.Report {
+	p.t.Helper()
+	b, err := p.st[n].Export(context.Background(), "ops")
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	rep, err := transcript.Verify(b)
+	if err != nil {
+		p.t.Fatalf("%s's transcript: %v", n, err)
+	}
+	return rep
+}
+
+// TestKeyRotationTwoStations: two stations over real TLS with real
+// SQLite. USA rotates its keys mid-conversation; CHN follows, and messages
+// before and after go both ways. Then USA rotates again while CHN is
+// stopped: CHN, restarted with the previous key pinned, dials USA, follows
+// the statements USA's certificate carries, and takes the key entry.
+// Both transcripts verify across both changes; the old keys are kept in
+// keys/retired with mode 0600.
+func TestKeyRotationTwoStations(t *testing.T) {
+	p := newKeyPair(t)
+	ctx := t.Context()
+	p.send("USA", "before")
+	p.send("CHN", "reply before")
+	old, _ := p.st["USA"].Card(ctx)
+	rot, err := p.st["USA"].RotateKeys(ctx, station.KeyRequest{Reason: identity.ReasonRotate, By: "signal officer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldCard, _ := identity.ParseCard(old)
+	if rot.OldFingerprint != oldCard.Fingerprint() || rot.Fingerprint == rot.OldFingerprint || rot.Channels != 1 || len(rot.Keys) != 2 {
+		t.Fatalf("rotation view %+v", rot)
+	}
+	waitUntil(t, p.st["CHN"], "CHN's operators to be told", func() bool {
+		return len(alertsContaining(t, p.st["CHN"], "USA rotated its keys", rot.Fingerprint)) == 1
+	})
+	if ks, err := p.st["CHN"].KeyHistory(ctx, "USA"); err != nil || len(ks) != 2 || ks[1].Fingerprint != rot.Fingerprint || !ks[1].Current {
+		t.Errorf("CHN's key history of USA: %+v, %v", ks, err)
+	}
+	p.send("USA", "after")
+	p.send("CHN", "reply after")
+	if got := p.inbox("CHN"); !slices.Equal(got, []string{"before", "after"}) {
+		t.Errorf("CHN's inbox %q", got)
+	}
+	if got := p.inbox("USA"); !slices.Equal(got, []string{"reply before", "reply after"}) {
+		t.Errorf("USA's inbox %q", got)
+	}
+	// Second rotation, CHN away.
+	p.stop("CHN")
+	rot2, err := p.st["USA"].RotateKeys(ctx, station.KeyRequest{Reason: identity.ReasonRotate, By: "signal officer", Note: "scheduled"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.st["USA"].Send(ctx, station.SendRequest{Channel: "ops", Precedence: "FLASH", Text: "while you were away"}); err != nil {
+		t.Fatal(err)
+	}
+	p.start("CHN")
+	defer func() {
+		if t.Failed() {
+			for _, n := range []string{"USA", "CHN"} {
+				if p.st[n] != nil {
+					t.Logf("%s alerts: %+v", n, alertsContaining(t, p.st[n]))
+				}
+			}
+		}
+	}()
+	waitUntil(t, p.st["USA"], "catch-up after the second rotation", func() bool { c := p.channel("USA"); return c.Delivered == c.Written })
+	ks, err := p.st["CHN"].KeyHistory(ctx, "USA")
+	if err != nil || len(ks) != 3 || ks[2].Fingerprint != rot2.Fingerprint {
+		t.Fatalf("CHN's key history of USA: %+v, %v", ks, err)
+	}
+	p.send("CHN", "welcome back")
+	if got := p.inbox("USA"); !slices.Equal(got, []string{"reply before", "reply after", "welcome back"}) {
+		t.Errorf("USA's inbox %q", got)
+	}
+	for _, n := range []string{"USA", "CHN"} {
+		rep := p.verify(n)
+		for _, l := range rep.Logs {
+			if l.Author == "USA" && (l.Keys != 3 || l.Fingerprints[0] != oldCard.Fingerprint() || l.Fingerprints[2] != rot2.Fingerprint) {
+				t.Errorf("%s's transcript shows USA's keys %v", n, l.Fingerprints)
+			}
+		}
+	}
+	// A restart of USA finds its keys where the store says.
+	p.stop("USA")
+	for _, seq := range []string{"0", "1"} {
+		for _, f := range []string{"signing.key", "kem.key"} {
+			fi, err := os.Stat(filepath.Join(p.dirs["USA"], "keys", "retired", seq, f))
+			if err != nil || fi.Mode().Perm() != 0o600 {
+				t.Errorf("retired key %s/%s: %v %v", seq, f, fi, err)
+			}
+		}
+	}
+	p.start("USA")
+	p.send("USA", "after restart")
+	if got := p.inbox("CHN"); got[len(got)-1] != "after restart" {
+		t.Errorf("CHN's inbox ends %q", got)
+	}
+}
