@@ -336,7 +336,11 @@ func (c *Core) Keys(station string) []KeyInfo {
 		if reason == "" {
 			reason = "initial"
 		}
-		out = append(out, KeyInfo{Seq: i, Fingerprint: fp, Reason: reason, At: l.at, Revoked: l.revoked, Current: i == len(chain)-1})
+		at := l.at
+		if at.IsZero() && l.card != nil {
+			at = l.card.Issued
+		}
+		out = append(out, KeyInfo{Seq: i, Fingerprint: fp, Reason: reason, At: at, Revoked: l.revoked, Current: i == len(chain)-1})
 	}
 	return out
 }

@@ -112,8 +112,10 @@ func (s *Station) RotateKeys(ctx context.Context, r KeyRequest) (*RotationView, 
 		return protocol.Rotate{ID: id, Keys: nk, Statement: stmt, OldCard: card, By: by}
 	}); err != nil {
 		os.RemoveAll(next)
+		s.audit(ctx, r.By, "key."+r.Reason, keys.Name, "failed", err.Error())
 		return nil, asBadRequest(err)
 	}
+	s.audit(ctx, r.By, "key."+r.Reason, keys.Name, "ok", fmt.Sprintf("fingerprint %s replaces %s; %s", ncard.Fingerprint(), card.Fingerprint(), r.Note))
 	var chain []protocol.KeyInfo
 	var channels int
 	s.inLoop(context.Background(), func() {
@@ -137,6 +139,15 @@ func (s *Station) RotateKeys(ctx context.Context, r KeyRequest) (*RotationView, 
 	view := &RotationView{Station: keys.Name, Reason: r.Reason, OldFingerprint: card.Fingerprint(), Fingerprint: ncard.Fingerprint(), Channels: channels}
 	view.Keys, err = s.KeyHistory(ctx, keys.Name)
 	return view, err
+}
+
+// audit records a key action in the operators' audit trail. A trail that
+// cannot be written is logged: the key change itself is already durable.
+func (s *Station) audit(ctx context.Context, who, action, target, outcome, detail string) {
+	if _, err := s.Store.AppendAudit(ctx, store.AuditRecord{At: time.Now().UTC(), Operator: who, Action: action, Target: target,
+		Outcome: outcome, Detail: detail, Addr: "local"}); err != nil {
+		s.Log.Error("writing the audit trail", "action", action, "err", err)
+	}
 }
 
 // swapKeys moves the current keys to keys/retired/<seq> and keys/next

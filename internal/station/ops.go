@@ -57,6 +57,9 @@ type PeerView struct {
 	Endpoints   []string  `json:"endpoints"`
 	AddedAt     time.Time `json:"added_at"`
 	Connected   bool      `json:"connected"`
+	// Keys is the peer's key history, oldest first (one key if it never
+	// changed them).
+	Keys []KeyView `json:"keys"`
 }
 
 // ChannelView describes a channel.
@@ -274,7 +277,11 @@ func (s *Station) Peers(ctx context.Context) ([]PeerView, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, PeerView{Name: p.Name, Party: p.Party, Fingerprint: p.Fingerprint, Endpoints: c.Endpoints, AddedAt: p.AddedAt, Connected: conn[p.Name]})
+		ks, err := s.KeyHistory(ctx, p.Name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, PeerView{Name: p.Name, Party: p.Party, Fingerprint: p.Fingerprint, Endpoints: c.Endpoints, AddedAt: p.AddedAt, Connected: conn[p.Name], Keys: ks})
 	}
 	return out, nil
 }
