@@ -2,12 +2,15 @@ package station_test
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"hotline/internal/identity"
+	"hotline/internal/relay"
 	"hotline/internal/station"
 	"hotline/internal/transcript"
 )
@@ -207,5 +210,96 @@ func TestKeyRotationTwoStations(t *testing.T) {
 	p.send("USA", "after restart")
 	if got := p.inbox("CHN"); got[len(got)-1] != "after restart" {
 		t.Errorf("CHN's inbox ends %q", got)
+	}
+}
+
+// TestKeyRotationOverRelay: two stations whose only path is a relay.
+// USA rotates: it reconnects to the relay with its new key (the relay
+// follows the statement in its certificate), CHN takes USA's entries
+// deposited under the new key by their author (the key entry among them)
+// and follows; messages before and after go both ways, and both
+// transcripts verify.
+func TestKeyRotationOverRelay(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	root := t.TempDir()
+	relayAddr := freeAddr(t)
+	rdir := filepath.Join(root, "relay")
+	rcard, err := relay.Init(ctx, relay.InitOptions{Dir: rdir, Name: "NEUTRAL", Party: "RELAY", Listen: relayAddr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := relay.Open(ctx, rdir, relay.Options{Log: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	ln, err := net.Listen("tcp", relayAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go rs.Serve(ctx, ln)
+	var dirs []string
+	var cards []*identity.Card
+	for _, name := range []string{"USA", "CHN"} {
+		dir, _ := initStation(t, name, "127.0.0.1:0", deadEndpoint(t))
+		card, err := station.AddRelay(ctx, dir, rcard.Text, rcard.Fingerprint())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := relay.Allow(ctx, rdir, card.Text, card.Fingerprint()); err != nil {
+			t.Fatal(err)
+		}
+		dirs, cards = append(dirs, dir), append(cards, card)
+	}
+	usa, chn := openStation(t, dirs[0]), openStation(t, dirs[1])
+	for i, st := range []*station.Station{usa, chn} {
+		other := cards[1-i]
+		if _, err := st.AddPeer(ctx, other.Text, other.Fingerprint()); err != nil {
+			t.Fatal(err)
+		}
+		run(t, st)
+	}
+	if _, err := usa.Propose(ctx, station.ProposeRequest{Peer: "CHN", Channel: "ops", Level: "staff"}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, chn, "the proposal over the relay", func() bool { cs, _ := chn.Channels(ctx); return len(cs) == 1 })
+	if _, err := chn.Accept(ctx, "ops"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, usa, "the agreement over the relay", func() bool {
+		cs, _ := usa.Channels(ctx)
+		return len(cs) == 1 && cs[0].Agreement == "active"
+	})
+	delivered := func(st *station.Station, text string) {
+		t.Helper()
+		if _, err := st.Send(ctx, station.SendRequest{Channel: "ops", Precedence: "PRIORITY", Text: text}); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, st, "delivery of "+text+" over the relay", func() bool {
+			cs, _ := st.Channels(ctx)
+			return len(cs) == 1 && cs[0].Agreement == "active" && cs[0].Delivered == cs[0].Written
+		})
+	}
+	delivered(usa, "before")
+	delivered(chn, "reply before")
+	rot, err := usa.RotateKeys(ctx, station.KeyRequest{Reason: identity.ReasonRotate, By: "signal officer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	delivered(usa, "after")
+	delivered(chn, "reply after")
+	ks, err := chn.KeyHistory(ctx, "USA")
+	if err != nil || len(ks) != 2 || ks[1].Fingerprint != rot.Fingerprint {
+		t.Fatalf("CHN's key history of USA: %+v %v", ks, err)
+	}
+	for _, st := range []*station.Station{usa, chn} {
+		b, err := st.Export(ctx, "ops")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := transcript.Verify(b); err != nil {
+			t.Errorf("%s's transcript: %v", st.Cfg.Name, err)
+		}
 	}
 }

@@ -261,6 +261,17 @@ func (r *relays) serve(ctx context.Context, c *relay.Client, own bool) {
 // take sorts one mail onto the peer's relay path.
 func (r *relays) take(m relay.Mail) {
 	name, ok := r.s.peerName(m.From)
+	if !ok && len(m.Payload) > 0 && protocol.FrameType(m.Payload[0]) == protocol.FrameEntries {
+		// A peer that changed its keys deposits under its new key, which
+		// this station learns from the key entry such a frame may carry:
+		// entries are taken by their author's name and checked by its
+		// signatures as always (the relay's "from" was never trusted).
+		if f, err := protocol.DecodeFrame(m.Payload); err == nil {
+			if _, pinned := r.s.peerKey(f.Author); pinned {
+				name, ok = f.Author, true
+			}
+		}
+	}
 	if !ok || len(m.Payload) == 0 {
 		r.s.event(protocol.LinkRefused{Reason: "relay mail", Text: fmt.Sprintf("a relay handed over mail (%d bytes) from a key that is not a pinned peer, or empty", len(m.Payload))})
 		return
