@@ -17,6 +17,12 @@ import (
 const (
 	ReasonRotate = "rotate" // a planned change: the old key is retired, not suspected
 	ReasonRevoke = "revoke" // the old key may be compromised: nothing it signs later counts
+	// ReasonLost: the old key is lost (or can no longer be trusted to
+	// sign even its own revocation). The statement is signed by the NEW
+	// key and proves nothing by itself: a peer follows it only after its
+	// signal officer has re-pinned the station by the new fingerprint,
+	// read aloud as at first contact.
+	ReasonLost = "lost"
 )
 
 // ErrBadRotation marks a rotation statement that does not parse or does
@@ -48,7 +54,7 @@ type Rotation struct {
 // NewRotation signs a statement with old that replaces its keys by those
 // of card.
 func NewRotation(old *Keys, card *Card, reason string, now time.Time) (*Rotation, error) {
-	if reason != ReasonRotate && reason != ReasonRevoke {
+	if reason != ReasonRotate && reason != ReasonRevoke || old == nil {
 		return nil, fmt.Errorf("%w: reason %q is not %s or %s", ErrBadRotation, reason, ReasonRotate, ReasonRevoke)
 	}
 	if card.Name != old.Name {
@@ -59,6 +65,21 @@ func NewRotation(old *Keys, card *Card, reason string, now time.Time) (*Rotation
 	}
 	r := &Rotation{Station: old.Name, OldKey: old.SignPublic(), Reason: reason, Time: now.UTC().Truncate(time.Second), Card: card}
 	text, err := note.Sign(&note.Note{Text: r.body()}, old.Signer())
+	if err != nil {
+		return nil, err
+	}
+	r.Text = text
+	return r, nil
+}
+
+// NewLostStatement is the statement of a station whose key oldKey is
+// lost: signed by the new keys, which card carries (ReasonLost).
+func NewLostStatement(oldKey ed25519.PublicKey, nk *Keys, card *Card, now time.Time) (*Rotation, error) {
+	if card.Name != nk.Name || !card.SignKey.Equal(nk.SignPublic()) || card.SignKey.Equal(oldKey) {
+		return nil, fmt.Errorf("%w: the new card must carry the new keys, not the lost one", ErrBadRotation)
+	}
+	r := &Rotation{Station: nk.Name, OldKey: oldKey, Reason: ReasonLost, Time: now.UTC().Truncate(time.Second), Card: card}
+	text, err := note.Sign(&note.Note{Text: r.body()}, nk.Signer())
 	if err != nil {
 		return nil, err
 	}
@@ -113,8 +134,8 @@ func ParseRotation(text []byte) (*Rotation, error) {
 			}
 		case "reason":
 			r.Reason = val
-			if val != ReasonRotate && val != ReasonRevoke {
-				err = fmt.Errorf("%q is not %s or %s", val, ReasonRotate, ReasonRevoke)
+			if val != ReasonRotate && val != ReasonRevoke && val != ReasonLost {
+				err = fmt.Errorf("%q is not %s, %s or %s", val, ReasonRotate, ReasonRevoke, ReasonLost)
 			}
 		case "time":
 			r.Time, err = time.Parse(time.RFC3339, val)
@@ -136,7 +157,11 @@ func ParseRotation(text []byte) (*Rotation, error) {
 	case r.body() != string(body)+"\n":
 		return bad("not in canonical form")
 	}
-	vkey, err := note.NewEd25519VerifierKey(r.Station, r.OldKey)
+	signer := r.OldKey
+	if r.Reason == ReasonLost {
+		signer = r.Card.SignKey
+	}
+	vkey, err := note.NewEd25519VerifierKey(r.Station, signer)
 	if err != nil {
 		return bad("%v", err)
 	}
@@ -145,6 +170,9 @@ func ParseRotation(text []byte) (*Rotation, error) {
 		return bad("%v", err)
 	}
 	if _, err := note.Open(text, note.VerifierList(v)); err != nil {
+		if r.Reason == ReasonLost {
+			return bad("not signed by the new key it carries: %v", err)
+		}
 		return bad("not signed by the old key it names: %v", err)
 	}
 	if err := CheckCanonical(text); err != nil {
@@ -161,6 +189,10 @@ var ErrWrongKey = errors.New("rotation statement is not signed by the pinned key
 // Check checks that r rotates the key pinned for station: it names the
 // station and is signed by pinned (which ParseRotation checked as OldKey).
 func (r *Rotation) Check(station string, pinned ed25519.PublicKey) error {
+	if r.Reason == ReasonLost {
+		return fmt.Errorf("%w: %s says its key %s is lost; its statement is signed by its new key (fingerprint %s) and is followed only once a signal officer has re-pinned %s by that fingerprint (hotline peer replace)",
+			ErrWrongKey, station, KeyID(r.OldKey), r.Card.Fingerprint(), station)
+	}
 	if r.Station != station {
 		return fmt.Errorf("%w: it is %s's statement, not %s's", ErrWrongKey, r.Station, station)
 	}
@@ -190,7 +222,7 @@ func Follow(station string, pinned ed25519.PublicKey, statements [][]byte, revok
 	var rs []*Rotation
 	for _, s := range statements {
 		r, err := ParseRotation(s)
-		if err == nil && r.Station == station {
+		if err == nil && r.Station == station && r.Reason != ReasonLost {
 			rs = append(rs, r)
 		}
 	}

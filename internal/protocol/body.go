@@ -12,6 +12,7 @@ import (
 	"hotline/internal/deconflict"
 	"hotline/internal/envelope"
 	"hotline/internal/identity"
+	"hotline/internal/transcript"
 )
 
 // MaxText is the longest message text, in bytes. The envelope limit also
@@ -75,11 +76,20 @@ type EscalationBody struct {
 // from the next entry of this log on, the author signs with the new card's
 // key. The statement itself is signed by the key it replaces, as is the
 // entry that carries it. See docs/PROTOCOL.md, "Key rotation".
+//
+// Or it records that the author re-pinned the other party under a new card
+// by fingerprint, after that party lost its key (Replaced): see "Lost
+// keys". Exactly one of the two is set.
 type KeyBody struct {
-	Statement string `json:"statement"`
+	Statement string                  `json:"statement,omitempty"`
+	Replaced  *transcript.Replacement `json:"replaced,omitempty"`
 
 	rotation *identity.Rotation
+	card     *identity.Card // Replaced's card, parsed
 }
+
+// ReplacedCard is the new card of a replacement record, parsed.
+func (b *KeyBody) ReplacedCard() *identity.Card { return b.card }
 
 // Rotation is the statement, parsed and checked in itself (not yet
 // against the key pinned for its author).
@@ -225,6 +235,26 @@ func DecodeBodyIn(kind envelope.Kind, p []byte, cb *codebook.Codebook) (any, err
 		var b KeyBody
 		if err := strict(p, &b); err != nil {
 			return nil, fmt.Errorf("key body: %v", err)
+		}
+		if (b.Statement == "") == (b.Replaced == nil) {
+			return nil, fmt.Errorf("key body: needs a statement or a replacement record, and not both")
+		}
+		if b.Replaced != nil {
+			x := b.Replaced
+			c, err := identity.ParseCard([]byte(x.Card))
+			switch {
+			case err != nil:
+				return nil, fmt.Errorf("key body: replaced: %w", err)
+			case c.Name != x.Station:
+				return nil, fmt.Errorf("key body: replaced: the card is of %s, the record of %s", c.Name, x.Station)
+			case x.Old == "" || len(x.Old) > 64 || identity.SameFingerprint(x.Old, c.Fingerprint()):
+				return nil, fmt.Errorf("key body: replaced: the old fingerprint %q is missing or the new card's", x.Old)
+			}
+			if err := checkBy("key", x.By); err != nil {
+				return nil, err
+			}
+			b.card = c
+			return &b, nil
 		}
 		r, err := identity.ParseRotation([]byte(b.Statement))
 		if err != nil {

@@ -513,6 +513,8 @@ func (c *Core) Step(now time.Time, ev Event) []Action {
 		c.addPeerReq(ev)
 	case Rotate:
 		c.rotate(ev)
+	case ReplacePeer:
+		c.replacePeer(ev)
 	case FrameIn:
 		c.frameIn(ev)
 	case Connected:
@@ -1130,6 +1132,12 @@ func (c *Core) applyReceipt(p *peer, cs *chanState, signed []byte) *refusal {
 	}
 	cp, err := openCosigned(signed, authors, p.cosigners())
 	if err != nil {
+		// An old receipt cosigned by a key since revoked (a status frame
+		// a relay held back, say) adds nothing and is ignored; one that
+		// would deliver more is refused.
+		if old, err2 := openCosigned(signed, authors, p.allKeys()); err2 == nil && old.Size <= m.delivered {
+			return nil
+		}
 		return &refusal{"bad cosignature", fmt.Sprintf("receipt from %s for %s refused: %v", p.card.Name, cs.rec.ID, err)}
 	}
 	switch {
@@ -1237,6 +1245,15 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		}
 		seq = min(seq, len(chain)-1)
 		o := checkEntry(pre, chain[seq].key, f, i)
+		// docs/PROTOCOL.md, "Lost keys": once this station re-pinned the
+		// peer by fingerprint, the peer's key entry signed by the new key
+		// moves each of its logs to it.
+		lostSwitch := false
+		if o.Err != nil && seq+1 < len(chain) && chain[seq+1].reason == ReasonReplace {
+			if o2 := checkEntry(pre, chain[seq+1].key, f, i); o2.Err == nil && o2.Env.Kind == envelope.Key {
+				o, lostSwitch = o2, true
+			}
+		}
 		e, err := o.Env, o.Err
 		if err == nil && e.Index == 1 && seq > 0 && seqAt(logKeys, 1) != seq {
 			logKeys = append(slices.Clone(logKeys), logKey{from: 1, seq: seq})
@@ -1307,7 +1324,20 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 				c.refuse("not active", "alarm", f.Channel, name, "%s refused: channel %s is not active", e.ID(), f.Channel)
 				return
 			}
-			if k, ok := b.(*KeyBody); ok {
+			if k, ok := b.(*KeyBody); ok && k.Replaced != nil {
+				if lostSwitch || k.Replaced.Station != c.keys.Name {
+					c.refuse("bad key change", "alarm", f.Channel, name, "%s refused: a replacement record of %s, signed by %s's new key", e.ID(), k.Replaced.Station, name)
+					return
+				}
+			} else if ok && lostSwitch {
+				r := k.Rotation()
+				if r.Reason != identity.ReasonLost || !r.OldKey.Equal(chain[seq].key) || !r.Card.SignKey.Equal(chain[seq+1].key) ||
+					!bytes.Equal(r.Card.KEMKey, chain[seq+1].card.KEMKey) {
+					c.refuse("bad key change", "alarm", f.Channel, name, "%s refused: signed by the card %s was re-pinned with, but not its statement of the lost key", e.ID(), name)
+					return
+				}
+				logKeys = append(slices.Clone(logKeys), logKey{from: e.Index, seq: seq + 1})
+			} else if ok {
 				// docs/PROTOCOL.md, "Key rotation": the statement must be
 				// signed by the key this log is signed with so far.
 				r := k.Rotation()
@@ -1433,6 +1463,12 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 			what = "resumed"
 			c.setSuspension(cs, name, e, b)
 			c.alert("notice", cs.rec.ID, name, "%s resumed channel %s (by %s) %s", name, cs.rec.ID, b.By, b.Reason)
+		case *KeyBody:
+			what = "key"
+			if x := b.Replaced; x != nil {
+				c.alert("notice", cs.rec.ID, name, "%s re-pinned this station by fingerprint %s (by %s), replacing the lost key %s",
+					name, b.ReplacedCard().Fingerprint(), x.By, x.Old)
+			}
 		case *ReminderBody:
 			what = "reminder"
 			c.alert("alarm", cs.rec.ID, name, "%s reminds: %d of its entries on %s await acknowledgement here (first: %s/%s/%d)",

@@ -212,7 +212,7 @@ func chainOf(name string, rows []store.Key) ([]keyLink, error) {
 		if err != nil {
 			return nil, fmt.Errorf("key chain of %s, key %d: %w", name, i, err)
 		}
-		if i > 0 && (r.Reason == identity.ReasonRevoke || r.Reason == ReasonReplace) {
+		if i > 0 && r.Reason != identity.ReasonRotate {
 			chain[i-1].revoked = true
 		}
 		l := newLink(name, card.SignKey, card)
@@ -255,7 +255,14 @@ type KeyInfo struct {
 func (c *Core) rotate(ev Rotate) {
 	r := ev.Statement
 	fail := func(err error) { c.done(ev.ID, Result{}, err) }
-	if err := r.Check(c.keys.Name, c.keys.SignPublic()); err != nil {
+	lost := r.Reason == identity.ReasonLost
+	if lost {
+		// Signed by the new key: it only names the key it replaces.
+		if r.Station != c.keys.Name || !r.OldKey.Equal(c.keys.SignPublic()) {
+			fail(fmt.Errorf("%w: the statement does not replace this station's current key", identity.ErrWrongKey))
+			return
+		}
+	} else if err := r.Check(c.keys.Name, c.keys.SignPublic()); err != nil {
 		fail(err)
 		return
 	}
@@ -275,6 +282,48 @@ func (c *Core) rotate(ev Rotate) {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
+	old := c.ownSeq()
+	seq := old + 1
+	switchKeys := func() {
+		if old == 0 {
+			oc := ev.OldCard
+			c.batch.Keys = append(c.batch.Keys, store.Key{Station: c.keys.Name, Seq: 0, Card: oc.Text, Fingerprint: oc.Fingerprint(),
+				Reason: "initial", Statement: []byte{}, At: oc.Issued})
+			c.own[0].card = oc
+		}
+		nl := newLink(c.keys.Name, r.Card.SignKey, r.Card)
+		nl.reason, nl.at = r.Reason, c.now
+		c.own = append(c.own, nl)
+		if r.Reason != identity.ReasonRotate {
+			c.own[old].revoked = true
+		}
+		c.ownKeys[seq] = ev.Keys
+		c.keys, c.signer = ev.Keys, ev.Keys.Signer()
+		c.verifier = c.own[seq].verifier
+		c.batch.Keys = append(c.batch.Keys, store.Key{Station: c.keys.Name, Seq: seq, Card: r.Card.Text, Fingerprint: r.Card.Fingerprint(),
+			Reason: r.Reason, Statement: r.Text, At: c.now, Detail: ev.By})
+		// The receipts this station gives again (in status frames) are
+		// cosigned anew with the new key: a peer refuses a cosignature by
+		// a key revoked or lost.
+		for _, cs := range c.channels {
+			t := &cs.theirs
+			if t.receipt == nil {
+				continue
+			}
+			p := c.peers[cs.rec.Peer]
+			if cp, err := transcript.ParseCheckpointText(noteText(t.receipt)); err == nil {
+				author := p.chain[min(seqAt(t.keys, cp.Size), len(p.chain)-1)].verifier
+				if r, err := transcript.Cosign(t.receipt, author, c.signer); err == nil {
+					t.receipt = r
+				}
+			}
+		}
+	}
+	// A key entry is signed by the key it replaces; after a loss, by the
+	// new one (appendMine then starts the log's new key at the entry).
+	if lost {
+		switchKeys()
+	}
 	body, _ := json.Marshal(KeyBody{Statement: string(r.Text)})
 	var keyed []*chanState
 	for _, id := range ids {
@@ -284,33 +333,84 @@ func (c *Core) rotate(ev Rotate) {
 		}
 		keyed = append(keyed, cs)
 	}
-	old := c.ownSeq()
-	if old == 0 {
-		oc := ev.OldCard
-		c.batch.Keys = append(c.batch.Keys, store.Key{Station: c.keys.Name, Seq: 0, Card: oc.Text, Fingerprint: oc.Fingerprint(),
-			Reason: "initial", Statement: []byte{}, At: oc.Issued})
-		c.own[0].card = oc
-	}
-	seq := old + 1
-	nl := newLink(c.keys.Name, r.Card.SignKey, r.Card)
-	nl.reason, nl.at = r.Reason, c.now
-	c.own = append(c.own, nl)
-	if r.Reason == identity.ReasonRevoke {
-		c.own[old].revoked = true
-	}
-	c.ownKeys[seq] = ev.Keys
-	c.keys, c.signer = ev.Keys, ev.Keys.Signer()
-	c.verifier = c.own[seq].verifier
-	c.batch.Keys = append(c.batch.Keys, store.Key{Station: c.keys.Name, Seq: seq, Card: r.Card.Text, Fingerprint: r.Card.Fingerprint(),
-		Reason: r.Reason, Statement: r.Text, At: c.now, Detail: ev.By})
-	for _, cs := range keyed {
-		lk := logKey{from: cs.mine.size + 1, seq: seq}
-		cs.mine.keys = append(cs.mine.keys, lk)
-		c.batch.LogKeys = append(c.batch.LogKeys, store.LogKey{Channel: cs.rec.ID, Author: c.keys.Name, From: lk.from, Seq: seq})
+	if !lost {
+		switchKeys()
+		for _, cs := range keyed {
+			lk := logKey{from: cs.mine.size + 1, seq: seq}
+			cs.mine.keys = append(cs.mine.keys, lk)
+			c.batch.LogKeys = append(c.batch.LogKeys, store.LogKey{Channel: cs.rec.ID, Author: c.keys.Name, From: lk.from, Seq: seq})
+		}
 	}
 	c.alert("notice", "", "", "this station's keys were changed (%s, by %s): new fingerprint %s; key entries written on %d channels",
 		r.Reason, ev.By, r.Card.Fingerprint(), len(keyed))
 	c.emit(Notify{What: "key", Entry: c.keys.Name})
+	id := ev.ID
+	c.afterDurable(func(err error) { c.done(id, Result{}, err) })
+}
+
+// ReplacePeer re-pins a peer that lost its key under a new card, after
+// its fingerprint was read aloud (docs/PROTOCOL.md, "Lost keys"). The
+// core revokes the peer's current key, writes a key entry recording the
+// replacement on each channel with it, and takes the peer's log from its
+// next key entry signed by the new key.
+type ReplacePeer struct {
+	ID   uint64
+	Card *identity.Card
+	By   string
+}
+
+func (ReplacePeer) event() {}
+
+func (c *Core) replacePeer(ev ReplacePeer) {
+	card := ev.Card
+	p := c.peers[card.Name]
+	fail := func(format string, args ...any) {
+		c.done(ev.ID, Result{}, fmt.Errorf("%w: %s", ErrRefused, fmt.Sprintf(format, args...)))
+	}
+	switch {
+	case p == nil:
+		c.done(ev.ID, Result{}, fmt.Errorf("%w: %q is not pinned; a new peer is added with peer add", ErrUnknownPeer, card.Name))
+		return
+	case slices.ContainsFunc(p.chain, func(l keyLink) bool { return l.key.Equal(card.SignKey) }):
+		fail("%s's card has a key %s already had; a replacement brings new keys", card.Name, card.Name)
+		return
+	}
+	var ids []string
+	for _, id := range p.channels {
+		cs := c.channels[id]
+		if cs.mine.size == 0 {
+			continue
+		}
+		if err := c.mayWrite(cs); err != nil {
+			c.done(ev.ID, Result{}, fmt.Errorf("%s not re-pinned: %w", card.Name, err))
+			return
+		}
+		ids = append(ids, id)
+	}
+	oldFP := p.card.Fingerprint()
+	chain := slices.Clone(p.chain)
+	chain[len(chain)-1].revoked = true
+	nl := newLink(card.Name, card.SignKey, card)
+	nl.reason, nl.at = ReasonReplace, c.now
+	chain = append(chain, nl)
+	if len(p.chain) == 1 {
+		c.batch.Keys = append(c.batch.Keys, store.Key{Station: card.Name, Seq: 0, Card: p.card.Text, Fingerprint: oldFP,
+			Reason: "initial", Statement: []byte{}, At: p.card.Issued})
+	}
+	c.batch.Keys = append(c.batch.Keys, store.Key{Station: card.Name, Seq: len(chain) - 1, Card: card.Text, Fingerprint: card.Fingerprint(),
+		Reason: ReasonReplace, Statement: []byte{}, At: c.now, Detail: ev.By})
+	p.chain, p.card, p.verifier = chain, card, nl.verifier
+	p.hpke, p.hpkeOf = nil, nil
+	c.batch.Peers = append(c.batch.Peers, store.Peer{Name: card.Name, Party: card.Party, Card: card.Text, Fingerprint: card.Fingerprint(), AddedAt: c.now})
+	body, _ := json.Marshal(KeyBody{Replaced: &transcript.Replacement{Station: card.Name, Old: oldFP, Card: string(card.Text), By: ev.By}})
+	for _, id := range ids {
+		if _, err := c.appendMine(0, c.channels[id], envelope.Key, envelope.Flash, body); err != nil {
+			panic(err)
+		}
+	}
+	c.alert("alarm", "", card.Name, "%s re-pinned by fingerprint %s (by %s) after it lost its key %s: anything signed later with the lost key is refused",
+		card.Name, card.Fingerprint(), ev.By, oldFP)
+	c.emit(Notify{What: "key", Entry: card.Name})
 	id := ev.ID
 	c.afterDurable(func(err error) { c.done(id, Result{}, err) })
 }

@@ -63,7 +63,7 @@ func bundleOf(t *testing.T, n *simNode, ch string, cards ...*identity.Card) *tra
 				if err := json.Unmarshal(e.Body, &kb); err != nil {
 					t.Fatal(err)
 				}
-				l.Keys = append(l.Keys, transcript.BundleKey{Index: e.Index, Statement: kb.Statement})
+				l.Keys = append(l.Keys, transcript.BundleKey{Index: e.Index, Statement: kb.Statement, Replaced: kb.Replaced})
 			}
 		}
 		if lg := n.disk.logs[ch+"/"+author]; lg != nil && author == n.name {
@@ -274,7 +274,16 @@ func TestKeyRevoked(t *testing.T) {
 		t.Fatal(d.Err)
 	}
 	s.run(2 * time.Second)
-	// A receipt of BRAVO's log cosigned by the revoked key.
+	// A receipt cosigned by the revoked key, of an entry BRAVO wrote
+	// while the link was down (an old receipt would add nothing and is
+	// ignored).
+	s.noDial = true
+	for id := range s.conns {
+		s.cut(id)
+	}
+	if d := s.send(b, "ops", envelope.Text, envelope.Routine, TextBody{Text: "not yet delivered"}); d.Err != nil {
+		t.Fatal(d.Err)
+	}
 	l := b.disk.logs["ops/BRAVO"]
 	cp, err := transcript.SignCheckpoint(transcript.Checkpoint{Origin: transcript.Origin("ops", "BRAVO"), Size: l.Size,
 		Root: b.disk.entries["ops/BRAVO"][l.Size-1].Root}, b.keys.Signer())
@@ -285,11 +294,11 @@ func TestKeyRevoked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.dial(b)
-	s.step(b, FrameIn{Peer: "ALPHA", Conn: b.out, Data: (&Frame{Type: FrameReceipt, Channel: "ops", Author: "BRAVO", Checkpoint: forged}).Encode()})
+	s.step(b, FrameIn{Peer: "ALPHA", Conn: 999, Data: (&Frame{Type: FrameReceipt, Channel: "ops", Author: "BRAVO", Checkpoint: forged}).Encode()})
 	if b.core.Stats.Refused["bad cosignature"] != 1 {
 		t.Errorf("a receipt cosigned by the revoked key: refused %v", b.core.Stats.Refused)
 	}
+	s.noDial = false
 	// A new log (channel proposed with the revoked key).
 	raw, err := envelope.Seal(envelope.Header{Channel: "fresh", Author: "ALPHA", Recipient: "BRAVO", Index: 1,
 		Precedence: envelope.Priority, Kind: envelope.Agreement, Time: s.now}, []byte(`{"charter":"x"}`), b.keys.KEM.PublicKey(), oldKeys.Sign)
@@ -314,4 +323,132 @@ func mustVerifier(t *testing.T, c *identity.Card) interface {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// TestLostKey: ALPHA loses its key. Its statement is signed by its new
+// key, so BRAVO refuses its key entries (and its new key) until BRAVO's
+// signal officer re-pins ALPHA by the new fingerprint. That writes a
+// replacement record on BRAVO's logs and revokes the lost key; ALPHA's
+// key entries are then taken, messages flow both ways, a receipt
+// cosigned by the lost key is refused, and the transcript verifies at
+// both stations, the key change explained by the record.
+func TestLostKey(t *testing.T) {
+	cryptotest.SetGlobalRandom(t, 9)
+	s := newSim(t, 9)
+	a, b := s.nodes[0], s.nodes[1]
+	card0 := a.card
+	if d := s.send(a, "ops", envelope.Text, envelope.Routine, TextBody{Text: "before"}); d.Err != nil {
+		t.Fatal(d.Err)
+	}
+	lostKeys := a.keys
+	s.noDial = true
+	for id := range s.conns {
+		s.cut(id)
+	}
+	nk, _ := identity.NewKeys("ALPHA")
+	card, _ := identity.NewCard(nk, "ALPHA", []string{"ALPHA:3"}, s.now)
+	stmt, err := identity.NewLostStatement(lostKeys.SignPublic(), nk, card, s.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := s.request(a, func(id uint64) Event {
+		return Rotate{ID: id, Keys: nk, Statement: stmt, OldCard: a.card, By: "signal officer"}
+	})
+	s.settle(1000)
+	if err := a.done[req].Err; err != nil {
+		t.Fatal(err)
+	}
+	a.retired, a.keys, a.card = append(a.retired, a.keys), nk, card
+	// Before its officer re-pins ALPHA, BRAVO refuses ALPHA's key entry,
+	// signed by a key it does not know.
+	es := a.disk.entries["ops/ALPHA"]
+	keyEntry := es[len(es)-1]
+	if keyEntry.Kind != envelope.Key {
+		t.Fatalf("ALPHA's log ends with %s", keyEntry.Kind)
+	}
+	tree := transcript.NewTree()
+	for _, e := range es {
+		tree.Append(e.Raw)
+	}
+	cp, _ := transcript.SignCheckpoint(transcript.Checkpoint{Origin: transcript.Origin("ops", "ALPHA"), Size: tree.Size(), Root: tree.Root()}, nk.Signer())
+	s.step(b, FrameIn{Peer: "ALPHA", Conn: 999, Data: (&Frame{Type: FrameEntries, Channel: "ops", Author: "ALPHA", Checkpoint: cp, Entries: [][]byte{keyEntry.Raw}}).Encode()})
+	if b.core.Stats.Refused["bad entry"] != 1 {
+		t.Fatalf("BRAVO took ALPHA's entry signed by an unknown key: refused %v", b.core.Stats.Refused)
+	}
+	s.settle(1000)
+	// BRAVO's officer re-pins ALPHA by the fingerprint read aloud.
+	req = s.request(b, func(id uint64) Event { return ReplacePeer{ID: id, Card: card, By: "signal officer"} })
+	s.settle(1000)
+	s.noDial = false
+	s.run(6 * time.Second)
+	if err := b.done[req].Err; err != nil {
+		t.Fatal(err)
+	}
+	if ks := kinds(b, "ops", "ALPHA"); ks[len(ks)-1] != "key" {
+		t.Fatalf("after re-pinning, BRAVO's copy of ALPHA's log ends %v", ks)
+	}
+	if alerted(b, "alarm", "re-pinned by fingerprint") != 1 || alerted(a, "notice", "BRAVO re-pinned this station") != 2 {
+		t.Errorf("operators were not told: BRAVO %+v, ALPHA %+v", b.alerts, a.alerts)
+	}
+	for _, n := range []*simNode{a, b} {
+		if d := s.send(n, "ops", envelope.Text, envelope.Routine, TextBody{Text: "after"}); d.Err != nil {
+			t.Fatal(d.Err)
+		}
+	}
+	s.run(6 * time.Second)
+	for _, n := range []*simNode{a, b} {
+		if i := s.info(n, "ops"); i.Delivered != i.Written {
+			t.Fatalf("%s: %d of %d delivered", n.name, i.Delivered, i.Written)
+		}
+	}
+	// A receipt cosigned by the lost key, of an entry not yet delivered,
+	// is refused.
+	s.noDial = true
+	for id := range s.conns {
+		s.cut(id)
+	}
+	if d := s.send(b, "ops", envelope.Text, envelope.Routine, TextBody{Text: "not yet delivered"}); d.Err != nil {
+		t.Fatal(d.Err)
+	}
+	l := b.disk.logs["ops/BRAVO"]
+	cp2, _ := transcript.SignCheckpoint(transcript.Checkpoint{Origin: transcript.Origin("ops", "BRAVO"), Size: l.Size,
+		Root: b.disk.entries["ops/BRAVO"][l.Size-1].Root}, b.keys.Signer())
+	forged, _ := transcript.Cosign(cp2, mustVerifier(t, b.card), lostKeys.Signer())
+	before := b.core.Stats.Refused["bad cosignature"]
+	s.step(b, FrameIn{Peer: "ALPHA", Conn: 999, Data: (&Frame{Type: FrameReceipt, Channel: "ops", Author: "BRAVO", Checkpoint: forged}).Encode()})
+	if b.core.Stats.Refused["bad cosignature"] != before+1 {
+		t.Errorf("a receipt cosigned by the lost key was not refused")
+	}
+	s.net = nil
+	s.noDial = false
+	s.crash(a)
+	s.crash(b)
+	s.run(6 * time.Second)
+	for _, n := range []*simNode{a, b} {
+		rep, err := transcript.Verify(bundleOf(t, n, "ops", card0, b.card))
+		if err != nil {
+			t.Fatalf("%s's transcript: %v", n.name, err)
+		}
+		for _, l := range rep.Logs {
+			if l.Author == "ALPHA" && (l.Keys != 2 || l.Fingerprints[1] != card.Fingerprint()) {
+				t.Errorf("%s's transcript shows ALPHA's keys %v", n.name, l.Fingerprints)
+			}
+		}
+		// Without the replacement record, the key change does not verify.
+		bundle := bundleOf(t, n, "ops", card0, b.card)
+		for i := range bundle.Logs {
+			if bundle.Logs[i].Author == "BRAVO" {
+				var keep []transcript.BundleKey
+				for _, k := range bundle.Logs[i].Keys {
+					if k.Replaced == nil {
+						keep = append(keep, k)
+					}
+				}
+				bundle.Logs[i].Keys = keep
+			}
+		}
+		if _, err := transcript.Verify(bundle); err == nil {
+			t.Errorf("%s's transcript verifies without BRAVO's replacement record", n.name)
+		}
+	}
 }

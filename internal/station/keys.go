@@ -66,8 +66,8 @@ var errRotating = errors.New("a key change is already in progress")
 // relays) and changes the station to them: a key entry signed by the
 // current key on every channel, then everything signed with the new.
 func (s *Station) RotateKeys(ctx context.Context, r KeyRequest) (*RotationView, error) {
-	if r.Reason != identity.ReasonRotate && r.Reason != identity.ReasonRevoke {
-		return nil, badRequest("reason %q is not %s or %s", r.Reason, identity.ReasonRotate, identity.ReasonRevoke)
+	if r.Reason != identity.ReasonRotate && r.Reason != identity.ReasonRevoke && r.Reason != identity.ReasonLost {
+		return nil, badRequest("reason %q is not %s, %s or %s", r.Reason, identity.ReasonRotate, identity.ReasonRevoke, identity.ReasonLost)
 	}
 	if r.By == "" || len(r.By) > 128 {
 		return nil, badRequest("say who orders the key change (--by, 1 to 128 bytes)")
@@ -92,7 +92,12 @@ func (s *Station) RotateKeys(ctx context.Context, r KeyRequest) (*RotationView, 
 	if err != nil {
 		return nil, err
 	}
-	stmt, err := identity.NewRotation(keys, ncard, r.Reason, now)
+	var stmt *identity.Rotation
+	if r.Reason == identity.ReasonLost {
+		stmt, err = identity.NewLostStatement(keys.SignPublic(), nk, ncard, now)
+	} else {
+		stmt, err = identity.NewRotation(keys, ncard, r.Reason, now)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -139,6 +144,33 @@ func (s *Station) RotateKeys(ctx context.Context, r KeyRequest) (*RotationView, 
 	view := &RotationView{Station: keys.Name, Reason: r.Reason, OldFingerprint: card.Fingerprint(), Fingerprint: ncard.Fingerprint(), Channels: channels}
 	view.Keys, err = s.KeyHistory(ctx, keys.Name)
 	return view, err
+}
+
+// ReplacePeer re-pins a peer that lost its key, under its new card, after
+// checking the fingerprint a person read aloud, as at first contact
+// (docs/PROTOCOL.md, "Lost keys").
+func (s *Station) ReplacePeer(ctx context.Context, text []byte, fingerprint, by string) (*PeerView, error) {
+	card, err := identity.ParseCard(text)
+	if err != nil {
+		return nil, badRequest("%v", err)
+	}
+	if !identity.SameFingerprint(card.Fingerprint(), fingerprint) {
+		s.audit(ctx, by, "peer.replace", card.Name, "refused", "fingerprint mismatch")
+		return nil, badRequest("%v: the card of %s has fingerprint %s, not %s; do not pin it", identity.ErrFingerprint, card.Name, card.Fingerprint(), fingerprint)
+	}
+	if by == "" || len(by) > 128 {
+		return nil, badRequest("say who re-pins the peer (--as, 1 to 128 bytes)")
+	}
+	if _, err := s.call(ctx, func(id uint64) protocol.Event { return protocol.ReplacePeer{ID: id, Card: card, By: by} }); err != nil {
+		s.audit(ctx, by, "peer.replace", card.Name, "refused", err.Error())
+		return nil, asBadRequest(err)
+	}
+	s.audit(ctx, by, "peer.replace", card.Name, "ok", "fingerprint "+card.Fingerprint())
+	ks, err := s.KeyHistory(ctx, card.Name)
+	if err != nil {
+		return nil, err
+	}
+	return &PeerView{Name: card.Name, Party: card.Party, Fingerprint: card.Fingerprint(), Endpoints: card.Endpoints, AddedAt: time.Now().UTC(), Keys: ks}, nil
 }
 
 // audit records a key action in the operators' audit trail. A trail that

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -300,6 +301,54 @@ func TestKeyRotationOverRelay(t *testing.T) {
 		}
 		if _, err := transcript.Verify(b); err != nil {
 			t.Errorf("%s's transcript: %v", st.Cfg.Name, err)
+		}
+	}
+}
+
+// TestLostKeyTwoStations: USA loses its key (hotline key revoke --lost).
+// CHN refuses USA's new key on every connection, loudly, until CHN's
+// signal officer re-pins USA by the new fingerprint; then USA's key
+// entries are taken, messages flow both ways, and both transcripts
+// verify, CHN's log recording the replacement.
+func TestLostKeyTwoStations(t *testing.T) {
+	p := newKeyPair(t)
+	ctx := t.Context()
+	p.send("USA", "before")
+	rot, err := p.st["USA"].RotateKeys(ctx, station.KeyRequest{Reason: identity.ReasonLost, By: "signal officer", Note: "safe opened"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, p.st["CHN"], "CHN to refuse USA's new key", func() bool {
+		return len(alertsContaining(t, p.st["CHN"], "not pinned")) > 0 || len(alertsContaining(t, p.st["CHN"], "rotation statement")) > 0
+	})
+	if _, err := p.st["CHN"].ReplacePeer(ctx, []byte("not a card"), rot.Fingerprint, "signal officer"); err == nil {
+		t.Fatal("a replacement with a bad card was taken")
+	}
+	newCard, _ := p.st["USA"].Card(ctx)
+	if _, err := p.st["CHN"].ReplacePeer(ctx, newCard, rot.OldFingerprint, "signal officer"); err == nil || !strings.Contains(err.Error(), "do not pin it") {
+		t.Fatalf("a replacement with the wrong fingerprint: %v", err)
+	}
+	pv, err := p.st["CHN"].ReplacePeer(ctx, newCard, rot.Fingerprint, "signal officer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pv.Keys) != 2 || !pv.Keys[0].Revoked || pv.Keys[1].Reason != "replace" {
+		t.Errorf("CHN's key history of USA after the replacement: %+v", pv.Keys)
+	}
+	p.send("USA", "after")
+	p.send("CHN", "reply after")
+	if got := p.inbox("CHN"); !slices.Equal(got, []string{"before", "after"}) {
+		t.Errorf("CHN's inbox %q", got)
+	}
+	if len(alertsContaining(t, p.st["USA"], "CHN re-pinned this station")) != 1 {
+		t.Errorf("USA's operators were not told of the re-pinning: %+v", alertsContaining(t, p.st["USA"]))
+	}
+	for _, n := range []string{"USA", "CHN"} {
+		rep := p.verify(n)
+		for _, l := range rep.Logs {
+			if l.Author == "USA" && (l.Keys != 2 || l.Fingerprints[1] != rot.Fingerprint) {
+				t.Errorf("%s's transcript: USA's keys %v", n, l.Fingerprints)
+			}
 		}
 	}
 }

@@ -44,6 +44,7 @@ type Ops interface {
 	BundleExport(ctx context.Context, peer string) (*OfflineBundle, error)
 	BundleImport(ctx context.Context, data []byte) (*ImportView, error)
 	RotateKeys(ctx context.Context, r KeyRequest) (*RotationView, error)
+	ReplacePeer(ctx context.Context, card []byte, fingerprint, by string) (*PeerView, error)
 	KeyHistory(ctx context.Context, station string) ([]KeyView, error)
 }
 
@@ -766,7 +767,8 @@ func (s *Station) Export(ctx context.Context, ch string) (*transcript.Bundle, er
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", e.ID(), err)
 				}
-				bl.Keys = append(bl.Keys, transcript.BundleKey{Index: e.Index, Statement: kb.(*protocol.KeyBody).Statement})
+				k := kb.(*protocol.KeyBody)
+				bl.Keys = append(bl.Keys, transcript.BundleKey{Index: e.Index, Statement: k.Statement, Replaced: k.Replaced})
 			}
 		}
 		// The card the log began with: the one whose key signed entry 1

@@ -56,10 +56,23 @@ type BundleLog struct {
 	Keys []BundleKey `json:"keys,omitempty"`
 }
 
-// BundleKey is the rotation statement carried by a key entry.
+// BundleKey is what a key entry carries: the author's rotation
+// statement, or the record that the author re-pinned the other party by
+// fingerprint after it lost its key.
 type BundleKey struct {
-	Index     uint64 `json:"index"`
-	Statement string `json:"statement"`
+	Index     uint64       `json:"index"`
+	Statement string       `json:"statement,omitempty"`
+	Replaced  *Replacement `json:"replaced,omitempty"`
+}
+
+// Replacement records that a station's signal officer re-pinned its peer
+// under a new card, by a fingerprint read aloud, because the peer lost
+// its key (docs/PROTOCOL.md, "Lost keys").
+type Replacement struct {
+	Station string `json:"station"` // the peer re-pinned
+	Old     string `json:"old"`     // fingerprint of the key it lost
+	Card    string `json:"card"`    // its new card
+	By      string `json:"by"`      // who re-pinned it
 }
 
 // LogReport says what Verify found in one log.
@@ -157,6 +170,15 @@ func Verify(b *Bundle) (*Report, error) {
 	}
 	walked := map[string]*logKeys{}
 	var checks []pendingCheck
+	// Replacement records, by the station they re-pinned.
+	replaced := map[string][]*Replacement{}
+	for _, l := range b.Logs {
+		for _, k := range l.Keys {
+			if k.Replaced != nil && cards[l.Author] != nil && k.Replaced.Station != l.Author {
+				replaced[k.Replaced.Station] = append(replaced[k.Replaced.Station], k.Replaced)
+			}
+		}
+	}
 	for _, l := range b.Logs {
 		author := cards[l.Author]
 		if author == nil || walked[l.Author] != nil {
@@ -164,12 +186,12 @@ func Verify(b *Bundle) (*Report, error) {
 		}
 		lk := &logKeys{cards: []*identity.Card{author}}
 		walked[l.Author] = lk
-		statements := map[uint64]string{}
+		statements := map[uint64]BundleKey{}
 		for _, k := range l.Keys {
 			if _, dup := statements[k.Index]; dup || k.Index == 0 || k.Index > uint64(len(l.Entries)) {
 				return bad("log of %s: key statement at index %d is repeated or beyond the log", l.Author, k.Index)
 			}
-			statements[k.Index] = k.Statement
+			statements[k.Index] = k
 		}
 		tree := NewTree()
 		var roots [][]byte
@@ -180,16 +202,30 @@ func Verify(b *Bundle) (*Report, error) {
 				return bad("%s/%s/%d: %v", b.Channel, l.Author, i+1, err)
 			}
 			key := lk.cards[len(lk.cards)-1]
+			bk, has := statements[uint64(i+1)]
+			switched := false
 			if err := e.Verify(key.SignKey); err != nil {
-				return bad("%s/%s/%d: %v (key %d of %s, fingerprint %s)", b.Channel, l.Author, i+1, err, len(lk.cards)-1, l.Author, key.Fingerprint())
+				// A station that lost its key: its key entry, signed by
+				// the new key, counts only if the other party recorded
+				// that it re-pinned it by that card's fingerprint.
+				card, lerr := lostKey(bk, has, key, e, replaced[l.Author])
+				if lerr != nil {
+					return bad("%s/%s/%d: %v (key %d of %s, fingerprint %s)", b.Channel, l.Author, i+1, err, len(lk.cards)-1, l.Author, key.Fingerprint())
+				}
+				lk.cards, key, switched = append(lk.cards, card), card, true
 			}
 			lk.at = append(lk.at, len(lk.cards)-1)
-			text, has := statements[uint64(i+1)]
 			if has != (e.Kind == envelope.Key) {
 				return bad("%s: a key entry, and only a key entry, has a key statement in the bundle", e.ID())
 			}
-			if has {
-				r, err := identity.ParseRotation([]byte(text))
+			switch {
+			case !has || switched:
+			case bk.Replaced != nil:
+				if bk.Statement != "" || bk.Replaced.Station != other[l.Author] {
+					return bad("%s: a replacement record must name %s and only it", e.ID(), other[l.Author])
+				}
+			default:
+				r, err := identity.ParseRotation([]byte(bk.Statement))
 				if err == nil {
 					err = r.Check(l.Author, key.SignKey)
 				}
@@ -266,6 +302,30 @@ func Verify(b *Bundle) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// lostKey checks a key entry that its log's key does not verify: a
+// station's statement that its key was lost, signed by the new key, which
+// signs the entry, and a record in the other party's log that it re-pinned
+// the station by that card, replacing the key the log was signed with.
+func lostKey(bk BundleKey, has bool, current *identity.Card, e *envelope.Envelope, records []*Replacement) (*identity.Card, error) {
+	if !has || bk.Statement == "" || e.Kind != envelope.Key {
+		return nil, errors.New("not a key entry with a statement")
+	}
+	r, err := identity.ParseRotation([]byte(bk.Statement))
+	if err != nil {
+		return nil, err
+	}
+	if r.Reason != identity.ReasonLost || !r.OldKey.Equal(current.SignKey) || e.Verify(r.Card.SignKey) != nil {
+		return nil, errors.New("not a lost-key statement for this key, signed by its new key")
+	}
+	for _, x := range records {
+		c, err := identity.ParseCard([]byte(x.Card))
+		if err == nil && c.SignKey.Equal(r.Card.SignKey) && bytes.Equal(c.KEMKey, r.Card.KEMKey) && identity.SameFingerprint(x.Old, current.Fingerprint()) {
+			return r.Card, nil
+		}
+	}
+	return nil, errors.New("the other party's log has no record of re-pinning it by the new card")
 }
 
 // pendingCheck is a receipt whose signatures are checked once both logs'
