@@ -207,6 +207,25 @@ func TestKeyRotationTwoStations(t *testing.T) {
 			}
 		}
 	}
+	// A backup carries the retired keys, and a restore brings them back.
+	bk := filepath.Join(t.TempDir(), "usa.tar")
+	if err := station.Backup(ctx, p.dirs["USA"], bk); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(bk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored := filepath.Join(t.TempDir(), "usa")
+	if err := station.Restore(ctx, restored, f); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	f.Close()
+	for _, seq := range []string{"0", "1"} {
+		if _, err := identity.LoadKeys(filepath.Join(restored, "keys", "retired", seq)); err != nil {
+			t.Errorf("restored retired key %s: %v", seq, err)
+		}
+	}
 	p.start("USA")
 	p.send("USA", "after restart")
 	if got := p.inbox("CHN"); got[len(got)-1] != "after restart" {
