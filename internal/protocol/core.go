@@ -515,6 +515,8 @@ func (c *Core) Step(now time.Time, ev Event) []Action {
 		c.rotate(ev)
 	case ReplacePeer:
 		c.replacePeer(ev)
+	case Statements:
+		c.statements(ev)
 	case FrameIn:
 		c.frameIn(ev)
 	case Connected:

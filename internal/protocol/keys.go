@@ -415,6 +415,43 @@ func (c *Core) replacePeer(ev ReplacePeer) {
 	c.afterDurable(func(err error) { c.done(id, Result{}, err) })
 }
 
+// Statements reports the rotation statements a peer's TLS certificate
+// carries. The core follows them from the peer's current key (each signed
+// by the key before, none from a revoked key) and pins the card they lead
+// to, as a key entry would: so a peer with which no log has begun (no
+// channel yet, or a proposal not yet accepted) is followed too. Each
+// log still changes key only at its own key entry.
+type Statements struct {
+	Peer       string
+	Statements [][]byte
+}
+
+func (Statements) event() {}
+
+func (c *Core) statements(ev Statements) {
+	p := c.peers[ev.Peer]
+	if p == nil || len(ev.Statements) == 0 {
+		return
+	}
+	revoked := func(k ed25519.PublicKey) bool {
+		return slices.ContainsFunc(p.chain, func(l keyLink) bool { return l.revoked && l.key.Equal(k) })
+	}
+	_, path := identity.Follow(ev.Peer, p.card.SignKey, ev.Statements, revoked)
+	if len(path) == 0 {
+		return
+	}
+	chain := slices.Clone(p.chain)
+	for _, r := range path {
+		if r.Reason == identity.ReasonRevoke {
+			chain[len(chain)-1].revoked = true
+		}
+		nl := newLink(ev.Peer, r.Card.SignKey, r.Card)
+		nl.reason, nl.at = r.Reason, c.now
+		chain = append(chain, nl)
+	}
+	c.peerRotated(p, chain, path)
+}
+
 // Keys describes a station's key chain (this station's or a pinned
 // peer's), oldest first; nil for an unknown station.
 func (c *Core) Keys(station string) []KeyInfo {

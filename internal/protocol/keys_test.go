@@ -452,3 +452,34 @@ func TestLostKey(t *testing.T) {
 		}
 	}
 }
+
+// TestStatementsFollowed: the statements of a peer's certificate are
+// followed from the pinned key, once; one signed by another key, or a
+// lost-key statement, changes nothing.
+func TestStatementsFollowed(t *testing.T) {
+	cryptotest.SetGlobalRandom(t, 10)
+	s := newSim(t, 10)
+	a, b := s.nodes[0], s.nodes[1]
+	nk, _ := identity.NewKeys("ALPHA")
+	card, _ := identity.NewCard(nk, "ALPHA", nil, s.now)
+	impostor, _ := identity.NewKeys("ALPHA")
+	forged, _ := identity.NewRotation(impostor, card, identity.ReasonRotate, s.now)
+	lost, _ := identity.NewLostStatement(a.keys.SignPublic(), nk, card, s.now)
+	good, _ := identity.NewRotation(a.keys, card, identity.ReasonRotate, s.now)
+	before := snapshotDisk(b)
+	s.step(b, Statements{Peer: "ALPHA", Statements: [][]byte{forged.Text, lost.Text, []byte("junk")}})
+	s.settle(1000)
+	if string(snapshotDisk(b)) != string(before) || len(b.core.Keys("ALPHA")) != 1 {
+		t.Fatal("statements not signed by the pinned key changed BRAVO")
+	}
+	for range 2 {
+		s.step(b, Statements{Peer: "ALPHA", Statements: [][]byte{good.Text}})
+		s.settle(1000)
+	}
+	if ks := b.core.Keys("ALPHA"); len(ks) != 2 || ks[1].Fingerprint != card.Fingerprint() || !b.core.Peer("ALPHA").SignKey.Equal(nk.SignPublic()) {
+		t.Fatalf("BRAVO's chain of ALPHA: %+v", ks)
+	}
+	if alerted(b, "notice", "ALPHA rotated its keys") != 1 {
+		t.Errorf("BRAVO's operators told %d times, want once", alerted(b, "notice", "ALPHA rotated its keys"))
+	}
+}

@@ -371,3 +371,60 @@ func TestLostKeyTwoStations(t *testing.T) {
 		}
 	}
 }
+
+// TestRotationBeforeAnyChannel: USA rotates while it has no channel with
+// CHN, so no key entry can carry the statement. CHN follows it from the
+// statements in USA's certificate when they next connect, and takes the
+// channel USA then proposes, signed by the new key.
+func TestRotationBeforeAnyChannel(t *testing.T) {
+	ctx := t.Context()
+	dirs := map[string]string{}
+	cards := map[string]*identity.Card{}
+	for _, n := range []string{"USA", "CHN"} {
+		dirs[n], cards[n] = initStation(t, n, freeAddr(t))
+	}
+	usa, chn := openStation(t, dirs["USA"]), openStation(t, dirs["CHN"])
+	if _, err := usa.AddPeer(ctx, cards["CHN"].Text, cards["CHN"].Fingerprint()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chn.AddPeer(ctx, cards["USA"].Text, cards["USA"].Fingerprint()); err != nil {
+		t.Fatal(err)
+	}
+	rot, err := usa.RotateKeys(ctx, station.KeyRequest{Reason: identity.ReasonRotate, By: "signal officer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rot.Channels != 0 {
+		t.Fatalf("key entries on %d channels, want none", rot.Channels)
+	}
+	run(t, usa)
+	run(t, chn)
+	waitUntil(t, chn, "CHN to follow USA's certificate", func() bool {
+		ks, err := chn.KeyHistory(ctx, "USA")
+		return err == nil && len(ks) == 2 && ks[1].Fingerprint == rot.Fingerprint
+	})
+	if _, err := usa.Propose(ctx, station.ProposeRequest{Peer: "CHN", Channel: "ops", Level: "staff"}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, chn, "the proposal signed by the new key", func() bool {
+		cs, _ := chn.Channels(ctx)
+		return len(cs) == 1 && cs[0].Agreement == "incoming"
+	})
+	if _, err := chn.Accept(ctx, "ops"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := usa.Send(ctx, station.SendRequest{Channel: "ops", Precedence: "FLASH", Text: "hello"}); err != nil {
+		waitUntil(t, usa, "the agreement", func() bool { cs, _ := usa.Channels(ctx); return cs[0].Agreement == "active" })
+		if _, err := usa.Send(ctx, station.SendRequest{Channel: "ops", Precedence: "FLASH", Text: "hello"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, usa, "delivery", func() bool { cs, _ := usa.Channels(ctx); return cs[0].Delivered == cs[0].Written })
+	b, err := chn.Export(ctx, "ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := transcript.Verify(b); err != nil {
+		t.Errorf("CHN's transcript: %v", err)
+	}
+}

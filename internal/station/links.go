@@ -84,10 +84,14 @@ func (s *Station) serveInbound(ctx context.Context, tc *tls.Conn) {
 		return
 	}
 	k, _ := link.PeerKey(tc.ConnectionState())
-	name, ok := s.peerLookup(k, link.Statements(tc.ConnectionState()))
+	stmts := link.Statements(tc.ConnectionState())
+	name, ok := s.peerLookup(k, stmts)
 	if !ok {
 		tc.Close()
 		return
+	}
+	if len(stmts) > 0 {
+		s.event(protocol.Statements{Peer: name, Statements: stmts})
 	}
 	s.serveConn(name, k, link.NewConn(tc), false)
 }
@@ -167,6 +171,9 @@ func (s *Station) dial(ctx context.Context, peer string) {
 			}()
 			began := time.Now()
 			k, _ := link.PeerKey(tc.ConnectionState())
+			if stmts := link.Statements(tc.ConnectionState()); len(stmts) > 0 {
+				s.event(protocol.Statements{Peer: peer, Statements: stmts})
+			}
 			s.serveConn(peer, k, c, true)
 			// Only a connection that lasted starts the backoff again, so a
 			// peer that refuses every connection is not redialed in a loop.
