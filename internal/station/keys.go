@@ -70,7 +70,7 @@ func (s *Station) RotateKeys(ctx context.Context, r KeyRequest) (*RotationView, 
 		return nil, badRequest("reason %q is not %s, %s or %s", r.Reason, identity.ReasonRotate, identity.ReasonRevoke, identity.ReasonLost)
 	}
 	if r.By == "" || len(r.By) > 128 {
-		return nil, badRequest("say who orders the key change (--by, 1 to 128 bytes)")
+		return nil, badRequest("say who orders the key change (--as, 1 to 128 bytes)")
 	}
 	if len(r.Note) > 1024 {
 		return nil, badRequest("the note is %d bytes; at most 1024", len(r.Note))
