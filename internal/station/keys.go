@@ -1,15 +1,18 @@
 package station
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"hotline/internal/identity"
@@ -225,9 +228,11 @@ func syncDir(d string) error {
 }
 
 // finishKeys brings the key files in line with the store: the store's
-// own key chain says which key is current. It returns the keys to use,
-// the earlier ones, and the card.
-func finishKeys(dir, name string, snap *store.Snapshot, keys *identity.Keys) (*identity.Keys, []*identity.Keys, error) {
+// own key chain says which keys are current. A change the store recorded
+// is completed from keys/next (whatever part of the move a crash left
+// undone); one it did not record is discarded. It returns the current
+// keys and the earlier ones.
+func finishKeys(dir, name string, snap *store.Snapshot) (*identity.Keys, []*identity.Keys, error) {
 	kdir := filepath.Join(dir, "keys")
 	next := filepath.Join(kdir, "next")
 	var own []store.Key
@@ -237,28 +242,35 @@ func finishKeys(dir, name string, snap *store.Snapshot, keys *identity.Keys) (*i
 		}
 	}
 	sort.Slice(own, func(i, j int) bool { return own[i].Seq < own[j].Seq })
+	var last *identity.Card
 	if len(own) > 0 {
-		last, err := identity.ParseCard(own[len(own)-1].Card)
-		if err != nil {
+		var err error
+		if last, err = identity.ParseCard(own[len(own)-1].Card); err != nil {
 			return nil, nil, fmt.Errorf("this station's current card in the store: %w", err)
 		}
-		if !last.SignKey.Equal(keys.SignPublic()) {
-			nk, err := identity.LoadKeys(next)
-			if err != nil || !nk.SignPublic().Equal(last.SignKey) {
-				return nil, nil, fmt.Errorf("the keys in %s are not this station's current keys (fingerprint %s in the store), and %s does not hold them", kdir, last.Fingerprint(), next)
-			}
+	}
+	if _, err := os.Stat(next); err == nil {
+		if last != nil && nextHolds(next, last) {
 			if err := swapKeys(dir, len(own)-2, last); err != nil {
 				return nil, nil, fmt.Errorf("finishing the key change: %w", err)
 			}
-			keys = nk
-		} else if data, err := os.ReadFile(filepath.Join(dir, "card")); err != nil || string(data) != string(last.Text) {
+		} else if err := os.RemoveAll(next); err != nil {
+			return nil, nil, err
+		}
+	}
+	keys, err := identity.LoadKeys(kdir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if last != nil {
+		if !last.SignKey.Equal(keys.SignPublic()) || !bytes.Equal(last.KEMKey, keys.KEM.PublicKey().Bytes()) {
+			return nil, nil, fmt.Errorf("the keys in %s are not this station's current keys (fingerprint %s in the store)", kdir, last.Fingerprint())
+		}
+		if data, err := os.ReadFile(filepath.Join(dir, "card")); err != nil || !bytes.Equal(data, last.Text) {
 			if err := writeFileSync(filepath.Join(dir, "card"), last.Text, 0o644); err != nil {
 				return nil, nil, err
 			}
 		}
-	}
-	if err := os.RemoveAll(next); err != nil {
-		return nil, nil, err
 	}
 	var retired []*identity.Keys
 	des, err := os.ReadDir(filepath.Join(kdir, "retired"))
@@ -273,6 +285,36 @@ func finishKeys(dir, name string, snap *store.Snapshot, keys *identity.Keys) (*i
 		retired = append(retired, k)
 	}
 	return keys, retired, nil
+}
+
+// nextHolds reports whether what is left in keys/next belongs to card: a
+// key file there that is card's (the other may have been moved already).
+func nextHolds(next string, card *identity.Card) bool {
+	held := false
+	if nk, err := identity.LoadKeys(next); err == nil {
+		return nk.SignPublic().Equal(card.SignKey) && bytes.Equal(nk.KEM.PublicKey().Bytes(), card.KEMKey)
+	}
+	if data, err := os.ReadFile(filepath.Join(next, "signing.key")); err == nil {
+		_, seed, _ := strings.Cut(strings.TrimSpace(string(data)), "\n")
+		if raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(seed)); err == nil && len(raw) == ed25519.SeedSize {
+			if !ed25519.NewKeyFromSeed(raw).Public().(ed25519.PublicKey).Equal(card.SignKey) {
+				return false
+			}
+			held = true
+		}
+	}
+	if data, err := os.ReadFile(filepath.Join(next, "kem.key")); err == nil {
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(data)))
+		if err != nil {
+			return false
+		}
+		k, err := identity.KEM.NewPrivateKey(raw)
+		if err != nil || !bytes.Equal(k.PublicKey().Bytes(), card.KEMKey) {
+			return false
+		}
+		held = true
+	}
+	return held
 }
 
 // identity returns the station's current keys and card.

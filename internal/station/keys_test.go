@@ -2,6 +2,7 @@ package station_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -427,4 +428,74 @@ func TestRotationBeforeAnyChannel(t *testing.T) {
 	if _, err := transcript.Verify(b); err != nil {
 		t.Errorf("CHN's transcript: %v", err)
 	}
+}
+
+// TestKeyChangeInterrupted: a crash at any point of a key change leaves a
+// station that opens with the right keys. The store recorded the change:
+// the move from keys/next is finished, whether none, one or both key
+// files had been moved. The store did not: keys/next is discarded.
+func TestKeyChangeInterrupted(t *testing.T) {
+	ctx := t.Context()
+	mv := func(from, to string) {
+		t.Helper()
+		os.MkdirAll(filepath.Dir(to), 0o700)
+		if err := os.Rename(from, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, moved := range []int{0, 1, 2} {
+		t.Run(fmt.Sprintf("%d files moved", moved), func(t *testing.T) {
+			dir, card0 := initStation(t, "USA", freeAddr(t))
+			st := openStation(t, dir)
+			rot, err := st.RotateKeys(ctx, station.KeyRequest{Reason: identity.ReasonRotate, By: "signal officer"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.Close()
+			// Put the files back as they were when the store's write
+			// became durable, then redo part of the move.
+			k, ret, next := filepath.Join(dir, "keys"), filepath.Join(dir, "keys", "retired", "0"), filepath.Join(dir, "keys", "next")
+			for _, f := range []string{"signing.key", "kem.key"} {
+				mv(filepath.Join(k, f), filepath.Join(next, f))
+				mv(filepath.Join(ret, f), filepath.Join(k, f))
+			}
+			os.Remove(ret)
+			os.WriteFile(filepath.Join(dir, "card"), card0.Text, 0o644)
+			for _, f := range []string{"signing.key", "kem.key"}[:moved] {
+				mv(filepath.Join(k, f), filepath.Join(ret, f))
+				mv(filepath.Join(next, f), filepath.Join(k, f))
+			}
+			st2, err := station.Open(ctx, dir, quiet())
+			if err != nil {
+				t.Fatalf("open after the crash: %v", err)
+			}
+			defer st2.Close()
+			c, _ := st2.Card(ctx)
+			card, _ := identity.ParseCard(c)
+			if card.Fingerprint() != rot.Fingerprint {
+				t.Errorf("the station opened as %s, want the new %s", card.Fingerprint(), rot.Fingerprint)
+			}
+			if _, err := os.Stat(next); !os.IsNotExist(err) {
+				t.Errorf("keys/next is still there: %v", err)
+			}
+			if old, err := identity.LoadKeys(ret); err != nil || card0.Fingerprint() != identity.Fingerprint(old.SignPublic(), old.KEM.PublicKey().Bytes()) {
+				t.Errorf("the old keys are not in keys/retired/0: %v", err)
+			}
+		})
+	}
+	t.Run("not recorded", func(t *testing.T) {
+		dir, card0 := initStation(t, "USA", freeAddr(t))
+		nk, _ := identity.NewKeys("USA")
+		if err := nk.Save(filepath.Join(dir, "keys", "next")); err != nil {
+			t.Fatal(err)
+		}
+		st := openStation(t, dir)
+		c, _ := st.Card(ctx)
+		if string(c) != string(card0.Text) {
+			t.Error("a key change the store never recorded changed the card")
+		}
+		if _, err := os.Stat(filepath.Join(dir, "keys", "next")); !os.IsNotExist(err) {
+			t.Errorf("keys/next is still there: %v", err)
+		}
+	})
 }

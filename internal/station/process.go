@@ -108,9 +108,13 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 	if err != nil {
 		return nil, err
 	}
-	keys, err := identity.LoadKeys(filepath.Join(dir, "keys"))
-	if err != nil {
-		return nil, err
+	// The keys are checked now (a key readable by others is refused before
+	// anything else), unless a key change was interrupted: finishKeys
+	// then completes it from what the store says.
+	if _, err := os.Stat(filepath.Join(dir, "keys", "next")); err != nil {
+		if _, err := identity.LoadKeys(filepath.Join(dir, "keys")); err != nil {
+			return nil, err
+		}
 	}
 	if log == nil {
 		log = Logger()
@@ -133,7 +137,7 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 			return nil, err
 		}
 	}
-	snap, err := st.Load(ctx, keys.Name)
+	snap, err := st.Load(ctx, cfg.Name)
 	if err != nil {
 		if leaser != nil {
 			leaser.Release(context.Background())
@@ -144,7 +148,7 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 	}
 	// A key change a crash interrupted is finished (or discarded) before
 	// the keys are used: the store says which are current.
-	keys, retired, err := finishKeys(dir, cfg.Name, snap, keys)
+	keys, retired, err := finishKeys(dir, cfg.Name, snap)
 	var card *identity.Card
 	if err == nil {
 		card, err = ReadCard(dir)
