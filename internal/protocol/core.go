@@ -467,16 +467,6 @@ func noteText(signed []byte) string {
 	return string(body) + "\n"
 }
 
-func (c *Core) verifierOf(name string) note.Verifier {
-	if name == c.keys.Name {
-		return c.verifier
-	}
-	if p := c.peers[name]; p != nil {
-		return p.verifier
-	}
-	return nil
-}
-
 func (c *Core) addPeer(card *identity.Card) error {
 	v, err := card.Verifier()
 	if err != nil {
@@ -1230,6 +1220,12 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		if idx, ok := entryIndex(pre, raw, i); ok && idx < expected {
 			c.Stats.Duplicates++
 			continue
+		} else if ok && idx > expected {
+			// A gap, whatever key the entry is signed with (one after a
+			// key entry not yet held is signed by a key not yet known).
+			c.Stats.Refused["gap"]++
+			c.emit(Send{Peer: name, Conn: conn, Data: (&Frame{Type: FrameResend, Channel: f.Channel, Author: name, From: expected}).Encode()})
+			return
 		}
 		seq := seqAt(logKeys, expected)
 		if expected == 1 {

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"time"
@@ -127,7 +128,7 @@ func (c *Core) openBody(o *Opened) ([]byte, error) {
 	if err == nil {
 		return body, nil
 	}
-	for _, seq := range slices.Backward(slices.Sorted(mapsKeys(c.ownKeys))) {
+	for _, seq := range slices.Backward(slices.Sorted(maps.Keys(c.ownKeys))) {
 		if k := c.ownKeys[seq]; k != nil && k != c.keys {
 			if b, err2 := o.Env.Open(k.KEM); err2 == nil {
 				o.Body, o.OpenErr = b, nil
@@ -136,16 +137,6 @@ func (c *Core) openBody(o *Opened) ([]byte, error) {
 		}
 	}
 	return nil, err
-}
-
-func mapsKeys(m map[int]*identity.Keys) func(func(int) bool) {
-	return func(yield func(int) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // restoreKeys rebuilds the key chains and the logs' key positions from the
