@@ -317,6 +317,9 @@ type outLog struct {
 	pending   []pendingEntry // entries delivered+1 .. size
 	receipt   []byte
 	keys      []logKey // where the key signing this log changes
+	// unchecked is the latest receipt cosigned by a key of the peer's not
+	// yet known here; it is checked again when the peer's chain grows.
+	unchecked []byte
 	// signed holds the checkpoints sent and not yet receipted, by size: a
 	// receipt that extends one of them byte for byte needs only the peer's
 	// signature checked.
@@ -1033,6 +1036,10 @@ func (c *Core) status(p *peer, conn ConnID, f *Frame) {
 		c.release(cs)
 		if len(l.Receipt) > 0 {
 			if r := c.applyReceipt(p, cs, l.Receipt); r != nil {
+				if r.quiet {
+					c.refuse(r.reason, "warning", id, p.card.Name, "%s", r.text)
+					continue
+				}
 				c.reject(p, conn, r.reason, id, "%s", r.text)
 				return
 			}
@@ -1091,6 +1098,10 @@ func (c *Core) receipt(p *peer, conn ConnID, f *Frame) {
 		return
 	}
 	if r := c.applyReceipt(p, cs, f.Checkpoint); r != nil {
+		if r.quiet {
+			c.refuse(r.reason, "warning", cs.rec.ID, p.card.Name, "%s", r.text)
+			return
+		}
 		c.reject(p, conn, r.reason, cs.rec.ID, "%s", r.text)
 		return
 	}
@@ -1110,6 +1121,10 @@ func (c *Core) block(cs *chanState, why string) {
 // refusal is a refused input, for the caller to report as it must.
 type refusal struct {
 	reason, text string
+	// quiet: a receipt that cannot be checked yet (cosigned by a key of
+	// the peer's this station has not learned): counted and warned about,
+	// without closing the connection, so that the key entry can come.
+	quiet bool
 }
 
 // applyReceipt checks a cosigned checkpoint of this station's log and marks
@@ -1130,18 +1145,24 @@ func (c *Core) applyReceipt(p *peer, cs *chanState, signed []byte) *refusal {
 		if old, err2 := openCosigned(signed, authors, p.allKeys()); err2 == nil && old.Size <= m.delivered {
 			return nil
 		}
-		return &refusal{"bad cosignature", fmt.Sprintf("receipt from %s for %s refused: %v", p.card.Name, cs.rec.ID, err)}
+		if c.cosignedByUnknownKey(p, signed) {
+			m.unchecked = signed
+			return &refusal{reason: "receipt by unknown key", quiet: true, text: fmt.Sprintf(
+				"receipt from %s for %s is cosigned by a key of %s this station does not know yet (it changed its keys?): not taken; its key entry will tell",
+				p.card.Name, cs.rec.ID, p.card.Name)}
+		}
+		return &refusal{"bad cosignature", fmt.Sprintf("receipt from %s for %s refused: %v", p.card.Name, cs.rec.ID, err), false}
 	}
 	switch {
 	case cp.Origin != transcript.Origin(cs.rec.ID, c.keys.Name):
-		return &refusal{"bad cosignature", fmt.Sprintf("receipt from %s names log %q", p.card.Name, cp.Origin)}
+		return &refusal{"bad cosignature", fmt.Sprintf("receipt from %s names log %q", p.card.Name, cp.Origin), false}
 	case cp.Size <= m.delivered:
 		return nil // an old receipt: nothing new
 	case cp.Size > m.size:
-		return &refusal{"bad cosignature", fmt.Sprintf("receipt from %s covers %d entries of %s; this station wrote %d", p.card.Name, cp.Size, cs.rec.ID, m.size)}
+		return &refusal{"bad cosignature", fmt.Sprintf("receipt from %s covers %d entries of %s; this station wrote %d", p.card.Name, cp.Size, cs.rec.ID, m.size), false}
 	}
 	if want := m.pending[cp.Size-m.delivered-1].root; !bytes.Equal(want, cp.Root) {
-		return &refusal{"root mismatch", fmt.Sprintf("tamper alarm: receipt from %s for %s at size %d has a root this station never signed", p.card.Name, cs.rec.ID, cp.Size)}
+		return &refusal{"root mismatch", fmt.Sprintf("tamper alarm: receipt from %s for %s at size %d has a root this station never signed", p.card.Name, cs.rec.ID, cp.Size), false}
 	}
 	first := m.delivered + 1
 	m.pending = slices.Delete(m.pending, 0, int(cp.Size-m.delivered))

@@ -261,6 +261,10 @@ func (c *Core) rotate(ev Rotate) {
 		fail(fmt.Errorf("%w: the new card does not carry the new keys", identity.ErrBadRotation))
 		return
 	}
+	if c.ownSeq() == 0 && (ev.OldCard == nil || !ev.OldCard.SignKey.Equal(c.keys.SignPublic())) {
+		fail(fmt.Errorf("%w: the card given as this station's current one is not of its current key", identity.ErrBadRotation))
+		return
+	}
 	var ids []string
 	for id, cs := range c.channels {
 		if cs.mine.size == 0 {
@@ -518,6 +522,15 @@ func (c *Core) peerRotated(p *peer, chain []keyLink, rs []*identity.Rotation) {
 	p.hpke, p.hpkeOf = nil, nil
 	c.batch.Peers = append(c.batch.Peers, store.Peer{Name: name, Party: last.card.Party, Card: last.card.Text, Fingerprint: last.card.Fingerprint(), AddedAt: c.now})
 	c.emit(Notify{What: "key", Entry: name})
+	// Receipts that came cosigned by the new key before it was known.
+	for _, id := range p.channels {
+		cs := c.channels[id]
+		if r := cs.mine.unchecked; r != nil {
+			cs.mine.unchecked = nil
+			c.applyReceipt(p, cs, r)
+		}
+	}
+	c.flush(name)
 }
 
 // allKeys are the verifiers of every key of the peer's chain.
@@ -548,4 +561,24 @@ func (p *peer) signedByChain(o Opened) bool {
 func (c *Core) reopen(o Opened) error {
 	_, err := c.openBody(&o)
 	return err
+}
+
+// cosignedByUnknownKey reports whether a receipt carries this station's
+// own valid signature and one under the peer's name by a key that is not
+// in the peer's chain as this station knows it: the peer changed its keys
+// and its key entry has not arrived yet.
+func (c *Core) cosignedByUnknownKey(p *peer, signed []byte) bool {
+	n, err := note.Open(signed, note.VerifierList(c.ownVerifiers()...))
+	if err != nil || len(n.Sigs) == 0 {
+		return false
+	}
+	for _, s := range n.UnverifiedSigs {
+		if s.Name != p.card.Name {
+			continue
+		}
+		if !slices.ContainsFunc(p.chain, func(l keyLink) bool { return l.verifier.KeyHash() == s.Hash }) {
+			return true
+		}
+	}
+	return false
 }
