@@ -52,7 +52,11 @@ var verbs = []verb{
 	{"card", "print this station's signed card", cmdCard},
 	{"fingerprint", "print this station's fingerprint, to read aloud", cmdFingerprint},
 	{"peer add", "pin a peer: --card FILE --fingerprint FP", cmdPeerAdd},
-	{"peer list", "list pinned peers", cmdPeerList},
+	{"peer list", "list pinned peers and their key history", cmdPeerList},
+	{"key rotate", "change this station's keys, signed by the old key; peers follow: [--as NAME] [--note TEXT]", cmdKeyRotate},
+	{"key revoke", "change this station's keys because the old one may be compromised; peers refuse it from then on: --reason TEXT [--as NAME] [--lost: the old key is gone; each peer re-pins by fingerprint]", cmdKeyRevoke},
+	{"peer replace", "re-pin a peer that lost its key, by the new fingerprint read aloud: --card FILE --fingerprint FP [--as NAME]", cmdPeerReplace},
+	{"key list", "list a station's key history: [--station NAME] (this station by default)", cmdKeyList},
 	{"channel propose", "propose a channel: --peer NAME --channel ID --level LEVEL [--deadline FLASH=5m,...] [--delivery FLASH=1m,...] [--escalate-to ID] [--flash-exempt] [--link-test 10s] [--check-every 1h] [--check-window 10m] [--codebook REF]", cmdPropose},
 	{"channel accept", "accept a proposed channel: --channel ID", cmdAccept},
 	{"channel suspend", "suspend a channel for this party, a signed act: --channel ID --reason TEXT [--as NAME]", cmdSuspend},
@@ -367,6 +371,11 @@ func cmdPeerList(ctx context.Context, args []string) error {
 			fmt.Fprintln(tw, "NAME\tPARTY\tFINGERPRINT\tCONNECTED\tENDPOINTS")
 			for _, p := range ps {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", p.Name, p.Party, p.Fingerprint, p.Connected, strings.Join(p.Endpoints, " "))
+				if len(p.Keys) > 1 {
+					for _, k := range p.Keys {
+						fmt.Fprintf(tw, "  key %d\t%s\t%s\t%s\t\n", k.Seq, keyState(k), k.Fingerprint, k.At.UTC().Format(time.RFC3339))
+					}
+				}
 			}
 			return tw.Flush()
 		})
@@ -1294,4 +1303,112 @@ func cmdSim(ctx context.Context, args []string) error {
 		return fmt.Errorf("sim: %d invariant violation(s); the commands above replay them", len(t.Violations))
 	}
 	return ctx.Err()
+}
+
+func cmdKeyRotate(ctx context.Context, args []string) error {
+	f := newFlags("key rotate", true)
+	as := f.String("as", defaultOperator(), "who orders the change")
+	note := f.String("note", "", "why, kept in this station's key history")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	return keyChange(ctx, f, station.KeyRequest{Reason: identity.ReasonRotate, By: *as, Note: *note})
+}
+
+func cmdKeyRevoke(ctx context.Context, args []string) error {
+	f := newFlags("key revoke", true)
+	as := f.String("as", defaultOperator(), "who orders the revocation")
+	reason := f.String("reason", "", "why the key is revoked, kept in this station's key history")
+	lost := f.Bool("lost", false, "the old key is lost: no statement can be signed with it, and each peer re-pins this station by its new fingerprint")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	if err := required("key revoke", map[string]string{"reason": *reason}); err != nil {
+		return err
+	}
+	kind := identity.ReasonRevoke
+	if *lost {
+		kind = identity.ReasonLost
+	}
+	return keyChange(ctx, f, station.KeyRequest{Reason: kind, By: *as, Note: *reason})
+}
+
+func keyChange(ctx context.Context, f *flags, req station.KeyRequest) error {
+	return show(ctx, f, func(o station.Ops) (*station.RotationView, error) { return o.RotateKeys(ctx, req) },
+		func(v *station.RotationView) error {
+			verb := "rotated"
+			switch v.Reason {
+			case identity.ReasonRevoke:
+				verb = "revoked the old key and changed"
+			case identity.ReasonLost:
+				verb = "declared the old key lost and changed"
+				defer fmt.Println("peers refuse the new key until their signal officers run hotline peer replace with the new card and fingerprint")
+			}
+			fmt.Printf("%s %s its keys: fingerprint %s replaces %s\n", v.Station, verb, v.Fingerprint, v.OldFingerprint)
+			fmt.Printf("key entries signed by the old key went on %d channels; peers follow them and this station's card is rewritten\n", v.Channels)
+			fmt.Println("read the new fingerprint to each peer's signal officer, and give relays that list this station the new card")
+			return nil
+		})
+}
+
+func cmdKeyList(ctx context.Context, args []string) error {
+	f := newFlags("key list", true)
+	name := f.String("station", "", "the station (this one by default)")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	return show(ctx, f, func(o station.Ops) ([]station.KeyView, error) {
+		n := *name
+		if n == "" {
+			c, err := o.Card(ctx)
+			if err != nil {
+				return nil, err
+			}
+			card, err := identity.ParseCard(c)
+			if err != nil {
+				return nil, err
+			}
+			n = card.Name
+		}
+		return o.KeyHistory(ctx, n)
+	}, func(ks []station.KeyView) error {
+		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "KEY\tSTATE\tFINGERPRINT\tSINCE\tHOW\tDETAIL")
+		for _, k := range ks {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", k.Seq, keyState(k), k.Fingerprint, k.At.UTC().Format(time.RFC3339), k.Reason, inert(k.Detail))
+		}
+		return tw.Flush()
+	})
+}
+
+func keyState(k station.KeyView) string {
+	switch {
+	case k.Current:
+		return "current"
+	case k.Revoked:
+		return "REVOKED"
+	}
+	return "retired"
+}
+
+func cmdPeerReplace(ctx context.Context, args []string) error {
+	f := newFlags("peer replace", true)
+	cardFile := f.String("card", "", "the peer's new card file")
+	fp := f.String("fingerprint", "", "the new fingerprint the peer read to you")
+	as := f.String("as", defaultOperator(), "who re-pins the peer")
+	if _, err := f.parse(args, 0); err != nil {
+		return err
+	}
+	if err := required("peer replace", map[string]string{"card": *cardFile, "fingerprint": *fp}); err != nil {
+		return err
+	}
+	text, err := os.ReadFile(*cardFile)
+	if err != nil {
+		return fmt.Errorf("peer replace: %w", err)
+	}
+	return show(ctx, f, func(o station.Ops) (*station.PeerView, error) { return o.ReplacePeer(ctx, text, *fp, *as) },
+		func(p *station.PeerView) error {
+			fmt.Printf("re-pinned %s (%s), fingerprint %s; its lost key is revoked\n", p.Name, p.Party, p.Fingerprint)
+			return nil
+		})
 }

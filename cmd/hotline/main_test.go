@@ -301,6 +301,10 @@ func TestBadInput(t *testing.T) {
 	// A third station that has pinned nobody.
 	rus := filepath.Join(t.TempDir(), "rus")
 	mustRun(t, "init", "--dir", rus, "--name", "RUS", "--party", "RUS", "--peer-listen", "127.0.0.1:7443")
+	rusCard, err := station.ReadCard(rus)
+	if err != nil {
+		t.Fatal(err)
+	}
 	newDir := filepath.Join(t.TempDir(), "new")
 	const staff = "usa-chn-staff"
 	garbage := filepath.Join(t.TempDir(), "garbage.bundle")
@@ -399,6 +403,15 @@ func TestBadInput(t *testing.T) {
 		{usa, []string{"send", "--dir", usa, "--precedence", "FLASH", "--finding", "99"}, []string{"no finding 99"}},
 		{usa, []string{"incident", "open", "--dir", usa, "--finding", "99"}, []string{"no finding 99"}},
 		{usa, []string{"findings", "--dir", usa, "--lang", "fr"}, []string{"--lang", "fr"}},
+		// Key changes.
+		{usa, []string{"key", "revoke", "--dir", usa}, []string{"missing --reason"}},
+		{usa, []string{"key", "rotate", "--dir", usa, "--as", ""}, []string{"say who orders the key change"}},
+		{usa, []string{"key", "list", "--dir", usa, "--station", "RUS"}, []string{"unknown peer", "RUS"}},
+		{usa, []string{"peer", "replace", "--dir", usa}, []string{"missing --card, --fingerprint"}},
+		{usa, []string{"peer", "replace", "--dir", usa, "--card", filepath.Join(chn, "card"), "--fingerprint", usaCard.Fingerprint()},
+			[]string{chnCard.Fingerprint(), usaCard.Fingerprint(), "do not pin"}},
+		{usa, []string{"peer", "replace", "--dir", usa, "--card", filepath.Join(chn, "card"), "--fingerprint", chnCard.Fingerprint()}, []string{"a key CHN already had"}},
+		{usa, []string{"peer", "replace", "--dir", usa, "--card", filepath.Join(rus, "card"), "--fingerprint", rusCard.Fingerprint()}, []string{"RUS", "not pinned", "peer add"}},
 	}
 	// Every case must leave its station as it was at the start.
 	states, files := map[string]string{}, map[string]map[string]string{}

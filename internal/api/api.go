@@ -170,6 +170,27 @@ func NewServer(st *station.Station, token string) *Server {
 	h("GET /api/v1/escalations", func(w http.ResponseWriter, r *http.Request) (any, error) {
 		return st.Escalations(r.Context(), r.URL.Query().Get("channel"))
 	})
+	h("POST /api/v1/key/rotate", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req station.KeyRequest
+		if err := readJSON(r, &req); err != nil {
+			return nil, err
+		}
+		return st.RotateKeys(r.Context(), req)
+	})
+	h("POST /api/v1/peers/replace", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req struct {
+			Card        string `json:"card"`
+			Fingerprint string `json:"fingerprint"`
+			By          string `json:"by"`
+		}
+		if err := readJSON(r, &req); err != nil {
+			return nil, err
+		}
+		return st.ReplacePeer(r.Context(), []byte(req.Card), req.Fingerprint, req.By)
+	})
+	h("GET /api/v1/keys", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return st.KeyHistory(r.Context(), r.URL.Query().Get("station"))
+	})
 	h("GET /api/v1/bundle", func(w http.ResponseWriter, r *http.Request) (any, error) {
 		return st.BundleExport(r.Context(), r.URL.Query().Get("peer"))
 	})

@@ -224,6 +224,18 @@ func (c *Client) Checks(ctx context.Context, ch string) (*station.ChecksView, er
 	return &v, err
 }
 
+func (c *Client) RotateKeys(ctx context.Context, r station.KeyRequest) (*station.RotationView, error) {
+	return post[station.RotationView](ctx, c, "/api/v1/key/rotate", r)
+}
+
+func (c *Client) ReplacePeer(ctx context.Context, card []byte, fingerprint, by string) (*station.PeerView, error) {
+	return post[station.PeerView](ctx, c, "/api/v1/peers/replace", map[string]string{"card": string(card), "fingerprint": fingerprint, "by": by})
+}
+
+func (c *Client) KeyHistory(ctx context.Context, name string) ([]station.KeyView, error) {
+	return get[[]station.KeyView](ctx, c, "/api/v1/keys?station="+url.QueryEscape(name))
+}
+
 func (c *Client) Escalations(ctx context.Context, ch string) ([]store.Escalation, error) {
 	return get[[]store.Escalation](ctx, c, "/api/v1/escalations?channel="+url.QueryEscape(ch))
 }

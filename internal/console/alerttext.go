@@ -76,6 +76,16 @@ var alertFormats = map[string]map[string]string{
 		"status from %s names log %s/%s": "%[1]s 的状态指向日志 %[2]s/%[3]s",
 		"tamper alarm: checkpoint from %s for %s at size %d does not match the entries held (size %d)": "篡改警报：%[1]s 发来的频道 %[2]s 检查点（大小 %[3]s）与本站持有的条目（大小 %[4]s）不符",
 
+		// Key changes.
+		"%s REVOKED its key (fingerprint %s) and now signs with fingerprint %s: anything signed later with the revoked key is refused": "%[1]s 已吊销其密钥（指纹 %[2]s），现使用指纹 %[3]s 签名：此后用已吊销密钥签名的任何内容都将被拒绝",
+		"%s re-pinned by fingerprint %s (by %s) after it lost its key %s: anything signed later with the lost key is refused":          "%[1]s 丢失密钥 %[4]s 后，已按指纹 %[2]s 重新固定（操作人 %[3]s）：此后用丢失密钥签名的任何内容都将被拒绝",
+		"%s re-pinned this station by fingerprint %s (by %s), replacing the lost key %s":                                               "%[1]s 已按指纹 %[2]s 重新固定本站（操作人 %[3]s），替换丢失的密钥 %[4]s",
+		"%s refused: a replacement record of %s, signed by %s's new key":                                                               "%[1]s 被拒绝：%[2]s 的替换记录由 %[3]s 的新密钥签名",
+		"%s refused: signed by the card %s was re-pinned with, but not its statement of the lost key":                                  "%[1]s 被拒绝：由 %[2]s 重新固定所用的证书签名，但不是其丢失密钥声明",
+		"%s rotated its keys: fingerprint %s replaces %s (statement of %s, signed by the old key)":                                     "%[1]s 已更换密钥：指纹 %[2]s 取代 %[3]s（%[4]s 的声明，由旧密钥签名）",
+		"tamper alarm: %s refused: it replaces %s's key %d by fingerprint %s, another of its logs by %s":                               "篡改警报：%[1]s 被拒绝：它将 %[2]s 的第 %[3]s 个密钥替换为指纹 %[4]s，而其另一日志替换为 %[5]s",
+		"this station's keys were changed (%s, by %s): new fingerprint %s; key entries written on %d channels":                         "本站密钥已更换（%[1]s，操作人 %[2]s）：新指纹 %[3]s；已在 %[4]s 个频道写入密钥条目",
+
 		// Deconfliction findings carry both languages (station, findings.go).
 		findingFormat: "%[2]s",
 	},

@@ -106,11 +106,12 @@ const (
 	Notice          // a notice of an activity: area, height band, time window, units
 	Report          // an encounter report: two tracks, the closest approach, what was said
 	Incident        // a step of an incident both parties keep: open, acknowledge, discuss, link, close
+	Key             // the author's keys change: a rotation statement signed by the key it replaces
 )
 
 var kindNames = map[Kind]string{Text: "text", Ack: "ack", Agreement: "agreement", Suspend: "suspend",
 	Resume: "resume", Check: "check", Reminder: "reminder", Escalation: "escalation",
-	Coded: "coded", Notice: "notice", Report: "report", Incident: "incident"}
+	Coded: "coded", Notice: "notice", Report: "report", Incident: "incident", Key: "key"}
 
 // NeedsAck reports whether entries of kind k wait for a person's
 // acknowledgement, with a deadline.

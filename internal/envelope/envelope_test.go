@@ -448,7 +448,7 @@ func TestParseRejects(t *testing.T) {
 		{"empty", nil},
 		{"bad magic", set(0, 'X')},
 		{"old magic", set(3, '0')},
-		{"unknown kind", set(fieldOffset(h, "kind"), 13)},
+		{"unknown kind", set(fieldOffset(h, "kind"), 14)},
 		{"kind 0", set(fieldOffset(h, "kind"), 0)},
 		{"unknown precedence", set(fieldOffset(h, "precedence"), 5)},
 		{"precedence 0", set(fieldOffset(h, "precedence"), 0)},
@@ -560,7 +560,8 @@ func TestPrecedenceAndKindNames(t *testing.T) {
 		{"notice", envelope.Notice.String(), "notice", envelope.Notice.Valid(), true},
 		{"report", envelope.Report.String(), "report", envelope.Report.Valid(), true},
 		{"incident", envelope.Incident.String(), "incident", envelope.Incident.Valid(), true},
-		{"kind 13", envelope.Kind(13).String(), "kind(13)", envelope.Kind(13).Valid(), false},
+		{"key", envelope.Key.String(), "key", envelope.Key.Valid(), true},
+		{"kind 14", envelope.Kind(14).String(), "kind(14)", envelope.Kind(14).Valid(), false},
 		{"kind 200", envelope.Kind(200).String(), "kind(200)", envelope.Kind(200).Valid(), false},
 	}
 	for _, tt := range tests {

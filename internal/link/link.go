@@ -13,6 +13,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -35,6 +36,20 @@ var ErrFrameSize = errors.New("frame length out of bounds")
 // Certificate makes a self-signed TLS certificate for the station's signing
 // key. Peers do not trust it by any CA: they compare its key to the card.
 func Certificate(name string, key ed25519.PrivateKey) (tls.Certificate, error) {
+	return CertificateWith(name, key, nil)
+}
+
+// RotationsOID names the certificate extension that carries a station's
+// key rotation statements (docs/PROTOCOL.md, "Key rotation"): an ASN.1
+// SEQUENCE OF OCTET STRING, each a statement. It is under the arc 2.25
+// (ITU-T X.667, UUIDs as integers), so that it needs no registration,
+// with a random 31-bit value rather than a full 128-bit UUID: Go's
+// certificate parser refuses a certificate with an arc of 2^31 or more.
+var RotationsOID = asn1.ObjectIdentifier{2, 25, 42832894}
+
+// CertificateWith is Certificate carrying rotation statements, so that a
+// peer that still has an earlier key pinned can follow them to this key.
+func CertificateWith(name string, key ed25519.PrivateKey, statements [][]byte) (tls.Certificate, error) {
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	if err != nil {
 		return tls.Certificate{}, err
@@ -46,6 +61,13 @@ func Certificate(name string, key ed25519.PrivateKey) (tls.Certificate, error) {
 		NotAfter:     time.Now().Add(10 * 365 * 24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	if len(statements) > 0 {
+		v, err := asn1.Marshal(statements)
+		if err != nil {
+			return tls.Certificate{}, err
+		}
+		tmpl.ExtraExtensions = []pkix.Extension{{Id: RotationsOID, Value: v}}
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
@@ -64,6 +86,74 @@ func PeerKey(cs tls.ConnectionState) (ed25519.PublicKey, error) {
 		return nil, fmt.Errorf("peer certificate key is %T, not Ed25519", cs.PeerCertificates[0].PublicKey)
 	}
 	return k, nil
+}
+
+// Statements returns the rotation statements the peer's certificate
+// carries (RotationsOID), unchecked; nil if none or if they do not decode.
+func Statements(cs tls.ConnectionState) [][]byte {
+	if len(cs.PeerCertificates) == 0 {
+		return nil
+	}
+	for _, e := range cs.PeerCertificates[0].Extensions {
+		if e.Id.Equal(RotationsOID) {
+			var out [][]byte
+			if rest, err := asn1.Unmarshal(e.Value, &out); err != nil || len(rest) > 0 {
+				return nil
+			}
+			return out
+		}
+	}
+	return nil
+}
+
+// ChainServerConfig accepts only clients whose key lookup returns a name;
+// lookup also gets the rotation statements the client's certificate
+// carries, to follow from a key pinned to the one presented. cert is
+// called at each handshake, so that a rotation takes effect at once.
+func ChainServerConfig(cert func() tls.Certificate, lookup func(ed25519.PublicKey, [][]byte) (string, bool)) *tls.Config {
+	return &tls.Config{
+		MinVersion: tls.VersionTLS13,
+		MaxVersion: tls.VersionTLS13,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			c := cert()
+			return &c, nil
+		},
+		ClientAuth: tls.RequireAnyClientCert,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			k, err := PeerKey(cs)
+			if err != nil {
+				return err
+			}
+			if _, ok := lookup(k, Statements(cs)); !ok {
+				return fmt.Errorf("%w: %x", ErrNotPinned, []byte(k))
+			}
+			return nil
+		},
+	}
+}
+
+// ChainClientConfig accepts only a server whose key accept approves, given
+// the rotation statements its certificate carries.
+func ChainClientConfig(cert func() tls.Certificate, peerName string, accept func(ed25519.PublicKey, [][]byte) error) *tls.Config {
+	return &tls.Config{
+		MinVersion: tls.VersionTLS13,
+		MaxVersion: tls.VersionTLS13,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			c := cert()
+			return &c, nil
+		},
+		InsecureSkipVerify: true, // trust comes from the pinned key chain, checked below
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			k, err := PeerKey(cs)
+			if err != nil {
+				return err
+			}
+			if err := accept(k, Statements(cs)); err != nil {
+				return fmt.Errorf("%w: the station answering for %s: %v", ErrNotPinned, peerName, err)
+			}
+			return nil
+		},
+	}
 }
 
 // ServerConfig accepts only clients whose key lookup returns a name.

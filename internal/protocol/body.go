@@ -11,6 +11,8 @@ import (
 	"hotline/internal/codebook"
 	"hotline/internal/deconflict"
 	"hotline/internal/envelope"
+	"hotline/internal/identity"
+	"hotline/internal/transcript"
 )
 
 // MaxText is the longest message text, in bytes. The envelope limit also
@@ -69,6 +71,29 @@ type EscalationBody struct {
 	Text       string `json:"text"`
 	Lang       string `json:"lang,omitempty"`
 }
+
+// KeyBody carries the author's rotation statement (identity.Rotation):
+// from the next entry of this log on, the author signs with the new card's
+// key. The statement itself is signed by the key it replaces, as is the
+// entry that carries it. See docs/PROTOCOL.md, "Key rotation".
+//
+// Or it records that the author re-pinned the other party under a new card
+// by fingerprint, after that party lost its key (Replaced): see "Lost
+// keys". Exactly one of the two is set.
+type KeyBody struct {
+	Statement string                  `json:"statement,omitempty"`
+	Replaced  *transcript.Replacement `json:"replaced,omitempty"`
+
+	rotation *identity.Rotation
+	card     *identity.Card // Replaced's card, parsed
+}
+
+// ReplacedCard is the new card of a replacement record, parsed.
+func (b *KeyBody) ReplacedCard() *identity.Card { return b.card }
+
+// Rotation is the statement, parsed and checked in itself (not yet
+// against the key pinned for its author).
+func (b *KeyBody) Rotation() *identity.Rotation { return b.rotation }
 
 // MaxReason is the longest reason for a suspension, in bytes.
 const MaxReason = 1024
@@ -205,6 +230,37 @@ func DecodeBodyIn(kind envelope.Kind, p []byte, cb *codebook.Codebook) (any, err
 		if len(b.Of) == 0 || len(b.Of) > 4096 || slices.Contains(b.Of, 0) {
 			return nil, fmt.Errorf("reminder body: needs 1 to 4096 entry indexes")
 		}
+		return &b, nil
+	case envelope.Key:
+		var b KeyBody
+		if err := strict(p, &b); err != nil {
+			return nil, fmt.Errorf("key body: %v", err)
+		}
+		if (b.Statement == "") == (b.Replaced == nil) {
+			return nil, fmt.Errorf("key body: needs a statement or a replacement record, and not both")
+		}
+		if b.Replaced != nil {
+			x := b.Replaced
+			c, err := identity.ParseCard([]byte(x.Card))
+			switch {
+			case err != nil:
+				return nil, fmt.Errorf("key body: replaced: %w", err)
+			case c.Name != x.Station:
+				return nil, fmt.Errorf("key body: replaced: the card is of %s, the record of %s", c.Name, x.Station)
+			case x.Old == "" || len(x.Old) > 64 || identity.SameFingerprint(x.Old, c.Fingerprint()):
+				return nil, fmt.Errorf("key body: replaced: the old fingerprint %q is missing or the new card's", x.Old)
+			}
+			if err := checkBy("key", x.By); err != nil {
+				return nil, err
+			}
+			b.card = c
+			return &b, nil
+		}
+		r, err := identity.ParseRotation([]byte(b.Statement))
+		if err != nil {
+			return nil, fmt.Errorf("key body: %w", err)
+		}
+		b.rotation = r
 		return &b, nil
 	case envelope.Escalation:
 		var b EscalationBody

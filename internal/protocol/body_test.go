@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"hotline/internal/envelope"
+	"hotline/internal/identity"
+	"hotline/internal/transcript"
 )
 
 // TestDecodeBodyRefuses: every body a peer could send that does not fit
@@ -33,6 +36,11 @@ func TestDecodeBodyRefuses(t *testing.T) {
 		{envelope.Escalation, `{"from":"a/b/1","precedence":"URGENT","text":"x"}`, "URGENT"},
 		{envelope.Escalation, `{"from":"a/b/1","precedence":"FLASH","text":""}`, "empty"},
 		{envelope.Escalation, `{"precedence":"FLASH","text":"x"}`, "original entry"},
+		{envelope.Key, `{}`, "a statement or a replacement record"},
+		{envelope.Key, `{"statement":"hotline key rotation v1\n\n"}`, "key rotation statement is not valid"},
+		{envelope.Key, `{"statement":"x","replaced":{"station":"A","old":"B","card":"c","by":"d"}}`, "not both"},
+		{envelope.Key, `{"replaced":{"station":"A","old":"B","card":"c","by":"d"}}`, "station card is not valid"},
+		{envelope.Key, `{"statement":"x","extra":1}`, "unknown field"},
 		{envelope.Kind(200), `{}`, "no body format"},
 	}
 	for _, tt := range tests {
@@ -67,6 +75,20 @@ func FuzzDecodeBody(f *testing.F) {
 			`"said":[{"time":"2026-05-01T03:11:00Z","by":"own","message":{"codebook":"hotline-cues/1","items":[{"code":"REQ01"}]}}]}`)},
 		{envelope.Incident, json.RawMessage(`{"action":"close","outcome":"resolved","incident":{"channel":"ops","author":"A","index":7},"prev":{"channel":"ops","author":"B","index":9}}`)},
 	}
+	// Key entries: a rotation statement, and a replacement record.
+	old, _ := identity.NewKeys("ALPHA")
+	nk, _ := identity.NewKeys("ALPHA")
+	card, _ := identity.NewCard(nk, "ALPHA", []string{"alpha:7443"}, time.Unix(1_800_000_000, 0))
+	stmt, _ := identity.NewRotation(old, card, identity.ReasonRotate, time.Unix(1_800_000_000, 0))
+	seeds = append(seeds,
+		struct {
+			kind envelope.Kind
+			body any
+		}{envelope.Key, KeyBody{Statement: string(stmt.Text)}},
+		struct {
+			kind envelope.Kind
+			body any
+		}{envelope.Key, KeyBody{Replaced: &transcript.Replacement{Station: "ALPHA", Old: "AAAA-BBBB", Card: string(card.Text), By: "officer"}}})
 	for _, s := range seeds {
 		b, _ := json.Marshal(s.body)
 		f.Add(uint8(s.kind), b)

@@ -222,6 +222,10 @@ type Config struct {
 	// Relays: this station's card lists relays it picks up from, so a
 	// peer whose card lists relays can be reached over a relay path.
 	Relays bool
+	// Retired are this station's earlier keys (keys/retired): bodies
+	// sealed to an earlier HPKE key still open, and checkpoints of
+	// entries signed with an earlier key are signed with it.
+	Retired []*identity.Keys
 	// Codebooks are the codebooks of standard phrases this station has;
 	// a charter naming another is refused. Nil means the embedded one.
 	Codebooks []*codebook.Codebook
@@ -237,6 +241,8 @@ type Core struct {
 	keys     *identity.Keys
 	signer   note.Signer
 	verifier note.Verifier
+	own      []keyLink              // this station's key chain; the last is keys
+	ownKeys  map[int]*identity.Keys // private keys by seq, where held
 
 	peers    map[string]*peer
 	channels map[string]*chanState
@@ -273,7 +279,8 @@ type peer struct {
 	card     *identity.Card
 	hpke     hpke.PublicKey // the card's HPKE key, parsed
 	hpkeOf   []byte         // the KEM key bytes hpke was parsed from
-	verifier note.Verifier
+	verifier note.Verifier  // the current key's
+	chain    []keyLink      // the peer's key chain; the last is card's
 	paths    map[ConnID]*path
 	out      ConnID // the active outbound path, 0 if none
 	ready    bool   // out is set (its status arrived)
@@ -318,6 +325,10 @@ type outLog struct {
 	progress  time.Time      // when delivered last grew, or sending from it began
 	pending   []pendingEntry // entries delivered+1 .. size
 	receipt   []byte
+	keys      []logKey // where the key signing this log changes
+	// unchecked is the latest receipt cosigned by a key of the peer's not
+	// yet known here; it is checked again when the peer's chain grows.
+	unchecked []byte
 	// signed holds the checkpoints sent and not yet receipted, by size: a
 	// receipt that extends one of them byte for byte needs only the peer's
 	// signature checked.
@@ -328,7 +339,8 @@ type inLog struct {
 	tree    *transcript.Tree
 	size    uint64 // entries accepted (durable or being written)
 	durable uint64
-	receipt []byte // latest cosigned checkpoint
+	receipt []byte   // latest cosigned checkpoint
+	keys    []logKey // where the key signing this log changes
 }
 
 // New restores a core from a snapshot of the store.
@@ -358,15 +370,25 @@ func New(cfg Config, keys *identity.Keys, snap *store.Snapshot) (*Core, error) {
 			return nil, err
 		}
 	}
+	logKeys, err := c.restoreKeys(cfg, snap)
+	if err != nil {
+		return nil, err
+	}
 	for _, ch := range snap.Channels {
 		p := c.peers[ch.Peer]
 		if p == nil {
 			return nil, fmt.Errorf("channel %s: peer %s is not pinned", ch.ID, ch.Peer)
 		}
 		cs := &chanState{rec: ch, mine: outLog{tree: transcript.NewTree()}, theirs: inLog{tree: transcript.NewTree()}}
-		verifiers := []note.Verifier{c.verifierOf(ch.Proposer)}
+		// The charter is signed by the keys that signed entry 1 of each log.
+		mineAt1 := c.own[seqAt(logKeys[[2]string{ch.ID, keys.Name}], 1)].verifier
+		theirsAt1 := p.chain[min(seqAt(logKeys[[2]string{ch.ID, ch.Peer}], 1), len(p.chain)-1)].verifier
+		verifiers := []note.Verifier{theirsAt1}
+		if ch.Proposer == keys.Name {
+			verifiers = []note.Verifier{mineAt1}
+		}
 		if ch.State == store.Active {
-			verifiers = []note.Verifier{c.verifier, p.verifier}
+			verifiers = []note.Verifier{mineAt1, theirsAt1}
 		}
 		if cs.charter, err = channel.Parse(ch.Charter, verifiers...); err != nil {
 			return nil, fmt.Errorf("stored charter of %s: %w", ch.ID, err)
@@ -386,17 +408,19 @@ func New(cfg Config, keys *identity.Keys, snap *store.Snapshot) (*Core, error) {
 		if err != nil {
 			return nil, err
 		}
+		lk := logKeys[[2]string{l.Channel, l.Author}]
 		switch l.Author {
 		case keys.Name:
-			cs.mine = outLog{tree: tree, size: l.Size, durable: l.Size, delivered: l.ReceiptSize, sent: l.ReceiptSize, receipt: l.Receipt}
+			cs.mine = outLog{tree: tree, size: l.Size, durable: l.Size, delivered: l.ReceiptSize, sent: l.ReceiptSize, receipt: l.Receipt, keys: lk}
 		case cs.rec.Peer:
-			cs.theirs = inLog{tree: tree, size: l.Size, durable: l.Size}
+			cs.theirs = inLog{tree: tree, size: l.Size, durable: l.Size, keys: lk}
 			if l.Checkpoint != nil {
 				// Entries and the checkpoint covering them were stored in one
 				// batch, so they are durable: cosign again (Ed25519 is
 				// deterministic, so this is the same receipt as before).
 				if cp, err := transcript.ParseCheckpointText(noteText(l.Checkpoint)); err == nil && cp.Size == l.Size {
-					if r, err := transcript.Cosign(l.Checkpoint, c.peers[cs.rec.Peer].verifier, c.signer); err == nil {
+					p := c.peers[cs.rec.Peer]
+					if r, err := transcript.Cosign(l.Checkpoint, p.chain[min(seqAt(lk, l.Size), len(p.chain)-1)].verifier, c.signer); err == nil {
 						cs.theirs.receipt = r
 					}
 				}
@@ -455,22 +479,12 @@ func noteText(signed []byte) string {
 	return string(body) + "\n"
 }
 
-func (c *Core) verifierOf(name string) note.Verifier {
-	if name == c.keys.Name {
-		return c.verifier
-	}
-	if p := c.peers[name]; p != nil {
-		return p.verifier
-	}
-	return nil
-}
-
 func (c *Core) addPeer(card *identity.Card) error {
 	v, err := card.Verifier()
 	if err != nil {
 		return err
 	}
-	c.peers[card.Name] = &peer{card: card, verifier: v}
+	c.peers[card.Name] = &peer{card: card, verifier: v, chain: []keyLink{newLink(card.Name, card.SignKey, card)}}
 	return nil
 }
 
@@ -501,6 +515,12 @@ func (c *Core) Step(now time.Time, ev Event) []Action {
 		c.addPeerReq(ev)
 	case AddCodebook:
 		c.addCodebook(ev)
+	case Rotate:
+		c.rotate(ev)
+	case ReplacePeer:
+		c.replacePeer(ev)
+	case Statements:
+		c.statements(ev)
 	case FrameIn:
 		c.frameIn(ev)
 	case Connected:
@@ -517,7 +537,7 @@ func (c *Core) Step(now time.Time, ev Event) []Action {
 		c.pending[c.write] = c.onDurabl
 		b := c.batch
 		lazy := len(c.onDurabl) == 0 && len(b.Receipts)+len(b.Probes) > 0 &&
-			len(b.Peers)+len(b.Channels)+len(b.Entries)+len(b.Logs)+len(b.Acks)+len(b.Alerts)+len(b.Escalations) == 0
+			len(b.Keys)+len(b.LogKeys)+len(b.Peers)+len(b.Channels)+len(b.Entries)+len(b.Logs)+len(b.Acks)+len(b.Alerts)+len(b.Escalations) == 0
 		c.out = append(c.out, Persist{Write: c.write, Batch: b, Lazy: lazy})
 	}
 	return c.out
@@ -674,6 +694,12 @@ func (c *Core) appendMine(reqID uint64, cs *chanState, kind envelope.Kind, prec 
 		p.hpke, p.hpkeOf = k, p.card.KEMKey
 	}
 	to := p.hpke
+	if idx := cs.mine.size + 1; seqAt(cs.mine.keys, idx) != c.ownSeq() {
+		// A log begun after a rotation: its entries are signed by the
+		// current key from the first.
+		cs.mine.keys = append(cs.mine.keys, logKey{from: idx, seq: c.ownSeq()})
+		c.batch.LogKeys = append(c.batch.LogKeys, store.LogKey{Channel: cs.rec.ID, Author: c.keys.Name, From: idx, Seq: c.ownSeq()})
+	}
 	h := envelope.Header{
 		Channel: cs.rec.ID, Author: c.keys.Name, Recipient: cs.rec.Peer,
 		Index: cs.mine.size + 1, Precedence: prec, Kind: kind, Time: c.now,
@@ -862,7 +888,7 @@ func (c *Core) accept(ev Accept) {
 		c.done(ev.ID, Result{}, err)
 		return
 	}
-	if err := channel.Accept(cs.charter, p.verifier, c.signer); err != nil {
+	if err := channel.Accept(cs.charter, p.chain[seqAt(cs.theirs.keys, 1)].verifier, c.signer); err != nil {
 		c.done(ev.ID, Result{}, err)
 		return
 	}
@@ -906,9 +932,12 @@ func (c *Core) flush(peerName string) {
 			end := min(m.durable, m.sent+uint64(c.cfg.MaxBatch), m.delivered+uint64(c.cfg.Window))
 			f := &Frame{Type: FrameEntries, Channel: id, Author: c.keys.Name}
 			bytes := 0
+			seq := seqAt(m.keys, m.sent+1)
 			for i := m.sent + 1; i <= end; i++ {
 				raw := m.pending[i-m.delivered-1].raw
-				if bytes > 0 && bytes+len(raw) > c.cfg.MaxBatchBytes {
+				// A frame never spans a key change: its entries and its
+				// checkpoint are signed by one key.
+				if bytes > 0 && (bytes+len(raw) > c.cfg.MaxBatchBytes || seqAt(m.keys, i) != seq) {
 					end = i - 1
 					break
 				}
@@ -916,7 +945,7 @@ func (c *Core) flush(peerName string) {
 				f.Entries = append(f.Entries, raw)
 			}
 			cp := transcript.Checkpoint{Origin: transcript.Origin(id, c.keys.Name), Size: end, Root: m.pending[end-m.delivered-1].root}
-			signed, err := transcript.SignCheckpoint(cp, c.signer)
+			signed, err := transcript.SignCheckpoint(cp, c.signerAt(seq))
 			if err != nil {
 				panic(err)
 			}
@@ -945,10 +974,12 @@ func (c *Core) frameIn(ev FrameIn) {
 	}
 	var f *Frame
 	var err error
-	if ev.Pre != nil && ev.Pre.key.Equal(p.card.SignKey) {
+	if ev.Pre != nil {
+		// Decoding does not depend on the key; the entries were verified
+		// against ev.Pre's key, which checkEntry compares with the key
+		// of each entry's log.
 		f, err = ev.Pre.Frame, ev.Pre.Err
 	} else {
-		ev.Pre = nil
 		f, err = DecodeFrame(ev.Data)
 	}
 	if err != nil {
@@ -1035,7 +1066,7 @@ func (c *Core) status(p *peer, conn ConnID, f *Frame) {
 			// Only a checkpoint carrying this station's own signature can
 			// show that it wrote more than it holds; a bare number could
 			// be anything.
-			cp, _, err := transcript.OpenCheckpoint(l.Receipt, c.verifier, p.verifier)
+			cp, err := openCosigned(l.Receipt, c.ownVerifiers(), p.cosigners())
 			if err != nil || cp.Origin != transcript.Origin(id, c.keys.Name) || cp.Size <= cs.mine.size {
 				c.reject(p, conn, "bad status", id, "status from %s claims %d entries of log %s, this station wrote %d, and no receipt signed by this station shows it",
 					p.card.Name, l.Size, id, cs.mine.size)
@@ -1047,6 +1078,10 @@ func (c *Core) status(p *peer, conn ConnID, f *Frame) {
 		c.release(cs)
 		if len(l.Receipt) > 0 {
 			if r := c.applyReceipt(p, cs, l.Receipt); r != nil {
+				if r.quiet {
+					c.refuse(r.reason, "warning", id, p.card.Name, "%s", r.text)
+					continue
+				}
 				c.reject(p, conn, r.reason, id, "%s", r.text)
 				return
 			}
@@ -1105,6 +1140,10 @@ func (c *Core) receipt(p *peer, conn ConnID, f *Frame) {
 		return
 	}
 	if r := c.applyReceipt(p, cs, f.Checkpoint); r != nil {
+		if r.quiet {
+			c.refuse(r.reason, "warning", cs.rec.ID, p.card.Name, "%s", r.text)
+			return
+		}
 		c.reject(p, conn, r.reason, cs.rec.ID, "%s", r.text)
 		return
 	}
@@ -1124,32 +1163,48 @@ func (c *Core) block(cs *chanState, why string) {
 // refusal is a refused input, for the caller to report as it must.
 type refusal struct {
 	reason, text string
+	// quiet: a receipt that cannot be checked yet (cosigned by a key of
+	// the peer's this station has not learned): counted and warned about,
+	// without closing the connection, so that the key entry can come.
+	quiet bool
 }
 
 // applyReceipt checks a cosigned checkpoint of this station's log and marks
 // every entry it covers delivered. It returns why it refused it, if it did.
 func (c *Core) applyReceipt(p *peer, cs *chanState, signed []byte) *refusal {
 	m := &cs.mine
-	verifiers := []note.Verifier{c.verifier, p.verifier}
+	authors := c.ownVerifiers()
 	if body, err := transcript.ParseCheckpointText(noteText(signed)); err == nil {
 		if mine := m.signed[body.Size]; mine != nil && bytes.HasPrefix(signed, mine) {
-			verifiers = verifiers[1:] // our own signature is the one we sent
+			authors = nil // our own signature is the one we sent
 		}
 	}
-	cp, _, err := transcript.OpenCheckpoint(signed, verifiers...)
+	cp, err := openCosigned(signed, authors, p.cosigners())
 	if err != nil {
-		return &refusal{"bad cosignature", fmt.Sprintf("receipt from %s for %s refused: %v", p.card.Name, cs.rec.ID, err)}
+		// An old receipt cosigned by a key since revoked (a status frame
+		// a relay held back, say) adds nothing and is ignored; one that
+		// would deliver more is refused.
+		if old, err2 := openCosigned(signed, authors, p.allKeys()); err2 == nil && old.Size <= m.delivered {
+			return nil
+		}
+		if c.cosignedByUnknownKey(p, signed) {
+			m.unchecked = signed
+			return &refusal{reason: "receipt by unknown key", quiet: true, text: fmt.Sprintf(
+				"receipt from %s for %s is cosigned by a key of %s this station does not know yet (it changed its keys?): not taken; its key entry will tell",
+				p.card.Name, cs.rec.ID, p.card.Name)}
+		}
+		return &refusal{"bad cosignature", fmt.Sprintf("receipt from %s for %s refused: %v", p.card.Name, cs.rec.ID, err), false}
 	}
 	switch {
 	case cp.Origin != transcript.Origin(cs.rec.ID, c.keys.Name):
-		return &refusal{"bad cosignature", fmt.Sprintf("receipt from %s names log %q", p.card.Name, cp.Origin)}
+		return &refusal{"bad cosignature", fmt.Sprintf("receipt from %s names log %q", p.card.Name, cp.Origin), false}
 	case cp.Size <= m.delivered:
 		return nil // an old receipt: nothing new
 	case cp.Size > m.size:
-		return &refusal{"bad cosignature", fmt.Sprintf("receipt from %s covers %d entries of %s; this station wrote %d", p.card.Name, cp.Size, cs.rec.ID, m.size)}
+		return &refusal{"bad cosignature", fmt.Sprintf("receipt from %s covers %d entries of %s; this station wrote %d", p.card.Name, cp.Size, cs.rec.ID, m.size), false}
 	}
 	if want := m.pending[cp.Size-m.delivered-1].root; !bytes.Equal(want, cp.Root) {
-		return &refusal{"root mismatch", fmt.Sprintf("tamper alarm: receipt from %s for %s at size %d has a root this station never signed", p.card.Name, cs.rec.ID, cp.Size)}
+		return &refusal{"root mismatch", fmt.Sprintf("tamper alarm: receipt from %s for %s at size %d has a root this station never signed", p.card.Name, cs.rec.ID, cp.Size), false}
 	}
 	first := m.delivered + 1
 	m.pending = slices.Delete(m.pending, 0, int(cp.Size-m.delivered))
@@ -1182,7 +1237,10 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		c.reject(p, conn, "wrong author", f.Channel, "%s sent entries of %s's log %s", name, f.Author, f.Channel)
 		return
 	}
-	cp, opened, err := transcript.OpenCheckpoint(f.Checkpoint, p.verifier)
+	// The checkpoint is signed by the key that signed its last entry,
+	// which a key entry in this very frame may change: its text is read
+	// now, its signature checked once the entries have been.
+	cp, err := transcript.ParseCheckpointText(noteText(f.Checkpoint))
 	if err != nil || cp.Origin != transcript.Origin(f.Channel, name) {
 		if err == nil {
 			err = fmt.Errorf("origin %q", cp.Origin)
@@ -1206,14 +1264,61 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		agreed   *channel.Charter
 		// agreedBook is the codebook a proposal names.
 		agreedBook *codebook.Codebook
+		// The peer's key chain and this log's key positions as this frame
+		// leaves them; kept only if the whole frame is accepted.
+		chain    = p.chain
+		logKeys  []logKey
+		rotation []*identity.Rotation
 	)
 	if cs != nil {
 		theirs = &cs.theirs
 		expected = theirs.size + 1
+		logKeys = theirs.keys
 	}
+	var (
+		opened     *note.Note
+		cpVerifier note.Verifier
+	)
 	for i, raw := range f.Entries {
-		o := checkEntry(pre, p.card.SignKey, f, i)
+		if idx, ok := entryIndex(pre, raw, i); ok && idx < expected {
+			c.Stats.Duplicates++
+			continue
+		} else if ok && idx > expected {
+			// A gap, whatever key the entry is signed with (one after a
+			// key entry not yet held is signed by a key not yet known).
+			c.Stats.Refused["gap"]++
+			c.emit(Send{Peer: name, Conn: conn, Data: (&Frame{Type: FrameResend, Channel: f.Channel, Author: name, From: expected}).Encode()})
+			return
+		}
+		seq := seqAt(logKeys, expected)
+		if expected == 1 {
+			// A log's first entry is signed by whichever key of the
+			// chain, not revoked, its author had when it wrote it.
+			seq = len(chain) - 1
+			if e, err := envelope.Parse(raw); err == nil {
+				for s := len(chain) - 1; s >= 0; s-- {
+					if !chain[s].revoked && e.Verify(chain[s].key) == nil {
+						seq = s
+						break
+					}
+				}
+			}
+		}
+		seq = min(seq, len(chain)-1)
+		o := checkEntry(pre, chain[seq].key, f, i)
+		// docs/PROTOCOL.md, "Lost keys": once this station re-pinned the
+		// peer by fingerprint, the peer's key entry signed by the new key
+		// moves each of its logs to it.
+		lostSwitch := false
+		if o.Err != nil && seq+1 < len(chain) && chain[seq+1].reason == ReasonReplace {
+			if o2 := checkEntry(pre, chain[seq+1].key, f, i); o2.Err == nil && o2.Env.Kind == envelope.Key {
+				o, lostSwitch = o2, true
+			}
+		}
 		e, err := o.Env, o.Err
+		if err == nil && e.Index == 1 && seq > 0 && seqAt(logKeys, 1) != seq {
+			logKeys = append(slices.Clone(logKeys), logKey{from: 1, seq: seq})
+		}
 		if err != nil {
 			c.reject(p, conn, "bad entry", f.Channel, "entries from %s for %s refused: entry %d of the frame: %v", name, f.Channel, i+1, err)
 			return
@@ -1231,7 +1336,7 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 			c.emit(Send{Peer: name, Conn: conn, Data: (&Frame{Type: FrameResend, Channel: f.Channel, Author: name, From: expected}).Encode()})
 			return
 		}
-		body, err := o.open(c.keys)
+		body, err := c.openBody(&o)
 		var decoded any
 		if err == nil {
 			// Before the channel exists here (its proposal), only an
@@ -1255,7 +1360,7 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 			}
 			var err error
 			if cs == nil {
-				agreed, err = channel.Parse([]byte(b.Charter), p.verifier)
+				agreed, err = channel.Parse([]byte(b.Charter), chain[seq].verifier)
 				if err == nil && (agreed.ID != f.Channel || agreed.Proposer != name || agreed.Acceptor != c.keys.Name) {
 					err = fmt.Errorf("charter is for %s between %s and %s", agreed.ID, agreed.Proposer, agreed.Acceptor)
 				}
@@ -1263,7 +1368,7 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 					agreedBook, err = agreed.FindCodebook(c.cfg.Codebooks...)
 				}
 			} else if cs.rec.State == store.ProposedOut && transcript.SameBody([]byte(b.Charter), cs.charter.Text) {
-				agreed, err = channel.Parse([]byte(b.Charter), c.verifier, p.verifier)
+				agreed, err = channel.Parse([]byte(b.Charter), c.own[seqAt(cs.mine.keys, 1)].verifier, chain[seq].verifier)
 			} else {
 				err = fmt.Errorf("channel %s is %s here; the charter does not match", f.Channel, cs.rec.State)
 			}
@@ -1276,9 +1381,50 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 				c.refuse("unknown channel", "alarm", f.Channel, name, "entries from %s for unknown channel %s refused", name, f.Channel)
 				return
 			}
-			if e.Index == 1 || cs.rec.State != store.Active && agreed == nil {
+			if e.Index == 1 || cs.rec.State != store.Active && agreed == nil && e.Kind != envelope.Key {
 				c.refuse("not active", "alarm", f.Channel, name, "%s refused: channel %s is not active", e.ID(), f.Channel)
 				return
+			}
+			if k, ok := b.(*KeyBody); ok && k.Replaced != nil {
+				if lostSwitch || k.Replaced.Station != c.keys.Name {
+					c.refuse("bad key change", "alarm", f.Channel, name, "%s refused: a replacement record of %s, signed by %s's new key", e.ID(), k.Replaced.Station, name)
+					return
+				}
+			} else if ok && lostSwitch {
+				r := k.Rotation()
+				if r.Reason != identity.ReasonLost || !r.OldKey.Equal(chain[seq].key) || !r.Card.SignKey.Equal(chain[seq+1].key) ||
+					!bytes.Equal(r.Card.KEMKey, chain[seq+1].card.KEMKey) {
+					c.refuse("bad key change", "alarm", f.Channel, name, "%s refused: signed by the card %s was re-pinned with, but not its statement of the lost key", e.ID(), name)
+					return
+				}
+				logKeys = append(slices.Clone(logKeys), logKey{from: e.Index, seq: seq + 1})
+			} else if ok {
+				// docs/PROTOCOL.md, "Key rotation": the statement must be
+				// signed by the key this log is signed with so far.
+				r := k.Rotation()
+				if err := r.Check(name, chain[seq].key); err != nil {
+					c.refuse("bad key change", "alarm", f.Channel, name, "%s refused: %v", e.ID(), err)
+					return
+				}
+				if seq+1 < len(chain) {
+					next := chain[seq+1]
+					if !next.key.Equal(r.Card.SignKey) || !bytes.Equal(next.card.KEMKey, r.Card.KEMKey) {
+						c.refuse("bad key change", "alarm", f.Channel, name,
+							"tamper alarm: %s refused: it replaces %s's key %d by fingerprint %s, another of its logs by %s",
+							e.ID(), name, seq, r.Card.Fingerprint(), next.card.Fingerprint())
+						return
+					}
+				} else {
+					chain = slices.Clone(chain)
+					if r.Reason == identity.ReasonRevoke {
+						chain[seq].revoked = true
+					}
+					nl := newLink(name, r.Card.SignKey, r.Card)
+					nl.reason, nl.at = r.Reason, c.now
+					chain = append(chain, nl)
+					rotation = append(rotation, r)
+				}
+				logKeys = append(slices.Clone(logKeys), logKey{from: e.Index + 1, seq: seq + 1})
 			}
 			if a, ok := b.(*AckBody); ok {
 				if a.Of > cs.mine.size {
@@ -1302,6 +1448,19 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		})
 		bodies = append(bodies, decoded)
 		expected++
+	}
+	// The checkpoint, with the key that signed its last entry.
+	if cp.Size >= 1 {
+		// Before the log's own key entry, entries and checkpoints are
+		// signed by the old key even if it was revoked on another log.
+		cpVerifier = chain[min(seqAt(logKeys, cp.Size), len(chain)-1)].verifier
+		_, opened, err = transcript.OpenCheckpoint(f.Checkpoint, cpVerifier)
+	} else {
+		err = fmt.Errorf("size 0")
+	}
+	if err != nil {
+		c.reject(p, conn, "bad checkpoint", f.Channel, "entries from %s for %s refused: checkpoint: %v", name, f.Channel, err)
+		return
 	}
 	if len(accepted) == 0 {
 		// Nothing new: acknowledge again what is held.
@@ -1340,6 +1499,13 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 	}
 	theirs = &cs.theirs
 	theirs.tree, theirs.size = tree, expected-1
+	for _, k := range logKeys[len(theirs.keys):] {
+		c.batch.LogKeys = append(c.batch.LogKeys, store.LogKey{Channel: f.Channel, Author: name, From: k.from, Seq: k.seq})
+	}
+	theirs.keys = logKeys
+	if len(rotation) > 0 {
+		c.peerRotated(p, chain, rotation)
+	}
 	c.batch.Entries = append(c.batch.Entries, accepted...)
 	c.batch.Acks = append(c.batch.Acks, acks...)
 	c.batch.Logs = append(c.batch.Logs, store.Log{Channel: f.Channel, Author: name, Size: theirs.size, Hashes: tree.Hashes(), Checkpoint: f.Checkpoint})
@@ -1358,6 +1524,12 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 			what = "resumed"
 			c.setSuspension(cs, name, e, b)
 			c.alert("notice", cs.rec.ID, name, "%s resumed channel %s (by %s) %s", name, cs.rec.ID, b.By, b.Reason)
+		case *KeyBody:
+			what = "key"
+			if x := b.Replaced; x != nil {
+				c.alert("notice", cs.rec.ID, name, "%s re-pinned this station by fingerprint %s (by %s), replacing the lost key %s",
+					name, b.ReplacedCard().Fingerprint(), x.By, x.Old)
+			}
 		case *ReminderBody:
 			what = "reminder"
 			c.alert("alarm", cs.rec.ID, name, "%s reminds: %d of its entries on %s await acknowledgement here (first: %s/%s/%d)",
@@ -1373,7 +1545,7 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 			return
 		}
 		theirs.durable = size
-		r, err := transcript.CosignOpened(opened, p.verifier, c.signer)
+		r, err := transcript.CosignOpened(opened, cpVerifier, c.signer)
 		if err != nil {
 			panic(err) // verified above
 		}
@@ -1386,6 +1558,18 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		}
 		c.emit(Send{Peer: name, Conn: p.in, Data: (&Frame{Type: FrameReceipt, Channel: cs.rec.ID, Author: name, Checkpoint: r}).Encode()})
 	})
+}
+
+// entryIndex reads entry i's index, from pre if it was parsed there.
+func entryIndex(pre *Prepared, raw []byte, i int) (uint64, bool) {
+	if pre != nil && i < len(pre.Entries) && pre.Entries[i].Env != nil {
+		return pre.Entries[i].Env.Index, true
+	}
+	e, err := envelope.Parse(raw)
+	if err != nil {
+		return 0, false
+	}
+	return e.Index, true
 }
 
 // Channel states as operators see them, besides the agreement states

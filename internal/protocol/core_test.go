@@ -38,6 +38,8 @@ type memStore struct {
 	logs     map[string]*store.Log
 	acks     map[string]store.Ack
 	escal    []store.Escalation
+	keys     []store.Key
+	logKeys  []store.LogKey
 }
 
 func newMemStore() *memStore {
@@ -47,6 +49,16 @@ func newMemStore() *memStore {
 
 func (m *memStore) apply(t *testing.T, b *store.Batch) {
 	t.Helper()
+	for _, k := range b.Keys {
+		if !slices.ContainsFunc(m.keys, func(x store.Key) bool { return x.Station == k.Station && x.Seq == k.Seq }) {
+			m.keys = append(m.keys, k)
+		}
+	}
+	for _, k := range b.LogKeys {
+		if !slices.ContainsFunc(m.logKeys, func(x store.LogKey) bool { return x.Channel == k.Channel && x.Author == k.Author && x.From == k.From }) {
+			m.logKeys = append(m.logKeys, k)
+		}
+	}
 	for _, p := range b.Peers {
 		m.peers[p.Name] = p
 	}
@@ -156,6 +168,7 @@ func (m *memStore) clone() *memStore {
 	}
 	maps.Copy(c.acks, m.acks)
 	c.escal = slices.Clone(m.escal)
+	c.keys, c.logKeys = slices.Clone(m.keys), slices.Clone(m.logKeys)
 	return c
 }
 
@@ -180,12 +193,16 @@ func (m *memStore) snapshot(self string) *store.Snapshot {
 		}
 	}
 	s.Outstanding, s.Escalations = m.outstanding(self)
+	s.Keys, s.LogKeys = slices.Clone(m.keys), slices.Clone(m.logKeys)
 	return s
 }
 
 type simNode struct {
 	name     string
 	keys     *identity.Keys
+	retired  []*identity.Keys          // earlier keys, after a rotation
+	rotating map[uint64]*identity.Keys // new keys of rotations not yet done, by request
+	cards    map[string]*identity.Card // cards of those keys, by signing key
 	card     *identity.Card
 	core     *Core
 	disk     *memStore
@@ -283,6 +300,12 @@ func (s *sim) step(n *simNode, ev Event) {
 			n.notes = append(n.notes, a)
 		case Done:
 			n.done[a.ID] = a
+			if nk := n.rotating[a.ID]; nk != nil {
+				delete(n.rotating, a.ID)
+				if a.Err == nil {
+					n.retired, n.keys, n.card = append(n.retired, n.keys), nk, n.cards[string(nk.SignPublic())]
+				}
+			}
 			if a.Err == nil && a.Result.Entry != "" {
 				n.sent = append(n.sent, a.Result.Entry)
 			}
@@ -355,7 +378,34 @@ func (s *sim) crash(n *simNode) {
 		s.cut(id)
 	}
 	n.unsynced = nil
-	core, err := New(Config{MaxBatch: 8, MaxBatchBytes: 64 << 10, Window: 32}, n.keys, n.disk.snapshot(n.name))
+	// A rotation in flight is durable or not: the disk's own key chain
+	// says which keys are current.
+	all := append([]*identity.Keys{n.keys}, n.retired...)
+	for _, k := range n.rotating {
+		all = append(all, k)
+	}
+	n.rotating = nil
+	var last []byte
+	for _, k := range n.disk.keys {
+		if k.Station == n.name {
+			last = k.Card
+		}
+	}
+	if last != nil {
+		card, err := identity.ParseCard(last)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		n.retired = nil
+		for _, k := range all {
+			if k.SignPublic().Equal(card.SignKey) {
+				n.keys, n.card = k, card
+			} else {
+				n.retired = append(n.retired, k)
+			}
+		}
+	}
+	core, err := New(Config{MaxBatch: 8, MaxBatchBytes: 64 << 10, Window: 32, Retired: n.retired}, n.keys, n.disk.snapshot(n.name))
 	if err != nil {
 		s.t.Fatalf("%s does not restart from its disk: %v", n.name, err)
 	}
@@ -542,6 +592,34 @@ func runFaults(t *testing.T, s *sim) {
 		case r < 98:
 			s.counts["clock jump"]++
 			n.skew += time.Duration(s.rng.IntN(4*3600)-2*3600) * time.Second
+		case r < 99 && s.rng.IntN(20) == 0 && len(n.rotating) == 0:
+			// The station changes its keys (docs/PROTOCOL.md, "Key
+			// rotation"), under the same faults.
+			s.counts["rotation"]++
+			nk, err := identity.NewKeys(n.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			card, err := identity.NewCard(nk, n.name, []string{n.name + ":1"}, s.now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stmt, err := identity.NewRotation(n.keys, card, identity.ReasonRotate, s.now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			old := n.card
+			if n.cards == nil {
+				n.cards = map[string]*identity.Card{}
+			}
+			n.cards[string(nk.SignPublic())] = card
+			s.request(n, func(id uint64) Event {
+				if n.rotating == nil {
+					n.rotating = map[uint64]*identity.Keys{}
+				}
+				n.rotating[id] = nk
+				return Rotate{ID: id, Keys: nk, Statement: stmt, OldCard: old, By: "signal officer"}
+			})
 		}
 	}
 	s.settle(200000)
@@ -581,7 +659,9 @@ func checkInvariants(t *testing.T, s *sim) {
 				t.Fatalf("log %s: %d entries, receipt covers %v", k, len(mine), l)
 			}
 			if len(mine) > 0 {
-				cp, _, err := transcript.OpenCheckpoint(l.Receipt, n.core.verifier, peer.core.verifier)
+				// Signed by the author's key at that size and cosigned by
+				// any of the receiver's keys (either may have rotated).
+				cp, err := openCosigned(l.Receipt, n.core.ownVerifiers(), peer.core.ownVerifiers())
 				if err != nil {
 					t.Fatalf("log %s: stored receipt: %v", k, err)
 				}

@@ -74,7 +74,7 @@ func (c *Core) importFrames(ev Import) {
 // checkImported checks everything in a frame of a bundle that can be
 // checked before anything changes: structure, signatures, addresses.
 func (c *Core) checkImported(p *peer, pre *Prepared) error {
-	if pre == nil || !pre.key.Equal(p.card.SignKey) {
+	if pre == nil {
 		return fmt.Errorf("not prepared against %s's key", p.card.Name)
 	}
 	if pre.Err != nil {
@@ -83,7 +83,11 @@ func (c *Core) checkImported(p *peer, pre *Prepared) error {
 	f := pre.Frame
 	switch f.Type {
 	case FrameEntries:
-		cp, _, err := transcript.OpenCheckpoint(f.Checkpoint, p.verifier)
+		// Across a key change the entries and checkpoints are signed by
+		// keys of the peer's chain (docs/PROTOCOL.md, "Key rotation");
+		// which key at which index is the core's to check when it takes
+		// the frame.
+		cp, err := openCosigned(f.Checkpoint, p.allKeys(), nil)
 		if err != nil {
 			return fmt.Errorf("checkpoint of %s/%s: %v", f.Channel, f.Author, err)
 		}
@@ -92,16 +96,18 @@ func (c *Core) checkImported(p *peer, pre *Prepared) error {
 		}
 		for i, o := range pre.Entries {
 			switch {
-			case o.Err != nil:
+			case o.Err != nil && !p.signedByChain(o):
 				return fmt.Errorf("entry %d: %v", i+1, o.Err)
-			case o.OpenErr != nil:
+			case o.Env == nil:
+				return fmt.Errorf("entry %d: %v", i+1, o.Err)
+			case o.OpenErr != nil && c.reopen(o) != nil:
 				return fmt.Errorf("entry %d does not open: %v", i+1, o.OpenErr)
 			case o.Env.Channel != f.Channel || o.Env.Author != p.card.Name || o.Env.Recipient != c.keys.Name:
 				return fmt.Errorf("entry %d is %s, addressed to %s", i+1, o.Env.ID(), o.Env.Recipient)
 			}
 		}
 	case FrameReceipt:
-		cp, _, err := transcript.OpenCheckpoint(f.Checkpoint, c.verifier, p.verifier)
+		cp, err := openCosigned(f.Checkpoint, c.ownVerifiers(), p.cosigners())
 		if err != nil {
 			return fmt.Errorf("receipt of %s/%s: %v", f.Channel, f.Author, err)
 		}
@@ -130,9 +136,10 @@ func (c *Core) Export(peer string) ([][]byte, error) {
 		for from := m.delivered; from < m.durable; {
 			f := &Frame{Type: FrameEntries, Channel: id, Author: c.keys.Name}
 			end, size := from, 0
+			seq := seqAt(m.keys, from+1)
 			for end < m.durable && len(f.Entries) < c.cfg.MaxBatch {
 				raw := m.pending[end-m.delivered].raw
-				if size > 0 && size+len(raw) > c.cfg.MaxBatchBytes {
+				if size > 0 && (size+len(raw) > c.cfg.MaxBatchBytes || seqAt(m.keys, end+1) != seq) {
 					break
 				}
 				f.Entries = append(f.Entries, raw)
@@ -140,7 +147,7 @@ func (c *Core) Export(peer string) ([][]byte, error) {
 				end++
 			}
 			cp := transcript.Checkpoint{Origin: transcript.Origin(id, c.keys.Name), Size: end, Root: m.pending[end-m.delivered-1].root}
-			signed, err := transcript.SignCheckpoint(cp, c.signer)
+			signed, err := transcript.SignCheckpoint(cp, c.signerAt(seq))
 			if err != nil {
 				return nil, err
 			}

@@ -80,6 +80,16 @@ func TestCoreRefuses(t *testing.T) {
 		}
 		return (&Frame{Type: FrameReceipt, Channel: "ops", Author: "ALPHA", Checkpoint: r}).Encode()
 	}()
+	// Cosigned under another name: not even a key BRAVO may have changed to.
+	otherName, _ := identity.NewKeys("CHARLIE")
+	foreignReceipt := func() []byte {
+		l := b.disk.logs["ops/ALPHA"]
+		r, err := transcript.Cosign(l.Checkpoint, a.core.verifier, otherName.Signer())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return (&Frame{Type: FrameReceipt, Channel: "ops", Author: "ALPHA", Checkpoint: r}).Encode()
+	}()
 
 	tests := []struct {
 		name   string
@@ -96,7 +106,12 @@ func TestCoreRefuses(t *testing.T) {
 		{"entries for an unknown channel", b, frame("nowhere", a.keys, entry("nowhere", 1, a.keys)), "unknown channel", nil},
 		{"entries of another author's log", b, (&Frame{Type: FrameEntries, Channel: "ops", Author: "BRAVO", Checkpoint: []byte("x"), Entries: [][]byte{entry("ops", next, a.keys)}}).Encode(), "wrong author", nil},
 		{"oversized entry", b, (&Frame{Type: FrameEntries, Channel: "ops", Author: "ALPHA", Checkpoint: []byte("x"), Entries: [][]byte{make([]byte, envelope.MaxSize+1)}}).Encode(), "malformed frame", nil},
-		{"receipt cosigned by another key", a, forgedReceipt, "bad cosignature", nil},
+		// A receipt cosigned by a key under BRAVO's name that ALPHA does
+		// not know may be BRAVO's after a key change whose key entry has
+		// not arrived: not taken, warned about, the connection kept so
+		// that the key entry can come (PROTOCOL.md, "Key rotation").
+		{"receipt cosigned by another key", a, forgedReceipt, "receipt by unknown key", nil},
+		{"receipt cosigned under another name", a, foreignReceipt, "bad cosignature", nil},
 		{"hello with another protocol version", b, (&Frame{Type: FrameHello, Version: Version + 1}).Encode(), "protocol version", nil},
 		{"entry signed by another key, prepared against that key", b, frame("ops", a.keys, entry("ops", next, impostor)), "bad entry", impostor},
 		{"entry signed by another key, prepared", b, frame("ops", a.keys, entry("ops", next, impostor)), "bad entry", a.keys},
@@ -123,7 +138,7 @@ func TestCoreRefuses(t *testing.T) {
 				}
 			}
 			_, alive := s.conns[conn]
-			if keep := tt.reason == "unknown channel"; keep {
+			if keep := tt.reason == "unknown channel" || tt.reason == "receipt by unknown key"; keep {
 				if sawError || !alive {
 					t.Error("a refusal that would repeat closed the connection")
 				}

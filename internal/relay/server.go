@@ -80,9 +80,10 @@ type Server struct {
 	err       error         // why the writer stopped, if it failed
 
 	mu        sync.Mutex
-	allowed   map[string]stationRow // string(key) →
-	pending   map[string]load       // by recipient key
-	deposited map[string]load       // by sender key
+	alias     map[string]ed25519.PublicKey // a rotated station's earlier key → its current key
+	allowed   map[string]stationRow        // string(key) →
+	pending   map[string]load              // by recipient key
+	deposited map[string]load              // by sender key
 	conns     map[string]map[*serverConn]struct{}
 	raw       map[net.Conn]struct{} // every accepted connection, to close them all
 	counters  Counters
@@ -147,7 +148,7 @@ func open(ctx context.Context, dir string, cfg *Config, keys *identity.Keys, car
 		allowed: map[string]stationRow{}, pending: byRecipient, deposited: bySender,
 		conns: map[string]map[*serverConn]struct{}{}, raw: map[net.Conn]struct{}{}, counters: counters,
 	}
-	s.tls = link.ServerConfig(cert, s.lookup)
+	s.tls = link.ChainServerConfig(func() tls.Certificate { return cert }, s.lookupChain)
 	if err := s.refresh(ctx); err != nil {
 		return nil, err
 	}
@@ -166,8 +167,12 @@ func (s *Server) refresh(ctx context.Context) error {
 	for _, r := range rows {
 		m[string(r.Key)] = r
 	}
+	alias, err := s.st.aliases(ctx)
+	if err != nil {
+		return err
+	}
 	s.mu.Lock()
-	s.allowed = m
+	s.allowed, s.alias = m, alias
 	s.mu.Unlock()
 	return nil
 }
@@ -195,6 +200,49 @@ func (s *Server) station(k ed25519.PublicKey) (stationRow, bool) {
 func (s *Server) lookup(k ed25519.PublicKey) (string, bool) {
 	r, ok := s.station(k)
 	return r.Name, ok
+}
+
+// lookupChain is lookup that also follows rotation statements: a station
+// that changed its keys presents its new key with the statements, signed
+// by the key allowed here, in its certificate. The relay then allows the
+// new key in place of the old, moves the old key's waiting mail to it,
+// and takes deposits addressed to the old key for it (docs/PROTOCOL.md,
+// "Key rotation"). A revoked key is not followed further than its
+// revocation: its holder could sign another.
+func (s *Server) lookupChain(k ed25519.PublicKey, stmts [][]byte) (string, bool) {
+	if name, ok := s.lookup(k); ok {
+		return name, true
+	}
+	if len(stmts) == 0 {
+		return "", false
+	}
+	s.mu.Lock()
+	rows := make([]stationRow, 0, len(s.allowed))
+	for _, r := range s.allowed {
+		rows = append(rows, r)
+	}
+	s.mu.Unlock()
+	for _, r := range rows {
+		got, path := identity.Follow(r.Name, r.Key, stmts, nil)
+		if len(path) == 0 || !got.Equal(k) {
+			continue
+		}
+		last := path[len(path)-1]
+		ctx, cancel := context.WithTimeout(context.Background(), handshakeTimeout)
+		w := &write{kind: writeRotate, from: r.Key, to: k, payload: last.Card.Text, statement: last.Text}
+		err := s.do(ctx, w)
+		cancel()
+		if err == nil {
+			err = w.err
+		}
+		if err != nil {
+			s.Log.Error("recording a station's key rotation", "station", r.Name, "err", err)
+			return "", false
+		}
+		s.Log.Info("a station changed its keys", "station", r.Name, "fingerprint", last.Card.Fingerprint())
+		return r.Name, true
+	}
+	return "", false
 }
 
 // refuse counts a refusal.
@@ -688,6 +736,7 @@ const (
 	writeExpire
 	writeSeen
 	writeFlush
+	writeRotate // a station changed its keys
 )
 
 // write is one change for the writer. done, if set, is called on the
@@ -698,10 +747,12 @@ type write struct {
 	from    ed25519.PublicKey // deposit: the sender
 	to      ed25519.PublicKey // deposit: the recipient; delete, seen: the station
 	payload []byte
-	upTo    uint64
-	cutoff  time.Time // expire
-	at      time.Time // seen
-	done    func(*write)
+	// rotate: from is the old key, to the new, payload the new card.
+	statement []byte
+	upTo      uint64
+	cutoff    time.Time // expire
+	at        time.Time // seen
+	done      func(*write)
 
 	// results
 	id     uint64 // deposit
@@ -799,6 +850,9 @@ func (s *Server) apply(batch []*write) error {
 		if w.kind == writeDeposit {
 			s.mu.Lock()
 			_, ok := s.allowed[string(w.to)]
+			if _, aliased := s.alias[string(w.to)]; aliased {
+				ok = true
+			}
 			s.mu.Unlock()
 			if !ok {
 				if err := s.refresh(ctx); err != nil {
@@ -810,6 +864,14 @@ func (s *Server) apply(batch []*write) error {
 	}
 	now := s.now()
 	dPending, dDeposited := map[string]load{}, map[string]load{}
+	// Key rotations first, so that deposits in the same batch addressed
+	// to an old key go to the new one.
+	rotations := map[string]ed25519.PublicKey{}
+	for _, w := range batch {
+		if w.kind == writeRotate {
+			rotations[string(w.from)] = w.to
+		}
+	}
 	var counted Counters
 	counted.Refused = map[string]int64{}
 	woken := map[string]bool{}
@@ -821,6 +883,9 @@ func (s *Server) apply(batch []*write) error {
 	for _, w := range batch {
 		switch w.kind {
 		case writeDeposit:
+			if nk, ok := rotations[string(w.to)]; ok {
+				w.to = nk
+			}
 			if err := s.deposit(ctx, tx, w, now, dPending, dDeposited); err != nil {
 				return s.failBatch(batch, err)
 			}
@@ -849,6 +914,11 @@ func (s *Server) apply(batch []*write) error {
 			if _, err := tx.ExecContext(ctx, `UPDATE stations SET last_seen = ? WHERE key = ?`, nanos(w.at), []byte(w.to)); err != nil {
 				return s.failBatch(batch, err)
 			}
+		case writeRotate:
+			if err := rotateStation(ctx, tx, w, now); err != nil {
+				return s.failBatch(batch, err)
+			}
+			woken[string(w.to)] = true
 		case writeFlush:
 		}
 	}
@@ -874,6 +944,25 @@ func (s *Server) apply(batch []*write) error {
 	for k, d := range dDeposited {
 		s.deposited[k] = addLoad(s.deposited[k], d)
 	}
+	for old, nk := range rotations {
+		if r, ok := s.allowed[old]; ok {
+			delete(s.allowed, old)
+			card, _ := identity.ParseCard(rotationCard(batch, old))
+			r.Key = nk
+			if card != nil {
+				r.Card, r.Fingerprint, r.Party = card.Text, card.Fingerprint(), card.Party
+			}
+			s.allowed[string(nk)] = r
+		}
+		s.pending[string(nk)] = addLoad(s.pending[string(nk)], s.pending[old])
+		delete(s.pending, old)
+		for k, v := range s.alias {
+			if v.Equal(ed25519.PublicKey(old)) {
+				s.alias[k] = nk
+			}
+		}
+		s.alias[old] = nk
+	}
 	for k := range woken {
 		for c := range s.conns[k] {
 			wake = append(wake, c)
@@ -893,6 +982,44 @@ func (s *Server) apply(batch []*write) error {
 	}
 	if n := counted.Expired; n > 0 {
 		s.Log.Info("expired mail deleted", "messages", n)
+	}
+	return nil
+}
+
+// rotateStation replaces a station's allowed key by its new one in the
+// store, with the mail waiting for it, and records the change so that
+// deposits to the old key reach the new.
+func rotateStation(ctx context.Context, tx *sql.Tx, w *write, now time.Time) error {
+	card, err := identity.ParseCard(w.payload)
+	if err != nil {
+		return err
+	}
+	var name string
+	if err := tx.QueryRowContext(ctx, `SELECT name FROM stations WHERE key = ?`, []byte(w.from)).Scan(&name); err != nil {
+		return fmt.Errorf("rotating key %s: %w", keyText(w.from), err)
+	}
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`UPDATE stations SET key = ?, party = ?, card = ?, fingerprint = ? WHERE key = ?`, []any{[]byte(w.to), card.Party, card.Text, card.Fingerprint(), []byte(w.from)}},
+		{`UPDATE mail SET recipient = ? WHERE recipient = ?`, []any{[]byte(w.to), []byte(w.from)}},
+		{`UPDATE rotated SET new_key = ? WHERE new_key = ?`, []any{[]byte(w.to), []byte(w.from)}},
+		{`INSERT INTO rotated (old_key, new_key, name, at, statement) VALUES (?, ?, ?, ?, ?)`, []any{[]byte(w.from), []byte(w.to), name, nanos(now), w.statement}},
+	} {
+		if _, err := tx.ExecContext(ctx, q.sql, q.args...); err != nil {
+			return fmt.Errorf("rotating the key of %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// rotationCard is the new card of the rotation of old in batch.
+func rotationCard(batch []*write, old string) []byte {
+	for _, w := range batch {
+		if w.kind == writeRotate && string(w.from) == old {
+			return w.payload
+		}
 	}
 	return nil
 }
@@ -932,6 +1059,9 @@ func (s *Server) failBatch(batch []*write, err error) error {
 func (s *Server) deposit(ctx context.Context, tx *sql.Tx, w *write, now time.Time, dPending, dDeposited map[string]load) error {
 	size := int64(len(w.payload))
 	s.mu.Lock()
+	if nk, ok := s.alias[string(w.to)]; ok {
+		w.to = nk // addressed to a station's earlier key
+	}
 	recipient, allowed := s.allowed[string(w.to)]
 	p := addLoad(s.pending[string(w.to)], dPending[string(w.to)])
 	d := addLoad(s.deposited[string(w.from)], dDeposited[string(w.from)])

@@ -139,6 +139,25 @@ func (st *store) allow(ctx context.Context, r stationRow) error {
 	return tx.Commit()
 }
 
+// aliases reads the keys of stations that rotated, each to its station's
+// current key.
+func (st *store) aliases(ctx context.Context) (map[string]ed25519.PublicKey, error) {
+	rows, err := st.db.QueryContext(ctx, `SELECT old_key, new_key FROM rotated`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]ed25519.PublicKey{}
+	for rows.Next() {
+		var o, n []byte
+		if err := rows.Scan(&o, &n); err != nil {
+			return nil, err
+		}
+		out[string(o)] = n
+	}
+	return out, rows.Err()
+}
+
 // stations reads every allowed station.
 func (st *store) stations(ctx context.Context) ([]stationRow, error) {
 	rows, err := st.db.QueryContext(ctx, `SELECT key, name, party, card, fingerprint, added_at, last_seen FROM stations ORDER BY name`)

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -99,6 +100,24 @@ func Backup(ctx context.Context, dir, out string) error {
 			return err
 		}
 	}
+	// Earlier keys after a rotation (see keys.go): bodies in flight were
+	// sealed to them, and entries signed with them may await a receipt.
+	retired, err := os.ReadDir(filepath.Join(dir, "keys", "retired"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		f.Close()
+		return err
+	}
+	for _, d := range retired {
+		if !retiredRE.MatchString("keys/retired/" + d.Name() + "/kem.key") {
+			continue
+		}
+		for _, name := range []string{"signing.key", "kem.key"} {
+			if err := add("keys/retired/"+d.Name()+"/"+name, filepath.Join(dir, "keys", "retired", d.Name(), name)); err != nil {
+				f.Close()
+				return err
+			}
+		}
+	}
 	if err := add("hotline.db", snapshot); err != nil {
 		f.Close()
 		return err
@@ -135,6 +154,9 @@ func Backup(ctx context.Context, dir, out string) error {
 	}
 	return os.Rename(out+".tmp", out)
 }
+
+// retiredRE names a retired key file in a backup.
+var retiredRE = regexp.MustCompile(`^keys/retired/[0-9]{1,6}/(signing|kem)\.key$`)
 
 // MaxBackup bounds what Restore reads from one file of a backup.
 const MaxBackup = 64 << 30
@@ -189,6 +211,12 @@ func restore(ctx context.Context, dir string, r io.Reader) (err error) {
 			return fmt.Errorf("reading backup: %w", err)
 		}
 		seen, ok := want[hdr.Name]
+		if !ok && retiredRE.MatchString(hdr.Name) {
+			if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, filepath.FromSlash(hdr.Name))), 0o700); err != nil {
+				return err
+			}
+			ok, want[hdr.Name] = true, false
+		}
 		switch {
 		case !ok:
 			return fmt.Errorf("backup holds %q, which is not part of a station", hdr.Name)

@@ -19,7 +19,8 @@ import (
 // ctx ended it, or the reason the station stopped (a failed write, a lost
 // lease).
 func (s *Station) Run(ctx context.Context) error {
-	cert, err := link.Certificate(s.Cfg.Name, s.Keys.Sign)
+	keys, _ := s.identity()
+	cert, err := s.makeCert(ctx, keys)
 	if err != nil {
 		return err
 	}
@@ -51,7 +52,7 @@ func (s *Station) Run(ctx context.Context) error {
 		}
 		ln.Close()
 	}()
-	tlsCfg := link.ServerConfig(cert, s.peerName)
+	tlsCfg := link.ChainServerConfig(s.currentCert, s.peerLookup)
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -85,10 +86,14 @@ func (s *Station) serveInbound(ctx context.Context, tc *tls.Conn) {
 		return
 	}
 	k, _ := link.PeerKey(tc.ConnectionState())
-	name, ok := s.peerName(k)
+	stmts := link.Statements(tc.ConnectionState())
+	name, ok := s.peerLookup(k, stmts)
 	if !ok {
 		tc.Close()
 		return
+	}
+	if len(stmts) > 0 {
+		s.event(protocol.Statements{Peer: name, Statements: stmts})
 	}
 	s.serveConn(name, k, link.NewConn(tc), false)
 }
@@ -117,7 +122,8 @@ func (s *Station) serveConn(peer string, key ed25519.PublicKey, c *link.Conn, ou
 		if err != nil {
 			break
 		}
-		s.event(protocol.FrameIn{Peer: peer, Conn: id, Data: data, Pre: protocol.Prepare(data, key, s.Keys)})
+		keys, _ := s.identity()
+		s.event(protocol.FrameIn{Peer: peer, Conn: id, Data: data, Pre: protocol.Prepare(data, key, keys)})
 	}
 	c.Close()
 	s.mu.Lock()
@@ -140,13 +146,15 @@ func (s *Station) startDialer(peer string) {
 }
 
 func (s *Station) dial(ctx context.Context, peer string) {
-	var card *identity.Card
-	if err := s.inLoop(ctx, func() { card = s.core.Peer(peer) }); err != nil || card == nil {
-		return
-	}
-	cfg := link.ClientConfig(s.cert, peer, card.SignKey)
+	cfg := link.ChainClientConfig(s.currentCert, peer, s.acceptPeer(peer))
 	b := link.Backoff{Min: 50 * time.Millisecond, Max: 5 * time.Second}
 	for ctx.Err() == nil {
+		// The card is read again for each round: the peer may have
+		// changed its keys (and endpoints) since.
+		var card *identity.Card
+		if err := s.inLoop(ctx, func() { card = s.core.Peer(peer) }); err != nil || card == nil {
+			return
+		}
 		for _, addr := range card.Endpoints {
 			tc, err := link.Dial(ctx, addr, cfg)
 			if err != nil {
@@ -164,7 +172,11 @@ func (s *Station) dial(ctx context.Context, peer string) {
 				}
 			}()
 			began := time.Now()
-			s.serveConn(peer, card.SignKey, c, true)
+			k, _ := link.PeerKey(tc.ConnectionState())
+			if stmts := link.Statements(tc.ConnectionState()); len(stmts) > 0 {
+				s.event(protocol.Statements{Peer: peer, Statements: stmts})
+			}
+			s.serveConn(peer, k, c, true)
 			// Only a connection that lasted starts the backoff again, so a
 			// peer that refuses every connection is not redialed in a loop.
 			if time.Since(began) > 10*time.Second {

@@ -98,7 +98,8 @@ func (s *Station) BundleImport(ctx context.Context, data []byte) (*ImportView, e
 	}
 	pres := make([]*protocol.Prepared, len(b.Frames))
 	for i, f := range b.Frames {
-		pres[i] = protocol.Prepare(f, key, s.Keys)
+		keys, _ := s.identity()
+		pres[i] = protocol.Prepare(f, key, keys)
 	}
 	res, err := s.call(ctx, func(id uint64) protocol.Event {
 		return protocol.Import{ID: id, Peer: b.From, Frames: pres}

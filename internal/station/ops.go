@@ -43,6 +43,9 @@ type Ops interface {
 	Escalations(ctx context.Context, channel string) ([]store.Escalation, error)
 	BundleExport(ctx context.Context, peer string) (*OfflineBundle, error)
 	BundleImport(ctx context.Context, data []byte) (*ImportView, error)
+	RotateKeys(ctx context.Context, r KeyRequest) (*RotationView, error)
+	ReplacePeer(ctx context.Context, card []byte, fingerprint, by string) (*PeerView, error)
+	KeyHistory(ctx context.Context, station string) ([]KeyView, error)
 }
 
 var _ Ops = (*Station)(nil)
@@ -55,6 +58,9 @@ type PeerView struct {
 	Endpoints   []string  `json:"endpoints"`
 	AddedAt     time.Time `json:"added_at"`
 	Connected   bool      `json:"connected"`
+	// Keys is the peer's key history, oldest first (one key if it never
+	// changed them).
+	Keys []KeyView `json:"keys"`
 }
 
 // ChannelView describes a channel.
@@ -218,7 +224,10 @@ func badRequest(format string, args ...any) error {
 }
 
 // Card returns the station's signed card.
-func (s *Station) Card(ctx context.Context) ([]byte, error) { return s.OwnCard.Text, nil }
+func (s *Station) Card(ctx context.Context) ([]byte, error) {
+	_, card := s.identity()
+	return card.Text, nil
+}
 
 // AddPeer pins a peer's card after checking the fingerprint a person read.
 func (s *Station) AddPeer(ctx context.Context, text []byte, fingerprint string) (*PeerView, error) {
@@ -272,7 +281,11 @@ func (s *Station) Peers(ctx context.Context) ([]PeerView, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, PeerView{Name: p.Name, Party: p.Party, Fingerprint: p.Fingerprint, Endpoints: c.Endpoints, AddedAt: p.AddedAt, Connected: conn[p.Name]})
+		ks, err := s.KeyHistory(ctx, p.Name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, PeerView{Name: p.Name, Party: p.Party, Fingerprint: p.Fingerprint, Endpoints: c.Endpoints, AddedAt: p.AddedAt, Connected: conn[p.Name], Keys: ks})
 	}
 	return out, nil
 }
@@ -695,21 +708,44 @@ func (s *Station) Export(ctx context.Context, ch string) (*transcript.Bundle, er
 	if c.State != store.Active {
 		return nil, badRequest("channel %s is %s: there is no agreed transcript yet", ch, c.State)
 	}
-	peers, err := s.Store.Peers(ctx)
-	if err != nil {
-		return nil, err
-	}
+	keys, ownCard := s.identity()
 	b := &transcript.Bundle{Format: transcript.BundleFormat, Channel: ch, ExportedBy: s.Cfg.Name, ExportedAt: time.Now().UTC(),
-		Cards: []string{string(s.OwnCard.Text)}, Charter: string(c.Charter)}
-	var peerCard *identity.Card
-	for _, p := range peers {
-		if p.Name == c.Peer {
-			b.Cards = append(b.Cards, string(p.Card))
-			peerCard, _ = identity.ParseCard(p.Card)
+		Charter: string(c.Charter)}
+	// Each station's cards, oldest first: its key chain, or its one card.
+	chains := map[string][]*identity.Card{}
+	for _, name := range []string{s.Cfg.Name, c.Peer} {
+		rows, err := s.Store.Keys(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			card, err := identity.ParseCard(r.Card)
+			if err != nil {
+				return nil, fmt.Errorf("key %d of %s: %w", r.Seq, name, err)
+			}
+			chains[name] = append(chains[name], card)
 		}
 	}
-	if peerCard == nil {
-		return nil, fmt.Errorf("channel %s: peer %s has no stored card", ch, c.Peer)
+	if len(chains[s.Cfg.Name]) == 0 {
+		chains[s.Cfg.Name] = []*identity.Card{ownCard}
+	}
+	if len(chains[c.Peer]) == 0 {
+		peers, err := s.Store.Peers(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range peers {
+			if p.Name == c.Peer {
+				card, err := identity.ParseCard(p.Card)
+				if err != nil {
+					return nil, err
+				}
+				chains[c.Peer] = []*identity.Card{card}
+			}
+		}
+		if len(chains[c.Peer]) == 0 {
+			return nil, fmt.Errorf("channel %s: peer %s has no stored card", ch, c.Peer)
+		}
 	}
 	// The receipt is read before the log, so that it never covers entries
 	// the bundle does not hold.
@@ -721,6 +757,7 @@ func (s *Station) Export(ctx context.Context, ch string) (*transcript.Bundle, er
 		l, err := s.Store.Log(ctx, ch, author)
 		if errors.Is(err, store.ErrNotFound) {
 			b.Logs = append(b.Logs, transcript.BundleLog{Author: author, Entries: [][]byte{}})
+			b.Cards = append(b.Cards, string(chains[author][len(chains[author])-1].Text))
 			continue
 		}
 		if err != nil {
@@ -733,7 +770,29 @@ func (s *Station) Export(ctx context.Context, ch string) (*transcript.Bundle, er
 		bl := transcript.BundleLog{Author: author, Entries: make([][]byte, len(es))}
 		for i, e := range es {
 			bl.Entries[i] = e.Raw
+			if e.Kind == envelope.Key {
+				kb, err := protocol.DecodeBody(e.Kind, e.Body)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", e.ID(), err)
+				}
+				k := kb.(*protocol.KeyBody)
+				bl.Keys = append(bl.Keys, transcript.BundleKey{Index: e.Index, Statement: k.Statement, Replaced: k.Replaced})
+			}
 		}
+		// The card the log began with: the one whose key signed entry 1
+		// (the log's key entries lead on from it).
+		first := chains[author][len(chains[author])-1]
+		if len(es) > 0 {
+			if env, err := envelope.Parse(es[0].Raw); err == nil {
+				for _, card := range chains[author] {
+					if env.Verify(card.SignKey) == nil {
+						first = card
+						break
+					}
+				}
+			}
+		}
+		b.Cards = append(b.Cards, string(first.Text))
 		if author == s.Cfg.Name {
 			r := ownReceipt
 			if len(r) == 0 {
@@ -741,11 +800,19 @@ func (s *Station) Export(ctx context.Context, ch string) (*transcript.Bundle, er
 			}
 			bl.Checkpoint = string(r)
 		} else if l.Checkpoint != nil {
-			v, err := peerCard.Verifier()
-			if err != nil {
-				return nil, err
+			// Signed by the key of its last entry: one of the peer's chain.
+			var r []byte
+			err := fmt.Errorf("the stored checkpoint of %s's log is not signed by any of its keys", author)
+			for _, card := range chains[author] {
+				v, verr := card.Verifier()
+				if verr != nil {
+					return nil, verr
+				}
+				if r, verr = transcript.Cosign(l.Checkpoint, v, keys.Signer()); verr == nil {
+					err = nil
+					break
+				}
 			}
-			r, err := transcript.Cosign(l.Checkpoint, v, s.Keys.Signer())
 			if err != nil {
 				return nil, err
 			}
@@ -766,7 +833,8 @@ func (s *Station) Status(ctx context.Context) (*StatusView, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &StatusView{Station: s.Cfg.Name, Party: s.Cfg.Party, Fingerprint: s.OwnCard.Fingerprint(), Channels: chs, Peers: ps, Refused: map[string]int{}}
+	_, ownCard := s.identity()
+	v := &StatusView{Station: s.Cfg.Name, Party: s.Cfg.Party, Fingerprint: ownCard.Fingerprint(), Channels: chs, Peers: ps, Refused: map[string]int{}}
 	if a := s.PeerAddr(); a != nil {
 		v.PeerAddr = a.String()
 	}

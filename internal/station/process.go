@@ -65,7 +65,9 @@ type Station struct {
 	mu         sync.Mutex
 	conns      map[protocol.ConnID]conn
 	relays     *relays
-	pins       map[string]string // string(ed25519 key) → peer name
+	pins       map[string]string // string(ed25519 key) → peer name: each peer's current key
+	chainKeys  map[string]string // every key of each peer's chain not revoked → peer name
+	rotMu      sync.Mutex        // one key change at a time
 	books      []*codebook.Codebook
 	dialers    map[string]context.CancelFunc
 	subs       map[chan protocol.Notify]struct{}
@@ -108,16 +110,13 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 	if err != nil {
 		return nil, err
 	}
-	keys, err := identity.LoadKeys(filepath.Join(dir, "keys"))
-	if err != nil {
-		return nil, err
-	}
-	card, err := ReadCard(dir)
-	if err != nil {
-		return nil, fmt.Errorf("reading own card: %w", err)
-	}
-	if !card.SignKey.Equal(keys.SignPublic()) || card.Name != keys.Name {
-		return nil, fmt.Errorf("%s/card does not match the keys in %s/keys", dir, dir)
+	// The keys are checked now (a key readable by others is refused before
+	// anything else), unless a key change was interrupted: finishKeys
+	// then completes it from what the store says.
+	if _, err := os.Stat(filepath.Join(dir, "keys", "next")); err != nil {
+		if _, err := identity.LoadKeys(filepath.Join(dir, "keys")); err != nil {
+			return nil, err
+		}
 	}
 	if log == nil {
 		log = Logger()
@@ -140,7 +139,7 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 			return nil, err
 		}
 	}
-	snap, err := st.Load(ctx, keys.Name)
+	snap, err := st.Load(ctx, cfg.Name)
 	if err != nil {
 		if leaser != nil {
 			leaser.Release(context.Background())
@@ -149,7 +148,22 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 		lock.Close()
 		return nil, fmt.Errorf("loading store: %w", err)
 	}
-	books, _, err := loadCodebooks(ctx, st)
+	// A key change a crash interrupted is finished (or discarded) before
+	// the keys are used: the store says which are current.
+	keys, retired, err := finishKeys(dir, cfg.Name, snap)
+	var card *identity.Card
+	if err == nil {
+		card, err = ReadCard(dir)
+		if err != nil {
+			err = fmt.Errorf("reading own card: %w", err)
+		} else if !card.SignKey.Equal(keys.SignPublic()) || card.Name != keys.Name {
+			err = fmt.Errorf("%s/card does not match the keys in %s/keys", dir, dir)
+		}
+	}
+	var books []*codebook.Codebook
+	if err == nil {
+		books, _, err = loadCodebooks(ctx, st)
+	}
 	if err != nil {
 		if leaser != nil {
 			leaser.Release(context.Background())
@@ -160,6 +174,7 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 	}
 	cfgCore := protocol.DefaultConfig
 	cfgCore.Codebooks = books
+	cfgCore.Retired = retired
 	_, err = os.Stat(filepath.Join(dir, RestoredFile))
 	cfgCore.Restored = err == nil
 	cfgCore.Relays = len(card.Relays) > 0
@@ -183,10 +198,7 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 		conns: map[protocol.ConnID]conn{}, pins: map[string]string{}, dialers: map[string]context.CancelFunc{},
 		subs: map[chan protocol.Notify]struct{}{}, detectKick: make(chan struct{}, 1), books: books,
 	}
-	for _, p := range snap.Peers {
-		c, _ := identity.ParseCard(p.Card) // parsed by the core already
-		s.pins[string(c.SignKey)] = c.Name
-	}
+	s.refreshPins()
 	s.metrics = newMetrics(s, core.Channels())
 	if f, ok := sqliteFile(dir, cfg.Store); ok {
 		s.dbFile = f
@@ -510,6 +522,9 @@ func (s *Station) notify(notes []protocol.Notify) {
 		if n.What == "received" && (n.Kind == envelope.Notice || n.Kind == envelope.Report) {
 			s.kickDetect()
 		}
+		if n.What == "key" {
+			s.refreshPins()
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -563,5 +578,8 @@ func (s *Station) peerName(k ed25519.PublicKey) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	name, ok := s.pins[string(k)]
+	if !ok {
+		name, ok = s.chainKeys[string(k)]
+	}
 	return name, ok
 }

@@ -141,7 +141,8 @@ func (s *Station) startRelays(ctx context.Context) {
 	r := &relays{s: s, clients: map[string]*relay.Client{}, refs: map[string]identity.RelayRef{}, own: map[string]bool{},
 		paths: map[string]*relayPath{}, changed: make(chan struct{}, 1)}
 	s.relays = r
-	for _, ref := range s.OwnCard.Relays {
+	_, ownCard := s.identity()
+	for _, ref := range ownCard.Relays {
 		r.refs[string(ref.Key)] = ref
 		r.own[string(ref.Key)] = true
 	}
@@ -179,7 +180,7 @@ func (s *Station) pinNames() []string {
 func (r *relays) keep(ctx context.Context, key string, ref identity.RelayRef) {
 	b := link.Backoff{Min: 50 * time.Millisecond, Max: 5 * time.Second}
 	for ctx.Err() == nil {
-		c, err := relay.Dial(ctx, ref.Addr, ref.Key, r.s.cert)
+		c, err := relay.Dial(ctx, ref.Addr, ref.Key, r.s.currentCert())
 		if err != nil {
 			if errors.Is(err, relay.ErrNotAllowed) || errors.Is(err, link.ErrNotPinned) {
 				r.s.event(protocol.LinkRefused{Reason: "relay refused", Text: fmt.Sprintf("relay %s at %s: %v", ref.Name, ref.Addr, err)})
@@ -260,6 +261,17 @@ func (r *relays) serve(ctx context.Context, c *relay.Client, own bool) {
 // take sorts one mail onto the peer's relay path.
 func (r *relays) take(m relay.Mail) {
 	name, ok := r.s.peerName(m.From)
+	if !ok && len(m.Payload) > 0 && protocol.FrameType(m.Payload[0]) == protocol.FrameEntries {
+		// A peer that changed its keys deposits under its new key, which
+		// this station learns from the key entry such a frame may carry:
+		// entries are taken by their author's name and checked by its
+		// signatures as always (the relay's "from" was never trusted).
+		if f, err := protocol.DecodeFrame(m.Payload); err == nil {
+			if _, pinned := r.s.peerKey(f.Author); pinned {
+				name, ok = f.Author, true
+			}
+		}
+	}
 	if !ok || len(m.Payload) == 0 {
 		r.s.event(protocol.LinkRefused{Reason: "relay mail", Text: fmt.Sprintf("a relay handed over mail (%d bytes) from a key that is not a pinned peer, or empty", len(m.Payload))})
 		return
@@ -283,7 +295,8 @@ func (r *relays) take(m relay.Mail) {
 	case protocol.FrameStatus, protocol.FrameReceipt, protocol.FrameResend, protocol.FrameProbeReply, protocol.FrameError:
 		conn = rp.out
 	}
-	r.s.event(protocol.FrameIn{Peer: name, Conn: conn, Data: m.Payload, Pre: protocol.Prepare(m.Payload, m.From, r.s.Keys)})
+	keys, _ := r.s.identity()
+	r.s.event(protocol.FrameIn{Peer: name, Conn: conn, Data: m.Payload, Pre: protocol.Prepare(m.Payload, m.From, keys)})
 }
 
 // watch brings each peer's relay path up when a relay to deposit at and

@@ -178,8 +178,38 @@ type CheckStats struct {
 	ProbeRTT               time.Duration
 }
 
+// Key is one link of a station's key chain (this station's or a peer's):
+// its card of sequence number Seq, from 0 (the card first pinned, or made
+// at init) up, and how it came to replace key Seq-1. See docs/PROTOCOL.md,
+// "Key rotation".
+type Key struct {
+	Station     string
+	Seq         int
+	Card        []byte // the signed card
+	Fingerprint string
+	// Reason is "initial" for Seq 0, "rotate" or "revoke" for a signed
+	// rotation statement (revoke: key Seq-1 is revoked), "replace" for a
+	// peer re-pinned by fingerprint after it lost its key (key Seq-1 is
+	// revoked).
+	Reason    string
+	Statement []byte // the rotation statement; empty for initial and replace
+	At        time.Time
+	Detail    string // who did it, for a replacement and this station's own rotations
+}
+
+// LogKey says that the entries of a log from index From on are signed by
+// its author's key Seq; a log with no LogKey is signed by key 0.
+type LogKey struct {
+	Channel string
+	Author  string
+	From    uint64
+	Seq     int
+}
+
 // Batch is a set of records applied atomically and durably.
 type Batch struct {
+	Keys        []Key
+	LogKeys     []LogKey
 	Peers       []Peer
 	Channels    []Channel
 	Entries     []Entry
@@ -193,12 +223,14 @@ type Batch struct {
 
 // Empty reports whether b holds nothing.
 func (b *Batch) Empty() bool {
-	return len(b.Peers)+len(b.Channels)+len(b.Entries)+len(b.Logs)+len(b.Receipts)+len(b.Acks)+len(b.Alerts)+
+	return len(b.Keys)+len(b.LogKeys)+len(b.Peers)+len(b.Channels)+len(b.Entries)+len(b.Logs)+len(b.Receipts)+len(b.Acks)+len(b.Alerts)+
 		len(b.Escalations)+len(b.Probes) == 0
 }
 
 // Merge appends o's records to b.
 func (b *Batch) Merge(o *Batch) {
+	b.Keys = append(b.Keys, o.Keys...)
+	b.LogKeys = append(b.LogKeys, o.LogKeys...)
 	b.Peers = append(b.Peers, o.Peers...)
 	b.Channels = append(b.Channels, o.Channels...)
 	b.Entries = append(b.Entries, o.Entries...)
@@ -223,6 +255,10 @@ type Snapshot struct {
 	// are the steps already taken for them.
 	Outstanding []Entry
 	Escalations []Escalation
+	// Keys are every station's key chain, by station and Seq; LogKeys
+	// where each log's key changes, by channel, author and From.
+	Keys    []Key
+	LogKeys []LogKey
 }
 
 // Query selects messages.
@@ -257,6 +293,8 @@ type Store interface {
 	Messages(ctx context.Context, q Query) ([]Message, error)
 	// Log returns the state of one log.
 	Log(ctx context.Context, channel, author string) (*Log, error)
+	// Keys returns the key chains (station "" for all), by station and Seq.
+	Keys(ctx context.Context, station string) ([]Key, error)
 	// Peers and Channels list what is pinned and agreed.
 	Peers(ctx context.Context) ([]Peer, error)
 	Channels(ctx context.Context) ([]Channel, error)

@@ -58,6 +58,9 @@ func (s *Store) SetFence(f func(ctx context.Context, tx *sql.Tx) error) {
 
 // The write statements, prepared once per connection.
 var writeSQL = map[string]string{
+	"key": `INSERT INTO keys (station, seq, card, fingerprint, reason, statement, at, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`,
+	"logKey": `INSERT INTO log_keys (channel, author, from_idx, seq) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 	"peer": `INSERT INTO peers (name, party, card, fingerprint, added_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT(name) DO UPDATE SET party = excluded.party, card = excluded.card, fingerprint = excluded.fingerprint`,
 	"channel": `INSERT INTO channels (id, peer, level, state, proposer, charter, created_at, updated_at, suspensions, last_check, last_check_at)
@@ -354,6 +357,17 @@ func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
 
 func (s *Store) apply(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
 	stmt := func(name string) *sql.Stmt { return tx.StmtContext(ctx, s.stmts[name]) }
+	for _, k := range b.Keys {
+		if _, err := stmt("key").ExecContext(ctx,
+			k.Station, k.Seq, k.Card, k.Fingerprint, k.Reason, k.Statement, nanos(k.At), k.Detail); err != nil {
+			return fmt.Errorf("key %d of %s: %w", k.Seq, k.Station, err)
+		}
+	}
+	for _, k := range b.LogKeys {
+		if _, err := stmt("logKey").ExecContext(ctx, k.Channel, k.Author, idxArg(k.From), k.Seq); err != nil {
+			return fmt.Errorf("key of log %s/%s at %d: %w", k.Channel, k.Author, k.From, err)
+		}
+	}
 	for _, p := range b.Peers {
 		if _, err := stmt("peer").ExecContext(ctx,
 			p.Name, p.Party, p.Card, p.Fingerprint, nanos(p.AddedAt)); err != nil {
@@ -471,6 +485,12 @@ func (s *Store) Load(ctx context.Context, self string) (*store.Snapshot, error) 
 		return nil, err
 	}
 	if snap.Channels, err = s.Channels(ctx); err != nil {
+		return nil, err
+	}
+	if snap.Keys, err = s.Keys(ctx, ""); err != nil {
+		return nil, err
+	}
+	if snap.LogKeys, err = s.logKeys(ctx); err != nil {
 		return nil, err
 	}
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT channel, author, size, hashes, checkpoint, receipt, receipt_size FROM logs ORDER BY channel, author`))
@@ -717,6 +737,46 @@ func (s *Store) Messages(ctx context.Context, q store.Query) ([]store.Message, e
 }
 
 // Peers lists pinned peers by name.
+// Keys returns the key chains of one station, or of all ("").
+func (s *Store) Keys(ctx context.Context, station string) ([]store.Key, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT station, seq, card, fingerprint, reason, statement, at, detail FROM keys
+		WHERE ? = '' OR station = ? ORDER BY station, seq`), station, station)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Key
+	for rows.Next() {
+		var k store.Key
+		var at int64
+		if err := rows.Scan(&k.Station, &k.Seq, &k.Card, &k.Fingerprint, &k.Reason, &k.Statement, &at, &k.Detail); err != nil {
+			return nil, err
+		}
+		k.At = fromNanos(at)
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) logKeys(ctx context.Context) ([]store.LogKey, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT channel, author, from_idx, seq FROM log_keys ORDER BY channel, author, from_idx`))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.LogKey
+	for rows.Next() {
+		var k store.LogKey
+		var from int64
+		if err := rows.Scan(&k.Channel, &k.Author, &from, &k.Seq); err != nil {
+			return nil, err
+		}
+		k.From = uint64(from)
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
 func (s *Store) Peers(ctx context.Context) ([]store.Peer, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT name, party, card, fingerprint, added_at FROM peers ORDER BY name`))
 	if err != nil {

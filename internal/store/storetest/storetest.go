@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Alerts", testAlerts},
 		{"ChannelSuspensionsAndCheck", testChannelState},
 		{"Escalations", testEscalations},
+		{"Keys", testKeys},
 		{"Probes", testProbes},
 		{"CheckStats", testCheckStats},
 		{"Outstanding", testOutstanding},
@@ -1960,4 +1961,42 @@ func testOutstanding(t *testing.T, w *world, open func(t *testing.T) store.Store
 		"ops/bravo/7",
 	))
 	checkEscalations(t, "Load after changes: escalations", snap.Escalations, []store.Escalation{xs[2]})
+}
+
+// testKeys: key chains and log key positions are stored once each (a
+// second write of the same seq or position changes nothing), read back in
+// order, by station, and loaded in the snapshot.
+func testKeys(t *testing.T, w *world, open func(t *testing.T) store.Store) {
+	s := open(t)
+	ctx := t.Context()
+	ks := []store.Key{
+		{Station: "bravo", Seq: 1, Card: []byte("card b1"), Fingerprint: "FP-B1", Reason: "revoke", Statement: []byte("stmt"), At: at(2), Detail: ""},
+		{Station: "alpha", Seq: 0, Card: []byte("card a0"), Fingerprint: "FP-A0", Reason: "initial", Statement: []byte{}, At: at(1), Detail: ""},
+		{Station: "bravo", Seq: 0, Card: []byte("card b0"), Fingerprint: "FP-B0", Reason: "initial", Statement: []byte{}, At: at(1), Detail: ""},
+	}
+	lks := []store.LogKey{{Channel: "ops", Author: "bravo", From: 7, Seq: 1}, {Channel: "ops", Author: "alpha", From: 1 << 40, Seq: 0}}
+	apply(t, s, &store.Batch{Keys: ks, LogKeys: lks})
+	again := ks[0]
+	again.Card, again.Reason = []byte("other"), "rotate"
+	apply(t, s, &store.Batch{Keys: []store.Key{again}, LogKeys: []store.LogKey{{Channel: "ops", Author: "bravo", From: 7, Seq: 5}}})
+	got, err := s.Keys(ctx, "bravo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Seq != 0 || got[1].Seq != 1 || string(got[1].Card) != "card b1" || got[1].Reason != "revoke" ||
+		string(got[1].Statement) != "stmt" || !got[1].At.Equal(at(2)) || got[1].Fingerprint != "FP-B1" {
+		t.Fatalf("Keys(bravo) = %+v", got)
+	}
+	all, err := s.Keys(ctx, "")
+	if err != nil || len(all) != 3 || all[0].Station != "alpha" {
+		t.Fatalf("Keys(\"\") = %+v, %v", all, err)
+	}
+	snap, err := s.Load(ctx, "alpha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Keys) != 3 || len(snap.LogKeys) != 2 || snap.LogKeys[0].Author != "alpha" || snap.LogKeys[0].From != 1<<40 ||
+		snap.LogKeys[1].Seq != 1 {
+		t.Fatalf("snapshot keys %+v, log keys %+v", snap.Keys, snap.LogKeys)
+	}
 }

@@ -1,0 +1,442 @@
+package station
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"hotline/internal/identity"
+	"hotline/internal/link"
+	"hotline/internal/protocol"
+	"hotline/internal/store"
+)
+
+// Keys on disk (docs/OPERATIONS.md, "Key rotation"):
+//
+//	keys/signing.key, keys/kem.key   the current keys
+//	keys/next/                       new keys while a rotation is being made durable
+//	keys/retired/<seq>/              each earlier key, by its place in the chain (0 first)
+//
+// A rotation writes keys/next, makes the change durable in the store (the
+// core's key entries and the key chain, one write), then moves the current
+// keys to keys/retired/<seq> and keys/next into place, and writes the new
+// card. Open finishes a rotation a crash interrupted after the store
+// write, and discards keys/next if the store never took it.
+
+// KeyRequest rotates or revokes this station's keys.
+type KeyRequest struct {
+	// Reason is "rotate" (a planned change) or "revoke" (the current key
+	// may be compromised).
+	Reason string `json:"reason"`
+	By     string `json:"by"`             // who ordered it
+	Note   string `json:"note,omitempty"` // why, kept in this station's key history
+}
+
+// KeyView is one key of a station's chain.
+type KeyView struct {
+	Seq         int       `json:"seq"`
+	Fingerprint string    `json:"fingerprint"`
+	Reason      string    `json:"reason"` // how it replaced the key before: initial, rotate, revoke, replace
+	At          time.Time `json:"at"`
+	Revoked     bool      `json:"revoked"`
+	Current     bool      `json:"current"`
+	Detail      string    `json:"detail,omitempty"`
+}
+
+// RotationView reports a key change.
+type RotationView struct {
+	Station        string    `json:"station"`
+	Reason         string    `json:"reason"`
+	OldFingerprint string    `json:"old_fingerprint"`
+	Fingerprint    string    `json:"fingerprint"`
+	Channels       int       `json:"channels"` // logs that got a key entry
+	Keys           []KeyView `json:"keys"`
+}
+
+var errRotating = errors.New("a key change is already in progress")
+
+// RotateKeys makes new keys and a new card (same party, endpoints and
+// relays) and changes the station to them: a key entry signed by the
+// current key on every channel, then everything signed with the new.
+func (s *Station) RotateKeys(ctx context.Context, r KeyRequest) (*RotationView, error) {
+	if r.Reason != identity.ReasonRotate && r.Reason != identity.ReasonRevoke && r.Reason != identity.ReasonLost {
+		return nil, badRequest("reason %q is not %s, %s or %s", r.Reason, identity.ReasonRotate, identity.ReasonRevoke, identity.ReasonLost)
+	}
+	if r.By == "" || len(r.By) > 128 {
+		return nil, badRequest("say who orders the key change (--as, 1 to 128 bytes)")
+	}
+	if len(r.Note) > 1024 {
+		return nil, badRequest("the note is %d bytes; at most 1024", len(r.Note))
+	}
+	if !s.rotMu.TryLock() {
+		return nil, badRequest("%v", errRotating)
+	}
+	defer s.rotMu.Unlock()
+	keys, card := s.identity()
+	now := time.Now()
+	if !now.Truncate(time.Second).After(card.Issued) {
+		now = card.Issued.Add(time.Second)
+	}
+	nk, err := identity.NewKeys(keys.Name)
+	if err != nil {
+		return nil, err
+	}
+	ncard, err := identity.NewCardRelays(nk, card.Party, card.Endpoints, card.Relays, now)
+	if err != nil {
+		return nil, err
+	}
+	var stmt *identity.Rotation
+	if r.Reason == identity.ReasonLost {
+		stmt, err = identity.NewLostStatement(keys.SignPublic(), nk, ncard, now)
+	} else {
+		stmt, err = identity.NewRotation(keys, ncard, r.Reason, now)
+	}
+	if err != nil {
+		return nil, err
+	}
+	kdir := filepath.Join(s.Dir, "keys")
+	next := filepath.Join(kdir, "next")
+	if err := os.RemoveAll(next); err != nil {
+		return nil, err
+	}
+	if err := nk.Save(next); err != nil {
+		return nil, err
+	}
+	by := r.By
+	if r.Note != "" {
+		by += ": " + r.Note
+	}
+	if _, err := s.call(ctx, func(id uint64) protocol.Event {
+		return protocol.Rotate{ID: id, Keys: nk, Statement: stmt, OldCard: card, By: by}
+	}); err != nil {
+		os.RemoveAll(next)
+		s.audit(ctx, r.By, "key."+r.Reason, keys.Name, "failed", err.Error())
+		return nil, asBadRequest(err)
+	}
+	s.audit(ctx, r.By, "key."+r.Reason, keys.Name, "ok", fmt.Sprintf("fingerprint %s replaces %s; %s", ncard.Fingerprint(), card.Fingerprint(), r.Note))
+	var chain []protocol.KeyInfo
+	var channels int
+	s.inLoop(context.Background(), func() {
+		chain = s.core.Keys(keys.Name)
+		for _, c := range s.core.Channels() {
+			if c.Written > 0 {
+				channels++
+			}
+		}
+	})
+	if err := swapKeys(s.Dir, len(chain)-2, ncard); err != nil {
+		// The store has the change; the station cannot go on with the old
+		// keys. Open finishes the swap.
+		s.fail(fmt.Errorf("keys changed in the store but not on disk (%v); restart the station to finish", err))
+		return nil, err
+	}
+	if err := s.setIdentity(ctx, nk, ncard); err != nil {
+		return nil, err
+	}
+	s.Log.Warn("keys changed", "reason", r.Reason, "fingerprint", ncard.Fingerprint(), "old", card.Fingerprint())
+	view := &RotationView{Station: keys.Name, Reason: r.Reason, OldFingerprint: card.Fingerprint(), Fingerprint: ncard.Fingerprint(), Channels: channels}
+	view.Keys, err = s.KeyHistory(ctx, keys.Name)
+	return view, err
+}
+
+// ReplacePeer re-pins a peer that lost its key, under its new card, after
+// checking the fingerprint a person read aloud, as at first contact
+// (docs/PROTOCOL.md, "Lost keys").
+func (s *Station) ReplacePeer(ctx context.Context, text []byte, fingerprint, by string) (*PeerView, error) {
+	card, err := identity.ParseCard(text)
+	if err != nil {
+		return nil, badRequest("%v", err)
+	}
+	if !identity.SameFingerprint(card.Fingerprint(), fingerprint) {
+		s.audit(ctx, by, "peer.replace", card.Name, "refused", "fingerprint mismatch")
+		return nil, badRequest("%v: the card of %s has fingerprint %s, not %s; do not pin it", identity.ErrFingerprint, card.Name, card.Fingerprint(), fingerprint)
+	}
+	if by == "" || len(by) > 128 {
+		return nil, badRequest("say who re-pins the peer (--as, 1 to 128 bytes)")
+	}
+	if _, err := s.call(ctx, func(id uint64) protocol.Event { return protocol.ReplacePeer{ID: id, Card: card, By: by} }); err != nil {
+		s.audit(ctx, by, "peer.replace", card.Name, "refused", err.Error())
+		return nil, asBadRequest(err)
+	}
+	s.audit(ctx, by, "peer.replace", card.Name, "ok", "fingerprint "+card.Fingerprint())
+	ks, err := s.KeyHistory(ctx, card.Name)
+	if err != nil {
+		return nil, err
+	}
+	return &PeerView{Name: card.Name, Party: card.Party, Fingerprint: card.Fingerprint(), Endpoints: card.Endpoints, AddedAt: time.Now().UTC(), Keys: ks}, nil
+}
+
+// audit records a key action in the operators' audit trail. A trail that
+// cannot be written is logged: the key change itself is already durable.
+func (s *Station) audit(ctx context.Context, who, action, target, outcome, detail string) {
+	if _, err := s.Store.AppendAudit(ctx, store.AuditRecord{At: time.Now().UTC(), Operator: who, Action: action, Target: target,
+		Outcome: outcome, Detail: detail, Addr: "local"}); err != nil {
+		s.Log.Error("writing the audit trail", "action", action, "err", err)
+	}
+}
+
+// swapKeys moves the current keys to keys/retired/<seq> and keys/next
+// into their place, then writes the card. Each step can be repeated.
+func swapKeys(dir string, seq int, card *identity.Card) error {
+	kdir := filepath.Join(dir, "keys")
+	next := filepath.Join(kdir, "next")
+	ret := filepath.Join(kdir, "retired", strconv.Itoa(seq))
+	if err := os.MkdirAll(ret, 0o700); err != nil {
+		return err
+	}
+	for _, f := range []string{"signing.key", "kem.key"} {
+		if _, err := os.Stat(filepath.Join(next, f)); err != nil {
+			continue // moved already
+		}
+		if _, err := os.Stat(filepath.Join(ret, f)); err != nil {
+			if err := os.Rename(filepath.Join(kdir, f), filepath.Join(ret, f)); err != nil {
+				return err
+			}
+		}
+		if err := os.Rename(filepath.Join(next, f), filepath.Join(kdir, f)); err != nil {
+			return err
+		}
+	}
+	for _, d := range []string{ret, kdir} {
+		if err := syncDir(d); err != nil {
+			return err
+		}
+	}
+	if err := os.Remove(next); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return writeFileSync(filepath.Join(dir, "card"), card.Text, 0o644)
+}
+
+func syncDir(d string) error {
+	f, err := os.Open(d)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+// finishKeys brings the key files in line with the store: the store's
+// own key chain says which keys are current. A change the store recorded
+// is completed from keys/next (whatever part of the move a crash left
+// undone); one it did not record is discarded. It returns the current
+// keys and the earlier ones.
+func finishKeys(dir, name string, snap *store.Snapshot) (*identity.Keys, []*identity.Keys, error) {
+	kdir := filepath.Join(dir, "keys")
+	next := filepath.Join(kdir, "next")
+	var own []store.Key
+	for _, k := range snap.Keys {
+		if k.Station == name {
+			own = append(own, k)
+		}
+	}
+	sort.Slice(own, func(i, j int) bool { return own[i].Seq < own[j].Seq })
+	var last *identity.Card
+	if len(own) > 0 {
+		var err error
+		if last, err = identity.ParseCard(own[len(own)-1].Card); err != nil {
+			return nil, nil, fmt.Errorf("this station's current card in the store: %w", err)
+		}
+	}
+	if _, err := os.Stat(next); err == nil {
+		if last != nil && nextHolds(next, last) {
+			if err := swapKeys(dir, len(own)-2, last); err != nil {
+				return nil, nil, fmt.Errorf("finishing the key change: %w", err)
+			}
+		} else if err := os.RemoveAll(next); err != nil {
+			return nil, nil, err
+		}
+	}
+	keys, err := identity.LoadKeys(kdir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if last != nil {
+		if !last.SignKey.Equal(keys.SignPublic()) || !bytes.Equal(last.KEMKey, keys.KEM.PublicKey().Bytes()) {
+			return nil, nil, fmt.Errorf("the keys in %s are not this station's current keys (fingerprint %s in the store)", kdir, last.Fingerprint())
+		}
+		if data, err := os.ReadFile(filepath.Join(dir, "card")); err != nil || !bytes.Equal(data, last.Text) {
+			if err := writeFileSync(filepath.Join(dir, "card"), last.Text, 0o644); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	var retired []*identity.Keys
+	des, err := os.ReadDir(filepath.Join(kdir, "retired"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, nil, err
+	}
+	for _, d := range des {
+		k, err := identity.LoadKeys(filepath.Join(kdir, "retired", d.Name()))
+		if err != nil {
+			return nil, nil, fmt.Errorf("retired keys: %w", err)
+		}
+		retired = append(retired, k)
+	}
+	return keys, retired, nil
+}
+
+// nextHolds reports whether what is left in keys/next belongs to card: a
+// key file there that is card's (the other may have been moved already).
+func nextHolds(next string, card *identity.Card) bool {
+	held := false
+	if nk, err := identity.LoadKeys(next); err == nil {
+		return nk.SignPublic().Equal(card.SignKey) && bytes.Equal(nk.KEM.PublicKey().Bytes(), card.KEMKey)
+	}
+	if data, err := os.ReadFile(filepath.Join(next, "signing.key")); err == nil {
+		_, seed, _ := strings.Cut(strings.TrimSpace(string(data)), "\n")
+		if raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(seed)); err == nil && len(raw) == ed25519.SeedSize {
+			if !ed25519.NewKeyFromSeed(raw).Public().(ed25519.PublicKey).Equal(card.SignKey) {
+				return false
+			}
+			held = true
+		}
+	}
+	if data, err := os.ReadFile(filepath.Join(next, "kem.key")); err == nil {
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(data)))
+		if err != nil {
+			return false
+		}
+		k, err := identity.KEM.NewPrivateKey(raw)
+		if err != nil || !bytes.Equal(k.PublicKey().Bytes(), card.KEMKey) {
+			return false
+		}
+		held = true
+	}
+	return held
+}
+
+// identity returns the station's current keys and card.
+func (s *Station) identity() (*identity.Keys, *identity.Card) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Keys, s.OwnCard
+}
+
+// setIdentity switches the station to new keys and card: new connections
+// present the new certificate, which carries the rotation statements.
+func (s *Station) setIdentity(ctx context.Context, k *identity.Keys, c *identity.Card) error {
+	cert, err := s.makeCert(ctx, k)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.Keys, s.OwnCard, s.cert = k, c, cert
+	s.mu.Unlock()
+	return nil
+}
+
+// makeCert makes the TLS certificate for k, carrying this station's
+// rotation statements, so that a peer that has an earlier key pinned can
+// follow them.
+func (s *Station) makeCert(ctx context.Context, k *identity.Keys) (tls.Certificate, error) {
+	rows, err := s.Store.Keys(ctx, k.Name)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	var stmts [][]byte
+	for _, r := range rows {
+		if len(r.Statement) > 0 {
+			stmts = append(stmts, r.Statement)
+		}
+	}
+	return link.CertificateWith(k.Name, k.Sign, stmts)
+}
+
+func (s *Station) currentCert() tls.Certificate {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cert
+}
+
+// KeyHistory lists a station's key chain (this station's or a peer's),
+// oldest first.
+func (s *Station) KeyHistory(ctx context.Context, station string) ([]KeyView, error) {
+	var info []protocol.KeyInfo
+	if err := s.inLoop(ctx, func() { info = s.core.Keys(station) }); err != nil {
+		return nil, err
+	}
+	if info == nil {
+		return nil, badRequest("%v: %q", protocol.ErrUnknownPeer, station)
+	}
+	rows, err := s.Store.Keys(ctx, station)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]KeyView, len(info))
+	for i, k := range info {
+		out[i] = KeyView{Seq: k.Seq, Fingerprint: k.Fingerprint, Reason: k.Reason, At: k.At, Revoked: k.Revoked, Current: k.Current}
+		if i < len(rows) {
+			out[i].At, out[i].Detail, out[i].Fingerprint = rows[i].At, rows[i].Detail, rows[i].Fingerprint
+		}
+	}
+	if len(out) > 0 && out[0].Fingerprint == "" {
+		_, card := s.identity()
+		out[0].Fingerprint = card.Fingerprint()
+	}
+	return out, nil
+}
+
+// refreshPins reads the pinned peers' keys from the core after one of
+// them changed its keys. It runs on the loop.
+func (s *Station) refreshPins() {
+	pins := map[string]string{}
+	chains := map[string]string{}
+	for _, n := range s.core.PeerNames() {
+		if c := s.core.Peer(n); c != nil {
+			pins[string(c.SignKey)] = n
+		}
+		for _, k := range s.core.PeerKeys(n) {
+			chains[string(k)] = n
+		}
+	}
+	s.mu.Lock()
+	s.pins, s.chainKeys = pins, chains
+	s.mu.Unlock()
+}
+
+// peerLookup names the peer a connecting key belongs to: a pinned key, or
+// one the certificate's rotation statements lead to from a pinned key
+// (the peer rotated, and this station has not yet taken its key entry).
+func (s *Station) peerLookup(k ed25519.PublicKey, stmts [][]byte) (string, bool) {
+	if name, ok := s.peerName(k); ok {
+		return name, true
+	}
+	if len(stmts) == 0 {
+		return "", false
+	}
+	s.mu.Lock()
+	pins := make(map[string]string, len(s.pins))
+	for pk, n := range s.pins {
+		pins[pk] = n
+	}
+	s.mu.Unlock()
+	for pk, n := range pins {
+		if got, path := identity.Follow(n, ed25519.PublicKey(pk), stmts, nil); len(path) > 0 && got.Equal(k) {
+			return n, true
+		}
+	}
+	return "", false
+}
+
+// acceptPeer is the dialer's check of the key a peer's endpoint presents.
+func (s *Station) acceptPeer(peer string) func(ed25519.PublicKey, [][]byte) error {
+	return func(k ed25519.PublicKey, stmts [][]byte) error {
+		if name, ok := s.peerLookup(k, stmts); ok && name == peer {
+			return nil
+		}
+		pinned, _ := s.peerKey(peer)
+		return fmt.Errorf("presented key %x, pinned key is %x, and no rotation statement it carries leads from one to the other", []byte(k), []byte(pinned))
+	}
+}
