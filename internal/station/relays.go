@@ -283,7 +283,12 @@ func (r *relays) take(m relay.Mail) {
 	case protocol.FrameStatus, protocol.FrameReceipt, protocol.FrameResend, protocol.FrameProbeReply, protocol.FrameError:
 		conn = rp.out
 	}
-	r.s.event(protocol.FrameIn{Peer: name, Conn: conn, Data: m.Payload, Pre: protocol.Prepare(m.Payload, m.From, r.s.Keys)})
+	pre := protocol.Prepare(m.Payload, m.From, r.s.Keys)
+	if eq := r.s.equivocation(context.Background(), name, pre); eq != nil {
+		r.s.refuseEquivocation(name, eq)
+		return
+	}
+	r.s.event(protocol.FrameIn{Peer: name, Conn: conn, Data: m.Payload, Pre: pre})
 }
 
 // watch brings each peer's relay path up when a relay to deposit at and
