@@ -301,6 +301,8 @@ func writeError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.As(err, &mbe):
 		code = http.StatusRequestEntityTooLarge
+	case errors.Is(err, station.ErrDiskFull):
+		code = http.StatusInsufficientStorage
 	case errors.Is(err, station.ErrBadRequest):
 		code = http.StatusBadRequest
 	}
