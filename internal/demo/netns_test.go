@@ -92,8 +92,10 @@ func (ns *namespaces) exec(full string) []string { return []string{"ip", "netns"
 // all three a "relay" network (two Linux bridges in a switch namespace,
 // joined by veth pairs). The test partitions them by taking links down:
 // USA's direct link (traffic goes over the relay), then CHN's every link
-// (nothing gets through; USA's sends wait), then heals. Everything is
-// checked from outside, through the CLI run in each namespace: every send
+// (nothing gets through; USA's sends wait) while CHN is SIGKILLed and
+// restarted, then heals with the relay SIGSTOPped, and SIGCONTs it.
+// Everything is checked from outside, through the CLI run in each
+// namespace: every send
 // delivered exactly once, in order, and both exported transcripts verify
 // and hold the same logs.
 func TestNetworkNamespaces(t *testing.T) {
@@ -224,11 +226,15 @@ func TestNetworkNamespaces(t *testing.T) {
 	}
 	// A CLI verb opens a station that no hotline run holds by itself: wait
 	// until each run holds its station (it writes api.addr) before any.
-	for _, n := range nodes {
+	waitRun := func(n *Node) {
+		t.Helper()
 		poll(n.Name+"'s hotline run to hold its station", func() bool {
 			_, err := os.Stat(filepath.Join(n.Dir, api.AddrFile))
 			return err == nil
 		})
+	}
+	for _, n := range nodes {
+		waitRun(n)
 	}
 	poll("the proposal at CHN", func() bool { return len(channels(chn)) == 1 })
 	must(nsCHN, "channel", "accept", "--dir", chn.Dir, "--channel", ch)
@@ -286,21 +292,38 @@ func TestNetworkNamespaces(t *testing.T) {
 		return len(cs) == 1 && cs[0].State == "degraded"
 	})
 
-	// CHN cut off from everything: USA's sends wait.
+	// CHN cut off from everything: USA's sends wait. Meanwhile CHN is
+	// SIGKILLed and restarted, and the relay SIGSTOPped.
 	ns.link(nsCHN, "d0", "down")
 	ns.link(nsCHN, "r0", "down")
 	sendSome(usa, 10, "partitioned")
 	if q := queued(usa); q == 0 {
 		t.Error("USA's sends were delivered while CHN was cut off")
 	}
-	// Heal.
+	if err := chn.Stop(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := chn.Launch(); err != nil {
+		t.Fatal(err)
+	}
+	waitRun(chn)
+	sendSome(chn, 5, "restarted while cut off")
+	if err := relayCmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	// Heal, the relay still stopped: the direct network carries it all.
 	for _, l := range [][2]string{{nsUSA, "d0"}, {nsCHN, "d0"}, {nsCHN, "r0"}} {
 		ns.link(l[0], l[1], "up")
 	}
-	sendSome(chn, 10, "healed")
-	allDelivered("delivery after the partition healed")
+	sendSome(usa, 5, "relay stopped")
+	allDelivered("delivery after the partition healed, with the relay stopped")
+	if err := relayCmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	sendSome(chn, 5, "healed")
+	allDelivered("delivery with the relay back")
 
-	t.Logf("sent %d from USA, %d from CHN, through a relay-only phase and a partition", len(sent[usa]), len(sent[chn]))
+	t.Logf("sent %d from USA, %d from CHN, through a relay-only phase, a partition with a SIGKILL, and a stopped relay", len(sent[usa]), len(sent[chn]))
 	// Every send exactly once, in order, at the peer.
 	for _, pair := range [][2]*Node{{usa, chn}, {chn, usa}} {
 		n, peer := pair[0], pair[1]
