@@ -9,7 +9,7 @@
 // cards, channels, entries and logs compare equal before and after.
 //
 // The suite is the table "Attacks" in docs/RELIABILITY.md; attacks tested
-// closer to their code (the impostor in internal/station, the lying relay
-// in internal/station and internal/relay, a relay's own refusals) are
+// closer to their code (the impostor in internal/station, the relay that
+// lies in every way in internal/station, a relay's own refusals) are
 // listed there with theirs. The package has no code outside its tests.
 package attack

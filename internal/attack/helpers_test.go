@@ -376,18 +376,21 @@ type testRelay struct {
 	addr string
 }
 
-func newRelayServer(t *testing.T) *testRelay {
+// newRelayServer starts a relay whose card lists the address it serves
+// at; lie, if not nil, is its lying policy (relay.Options.Lie).
+func newRelayServer(t *testing.T, lie func(relay.Mail) []relay.Mail) *testRelay {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "relay")
-	card, err := relay.Init(context.Background(), relay.InitOptions{Dir: dir, Name: "RELAY-CH", Listen: "127.0.0.1:0"})
+	addr := freeAddr(t)
+	card, err := relay.Init(context.Background(), relay.InitOptions{Dir: dir, Name: "RELAY-CH", Listen: addr})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := relay.Open(context.Background(), dir, relay.Options{Log: quiet()})
+	srv, err := relay.Open(context.Background(), dir, relay.Options{Log: quiet(), Lie: lie})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -274,7 +274,7 @@ func TestSlowLoris(t *testing.T) {
 	})
 	t.Run("relay port", func(t *testing.T) {
 		t.Parallel()
-		rl := newRelayServer(t)
+		rl := newRelayServer(t, nil)
 		usa := newNode(t, "USA", nil)
 		if _, err := relay.Allow(context.Background(), rl.dir, usa.st.OwnCard.Text, usa.st.OwnCard.Fingerprint()); err != nil {
 			t.Fatal(err)

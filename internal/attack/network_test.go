@@ -199,7 +199,7 @@ func TestReplayRecordedConnection(t *testing.T) {
 // downgrade, and Go's TLS 1.3 does not let a client choose among them.)
 func TestDowngrade(t *testing.T) {
 	usa, chn := pair(t)
-	rl := newRelayServer(t)
+	rl := newRelayServer(t, nil)
 	cert, err := link.Certificate("CHN", chn.st.Keys.Sign)
 	if err != nil {
 		t.Fatal(err)
