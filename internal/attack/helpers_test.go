@@ -2,6 +2,7 @@ package attack_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -193,12 +194,30 @@ func stateOf(t *testing.T, n *node) state {
 	for _, c := range s.Channels {
 		for _, author := range []string{n.name, c.Peer} {
 			l, err := n.st.Store.Log(ctx, c.ID, author)
-			if err != nil {
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				t.Fatal(err)
 			}
 			s.Logs = append(s.Logs, l)
 		}
 	}
+	return s
+}
+
+// settled returns n's state once it has stopped changing: a receipt or a
+// status may still be on its way from the exchange before the attack
+// (receipts wait up to 100 ms for company), and the attack must be
+// compared with a station at rest.
+func settled(t *testing.T, n *node) state {
+	t.Helper()
+	prev := stateOf(t, n)
+	var s state
+	waitFor(t, n.name+" at rest", func() bool {
+		time.Sleep(250 * time.Millisecond)
+		s = stateOf(t, n)
+		same := reflect.DeepEqual(prev, s)
+		prev = s
+		return same
+	})
 	return s
 }
 

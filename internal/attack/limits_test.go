@@ -38,7 +38,7 @@ func nested(n int) string { return strings.Repeat("[", n) }
 // the connection, counts "oversized frame" and raises an alarm.
 func TestOversizedFrame(t *testing.T) {
 	usa, chn := pair(t)
-	before := stateOf(t, usa)
+	before := settled(t, usa)
 	was := refused(t, usa)["oversized frame"]
 	cert, err := link.Certificate("CHN", chn.st.Keys.Sign)
 	if err != nil {
@@ -91,7 +91,7 @@ func TestOversizedAndNestedInput(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	before := stateOf(t, usa)
+	before := settled(t, usa)
 	big := strings.Repeat("A", api.MaxBody)
 
 	apiCases := []struct {

@@ -89,7 +89,7 @@ func TestManInTheMiddle(t *testing.T) {
 	ctx := context.Background()
 	first := send(t, usa, "before the attack")
 	waitFor(t, "the first message delivered", func() bool { return delivered(t, usa, first) })
-	usaBefore, chnBefore := stateOf(t, usa), stateOf(t, chn)
+	usaBefore, chnBefore := settled(t, usa), settled(t, chn)
 	usaRefused, chnRefused := refused(t, usa), refused(t, chn)
 
 	mUSA := newMITM(t, "USA", func() string { return usaListen })
@@ -166,7 +166,7 @@ func TestReplayRecordedConnection(t *testing.T) {
 		}
 	}
 	toCHN.intercept(func(c net.Conn) { c.Close() }) // USA stays away during the replay
-	before := stateOf(t, chn)
+	before := settled(t, chn)
 	was := refused(t, chn)["handshake failed"]
 
 	c, err := net.Dial("tcp", chn.listen)
@@ -204,7 +204,7 @@ func TestDowngrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := stateOf(t, usa)
+	before := settled(t, usa)
 	stWas := refused(t, usa)["handshake failed"]
 	rlWas := rl.srv.Stats().Refused["handshake failed"]
 	attempts := []struct {

@@ -105,7 +105,7 @@ func TestReplayOldFrames(t *testing.T) {
 	}
 	heal()
 	waitFor(t, "both messages delivered", func() bool { return delivered(t, chn, id) && delivered(t, usa, mine) })
-	before := stateOf(t, usa)
+	before := settled(t, usa)
 	dups, was := duplicates(t, usa), refused(t, usa)
 
 	c := as(t, chn.st.Keys, usa)
@@ -145,7 +145,7 @@ func TestReplayOldBundle(t *testing.T) {
 	}
 	heal()
 	waitFor(t, "the message receipted", func() bool { return delivered(t, chn, id) })
-	before := stateOf(t, usa)
+	before := settled(t, usa)
 	dups := duplicates(t, usa)
 	v, err = usa.st.BundleImport(ctx, data)
 	if err != nil || v.Entries != 0 {
@@ -159,7 +159,7 @@ func TestReplayOldBundle(t *testing.T) {
 	// The wrong station: CHN itself, and a station that never pinned CHN.
 	rus := newNode(t, "RUS", nil)
 	for _, n := range []*node{chn, rus} {
-		before := stateOf(t, n)
+		before := settled(t, n)
 		was := refused(t, n)["bad bundle"]
 		_, err := n.st.BundleImport(ctx, data)
 		if !errors.Is(err, station.ErrBadRequest) || !strings.Contains(err.Error(), "offline bundle is for USA") {
@@ -216,7 +216,7 @@ func TestForgedCosignature(t *testing.T) {
 		t.Fatal(err)
 	}
 	receipt := forgedReceipt(t, usa, bundleFrom(t, usa, "CHN"), forger)
-	before := stateOf(t, usa)
+	before := settled(t, usa)
 	was := refused(t, usa)
 
 	c := as(t, chn.st.Keys, usa)
@@ -289,7 +289,7 @@ func TestEquivocatingPeer(t *testing.T) {
 		t.Fatalf("CHN's message is %s, want index 2", id)
 	}
 	frame, shown := equivocal(t, chn, usa, index)
-	before := stateOf(t, usa)
+	before := settled(t, usa)
 	was := refused(t, usa)["equivocation"]
 
 	c := as(t, chn.st.Keys, usa)
@@ -362,7 +362,7 @@ func TestEquivocatingCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := stateOf(t, usa)
+	before := settled(t, usa)
 	was := refused(t, usa)["equivocation"]
 	c := as(t, chn.st.Keys, usa)
 	c.Send((&protocol.Frame{Type: protocol.FrameEntries, Channel: staff, Author: "CHN", Entries: [][]byte{held[0].Raw}, Checkpoint: cp}).Encode(), false)

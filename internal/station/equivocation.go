@@ -13,6 +13,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"hotline/internal/protocol"
+	"hotline/internal/store"
 	"hotline/internal/transcript"
 )
 
@@ -79,18 +80,28 @@ func (s *Station) equivocation(ctx context.Context, peer string, pre *protocol.P
 			}
 		}
 	}
-	if cp.Size > 0 {
-		lo, hi = min(lo, cp.Size), max(hi, cp.Size)
-		if lo == 0 {
-			lo = cp.Size
+	// The frame's entries, and the entry at its checkpoint's size (the
+	// last of them, unless the frame is odd): at most two reads, each no
+	// larger than the frame.
+	var held []store.Entry
+	read := func(from, to uint64) bool {
+		es, err := s.Store.Entries(ctx, f.Channel, peer, from, to)
+		if err != nil {
+			s.Log.Warn("equivocation check: reading held entries", "channel", f.Channel, "peer", peer, "err", err)
+			return false
 		}
+		held = append(held, es...)
+		return true
 	}
-	if lo == 0 {
+	if n := uint64(len(pre.Entries)); lo > 0 && hi-lo >= n {
+		// Not contiguous: the core takes entries in order and stops at a
+		// gap, so the first n indexes are all it could take.
+		hi = lo + n - 1
+	}
+	if lo > 0 && !read(lo, hi) {
 		return nil
 	}
-	held, err := s.Store.Entries(ctx, f.Channel, peer, lo, hi)
-	if err != nil {
-		s.Log.Warn("equivocation check: reading held entries", "channel", f.Channel, "peer", peer, "err", err)
+	if cp.Size > 0 && (lo == 0 || cp.Size < lo || cp.Size > hi) && !read(cp.Size, cp.Size) {
 		return nil
 	}
 	eq := &Equivocation{Format: EvidenceFormat, Channel: f.Channel, Author: peer, FoundAt: time.Now().UTC(), ShownCheckpoint: f.Checkpoint}
