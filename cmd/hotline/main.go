@@ -775,7 +775,12 @@ func runStation(ctx context.Context, dir string, log *slog.Logger) error {
 	go func() {
 		errs <- api.Serve(ctx, st.Cfg.APIListen, mux, tc, func(a net.Addr) {
 			st.Log.Info("API listening", "addr", a.String(), "https", tc != nil)
-			if err := os.WriteFile(filepath.Join(dir, api.AddrFile), []byte(a.String()+"\n"), 0o600); err != nil {
+			// Written aside and renamed, so that a reader never finds it
+			// empty (the CLI and tests look for it while it is written).
+			tmp := filepath.Join(dir, api.AddrFile+".tmp")
+			if err := os.WriteFile(tmp, []byte(a.String()+"\n"), 0o600); err != nil {
+				errs <- err
+			} else if err := os.Rename(tmp, filepath.Join(dir, api.AddrFile)); err != nil {
 				errs <- err
 			}
 		})

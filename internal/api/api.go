@@ -342,6 +342,8 @@ func writeError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.As(err, &mbe):
 		code = http.StatusRequestEntityTooLarge
+	case errors.Is(err, station.ErrDiskFull):
+		code = http.StatusInsufficientStorage
 	case errors.Is(err, station.ErrBadRequest):
 		code = http.StatusBadRequest
 	}
@@ -368,6 +370,48 @@ func readJSON(r *http.Request, v any) error {
 	return nil
 }
 
+// HeaderTimeout bounds the TLS handshake and the request headers of a
+// connection to the API and console listener; BodyTimeout bounds the
+// request body. A client that sends a byte a second is closed after them
+// rather than holding a connection for as long as it likes. Server-sent
+// events (requests without a body) run for as long as the client reads.
+const (
+	HeaderTimeout = 10 * time.Second
+	BodyTimeout   = 30 * time.Second
+)
+
+// BodyDeadline gives a request with a body BodyTimeout to send all of it:
+// a read past that fails (the handler answers 400 naming the request
+// body), and the deadline is lifted once the body has been read, so that
+// a handler may take its time after it. http.Server's ReadTimeout would
+// also end the server-sent event streams, which is why it is not used.
+func BodyDeadline(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			rc := http.NewResponseController(w)
+			if rc.SetReadDeadline(time.Now().Add(BodyTimeout)) == nil {
+				r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+type deadlineBody struct {
+	io.ReadCloser
+	rc     *http.ResponseController
+	lifted bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && !b.lifted {
+		b.lifted = true
+		b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
+}
+
 // ServerTLS returns the TLS configuration of a station's API listener,
 // nil when it is configured for plain HTTP (on loopback only).
 func ServerTLS(dir string, cfg *station.Config) (*tls.Config, error) {
@@ -392,7 +436,7 @@ func Serve(ctx context.Context, addr string, h http.Handler, tc *tls.Config, rea
 	if err != nil {
 		return fmt.Errorf("API listener: %w", err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, TLSConfig: tc}
+	srv := &http.Server{Handler: BodyDeadline(h), ReadHeaderTimeout: HeaderTimeout, IdleTimeout: 2 * time.Minute, TLSConfig: tc}
 	if ready != nil {
 		ready(ln.Addr())
 	}

@@ -25,6 +25,9 @@ type Node struct {
 	Name, Party, Dir string
 	Binary           string
 	Fingerprint      string
+	// Exec, if set, is the command hotline run is run under (such as
+	// ip netns exec NS, to run it in a network namespace).
+	Exec []string
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -118,7 +121,8 @@ func (n *Node) Launch() error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(n.Binary, "run", "--dir", n.Dir)
+	args := append(append([]string{}, n.Exec...), n.Binary, "run", "--dir", n.Dir)
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

@@ -1,6 +1,8 @@
 // Package link carries frames between stations over the direct path: TLS
-// 1.3, mutually authenticated, each side pinned to the other's card key
-// (Go's default key exchange is the hybrid X25519 + ML-KEM-768). Frames are
+// 1.3, mutually authenticated, each side pinned to the other's card key,
+// with the hybrid X25519 + ML-KEM-768 key exchange and no other (KeyExchange):
+// a peer that offers only a classical one is refused, so that traffic
+// recorded today cannot be read by a quantum computer later. Frames are
 // length-prefixed; a connection has a writer goroutine with a bounded queue
 // so that a slow peer never blocks the station's core.
 package link
@@ -88,6 +90,12 @@ func PeerKey(cs tls.ConnectionState) (ed25519.PublicKey, error) {
 	return k, nil
 }
 
+// KeyExchange is the only TLS key exchange the direct path and the relay
+// accept. TLS 1.3's cipher suites are all AEADs (AES-128-GCM, AES-256-GCM,
+// ChaCha20-Poly1305) and Go negotiates them itself; TLS 1.2 and older, and
+// their cipher suites, are refused by version.
+var KeyExchange = []tls.CurveID{tls.X25519MLKEM768}
+
 // Statements returns the rotation statements the peer's certificate
 // carries (RotationsOID), unchecked; nil if none or if they do not decode.
 func Statements(cs tls.ConnectionState) [][]byte {
@@ -112,8 +120,9 @@ func Statements(cs tls.ConnectionState) [][]byte {
 // called at each handshake, so that a rotation takes effect at once.
 func ChainServerConfig(cert func() tls.Certificate, lookup func(ed25519.PublicKey, [][]byte) (string, bool)) *tls.Config {
 	return &tls.Config{
-		MinVersion: tls.VersionTLS13,
-		MaxVersion: tls.VersionTLS13,
+		MinVersion:       tls.VersionTLS13,
+		MaxVersion:       tls.VersionTLS13,
+		CurvePreferences: KeyExchange,
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 			c := cert()
 			return &c, nil
@@ -136,8 +145,9 @@ func ChainServerConfig(cert func() tls.Certificate, lookup func(ed25519.PublicKe
 // the rotation statements its certificate carries.
 func ChainClientConfig(cert func() tls.Certificate, peerName string, accept func(ed25519.PublicKey, [][]byte) error) *tls.Config {
 	return &tls.Config{
-		MinVersion: tls.VersionTLS13,
-		MaxVersion: tls.VersionTLS13,
+		MinVersion:       tls.VersionTLS13,
+		MaxVersion:       tls.VersionTLS13,
+		CurvePreferences: KeyExchange,
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 			c := cert()
 			return &c, nil
@@ -163,6 +173,8 @@ func ServerConfig(cert tls.Certificate, lookup func(ed25519.PublicKey) (string, 
 		MaxVersion:   tls.VersionTLS13,
 		Certificates: []tls.Certificate{cert},
 		ClientAuth:   tls.RequireAnyClientCert,
+		// Go's default also allows X25519 alone; that is a downgrade.
+		CurvePreferences: KeyExchange,
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			k, err := PeerKey(cs)
 			if err != nil {
@@ -179,9 +191,10 @@ func ServerConfig(cert tls.Certificate, lookup func(ed25519.PublicKey) (string, 
 // ClientConfig accepts only a server presenting the pinned key.
 func ClientConfig(cert tls.Certificate, peerName string, pinned ed25519.PublicKey) *tls.Config {
 	return &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		MaxVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{cert},
+		MinVersion:       tls.VersionTLS13,
+		MaxVersion:       tls.VersionTLS13,
+		Certificates:     []tls.Certificate{cert},
+		CurvePreferences: KeyExchange,
 		// Certificates are self-signed; trust comes from the pinned key,
 		// checked in VerifyConnection, not from a CA.
 		InsecureSkipVerify: true,

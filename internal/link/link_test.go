@@ -124,6 +124,9 @@ func TestServerAcceptsPinnedClient(t *testing.T) {
 	if v := tc.ConnectionState().Version; v != tls.VersionTLS13 {
 		t.Errorf("negotiated TLS version %x, want TLS 1.3", v)
 	}
+	if k := tc.ConnectionState().CurveID; k != tls.X25519MLKEM768 {
+		t.Errorf("negotiated key exchange %v, want X25519MLKEM768", k)
+	}
 	k, err := link.PeerKey(tc.ConnectionState())
 	if err != nil || !k.Equal(srv.pub) {
 		t.Errorf("client sees server key %x (%v), want %x", k, err, srv.pub)
@@ -223,6 +226,45 @@ func TestServerRefusesTLS12Client(t *testing.T) {
 	}
 	if !strings.Contains(r.err.Error(), "version") {
 		t.Errorf("server error %q does not name the protocol version", r.err)
+	}
+}
+
+// TestClassicalKeyExchangeRefused: a client or a server that offers only a
+// classical key exchange (X25519, P-256) is refused by the other side,
+// which names the missing key exchange.
+func TestClassicalKeyExchangeRefused(t *testing.T) {
+	for _, curve := range []tls.CurveID{tls.X25519, tls.CurveP256} {
+		t.Run("client offers "+curve.String(), func(t *testing.T) {
+			srv, cli := newParty(t, "USA"), newParty(t, "CHN")
+			addr, res := serveOnce(t, link.ServerConfig(srv.cert, pinned(cli)), nil)
+			cfg := link.ClientConfig(cli.cert, "USA", srv.pub)
+			cfg.CurvePreferences = []tls.CurveID{curve}
+			tc, err := dial(t, addr, cfg)
+			if err == nil {
+				k := tc.ConnectionState().CurveID
+				tc.Close()
+				t.Fatalf("a client offering only %v completed a handshake (key exchange %v)", curve, k)
+			}
+			r := waitServer(t, res)
+			if r.err == nil || !strings.Contains(r.err.Error(), "key exchange") {
+				t.Errorf("server error %v, want one naming the key exchange", r.err)
+			}
+		})
+		t.Run("server offers "+curve.String(), func(t *testing.T) {
+			srv, cli := newParty(t, "USA"), newParty(t, "CHN")
+			cfg := link.ServerConfig(srv.cert, pinned(cli))
+			cfg.CurvePreferences = []tls.CurveID{curve}
+			addr, res := serveOnce(t, cfg, nil)
+			tc, err := dial(t, addr, link.ClientConfig(cli.cert, "USA", srv.pub))
+			if err == nil {
+				k := tc.ConnectionState().CurveID
+				tc.Close()
+				t.Fatalf("the client completed a handshake with a server offering only %v (key exchange %v)", curve, k)
+			}
+			if r := waitServer(t, res); r.err == nil {
+				t.Error("the server completed its handshake")
+			}
+		})
 	}
 }
 

@@ -122,9 +122,13 @@ type Persisted struct {
 // LinkRefused reports a connection the link layer refused (an unpinned
 // key, a failed handshake), so that it is counted and shown.
 type LinkRefused struct {
-	Peer   string // the pinned peer it claimed or was dialed as, if known
-	Reason string
-	Text   string
+	Peer    string // the pinned peer it claimed or was dialed as, if known
+	Channel string // the channel it concerns, if any
+	Reason  string
+	Text    string
+	// Level of the alert it raises: "alarm" when empty. A handshake
+	// that fails before anyone is identified is a "warning".
+	Level string
 }
 
 // AddCodebook gives the core a codebook of standard phrases (an agreed
@@ -530,7 +534,11 @@ func (c *Core) Step(now time.Time, ev Event) []Action {
 	case Persisted:
 		c.persisted(ev)
 	case LinkRefused:
-		c.refuse(ev.Reason, "alarm", "", ev.Peer, "%s", ev.Text)
+		level := ev.Level
+		if level == "" {
+			level = "alarm"
+		}
+		c.refuse(ev.Reason, level, ev.Channel, ev.Peer, "%s", ev.Text)
 	}
 	if !c.batch.Empty() || len(c.onDurabl) > 0 {
 		c.write++

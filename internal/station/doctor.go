@@ -28,7 +28,7 @@ type Diagnosis struct {
 type DoctorOptions struct {
 	Timeout  time.Duration // per endpoint dialed; default 5s
 	WarnFree uint64        // free bytes on the store's filesystem under which to warn; default 1 GiB
-	FailFree uint64        // and under which to fail; default 64 MiB
+	FailFree uint64        // and under which to fail; default MinFree (sends are refused under it)
 }
 
 // Doctor checks a station directory without changing it: permissions,
@@ -43,7 +43,7 @@ func Doctor(ctx context.Context, dir string, o DoctorOptions) []Diagnosis {
 		o.WarnFree = 1 << 30
 	}
 	if o.FailFree == 0 {
-		o.FailFree = 64 << 20
+		o.FailFree = MinFree
 	}
 	var out []Diagnosis
 	add := func(check, status, detail, fix string) {
@@ -109,7 +109,7 @@ func Doctor(ctx context.Context, dir string, o DoctorOptions) []Diagnosis {
 		detail := fmt.Sprintf("%s free on the filesystem of %s", bytesText(free), storeDir)
 		switch {
 		case free < o.FailFree:
-			add("disk", "fail", detail, "free space: a station stops when a write fails")
+			add("disk", "fail", detail, fmt.Sprintf("free space: a running station refuses sends with under %s free, and stops when a write fails", bytesText(MinFree)))
 		case free < o.WarnFree:
 			add("disk", "warn", detail, "free space before it runs out: a station stops when a write fails")
 		default:

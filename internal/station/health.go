@@ -69,6 +69,8 @@ func (s *Station) Health(ctx context.Context) Health {
 	h.Live = add("loop", loopErr, "answers")
 
 	storeOK := add("store", s.storeWritable(ctx), "writable")
+	diskDetail, diskErr := s.diskCheck()
+	storeOK = add("disk", diskErr, diskDetail) && storeOK
 	if s.leaser != nil {
 		var leaseErr error
 		if at := time.Unix(0, s.leaseAt.Load()); time.Since(at) >= LeaseTTL {

@@ -72,17 +72,32 @@ func (s *Station) PeerAddr() net.Addr {
 	return s.peerAddr
 }
 
+// HandshakeTimeout bounds the TLS handshake of an inbound connection on the
+// peer port: a connection that sends too little (one byte a second, or
+// nothing) is closed after it and counted ("handshake timeout").
+const HandshakeTimeout = 10 * time.Second
+
 func (s *Station) serveInbound(ctx context.Context, tc *tls.Conn) {
-	hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	hctx, cancel := context.WithTimeout(ctx, HandshakeTimeout)
 	err := tc.HandshakeContext(hctx)
 	cancel()
 	if err != nil {
 		tc.Close()
-		if errors.Is(err, link.ErrNotPinned) {
+		switch {
+		case errors.Is(err, link.ErrNotPinned):
 			s.event(protocol.LinkRefused{Reason: "unpinned station", Text: fmt.Sprintf("refused a station at %s: %v", tc.RemoteAddr(), err)})
-		} else {
-			s.Log.Warn("inbound handshake failed", "remote", tc.RemoteAddr().String(), "err", err)
+		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+			// Slow or silent: the connection held nothing but a socket
+			// for HandshakeTimeout.
+			s.event(protocol.LinkRefused{Reason: "handshake timeout", Level: "warning",
+				Text: fmt.Sprintf("closed a connection from %s: no TLS handshake within %s", tc.RemoteAddr(), HandshakeTimeout)})
+		case ctx.Err() == nil:
+			// Not TLS 1.3, no hybrid key exchange, no certificate, not TLS
+			// at all: nobody was identified, so this is a warning.
+			s.event(protocol.LinkRefused{Reason: "handshake failed", Level: "warning",
+				Text: fmt.Sprintf("refused a connection from %s: %v", tc.RemoteAddr(), err)})
 		}
+		s.Log.Warn("inbound handshake failed", "remote", tc.RemoteAddr().String(), "err", err)
 		return
 	}
 	k, _ := link.PeerKey(tc.ConnectionState())
@@ -123,7 +138,14 @@ func (s *Station) serveConn(peer string, key ed25519.PublicKey, c *link.Conn, ou
 			break
 		}
 		keys, _ := s.identity()
-		s.event(protocol.FrameIn{Peer: peer, Conn: id, Data: data, Pre: protocol.Prepare(data, key, keys)})
+		pre := protocol.Prepare(data, key, keys)
+		if eq := s.equivocation(context.Background(), peer, pre); eq != nil {
+			// Refused like a forged frame: the connection closes and the
+			// frame never reaches the core.
+			s.refuseEquivocation(peer, eq)
+			break
+		}
+		s.event(protocol.FrameIn{Peer: peer, Conn: id, Data: data, Pre: pre})
 	}
 	c.Close()
 	s.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"hotline/internal/protocol"
@@ -90,16 +91,19 @@ func (s *Station) BundleImport(ctx context.Context, data []byte) (*ImportView, e
 		return nil, err
 	}
 	if b.To != s.Cfg.Name {
-		return nil, badRequest("offline bundle is for %s, not this station (%s)", b.To, s.Cfg.Name)
+		return nil, s.refuseBundle(b, badRequest("offline bundle is for %s, not this station (%s)", b.To, s.Cfg.Name))
 	}
 	key, ok := s.peerKey(b.From)
 	if !ok {
-		return nil, badRequest("offline bundle is from %s, which is not pinned", b.From)
+		return nil, s.refuseBundle(b, badRequest("offline bundle is from %s, which is not pinned", b.From))
 	}
 	pres := make([]*protocol.Prepared, len(b.Frames))
 	for i, f := range b.Frames {
 		keys, _ := s.identity()
 		pres[i] = protocol.Prepare(f, key, keys)
+		if eq := s.equivocation(ctx, b.From, pres[i]); eq != nil {
+			return nil, s.refuseEquivocation(b.From, eq)
+		}
 	}
 	res, err := s.call(ctx, func(id uint64) protocol.Event {
 		return protocol.Import{ID: id, Peer: b.From, Frames: pres}
@@ -113,4 +117,12 @@ func (s *Station) BundleImport(ctx context.Context, data []byte) (*ImportView, e
 		}
 	}
 	return &ImportView{From: b.From, Frames: len(b.Frames), Entries: res.Imported.Entries, Refused: res.Imported.Refused}, nil
+}
+
+// refuseBundle counts a bundle refused before its frames reach the core
+// (which counts those it refuses itself as "bad bundle" too) and warns
+// operators: someone carried a bundle to the wrong place.
+func (s *Station) refuseBundle(b *OfflineBundle, err error) error {
+	s.event(protocol.LinkRefused{Reason: "bad bundle", Level: "warning", Text: strings.TrimPrefix(err.Error(), ErrBadRequest.Error()+": ")})
+	return err
 }

@@ -251,7 +251,7 @@ func (s *Station) AddPeer(ctx context.Context, text []byte, fingerprint string) 
 // asBadRequest marks what the core refused as the operator's error; a
 // storage failure or a stopping station stays the station's.
 func asBadRequest(err error) error {
-	if err == nil || errors.Is(err, protocol.ErrStorage) || errors.Is(err, errStopped) ||
+	if err == nil || errors.Is(err, protocol.ErrStorage) || errors.Is(err, errStopped) || errors.Is(err, ErrDiskFull) ||
 		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}

@@ -253,6 +253,9 @@ var errStopped = errors.New("station is stopping")
 // call runs a core event built with a fresh request id and waits for its
 // completion.
 func (s *Station) call(ctx context.Context, build func(id uint64) protocol.Event) (protocol.Result, error) {
+	if err := s.room(); err != nil {
+		return protocol.Result{}, err
+	}
 	reply := make(chan protocol.Done, 1)
 	select {
 	case s.reqs <- request{build: build, reply: reply}:

@@ -296,7 +296,12 @@ func (r *relays) take(m relay.Mail) {
 		conn = rp.out
 	}
 	keys, _ := r.s.identity()
-	r.s.event(protocol.FrameIn{Peer: name, Conn: conn, Data: m.Payload, Pre: protocol.Prepare(m.Payload, m.From, keys)})
+	pre := protocol.Prepare(m.Payload, m.From, keys)
+	if eq := r.s.equivocation(context.Background(), name, pre); eq != nil {
+		r.s.refuseEquivocation(name, eq)
+		return
+	}
+	r.s.event(protocol.FrameIn{Peer: name, Conn: conn, Data: m.Payload, Pre: pre})
 }
 
 // watch brings each peer's relay path up when a relay to deposit at and

@@ -1,0 +1,111 @@
+package console
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+
+	"hotline/internal/operator"
+	"hotline/internal/station"
+)
+
+// requestBodies makes a fresh value of each type a console route decodes
+// its body into, in the order FuzzRequestBody's kind byte picks them.
+var requestBodies = []func() any{
+	func() any {
+		return &struct {
+			Name     string `json:"name"`
+			Password string `json:"password"`
+		}{}
+	},
+	func() any {
+		return &struct {
+			Lang string `json:"lang"`
+		}{}
+	},
+	func() any { return &station.SendRequest{} },
+	func() any {
+		return &struct {
+			ID string `json:"id"`
+		}{}
+	},
+	func() any {
+		return &struct {
+			Reason string `json:"reason"`
+		}{}
+	},
+	func() any { return &station.ProposeRequest{} },
+	func() any {
+		return &struct {
+			Card        string `json:"card"`
+			Fingerprint string `json:"fingerprint"`
+		}{}
+	},
+	func() any { return &operator.AddRequest{} },
+	func() any {
+		return &struct {
+			Keys []string `json:"keys"`
+		}{}
+	},
+}
+
+func decodeBody(data []byte, v any) error {
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest(http.MethodPost, "/console/x", bytes.NewReader(data))
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	return readJSON(r, v)
+}
+
+// FuzzRequestBody checks the console's request body decoder for every
+// request type: it never panics; it refuses with ErrBadRequest naming the
+// request body, or a MaxBytesError for a body over the limit; and what it
+// accepts encodes and decodes again to the same value.
+func FuzzRequestBody(f *testing.F) {
+	f.Add(uint8(0), []byte(`{"name":"duty","password":"correct horse"}`))
+	f.Add(uint8(2), []byte(`{"channel":"usa-chn-staff","precedence":"FLASH","text":"hello"}`))
+	f.Add(uint8(8), []byte(`{"keys":["a","b"]}`))
+	f.Add(uint8(5), []byte(`{"peer":"CHN","channel":"c","level":"staff","deadlines":{"FLASH":"5m"}}`))
+	f.Add(uint8(8), []byte(`{"keys":`+strings.Repeat("[", 20000)+`}`))
+	f.Add(uint8(0), []byte(`{"name":"`+strings.Repeat("A", maxBody)+`"}`))
+	f.Add(uint8(3), []byte(`{"id":"x"}{"id":"y"}`))
+	f.Fuzz(func(t *testing.T, kind uint8, data []byte) {
+		mk := requestBodies[int(kind)%len(requestBodies)]
+		v := mk()
+		err := decodeBody(data, v)
+		if err != nil {
+			var mbe *http.MaxBytesError
+			switch {
+			case errors.As(err, &mbe):
+				if len(data) <= maxBody {
+					t.Fatalf("%d bytes refused as too large (limit %d)", len(data), maxBody)
+				}
+			case errors.Is(err, station.ErrBadRequest):
+				if !strings.Contains(err.Error(), "request body: ") {
+					t.Fatalf("error %q does not say it is about the request body", err)
+				}
+			default:
+				t.Fatalf("error %v is neither ErrBadRequest nor MaxBytesError", err)
+			}
+			return
+		}
+		if len(data) > maxBody {
+			t.Fatalf("accepted %d bytes, limit %d", len(data), maxBody)
+		}
+		enc, err := json.Marshal(v)
+		if err != nil {
+			t.Fatalf("accepted body does not encode: %v", err)
+		}
+		again := mk()
+		if err := decodeBody(enc, again); err != nil {
+			t.Fatalf("accepted %q, but refuses its encoding %q: %v", data, enc, err)
+		}
+		if !reflect.DeepEqual(v, again) {
+			t.Fatalf("%q decoded to %+v, its encoding to %+v", data, v, again)
+		}
+	})
+}
