@@ -100,7 +100,7 @@ var verbs = []verb{
 	{"verify", "check an audit bundle offline: FILE", cmdVerify},
 	{"relay init", "create a relay: --name NAME --listen HOST:PORT [--party RELAY] [--endpoint HOST:PORT] [--expiry 168h]", cmdRelayInit},
 	{"relay card", "print the relay's signed card", cmdRelayCard},
-	{"relay allow", "let a station use the relay: --card FILE --fingerprint FP", cmdRelayAllow},
+	{"relay allow", "let a station use the relay: --card FILE --fingerprint FP [--replace: it lost its key]", cmdRelayAllow},
 	{"relay list", "list the allowed stations with their pending mail, and the relay's counters", cmdRelayList},
 	{"relay run", "run the relay [--listen HOST:PORT]", cmdRelayRun},
 	{"relay", "run the relay: --dir DIR [--listen HOST:PORT] (the same as relay run)", cmdRelay},
@@ -1152,6 +1152,7 @@ func cmdRelayAllow(ctx context.Context, args []string) error {
 	f := newRelayFlags("relay allow", true)
 	cardFile := f.String("card", "", "the station's card file")
 	fp := f.String("fingerprint", "", "the fingerprint the station's officer read to you")
+	replace := f.Bool("replace", false, "the station lost its key: its new card replaces the one allowed under its name")
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
@@ -1162,7 +1163,11 @@ func cmdRelayAllow(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("relay allow: %w", err)
 	}
-	v, err := relay.Allow(ctx, *f.dir, text, *fp)
+	allow := relay.Allow
+	if *replace {
+		allow = relay.AllowReplacing
+	}
+	v, err := allow(ctx, *f.dir, text, *fp)
 	if err != nil {
 		return fmt.Errorf("relay allow: %w", err)
 	}

@@ -386,6 +386,17 @@ type Status struct {
 // station's first connection or deposit. Allowing a station again (a new
 // card with the same keys) updates its card.
 func Allow(ctx context.Context, dir string, cardText []byte, fingerprint string) (*StationView, error) {
+	return allow(ctx, dir, cardText, fingerprint, false)
+}
+
+// AllowReplacing is Allow for a station that lost its key: its card
+// replaces the one allowed under its name, whose key may no longer
+// connect and whose waiting mail is deleted.
+func AllowReplacing(ctx context.Context, dir string, cardText []byte, fingerprint string) (*StationView, error) {
+	return allow(ctx, dir, cardText, fingerprint, true)
+}
+
+func allow(ctx context.Context, dir string, cardText []byte, fingerprint string, replace bool) (*StationView, error) {
 	cfg, _, own, err := loadDir(dir)
 	if err != nil {
 		return nil, err
@@ -406,7 +417,7 @@ func Allow(ctx context.Context, dir string, cardText []byte, fingerprint string)
 	}
 	defer st.close()
 	row := stationRow{Key: card.SignKey, Name: card.Name, Party: card.Party, Card: card.Text, Fingerprint: card.Fingerprint(), AddedAt: time.Now()}
-	if err := st.allow(ctx, row); err != nil {
+	if err := st.allow(ctx, row, replace); err != nil {
 		return nil, err
 	}
 	return &StationView{Name: card.Name, Party: card.Party, Fingerprint: card.Fingerprint(), Key: card.SignKey, AddedAt: row.AddedAt.UTC(),

@@ -613,3 +613,53 @@ func TestDialCard(t *testing.T) {
 		t.Errorf("DialCard with an unallowed key = %v", err)
 	}
 }
+
+// TestAllowReplacing: a station that lost its key is allowed again under
+// its name with --replace only: its new key connects and gets new mail,
+// the lost key is refused, and the mail waiting for the lost key (sealed
+// to keys nobody holds) is gone.
+func TestAllowReplacing(t *testing.T) {
+	r := newRelay(t, nil)
+	usa, chn := newStation(t, "USA"), newStation(t, "CHN")
+	r.allow(usa, chn)
+	r.Start()
+	ctx := t.Context()
+	b := r.dial(chn)
+	for i := range 3 {
+		if err := b.Deposit(ctx, usa.key(), fmt.Appendf(nil, "for the lost key %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lost := newStation(t, "USA") // the same station with new keys
+	if _, err := relay.Allow(ctx, r.dir, lost.card.Text, lost.card.Fingerprint()); err == nil || !strings.Contains(err.Error(), "--replace") {
+		t.Fatalf("Allow of USA's new card without replacing: %v; want a refusal that names --replace", err)
+	}
+	if _, err := relay.AllowReplacing(ctx, r.dir, lost.card.Text, usa.card.Fingerprint()); !errors.Is(err, identity.ErrFingerprint) {
+		t.Errorf("AllowReplacing with the old fingerprint: %v", err)
+	}
+	v, err := relay.AllowReplacing(ctx, r.dir, lost.card.Text, lost.card.Fingerprint())
+	if err != nil || v.Fingerprint != lost.card.Fingerprint() {
+		t.Fatalf("AllowReplacing = %+v, %v", v, err)
+	}
+	st, err := relay.List(ctx, r.dir)
+	if err != nil || len(st.Stations) != 2 {
+		t.Fatalf("List = %+v, %v", st, err)
+	}
+	for _, s := range st.Stations {
+		if s.Name == "USA" && (s.Fingerprint != lost.card.Fingerprint() || s.Pending.Messages != 0) {
+			t.Errorf("USA after the replacement: %+v; want the new fingerprint and no mail waiting", s)
+		}
+	}
+	a := r.dial(lost)
+	if err := b.Deposit(ctx, lost.key(), []byte("for the new key")); err != nil {
+		t.Fatal(err)
+	}
+	if got := receive(t, a, 1, 5*time.Second); string(got[0].Payload) != "for the new key" {
+		t.Errorf("the new key got %q first", got[0].Payload)
+	}
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := relay.Dial(dctx, r.addr, r.card.SignKey, usa.cert); !errors.Is(err, relay.ErrNotAllowed) {
+		t.Errorf("the lost key dialing after the replacement: %v, want ErrNotAllowed", err)
+	}
+}

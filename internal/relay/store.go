@@ -116,7 +116,7 @@ type stationRow struct {
 // allow inserts or updates an allowed station. A name already allowed
 // with another key is refused: names are how operators tell stations
 // apart in hotline relay list.
-func (st *store) allow(ctx context.Context, r stationRow) error {
+func (st *store) allow(ctx context.Context, r stationRow, replace bool) error {
 	tx, err := st.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -126,8 +126,16 @@ func (st *store) allow(ctx context.Context, r stationRow) error {
 	var fp string
 	err = tx.QueryRowContext(ctx, `SELECT key, fingerprint FROM stations WHERE name = ?`, r.Name).Scan(&key, &fp)
 	switch {
+	case err == nil && !ed25519.PublicKey(key).Equal(r.Key) && !replace:
+		return fmt.Errorf("a station named %s is already allowed with other keys (fingerprint %s); if it lost its key and its officer read you the new fingerprint, allow it with --replace", r.Name, fp)
 	case err == nil && !ed25519.PublicKey(key).Equal(r.Key):
-		return fmt.Errorf("a station named %s is already allowed with other keys (fingerprint %s)", r.Name, fp)
+		// A station that lost its key: the old key may no longer connect,
+		// and the mail waiting for it, sealed to keys nobody holds, goes.
+		for _, q := range []string{`DELETE FROM mail WHERE recipient = ?`, `DELETE FROM stations WHERE key = ?`} {
+			if _, err := tx.ExecContext(ctx, q, key); err != nil {
+				return err
+			}
+		}
 	case err != nil && !errors.Is(err, sql.ErrNoRows):
 		return err
 	}
