@@ -219,14 +219,16 @@ func TestForgedCosignature(t *testing.T) {
 	before := settled(t, usa)
 	was := refused(t, usa)
 
+	// A cosignature by a key that is not CHN's could be CHN's next key,
+	// whose key entry has not arrived (two stations rotating at once): it
+	// is not taken, counted and warned about, and the connection stays
+	// open for the key entry; no key entry ever makes the forger's key
+	// CHN's, so the message stays undelivered.
 	c := as(t, chn.st.Keys, usa)
 	c.Send(receipt, false)
-	f := readUntil(t, c, protocol.FrameError)
-	if f == nil || !strings.Contains(f.Text, "receipt from CHN") {
-		t.Errorf("USA answered the forged receipt with %+v, want an error naming it", f)
-	}
-	waitFor(t, "USA to count the forged cosignature and raise an alarm", func() bool {
-		return refused(t, usa)["bad cosignature"] == was["bad cosignature"]+1 && len(alerts(t, usa, "alarm", "receipt from CHN")) > 0
+	waitFor(t, "USA to count the forged cosignature and warn of it", func() bool {
+		return refused(t, usa)["receipt by unknown key"] == was["receipt by unknown key"]+1 &&
+			len(alerts(t, usa, "warning", "receipt from CHN")) > 0
 	})
 
 	bundle := encode(t, &station.OfflineBundle{Format: station.OfflineFormat, From: "CHN", To: "USA", CreatedAt: time.Now().UTC(), Frames: [][]byte{receipt}})
