@@ -8,6 +8,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -38,6 +39,7 @@ type Store struct {
 	*sqlstore.Store
 	writes      atomic.Uint64 // Applies so far
 	checkpoints atomic.Uint64 // checkpoints run
+	restarts    atomic.Uint64 // WAL restarts
 	stop, done  chan struct{}
 	closeOnce   sync.Once
 }
@@ -74,6 +76,9 @@ func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
 	return err
 }
 
+// Restarts is how many times the checkpointer has restarted the WAL.
+func (s *Store) Restarts() uint64 { return s.restarts.Load() }
+
 // Checkpoints is how many checkpoints the checkpointer has run.
 func (s *Store) Checkpoints() uint64 { return s.checkpoints.Load() }
 
@@ -96,7 +101,40 @@ func (s *Store) checkpointer() {
 			if _, err := s.DB().Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err == nil {
 				s.checkpoints.Add(1)
 			}
+			s.restart()
 		}
+	}
+}
+
+// restartWait bounds how long a restart of the WAL waits for the writer
+// and for readers; meanwhile new writes wait too. One that cannot finish
+// in time gives up and is tried again at the next checkpoint.
+const restartWait = 20 * time.Millisecond
+
+// restart copies back the few frames written since the PASSIVE checkpoint
+// and has the next commit write the WAL from its beginning again. Without
+// it the WAL never restarts while writes keep coming (a PASSIVE checkpoint
+// is always overtaken by them): it grows without bound, and every commit
+// extends the file, whose sync then costs about twice as much as one that
+// overwrites blocks already allocated. RESTART, not TRUNCATE: the file
+// keeps its size, so that the next commits overwrite it.
+func (s *Store) restart() {
+	ctx := context.Background()
+	c, err := s.DB().Conn(ctx)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, fmt.Sprintf(`PRAGMA busy_timeout = %d`, restartWait.Milliseconds())); err != nil {
+		c.Raw(func(any) error { return driver.ErrBadConn }) // do not give it back with the short timeout
+		return
+	}
+	var busy, logFrames, done int
+	if err := c.QueryRowContext(ctx, `PRAGMA wal_checkpoint(RESTART)`).Scan(&busy, &logFrames, &done); err == nil && busy == 0 {
+		s.restarts.Add(1)
+	}
+	if _, err := c.ExecContext(ctx, `PRAGMA busy_timeout = 10000`); err != nil {
+		c.Raw(func(any) error { return driver.ErrBadConn })
 	}
 }
 
