@@ -1,6 +1,7 @@
 package attack_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -389,4 +390,50 @@ func mustVerifier(t *testing.T, n *node) interface {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// TestEquivocatingCheckpointBeyond is a checkpoint that contradicts the
+// held log, sent with an entry this station does not hold yet: the
+// station's quick path for frames beyond what it holds must not let it
+// through.
+func TestEquivocatingCheckpointBeyond(t *testing.T) {
+	usa, chn := pair(t)
+	id := send(t, chn, "held")
+	waitFor(t, "CHN's message delivered", func() bool { return delivered(t, chn, id) })
+	ctx := context.Background()
+	held, err := usa.st.Store.Entries(ctx, staff, "CHN", 2, 2)
+	if err != nil || len(held) != 1 {
+		t.Fatal(err)
+	}
+	l, err := usa.st.Store.Log(ctx, staff, "CHN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	to, err := usa.st.OwnCard.HPKEKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(protocol.TextBody{Text: "new"})
+	next, err := envelope.Seal(envelope.Header{Channel: staff, Author: "CHN", Recipient: "USA", Index: l.Size + 1,
+		Precedence: envelope.Routine, Kind: envelope.Text, Time: time.Now()}, body, to, chn.st.Keys.Sign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := bytes.Clone(held[0].Root)
+	root[0] ^= 1
+	cp, err := transcript.SignCheckpoint(transcript.Checkpoint{Origin: transcript.Origin(staff, "CHN"), Size: 2, Root: root}, chn.st.Keys.Signer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := settled(t, usa)
+	was := refused(t, usa)["equivocation"]
+	c := as(t, chn.st.Keys, usa)
+	c.Send((&protocol.Frame{Type: protocol.FrameEntries, Channel: staff, Author: "CHN", Entries: [][]byte{next}, Checkpoint: cp}).Encode(), false)
+	waitFor(t, "a tamper alarm for the checkpoint", func() bool {
+		return refused(t, usa)["equivocation"] == was+1 && len(alerts(t, usa, "alarm", "a checkpoint of size 2")) > 0
+	})
+	if _, err := os.Stat(filepath.Join(usa.dir, "evidence", "usa-chn-staff-CHN-2-checkpoint.json")); err != nil {
+		t.Errorf("evidence not kept: %v", err)
+	}
+	unchanged(t, usa, before)
 }

@@ -70,6 +70,19 @@ func (s *Station) equivocation(ctx context.Context, peer string, pre *protocol.P
 		}
 		hi = max(hi, o.Env.Index)
 	}
+	if lo > 0 && hi-lo >= uint64(len(pre.Entries)) {
+		// Not contiguous: the core takes entries in order and stops at a
+		// gap, so the first n indexes are all it could take.
+		hi = lo + uint64(len(pre.Entries)) - 1
+	}
+	// The usual frame carries only entries this station does not hold yet,
+	// and a checkpoint beyond them: there is nothing to compare, and no
+	// store read or signature check is spent on finding that out.
+	if held, ok := s.heldSize(ctx, f.Channel, peer); ok && (lo == 0 || lo > held) {
+		if c, err := transcript.PeekCheckpoint(f.Checkpoint); err != nil || c.Size > held {
+			return nil
+		}
+	}
 	var cp transcript.Checkpoint
 	if key, ok := s.peerKey(peer); ok {
 		if v, err := note.NewEd25519VerifierKey(peer, key); err == nil {
@@ -92,11 +105,6 @@ func (s *Station) equivocation(ctx context.Context, peer string, pre *protocol.P
 		}
 		held = append(held, es...)
 		return true
-	}
-	if n := uint64(len(pre.Entries)); lo > 0 && hi-lo >= n {
-		// Not contiguous: the core takes entries in order and stops at a
-		// gap, so the first n indexes are all it could take.
-		hi = lo + n - 1
 	}
 	if lo > 0 && !read(lo, hi) {
 		return nil
@@ -121,6 +129,41 @@ func (s *Station) equivocation(ctx context.Context, peer string, pre *protocol.P
 		eq.HeldCheckpoint = l.Checkpoint
 	}
 	return eq
+}
+
+// heldSize is how much of a log the store holds; false if it cannot say.
+func (s *Station) heldSize(ctx context.Context, ch, author string) (uint64, bool) {
+	k := ch + "/" + author
+	s.heldMu.Lock()
+	n, ok := s.heldSizes[k]
+	s.heldMu.Unlock()
+	if ok {
+		return n, true
+	}
+	l, err := s.Store.Log(ctx, ch, author)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return 0, false
+	case l != nil:
+		n = l.Size
+	}
+	return s.setHeld(ch, author, n), true
+}
+
+// setHeld records that the store holds at least n entries of a log, and
+// returns what it holds as far as is known. Logs only grow while a
+// station runs.
+func (s *Station) setHeld(ch, author string, n uint64) uint64 {
+	k := ch + "/" + author
+	s.heldMu.Lock()
+	defer s.heldMu.Unlock()
+	if s.heldSizes == nil {
+		s.heldSizes = map[string]uint64{}
+	}
+	n = max(n, s.heldSizes[k])
+	s.heldSizes[k] = n
+	return n
 }
 
 // refuseEquivocation keeps the evidence and raises the tamper alarm.

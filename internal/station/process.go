@@ -52,6 +52,12 @@ type Station struct {
 
 	restored bool // the restored marker is in the directory; removed once the core stops holding
 
+	// heldSizes is how much of each log (channel/author) the store holds,
+	// as far as this process has written or read it: the equivocation
+	// check reads the store only for frames that reach into it.
+	heldMu    sync.Mutex
+	heldSizes map[string]uint64
+
 	metrics *metrics
 	dbFile  string      // the SQLite database, "" for PostgreSQL
 	dbInfo  os.FileInfo // the database file as opened, to tell when it is gone or replaced
@@ -449,6 +455,11 @@ func (s *Station) apply(group []protocol.Persist) error {
 	start := time.Now()
 	err := s.Store.Apply(context.Background(), merged)
 	s.metrics.applied(s, merged, time.Since(start), err)
+	if err == nil {
+		for _, l := range merged.Logs {
+			s.setHeld(l.Channel, l.Author, l.Size)
+		}
+	}
 	return err
 }
 
