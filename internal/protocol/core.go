@@ -112,11 +112,14 @@ type Disconnected struct {
 	Conn ConnID
 }
 
-// Persisted reports that the batch of a Persist action is durable, or that
-// writing it failed.
+// Persisted reports that the batches of Persist actions are durable, or
+// that writing them failed: one, or a group written in one transaction,
+// in the order they were asked for. Entries made durable by one event
+// go to the peer in one frame, under one checkpoint, whatever the number
+// of requests that appended them.
 type Persisted struct {
-	Write uint64
-	Err   error
+	Writes []uint64
+	Err    error
 }
 
 // LinkRefused reports a connection the link layer refused (an unpinned
@@ -257,6 +260,10 @@ type Core struct {
 	onDurabl []func(error)
 	write    uint64
 	pending  map[uint64][]func(error)
+	// While a Persisted event runs its callbacks, flushes wait in
+	// flushes, so that one flush sends all the entries it made durable.
+	deferFlush bool
+	flushes    map[string]bool
 
 	// Stats counts what the core refused, by reason. It is read by the
 	// station for status and by tests.
@@ -620,14 +627,23 @@ func (c *Core) reject(p *peer, conn ConnID, reason, ch, format string, args ...a
 }
 
 func (c *Core) persisted(ev Persisted) {
-	fs := c.pending[ev.Write]
-	delete(c.pending, ev.Write)
 	err := ev.Err
 	if err != nil {
 		err = fmt.Errorf("%w: %v", ErrStorage, err)
 	}
-	for _, f := range fs {
-		f(err)
+	c.deferFlush = true
+	for _, w := range ev.Writes {
+		fs := c.pending[w]
+		delete(c.pending, w)
+		for _, f := range fs {
+			f(err)
+		}
+	}
+	c.deferFlush = false
+	peers := slices.Sorted(maps.Keys(c.flushes))
+	clear(c.flushes)
+	for _, p := range peers {
+		c.flush(p)
 	}
 }
 
@@ -929,6 +945,13 @@ func (c *Core) disconnected(ev Disconnected) {
 
 // flush sends every durable, unsent entry to the peer, within the window.
 func (c *Core) flush(peerName string) {
+	if c.deferFlush {
+		if c.flushes == nil {
+			c.flushes = map[string]bool{}
+		}
+		c.flushes[peerName] = true
+		return
+	}
 	p := c.peers[peerName]
 	if p == nil || !p.ready {
 		return

@@ -335,7 +335,7 @@ func (s *sim) sync(n *simNode) {
 	p := n.unsynced[0]
 	n.unsynced = n.unsynced[1:]
 	n.disk.apply(s.t, p.Batch)
-	s.step(n, Persisted{Write: p.Write})
+	s.step(n, Persisted{Writes: []uint64{p.Write}})
 }
 
 func (s *sim) dial(n *simNode) {
@@ -684,6 +684,66 @@ func checkInvariants(t *testing.T, s *sim) {
 			if uint64(len(es)) < idx {
 				t.Fatalf("%s: send of %s returned but the peer never received it", n.name, id)
 			}
+		}
+	}
+}
+
+// TestGroupCommitOneFrame: entries made durable by one Persisted event (a
+// group commit of several requests) go to the peer in one entries frame
+// under one checkpoint, not one frame and one signature each; the peer
+// receipts them with one receipt, and every request completes.
+func TestGroupCommitOneFrame(t *testing.T) {
+	s := newSim(t, 1)
+	a, b := s.nodes[0], s.nodes[1]
+	s.net = nil
+	const n = 5
+	var reqs []uint64
+	for i := range n {
+		reqs = append(reqs, s.request(a, func(id uint64) Event {
+			return Submit{ID: id, Channel: "ops", Kind: envelope.Text, Precedence: envelope.Flash, Body: textBody(i)}
+		}))
+	}
+	if len(a.unsynced) != n {
+		t.Fatalf("%d writes waiting, want %d", len(a.unsynced), n)
+	}
+	var ws []uint64
+	for _, p := range a.unsynced {
+		a.disk.apply(t, p.Batch)
+		ws = append(ws, p.Write)
+	}
+	a.unsynced = nil
+	s.step(a, Persisted{Writes: ws})
+	var frames []*Frame
+	for _, p := range s.net {
+		if f, err := DecodeFrame(p.data); err == nil && p.from == a && f.Type == FrameEntries {
+			frames = append(frames, f)
+		}
+	}
+	if len(frames) != 1 || len(frames[0].Entries) != n {
+		t.Fatalf("entries frames sent: %d (want 1 of %d entries)", len(frames), n)
+	}
+	for _, r := range reqs {
+		if d, ok := a.done[r]; !ok || d.Err != nil {
+			t.Fatalf("request %d: done %v, %v", r, ok, d.Err)
+		}
+	}
+	receipts := 0
+	for range 10 {
+		for _, p := range s.net {
+			if f, err := DecodeFrame(p.data); err == nil && p.from == b && f.Type == FrameReceipt && f.Channel == "ops" {
+				receipts++
+			}
+		}
+		s.deliver()
+		s.sync(b)
+	}
+	if receipts != 1 {
+		t.Errorf("%d receipts from the peer, want 1", receipts)
+	}
+	s.settle(100)
+	for _, ci := range a.core.Channels() {
+		if ci.ID == "ops" && ci.Delivered != ci.Written {
+			t.Errorf("ops: %d written, %d delivered", ci.Written, ci.Delivered)
 		}
 	}
 }

@@ -420,7 +420,7 @@ func eventText(ev protocol.Event) string {
 	case protocol.Disconnected:
 		return fmt.Sprintf("Disconnected(%s conn %d)", ev.Peer, ev.Conn)
 	case protocol.Persisted:
-		return fmt.Sprintf("Persisted(%d err=%v)", ev.Write, ev.Err != nil)
+		return fmt.Sprintf("Persisted(%v err=%v)", ev.Writes, ev.Err != nil)
 	case protocol.Submit:
 		return fmt.Sprintf("Submit(%d %s %s %s)", ev.ID, ev.Channel, ev.Kind, ev.Precedence)
 	case protocol.Propose:

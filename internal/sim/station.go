@@ -197,9 +197,7 @@ func (s *Station) written(life int) {
 	if s.failNext && !s.paused {
 		s.failNext = false
 		w.fault("disk error")
-		for _, p := range group {
-			s.step(protocol.Persisted{Write: p.Write, Err: errDisk})
-		}
+		s.step(protocol.Persisted{Writes: writes(group), Err: errDisk})
 		s.writing = nil
 		s.crash(w.between(time.Second, time.Minute))
 		return
@@ -207,16 +205,25 @@ func (s *Station) written(life int) {
 	for _, p := range group {
 		w.applied(s, p.Batch)
 	}
-	for _, p := range group {
-		write := p.Write
-		s.deliver(func() {
-			s.notify(s.held[write])
-			delete(s.held, write)
-			s.step(protocol.Persisted{Write: write})
-		})
-	}
+	// As internal/station does: the whole group in one event.
+	ws := writes(group)
+	s.deliver(func() {
+		for _, w := range ws {
+			s.notify(s.held[w])
+			delete(s.held, w)
+		}
+		s.step(protocol.Persisted{Writes: ws})
+	})
 	s.writing = nil
 	s.kick()
+}
+
+func writes(group []protocol.Persist) []uint64 {
+	ws := make([]uint64, len(group))
+	for i, p := range group {
+		ws[i] = p.Write
+	}
+	return ws
 }
 
 // rewake sets the station's one timer to the core's next wake-up, if that

@@ -341,14 +341,16 @@ func (s *Station) loop() {
 	writing := false
 	finish := func(w written) bool {
 		writing = false
-		for _, p := range w.group {
+		writes := make([]uint64, len(w.group))
+		for i, p := range w.group {
 			notes := s.held[p.Write]
 			delete(s.held, p.Write)
 			if w.err == nil {
 				s.notify(notes)
 			}
-			s.exec(s.core.Step(time.Now(), protocol.Persisted{Write: p.Write, Err: w.err}))
+			writes[i] = p.Write
 		}
+		s.exec(s.core.Step(time.Now(), protocol.Persisted{Writes: writes, Err: w.err}))
 		if w.err != nil {
 			s.err = w.err
 			if errors.Is(w.err, store.ErrFenced) {
