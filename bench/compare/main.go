@@ -68,6 +68,7 @@ func median(xs []float64) float64 {
 func main() {
 	rounds := flag.Int("rounds", 3, "alternating rounds of each benchmark")
 	size := flag.Int("size", 256, "message size in bytes")
+	latency := flag.Int("latency", 1000, "messages measured one in flight, by each tool (after each one's 50 unrecorded warm-up messages); a 99th percentile wants many")
 	flag.Parse()
 	root, err := os.Getwd()
 	if err != nil {
@@ -89,7 +90,7 @@ func main() {
 	)
 	for r := 1; r <= *rounds; r++ {
 		fmt.Fprintf(os.Stderr, "round %d of %d\n", r, *rounds)
-		out, err := run(root, bin, "bench", "--json", "--size", fmt.Sprint(*size))
+		out, err := run(root, bin, "bench", "--json", "--size", fmt.Sprint(*size), "--latency", fmt.Sprint(*latency), "--warmup", "50")
 		if err != nil {
 			fail(err)
 		}
@@ -105,7 +106,7 @@ func main() {
 				h256, h256p50 = append(h256, m.MsgsPerSec), append(h256p50, m.Latency.P50ms)
 			}
 		}
-		out, err = run(root, jsBin, "--json", "--size", fmt.Sprint(*size))
+		out, err = run(root, jsBin, "--json", "--size", fmt.Sprint(*size), "--latency", fmt.Sprint(*latency), "--warmup", "50")
 		if err != nil {
 			fail(err)
 		}

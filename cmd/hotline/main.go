@@ -1269,6 +1269,7 @@ func cmdBench(ctx context.Context, args []string) error {
 	f := newFlags("bench", true)
 	n := f.Int("messages", 2000, "messages in the throughput run")
 	lat := f.Int("latency", 300, "messages in each latency run")
+	warmup := f.Int("warmup", 50, "messages sent one at a time before measuring, not recorded (as bench/jetstream does)")
 	size := f.Int("size", 256, "message text size in bytes")
 	soak := f.Duration("soak", 0, "also run this long sampling memory, e.g. 10m")
 	if _, err := f.parse(args, 0); err != nil {
@@ -1277,7 +1278,10 @@ func cmdBench(ctx context.Context, args []string) error {
 	if *n < 1 || *lat < 1 || *size < 1 || *size > 32<<10 {
 		return errors.New("bench: --messages and --latency must be positive, --size 1..32768")
 	}
-	return demo.Bench(ctx, demo.BenchOptions{Messages: *n, LatencyMessages: *lat, Size: *size, Duration: *soak, JSON: *f.json, Out: os.Stdout})
+	if *warmup < 0 {
+		return fmt.Errorf("bench: --warmup must not be negative, got %d", *warmup)
+	}
+	return demo.Bench(ctx, demo.BenchOptions{Messages: *n, LatencyMessages: *lat, Warmup: *warmup, Size: *size, Duration: *soak, JSON: *f.json, Out: os.Stdout})
 }
 
 func cmdSim(ctx context.Context, args []string) error {

@@ -395,6 +395,8 @@ func TestBadInput(t *testing.T) {
 		{usa, []string{"incident", "close", "--dir", usa, "--id", staff + "/CHN/1"}, []string{"missing --outcome"}},
 		{"", []string{"codebook", "show", "NOPE1"}, []string{"unknown code", "NOPE1"}},
 		{"", []string{"codebook", "list", "--category", "fishing"}, []string{"--category", "fishing"}},
+		{"", []string{"bench", "--warmup", "-1"}, []string{"--warmup must not be negative", "-1"}},
+		{"", []string{"bench", "--latency", "0"}, []string{"--latency must be positive"}},
 		{usa, []string{"inbox", "--dir", usa, "--lang", "fr"}, []string{"--lang", "fr"}},
 		{usa, []string{"plan", "add", "--dir", usa, "--channel", staff, "--kind", "transit"}, []string{"missing --from, --to, --circle or --polygon, --units"}},
 		{usa, []string{"plan", "add", "--dir", usa, "--channel", staff, "--kind", "transit", "--circle", "17,111,0", "--from", "2026-05-01T00:00Z", "--to", "2026-05-01T08:00Z", "--units", "DDG-00"}, []string{"area", "radius_nm 0"}},
