@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -92,14 +93,20 @@ func BenchmarkSendToReceipt(b *testing.B) {
 	defer cancel()
 	text := strings.Repeat("x", 256)
 	ctx := context.Background()
+	var lats []time.Duration
 	for b.Loop() {
+		t0 := time.Now()
 		m, err := a.Send(ctx, SendRequest{Channel: "bench", Precedence: "FLASH", Text: text})
 		if err != nil {
 			b.Fatal(err)
 		}
 		suffix := "-" + itoa(m.Index)
 		waitNote(b, notes, func(n protocol.Notify) bool { return n.What == "delivered" && strings.HasSuffix(n.Entry, suffix) })
+		lats = append(lats, time.Since(t0))
 	}
+	slices.Sort(lats)
+	b.ReportMetric(float64(lats[len(lats)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lats[len(lats)*99/100].Microseconds())/1000, "p99-ms")
 }
 
 func itoa(n uint64) string {
