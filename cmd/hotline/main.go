@@ -770,7 +770,7 @@ func runStation(ctx context.Context, dir string, log *slog.Logger) error {
 	mux.Handle("GET /healthz", health)
 	mux.Handle("GET /readyz", health)
 	downAfter, _ := cfg.DownAfter() // checked by LoadConfig
-	mux.Handle("/", console.New(console.Config{Ops: st, Subscribe: st.Subscribe, Done: st.Done(), Operators: apiSrv.Operators(),
+	mux.Handle("/", console.New(console.Config{Ops: st, Subscribe: st.Subscribe, Wake: st.Wake, Done: st.Done(), Operators: apiSrv.Operators(),
 		Station: st.Cfg.Name, Log: st.Log.With("component", "console"), DownAfter: downAfter}))
 	go func() {
 		errs <- api.Serve(ctx, st.Cfg.APIListen, mux, tc, func(a net.Addr) {

@@ -101,9 +101,10 @@ func (h *hub) publish(n protocol.Notify) {
 // stateMayChange says whether a notification may come with a change of a
 // channel's state. Messages, receipts and acknowledgements never do: a
 // channel goes down or comes back with its links ("link"), and is agreed,
-// suspended or resumed with "channel". Looking at every channel on each
-// message would cost a store read of every channel per message, which at
-// a thousand messages a second was a tenth of the station's CPU.
+// suspended, resumed or found dormant with "channel". Looking at every
+// channel on each message would cost a store read of every channel per
+// message, which at a thousand messages a second was a tenth of the
+// station's CPU.
 func stateMayChange(n protocol.Notify) bool {
 	switch n.What {
 	case "received", "delivered", "acknowledged":
@@ -113,30 +114,19 @@ func stateMayChange(n protocol.Notify) bool {
 }
 
 // watch raises and clears the console's own alerts from the station's
-// state, following the station's notifications and waking when a channel
-// has been down for DownAfter; nothing polls.
-func (s *Server) watch(notes <-chan protocol.Notify, cancel func()) {
+// state, woken by the notifications that may change it (wakes are never
+// lost, however many come while it looks) and when a channel has been
+// down for DownAfter; nothing polls.
+func (s *Server) watch(wakes <-chan struct{}, cancel func()) {
 	defer cancel()
 	wake := time.NewTimer(0)
 	defer wake.Stop()
 	for {
 		select {
-		case n := <-notes:
-			if !stateMayChange(n) {
-				continue
-			}
+		case <-wakes:
 		case <-wake.C:
 		case <-s.cfg.Done:
 			return
-		}
-		// Notifications come in bursts: take what is there, then look once.
-	drain:
-		for {
-			select {
-			case <-notes:
-			default:
-				break drain
-			}
 		}
 		next, err := s.reconcile(context.Background())
 		if err != nil {

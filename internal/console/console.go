@@ -40,7 +40,10 @@ import (
 type Config struct {
 	Ops       station.Ops
 	Subscribe func() (<-chan protocol.Notify, func()) // the station's notifications, as the API's event stream gets them
-	Done      <-chan struct{}                         // closed when the station stops
+	// Wake is the station's Wake: a channel woken by the notifications a
+	// filter accepts, none lost. The console's own alerts follow it.
+	Wake      func(filter func(protocol.Notify) bool) (<-chan struct{}, func())
+	Done      <-chan struct{} // closed when the station stops
 	Operators *operator.Registry
 	Station   string // this station's name, for the title bar
 
@@ -91,9 +94,9 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), limiter: newLimiter(cfg.Now), downSince: map[string]time.Time{}}
 	s.routes()
-	if cfg.Subscribe != nil && cfg.Done != nil {
-		notes, cancel := cfg.Subscribe()
-		go s.watch(notes, cancel)
+	if cfg.Wake != nil && cfg.Done != nil {
+		wake, cancel := cfg.Wake(stateMayChange)
+		go s.watch(wake, cancel)
 	}
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -183,7 +183,7 @@ func newDesk(tb testing.TB, st *station.Station, set ...func(*console.Config)) *
 			tb.Fatal(err)
 		}
 	}
-	cfg := console.Config{Ops: st, Subscribe: st.Subscribe, Done: st.Done(), Operators: reg, Station: st.Cfg.Name, Now: c.Now}
+	cfg := console.Config{Ops: st, Subscribe: st.Subscribe, Wake: st.Wake, Done: st.Done(), Operators: reg, Station: st.Cfg.Name, Now: c.Now}
 	for _, f := range set {
 		f(&cfg)
 	}

@@ -631,15 +631,17 @@ func (c *Core) persisted(ev Persisted) {
 	if err != nil {
 		err = fmt.Errorf("%w: %v", ErrStorage, err)
 	}
-	c.deferFlush = true
-	for _, w := range ev.Writes {
-		fs := c.pending[w]
-		delete(c.pending, w)
-		for _, f := range fs {
-			f(err)
+	func() {
+		c.deferFlush = true
+		defer func() { c.deferFlush = false }()
+		for _, w := range ev.Writes {
+			fs := c.pending[w]
+			delete(c.pending, w)
+			for _, f := range fs {
+				f(err)
+			}
 		}
-	}
-	c.deferFlush = false
+	}()
 	peers := slices.Sorted(maps.Keys(c.flushes))
 	clear(c.flushes)
 	for _, p := range peers {

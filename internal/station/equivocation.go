@@ -142,18 +142,20 @@ func (s *Station) heldSize(ctx context.Context, ch, author string) (uint64, bool
 	}
 	l, err := s.Store.Log(ctx, ch, author)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound) || (err == nil && l == nil):
+		// Not remembered: a peer could name any number of logs that do
+		// not exist. The first write of the log sets it.
+		return 0, true
 	case err != nil:
 		return 0, false
-	case l != nil:
-		n = l.Size
 	}
-	return s.setHeld(ch, author, n), true
+	return s.setHeld(ch, author, l.Size), true
 }
 
-// setHeld records that the store holds at least n entries of a log, and
-// returns what it holds as far as is known. Logs only grow while a
-// station runs.
+// setHeld records that the store holds, or is about to hold, n entries
+// of a log, and returns the largest size known. Logs only grow while a
+// station runs; a write that fails leaves the figure too high, which is
+// safe.
 func (s *Station) setHeld(ch, author string, n uint64) uint64 {
 	k := ch + "/" + author
 	s.heldMu.Lock()

@@ -53,8 +53,9 @@ type Station struct {
 	restored bool // the restored marker is in the directory; removed once the core stops holding
 
 	// heldSizes is how much of each log (channel/author) the store holds,
-	// as far as this process has written or read it: the equivocation
-	// check reads the store only for frames that reach into it.
+	// as far as this process has written or read it, or is writing: never
+	// less than it holds. The equivocation check reads the store only for
+	// frames that reach into it.
 	heldMu    sync.Mutex
 	heldSizes map[string]uint64
 
@@ -77,6 +78,7 @@ type Station struct {
 	books      []*codebook.Codebook
 	dialers    map[string]context.CancelFunc
 	subs       map[chan protocol.Notify]struct{}
+	wakers     map[*waker]struct{}
 	runCtx     context.Context
 	cert       tls.Certificate
 	peerAddr   net.Addr
@@ -454,14 +456,15 @@ func (s *Station) apply(group []protocol.Persist) error {
 	for _, p := range group {
 		merged.Merge(p.Batch)
 	}
+	// Before the write, not after: the equivocation check's quick path
+	// must never think the store holds less than it does (more is safe:
+	// it then reads the store).
+	for _, l := range merged.Logs {
+		s.setHeld(l.Channel, l.Author, l.Size)
+	}
 	start := time.Now()
 	err := s.Store.Apply(context.Background(), merged)
 	s.metrics.applied(s, merged, time.Since(start), err)
-	if err == nil {
-		for _, l := range merged.Logs {
-			s.setHeld(l.Channel, l.Author, l.Size)
-		}
-	}
 	return err
 }
 
@@ -551,6 +554,38 @@ func (s *Station) notify(notes []protocol.Notify) {
 			default: // a slow observer misses notifications, never blocks the core
 			}
 		}
+		for w := range s.wakers {
+			if w.filter(n) {
+				select {
+				case w.ch <- struct{}{}:
+				default: // already awake: one wake covers any number
+				}
+			}
+		}
+	}
+}
+
+type waker struct {
+	filter func(protocol.Notify) bool
+	ch     chan struct{}
+}
+
+// Wake returns a channel that receives a value after any notification
+// filter accepts, until cancel is called. Wakes coalesce: unlike a
+// subscription, which drops notifications an observer is too slow for,
+// none is ever lost between two looks.
+func (s *Station) Wake(filter func(protocol.Notify) bool) (<-chan struct{}, func()) {
+	w := &waker{filter: filter, ch: make(chan struct{}, 1)}
+	s.mu.Lock()
+	if s.wakers == nil {
+		s.wakers = map[*waker]struct{}{}
+	}
+	s.wakers[w] = struct{}{}
+	s.mu.Unlock()
+	return w.ch, func() {
+		s.mu.Lock()
+		delete(s.wakers, w)
+		s.mu.Unlock()
 	}
 }
 

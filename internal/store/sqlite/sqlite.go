@@ -98,10 +98,15 @@ func (s *Store) checkpointer() {
 			// PASSIVE never waits for readers or writers: it copies what
 			// no reader needs, and the next one copies the rest. An error
 			// (the disk full, say) is the next write's to report.
-			if _, err := s.DB().Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err == nil {
+			var busy, logFrames, copied int
+			if err := s.DB().QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logFrames, &copied); err == nil {
 				s.checkpoints.Add(1)
+				if busy == 0 && copied == logFrames {
+					// No reader holds an older snapshot (a backup's, say):
+					// a restart has only the frames written since to copy.
+					s.restart()
+				}
 			}
-			s.restart()
 		}
 	}
 }
@@ -109,7 +114,7 @@ func (s *Store) checkpointer() {
 // restartWait bounds how long a restart of the WAL waits for the writer
 // and for readers; meanwhile new writes wait too. One that cannot finish
 // in time gives up and is tried again at the next checkpoint.
-const restartWait = 20 * time.Millisecond
+const restartWait = 5 * time.Millisecond
 
 // restart copies back the few frames written since the PASSIVE checkpoint
 // and has the next commit write the WAL from its beginning again. Without
