@@ -75,6 +75,41 @@ type Soak struct {
 	RSSStartKB []int   `json:"rss_start_kb"` // per station
 	RSSEndKB   []int   `json:"rss_end_kb"`
 	RSSMaxKB   []int   `json:"rss_max_kb"`
+	// Acknowledged is how many of them CHN acknowledged (all, unless the
+	// run failed).
+	Acknowledged int `json:"acknowledged"`
+}
+
+// ackRange acknowledges the entries from..to of author's log on ch at the
+// station c talks to, 32 at a time.
+func ackRange(ctx context.Context, c *api.Client, ch, author string, from, to uint64) (int, error) {
+	var (
+		next  atomic.Uint64
+		done  atomic.Int64
+		first atomic.Value
+		wg    sync.WaitGroup
+	)
+	next.Store(from)
+	for range 32 {
+		wg.Go(func() {
+			for first.Load() == nil {
+				i := next.Add(1) - 1
+				if i > to {
+					return
+				}
+				if _, err := c.Ack(ctx, fmt.Sprintf("%s/%s/%d", ch, author, i), "bench"); err != nil {
+					first.CompareAndSwap(nil, fmt.Errorf("acknowledging %s/%s/%d: %w", ch, author, i, err))
+					return
+				}
+				done.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if err, _ := first.Load().(error); err != nil {
+		return int(done.Load()), err
+	}
+	return int(done.Load()), nil
 }
 
 func summarize(ds []time.Duration) Latency {
@@ -124,6 +159,12 @@ func Bench(ctx context.Context, o BenchOptions) error {
 			soak.RSSStartKB = append(soak.RSSStartKB, n.RSS())
 		}
 		soak.RSSMaxKB = slices.Clone(soak.RSSStartKB)
+		// CHN's duty officer acknowledges every message, as a watch floor
+		// does: a message nobody acknowledges is kept in memory (its
+		// ladder, and its text for a forward) until someone does.
+		w.mu.Lock()
+		acked := w.delivered
+		w.mu.Unlock()
 		start := time.Now()
 		for time.Since(start) < o.Duration {
 			_, _, _, err := w.run(ctx, p.A.Client(), ch, text, 1000, 64)
@@ -131,6 +172,15 @@ func Bench(ctx context.Context, o BenchOptions) error {
 				return err
 			}
 			soak.Messages += 1000
+			w.mu.Lock()
+			upTo := w.delivered
+			w.mu.Unlock()
+			n, err := ackRange(ctx, p.B.Client(), ch, p.A.Name, acked+1, upTo)
+			soak.Acknowledged += n
+			if err != nil {
+				return err
+			}
+			acked = upTo
 			for i, n := range []*Node{p.A, p.B} {
 				soak.RSSMaxKB[i] = max(soak.RSSMaxKB[i], n.RSS())
 			}
@@ -202,8 +252,8 @@ func printBench(out io.Writer, r *BenchResult) {
 		fmt.Fprintf(out, "%d in flight: send call to durable at the sender p50 %.3f ms, p99 %.3f ms\n", m.InFlight, m.Durable.P50ms, m.Durable.P99ms)
 	}
 	if s := r.Soak; s != nil {
-		fmt.Fprintf(out, "\nsoak: %d messages in %.0f s; RSS USA %d → %d KiB (max %d), CHN %d → %d KiB (max %d)\n",
-			s.Messages, s.Seconds, s.RSSStartKB[0], s.RSSEndKB[0], s.RSSMaxKB[0], s.RSSStartKB[1], s.RSSEndKB[1], s.RSSMaxKB[1])
+		fmt.Fprintf(out, "\nsoak: %d messages in %.0f s, %d acknowledged by CHN; RSS USA %d → %d KiB (max %d), CHN %d → %d KiB (max %d)\n",
+			s.Messages, s.Seconds, s.Acknowledged, s.RSSStartKB[0], s.RSSEndKB[0], s.RSSMaxKB[0], s.RSSStartKB[1], s.RSSEndKB[1], s.RSSMaxKB[1])
 	}
 }
 
