@@ -271,10 +271,13 @@ type Core struct {
 
 	lastAlert map[string]time.Time // when each kind of refusal was last recorded
 
-	timers    timers
-	timerSeq  uint64
-	armed     bool // timers are scheduled (from the first step on)
-	pathTimer bool // the path probe timer is scheduled
+	timers   timers
+	timerSeq uint64
+	// staleTimers counts acknowledgements since the timers were last
+	// compacted: each may have left a timer for nothing.
+	staleTimers int
+	armed       bool // timers are scheduled (from the first step on)
+	pathTimer   bool // the path probe timer is scheduled
 }
 
 // Stats are counters of refusals, duplicates and failovers.

@@ -747,3 +747,46 @@ func TestGroupCommitOneFrame(t *testing.T) {
 		}
 	}
 }
+
+// TestAcknowledgedTimersCompacted: the ladder timers of acknowledged
+// entries do not pile up in the heap until they fall due (they did, about
+// 250 bytes a message, found by a ten-minute soak).
+func TestAcknowledgedTimersCompacted(t *testing.T) {
+	s := newSim(t, 2)
+	a, b := s.nodes[0], s.nodes[1]
+	const n = 3000
+	base := len(a.core.timers)
+	for i := range n {
+		s.request(a, func(id uint64) Event {
+			return Submit{ID: id, Channel: "ops", Kind: envelope.Text, Precedence: envelope.Flash, Body: textBody(i)}
+		})
+		if i%100 == 99 {
+			s.settle(1000)
+		}
+	}
+	s.settle(1000)
+	if got := len(a.core.timers); got < base+n {
+		t.Fatalf("%d timers for %d messages waiting, want at least one each", got, n)
+	}
+	var first uint64
+	for _, ci := range b.core.Channels() {
+		if ci.ID == "ops" {
+			first = ci.Received - n + 1
+		}
+	}
+	for i := range uint64(n) {
+		ack, _ := json.Marshal(AckBody{Of: first + i, By: "duty"})
+		s.request(b, func(id uint64) Event {
+			return Submit{ID: id, Channel: "ops", Kind: envelope.Ack, Precedence: envelope.Routine, Body: ack}
+		})
+		if i%100 == 99 {
+			s.settle(1000)
+		}
+	}
+	s.settle(1000)
+	for _, x := range []*simNode{a, b} {
+		if got := len(x.core.timers); got > base+2*1024 {
+			t.Errorf("%s: %d timers after all %d messages were acknowledged", x.name, got, n)
+		}
+	}
+}

@@ -147,6 +147,30 @@ func (c *Core) ladderAt(cs *chanState, key entryKey, w *waiting, step int) time.
 }
 
 // scheduleNext arms the entry's next ladder step, if any.
+// compactTimers drops the timers of entries no longer waiting once they
+// are most of the heap. An acknowledged entry's ladder timer stays in the
+// heap until it falls due and is then skipped; at a steady rate of
+// acknowledged messages the heap would hold every message of the longest
+// ladder's span, about 250 bytes each.
+func (c *Core) compactTimers() {
+	if c.staleTimers < 1024 || c.staleTimers*2 < len(c.timers) {
+		return
+	}
+	kept := c.timers[:0]
+	for _, t := range c.timers {
+		if t.kind == tLadder || t.kind == tDormant {
+			if cs := c.channels[t.ch]; cs == nil || cs.waiting[entryKey{t.author, t.index}] == nil {
+				continue
+			}
+		}
+		kept = append(kept, t)
+	}
+	clear(c.timers[len(kept):])
+	c.timers = kept
+	heap.Init(&c.timers)
+	c.staleTimers = 0
+}
+
 func (c *Core) scheduleNext(cs *chanState, key entryKey, w *waiting) {
 	mine := key.author == c.keys.Name
 	switch {
@@ -245,6 +269,8 @@ func (c *Core) acknowledged(cs *chanState, author string, index uint64, by strin
 	}
 	delete(cs.waiting, key)
 	cs.awaiting[c.side(author)]--
+	c.staleTimers++
+	c.compactTimers()
 	if w.kind == envelope.Check && author == c.keys.Name && cs.dormant && index == cs.rec.LastCheck {
 		cs.dormant = false
 		c.alert("notice", cs.rec.ID, cs.rec.Peer, "%s answered the check on %s: the channel is no longer dormant", by, cs.rec.ID)
