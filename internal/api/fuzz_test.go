@@ -2,11 +2,9 @@ package api
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
+	"hotline/internal/strictjson/strictjsontest"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
 	"strings"
 	"testing"
 
@@ -62,52 +60,6 @@ func FuzzRequestBody(f *testing.F) {
 	f.Add(uint8(6), []byte(`{"channel":"c","notice":`+strings.Repeat("[", 20000)+`}`))
 	f.Add(uint8(0), []byte(`{"card":"`+strings.Repeat("A", MaxBody)+`"}`))
 	f.Fuzz(func(t *testing.T, kind uint8, data []byte) {
-		mk := requestBodies[int(kind)%len(requestBodies)]
-		v := mk()
-		err := decodeBody(data, v)
-		if err != nil {
-			var mbe *http.MaxBytesError
-			switch {
-			case errors.As(err, &mbe):
-				if len(data) <= MaxBody {
-					t.Fatalf("%d bytes refused as too large (limit %d)", len(data), MaxBody)
-				}
-			case errors.Is(err, station.ErrBadRequest):
-				if !strings.Contains(err.Error(), "request body: ") {
-					t.Fatalf("error %q does not say it is about the request body", err)
-				}
-			default:
-				t.Fatalf("error %v is neither ErrBadRequest nor MaxBytesError", err)
-			}
-			return
-		}
-		if len(data) > MaxBody {
-			t.Fatalf("accepted %d bytes, limit %d", len(data), MaxBody)
-		}
-		enc, err := json.Marshal(v)
-		if err != nil {
-			t.Fatalf("accepted body does not encode: %v", err)
-		}
-		again := mk()
-		if err := decodeBody(enc, again); err != nil {
-			t.Fatalf("accepted %q, but refuses its encoding %q: %v", data, enc, err)
-		}
-		if !reflect.DeepEqual(normal(t, v), normal(t, again)) {
-			t.Fatalf("%q decoded to %+v, its encoding to %+v", data, v, again)
-		}
+		strictjsontest.Body(t, data, MaxBody, requestBodies[int(kind)%len(requestBodies)], decodeBody, true)
 	})
-}
-
-// normal is v encoded, for comparing values whose raw JSON fields may
-// differ in spacing only.
-func normal(t *testing.T, v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c bytes.Buffer
-	if err := json.Compact(&c, b); err != nil {
-		t.Fatal(err)
-	}
-	return c.String()
 }

@@ -2,11 +2,9 @@ package console
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
+	"hotline/internal/strictjson/strictjsontest"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
 	"strings"
 	"testing"
 
@@ -74,38 +72,6 @@ func FuzzRequestBody(f *testing.F) {
 	f.Add(uint8(0), []byte(`{"name":"`+strings.Repeat("A", maxBody)+`"}`))
 	f.Add(uint8(3), []byte(`{"id":"x"}{"id":"y"}`))
 	f.Fuzz(func(t *testing.T, kind uint8, data []byte) {
-		mk := requestBodies[int(kind)%len(requestBodies)]
-		v := mk()
-		err := decodeBody(data, v)
-		if err != nil {
-			var mbe *http.MaxBytesError
-			switch {
-			case errors.As(err, &mbe):
-				if len(data) <= maxBody {
-					t.Fatalf("%d bytes refused as too large (limit %d)", len(data), maxBody)
-				}
-			case errors.Is(err, station.ErrBadRequest):
-				if !strings.Contains(err.Error(), "request body: ") {
-					t.Fatalf("error %q does not say it is about the request body", err)
-				}
-			default:
-				t.Fatalf("error %v is neither ErrBadRequest nor MaxBytesError", err)
-			}
-			return
-		}
-		if len(data) > maxBody {
-			t.Fatalf("accepted %d bytes, limit %d", len(data), maxBody)
-		}
-		enc, err := json.Marshal(v)
-		if err != nil {
-			t.Fatalf("accepted body does not encode: %v", err)
-		}
-		again := mk()
-		if err := decodeBody(enc, again); err != nil {
-			t.Fatalf("accepted %q, but refuses its encoding %q: %v", data, enc, err)
-		}
-		if !reflect.DeepEqual(v, again) {
-			t.Fatalf("%q decoded to %+v, its encoding to %+v", data, v, again)
-		}
+		strictjsontest.Body(t, data, maxBody, requestBodies[int(kind)%len(requestBodies)], decodeBody, false)
 	})
 }
