@@ -24,6 +24,7 @@ type hotlineResult struct {
 		FsyncMs  float64 `json:"fsync_p50_ms"`
 		CryptoMs float64 `json:"crypto_p50_ms"`
 		TotalMs  float64 `json:"total_ms"`
+		EpochMs  float64 `json:"epoch_total_ms"`
 	} `json:"floor"`
 	OneInFlight latency `json:"one_in_flight"`
 	Many        []struct {
@@ -85,8 +86,8 @@ func main() {
 		fail(err)
 	}
 	var (
-		floor, fsync, crypto, h1p50, h1p99, h256, h256p50, j1p50, j1p99, j256, j256p50 []float64
-		machine, tool                                                                  string
+		floor, efloor, fsync, crypto, h1p50, h1p99, h256, h256p50, j1p50, j1p99, j256, j256p50 []float64
+		machine, tool                                                                          string
 	)
 	for r := 1; r <= *rounds; r++ {
 		fmt.Fprintf(os.Stderr, "round %d of %d\n", r, *rounds)
@@ -100,6 +101,7 @@ func main() {
 		}
 		machine = h.Machine
 		floor, fsync, crypto = append(floor, h.Floor.TotalMs), append(fsync, h.Floor.FsyncMs), append(crypto, h.Floor.CryptoMs)
+		efloor = append(efloor, h.Floor.EpochMs)
 		h1p50, h1p99 = append(h1p50, h.OneInFlight.P50ms), append(h1p99, h.OneInFlight.P99ms)
 		for _, m := range h.Many {
 			if m.InFlight == 256 {
@@ -121,6 +123,9 @@ func main() {
 	f := median(floor)
 	fmt.Printf("Machine: %s. Medians of %d alternating rounds, %d-byte messages, %s.\n\n", machine, *rounds, *size, time.Now().UTC().Format("2006-01-02"))
 	fmt.Printf("Floor: fsync p50 %.3f ms, crypto of one message p50 %.3f ms, floor = crypto + one fsync on each side = %.3f ms.\n", median(fsync), median(crypto), f)
+	ef := median(efloor)
+	fmt.Printf("Epoch floor (a message continuing a key epoch, no encapsulation): %.3f ms; one in flight p50 %.2f×, p99 %.2f× of it.\n",
+		ef, median(h1p50)/ef, median(h1p99)/ef)
 	fmt.Printf("Baseline: %s.\n\n", tool)
 	fmt.Println("| figure | Hotline | floor | ratio to floor | JetStream | ratio to JetStream |")
 	fmt.Println("| --- | --- | --- | --- | --- | --- |")

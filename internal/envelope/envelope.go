@@ -2,28 +2,43 @@
 // a channel log.
 //
 // An envelope is a plain header (channel, author, recipient, index,
-// precedence, kind, sender time), a body sealed with HPKE to the recipient
-// with the header bytes as associated data, and the author's Ed25519
-// signature over all of it. The exact bytes are the entry: they are stored,
-// forwarded, hashed into the Merkle log and exported as received, never
-// re-encoded. The layout is in docs/PROTOCOL.md, section "Envelope".
+// precedence, kind, sender time), a sealed body with the header bytes as
+// associated data, and the author's Ed25519 signature over all of it. The
+// exact bytes are the entry: they are stored, forwarded, hashed into the
+// Merkle log and exported as received, never re-encoded. The layout is in
+// docs/PROTOCOL.md, section "Envelope".
+//
+// Version 2 envelopes (magic HLE2) seal bodies under a key epoch: an entry
+// that carries an HPKE encapsulation to the recipient begins an epoch whose
+// key is HPKE's exported secret, and the entries after it in the same log
+// carry none and are sealed with that key (XChaCha20-Poly1305, a random
+// nonce each). One encapsulation then serves many entries: it is most of
+// the cost of sealing and opening, and 1,120 bytes of every entry.
+// Version 1 envelopes (HLE1), one HPKE seal each, are still parsed,
+// verified and opened.
 package envelope
 
 import (
+	"crypto/cipher"
 	"crypto/ed25519"
 	"crypto/hpke"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"golang.org/x/crypto/chacha20poly1305"
 	"golang.org/x/crypto/cryptobyte"
 )
 
 // MaxSize is the largest envelope a station accepts or builds, in bytes.
 const MaxSize = 64 << 10
 
-const magic = "HLE1"
+const (
+	magic1 = "HLE1"
+	magic2 = "HLE2"
+)
 
 // Errors a caller can test for with errors.Is.
 var (
@@ -31,6 +46,9 @@ var (
 	ErrMalformed = errors.New("malformed envelope")
 	ErrSignature = errors.New("envelope signature does not verify")
 	ErrOpen      = errors.New("envelope body does not open")
+	// ErrNoEpoch: the entry is sealed under the key epoch an earlier
+	// entry of its log began, and none is given.
+	ErrNoEpoch = errors.New("envelope sealed under a key epoch not held")
 )
 
 var (
@@ -38,7 +56,13 @@ var (
 	hpkeInfo   = []byte("hotline envelope body v1")
 	kdf        = hpke.HKDFSHA256()
 	aead       = hpke.ChaCha20Poly1305()
+	// Version 2: HPKE only exports the epoch key.
+	epochInfo    = []byte("hotline envelope epoch v2")
+	epochContext = "hotline envelope epoch key v2"
 )
+
+// EpochKeySize is the size of an epoch's key, in bytes.
+const EpochKeySize = chacha20poly1305.KeySize
 
 // Precedence orders traffic by urgency, as in military message handling.
 type Precedence uint8
@@ -156,10 +180,11 @@ type Header struct {
 // Envelope is a parsed envelope. Raw holds the exact bytes.
 type Envelope struct {
 	Header
-	Enc    []byte // HPKE encapsulated key
-	Sealed []byte // HPKE ciphertext of the body
-	Sig    []byte
-	Raw    []byte
+	Version int    // 1 (HLE1) or 2 (HLE2)
+	Enc     []byte // HPKE encapsulated key; in version 2, empty in an entry that continues an epoch
+	Sealed  []byte // the body's ciphertext (version 2: nonce, then ciphertext)
+	Sig     []byte
+	Raw     []byte
 
 	headerLen int
 	signedLen int
@@ -183,7 +208,7 @@ func (h *Header) check() error {
 	return nil
 }
 
-func (h *Header) marshal(b *cryptobyte.Builder) {
+func (h *Header) marshal(b *cryptobyte.Builder, magic string) {
 	b.AddBytes([]byte(magic))
 	for _, s := range []string{h.Channel, h.Author, h.Recipient} {
 		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(s)) })
@@ -194,8 +219,51 @@ func (h *Header) marshal(b *cryptobyte.Builder) {
 	b.AddUint64(uint64(h.Time.UnixMilli()))
 }
 
+// Epoch is a key for the bodies of a run of entries in one log, agreed
+// with HPKE: the run's first entry carries the encapsulation, and the
+// recipient opens the rest with the key it exported then. An Epoch is safe
+// for concurrent use.
+type Epoch struct {
+	enc  []byte // the encapsulation; nil for an epoch restored from its key
+	key  []byte
+	aead cipher.AEAD
+}
+
+// NewEpoch begins an epoch with the recipient's HPKE key.
+func NewEpoch(to hpke.PublicKey) (*Epoch, error) {
+	enc, s, err := hpke.NewSender(to, kdf, hpke.ExportOnly(), epochInfo)
+	if err != nil {
+		return nil, err
+	}
+	key, err := s.Export(epochContext, EpochKeySize)
+	if err != nil {
+		return nil, err
+	}
+	ep, err := EpochFromKey(key)
+	if err != nil {
+		return nil, err
+	}
+	ep.enc = enc
+	return ep, nil
+}
+
+// EpochFromKey restores an epoch from its key (Key), as a store keeps it.
+// It can open entries, not begin one.
+func EpochFromKey(key []byte) (*Epoch, error) {
+	a, err := chacha20poly1305.NewX(key)
+	if err != nil {
+		return nil, fmt.Errorf("epoch key: %w", err)
+	}
+	return &Epoch{key: append([]byte(nil), key...), aead: a}, nil
+}
+
+// Key returns the epoch's key, for a store to keep.
+func (ep *Epoch) Key() []byte { return append([]byte(nil), ep.key...) }
+
 // Seal builds an envelope: it seals body to the recipient's HPKE key with the
-// header as associated data and signs the result with the author's key.
+// header as associated data and signs the result with the author's key. The
+// envelope begins an epoch of its own; a station sealing many entries to
+// one recipient uses an Epoch.
 func Seal(h Header, body []byte, to hpke.PublicKey, key ed25519.PrivateKey) ([]byte, error) {
 	if err := h.check(); err != nil {
 		return nil, err
@@ -203,8 +271,70 @@ func Seal(h Header, body []byte, to hpke.PublicKey, key ed25519.PrivateKey) ([]b
 	if len(body) > MaxSize {
 		return nil, fmt.Errorf("%w: body of %d bytes, limit %d for the whole envelope", ErrTooLarge, len(body), MaxSize)
 	}
+	ep, err := NewEpoch(to)
+	if err != nil {
+		return nil, err
+	}
+	return ep.Seal(h, body, true, key)
+}
+
+// Seal builds a version 2 envelope under the epoch: first says that it is
+// the epoch's first entry in its log, which carries the encapsulation.
+func (ep *Epoch) Seal(h Header, body []byte, first bool, key ed25519.PrivateKey) ([]byte, error) {
+	if err := h.check(); err != nil {
+		return nil, err
+	}
+	if len(body) > MaxSize {
+		return nil, fmt.Errorf("%w: body of %d bytes, limit %d for the whole envelope", ErrTooLarge, len(body), MaxSize)
+	}
+	if first && ep.enc == nil {
+		return nil, errors.New("an epoch restored from its key cannot begin a run of entries")
+	}
 	var hb cryptobyte.Builder
-	h.marshal(&hb)
+	h.marshal(&hb, magic2)
+	header, err := hb.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	var enc []byte
+	if first {
+		enc = ep.enc
+	}
+	ns := ep.aead.NonceSize()
+	sealed := make([]byte, ns, ns+len(body)+ep.aead.Overhead())
+	rand.Read(sealed)
+	sealed = ep.aead.Seal(sealed, sealed, body, header)
+	return sign(header, enc, sealed, key)
+}
+
+func sign(header, enc, sealed []byte, key ed25519.PrivateKey) ([]byte, error) {
+	b := cryptobyte.NewBuilder(make([]byte, 0, len(header)+len(enc)+len(sealed)+80))
+	b.AddBytes(header)
+	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(enc) })
+	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(sealed) })
+	signed, err := b.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	sig := ed25519.Sign(key, append(append([]byte{}, sigContext...), signed...))
+	raw := append(signed, sig...)
+	if len(raw) > MaxSize {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(raw), MaxSize)
+	}
+	return raw, nil
+}
+
+// SealV1 builds a version 1 envelope: one HPKE seal of its own. Stations
+// build version 2; this is for tests of what earlier versions stored.
+func SealV1(h Header, body []byte, to hpke.PublicKey, key ed25519.PrivateKey) ([]byte, error) {
+	if err := h.check(); err != nil {
+		return nil, err
+	}
+	if len(body) > MaxSize {
+		return nil, fmt.Errorf("%w: body of %d bytes, limit %d for the whole envelope", ErrTooLarge, len(body), MaxSize)
+	}
+	var hb cryptobyte.Builder
+	h.marshal(&hb, magic1)
 	header, err := hb.Bytes()
 	if err != nil {
 		return nil, err
@@ -217,20 +347,7 @@ func Seal(h Header, body []byte, to hpke.PublicKey, key ed25519.PrivateKey) ([]b
 	if err != nil {
 		return nil, err
 	}
-	b := cryptobyte.NewBuilder(make([]byte, 0, len(header)+len(enc)+len(ct)+80))
-	b.AddBytes(header)
-	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(enc) })
-	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(ct) })
-	signed, err := b.Bytes()
-	if err != nil {
-		return nil, err
-	}
-	sig := ed25519.Sign(key, append(append([]byte{}, sigContext...), signed...))
-	raw := append(signed, sig...)
-	if len(raw) > MaxSize {
-		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(raw), MaxSize)
-	}
-	return raw, nil
+	return sign(header, enc, ct, key)
 }
 
 // Parse decodes raw without checking the signature. The returned envelope
@@ -248,7 +365,15 @@ func Parse(raw []byte) (*Envelope, error) {
 		ms          uint64
 		enc, sealed cryptobyte.String
 	)
-	if !s.ReadBytes(&m, len(magic)) || string(m) != magic {
+	if !s.ReadBytes(&m, len(magic1)) {
+		return nil, fmt.Errorf("%w: bad magic", ErrMalformed)
+	}
+	switch string(m) {
+	case magic1:
+		e.Version = 1
+	case magic2:
+		e.Version = 2
+	default:
 		return nil, fmt.Errorf("%w: bad magic", ErrMalformed)
 	}
 	if !s.ReadUint8LengthPrefixed(&ch) || !s.ReadUint8LengthPrefixed(&au) || !s.ReadUint8LengthPrefixed(&rc) ||
@@ -267,6 +392,9 @@ func Parse(raw []byte) (*Envelope, error) {
 	e.Precedence, e.Kind = Precedence(prec), Kind(kind)
 	e.Time = time.UnixMilli(int64(ms)).UTC()
 	e.Enc, e.Sealed = enc, sealed
+	if e.Version == 1 && len(enc) == 0 {
+		return nil, fmt.Errorf("%w: a version 1 envelope without an encapsulated key", ErrMalformed)
+	}
 	e.Sig = []byte(s)
 	e.Raw = raw
 	if err := e.Header.check(); err != nil {
@@ -284,9 +412,21 @@ func (e *Envelope) Verify(pub ed25519.PublicKey) error {
 	return nil
 }
 
-// Open decrypts the body with the recipient's HPKE key. The header must be
-// the one the author sealed the body with.
+// BeginsEpoch reports whether the entry carries an encapsulation: in
+// version 2, it begins a key epoch; a version 1 entry is one of its own.
+func (e *Envelope) BeginsEpoch() bool { return len(e.Enc) > 0 }
+
+// Open decrypts the body of an entry that carries its encapsulation with
+// the recipient's HPKE key. The header must be the one the author sealed
+// the body with. An entry that continues an epoch is opened with OpenIn.
 func (e *Envelope) Open(k hpke.PrivateKey) ([]byte, error) {
+	if e.Version == 2 {
+		ep, err := e.OpenEpoch(k)
+		if err != nil {
+			return nil, err
+		}
+		return e.OpenIn(ep)
+	}
 	r, err := hpke.NewRecipient(e.Enc, k, kdf, aead, hpkeInfo)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrOpen, err)
@@ -294,6 +434,46 @@ func (e *Envelope) Open(k hpke.PrivateKey) ([]byte, error) {
 	pt, err := r.Open(e.Raw[:e.headerLen], e.Sealed)
 	if err != nil {
 		return nil, fmt.Errorf("%w: entry %s/%s/%d: %v", ErrOpen, e.Channel, e.Author, e.Index, err)
+	}
+	return pt, nil
+}
+
+// OpenEpoch recovers the epoch a version 2 entry begins, with the
+// recipient's HPKE key.
+func (e *Envelope) OpenEpoch(k hpke.PrivateKey) (*Epoch, error) {
+	switch {
+	case e.Version != 2:
+		return nil, fmt.Errorf("%w: entry %s is version %d, which has no key epochs", ErrOpen, e.ID(), e.Version)
+	case len(e.Enc) == 0:
+		return nil, fmt.Errorf("%w: entry %s continues an epoch; it does not begin one", ErrNoEpoch, e.ID())
+	}
+	r, err := hpke.NewRecipient(e.Enc, k, kdf, hpke.ExportOnly(), epochInfo)
+	if err != nil {
+		return nil, fmt.Errorf("%w: entry %s: %v", ErrOpen, e.ID(), err)
+	}
+	key, err := r.Export(epochContext, EpochKeySize)
+	if err != nil {
+		return nil, fmt.Errorf("%w: entry %s: %v", ErrOpen, e.ID(), err)
+	}
+	return EpochFromKey(key)
+}
+
+// OpenIn decrypts the body of a version 2 entry with the key of its epoch:
+// the one it begins, or the latest begun before it in its log.
+func (e *Envelope) OpenIn(ep *Epoch) ([]byte, error) {
+	switch {
+	case e.Version != 2:
+		return nil, fmt.Errorf("%w: entry %s is version %d, which has no key epochs", ErrOpen, e.ID(), e.Version)
+	case ep == nil:
+		return nil, fmt.Errorf("%w: entry %s", ErrNoEpoch, e.ID())
+	}
+	ns := ep.aead.NonceSize()
+	if len(e.Sealed) < ns+ep.aead.Overhead() {
+		return nil, fmt.Errorf("%w: entry %s: sealed body of %d bytes", ErrOpen, e.ID(), len(e.Sealed))
+	}
+	pt, err := ep.aead.Open(nil, e.Sealed[:ns], e.Sealed[ns:], e.Raw[:e.headerLen])
+	if err != nil {
+		return nil, fmt.Errorf("%w: entry %s: %v", ErrOpen, e.ID(), err)
 	}
 	return pt, nil
 }

@@ -11,7 +11,9 @@ import (
 
 // FuzzParseEnvelope checks that Parse never panics, that every error is
 // one a caller can test for, and that anything that verifies under the
-// seeds' author key is byte for byte one of the seeds.
+// seeds' author key is byte for byte one of the seeds. The seeds are of
+// both versions, and of a key epoch's run: an entry that begins no epoch
+// is opened with the run's.
 func FuzzParseEnvelope(f *testing.F) {
 	alpha, bravo := newParty(f), newParty(f)
 	type seed struct {
@@ -19,21 +21,34 @@ func FuzzParseEnvelope(f *testing.F) {
 		body []byte
 	}
 	var seeds []seed
-	add := func(h envelope.Header, body []byte) {
-		raw, err := envelope.Seal(h, body, bravo.kem.PublicKey(), alpha.sign)
+	add := func(raw, body []byte, err error) {
 		if err != nil {
 			f.Fatal(err)
 		}
 		seeds = append(seeds, seed{raw, body})
 		f.Add(raw)
 	}
+	run, err := envelope.NewEpoch(bravo.kem.PublicKey())
+	if err != nil {
+		f.Fatal(err)
+	}
 	h := testHeader()
-	add(h, []byte(`{"text":"hello"}`))
+	body := []byte(`{"text":"hello"}`)
+	raw, err := run.Seal(h, body, true, alpha.sign)
+	add(raw, body, err)
+	raw, err = envelope.Seal(h, body, bravo.kem.PublicKey(), alpha.sign)
+	add(raw, body, err)
+	raw, err = envelope.SealV1(h, body, bravo.kem.PublicKey(), alpha.sign)
+	add(raw, body, err)
 	h.Index, h.Kind, h.Precedence = 1, envelope.Agreement, envelope.Flash
-	add(h, []byte(`{"charter":"hotline channel charter v1\n"}`))
+	body = []byte(`{"charter":"hotline channel charter v1\n"}`)
+	raw, err = run.Seal(h, body, false, alpha.sign)
+	add(raw, body, err)
 	h.Index, h.Kind, h.Precedence = 2, envelope.Ack, envelope.Routine
-	add(h, nil)
+	raw, err = run.Seal(h, nil, false, alpha.sign)
+	add(raw, nil, err)
 	f.Add([]byte("HLE1"))
+	f.Add([]byte("HLE2"))
 	f.Add([]byte{})
 
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -62,6 +77,12 @@ func FuzzParseEnvelope(f *testing.F) {
 			t.Fatalf("Verify error %v is not ErrSignature", verr)
 		}
 		body, oerr := e.Open(bravo.kem)
+		if !e.BeginsEpoch() {
+			if !errors.Is(oerr, envelope.ErrNoEpoch) {
+				t.Fatalf("Open of an entry continuing an epoch: %v, want ErrNoEpoch", oerr)
+			}
+			body, oerr = e.OpenIn(run)
+		}
 		if oerr != nil && !errors.Is(oerr, envelope.ErrOpen) {
 			t.Fatalf("Open error %v is not ErrOpen", oerr)
 		}

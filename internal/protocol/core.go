@@ -347,7 +347,17 @@ type outLog struct {
 	// receipt that extends one of them byte for byte needs only the peer's
 	// signature checked.
 	signed map[uint64][]byte
+	// The key epoch new entries are sealed under (docs/PROTOCOL.md,
+	// "Key epochs"): begun with the peer's HPKE key epochTo, with
+	// epochLeft entries left before a new one. Never stored: a station
+	// begins a new epoch when it starts.
+	epoch     *envelope.Epoch
+	epochTo   []byte
+	epochLeft int
 }
+
+// EpochEntries is how many entries of a log one key epoch seals at most.
+const EpochEntries = 10000
 
 type inLog struct {
 	tree    *transcript.Tree
@@ -355,6 +365,9 @@ type inLog struct {
 	durable uint64
 	receipt []byte   // latest cosigned checkpoint
 	keys    []logKey // where the key signing this log changes
+	// epoch is the key epoch of the latest entry accepted that began
+	// one: the entries after it that carry no encapsulation open with it.
+	epoch *envelope.Epoch
 }
 
 // New restores a core from a snapshot of the store.
@@ -428,6 +441,11 @@ func New(cfg Config, keys *identity.Keys, snap *store.Snapshot) (*Core, error) {
 			cs.mine = outLog{tree: tree, size: l.Size, durable: l.Size, delivered: l.ReceiptSize, sent: l.ReceiptSize, receipt: l.Receipt, keys: lk}
 		case cs.rec.Peer:
 			cs.theirs = inLog{tree: tree, size: l.Size, durable: l.Size, keys: lk}
+			if l.Epoch != nil {
+				if cs.theirs.epoch, err = envelope.EpochFromKey(l.Epoch); err != nil {
+					return nil, fmt.Errorf("stored log %s/%s: %w", l.Channel, l.Author, err)
+				}
+			}
 			if l.Checkpoint != nil {
 				// Entries and the checkpoint covering them were stored in one
 				// batch, so they are durable: cosign again (Ed25519 is
@@ -733,10 +751,22 @@ func (c *Core) appendMine(reqID uint64, cs *chanState, kind envelope.Kind, prec 
 		Channel: cs.rec.ID, Author: c.keys.Name, Recipient: cs.rec.Peer,
 		Index: cs.mine.size + 1, Precedence: prec, Kind: kind, Time: c.now,
 	}
-	raw, err := envelope.Seal(h, body, to, c.keys.Sign)
+	first := false
+	if cs.mine.epoch == nil || cs.mine.epochLeft <= 0 || !bytes.Equal(cs.mine.epochTo, p.hpkeOf) {
+		ep, err := envelope.NewEpoch(to)
+		if err != nil {
+			return nil, err
+		}
+		cs.mine.epoch, cs.mine.epochTo, cs.mine.epochLeft, first = ep, p.hpkeOf, EpochEntries, true
+	}
+	raw, err := cs.mine.epoch.Seal(h, body, first, c.keys.Sign)
 	if err != nil {
+		if first {
+			cs.mine.epoch = nil
+		}
 		return nil, err
 	}
+	cs.mine.epochLeft--
 	cs.mine.tree.Append(raw)
 	cs.mine.size++
 	root := cs.mine.tree.Root()
@@ -1292,7 +1322,8 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 	var (
 		theirs   *inLog
 		tree     *transcript.Tree
-		expected uint64 = 1
+		expected uint64          = 1
+		epoch    *envelope.Epoch // the key epoch as the entries so far leave it
 		newCS    *chanState
 		accepted []store.Entry
 		bodies   []any
@@ -1310,6 +1341,7 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		theirs = &cs.theirs
 		expected = theirs.size + 1
 		logKeys = theirs.keys
+		epoch = theirs.epoch
 	}
 	var (
 		opened     *note.Note
@@ -1372,7 +1404,8 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 			c.emit(Send{Peer: name, Conn: conn, Data: (&Frame{Type: FrameResend, Channel: f.Channel, Author: name, From: expected}).Encode()})
 			return
 		}
-		body, err := c.openBody(&o)
+		body, next, err := c.openBody(&o, epoch)
+		epoch = next
 		var decoded any
 		if err == nil {
 			// Before the channel exists here (its proposal), only an
@@ -1539,12 +1572,17 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		c.batch.LogKeys = append(c.batch.LogKeys, store.LogKey{Channel: f.Channel, Author: name, From: k.from, Seq: k.seq})
 	}
 	theirs.keys = logKeys
+	theirs.epoch = epoch
 	if len(rotation) > 0 {
 		c.peerRotated(p, chain, rotation)
 	}
 	c.batch.Entries = append(c.batch.Entries, accepted...)
 	c.batch.Acks = append(c.batch.Acks, acks...)
-	c.batch.Logs = append(c.batch.Logs, store.Log{Channel: f.Channel, Author: name, Size: theirs.size, Hashes: tree.Hashes(), Checkpoint: f.Checkpoint})
+	var epochKey []byte
+	if epoch != nil {
+		epochKey = epoch.Key()
+	}
+	c.batch.Logs = append(c.batch.Logs, store.Log{Channel: f.Channel, Author: name, Size: theirs.size, Hashes: tree.Hashes(), Checkpoint: f.Checkpoint, Epoch: epochKey})
 	for i := range accepted {
 		e := &accepted[i]
 		what := "received"

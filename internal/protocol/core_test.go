@@ -88,6 +88,9 @@ func (m *memStore) apply(t *testing.T, b *store.Batch) {
 			if l.Checkpoint == nil {
 				nl.Checkpoint = old.Checkpoint
 			}
+			if l.Epoch == nil {
+				nl.Epoch = old.Epoch
+			}
 		}
 		m.logs[k] = &nl
 	}

@@ -11,7 +11,9 @@ import (
 )
 
 // Version is the protocol version a station states when it connects.
-const Version = 1
+// Version 2 seals bodies under key epochs (HLE2 envelopes), which a
+// version 1 station cannot open.
+const Version = 2
 
 // MaxFrame is the largest frame a station reads, in bytes.
 const MaxFrame = 4 << 20

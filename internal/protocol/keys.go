@@ -120,23 +120,36 @@ func orNil(vs []note.Verifier) []note.Verifier {
 	return vs
 }
 
-// openBody opens an entry's body with this station's current HPKE key, or
-// an earlier one: an entry sealed to the key before a rotation still
-// opens.
-func (c *Core) openBody(o *Opened) ([]byte, error) {
+// openBody opens an entry's body. An entry that carries its
+// encapsulation (version 1, or the first of a version 2 key epoch) opens
+// with this station's current HPKE key, or an earlier one: an entry
+// sealed to the key before a rotation still opens. One that continues an
+// epoch opens with ep, the epoch of the latest entry before it in its log
+// that began one. It returns the epoch in force after the entry.
+func (c *Core) openBody(o *Opened, ep *envelope.Epoch) ([]byte, *envelope.Epoch, error) {
+	if !o.Env.BeginsEpoch() {
+		body, err := o.Env.OpenIn(ep)
+		return body, ep, err
+	}
+	next := func() *envelope.Epoch {
+		if o.Env.Version == 1 {
+			return ep // a version 1 entry stands alone
+		}
+		return o.Epoch
+	}
 	body, err := o.open(c.keys)
 	if err == nil {
-		return body, nil
+		return body, next(), nil
 	}
 	for _, seq := range slices.Backward(slices.Sorted(maps.Keys(c.ownKeys))) {
 		if k := c.ownKeys[seq]; k != nil && k != c.keys {
-			if b, err2 := o.Env.Open(k.KEM); err2 == nil {
-				o.Body, o.OpenErr = b, nil
-				return b, nil
+			if b, e, err2 := openWith(o.Env, k); err2 == nil {
+				o.Body, o.Epoch, o.OpenErr = b, e, nil
+				return b, next(), nil
 			}
 		}
 	}
-	return nil, err
+	return nil, ep, err
 }
 
 // restoreKeys rebuilds the key chains and the logs' key positions from the
@@ -557,10 +570,11 @@ func (p *peer) signedByChain(o Opened) bool {
 }
 
 // reopen opens a prepared entry's body with an earlier HPKE key of this
-// station's, if the current one did not.
-func (c *Core) reopen(o Opened) error {
-	_, err := c.openBody(&o)
-	return err
+// station's, if the current one did not, under the epoch ep; it returns
+// the epoch in force after it.
+func (c *Core) reopen(o Opened, ep *envelope.Epoch) (*envelope.Epoch, error) {
+	_, next, err := c.openBody(&o, ep)
+	return next, err
 }
 
 // cosignedByUnknownKey reports whether a receipt carries this station's

@@ -3,6 +3,7 @@ package protocol
 import (
 	"fmt"
 
+	"hotline/internal/envelope"
 	"hotline/internal/transcript"
 )
 
@@ -41,8 +42,9 @@ func (c *Core) importFrames(ev Import) {
 		c.done(ev.ID, Result{}, fmt.Errorf("%w: %q is not pinned", ErrUnknownPeer, ev.Peer))
 		return
 	}
+	epochs := map[string]*epochAt{}
 	for i, pre := range ev.Frames {
-		if err := c.checkImported(p, pre); err != nil {
+		if err := c.checkImported(p, pre, epochs); err != nil {
 			c.Stats.Refused["bad bundle"]++
 			c.done(ev.ID, Result{}, fmt.Errorf("%w: frame %d of the bundle: %v", ErrRefused, i+1, err))
 			return
@@ -71,9 +73,21 @@ func (c *Core) importFrames(ev Import) {
 	c.afterDurable(func(err error) { c.done(id, res, err) })
 }
 
+// epochAt is a log's key epoch as the entries of a bundle checked so far
+// leave it, and the last index they reached.
+type epochAt struct {
+	epoch *envelope.Epoch
+	index uint64
+	// unknown: past a gap (entries this station lacks), so the epoch is
+	// not known until an entry begins one; the core refuses the gap.
+	unknown bool
+}
+
 // checkImported checks everything in a frame of a bundle that can be
-// checked before anything changes: structure, signatures, addresses.
-func (c *Core) checkImported(p *peer, pre *Prepared) error {
+// checked before anything changes: structure, signatures, addresses, and
+// that every new entry's body opens (under the key epochs the bundle's
+// entries before it leave, by channel in epochs).
+func (c *Core) checkImported(p *peer, pre *Prepared, epochs map[string]*epochAt) error {
 	if pre == nil {
 		return fmt.Errorf("not prepared against %s's key", p.card.Name)
 	}
@@ -94,17 +108,39 @@ func (c *Core) checkImported(p *peer, pre *Prepared) error {
 		if f.Author != p.card.Name || cp.Origin != transcript.Origin(f.Channel, p.card.Name) {
 			return fmt.Errorf("entries of log %s/%s under checkpoint %q, not %s's", f.Channel, f.Author, cp.Origin, p.card.Name)
 		}
+		at := epochs[f.Channel]
+		if at == nil {
+			at = &epochAt{}
+			if cs := c.channels[f.Channel]; cs != nil {
+				at.epoch, at.index = cs.theirs.epoch, cs.theirs.size
+			}
+			epochs[f.Channel] = at
+		}
 		for i, o := range pre.Entries {
 			switch {
 			case o.Err != nil && !p.signedByChain(o):
 				return fmt.Errorf("entry %d: %v", i+1, o.Err)
 			case o.Env == nil:
 				return fmt.Errorf("entry %d: %v", i+1, o.Err)
-			case o.OpenErr != nil && c.reopen(o) != nil:
-				return fmt.Errorf("entry %d does not open: %v", i+1, o.OpenErr)
 			case o.Env.Channel != f.Channel || o.Env.Author != p.card.Name || o.Env.Recipient != c.keys.Name:
 				return fmt.Errorf("entry %d is %s, addressed to %s", i+1, o.Env.ID(), o.Env.Recipient)
 			}
+			if o.Env.Index <= at.index {
+				continue // held already, or seen earlier in the bundle
+			}
+			if o.Env.Index > at.index+1 {
+				at.unknown = true
+			}
+			if at.unknown && !o.Env.BeginsEpoch() {
+				at.index = o.Env.Index
+				continue
+			}
+			at.unknown = false
+			next, err := c.reopen(o, at.epoch)
+			if err != nil {
+				return fmt.Errorf("entry %d does not open: %v", i+1, err)
+			}
+			at.epoch, at.index = next, o.Env.Index
 		}
 	case FrameReceipt:
 		cp, err := openCosigned(f.Checkpoint, c.ownVerifiers(), p.cosigners())

@@ -27,6 +27,10 @@ type Opened struct {
 	Body    []byte
 	OpenErr error // the body does not open
 	opened  bool  // Body and OpenErr are set
+	// Epoch is the key epoch the entry begins, if it begins one and it
+	// opened. An entry that continues an epoch is opened by the core,
+	// which knows the log's epoch (a symmetric open, cheap).
+	Epoch *envelope.Epoch
 }
 
 // Prepare decodes data from the peer whose signing key is peerKey and
@@ -44,12 +48,32 @@ func Prepare(data []byte, peerKey ed25519.PublicKey, self *identity.Keys) *Prepa
 		if o.Err == nil {
 			o.Err = o.Env.Verify(peerKey)
 		}
-		if o.Err == nil {
-			o.Body, o.OpenErr = o.Env.Open(self.KEM)
+		if o.Err == nil && o.Env.BeginsEpoch() {
+			o.Body, o.Epoch, o.OpenErr = openWith(o.Env, self)
 			o.opened = true
 		}
 	}
 	return pre
+}
+
+// openWith opens an entry that carries its encapsulation with keys:
+// version 1 with one HPKE open, version 2 by recovering the epoch it
+// begins and opening its body with it (which tells whether the epoch is
+// right: a KEM gives some key whatever the private key).
+func openWith(e *envelope.Envelope, keys *identity.Keys) ([]byte, *envelope.Epoch, error) {
+	if e.Version == 1 {
+		b, err := e.Open(keys.KEM)
+		return b, nil, err
+	}
+	ep, err := e.OpenEpoch(keys.KEM)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := e.OpenIn(ep)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, ep, nil
 }
 
 // checkEntry returns entry i of an entries frame, parsed and verified:
@@ -67,10 +91,11 @@ func checkEntry(pre *Prepared, peerKey ed25519.PublicKey, f *Frame, i int) Opene
 	return o
 }
 
-// open returns the entry's body, opening it now if it was not prepared.
+// open returns the body of an entry that carries its encapsulation,
+// opening it now with self's keys if it was not prepared.
 func (o *Opened) open(self *identity.Keys) ([]byte, error) {
 	if !o.opened {
-		o.Body, o.OpenErr = o.Env.Open(self.KEM)
+		o.Body, o.Epoch, o.OpenErr = openWith(o.Env, self)
 		o.opened = true
 	}
 	return o.Body, o.OpenErr

@@ -98,6 +98,11 @@ type Log struct {
 	// entry up to ReceiptSize is delivered.
 	Receipt     []byte
 	ReceiptSize uint64
+	// Epoch is the key of the body key epoch in force after the last
+	// entry, for a peer's log: later entries that begin no epoch open
+	// with it. Nil for this station's own logs, and until an entry that
+	// begins one.
+	Epoch []byte
 }
 
 // Receipt records a cosigned checkpoint for a log.

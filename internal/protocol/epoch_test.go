@@ -1,0 +1,221 @@
+package protocol
+
+import (
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"hotline/internal/envelope"
+)
+
+// beginsOf reports, for each entry of a node's stored copy of a log,
+// whether it begins a key epoch, and checks that every stored body is the
+// one its entry opens to.
+func beginsOf(t *testing.T, n *simNode, log string) []bool {
+	t.Helper()
+	var out []bool
+	for _, e := range n.disk.entries[log] {
+		env, err := envelope.Parse(e.Raw)
+		if err != nil {
+			t.Fatalf("%s: %v", e.ID(), err)
+		}
+		if env.Version != 2 {
+			t.Fatalf("%s is version %d", e.ID(), env.Version)
+		}
+		out = append(out, env.BeginsEpoch())
+	}
+	return out
+}
+
+func sendTexts(s *sim, from *simNode, first, n int) {
+	for i := first; i < first+n; i++ {
+		s.request(from, func(id uint64) Event {
+			return Submit{ID: id, Channel: "ops", Kind: envelope.Text, Precedence: envelope.Flash, Body: textBody(i)}
+		})
+	}
+	s.settle(10000)
+}
+
+// TestKeyEpochs: one encapsulation serves a run of entries (docs/PROTOCOL.md,
+// "Key epochs"). The receiver opens the run after a restart, from the
+// epoch it stored; the sender begins a new epoch when it restarts and when
+// the peer's key changes.
+func TestKeyEpochs(t *testing.T) {
+	s := newSim(t, 7)
+	a, b := s.nodes[0], s.nodes[1]
+	sendTexts(s, a, 0, 5)
+	got := beginsOf(t, b, "ops/ALPHA")
+	if want := []bool{true, false, false, false, false, false}; !slices.Equal(got, want) {
+		t.Fatalf("epochs begun in ops/ALPHA = %v, want %v (the agreement begins one, the texts continue it)", got, want)
+	}
+	raws := b.disk.entries["ops/ALPHA"]
+	if d := len(raws[1].Raw) - len(raws[2].Raw); d != 0 {
+		t.Errorf("two continuing texts differ in size by %d", d)
+	}
+
+	// The receiver restarts from its disk: the next entries continue the
+	// sender's epoch and open with the one it stored.
+	if b.disk.logs["ops/ALPHA"].Epoch == nil {
+		t.Fatal("the receiver stored no epoch for ops/ALPHA")
+	}
+	s.crash(b)
+	sendTexts(s, a, 5, 3)
+	got = beginsOf(t, b, "ops/ALPHA")
+	if len(got) != 9 || got[6] || got[7] || got[8] {
+		t.Fatalf("after the receiver's restart: %v, want 9 entries, the last 3 continuing the epoch", got)
+	}
+
+	// The sender restarts: its next entry begins a new epoch.
+	s.crash(a)
+	sendTexts(s, a, 8, 2)
+	got = beginsOf(t, b, "ops/ALPHA")
+	if len(got) != 11 || !got[9] || got[10] {
+		t.Fatalf("after the sender's restart: %v, want entry 10 to begin an epoch and 11 to continue it", got)
+	}
+
+	// The receiver's key changes: the sender begins an epoch to the new key.
+	if d := s.rotate(b, "rotate"); d.Err != nil {
+		t.Fatalf("rotate: %v", d.Err)
+	}
+	sendTexts(s, a, 10, 2)
+	got = beginsOf(t, b, "ops/ALPHA")
+	n := len(got)
+	if !got[n-2] || got[n-1] {
+		t.Fatalf("after the receiver's rotation: %v, want the first text after it to begin an epoch", got)
+	}
+	env, _ := envelope.Parse(b.disk.entries["ops/ALPHA"][n-2].Raw)
+	if _, err := env.Open(b.keys.KEM); err != nil {
+		t.Errorf("the epoch after the rotation is not sealed to the new key: %v", err)
+	}
+
+	// Every text arrived with its body.
+	texts := 0
+	for _, e := range b.disk.entries["ops/ALPHA"] {
+		if e.Kind == envelope.Text {
+			var tb TextBody
+			if err := json.Unmarshal(e.Body, &tb); err != nil {
+				t.Fatalf("%s: body %q", e.ID(), e.Body)
+			}
+			texts++
+		}
+	}
+	if texts != 12 {
+		t.Errorf("%d texts received, want 12", texts)
+	}
+	checkInvariants(t, s)
+}
+
+// TestKeyEpochRolls: an epoch seals at most EpochEntries entries.
+func TestKeyEpochRolls(t *testing.T) {
+	s := newSim(t, 8)
+	a, b := s.nodes[0], s.nodes[1]
+	a.core.channels["ops"].mine.epochLeft = 2
+	sendTexts(s, a, 0, 4)
+	got := beginsOf(t, b, "ops/ALPHA")
+	if want := []bool{true, false, false, true, false}; !slices.Equal(got, want) {
+		t.Fatalf("epochs begun = %v, want %v", got, want)
+	}
+	if a.core.channels["ops"].mine.epochLeft != EpochEntries-2 {
+		t.Errorf("epochLeft = %d, want %d", a.core.channels["ops"].mine.epochLeft, EpochEntries-2)
+	}
+}
+
+// TestKeyEpochMissing: a receiver that lacks the epoch an entry continues
+// refuses the frame, naming it, and takes nothing.
+func TestKeyEpochMissing(t *testing.T) {
+	s := newSim(t, 9)
+	a, b := s.nodes[0], s.nodes[1]
+	sendTexts(s, a, 0, 1)
+	b.disk.logs["ops/ALPHA"].Epoch = nil
+	s.crash(b)
+	before := len(b.disk.entries["ops/ALPHA"])
+	s.request(a, func(id uint64) Event {
+		return Submit{ID: id, Channel: "ops", Kind: envelope.Text, Precedence: envelope.Flash, Body: textBody(1)}
+	})
+	for range 200 {
+		for _, n := range s.nodes {
+			s.dial(n)
+			s.sync(n)
+		}
+		s.deliver()
+	}
+	if got := len(b.disk.entries["ops/ALPHA"]); got != before {
+		t.Errorf("the receiver took %d entries it cannot open", got-before)
+	}
+	if b.core.Stats.Refused["bad body"] == 0 {
+		t.Fatalf("no refusal counted: %v", b.core.Stats.Refused)
+	}
+	found := false
+	for _, al := range b.alerts {
+		found = found || strings.Contains(al.Text, "key epoch")
+	}
+	if !found {
+		t.Errorf("no alert names the missing key epoch: %v", b.alerts)
+	}
+}
+
+// TestKeyEpochsOffline: a bundle of entries continuing an epoch the
+// receiver holds, and one beginning a new epoch part way, is taken whole;
+// one whose first new entry continues an epoch the receiver lacks is
+// refused before anything changes.
+func TestKeyEpochsOffline(t *testing.T) {
+	s := newSim(t, 10)
+	a, b := s.nodes[0], s.nodes[1]
+	sendTexts(s, a, 0, 1)
+	s.noDial = true
+	for _, id := range []ConnID{a.out, b.out} {
+		s.cut(id)
+	}
+	s.net = nil
+	for i := 1; i <= 3; i++ {
+		s.request(a, func(id uint64) Event {
+			return Submit{ID: id, Channel: "ops", Kind: envelope.Text, Precedence: envelope.Flash, Body: textBody(i)}
+		})
+		s.sync(a)
+	}
+	a.core.channels["ops"].mine.epochLeft = 0 // the next entry begins an epoch
+	for i := 4; i <= 5; i++ {
+		s.request(a, func(id uint64) Event {
+			return Submit{ID: id, Channel: "ops", Kind: envelope.Text, Precedence: envelope.Flash, Body: textBody(i)}
+		})
+		s.sync(a)
+	}
+	frames, err := a.core.Export("BRAVO")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prepare := func() []*Prepared {
+		var pre []*Prepared
+		for _, f := range frames {
+			pre = append(pre, Prepare(f, a.keys.SignPublic(), b.keys))
+		}
+		return pre
+	}
+
+	// Without the epoch, refused whole.
+	saved := b.core.channels["ops"].theirs.epoch
+	b.core.channels["ops"].theirs.epoch = nil
+	req := s.request(b, func(id uint64) Event { return Import{ID: id, Peer: "ALPHA", Frames: prepare()} })
+	if d := b.done[req]; !errors.Is(d.Err, ErrRefused) || !strings.Contains(d.Err.Error(), "key epoch") {
+		t.Fatalf("import without the epoch: %v, want a refusal naming the key epoch", d.Err)
+	}
+	if len(b.unsynced) != 0 || b.core.channels["ops"].theirs.size != 2 {
+		t.Fatalf("a refused bundle changed something: %d writes, log size %d", len(b.unsynced), b.core.channels["ops"].theirs.size)
+	}
+
+	// With it, taken whole.
+	b.core.channels["ops"].theirs.epoch = saved
+	req = s.request(b, func(id uint64) Event { return Import{ID: id, Peer: "ALPHA", Frames: prepare()} })
+	for len(b.unsynced) > 0 {
+		s.sync(b)
+	}
+	if d := b.done[req]; d.Err != nil || d.Result.Imported.Entries != 5 {
+		t.Fatalf("import: %+v, %v; want 5 entries", d.Result.Imported, d.Err)
+	}
+	got := beginsOf(t, b, "ops/ALPHA")
+	if want := []bool{true, false, false, false, false, true, false}; !slices.Equal(got, want) {
+		t.Errorf("epochs begun = %v, want %v", got, want)
+	}
+}
