@@ -60,6 +60,7 @@ type BenchResult struct {
 	Warmup      int     `json:"warmup"` // messages sent before measuring, not recorded
 	Floor       Floor   `json:"floor"`
 	OneInFlight Latency `json:"one_in_flight"`
+	OneDurable  Latency `json:"one_in_flight_durable"` // send call to durable at the sender
 	Many        []Many  `json:"many_in_flight"`
 	Soak        *Soak   `json:"soak,omitempty"`
 }
@@ -221,7 +222,7 @@ func measure(ctx context.Context, p *Pair, ch string, o BenchOptions, res *Bench
 			return nil, err
 		}
 	}
-	if res.OneInFlight, _, _, err = w.run(ctx, p.A.Client(), ch, text, o.LatencyMessages, 1); err != nil {
+	if res.OneInFlight, res.OneDurable, _, err = w.run(ctx, p.A.Client(), ch, text, o.LatencyMessages, 1); err != nil {
 		return nil, err
 	}
 	for _, k := range []int{16, 256} {
@@ -255,6 +256,7 @@ func printBench(out io.Writer, r *BenchResult) {
 		row(fmt.Sprintf("%d in flight", m.InFlight), m.Latency, m.MsgsPerSec)
 	}
 	tw.Flush()
+	fmt.Fprintf(out, "one in flight: send call to durable at the sender p50 %.3f ms, p99 %.3f ms\n", r.OneDurable.P50ms, r.OneDurable.P99ms)
 	for _, m := range r.Many {
 		fmt.Fprintf(out, "%d in flight: send call to durable at the sender p50 %.3f ms, p99 %.3f ms\n", m.InFlight, m.Durable.P50ms, m.Durable.P99ms)
 	}
