@@ -80,28 +80,31 @@ type Soak struct {
 	RSSStartKB []int   `json:"rss_start_kb"` // per station
 	RSSEndKB   []int   `json:"rss_end_kb"`
 	RSSMaxKB   []int   `json:"rss_max_kb"`
+	// RSSMinuteKB is both stations' resident memory at the end of each
+	// minute: flat memory shows as a plateau, a leak as a slope.
+	RSSMinuteKB [][]int `json:"rss_minute_kb"`
 	// Acknowledged is how many of them CHN acknowledged (all, unless the
 	// run failed).
 	Acknowledged int `json:"acknowledged"`
 }
 
-// ackRange acknowledges the entries from..to of author's log on ch at the
+// ackAll acknowledges the entries idx of author's log on ch at the
 // station c talks to, 32 at a time.
-func ackRange(ctx context.Context, c *api.Client, ch, author string, from, to uint64) (int, error) {
+func ackAll(ctx context.Context, c *api.Client, ch, author string, idx []uint64) (int, error) {
 	var (
-		next  atomic.Uint64
+		next  atomic.Int64
 		done  atomic.Int64
 		first atomic.Value
 		wg    sync.WaitGroup
 	)
-	next.Store(from)
 	for range 32 {
 		wg.Go(func() {
 			for first.Load() == nil {
-				i := next.Add(1) - 1
-				if i > to {
+				j := int(next.Add(1) - 1)
+				if j >= len(idx) {
 					return
 				}
+				i := idx[j]
 				if _, err := c.Ack(ctx, fmt.Sprintf("%s/%s/%d", ch, author, i), "bench"); err != nil {
 					first.CompareAndSwap(nil, fmt.Errorf("acknowledging %s/%s/%d: %w", ch, author, i, err))
 					return
@@ -166,28 +169,31 @@ func Bench(ctx context.Context, o BenchOptions) error {
 		soak.RSSMaxKB = slices.Clone(soak.RSSStartKB)
 		// CHN's duty officer acknowledges every message, as a watch floor
 		// does: a message nobody acknowledges is kept in memory (its
-		// ladder, and its text for a forward) until someone does.
-		w.mu.Lock()
-		acked := w.delivered
-		w.mu.Unlock()
+		// ladder, and its text for a forward) until someone does. The
+		// messages of the measurements before are acknowledged first, or
+		// their deadlines would pass during the soak.
+		if _, err := ackAll(ctx, p.B.Client(), ch, p.A.Name, w.takeSent()); err != nil {
+			return err
+		}
 		start := time.Now()
+		nextMinute := start.Add(time.Minute)
 		for time.Since(start) < o.Duration {
 			_, _, _, err := w.run(ctx, p.A.Client(), ch, text, 1000, 64)
 			if err != nil {
 				return err
 			}
 			soak.Messages += 1000
-			w.mu.Lock()
-			upTo := w.delivered
-			w.mu.Unlock()
-			n, err := ackRange(ctx, p.B.Client(), ch, p.A.Name, acked+1, upTo)
+			n, err := ackAll(ctx, p.B.Client(), ch, p.A.Name, w.takeSent())
 			soak.Acknowledged += n
 			if err != nil {
 				return err
 			}
-			acked = upTo
 			for i, n := range []*Node{p.A, p.B} {
 				soak.RSSMaxKB[i] = max(soak.RSSMaxKB[i], n.RSS())
+			}
+			if time.Now().After(nextMinute) {
+				soak.RSSMinuteKB = append(soak.RSSMinuteKB, []int{p.A.RSS(), p.B.RSS()})
+				nextMinute = nextMinute.Add(time.Minute)
 			}
 		}
 		soak.Seconds = time.Since(start).Seconds()
@@ -263,6 +269,9 @@ func printBench(out io.Writer, r *BenchResult) {
 	if s := r.Soak; s != nil {
 		fmt.Fprintf(out, "\nsoak: %d messages in %.0f s, %d acknowledged by CHN; RSS USA %d → %d KiB (max %d), CHN %d → %d KiB (max %d)\n",
 			s.Messages, s.Seconds, s.Acknowledged, s.RSSStartKB[0], s.RSSEndKB[0], s.RSSMaxKB[0], s.RSSStartKB[1], s.RSSEndKB[1], s.RSSMaxKB[1])
+		for i, m := range s.RSSMinuteKB {
+			fmt.Fprintf(out, "  minute %d: USA %d KiB, CHN %d KiB\n", i+1, m[0], m[1])
+		}
 	}
 }
 
@@ -293,6 +302,19 @@ type deliveryWatch struct {
 	mu        sync.Mutex
 	delivered uint64
 	waiters   map[uint64][]chan struct{}
+	// sent are the indexes of the messages run sent, in no order: the
+	// log also holds entries the station writes itself (a reminder when
+	// a deadline passes), which are not acknowledged.
+	sent []uint64
+}
+
+// takeSent returns the indexes sent since the last call.
+func (w *deliveryWatch) takeSent() []uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := w.sent
+	w.sent = nil
+	return out
 }
 
 func newDeliveryWatch(ctx context.Context, c *api.Client, ch, author string) (*deliveryWatch, error) {
@@ -377,6 +399,9 @@ func (w *deliveryWatch) run(ctx context.Context, c *api.Client, ch, text string,
 				m, err := c.Send(ctx, station.SendRequest{Channel: ch, Precedence: "FLASH", Text: text})
 				durs[i] = time.Since(t0)
 				if err == nil {
+					w.mu.Lock()
+					w.sent = append(w.sent, m.Index)
+					w.mu.Unlock()
 					err = w.wait(ctx, m.Index)
 				}
 				if err != nil {
