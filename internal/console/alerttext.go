@@ -76,6 +76,9 @@ var alertFormats = map[string]map[string]string{
 		"status from %s names log %s/%s": "%[1]s 的状态指向日志 %[2]s/%[3]s",
 		"tamper alarm: checkpoint from %s for %s at size %d does not match the entries held (size %d)": "篡改警报：%[1]s 发来的频道 %[2]s 检查点（大小 %[3]s）与本站持有的条目（大小 %[4]s）不符",
 
+		// A key epoch's entry changed on disk.
+		"tamper alarm: stored entry %s, which began the key epoch of its log, does not open (%v); entries of that log sealed under it are refused: restore this station from a backup": "篡改警报：本站存储的条目 %[1]s（其日志密钥纪元的起点）无法打开（%[2]s）；该日志中以此纪元密封的条目将被拒绝：请从备份恢复本站",
+
 		// Key changes.
 		"%s REVOKED its key (fingerprint %s) and now signs with fingerprint %s: anything signed later with the revoked key is refused": "%[1]s 已吊销其密钥（指纹 %[2]s），现使用指纹 %[3]s 签名：此后用已吊销密钥签名的任何内容都将被拒绝",
 		"%s re-pinned by fingerprint %s (by %s) after it lost its key %s: anything signed later with the lost key is refused":          "%[1]s 丢失密钥 %[4]s 后，已按指纹 %[2]s 重新固定（操作人 %[3]s）：此后用丢失密钥签名的任何内容都将被拒绝",

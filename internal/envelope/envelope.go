@@ -239,7 +239,7 @@ func NewEpoch(to hpke.PublicKey) (*Epoch, error) {
 	if err != nil {
 		return nil, err
 	}
-	ep, err := EpochFromKey(key)
+	ep, err := epochFromKey(key)
 	if err != nil {
 		return nil, err
 	}
@@ -247,18 +247,15 @@ func NewEpoch(to hpke.PublicKey) (*Epoch, error) {
 	return ep, nil
 }
 
-// EpochFromKey restores an epoch from its key (Key), as a store keeps it.
-// It can open entries, not begin one.
-func EpochFromKey(key []byte) (*Epoch, error) {
+// epochFromKey makes an epoch of its key. Without the encapsulation it
+// can open entries, not begin a run of them.
+func epochFromKey(key []byte) (*Epoch, error) {
 	a, err := chacha20poly1305.NewX(key)
 	if err != nil {
 		return nil, fmt.Errorf("epoch key: %w", err)
 	}
 	return &Epoch{key: append([]byte(nil), key...), aead: a}, nil
 }
-
-// Key returns the epoch's key, for a store to keep.
-func (ep *Epoch) Key() []byte { return append([]byte(nil), ep.key...) }
 
 // Seal builds an envelope: it seals body to the recipient's HPKE key with the
 // header as associated data and signs the result with the author's key. The
@@ -288,7 +285,7 @@ func (ep *Epoch) Seal(h Header, body []byte, first bool, key ed25519.PrivateKey)
 		return nil, fmt.Errorf("%w: body of %d bytes, limit %d for the whole envelope", ErrTooLarge, len(body), MaxSize)
 	}
 	if first && ep.enc == nil {
-		return nil, errors.New("an epoch restored from its key cannot begin a run of entries")
+		return nil, errors.New("an epoch opened from an entry cannot begin a run of entries")
 	}
 	var hb cryptobyte.Builder
 	h.marshal(&hb, magic2)
@@ -455,7 +452,7 @@ func (e *Envelope) OpenEpoch(k hpke.PrivateKey) (*Epoch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: entry %s: %v", ErrOpen, e.ID(), err)
 	}
-	return EpochFromKey(key)
+	return epochFromKey(key)
 }
 
 // OpenIn decrypts the body of a version 2 entry with the key of its epoch:

@@ -86,7 +86,7 @@ func TestEpochRun(t *testing.T) {
 		if want := fmt.Sprintf("message %d", i+1); string(body) != want {
 			t.Errorf("entry %d: body %q, want %q", i+1, body, want)
 		}
-		// A store keeps the epoch's key; restored, it opens the same.
+		// An epoch made again of its key opens the same.
 		restored, err := envelope.EpochFromKey(ep.Key())
 		if err != nil {
 			t.Fatal(err)
@@ -146,6 +146,19 @@ func TestRestoredEpochCannotBegin(t *testing.T) {
 	}
 	if _, err := restored.Seal(testHeader(), []byte("x"), true, alpha.sign); err == nil {
 		t.Error("a restored epoch began a run of entries")
+	}
+	// Nor can one the recipient opened from an entry.
+	_, raws := sealRun(t, alpha, bravo, 1)
+	e, err := envelope.Parse(raws[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened, err := e.OpenEpoch(bravo.kem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := opened.Seal(testHeader(), []byte("x"), true, alpha.sign); err == nil {
+		t.Error("an epoch opened from an entry began a run of entries")
 	}
 	if _, err := envelope.EpochFromKey([]byte("short")); err == nil {
 		t.Error("EpochFromKey took a 5-byte key")

@@ -277,6 +277,9 @@ type Core struct {
 	// compacted: each may have left a timer for nothing.
 	staleTimers int
 	armed       bool // timers are scheduled (from the first step on)
+	// startAlarms raise, at the first step, what New found wrong but
+	// could start with.
+	startAlarms []func()
 	pathTimer   bool // the path probe timer is scheduled
 }
 
@@ -348,12 +351,13 @@ type outLog struct {
 	// signature checked.
 	signed map[uint64][]byte
 	// The key epoch new entries are sealed under (docs/PROTOCOL.md,
-	// "Key epochs"): begun with the peer's HPKE key epochTo, with
-	// epochLeft entries left before a new one. Never stored: a station
-	// begins a new epoch when it starts.
+	// "Envelope"): begun with the peer's HPKE key epochTo, under this
+	// station's key epochSeq, with epochLeft entries left before a new
+	// one. Never stored: a station begins a new epoch when it starts.
 	epoch     *envelope.Epoch
 	epochTo   []byte
 	epochLeft int
+	epochSeq  int // this station's key (seq) when it began
 }
 
 // EpochEntries is how many entries of a log one key epoch seals at most.
@@ -366,8 +370,10 @@ type inLog struct {
 	receipt []byte   // latest cosigned checkpoint
 	keys    []logKey // where the key signing this log changes
 	// epoch is the key epoch of the latest entry accepted that began
-	// one: the entries after it that carry no encapsulation open with it.
-	epoch *envelope.Epoch
+	// one, entry epochFrom: the entries after it that carry no
+	// encapsulation open with it.
+	epoch     *envelope.Epoch
+	epochFrom uint64
 }
 
 // New restores a core from a snapshot of the store.
@@ -440,12 +446,7 @@ func New(cfg Config, keys *identity.Keys, snap *store.Snapshot) (*Core, error) {
 		case keys.Name:
 			cs.mine = outLog{tree: tree, size: l.Size, durable: l.Size, delivered: l.ReceiptSize, sent: l.ReceiptSize, receipt: l.Receipt, keys: lk}
 		case cs.rec.Peer:
-			cs.theirs = inLog{tree: tree, size: l.Size, durable: l.Size, keys: lk}
-			if l.Epoch != nil {
-				if cs.theirs.epoch, err = envelope.EpochFromKey(l.Epoch); err != nil {
-					return nil, fmt.Errorf("stored log %s/%s: %w", l.Channel, l.Author, err)
-				}
-			}
+			cs.theirs = inLog{tree: tree, size: l.Size, durable: l.Size, keys: lk, epochFrom: l.EpochFrom}
 			if l.Checkpoint != nil {
 				// Entries and the checkpoint covering them were stored in one
 				// batch, so they are durable: cosign again (Ed25519 is
@@ -470,6 +471,36 @@ func New(cfg Config, keys *identity.Keys, snap *store.Snapshot) (*Core, error) {
 			return nil, fmt.Errorf("undelivered entry %s is out of sequence", e.ID())
 		}
 		cs.mine.pending = append(cs.mine.pending, pendingEntry{raw: e.Raw, root: e.Root})
+	}
+	// The key epoch of each peer's log, derived again from the entry that
+	// began it: its key is never stored. An entry that does not yield it
+	// (tampered on disk) raises a tamper alarm at the first step rather
+	// than keeping every channel down: that log's entries continuing the
+	// epoch are refused.
+	for _, e := range snap.EpochEntries {
+		cs := c.channels[e.Channel]
+		if cs == nil || e.Author != cs.rec.Peer || e.Index != cs.theirs.epochFrom {
+			return nil, fmt.Errorf("entry %s is not where a key epoch of a peer's log began", e.ID())
+		}
+		env, err := envelope.Parse(e.Raw)
+		if err == nil {
+			o := Opened{Env: env}
+			_, cs.theirs.epoch, err = c.openBody(&o, nil)
+		}
+		if err == nil && cs.theirs.epoch == nil {
+			err = errors.New("it begins no key epoch")
+		}
+		if err != nil {
+			id, ch, peer := e.ID(), cs.rec.ID, cs.rec.Peer
+			c.startAlarms = append(c.startAlarms, func() {
+				c.alert("alarm", ch, peer, "tamper alarm: stored entry %s, which began the key epoch of its log, does not open (%v); entries of that log sealed under it are refused: restore this station from a backup", id, err)
+			})
+		}
+	}
+	for _, cs := range c.channels {
+		if cs.theirs.epochFrom > 0 && cs.theirs.epoch == nil && !slices.ContainsFunc(snap.EpochEntries, func(e store.Entry) bool { return e.Channel == cs.rec.ID }) {
+			return nil, fmt.Errorf("log %s/%s: the entry that began its key epoch (%d) is not stored", cs.rec.ID, cs.rec.Peer, cs.theirs.epochFrom)
+		}
 	}
 	if cfg.Restored {
 		for _, cs := range c.channels {
@@ -530,6 +561,10 @@ func (c *Core) Step(now time.Time, ev Event) []Action {
 	if !c.armed {
 		c.arm()
 	}
+	for _, f := range c.startAlarms {
+		f()
+	}
+	c.startAlarms = nil
 	switch ev := ev.(type) {
 	case Tick:
 		c.tick()
@@ -752,12 +787,12 @@ func (c *Core) appendMine(reqID uint64, cs *chanState, kind envelope.Kind, prec 
 		Index: cs.mine.size + 1, Precedence: prec, Kind: kind, Time: c.now,
 	}
 	first := false
-	if cs.mine.epoch == nil || cs.mine.epochLeft <= 0 || !bytes.Equal(cs.mine.epochTo, p.hpkeOf) {
+	if cs.mine.epoch == nil || cs.mine.epochLeft <= 0 || !bytes.Equal(cs.mine.epochTo, p.hpkeOf) || cs.mine.epochSeq != c.ownSeq() {
 		ep, err := envelope.NewEpoch(to)
 		if err != nil {
 			return nil, err
 		}
-		cs.mine.epoch, cs.mine.epochTo, cs.mine.epochLeft, first = ep, p.hpkeOf, EpochEntries, true
+		cs.mine.epoch, cs.mine.epochTo, cs.mine.epochLeft, cs.mine.epochSeq, first = ep, p.hpkeOf, EpochEntries, c.ownSeq(), true
 	}
 	raw, err := cs.mine.epoch.Seal(h, body, first, c.keys.Sign)
 	if err != nil {
@@ -1324,6 +1359,7 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		tree     *transcript.Tree
 		expected uint64          = 1
 		epoch    *envelope.Epoch // the key epoch as the entries so far leave it
+		epochAt  uint64          // and the entry that began it
 		newCS    *chanState
 		accepted []store.Entry
 		bodies   []any
@@ -1341,7 +1377,7 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		theirs = &cs.theirs
 		expected = theirs.size + 1
 		logKeys = theirs.keys
-		epoch = theirs.epoch
+		epoch, epochAt = theirs.epoch, theirs.epochFrom
 	}
 	var (
 		opened     *note.Note
@@ -1405,6 +1441,9 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 			return
 		}
 		body, next, err := c.openBody(&o, epoch)
+		if next != epoch {
+			epochAt = e.Index
+		}
 		epoch = next
 		var decoded any
 		if err == nil {
@@ -1572,17 +1611,13 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		c.batch.LogKeys = append(c.batch.LogKeys, store.LogKey{Channel: f.Channel, Author: name, From: k.from, Seq: k.seq})
 	}
 	theirs.keys = logKeys
-	theirs.epoch = epoch
+	theirs.epoch, theirs.epochFrom = epoch, epochAt
 	if len(rotation) > 0 {
 		c.peerRotated(p, chain, rotation)
 	}
 	c.batch.Entries = append(c.batch.Entries, accepted...)
 	c.batch.Acks = append(c.batch.Acks, acks...)
-	var epochKey []byte
-	if epoch != nil {
-		epochKey = epoch.Key()
-	}
-	c.batch.Logs = append(c.batch.Logs, store.Log{Channel: f.Channel, Author: name, Size: theirs.size, Hashes: tree.Hashes(), Checkpoint: f.Checkpoint, Epoch: epochKey})
+	c.batch.Logs = append(c.batch.Logs, store.Log{Channel: f.Channel, Author: name, Size: theirs.size, Hashes: tree.Hashes(), Checkpoint: f.Checkpoint, EpochFrom: epochAt})
 	for i := range accepted {
 		e := &accepted[i]
 		what := "received"

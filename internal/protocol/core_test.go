@@ -88,8 +88,8 @@ func (m *memStore) apply(t *testing.T, b *store.Batch) {
 			if l.Checkpoint == nil {
 				nl.Checkpoint = old.Checkpoint
 			}
-			if l.Epoch == nil {
-				nl.Epoch = old.Epoch
+			if l.EpochFrom == 0 {
+				nl.EpochFrom = old.EpochFrom
 			}
 		}
 		m.logs[k] = &nl
@@ -193,6 +193,9 @@ func (m *memStore) snapshot(self string) *store.Snapshot {
 		s.Logs = append(s.Logs, l)
 		if l.Author == self {
 			s.Undelivered = append(s.Undelivered, m.entries[k][l.ReceiptSize:l.Size]...)
+		}
+		if l.EpochFrom > 0 && l.EpochFrom <= uint64(len(m.entries[k])) {
+			s.EpochEntries = append(s.EpochEntries, m.entries[k][l.EpochFrom-1])
 		}
 	}
 	s.Outstanding, s.Escalations = m.outstanding(self)

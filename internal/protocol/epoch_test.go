@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -39,9 +40,9 @@ func sendTexts(s *sim, from *simNode, first, n int) {
 }
 
 // TestKeyEpochs: one encapsulation serves a run of entries (docs/PROTOCOL.md,
-// "Key epochs"). The receiver opens the run after a restart, from the
-// epoch it stored; the sender begins a new epoch when it restarts and when
-// the peer's key changes.
+// "Envelope"). The receiver opens the run after a restart, from the entry
+// that began it; the sender begins a new epoch when it restarts and when
+// either party's keys change.
 func TestKeyEpochs(t *testing.T) {
 	s := newSim(t, 7)
 	a, b := s.nodes[0], s.nodes[1]
@@ -57,8 +58,8 @@ func TestKeyEpochs(t *testing.T) {
 
 	// The receiver restarts from its disk: the next entries continue the
 	// sender's epoch and open with the one it stored.
-	if b.disk.logs["ops/ALPHA"].Epoch == nil {
-		t.Fatal("the receiver stored no epoch for ops/ALPHA")
+	if got := b.disk.logs["ops/ALPHA"].EpochFrom; got != 1 {
+		t.Fatalf("the receiver stored the epoch of ops/ALPHA as begun at %d, want 1", got)
 	}
 	s.crash(b)
 	sendTexts(s, a, 5, 3)
@@ -90,6 +91,18 @@ func TestKeyEpochs(t *testing.T) {
 		t.Errorf("the epoch after the rotation is not sealed to the new key: %v", err)
 	}
 
+	// The sender's own keys change: it begins an epoch, so that no key
+	// made before the change seals what follows it.
+	if d := s.rotate(a, "rotate"); d.Err != nil {
+		t.Fatalf("rotate: %v", d.Err)
+	}
+	sendTexts(s, a, 12, 2)
+	got = beginsOf(t, b, "ops/ALPHA")
+	n = len(got)
+	if !got[n-2] || got[n-1] {
+		t.Fatalf("after the sender's rotation: %v, want the first text after it to begin an epoch", got)
+	}
+
 	// Every text arrived with its body.
 	texts := 0
 	for _, e := range b.disk.entries["ops/ALPHA"] {
@@ -101,8 +114,8 @@ func TestKeyEpochs(t *testing.T) {
 			texts++
 		}
 	}
-	if texts != 12 {
-		t.Errorf("%d texts received, want 12", texts)
+	if texts != 14 {
+		t.Errorf("%d texts received, want 14", texts)
 	}
 	checkInvariants(t, s)
 }
@@ -123,13 +136,13 @@ func TestKeyEpochRolls(t *testing.T) {
 }
 
 // TestKeyEpochMissing: a receiver that lacks the epoch an entry continues
-// refuses the frame, naming it, and takes nothing.
+// (a peer that never began one) refuses the frame, naming it, and takes
+// nothing.
 func TestKeyEpochMissing(t *testing.T) {
 	s := newSim(t, 9)
 	a, b := s.nodes[0], s.nodes[1]
 	sendTexts(s, a, 0, 1)
-	b.disk.logs["ops/ALPHA"].Epoch = nil
-	s.crash(b)
+	b.core.channels["ops"].theirs.epoch = nil
 	before := len(b.disk.entries["ops/ALPHA"])
 	s.request(a, func(id uint64) Event {
 		return Submit{ID: id, Channel: "ops", Kind: envelope.Text, Precedence: envelope.Flash, Body: textBody(1)}
@@ -154,6 +167,62 @@ func TestKeyEpochMissing(t *testing.T) {
 	if !found {
 		t.Errorf("no alert names the missing key epoch: %v", b.alerts)
 	}
+}
+
+// TestKeyEpochRestored: the key of an epoch is never stored; a restarted
+// receiver derives it again from the entry that began it, and refuses to
+// start on a log whose stored epoch entry begins none.
+func TestKeyEpochRestored(t *testing.T) {
+	s := newSim(t, 11)
+	a, b := s.nodes[0], s.nodes[1]
+	sendTexts(s, a, 0, 3)
+	snap := b.disk.snapshot(b.name)
+	if len(snap.EpochEntries) != 2 {
+		t.Fatalf("%d epoch entries in the snapshot, want 2 (ops and leaders)", len(snap.EpochEntries))
+	}
+	core, err := New(Config{MaxBatch: 8, MaxBatchBytes: 64 << 10, Window: 32}, b.keys, snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The restarted core opens the last text (which continues the
+	// epoch) with the epoch it derived.
+	last := b.disk.entries["ops/ALPHA"][3]
+	env, err := envelope.Parse(last.Raw)
+	if err != nil || env.BeginsEpoch() {
+		t.Fatalf("test bug: ops/ALPHA/4: %v, begins an epoch %v", err, env.BeginsEpoch())
+	}
+	if body, err := env.OpenIn(core.channels["ops"].theirs.epoch); err != nil || string(body) != string(last.Body) {
+		t.Fatalf("the restarted core's epoch does not open ops/ALPHA/4: %v", err)
+	}
+	// A stored epoch entry that does not open (tampered on disk) does not
+	// keep the station down: it starts, raises a tamper alarm naming the
+	// entry, and refuses that log's entries under the epoch.
+	b.disk.entries["ops/ALPHA"][0].Raw = tamperSealed(t, b.disk.entries["ops/ALPHA"][0].Raw, a)
+	s.crash(b)
+	s.request(b, func(id uint64) Event { return Tick{} })
+	found := false
+	for _, al := range b.alerts {
+		found = found || strings.Contains(al.Text, "tamper alarm: stored entry ops/ALPHA/1")
+	}
+	if !found {
+		t.Fatalf("no tamper alarm names the stored epoch entry: %v", b.alerts)
+	}
+	if b.core.channels["ops"].theirs.epoch != nil || b.core.channels["leaders"].theirs.epoch == nil {
+		t.Error("the tampered log has an epoch, or the other log lost its own")
+	}
+}
+
+// tamperSealed flips a byte of an entry's ciphertext and signs it again
+// with its author's key, so that only the body's opening can tell.
+func tamperSealed(t *testing.T, raw []byte, author *simNode) []byte {
+	t.Helper()
+	e, err := envelope.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := slices.Clone(raw[:len(raw)-64])
+	b[len(b)-len(e.Sealed)+30] ^= 1
+	return append(b, ed25519.Sign(author.keys.Sign, append([]byte("hotline envelope v1\x00"), b...))...)
 }
 
 // TestKeyEpochsOffline: a bundle of entries continuing an epoch the

@@ -111,7 +111,8 @@ func (c *Core) checkImported(p *peer, pre *Prepared, epochs map[string]*epochAt)
 		at := epochs[f.Channel]
 		if at == nil {
 			at = &epochAt{}
-			if cs := c.channels[f.Channel]; cs != nil {
+			// A channel with another peer: the core refuses the frame.
+			if cs := c.channels[f.Channel]; cs != nil && cs.rec.Peer == p.card.Name {
 				at.epoch, at.index = cs.theirs.epoch, cs.theirs.size
 			}
 			epochs[f.Channel] = at
@@ -135,10 +136,12 @@ func (c *Core) checkImported(p *peer, pre *Prepared, epochs map[string]*epochAt)
 				at.index = o.Env.Index
 				continue
 			}
-			at.unknown = false
 			next, err := c.reopen(o, at.epoch)
 			if err != nil {
 				return fmt.Errorf("entry %d does not open: %v", i+1, err)
+			}
+			if o.Env.Version == 2 {
+				at.unknown = false // it began an epoch
 			}
 			at.epoch, at.index = next, o.Env.Index
 		}

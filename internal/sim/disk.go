@@ -89,6 +89,9 @@ func (d *Disk) apply(b *store.Batch) []string {
 			if l.Checkpoint == nil {
 				nl.Checkpoint = old.Checkpoint
 			}
+			if l.EpochFrom == 0 {
+				nl.EpochFrom = old.EpochFrom
+			}
 		}
 		d.logs[k] = &nl
 	}
@@ -144,6 +147,9 @@ func (d *Disk) snapshot(self string) *store.Snapshot {
 		s.Logs = append(s.Logs, l)
 		if l.Author == self && l.Size > l.ReceiptSize {
 			s.Undelivered = append(s.Undelivered, d.entries[k][l.ReceiptSize:l.Size]...)
+		}
+		if l.EpochFrom > 0 && l.EpochFrom <= uint64(len(d.entries[k])) {
+			s.EpochEntries = append(s.EpochEntries, d.entries[k][l.EpochFrom-1])
 		}
 	}
 	s.Outstanding, s.Escalations = d.outstanding(self, keys)

@@ -98,11 +98,13 @@ type Log struct {
 	// entry up to ReceiptSize is delivered.
 	Receipt     []byte
 	ReceiptSize uint64
-	// Epoch is the key of the body key epoch in force after the last
-	// entry, for a peer's log: later entries that begin no epoch open
-	// with it. Nil for this station's own logs, and until an entry that
-	// begins one.
-	Epoch []byte
+	// EpochFrom is, for a peer's log, the index of the entry that began
+	// the body key epoch in force after the last entry: later entries
+	// that begin no epoch open with its key, which the station derives
+	// from that entry again when it starts. 0 for this station's own
+	// logs, and until an entry that begins one. A record with 0 leaves
+	// the stored value.
+	EpochFrom uint64
 }
 
 // Receipt records a cosigned checkpoint for a log.
@@ -264,6 +266,8 @@ type Snapshot struct {
 	// where each log's key changes, by channel, author and From.
 	Keys    []Key
 	LogKeys []LogKey
+	// EpochEntries are, for each log with an EpochFrom, that entry.
+	EpochEntries []Entry
 }
 
 // Query selects messages.

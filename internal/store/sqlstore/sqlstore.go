@@ -70,9 +70,10 @@ var writeSQL = map[string]string{
 	"entry": `INSERT INTO entries (channel, author, idx, kind, precedence, sender_time, stored_at, raw, body, root)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 	"entryRaw": `SELECT raw FROM entries WHERE channel = ? AND author = ? AND idx = ?`,
-	"log": `INSERT INTO logs (channel, author, size, hashes, checkpoint, epoch) VALUES (?, ?, ?, ?, ?, ?)
+	"log": `INSERT INTO logs (channel, author, size, hashes, checkpoint, epoch_from) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT(channel, author) DO UPDATE SET size = excluded.size, hashes = excluded.hashes,
-		checkpoint = COALESCE(excluded.checkpoint, logs.checkpoint), epoch = COALESCE(excluded.epoch, logs.epoch)`,
+		checkpoint = COALESCE(excluded.checkpoint, logs.checkpoint),
+		epoch_from = CASE WHEN excluded.epoch_from > 0 THEN excluded.epoch_from ELSE logs.epoch_from END`,
 	"receipt": `INSERT INTO logs (channel, author, size, hashes, receipt, receipt_size) VALUES (?, ?, 0, ?, ?, ?)
 		ON CONFLICT(channel, author) DO UPDATE SET receipt = excluded.receipt, receipt_size = excluded.receipt_size
 		WHERE excluded.receipt_size >= logs.receipt_size`,
@@ -411,7 +412,7 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
 	}
 	for _, l := range b.Logs {
 		if _, err := stmt("log").ExecContext(ctx,
-			l.Channel, l.Author, int64(l.Size), joinHashes(l.Hashes), l.Checkpoint, l.Epoch); err != nil {
+			l.Channel, l.Author, int64(l.Size), joinHashes(l.Hashes), l.Checkpoint, int64(l.EpochFrom)); err != nil {
 			return fmt.Errorf("log %s/%s: %w", l.Channel, l.Author, err)
 		}
 	}
@@ -493,7 +494,7 @@ func (s *Store) Load(ctx context.Context, self string) (*store.Snapshot, error) 
 	if snap.LogKeys, err = s.logKeys(ctx); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT channel, author, size, hashes, checkpoint, receipt, receipt_size, epoch FROM logs ORDER BY channel, author`))
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT channel, author, size, hashes, checkpoint, receipt, receipt_size, epoch_from FROM logs ORDER BY channel, author`))
 	if err != nil {
 		return nil, err
 	}
@@ -508,6 +509,16 @@ func (s *Store) Load(ctx context.Context, self string) (*store.Snapshot, error) 
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
+	}
+	for _, l := range snap.Logs {
+		if l.EpochFrom == 0 {
+			continue
+		}
+		es, err := s.Entries(ctx, l.Channel, l.Author, l.EpochFrom, l.EpochFrom)
+		if err != nil {
+			return nil, err
+		}
+		snap.EpochEntries = append(snap.EpochEntries, es...)
 	}
 	for _, l := range snap.Logs {
 		if l.Author != self || l.Size <= l.ReceiptSize {
@@ -601,14 +612,14 @@ type scanner interface{ Scan(...any) error }
 
 func scanLog(r scanner) (*store.Log, error) {
 	var (
-		l                 store.Log
-		size, receiptSize int64
-		hashes            []byte
+		l                            store.Log
+		size, receiptSize, epochFrom int64
+		hashes                       []byte
 	)
-	if err := r.Scan(&l.Channel, &l.Author, &size, &hashes, &l.Checkpoint, &l.Receipt, &receiptSize, &l.Epoch); err != nil {
+	if err := r.Scan(&l.Channel, &l.Author, &size, &hashes, &l.Checkpoint, &l.Receipt, &receiptSize, &epochFrom); err != nil {
 		return nil, err
 	}
-	l.Size, l.ReceiptSize = uint64(size), uint64(receiptSize)
+	l.Size, l.ReceiptSize, l.EpochFrom = uint64(size), uint64(receiptSize), uint64(epochFrom)
 	var err error
 	if l.Hashes, err = splitHashes(hashes); err != nil {
 		return nil, fmt.Errorf("log %s/%s: %w", l.Channel, l.Author, err)
@@ -618,7 +629,7 @@ func scanLog(r scanner) (*store.Log, error) {
 
 // Log returns one log's state.
 func (s *Store) Log(ctx context.Context, channel, author string) (*store.Log, error) {
-	l, err := scanLog(s.db.QueryRowContext(ctx, s.q(`SELECT channel, author, size, hashes, checkpoint, receipt, receipt_size, epoch FROM logs WHERE channel = ? AND author = ?`), channel, author))
+	l, err := scanLog(s.db.QueryRowContext(ctx, s.q(`SELECT channel, author, size, hashes, checkpoint, receipt, receipt_size, epoch_from FROM logs WHERE channel = ? AND author = ?`), channel, author))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("log %s/%s: %w", channel, author, store.ErrNotFound)
 	}

@@ -450,8 +450,8 @@ func diffLog(got, want store.Log) string {
 	if got.ReceiptSize != want.ReceiptSize {
 		d = append(d, fmt.Sprintf("ReceiptSize %d, want %d", got.ReceiptSize, want.ReceiptSize))
 	}
-	if !bytes.Equal(got.Epoch, want.Epoch) {
-		d = append(d, fmt.Sprintf("Epoch %x, want %x", got.Epoch, want.Epoch))
+	if got.EpochFrom != want.EpochFrom {
+		d = append(d, fmt.Sprintf("EpochFrom %d, want %d", got.EpochFrom, want.EpochFrom))
 	}
 	return strings.Join(d, "; ")
 }
@@ -970,20 +970,21 @@ func testLogUpsert(t *testing.T, w *world, open func(t *testing.T) store.Store) 
 	apply(t, s, &store.Batch{Logs: []store.Log{l.record(7, cp7)}})
 	checkLog(t, s, l.record(7, cp7))
 
-	// The key epoch of a peer's log is kept like the checkpoint: a record
-	// without one keeps the stored one, a record with one replaces it.
-	withEpoch := func(l store.Log, key []byte) store.Log { l.Epoch = key; return l }
-	e1, e2 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
-	apply(t, s, &store.Batch{Logs: []store.Log{withEpoch(l.record(7, nil), e1)}})
-	checkLog(t, s, withEpoch(l.record(7, cp7), e1))
+	// Where the key epoch of a peer's log began is kept like the
+	// checkpoint: a record with 0 keeps the stored index, a record with
+	// one replaces it; Load returns the entry at that index.
+	withEpoch := func(l store.Log, from uint64) store.Log { l.EpochFrom = from; return l }
+	apply(t, s, &store.Batch{Entries: l.entries})
+	apply(t, s, &store.Batch{Logs: []store.Log{withEpoch(l.record(7, nil), 2)}})
+	checkLog(t, s, withEpoch(l.record(7, cp7), 2))
 	apply(t, s, &store.Batch{Logs: []store.Log{l.record(7, nil)}})
-	checkLog(t, s, withEpoch(l.record(7, cp7), e1))
-	apply(t, s, &store.Batch{Logs: []store.Log{withEpoch(l.record(7, nil), e2)}})
-	checkLog(t, s, withEpoch(l.record(7, cp7), e2))
+	checkLog(t, s, withEpoch(l.record(7, cp7), 2))
+	apply(t, s, &store.Batch{Logs: []store.Log{withEpoch(l.record(7, nil), 6)}})
+	checkLog(t, s, withEpoch(l.record(7, cp7), 6))
 	if snap, err := s.Load(t.Context(), "alpha"); err != nil {
 		t.Fatal(err)
-	} else if i := slices.IndexFunc(snap.Logs, func(g store.Log) bool { return g.Channel == "ops" && g.Author == "bravo" }); i < 0 || !bytes.Equal(snap.Logs[i].Epoch, e2) {
-		t.Errorf("Load: the log's epoch is not the stored one")
+	} else if len(snap.EpochEntries) != 1 || snap.EpochEntries[0].ID() != "ops/bravo/6" || !bytes.Equal(snap.EpochEntries[0].Raw, l.entries[5].Raw) {
+		t.Errorf("Load: epoch entries %d, want ops/bravo/6", len(snap.EpochEntries))
 	}
 
 	// The stored compact range restores the tree exactly.
@@ -1001,7 +1002,7 @@ func testLogUpsert(t *testing.T, w *world, open func(t *testing.T) store.Store) 
 	mine.text(at(10))
 	apply(t, s, &store.Batch{Logs: []store.Log{mine.record(1, nil)}})
 	checkLog(t, s, mine.record(1, nil))
-	checkLog(t, s, withEpoch(l.record(7, cp7), e2))
+	checkLog(t, s, withEpoch(l.record(7, cp7), 6))
 	if _, err := s.Log(t.Context(), "side", "bravo"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Log(side, bravo) error = %v, want store.ErrNotFound", err)
 	}

@@ -1,4 +1,6 @@
--- The key of the body key epoch in force at the end of each peer's log
--- (docs/PROTOCOL.md, "Key epochs"): entries that begin no epoch open
--- with it, after a restart too.
-ALTER TABLE logs ADD COLUMN epoch BLOB;
+-- Where the body key epoch in force at the end of each peer's log began
+-- (docs/PROTOCOL.md, "Envelope"): the index of the entry that carries its
+-- encapsulation, 0 for none. A restarted station derives the epoch's key
+-- again from that entry with its own keys; the key itself is never
+-- stored.
+ALTER TABLE logs ADD COLUMN epoch_from INTEGER NOT NULL DEFAULT 0;
