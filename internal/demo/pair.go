@@ -7,10 +7,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -43,7 +45,30 @@ func (n *Node) Client() *api.Client {
 	return n.client
 }
 
+// freePort picks a loopback address for a station's peer listener, which
+// is written into its card and bound only when the station starts. It
+// picks below the kernel's ephemeral range, from which the local ports of
+// outgoing connections (any other test's among them) are drawn: a port
+// from that range can be taken by one of them before the station binds it.
 func freePort() (string, error) {
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				low = n
+			}
+		}
+	}
+	if low > 12000 {
+		for range 100 {
+			port := 10000 + mrand.IntN(low-10000)
+			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+			if err == nil {
+				ln.Close()
+				return ln.Addr().String(), nil
+			}
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
