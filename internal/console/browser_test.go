@@ -699,11 +699,22 @@ func deconfliction(t *testing.T, ctx context.Context, p *demo.Pair, ch, urlA, ur
 	// Time filter by keyboard, a plain GET form: two hours either side of
 	// now shows them; a day from tomorrow shows neither; a bad time says
 	// what is wrong.
-	run(t, s, "filter: now ± 2 hours", chromedp.SendKeys(css("#hours"), "2"+kb.Enter),
-		chromedp.WaitVisible(css(fmt.Sprintf(`svg.seamap g[id=%q]`, "map-"+fire.ID))))
-	if got := eval[string](t, s, `location.search`); got != "?from=&to=&hours=2" {
-		t.Errorf("the filter went as %q", got)
+	// The old page answers WaitVisible too: wait for the new one's
+	// address (an evaluation fails while the page changes), or the next
+	// navigation aborts this one.
+	run(t, s, "filter: now ± 2 hours", chromedp.SendKeys(css("#hours"), "2"+kb.Enter))
+	var search string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		v, err := chromedp.Run(s, chromedp.Evaluate[string](`document.readyState === "complete" ? location.search : ""`))
+		if err == nil && v != "" {
+			search = v
+			break
+		}
 	}
+	if search != "?from=&to=&hours=2" {
+		t.Errorf("the filter went as %q", search)
+	}
+	run(t, s, "the filtered map", chromedp.WaitVisible(css(fmt.Sprintf(`svg.seamap g[id=%q]`, "map-"+fire.ID))))
 	run(t, s, "filter: tomorrow", chromedp.Navigate(urlA+"/console/map?from="+now.Add(30*time.Hour).Format("2006-01-02")),
 		chromedp.WaitVisible(css(`svg.seamap`)))
 	if n := eval[int](t, s, `document.querySelectorAll('svg.seamap g.shape').length`); n != 1 { // the incident, still open
