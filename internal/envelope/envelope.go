@@ -61,8 +61,8 @@ var (
 	epochContext = "hotline envelope epoch key v2"
 )
 
-// EpochKeySize is the size of an epoch's key, in bytes.
-const EpochKeySize = chacha20poly1305.KeySize
+// epochKeySize is the size of an epoch's key, in bytes.
+const epochKeySize = chacha20poly1305.KeySize
 
 // Precedence orders traffic by urgency, as in military message handling.
 type Precedence uint8
@@ -208,6 +208,17 @@ func (h *Header) check() error {
 	return nil
 }
 
+// checkSeal refuses what no envelope may carry, before any sealing.
+func checkSeal(h Header, body []byte) error {
+	if err := h.check(); err != nil {
+		return err
+	}
+	if len(body) > MaxSize {
+		return fmt.Errorf("%w: body of %d bytes, limit %d for the whole envelope", ErrTooLarge, len(body), MaxSize)
+	}
+	return nil
+}
+
 func (h *Header) marshal(b *cryptobyte.Builder, magic string) {
 	b.AddBytes([]byte(magic))
 	for _, s := range []string{h.Channel, h.Author, h.Recipient} {
@@ -224,7 +235,7 @@ func (h *Header) marshal(b *cryptobyte.Builder, magic string) {
 // recipient opens the rest with the key it exported then. An Epoch is safe
 // for concurrent use.
 type Epoch struct {
-	enc  []byte // the encapsulation; nil for an epoch restored from its key
+	enc  []byte // the encapsulation; nil in the recipient's copy
 	key  []byte
 	aead cipher.AEAD
 }
@@ -235,7 +246,7 @@ func NewEpoch(to hpke.PublicKey) (*Epoch, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := s.Export(epochContext, EpochKeySize)
+	key, err := s.Export(epochContext, epochKeySize)
 	if err != nil {
 		return nil, err
 	}
@@ -262,11 +273,8 @@ func epochFromKey(key []byte) (*Epoch, error) {
 // envelope begins an epoch of its own; a station sealing many entries to
 // one recipient uses an Epoch.
 func Seal(h Header, body []byte, to hpke.PublicKey, key ed25519.PrivateKey) ([]byte, error) {
-	if err := h.check(); err != nil {
+	if err := checkSeal(h, body); err != nil { // before the costly encapsulation
 		return nil, err
-	}
-	if len(body) > MaxSize {
-		return nil, fmt.Errorf("%w: body of %d bytes, limit %d for the whole envelope", ErrTooLarge, len(body), MaxSize)
 	}
 	ep, err := NewEpoch(to)
 	if err != nil {
@@ -278,11 +286,8 @@ func Seal(h Header, body []byte, to hpke.PublicKey, key ed25519.PrivateKey) ([]b
 // Seal builds a version 2 envelope under the epoch: first says that it is
 // the epoch's first entry in its log, which carries the encapsulation.
 func (ep *Epoch) Seal(h Header, body []byte, first bool, key ed25519.PrivateKey) ([]byte, error) {
-	if err := h.check(); err != nil {
+	if err := checkSeal(h, body); err != nil {
 		return nil, err
-	}
-	if len(body) > MaxSize {
-		return nil, fmt.Errorf("%w: body of %d bytes, limit %d for the whole envelope", ErrTooLarge, len(body), MaxSize)
 	}
 	if first && ep.enc == nil {
 		return nil, errors.New("an epoch opened from an entry cannot begin a run of entries")
@@ -324,11 +329,8 @@ func sign(header, enc, sealed []byte, key ed25519.PrivateKey) ([]byte, error) {
 // SealV1 builds a version 1 envelope: one HPKE seal of its own. Stations
 // build version 2; this is for tests of what earlier versions stored.
 func SealV1(h Header, body []byte, to hpke.PublicKey, key ed25519.PrivateKey) ([]byte, error) {
-	if err := h.check(); err != nil {
+	if err := checkSeal(h, body); err != nil {
 		return nil, err
-	}
-	if len(body) > MaxSize {
-		return nil, fmt.Errorf("%w: body of %d bytes, limit %d for the whole envelope", ErrTooLarge, len(body), MaxSize)
 	}
 	var hb cryptobyte.Builder
 	h.marshal(&hb, magic1)
@@ -417,22 +419,35 @@ func (e *Envelope) BeginsEpoch() bool { return len(e.Enc) > 0 }
 // the recipient's HPKE key. The header must be the one the author sealed
 // the body with. An entry that continues an epoch is opened with OpenIn.
 func (e *Envelope) Open(k hpke.PrivateKey) ([]byte, error) {
+	body, _, err := e.OpenBeginning(k)
+	return body, err
+}
+
+// OpenBeginning is Open that also returns the epoch a version 2 entry
+// begins (nil for version 1, where each entry stands alone). Opening the
+// body is what shows the key was the right one: a KEM yields some key
+// whatever the private key.
+func (e *Envelope) OpenBeginning(k hpke.PrivateKey) ([]byte, *Epoch, error) {
 	if e.Version == 2 {
 		ep, err := e.OpenEpoch(k)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return e.OpenIn(ep)
+		body, err := e.OpenIn(ep)
+		if err != nil {
+			return nil, nil, err
+		}
+		return body, ep, nil
 	}
 	r, err := hpke.NewRecipient(e.Enc, k, kdf, aead, hpkeInfo)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrOpen, err)
+		return nil, nil, fmt.Errorf("%w: %v", ErrOpen, err)
 	}
 	pt, err := r.Open(e.Raw[:e.headerLen], e.Sealed)
 	if err != nil {
-		return nil, fmt.Errorf("%w: entry %s/%s/%d: %v", ErrOpen, e.Channel, e.Author, e.Index, err)
+		return nil, nil, fmt.Errorf("%w: entry %s/%s/%d: %v", ErrOpen, e.Channel, e.Author, e.Index, err)
 	}
-	return pt, nil
+	return pt, nil, nil
 }
 
 // OpenEpoch recovers the epoch a version 2 entry begins, with the
@@ -448,7 +463,7 @@ func (e *Envelope) OpenEpoch(k hpke.PrivateKey) (*Epoch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: entry %s: %v", ErrOpen, e.ID(), err)
 	}
-	key, err := r.Export(epochContext, EpochKeySize)
+	key, err := r.Export(epochContext, epochKeySize)
 	if err != nil {
 		return nil, fmt.Errorf("%w: entry %s: %v", ErrOpen, e.ID(), err)
 	}

@@ -111,29 +111,25 @@ func TestEpochOtherRunRefused(t *testing.T) {
 }
 
 // A continuing entry's header is bound to its body: re-signed with a
-// changed header by the author's key, the body no longer opens.
+// changed header by the author's key, the body no longer opens; nor with
+// a flipped nonce.
 func TestEpochHeaderBound(t *testing.T) {
 	alpha, bravo := newParty(t), newParty(t)
 	ep, raws := sealRun(t, alpha, bravo, 2)
-	h := testHeader()
-	b := bytes.Clone(raws[1])
-	b[fieldOffset(h, "index")+7]++
-	e, err := envelope.Parse(resign(alpha.sign, b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.OpenIn(ep); !errors.Is(err, envelope.ErrOpen) {
-		t.Errorf("OpenIn of a re-signed header = %v, want ErrOpen", err)
-	}
-	// And a nonce flipped under a valid signature.
-	e2, _ := envelope.Parse(raws[1])
-	b = bytes.Clone(raws[1])
-	b[len(b)-ed25519.SignatureSize-len(e2.Sealed)]++
-	if e, err = envelope.Parse(resign(alpha.sign, b)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.OpenIn(ep); !errors.Is(err, envelope.ErrOpen) {
-		t.Errorf("OpenIn with a flipped nonce = %v, want ErrOpen", err)
+	e, _ := envelope.Parse(raws[1])
+	for what, at := range map[string]int{
+		"a re-signed header": fieldOffset(testHeader(), "index") + 7,
+		"a flipped nonce":    len(raws[1]) - ed25519.SignatureSize - len(e.Sealed),
+	} {
+		b := bytes.Clone(raws[1])
+		b[at]++
+		e, err := envelope.Parse(resign(alpha.sign, b))
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if _, err := e.OpenIn(ep); !errors.Is(err, envelope.ErrOpen) {
+			t.Errorf("OpenIn of %s = %v, want ErrOpen", what, err)
+		}
 	}
 }
 
