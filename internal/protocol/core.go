@@ -376,6 +376,42 @@ type inLog struct {
 	epochFrom uint64
 }
 
+// restoreEpochs derives again the key epoch of each peer's log from the
+// entry that began it: its key is never stored. An entry missing or that
+// does not yield it (changed on disk) raises a tamper alarm at the first
+// step rather than keeping every channel down: that log's entries that
+// continue the epoch are refused.
+func (c *Core) restoreEpochs(snap *store.Snapshot) {
+	began := map[string]store.Entry{}
+	for _, e := range snap.EpochEntries {
+		began[e.Channel+"/"+e.Author] = e
+	}
+	for _, ch := range snap.Channels { // in stored order: alarms are raised in it
+		in := &c.channels[ch.ID].theirs
+		if in.epochFrom == 0 {
+			continue
+		}
+		id := fmt.Sprintf("%s/%s/%d", ch.ID, ch.Peer, in.epochFrom)
+		e, ok := began[ch.ID+"/"+ch.Peer]
+		var env *envelope.Envelope
+		err := errors.New("it is not stored")
+		if ok && e.Index == in.epochFrom {
+			env, err = envelope.Parse(e.Raw)
+		}
+		if err == nil {
+			_, in.epoch, err = c.openBody(&Opened{Env: env}, nil)
+		}
+		if err == nil && in.epoch == nil {
+			err = errors.New("it begins no key epoch")
+		}
+		if err != nil {
+			c.startAlarms = append(c.startAlarms, func() {
+				c.alert("alarm", ch.ID, ch.Peer, "tamper alarm: stored entry %s, which began the key epoch of its log, does not open (%v); entries of that log sealed under it are refused: restore this station from a backup", id, err)
+			})
+		}
+	}
+}
+
 // New restores a core from a snapshot of the store.
 func New(cfg Config, keys *identity.Keys, snap *store.Snapshot) (*Core, error) {
 	c := &Core{
@@ -472,36 +508,7 @@ func New(cfg Config, keys *identity.Keys, snap *store.Snapshot) (*Core, error) {
 		}
 		cs.mine.pending = append(cs.mine.pending, pendingEntry{raw: e.Raw, root: e.Root})
 	}
-	// The key epoch of each peer's log, derived again from the entry that
-	// began it: its key is never stored. An entry that does not yield it
-	// (tampered on disk) raises a tamper alarm at the first step rather
-	// than keeping every channel down: that log's entries continuing the
-	// epoch are refused.
-	for _, e := range snap.EpochEntries {
-		cs := c.channels[e.Channel]
-		if cs == nil || e.Author != cs.rec.Peer || e.Index != cs.theirs.epochFrom {
-			return nil, fmt.Errorf("entry %s is not where a key epoch of a peer's log began", e.ID())
-		}
-		env, err := envelope.Parse(e.Raw)
-		if err == nil {
-			o := Opened{Env: env}
-			_, cs.theirs.epoch, err = c.openBody(&o, nil)
-		}
-		if err == nil && cs.theirs.epoch == nil {
-			err = errors.New("it begins no key epoch")
-		}
-		if err != nil {
-			id, ch, peer := e.ID(), cs.rec.ID, cs.rec.Peer
-			c.startAlarms = append(c.startAlarms, func() {
-				c.alert("alarm", ch, peer, "tamper alarm: stored entry %s, which began the key epoch of its log, does not open (%v); entries of that log sealed under it are refused: restore this station from a backup", id, err)
-			})
-		}
-	}
-	for _, cs := range c.channels {
-		if cs.theirs.epochFrom > 0 && cs.theirs.epoch == nil && !slices.ContainsFunc(snap.EpochEntries, func(e store.Entry) bool { return e.Channel == cs.rec.ID }) {
-			return nil, fmt.Errorf("log %s/%s: the entry that began its key epoch (%d) is not stored", cs.rec.ID, cs.rec.Peer, cs.theirs.epochFrom)
-		}
-	}
+	c.restoreEpochs(snap)
 	if cfg.Restored {
 		for _, cs := range c.channels {
 			cs.holding = true
@@ -1355,16 +1362,16 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		return
 	}
 	var (
-		theirs   *inLog
-		tree     *transcript.Tree
-		expected uint64          = 1
-		epoch    *envelope.Epoch // the key epoch as the entries so far leave it
-		epochAt  uint64          // and the entry that began it
-		newCS    *chanState
-		accepted []store.Entry
-		bodies   []any
-		acks     []store.Ack
-		agreed   *channel.Charter
+		theirs    *inLog
+		tree      *transcript.Tree
+		expected  uint64          = 1
+		epoch     *envelope.Epoch // the key epoch as the entries so far leave it
+		epochFrom uint64          // and the entry that began it
+		newCS     *chanState
+		accepted  []store.Entry
+		bodies    []any
+		acks      []store.Ack
+		agreed    *channel.Charter
 		// agreedBook is the codebook a proposal names.
 		agreedBook *codebook.Codebook
 		// The peer's key chain and this log's key positions as this frame
@@ -1377,7 +1384,7 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		theirs = &cs.theirs
 		expected = theirs.size + 1
 		logKeys = theirs.keys
-		epoch, epochAt = theirs.epoch, theirs.epochFrom
+		epoch, epochFrom = theirs.epoch, theirs.epochFrom
 	}
 	var (
 		opened     *note.Note
@@ -1442,7 +1449,7 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		}
 		body, next, err := c.openBody(&o, epoch)
 		if next != epoch {
-			epochAt = e.Index
+			epochFrom = e.Index
 		}
 		epoch = next
 		var decoded any
@@ -1611,13 +1618,13 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		c.batch.LogKeys = append(c.batch.LogKeys, store.LogKey{Channel: f.Channel, Author: name, From: k.from, Seq: k.seq})
 	}
 	theirs.keys = logKeys
-	theirs.epoch, theirs.epochFrom = epoch, epochAt
+	theirs.epoch, theirs.epochFrom = epoch, epochFrom
 	if len(rotation) > 0 {
 		c.peerRotated(p, chain, rotation)
 	}
 	c.batch.Entries = append(c.batch.Entries, accepted...)
 	c.batch.Acks = append(c.batch.Acks, acks...)
-	c.batch.Logs = append(c.batch.Logs, store.Log{Channel: f.Channel, Author: name, Size: theirs.size, Hashes: tree.Hashes(), Checkpoint: f.Checkpoint, EpochFrom: epochAt})
+	c.batch.Logs = append(c.batch.Logs, store.Log{Channel: f.Channel, Author: name, Size: theirs.size, Hashes: tree.Hashes(), Checkpoint: f.Checkpoint, EpochFrom: epochFrom})
 	for i := range accepted {
 		e := &accepted[i]
 		what := "received"

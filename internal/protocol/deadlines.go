@@ -146,7 +146,6 @@ func (c *Core) ladderAt(cs *chanState, key entryKey, w *waiting, step int) time.
 	return w.at.Add(2 * d)
 }
 
-// scheduleNext arms the entry's next ladder step, if any.
 // compactTimers drops the timers of entries no longer waiting once they
 // are most of the heap. An acknowledged entry's ladder timer stays in the
 // heap until it falls due and is then skipped; at a steady rate of
@@ -171,6 +170,7 @@ func (c *Core) compactTimers() {
 	c.staleTimers = 0
 }
 
+// scheduleNext arms the entry's next ladder step, if any.
 func (c *Core) scheduleNext(cs *chanState, key entryKey, w *waiting) {
 	mine := key.author == c.keys.Name
 	switch {

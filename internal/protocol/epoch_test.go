@@ -194,6 +194,26 @@ func TestKeyEpochRestored(t *testing.T) {
 	if body, err := env.OpenIn(core.channels["ops"].theirs.epoch); err != nil || string(body) != string(last.Body) {
 		t.Fatalf("the restarted core's epoch does not open ops/ALPHA/4: %v", err)
 	}
+	// A store that lacks the entry: the same, with a tamper alarm.
+	lost := snap.EpochEntries[0].ID()
+	snap.EpochEntries = snap.EpochEntries[1:]
+	kept := snap.EpochEntries[0].Channel // the other channel keeps its own
+	core, err = New(Config{MaxBatch: 8, MaxBatchBytes: 64 << 10, Window: 32}, b.keys, snap)
+	if err != nil {
+		t.Fatalf("a core does not start without a stored epoch entry: %v", err)
+	}
+	var alerts []string
+	for _, act := range core.Step(s.now, Tick{}) {
+		if p, ok := act.(Persist); ok {
+			for _, al := range p.Batch.Alerts {
+				alerts = append(alerts, al.Text)
+			}
+		}
+	}
+	if len(alerts) != 1 || !strings.Contains(alerts[0], "stored entry "+lost+", which") || !strings.Contains(alerts[0], "(it is not stored)") ||
+		core.channels[kept].theirs.epoch == nil {
+		t.Errorf("alerts at start without a stored epoch entry: %q", alerts)
+	}
 	// A stored epoch entry that does not open (tampered on disk) does not
 	// keep the station down: it starts, raises a tamper alarm naming the
 	// entry, and refuses that log's entries under the epoch.

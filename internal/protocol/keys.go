@@ -131,25 +131,27 @@ func (c *Core) openBody(o *Opened, ep *envelope.Epoch) ([]byte, *envelope.Epoch,
 		body, err := o.Env.OpenIn(ep)
 		return body, ep, err
 	}
-	next := func() *envelope.Epoch {
-		if o.Env.Version == 1 {
-			return ep // a version 1 entry stands alone
-		}
-		return o.Epoch
-	}
 	body, err := o.open(c.keys)
-	if err == nil {
-		return body, next(), nil
-	}
-	for _, seq := range slices.Backward(slices.Sorted(maps.Keys(c.ownKeys))) {
-		if k := c.ownKeys[seq]; k != nil && k != c.keys {
-			if b, e, err2 := openWith(o.Env, k); err2 == nil {
+	if err != nil {
+		for _, seq := range slices.Backward(slices.Sorted(maps.Keys(c.ownKeys))) {
+			k := c.ownKeys[seq]
+			if k == nil || k == c.keys {
+				continue
+			}
+			if b, e, err2 := o.Env.OpenBeginning(k.KEM); err2 == nil {
 				o.Body, o.Epoch, o.OpenErr = b, e, nil
-				return b, next(), nil
+				body, err = b, nil
+				break
 			}
 		}
 	}
-	return nil, ep, err
+	switch {
+	case err != nil:
+		return nil, ep, err
+	case o.Env.Version == 1:
+		return body, ep, nil // a version 1 entry stands alone
+	}
+	return body, o.Epoch, nil
 }
 
 // restoreKeys rebuilds the key chains and the logs' key positions from the
@@ -567,14 +569,6 @@ func (p *peer) signedByChain(o Opened) bool {
 		}
 	}
 	return false
-}
-
-// reopen opens a prepared entry's body with an earlier HPKE key of this
-// station's, if the current one did not, under the epoch ep; it returns
-// the epoch in force after it.
-func (c *Core) reopen(o Opened, ep *envelope.Epoch) (*envelope.Epoch, error) {
-	_, next, err := c.openBody(&o, ep)
-	return next, err
 }
 
 // cosignedByUnknownKey reports whether a receipt carries this station's

@@ -136,7 +136,7 @@ func (c *Core) checkImported(p *peer, pre *Prepared, epochs map[string]*epochAt)
 				at.index = o.Env.Index
 				continue
 			}
-			next, err := c.reopen(o, at.epoch)
+			_, next, err := c.openBody(&o, at.epoch)
 			if err != nil {
 				return fmt.Errorf("entry %d does not open: %v", i+1, err)
 			}

@@ -49,31 +49,11 @@ func Prepare(data []byte, peerKey ed25519.PublicKey, self *identity.Keys) *Prepa
 			o.Err = o.Env.Verify(peerKey)
 		}
 		if o.Err == nil && o.Env.BeginsEpoch() {
-			o.Body, o.Epoch, o.OpenErr = openWith(o.Env, self)
+			o.Body, o.Epoch, o.OpenErr = o.Env.OpenBeginning(self.KEM)
 			o.opened = true
 		}
 	}
 	return pre
-}
-
-// openWith opens an entry that carries its encapsulation with keys:
-// version 1 with one HPKE open, version 2 by recovering the epoch it
-// begins and opening its body with it (which tells whether the epoch is
-// right: a KEM gives some key whatever the private key).
-func openWith(e *envelope.Envelope, keys *identity.Keys) ([]byte, *envelope.Epoch, error) {
-	if e.Version == 1 {
-		b, err := e.Open(keys.KEM)
-		return b, nil, err
-	}
-	ep, err := e.OpenEpoch(keys.KEM)
-	if err != nil {
-		return nil, nil, err
-	}
-	b, err := e.OpenIn(ep)
-	if err != nil {
-		return nil, nil, err
-	}
-	return b, ep, nil
 }
 
 // checkEntry returns entry i of an entries frame, parsed and verified:
@@ -95,7 +75,7 @@ func checkEntry(pre *Prepared, peerKey ed25519.PublicKey, f *Frame, i int) Opene
 // opening it now with self's keys if it was not prepared.
 func (o *Opened) open(self *identity.Keys) ([]byte, error) {
 	if !o.opened {
-		o.Body, o.Epoch, o.OpenErr = openWith(o.Env, self)
+		o.Body, o.Epoch, o.OpenErr = o.Env.OpenBeginning(self.KEM)
 		o.opened = true
 	}
 	return o.Body, o.OpenErr
