@@ -510,15 +510,8 @@ func (s *Store) Load(ctx context.Context, self string) (*store.Snapshot, error) 
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	for _, l := range snap.Logs {
-		if l.EpochFrom == 0 {
-			continue
-		}
-		es, err := s.Entries(ctx, l.Channel, l.Author, l.EpochFrom, l.EpochFrom)
-		if err != nil {
-			return nil, err
-		}
-		snap.EpochEntries = append(snap.EpochEntries, es...)
+	if snap.EpochEntries, err = s.epochEntries(ctx); err != nil {
+		return nil, err
 	}
 	for _, l := range snap.Logs {
 		if l.Author != self || l.Size <= l.ReceiptSize {
@@ -655,8 +648,13 @@ func scanEntry(r scanner, extra ...any) (*store.Entry, error) {
 
 // Entries returns from..to of one log.
 func (s *Store) Entries(ctx context.Context, channel, author string, from, to uint64) ([]store.Entry, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+entryCols+` FROM entries e WHERE e.channel = ? AND e.author = ? AND e.idx BETWEEN ? AND ? ORDER BY e.idx`),
+	return s.entries(ctx, s.q(`SELECT `+entryCols+` FROM entries e WHERE e.channel = ? AND e.author = ? AND e.idx BETWEEN ? AND ? ORDER BY e.idx`),
 		channel, author, idxArg(from), idxArg(to))
+}
+
+// entries runs a query of entryCols.
+func (s *Store) entries(ctx context.Context, query string, args ...any) ([]store.Entry, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -670,6 +668,12 @@ func (s *Store) Entries(ctx context.Context, channel, author string, from, to ui
 		out = append(out, *e)
 	}
 	return out, rows.Err()
+}
+
+// epochEntries returns, in one query, the entry each log's EpochFrom names.
+func (s *Store) epochEntries(ctx context.Context) ([]store.Entry, error) {
+	return s.entries(ctx, `SELECT `+entryCols+` FROM entries e JOIN logs l
+		ON l.channel = e.channel AND l.author = e.author AND l.epoch_from = e.idx ORDER BY e.channel, e.author`)
 }
 
 // Messages returns entries matching q with their delivery and ack state.
