@@ -114,10 +114,8 @@ func ackAll(ctx context.Context, c *api.Client, ch, author string, idx []uint64)
 		})
 	}
 	wg.Wait()
-	if err, _ := first.Load().(error); err != nil {
-		return int(done.Load()), err
-	}
-	return int(done.Load()), nil
+	err, _ := first.Load().(error)
+	return int(done.Load()), err
 }
 
 func summarize(ds []time.Duration) Latency {
