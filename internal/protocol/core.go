@@ -250,6 +250,7 @@ type Core struct {
 	verifier note.Verifier
 	own      []keyLink              // this station's key chain; the last is keys
 	ownKeys  map[int]*identity.Keys // private keys by seq, where held
+	signers  map[*identity.Keys]note.Signer
 
 	peers    map[string]*peer
 	channels map[string]*chanState
@@ -1568,8 +1569,9 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 	if cp.Size >= 1 {
 		// Before the log's own key entry, entries and checkpoints are
 		// signed by the old key even if it was revoked on another log.
-		cpVerifier = chain[min(seqAt(logKeys, cp.Size), len(chain)-1)].verifier
-		_, opened, err = transcript.OpenCheckpoint(f.Checkpoint, cpVerifier)
+		l := chain[min(seqAt(logKeys, cp.Size), len(chain)-1)]
+		cpVerifier = l.verifier
+		opened, err = openCheckpoint(pre, f, l.key, cpVerifier)
 	} else {
 		err = fmt.Errorf("size 0")
 	}

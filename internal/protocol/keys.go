@@ -63,10 +63,21 @@ func (c *Core) ownSeq() int { return len(c.own) - 1 }
 
 // signerAt signs as this station's key seq.
 func (c *Core) signerAt(seq int) note.Signer {
-	if k := c.ownKeys[seq]; k != nil {
-		return k.Signer()
+	k := c.ownKeys[seq]
+	if k == nil || k == c.keys {
+		return c.signer
 	}
-	return c.signer
+	// Building a signer derives the key from its seed (a scalar
+	// multiplication, more than the signature itself): once per key.
+	if s := c.signers[k]; s != nil {
+		return s
+	}
+	if c.signers == nil {
+		c.signers = map[*identity.Keys]note.Signer{}
+	}
+	s := k.Signer()
+	c.signers[k] = s
+	return s
 }
 
 // ownVerifiers are every key this station has had: its own signature on a

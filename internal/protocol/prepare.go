@@ -3,8 +3,11 @@ package protocol
 import (
 	"crypto/ed25519"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"hotline/internal/envelope"
 	"hotline/internal/identity"
+	"hotline/internal/transcript"
 )
 
 // Prepared is the pure, costly part of handling a frame, done before the
@@ -18,6 +21,12 @@ type Prepared struct {
 	Err     error    // why the frame does not decode
 	Entries []Opened // for an entries frame, one per entry
 	key     ed25519.PublicKey
+	// The entries frame's checkpoint, opened with key as its author's
+	// (transcript.OpenCheckpoint); the core takes it when that is the key
+	// the checkpoint must be signed with.
+	cp    *note.Note
+	cpErr error
+	cpSet bool
 }
 
 // Opened is one entry as prepared.
@@ -40,6 +49,23 @@ func Prepare(data []byte, peerKey ed25519.PublicKey, self *identity.Keys) *Prepa
 	pre.Frame, pre.Err = DecodeFrame(data)
 	if pre.Err != nil || pre.Frame.Type != FrameEntries {
 		return pre
+	}
+	// The checkpoint's signature is checked beside the entries', on
+	// another goroutine: with one entry in a frame, the two checks are
+	// most of the time a frame takes before it can be written.
+	var cpDone chan struct{}
+	if f := pre.Frame; len(f.Checkpoint) > 0 && f.Author != self.Name {
+		if v, err := peerVerifier(f.Author, peerKey); err == nil {
+			cpDone = make(chan struct{})
+			go func() {
+				defer close(cpDone)
+				_, pre.cp, pre.cpErr = transcript.OpenCheckpoint(f.Checkpoint, v)
+				pre.cpSet = true
+			}()
+		}
+	}
+	if cpDone != nil {
+		defer func() { <-cpDone }()
 	}
 	pre.Entries = make([]Opened, len(pre.Frame.Entries))
 	for i, raw := range pre.Frame.Entries {
@@ -69,6 +95,26 @@ func checkEntry(pre *Prepared, peerKey ed25519.PublicKey, f *Frame, i int) Opene
 		o.Err = o.Env.Verify(peerKey)
 	}
 	return o
+}
+
+// peerVerifier is the note verifier of name's key, for a name from a
+// frame (which may not be a valid one).
+func peerVerifier(name string, key ed25519.PublicKey) (note.Verifier, error) {
+	vkey, err := note.NewEd25519VerifierKey(name, key)
+	if err != nil {
+		return nil, err
+	}
+	return note.NewVerifier(vkey)
+}
+
+// openCheckpoint opens an entries frame's checkpoint with v, the verifier
+// of key: from pre when it was prepared with that key.
+func openCheckpoint(pre *Prepared, f *Frame, key ed25519.PublicKey, v note.Verifier) (*note.Note, error) {
+	if pre != nil && pre.Frame == f && pre.cpSet && pre.key.Equal(key) {
+		return pre.cp, pre.cpErr
+	}
+	_, n, err := transcript.OpenCheckpoint(f.Checkpoint, v)
+	return n, err
 }
 
 // open returns the body of an entry that carries its encapsulation,

@@ -115,6 +115,11 @@ func TestCoreRefuses(t *testing.T) {
 		{"hello with another protocol version", b, (&Frame{Type: FrameHello, Version: Version + 1}).Encode(), "protocol version", nil},
 		{"entry signed by another key, prepared against that key", b, frame("ops", a.keys, entry("ops", next, impostor)), "bad entry", impostor},
 		{"entry signed by another key, prepared", b, frame("ops", a.keys, entry("ops", next, impostor)), "bad entry", a.keys},
+		// The connection's goroutine checks the checkpoint too; the core
+		// takes that check only if it was made with the key that must
+		// have signed it.
+		{"checkpoint signed by another key, prepared against that key", b, frame("ops", impostor, entry("ops", next, a.keys)), "bad checkpoint", impostor},
+		{"checkpoint signed by another key, prepared", b, frame("ops", impostor, entry("ops", next, a.keys)), "bad checkpoint", a.keys},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -62,6 +62,10 @@ type Station struct {
 	metrics *metrics
 	dbFile  string      // the SQLite database, "" for PostgreSQL
 	dbInfo  os.FileInfo // the database file as opened, to tell when it is gone or replaced
+	// roomUntil is when room must ask the filesystem again (Unix
+	// nanoseconds): until then the last answer, well above the reserve,
+	// stands.
+	roomUntil atomic.Int64
 
 	ackMu sync.Mutex // serializes Ack
 	// The deconfliction checks (findings.go): one pass at a time, kicked
