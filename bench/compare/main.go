@@ -22,6 +22,7 @@ type hotlineResult struct {
 	Machine string `json:"machine"`
 	Floor   struct {
 		FsyncMs  float64 `json:"fsync_p50_ms"`
+		IdleMs   float64 `json:"fsync_idle_p50_ms"`
 		CryptoMs float64 `json:"crypto_p50_ms"`
 		TotalMs  float64 `json:"total_ms"`
 		EpochMs  float64 `json:"epoch_total_ms"`
@@ -86,8 +87,9 @@ func main() {
 		fail(err)
 	}
 	var (
-		floor, efloor, fsync, crypto, h1p50, h1p99, h256, h256p50, j1p50, j1p99, j256, j256p50 []float64
-		machine, tool                                                                          string
+		floor, efloor, fsync, idle, crypto, h1p50, h1p99, h256, h256p50, j1p50, j1p99, j256, j256p50 []float64
+		r1p50, r1p99                                                                                 []float64 // each round's ratio to its own floor
+		machine, tool                                                                                string
 	)
 	for r := 1; r <= *rounds; r++ {
 		fmt.Fprintf(os.Stderr, "round %d of %d\n", r, *rounds)
@@ -101,8 +103,9 @@ func main() {
 		}
 		machine = h.Machine
 		floor, fsync, crypto = append(floor, h.Floor.TotalMs), append(fsync, h.Floor.FsyncMs), append(crypto, h.Floor.CryptoMs)
-		efloor = append(efloor, h.Floor.EpochMs)
+		efloor, idle = append(efloor, h.Floor.EpochMs), append(idle, h.Floor.IdleMs)
 		h1p50, h1p99 = append(h1p50, h.OneInFlight.P50ms), append(h1p99, h.OneInFlight.P99ms)
+		r1p50, r1p99 = append(r1p50, h.OneInFlight.P50ms/h.Floor.TotalMs), append(r1p99, h.OneInFlight.P99ms/h.Floor.TotalMs)
 		for _, m := range h.Many {
 			if m.InFlight == 256 {
 				h256, h256p50 = append(h256, m.MsgsPerSec), append(h256p50, m.Latency.P50ms)
@@ -126,6 +129,7 @@ func main() {
 	ef := median(efloor)
 	fmt.Printf("Epoch floor (a message continuing a key epoch, no encapsulation): %.3f ms; one in flight p50 %.2f×, p99 %.2f× of it.\n",
 		ef, median(h1p50)/ef, median(h1p99)/ef)
+	fmt.Printf("An fsync after the disk rested 2 ms, as one message in flight finds it (not part of the floor): p50 %.3f ms.\n", median(idle))
 	fmt.Printf("Baseline: %s.\n\n", tool)
 	fmt.Println("| figure | Hotline | floor | ratio to floor | JetStream | ratio to JetStream |")
 	fmt.Println("| --- | --- | --- | --- | --- | --- |")
@@ -134,6 +138,18 @@ func main() {
 	fmt.Printf("| 256 in flight, p50 (ms) | %.1f | | | %.1f | %.2f× |\n", median(h256p50), median(j256p50), median(h256p50)/median(j256p50))
 	fmt.Printf("| 256 in flight, msgs/s | %.0f | | | %.0f | %.2f× |\n", median(h256), median(j256), median(h256)/median(j256))
 	fmt.Printf("\nEach round: Hotline %v msgs/s, JetStream %v msgs/s (256 in flight).\n", rounded(h256), rounded(j256))
+	fmt.Printf("Each round, one in flight, to that round's floor: p50 %v, p99 %v.\n", ratios(r1p50), ratios(r1p99))
+}
+
+func ratios(xs []float64) string {
+	var b bytes.Buffer
+	for i, x := range xs {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		fmt.Fprintf(&b, "%.2f×", x)
+	}
+	return "[" + b.String() + "]"
 }
 
 func rounded(xs []float64) []int {

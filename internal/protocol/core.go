@@ -122,6 +122,15 @@ type Persisted struct {
 	Err    error
 }
 
+// Writing reports that the batches asked for so far are being written.
+// Until they are durable, the core signs now what their durability will
+// let it send: the checkpoint of its own entries being written, the
+// receipt for the peer's. Nothing leaves before Persisted; the signatures
+// are the ones it would make then (Ed25519 signs deterministically), made
+// while the disk works instead of after. A station that never reports it
+// signs at Persisted, as before.
+type Writing struct{}
+
 // LinkRefused reports a connection the link layer refused (an unpinned
 // key, a failed handshake), so that it is counted and shown.
 type LinkRefused struct {
@@ -152,6 +161,7 @@ func (FrameIn) event()      {}
 func (Connected) event()    {}
 func (Disconnected) event() {}
 func (Persisted) event()    {}
+func (Writing) event()      {}
 
 // Action is an output of the core.
 type Action interface{ action() }
@@ -251,6 +261,10 @@ type Core struct {
 	own      []keyLink              // this station's key chain; the last is keys
 	ownKeys  map[int]*identity.Keys // private keys by seq, where held
 	signers  map[*identity.Keys]note.Signer
+	// cosigns are the receipts waiting for a write that Writing has not
+	// yet made ahead; appended the channels whose log grew since.
+	cosigns  []*cosigning
+	appended []*chanState
 
 	peers    map[string]*peer
 	channels map[string]*chanState
@@ -329,6 +343,23 @@ type chanState struct {
 	probe    probeState
 }
 
+type presigned struct {
+	size   uint64
+	seq    int
+	root   []byte
+	signed []byte
+}
+
+// cosigning is a receipt to give once the peer's entries it covers are
+// durable, made ahead while they are written (see Writing).
+type cosigning struct {
+	opened   *note.Note
+	verifier note.Verifier
+	receipt  []byte
+	by       note.Signer // the key receipt was cosigned with
+	done     bool        // its write is over
+}
+
 type pendingEntry struct {
 	raw  []byte
 	root []byte
@@ -351,6 +382,10 @@ type outLog struct {
 	// receipt that extends one of them byte for byte needs only the peer's
 	// signature checked.
 	signed map[uint64][]byte
+	// presigned is the checkpoint of the entries being written, signed
+	// while they are (see Writing): flush sends it if the frame it makes
+	// ends where it does.
+	presigned presigned
 	// The key epoch new entries are sealed under (docs/PROTOCOL.md,
 	// "Envelope"): begun with the peer's HPKE key epochTo, under this
 	// station's key epochSeq, with epochLeft entries left before a new
@@ -604,6 +639,8 @@ func (c *Core) Step(now time.Time, ev Event) []Action {
 		c.disconnected(ev)
 	case Persisted:
 		c.persisted(ev)
+	case Writing:
+		c.writing()
 	case LinkRefused:
 		level := ev.Level
 		if level == "" {
@@ -706,6 +743,8 @@ func (c *Core) persisted(ev Persisted) {
 			}
 		}
 	}()
+	c.cosigns = slices.DeleteFunc(c.cosigns, func(cg *cosigning) bool { return cg.done })
+	c.appended = slices.DeleteFunc(c.appended, func(cs *chanState) bool { return cs.mine.durable >= cs.mine.size })
 	peers := slices.Sorted(maps.Keys(c.flushes))
 	clear(c.flushes)
 	for _, p := range peers {
@@ -814,6 +853,9 @@ func (c *Core) appendMine(reqID uint64, cs *chanState, kind envelope.Kind, prec 
 	cs.mine.size++
 	root := cs.mine.tree.Root()
 	cs.mine.pending = append(cs.mine.pending, pendingEntry{raw: raw, root: root})
+	if !slices.Contains(c.appended, cs) {
+		c.appended = append(c.appended, cs)
+	}
 	e := store.Entry{
 		Channel: h.Channel, Author: h.Author, Index: h.Index, Kind: kind, Precedence: prec,
 		SenderTime: c.now, StoredAt: c.now, Raw: raw, Body: body, Root: root,
@@ -1053,10 +1095,17 @@ func (c *Core) flush(peerName string) {
 				bytes += len(raw)
 				f.Entries = append(f.Entries, raw)
 			}
-			cp := transcript.Checkpoint{Origin: transcript.Origin(id, c.keys.Name), Size: end, Root: m.pending[end-m.delivered-1].root}
-			signed, err := transcript.SignCheckpoint(cp, c.signerAt(seq))
-			if err != nil {
-				panic(err)
+			root := m.pending[end-m.delivered-1].root
+			signed := m.presigned.signed
+			if m.presigned.size != end || m.presigned.seq != seq || !slices.Equal(m.presigned.root, root) {
+				cp := transcript.Checkpoint{Origin: transcript.Origin(id, c.keys.Name), Size: end, Root: root}
+				var err error
+				if signed, err = transcript.SignCheckpoint(cp, c.signerAt(seq)); err != nil {
+					panic(err)
+				}
+			}
+			if m.presigned.size <= end {
+				m.presigned = presigned{}
 			}
 			f.Checkpoint = signed
 			if m.sent == m.delivered {
@@ -1070,6 +1119,43 @@ func (c *Core) flush(peerName string) {
 			m.sent = end
 		}
 	}
+}
+
+// writing signs ahead, while the disk writes, the checkpoint each log's
+// entries being written will be sent under and the receipts their
+// durability will give (see Writing).
+func (c *Core) writing() {
+	for _, cg := range c.cosigns {
+		if cg.done {
+			continue
+		}
+		r, err := transcript.CosignOpened(cg.opened, cg.verifier, c.signer)
+		if err != nil {
+			panic(err) // verified when the entries were taken
+		}
+		cg.receipt, cg.by = r, c.signer
+	}
+	c.cosigns = nil
+	for _, cs := range c.appended {
+		id, m := cs.rec.ID, &cs.mine
+		// The frame flush will send once they are durable ends at the
+		// last of them if it holds every entry after those sent.
+		if m.size <= m.durable || m.sent >= m.size || m.presigned.size == m.size ||
+			m.size-m.sent > uint64(c.cfg.MaxBatch) || m.size-m.delivered > uint64(c.cfg.Window) {
+			continue
+		}
+		seq := seqAt(m.keys, m.size)
+		if seqAt(m.keys, m.sent+1) != seq {
+			continue
+		}
+		cp := transcript.Checkpoint{Origin: transcript.Origin(id, c.keys.Name), Size: m.size, Root: m.pending[m.size-m.delivered-1].root}
+		signed, err := transcript.SignCheckpoint(cp, c.signerAt(seq))
+		if err != nil {
+			panic(err)
+		}
+		m.presigned = presigned{size: m.size, seq: seq, root: cp.Root, signed: signed}
+	}
+	c.appended = c.appended[:0]
 }
 
 func (c *Core) frameIn(ev FrameIn) {
@@ -1658,14 +1744,19 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		c.emit(Notify{What: what, Channel: f.Channel, Entry: e.ID(), Kind: e.Kind})
 	}
 	size := theirs.size
+	cg := &cosigning{opened: opened, verifier: cpVerifier}
+	c.cosigns = append(c.cosigns, cg)
 	c.afterDurable(func(err error) {
+		cg.done = true
 		if err != nil || size <= theirs.durable {
 			return
 		}
 		theirs.durable = size
-		r, err := transcript.CosignOpened(opened, cpVerifier, c.signer)
-		if err != nil {
-			panic(err) // verified above
+		r := cg.receipt
+		if r == nil || cg.by != c.signer {
+			if r, err = transcript.CosignOpened(opened, cpVerifier, c.signer); err != nil {
+				panic(err) // verified above
+			}
 		}
 		theirs.receipt = r
 		// The connection the entries came on may be gone by now; the

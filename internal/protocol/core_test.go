@@ -578,6 +578,11 @@ func runFaults(t *testing.T, s *sim) {
 				})
 			}
 		case r < 50:
+			if len(n.unsynced) > 0 && s.rng.IntN(2) == 0 {
+				// As the station's loop does when the writer takes a
+				// group: checkpoints and receipts are signed ahead.
+				s.step(n, Writing{})
+			}
 			s.sync(n)
 		case r < 85:
 			s.deliver()
@@ -794,5 +799,87 @@ func TestAcknowledgedTimersCompacted(t *testing.T) {
 		if got := len(x.core.timers); got > base+2*1024 {
 			t.Errorf("%s: %d timers after all %d messages were acknowledged", x.name, got, n)
 		}
+	}
+}
+
+// TestSignedWhileWriting: told that a write is under way (Writing), the
+// core signs then the checkpoint the write's durability will send and the
+// receipt it will give, and sends those very bytes once the write is
+// durable. A receipt signed ahead with a key rotated before the write
+// ended is cosigned again with the new key.
+func TestSignedWhileWriting(t *testing.T) {
+	s := newSim(t, 1)
+	a, b := s.nodes[0], s.nodes[1]
+	s.net = nil
+	s.request(a, func(id uint64) Event {
+		return Submit{ID: id, Channel: "ops", Kind: envelope.Text, Precedence: envelope.Flash, Body: textBody(1)}
+	})
+	s.step(a, Writing{})
+	m := &a.core.channels["ops"].mine
+	ahead := m.presigned
+	if ahead.signed == nil || ahead.size != m.size {
+		t.Fatalf("after Writing, the checkpoint signed ahead is at %d (%d bytes); want the log's size %d", ahead.size, len(ahead.signed), m.size)
+	}
+	if len(s.net) != 0 {
+		t.Fatal("something was sent before the write was durable")
+	}
+	s.sync(a)
+	sent := func(from *simNode, typ FrameType) *Frame {
+		t.Helper()
+		for _, p := range s.net {
+			if f, err := DecodeFrame(p.data); err == nil && p.from == from && f.Type == typ && f.Channel == "ops" {
+				return f
+			}
+		}
+		t.Fatalf("%s sent no frame of type %d", from.name, typ)
+		return nil
+	}
+	if f := sent(a, FrameEntries); !bytes.Equal(f.Checkpoint, ahead.signed) {
+		t.Errorf("the checkpoint sent is not the one signed ahead:\n%s\nwant\n%s", f.Checkpoint, ahead.signed)
+	}
+
+	// BRAVO takes the entry; while it is written, it cosigns ahead, then
+	// rotates its keys.
+	s.deliver()
+	if len(b.unsynced) == 0 {
+		t.Fatal("BRAVO has nothing to write")
+	}
+	s.step(b, Writing{})
+	old := b.card.Verifier
+	nk, err := identity.NewKeys(b.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	card, err := identity.NewCard(nk, b.name, []string{b.name + ":2"}, s.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := identity.NewRotation(b.keys, card, identity.ReasonRotate, s.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldCard := b.card
+	req := s.request(b, func(id uint64) Event {
+		return Rotate{ID: id, Keys: nk, Statement: r, OldCard: oldCard, By: "signal officer"}
+	})
+	if d, ok := b.done[req]; ok && d.Err != nil {
+		t.Fatalf("rotation refused: %v", d.Err)
+	}
+	s.net = nil
+	s.sync(b) // the entry's write: its receipt goes out
+	receipt := sent(b, FrameReceipt).Checkpoint
+	nv, err := card.Verifier()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := transcript.OpenCheckpoint(receipt, nv); err != nil {
+		t.Errorf("the receipt given after the rotation is not cosigned with the new key: %v", err)
+	}
+	ov, err := old()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := transcript.OpenCheckpoint(receipt, ov); err == nil {
+		t.Error("the receipt given after the rotation is cosigned with the key rotated away")
 	}
 }

@@ -101,7 +101,9 @@ func (s *Station) input(ev protocol.Event) { s.deliver(func() { s.step(ev) }) }
 
 // step feeds one event to the core and carries out its actions. Nothing
 // here steps a core again: everything that reaches another station (or
-// this one) is scheduled.
+// this one) is scheduled. The one exception is Writing, which kick feeds
+// the core at once when it hands the writer a group, as the station's
+// loop does.
 func (s *Station) step(ev protocol.Event) {
 	w := s.w
 	if w.stop || !s.up {
