@@ -50,22 +50,12 @@ func Prepare(data []byte, peerKey ed25519.PublicKey, self *identity.Keys) *Prepa
 	if pre.Err != nil || pre.Frame.Type != FrameEntries {
 		return pre
 	}
-	// The checkpoint's signature is checked beside the entries', on
-	// another goroutine: with one entry in a frame, the two checks are
-	// most of the time a frame takes before it can be written.
-	var cpDone chan struct{}
+	// The checkpoint's signature too, here rather than in the core's loop.
 	if f := pre.Frame; len(f.Checkpoint) > 0 && f.Author != self.Name {
 		if v, err := peerVerifier(f.Author, peerKey); err == nil {
-			cpDone = make(chan struct{})
-			go func() {
-				defer close(cpDone)
-				_, pre.cp, pre.cpErr = transcript.OpenCheckpoint(f.Checkpoint, v)
-				pre.cpSet = true
-			}()
+			_, pre.cp, pre.cpErr = transcript.OpenCheckpoint(f.Checkpoint, v)
+			pre.cpSet = true
 		}
-	}
-	if cpDone != nil {
-		defer func() { <-cpDone }()
 	}
 	pre.Entries = make([]Opened, len(pre.Frame.Entries))
 	for i, raw := range pre.Frame.Entries {
