@@ -150,7 +150,7 @@ func Bench(ctx context.Context, o BenchOptions) error {
 	}
 	defer os.RemoveAll(root)
 	res := &BenchResult{Machine: fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()), Size: o.Size, Warmup: o.Warmup}
-	if res.Floor, err = measureFloor(root, o.Size); err != nil {
+	if res.Floor, err = measureCrypto(o.Size); err != nil {
 		return err
 	}
 	const ch = "bench"
@@ -231,9 +231,33 @@ func measure(ctx context.Context, p *Pair, ch string, o BenchOptions, res *Bench
 			return nil, err
 		}
 	}
-	if res.OneInFlight, res.OneDurable, _, err = w.run(ctx, p.A.Client(), ch, text, o.LatencyMessages, 1); err != nil {
+	// One in flight, in slices with the floor's fsync measured before
+	// each and after the last: the disk's sync time moves from minute to
+	// minute, and the ratio to the floor is only fair if both see the
+	// same minutes.
+	probe, err := newFsyncProbe(filepath.Dir(p.A.Dir), o.Size)
+	if err != nil {
 		return nil, err
 	}
+	defer probe.close()
+	parts := min(FloorSlices, o.LatencyMessages)
+	var lats, durs []time.Duration
+	for i := range parts {
+		if err := probe.sample(FloorSamples / (parts + 1)); err != nil {
+			return nil, err
+		}
+		n := o.LatencyMessages/parts + btoi(i < o.LatencyMessages%parts)
+		l, d, _, err := w.runRaw(ctx, p.A.Client(), ch, text, n, 1)
+		if err != nil {
+			return nil, err
+		}
+		lats, durs = append(lats, l...), append(durs, d...)
+	}
+	if err := probe.sample(FloorSamples / (parts + 1)); err != nil {
+		return nil, err
+	}
+	probe.setFsync(&res.Floor)
+	res.OneInFlight, res.OneDurable = summarize(lats), summarize(durs)
 	for _, k := range []int{16, 256} {
 		lat, dur, rate, err := w.run(ctx, p.A.Client(), ch, text, o.Messages, k)
 		if err != nil {
@@ -385,6 +409,15 @@ func (w *deliveryWatch) wait(ctx context.Context, idx uint64) error {
 // run sends n messages with k in flight and measures each from the send
 // call to the cosigned receipt.
 func (w *deliveryWatch) run(ctx context.Context, c *api.Client, ch, text string, n, k int) (Latency, Latency, float64, error) {
+	lats, durs, rate, err := w.runRaw(ctx, c, ch, text, n, k)
+	if err != nil {
+		return Latency{}, Latency{}, 0, err
+	}
+	return summarize(lats), summarize(durs), rate, nil
+}
+
+// runRaw is run returning every message's latency and send call.
+func (w *deliveryWatch) runRaw(ctx context.Context, c *api.Client, ch, text string, n, k int) ([]time.Duration, []time.Duration, float64, error) {
 	lats := make([]time.Duration, n)
 	durs := make([]time.Duration, n)
 	var next atomic.Int64
@@ -419,46 +452,88 @@ func (w *deliveryWatch) run(ctx context.Context, c *api.Client, ch, text string,
 	}
 	wg.Wait()
 	if err, _ := firstErr.Load().(error); err != nil {
-		return Latency{}, Latency{}, 0, err
+		return nil, nil, 0, err
 	}
-	return summarize(lats), summarize(durs), float64(n) / time.Since(start).Seconds(), nil
+	return lats, durs, float64(n) / time.Since(start).Seconds(), nil
+}
+
+// FloorSlices is how many slices the one-in-flight run is cut into, the
+// floor's fsync measured between them; FloorSamples is about how many
+// fsyncs of each kind that makes in all.
+const (
+	FloorSlices  = 10
+	FloorSamples = 220
+)
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // IdleGap is how long the disk rests before the floor's idle fsync: about
 // the time between one message's syncs and the next's, one in flight.
 const IdleGap = 2 * time.Millisecond
 
-// measureFloor measures one small synced write on the station's disk and
-// the crypto of one message end to end.
-func measureFloor(dir string, size int) (Floor, error) {
-	const n = 200
+// fsyncProbe measures one small synced write on the stations' disk, back
+// to back and after the disk rested IdleGap, alternately, so that both
+// see the disk at the same moments.
+type fsyncProbe struct {
+	f          *os.File
+	buf        []byte
+	warm, idle []time.Duration
+}
+
+func newFsyncProbe(dir string, size int) (*fsyncProbe, error) {
 	f, err := os.Create(filepath.Join(dir, "fsync-probe"))
 	if err != nil {
-		return Floor{}, err
+		return nil, err
 	}
-	defer os.Remove(f.Name())
-	defer f.Close()
-	buf := make([]byte, size)
-	// Back to back and after an idle gap, alternately, so that both see
-	// the disk at the same moments.
-	var fs, idle []time.Duration
+	return &fsyncProbe{f: f, buf: make([]byte, size)}, nil
+}
+
+// sample takes n measurements of each kind, once the stations' own
+// writes have settled (a receipt-only write waits up to 100 ms for
+// company, and the store's checkpointer copies the WAL within 250 ms of
+// a write): the probe measures the disk alone.
+func (p *fsyncProbe) sample(n int) error {
+	time.Sleep(600 * time.Millisecond)
 	for i := range 2 * n {
 		if i%2 == 1 {
 			time.Sleep(IdleGap)
 		}
 		t0 := time.Now()
-		if _, err := f.Write(buf); err != nil {
-			return Floor{}, err
+		if _, err := p.f.Write(p.buf); err != nil {
+			return err
 		}
-		if err := f.Sync(); err != nil {
-			return Floor{}, err
+		if err := p.f.Sync(); err != nil {
+			return err
 		}
 		if i%2 == 1 {
-			idle = append(idle, time.Since(t0))
+			p.idle = append(p.idle, time.Since(t0))
 		} else {
-			fs = append(fs, time.Since(t0))
+			p.warm = append(p.warm, time.Since(t0))
 		}
 	}
+	return nil
+}
+
+func (p *fsyncProbe) close() {
+	p.f.Close()
+	os.Remove(p.f.Name())
+}
+
+// setFsync completes fl with the probe's fsync figures.
+func (p *fsyncProbe) setFsync(fl *Floor) {
+	fl.FsyncMs, fl.FsyncIdleMs = summarize(p.warm).P50ms, summarize(p.idle).P50ms
+	fl.TotalMs = fl.CryptoMs + 2*fl.FsyncMs
+	fl.EpochTotalMs = fl.EpochCryptoMs + 2*fl.FsyncMs
+}
+
+// measureCrypto measures the crypto of one message end to end.
+func measureCrypto(size int) (Floor, error) {
+	const n = 200
 	a, err := identity.NewKeys("A")
 	if err != nil {
 		return Floor{}, err
@@ -536,8 +611,5 @@ func measureFloor(dir string, size int) (Floor, error) {
 		}
 		es = append(es, d)
 	}
-	fl := Floor{FsyncMs: summarize(fs).P50ms, FsyncIdleMs: summarize(idle).P50ms, CryptoMs: summarize(cs).P50ms, EpochCryptoMs: summarize(es).P50ms}
-	fl.TotalMs = fl.CryptoMs + 2*fl.FsyncMs
-	fl.EpochTotalMs = fl.EpochCryptoMs + 2*fl.FsyncMs
-	return fl, nil
+	return Floor{CryptoMs: summarize(cs).P50ms, EpochCryptoMs: summarize(es).P50ms}, nil
 }
