@@ -261,8 +261,8 @@ type Core struct {
 	own      []keyLink              // this station's key chain; the last is keys
 	ownKeys  map[int]*identity.Keys // private keys by seq, where held
 	signers  map[*identity.Keys]note.Signer
-	// cosigns are the receipts waiting for a write that Writing has not
-	// yet made ahead; appended the channels whose log grew since.
+	// cosigns are the receipts waiting for a write, not yet made ahead
+	// by Writing; appended are the channels whose own log grew since.
 	cosigns  []*cosigning
 	appended []*chanState
 

@@ -12,7 +12,8 @@ import (
 
 // Prepared is the pure, costly part of handling a frame, done before the
 // frame reaches the core: decoding it and, for an entries frame, parsing
-// every entry, verifying its signature and opening its body. The station
+// every entry, verifying its signature and opening its body, and verifying
+// the checkpoint's signature. The station
 // does it on the connection's own goroutine, so that several frames are
 // checked in parallel while the core's loop goes on; the core makes the
 // same checks itself for a frame that comes without it (the simulator's).
