@@ -261,8 +261,9 @@ type Core struct {
 	own      []keyLink              // this station's key chain; the last is keys
 	ownKeys  map[int]*identity.Keys // private keys by seq, where held
 	signers  map[*identity.Keys]note.Signer
-	// cosigns are the receipts waiting for a write, not yet made ahead
-	// by Writing; appended are the channels whose own log grew since.
+	// cosigns are the receipts that wait for a write and that no Writing
+	// has signed yet; appended are the channels whose own log grew since
+	// the last Writing.
 	cosigns  []*cosigning
 	appended []*chanState
 
@@ -305,6 +306,9 @@ type Stats struct {
 	// Failovers counts changes of a peer's active path from one path to
 	// another (a lost path replaced, or a better one taking over).
 	Failovers int
+	// SignedAhead counts the checkpoints and receipts sent that were
+	// signed while the write they waited for was under way (Writing).
+	SignedAhead int
 }
 
 type peer struct {
@@ -383,8 +387,8 @@ type outLog struct {
 	// signature checked.
 	signed map[uint64][]byte
 	// presigned is the checkpoint of the entries being written, signed
-	// while they are (see Writing): flush sends it if the frame it makes
-	// ends where it does.
+	// while they are (see Writing): flush reuses it for a frame that ends
+	// at its size, under its key seq, with its root.
 	presigned presigned
 	// The key epoch new entries are sealed under (docs/PROTOCOL.md,
 	// "Envelope"): begun with the peer's HPKE key epochTo, under this
@@ -1103,6 +1107,8 @@ func (c *Core) flush(peerName string) {
 				if signed, err = transcript.SignCheckpoint(cp, c.signerAt(seq)); err != nil {
 					panic(err)
 				}
+			} else {
+				c.Stats.SignedAhead++
 			}
 			if m.presigned.size <= end {
 				m.presigned = presigned{}
@@ -1757,6 +1763,8 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 			if r, err = transcript.CosignOpened(opened, cpVerifier, c.signer); err != nil {
 				panic(err) // verified above
 			}
+		} else {
+			c.Stats.SignedAhead++
 		}
 		theirs.receipt = r
 		// The connection the entries came on may be gone by now; the

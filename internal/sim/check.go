@@ -262,6 +262,7 @@ func (w *World) finalCheck() {
 			w.report.CoreRefused[reason] += n
 		}
 		w.report.Duplicates += s.core.Stats.Duplicates
+		w.report.SignedAhead += s.core.Stats.SignedAhead
 	}
 	if w.cfg.Faults < 0 && len(w.report.CoreRefused) > 0 {
 		w.violate("no refusal without a fault", "with no fault injected, the cores refused %v", w.report.CoreRefused)

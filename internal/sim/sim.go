@@ -142,6 +142,9 @@ type Report struct {
 	// CoreRefused sums the cores' refusal counters, by reason.
 	CoreRefused map[string]int
 	Duplicates  int
+	// SignedAhead counts the checkpoints and receipts the cores signed
+	// while the write they waited for was under way.
+	SignedAhead int
 	messages    int
 	Violations  []Violation
 	// Digest covers every step (the event, the actions, frame bytes): two

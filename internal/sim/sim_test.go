@@ -36,6 +36,9 @@ func run(t *testing.T, cfg Config) *Report {
 		}
 		t.Errorf("replay: %s", cfg.Replay())
 	}
+	if r.Delivered["text"] > 0 && r.SignedAhead == 0 {
+		t.Error("no checkpoint or receipt was signed while its write was under way (protocol.Writing)")
+	}
 	return r
 }
 

@@ -166,6 +166,8 @@ func (s *Station) kick() {
 		s.writing, s.queue = s.queue, nil
 		life := s.life
 		w.after(s.diskLatency(), func() { s.written(life) })
+		// As the station's loop does once the writer has the group.
+		s.step(protocol.Writing{})
 		return
 	}
 	if len(s.lazy) > 0 && !s.lazyTimer {

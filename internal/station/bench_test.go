@@ -2,6 +2,7 @@ package station
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -123,3 +124,35 @@ func itoa(n uint64) string {
 }
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// TestSignedAheadWhileWriting: the station's loop tells the core when the
+// writer takes a group (protocol.Writing), so that the author's checkpoint
+// and the receiver's receipt are signed while the disk writes; both leave
+// signed ahead, and the message is delivered.
+func TestSignedAheadWhileWriting(t *testing.T) {
+	a, b := benchPair(t)
+	notes, cancel := a.Subscribe()
+	defer cancel()
+	ctx := t.Context()
+	for i := range 3 {
+		m, err := a.Send(ctx, SendRequest{Channel: "bench", Precedence: "FLASH", Text: fmt.Sprintf("message %d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		suffix := "-" + itoa(m.Index)
+		waitNote(t, notes, func(n protocol.Notify) bool { return n.What == "delivered" && strings.HasSuffix(n.Entry, suffix) })
+	}
+	ahead := func(s *Station) int {
+		var n int
+		if err := s.inLoop(ctx, func() { n = s.core.Stats.SignedAhead }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := ahead(a); n == 0 {
+		t.Error("the author signed no checkpoint ahead of its write")
+	}
+	if n := ahead(b); n == 0 {
+		t.Error("the receiver signed no receipt ahead of its write")
+	}
+}

@@ -50,13 +50,18 @@ func (s *Station) diskFree() (free uint64, where string, ok bool, err error) {
 // station writes a small part of the reserve. Nearer the reserve, every
 // request asks again.
 func (s *Station) room() error {
-	if time.Now().UnixNano() < s.roomUntil.Load() {
+	s.roomMu.Lock()
+	fresh := time.Now().Before(s.roomUntil)
+	s.roomMu.Unlock()
+	if fresh {
 		return nil
 	}
 	free, where, ok, err := s.diskFree()
 	if !ok || err != nil || free >= MinFree {
 		if ok && err == nil && free >= 2*MinFree {
-			s.roomUntil.Store(time.Now().Add(roomFresh).UnixNano())
+			s.roomMu.Lock()
+			s.roomUntil = time.Now().Add(roomFresh)
+			s.roomMu.Unlock()
 		}
 		return nil // a failed statfs is not a reason to refuse: a failed write still stops the station
 	}
