@@ -343,7 +343,13 @@ func (s *Station) loop() {
 	defer close(s.done)
 	groups := make(chan []protocol.Persist)
 	results := make(chan written, 1) // buffered: the loop may stop (lease lost) with a write in flight
-	go s.writer(groups, results)
+	// started tells the loop that the writer has begun a group: while the
+	// disk works, the core signs what the group's end will send
+	// (protocol.Writing). Told only once the writer runs, so that the
+	// signing never delays the write itself.
+	started := make(chan struct{}, 1)
+	signAhead := func() { s.exec(s.core.Step(time.Now(), protocol.Writing{})) }
+	go s.writer(groups, started, results)
 	defer close(groups)
 	writing := false
 	finish := func(w written) bool {
@@ -395,7 +401,14 @@ func (s *Station) loop() {
 		select {
 		case r := <-s.reqs:
 			s.handle(r)
+		case <-started:
+			signAhead()
 		case w := <-results:
+			select {
+			case <-started: // a write quicker than the loop: Writing before Persisted
+				signAhead()
+			default:
+			}
 			if !finish(w) {
 				return
 			}
@@ -438,8 +451,6 @@ func (s *Station) loop() {
 				writing = true
 				groups <- s.persists
 				s.persists = nil
-				// While the disk works: sign what its end will send.
-				s.exec(s.core.Step(time.Now(), protocol.Writing{}))
 			}
 		}
 		setWake()
@@ -452,8 +463,12 @@ func (s *Station) loop() {
 }
 
 // writer applies groups of batches, one transaction each.
-func (s *Station) writer(groups <-chan []protocol.Persist, results chan<- written) {
+func (s *Station) writer(groups <-chan []protocol.Persist, started chan<- struct{}, results chan<- written) {
 	for g := range groups {
+		select {
+		case started <- struct{}{}:
+		default:
+		}
 		results <- written{group: g, err: s.apply(g)}
 	}
 }
