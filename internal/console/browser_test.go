@@ -253,7 +253,7 @@ func ackTakeovers(t *testing.T, ctx context.Context) []string {
 		} else {
 			done = append(done, key)
 		}
-		run(t, ctx, "the takeover has the focus", chromedp.Poll[chromedp.Void](`document.querySelector("#takeover [data-takeover]").contains(document.activeElement) || !document.querySelector("#takeover [data-takeover]")`))
+		run(t, ctx, "the takeover has the focus", chromedp.Poll[chromedp.Void](`(() => { const t = document.querySelector("#takeover [data-takeover]"); return !t || t.contains(document.activeElement) })()`))
 		if eval[bool](t, ctx, `!!document.getElementById("takeover-ack-all")`) {
 			tabTo(t, ctx, "takeover-ack-all", false)
 		}
