@@ -364,6 +364,20 @@ type cosigning struct {
 	done     bool        // its write is over
 }
 
+// receiptBy returns the receipt cosigned by s, and whether it was made
+// before (by Writing, with the same key).
+func (cg *cosigning) receiptBy(s note.Signer) (r []byte, ahead bool) {
+	if cg.receipt != nil && cg.by == s {
+		return cg.receipt, true
+	}
+	r, err := transcript.CosignOpened(cg.opened, cg.verifier, s)
+	if err != nil {
+		panic(err) // verified when the entries were taken
+	}
+	cg.receipt, cg.by = r, s
+	return r, false
+}
+
 type pendingEntry struct {
 	raw  []byte
 	root []byte
@@ -1102,11 +1116,7 @@ func (c *Core) flush(peerName string) {
 			root := m.pending[end-m.delivered-1].root
 			signed := m.presigned.signed
 			if m.presigned.size != end || m.presigned.seq != seq || !slices.Equal(m.presigned.root, root) {
-				cp := transcript.Checkpoint{Origin: transcript.Origin(id, c.keys.Name), Size: end, Root: root}
-				var err error
-				if signed, err = transcript.SignCheckpoint(cp, c.signerAt(seq)); err != nil {
-					panic(err)
-				}
+				signed = c.signCheckpoint(id, end, root, seq)
 			} else {
 				c.Stats.SignedAhead++
 			}
@@ -1132,14 +1142,9 @@ func (c *Core) flush(peerName string) {
 // durability will give (see Writing).
 func (c *Core) writing() {
 	for _, cg := range c.cosigns {
-		if cg.done {
-			continue
+		if !cg.done {
+			cg.receiptBy(c.signer)
 		}
-		r, err := transcript.CosignOpened(cg.opened, cg.verifier, c.signer)
-		if err != nil {
-			panic(err) // verified when the entries were taken
-		}
-		cg.receipt, cg.by = r, c.signer
 	}
 	c.cosigns = nil
 	for _, cs := range c.appended {
@@ -1154,14 +1159,20 @@ func (c *Core) writing() {
 		if seqAt(m.keys, m.sent+1) != seq {
 			continue
 		}
-		cp := transcript.Checkpoint{Origin: transcript.Origin(id, c.keys.Name), Size: m.size, Root: m.pending[m.size-m.delivered-1].root}
-		signed, err := transcript.SignCheckpoint(cp, c.signerAt(seq))
-		if err != nil {
-			panic(err)
-		}
-		m.presigned = presigned{size: m.size, seq: seq, root: cp.Root, signed: signed}
+		root := m.pending[m.size-m.delivered-1].root
+		m.presigned = presigned{size: m.size, seq: seq, root: root, signed: c.signCheckpoint(id, m.size, root, seq)}
 	}
 	c.appended = c.appended[:0]
+}
+
+// signCheckpoint signs the checkpoint of this station's log on channel id
+// at size, with key seq.
+func (c *Core) signCheckpoint(id string, size uint64, root []byte, seq int) []byte {
+	signed, err := transcript.SignCheckpoint(transcript.Checkpoint{Origin: transcript.Origin(id, c.keys.Name), Size: size, Root: root}, c.signerAt(seq))
+	if err != nil {
+		panic(err)
+	}
+	return signed
 }
 
 func (c *Core) frameIn(ev FrameIn) {
@@ -1758,12 +1769,8 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 			return
 		}
 		theirs.durable = size
-		r := cg.receipt
-		if r == nil || cg.by != c.signer {
-			if r, err = transcript.CosignOpened(opened, cpVerifier, c.signer); err != nil {
-				panic(err) // verified above
-			}
-		} else {
+		r, ahead := cg.receiptBy(c.signer)
+		if ahead {
 			c.Stats.SignedAhead++
 		}
 		theirs.receipt = r
