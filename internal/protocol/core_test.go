@@ -607,19 +607,7 @@ func runFaults(t *testing.T, s *sim) {
 			// The station changes its keys (docs/PROTOCOL.md, "Key
 			// rotation"), under the same faults.
 			s.counts["rotation"]++
-			nk, err := identity.NewKeys(n.name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			card, err := identity.NewCard(nk, n.name, []string{n.name + ":1"}, s.now)
-			if err != nil {
-				t.Fatal(err)
-			}
-			stmt, err := identity.NewRotation(n.keys, card, identity.ReasonRotate, s.now)
-			if err != nil {
-				t.Fatal(err)
-			}
-			old := n.card
+			nk, card, ev := s.rotation(n, identity.ReasonRotate, n.name+":1")
 			if n.cards == nil {
 				n.cards = map[string]*identity.Card{}
 			}
@@ -629,7 +617,7 @@ func runFaults(t *testing.T, s *sim) {
 					n.rotating = map[uint64]*identity.Keys{}
 				}
 				n.rotating[id] = nk
-				return Rotate{ID: id, Keys: nk, Statement: stmt, OldCard: old, By: "signal officer"}
+				return ev(id)
 			})
 		}
 	}
@@ -846,22 +834,8 @@ func TestSignedWhileWriting(t *testing.T) {
 	}
 	s.step(b, Writing{})
 	old := b.card.Verifier
-	nk, err := identity.NewKeys(b.name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	card, err := identity.NewCard(nk, b.name, []string{b.name + ":2"}, s.now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := identity.NewRotation(b.keys, card, identity.ReasonRotate, s.now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	oldCard := b.card
-	req := s.request(b, func(id uint64) Event {
-		return Rotate{ID: id, Keys: nk, Statement: r, OldCard: oldCard, By: "signal officer"}
-	})
+	_, card, ev := s.rotation(b, identity.ReasonRotate, b.name+":2")
+	req := s.request(b, ev)
 	if d, ok := b.done[req]; ok && d.Err != nil {
 		t.Fatalf("rotation refused: %v", d.Err)
 	}

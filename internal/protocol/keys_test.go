@@ -12,15 +12,15 @@ import (
 	"hotline/internal/transcript"
 )
 
-// rotate makes new keys and a new card for n and hands them to its core,
-// as the station does; it returns the Done.
-func (s *sim) rotate(n *simNode, reason string) Done {
+// rotation makes new keys and a card for n listing endpoint, and the
+// Rotate event that hands them to its core, as the station does.
+func (s *sim) rotation(n *simNode, reason, endpoint string) (*identity.Keys, *identity.Card, func(id uint64) Event) {
 	s.t.Helper()
 	nk, err := identity.NewKeys(n.name)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	card, err := identity.NewCard(nk, n.name, []string{n.name + ":2"}, s.now)
+	card, err := identity.NewCard(nk, n.name, []string{endpoint}, s.now)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -29,9 +29,17 @@ func (s *sim) rotate(n *simNode, reason string) Done {
 		s.t.Fatal(err)
 	}
 	old := n.card
-	req := s.request(n, func(id uint64) Event {
+	return nk, card, func(id uint64) Event {
 		return Rotate{ID: id, Keys: nk, Statement: r, OldCard: old, By: "signal officer"}
-	})
+	}
+}
+
+// rotate makes new keys and a new card for n and hands them to its core,
+// as the station does; it returns the Done.
+func (s *sim) rotate(n *simNode, reason string) Done {
+	s.t.Helper()
+	nk, card, ev := s.rotation(n, reason, n.name+":2")
+	req := s.request(n, ev)
 	s.settle(100000)
 	d := n.done[req]
 	if d.Err == nil {
