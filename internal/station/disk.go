@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -20,9 +19,6 @@ import (
 // for any failed write; restarted once there is room, it resumes from its
 // disk. OPERATIONS.md, "A disk that fills up".
 var MinFree uint64 = 64 << 20
-
-// roomFresh is how long room trusts an answer well above the reserve.
-const roomFresh = 250 * time.Millisecond
 
 // ErrDiskFull is returned for a request refused for lack of disk space.
 var ErrDiskFull = errors.New("disk full")
@@ -44,25 +40,9 @@ func (s *Station) diskFree() (free uint64, where string, ok bool, err error) {
 // room checks that an operator's request may write: it refuses one below
 // MinFree, counts it ("disk full") and raises an alarm (at most once a
 // minute), saying what is needed.
-//
-// A statfs is a system call on every send's path: an answer of at least
-// twice the reserve stands for roomFresh, in which even the fastest
-// station writes a small part of the reserve. Nearer the reserve, every
-// request asks again.
 func (s *Station) room() error {
-	s.roomMu.Lock()
-	fresh := time.Now().Before(s.roomUntil)
-	s.roomMu.Unlock()
-	if fresh {
-		return nil
-	}
 	free, where, ok, err := s.diskFree()
 	if !ok || err != nil || free >= MinFree {
-		if ok && err == nil && free >= 2*MinFree {
-			s.roomMu.Lock()
-			s.roomUntil = time.Now().Add(roomFresh)
-			s.roomMu.Unlock()
-		}
 		return nil // a failed statfs is not a reason to refuse: a failed write still stops the station
 	}
 	text := fmt.Sprintf("%s free on the filesystem of %s, the station keeps %s in reserve: free space on it; what was accepted is kept, and peers' messages are still taken",

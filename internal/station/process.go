@@ -62,11 +62,6 @@ type Station struct {
 	metrics *metrics
 	dbFile  string      // the SQLite database, "" for PostgreSQL
 	dbInfo  os.FileInfo // the database file as opened, to tell when it is gone or replaced
-	// roomUntil is when room must ask the filesystem again: until then
-	// the last answer, well above the reserve, stands. A time.Time, so
-	// that a step of the wall clock does not stretch it.
-	roomMu    sync.Mutex
-	roomUntil time.Time
 
 	ackMu sync.Mutex // serializes Ack
 	// The deconfliction checks (findings.go): one pass at a time, kicked
