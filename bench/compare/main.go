@@ -23,6 +23,7 @@ type hotlineResult struct {
 	Floor   struct {
 		FsyncMs  float64 `json:"fsync_p50_ms"`
 		IdleMs   float64 `json:"fsync_idle_p50_ms"`
+		GapMs    float64 `json:"fsync_idle_gap_ms"`
 		CryptoMs float64 `json:"crypto_p50_ms"`
 		TotalMs  float64 `json:"total_ms"`
 		EpochMs  float64 `json:"epoch_total_ms"`
@@ -90,6 +91,7 @@ func main() {
 		floor, efloor, fsync, idle, crypto, h1p50, h1p99, h256, h256p50, j1p50, j1p99, j256, j256p50 []float64
 		r1p50, r1p99                                                                                 []float64 // each round's ratio to its own floor
 		machine, tool                                                                                string
+		gap                                                                                          float64
 	)
 	for r := 1; r <= *rounds; r++ {
 		fmt.Fprintf(os.Stderr, "round %d of %d\n", r, *rounds)
@@ -101,7 +103,7 @@ func main() {
 		if err := json.Unmarshal(out, &h); err != nil {
 			fail(err)
 		}
-		machine = h.Machine
+		machine, gap = h.Machine, h.Floor.GapMs
 		floor, fsync, crypto = append(floor, h.Floor.TotalMs), append(fsync, h.Floor.FsyncMs), append(crypto, h.Floor.CryptoMs)
 		efloor, idle = append(efloor, h.Floor.EpochMs), append(idle, h.Floor.IdleMs)
 		h1p50, h1p99 = append(h1p50, h.OneInFlight.P50ms), append(h1p99, h.OneInFlight.P99ms)
@@ -129,7 +131,7 @@ func main() {
 	ef := median(efloor)
 	fmt.Printf("Epoch floor (a message continuing a key epoch, no encapsulation): %.3f ms; one in flight p50 %.2f×, p99 %.2f× of it.\n",
 		ef, median(h1p50)/ef, median(h1p99)/ef)
-	fmt.Printf("An fsync after the disk rested 2 ms, as one message in flight finds it (not part of the floor): p50 %.3f ms.\n", median(idle))
+	fmt.Printf("An fsync after the disk rested %g ms, as one message in flight finds it (not part of the floor): p50 %.3f ms.\n", gap, median(idle))
 	fmt.Printf("Baseline: %s.\n\n", tool)
 	fmt.Println("| figure | Hotline | floor | ratio to floor | JetStream | ratio to JetStream |")
 	fmt.Println("| --- | --- | --- | --- | --- | --- |")

@@ -50,6 +50,7 @@ type Floor struct {
 	// (IdleGap), as a message sent alone finds it: for reading the
 	// figures, not part of the floor.
 	FsyncIdleMs float64 `json:"fsync_idle_p50_ms"`
+	IdleGapMs   float64 `json:"fsync_idle_gap_ms"`
 	CryptoMs    float64 `json:"crypto_p50_ms"` // seal (an HPKE encapsulation of its own), sign, verify, open, checkpoint, cosign, receipt check
 	TotalMs     float64 `json:"total_ms"`      // crypto + one fsync on each side
 	// The same for a message that continues a key epoch, as all but the
@@ -240,10 +241,10 @@ func measure(ctx context.Context, p *Pair, ch string, o BenchOptions, res *Bench
 		return nil, err
 	}
 	defer probe.close()
-	parts := min(FloorSlices, o.LatencyMessages)
+	parts := min(floorSlices, o.LatencyMessages)
 	var lats, durs []time.Duration
 	for i := range parts {
-		if err := probe.sample(FloorSamples / (parts + 1)); err != nil {
+		if err := probe.sample(floorSamples); err != nil {
 			return nil, err
 		}
 		// One unrecorded message first: after the probe's pauses the
@@ -251,14 +252,14 @@ func measure(ctx context.Context, p *Pair, ch string, o BenchOptions, res *Bench
 		if _, _, _, err := w.runRaw(ctx, p.A.Client(), ch, text, 1, 1); err != nil {
 			return nil, err
 		}
-		n := o.LatencyMessages/parts + btoi(i < o.LatencyMessages%parts)
+		n := o.LatencyMessages*(i+1)/parts - o.LatencyMessages*i/parts
 		l, d, _, err := w.runRaw(ctx, p.A.Client(), ch, text, n, 1)
 		if err != nil {
 			return nil, err
 		}
 		lats, durs = append(lats, l...), append(durs, d...)
 	}
-	if err := probe.sample(FloorSamples / (parts + 1)); err != nil {
+	if err := probe.sample(floorSamples); err != nil {
 		return nil, err
 	}
 	probe.setFsync(&res.Floor)
@@ -462,20 +463,13 @@ func (w *deliveryWatch) runRaw(ctx context.Context, c *api.Client, ch, text stri
 	return lats, durs, float64(n) / time.Since(start).Seconds(), nil
 }
 
-// FloorSlices is how many slices the one-in-flight run is cut into, the
-// floor's fsync measured before each and after the last; FloorSamples is
-// about how many fsyncs of each kind that makes in all (20 each time).
+// floorSlices is how many slices the one-in-flight run is cut into, the
+// floor's fsync measured before each and after the last, floorSamples
+// times of each kind.
 const (
-	FloorSlices  = 10
-	FloorSamples = 220
+	floorSlices  = 10
+	floorSamples = 20
 )
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
 
 // IdleGap is how long the disk rests before the floor's idle fsync: about
 // the time between one message's syncs and the next's, one in flight.
@@ -540,6 +534,7 @@ func (p *fsyncProbe) close() {
 // setFsync completes fl with the probe's fsync figures.
 func (p *fsyncProbe) setFsync(fl *Floor) {
 	fl.FsyncMs, fl.FsyncIdleMs = summarize(p.warm).P50ms, summarize(p.idle).P50ms
+	fl.IdleGapMs = float64(IdleGap) / float64(time.Millisecond)
 	fl.TotalMs = fl.CryptoMs + 2*fl.FsyncMs
 	fl.EpochTotalMs = fl.EpochCryptoMs + 2*fl.FsyncMs
 }
