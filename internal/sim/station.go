@@ -102,8 +102,9 @@ func (s *Station) input(ev protocol.Event) { s.deliver(func() { s.step(ev) }) }
 // step feeds one event to the core and carries out its actions. Nothing
 // here steps a core again: everything that reaches another station (or
 // this one) is scheduled. The one exception is Writing, which kick feeds
-// the core at once when it hands the writer a group, as the station's
-// loop does.
+// the core at once when it hands the writer a group: the simulated write
+// begins then (the station's loop feeds it once its writer says it has
+// begun).
 func (s *Station) step(ev protocol.Event) {
 	w := s.w
 	if w.stop || !s.up {
@@ -166,7 +167,7 @@ func (s *Station) kick() {
 		s.writing, s.queue = s.queue, nil
 		life := s.life
 		w.after(s.diskLatency(), func() { s.written(life) })
-		// As the station's loop does once the writer has the group.
+		// The write has begun: sign ahead what its end will send.
 		s.step(protocol.Writing{})
 		return
 	}
