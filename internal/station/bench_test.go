@@ -125,10 +125,10 @@ func itoa(n uint64) string {
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// TestSignedAheadWhileWriting: the station's loop tells the core when the
-// writer takes a group (protocol.Writing), so that the author's checkpoint
-// and the receiver's receipt are signed while the disk writes; both leave
-// signed ahead, and the message is delivered.
+// TestSignedAheadWhileWriting: the station's loop tells the core once the
+// writer has begun a group (protocol.Writing), so that the author's
+// checkpoint and the receiver's receipt are signed while the disk writes;
+// both leave signed ahead, and the message is delivered.
 func TestSignedAheadWhileWriting(t *testing.T) {
 	a, b := benchPair(t)
 	notes, cancel := a.Subscribe()
