@@ -1272,8 +1272,12 @@ func cmdBench(ctx context.Context, args []string) error {
 	warmup := f.Int("warmup", 50, "messages sent one at a time before measuring, not recorded (as bench/jetstream does)")
 	size := f.Int("size", 256, "message text size in bytes")
 	soak := f.Duration("soak", 0, "also run this long sampling memory, e.g. 10m")
+	via := f.String("send", demo.SendStream, "how the client sends: "+demo.SendStream+" (pipelined, POST messages/stream) or "+demo.SendRequests+" (one POST messages each)")
 	if _, err := f.parse(args, 0); err != nil {
 		return err
+	}
+	if *via != demo.SendStream && *via != demo.SendRequests {
+		return fmt.Errorf("bench: --send is %s or %s, got %q", demo.SendStream, demo.SendRequests, *via)
 	}
 	if *n < 1 || *lat < 1 || *size < 1 || *size > 32<<10 {
 		return errors.New("bench: --messages and --latency must be positive, --size 1..32768")
@@ -1281,7 +1285,7 @@ func cmdBench(ctx context.Context, args []string) error {
 	if *warmup < 0 {
 		return fmt.Errorf("bench: --warmup must not be negative, got %d", *warmup)
 	}
-	return demo.Bench(ctx, demo.BenchOptions{Messages: *n, LatencyMessages: *lat, Warmup: *warmup, Size: *size, Duration: *soak, JSON: *f.json, Out: os.Stdout})
+	return demo.Bench(ctx, demo.BenchOptions{Messages: *n, LatencyMessages: *lat, Warmup: *warmup, Size: *size, Duration: *soak, Send: *via, JSON: *f.json, Out: os.Stdout})
 }
 
 func cmdSim(ctx context.Context, args []string) error {

@@ -12,6 +12,7 @@
 //	GET  channels           []ChannelView     POST channels ProposeRequest
 //	POST channels/{id}/accept
 //	POST messages           SendRequest → MessageView, once durable
+//	POST messages/stream    SendRequest lines → answer lines, pipelined (stream.go)
 //	GET  inbox?channel=     []MessageView
 //	GET  outbox?channel=    []MessageView
 //	POST ack {id, by}       MessageView
@@ -36,6 +37,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -256,6 +258,7 @@ func NewServer(st *station.Station, token string) *Server {
 		return st.AddCodebook(r.Context(), req.File)
 	})
 	s.mux.HandleFunc("GET /api/v1/events", s.events)
+	s.mux.HandleFunc("POST /api/v1/messages/stream", s.sendStream)
 	local := func(r *http.Request) operator.Actor { return operator.Actor{Addr: "api " + r.RemoteAddr} }
 	h("GET /api/v1/operators", func(w http.ResponseWriter, r *http.Request) (any, error) { return s.ops.List(r.Context()) })
 	h("POST /api/v1/operators", func(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -279,11 +282,15 @@ func (s *Server) Operators() *operator.Registry { return s.ops }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !authorized(r, s.token) {
+		// Close rather than read the body first, as net/http would: a
+		// send stream's body has no end to read to.
+		w.Header().Set("Connection", "close")
 		writeJSON(w, http.StatusUnauthorized, errorBody{Error: "missing or wrong API token (see api-token in the station directory)"})
 		return
 	}
 	switch r.URL.Path {
 	case "/api/v1/bundle": // an offline bundle has a limit of its own
+	case "/api/v1/messages/stream": // each line has the limit (sendStream)
 	case "/api/v1/codebooks": // a codebook file, in base64
 		r.Body = http.MaxBytesReader(w, r.Body, codebook.MaxFile/3*4+1024)
 	default:
@@ -337,35 +344,52 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 func writeError(w http.ResponseWriter, err error) {
-	code := http.StatusInternalServerError
+	writeJSON(w, errorStatus(err), errorBody{Error: errorMessage(err)})
+}
+
+// errorStatus is the HTTP status that answers err.
+func errorStatus(err error) int {
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
-		code = http.StatusRequestEntityTooLarge
+		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, station.ErrDiskFull):
-		code = http.StatusInsufficientStorage
+		return http.StatusInsufficientStorage
 	case errors.Is(err, station.ErrBadRequest):
-		code = http.StatusBadRequest
+		return http.StatusBadRequest
 	}
-	writeJSON(w, code, errorBody{Error: strings.TrimPrefix(err.Error(), station.ErrBadRequest.Error()+": ")})
+	return http.StatusInternalServerError
+}
+
+// errorMessage is what the client is told of err.
+func errorMessage(err error) string {
+	return strings.TrimPrefix(err.Error(), station.ErrBadRequest.Error()+": ")
 }
 
 func readJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return err
 		}
 		return fmt.Errorf("%w: request body: %v", station.ErrBadRequest, err)
 	}
+	if err := decodeStrict(data, v); err != nil {
+		return fmt.Errorf("%w: request body: %v", station.ErrBadRequest, err)
+	}
+	return nil
+}
+
+// decodeStrict decodes exactly one JSON value with no unknown fields.
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
 	if _, err := dec.Token(); err != io.EOF {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		return fmt.Errorf("%w: request body: more than one JSON value", station.ErrBadRequest)
+		return errors.New("more than one JSON value")
 	}
 	return nil
 }

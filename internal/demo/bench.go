@@ -31,8 +31,36 @@ type BenchOptions struct {
 	Warmup          int           // messages sent one at a time first, not recorded
 	Size            int           // text bytes per message
 	Duration        time.Duration // if set, a soak run of this length sampling memory
+	Send            string        // SendStream or SendRequests; "" is SendStream
 	JSON            bool
 	Out             io.Writer
+}
+
+// How the benchmark's client sends: on one pipelined stream (POST
+// /api/v1/messages/stream), as a program sending many messages would, or
+// with one request per message (POST /api/v1/messages), as hotline send
+// does.
+const (
+	SendStream   = "stream"
+	SendRequests = "requests"
+)
+
+// sender sends one message and returns once it is durable at the sender.
+type sender func(ctx context.Context, r station.SendRequest) (*station.MessageView, error)
+
+// newSender returns the client's way of sending, and what closes it.
+func newSender(ctx context.Context, c *api.Client, via string) (sender, func(), error) {
+	if via == SendRequests {
+		return c.Send, func() {}, nil
+	}
+	s, err := c.SendStream(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	send := func(ctx context.Context, r station.SendRequest) (*station.MessageView, error) {
+		return s.Send(r).Wait(ctx)
+	}
+	return send, func() { s.Close(ctx) }, nil
 }
 
 // Latency summarizes a set of send-to-receipt latencies.
@@ -64,6 +92,7 @@ type BenchResult struct {
 	Machine     string  `json:"machine"`
 	Size        int     `json:"size"`
 	Warmup      int     `json:"warmup"` // messages sent before measuring, not recorded
+	Send        string  `json:"send"`   // SendStream or SendRequests
 	Floor       Floor   `json:"floor"`
 	OneInFlight Latency `json:"one_in_flight"`
 	OneDurable  Latency `json:"one_in_flight_durable"` // send call to durable at the sender
@@ -150,7 +179,10 @@ func Bench(ctx context.Context, o BenchOptions) error {
 		return err
 	}
 	defer os.RemoveAll(root)
-	res := &BenchResult{Machine: fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()), Size: o.Size, Warmup: o.Warmup}
+	res := &BenchResult{Machine: fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()), Size: o.Size, Warmup: o.Warmup, Send: o.Send}
+	if res.Send == "" {
+		res.Send = SendStream
+	}
 	if res.Floor, err = measureCrypto(o.Size); err != nil {
 		return err
 	}
@@ -160,7 +192,12 @@ func Bench(ctx context.Context, o BenchOptions) error {
 		return err
 	}
 	defer p.Stop()
-	w, err := measure(ctx, p, ch, o, res)
+	send, closeSend, err := newSender(ctx, p.A.Client(), res.Send)
+	if err != nil {
+		return err
+	}
+	defer closeSend()
+	w, err := measure(ctx, p, ch, send, o, res)
 	if err != nil {
 		return err
 	}
@@ -182,7 +219,7 @@ func Bench(ctx context.Context, o BenchOptions) error {
 		start := time.Now()
 		nextMinute := start.Add(time.Minute)
 		for time.Since(start) < o.Duration {
-			_, _, _, err := w.run(ctx, p.A.Client(), ch, text, 1000, 64)
+			_, _, _, err := w.run(ctx, send, ch, text, 1000, 64)
 			if err != nil {
 				return err
 			}
@@ -219,7 +256,7 @@ func Bench(ctx context.Context, o BenchOptions) error {
 // pair already running: o.LatencyMessages with one in flight, then
 // o.Messages with 16 and with 256 in flight. It fills res.OneInFlight and
 // res.Many.
-func measure(ctx context.Context, p *Pair, ch string, o BenchOptions, res *BenchResult) (*deliveryWatch, error) {
+func measure(ctx context.Context, p *Pair, ch string, send sender, o BenchOptions, res *BenchResult) (*deliveryWatch, error) {
 	w, err := newDeliveryWatch(ctx, p.A.Client(), ch, p.A.Name)
 	if err != nil {
 		return nil, err
@@ -228,7 +265,7 @@ func measure(ctx context.Context, p *Pair, ch string, o BenchOptions, res *Bench
 	if o.Warmup > 0 {
 		// Connections, caches and the WAL file are set up by the first
 		// messages after start; bench/jetstream leaves out as many.
-		if _, _, _, err := w.run(ctx, p.A.Client(), ch, text, o.Warmup, 1); err != nil {
+		if _, _, _, err := w.run(ctx, send, ch, text, o.Warmup, 1); err != nil {
 			return nil, err
 		}
 	}
@@ -249,11 +286,11 @@ func measure(ctx context.Context, p *Pair, ch string, o BenchOptions, res *Bench
 		}
 		// One unrecorded message first: after the probe's pauses the
 		// stations' threads are cold, as after the warm-up they are not.
-		if _, _, _, err := w.runRaw(ctx, p.A.Client(), ch, text, 1, 1); err != nil {
+		if _, _, _, err := w.runRaw(ctx, send, ch, text, 1, 1); err != nil {
 			return nil, err
 		}
 		n := o.LatencyMessages*(i+1)/parts - o.LatencyMessages*i/parts
-		l, d, _, err := w.runRaw(ctx, p.A.Client(), ch, text, n, 1)
+		l, d, _, err := w.runRaw(ctx, send, ch, text, n, 1)
 		if err != nil {
 			return nil, err
 		}
@@ -265,7 +302,7 @@ func measure(ctx context.Context, p *Pair, ch string, o BenchOptions, res *Bench
 	probe.setFsync(&res.Floor)
 	res.OneInFlight, res.OneDurable = summarize(lats), summarize(durs)
 	for _, k := range []int{16, 256} {
-		lat, dur, rate, err := w.run(ctx, p.A.Client(), ch, text, o.Messages, k)
+		lat, dur, rate, err := w.run(ctx, send, ch, text, o.Messages, k)
 		if err != nil {
 			return nil, err
 		}
@@ -275,7 +312,11 @@ func measure(ctx context.Context, p *Pair, ch string, o BenchOptions, res *Bench
 }
 
 func printBench(out io.Writer, r *BenchResult) {
-	fmt.Fprintf(out, "hotline bench: %s, %d-byte messages, both stations durable (full sync), %d warm-up messages not recorded\n\n", r.Machine, r.Size, r.Warmup)
+	how := "on one pipelined stream (POST /api/v1/messages/stream)"
+	if r.Send == SendRequests {
+		how = "one request each (POST /api/v1/messages)"
+	}
+	fmt.Fprintf(out, "hotline bench: %s, %d-byte messages, both stations durable (full sync), %d warm-up messages not recorded, sent %s\n\n", r.Machine, r.Size, r.Warmup, how)
 	fmt.Fprintf(out, "floor: fsync p50 %.3f ms, crypto per message p50 %.3f ms, total %.3f ms (crypto + one fsync on each side)\n",
 		r.Floor.FsyncMs, r.Floor.CryptoMs, r.Floor.TotalMs)
 	fmt.Fprintf(out, "epoch floor: crypto per message continuing a key epoch p50 %.3f ms, total %.3f ms\n",
@@ -414,8 +455,8 @@ func (w *deliveryWatch) wait(ctx context.Context, idx uint64) error {
 
 // run sends n messages with k in flight and measures each from the send
 // call to the cosigned receipt.
-func (w *deliveryWatch) run(ctx context.Context, c *api.Client, ch, text string, n, k int) (Latency, Latency, float64, error) {
-	lats, durs, rate, err := w.runRaw(ctx, c, ch, text, n, k)
+func (w *deliveryWatch) run(ctx context.Context, send sender, ch, text string, n, k int) (Latency, Latency, float64, error) {
+	lats, durs, rate, err := w.runRaw(ctx, send, ch, text, n, k)
 	if err != nil {
 		return Latency{}, Latency{}, 0, err
 	}
@@ -423,7 +464,7 @@ func (w *deliveryWatch) run(ctx context.Context, c *api.Client, ch, text string,
 }
 
 // runRaw is run returning every message's latency and send call.
-func (w *deliveryWatch) runRaw(ctx context.Context, c *api.Client, ch, text string, n, k int) ([]time.Duration, []time.Duration, float64, error) {
+func (w *deliveryWatch) runRaw(ctx context.Context, send sender, ch, text string, n, k int) ([]time.Duration, []time.Duration, float64, error) {
 	lats := make([]time.Duration, n)
 	durs := make([]time.Duration, n)
 	var next atomic.Int64
@@ -440,7 +481,7 @@ func (w *deliveryWatch) runRaw(ctx context.Context, c *api.Client, ch, text stri
 					return
 				}
 				t0 := time.Now()
-				m, err := c.Send(ctx, station.SendRequest{Channel: ch, Precedence: "FLASH", Text: text})
+				m, err := send(ctx, station.SendRequest{Channel: ch, Precedence: "FLASH", Text: text})
 				durs[i] = time.Since(t0)
 				if err == nil {
 					w.mu.Lock()

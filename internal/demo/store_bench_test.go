@@ -34,7 +34,11 @@ func BenchmarkStoreEngines(b *testing.B) {
 				b.Fatalf("%s: %v", engine, err)
 			}
 			res := &BenchResult{Size: o.Size}
-			_, err = measure(ctx, p, "bench", o, res)
+			send, closeSend, err := newSender(ctx, p.A.Client(), SendStream)
+			if err == nil {
+				_, err = measure(ctx, p, "bench", send, o, res)
+				closeSend()
+			}
 			p.Stop()
 			if err != nil {
 				b.Fatalf("%s: %v", engine, err)

@@ -507,6 +507,19 @@ func (s *Station) Escalations(ctx context.Context, ch string) ([]store.Escalatio
 // Send appends a text message to this station's log for a channel. It
 // returns once the message is durable here.
 func (s *Station) Send(ctx context.Context, r SendRequest) (*MessageView, error) {
+	q, err := s.QueueSend(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return q.Wait()
+}
+
+// QueueSend is Send for a caller with many sends in flight: it returns once
+// the message is queued, and the loop appends queued messages in the order
+// they were queued. A message refused before it was queued (a bad
+// precedence, text too long, a full disk) is refused here; the rest, once
+// its entry is durable or refused, by Wait.
+func (s *Station) QueueSend(ctx context.Context, r SendRequest) (*QueuedSend, error) {
 	prec, err := envelope.ParsePrecedence(r.Precedence)
 	if err != nil {
 		return nil, badRequest("%v", err)
@@ -515,16 +528,38 @@ func (s *Station) Send(ctx context.Context, r SendRequest) (*MessageView, error)
 		return nil, badRequest("%v", err)
 	}
 	body, _ := json.Marshal(protocol.TextBody{Text: r.Text, Lang: r.Lang})
-	res, err := s.call(ctx, func(id uint64) protocol.Event {
+	reply, err := s.queue(ctx, func(id uint64) protocol.Event {
 		return protocol.Submit{ID: id, Channel: r.Channel, Kind: envelope.Text, Precedence: prec, Body: body}
 	})
 	if err != nil {
 		return nil, asBadRequest(err)
 	}
+	return &QueuedSend{s: s, ctx: ctx, reply: reply, req: r, prec: prec}, nil
+}
+
+// A QueuedSend is a message QueueSend queued.
+type QueuedSend struct {
+	s     *Station
+	ctx   context.Context
+	reply chan protocol.Done
+	req   SendRequest
+	prec  envelope.Precedence
+}
+
+// Ready reports whether the outcome is in, so that Wait will not block.
+func (q *QueuedSend) Ready() bool { return len(q.reply) > 0 }
+
+// Wait returns what Send would have: the message once its entry is
+// durable, or why it was refused.
+func (q *QueuedSend) Wait() (*MessageView, error) {
+	res, err := q.s.await(q.ctx, q.reply)
+	if err != nil {
+		return nil, asBadRequest(err)
+	}
 	// Built from what was just written, not read back: this is the hot path.
 	now := res.At.UTC()
-	return &MessageView{ID: res.Entry, Channel: r.Channel, Index: res.Index, From: s.Cfg.Name, Precedence: prec.String(),
-		Text: r.Text, Lang: r.Lang, SentAt: now, ReceivedAt: now, Status: "queued", AckDue: now.Add(res.Deadline)}, nil
+	return &MessageView{ID: res.Entry, Channel: q.req.Channel, Index: res.Index, From: q.s.Cfg.Name, Precedence: q.prec.String(),
+		Text: q.req.Text, Lang: q.req.Lang, SentAt: now, ReceivedAt: now, Status: "queued", AckDue: now.Add(res.Deadline)}, nil
 }
 
 // message returns one text message (not an agreement or acknowledgement).

@@ -261,17 +261,32 @@ var errStopped = errors.New("station is stopping")
 // call runs a core event built with a fresh request id and waits for its
 // completion.
 func (s *Station) call(ctx context.Context, build func(id uint64) protocol.Event) (protocol.Result, error) {
-	if err := s.room(); err != nil {
+	reply, err := s.queue(ctx, build)
+	if err != nil {
 		return protocol.Result{}, err
+	}
+	return s.await(ctx, reply)
+}
+
+// queue hands a core event to the loop, which takes events in the order
+// they were queued, and returns where its completion will come.
+func (s *Station) queue(ctx context.Context, build func(id uint64) protocol.Event) (chan protocol.Done, error) {
+	if err := s.room(); err != nil {
+		return nil, err
 	}
 	reply := make(chan protocol.Done, 1)
 	select {
 	case s.reqs <- request{build: build, reply: reply}:
+		return reply, nil
 	case <-s.done:
-		return protocol.Result{}, errStopped
+		return nil, errStopped
 	case <-ctx.Done():
-		return protocol.Result{}, ctx.Err()
+		return nil, ctx.Err()
 	}
+}
+
+// await waits for the completion of a queued event.
+func (s *Station) await(ctx context.Context, reply chan protocol.Done) (protocol.Result, error) {
 	select {
 	case d := <-reply:
 		return d.Result, d.Err

@@ -1,0 +1,166 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"hotline/internal/station"
+)
+
+// Pipelined sends: POST /api/v1/messages/stream.
+//
+// The request body is a stream of SendRequest objects, one per line
+// (newline-delimited JSON); the response, 200 as soon as the stream is
+// open, is one line per request, in the order the requests came:
+//
+//	{"message": MessageView}            once the entry is durable here
+//	{"error": "...", "status": 400}     a send refused, as POST messages would refuse it
+//
+// Messages are appended in the order of their lines, and a client may
+// have up to StreamWindow of them unanswered: past that the station stops
+// reading until answers are taken. A refused send does not end the
+// stream; a line that is not one JSON SendRequest does, after the answers
+// to the lines before it, since nothing after it can be trusted to be
+// where the client meant it. Each line must arrive within StreamIdle of
+// the one before, or the station closes the stream (the client opens
+// another); each line is at most MaxBody bytes.
+//
+// It is the same send as POST messages, for a program that sends many at
+// a time: one connection and one request for all of them, where POST
+// messages costs an HTTP request and a JSON document each way for every
+// message.
+
+// StreamWindow is how many sends a stream may have unanswered.
+const StreamWindow = 1024
+
+// StreamIdle is how long a stream may go without a line from its client.
+const StreamIdle = 2 * time.Minute
+
+// streamAnswer is one line of a send stream's response.
+type streamAnswer struct {
+	Message *station.MessageView `json:"message,omitempty"`
+	Error   string               `json:"error,omitempty"`
+	Status  int                  `json:"status,omitempty"`
+}
+
+// streamed is one line of a send stream, in the order it was read: a
+// queued send, or why the line was refused.
+type streamed struct {
+	send *station.QueuedSend
+	err  error
+	last bool // the line was not a request: nothing after it is read
+}
+
+func (s *Server) sendStream(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	if err := rc.EnableFullDuplex(); err != nil {
+		writeError(w, fmt.Errorf("send stream: %w", err))
+		return
+	}
+	rc.SetReadDeadline(time.Now().Add(StreamIdle))
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	if rc.Flush() != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	lines := make(chan streamed, StreamWindow)
+	go s.readSends(ctx, r.Body, rc, lines)
+
+	bw := bufio.NewWriterSize(w, 32<<10)
+	enc := json.NewEncoder(bw)
+	flush := func() bool { return bw.Flush() == nil && rc.Flush() == nil }
+	for l := range lines {
+		a := streamAnswer{}
+		err := l.err
+		if l.send != nil {
+			// Write what is answered before waiting for what is not.
+			if !l.send.Ready() && !flush() {
+				return
+			}
+			a.Message, err = l.send.Wait()
+		}
+		if err != nil {
+			a = streamAnswer{Error: errorMessage(err), Status: errorStatus(err)}
+		}
+		if enc.Encode(a) != nil {
+			return
+		}
+		if len(lines) == 0 && !flush() {
+			return
+		}
+	}
+	flush()
+}
+
+// readSends reads a stream's lines and queues their sends, in order, until
+// the body ends, a line is not a request, or ctx is done; then it closes
+// lines. At most StreamWindow lines wait for their answers: lines has
+// that capacity, and the handler takes a line only to answer it.
+func (s *Server) readSends(ctx context.Context, body io.Reader, rc *http.ResponseController, lines chan<- streamed) {
+	defer close(lines)
+	br := bufio.NewReaderSize(body, 64<<10)
+	for n := 1; ; n++ {
+		line, err := readLine(br, MaxBody)
+		if err == io.EOF {
+			return
+		}
+		var l streamed
+		switch {
+		case err != nil:
+			l = streamed{err: fmt.Errorf("%w: line %d: %v", station.ErrBadRequest, n, err), last: true}
+		case len(bytes.TrimSpace(line)) == 0:
+			continue
+		default:
+			rc.SetReadDeadline(time.Now().Add(StreamIdle))
+			var req station.SendRequest
+			if err := decodeStrict(line, &req); err != nil {
+				l = streamed{err: fmt.Errorf("%w: line %d: %v", station.ErrBadRequest, n, err), last: true}
+			} else {
+				l.send, l.err = s.st.QueueSend(ctx, req)
+			}
+		}
+		select {
+		case lines <- l:
+		case <-ctx.Done():
+			return
+		}
+		if l.last {
+			return
+		}
+	}
+}
+
+// readLine reads one line of at most limit bytes, without its newline.
+// A last line without a newline counts; io.EOF means no line was left.
+func readLine(br *bufio.Reader, limit int) ([]byte, error) {
+	var line []byte
+	for {
+		frag, err := br.ReadSlice('\n')
+		if len(line)+len(frag) > limit+1 {
+			return nil, fmt.Errorf("longer than %d bytes", limit)
+		}
+		line = append(line, frag...)
+		switch {
+		case err == nil:
+			return line[:len(line)-1], nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case err == io.EOF && len(line) > 0:
+			return line, nil
+		case err == io.EOF:
+			return nil, io.EOF
+		default:
+			return nil, fmt.Errorf("reading the request: %v", err)
+		}
+	}
+}

@@ -1,0 +1,231 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+
+	"hotline/internal/station"
+)
+
+// SendStream is a pipelined send (POST /api/v1/messages/stream): many
+// sends in flight on one connection, appended and answered in the order
+// they were made. It is safe for concurrent use.
+type SendStream struct {
+	body *io.PipeWriter
+	resp *http.Response
+
+	mu      sync.Mutex
+	out     []byte          // lines not yet written
+	waiting []*StreamedSend // sends not yet answered, oldest first
+	closing bool
+	err     error // why the stream ended, once it has
+	wake    chan struct{}
+	read    chan struct{} // closed once every answer is read
+}
+
+// StreamedSend is one send of a SendStream.
+type StreamedSend struct {
+	done chan struct{}
+	msg  *station.MessageView
+	err  error
+}
+
+// Wait returns the message once its entry is durable at the station, or
+// why it was refused or the stream ended first.
+func (p *StreamedSend) Wait(ctx context.Context) (*station.MessageView, error) {
+	select {
+	case <-p.done:
+		return p.msg, p.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// errStreamClosed answers a send made after Close.
+var errStreamClosed = errors.New("send stream: closed")
+
+// SendStream opens a send stream. It lasts until Close, ctx is done, or the
+// station ends it (a line it could not read, or StreamIdle without a send).
+func (c *Client) SendStream(ctx context.Context) (*SendStream, error) {
+	pr, pw := io.Pipe()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Base+"/api/v1/messages/stream", pr)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		pw.Close()
+		return nil, fmt.Errorf("station API at %s: %w", c.Base, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		pw.Close()
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, MaxBody))
+		var eb errorBody
+		if json.Unmarshal(data, &eb) == nil && eb.Error != "" {
+			return nil, &Error{Status: resp.StatusCode, Message: eb.Error}
+		}
+		return nil, &Error{Status: resp.StatusCode, Message: fmt.Sprintf("station API: %s", resp.Status)}
+	}
+	s := &SendStream{body: pw, resp: resp, wake: make(chan struct{}, 1), read: make(chan struct{})}
+	go s.writeLoop()
+	go s.readLoop()
+	return s, nil
+}
+
+// Send queues r on the stream and returns at once; Wait on the result
+// gives the station's answer.
+func (s *SendStream) Send(r station.SendRequest) *StreamedSend {
+	p := &StreamedSend{done: make(chan struct{})}
+	line, err := json.Marshal(r)
+	if err != nil {
+		p.err = err
+		close(p.done)
+		return p
+	}
+	s.mu.Lock()
+	if s.closing || s.err != nil {
+		p.err = s.err
+		if p.err == nil {
+			p.err = errStreamClosed
+		}
+		s.mu.Unlock()
+		close(p.done)
+		return p
+	}
+	s.out = append(append(s.out, line...), '\n')
+	s.waiting = append(s.waiting, p)
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return p
+}
+
+// Close sends no more, waits for the answers to what was sent, and
+// returns why the stream ended early, if it did.
+func (s *SendStream) Close(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	select {
+	case <-s.read:
+	case <-ctx.Done():
+		s.resp.Body.Close()
+		<-s.read
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// writeLoop writes the queued lines, as many at a time as have been
+// queued, until the stream is closed or ends.
+func (s *SendStream) writeLoop() {
+	var buf []byte
+	for range s.wake {
+		s.mu.Lock()
+		buf, s.out = s.out, buf[:0]
+		closing, ended := s.closing, s.err != nil
+		s.mu.Unlock()
+		if ended {
+			s.body.Close()
+			return
+		}
+		if len(buf) > 0 {
+			if _, err := s.body.Write(buf); err != nil {
+				s.end(fmt.Errorf("send stream: writing: %w", err))
+				return
+			}
+		}
+		if closing {
+			s.mu.Lock()
+			more := len(s.out) > 0
+			s.mu.Unlock()
+			if !more {
+				s.body.Close()
+				return
+			}
+		}
+	}
+}
+
+// readLoop reads the answers, each to the oldest send not yet answered.
+func (s *SendStream) readLoop() {
+	defer close(s.read)
+	defer s.resp.Body.Close()
+	sc := bufio.NewScanner(s.resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 4*MaxBody)
+	for sc.Scan() {
+		var a streamAnswer
+		err := json.Unmarshal(sc.Bytes(), &a)
+		s.mu.Lock()
+		if len(s.waiting) == 0 {
+			s.mu.Unlock()
+			s.end(errors.New("send stream: the station answered a send that was not made"))
+			return
+		}
+		p := s.waiting[0]
+		s.waiting = s.waiting[1:]
+		s.mu.Unlock()
+		switch {
+		case err != nil:
+			p.err = fmt.Errorf("send stream: an answer the client cannot read: %v", err)
+		case a.Error != "":
+			p.err = &Error{Status: a.Status, Message: a.Error}
+		case a.Message == nil:
+			p.err = errors.New("send stream: an answer with neither a message nor an error")
+		default:
+			p.msg = a.Message
+		}
+		close(p.done)
+	}
+	err := sc.Err()
+	s.mu.Lock()
+	finished := err == nil && s.closing && len(s.waiting) == 0 && len(s.out) == 0
+	s.mu.Unlock()
+	switch {
+	case finished:
+		return
+	case err == nil:
+		err = errors.New("send stream: the station ended the stream")
+	default:
+		err = fmt.Errorf("send stream: %w", err)
+	}
+	s.end(err)
+}
+
+// end records why the stream ended, if nothing did before, and answers
+// every send still waiting with it.
+func (s *SendStream) end(err error) {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	waiting := s.waiting
+	s.waiting = nil
+	err = s.err
+	s.mu.Unlock()
+	for _, p := range waiting {
+		p.err = err
+		close(p.done)
+	}
+	s.body.CloseWithError(err)
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
