@@ -143,24 +143,28 @@ func (s *Server) readSends(ctx context.Context, body io.Reader, rc *http.Respons
 // readLine reads one line of at most limit bytes, without its newline.
 // A last line without a newline counts; io.EOF means no line was left.
 func readLine(br *bufio.Reader, limit int) ([]byte, error) {
+	tooLong := fmt.Errorf("longer than %d bytes", limit)
 	var line []byte
 	for {
 		frag, err := br.ReadSlice('\n')
-		if len(line)+len(frag) > limit+1 {
-			return nil, fmt.Errorf("longer than %d bytes", limit)
-		}
 		line = append(line, frag...)
+		if len(line) > limit+1 {
+			return nil, tooLong
+		}
 		switch {
 		case err == nil:
-			return line[:len(line)-1], nil
+			line = line[:len(line)-1]
 		case errors.Is(err, bufio.ErrBufferFull):
 			continue
 		case err == io.EOF && len(line) > 0:
-			return line, nil
 		case err == io.EOF:
 			return nil, io.EOF
 		default:
 			return nil, fmt.Errorf("reading the request: %v", err)
 		}
+		if len(line) > limit {
+			return nil, tooLong
+		}
+		return line, nil
 	}
 }
