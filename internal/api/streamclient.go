@@ -23,9 +23,9 @@ type SendStream struct {
 	mu      sync.Mutex
 	out     []byte          // lines not yet written
 	waiting []*StreamedSend // sends not yet answered, oldest first
+	writing bool            // a Send or Close is writing out; others leave their lines to it
 	closing bool
-	err     error // why the stream ended, once it has
-	wake    chan struct{}
+	err     error         // why the stream ended, once it has
 	read    chan struct{} // closed once every answer is read
 }
 
@@ -75,8 +75,7 @@ func (c *Client) SendStream(ctx context.Context) (*SendStream, error) {
 		}
 		return nil, &Error{Status: resp.StatusCode, Message: fmt.Sprintf("station API: %s", resp.Status)}
 	}
-	s := &SendStream{body: pw, resp: resp, wake: make(chan struct{}, 1), read: make(chan struct{})}
-	go s.writeLoop()
+	s := &SendStream{body: pw, resp: resp, read: make(chan struct{})}
 	go s.readLoop()
 	return s, nil
 }
@@ -103,11 +102,7 @@ func (s *SendStream) Send(r station.SendRequest) *StreamedSend {
 	}
 	s.out = append(append(s.out, line...), '\n')
 	s.waiting = append(s.waiting, p)
-	s.mu.Unlock()
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
+	s.writeOut() // unlocks
 	return p
 }
 
@@ -116,11 +111,7 @@ func (s *SendStream) Send(r station.SendRequest) *StreamedSend {
 func (s *SendStream) Close(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
-	s.mu.Unlock()
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
+	s.writeOut() // unlocks
 	select {
 	case <-s.read:
 	case <-ctx.Done():
@@ -132,34 +123,36 @@ func (s *SendStream) Close(ctx context.Context) error {
 	return s.err
 }
 
-// writeLoop writes the queued lines, as many at a time as have been
-// queued, until the stream is closed or ends.
-func (s *SendStream) writeLoop() {
-	var buf []byte
-	for range s.wake {
-		s.mu.Lock()
-		buf, s.out = s.out, buf[:0]
-		closing, ended := s.closing, s.err != nil
+// writeOut, called with s.mu held, writes the lines queued, and then any
+// queued meanwhile, unless another call is at it already: that one writes
+// them. Lines queued together go in one write. The last writer out of a
+// closing stream ends the request body. It unlocks s.mu.
+func (s *SendStream) writeOut() {
+	if s.writing {
 		s.mu.Unlock()
-		if ended {
+		return
+	}
+	s.writing = true
+	var buf []byte
+	for {
+		if s.err != nil || s.closing && len(s.out) == 0 {
+			s.writing = false
+			s.mu.Unlock()
 			s.body.Close()
 			return
 		}
-		if len(buf) > 0 {
-			if _, err := s.body.Write(buf); err != nil {
-				s.end(fmt.Errorf("send stream: writing: %w", err))
-				return
-			}
-		}
-		if closing {
-			s.mu.Lock()
-			more := len(s.out) > 0
+		if len(s.out) == 0 {
+			s.writing = false
 			s.mu.Unlock()
-			if !more {
-				s.body.Close()
-				return
-			}
+			return
 		}
+		buf, s.out = s.out, buf[:0]
+		s.mu.Unlock()
+		_, err := s.body.Write(buf)
+		if err != nil {
+			s.end(fmt.Errorf("send stream: writing: %w", err))
+		}
+		s.mu.Lock()
 	}
 }
 
@@ -224,8 +217,4 @@ func (s *SendStream) end(err error) {
 		close(p.done)
 	}
 	s.body.CloseWithError(err)
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
 }
