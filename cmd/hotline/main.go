@@ -6,6 +6,7 @@
 package main
 
 import (
+	"bufio"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -811,8 +812,18 @@ func cmdSend(ctx context.Context, args []string) error {
 	var coded codedFlags
 	coded.register(f)
 	finding := f.Int64("finding", 0, "send the message a finding suggests (hotline findings); --channel defaults to the finding's")
+	lines := f.Bool("lines", false, "send each line of standard input as one message, many in flight, in order; prints each id (--json: each message, one per line)")
 	if _, err := f.parse(args, 0); err != nil {
 		return err
+	}
+	if *lines {
+		if *text != "" || len(coded.items) > 0 || *finding != 0 {
+			return errors.New("send: --lines takes the texts from standard input: give no --text, --code, --free or --finding with it")
+		}
+		if err := required("send", map[string]string{"channel": *ch, "precedence": *prec}); err != nil {
+			return err
+		}
+		return sendLines(ctx, *f.dir, os.Stdin, station.SendRequest{Channel: *ch, Precedence: *prec, Lang: *lang}, *f.json)
 	}
 	if len(coded.items) > 0 || *finding != 0 {
 		if *text != "" {
@@ -843,6 +854,97 @@ func cmdSend(ctx context.Context, args []string) error {
 			fmt.Println(m.ID)
 			return nil
 		})
+}
+
+// sendLines sends each line of in as the text of one message like r, many
+// in flight and appended in the order of the lines: on one send stream
+// when hotline run owns the station, else queued to the station opened
+// here. It prints each message's id (or the message, one JSON object a
+// line) in the order of the lines as each is durable, skips blank lines,
+// and goes on past a refused line; it fails, naming the first refused
+// line, if any was.
+func sendLines(ctx context.Context, dir string, in io.Reader, r station.SendRequest, asJSON bool) error {
+	type waiter func() (*station.MessageView, error)
+	run := func(queue func(station.SendRequest) waiter) error {
+		waits := make(chan waiter, 1024)
+		readErr := make(chan error, 1)
+		go func() {
+			defer close(waits)
+			sc := bufio.NewScanner(in)
+			sc.Buffer(make([]byte, 64<<10), 1<<20) // a line too long for a message is the station's to refuse
+			n := 0
+			for sc.Scan() {
+				n++
+				if strings.TrimSpace(sc.Text()) == "" {
+					continue
+				}
+				req := r
+				req.Text = sc.Text()
+				w := queue(req)
+				line := n
+				waits <- func() (*station.MessageView, error) {
+					m, err := w()
+					if err != nil {
+						err = fmt.Errorf("line %d: %w", line, err)
+					}
+					return m, err
+				}
+			}
+			if err := sc.Err(); err != nil {
+				readErr <- fmt.Errorf("standard input after line %d: %w", n, err)
+			}
+			close(readErr)
+		}()
+		var first error
+		sent, refused := 0, 0
+		for w := range waits {
+			m, err := w()
+			if err != nil {
+				refused++
+				if first == nil {
+					first = err
+				}
+				continue
+			}
+			sent++
+			if asJSON {
+				b, err := json.Marshal(m)
+				if err != nil {
+					return err
+				}
+				fmt.Printf("%s\n", b)
+			} else {
+				fmt.Println(m.ID)
+			}
+		}
+		if err := <-readErr; err != nil {
+			return fmt.Errorf("send: %d sent, then %w", sent, err)
+		}
+		if first != nil {
+			return fmt.Errorf("send: %d sent, %d refused; %w", sent, refused, first)
+		}
+		return nil
+	}
+	return withStation(ctx, dir, func(st *station.Station) error {
+		return run(func(req station.SendRequest) waiter {
+			q, err := st.QueueSend(ctx, req)
+			if err != nil {
+				return func() (*station.MessageView, error) { return nil, err }
+			}
+			return q.Wait
+		})
+	}, func(c *api.Client) error {
+		s, err := c.SendStream(ctx)
+		if err != nil {
+			return err
+		}
+		err = run(func(req station.SendRequest) waiter {
+			p := s.Send(req)
+			return func() (*station.MessageView, error) { return p.Wait(ctx) }
+		})
+		s.Close(ctx)
+		return err
+	})
 }
 
 // printMessages lists messages; coded messages, notices, reports and
