@@ -861,90 +861,167 @@ func cmdSend(ctx context.Context, args []string) error {
 // when hotline run owns the station, else queued to the station opened
 // here. It prints each message's id (or the message, one JSON object a
 // line) in the order of the lines as each is durable, skips blank lines,
-// and goes on past a refused line; it fails, naming the first refused
-// line, if any was.
+// and goes on past a line refused for what it says; it fails, naming the
+// first such line, if any was. Any other failure (the stream or the
+// station gone, a full disk, an interrupt) stops it reading: it reports
+// the sends already made and fails saying why.
 func sendLines(ctx context.Context, dir string, in io.Reader, r station.SendRequest, asJSON bool) error {
-	type waiter func() (*station.MessageView, error)
-	run := func(queue func(station.SendRequest) waiter) error {
-		waits := make(chan waiter, 1024)
-		readErr := make(chan error, 1)
+	type input struct {
+		n    int
+		text string
+		err  error // the line could not be read whole
+	}
+	type pending struct {
+		n    int
+		done chan struct{}
+		m    *station.MessageView
+		err  error
+	}
+	const maxLine = 1 << 20
+	run := func(start func(station.SendRequest, *pending)) error {
+		lines := make(chan input)
 		go func() {
-			defer close(waits)
-			sc := bufio.NewScanner(in)
-			sc.Buffer(make([]byte, 64<<10), 1<<20) // a line too long for a message is the station's to refuse
-			n := 0
-			for sc.Scan() {
-				n++
-				if strings.TrimSpace(sc.Text()) == "" {
+			defer close(lines)
+			br := bufio.NewReaderSize(in, 64<<10)
+			for n := 1; ; n++ {
+				var line []byte
+				var err error
+				for {
+					frag, ferr := br.ReadSlice('\n')
+					if len(line) <= maxLine {
+						line = append(line, frag...)
+					}
+					if ferr == bufio.ErrBufferFull {
+						continue
+					}
+					err = ferr
+					break
+				}
+				if len(line) == 0 && err != nil {
+					if err != io.EOF {
+						lines <- input{n: n, err: fmt.Errorf("standard input: %w", err)}
+					}
+					return
+				}
+				text := strings.TrimSuffix(string(line), "\n")
+				if len(text) > maxLine {
+					lines <- input{n: n, err: fmt.Errorf("%w: longer than %d bytes", station.ErrBadRequest, maxLine)}
 					continue
 				}
-				req := r
-				req.Text = sc.Text()
-				w := queue(req)
-				line := n
-				waits <- func() (*station.MessageView, error) {
-					m, err := w()
-					if err != nil {
-						err = fmt.Errorf("line %d: %w", line, err)
-					}
-					return m, err
+				if strings.TrimSpace(text) != "" {
+					lines <- input{n: n, text: text}
 				}
 			}
-			if err := sc.Err(); err != nil {
-				readErr <- fmt.Errorf("standard input after line %d: %w", n, err)
-			}
-			close(readErr)
 		}()
-		var first error
+		var fifo []*pending
 		sent, refused := 0, 0
-		for w := range waits {
-			m, err := w()
-			if err != nil {
-				refused++
-				if first == nil {
-					first = err
-				}
-				continue
+		var first, stopped error
+		in := lines
+		for in != nil || len(fifo) > 0 {
+			var head chan struct{}
+			if len(fifo) > 0 {
+				head = fifo[0].done
 			}
-			sent++
-			if asJSON {
-				b, err := json.Marshal(m)
-				if err != nil {
-					return err
+			take := in
+			if len(fifo) >= api.StreamWindow {
+				take = nil
+			}
+			select {
+			case l, ok := <-take:
+				if !ok {
+					in = nil
+					continue
 				}
-				fmt.Printf("%s\n", b)
-			} else {
-				fmt.Println(m.ID)
+				p := &pending{n: l.n, done: make(chan struct{})}
+				if p.err = l.err; p.err != nil {
+					close(p.done)
+				} else {
+					req := r
+					req.Text = l.text
+					start(req, p)
+				}
+				fifo = append(fifo, p)
+			case <-head:
+				p := fifo[0]
+				fifo = fifo[1:]
+				if p.err != nil {
+					var ae *api.Error
+					perLine := errors.Is(p.err, station.ErrBadRequest) ||
+						errors.As(p.err, &ae) && (ae.Status == http.StatusBadRequest || ae.Status == http.StatusRequestEntityTooLarge)
+					if !perLine {
+						if stopped == nil {
+							stopped = fmt.Errorf("line %d: %s", p.n, userError(p.err))
+						}
+						in = nil
+						continue
+					}
+					refused++
+					if first == nil {
+						first = fmt.Errorf("line %d: %s", p.n, userError(p.err))
+					}
+					continue
+				}
+				sent++
+				if asJSON {
+					b, err := json.Marshal(p.m)
+					if err != nil {
+						return err
+					}
+					fmt.Printf("%s\n", b)
+				} else {
+					fmt.Println(p.m.ID)
+				}
+			case <-ctx.Done():
+				if stopped == nil {
+					stopped = ctx.Err()
+				}
+				in = nil
+				ctx = context.WithoutCancel(ctx) // answer what is queued
 			}
 		}
-		if err := <-readErr; err != nil {
-			return fmt.Errorf("send: %d sent, then %w", sent, err)
-		}
-		if first != nil {
-			return fmt.Errorf("send: %d sent, %d refused; %w", sent, refused, first)
+		switch {
+		case stopped != nil && refused > 0:
+			return fmt.Errorf("send: %d sent, %d refused (the first, %v), then stopped: %v", sent, refused, first, stopped)
+		case stopped != nil:
+			return fmt.Errorf("send: %d sent, then stopped: %v", sent, stopped)
+		case first != nil:
+			return fmt.Errorf("send: %d sent, %d refused; %v", sent, refused, first)
 		}
 		return nil
 	}
 	return withStation(ctx, dir, func(st *station.Station) error {
-		return run(func(req station.SendRequest) waiter {
-			q, err := st.QueueSend(ctx, req)
+		return run(func(req station.SendRequest, p *pending) {
+			q, err := st.QueueSend(context.WithoutCancel(ctx), req)
 			if err != nil {
-				return func() (*station.MessageView, error) { return nil, err }
+				p.err = err
+				close(p.done)
+				return
 			}
-			return q.Wait
+			go func() {
+				p.m, p.err = q.Wait()
+				close(p.done)
+			}()
 		})
 	}, func(c *api.Client) error {
 		s, err := c.SendStream(ctx)
 		if err != nil {
 			return err
 		}
-		err = run(func(req station.SendRequest) waiter {
-			p := s.Send(req)
-			return func() (*station.MessageView, error) { return p.Wait(ctx) }
+		defer s.Close(context.WithoutCancel(ctx))
+		return run(func(req station.SendRequest, p *pending) {
+			sp := s.Send(req)
+			go func() {
+				p.m, p.err = sp.Wait(context.WithoutCancel(ctx))
+				close(p.done)
+			}()
 		})
-		s.Close(ctx)
-		return err
 	})
+}
+
+// userError is err as the CLI tells it, without the station's internal
+// "bad request" prefix.
+func userError(err error) string {
+	return strings.TrimPrefix(err.Error(), station.ErrBadRequest.Error()+": ")
 }
 
 // printMessages lists messages; coded messages, notices, reports and

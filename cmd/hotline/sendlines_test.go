@@ -70,7 +70,7 @@ func TestSendLines(t *testing.T) {
 	before = outboxTexts(t, usa, ch)
 	args := []string{"send", "--dir", usa, "--channel", ch, "--precedence", "ROUTINE", "--lines"}
 	r = hotlineIn(t, "first\n"+strings.Repeat("x", 40<<10)+"\nthird\n", args...)
-	if r.code == 0 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "2 sent, 1 refused; line 2:") || !strings.Contains(r.stderr, "limit") {
+	if r.code == 0 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "2 sent, 1 refused; line 2: message text has") || !strings.Contains(r.stderr, "limit") {
 		t.Errorf("send --lines with a line too long: exit %d, stderr %q", r.code, r.stderr)
 	}
 	if after := outboxTexts(t, usa, ch); len(after) != len(before)+2 || after[len(after)-2] != "first" || after[len(after)-1] != "third" {
@@ -114,6 +114,42 @@ func TestSendLines(t *testing.T) {
 		t.Fatalf("send --lines through hotline run: exit %d: %s", r.code, r.stderr)
 	}
 	check("through hotline run", before, r.stdout)
+	// Lines the station would refuse are refused one by one, as on a
+	// station the command opens, and the stream goes on.
+	before = outboxTexts(t, usa, ch)
+	r = hotlineIn(t, "first\n"+strings.Repeat("<", 40<<10)+"\nbad \xff utf-8\nlast\n", args...)
+	if r.code == 0 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "2 sent, 2 refused; line 2: message text has") {
+		t.Errorf("send --lines through hotline run with refused lines: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if after := outboxTexts(t, usa, ch); len(after) != len(before)+2 || after[len(after)-2] != "first" || after[len(after)-1] != "last" {
+		t.Errorf("outbox after refused lines through hotline run: %q", after[len(before):])
+	}
+
+	// An interrupt stops the reading; what was sent is reported.
+	cmdIn := exec.Command(binary, args...)
+	stdin, err := cmdIn.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr strings.Builder
+	cmdIn.Stdout, cmdIn.Stderr = &stdout, &stderr
+	if err := cmdIn.Start(); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(stdin, "before the interrupt")
+	deadline = time.Now().Add(30 * time.Second)
+	for !strings.Contains(strings.Join(outboxTexts(t, usa, ch), "\n"), "before the interrupt") {
+		if time.Now().After(deadline) {
+			t.Fatal("the line sent before the interrupt never reached the outbox")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmdIn.Process.Signal(syscall.SIGTERM)
+	werr := cmdIn.Wait() // stdin still open: it must not wait for its end
+	stdin.Close()
+	if werr == nil || !strings.Contains(stderr.String(), "1 sent, then stopped") || strings.Count(stderr.String(), "\n") != 1 {
+		t.Errorf("send --lines interrupted: %v, stdout %q, stderr %q", werr, stdout.String(), stderr.String())
+	}
 	r = hotlineIn(t, "one\n", "send", "--dir", usa, "--channel", ch, "--precedence", "FLASH", "--lines", "--json")
 	var m struct {
 		ID, Status, Text string

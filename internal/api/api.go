@@ -282,9 +282,11 @@ func (s *Server) Operators() *operator.Registry { return s.ops }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !authorized(r, s.token) {
-		// Close rather than read the body first, as net/http would: a
-		// send stream's body has no end to read to.
-		w.Header().Set("Connection", "close")
+		// Close rather than read the body first, as net/http's HTTP/1
+		// server would: a send stream's body has no end to read to.
+		if r.ProtoMajor == 1 && r.ContentLength != 0 {
+			w.Header().Set("Connection", "close")
+		}
 		writeJSON(w, http.StatusUnauthorized, errorBody{Error: "missing or wrong API token (see api-token in the station directory)"})
 		return
 	}

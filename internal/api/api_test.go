@@ -36,7 +36,7 @@ type node struct {
 	c     *api.Client
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -57,7 +57,7 @@ func initCard(t *testing.T, name string) *identity.Card {
 	return card
 }
 
-func newNode(t *testing.T, name, peerListen string) *node {
+func newNode(t testing.TB, name, peerListen string) *node {
 	t.Helper()
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), strings.ToLower(name))
@@ -81,7 +81,7 @@ func newNode(t *testing.T, name, peerListen string) *node {
 }
 
 // run runs the node's peer side until the test ends.
-func (n *node) run(t *testing.T) {
+func (n *node) run(t testing.TB) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -152,7 +152,7 @@ func (n *node) call(t *testing.T, method, path string, body []byte) response {
 	return request(t, n, method, path, "Bearer "+n.token, body)
 }
 
-func mustJSON(t *testing.T, v any) []byte {
+func mustJSON(t testing.TB, v any) []byte {
 	t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -207,7 +207,7 @@ func assertUnchanged(t *testing.T, n *node, before, what string) {
 // notifies before it has written the change (see the BUG in
 // internal/station/attack_test.go), so the last notification can come
 // before the change is readable.
-func waitFor(t *testing.T, what string, cond func() (bool, error), sts ...*station.Station) {
+func waitFor(t testing.TB, what string, cond func() (bool, error), sts ...*station.Station) {
 	t.Helper()
 	kick := make(chan struct{}, 1)
 	for _, st := range sts {
@@ -583,7 +583,7 @@ func expectEvent(t *testing.T, evs <-chan api.Event, what, channel string, match
 
 // startPair runs USA and CHN in this process, each pinned to the other
 // through its API.
-func startPair(t *testing.T) (usa, chn *node) {
+func startPair(t testing.TB) (usa, chn *node) {
 	t.Helper()
 	ctx := context.Background()
 	usa, chn = newNode(t, "USA", freePort(t)), newNode(t, "CHN", freePort(t))
@@ -613,7 +613,7 @@ func channelOf(ctx context.Context, n *node, id string) (*station.ChannelView, e
 }
 
 // agree proposes a channel from usa and accepts it at chn.
-func agree(t *testing.T, usa, chn *node, id string) {
+func agree(t testing.TB, usa, chn *node, id string) {
 	t.Helper()
 	ctx := context.Background()
 	cv, err := usa.c.Propose(ctx, station.ProposeRequest{Peer: "CHN", Channel: id, Level: "staff", Deadlines: map[string]string{"FLASH": "5m"}})

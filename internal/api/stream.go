@@ -21,16 +21,19 @@ import (
 // open, is one line per request, in the order the requests came:
 //
 //	{"message": MessageView}            once the entry is durable here
-//	{"error": "...", "status": 400}     a send refused, as POST messages would refuse it
+//	{"error": "...", "status": 400}     a send refused, with the status POST messages would answer
 //
 // Messages are appended in the order of their lines, and a client may
-// have up to StreamWindow of them unanswered: past that the station stops
+// have about StreamWindow of them unanswered: past that the station stops
 // reading until answers are taken. A refused send does not end the
 // stream; a line that is not one JSON SendRequest does, after the answers
 // to the lines before it, since nothing after it can be trusted to be
-// where the client meant it. Each line must arrive within StreamIdle of
-// the one before, or the station closes the stream (the client opens
-// another); each line is at most MaxBody bytes.
+// where the client meant it; so does a line over MaxBody bytes (status
+// 413). A blank line sends nothing and keeps the stream open: each line
+// must come within StreamIdle of the one before, or the station closes
+// the stream once the lines it read are answered (SendStream sends a
+// blank line when it has had nothing to send for StreamIdle/4). A client
+// that takes no answers for StreamIdle is closed too.
 //
 // It is the same send as POST messages, for a program that sends many at
 // a time: one connection and one request for all of them, where POST
@@ -42,6 +45,9 @@ const StreamWindow = 1024
 
 // StreamIdle is how long a stream may go without a line from its client.
 const StreamIdle = 2 * time.Minute
+
+// streamIdle is StreamIdle, shorter in tests.
+var streamIdle = StreamIdle
 
 // streamAnswer is one line of a send stream's response.
 type streamAnswer struct {
@@ -61,24 +67,43 @@ type streamed struct {
 func (s *Server) sendStream(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	if err := rc.EnableFullDuplex(); err != nil {
+		w.Header().Set("Connection", "close")
 		writeError(w, fmt.Errorf("send stream: %w", err))
 		return
 	}
-	rc.SetReadDeadline(time.Now().Add(StreamIdle))
+	rc.SetReadDeadline(time.Now().Add(streamIdle))
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Cache-Control", "no-store")
+	// An HTTP/1 connection ends with the stream: its deadlines are the
+	// stream's, and a rest of the body may be left unread.
+	if r.ProtoMajor == 1 {
+		w.Header().Set("Connection", "close")
+	}
 	w.WriteHeader(http.StatusOK)
 	if rc.Flush() != nil {
 		return
 	}
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
+	// A send once queued is the station's to answer, whatever becomes of
+	// the request: its context ends when the client shuts its side, and
+	// an answer of "canceled" for a message appended would be a lie.
 	lines := make(chan streamed, StreamWindow)
-	go s.readSends(ctx, r.Body, rc, lines)
+	go s.readSends(context.WithoutCancel(r.Context()), r.Body, rc, lines)
+	defer func() {
+		// Stop the reader and wait for it: the body must not be read
+		// once the handler has returned.
+		rc.SetReadDeadline(time.Now())
+		for range lines {
+		}
+	}()
 
 	bw := bufio.NewWriterSize(w, 32<<10)
 	enc := json.NewEncoder(bw)
-	flush := func() bool { return bw.Flush() == nil && rc.Flush() == nil }
+	flush := func() bool {
+		// A client that stops reading its answers holds the stream no
+		// longer than one that stops writing.
+		rc.SetWriteDeadline(time.Now().Add(streamIdle))
+		return bw.Flush() == nil && rc.Flush() == nil
+	}
 	for l := range lines {
 		a := streamAnswer{}
 		err := l.err
@@ -102,26 +127,34 @@ func (s *Server) sendStream(w http.ResponseWriter, r *http.Request) {
 	flush()
 }
 
-// readSends reads a stream's lines and queues their sends, in order, until
-// the body ends, a line is not a request, or ctx is done; then it closes
-// lines. At most StreamWindow lines wait for their answers: lines has
-// that capacity, and the handler takes a line only to answer it.
+// errLineTooLong answers a line over the limit, as a body over it is
+// answered (413).
+var errLineTooLong = &http.MaxBytesError{Limit: MaxBody}
+
+// readSends reads a stream's lines and queues their sends with ctx, in
+// order, until the body ends or fails (a read past StreamIdle without a
+// line, the client gone, the handler gone: the lines read whole are
+// answered, nothing more) or a line is not a request; then it closes
+// lines. A blank line
+// keeps the stream open and sends nothing. At most StreamWindow lines
+// wait for their answers: lines has that capacity, and the handler takes
+// a line only to answer it.
 func (s *Server) readSends(ctx context.Context, body io.Reader, rc *http.ResponseController, lines chan<- streamed) {
 	defer close(lines)
 	br := bufio.NewReaderSize(body, 64<<10)
 	for n := 1; ; n++ {
 		line, err := readLine(br, MaxBody)
-		if err == io.EOF {
-			return
-		}
 		var l streamed
 		switch {
-		case err != nil:
-			l = streamed{err: fmt.Errorf("%w: line %d: %v", station.ErrBadRequest, n, err), last: true}
-		case len(bytes.TrimSpace(line)) == 0:
-			continue
+		case errors.Is(err, errLineTooLong):
+			l = streamed{err: fmt.Errorf("line %d: %w", n, err), last: true}
+		case err != nil: // the end of the body; the connection failed, or went silent
+			return
 		default:
-			rc.SetReadDeadline(time.Now().Add(StreamIdle))
+			rc.SetReadDeadline(time.Now().Add(streamIdle))
+			if len(bytes.TrimSpace(line)) == 0 {
+				continue
+			}
 			var req station.SendRequest
 			if err := decodeStrict(line, &req); err != nil {
 				l = streamed{err: fmt.Errorf("%w: line %d: %v", station.ErrBadRequest, n, err), last: true}
@@ -129,11 +162,9 @@ func (s *Server) readSends(ctx context.Context, body io.Reader, rc *http.Respons
 				l.send, l.err = s.st.QueueSend(ctx, req)
 			}
 		}
-		select {
-		case lines <- l:
-		case <-ctx.Done():
-			return
-		}
+		// Once queued, a send is answered: this waits for room in the
+		// window, however long.
+		lines <- l
 		if l.last {
 			return
 		}
@@ -143,7 +174,7 @@ func (s *Server) readSends(ctx context.Context, body io.Reader, rc *http.Respons
 // readLine reads one line of at most limit bytes, without its newline.
 // A last line without a newline counts; io.EOF means no line was left.
 func readLine(br *bufio.Reader, limit int) ([]byte, error) {
-	tooLong := fmt.Errorf("longer than %d bytes", limit)
+	tooLong := fmt.Errorf("longer than %d bytes: %w", limit, errLineTooLong)
 	var line []byte
 	for {
 		frag, err := br.ReadSlice('\n')

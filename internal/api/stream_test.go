@@ -7,9 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"hotline/internal/api"
 	"hotline/internal/station"
@@ -135,15 +138,16 @@ func TestSendStreamBadLines(t *testing.T) {
 	after := string(mustJSON(t, station.SendRequest{Channel: staff, Precedence: "FLASH", Text: "after the bad line"}))
 	long := string(mustJSON(t, station.SendRequest{Channel: staff, Precedence: "FLASH", Text: strings.Repeat("x", api.MaxBody)}))
 	for _, c := range []struct {
-		name string
-		bad  string
-		want []string
+		name   string
+		bad    string
+		want   []string
+		status int
 	}{
-		{"unknown field", `{"channel":"` + staff + `","precedence":"FLASH","text":"x","by":"me"}`, []string{"line 3", "unknown field", "by"}},
-		{"not JSON", `channel=` + staff, []string{"line 3", "invalid character"}},
-		{"two values", `{"channel":"x"} {"channel":"y"}`, []string{"line 3", "more than one JSON value"}},
-		{"wrong type", `{"channel":7}`, []string{"line 3", "cannot unmarshal number", "channel"}},
-		{"over the limit", long, []string{"line 3", "longer than"}},
+		{"unknown field", `{"channel":"` + staff + `","precedence":"FLASH","text":"x","by":"me"}`, []string{"line 3", "unknown field", "by"}, http.StatusBadRequest},
+		{"not JSON", `channel=` + staff, []string{"line 3", "invalid character"}, http.StatusBadRequest},
+		{"two values", `{"channel":"x"} {"channel":"y"}`, []string{"line 3", "more than one JSON value"}, http.StatusBadRequest},
+		{"wrong type", `{"channel":7}`, []string{"line 3", "cannot unmarshal number", "channel"}, http.StatusBadRequest},
+		{"over the limit", long, []string{"line 3", "longer than"}, http.StatusRequestEntityTooLarge},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			before, err := usa.c.Outbox(ctx, staff)
@@ -163,8 +167,8 @@ func TestSendStreamBadLines(t *testing.T) {
 					t.Errorf("error %q does not contain %q", msg, w)
 				}
 			}
-			if answers[1]["status"] != float64(http.StatusBadRequest) || strings.HasPrefix(msg, "bad request") {
-				t.Errorf("second answer %v, want status 400 and no internal prefix", answers[1])
+			if answers[1]["status"] != float64(c.status) || strings.HasPrefix(msg, "bad request") {
+				t.Errorf("second answer %v, want status %d and no internal prefix", answers[1], c.status)
 			}
 			out, err := usa.c.Outbox(ctx, staff)
 			if err != nil {
@@ -210,5 +214,91 @@ func TestSendStreamEndsPending(t *testing.T) {
 	}
 	if err := s.Close(ctx); err == nil {
 		t.Error("Close of a stream that ended reports nothing")
+	}
+}
+
+// TestSendStreamClientDone: a client that sends its lines and shuts its
+// side of the connection (the end of a request body of known length) gets
+// every one answered as sent, as they were: a send once queued is the
+// station's to answer, whatever becomes of the request.
+func TestSendStreamClientDone(t *testing.T) {
+	usa, chn := startPair(t)
+	agree(t, usa, chn, staff)
+	const n = 200
+	var body strings.Builder
+	for i := range n {
+		body.WriteString(string(mustJSON(t, station.SendRequest{Channel: staff, Precedence: "ROUTINE", Text: fmt.Sprintf("m%d", i)})) + "\n")
+	}
+	conn, err := net.Dial("tcp", strings.TrimPrefix(usa.srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /api/v1/messages/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n%s", usa.token, body.Len(), body.String())
+	conn.(*net.TCPConn).CloseWrite()
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	got := 0
+	for sc.Scan() {
+		var a struct {
+			Message *station.MessageView `json:"message"`
+			Error   string               `json:"error"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &a); err != nil || a.Message == nil || a.Message.Text != fmt.Sprintf("m%d", got) {
+			t.Fatalf("answer %d: %s (%v); want message m%d", got, sc.Bytes(), err, got)
+		}
+		got++
+	}
+	if got != n {
+		t.Errorf("%d answers, want %d", got, n)
+	}
+}
+
+// TestSendStreamIdle: a stream with nothing to send is kept open by the
+// client's blank lines; one whose client says nothing is closed by the
+// station once what it read is answered.
+func TestSendStreamIdle(t *testing.T) {
+	api.SetStreamIdle(t, 400*time.Millisecond)
+	usa, chn := startPair(t)
+	agree(t, usa, chn, staff)
+	ctx := context.Background()
+	s, err := usa.c.SendStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if _, err := s.Send(station.SendRequest{Channel: staff, Precedence: "FLASH", Text: "still here"}).Wait(ctx); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+		time.Sleep(3 * 400 * time.Millisecond) // three times the idle limit
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+
+	// A client that writes one line and then nothing.
+	pr, pw := io.Pipe()
+	req, err := http.NewRequest("POST", usa.srv.URL+"/api/v1/messages/stream", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+usa.token)
+	go pw.Write(append(mustJSON(t, station.SendRequest{Channel: staff, Precedence: "FLASH", Text: "then silence"}), '\n'))
+	resp, err := usa.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	defer pw.Close()
+	data, err := io.ReadAll(resp.Body) // ends when the station closes the stream
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(strings.TrimSpace(string(data)), "\n"); len(lines) != 1 || !strings.Contains(lines[0], `"then silence"`) {
+		t.Errorf("answers of a stream gone silent: %q; want the one message and nothing else", data)
 	}
 }

@@ -9,7 +9,9 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"time"
 
+	"hotline/internal/protocol"
 	"hotline/internal/station"
 )
 
@@ -24,6 +26,7 @@ type SendStream struct {
 	out     []byte          // lines not yet written
 	waiting []*StreamedSend // sends not yet answered, oldest first
 	writing bool            // a Send or Close is writing out; others leave their lines to it
+	wrote   time.Time       // when a line was last written
 	closing bool
 	err     error         // why the stream ended, once it has
 	read    chan struct{} // closed once every answer is read
@@ -75,15 +78,24 @@ func (c *Client) SendStream(ctx context.Context) (*SendStream, error) {
 		}
 		return nil, &Error{Status: resp.StatusCode, Message: fmt.Sprintf("station API: %s", resp.Status)}
 	}
-	s := &SendStream{body: pw, resp: resp, read: make(chan struct{})}
+	s := &SendStream{body: pw, resp: resp, read: make(chan struct{}), wrote: time.Now()}
 	go s.readLoop()
+	go s.keepOpen()
 	return s, nil
 }
 
-// Send queues r on the stream and returns at once; Wait on the result
-// gives the station's answer.
+// Send queues r on the stream and returns; Wait on the result gives the
+// station's answer. It returns at once unless it writes the lines queued
+// and the station's window is full: then it waits for room. Text the
+// station would refuse is refused here, as the station would, so that
+// the stream goes on.
 func (s *SendStream) Send(r station.SendRequest) *StreamedSend {
 	p := &StreamedSend{done: make(chan struct{})}
+	if err := protocol.CheckText(r.Text); err != nil {
+		p.err = &Error{Status: http.StatusBadRequest, Message: err.Error()}
+		close(p.done)
+		return p
+	}
 	line, err := json.Marshal(r)
 	if err != nil {
 		p.err = err
@@ -147,12 +159,35 @@ func (s *SendStream) writeOut() {
 			return
 		}
 		buf, s.out = s.out, buf[:0]
+		s.wrote = time.Now()
 		s.mu.Unlock()
 		_, err := s.body.Write(buf)
 		if err != nil {
 			s.end(fmt.Errorf("send stream: writing: %w", err))
 		}
 		s.mu.Lock()
+	}
+}
+
+// keepOpen writes a blank line when nothing was written for StreamIdle/4,
+// so that the station keeps a stream open that has nothing to send for a
+// while, until the stream is over.
+func (s *SendStream) keepOpen() {
+	t := time.NewTicker(streamIdle / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.read:
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		if s.closing || s.err != nil || time.Since(s.wrote) < streamIdle/4 {
+			s.mu.Unlock()
+			continue
+		}
+		s.out = append(s.out, '\n')
+		s.writeOut() // unlocks
 	}
 }
 
