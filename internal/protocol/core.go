@@ -309,6 +309,11 @@ type Stats struct {
 	// SignedAhead counts the checkpoints and receipts sent that were
 	// signed while the write they waited for was under way (Writing).
 	SignedAhead int
+	// SentAhead counts the entries frames this station sent ahead of
+	// their durability (FrameAhead), TakenAhead those of the peer's it
+	// took when their durable frame came, MissedAhead durable frames that
+	// found nothing held to take (the author sends the entries again).
+	SentAhead, TakenAhead, MissedAhead int
 }
 
 type peer struct {
@@ -325,6 +330,17 @@ type peer struct {
 	// lastOK is when a probe was last answered on each kind of path that
 	// went away, so that a path down still tells when it last worked.
 	lastOK map[string]time.Time
+	// ahead holds, by connection and channel, the entries frame the peer
+	// sent ahead of their durability there, until its durable frame.
+	ahead map[ConnID]map[string]heldAhead
+}
+
+// heldAhead is an entries frame sent ahead, as prepared, and the last
+// index it carries.
+type heldAhead struct {
+	f    *Frame
+	pre  *Prepared
+	last uint64
 }
 
 type chanState struct {
@@ -404,6 +420,14 @@ type outLog struct {
 	// while they are (see Writing): flush reuses it for a frame that ends
 	// at its size, under its key seq, with its root.
 	presigned presigned
+	// ahead is the frame of entries from..to sent ahead on conn while
+	// they were written (FrameAhead): once they are durable, flush sends
+	// only FrameDurable for it, if it would send that very frame there.
+	ahead struct {
+		conn     ConnID
+		from, to uint64
+	}
+	sentAhead []byte // the checkpoint the frame sent ahead carried
 	// The key epoch new entries are sealed under (docs/PROTOCOL.md,
 	// "Envelope"): begun with the peer's HPKE key epochTo, under this
 	// station's key epochSeq, with epochLeft entries left before a new
@@ -1076,7 +1100,13 @@ func (c *Core) connected(ev Connected) {
 }
 
 func (c *Core) disconnected(ev Disconnected) {
-	if p := c.peers[ev.Peer]; p != nil && c.pathOf(p, ev.Conn) != nil {
+	p := c.peers[ev.Peer]
+	if p == nil {
+		return
+	}
+	// What the peer sent ahead on it never became durable here.
+	delete(p.ahead, ev.Conn)
+	if c.pathOf(p, ev.Conn) != nil {
 		c.lostPath(p, ev.Conn)
 	}
 }
@@ -1100,17 +1130,17 @@ func (c *Core) flush(peerName string) {
 		for cs.blocked == "" && m.sent < m.durable && m.sent-m.delivered < uint64(c.cfg.Window) {
 			end := min(m.durable, m.sent+uint64(c.cfg.MaxBatch), m.delivered+uint64(c.cfg.Window))
 			f := &Frame{Type: FrameEntries, Channel: id, Author: c.keys.Name}
-			bytes := 0
+			size := 0
 			seq := seqAt(m.keys, m.sent+1)
 			for i := m.sent + 1; i <= end; i++ {
 				raw := m.pending[i-m.delivered-1].raw
 				// A frame never spans a key change: its entries and its
 				// checkpoint are signed by one key.
-				if bytes > 0 && (bytes+len(raw) > c.cfg.MaxBatchBytes || seqAt(m.keys, i) != seq) {
+				if size > 0 && (size+len(raw) > c.cfg.MaxBatchBytes || seqAt(m.keys, i) != seq) {
 					end = i - 1
 					break
 				}
-				bytes += len(raw)
+				size += len(raw)
 				f.Entries = append(f.Entries, raw)
 			}
 			root := m.pending[end-m.delivered-1].root
@@ -1131,6 +1161,11 @@ func (c *Core) flush(peerName string) {
 				m.signed = map[uint64][]byte{}
 			}
 			m.signed[end] = signed
+			if a := m.ahead; a.conn == p.out && a.from == m.sent+1 && a.to == end && bytes.Equal(signed, m.sentAhead) {
+				// The peer holds this very frame: say it is durable.
+				f = &Frame{Type: FrameDurable, Channel: id, Author: c.keys.Name, From: end}
+			}
+			m.ahead.conn, m.sentAhead = 0, nil
 			c.emit(Send{Peer: peerName, Conn: p.out, Data: f.Encode()})
 			m.sent = end
 		}
@@ -1161,8 +1196,41 @@ func (c *Core) writing() {
 		}
 		root := m.pending[m.size-m.delivered-1].root
 		m.presigned = presigned{size: m.size, seq: seq, root: root, signed: c.signCheckpoint(id, m.size, root, seq)}
+		c.sendAhead(cs)
 	}
 	c.appended = c.appended[:0]
+}
+
+// sendAhead sends the entries being written, under the checkpoint just
+// signed ahead, as a FrameAhead: the peer checks them now, while the disk
+// writes, holds them, and takes them when the FrameDurable flush sends in
+// place of their entries frame comes. Only on a direct path to a peer of
+// protocol version 3 or later, whose connection ends, and what it holds
+// with it, if this process does: a relay would deliver them however long
+// after. Only when nothing durable is left unsent before them, and when
+// they fit one frame, so that flush would send exactly this frame.
+func (c *Core) sendAhead(cs *chanState) {
+	m := &cs.mine
+	p := c.peers[cs.rec.Peer]
+	if p == nil || !p.ready || cs.blocked != "" || m.sent != m.durable {
+		return
+	}
+	x := c.pathOf(p, p.out)
+	if x == nil || x.name != "direct" || x.version < 3 {
+		return
+	}
+	f := &Frame{Type: FrameAhead, Channel: cs.rec.ID, Author: c.keys.Name, Checkpoint: m.presigned.signed}
+	size := 0
+	for i := m.sent + 1; i <= m.size; i++ {
+		raw := m.pending[i-m.delivered-1].raw
+		if size += len(raw); len(f.Entries) > 0 && size > c.cfg.MaxBatchBytes {
+			return
+		}
+		f.Entries = append(f.Entries, raw)
+	}
+	m.ahead.conn, m.ahead.from, m.ahead.to, m.sentAhead = p.out, m.sent+1, m.size, m.presigned.signed
+	c.Stats.SentAhead++
+	c.emit(Send{Peer: p.card.Name, Conn: p.out, Data: f.Encode()})
 }
 
 // signCheckpoint signs the checkpoint of this station's log on channel id
@@ -1206,6 +1274,10 @@ func (c *Core) frameIn(ev FrameIn) {
 		c.status(p, ev.Conn, f)
 	case FrameEntries:
 		c.entries(p, ev.Conn, f, ev.Pre)
+	case FrameAhead:
+		c.holdAhead(p, ev.Conn, f, ev.Pre)
+	case FrameDurable:
+		c.takeAhead(p, ev.Conn, f)
 	case FrameReceipt:
 		c.receipt(p, ev.Conn, f)
 	case FrameResend:
@@ -1229,11 +1301,53 @@ func (c *Core) frameIn(ev FrameIn) {
 	}
 }
 
+// holdAhead keeps an entries frame the peer sent ahead of writing its
+// entries, as prepared (its signatures checked on the connection's
+// goroutine meanwhile), until its durable frame: nothing of it is taken,
+// stored or shown before. One per channel and connection; a later one
+// replaces it, and the connection's end drops it.
+func (c *Core) holdAhead(p *peer, conn ConnID, f *Frame, pre *Prepared) {
+	if f.Author != p.card.Name {
+		c.reject(p, conn, "wrong author", f.Channel, "%s sent entries of %s's log %s", p.card.Name, f.Author, f.Channel)
+		return
+	}
+	cp, err := transcript.ParseCheckpointText(noteText(f.Checkpoint))
+	if err != nil || cp.Origin != transcript.Origin(f.Channel, p.card.Name) {
+		if err == nil {
+			err = fmt.Errorf("origin %q", cp.Origin)
+		}
+		c.reject(p, conn, "bad checkpoint", f.Channel, "entries from %s for %s refused: checkpoint: %v", p.card.Name, f.Channel, err)
+		return
+	}
+	if p.ahead == nil {
+		p.ahead = map[ConnID]map[string]heldAhead{}
+	}
+	if p.ahead[conn] == nil {
+		p.ahead[conn] = map[string]heldAhead{}
+	}
+	p.ahead[conn][f.Channel] = heldAhead{f: f, pre: pre, last: cp.Size}
+}
+
+// takeAhead takes the entries held for a durable frame, as if their
+// entries frame came now; it counts a durable frame with nothing held
+// to match (sent after a frame lost, or held on a connection since
+// closed), for which the author sends the entries again (ResendAfter).
+func (c *Core) takeAhead(p *peer, conn ConnID, f *Frame) {
+	h, ok := p.ahead[conn][f.Channel]
+	if !ok || f.Author != p.card.Name || h.last != f.From {
+		c.Stats.MissedAhead++
+		return
+	}
+	delete(p.ahead[conn], f.Channel)
+	c.Stats.TakenAhead++
+	c.entries(p, conn, h.f, h.pre)
+}
+
 func (c *Core) versionOK(p *peer, conn ConnID, v uint16) bool {
-	if v == Version {
+	if v >= MinVersion && v <= Version {
 		return true
 	}
-	c.reject(p, conn, "protocol version", "", "%s: protocol version %d is not compatible: %s speaks version %d", p.card.Name, v, c.keys.Name, Version)
+	c.reject(p, conn, "protocol version", "", "%s: protocol version %d is not compatible: %s speaks versions %d to %d", p.card.Name, v, c.keys.Name, MinVersion, Version)
 	return false
 }
 
@@ -1258,6 +1372,7 @@ func (c *Core) status(p *peer, conn ConnID, f *Frame) {
 	if x == nil || !x.outbound || !c.versionOK(p, conn, f.Version) {
 		return
 	}
+	x.version = f.Version
 	held := map[string]LogStatus{}
 	for _, l := range f.Logs {
 		held[l.Channel] = l

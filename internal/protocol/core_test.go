@@ -808,8 +808,15 @@ func TestSignedWhileWriting(t *testing.T) {
 	if ahead.signed == nil || ahead.size != m.size {
 		t.Fatalf("after Writing, the checkpoint signed ahead is at %d (%d bytes); want the log's size %d", ahead.size, len(ahead.signed), m.size)
 	}
-	if len(s.net) != 0 {
-		t.Fatal("something was sent before the write was durable")
+	// Only the entries, sent ahead to be checked while the write goes on,
+	// under the checkpoint signed ahead; nothing that counts.
+	for _, p := range s.net {
+		if f, err := DecodeFrame(p.data); err != nil || f.Type != FrameAhead || !bytes.Equal(f.Checkpoint, ahead.signed) {
+			t.Fatalf("sent before the write was durable: %+v, %v; want only the entries sent ahead under the checkpoint signed ahead", f, err)
+		}
+	}
+	if len(s.net) != 1 || a.core.Stats.SentAhead != 1 {
+		t.Fatalf("%d frames sent while writing, SentAhead %d; want the one frame sent ahead", len(s.net), a.core.Stats.SentAhead)
 	}
 	s.sync(a)
 	sent := func(from *simNode, typ FrameType) *Frame {
@@ -822,13 +829,24 @@ func TestSignedWhileWriting(t *testing.T) {
 		t.Fatalf("%s sent no frame of type %d", from.name, typ)
 		return nil
 	}
-	if f := sent(a, FrameEntries); !bytes.Equal(f.Checkpoint, ahead.signed) {
+	if f := sent(a, FrameAhead); !bytes.Equal(f.Checkpoint, ahead.signed) {
 		t.Errorf("the checkpoint sent is not the one signed ahead:\n%s\nwant\n%s", f.Checkpoint, ahead.signed)
 	}
+	// Once durable, only the word that it is.
+	if f := sent(a, FrameDurable); f.From != ahead.size || f.Author != a.name {
+		t.Errorf("durable frame %+v, want %s's log durable to %d", f, a.name, ahead.size)
+	}
 
-	// BRAVO takes the entry; while it is written, it cosigns ahead, then
-	// rotates its keys.
+	// BRAVO holds the entry sent ahead and takes it on the durable frame;
+	// while it is written, it cosigns ahead, then rotates its keys.
 	s.deliver()
+	if len(b.unsynced) != 0 {
+		t.Fatal("BRAVO took the entry sent ahead before it was durable")
+	}
+	s.deliver()
+	if b.core.Stats.TakenAhead != 1 {
+		t.Fatalf("BRAVO took %d frames sent ahead, want 1", b.core.Stats.TakenAhead)
+	}
 	if len(b.unsynced) == 0 {
 		t.Fatal("BRAVO has nothing to write")
 	}

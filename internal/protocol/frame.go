@@ -12,8 +12,12 @@ import (
 
 // Version is the protocol version a station states when it connects.
 // Version 2 seals bodies under key epochs (HLE2 envelopes), which a
-// version 1 station cannot open.
-const Version = 2
+// version 1 station cannot open. Version 3 adds the ahead and durable
+// frames; a version 3 station speaks to a version 2 peer without them.
+const Version = 3
+
+// MinVersion is the oldest protocol version a station accepts from a peer.
+const MinVersion = 2
 
 // MaxFrame is the largest frame a station reads, in bytes.
 const MaxFrame = 4 << 20
@@ -36,6 +40,11 @@ const (
 	FrameProbe      FrameType = 7 // either way: a machine-answered link test on a channel
 	FrameProbeReply FrameType = 8 // the answer, with the answerer's clock
 	FrameFetch      FrameType = 9 // author → receiver: send my own log back from an index (after a restore)
+	// Version 3: entries sent while the author's write of them is under
+	// way, held by the receiver until the durable frame says they are
+	// written (docs/PROTOCOL.md, "Sent ahead").
+	FrameAhead   FrameType = 10 // author → receiver: as entries, not yet durable at the author
+	FrameDurable FrameType = 11 // author → receiver: the entries sent ahead up to an index are durable
 )
 
 func (t FrameType) String() string {
@@ -52,6 +61,10 @@ func (t FrameType) String() string {
 		return "resend"
 	case FrameFetch:
 		return "fetch"
+	case FrameAhead:
+		return "ahead"
+	case FrameDurable:
+		return "durable"
 	case FrameError:
 		return "error"
 	case FrameProbe:
@@ -70,7 +83,7 @@ type Frame struct {
 	Author     string      // entries, receipt, resend: whose log
 	Checkpoint []byte      // entries: signed by the author; receipt: cosigned
 	Entries    [][]byte    // entries: exact envelope bytes
-	From       uint64      // resend, fetch
+	From       uint64      // resend, fetch; durable: the last index durable
 	Logs       []LogStatus // status
 	Text       string      // error
 	Seq        uint64      // probe, probe-reply
@@ -111,7 +124,7 @@ func (f *Frame) Encode() []byte {
 			b.AddUint64(l.Size)
 			addBytes16(b, l.Receipt)
 		}
-	case FrameEntries:
+	case FrameEntries, FrameAhead:
 		addString(b, f.Channel)
 		addString(b, f.Author)
 		addBytes16(b, f.Checkpoint)
@@ -123,7 +136,7 @@ func (f *Frame) Encode() []byte {
 		addString(b, f.Channel)
 		addString(b, f.Author)
 		addBytes16(b, f.Checkpoint)
-	case FrameResend, FrameFetch:
+	case FrameResend, FrameFetch, FrameDurable:
 		addString(b, f.Channel)
 		addString(b, f.Author)
 		b.AddUint64(f.From)
@@ -188,11 +201,11 @@ func DecodeFrame(p []byte) (*Frame, error) {
 			ok = readString(&l.Channel) && readString(&l.Author) && s.ReadUint64(&l.Size) && readBytes16(&l.Receipt)
 			f.Logs = append(f.Logs, l)
 		}
-	case FrameEntries:
+	case FrameEntries, FrameAhead:
 		var n uint16
 		ok = readString(&f.Channel) && readString(&f.Author) && readBytes16(&f.Checkpoint) && s.ReadUint16(&n)
 		if ok && n == 0 {
-			return nil, fmt.Errorf("%w: entries frame with no entries", ErrFrame)
+			return nil, fmt.Errorf("%w: %s frame with no entries", ErrFrame, f.Type)
 		}
 		for i := 0; ok && i < int(n); i++ {
 			var e cryptobyte.String
@@ -204,7 +217,7 @@ func DecodeFrame(p []byte) (*Frame, error) {
 		}
 	case FrameReceipt:
 		ok = readString(&f.Channel) && readString(&f.Author) && readBytes16(&f.Checkpoint)
-	case FrameResend, FrameFetch:
+	case FrameResend, FrameFetch, FrameDurable:
 		ok = readString(&f.Channel) && readString(&f.Author) && s.ReadUint64(&f.From)
 	case FrameError:
 		var text []byte

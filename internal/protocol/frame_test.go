@@ -27,7 +27,7 @@ func frameSamples() []frameSample {
 	cp := []byte("hotline/red-blue.1/alpha\n3\nAAAA\n\n— alpha xyz\n")
 	return []frameSample{
 		{"hello", protocol.Frame{Type: protocol.FrameHello, Version: protocol.Version},
-			[]byte{1, 0, 2}},
+			[]byte{1, 0, 3}},
 		{"hello max version", protocol.Frame{Type: protocol.FrameHello, Version: 0xffff}, []byte{1, 0xff, 0xff}},
 		{"status no logs", protocol.Frame{Type: protocol.FrameStatus, Version: 1},
 			[]byte{2, 0, 1, 0, 0}},
@@ -53,6 +53,13 @@ func frameSamples() []frameSample {
 			[]byte{5, 1, 'c', 1, 'a', 1, 2, 3, 4, 5, 6, 7, 8}},
 		{"fetch", protocol.Frame{Type: protocol.FrameFetch, Channel: "c", Author: "a", From: 3},
 			[]byte{9, 1, 'c', 1, 'a', 0, 0, 0, 0, 0, 0, 0, 3}},
+		{"ahead", protocol.Frame{Type: protocol.FrameAhead, Channel: "c", Author: "a",
+			Checkpoint: []byte("cp"), Entries: [][]byte{[]byte("e1")}},
+			[]byte{10, 1, 'c', 1, 'a', 0, 2, 'c', 'p', 0, 1, 0, 0, 2, 'e', '1'}},
+		{"ahead three", protocol.Frame{Type: protocol.FrameAhead, Channel: "red-blue.1", Author: "alpha",
+			Checkpoint: cp, Entries: [][]byte{[]byte("HLE2 one"), bytes.Repeat([]byte{0xfe}, 300), []byte("three")}}, nil},
+		{"durable", protocol.Frame{Type: protocol.FrameDurable, Channel: "c", Author: "a", From: 0x0102},
+			[]byte{11, 1, 'c', 1, 'a', 0, 0, 0, 0, 0, 0, 1, 2}},
 		{"error", protocol.Frame{Type: protocol.FrameError, Text: "no"}, []byte{6, 0, 2, 'n', 'o'}},
 		{"error unicode", protocol.Frame{Type: protocol.FrameError, Text: "отказано: 拒绝"}, nil},
 		{"probe", protocol.Frame{Type: protocol.FrameProbe, Channel: "c", Seq: 2, Time: time.Unix(0, 0x0102)},
@@ -147,6 +154,8 @@ func TestFrameFieldsForOtherTypes(t *testing.T) {
 		protocol.FrameReceipt:    {"Channel", "Author", "Checkpoint"},
 		protocol.FrameResend:     {"Channel", "Author", "From"},
 		protocol.FrameFetch:      {"Channel", "Author", "From"},
+		protocol.FrameAhead:      {"Channel", "Author", "Checkpoint", "Entries"},
+		protocol.FrameDurable:    {"Channel", "Author", "From"},
 		protocol.FrameError:      {"Text"},
 		protocol.FrameProbe:      {"Channel", "Seq", "Time"},
 		protocol.FrameProbeReply: {"Channel", "Seq", "Time", "PeerTime"},
@@ -218,8 +227,12 @@ func TestFrameDecodeRejects(t *testing.T) {
 		{"empty", nil, nil, "empty"},
 		{"type 0", []byte{0}, nil, "unknown type 0"},
 		{"type 0 with payload", []byte{0, 0, 1}, nil, "unknown type 0"},
-		{"type 10", []byte{10, 0, 1}, nil, "unknown type 10"},
-		{"type 11", []byte{11}, nil, "unknown type 11"},
+		{"type 12", []byte{12, 0, 1}, nil, "unknown type 12"},
+		{"type 13", []byte{13}, nil, "unknown type 13"},
+		{"ahead with zero entries", []byte{10, 1, 'c', 1, 'a', 0, 0, 0, 0}, nil, "ahead frame with no entries"},
+		{"ahead truncated", []byte{10, 0, 1}, nil, "truncated ahead"},
+		{"durable truncated", []byte{11, 1, 'c', 1, 'a', 0, 0, 0}, nil, "truncated durable"},
+		{"durable with trailing data", []byte{11, 1, 'c', 1, 'a', 0, 0, 0, 0, 0, 0, 0, 1, 9}, nil, "trailing"},
 		{"fetch truncated", []byte{9, 1, 'c', 1, 'a', 0, 0}, nil, "truncated fetch"},
 		{"probe truncated", []byte{7, 1, 'c', 0, 0, 0}, nil, "truncated probe"},
 		{"probe reply without its time", []byte{8, 1, 'c', 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 1, 2}, nil, "truncated probe-reply"},
@@ -326,7 +339,9 @@ func TestFrameTypeString(t *testing.T) {
 		{protocol.FrameProbe, "probe"},
 		{protocol.FrameProbeReply, "probe-reply"},
 		{protocol.FrameFetch, "fetch"},
-		{10, "frame(10)"},
+		{protocol.FrameAhead, "ahead"},
+		{protocol.FrameDurable, "durable"},
+		{12, "frame(12)"},
 	}
 	for _, tt := range tests {
 		if got := tt.ft.String(); got != tt.want {
@@ -367,7 +382,7 @@ func FuzzDecodeFrame(f *testing.F) {
 		if fr.Type.String() == "" || strings.HasPrefix(fr.Type.String(), "frame(") {
 			t.Fatalf("accepted unknown type %d", fr.Type)
 		}
-		if fr.Type == protocol.FrameEntries && len(fr.Entries) == 0 {
+		if (fr.Type == protocol.FrameEntries || fr.Type == protocol.FrameAhead) && len(fr.Entries) == 0 {
 			t.Fatal("accepted an entries frame with no entries")
 		}
 		for _, e := range fr.Entries {

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"encoding/json"
 	"testing"
 	"testing/cryptotest"
 	"time"
@@ -66,6 +67,32 @@ func TestLostEntriesOnLivePath(t *testing.T) {
 	checkInvariants(t, s)
 }
 
+// TestLostAheadIsResent: the entries sent ahead of their write are lost
+// on a path that stays up. Their durable frame finds nothing held, which
+// the receiver counts and otherwise ignores; without a receipt within
+// ResendAfter the author sends the entries again, in an entries frame.
+func TestLostAheadIsResent(t *testing.T) {
+	cryptotest.SetGlobalRandom(t, 34)
+	s := newSim(t, 34)
+	a, b := s.nodes[0], s.nodes[1]
+	var lost *int
+	s.lose, lost = loseOnce(a, FrameAhead)
+	body, _ := json.Marshal(TextBody{Text: "sent ahead, lost"})
+	s.request(a, func(id uint64) Event {
+		return Submit{ID: id, Channel: "ops", Kind: envelope.Text, Precedence: envelope.Flash, Body: body}
+	})
+	s.step(a, Writing{})
+	s.settle(100000)
+	if i := s.info(a, "ops"); *lost != 1 || b.core.Stats.MissedAhead != 1 || i.Delivered == i.Written {
+		t.Fatalf("lost %d ahead frames, %d durable frames missed; delivered %d of %d", *lost, b.core.Stats.MissedAhead, i.Delivered, i.Written)
+	}
+	s.run(ResendAfter + 2*PingEvery)
+	if i := s.info(a, "ops"); i.Delivered != i.Written {
+		t.Fatalf("after %s: delivered %d of %d", ResendAfter, i.Delivered, i.Written)
+	}
+	checkInvariants(t, s)
+}
+
 // TestInboundChoiceIsDeterministic: when the inbound connection receipts
 // go on is lost and two others were last heard at the same moment, the
 // newer one is taken, whatever the order of the map that holds them.
@@ -118,4 +145,42 @@ func TestStaleStatusesDoNotResend(t *testing.T) {
 	if frames > 0 {
 		t.Fatalf("20 stale statuses on the active path made %d entries frames go again", frames)
 	}
+}
+
+// TestVersion2Peer: a station speaks to a peer of protocol version 2: it
+// answers its hello with a status, and sends it entries frames, never
+// frames sent ahead, which a version 2 station does not know.
+func TestVersion2Peer(t *testing.T) {
+	cryptotest.SetGlobalRandom(t, 35)
+	s := newSim(t, 35)
+	a, b := s.nodes[0], s.nodes[1]
+	for _, act := range b.core.Step(s.now, FrameIn{Peer: "ALPHA", Conn: a.out, Data: (&Frame{Type: FrameHello, Version: 2}).Encode()}) {
+		if x, ok := act.(Send); ok && FrameType(x.Data[0]) != FrameStatus {
+			t.Fatalf("BRAVO answered a hello of version 2 with a %s frame", FrameType(x.Data[0]))
+		}
+	}
+	// ALPHA's outbound path, as a version 2 peer's status leaves it.
+	for _, x := range a.core.peers["BRAVO"].paths {
+		x.version = 2
+	}
+	sent := map[FrameType]int{}
+	s.lose = func(p packet) bool {
+		if p.from == a {
+			sent[FrameType(p.data[0])]++
+		}
+		return false
+	}
+	body, _ := json.Marshal(TextBody{Text: "to a version 2 peer"})
+	s.request(a, func(id uint64) Event {
+		return Submit{ID: id, Channel: "ops", Kind: envelope.Text, Precedence: envelope.Flash, Body: body}
+	})
+	s.step(a, Writing{})
+	s.settle(100000)
+	if sent[FrameAhead]+sent[FrameDurable] > 0 || sent[FrameEntries] == 0 {
+		t.Errorf("to a version 2 peer ALPHA sent %v; want entries frames only", sent)
+	}
+	if i := s.info(a, "ops"); i.Delivered != i.Written {
+		t.Errorf("delivered %d of %d", i.Delivered, i.Written)
+	}
+	checkInvariants(t, s)
 }

@@ -34,7 +34,8 @@ type path struct {
 	name     string
 	rank     int // lower is preferred
 	outbound bool
-	ready    bool // outbound: the peer's status arrived on it
+	ready    bool   // outbound: the peer's status arrived on it
+	version  uint16 // outbound: the protocol version the peer's status stated
 	since    time.Time
 	heard    time.Time // last frame received on it
 	hello    time.Time // outbound: when hello was last sent on it

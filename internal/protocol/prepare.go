@@ -48,7 +48,7 @@ type Opened struct {
 func Prepare(data []byte, peerKey ed25519.PublicKey, self *identity.Keys) *Prepared {
 	pre := &Prepared{key: peerKey}
 	pre.Frame, pre.Err = DecodeFrame(data)
-	if pre.Err != nil || pre.Frame.Type != FrameEntries {
+	if pre.Err != nil || pre.Frame.Type != FrameEntries && pre.Frame.Type != FrameAhead {
 		return pre
 	}
 	// The checkpoint's signature too, here rather than in the core's loop.

@@ -113,6 +113,7 @@ func TestCoreRefuses(t *testing.T) {
 		{"receipt cosigned by another key", a, forgedReceipt, "receipt by unknown key", nil},
 		{"receipt cosigned under another name", a, foreignReceipt, "bad cosignature", nil},
 		{"hello with another protocol version", b, (&Frame{Type: FrameHello, Version: Version + 1}).Encode(), "protocol version", nil},
+		{"hello with a protocol version too old", b, (&Frame{Type: FrameHello, Version: MinVersion - 1}).Encode(), "protocol version", nil},
 		{"entry signed by another key, prepared against that key", b, frame("ops", a.keys, entry("ops", next, impostor)), "bad entry", impostor},
 		{"entry signed by another key, prepared", b, frame("ops", a.keys, entry("ops", next, impostor)), "bad entry", a.keys},
 		// The connection's goroutine checks the checkpoint too; the core
@@ -169,6 +170,92 @@ func TestCoreRefuses(t *testing.T) {
 			}
 		})
 	}
+
+	// Entries sent ahead of their author's write are held, not taken,
+	// until their durable frame; then they are checked as an entries frame
+	// is, and a bad one refused as one is.
+	ahead := func(data []byte) []byte {
+		f, err := DecodeFrame(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Type = FrameAhead
+		return f.Encode()
+	}
+	durable := func(last uint64) []byte {
+		return (&Frame{Type: FrameDurable, Channel: "ops", Author: "ALPHA", From: last}).Encode()
+	}
+	noWrite := func(t *testing.T, what string) {
+		t.Helper()
+		for _, p := range b.unsynced {
+			if len(p.Batch.Entries)+len(p.Batch.Logs)+len(p.Batch.Receipts) > 0 {
+				t.Errorf("%s led to a write: %+v", what, p.Batch)
+			}
+		}
+	}
+	t.Run("bad entry sent ahead", func(t *testing.T) {
+		s.dial(a)
+		conn := a.out
+		s.net = nil
+		before := snapshotDisk(b)
+		refused := b.core.Stats.Refused["bad entry"]
+		bad := frame("ops", a.keys, entry("ops", next, impostor))
+		s.step(b, FrameIn{Peer: "ALPHA", Conn: conn, Data: ahead(bad), Pre: Prepare(ahead(bad), a.keys.SignPublic(), b.keys)})
+		if len(s.net) != 0 || b.core.Stats.Refused["bad entry"] != refused {
+			t.Fatalf("held entries sent ahead were answered (%d frames) or refused before their durable frame", len(s.net))
+		}
+		noWrite(t, "entries held ahead")
+		s.step(b, FrameIn{Peer: "ALPHA", Conn: conn, Data: durable(next)})
+		if b.core.Stats.Refused["bad entry"] != refused+1 {
+			t.Errorf("refused[bad entry] = %d on the durable frame, want %d", b.core.Stats.Refused["bad entry"], refused+1)
+		}
+		if _, alive := s.conns[conn]; alive {
+			t.Error("the connection is still open")
+		}
+		noWrite(t, "a bad entry sent ahead")
+		s.settle(10000)
+		if !bytes.Equal(before, snapshotDisk(b)) {
+			t.Error("a bad entry sent ahead changed what is stored")
+		}
+	})
+	t.Run("durable with nothing held", func(t *testing.T) {
+		s.dial(a)
+		conn := a.out
+		s.net = nil
+		before := snapshotDisk(b)
+		missed := b.core.Stats.MissedAhead
+		// Held on a connection that then closed: gone with it.
+		good := frame("ops", a.keys, entry("ops", next, a.keys))
+		s.step(b, FrameIn{Peer: "ALPHA", Conn: conn, Data: ahead(good)})
+		s.cut(conn)
+		s.dial(a)
+		s.net = nil
+		for _, last := range []uint64{next, next + 5} {
+			s.step(b, FrameIn{Peer: "ALPHA", Conn: a.out, Data: durable(last)})
+		}
+		if b.core.Stats.MissedAhead != missed+2 {
+			t.Errorf("MissedAhead = %d, want %d", b.core.Stats.MissedAhead, missed+2)
+		}
+		if _, alive := s.conns[a.out]; !alive {
+			t.Error("a durable frame with nothing held closed the connection")
+		}
+		noWrite(t, "a durable frame with nothing held")
+		s.settle(10000)
+		if !bytes.Equal(before, snapshotDisk(b)) {
+			t.Error("a durable frame with nothing held changed what is stored")
+		}
+	})
+	t.Run("entries of another author's log sent ahead", func(t *testing.T) {
+		s.dial(a)
+		conn := a.out
+		refused := b.core.Stats.Refused["wrong author"]
+		data := (&Frame{Type: FrameAhead, Channel: "ops", Author: "BRAVO", Checkpoint: []byte("x"), Entries: [][]byte{entry("ops", next, a.keys)}}).Encode()
+		s.step(b, FrameIn{Peer: "ALPHA", Conn: conn, Data: data})
+		if b.core.Stats.Refused["wrong author"] != refused+1 {
+			t.Errorf("refused[wrong author] = %d, want %d", b.core.Stats.Refused["wrong author"], refused+1)
+		}
+		s.settle(10000)
+	})
 
 	// A replayed frame is not refused: its entries are duplicates, ignored,
 	// and the receipt held for them is sent again.

@@ -262,7 +262,7 @@ func (w *World) finalCheck() {
 			w.report.CoreRefused[reason] += n
 		}
 		w.report.Duplicates += s.core.Stats.Duplicates
-		w.report.SignedAhead += s.core.Stats.SignedAhead
+		w.countAhead(s.core)
 	}
 	if w.cfg.Faults < 0 && len(w.report.CoreRefused) > 0 {
 		w.violate("no refusal without a fault", "with no fault injected, the cores refused %v", w.report.CoreRefused)
@@ -271,6 +271,15 @@ func (w *World) finalCheck() {
 
 // checkChannel checks one channel's two logs on both disks, its two
 // transcripts, and that both stations agree on its suspensions.
+// countAhead adds what core did ahead of its writes to the report: at the
+// end, and when its station crashes, so that the counts cover every life.
+func (w *World) countAhead(core *protocol.Core) {
+	w.report.SignedAhead += core.Stats.SignedAhead
+	w.report.SentAhead += core.Stats.SentAhead
+	w.report.TakenAhead += core.Stats.TakenAhead
+	w.report.MissedAhead += core.Stats.MissedAhead
+}
+
 func (w *World) checkChannel(ch string, x, y *Station, infos map[string]map[string]protocol.ChannelInfo) bool {
 	for _, side := range [][2]*Station{{x, y}, {y, x}} {
 		author, receiver := side[0], side[1]

@@ -143,10 +143,16 @@ type Report struct {
 	CoreRefused map[string]int
 	Duplicates  int
 	// SignedAhead counts the checkpoints and receipts the cores signed
-	// while the write they waited for was under way.
+	// while the write they waited for was under way (all the cores'
+	// lives, as the counts below).
 	SignedAhead int
-	messages    int
-	Violations  []Violation
+	// SentAhead counts the entries frames sent ahead of their write
+	// (protocol.FrameAhead), TakenAhead those the receivers took on their
+	// durable frame, MissedAhead the durable frames that found nothing
+	// held.
+	SentAhead, TakenAhead, MissedAhead int
+	messages                           int
+	Violations                         []Violation
 	// Digest covers every step (the event, the actions, frame bytes): two
 	// runs of one seed with deterministic crypto have the same digest.
 	Digest string

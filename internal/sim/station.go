@@ -309,6 +309,7 @@ func (s *Station) crash(down time.Duration) {
 	s.held = map[uint64][]protocol.Notify{}
 	s.reqs = map[uint64]request{}
 	s.wakeAt = time.Time{}
+	w.countAhead(s.core)
 	s.core = nil
 	for _, c := range w.connsOf(s) {
 		w.dropEnd(c, s)

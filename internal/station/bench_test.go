@@ -127,8 +127,10 @@ func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, n
 
 // TestSignedAheadWhileWriting: the station's loop tells the core once the
 // writer has begun a group (protocol.Writing), so that the author's
-// checkpoint and the receiver's receipt are signed while the disk writes;
-// both leave signed ahead, and the message is delivered.
+// checkpoint and the receiver's receipt are signed while the disk writes,
+// and the entries go ahead, to be checked by the receiver meanwhile; both
+// leave signed ahead, the receiver takes the entries sent ahead on their
+// durable frame, and the message is delivered.
 func TestSignedAheadWhileWriting(t *testing.T) {
 	a, b := benchPair(t)
 	notes, cancel := a.Subscribe()
@@ -148,6 +150,12 @@ func TestSignedAheadWhileWriting(t *testing.T) {
 			t.Fatal(err)
 		}
 		return n
+	}
+	var sent, taken int
+	a.inLoop(ctx, func() { sent = a.core.Stats.SentAhead })
+	b.inLoop(ctx, func() { taken = b.core.Stats.TakenAhead })
+	if sent == 0 || taken == 0 {
+		t.Errorf("the author sent %d entries frames ahead of their write, the receiver took %d; want some", sent, taken)
 	}
 	if n := ahead(a); n == 0 {
 		t.Error("the author signed no checkpoint ahead of its write")
