@@ -51,7 +51,7 @@ var alertFormats = map[string]map[string]string{
 		// Refused frames (the details of a refusal stay as written).
 		"refused (%s): %s": "已拒绝（%[1]s）：%[2]s",
 		"%s: protocol version %d is not compatible: %s speaks versions %d to %d": "%[1]s：协议版本 %[2]s 不兼容：%[3]s 使用版本 %[4]s 至 %[5]s",
-		"%s acknowledges entry %d, which this station never wrote":        "%[1]s 确认了第 %[2]s 条条目，但本站从未写过该条目",
+		"%s acknowledges entry %d, which this station never wrote":               "%[1]s 确认了第 %[2]s 条条目，但本站从未写过该条目",
 		"%s refused: %v":                                                      "%[1]s 被拒绝：%[2]s",
 		"%s refused: channel %s is not active":                                "%[1]s 被拒绝：频道 %[2]s 未启用",
 		"%s sent back %s, beyond its receipt (%d)":                            "%[1]s 回传了 %[2]s，超出其回执（%[3]s）",
