@@ -50,12 +50,14 @@ var alertFormats = map[string]map[string]string{
 
 		// Refused frames (the details of a refusal stay as written).
 		"refused (%s): %s": "已拒绝（%[1]s）：%[2]s",
-		"%s: protocol version %d is not compatible: %s speaks versions %d to %d": "%[1]s：协议版本 %[2]s 不兼容：%[3]s 使用版本 %[4]s 至 %[5]s",
-		"%s acknowledges entry %d, which this station never wrote":               "%[1]s 确认了第 %[2]s 条条目，但本站从未写过该条目",
+		"%s: protocol version %d is not compatible: %s speaks version %d": "%[1]s：协议版本 %[2]s 不兼容：%[3]s 使用版本 %[4]s",
+		"%s acknowledges entry %d, which this station never wrote":        "%[1]s 确认了第 %[2]s 条条目，但本站从未写过该条目",
 		"%s refused: %v":                                                      "%[1]s 被拒绝：%[2]s",
 		"%s refused: channel %s is not active":                                "%[1]s 被拒绝：频道 %[2]s 未启用",
 		"%s sent back %s, beyond its receipt (%d)":                            "%[1]s 回传了 %[2]s，超出其回执（%[3]s）",
 		"%s sent entries for channel %s, which is with %s":                    "%[1]s 发送了频道 %[2]s 的条目，但该频道属于与 %[3]s 的通信",
+		"%s sent entries ahead on a path other than a direct one: not held":   "%[1]s 经非直连路径预先发送条目：不予保留",
+		"%s said entries of %s's log %s are durable":                          "%[1]s 声称 %[2]s 的日志 %[3]s 中的条目已持久保存",
 		"%s sent entries of %s's log %s":                                      "%[1]s 发送了 %[2]s 的日志 %[3]s 中的条目",
 		"%s sent entries of %s's log %s, which is not fetching them":          "%[1]s 发送了 %[2]s 的日志 %[3]s 中的条目，但本站并未请求取回",
 		"%s: an agreement may only be entry 1":                                "%[1]s：频道协议只能是第 1 条条目",

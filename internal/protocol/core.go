@@ -122,14 +122,19 @@ type Persisted struct {
 	Err    error
 }
 
-// Writing reports that the batches asked for so far are being written.
-// Until they are durable, the core signs now what their durability will
-// let it send: the checkpoint of its own entries being written, the
-// receipt for the peer's. Nothing leaves before Persisted; the signatures
-// are the ones it would make then (Ed25519 signs deterministically), made
-// while the disk works instead of after. A station that never reports it
-// signs at Persisted, as before.
-type Writing struct{}
+// Writing reports that the batches up to write Through (all those asked
+// for so far if it is 0) are being written. Until they are durable, the
+// core signs now what their durability will let it send: the checkpoint
+// of its own entries being written, the receipt for the peer's; the
+// signatures are the ones it would make then (Ed25519 signs
+// deterministically), made while the disk works instead of after. It
+// also sends the entries ahead, to be checked and held by the peer until
+// a durable frame (docs/PROTOCOL.md, "Sent ahead"); nothing that counts
+// leaves before Persisted. A station that never reports it signs at
+// Persisted, as before.
+type Writing struct {
+	Through uint64
+}
 
 // LinkRefused reports a connection the link layer refused (an unpinned
 // key, a failed handshake), so that it is counted and shown.
@@ -341,6 +346,7 @@ type heldAhead struct {
 	f    *Frame
 	pre  *Prepared
 	last uint64
+	size int // bytes of entries and checkpoint
 }
 
 type chanState struct {
@@ -394,6 +400,8 @@ func (cg *cosigning) receiptBy(s note.Signer) (r []byte, ahead bool) {
 	return r, false
 }
 
+type sizeAt struct{ write, size uint64 }
+
 type pendingEntry struct {
 	raw  []byte
 	root []byte
@@ -407,8 +415,12 @@ type outLog struct {
 	delivered uint64         // covered by the peer's cosignature
 	progress  time.Time      // when delivered last grew, or sending from it began
 	pending   []pendingEntry // entries delivered+1 .. size
-	receipt   []byte
-	keys      []logKey // where the key signing this log changes
+	// writes is the log's size at each write not yet durable that
+	// appended to it, in order: what a group being written (Writing)
+	// holds of the log.
+	writes  []sizeAt
+	receipt []byte
+	keys    []logKey // where the key signing this log changes
 	// unchecked is the latest receipt cosigned by a key of the peer's not
 	// yet known here; it is checked again when the peer's chain grows.
 	unchecked []byte
@@ -682,7 +694,7 @@ func (c *Core) Step(now time.Time, ev Event) []Action {
 	case Persisted:
 		c.persisted(ev)
 	case Writing:
-		c.writing()
+		c.writing(ev.Through)
 	case LinkRefused:
 		level := ev.Level
 		if level == "" {
@@ -786,6 +798,9 @@ func (c *Core) persisted(ev Persisted) {
 		}
 	}()
 	c.cosigns = slices.DeleteFunc(c.cosigns, func(cg *cosigning) bool { return cg.done })
+	for _, cs := range c.appended {
+		cs.mine.writes = slices.DeleteFunc(cs.mine.writes, func(w sizeAt) bool { return w.size <= cs.mine.durable })
+	}
 	c.appended = slices.DeleteFunc(c.appended, func(cs *chanState) bool { return cs.mine.durable >= cs.mine.size })
 	peers := slices.Sorted(maps.Keys(c.flushes))
 	clear(c.flushes)
@@ -895,6 +910,12 @@ func (c *Core) appendMine(reqID uint64, cs *chanState, kind envelope.Kind, prec 
 	cs.mine.size++
 	root := cs.mine.tree.Root()
 	cs.mine.pending = append(cs.mine.pending, pendingEntry{raw: raw, root: root})
+	// This step's batch becomes write c.write+1 (Step).
+	if w := &cs.mine.writes; len(*w) > 0 && (*w)[len(*w)-1].write == c.write+1 {
+		(*w)[len(*w)-1].size = cs.mine.size
+	} else {
+		*w = append(*w, sizeAt{write: c.write + 1, size: cs.mine.size})
+	}
 	if !slices.Contains(c.appended, cs) {
 		c.appended = append(c.appended, cs)
 	}
@@ -1175,60 +1196,74 @@ func (c *Core) flush(peerName string) {
 // writing signs ahead, while the disk writes, the checkpoint each log's
 // entries being written will be sent under and the receipts their
 // durability will give (see Writing).
-func (c *Core) writing() {
+func (c *Core) writing(through uint64) {
 	for _, cg := range c.cosigns {
 		if !cg.done {
 			cg.receiptBy(c.signer)
 		}
 	}
 	c.cosigns = nil
+	later := c.appended[:0]
 	for _, cs := range c.appended {
 		id, m := cs.rec.ID, &cs.mine
+		// The log's size at the group's last write to it: entries
+		// appended since are in a later group.
+		end := uint64(0)
+		rest := m.writes[:0]
+		for _, w := range m.writes {
+			if through == 0 || w.write <= through {
+				end = w.size
+			} else {
+				rest = append(rest, w)
+			}
+		}
+		m.writes = rest
+		if len(rest) > 0 {
+			later = append(later, cs)
+		}
 		// The frame flush will send once they are durable ends at the
 		// last of them if it holds every entry after those sent.
-		if m.size <= m.durable || m.sent >= m.size || m.presigned.size == m.size ||
-			m.size-m.sent > uint64(c.cfg.MaxBatch) || m.size-m.delivered > uint64(c.cfg.Window) {
+		if end <= m.durable || m.sent >= end || m.presigned.size == end ||
+			end-m.sent > uint64(c.cfg.MaxBatch) || end-m.delivered > uint64(c.cfg.Window) {
 			continue
 		}
-		seq := seqAt(m.keys, m.size)
+		seq := seqAt(m.keys, end)
 		if seqAt(m.keys, m.sent+1) != seq {
 			continue
 		}
-		root := m.pending[m.size-m.delivered-1].root
-		m.presigned = presigned{size: m.size, seq: seq, root: root, signed: c.signCheckpoint(id, m.size, root, seq)}
-		c.sendAhead(cs)
+		root := m.pending[end-m.delivered-1].root
+		m.presigned = presigned{size: end, seq: seq, root: root, signed: c.signCheckpoint(id, end, root, seq)}
+		c.sendAhead(cs, end)
 	}
-	c.appended = c.appended[:0]
+	c.appended = later
 }
 
 // sendAhead sends the entries being written, under the checkpoint just
 // signed ahead, as a FrameAhead: the peer checks them now, while the disk
 // writes, holds them, and takes them when the FrameDurable flush sends in
-// place of their entries frame comes. Only on a direct path to a peer of
-// protocol version 3 or later, whose connection ends, and what it holds
-// with it, if this process does: a relay would deliver them however long
-// after. Only when nothing durable is left unsent before them, and when
+// place of their entries frame comes. Only on a direct path, whose
+// connection ends, and what the peer holds with it, if this process
+// does: a relay would deliver them however long after. Only when nothing durable is left unsent before them, and when
 // they fit one frame, so that flush would send exactly this frame.
-func (c *Core) sendAhead(cs *chanState) {
+func (c *Core) sendAhead(cs *chanState, end uint64) {
 	m := &cs.mine
 	p := c.peers[cs.rec.Peer]
 	if p == nil || !p.ready || cs.blocked != "" || m.sent != m.durable {
 		return
 	}
-	x := c.pathOf(p, p.out)
-	if x == nil || x.name != "direct" || x.version < 3 {
+	if x := c.pathOf(p, p.out); x == nil || x.name != "direct" {
 		return
 	}
 	f := &Frame{Type: FrameAhead, Channel: cs.rec.ID, Author: c.keys.Name, Checkpoint: m.presigned.signed}
 	size := 0
-	for i := m.sent + 1; i <= m.size; i++ {
+	for i := m.sent + 1; i <= end; i++ {
 		raw := m.pending[i-m.delivered-1].raw
 		if size += len(raw); len(f.Entries) > 0 && size > c.cfg.MaxBatchBytes {
 			return
 		}
 		f.Entries = append(f.Entries, raw)
 	}
-	m.ahead.conn, m.ahead.from, m.ahead.to, m.sentAhead = p.out, m.sent+1, m.size, m.presigned.signed
+	m.ahead.conn, m.ahead.from, m.ahead.to, m.sentAhead = p.out, m.sent+1, end, m.presigned.signed
 	c.Stats.SentAhead++
 	c.emit(Send{Peer: p.card.Name, Conn: p.out, Data: f.Encode()})
 }
@@ -1304,11 +1339,26 @@ func (c *Core) frameIn(ev FrameIn) {
 // holdAhead keeps an entries frame the peer sent ahead of writing its
 // entries, as prepared (its signatures checked on the connection's
 // goroutine meanwhile), until its durable frame: nothing of it is taken,
-// stored or shown before. One per channel and connection; a later one
-// replaces it, and the connection's end drops it.
+// stored or shown before. One per channel and connection, within
+// MaxHeldAhead bytes a connection; a later one replaces it, and the
+// connection's end drops it. A channel not yet known here may be the one
+// the frame proposes.
 func (c *Core) holdAhead(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 	if f.Author != p.card.Name {
 		c.reject(p, conn, "wrong author", f.Channel, "%s sent entries of %s's log %s", p.card.Name, f.Author, f.Channel)
+		return
+	}
+	// Only what the peer's process sends on a direct connection, whose
+	// end drops it: a relay, which is not trusted, may not make this
+	// station hold anything, and nothing is held for a channel it does
+	// not share with the peer. The author sends such entries in an
+	// entries frame.
+	if x := c.pathOf(p, conn); x == nil || x.outbound || x.name != "direct" {
+		c.refuse("ahead off a direct path", "warning", f.Channel, p.card.Name, "%s sent entries ahead on a path other than a direct one: not held", p.card.Name)
+		return
+	}
+	if cs := c.channels[f.Channel]; cs != nil && cs.rec.Peer != p.card.Name {
+		c.refuse("wrong peer", "alarm", f.Channel, p.card.Name, "%s sent entries for channel %s, which is with %s", p.card.Name, f.Channel, cs.rec.Peer)
 		return
 	}
 	cp, err := transcript.ParseCheckpointText(noteText(f.Checkpoint))
@@ -1322,20 +1372,51 @@ func (c *Core) holdAhead(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 	if p.ahead == nil {
 		p.ahead = map[ConnID]map[string]heldAhead{}
 	}
-	if p.ahead[conn] == nil {
-		p.ahead[conn] = map[string]heldAhead{}
+	held := p.ahead[conn]
+	if held == nil {
+		held = map[string]heldAhead{}
+		p.ahead[conn] = held
 	}
-	p.ahead[conn][f.Channel] = heldAhead{f: f, pre: pre, last: cp.Size}
+	// What a connection may make this station hold is bounded: past
+	// MaxHeldAhead bytes a frame is not held, its durable frame finds
+	// nothing, and the entries come again in an entries frame.
+	size := len(f.Checkpoint)
+	for _, e := range f.Entries {
+		size += len(e)
+	}
+	total := size
+	for ch, h := range held {
+		if ch != f.Channel {
+			total += h.size
+		}
+	}
+	if total > MaxHeldAhead {
+		delete(held, f.Channel)
+		return
+	}
+	held[f.Channel] = heldAhead{f: f, pre: pre, last: cp.Size, size: size}
 }
 
+// MaxHeldAhead bounds the bytes of entries and checkpoints sent ahead
+// that one connection may make a station hold.
+const MaxHeldAhead = 16 << 20
+
 // takeAhead takes the entries held for a durable frame, as if their
-// entries frame came now; it counts a durable frame with nothing held
-// to match (sent after a frame lost, or held on a connection since
-// closed), for which the author sends the entries again (ResendAfter).
+// entries frame came now. A durable frame with nothing held to match
+// (sent after a frame lost) is counted, and the entries it names that
+// this station lacks are asked for again (resend).
 func (c *Core) takeAhead(p *peer, conn ConnID, f *Frame) {
+	if f.Author != p.card.Name {
+		c.reject(p, conn, "wrong author", f.Channel, "%s said entries of %s's log %s are durable", p.card.Name, f.Author, f.Channel)
+		return
+	}
 	h, ok := p.ahead[conn][f.Channel]
-	if !ok || f.Author != p.card.Name || h.last != f.From {
+	if !ok || h.last != f.From {
 		c.Stats.MissedAhead++
+		// Ask for them now rather than wait for the author's ResendAfter.
+		if cs := c.channels[f.Channel]; cs != nil && cs.rec.Peer == p.card.Name && f.From > cs.theirs.size {
+			c.emit(Send{Peer: p.card.Name, Conn: conn, Data: (&Frame{Type: FrameResend, Channel: f.Channel, Author: f.Author, From: cs.theirs.size + 1}).Encode()})
+		}
 		return
 	}
 	delete(p.ahead[conn], f.Channel)
@@ -1344,10 +1425,10 @@ func (c *Core) takeAhead(p *peer, conn ConnID, f *Frame) {
 }
 
 func (c *Core) versionOK(p *peer, conn ConnID, v uint16) bool {
-	if v >= MinVersion && v <= Version {
+	if v == Version {
 		return true
 	}
-	c.reject(p, conn, "protocol version", "", "%s: protocol version %d is not compatible: %s speaks versions %d to %d", p.card.Name, v, c.keys.Name, MinVersion, Version)
+	c.reject(p, conn, "protocol version", "", "%s: protocol version %d is not compatible: %s speaks version %d", p.card.Name, v, c.keys.Name, Version)
 	return false
 }
 
@@ -1372,7 +1453,6 @@ func (c *Core) status(p *peer, conn ConnID, f *Frame) {
 	if x == nil || !x.outbound || !c.versionOK(p, conn, f.Version) {
 		return
 	}
-	x.version = f.Version
 	held := map[string]LogStatus{}
 	for _, l := range f.Logs {
 		held[l.Channel] = l

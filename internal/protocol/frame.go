@@ -13,11 +13,9 @@ import (
 // Version is the protocol version a station states when it connects.
 // Version 2 seals bodies under key epochs (HLE2 envelopes), which a
 // version 1 station cannot open. Version 3 adds the ahead and durable
-// frames; a version 3 station speaks to a version 2 peer without them.
+// frames, which a version 2 station refuses as unknown: both stations of
+// a pair move to it together.
 const Version = 3
-
-// MinVersion is the oldest protocol version a station accepts from a peer.
-const MinVersion = 2
 
 // MaxFrame is the largest frame a station reads, in bytes.
 const MaxFrame = 4 << 20

@@ -68,9 +68,9 @@ func TestLostEntriesOnLivePath(t *testing.T) {
 }
 
 // TestLostAheadIsResent: the entries sent ahead of their write are lost
-// on a path that stays up. Their durable frame finds nothing held, which
-// the receiver counts and otherwise ignores; without a receipt within
-// ResendAfter the author sends the entries again, in an entries frame.
+// on a path that stays up. Their durable frame finds nothing held: the
+// receiver counts it and asks for the entries again at once, and they
+// come in an entries frame.
 func TestLostAheadIsResent(t *testing.T) {
 	cryptotest.SetGlobalRandom(t, 34)
 	s := newSim(t, 34)
@@ -82,13 +82,9 @@ func TestLostAheadIsResent(t *testing.T) {
 		return Submit{ID: id, Channel: "ops", Kind: envelope.Text, Precedence: envelope.Flash, Body: body}
 	})
 	s.step(a, Writing{})
-	s.settle(100000)
-	if i := s.info(a, "ops"); *lost != 1 || b.core.Stats.MissedAhead != 1 || i.Delivered == i.Written {
+	s.settle(100000) // no time passes: not ResendAfter
+	if i := s.info(a, "ops"); *lost != 1 || b.core.Stats.MissedAhead != 1 || i.Delivered != i.Written {
 		t.Fatalf("lost %d ahead frames, %d durable frames missed; delivered %d of %d", *lost, b.core.Stats.MissedAhead, i.Delivered, i.Written)
-	}
-	s.run(ResendAfter + 2*PingEvery)
-	if i := s.info(a, "ops"); i.Delivered != i.Written {
-		t.Fatalf("after %s: delivered %d of %d", ResendAfter, i.Delivered, i.Written)
 	}
 	checkInvariants(t, s)
 }
@@ -147,40 +143,49 @@ func TestStaleStatusesDoNotResend(t *testing.T) {
 	}
 }
 
-// TestVersion2Peer: a station speaks to a peer of protocol version 2: it
-// answers its hello with a status, and sends it entries frames, never
-// frames sent ahead, which a version 2 station does not know.
-func TestVersion2Peer(t *testing.T) {
-	cryptotest.SetGlobalRandom(t, 35)
-	s := newSim(t, 35)
+// TestAheadOnlyTheGroup: entries appended after the writer began a group
+// are not in it: the frame sent ahead for the group holds the group's
+// entries only, so that its durable frame takes it, and the later entries
+// go ahead with their own group.
+func TestAheadOnlyTheGroup(t *testing.T) {
+	cryptotest.SetGlobalRandom(t, 36)
+	s := newSim(t, 36)
 	a, b := s.nodes[0], s.nodes[1]
-	for _, act := range b.core.Step(s.now, FrameIn{Peer: "ALPHA", Conn: a.out, Data: (&Frame{Type: FrameHello, Version: 2}).Encode()}) {
-		if x, ok := act.(Send); ok && FrameType(x.Data[0]) != FrameStatus {
-			t.Fatalf("BRAVO answered a hello of version 2 with a %s frame", FrameType(x.Data[0]))
+	s.net = nil
+	submit := func(text string) {
+		body, _ := json.Marshal(TextBody{Text: text})
+		s.request(a, func(id uint64) Event {
+			return Submit{ID: id, Channel: "ops", Kind: envelope.Text, Precedence: envelope.Flash, Body: body}
+		})
+	}
+	submit("in the group")
+	group := a.unsynced[len(a.unsynced)-1].Write
+	submit("after the group began")
+	s.step(a, Writing{Through: group})
+	frames := func(typ FrameType) []*Frame {
+		var out []*Frame
+		for _, p := range s.net {
+			if f, err := DecodeFrame(p.data); err == nil && p.from == a && f.Type == typ {
+				out = append(out, f)
+			}
 		}
+		return out
 	}
-	// ALPHA's outbound path, as a version 2 peer's status leaves it.
-	for _, x := range a.core.peers["BRAVO"].paths {
-		x.version = 2
+	ahead := frames(FrameAhead)
+	if len(ahead) != 1 || len(ahead[0].Entries) != 1 {
+		t.Fatalf("sent ahead %d frames (%+v); want one, of the group's one entry", len(ahead), ahead)
 	}
-	sent := map[FrameType]int{}
-	s.lose = func(p packet) bool {
-		if p.from == a {
-			sent[FrameType(p.data[0])]++
-		}
-		return false
+	s.sync(a) // the group is durable
+	if d := frames(FrameDurable); len(d) != 1 || len(frames(FrameEntries)) != 0 {
+		t.Fatalf("after the group's write: %d durable frames, %d entries frames; want the durable frame only", len(d), len(frames(FrameEntries)))
 	}
-	body, _ := json.Marshal(TextBody{Text: "to a version 2 peer"})
-	s.request(a, func(id uint64) Event {
-		return Submit{ID: id, Channel: "ops", Kind: envelope.Text, Precedence: envelope.Flash, Body: body}
-	})
-	s.step(a, Writing{})
+	s.step(a, Writing{Through: a.unsynced[len(a.unsynced)-1].Write})
+	if n := len(frames(FrameAhead)); n != 2 {
+		t.Fatalf("%d frames sent ahead after the second group began, want 2", n)
+	}
 	s.settle(100000)
-	if sent[FrameAhead]+sent[FrameDurable] > 0 || sent[FrameEntries] == 0 {
-		t.Errorf("to a version 2 peer ALPHA sent %v; want entries frames only", sent)
-	}
-	if i := s.info(a, "ops"); i.Delivered != i.Written {
-		t.Errorf("delivered %d of %d", i.Delivered, i.Written)
+	if i := s.info(a, "ops"); i.Delivered != i.Written || b.core.Stats.TakenAhead != 2 {
+		t.Fatalf("delivered %d of %d, BRAVO took %d frames sent ahead; want all, and 2", i.Delivered, i.Written, b.core.Stats.TakenAhead)
 	}
 	checkInvariants(t, s)
 }

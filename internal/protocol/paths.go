@@ -34,8 +34,7 @@ type path struct {
 	name     string
 	rank     int // lower is preferred
 	outbound bool
-	ready    bool   // outbound: the peer's status arrived on it
-	version  uint16 // outbound: the protocol version the peer's status stated
+	ready    bool // outbound: the peer's status arrived on it
 	since    time.Time
 	heard    time.Time // last frame received on it
 	hello    time.Time // outbound: when hello was last sent on it

@@ -3,6 +3,7 @@ package protocol
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"testing/cryptotest"
 
@@ -113,7 +114,7 @@ func TestCoreRefuses(t *testing.T) {
 		{"receipt cosigned by another key", a, forgedReceipt, "receipt by unknown key", nil},
 		{"receipt cosigned under another name", a, foreignReceipt, "bad cosignature", nil},
 		{"hello with another protocol version", b, (&Frame{Type: FrameHello, Version: Version + 1}).Encode(), "protocol version", nil},
-		{"hello with a protocol version too old", b, (&Frame{Type: FrameHello, Version: MinVersion - 1}).Encode(), "protocol version", nil},
+		{"hello with the protocol version before", b, (&Frame{Type: FrameHello, Version: Version - 1}).Encode(), "protocol version", nil},
 		{"entry signed by another key, prepared against that key", b, frame("ops", a.keys, entry("ops", next, impostor)), "bad entry", impostor},
 		{"entry signed by another key, prepared", b, frame("ops", a.keys, entry("ops", next, impostor)), "bad entry", a.keys},
 		// The connection's goroutine checks the checkpoint too; the core
@@ -245,14 +246,58 @@ func TestCoreRefuses(t *testing.T) {
 			t.Error("a durable frame with nothing held changed what is stored")
 		}
 	})
-	t.Run("entries of another author's log sent ahead", func(t *testing.T) {
+	for _, c := range []struct {
+		name, reason string
+		data         []byte
+	}{
+		{"entries of another author's log sent ahead", "wrong author",
+			(&Frame{Type: FrameAhead, Channel: "ops", Author: "BRAVO", Checkpoint: []byte("x"), Entries: [][]byte{entry("ops", next, a.keys)}}).Encode()},
+		{"another author's log said durable", "wrong author",
+			(&Frame{Type: FrameDurable, Channel: "ops", Author: "BRAVO", From: 1}).Encode()},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s.dial(a)
+			before := snapshotDisk(b)
+			refused := b.core.Stats.Refused[c.reason]
+			s.step(b, FrameIn{Peer: "ALPHA", Conn: a.out, Data: c.data})
+			if b.core.Stats.Refused[c.reason] != refused+1 {
+				t.Errorf("refused[%s] = %d, want %d", c.reason, b.core.Stats.Refused[c.reason], refused+1)
+			}
+			if len(b.core.peers["ALPHA"].ahead[a.out]) != 0 {
+				t.Error("a refused frame is held")
+			}
+			s.settle(10000)
+			if !bytes.Equal(before, snapshotDisk(b)) {
+				t.Error("a refused frame changed what is stored")
+			}
+		})
+	}
+
+	t.Run("held ahead within the limit", func(t *testing.T) {
 		s.dial(a)
-		conn := a.out
-		refused := b.core.Stats.Refused["wrong author"]
-		data := (&Frame{Type: FrameAhead, Channel: "ops", Author: "BRAVO", Checkpoint: []byte("x"), Entries: [][]byte{entry("ops", next, a.keys)}}).Encode()
-		s.step(b, FrameIn{Peer: "ALPHA", Conn: conn, Data: data})
-		if b.core.Stats.Refused["wrong author"] != refused+1 {
-			t.Errorf("refused[wrong author] = %d, want %d", b.core.Stats.Refused["wrong author"], refused+1)
+		junk := bytes.Repeat([]byte{'x'}, 60000)
+		for i := range 8 {
+			ch := fmt.Sprintf("big-%d", i)
+			cp, err := transcript.SignCheckpoint(transcript.Checkpoint{Origin: transcript.Origin(ch, "ALPHA"), Size: 60, Root: make([]byte, 32)}, a.keys.Signer())
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := &Frame{Type: FrameAhead, Channel: ch, Author: "ALPHA", Checkpoint: cp}
+			for range 60 {
+				f.Entries = append(f.Entries, junk)
+			}
+			s.step(b, FrameIn{Peer: "ALPHA", Conn: a.out, Data: f.Encode()})
+		}
+		held, total := b.core.peers["ALPHA"].ahead[a.out], 0
+		for _, h := range held {
+			total += h.size
+		}
+		if total > MaxHeldAhead || len(held) == 0 || len(held) == 8 {
+			t.Errorf("holding %d frames of %d bytes; want some, within %d bytes", len(held), total, MaxHeldAhead)
+		}
+		s.cut(a.out)
+		if len(b.core.peers["ALPHA"].ahead) != 0 {
+			t.Error("what was held on a connection outlived it")
 		}
 		s.settle(10000)
 	})

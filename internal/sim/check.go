@@ -41,6 +41,8 @@ func (w *World) checkStep(s *Station, acts []protocol.Action) {
 			switch protocol.FrameType(a.Data[0]) {
 			case protocol.FrameEntries:
 				w.checkEntriesSent(s, a.Data)
+			case protocol.FrameDurable:
+				w.checkDurableSent(s, a.Data)
 			case protocol.FrameReceipt:
 				w.checkReceiptSent(s, a.Data)
 			case protocol.FrameStatus:
@@ -110,6 +112,19 @@ func (w *World) checkEntriesSent(s *Station, data []byte) {
 	cp, err := transcript.ParseCheckpointText(noteText(f.Checkpoint))
 	if err != nil || cp.Size == 0 || cp.Size > uint64(len(held)) || !bytes.Equal(cp.Root, held[cp.Size-1].Root) {
 		w.violate("checkpoints", "%s sent a checkpoint of %s that its disk does not match: %v", s.Name, f.Channel, err)
+	}
+}
+
+// checkDurableSent: a durable frame names only entries on the author's
+// disk ("Sent ahead"); the entries sent ahead themselves are not yet.
+func (w *World) checkDurableSent(s *Station, data []byte) {
+	f, err := protocol.DecodeFrame(data)
+	if err != nil {
+		w.violate("frames", "%s sent a durable frame that does not decode: %v", s.Name, err)
+		return
+	}
+	if held := uint64(len(s.disk.log(f.Channel, s.Name))); f.Author != s.Name || f.From == 0 || f.From > held {
+		w.violate("sent only once durable", "%s said %s/%s is durable to %d; its disk holds %d", s.Name, f.Channel, f.Author, f.From, held)
 	}
 }
 
@@ -269,8 +284,6 @@ func (w *World) finalCheck() {
 	}
 }
 
-// checkChannel checks one channel's two logs on both disks, its two
-// transcripts, and that both stations agree on its suspensions.
 // countAhead adds what core did ahead of its writes to the report: at the
 // end, and when its station crashes, so that the counts cover every life.
 func (w *World) countAhead(core *protocol.Core) {
@@ -280,6 +293,8 @@ func (w *World) countAhead(core *protocol.Core) {
 	w.report.MissedAhead += core.Stats.MissedAhead
 }
 
+// checkChannel checks one channel's two logs on both disks, its two
+// transcripts, and that both stations agree on its suspensions.
 func (w *World) checkChannel(ch string, x, y *Station, infos map[string]map[string]protocol.ChannelInfo) bool {
 	for _, side := range [][2]*Station{{x, y}, {y, x}} {
 		author, receiver := side[0], side[1]

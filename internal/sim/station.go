@@ -168,7 +168,11 @@ func (s *Station) kick() {
 		life := s.life
 		w.after(s.diskLatency(), func() { s.written(life) })
 		// The write has begun: sign ahead what its end will send.
-		s.step(protocol.Writing{})
+		var through uint64
+		for _, p := range s.writing {
+			through = max(through, p.Write)
+		}
+		s.step(protocol.Writing{Through: through})
 		return
 	}
 	if len(s.lazy) > 0 && !s.lazyTimer {

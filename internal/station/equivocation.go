@@ -48,13 +48,14 @@ type Equivocation struct {
 	ShownCheckpoint []byte `json:"shown_checkpoint"`
 }
 
-// equivocation compares an entries frame from peer, prepared against its
-// key, with what this station holds of the peer's log. It costs one store
+// equivocation compares an entries frame from peer, or one sent ahead
+// (what it shows is signed either way), prepared against its key, with
+// what this station holds of the peer's log. It costs one store
 // read per entries frame, on the connection's goroutine. The store only
 // holds what is final, so anything it finds is proof; what it cannot see
 // (an entry being written while it looks) the core takes as a duplicate.
 func (s *Station) equivocation(ctx context.Context, peer string, pre *protocol.Prepared) *Equivocation {
-	if pre == nil || pre.Err != nil || pre.Frame.Type != protocol.FrameEntries || pre.Frame.Author != peer {
+	if pre == nil || pre.Err != nil || pre.Frame.Type != protocol.FrameEntries && pre.Frame.Type != protocol.FrameAhead || pre.Frame.Author != peer {
 		return nil
 	}
 	f := pre.Frame

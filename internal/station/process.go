@@ -358,7 +358,8 @@ func (s *Station) loop() {
 	// (protocol.Writing). Told only once the writer runs, so that the
 	// signing never delays the write itself.
 	started := make(chan struct{}, 1)
-	signAhead := func() { s.exec(s.core.Step(time.Now(), protocol.Writing{})) }
+	var through uint64 // the last write of the group being written
+	signAhead := func() { s.exec(s.core.Step(time.Now(), protocol.Writing{Through: through})) }
 	go s.writer(groups, started, results)
 	defer close(groups)
 	writing := false
@@ -459,6 +460,10 @@ func (s *Station) loop() {
 			}
 			if len(s.persists) > 0 {
 				writing = true
+				through = 0
+				for _, p := range s.persists {
+					through = max(through, p.Write)
+				}
 				groups <- s.persists
 				s.persists = nil
 			}
