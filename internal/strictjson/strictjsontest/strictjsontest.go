@@ -46,6 +46,11 @@ func Body(t *testing.T, data []byte, limit int, mk func() any, decode func([]byt
 	if err != nil {
 		t.Fatalf("accepted body does not encode: %v", err)
 	}
+	if len(enc) > limit {
+		// The encoding has every field, escapes what the body need not:
+		// a body near the limit may encode over it.
+		return
+	}
 	again := mk()
 	if err := decode(enc, again); err != nil {
 		t.Fatalf("accepted %q, but refuses its encoding %q: %v", data, enc, err)
