@@ -262,7 +262,8 @@ func TestSendStreamClientDone(t *testing.T) {
 // client's blank lines; one whose client says nothing is closed by the
 // station once what it read is answered.
 func TestSendStreamIdle(t *testing.T) {
-	api.SetStreamIdle(t, 400*time.Millisecond)
+	const idle = time.Second // the client's blank lines go every quarter of it
+	api.SetStreamIdle(t, idle)
 	usa, chn := startPair(t)
 	agree(t, usa, chn, staff)
 	ctx := context.Background()
@@ -274,7 +275,7 @@ func TestSendStreamIdle(t *testing.T) {
 		if _, err := s.Send(station.SendRequest{Channel: staff, Precedence: "FLASH", Text: "still here"}).Wait(ctx); err != nil {
 			t.Fatalf("send %d: %v", i, err)
 		}
-		time.Sleep(3 * 400 * time.Millisecond) // three times the idle limit
+		time.Sleep(5 * idle / 2) // longer than the idle limit
 	}
 	if err := s.Close(ctx); err != nil {
 		t.Errorf("Close: %v", err)
