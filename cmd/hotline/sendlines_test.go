@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -88,26 +87,8 @@ func TestSendLines(t *testing.T) {
 	}
 
 	// Through hotline run: on one send stream.
-	cmd := exec.Command(binary, "run", "--dir", usa)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
-	os.Remove(filepath.Join(usa, "api.addr"))
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if _, err := os.Stat(filepath.Join(usa, "api.addr")); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("hotline run did not write api.addr")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	_, stop := startRun(t, usa)
+	defer stop()
 	before = outboxTexts(t, usa, ch)
 	r = hotlineIn(t, in.String(), "send", "--dir", usa, "--channel", ch, "--precedence", "ROUTINE", "--lines")
 	if r.code != 0 {
@@ -137,7 +118,7 @@ func TestSendLines(t *testing.T) {
 		t.Fatal(err)
 	}
 	fmt.Fprintln(stdin, "before the interrupt")
-	deadline = time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(strings.Join(outboxTexts(t, usa, ch), "\n"), "before the interrupt") {
 		if time.Now().After(deadline) {
 			t.Fatal("the line sent before the interrupt never reached the outbox")
