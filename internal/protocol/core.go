@@ -432,14 +432,14 @@ type outLog struct {
 	// while they are (see Writing): flush reuses it for a frame that ends
 	// at its size, under its key seq, with its root.
 	presigned presigned
-	// ahead is the frame of entries from..to sent ahead on conn while
+	// ahead is the frame of entries from..to, under checkpoint, sent ahead on conn while
 	// they were written (FrameAhead): once they are durable, flush sends
 	// only FrameDurable for it, if it would send that very frame there.
 	ahead struct {
-		conn     ConnID
-		from, to uint64
+		conn       ConnID
+		from, to   uint64
+		checkpoint []byte
 	}
-	sentAhead []byte // the checkpoint the frame sent ahead carried
 	// The key epoch new entries are sealed under (docs/PROTOCOL.md,
 	// "Envelope"): begun with the peer's HPKE key epochTo, under this
 	// station's key epochSeq, with epochLeft entries left before a new
@@ -1182,11 +1182,11 @@ func (c *Core) flush(peerName string) {
 				m.signed = map[uint64][]byte{}
 			}
 			m.signed[end] = signed
-			if a := m.ahead; a.conn == p.out && a.from == m.sent+1 && a.to == end && bytes.Equal(signed, m.sentAhead) {
+			if a := m.ahead; a.conn == p.out && a.from == m.sent+1 && a.to == end && bytes.Equal(signed, a.checkpoint) {
 				// The peer holds this very frame: say it is durable.
 				f = &Frame{Type: FrameDurable, Channel: id, Author: c.keys.Name, From: end}
 			}
-			m.ahead.conn, m.sentAhead = 0, nil
+			m.ahead.conn, m.ahead.checkpoint = 0, nil
 			c.emit(Send{Peer: peerName, Conn: p.out, Data: f.Encode()})
 			m.sent = end
 		}
@@ -1263,7 +1263,7 @@ func (c *Core) sendAhead(cs *chanState, end uint64) {
 		}
 		f.Entries = append(f.Entries, raw)
 	}
-	m.ahead.conn, m.ahead.from, m.ahead.to, m.sentAhead = p.out, m.sent+1, end, m.presigned.signed
+	m.ahead.conn, m.ahead.from, m.ahead.to, m.ahead.checkpoint = p.out, m.sent+1, end, m.presigned.signed
 	c.Stats.SentAhead++
 	c.emit(Send{Peer: p.card.Name, Conn: p.out, Data: f.Encode()})
 }
