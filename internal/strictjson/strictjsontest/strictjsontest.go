@@ -55,10 +55,9 @@ func Body(t *testing.T, data []byte, limit int, mk func() any, decode func([]byt
 	if err := decode(enc, again); err != nil {
 		t.Fatalf("accepted %q, but refuses its encoding %q: %v", data, enc, err)
 	}
-	same := reflect.DeepEqual(v, again)
-	if byEncoding {
-		same = normal(t, v) == normal(t, again)
-	}
+	// An empty map or slice and none are the same value to a reader
+	// (omitempty writes neither): their encodings then agree.
+	same := reflect.DeepEqual(v, again) && !byEncoding || normal(t, v) == normal(t, again)
 	if !same {
 		t.Fatalf("%q decoded to %+v, its encoding to %+v", data, v, again)
 	}
