@@ -26,7 +26,7 @@ import (
 	"sync"
 	"time"
 
-	"hotline/internal/protocol"
+	"hotline/internal/wire"
 )
 
 // ErrNotPinned is returned when a peer presents a key that is not pinned.
@@ -212,7 +212,7 @@ func ClientConfig(cert tls.Certificate, peerName string, pinned ed25519.PublicKe
 }
 
 // MaxFrame bounds frames read from a peer: the protocol's limit.
-const MaxFrame = protocol.MaxFrame
+const MaxFrame = wire.MaxFrame
 
 // ReadFrame reads one length-prefixed frame.
 func ReadFrame(r *bufio.Reader) ([]byte, error) {

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 
 	"hotline/internal/envelope"
+	"hotline/internal/wire"
 )
 
 // Version is the protocol version a station states when it connects.
@@ -17,8 +18,9 @@ import (
 // a pair move to it together.
 const Version = 3
 
-// MaxFrame is the largest frame a station reads, in bytes.
-const MaxFrame = 4 << 20
+// MaxFrame is the largest frame a station reads, in bytes (wire.MaxFrame,
+// which the relay reads too).
+const MaxFrame = wire.MaxFrame
 
 // ErrFrame marks a frame that does not decode.
 var ErrFrame = errors.New("malformed frame")

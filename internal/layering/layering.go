@@ -1,0 +1,103 @@
+// Package layering holds the rules on which package may depend on which,
+// and reads a package's dependencies as the go command lists them. Its
+// test checks every rule, so that a dependency the design forbids fails
+// the build's tests rather than a reviewer's eye: the core free of
+// sockets, disks, databases and what bodies mean; the relay unable to
+// parse what it carries.
+package layering
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os/exec"
+	"strings"
+)
+
+// Rule forbids a package, and everything it depends on, to reach certain
+// packages.
+type Rule struct {
+	Package string // the import path the rule is about
+	Why     string // one sentence: what the rule keeps true
+
+	// Forbidden are import paths (a path also forbids those below it)
+	// that must not be among the package's dependencies at all.
+	Forbidden []string
+
+	// NotImported are import paths that no package of this module among
+	// the dependencies may import itself. It is for standard packages
+	// that the standard library itself uses (fmt imports os): what is
+	// forbidden is the module's own use of them.
+	NotImported []string
+}
+
+// Module is this module's path.
+const Module = "hotline"
+
+// Rules are the design's layering rules (docs/ARCHITECTURE.md, "Who may
+// import whom").
+var Rules = []Rule{
+	{
+		Package:   Module + "/internal/relay",
+		Why:       "a relay carries payloads it has no code to open: it knows frame sizes, not what frames, envelopes, charters or logs are",
+		Forbidden: []string{Module + "/internal/envelope", Module + "/internal/protocol", Module + "/internal/channel", Module + "/internal/transcript", Module + "/internal/store", Module + "/internal/station"},
+	},
+}
+
+// Package is one package as the go command lists it.
+type Package struct {
+	Path     string
+	Standard bool
+	Imports  []string
+}
+
+// Deps lists pkg and every package it depends on, run from dir (any
+// directory inside the module).
+func Deps(dir, pkg string) ([]Package, error) {
+	cmd := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}\t{{.Standard}}\t{{join .Imports \" \"}}", pkg)
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go list -deps %s: %v: %s", pkg, err, strings.TrimSpace(stderr.String()))
+	}
+	var pkgs []Package
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		f := strings.Split(sc.Text(), "\t")
+		if len(f) != 3 {
+			return nil, fmt.Errorf("go list -deps %s: unexpected line %q", pkg, sc.Text())
+		}
+		pkgs = append(pkgs, Package{Path: f[0], Standard: f[1] == "true", Imports: strings.Fields(f[2])})
+	}
+	return pkgs, sc.Err()
+}
+
+// Check returns one line for each way the packages break the rule.
+func (r Rule) Check(pkgs []Package) []string {
+	var bad []string
+	for _, p := range pkgs {
+		for _, f := range r.Forbidden {
+			if under(p.Path, f) {
+				bad = append(bad, fmt.Sprintf("%s depends on %s (%s)", r.Package, p.Path, r.Why))
+			}
+		}
+		if !under(p.Path, Module) {
+			continue
+		}
+		for _, imp := range p.Imports {
+			for _, f := range r.NotImported {
+				if under(imp, f) {
+					bad = append(bad, fmt.Sprintf("%s depends on %s, which imports %s (%s)", r.Package, p.Path, imp, r.Why))
+				}
+			}
+		}
+	}
+	return bad
+}
+
+// under reports whether path is prefix or a package below it.
+func under(path, prefix string) bool {
+	return path == prefix || strings.HasPrefix(path, prefix+"/")
+}
