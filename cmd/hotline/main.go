@@ -33,10 +33,10 @@ import (
 	"hotline/internal/deconflict"
 	"hotline/internal/demo"
 	"hotline/internal/identity"
+	"hotline/internal/record"
 	"hotline/internal/relay"
 	"hotline/internal/sim"
 	"hotline/internal/station"
-	"hotline/internal/store"
 	"hotline/internal/transcript"
 )
 
@@ -515,13 +515,13 @@ func cmdEscalations(ctx context.Context, args []string) error {
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
-	return show(ctx, f, func(o station.Ops) (*[]store.Escalation, error) {
+	return show(ctx, f, func(o station.Ops) (*[]record.Escalation, error) {
 		xs, err := o.Escalations(ctx, *ch)
 		return &xs, err
-	}, func(xs *[]store.Escalation) error {
+	}, func(xs *[]record.Escalation) error {
 		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "AT\tENTRY\tSTEP\tDETAIL")
-		names := map[int]string{store.StepUndelivered: "undelivered", store.StepOverdue: "overdue", store.StepSupervisor: "supervisor", store.StepForwarded: "forward"}
+		names := map[int]string{record.StepUndelivered: "undelivered", record.StepOverdue: "overdue", record.StepSupervisor: "supervisor", record.StepForwarded: "forward"}
 		for _, x := range *xs {
 			fmt.Fprintf(tw, "%s\t%s/%s/%d\t%s\t%s\n", x.At.UTC().Format(time.RFC3339), x.Channel, x.Author, x.Index, names[x.Step], inert(x.Detail))
 		}
@@ -1159,8 +1159,8 @@ func cmdAlerts(ctx context.Context, args []string) error {
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
-	return show(ctx, f, func(o station.Ops) ([]store.Alert, error) { return o.Alerts(ctx, 0) },
-		func(as []store.Alert) error {
+	return show(ctx, f, func(o station.Ops) ([]record.Alert, error) { return o.Alerts(ctx, 0) },
+		func(as []record.Alert) error {
 			for _, a := range as {
 				fmt.Printf("%s  %-7s  %s\n", a.At.Format(time.DateTime), strings.ToUpper(a.Level), inert(a.Text))
 			}

@@ -52,8 +52,8 @@ import (
 
 	"hotline/internal/codebook"
 	"hotline/internal/operator"
+	"hotline/internal/record"
 	"hotline/internal/station"
-	"hotline/internal/store"
 )
 
 // MaxBody bounds request bodies.
@@ -144,7 +144,7 @@ func NewServer(st *station.Station, token string) *Server {
 		after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
 		a, err := st.Alerts(r.Context(), after)
 		if a == nil {
-			a = []store.Alert{}
+			a = []record.Alert{}
 		}
 		return a, err
 	})

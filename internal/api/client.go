@@ -19,8 +19,8 @@ import (
 	"time"
 
 	"hotline/internal/operator"
+	"hotline/internal/record"
 	"hotline/internal/station"
-	"hotline/internal/store"
 	"hotline/internal/transcript"
 )
 
@@ -207,8 +207,8 @@ func (c *Client) Status(ctx context.Context) (*station.StatusView, error) {
 	return &s, err
 }
 
-func (c *Client) Alerts(ctx context.Context, after int64) ([]store.Alert, error) {
-	return get[[]store.Alert](ctx, c, "/api/v1/alerts?after="+strconv.FormatInt(after, 10))
+func (c *Client) Alerts(ctx context.Context, after int64) ([]record.Alert, error) {
+	return get[[]record.Alert](ctx, c, "/api/v1/alerts?after="+strconv.FormatInt(after, 10))
 }
 
 func (c *Client) Suspend(ctx context.Context, r station.SuspendRequest) (*station.ChannelView, error) {
@@ -236,8 +236,8 @@ func (c *Client) KeyHistory(ctx context.Context, name string) ([]station.KeyView
 	return get[[]station.KeyView](ctx, c, "/api/v1/keys?station="+url.QueryEscape(name))
 }
 
-func (c *Client) Escalations(ctx context.Context, ch string) ([]store.Escalation, error) {
-	return get[[]store.Escalation](ctx, c, "/api/v1/escalations?channel="+url.QueryEscape(ch))
+func (c *Client) Escalations(ctx context.Context, ch string) ([]record.Escalation, error) {
+	return get[[]record.Escalation](ctx, c, "/api/v1/escalations?channel="+url.QueryEscape(ch))
 }
 
 func (c *Client) BundleExport(ctx context.Context, peer string) (*station.OfflineBundle, error) {

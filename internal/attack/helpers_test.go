@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"hotline/internal/identity"
+	"hotline/internal/record"
 	"hotline/internal/relay"
 	"hotline/internal/station"
 	"hotline/internal/store"
@@ -104,12 +105,12 @@ func pairVia(t *testing.T, toUSA, toCHN *proxy) (usa, chn *node) {
 	if _, err := usa.st.Propose(ctx, station.ProposeRequest{Peer: "CHN", Channel: staff, Level: "staff", CheckEvery: "24h"}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "CHN to hold the proposal", func() bool { return channelState(t, chn) == store.ProposedIn })
+	waitFor(t, "CHN to hold the proposal", func() bool { return channelState(t, chn) == record.ProposedIn })
 	if _, err := chn.st.Accept(ctx, staff); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the channel agreed on both sides", func() bool {
-		return channelState(t, usa) == store.Active && channelState(t, chn) == store.Active
+		return channelState(t, usa) == record.Active && channelState(t, chn) == record.Active
 	})
 	return usa, chn
 }
@@ -171,10 +172,10 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // their charters, every entry with its delivery and acknowledgement, and
 // every log's size, tree, checkpoint and receipt.
 type state struct {
-	Peers    []store.Peer
-	Channels []store.Channel
+	Peers    []record.Peer
+	Channels []record.Channel
 	Entries  []store.Message
-	Logs     []*store.Log
+	Logs     []*record.Log
 }
 
 func stateOf(t *testing.T, n *node) state {
@@ -258,13 +259,13 @@ func duplicates(t *testing.T, n *node) int {
 }
 
 // alerts returns n's alerts of level whose text holds every sub.
-func alerts(t *testing.T, n *node, level string, subs ...string) []store.Alert {
+func alerts(t *testing.T, n *node, level string, subs ...string) []record.Alert {
 	t.Helper()
 	as, err := n.st.Alerts(context.Background(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []store.Alert
+	var out []record.Alert
 next:
 	for _, a := range as {
 		if level != "" && a.Level != level {

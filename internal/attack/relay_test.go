@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"hotline/internal/protocol"
+	"hotline/internal/record"
 	"hotline/internal/relay"
 	"hotline/internal/station"
 	"hotline/internal/store"
@@ -106,11 +107,11 @@ func agree(t *testing.T, a, b *node, id string) {
 		}
 		return ""
 	}
-	waitFor(t, id+" proposed at "+b.name, func() bool { return state(b) == store.ProposedIn })
+	waitFor(t, id+" proposed at "+b.name, func() bool { return state(b) == record.ProposedIn })
 	if _, err := b.st.Accept(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, id+" agreed at "+a.name, func() bool { return state(a) == store.Active })
+	waitFor(t, id+" agreed at "+a.name, func() bool { return state(a) == record.Active })
 }
 
 // TestRelaySwapsRecipients: USA and RUS each have a channel with CHN,

@@ -13,6 +13,7 @@ import (
 
 	"hotline/internal/operator"
 	"hotline/internal/protocol"
+	"hotline/internal/record"
 	"hotline/internal/station"
 	"hotline/internal/store"
 )
@@ -58,7 +59,7 @@ type takeoverItem struct {
 	Channel string
 	At      time.Time
 	Message *station.MessageView
-	Alert   *store.Alert
+	Alert   *record.Alert
 	Console *store.ConsoleAlert
 }
 
@@ -220,7 +221,7 @@ func (s *Server) reconcile(ctx context.Context) (time.Time, error) {
 // pendingAlerts returns the station alerts that take over the screen and
 // no one has acknowledged on the console, oldest first. Alerts up to
 // s.floor are known to need nothing, so that only newer ones are read.
-func (s *Server) pendingAlerts(ctx context.Context) ([]store.Alert, error) {
+func (s *Server) pendingAlerts(ctx context.Context) ([]record.Alert, error) {
 	s.mu.Lock()
 	floor := s.floor
 	s.mu.Unlock()
@@ -236,7 +237,7 @@ func (s *Server) pendingAlerts(ctx context.Context) ([]store.Alert, error) {
 	for _, a := range acks {
 		acked[a.Alert] = true
 	}
-	var out []store.Alert
+	var out []record.Alert
 	top := floor
 	for _, a := range as {
 		if _, ok := takesOver(a.Level); ok && !acked[a.ID] {
@@ -313,7 +314,7 @@ type alertLine struct {
 	Text      string
 	Console   bool // raised by the console
 	ClearedAt time.Time
-	alert     store.Alert // the station's alert, when not Console
+	alert     record.Alert // the station's alert, when not Console
 	AckBy     string
 	AckAt     time.Time
 }

@@ -11,6 +11,7 @@ import (
 
 	"hotline/internal/console"
 	"hotline/internal/protocol"
+	"hotline/internal/record"
 	"hotline/internal/station"
 	"hotline/internal/store"
 )
@@ -52,7 +53,7 @@ func alertKeys(t *testing.T, b *browser) []string {
 }
 
 // stationAlert returns the station alert a key names.
-func stationAlert(t *testing.T, st *station.Station, key string) store.Alert {
+func stationAlert(t *testing.T, st *station.Station, key string) record.Alert {
 	t.Helper()
 	as, err := st.Alerts(context.Background(), 0)
 	if err != nil {
@@ -64,7 +65,7 @@ func stationAlert(t *testing.T, st *station.Station, key string) store.Alert {
 		}
 	}
 	t.Fatalf("no station alert %s", key)
-	return store.Alert{}
+	return record.Alert{}
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
@@ -282,7 +283,7 @@ func TestAlarmLevels(t *testing.T) {
 	b := d.login(t, "dora")
 	now := time.Now()
 	tamper := "checkpoint from CHN for usa-chn-staff/USA at size 7 has root 3f9a…, this station computes 81c2…: tamper alarm"
-	if err := st.Store.Apply(t.Context(), &store.Batch{Alerts: []store.Alert{
+	if err := st.Store.Apply(t.Context(), &record.Batch{Alerts: []record.Alert{
 		{At: now, Level: "warning", Channel: "usa-chn-staff", Peer: "CHN", Text: "the clock of CHN is 2m0s from this station's"},
 		{At: now, Level: "notice", Channel: "usa-chn-staff", Peer: "CHN", Text: "CHN resumed channel usa-chn-staff"},
 		{At: now, Level: "alarm", Channel: "usa-chn-staff", Peer: "CHN", Text: tamper},

@@ -2,13 +2,12 @@ package console
 
 import (
 	"fmt"
+	"hotline/internal/record"
 	"strings"
-
-	"hotline/internal/store"
 )
 
 // Station alerts are written by the core in English, with the format and
-// the arguments they were written from (store.Alert). The console shows
+// the arguments they were written from (record.Alert). The console shows
 // each in its operator's language: alertFormats holds, for every format
 // the station writes, the same sentence in each other language, with the
 // arguments by position (%[n]s; every argument is kept as text). Names,
@@ -98,12 +97,12 @@ var alertFormats = map[string]map[string]string{
 
 // findingFormat is the format of a deconfliction finding's alert: its
 // arguments are the finding in English and in Chinese.
-const findingFormat = store.AlertFindingFormat
+const findingFormat = record.AlertFindingFormat
 
 // alertText returns a station alert in the given language: translated
 // when its format has a translation in that language, as written
 // otherwise.
-func alertText(lang string, a store.Alert) string {
+func alertText(lang string, a record.Alert) string {
 	f, ok := alertFormats[lang][a.Format]
 	if !ok || a.Format == "" {
 		return a.Text

@@ -5,13 +5,12 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"hotline/internal/record"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
-
-	"hotline/internal/store"
 )
 
 // alertCalls maps the core's functions that record an alert to the
@@ -75,7 +74,7 @@ func TestAlertFormatsTranslated(t *testing.T) {
 	}
 	formats["refused (%s): %s"] = "core.go refuse" // what refuse makes of "%s"
 	delete(formats, "%s")
-	formats[store.AlertFindingFormat] = "station findings"
+	formats[record.AlertFindingFormat] = "station findings"
 	verb := regexp.MustCompile(`%[sdvq]`)
 	for lang, tr := range alertFormats {
 		for f, where := range formats {
@@ -85,7 +84,7 @@ func TestAlertFormatsTranslated(t *testing.T) {
 				continue
 			}
 			n := len(verb.FindAllString(f, -1))
-			if f == store.AlertFindingFormat {
+			if f == record.AlertFindingFormat {
 				n = 2
 			}
 			args := make([]any, n)
@@ -97,7 +96,7 @@ func TestAlertFormatsTranslated(t *testing.T) {
 				t.Errorf("%s translation of %q does not take its %d arguments: %s", lang, f, n, out)
 			}
 			for i := range args {
-				if f != store.AlertFindingFormat && !strings.Contains(out, args[i].(string)) {
+				if f != record.AlertFindingFormat && !strings.Contains(out, args[i].(string)) {
 					t.Errorf("%s translation of %q leaves out argument %d: %s", lang, f, i+1, out)
 				}
 			}
@@ -113,7 +112,7 @@ func TestAlertFormatsTranslated(t *testing.T) {
 // TestAlertText: a translated alert, one without a format (written
 // before formats were kept) and one whose arguments do not fit.
 func TestAlertText(t *testing.T) {
-	a := store.Alert{Text: "FLASH m1 is not delivered: no receipt from CHN within 30s",
+	a := record.Alert{Text: "FLASH m1 is not delivered: no receipt from CHN within 30s",
 		Format: "%s %s is not delivered: no receipt from %s within %s", Args: []string{"FLASH", "m1", "CHN", "30s"}}
 	if got, want := alertText("zh", a), "FLASH 消息 m1 未送达：30s 内未收到 CHN 的回执"; got != want {
 		t.Errorf("zh: %q, want %q", got, want)
@@ -121,7 +120,7 @@ func TestAlertText(t *testing.T) {
 	if got := alertText("en", a); got != a.Text {
 		t.Errorf("en: %q", got)
 	}
-	old := store.Alert{Text: "written before formats were kept"}
+	old := record.Alert{Text: "written before formats were kept"}
 	if got := alertText("zh", old); got != old.Text {
 		t.Errorf("an old alert: %q", got)
 	}
@@ -130,7 +129,7 @@ func TestAlertText(t *testing.T) {
 	if got := alertText("zh", short); got != a.Text {
 		t.Errorf("arguments that do not fit: %q", got)
 	}
-	f := store.Alert{Text: "en text", Format: store.AlertFindingFormat, Args: []string{"en text", "中文"}}
+	f := record.Alert{Text: "en text", Format: record.AlertFindingFormat, Args: []string{"en text", "中文"}}
 	if got := alertText("zh", f); got != "中文" {
 		t.Errorf("a finding: %q", got)
 	}

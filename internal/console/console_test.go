@@ -20,6 +20,7 @@ import (
 	"hotline/internal/console"
 	"hotline/internal/operator"
 	"hotline/internal/protocol"
+	"hotline/internal/record"
 	"hotline/internal/station"
 	"hotline/internal/store"
 )
@@ -127,7 +128,7 @@ func pair(tb testing.TB, channels ...string) (usa, chn *station.Station) {
 		}
 		active := 0
 		for _, c := range cs {
-			if c.State == store.Active {
+			if c.State == record.Active {
 				active++
 			}
 		}

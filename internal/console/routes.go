@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"hotline/internal/operator"
+	"hotline/internal/record"
 	"hotline/internal/station"
 	"hotline/internal/store"
 	"hotline/internal/transcript"
@@ -106,7 +107,7 @@ func (p *pageData) Label(prefix, v string) string {
 }
 
 // StationAlert is a station alert in the operator's language.
-func (p *pageData) StationAlert(a *store.Alert) string { return alertText(p.Lang, *a) }
+func (p *pageData) StationAlert(a *record.Alert) string { return alertText(p.Lang, *a) }
 
 // AlertText is a line of the alerts list in the operator's language: a
 // station alert translated, the console's own "channel down" written
@@ -122,7 +123,7 @@ func (p *pageData) AlertText(l alertLine) string {
 }
 
 // OwnSuspension is this station's suspension of the channel shown, if any.
-func (p *pageData) OwnSuspension() *store.Suspension {
+func (p *pageData) OwnSuspension() *record.Suspension {
 	if p.Channel == nil {
 		return nil
 	}

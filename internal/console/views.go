@@ -10,8 +10,8 @@ import (
 
 	"hotline/internal/envelope"
 	"hotline/internal/protocol"
+	"hotline/internal/record"
 	"hotline/internal/station"
-	"hotline/internal/store"
 )
 
 // What the pages show, gathered from station.Ops.
@@ -200,7 +200,7 @@ func (r *boardRow) rankAt(now time.Time) {
 	usLate := !r.AwaitUsDue.IsZero() && now.After(r.AwaitUsDue)
 	themLate := !r.AwaitThemDue.IsZero() && now.After(r.AwaitThemDue)
 	r.Overdue = usLate || themLate
-	r.Attention = r.State != store.Active || r.Blocked != ""
+	r.Attention = r.State != record.Active || r.Blocked != ""
 	switch {
 	case r.UrgentUs:
 		r.rank = rankUrgent
@@ -243,7 +243,7 @@ type message struct {
 }
 
 // ladderStep is one step of a message's deadline ladder (see
-// store.StepUndelivered to store.StepForwarded and docs/PROTOCOL.md).
+// record.StepUndelivered to record.StepForwarded and docs/PROTOCOL.md).
 type ladderStep struct {
 	Step   int
 	Name   string    // catalog key
@@ -258,7 +258,7 @@ type ladderStep struct {
 // channel's deadlines; the times follow the station's (internal/protocol,
 // ladderAt): delivery deadline, acknowledgement deadline, half of it
 // again, twice it.
-func ladder(v station.ChannelView, m station.MessageView, incoming bool, taken []store.Escalation) []ladderStep {
+func ladder(v station.ChannelView, m station.MessageView, incoming bool, taken []record.Escalation) []ladderStep {
 	var out []ladderStep
 	done := map[int]bool{}
 	for _, x := range taken {
@@ -292,7 +292,7 @@ func ladder(v station.ChannelView, m station.MessageView, incoming bool, taken [
 	}
 	switch {
 	case incoming || m.Kind == "check":
-		plan(store.StepOverdue, m.AckDue)
+		plan(record.StepOverdue, m.AckDue)
 	default:
 		d, _ := time.ParseDuration(v.Deadlines[m.Precedence])
 		del, _ := time.ParseDuration(v.Delivery[m.Precedence])
@@ -301,14 +301,14 @@ func ladder(v station.ChannelView, m station.MessageView, incoming bool, taken [
 		}
 		if del > 0 {
 			if m.Status == "queued" {
-				plan(store.StepUndelivered, m.ReceivedAt.Add(del))
+				plan(record.StepUndelivered, m.ReceivedAt.Add(del))
 			} else if at := m.ReceivedAt.Add(del); at.After(last) {
 				last = at // delivered: the step is skipped, at its time
 			}
 		}
-		plan(store.StepOverdue, m.ReceivedAt.Add(d))
-		plan(store.StepSupervisor, m.ReceivedAt.Add(d+d/2))
-		plan(store.StepForwarded, m.ReceivedAt.Add(2*d))
+		plan(record.StepOverdue, m.ReceivedAt.Add(d))
+		plan(record.StepSupervisor, m.ReceivedAt.Add(d+d/2))
+		plan(record.StepForwarded, m.ReceivedAt.Add(2*d))
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Step < out[j].Step })
 	return out
@@ -316,9 +316,9 @@ func ladder(v station.ChannelView, m station.MessageView, incoming bool, taken [
 
 func stepName(step int, kind string, incoming bool) string {
 	switch {
-	case step == store.StepOverdue && kind == "check" && !incoming:
+	case step == record.StepOverdue && kind == "check" && !incoming:
 		return "step_dormant"
-	case step == store.StepOverdue && incoming:
+	case step == record.StepOverdue && incoming:
 		return "step_overdue_here"
 	}
 	return fmt.Sprintf("step_%d", step)
@@ -353,7 +353,7 @@ func (s *Server) conversation(ctx context.Context, ch string) (*boardRow, []mess
 	if err != nil {
 		return nil, nil, err
 	}
-	steps := map[string][]store.Escalation{}
+	steps := map[string][]record.Escalation{}
 	for _, x := range xs {
 		id := fmt.Sprintf("%s/%s/%d", x.Channel, x.Author, x.Index)
 		steps[id] = append(steps[id], x)

@@ -20,6 +20,7 @@ import (
 	"hotline/internal/envelope"
 	"hotline/internal/identity"
 	"hotline/internal/protocol"
+	"hotline/internal/record"
 	"hotline/internal/station"
 	"hotline/internal/store"
 	"hotline/internal/store/postgres"
@@ -240,7 +241,7 @@ func (f *filler) copyState(from, to store.Store) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	batch := &store.Batch{Peers: snap.Peers, Channels: snap.Channels, Logs: snap.Logs}
+	batch := &record.Batch{Peers: snap.Peers, Channels: snap.Channels, Logs: snap.Logs}
 	for _, l := range snap.Logs {
 		es, err := from.Entries(ctx, l.Channel, l.Author, 1, l.Size)
 		if err != nil {
@@ -258,7 +259,7 @@ func (f *filler) copyState(from, to store.Store) {
 			f.cTree = tree
 		}
 		if l.ReceiptSize > 0 {
-			batch.Receipts = append(batch.Receipts, store.Receipt{Channel: l.Channel, Author: l.Author, Size: l.ReceiptSize, Note: l.Receipt})
+			batch.Receipts = append(batch.Receipts, record.Receipt{Channel: l.Channel, Author: l.Author, Size: l.ReceiptSize, Note: l.Receipt})
 		}
 	}
 	if f.uTree == nil || f.cTree == nil {
@@ -325,7 +326,7 @@ func (f *filler) fill(n int, stores ...store.Store) {
 				b.Fatal(err)
 			}
 		}
-		batch := &store.Batch{}
+		batch := &record.Batch{}
 		for _, j := range jobs {
 			tree := f.uTree
 			if j.h.Author == "CHN" {
@@ -333,12 +334,12 @@ func (f *filler) fill(n int, stores ...store.Store) {
 			}
 			tree.Append(j.raw)
 			stored := j.h.Time.Add(300 * time.Millisecond)
-			batch.Entries = append(batch.Entries, store.Entry{Channel: "ops", Author: j.h.Author, Index: j.h.Index, Kind: j.h.Kind,
+			batch.Entries = append(batch.Entries, record.Entry{Channel: "ops", Author: j.h.Author, Index: j.h.Index, Kind: j.h.Kind,
 				Precedence: j.h.Precedence, SenderTime: j.h.Time, StoredAt: stored, Raw: j.raw, Body: j.body, Root: tree.Root()})
 			if j.h.Kind == envelope.Ack {
 				var ab protocol.AckBody
 				json.Unmarshal(j.body, &ab)
-				batch.Acks = append(batch.Acks, store.Ack{Channel: "ops", Author: "USA", Index: ab.Of, AckAuthor: "CHN", AckIndex: j.h.Index, By: ab.By, At: stored})
+				batch.Acks = append(batch.Acks, record.Ack{Channel: "ops", Author: "USA", Index: ab.Of, AckAuthor: "CHN", AckIndex: j.h.Index, By: ab.By, At: stored})
 			}
 		}
 		ucp := f.checkpoint("USA", f.uTree, f.usa)
@@ -346,11 +347,11 @@ func (f *filler) fill(n int, stores ...store.Store) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		batch.Logs = []store.Log{
+		batch.Logs = []record.Log{
 			{Channel: "ops", Author: "USA", Size: f.uTree.Size(), Hashes: f.uTree.Hashes(), Checkpoint: ucp},
 			{Channel: "ops", Author: "CHN", Size: f.cTree.Size(), Hashes: f.cTree.Hashes(), Checkpoint: f.checkpoint("CHN", f.cTree, f.chn)},
 		}
-		batch.Receipts = []store.Receipt{{Channel: "ops", Author: "USA", Size: f.uTree.Size(), Note: rc}}
+		batch.Receipts = []record.Receipt{{Channel: "ops", Author: "USA", Size: f.uTree.Size(), Note: rc}}
 		// The engines write at once, on their own disks' time.
 		applied := make([]error, len(stores))
 		for i, s := range stores {

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"hotline/internal/api"
+	"hotline/internal/record"
 	"hotline/internal/station"
-	"hotline/internal/store"
 	"hotline/internal/transcript"
 )
 
@@ -119,13 +119,13 @@ func TestKeyRotationProcesses(t *testing.T) {
 	}
 }
 
-func alertsWith(t *testing.T, ctx context.Context, c *api.Client, text string) []store.Alert {
+func alertsWith(t *testing.T, ctx context.Context, c *api.Client, text string) []record.Alert {
 	t.Helper()
 	as, err := c.Alerts(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []store.Alert
+	var out []record.Alert
 	for _, a := range as {
 		if strings.Contains(a.Text, text) {
 			out = append(out, a)

@@ -38,6 +38,11 @@ const Module = "hotline"
 // import whom").
 var Rules = []Rule{
 	{
+		Package:   Module + "/internal/protocol",
+		Why:       "the core is deterministic and does no I/O: it speaks its own vocabulary (internal/record), never the store's",
+		Forbidden: []string{Module + "/internal/store", Module + "/internal/station", Module + "/internal/link", "net", "database/sql"},
+	},
+	{
 		Package:   Module + "/internal/relay",
 		Why:       "a relay carries payloads it has no code to open: it knows frame sizes, not what frames, envelopes, charters or logs are",
 		Forbidden: []string{Module + "/internal/envelope", Module + "/internal/protocol", Module + "/internal/channel", Module + "/internal/transcript", Module + "/internal/store", Module + "/internal/station"},

@@ -31,7 +31,7 @@ import (
 	"hotline/internal/deconflict"
 	"hotline/internal/envelope"
 	"hotline/internal/identity"
-	"hotline/internal/store"
+	"hotline/internal/record"
 	"hotline/internal/transcript"
 )
 
@@ -175,7 +175,7 @@ type Action interface{ action() }
 // Persisted with the same Write number. Batches must be applied in order.
 type Persist struct {
 	Write uint64
-	Batch *store.Batch
+	Batch *record.Batch
 	// Lazy batches hold only what the peer can give again (receipts): the
 	// station may delay them and write them with a later batch.
 	Lazy bool
@@ -277,7 +277,7 @@ type Core struct {
 
 	now      time.Time
 	out      []Action
-	batch    *store.Batch
+	batch    *record.Batch
 	onDurabl []func(error)
 	write    uint64
 	pending  map[uint64][]func(error)
@@ -350,7 +350,7 @@ type heldAhead struct {
 }
 
 type chanState struct {
-	rec      store.Channel
+	rec      record.Channel
 	charter  *channel.Charter
 	codebook *codebook.Codebook // the one the charter names; nil if this station lacks it
 	mine     outLog
@@ -471,8 +471,8 @@ type inLog struct {
 // does not yield it (changed on disk) raises a tamper alarm at the first
 // step rather than keeping every channel down: that log's entries that
 // continue the epoch are refused.
-func (c *Core) restoreEpochs(snap *store.Snapshot) {
-	began := map[string]store.Entry{}
+func (c *Core) restoreEpochs(snap *record.Snapshot) {
+	began := map[string]record.Entry{}
 	for _, e := range snap.EpochEntries {
 		began[e.Channel+"/"+e.Author] = e
 	}
@@ -503,7 +503,7 @@ func (c *Core) restoreEpochs(snap *store.Snapshot) {
 }
 
 // New restores a core from a snapshot of the store.
-func New(cfg Config, keys *identity.Keys, snap *store.Snapshot) (*Core, error) {
+func New(cfg Config, keys *identity.Keys, snap *record.Snapshot) (*Core, error) {
 	c := &Core{
 		cfg:      cfg,
 		keys:     keys,
@@ -546,7 +546,7 @@ func New(cfg Config, keys *identity.Keys, snap *store.Snapshot) (*Core, error) {
 		if ch.Proposer == keys.Name {
 			verifiers = []note.Verifier{mineAt1}
 		}
-		if ch.State == store.Active {
+		if ch.State == record.Active {
 			verifiers = []note.Verifier{mineAt1, theirsAt1}
 		}
 		if cs.charter, err = channel.Parse(ch.Charter, verifiers...); err != nil {
@@ -653,7 +653,7 @@ func (c *Core) addPeer(card *identity.Card) error {
 func (c *Core) Step(now time.Time, ev Event) []Action {
 	c.now = now
 	c.out = c.out[:0]
-	c.batch = &store.Batch{}
+	c.batch = &record.Batch{}
 	c.onDurabl = nil
 	if !c.armed {
 		c.arm()
@@ -733,7 +733,7 @@ func (c *Core) alert(level, ch, peer, format string, args ...any) {
 	for i, a := range args {
 		strs[i] = fmt.Sprint(a)
 	}
-	c.batch.Alerts = append(c.batch.Alerts, store.Alert{At: c.now, Level: level, Channel: ch, Peer: peer, Text: text, Format: format, Args: strs})
+	c.batch.Alerts = append(c.batch.Alerts, record.Alert{At: c.now, Level: level, Channel: ch, Peer: peer, Text: text, Format: format, Args: strs})
 	c.emit(Notify{What: "alert", Channel: ch})
 }
 
@@ -847,7 +847,7 @@ func (c *Core) addPeerReq(ev AddPeer) {
 				// A newer card under the same keys (new endpoints or
 				// relays): signed by the key pinned, so it replaces the old.
 				p.card = card
-				c.batch.Peers = append(c.batch.Peers, store.Peer{Name: card.Name, Party: card.Party, Card: card.Text, Fingerprint: card.Fingerprint(), AddedAt: c.now})
+				c.batch.Peers = append(c.batch.Peers, record.Peer{Name: card.Name, Party: card.Party, Card: card.Text, Fingerprint: card.Fingerprint(), AddedAt: c.now})
 				id := ev.ID
 				c.afterDurable(func(err error) { c.done(id, Result{}, err) })
 			}
@@ -860,7 +860,7 @@ func (c *Core) addPeerReq(ev AddPeer) {
 		c.done(ev.ID, Result{}, err)
 		return
 	}
-	c.batch.Peers = append(c.batch.Peers, store.Peer{Name: card.Name, Party: card.Party, Card: card.Text, Fingerprint: card.Fingerprint(), AddedAt: c.now})
+	c.batch.Peers = append(c.batch.Peers, record.Peer{Name: card.Name, Party: card.Party, Card: card.Text, Fingerprint: card.Fingerprint(), AddedAt: c.now})
 	id := ev.ID
 	c.afterDurable(func(err error) { c.done(id, Result{}, err) })
 }
@@ -868,7 +868,7 @@ func (c *Core) addPeerReq(ev AddPeer) {
 // appendMine seals, signs and appends an entry to this station's log for
 // cs, adds it to the step's batch and arranges for the request to complete
 // once it is durable.
-func (c *Core) appendMine(reqID uint64, cs *chanState, kind envelope.Kind, prec envelope.Precedence, body []byte) (*store.Entry, error) {
+func (c *Core) appendMine(reqID uint64, cs *chanState, kind envelope.Kind, prec envelope.Precedence, body []byte) (*record.Entry, error) {
 	p := c.peers[cs.rec.Peer]
 	if p.hpke == nil || !bytes.Equal(p.hpkeOf, p.card.KEMKey) {
 		// Parsed once per card, not per entry (ML-KEM key parsing is not
@@ -884,7 +884,7 @@ func (c *Core) appendMine(reqID uint64, cs *chanState, kind envelope.Kind, prec 
 		// A log begun after a rotation: its entries are signed by the
 		// current key from the first.
 		cs.mine.keys = append(cs.mine.keys, logKey{from: idx, seq: c.ownSeq()})
-		c.batch.LogKeys = append(c.batch.LogKeys, store.LogKey{Channel: cs.rec.ID, Author: c.keys.Name, From: idx, Seq: c.ownSeq()})
+		c.batch.LogKeys = append(c.batch.LogKeys, record.LogKey{Channel: cs.rec.ID, Author: c.keys.Name, From: idx, Seq: c.ownSeq()})
 	}
 	h := envelope.Header{
 		Channel: cs.rec.ID, Author: c.keys.Name, Recipient: cs.rec.Peer,
@@ -919,12 +919,12 @@ func (c *Core) appendMine(reqID uint64, cs *chanState, kind envelope.Kind, prec 
 	if !slices.Contains(c.appended, cs) {
 		c.appended = append(c.appended, cs)
 	}
-	e := store.Entry{
+	e := record.Entry{
 		Channel: h.Channel, Author: h.Author, Index: h.Index, Kind: kind, Precedence: prec,
 		SenderTime: c.now, StoredAt: c.now, Raw: raw, Body: body, Root: root,
 	}
 	c.batch.Entries = append(c.batch.Entries, e)
-	c.batch.Logs = append(c.batch.Logs, store.Log{Channel: h.Channel, Author: h.Author, Size: cs.mine.size, Hashes: cs.mine.tree.Hashes()})
+	c.batch.Logs = append(c.batch.Logs, record.Log{Channel: h.Channel, Author: h.Author, Size: cs.mine.size, Hashes: cs.mine.tree.Hashes()})
 	c.await(cs, &e, 0)
 	if kind == envelope.Check {
 		cs.rec.LastCheck, cs.rec.LastCheckAt = e.Index, c.now
@@ -948,7 +948,7 @@ func (c *Core) submit(ev Submit) {
 	case cs == nil:
 		c.done(ev.ID, Result{}, fmt.Errorf("%w: %q", ErrUnknownChannel, ev.Channel))
 		return
-	case cs.rec.State != store.Active:
+	case cs.rec.State != record.Active:
 		c.done(ev.ID, Result{}, fmt.Errorf("%w: %s is %s; the peer must accept it first", ErrNotActive, ev.Channel, cs.rec.State))
 		return
 	case !ev.Precedence.Valid():
@@ -973,7 +973,7 @@ func (c *Core) submit(ev Submit) {
 	}
 	switch b := body.(type) {
 	case *AckBody:
-		c.batch.Acks = append(c.batch.Acks, store.Ack{Channel: cs.rec.ID, Author: cs.rec.Peer, Index: b.Of,
+		c.batch.Acks = append(c.batch.Acks, record.Ack{Channel: cs.rec.ID, Author: cs.rec.Peer, Index: b.Of,
 			AckAuthor: c.keys.Name, AckIndex: e.Index, By: b.By, At: c.now})
 		c.acknowledged(cs, cs.rec.Peer, b.Of, b.By)
 	case *SuspendBody, *ResumeBody:
@@ -983,7 +983,7 @@ func (c *Core) submit(ev Submit) {
 
 // mayAppend says why an operator may not append an entry, if they may not.
 func (c *Core) mayAppend(cs *chanState, kind envelope.Kind, prec envelope.Precedence, body any) error {
-	var mine *store.Suspension
+	var mine *record.Suspension
 	for i, s := range cs.rec.Suspensions {
 		if s.By == c.keys.Name {
 			mine = &cs.rec.Suspensions[i]
@@ -1059,7 +1059,7 @@ func (c *Core) propose(ev Propose) {
 		return
 	}
 	cs := &chanState{
-		rec: store.Channel{ID: ev.Channel, Peer: ev.Peer, Level: string(ev.Level), State: store.ProposedOut,
+		rec: record.Channel{ID: ev.Channel, Peer: ev.Peer, Level: string(ev.Level), State: record.ProposedOut,
 			Proposer: c.keys.Name, Charter: ch.Text, CreatedAt: c.now, UpdatedAt: c.now},
 		charter:  ch,
 		codebook: cb,
@@ -1082,7 +1082,7 @@ func (c *Core) accept(ev Accept) {
 		c.done(ev.ID, Result{}, fmt.Errorf("%w: %q (no proposal has arrived for it)", ErrUnknownChannel, ev.Channel))
 		return
 	}
-	if cs.rec.State != store.ProposedIn {
+	if cs.rec.State != record.ProposedIn {
 		c.done(ev.ID, Result{}, fmt.Errorf("channel %s is %s, not a proposal waiting for this station", ev.Channel, cs.rec.State))
 		return
 	}
@@ -1099,7 +1099,7 @@ func (c *Core) accept(ev Accept) {
 		c.done(ev.ID, Result{}, err)
 		return
 	}
-	cs.rec.State, cs.rec.Charter, cs.rec.UpdatedAt = store.Active, cs.charter.Text, c.now
+	cs.rec.State, cs.rec.Charter, cs.rec.UpdatedAt = record.Active, cs.charter.Text, c.now
 	c.batch.Channels = append(c.batch.Channels, cs.rec)
 	body, _ := json.Marshal(AgreementBody{Charter: string(cs.charter.Text)})
 	if _, err := c.appendMine(ev.ID, cs, envelope.Agreement, envelope.Priority, body); err != nil {
@@ -1624,7 +1624,7 @@ func (c *Core) applyReceipt(p *peer, cs *chanState, signed []byte) *refusal {
 	if m.sent < m.delivered {
 		m.sent = m.delivered
 	}
-	c.batch.Receipts = append(c.batch.Receipts, store.Receipt{Channel: cs.rec.ID, Author: c.keys.Name, Size: cp.Size, Note: signed})
+	c.batch.Receipts = append(c.batch.Receipts, record.Receipt{Channel: cs.rec.ID, Author: c.keys.Name, Size: cp.Size, Note: signed})
 	c.emit(Notify{What: "delivered", Channel: cs.rec.ID, Entry: fmt.Sprintf("%s/%s/%d-%d", cs.rec.ID, c.keys.Name, first, cp.Size)})
 	return nil
 }
@@ -1667,9 +1667,9 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		epoch     *envelope.Epoch // the key epoch as the entries so far leave it
 		epochFrom uint64          // and the entry that began it
 		newCS     *chanState
-		accepted  []store.Entry
+		accepted  []record.Entry
 		bodies    []any
-		acks      []store.Ack
+		acks      []record.Ack
 		agreed    *channel.Charter
 		// agreedBook is the codebook a proposal names.
 		agreedBook *codebook.Codebook
@@ -1781,7 +1781,7 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 				if err == nil {
 					agreedBook, err = agreed.FindCodebook(c.cfg.Codebooks...)
 				}
-			} else if cs.rec.State == store.ProposedOut && transcript.SameBody([]byte(b.Charter), cs.charter.Text) {
+			} else if cs.rec.State == record.ProposedOut && transcript.SameBody([]byte(b.Charter), cs.charter.Text) {
 				agreed, err = channel.Parse([]byte(b.Charter), c.own[seqAt(cs.mine.keys, 1)].verifier, chain[seq].verifier)
 			} else {
 				err = fmt.Errorf("channel %s is %s here; the charter does not match", f.Channel, cs.rec.State)
@@ -1795,7 +1795,7 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 				c.refuse("unknown channel", "alarm", f.Channel, name, "entries from %s for unknown channel %s refused", name, f.Channel)
 				return
 			}
-			if e.Index == 1 || cs.rec.State != store.Active && agreed == nil && e.Kind != envelope.Key {
+			if e.Index == 1 || cs.rec.State != record.Active && agreed == nil && e.Kind != envelope.Key {
 				c.refuse("not active", "alarm", f.Channel, name, "%s refused: channel %s is not active", e.ID(), f.Channel)
 				return
 			}
@@ -1845,7 +1845,7 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 					c.refuse("bad ack", "alarm", f.Channel, name, "%s acknowledges entry %d, which this station never wrote", e.ID(), a.Of)
 					return
 				}
-				acks = append(acks, store.Ack{Channel: f.Channel, Author: c.keys.Name, Index: a.Of, AckAuthor: name, AckIndex: e.Index, By: a.By, At: e.Time})
+				acks = append(acks, record.Ack{Channel: f.Channel, Author: c.keys.Name, Index: a.Of, AckAuthor: name, AckIndex: e.Index, By: a.By, At: e.Time})
 			}
 		}
 		if tree == nil {
@@ -1856,7 +1856,7 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 			}
 		}
 		tree.Append(raw)
-		accepted = append(accepted, store.Entry{
+		accepted = append(accepted, record.Entry{
 			Channel: f.Channel, Author: name, Index: e.Index, Kind: e.Kind, Precedence: e.Precedence,
 			SenderTime: e.Time, StoredAt: c.now, Raw: raw, Body: body, Root: tree.Root(),
 		})
@@ -1892,7 +1892,7 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 	// Every check passed: change state.
 	if cs == nil {
 		newCS = &chanState{
-			rec: store.Channel{ID: f.Channel, Peer: name, Level: string(agreed.Level), State: store.ProposedIn,
+			rec: record.Channel{ID: f.Channel, Peer: name, Level: string(agreed.Level), State: record.ProposedIn,
 				Proposer: name, Charter: agreed.Text, CreatedAt: c.now, UpdatedAt: c.now},
 			charter:  agreed,
 			codebook: agreedBook,
@@ -1907,7 +1907,7 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		c.emit(Notify{What: "channel", Channel: f.Channel})
 	} else if agreed != nil {
 		cs.charter = agreed
-		cs.rec.State, cs.rec.Charter, cs.rec.UpdatedAt = store.Active, agreed.Text, c.now
+		cs.rec.State, cs.rec.Charter, cs.rec.UpdatedAt = record.Active, agreed.Text, c.now
 		c.batch.Channels = append(c.batch.Channels, cs.rec)
 		c.emit(Notify{What: "channel", Channel: f.Channel})
 		c.armChannel(cs)
@@ -1915,7 +1915,7 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 	theirs = &cs.theirs
 	theirs.tree, theirs.size = tree, expected-1
 	for _, k := range logKeys[len(theirs.keys):] {
-		c.batch.LogKeys = append(c.batch.LogKeys, store.LogKey{Channel: f.Channel, Author: name, From: k.from, Seq: k.seq})
+		c.batch.LogKeys = append(c.batch.LogKeys, record.LogKey{Channel: f.Channel, Author: name, From: k.from, Seq: k.seq})
 	}
 	theirs.keys = logKeys
 	theirs.epoch, theirs.epochFrom = epoch, epochFrom
@@ -1924,7 +1924,7 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 	}
 	c.batch.Entries = append(c.batch.Entries, accepted...)
 	c.batch.Acks = append(c.batch.Acks, acks...)
-	c.batch.Logs = append(c.batch.Logs, store.Log{Channel: f.Channel, Author: name, Size: theirs.size, Hashes: tree.Hashes(), Checkpoint: f.Checkpoint, EpochFrom: epochFrom})
+	c.batch.Logs = append(c.batch.Logs, record.Log{Channel: f.Channel, Author: name, Size: theirs.size, Hashes: tree.Hashes(), Checkpoint: f.Checkpoint, EpochFrom: epochFrom})
 	for i := range accepted {
 		e := &accepted[i]
 		what := "received"
@@ -1992,7 +1992,7 @@ func entryIndex(pre *Prepared, raw []byte, i int) (uint64, bool) {
 }
 
 // Channel states as operators see them, besides the agreement states
-// (store.ProposedOut, store.ProposedIn).
+// (record.ProposedOut, record.ProposedIn).
 const (
 	StateActive    = "active"    // every path up
 	StateDegraded  = "degraded"  // some paths down
@@ -2004,13 +2004,13 @@ const (
 // ChannelInfo is a read-only view of a channel for status displays.
 type ChannelInfo struct {
 	ID, Peer, Level, Blocked string
-	// Agreement is store.ProposedOut, ProposedIn or Active; State is what
+	// Agreement is record.ProposedOut, ProposedIn or Active; State is what
 	// operators see (one of the State constants when agreed).
 	Agreement, State         string
 	Sent, Written, Delivered uint64
 	Received                 uint64
 	Connected                bool
-	Suspensions              []store.Suspension
+	Suspensions              []record.Suspension
 	Dormant                  bool
 	// AwaitingPeer counts this station's entries that wait for the peer's
 	// acknowledgement; AwaitingHere the peer's that wait for a person here.
@@ -2042,7 +2042,7 @@ type PathInfo struct {
 // state says what operators see of a channel.
 func (c *Core) state(cs *chanState) string {
 	switch {
-	case cs.rec.State != store.Active:
+	case cs.rec.State != record.Active:
 		return cs.rec.State
 	case len(cs.rec.Suspensions) > 0:
 		return StateSuspended

@@ -18,7 +18,7 @@ import (
 	"hotline/internal/channel"
 	"hotline/internal/envelope"
 	"hotline/internal/identity"
-	"hotline/internal/store"
+	"hotline/internal/record"
 	"hotline/internal/transcript"
 )
 
@@ -32,30 +32,30 @@ var (
 // memStore keeps applied batches in memory with the store's semantics.
 // Only what a batch applied survives a crash of the node.
 type memStore struct {
-	peers    map[string]store.Peer
-	channels map[string]store.Channel
-	entries  map[string][]store.Entry // key channel/author → entries, index i at [i-1]
-	logs     map[string]*store.Log
-	acks     map[string]store.Ack
-	escal    []store.Escalation
-	keys     []store.Key
-	logKeys  []store.LogKey
+	peers    map[string]record.Peer
+	channels map[string]record.Channel
+	entries  map[string][]record.Entry // key channel/author → entries, index i at [i-1]
+	logs     map[string]*record.Log
+	acks     map[string]record.Ack
+	escal    []record.Escalation
+	keys     []record.Key
+	logKeys  []record.LogKey
 }
 
 func newMemStore() *memStore {
-	return &memStore{peers: map[string]store.Peer{}, channels: map[string]store.Channel{},
-		entries: map[string][]store.Entry{}, logs: map[string]*store.Log{}, acks: map[string]store.Ack{}}
+	return &memStore{peers: map[string]record.Peer{}, channels: map[string]record.Channel{},
+		entries: map[string][]record.Entry{}, logs: map[string]*record.Log{}, acks: map[string]record.Ack{}}
 }
 
-func (m *memStore) apply(t *testing.T, b *store.Batch) {
+func (m *memStore) apply(t *testing.T, b *record.Batch) {
 	t.Helper()
 	for _, k := range b.Keys {
-		if !slices.ContainsFunc(m.keys, func(x store.Key) bool { return x.Station == k.Station && x.Seq == k.Seq }) {
+		if !slices.ContainsFunc(m.keys, func(x record.Key) bool { return x.Station == k.Station && x.Seq == k.Seq }) {
 			m.keys = append(m.keys, k)
 		}
 	}
 	for _, k := range b.LogKeys {
-		if !slices.ContainsFunc(m.logKeys, func(x store.LogKey) bool { return x.Channel == k.Channel && x.Author == k.Author && x.From == k.From }) {
+		if !slices.ContainsFunc(m.logKeys, func(x record.LogKey) bool { return x.Channel == k.Channel && x.Author == k.Author && x.From == k.From }) {
 			m.logKeys = append(m.logKeys, k)
 		}
 	}
@@ -98,7 +98,7 @@ func (m *memStore) apply(t *testing.T, b *store.Batch) {
 		k := r.Channel + "/" + r.Author
 		l := m.logs[k]
 		if l == nil {
-			l = &store.Log{Channel: r.Channel, Author: r.Author}
+			l = &record.Log{Channel: r.Channel, Author: r.Author}
 			m.logs[k] = l
 		}
 		if r.Size >= l.ReceiptSize {
@@ -112,7 +112,7 @@ func (m *memStore) apply(t *testing.T, b *store.Batch) {
 		}
 	}
 	for _, x := range b.Escalations {
-		if !slices.ContainsFunc(m.escal, func(y store.Escalation) bool {
+		if !slices.ContainsFunc(m.escal, func(y record.Escalation) bool {
 			return y.Channel == x.Channel && y.Author == x.Author && y.Index == x.Index && y.Step == x.Step
 		}) {
 			m.escal = append(m.escal, x)
@@ -121,9 +121,9 @@ func (m *memStore) apply(t *testing.T, b *store.Batch) {
 }
 
 // outstanding is what sqlstore's Load selects as Snapshot.Outstanding.
-func (m *memStore) outstanding(self string) ([]store.Entry, []store.Escalation) {
-	var out []store.Entry
-	var xs []store.Escalation
+func (m *memStore) outstanding(self string) ([]record.Entry, []record.Escalation) {
+	var out []record.Entry
+	var xs []record.Escalation
 	for _, es := range m.entries {
 		for _, e := range es {
 			if !e.Kind.NeedsAck() {
@@ -132,11 +132,11 @@ func (m *memStore) outstanding(self string) ([]store.Entry, []store.Escalation) 
 			if _, acked := m.acks[e.ID()]; acked {
 				continue
 			}
-			final := store.StepOverdue
+			final := record.StepOverdue
 			if e.Author == self {
-				final = store.StepForwarded
+				final = record.StepForwarded
 			}
-			var mine []store.Escalation
+			var mine []record.Escalation
 			done := false
 			for _, x := range m.escal {
 				if x.Channel == e.Channel && x.Author == e.Author && x.Index == e.Index {
@@ -151,7 +151,7 @@ func (m *memStore) outstanding(self string) ([]store.Entry, []store.Escalation) 
 			xs = append(xs, mine...)
 		}
 	}
-	slices.SortFunc(out, func(a, b store.Entry) int {
+	slices.SortFunc(out, func(a, b record.Entry) int {
 		return cmp.Or(a.StoredAt.Compare(b.StoredAt), cmp.Compare(a.Channel, b.Channel), cmp.Compare(a.Author, b.Author), cmp.Compare(a.Index, b.Index))
 	})
 	return out, xs
@@ -175,8 +175,8 @@ func (m *memStore) clone() *memStore {
 	return c
 }
 
-func (m *memStore) snapshot(self string) *store.Snapshot {
-	s := &store.Snapshot{}
+func (m *memStore) snapshot(self string) *record.Snapshot {
+	s := &record.Snapshot{}
 	for _, p := range m.peers {
 		s.Peers = append(s.Peers, p)
 	}
@@ -215,10 +215,10 @@ type simNode struct {
 	unsynced []Persist // written, not yet synced: lost on a crash
 	out      ConnID    // outbound connection, 0 if none
 	done     map[uint64]Done
-	sent     []string      // ids of entries whose Submit completed, in order
-	skew     time.Duration // this node's clock minus the simulation's
-	alerts   []store.Alert // every alert it raised, durable or not
-	notes    []Notify      // every notification it gave
+	sent     []string       // ids of entries whose Submit completed, in order
+	skew     time.Duration  // this node's clock minus the simulation's
+	alerts   []record.Alert // every alert it raised, durable or not
+	notes    []Notify       // every notification it gave
 }
 
 type packet struct {
@@ -520,7 +520,7 @@ func newSim(t *testing.T, seed uint64) *sim {
 	}
 	for _, n := range s.nodes {
 		for _, ci := range n.core.Channels() {
-			if ci.Agreement != store.Active {
+			if ci.Agreement != record.Active {
 				t.Fatalf("%s: channel %s is %s after setup", n.name, ci.ID, ci.State)
 			}
 		}

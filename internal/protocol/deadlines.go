@@ -21,7 +21,7 @@ import (
 	"hotline/internal/codebook"
 	"hotline/internal/deconflict"
 	"hotline/internal/envelope"
-	"hotline/internal/store"
+	"hotline/internal/record"
 )
 
 // Tick tells the core that time has passed: timers due at or before the
@@ -123,7 +123,7 @@ type probeState struct {
 	skew     time.Duration
 	skewSeen bool
 	// counts not yet written, by hour
-	pending map[time.Time]*store.ProbeStat
+	pending map[time.Time]*record.ProbeStat
 }
 
 // ladder returns the time of step of w under the channel's charter.
@@ -136,11 +136,11 @@ func (c *Core) ladderAt(cs *chanState, key entryKey, w *waiting, step int) time.
 	}
 	d := cs.charter.Deadlines[w.prec]
 	switch step {
-	case store.StepUndelivered:
+	case record.StepUndelivered:
 		return w.at.Add(cs.charter.Delivery[w.prec])
-	case store.StepOverdue:
+	case record.StepOverdue:
 		return w.at.Add(d)
-	case store.StepSupervisor:
+	case record.StepSupervisor:
 		return w.at.Add(d + d/2)
 	}
 	return w.at.Add(2 * d)
@@ -175,22 +175,22 @@ func (c *Core) scheduleNext(cs *chanState, key entryKey, w *waiting) {
 	mine := key.author == c.keys.Name
 	switch {
 	case mine && w.kind == envelope.Check:
-		if w.step < store.StepOverdue {
+		if w.step < record.StepOverdue {
 			c.schedule(&timer{at: w.at.Add(w.window), kind: tDormant, ch: cs.rec.ID, author: key.author, index: key.index})
 		}
 		return
-	case !mine && w.step >= store.StepOverdue, mine && w.step >= store.StepForwarded:
+	case !mine && w.step >= record.StepOverdue, mine && w.step >= record.StepForwarded:
 		return
 	}
 	next := w.step + 1
 	if !mine {
-		next = store.StepOverdue
+		next = record.StepOverdue
 	}
 	c.schedule(&timer{at: c.ladderAt(cs, key, w, next), kind: tLadder, ch: cs.rec.ID, author: key.author, index: key.index, step: next})
 }
 
 // await starts tracking an entry that waits for acknowledgement.
-func (c *Core) await(cs *chanState, e *store.Entry, step int) {
+func (c *Core) await(cs *chanState, e *record.Entry, step int) {
 	if !e.Kind.NeedsAck() {
 		return
 	}
@@ -280,7 +280,7 @@ func (c *Core) acknowledged(cs *chanState, author string, index uint64, by strin
 		// An acknowledgement of a forwarded message stops the ladder of
 		// the original too.
 		if ocs := c.channels[o.channel]; ocs != nil && ocs.waiting[entryKey{c.keys.Name, o.index}] != nil {
-			c.batch.Acks = append(c.batch.Acks, store.Ack{Channel: o.channel, Author: c.keys.Name, Index: o.index,
+			c.batch.Acks = append(c.batch.Acks, record.Ack{Channel: o.channel, Author: c.keys.Name, Index: o.index,
 				AckAuthor: cs.rec.Peer, By: fmt.Sprintf("%s on %s", by, cs.rec.ID), At: c.now})
 			c.acknowledged(ocs, c.keys.Name, o.index, by)
 			c.emit(Notify{What: "acknowledged", Channel: o.channel, Entry: fmt.Sprintf("%s/%s/%d", o.channel, c.keys.Name, o.index)})
@@ -308,7 +308,7 @@ func (c *Core) arm() {
 		})
 		for _, k := range keys {
 			w := cs.waiting[k]
-			if w.kind == envelope.Check && k.author == c.keys.Name && w.step >= store.StepOverdue && k.index == cs.rec.LastCheck {
+			if w.kind == envelope.Check && k.author == c.keys.Name && w.step >= record.StepOverdue && k.index == cs.rec.LastCheck {
 				cs.dormant = true
 			}
 			c.scheduleNext(cs, k, w)
@@ -320,7 +320,7 @@ func (c *Core) arm() {
 
 // armChannel starts an active channel's link tests and operator checks.
 func (c *Core) armChannel(cs *chanState) {
-	if !c.armed || cs.rec.State != store.Active || cs.armed {
+	if !c.armed || cs.rec.State != record.Active || cs.armed {
 		return
 	}
 	cs.armed = true
@@ -357,10 +357,10 @@ func (c *Core) tick() {
 			c.schedule(&timer{at: c.now.Add(cs.charter.CheckEvery), kind: tCheck, ch: t.ch})
 		case tDormant:
 			key := entryKey{t.author, t.index}
-			if w := cs.waiting[key]; w != nil && w.step < store.StepOverdue && t.index == cs.rec.LastCheck {
-				w.step = store.StepOverdue
+			if w := cs.waiting[key]; w != nil && w.step < record.StepOverdue && t.index == cs.rec.LastCheck {
+				w.step = record.StepOverdue
 				cs.dormant = true
-				c.step(cs, key, store.StepOverdue, "dormant")
+				c.step(cs, key, record.StepOverdue, "dormant")
 				c.alert("alarm", cs.rec.ID, cs.rec.Peer, "%s is dormant: nobody at %s answered check %s/%s/%d within %s",
 					cs.rec.ID, cs.rec.Peer, cs.rec.ID, t.author, t.index, w.window)
 				c.emit(Notify{What: "channel", Channel: cs.rec.ID})
@@ -372,7 +372,7 @@ func (c *Core) tick() {
 				continue // acknowledged meanwhile, or a step already taken
 			}
 			w.step = t.step
-			if c.ladderStep(cs, key, w) && t.author == c.keys.Name && t.step == store.StepOverdue {
+			if c.ladderStep(cs, key, w) && t.author == c.keys.Name && t.step == record.StepOverdue {
 				if reminders[t.ch] == nil {
 					order = append(order, t.ch)
 				}
@@ -395,7 +395,7 @@ func (c *Core) tick() {
 
 // step records a ladder step taken for an entry.
 func (c *Core) step(cs *chanState, key entryKey, step int, detail string) {
-	c.batch.Escalations = append(c.batch.Escalations, store.Escalation{Channel: cs.rec.ID, Author: key.author,
+	c.batch.Escalations = append(c.batch.Escalations, record.Escalation{Channel: cs.rec.ID, Author: key.author,
 		Index: key.index, Step: step, At: c.now, Detail: detail})
 	c.emit(Notify{What: "escalation", Channel: cs.rec.ID, Entry: fmt.Sprintf("%s/%s/%d", cs.rec.ID, key.author, key.index)})
 }
@@ -406,7 +406,7 @@ func (c *Core) ladderStep(cs *chanState, key entryKey, w *waiting) bool {
 	id := fmt.Sprintf("%s/%s/%d", cs.rec.ID, key.author, key.index)
 	d := cs.charter.Deadlines[w.prec]
 	if key.author != c.keys.Name {
-		c.step(cs, key, store.StepOverdue, "overdue here")
+		c.step(cs, key, record.StepOverdue, "overdue here")
 		if w.kind == envelope.Check {
 			c.alert("alarm", cs.rec.ID, cs.rec.Peer, "check %s from %s is not answered and its window (%s) has passed", id, cs.rec.Peer, w.window)
 		} else {
@@ -416,27 +416,27 @@ func (c *Core) ladderStep(cs *chanState, key entryKey, w *waiting) bool {
 		return false
 	}
 	switch w.step {
-	case store.StepUndelivered:
+	case record.StepUndelivered:
 		if key.index <= cs.mine.delivered {
 			return false
 		}
-		c.step(cs, key, store.StepUndelivered, "not delivered")
+		c.step(cs, key, record.StepUndelivered, "not delivered")
 		c.alert("alarm", cs.rec.ID, cs.rec.Peer, "%s %s is not delivered: no receipt from %s within %s",
 			w.prec, id, cs.rec.Peer, cs.charter.Delivery[w.prec])
-	case store.StepOverdue:
+	case record.StepOverdue:
 		remind := len(cs.rec.Suspensions) == 0 || w.prec == envelope.Flash && cs.charter.FlashExempt
 		detail := "reminded " + cs.rec.Peer
 		if !remind {
 			detail = "not reminded: the channel is suspended"
 		}
-		c.step(cs, key, store.StepOverdue, detail)
+		c.step(cs, key, record.StepOverdue, detail)
 		c.alert("alarm", cs.rec.ID, cs.rec.Peer, "%s %s is not acknowledged by %s within %s: %s", w.prec, id, cs.rec.Peer, d, detail)
 		return remind
-	case store.StepSupervisor:
-		c.step(cs, key, store.StepSupervisor, "supervisor alerted")
+	case record.StepSupervisor:
+		c.step(cs, key, record.StepSupervisor, "supervisor alerted")
 		c.alert("supervisor", cs.rec.ID, cs.rec.Peer, "%s %s is still not acknowledged by %s after %s: a supervisor must act",
 			w.prec, id, cs.rec.Peer, d+d/2)
-	case store.StepForwarded:
+	case record.StepForwarded:
 		detail, err := c.forward(cs, id, w)
 		if err != nil {
 			detail = "not forwarded: " + err.Error()
@@ -444,7 +444,7 @@ func (c *Core) ladderStep(cs *chanState, key entryKey, w *waiting) bool {
 		} else {
 			c.alert("supervisor", cs.rec.ID, cs.rec.Peer, "%s %s is not acknowledged after %s: %s", w.prec, id, 2*d, detail)
 		}
-		c.step(cs, key, store.StepForwarded, detail)
+		c.step(cs, key, record.StepForwarded, detail)
 	}
 	return false
 }
@@ -455,7 +455,7 @@ func (c *Core) forward(cs *chanState, id string, w *waiting) (string, error) {
 	switch {
 	case cs.charter.EscalateTo == "":
 		return "", fmt.Errorf("the charter of %s names no channel to escalate to", cs.rec.ID)
-	case up == nil || up.rec.State != store.Active:
+	case up == nil || up.rec.State != record.Active:
 		return "", fmt.Errorf("channel %s, to escalate to, is not active here", cs.charter.EscalateTo)
 	case w.text == "":
 		return "", fmt.Errorf("only messages climb")
@@ -485,7 +485,7 @@ func (c *Core) suspendedFor(cs *chanState, p envelope.Precedence) error {
 
 // operatorCheck issues a scheduled operator check.
 func (c *Core) operatorCheck(cs *chanState) {
-	if cs.rec.State != store.Active || len(cs.rec.Suspensions) > 0 || cs.blocked != "" || c.mayWrite(cs) != nil {
+	if cs.rec.State != record.Active || len(cs.rec.Suspensions) > 0 || cs.blocked != "" || c.mayWrite(cs) != nil {
 		return
 	}
 	body, _ := json.Marshal(CheckBody{Window: cs.charter.CheckWindow.String()})
@@ -495,15 +495,15 @@ func (c *Core) operatorCheck(cs *chanState) {
 }
 
 // setSuspension records a party's suspension or its lifting.
-func (c *Core) setSuspension(cs *chanState, by string, e *store.Entry, body any) {
-	var kept []store.Suspension
+func (c *Core) setSuspension(cs *chanState, by string, e *record.Entry, body any) {
+	var kept []record.Suspension
 	for _, s := range cs.rec.Suspensions {
 		if s.By != by {
 			kept = append(kept, s)
 		}
 	}
 	if b, ok := body.(*SuspendBody); ok {
-		kept = append(kept, store.Suspension{By: by, Index: e.Index, Reason: b.Reason, At: e.SenderTime})
+		kept = append(kept, record.Suspension{By: by, Index: e.Index, Reason: b.Reason, At: e.SenderTime})
 	}
 	cs.rec.Suspensions, cs.rec.UpdatedAt = kept, c.now
 	c.batch.Channels = append(c.batch.Channels, cs.rec)
@@ -526,11 +526,11 @@ func (c *Core) countProbe(cs *chanState, sent, answered int64, rtt time.Duration
 	pr := &cs.probe
 	hour := c.now.UTC().Truncate(time.Hour)
 	if pr.pending == nil {
-		pr.pending = map[time.Time]*store.ProbeStat{}
+		pr.pending = map[time.Time]*record.ProbeStat{}
 	}
 	st := pr.pending[hour]
 	if st == nil {
-		st = &store.ProbeStat{Channel: cs.rec.ID, Hour: hour}
+		st = &record.ProbeStat{Channel: cs.rec.ID, Hour: hour}
 		pr.pending[hour] = st
 	}
 	st.Sent += sent
@@ -562,7 +562,7 @@ func (c *Core) flushProbes() {
 // probe answers a peer's link test.
 func (c *Core) probe(p *peer, conn ConnID, f *Frame) {
 	cs := c.channels[f.Channel]
-	if cs == nil || cs.rec.Peer != p.card.Name || cs.rec.State != store.Active {
+	if cs == nil || cs.rec.Peer != p.card.Name || cs.rec.State != record.Active {
 		c.refuse("bad link test", "warning", f.Channel, p.card.Name, "link test from %s for channel %s, which is not active with it", p.card.Name, f.Channel)
 		return
 	}

@@ -13,7 +13,7 @@ import (
 
 	"hotline/internal/envelope"
 	"hotline/internal/identity"
-	"hotline/internal/store"
+	"hotline/internal/record"
 	"hotline/internal/transcript"
 )
 
@@ -168,8 +168,8 @@ func (c *Core) openBody(o *Opened, ep *envelope.Epoch) ([]byte, *envelope.Epoch,
 // restoreKeys rebuilds the key chains and the logs' key positions from the
 // snapshot. It runs after the peers are added and before charters and
 // logs are read.
-func (c *Core) restoreKeys(cfg Config, snap *store.Snapshot) (map[[2]string][]logKey, error) {
-	byStation := map[string][]store.Key{}
+func (c *Core) restoreKeys(cfg Config, snap *record.Snapshot) (map[[2]string][]logKey, error) {
+	byStation := map[string][]record.Key{}
 	for _, k := range snap.Keys {
 		byStation[k.Station] = append(byStation[k.Station], k)
 	}
@@ -218,7 +218,7 @@ func (c *Core) restoreKeys(cfg Config, snap *store.Snapshot) (map[[2]string][]lo
 }
 
 // chainOf builds a chain from its stored rows, in Seq order from 0.
-func chainOf(name string, rows []store.Key) ([]keyLink, error) {
+func chainOf(name string, rows []record.Key) ([]keyLink, error) {
 	sort.Slice(rows, func(i, j int) bool { return rows[i].Seq < rows[j].Seq })
 	var chain []keyLink
 	for i, r := range rows {
@@ -308,7 +308,7 @@ func (c *Core) rotate(ev Rotate) {
 	switchKeys := func() {
 		if old == 0 {
 			oc := ev.OldCard
-			c.batch.Keys = append(c.batch.Keys, store.Key{Station: c.keys.Name, Seq: 0, Card: oc.Text, Fingerprint: oc.Fingerprint(),
+			c.batch.Keys = append(c.batch.Keys, record.Key{Station: c.keys.Name, Seq: 0, Card: oc.Text, Fingerprint: oc.Fingerprint(),
 				Reason: "initial", Statement: []byte{}, At: oc.Issued})
 			c.own[0].card = oc
 		}
@@ -321,7 +321,7 @@ func (c *Core) rotate(ev Rotate) {
 		c.ownKeys[seq] = ev.Keys
 		c.keys, c.signer = ev.Keys, ev.Keys.Signer()
 		c.verifier = c.own[seq].verifier
-		c.batch.Keys = append(c.batch.Keys, store.Key{Station: c.keys.Name, Seq: seq, Card: r.Card.Text, Fingerprint: r.Card.Fingerprint(),
+		c.batch.Keys = append(c.batch.Keys, record.Key{Station: c.keys.Name, Seq: seq, Card: r.Card.Text, Fingerprint: r.Card.Fingerprint(),
 			Reason: r.Reason, Statement: r.Text, At: c.now, Detail: ev.By})
 		// The receipts this station gives again (in status frames) are
 		// cosigned anew with the new key: a peer refuses a cosignature by
@@ -359,7 +359,7 @@ func (c *Core) rotate(ev Rotate) {
 		for _, cs := range keyed {
 			lk := logKey{from: cs.mine.size + 1, seq: seq}
 			cs.mine.keys = append(cs.mine.keys, lk)
-			c.batch.LogKeys = append(c.batch.LogKeys, store.LogKey{Channel: cs.rec.ID, Author: c.keys.Name, From: lk.from, Seq: seq})
+			c.batch.LogKeys = append(c.batch.LogKeys, record.LogKey{Channel: cs.rec.ID, Author: c.keys.Name, From: lk.from, Seq: seq})
 		}
 	}
 	c.alert("notice", "", "", "this station's keys were changed (%s, by %s): new fingerprint %s; key entries written on %d channels",
@@ -415,14 +415,14 @@ func (c *Core) replacePeer(ev ReplacePeer) {
 	nl.reason, nl.at = ReasonReplace, c.now
 	chain = append(chain, nl)
 	if len(p.chain) == 1 {
-		c.batch.Keys = append(c.batch.Keys, store.Key{Station: card.Name, Seq: 0, Card: p.card.Text, Fingerprint: oldFP,
+		c.batch.Keys = append(c.batch.Keys, record.Key{Station: card.Name, Seq: 0, Card: p.card.Text, Fingerprint: oldFP,
 			Reason: "initial", Statement: []byte{}, At: p.card.Issued})
 	}
-	c.batch.Keys = append(c.batch.Keys, store.Key{Station: card.Name, Seq: len(chain) - 1, Card: card.Text, Fingerprint: card.Fingerprint(),
+	c.batch.Keys = append(c.batch.Keys, record.Key{Station: card.Name, Seq: len(chain) - 1, Card: card.Text, Fingerprint: card.Fingerprint(),
 		Reason: ReasonReplace, Statement: []byte{}, At: c.now, Detail: ev.By})
 	p.chain, p.card, p.verifier = chain, card, nl.verifier
 	p.hpke, p.hpkeOf = nil, nil
-	c.batch.Peers = append(c.batch.Peers, store.Peer{Name: card.Name, Party: card.Party, Card: card.Text, Fingerprint: card.Fingerprint(), AddedAt: c.now})
+	c.batch.Peers = append(c.batch.Peers, record.Peer{Name: card.Name, Party: card.Party, Card: card.Text, Fingerprint: card.Fingerprint(), AddedAt: c.now})
 	body, _ := json.Marshal(KeyBody{Replaced: &transcript.Replacement{Station: card.Name, Old: oldFP, Card: string(card.Text), By: ev.By}})
 	for _, id := range ids {
 		if _, err := c.appendMine(0, c.channels[id], envelope.Key, envelope.Flash, body); err != nil {
@@ -527,13 +527,13 @@ func (c *Core) peerRotated(p *peer, chain []keyLink, rs []*identity.Rotation) {
 	name := p.card.Name
 	first := len(p.chain) == 1
 	if first {
-		c.batch.Keys = append(c.batch.Keys, store.Key{Station: name, Seq: 0, Card: p.card.Text, Fingerprint: p.card.Fingerprint(),
+		c.batch.Keys = append(c.batch.Keys, record.Key{Station: name, Seq: 0, Card: p.card.Text, Fingerprint: p.card.Fingerprint(),
 			Reason: "initial", Statement: []byte{}, At: p.card.Issued})
 	}
 	base := len(chain) - len(rs)
 	for i, r := range rs {
 		oldFP := chain[base+i-1].card.Fingerprint()
-		c.batch.Keys = append(c.batch.Keys, store.Key{Station: name, Seq: base + i, Card: r.Card.Text, Fingerprint: r.Card.Fingerprint(),
+		c.batch.Keys = append(c.batch.Keys, record.Key{Station: name, Seq: base + i, Card: r.Card.Text, Fingerprint: r.Card.Fingerprint(),
 			Reason: r.Reason, Statement: r.Text, At: c.now})
 		if r.Reason == identity.ReasonRevoke {
 			c.alert("alarm", "", name, "%s REVOKED its key (fingerprint %s) and now signs with fingerprint %s: anything signed later with the revoked key is refused",
@@ -546,7 +546,7 @@ func (c *Core) peerRotated(p *peer, chain []keyLink, rs []*identity.Rotation) {
 	last := chain[len(chain)-1]
 	p.chain, p.card, p.verifier = chain, last.card, last.verifier
 	p.hpke, p.hpkeOf = nil, nil
-	c.batch.Peers = append(c.batch.Peers, store.Peer{Name: name, Party: last.card.Party, Card: last.card.Text, Fingerprint: last.card.Fingerprint(), AddedAt: c.now})
+	c.batch.Peers = append(c.batch.Peers, record.Peer{Name: name, Party: last.card.Party, Card: last.card.Text, Fingerprint: last.card.Fingerprint(), AddedAt: c.now})
 	c.emit(Notify{What: "key", Entry: name})
 	// Receipts that came cosigned by the new key before it was known.
 	for _, id := range p.channels {

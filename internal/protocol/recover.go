@@ -17,7 +17,7 @@ import (
 	"fmt"
 
 	"hotline/internal/envelope"
-	"hotline/internal/store"
+	"hotline/internal/record"
 	"hotline/internal/transcript"
 )
 
@@ -54,7 +54,7 @@ type recovery struct {
 	receipt []byte
 	tree    *transcript.Tree
 	size    uint64
-	entries []store.Entry
+	entries []record.Entry
 }
 
 // Holding reports whether any channel waits for its peer (restored) or is
@@ -183,7 +183,7 @@ func (c *Core) recoverEntries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		}
 		r.tree.Append(raw)
 		r.size++
-		r.entries = append(r.entries, store.Entry{Channel: e.Channel, Author: e.Author, Index: e.Index, Kind: e.Kind, Precedence: e.Precedence,
+		r.entries = append(r.entries, record.Entry{Channel: e.Channel, Author: e.Author, Index: e.Index, Kind: e.Kind, Precedence: e.Precedence,
 			SenderTime: e.Time, StoredAt: c.now, Raw: raw, Body: []byte{}, Root: r.tree.Root()})
 	}
 	if r.size < r.target.Size {
@@ -201,8 +201,8 @@ func (c *Core) recoverEntries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 	m.delivered, m.sent, m.pending, m.receipt = r.size, r.size, nil, r.receipt
 	cs.recover, cs.holding = nil, false
 	c.batch.Entries = append(c.batch.Entries, r.entries...)
-	c.batch.Logs = append(c.batch.Logs, store.Log{Channel: cs.rec.ID, Author: c.keys.Name, Size: m.size, Hashes: m.tree.Hashes()})
-	c.batch.Receipts = append(c.batch.Receipts, store.Receipt{Channel: cs.rec.ID, Author: c.keys.Name, Size: r.target.Size, Note: r.receipt})
+	c.batch.Logs = append(c.batch.Logs, record.Log{Channel: cs.rec.ID, Author: c.keys.Name, Size: m.size, Hashes: m.tree.Hashes()})
+	c.batch.Receipts = append(c.batch.Receipts, record.Receipt{Channel: cs.rec.ID, Author: c.keys.Name, Size: r.target.Size, Note: r.receipt})
 	n, size := len(r.entries), m.size
 	c.afterDurable(func(err error) {
 		if err == nil && size > m.durable {

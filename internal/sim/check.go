@@ -9,7 +9,7 @@ import (
 
 	"hotline/internal/envelope"
 	"hotline/internal/protocol"
-	"hotline/internal/store"
+	"hotline/internal/record"
 	"hotline/internal/transcript"
 )
 
@@ -189,7 +189,7 @@ func (w *World) checkStatusSent(s *Station, data []byte) {
 }
 
 // applied is a batch landing on a station's disk.
-func (w *World) applied(s *Station, b *store.Batch) {
+func (w *World) applied(s *Station, b *record.Batch) {
 	for _, bad := range s.disk.apply(b) {
 		w.violate("store", "%s: %s", s.Name, bad)
 	}
@@ -381,7 +381,7 @@ func (w *World) checkChannel(ch string, x, y *Station, infos map[string]map[stri
 
 // checkAcks: every acknowledgement in the receiver's copy of the author's
 // log is recorded by both.
-func (w *World) checkAcks(ch string, author, receiver *Station, theirs []store.Entry) bool {
+func (w *World) checkAcks(ch string, author, receiver *Station, theirs []record.Entry) bool {
 	for _, e := range theirs {
 		if e.Kind != envelope.Ack {
 			continue
@@ -424,7 +424,7 @@ func suspensions(ch string, x, y *Station) map[string]string {
 // station.Export does.
 func (w *World) bundle(s *Station, ch string) (*transcript.Bundle, error) {
 	c, ok := s.disk.channels[ch]
-	if !ok || c.State != store.Active {
+	if !ok || c.State != record.Active {
 		return nil, fmt.Errorf("channel %s is not active on the disk", ch)
 	}
 	peer := w.byName[c.Peer]

@@ -7,7 +7,7 @@ import (
 	"slices"
 
 	"hotline/internal/envelope"
-	"hotline/internal/store"
+	"hotline/internal/record"
 )
 
 // Disk is a station's store in memory, with the semantics of
@@ -17,12 +17,12 @@ import (
 // Each apply is one transaction: it lands whole or not at all, which is
 // what SQLite's journal makes of a torn write.
 type Disk struct {
-	peers    map[string]store.Peer
-	channels map[string]store.Channel
-	logs     map[logKey]*store.Log
-	entries  map[logKey][]store.Entry // index i at [i-1]
-	acks     map[entryKey]store.Ack
-	escal    map[escKey]store.Escalation
+	peers    map[string]record.Peer
+	channels map[string]record.Channel
+	logs     map[logKey]*record.Log
+	entries  map[logKey][]record.Entry // index i at [i-1]
+	acks     map[entryKey]record.Ack
+	escal    map[escKey]record.Escalation
 	alerts   map[string]int // by level
 }
 
@@ -39,19 +39,19 @@ type escKey struct {
 }
 
 func newDisk() *Disk {
-	return &Disk{peers: map[string]store.Peer{}, channels: map[string]store.Channel{}, logs: map[logKey]*store.Log{},
-		entries: map[logKey][]store.Entry{}, acks: map[entryKey]store.Ack{}, escal: map[escKey]store.Escalation{},
+	return &Disk{peers: map[string]record.Peer{}, channels: map[string]record.Channel{}, logs: map[logKey]*record.Log{},
+		entries: map[logKey][]record.Entry{}, acks: map[entryKey]record.Ack{}, escal: map[escKey]record.Escalation{},
 		alerts: map[string]int{}}
 }
 
 // log returns the entries of one log.
-func (d *Disk) log(ch, author string) []store.Entry { return d.entries[logKey{ch, author}] }
+func (d *Disk) log(ch, author string) []record.Entry { return d.entries[logKey{ch, author}] }
 
 // apply writes one batch. It returns what a real store would refuse
 // (ErrConflict), and what no real store checks but the core must never
 // ask for (a gap in a log, a ladder step written twice): both are
 // violations.
-func (d *Disk) apply(b *store.Batch) []string {
+func (d *Disk) apply(b *record.Batch) []string {
 	var bad []string
 	for _, p := range b.Peers {
 		if old, ok := d.peers[p.Name]; ok {
@@ -99,7 +99,7 @@ func (d *Disk) apply(b *store.Batch) []string {
 		k := logKey{r.Channel, r.Author}
 		l := d.logs[k]
 		if l == nil {
-			l = &store.Log{Channel: r.Channel, Author: r.Author}
+			l = &record.Log{Channel: r.Channel, Author: r.Author}
 			d.logs[k] = l
 		}
 		if r.Size >= l.ReceiptSize {
@@ -127,8 +127,8 @@ func (d *Disk) apply(b *store.Batch) []string {
 }
 
 // snapshot is what sqlstore's Load returns, in the same order.
-func (d *Disk) snapshot(self string) *store.Snapshot {
-	s := &store.Snapshot{}
+func (d *Disk) snapshot(self string) *record.Snapshot {
+	s := &record.Snapshot{}
 	for _, name := range sortedKeys(d.peers) {
 		s.Peers = append(s.Peers, d.peers[name])
 	}
@@ -159,9 +159,9 @@ func (d *Disk) snapshot(self string) *store.Snapshot {
 // outstanding selects what sqlstore's outstanding query does: entries
 // waiting for a person's acknowledgement whose ladder is not finished, and
 // the steps already taken for them.
-func (d *Disk) outstanding(self string, keys []logKey) ([]store.Entry, []store.Escalation) {
-	var out []store.Entry
-	var xs []store.Escalation
+func (d *Disk) outstanding(self string, keys []logKey) ([]record.Entry, []record.Escalation) {
+	var out []record.Entry
+	var xs []record.Escalation
 	for _, k := range keys {
 		for _, e := range d.entries[k] {
 			if !e.Kind.NeedsAck() {
@@ -171,9 +171,9 @@ func (d *Disk) outstanding(self string, keys []logKey) ([]store.Entry, []store.E
 			if _, acked := d.acks[ek]; acked {
 				continue
 			}
-			final := store.StepOverdue
+			final := record.StepOverdue
 			if e.Author == self {
-				final = store.StepForwarded
+				final = record.StepForwarded
 			}
 			if _, done := d.escal[escKey{ek, final}]; done {
 				continue
@@ -182,17 +182,17 @@ func (d *Disk) outstanding(self string, keys []logKey) ([]store.Entry, []store.E
 				continue
 			}
 			out = append(out, e)
-			for step := store.StepUndelivered; step <= store.StepForwarded; step++ {
+			for step := record.StepUndelivered; step <= record.StepForwarded; step++ {
 				if x, ok := d.escal[escKey{ek, step}]; ok {
 					xs = append(xs, x)
 				}
 			}
 		}
 	}
-	slices.SortStableFunc(out, func(a, b store.Entry) int {
+	slices.SortStableFunc(out, func(a, b record.Entry) int {
 		return cmp.Or(a.StoredAt.Compare(b.StoredAt), cmp.Compare(a.Channel, b.Channel), cmp.Compare(a.Author, b.Author), cmp.Compare(a.Index, b.Index))
 	})
-	slices.SortStableFunc(xs, func(a, b store.Escalation) int {
+	slices.SortStableFunc(xs, func(a, b record.Escalation) int {
 		return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.Channel, b.Channel), cmp.Compare(a.Author, b.Author), cmp.Compare(a.Index, b.Index), cmp.Compare(a.Step, b.Step))
 	})
 	return out, xs

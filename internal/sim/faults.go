@@ -3,11 +3,10 @@ package sim
 import (
 	"cmp"
 	"fmt"
+	"hotline/internal/record"
 	"slices"
 	"strings"
 	"time"
-
-	"hotline/internal/store"
 )
 
 // The faults. While the fault phase lasts, faults come at random times
@@ -318,7 +317,7 @@ func (w *World) pending() string {
 		}
 		for _, id := range sortedKeys(s.disk.channels) {
 			peer := s.peerOf(id)
-			if c := s.disk.channels[id]; c.State != store.Active || peer.disk.channels[id].State != store.Active {
+			if c := s.disk.channels[id]; c.State != record.Active || peer.disk.channels[id].State != record.Active {
 				note("channel %s is %q at %s and %q at %s; ", id, c.State, s.Name, peer.disk.channels[id].State, peer.Name)
 			}
 		}

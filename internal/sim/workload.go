@@ -12,7 +12,7 @@ import (
 	"hotline/internal/envelope"
 	"hotline/internal/identity"
 	"hotline/internal/protocol"
-	"hotline/internal/store"
+	"hotline/internal/record"
 )
 
 // plannedChannel is a channel setup agrees.
@@ -145,7 +145,7 @@ func (w *World) setup() {
 	poll = func() {
 		for _, c := range plan {
 			for _, s := range []*Station{c.proposer, c.acceptor} {
-				if s.disk.channels[c.id].State != store.Active {
+				if s.disk.channels[c.id].State != record.Active {
 					w.after(time.Second, poll)
 					return
 				}
@@ -190,15 +190,15 @@ func (w *World) proposal(c plannedChannel) protocol.Propose {
 // and once a channel is agreed, starts using it.
 func (w *World) operatorChannel(s *Station, ch string) {
 	c, ok := s.disk.channels[ch]
-	if ok && c.State == store.Active && s.peerOf(ch) != nil && !slices.ContainsFunc(s.channels, func(x chanInfo) bool { return x.id == ch }) {
+	if ok && c.State == record.Active && s.peerOf(ch) != nil && !slices.ContainsFunc(s.channels, func(x chanInfo) bool { return x.id == ch }) {
 		s.channels = append(s.channels, chanInfo{ch, w.byName[c.Peer]})
 	}
-	if c.State != store.ProposedIn {
+	if c.State != record.ProposedIn {
 		return
 	}
 	life := s.life
 	w.after(w.between(100*time.Millisecond, 3*time.Second), func() {
-		if life == s.life && s.disk.channels[ch].State == store.ProposedIn {
+		if life == s.life && s.disk.channels[ch].State == record.ProposedIn {
 			s.request(request{what: "accept", channel: ch}, func(id uint64) protocol.Event { return protocol.Accept{ID: id, Channel: ch} })
 		}
 	})

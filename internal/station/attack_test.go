@@ -16,6 +16,7 @@ import (
 	"hotline/internal/identity"
 	"hotline/internal/link"
 	"hotline/internal/protocol"
+	"hotline/internal/record"
 	"hotline/internal/station"
 	"hotline/internal/store"
 )
@@ -113,13 +114,13 @@ func waitUntil(t *testing.T, st *station.Station, what string, cond func() bool)
 	}
 }
 
-func alertsContaining(t *testing.T, st *station.Station, subs ...string) []store.Alert {
+func alertsContaining(t *testing.T, st *station.Station, subs ...string) []record.Alert {
 	t.Helper()
 	as, err := st.Alerts(context.Background(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []store.Alert
+	var out []record.Alert
 	for _, a := range as {
 		ok := true
 		for _, s := range subs {
@@ -324,7 +325,7 @@ func TestDialingImpostorEndpointIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cs) != 1 || cs[0].State != store.ProposedOut || cs[0].Delivered != 0 || cs[0].Connected {
+	if len(cs) != 1 || cs[0].State != record.ProposedOut || cs[0].Delivered != 0 || cs[0].Connected {
 		t.Errorf("channels after the attack: %+v; want the proposal still undelivered", cs)
 	}
 	ps, err := usa.Peers(ctx)
@@ -340,7 +341,7 @@ type holdStore struct {
 	mu sync.Mutex
 }
 
-func (h *holdStore) Apply(ctx context.Context, b *store.Batch) error {
+func (h *holdStore) Apply(ctx context.Context, b *record.Batch) error {
 	// Writes wait while the test holds mu.
 	h.mu.Lock()
 	defer h.mu.Unlock()

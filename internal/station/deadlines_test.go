@@ -13,7 +13,7 @@ import (
 	"hotline/internal/channel"
 	"hotline/internal/link"
 	"hotline/internal/protocol"
-	"hotline/internal/store"
+	"hotline/internal/record"
 )
 
 // virtualPair opens two stations with real SQLite stores, pinned to each
@@ -136,7 +136,7 @@ func TestDeadlinesVirtualTime(t *testing.T) {
 		}
 		time.Sleep(time.Nanosecond)
 		synctest.Wait()
-		if st := stepsOf(t, a, "patrol", m.ID); !slices.Equal(st, []int{store.StepOverdue}) {
+		if st := stepsOf(t, a, "patrol", m.ID); !slices.Equal(st, []int{record.StepOverdue}) {
 			t.Fatalf("steps at the deadline: %v", st)
 		}
 		if alertCount(t, b, "alarm", "USA reminds") != 1 || alertCount(t, b, "alarm", "deadline (10m0s) has passed") != 1 {
@@ -151,7 +151,7 @@ func TestDeadlinesVirtualTime(t *testing.T) {
 		}
 		time.Sleep(sent.Add(20 * time.Minute).Sub(time.Now()))
 		synctest.Wait()
-		if st := stepsOf(t, a, "patrol", m.ID); !slices.Equal(st, []int{store.StepOverdue, store.StepSupervisor, store.StepForwarded}) {
+		if st := stepsOf(t, a, "patrol", m.ID); !slices.Equal(st, []int{record.StepOverdue, record.StepSupervisor, record.StepForwarded}) {
 			t.Fatalf("steps at 20m: %v", st)
 		}
 		in, err := b.Inbox(ctx, "ops")

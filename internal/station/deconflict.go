@@ -21,6 +21,7 @@ import (
 	"hotline/internal/deconflict"
 	"hotline/internal/envelope"
 	"hotline/internal/protocol"
+	"hotline/internal/record"
 	"hotline/internal/store"
 )
 
@@ -161,7 +162,7 @@ type IncidentStepView struct {
 }
 
 // channelBook returns a channel and the codebook its charter names.
-func (s *Station) channelBook(ctx context.Context, id string) (*store.Channel, *codebook.Codebook, error) {
+func (s *Station) channelBook(ctx context.Context, id string) (*record.Channel, *codebook.Codebook, error) {
 	chs, err := s.Store.Channels(ctx)
 	if err != nil {
 		return nil, nil, err

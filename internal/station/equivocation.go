@@ -13,6 +13,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"hotline/internal/protocol"
+	"hotline/internal/record"
 	"hotline/internal/store"
 	"hotline/internal/transcript"
 )
@@ -97,7 +98,7 @@ func (s *Station) equivocation(ctx context.Context, peer string, pre *protocol.P
 	// The frame's entries, and the entry at its checkpoint's size (the
 	// last of them, unless the frame is odd): at most two reads, each no
 	// larger than the frame.
-	var held []store.Entry
+	var held []record.Entry
 	read := func(from, to uint64) bool {
 		es, err := s.Store.Entries(ctx, f.Channel, peer, from, to)
 		if err != nil {

@@ -31,6 +31,7 @@ import (
 	"hotline/internal/deconflict"
 	"hotline/internal/envelope"
 	"hotline/internal/protocol"
+	"hotline/internal/record"
 	"hotline/internal/store"
 )
 
@@ -329,9 +330,9 @@ func (s *Station) detect(ctx context.Context) ([]FindingView, error) {
 		if v, err = findingView(rec); err != nil {
 			return err
 		}
-		alert := store.Alert{At: time.Now().UTC(), Level: "alarm", Channel: rec.Channel, Peer: rec.Peer, Text: v.Text["en"],
-			Format: store.AlertFindingFormat, Args: []string{v.Text["en"], v.Text["zh"]}}
-		if err := s.Store.Apply(ctx, &store.Batch{Alerts: []store.Alert{alert}}); err != nil {
+		alert := record.Alert{At: time.Now().UTC(), Level: "alarm", Channel: rec.Channel, Peer: rec.Peer, Text: v.Text["en"],
+			Format: record.AlertFindingFormat, Args: []string{v.Text["en"], v.Text["zh"]}}
+		if err := s.Store.Apply(ctx, &record.Batch{Alerts: []record.Alert{alert}}); err != nil {
 			return err
 		}
 		s.notify([]protocol.Notify{{What: "alert", Channel: rec.Channel}, {What: "finding", Channel: rec.Channel, Entry: v.Notified + v.Report}})

@@ -18,6 +18,7 @@ import (
 	"hotline/internal/identity"
 	"hotline/internal/link"
 	"hotline/internal/protocol"
+	"hotline/internal/record"
 	"hotline/internal/store"
 )
 
@@ -232,10 +233,10 @@ func syncDir(d string) error {
 // is completed from keys/next (whatever part of the move a crash left
 // undone); one it did not record is discarded. It returns the current
 // keys and the earlier ones.
-func finishKeys(dir, name string, snap *store.Snapshot) (*identity.Keys, []*identity.Keys, error) {
+func finishKeys(dir, name string, snap *record.Snapshot) (*identity.Keys, []*identity.Keys, error) {
 	kdir := filepath.Join(dir, "keys")
 	next := filepath.Join(kdir, "next")
-	var own []store.Key
+	var own []record.Key
 	for _, k := range snap.Keys {
 		if k.Station == name {
 			own = append(own, k)

@@ -12,7 +12,7 @@ import (
 
 	"hotline/internal/envelope"
 	"hotline/internal/protocol"
-	"hotline/internal/store"
+	"hotline/internal/record"
 )
 
 // metrics are the station's Prometheus metrics, in a registry of its own
@@ -68,8 +68,8 @@ type sent struct {
 // past it, new entries are counted but not timed.
 const maxPending = 1 << 16
 
-var stepNames = map[int]string{store.StepUndelivered: "undelivered", store.StepOverdue: "overdue",
-	store.StepSupervisor: "supervisor", store.StepForwarded: "forwarded"}
+var stepNames = map[int]string{record.StepUndelivered: "undelivered", record.StepOverdue: "overdue",
+	record.StepSupervisor: "supervisor", record.StepForwarded: "forwarded"}
 
 func newMetrics(s *Station, chs []protocol.ChannelInfo) *metrics {
 	m := &metrics{
@@ -118,7 +118,7 @@ func newMetrics(s *Station, chs []protocol.ChannelInfo) *metrics {
 
 // applied observes one group the writer tried to make durable. It runs on
 // the writer goroutine (or the loop, at stop), after Apply returned.
-func (m *metrics) applied(s *Station, b *store.Batch, took time.Duration, err error) {
+func (m *metrics) applied(s *Station, b *record.Batch, took time.Duration, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.lastErr = err

@@ -15,6 +15,7 @@ import (
 	"hotline/internal/envelope"
 	"hotline/internal/identity"
 	"hotline/internal/protocol"
+	"hotline/internal/record"
 	"hotline/internal/store"
 	"hotline/internal/transcript"
 )
@@ -36,11 +37,11 @@ type Ops interface {
 	Ack(ctx context.Context, id, by string) (*MessageView, error)
 	Export(ctx context.Context, channel string) (*transcript.Bundle, error)
 	Status(ctx context.Context) (*StatusView, error)
-	Alerts(ctx context.Context, after int64) ([]store.Alert, error)
+	Alerts(ctx context.Context, after int64) ([]record.Alert, error)
 	Suspend(ctx context.Context, r SuspendRequest) (*ChannelView, error)
 	Resume(ctx context.Context, r SuspendRequest) (*ChannelView, error)
 	Checks(ctx context.Context, channel string) (*ChecksView, error)
-	Escalations(ctx context.Context, channel string) ([]store.Escalation, error)
+	Escalations(ctx context.Context, channel string) ([]record.Escalation, error)
 	BundleExport(ctx context.Context, peer string) (*OfflineBundle, error)
 	BundleImport(ctx context.Context, data []byte) (*ImportView, error)
 	RotateKeys(ctx context.Context, r KeyRequest) (*RotationView, error)
@@ -76,19 +77,19 @@ type ChannelView struct {
 	Deadlines map[string]string `json:"deadlines"` // acknowledgement, per precedence
 	Delivery  map[string]string `json:"delivery"`  // delivery, per precedence
 	// EscalateTo is the channel late messages climb to.
-	EscalateTo  string             `json:"escalate_to,omitempty"`
-	FlashExempt bool               `json:"flash_exempt"`
-	LinkTest    string             `json:"link_test"`    // interval of machine-answered tests
-	CheckEvery  string             `json:"check_every"`  // interval of operator checks
-	CheckWindow string             `json:"check_window"` // time a person has to answer one
-	Codebook    string             `json:"codebook"`     // the codebook of standard phrases: version and hash
-	Written     uint64             `json:"written"`      // entries in this station's log
-	Delivered   uint64             `json:"delivered"`    // of those, receipted by the peer
-	Received    uint64             `json:"received"`     // entries held of the peer's log
-	Connected   bool               `json:"connected"`
-	Blocked     string             `json:"blocked,omitempty"`
-	Suspensions []store.Suspension `json:"suspensions"`
-	Dormant     bool               `json:"dormant"`
+	EscalateTo  string              `json:"escalate_to,omitempty"`
+	FlashExempt bool                `json:"flash_exempt"`
+	LinkTest    string              `json:"link_test"`    // interval of machine-answered tests
+	CheckEvery  string              `json:"check_every"`  // interval of operator checks
+	CheckWindow string              `json:"check_window"` // time a person has to answer one
+	Codebook    string              `json:"codebook"`     // the codebook of standard phrases: version and hash
+	Written     uint64              `json:"written"`      // entries in this station's log
+	Delivered   uint64              `json:"delivered"`    // of those, receipted by the peer
+	Received    uint64              `json:"received"`     // entries held of the peer's log
+	Connected   bool                `json:"connected"`
+	Blocked     string              `json:"blocked,omitempty"`
+	Suspensions []record.Suspension `json:"suspensions"`
+	Dormant     bool                `json:"dormant"`
 	// AwaitingPeer counts this station's messages the peer has not
 	// acknowledged; AwaitingHere the peer's that wait for a person here.
 	AwaitingPeer int        `json:"awaiting_peer"`
@@ -377,7 +378,7 @@ func (s *Station) Channels(ctx context.Context) ([]ChannelView, error) {
 	if err != nil {
 		return nil, err
 	}
-	byID := map[string]store.Channel{}
+	byID := map[string]record.Channel{}
 	for _, c := range stored {
 		byID[c.ID] = c
 	}
@@ -389,13 +390,13 @@ func (s *Station) Channels(ctx context.Context) ([]ChannelView, error) {
 	return out, nil
 }
 
-func channelView(self string, i protocol.ChannelInfo, c store.Channel) ChannelView {
+func channelView(self string, i protocol.ChannelInfo, c record.Channel) ChannelView {
 	v := ChannelView{ID: i.ID, Peer: i.Peer, Level: i.Level, State: i.State, Agreement: i.Agreement, Proposer: c.Proposer,
 		Written: i.Written, Delivered: i.Delivered, Received: i.Received, Connected: i.Connected, Blocked: i.Blocked,
 		Deadlines: map[string]string{}, Delivery: map[string]string{}, Suspensions: i.Suspensions, Dormant: i.Dormant,
 		AwaitingPeer: i.AwaitingPeer, AwaitingHere: i.AwaitingHere, Paths: []PathView{}}
 	if v.Suspensions == nil {
-		v.Suspensions = []store.Suspension{}
+		v.Suspensions = []record.Suspension{}
 	}
 	if ch, err := channel.ParseUnverified(c.Charter); err == nil {
 		for p, d := range ch.Deadlines {
@@ -496,10 +497,10 @@ func (s *Station) Checks(ctx context.Context, ch string) (*ChecksView, error) {
 
 // Escalations lists the deadline ladder steps this station took on a
 // channel ("" for every channel), oldest first.
-func (s *Station) Escalations(ctx context.Context, ch string) ([]store.Escalation, error) {
+func (s *Station) Escalations(ctx context.Context, ch string) ([]record.Escalation, error) {
 	xs, err := s.Store.Escalations(ctx, ch)
 	if xs == nil {
-		xs = []store.Escalation{}
+		xs = []record.Escalation{}
 	}
 	return xs, err
 }
@@ -731,7 +732,7 @@ func (s *Station) Export(ctx context.Context, ch string) (*transcript.Bundle, er
 	if err != nil {
 		return nil, err
 	}
-	var c *store.Channel
+	var c *record.Channel
 	for i := range stored {
 		if stored[i].ID == ch {
 			c = &stored[i]
@@ -740,7 +741,7 @@ func (s *Station) Export(ctx context.Context, ch string) (*transcript.Bundle, er
 	if c == nil {
 		return nil, badRequest("%v: %q", protocol.ErrUnknownChannel, ch)
 	}
-	if c.State != store.Active {
+	if c.State != record.Active {
 		return nil, badRequest("channel %s is %s: there is no agreed transcript yet", ch, c.State)
 	}
 	keys, ownCard := s.identity()
@@ -883,6 +884,6 @@ func (s *Station) Status(ctx context.Context) (*StatusView, error) {
 }
 
 // Alerts lists alerts after an id.
-func (s *Station) Alerts(ctx context.Context, after int64) ([]store.Alert, error) {
+func (s *Station) Alerts(ctx context.Context, after int64) ([]record.Alert, error) {
 	return s.Store.Alerts(ctx, after)
 }

@@ -18,6 +18,7 @@ import (
 	"hotline/internal/envelope"
 	"hotline/internal/identity"
 	"hotline/internal/protocol"
+	"hotline/internal/record"
 	"hotline/internal/store"
 )
 
@@ -489,7 +490,7 @@ func (s *Station) writer(groups <-chan []protocol.Persist, started chan<- struct
 }
 
 func (s *Station) apply(group []protocol.Persist) error {
-	merged := &store.Batch{}
+	merged := &record.Batch{}
 	for _, p := range group {
 		merged.Merge(p.Batch)
 	}

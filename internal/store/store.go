@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"hotline/internal/envelope"
+	"hotline/internal/record"
 )
 
 // ErrNotFound is returned by lookups that find nothing.
@@ -22,157 +23,6 @@ var ErrNotFound = errors.New("not found")
 // ErrConflict is returned when a batch would overwrite an entry already
 // stored at the same position with different bytes. Logs are append-only.
 var ErrConflict = errors.New("conflicts with a stored entry")
-
-// Channel states.
-const (
-	ProposedOut = "proposed" // this station proposed, waiting for the peer
-	ProposedIn  = "incoming" // the peer proposed, waiting for an operator here
-	Active      = "active"   // both signatures held
-)
-
-// Peer is a pinned station.
-type Peer struct {
-	Name        string
-	Party       string
-	Card        []byte // the signed card, as received
-	Fingerprint string
-	AddedAt     time.Time
-}
-
-// Channel is a channel with one peer and its charter.
-type Channel struct {
-	ID        string
-	Peer      string
-	Level     string
-	State     string
-	Proposer  string
-	Charter   []byte // signed note: one signature when proposed, two when agreed
-	CreatedAt time.Time
-	UpdatedAt time.Time
-	// Suspensions in force, one per party at most.
-	Suspensions []Suspension
-	// LastCheck is this station's latest operator check on the channel
-	// (index in its own log and when it was written), zero if none.
-	LastCheck   uint64
-	LastCheckAt time.Time
-}
-
-// Suspension is a party's signed suspension of a channel: the entry that
-// made it and its reason.
-type Suspension struct {
-	By     string    `json:"by"`    // the station that suspended
-	Index  uint64    `json:"index"` // its suspend entry in that station's log
-	Reason string    `json:"reason"`
-	At     time.Time `json:"at"` // the suspending station's clock
-}
-
-// Entry is one envelope in a log, with what the station learned from it.
-type Entry struct {
-	Channel    string
-	Author     string
-	Index      uint64
-	Kind       envelope.Kind
-	Precedence envelope.Precedence
-	SenderTime time.Time // the author's clock, from the header
-	StoredAt   time.Time // this station's clock when it stored the entry
-	Raw        []byte    // the exact envelope bytes
-	Body       []byte    // the opened body (JSON); this station's own disk is trusted
-	Root       []byte    // the log's root hash after this entry
-}
-
-// ID is the entry's name on both stations.
-func (e *Entry) ID() string {
-	h := envelope.Header{Channel: e.Channel, Author: e.Author, Index: e.Index}
-	return h.ID()
-}
-
-// Log is the state of one author's log for one channel.
-type Log struct {
-	Channel string
-	Author  string
-	Size    uint64
-	Hashes  [][]byte // compact range of the Merkle tree, see transcript.Tree
-	// Checkpoint is the latest checkpoint signed by the author, if any.
-	Checkpoint []byte
-	// Receipt is the latest checkpoint cosigned by the receiver: every
-	// entry up to ReceiptSize is delivered.
-	Receipt     []byte
-	ReceiptSize uint64
-	// EpochFrom is, for a peer's log, the index of the entry that began
-	// the body key epoch in force after the last entry: later entries
-	// that begin no epoch open with its key, which the station derives
-	// from that entry again when it starts. 0 for this station's own
-	// logs, and until an entry that begins one. A record with 0 leaves
-	// the stored value.
-	EpochFrom uint64
-}
-
-// Receipt records a cosigned checkpoint for a log.
-type Receipt struct {
-	Channel string
-	Author  string
-	Size    uint64
-	Note    []byte
-}
-
-// Ack records that the peer (or this station) acknowledged an entry.
-type Ack struct {
-	Channel   string
-	Author    string // author of the acknowledged entry
-	Index     uint64 // index of the acknowledged entry
-	AckAuthor string
-	AckIndex  uint64 // the acknowledgement's own entry
-	By        string // the operator who acknowledged
-	At        time.Time
-}
-
-// Alert is something a person must see: a tamper alarm, a refused peer.
-type Alert struct {
-	ID      int64
-	At      time.Time
-	Level   string // "alarm" or "warning"
-	Channel string
-	Peer    string
-	Text    string // in English, as written
-	// Format and Args are what Text was written from (fmt verbs, each
-	// argument as text), so that a console can show the alert in its
-	// operator's language; an alert written before they were kept has
-	// none.
-	Format string
-	Args   []string
-}
-
-// AlertFindingFormat is the Format of a deconfliction finding's alert;
-// its Args are the finding in English and in Chinese.
-const AlertFindingFormat = "deconfliction finding"
-
-// Escalation steps of an entry's deadline ladder.
-const (
-	StepUndelivered = 1 // the delivery deadline passed without a receipt (author's side)
-	StepOverdue     = 2 // the acknowledgement deadline passed: the author reminded, the receiver alarmed
-	StepSupervisor  = 3 // half a deadline later: the author's supervisor alerted
-	StepForwarded   = 4 // a whole deadline later: forwarded to the channel above
-)
-
-// Escalation records one step of an entry's deadline ladder, taken by
-// this station.
-type Escalation struct {
-	Channel string
-	Author  string // author of the entry that is late
-	Index   uint64
-	Step    int
-	At      time.Time
-	Detail  string // what was done, e.g. the entry it was forwarded as
-}
-
-// ProbeStat counts a channel's machine-answered link tests in one hour.
-type ProbeStat struct {
-	Channel  string
-	Hour     time.Time // start of the hour, UTC
-	Sent     int64
-	Answered int64
-	RTT      time.Duration // sum over answered tests
-}
 
 // CheckStats summarizes a channel's communication checks since a time.
 type CheckStats struct {
@@ -183,91 +33,6 @@ type CheckStats struct {
 	// Link tests sent, answered and their total round-trip time.
 	Probes, ProbesAnswered int64
 	ProbeRTT               time.Duration
-}
-
-// Key is one link of a station's key chain (this station's or a peer's):
-// its card of sequence number Seq, from 0 (the card first pinned, or made
-// at init) up, and how it came to replace key Seq-1. See docs/PROTOCOL.md,
-// "Key rotation".
-type Key struct {
-	Station     string
-	Seq         int
-	Card        []byte // the signed card
-	Fingerprint string
-	// Reason is "initial" for Seq 0, "rotate" or "revoke" for a signed
-	// rotation statement (revoke: key Seq-1 is revoked), "replace" for a
-	// peer re-pinned by fingerprint after it lost its key (key Seq-1 is
-	// revoked).
-	Reason    string
-	Statement []byte // the rotation statement; empty for initial and replace
-	At        time.Time
-	Detail    string // who did it, for a replacement and this station's own rotations
-}
-
-// LogKey says that the entries of a log from index From on are signed by
-// its author's key Seq; a log with no LogKey is signed by key 0.
-type LogKey struct {
-	Channel string
-	Author  string
-	From    uint64
-	Seq     int
-}
-
-// Batch is a set of records applied atomically and durably.
-type Batch struct {
-	Keys        []Key
-	LogKeys     []LogKey
-	Peers       []Peer
-	Channels    []Channel
-	Entries     []Entry
-	Logs        []Log // upsert size and hashes; a nil Checkpoint keeps the stored one
-	Receipts    []Receipt
-	Acks        []Ack
-	Alerts      []Alert
-	Escalations []Escalation
-	Probes      []ProbeStat // added to what is stored for the channel and hour
-}
-
-// Empty reports whether b holds nothing.
-func (b *Batch) Empty() bool {
-	return len(b.Keys)+len(b.LogKeys)+len(b.Peers)+len(b.Channels)+len(b.Entries)+len(b.Logs)+len(b.Receipts)+len(b.Acks)+len(b.Alerts)+
-		len(b.Escalations)+len(b.Probes) == 0
-}
-
-// Merge appends o's records to b.
-func (b *Batch) Merge(o *Batch) {
-	b.Keys = append(b.Keys, o.Keys...)
-	b.LogKeys = append(b.LogKeys, o.LogKeys...)
-	b.Peers = append(b.Peers, o.Peers...)
-	b.Channels = append(b.Channels, o.Channels...)
-	b.Entries = append(b.Entries, o.Entries...)
-	b.Logs = append(b.Logs, o.Logs...)
-	b.Receipts = append(b.Receipts, o.Receipts...)
-	b.Acks = append(b.Acks, o.Acks...)
-	b.Alerts = append(b.Alerts, o.Alerts...)
-	b.Escalations = append(b.Escalations, o.Escalations...)
-	b.Probes = append(b.Probes, o.Probes...)
-}
-
-// Snapshot is what a station needs to resume: every peer, channel and log,
-// and the entries of its own logs that the peer has not yet receipted.
-type Snapshot struct {
-	Peers       []Peer
-	Channels    []Channel
-	Logs        []Log
-	Undelivered []Entry // entries by Self past their log's ReceiptSize, in log order
-	// Outstanding are the entries of either author that wait for a
-	// person's acknowledgement (kinds that need one, no ack stored) and
-	// whose deadline ladder is not finished, in stored order; Escalations
-	// are the steps already taken for them.
-	Outstanding []Entry
-	Escalations []Escalation
-	// Keys are every station's key chain, by station and Seq; LogKeys
-	// where each log's key changes, by channel, author and From.
-	Keys    []Key
-	LogKeys []LogKey
-	// EpochEntries are, for each log with an EpochFrom, that entry.
-	EpochEntries []Entry
 }
 
 // Query selects messages.
@@ -284,34 +49,34 @@ type Query struct {
 
 // Message is an entry with its delivery and acknowledgement state.
 type Message struct {
-	Entry
-	Delivered bool // the receiver's cosignature covers it
-	Ack       *Ack // nil until acknowledged
+	record.Entry
+	Delivered bool        // the receiver's cosignature covers it
+	Ack       *record.Ack // nil until acknowledged
 }
 
 // Store is a station's durable state. Implementations are safe for use by
 // several goroutines.
 type Store interface {
 	// Apply writes the batch atomically and durably.
-	Apply(ctx context.Context, b *Batch) error
+	Apply(ctx context.Context, b *record.Batch) error
 	// Load returns what the station needs to resume; self is this station's name.
-	Load(ctx context.Context, self string) (*Snapshot, error)
+	Load(ctx context.Context, self string) (*record.Snapshot, error)
 	// Entries returns entries from..to (inclusive) of one log, in order.
-	Entries(ctx context.Context, channel, author string, from, to uint64) ([]Entry, error)
+	Entries(ctx context.Context, channel, author string, from, to uint64) ([]record.Entry, error)
 	// Messages returns entries matching q, oldest first, with their state.
 	Messages(ctx context.Context, q Query) ([]Message, error)
 	// Log returns the state of one log.
-	Log(ctx context.Context, channel, author string) (*Log, error)
+	Log(ctx context.Context, channel, author string) (*record.Log, error)
 	// Keys returns the key chains (station "" for all), by station and Seq.
-	Keys(ctx context.Context, station string) ([]Key, error)
+	Keys(ctx context.Context, station string) ([]record.Key, error)
 	// Peers and Channels list what is pinned and agreed.
-	Peers(ctx context.Context) ([]Peer, error)
-	Channels(ctx context.Context) ([]Channel, error)
+	Peers(ctx context.Context) ([]record.Peer, error)
+	Channels(ctx context.Context) ([]record.Channel, error)
 	// Alerts returns alerts with an ID greater than after, oldest first.
-	Alerts(ctx context.Context, after int64) ([]Alert, error)
+	Alerts(ctx context.Context, after int64) ([]record.Alert, error)
 	// Escalations returns the ladder steps taken on a channel ("" for
 	// all), oldest first.
-	Escalations(ctx context.Context, channel string) ([]Escalation, error)
+	Escalations(ctx context.Context, channel string) ([]record.Escalation, error)
 	// CheckStats summarizes a channel's checks since a time; self is this
 	// station's name (whose operator checks are counted).
 	CheckStats(ctx context.Context, channel, self string, since time.Time) (*CheckStats, error)

@@ -8,11 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"hotline/internal/record"
 	"hotline/internal/store"
 )
 
-func alertBatch(text string) *store.Batch {
-	return &store.Batch{Alerts: []store.Alert{{At: time.Unix(1, 0), Level: "warning", Text: text}}}
+func alertBatch(text string) *record.Batch {
+	return &record.Batch{Alerts: []record.Alert{{At: time.Unix(1, 0), Level: "warning", Text: text}}}
 }
 
 func alertTexts(t *testing.T, s store.Store) []string {

@@ -13,6 +13,7 @@ import (
 
 	"hotline/internal/identity"
 	"hotline/internal/protocol"
+	"hotline/internal/record"
 	"hotline/internal/station"
 	"hotline/internal/store"
 	"hotline/internal/store/postgres"
@@ -71,7 +72,7 @@ func TestMigrations(t *testing.T) {
 	dsn := freshDB(t)
 	s := open(t, dsn)
 	ctx := t.Context()
-	if err := s.Apply(ctx, &store.Batch{Alerts: []store.Alert{{At: time.Unix(1, 0), Level: "warning", Text: "kept"}}}); err != nil {
+	if err := s.Apply(ctx, &record.Batch{Alerts: []record.Alert{{At: time.Unix(1, 0), Level: "warning", Text: "kept"}}}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -239,7 +240,7 @@ func TestReadOnlyRefused(t *testing.T) {
 	dsn := freshDB(t)
 	ctx := t.Context()
 	s := open(t, dsn)
-	if err := s.Apply(ctx, &store.Batch{Alerts: []store.Alert{{At: time.Unix(1, 0), Level: "warning", Text: "kept"}}}); err != nil {
+	if err := s.Apply(ctx, &record.Batch{Alerts: []record.Alert{{At: time.Unix(1, 0), Level: "warning", Text: "kept"}}}); err != nil {
 		t.Fatal(err)
 	}
 	name := s.DB()

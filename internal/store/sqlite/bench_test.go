@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"hotline/internal/envelope"
-	"hotline/internal/store"
+	"hotline/internal/record"
 )
 
 // BenchmarkApplyOneEntry is one durable transaction holding one 1 KiB
@@ -29,9 +29,9 @@ func benchmarkApply(b *testing.B, group int) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	if err := s.Apply(ctx, &store.Batch{
-		Peers:    []store.Peer{{Name: "B", Party: "B", Card: []byte("card"), Fingerprint: "fp"}},
-		Channels: []store.Channel{{ID: "c", Peer: "B", Level: "staff", State: store.Active, Proposer: "A", Charter: []byte("charter")}},
+	if err := s.Apply(ctx, &record.Batch{
+		Peers:    []record.Peer{{Name: "B", Party: "B", Card: []byte("card"), Fingerprint: "fp"}},
+		Channels: []record.Channel{{ID: "c", Peer: "B", Level: "staff", State: record.Active, Proposer: "A", Charter: []byte("charter")}},
 	}); err != nil {
 		b.Fatal(err)
 	}
@@ -41,14 +41,14 @@ func benchmarkApply(b *testing.B, group int) {
 	idx := uint64(0)
 	b.ReportAllocs()
 	for b.Loop() {
-		batch := &store.Batch{}
+		batch := &record.Batch{}
 		for range group {
 			idx++
 			copy(raw, fmt.Sprint(idx))
-			batch.Entries = append(batch.Entries, store.Entry{Channel: "c", Author: "A", Index: idx, Kind: envelope.Text,
+			batch.Entries = append(batch.Entries, record.Entry{Channel: "c", Author: "A", Index: idx, Kind: envelope.Text,
 				Precedence: envelope.Flash, Raw: raw, Body: raw[:200], Root: root})
 		}
-		batch.Logs = []store.Log{{Channel: "c", Author: "A", Size: idx, Hashes: hashes}}
+		batch.Logs = []record.Log{{Channel: "c", Author: "A", Size: idx, Hashes: hashes}}
 		if err := s.Apply(ctx, batch); err != nil {
 			b.Fatal(err)
 		}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"hotline/internal/envelope"
-	"hotline/internal/store"
+	"hotline/internal/record"
 )
 
 // TestCheckpointer: commits never run a checkpoint themselves (the WAL
@@ -27,9 +27,9 @@ func TestCheckpointer(t *testing.T) {
 	if err := s.DB().QueryRow(`PRAGMA wal_autocheckpoint`).Scan(&mode); err != nil || mode != 0 {
 		t.Fatalf("wal_autocheckpoint = %d, %v; want 0 (checkpoints are the checkpointer's)", mode, err)
 	}
-	if err := s.Apply(ctx, &store.Batch{
-		Peers:    []store.Peer{{Name: "B", Party: "B", Card: []byte("card"), Fingerprint: "fp"}},
-		Channels: []store.Channel{{ID: "c", Peer: "B", Level: "staff", State: store.Active, Proposer: "A", Charter: []byte("charter")}},
+	if err := s.Apply(ctx, &record.Batch{
+		Peers:    []record.Peer{{Name: "B", Party: "B", Card: []byte("card"), Fingerprint: "fp"}},
+		Channels: []record.Channel{{ID: "c", Peer: "B", Level: "staff", State: record.Active, Proposer: "A", Charter: []byte("charter")}},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestCheckpointer(t *testing.T) {
 	const n = 2000
 	for i := uint64(1); i <= n; i++ {
 		copy(raw, fmt.Sprint(i))
-		if err := s.Apply(ctx, &store.Batch{Entries: []store.Entry{{Channel: "c", Author: "A", Index: i, Kind: envelope.Text,
+		if err := s.Apply(ctx, &record.Batch{Entries: []record.Entry{{Channel: "c", Author: "A", Index: i, Kind: envelope.Text,
 			Precedence: envelope.Routine, Raw: raw, Body: raw[:100], Root: raw[:32]}}}); err != nil {
 			t.Fatal(err)
 		}
@@ -85,9 +85,9 @@ func TestWALRestartsUnderSteadyWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if err := s.Apply(ctx, &store.Batch{
-		Peers:    []store.Peer{{Name: "B", Party: "B", Card: []byte("card"), Fingerprint: "fp"}},
-		Channels: []store.Channel{{ID: "c", Peer: "B", Level: "staff", State: store.Active, Proposer: "A", Charter: []byte("charter")}},
+	if err := s.Apply(ctx, &record.Batch{
+		Peers:    []record.Peer{{Name: "B", Party: "B", Card: []byte("card"), Fingerprint: "fp"}},
+		Channels: []record.Channel{{ID: "c", Peer: "B", Level: "staff", State: record.Active, Proposer: "A", Charter: []byte("charter")}},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestWALRestartsUnderSteadyWrites(t *testing.T) {
 		}
 		i++
 		copy(raw, fmt.Sprint(i))
-		if err := s.Apply(ctx, &store.Batch{Entries: []store.Entry{{Channel: "c", Author: "A", Index: i, Kind: envelope.Text,
+		if err := s.Apply(ctx, &record.Batch{Entries: []record.Entry{{Channel: "c", Author: "A", Index: i, Kind: envelope.Text,
 			Precedence: envelope.Routine, Raw: raw, Body: raw[:100], Root: raw[:32]}}}); err != nil {
 			t.Fatal(err)
 		}

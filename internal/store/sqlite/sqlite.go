@@ -19,6 +19,7 @@ import (
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
+	"hotline/internal/record"
 	"hotline/internal/store"
 	"hotline/internal/store/sqlstore"
 )
@@ -70,7 +71,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 }
 
 // Apply applies a batch (see store.Store) and lets the checkpointer know.
-func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
+func (s *Store) Apply(ctx context.Context, b *record.Batch) error {
 	err := s.Store.Apply(ctx, b)
 	s.writes.Add(1)
 	return err

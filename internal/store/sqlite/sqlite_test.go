@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"hotline/internal/envelope"
+	"hotline/internal/record"
 	"hotline/internal/store"
 	"hotline/internal/store/sqlite"
 	"hotline/internal/store/sqlstore"
@@ -108,7 +109,7 @@ func TestMigrateEmptyFile(t *testing.T) {
 	defer s.Close()
 	wantVersions(t, path)
 	// The schema is usable.
-	if err := s.Apply(t.Context(), &store.Batch{Alerts: []store.Alert{{Level: "warning", Text: "hello"}}}); err != nil {
+	if err := s.Apply(t.Context(), &record.Batch{Alerts: []record.Alert{{Level: "warning", Text: "hello"}}}); err != nil {
 		t.Fatalf("Apply after migration: %v", err)
 	}
 }
@@ -119,10 +120,10 @@ func TestReopenKeepsDataAndSchema(t *testing.T) {
 	tree := transcript.NewTree()
 	raw := []byte("envelope bytes")
 	tree.Append(raw)
-	b := &store.Batch{
-		Peers:   []store.Peer{{Name: "bravo", Party: "south", Card: []byte("card"), Fingerprint: "ABCD", AddedAt: time.Unix(1, 2).UTC()}},
-		Entries: []store.Entry{{Channel: "ops", Author: "alpha", Index: 1, Kind: envelope.Text, Precedence: envelope.Flash, Raw: raw, Body: []byte("{}"), Root: tree.Root()}},
-		Logs:    []store.Log{{Channel: "ops", Author: "alpha", Size: 1, Hashes: tree.Hashes(), Checkpoint: []byte("cp")}},
+	b := &record.Batch{
+		Peers:   []record.Peer{{Name: "bravo", Party: "south", Card: []byte("card"), Fingerprint: "ABCD", AddedAt: time.Unix(1, 2).UTC()}},
+		Entries: []record.Entry{{Channel: "ops", Author: "alpha", Index: 1, Kind: envelope.Text, Precedence: envelope.Flash, Raw: raw, Body: []byte("{}"), Root: tree.Root()}},
+		Logs:    []record.Log{{Channel: "ops", Author: "alpha", Size: 1, Hashes: tree.Hashes(), Checkpoint: []byte("cp")}},
 	}
 	if err := s.Apply(ctx, b); err != nil {
 		t.Fatal(err)
@@ -205,26 +206,26 @@ func crashRaw(idx uint64) []byte {
 }
 
 // crashBatch is batch n (1-based), given the tree after batch n-1.
-func crashBatch(n uint64, tree *transcript.Tree) *store.Batch {
-	b := &store.Batch{}
+func crashBatch(n uint64, tree *transcript.Tree) *record.Batch {
+	b := &record.Batch{}
 	if n == 1 {
-		b.Peers = []store.Peer{{Name: "peer", Party: "p", Card: []byte("card"), Fingerprint: "fp", AddedAt: crashBase}}
+		b.Peers = []record.Peer{{Name: "peer", Party: "p", Card: []byte("card"), Fingerprint: "fp", AddedAt: crashBase}}
 	}
-	b.Channels = []store.Channel{{ID: crashChannel, Peer: "peer", Level: "routine", State: store.Active, Proposer: crashAuthor,
+	b.Channels = []record.Channel{{ID: crashChannel, Peer: "peer", Level: "routine", State: record.Active, Proposer: crashAuthor,
 		Charter: []byte(fmt.Sprintf("charter %d", n)), CreatedAt: crashBase, UpdatedAt: crashBase.Add(time.Duration(n))}}
 	for i := range uint64(entriesPerStep) {
 		idx := (n-1)*entriesPerStep + i + 1
 		raw := crashRaw(idx)
 		tree.Append(raw)
-		b.Entries = append(b.Entries, store.Entry{Channel: crashChannel, Author: crashAuthor, Index: idx, Kind: envelope.Text,
+		b.Entries = append(b.Entries, record.Entry{Channel: crashChannel, Author: crashAuthor, Index: idx, Kind: envelope.Text,
 			Precedence: envelope.Routine, StoredAt: crashBase.Add(time.Duration(idx)), Raw: raw, Body: []byte(`{"n":` + strconv.FormatUint(n, 10) + `}`), Root: tree.Root()})
 	}
 	size := n * entriesPerStep
-	b.Logs = []store.Log{{Channel: crashChannel, Author: crashAuthor, Size: size, Hashes: tree.Hashes(), Checkpoint: []byte(fmt.Sprintf("checkpoint %d", size))}}
-	b.Receipts = []store.Receipt{{Channel: crashChannel, Author: crashAuthor, Size: size - 1, Note: []byte(fmt.Sprintf("receipt %d", size-1))}}
+	b.Logs = []record.Log{{Channel: crashChannel, Author: crashAuthor, Size: size, Hashes: tree.Hashes(), Checkpoint: []byte(fmt.Sprintf("checkpoint %d", size))}}
+	b.Receipts = []record.Receipt{{Channel: crashChannel, Author: crashAuthor, Size: size - 1, Note: []byte(fmt.Sprintf("receipt %d", size-1))}}
 	// The peer acknowledges the batch's first entry.
-	b.Acks = []store.Ack{{Channel: crashChannel, Author: crashAuthor, Index: size - entriesPerStep + 1, AckAuthor: "peer", AckIndex: n, By: "op", At: crashBase}}
-	b.Alerts = []store.Alert{{At: crashBase, Level: "warning", Channel: crashChannel, Peer: "peer", Text: fmt.Sprintf("batch %d", n)}}
+	b.Acks = []record.Ack{{Channel: crashChannel, Author: crashAuthor, Index: size - entriesPerStep + 1, AckAuthor: "peer", AckIndex: n, By: "op", At: crashBase}}
+	b.Alerts = []record.Alert{{At: crashBase, Level: "warning", Channel: crashChannel, Peer: "peer", Text: fmt.Sprintf("batch %d", n)}}
 	return b
 }
 
@@ -346,7 +347,7 @@ func crashCheck(t *testing.T, path string, reported uint64) uint64 {
 
 	// Rebuild what batches 1..p wrote.
 	tree := transcript.NewTree()
-	var want []*store.Batch
+	var want []*record.Batch
 	for n := uint64(1); n <= p; n++ {
 		want = append(want, crashBatch(n, tree))
 	}
@@ -544,7 +545,7 @@ func readOnly(t *testing.T, path string) func() {
 func TestReadOnlyRefused(t *testing.T) {
 	s, path := openTemp(t)
 	ctx := t.Context()
-	if err := s.Apply(ctx, &store.Batch{Alerts: []store.Alert{{Level: "warning", Text: "kept"}}}); err != nil {
+	if err := s.Apply(ctx, &record.Batch{Alerts: []record.Alert{{Level: "warning", Text: "kept"}}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"hotline/internal/envelope"
+	"hotline/internal/record"
 	"hotline/internal/store"
 )
 
@@ -339,7 +340,7 @@ func (s *Store) begin(ctx context.Context) (*sql.Tx, error) {
 }
 
 // Apply writes b in one transaction.
-func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
+func (s *Store) Apply(ctx context.Context, b *record.Batch) error {
 	if b.Empty() {
 		return nil
 	}
@@ -356,7 +357,7 @@ func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
 	return tx.Commit()
 }
 
-func (s *Store) apply(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
+func (s *Store) apply(ctx context.Context, tx *sql.Tx, b *record.Batch) error {
 	stmt := func(name string) *sql.Stmt { return tx.StmtContext(ctx, s.stmts[name]) }
 	for _, k := range b.Keys {
 		if _, err := stmt("key").ExecContext(ctx,
@@ -457,14 +458,14 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
 }
 
 // outstanding selects entries that wait for a person's acknowledgement and
-// whose ladder is not finished (see store.Snapshot.Outstanding). The first
+// whose ladder is not finished (see record.Snapshot.Outstanding). The first
 // two arguments are this station's name.
 var outstanding = fmt.Sprintf(`e.kind IN (%s)
 		AND NOT EXISTS (SELECT 1 FROM acks a WHERE a.channel = e.channel AND a.author = e.author AND a.idx = e.idx)
 		AND NOT EXISTS (SELECT 1 FROM escalations x WHERE x.channel = e.channel AND x.author = e.author AND x.idx = e.idx
 			AND x.step = CASE WHEN e.author = ? THEN %d ELSE %d END)
 		AND (e.kind <> %d OR e.author <> ? OR e.idx = (SELECT c.last_check FROM channels c WHERE c.id = e.channel))`,
-	ackedKinds(), store.StepForwarded, store.StepOverdue, envelope.Check)
+	ackedKinds(), record.StepForwarded, record.StepOverdue, envelope.Check)
 
 // ackedKinds lists the kinds that wait for a person's acknowledgement, for
 // SQL: "1, 6, 8, ...".
@@ -479,8 +480,8 @@ func ackedKinds() string {
 }
 
 // Load returns the snapshot a station resumes from.
-func (s *Store) Load(ctx context.Context, self string) (*store.Snapshot, error) {
-	var snap store.Snapshot
+func (s *Store) Load(ctx context.Context, self string) (*record.Snapshot, error) {
+	var snap record.Snapshot
 	var err error
 	if snap.Peers, err = s.Peers(ctx); err != nil {
 		return nil, err
@@ -547,23 +548,23 @@ func (s *Store) Load(ctx context.Context, self string) (*store.Snapshot, error) 
 }
 
 // Escalations lists the ladder steps taken on a channel.
-func (s *Store) Escalations(ctx context.Context, channel string) ([]store.Escalation, error) {
+func (s *Store) Escalations(ctx context.Context, channel string) ([]record.Escalation, error) {
 	if channel == "" {
 		return s.escalations(ctx, "1 = 1")
 	}
 	return s.escalations(ctx, "x.channel = ?", channel)
 }
 
-func (s *Store) escalations(ctx context.Context, where string, args ...any) ([]store.Escalation, error) {
+func (s *Store) escalations(ctx context.Context, where string, args ...any) ([]record.Escalation, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT x.channel, x.author, x.idx, x.step, x.at, x.detail FROM escalations x WHERE `+where+
 		` ORDER BY x.at, x.channel, x.author, x.idx, x.step`), args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Escalation
+	var out []record.Escalation
 	for rows.Next() {
-		var x store.Escalation
+		var x record.Escalation
 		var idx, at int64
 		if err := rows.Scan(&x.Channel, &x.Author, &idx, &x.Step, &at, &x.Detail); err != nil {
 			return nil, err
@@ -603,9 +604,9 @@ func (s *Store) CheckStats(ctx context.Context, channel, self string, since time
 
 type scanner interface{ Scan(...any) error }
 
-func scanLog(r scanner) (*store.Log, error) {
+func scanLog(r scanner) (*record.Log, error) {
 	var (
-		l                            store.Log
+		l                            record.Log
 		size, receiptSize, epochFrom int64
 		hashes                       []byte
 	)
@@ -621,7 +622,7 @@ func scanLog(r scanner) (*store.Log, error) {
 }
 
 // Log returns one log's state.
-func (s *Store) Log(ctx context.Context, channel, author string) (*store.Log, error) {
+func (s *Store) Log(ctx context.Context, channel, author string) (*record.Log, error) {
 	l, err := scanLog(s.db.QueryRowContext(ctx, s.q(`SELECT channel, author, size, hashes, checkpoint, receipt, receipt_size, epoch_from FROM logs WHERE channel = ? AND author = ?`), channel, author))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("log %s/%s: %w", channel, author, store.ErrNotFound)
@@ -631,9 +632,9 @@ func (s *Store) Log(ctx context.Context, channel, author string) (*store.Log, er
 
 const entryCols = `e.channel, e.author, e.idx, e.kind, e.precedence, e.sender_time, e.stored_at, e.raw, e.body, e.root`
 
-func scanEntry(r scanner, extra ...any) (*store.Entry, error) {
+func scanEntry(r scanner, extra ...any) (*record.Entry, error) {
 	var (
-		e            store.Entry
+		e            record.Entry
 		idx          int64
 		kind, prec   int
 		sent, stored int64
@@ -647,19 +648,19 @@ func scanEntry(r scanner, extra ...any) (*store.Entry, error) {
 }
 
 // Entries returns from..to of one log.
-func (s *Store) Entries(ctx context.Context, channel, author string, from, to uint64) ([]store.Entry, error) {
+func (s *Store) Entries(ctx context.Context, channel, author string, from, to uint64) ([]record.Entry, error) {
 	return s.entries(ctx, s.q(`SELECT `+entryCols+` FROM entries e WHERE e.channel = ? AND e.author = ? AND e.idx BETWEEN ? AND ? ORDER BY e.idx`),
 		channel, author, idxArg(from), idxArg(to))
 }
 
 // entries runs a query of entryCols.
-func (s *Store) entries(ctx context.Context, query string, args ...any) ([]store.Entry, error) {
+func (s *Store) entries(ctx context.Context, query string, args ...any) ([]record.Entry, error) {
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Entry
+	var out []record.Entry
 	for rows.Next() {
 		e, err := scanEntry(rows)
 		if err != nil {
@@ -671,7 +672,7 @@ func (s *Store) entries(ctx context.Context, query string, args ...any) ([]store
 }
 
 // epochEntries returns, in one query, the entry each log's EpochFrom names.
-func (s *Store) epochEntries(ctx context.Context) ([]store.Entry, error) {
+func (s *Store) epochEntries(ctx context.Context) ([]record.Entry, error) {
 	return s.entries(ctx, `SELECT `+entryCols+` FROM entries e JOIN logs l
 		ON l.channel = e.channel AND l.author = e.author AND l.epoch_from = e.idx ORDER BY e.channel, e.author`)
 }
@@ -743,7 +744,7 @@ func (s *Store) Messages(ctx context.Context, q store.Query) ([]store.Message, e
 		}
 		m := store.Message{Entry: *e, Delivered: e.Index <= uint64(receiptSize)}
 		if ackAuthor.Valid {
-			m.Ack = &store.Ack{Channel: e.Channel, Author: e.Author, Index: e.Index, AckAuthor: ackAuthor.String,
+			m.Ack = &record.Ack{Channel: e.Channel, Author: e.Author, Index: e.Index, AckAuthor: ackAuthor.String,
 				AckIndex: uint64(ackIdx.Int64), By: by.String, At: fromNanos(at.Int64)}
 		}
 		out = append(out, m)
@@ -753,16 +754,16 @@ func (s *Store) Messages(ctx context.Context, q store.Query) ([]store.Message, e
 
 // Peers lists pinned peers by name.
 // Keys returns the key chains of one station, or of all ("").
-func (s *Store) Keys(ctx context.Context, station string) ([]store.Key, error) {
+func (s *Store) Keys(ctx context.Context, station string) ([]record.Key, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT station, seq, card, fingerprint, reason, statement, at, detail FROM keys
 		WHERE ? = '' OR station = ? ORDER BY station, seq`), station, station)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Key
+	var out []record.Key
 	for rows.Next() {
-		var k store.Key
+		var k record.Key
 		var at int64
 		if err := rows.Scan(&k.Station, &k.Seq, &k.Card, &k.Fingerprint, &k.Reason, &k.Statement, &at, &k.Detail); err != nil {
 			return nil, err
@@ -773,15 +774,15 @@ func (s *Store) Keys(ctx context.Context, station string) ([]store.Key, error) {
 	return out, rows.Err()
 }
 
-func (s *Store) logKeys(ctx context.Context) ([]store.LogKey, error) {
+func (s *Store) logKeys(ctx context.Context) ([]record.LogKey, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT channel, author, from_idx, seq FROM log_keys ORDER BY channel, author, from_idx`))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.LogKey
+	var out []record.LogKey
 	for rows.Next() {
-		var k store.LogKey
+		var k record.LogKey
 		var from int64
 		if err := rows.Scan(&k.Channel, &k.Author, &from, &k.Seq); err != nil {
 			return nil, err
@@ -792,15 +793,15 @@ func (s *Store) logKeys(ctx context.Context) ([]store.LogKey, error) {
 	return out, rows.Err()
 }
 
-func (s *Store) Peers(ctx context.Context) ([]store.Peer, error) {
+func (s *Store) Peers(ctx context.Context) ([]record.Peer, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT name, party, card, fingerprint, added_at FROM peers ORDER BY name`))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Peer
+	var out []record.Peer
 	for rows.Next() {
-		var p store.Peer
+		var p record.Peer
 		var added int64
 		if err := rows.Scan(&p.Name, &p.Party, &p.Card, &p.Fingerprint, &added); err != nil {
 			return nil, err
@@ -812,16 +813,16 @@ func (s *Store) Peers(ctx context.Context) ([]store.Peer, error) {
 }
 
 // Channels lists channels by id.
-func (s *Store) Channels(ctx context.Context) ([]store.Channel, error) {
+func (s *Store) Channels(ctx context.Context) ([]record.Channel, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, peer, level, state, proposer, charter, created_at, updated_at,
 		suspensions, last_check, last_check_at FROM channels ORDER BY id`))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Channel
+	var out []record.Channel
 	for rows.Next() {
-		var c store.Channel
+		var c record.Channel
 		var created, updated, lastCheck, lastCheckAt int64
 		var susp string
 		if err := rows.Scan(&c.ID, &c.Peer, &c.Level, &c.State, &c.Proposer, &c.Charter, &created, &updated,
@@ -845,15 +846,15 @@ func (s *Store) Channels(ctx context.Context) ([]store.Channel, error) {
 }
 
 // Alerts returns alerts after the given id.
-func (s *Store) Alerts(ctx context.Context, after int64) ([]store.Alert, error) {
+func (s *Store) Alerts(ctx context.Context, after int64) ([]record.Alert, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, at, level, channel, peer, text, format, args FROM alerts WHERE id > ? ORDER BY id`), after)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Alert
+	var out []record.Alert
 	for rows.Next() {
-		var a store.Alert
+		var a record.Alert
 		var at int64
 		var args string
 		if err := rows.Scan(&a.ID, &at, &a.Level, &a.Channel, &a.Peer, &a.Text, &a.Format, &args); err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"hotline/internal/record"
 	"hotline/internal/store"
 )
 
@@ -354,7 +355,7 @@ func testConsoleAlerts(t *testing.T, w *world, open func(t *testing.T) store.Sto
 
 	// Acknowledgements of station alerts: kind, channel, text and time
 	// are the station alert's.
-	apply(t, s, &store.Batch{Alerts: []store.Alert{
+	apply(t, s, &record.Batch{Alerts: []record.Alert{
 		{At: at(10), Level: "alarm", Channel: "ops", Peer: "bravo", Text: "tamper alarm: root mismatch"},
 		{At: at(11), Level: "supervisor", Channel: "patrol", Peer: "bravo", Text: "FLASH patrol/alpha/3 is still not acknowledged"},
 	}})
@@ -399,7 +400,7 @@ func testConsoleAlerts(t *testing.T, w *world, open func(t *testing.T) store.Sto
 func testConsoleAlertAckOnce(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
-	apply(t, s, &store.Batch{Alerts: []store.Alert{{At: at(1), Level: "alarm", Channel: "ops", Peer: "bravo", Text: "ops is dormant"}}})
+	apply(t, s, &record.Batch{Alerts: []record.Alert{{At: at(1), Level: "alarm", Channel: "ops", Peer: "bravo", Text: "ops is dormant"}}})
 	alerts, err := s.Alerts(ctx, 0)
 	if err != nil || len(alerts) != 1 {
 		t.Fatalf("Alerts = %+v, %v", alerts, err)

@@ -29,6 +29,7 @@ import (
 
 	"hotline/internal/envelope"
 	"hotline/internal/identity"
+	"hotline/internal/record"
 	"hotline/internal/store"
 	"hotline/internal/transcript"
 )
@@ -111,8 +112,8 @@ type station struct {
 
 func (s *station) name() string { return s.keys.Name }
 
-func (s *station) peer(added time.Time) store.Peer {
-	return store.Peer{Name: s.keys.Name, Party: s.card.Party, Card: s.card.Text, Fingerprint: s.card.Fingerprint(), AddedAt: added}
+func (s *station) peer(added time.Time) record.Peer {
+	return record.Peer{Name: s.keys.Name, Party: s.card.Party, Card: s.card.Text, Fingerprint: s.card.Fingerprint(), AddedAt: added}
 }
 
 type world struct {
@@ -146,11 +147,11 @@ func newWorld(t *testing.T) *world {
 // channel returns the record of a channel between alpha and peer, with a
 // charter signed by the proposer (alpha or peer), and by the other side too
 // when active.
-func (w *world) channel(t *testing.T, id string, proposer, peer *station, state string, created, updated time.Time) store.Channel {
+func (w *world) channel(t *testing.T, id string, proposer, peer *station, state string, created, updated time.Time) record.Channel {
 	t.Helper()
 	text := fmt.Sprintf("hotline charter v1\nchannel %s\nlevel routine\nproposer %s\nstations %s %s\n", id, proposer.name(), w.alpha.name(), peer.name())
 	signers := []note.Signer{proposer.keys.Signer()}
-	if state == store.Active {
+	if state == record.Active {
 		other := peer
 		if proposer == peer {
 			other = w.alpha
@@ -161,7 +162,7 @@ func (w *world) channel(t *testing.T, id string, proposer, peer *station, state 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return store.Channel{ID: id, Peer: peer.name(), Level: "routine", State: state, Proposer: proposer.name(),
+	return record.Channel{ID: id, Peer: peer.name(), Level: "routine", State: state, Proposer: proposer.name(),
 		Charter: charter, CreatedAt: created, UpdatedAt: updated}
 }
 
@@ -173,7 +174,7 @@ type logBuilder struct {
 	author    *station
 	recipient *station
 	tree      *transcript.Tree
-	entries   []store.Entry
+	entries   []record.Entry
 	hashes    [][][]byte // hashes[n] is the compact range at size n
 }
 
@@ -183,7 +184,7 @@ func newLog(t *testing.T, channel string, author, recipient *station) *logBuilde
 }
 
 // add seals and appends the next entry, stored at the given time.
-func (l *logBuilder) add(kind envelope.Kind, prec envelope.Precedence, stored time.Time, text string) store.Entry {
+func (l *logBuilder) add(kind envelope.Kind, prec envelope.Precedence, stored time.Time, text string) record.Entry {
 	l.t.Helper()
 	h := envelope.Header{Channel: l.channel, Author: l.author.name(), Recipient: l.recipient.name(),
 		Index: uint64(len(l.entries)) + 1, Precedence: prec, Kind: kind, Time: stored.Add(-1500 * time.Millisecond)}
@@ -196,7 +197,7 @@ func (l *logBuilder) add(kind envelope.Kind, prec envelope.Precedence, stored ti
 		l.t.Fatal(err)
 	}
 	l.tree.Append(raw)
-	e := store.Entry{Channel: h.Channel, Author: h.Author, Index: h.Index, Kind: kind, Precedence: prec,
+	e := record.Entry{Channel: h.Channel, Author: h.Author, Index: h.Index, Kind: kind, Precedence: prec,
 		SenderTime: h.Time.Truncate(time.Millisecond), StoredAt: stored, Raw: raw, Body: body, Root: l.tree.Root()}
 	l.entries = append(l.entries, e)
 	l.hashes = append(l.hashes, slices.Clone(l.tree.Hashes()))
@@ -204,13 +205,13 @@ func (l *logBuilder) add(kind envelope.Kind, prec envelope.Precedence, stored ti
 }
 
 // text adds a routine text entry.
-func (l *logBuilder) text(stored time.Time) store.Entry {
+func (l *logBuilder) text(stored time.Time) record.Entry {
 	return l.add(envelope.Text, envelope.Routine, stored, fmt.Sprintf("message %d of %s/%s", len(l.entries)+1, l.channel, l.author.name()))
 }
 
 // forged returns an entry at the same position as index with different
 // bytes: the same header, another body.
-func (l *logBuilder) forged(index uint64) store.Entry {
+func (l *logBuilder) forged(index uint64) record.Entry {
 	l.t.Helper()
 	e := l.entries[index-1]
 	h := envelope.Header{Channel: e.Channel, Author: e.Author, Recipient: l.recipient.name(), Index: e.Index,
@@ -238,8 +239,8 @@ func (l *logBuilder) root(n uint64) []byte {
 }
 
 // record returns the log record at size n, with checkpoint cp (nil to keep).
-func (l *logBuilder) record(n uint64, cp []byte) store.Log {
-	return store.Log{Channel: l.channel, Author: l.author.name(), Size: n, Hashes: cloneHashes(l.hashes[n]), Checkpoint: cp}
+func (l *logBuilder) record(n uint64, cp []byte) record.Log {
+	return record.Log{Channel: l.channel, Author: l.author.name(), Size: n, Hashes: cloneHashes(l.hashes[n]), Checkpoint: cp}
 }
 
 // checkpoint returns the author's signed checkpoint at size n.
@@ -253,13 +254,13 @@ func (l *logBuilder) checkpoint(n uint64) []byte {
 }
 
 // receipt returns the recipient's cosigned checkpoint at size n.
-func (l *logBuilder) receipt(n uint64) store.Receipt {
+func (l *logBuilder) receipt(n uint64) record.Receipt {
 	l.t.Helper()
 	note, err := transcript.Cosign(l.checkpoint(n), l.author.verifier, l.recipient.keys.Signer())
 	if err != nil {
 		l.t.Fatal(err)
 	}
-	return store.Receipt{Channel: l.channel, Author: l.author.name(), Size: n, Note: note}
+	return record.Receipt{Channel: l.channel, Author: l.author.name(), Size: n, Note: note}
 }
 
 func cloneHashes(hs [][]byte) [][]byte {
@@ -273,14 +274,14 @@ func cloneHashes(hs [][]byte) [][]byte {
 // ---------------------------------------------------------------------------
 // Helpers.
 
-func apply(t *testing.T, s store.Store, b *store.Batch) {
+func apply(t *testing.T, s store.Store, b *record.Batch) {
 	t.Helper()
 	if err := s.Apply(t.Context(), b); err != nil {
 		t.Fatalf("Apply: %v", err)
 	}
 }
 
-func getLog(t *testing.T, s store.Store, channel, author string) *store.Log {
+func getLog(t *testing.T, s store.Store, channel, author string) *record.Log {
 	t.Helper()
 	l, err := s.Log(t.Context(), channel, author)
 	if err != nil {
@@ -298,7 +299,7 @@ func messages(t *testing.T, s store.Store, q store.Query) []store.Message {
 	return ms
 }
 
-func entries(t *testing.T, s store.Store, channel, author string, from, to uint64) []store.Entry {
+func entries(t *testing.T, s store.Store, channel, author string, from, to uint64) []record.Entry {
 	t.Helper()
 	es, err := s.Entries(t.Context(), channel, author, from, to)
 	if err != nil {
@@ -307,7 +308,7 @@ func entries(t *testing.T, s store.Store, channel, author string, from, to uint6
 	return es
 }
 
-func channels(t *testing.T, s store.Store) []store.Channel {
+func channels(t *testing.T, s store.Store) []record.Channel {
 	t.Helper()
 	cs, err := s.Channels(t.Context())
 	if err != nil {
@@ -316,7 +317,7 @@ func channels(t *testing.T, s store.Store) []store.Channel {
 	return cs
 }
 
-func load(t *testing.T, s store.Store, self string) *store.Snapshot {
+func load(t *testing.T, s store.Store, self string) *record.Snapshot {
 	t.Helper()
 	snap, err := s.Load(t.Context(), self)
 	if err != nil {
@@ -325,7 +326,7 @@ func load(t *testing.T, s store.Store, self string) *store.Snapshot {
 	return snap
 }
 
-func escalations(t *testing.T, s store.Store, channel string) []store.Escalation {
+func escalations(t *testing.T, s store.Store, channel string) []record.Escalation {
 	t.Helper()
 	xs, err := s.Escalations(t.Context(), channel)
 	if err != nil {
@@ -371,7 +372,7 @@ func short(b []byte) string {
 }
 
 // diffEntry lists the fields in which got differs from want.
-func diffEntry(got, want store.Entry) string {
+func diffEntry(got, want record.Entry) string {
 	var d []string
 	if got.Channel != want.Channel || got.Author != want.Author || got.Index != want.Index {
 		d = append(d, fmt.Sprintf("position %s, want %s", got.ID(), want.ID()))
@@ -408,7 +409,7 @@ func msgIDs(ms []store.Message) []string {
 	return out
 }
 
-func ids(es []store.Entry) []string {
+func ids(es []record.Entry) []string {
 	out := make([]string, len(es))
 	for i := range es {
 		out[i] = es[i].ID()
@@ -417,7 +418,7 @@ func ids(es []store.Entry) []string {
 }
 
 // checkEntries compares got with want, in order, field by field.
-func checkEntries(t *testing.T, what string, got, want []store.Entry) {
+func checkEntries(t *testing.T, what string, got, want []record.Entry) {
 	t.Helper()
 	if !slices.Equal(ids(got), ids(want)) {
 		t.Errorf("%s: got entries %v, want %v", what, ids(got), ids(want))
@@ -430,7 +431,7 @@ func checkEntries(t *testing.T, what string, got, want []store.Entry) {
 	}
 }
 
-func diffLog(got, want store.Log) string {
+func diffLog(got, want record.Log) string {
 	var d []string
 	if got.Channel != want.Channel || got.Author != want.Author {
 		d = append(d, fmt.Sprintf("log %s/%s, want %s/%s", got.Channel, got.Author, want.Channel, want.Author))
@@ -456,7 +457,7 @@ func diffLog(got, want store.Log) string {
 	return strings.Join(d, "; ")
 }
 
-func checkLog(t *testing.T, s store.Store, want store.Log) {
+func checkLog(t *testing.T, s store.Store, want record.Log) {
 	t.Helper()
 	got := getLog(t, s, want.Channel, want.Author)
 	if d := diffLog(*got, want); d != "" {
@@ -464,7 +465,7 @@ func checkLog(t *testing.T, s store.Store, want store.Log) {
 	}
 }
 
-func diffPeer(got, want store.Peer) string {
+func diffPeer(got, want record.Peer) string {
 	var d []string
 	if got.Name != want.Name || got.Party != want.Party || got.Fingerprint != want.Fingerprint {
 		d = append(d, fmt.Sprintf("peer %s/%s/%s, want %s/%s/%s", got.Name, got.Party, got.Fingerprint, want.Name, want.Party, want.Fingerprint))
@@ -478,7 +479,7 @@ func diffPeer(got, want store.Peer) string {
 	return strings.Join(d, "; ")
 }
 
-func checkPeers(t *testing.T, got, want []store.Peer) {
+func checkPeers(t *testing.T, got, want []record.Peer) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Errorf("got %d peers %v, want %d", len(got), got, len(want))
@@ -491,7 +492,7 @@ func checkPeers(t *testing.T, got, want []store.Peer) {
 	}
 }
 
-func diffChannel(got, want store.Channel) string {
+func diffChannel(got, want record.Channel) string {
 	var d []string
 	if got.ID != want.ID || got.Peer != want.Peer || got.Level != want.Level || got.State != want.State || got.Proposer != want.Proposer {
 		d = append(d, fmt.Sprintf("channel id=%s peer=%s level=%s state=%s proposer=%s, want id=%s peer=%s level=%s state=%s proposer=%s",
@@ -515,7 +516,7 @@ func diffChannel(got, want store.Channel) string {
 	return strings.Join(d, "; ")
 }
 
-func showSuspensions(ss []store.Suspension) string {
+func showSuspensions(ss []record.Suspension) string {
 	out := make([]string, len(ss))
 	for i, x := range ss {
 		out[i] = fmt.Sprintf("{%s/%d %q at %s}", x.By, x.Index, x.Reason, showTime(x.At))
@@ -525,7 +526,7 @@ func showSuspensions(ss []store.Suspension) string {
 
 // diffSuspensions compares two lists of suspensions, in order; nil and
 // empty are the same.
-func diffSuspensions(got, want []store.Suspension) string {
+func diffSuspensions(got, want []record.Suspension) string {
 	same := len(got) == len(want)
 	for i := 0; same && i < len(want); i++ {
 		g, w := got[i], want[i]
@@ -537,7 +538,7 @@ func diffSuspensions(got, want []store.Suspension) string {
 	return fmt.Sprintf("Suspensions %s, want %s", showSuspensions(got), showSuspensions(want))
 }
 
-func checkChannels(t *testing.T, got, want []store.Channel) {
+func checkChannels(t *testing.T, got, want []record.Channel) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Errorf("got %d channels, want %d", len(got), len(want))
@@ -550,7 +551,7 @@ func checkChannels(t *testing.T, got, want []store.Channel) {
 	}
 }
 
-func diffAck(got, want *store.Ack) string {
+func diffAck(got, want *record.Ack) string {
 	switch {
 	case got == nil && want == nil:
 		return ""
@@ -572,12 +573,12 @@ func diffAck(got, want *store.Ack) string {
 	return strings.Join(d, "; ")
 }
 
-func showEscalation(x store.Escalation) string {
+func showEscalation(x record.Escalation) string {
 	return fmt.Sprintf("%s/%s/%d step %d at %s detail %q", x.Channel, x.Author, x.Index, x.Step, showTime(x.At), x.Detail)
 }
 
 // checkEscalations compares got with want, in order, field by field.
-func checkEscalations(t *testing.T, what string, got, want []store.Escalation) {
+func checkEscalations(t *testing.T, what string, got, want []record.Escalation) {
 	t.Helper()
 	same := len(got) == len(want)
 	for i := 0; same && i < len(want); i++ {
@@ -588,7 +589,7 @@ func checkEscalations(t *testing.T, what string, got, want []store.Escalation) {
 	if same {
 		return
 	}
-	show := func(xs []store.Escalation) string {
+	show := func(xs []record.Escalation) string {
 		var b strings.Builder
 		for _, x := range xs {
 			b.WriteString("\n\t" + showEscalation(x))
@@ -684,7 +685,7 @@ func sameDump(t *testing.T, what, got, want string) {
 func testEmpty(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
-	if err := s.Apply(ctx, &store.Batch{}); err != nil {
+	if err := s.Apply(ctx, &record.Batch{}); err != nil {
 		t.Fatalf("Apply(empty batch) = %v, want nil", err)
 	}
 	snap, err := s.Load(ctx, "alpha")
@@ -725,98 +726,98 @@ func testPeersAndChannels(t *testing.T, w *world, open func(t *testing.T) store.
 	ctx := t.Context()
 	// Apply out of order: the store sorts.
 	pc, pa, pb := w.charlie.peer(at(3)), w.alpha.peer(at(1)), w.bravo.peer(at(2))
-	apply(t, s, &store.Batch{Peers: []store.Peer{pc, pb}})
-	apply(t, s, &store.Batch{Peers: []store.Peer{pa}})
+	apply(t, s, &record.Batch{Peers: []record.Peer{pc, pb}})
+	apply(t, s, &record.Batch{Peers: []record.Peer{pa}})
 	peers, err := s.Peers(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPeers(t, peers, []store.Peer{pa, pb, pc})
+	checkPeers(t, peers, []record.Peer{pa, pb, pc})
 
 	// Re-pinning the same peer is harmless.
-	apply(t, s, &store.Batch{Peers: []store.Peer{pb}})
+	apply(t, s, &record.Batch{Peers: []record.Peer{pb}})
 	peers, err = s.Peers(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPeers(t, peers, []store.Peer{pa, pb, pc})
+	checkPeers(t, peers, []record.Peer{pa, pb, pc})
 
-	cz := w.channel(t, "zulu-ops", w.alpha, w.charlie, store.ProposedOut, at(10), at(10))
-	cm := w.channel(t, "mike", w.bravo, w.bravo, store.ProposedIn, at(11), at(11))
-	ca := w.channel(t, "a-line", w.alpha, w.bravo, store.Active, at(12), at(13))
-	apply(t, s, &store.Batch{Channels: []store.Channel{cz, cm}})
-	apply(t, s, &store.Batch{Channels: []store.Channel{ca}})
+	cz := w.channel(t, "zulu-ops", w.alpha, w.charlie, record.ProposedOut, at(10), at(10))
+	cm := w.channel(t, "mike", w.bravo, w.bravo, record.ProposedIn, at(11), at(11))
+	ca := w.channel(t, "a-line", w.alpha, w.bravo, record.Active, at(12), at(13))
+	apply(t, s, &record.Batch{Channels: []record.Channel{cz, cm}})
+	apply(t, s, &record.Batch{Channels: []record.Channel{ca}})
 	chans, err := s.Channels(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkChannels(t, chans, []store.Channel{ca, cm, cz})
+	checkChannels(t, chans, []record.Channel{ca, cm, cz})
 
 	// The channel is agreed: a second record for it updates state, charter
 	// and update time.
-	cz2 := w.channel(t, "zulu-ops", w.alpha, w.charlie, store.Active, at(10), at(20))
+	cz2 := w.channel(t, "zulu-ops", w.alpha, w.charlie, record.Active, at(10), at(20))
 	if bytes.Equal(cz2.Charter, cz.Charter) {
 		t.Fatal("test bug: charters should differ")
 	}
-	apply(t, s, &store.Batch{Channels: []store.Channel{cz2}})
+	apply(t, s, &record.Batch{Channels: []record.Channel{cz2}})
 	chans, err = s.Channels(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkChannels(t, chans, []store.Channel{ca, cm, cz2})
+	checkChannels(t, chans, []record.Channel{ca, cm, cz2})
 
 	snap, err := s.Load(ctx, "alpha")
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPeers(t, snap.Peers, []store.Peer{pa, pb, pc})
-	checkChannels(t, snap.Channels, []store.Channel{ca, cm, cz2})
+	checkPeers(t, snap.Peers, []record.Peer{pa, pb, pc})
+	checkChannels(t, snap.Channels, []record.Channel{ca, cm, cz2})
 }
 
 // seed stores a small but complete state for alpha talking to bravo on
 // channel "ops": both logs, a receipt, an ack, an alert.
 type seeded struct {
 	mine, theirs *logBuilder
-	ch           store.Channel
+	ch           record.Channel
 }
 
 func seed(t *testing.T, w *world, s store.Store) *seeded {
 	t.Helper()
 	sd := &seeded{mine: newLog(t, "ops", w.alpha, w.bravo), theirs: newLog(t, "ops", w.bravo, w.alpha)}
-	sd.ch = w.channel(t, "ops", w.alpha, w.bravo, store.ProposedOut, at(1), at(1))
-	b := &store.Batch{Peers: []store.Peer{w.bravo.peer(at(0))}, Channels: []store.Channel{sd.ch}}
+	sd.ch = w.channel(t, "ops", w.alpha, w.bravo, record.ProposedOut, at(1), at(1))
+	b := &record.Batch{Peers: []record.Peer{w.bravo.peer(at(0))}, Channels: []record.Channel{sd.ch}}
 	for i := range 3 {
 		b.Entries = append(b.Entries, sd.mine.text(at(2+i)))
 	}
 	for i := range 2 {
 		b.Entries = append(b.Entries, sd.theirs.text(at(5+i)))
 	}
-	b.Logs = []store.Log{sd.mine.record(3, nil), sd.theirs.record(2, sd.theirs.checkpoint(2))}
-	b.Receipts = []store.Receipt{sd.mine.receipt(2)}
-	b.Acks = []store.Ack{{Channel: "ops", Author: "bravo", Index: 1, AckAuthor: "alpha", AckIndex: 99, By: "op-alpha", At: at(7)}}
-	b.Alerts = []store.Alert{{At: at(8), Level: "warning", Channel: "ops", Peer: "bravo", Text: "seeded"}}
+	b.Logs = []record.Log{sd.mine.record(3, nil), sd.theirs.record(2, sd.theirs.checkpoint(2))}
+	b.Receipts = []record.Receipt{sd.mine.receipt(2)}
+	b.Acks = []record.Ack{{Channel: "ops", Author: "bravo", Index: 1, AckAuthor: "alpha", AckIndex: 99, By: "op-alpha", At: at(7)}}
+	b.Alerts = []record.Alert{{At: at(8), Level: "warning", Channel: "ops", Peer: "bravo", Text: "seeded"}}
 	apply(t, s, b)
 	return sd
 }
 
 // grow returns a valid batch that touches every kind of record on top of
 // the seeded state.
-func grow(t *testing.T, w *world, sd *seeded) *store.Batch {
-	ch2 := w.channel(t, "ops", w.alpha, w.bravo, store.Active, at(1), at(30))
-	ch2.Suspensions = []store.Suspension{{By: "bravo", Index: 4, Reason: "grown", At: at(30)}}
+func grow(t *testing.T, w *world, sd *seeded) *record.Batch {
+	ch2 := w.channel(t, "ops", w.alpha, w.bravo, record.Active, at(1), at(30))
+	ch2.Suspensions = []record.Suspension{{By: "bravo", Index: 4, Reason: "grown", At: at(30)}}
 	ch2.LastCheck, ch2.LastCheckAt = 2, at(30)
-	side := w.channel(t, "side", w.charlie, w.charlie, store.ProposedIn, at(31), at(31))
-	b := &store.Batch{
-		Peers:    []store.Peer{w.charlie.peer(at(30))},
-		Channels: []store.Channel{ch2, side},
+	side := w.channel(t, "side", w.charlie, w.charlie, record.ProposedIn, at(31), at(31))
+	b := &record.Batch{
+		Peers:    []record.Peer{w.charlie.peer(at(30))},
+		Channels: []record.Channel{ch2, side},
 	}
 	b.Entries = append(b.Entries, sd.mine.text(at(32)), sd.mine.text(at(33)), sd.theirs.text(at(34)))
-	b.Logs = []store.Log{sd.mine.record(5, sd.mine.checkpoint(5)), sd.theirs.record(3, sd.theirs.checkpoint(3))}
-	b.Receipts = []store.Receipt{sd.mine.receipt(4)}
-	b.Acks = []store.Ack{{Channel: "ops", Author: "bravo", Index: 2, AckAuthor: "alpha", AckIndex: 100, By: "op-alpha", At: at(35)}}
-	b.Alerts = []store.Alert{{At: at(36), Level: "alarm", Channel: "ops", Peer: "bravo", Text: "grown"}}
-	b.Escalations = []store.Escalation{{Channel: "ops", Author: "alpha", Index: 3, Step: store.StepUndelivered, At: at(37), Detail: "grown"}}
-	b.Probes = []store.ProbeStat{{Channel: "ops", Hour: base.Truncate(time.Hour), Sent: 2, Answered: 1, RTT: 40 * time.Millisecond}}
+	b.Logs = []record.Log{sd.mine.record(5, sd.mine.checkpoint(5)), sd.theirs.record(3, sd.theirs.checkpoint(3))}
+	b.Receipts = []record.Receipt{sd.mine.receipt(4)}
+	b.Acks = []record.Ack{{Channel: "ops", Author: "bravo", Index: 2, AckAuthor: "alpha", AckIndex: 100, By: "op-alpha", At: at(35)}}
+	b.Alerts = []record.Alert{{At: at(36), Level: "alarm", Channel: "ops", Peer: "bravo", Text: "grown"}}
+	b.Escalations = []record.Escalation{{Channel: "ops", Author: "alpha", Index: 3, Step: record.StepUndelivered, At: at(37), Detail: "grown"}}
+	b.Probes = []record.ProbeStat{{Channel: "ops", Hour: base.Truncate(time.Hour), Sent: 2, Answered: 1, RTT: 40 * time.Millisecond}}
 	return b
 }
 
@@ -869,7 +870,7 @@ func testAtomicOnMissingPeer(t *testing.T, w *world, open func(t *testing.T) sto
 	before := dump(t, s, "alpha")
 
 	good := grow(t, w, sd)
-	orphan := w.channel(t, "orphan", w.alpha, &station{keys: &identity.Keys{Name: "nobody"}}, store.ProposedOut, at(40), at(40))
+	orphan := w.channel(t, "orphan", w.alpha, &station{keys: &identity.Keys{Name: "nobody"}}, record.ProposedOut, at(40), at(40))
 	bad := *good
 	bad.Channels = append(slices.Clone(good.Channels), orphan)
 	if err := s.Apply(t.Context(), &bad); err == nil {
@@ -878,7 +879,7 @@ func testAtomicOnMissingPeer(t *testing.T, w *world, open func(t *testing.T) sto
 	sameDump(t, "after the failed batch", dump(t, s, "alpha"), before)
 
 	// With the peer in the batch, the same channel is accepted.
-	good.Peers = append(good.Peers, store.Peer{Name: "nobody", Party: "none", Card: []byte("card"), Fingerprint: "fp", AddedAt: at(40)})
+	good.Peers = append(good.Peers, record.Peer{Name: "nobody", Party: "none", Card: []byte("card"), Fingerprint: "fp", AddedAt: at(40)})
 	good.Channels = append(good.Channels, orphan)
 	apply(t, s, good)
 	chans, err := s.Channels(t.Context())
@@ -894,28 +895,28 @@ func testEntryIdempotent(t *testing.T, w *world, open func(t *testing.T) store.S
 	s := open(t)
 	ctx := t.Context()
 	l := newLog(t, "ops", w.alpha, w.bravo)
-	b := &store.Batch{}
+	b := &record.Batch{}
 	for i := range 3 {
 		b.Entries = append(b.Entries, l.text(at(i)))
 	}
-	b.Logs = []store.Log{l.record(3, nil)}
+	b.Logs = []record.Log{l.record(3, nil)}
 	apply(t, s, b)
 	before := dump(t, s, "alpha")
 
 	// The same batch again, and one entry alone, change nothing.
 	apply(t, s, b)
-	apply(t, s, &store.Batch{Entries: []store.Entry{l.entries[1]}})
+	apply(t, s, &record.Batch{Entries: []record.Entry{l.entries[1]}})
 	sameDump(t, "after re-applying the same entries", dump(t, s, "alpha"), before)
 
 	// The same bytes again with a later local time: the stored entry stays.
 	again := l.entries[1]
 	again.StoredAt = at(100)
-	apply(t, s, &store.Batch{Entries: []store.Entry{again}})
+	apply(t, s, &record.Batch{Entries: []record.Entry{again}})
 	checkEntries(t, "after re-receiving entry 2", entries(t, s, "ops", "alpha", 1, 3), l.entries)
 
 	// Different bytes at a stored position.
 	forged := l.forged(2)
-	err := s.Apply(ctx, &store.Batch{Entries: []store.Entry{forged}})
+	err := s.Apply(ctx, &record.Batch{Entries: []record.Entry{forged}})
 	if !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("Apply(different bytes at ops/alpha/2) = %v, want an error wrapping store.ErrConflict", err)
 	}
@@ -924,7 +925,7 @@ func testEntryIdempotent(t *testing.T, w *world, open func(t *testing.T) store.S
 	// Two different entries for one new position in one batch.
 	e4 := l.text(at(4))
 	f4 := l.forged(4)
-	err = s.Apply(ctx, &store.Batch{Entries: []store.Entry{e4, f4}})
+	err = s.Apply(ctx, &record.Batch{Entries: []record.Entry{e4, f4}})
 	if !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("Apply(two different entries at ops/alpha/4 in one batch) = %v, want an error wrapping store.ErrConflict", err)
 	}
@@ -936,7 +937,7 @@ func testEntryIdempotent(t *testing.T, w *world, open func(t *testing.T) store.S
 	// The same position in another log, or another channel, is no conflict.
 	other := newLog(t, "ops", w.bravo, w.alpha)
 	elsewhere := newLog(t, "side", w.alpha, w.bravo)
-	apply(t, s, &store.Batch{Entries: []store.Entry{other.text(at(5)), elsewhere.text(at(6))}})
+	apply(t, s, &record.Batch{Entries: []record.Entry{other.text(at(5)), elsewhere.text(at(6))}})
 	if got := len(messages(t, s, store.Query{})); got != 5 {
 		t.Errorf("after storing index 1 of two other logs: %d messages, want 5", got)
 	}
@@ -954,32 +955,32 @@ func testLogUpsert(t *testing.T, w *world, open func(t *testing.T) store.Store) 
 	}
 
 	// An empty log: no hashes.
-	apply(t, s, &store.Batch{Logs: []store.Log{l.record(0, nil)}})
+	apply(t, s, &record.Batch{Logs: []record.Log{l.record(0, nil)}})
 	checkLog(t, s, l.record(0, nil))
 
 	cp3 := l.checkpoint(3)
-	apply(t, s, &store.Batch{Logs: []store.Log{l.record(3, cp3)}})
+	apply(t, s, &record.Batch{Logs: []record.Log{l.record(3, cp3)}})
 	checkLog(t, s, l.record(3, cp3))
 
 	// A later record without a checkpoint keeps the stored one.
-	apply(t, s, &store.Batch{Logs: []store.Log{l.record(4, nil)}})
+	apply(t, s, &record.Batch{Logs: []record.Log{l.record(4, nil)}})
 	checkLog(t, s, l.record(4, cp3))
 
 	// A later record with a checkpoint replaces it.
 	cp7 := l.checkpoint(7)
-	apply(t, s, &store.Batch{Logs: []store.Log{l.record(7, cp7)}})
+	apply(t, s, &record.Batch{Logs: []record.Log{l.record(7, cp7)}})
 	checkLog(t, s, l.record(7, cp7))
 
 	// Where the key epoch of a peer's log began is kept like the
 	// checkpoint: a record with 0 keeps the stored index, a record with
 	// one replaces it; Load returns the entry at that index.
-	withEpoch := func(l store.Log, from uint64) store.Log { l.EpochFrom = from; return l }
-	apply(t, s, &store.Batch{Entries: l.entries})
-	apply(t, s, &store.Batch{Logs: []store.Log{withEpoch(l.record(7, nil), 2)}})
+	withEpoch := func(l record.Log, from uint64) record.Log { l.EpochFrom = from; return l }
+	apply(t, s, &record.Batch{Entries: l.entries})
+	apply(t, s, &record.Batch{Logs: []record.Log{withEpoch(l.record(7, nil), 2)}})
 	checkLog(t, s, withEpoch(l.record(7, cp7), 2))
-	apply(t, s, &store.Batch{Logs: []store.Log{l.record(7, nil)}})
+	apply(t, s, &record.Batch{Logs: []record.Log{l.record(7, nil)}})
 	checkLog(t, s, withEpoch(l.record(7, cp7), 2))
-	apply(t, s, &store.Batch{Logs: []store.Log{withEpoch(l.record(7, nil), 6)}})
+	apply(t, s, &record.Batch{Logs: []record.Log{withEpoch(l.record(7, nil), 6)}})
 	checkLog(t, s, withEpoch(l.record(7, cp7), 6))
 	if snap, err := s.Load(t.Context(), "alpha"); err != nil {
 		t.Fatal(err)
@@ -1000,7 +1001,7 @@ func testLogUpsert(t *testing.T, w *world, open func(t *testing.T) store.Store) 
 	// Logs are keyed by channel and author.
 	mine := newLog(t, "ops", w.alpha, w.bravo)
 	mine.text(at(10))
-	apply(t, s, &store.Batch{Logs: []store.Log{mine.record(1, nil)}})
+	apply(t, s, &record.Batch{Logs: []record.Log{mine.record(1, nil)}})
 	checkLog(t, s, mine.record(1, nil))
 	checkLog(t, s, withEpoch(l.record(7, cp7), 6))
 	if _, err := s.Log(t.Context(), "side", "bravo"); !errors.Is(err, store.ErrNotFound) {
@@ -1009,9 +1010,9 @@ func testLogUpsert(t *testing.T, w *world, open func(t *testing.T) store.Store) 
 
 	// Size and hashes never touch the receipt.
 	r := mine.receipt(1)
-	apply(t, s, &store.Batch{Receipts: []store.Receipt{r}})
+	apply(t, s, &record.Batch{Receipts: []record.Receipt{r}})
 	mine.text(at(11))
-	apply(t, s, &store.Batch{Logs: []store.Log{mine.record(2, nil)}})
+	apply(t, s, &record.Batch{Logs: []record.Log{mine.record(2, nil)}})
 	want := mine.record(2, nil)
 	want.Receipt, want.ReceiptSize = r.Note, 1
 	checkLog(t, s, want)
@@ -1025,22 +1026,22 @@ func testReceipts(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 	}
 	// A receipt for a log with no row yet creates it.
 	r3 := l.receipt(3)
-	apply(t, s, &store.Batch{Receipts: []store.Receipt{r3}})
-	checkLog(t, s, store.Log{Channel: "ops", Author: "alpha", Size: 0, Hashes: nil, Receipt: r3.Note, ReceiptSize: 3})
+	apply(t, s, &record.Batch{Receipts: []record.Receipt{r3}})
+	checkLog(t, s, record.Log{Channel: "ops", Author: "alpha", Size: 0, Hashes: nil, Receipt: r3.Note, ReceiptSize: 3})
 
 	// The log record keeps the receipt.
-	apply(t, s, &store.Batch{Logs: []store.Log{l.record(6, nil)}})
+	apply(t, s, &record.Batch{Logs: []record.Log{l.record(6, nil)}})
 	want := l.record(6, nil)
 	want.Receipt, want.ReceiptSize = r3.Note, 3
 	checkLog(t, s, want)
 
 	// An older receipt arriving late does not move the receipt back.
-	apply(t, s, &store.Batch{Receipts: []store.Receipt{l.receipt(2)}})
+	apply(t, s, &record.Batch{Receipts: []record.Receipt{l.receipt(2)}})
 	checkLog(t, s, want)
 
 	// A newer one moves it forward.
 	r5 := l.receipt(5)
-	apply(t, s, &store.Batch{Receipts: []store.Receipt{r5}})
+	apply(t, s, &record.Batch{Receipts: []record.Receipt{r5}})
 	want.Receipt, want.ReceiptSize = r5.Note, 5
 	checkLog(t, s, want)
 
@@ -1057,23 +1058,23 @@ func testMergedBatch(t *testing.T, w *world, open func(t *testing.T) store.Store
 	s := open(t)
 	mine := newLog(t, "ops", w.alpha, w.bravo)
 	theirs := newLog(t, "ops", w.bravo, w.alpha)
-	proposed := w.channel(t, "ops", w.alpha, w.bravo, store.ProposedOut, at(0), at(0))
-	active := w.channel(t, "ops", w.alpha, w.bravo, store.Active, at(0), at(5))
+	proposed := w.channel(t, "ops", w.alpha, w.bravo, record.ProposedOut, at(0), at(0))
+	active := w.channel(t, "ops", w.alpha, w.bravo, record.Active, at(0), at(5))
 
 	// Three steps of the core, merged into one batch as the station does.
-	step1 := &store.Batch{Peers: []store.Peer{w.bravo.peer(at(0))}, Channels: []store.Channel{proposed},
-		Entries: []store.Entry{mine.text(at(1))}, Logs: []store.Log{mine.record(1, nil)}}
+	step1 := &record.Batch{Peers: []record.Peer{w.bravo.peer(at(0))}, Channels: []record.Channel{proposed},
+		Entries: []record.Entry{mine.text(at(1))}, Logs: []record.Log{mine.record(1, nil)}}
 	cp1 := mine.checkpoint(1)
-	step2 := &store.Batch{Channels: []store.Channel{active}, Entries: []store.Entry{mine.text(at(2)), theirs.text(at(2))},
-		Logs: []store.Log{mine.record(2, cp1), theirs.record(1, theirs.checkpoint(1))}}
-	ack1 := store.Ack{Channel: "ops", Author: "bravo", Index: 1, AckAuthor: "alpha", AckIndex: 3, By: "first", At: at(3)}
-	ack2 := store.Ack{Channel: "ops", Author: "bravo", Index: 1, AckAuthor: "alpha", AckIndex: 4, By: "second", At: at(4)}
+	step2 := &record.Batch{Channels: []record.Channel{active}, Entries: []record.Entry{mine.text(at(2)), theirs.text(at(2))},
+		Logs: []record.Log{mine.record(2, cp1), theirs.record(1, theirs.checkpoint(1))}}
+	ack1 := record.Ack{Channel: "ops", Author: "bravo", Index: 1, AckAuthor: "alpha", AckIndex: 3, By: "first", At: at(3)}
+	ack2 := record.Ack{Channel: "ops", Author: "bravo", Index: 1, AckAuthor: "alpha", AckIndex: 4, By: "second", At: at(4)}
 	r2, r1 := mine.receipt(2), mine.receipt(1)
-	step3 := &store.Batch{Entries: []store.Entry{mine.add(envelope.Ack, envelope.Flash, at(3), "ack")},
-		Logs: []store.Log{mine.record(3, nil)}, Receipts: []store.Receipt{r2, r1}, Acks: []store.Ack{ack1, ack2},
-		Alerts: []store.Alert{{At: at(3), Level: "warning", Channel: "ops", Peer: "bravo", Text: "late receipt"}}}
-	b := &store.Batch{}
-	for _, st := range []*store.Batch{step1, step2, step3} {
+	step3 := &record.Batch{Entries: []record.Entry{mine.add(envelope.Ack, envelope.Flash, at(3), "ack")},
+		Logs: []record.Log{mine.record(3, nil)}, Receipts: []record.Receipt{r2, r1}, Acks: []record.Ack{ack1, ack2},
+		Alerts: []record.Alert{{At: at(3), Level: "warning", Channel: "ops", Peer: "bravo", Text: "late receipt"}}}
+	b := &record.Batch{}
+	for _, st := range []*record.Batch{step1, step2, step3} {
 		b.Merge(st)
 	}
 	apply(t, s, b)
@@ -1082,7 +1083,7 @@ func testMergedBatch(t *testing.T, w *world, open func(t *testing.T) store.Store
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkChannels(t, chans, []store.Channel{active})
+	checkChannels(t, chans, []record.Channel{active})
 	want := mine.record(3, cp1)
 	want.Receipt, want.ReceiptSize = r2.Note, 2
 	checkLog(t, s, want)
@@ -1100,13 +1101,13 @@ func testMergedBatch(t *testing.T, w *world, open func(t *testing.T) store.Store
 func testLoad(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
-	peers := []store.Peer{w.bravo.peer(at(0)), w.charlie.peer(at(0))}
-	chans := []store.Channel{
-		w.channel(t, "a-ops", w.alpha, w.bravo, store.Active, at(1), at(2)),
-		w.channel(t, "b-ops", w.bravo, w.bravo, store.Active, at(1), at(2)),
-		w.channel(t, "c-ops", w.alpha, w.charlie, store.Active, at(1), at(2)),
+	peers := []record.Peer{w.bravo.peer(at(0)), w.charlie.peer(at(0))}
+	chans := []record.Channel{
+		w.channel(t, "a-ops", w.alpha, w.bravo, record.Active, at(1), at(2)),
+		w.channel(t, "b-ops", w.bravo, w.bravo, record.Active, at(1), at(2)),
+		w.channel(t, "c-ops", w.alpha, w.charlie, record.Active, at(1), at(2)),
 	}
-	apply(t, s, &store.Batch{Peers: peers, Channels: chans})
+	apply(t, s, &record.Batch{Peers: peers, Channels: chans})
 
 	// a-ops: alpha has 5 entries, 2 receipted. bravo has 4, none receipted.
 	// b-ops: alpha has 3, all receipted.
@@ -1118,12 +1119,12 @@ func testLoad(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 	dTheirs := newLog(t, "d-ops", w.bravo, w.alpha)
 	n := 10
 	step := func(l *logBuilder, k int) {
-		b := &store.Batch{}
+		b := &record.Batch{}
 		for range k {
 			n++
 			b.Entries = append(b.Entries, l.text(at(n)))
 		}
-		b.Logs = []store.Log{l.record(l.size(), nil)}
+		b.Logs = []record.Log{l.record(l.size(), nil)}
 		apply(t, s, b)
 	}
 	step(aMine, 2)
@@ -1134,7 +1135,7 @@ func testLoad(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 	step(cMine, 2)
 	step(aTheirs, 1)
 	step(dTheirs, 2)
-	apply(t, s, &store.Batch{Receipts: []store.Receipt{aMine.receipt(2), bMine.receipt(3), dTheirs.receipt(1)}})
+	apply(t, s, &record.Batch{Receipts: []record.Receipt{aMine.receipt(2), bMine.receipt(3), dTheirs.receipt(1)}})
 
 	snap, err := s.Load(ctx, "alpha")
 	if err != nil {
@@ -1143,7 +1144,7 @@ func testLoad(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 	checkPeers(t, snap.Peers, peers)
 	checkChannels(t, snap.Channels, chans)
 
-	wantLogs := map[string]store.Log{}
+	wantLogs := map[string]record.Log{}
 	for _, l := range []*logBuilder{aMine, aTheirs, bMine, cMine, cTheirs, dTheirs} {
 		wantLogs[l.channel+"/"+l.author.name()] = l.record(l.size(), nil)
 	}
@@ -1175,11 +1176,11 @@ func testLoad(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 
 	// Undelivered: alpha's entries past each receipt, each log in index
 	// order; nothing of bravo's or charlie's.
-	want := map[string][]store.Entry{
+	want := map[string][]record.Entry{
 		"a-ops": aMine.entries[2:],
 		"c-ops": cMine.entries,
 	}
-	got := map[string][]store.Entry{}
+	got := map[string][]record.Entry{}
 	for _, e := range snap.Undelivered {
 		if e.Author != "alpha" {
 			t.Errorf("Load: undelivered entry %s is not alpha's", e.ID())
@@ -1213,7 +1214,7 @@ func testEntries(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 	l := newLog(t, "ops", w.alpha, w.bravo)
 	theirs := newLog(t, "ops", w.bravo, w.alpha)
 	side := newLog(t, "side", w.alpha, w.bravo)
-	b := &store.Batch{}
+	b := &record.Batch{}
 	for i := range 6 {
 		b.Entries = append(b.Entries, l.add(envelope.Kind(1+i%2), envelope.Precedences[i%4], at(i), fmt.Sprintf("m%d", i)))
 		b.Entries = append(b.Entries, theirs.text(at(i)), side.text(at(i)))
@@ -1242,15 +1243,15 @@ func testEntries(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 
 func testMessages(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 	s := open(t)
-	apply(t, s, &store.Batch{Peers: []store.Peer{w.bravo.peer(at(0))}, Channels: []store.Channel{
-		w.channel(t, "ch-a", w.alpha, w.bravo, store.Active, at(0), at(0)),
-		w.channel(t, "ch-b", w.bravo, w.bravo, store.Active, at(0), at(0)),
+	apply(t, s, &record.Batch{Peers: []record.Peer{w.bravo.peer(at(0))}, Channels: []record.Channel{
+		w.channel(t, "ch-a", w.alpha, w.bravo, record.Active, at(0), at(0)),
+		w.channel(t, "ch-b", w.bravo, w.bravo, record.Active, at(0), at(0)),
 	}})
 	aa, ab := newLog(t, "ch-a", w.alpha, w.bravo), newLog(t, "ch-a", w.bravo, w.alpha)
 	ba, bb := newLog(t, "ch-b", w.alpha, w.bravo), newLog(t, "ch-b", w.bravo, w.alpha)
 
 	// In the order they are stored (StoredAt increasing, the last two equal).
-	all := []store.Entry{
+	all := []record.Entry{
 		aa.add(envelope.Text, envelope.Routine, at(1), "a1"),     // ch-a/alpha/1
 		ab.add(envelope.Text, envelope.Flash, at(2), "b1"),       // ch-a/bravo/1
 		ba.add(envelope.Text, envelope.Priority, at(3), "a1'"),   // ch-b/alpha/1
@@ -1263,17 +1264,17 @@ func testMessages(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 		bb.add(envelope.Text, envelope.Routine, at(9), "b2'"),    // ch-b/bravo/2
 		ba.add(envelope.Text, envelope.Immediate, at(10), "a2'"), // ch-b/alpha/2
 	}
-	ackA1 := store.Ack{Channel: "ch-a", Author: "alpha", Index: 1, AckAuthor: "bravo", AckIndex: 3, By: "op-bravo", At: at(8)}
-	ackB1 := store.Ack{Channel: "ch-a", Author: "bravo", Index: 1, AckAuthor: "alpha", AckIndex: 2, By: "op-alpha", At: at(4)}
+	ackA1 := record.Ack{Channel: "ch-a", Author: "alpha", Index: 1, AckAuthor: "bravo", AckIndex: 3, By: "op-bravo", At: at(8)}
+	ackB1 := record.Ack{Channel: "ch-a", Author: "bravo", Index: 1, AckAuthor: "alpha", AckIndex: 2, By: "op-alpha", At: at(4)}
 	// Three batches, entries shuffled within each.
-	apply(t, s, &store.Batch{Entries: []store.Entry{all[3], all[0], all[2], all[1]}, Acks: []store.Ack{ackB1},
-		Logs: []store.Log{aa.record(2, nil), ab.record(1, nil), ba.record(1, nil)}})
-	apply(t, s, &store.Batch{Entries: []store.Entry{all[8], all[4], all[7], all[6], all[5]}, Acks: []store.Ack{ackA1},
-		Receipts: []store.Receipt{aa.receipt(2)}})
-	apply(t, s, &store.Batch{Entries: []store.Entry{all[10], all[9]}})
+	apply(t, s, &record.Batch{Entries: []record.Entry{all[3], all[0], all[2], all[1]}, Acks: []record.Ack{ackB1},
+		Logs: []record.Log{aa.record(2, nil), ab.record(1, nil), ba.record(1, nil)}})
+	apply(t, s, &record.Batch{Entries: []record.Entry{all[8], all[4], all[7], all[6], all[5]}, Acks: []record.Ack{ackA1},
+		Receipts: []record.Receipt{aa.receipt(2)}})
+	apply(t, s, &record.Batch{Entries: []record.Entry{all[10], all[9]}})
 	// A second ack of the same entry keeps the first.
-	dup := store.Ack{Channel: "ch-a", Author: "bravo", Index: 1, AckAuthor: "alpha", AckIndex: 77, By: "someone-else", At: at(20)}
-	apply(t, s, &store.Batch{Acks: []store.Ack{dup}})
+	dup := record.Ack{Channel: "ch-a", Author: "bravo", Index: 1, AckAuthor: "alpha", AckIndex: 77, By: "someone-else", At: at(20)}
+	apply(t, s, &record.Batch{Acks: []record.Ack{dup}})
 
 	// Everything, oldest first, with delivery and acks.
 	ms := messages(t, s, store.Query{})
@@ -1288,7 +1289,7 @@ func testMessages(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 		if m.Delivered != wantDelivered {
 			t.Errorf("%s: Delivered = %v, want %v", m.ID(), m.Delivered, wantDelivered)
 		}
-		var wantAck *store.Ack
+		var wantAck *record.Ack
 		switch m.ID() {
 		case "ch-a/alpha/1":
 			wantAck = &ackA1
@@ -1300,7 +1301,7 @@ func testMessages(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 		}
 	}
 
-	pick := func(keep func(e store.Entry) bool) []string {
+	pick := func(keep func(e record.Entry) bool) []string {
 		var out []string
 		for _, e := range all {
 			if keep(e) {
@@ -1313,11 +1314,11 @@ func testMessages(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 		q    store.Query
 		want []string
 	}{
-		{store.Query{Channel: "ch-b"}, pick(func(e store.Entry) bool { return e.Channel == "ch-b" })},
-		{store.Query{Author: "bravo"}, pick(func(e store.Entry) bool { return e.Author == "bravo" })},
-		{store.Query{ExcludeAuthor: "bravo"}, pick(func(e store.Entry) bool { return e.Author != "bravo" })},
+		{store.Query{Channel: "ch-b"}, pick(func(e record.Entry) bool { return e.Channel == "ch-b" })},
+		{store.Query{Author: "bravo"}, pick(func(e record.Entry) bool { return e.Author == "bravo" })},
+		{store.Query{ExcludeAuthor: "bravo"}, pick(func(e record.Entry) bool { return e.Author != "bravo" })},
 		{store.Query{Kind: envelope.Ack}, []string{"ch-a/alpha/2", "ch-a/bravo/3"}},
-		{store.Query{Kind: envelope.Text, Channel: "ch-b"}, pick(func(e store.Entry) bool { return e.Channel == "ch-b" })},
+		{store.Query{Kind: envelope.Text, Channel: "ch-b"}, pick(func(e record.Entry) bool { return e.Channel == "ch-b" })},
 		// An inbox and an outbox.
 		{store.Query{Channel: "ch-a", ExcludeAuthor: "alpha", Kind: envelope.Text}, []string{"ch-a/bravo/1", "ch-a/bravo/2", "ch-a/bravo/4"}},
 		{store.Query{Channel: "ch-a", Author: "alpha", Kind: envelope.Text}, []string{"ch-a/alpha/1", "ch-a/alpha/3"}},
@@ -1359,7 +1360,7 @@ func testMessagesIndexOrder(t *testing.T, w *world, open func(t *testing.T) stor
 	l.text(at(5)) // the clock stepped back
 	l.text(at(6))
 	l.text(at(6))
-	apply(t, s, &store.Batch{Entries: l.entries, Logs: []store.Log{l.record(4, nil)}})
+	apply(t, s, &record.Batch{Entries: l.entries, Logs: []record.Log{l.record(4, nil)}})
 	q := store.Query{Channel: "ops", Author: "alpha"}
 	if got := msgIDs(messages(t, s, q)); !slices.Equal(got, ids(l.entries)) {
 		t.Errorf("Messages(%+v) = %v, want %v", q, got, ids(l.entries))
@@ -1376,7 +1377,7 @@ func testMessagesIndexOrder(t *testing.T, w *world, open func(t *testing.T) stor
 func testAlerts(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
-	want := []store.Alert{
+	want := []record.Alert{
 		{At: at(1), Level: "alarm", Channel: "ops", Peer: "bravo", Text: "tamper alarm: root mismatch"},
 		{At: at(2), Level: "warning", Channel: "", Peer: "charlie", Text: "frame from charlie, which is not pinned",
 			Format: "frame from %s, which is not pinned", Args: []string{"charlie"}},
@@ -1388,10 +1389,10 @@ func testAlerts(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 	// IDs in the batch are the store's to assign.
 	first := slices.Clone(want[:3])
 	first[0].ID, first[1].ID = 999, 999
-	apply(t, s, &store.Batch{Alerts: first})
-	apply(t, s, &store.Batch{Alerts: want[3:]})
+	apply(t, s, &record.Batch{Alerts: first})
+	apply(t, s, &record.Batch{Alerts: want[3:]})
 
-	check := func(after int64, got, want []store.Alert) {
+	check := func(after int64, got, want []record.Alert) {
 		t.Helper()
 		if len(got) != len(want) {
 			t.Errorf("Alerts(%d): got %d alerts, want %d", after, len(got), len(want))
@@ -1431,7 +1432,7 @@ func testAlerts(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 	}
 	// Paging continues across batches.
 	last := got[len(got)-1].ID
-	apply(t, s, &store.Batch{Alerts: []store.Alert{{At: at(9), Level: "alarm", Channel: "ops", Peer: "bravo", Text: "six"}}})
+	apply(t, s, &record.Batch{Alerts: []record.Alert{{At: at(9), Level: "alarm", Channel: "ops", Peer: "bravo", Text: "six"}}})
 	page, err := s.Alerts(ctx, last)
 	if err != nil {
 		t.Fatal(err)
@@ -1454,15 +1455,15 @@ func testTimes(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 		e.SenderTime, e.StoredAt = tm, tm
 		p := w.bravo.peer(tm)
 		p.Name = fmt.Sprintf("p%d", i)
-		c := w.channel(t, l.channel, w.alpha, w.bravo, store.Active, tm, tm)
+		c := w.channel(t, l.channel, w.alpha, w.bravo, record.Active, tm, tm)
 		c.Peer = p.Name
-		c.Suspensions = []store.Suspension{{By: "bravo", Index: 2, Reason: "t", At: tm}}
+		c.Suspensions = []record.Suspension{{By: "bravo", Index: 2, Reason: "t", At: tm}}
 		c.LastCheck, c.LastCheckAt = 1, tm
-		ack := store.Ack{Channel: l.channel, Author: "alpha", Index: 1, AckAuthor: "bravo", AckIndex: 1, By: "x", At: tm}
-		alert := store.Alert{At: tm, Level: "warning", Channel: l.channel, Peer: p.Name, Text: "t"}
-		esc := store.Escalation{Channel: l.channel, Author: "alpha", Index: 1, Step: store.StepOverdue, At: tm, Detail: "t"}
-		apply(t, s, &store.Batch{Peers: []store.Peer{p}, Channels: []store.Channel{c}, Entries: []store.Entry{e},
-			Acks: []store.Ack{ack}, Alerts: []store.Alert{alert}, Escalations: []store.Escalation{esc}})
+		ack := record.Ack{Channel: l.channel, Author: "alpha", Index: 1, AckAuthor: "bravo", AckIndex: 1, By: "x", At: tm}
+		alert := record.Alert{At: tm, Level: "warning", Channel: l.channel, Peer: p.Name, Text: "t"}
+		esc := record.Escalation{Channel: l.channel, Author: "alpha", Index: 1, Step: record.StepOverdue, At: tm, Detail: "t"}
+		apply(t, s, &record.Batch{Peers: []record.Peer{p}, Channels: []record.Channel{c}, Entries: []record.Entry{e},
+			Acks: []record.Ack{ack}, Alerts: []record.Alert{alert}, Escalations: []record.Escalation{esc}})
 
 		peers, err := s.Peers(ctx)
 		if err != nil {
@@ -1481,7 +1482,7 @@ func testTimes(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 		if got := chans[len(chans)-1]; !sameTime(got.LastCheckAt, tm) || len(got.Suspensions) != 1 || !sameTime(got.Suspensions[0].At, tm) {
 			t.Errorf("channel %s LastCheckAt = %s, suspensions %s, want %s in UTC", got.ID, showTime(got.LastCheckAt), showSuspensions(got.Suspensions), showTime(tm))
 		}
-		checkEscalations(t, "Escalations("+l.channel+")", escalations(t, s, l.channel), []store.Escalation{esc})
+		checkEscalations(t, "Escalations("+l.channel+")", escalations(t, s, l.channel), []record.Escalation{esc})
 		ms := messages(t, s, store.Query{Channel: l.channel})
 		if len(ms) != 1 {
 			t.Fatalf("Messages(%s) = %v", l.channel, msgIDs(ms))
@@ -1510,8 +1511,8 @@ func testConcurrency(t *testing.T, w *world, open func(t *testing.T) store.Store
 	s := open(t)
 	ctx := t.Context()
 	const writers, perWriter, readers = 6, 20, 3
-	apply(t, s, &store.Batch{Peers: []store.Peer{w.bravo.peer(at(0))},
-		Channels: []store.Channel{w.channel(t, "conc", w.alpha, w.bravo, store.Active, at(0), at(0))}})
+	apply(t, s, &record.Batch{Peers: []record.Peer{w.bravo.peer(at(0))},
+		Channels: []record.Channel{w.channel(t, "conc", w.alpha, w.bravo, record.Active, at(0), at(0))}})
 
 	// Build every entry first: the goroutines only talk to the store.
 	logs := make([]*logBuilder, writers)
@@ -1541,10 +1542,10 @@ func testConcurrency(t *testing.T, w *world, open func(t *testing.T) store.Store
 		wg.Go(func() {
 			l := logs[i]
 			for j := range uint64(perWriter) {
-				b := &store.Batch{Entries: []store.Entry{l.entries[j]}, Logs: []store.Log{l.record(j+1, nil)},
-					Alerts: []store.Alert{{At: at(int(j)), Level: "warning", Channel: "conc", Peer: "bravo", Text: l.entries[j].ID()}}}
+				b := &record.Batch{Entries: []record.Entry{l.entries[j]}, Logs: []record.Log{l.record(j+1, nil)},
+					Alerts: []record.Alert{{At: at(int(j)), Level: "warning", Channel: "conc", Peer: "bravo", Text: l.entries[j].ID()}}}
 				if j%5 == 4 {
-					b.Receipts = []store.Receipt{{Channel: "conc", Author: l.author.name(), Size: j - 1, Note: []byte("r")}}
+					b.Receipts = []record.Receipt{{Channel: "conc", Author: l.author.name(), Size: j - 1, Note: []byte("r")}}
 				}
 				if err := s.Apply(ctx, b); err != nil {
 					failure("writer %d batch %d: %v", i, j, err)
@@ -1635,11 +1636,11 @@ func testConcurrency(t *testing.T, w *world, open func(t *testing.T) store.Store
 // next record for the channel.
 func testChannelState(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 	s := open(t)
-	check := func(what string, want ...store.Channel) {
+	check := func(what string, want ...record.Channel) {
 		t.Helper()
 		for _, src := range []struct {
 			name string
-			got  []store.Channel
+			got  []record.Channel
 		}{{"Channels", channels(t, s)}, {"Load", load(t, s, "alpha").Channels}} {
 			if len(src.got) != len(want) {
 				t.Errorf("%s: %s: got %d channels, want %d", what, src.name, len(src.got), len(want))
@@ -1653,34 +1654,34 @@ func testChannelState(t *testing.T, w *world, open func(t *testing.T) store.Stor
 		}
 	}
 
-	ops := w.channel(t, "ops", w.alpha, w.bravo, store.Active, at(1), at(2))
-	ops.Suspensions = []store.Suspension{
+	ops := w.channel(t, "ops", w.alpha, w.bravo, record.Active, at(1), at(2))
+	ops.Suspensions = []record.Suspension{
 		{By: "alpha", Index: 3, Reason: `the "night" desk is ünstaffed ✓`, At: at(3)},
 		{By: "bravo", Index: 7, Reason: "maintenance — 'two' hours\nback at 06:00 \\ UTC {\"x\":1}", At: at(4)},
 	}
 	ops.LastCheck, ops.LastCheckAt = 5, at(5)
-	side := w.channel(t, "side", w.alpha, w.charlie, store.ProposedOut, at(6), at(6)) // neither
-	apply(t, s, &store.Batch{Peers: []store.Peer{w.bravo.peer(at(0)), w.charlie.peer(at(0))}, Channels: []store.Channel{side, ops}})
+	side := w.channel(t, "side", w.alpha, w.charlie, record.ProposedOut, at(6), at(6)) // neither
+	apply(t, s, &record.Batch{Peers: []record.Peer{w.bravo.peer(at(0)), w.charlie.peer(at(0))}, Channels: []record.Channel{side, ops}})
 	check("first records", ops, side)
 
 	// A later record replaces both: one suspension lifted, a newer check.
-	ops2 := w.channel(t, "ops", w.alpha, w.bravo, store.Active, at(1), at(10))
-	ops2.Suspensions = []store.Suspension{{By: "bravo", Index: 9, Reason: "still «down»", At: at(9)}}
+	ops2 := w.channel(t, "ops", w.alpha, w.bravo, record.Active, at(1), at(10))
+	ops2.Suspensions = []record.Suspension{{By: "bravo", Index: 9, Reason: "still «down»", At: at(9)}}
 	ops2.LastCheck, ops2.LastCheckAt = 8, at(10)
-	apply(t, s, &store.Batch{Channels: []store.Channel{ops2}})
+	apply(t, s, &record.Batch{Channels: []record.Channel{ops2}})
 	check("after a second record for ops", ops2, side)
 
 	// Another channel's record leaves ops alone.
-	side2 := w.channel(t, "side", w.alpha, w.charlie, store.ProposedOut, at(6), at(11))
-	side2.Suspensions = []store.Suspension{{By: "charlie", Index: 1, Reason: "", At: at(11)}}
+	side2 := w.channel(t, "side", w.alpha, w.charlie, record.ProposedOut, at(6), at(11))
+	side2.Suspensions = []record.Suspension{{By: "charlie", Index: 1, Reason: "", At: at(11)}}
 	side2.LastCheck, side2.LastCheckAt = 1, at(11)
-	apply(t, s, &store.Batch{Channels: []store.Channel{side2}})
+	apply(t, s, &record.Batch{Channels: []record.Channel{side2}})
 	check("after a second record for side", ops2, side2)
 
 	// A record with neither (an empty, not nil, list) empties them.
-	ops3 := w.channel(t, "ops", w.alpha, w.bravo, store.Active, at(1), at(12))
-	ops3.Suspensions = []store.Suspension{}
-	apply(t, s, &store.Batch{Channels: []store.Channel{ops3}})
+	ops3 := w.channel(t, "ops", w.alpha, w.bravo, record.Active, at(1), at(12))
+	ops3.Suspensions = []record.Suspension{}
+	apply(t, s, &record.Batch{Channels: []record.Channel{ops3}})
 	check("after a record with no suspension and no check", ops3, side2)
 	for _, c := range channels(t, s) {
 		if c.ID == "ops" && (len(c.Suspensions) != 0 || c.LastCheck != 0 || !c.LastCheckAt.IsZero()) {
@@ -1694,17 +1695,17 @@ func testChannelState(t *testing.T, w *world, open func(t *testing.T) store.Stor
 func testEscalations(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 	s := open(t)
 	// Oldest first is neither the order of the keys nor that of arrival.
-	xs := []store.Escalation{
-		{Channel: "ops", Author: "bravo", Index: 2, Step: store.StepOverdue, At: at(1), Detail: ""},
-		{Channel: "side", Author: "alpha", Index: 1, Step: store.StepUndelivered, At: at(2), Detail: "no receipt from charlie"},
-		{Channel: "ops", Author: "alpha", Index: 5, Step: store.StepUndelivered, At: at(3), Detail: "undelivered"},
-		{Channel: "ops", Author: "alpha", Index: 5, Step: store.StepOverdue, At: at(4), Detail: "reminder sent as ops/alpha/6"},
-		{Channel: "ops", Author: "alpha", Index: 1<<40 + 3, Step: store.StepSupervisor, At: at(5), Detail: "supervisor «duty» alerted ✓"},
-		{Channel: "ops", Author: "alpha", Index: 5, Step: store.StepForwarded, At: at(6), Detail: `forwarded as "up/alpha/12"`},
+	xs := []record.Escalation{
+		{Channel: "ops", Author: "bravo", Index: 2, Step: record.StepOverdue, At: at(1), Detail: ""},
+		{Channel: "side", Author: "alpha", Index: 1, Step: record.StepUndelivered, At: at(2), Detail: "no receipt from charlie"},
+		{Channel: "ops", Author: "alpha", Index: 5, Step: record.StepUndelivered, At: at(3), Detail: "undelivered"},
+		{Channel: "ops", Author: "alpha", Index: 5, Step: record.StepOverdue, At: at(4), Detail: "reminder sent as ops/alpha/6"},
+		{Channel: "ops", Author: "alpha", Index: 1<<40 + 3, Step: record.StepSupervisor, At: at(5), Detail: "supervisor «duty» alerted ✓"},
+		{Channel: "ops", Author: "alpha", Index: 5, Step: record.StepForwarded, At: at(6), Detail: `forwarded as "up/alpha/12"`},
 	}
-	apply(t, s, &store.Batch{Escalations: []store.Escalation{xs[3], xs[5], xs[1]}})
-	apply(t, s, &store.Batch{Escalations: []store.Escalation{xs[4], xs[0], xs[2]}})
-	ofOps := []store.Escalation{xs[0], xs[2], xs[3], xs[4], xs[5]}
+	apply(t, s, &record.Batch{Escalations: []record.Escalation{xs[3], xs[5], xs[1]}})
+	apply(t, s, &record.Batch{Escalations: []record.Escalation{xs[4], xs[0], xs[2]}})
+	ofOps := []record.Escalation{xs[0], xs[2], xs[3], xs[4], xs[5]}
 	checkEscalations(t, `Escalations("")`, escalations(t, s, ""), xs)
 	checkEscalations(t, "Escalations(ops)", escalations(t, s, "ops"), ofOps)
 	checkEscalations(t, "Escalations(side)", escalations(t, s, "side"), xs[1:2])
@@ -1714,21 +1715,21 @@ func testEscalations(t *testing.T, w *world, open func(t *testing.T) store.Store
 	// no error and changes nothing: the first record stays.
 	again := xs[3]
 	again.At, again.Detail = at(50), "again"
-	apply(t, s, &store.Batch{Escalations: []store.Escalation{again}})
-	apply(t, s, &store.Batch{Escalations: []store.Escalation{again, xs[3], again}})
+	apply(t, s, &record.Batch{Escalations: []record.Escalation{again}})
+	apply(t, s, &record.Batch{Escalations: []record.Escalation{again, xs[3], again}})
 	checkEscalations(t, `Escalations("") after duplicates`, escalations(t, s, ""), xs)
 
 	// The same step differing in channel, author or index only is another
 	// record, even in a batch that also holds a duplicate.
-	more := []store.Escalation{
-		{Channel: "side", Author: "alpha", Index: 5, Step: store.StepOverdue, At: at(7), Detail: "other channel"},
-		{Channel: "ops", Author: "bravo", Index: 5, Step: store.StepOverdue, At: at(8), Detail: "other author"},
-		{Channel: "ops", Author: "alpha", Index: 6, Step: store.StepOverdue, At: at(9), Detail: "other index"},
+	more := []record.Escalation{
+		{Channel: "side", Author: "alpha", Index: 5, Step: record.StepOverdue, At: at(7), Detail: "other channel"},
+		{Channel: "ops", Author: "bravo", Index: 5, Step: record.StepOverdue, At: at(8), Detail: "other author"},
+		{Channel: "ops", Author: "alpha", Index: 6, Step: record.StepOverdue, At: at(9), Detail: "other index"},
 	}
-	apply(t, s, &store.Batch{Escalations: []store.Escalation{more[2], again, more[0], more[1]}})
+	apply(t, s, &record.Batch{Escalations: []record.Escalation{more[2], again, more[0], more[1]}})
 	checkEscalations(t, `Escalations("") after more`, escalations(t, s, ""), append(slices.Clone(xs), more...))
 	checkEscalations(t, "Escalations(ops) after more", escalations(t, s, "ops"), append(slices.Clone(ofOps), more[1:]...))
-	checkEscalations(t, "Escalations(side) after more", escalations(t, s, "side"), []store.Escalation{xs[1], more[0]})
+	checkEscalations(t, "Escalations(side) after more", escalations(t, s, "side"), []record.Escalation{xs[1], more[0]})
 }
 
 // testProbes: link test counts add up per channel and hour; CheckStats sums
@@ -1738,13 +1739,13 @@ func testProbes(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 	const ms = time.Millisecond
 	h0 := base.Truncate(time.Hour) // an hour boundary in UTC; base's zone is 5:30 off it
 	h1, h2 := h0.Add(time.Hour), h0.Add(2*time.Hour)
-	apply(t, s, &store.Batch{Probes: []store.ProbeStat{
+	apply(t, s, &record.Batch{Probes: []record.ProbeStat{
 		{Channel: "ops", Hour: h1, Sent: 3, Answered: 2, RTT: 150*ms + 1},
 		{Channel: "ops", Hour: h0, Sent: 10, Answered: 9, RTT: 900 * ms},
 		{Channel: "side", Hour: h1, Sent: 100, Answered: 50, RTT: time.Minute},
 	}})
 	// The same channel and hour in a later batch, or twice in one, add up.
-	apply(t, s, &store.Batch{Probes: []store.ProbeStat{
+	apply(t, s, &record.Batch{Probes: []record.ProbeStat{
 		{Channel: "ops", Hour: h1, Sent: 4, Answered: 4, RTT: 200*ms + 2},
 		{Channel: "ops", Hour: h2, Sent: 1, Answered: 1, RTT: 5 * ms},
 		{Channel: "ops", Hour: h2, Sent: 2, Answered: 0},
@@ -1810,12 +1811,12 @@ func testCheckStats(t *testing.T, w *world, open func(t *testing.T) store.Store)
 
 	// Ack times are the operator's, deliberately far from when the
 	// acknowledgements were stored: answer times come from the entries.
-	ack := func(ch, author string, idx uint64, ackAuthor string, ackIdx uint64) store.Ack {
-		return store.Ack{Channel: ch, Author: author, Index: idx, AckAuthor: ackAuthor, AckIndex: ackIdx, By: "op-" + ackAuthor, At: at(100 + int(idx))}
+	ack := func(ch, author string, idx uint64, ackAuthor string, ackIdx uint64) record.Ack {
+		return record.Ack{Channel: ch, Author: author, Index: idx, AckAuthor: ackAuthor, AckIndex: ackIdx, By: "op-" + ackAuthor, At: at(100 + int(idx))}
 	}
-	b := &store.Batch{
+	b := &record.Batch{
 		Entries: append(append(append(slices.Clone(mine.entries), theirs.entries[:4]...), side.entries...), sideTheirs.entries...),
-		Acks: []store.Ack{
+		Acks: []record.Ack{
 			ack("ops", "alpha", 1, "bravo", 1), ack("ops", "alpha", 3, "bravo", 2), ack("ops", "alpha", 4, "bravo", 3),
 			ack("ops", "alpha", 7, "bravo", 99), ack("ops", "bravo", 4, "alpha", 8), ack("side", "alpha", 1, "charlie", 1),
 		},
@@ -1847,7 +1848,7 @@ func testCheckStats(t *testing.T, w *world, open func(t *testing.T) store.Store)
 	})
 
 	// The acknowledgement of ops/alpha/6 arrives.
-	apply(t, s, &store.Batch{Entries: []store.Entry{late}, Acks: []store.Ack{ack("ops", "alpha", 6, "bravo", 5)}})
+	apply(t, s, &record.Batch{Entries: []record.Entry{late}, Acks: []record.Ack{ack("ops", "alpha", 6, "bravo", 5)}})
 	run("after bravo/5", []tc{
 		{"ops", "alpha", at(5), checks(5, 2, sec(3)+sec(5))},
 		{"ops", "alpha", time.Time{}, checks(6, 3, sec(2)+sec(3)+sec(5))},
@@ -1869,10 +1870,10 @@ func testCheckStats(t *testing.T, w *world, open func(t *testing.T) store.Store)
 // order, and the ladder steps already taken for them.
 func testOutstanding(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 	s := open(t)
-	ops := w.channel(t, "ops", w.alpha, w.bravo, store.Active, at(0), at(0))
+	ops := w.channel(t, "ops", w.alpha, w.bravo, record.Active, at(0), at(0))
 	ops.LastCheck, ops.LastCheckAt = 6, at(6)
-	sideCh := w.channel(t, "side", w.alpha, w.charlie, store.Active, at(0), at(0)) // no check yet
-	apply(t, s, &store.Batch{Peers: []store.Peer{w.bravo.peer(at(0)), w.charlie.peer(at(0))}, Channels: []store.Channel{sideCh, ops}})
+	sideCh := w.channel(t, "side", w.alpha, w.charlie, record.Active, at(0), at(0)) // no check yet
+	apply(t, s, &record.Batch{Peers: []record.Peer{w.bravo.peer(at(0)), w.charlie.peer(at(0))}, Channels: []record.Channel{sideCh, ops}})
 
 	mine, theirs := newLog(t, "ops", w.alpha, w.bravo), newLog(t, "ops", w.bravo, w.alpha)
 	side, sideTheirs := newLog(t, "side", w.alpha, w.charlie), newLog(t, "side", w.charlie, w.alpha)
@@ -1902,14 +1903,14 @@ func testOutstanding(t *testing.T, w *world, open func(t *testing.T) store.Store
 	side.add(envelope.Check, r, at(3), "check")          // side/alpha/2: no last check on side
 	sideTheirs.add(envelope.Text, r, at(3), "waiting")   // side/charlie/1: OUTSTANDING
 	sideTheirs.add(envelope.Check, r, at(3), "check")    // side/charlie/2: OUTSTANDING
-	byID := map[string]store.Entry{}
+	byID := map[string]record.Entry{}
 	for _, l := range []*logBuilder{mine, theirs, side, sideTheirs} {
 		for _, e := range l.entries {
 			byID[e.ID()] = e
 		}
 	}
-	pick := func(ids ...string) []store.Entry {
-		out := make([]store.Entry, len(ids))
+	pick := func(ids ...string) []record.Entry {
+		out := make([]record.Entry, len(ids))
 		for i, id := range ids {
 			e, ok := byID[id]
 			if !ok {
@@ -1919,35 +1920,35 @@ func testOutstanding(t *testing.T, w *world, open func(t *testing.T) store.Store
 		}
 		return out
 	}
-	x := func(ch, author string, idx uint64, step, n int) store.Escalation {
-		return store.Escalation{Channel: ch, Author: author, Index: idx, Step: step, At: at(n), Detail: fmt.Sprintf("step %d of %s/%s/%d", step, ch, author, idx)}
+	x := func(ch, author string, idx uint64, step, n int) record.Escalation {
+		return record.Escalation{Channel: ch, Author: author, Index: idx, Step: step, At: at(n), Detail: fmt.Sprintf("step %d of %s/%s/%d", step, ch, author, idx)}
 	}
-	xs := []store.Escalation{
-		x("ops", "alpha", 2, store.StepUndelivered, 20), // acked
-		x("ops", "alpha", 3, store.StepUndelivered, 21),
-		x("ops", "alpha", 4, store.StepOverdue, 22), // not the last check
-		x("ops", "alpha", 5, store.StepUndelivered, 23),
-		x("ops", "alpha", 5, store.StepOverdue, 24),
-		x("ops", "alpha", 5, store.StepSupervisor, 25),
-		x("ops", "alpha", 5, store.StepForwarded, 26),
-		x("ops", "alpha", 8, store.StepOverdue, 27), // the end of the peer's ladder, not of ours
-		x("ops", "alpha", 8, store.StepSupervisor, 28),
-		x("ops", "bravo", 5, store.StepOverdue, 29),
-		x("ops", "bravo", 6, store.StepSupervisor, 30),
-		x("ops", "alpha", 99, store.StepUndelivered, 31), // no such entry
-		x("side", "alpha", 2, store.StepOverdue, 32),
+	xs := []record.Escalation{
+		x("ops", "alpha", 2, record.StepUndelivered, 20), // acked
+		x("ops", "alpha", 3, record.StepUndelivered, 21),
+		x("ops", "alpha", 4, record.StepOverdue, 22), // not the last check
+		x("ops", "alpha", 5, record.StepUndelivered, 23),
+		x("ops", "alpha", 5, record.StepOverdue, 24),
+		x("ops", "alpha", 5, record.StepSupervisor, 25),
+		x("ops", "alpha", 5, record.StepForwarded, 26),
+		x("ops", "alpha", 8, record.StepOverdue, 27), // the end of the peer's ladder, not of ours
+		x("ops", "alpha", 8, record.StepSupervisor, 28),
+		x("ops", "bravo", 5, record.StepOverdue, 29),
+		x("ops", "bravo", 6, record.StepSupervisor, 30),
+		x("ops", "alpha", 99, record.StepUndelivered, 31), // no such entry
+		x("side", "alpha", 2, record.StepOverdue, 32),
 	}
-	b1 := &store.Batch{Entries: slices.Concat(mine.entries, side.entries)}
+	b1 := &record.Batch{Entries: slices.Concat(mine.entries, side.entries)}
 	slices.Reverse(b1.Entries)
 	apply(t, s, b1)
-	b2 := &store.Batch{Entries: slices.Concat(sideTheirs.entries, theirs.entries), Acks: []store.Ack{
+	b2 := &record.Batch{Entries: slices.Concat(sideTheirs.entries, theirs.entries), Acks: []record.Ack{
 		{Channel: "ops", Author: "alpha", Index: 2, AckAuthor: "bravo", AckIndex: 9, By: "op-bravo", At: at(14)},
 		{Channel: "ops", Author: "bravo", Index: 2, AckAuthor: "alpha", AckIndex: 7, By: "op-alpha", At: at(7)},
 		{Channel: "ops", Author: "bravo", Index: 8, AckAuthor: "alpha", AckIndex: 99, By: "op-alpha", At: at(15)},
 	}}
 	slices.Reverse(b2.Entries[2:])
 	apply(t, s, b2)
-	b3 := &store.Batch{Escalations: slices.Clone(xs)}
+	b3 := &record.Batch{Escalations: slices.Clone(xs)}
 	slices.Reverse(b3.Escalations)
 	apply(t, s, b3)
 
@@ -1960,17 +1961,17 @@ func testOutstanding(t *testing.T, w *world, open func(t *testing.T) store.Store
 		"ops/bravo/6",
 		"ops/bravo/7",
 	))
-	checkEscalations(t, "Load: escalations", snap.Escalations, []store.Escalation{xs[1], xs[7], xs[8], xs[10]})
+	checkEscalations(t, "Load: escalations", snap.Escalations, []record.Escalation{xs[1], xs[7], xs[8], xs[10]})
 	checkEscalations(t, `Escalations("")`, escalations(t, s, ""), xs)
 
 	// ops/alpha/3 is acknowledged, ops/alpha/8 forwarded, ops/bravo/6
 	// overdue here, and a new record of ops names ops/alpha/4 as the last
 	// check (as if ops/alpha/6 had not been written).
-	ops2 := w.channel(t, "ops", w.alpha, w.bravo, store.Active, at(0), at(40))
+	ops2 := w.channel(t, "ops", w.alpha, w.bravo, record.Active, at(0), at(40))
 	ops2.LastCheck, ops2.LastCheckAt = 4, at(4)
-	apply(t, s, &store.Batch{Channels: []store.Channel{ops2},
-		Acks:        []store.Ack{{Channel: "ops", Author: "alpha", Index: 3, AckAuthor: "bravo", AckIndex: 50, By: "op-bravo", At: at(41)}},
-		Escalations: []store.Escalation{x("ops", "alpha", 8, store.StepForwarded, 42), x("ops", "bravo", 6, store.StepOverdue, 43)}})
+	apply(t, s, &record.Batch{Channels: []record.Channel{ops2},
+		Acks:        []record.Ack{{Channel: "ops", Author: "alpha", Index: 3, AckAuthor: "bravo", AckIndex: 50, By: "op-bravo", At: at(41)}},
+		Escalations: []record.Escalation{x("ops", "alpha", 8, record.StepForwarded, 42), x("ops", "bravo", 6, record.StepOverdue, 43)}})
 	snap = load(t, s, "alpha")
 	checkEntries(t, "Load after changes: outstanding", snap.Outstanding, pick(
 		"side/alpha/1",
@@ -1980,7 +1981,7 @@ func testOutstanding(t *testing.T, w *world, open func(t *testing.T) store.Store
 		"ops/alpha/9",
 		"ops/bravo/7",
 	))
-	checkEscalations(t, "Load after changes: escalations", snap.Escalations, []store.Escalation{xs[2]})
+	checkEscalations(t, "Load after changes: escalations", snap.Escalations, []record.Escalation{xs[2]})
 }
 
 // testKeys: key chains and log key positions are stored once each (a
@@ -1989,16 +1990,16 @@ func testOutstanding(t *testing.T, w *world, open func(t *testing.T) store.Store
 func testKeys(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
-	ks := []store.Key{
+	ks := []record.Key{
 		{Station: "bravo", Seq: 1, Card: []byte("card b1"), Fingerprint: "FP-B1", Reason: "revoke", Statement: []byte("stmt"), At: at(2), Detail: ""},
 		{Station: "alpha", Seq: 0, Card: []byte("card a0"), Fingerprint: "FP-A0", Reason: "initial", Statement: []byte{}, At: at(1), Detail: ""},
 		{Station: "bravo", Seq: 0, Card: []byte("card b0"), Fingerprint: "FP-B0", Reason: "initial", Statement: []byte{}, At: at(1), Detail: ""},
 	}
-	lks := []store.LogKey{{Channel: "ops", Author: "bravo", From: 7, Seq: 1}, {Channel: "ops", Author: "alpha", From: 1 << 40, Seq: 0}}
-	apply(t, s, &store.Batch{Keys: ks, LogKeys: lks})
+	lks := []record.LogKey{{Channel: "ops", Author: "bravo", From: 7, Seq: 1}, {Channel: "ops", Author: "alpha", From: 1 << 40, Seq: 0}}
+	apply(t, s, &record.Batch{Keys: ks, LogKeys: lks})
 	again := ks[0]
 	again.Card, again.Reason = []byte("other"), "rotate"
-	apply(t, s, &store.Batch{Keys: []store.Key{again}, LogKeys: []store.LogKey{{Channel: "ops", Author: "bravo", From: 7, Seq: 5}}})
+	apply(t, s, &record.Batch{Keys: []record.Key{again}, LogKeys: []record.LogKey{{Channel: "ops", Author: "bravo", From: 7, Seq: 5}}})
 	got, err := s.Keys(ctx, "bravo")
 	if err != nil {
 		t.Fatal(err)

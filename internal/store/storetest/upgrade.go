@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"hotline/internal/envelope"
+	"hotline/internal/record"
 	"hotline/internal/store"
 	"hotline/internal/store/sqlstore"
 )
@@ -152,7 +153,7 @@ func schemaVersions(t *testing.T, e Engine, where string) []int {
 // version's SQL wrote it and as the current interface writes it.
 type oldRecords struct {
 	rows  []oldRow
-	batch store.Batch
+	batch record.Batch
 	// The console's and deconfliction records, in the order written.
 	operators []store.Operator
 	sessions  []store.Session
@@ -187,17 +188,17 @@ func records(t *testing.T, w *world, v int) *oldRecords {
 	r := &oldRecords{}
 	add := func(table, cols string, args ...any) { r.rows = append(r.rows, oldRow{table, cols, args}) }
 
-	peers := []store.Peer{w.bravo.peer(at(0)), w.charlie.peer(at(1))}
+	peers := []record.Peer{w.bravo.peer(at(0)), w.charlie.peer(at(1))}
 	for _, p := range peers {
 		add("peers", "name, party, card, fingerprint, added_at", p.Name, p.Party, p.Card, p.Fingerprint, ns(p.AddedAt))
 	}
-	ops := w.channel(t, "ops", w.alpha, w.bravo, store.Active, at(2), at(3))
-	side := w.channel(t, "side", w.charlie, w.charlie, store.ProposedIn, at(4), at(4))
+	ops := w.channel(t, "ops", w.alpha, w.bravo, record.Active, at(2), at(3))
+	side := w.channel(t, "side", w.charlie, w.charlie, record.ProposedIn, at(4), at(4))
 	if v >= 2 { // 002_deadlines: suspensions and the last operator check
-		ops.Suspensions = []store.Suspension{{By: "bravo", Index: 3, Reason: "exercise paused", At: at(20)}}
+		ops.Suspensions = []record.Suspension{{By: "bravo", Index: 3, Reason: "exercise paused", At: at(20)}}
 		ops.LastCheck, ops.LastCheckAt = 3, at(12)
 	}
-	for _, c := range []store.Channel{ops, side} {
+	for _, c := range []record.Channel{ops, side} {
 		if v < 2 {
 			add("channels", "id, peer, level, state, proposer, charter, created_at, updated_at",
 				c.ID, c.Peer, c.Level, c.State, c.Proposer, c.Charter, ns(c.CreatedAt), ns(c.UpdatedAt))
@@ -216,7 +217,7 @@ func records(t *testing.T, w *world, v int) *oldRecords {
 	}
 
 	mine, theirs := newLog(t, "ops", w.alpha, w.bravo), newLog(t, "ops", w.bravo, w.alpha)
-	es := []store.Entry{
+	es := []record.Entry{
 		mine.text(at(10)),
 		mine.add(envelope.Text, envelope.Flash, at(11), "FLASH: contact at 0412Z, awaiting acknowledgement"),
 		mine.add(envelope.Check, envelope.Immediate, at(12), "communication check"),
@@ -228,7 +229,7 @@ func records(t *testing.T, w *world, v int) *oldRecords {
 			e.Channel, e.Author, int64(e.Index), int(e.Kind), int(e.Precedence), ns(e.SenderTime), ns(e.StoredAt), e.Raw, e.Body, e.Root)
 	}
 	rc := mine.receipt(2)
-	logs := []store.Log{mine.record(3, mine.checkpoint(3)), theirs.record(2, theirs.checkpoint(2))}
+	logs := []record.Log{mine.record(3, mine.checkpoint(3)), theirs.record(2, theirs.checkpoint(2))}
 	for _, l := range logs {
 		note, size := []byte(nil), int64(0)
 		if l.Author == "alpha" {
@@ -237,15 +238,15 @@ func records(t *testing.T, w *world, v int) *oldRecords {
 		add("logs", "channel, author, size, hashes, checkpoint, receipt, receipt_size",
 			l.Channel, l.Author, int64(l.Size), bytes.Join(l.Hashes, nil), l.Checkpoint, note, size)
 	}
-	ack := store.Ack{Channel: "ops", Author: "alpha", Index: 1, AckAuthor: "bravo", AckIndex: 2, By: "bravo-duty", At: at(14)}
+	ack := record.Ack{Channel: "ops", Author: "alpha", Index: 1, AckAuthor: "bravo", AckIndex: 2, By: "bravo-duty", At: at(14)}
 	add("acks", "channel, author, idx, ack_author, ack_idx, by_name, at",
 		ack.Channel, ack.Author, int64(ack.Index), ack.AckAuthor, int64(ack.AckIndex), ack.By, ns(ack.At))
-	alerts := []store.Alert{
+	alerts := []record.Alert{
 		{At: at(16), Level: "alarm", Channel: "ops", Peer: "bravo", Text: "checkpoint of ops/bravo does not match the entries held"},
 		{At: at(17), Level: "warning", Channel: "", Peer: "charlie", Text: "charlie refused: unknown key"},
 	}
 	if v >= 8 { // 008_alert_args: the format and arguments an alert was written from
-		alerts = append(alerts, store.Alert{At: at(18), Level: "alarm", Channel: "ops", Peer: "bravo",
+		alerts = append(alerts, record.Alert{At: at(18), Level: "alarm", Channel: "ops", Peer: "bravo",
 			Text:   "FLASH ops/alpha/2 is not delivered: no receipt from bravo within 30s",
 			Format: "%s %s is not delivered: no receipt from %s within %s", Args: []string{"FLASH", "ops/alpha/2", "bravo", "30s"}})
 	}
@@ -263,16 +264,16 @@ func records(t *testing.T, w *world, v int) *oldRecords {
 		}
 		add("alerts", "at, level, channel, peer, text, format, args", ns(a.At), a.Level, a.Channel, a.Peer, a.Text, a.Format, string(args))
 	}
-	r.batch = store.Batch{Peers: peers, Channels: []store.Channel{ops, side}, Entries: es, Logs: logs,
-		Receipts: []store.Receipt{rc}, Acks: []store.Ack{ack}, Alerts: alerts}
+	r.batch = record.Batch{Peers: peers, Channels: []record.Channel{ops, side}, Entries: es, Logs: logs,
+		Receipts: []record.Receipt{rc}, Acks: []record.Ack{ack}, Alerts: alerts}
 
 	if v >= 2 { // 002_deadlines: escalations and link tests
-		x := store.Escalation{Channel: "ops", Author: "alpha", Index: 2, Step: store.StepUndelivered, At: at(18), Detail: "no receipt within 30s"}
+		x := record.Escalation{Channel: "ops", Author: "alpha", Index: 2, Step: record.StepUndelivered, At: at(18), Detail: "no receipt within 30s"}
 		add("escalations", "channel, author, idx, step, at, detail", x.Channel, x.Author, int64(x.Index), x.Step, ns(x.At), x.Detail)
-		p := store.ProbeStat{Channel: "ops", Hour: base.Truncate(time.Hour), Sent: 360, Answered: 357, RTT: 357 * 4 * time.Millisecond}
+		p := record.ProbeStat{Channel: "ops", Hour: base.Truncate(time.Hour), Sent: 360, Answered: 357, RTT: 357 * 4 * time.Millisecond}
 		add("probes", "channel, hour, sent, answered, rtt", p.Channel, ns(p.Hour), p.Sent, p.Answered, int64(p.RTT))
-		r.batch.Escalations = []store.Escalation{x}
-		r.batch.Probes = []store.ProbeStat{p}
+		r.batch.Escalations = []record.Escalation{x}
+		r.batch.Probes = []record.ProbeStat{p}
 	}
 	if v >= 3 { // 003_console: operators, sessions, the audit trail
 		hash := "$argon2id$v=19$m=65536,t=3,p=2$c2FsdHNhbHRzYWx0c2FsdA$0i4E1m3Y3VQ0bJtG3x1c0p2Yx8b6mYwZq3Jj8r4w1dE"
@@ -489,19 +490,19 @@ func sessionIDs(r *oldRecords) []string {
 func afterUpgrade(t *testing.T, w *world) func(t *testing.T, s store.Store) {
 	t.Helper()
 	l := newLog(t, "later", w.alpha, w.charlie)
-	ch := w.channel(t, "later", w.alpha, w.charlie, store.Active, at(50), at(51))
-	ch.Suspensions = []store.Suspension{{By: "alpha", Index: 2, Reason: "maintenance", At: at(52)}}
+	ch := w.channel(t, "later", w.alpha, w.charlie, record.Active, at(50), at(51))
+	ch.Suspensions = []record.Suspension{{By: "alpha", Index: 2, Reason: "maintenance", At: at(52)}}
 	ch.LastCheck, ch.LastCheckAt = 1, at(53)
 	e1 := l.add(envelope.Check, envelope.Priority, at(53), "check after the upgrade")
 	e2 := l.text(at(54))
-	b := &store.Batch{
-		Channels:    []store.Channel{ch},
-		Entries:     []store.Entry{e1, e2},
-		Logs:        []store.Log{l.record(2, l.checkpoint(2))},
-		Receipts:    []store.Receipt{l.receipt(1)},
-		Alerts:      []store.Alert{{At: at(55), Level: "warning", Channel: "later", Peer: "charlie", Text: "after the upgrade"}},
-		Escalations: []store.Escalation{{Channel: "later", Author: "alpha", Index: 2, Step: store.StepUndelivered, At: at(56), Detail: "after the upgrade"}},
-		Probes:      []store.ProbeStat{{Channel: "later", Hour: base.Truncate(time.Hour), Sent: 3, Answered: 3, RTT: 9 * time.Millisecond}},
+	b := &record.Batch{
+		Channels:    []record.Channel{ch},
+		Entries:     []record.Entry{e1, e2},
+		Logs:        []record.Log{l.record(2, l.checkpoint(2))},
+		Receipts:    []record.Receipt{l.receipt(1)},
+		Alerts:      []record.Alert{{At: at(55), Level: "warning", Channel: "later", Peer: "charlie", Text: "after the upgrade"}},
+		Escalations: []record.Escalation{{Channel: "later", Author: "alpha", Index: 2, Step: record.StepUndelivered, At: at(56), Detail: "after the upgrade"}},
+		Probes:      []record.ProbeStat{{Channel: "later", Hour: base.Truncate(time.Hour), Sent: 3, Answered: 3, RTT: 9 * time.Millisecond}},
 	}
 	return func(t *testing.T, s store.Store) {
 		t.Helper()
@@ -509,7 +510,7 @@ func afterUpgrade(t *testing.T, w *world) func(t *testing.T, s store.Store) {
 	}
 }
 
-func writeLater(t *testing.T, s store.Store, b *store.Batch) {
+func writeLater(t *testing.T, s store.Store, b *record.Batch) {
 	t.Helper()
 	ctx := t.Context()
 	apply(t, s, b)
