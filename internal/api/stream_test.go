@@ -179,7 +179,17 @@ func TestSendStreamBadLines(t *testing.T) {
 			}
 		})
 	}
-	// Without the token, nothing is read.
+	// Without the token, nothing is read. The messages the cases above
+	// sent are delivered first, so that none changes state meanwhile.
+	waitFor(t, "the messages above to be delivered", func() (bool, error) {
+		out, err := usa.c.Outbox(ctx, staff)
+		for _, m := range out {
+			if m.Status == "queued" {
+				return false, err
+			}
+		}
+		return err == nil, err
+	}, usa.st, chn.st)
 	before := stateOf(t, usa)
 	code, answers := streamLines(t, usa, "", []byte(good+"\n"))
 	if code != http.StatusUnauthorized || len(answers) != 1 || !strings.Contains(fmt.Sprint(answers[0]["error"]), "token") {
