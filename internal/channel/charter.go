@@ -17,7 +17,6 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
-	"hotline/internal/codebook"
 	"hotline/internal/envelope"
 	"hotline/internal/identity"
 )
@@ -111,7 +110,7 @@ type Charter struct {
 	// Codebook names the standard-phrase codebook both parties use on the
 	// channel (version and content hash): coded messages and the phrases
 	// in encounter reports are checked against it.
-	Codebook codebook.Ref
+	Codebook BookRef
 
 	// Text is the signed note: one signature when proposed, two when agreed.
 	Text []byte
@@ -159,28 +158,13 @@ func (c *Charter) SetDefaults() {
 	if c.CheckWindow == 0 {
 		c.CheckWindow = DefaultCheckWindow
 	}
-	if c.Codebook == (codebook.Ref{}) {
-		c.Codebook = codebook.Default().Ref()
-	}
-}
-
-// FindCodebook returns the codebook the charter names from those this
-// station has, checked with Codebook.Check; a charter naming any other is
-// refused (codebook.ErrMismatch).
-func (c *Charter) FindCodebook(have ...*codebook.Codebook) (*codebook.Codebook, error) {
-	var names []string
-	for _, b := range have {
-		if b.Check(c.Codebook) == nil {
-			return b, nil
-		}
-		names = append(names, b.Ref().String())
-	}
-	return nil, fmt.Errorf("%w: channel %s names codebook %s, which this station does not have (it has %s)",
-		codebook.ErrMismatch, c.ID, c.Codebook, strings.Join(names, ", "))
 }
 
 // check tells what is wrong with a charter's values.
 func (c *Charter) check() error {
+	if c.Codebook == (BookRef{}) {
+		return fmt.Errorf("%w: the charter names no codebook of standard phrases", ErrBook)
+	}
 	for _, p := range envelope.Precedences {
 		if c.Deadlines[p] <= 0 || c.Delivery[p] <= 0 {
 			return fmt.Errorf("deadlines for %s must be positive", p)
@@ -349,7 +333,7 @@ func parseBody(text string) (*Charter, error) {
 				return bad("operator-check %q %q", f[1], f[2])
 			}
 		case len(f) == 3 && f[0] == "codebook":
-			if c.Codebook, err = codebook.ParseRef(f[1] + " " + f[2]); err != nil {
+			if c.Codebook, err = ParseBookRef(f[1] + " " + f[2]); err != nil {
 				return bad("%v", err)
 			}
 		default:
@@ -360,7 +344,7 @@ func parseBody(text string) (*Charter, error) {
 		return bad("%v", err)
 	}
 	if c.Level == "" || c.Proposer == "" || c.Acceptor == "" || len(c.Deadlines) != len(envelope.Precedences) ||
-		len(c.Delivery) != len(envelope.Precedences) || c.LinkTest == 0 || c.CheckEvery == 0 || c.Codebook == (codebook.Ref{}) {
+		len(c.Delivery) != len(envelope.Precedences) || c.LinkTest == 0 || c.CheckEvery == 0 || c.Codebook == (BookRef{}) {
 		return bad("missing level, proposer, acceptor, a deadline, the check schedule or the codebook")
 	}
 	if err := c.check(); err != nil {

@@ -39,7 +39,7 @@ func newStation(t testing.TB, name string) station {
 }
 
 func testCharter() *channel.Charter {
-	return &channel.Charter{ID: "red-blue.1", Level: channel.Staff, Proposer: "alpha", Acceptor: "bravo"}
+	return &channel.Charter{ID: "red-blue.1", Level: channel.Staff, Proposer: "alpha", Acceptor: "bravo", Codebook: codebook.Default().Ref()}
 }
 
 // propose returns a charter proposed by alpha and the same charter agreed
@@ -458,20 +458,24 @@ func TestFindCodebook(t *testing.T) {
 	cb := codebook.Default()
 	c := testCharter()
 	c.SetDefaults()
-	if c.Codebook != cb.Ref() {
-		t.Fatalf("default codebook %s, want the embedded %s", c.Codebook, cb.Ref())
-	}
-	if got, err := c.FindCodebook(cb); err != nil || got != cb {
-		t.Fatalf("FindCodebook = %v, %v; want the embedded codebook", got, err)
+	if got, err := codebook.Find(c, cb); err != nil || got != cb {
+		t.Fatalf("Find = %v, %v; want the embedded codebook", got, err)
 	}
 	for _, ref := range []codebook.Ref{
 		{Version: "hotline-cues/2", Hash: cb.Hash()},
 		{Version: cb.Version(), Hash: "sha256:" + strings.Repeat("0", 64)},
 	} {
 		c.Codebook = ref
-		_, err := c.FindCodebook(cb)
+		_, err := c.FindBook(cb)
 		if !errors.Is(err, codebook.ErrMismatch) || !strings.Contains(err.Error(), ref.String()) || !strings.Contains(err.Error(), "does not have") {
-			t.Errorf("FindCodebook(%s) = %v; want ErrMismatch naming the codebook", ref, err)
+			t.Errorf("FindBook(%s) = %v; want ErrMismatch naming the codebook", ref, err)
 		}
+	}
+	// A charter must name one: the core fills in its first codebook, and
+	// a proposal with none is refused, naming what is missing.
+	c = testCharter()
+	c.Codebook = channel.BookRef{}
+	if err := channel.Propose(c, newStation(t, "alpha").keys.Signer()); !errors.Is(err, channel.ErrBook) || !strings.Contains(err.Error(), "names no codebook") {
+		t.Errorf("Propose without a codebook = %v; want ErrBook naming the codebook missing", err)
 	}
 }

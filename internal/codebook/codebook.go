@@ -34,6 +34,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"hotline/internal/channel"
 	"hotline/internal/strictjson"
 )
 
@@ -62,7 +63,7 @@ var Languages = []string{"en", "zh-Hans"}
 // Errors a caller can test for with errors.Is.
 var (
 	ErrCodebook     = errors.New("codebook is not valid")
-	ErrMismatch     = errors.New("codebook does not match")
+	ErrMismatch     = channel.ErrBook // the same error as a charter's
 	ErrMessage      = errors.New("coded message is not valid")
 	ErrUnknownCode  = errors.New("unknown code")
 	ErrMissingParam = errors.New("missing parameter")
@@ -149,8 +150,6 @@ var (
 	categoryRE = regexp.MustCompile(`^[a-z][a-z_]{1,31}$`)
 	paramRE    = regexp.MustCompile(`^[a-z][a-z_]{0,23}$`)
 	icsRE      = regexp.MustCompile(`^[A-Z]{1,3}[0-9]{0,2}$`)
-	versionRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}/[1-9][0-9]{0,3}(\+[a-z0-9][a-z0-9-]{0,31}/[1-9][0-9]{0,3}){0,7}$`)
-	hashRE     = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 )
 
 // Parse loads a base codebook file.
@@ -217,7 +216,7 @@ func (c *Codebook) Extend(data []byte) (*Codebook, error) {
 		Categories: slices.Clone(c.content.Categories),
 		Phrases:    slices.Clone(c.content.Phrases),
 	}}
-	if !versionRE.MatchString(n.content.Version) {
+	if !channel.ValidBookVersion(n.content.Version) {
 		return nil, bad("version %q: at most 7 extensions", n.content.Version)
 	}
 	if err := n.add(f); err != nil {
@@ -440,7 +439,7 @@ func (c *Codebook) Version() string { return c.content.Version }
 func (c *Codebook) Hash() string { return c.hash }
 
 // Ref is what a channel charter records: version and hash.
-func (c *Codebook) Ref() Ref { return Ref{c.Version(), c.hash} }
+func (c *Codebook) Ref() Ref { return Ref{Version: c.Version(), Hash: c.hash} }
 
 // Languages lists the codebook's languages.
 func (c *Codebook) Languages() []string { return slices.Clone(c.content.Languages) }
@@ -479,22 +478,12 @@ func clonePhrase(p *Phrase) Phrase {
 	return q
 }
 
-// Ref names a codebook by version and content hash.
-type Ref struct {
-	Version string
-	Hash    string
-}
+// Ref names a codebook by version and content hash: what a channel
+// charter records.
+type Ref = channel.BookRef
 
-func (r Ref) String() string { return r.Version + " " + r.Hash }
-
-// ParseRef reads "version sha256:hex", the form String writes.
-func ParseRef(s string) (Ref, error) {
-	v, h, ok := strings.Cut(s, " ")
-	if !ok || !versionRE.MatchString(v) || !hashRE.MatchString(h) {
-		return Ref{}, fmt.Errorf("%w: reference %q is not \"name/version sha256:hex\"", ErrMismatch, s)
-	}
-	return Ref{v, h}, nil
-}
+// ParseRef reads "version sha256:hex", the form Ref's String writes.
+func ParseRef(s string) (Ref, error) { return channel.ParseBookRef(s) }
 
 // Check reports whether c is the codebook r names.
 func (c *Codebook) Check(r Ref) error {
@@ -515,4 +504,18 @@ func Describe(t Type, lang string) string {
 		return ti.zh
 	}
 	return ti.en
+}
+
+// Find returns the codebook a charter names from those given; a charter
+// naming any other is refused (ErrMismatch).
+func Find(c *channel.Charter, have ...*Codebook) (*Codebook, error) {
+	books := make([]channel.Book, len(have))
+	for i, b := range have {
+		books[i] = b
+	}
+	b, err := c.FindBook(books...)
+	if err != nil {
+		return nil, err
+	}
+	return b.(*Codebook), nil
 }

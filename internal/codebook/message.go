@@ -11,6 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"hotline/internal/channel"
 	"hotline/internal/strictjson"
 )
 
@@ -107,7 +108,7 @@ func DecodeMessage(p []byte) (*Message, error) {
 }
 
 func (m *Message) checkShape() error {
-	if !versionRE.MatchString(m.Codebook) {
+	if !channel.ValidBookVersion(m.Codebook) {
 		return fmt.Errorf("%w: codebook version %q is not name/version", ErrMessage, m.Codebook)
 	}
 	if len(m.Items) == 0 || len(m.Items) > MaxItems {

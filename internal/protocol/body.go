@@ -8,8 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"hotline/internal/codebook"
-	"hotline/internal/deconflict"
+	"hotline/internal/channel"
 	"hotline/internal/envelope"
 	"hotline/internal/identity"
 	"hotline/internal/transcript"
@@ -128,43 +127,102 @@ func strict(p []byte, v any) error {
 	return nil
 }
 
-// DecodeBody parses and checks the body of an entry of the given kind,
-// with the embedded codebook for coded messages and reports.
-func DecodeBody(kind envelope.Kind, p []byte) (any, error) {
-	return DecodeBodyIn(kind, p, codebook.Default())
+// A BodyKind is an entry kind whose bodies the core carries without
+// knowing what they mean: coded messages, notices, reports and incident
+// entries today (internal/deconflict), calls next. The core asks it to
+// decode a body, to check it against the channel it is written on, and to
+// put it in words for a forward up the escalation ladder. Bodies of a
+// registered kind are written by operators, and stopped by a suspension
+// as text is.
+type BodyKind interface {
+	// Kind is the entry kind.
+	Kind() envelope.Kind
+	// Decode parses and checks a body on a channel whose charter names
+	// book (nil if this station does not have it). The author decodes a
+	// body before it writes the entry, the receiver with the same kind
+	// and the same book (the charter names it by hash): so a receiver
+	// never refuses an entry its author accepted, which would stall the
+	// author's log.
+	Decode(p []byte, book channel.Book) (any, error)
+	// Check checks a decoded body against the channel it is written on,
+	// before the author writes it.
+	Check(body any, channel string) error
+	// Forward is the body in words for a forward up the ladder, and the
+	// language of the words ("" for several).
+	Forward(body any, book channel.Book) (text, lang string)
 }
 
-// DecodeBodyIn parses and checks the body of an entry of the given kind
-// on a channel whose charter names the codebook cb (nil if this station
-// does not have it). Coded messages, notices, reports and incident entries
-// are decoded strictly (docs/DECONFLICTION.md): a coded message with a
-// code cb lacks, or a parameter of the wrong type, is refused naming the
-// item, code and parameter.
-//
-// The author's station decodes a body with this function before it writes
-// the entry, and the receiver with the same function and the same codebook
-// (the charter names it by hash): so a receiver never refuses an entry its
-// author accepted, which would stall the author's log.
-func DecodeBodyIn(kind envelope.Kind, p []byte, cb *codebook.Codebook) (any, error) {
+// Bodies decodes entry bodies: the protocol's own kinds (text,
+// acknowledgements, agreements, suspensions, checks, reminders, key
+// changes, escalations) and the kinds registered with it. A nil *Bodies
+// decodes the protocol's own kinds only.
+type Bodies struct {
+	kinds map[envelope.Kind]BodyKind
+}
+
+// NewBodies registers kinds beyond the protocol's own. A kind the
+// protocol owns, or one given twice, is refused. The kinds may be of any
+// type that is a BodyKind, so that a package that defines kinds need not
+// import the core (deconflict.BodyKinds).
+func NewBodies[K BodyKind](kinds ...K) (*Bodies, error) {
+	b := &Bodies{kinds: map[envelope.Kind]BodyKind{}}
+	for _, k := range kinds {
+		kind := k.Kind()
+		switch {
+		case ownKind(kind):
+			return nil, fmt.Errorf("entry kind %s is the protocol's own", kind)
+		case b.kinds[kind] != nil:
+			return nil, fmt.Errorf("entry kind %s is registered twice", kind)
+		}
+		b.kinds[kind] = BodyKind(k)
+	}
+	return b, nil
+}
+
+// MustBodies is NewBodies for a fixed list: it panics on an error.
+func MustBodies[K BodyKind](kinds ...K) *Bodies {
+	b, err := NewBodies(kinds...)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// registered returns the registered kind, nil for the protocol's own and
+// for a kind nobody registered.
+func (b *Bodies) registered(kind envelope.Kind) BodyKind {
+	if b == nil {
+		return nil
+	}
+	return b.kinds[kind]
+}
+
+// ownKind reports whether the protocol itself gives kind its meaning.
+func ownKind(kind envelope.Kind) bool {
 	switch kind {
-	case envelope.Coded:
-		if cb == nil {
-			return nil, fmt.Errorf("coded message: this station does not have the channel's codebook")
-		}
-		m, err := cb.Decode(p)
-		if err != nil {
-			return nil, fmt.Errorf("coded message: %w", err)
-		}
-		return m, nil
-	case envelope.Notice:
-		return deconflict.DecodeNotice(p)
-	case envelope.Report:
-		if cb == nil {
-			return nil, fmt.Errorf("encounter report: this station does not have the channel's codebook")
-		}
-		return deconflict.DecodeReport(p, cb)
-	case envelope.Incident:
-		return deconflict.DecodeIncident(p)
+	case envelope.Text, envelope.Ack, envelope.Agreement, envelope.Suspend, envelope.Resume,
+		envelope.Check, envelope.Reminder, envelope.Key, envelope.Escalation:
+		return true
+	}
+	return false
+}
+
+// DecodeBody parses and checks the body of an entry of one of the
+// protocol's own kinds.
+func DecodeBody(kind envelope.Kind, p []byte) (any, error) {
+	return (*Bodies)(nil).Decode(kind, p, nil)
+}
+
+// Decode parses and checks the body of an entry of the given kind on a
+// channel whose charter names book (nil if this station does not have
+// it). A registered kind decodes its own bodies (BodyKind.Decode); the
+// protocol's own are decoded here, strictly where a peer's mistake could
+// matter.
+func (b *Bodies) Decode(kind envelope.Kind, p []byte, book channel.Book) (any, error) {
+	if k := b.registered(kind); k != nil {
+		return k.Decode(p, book)
+	}
+	switch kind {
 	case envelope.Text:
 		var b TextBody
 		if err := json.Unmarshal(p, &b); err != nil {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"hotline/internal/codebook"
 	"hotline/internal/envelope"
 	"hotline/internal/identity"
 	"hotline/internal/transcript"
@@ -45,7 +46,7 @@ func TestDecodeBodyRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.kind.String()+" "+tt.want, func(t *testing.T) {
-			_, err := DecodeBody(tt.kind, []byte(tt.body))
+			_, err := testBodies.Decode(tt.kind, []byte(tt.body), codebook.Default())
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("DecodeBody(%s, %s) = %v, want an error about %q", tt.kind, tt.body, err, tt.want)
 			}
@@ -94,7 +95,7 @@ func FuzzDecodeBody(f *testing.F) {
 		f.Add(uint8(s.kind), b)
 	}
 	f.Fuzz(func(t *testing.T, kind uint8, data []byte) {
-		v, err := DecodeBody(envelope.Kind(kind), data)
+		v, err := testBodies.Decode(envelope.Kind(kind), data, codebook.Default())
 		if err != nil {
 			return
 		}
@@ -102,7 +103,7 @@ func FuzzDecodeBody(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v2, err := DecodeBody(envelope.Kind(kind), again)
+		v2, err := testBodies.Decode(envelope.Kind(kind), again, codebook.Default())
 		if err != nil {
 			t.Fatalf("re-encoded body %s refused: %v", again, err)
 		}

@@ -263,14 +263,25 @@ func TestDecodeBodyDeconfliction(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.kind.String()+" "+tt.want, func(t *testing.T) {
-			_, err := DecodeBody(tt.kind, []byte(tt.body))
+			_, err := testBodies.Decode(tt.kind, []byte(tt.body), codebook.Default())
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("DecodeBody(%s, %s) = %v, want an error about %q", tt.kind, tt.body, err, tt.want)
 			}
 		})
 	}
-	if _, err := DecodeBodyIn(envelope.Coded, []byte(`{"codebook":"hotline-cues/1","items":[{"code":"MNV06"}]}`), nil); err == nil ||
+	if _, err := testBodies.Decode(envelope.Coded, []byte(`{"codebook":"hotline-cues/1","items":[{"code":"MNV06"}]}`), nil); err == nil ||
 		!strings.Contains(err.Error(), "does not have the channel's codebook") {
 		t.Errorf("a coded message on a channel without a codebook here: %v", err)
 	}
+}
+
+// testBodies are the kinds a station registers beyond the protocol's own.
+var testBodies = MustBodies(deconflict.BodyKinds()...)
+
+// testConfig gives a test's core what a station's has: the embedded
+// codebook and the deconfliction kinds.
+func testConfig(cfg Config) Config {
+	cfg.Books = []channel.Book{codebook.Default()}
+	cfg.Bodies = testBodies
+	return cfg
 }

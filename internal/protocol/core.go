@@ -27,8 +27,6 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"hotline/internal/channel"
-	"hotline/internal/codebook"
-	"hotline/internal/deconflict"
 	"hotline/internal/envelope"
 	"hotline/internal/identity"
 	"hotline/internal/record"
@@ -68,8 +66,8 @@ type Propose struct {
 	CheckEvery  time.Duration
 	CheckWindow time.Duration
 	// Codebook names the codebook of standard phrases for the channel;
-	// zero for the first the core has (Config.Codebooks).
-	Codebook codebook.Ref
+	// zero for the first the core has (Config.Books).
+	Codebook channel.BookRef
 }
 
 // Accept asks the core to accept a channel the peer proposed.
@@ -153,7 +151,7 @@ type LinkRefused struct {
 // take it, and proposals may name it. It completes at once.
 type AddCodebook struct {
 	ID   uint64
-	Book *codebook.Codebook
+	Book channel.Book
 }
 
 func (AddCodebook) event()  {}
@@ -248,9 +246,13 @@ type Config struct {
 	// sealed to an earlier HPKE key still open, and checkpoints of
 	// entries signed with an earlier key are signed with it.
 	Retired []*identity.Keys
-	// Codebooks are the codebooks of standard phrases this station has;
-	// a charter naming another is refused. Nil means the embedded one.
-	Codebooks []*codebook.Codebook
+	// Books are the codebooks of standard phrases this station has; a
+	// charter naming another is refused, and a proposal that names none
+	// takes the first.
+	Books []channel.Book
+	// Bodies decodes entry bodies: the protocol's own kinds and those a
+	// station registers (BodyKind). Nil for the protocol's own only.
+	Bodies *Bodies
 }
 
 // DefaultConfig is what a station runs with.
@@ -352,7 +354,7 @@ type heldAhead struct {
 type chanState struct {
 	rec      record.Channel
 	charter  *channel.Charter
-	codebook *codebook.Codebook // the one the charter names; nil if this station lacks it
+	codebook channel.Book // the one the charter names; nil if this station lacks it
 	mine     outLog
 	theirs   inLog
 	blocked  string // why sending on this channel is stopped, if it is
@@ -513,9 +515,6 @@ func New(cfg Config, keys *identity.Keys, snap *record.Snapshot) (*Core, error) 
 		pending:  map[uint64][]func(error){},
 		Stats:    Stats{Refused: map[string]int{}},
 	}
-	if len(c.cfg.Codebooks) == 0 {
-		c.cfg.Codebooks = []*codebook.Codebook{codebook.Default()}
-	}
 	var err error
 	if c.verifier, err = note.NewVerifier(mustVKey(keys.Name, keys.SignPublic())); err != nil {
 		return nil, err
@@ -554,7 +553,7 @@ func New(cfg Config, keys *identity.Keys, snap *record.Snapshot) (*Core, error) 
 		}
 		// A codebook this binary lacks leaves the channel without one:
 		// its coded entries are refused with that reason, the rest works.
-		cs.codebook, _ = cs.charter.FindCodebook(c.cfg.Codebooks...)
+		cs.codebook, _ = cs.charter.FindBook(c.cfg.Books...)
 		c.channels[ch.ID] = cs
 		p.channels = append(p.channels, ch.ID)
 	}
@@ -814,16 +813,16 @@ func (c *Core) addCodebook(ev AddCodebook) {
 		c.done(ev.ID, Result{}, errors.New("no codebook"))
 		return
 	}
-	for _, b := range c.cfg.Codebooks {
-		if b.Check(ev.Book.Ref()) == nil {
+	for _, b := range c.cfg.Books {
+		if b.Ref() == ev.Book.Ref() {
 			c.done(ev.ID, Result{}, nil)
 			return
 		}
 	}
-	c.cfg.Codebooks = append(slices.Clone(c.cfg.Codebooks), ev.Book)
+	c.cfg.Books = append(slices.Clone(c.cfg.Books), ev.Book)
 	for _, cs := range c.channels {
 		if cs.codebook == nil {
-			cs.codebook, _ = cs.charter.FindCodebook(ev.Book)
+			cs.codebook, _ = cs.charter.FindBook(ev.Book)
 		}
 	}
 	c.done(ev.ID, Result{}, nil)
@@ -955,7 +954,7 @@ func (c *Core) submit(ev Submit) {
 		c.done(ev.ID, Result{}, fmt.Errorf("precedence %d is not valid", ev.Precedence))
 		return
 	}
-	body, err := DecodeBodyIn(ev.Kind, ev.Body, cs.codebook)
+	body, err := c.cfg.Bodies.Decode(ev.Kind, ev.Body, cs.codebook)
 	if err == nil {
 		err = c.mayWrite(cs)
 	}
@@ -1005,14 +1004,12 @@ func (c *Core) mayAppend(cs *chanState, kind envelope.Kind, prec envelope.Preced
 			return fmt.Errorf("%s is not suspended by this station, so there is nothing to resume", cs.rec.ID)
 		}
 		return nil
-	case *TextBody, *CheckBody, *codebook.Message, *deconflict.Notice, *deconflict.Report:
+	case *TextBody, *CheckBody:
 		return c.suspendedFor(cs, prec)
-	case *deconflict.IncidentBody:
-		// An incident lives on one channel: both parties' logs of it.
-		for _, r := range []*deconflict.EntryRef{b.Incident, b.Prev} {
-			if r != nil && r.Channel != cs.rec.ID {
-				return fmt.Errorf("incident entry names %s, an entry of another channel than %s", r, cs.rec.ID)
-			}
+	}
+	if k := c.cfg.Bodies.registered(kind); k != nil {
+		if err := k.Check(body, cs.rec.ID); err != nil {
+			return err
 		}
 		return c.suspendedFor(cs, prec)
 	}
@@ -1046,10 +1043,10 @@ func (c *Core) propose(ev Propose) {
 	ch := &channel.Charter{ID: ev.Channel, Level: ev.Level, Proposer: c.keys.Name, Acceptor: ev.Peer, Deadlines: deadlines,
 		Delivery: delivery, EscalateTo: ev.EscalateTo, FlashExempt: ev.FlashExempt, LinkTest: ev.LinkTest,
 		CheckEvery: ev.CheckEvery, CheckWindow: ev.CheckWindow, Codebook: ev.Codebook}
-	if ch.Codebook == (codebook.Ref{}) {
-		ch.Codebook = c.cfg.Codebooks[0].Ref()
+	if ch.Codebook == (channel.BookRef{}) && len(c.cfg.Books) > 0 {
+		ch.Codebook = c.cfg.Books[0].Ref()
 	}
-	cb, err := ch.FindCodebook(c.cfg.Codebooks...)
+	cb, err := ch.FindBook(c.cfg.Books...)
 	if err != nil {
 		c.done(ev.ID, Result{}, err)
 		return
@@ -1091,7 +1088,7 @@ func (c *Core) accept(ev Accept) {
 		return
 	}
 	p := c.peers[cs.rec.Peer]
-	if _, err := cs.charter.FindCodebook(c.cfg.Codebooks...); err != nil {
+	if _, err := cs.charter.FindBook(c.cfg.Books...); err != nil {
 		c.done(ev.ID, Result{}, err)
 		return
 	}
@@ -1672,7 +1669,7 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		acks      []record.Ack
 		agreed    *channel.Charter
 		// agreedBook is the codebook a proposal names.
-		agreedBook *codebook.Codebook
+		agreedBook channel.Book
 		// The peer's key chain and this log's key positions as this frame
 		// leaves them; kept only if the whole frame is accepted.
 		chain    = p.chain
@@ -1755,11 +1752,13 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		if err == nil {
 			// Before the channel exists here (its proposal), only an
 			// agreement is taken; any other kind is refused below.
-			cb := c.cfg.Codebooks[0]
+			var cb channel.Book
 			if cs != nil {
 				cb = cs.codebook
+			} else if len(c.cfg.Books) > 0 {
+				cb = c.cfg.Books[0]
 			}
-			decoded, err = DecodeBodyIn(e.Kind, body, cb)
+			decoded, err = c.cfg.Bodies.Decode(e.Kind, body, cb)
 		}
 		if err != nil {
 			c.reject(p, conn, "bad body", f.Channel, "entries from %s refused: %s: %v", name, e.ID(), err)
@@ -1779,7 +1778,7 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 					err = fmt.Errorf("charter is for %s between %s and %s", agreed.ID, agreed.Proposer, agreed.Acceptor)
 				}
 				if err == nil {
-					agreedBook, err = agreed.FindCodebook(c.cfg.Codebooks...)
+					agreedBook, err = agreed.FindBook(c.cfg.Books...)
 				}
 			} else if cs.rec.State == record.ProposedOut && transcript.SameBody([]byte(b.Charter), cs.charter.Text) {
 				agreed, err = channel.Parse([]byte(b.Charter), c.own[seqAt(cs.mine.keys, 1)].verifier, chain[seq].verifier)

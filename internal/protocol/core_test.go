@@ -253,7 +253,7 @@ func newSimNode(t *testing.T, name string) *simNode {
 		t.Fatal(err)
 	}
 	n := &simNode{name: name, keys: k, card: c, disk: newMemStore(), done: map[uint64]Done{}}
-	n.core, err = New(Config{MaxBatch: 8, MaxBatchBytes: 64 << 10, Window: 32}, k, n.disk.snapshot(name))
+	n.core, err = New(testConfig(Config{MaxBatch: 8, MaxBatchBytes: 64 << 10, Window: 32}), k, n.disk.snapshot(name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,7 +411,7 @@ func (s *sim) crash(n *simNode) {
 			}
 		}
 	}
-	core, err := New(Config{MaxBatch: 8, MaxBatchBytes: 64 << 10, Window: 32, Retired: n.retired}, n.keys, n.disk.snapshot(n.name))
+	core, err := New(testConfig(Config{MaxBatch: 8, MaxBatchBytes: 64 << 10, Window: 32, Retired: n.retired}), n.keys, n.disk.snapshot(n.name))
 	if err != nil {
 		s.t.Fatalf("%s does not restart from its disk: %v", n.name, err)
 	}

@@ -18,8 +18,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"hotline/internal/codebook"
-	"hotline/internal/deconflict"
 	"hotline/internal/envelope"
 	"hotline/internal/record"
 )
@@ -195,20 +193,16 @@ func (c *Core) await(cs *chanState, e *record.Entry, step int) {
 		return
 	}
 	w := &waiting{kind: e.Kind, prec: e.Precedence, at: e.StoredAt, step: step}
-	if b, err := DecodeBodyIn(e.Kind, e.Body, cs.codebook); err == nil {
+	if b, err := c.cfg.Bodies.Decode(e.Kind, e.Body, cs.codebook); err == nil {
+		if k := c.cfg.Bodies.registered(e.Kind); k != nil {
+			// A forward carries text: the body in words (a coded
+			// message's phrases in every language of the codebook).
+			text, lang := k.Forward(b, cs.codebook)
+			w.text, w.lang = clip(text, MaxText), lang
+		}
 		switch b := b.(type) {
 		case *TextBody:
 			w.text, w.lang = b.Text, b.Lang
-		case *codebook.Message:
-			// A forward carries text: the phrases in every language of the
-			// codebook, rendered from the codes here.
-			w.text, w.lang = clip(deconflict.MessageText(cs.codebook, b), MaxText), ""
-		case *deconflict.Notice:
-			w.text, w.lang = clip(b.Summary("en"), MaxText), "en"
-		case *deconflict.Report:
-			w.text, w.lang = clip(b.Summary("en"), MaxText), "en"
-		case *deconflict.IncidentBody:
-			w.text, w.lang = clip(b.Summary("en"), MaxText), "en"
 		case *CheckBody:
 			w.window, _ = time.ParseDuration(b.Window)
 		case *EscalationBody:

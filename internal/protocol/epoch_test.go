@@ -180,7 +180,7 @@ func TestKeyEpochRestored(t *testing.T) {
 	if len(snap.EpochEntries) != 2 {
 		t.Fatalf("%d epoch entries in the snapshot, want 2 (ops and leaders)", len(snap.EpochEntries))
 	}
-	core, err := New(Config{MaxBatch: 8, MaxBatchBytes: 64 << 10, Window: 32}, b.keys, snap)
+	core, err := New(testConfig(Config{MaxBatch: 8, MaxBatchBytes: 64 << 10, Window: 32}), b.keys, snap)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func TestKeyEpochRestored(t *testing.T) {
 	lost := snap.EpochEntries[0].ID()
 	snap.EpochEntries = snap.EpochEntries[1:]
 	kept := snap.EpochEntries[0].Channel // the other channel keeps its own
-	core, err = New(Config{MaxBatch: 8, MaxBatchBytes: 64 << 10, Window: 32}, b.keys, snap)
+	core, err = New(testConfig(Config{MaxBatch: 8, MaxBatchBytes: 64 << 10, Window: 32}), b.keys, snap)
 	if err != nil {
 		t.Fatalf("a core does not start without a stored epoch entry: %v", err)
 	}

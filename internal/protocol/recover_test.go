@@ -39,7 +39,7 @@ func TestRestoredStationRecovers(t *testing.T) {
 		}
 	}
 	a.disk, a.unsynced = backup, nil
-	core, err := New(Config{MaxBatch: 8, MaxBatchBytes: 64 << 10, Window: 32, Restored: true}, a.keys, backup.snapshot("ALPHA"))
+	core, err := New(testConfig(Config{MaxBatch: 8, MaxBatchBytes: 64 << 10, Window: 32, Restored: true}), a.keys, backup.snapshot("ALPHA"))
 	if err != nil {
 		t.Fatal(err)
 	}

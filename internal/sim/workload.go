@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"hotline/internal/channel"
+	"hotline/internal/codebook"
+	"hotline/internal/deconflict"
 	"hotline/internal/envelope"
 	"hotline/internal/identity"
 	"hotline/internal/protocol"
@@ -41,6 +43,10 @@ func (w *World) setup() {
 		// limit are exercised.
 		w.coreCfg = protocol.Config{MaxBatch: 8, MaxBatchBytes: 64 << 10, Window: 32}
 	}
+	// What a station's core has: the embedded codebook and the
+	// deconfliction kinds.
+	w.coreCfg.Books = []channel.Book{codebook.Default()}
+	w.coreCfg.Bodies = protocol.MustBodies(deconflict.BodyKinds()...)
 	relayKeys, err := identity.NewKeys("RELAY")
 	if err != nil {
 		w.violate("setup", "relay keys: %v", err)

@@ -7,7 +7,9 @@ import (
 	"slices"
 	"time"
 
+	"hotline/internal/channel"
 	"hotline/internal/codebook"
+	"hotline/internal/deconflict"
 	"hotline/internal/protocol"
 	"hotline/internal/store"
 )
@@ -71,6 +73,20 @@ func extendOne(books []*codebook.Codebook, file []byte) (*codebook.Codebook, err
 
 // codebooks are the codebooks this station has, the embedded one first
 // (the core has the same).
+// bodies decodes the bodies a station carries: the protocol's own kinds
+// and those of deconfliction (coded messages, notices, reports, incident
+// entries).
+var bodies = protocol.MustBodies(deconflict.BodyKinds()...)
+
+// book is cb as the core sees it: nil when the station lacks the
+// charter's codebook (a nil *Codebook in a channel.Book would not be).
+func book(cb *codebook.Codebook) channel.Book {
+	if cb == nil {
+		return nil
+	}
+	return cb
+}
+
 func (s *Station) codebooks() []*codebook.Codebook {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -175,7 +175,7 @@ func (s *Station) channelBook(ctx context.Context, id string) (*record.Channel, 
 		if err != nil {
 			return nil, nil, err
 		}
-		cb, err := ch.FindCodebook(s.codebooks()...)
+		cb, err := codebook.Find(ch, s.codebooks()...)
 		if err != nil {
 			return nil, nil, badRequest("%v", err)
 		}

@@ -589,7 +589,7 @@ func (s *Station) views(ctx context.Context, ms []store.Message) ([]MessageView,
 	for _, c := range stored {
 		if ch, err := channel.ParseUnverified(c.Charter); err == nil {
 			charters[c.ID] = ch
-			books[c.ID], _ = ch.FindCodebook(s.codebooks()...)
+			books[c.ID], _ = codebook.Find(ch, s.codebooks()...)
 		}
 	}
 	// The core knows of a receipt as soon as it has checked it; the store
@@ -614,7 +614,7 @@ func (s *Station) views(ctx context.Context, ms []store.Message) ([]MessageView,
 				m.Kind = envelope.Text
 			}
 		}
-		body, err := protocol.DecodeBodyIn(m.Kind, m.Body, books[m.Channel])
+		body, err := bodies.Decode(m.Kind, m.Body, book(books[m.Channel]))
 		if err != nil && books[m.Channel] == nil && (m.Kind == envelope.Coded || m.Kind == envelope.Report) {
 			// Stored under a codebook this binary lacks: shown, not rendered.
 			body, err = nil, nil

@@ -182,7 +182,10 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 		return nil, err
 	}
 	cfgCore := protocol.DefaultConfig
-	cfgCore.Codebooks = books
+	for _, b := range books {
+		cfgCore.Books = append(cfgCore.Books, b)
+	}
+	cfgCore.Bodies = bodies
 	cfgCore.Retired = retired
 	_, err = os.Stat(filepath.Join(dir, RestoredFile))
 	cfgCore.Restored = err == nil

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"hotline/internal/channel"
+	"hotline/internal/codebook"
 	"hotline/internal/envelope"
 	"hotline/internal/identity"
 	"hotline/internal/transcript"
@@ -75,7 +76,7 @@ func newBundleFixture() (*bundleFixture, error) {
 	}
 	alpha, bravo := fx.Stations["alpha"], fx.Stations["bravo"]
 
-	ch := &channel.Charter{ID: fx.Channel, Level: channel.Minister, Proposer: "alpha", Acceptor: "bravo"}
+	ch := &channel.Charter{ID: fx.Channel, Level: channel.Minister, Proposer: "alpha", Acceptor: "bravo", Codebook: codebook.Default().Ref()}
 	if err := channel.Propose(ch, alpha.Keys.Signer()); err != nil {
 		return nil, err
 	}
@@ -360,7 +361,7 @@ func TestVerifyVariants(t *testing.T) {
 		{"no charter", func(t *testing.T, b *transcript.Bundle) { b.Charter = "" }, "charter", nil},
 		{"bundle for another channel", func(t *testing.T, b *transcript.Bundle) { b.Channel = "red-blue.2" }, "charter is for red-blue.1", nil},
 		{"charter, signed by both, names a third station", func(t *testing.T, b *transcript.Bundle) {
-			ch := &channel.Charter{ID: fx.Channel, Level: channel.Minister, Proposer: "alpha", Acceptor: "charlie"}
+			ch := &channel.Charter{ID: fx.Channel, Level: channel.Minister, Proposer: "alpha", Acceptor: "charlie", Codebook: codebook.Default().Ref()}
 			if err := channel.Propose(ch, alpha.Keys.Signer()); err != nil {
 				t.Fatal(err)
 			}
