@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"hotline/internal/afteraction"
+	"hotline/internal/home"
 	"os"
 	"slices"
 	"strconv"
@@ -709,7 +710,7 @@ func cmdIncidentReport(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := writeFileAtomic(*out, page); err != nil {
+		if err := home.WriteFile(*out, page, 0o644); err != nil {
 			return err
 		}
 		fmt.Printf("wrote %s: incident %s, %d entries, %d with proofs of inclusion\n", *out, *id, len(rep.Entries), rep.Proven())

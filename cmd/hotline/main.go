@@ -32,6 +32,7 @@ import (
 	"hotline/internal/console"
 	"hotline/internal/deconflict"
 	"hotline/internal/demo"
+	"hotline/internal/home"
 	"hotline/internal/identity"
 	"hotline/internal/record"
 	"hotline/internal/relay"
@@ -605,7 +606,7 @@ func cmdBundleExport(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := writeFileAtomic(*out, append(data, '\n')); err != nil {
+		if err := home.WriteFile(*out, append(data, '\n'), 0o644); err != nil {
 			return fmt.Errorf("bundle export: %w", err)
 		}
 		if *f.json {
@@ -645,30 +646,6 @@ func cmdBundleImport(ctx context.Context, args []string) error {
 		}
 		return nil
 	})
-}
-
-// writeFileAtomic writes a file by renaming a synced temporary one.
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 func cmdChannelList(ctx context.Context, args []string) error {
@@ -776,12 +753,9 @@ func runStation(ctx context.Context, dir string, log *slog.Logger) error {
 	go func() {
 		errs <- api.Serve(ctx, st.Cfg.APIListen, mux, tc, func(a net.Addr) {
 			st.Log.Info("API listening", "addr", a.String(), "https", tc != nil)
-			// Written aside and renamed, so that a reader never finds it
-			// empty (the CLI and tests look for it while it is written).
-			tmp := filepath.Join(dir, api.AddrFile+".tmp")
-			if err := os.WriteFile(tmp, []byte(a.String()+"\n"), 0o600); err != nil {
-				errs <- err
-			} else if err := os.Rename(tmp, filepath.Join(dir, api.AddrFile)); err != nil {
+			// Written whole, so that a reader never finds it empty (the
+			// CLI and tests look for it while it is written).
+			if err := home.WriteFile(filepath.Join(dir, api.AddrFile), []byte(a.String()+"\n"), 0o600); err != nil {
 				errs <- err
 			}
 		})
@@ -1187,11 +1161,7 @@ func cmdExport(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		tmp := *out + ".tmp"
-		if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
-			return err
-		}
-		if err := os.Rename(tmp, *out); err != nil {
+		if err := home.WriteFile(*out, append(data, '\n'), 0o644); err != nil {
 			return err
 		}
 		fmt.Printf("wrote %s: channel %s, %d + %d entries\n", *out, b.Channel, len(b.Logs[0].Entries), len(b.Logs[1].Entries))

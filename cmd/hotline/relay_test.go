@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"hotline/internal/identity"
+	"hotline/internal/home"
 	"hotline/internal/link"
 	"hotline/internal/relay"
 )
@@ -76,7 +76,7 @@ func TestRelayVerbs(t *testing.T) {
 	}()
 
 	// A station deposits mail for itself through it.
-	keys, err := identity.LoadKeys(filepath.Join(usa, "keys"))
+	keys, err := home.LoadKeys(filepath.Join(usa, "keys"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"hotline/internal/envelope"
+	"hotline/internal/home"
 	"hotline/internal/identity"
 	"hotline/internal/protocol"
 	"hotline/internal/record"
@@ -208,10 +209,10 @@ func newFiller(b *testing.B, p *Pair) *filler {
 	b.Helper()
 	f := &filler{b: b, rng: rand.New(rand.NewPCG(1, 2)), clock: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	var err error
-	if f.usa, err = identity.LoadKeys(filepath.Join(p.A.Dir, "keys")); err != nil {
+	if f.usa, err = home.LoadKeys(filepath.Join(p.A.Dir, "keys")); err != nil {
 		b.Fatal(err)
 	}
-	if f.chn, err = identity.LoadKeys(filepath.Join(p.B.Dir, "keys")); err != nil {
+	if f.chn, err = home.LoadKeys(filepath.Join(p.B.Dir, "keys")); err != nil {
 		b.Fatal(err)
 	}
 	for _, x := range []struct {

@@ -18,8 +18,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -33,9 +31,8 @@ var KEM = hpke.MLKEM768X25519()
 
 // Errors a caller can test for.
 var (
-	ErrKeyPermissions = errors.New("key file is readable by others")
-	ErrBadCard        = errors.New("station card is not valid")
-	ErrFingerprint    = errors.New("fingerprint does not match the card")
+	ErrBadCard     = errors.New("station card is not valid")
+	ErrFingerprint = errors.New("fingerprint does not match the card")
 )
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
@@ -73,80 +70,33 @@ func NewKeys(name string) (*Keys, error) {
 	return &Keys{Name: name, Sign: sk, KEM: kk}, nil
 }
 
-const (
-	signKeyFile = "signing.key"
-	kemKeyFile  = "kem.key"
-)
-
-// Save writes the keys into dir with owner-only permissions. It refuses to
-// overwrite existing keys.
-func (k *Keys) Save(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
+// Files encodes the keys as the two key files hold them: the signing key
+// (the station's name and the Ed25519 seed) and the HPKE key. Writing and
+// reading them is internal/home's.
+func (k *Keys) Files() (sign, kem []byte, err error) {
 	kemBytes, err := k.KEM.Bytes()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	files := map[string]string{
-		signKeyFile: k.Name + "\n" + base64.StdEncoding.EncodeToString(k.Sign.Seed()) + "\n",
-		kemKeyFile:  base64.StdEncoding.EncodeToString(kemBytes) + "\n",
-	}
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return fmt.Errorf("writing key: %w", err)
-		}
-		if _, err := f.WriteString(content); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return err
-		}
-	}
-	return nil
+	sign = []byte(k.Name + "\n" + base64.StdEncoding.EncodeToString(k.Sign.Seed()) + "\n")
+	kem = []byte(base64.StdEncoding.EncodeToString(kemBytes) + "\n")
+	return sign, kem, nil
 }
 
-// readPrivate reads a key file, refusing one that group or others can read.
-func readPrivate(p string) ([]byte, error) {
-	fi, err := os.Stat(p)
-	if err != nil {
-		return nil, fmt.Errorf("reading key: %w", err)
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("%w: %s has mode %04o; run chmod 600 %s", ErrKeyPermissions, p, perm, p)
-	}
-	return os.ReadFile(p)
-}
-
-// LoadKeys reads keys saved by Save.
-func LoadKeys(dir string) (*Keys, error) {
-	sb, err := readPrivate(filepath.Join(dir, signKeyFile))
-	if err != nil {
-		return nil, err
-	}
-	kb, err := readPrivate(filepath.Join(dir, kemKeyFile))
-	if err != nil {
-		return nil, err
-	}
-	name, seedB64, _ := strings.Cut(strings.TrimSpace(string(sb)), "\n")
+// ParseKeys decodes what Files encodes.
+func ParseKeys(sign, kem []byte) (*Keys, error) {
+	name, seedB64, _ := strings.Cut(strings.TrimSpace(string(sign)), "\n")
 	seed, err := base64.StdEncoding.DecodeString(strings.TrimSpace(seedB64))
 	if err != nil || len(seed) != ed25519.SeedSize || CheckName("station name", name) != nil {
-		return nil, fmt.Errorf("%s: malformed signing key file", filepath.Join(dir, signKeyFile))
+		return nil, fmt.Errorf("malformed signing key file")
 	}
-	kemBytes, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(kb)))
+	kemBytes, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(kem)))
 	if err != nil {
-		return nil, fmt.Errorf("%s: malformed HPKE key file", filepath.Join(dir, kemKeyFile))
+		return nil, fmt.Errorf("malformed HPKE key file")
 	}
 	kk, err := KEM.NewPrivateKey(kemBytes)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", filepath.Join(dir, kemKeyFile), err)
+		return nil, fmt.Errorf("HPKE key file: %v", err)
 	}
 	return &Keys{Name: name, Sign: ed25519.NewKeyFromSeed(seed), KEM: kk}, nil
 }

@@ -40,9 +40,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
+	"hotline/internal/home"
 	"hotline/internal/identity"
 )
 
@@ -265,7 +265,7 @@ func Init(ctx context.Context, o InitOptions) (*identity.Card, error) {
 		return nil, err
 	}
 	written = append(written, filepath.Join(o.Dir, "keys"))
-	if err := keys.Save(filepath.Join(o.Dir, "keys")); err != nil {
+	if err := home.SaveKeys(filepath.Join(o.Dir, "keys"), keys); err != nil {
 		return nil, err
 	}
 	cj, _ := json.MarshalIndent(cfg, "", "  ")
@@ -278,7 +278,7 @@ func Init(ctx context.Context, o InitOptions) (*identity.Card, error) {
 		{"config.json", append(cj, '\n'), 0o600}, // last: its presence marks a complete relay
 	} {
 		written = append(written, filepath.Join(o.Dir, f.name))
-		if err := writeFileSync(filepath.Join(o.Dir, f.name), f.data, f.mode); err != nil {
+		if err := home.WriteFile(filepath.Join(o.Dir, f.name), f.data, f.mode); err != nil {
 			return nil, err
 		}
 	}
@@ -286,47 +286,10 @@ func Init(ctx context.Context, o InitOptions) (*identity.Card, error) {
 	return card, nil
 }
 
-func writeFileSync(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
 const dbFile = "relay.db"
 
 // ErrLocked means another process runs the relay in that directory.
 var ErrLocked = errors.New("relay is in use by another process")
-
-// lockDir takes an exclusive, non-blocking lock on the relay directory.
-// The kernel drops it when the process dies, however it dies.
-func lockDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, ErrLocked
-		}
-		return nil, err
-	}
-	return f, nil
-}
 
 // loadDir reads and checks a relay directory: config, keys, card.
 func loadDir(dir string) (*Config, *identity.Keys, *identity.Card, error) {
@@ -334,7 +297,7 @@ func loadDir(dir string) (*Config, *identity.Keys, *identity.Card, error) {
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	keys, err := identity.LoadKeys(filepath.Join(dir, "keys"))
+	keys, err := home.LoadKeys(filepath.Join(dir, "keys"))
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"hotline/internal/home"
 	"hotline/internal/identity"
 	"hotline/internal/link"
 	"hotline/internal/relay"
@@ -481,7 +482,7 @@ func TestLockedAndKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := relay.Open(t.Context(), r.dir, relay.Options{Log: quiet()})
-	if !errors.Is(err, identity.ErrKeyPermissions) || !strings.Contains(err.Error(), "chmod 600") {
+	if !errors.Is(err, home.ErrKeyPermissions) || !strings.Contains(err.Error(), "chmod 600") {
 		t.Errorf("Open with a readable key = %v", err)
 	}
 }

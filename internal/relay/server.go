@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"hotline/internal/home"
 	"hotline/internal/identity"
 	"hotline/internal/link"
 )
@@ -101,7 +102,7 @@ func Open(ctx context.Context, dir string, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	lock, err := lockDir(dir)
+	lock, err := home.Lock(dir, ErrLocked)
 	if err != nil {
 		return nil, err
 	}

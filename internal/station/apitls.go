@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hotline/internal/home"
 	"net"
 	"path/filepath"
 )
@@ -97,7 +98,7 @@ func SetAPITLS(dir, cert, key string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	lock, err := lockDir(dir)
+	lock, err := home.Lock(dir, ErrLocked)
 	if errors.Is(err, ErrLocked) {
 		return nil, fmt.Errorf("%s: %w: stop hotline run first; HTTPS is set when it starts", dir, err)
 	}
@@ -112,5 +113,5 @@ func SetAPITLS(dir, cert, key string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return cfg, writeFileSync(filepath.Join(dir, "config.json"), append(data, '\n'), 0o600)
+	return cfg, home.WriteFile(filepath.Join(dir, "config.json"), append(data, '\n'), 0o600)
 }

@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"hotline/internal/home"
 	"hotline/internal/identity"
 	"hotline/internal/store/sqlite"
 )
@@ -122,7 +123,7 @@ func Backup(ctx context.Context, dir, out string) error {
 		f.Close()
 		return err
 	}
-	keys, err := identity.LoadKeys(filepath.Join(dir, "keys"))
+	keys, err := home.LoadKeys(filepath.Join(dir, "keys"))
 	if err != nil {
 		f.Close()
 		return err
@@ -270,7 +271,7 @@ func restore(ctx context.Context, dir string, r io.Reader) (err error) {
 	if err != nil {
 		return err
 	}
-	keys, err := identity.LoadKeys(filepath.Join(dir, "keys"))
+	keys, err := home.LoadKeys(filepath.Join(dir, "keys"))
 	if err != nil {
 		return err
 	}
@@ -288,7 +289,7 @@ func restore(ctx context.Context, dir string, r io.Reader) (err error) {
 	if cfg.Store != "sqlite:hotline.db" {
 		cfg.Store = "sqlite:hotline.db"
 		cj, _ := json.MarshalIndent(cfg, "", "  ")
-		if err := writeFileSync(filepath.Join(dir, "config.json"), append(cj, '\n'), 0o600); err != nil {
+		if err := home.WriteFile(filepath.Join(dir, "config.json"), append(cj, '\n'), 0o600); err != nil {
 			return err
 		}
 	}
@@ -303,7 +304,7 @@ func restore(ctx context.Context, dir string, r io.Reader) (err error) {
 	if err := st.Close(); err != nil {
 		return err
 	}
-	return writeFileSync(filepath.Join(dir, RestoredFile), []byte("restored from a backup: held until each channel's peer has said what it holds\n"), 0o600)
+	return home.WriteFile(filepath.Join(dir, RestoredFile), []byte("restored from a backup: held until each channel's peer has said what it holds\n"), 0o600)
 }
 
 // ManifestFile is the last file of a backup: a note signed by the

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"hotline/internal/home"
 	"hotline/internal/identity"
 	"hotline/internal/station"
 )
@@ -173,7 +174,7 @@ func TestRestoreRefusesAnotherStation(t *testing.T) {
 
 	// Every file of the other station's backup, with a manifest of them
 	// signed by this station's key (which the backup also holds).
-	keys, err := identity.LoadKeys(filepath.Join(otherDir, "keys"))
+	keys, err := home.LoadKeys(filepath.Join(otherDir, "keys"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +194,7 @@ func TestRestoreRefusesAnotherStation(t *testing.T) {
 	if err := station.Restore(context.Background(), aKeys, bytes.NewReader(a)); err != nil {
 		t.Fatal(err)
 	}
-	ka, err := identity.LoadKeys(filepath.Join(aKeys, "keys"))
+	ka, err := home.LoadKeys(filepath.Join(aKeys, "keys"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"hotline/internal/home"
 	"hotline/internal/identity"
 	"hotline/internal/link"
 )
@@ -80,7 +81,7 @@ func Doctor(ctx context.Context, dir string, o DoctorOptions) []Diagnosis {
 		}
 	}
 
-	keys, kerr := identity.LoadKeys(filepath.Join(dir, "keys"))
+	keys, kerr := home.LoadKeys(filepath.Join(dir, "keys"))
 	card, cerr := ReadCard(dir)
 	switch {
 	case kerr != nil:
@@ -118,7 +119,7 @@ func Doctor(ctx context.Context, dir string, o DoctorOptions) []Diagnosis {
 	}
 
 	running := false
-	if l, err := lockDir(dir); errors.Is(err, ErrLocked) {
+	if l, err := home.Lock(dir, ErrLocked); errors.Is(err, ErrLocked) {
 		running = true
 	} else if err == nil {
 		l.Close()

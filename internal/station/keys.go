@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"hotline/internal/home"
 	"hotline/internal/identity"
 	"hotline/internal/link"
 	"hotline/internal/protocol"
@@ -110,7 +111,7 @@ func (s *Station) RotateKeys(ctx context.Context, r KeyRequest) (*RotationView, 
 	if err := os.RemoveAll(next); err != nil {
 		return nil, err
 	}
-	if err := nk.Save(next); err != nil {
+	if err := home.SaveKeys(next, nk); err != nil {
 		return nil, err
 	}
 	by := r.By
@@ -216,7 +217,7 @@ func swapKeys(dir string, seq int, card *identity.Card) error {
 	if err := os.Remove(next); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	return writeFileSync(filepath.Join(dir, "card"), card.Text, 0o644)
+	return home.WriteFile(filepath.Join(dir, "card"), card.Text, 0o644)
 }
 
 func syncDir(d string) error {
@@ -259,7 +260,7 @@ func finishKeys(dir, name string, snap *record.Snapshot) (*identity.Keys, []*ide
 			return nil, nil, err
 		}
 	}
-	keys, err := identity.LoadKeys(kdir)
+	keys, err := home.LoadKeys(kdir)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -268,7 +269,7 @@ func finishKeys(dir, name string, snap *record.Snapshot) (*identity.Keys, []*ide
 			return nil, nil, fmt.Errorf("the keys in %s are not this station's current keys (fingerprint %s in the store)", kdir, last.Fingerprint())
 		}
 		if data, err := os.ReadFile(filepath.Join(dir, "card")); err != nil || !bytes.Equal(data, last.Text) {
-			if err := writeFileSync(filepath.Join(dir, "card"), last.Text, 0o644); err != nil {
+			if err := home.WriteFile(filepath.Join(dir, "card"), last.Text, 0o644); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -279,7 +280,7 @@ func finishKeys(dir, name string, snap *record.Snapshot) (*identity.Keys, []*ide
 		return nil, nil, err
 	}
 	for _, d := range des {
-		k, err := identity.LoadKeys(filepath.Join(kdir, "retired", d.Name()))
+		k, err := home.LoadKeys(filepath.Join(kdir, "retired", d.Name()))
 		if err != nil {
 			return nil, nil, fmt.Errorf("retired keys: %w", err)
 		}
@@ -292,7 +293,7 @@ func finishKeys(dir, name string, snap *record.Snapshot) (*identity.Keys, []*ide
 // key file there that is card's (the other may have been moved already).
 func nextHolds(next string, card *identity.Card) bool {
 	held := false
-	if nk, err := identity.LoadKeys(next); err == nil {
+	if nk, err := home.LoadKeys(next); err == nil {
 		return nk.SignPublic().Equal(card.SignKey) && bytes.Equal(nk.KEM.PublicKey().Bytes(), card.KEMKey)
 	}
 	if data, err := os.ReadFile(filepath.Join(next, "signing.key")); err == nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"hotline/internal/home"
 	"hotline/internal/identity"
 	"hotline/internal/relay"
 	"hotline/internal/station"
@@ -223,7 +224,7 @@ func TestKeyRotationTwoStations(t *testing.T) {
 	}
 	f.Close()
 	for _, seq := range []string{"0", "1"} {
-		if _, err := identity.LoadKeys(filepath.Join(restored, "keys", "retired", seq)); err != nil {
+		if _, err := home.LoadKeys(filepath.Join(restored, "keys", "retired", seq)); err != nil {
 			t.Errorf("restored retired key %s: %v", seq, err)
 		}
 	}
@@ -478,7 +479,7 @@ func TestKeyChangeInterrupted(t *testing.T) {
 			if _, err := os.Stat(next); !os.IsNotExist(err) {
 				t.Errorf("keys/next is still there: %v", err)
 			}
-			if old, err := identity.LoadKeys(ret); err != nil || card0.Fingerprint() != identity.Fingerprint(old.SignPublic(), old.KEM.PublicKey().Bytes()) {
+			if old, err := home.LoadKeys(ret); err != nil || card0.Fingerprint() != identity.Fingerprint(old.SignPublic(), old.KEM.PublicKey().Bytes()) {
 				t.Errorf("the old keys are not in keys/retired/0: %v", err)
 			}
 		})
@@ -486,7 +487,7 @@ func TestKeyChangeInterrupted(t *testing.T) {
 	t.Run("not recorded", func(t *testing.T) {
 		dir, card0 := initStation(t, "USA", freeAddr(t))
 		nk, _ := identity.NewKeys("USA")
-		if err := nk.Save(filepath.Join(dir, "keys", "next")); err != nil {
+		if err := home.SaveKeys(filepath.Join(dir, "keys", "next"), nk); err != nil {
 			t.Fatal(err)
 		}
 		st := openStation(t, dir)

@@ -16,6 +16,7 @@ import (
 
 	"hotline/internal/codebook"
 	"hotline/internal/envelope"
+	"hotline/internal/home"
 	"hotline/internal/identity"
 	"hotline/internal/protocol"
 	"hotline/internal/record"
@@ -123,14 +124,14 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 	// anything else), unless a key change was interrupted: finishKeys
 	// then completes it from what the store says.
 	if _, err := os.Stat(filepath.Join(dir, "keys", "next")); err != nil {
-		if _, err := identity.LoadKeys(filepath.Join(dir, "keys")); err != nil {
+		if _, err := home.LoadKeys(filepath.Join(dir, "keys")); err != nil {
 			return nil, err
 		}
 	}
 	if log == nil {
 		log = Logger()
 	}
-	lock, err := lockDir(dir)
+	lock, err := home.Lock(dir, ErrLocked)
 	if err != nil {
 		return nil, err
 	}

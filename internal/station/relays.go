@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"hotline/internal/home"
 	"hotline/internal/identity"
 	"hotline/internal/link"
 	"hotline/internal/protocol"
@@ -435,12 +436,12 @@ func AddRelay(ctx context.Context, dir string, relayCard []byte, fingerprint str
 	if len(rc.Endpoints) == 0 {
 		return nil, badRequest("the card of relay %s lists no endpoint", rc.Name)
 	}
-	lock, err := lockDir(dir)
+	lock, err := home.Lock(dir, ErrLocked)
 	if err != nil {
 		return nil, err
 	}
 	defer lock.Close()
-	keys, err := identity.LoadKeys(filepath.Join(dir, "keys"))
+	keys, err := home.LoadKeys(filepath.Join(dir, "keys"))
 	if err != nil {
 		return nil, err
 	}
@@ -465,7 +466,7 @@ func AddRelay(ctx context.Context, dir string, relayCard []byte, fingerprint str
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileSync(filepath.Join(dir, "card"), card.Text, 0o644); err != nil {
+	if err := home.WriteFile(filepath.Join(dir, "card"), card.Text, 0o644); err != nil {
 		return nil, err
 	}
 	return card, nil

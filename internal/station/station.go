@@ -28,9 +28,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
+	"hotline/internal/home"
 	"hotline/internal/identity"
 	"hotline/internal/store"
 	"hotline/internal/store/postgres"
@@ -175,7 +175,7 @@ func Init(ctx context.Context, o InitOptions) (*identity.Card, error) {
 		return nil, err
 	}
 	written = append(written, filepath.Join(o.Dir, "keys"))
-	if err := keys.Save(filepath.Join(o.Dir, "keys")); err != nil {
+	if err := home.SaveKeys(filepath.Join(o.Dir, "keys"), keys); err != nil {
 		return nil, err
 	}
 	cfg := Config{Name: o.Name, Party: o.Party, PeerListen: o.PeerListen, APIListen: o.APIListen, Endpoints: o.Endpoints, Store: o.Store,
@@ -194,32 +194,12 @@ func Init(ctx context.Context, o InitOptions) (*identity.Card, error) {
 	}
 	for _, f := range files {
 		written = append(written, filepath.Join(o.Dir, f.name))
-		if err := writeFileSync(filepath.Join(o.Dir, f.name), f.data, f.mode); err != nil {
+		if err := home.WriteFile(filepath.Join(o.Dir, f.name), f.data, f.mode); err != nil {
 			return nil, err
 		}
 	}
 	ok = true
 	return card, nil
-}
-
-func writeFileSync(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 func openStore(ctx context.Context, dir, spec string) (store.Store, error) {
@@ -289,23 +269,6 @@ func ReadToken(dir string) (string, error) {
 		return "", err
 	}
 	return strings.TrimSpace(string(data)), nil
-}
-
-// lockDir takes an exclusive, non-blocking lock on the station directory.
-// The kernel drops it when the process dies, however it dies.
-func lockDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, ErrLocked
-		}
-		return nil, err
-	}
-	return f, nil
 }
 
 // Logger is the default logger: text to stderr.

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"hotline/internal/identity"
+	"hotline/internal/home"
 	"hotline/internal/link"
 	"hotline/internal/protocol"
 )
@@ -40,7 +40,7 @@ func TestProtocolVersionRefused(t *testing.T) {
 	if _, err := usa.AddPeer(ctx, chnCard.Text, chnCard.Fingerprint()); err != nil {
 		t.Fatal(err)
 	}
-	chnKeys, err := identity.LoadKeys(filepath.Join(chnDir, "keys"))
+	chnKeys, err := home.LoadKeys(filepath.Join(chnDir, "keys"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,85 @@
+package home_test
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"hotline/internal/home"
+)
+
+var errBusy = errors.New("in use")
+
+// TestLock: a second lock on the same directory is refused with the
+// caller's error, from this process or another, and a lock released (or
+// its process gone) can be taken again.
+func TestLock(t *testing.T) {
+	dir := t.TempDir()
+	l, err := home.Lock(dir, errBusy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := home.Lock(dir, errBusy); !errors.Is(err, errBusy) {
+		t.Fatalf("second Lock = %v, want the busy error", err)
+	}
+	// flock(1) from util-linux, if present, is another process.
+	if flock, err := exec.LookPath("flock"); err == nil {
+		out, err := exec.Command(flock, "-n", filepath.Join(dir, "lock"), "true").CombinedOutput()
+		if err == nil {
+			t.Errorf("another process took the lock while held: %s", out)
+		}
+	}
+	l.Close()
+	l, err = home.Lock(dir, errBusy)
+	if err != nil {
+		t.Fatalf("Lock after release = %v", err)
+	}
+	l.Close()
+	if _, err := home.Lock(filepath.Join(dir, "missing"), errBusy); err == nil || errors.Is(err, errBusy) {
+		t.Fatalf("Lock of a missing directory = %v, want the open error", err)
+	}
+}
+
+// TestWriteFile: the file holds exactly the new bytes with the mode given,
+// no temporary file stays, and a write that fails leaves the old file as
+// it was and nothing beside it.
+func TestWriteFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "config.json")
+	if err := home.WriteFile(p, []byte("one\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := home.WriteFile(p, []byte("two\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil || string(data) != "two\n" {
+		t.Fatalf("read %q, %v; want the second write", data, err)
+	}
+	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %04o, want 0600", fi.Mode().Perm())
+	}
+	// Renaming onto a directory fails: the old file is untouched.
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(sub, "x"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := home.WriteFile(sub, []byte("three\n"), 0o600); err == nil {
+		t.Fatal("WriteFile over a directory succeeded")
+	}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".tmp") {
+			t.Errorf("%s left behind", e.Name())
+		}
+	}
+	if data, _ := os.ReadFile(p); string(data) != "two\n" {
+		t.Errorf("the file became %q", data)
+	}
+}
