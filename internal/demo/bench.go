@@ -640,7 +640,7 @@ func measureCrypto(size int) (Floor, error) {
 		}
 		return time.Since(t0), nil
 	}
-	ep, err := envelope.NewEpoch(b.KEM.PublicKey())
+	ep, err := envelope.NewEpoch(b.KEM.PublicKey(), nil)
 	if err != nil {
 		return Floor{}, err
 	}

@@ -76,7 +76,7 @@ func BenchmarkParseVerifyOpen(b *testing.B) {
 // benchEpoch begins an epoch from a to r.
 func benchEpoch(b *testing.B) (a, r *identity.Keys, ep *envelope.Epoch) {
 	a, r = benchKeys(b)
-	ep, err := envelope.NewEpoch(r.KEM.PublicKey())
+	ep, err := envelope.NewEpoch(r.KEM.PublicKey(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -25,6 +25,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -235,13 +236,17 @@ func (h *Header) marshal(b *cryptobyte.Builder, magic string) {
 // recipient opens the rest with the key it exported then. An Epoch is safe
 // for concurrent use.
 type Epoch struct {
-	enc  []byte // the encapsulation; nil in the recipient's copy
-	key  []byte
-	aead cipher.AEAD
+	enc    []byte // the encapsulation; nil in the recipient's copy
+	key    []byte
+	aead   cipher.AEAD
+	nonces io.Reader // where sealing reads nonces; nil for crypto/rand
 }
 
-// NewEpoch begins an epoch with the recipient's HPKE key.
-func NewEpoch(to hpke.PublicKey) (*Epoch, error) {
+// NewEpoch begins an epoch with the recipient's HPKE key. Entries sealed
+// under it take their nonces from nonces, nil for crypto/rand. The
+// encapsulation itself reads the system's randomness: crypto/hpke takes
+// no other.
+func NewEpoch(to hpke.PublicKey, nonces io.Reader) (*Epoch, error) {
 	enc, s, err := hpke.NewSender(to, kdf, hpke.ExportOnly(), epochInfo)
 	if err != nil {
 		return nil, err
@@ -254,7 +259,7 @@ func NewEpoch(to hpke.PublicKey) (*Epoch, error) {
 	if err != nil {
 		return nil, err
 	}
-	ep.enc = enc
+	ep.enc, ep.nonces = enc, nonces
 	return ep, nil
 }
 
@@ -276,7 +281,7 @@ func Seal(h Header, body []byte, to hpke.PublicKey, key ed25519.PrivateKey) ([]b
 	if err := checkSeal(h, body); err != nil { // before the costly encapsulation
 		return nil, err
 	}
-	ep, err := NewEpoch(to)
+	ep, err := NewEpoch(to, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -304,7 +309,11 @@ func (ep *Epoch) Seal(h Header, body []byte, first bool, key ed25519.PrivateKey)
 	}
 	ns := ep.aead.NonceSize()
 	sealed := make([]byte, ns, ns+len(body)+ep.aead.Overhead())
-	rand.Read(sealed)
+	if ep.nonces == nil {
+		rand.Read(sealed)
+	} else if _, err := io.ReadFull(ep.nonces, sealed); err != nil {
+		return nil, fmt.Errorf("nonce: %w", err)
+	}
 	sealed = ep.aead.Seal(sealed, sealed, body, header)
 	return sign(header, enc, sealed, key)
 }

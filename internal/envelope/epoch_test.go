@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"hotline/internal/envelope"
@@ -14,7 +15,7 @@ import (
 // the encapsulation, the rest continue it.
 func sealRun(t *testing.T, from, to party, n int) (*envelope.Epoch, [][]byte) {
 	t.Helper()
-	ep, err := envelope.NewEpoch(to.kem.PublicKey())
+	ep, err := envelope.NewEpoch(to.kem.PublicKey(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,5 +195,30 @@ func TestVersion1StillOpens(t *testing.T) {
 	b = append(b, raw[hl+2+len(e.Enc):]...)
 	if _, err := envelope.Parse(resign(alpha.sign, b)); !errors.Is(err, envelope.ErrMalformed) {
 		t.Errorf("Parse of a version 1 envelope without enc = %v, want ErrMalformed", err)
+	}
+}
+
+// TestEpochNonces: an epoch given a source of nonces seals with its
+// bytes, and one whose source fails refuses to seal rather than use a
+// nonce it did not get.
+func TestEpochNonces(t *testing.T) {
+	alpha, bravo := newParty(t), newParty(t)
+	nonce := bytes.Repeat([]byte{0x5a}, 24)
+	ep, err := envelope.NewEpoch(bravo.kem.PublicKey(), bytes.NewReader(nonce))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := ep.Seal(testHeader(), []byte("hello"), true, alpha.sign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(raw, nonce) {
+		t.Error("the sealed entry does not carry the nonce read from the source")
+	}
+	// The source is spent: the next seal has no nonce and is refused.
+	h := testHeader()
+	h.Index++
+	if _, err := ep.Seal(h, []byte("again"), false, alpha.sign); err == nil || !strings.Contains(err.Error(), "nonce") {
+		t.Fatalf("Seal with a spent nonce source = %v, want an error naming the nonce", err)
 	}
 }

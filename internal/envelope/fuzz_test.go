@@ -28,7 +28,7 @@ func FuzzParseEnvelope(f *testing.F) {
 		seeds = append(seeds, seed{raw, body})
 		f.Add(raw)
 	}
-	run, err := envelope.NewEpoch(bravo.kem.PublicKey())
+	run, err := envelope.NewEpoch(bravo.kem.PublicKey(), nil)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"sort"
@@ -253,6 +254,12 @@ type Config struct {
 	// Bodies decodes entry bodies: the protocol's own kinds and those a
 	// station registers (BodyKind). Nil for the protocol's own only.
 	Bodies *Bodies
+	// Rand is where the core reads the nonces of the bodies it seals; nil
+	// for crypto/rand. The HPKE encapsulation that begins a key epoch
+	// reads the system's randomness whatever Rand is (crypto/hpke takes
+	// no reader), which is why the simulator still fixes it with
+	// testing/cryptotest. Time comes with each event.
+	Rand io.Reader
 }
 
 // DefaultConfig is what a station runs with.
@@ -891,7 +898,7 @@ func (c *Core) appendMine(reqID uint64, cs *chanState, kind envelope.Kind, prec 
 	}
 	first := false
 	if cs.mine.epoch == nil || cs.mine.epochLeft <= 0 || !bytes.Equal(cs.mine.epochTo, p.hpkeOf) || cs.mine.epochSeq != c.ownSeq() {
-		ep, err := envelope.NewEpoch(to)
+		ep, err := envelope.NewEpoch(to, c.cfg.Rand)
 		if err != nil {
 			return nil, err
 		}
