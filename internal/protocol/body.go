@@ -169,7 +169,7 @@ func NewBodies[K BodyKind](kinds ...K) (*Bodies, error) {
 	for _, k := range kinds {
 		kind := k.Kind()
 		switch {
-		case ownKind(kind):
+		case ownBodies[kind] != nil:
 			return nil, fmt.Errorf("entry kind %s is the protocol's own", kind)
 		case b.kinds[kind] != nil:
 			return nil, fmt.Errorf("entry kind %s is registered twice", kind)
@@ -197,16 +197,6 @@ func (b *Bodies) registered(kind envelope.Kind) BodyKind {
 	return b.kinds[kind]
 }
 
-// ownKind reports whether the protocol itself gives kind its meaning.
-func ownKind(kind envelope.Kind) bool {
-	switch kind {
-	case envelope.Text, envelope.Ack, envelope.Agreement, envelope.Suspend, envelope.Resume,
-		envelope.Check, envelope.Reminder, envelope.Key, envelope.Escalation:
-		return true
-	}
-	return false
-}
-
 // DecodeBody parses and checks the body of an entry of one of the
 // protocol's own kinds.
 func DecodeBody(kind envelope.Kind, p []byte) (any, error) {
@@ -216,127 +206,162 @@ func DecodeBody(kind envelope.Kind, p []byte) (any, error) {
 // Decode parses and checks the body of an entry of the given kind on a
 // channel whose charter names book (nil if this station does not have
 // it). A registered kind decodes its own bodies (BodyKind.Decode); the
-// protocol's own are decoded here, strictly where a peer's mistake could
-// matter.
+// protocol's own are decoded by ownBodies, strictly where a peer's
+// mistake could matter.
 func (b *Bodies) Decode(kind envelope.Kind, p []byte, book channel.Book) (any, error) {
 	if k := b.registered(kind); k != nil {
 		return k.Decode(p, book)
 	}
-	switch kind {
-	case envelope.Text:
-		var b TextBody
-		if err := json.Unmarshal(p, &b); err != nil {
-			return nil, fmt.Errorf("text body: %v", err)
-		}
-		if err := CheckText(b.Text); err != nil {
-			return nil, err
-		}
-		return &b, nil
-	case envelope.Ack:
-		var b AckBody
-		if err := json.Unmarshal(p, &b); err != nil {
-			return nil, fmt.Errorf("acknowledgement body: %v", err)
-		}
-		if b.Of == 0 || b.By == "" || len(b.By) > 128 {
-			return nil, fmt.Errorf("acknowledgement body: needs the index acknowledged and who acknowledged it")
-		}
-		return &b, nil
-	case envelope.Agreement:
-		var b AgreementBody
-		if err := json.Unmarshal(p, &b); err != nil {
-			return nil, fmt.Errorf("agreement body: %v", err)
-		}
-		return &b, nil
-	case envelope.Suspend:
-		var b SuspendBody
-		if err := strict(p, &b); err != nil {
-			return nil, fmt.Errorf("suspend body: %v", err)
-		}
-		if err := checkBy("suspend", b.By); err != nil {
-			return nil, err
-		}
-		if err := checkReason("suspend", b.Reason, true); err != nil {
-			return nil, err
-		}
-		return &b, nil
-	case envelope.Resume:
-		var b ResumeBody
-		if err := strict(p, &b); err != nil {
-			return nil, fmt.Errorf("resume body: %v", err)
-		}
-		if err := checkBy("resume", b.By); err != nil {
-			return nil, err
-		}
-		if err := checkReason("resume", b.Reason, false); err != nil {
-			return nil, err
-		}
-		return &b, nil
-	case envelope.Check:
-		var b CheckBody
-		if err := strict(p, &b); err != nil {
-			return nil, fmt.Errorf("check body: %v", err)
-		}
-		if d, err := time.ParseDuration(b.Window); err != nil || d <= 0 {
-			return nil, fmt.Errorf("check body: window %q is not a positive duration", b.Window)
-		}
-		return &b, nil
-	case envelope.Reminder:
-		var b ReminderBody
-		if err := strict(p, &b); err != nil {
-			return nil, fmt.Errorf("reminder body: %v", err)
-		}
-		if len(b.Of) == 0 || len(b.Of) > 4096 || slices.Contains(b.Of, 0) {
-			return nil, fmt.Errorf("reminder body: needs 1 to 4096 entry indexes")
-		}
-		return &b, nil
-	case envelope.Key:
-		var b KeyBody
-		if err := strict(p, &b); err != nil {
-			return nil, fmt.Errorf("key body: %v", err)
-		}
-		if (b.Statement == "") == (b.Replaced == nil) {
-			return nil, fmt.Errorf("key body: needs a statement or a replacement record, and not both")
-		}
-		if b.Replaced != nil {
-			x := b.Replaced
-			c, err := identity.ParseCard([]byte(x.Card))
-			switch {
-			case err != nil:
-				return nil, fmt.Errorf("key body: replaced: %w", err)
-			case c.Name != x.Station:
-				return nil, fmt.Errorf("key body: replaced: the card is of %s, the record of %s", c.Name, x.Station)
-			case x.Old == "" || len(x.Old) > 64 || identity.SameFingerprint(x.Old, c.Fingerprint()):
-				return nil, fmt.Errorf("key body: replaced: the old fingerprint %q is missing or the new card's", x.Old)
-			}
-			if err := checkBy("key", x.By); err != nil {
-				return nil, err
-			}
-			b.card = c
-			return &b, nil
-		}
-		r, err := identity.ParseRotation([]byte(b.Statement))
-		if err != nil {
-			return nil, fmt.Errorf("key body: %w", err)
-		}
-		b.rotation = r
-		return &b, nil
-	case envelope.Escalation:
-		var b EscalationBody
-		if err := strict(p, &b); err != nil {
-			return nil, fmt.Errorf("escalation body: %v", err)
-		}
-		if _, err := envelope.ParsePrecedence(b.Precedence); err != nil {
-			return nil, fmt.Errorf("escalation body: %v", err)
-		}
-		if err := CheckText(b.Text); err != nil {
-			return nil, fmt.Errorf("escalation body: %v", err)
-		}
-		if b.From == "" || len(b.From) > 512 || !utf8.ValidString(b.From) {
-			return nil, fmt.Errorf("escalation body: needs the original entry")
-		}
-		return &b, nil
+	if decode := ownBodies[kind]; decode != nil {
+		return decode(p)
 	}
 	return nil, fmt.Errorf("no body format for %s", kind)
+}
+
+// ownBodies decodes the bodies of the protocol's own kinds: the kinds
+// nobody may register.
+var ownBodies = map[envelope.Kind]func(p []byte) (any, error){
+	envelope.Text:       decodeText,
+	envelope.Ack:        decodeAck,
+	envelope.Agreement:  decodeAgreement,
+	envelope.Suspend:    decodeSuspend,
+	envelope.Resume:     decodeResume,
+	envelope.Check:      decodeCheck,
+	envelope.Reminder:   decodeReminder,
+	envelope.Key:        decodeKey,
+	envelope.Escalation: decodeEscalation,
+}
+
+func decodeText(p []byte) (any, error) {
+	var b TextBody
+	if err := json.Unmarshal(p, &b); err != nil {
+		return nil, fmt.Errorf("text body: %v", err)
+	}
+	if err := CheckText(b.Text); err != nil {
+		return nil, err
+	}
+	return &b, nil
+}
+
+func decodeAck(p []byte) (any, error) {
+	var b AckBody
+	if err := json.Unmarshal(p, &b); err != nil {
+		return nil, fmt.Errorf("acknowledgement body: %v", err)
+	}
+	if b.Of == 0 || b.By == "" || len(b.By) > 128 {
+		return nil, fmt.Errorf("acknowledgement body: needs the index acknowledged and who acknowledged it")
+	}
+	return &b, nil
+}
+
+func decodeAgreement(p []byte) (any, error) {
+	var b AgreementBody
+	if err := json.Unmarshal(p, &b); err != nil {
+		return nil, fmt.Errorf("agreement body: %v", err)
+	}
+	return &b, nil
+}
+
+func decodeSuspend(p []byte) (any, error) {
+	var b SuspendBody
+	if err := strict(p, &b); err != nil {
+		return nil, fmt.Errorf("suspend body: %v", err)
+	}
+	if err := checkBy("suspend", b.By); err != nil {
+		return nil, err
+	}
+	if err := checkReason("suspend", b.Reason, true); err != nil {
+		return nil, err
+	}
+	return &b, nil
+}
+
+func decodeResume(p []byte) (any, error) {
+	var b ResumeBody
+	if err := strict(p, &b); err != nil {
+		return nil, fmt.Errorf("resume body: %v", err)
+	}
+	if err := checkBy("resume", b.By); err != nil {
+		return nil, err
+	}
+	if err := checkReason("resume", b.Reason, false); err != nil {
+		return nil, err
+	}
+	return &b, nil
+}
+
+func decodeCheck(p []byte) (any, error) {
+	var b CheckBody
+	if err := strict(p, &b); err != nil {
+		return nil, fmt.Errorf("check body: %v", err)
+	}
+	if d, err := time.ParseDuration(b.Window); err != nil || d <= 0 {
+		return nil, fmt.Errorf("check body: window %q is not a positive duration", b.Window)
+	}
+	return &b, nil
+}
+
+func decodeReminder(p []byte) (any, error) {
+	var b ReminderBody
+	if err := strict(p, &b); err != nil {
+		return nil, fmt.Errorf("reminder body: %v", err)
+	}
+	if len(b.Of) == 0 || len(b.Of) > 4096 || slices.Contains(b.Of, 0) {
+		return nil, fmt.Errorf("reminder body: needs 1 to 4096 entry indexes")
+	}
+	return &b, nil
+}
+
+// decodeKey reads a rotation statement or a replacement record; the
+// statement is checked in itself here, against the pinned chain by the
+// core.
+func decodeKey(p []byte) (any, error) {
+	var b KeyBody
+	if err := strict(p, &b); err != nil {
+		return nil, fmt.Errorf("key body: %v", err)
+	}
+	if (b.Statement == "") == (b.Replaced == nil) {
+		return nil, fmt.Errorf("key body: needs a statement or a replacement record, and not both")
+	}
+	if x := b.Replaced; x != nil {
+		c, err := identity.ParseCard([]byte(x.Card))
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("key body: replaced: %w", err)
+		case c.Name != x.Station:
+			return nil, fmt.Errorf("key body: replaced: the card is of %s, the record of %s", c.Name, x.Station)
+		case x.Old == "" || len(x.Old) > 64 || identity.SameFingerprint(x.Old, c.Fingerprint()):
+			return nil, fmt.Errorf("key body: replaced: the old fingerprint %q is missing or the new card's", x.Old)
+		}
+		if err := checkBy("key", x.By); err != nil {
+			return nil, err
+		}
+		b.card = c
+		return &b, nil
+	}
+	r, err := identity.ParseRotation([]byte(b.Statement))
+	if err != nil {
+		return nil, fmt.Errorf("key body: %w", err)
+	}
+	b.rotation = r
+	return &b, nil
+}
+
+func decodeEscalation(p []byte) (any, error) {
+	var b EscalationBody
+	if err := strict(p, &b); err != nil {
+		return nil, fmt.Errorf("escalation body: %v", err)
+	}
+	if _, err := envelope.ParsePrecedence(b.Precedence); err != nil {
+		return nil, fmt.Errorf("escalation body: %v", err)
+	}
+	if err := CheckText(b.Text); err != nil {
+		return nil, fmt.Errorf("escalation body: %v", err)
+	}
+	if b.From == "" || len(b.From) > 512 || !utf8.ValidString(b.From) {
+		return nil, fmt.Errorf("escalation body: needs the original entry")
+	}
+	return &b, nil
 }
 
 // CheckText checks message text an operator typed.
