@@ -3,6 +3,7 @@ package console
 import (
 	"fmt"
 	"hotline/internal/record"
+	"hotline/internal/station"
 	"strings"
 )
 
@@ -97,7 +98,7 @@ var alertFormats = map[string]map[string]string{
 
 // findingFormat is the format of a deconfliction finding's alert: its
 // arguments are the finding in English and in Chinese.
-const findingFormat = record.AlertFindingFormat
+const findingFormat = station.AlertFindingFormat
 
 // alertText returns a station alert in the given language: translated
 // when its format has a translation in that language, as written

@@ -131,10 +131,6 @@ type Alert struct {
 	Args   []string
 }
 
-// AlertFindingFormat is the Format of a deconfliction finding's alert;
-// its Args are the finding in English and in Chinese.
-const AlertFindingFormat = "deconfliction finding"
-
 // Escalation steps of an entry's deadline ladder.
 const (
 	StepUndelivered = 1 // the delivery deadline passed without a receipt (author's side)

@@ -56,6 +56,10 @@ type PlanView struct {
 	Findings []FindingView `json:"findings,omitempty"`
 }
 
+// AlertFindingFormat is the Format of a deconfliction finding's alert;
+// its Args are the finding in English and in Chinese.
+const AlertFindingFormat = "deconfliction finding"
+
 // FindingView is a finding: the danger, where, how close, when, and a
 // coded message to send about it.
 type FindingView struct {
@@ -331,7 +335,7 @@ func (s *Station) detect(ctx context.Context) ([]FindingView, error) {
 			return err
 		}
 		alert := record.Alert{At: time.Now().UTC(), Level: "alarm", Channel: rec.Channel, Peer: rec.Peer, Text: v.Text["en"],
-			Format: record.AlertFindingFormat, Args: []string{v.Text["en"], v.Text["zh"]}}
+			Format: AlertFindingFormat, Args: []string{v.Text["en"], v.Text["zh"]}}
 		if err := s.Store.Apply(ctx, &record.Batch{Alerts: []record.Alert{alert}}); err != nil {
 			return err
 		}

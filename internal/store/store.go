@@ -3,7 +3,8 @@
 // knows which engine is in use; storetest holds the conformance suite that
 // each engine must pass.
 //
-// A Batch is applied atomically and durably: when Apply returns nil, every
+// It persists the core's records (internal/record). A record.Batch is
+// applied atomically and durably: when Apply returns nil, every
 // record in it survives a crash or power loss. The protocol core issues a
 // receipt only after the batch holding the entries has been applied.
 package store
