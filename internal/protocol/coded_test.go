@@ -285,3 +285,35 @@ func testConfig(cfg Config) Config {
 	cfg.Bodies = testBodies
 	return cfg
 }
+
+// fakeKind registers a kind with the core, for TestNewBodiesRefuses.
+type fakeKind struct{ kind envelope.Kind }
+
+func (k fakeKind) Kind() envelope.Kind                         { return k.kind }
+func (fakeKind) Decode(p []byte, _ channel.Book) (any, error)  { return string(p), nil }
+func (fakeKind) Check(any, string) error                       { return nil }
+func (fakeKind) Forward(any, channel.Book) (text, lang string) { return "", "" }
+
+// TestNewBodiesRefuses: a kind the protocol owns cannot be registered over
+// it, nor one kind twice; each refusal names the kind. Without a
+// registration, a registered kind's bodies have no format.
+func TestNewBodiesRefuses(t *testing.T) {
+	for _, own := range []envelope.Kind{envelope.Text, envelope.Ack, envelope.Key, envelope.Escalation} {
+		if _, err := NewBodies(fakeKind{own}); err == nil || !strings.Contains(err.Error(), own.String()) || !strings.Contains(err.Error(), "protocol's own") {
+			t.Errorf("registering %s: %v, want a refusal naming it", own, err)
+		}
+	}
+	if _, err := NewBodies(fakeKind{envelope.Notice}, fakeKind{envelope.Notice}); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Errorf("registering notice twice: %v, want a refusal", err)
+	}
+	b, err := NewBodies(fakeKind{envelope.Notice})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := b.Decode(envelope.Notice, []byte("x"), nil); err != nil || v != "x" {
+		t.Errorf("a registered kind decoded as %v, %v; want its own decoder's answer", v, err)
+	}
+	if _, err := DecodeBody(envelope.Notice, []byte(`{}`)); err == nil || !strings.Contains(err.Error(), "no body format") {
+		t.Errorf("DecodeBody of an unregistered kind = %v, want no body format", err)
+	}
+}
