@@ -37,19 +37,20 @@ func Lock(dir string, busy error) (*os.File, error) {
 // beside it, synced, then renamed over path. A reader never finds the
 // file half written, and a crash leaves the old file or the new one. The
 // temporary file does not outlive a failure.
+// Its errors name path, the file the caller asked for.
 func WriteFile(path string, data []byte, mode os.FileMode) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
 	if err != nil {
-		return err
+		return fmt.Errorf("writing %s: %w", path, errors.Unwrap(err))
 	}
 	if err := finish(f, data); err != nil {
 		os.Remove(tmp)
-		return err
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
-		return err
+		return fmt.Errorf("writing %s: %w", path, errors.Unwrap(err))
 	}
 	return nil
 }

@@ -70,8 +70,12 @@ func TestWriteFile(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(sub, "x"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := home.WriteFile(sub, []byte("three\n"), 0o600); err == nil {
-		t.Fatal("WriteFile over a directory succeeded")
+	if err := home.WriteFile(sub, []byte("three\n"), 0o600); err == nil || !strings.HasPrefix(err.Error(), "writing "+sub+": ") {
+		t.Fatalf("WriteFile over a directory = %v, want an error naming it", err)
+	}
+	missing := filepath.Join(dir, "no", "such", "out.json")
+	if err := home.WriteFile(missing, nil, 0o600); !errors.Is(err, os.ErrNotExist) || !strings.HasPrefix(err.Error(), "writing "+missing+": ") {
+		t.Errorf("WriteFile into a missing folder = %v, want ErrNotExist naming the file asked for", err)
 	}
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
