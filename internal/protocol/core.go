@@ -906,9 +906,9 @@ func (c *Core) appendMine(reqID uint64, cs *chanState, kind envelope.Kind, prec 
 	}
 	raw, err := cs.mine.epoch.Seal(h, body, first, c.keys.Sign)
 	if err != nil {
-		if first {
-			cs.mine.epoch = nil
-		}
+		// The next entry begins a new epoch: one whose source of nonces
+		// failed must not hold the log.
+		cs.mine.epoch = nil
 		return nil, err
 	}
 	cs.mine.epochLeft--

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
@@ -306,5 +307,40 @@ func TestKeyEpochsOffline(t *testing.T) {
 	got := beginsOf(t, b, "ops/ALPHA")
 	if want := []bool{true, false, false, false, false, true, false}; !slices.Equal(got, want) {
 		t.Errorf("epochs begun = %v, want %v", got, want)
+	}
+}
+
+// TestConfigRand: the nonces of the bodies a core seals come from
+// Config.Rand; when it fails, the send is refused naming the nonce and
+// nothing is appended, and the next send begins a new epoch under the
+// source in force, so a failed source never holds the log.
+func TestConfigRand(t *testing.T) {
+	s := newSim(t, 41)
+	a, b := s.nodes[0], s.nodes[1]
+	nonce := bytes.Repeat([]byte{0xa5}, 24)
+	a.core.cfg.Rand = bytes.NewReader(nonce)
+	a.core.channels["ops"].mine.epoch = nil // the next entry begins an epoch under the new source
+	if d := s.send(a, "ops", envelope.Text, envelope.Routine, TextBody{Text: "one"}); d.Err != nil {
+		t.Fatal(d.Err)
+	}
+	got := a.disk.entries["ops/ALPHA"]
+	if last := got[len(got)-1]; !bytes.Contains(last.Raw, nonce) {
+		t.Fatal("the entry was not sealed with a nonce from Config.Rand")
+	}
+	// The source is spent.
+	size := len(got)
+	d := s.send(a, "ops", envelope.Text, envelope.Routine, TextBody{Text: "two"})
+	if d.Err == nil || !strings.Contains(d.Err.Error(), "nonce") {
+		t.Fatalf("send with a spent Config.Rand = %v, want an error naming the nonce", d.Err)
+	}
+	if n := len(a.disk.entries["ops/ALPHA"]); n != size || a.core.channels["ops"].mine.size != uint64(size) {
+		t.Fatalf("a refused send changed the log: %d entries on disk, size %d; want %d", n, a.core.channels["ops"].mine.size, size)
+	}
+	a.core.cfg.Rand = nil
+	if d := s.send(a, "ops", envelope.Text, envelope.Routine, TextBody{Text: "three"}); d.Err != nil {
+		t.Fatal(d.Err)
+	}
+	if got := b.disk.entries["ops/ALPHA"]; len(got) != size+1 {
+		t.Fatalf("BRAVO holds %d entries of ALPHA's log, want %d", len(got), size+1)
 	}
 }
