@@ -14,6 +14,7 @@ import (
 	"hotline/internal/home"
 	"hotline/internal/identity"
 	"hotline/internal/link"
+	"hotline/internal/record"
 )
 
 // Diagnosis is one check of hotline doctor: ok, warn or fail, what was
@@ -46,78 +47,130 @@ func Doctor(ctx context.Context, dir string, o DoctorOptions) []Diagnosis {
 	if o.FailFree == 0 {
 		o.FailFree = MinFree
 	}
-	var out []Diagnosis
-	add := func(check, status, detail, fix string) {
-		out = append(out, Diagnosis{Check: check, Status: status, Detail: detail, Fix: fix})
+	d := &doctor{dir: dir, o: o}
+	cfg, ok := d.config()
+	if !ok {
+		return d.out
 	}
-	cfg, err := LoadConfig(dir)
+	d.permissions()
+	keys, card := d.keys()
+	d.out = append(d.out, clockCheck())
+	d.disk(cfg)
+	peers, ok := d.store(ctx, cfg)
+	if !ok || keys == nil {
+		return d.out
+	}
+	d.reach(ctx, keys, card, peers)
+	return d.out
+}
+
+// doctor gathers the diagnoses of one directory, a check at a time.
+type doctor struct {
+	dir string
+	o   DoctorOptions
+	out []Diagnosis
+}
+
+func (d *doctor) add(check, status, detail, fix string) {
+	d.out = append(d.out, Diagnosis{Check: check, Status: status, Detail: detail, Fix: fix})
+}
+
+// config reads config.json; without it nothing else can be checked.
+func (d *doctor) config() (*Config, bool) {
+	cfg, err := LoadConfig(d.dir)
 	if err != nil {
 		fix := "give --dir the station directory made by hotline init"
-		if _, statErr := os.Stat(filepath.Join(dir, "config.json")); statErr == nil {
-			fix = "correct " + filepath.Join(dir, "config.json") + " (docs/OPERATIONS.md, \"Station config file\", lists every setting)"
+		if _, statErr := os.Stat(filepath.Join(d.dir, "config.json")); statErr == nil {
+			fix = "correct " + filepath.Join(d.dir, "config.json") + " (docs/OPERATIONS.md, \"Station config file\", lists every setting)"
 		}
-		add("config", "fail", err.Error(), fix)
-		return out
+		d.add("config", "fail", err.Error(), fix)
+		return nil, false
 	}
-	add("config", "ok", filepath.Join(dir, "config.json")+" reads", "")
+	d.add("config", "ok", filepath.Join(d.dir, "config.json")+" reads", "")
+	return cfg, true
+}
 
+// permissions: the directory closed to others, the key files and the API
+// token owner-only.
+func (d *doctor) permissions() {
+	dir := d.dir
 	if fi, err := os.Stat(dir); err != nil {
-		add("directory", "fail", err.Error(), "")
+		d.add("directory", "fail", err.Error(), "")
 	} else if fi.Mode().Perm()&0o077 != 0 {
-		add("directory", "warn", fmt.Sprintf("%s has mode %04o: others may list or enter it", dir, fi.Mode().Perm()), "chmod 700 "+dir)
+		d.add("directory", "warn", fmt.Sprintf("%s has mode %04o: others may list or enter it", dir, fi.Mode().Perm()), "chmod 700 "+dir)
 	} else {
-		add("directory", "ok", fmt.Sprintf("%s has mode %04o", dir, fi.Mode().Perm()), "")
+		d.add("directory", "ok", fmt.Sprintf("%s has mode %04o", dir, fi.Mode().Perm()), "")
 	}
-	for _, name := range []string{"signing.key", "kem.key", "../api-token"} {
-		p := filepath.Clean(filepath.Join(dir, "keys", name))
+	for _, p := range []string{filepath.Join(dir, "keys", home.SignKeyFile), filepath.Join(dir, "keys", home.KEMKeyFile), filepath.Join(dir, "api-token")} {
 		fi, err := os.Stat(p)
 		switch {
 		case err != nil:
-			add("permissions", "fail", err.Error(), "restore the station's files from a backup")
+			d.add("permissions", "fail", err.Error(), "restore the station's files from a backup")
 		case fi.Mode().Perm()&0o077 != 0:
-			add("permissions", "fail", fmt.Sprintf("%s has mode %04o: readable by group or others", p, fi.Mode().Perm()), "chmod 600 "+p)
+			d.add("permissions", "fail", fmt.Sprintf("%s has mode %04o: readable by group or others", p, fi.Mode().Perm()), "chmod 600 "+p)
 		default:
-			add("permissions", "ok", fmt.Sprintf("%s has mode %04o", p, fi.Mode().Perm()), "")
+			d.add("permissions", "ok", fmt.Sprintf("%s has mode %04o", p, fi.Mode().Perm()), "")
 		}
 	}
+}
 
+// keys: the keys load and the card is theirs. It returns the keys (nil
+// if they do not load) and the card (nil if it does not read).
+func (d *doctor) keys() (*identity.Keys, *identity.Card) {
+	dir := d.dir
 	keys, kerr := home.LoadKeys(filepath.Join(dir, "keys"))
 	card, cerr := ReadCard(dir)
 	switch {
 	case kerr != nil:
-		add("keys", "fail", kerr.Error(), "")
+		d.add("keys", "fail", kerr.Error(), "")
 	case cerr != nil:
-		add("keys", "fail", "reading own card: "+cerr.Error(), "")
+		d.add("keys", "fail", "reading own card: "+cerr.Error(), "")
 	case !card.SignKey.Equal(keys.SignPublic()) || card.Name != keys.Name:
-		add("keys", "fail", fmt.Sprintf("%s/card does not match the keys in %s/keys", dir, dir), "restore the card and keys together from one backup")
+		d.add("keys", "fail", fmt.Sprintf("%s/card does not match the keys in %s/keys", dir, dir), "restore the card and keys together from one backup")
 	default:
-		add("keys", "ok", "the card matches the keys; fingerprint "+card.Fingerprint(), "")
+		d.add("keys", "ok", "the card matches the keys; fingerprint "+card.Fingerprint(), "")
 	}
+	if kerr != nil {
+		keys = nil
+	}
+	if cerr != nil {
+		card = nil
+	}
+	return keys, card
+}
 
-	out = append(out, clockCheck())
-
-	storeDir := dir
-	if f, ok := sqliteFile(dir, cfg.Store); ok {
+// disk: free space where an SQLite store writes.
+func (d *doctor) disk(cfg *Config) {
+	storeDir := d.dir
+	if f, ok := sqliteFile(d.dir, cfg.Store); ok {
 		storeDir = filepath.Dir(f)
 	}
 	var fs unix.Statfs_t
 	if !isSQLite(cfg.Store) {
-		add("disk", "ok", "the store is a PostgreSQL database: watch its server's disk", "")
-	} else if err := unix.Statfs(storeDir, &fs); err != nil {
-		add("disk", "warn", "cannot tell free space: "+err.Error(), "")
-	} else {
-		free := fs.Bavail * uint64(fs.Bsize)
-		detail := fmt.Sprintf("%s free on the filesystem of %s", bytesText(free), storeDir)
-		switch {
-		case free < o.FailFree:
-			add("disk", "fail", detail, fmt.Sprintf("free space: a running station refuses sends with under %s free, and stops when a write fails", bytesText(MinFree)))
-		case free < o.WarnFree:
-			add("disk", "warn", detail, "free space before it runs out: a station stops when a write fails")
-		default:
-			add("disk", "ok", detail, "")
-		}
+		d.add("disk", "ok", "the store is a PostgreSQL database: watch its server's disk", "")
+		return
 	}
+	if err := unix.Statfs(storeDir, &fs); err != nil {
+		d.add("disk", "warn", "cannot tell free space: "+err.Error(), "")
+		return
+	}
+	free := fs.Bavail * uint64(fs.Bsize)
+	detail := fmt.Sprintf("%s free on the filesystem of %s", bytesText(free), storeDir)
+	switch {
+	case free < d.o.FailFree:
+		d.add("disk", "fail", detail, fmt.Sprintf("free space: a running station refuses sends with under %s free, and stops when a write fails", bytesText(MinFree)))
+	case free < d.o.WarnFree:
+		d.add("disk", "warn", detail, "free space before it runs out: a station stops when a write fails")
+	default:
+		d.add("disk", "ok", detail, "")
+	}
+}
 
+// store: the store opens and answers (an SQLite store's directory takes
+// writes), and whether a process runs the station. It returns the pinned
+// peers, and false if the store cannot be read.
+func (d *doctor) store(ctx context.Context, cfg *Config) ([]record.Peer, bool) {
+	dir := d.dir
 	running := false
 	if l, err := home.Lock(dir, ErrLocked); errors.Is(err, ErrLocked) {
 		running = true
@@ -126,50 +179,52 @@ func Doctor(ctx context.Context, dir string, o DoctorOptions) []Diagnosis {
 	}
 	st, err := openStore(ctx, dir, cfg.Store)
 	if err != nil {
-		add("store", "fail", err.Error(), "check the store setting in config.json and that the database is there")
-		return out
+		d.add("store", "fail", err.Error(), "check the store setting in config.json and that the database is there")
+		return nil, false
 	}
 	defer st.Close()
 	peers, err := st.Peers(ctx)
 	if err != nil {
-		add("store", "fail", "reading peers: "+err.Error(), "")
-		return out
+		d.add("store", "fail", "reading peers: "+err.Error(), "")
+		return nil, false
 	}
 	if f, ok := sqliteFile(dir, cfg.Store); ok {
 		if t, err := os.CreateTemp(filepath.Dir(f), ".doctor-*"); err != nil {
-			add("store", "fail", fmt.Sprintf("%s is not writable: %v", filepath.Dir(f), err), "give the station's user write access to "+filepath.Dir(f))
+			d.add("store", "fail", fmt.Sprintf("%s is not writable: %v", filepath.Dir(f), err), "give the station's user write access to "+filepath.Dir(f))
 		} else {
 			t.Close()
 			os.Remove(t.Name())
-			add("store", "ok", fmt.Sprintf("%s opens and its directory is writable", f), "")
+			d.add("store", "ok", fmt.Sprintf("%s opens and its directory is writable", f), "")
 		}
 	} else {
-		add("store", "ok", "the database opens and answers", "")
+		d.add("store", "ok", "the database opens and answers", "")
 	}
 	if running {
-		add("process", "ok", "hotline run owns the station; GET /readyz for its own view", "")
+		d.add("process", "ok", "hotline run owns the station; GET /readyz for its own view", "")
 	} else {
-		add("process", "warn", "no hotline run owns the station", "start it: hotline run --dir "+dir)
+		d.add("process", "warn", "no hotline run owns the station", "start it: hotline run --dir "+dir)
 	}
+	return peers, true
+}
 
-	if kerr != nil {
-		return out
-	}
+// reach dials every relay in the station's own card (if it reads) and
+// every pinned peer's endpoints and relays, each pinned to its key.
+func (d *doctor) reach(ctx context.Context, keys *identity.Keys, card *identity.Card, peers []record.Peer) {
 	cert, err := link.Certificate(keys.Name, keys.Sign)
 	if err != nil {
-		add("reach", "fail", err.Error(), "")
-		return out
+		d.add("reach", "fail", err.Error(), "")
+		return
 	}
 	dial := func(what, addr, name string, key ed25519.PublicKey) {
-		dctx, cancel := context.WithTimeout(ctx, o.Timeout)
+		dctx, cancel := context.WithTimeout(ctx, d.o.Timeout)
 		defer cancel()
 		c, err := link.Dial(dctx, addr, link.ClientConfig(cert, name, key))
 		if err != nil {
-			add("reach", "fail", fmt.Sprintf("%s at %s: %v", what, addr, err), "check the address, the firewall, and that it runs with the card you pinned")
+			d.add("reach", "fail", fmt.Sprintf("%s at %s: %v", what, addr, err), "check the address, the firewall, and that it runs with the card you pinned")
 			return
 		}
 		c.Close()
-		add("reach", "ok", fmt.Sprintf("%s at %s answers with the pinned key", what, addr), "")
+		d.add("reach", "ok", fmt.Sprintf("%s at %s answers with the pinned key", what, addr), "")
 	}
 	relaysSeen := map[string]bool{}
 	relaysOf := func(c *identity.Card, whose string) {
@@ -181,16 +236,16 @@ func Doctor(ctx context.Context, dir string, o DoctorOptions) []Diagnosis {
 			dial(fmt.Sprintf("relay %s (%s)", r.Name, whose), r.Addr, "the relay at "+r.Addr, r.Key)
 		}
 	}
-	if cerr == nil {
+	if card != nil {
 		relaysOf(card, "own")
 	}
 	if len(peers) == 0 {
-		add("reach", "ok", "no peers pinned yet", "")
+		d.add("reach", "ok", "no peers pinned yet", "")
 	}
 	for _, p := range peers {
 		pc, err := identity.ParseCard(p.Card)
 		if err != nil {
-			add("reach", "fail", fmt.Sprintf("peer %s: stored card: %v", p.Name, err), "pin the peer again")
+			d.add("reach", "fail", fmt.Sprintf("peer %s: stored card: %v", p.Name, err), "pin the peer again")
 			continue
 		}
 		for _, e := range pc.Endpoints {
@@ -198,7 +253,6 @@ func Doctor(ctx context.Context, dir string, o DoctorOptions) []Diagnosis {
 		}
 		relaysOf(pc, pc.Name+"'s")
 	}
-	return out
 }
 
 func isSQLite(spec string) bool { _, ok := sqliteFile("", spec); return ok }
