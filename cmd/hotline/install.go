@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hotline/internal/stationdir"
 	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"text/template"
-
-	"hotline/internal/station"
 )
 
 func cmdDoctor(ctx context.Context, args []string) error {
@@ -21,7 +20,7 @@ func cmdDoctor(ctx context.Context, args []string) error {
 	if *f.dir == "" {
 		return errors.New("no station directory: use --dir or set HOTLINE_DIR")
 	}
-	ds := station.Doctor(ctx, *f.dir, station.DoctorOptions{})
+	ds := stationdir.Doctor(ctx, *f.dir, stationdir.DoctorOptions{})
 	failed := 0
 	for _, d := range ds {
 		if d.Status == "fail" {

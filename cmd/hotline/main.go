@@ -29,6 +29,7 @@ import (
 	"golang.org/x/term"
 
 	"hotline/internal/api"
+	"hotline/internal/badrequest"
 	"hotline/internal/console"
 	"hotline/internal/deconflict"
 	"hotline/internal/demo"
@@ -38,6 +39,7 @@ import (
 	"hotline/internal/relay"
 	"hotline/internal/sim"
 	"hotline/internal/station"
+	"hotline/internal/stationdir"
 	"hotline/internal/transcript"
 )
 
@@ -130,7 +132,7 @@ func main() {
 		os.Exit(0)
 	}
 	if err != nil {
-		msg := strings.TrimPrefix(err.Error(), station.ErrBadRequest.Error()+": ")
+		msg := badrequest.Message(err)
 		fmt.Fprintln(os.Stderr, "hotline: "+strings.ReplaceAll(msg, "\n", "; "))
 		os.Exit(1)
 	}
@@ -216,7 +218,7 @@ func withOps(ctx context.Context, dir string, f func(station.Ops) error) error {
 // the API of the hotline run that owns it.
 func withStation(ctx context.Context, dir string, local func(*station.Station) error, remote func(*api.Client) error) error {
 	st, err := station.Open(ctx, dir, quietLogger())
-	if errors.Is(err, station.ErrLocked) {
+	if errors.Is(err, stationdir.ErrLocked) {
 		// Either hotline run owns the station (use its API) or another
 		// short command has it open for a moment.
 		c, cerr := api.NewClient(dir)
@@ -285,7 +287,7 @@ func cmdInit(ctx context.Context, args []string) error {
 	if err := required("init", map[string]string{"dir": *f.dir, "name": *name, "party": *party, "peer-listen": *peer}); err != nil {
 		return err
 	}
-	card, err := station.Init(ctx, station.InitOptions{Dir: *f.dir, Name: *name, Party: *party, PeerListen: *peer, APIListen: *apiAddr,
+	card, err := stationdir.Init(ctx, stationdir.InitOptions{Dir: *f.dir, Name: *name, Party: *party, PeerListen: *peer, APIListen: *apiAddr,
 		Endpoints: endpoints, Store: *storeSpec, APITLSCert: *tlsCert, APITLSKey: *tlsKey})
 	if err != nil {
 		return err
@@ -303,10 +305,10 @@ func (m *multi) String() string     { return strings.Join(*m, ",") }
 func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 func ownCard(dir string) (*identity.Card, error) {
-	if _, err := station.LoadConfig(dir); err != nil {
+	if _, err := stationdir.LoadConfig(dir); err != nil {
 		return nil, err
 	}
-	return station.ReadCard(dir)
+	return stationdir.ReadCard(dir)
 }
 
 func cmdCard(ctx context.Context, args []string) error {
@@ -543,7 +545,7 @@ func cmdAPITLS(ctx context.Context, args []string) error {
 	if *off != (*cert == "" || *key == "") || *off && (*cert != "" || *key != "") {
 		return errors.New("api tls: give --cert and --key, or --off")
 	}
-	cfg, err := station.SetAPITLS(*f.dir, *cert, *key)
+	cfg, err := stationdir.SetAPITLS(*f.dir, *cert, *key)
 	if err != nil {
 		return err
 	}
@@ -572,9 +574,9 @@ func cmdAddRelay(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("card add-relay: %w", err)
 	}
-	c, err := station.AddRelay(ctx, *f.dir, text, *fp)
+	c, err := stationdir.AddRelay(ctx, *f.dir, text, *fp)
 	if err != nil {
-		if errors.Is(err, station.ErrLocked) {
+		if errors.Is(err, stationdir.ErrLocked) {
 			return fmt.Errorf("card add-relay: stop hotline run first: %w", err)
 		}
 		return fmt.Errorf("card add-relay: %w", err)
@@ -708,7 +710,7 @@ func newLogger(w *os.File, format, level string) (*slog.Logger, error) {
 // the station's lease; it stops, with an error, the moment it loses it.
 func runStation(ctx context.Context, dir string, log *slog.Logger) error {
 	// HTTPS, or plain HTTP on loopback only: checked before anything starts.
-	cfg, err := station.LoadConfig(dir)
+	cfg, err := stationdir.LoadConfig(dir)
 	if err != nil {
 		return err
 	}
@@ -716,11 +718,11 @@ func runStation(ctx context.Context, dir string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if err := station.CheckAPIListen(cfg.APIListen, tc != nil); err != nil {
+	if err := stationdir.CheckAPIListen(cfg.APIListen, tc != nil); err != nil {
 		return err
 	}
 	st, err := station.OpenStandby(ctx, dir, log)
-	if errors.Is(err, station.ErrLocked) {
+	if errors.Is(err, stationdir.ErrLocked) {
 		return fmt.Errorf("%s: %w (is hotline run already running?)", dir, err)
 	}
 	if err != nil {
@@ -730,7 +732,7 @@ func runStation(ctx context.Context, dir string, log *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
-	tok, err := station.ReadToken(dir)
+	tok, err := stationdir.ReadToken(dir)
 	if err != nil {
 		return err
 	}
@@ -879,7 +881,7 @@ func sendLines(ctx context.Context, dir string, in io.Reader, r station.SendRequ
 				}
 				text := strings.TrimSuffix(string(line), "\n")
 				if len(text) > maxLine {
-					lines <- input{n: n, err: fmt.Errorf("%w: longer than %d bytes", station.ErrBadRequest, maxLine)}
+					lines <- input{n: n, err: fmt.Errorf("%w: longer than %d bytes", badrequest.Err, maxLine)}
 					continue
 				}
 				if strings.TrimSpace(text) != "" {
@@ -920,7 +922,7 @@ func sendLines(ctx context.Context, dir string, in io.Reader, r station.SendRequ
 				fifo = fifo[1:]
 				if p.err != nil {
 					var ae *api.Error
-					perLine := errors.Is(p.err, station.ErrBadRequest) ||
+					perLine := errors.Is(p.err, badrequest.Err) ||
 						errors.As(p.err, &ae) && (ae.Status == http.StatusBadRequest || ae.Status == http.StatusRequestEntityTooLarge)
 					if !perLine {
 						if stopped == nil {
@@ -995,7 +997,7 @@ func sendLines(ctx context.Context, dir string, in io.Reader, r station.SendRequ
 // userError is err as the CLI tells it, without the station's internal
 // "bad request" prefix.
 func userError(err error) string {
-	return strings.TrimPrefix(err.Error(), station.ErrBadRequest.Error()+": ")
+	return badrequest.Message(err)
 }
 
 // printMessages lists messages; coded messages, notices, reports and
@@ -1178,7 +1180,7 @@ func cmdBackup(ctx context.Context, args []string) error {
 	if err := required("backup", map[string]string{"dir": *f.dir, "out": *out}); err != nil {
 		return err
 	}
-	if err := station.Backup(ctx, *f.dir, *out); err != nil {
+	if err := stationdir.Backup(ctx, *f.dir, *out); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
 	fmt.Printf("wrote %s\n", *out)
@@ -1199,10 +1201,10 @@ func cmdRestore(ctx context.Context, args []string) error {
 		return fmt.Errorf("restore: %w", err)
 	}
 	defer file.Close()
-	if err := station.Restore(ctx, *f.dir, file); err != nil {
+	if err := stationdir.Restore(ctx, *f.dir, file); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	card, err := station.ReadCard(*f.dir)
+	card, err := stationdir.ReadCard(*f.dir)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"hotline/internal/station"
+	"hotline/internal/stationdir"
 	"hotline/internal/transcript"
 )
 
@@ -290,18 +291,18 @@ func filesOf(t *testing.T, dir string) map[string]string {
 func TestBadInput(t *testing.T) {
 	dir, _ := demoRun(t)
 	usa, chn := filepath.Join(dir, "usa"), filepath.Join(dir, "chn")
-	usaCard, err := station.ReadCard(usa)
+	usaCard, err := stationdir.ReadCard(usa)
 	if err != nil {
 		t.Fatal(err)
 	}
-	chnCard, err := station.ReadCard(chn)
+	chnCard, err := stationdir.ReadCard(chn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A third station that has pinned nobody.
 	rus := filepath.Join(t.TempDir(), "rus")
 	mustRun(t, "init", "--dir", rus, "--name", "RUS", "--party", "RUS", "--peer-listen", "127.0.0.1:7443")
-	rusCard, err := station.ReadCard(rus)
+	rusCard, err := stationdir.ReadCard(rus)
 	if err != nil {
 		t.Fatal(err)
 	}

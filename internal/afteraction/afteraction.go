@@ -24,6 +24,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"hotline/internal/badrequest"
 	"hotline/internal/identity"
 	"hotline/internal/station"
 	"hotline/internal/transcript"
@@ -119,7 +120,7 @@ func Gather(ctx context.Context, ops station.Ops, id string, now time.Time) (*Re
 		}
 	}
 	if inc == nil {
-		return nil, fmt.Errorf("%w: %w: %s on channel %s", station.ErrBadRequest, ErrNoIncident, id, ch)
+		return nil, fmt.Errorf("%w: %w: %s on channel %s", badrequest.Err, ErrNoIncident, id, ch)
 	}
 	msgs := map[string]*station.MessageView{}
 	for _, f := range []func(context.Context, string) ([]station.MessageView, error){ops.Inbox, ops.Outbox} {

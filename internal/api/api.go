@@ -2,7 +2,7 @@
 // it. The CLI and the console use it while hotline run owns the station.
 // Every request carries the bearer token kept in the station directory; the
 // listener is on loopback, or anywhere over HTTPS when config.json names a
-// certificate and key (station.CheckAPIListen, ServerTLS).
+// certificate and key (stationdir.CheckAPIListen, ServerTLS).
 //
 // Routes (all under /api/v1):
 //
@@ -47,13 +47,14 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
+	"hotline/internal/badrequest"
 	"hotline/internal/codebook"
 	"hotline/internal/operator"
 	"hotline/internal/record"
 	"hotline/internal/station"
+	"hotline/internal/stationdir"
 )
 
 // MaxBody bounds request bodies.
@@ -155,7 +156,7 @@ func NewServer(st *station.Station, token string) *Server {
 				return nil, err
 			}
 			if req.Channel != "" && req.Channel != r.PathValue("id") {
-				return nil, fmt.Errorf("%w: body names channel %q, path %q", station.ErrBadRequest, req.Channel, r.PathValue("id"))
+				return nil, fmt.Errorf("%w: body names channel %q, path %q", badrequest.Err, req.Channel, r.PathValue("id"))
 			}
 			req.Channel = r.PathValue("id")
 			if resume {
@@ -357,7 +358,7 @@ func errorStatus(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, station.ErrDiskFull):
 		return http.StatusInsufficientStorage
-	case errors.Is(err, station.ErrBadRequest):
+	case errors.Is(err, badrequest.Err):
 		return http.StatusBadRequest
 	}
 	return http.StatusInternalServerError
@@ -365,7 +366,7 @@ func errorStatus(err error) int {
 
 // errorMessage is what the client is told of err.
 func errorMessage(err error) string {
-	return strings.TrimPrefix(err.Error(), station.ErrBadRequest.Error()+": ")
+	return badrequest.Message(err)
 }
 
 func readJSON(r *http.Request, v any) error {
@@ -375,10 +376,10 @@ func readJSON(r *http.Request, v any) error {
 		if errors.As(err, &mbe) {
 			return err
 		}
-		return fmt.Errorf("%w: request body: %v", station.ErrBadRequest, err)
+		return fmt.Errorf("%w: request body: %v", badrequest.Err, err)
 	}
 	if err := decodeStrict(data, v); err != nil {
-		return fmt.Errorf("%w: request body: %v", station.ErrBadRequest, err)
+		return fmt.Errorf("%w: request body: %v", badrequest.Err, err)
 	}
 	return nil
 }
@@ -440,7 +441,7 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 
 // ServerTLS returns the TLS configuration of a station's API listener,
 // nil when it is configured for plain HTTP (on loopback only).
-func ServerTLS(dir string, cfg *station.Config) (*tls.Config, error) {
+func ServerTLS(dir string, cfg *stationdir.Config) (*tls.Config, error) {
 	if !cfg.APIHTTPS() {
 		return nil, nil
 	}
@@ -455,7 +456,7 @@ func ServerTLS(dir string, cfg *station.Config) (*tls.Config, error) {
 // in plain HTTP, which it refuses on an address other than loopback. It
 // calls ready with the bound address once listening.
 func Serve(ctx context.Context, addr string, h http.Handler, tc *tls.Config, ready func(net.Addr)) error {
-	if err := station.CheckAPIListen(addr, tc != nil); err != nil {
+	if err := stationdir.CheckAPIListen(addr, tc != nil); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", addr)

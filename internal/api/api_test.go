@@ -20,6 +20,7 @@ import (
 	"hotline/internal/api"
 	"hotline/internal/identity"
 	"hotline/internal/station"
+	"hotline/internal/stationdir"
 	"hotline/internal/transcript"
 )
 
@@ -49,7 +50,7 @@ func freePort(t testing.TB) string {
 // initCard creates a station directory that is never opened: a card to pin.
 func initCard(t *testing.T, name string) *identity.Card {
 	t.Helper()
-	card, err := station.Init(context.Background(), station.InitOptions{Dir: filepath.Join(t.TempDir(), name),
+	card, err := stationdir.Init(context.Background(), stationdir.InitOptions{Dir: filepath.Join(t.TempDir(), name),
 		Name: name, Party: name, PeerListen: "127.0.0.1:9", APIListen: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +62,7 @@ func newNode(t testing.TB, name, peerListen string) *node {
 	t.Helper()
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), strings.ToLower(name))
-	card, err := station.Init(ctx, station.InitOptions{Dir: dir, Name: name, Party: name, PeerListen: peerListen, APIListen: "127.0.0.1:0"})
+	card, err := stationdir.Init(ctx, stationdir.InitOptions{Dir: dir, Name: name, Party: name, PeerListen: peerListen, APIListen: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +71,7 @@ func newNode(t testing.TB, name, peerListen string) *node {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	tok, err := station.ReadToken(dir)
+	tok, err := stationdir.ReadToken(dir)
 	if err != nil || len(tok) < 32 {
 		t.Fatalf("token %q, %v", tok, err)
 	}

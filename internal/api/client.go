@@ -21,6 +21,7 @@ import (
 	"hotline/internal/operator"
 	"hotline/internal/record"
 	"hotline/internal/station"
+	"hotline/internal/stationdir"
 	"hotline/internal/transcript"
 )
 
@@ -38,11 +39,11 @@ const AddrFile = "api.addr"
 
 // NewClient returns a client for the station in dir, which must be running.
 func NewClient(dir string) (*Client, error) {
-	tok, err := station.ReadToken(dir)
+	tok, err := stationdir.ReadToken(dir)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := station.LoadConfig(dir)
+	cfg, err := stationdir.LoadConfig(dir)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"hotline/internal/badrequest"
 	"hotline/internal/station"
 )
 
@@ -157,7 +158,7 @@ func (s *Server) readSends(ctx context.Context, body io.Reader, rc *http.Respons
 			}
 			var req station.SendRequest
 			if err := decodeStrict(line, &req); err != nil {
-				l = streamed{err: fmt.Errorf("%w: line %d: %v", station.ErrBadRequest, n, err), last: true}
+				l = streamed{err: fmt.Errorf("%w: line %d: %v", badrequest.Err, n, err), last: true}
 			} else {
 				l.send, l.err = s.st.QueueSend(ctx, req)
 			}

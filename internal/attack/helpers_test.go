@@ -17,6 +17,7 @@ import (
 	"hotline/internal/record"
 	"hotline/internal/relay"
 	"hotline/internal/station"
+	"hotline/internal/stationdir"
 	"hotline/internal/store"
 )
 
@@ -55,7 +56,7 @@ func newNode(t *testing.T, name string, px *proxy) *node {
 		px.mu.Unlock()
 	}
 	dir := filepath.Join(t.TempDir(), strings.ToLower(name))
-	if _, err := station.Init(context.Background(), station.InitOptions{Dir: dir, Name: name, Party: name,
+	if _, err := stationdir.Init(context.Background(), stationdir.InitOptions{Dir: dir, Name: name, Party: name,
 		PeerListen: listen, APIListen: "127.0.0.1:0", Endpoints: []string{endpoint}}); err != nil {
 		t.Fatal(err)
 	}

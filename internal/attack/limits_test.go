@@ -25,6 +25,7 @@ import (
 	"hotline/internal/protocol"
 	"hotline/internal/relay"
 	"hotline/internal/station"
+	"hotline/internal/stationdir"
 	"hotline/internal/transcript"
 )
 
@@ -74,7 +75,7 @@ func TestOversizedFrame(t *testing.T) {
 // that says what was wrong, and the station is unchanged.
 func TestOversizedAndNestedInput(t *testing.T) {
 	usa, _ := pair(t)
-	tok, err := station.ReadToken(usa.dir)
+	tok, err := stationdir.ReadToken(usa.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +235,7 @@ func TestSlowLoris(t *testing.T) {
 	t.Run("API and console port", func(t *testing.T) {
 		t.Parallel()
 		usa := newNode(t, "USA", nil)
-		tok, err := station.ReadToken(usa.dir)
+		tok, err := stationdir.ReadToken(usa.dir)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"hotline/internal/badrequest"
 	"hotline/internal/envelope"
 	"hotline/internal/identity"
 	"hotline/internal/link"
@@ -163,7 +164,7 @@ func TestReplayOldBundle(t *testing.T) {
 		before := settled(t, n)
 		was := refused(t, n)["bad bundle"]
 		_, err := n.st.BundleImport(ctx, data)
-		if !errors.Is(err, station.ErrBadRequest) || !strings.Contains(err.Error(), "offline bundle is for USA") {
+		if !errors.Is(err, badrequest.Err) || !strings.Contains(err.Error(), "offline bundle is for USA") {
 			t.Errorf("%s imported USA's bundle: %v; want it refused as for USA", n.name, err)
 		}
 		waitFor(t, n.name+" to count the bundle and warn", func() bool {
@@ -234,7 +235,7 @@ func TestForgedCosignature(t *testing.T) {
 
 	bundle := encode(t, &station.OfflineBundle{Format: station.OfflineFormat, From: "CHN", To: "USA", CreatedAt: time.Now().UTC(), Frames: [][]byte{receipt}})
 	_, err = usa.st.BundleImport(context.Background(), bundle)
-	if !errors.Is(err, station.ErrBadRequest) || !strings.Contains(err.Error(), "receipt of") {
+	if !errors.Is(err, badrequest.Err) || !strings.Contains(err.Error(), "receipt of") {
 		t.Errorf("forged bundle: %v; want it refused naming the receipt", err)
 	}
 	waitFor(t, "USA to count the forged bundle", func() bool { return refused(t, usa)["bad bundle"] == was["bad bundle"]+1 })

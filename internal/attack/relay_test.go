@@ -12,6 +12,7 @@ import (
 	"hotline/internal/record"
 	"hotline/internal/relay"
 	"hotline/internal/station"
+	"hotline/internal/stationdir"
 	"hotline/internal/store"
 )
 
@@ -69,11 +70,11 @@ func relayNode(t *testing.T, name string, rl *testRelay) *node {
 	listen := freeAddr(t)
 	dir := filepath.Join(t.TempDir(), strings.ToLower(name))
 	// The card's direct endpoint refuses every connection.
-	if _, err := station.Init(ctx, station.InitOptions{Dir: dir, Name: name, Party: name,
+	if _, err := stationdir.Init(ctx, stationdir.InitOptions{Dir: dir, Name: name, Party: name,
 		PeerListen: listen, APIListen: "127.0.0.1:0", Endpoints: []string{freeAddr(t)}}); err != nil {
 		t.Fatal(err)
 	}
-	card, err := station.AddRelay(ctx, dir, rl.card.Text, rl.card.Fingerprint())
+	card, err := stationdir.AddRelay(ctx, dir, rl.card.Text, rl.card.Fingerprint())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,7 @@ import (
 	"sync"
 	"time"
 
+	"hotline/internal/badrequest"
 	"hotline/internal/operator"
 	"hotline/internal/protocol"
 	"hotline/internal/station"
@@ -283,7 +284,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 func errText(err error) string {
-	s := strings.TrimPrefix(err.Error(), station.ErrBadRequest.Error()+": ")
+	s := badrequest.Message(err)
 	return strings.TrimPrefix(s, errForbidden.Error()+": ")
 }
 
@@ -294,7 +295,7 @@ func writeError(w http.ResponseWriter, err error) {
 	case errors.As(err, &mbe):
 		code = http.StatusRequestEntityTooLarge
 		err = fmt.Errorf("request body is larger than %d bytes", mbe.Limit)
-	case errors.Is(err, station.ErrBadRequest):
+	case errors.Is(err, badrequest.Err):
 		code = http.StatusBadRequest
 	case errors.Is(err, errForbidden):
 		code = http.StatusForbidden
@@ -311,16 +312,16 @@ func readJSON(r *http.Request, v any) error {
 		if errors.As(err, &mbe) {
 			return err
 		}
-		return fmt.Errorf("%w: request body: %v", station.ErrBadRequest, err)
+		return fmt.Errorf("%w: request body: %v", badrequest.Err, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return fmt.Errorf("%w: request body: more than one JSON value", station.ErrBadRequest)
+		return fmt.Errorf("%w: request body: more than one JSON value", badrequest.Err)
 	}
 	return nil
 }
 
 func bad(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", station.ErrBadRequest, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%w: %s", badrequest.Err, fmt.Sprintf(format, args...))
 }
 
 func clip(s string) string {

@@ -22,6 +22,7 @@ import (
 	"hotline/internal/protocol"
 	"hotline/internal/record"
 	"hotline/internal/station"
+	"hotline/internal/stationdir"
 	"hotline/internal/store"
 )
 
@@ -40,7 +41,7 @@ func openStation(tb testing.TB, root, name string) *station.Station {
 	addr := ln.Addr().String()
 	ln.Close()
 	dir := filepath.Join(root, name)
-	if _, err := station.Init(tb.Context(), station.InitOptions{Dir: dir, Name: name, Party: name, PeerListen: addr, APIListen: "127.0.0.1:0"}); err != nil {
+	if _, err := stationdir.Init(tb.Context(), stationdir.InitOptions{Dir: dir, Name: name, Party: name, PeerListen: addr, APIListen: "127.0.0.1:0"}); err != nil {
 		tb.Fatal(err)
 	}
 	st, err := station.Open(tb.Context(), dir, quiet())

@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"hotline/internal/afteraction"
+	"hotline/internal/badrequest"
 	"hotline/internal/operator"
 	"hotline/internal/situation"
 	"hotline/internal/station"
@@ -151,7 +152,7 @@ func (s *Server) mapOf(ctx context.Context, q url.Values, lang string) (*mapView
 	v := &mapView{From: q.Get("from"), To: q.Get("to"), Hours: q.Get("hours")}
 	f, err := situation.ParseFilter(v.From, v.To, v.Hours, s.cfg.Now())
 	if err != nil {
-		return v, fmt.Errorf("%w: %v", station.ErrBadRequest, err)
+		return v, fmt.Errorf("%w: %v", badrequest.Err, err)
 	}
 	v.Filter = f
 	keep := url.Values{}
@@ -201,7 +202,7 @@ func (s *Server) mapPage(w http.ResponseWriter, r *http.Request, se *session) {
 	if err == nil {
 		d.Takeover, err = s.takeover(r.Context(), d.Op.Role)
 	}
-	if errors.Is(err, station.ErrBadRequest) {
+	if errors.Is(err, badrequest.Err) {
 		// The page again with the filter as given and what was wrong with it.
 		d.Map.Error = errText(err)
 		var buf strings.Builder
@@ -310,7 +311,7 @@ func (s *Server) deconflictRoutes() {
 		return s.page(operator.Read, func(w http.ResponseWriter, r *http.Request, se *session) {
 			d := s.data(name, se)
 			if err := fill(r, d); err != nil {
-				if errors.Is(err, station.ErrBadRequest) {
+				if errors.Is(err, badrequest.Err) {
 					http.Error(w, errText(err), http.StatusBadRequest)
 					return
 				}

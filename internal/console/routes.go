@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"hotline/internal/badrequest"
 	"hotline/internal/operator"
 	"hotline/internal/record"
 	"hotline/internal/station"
@@ -208,7 +209,7 @@ func (s *Server) render(w http.ResponseWriter, name string, d *pageData) {
 
 func (s *Server) fail(w http.ResponseWriter, err error) {
 	code := http.StatusInternalServerError
-	if errors.Is(err, station.ErrBadRequest) {
+	if errors.Is(err, badrequest.Err) {
 		code = http.StatusNotFound
 	}
 	http.Error(w, errText(err), code)
@@ -393,7 +394,7 @@ func (s *Server) routes() {
 		}
 		rep, err := transcript.Verify(b)
 		if err != nil {
-			return result{target: ch}, fmt.Errorf("%w: %v", station.ErrBadRequest, err)
+			return result{target: ch}, fmt.Errorf("%w: %v", badrequest.Err, err)
 		}
 		return result{body: rep, target: ch, detail: "verified"}, nil
 	}))
@@ -511,11 +512,11 @@ func (s *Server) verifyUpload(w http.ResponseWriter, r *http.Request) {
 	s.actionLimit(operator.Transcript, "verify", maxBundle, func(r *http.Request, se *session) (result, error) {
 		b, err := transcript.ReadBundle(r.Body)
 		if err != nil {
-			return result{target: "uploaded bundle"}, fmt.Errorf("%w: %v", station.ErrBadRequest, err)
+			return result{target: "uploaded bundle"}, fmt.Errorf("%w: %v", badrequest.Err, err)
 		}
 		rep, err := transcript.Verify(b)
 		if err != nil {
-			return result{target: b.Channel}, fmt.Errorf("%w: %v", station.ErrBadRequest, err)
+			return result{target: b.Channel}, fmt.Errorf("%w: %v", badrequest.Err, err)
 		}
 		return result{body: rep, target: b.Channel, detail: "uploaded bundle verified"}, nil
 	})(w, r)

@@ -22,7 +22,7 @@ import (
 	"hotline/internal/identity"
 	"hotline/internal/protocol"
 	"hotline/internal/record"
-	"hotline/internal/station"
+	"hotline/internal/stationdir"
 	"hotline/internal/store"
 	"hotline/internal/store/postgres"
 	"hotline/internal/store/sqlite"
@@ -220,7 +220,7 @@ func newFiller(b *testing.B, p *Pair) *filler {
 		k   *hpke.PublicKey
 		v   *note.Verifier
 	}{{p.A.Dir, &f.toUSA, &f.usaV}, {p.B.Dir, &f.toCHN, &f.chnV}} {
-		card, err := station.ReadCard(x.dir)
+		card, err := stationdir.ReadCard(x.dir)
 		if err != nil {
 			b.Fatal(err)
 		}

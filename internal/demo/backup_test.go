@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"hotline/internal/station"
+	"hotline/internal/stationdir"
 )
 
 // TestBackupWhileRunning backs up a running station, goes on sending, and
@@ -39,7 +40,7 @@ func TestBackupWhileRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 	file := filepath.Join(root, "usa.backup")
-	if err := station.Backup(ctx, p.A.Dir, file); err != nil {
+	if err := stationdir.Backup(ctx, p.A.Dir, file); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Stat(file); err != nil || fi.Mode().Perm() != 0o600 {
@@ -55,7 +56,7 @@ func TestBackupWhileRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if err := station.Restore(ctx, restored, f); err != nil {
+	if err := stationdir.Restore(ctx, restored, f); err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"signing.key", "kem.key"} {
@@ -93,7 +94,7 @@ func TestRestoreRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := filepath.Join(root, "good.backup")
-	if err := station.Backup(ctx, n.Dir, good); err != nil {
+	if err := stationdir.Backup(ctx, n.Dir, good); err != nil {
 		t.Fatal(err)
 	}
 	goodBytes, _ := os.ReadFile(good)
@@ -119,7 +120,7 @@ func TestRestoreRefuses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before, _ := os.ReadDir(tt.dir)
-			err := station.Restore(ctx, tt.dir, bytes.NewReader(tt.data))
+			err := stationdir.Restore(ctx, tt.dir, bytes.NewReader(tt.data))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Restore = %v, want an error mentioning %q", err, tt.want)
 			}
@@ -162,7 +163,7 @@ func TestRestoredStationRecovers(t *testing.T) {
 	}
 	send("one")
 	file := filepath.Join(root, "usa.backup")
-	if err := station.Backup(ctx, p.A.Dir, file); err != nil {
+	if err := stationdir.Backup(ctx, p.A.Dir, file); err != nil {
 		t.Fatal(err)
 	}
 	var last *station.MessageView
@@ -178,12 +179,12 @@ func TestRestoredStationRecovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = station.Restore(ctx, p.A.Dir, f)
+	err = stationdir.Restore(ctx, p.A.Dir, f)
 	f.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(p.A.Dir, station.RestoredFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(p.A.Dir, stationdir.RestoredFile)); err != nil {
 		t.Fatalf("no restored marker: %v", err)
 	}
 	// Offline (no peer to ask), a restored station sends nothing.
@@ -212,7 +213,7 @@ func TestRestoredStationRecovers(t *testing.T) {
 	if err := waitStatus(ctx, c, m.ID, "delivered"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(p.A.Dir, station.RestoredFile)); err == nil {
+	if _, err := os.Stat(filepath.Join(p.A.Dir, stationdir.RestoredFile)); err == nil {
 		t.Error("the restored marker is still there")
 	}
 	in, err := p.B.Client().Inbox(ctx, "ops")

@@ -17,11 +17,12 @@ import (
 
 	"hotline/internal/api"
 	"hotline/internal/station"
+	"hotline/internal/stationdir"
 )
 
 // TestDiskFills: station USA runs on a filesystem of its own (a 96 MiB
 // tmpfs, mounted by the test as root) that something else fills. With
-// less free than the station's reserve (station.MinFree), USA refuses
+// less free than the station's reserve (stationdir.MinFree), USA refuses
 // new sends with a clear error (507 from the API, a non-zero exit from
 // the CLI) saying what it needs, says so on /readyz, in hotline doctor and
 // in an alarm, and keeps taking CHN's messages from its reserve. When the
@@ -73,7 +74,7 @@ func TestDiskFills(t *testing.T) {
 	if err := unix.Statfs(disk, &fs); err != nil {
 		t.Fatal(err)
 	}
-	fill := int64(fs.Bavail*uint64(fs.Bsize)) - int64(station.MinFree/2)
+	fill := int64(fs.Bavail*uint64(fs.Bsize)) - int64(stationdir.MinFree/2)
 	filler := filepath.Join(disk, "filler")
 	f, err := os.Create(filler)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"hotline/internal/station"
+	"hotline/internal/stationdir"
 	"hotline/internal/store"
 	"hotline/internal/store/postgres"
 	"hotline/internal/store/postgres/pgtest"
@@ -72,7 +73,7 @@ func copyStation(src, dst, peerListen string) error {
 			return err
 		}
 	}
-	cfg, err := station.LoadConfig(src)
+	cfg, err := stationdir.LoadConfig(src)
 	if err != nil {
 		return err
 	}
@@ -105,7 +106,7 @@ func newLeased(t testing.TB, ctx context.Context) *leased {
 	}
 	dirs := [2]string{filepath.Join(root, "usa-1"), filepath.Join(root, "usa-2")}
 	// The card lists both machines' endpoints; the peer tries them in order.
-	card, err := station.Init(ctx, station.InitOptions{Dir: dirs[0], Name: "USA", Party: "USA", PeerListen: addrs[0],
+	card, err := stationdir.Init(ctx, stationdir.InitOptions{Dir: dirs[0], Name: "USA", Party: "USA", PeerListen: addrs[0],
 		APIListen: "127.0.0.1:0", Endpoints: addrs[:], Store: l.dsn})
 	if err != nil {
 		t.Fatal(err)

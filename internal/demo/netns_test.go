@@ -15,6 +15,7 @@ import (
 	"hotline/internal/api"
 	"hotline/internal/identity"
 	"hotline/internal/station"
+	"hotline/internal/stationdir"
 	"hotline/internal/transcript"
 )
 
@@ -163,11 +164,11 @@ func TestNetworkNamespaces(t *testing.T) {
 	for i, s := range []struct{ name, ns string }{{"USA", nsUSA}, {"CHN", nsCHN}} {
 		dir := filepath.Join(root, strings.ToLower(s.name))
 		addr := fmt.Sprintf("10.77.1.%d:7001", i+1)
-		if _, err := station.Init(ctx, station.InitOptions{Dir: dir, Name: s.name, Party: s.name, PeerListen: addr,
+		if _, err := stationdir.Init(ctx, stationdir.InitOptions{Dir: dir, Name: s.name, Party: s.name, PeerListen: addr,
 			APIListen: "127.0.0.1:0", Endpoints: []string{addr}}); err != nil {
 			t.Fatal(err)
 		}
-		card, err := station.AddRelay(ctx, dir, rcardText, rcard.Fingerprint())
+		card, err := stationdir.AddRelay(ctx, dir, rcardText, rcard.Fingerprint())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -20,6 +20,7 @@ import (
 
 	"hotline/internal/api"
 	"hotline/internal/station"
+	"hotline/internal/stationdir"
 )
 
 // Node is one station directory and, while it runs, its process.
@@ -103,7 +104,7 @@ func newNode(ctx context.Context, root, binary, name, party string, endpoints fu
 		}
 	}
 	dir := filepath.Join(root, strings.ToLower(name))
-	card, err := station.Init(ctx, station.InitOptions{Dir: dir, Name: name, Party: party, PeerListen: addr, APIListen: "127.0.0.1:0", Endpoints: eps, Store: storeURL})
+	card, err := stationdir.Init(ctx, stationdir.InitOptions{Dir: dir, Name: name, Party: party, PeerListen: addr, APIListen: "127.0.0.1:0", Endpoints: eps, Store: storeURL})
 	if err != nil {
 		return nil, err
 	}

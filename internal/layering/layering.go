@@ -49,6 +49,16 @@ var Rules = []Rule{
 		Why:       "a relay carries payloads it has no code to open: it knows frame sizes, not what frames, envelopes, charters or logs are",
 		Forbidden: []string{Module + "/internal/envelope", Module + "/internal/protocol", Module + "/internal/channel", Module + "/internal/transcript", Module + "/internal/store", Module + "/internal/station"},
 	},
+	{
+		Package:   Module + "/internal/stationdir",
+		Why:       "the station's directory is files and the rules for them: backup, restore and doctor work beside a running station, never through it",
+		Forbidden: []string{Module + "/internal/station", Module + "/internal/protocol", Module + "/internal/api", Module + "/internal/console"},
+	},
+	{
+		Package:   Module + "/internal/operator",
+		Why:       "operators and their passwords are a store of their own: they need the meaning of a bad request, not a running station",
+		Forbidden: []string{Module + "/internal/station", Module + "/internal/protocol"},
+	},
 }
 
 // Package is one package as the go command lists it.

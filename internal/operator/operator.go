@@ -22,7 +22,7 @@ import (
 
 	"golang.org/x/crypto/argon2"
 
-	"hotline/internal/station"
+	"hotline/internal/badrequest"
 	"hotline/internal/store"
 )
 
@@ -73,15 +73,13 @@ func Grants(role string) []Permission { return append([]Permission(nil), grants[
 // Languages the console speaks.
 var Languages = []string{"en", "zh"}
 
-// Errors. Bad input wraps station.ErrBadRequest, as everywhere else.
+// Errors. Bad input wraps badrequest.Err, as everywhere else.
 var (
 	ErrBadLogin = errors.New("wrong operator name or password")
 	ErrLocked   = errors.New("operator is locked out")
 )
 
-func bad(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", station.ErrBadRequest, fmt.Sprintf(format, args...))
-}
+func bad(format string, args ...any) error { return badrequest.New(format, args...) }
 
 // CheckRole returns an error naming the roles when role is not one.
 func CheckRole(role string) error {
@@ -264,7 +262,7 @@ func Outcome(err error) string {
 	switch {
 	case err == nil:
 		return "ok"
-	case errors.Is(err, station.ErrBadRequest), errors.Is(err, ErrBadLogin), errors.Is(err, ErrLocked):
+	case errors.Is(err, badrequest.Err), errors.Is(err, ErrBadLogin), errors.Is(err, ErrLocked):
 		return "refused"
 	default:
 		return "failed"
@@ -449,7 +447,7 @@ func errDetail(err error) string {
 	if err == nil {
 		return ""
 	}
-	return strings.TrimPrefix(err.Error(), station.ErrBadRequest.Error()+": ")
+	return badrequest.Message(err)
 }
 
 // clip bounds what goes into the audit trail from untrusted input.

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"hotline/internal/badrequest"
 	"hotline/internal/operator"
-	"hotline/internal/station"
 	"hotline/internal/store"
 	"hotline/internal/store/sqlite"
 )
@@ -100,7 +100,7 @@ func TestAddRefusesBadInput(t *testing.T) {
 		{"unknown language", operator.AddRequest{Name: "ann", Role: "duty", Password: goodPassword, Lang: "fr"}, `language "fr"`},
 	} {
 		_, err := r.Add(ctx, operator.Local, tc.req)
-		if !errors.Is(err, station.ErrBadRequest) || !strings.Contains(err.Error(), tc.want) {
+		if !errors.Is(err, badrequest.Err) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: Add = %v, want a bad request saying %q", tc.name, err, tc.want)
 		}
 	}
@@ -110,7 +110,7 @@ func TestAddRefusesBadInput(t *testing.T) {
 	if _, err := r.Add(ctx, operator.Local, operator.AddRequest{Name: "王伟", Role: "duty", Password: goodPassword, Lang: "zh"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Add(ctx, operator.Local, operator.AddRequest{Name: "王伟", Role: "admin", Password: goodPassword}); !errors.Is(err, station.ErrBadRequest) || !strings.Contains(err.Error(), "already exists") {
+	if _, err := r.Add(ctx, operator.Local, operator.AddRequest{Name: "王伟", Role: "admin", Password: goodPassword}); !errors.Is(err, badrequest.Err) || !strings.Contains(err.Error(), "already exists") {
 		t.Errorf("adding 王伟 twice: %v", err)
 	}
 	os, _ := r.List(ctx)

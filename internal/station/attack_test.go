@@ -18,6 +18,7 @@ import (
 	"hotline/internal/protocol"
 	"hotline/internal/record"
 	"hotline/internal/station"
+	"hotline/internal/stationdir"
 	"hotline/internal/store"
 )
 
@@ -49,7 +50,7 @@ func deadEndpoint(t *testing.T) string {
 func initStation(t *testing.T, name, peerListen string, endpoints ...string) (string, *identity.Card) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), strings.ToLower(name))
-	card, err := station.Init(context.Background(), station.InitOptions{Dir: dir, Name: name, Party: name,
+	card, err := stationdir.Init(context.Background(), stationdir.InitOptions{Dir: dir, Name: name, Party: name,
 		PeerListen: peerListen, APIListen: "127.0.0.1:0", Endpoints: endpoints})
 	if err != nil {
 		t.Fatalf("init %s: %v", name, err)

@@ -16,6 +16,7 @@ import (
 	"hotline/internal/home"
 	"hotline/internal/identity"
 	"hotline/internal/station"
+	"hotline/internal/stationdir"
 )
 
 // member is one file of a backup.
@@ -82,7 +83,7 @@ func backedUp(t *testing.T, name string) (string, []byte) {
 	}
 	st.Close()
 	file := filepath.Join(t.TempDir(), "backup")
-	if err := station.Backup(ctx, dir, file); err != nil {
+	if err := stationdir.Backup(ctx, dir, file); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(file)
@@ -97,7 +98,7 @@ func backedUp(t *testing.T, name string) (string, []byte) {
 func refused(t *testing.T, what string, data []byte, want string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "restored")
-	err := station.Restore(context.Background(), dir, bytes.NewReader(data))
+	err := stationdir.Restore(context.Background(), dir, bytes.NewReader(data))
 	if err == nil {
 		t.Fatalf("%s: restored, want a refusal", what)
 	}
@@ -117,7 +118,7 @@ func refused(t *testing.T, what string, data []byte, want string) {
 func TestRestoreRefusesFlippedByte(t *testing.T) {
 	_, good := backedUp(t, "USA")
 	ms := members(t, good)
-	if got := ms[len(ms)-1].name; got != station.ManifestFile {
+	if got := ms[len(ms)-1].name; got != stationdir.ManifestFile {
 		t.Fatalf("the backup's last file is %q, want the manifest", got)
 	}
 	for _, m := range ms {
@@ -126,7 +127,7 @@ func TestRestoreRefusesFlippedByte(t *testing.T) {
 			damaged := bytes.Clone(good)
 			damaged[at] ^= 0x20
 			want := "does not match its SHA-256"
-			if m.name == station.ManifestFile {
+			if m.name == stationdir.ManifestFile {
 				want = "manifest"
 			}
 			refused(t, fmt.Sprintf("byte %d of %s flipped", at-m.off-512, m.name), damaged, want)
@@ -139,7 +140,7 @@ func TestRestoreRefusesFlippedByte(t *testing.T) {
 		}
 	}
 	// The undamaged backup restores.
-	if err := station.Restore(context.Background(), filepath.Join(t.TempDir(), "restored"), bytes.NewReader(good)); err != nil {
+	if err := stationdir.Restore(context.Background(), filepath.Join(t.TempDir(), "restored"), bytes.NewReader(good)); err != nil {
 		t.Fatalf("restoring the undamaged backup: %v", err)
 	}
 }
@@ -170,7 +171,7 @@ func TestRestoreRefusesAnotherStation(t *testing.T) {
 	}
 	refused(t, "the other station's store", pack(t, mix(bm, "hotline.db")), "hotline.db does not match its SHA-256")
 	refused(t, "the other station's card and keys", pack(t, mix(bm, "card", "keys/signing.key", "keys/kem.key")), "does not match its SHA-256")
-	refused(t, "the other station's manifest", pack(t, mix(bm, station.ManifestFile)), "does not match its SHA-256")
+	refused(t, "the other station's manifest", pack(t, mix(bm, stationdir.ManifestFile)), "does not match its SHA-256")
 
 	// Every file of the other station's backup, with a manifest of them
 	// signed by this station's key (which the backup also holds).
@@ -191,7 +192,7 @@ func TestRestoreRefusesAnotherStation(t *testing.T) {
 		return out
 	}
 	aKeys := filepath.Join(t.TempDir(), "a")
-	if err := station.Restore(context.Background(), aKeys, bytes.NewReader(a)); err != nil {
+	if err := stationdir.Restore(context.Background(), aKeys, bytes.NewReader(a)); err != nil {
 		t.Fatal(err)
 	}
 	ka, err := home.LoadKeys(filepath.Join(aKeys, "keys"))
@@ -199,7 +200,7 @@ func TestRestoreRefusesAnotherStation(t *testing.T) {
 		t.Fatal(err)
 	}
 	refused(t, "a manifest signed by another station", pack(t, signedBy(bm, ka)), "not signed by the station in the backup")
-	if err := station.Restore(context.Background(), filepath.Join(t.TempDir(), "b"), bytes.NewReader(pack(t, signedBy(bm, keys)))); err != nil {
+	if err := stationdir.Restore(context.Background(), filepath.Join(t.TempDir(), "b"), bytes.NewReader(pack(t, signedBy(bm, keys)))); err != nil {
 		t.Errorf("the manifest signed again by its own station: %v", err)
 	}
 	refused(t, "no manifest", pack(t, am[:len(am)-1]), "lacks its manifest")

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"hotline/internal/protocol"
+	"hotline/internal/stationdir"
 )
 
 // benchPair opens two stations in this process, pinned to each other and
@@ -35,7 +36,7 @@ func logPair(tb testing.TB, logA, logB *slog.Logger) (a, b *Station) {
 		addr := ln.Addr().String()
 		ln.Close()
 		dir := filepath.Join(root, name)
-		if _, err := Init(ctx, InitOptions{Dir: dir, Name: name, Party: name, PeerListen: addr, APIListen: "127.0.0.1:0"}); err != nil {
+		if _, err := stationdir.Init(ctx, stationdir.InitOptions{Dir: dir, Name: name, Party: name, PeerListen: addr, APIListen: "127.0.0.1:0"}); err != nil {
 			tb.Fatal(err)
 		}
 		st, err := Open(ctx, dir, log)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"hotline/internal/badrequest"
 	"hotline/internal/channel"
 	"hotline/internal/codebook"
 	"hotline/internal/deconflict"
@@ -99,7 +100,7 @@ func (s *Station) codebooks() []*codebook.Codebook {
 func (s *Station) AddCodebook(ctx context.Context, file []byte) (*CodebookView, error) {
 	b, err := extendOne(s.codebooks(), file)
 	if err != nil {
-		return nil, badRequest("%v", err)
+		return nil, badrequest.New("%v", err)
 	}
 	if _, err := s.Store.AddCodebook(ctx, store.CodebookFile{Ref: b.Ref().String(), File: file, AddedAt: time.Now().UTC()}); err != nil {
 		return nil, err
@@ -183,5 +184,5 @@ func (s *Station) codebookByName(name string) (*codebook.Codebook, error) {
 		}
 		have = append(have, b.Version())
 	}
-	return nil, badRequest("%v: no codebook %q here (this station has %v)", codebook.ErrMismatch, name, have)
+	return nil, badrequest.New("%v: no codebook %q here (this station has %v)", codebook.ErrMismatch, name, have)
 }

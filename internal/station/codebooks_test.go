@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"hotline/internal/badrequest"
 	"hotline/internal/codebook"
 	"hotline/internal/protocol"
 )
@@ -45,7 +46,7 @@ func TestCodebookExtension(t *testing.T) {
 		{"a codebook, not an extension", codebook.DefaultFile(), "format"},
 	} {
 		_, err := usa.AddCodebook(ctx, c.file)
-		if !errors.Is(err, ErrBadRequest) || !strings.Contains(err.Error(), c.want) {
+		if !errors.Is(err, badrequest.Err) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: AddCodebook = %v, want a bad request saying %q", c.name, err, c.want)
 		}
 	}
@@ -68,7 +69,7 @@ func TestCodebookExtension(t *testing.T) {
 	if bs, _ := usa.Codebooks(ctx); len(bs) != 2 {
 		t.Errorf("codebooks after loading one extension twice: %+v", bs)
 	}
-	if _, err := usa.Propose(ctx, ProposeRequest{Peer: "CHN", Channel: "fishing", Level: "staff", Codebook: "no-such/1"}); !errors.Is(err, ErrBadRequest) {
+	if _, err := usa.Propose(ctx, ProposeRequest{Peer: "CHN", Channel: "fishing", Level: "staff", Codebook: "no-such/1"}); !errors.Is(err, badrequest.Err) {
 		t.Errorf("a proposal naming a codebook this station lacks: %v", err)
 	}
 	notes, cancel := chn.Subscribe()
@@ -104,7 +105,7 @@ func TestCodebookExtension(t *testing.T) {
 	}
 	// The same code on a channel with the embedded codebook is refused.
 	if _, err := usa.SendCoded(ctx, CodedRequest{Channel: "bench", Precedence: "PRIORITY",
-		Items: []CodedItem{{Code: "XAB01", Args: map[string]string{"position": "16.5,112.25"}}}}); !errors.Is(err, ErrBadRequest) ||
+		Items: []CodedItem{{Code: "XAB01", Args: map[string]string{"position": "16.5,112.25"}}}}); !errors.Is(err, badrequest.Err) ||
 		!strings.Contains(err.Error(), "unknown code XAB01 in codebook "+codebook.Default().Version()) {
 		t.Errorf("an extension code on a channel without the extension: %v", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"hotline/internal/link"
 	"hotline/internal/protocol"
 	"hotline/internal/record"
+	"hotline/internal/stationdir"
 )
 
 // virtualPair opens two stations with real SQLite stores, pinned to each
@@ -25,7 +26,7 @@ func virtualPair(t *testing.T) (a, b *Station) {
 	root := t.TempDir()
 	open := func(name string) *Station {
 		dir := filepath.Join(root, name)
-		if _, err := Init(ctx, InitOptions{Dir: dir, Name: name, Party: name, PeerListen: "127.0.0.1:1", APIListen: "127.0.0.1:0"}); err != nil {
+		if _, err := stationdir.Init(ctx, stationdir.InitOptions{Dir: dir, Name: name, Party: name, PeerListen: "127.0.0.1:1", APIListen: "127.0.0.1:0"}); err != nil {
 			t.Fatal(err)
 		}
 		st, err := Open(ctx, dir, quietLog())

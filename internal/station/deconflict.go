@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"hotline/internal/badrequest"
 	"hotline/internal/channel"
 	"hotline/internal/codebook"
 	"hotline/internal/deconflict"
@@ -177,11 +178,11 @@ func (s *Station) channelBook(ctx context.Context, id string) (*record.Channel, 
 		}
 		cb, err := codebook.Find(ch, s.codebooks()...)
 		if err != nil {
-			return nil, nil, badRequest("%v", err)
+			return nil, nil, badrequest.New("%v", err)
 		}
 		return &chs[i], cb, nil
 	}
-	return nil, nil, badRequest("%v: %q", protocol.ErrUnknownChannel, id)
+	return nil, nil, badrequest.New("%v: %q", protocol.ErrUnknownChannel, id)
 }
 
 // buildMessage builds and checks a coded message from request items.
@@ -246,7 +247,7 @@ func precedenceOr(p string, def envelope.Precedence) (envelope.Precedence, error
 	}
 	prec, err := envelope.ParsePrecedence(p)
 	if err != nil {
-		return 0, badRequest("%v", err)
+		return 0, badrequest.New("%v", err)
 	}
 	return prec, nil
 }
@@ -256,7 +257,7 @@ func precedenceOr(p string, def envelope.Precedence) (envelope.Precedence, error
 func (s *Station) SendCoded(ctx context.Context, r CodedRequest) (*MessageView, error) {
 	prec, err := envelope.ParsePrecedence(r.Precedence)
 	if err != nil {
-		return nil, badRequest("%v", err)
+		return nil, badrequest.New("%v", err)
 	}
 	if r.Finding != 0 {
 		f, err := s.finding(ctx, r.Finding)
@@ -264,10 +265,10 @@ func (s *Station) SendCoded(ctx context.Context, r CodedRequest) (*MessageView, 
 			return nil, err
 		}
 		if len(r.Items) > 0 {
-			return nil, badRequest("give the items or the finding whose suggestion to send, not both")
+			return nil, badrequest.New("give the items or the finding whose suggestion to send, not both")
 		}
 		if f.Suggest == nil {
-			return nil, badRequest("finding %d suggests no message", f.ID)
+			return nil, badrequest.New("finding %d suggests no message", f.ID)
 		}
 		for _, it := range f.Suggest.Items {
 			r.Items = append(r.Items, CodedItem{Code: it.Code, Params: it.Params, Free: it.Free, Lang: it.Lang})
@@ -282,7 +283,7 @@ func (s *Station) SendCoded(ctx context.Context, r CodedRequest) (*MessageView, 
 	}
 	m, err := buildMessage(cb, r.Items)
 	if err != nil {
-		return nil, badRequest("coded message: %v", err)
+		return nil, badrequest.New("coded message: %v", err)
 	}
 	body, err := m.Encode()
 	if err != nil {
@@ -302,20 +303,20 @@ func (s *Station) SendNotice(ctx context.Context, r NoticeRequest) (*MessageView
 	}
 	if r.Plan != 0 {
 		if len(r.Notice) > 0 {
-			return nil, badRequest("give the notice or the plan to notify, not both")
+			return nil, badrequest.New("give the notice or the plan to notify, not both")
 		}
 		p, err := s.plan(ctx, r.Plan)
 		if err != nil {
 			return nil, err
 		}
 		if p.Notice != "" {
-			return nil, badRequest("plan %d was notified already, as %s", p.ID, p.Notice)
+			return nil, badrequest.New("plan %d was notified already, as %s", p.ID, p.Notice)
 		}
 		r.Notice = p.Body
 	}
 	n, err := deconflict.DecodeNotice(r.Notice)
 	if err != nil {
-		return nil, badRequest("%v", err)
+		return nil, badrequest.New("%v", err)
 	}
 	body, err := n.Encode()
 	if err != nil {
@@ -350,20 +351,20 @@ func (s *Station) SendReport(ctx context.Context, r ReportRequest) (*MessageView
 	}
 	rep, err := deconflict.DecodeReport(r.Report, cb)
 	if err != nil {
-		return nil, badRequest("%v", err)
+		return nil, badrequest.New("%v", err)
 	}
 	if len(r.Said) > 0 && len(rep.Said) > 0 {
-		return nil, badRequest("%v: said: give the messages said on scene in the report or in the request, not both", deconflict.ErrReport)
+		return nil, badrequest.New("%v: said: give the messages said on scene in the report or in the request, not both", deconflict.ErrReport)
 	}
 	for i, sd := range r.Said {
 		m, err := buildMessage(cb, sd.Items)
 		if err != nil {
-			return nil, badRequest("%v: said[%d].message: %v", deconflict.ErrReport, i, err)
+			return nil, badrequest.New("%v: said[%d].message: %v", deconflict.ErrReport, i, err)
 		}
 		rep.Said = append(rep.Said, deconflict.Said{Time: sd.Time, By: sd.By, Message: *m})
 	}
 	if err := rep.Check(cb); err != nil {
-		return nil, badRequest("%v", err)
+		return nil, badrequest.New("%v", err)
 	}
 	body, err := rep.Encode()
 	if err != nil {
@@ -420,7 +421,7 @@ func (s *Station) incidentEvents(ctx context.Context, ch string) (map[string][]d
 func (s *Station) Incident(ctx context.Context, r IncidentRequest) (*IncidentView, error) {
 	action := deconflict.Action(r.Action)
 	if !slices.Contains(deconflict.Actions, action) {
-		return nil, badRequest("action %q is not one of %v", r.Action, deconflict.Actions)
+		return nil, badrequest.New("action %q is not one of %v", r.Action, deconflict.Actions)
 	}
 	prec, err := precedenceOr(r.Precedence, envelope.Priority)
 	if err != nil {
@@ -432,10 +433,10 @@ func (s *Station) Incident(ctx context.Context, r IncidentRequest) (*IncidentVie
 	if action != deconflict.Open {
 		id, err := parseEntryRef(r.Incident)
 		if err != nil {
-			return nil, badRequest("incident: %v", err)
+			return nil, badrequest.New("incident: %v", err)
 		}
 		if ch != "" && ch != id.Channel {
-			return nil, badRequest("incident %s is on channel %s, not %s", id, id.Channel, ch)
+			return nil, badrequest.New("incident %s is on channel %s, not %s", id, id.Channel, ch)
 		}
 		ch = id.Channel
 		all, _, err := s.incidentEvents(ctx, ch)
@@ -444,7 +445,7 @@ func (s *Station) Incident(ctx context.Context, r IncidentRequest) (*IncidentVie
 		}
 		events = all[id.String()]
 		if !slices.ContainsFunc(events, func(e deconflict.Event) bool { return e.Entry == id && e.Body.Action == deconflict.Open }) {
-			return nil, badRequest("incident %s: no incident was opened by that entry here", id)
+			return nil, badrequest.New("incident %s: no incident was opened by that entry here", id)
 		}
 		inc, err := deconflict.Fold(events)
 		if err != nil {
@@ -485,7 +486,7 @@ func (s *Station) Incident(ctx context.Context, r IncidentRequest) (*IncidentVie
 			}
 		}
 		if ch == "" {
-			return nil, badRequest("open: give the channel")
+			return nil, badrequest.New("open: give the channel")
 		}
 	}
 	if _, _, err := s.channelBook(ctx, ch); err != nil {
@@ -494,17 +495,17 @@ func (s *Station) Incident(ctx context.Context, r IncidentRequest) (*IncidentVie
 	for i, l := range r.Links {
 		ref, err := parseEntryRef(l)
 		if err != nil {
-			return nil, badRequest("links[%d]: %v", i, err)
+			return nil, badrequest.New("links[%d]: %v", i, err)
 		}
 		if es, err := s.Store.Entries(ctx, ref.Channel, ref.Author, ref.Index, ref.Index); err != nil {
 			return nil, err
 		} else if len(es) == 0 {
-			return nil, badRequest("links[%d]: %s: no such entry here", i, ref)
+			return nil, badrequest.New("links[%d]: %s: no such entry here", i, ref)
 		}
 		b.Links = append(b.Links, ref)
 	}
 	if err := b.Check(); err != nil {
-		return nil, badRequest("%v", err)
+		return nil, badrequest.New("%v", err)
 	}
 	// The step must be one the lifecycle allows now: fold it in with the
 	// entries held and see.
@@ -516,11 +517,11 @@ func (s *Station) Incident(ctx context.Context, r IncidentRequest) (*IncidentVie
 		me := deconflict.Event{Entry: deconflict.EntryRef{Channel: ch, Author: s.Cfg.Name, Index: next}, Time: time.Now().UTC(), Body: b}
 		inc, err := deconflict.Fold(append(slices.Clone(events), me))
 		if err != nil {
-			return nil, badRequest("%v", err)
+			return nil, badrequest.New("%v", err)
 		}
 		for _, st := range inc.Timeline {
 			if st.Entry == me.Entry && !st.Applied {
-				return nil, badRequest("%s", st.Why)
+				return nil, badrequest.New("%s", st.Why)
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package station
 
 import (
 	"errors"
+	"hotline/internal/stationdir"
 	"testing"
 )
 
@@ -14,15 +15,15 @@ func TestRoomAsksNearTheReserve(t *testing.T) {
 	if !ok || err != nil || free < 1<<20 {
 		t.Skipf("cannot tell the free space of the test's disk: %d bytes, %v", free, err)
 	}
-	defer func(m uint64) { MinFree = m }(MinFree)
+	defer func(m uint64) { stationdir.MinFree = m }(stationdir.MinFree)
 	// Above the reserve, but not twice above it.
-	MinFree = free / 3 * 2
+	stationdir.MinFree = free / 3 * 2
 	if err := a.room(); err != nil {
-		t.Fatalf("room with %d free and a reserve of %d: %v", free, MinFree, err)
+		t.Fatalf("room with %d free and a reserve of %d: %v", free, stationdir.MinFree, err)
 	}
 	// Now the reserve is more than what is free: refused at once.
-	MinFree = free * 2
+	stationdir.MinFree = free * 2
 	if err := a.room(); !errors.Is(err, ErrDiskFull) {
-		t.Fatalf("room with %d free and a reserve of %d: %v, want it refused as disk full", free, MinFree, err)
+		t.Fatalf("room with %d free and a reserve of %d: %v, want it refused as disk full", free, stationdir.MinFree, err)
 	}
 }

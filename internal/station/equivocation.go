@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"hotline/internal/badrequest"
 	"hotline/internal/protocol"
 	"hotline/internal/record"
 	"hotline/internal/store"
@@ -186,7 +187,7 @@ func (s *Station) refuseEquivocation(peer string, eq *Equivocation) error {
 	}
 	text += "; both versions are " + where
 	s.event(protocol.LinkRefused{Peer: peer, Channel: eq.Channel, Reason: "equivocation", Text: text})
-	return fmt.Errorf("%w: %s", ErrBadRequest, text)
+	return fmt.Errorf("%w: %s", badrequest.Err, text)
 }
 
 // keepEvidence writes eq to the station directory once; a second showing

@@ -27,6 +27,7 @@ import (
 	"strings"
 	"time"
 
+	"hotline/internal/badrequest"
 	"hotline/internal/codebook"
 	"hotline/internal/deconflict"
 	"hotline/internal/envelope"
@@ -112,7 +113,7 @@ type ApproachView struct {
 func (s *Station) AddPlan(ctx context.Context, r PlanRequest) (*PlanView, error) {
 	n, err := deconflict.DecodeNotice(r.Plan)
 	if err != nil {
-		return nil, badRequest("plan: %v", err)
+		return nil, badrequest.New("plan: %v", err)
 	}
 	body, err := n.Encode()
 	if err != nil {
@@ -504,7 +505,7 @@ func (s *Station) finding(ctx context.Context, id int64) (*FindingView, error) {
 	}
 	i := slices.IndexFunc(fs, func(f FindingView) bool { return f.ID == id })
 	if i < 0 {
-		return nil, badRequest("no finding %d here (see hotline findings)", id)
+		return nil, badrequest.New("no finding %d here (see hotline findings)", id)
 	}
 	return &fs[i], nil
 }
@@ -520,7 +521,7 @@ func (s *Station) plan(ctx context.Context, id int64) (*store.Plan, error) {
 			return &ps[i], nil
 		}
 	}
-	return nil, badRequest("no plan %d here (see hotline plan list)", id)
+	return nil, badrequest.New("no plan %d here (see hotline plan list)", id)
 }
 
 // findingTitle titles an incident opened about a finding, in lang.

@@ -3,13 +3,14 @@ package station
 import (
 	"encoding/json"
 	"errors"
+	"hotline/internal/badrequest"
 	"strings"
 	"testing"
 	"time"
 )
 
 // FuzzParseOffline checks the offline bundle decoder: it never panics,
-// refuses with ErrBadRequest, and what it accepts names both stations,
+// refuses with badrequest.Err, and what it accepts names both stations,
 // holds only frames within the protocol's limit, and encodes and parses
 // again to the same bundle.
 func FuzzParseOffline(f *testing.F) {
@@ -26,8 +27,8 @@ func FuzzParseOffline(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, err := ParseOffline(data)
 		if err != nil {
-			if !errors.Is(err, ErrBadRequest) || !strings.Contains(err.Error(), "offline bundle") {
-				t.Fatalf("error %v is not ErrBadRequest about the offline bundle", err)
+			if !errors.Is(err, badrequest.Err) || !strings.Contains(err.Error(), "offline bundle") {
+				t.Fatalf("error %v is not badrequest.Err about the offline bundle", err)
 			}
 			return
 		}

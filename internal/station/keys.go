@@ -1,25 +1,21 @@
 package station
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
+	"hotline/internal/badrequest"
 	"hotline/internal/home"
 	"hotline/internal/identity"
 	"hotline/internal/link"
 	"hotline/internal/protocol"
-	"hotline/internal/record"
+	"hotline/internal/stationdir"
 	"hotline/internal/store"
 )
 
@@ -72,16 +68,16 @@ var errRotating = errors.New("a key change is already in progress")
 // current key on every channel, then everything signed with the new.
 func (s *Station) RotateKeys(ctx context.Context, r KeyRequest) (*RotationView, error) {
 	if r.Reason != identity.ReasonRotate && r.Reason != identity.ReasonRevoke && r.Reason != identity.ReasonLost {
-		return nil, badRequest("reason %q is not %s, %s or %s", r.Reason, identity.ReasonRotate, identity.ReasonRevoke, identity.ReasonLost)
+		return nil, badrequest.New("reason %q is not %s, %s or %s", r.Reason, identity.ReasonRotate, identity.ReasonRevoke, identity.ReasonLost)
 	}
 	if r.By == "" || len(r.By) > 128 {
-		return nil, badRequest("say who orders the key change (--as, 1 to 128 bytes)")
+		return nil, badrequest.New("say who orders the key change (--as, 1 to 128 bytes)")
 	}
 	if len(r.Note) > 1024 {
-		return nil, badRequest("the note is %d bytes; at most 1024", len(r.Note))
+		return nil, badrequest.New("the note is %d bytes; at most 1024", len(r.Note))
 	}
 	if !s.rotMu.TryLock() {
-		return nil, badRequest("%v", errRotating)
+		return nil, badrequest.New("%v", errRotating)
 	}
 	defer s.rotMu.Unlock()
 	keys, card := s.identity()
@@ -136,7 +132,7 @@ func (s *Station) RotateKeys(ctx context.Context, r KeyRequest) (*RotationView, 
 			}
 		}
 	})
-	if err := swapKeys(s.Dir, len(chain)-2, ncard); err != nil {
+	if err := stationdir.SwapKeys(s.Dir, len(chain)-2, ncard); err != nil {
 		// The store has the change; the station cannot go on with the old
 		// keys. Open finishes the swap.
 		s.fail(fmt.Errorf("keys changed in the store but not on disk (%v); restart the station to finish", err))
@@ -157,14 +153,14 @@ func (s *Station) RotateKeys(ctx context.Context, r KeyRequest) (*RotationView, 
 func (s *Station) ReplacePeer(ctx context.Context, text []byte, fingerprint, by string) (*PeerView, error) {
 	card, err := identity.ParseCard(text)
 	if err != nil {
-		return nil, badRequest("%v", err)
+		return nil, badrequest.New("%v", err)
 	}
 	if !identity.SameFingerprint(card.Fingerprint(), fingerprint) {
 		s.audit(ctx, by, "peer.replace", card.Name, "refused", "fingerprint mismatch")
-		return nil, badRequest("%v: the card of %s has fingerprint %s, not %s; do not pin it", identity.ErrFingerprint, card.Name, card.Fingerprint(), fingerprint)
+		return nil, badrequest.New("%v: the card of %s has fingerprint %s, not %s; do not pin it", identity.ErrFingerprint, card.Name, card.Fingerprint(), fingerprint)
 	}
 	if by == "" || len(by) > 128 {
-		return nil, badRequest("say who re-pins the peer (--as, 1 to 128 bytes)")
+		return nil, badrequest.New("say who re-pins the peer (--as, 1 to 128 bytes)")
 	}
 	if _, err := s.call(ctx, func(id uint64) protocol.Event { return protocol.ReplacePeer{ID: id, Card: card, By: by} }); err != nil {
 		s.audit(ctx, by, "peer.replace", card.Name, "refused", err.Error())
@@ -185,138 +181,6 @@ func (s *Station) audit(ctx context.Context, who, action, target, outcome, detai
 		Outcome: outcome, Detail: detail, Addr: "local"}); err != nil {
 		s.Log.Error("writing the audit trail", "action", action, "err", err)
 	}
-}
-
-// swapKeys moves the current keys to keys/retired/<seq> and keys/next
-// into their place, then writes the card. Each step can be repeated.
-func swapKeys(dir string, seq int, card *identity.Card) error {
-	kdir := filepath.Join(dir, "keys")
-	next := filepath.Join(kdir, "next")
-	ret := filepath.Join(kdir, "retired", strconv.Itoa(seq))
-	if err := os.MkdirAll(ret, 0o700); err != nil {
-		return err
-	}
-	for _, f := range []string{"signing.key", "kem.key"} {
-		if _, err := os.Stat(filepath.Join(next, f)); err != nil {
-			continue // moved already
-		}
-		if _, err := os.Stat(filepath.Join(ret, f)); err != nil {
-			if err := os.Rename(filepath.Join(kdir, f), filepath.Join(ret, f)); err != nil {
-				return err
-			}
-		}
-		if err := os.Rename(filepath.Join(next, f), filepath.Join(kdir, f)); err != nil {
-			return err
-		}
-	}
-	for _, d := range []string{ret, kdir} {
-		if err := syncDir(d); err != nil {
-			return err
-		}
-	}
-	if err := os.Remove(next); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return home.WriteFile(filepath.Join(dir, "card"), card.Text, 0o644)
-}
-
-func syncDir(d string) error {
-	f, err := os.Open(d)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
-}
-
-// finishKeys brings the key files in line with the store: the store's
-// own key chain says which keys are current. A change the store recorded
-// is completed from keys/next (whatever part of the move a crash left
-// undone); one it did not record is discarded. It returns the current
-// keys and the earlier ones.
-func finishKeys(dir, name string, snap *record.Snapshot) (*identity.Keys, []*identity.Keys, error) {
-	kdir := filepath.Join(dir, "keys")
-	next := filepath.Join(kdir, "next")
-	var own []record.Key
-	for _, k := range snap.Keys {
-		if k.Station == name {
-			own = append(own, k)
-		}
-	}
-	sort.Slice(own, func(i, j int) bool { return own[i].Seq < own[j].Seq })
-	var last *identity.Card
-	if len(own) > 0 {
-		var err error
-		if last, err = identity.ParseCard(own[len(own)-1].Card); err != nil {
-			return nil, nil, fmt.Errorf("this station's current card in the store: %w", err)
-		}
-	}
-	if _, err := os.Stat(next); err == nil {
-		if last != nil && nextHolds(next, last) {
-			if err := swapKeys(dir, len(own)-2, last); err != nil {
-				return nil, nil, fmt.Errorf("finishing the key change: %w", err)
-			}
-		} else if err := os.RemoveAll(next); err != nil {
-			return nil, nil, err
-		}
-	}
-	keys, err := home.LoadKeys(kdir)
-	if err != nil {
-		return nil, nil, err
-	}
-	if last != nil {
-		if !last.SignKey.Equal(keys.SignPublic()) || !bytes.Equal(last.KEMKey, keys.KEM.PublicKey().Bytes()) {
-			return nil, nil, fmt.Errorf("the keys in %s are not this station's current keys (fingerprint %s in the store)", kdir, last.Fingerprint())
-		}
-		if data, err := os.ReadFile(filepath.Join(dir, "card")); err != nil || !bytes.Equal(data, last.Text) {
-			if err := home.WriteFile(filepath.Join(dir, "card"), last.Text, 0o644); err != nil {
-				return nil, nil, err
-			}
-		}
-	}
-	var retired []*identity.Keys
-	des, err := os.ReadDir(filepath.Join(kdir, "retired"))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, nil, err
-	}
-	for _, d := range des {
-		k, err := home.LoadKeys(filepath.Join(kdir, "retired", d.Name()))
-		if err != nil {
-			return nil, nil, fmt.Errorf("retired keys: %w", err)
-		}
-		retired = append(retired, k)
-	}
-	return keys, retired, nil
-}
-
-// nextHolds reports whether what is left in keys/next belongs to card: a
-// key file there that is card's (the other may have been moved already).
-func nextHolds(next string, card *identity.Card) bool {
-	held := false
-	if nk, err := home.LoadKeys(next); err == nil {
-		return nk.SignPublic().Equal(card.SignKey) && bytes.Equal(nk.KEM.PublicKey().Bytes(), card.KEMKey)
-	}
-	if data, err := os.ReadFile(filepath.Join(next, "signing.key")); err == nil {
-		_, seed, _ := strings.Cut(strings.TrimSpace(string(data)), "\n")
-		if raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(seed)); err == nil && len(raw) == ed25519.SeedSize {
-			if !ed25519.NewKeyFromSeed(raw).Public().(ed25519.PublicKey).Equal(card.SignKey) {
-				return false
-			}
-			held = true
-		}
-	}
-	if data, err := os.ReadFile(filepath.Join(next, "kem.key")); err == nil {
-		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(data)))
-		if err != nil {
-			return false
-		}
-		k, err := identity.KEM.NewPrivateKey(raw)
-		if err != nil || !bytes.Equal(k.PublicKey().Bytes(), card.KEMKey) {
-			return false
-		}
-		held = true
-	}
-	return held
 }
 
 // identity returns the station's current keys and card.
@@ -370,7 +234,7 @@ func (s *Station) KeyHistory(ctx context.Context, station string) ([]KeyView, er
 		return nil, err
 	}
 	if info == nil {
-		return nil, badRequest("%v: %q", protocol.ErrUnknownPeer, station)
+		return nil, badrequest.New("%v: %q", protocol.ErrUnknownPeer, station)
 	}
 	rows, err := s.Store.Keys(ctx, station)
 	if err != nil {

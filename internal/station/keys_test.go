@@ -15,6 +15,7 @@ import (
 	"hotline/internal/identity"
 	"hotline/internal/relay"
 	"hotline/internal/station"
+	"hotline/internal/stationdir"
 	"hotline/internal/transcript"
 )
 
@@ -211,7 +212,7 @@ func TestKeyRotationTwoStations(t *testing.T) {
 	}
 	// A backup carries the retired keys, and a restore brings them back.
 	bk := filepath.Join(t.TempDir(), "usa.tar")
-	if err := station.Backup(ctx, p.dirs["USA"], bk); err != nil {
+	if err := stationdir.Backup(ctx, p.dirs["USA"], bk); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(bk)
@@ -219,7 +220,7 @@ func TestKeyRotationTwoStations(t *testing.T) {
 		t.Fatal(err)
 	}
 	restored := filepath.Join(t.TempDir(), "usa")
-	if err := station.Restore(ctx, restored, f); err != nil {
+	if err := stationdir.Restore(ctx, restored, f); err != nil {
 		t.Fatalf("restore: %v", err)
 	}
 	f.Close()
@@ -265,7 +266,7 @@ func TestKeyRotationOverRelay(t *testing.T) {
 	var cards []*identity.Card
 	for _, name := range []string{"USA", "CHN"} {
 		dir, _ := initStation(t, name, "127.0.0.1:0", deadEndpoint(t))
-		card, err := station.AddRelay(ctx, dir, rcard.Text, rcard.Fingerprint())
+		card, err := stationdir.AddRelay(ctx, dir, rcard.Text, rcard.Fingerprint())
 		if err != nil {
 			t.Fatal(err)
 		}

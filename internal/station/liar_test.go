@@ -15,6 +15,7 @@ import (
 	"hotline/internal/identity"
 	"hotline/internal/relay"
 	"hotline/internal/station"
+	"hotline/internal/stationdir"
 	"hotline/internal/transcript"
 )
 
@@ -135,7 +136,7 @@ func TestLyingRelay(t *testing.T) {
 	var cards []*identity.Card
 	for _, name := range []string{"USA", "CHN"} {
 		dir, _ := initStation(t, name, "127.0.0.1:0", deadEndpoint(t))
-		card, err := station.AddRelay(ctx, dir, rcard.Text, rcard.Fingerprint())
+		card, err := stationdir.AddRelay(ctx, dir, rcard.Text, rcard.Fingerprint())
 		if err != nil {
 			t.Fatal(err)
 		}

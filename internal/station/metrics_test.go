@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"hotline/internal/protocol"
+	"hotline/internal/stationdir"
 )
 
 // scrape reads a station's /metrics into series → value, the series
@@ -116,7 +117,7 @@ func TestMetricsMove(t *testing.T) {
 func TestReadyzStoreGone(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "usa")
-	if _, err := Init(ctx, InitOptions{Dir: dir, Name: "USA", Party: "USA", PeerListen: "127.0.0.1:0", APIListen: "127.0.0.1:0"}); err != nil {
+	if _, err := stationdir.Init(ctx, stationdir.InitOptions{Dir: dir, Name: "USA", Party: "USA", PeerListen: "127.0.0.1:0", APIListen: "127.0.0.1:0"}); err != nil {
 		t.Fatal(err)
 	}
 	st, err := Open(ctx, dir, quietLog())
@@ -172,7 +173,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	}
 	forbidden := map[string]string{"message text": secret, "a word of it": "ZEBRA"}
 	for _, st := range []*Station{a, b} {
-		tok, err := ReadToken(st.Dir)
+		tok, err := stationdir.ReadToken(st.Dir)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,9 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
+	"hotline/internal/badrequest"
 	"hotline/internal/protocol"
 )
 
@@ -57,26 +57,26 @@ func (s *Station) BundleExport(ctx context.Context, peer string) (*OfflineBundle
 // ParseOffline reads an offline bundle strictly.
 func ParseOffline(data []byte) (*OfflineBundle, error) {
 	if len(data) > MaxOffline {
-		return nil, badRequest("offline bundle has %d bytes, limit %d", len(data), MaxOffline)
+		return nil, badrequest.New("offline bundle has %d bytes, limit %d", len(data), MaxOffline)
 	}
 	var b OfflineBundle
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.DisallowUnknownFields()
 	if err := d.Decode(&b); err != nil {
-		return nil, badRequest("offline bundle: %v", err)
+		return nil, badrequest.New("offline bundle: %v", err)
 	}
 	if d.More() {
-		return nil, badRequest("offline bundle: data after the JSON object")
+		return nil, badrequest.New("offline bundle: data after the JSON object")
 	}
 	switch {
 	case b.Format != OfflineFormat:
-		return nil, badRequest("offline bundle: format %q, want %q", b.Format, OfflineFormat)
+		return nil, badrequest.New("offline bundle: format %q, want %q", b.Format, OfflineFormat)
 	case b.From == "" || b.To == "":
-		return nil, badRequest("offline bundle: from and to must be named")
+		return nil, badrequest.New("offline bundle: from and to must be named")
 	}
 	for i, f := range b.Frames {
 		if len(f) == 0 || len(f) > protocol.MaxFrame {
-			return nil, badRequest("offline bundle: frame %d has %d bytes", i+1, len(f))
+			return nil, badrequest.New("offline bundle: frame %d has %d bytes", i+1, len(f))
 		}
 	}
 	return &b, nil
@@ -91,11 +91,11 @@ func (s *Station) BundleImport(ctx context.Context, data []byte) (*ImportView, e
 		return nil, err
 	}
 	if b.To != s.Cfg.Name {
-		return nil, s.refuseBundle(b, badRequest("offline bundle is for %s, not this station (%s)", b.To, s.Cfg.Name))
+		return nil, s.refuseBundle(b, badrequest.New("offline bundle is for %s, not this station (%s)", b.To, s.Cfg.Name))
 	}
 	key, ok := s.peerKey(b.From)
 	if !ok {
-		return nil, s.refuseBundle(b, badRequest("offline bundle is from %s, which is not pinned", b.From))
+		return nil, s.refuseBundle(b, badrequest.New("offline bundle is from %s, which is not pinned", b.From))
 	}
 	pres := make([]*protocol.Prepared, len(b.Frames))
 	for i, f := range b.Frames {
@@ -123,6 +123,6 @@ func (s *Station) BundleImport(ctx context.Context, data []byte) (*ImportView, e
 // (which counts those it refuses itself as "bad bundle" too) and warns
 // operators: someone carried a bundle to the wrong place.
 func (s *Station) refuseBundle(b *OfflineBundle, err error) error {
-	s.event(protocol.LinkRefused{Reason: "bad bundle", Level: "warning", Text: strings.TrimPrefix(err.Error(), ErrBadRequest.Error()+": ")})
+	s.event(protocol.LinkRefused{Reason: "bad bundle", Level: "warning", Text: badrequest.Message(err)})
 	return err
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"hotline/internal/badrequest"
 	"hotline/internal/channel"
 	"hotline/internal/codebook"
 	"hotline/internal/deconflict"
@@ -217,13 +218,6 @@ type StatusView struct {
 	Duplicates  int            `json:"duplicates"`
 }
 
-// ErrBadRequest marks an operator error (as opposed to a station failure).
-var ErrBadRequest = errors.New("bad request")
-
-func badRequest(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrBadRequest, fmt.Sprintf(format, args...))
-}
-
 // Card returns the station's signed card.
 func (s *Station) Card(ctx context.Context) ([]byte, error) {
 	_, card := s.identity()
@@ -234,10 +228,10 @@ func (s *Station) Card(ctx context.Context) ([]byte, error) {
 func (s *Station) AddPeer(ctx context.Context, text []byte, fingerprint string) (*PeerView, error) {
 	card, err := identity.ParseCard(text)
 	if err != nil {
-		return nil, badRequest("%v", err)
+		return nil, badrequest.New("%v", err)
 	}
 	if !identity.SameFingerprint(card.Fingerprint(), fingerprint) {
-		return nil, badRequest("%v: the card of %s has fingerprint %s, not %s; do not pin it", identity.ErrFingerprint, card.Name, card.Fingerprint(), fingerprint)
+		return nil, badrequest.New("%v: the card of %s has fingerprint %s, not %s; do not pin it", identity.ErrFingerprint, card.Name, card.Fingerprint(), fingerprint)
 	}
 	if _, err := s.call(ctx, func(id uint64) protocol.Event { return protocol.AddPeer{ID: id, Card: card} }); err != nil {
 		return nil, asBadRequest(err)
@@ -256,7 +250,7 @@ func asBadRequest(err error) error {
 		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	return fmt.Errorf("%w: %w", ErrBadRequest, err)
+	return fmt.Errorf("%w: %w", badrequest.Err, err)
 }
 
 func (s *Station) connected(ctx context.Context) map[string]bool {
@@ -294,22 +288,22 @@ func (s *Station) Peers(ctx context.Context) ([]PeerView, error) {
 // Propose proposes a channel to a pinned peer.
 func (s *Station) Propose(ctx context.Context, r ProposeRequest) (*ChannelView, error) {
 	if err := identity.CheckName("channel id", r.Channel); err != nil {
-		return nil, badRequest("%v", err)
+		return nil, badrequest.New("%v", err)
 	}
 	level, err := channel.ParseLevel(r.Level)
 	if err != nil {
-		return nil, badRequest("%v", err)
+		return nil, badrequest.New("%v", err)
 	}
 	perPrec := func(what string, m map[string]string) (map[envelope.Precedence]time.Duration, error) {
 		out := map[envelope.Precedence]time.Duration{}
 		for k, v := range m {
 			p, err := envelope.ParsePrecedence(k)
 			if err != nil {
-				return nil, badRequest("%s: %v", what, err)
+				return nil, badrequest.New("%s: %v", what, err)
 			}
 			d, err := time.ParseDuration(v)
 			if err != nil || d <= 0 {
-				return nil, badRequest("%s for %s: %q is not a positive duration like 5m", what, p, v)
+				return nil, badrequest.New("%s for %s: %q is not a positive duration like 5m", what, p, v)
 			}
 			out[p] = d
 		}
@@ -329,7 +323,7 @@ func (s *Station) Propose(ctx context.Context, r ProposeRequest) (*ChannelView, 
 			continue
 		}
 		if durs[i], err = time.ParseDuration(f.v); err != nil || durs[i] <= 0 {
-			return nil, badRequest("%s %q is not a positive duration like 10m", f.name, f.v)
+			return nil, badrequest.New("%s %q is not a positive duration like 10m", f.name, f.v)
 		}
 	}
 	cb, err := s.codebookByName(r.Codebook)
@@ -364,7 +358,7 @@ func (s *Station) channelView(ctx context.Context, id string) (*ChannelView, err
 			return &c, nil
 		}
 	}
-	return nil, badRequest("%v: %q", protocol.ErrUnknownChannel, id)
+	return nil, badrequest.New("%v: %q", protocol.ErrUnknownChannel, id)
 }
 
 // Channels lists channels with their delivery state.
@@ -448,7 +442,7 @@ func (s *Station) suspendOrResume(ctx context.Context, r SuspendRequest, kind en
 		body, _ = json.Marshal(protocol.ResumeBody{Reason: r.Reason, By: r.By})
 	}
 	if _, err := protocol.DecodeBody(kind, body); err != nil {
-		return nil, badRequest("%v", err)
+		return nil, badrequest.New("%v", err)
 	}
 	if _, err := s.call(ctx, func(id uint64) protocol.Event {
 		return protocol.Submit{ID: id, Channel: r.Channel, Kind: kind, Precedence: envelope.Flash, Body: body}
@@ -523,10 +517,10 @@ func (s *Station) Send(ctx context.Context, r SendRequest) (*MessageView, error)
 func (s *Station) QueueSend(ctx context.Context, r SendRequest) (*QueuedSend, error) {
 	prec, err := envelope.ParsePrecedence(r.Precedence)
 	if err != nil {
-		return nil, badRequest("%v", err)
+		return nil, badrequest.New("%v", err)
 	}
 	if err := protocol.CheckText(r.Text); err != nil {
-		return nil, badRequest("%v", err)
+		return nil, badrequest.New("%v", err)
 	}
 	body, _ := json.Marshal(protocol.TextBody{Text: r.Text, Lang: r.Lang})
 	reply, err := s.queue(ctx, func(id uint64) protocol.Event {
@@ -570,7 +564,7 @@ func (s *Station) message(ctx context.Context, ch, author string, idx uint64) (*
 		return nil, err
 	}
 	if len(ms) == 0 || ms[0].Index != idx {
-		return nil, badRequest("%s/%s/%d: no such message from %s (only messages, checks, notices, reports and incident entries can be acknowledged)", ch, author, idx, author)
+		return nil, badrequest.New("%s/%s/%d: no such message from %s (only messages, checks, notices, reports and incident entries can be acknowledged)", ch, author, idx, author)
 	}
 	vs, err := s.views(ctx, ms)
 	if err != nil {
@@ -688,7 +682,7 @@ func ParseID(id string) (ch, author string, idx uint64, err error) {
 			return parts[0], parts[1], idx, nil
 		}
 	}
-	return "", "", 0, badRequest("message id %q is not CHANNEL/STATION/INDEX", id)
+	return "", "", 0, badrequest.New("message id %q is not CHANNEL/STATION/INDEX", id)
 }
 
 // Ack acknowledges a message from a peer on behalf of an operator. The
@@ -700,14 +694,14 @@ func (s *Station) Ack(ctx context.Context, id, by string) (*MessageView, error) 
 		return nil, err
 	}
 	if strings.TrimSpace(by) == "" || len(by) > 128 {
-		return nil, badRequest("who acknowledges must be named (1-128 bytes)")
+		return nil, badrequest.New("who acknowledges must be named (1-128 bytes)")
 	}
 	// One acknowledgement at a time, so that two operators acknowledging
 	// the same message at once do not both append one.
 	s.ackMu.Lock()
 	defer s.ackMu.Unlock()
 	if author == s.Cfg.Name {
-		return nil, badRequest("%s is this station's own message; only the peer can acknowledge it", id)
+		return nil, badrequest.New("%s is this station's own message; only the peer can acknowledge it", id)
 	}
 	m, err := s.message(ctx, ch, author, idx)
 	if err != nil {
@@ -739,10 +733,10 @@ func (s *Station) Export(ctx context.Context, ch string) (*transcript.Bundle, er
 		}
 	}
 	if c == nil {
-		return nil, badRequest("%v: %q", protocol.ErrUnknownChannel, ch)
+		return nil, badrequest.New("%v: %q", protocol.ErrUnknownChannel, ch)
 	}
 	if c.State != record.Active {
-		return nil, badRequest("channel %s is %s: there is no agreed transcript yet", ch, c.State)
+		return nil, badrequest.New("channel %s is %s: there is no agreed transcript yet", ch, c.State)
 	}
 	keys, ownCard := s.identity()
 	b := &transcript.Bundle{Format: transcript.BundleFormat, Channel: ch, ExportedBy: s.Cfg.Name, ExportedAt: time.Now().UTC(),

@@ -1,3 +1,10 @@
+// Package station runs a station: it wires the protocol core to a store,
+// the direct and relay paths and the clock, as one process. One goroutine
+// owns the core; every other goroutine (peer connections, API handlers, the
+// CLI in offline mode) talks to it through requests. Writes are
+// group-committed: all the batches the core produced while the previous
+// write was syncing go to disk in one transaction. The directory it runs
+// from is package stationdir's.
 package station
 
 import (
@@ -20,6 +27,7 @@ import (
 	"hotline/internal/identity"
 	"hotline/internal/protocol"
 	"hotline/internal/record"
+	"hotline/internal/stationdir"
 	"hotline/internal/store"
 )
 
@@ -27,7 +35,7 @@ import (
 // its links.
 type Station struct {
 	Dir     string
-	Cfg     *Config
+	Cfg     *stationdir.Config
 	Keys    *identity.Keys
 	OwnCard *identity.Card
 	Store   store.Store
@@ -101,7 +109,7 @@ type request struct {
 }
 
 // Open opens a station directory and takes its lock. It fails with
-// ErrLocked if another process has it open, and, on a store that several
+// stationdir.ErrLocked if another process has it open, and, on a store that several
 // processes share (PostgreSQL), with ErrStandby if another process holds
 // the station's lease.
 func Open(ctx context.Context, dir string, log *slog.Logger) (*Station, error) {
@@ -116,7 +124,7 @@ func OpenStandby(ctx context.Context, dir string, log *slog.Logger) (*Station, e
 }
 
 func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Station, error) {
-	cfg, err := LoadConfig(dir)
+	cfg, err := stationdir.LoadConfig(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -131,11 +139,11 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 	if log == nil {
 		log = Logger()
 	}
-	lock, err := home.Lock(dir, ErrLocked)
+	lock, err := home.Lock(dir, stationdir.ErrLocked)
 	if err != nil {
 		return nil, err
 	}
-	st, err := openStore(ctx, dir, cfg.Store)
+	st, err := stationdir.OpenStore(ctx, dir, cfg.Store)
 	if err != nil {
 		lock.Close()
 		return nil, err
@@ -160,10 +168,10 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 	}
 	// A key change a crash interrupted is finished (or discarded) before
 	// the keys are used: the store says which are current.
-	keys, retired, err := finishKeys(dir, cfg.Name, snap)
+	keys, retired, err := stationdir.FinishKeys(dir, cfg.Name, snap)
 	var card *identity.Card
 	if err == nil {
-		card, err = ReadCard(dir)
+		card, err = stationdir.ReadCard(dir)
 		if err != nil {
 			err = fmt.Errorf("reading own card: %w", err)
 		} else if !card.SignKey.Equal(keys.SignPublic()) || card.Name != keys.Name {
@@ -188,7 +196,7 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 	}
 	cfgCore.Bodies = bodies
 	cfgCore.Retired = retired
-	_, err = os.Stat(filepath.Join(dir, RestoredFile))
+	_, err = os.Stat(filepath.Join(dir, stationdir.RestoredFile))
 	cfgCore.Restored = err == nil
 	cfgCore.Relays = len(card.Relays) > 0
 	core, err := protocol.New(cfgCore, keys, snap)
@@ -213,7 +221,7 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 	}
 	s.refreshPins()
 	s.metrics = newMetrics(s, core.Channels())
-	if f, ok := sqliteFile(dir, cfg.Store); ok {
+	if f, ok := stationdir.SQLiteFile(dir, cfg.Store); ok {
 		s.dbFile = f
 		s.dbInfo, _ = os.Stat(f)
 	}
@@ -476,7 +484,7 @@ func (s *Station) loop() {
 		setWake()
 		if s.restored && !s.core.Holding() {
 			s.restored = false
-			os.Remove(filepath.Join(s.Dir, RestoredFile))
+			os.Remove(filepath.Join(s.Dir, stationdir.RestoredFile))
 			s.Log.Info("every channel's peer has spoken since the restore: appending again")
 		}
 	}
@@ -676,3 +684,6 @@ func (s *Station) peerName(k ed25519.PublicKey) (string, bool) {
 	}
 	return name, ok
 }
+
+// Logger is the default logger: text to stderr.
+func Logger() *slog.Logger { return slog.New(slog.NewTextHandler(os.Stderr, nil)) }

@@ -4,12 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
-	"slices"
 	"sync"
 	"time"
 
-	"hotline/internal/home"
 	"hotline/internal/identity"
 	"hotline/internal/link"
 	"hotline/internal/protocol"
@@ -414,60 +411,4 @@ func (s *Station) relayPathDown(rp *relayPath, err error) {
 		s.event(protocol.Disconnected{Peer: rp.peer, Conn: rp.in})
 		s.relays.poke()
 	}()
-}
-
-// AddRelay lists a relay in this station's card: peers that cannot reach
-// it directly will deposit there, and it picks up from there. The relay's
-// card is checked against the fingerprint a person read. The new card must
-// reach the peers (hotline peer add with the new card file); the station
-// must not be running.
-func AddRelay(ctx context.Context, dir string, relayCard []byte, fingerprint string) (*identity.Card, error) {
-	cfg, err := LoadConfig(dir)
-	if err != nil {
-		return nil, err
-	}
-	rc, err := identity.ParseCard(relayCard)
-	if err != nil {
-		return nil, badRequest("relay card: %v", err)
-	}
-	if !identity.SameFingerprint(rc.Fingerprint(), fingerprint) {
-		return nil, badRequest("%v: the card of relay %s has fingerprint %s, not %s; do not use it", identity.ErrFingerprint, rc.Name, rc.Fingerprint(), fingerprint)
-	}
-	if len(rc.Endpoints) == 0 {
-		return nil, badRequest("the card of relay %s lists no endpoint", rc.Name)
-	}
-	lock, err := home.Lock(dir, ErrLocked)
-	if err != nil {
-		return nil, err
-	}
-	defer lock.Close()
-	keys, err := home.LoadKeys(filepath.Join(dir, "keys"))
-	if err != nil {
-		return nil, err
-	}
-	own, err := ReadCard(dir)
-	if err != nil {
-		return nil, err
-	}
-	if rc.SignKey.Equal(own.SignKey) {
-		return nil, badRequest("that is this station's own card")
-	}
-	for _, r := range own.Relays {
-		if r.Key.Equal(rc.SignKey) || r.Name == rc.Name {
-			return nil, badRequest("relay %s is already in this station's card", rc.Name)
-		}
-	}
-	relays := append(slices.Clone(own.Relays), identity.RelayRef{Name: rc.Name, Addr: rc.Endpoints[0], Key: rc.SignKey})
-	issued := time.Now()
-	if !issued.Truncate(time.Second).After(own.Issued) {
-		issued = own.Issued.Add(time.Second)
-	}
-	card, err := identity.NewCardRelays(keys, cfg.Party, own.Endpoints, relays, issued)
-	if err != nil {
-		return nil, err
-	}
-	if err := home.WriteFile(filepath.Join(dir, "card"), card.Text, 0o644); err != nil {
-		return nil, err
-	}
-	return card, nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"hotline/internal/protocol"
+	"hotline/internal/stationdir"
 )
 
 // TestRunSetsTimers: hotline run starts the core's timers at once, even
@@ -18,7 +19,7 @@ func TestRunSetsTimers(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	dir := filepath.Join(t.TempDir(), "usa")
-	if _, err := Init(ctx, InitOptions{Dir: dir, Name: "USA", Party: "USA", PeerListen: "127.0.0.1:0", APIListen: "127.0.0.1:0"}); err != nil {
+	if _, err := stationdir.Init(ctx, stationdir.InitOptions{Dir: dir, Name: "USA", Party: "USA", PeerListen: "127.0.0.1:0", APIListen: "127.0.0.1:0"}); err != nil {
 		t.Fatal(err)
 	}
 	st, err := Open(ctx, dir, quietLog())

@@ -15,6 +15,7 @@ import (
 	"hotline/internal/protocol"
 	"hotline/internal/record"
 	"hotline/internal/station"
+	"hotline/internal/stationdir"
 	"hotline/internal/store"
 	"hotline/internal/store/postgres"
 	"hotline/internal/store/postgres/pgtest"
@@ -121,7 +122,7 @@ func TestStationOnPostgres(t *testing.T) {
 	ctx := t.Context()
 	root := t.TempDir()
 	create := func(name, dir, storeURL string) (*identity.Card, error) {
-		return station.Init(ctx, station.InitOptions{Dir: dir, Name: name, Party: name, PeerListen: "127.0.0.1:1", APIListen: "127.0.0.1:0", Store: storeURL})
+		return stationdir.Init(ctx, stationdir.InitOptions{Dir: dir, Name: name, Party: name, PeerListen: "127.0.0.1:1", APIListen: "127.0.0.1:0", Store: storeURL})
 	}
 	usaDir := filepath.Join(root, "usa")
 	if _, err := create("USA", usaDir, dsn); err != nil {
@@ -297,10 +298,10 @@ func TestStationDatabaseGone(t *testing.T) {
 	ctx := t.Context()
 	root := t.TempDir()
 	usaDir := filepath.Join(root, "usa")
-	if _, err := station.Init(ctx, station.InitOptions{Dir: usaDir, Name: "USA", Party: "USA", PeerListen: "127.0.0.1:0", APIListen: "127.0.0.1:0", Store: dsn}); err != nil {
+	if _, err := stationdir.Init(ctx, stationdir.InitOptions{Dir: usaDir, Name: "USA", Party: "USA", PeerListen: "127.0.0.1:0", APIListen: "127.0.0.1:0", Store: dsn}); err != nil {
 		t.Fatal(err)
 	}
-	chn, err := station.Init(ctx, station.InitOptions{Dir: filepath.Join(root, "chn"), Name: "CHN", Party: "CHN", PeerListen: "127.0.0.1:1", APIListen: "127.0.0.1:0"})
+	chn, err := stationdir.Init(ctx, stationdir.InitOptions{Dir: filepath.Join(root, "chn"), Name: "CHN", Party: "CHN", PeerListen: "127.0.0.1:1", APIListen: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,12 +6,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"hotline/internal/badrequest"
 	"net/http"
 	"reflect"
 	"strings"
 	"testing"
-
-	"hotline/internal/station"
 )
 
 // Body checks what decode made of data, a request body of at most limit
@@ -30,7 +29,7 @@ func Body(t *testing.T, data []byte, limit int, mk func() any, decode func([]byt
 			if len(data) <= limit {
 				t.Fatalf("%d bytes refused as too large (limit %d)", len(data), limit)
 			}
-		case errors.Is(err, station.ErrBadRequest):
+		case errors.Is(err, badrequest.Err):
 			if !strings.Contains(err.Error(), "request body: ") {
 				t.Fatalf("error %q does not say it is about the request body", err)
 			}

@@ -1,4 +1,4 @@
-package station
+package stationdir
 
 import (
 	"context"
@@ -142,23 +142,22 @@ func (d *doctor) keys() (*identity.Keys, *identity.Card) {
 // disk: free space where an SQLite store writes.
 func (d *doctor) disk(cfg *Config) {
 	storeDir := d.dir
-	if f, ok := sqliteFile(d.dir, cfg.Store); ok {
+	if f, ok := SQLiteFile(d.dir, cfg.Store); ok {
 		storeDir = filepath.Dir(f)
 	}
-	var fs unix.Statfs_t
 	if !isSQLite(cfg.Store) {
 		d.add("disk", "ok", "the store is a PostgreSQL database: watch its server's disk", "")
 		return
 	}
-	if err := unix.Statfs(storeDir, &fs); err != nil {
+	free, err := Free(storeDir)
+	if err != nil {
 		d.add("disk", "warn", "cannot tell free space: "+err.Error(), "")
 		return
 	}
-	free := fs.Bavail * uint64(fs.Bsize)
-	detail := fmt.Sprintf("%s free on the filesystem of %s", bytesText(free), storeDir)
+	detail := fmt.Sprintf("%s free on the filesystem of %s", BytesText(free), storeDir)
 	switch {
 	case free < d.o.FailFree:
-		d.add("disk", "fail", detail, fmt.Sprintf("free space: a running station refuses sends with under %s free, and stops when a write fails", bytesText(MinFree)))
+		d.add("disk", "fail", detail, fmt.Sprintf("free space: a running station refuses sends with under %s free, and stops when a write fails", BytesText(MinFree)))
 	case free < d.o.WarnFree:
 		d.add("disk", "warn", detail, "free space before it runs out: a station stops when a write fails")
 	default:
@@ -177,7 +176,7 @@ func (d *doctor) store(ctx context.Context, cfg *Config) ([]record.Peer, bool) {
 	} else if err == nil {
 		l.Close()
 	}
-	st, err := openStore(ctx, dir, cfg.Store)
+	st, err := OpenStore(ctx, dir, cfg.Store)
 	if err != nil {
 		d.add("store", "fail", err.Error(), "check the store setting in config.json and that the database is there")
 		return nil, false
@@ -188,7 +187,7 @@ func (d *doctor) store(ctx context.Context, cfg *Config) ([]record.Peer, bool) {
 		d.add("store", "fail", "reading peers: "+err.Error(), "")
 		return nil, false
 	}
-	if f, ok := sqliteFile(dir, cfg.Store); ok {
+	if f, ok := SQLiteFile(dir, cfg.Store); ok {
 		if t, err := os.CreateTemp(filepath.Dir(f), ".doctor-*"); err != nil {
 			d.add("store", "fail", fmt.Sprintf("%s is not writable: %v", filepath.Dir(f), err), "give the station's user write access to "+filepath.Dir(f))
 		} else {
@@ -255,7 +254,7 @@ func (d *doctor) reach(ctx context.Context, keys *identity.Keys, card *identity.
 	}
 }
 
-func isSQLite(spec string) bool { _, ok := sqliteFile("", spec); return ok }
+func isSQLite(spec string) bool { _, ok := SQLiteFile("", spec); return ok }
 
 // clockCheck asks the kernel whether the system clock is synchronized
 // (adjtimex: the state NTP daemons such as chrony and systemd-timesyncd
@@ -274,7 +273,8 @@ func clockCheck() Diagnosis {
 	return Diagnosis{Check: "clock", Status: "ok", Detail: fmt.Sprintf("synchronized (estimated error %dµs)", tx.Esterror)}
 }
 
-func bytesText(n uint64) string {
+// BytesText is n bytes as people read them: GiB, MiB or bytes.
+func BytesText(n uint64) string {
 	switch {
 	case n >= 1<<30:
 		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))

@@ -1,19 +1,18 @@
-// Package station wires the protocol core to a store, the direct path and
-// the clock, as one process. One goroutine owns the core; every other
-// goroutine (peer connections, API handlers, the CLI in offline mode) talks
-// to it through requests. Writes are group-committed: all the batches the
-// core produced while the previous write was syncing go to disk in one
-// transaction.
+// Package stationdir is a station's directory: what hotline init writes,
+// what a running station and every offline command read, and what backup,
+// restore and doctor work on. It never runs a station (package station
+// does); it holds the files and the rules for them.
 //
-// The station directory holds:
+// The directory holds:
 //
 //	config.json   name, party, listen addresses, store, the API's certificate
 //	card          this station's signed card
-//	keys/         signing.key, kem.key (mode 0600)
+//	keys/         signing.key, kem.key (mode 0600); next/ during a key change, retired/N after
 //	api-token     bearer token for the local API (mode 0600)
 //	hotline.db    the SQLite store (by default)
 //	lock          held by the process that owns the station
-package station
+//	restored      present after a restore until every channel is clear
+package stationdir
 
 import (
 	"bytes"
@@ -23,7 +22,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -161,7 +159,7 @@ func Init(ctx context.Context, o InitOptions) (*identity.Card, error) {
 	if engine, arg, _ := strings.Cut(o.Store, ":"); engine == "sqlite" {
 		written = append(written, filepath.Join(o.Dir, arg), filepath.Join(o.Dir, arg+"-wal"), filepath.Join(o.Dir, arg+"-shm"))
 	}
-	st, err := openStore(ctx, o.Dir, o.Store)
+	st, err := OpenStore(ctx, o.Dir, o.Store)
 	if err != nil {
 		return nil, err
 	}
@@ -202,20 +200,22 @@ func Init(ctx context.Context, o InitOptions) (*identity.Card, error) {
 	return card, nil
 }
 
-func openStore(ctx context.Context, dir, spec string) (store.Store, error) {
+// OpenStore opens the store a spec names: "sqlite:FILE", FILE relative
+// to dir, or a postgres:// URL.
+func OpenStore(ctx context.Context, dir, spec string) (store.Store, error) {
 	if strings.HasPrefix(spec, "postgres://") || strings.HasPrefix(spec, "postgresql://") {
 		return postgres.Open(ctx, spec)
 	}
-	if f, ok := sqliteFile(dir, spec); ok {
+	if f, ok := SQLiteFile(dir, spec); ok {
 		return sqlite.Open(ctx, f)
 	}
 	engine, _, _ := strings.Cut(spec, ":")
 	return nil, fmt.Errorf("store %q: unknown engine %q (use sqlite:FILE or a postgres:// URL)", spec, engine)
 }
 
-// sqliteFile is the database file of a "sqlite:FILE" store spec, FILE
+// SQLiteFile is the database file of a "sqlite:FILE" store spec, FILE
 // relative to the station directory.
-func sqliteFile(dir, spec string) (string, bool) {
+func SQLiteFile(dir, spec string) (string, bool) {
 	engine, arg, _ := strings.Cut(spec, ":")
 	if engine != "sqlite" {
 		return "", false
@@ -270,6 +270,3 @@ func ReadToken(dir string) (string, error) {
 	}
 	return strings.TrimSpace(string(data)), nil
 }
-
-// Logger is the default logger: text to stderr.
-func Logger() *slog.Logger { return slog.New(slog.NewTextHandler(os.Stderr, nil)) }

@@ -1,4 +1,4 @@
-package station
+package stationdir
 
 import (
 	"archive/tar"
@@ -293,7 +293,7 @@ func restore(ctx context.Context, dir string, r io.Reader) (err error) {
 			return err
 		}
 	}
-	st, err := openStore(ctx, dir, cfg.Store)
+	st, err := OpenStore(ctx, dir, cfg.Store)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package station
+package stationdir
 
 import (
 	"crypto/tls"
