@@ -8,14 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"hotline/internal/identity"
+	"hotline/internal/migrate"
 )
 
 //go:embed migrations/*.sql
@@ -39,7 +38,8 @@ func openStore(ctx context.Context, path string) (*store, error) {
 	}
 	db.SetMaxOpenConns(8)
 	st := &store{db: db}
-	if err := st.migrate(ctx); err != nil {
+	// The stations' stores run their migrations with the same runner.
+	if err := migrate.Up(ctx, db, migrations, nil); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
@@ -47,57 +47,6 @@ func openStore(ctx context.Context, path string) (*store, error) {
 }
 
 func (st *store) close() error { return st.db.Close() }
-
-// migrate runs the embedded migrations forward. Statements in a file are
-// separated by a line holding only ";".
-func (st *store) migrate(ctx context.Context) error {
-	if _, err := st.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
-		return err
-	}
-	var have int
-	if err := st.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&have); err != nil {
-		return err
-	}
-	names, err := fs.Glob(migrations, "*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
-	if have > len(names) {
-		return fmt.Errorf("database schema version %d is newer than this binary knows (%d); run a newer hotline", have, len(names))
-	}
-	for i, name := range names[have:] {
-		v := have + i + 1
-		if n, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0]); err != nil || n != v {
-			return fmt.Errorf("migration %s is out of sequence (want %03d)", name, v)
-		}
-		text, err := fs.ReadFile(migrations, name)
-		if err != nil {
-			return err
-		}
-		tx, err := st.db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		for _, stmt := range strings.Split(string(text), "\n;\n") {
-			if strings.TrimSpace(stmt) == "" {
-				continue
-			}
-			if _, err := tx.ExecContext(ctx, stmt); err != nil {
-				tx.Rollback()
-				return fmt.Errorf("migration %s: %w", name, err)
-			}
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, v); err != nil {
-			tx.Rollback()
-			return err
-		}
-		if err := tx.Commit(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 func nanos(t time.Time) int64 { return t.UnixNano() }
 

@@ -14,13 +14,13 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"hotline/internal/envelope"
+	"hotline/internal/migrate"
 	"hotline/internal/record"
 	"hotline/internal/store"
 )
@@ -111,8 +111,6 @@ func New(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
 	return s, nil
 }
 
-const errNoWrites = "the database does not take writes (is it read-only?)"
-
 // writable checks, at open, that the database takes writes: a station
 // on a read-only database (a file without write permission, a read-only
 // file system, a PostgreSQL standby or a database set read-only) is
@@ -129,7 +127,7 @@ func (s *Store) writable(ctx context.Context) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("%s: %w", errNoWrites, err)
+		return fmt.Errorf("%w: %w", migrate.ErrNoWrites, err)
 	}
 	return nil
 }
@@ -155,55 +153,14 @@ func (s *Store) q(query string) string {
 	return b.String()
 }
 
-// migration is one NNN_name.sql file.
-type migration struct {
-	version int
-	name    string
-}
-
-// migrations lists the files in fsys by number. Numbers must be unique
-// and positive; gaps are allowed, so that migrations written on separate
-// branches (say 002 and 003) can land in either order.
-func migrations(fsys fs.FS) ([]migration, error) {
-	names, err := fs.Glob(fsys, "*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var out []migration
-	seen := map[int]string{}
-	for _, name := range names {
-		prefix, _, _ := strings.Cut(name, "_")
-		n, err := strconv.Atoi(prefix)
-		if err != nil || n <= 0 {
-			return nil, fmt.Errorf("migration %s: name must start with a positive number, like 003_", name)
-		}
-		if other, ok := seen[n]; ok {
-			return nil, fmt.Errorf("migrations %s and %s have the same number", other, name)
-		}
-		seen[n] = name
-		out = append(out, migration{n, name})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	return out, nil
-}
-
 // SchemaVersion is the number of the newest migration in fsys.
-func SchemaVersion(fsys fs.FS) int {
-	ms, _ := migrations(fsys)
-	if len(ms) == 0 {
-		return 0
-	}
-	return ms[len(ms)-1].version
-}
+func SchemaVersion(fsys fs.FS) int { return migrate.Latest(fsys) }
 
-// Versions lists the numbers of the migrations in fsys, in order.
+// Versions lists the numbers of the migrations in fsys, in order. It is
+// empty if their names are refused (see migrate.Versions).
 func Versions(fsys fs.FS) []int {
-	ms, _ := migrations(fsys)
-	var out []int
-	for _, m := range ms {
-		out = append(out, m.version)
-	}
-	return out
+	vs, _ := migrate.Versions(fsys)
+	return vs
 }
 
 // Migrate applies to db, in order, every migration of d that
@@ -211,75 +168,11 @@ func Versions(fsys fs.FS) []int {
 // transaction: a migration that fails part way leaves the database as it
 // was before it. A database that records a migration d does not have was
 // written by another (newer) binary and is refused, unchanged. New runs
-// it; tests run it alone to build a database at an earlier version.
+// it; tests run it alone to build a database at an earlier version. The
+// runner is migrate.Up, with the dialect's placeholders.
 func Migrate(ctx context.Context, db *sql.DB, d Dialect) error {
 	s := &Store{db: db, d: d}
-	if _, err := s.db.ExecContext(ctx, s.q(`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`)); err != nil {
-		return fmt.Errorf("%s: %w", errNoWrites, err)
-	}
-	ms, err := migrations(s.d.Migrations)
-	if err != nil {
-		return err
-	}
-	known := map[int]bool{}
-	for _, m := range ms {
-		known[m.version] = true
-	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT version FROM schema_version ORDER BY version`))
-	if err != nil {
-		return err
-	}
-	applied := map[int]bool{}
-	var unknown []int
-	for rows.Next() {
-		var v int
-		if err := rows.Scan(&v); err != nil {
-			rows.Close()
-			return err
-		}
-		applied[v] = true
-		if !known[v] {
-			unknown = append(unknown, v)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	if len(unknown) > 0 {
-		return fmt.Errorf("database schema version %d is newer than this binary knows (%d); run a newer hotline",
-			unknown[len(unknown)-1], SchemaVersion(s.d.Migrations))
-	}
-	for _, m := range ms {
-		if applied[m.version] {
-			continue
-		}
-		sqlText, err := fs.ReadFile(s.d.Migrations, m.name)
-		if err != nil {
-			return err
-		}
-		tx, err := s.db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		for _, stmt := range strings.Split(string(sqlText), "\n;\n") {
-			if strings.TrimSpace(stmt) == "" {
-				continue
-			}
-			if _, err := tx.ExecContext(ctx, stmt); err != nil {
-				tx.Rollback()
-				return fmt.Errorf("migration %s: %w", m.name, err)
-			}
-		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_version (version) VALUES (?)`), m.version); err != nil {
-			tx.Rollback()
-			return err
-		}
-		if err := tx.Commit(); err != nil {
-			return err
-		}
-	}
-	return nil
+	return migrate.Up(ctx, db, d.Migrations, s.q)
 }
 
 // Close closes the database.
