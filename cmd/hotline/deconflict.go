@@ -8,8 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hotline/internal/afteraction"
-	"hotline/internal/home"
 	"os"
 	"slices"
 	"strconv"
@@ -17,9 +15,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"hotline/internal/afteraction"
 	"hotline/internal/codebook"
 	"hotline/internal/deconflict"
-	"hotline/internal/station"
+	"hotline/internal/home"
+	"hotline/internal/ops"
 )
 
 // viewLang reads --lang for what is shown: en or zh (Simplified
@@ -51,7 +51,7 @@ func textLang(v string) string {
 }
 
 // rendered picks the text of a message in lang, on one line.
-func rendered(m station.MessageView, lang string) string {
+func rendered(m ops.MessageView, lang string) string {
 	t := m.Text
 	if r, ok := m.Rendered[lang]; ok {
 		t = r
@@ -98,7 +98,7 @@ func parsePosition(name, flag, s string) (codebook.Position, error) {
 // codedFlags builds the items of a coded message from --code, --param and
 // --free in the order given: a --param belongs to the --code before it.
 type codedFlags struct {
-	items []station.CodedItem
+	items []ops.CodedItem
 }
 
 type codeFlag struct{ c *codedFlags }
@@ -107,7 +107,7 @@ type freeFlag struct{ c *codedFlags }
 
 func (f codeFlag) String() string { return "" }
 func (f codeFlag) Set(v string) error {
-	f.c.items = append(f.c.items, station.CodedItem{Code: strings.TrimSpace(v)})
+	f.c.items = append(f.c.items, ops.CodedItem{Code: strings.TrimSpace(v)})
 	return nil
 }
 func (f paramFlag) String() string { return "" }
@@ -132,7 +132,7 @@ func (f paramFlag) Set(v string) error {
 }
 func (f freeFlag) String() string { return "" }
 func (f freeFlag) Set(v string) error {
-	f.c.items = append(f.c.items, station.CodedItem{Free: v})
+	f.c.items = append(f.c.items, ops.CodedItem{Free: v})
 	return nil
 }
 
@@ -163,14 +163,14 @@ func cmdCodebookList(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	cb := &station.CodebookPhrases{Languages: codebook.Default().Languages(), Categories: codebook.Default().Categories(),
+	cb := &ops.CodebookPhrases{Languages: codebook.Default().Languages(), Categories: codebook.Default().Categories(),
 		Phrases: codebook.Default().Phrases()}
 	cb.Ref, cb.Version, cb.Hash = codebook.Default().Ref().String(), codebook.Default().Version(), codebook.Default().Hash()
 	if *book != "" {
 		if *f.dir == "" {
 			return errors.New("codebook list: --codebook needs --dir: the extensions are the station's")
 		}
-		if err := withOps(ctx, *f.dir, func(o station.Ops) (err error) { cb, err = o.Codebook(ctx, *book); return err }); err != nil {
+		if err := withOps(ctx, *f.dir, func(o ops.Ops) (err error) { cb, err = o.Codebook(ctx, *book); return err }); err != nil {
 			return fmt.Errorf("codebook list: %w", err)
 		}
 	}
@@ -218,8 +218,8 @@ func cmdCodebookAdd(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("codebook add: %w", err)
 	}
-	return show(ctx, f, func(o station.Ops) (*station.CodebookView, error) { return o.AddCodebook(ctx, data) },
-		func(v *station.CodebookView) error {
+	return show(ctx, f, func(o ops.Ops) (*ops.CodebookView, error) { return o.AddCodebook(ctx, data) },
+		func(v *ops.CodebookView) error {
 			fmt.Printf("codebook %s: %d phrases; propose a channel with --codebook %s once the other party has loaded it too\n",
 				v.Ref, v.Phrases, v.Version)
 			return nil
@@ -231,8 +231,8 @@ func cmdCodebookBooks(ctx context.Context, args []string) error {
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
-	return show(ctx, f, func(o station.Ops) ([]station.CodebookView, error) { return o.Codebooks(ctx) },
-		func(vs []station.CodebookView) error {
+	return show(ctx, f, func(o ops.Ops) ([]ops.CodebookView, error) { return o.Codebooks(ctx) },
+		func(vs []ops.CodebookView) error {
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "VERSION\tHASH\tPHRASES\tLOADED")
 			for _, v := range vs {
@@ -311,7 +311,7 @@ func cmdNoticeSend(ctx context.Context, args []string) error {
 	if err := required(name, map[string]string{"channel": *ch}); err != nil {
 		return err
 	}
-	req := station.NoticeRequest{Channel: *ch, Precedence: *prec, Plan: *plan}
+	req := ops.NoticeRequest{Channel: *ch, Precedence: *prec, Plan: *plan}
 	if *plan == 0 {
 		n, err := noticeFromFlags(name, noticeFlags{kind: *kind, circle: *circle, poly: *poly, from: *from, to: *to, band: *band,
 			units: units, call: cmpOr(*call, *ch), title: *title, desc: *desc, lang: *lang, replaces: *replaces})
@@ -324,8 +324,8 @@ func cmdNoticeSend(ctx context.Context, args []string) error {
 	} else if *kind+*circle+*poly+*from+*to+*band+*call+*title+*desc+*replaces != "" || len(units) > 0 {
 		return fmt.Errorf("%s: --plan gives the activity; leave out --kind, the area, the window, --band, --units, --call and the texts", name)
 	}
-	return show(ctx, f, func(o station.Ops) (*station.MessageView, error) { return o.SendNotice(ctx, req) },
-		func(m *station.MessageView) error {
+	return show(ctx, f, func(o ops.Ops) (*ops.MessageView, error) { return o.SendNotice(ctx, req) },
+		func(m *ops.MessageView) error {
 			fmt.Println(m.ID)
 			return nil
 		})
@@ -407,7 +407,7 @@ func noticeFromFlags(name string, v noticeFlags) (*deconflict.Notice, error) {
 		}
 	}
 	if v.replaces != "" {
-		_, author, idx, err := station.ParseID(v.replaces)
+		_, author, idx, err := ops.ParseID(v.replaces)
 		if err != nil {
 			return nil, fmt.Errorf("%s: --replaces: %v", name, err)
 		}
@@ -484,7 +484,7 @@ func cmdReportEncounter(ctx context.Context, args []string) error {
 	if *desc != "" {
 		r.Lang = textLang(*lang)
 	}
-	req := station.ReportRequest{Channel: *ch, Precedence: *prec}
+	req := ops.ReportRequest{Channel: *ch, Precedence: *prec}
 	for _, s := range said {
 		parts := strings.Split(s, ";")
 		if len(parts) < 3 {
@@ -494,7 +494,7 @@ func cmdReportEncounter(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		it := station.CodedItem{Code: strings.TrimSpace(parts[2])}
+		it := ops.CodedItem{Code: strings.TrimSpace(parts[2])}
 		for _, kv := range parts[3:] {
 			k, v, ok := strings.Cut(kv, "=")
 			if !ok {
@@ -505,7 +505,7 @@ func cmdReportEncounter(ctx context.Context, args []string) error {
 			}
 			it.Args[strings.TrimSpace(k)] = v
 		}
-		req.Said = append(req.Said, station.SaidRequest{Time: t, By: strings.TrimSpace(parts[1]), Items: []station.CodedItem{it}})
+		req.Said = append(req.Said, ops.SaidRequest{Time: t, By: strings.TrimSpace(parts[1]), Items: []ops.CodedItem{it}})
 	}
 	// Checked here without its messages (the station checks those against
 	// the channel's codebook), so that a wrong field is named before
@@ -516,8 +516,8 @@ func cmdReportEncounter(ctx context.Context, args []string) error {
 	if req.Report, err = json.Marshal(r); err != nil {
 		return err
 	}
-	return show(ctx, f, func(o station.Ops) (*station.MessageView, error) { return o.SendReport(ctx, req) },
-		func(m *station.MessageView) error {
+	return show(ctx, f, func(o ops.Ops) (*ops.MessageView, error) { return o.SendReport(ctx, req) },
+		func(m *ops.MessageView) error {
 			fmt.Println(m.ID)
 			return nil
 		})
@@ -551,7 +551,7 @@ func incidentVerb(action deconflict.Action) func(ctx context.Context, args []str
 		if _, err := f.parse(args, 0); err != nil {
 			return err
 		}
-		req := station.IncidentRequest{Action: string(action), Note: *note, Links: links, Precedence: *prec, By: *as, Finding: *finding}
+		req := ops.IncidentRequest{Action: string(action), Note: *note, Links: links, Precedence: *prec, By: *as, Finding: *finding}
 		need := map[string]string{}
 		switch action {
 		case deconflict.Open:
@@ -581,8 +581,8 @@ func incidentVerb(action deconflict.Action) func(ctx context.Context, args []str
 		if req.Title != "" || req.Note != "" || *finding != 0 {
 			req.Lang = textLang(*lang)
 		}
-		return show(ctx, f, func(o station.Ops) (*station.IncidentView, error) { return o.Incident(ctx, req) },
-			func(v *station.IncidentView) error {
+		return show(ctx, f, func(o ops.Ops) (*ops.IncidentView, error) { return o.Incident(ctx, req) },
+			func(v *ops.IncidentView) error {
 				l, _ := viewLang(name, "")
 				fmt.Printf("incident %s: %s\n", v.ID, deconflict.State(v.State).Text(l))
 				return nil
@@ -601,8 +601,8 @@ func cmdIncidentList(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return show(ctx, f, func(o station.Ops) ([]station.IncidentView, error) { return o.Incidents(ctx, *ch) },
-		func(vs []station.IncidentView) error {
+	return show(ctx, f, func(o ops.Ops) ([]ops.IncidentView, error) { return o.Incidents(ctx, *ch) },
+		func(vs []ops.IncidentView) error {
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "INCIDENT\tSTATE\tOUTCOME\tSTEPS\tTITLE")
 			for _, v := range vs {
@@ -633,16 +633,16 @@ func cmdIncidentShow(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	ch, _, _, err := station.ParseID(*id)
+	ch, _, _, err := ops.ParseID(*id)
 	if err != nil {
 		return err
 	}
-	return withOps(ctx, *f.dir, func(o station.Ops) error {
+	return withOps(ctx, *f.dir, func(o ops.Ops) error {
 		vs, err := o.Incidents(ctx, ch)
 		if err != nil {
 			return err
 		}
-		i := slices.IndexFunc(vs, func(v station.IncidentView) bool { return v.ID == *id })
+		i := slices.IndexFunc(vs, func(v ops.IncidentView) bool { return v.ID == *id })
 		if i < 0 {
 			return fmt.Errorf("incident show: no incident %s here", *id)
 		}
@@ -698,10 +698,10 @@ func cmdIncidentReport(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, _, _, err := station.ParseID(*id); err != nil {
+	if _, _, _, err := ops.ParseID(*id); err != nil {
 		return fmt.Errorf("%s: --incident: %w", name, err)
 	}
-	return withOps(ctx, *f.dir, func(o station.Ops) error {
+	return withOps(ctx, *f.dir, func(o ops.Ops) error {
 		rep, err := afteraction.Gather(ctx, o, *id, time.Now())
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
@@ -748,8 +748,8 @@ func cmdPlanAdd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return show(ctx, f, func(o station.Ops) (*station.PlanView, error) { return o.AddPlan(ctx, station.PlanRequest{Plan: body}) },
-		func(p *station.PlanView) error {
+	return show(ctx, f, func(o ops.Ops) (*ops.PlanView, error) { return o.AddPlan(ctx, ops.PlanRequest{Plan: body}) },
+		func(p *ops.PlanView) error {
 			l, _ := viewLang(name, "")
 			fmt.Printf("plan %d\n", p.ID)
 			for _, x := range p.Findings {
@@ -769,8 +769,8 @@ func cmdPlanList(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return show(ctx, f, func(o station.Ops) ([]station.PlanView, error) { return o.Plans(ctx) },
-		func(ps []station.PlanView) error {
+	return show(ctx, f, func(o ops.Ops) ([]ops.PlanView, error) { return o.Plans(ctx) },
+		func(ps []ops.PlanView) error {
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "PLAN\tNOTIFIED AS\tACTIVITY")
 			for _, p := range ps {
@@ -790,8 +790,8 @@ func cmdFindings(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return show(ctx, f, func(o station.Ops) ([]station.FindingView, error) { return o.Findings(ctx) },
-		func(fs []station.FindingView) error {
+	return show(ctx, f, func(o ops.Ops) ([]ops.FindingView, error) { return o.Findings(ctx) },
+		func(fs []ops.FindingView) error {
 			for _, x := range fs {
 				fmt.Printf("%s  %s\n", x.FoundAt.Format(time.DateTime), inert(x.Text[lang]))
 			}

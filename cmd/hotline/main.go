@@ -35,6 +35,7 @@ import (
 	"hotline/internal/demo"
 	"hotline/internal/home"
 	"hotline/internal/identity"
+	"hotline/internal/ops"
 	"hotline/internal/record"
 	"hotline/internal/relay"
 	"hotline/internal/sim"
@@ -208,7 +209,7 @@ func required(name string, vals map[string]string) error {
 
 // withOps runs f against the station in dir: through its API when hotline
 // run owns it, otherwise by opening it here.
-func withOps(ctx context.Context, dir string, f func(station.Ops) error) error {
+func withOps(ctx context.Context, dir string, f func(ops.Ops) error) error {
 	return withStation(ctx, dir,
 		func(st *station.Station) error { return f(st) },
 		func(c *api.Client) error { return f(c) })
@@ -251,8 +252,8 @@ func withStation(ctx context.Context, dir string, local func(*station.Station) e
 
 // show runs op against the station in f's directory and prints its result
 // as JSON with --json, or with text otherwise.
-func show[T any](ctx context.Context, f *flags, op func(station.Ops) (T, error), text func(T) error) error {
-	return withOps(ctx, *f.dir, func(o station.Ops) error {
+func show[T any](ctx context.Context, f *flags, op func(ops.Ops) (T, error), text func(T) error) error {
+	return withOps(ctx, *f.dir, func(o ops.Ops) error {
 		v, err := op(o)
 		if err != nil {
 			return err
@@ -357,8 +358,8 @@ func cmdPeerAdd(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("peer add: %w", err)
 	}
-	return show(ctx, f, func(o station.Ops) (*station.PeerView, error) { return o.AddPeer(ctx, text, *fp) },
-		func(p *station.PeerView) error {
+	return show(ctx, f, func(o ops.Ops) (*ops.PeerView, error) { return o.AddPeer(ctx, text, *fp) },
+		func(p *ops.PeerView) error {
 			fmt.Printf("pinned %s (%s), fingerprint %s\n", p.Name, p.Party, p.Fingerprint)
 			return nil
 		})
@@ -369,8 +370,8 @@ func cmdPeerList(ctx context.Context, args []string) error {
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
-	return show(ctx, f, func(o station.Ops) ([]station.PeerView, error) { return o.Peers(ctx) },
-		func(ps []station.PeerView) error {
+	return show(ctx, f, func(o ops.Ops) ([]ops.PeerView, error) { return o.Peers(ctx) },
+		func(ps []ops.PeerView) error {
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tPARTY\tFINGERPRINT\tCONNECTED\tENDPOINTS")
 			for _, p := range ps {
@@ -404,7 +405,7 @@ func cmdPropose(ctx context.Context, args []string) error {
 	if err := required("channel propose", map[string]string{"peer": *peer, "channel": *ch, "level": *level}); err != nil {
 		return err
 	}
-	req := station.ProposeRequest{Peer: *peer, Channel: *ch, Level: *level, Deadlines: map[string]string{}, Delivery: map[string]string{},
+	req := ops.ProposeRequest{Peer: *peer, Channel: *ch, Level: *level, Deadlines: map[string]string{}, Delivery: map[string]string{},
 		EscalateTo: *up, FlashExempt: *exempt, LinkTest: *linkTest, CheckEvery: *checkEvery, CheckWindow: *checkWindow, Codebook: *book}
 	for _, o := range []struct {
 		flag, v string
@@ -421,8 +422,8 @@ func cmdPropose(ctx context.Context, args []string) error {
 			o.into[strings.TrimSpace(k)] = strings.TrimSpace(v)
 		}
 	}
-	return show(ctx, f, func(o station.Ops) (*station.ChannelView, error) { return o.Propose(ctx, req) },
-		func(c *station.ChannelView) error {
+	return show(ctx, f, func(o ops.Ops) (*ops.ChannelView, error) { return o.Propose(ctx, req) },
+		func(c *ops.ChannelView) error {
 			fmt.Printf("proposed channel %s (%s) to %s; it is active once %s accepts\n", c.ID, c.Level, c.Peer, c.Peer)
 			return nil
 		})
@@ -437,8 +438,8 @@ func cmdAccept(ctx context.Context, args []string) error {
 	if err := required("channel accept", map[string]string{"channel": *ch}); err != nil {
 		return err
 	}
-	return show(ctx, f, func(o station.Ops) (*station.ChannelView, error) { return o.Accept(ctx, *ch) },
-		func(c *station.ChannelView) error {
+	return show(ctx, f, func(o ops.Ops) (*ops.ChannelView, error) { return o.Accept(ctx, *ch) },
+		func(c *ops.ChannelView) error {
 			fmt.Printf("accepted channel %s (%s) with %s\n", c.ID, c.Level, c.Peer)
 			return nil
 		})
@@ -466,13 +467,13 @@ func suspendOrResume(ctx context.Context, name string, args []string) error {
 	if err := required(name, need); err != nil {
 		return err
 	}
-	req := station.SuspendRequest{Channel: *ch, Reason: *reason, By: *as}
-	return show(ctx, f, func(o station.Ops) (*station.ChannelView, error) {
+	req := ops.SuspendRequest{Channel: *ch, Reason: *reason, By: *as}
+	return show(ctx, f, func(o ops.Ops) (*ops.ChannelView, error) {
 		if name == "channel suspend" {
 			return o.Suspend(ctx, req)
 		}
 		return o.Resume(ctx, req)
-	}, func(c *station.ChannelView) error {
+	}, func(c *ops.ChannelView) error {
 		fmt.Printf("channel %s is %s\n", c.ID, c.State)
 		for _, s := range c.Suspensions {
 			fmt.Printf("  suspended by %s at %s: %s\n", s.By, s.At.UTC().Format(time.RFC3339), inert(s.Reason))
@@ -490,8 +491,8 @@ func cmdChecks(ctx context.Context, args []string) error {
 	if err := required("channel checks", map[string]string{"channel": *ch}); err != nil {
 		return err
 	}
-	return show(ctx, f, func(o station.Ops) (*station.ChecksView, error) { return o.Checks(ctx, *ch) },
-		func(v *station.ChecksView) error {
+	return show(ctx, f, func(o ops.Ops) (*ops.ChecksView, error) { return o.Checks(ctx, *ch) },
+		func(v *ops.ChecksView) error {
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "PERIOD	CHECKS	ANSWERED	RATE	MEAN ANSWER	LINK TESTS	ANSWERED	RATE	MEAN RTT")
 			pct := func(r *float64) string {
@@ -518,7 +519,7 @@ func cmdEscalations(ctx context.Context, args []string) error {
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
-	return show(ctx, f, func(o station.Ops) (*[]record.Escalation, error) {
+	return show(ctx, f, func(o ops.Ops) (*[]record.Escalation, error) {
 		xs, err := o.Escalations(ctx, *ch)
 		return &xs, err
 	}, func(xs *[]record.Escalation) error {
@@ -599,7 +600,7 @@ func cmdBundleExport(ctx context.Context, args []string) error {
 	if err := required("bundle export", map[string]string{"peer": *peer, "out": *out}); err != nil {
 		return err
 	}
-	return withOps(ctx, *f.dir, func(o station.Ops) error {
+	return withOps(ctx, *f.dir, func(o ops.Ops) error {
 		b, err := o.BundleExport(ctx, *peer)
 		if err != nil {
 			return err
@@ -632,16 +633,16 @@ func cmdBundleImport(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("bundle import: %w", err)
 	}
-	if _, err := station.ParseOffline(data); err != nil {
+	if _, err := ops.ParseOffline(data); err != nil {
 		return fmt.Errorf("bundle import %s: %w", rest[0], err)
 	}
-	return show(ctx, f, func(o station.Ops) (*station.ImportView, error) {
+	return show(ctx, f, func(o ops.Ops) (*ops.ImportView, error) {
 		v, err := o.BundleImport(ctx, data)
 		if err != nil {
 			return nil, fmt.Errorf("bundle import %s: %w", rest[0], err)
 		}
 		return v, nil
-	}, func(v *station.ImportView) error {
+	}, func(v *ops.ImportView) error {
 		fmt.Printf("imported %s from %s: %d frames, %d new entries\n", rest[0], v.From, v.Frames, v.Entries)
 		if v.Refused > 0 {
 			fmt.Printf("%d refused (see hotline alerts)\n", v.Refused)
@@ -655,8 +656,8 @@ func cmdChannelList(ctx context.Context, args []string) error {
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
-	return show(ctx, f, func(o station.Ops) ([]station.ChannelView, error) { return o.Channels(ctx) },
-		func(cs []station.ChannelView) error {
+	return show(ctx, f, func(o ops.Ops) ([]ops.ChannelView, error) { return o.Channels(ctx) },
+		func(cs []ops.ChannelView) error {
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "CHANNEL\tPEER\tLEVEL\tSTATE\tWRITTEN\tDELIVERED\tRECEIVED")
 			for _, c := range cs {
@@ -799,7 +800,7 @@ func cmdSend(ctx context.Context, args []string) error {
 		if err := required("send", map[string]string{"channel": *ch, "precedence": *prec}); err != nil {
 			return err
 		}
-		return sendLines(ctx, *f.dir, os.Stdin, station.SendRequest{Channel: *ch, Precedence: *prec, Lang: *lang}, *f.json)
+		return sendLines(ctx, *f.dir, os.Stdin, ops.SendRequest{Channel: *ch, Precedence: *prec, Lang: *lang}, *f.json)
 	}
 	if len(coded.items) > 0 || *finding != 0 {
 		if *text != "" {
@@ -813,9 +814,9 @@ func cmdSend(ctx context.Context, args []string) error {
 			return err
 		}
 		coded.setLang(textLang(*lang))
-		return show(ctx, f, func(o station.Ops) (*station.MessageView, error) {
-			return o.SendCoded(ctx, station.CodedRequest{Channel: *ch, Precedence: *prec, Items: coded.items, Finding: *finding})
-		}, func(m *station.MessageView) error {
+		return show(ctx, f, func(o ops.Ops) (*ops.MessageView, error) {
+			return o.SendCoded(ctx, ops.CodedRequest{Channel: *ch, Precedence: *prec, Items: coded.items, Finding: *finding})
+		}, func(m *ops.MessageView) error {
 			fmt.Println(m.ID)
 			return nil
 		})
@@ -823,10 +824,10 @@ func cmdSend(ctx context.Context, args []string) error {
 	if err := required("send", map[string]string{"channel": *ch, "precedence": *prec, "text": *text}); err != nil {
 		return err
 	}
-	return show(ctx, f, func(o station.Ops) (*station.MessageView, error) {
-		return o.Send(ctx, station.SendRequest{Channel: *ch, Precedence: *prec, Text: *text, Lang: *lang})
+	return show(ctx, f, func(o ops.Ops) (*ops.MessageView, error) {
+		return o.Send(ctx, ops.SendRequest{Channel: *ch, Precedence: *prec, Text: *text, Lang: *lang})
 	},
-		func(m *station.MessageView) error {
+		func(m *ops.MessageView) error {
 			fmt.Println(m.ID)
 			return nil
 		})
@@ -841,7 +842,7 @@ func cmdSend(ctx context.Context, args []string) error {
 // first such line, if any was. Any other failure (the stream or the
 // station gone, a full disk, an interrupt) stops it reading: it reports
 // the sends already made and fails saying why.
-func sendLines(ctx context.Context, dir string, in io.Reader, r station.SendRequest, asJSON bool) error {
+func sendLines(ctx context.Context, dir string, in io.Reader, r ops.SendRequest, asJSON bool) error {
 	type input struct {
 		n    int
 		text string
@@ -850,11 +851,11 @@ func sendLines(ctx context.Context, dir string, in io.Reader, r station.SendRequ
 	type pending struct {
 		n    int
 		done chan struct{}
-		m    *station.MessageView
+		m    *ops.MessageView
 		err  error
 	}
 	const maxLine = 1 << 20
-	run := func(start func(station.SendRequest, *pending)) error {
+	run := func(start func(ops.SendRequest, *pending)) error {
 		lines := make(chan input)
 		go func() {
 			defer close(lines)
@@ -966,7 +967,7 @@ func sendLines(ctx context.Context, dir string, in io.Reader, r station.SendRequ
 		return nil
 	}
 	return withStation(ctx, dir, func(st *station.Station) error {
-		return run(func(req station.SendRequest, p *pending) {
+		return run(func(req ops.SendRequest, p *pending) {
 			q, err := st.QueueSend(context.WithoutCancel(ctx), req)
 			if err != nil {
 				p.err = err
@@ -984,7 +985,7 @@ func sendLines(ctx context.Context, dir string, in io.Reader, r station.SendRequ
 			return err
 		}
 		defer s.Close(context.WithoutCancel(ctx))
-		return run(func(req station.SendRequest, p *pending) {
+		return run(func(req ops.SendRequest, p *pending) {
 			sp := s.Send(req)
 			go func() {
 				p.m, p.err = sp.Wait(context.WithoutCancel(ctx))
@@ -1002,7 +1003,7 @@ func userError(err error) string {
 
 // printMessages lists messages; coded messages, notices, reports and
 // incident entries in lang, rendered from their codes and fields.
-func printMessages(ms []station.MessageView, asJSON bool, lang string) error {
+func printMessages(ms []ops.MessageView, asJSON bool, lang string) error {
 	if asJSON {
 		return printJSON(ms)
 	}
@@ -1046,7 +1047,7 @@ func listMessages(ctx context.Context, which string, args []string) error {
 	if err != nil {
 		return err
 	}
-	return withOps(ctx, *f.dir, func(o station.Ops) error {
+	return withOps(ctx, *f.dir, func(o ops.Ops) error {
 		list := o.Inbox
 		if which == "outbox" {
 			list = o.Outbox
@@ -1069,8 +1070,8 @@ func cmdAck(ctx context.Context, args []string) error {
 	if err := required("ack", map[string]string{"id": *id}); err != nil {
 		return err
 	}
-	return show(ctx, f, func(o station.Ops) (*station.MessageView, error) { return o.Ack(ctx, *id, *as) },
-		func(m *station.MessageView) error {
+	return show(ctx, f, func(o ops.Ops) (*ops.MessageView, error) { return o.Ack(ctx, *id, *as) },
+		func(m *ops.MessageView) error {
 			fmt.Printf("%s acknowledged by %s\n", m.ID, inert(m.AckBy))
 			return nil
 		})
@@ -1091,8 +1092,8 @@ func cmdStatus(ctx context.Context, args []string) error {
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
-	return show(ctx, f, func(o station.Ops) (*station.StatusView, error) { return o.Status(ctx) },
-		func(s *station.StatusView) error {
+	return show(ctx, f, func(o ops.Ops) (*ops.StatusView, error) { return o.Status(ctx) },
+		func(s *ops.StatusView) error {
 			fmt.Printf("station %s (%s)  fingerprint %s\n", s.Station, s.Party, s.Fingerprint)
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "CHANNEL\tPEER\tSTATE\tPATHS\tWRITTEN\tDELIVERED\tRECEIVED\tAWAITING PEER\tAWAITING HERE")
@@ -1135,7 +1136,7 @@ func cmdAlerts(ctx context.Context, args []string) error {
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
-	return show(ctx, f, func(o station.Ops) ([]record.Alert, error) { return o.Alerts(ctx, 0) },
+	return show(ctx, f, func(o ops.Ops) ([]record.Alert, error) { return o.Alerts(ctx, 0) },
 		func(as []record.Alert) error {
 			for _, a := range as {
 				fmt.Printf("%s  %-7s  %s\n", a.At.Format(time.DateTime), strings.ToUpper(a.Level), inert(a.Text))
@@ -1154,7 +1155,7 @@ func cmdExport(ctx context.Context, args []string) error {
 	if err := required("export", map[string]string{"channel": *ch, "out": *out}); err != nil {
 		return err
 	}
-	return withOps(ctx, *f.dir, func(o station.Ops) error {
+	return withOps(ctx, *f.dir, func(o ops.Ops) error {
 		b, err := o.Export(ctx, *ch)
 		if err != nil {
 			return err
@@ -1481,7 +1482,7 @@ func cmdKeyRotate(ctx context.Context, args []string) error {
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
-	return keyChange(ctx, f, station.KeyRequest{Reason: identity.ReasonRotate, By: *as, Note: *note})
+	return keyChange(ctx, f, ops.KeyRequest{Reason: identity.ReasonRotate, By: *as, Note: *note})
 }
 
 func cmdKeyRevoke(ctx context.Context, args []string) error {
@@ -1499,12 +1500,12 @@ func cmdKeyRevoke(ctx context.Context, args []string) error {
 	if *lost {
 		kind = identity.ReasonLost
 	}
-	return keyChange(ctx, f, station.KeyRequest{Reason: kind, By: *as, Note: *reason})
+	return keyChange(ctx, f, ops.KeyRequest{Reason: kind, By: *as, Note: *reason})
 }
 
-func keyChange(ctx context.Context, f *flags, req station.KeyRequest) error {
-	return show(ctx, f, func(o station.Ops) (*station.RotationView, error) { return o.RotateKeys(ctx, req) },
-		func(v *station.RotationView) error {
+func keyChange(ctx context.Context, f *flags, req ops.KeyRequest) error {
+	return show(ctx, f, func(o ops.Ops) (*ops.RotationView, error) { return o.RotateKeys(ctx, req) },
+		func(v *ops.RotationView) error {
 			verb := "rotated"
 			switch v.Reason {
 			case identity.ReasonRevoke:
@@ -1526,7 +1527,7 @@ func cmdKeyList(ctx context.Context, args []string) error {
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
-	return show(ctx, f, func(o station.Ops) ([]station.KeyView, error) {
+	return show(ctx, f, func(o ops.Ops) ([]ops.KeyView, error) {
 		n := *name
 		if n == "" {
 			c, err := o.Card(ctx)
@@ -1540,7 +1541,7 @@ func cmdKeyList(ctx context.Context, args []string) error {
 			n = card.Name
 		}
 		return o.KeyHistory(ctx, n)
-	}, func(ks []station.KeyView) error {
+	}, func(ks []ops.KeyView) error {
 		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "KEY\tSTATE\tFINGERPRINT\tSINCE\tHOW\tDETAIL")
 		for _, k := range ks {
@@ -1550,7 +1551,7 @@ func cmdKeyList(ctx context.Context, args []string) error {
 	})
 }
 
-func keyState(k station.KeyView) string {
+func keyState(k ops.KeyView) string {
 	switch {
 	case k.Current:
 		return "current"
@@ -1575,8 +1576,8 @@ func cmdPeerReplace(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("peer replace: %w", err)
 	}
-	return show(ctx, f, func(o station.Ops) (*station.PeerView, error) { return o.ReplacePeer(ctx, text, *fp, *as) },
-		func(p *station.PeerView) error {
+	return show(ctx, f, func(o ops.Ops) (*ops.PeerView, error) { return o.ReplacePeer(ctx, text, *fp, *as) },
+		func(p *ops.PeerView) error {
 			fmt.Printf("re-pinned %s (%s), fingerprint %s; its lost key is revoked\n", p.Name, p.Party, p.Fingerprint)
 			return nil
 		})

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"hotline/internal/station"
+	"hotline/internal/ops"
 	"hotline/internal/stationdir"
 	"hotline/internal/transcript"
 )
@@ -624,7 +624,7 @@ func TestDeconflictionVerbs(t *testing.T) {
 	if out := mustRun(t, "outbox", "--dir", usa, "--channel", staff); !strings.Contains(out, "MNV06 I intend to alter course to starboard.") {
 		t.Errorf("outbox with LANG=C does not show English:\n%s", out)
 	}
-	var ms []station.MessageView
+	var ms []ops.MessageView
 	if err := json.Unmarshal([]byte(mustRun(t, "outbox", "--dir", usa, "--channel", staff, "--json")), &ms); err != nil {
 		t.Fatal(err)
 	}
@@ -659,7 +659,7 @@ func TestDeconflictionVerbs(t *testing.T) {
 	r := hotline(t, "incident", "close", "--dir", usa, "--id", incID, "--outcome", "resolved")
 	checkFailed(t, []string{"incident", "close"}, r, "only its opener may close it, as withdrawn")
 	mustRun(t, "incident", "close", "--dir", usa, "--id", incID, "--outcome", "withdrawn")
-	var vs []station.IncidentView
+	var vs []ops.IncidentView
 	if err := json.Unmarshal([]byte(mustRun(t, "incident", "list", "--dir", usa, "--channel", staff, "--json")), &vs); err != nil || len(vs) != 1 || vs[0].State != "closed" || vs[0].Outcome != "withdrawn" {
 		t.Errorf("incident list --json: %+v, %v", vs, err)
 	}

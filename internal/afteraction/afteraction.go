@@ -7,7 +7,7 @@
 // checkpoint signed by its author and cosigned by the other party, with
 // the instructions to check them offline.
 //
-// The report is gathered through station.Ops (the station itself, or the
+// The report is gathered through ops.Ops (the station itself, or the
 // local API), so hotline incident report and the console make the same
 // document.
 package afteraction
@@ -26,7 +26,7 @@ import (
 
 	"hotline/internal/badrequest"
 	"hotline/internal/identity"
-	"hotline/internal/station"
+	"hotline/internal/ops"
 	"hotline/internal/transcript"
 )
 
@@ -38,11 +38,11 @@ var ErrNoIncident = errors.New("no such incident")
 
 // Report is everything the document shows.
 type Report struct {
-	Format   string               `json:"format"`
-	Station  string               `json:"station"` // who made it
-	MadeAt   time.Time            `json:"made_at"`
-	Incident station.IncidentView `json:"incident"`
-	Entries  []Entry              `json:"entries"`
+	Format   string           `json:"format"`
+	Station  string           `json:"station"` // who made it
+	MadeAt   time.Time        `json:"made_at"`
+	Incident ops.IncidentView `json:"incident"`
+	Entries  []Entry          `json:"entries"`
 	// Logs are the two logs' checkpoints the proofs are against; Cards
 	// the two station cards whose keys signed them; Charter the
 	// channel's charter signed by both.
@@ -68,8 +68,8 @@ type Entry struct {
 	Index  uint64 `json:"index"` // 1-based, in the author's log
 	// Step is the incident step the entry is (an incident entry), or ""
 	// for an entry the incident links (a report, a message, a notice).
-	Step    *station.IncidentStepView `json:"step,omitempty"`
-	Message *station.MessageView      `json:"message,omitempty"`
+	Step    *ops.IncidentStepView `json:"step,omitempty"`
+	Message *ops.MessageView      `json:"message,omitempty"`
 	// Envelope is the entry's exact bytes, as signed and logged.
 	Envelope []byte `json:"envelope"`
 	// LeafIndex is Index-1; LeafHash is SHA-256(0x00 || Envelope).
@@ -104,16 +104,16 @@ func FileName(id string) string {
 // the station holds: the incident, its entries and linked entries as
 // messages, and the channel's transcript (Ops.Export), which it verifies
 // (transcript.Verify) before making a proof from it.
-func Gather(ctx context.Context, ops station.Ops, id string, now time.Time) (*Report, error) {
-	ch, _, _, err := station.ParseID(id)
+func Gather(ctx context.Context, o ops.Ops, id string, now time.Time) (*Report, error) {
+	ch, _, _, err := ops.ParseID(id)
 	if err != nil {
 		return nil, err
 	}
-	incs, err := ops.Incidents(ctx, ch)
+	incs, err := o.Incidents(ctx, ch)
 	if err != nil {
 		return nil, err
 	}
-	var inc *station.IncidentView
+	var inc *ops.IncidentView
 	for i := range incs {
 		if incs[i].ID == id {
 			inc = &incs[i]
@@ -122,8 +122,8 @@ func Gather(ctx context.Context, ops station.Ops, id string, now time.Time) (*Re
 	if inc == nil {
 		return nil, fmt.Errorf("%w: %w: %s on channel %s", badrequest.Err, ErrNoIncident, id, ch)
 	}
-	msgs := map[string]*station.MessageView{}
-	for _, f := range []func(context.Context, string) ([]station.MessageView, error){ops.Inbox, ops.Outbox} {
+	msgs := map[string]*ops.MessageView{}
+	for _, f := range []func(context.Context, string) ([]ops.MessageView, error){o.Inbox, o.Outbox} {
 		ms, err := f(ctx, ch)
 		if err != nil {
 			return nil, err
@@ -132,7 +132,7 @@ func Gather(ctx context.Context, ops station.Ops, id string, now time.Time) (*Re
 			msgs[ms[i].ID] = &ms[i]
 		}
 	}
-	b, err := ops.Export(ctx, ch)
+	b, err := o.Export(ctx, ch)
 	if err != nil {
 		return nil, err
 	}
@@ -168,12 +168,12 @@ func Gather(ctx context.Context, ops station.Ops, id string, now time.Time) (*Re
 		r.Logs = append(r.Logs, lg)
 	}
 	seen := map[string]bool{}
-	add := func(eid string, step *station.IncidentStepView) error {
+	add := func(eid string, step *ops.IncidentStepView) error {
 		if seen[eid] {
 			return nil
 		}
 		seen[eid] = true
-		ech, author, idx, err := station.ParseID(eid)
+		ech, author, idx, err := ops.ParseID(eid)
 		if err != nil {
 			return err
 		}
@@ -219,7 +219,7 @@ func Gather(ctx context.Context, ops station.Ops, id string, now time.Time) (*Re
 		}
 	}
 	for _, l := range inc.Links {
-		if _, _, _, err := station.ParseID(l); err == nil && strings.HasPrefix(l, ch+"/") {
+		if _, _, _, err := ops.ParseID(l); err == nil && strings.HasPrefix(l, ch+"/") {
 			if err := add(l, nil); err != nil {
 				return nil, err
 			}

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"hotline/internal/codebook"
+	"hotline/internal/ops"
 	"hotline/internal/situation"
-	"hotline/internal/station"
 )
 
 //go:embed report.html
@@ -42,7 +42,7 @@ type view struct {
 	Map     template.HTML
 	Bounds  string
 	Data    template.HTML // the report as JSON in a data block
-	Changes []station.IncidentStepView
+	Changes []ops.IncidentStepView
 }
 
 // Text is an entry written in the report's language: the station's
@@ -116,7 +116,7 @@ func (v *view) State(s string) string {
 func (r *Report) HTML(lang string) ([]byte, error) {
 	lang = situation.Lang(lang)
 	v := &view{Report: r, Lang: lang, T: catalogs[lang]}
-	var msgs []station.MessageView
+	var msgs []ops.MessageView
 	for _, e := range r.Entries {
 		if e.Message != nil {
 			msgs = append(msgs, *e.Message)
@@ -127,7 +127,7 @@ func (r *Report) HTML(lang string) ([]byte, error) {
 			v.Changes = append(v.Changes, st)
 		}
 	}
-	pic := situation.Build(r.Station, msgs, []station.IncidentView{r.Incident}, nil, situation.Filter{}, lang, situation.Links{
+	pic := situation.Build(r.Station, msgs, []ops.IncidentView{r.Incident}, nil, situation.Filter{}, lang, situation.Links{
 		Entry: func(id string) string { return "#e-" + id },
 	})
 	m := pic.Map(900)

@@ -52,6 +52,7 @@ import (
 	"hotline/internal/badrequest"
 	"hotline/internal/codebook"
 	"hotline/internal/operator"
+	"hotline/internal/ops"
 	"hotline/internal/record"
 	"hotline/internal/station"
 	"hotline/internal/stationdir"
@@ -106,7 +107,7 @@ func NewServer(st *station.Station, token string) *Server {
 	})
 	h("GET /api/v1/channels", func(w http.ResponseWriter, r *http.Request) (any, error) { return st.Channels(r.Context()) })
 	h("POST /api/v1/channels", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req station.ProposeRequest
+		var req ops.ProposeRequest
 		if err := readJSON(r, &req); err != nil {
 			return nil, err
 		}
@@ -116,7 +117,7 @@ func NewServer(st *station.Station, token string) *Server {
 		return st.Accept(r.Context(), r.PathValue("id"))
 	})
 	h("POST /api/v1/messages", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req station.SendRequest
+		var req ops.SendRequest
 		if err := readJSON(r, &req); err != nil {
 			return nil, err
 		}
@@ -151,7 +152,7 @@ func NewServer(st *station.Station, token string) *Server {
 	})
 	suspend := func(resume bool) func(w http.ResponseWriter, r *http.Request) (any, error) {
 		return func(w http.ResponseWriter, r *http.Request) (any, error) {
-			var req station.SuspendRequest
+			var req ops.SuspendRequest
 			if err := readJSON(r, &req); err != nil {
 				return nil, err
 			}
@@ -174,7 +175,7 @@ func NewServer(st *station.Station, token string) *Server {
 		return st.Escalations(r.Context(), r.URL.Query().Get("channel"))
 	})
 	h("POST /api/v1/key/rotate", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req station.KeyRequest
+		var req ops.KeyRequest
 		if err := readJSON(r, &req); err != nil {
 			return nil, err
 		}
@@ -198,7 +199,7 @@ func NewServer(st *station.Station, token string) *Server {
 		return st.BundleExport(r.Context(), r.URL.Query().Get("peer"))
 	})
 	h("POST /api/v1/bundle", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		r.Body = http.MaxBytesReader(w, r.Body, station.MaxOffline)
+		r.Body = http.MaxBytesReader(w, r.Body, ops.MaxOffline)
 		data, err := io.ReadAll(r.Body)
 		if err != nil {
 			return nil, err
@@ -206,21 +207,21 @@ func NewServer(st *station.Station, token string) *Server {
 		return st.BundleImport(r.Context(), data)
 	})
 	h("POST /api/v1/coded", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req station.CodedRequest
+		var req ops.CodedRequest
 		if err := readJSON(r, &req); err != nil {
 			return nil, err
 		}
 		return st.SendCoded(r.Context(), req)
 	})
 	h("POST /api/v1/notices", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req station.NoticeRequest
+		var req ops.NoticeRequest
 		if err := readJSON(r, &req); err != nil {
 			return nil, err
 		}
 		return st.SendNotice(r.Context(), req)
 	})
 	h("POST /api/v1/reports", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req station.ReportRequest
+		var req ops.ReportRequest
 		if err := readJSON(r, &req); err != nil {
 			return nil, err
 		}
@@ -230,7 +231,7 @@ func NewServer(st *station.Station, token string) *Server {
 		return st.Incidents(r.Context(), r.URL.Query().Get("channel"))
 	})
 	h("POST /api/v1/incidents", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req station.IncidentRequest
+		var req ops.IncidentRequest
 		if err := readJSON(r, &req); err != nil {
 			return nil, err
 		}
@@ -238,7 +239,7 @@ func NewServer(st *station.Station, token string) *Server {
 	})
 	h("GET /api/v1/plans", func(w http.ResponseWriter, r *http.Request) (any, error) { return st.Plans(r.Context()) })
 	h("POST /api/v1/plans", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req station.PlanRequest
+		var req ops.PlanRequest
 		if err := readJSON(r, &req); err != nil {
 			return nil, err
 		}

@@ -19,6 +19,7 @@ import (
 
 	"hotline/internal/api"
 	"hotline/internal/identity"
+	"hotline/internal/ops"
 	"hotline/internal/station"
 	"hotline/internal/stationdir"
 	"hotline/internal/transcript"
@@ -164,10 +165,10 @@ func mustJSON(t testing.TB, v any) []byte {
 
 // state is what an API request might change.
 type state struct {
-	Peers    []station.PeerView
-	Channels []station.ChannelView
-	Outbox   []station.MessageView
-	Inbox    []station.MessageView
+	Peers    []ops.PeerView
+	Channels []ops.ChannelView
+	Outbox   []ops.MessageView
+	Inbox    []ops.MessageView
 }
 
 func stateOf(t *testing.T, n *node) string {
@@ -245,7 +246,7 @@ func TestAuthRequired(t *testing.T) {
 	chn := initCard(t, "CHN")
 	before := stateOf(t, usa)
 	addPeer := mustJSON(t, map[string]string{"card": string(chn.Text), "fingerprint": chn.Fingerprint()})
-	send := mustJSON(t, station.SendRequest{Channel: staff, Precedence: "FLASH", Text: "hi"})
+	send := mustJSON(t, ops.SendRequest{Channel: staff, Precedence: "FLASH", Text: "hi"})
 	for _, auth := range []string{"", "Bearer ", "Bearer wrong", "Bearer " + usa.token + "x", "Bearer " + usa.token[:len(usa.token)-1],
 		usa.token, "bearer " + usa.token, "Basic " + usa.token} {
 		for _, rq := range []struct {
@@ -302,7 +303,7 @@ func TestBadBodies(t *testing.T) {
 	// Each body would change the station if it were taken as the valid
 	// request it starts with.
 	peer := string(mustJSON(t, map[string]string{"card": string(rus.Text), "fingerprint": rus.Fingerprint()}))
-	propose := string(mustJSON(t, station.ProposeRequest{Peer: "CHN", Channel: staff, Level: "staff"}))
+	propose := string(mustJSON(t, ops.ProposeRequest{Peer: "CHN", Channel: staff, Level: "staff"}))
 	huge := strings.Repeat("A", api.MaxBody+1)
 	cases := []struct {
 		name, path, body string
@@ -364,23 +365,23 @@ func TestSendRejected(t *testing.T) {
 	if _, err := usa.c.AddPeer(ctx, chn.Text, chn.Fingerprint()); err != nil {
 		t.Fatal(err)
 	}
-	cv, err := usa.c.Propose(ctx, station.ProposeRequest{Peer: "CHN", Channel: staff, Level: "staff"})
+	cv, err := usa.c.Propose(ctx, ops.ProposeRequest{Peer: "CHN", Channel: staff, Level: "staff"})
 	if err != nil || cv.State != "proposed" || cv.Written != 1 {
 		t.Fatalf("propose: %+v, %v", cv, err)
 	}
 	before := stateOf(t, usa)
 	long := strings.Repeat("x", 1<<17)
 	for _, c := range []struct {
-		req  station.SendRequest
+		req  ops.SendRequest
 		want []string
 	}{
-		{station.SendRequest{Channel: "usa-rus-staff", Precedence: "FLASH", Text: "hi"}, []string{"unknown channel", "usa-rus-staff"}},
-		{station.SendRequest{Channel: "", Precedence: "FLASH", Text: "hi"}, []string{"unknown channel"}},
-		{station.SendRequest{Channel: staff, Precedence: "URGENT", Text: "hi"}, []string{"precedence", "URGENT"}},
-		{station.SendRequest{Channel: staff, Precedence: "", Text: "hi"}, []string{"precedence"}},
-		{station.SendRequest{Channel: staff, Precedence: "FLASH", Text: ""}, []string{"empty"}},
-		{station.SendRequest{Channel: staff, Precedence: "FLASH", Text: long}, []string{"limit"}},
-		{station.SendRequest{Channel: staff, Precedence: "FLASH", Text: "hi"}, []string{"not active", staff, "accept"}},
+		{ops.SendRequest{Channel: "usa-rus-staff", Precedence: "FLASH", Text: "hi"}, []string{"unknown channel", "usa-rus-staff"}},
+		{ops.SendRequest{Channel: "", Precedence: "FLASH", Text: "hi"}, []string{"unknown channel"}},
+		{ops.SendRequest{Channel: staff, Precedence: "URGENT", Text: "hi"}, []string{"precedence", "URGENT"}},
+		{ops.SendRequest{Channel: staff, Precedence: "", Text: "hi"}, []string{"precedence"}},
+		{ops.SendRequest{Channel: staff, Precedence: "FLASH", Text: ""}, []string{"empty"}},
+		{ops.SendRequest{Channel: staff, Precedence: "FLASH", Text: long}, []string{"limit"}},
+		{ops.SendRequest{Channel: staff, Precedence: "FLASH", Text: "hi"}, []string{"not active", staff, "accept"}},
 	} {
 		r := usa.call(t, "POST", "/api/v1/messages", mustJSON(t, c.req))
 		if r.code != http.StatusBadRequest {
@@ -398,7 +399,7 @@ func TestSendRejected(t *testing.T) {
 		}
 	}
 	// Through the client too: a 400 as *api.Error.
-	_, err = usa.c.Send(ctx, station.SendRequest{Channel: staff, Precedence: "FLASH", Text: "hi"})
+	_, err = usa.c.Send(ctx, ops.SendRequest{Channel: staff, Precedence: "FLASH", Text: "hi"})
 	var ae *api.Error
 	if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest || !strings.Contains(ae.Message, "not active") {
 		t.Errorf("client send on a proposed channel: %v", err)
@@ -486,7 +487,7 @@ func TestAckRejected(t *testing.T) {
 	if _, err := usa.c.AddPeer(ctx, chn.Text, chn.Fingerprint()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := usa.c.Propose(ctx, station.ProposeRequest{Peer: "CHN", Channel: staff, Level: "staff"}); err != nil {
+	if _, err := usa.c.Propose(ctx, ops.ProposeRequest{Peer: "CHN", Channel: staff, Level: "staff"}); err != nil {
 		t.Fatal(err)
 	}
 	before := stateOf(t, usa)
@@ -603,7 +604,7 @@ func startPair(t testing.TB) (usa, chn *node) {
 	return usa, chn
 }
 
-func channelOf(ctx context.Context, n *node, id string) (*station.ChannelView, error) {
+func channelOf(ctx context.Context, n *node, id string) (*ops.ChannelView, error) {
 	cs, err := n.c.Channels(ctx)
 	for i := range cs {
 		if cs[i].ID == id {
@@ -617,7 +618,7 @@ func channelOf(ctx context.Context, n *node, id string) (*station.ChannelView, e
 func agree(t testing.TB, usa, chn *node, id string) {
 	t.Helper()
 	ctx := context.Background()
-	cv, err := usa.c.Propose(ctx, station.ProposeRequest{Peer: "CHN", Channel: id, Level: "staff", Deadlines: map[string]string{"FLASH": "5m"}})
+	cv, err := usa.c.Propose(ctx, ops.ProposeRequest{Peer: "CHN", Channel: id, Level: "staff", Deadlines: map[string]string{"FLASH": "5m"}})
 	if err != nil || cv.State != "proposed" || cv.Proposer != "USA" || cv.Deadlines["FLASH"] != "5m0s" {
 		t.Fatalf("propose: %+v, %v", cv, err)
 	}
@@ -649,7 +650,7 @@ func agree(t testing.TB, usa, chn *node, id string) {
 	}, usa.st, chn.st)
 }
 
-func messageOf(ms []station.MessageView, id string) *station.MessageView {
+func messageOf(ms []ops.MessageView, id string) *ops.MessageView {
 	for i := range ms {
 		if ms[i].ID == id {
 			return &ms[i]
@@ -665,7 +666,7 @@ func TestTwoStationsThroughAPI(t *testing.T) {
 	usaEvents, chnEvents := sse(t, usa), sse(t, chn)
 
 	const text = "Unplanned encounter at 16-12N 112-30E. Request your unit alter course to starboard."
-	m, err := usa.c.Send(ctx, station.SendRequest{Channel: staff, Precedence: "FLASH", Text: text, Lang: "en"})
+	m, err := usa.c.Send(ctx, ops.SendRequest{Channel: staff, Precedence: "FLASH", Text: text, Lang: "en"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -792,9 +793,9 @@ func TestScriptTextIsJSON(t *testing.T) {
 			t.Errorf("%s: raw markup in the response: %s", what, r.body)
 		}
 	}
-	r := usa.call(t, "POST", "/api/v1/messages", mustJSON(t, station.SendRequest{Channel: staff, Precedence: "ROUTINE", Text: script}))
+	r := usa.call(t, "POST", "/api/v1/messages", mustJSON(t, ops.SendRequest{Channel: staff, Precedence: "ROUTINE", Text: script}))
 	isJSON("send", r)
-	var m station.MessageView
+	var m ops.MessageView
 	if err := json.Unmarshal(r.body, &m); err != nil || m.Text != script {
 		t.Fatalf("send returned text %q, %v; want it verbatim", m.Text, err)
 	}
@@ -808,7 +809,7 @@ func TestScriptTextIsJSON(t *testing.T) {
 	}{{chn, "/api/v1/inbox?channel=" + staff}, {usa, "/api/v1/outbox?channel=" + staff}, {chn, "/api/v1/inbox"}} {
 		r := c.n.call(t, "GET", c.path, nil)
 		isJSON(c.n.name+" "+c.path, r)
-		var ms []station.MessageView
+		var ms []ops.MessageView
 		if err := json.Unmarshal(r.body, &ms); err != nil {
 			t.Fatal(err)
 		}
@@ -817,7 +818,7 @@ func TestScriptTextIsJSON(t *testing.T) {
 		}
 	}
 	// Markup in what an error repeats back is JSON text too.
-	r = usa.call(t, "POST", "/api/v1/messages", mustJSON(t, station.SendRequest{Channel: "<script>alert(1)</script>", Precedence: "FLASH", Text: "x"}))
+	r = usa.call(t, "POST", "/api/v1/messages", mustJSON(t, ops.SendRequest{Channel: "<script>alert(1)</script>", Precedence: "FLASH", Text: "x"}))
 	isJSON("error", r)
 	if r.code != 400 || !strings.Contains(r.errText(t), "<script>alert(1)</script>") {
 		t.Errorf("unknown channel error: %d %q", r.code, r.body)

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"hotline/internal/station"
+	"hotline/internal/ops"
 )
 
 // benchmarkSend sends b.N 256-byte messages with 256 in flight through the
@@ -17,16 +17,16 @@ func benchmarkSend(b *testing.B, stream bool) {
 	usa, chn := startPair(b)
 	agree(b, usa, chn, staff)
 	ctx := context.Background()
-	send := func(r station.SendRequest) error { _, err := usa.c.Send(ctx, r); return err }
+	send := func(r ops.SendRequest) error { _, err := usa.c.Send(ctx, r); return err }
 	if stream {
 		s, err := usa.c.SendStream(ctx)
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer s.Close(ctx)
-		send = func(r station.SendRequest) error { _, err := s.Send(r).Wait(ctx); return err }
+		send = func(r ops.SendRequest) error { _, err := s.Send(r).Wait(ctx); return err }
 	}
-	req := station.SendRequest{Channel: staff, Precedence: "ROUTINE", Text: strings.Repeat("x", 256)}
+	req := ops.SendRequest{Channel: staff, Precedence: "ROUTINE", Text: strings.Repeat("x", 256)}
 	work := make(chan struct{}, 256)
 	var wg sync.WaitGroup
 	var once sync.Once

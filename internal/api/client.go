@@ -19,20 +19,20 @@ import (
 	"time"
 
 	"hotline/internal/operator"
+	"hotline/internal/ops"
 	"hotline/internal/record"
-	"hotline/internal/station"
 	"hotline/internal/stationdir"
 	"hotline/internal/transcript"
 )
 
-// Client calls a running station's API. It implements station.Ops.
+// Client calls a running station's API. It implements ops.Ops.
 type Client struct {
 	Base  string // http://host:port
 	Token string
 	HTTP  *http.Client
 }
 
-var _ station.Ops = (*Client)(nil)
+var _ ops.Ops = (*Client)(nil)
 
 // AddrFile is where hotline run writes the API's bound address.
 const AddrFile = "api.addr"
@@ -162,40 +162,40 @@ func (c *Client) Card(ctx context.Context) ([]byte, error) {
 	return get[[]byte](ctx, c, "/api/v1/card")
 }
 
-func (c *Client) AddPeer(ctx context.Context, card []byte, fp string) (*station.PeerView, error) {
-	return post[station.PeerView](ctx, c, "/api/v1/peers", map[string]string{"card": string(card), "fingerprint": fp})
+func (c *Client) AddPeer(ctx context.Context, card []byte, fp string) (*ops.PeerView, error) {
+	return post[ops.PeerView](ctx, c, "/api/v1/peers", map[string]string{"card": string(card), "fingerprint": fp})
 }
 
-func (c *Client) Peers(ctx context.Context) ([]station.PeerView, error) {
-	return get[[]station.PeerView](ctx, c, "/api/v1/peers")
+func (c *Client) Peers(ctx context.Context) ([]ops.PeerView, error) {
+	return get[[]ops.PeerView](ctx, c, "/api/v1/peers")
 }
 
-func (c *Client) Propose(ctx context.Context, r station.ProposeRequest) (*station.ChannelView, error) {
-	return post[station.ChannelView](ctx, c, "/api/v1/channels", r)
+func (c *Client) Propose(ctx context.Context, r ops.ProposeRequest) (*ops.ChannelView, error) {
+	return post[ops.ChannelView](ctx, c, "/api/v1/channels", r)
 }
 
-func (c *Client) Accept(ctx context.Context, ch string) (*station.ChannelView, error) {
-	return post[station.ChannelView](ctx, c, "/api/v1/channels/"+url.PathEscape(ch)+"/accept", nil)
+func (c *Client) Accept(ctx context.Context, ch string) (*ops.ChannelView, error) {
+	return post[ops.ChannelView](ctx, c, "/api/v1/channels/"+url.PathEscape(ch)+"/accept", nil)
 }
 
-func (c *Client) Channels(ctx context.Context) ([]station.ChannelView, error) {
-	return get[[]station.ChannelView](ctx, c, "/api/v1/channels")
+func (c *Client) Channels(ctx context.Context) ([]ops.ChannelView, error) {
+	return get[[]ops.ChannelView](ctx, c, "/api/v1/channels")
 }
 
-func (c *Client) Send(ctx context.Context, r station.SendRequest) (*station.MessageView, error) {
-	return post[station.MessageView](ctx, c, "/api/v1/messages", r)
+func (c *Client) Send(ctx context.Context, r ops.SendRequest) (*ops.MessageView, error) {
+	return post[ops.MessageView](ctx, c, "/api/v1/messages", r)
 }
 
-func (c *Client) Inbox(ctx context.Context, ch string) ([]station.MessageView, error) {
-	return get[[]station.MessageView](ctx, c, "/api/v1/inbox?channel="+url.QueryEscape(ch))
+func (c *Client) Inbox(ctx context.Context, ch string) ([]ops.MessageView, error) {
+	return get[[]ops.MessageView](ctx, c, "/api/v1/inbox?channel="+url.QueryEscape(ch))
 }
 
-func (c *Client) Outbox(ctx context.Context, ch string) ([]station.MessageView, error) {
-	return get[[]station.MessageView](ctx, c, "/api/v1/outbox?channel="+url.QueryEscape(ch))
+func (c *Client) Outbox(ctx context.Context, ch string) ([]ops.MessageView, error) {
+	return get[[]ops.MessageView](ctx, c, "/api/v1/outbox?channel="+url.QueryEscape(ch))
 }
 
-func (c *Client) Ack(ctx context.Context, id, by string) (*station.MessageView, error) {
-	return post[station.MessageView](ctx, c, "/api/v1/ack", map[string]string{"id": id, "by": by})
+func (c *Client) Ack(ctx context.Context, id, by string) (*ops.MessageView, error) {
+	return post[ops.MessageView](ctx, c, "/api/v1/ack", map[string]string{"id": id, "by": by})
 }
 
 func (c *Client) Export(ctx context.Context, ch string) (*transcript.Bundle, error) {
@@ -203,8 +203,8 @@ func (c *Client) Export(ctx context.Context, ch string) (*transcript.Bundle, err
 	return &b, err
 }
 
-func (c *Client) Status(ctx context.Context) (*station.StatusView, error) {
-	s, err := get[station.StatusView](ctx, c, "/api/v1/status")
+func (c *Client) Status(ctx context.Context) (*ops.StatusView, error) {
+	s, err := get[ops.StatusView](ctx, c, "/api/v1/status")
 	return &s, err
 }
 
@@ -212,90 +212,90 @@ func (c *Client) Alerts(ctx context.Context, after int64) ([]record.Alert, error
 	return get[[]record.Alert](ctx, c, "/api/v1/alerts?after="+strconv.FormatInt(after, 10))
 }
 
-func (c *Client) Suspend(ctx context.Context, r station.SuspendRequest) (*station.ChannelView, error) {
-	return post[station.ChannelView](ctx, c, "/api/v1/channels/"+url.PathEscape(r.Channel)+"/suspend", r)
+func (c *Client) Suspend(ctx context.Context, r ops.SuspendRequest) (*ops.ChannelView, error) {
+	return post[ops.ChannelView](ctx, c, "/api/v1/channels/"+url.PathEscape(r.Channel)+"/suspend", r)
 }
 
-func (c *Client) Resume(ctx context.Context, r station.SuspendRequest) (*station.ChannelView, error) {
-	return post[station.ChannelView](ctx, c, "/api/v1/channels/"+url.PathEscape(r.Channel)+"/resume", r)
+func (c *Client) Resume(ctx context.Context, r ops.SuspendRequest) (*ops.ChannelView, error) {
+	return post[ops.ChannelView](ctx, c, "/api/v1/channels/"+url.PathEscape(r.Channel)+"/resume", r)
 }
 
-func (c *Client) Checks(ctx context.Context, ch string) (*station.ChecksView, error) {
-	v, err := get[station.ChecksView](ctx, c, "/api/v1/channels/"+url.PathEscape(ch)+"/checks")
+func (c *Client) Checks(ctx context.Context, ch string) (*ops.ChecksView, error) {
+	v, err := get[ops.ChecksView](ctx, c, "/api/v1/channels/"+url.PathEscape(ch)+"/checks")
 	return &v, err
 }
 
-func (c *Client) RotateKeys(ctx context.Context, r station.KeyRequest) (*station.RotationView, error) {
-	return post[station.RotationView](ctx, c, "/api/v1/key/rotate", r)
+func (c *Client) RotateKeys(ctx context.Context, r ops.KeyRequest) (*ops.RotationView, error) {
+	return post[ops.RotationView](ctx, c, "/api/v1/key/rotate", r)
 }
 
-func (c *Client) ReplacePeer(ctx context.Context, card []byte, fingerprint, by string) (*station.PeerView, error) {
-	return post[station.PeerView](ctx, c, "/api/v1/peers/replace", map[string]string{"card": string(card), "fingerprint": fingerprint, "by": by})
+func (c *Client) ReplacePeer(ctx context.Context, card []byte, fingerprint, by string) (*ops.PeerView, error) {
+	return post[ops.PeerView](ctx, c, "/api/v1/peers/replace", map[string]string{"card": string(card), "fingerprint": fingerprint, "by": by})
 }
 
-func (c *Client) KeyHistory(ctx context.Context, name string) ([]station.KeyView, error) {
-	return get[[]station.KeyView](ctx, c, "/api/v1/keys?station="+url.QueryEscape(name))
+func (c *Client) KeyHistory(ctx context.Context, name string) ([]ops.KeyView, error) {
+	return get[[]ops.KeyView](ctx, c, "/api/v1/keys?station="+url.QueryEscape(name))
 }
 
 func (c *Client) Escalations(ctx context.Context, ch string) ([]record.Escalation, error) {
 	return get[[]record.Escalation](ctx, c, "/api/v1/escalations?channel="+url.QueryEscape(ch))
 }
 
-func (c *Client) BundleExport(ctx context.Context, peer string) (*station.OfflineBundle, error) {
-	b, err := get[station.OfflineBundle](ctx, c, "/api/v1/bundle?peer="+url.QueryEscape(peer))
+func (c *Client) BundleExport(ctx context.Context, peer string) (*ops.OfflineBundle, error) {
+	b, err := get[ops.OfflineBundle](ctx, c, "/api/v1/bundle?peer="+url.QueryEscape(peer))
 	return &b, err
 }
 
-func (c *Client) BundleImport(ctx context.Context, data []byte) (*station.ImportView, error) {
-	return post[station.ImportView](ctx, c, "/api/v1/bundle", json.RawMessage(data))
+func (c *Client) BundleImport(ctx context.Context, data []byte) (*ops.ImportView, error) {
+	return post[ops.ImportView](ctx, c, "/api/v1/bundle", json.RawMessage(data))
 }
 
-func (c *Client) SendCoded(ctx context.Context, r station.CodedRequest) (*station.MessageView, error) {
-	return post[station.MessageView](ctx, c, "/api/v1/coded", r)
+func (c *Client) SendCoded(ctx context.Context, r ops.CodedRequest) (*ops.MessageView, error) {
+	return post[ops.MessageView](ctx, c, "/api/v1/coded", r)
 }
 
-func (c *Client) SendNotice(ctx context.Context, r station.NoticeRequest) (*station.MessageView, error) {
-	return post[station.MessageView](ctx, c, "/api/v1/notices", r)
+func (c *Client) SendNotice(ctx context.Context, r ops.NoticeRequest) (*ops.MessageView, error) {
+	return post[ops.MessageView](ctx, c, "/api/v1/notices", r)
 }
 
-func (c *Client) SendReport(ctx context.Context, r station.ReportRequest) (*station.MessageView, error) {
-	return post[station.MessageView](ctx, c, "/api/v1/reports", r)
+func (c *Client) SendReport(ctx context.Context, r ops.ReportRequest) (*ops.MessageView, error) {
+	return post[ops.MessageView](ctx, c, "/api/v1/reports", r)
 }
 
-func (c *Client) Incident(ctx context.Context, r station.IncidentRequest) (*station.IncidentView, error) {
-	return post[station.IncidentView](ctx, c, "/api/v1/incidents", r)
+func (c *Client) Incident(ctx context.Context, r ops.IncidentRequest) (*ops.IncidentView, error) {
+	return post[ops.IncidentView](ctx, c, "/api/v1/incidents", r)
 }
 
-func (c *Client) Incidents(ctx context.Context, ch string) ([]station.IncidentView, error) {
-	return get[[]station.IncidentView](ctx, c, "/api/v1/incidents?channel="+url.QueryEscape(ch))
+func (c *Client) Incidents(ctx context.Context, ch string) ([]ops.IncidentView, error) {
+	return get[[]ops.IncidentView](ctx, c, "/api/v1/incidents?channel="+url.QueryEscape(ch))
 }
 
-func (c *Client) AddPlan(ctx context.Context, r station.PlanRequest) (*station.PlanView, error) {
-	return post[station.PlanView](ctx, c, "/api/v1/plans", r)
+func (c *Client) AddPlan(ctx context.Context, r ops.PlanRequest) (*ops.PlanView, error) {
+	return post[ops.PlanView](ctx, c, "/api/v1/plans", r)
 }
 
-func (c *Client) Plans(ctx context.Context) ([]station.PlanView, error) {
-	return get[[]station.PlanView](ctx, c, "/api/v1/plans")
+func (c *Client) Plans(ctx context.Context) ([]ops.PlanView, error) {
+	return get[[]ops.PlanView](ctx, c, "/api/v1/plans")
 }
 
-func (c *Client) AddCodebook(ctx context.Context, file []byte) (*station.CodebookView, error) {
-	return post[station.CodebookView](ctx, c, "/api/v1/codebooks", map[string][]byte{"file": file})
+func (c *Client) AddCodebook(ctx context.Context, file []byte) (*ops.CodebookView, error) {
+	return post[ops.CodebookView](ctx, c, "/api/v1/codebooks", map[string][]byte{"file": file})
 }
 
-func (c *Client) Codebooks(ctx context.Context) ([]station.CodebookView, error) {
-	return get[[]station.CodebookView](ctx, c, "/api/v1/codebooks")
+func (c *Client) Codebooks(ctx context.Context) ([]ops.CodebookView, error) {
+	return get[[]ops.CodebookView](ctx, c, "/api/v1/codebooks")
 }
 
-func (c *Client) Codebook(ctx context.Context, name string) (*station.CodebookPhrases, error) {
-	v, err := get[station.CodebookPhrases](ctx, c, "/api/v1/codebooks/phrases?codebook="+url.QueryEscape(name))
+func (c *Client) Codebook(ctx context.Context, name string) (*ops.CodebookPhrases, error) {
+	v, err := get[ops.CodebookPhrases](ctx, c, "/api/v1/codebooks/phrases?codebook="+url.QueryEscape(name))
 	if err != nil {
 		return nil, err
 	}
 	return &v, nil
 }
 
-func (c *Client) Findings(ctx context.Context) ([]station.FindingView, error) {
-	return get[[]station.FindingView](ctx, c, "/api/v1/findings")
+func (c *Client) Findings(ctx context.Context) ([]ops.FindingView, error) {
+	return get[[]ops.FindingView](ctx, c, "/api/v1/findings")
 }
 
 // Operators lists the station's console operators.

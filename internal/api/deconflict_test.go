@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"hotline/internal/station"
+	"hotline/internal/ops"
 )
 
 const liveFireNotice = `{"kind":"live_fire","title":"Naval gunnery","lang":"en",
@@ -25,7 +25,7 @@ func TestCodedThroughAPI(t *testing.T) {
 	usa, chn := startPair(t)
 	agree(t, usa, chn, staff)
 
-	m, err := usa.c.SendCoded(ctx, station.CodedRequest{Channel: staff, Precedence: "IMMEDIATE", Items: []station.CodedItem{
+	m, err := usa.c.SendCoded(ctx, ops.CodedRequest{Channel: staff, Precedence: "IMMEDIATE", Items: []ops.CodedItem{
 		{Code: "MNV08", Args: map[string]string{"course": "090", "speed": "12"}},
 		{Code: "MNV06"},
 		{Free: "Fishing fleet to the north.", Lang: "en"},
@@ -65,18 +65,18 @@ func TestCodedThroughAPI(t *testing.T) {
 	before := stateOf(t, usa)
 	bad := []struct {
 		name  string
-		req   station.CodedRequest
+		req   ops.CodedRequest
 		wants []string
 	}{
-		{"unknown code", station.CodedRequest{Channel: staff, Precedence: "FLASH", Items: []station.CodedItem{{Code: "MNV99"}}}, []string{"items[0]", "MNV99", "unknown code"}},
-		{"wrong type", station.CodedRequest{Channel: staff, Precedence: "FLASH", Items: []station.CodedItem{{Code: "MNV09", Args: map[string]string{"course": "east"}}}}, []string{"items[0] (MNV09)", "parameter course", "east"}},
-		{"out of range", station.CodedRequest{Channel: staff, Precedence: "FLASH", Items: []station.CodedItem{{Code: "MNV06"}, {Code: "MNV09", Params: map[string]json.RawMessage{"course": json.RawMessage("360")}}}}, []string{"items[1] (MNV09)", "parameter course", "360"}},
-		{"missing parameter", station.CodedRequest{Channel: staff, Precedence: "FLASH", Items: []station.CodedItem{{Code: "MNV09"}}}, []string{"MNV09", "parameter course", "missing"}},
-		{"extra parameter", station.CodedRequest{Channel: staff, Precedence: "FLASH", Items: []station.CodedItem{{Code: "MNV06", Args: map[string]string{"speed": "3"}}}}, []string{"MNV06", "speed"}},
-		{"free text without language", station.CodedRequest{Channel: staff, Precedence: "FLASH", Items: []station.CodedItem{{Free: "hello"}}}, []string{"items[0]", "language"}},
-		{"no items", station.CodedRequest{Channel: staff, Precedence: "FLASH"}, []string{"no items"}},
-		{"unknown channel", station.CodedRequest{Channel: "nowhere", Precedence: "FLASH", Items: []station.CodedItem{{Code: "MNV06"}}}, []string{"unknown channel", "nowhere"}},
-		{"bad precedence", station.CodedRequest{Channel: staff, Precedence: "SOON", Items: []station.CodedItem{{Code: "MNV06"}}}, []string{"SOON"}},
+		{"unknown code", ops.CodedRequest{Channel: staff, Precedence: "FLASH", Items: []ops.CodedItem{{Code: "MNV99"}}}, []string{"items[0]", "MNV99", "unknown code"}},
+		{"wrong type", ops.CodedRequest{Channel: staff, Precedence: "FLASH", Items: []ops.CodedItem{{Code: "MNV09", Args: map[string]string{"course": "east"}}}}, []string{"items[0] (MNV09)", "parameter course", "east"}},
+		{"out of range", ops.CodedRequest{Channel: staff, Precedence: "FLASH", Items: []ops.CodedItem{{Code: "MNV06"}, {Code: "MNV09", Params: map[string]json.RawMessage{"course": json.RawMessage("360")}}}}, []string{"items[1] (MNV09)", "parameter course", "360"}},
+		{"missing parameter", ops.CodedRequest{Channel: staff, Precedence: "FLASH", Items: []ops.CodedItem{{Code: "MNV09"}}}, []string{"MNV09", "parameter course", "missing"}},
+		{"extra parameter", ops.CodedRequest{Channel: staff, Precedence: "FLASH", Items: []ops.CodedItem{{Code: "MNV06", Args: map[string]string{"speed": "3"}}}}, []string{"MNV06", "speed"}},
+		{"free text without language", ops.CodedRequest{Channel: staff, Precedence: "FLASH", Items: []ops.CodedItem{{Free: "hello"}}}, []string{"items[0]", "language"}},
+		{"no items", ops.CodedRequest{Channel: staff, Precedence: "FLASH"}, []string{"no items"}},
+		{"unknown channel", ops.CodedRequest{Channel: "nowhere", Precedence: "FLASH", Items: []ops.CodedItem{{Code: "MNV06"}}}, []string{"unknown channel", "nowhere"}},
+		{"bad precedence", ops.CodedRequest{Channel: staff, Precedence: "SOON", Items: []ops.CodedItem{{Code: "MNV06"}}}, []string{"SOON"}},
 	}
 	for _, tt := range bad {
 		_, err := usa.c.SendCoded(ctx, tt.req)
@@ -92,13 +92,13 @@ func TestCodedThroughAPI(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		name  string
-		req   station.NoticeRequest
+		req   ops.NoticeRequest
 		wants []string
 	}{
-		{"notice ending before it starts", station.NoticeRequest{Channel: staff, Notice: json.RawMessage(strings.Replace(liveFireNotice, `"to":"2026-05-01T08:00:00Z"`, `"to":"2026-04-30T08:00:00Z"`, 1))}, []string{"window", "before it starts"}},
-		{"notice with a latitude out of range", station.NoticeRequest{Channel: staff, Notice: json.RawMessage(strings.Replace(liveFireNotice, `"lat":17.5,"lon":110.5`, `"lat":97.5,"lon":110.5`, 1))}, []string{"area", "latitude 97.5"}},
-		{"notice with an unknown field", station.NoticeRequest{Channel: staff, Notice: json.RawMessage(strings.Replace(liveFireNotice, `"units"`, `"unit":"x","units"`, 1))}, []string{"unit"}},
-		{"notice missing its window", station.NoticeRequest{Channel: staff, Notice: json.RawMessage(`{"kind":"transit","area":{"circle":{"center":{"lat":1,"lon":1},"radius_nm":1}},"units":["x"],"call":"c"}`)}, []string{"window"}},
+		{"notice ending before it starts", ops.NoticeRequest{Channel: staff, Notice: json.RawMessage(strings.Replace(liveFireNotice, `"to":"2026-05-01T08:00:00Z"`, `"to":"2026-04-30T08:00:00Z"`, 1))}, []string{"window", "before it starts"}},
+		{"notice with a latitude out of range", ops.NoticeRequest{Channel: staff, Notice: json.RawMessage(strings.Replace(liveFireNotice, `"lat":17.5,"lon":110.5`, `"lat":97.5,"lon":110.5`, 1))}, []string{"area", "latitude 97.5"}},
+		{"notice with an unknown field", ops.NoticeRequest{Channel: staff, Notice: json.RawMessage(strings.Replace(liveFireNotice, `"units"`, `"unit":"x","units"`, 1))}, []string{"unit"}},
+		{"notice missing its window", ops.NoticeRequest{Channel: staff, Notice: json.RawMessage(`{"kind":"transit","area":{"circle":{"center":{"lat":1,"lon":1},"radius_nm":1}},"units":["x"],"call":"c"}`)}, []string{"window"}},
 	} {
 		_, err := usa.c.SendNotice(ctx, tt.req)
 		if err == nil {
@@ -123,29 +123,29 @@ func TestIncidentThroughAPI(t *testing.T) {
 	usa, chn := startPair(t)
 	agree(t, usa, chn, staff)
 
-	notice, err := chn.c.SendNotice(ctx, station.NoticeRequest{Channel: staff, Notice: json.RawMessage(liveFireNotice)})
+	notice, err := chn.c.SendNotice(ctx, ops.NoticeRequest{Channel: staff, Notice: json.RawMessage(liveFireNotice)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if notice.Kind != "notice" || notice.Notice == nil || !strings.HasPrefix(notice.Rendered["zh-Hans"], "活动通报：实弹射击") {
 		t.Fatalf("notice %+v", notice)
 	}
-	report, err := chn.c.SendReport(ctx, station.ReportRequest{Channel: staff, Precedence: "FLASH", Report: json.RawMessage(`{"time":"2026-05-01T03:10:00Z",
+	report, err := chn.c.SendReport(ctx, ops.ReportRequest{Channel: staff, Precedence: "FLASH", Report: json.RawMessage(`{"time":"2026-05-01T03:10:00Z",
 		"own":{"unit":"Destroyer 173","position":{"lat":16.9,"lon":112.2},"course":45,"speed_kn":14},
 		"other":{"unit":"DDG-00","position":{"lat":16.905,"lon":112.2296},"course":300,"speed_kn":18},
 		"cpa":{"distance_nm":0.3,"time":"2026-05-01T03:14:00Z"},"unsafe":true}`),
-		Said: []station.SaidRequest{{Time: time.Date(2026, 5, 1, 3, 11, 0, 0, time.UTC), By: "own", Items: []station.CodedItem{{Code: "SAF16"}}}}})
+		Said: []ops.SaidRequest{{Time: time.Date(2026, 5, 1, 3, 11, 0, 0, time.UTC), By: "own", Items: []ops.CodedItem{{Code: "SAF16"}}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if report.Report == nil || len(report.Report.Said) != 1 || !strings.Contains(report.Rendered["en"], "03:11 own: SAF16 Do not cross ahead of me.") {
 		t.Fatalf("report %+v", report)
 	}
-	if _, err := chn.c.SendReport(ctx, station.ReportRequest{Channel: staff, Report: report.Report.Said[0].Message.Items[0].Params["x"]}); err == nil {
+	if _, err := chn.c.SendReport(ctx, ops.ReportRequest{Channel: staff, Report: report.Report.Said[0].Message.Items[0].Params["x"]}); err == nil {
 		t.Error("an empty report was accepted")
 	}
 
-	inc, err := chn.c.Incident(ctx, station.IncidentRequest{Action: "open", Channel: staff, Title: "Unsafe crossing ahead of Destroyer 173",
+	inc, err := chn.c.Incident(ctx, ops.IncidentRequest{Action: "open", Channel: staff, Title: "Unsafe crossing ahead of Destroyer 173",
 		Lang: "en", Links: []string{notice.ID, report.ID}, By: "Cdr. Li"})
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +165,7 @@ func TestIncidentThroughAPI(t *testing.T) {
 		return m != nil && m.Status == "delivered", err
 	}, chn.st)
 	before := stateOf(t, chn)
-	for _, r := range []station.IncidentRequest{
+	for _, r := range []ops.IncidentRequest{
 		{Action: "acknowledge", Incident: id},                                             // the opener does not acknowledge
 		{Action: "discuss", Incident: id, Note: "talk", Lang: "en"},                       // not yet acknowledged
 		{Action: "close", Incident: id, Outcome: "resolved"},                              // only withdrawn before acknowledged
@@ -184,12 +184,12 @@ func TestIncidentThroughAPI(t *testing.T) {
 
 	steps := []struct {
 		by *node
-		r  station.IncidentRequest
+		r  ops.IncidentRequest
 	}{
-		{usa, station.IncidentRequest{Action: "acknowledge", Incident: id, By: "Lt. Cdr. Smith"}},
-		{chn, station.IncidentRequest{Action: "discuss", Incident: id, Note: "Keep 2 NM from our units.", Lang: "en", By: "Cdr. Li"}},
-		{usa, station.IncidentRequest{Action: "close", Incident: id, Outcome: "resolved", Note: "Agreed.", Lang: "en", By: "Lt. Cdr. Smith"}},
-		{chn, station.IncidentRequest{Action: "close", Incident: id, Outcome: "resolved", By: "Cdr. Li"}},
+		{usa, ops.IncidentRequest{Action: "acknowledge", Incident: id, By: "Lt. Cdr. Smith"}},
+		{chn, ops.IncidentRequest{Action: "discuss", Incident: id, Note: "Keep 2 NM from our units.", Lang: "en", By: "Cdr. Li"}},
+		{usa, ops.IncidentRequest{Action: "close", Incident: id, Outcome: "resolved", Note: "Agreed.", Lang: "en", By: "Lt. Cdr. Smith"}},
+		{chn, ops.IncidentRequest{Action: "close", Incident: id, Outcome: "resolved", By: "Cdr. Li"}},
 	}
 	want := []string{"acknowledged", "under_discussion", "closing", "closed"}
 	for i, st := range steps {

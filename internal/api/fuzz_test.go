@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"hotline/internal/strictjson/strictjsontest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,7 +11,8 @@ import (
 	"testing"
 
 	"hotline/internal/operator"
-	"hotline/internal/station"
+	"hotline/internal/ops"
+	"hotline/internal/strictjson/strictjsontest"
 )
 
 // requestBodies makes a fresh value of each type a route decodes its body
@@ -24,20 +24,20 @@ var requestBodies = []func() any{
 			Fingerprint string `json:"fingerprint"`
 		}{}
 	},
-	func() any { return &station.ProposeRequest{} },
-	func() any { return &station.SendRequest{} },
+	func() any { return &ops.ProposeRequest{} },
+	func() any { return &ops.SendRequest{} },
 	func() any {
 		return &struct {
 			ID string `json:"id"`
 			By string `json:"by"`
 		}{}
 	},
-	func() any { return &station.SuspendRequest{} },
-	func() any { return &station.CodedRequest{} },
-	func() any { return &station.NoticeRequest{} },
-	func() any { return &station.ReportRequest{} },
-	func() any { return &station.IncidentRequest{} },
-	func() any { return &station.PlanRequest{} },
+	func() any { return &ops.SuspendRequest{} },
+	func() any { return &ops.CodedRequest{} },
+	func() any { return &ops.NoticeRequest{} },
+	func() any { return &ops.ReportRequest{} },
+	func() any { return &ops.IncidentRequest{} },
+	func() any { return &ops.PlanRequest{} },
 	func() any { return &operator.AddRequest{} },
 }
 
@@ -103,13 +103,13 @@ func FuzzStreamLines(f *testing.F) {
 				t.Fatalf("line of %d bytes %q", len(line), line)
 			}
 			got = append(append(got, line...), '\n')
-			var req station.SendRequest
+			var req ops.SendRequest
 			if decodeStrict(line, &req) == nil {
 				again, err := json.Marshal(req)
 				if err != nil {
 					t.Fatal(err)
 				}
-				var req2 station.SendRequest
+				var req2 ops.SendRequest
 				if err := decodeStrict(again, &req2); err != nil || req2 != req {
 					t.Fatalf("%q decoded to %+v, which encodes to %s and decodes to %+v, %v", line, req, again, req2, err)
 				}

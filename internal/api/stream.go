@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"hotline/internal/badrequest"
+	"hotline/internal/ops"
 	"hotline/internal/station"
 )
 
@@ -52,9 +53,9 @@ var streamIdle = StreamIdle
 
 // streamAnswer is one line of a send stream's response.
 type streamAnswer struct {
-	Message *station.MessageView `json:"message,omitempty"`
-	Error   string               `json:"error,omitempty"`
-	Status  int                  `json:"status,omitempty"`
+	Message *ops.MessageView `json:"message,omitempty"`
+	Error   string           `json:"error,omitempty"`
+	Status  int              `json:"status,omitempty"`
 }
 
 // streamed is one line of a send stream, in the order it was read: a
@@ -156,7 +157,7 @@ func (s *Server) readSends(ctx context.Context, body io.Reader, rc *http.Respons
 			if len(bytes.TrimSpace(line)) == 0 {
 				continue
 			}
-			var req station.SendRequest
+			var req ops.SendRequest
 			if err := decodeStrict(line, &req); err != nil {
 				l = streamed{err: fmt.Errorf("%w: line %d: %v", badrequest.Err, n, err), last: true}
 			} else {

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"hotline/internal/api"
-	"hotline/internal/station"
+	"hotline/internal/ops"
 )
 
 // TestSendStream sends many messages on one stream without waiting for
@@ -34,10 +34,10 @@ func TestSendStream(t *testing.T) {
 	var sends []*api.StreamedSend
 	for i := range n {
 		if i == n/2 {
-			bad := s.Send(station.SendRequest{Channel: staff, Precedence: "URGENT", Text: "refused"})
+			bad := s.Send(ops.SendRequest{Channel: staff, Precedence: "URGENT", Text: "refused"})
 			sends = append(sends, bad)
 		}
-		sends = append(sends, s.Send(station.SendRequest{Channel: staff, Precedence: "ROUTINE", Text: fmt.Sprintf("track %03d", i)}))
+		sends = append(sends, s.Send(ops.SendRequest{Channel: staff, Precedence: "ROUTINE", Text: fmt.Sprintf("track %03d", i)}))
 	}
 	if err := s.Close(ctx); err != nil {
 		t.Fatalf("Close: %v", err)
@@ -84,7 +84,7 @@ func TestSendStream(t *testing.T) {
 		return true, nil
 	}, chn.st)
 	// A send after Close is refused by the client, not sent.
-	if _, err := s.Send(station.SendRequest{Channel: staff, Precedence: "FLASH", Text: "late"}).Wait(ctx); err == nil {
+	if _, err := s.Send(ops.SendRequest{Channel: staff, Precedence: "FLASH", Text: "late"}).Wait(ctx); err == nil {
 		t.Error("a send after Close was accepted")
 	}
 }
@@ -134,9 +134,9 @@ func TestSendStreamBadLines(t *testing.T) {
 	usa, chn := startPair(t)
 	agree(t, usa, chn, staff)
 	ctx := context.Background()
-	good := string(mustJSON(t, station.SendRequest{Channel: staff, Precedence: "FLASH", Text: "first"}))
-	after := string(mustJSON(t, station.SendRequest{Channel: staff, Precedence: "FLASH", Text: "after the bad line"}))
-	long := string(mustJSON(t, station.SendRequest{Channel: staff, Precedence: "FLASH", Text: strings.Repeat("x", api.MaxBody)}))
+	good := string(mustJSON(t, ops.SendRequest{Channel: staff, Precedence: "FLASH", Text: "first"}))
+	after := string(mustJSON(t, ops.SendRequest{Channel: staff, Precedence: "FLASH", Text: "after the bad line"}))
+	long := string(mustJSON(t, ops.SendRequest{Channel: staff, Precedence: "FLASH", Text: strings.Repeat("x", api.MaxBody)}))
 	for _, c := range []struct {
 		name   string
 		bad    string
@@ -214,11 +214,11 @@ func TestSendStreamEndsPending(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Refused at once (no such channel): the stream works.
-	if _, err := s.Send(station.SendRequest{Channel: staff, Precedence: "FLASH", Text: "hi"}).Wait(ctx); err == nil || !strings.Contains(err.Error(), "unknown channel") {
+	if _, err := s.Send(ops.SendRequest{Channel: staff, Precedence: "FLASH", Text: "hi"}).Wait(ctx); err == nil || !strings.Contains(err.Error(), "unknown channel") {
 		t.Fatalf("send on an unknown channel: %v", err)
 	}
 	usa.srv.CloseClientConnections()
-	p := s.Send(station.SendRequest{Channel: staff, Precedence: "FLASH", Text: "hi"})
+	p := s.Send(ops.SendRequest{Channel: staff, Precedence: "FLASH", Text: "hi"})
 	if _, err := p.Wait(ctx); err == nil || !strings.Contains(err.Error(), "send stream") {
 		t.Errorf("a send on a stream whose connection closed: %v", err)
 	}
@@ -237,7 +237,7 @@ func TestSendStreamClientDone(t *testing.T) {
 	const n = 200
 	var body strings.Builder
 	for i := range n {
-		body.WriteString(string(mustJSON(t, station.SendRequest{Channel: staff, Precedence: "ROUTINE", Text: fmt.Sprintf("m%d", i)})) + "\n")
+		body.WriteString(string(mustJSON(t, ops.SendRequest{Channel: staff, Precedence: "ROUTINE", Text: fmt.Sprintf("m%d", i)})) + "\n")
 	}
 	conn, err := net.Dial("tcp", strings.TrimPrefix(usa.srv.URL, "http://"))
 	if err != nil {
@@ -255,8 +255,8 @@ func TestSendStreamClientDone(t *testing.T) {
 	got := 0
 	for sc.Scan() {
 		var a struct {
-			Message *station.MessageView `json:"message"`
-			Error   string               `json:"error"`
+			Message *ops.MessageView `json:"message"`
+			Error   string           `json:"error"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &a); err != nil || a.Message == nil || a.Message.Text != fmt.Sprintf("m%d", got) {
 			t.Fatalf("answer %d: %s (%v); want message m%d", got, sc.Bytes(), err, got)
@@ -282,7 +282,7 @@ func TestSendStreamIdle(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 2 {
-		if _, err := s.Send(station.SendRequest{Channel: staff, Precedence: "FLASH", Text: "still here"}).Wait(ctx); err != nil {
+		if _, err := s.Send(ops.SendRequest{Channel: staff, Precedence: "FLASH", Text: "still here"}).Wait(ctx); err != nil {
 			t.Fatalf("send %d: %v", i, err)
 		}
 		time.Sleep(5 * idle / 2) // longer than the idle limit
@@ -298,7 +298,7 @@ func TestSendStreamIdle(t *testing.T) {
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+usa.token)
-	go pw.Write(append(mustJSON(t, station.SendRequest{Channel: staff, Precedence: "FLASH", Text: "then silence"}), '\n'))
+	go pw.Write(append(mustJSON(t, ops.SendRequest{Channel: staff, Precedence: "FLASH", Text: "then silence"}), '\n'))
 	resp, err := usa.srv.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)

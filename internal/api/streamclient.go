@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"hotline/internal/ops"
 	"hotline/internal/protocol"
-	"hotline/internal/station"
 )
 
 // SendStream is a pipelined send (POST /api/v1/messages/stream): many
@@ -35,13 +35,13 @@ type SendStream struct {
 // StreamedSend is one send of a SendStream.
 type StreamedSend struct {
 	done chan struct{}
-	msg  *station.MessageView
+	msg  *ops.MessageView
 	err  error
 }
 
 // Wait returns the message once its entry is durable at the station, or
 // why it was refused or the stream ended first.
-func (p *StreamedSend) Wait(ctx context.Context) (*station.MessageView, error) {
+func (p *StreamedSend) Wait(ctx context.Context) (*ops.MessageView, error) {
 	select {
 	case <-p.done:
 		return p.msg, p.err
@@ -89,7 +89,7 @@ func (c *Client) SendStream(ctx context.Context) (*SendStream, error) {
 // and the station's window is full: then it waits for room. Text the
 // station would refuse is refused here, as the station would, so that
 // the stream goes on.
-func (s *SendStream) Send(r station.SendRequest) *StreamedSend {
+func (s *SendStream) Send(r ops.SendRequest) *StreamedSend {
 	p := &StreamedSend{done: make(chan struct{})}
 	if err := protocol.CheckText(r.Text); err != nil {
 		p.err = &Error{Status: http.StatusBadRequest, Message: err.Error()}

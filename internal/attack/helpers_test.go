@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"hotline/internal/identity"
+	"hotline/internal/ops"
 	"hotline/internal/record"
 	"hotline/internal/relay"
 	"hotline/internal/station"
@@ -103,7 +104,7 @@ func pairVia(t *testing.T, toUSA, toCHN *proxy) (usa, chn *node) {
 	pin(t, chn, usa)
 	usa.run(t)
 	chn.run(t)
-	if _, err := usa.st.Propose(ctx, station.ProposeRequest{Peer: "CHN", Channel: staff, Level: "staff", CheckEvery: "24h"}); err != nil {
+	if _, err := usa.st.Propose(ctx, ops.ProposeRequest{Peer: "CHN", Channel: staff, Level: "staff", CheckEvery: "24h"}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "CHN to hold the proposal", func() bool { return channelState(t, chn) == record.ProposedIn })
@@ -133,7 +134,7 @@ func channelState(t *testing.T, n *node) string {
 // send sends a text on the staff channel and returns its id.
 func send(t *testing.T, n *node, text string) string {
 	t.Helper()
-	m, err := n.st.Send(context.Background(), station.SendRequest{Channel: staff, Precedence: "ROUTINE", Text: text})
+	m, err := n.st.Send(context.Background(), ops.SendRequest{Channel: staff, Precedence: "ROUTINE", Text: text})
 	if err != nil {
 		t.Fatal(err)
 	}

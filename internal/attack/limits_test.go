@@ -22,9 +22,9 @@ import (
 	"hotline/internal/deconflict"
 	"hotline/internal/identity"
 	"hotline/internal/link"
+	"hotline/internal/ops"
 	"hotline/internal/protocol"
 	"hotline/internal/relay"
-	"hotline/internal/station"
 	"hotline/internal/stationdir"
 	"hotline/internal/transcript"
 )
@@ -119,7 +119,7 @@ func TestOversizedAndNestedInput(t *testing.T) {
 
 	// The decoders themselves, with what a peer or a carried file brings.
 	frame := make([]byte, link.MaxFrame+1)
-	bundle, _ := json.Marshal(station.OfflineBundle{Format: station.OfflineFormat, From: "CHN", To: "USA", Frames: [][]byte{frame}})
+	bundle, _ := json.Marshal(ops.OfflineBundle{Format: ops.OfflineFormat, From: "CHN", To: "USA", Frames: [][]byte{frame}})
 	_, bundleErr := usa.st.BundleImport(context.Background(), bundle)
 	_, cardErr := identity.ParseCard(bytes.Repeat([]byte("x"), 17<<10))
 	_, charterErr := channel.Parse(bytes.Repeat([]byte("x"), 9<<10))

@@ -16,6 +16,7 @@ import (
 	"hotline/internal/envelope"
 	"hotline/internal/identity"
 	"hotline/internal/link"
+	"hotline/internal/ops"
 	"hotline/internal/protocol"
 	"hotline/internal/station"
 	"hotline/internal/transcript"
@@ -71,7 +72,7 @@ func isolate(toCHN, toUSA *proxy) func() {
 	}
 }
 
-func bundleFrom(t *testing.T, n *node, peer string) *station.OfflineBundle {
+func bundleFrom(t *testing.T, n *node, peer string) *ops.OfflineBundle {
 	t.Helper()
 	b, err := n.st.BundleExport(context.Background(), peer)
 	if err != nil {
@@ -80,7 +81,7 @@ func bundleFrom(t *testing.T, n *node, peer string) *station.OfflineBundle {
 	return b
 }
 
-func encode(t *testing.T, b *station.OfflineBundle) []byte {
+func encode(t *testing.T, b *ops.OfflineBundle) []byte {
 	t.Helper()
 	data, err := json.Marshal(b)
 	if err != nil {
@@ -176,7 +177,7 @@ func TestReplayOldBundle(t *testing.T) {
 
 // forgedReceipt returns a receipt of USA's log at the size of its latest
 // checkpoint in b (USA's bundle for CHN), cosigned by signer.
-func forgedReceipt(t *testing.T, usa *node, b *station.OfflineBundle, signer *identity.Keys) []byte {
+func forgedReceipt(t *testing.T, usa *node, b *ops.OfflineBundle, signer *identity.Keys) []byte {
 	t.Helper()
 	var signed []byte
 	for _, data := range b.Frames {
@@ -233,7 +234,7 @@ func TestForgedCosignature(t *testing.T) {
 			len(alerts(t, usa, "warning", "receipt from CHN")) > 0
 	})
 
-	bundle := encode(t, &station.OfflineBundle{Format: station.OfflineFormat, From: "CHN", To: "USA", CreatedAt: time.Now().UTC(), Frames: [][]byte{receipt}})
+	bundle := encode(t, &ops.OfflineBundle{Format: ops.OfflineFormat, From: "CHN", To: "USA", CreatedAt: time.Now().UTC(), Frames: [][]byte{receipt}})
 	_, err = usa.st.BundleImport(context.Background(), bundle)
 	if !errors.Is(err, badrequest.Err) || !strings.Contains(err.Error(), "receipt of") {
 		t.Errorf("forged bundle: %v; want it refused naming the receipt", err)
@@ -340,7 +341,7 @@ func TestEquivocatingPeer(t *testing.T) {
 	}
 
 	// The same in a bundle: refused whole, nothing taken.
-	bundle := encode(t, &station.OfflineBundle{Format: station.OfflineFormat, From: "CHN", To: "USA", CreatedAt: time.Now().UTC(), Frames: [][]byte{frame}})
+	bundle := encode(t, &ops.OfflineBundle{Format: ops.OfflineFormat, From: "CHN", To: "USA", CreatedAt: time.Now().UTC(), Frames: [][]byte{frame}})
 	if _, err := usa.st.BundleImport(context.Background(), bundle); err == nil || !strings.Contains(err.Error(), "tamper alarm") {
 		t.Errorf("bundle with the other version: %v; want a tamper alarm", err)
 	}

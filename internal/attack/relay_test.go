@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"hotline/internal/ops"
 	"hotline/internal/protocol"
 	"hotline/internal/record"
 	"hotline/internal/relay"
@@ -93,7 +94,7 @@ func relayNode(t *testing.T, name string, rl *testRelay) *node {
 func agree(t *testing.T, a, b *node, id string) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := a.st.Propose(ctx, station.ProposeRequest{Peer: b.name, Channel: id, Level: "staff", CheckEvery: "24h"}); err != nil {
+	if _, err := a.st.Propose(ctx, ops.ProposeRequest{Peer: b.name, Channel: id, Level: "staff", CheckEvery: "24h"}); err != nil {
 		t.Fatal(err)
 	}
 	state := func(n *node) string {
@@ -148,7 +149,7 @@ func TestRelaySwapsRecipients(t *testing.T) {
 	flows := []*sent{{from: usa, ch: staff}, {from: chn, ch: staff}, {from: rus, ch: rusStaff}, {from: chn, ch: rusStaff}}
 	for i := range 20 {
 		for _, f := range flows {
-			m, err := f.from.st.Send(ctx, station.SendRequest{Channel: f.ch, Precedence: "PRIORITY", Text: fmt.Sprintf("%s on %s %d", f.from.name, f.ch, i)})
+			m, err := f.from.st.Send(ctx, ops.SendRequest{Channel: f.ch, Precedence: "PRIORITY", Text: fmt.Sprintf("%s on %s %d", f.from.name, f.ch, i)})
 			if err != nil {
 				t.Fatal(err)
 			}

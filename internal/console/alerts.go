@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"hotline/internal/operator"
+	"hotline/internal/ops"
 	"hotline/internal/protocol"
 	"hotline/internal/record"
-	"hotline/internal/station"
 	"hotline/internal/store"
 )
 
@@ -58,7 +58,7 @@ type takeoverItem struct {
 	Kind    string // "message", "alarm", "supervisor", "down"
 	Channel string
 	At      time.Time
-	Message *station.MessageView
+	Message *ops.MessageView
 	Alert   *record.Alert
 	Console *store.ConsoleAlert
 }

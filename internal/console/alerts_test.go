@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"hotline/internal/console"
+	"hotline/internal/ops"
 	"hotline/internal/protocol"
 	"hotline/internal/record"
 	"hotline/internal/station"
@@ -78,11 +79,11 @@ func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
 // first.
 func TestMissedDeadlineTakesOver(t *testing.T) {
 	usa, chn := pair(t, "usa-chn-staff")
-	agree(t, usa, chn, station.ProposeRequest{Peer: "CHN", Channel: "usa-chn-unit", Level: "unit",
+	agree(t, usa, chn, ops.ProposeRequest{Peer: "CHN", Channel: "usa-chn-unit", Level: "unit",
 		Deadlines: map[string]string{"ROUTINE": "300ms"}, Delivery: map[string]string{"ROUTINE": "200ms"}})
 	du, dc := newDesk(t, usa, realTime), newDesk(t, chn, realTime)
 	ctx := t.Context()
-	m, err := chn.Send(ctx, station.SendRequest{Channel: "usa-chn-unit", Precedence: "ROUTINE", Text: "Confirm your position"})
+	m, err := chn.Send(ctx, ops.SendRequest{Channel: "usa-chn-unit", Precedence: "ROUTINE", Text: "Confirm your position"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,9 +236,9 @@ func TestDownTakesOver(t *testing.T) {
 // operator check from the peer waiting here: what a real station shows
 // an hour and a check window after nobody answered (internal/station
 // tests that in virtual time).
-type dormantOps struct{ station.Ops }
+type dormantOps struct{ ops.Ops }
 
-func (o dormantOps) Channels(ctx context.Context) ([]station.ChannelView, error) {
+func (o dormantOps) Channels(ctx context.Context) ([]ops.ChannelView, error) {
 	cs, err := o.Ops.Channels(ctx)
 	for i := range cs {
 		cs[i].State, cs[i].Dormant = protocol.StateDormant, true
@@ -245,10 +246,10 @@ func (o dormantOps) Channels(ctx context.Context) ([]station.ChannelView, error)
 	return cs, err
 }
 
-func (o dormantOps) Inbox(ctx context.Context, ch string) ([]station.MessageView, error) {
+func (o dormantOps) Inbox(ctx context.Context, ch string) ([]ops.MessageView, error) {
 	in, err := o.Ops.Inbox(ctx, ch)
 	now := time.Now().UTC()
-	return append(in, station.MessageView{ID: "usa-chn-unit/CHN/9", Channel: "usa-chn-unit", Index: 9, From: "CHN", Precedence: "ROUTINE",
+	return append(in, ops.MessageView{ID: "usa-chn-unit/CHN/9", Channel: "usa-chn-unit", Index: 9, From: "CHN", Precedence: "ROUTINE",
 		Text: "Communication check: acknowledge within 10m0s.", Lang: "en", SentAt: now, ReceivedAt: now, Status: "received",
 		AckDue: now.Add(10 * time.Minute), Kind: "check"}), err
 }
@@ -311,10 +312,10 @@ func TestAlarmLevels(t *testing.T) {
 // one who reads English; the station's record stays in English.
 func TestAlertsInOperatorsLanguage(t *testing.T) {
 	usa, chn := pair(t, "usa-chn-staff")
-	agree(t, usa, chn, station.ProposeRequest{Peer: "CHN", Channel: "usa-chn-unit", Level: "unit",
+	agree(t, usa, chn, ops.ProposeRequest{Peer: "CHN", Channel: "usa-chn-unit", Level: "unit",
 		Deadlines: map[string]string{"ROUTINE": "300ms"}, Delivery: map[string]string{"ROUTINE": "200ms"}})
 	du := newDesk(t, usa, realTime)
-	m, err := chn.Send(t.Context(), station.SendRequest{Channel: "usa-chn-unit", Precedence: "ROUTINE", Text: "Confirm your position"})
+	m, err := chn.Send(t.Context(), ops.SendRequest{Channel: "usa-chn-unit", Precedence: "ROUTINE", Text: "Confirm your position"})
 	if err != nil {
 		t.Fatal(err)
 	}

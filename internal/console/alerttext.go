@@ -2,9 +2,10 @@ package console
 
 import (
 	"fmt"
-	"hotline/internal/record"
-	"hotline/internal/station"
 	"strings"
+
+	"hotline/internal/ops"
+	"hotline/internal/record"
 )
 
 // Station alerts are written by the core in English, with the format and
@@ -98,7 +99,7 @@ var alertFormats = map[string]map[string]string{
 
 // findingFormat is the format of a deconfliction finding's alert: its
 // arguments are the finding in English and in Chinese.
-const findingFormat = station.AlertFindingFormat
+const findingFormat = ops.AlertFindingFormat
 
 // alertText returns a station alert in the given language: translated
 // when its format has a translation in that language, as written

@@ -5,13 +5,14 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"hotline/internal/record"
-	"hotline/internal/station"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"hotline/internal/ops"
+	"hotline/internal/record"
 )
 
 // alertCalls maps the core's functions that record an alert to the
@@ -75,7 +76,7 @@ func TestAlertFormatsTranslated(t *testing.T) {
 	}
 	formats["refused (%s): %s"] = "core.go refuse" // what refuse makes of "%s"
 	delete(formats, "%s")
-	formats[station.AlertFindingFormat] = "station findings"
+	formats[ops.AlertFindingFormat] = "station findings"
 	verb := regexp.MustCompile(`%[sdvq]`)
 	for lang, tr := range alertFormats {
 		for f, where := range formats {
@@ -85,7 +86,7 @@ func TestAlertFormatsTranslated(t *testing.T) {
 				continue
 			}
 			n := len(verb.FindAllString(f, -1))
-			if f == station.AlertFindingFormat {
+			if f == ops.AlertFindingFormat {
 				n = 2
 			}
 			args := make([]any, n)
@@ -97,7 +98,7 @@ func TestAlertFormatsTranslated(t *testing.T) {
 				t.Errorf("%s translation of %q does not take its %d arguments: %s", lang, f, n, out)
 			}
 			for i := range args {
-				if f != station.AlertFindingFormat && !strings.Contains(out, args[i].(string)) {
+				if f != ops.AlertFindingFormat && !strings.Contains(out, args[i].(string)) {
 					t.Errorf("%s translation of %q leaves out argument %d: %s", lang, f, i+1, out)
 				}
 			}
@@ -130,7 +131,7 @@ func TestAlertText(t *testing.T) {
 	if got := alertText("zh", short); got != a.Text {
 		t.Errorf("arguments that do not fit: %q", got)
 	}
-	f := record.Alert{Text: "en text", Format: station.AlertFindingFormat, Args: []string{"en text", "中文"}}
+	f := record.Alert{Text: "en text", Format: ops.AlertFindingFormat, Args: []string{"en text", "中文"}}
 	if got := alertText("zh", f); got != "中文" {
 		t.Errorf("a finding: %q", got)
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"hotline/internal/station"
+	"hotline/internal/ops"
 )
 
 // BenchmarkBoard200 draws the board of a station with 200 agreed channels
@@ -30,11 +30,11 @@ func BenchmarkBoard200(b *testing.B) {
 	defer cancel()
 	for _, id := range ids {
 		for _, p := range []string{"FLASH", "ROUTINE"} {
-			if _, err := chn.Send(ctx, station.SendRequest{Channel: id, Precedence: p, Text: "message on " + id}); err != nil {
+			if _, err := chn.Send(ctx, ops.SendRequest{Channel: id, Precedence: p, Text: "message on " + id}); err != nil {
 				b.Fatal(err)
 			}
 		}
-		if _, err := usa.Send(ctx, station.SendRequest{Channel: id, Precedence: "PRIORITY", Text: "reply on " + id}); err != nil {
+		if _, err := usa.Send(ctx, ops.SendRequest{Channel: id, Precedence: "PRIORITY", Text: "reply on " + id}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"hotline/internal/console"
+	"hotline/internal/ops"
 	"hotline/internal/protocol"
 	"hotline/internal/station"
 )
@@ -20,15 +21,15 @@ import (
 // active (a suspension, a path down), ours waiting on the peer, the rest.
 func TestBoardOrder(t *testing.T) {
 	now := time.Date(2031, 5, 1, 3, 0, 0, 0, time.UTC)
-	up := []station.PathView{{Name: "direct", Up: true, Active: true}}
-	view := func(id, state string, here, peer int) station.ChannelView {
-		v := station.ChannelView{ID: id, Peer: "CHN", State: state, AwaitingHere: here, AwaitingPeer: peer, Paths: up}
+	up := []ops.PathView{{Name: "direct", Up: true, Active: true}}
+	view := func(id, state string, here, peer int) ops.ChannelView {
+		v := ops.ChannelView{ID: id, Peer: "CHN", State: state, AwaitingHere: here, AwaitingPeer: peer, Paths: up}
 		if state == protocol.StateDown {
-			v.Paths = []station.PathView{{Name: "direct"}}
+			v.Paths = []ops.PathView{{Name: "direct"}}
 		}
 		return v
 	}
-	views := []station.ChannelView{
+	views := []ops.ChannelView{
 		view("a-quiet", "active", 0, 0),
 		view("b-theirs", "active", 0, 1),
 		view("c-suspended", "suspended", 0, 0),
@@ -40,15 +41,15 @@ func TestBoardOrder(t *testing.T) {
 		view("i-flash", "active", 1, 0),
 		view("j-degraded", "degraded", 0, 0),
 	}
-	msg := func(ch, prec string, due time.Duration) station.MessageView {
-		return station.MessageView{ID: ch + "/CHN/1", Channel: ch, Precedence: prec, AckDue: now.Add(due), Kind: "text"}
+	msg := func(ch, prec string, due time.Duration) ops.MessageView {
+		return ops.MessageView{ID: ch + "/CHN/1", Channel: ch, Precedence: prec, AckDue: now.Add(due), Kind: "text"}
 	}
-	in := []station.MessageView{
+	in := []ops.MessageView{
 		msg("d-routine-here", "ROUTINE", time.Hour),
 		msg("h-immediate", "IMMEDIATE", 20*time.Minute),
 		msg("i-flash", "FLASH", 5*time.Minute),
 	}
-	out := []station.MessageView{msg("b-theirs", "PRIORITY", time.Hour), msg("e-late", "PRIORITY", -time.Minute)}
+	out := []ops.MessageView{msg("b-theirs", "PRIORITY", time.Hour), msg("e-late", "PRIORITY", -time.Minute)}
 	got := console.BoardOrder(views, in, out, now)
 	want := []string{"i-flash", "h-immediate", "g-dormant", "f-down", "e-late", "d-routine-here", "c-suspended", "j-degraded", "b-theirs", "a-quiet"}
 	if !slices.Equal(got, want) {
@@ -92,7 +93,7 @@ func waitFor(t *testing.T, st *station.Station, what string, cond func() bool) {
 	}
 }
 
-func stateOf(t *testing.T, st *station.Station, ch string) station.ChannelView {
+func stateOf(t *testing.T, st *station.Station, ch string) ops.ChannelView {
 	t.Helper()
 	cs, err := st.Channels(context.Background())
 	if err != nil {
@@ -104,7 +105,7 @@ func stateOf(t *testing.T, st *station.Station, ch string) station.ChannelView {
 		}
 	}
 	t.Fatalf("no channel %s", ch)
-	return station.ChannelView{}
+	return ops.ChannelView{}
 }
 
 // TestBoardStates: the board and the channel view show the station's
@@ -131,7 +132,7 @@ func TestBoardStates(t *testing.T) {
 	}
 
 	// USA suspends; both consoles show it as USA's act with the reason.
-	if _, err := usa.Suspend(ctx, station.SuspendRequest{Channel: "usa-chn-unit", Reason: "collision at sea <b>", By: "sam"}); err != nil {
+	if _, err := usa.Suspend(ctx, ops.SuspendRequest{Channel: "usa-chn-unit", Reason: "collision at sea <b>", By: "sam"}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, chn, "the suspension at CHN", func() bool { return stateOf(t, chn, "usa-chn-unit").State == protocol.StateSuspended })
@@ -152,7 +153,7 @@ func TestBoardStates(t *testing.T) {
 			t.Errorf("%s: the channel view does not show the suspension:\n%s", b.d.st.Cfg.Name, head.body)
 		}
 	}
-	if _, err := usa.Resume(ctx, station.SuspendRequest{Channel: "usa-chn-unit", By: "sam"}); err != nil {
+	if _, err := usa.Resume(ctx, ops.SuspendRequest{Channel: "usa-chn-unit", By: "sam"}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, chn, "the resumption at CHN", func() bool { return stateOf(t, chn, "usa-chn-unit").State == protocol.StateActive })

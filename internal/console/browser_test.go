@@ -28,7 +28,7 @@ import (
 	"hotline/internal/api"
 	"hotline/internal/demo"
 	"hotline/internal/operator"
-	"hotline/internal/station"
+	"hotline/internal/ops"
 )
 
 var screenshots = flag.String("console.screenshots", "", "write screenshots of the main views to this folder (docs/ keeps the ones in the README)")
@@ -375,7 +375,7 @@ func TestBrowser(t *testing.T) {
 	defer p.Stop()
 	// A channel whose PRIORITY messages must be acknowledged within 3s,
 	// climbing to the staff channel.
-	if _, err := p.A.Client().Propose(ctx, station.ProposeRequest{Peer: "CHN", Channel: theatre, Level: "theatre", EscalateTo: ch,
+	if _, err := p.A.Client().Propose(ctx, ops.ProposeRequest{Peer: "CHN", Channel: theatre, Level: "theatre", EscalateTo: ch,
 		Deadlines: map[string]string{"PRIORITY": "3s"}, Delivery: map[string]string{"PRIORITY": "1s"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -634,30 +634,30 @@ func deconfliction(t *testing.T, ctx context.Context, p *demo.Pair, ch, urlA, ur
 		return fmt.Sprintf(`{"kind":"live_fire","title":%q,"lang":"zh-Hans","area":%s,"window":{"from":%q,"to":%q},"units":["驱逐舰173"],"call":%q}`,
 			title, area, at(from), at(to), ch)
 	}
-	fire, err := chn.SendNotice(ctx, station.NoticeRequest{Channel: ch, Notice: json.RawMessage(notice("海上实弹射击",
+	fire, err := chn.SendNotice(ctx, ops.NoticeRequest{Channel: ch, Notice: json.RawMessage(notice("海上实弹射击",
 		`{"polygon":[{"lat":17.5,"lon":110.5},{"lat":17.5,"lon":111.5},{"lat":17,"lon":111.5},{"lat":17,"lon":110.5}]}`, -1, 8))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := chn.SendCoded(ctx, station.CodedRequest{Channel: ch, Precedence: "PRIORITY", Items: []station.CodedItem{
+	if _, err := chn.SendCoded(ctx, ops.CodedRequest{Channel: ch, Precedence: "PRIORITY", Items: []ops.CodedItem{
 		{Code: "ACT08", Args: map[string]string{"start": at(-1), "end": at(8)}}, {Code: "REQ04", Args: map[string]string{"position": "17.25,111", "distance": "40"}},
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := usa.SendReport(ctx, station.ReportRequest{Channel: ch, Precedence: "PRIORITY", Report: json.RawMessage(fmt.Sprintf(`{"time":%q,
+	rep, err := usa.SendReport(ctx, ops.ReportRequest{Channel: ch, Precedence: "PRIORITY", Report: json.RawMessage(fmt.Sprintf(`{"time":%q,
 		"own":{"unit":"DDG-00","position":{"lat":16.9,"lon":112.2},"course":45,"speed_kn":14},
 		"other":{"unit":"Frigate 548","position":{"lat":16.905,"lon":112.2296},"course":300,"speed_kn":18},
 		"cpa":{"distance_nm":0.3,"time":%q},"unsafe":true}`, at(0), at(0.05)))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	inc, err := usa.Incident(ctx, station.IncidentRequest{Action: "open", Channel: ch, Title: "Unsafe crossing near the firing area", Lang: "en",
+	inc, err := usa.Incident(ctx, ops.IncidentRequest{Action: "open", Channel: ch, Title: "Unsafe crossing near the firing area", Lang: "en",
 		Links: []string{rep.ID, fire.ID}, By: "sam"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := demo.WaitFor(ctx, chn, 30*time.Second, func() (bool, error) {
-		_, err := chn.Incident(ctx, station.IncidentRequest{Action: "acknowledge", Incident: inc.ID, Note: "收到，正在核实。", Lang: "zh-Hans", By: "王伟"})
+		_, err := chn.Incident(ctx, ops.IncidentRequest{Action: "acknowledge", Incident: inc.ID, Note: "收到，正在核实。", Lang: "zh-Hans", By: "王伟"})
 		return err == nil, nil
 	}); err != nil {
 		t.Fatal(err)
@@ -689,7 +689,7 @@ func deconfliction(t *testing.T, ctx context.Context, p *demo.Pair, ch, urlA, ur
 	waitText(t, s, "the map's list", "ul.map-items", "海上实弹射击", "DDG-00", "Unsafe crossing near the firing area")
 	waitText(t, s, "the findings", "ol.findings", "FINDING")
 	unlabelled(t, s, "map")
-	more, err := chn.SendNotice(ctx, station.NoticeRequest{Channel: ch, Notice: json.RawMessage(notice("飞行训练",
+	more, err := chn.SendNotice(ctx, ops.NoticeRequest{Channel: ch, Notice: json.RawMessage(notice("飞行训练",
 		`{"circle":{"center":{"lat":15.5,"lon":113.5},"radius_nm":30}}`, 0, 6))})
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"hotline/internal/station"
+	"hotline/internal/ops"
 )
 
 // The time-to-acknowledge chart of one channel, drawn here as SVG: no
@@ -169,13 +169,13 @@ func (s *Server) checksChart(w http.ResponseWriter, r *http.Request, se *session
 }
 
 // meanAnswer is a period's mean time to answer a check, zero if none.
-func meanAnswer(p station.CheckStats) time.Duration {
+func meanAnswer(p ops.CheckStats) time.Duration {
 	d, _ := time.ParseDuration(p.MeanAnswer)
 	return d
 }
 
 // drawChecks returns the SVG. Every label goes through template escaping.
-func drawChecks(d *pageData, v *station.ChecksView) []byte {
+func drawChecks(d *pageData, v *ops.ChecksView) []byte {
 	const (
 		W, H              = 720, 240
 		top, bottom, half = 40, 44, 360

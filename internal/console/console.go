@@ -32,14 +32,14 @@ import (
 
 	"hotline/internal/badrequest"
 	"hotline/internal/operator"
+	"hotline/internal/ops"
 	"hotline/internal/protocol"
-	"hotline/internal/station"
 	"hotline/internal/store"
 )
 
 // Config is what the console needs from the station.
 type Config struct {
-	Ops       station.Ops
+	Ops       ops.Ops
 	Subscribe func() (<-chan protocol.Notify, func()) // the station's notifications, as the API's event stream gets them
 	// Wake is the station's Wake: a channel woken by the notifications a
 	// filter accepts, none lost. The console's own alerts follow it.

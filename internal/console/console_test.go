@@ -19,6 +19,7 @@ import (
 
 	"hotline/internal/console"
 	"hotline/internal/operator"
+	"hotline/internal/ops"
 	"hotline/internal/protocol"
 	"hotline/internal/record"
 	"hotline/internal/station"
@@ -98,7 +99,7 @@ func pair(tb testing.TB, channels ...string) (usa, chn *station.Station) {
 	defer cancelU()
 	want := map[string]bool{}
 	for _, id := range channels {
-		if _, err := usa.Propose(ctx, station.ProposeRequest{Peer: "CHN", Channel: id, Level: "staff", Deadlines: map[string]string{"FLASH": "5m"}}); err != nil {
+		if _, err := usa.Propose(ctx, ops.ProposeRequest{Peer: "CHN", Channel: id, Level: "staff", Deadlines: map[string]string{"FLASH": "5m"}}); err != nil {
 			tb.Fatal(err)
 		}
 		want[id] = true
@@ -465,7 +466,7 @@ func TestRoles(t *testing.T) {
 	usa, chn := pair(t, "usa-chn-staff")
 	d := newDesk(t, usa)
 	ctx := t.Context()
-	in, err := chn.Send(ctx, station.SendRequest{Channel: "usa-chn-staff", Precedence: "ROUTINE", Text: "hello"})
+	in, err := chn.Send(ctx, ops.SendRequest{Channel: "usa-chn-staff", Precedence: "ROUTINE", Text: "hello"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -547,7 +548,7 @@ func TestRoles(t *testing.T) {
 	if r := sup.do(t, "POST", "/console/api/channels/usa-chn-staff/suspend", `{"reason":"protest"}`); r.code != http.StatusOK {
 		t.Errorf("supervisor suspend: %d %s", r.code, r.body)
 	}
-	if st, err := usa.Status(ctx); err != nil || !slices.ContainsFunc(st.Channels, func(c station.ChannelView) bool {
+	if st, err := usa.Status(ctx); err != nil || !slices.ContainsFunc(st.Channels, func(c ops.ChannelView) bool {
 		return c.ID == "usa-chn-staff" && c.State == "suspended" && len(c.Suspensions) == 1 && c.Suspensions[0].Reason == "protest"
 	}) {
 		t.Errorf("after the supervisor's suspension: %+v %v", st, err)
@@ -581,7 +582,7 @@ func TestSendAckAudited(t *testing.T) {
 	if r.code != 200 {
 		t.Fatalf("send: %d %s", r.code, r.body)
 	}
-	var sent station.MessageView
+	var sent ops.MessageView
 	json.Unmarshal([]byte(r.body), &sent)
 	a := du.lastAudit(t, "send")
 	if a == nil || a.Operator != "dora" || a.Target != sent.ID || a.Outcome != "ok" || a.Detail != "FLASH on usa-chn-staff" || !strings.HasPrefix(a.Addr, "127.0.0.1:") || time.Since(a.At) > time.Minute {
@@ -732,7 +733,7 @@ func TestChart(t *testing.T) {
 	ctx := t.Context()
 	notes, cancel := usa.Subscribe()
 	defer cancel()
-	m, err := chn.Send(ctx, station.SendRequest{Channel: "usa-chn-staff", Precedence: "IMMEDIATE", Text: "hi"})
+	m, err := chn.Send(ctx, ops.SendRequest{Channel: "usa-chn-staff", Precedence: "IMMEDIATE", Text: "hi"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -761,7 +762,7 @@ func TestExportVerify(t *testing.T) {
 	ctx := t.Context()
 	notes, cancel := usa.Subscribe()
 	defer cancel()
-	m, err := chn.Send(ctx, station.SendRequest{Channel: "usa-chn-staff", Precedence: "ROUTINE", Text: "for the record"})
+	m, err := chn.Send(ctx, ops.SendRequest{Channel: "usa-chn-staff", Precedence: "ROUTINE", Text: "for the record"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -803,11 +804,11 @@ func TestExportVerify(t *testing.T) {
 // v is set: a real station has operator checks at the earliest a minute
 // apart and writes link test counts every five minutes.
 type checksOps struct {
-	station.Ops
-	v *station.ChecksView
+	ops.Ops
+	v *ops.ChecksView
 }
 
-func (o *checksOps) Checks(ctx context.Context, ch string) (*station.ChecksView, error) {
+func (o *checksOps) Checks(ctx context.Context, ch string) (*ops.ChecksView, error) {
 	real, err := o.Ops.Checks(ctx, ch)
 	if err != nil || o.v == nil {
 		return real, err
@@ -831,7 +832,7 @@ func TestChecksChart(t *testing.T) {
 		t.Fatalf("checks chart with no checks: %d %s\n%s", r.code, r.hdr.Get("Content-Type"), r.body)
 	}
 	rate := func(v float64) *float64 { return &v }
-	fake.v = &station.ChecksView{Periods: []station.CheckStats{
+	fake.v = &ops.ChecksView{Periods: []ops.CheckStats{
 		{Period: "day", Checks: 24, Answered: 18, AnswerRate: rate(0.75), MeanAnswer: "2m30s", LinkTests: 8640, LinkAnswered: 8640, LinkRate: rate(1), LinkMeanRTTms: rate(1.5)},
 		{Period: "week", Checks: 168, Answered: 84, AnswerRate: rate(0.5), MeanAnswer: "4m0s", LinkTests: 60480, LinkAnswered: 60000, LinkRate: rate(60000.0 / 60480)},
 		{Period: "month", Checks: 720, Answered: 0, AnswerRate: rate(0), LinkTests: 0},

@@ -21,14 +21,14 @@ import (
 	"hotline/internal/afteraction"
 	"hotline/internal/badrequest"
 	"hotline/internal/operator"
+	"hotline/internal/ops"
 	"hotline/internal/situation"
-	"hotline/internal/station"
 )
 
 // Rendered is a coded message, notice, report or incident entry written
 // in the operator's language from its codes and fields (never from a
 // translation carried in it); other messages as their text.
-func (p *pageData) Rendered(m station.MessageView) string {
+func (p *pageData) Rendered(m ops.MessageView) string {
 	if t := m.Rendered[situation.Lang(p.Lang)]; t != "" {
 		return t
 	}
@@ -36,7 +36,7 @@ func (p *pageData) Rendered(m station.MessageView) string {
 }
 
 // Lines are a coded message's items in the operator's language.
-func (p *pageData) Lines(c *station.CodedView) []station.LineView {
+func (p *pageData) Lines(c *ops.CodedView) []ops.LineView {
 	if c == nil {
 		return nil
 	}
@@ -47,7 +47,7 @@ func (p *pageData) Lines(c *station.CodedView) []station.LineView {
 }
 
 // StepText is an incident step written in the operator's language.
-func (p *pageData) StepText(st station.IncidentStepView) string {
+func (p *pageData) StepText(st ops.IncidentStepView) string {
 	if t := st.Rendered[situation.Lang(p.Lang)]; t != "" {
 		return t
 	}
@@ -55,7 +55,7 @@ func (p *pageData) StepText(st station.IncidentStepView) string {
 }
 
 // FindingText is a finding written in the operator's language.
-func (p *pageData) FindingText(f station.FindingView) string {
+func (p *pageData) FindingText(f ops.FindingView) string {
 	if t := f.Text[situation.Lang(p.Lang)]; t != "" {
 		return t
 	}
@@ -63,7 +63,7 @@ func (p *pageData) FindingText(f station.FindingView) string {
 }
 
 // Suggestion is a finding's suggested message in the operator's language.
-func (p *pageData) Suggestion(f station.FindingView) []station.LineView {
+func (p *pageData) Suggestion(f ops.FindingView) []ops.LineView {
 	return p.Lines(f.Suggest)
 }
 
@@ -74,7 +74,7 @@ func (p *pageData) IncidentHref(id string) string { return incidentHref(id) }
 
 // IncidentOf is the incident an incident entry belongs to: the entry
 // that opened it.
-func (p *pageData) IncidentOf(m station.MessageView) string {
+func (p *pageData) IncidentOf(m ops.MessageView) string {
 	if m.Incident != nil && m.Incident.Incident != nil {
 		return m.Incident.Incident.String()
 	}
@@ -90,7 +90,7 @@ func (p *pageData) ReportHref(id string) string {
 func (p *pageData) EntryHref(id string) string { return entryHref(id) }
 
 func entryHref(id string) string {
-	ch, _, _, err := station.ParseID(id)
+	ch, _, _, err := ops.ParseID(id)
 	if err != nil {
 		return ""
 	}
@@ -118,7 +118,7 @@ type mapView struct {
 	Query           string // the filter, for the live fragment
 	SVG             template.HTML
 	Items           []mapItem
-	Findings        []station.FindingView
+	Findings        []ops.FindingView
 	Bounds          string
 }
 
@@ -127,7 +127,7 @@ type mapItem struct {
 }
 
 // picture gathers every message, incident and finding the station holds.
-func (s *Server) gather(ctx context.Context) ([]station.MessageView, []station.IncidentView, []station.FindingView, error) {
+func (s *Server) gather(ctx context.Context) ([]ops.MessageView, []ops.IncidentView, []ops.FindingView, error) {
 	in, err := s.cfg.Ops.Inbox(ctx, "")
 	if err != nil {
 		return nil, nil, nil, err
@@ -236,8 +236,8 @@ func (s *Server) incidentsPage(w http.ResponseWriter, r *http.Request, se *sessi
 }
 
 // incident finds one incident by the id of its opening entry.
-func (s *Server) incident(ctx context.Context, id string, lang string) (*station.IncidentView, *mapView, error) {
-	ch, _, _, err := station.ParseID(id)
+func (s *Server) incident(ctx context.Context, id string, lang string) (*ops.IncidentView, *mapView, error) {
+	ch, _, _, err := ops.ParseID(id)
 	if err != nil {
 		return nil, nil, bad("incident %q: %v", id, errText(err))
 	}
@@ -248,8 +248,8 @@ func (s *Server) incident(ctx context.Context, id string, lang string) (*station
 	for i := range incs {
 		if incs[i].ID == id {
 			inc := &incs[i]
-			msgs := append([]station.MessageView(nil), inc.Linked...)
-			pic := situation.Build(s.cfg.Station, msgs, []station.IncidentView{*inc}, nil, situation.Filter{}, lang, situation.Links{Entry: entryHref, Incident: incidentHref})
+			msgs := append([]ops.MessageView(nil), inc.Linked...)
+			pic := situation.Build(s.cfg.Station, msgs, []ops.IncidentView{*inc}, nil, situation.Filter{}, lang, situation.Links{Entry: entryHref, Incident: incidentHref})
 			m := pic.Map(720)
 			cat := catalog(lang)
 			mv := &mapView{Bounds: m.Bounds.String()}
@@ -279,7 +279,7 @@ func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request, se *sessio
 func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 	s.action(operator.Report, "incident.report", func(r *http.Request, se *session) (result, error) {
 		id := r.URL.Query().Get("id")
-		if _, _, _, err := station.ParseID(id); err != nil {
+		if _, _, _, err := ops.ParseID(id); err != nil {
 			return result{target: id}, bad("incident %q: %v", id, errText(err))
 		}
 		rep, err := afteraction.Gather(r.Context(), s.cfg.Ops, id, s.cfg.Now())

@@ -13,6 +13,7 @@ import (
 
 	"hotline/internal/afteraction"
 	"hotline/internal/identity"
+	"hotline/internal/ops"
 	"hotline/internal/station"
 	"hotline/internal/transcript"
 
@@ -33,23 +34,23 @@ func scene(t *testing.T) (usa, chn *station.Station, incident string) {
 	notice := json.RawMessage(`{"kind":"live_fire","title":"Naval gunnery <script>alert(1)</script>","lang":"en",
 	 "area":{"polygon":[{"lat":17.5,"lon":110.5},{"lat":17.5,"lon":111.5},{"lat":17,"lon":111.5},{"lat":17,"lon":110.5}]},
 	 "window":{"from":"2026-05-01T00:00:00Z","to":"2026-05-09T00:00:00Z"},"units":["Destroyer 173"],"call":"` + theatre + `"}`)
-	if _, err := chn.SendNotice(ctx, station.NoticeRequest{Channel: theatre, Notice: notice}); err != nil {
+	if _, err := chn.SendNotice(ctx, ops.NoticeRequest{Channel: theatre, Notice: notice}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := chn.SendCoded(ctx, station.CodedRequest{Channel: theatre, Precedence: "PRIORITY", Items: []station.CodedItem{
+	if _, err := chn.SendCoded(ctx, ops.CodedRequest{Channel: theatre, Precedence: "PRIORITY", Items: []ops.CodedItem{
 		{Code: "MNV08", Args: map[string]string{"course": "090", "speed": "12"}},
 		{Free: "Fishing fleet <b>north</b>", Lang: "en"},
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := usa.SendReport(ctx, station.ReportRequest{Channel: theatre, Report: json.RawMessage(`{"time":"2026-05-03T03:10:00Z",
+	rep, err := usa.SendReport(ctx, ops.ReportRequest{Channel: theatre, Report: json.RawMessage(`{"time":"2026-05-03T03:10:00Z",
 		"own":{"unit":"DDG-00","position":{"lat":16.9,"lon":112.2},"course":45,"speed_kn":14},
 		"other":{"unit":"Frigate 548","position":{"lat":16.905,"lon":112.2296},"course":300,"speed_kn":18},
 		"cpa":{"distance_nm":0.3,"time":"2026-05-03T03:14:00Z"},"unsafe":true}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	inc, err := usa.Incident(ctx, station.IncidentRequest{Action: "open", Channel: theatre, Title: "Unsafe crossing", Lang: "en", Links: []string{rep.ID}})
+	inc, err := usa.Incident(ctx, ops.IncidentRequest{Action: "open", Channel: theatre, Title: "Unsafe crossing", Lang: "en", Links: []string{rep.ID}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +58,7 @@ func scene(t *testing.T) (usa, chn *station.Station, incident string) {
 		incs, _ := chn.Incidents(ctx, theatre)
 		return len(incs) == 1
 	})
-	if _, err := chn.Incident(ctx, station.IncidentRequest{Action: "acknowledge", Incident: inc.ID, Note: "Seen.", Lang: "en", By: "wang"}); err != nil {
+	if _, err := chn.Incident(ctx, ops.IncidentRequest{Action: "acknowledge", Incident: inc.ID, Note: "Seen.", Lang: "en", By: "wang"}); err != nil {
 		t.Fatal(err)
 	}
 	// Everything delivered both ways and receipted.

@@ -6,12 +6,12 @@ import (
 	"time"
 
 	"hotline/internal/operator"
-	"hotline/internal/station"
+	"hotline/internal/ops"
 )
 
 // BoardOrder ranks channels as the board does and returns their ids in
 // board order.
-func BoardOrder(views []station.ChannelView, in, out []station.MessageView, now time.Time) []string {
+func BoardOrder(views []ops.ChannelView, in, out []ops.MessageView, now time.Time) []string {
 	rows := make([]boardRow, len(views))
 	byID := map[string]*boardRow{}
 	for i, v := range views {

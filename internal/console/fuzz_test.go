@@ -2,14 +2,14 @@ package console
 
 import (
 	"bytes"
-	"hotline/internal/strictjson/strictjsontest"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"hotline/internal/operator"
-	"hotline/internal/station"
+	"hotline/internal/ops"
+	"hotline/internal/strictjson/strictjsontest"
 )
 
 // requestBodies makes a fresh value of each type a console route decodes
@@ -26,7 +26,7 @@ var requestBodies = []func() any{
 			Lang string `json:"lang"`
 		}{}
 	},
-	func() any { return &station.SendRequest{} },
+	func() any { return &ops.SendRequest{} },
 	func() any {
 		return &struct {
 			ID string `json:"id"`
@@ -37,7 +37,7 @@ var requestBodies = []func() any{
 			Reason string `json:"reason"`
 		}{}
 	},
-	func() any { return &station.ProposeRequest{} },
+	func() any { return &ops.ProposeRequest{} },
 	func() any {
 		return &struct {
 			Card        string `json:"card"`

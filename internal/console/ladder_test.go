@@ -8,12 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"hotline/internal/ops"
 	"hotline/internal/station"
 )
 
 // agree has USA propose a channel and CHN accept it, and waits until it
 // is active at USA.
-func agree(t *testing.T, usa, chn *station.Station, req station.ProposeRequest) {
+func agree(t *testing.T, usa, chn *station.Station, req ops.ProposeRequest) {
 	t.Helper()
 	ctx := t.Context()
 	if _, err := usa.Propose(ctx, req); err != nil {
@@ -58,13 +59,13 @@ func fragment(id string) string { return strings.ReplaceAll(id, "/", "%2f") }
 // both stations' consoles.
 func TestLadder(t *testing.T) {
 	usa, chn := pair(t, "usa-chn-staff")
-	agree(t, usa, chn, station.ProposeRequest{Peer: "CHN", Channel: "usa-chn-unit", Level: "unit", EscalateTo: "usa-chn-staff",
+	agree(t, usa, chn, ops.ProposeRequest{Peer: "CHN", Channel: "usa-chn-unit", Level: "unit", EscalateTo: "usa-chn-staff",
 		Deadlines: map[string]string{"PRIORITY": "1s"}, Delivery: map[string]string{"PRIORITY": "500ms"}})
 	du, dc := newDesk(t, usa), newDesk(t, chn)
 	bu, bc := du.login(t, "dora"), dc.login(t, "dora")
 	ctx := t.Context()
 
-	m, err := usa.Send(ctx, station.SendRequest{Channel: "usa-chn-unit", Precedence: "PRIORITY", Text: "Say your intentions"})
+	m, err := usa.Send(ctx, ops.SendRequest{Channel: "usa-chn-unit", Precedence: "PRIORITY", Text: "Say your intentions"})
 	if err != nil {
 		t.Fatal(err)
 	}

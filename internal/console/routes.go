@@ -15,8 +15,8 @@ import (
 
 	"hotline/internal/badrequest"
 	"hotline/internal/operator"
+	"hotline/internal/ops"
 	"hotline/internal/record"
-	"hotline/internal/station"
 	"hotline/internal/store"
 	"hotline/internal/transcript"
 )
@@ -70,13 +70,13 @@ type pageData struct {
 	Channel   *boardRow
 	Messages  []message
 	Range     string
-	Checks    *station.ChecksView
+	Checks    *ops.ChecksView
 	Audit     []store.AuditRecord
 	Older     int64
 	Operators []operator.View
 	Map       *mapView
-	Incidents []station.IncidentView
-	Incident  *station.IncidentView
+	Incidents []ops.IncidentView
+	Incident  *ops.IncidentView
 }
 
 // T translates a key.
@@ -291,7 +291,7 @@ func (s *Server) routes() {
 		return result{}, s.cfg.Operators.SetLang(r.Context(), se.actor(r), req.Lang)
 	}))
 	m.HandleFunc("POST /console/api/send", s.action(operator.Send, "send", func(r *http.Request, se *session) (result, error) {
-		var req station.SendRequest
+		var req ops.SendRequest
 		if err := readJSON(r, &req); err != nil {
 			return result{}, err
 		}
@@ -330,7 +330,7 @@ func (s *Server) routes() {
 		}))
 	}
 	m.HandleFunc("POST /console/api/channels", s.action(operator.Channels, "channel.propose", func(r *http.Request, se *session) (result, error) {
-		var req station.ProposeRequest
+		var req ops.ProposeRequest
 		if err := readJSON(r, &req); err != nil {
 			return result{}, err
 		}
@@ -408,7 +408,7 @@ func (s *Server) suspend(r *http.Request, act, ch, reason, by string) error {
 	if len(reason) > 500 || act == "suspend" && strings.TrimSpace(reason) == "" {
 		return bad("a %s needs a reason (1-500 bytes)", act)
 	}
-	req := station.SuspendRequest{Channel: ch, Reason: reason, By: by}
+	req := ops.SuspendRequest{Channel: ch, Reason: reason, By: by}
 	var err error
 	if act == "suspend" {
 		_, err = s.cfg.Ops.Suspend(r.Context(), req)

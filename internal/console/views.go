@@ -9,16 +9,16 @@ import (
 	"time"
 
 	"hotline/internal/envelope"
+	"hotline/internal/ops"
 	"hotline/internal/protocol"
 	"hotline/internal/record"
-	"hotline/internal/station"
 )
 
-// What the pages show, gathered from station.Ops.
+// What the pages show, gathered from ops.Ops.
 
 // boardRow is one channel on the board.
 type boardRow struct {
-	station.ChannelView
+	ops.ChannelView
 	AwaitUsTop   string    // the highest precedence among messages received and not acknowledged here
 	AwaitUsDue   time.Time // the earliest deadline among them
 	AwaitThemDue time.Time // the earliest deadline of ours the peer has not acknowledged
@@ -28,8 +28,8 @@ type boardRow struct {
 	DownPaths    []string // the paths that are not up
 	// LastCheckMsg is this station's latest operator check on the
 	// channel; LastAnswered the latest one the peer answered.
-	LastCheckMsg *station.MessageView
-	LastAnswered *station.MessageView
+	LastCheckMsg *ops.MessageView
+	LastAnswered *ops.MessageView
 	rank         int
 	Extra        []field // fields of the view the console does not know by name
 }
@@ -44,7 +44,7 @@ var knownFields = map[string]bool{"channel": true, "peer": true, "level": true, 
 	"suspensions": true, "dormant": true, "awaiting_peer": true, "awaiting_here": true, "last_check": true,
 	"last_check_at": true, "paths": true}
 
-func extraFields(v station.ChannelView) []field {
+func extraFields(v ops.ChannelView) []field {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return nil
@@ -81,7 +81,7 @@ func precRank(p string) int {
 }
 
 // downPaths names the paths of a channel that are not up.
-func downPaths(v station.ChannelView) []string {
+func downPaths(v ops.ChannelView) []string {
 	var out []string
 	for _, p := range v.Paths {
 		if !p.Up {
@@ -162,12 +162,12 @@ func sortBoard(rows []boardRow) {
 	})
 }
 
-func newRow(c station.ChannelView) boardRow {
+func newRow(c ops.ChannelView) boardRow {
 	return boardRow{ChannelView: c, Extra: extraFields(c), DownPaths: downPaths(c)}
 }
 
 // received adds a message from the peer to the row.
-func (r *boardRow) received(m *station.MessageView) {
+func (r *boardRow) received(m *ops.MessageView) {
 	if m.Acknowledged {
 		return
 	}
@@ -181,7 +181,7 @@ func (r *boardRow) received(m *station.MessageView) {
 }
 
 // sent adds a message of this station's to the row; they come in log order.
-func (r *boardRow) sent(m *station.MessageView) {
+func (r *boardRow) sent(m *ops.MessageView) {
 	if m.Kind == "check" {
 		if m.ID == r.LastCheck {
 			r.LastCheckMsg = m
@@ -231,7 +231,7 @@ func firstDue(r boardRow) time.Time {
 
 // message is one message in a channel's conversation.
 type message struct {
-	station.MessageView
+	ops.MessageView
 	Incoming bool
 	// Ladder is the deadline ladder of the message: the steps this
 	// station took (from Ops.Escalations) and, while it waits for an
@@ -258,7 +258,7 @@ type ladderStep struct {
 // channel's deadlines; the times follow the station's (internal/protocol,
 // ladderAt): delivery deadline, acknowledgement deadline, half of it
 // again, twice it.
-func ladder(v station.ChannelView, m station.MessageView, incoming bool, taken []record.Escalation) []ladderStep {
+func ladder(v ops.ChannelView, m ops.MessageView, incoming bool, taken []record.Escalation) []ladderStep {
 	var out []ladderStep
 	done := map[int]bool{}
 	for _, x := range taken {
@@ -359,9 +359,9 @@ func (s *Server) conversation(ctx context.Context, ch string) (*boardRow, []mess
 		steps[id] = append(steps[id], x)
 	}
 	ms := make([]message, 0, len(in)+len(out))
-	add := func(m station.MessageView, incoming bool) {
+	add := func(m ops.MessageView, incoming bool) {
 		msg := message{MessageView: m, Incoming: incoming, Ladder: ladder(row.ChannelView, m, incoming, steps[m.ID])}
-		if c, _, _, err := station.ParseID(m.EscalatedFrom); err == nil {
+		if c, _, _, err := ops.ParseID(m.EscalatedFrom); err == nil {
 			msg.OriginChannel = c
 		}
 		ms = append(ms, msg)

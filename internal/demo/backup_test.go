@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"hotline/internal/ops"
 	"hotline/internal/station"
 	"hotline/internal/stationdir"
 )
@@ -30,7 +31,7 @@ func TestBackupWhileRunning(t *testing.T) {
 	usa := p.A.Client()
 	var ids []string
 	for _, text := range []string{"one", "two", "three"} {
-		m, err := usa.Send(ctx, station.SendRequest{Channel: "ops", Precedence: "ROUTINE", Text: text})
+		m, err := usa.Send(ctx, ops.SendRequest{Channel: "ops", Precedence: "ROUTINE", Text: text})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -46,7 +47,7 @@ func TestBackupWhileRunning(t *testing.T) {
 	if fi, err := os.Stat(file); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("backup file: %v, mode %v; want 0600 (it holds keys)", err, fi.Mode())
 	}
-	if _, err := usa.Send(ctx, station.SendRequest{Channel: "ops", Precedence: "ROUTINE", Text: "after the backup"}); err != nil {
+	if _, err := usa.Send(ctx, ops.SendRequest{Channel: "ops", Precedence: "ROUTINE", Text: "after the backup"}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -150,9 +151,9 @@ func TestRestoredStationRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Stop()
-	send := func(text string) *station.MessageView {
+	send := func(text string) *ops.MessageView {
 		t.Helper()
-		m, err := p.A.Client().Send(ctx, station.SendRequest{Channel: "ops", Precedence: "ROUTINE", Text: text})
+		m, err := p.A.Client().Send(ctx, ops.SendRequest{Channel: "ops", Precedence: "ROUTINE", Text: text})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -166,7 +167,7 @@ func TestRestoredStationRecovers(t *testing.T) {
 	if err := stationdir.Backup(ctx, p.A.Dir, file); err != nil {
 		t.Fatal(err)
 	}
-	var last *station.MessageView
+	var last *ops.MessageView
 	for _, text := range []string{"two", "three", "four"} {
 		last = send(text)
 	}
@@ -188,8 +189,8 @@ func TestRestoredStationRecovers(t *testing.T) {
 		t.Fatalf("no restored marker: %v", err)
 	}
 	// Offline (no peer to ask), a restored station sends nothing.
-	err = p.A.Offline(ctx, func(o station.Ops) error {
-		_, err := o.Send(ctx, station.SendRequest{Channel: "ops", Precedence: "FLASH", Text: "too early"})
+	err = p.A.Offline(ctx, func(o ops.Ops) error {
+		_, err := o.Send(ctx, ops.SendRequest{Channel: "ops", Precedence: "FLASH", Text: "too early"})
 		return err
 	})
 	if err == nil || !strings.Contains(err.Error(), "restored from a backup") {
@@ -199,10 +200,10 @@ func TestRestoredStationRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := p.A.Client()
-	var m *station.MessageView
+	var m *ops.MessageView
 	if err := WaitFor(ctx, c, 30*time.Second, func() (bool, error) {
 		var err error
-		m, err = c.Send(ctx, station.SendRequest{Channel: "ops", Precedence: "FLASH", Text: "after the restore"})
+		m, err = c.Send(ctx, ops.SendRequest{Channel: "ops", Precedence: "FLASH", Text: "after the restore"})
 		return err == nil, nil
 	}); err != nil {
 		t.Fatalf("never allowed to send after the restore: %v", err)

@@ -20,7 +20,7 @@ import (
 	"hotline/internal/api"
 	"hotline/internal/envelope"
 	"hotline/internal/identity"
-	"hotline/internal/station"
+	"hotline/internal/ops"
 	"hotline/internal/transcript"
 )
 
@@ -46,7 +46,7 @@ const (
 )
 
 // sender sends one message and returns once it is durable at the sender.
-type sender func(ctx context.Context, r station.SendRequest) (*station.MessageView, error)
+type sender func(ctx context.Context, r ops.SendRequest) (*ops.MessageView, error)
 
 // newSender returns the client's way of sending, and what closes it.
 func newSender(ctx context.Context, c *api.Client, via string) (sender, func(), error) {
@@ -57,7 +57,7 @@ func newSender(ctx context.Context, c *api.Client, via string) (sender, func(), 
 	if err != nil {
 		return nil, nil, err
 	}
-	send := func(ctx context.Context, r station.SendRequest) (*station.MessageView, error) {
+	send := func(ctx context.Context, r ops.SendRequest) (*ops.MessageView, error) {
 		return s.Send(r).Wait(ctx)
 	}
 	return send, func() { s.Close(ctx) }, nil
@@ -481,7 +481,7 @@ func (w *deliveryWatch) runRaw(ctx context.Context, send sender, ch, text string
 					return
 				}
 				t0 := time.Now()
-				m, err := send(ctx, station.SendRequest{Channel: ch, Precedence: "FLASH", Text: text})
+				m, err := send(ctx, ops.SendRequest{Channel: ch, Precedence: "FLASH", Text: text})
 				durs[i] = time.Since(t0)
 				if err == nil {
 					w.mu.Lock()

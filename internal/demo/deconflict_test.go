@@ -14,7 +14,7 @@ import (
 
 	"hotline/internal/afteraction"
 	"hotline/internal/api"
-	"hotline/internal/station"
+	"hotline/internal/ops"
 	"hotline/internal/transcript"
 )
 
@@ -30,9 +30,9 @@ func cliJSON[T any](t *testing.T, args ...string) T {
 }
 
 // incidentIn waits until a station holds the incident in the state and returns it.
-func incidentIn(t *testing.T, ctx context.Context, c *api.Client, ch, id, state string) station.IncidentView {
+func incidentIn(t *testing.T, ctx context.Context, c *api.Client, ch, id, state string) ops.IncidentView {
 	t.Helper()
-	var got station.IncidentView
+	var got ops.IncidentView
 	if err := WaitFor(ctx, c, 30*time.Second, func() (bool, error) {
 		vs, err := c.Incidents(ctx, ch)
 		for _, v := range vs {
@@ -70,7 +70,7 @@ func TestDeconflictionEndToEnd(t *testing.T) {
 	at := func(h int) string { return t0.Add(time.Duration(h) * time.Hour).Format("2006-01-02T15:04Z") }
 
 	// USA plans a transit north through the Paracels; nobody else knows.
-	plan := cliJSON[station.PlanView](t, "plan", "add", "--dir", p.A.Dir, "--channel", ch, "--kind", "transit",
+	plan := cliJSON[ops.PlanView](t, "plan", "add", "--dir", p.A.Dir, "--channel", ch, "--kind", "transit",
 		"--polygon", "16.2,111.9;16.35,112.05;18.05,110.55;17.9,110.4", "--band", "0,60", "--from", at(3), "--to", at(9),
 		"--units", "DDG-00", "--title", "Transit north", "--lang", "en")
 	if plan.ID != 1 || len(plan.Findings) != 0 {
@@ -83,7 +83,7 @@ func TestDeconflictionEndToEnd(t *testing.T) {
 		"--units", "Destroyer 173,Frigate 548", "--title", "海上实弹射击", "--lang", "zh-Hans"))
 
 	// USA's station finds the overlap when the notice arrives.
-	var fs []station.FindingView
+	var fs []ops.FindingView
 	if err := WaitFor(ctx, usa, 30*time.Second, func() (bool, error) {
 		fs, err = usa.Findings(ctx)
 		return len(fs) == 1, err
@@ -103,7 +103,7 @@ func TestDeconflictionEndToEnd(t *testing.T) {
 
 	// USA notifies the transit; CHN's station finds it against its fire.
 	transit := strings.TrimSpace(hotlineCLI(t, "notice", "send", "--dir", p.A.Dir, "--channel", ch, "--plan", "1"))
-	var cfs []station.FindingView
+	var cfs []ops.FindingView
 	if err := WaitFor(ctx, chn, 30*time.Second, func() (bool, error) {
 		cfs, err = chn.Findings(ctx)
 		return len(cfs) == 1, err
@@ -127,7 +127,7 @@ func TestDeconflictionEndToEnd(t *testing.T) {
 		id := strings.TrimSpace(hotlineCLI(t, append([]string{"send", "--dir", from.Dir, "--precedence", "IMMEDIATE"}, args...)...))
 		if err := WaitFor(ctx, to.Client(), 30*time.Second, func() (bool, error) {
 			in, err := to.Client().Inbox(ctx, ch)
-			return slices.ContainsFunc(in, func(m station.MessageView) bool { return m.ID == id }), err
+			return slices.ContainsFunc(in, func(m ops.MessageView) bool { return m.ID == id }), err
 		}); err != nil {
 			t.Fatalf("%s did not receive %s: %v", to.Name, id, err)
 		}
@@ -146,7 +146,7 @@ func TestDeconflictionEndToEnd(t *testing.T) {
 	agreed := exchange(p.A, p.B, []string{"--channel", ch, "--code", "ANS12", "--code", "ANS16", "--param", "time=" + at(8)}, "ANS12 我方将远离该区域。")
 
 	// The incident, opened from the finding.
-	inc := cliJSON[station.IncidentView](t, "incident", "open", "--dir", p.A.Dir, "--finding", "1", "--lang", "en", "--as", "Lt. Cdr. Smith")
+	inc := cliJSON[ops.IncidentView](t, "incident", "open", "--dir", p.A.Dir, "--finding", "1", "--lang", "en", "--as", "Lt. Cdr. Smith")
 	if inc.State != "open" || !slices.Contains(inc.Links, fire) {
 		t.Fatalf("incident open: %+v", inc)
 	}
@@ -160,10 +160,10 @@ func TestDeconflictionEndToEnd(t *testing.T) {
 	hotlineCLI(t, "incident", "close", "--dir", p.B.Dir, "--id", id, "--outcome", "resolved", "--note", "确认。", "--lang", "zh-Hans", "--as", "Cdr. Li Wei")
 	incidentIn(t, ctx, usa, ch, id, "closing")
 	hotlineCLI(t, "incident", "close", "--dir", p.A.Dir, "--id", id, "--outcome", "resolved", "--as", "Lt. Cdr. Smith")
-	views := map[string]station.IncidentView{}
+	views := map[string]ops.IncidentView{}
 	for _, n := range []*Node{p.A, p.B} {
 		incidentIn(t, ctx, n.Client(), ch, id, "closed")
-		views[n.Name] = cliJSON[station.IncidentView](t, "incident", "show", "--dir", n.Dir, "--id", id)
+		views[n.Name] = cliJSON[ops.IncidentView](t, "incident", "show", "--dir", n.Dir, "--id", id)
 	}
 	u, c := views["USA"], views["CHN"]
 	if u.Outcome != "resolved" || c.Outcome != "resolved" || len(u.Timeline) != 5 {
@@ -224,7 +224,7 @@ func TestDeconflictionEndToEnd(t *testing.T) {
 	}
 	want := len(c.Timeline)
 	for _, l := range c.Links {
-		if !slices.ContainsFunc(c.Timeline, func(s station.IncidentStepView) bool { return s.Entry == l }) {
+		if !slices.ContainsFunc(c.Timeline, func(s ops.IncidentStepView) bool { return s.Entry == l }) {
 			want++
 		}
 	}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"hotline/internal/api"
-	"hotline/internal/station"
+	"hotline/internal/ops"
 	"hotline/internal/transcript"
 )
 
@@ -52,7 +52,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	fmt.Fprintf(w, "Hotline demo: two stations on loopback, in %s\n\n", root)
 	p, err := NewPairWith(ctx, root, bin, map[string]string{staffChannel: "staff", leaderChannel: "leader"}, PairOptions{
-		Proposals: []station.ProposeRequest{{Channel: theatreChannel, Level: "theatre", EscalateTo: staffChannel,
+		Proposals: []ops.ProposeRequest{{Channel: theatreChannel, Level: "theatre", EscalateTo: staffChannel,
 			Deadlines: map[string]string{"FLASH": flashDeadline.String()}, Delivery: map[string]string{"FLASH": "2s"}}},
 	})
 	if err != nil {
@@ -85,14 +85,14 @@ func Run(ctx context.Context, o Options) (err error) {
 	// The activities: USA plans a transit north past the Paracels; CHN
 	// notifies live fire south of Hainan over the same hours.
 	t0 := time.Now().UTC().Truncate(time.Minute).Add(time.Hour)
-	plan, err := usa.AddPlan(ctx, station.PlanRequest{Plan: noticeBody("transit", transitArea, "0,60", t0.Add(3*time.Hour), t0.Add(9*time.Hour),
+	plan, err := usa.AddPlan(ctx, ops.PlanRequest{Plan: noticeBody("transit", transitArea, "0,60", t0.Add(3*time.Hour), t0.Add(9*time.Hour),
 		"DDG-00", "Transit north", "en")})
 	if err != nil {
 		return err
 	}
 	step("USA planned a transit by DDG-00 (plan %d), kept to itself for now:", plan.ID)
 	show(plan.Rendered["en"])
-	fire, err := chn.SendNotice(ctx, station.NoticeRequest{Channel: theatreChannel,
+	fire, err := chn.SendNotice(ctx, ops.NoticeRequest{Channel: theatreChannel,
 		Notice: noticeBody("live_fire", fireArea, "0,8000", t0, t0.Add(8*time.Hour), "Destroyer 173", "海上实弹射击", "zh-Hans")})
 	if err != nil {
 		return err
@@ -113,7 +113,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	step("USA's station checked its plan against the notice and raised an ALARM:")
 	show(fs[0].Text["en"])
 
-	transit, err := usa.SendNotice(ctx, station.NoticeRequest{Channel: theatreChannel, Plan: plan.ID})
+	transit, err := usa.SendNotice(ctx, ops.NoticeRequest{Channel: theatreChannel, Plan: plan.ID})
 	if err != nil {
 		return err
 	}
@@ -133,7 +133,7 @@ func Run(ctx context.Context, o Options) (err error) {
 
 	// Standard phrases: each side sends what its finding suggests and
 	// reads the other's in its own language, from the codes.
-	say := func(from, to *api.Client, fromName, toName, lang string, r station.CodedRequest, ackBy string) error {
+	say := func(from, to *api.Client, fromName, toName, lang string, r ops.CodedRequest, ackBy string) error {
 		m, err := from.SendCoded(ctx, r)
 		if err != nil {
 			return err
@@ -151,13 +151,13 @@ func Run(ctx context.Context, o Options) (err error) {
 		}
 		return nil
 	}
-	if err := say(usa, chn, "USA", "CHN", "zh-Hans", station.CodedRequest{Precedence: "IMMEDIATE", Finding: fs[0].ID}, "Cdr. Li Wei"); err != nil {
+	if err := say(usa, chn, "USA", "CHN", "zh-Hans", ops.CodedRequest{Precedence: "IMMEDIATE", Finding: fs[0].ID}, "Cdr. Li Wei"); err != nil {
 		return err
 	}
-	if err := say(chn, usa, "CHN", "USA", "en", station.CodedRequest{Precedence: "IMMEDIATE", Finding: cfs[0].ID}, "Lt. Cdr. Smith"); err != nil {
+	if err := say(chn, usa, "CHN", "USA", "en", ops.CodedRequest{Precedence: "IMMEDIATE", Finding: cfs[0].ID}, "Lt. Cdr. Smith"); err != nil {
 		return err
 	}
-	if err := say(usa, chn, "USA", "CHN", "zh-Hans", station.CodedRequest{Channel: theatreChannel, Precedence: "IMMEDIATE", Items: []station.CodedItem{
+	if err := say(usa, chn, "USA", "CHN", "zh-Hans", ops.CodedRequest{Channel: theatreChannel, Precedence: "IMMEDIATE", Items: []ops.CodedItem{
 		{Code: "ANS12"}, {Code: "ANS16", Args: map[string]string{"time": t0.Add(8 * time.Hour).Format(time.RFC3339)}}}}, "Cdr. Li Wei"); err != nil {
 		return err
 	}
@@ -165,8 +165,8 @@ func Run(ctx context.Context, o Options) (err error) {
 	// Meanwhile, east of the firing area, a frigate and the destroyer
 	// meet at close quarters.
 	at := time.Now().UTC().Truncate(time.Minute)
-	rep, err := chn.SendReport(ctx, station.ReportRequest{Channel: theatreChannel, Report: reportBody(at),
-		Said: []station.SaidRequest{{Time: at.Add(time.Minute), By: "own", Items: []station.CodedItem{{Code: "SAF16"}}}}})
+	rep, err := chn.SendReport(ctx, ops.ReportRequest{Channel: theatreChannel, Report: reportBody(at),
+		Said: []ops.SaidRequest{{Time: at.Add(time.Minute), By: "own", Items: []ops.CodedItem{{Code: "SAF16"}}}}})
 	if err != nil {
 		return err
 	}
@@ -191,14 +191,14 @@ func Run(ctx context.Context, o Options) (err error) {
 	show("CHN: " + cfs[1].Text["zh-Hans"])
 
 	// The FLASH: nobody at USA answers; CHN's station climbs the ladder.
-	flash, err := chn.SendCoded(ctx, station.CodedRequest{Channel: theatreChannel, Precedence: "FLASH",
-		Items: []station.CodedItem{{Code: "SAF10"}, {Code: "REQ11", Args: map[string]string{"distance": "2"}}}})
+	flash, err := chn.SendCoded(ctx, ops.CodedRequest{Channel: theatreChannel, Precedence: "FLASH",
+		Items: []ops.CodedItem{{Code: "SAF10"}, {Code: "REQ11", Args: map[string]string{"distance": "2"}}}})
 	if err != nil {
 		return err
 	}
 	sent := time.Now()
 	step("CHN sent FLASH %s: %s", flash.ID, strings.ReplaceAll(flash.Rendered["en"], "\n", " "))
-	var fwd station.MessageView
+	var fwd ops.MessageView
 	if err := WaitFor(ctx, usa, 30*time.Second, func() (bool, error) {
 		in, err := usa.Inbox(ctx, staffChannel)
 		for _, m := range in {
@@ -245,7 +245,7 @@ func Run(ctx context.Context, o Options) (err error) {
 			step("CHN sees its FLASH acknowledged by %s", m.AckBy)
 		}
 	}
-	reply, err := usa.Send(ctx, station.SendRequest{Channel: staffChannel, Precedence: "IMMEDIATE",
+	reply, err := usa.Send(ctx, ops.SendRequest{Channel: staffChannel, Precedence: "IMMEDIATE",
 		Text: "DDG-00 is altering course to starboard and will keep 2 NM from your units.", Lang: "en"})
 	if err != nil {
 		return err
@@ -256,13 +256,13 @@ func Run(ctx context.Context, o Options) (err error) {
 	if _, err := chn.Ack(ctx, reply.ID, "Sr. Col. Zhang (staff)"); err != nil {
 		return err
 	}
-	if err := say(usa, chn, "USA", "CHN", "zh-Hans", station.CodedRequest{Channel: theatreChannel, Precedence: "FLASH", Items: []station.CodedItem{
+	if err := say(usa, chn, "USA", "CHN", "zh-Hans", ops.CodedRequest{Channel: theatreChannel, Precedence: "FLASH", Items: []ops.CodedItem{
 		{Code: "MNV06"}, {Code: "MNV20", Args: map[string]string{"distance": "2"}}}}, "Cdr. Li Wei"); err != nil {
 		return err
 	}
 
 	// The incident, opened by CHN from its finding, closed by both.
-	inc, err := chn.Incident(ctx, station.IncidentRequest{Action: "open", Finding: cfs[1].ID, Lang: "en", By: "Cdr. Li Wei"})
+	inc, err := chn.Incident(ctx, ops.IncidentRequest{Action: "open", Finding: cfs[1].ID, Lang: "en", By: "Cdr. Li Wei"})
 	if err != nil {
 		return err
 	}
@@ -270,13 +270,13 @@ func Run(ctx context.Context, o Options) (err error) {
 	steps := []struct {
 		by   *api.Client
 		name string
-		r    station.IncidentRequest
+		r    ops.IncidentRequest
 		then string
 	}{
-		{usa, "USA", station.IncidentRequest{Action: "acknowledge", By: "Lt. Cdr. Smith"}, "acknowledged"},
-		{chn, "CHN", station.IncidentRequest{Action: "discuss", Note: "双方舰艇保持2海里以上距离。", Lang: "zh-Hans", By: "Cdr. Li Wei"}, "under_discussion"},
-		{usa, "USA", station.IncidentRequest{Action: "close", Outcome: "resolved", Note: "Agreed: 2 NM.", Lang: "en", By: "Lt. Cdr. Smith"}, "closing"},
-		{chn, "CHN", station.IncidentRequest{Action: "close", Outcome: "resolved", By: "Cdr. Li Wei"}, "closed"},
+		{usa, "USA", ops.IncidentRequest{Action: "acknowledge", By: "Lt. Cdr. Smith"}, "acknowledged"},
+		{chn, "CHN", ops.IncidentRequest{Action: "discuss", Note: "双方舰艇保持2海里以上距离。", Lang: "zh-Hans", By: "Cdr. Li Wei"}, "under_discussion"},
+		{usa, "USA", ops.IncidentRequest{Action: "close", Outcome: "resolved", Note: "Agreed: 2 NM.", Lang: "en", By: "Lt. Cdr. Smith"}, "closing"},
+		{chn, "CHN", ops.IncidentRequest{Action: "close", Outcome: "resolved", By: "Cdr. Li Wei"}, "closed"},
 	}
 	for _, s := range steps {
 		if err := waitIncident(ctx, s.by, inc.ID, ""); err != nil {
@@ -318,7 +318,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		}
 	}
 
-	lm, err := usa.Send(ctx, station.SendRequest{Channel: leaderChannel, Precedence: "PRIORITY",
+	lm, err := usa.Send(ctx, ops.SendRequest{Channel: leaderChannel, Precedence: "PRIORITY",
 		Text: "The Secretary requests a call with the Minister at 0800Z to review the encounter.", Lang: "en"})
 	if err != nil {
 		return err
@@ -388,11 +388,11 @@ func reportBody(at time.Time) json.RawMessage {
 }
 
 // waitMessage waits until a station holds a message from its peer.
-func waitMessage(ctx context.Context, c *api.Client, ch, id string) (station.MessageView, error) {
-	var got station.MessageView
+func waitMessage(ctx context.Context, c *api.Client, ch, id string) (ops.MessageView, error) {
+	var got ops.MessageView
 	err := WaitFor(ctx, c, 20*time.Second, func() (bool, error) {
 		in, err := c.Inbox(ctx, ch)
-		i := slices.IndexFunc(in, func(m station.MessageView) bool { return m.ID == id })
+		i := slices.IndexFunc(in, func(m ops.MessageView) bool { return m.ID == id })
 		if i >= 0 {
 			got = in[i]
 		}
@@ -405,8 +405,8 @@ func waitMessage(ctx context.Context, c *api.Client, ch, id string) (station.Mes
 }
 
 // waitFindings waits until a station has at least n findings.
-func waitFindings(ctx context.Context, c *api.Client, n int) ([]station.FindingView, error) {
-	var fs []station.FindingView
+func waitFindings(ctx context.Context, c *api.Client, n int) ([]ops.FindingView, error) {
+	var fs []ops.FindingView
 	err := WaitFor(ctx, c, 20*time.Second, func() (bool, error) {
 		var err error
 		fs, err = c.Findings(ctx)
@@ -419,7 +419,7 @@ func waitFindings(ctx context.Context, c *api.Client, n int) ([]station.FindingV
 // one is given.
 func waitIncident(ctx context.Context, c *api.Client, id, state string) error {
 	return WaitFor(ctx, c, 20*time.Second, func() (bool, error) {
-		ch, _, _, err := station.ParseID(id)
+		ch, _, _, err := ops.ParseID(id)
 		if err != nil {
 			return false, err
 		}
@@ -436,7 +436,7 @@ func waitIncident(ctx context.Context, c *api.Client, id, state string) error {
 // waitStatus waits until one of this station's messages has one of the
 // wanted statuses.
 func waitStatus(ctx context.Context, c *api.Client, id string, want ...string) error {
-	ch, _, _, err := station.ParseID(id)
+	ch, _, _, err := ops.ParseID(id)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"hotline/internal/api"
+	"hotline/internal/ops"
 	"hotline/internal/station"
 	"hotline/internal/stationdir"
 )
@@ -55,7 +56,7 @@ func TestDiskFills(t *testing.T) {
 	usa, chn := p.A, p.B
 	sent := map[*Node][]string{}
 	send := func(n *Node, text string) error {
-		m, err := n.Client().Send(ctx, station.SendRequest{Channel: ch, Precedence: "ROUTINE", Text: text})
+		m, err := n.Client().Send(ctx, ops.SendRequest{Channel: ch, Precedence: "ROUTINE", Text: text})
 		if err == nil {
 			sent[n] = append(sent[n], m.ID)
 		}

@@ -16,7 +16,7 @@ import (
 
 	"hotline/internal/identity"
 	"hotline/internal/netfault"
-	"hotline/internal/station"
+	"hotline/internal/ops"
 	"hotline/internal/transcript"
 )
 
@@ -149,7 +149,7 @@ func TestRealProcessFaults(t *testing.T) {
 					c := n.Client()
 					mu.Unlock()
 					sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-					m, err := c.Send(sctx, station.SendRequest{Channel: ch, Precedence: precedences[k%4], Text: text})
+					m, err := c.Send(sctx, ops.SendRequest{Channel: ch, Precedence: precedences[k%4], Text: text})
 					cancel()
 					if err == nil {
 						returned[i] = append(returned[i], m.ID)
@@ -245,8 +245,8 @@ func TestRealProcessFaults(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		texts := func(ms []station.MessageView) []station.MessageView {
-			var out []station.MessageView
+		texts := func(ms []ops.MessageView) []ops.MessageView {
+			var out []ops.MessageView
 			for _, m := range ms {
 				if m.Kind == "text" && m.From == n.Name {
 					out = append(out, m)
@@ -273,7 +273,7 @@ func TestRealProcessFaults(t *testing.T) {
 			if byID[id] != 1 {
 				t.Fatalf("send of %s returned, but %s holds it %d times", id, peer.Name, byID[id])
 			}
-			_, _, idx, _ := station.ParseID(id)
+			_, _, idx, _ := ops.ParseID(id)
 			if idx <= last {
 				t.Fatalf("%s has index %d after %d", id, idx, last)
 			}

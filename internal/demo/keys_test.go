@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"hotline/internal/api"
+	"hotline/internal/ops"
 	"hotline/internal/record"
-	"hotline/internal/station"
 	"hotline/internal/transcript"
 )
 
@@ -37,7 +37,7 @@ func TestKeyRotationProcesses(t *testing.T) {
 	send := func(n *Node, text string) {
 		t.Helper()
 		c := n.Client()
-		if _, err := c.Send(ctx, station.SendRequest{Channel: "ops", Precedence: "IMMEDIATE", Text: text}); err != nil {
+		if _, err := c.Send(ctx, ops.SendRequest{Channel: "ops", Precedence: "IMMEDIATE", Text: text}); err != nil {
 			t.Fatalf("%s sends %q: %v", n.Name, text, err)
 		}
 		err := WaitFor(ctx, c, time.Minute, func() (bool, error) {
@@ -54,7 +54,7 @@ func TestKeyRotationProcesses(t *testing.T) {
 	send(p.A, "before")
 	send(p.B, "reply before")
 	out := hotlineCLI(t, "key", "rotate", "--dir", p.A.Dir, "--as", "signal officer", "--json")
-	var rot station.RotationView
+	var rot ops.RotationView
 	if err := json.Unmarshal([]byte(out), &rot); err != nil {
 		t.Fatalf("key rotate printed %q: %v", out, err)
 	}
@@ -79,7 +79,7 @@ func TestKeyRotationProcesses(t *testing.T) {
 		}
 	}
 	out = hotlineCLI(t, "key", "revoke", "--dir", p.A.Dir, "--reason", "laptop lost in transit", "--as", "signal officer", "--json")
-	var rev station.RotationView
+	var rev ops.RotationView
 	if err := json.Unmarshal([]byte(out), &rev); err != nil {
 		t.Fatalf("key revoke printed %q: %v", out, err)
 	}

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"hotline/internal/station"
+	"hotline/internal/ops"
 	"hotline/internal/stationdir"
 	"hotline/internal/store"
 	"hotline/internal/store/postgres"
@@ -125,15 +125,15 @@ func newLeased(t testing.TB, ctx context.Context) *leased {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := pin.self.Offline(ctx, func(o station.Ops) error {
+		if err := pin.self.Offline(ctx, func(o ops.Ops) error {
 			_, err := o.AddPeer(ctx, c, pin.other.Fingerprint)
 			return err
 		}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := l.usa[0].Offline(ctx, func(o station.Ops) error {
-		_, err := o.Propose(ctx, station.ProposeRequest{Peer: "CHN", Channel: "ops", Level: "staff"})
+	if err := l.usa[0].Offline(ctx, func(o ops.Ops) error {
+		_, err := o.Propose(ctx, ops.ProposeRequest{Peer: "CHN", Channel: "ops", Level: "staff"})
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -170,7 +170,7 @@ func newLeased(t testing.TB, ctx context.Context) *leased {
 	}
 	// The core shows the agreement before it is durable; a send that
 	// returned was written after it (batches are written in order).
-	if _, err := l.usa[0].Client().Send(ctx, station.SendRequest{Channel: "ops", Precedence: "ROUTINE", Text: "agreed"}); err != nil {
+	if _, err := l.usa[0].Client().Send(ctx, ops.SendRequest{Channel: "ops", Precedence: "ROUTINE", Text: "agreed"}); err != nil {
 		t.Fatal(err)
 	}
 	waitLog(t, l.usa[1], "standby")
@@ -221,7 +221,7 @@ func startStream(ctx context.Context, n int, active func() *Node) *stream {
 					continue
 				}
 				sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-				m, err := c.Send(sctx, station.SendRequest{Channel: "ops", Precedence: "IMMEDIATE", Text: text})
+				m, err := c.Send(sctx, ops.SendRequest{Channel: "ops", Precedence: "IMMEDIATE", Text: text})
 				cancel()
 				if err == nil {
 					s.mu.Lock()
@@ -289,7 +289,7 @@ func checkDelivered(t *testing.T, ctx context.Context, from, to *Node, returned 
 		if held[id] != 1 {
 			t.Fatalf("send of %s returned, but %s holds it %d times", id, to.Name, held[id])
 		}
-		_, _, idx, _ := station.ParseID(id)
+		_, _, idx, _ := ops.ParseID(id)
 		if idx <= last {
 			t.Fatalf("%s has index %d after %d", id, idx, last)
 		}
@@ -353,7 +353,7 @@ func TestTakeoverAfterKill(t *testing.T) {
 	// second.
 	var chnSent []string
 	for k := range 20 {
-		m, err := l.chn.Client().Send(ctx, station.SendRequest{Channel: "ops", Precedence: "ROUTINE", Text: fmt.Sprintf("CHN message %02d", k)})
+		m, err := l.chn.Client().Send(ctx, ops.SendRequest{Channel: "ops", Precedence: "ROUTINE", Text: fmt.Sprintf("CHN message %02d", k)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -388,7 +388,7 @@ func TestFencedFormerLeader(t *testing.T) {
 	const late = "late write from the former leader"
 	lateErr := make(chan error, 1)
 	go func() {
-		_, err := oldClient.Send(ctx, station.SendRequest{Channel: "ops", Precedence: "IMMEDIATE", Text: late})
+		_, err := oldClient.Send(ctx, ops.SendRequest{Channel: "ops", Precedence: "IMMEDIATE", Text: late})
 		lateErr <- err
 	}()
 	if err := standby.WaitAPI(ctx, 60*time.Second); err != nil {
@@ -490,7 +490,7 @@ func BenchmarkTakeover(b *testing.B) {
 			b.Logf("kill %d: %s answered after %s", k, standby.Name, time.Since(t0).Round(time.Millisecond))
 			c := standby.Client()
 			d := watchDelivered(ctx, c)
-			m, err := c.Send(ctx, station.SendRequest{Channel: "ops", Precedence: "FLASH", Text: "takeover probe"})
+			m, err := c.Send(ctx, ops.SendRequest{Channel: "ops", Precedence: "FLASH", Text: "takeover probe"})
 			if err != nil {
 				b.Fatal(err)
 			}

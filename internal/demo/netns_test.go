@@ -14,7 +14,7 @@ import (
 
 	"hotline/internal/api"
 	"hotline/internal/identity"
-	"hotline/internal/station"
+	"hotline/internal/ops"
 	"hotline/internal/stationdir"
 	"hotline/internal/transcript"
 )
@@ -182,7 +182,7 @@ func TestNetworkNamespaces(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := pin[0].Offline(ctx, func(o station.Ops) error {
+		if err := pin[0].Offline(ctx, func(o ops.Ops) error {
 			_, err := o.AddPeer(ctx, card, pin[1].Fingerprint)
 			return err
 		}); err != nil {
@@ -190,8 +190,8 @@ func TestNetworkNamespaces(t *testing.T) {
 		}
 	}
 	const ch = "ops"
-	if err := usa.Offline(ctx, func(o station.Ops) error {
-		_, err := o.Propose(ctx, station.ProposeRequest{Peer: "CHN", Channel: ch, Level: "staff"})
+	if err := usa.Offline(ctx, func(o ops.Ops) error {
+		_, err := o.Propose(ctx, ops.ProposeRequest{Peer: "CHN", Channel: ch, Level: "staff"})
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -214,12 +214,12 @@ func TestNetworkNamespaces(t *testing.T) {
 			}
 		}
 	}
-	channels := func(n *Node) []station.ChannelView {
+	channels := func(n *Node) []ops.ChannelView {
 		out, err := hl(nsOf[n], "channel", "list", "--dir", n.Dir, "--json")
 		if err != nil {
 			return nil // not up yet
 		}
-		var cs []station.ChannelView
+		var cs []ops.ChannelView
 		if err := json.Unmarshal(out, &cs); err != nil {
 			t.Fatalf("channel list --json: %v\n%s", err, out)
 		}
@@ -250,16 +250,16 @@ func TestNetworkNamespaces(t *testing.T) {
 		for i := range k {
 			out := must(nsOf[n], "send", "--dir", n.Dir, "--channel", ch, "--precedence", "PRIORITY",
 				"--text", fmt.Sprintf("%s %s %d", n.Name, phase, i), "--json")
-			var m station.MessageView
+			var m ops.MessageView
 			if err := json.Unmarshal(out, &m); err != nil {
 				t.Fatalf("send --json: %v\n%s", err, out)
 			}
 			sent[n] = append(sent[n], m.ID)
 		}
 	}
-	outbox := func(n *Node) []station.MessageView {
+	outbox := func(n *Node) []ops.MessageView {
 		t.Helper()
-		var ms []station.MessageView
+		var ms []ops.MessageView
 		if err := json.Unmarshal(must(nsOf[n], "outbox", "--dir", n.Dir, "--channel", ch, "--json"), &ms); err != nil {
 			t.Fatal(err)
 		}
@@ -328,7 +328,7 @@ func TestNetworkNamespaces(t *testing.T) {
 	// Every send exactly once, in order, at the peer.
 	for _, pair := range [][2]*Node{{usa, chn}, {chn, usa}} {
 		n, peer := pair[0], pair[1]
-		var in []station.MessageView
+		var in []ops.MessageView
 		if err := json.Unmarshal(must(nsOf[peer], "inbox", "--dir", peer.Dir, "--channel", ch, "--json"), &in); err != nil {
 			t.Fatal(err)
 		}

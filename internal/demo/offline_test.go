@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"hotline/internal/station"
+	"hotline/internal/ops"
 	"hotline/internal/transcript"
 )
 
@@ -47,7 +47,7 @@ func TestOfflineBundle(t *testing.T) {
 	usa := p.A.Client()
 	var ids []string
 	for i := range 20 {
-		m, err := usa.Send(ctx, station.SendRequest{Channel: "ops", Precedence: "IMMEDIATE", Text: "message " + string(rune('A'+i))})
+		m, err := usa.Send(ctx, ops.SendRequest{Channel: "ops", Precedence: "IMMEDIATE", Text: "message " + string(rune('A'+i))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -61,7 +61,7 @@ func TestOfflineBundle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b station.OfflineBundle
+	var b ops.OfflineBundle
 	if err := json.Unmarshal(data, &b); err != nil {
 		t.Fatal(err)
 	}
@@ -74,9 +74,9 @@ func TestOfflineBundle(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "frame") {
 		t.Fatalf("tampered bundle: %v\n%s", err, out)
 	}
-	inbox := func(n *Node) []station.MessageView {
-		var ms []station.MessageView
-		if err := n.Offline(ctx, func(o station.Ops) error {
+	inbox := func(n *Node) []ops.MessageView {
+		var ms []ops.MessageView
+		if err := n.Offline(ctx, func(o ops.Ops) error {
 			var err error
 			ms, err = o.Inbox(ctx, "ops")
 			return err
@@ -130,7 +130,7 @@ func TestOfflineBundle(t *testing.T) {
 		t.Fatal(err)
 	}
 	chn := p.B.Client()
-	m, err := usa.Send(ctx, station.SendRequest{Channel: "ops", Precedence: "FLASH", Text: "network is back"})
+	m, err := usa.Send(ctx, ops.SendRequest{Channel: "ops", Precedence: "FLASH", Text: "network is back"})
 	if err != nil {
 		t.Fatal(err)
 	}

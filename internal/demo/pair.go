@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"hotline/internal/api"
+	"hotline/internal/ops"
 	"hotline/internal/station"
 	"hotline/internal/stationdir"
 )
@@ -112,7 +113,7 @@ func newNode(ctx context.Context, root, binary, name, party string, endpoints fu
 }
 
 // Offline opens the station in this process for f, when it is not running.
-func (n *Node) Offline(ctx context.Context, f func(station.Ops) error) error {
+func (n *Node) Offline(ctx context.Context, f func(ops.Ops) error) error {
 	st, err := station.Open(ctx, n.Dir, station.Logger())
 	if err != nil {
 		return err
@@ -285,7 +286,7 @@ type PairOptions struct {
 	// Proposals are channels A proposes after those of the channels map,
 	// in order, with their charters' settings (a channel escalating to
 	// another comes after it).
-	Proposals []station.ProposeRequest
+	Proposals []ops.ProposeRequest
 	// Store, if set, names each station's store (a postgres:// URL);
 	// "" or unset keeps SQLite in the station directory.
 	Store func(name string) string
@@ -321,22 +322,22 @@ func NewPairWith(ctx context.Context, root, binary string, channels map[string]s
 		if err != nil {
 			return nil, err
 		}
-		if err := pin.self.Offline(ctx, func(o station.Ops) error {
+		if err := pin.self.Offline(ctx, func(o ops.Ops) error {
 			_, err := o.AddPeer(ctx, card, pin.other.Fingerprint)
 			return err
 		}); err != nil {
 			return nil, fmt.Errorf("%s pinning %s: %w", pin.self.Name, pin.other.Name, err)
 		}
 	}
-	var proposals []station.ProposeRequest
+	var proposals []ops.ProposeRequest
 	for id, level := range channels {
-		proposals = append(proposals, station.ProposeRequest{Peer: b.Name, Channel: id, Level: level})
+		proposals = append(proposals, ops.ProposeRequest{Peer: b.Name, Channel: id, Level: level})
 	}
 	for _, r := range o.Proposals {
 		r.Peer = b.Name
 		proposals = append(proposals, r)
 	}
-	if err := a.Offline(ctx, func(o station.Ops) error {
+	if err := a.Offline(ctx, func(o ops.Ops) error {
 		for _, r := range proposals {
 			if _, err := o.Propose(ctx, r); err != nil {
 				return err

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"hotline/internal/api"
-	"hotline/internal/station"
+	"hotline/internal/ops"
 )
 
 var (
@@ -97,7 +97,7 @@ func BenchmarkFailover(b *testing.B) {
 		var base []time.Duration
 		for range *failoverCuts {
 			t0 := time.Now()
-			m, err := usa.Send(ctx, station.SendRequest{Channel: "ops", Precedence: "FLASH", Text: "failover probe"})
+			m, err := usa.Send(ctx, ops.SendRequest{Channel: "ops", Precedence: "FLASH", Text: "failover probe"})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -110,7 +110,7 @@ func BenchmarkFailover(b *testing.B) {
 		for _, kind := range []string{"cut", "silent"} {
 			var times []time.Duration
 			for range *failoverCuts {
-				waitPaths(b, ctx, usa, "direct active, relay up", func(ps map[string]station.PathView, _ string) bool {
+				waitPaths(b, ctx, usa, "direct active, relay up", func(ps map[string]ops.PathView, _ string) bool {
 					return ps["direct"].Active && ps["relay"].Up
 				})
 				t0 := time.Now()
@@ -119,7 +119,7 @@ func BenchmarkFailover(b *testing.B) {
 				} else {
 					proxies["CHN"].Blackhole()
 				}
-				m, err := usa.Send(ctx, station.SendRequest{Channel: "ops", Precedence: "FLASH", Text: "failover probe"})
+				m, err := usa.Send(ctx, ops.SendRequest{Channel: "ops", Precedence: "FLASH", Text: "failover probe"})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -156,9 +156,9 @@ func BenchmarkCatchUp(b *testing.B) {
 		p.Stop()
 		// The backlog, written at USA while CHN is away (in-process, to
 		// write it quickly; the station is the same).
-		var last *station.MessageView
+		var last *ops.MessageView
 		written := time.Now()
-		if err := p.A.Offline(ctx, func(o station.Ops) error {
+		if err := p.A.Offline(ctx, func(o ops.Ops) error {
 			var mu sync.Mutex
 			var wg sync.WaitGroup
 			errs := make(chan error, 64)
@@ -168,7 +168,7 @@ func BenchmarkCatchUp(b *testing.B) {
 				go func() {
 					defer wg.Done()
 					for i := range per {
-						m, err := o.Send(ctx, station.SendRequest{Channel: "ops", Precedence: "ROUTINE", Text: fmt.Sprintf("backlog %d/%d: position, course and speed of the units in the area", w, i)})
+						m, err := o.Send(ctx, ops.SendRequest{Channel: "ops", Precedence: "ROUTINE", Text: fmt.Sprintf("backlog %d/%d: position, course and speed of the units in the area", w, i)})
 						if err != nil {
 							errs <- err
 							return
@@ -248,7 +248,7 @@ func BenchmarkIdleChannels(b *testing.B) {
 		}
 		usa, chn := p.A.Client(), p.B.Client()
 		for i := 1; i < *idleChannels; i++ {
-			if _, err := usa.Propose(ctx, station.ProposeRequest{Peer: "CHN", Channel: fmt.Sprintf("ch-%04d", i), Level: "staff"}); err != nil {
+			if _, err := usa.Propose(ctx, ops.ProposeRequest{Peer: "CHN", Channel: fmt.Sprintf("ch-%04d", i), Level: "staff"}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"hotline/internal/station"
+	"hotline/internal/ops"
 	"hotline/internal/transcript"
 )
 
@@ -83,7 +83,7 @@ func TestKillAndRestart(t *testing.T) {
 					}
 					c := n.Client()
 					mu.Unlock()
-					m, err := c.Send(ctx, station.SendRequest{Channel: ch, Precedence: "IMMEDIATE", Text: text})
+					m, err := c.Send(ctx, ops.SendRequest{Channel: ch, Precedence: "IMMEDIATE", Text: text})
 					if err == nil {
 						returned[i] = append(returned[i], m.ID)
 						break
@@ -173,7 +173,7 @@ func TestKillAndRestart(t *testing.T) {
 			if byID[id] != 1 {
 				t.Fatalf("send of %s returned, but %s holds it %d times", id, peer.Name, byID[id])
 			}
-			_, _, idx, _ := station.ParseID(id)
+			_, _, idx, _ := ops.ParseID(id)
 			if idx <= last {
 				t.Fatalf("%s has index %d after %d", id, idx, last)
 			}

@@ -14,7 +14,7 @@ import (
 	"hotline/internal/api"
 	"hotline/internal/identity"
 	"hotline/internal/netfault"
-	"hotline/internal/station"
+	"hotline/internal/ops"
 )
 
 // relayProc is a hotline relay running as a real process.
@@ -99,14 +99,14 @@ func relayPair(t testing.TB, ctx context.Context) (*Pair, *relayProc, map[string
 }
 
 // paths returns the paths of channel ops as a station sees them.
-func pathsOf(ctx context.Context, c *api.Client) (map[string]station.PathView, string, error) {
+func pathsOf(ctx context.Context, c *api.Client) (map[string]ops.PathView, string, error) {
 	cs, err := c.Channels(ctx)
 	if err != nil {
 		return nil, "", err
 	}
 	for _, ch := range cs {
 		if ch.ID == "ops" {
-			out := map[string]station.PathView{}
+			out := map[string]ops.PathView{}
 			for _, p := range ch.Paths {
 				out[p.Name] = p
 			}
@@ -116,7 +116,7 @@ func pathsOf(ctx context.Context, c *api.Client) (map[string]station.PathView, s
 	return nil, "", fmt.Errorf("no channel ops")
 }
 
-func waitPaths(t testing.TB, ctx context.Context, c *api.Client, what string, ok func(map[string]station.PathView, string) bool) {
+func waitPaths(t testing.TB, ctx context.Context, c *api.Client, what string, ok func(map[string]ops.PathView, string) bool) {
 	t.Helper()
 	if err := WaitFor(ctx, c, 30*time.Second, func() (bool, error) {
 		ps, state, err := pathsOf(ctx, c)
@@ -138,7 +138,7 @@ func TestRelayFailover(t *testing.T) {
 	defer cancel()
 	p, r, proxies := relayPair(t, ctx)
 	usa, chn := p.A.Client(), p.B.Client()
-	waitPaths(t, ctx, usa, "direct active and relay up", func(ps map[string]station.PathView, state string) bool {
+	waitPaths(t, ctx, usa, "direct active and relay up", func(ps map[string]ops.PathView, state string) bool {
 		return ps["direct"].Active && ps["relay"].Up && state == "active"
 	})
 
@@ -156,7 +156,7 @@ func TestRelayFailover(t *testing.T) {
 				return
 			default:
 			}
-			m, err := usa.Send(ctx, station.SendRequest{Channel: "ops", Precedence: "IMMEDIATE", Text: fmt.Sprintf("position report %d", i)})
+			m, err := usa.Send(ctx, ops.SendRequest{Channel: "ops", Precedence: "IMMEDIATE", Text: fmt.Sprintf("position report %d", i)})
 			if err != nil {
 				streamDone <- err
 				return
@@ -176,7 +176,7 @@ func TestRelayFailover(t *testing.T) {
 
 	waitSent(50)
 	proxies["CHN"].Cut() // USA can no longer reach CHN directly
-	waitPaths(t, ctx, usa, "the relay active, direct down", func(ps map[string]station.PathView, state string) bool {
+	waitPaths(t, ctx, usa, "the relay active, direct down", func(ps map[string]ops.PathView, state string) bool {
 		return ps["relay"].Active && !ps["direct"].Up && state == "degraded"
 	})
 	at := count()
@@ -193,19 +193,19 @@ func TestRelayFailover(t *testing.T) {
 		t.Fatal("direct came back before the check")
 	}
 	proxies["CHN"].Heal()
-	waitPaths(t, ctx, usa, "direct active again", func(ps map[string]station.PathView, _ string) bool {
+	waitPaths(t, ctx, usa, "direct active again", func(ps map[string]ops.PathView, _ string) bool {
 		return ps["direct"].Active && ps["relay"].Up
 	})
 
 	// The relay dies mid-stream while it is the only path, and comes back.
 	waitSent(count() + 30)
 	proxies["CHN"].Cut()
-	waitPaths(t, ctx, usa, "the relay active", func(ps map[string]station.PathView, _ string) bool { return ps["relay"].Active })
+	waitPaths(t, ctx, usa, "the relay active", func(ps map[string]ops.PathView, _ string) bool { return ps["relay"].Active })
 	waitSent(count() + 30)
 	r.kill()
 	waitSent(count() + 20)
 	startRelay(t, r)
-	waitPaths(t, ctx, usa, "the relay active after its restart", func(ps map[string]station.PathView, _ string) bool { return ps["relay"].Active })
+	waitPaths(t, ctx, usa, "the relay active after its restart", func(ps map[string]ops.PathView, _ string) bool { return ps["relay"].Active })
 	waitSent(count() + 30)
 	mu.Lock()
 	afterRestart := sent[len(sent)-1]

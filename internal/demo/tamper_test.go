@@ -13,7 +13,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"hotline/internal/envelope"
-	"hotline/internal/station"
+	"hotline/internal/ops"
 	"hotline/internal/transcript"
 )
 
@@ -27,7 +27,7 @@ func TestStoredTamperDetected(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Stop()
-	m, err := p.A.Client().Send(ctx, station.SendRequest{Channel: "ops", Precedence: "FLASH", Text: "hold position"})
+	m, err := p.A.Client().Send(ctx, ops.SendRequest{Channel: "ops", Precedence: "FLASH", Text: "hold position"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func TestStoredTamperDetected(t *testing.T) {
 	db.Close()
 
 	var b *transcript.Bundle
-	if err := p.B.Offline(ctx, func(o station.Ops) error {
+	if err := p.B.Offline(ctx, func(o ops.Ops) error {
 		var err error
 		b, err = o.Export(ctx, "ops")
 		return err

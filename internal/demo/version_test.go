@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"hotline/internal/ops"
 	"hotline/internal/protocol"
-	"hotline/internal/station"
 )
 
 // laterBinary builds hotline from a copy of this module whose protocol
@@ -99,15 +99,15 @@ func TestProtocolVersionBetweenStations(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := pin.self.Offline(ctx, func(o station.Ops) error {
+		if err := pin.self.Offline(ctx, func(o ops.Ops) error {
 			_, err := o.AddPeer(ctx, card, pin.other.Fingerprint)
 			return err
 		}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := usa.Offline(ctx, func(o station.Ops) error {
-		_, err := o.Propose(ctx, station.ProposeRequest{Peer: "CHN", Channel: "ops", Level: "staff"})
+	if err := usa.Offline(ctx, func(o ops.Ops) error {
+		_, err := o.Propose(ctx, ops.ProposeRequest{Peer: "CHN", Channel: "ops", Level: "staff"})
 		return err
 	}); err != nil {
 		t.Fatal(err)

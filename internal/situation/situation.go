@@ -4,7 +4,7 @@
 // console's map page and the after-action report draw from it.
 //
 // Text is written in the operator's language from the entries' fields
-// (the station's renderings in station.MessageView.Rendered), never from
+// (the station's renderings in ops.MessageView.Rendered), never from
 // a translation carried in them; free text stays as written.
 package situation
 
@@ -19,8 +19,8 @@ import (
 
 	"hotline/internal/codebook"
 	"hotline/internal/deconflict"
+	"hotline/internal/ops"
 	"hotline/internal/seamap"
-	"hotline/internal/station"
 )
 
 // ErrFilter marks a time filter that cannot be read.
@@ -203,7 +203,7 @@ func ahead(t deconflict.Track, minutes float64) seamap.Point {
 	return seamap.Point{Lat: lat, Lon: lon}
 }
 
-func rendered(m station.MessageView, lang string) string {
+func rendered(m ops.MessageView, lang string) string {
 	if t := m.Rendered[Lang(lang)]; t != "" {
 		return t
 	}
@@ -214,7 +214,7 @@ func rendered(m station.MessageView, lang string) string {
 // incidents and findings, keeping what the filter shows. self is this
 // station's name: its reports' "own" units are ours. A notice amended by
 // a later one held here is left out.
-func Build(self string, msgs []station.MessageView, incidents []station.IncidentView, findings []station.FindingView, f Filter, lang string, links Links) *Picture {
+func Build(self string, msgs []ops.MessageView, incidents []ops.IncidentView, findings []ops.FindingView, f Filter, lang string, links Links) *Picture {
 	lang = Lang(lang)
 	n := names[lang]
 	p := &Picture{Counts: map[string]int{}}

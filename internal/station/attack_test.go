@@ -15,6 +15,7 @@ import (
 
 	"hotline/internal/identity"
 	"hotline/internal/link"
+	"hotline/internal/ops"
 	"hotline/internal/protocol"
 	"hotline/internal/record"
 	"hotline/internal/station"
@@ -167,8 +168,8 @@ func pairedUSA(t *testing.T, chnEndpoint string) (*station.Station, *identity.Ca
 }
 
 type snapshot struct {
-	peers    []station.PeerView
-	channels []station.ChannelView
+	peers    []ops.PeerView
+	channels []ops.ChannelView
 	entries  []store.Message
 }
 
@@ -302,7 +303,7 @@ func TestDialingImpostorEndpointIsRefused(t *testing.T) {
 	// CHN's genuine card names the address the impostor answers at.
 	usa, _ := pairedUSA(t, fake.addr)
 	// Give USA something to send: the proposal of a channel to CHN.
-	if _, err := usa.Propose(ctx, station.ProposeRequest{Peer: "CHN", Channel: "usa-chn-staff", Level: "staff"}); err != nil {
+	if _, err := usa.Propose(ctx, ops.ProposeRequest{Peer: "CHN", Channel: "usa-chn-staff", Level: "staff"}); err != nil {
 		t.Fatal(err)
 	}
 	run(t, usa)

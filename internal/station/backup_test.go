@@ -15,7 +15,7 @@ import (
 
 	"hotline/internal/home"
 	"hotline/internal/identity"
-	"hotline/internal/station"
+	"hotline/internal/ops"
 	"hotline/internal/stationdir"
 )
 
@@ -78,7 +78,7 @@ func backedUp(t *testing.T, name string) (string, []byte) {
 	if _, err := st.AddPeer(ctx, peer.Text, peer.Fingerprint()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Propose(ctx, station.ProposeRequest{Peer: peer.Name, Channel: "ops", Level: "staff"}); err != nil {
+	if _, err := st.Propose(ctx, ops.ProposeRequest{Peer: peer.Name, Channel: "ops", Level: "staff"}); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()

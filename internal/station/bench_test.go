@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"hotline/internal/ops"
 	"hotline/internal/protocol"
 	"hotline/internal/stationdir"
 )
@@ -57,7 +58,7 @@ func logPair(tb testing.TB, logA, logB *slog.Logger) (a, b *Station) {
 	}
 	notes, cancel := b.Subscribe()
 	defer cancel()
-	if _, err := a.Propose(ctx, ProposeRequest{Peer: "CHN", Channel: "bench", Level: "staff"}); err != nil {
+	if _, err := a.Propose(ctx, ops.ProposeRequest{Peer: "CHN", Channel: "bench", Level: "staff"}); err != nil {
 		tb.Fatal(err)
 	}
 	waitNote(tb, notes, func(n protocol.Notify) bool { return n.What == "channel" && n.Channel == "bench" })
@@ -98,7 +99,7 @@ func BenchmarkSendToReceipt(b *testing.B) {
 	var lats []time.Duration
 	for b.Loop() {
 		t0 := time.Now()
-		m, err := a.Send(ctx, SendRequest{Channel: "bench", Precedence: "FLASH", Text: text})
+		m, err := a.Send(ctx, ops.SendRequest{Channel: "bench", Precedence: "FLASH", Text: text})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -138,7 +139,7 @@ func TestSignedAheadWhileWriting(t *testing.T) {
 	defer cancel()
 	ctx := t.Context()
 	for i := range 3 {
-		m, err := a.Send(ctx, SendRequest{Channel: "bench", Precedence: "FLASH", Text: fmt.Sprintf("message %d", i)})
+		m, err := a.Send(ctx, ops.SendRequest{Channel: "bench", Precedence: "FLASH", Text: fmt.Sprintf("message %d", i)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"hotline/internal/channel"
 	"hotline/internal/codebook"
 	"hotline/internal/deconflict"
+	"hotline/internal/ops"
 	"hotline/internal/protocol"
 	"hotline/internal/store"
 )
@@ -22,16 +23,6 @@ import (
 // so that every machine of a station on PostgreSQL has them, and builds
 // its codebooks from them at start: the embedded one first, then each
 // extension on the codebook it names.
-
-// CodebookView describes a codebook a station has.
-type CodebookView struct {
-	Ref      string    `json:"ref"` // version and hash, as a charter names it
-	Version  string    `json:"version"`
-	Hash     string    `json:"hash"`
-	Phrases  int       `json:"phrases"`
-	Embedded bool      `json:"embedded"`
-	AddedAt  time.Time `json:"added_at,omitzero"`
-}
 
 // loadCodebooks builds the station's codebooks from the embedded one and
 // the extension files stored, in the order they were added.
@@ -97,7 +88,7 @@ func (s *Station) codebooks() []*codebook.Codebook {
 // AddCodebook loads an agreed codebook extension: checked against the
 // codebook it extends, stored, then given to the core. Loading the same
 // extension again changes nothing.
-func (s *Station) AddCodebook(ctx context.Context, file []byte) (*CodebookView, error) {
+func (s *Station) AddCodebook(ctx context.Context, file []byte) (*ops.CodebookView, error) {
 	b, err := extendOne(s.codebooks(), file)
 	if err != nil {
 		return nil, badrequest.New("%v", err)
@@ -127,7 +118,7 @@ func (s *Station) AddCodebook(ctx context.Context, file []byte) (*CodebookView, 
 
 // Codebooks lists the codebooks this station has: the embedded one and
 // the extensions loaded.
-func (s *Station) Codebooks(ctx context.Context) ([]CodebookView, error) {
+func (s *Station) Codebooks(ctx context.Context) ([]ops.CodebookView, error) {
 	files, err := s.Store.Codebooks(ctx)
 	if err != nil {
 		return nil, err
@@ -136,25 +127,17 @@ func (s *Station) Codebooks(ctx context.Context) ([]CodebookView, error) {
 	for _, f := range files {
 		added[f.Ref] = f.AddedAt
 	}
-	var out []CodebookView
+	var out []ops.CodebookView
 	for i, b := range s.codebooks() {
-		out = append(out, CodebookView{Ref: b.Ref().String(), Version: b.Version(), Hash: b.Hash(),
+		out = append(out, ops.CodebookView{Ref: b.Ref().String(), Version: b.Version(), Hash: b.Hash(),
 			Phrases: len(b.Phrases()), Embedded: i == 0, AddedAt: added[b.Ref().String()]})
 	}
 	return out, nil
 }
 
-// CodebookPhrases is a codebook with its phrases.
-type CodebookPhrases struct {
-	CodebookView
-	Languages  []string            `json:"languages"`
-	Categories []codebook.Category `json:"categories"`
-	Phrases    []codebook.Phrase   `json:"phrases"`
-}
-
 // Codebook returns one of the station's codebooks with its phrases, by
 // its reference or its version ("" for the embedded one).
-func (s *Station) Codebook(ctx context.Context, name string) (*CodebookPhrases, error) {
+func (s *Station) Codebook(ctx context.Context, name string) (*ops.CodebookPhrases, error) {
 	b, err := s.codebookByName(name)
 	if err != nil {
 		return nil, err
@@ -163,7 +146,7 @@ func (s *Station) Codebook(ctx context.Context, name string) (*CodebookPhrases, 
 	if err != nil {
 		return nil, err
 	}
-	out := &CodebookPhrases{Languages: b.Languages(), Categories: b.Categories(), Phrases: b.Phrases()}
+	out := &ops.CodebookPhrases{Languages: b.Languages(), Categories: b.Categories(), Phrases: b.Phrases()}
 	for _, v := range views {
 		if v.Ref == b.Ref().String() {
 			out.CodebookView = v

@@ -8,6 +8,7 @@ import (
 
 	"hotline/internal/badrequest"
 	"hotline/internal/codebook"
+	"hotline/internal/ops"
 	"hotline/internal/protocol"
 )
 
@@ -69,12 +70,12 @@ func TestCodebookExtension(t *testing.T) {
 	if bs, _ := usa.Codebooks(ctx); len(bs) != 2 {
 		t.Errorf("codebooks after loading one extension twice: %+v", bs)
 	}
-	if _, err := usa.Propose(ctx, ProposeRequest{Peer: "CHN", Channel: "fishing", Level: "staff", Codebook: "no-such/1"}); !errors.Is(err, badrequest.Err) {
+	if _, err := usa.Propose(ctx, ops.ProposeRequest{Peer: "CHN", Channel: "fishing", Level: "staff", Codebook: "no-such/1"}); !errors.Is(err, badrequest.Err) {
 		t.Errorf("a proposal naming a codebook this station lacks: %v", err)
 	}
 	notes, cancel := chn.Subscribe()
 	defer cancel()
-	if _, err := usa.Propose(ctx, ProposeRequest{Peer: "CHN", Channel: "fishing", Level: "staff", Codebook: want}); err != nil {
+	if _, err := usa.Propose(ctx, ops.ProposeRequest{Peer: "CHN", Channel: "fishing", Level: "staff", Codebook: want}); err != nil {
 		t.Fatal(err)
 	}
 	// CHN lacks the extension: the proposal is refused with an alarm that
@@ -98,14 +99,14 @@ func TestCodebookExtension(t *testing.T) {
 		t.Errorf("the channel's codebook is %s, want %s", c.Codebook, v.Ref)
 	}
 
-	m, err := usa.SendCoded(ctx, CodedRequest{Channel: "fishing", Precedence: "PRIORITY",
-		Items: []CodedItem{{Code: "XAB01", Args: map[string]string{"position": "16.5,112.25"}}}})
+	m, err := usa.SendCoded(ctx, ops.CodedRequest{Channel: "fishing", Precedence: "PRIORITY",
+		Items: []ops.CodedItem{{Code: "XAB01", Args: map[string]string{"position": "16.5,112.25"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The same code on a channel with the embedded codebook is refused.
-	if _, err := usa.SendCoded(ctx, CodedRequest{Channel: "bench", Precedence: "PRIORITY",
-		Items: []CodedItem{{Code: "XAB01", Args: map[string]string{"position": "16.5,112.25"}}}}); !errors.Is(err, badrequest.Err) ||
+	if _, err := usa.SendCoded(ctx, ops.CodedRequest{Channel: "bench", Precedence: "PRIORITY",
+		Items: []ops.CodedItem{{Code: "XAB01", Args: map[string]string{"position": "16.5,112.25"}}}}); !errors.Is(err, badrequest.Err) ||
 		!strings.Contains(err.Error(), "unknown code XAB01 in codebook "+codebook.Default().Version()) {
 		t.Errorf("an extension code on a channel without the extension: %v", err)
 	}
@@ -140,7 +141,7 @@ func mustExtend(t *testing.T, b *codebook.Codebook, file []byte) *codebook.Codeb
 	return n
 }
 
-func inboxOf(t *testing.T, st *Station, ch, id string) MessageView {
+func inboxOf(t *testing.T, st *Station, ch, id string) ops.MessageView {
 	t.Helper()
 	ms, err := st.Inbox(t.Context(), ch)
 	if err != nil {
@@ -152,7 +153,7 @@ func inboxOf(t *testing.T, st *Station, ch, id string) MessageView {
 		}
 	}
 	t.Fatalf("%s not in %s's inbox of %s", id, st.Cfg.Name, ch)
-	return MessageView{}
+	return ops.MessageView{}
 }
 
 // waitUntilAlert waits for an alert on a channel whose text holds want.

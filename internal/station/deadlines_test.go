@@ -12,6 +12,7 @@ import (
 
 	"hotline/internal/channel"
 	"hotline/internal/link"
+	"hotline/internal/ops"
 	"hotline/internal/protocol"
 	"hotline/internal/record"
 	"hotline/internal/stationdir"
@@ -51,7 +52,7 @@ func virtualPair(t *testing.T) (a, b *Station) {
 	return a, b
 }
 
-func channelOf(t *testing.T, st *Station, id string) ChannelView {
+func channelOf(t *testing.T, st *Station, id string) ops.ChannelView {
 	t.Helper()
 	v, err := st.channelView(context.Background(), id)
 	if err != nil {
@@ -103,7 +104,7 @@ func TestDeadlinesVirtualTime(t *testing.T) {
 		a, b := virtualPair(t)
 		defer a.Close()
 		defer b.Close()
-		for _, p := range []ProposeRequest{
+		for _, p := range []ops.ProposeRequest{
 			{Peer: "CHN", Channel: "ops", Level: "staff"},
 			{Peer: "CHN", Channel: "patrol", Level: "unit", EscalateTo: "ops"},
 		} {
@@ -120,7 +121,7 @@ func TestDeadlinesVirtualTime(t *testing.T) {
 			t.Fatalf("patrol: %+v", s)
 		}
 
-		m, err := a.Send(ctx, SendRequest{Channel: "patrol", Precedence: "FLASH", Text: "Alter course: you are standing into danger"})
+		m, err := a.Send(ctx, ops.SendRequest{Channel: "patrol", Precedence: "FLASH", Text: "Alter course: you are standing into danger"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -159,7 +160,7 @@ func TestDeadlinesVirtualTime(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var fwd *MessageView
+		var fwd *ops.MessageView
 		for i := range in {
 			if in[i].Kind == "escalation" {
 				fwd = &in[i]
@@ -203,7 +204,7 @@ func TestDeadlinesVirtualTime(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !slices.ContainsFunc(st.Channels, func(c ChannelView) bool { return c.ID == "patrol" && c.Dormant && c.State == "dormant" }) {
+		if !slices.ContainsFunc(st.Channels, func(c ops.ChannelView) bool { return c.ID == "patrol" && c.Dormant && c.State == "dormant" }) {
 			t.Fatalf("status: %+v", st.Channels)
 		}
 		if _, err := b.Ack(ctx, c.LastCheck, "Lt. Wu"); err != nil {
@@ -233,7 +234,7 @@ func TestSuspendVirtualTime(t *testing.T) {
 		a, b := virtualPair(t)
 		defer a.Close()
 		defer b.Close()
-		if _, err := a.Propose(ctx, ProposeRequest{Peer: "CHN", Channel: "ops", Level: "staff", FlashExempt: true}); err != nil {
+		if _, err := a.Propose(ctx, ops.ProposeRequest{Peer: "CHN", Channel: "ops", Level: "staff", FlashExempt: true}); err != nil {
 			t.Fatal(err)
 		}
 		synctest.Wait()
@@ -241,7 +242,7 @@ func TestSuspendVirtualTime(t *testing.T) {
 			t.Fatal(err)
 		}
 		synctest.Wait()
-		if _, err := b.Suspend(ctx, SuspendRequest{Channel: "ops", Reason: "in protest at the events of 1 April", By: "Minister"}); err != nil {
+		if _, err := b.Suspend(ctx, ops.SuspendRequest{Channel: "ops", Reason: "in protest at the events of 1 April", By: "Minister"}); err != nil {
 			t.Fatal(err)
 		}
 		synctest.Wait()
@@ -252,19 +253,19 @@ func TestSuspendVirtualTime(t *testing.T) {
 		if c.Paths[0].Up != true {
 			t.Fatal("a suspension shown as an outage")
 		}
-		if _, err := a.Send(ctx, SendRequest{Channel: "ops", Precedence: "IMMEDIATE", Text: "please respond"}); err == nil || !strings.Contains(err.Error(), "in protest") {
+		if _, err := a.Send(ctx, ops.SendRequest{Channel: "ops", Precedence: "IMMEDIATE", Text: "please respond"}); err == nil || !strings.Contains(err.Error(), "in protest") {
 			t.Fatalf("send on a suspended channel: %v", err)
 		}
-		if _, err := a.Send(ctx, SendRequest{Channel: "ops", Precedence: "FLASH", Text: "collision imminent"}); err != nil {
+		if _, err := a.Send(ctx, ops.SendRequest{Channel: "ops", Precedence: "FLASH", Text: "collision imminent"}); err != nil {
 			t.Fatalf("FLASH is exempt by charter: %v", err)
 		}
-		if _, err := a.Resume(ctx, SuspendRequest{Channel: "ops", By: "x"}); err == nil {
+		if _, err := a.Resume(ctx, ops.SuspendRequest{Channel: "ops", By: "x"}); err == nil {
 			t.Fatal("USA lifted CHN's suspension")
 		}
-		if _, err := b.Suspend(ctx, SuspendRequest{Channel: "ops", By: "x"}); err == nil {
+		if _, err := b.Suspend(ctx, ops.SuspendRequest{Channel: "ops", By: "x"}); err == nil {
 			t.Fatal("a suspension without a reason")
 		}
-		if _, err := b.Resume(ctx, SuspendRequest{Channel: "ops", Reason: "talks agreed", By: "Minister"}); err != nil {
+		if _, err := b.Resume(ctx, ops.SuspendRequest{Channel: "ops", Reason: "talks agreed", By: "Minister"}); err != nil {
 			t.Fatal(err)
 		}
 		synctest.Wait()

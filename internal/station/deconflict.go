@@ -21,146 +21,13 @@ import (
 	"hotline/internal/codebook"
 	"hotline/internal/deconflict"
 	"hotline/internal/envelope"
+	"hotline/internal/ops"
 	"hotline/internal/protocol"
 	"hotline/internal/record"
 	"hotline/internal/store"
 )
 
-// Deconfliction is what operators do with standard phrases, notices of
-// activities, encounter reports and incidents.
-type Deconfliction interface {
-	SendCoded(ctx context.Context, r CodedRequest) (*MessageView, error)
-	SendNotice(ctx context.Context, r NoticeRequest) (*MessageView, error)
-	SendReport(ctx context.Context, r ReportRequest) (*MessageView, error)
-	Incident(ctx context.Context, r IncidentRequest) (*IncidentView, error)
-	Incidents(ctx context.Context, channel string) ([]IncidentView, error)
-	AddPlan(ctx context.Context, r PlanRequest) (*PlanView, error)
-	Plans(ctx context.Context) ([]PlanView, error)
-	Findings(ctx context.Context) ([]FindingView, error)
-	AddCodebook(ctx context.Context, file []byte) (*CodebookView, error)
-	Codebooks(ctx context.Context) ([]CodebookView, error)
-	Codebook(ctx context.Context, name string) (*CodebookPhrases, error)
-}
-
-var _ Deconfliction = (*Station)(nil)
-
-// CodedItem is one item of a coded message: a code with its parameter
-// values, or free text with its language. Values are given as JSON
-// (Params) or as a person types them (Args: "90", "16.5,112.25",
-// "2026-05-01T14:30Z"), each parameter once.
-type CodedItem struct {
-	Code   string                     `json:"code,omitempty"`
-	Params map[string]json.RawMessage `json:"params,omitempty"`
-	Args   map[string]string          `json:"args,omitempty"`
-	Free   string                     `json:"free,omitempty"`
-	Lang   string                     `json:"lang,omitempty"`
-}
-
-// CodedRequest sends a coded message: Items, or the message a finding
-// suggests (Finding; Channel then defaults to the finding's).
-type CodedRequest struct {
-	Channel    string      `json:"channel"`
-	Precedence string      `json:"precedence"`
-	Items      []CodedItem `json:"items,omitempty"`
-	Finding    int64       `json:"finding,omitempty"`
-}
-
-// CodedView is a coded message with its items rendered in each language
-// of the channel's codebook.
-type CodedView struct {
-	Codebook string                `json:"codebook"`
-	Items    []codebook.Item       `json:"items"`
-	Lines    map[string][]LineView `json:"lines"` // language → one line per item
-}
-
-// LineView is one rendered item.
-type LineView struct {
-	Code string `json:"code,omitempty"` // "" for free text
-	Text string `json:"text"`
-	Lang string `json:"lang"`           // the language Text is in
-	Free bool   `json:"free,omitempty"` // the sender's own words, not rendered from the codebook
-}
-
-// NoticeRequest sends a notice of an activity.
-type NoticeRequest struct {
-	Channel    string `json:"channel"`
-	Precedence string `json:"precedence,omitempty"` // default PRIORITY
-	// Notice is the body (docs/DECONFLICTION.md, "Notices of activities"),
-	// decoded strictly; or Plan names a planned activity to notify as it
-	// stands (it is then checked as this notice, not again as a plan).
-	Notice json.RawMessage `json:"notice,omitempty"`
-	Plan   int64           `json:"plan,omitempty"`
-}
-
-// ReportRequest sends an encounter report.
-type ReportRequest struct {
-	Channel    string `json:"channel"`
-	Precedence string `json:"precedence,omitempty"` // default IMMEDIATE
-	// Report is the body (docs/DECONFLICTION.md, "Encounter reports"),
-	// decoded strictly; the messages said on scene may instead be given
-	// in Said, with values as for a coded message.
-	Report json.RawMessage `json:"report"`
-	Said   []SaidRequest   `json:"said,omitempty"`
-}
-
-// SaidRequest is a coded message said on scene.
-type SaidRequest struct {
-	Time  time.Time   `json:"time"`
-	By    string      `json:"by"` // "own" or "other"
-	Items []CodedItem `json:"items"`
-}
-
-// IncidentRequest writes an incident entry: opens an incident on a
-// channel, or acts on one. The station fills in prev (the latest applied
-// step it holds) and refuses a step the lifecycle does not allow now.
-type IncidentRequest struct {
-	Action     string   `json:"action"`             // open, acknowledge, discuss, link, close
-	Channel    string   `json:"channel,omitempty"`  // open: the channel
-	Incident   string   `json:"incident,omitempty"` // other actions: the opening entry's id
-	Title      string   `json:"title,omitempty"`    // open
-	Note       string   `json:"note,omitempty"`
-	Lang       string   `json:"lang,omitempty"`    // of the title and note
-	Links      []string `json:"links,omitempty"`   // ids of entries it is about
-	Outcome    string   `json:"outcome,omitempty"` // close
-	Precedence string   `json:"precedence,omitempty"`
-	// By names the person acting. When set, the peer's entries of the
-	// incident that nobody here has acknowledged are acknowledged in
-	// their name: acting on an incident answers what it says.
-	By string `json:"by,omitempty"`
-	// Finding opens the incident about a finding: it links the entries
-	// the finding is about, and titles it if Title is empty (in Lang).
-	Finding int64 `json:"finding,omitempty"`
-}
-
-// IncidentView is an incident as both parties derive it from its entries
-// (deconflict.Fold).
-type IncidentView struct {
-	ID        string             `json:"id"` // the opening entry
-	Channel   string             `json:"channel"`
-	Opener    string             `json:"opener"`
-	Title     string             `json:"title"`
-	Lang      string             `json:"lang,omitempty"`
-	State     string             `json:"state"`
-	Outcome   string             `json:"outcome,omitempty"`    // proposed (closing) or agreed (closed)
-	ClosingBy string             `json:"closing_by,omitempty"` // who proposed the outcome
-	Timeline  []IncidentStepView `json:"timeline"`             // applied steps in order, then the others
-	Links     []string           `json:"links"`                // every entry the applied steps carry or link
-	Linked    []MessageView      `json:"linked"`               // those of them held here, as messages
-}
-
-// IncidentStepView is one incident entry in the timeline.
-type IncidentStepView struct {
-	Entry    string            `json:"entry"`
-	By       string            `json:"by"`
-	At       time.Time         `json:"at"` // the author's clock
-	Action   string            `json:"action"`
-	Applied  bool              `json:"applied"`
-	From     string            `json:"from,omitempty"`
-	To       string            `json:"to,omitempty"`
-	Why      string            `json:"why,omitempty"` // why it was not applied
-	Outcome  string            `json:"outcome,omitempty"`
-	Rendered map[string]string `json:"rendered"`
-}
+var _ ops.Deconfliction = (*Station)(nil)
 
 // channelBook returns a channel and the codebook its charter names.
 func (s *Station) channelBook(ctx context.Context, id string) (*record.Channel, *codebook.Codebook, error) {
@@ -186,7 +53,7 @@ func (s *Station) channelBook(ctx context.Context, id string) (*record.Channel, 
 }
 
 // buildMessage builds and checks a coded message from request items.
-func buildMessage(cb *codebook.Codebook, items []CodedItem) (*codebook.Message, error) {
+func buildMessage(cb *codebook.Codebook, items []ops.CodedItem) (*codebook.Message, error) {
 	if len(items) == 0 {
 		return nil, fmt.Errorf("%w: no items: give a code or free text", codebook.ErrMessage)
 	}
@@ -231,7 +98,7 @@ func buildMessage(cb *codebook.Codebook, items []CodedItem) (*codebook.Message, 
 
 // submitEntry writes an entry through the core and returns it as a
 // message once it is durable here.
-func (s *Station) submitEntry(ctx context.Context, ch string, kind envelope.Kind, prec envelope.Precedence, body []byte) (*MessageView, error) {
+func (s *Station) submitEntry(ctx context.Context, ch string, kind envelope.Kind, prec envelope.Precedence, body []byte) (*ops.MessageView, error) {
 	res, err := s.call(ctx, func(id uint64) protocol.Event {
 		return protocol.Submit{ID: id, Channel: ch, Kind: kind, Precedence: prec, Body: body}
 	})
@@ -254,7 +121,7 @@ func precedenceOr(p string, def envelope.Precedence) (envelope.Precedence, error
 
 // SendCoded sends a message of standard phrases. It returns once the
 // message is durable here.
-func (s *Station) SendCoded(ctx context.Context, r CodedRequest) (*MessageView, error) {
+func (s *Station) SendCoded(ctx context.Context, r ops.CodedRequest) (*ops.MessageView, error) {
 	prec, err := envelope.ParsePrecedence(r.Precedence)
 	if err != nil {
 		return nil, badrequest.New("%v", err)
@@ -271,7 +138,7 @@ func (s *Station) SendCoded(ctx context.Context, r CodedRequest) (*MessageView, 
 			return nil, badrequest.New("finding %d suggests no message", f.ID)
 		}
 		for _, it := range f.Suggest.Items {
-			r.Items = append(r.Items, CodedItem{Code: it.Code, Params: it.Params, Free: it.Free, Lang: it.Lang})
+			r.Items = append(r.Items, ops.CodedItem{Code: it.Code, Params: it.Params, Free: it.Free, Lang: it.Lang})
 		}
 		if r.Channel == "" {
 			r.Channel = f.Channel
@@ -293,7 +160,7 @@ func (s *Station) SendCoded(ctx context.Context, r CodedRequest) (*MessageView, 
 }
 
 // SendNotice sends a notice of an activity.
-func (s *Station) SendNotice(ctx context.Context, r NoticeRequest) (*MessageView, error) {
+func (s *Station) SendNotice(ctx context.Context, r ops.NoticeRequest) (*ops.MessageView, error) {
 	prec, err := precedenceOr(r.Precedence, envelope.Priority)
 	if err != nil {
 		return nil, err
@@ -340,7 +207,7 @@ func (s *Station) SendNotice(ctx context.Context, r NoticeRequest) (*MessageView
 }
 
 // SendReport sends an encounter report.
-func (s *Station) SendReport(ctx context.Context, r ReportRequest) (*MessageView, error) {
+func (s *Station) SendReport(ctx context.Context, r ops.ReportRequest) (*ops.MessageView, error) {
 	prec, err := precedenceOr(r.Precedence, envelope.Immediate)
 	if err != nil {
 		return nil, err
@@ -382,7 +249,7 @@ func (s *Station) SendReport(ctx context.Context, r ReportRequest) (*MessageView
 
 // parseEntryRef reads an entry id CHANNEL/STATION/INDEX.
 func parseEntryRef(id string) (deconflict.EntryRef, error) {
-	ch, author, idx, err := ParseID(id)
+	ch, author, idx, err := ops.ParseID(id)
 	if err != nil {
 		return deconflict.EntryRef{}, err
 	}
@@ -418,7 +285,7 @@ func (s *Station) incidentEvents(ctx context.Context, ch string) (map[string][]d
 
 // Incident writes an incident entry and returns the incident as it
 // stands once the entry is durable here.
-func (s *Station) Incident(ctx context.Context, r IncidentRequest) (*IncidentView, error) {
+func (s *Station) Incident(ctx context.Context, r ops.IncidentRequest) (*ops.IncidentView, error) {
 	action := deconflict.Action(r.Action)
 	if !slices.Contains(deconflict.Actions, action) {
 		return nil, badrequest.New("action %q is not one of %v", r.Action, deconflict.Actions)
@@ -559,17 +426,17 @@ func (s *Station) Incident(ctx context.Context, r IncidentRequest) (*IncidentVie
 
 // Incidents lists the incidents on a channel ("" for every channel), in
 // the order they were opened here, each folded from its entries.
-func (s *Station) Incidents(ctx context.Context, ch string) ([]IncidentView, error) {
+func (s *Station) Incidents(ctx context.Context, ch string) ([]ops.IncidentView, error) {
 	return s.incidents(ctx, ch, "")
 }
 
-func (s *Station) incidents(ctx context.Context, ch, only string) ([]IncidentView, error) {
+func (s *Station) incidents(ctx context.Context, ch, only string) ([]ops.IncidentView, error) {
 	groups, order, err := s.incidentEvents(ctx, ch)
 	if err != nil {
 		return nil, err
 	}
-	out := []IncidentView{}
-	linked := map[string]map[string]MessageView{} // channel → id → message
+	out := []ops.IncidentView{}
+	linked := map[string]map[string]ops.MessageView{} // channel → id → message
 	for _, key := range order {
 		if only != "" && key != only {
 			continue
@@ -578,10 +445,10 @@ func (s *Station) incidents(ctx context.Context, ch, only string) ([]IncidentVie
 		if err != nil {
 			continue // entries about an incident this station has no opening entry of
 		}
-		v := IncidentView{ID: inc.ID.String(), Channel: inc.ID.Channel, Opener: inc.Opener, Title: inc.Title, Lang: inc.Lang,
-			State: string(inc.State), Outcome: string(inc.Outcome), ClosingBy: inc.ClosingBy, Links: []string{}, Linked: []MessageView{}}
+		v := ops.IncidentView{ID: inc.ID.String(), Channel: inc.ID.Channel, Opener: inc.Opener, Title: inc.Title, Lang: inc.Lang,
+			State: string(inc.State), Outcome: string(inc.Outcome), ClosingBy: inc.ClosingBy, Links: []string{}, Linked: []ops.MessageView{}}
 		for _, st := range inc.Timeline {
-			sv := IncidentStepView{Entry: st.Entry.String(), By: st.Entry.Author, At: st.Time, Action: string(st.Body.Action),
+			sv := ops.IncidentStepView{Entry: st.Entry.String(), By: st.Entry.Author, At: st.Time, Action: string(st.Body.Action),
 				Applied: st.Applied, Why: st.Why, Outcome: string(st.Body.Outcome), Rendered: map[string]string{}}
 			if st.Applied {
 				sv.From, sv.To = string(st.From), string(st.To)
@@ -594,7 +461,7 @@ func (s *Station) incidents(ctx context.Context, ch, only string) ([]IncidentVie
 		for _, l := range inc.Links() {
 			v.Links = append(v.Links, l.String())
 			if linked[l.Channel] == nil {
-				linked[l.Channel] = map[string]MessageView{}
+				linked[l.Channel] = map[string]ops.MessageView{}
 				ms, err := s.Store.Messages(ctx, store.Query{Channel: l.Channel, Kinds: messageKinds})
 				if err != nil {
 					return nil, err
@@ -613,13 +480,13 @@ func (s *Station) incidents(ctx context.Context, ch, only string) ([]IncidentVie
 		}
 		out = append(out, v)
 	}
-	slices.SortStableFunc(out, func(a, b IncidentView) int { return cmp.Compare(a.Channel, b.Channel) })
+	slices.SortStableFunc(out, func(a, b ops.IncidentView) int { return cmp.Compare(a.Channel, b.Channel) })
 	return out, nil
 }
 
 // render fills a message view of a coded message, notice, report or
 // incident entry: its body and its text in each language.
-func render(v *MessageView, body any, cb *codebook.Codebook) {
+func render(v *ops.MessageView, body any, cb *codebook.Codebook) {
 	v.Rendered = map[string]string{}
 	switch b := body.(type) {
 	case *codebook.Message:

@@ -31,86 +31,14 @@ import (
 	"hotline/internal/codebook"
 	"hotline/internal/deconflict"
 	"hotline/internal/envelope"
+	"hotline/internal/ops"
 	"hotline/internal/protocol"
 	"hotline/internal/record"
 	"hotline/internal/store"
 )
 
-// PlanRequest adds a planned activity: one this station keeps to itself
-// (until it notifies it, hotline notice send --plan) and checks like a
-// notice against the peers' notices.
-type PlanRequest struct {
-	// Plan is a notice body (docs/DECONFLICTION.md, "Notices of
-	// activities"), decoded strictly; its call names the channel it
-	// would be notified on.
-	Plan json.RawMessage `json:"plan"`
-}
-
-// PlanView is a planned activity.
-type PlanView struct {
-	ID       int64              `json:"id"`
-	AddedAt  time.Time          `json:"added_at"`
-	Plan     *deconflict.Notice `json:"plan"`
-	Notice   string             `json:"notice,omitempty"` // the notice entry it was notified as
-	Rendered map[string]string  `json:"rendered"`
-	// Findings are those the checks made when the plan was added.
-	Findings []FindingView `json:"findings,omitempty"`
-}
-
-// AlertFindingFormat is the Format of a deconfliction finding's alert;
-// its Args are the finding in English and in Chinese.
-const AlertFindingFormat = "deconfliction finding"
-
-// FindingView is a finding: the danger, where, how close, when, and a
-// coded message to send about it.
-type FindingView struct {
-	ID      int64     `json:"id"`
-	Rule    string    `json:"rule"` // "overlap" or "approach"
-	FoundAt time.Time `json:"found_at"`
-	Channel string    `json:"channel"` // the channel to raise it on
-	Peer    string    `json:"peer"`
-	// Overlap: this station's activity (a plan, "plan N", or its own
-	// notice) and the peer's notice it comes too close to.
-	Planned          string             `json:"planned,omitempty"`
-	Notified         string             `json:"notified,omitempty"`
-	PlannedActivity  *deconflict.Notice `json:"planned_activity,omitempty"`
-	NotifiedActivity *deconflict.Notice `json:"notified_activity,omitempty"`
-	// Approach: the report, and the closest approach its tracks predict
-	// from this station's unit's side.
-	Report   string        `json:"report,omitempty"`
-	Approach *ApproachView `json:"approach,omitempty"`
-	// Where to show it, how far apart (0 when the areas overlap), and
-	// when: both active (From-To), or the gap between them (Gap).
-	Where      codebook.Position `json:"where"`
-	DistanceNM float64           `json:"distance_nm"`
-	From       time.Time         `json:"from"`
-	To         time.Time         `json:"to"`
-	Gap        string            `json:"gap,omitempty"`
-	// Suggest is a coded message this station's operators may send on
-	// Channel (hotline send --finding ID); never sent by itself.
-	Suggest *CodedView `json:"suggest,omitempty"`
-	// Text is the finding in each language.
-	Text map[string]string `json:"text"`
-}
-
-// ApproachView is a predicted closest point of approach.
-type ApproachView struct {
-	Own        string            `json:"own"` // this station's unit
-	Other      string            `json:"other"`
-	At         time.Time         `json:"at"` // predicted from
-	RangeNM    float64           `json:"range_nm"`
-	Bearing    float64           `json:"bearing"`  // degrees true from own to other
-	Relative   float64           `json:"relative"` // from own's heading to other
-	Aspect     float64           `json:"aspect"`   // from other's heading to own
-	Time       time.Time         `json:"time"`     // of the closest approach
-	TCPA       string            `json:"tcpa"`
-	DistanceNM float64           `json:"distance_nm"`
-	OwnAt      codebook.Position `json:"own_at"`
-	OtherAt    codebook.Position `json:"other_at"`
-}
-
 // AddPlan stores a planned activity and checks it at once.
-func (s *Station) AddPlan(ctx context.Context, r PlanRequest) (*PlanView, error) {
+func (s *Station) AddPlan(ctx context.Context, r ops.PlanRequest) (*ops.PlanView, error) {
 	n, err := deconflict.DecodeNotice(r.Plan)
 	if err != nil {
 		return nil, badrequest.New("plan: %v", err)
@@ -147,18 +75,18 @@ func (s *Station) AddPlan(ctx context.Context, r PlanRequest) (*PlanView, error)
 func planKey(id int64) string { return fmt.Sprintf("plan %d", id) }
 
 // Plans lists planned activities.
-func (s *Station) Plans(ctx context.Context) ([]PlanView, error) {
+func (s *Station) Plans(ctx context.Context) ([]ops.PlanView, error) {
 	ps, err := s.Store.Plans(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := []PlanView{}
+	out := []ops.PlanView{}
 	for _, p := range ps {
 		n, err := deconflict.DecodeNotice(p.Body)
 		if err != nil {
 			return nil, fmt.Errorf("stored plan %d: %v", p.ID, err)
 		}
-		v := PlanView{ID: p.ID, AddedAt: p.AddedAt, Plan: n, Notice: p.Notice, Rendered: map[string]string{}}
+		v := ops.PlanView{ID: p.ID, AddedAt: p.AddedAt, Plan: n, Notice: p.Notice, Rendered: map[string]string{}}
 		for _, l := range codebook.Languages {
 			v.Rendered[l] = n.Summary(l)
 		}
@@ -168,12 +96,12 @@ func (s *Station) Plans(ctx context.Context) ([]PlanView, error) {
 }
 
 // Findings lists what the checks found, oldest first.
-func (s *Station) Findings(ctx context.Context) ([]FindingView, error) {
+func (s *Station) Findings(ctx context.Context) ([]ops.FindingView, error) {
 	fs, err := s.Store.Findings(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := []FindingView{}
+	out := []ops.FindingView{}
 	for _, f := range fs {
 		v, err := findingView(f)
 		if err != nil {
@@ -184,8 +112,8 @@ func (s *Station) Findings(ctx context.Context) ([]FindingView, error) {
 	return out, nil
 }
 
-func findingView(f store.Finding) (FindingView, error) {
-	var v FindingView
+func findingView(f store.Finding) (ops.FindingView, error) {
+	var v ops.FindingView
 	if err := json.Unmarshal(f.Body, &v); err != nil {
 		return v, fmt.Errorf("stored finding %d: %v", f.ID, err)
 	}
@@ -241,7 +169,7 @@ type activity struct {
 
 // detect runs the checks over what the station holds and stores what is
 // new, raising an alarm for each; it returns the new findings.
-func (s *Station) detect(ctx context.Context) ([]FindingView, error) {
+func (s *Station) detect(ctx context.Context) ([]ops.FindingView, error) {
 	s.detectMu.Lock()
 	defer s.detectMu.Unlock()
 	now := time.Now()
@@ -320,8 +248,8 @@ func (s *Station) detect(ctx context.Context) ([]FindingView, error) {
 			add(&theirs, m.ID(), m.Channel, m.Author, notices[m.ID()])
 		}
 	}
-	var found []FindingView
-	keep := func(rec store.Finding, v FindingView) error {
+	var found []ops.FindingView
+	keep := func(rec store.Finding, v ops.FindingView) error {
 		body, err := json.Marshal(v)
 		if err != nil {
 			return err
@@ -336,7 +264,7 @@ func (s *Station) detect(ctx context.Context) ([]FindingView, error) {
 			return err
 		}
 		alert := record.Alert{At: time.Now().UTC(), Level: "alarm", Channel: rec.Channel, Peer: rec.Peer, Text: v.Text["en"],
-			Format: AlertFindingFormat, Args: []string{v.Text["en"], v.Text["zh"]}}
+			Format: ops.AlertFindingFormat, Args: []string{v.Text["en"], v.Text["zh"]}}
 		if err := s.Store.Apply(ctx, &record.Batch{Alerts: []record.Alert{alert}}); err != nil {
 			return err
 		}
@@ -355,7 +283,7 @@ func (s *Station) detect(ctx context.Context) ([]FindingView, error) {
 			if err != nil || !ok {
 				continue
 			}
-			v := FindingView{Planned: p.key, Notified: n.key, PlannedActivity: p.notice, NotifiedActivity: n.notice,
+			v := ops.FindingView{Planned: p.key, Notified: n.key, PlannedActivity: p.notice, NotifiedActivity: n.notice,
 				Where: f.Where, DistanceNM: round(f.Distance, 2), From: f.From.UTC(), To: f.To.UTC(), Suggest: codedView(cb, f.Suggest)}
 			if f.Gap > 0 {
 				v.Gap = f.Gap.String()
@@ -391,9 +319,9 @@ func (s *Station) detect(ctx context.Context) ([]FindingView, error) {
 			continue
 		}
 		ap := f.Approach
-		v := FindingView{Report: m.ID(), Where: f.Where, DistanceNM: round(f.Distance, 2), From: f.From.UTC(), To: f.To.UTC(),
+		v := ops.FindingView{Report: m.ID(), Where: f.Where, DistanceNM: round(f.Distance, 2), From: f.From.UTC(), To: f.To.UTC(),
 			Suggest: codedView(cb, f.Suggest),
-			Approach: &ApproachView{Own: ownUnit, Other: otherUnit, At: ap.At.UTC(), RangeNM: round(ap.Range, 2), Bearing: round(ap.Bearing, 1),
+			Approach: &ops.ApproachView{Own: ownUnit, Other: otherUnit, At: ap.At.UTC(), RangeNM: round(ap.Range, 2), Bearing: round(ap.Bearing, 1),
 				Relative: round(ap.Relative, 1), Aspect: round(ap.Aspect, 1), Time: ap.Time.UTC(), TCPA: ap.TCPA.String(),
 				DistanceNM: round(ap.Distance, 2), OwnAt: ap.Own, OtherAt: ap.Other}}
 		rec := store.Finding{Key: "approach " + m.ID(), Rule: string(deconflict.RuleApproach), FoundAt: now.UTC(),
@@ -414,25 +342,25 @@ func round(v float64, places int) float64 {
 }
 
 // codedView is a coded message with its lines in each language of cb.
-func codedView(cb *codebook.Codebook, m *codebook.Message) *CodedView {
+func codedView(cb *codebook.Codebook, m *codebook.Message) *ops.CodedView {
 	if m == nil {
 		return nil
 	}
-	v := &CodedView{Codebook: m.Codebook, Items: m.Items, Lines: map[string][]LineView{}}
+	v := &ops.CodedView{Codebook: m.Codebook, Items: m.Items, Lines: map[string][]ops.LineView{}}
 	for _, l := range cb.Languages() {
 		lines, err := cb.Render(m, l)
 		if err != nil {
 			continue
 		}
 		for _, x := range lines {
-			v.Lines[l] = append(v.Lines[l], LineView{Code: x.Code, Text: x.Text, Lang: x.Lang, Free: x.Free})
+			v.Lines[l] = append(v.Lines[l], ops.LineView{Code: x.Code, Text: x.Text, Lang: x.Lang, Free: x.Free})
 		}
 	}
 	return v
 }
 
 // suggestText writes a suggestion on one line.
-func suggestText(c *CodedView, lang string) string {
+func suggestText(c *ops.CodedView, lang string) string {
 	if c == nil {
 		return ""
 	}
@@ -444,7 +372,7 @@ func suggestText(c *CodedView, lang string) string {
 }
 
 // findingText writes a finding for a person in lang.
-func findingText(v FindingView, lang string) string {
+func findingText(v ops.FindingView, lang string) string {
 	zh := lang == "zh-Hans"
 	var b strings.Builder
 	when := deconflict.Window{From: v.From, To: v.To}.Text(lang)
@@ -498,12 +426,12 @@ func planLabel(key, lang string) string {
 }
 
 // finding returns one stored finding.
-func (s *Station) finding(ctx context.Context, id int64) (*FindingView, error) {
+func (s *Station) finding(ctx context.Context, id int64) (*ops.FindingView, error) {
 	fs, err := s.Findings(ctx)
 	if err != nil {
 		return nil, err
 	}
-	i := slices.IndexFunc(fs, func(f FindingView) bool { return f.ID == id })
+	i := slices.IndexFunc(fs, func(f ops.FindingView) bool { return f.ID == id })
 	if i < 0 {
 		return nil, badrequest.New("no finding %d here (see hotline findings)", id)
 	}
@@ -525,7 +453,7 @@ func (s *Station) plan(ctx context.Context, id int64) (*store.Plan, error) {
 }
 
 // findingTitle titles an incident opened about a finding, in lang.
-func findingTitle(f *FindingView, lang string) string {
+func findingTitle(f *ops.FindingView, lang string) string {
 	zh := lang == "zh-Hans"
 	switch {
 	case f.Approach != nil && zh:

@@ -9,6 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"hotline/internal/ops"
 	"hotline/internal/store"
 )
 
@@ -38,7 +39,7 @@ func TestFindings(t *testing.T) {
 		defer usa.Close()
 		defer chn.Close()
 		const ch = "usa-chn-theatre"
-		if _, err := usa.Propose(ctx, ProposeRequest{Peer: "CHN", Channel: ch, Level: "theatre"}); err != nil {
+		if _, err := usa.Propose(ctx, ops.ProposeRequest{Peer: "CHN", Channel: ch, Level: "theatre"}); err != nil {
 			t.Fatal(err)
 		}
 		synctest.Wait()
@@ -51,7 +52,7 @@ func TestFindings(t *testing.T) {
 
 		// CHN notifies live fire; an old notice that ended, and one far
 		// away, come too.
-		fire, err := chn.SendNotice(ctx, NoticeRequest{Channel: ch, Notice: noticeJSON("live_fire", fireArea, t0, 0, 8, "Destroyer 173", ch)})
+		fire, err := chn.SendNotice(ctx, ops.NoticeRequest{Channel: ch, Notice: noticeJSON("live_fire", fireArea, t0, 0, 8, "Destroyer 173", ch)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,7 +60,7 @@ func TestFindings(t *testing.T) {
 			noticeJSON("live_fire", fireArea, t0, -29, -28, "Destroyer 173", ch), // over by the time of the check
 			noticeJSON("exercise", farArea, t0, 0, 8, "Frigate 548", ch),
 		} {
-			if _, err := chn.SendNotice(ctx, NoticeRequest{Channel: ch, Notice: n}); err != nil {
+			if _, err := chn.SendNotice(ctx, ops.NoticeRequest{Channel: ch, Notice: n}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -119,7 +120,7 @@ func TestFindings(t *testing.T) {
 		// USA notifies its transit: CHN, checking its live fire against it
 		// when it arrives, finds the same danger from its side; USA finds
 		// nothing new (the notice is its plan).
-		tn, err := usa.SendNotice(ctx, NoticeRequest{Channel: ch, Plan: 1})
+		tn, err := usa.SendNotice(ctx, ops.NoticeRequest{Channel: ch, Plan: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -130,7 +131,7 @@ func TestFindings(t *testing.T) {
 		if fs, _ := usa.Findings(ctx); len(fs) != 1 {
 			t.Errorf("USA found again: %+v", fs)
 		}
-		if _, err := usa.SendNotice(ctx, NoticeRequest{Channel: ch, Plan: 1}); err == nil || !strings.Contains(err.Error(), "notified already") {
+		if _, err := usa.SendNotice(ctx, ops.NoticeRequest{Channel: ch, Plan: 1}); err == nil || !strings.Contains(err.Error(), "notified already") {
 			t.Errorf("notifying a plan twice: %v", err)
 		}
 		cf, err := chn.Findings(ctx)
@@ -146,7 +147,7 @@ func TestFindings(t *testing.T) {
 		// danger is gone, and nothing new is found.
 		moved := noticeJSON("live_fire", farArea, t0, 0, 8, "Destroyer 173", ch)
 		moved = json.RawMessage(strings.Replace(string(moved), `"call"`, fmt.Sprintf(`"replaces":{"channel":%q,"author":"CHN","index":%d},"call"`, ch, fire.Index), 1))
-		if _, err := chn.SendNotice(ctx, NoticeRequest{Channel: ch, Notice: moved}); err != nil {
+		if _, err := chn.SendNotice(ctx, ops.NoticeRequest{Channel: ch, Notice: moved}); err != nil {
 			t.Fatal(err)
 		}
 		synctest.Wait()
@@ -157,7 +158,7 @@ func TestFindings(t *testing.T) {
 		// An unsafe crossing reported by CHN: each station predicts the
 		// closest approach from its own unit's side and is offered its part
 		// under the crossing rule.
-		rep, err := chn.SendReport(ctx, ReportRequest{Channel: ch, Report: json.RawMessage(`{"time":"2026-05-01T03:10:00Z",
+		rep, err := chn.SendReport(ctx, ops.ReportRequest{Channel: ch, Report: json.RawMessage(`{"time":"2026-05-01T03:10:00Z",
 			"own":{"unit":"Frigate 548","position":{"lat":16.9,"lon":112.2},"course":45,"speed_kn":14},
 			"other":{"unit":"DDG-00","position":{"lat":16.905,"lon":112.2296},"course":300,"speed_kn":18},
 			"cpa":{"distance_nm":0.3,"time":"2026-05-01T03:14:00Z"},"unsafe":true}`)})
@@ -184,11 +185,11 @@ func TestFindings(t *testing.T) {
 		// Its suggestion goes with one request, on the finding's channel;
 		// an incident opened from it links the entries it is about.
 		fs, _ = usa.Findings(ctx)
-		m, err := usa.SendCoded(ctx, CodedRequest{Precedence: "IMMEDIATE", Finding: fs[0].ID})
+		m, err := usa.SendCoded(ctx, ops.CodedRequest{Precedence: "IMMEDIATE", Finding: fs[0].ID})
 		if err != nil || m.Channel != ch || !strings.HasPrefix(m.Rendered["en"], "ACT16") {
 			t.Fatalf("sending the suggestion: %+v, %v", m, err)
 		}
-		inc, err := usa.Incident(ctx, IncidentRequest{Action: "open", Finding: fs[0].ID, Lang: "en"})
+		inc, err := usa.Incident(ctx, ops.IncidentRequest{Action: "open", Finding: fs[0].ID, Lang: "en"})
 		if err != nil {
 			t.Fatal(err)
 		}

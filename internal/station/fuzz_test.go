@@ -3,10 +3,12 @@ package station
 import (
 	"encoding/json"
 	"errors"
-	"hotline/internal/badrequest"
 	"strings"
 	"testing"
 	"time"
+
+	"hotline/internal/badrequest"
+	"hotline/internal/ops"
 )
 
 // FuzzParseOffline checks the offline bundle decoder: it never panics,
@@ -14,7 +16,7 @@ import (
 // holds only frames within the protocol's limit, and encodes and parses
 // again to the same bundle.
 func FuzzParseOffline(f *testing.F) {
-	valid, err := json.Marshal(OfflineBundle{Format: OfflineFormat, From: "CHN", To: "USA",
+	valid, err := json.Marshal(ops.OfflineBundle{Format: ops.OfflineFormat, From: "CHN", To: "USA",
 		CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Frames: [][]byte{[]byte("frame")}})
 	if err != nil {
 		f.Fatal(err)
@@ -25,21 +27,21 @@ func FuzzParseOffline(f *testing.F) {
 	f.Add([]byte(`{"format":"hotline-offline/v1","from":"CHN","to":"USA","frames":[]} {}`))
 	f.Add([]byte(`{"format":"hotline-offline/v1","from":"CHN","to":"USA","frames":` + strings.Repeat("[", 20000) + `}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		b, err := ParseOffline(data)
+		b, err := ops.ParseOffline(data)
 		if err != nil {
 			if !errors.Is(err, badrequest.Err) || !strings.Contains(err.Error(), "offline bundle") {
 				t.Fatalf("error %v is not badrequest.Err about the offline bundle", err)
 			}
 			return
 		}
-		if b.Format != OfflineFormat || b.From == "" || b.To == "" {
+		if b.Format != ops.OfflineFormat || b.From == "" || b.To == "" {
 			t.Fatalf("accepted %+v", b)
 		}
 		enc, err := json.Marshal(b)
 		if err != nil {
 			t.Fatalf("accepted bundle does not encode: %v", err)
 		}
-		again, err := ParseOffline(enc)
+		again, err := ops.ParseOffline(enc)
 		if err != nil {
 			t.Fatalf("accepted %q, refuses its encoding: %v", data, err)
 		}

@@ -14,6 +14,7 @@ import (
 	"hotline/internal/home"
 	"hotline/internal/identity"
 	"hotline/internal/link"
+	"hotline/internal/ops"
 	"hotline/internal/protocol"
 	"hotline/internal/stationdir"
 	"hotline/internal/store"
@@ -31,42 +32,12 @@ import (
 // card. Open finishes a rotation a crash interrupted after the store
 // write, and discards keys/next if the store never took it.
 
-// KeyRequest rotates or revokes this station's keys.
-type KeyRequest struct {
-	// Reason is "rotate" (a planned change) or "revoke" (the current key
-	// may be compromised).
-	Reason string `json:"reason"`
-	By     string `json:"by"`             // who ordered it
-	Note   string `json:"note,omitempty"` // why, kept in this station's key history
-}
-
-// KeyView is one key of a station's chain.
-type KeyView struct {
-	Seq         int       `json:"seq"`
-	Fingerprint string    `json:"fingerprint"`
-	Reason      string    `json:"reason"` // how it replaced the key before: initial, rotate, revoke, replace
-	At          time.Time `json:"at"`
-	Revoked     bool      `json:"revoked"`
-	Current     bool      `json:"current"`
-	Detail      string    `json:"detail,omitempty"`
-}
-
-// RotationView reports a key change.
-type RotationView struct {
-	Station        string    `json:"station"`
-	Reason         string    `json:"reason"`
-	OldFingerprint string    `json:"old_fingerprint"`
-	Fingerprint    string    `json:"fingerprint"`
-	Channels       int       `json:"channels"` // logs that got a key entry
-	Keys           []KeyView `json:"keys"`
-}
-
 var errRotating = errors.New("a key change is already in progress")
 
 // RotateKeys makes new keys and a new card (same party, endpoints and
 // relays) and changes the station to them: a key entry signed by the
 // current key on every channel, then everything signed with the new.
-func (s *Station) RotateKeys(ctx context.Context, r KeyRequest) (*RotationView, error) {
+func (s *Station) RotateKeys(ctx context.Context, r ops.KeyRequest) (*ops.RotationView, error) {
 	if r.Reason != identity.ReasonRotate && r.Reason != identity.ReasonRevoke && r.Reason != identity.ReasonLost {
 		return nil, badrequest.New("reason %q is not %s, %s or %s", r.Reason, identity.ReasonRotate, identity.ReasonRevoke, identity.ReasonLost)
 	}
@@ -142,7 +113,7 @@ func (s *Station) RotateKeys(ctx context.Context, r KeyRequest) (*RotationView, 
 		return nil, err
 	}
 	s.Log.Warn("keys changed", "reason", r.Reason, "fingerprint", ncard.Fingerprint(), "old", card.Fingerprint())
-	view := &RotationView{Station: keys.Name, Reason: r.Reason, OldFingerprint: card.Fingerprint(), Fingerprint: ncard.Fingerprint(), Channels: channels}
+	view := &ops.RotationView{Station: keys.Name, Reason: r.Reason, OldFingerprint: card.Fingerprint(), Fingerprint: ncard.Fingerprint(), Channels: channels}
 	view.Keys, err = s.KeyHistory(ctx, keys.Name)
 	return view, err
 }
@@ -150,7 +121,7 @@ func (s *Station) RotateKeys(ctx context.Context, r KeyRequest) (*RotationView, 
 // ReplacePeer re-pins a peer that lost its key, under its new card, after
 // checking the fingerprint a person read aloud, as at first contact
 // (docs/PROTOCOL.md, "Lost keys").
-func (s *Station) ReplacePeer(ctx context.Context, text []byte, fingerprint, by string) (*PeerView, error) {
+func (s *Station) ReplacePeer(ctx context.Context, text []byte, fingerprint, by string) (*ops.PeerView, error) {
 	card, err := identity.ParseCard(text)
 	if err != nil {
 		return nil, badrequest.New("%v", err)
@@ -171,7 +142,7 @@ func (s *Station) ReplacePeer(ctx context.Context, text []byte, fingerprint, by 
 	if err != nil {
 		return nil, err
 	}
-	return &PeerView{Name: card.Name, Party: card.Party, Fingerprint: card.Fingerprint(), Endpoints: card.Endpoints, AddedAt: time.Now().UTC(), Keys: ks}, nil
+	return &ops.PeerView{Name: card.Name, Party: card.Party, Fingerprint: card.Fingerprint(), Endpoints: card.Endpoints, AddedAt: time.Now().UTC(), Keys: ks}, nil
 }
 
 // audit records a key action in the operators' audit trail. A trail that
@@ -228,7 +199,7 @@ func (s *Station) currentCert() tls.Certificate {
 
 // KeyHistory lists a station's key chain (this station's or a peer's),
 // oldest first.
-func (s *Station) KeyHistory(ctx context.Context, station string) ([]KeyView, error) {
+func (s *Station) KeyHistory(ctx context.Context, station string) ([]ops.KeyView, error) {
 	var info []protocol.KeyInfo
 	if err := s.inLoop(ctx, func() { info = s.core.Keys(station) }); err != nil {
 		return nil, err
@@ -240,9 +211,9 @@ func (s *Station) KeyHistory(ctx context.Context, station string) ([]KeyView, er
 	if err != nil {
 		return nil, err
 	}
-	out := make([]KeyView, len(info))
+	out := make([]ops.KeyView, len(info))
 	for i, k := range info {
-		out[i] = KeyView{Seq: k.Seq, Fingerprint: k.Fingerprint, Reason: k.Reason, At: k.At, Revoked: k.Revoked, Current: k.Current}
+		out[i] = ops.KeyView{Seq: k.Seq, Fingerprint: k.Fingerprint, Reason: k.Reason, At: k.At, Revoked: k.Revoked, Current: k.Current}
 		if i < len(rows) {
 			out[i].At, out[i].Detail, out[i].Fingerprint = rows[i].At, rows[i].Detail, rows[i].Fingerprint
 		}

@@ -13,6 +13,7 @@ import (
 
 	"hotline/internal/home"
 	"hotline/internal/identity"
+	"hotline/internal/ops"
 	"hotline/internal/relay"
 	"hotline/internal/station"
 	"hotline/internal/stationdir"
@@ -46,7 +47,7 @@ func newKeyPair(t *testing.T) *keyPair {
 			t.Fatal(err)
 		}
 	}
-	if _, err := p.st["USA"].Propose(ctx, station.ProposeRequest{Peer: "CHN", Channel: "ops", Level: "staff"}); err != nil {
+	if _, err := p.st["USA"].Propose(ctx, ops.ProposeRequest{Peer: "CHN", Channel: "ops", Level: "staff"}); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, p.st["CHN"], "the proposal", func() bool { return p.channel("CHN").Agreement == "incoming" })
@@ -79,7 +80,7 @@ func (p *keyPair) stop(n string) {
 	p.st[n] = nil
 }
 
-func (p *keyPair) channel(n string) station.ChannelView {
+func (p *keyPair) channel(n string) ops.ChannelView {
 	chs, err := p.st[n].Channels(context.Background())
 	if err != nil {
 		p.t.Fatal(err)
@@ -89,13 +90,13 @@ func (p *keyPair) channel(n string) station.ChannelView {
 			return c
 		}
 	}
-	return station.ChannelView{}
+	return ops.ChannelView{}
 }
 
 // send sends a text and waits until the peer has receipted everything.
 func (p *keyPair) send(from, text string) {
 	p.t.Helper()
-	if _, err := p.st[from].Send(context.Background(), station.SendRequest{Channel: "ops", Precedence: "ROUTINE", Text: text}); err != nil {
+	if _, err := p.st[from].Send(context.Background(), ops.SendRequest{Channel: "ops", Precedence: "ROUTINE", Text: text}); err != nil {
 		p.t.Fatalf("%s sends %q: %v", from, text, err)
 	}
 	waitUntil(p.t, p.st[from], "delivery of "+text, func() bool { c := p.channel(from); return c.Delivered == c.Written })
@@ -142,7 +143,7 @@ func TestKeyRotationTwoStations(t *testing.T) {
 	p.send("USA", "before")
 	p.send("CHN", "reply before")
 	old, _ := p.st["USA"].Card(ctx)
-	rot, err := p.st["USA"].RotateKeys(ctx, station.KeyRequest{Reason: identity.ReasonRotate, By: "signal officer"})
+	rot, err := p.st["USA"].RotateKeys(ctx, ops.KeyRequest{Reason: identity.ReasonRotate, By: "signal officer"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,11 +167,11 @@ func TestKeyRotationTwoStations(t *testing.T) {
 	}
 	// Second rotation, CHN away.
 	p.stop("CHN")
-	rot2, err := p.st["USA"].RotateKeys(ctx, station.KeyRequest{Reason: identity.ReasonRotate, By: "signal officer", Note: "scheduled"})
+	rot2, err := p.st["USA"].RotateKeys(ctx, ops.KeyRequest{Reason: identity.ReasonRotate, By: "signal officer", Note: "scheduled"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.st["USA"].Send(ctx, station.SendRequest{Channel: "ops", Precedence: "FLASH", Text: "while you were away"}); err != nil {
+	if _, err := p.st["USA"].Send(ctx, ops.SendRequest{Channel: "ops", Precedence: "FLASH", Text: "while you were away"}); err != nil {
 		t.Fatal(err)
 	}
 	p.start("CHN")
@@ -283,7 +284,7 @@ func TestKeyRotationOverRelay(t *testing.T) {
 		}
 		run(t, st)
 	}
-	if _, err := usa.Propose(ctx, station.ProposeRequest{Peer: "CHN", Channel: "ops", Level: "staff"}); err != nil {
+	if _, err := usa.Propose(ctx, ops.ProposeRequest{Peer: "CHN", Channel: "ops", Level: "staff"}); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, chn, "the proposal over the relay", func() bool { cs, _ := chn.Channels(ctx); return len(cs) == 1 })
@@ -296,7 +297,7 @@ func TestKeyRotationOverRelay(t *testing.T) {
 	})
 	delivered := func(st *station.Station, text string) {
 		t.Helper()
-		if _, err := st.Send(ctx, station.SendRequest{Channel: "ops", Precedence: "PRIORITY", Text: text}); err != nil {
+		if _, err := st.Send(ctx, ops.SendRequest{Channel: "ops", Precedence: "PRIORITY", Text: text}); err != nil {
 			t.Fatal(err)
 		}
 		waitUntil(t, st, "delivery of "+text+" over the relay", func() bool {
@@ -306,7 +307,7 @@ func TestKeyRotationOverRelay(t *testing.T) {
 	}
 	delivered(usa, "before")
 	delivered(chn, "reply before")
-	rot, err := usa.RotateKeys(ctx, station.KeyRequest{Reason: identity.ReasonRotate, By: "signal officer"})
+	rot, err := usa.RotateKeys(ctx, ops.KeyRequest{Reason: identity.ReasonRotate, By: "signal officer"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +337,7 @@ func TestLostKeyTwoStations(t *testing.T) {
 	p := newKeyPair(t)
 	ctx := t.Context()
 	p.send("USA", "before")
-	rot, err := p.st["USA"].RotateKeys(ctx, station.KeyRequest{Reason: identity.ReasonLost, By: "signal officer", Note: "safe opened"})
+	rot, err := p.st["USA"].RotateKeys(ctx, ops.KeyRequest{Reason: identity.ReasonLost, By: "signal officer", Note: "safe opened"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,7 +394,7 @@ func TestRotationBeforeAnyChannel(t *testing.T) {
 	if _, err := chn.AddPeer(ctx, cards["USA"].Text, cards["USA"].Fingerprint()); err != nil {
 		t.Fatal(err)
 	}
-	rot, err := usa.RotateKeys(ctx, station.KeyRequest{Reason: identity.ReasonRotate, By: "signal officer"})
+	rot, err := usa.RotateKeys(ctx, ops.KeyRequest{Reason: identity.ReasonRotate, By: "signal officer"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -406,7 +407,7 @@ func TestRotationBeforeAnyChannel(t *testing.T) {
 		ks, err := chn.KeyHistory(ctx, "USA")
 		return err == nil && len(ks) == 2 && ks[1].Fingerprint == rot.Fingerprint
 	})
-	if _, err := usa.Propose(ctx, station.ProposeRequest{Peer: "CHN", Channel: "ops", Level: "staff"}); err != nil {
+	if _, err := usa.Propose(ctx, ops.ProposeRequest{Peer: "CHN", Channel: "ops", Level: "staff"}); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, chn, "the proposal signed by the new key", func() bool {
@@ -416,9 +417,9 @@ func TestRotationBeforeAnyChannel(t *testing.T) {
 	if _, err := chn.Accept(ctx, "ops"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := usa.Send(ctx, station.SendRequest{Channel: "ops", Precedence: "FLASH", Text: "hello"}); err != nil {
+	if _, err := usa.Send(ctx, ops.SendRequest{Channel: "ops", Precedence: "FLASH", Text: "hello"}); err != nil {
 		waitUntil(t, usa, "the agreement", func() bool { cs, _ := usa.Channels(ctx); return cs[0].Agreement == "active" })
-		if _, err := usa.Send(ctx, station.SendRequest{Channel: "ops", Precedence: "FLASH", Text: "hello"}); err != nil {
+		if _, err := usa.Send(ctx, ops.SendRequest{Channel: "ops", Precedence: "FLASH", Text: "hello"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -449,7 +450,7 @@ func TestKeyChangeInterrupted(t *testing.T) {
 		t.Run(fmt.Sprintf("%d files moved", moved), func(t *testing.T) {
 			dir, card0 := initStation(t, "USA", freeAddr(t))
 			st := openStation(t, dir)
-			rot, err := st.RotateKeys(ctx, station.KeyRequest{Reason: identity.ReasonRotate, By: "signal officer"})
+			rot, err := st.RotateKeys(ctx, ops.KeyRequest{Reason: identity.ReasonRotate, By: "signal officer"})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"hotline/internal/identity"
+	"hotline/internal/ops"
 	"hotline/internal/relay"
 	"hotline/internal/station"
 	"hotline/internal/stationdir"
@@ -153,7 +154,7 @@ func TestLyingRelay(t *testing.T) {
 		}
 		run(t, st)
 	}
-	if _, err := usa.Propose(ctx, station.ProposeRequest{Peer: "CHN", Channel: "ops", Level: "staff"}); err != nil {
+	if _, err := usa.Propose(ctx, ops.ProposeRequest{Peer: "CHN", Channel: "ops", Level: "staff"}); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, chn, "the proposal over the relay", func() bool {
@@ -176,7 +177,7 @@ func TestLyingRelay(t *testing.T) {
 	var sent [2][]string
 	for i := range n {
 		for j, st := range []*station.Station{usa, chn} {
-			m, err := st.Send(ctx, station.SendRequest{Channel: "ops", Precedence: "PRIORITY", Text: fmt.Sprintf("report %d from %d", i, j)})
+			m, err := st.Send(ctx, ops.SendRequest{Channel: "ops", Precedence: "PRIORITY", Text: fmt.Sprintf("report %d from %d", i, j)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -187,7 +188,7 @@ func TestLyingRelay(t *testing.T) {
 	for j, st := range []*station.Station{usa, chn} {
 		waitUntil(t, st, "every message delivered through the lying relay", func() bool {
 			out, err := st.Outbox(ctx, "ops")
-			return err == nil && len(out) == n && !slices.ContainsFunc(out, func(m station.MessageView) bool { return m.Status != "delivered" })
+			return err == nil && len(out) == n && !slices.ContainsFunc(out, func(m ops.MessageView) bool { return m.Status != "delivered" })
 		})
 		other := []*station.Station{chn, usa}[j]
 		in, err := other.Inbox(ctx, "ops")

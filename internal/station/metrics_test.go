@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"hotline/internal/ops"
 	"hotline/internal/protocol"
 	"hotline/internal/stationdir"
 )
@@ -54,9 +55,9 @@ func TestMetricsMove(t *testing.T) {
 	notes, cancel := a.Subscribe()
 	defer cancel()
 	const n = 5
-	var last *MessageView
+	var last *ops.MessageView
 	for range n {
-		m, err := a.Send(ctx, SendRequest{Channel: "bench", Precedence: "FLASH", Text: "metrics"})
+		m, err := a.Send(ctx, ops.SendRequest{Channel: "bench", Precedence: "FLASH", Text: "metrics"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,7 +158,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	notes, cancel := a.Subscribe()
 	defer cancel()
 	const secret = "ZEBRA-7 crossing grid 4471 at dawn"
-	m, err := a.Send(ctx, SendRequest{Channel: "bench", Precedence: "IMMEDIATE", Text: secret})
+	m, err := a.Send(ctx, ops.SendRequest{Channel: "bench", Precedence: "IMMEDIATE", Text: secret})
 	if err != nil {
 		t.Fatal(err)
 	}

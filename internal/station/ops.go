@@ -5,218 +5,22 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"hotline/internal/badrequest"
 	"hotline/internal/channel"
 	"hotline/internal/codebook"
-	"hotline/internal/deconflict"
 	"hotline/internal/envelope"
 	"hotline/internal/identity"
+	"hotline/internal/ops"
 	"hotline/internal/protocol"
 	"hotline/internal/record"
 	"hotline/internal/store"
 	"hotline/internal/transcript"
 )
 
-// Ops is what an operator can do with a station. The station implements it
-// directly (offline, or inside hotline run); the API client implements it
-// over HTTP. The CLI uses whichever applies.
-type Ops interface {
-	Deconfliction
-	Card(ctx context.Context) ([]byte, error)
-	AddPeer(ctx context.Context, card []byte, fingerprint string) (*PeerView, error)
-	Peers(ctx context.Context) ([]PeerView, error)
-	Propose(ctx context.Context, r ProposeRequest) (*ChannelView, error)
-	Accept(ctx context.Context, channel string) (*ChannelView, error)
-	Channels(ctx context.Context) ([]ChannelView, error)
-	Send(ctx context.Context, r SendRequest) (*MessageView, error)
-	Inbox(ctx context.Context, channel string) ([]MessageView, error)
-	Outbox(ctx context.Context, channel string) ([]MessageView, error)
-	Ack(ctx context.Context, id, by string) (*MessageView, error)
-	Export(ctx context.Context, channel string) (*transcript.Bundle, error)
-	Status(ctx context.Context) (*StatusView, error)
-	Alerts(ctx context.Context, after int64) ([]record.Alert, error)
-	Suspend(ctx context.Context, r SuspendRequest) (*ChannelView, error)
-	Resume(ctx context.Context, r SuspendRequest) (*ChannelView, error)
-	Checks(ctx context.Context, channel string) (*ChecksView, error)
-	Escalations(ctx context.Context, channel string) ([]record.Escalation, error)
-	BundleExport(ctx context.Context, peer string) (*OfflineBundle, error)
-	BundleImport(ctx context.Context, data []byte) (*ImportView, error)
-	RotateKeys(ctx context.Context, r KeyRequest) (*RotationView, error)
-	ReplacePeer(ctx context.Context, card []byte, fingerprint, by string) (*PeerView, error)
-	KeyHistory(ctx context.Context, station string) ([]KeyView, error)
-}
-
-var _ Ops = (*Station)(nil)
-
-// PeerView describes a pinned peer.
-type PeerView struct {
-	Name        string    `json:"name"`
-	Party       string    `json:"party"`
-	Fingerprint string    `json:"fingerprint"`
-	Endpoints   []string  `json:"endpoints"`
-	AddedAt     time.Time `json:"added_at"`
-	Connected   bool      `json:"connected"`
-	// Keys is the peer's key history, oldest first (one key if it never
-	// changed them).
-	Keys []KeyView `json:"keys"`
-}
-
-// ChannelView describes a channel.
-type ChannelView struct {
-	ID    string `json:"channel"`
-	Peer  string `json:"peer"`
-	Level string `json:"level"`
-	// State is what operators see: active, degraded, down, dormant,
-	// suspended, or (before both signatures) proposed or incoming.
-	State     string            `json:"state"`
-	Agreement string            `json:"agreement"` // proposed, incoming, active
-	Proposer  string            `json:"proposer"`
-	Deadlines map[string]string `json:"deadlines"` // acknowledgement, per precedence
-	Delivery  map[string]string `json:"delivery"`  // delivery, per precedence
-	// EscalateTo is the channel late messages climb to.
-	EscalateTo  string              `json:"escalate_to,omitempty"`
-	FlashExempt bool                `json:"flash_exempt"`
-	LinkTest    string              `json:"link_test"`    // interval of machine-answered tests
-	CheckEvery  string              `json:"check_every"`  // interval of operator checks
-	CheckWindow string              `json:"check_window"` // time a person has to answer one
-	Codebook    string              `json:"codebook"`     // the codebook of standard phrases: version and hash
-	Written     uint64              `json:"written"`      // entries in this station's log
-	Delivered   uint64              `json:"delivered"`    // of those, receipted by the peer
-	Received    uint64              `json:"received"`     // entries held of the peer's log
-	Connected   bool                `json:"connected"`
-	Blocked     string              `json:"blocked,omitempty"`
-	Suspensions []record.Suspension `json:"suspensions"`
-	Dormant     bool                `json:"dormant"`
-	// AwaitingPeer counts this station's messages the peer has not
-	// acknowledged; AwaitingHere the peer's that wait for a person here.
-	AwaitingPeer int        `json:"awaiting_peer"`
-	AwaitingHere int        `json:"awaiting_here"`
-	LastCheck    string     `json:"last_check,omitempty"` // id of this station's latest operator check
-	LastCheckAt  *time.Time `json:"last_check_at,omitempty"`
-	Paths        []PathView `json:"paths"`
-}
-
-// PathView is one transport path of a channel and its health, from the
-// probes of the path (every 500ms).
-type PathView struct {
-	Name   string `json:"name"` // "direct", "relay"
-	Up     bool   `json:"up"`
-	Active bool   `json:"active"` // this station's entries go this way
-	// When a probe was last answered, its round trip, the peer's clock
-	// minus this station's, probes sent and left unanswered.
-	LastOK *time.Time `json:"last_ok,omitempty"`
-	RTTms  *float64   `json:"rtt_ms,omitempty"`
-	Skewms *float64   `json:"skew_ms,omitempty"`
-	Probes int        `json:"probes"`
-	Lost   int        `json:"lost"`
-}
-
-// SuspendRequest suspends or resumes a channel.
-type SuspendRequest struct {
-	Channel string `json:"channel"`
-	Reason  string `json:"reason"`
-	By      string `json:"by"`
-}
-
-// ChecksView is a channel's communication check record over the last
-// day, week and month.
-type ChecksView struct {
-	Channel string       `json:"channel"`
-	Periods []CheckStats `json:"periods"`
-}
-
-// CheckStats is one period of ChecksView.
-type CheckStats struct {
-	Period string `json:"period"` // "day", "week", "month"
-	// Operator checks this station issued, answered, the answer rate and
-	// the mean time to answer.
-	Checks     int64    `json:"checks"`
-	Answered   int64    `json:"answered"`
-	AnswerRate *float64 `json:"answer_rate,omitempty"`
-	MeanAnswer string   `json:"mean_answer,omitempty"`
-	// Machine-answered link tests.
-	LinkTests     int64    `json:"link_tests"`
-	LinkAnswered  int64    `json:"link_answered"`
-	LinkRate      *float64 `json:"link_rate,omitempty"`
-	LinkMeanRTTms *float64 `json:"link_mean_rtt_ms,omitempty"`
-}
-
-// MessageView is a message as operators see it.
-type MessageView struct {
-	ID           string     `json:"id"`
-	Channel      string     `json:"channel"`
-	Index        uint64     `json:"index"`
-	From         string     `json:"from"`
-	Precedence   string     `json:"precedence"`
-	Text         string     `json:"text"`
-	Lang         string     `json:"lang,omitempty"`
-	SentAt       time.Time  `json:"sent_at"`     // the author's clock
-	ReceivedAt   time.Time  `json:"received_at"` // this station's clock when stored
-	Status       string     `json:"status"`      // outbox: queued, delivered, acknowledged; inbox: received, acknowledged
-	Acknowledged bool       `json:"acknowledged"`
-	AckBy        string     `json:"ack_by,omitempty"`
-	AckAt        *time.Time `json:"ack_at,omitempty"` // the acknowledging station's clock
-	AckDue       time.Time  `json:"ack_due"`          // from the charter's deadline for the precedence
-	// Kind is "text", "check" (an operator check: acknowledge it),
-	// "escalation" (a message forwarded from a lower channel, From),
-	// "coded" (standard phrases), "notice", "report" or "incident".
-	Kind          string `json:"kind"`
-	EscalatedFrom string `json:"escalated_from,omitempty"`
-	// Coded is a coded message and its phrases rendered from the codes in
-	// each language of the channel's codebook.
-	Coded *CodedView `json:"coded,omitempty"`
-	// The body of a notice, report or incident entry.
-	Notice   *deconflict.Notice       `json:"notice,omitempty"`
-	Report   *deconflict.Report       `json:"report,omitempty"`
-	Incident *deconflict.IncidentBody `json:"incident,omitempty"`
-	// Rendered is a coded message, notice, report or incident entry
-	// written in each language ("en", "zh-Hans") from its codes and
-	// fields; free text in it is marked as such. Text is the English.
-	Rendered map[string]string `json:"rendered,omitempty"`
-}
-
-// ProposeRequest proposes a channel.
-type ProposeRequest struct {
-	Peer      string            `json:"peer"`
-	Channel   string            `json:"channel"`
-	Level     string            `json:"level"`
-	Deadlines map[string]string `json:"deadlines,omitempty"` // precedence → duration, e.g. "FLASH": "5m"
-	Delivery  map[string]string `json:"delivery,omitempty"`  // delivery deadlines, the same way
-	// EscalateTo names the (higher) channel with the same peer that late
-	// messages climb to.
-	EscalateTo  string `json:"escalate_to,omitempty"`
-	FlashExempt bool   `json:"flash_exempt,omitempty"`
-	LinkTest    string `json:"link_test,omitempty"`    // e.g. "10s"
-	CheckEvery  string `json:"check_every,omitempty"`  // e.g. "1h"
-	CheckWindow string `json:"check_window,omitempty"` // e.g. "10m"
-	// Codebook names the codebook of standard phrases, by reference or
-	// version (hotline codebook books); default: the embedded one.
-	Codebook string `json:"codebook,omitempty"`
-}
-
-// SendRequest sends a text message.
-type SendRequest struct {
-	Channel    string `json:"channel"`
-	Precedence string `json:"precedence"`
-	Text       string `json:"text"`
-	Lang       string `json:"lang,omitempty"`
-}
-
-// StatusView is the station's state at a glance.
-type StatusView struct {
-	Station     string         `json:"station"`
-	Party       string         `json:"party"`
-	Fingerprint string         `json:"fingerprint"`
-	PeerAddr    string         `json:"peer_addr,omitempty"`
-	Channels    []ChannelView  `json:"channels"`
-	Peers       []PeerView     `json:"peers"`
-	Refused     map[string]int `json:"refused"`
-	Duplicates  int            `json:"duplicates"`
-}
+var _ ops.Ops = (*Station)(nil)
 
 // Card returns the station's signed card.
 func (s *Station) Card(ctx context.Context) ([]byte, error) {
@@ -225,7 +29,7 @@ func (s *Station) Card(ctx context.Context) ([]byte, error) {
 }
 
 // AddPeer pins a peer's card after checking the fingerprint a person read.
-func (s *Station) AddPeer(ctx context.Context, text []byte, fingerprint string) (*PeerView, error) {
+func (s *Station) AddPeer(ctx context.Context, text []byte, fingerprint string) (*ops.PeerView, error) {
 	card, err := identity.ParseCard(text)
 	if err != nil {
 		return nil, badrequest.New("%v", err)
@@ -240,7 +44,7 @@ func (s *Station) AddPeer(ctx context.Context, text []byte, fingerprint string) 
 	s.pins[string(card.SignKey)] = card.Name
 	s.mu.Unlock()
 	s.startDialer(card.Name)
-	return &PeerView{Name: card.Name, Party: card.Party, Fingerprint: card.Fingerprint(), Endpoints: card.Endpoints, AddedAt: time.Now().UTC()}, nil
+	return &ops.PeerView{Name: card.Name, Party: card.Party, Fingerprint: card.Fingerprint(), Endpoints: card.Endpoints, AddedAt: time.Now().UTC()}, nil
 }
 
 // asBadRequest marks what the core refused as the operator's error; a
@@ -264,13 +68,13 @@ func (s *Station) connected(ctx context.Context) map[string]bool {
 }
 
 // Peers lists pinned peers.
-func (s *Station) Peers(ctx context.Context) ([]PeerView, error) {
+func (s *Station) Peers(ctx context.Context) ([]ops.PeerView, error) {
 	ps, err := s.Store.Peers(ctx)
 	if err != nil {
 		return nil, err
 	}
 	conn := s.connected(ctx)
-	out := []PeerView{}
+	out := []ops.PeerView{}
 	for _, p := range ps {
 		c, err := identity.ParseCard(p.Card)
 		if err != nil {
@@ -280,13 +84,13 @@ func (s *Station) Peers(ctx context.Context) ([]PeerView, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, PeerView{Name: p.Name, Party: p.Party, Fingerprint: p.Fingerprint, Endpoints: c.Endpoints, AddedAt: p.AddedAt, Connected: conn[p.Name], Keys: ks})
+		out = append(out, ops.PeerView{Name: p.Name, Party: p.Party, Fingerprint: p.Fingerprint, Endpoints: c.Endpoints, AddedAt: p.AddedAt, Connected: conn[p.Name], Keys: ks})
 	}
 	return out, nil
 }
 
 // Propose proposes a channel to a pinned peer.
-func (s *Station) Propose(ctx context.Context, r ProposeRequest) (*ChannelView, error) {
+func (s *Station) Propose(ctx context.Context, r ops.ProposeRequest) (*ops.ChannelView, error) {
 	if err := identity.CheckName("channel id", r.Channel); err != nil {
 		return nil, badrequest.New("%v", err)
 	}
@@ -341,14 +145,14 @@ func (s *Station) Propose(ctx context.Context, r ProposeRequest) (*ChannelView, 
 }
 
 // Accept accepts a channel the peer proposed.
-func (s *Station) Accept(ctx context.Context, ch string) (*ChannelView, error) {
+func (s *Station) Accept(ctx context.Context, ch string) (*ops.ChannelView, error) {
 	if _, err := s.call(ctx, func(id uint64) protocol.Event { return protocol.Accept{ID: id, Channel: ch} }); err != nil {
 		return nil, asBadRequest(err)
 	}
 	return s.channelView(ctx, ch)
 }
 
-func (s *Station) channelView(ctx context.Context, id string) (*ChannelView, error) {
+func (s *Station) channelView(ctx context.Context, id string) (*ops.ChannelView, error) {
 	cs, err := s.Channels(ctx)
 	if err != nil {
 		return nil, err
@@ -362,7 +166,7 @@ func (s *Station) channelView(ctx context.Context, id string) (*ChannelView, err
 }
 
 // Channels lists channels with their delivery state.
-func (s *Station) Channels(ctx context.Context) ([]ChannelView, error) {
+func (s *Station) Channels(ctx context.Context) ([]ops.ChannelView, error) {
 	// Read through the loop so that the view matches what was just done.
 	var info []protocol.ChannelInfo
 	if err := s.inLoop(ctx, func() { info = s.core.Channels() }); err != nil {
@@ -376,7 +180,7 @@ func (s *Station) Channels(ctx context.Context) ([]ChannelView, error) {
 	for _, c := range stored {
 		byID[c.ID] = c
 	}
-	out := []ChannelView{}
+	out := []ops.ChannelView{}
 	for _, i := range info {
 		c := byID[i.ID]
 		out = append(out, channelView(s.Cfg.Name, i, c))
@@ -384,11 +188,11 @@ func (s *Station) Channels(ctx context.Context) ([]ChannelView, error) {
 	return out, nil
 }
 
-func channelView(self string, i protocol.ChannelInfo, c record.Channel) ChannelView {
-	v := ChannelView{ID: i.ID, Peer: i.Peer, Level: i.Level, State: i.State, Agreement: i.Agreement, Proposer: c.Proposer,
+func channelView(self string, i protocol.ChannelInfo, c record.Channel) ops.ChannelView {
+	v := ops.ChannelView{ID: i.ID, Peer: i.Peer, Level: i.Level, State: i.State, Agreement: i.Agreement, Proposer: c.Proposer,
 		Written: i.Written, Delivered: i.Delivered, Received: i.Received, Connected: i.Connected, Blocked: i.Blocked,
 		Deadlines: map[string]string{}, Delivery: map[string]string{}, Suspensions: i.Suspensions, Dormant: i.Dormant,
-		AwaitingPeer: i.AwaitingPeer, AwaitingHere: i.AwaitingHere, Paths: []PathView{}}
+		AwaitingPeer: i.AwaitingPeer, AwaitingHere: i.AwaitingHere, Paths: []ops.PathView{}}
 	if v.Suspensions == nil {
 		v.Suspensions = []record.Suspension{}
 	}
@@ -408,7 +212,7 @@ func channelView(self string, i protocol.ChannelInfo, c record.Channel) ChannelV
 		v.LastCheck, v.LastCheckAt = fmt.Sprintf("%s/%s/%d", i.ID, self, i.LastCheck), &at
 	}
 	for _, p := range i.Paths {
-		pv := PathView{Name: p.Name, Up: p.Up, Active: p.Active, Probes: p.Probes, Lost: p.Lost}
+		pv := ops.PathView{Name: p.Name, Up: p.Up, Active: p.Active, Probes: p.Probes, Lost: p.Lost}
 		if !p.LastOK.IsZero() {
 			ok := p.LastOK.UTC()
 			rtt := float64(p.RTT.Microseconds()) / 1000
@@ -425,16 +229,16 @@ func channelView(self string, i protocol.ChannelInfo, c record.Channel) ChannelV
 
 // Suspend suspends a channel for this party: a signed entry with the
 // reason, shown to both sides as a suspension.
-func (s *Station) Suspend(ctx context.Context, r SuspendRequest) (*ChannelView, error) {
+func (s *Station) Suspend(ctx context.Context, r ops.SuspendRequest) (*ops.ChannelView, error) {
 	return s.suspendOrResume(ctx, r, envelope.Suspend)
 }
 
 // Resume lifts this party's suspension of a channel.
-func (s *Station) Resume(ctx context.Context, r SuspendRequest) (*ChannelView, error) {
+func (s *Station) Resume(ctx context.Context, r ops.SuspendRequest) (*ops.ChannelView, error) {
 	return s.suspendOrResume(ctx, r, envelope.Resume)
 }
 
-func (s *Station) suspendOrResume(ctx context.Context, r SuspendRequest, kind envelope.Kind) (*ChannelView, error) {
+func (s *Station) suspendOrResume(ctx context.Context, r ops.SuspendRequest, kind envelope.Kind) (*ops.ChannelView, error) {
 	var body []byte
 	if kind == envelope.Suspend {
 		body, _ = json.Marshal(protocol.SuspendBody{Reason: r.Reason, By: r.By})
@@ -454,12 +258,12 @@ func (s *Station) suspendOrResume(ctx context.Context, r SuspendRequest, kind en
 
 // Checks reports a channel's communication checks over the last day,
 // week and month.
-func (s *Station) Checks(ctx context.Context, ch string) (*ChecksView, error) {
+func (s *Station) Checks(ctx context.Context, ch string) (*ops.ChecksView, error) {
 	if _, err := s.channelView(ctx, ch); err != nil {
 		return nil, err
 	}
 	now := time.Now()
-	v := &ChecksView{Channel: ch}
+	v := &ops.ChecksView{Channel: ch}
 	for _, p := range []struct {
 		name string
 		d    time.Duration
@@ -468,7 +272,7 @@ func (s *Station) Checks(ctx context.Context, ch string) (*ChecksView, error) {
 		if err != nil {
 			return nil, err
 		}
-		cs := CheckStats{Period: p.name, Checks: st.Checks, Answered: st.Answered, LinkTests: st.Probes, LinkAnswered: st.ProbesAnswered}
+		cs := ops.CheckStats{Period: p.name, Checks: st.Checks, Answered: st.Answered, LinkTests: st.Probes, LinkAnswered: st.ProbesAnswered}
 		if st.Checks > 0 {
 			r := float64(st.Answered) / float64(st.Checks)
 			cs.AnswerRate = &r
@@ -501,7 +305,7 @@ func (s *Station) Escalations(ctx context.Context, ch string) ([]record.Escalati
 
 // Send appends a text message to this station's log for a channel. It
 // returns once the message is durable here.
-func (s *Station) Send(ctx context.Context, r SendRequest) (*MessageView, error) {
+func (s *Station) Send(ctx context.Context, r ops.SendRequest) (*ops.MessageView, error) {
 	q, err := s.QueueSend(ctx, r)
 	if err != nil {
 		return nil, err
@@ -514,7 +318,7 @@ func (s *Station) Send(ctx context.Context, r SendRequest) (*MessageView, error)
 // they were queued. A message refused before it was queued (a bad
 // precedence, text too long, a full disk) is refused here; the rest, once
 // its entry is durable or refused, by Wait.
-func (s *Station) QueueSend(ctx context.Context, r SendRequest) (*QueuedSend, error) {
+func (s *Station) QueueSend(ctx context.Context, r ops.SendRequest) (*QueuedSend, error) {
 	prec, err := envelope.ParsePrecedence(r.Precedence)
 	if err != nil {
 		return nil, badrequest.New("%v", err)
@@ -537,7 +341,7 @@ type QueuedSend struct {
 	s     *Station
 	ctx   context.Context
 	reply chan protocol.Done
-	req   SendRequest
+	req   ops.SendRequest
 	prec  envelope.Precedence
 }
 
@@ -546,19 +350,19 @@ func (q *QueuedSend) Ready() bool { return len(q.reply) > 0 }
 
 // Wait returns what Send would have: the message once its entry is
 // durable, or why it was refused.
-func (q *QueuedSend) Wait() (*MessageView, error) {
+func (q *QueuedSend) Wait() (*ops.MessageView, error) {
 	res, err := q.s.await(q.ctx, q.reply)
 	if err != nil {
 		return nil, asBadRequest(err)
 	}
 	// Built from what was just written, not read back: this is the hot path.
 	now := res.At.UTC()
-	return &MessageView{ID: res.Entry, Channel: q.req.Channel, Index: res.Index, From: q.s.Cfg.Name, Precedence: q.prec.String(),
+	return &ops.MessageView{ID: res.Entry, Channel: q.req.Channel, Index: res.Index, From: q.s.Cfg.Name, Precedence: q.prec.String(),
 		Text: q.req.Text, Lang: q.req.Lang, SentAt: now, ReceivedAt: now, Status: "queued", AckDue: now.Add(res.Deadline)}, nil
 }
 
 // message returns one text message (not an agreement or acknowledgement).
-func (s *Station) message(ctx context.Context, ch, author string, idx uint64) (*MessageView, error) {
+func (s *Station) message(ctx context.Context, ch, author string, idx uint64) (*ops.MessageView, error) {
 	ms, err := s.Store.Messages(ctx, store.Query{Channel: ch, Author: author, Kinds: messageKinds, Since: idx - 1, Limit: 1})
 	if err != nil {
 		return nil, err
@@ -573,7 +377,7 @@ func (s *Station) message(ctx context.Context, ch, author string, idx uint64) (*
 	return &vs[0], nil
 }
 
-func (s *Station) views(ctx context.Context, ms []store.Message) ([]MessageView, error) {
+func (s *Station) views(ctx context.Context, ms []store.Message) ([]ops.MessageView, error) {
 	charters := map[string]*channel.Charter{}
 	books := map[string]*codebook.Codebook{}
 	stored, err := s.Store.Channels(ctx)
@@ -596,7 +400,7 @@ func (s *Station) views(ctx context.Context, ms []store.Message) ([]MessageView,
 			}
 		}
 	})
-	out := []MessageView{}
+	out := []ops.MessageView{}
 	for _, m := range ms {
 		if m.Author == s.Cfg.Name && m.Index <= delivered[m.Channel] {
 			m.Delivered = true
@@ -616,7 +420,7 @@ func (s *Station) views(ctx context.Context, ms []store.Message) ([]MessageView,
 		if err != nil {
 			return nil, fmt.Errorf("stored message %s: %v", m.ID(), err)
 		}
-		v := MessageView{ID: m.ID(), Channel: m.Channel, Index: m.Index, From: m.Author, Precedence: m.Precedence.String(),
+		v := ops.MessageView{ID: m.ID(), Channel: m.Channel, Index: m.Index, From: m.Author, Precedence: m.Precedence.String(),
 			SentAt: m.SenderTime, ReceivedAt: m.StoredAt, Kind: m.Kind.String()}
 		if ch := charters[m.Channel]; ch != nil {
 			v.AckDue = m.StoredAt.Add(ch.Deadlines[m.Precedence])
@@ -656,7 +460,7 @@ var messageKinds = []envelope.Kind{envelope.Text, envelope.Check, envelope.Escal
 	envelope.Coded, envelope.Notice, envelope.Report, envelope.Incident}
 
 // Inbox lists messages from peers, oldest first.
-func (s *Station) Inbox(ctx context.Context, ch string) ([]MessageView, error) {
+func (s *Station) Inbox(ctx context.Context, ch string) ([]ops.MessageView, error) {
 	ms, err := s.Store.Messages(ctx, store.Query{Channel: ch, ExcludeAuthor: s.Cfg.Name, Kinds: messageKinds})
 	if err != nil {
 		return nil, err
@@ -665,7 +469,7 @@ func (s *Station) Inbox(ctx context.Context, ch string) ([]MessageView, error) {
 }
 
 // Outbox lists messages this station sent, oldest first.
-func (s *Station) Outbox(ctx context.Context, ch string) ([]MessageView, error) {
+func (s *Station) Outbox(ctx context.Context, ch string) ([]ops.MessageView, error) {
 	ms, err := s.Store.Messages(ctx, store.Query{Channel: ch, Author: s.Cfg.Name, Kinds: messageKinds})
 	if err != nil {
 		return nil, err
@@ -673,23 +477,11 @@ func (s *Station) Outbox(ctx context.Context, ch string) ([]MessageView, error) 
 	return s.views(ctx, ms)
 }
 
-// ParseID splits an entry id channel/author/index.
-func ParseID(id string) (ch, author string, idx uint64, err error) {
-	parts := strings.Split(id, "/")
-	if len(parts) == 3 {
-		idx, err = strconv.ParseUint(parts[2], 10, 64)
-		if err == nil && idx > 0 {
-			return parts[0], parts[1], idx, nil
-		}
-	}
-	return "", "", 0, badrequest.New("message id %q is not CHANNEL/STATION/INDEX", id)
-}
-
 // Ack acknowledges a message from a peer on behalf of an operator. The
 // acknowledgement is an entry in this station's log; acknowledging twice
 // returns the first acknowledgement.
-func (s *Station) Ack(ctx context.Context, id, by string) (*MessageView, error) {
-	ch, author, idx, err := ParseID(id)
+func (s *Station) Ack(ctx context.Context, id, by string) (*ops.MessageView, error) {
+	ch, author, idx, err := ops.ParseID(id)
 	if err != nil {
 		return nil, err
 	}
@@ -854,7 +646,7 @@ func (s *Station) Export(ctx context.Context, ch string) (*transcript.Bundle, er
 }
 
 // Status describes the station, its peers and channels.
-func (s *Station) Status(ctx context.Context) (*StatusView, error) {
+func (s *Station) Status(ctx context.Context) (*ops.StatusView, error) {
 	chs, err := s.Channels(ctx)
 	if err != nil {
 		return nil, err
@@ -864,7 +656,7 @@ func (s *Station) Status(ctx context.Context) (*StatusView, error) {
 		return nil, err
 	}
 	_, ownCard := s.identity()
-	v := &StatusView{Station: s.Cfg.Name, Party: s.Cfg.Party, Fingerprint: ownCard.Fingerprint(), Channels: chs, Peers: ps, Refused: map[string]int{}}
+	v := &ops.StatusView{Station: s.Cfg.Name, Party: s.Cfg.Party, Fingerprint: ownCard.Fingerprint(), Channels: chs, Peers: ps, Refused: map[string]int{}}
 	if a := s.PeerAddr(); a != nil {
 		v.PeerAddr = a.String()
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"hotline/internal/identity"
+	"hotline/internal/ops"
 	"hotline/internal/protocol"
 	"hotline/internal/record"
 	"hotline/internal/station"
@@ -139,7 +140,7 @@ func TestStationOnPostgres(t *testing.T) {
 	if _, err := st.AddPeer(ctx, chn.Text, chn.Fingerprint()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Propose(ctx, station.ProposeRequest{Peer: "CHN", Channel: "ops", Level: "staff"}); err != nil {
+	if _, err := st.Propose(ctx, ops.ProposeRequest{Peer: "CHN", Channel: "ops", Level: "staff"}); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
@@ -312,7 +313,7 @@ func TestStationDatabaseGone(t *testing.T) {
 	if _, err := st.AddPeer(ctx, chn.Text, chn.Fingerprint()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Propose(ctx, station.ProposeRequest{Peer: "CHN", Channel: "ops", Level: "staff"}); err != nil {
+	if _, err := st.Propose(ctx, ops.ProposeRequest{Peer: "CHN", Channel: "ops", Level: "staff"}); err != nil {
 		t.Fatal(err)
 	}
 	runCtx, cancel := context.WithCancel(ctx)
@@ -333,7 +334,7 @@ func TestStationDatabaseGone(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_, err = st.Propose(ctx, station.ProposeRequest{Peer: "CHN", Channel: "gone", Level: "staff"})
+	_, err = st.Propose(ctx, ops.ProposeRequest{Peer: "CHN", Channel: "gone", Level: "staff"})
 	if !errors.Is(err, protocol.ErrStorage) {
 		t.Errorf("a write with the database gone: %v, want a storage error", err)
 	} else if !strings.Contains(err.Error(), name) && !strings.Contains(err.Error(), "terminat") && !strings.Contains(err.Error(), "connect") {

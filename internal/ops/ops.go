@@ -1,0 +1,226 @@
+// Package ops is what a person or program can ask a station for: the
+// operations (Ops, and the table of them in table.go), their requests and
+// the views they answer with. A running station implements Ops (package
+// station); the API serves the table and its client calls it (package api);
+// the command line and the console ask through it. It holds no state and
+// runs nothing.
+package ops
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"hotline/internal/badrequest"
+	"hotline/internal/deconflict"
+	"hotline/internal/record"
+	"hotline/internal/transcript"
+)
+
+// Ops is what an operator can do with a station. The station implements it
+// directly (offline, or inside hotline run); the API client implements it
+// over HTTP. The CLI uses whichever applies.
+type Ops interface {
+	Deconfliction
+	Card(ctx context.Context) ([]byte, error)
+	AddPeer(ctx context.Context, card []byte, fingerprint string) (*PeerView, error)
+	Peers(ctx context.Context) ([]PeerView, error)
+	Propose(ctx context.Context, r ProposeRequest) (*ChannelView, error)
+	Accept(ctx context.Context, channel string) (*ChannelView, error)
+	Channels(ctx context.Context) ([]ChannelView, error)
+	Send(ctx context.Context, r SendRequest) (*MessageView, error)
+	Inbox(ctx context.Context, channel string) ([]MessageView, error)
+	Outbox(ctx context.Context, channel string) ([]MessageView, error)
+	Ack(ctx context.Context, id, by string) (*MessageView, error)
+	Export(ctx context.Context, channel string) (*transcript.Bundle, error)
+	Status(ctx context.Context) (*StatusView, error)
+	Alerts(ctx context.Context, after int64) ([]record.Alert, error)
+	Suspend(ctx context.Context, r SuspendRequest) (*ChannelView, error)
+	Resume(ctx context.Context, r SuspendRequest) (*ChannelView, error)
+	Checks(ctx context.Context, channel string) (*ChecksView, error)
+	Escalations(ctx context.Context, channel string) ([]record.Escalation, error)
+	BundleExport(ctx context.Context, peer string) (*OfflineBundle, error)
+	BundleImport(ctx context.Context, data []byte) (*ImportView, error)
+	RotateKeys(ctx context.Context, r KeyRequest) (*RotationView, error)
+	ReplacePeer(ctx context.Context, card []byte, fingerprint, by string) (*PeerView, error)
+	KeyHistory(ctx context.Context, station string) ([]KeyView, error)
+}
+
+// PeerView describes a pinned peer.
+type PeerView struct {
+	Name        string    `json:"name"`
+	Party       string    `json:"party"`
+	Fingerprint string    `json:"fingerprint"`
+	Endpoints   []string  `json:"endpoints"`
+	AddedAt     time.Time `json:"added_at"`
+	Connected   bool      `json:"connected"`
+	// Keys is the peer's key history, oldest first (one key if it never
+	// changed them).
+	Keys []KeyView `json:"keys"`
+}
+
+// ChannelView describes a channel.
+type ChannelView struct {
+	ID    string `json:"channel"`
+	Peer  string `json:"peer"`
+	Level string `json:"level"`
+	// State is what operators see: active, degraded, down, dormant,
+	// suspended, or (before both signatures) proposed or incoming.
+	State     string            `json:"state"`
+	Agreement string            `json:"agreement"` // proposed, incoming, active
+	Proposer  string            `json:"proposer"`
+	Deadlines map[string]string `json:"deadlines"` // acknowledgement, per precedence
+	Delivery  map[string]string `json:"delivery"`  // delivery, per precedence
+	// EscalateTo is the channel late messages climb to.
+	EscalateTo  string              `json:"escalate_to,omitempty"`
+	FlashExempt bool                `json:"flash_exempt"`
+	LinkTest    string              `json:"link_test"`    // interval of machine-answered tests
+	CheckEvery  string              `json:"check_every"`  // interval of operator checks
+	CheckWindow string              `json:"check_window"` // time a person has to answer one
+	Codebook    string              `json:"codebook"`     // the codebook of standard phrases: version and hash
+	Written     uint64              `json:"written"`      // entries in this station's log
+	Delivered   uint64              `json:"delivered"`    // of those, receipted by the peer
+	Received    uint64              `json:"received"`     // entries held of the peer's log
+	Connected   bool                `json:"connected"`
+	Blocked     string              `json:"blocked,omitempty"`
+	Suspensions []record.Suspension `json:"suspensions"`
+	Dormant     bool                `json:"dormant"`
+	// AwaitingPeer counts this station's messages the peer has not
+	// acknowledged; AwaitingHere the peer's that wait for a person here.
+	AwaitingPeer int        `json:"awaiting_peer"`
+	AwaitingHere int        `json:"awaiting_here"`
+	LastCheck    string     `json:"last_check,omitempty"` // id of this station's latest operator check
+	LastCheckAt  *time.Time `json:"last_check_at,omitempty"`
+	Paths        []PathView `json:"paths"`
+}
+
+// PathView is one transport path of a channel and its health, from the
+// probes of the path (every 500ms).
+type PathView struct {
+	Name   string `json:"name"` // "direct", "relay"
+	Up     bool   `json:"up"`
+	Active bool   `json:"active"` // this station's entries go this way
+	// When a probe was last answered, its round trip, the peer's clock
+	// minus this station's, probes sent and left unanswered.
+	LastOK *time.Time `json:"last_ok,omitempty"`
+	RTTms  *float64   `json:"rtt_ms,omitempty"`
+	Skewms *float64   `json:"skew_ms,omitempty"`
+	Probes int        `json:"probes"`
+	Lost   int        `json:"lost"`
+}
+
+// SuspendRequest suspends or resumes a channel.
+type SuspendRequest struct {
+	Channel string `json:"channel"`
+	Reason  string `json:"reason"`
+	By      string `json:"by"`
+}
+
+// ChecksView is a channel's communication check record over the last
+// day, week and month.
+type ChecksView struct {
+	Channel string       `json:"channel"`
+	Periods []CheckStats `json:"periods"`
+}
+
+// CheckStats is one period of ChecksView.
+type CheckStats struct {
+	Period string `json:"period"` // "day", "week", "month"
+	// Operator checks this station issued, answered, the answer rate and
+	// the mean time to answer.
+	Checks     int64    `json:"checks"`
+	Answered   int64    `json:"answered"`
+	AnswerRate *float64 `json:"answer_rate,omitempty"`
+	MeanAnswer string   `json:"mean_answer,omitempty"`
+	// Machine-answered link tests.
+	LinkTests     int64    `json:"link_tests"`
+	LinkAnswered  int64    `json:"link_answered"`
+	LinkRate      *float64 `json:"link_rate,omitempty"`
+	LinkMeanRTTms *float64 `json:"link_mean_rtt_ms,omitempty"`
+}
+
+// MessageView is a message as operators see it.
+type MessageView struct {
+	ID           string     `json:"id"`
+	Channel      string     `json:"channel"`
+	Index        uint64     `json:"index"`
+	From         string     `json:"from"`
+	Precedence   string     `json:"precedence"`
+	Text         string     `json:"text"`
+	Lang         string     `json:"lang,omitempty"`
+	SentAt       time.Time  `json:"sent_at"`     // the author's clock
+	ReceivedAt   time.Time  `json:"received_at"` // this station's clock when stored
+	Status       string     `json:"status"`      // outbox: queued, delivered, acknowledged; inbox: received, acknowledged
+	Acknowledged bool       `json:"acknowledged"`
+	AckBy        string     `json:"ack_by,omitempty"`
+	AckAt        *time.Time `json:"ack_at,omitempty"` // the acknowledging station's clock
+	AckDue       time.Time  `json:"ack_due"`          // from the charter's deadline for the precedence
+	// Kind is "text", "check" (an operator check: acknowledge it),
+	// "escalation" (a message forwarded from a lower channel, From),
+	// "coded" (standard phrases), "notice", "report" or "incident".
+	Kind          string `json:"kind"`
+	EscalatedFrom string `json:"escalated_from,omitempty"`
+	// Coded is a coded message and its phrases rendered from the codes in
+	// each language of the channel's codebook.
+	Coded *CodedView `json:"coded,omitempty"`
+	// The body of a notice, report or incident entry.
+	Notice   *deconflict.Notice       `json:"notice,omitempty"`
+	Report   *deconflict.Report       `json:"report,omitempty"`
+	Incident *deconflict.IncidentBody `json:"incident,omitempty"`
+	// Rendered is a coded message, notice, report or incident entry
+	// written in each language ("en", "zh-Hans") from its codes and
+	// fields; free text in it is marked as such. Text is the English.
+	Rendered map[string]string `json:"rendered,omitempty"`
+}
+
+// ProposeRequest proposes a channel.
+type ProposeRequest struct {
+	Peer      string            `json:"peer"`
+	Channel   string            `json:"channel"`
+	Level     string            `json:"level"`
+	Deadlines map[string]string `json:"deadlines,omitempty"` // precedence → duration, e.g. "FLASH": "5m"
+	Delivery  map[string]string `json:"delivery,omitempty"`  // delivery deadlines, the same way
+	// EscalateTo names the (higher) channel with the same peer that late
+	// messages climb to.
+	EscalateTo  string `json:"escalate_to,omitempty"`
+	FlashExempt bool   `json:"flash_exempt,omitempty"`
+	LinkTest    string `json:"link_test,omitempty"`    // e.g. "10s"
+	CheckEvery  string `json:"check_every,omitempty"`  // e.g. "1h"
+	CheckWindow string `json:"check_window,omitempty"` // e.g. "10m"
+	// Codebook names the codebook of standard phrases, by reference or
+	// version (hotline codebook books); default: the embedded one.
+	Codebook string `json:"codebook,omitempty"`
+}
+
+// SendRequest sends a text message.
+type SendRequest struct {
+	Channel    string `json:"channel"`
+	Precedence string `json:"precedence"`
+	Text       string `json:"text"`
+	Lang       string `json:"lang,omitempty"`
+}
+
+// StatusView is the station's state at a glance.
+type StatusView struct {
+	Station     string         `json:"station"`
+	Party       string         `json:"party"`
+	Fingerprint string         `json:"fingerprint"`
+	PeerAddr    string         `json:"peer_addr,omitempty"`
+	Channels    []ChannelView  `json:"channels"`
+	Peers       []PeerView     `json:"peers"`
+	Refused     map[string]int `json:"refused"`
+	Duplicates  int            `json:"duplicates"`
+}
+
+// ParseID splits an entry id channel/author/index.
+func ParseID(id string) (ch, author string, idx uint64, err error) {
+	parts := strings.Split(id, "/")
+	if len(parts) == 3 {
+		idx, err = strconv.ParseUint(parts[2], 10, 64)
+		if err == nil && idx > 0 {
+			return parts[0], parts[1], idx, nil
+		}
+	}
+	return "", "", 0, badrequest.New("message id %q is not CHANNEL/STATION/INDEX", id)
+}
