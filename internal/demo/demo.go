@@ -38,172 +38,268 @@ const (
 // encounter, a FLASH nobody answers climbing its ladder, the
 // acknowledgement, and an incident closed by both.
 func Run(ctx context.Context, o Options) (err error) {
-	start := time.Now()
-	w := o.Out
+	d := &demo{o: o, w: o.Out, start: time.Now()}
+	if err := d.setUp(ctx); err != nil {
+		return err
+	}
+	defer func() { d.leave(err) }()
+	d.introduce()
+	for _, step := range []func(context.Context) error{
+		d.planTransit,
+		d.notifyLiveFire,
+		d.notifyTransit,
+		d.exchangePhrases,
+		d.reportEncounter,
+		d.sendFlash,
+		d.acknowledgeFlash,
+		d.answerFlash,
+		d.runIncident,
+		d.showIncident,
+		d.messageLeaders,
+		d.exportTranscripts,
+	} {
+		if err := step(ctx); err != nil {
+			return err
+		}
+	}
+	d.finish()
+	// A temporary folder is removed when Run returns, before the stations
+	// stop.
+	if !o.Keep && o.Dir == "" {
+		defer os.RemoveAll(d.root)
+	}
+	return nil
+}
+
+// demo is what the demo's steps share: where it writes, the two stations,
+// and what one step leaves for the next.
+type demo struct {
+	o     Options
+	w     io.Writer
+	start time.Time
+	root  string
+	p     *Pair
+	// usa and chn are the two stations' API clients.
+	usa, chn *api.Client
+	// t0 is the hour the activities are planned from.
+	t0 time.Time
+	// plan is USA's planned transit.
+	plan int64
+	// usaFindings and chnFindings are each station's findings so far.
+	usaFindings, chnFindings []ops.FindingView
+	// flash is CHN's FLASH, and sent is when it was sent.
+	flash *ops.MessageView
+	sent  time.Time
+	// fwd is the FLASH as forwarded to USA's staff channel.
+	fwd ops.MessageView
+	// incident is the incident CHN opens.
+	incident string
+}
+
+// step prints one step of the story, stamped with the time since the
+// start.
+func (d *demo) step(format string, args ...any) {
+	fmt.Fprintf(d.w, "[%6.3fs] %s\n", time.Since(d.start).Seconds(), fmt.Sprintf(format, args...))
+}
+
+// show prints text a station shows, indented under the step.
+func (d *demo) show(text string) {
+	for _, l := range strings.Split(text, "\n") {
+		fmt.Fprintf(d.w, "           %s\n", l)
+	}
+}
+
+// setUp makes the folder and the two stations. Each station pins the
+// other's card. USA proposes the three channels and CHN accepts them.
+func (d *demo) setUp(ctx context.Context) error {
 	bin, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	root := o.Dir
-	if root == "" {
-		if root, err = os.MkdirTemp("", "hotline-demo-"); err != nil {
+	d.root = d.o.Dir
+	if d.root == "" {
+		if d.root, err = os.MkdirTemp("", "hotline-demo-"); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(w, "Hotline demo: two stations on loopback, in %s\n\n", root)
-	p, err := NewPairWith(ctx, root, bin, map[string]string{staffChannel: "staff", leaderChannel: "leader"}, PairOptions{
+	fmt.Fprintf(d.w, "Hotline demo: two stations on loopback, in %s\n\n", d.root)
+	d.p, err = NewPairWith(ctx, d.root, bin, map[string]string{staffChannel: "staff", leaderChannel: "leader"}, PairOptions{
 		Proposals: []ops.ProposeRequest{{Channel: theatreChannel, Level: "theatre", EscalateTo: staffChannel,
 			Deadlines: map[string]string{"FLASH": flashDeadline.String()}, Delivery: map[string]string{"FLASH": "2s"}}},
 	})
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if o.Keep && err == nil {
-			p.A.Detach()
-			p.B.Detach()
-			return
-		}
-		p.Stop()
-	}()
-	usa, chn := p.A.Client(), p.B.Client()
-	step := func(format string, args ...any) {
-		fmt.Fprintf(w, "[%6.3fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
-	}
-	// show prints text a station shows, indented under the step.
-	show := func(text string) {
-		for _, l := range strings.Split(text, "\n") {
-			fmt.Fprintf(w, "           %s\n", l)
-		}
-	}
-	step("USA station created, fingerprint %s", p.A.Fingerprint)
-	step("CHN station created, fingerprint %s", p.B.Fingerprint)
-	step("each signal officer pinned the other's card after reading the fingerprint aloud")
-	step("USA proposed %s (leader), %s (staff) and %s (theatre: FLASH acknowledged within %s, else escalated to %s); CHN accepted all three",
-		leaderChannel, staffChannel, theatreChannel, flashDeadline, staffChannel)
+	d.usa, d.chn = d.p.A.Client(), d.p.B.Client()
+	return nil
+}
 
-	// The activities: USA plans a transit north past the Paracels; CHN
-	// notifies live fire south of Hainan over the same hours.
-	t0 := time.Now().UTC().Truncate(time.Minute).Add(time.Hour)
-	plan, err := usa.AddPlan(ctx, ops.PlanRequest{Plan: noticeBody("transit", transitArea, "0,60", t0.Add(3*time.Hour), t0.Add(9*time.Hour),
+// leave keeps the stations running if asked to and the demo succeeded.
+// Otherwise it stops them.
+func (d *demo) leave(err error) {
+	if d.o.Keep && err == nil {
+		d.p.A.Detach()
+		d.p.B.Detach()
+		return
+	}
+	d.p.Stop()
+}
+
+// introduce tells how the stations were set up.
+func (d *demo) introduce() {
+	d.step("USA station created, fingerprint %s", d.p.A.Fingerprint)
+	d.step("CHN station created, fingerprint %s", d.p.B.Fingerprint)
+	d.step("each signal officer pinned the other's card after reading the fingerprint aloud")
+	d.step("USA proposed %s (leader), %s (staff) and %s (theatre: FLASH acknowledged within %s, else escalated to %s); CHN accepted all three",
+		leaderChannel, staffChannel, theatreChannel, flashDeadline, staffChannel)
+}
+
+// planTransit begins the activities. USA plans a transit north past the
+// Paracels. It keeps the plan to itself for now.
+func (d *demo) planTransit(ctx context.Context) error {
+	d.t0 = time.Now().UTC().Truncate(time.Minute).Add(time.Hour)
+	plan, err := d.usa.AddPlan(ctx, ops.PlanRequest{Plan: noticeBody("transit", transitArea, "0,60", d.t0.Add(3*time.Hour), d.t0.Add(9*time.Hour),
 		"DDG-00", "Transit north", "en")})
 	if err != nil {
 		return err
 	}
-	step("USA planned a transit by DDG-00 (plan %d), kept to itself for now:", plan.ID)
-	show(plan.Rendered["en"])
-	fire, err := chn.SendNotice(ctx, ops.NoticeRequest{Channel: theatreChannel,
-		Notice: noticeBody("live_fire", fireArea, "0,8000", t0, t0.Add(8*time.Hour), "Destroyer 173", "海上实弹射击", "zh-Hans")})
+	d.plan = plan.ID
+	d.step("USA planned a transit by DDG-00 (plan %d), kept to itself for now:", plan.ID)
+	d.show(plan.Rendered["en"])
+	return nil
+}
+
+// notifyLiveFire: CHN notifies live fire south of Hainan over the same
+// hours. USA reads the notice and acknowledges it. USA's station finds
+// the conflict with its plan.
+func (d *demo) notifyLiveFire(ctx context.Context) error {
+	fire, err := d.chn.SendNotice(ctx, ops.NoticeRequest{Channel: theatreChannel,
+		Notice: noticeBody("live_fire", fireArea, "0,8000", d.t0, d.t0.Add(8*time.Hour), "Destroyer 173", "海上实弹射击", "zh-Hans")})
 	if err != nil {
 		return err
 	}
-	step("CHN notified live fire, %s; USA reads it in English, rendered from its fields:", fire.ID)
-	got, err := waitMessage(ctx, usa, theatreChannel, fire.ID)
+	d.step("CHN notified live fire, %s; USA reads it in English, rendered from its fields:", fire.ID)
+	got, err := waitMessage(ctx, d.usa, theatreChannel, fire.ID)
 	if err != nil {
 		return err
 	}
-	show(got.Rendered["en"])
-	if _, err := usa.Ack(ctx, fire.ID, "Lt. Cdr. Smith"); err != nil {
+	d.show(got.Rendered["en"])
+	if _, err := d.usa.Ack(ctx, fire.ID, "Lt. Cdr. Smith"); err != nil {
 		return err
 	}
-	fs, err := waitFindings(ctx, usa, 1)
-	if err != nil {
+	if d.usaFindings, err = waitFindings(ctx, d.usa, 1); err != nil {
 		return fmt.Errorf("USA found no conflict: %w", err)
 	}
-	step("USA's station checked its plan against the notice and raised an ALARM:")
-	show(fs[0].Text["en"])
+	d.step("USA's station checked its plan against the notice and raised an ALARM:")
+	d.show(d.usaFindings[0].Text["en"])
+	return nil
+}
 
-	transit, err := usa.SendNotice(ctx, ops.NoticeRequest{Channel: theatreChannel, Plan: plan.ID})
+// notifyTransit: USA notifies its planned transit. CHN acknowledges it.
+// CHN's station finds the conflict with its live fire.
+func (d *demo) notifyTransit(ctx context.Context) error {
+	transit, err := d.usa.SendNotice(ctx, ops.NoticeRequest{Channel: theatreChannel, Plan: d.plan})
 	if err != nil {
 		return err
 	}
-	if _, err := waitMessage(ctx, chn, theatreChannel, transit.ID); err != nil {
+	if _, err := waitMessage(ctx, d.chn, theatreChannel, transit.ID); err != nil {
 		return err
 	}
-	if _, err := chn.Ack(ctx, transit.ID, "Cdr. Li Wei"); err != nil {
+	if _, err := d.chn.Ack(ctx, transit.ID, "Cdr. Li Wei"); err != nil {
 		return err
 	}
-	step("USA notified its transit, %s; CHN acknowledged it", transit.ID)
-	cfs, err := waitFindings(ctx, chn, 1)
-	if err != nil {
+	d.step("USA notified its transit, %s; CHN acknowledged it", transit.ID)
+	if d.chnFindings, err = waitFindings(ctx, d.chn, 1); err != nil {
 		return fmt.Errorf("CHN found no conflict: %w", err)
 	}
-	step("CHN's station checked its live fire against it and raised an ALARM, in Chinese:")
-	show(cfs[0].Text["zh-Hans"])
+	d.step("CHN's station checked its live fire against it and raised an ALARM, in Chinese:")
+	d.show(d.chnFindings[0].Text["zh-Hans"])
+	return nil
+}
 
-	// Standard phrases: each side sends what its finding suggests and
-	// reads the other's in its own language, from the codes.
-	say := func(from, to *api.Client, fromName, toName, lang string, r ops.CodedRequest, ackBy string) error {
-		m, err := from.SendCoded(ctx, r)
-		if err != nil {
+// exchangePhrases: each side sends in standard phrases what its finding
+// suggests. Each reads the other's in its own language, from the codes.
+// USA then answers that it will keep clear and postpone its activity.
+func (d *demo) exchangePhrases(ctx context.Context) error {
+	if err := d.say(ctx, d.usa, d.chn, "USA", "CHN", "zh-Hans", ops.CodedRequest{Precedence: "IMMEDIATE", Finding: d.usaFindings[0].ID}, "Cdr. Li Wei"); err != nil {
+		return err
+	}
+	if err := d.say(ctx, d.chn, d.usa, "CHN", "USA", "en", ops.CodedRequest{Precedence: "IMMEDIATE", Finding: d.chnFindings[0].ID}, "Lt. Cdr. Smith"); err != nil {
+		return err
+	}
+	return d.say(ctx, d.usa, d.chn, "USA", "CHN", "zh-Hans", ops.CodedRequest{Channel: theatreChannel, Precedence: "IMMEDIATE", Items: []ops.CodedItem{
+		{Code: "ANS12"}, {Code: "ANS16", Args: map[string]string{"time": d.t0.Add(8 * time.Hour).Format(time.RFC3339)}}}}, "Cdr. Li Wei")
+}
+
+// say sends standard phrases from one side to the other on the theatre
+// channel. It shows them as the other side reads them, in lang. The other
+// side acknowledges them if ackBy is given.
+func (d *demo) say(ctx context.Context, from, to *api.Client, fromName, toName, lang string, r ops.CodedRequest, ackBy string) error {
+	m, err := from.SendCoded(ctx, r)
+	if err != nil {
+		return err
+	}
+	got, err := waitMessage(ctx, to, theatreChannel, m.ID)
+	if err != nil {
+		return err
+	}
+	d.step("%s sent %s %s; %s reads it in %s:", fromName, m.Precedence, m.ID, toName, map[string]string{"en": "English", "zh-Hans": "Chinese"}[lang])
+	d.show(got.Rendered[lang])
+	if ackBy != "" {
+		if _, err := to.Ack(ctx, m.ID, ackBy); err != nil {
 			return err
 		}
-		got, err := waitMessage(ctx, to, theatreChannel, m.ID)
-		if err != nil {
-			return err
-		}
-		step("%s sent %s %s; %s reads it in %s:", fromName, m.Precedence, m.ID, toName, map[string]string{"en": "English", "zh-Hans": "Chinese"}[lang])
-		show(got.Rendered[lang])
-		if ackBy != "" {
-			if _, err := to.Ack(ctx, m.ID, ackBy); err != nil {
-				return err
-			}
-		}
-		return nil
 	}
-	if err := say(usa, chn, "USA", "CHN", "zh-Hans", ops.CodedRequest{Precedence: "IMMEDIATE", Finding: fs[0].ID}, "Cdr. Li Wei"); err != nil {
-		return err
-	}
-	if err := say(chn, usa, "CHN", "USA", "en", ops.CodedRequest{Precedence: "IMMEDIATE", Finding: cfs[0].ID}, "Lt. Cdr. Smith"); err != nil {
-		return err
-	}
-	if err := say(usa, chn, "USA", "CHN", "zh-Hans", ops.CodedRequest{Channel: theatreChannel, Precedence: "IMMEDIATE", Items: []ops.CodedItem{
-		{Code: "ANS12"}, {Code: "ANS16", Args: map[string]string{"time": t0.Add(8 * time.Hour).Format(time.RFC3339)}}}}, "Cdr. Li Wei"); err != nil {
-		return err
-	}
+	return nil
+}
 
-	// Meanwhile, east of the firing area, a frigate and the destroyer
-	// meet at close quarters.
+// reportEncounter: meanwhile, east of the firing area, a frigate and the
+// destroyer meet at close quarters. CHN reports the encounter. USA reads
+// the report and acknowledges it. Both stations predict the closest
+// approach.
+func (d *demo) reportEncounter(ctx context.Context) error {
 	at := time.Now().UTC().Truncate(time.Minute)
-	rep, err := chn.SendReport(ctx, ops.ReportRequest{Channel: theatreChannel, Report: reportBody(at),
+	rep, err := d.chn.SendReport(ctx, ops.ReportRequest{Channel: theatreChannel, Report: reportBody(at),
 		Said: []ops.SaidRequest{{Time: at.Add(time.Minute), By: "own", Items: []ops.CodedItem{{Code: "SAF16"}}}}})
 	if err != nil {
 		return err
 	}
-	step("meanwhile, east of the area, CHN's frigate reported an UNSAFE encounter with DDG-00, %s; USA reads:", rep.ID)
-	if got, err = waitMessage(ctx, usa, theatreChannel, rep.ID); err != nil {
-		return err
-	}
-	show(got.Rendered["en"])
-	if _, err := usa.Ack(ctx, rep.ID, "Lt. Cdr. Smith"); err != nil {
-		return err
-	}
-	fs, err = waitFindings(ctx, usa, 2)
+	d.step("meanwhile, east of the area, CHN's frigate reported an UNSAFE encounter with DDG-00, %s; USA reads:", rep.ID)
+	got, err := waitMessage(ctx, d.usa, theatreChannel, rep.ID)
 	if err != nil {
 		return err
 	}
-	cfs, err = waitFindings(ctx, chn, 2)
-	if err != nil {
+	d.show(got.Rendered["en"])
+	if _, err := d.usa.Ack(ctx, rep.ID, "Lt. Cdr. Smith"); err != nil {
 		return err
 	}
-	step("both stations predicted the closest approach from the reported tracks, each from its own ship's side:")
-	show("USA: " + fs[1].Text["en"])
-	show("CHN: " + cfs[1].Text["zh-Hans"])
+	if d.usaFindings, err = waitFindings(ctx, d.usa, 2); err != nil {
+		return err
+	}
+	if d.chnFindings, err = waitFindings(ctx, d.chn, 2); err != nil {
+		return err
+	}
+	d.step("both stations predicted the closest approach from the reported tracks, each from its own ship's side:")
+	d.show("USA: " + d.usaFindings[1].Text["en"])
+	d.show("CHN: " + d.chnFindings[1].Text["zh-Hans"])
+	return nil
+}
 
-	// The FLASH: nobody at USA answers; CHN's station climbs the ladder.
-	flash, err := chn.SendCoded(ctx, ops.CodedRequest{Channel: theatreChannel, Precedence: "FLASH",
+// sendFlash: CHN sends a FLASH. Nobody at USA answers it. CHN's station
+// climbs the ladder until it forwards the FLASH to USA's staff channel.
+func (d *demo) sendFlash(ctx context.Context) error {
+	flash, err := d.chn.SendCoded(ctx, ops.CodedRequest{Channel: theatreChannel, Precedence: "FLASH",
 		Items: []ops.CodedItem{{Code: "SAF10"}, {Code: "REQ11", Args: map[string]string{"distance": "2"}}}})
 	if err != nil {
 		return err
 	}
-	sent := time.Now()
-	step("CHN sent FLASH %s: %s", flash.ID, strings.ReplaceAll(flash.Rendered["en"], "\n", " "))
-	var fwd ops.MessageView
-	if err := WaitFor(ctx, usa, 30*time.Second, func() (bool, error) {
-		in, err := usa.Inbox(ctx, staffChannel)
+	d.flash, d.sent = flash, time.Now()
+	d.step("CHN sent FLASH %s: %s", flash.ID, strings.ReplaceAll(flash.Rendered["en"], "\n", " "))
+	if err := WaitFor(ctx, d.usa, 30*time.Second, func() (bool, error) {
+		in, err := d.usa.Inbox(ctx, staffChannel)
 		for _, m := range in {
 			if m.EscalatedFrom == flash.ID {
-				fwd = m
+				d.fwd = m
 				return true, nil
 			}
 		}
@@ -211,72 +307,93 @@ func Run(ctx context.Context, o Options) (err error) {
 	}); err != nil {
 		return fmt.Errorf("the FLASH was not forwarded: %w", err)
 	}
-	step("nobody at USA answered; CHN's station took the ladder's steps:")
-	xs, err := chn.Escalations(ctx, theatreChannel)
+	d.step("nobody at USA answered; CHN's station took the ladder's steps:")
+	return d.showLadder(ctx)
+}
+
+// showLadder shows the steps CHN's station took for the FLASH. It also
+// shows the alarms USA's station raised about the FLASH.
+func (d *demo) showLadder(ctx context.Context) error {
+	xs, err := d.chn.Escalations(ctx, theatreChannel)
 	if err != nil {
 		return err
 	}
 	for _, x := range xs {
-		if fmt.Sprintf("%s/%s/%d", x.Channel, x.Author, x.Index) == flash.ID {
-			show(fmt.Sprintf("+%.1fs step %d: %s", x.At.Sub(sent).Seconds(), x.Step, x.Detail))
+		if fmt.Sprintf("%s/%s/%d", x.Channel, x.Author, x.Index) == d.flash.ID {
+			d.show(fmt.Sprintf("+%.1fs step %d: %s", x.At.Sub(d.sent).Seconds(), x.Step, x.Detail))
 		}
 	}
-	alerts, err := usa.Alerts(ctx, 0)
+	alerts, err := d.usa.Alerts(ctx, 0)
 	if err != nil {
 		return err
 	}
 	for _, a := range alerts {
-		if strings.Contains(a.Text, flash.ID) {
-			show("USA ALARM: " + a.Text)
+		if strings.Contains(a.Text, d.flash.ID) {
+			d.show("USA ALARM: " + a.Text)
 		}
 	}
-	step("USA's staff channel received the FLASH forwarded, %s:", fwd.ID)
-	show(fwd.Text)
-	if _, err := usa.Ack(ctx, fwd.ID, "Capt. Jones (staff)"); err != nil {
+	return nil
+}
+
+// acknowledgeFlash: USA's staff duty officer acknowledges the forwarded
+// FLASH. CHN then sees its FLASH acknowledged.
+func (d *demo) acknowledgeFlash(ctx context.Context) error {
+	d.step("USA's staff channel received the FLASH forwarded, %s:", d.fwd.ID)
+	d.show(d.fwd.Text)
+	if _, err := d.usa.Ack(ctx, d.fwd.ID, "Capt. Jones (staff)"); err != nil {
 		return err
 	}
-	step("USA's staff duty officer acknowledged the forwarded FLASH %s on %s", fwd.ID, staffChannel)
-	if err := waitStatus(ctx, chn, flash.ID, "acknowledged"); err != nil {
+	d.step("USA's staff duty officer acknowledged the forwarded FLASH %s on %s", d.fwd.ID, staffChannel)
+	if err := waitStatus(ctx, d.chn, d.flash.ID, "acknowledged"); err != nil {
 		return err
 	}
-	out, _ := chn.Outbox(ctx, theatreChannel)
+	out, _ := d.chn.Outbox(ctx, theatreChannel)
 	for _, m := range out {
-		if m.ID == flash.ID {
-			step("CHN sees its FLASH acknowledged by %s", m.AckBy)
+		if m.ID == d.flash.ID {
+			d.step("CHN sees its FLASH acknowledged by %s", m.AckBy)
 		}
 	}
-	reply, err := usa.Send(ctx, ops.SendRequest{Channel: staffChannel, Precedence: "IMMEDIATE",
+	return nil
+}
+
+// answerFlash: USA's staff answers on the staff channel. CHN's staff
+// acknowledges the answer. USA then tells CHN by FLASH, in standard
+// phrases, that DDG-00 turns to starboard and keeps 2 NM away.
+func (d *demo) answerFlash(ctx context.Context) error {
+	reply, err := d.usa.Send(ctx, ops.SendRequest{Channel: staffChannel, Precedence: "IMMEDIATE",
 		Text: "DDG-00 is altering course to starboard and will keep 2 NM from your units.", Lang: "en"})
 	if err != nil {
 		return err
 	}
-	if _, err := waitMessage(ctx, chn, staffChannel, reply.ID); err != nil {
+	if _, err := waitMessage(ctx, d.chn, staffChannel, reply.ID); err != nil {
 		return err
 	}
-	if _, err := chn.Ack(ctx, reply.ID, "Sr. Col. Zhang (staff)"); err != nil {
+	if _, err := d.chn.Ack(ctx, reply.ID, "Sr. Col. Zhang (staff)"); err != nil {
 		return err
 	}
-	if err := say(usa, chn, "USA", "CHN", "zh-Hans", ops.CodedRequest{Channel: theatreChannel, Precedence: "FLASH", Items: []ops.CodedItem{
-		{Code: "MNV06"}, {Code: "MNV20", Args: map[string]string{"distance": "2"}}}}, "Cdr. Li Wei"); err != nil {
-		return err
-	}
+	return d.say(ctx, d.usa, d.chn, "USA", "CHN", "zh-Hans", ops.CodedRequest{Channel: theatreChannel, Precedence: "FLASH", Items: []ops.CodedItem{
+		{Code: "MNV06"}, {Code: "MNV20", Args: map[string]string{"distance": "2"}}}}, "Cdr. Li Wei")
+}
 
-	// The incident, opened by CHN from its finding, closed by both.
-	inc, err := chn.Incident(ctx, ops.IncidentRequest{Action: "open", Finding: cfs[1].ID, Lang: "en", By: "Cdr. Li Wei"})
+// runIncident: CHN opens an incident from its finding on the encounter.
+// USA acknowledges it, CHN discusses it, and both close it.
+func (d *demo) runIncident(ctx context.Context) error {
+	inc, err := d.chn.Incident(ctx, ops.IncidentRequest{Action: "open", Finding: d.chnFindings[1].ID, Lang: "en", By: "Cdr. Li Wei"})
 	if err != nil {
 		return err
 	}
-	step("CHN opened incident %s: %q", inc.ID, inc.Title)
+	d.incident = inc.ID
+	d.step("CHN opened incident %s: %q", inc.ID, inc.Title)
 	steps := []struct {
 		by   *api.Client
 		name string
 		r    ops.IncidentRequest
 		then string
 	}{
-		{usa, "USA", ops.IncidentRequest{Action: "acknowledge", By: "Lt. Cdr. Smith"}, "acknowledged"},
-		{chn, "CHN", ops.IncidentRequest{Action: "discuss", Note: "双方舰艇保持2海里以上距离。", Lang: "zh-Hans", By: "Cdr. Li Wei"}, "under_discussion"},
-		{usa, "USA", ops.IncidentRequest{Action: "close", Outcome: "resolved", Note: "Agreed: 2 NM.", Lang: "en", By: "Lt. Cdr. Smith"}, "closing"},
-		{chn, "CHN", ops.IncidentRequest{Action: "close", Outcome: "resolved", By: "Cdr. Li Wei"}, "closed"},
+		{d.usa, "USA", ops.IncidentRequest{Action: "acknowledge", By: "Lt. Cdr. Smith"}, "acknowledged"},
+		{d.chn, "CHN", ops.IncidentRequest{Action: "discuss", Note: "双方舰艇保持2海里以上距离。", Lang: "zh-Hans", By: "Cdr. Li Wei"}, "under_discussion"},
+		{d.usa, "USA", ops.IncidentRequest{Action: "close", Outcome: "resolved", Note: "Agreed: 2 NM.", Lang: "en", By: "Lt. Cdr. Smith"}, "closing"},
+		{d.chn, "CHN", ops.IncidentRequest{Action: "close", Outcome: "resolved", By: "Cdr. Li Wei"}, "closed"},
 	}
 	for _, s := range steps {
 		if err := waitIncident(ctx, s.by, inc.ID, ""); err != nil {
@@ -287,22 +404,27 @@ func Run(ctx context.Context, o Options) (err error) {
 		if err != nil {
 			return err
 		}
-		step("%s: %s → incident %s", s.name, s.r.Action, strings.ReplaceAll(v.State, "_", " "))
-		other := chn
-		if s.by == chn {
-			other = usa
+		d.step("%s: %s → incident %s", s.name, s.r.Action, strings.ReplaceAll(v.State, "_", " "))
+		other := d.chn
+		if s.by == d.chn {
+			other = d.usa
 		}
 		if err := waitIncident(ctx, other, inc.ID, s.then); err != nil {
 			return err
 		}
 	}
-	for _, n := range []*Node{p.A, p.B} {
+	return nil
+}
+
+// showIncident shows the closed incident as each station holds it.
+func (d *demo) showIncident(ctx context.Context) error {
+	for _, n := range []*Node{d.p.A, d.p.B} {
 		vs, err := n.Client().Incidents(ctx, theatreChannel)
 		if err != nil {
 			return err
 		}
 		for _, v := range vs {
-			if v.ID == inc.ID {
+			if v.ID == d.incident {
 				applied, signed := 0, []string{}
 				for _, s := range v.Timeline {
 					if s.Applied {
@@ -312,30 +434,39 @@ func Run(ctx context.Context, o Options) (err error) {
 						signed = append(signed, s.By)
 					}
 				}
-				step("%s shows incident %s %s, %s: %d steps, closed by %s; it links %d entries",
+				d.step("%s shows incident %s %s, %s: %d steps, closed by %s; it links %d entries",
 					n.Name, v.ID, v.State, v.Outcome, applied, strings.Join(signed, " and "), len(v.Links))
 			}
 		}
 	}
+	return nil
+}
 
-	lm, err := usa.Send(ctx, ops.SendRequest{Channel: leaderChannel, Precedence: "PRIORITY",
+// messageLeaders: USA asks on the leaders' channel for a call to review
+// the encounter.
+func (d *demo) messageLeaders(ctx context.Context) error {
+	lm, err := d.usa.Send(ctx, ops.SendRequest{Channel: leaderChannel, Precedence: "PRIORITY",
 		Text: "The Secretary requests a call with the Minister at 0800Z to review the encounter.", Lang: "en"})
 	if err != nil {
 		return err
 	}
-	if err := waitStatus(ctx, usa, lm.ID, "delivered", "acknowledged"); err != nil {
+	if err := waitStatus(ctx, d.usa, lm.ID, "delivered", "acknowledged"); err != nil {
 		return err
 	}
-	step("USA sent PRIORITY %s on the leaders' channel; delivered", lm.ID)
+	d.step("USA sent PRIORITY %s on the leaders' channel; delivered", lm.ID)
+	return nil
+}
 
-	// Both sides export their transcripts; anyone can verify them offline.
-	for _, n := range []*Node{p.A, p.B} {
+// exportTranscripts: both sides export their transcripts into the demo's
+// folder. Anyone can verify them offline. The demo verifies each one.
+func (d *demo) exportTranscripts(ctx context.Context) error {
+	for _, n := range []*Node{d.p.A, d.p.B} {
 		for _, ch := range []string{leaderChannel, staffChannel, theatreChannel} {
 			b, err := n.Client().Export(ctx, ch)
 			if err != nil {
 				return err
 			}
-			file := filepath.Join(root, fmt.Sprintf("%s-%s.json", ch, n.Name))
+			file := filepath.Join(d.root, fmt.Sprintf("%s-%s.json", ch, n.Name))
 			data, _ := json.MarshalIndent(b, "", "  ")
 			if err := os.WriteFile(file, data, 0o644); err != nil {
 				return err
@@ -344,23 +475,27 @@ func Run(ctx context.Context, o Options) (err error) {
 			if err != nil {
 				return fmt.Errorf("transcript of %s exported by %s: %w", ch, n.Name, err)
 			}
-			step("%s exported %s: verified offline (%s: %d entries, %d receipted; %s: %d entries, %d receipted)",
+			d.step("%s exported %s: verified offline (%s: %d entries, %d receipted; %s: %d entries, %d receipted)",
 				n.Name, filepath.Base(file), rep.Logs[0].Author, rep.Logs[0].Entries, rep.Logs[0].Receipted,
 				rep.Logs[1].Author, rep.Logs[1].Entries, rep.Logs[1].Receipted)
 		}
 	}
-	fmt.Fprintf(w, "\ndemo finished in %s\n", time.Since(start).Round(time.Millisecond))
-	if o.Keep {
-		fmt.Fprintf(w, "\nThe stations are still running:\n")
-		for _, n := range []*Node{p.A, p.B} {
-			fmt.Fprintf(w, "  %s: hotline status --dir %s   (API %s, token in %s)\n", n.Name, n.Dir, n.Client().Base, filepath.Join(n.Dir, "api-token"))
-		}
-		fmt.Fprintf(w, "Try: hotline findings --dir %s --lang zh; hotline incident list --dir %s\n", p.B.Dir, p.A.Dir)
-		fmt.Fprintf(w, "Stop them with: pkill -f 'hotline run --dir %s'\n", root)
-	} else if o.Dir == "" {
-		defer os.RemoveAll(root)
-	}
 	return nil
+}
+
+// finish says how long the demo took. If the stations are kept, it says
+// how to reach and stop them.
+func (d *demo) finish() {
+	fmt.Fprintf(d.w, "\ndemo finished in %s\n", time.Since(d.start).Round(time.Millisecond))
+	if !d.o.Keep {
+		return
+	}
+	fmt.Fprintf(d.w, "\nThe stations are still running:\n")
+	for _, n := range []*Node{d.p.A, d.p.B} {
+		fmt.Fprintf(d.w, "  %s: hotline status --dir %s   (API %s, token in %s)\n", n.Name, n.Dir, n.Client().Base, filepath.Join(n.Dir, "api-token"))
+	}
+	fmt.Fprintf(d.w, "Try: hotline findings --dir %s --lang zh; hotline incident list --dir %s\n", d.p.B.Dir, d.p.A.Dir)
+	fmt.Fprintf(d.w, "Stop them with: pkill -f 'hotline run --dir %s'\n", d.root)
 }
 
 // The scenario's areas: live fire south of Hainan, and a transit corridor
