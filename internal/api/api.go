@@ -4,28 +4,12 @@
 // listener is on loopback, or anywhere over HTTPS when config.json names a
 // certificate and key (stationdir.CheckAPIListen, ServerTLS).
 //
-// Routes (all under /api/v1):
+// Every operation of the table ops.All has its route (docs/API.md lists
+// them): a GET takes its request in the query, a POST in a JSON body, and
+// a {name} in the path is the request's field of that name. Besides them,
+// under /api/v1:
 //
-//	GET  card               the station's signed card (text)
-//	GET  status             StatusView
-//	GET  peers              []PeerView        POST peers {card, fingerprint}
-//	GET  channels           []ChannelView     POST channels ProposeRequest
-//	POST channels/{id}/accept
-//	POST messages           SendRequest → MessageView, once durable
 //	POST messages/stream    SendRequest lines → answer lines, pipelined (stream.go)
-//	GET  inbox?channel=     []MessageView
-//	GET  outbox?channel=    []MessageView
-//	POST ack {id, by}       MessageView
-//	GET  export?channel=    transcript bundle
-//	GET  alerts?after=      []Alert
-//	POST coded              CodedRequest → MessageView (standard phrases)
-//	POST notices            NoticeRequest → MessageView
-//	POST reports            ReportRequest → MessageView
-//	GET  incidents?channel= []IncidentView    POST incidents IncidentRequest → IncidentView
-//	GET  plans              []PlanView        POST plans PlanRequest → PlanView
-//	GET  findings           []FindingView
-//	GET  codebooks          []CodebookView    POST codebooks {file (base64)} → CodebookView
-//	GET  codebooks/phrases?codebook=          CodebookPhrases
 //	GET  events             server-sent events: received, delivered, acknowledged, channel, alert, escalation, link
 //	GET  operators          []operator.View   POST operators operator.AddRequest
 //	DELETE operators/{name}
@@ -46,14 +30,11 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
 
 	"hotline/internal/badrequest"
-	"hotline/internal/codebook"
 	"hotline/internal/operator"
 	"hotline/internal/ops"
-	"hotline/internal/record"
 	"hotline/internal/station"
 	"hotline/internal/stationdir"
 )
@@ -63,17 +44,18 @@ const MaxBody = 1 << 20
 
 // Server serves the API for one station.
 type Server struct {
-	st    *station.Station
-	token string
-	mux   *http.ServeMux
-	ops   *operator.Registry
+	st        *station.Station
+	token     string
+	mux       *http.ServeMux
+	operators *operator.Registry
 }
 
 // NewServer returns the API handler for st.
 func NewServer(st *station.Station, token string) *Server {
-	s := &Server{st: st, token: token, mux: http.NewServeMux(), ops: &operator.Registry{Store: st.Store}}
+	s := &Server{st: st, token: token, mux: http.NewServeMux(), operators: &operator.Registry{Store: st.Store}}
 	h := func(pattern string, f func(w http.ResponseWriter, r *http.Request) (any, error)) {
 		s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
 			v, err := f(w, r)
 			if err != nil {
 				writeError(w, err)
@@ -84,203 +66,31 @@ func NewServer(st *station.Station, token string) *Server {
 			}
 		})
 	}
-	h("GET /api/v1/card", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		c, err := st.Card(r.Context())
-		if err != nil {
-			return nil, err
-		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Write(c)
-		return nil, nil
-	})
-	h("GET /api/v1/status", func(w http.ResponseWriter, r *http.Request) (any, error) { return st.Status(r.Context()) })
-	h("GET /api/v1/peers", func(w http.ResponseWriter, r *http.Request) (any, error) { return st.Peers(r.Context()) })
-	h("POST /api/v1/peers", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req struct {
-			Card        string `json:"card"`
-			Fingerprint string `json:"fingerprint"`
-		}
-		if err := readJSON(r, &req); err != nil {
-			return nil, err
-		}
-		return st.AddPeer(r.Context(), []byte(req.Card), req.Fingerprint)
-	})
-	h("GET /api/v1/channels", func(w http.ResponseWriter, r *http.Request) (any, error) { return st.Channels(r.Context()) })
-	h("POST /api/v1/channels", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req ops.ProposeRequest
-		if err := readJSON(r, &req); err != nil {
-			return nil, err
-		}
-		return st.Propose(r.Context(), req)
-	})
-	h("POST /api/v1/channels/{id}/accept", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		return st.Accept(r.Context(), r.PathValue("id"))
-	})
-	h("POST /api/v1/messages", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req ops.SendRequest
-		if err := readJSON(r, &req); err != nil {
-			return nil, err
-		}
-		return st.Send(r.Context(), req)
-	})
-	h("GET /api/v1/inbox", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		return st.Inbox(r.Context(), r.URL.Query().Get("channel"))
-	})
-	h("GET /api/v1/outbox", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		return st.Outbox(r.Context(), r.URL.Query().Get("channel"))
-	})
-	h("POST /api/v1/ack", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req struct {
-			ID string `json:"id"`
-			By string `json:"by"`
-		}
-		if err := readJSON(r, &req); err != nil {
-			return nil, err
-		}
-		return st.Ack(r.Context(), req.ID, req.By)
-	})
-	h("GET /api/v1/export", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		return st.Export(r.Context(), r.URL.Query().Get("channel"))
-	})
-	h("GET /api/v1/alerts", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
-		a, err := st.Alerts(r.Context(), after)
-		if a == nil {
-			a = []record.Alert{}
-		}
-		return a, err
-	})
-	suspend := func(resume bool) func(w http.ResponseWriter, r *http.Request) (any, error) {
-		return func(w http.ResponseWriter, r *http.Request) (any, error) {
-			var req ops.SuspendRequest
-			if err := readJSON(r, &req); err != nil {
-				return nil, err
-			}
-			if req.Channel != "" && req.Channel != r.PathValue("id") {
-				return nil, fmt.Errorf("%w: body names channel %q, path %q", badrequest.Err, req.Channel, r.PathValue("id"))
-			}
-			req.Channel = r.PathValue("id")
-			if resume {
-				return st.Resume(r.Context(), req)
-			}
-			return st.Suspend(r.Context(), req)
-		}
+	for _, op := range ops.All {
+		s.mux.HandleFunc(op.Method+" "+op.Path, s.serveOp(op))
 	}
-	h("POST /api/v1/channels/{id}/suspend", suspend(false))
-	h("POST /api/v1/channels/{id}/resume", suspend(true))
-	h("GET /api/v1/channels/{id}/checks", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		return st.Checks(r.Context(), r.PathValue("id"))
-	})
-	h("GET /api/v1/escalations", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		return st.Escalations(r.Context(), r.URL.Query().Get("channel"))
-	})
-	h("POST /api/v1/key/rotate", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req ops.KeyRequest
-		if err := readJSON(r, &req); err != nil {
-			return nil, err
-		}
-		return st.RotateKeys(r.Context(), req)
-	})
-	h("POST /api/v1/peers/replace", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req struct {
-			Card        string `json:"card"`
-			Fingerprint string `json:"fingerprint"`
-			By          string `json:"by"`
-		}
-		if err := readJSON(r, &req); err != nil {
-			return nil, err
-		}
-		return st.ReplacePeer(r.Context(), []byte(req.Card), req.Fingerprint, req.By)
-	})
-	h("GET /api/v1/keys", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		return st.KeyHistory(r.Context(), r.URL.Query().Get("station"))
-	})
-	h("GET /api/v1/bundle", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		return st.BundleExport(r.Context(), r.URL.Query().Get("peer"))
-	})
-	h("POST /api/v1/bundle", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		r.Body = http.MaxBytesReader(w, r.Body, ops.MaxOffline)
-		data, err := io.ReadAll(r.Body)
-		if err != nil {
-			return nil, err
-		}
-		return st.BundleImport(r.Context(), data)
-	})
-	h("POST /api/v1/coded", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req ops.CodedRequest
-		if err := readJSON(r, &req); err != nil {
-			return nil, err
-		}
-		return st.SendCoded(r.Context(), req)
-	})
-	h("POST /api/v1/notices", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req ops.NoticeRequest
-		if err := readJSON(r, &req); err != nil {
-			return nil, err
-		}
-		return st.SendNotice(r.Context(), req)
-	})
-	h("POST /api/v1/reports", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req ops.ReportRequest
-		if err := readJSON(r, &req); err != nil {
-			return nil, err
-		}
-		return st.SendReport(r.Context(), req)
-	})
-	h("GET /api/v1/incidents", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		return st.Incidents(r.Context(), r.URL.Query().Get("channel"))
-	})
-	h("POST /api/v1/incidents", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req ops.IncidentRequest
-		if err := readJSON(r, &req); err != nil {
-			return nil, err
-		}
-		return st.Incident(r.Context(), req)
-	})
-	h("GET /api/v1/plans", func(w http.ResponseWriter, r *http.Request) (any, error) { return st.Plans(r.Context()) })
-	h("POST /api/v1/plans", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req ops.PlanRequest
-		if err := readJSON(r, &req); err != nil {
-			return nil, err
-		}
-		return st.AddPlan(r.Context(), req)
-	})
-	h("GET /api/v1/findings", func(w http.ResponseWriter, r *http.Request) (any, error) { return st.Findings(r.Context()) })
-	h("GET /api/v1/codebooks", func(w http.ResponseWriter, r *http.Request) (any, error) { return st.Codebooks(r.Context()) })
-	h("GET /api/v1/codebooks/phrases", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		return st.Codebook(r.Context(), r.URL.Query().Get("codebook"))
-	})
-	h("POST /api/v1/codebooks", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req struct {
-			File []byte `json:"file"`
-		}
-		if err := readJSON(r, &req); err != nil {
-			return nil, err
-		}
-		return st.AddCodebook(r.Context(), req.File)
-	})
 	s.mux.HandleFunc("GET /api/v1/events", s.events)
 	s.mux.HandleFunc("POST /api/v1/messages/stream", s.sendStream)
 	local := func(r *http.Request) operator.Actor { return operator.Actor{Addr: "api " + r.RemoteAddr} }
-	h("GET /api/v1/operators", func(w http.ResponseWriter, r *http.Request) (any, error) { return s.ops.List(r.Context()) })
+	h("GET /api/v1/operators", func(w http.ResponseWriter, r *http.Request) (any, error) { return s.operators.List(r.Context()) })
 	h("POST /api/v1/operators", func(w http.ResponseWriter, r *http.Request) (any, error) {
 		var req operator.AddRequest
 		if err := readJSON(r, &req); err != nil {
 			return nil, err
 		}
-		return s.ops.Add(r.Context(), local(r), req)
+		return s.operators.Add(r.Context(), local(r), req)
 	})
 	h("DELETE /api/v1/operators/{name}", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		return struct{}{}, s.ops.Remove(r.Context(), local(r), r.PathValue("name"))
+		return struct{}{}, s.operators.Remove(r.Context(), local(r), r.PathValue("name"))
 	})
 	h("POST /api/v1/operators/{name}/unlock", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		return struct{}{}, s.ops.Unlock(r.Context(), local(r), r.PathValue("name"))
+		return struct{}{}, s.operators.Unlock(r.Context(), local(r), r.PathValue("name"))
 	})
 	return s
 }
 
 // Operators is the operator registry the API uses; the console shares it.
-func (s *Server) Operators() *operator.Registry { return s.ops }
+func (s *Server) Operators() *operator.Registry { return s.operators }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !authorized(r, s.token) {
@@ -291,14 +101,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, http.StatusUnauthorized, errorBody{Error: "missing or wrong API token (see api-token in the station directory)"})
 		return
-	}
-	switch r.URL.Path {
-	case "/api/v1/bundle": // an offline bundle has a limit of its own
-	case "/api/v1/messages/stream": // each line has the limit (sendStream)
-	case "/api/v1/codebooks": // a codebook file, in base64
-		r.Body = http.MaxBytesReader(w, r.Body, codebook.MaxFile/3*4+1024)
-	default:
-		r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
 	}
 	s.mux.ServeHTTP(w, r)
 }
@@ -373,16 +175,22 @@ func errorMessage(err error) string {
 func readJSON(r *http.Request, v any) error {
 	data, err := io.ReadAll(r.Body)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		return fmt.Errorf("%w: request body: %v", badrequest.Err, err)
+		return bodyError(err)
 	}
 	if err := decodeStrict(data, v); err != nil {
 		return fmt.Errorf("%w: request body: %v", badrequest.Err, err)
 	}
 	return nil
+}
+
+// bodyError is the error of a request body that could not be read: too
+// large (413), or the asker's fault.
+func bodyError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return err
+	}
+	return badrequest.New("request body: %v", err)
 }
 
 // decodeStrict decodes exactly one JSON value with no unknown fields.

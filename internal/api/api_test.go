@@ -79,7 +79,7 @@ func newNode(t testing.TB, name, peerListen string) *node {
 	srv := httptest.NewServer(api.NewServer(st, tok))
 	t.Cleanup(srv.Close) // before the station closes
 	return &node{name: name, dir: dir, card: card, st: st, srv: srv, token: tok,
-		c: &api.Client{Base: srv.URL, Token: tok, HTTP: srv.Client()}}
+		c: api.Dial(srv.URL, tok, srv.Client())}
 }
 
 // run runs the node's peer side until the test ends.
@@ -277,7 +277,7 @@ func TestAuthRequired(t *testing.T) {
 	assertUnchanged(t, usa, before, "unauthorized requests")
 
 	// The client reports the refusal as an *api.Error with the status.
-	bad := &api.Client{Base: usa.srv.URL, Token: "wrong", HTTP: usa.srv.Client()}
+	bad := api.Dial(usa.srv.URL, "wrong", usa.srv.Client())
 	_, err := bad.AddPeer(context.Background(), chn.Text, chn.Fingerprint())
 	var ae *api.Error
 	if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {

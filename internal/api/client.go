@@ -14,25 +14,31 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"hotline/internal/operator"
 	"hotline/internal/ops"
-	"hotline/internal/record"
 	"hotline/internal/stationdir"
-	"hotline/internal/transcript"
 )
 
-// Client calls a running station's API. It implements ops.Ops.
+// Client calls a running station's API. It does every operation of the
+// table ops.All (Do), and so implements ops.Ops.
 type Client struct {
-	Base  string // http://host:port
-	Token string
-	HTTP  *http.Client
+	ops.Ops        // each method through Do
+	Base    string // http://host:port
+	Token   string
+	HTTP    *http.Client
 }
 
-var _ ops.Ops = (*Client)(nil)
+var _ ops.Doer = (*Client)(nil)
+
+// Dial returns a client of the API at base (http://host:port or https://…).
+func Dial(base, token string, hc *http.Client) *Client {
+	c := &Client{Base: base, Token: token, HTTP: hc}
+	c.Ops = ops.Through(c)
+	return c
+}
 
 // AddrFile is where hotline run writes the API's bound address.
 const AddrFile = "api.addr"
@@ -63,7 +69,7 @@ func NewClient(dir string) (*Client, error) {
 		}
 		scheme = "https://"
 	}
-	return &Client{Base: scheme + strings.TrimSpace(string(addr)), Token: tok, HTTP: &http.Client{Transport: tr}}, nil
+	return Dial(scheme+strings.TrimSpace(string(addr)), tok, &http.Client{Transport: tr}), nil
 }
 
 // pinned returns a TLS configuration that accepts exactly the certificate
@@ -103,7 +109,9 @@ func (e *Error) Error() string { return e.Message }
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
-	if in != nil {
+	if raw, ok := in.([]byte); ok {
+		body = bytes.NewReader(raw)
+	} else if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return err
@@ -156,146 +164,6 @@ func post[T any](ctx context.Context, c *Client, path string, in any) (*T, error
 		return nil, err
 	}
 	return &v, nil
-}
-
-func (c *Client) Card(ctx context.Context) ([]byte, error) {
-	return get[[]byte](ctx, c, "/api/v1/card")
-}
-
-func (c *Client) AddPeer(ctx context.Context, card []byte, fp string) (*ops.PeerView, error) {
-	return post[ops.PeerView](ctx, c, "/api/v1/peers", map[string]string{"card": string(card), "fingerprint": fp})
-}
-
-func (c *Client) Peers(ctx context.Context) ([]ops.PeerView, error) {
-	return get[[]ops.PeerView](ctx, c, "/api/v1/peers")
-}
-
-func (c *Client) Propose(ctx context.Context, r ops.ProposeRequest) (*ops.ChannelView, error) {
-	return post[ops.ChannelView](ctx, c, "/api/v1/channels", r)
-}
-
-func (c *Client) Accept(ctx context.Context, ch string) (*ops.ChannelView, error) {
-	return post[ops.ChannelView](ctx, c, "/api/v1/channels/"+url.PathEscape(ch)+"/accept", nil)
-}
-
-func (c *Client) Channels(ctx context.Context) ([]ops.ChannelView, error) {
-	return get[[]ops.ChannelView](ctx, c, "/api/v1/channels")
-}
-
-func (c *Client) Send(ctx context.Context, r ops.SendRequest) (*ops.MessageView, error) {
-	return post[ops.MessageView](ctx, c, "/api/v1/messages", r)
-}
-
-func (c *Client) Inbox(ctx context.Context, ch string) ([]ops.MessageView, error) {
-	return get[[]ops.MessageView](ctx, c, "/api/v1/inbox?channel="+url.QueryEscape(ch))
-}
-
-func (c *Client) Outbox(ctx context.Context, ch string) ([]ops.MessageView, error) {
-	return get[[]ops.MessageView](ctx, c, "/api/v1/outbox?channel="+url.QueryEscape(ch))
-}
-
-func (c *Client) Ack(ctx context.Context, id, by string) (*ops.MessageView, error) {
-	return post[ops.MessageView](ctx, c, "/api/v1/ack", map[string]string{"id": id, "by": by})
-}
-
-func (c *Client) Export(ctx context.Context, ch string) (*transcript.Bundle, error) {
-	b, err := get[transcript.Bundle](ctx, c, "/api/v1/export?channel="+url.QueryEscape(ch))
-	return &b, err
-}
-
-func (c *Client) Status(ctx context.Context) (*ops.StatusView, error) {
-	s, err := get[ops.StatusView](ctx, c, "/api/v1/status")
-	return &s, err
-}
-
-func (c *Client) Alerts(ctx context.Context, after int64) ([]record.Alert, error) {
-	return get[[]record.Alert](ctx, c, "/api/v1/alerts?after="+strconv.FormatInt(after, 10))
-}
-
-func (c *Client) Suspend(ctx context.Context, r ops.SuspendRequest) (*ops.ChannelView, error) {
-	return post[ops.ChannelView](ctx, c, "/api/v1/channels/"+url.PathEscape(r.Channel)+"/suspend", r)
-}
-
-func (c *Client) Resume(ctx context.Context, r ops.SuspendRequest) (*ops.ChannelView, error) {
-	return post[ops.ChannelView](ctx, c, "/api/v1/channels/"+url.PathEscape(r.Channel)+"/resume", r)
-}
-
-func (c *Client) Checks(ctx context.Context, ch string) (*ops.ChecksView, error) {
-	v, err := get[ops.ChecksView](ctx, c, "/api/v1/channels/"+url.PathEscape(ch)+"/checks")
-	return &v, err
-}
-
-func (c *Client) RotateKeys(ctx context.Context, r ops.KeyRequest) (*ops.RotationView, error) {
-	return post[ops.RotationView](ctx, c, "/api/v1/key/rotate", r)
-}
-
-func (c *Client) ReplacePeer(ctx context.Context, card []byte, fingerprint, by string) (*ops.PeerView, error) {
-	return post[ops.PeerView](ctx, c, "/api/v1/peers/replace", map[string]string{"card": string(card), "fingerprint": fingerprint, "by": by})
-}
-
-func (c *Client) KeyHistory(ctx context.Context, name string) ([]ops.KeyView, error) {
-	return get[[]ops.KeyView](ctx, c, "/api/v1/keys?station="+url.QueryEscape(name))
-}
-
-func (c *Client) Escalations(ctx context.Context, ch string) ([]record.Escalation, error) {
-	return get[[]record.Escalation](ctx, c, "/api/v1/escalations?channel="+url.QueryEscape(ch))
-}
-
-func (c *Client) BundleExport(ctx context.Context, peer string) (*ops.OfflineBundle, error) {
-	b, err := get[ops.OfflineBundle](ctx, c, "/api/v1/bundle?peer="+url.QueryEscape(peer))
-	return &b, err
-}
-
-func (c *Client) BundleImport(ctx context.Context, data []byte) (*ops.ImportView, error) {
-	return post[ops.ImportView](ctx, c, "/api/v1/bundle", json.RawMessage(data))
-}
-
-func (c *Client) SendCoded(ctx context.Context, r ops.CodedRequest) (*ops.MessageView, error) {
-	return post[ops.MessageView](ctx, c, "/api/v1/coded", r)
-}
-
-func (c *Client) SendNotice(ctx context.Context, r ops.NoticeRequest) (*ops.MessageView, error) {
-	return post[ops.MessageView](ctx, c, "/api/v1/notices", r)
-}
-
-func (c *Client) SendReport(ctx context.Context, r ops.ReportRequest) (*ops.MessageView, error) {
-	return post[ops.MessageView](ctx, c, "/api/v1/reports", r)
-}
-
-func (c *Client) Incident(ctx context.Context, r ops.IncidentRequest) (*ops.IncidentView, error) {
-	return post[ops.IncidentView](ctx, c, "/api/v1/incidents", r)
-}
-
-func (c *Client) Incidents(ctx context.Context, ch string) ([]ops.IncidentView, error) {
-	return get[[]ops.IncidentView](ctx, c, "/api/v1/incidents?channel="+url.QueryEscape(ch))
-}
-
-func (c *Client) AddPlan(ctx context.Context, r ops.PlanRequest) (*ops.PlanView, error) {
-	return post[ops.PlanView](ctx, c, "/api/v1/plans", r)
-}
-
-func (c *Client) Plans(ctx context.Context) ([]ops.PlanView, error) {
-	return get[[]ops.PlanView](ctx, c, "/api/v1/plans")
-}
-
-func (c *Client) AddCodebook(ctx context.Context, file []byte) (*ops.CodebookView, error) {
-	return post[ops.CodebookView](ctx, c, "/api/v1/codebooks", map[string][]byte{"file": file})
-}
-
-func (c *Client) Codebooks(ctx context.Context) ([]ops.CodebookView, error) {
-	return get[[]ops.CodebookView](ctx, c, "/api/v1/codebooks")
-}
-
-func (c *Client) Codebook(ctx context.Context, name string) (*ops.CodebookPhrases, error) {
-	v, err := get[ops.CodebookPhrases](ctx, c, "/api/v1/codebooks/phrases?codebook="+url.QueryEscape(name))
-	if err != nil {
-		return nil, err
-	}
-	return &v, nil
-}
-
-func (c *Client) Findings(ctx context.Context) ([]ops.FindingView, error) {
-	return get[[]ops.FindingView](ctx, c, "/api/v1/findings")
 }
 
 // Operators lists the station's console operators.

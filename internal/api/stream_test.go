@@ -197,7 +197,7 @@ func TestSendStreamBadLines(t *testing.T) {
 	}
 	assertUnchanged(t, usa, before, "a stream without the token")
 	// A client's stream to a station that refuses it says why.
-	bad := &api.Client{Base: usa.c.Base, Token: "wrong", HTTP: usa.c.HTTP}
+	bad := api.Dial(usa.c.Base, "wrong", usa.c.HTTP)
 	if _, err := bad.SendStream(ctx); err == nil || !strings.Contains(err.Error(), "token") {
 		t.Errorf("SendStream with a wrong token: %v", err)
 	}

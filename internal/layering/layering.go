@@ -55,6 +55,27 @@ var Rules = []Rule{
 		Forbidden: []string{Module + "/internal/station", Module + "/internal/protocol", Module + "/internal/api", Module + "/internal/console"},
 	},
 	{
+		Package:     Module + "/internal/ops",
+		Why:         "the operations are a vocabulary and a table: what may be asked of a station, not a station, a store or a transport",
+		Forbidden:   []string{Module + "/internal/station", Module + "/internal/protocol", Module + "/internal/store", Module + "/internal/api", Module + "/internal/console"},
+		NotImported: []string{"net", "net/http", "os", "database/sql"},
+	},
+	{
+		Package:   Module + "/internal/afteraction",
+		Why:       "an after-action report is made from what any station answers through ops, in this process or over the API",
+		Forbidden: []string{Module + "/internal/station", Module + "/internal/protocol", Module + "/internal/store"},
+	},
+	{
+		Package:   Module + "/internal/situation",
+		Why:       "the deconfliction picture is drawn from views, not from a running station",
+		Forbidden: []string{Module + "/internal/station", Module + "/internal/protocol", Module + "/internal/store"},
+	},
+	{
+		Package:   Module + "/internal/console",
+		Why:       "the console asks through ops and the station's notifications, never into the running process",
+		Forbidden: []string{Module + "/internal/station"},
+	},
+	{
 		Package:   Module + "/internal/operator",
 		Why:       "operators and their passwords are a store of their own: they need the meaning of a bad request, not a running station",
 		Forbidden: []string{Module + "/internal/station", Module + "/internal/protocol"},
