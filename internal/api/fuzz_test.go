@@ -4,42 +4,32 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 
+	"hotline/internal/badrequest"
 	"hotline/internal/operator"
 	"hotline/internal/ops"
 	"hotline/internal/strictjson/strictjsontest"
 )
 
 // requestBodies makes a fresh value of each type a route decodes its body
-// into, in the order FuzzRequestBody's kind byte picks them.
-var requestBodies = []func() any{
-	func() any {
-		return &struct {
-			Card        string `json:"card"`
-			Fingerprint string `json:"fingerprint"`
-		}{}
-	},
-	func() any { return &ops.ProposeRequest{} },
-	func() any { return &ops.SendRequest{} },
-	func() any {
-		return &struct {
-			ID string `json:"id"`
-			By string `json:"by"`
-		}{}
-	},
-	func() any { return &ops.SuspendRequest{} },
-	func() any { return &ops.CodedRequest{} },
-	func() any { return &ops.NoticeRequest{} },
-	func() any { return &ops.ReportRequest{} },
-	func() any { return &ops.IncidentRequest{} },
-	func() any { return &ops.PlanRequest{} },
-	func() any { return &operator.AddRequest{} },
-}
+// into, in the order FuzzRequestBody's kind byte picks them: the JSON
+// request of every operation of the table, and the operators'.
+var requestBodies = func() []func() any {
+	var out []func() any
+	for _, op := range ops.All {
+		if op.Method == http.MethodPost && !op.RawRequest {
+			out = append(out, op.NewRequest)
+		}
+	}
+	return append(out, func() any { return &operator.AddRequest{} })
+}()
 
 // decodeBody runs readJSON on data as the server does: behind MaxBody.
 func decodeBody(data []byte, v any) error {
@@ -64,6 +54,55 @@ func FuzzRequestBody(f *testing.F) {
 	f.Add(uint8(0), []byte(`{"card":"`+strings.Repeat("A", MaxBody)+`"}`))
 	f.Fuzz(func(t *testing.T, kind uint8, data []byte) {
 		strictjsontest.Body(t, data, MaxBody, requestBodies[int(kind)%len(requestBodies)], decodeBody, true)
+	})
+}
+
+// getOps are the operations that take their request in the query.
+var getOps = func() []*ops.Op {
+	var out []*ops.Op
+	for _, op := range ops.All {
+		if op.Method == http.MethodGet {
+			out = append(out, op)
+		}
+	}
+	return out
+}()
+
+// FuzzQuery checks how a GET operation's request is read from its query
+// and path: it never panics; it refuses with a bad request; and what it
+// accepts, written back as the client writes it, reads again the same.
+func FuzzQuery(f *testing.F) {
+	f.Add(uint8(0), "channel=usa-chn-staff", "x")
+	f.Add(uint8(1), "after=12", "x")
+	f.Add(uint8(1), "after=twelve", "x")
+	f.Add(uint8(2), "channel=a&channel=b", "x")
+	f.Add(uint8(3), "nothing=1", "c%2Fd")
+	f.Add(uint8(4), "station=%ZZ", "x")
+	f.Fuzz(func(t *testing.T, kind uint8, query, pathValue string) {
+		op := getOps[int(kind)%len(getOps)]
+		r := httptest.NewRequest(http.MethodGet, "/api/v1/x", nil)
+		r.URL.RawQuery = query
+		for _, name := range pathNames(op.Path) {
+			r.SetPathValue(name, pathValue)
+		}
+		req, err := readRequest(r, op)
+		if err != nil {
+			if !errors.Is(err, badrequest.Err) {
+				t.Fatalf("%s ?%s: %v, not a bad request", op.Name, query, err)
+			}
+			return
+		}
+		again := httptest.NewRequest(http.MethodGet, "/api/v1/x"+writeQuery(req, pathNames(op.Path)), nil)
+		for _, name := range pathNames(op.Path) {
+			again.SetPathValue(name, pathValue)
+		}
+		req2, err := readRequest(again, op)
+		if err != nil {
+			t.Fatalf("%s: %#v written as %q is refused: %v", op.Name, req, again.URL.RawQuery, err)
+		}
+		if !reflect.DeepEqual(req, req2) {
+			t.Fatalf("%s: %#v read back as %#v", op.Name, req, req2)
+		}
 	})
 }
 
