@@ -131,3 +131,44 @@ func readPrivate(p string) ([]byte, error) {
 	}
 	return os.ReadFile(p)
 }
+
+// A Making is a directory being made by an init: on any error, what the
+// init wrote goes again, and so does the directory if it made it. Undo
+// (deferred) removes what was written unless Keep was called.
+type Making struct {
+	dir     string
+	created bool
+	written []string
+	kept    bool
+}
+
+// Make makes dir (mode 0700) if it is not there, for an init to write in.
+func Make(dir string) (*Making, error) {
+	_, statErr := os.Stat(dir)
+	m := &Making{dir: dir, created: errors.Is(statErr, os.ErrNotExist)}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Wrote notes paths the init is about to write.
+func (m *Making) Wrote(paths ...string) { m.written = append(m.written, paths...) }
+
+// Keep says the init succeeded: Undo leaves everything.
+func (m *Making) Keep() { m.kept = true }
+
+// Undo removes what the init wrote, or the directory it made, unless
+// Keep was called.
+func (m *Making) Undo() {
+	if m.kept {
+		return
+	}
+	if m.created {
+		os.RemoveAll(m.dir)
+		return
+	}
+	for _, p := range m.written {
+		os.RemoveAll(p)
+	}
+}

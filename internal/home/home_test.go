@@ -87,3 +87,42 @@ func TestWriteFile(t *testing.T) {
 		t.Errorf("the file became %q", data)
 	}
 }
+
+// An init that fails leaves no trace: the directory it made goes, and in
+// a directory that was there only what it wrote goes.
+func TestMakingUndo(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "new")
+	mk, err := home.Make(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte("{}"), 0o600)
+	mk.Undo()
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("the directory an undone init made is still there: %v", err)
+	}
+
+	os.Mkdir(dir, 0o700)
+	os.WriteFile(filepath.Join(dir, "mine"), []byte("x"), 0o600)
+	mk, err = home.Make(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk.Wrote(filepath.Join(dir, "card"))
+	os.WriteFile(filepath.Join(dir, "card"), []byte("x"), 0o600)
+	mk.Undo()
+	des, _ := os.ReadDir(dir)
+	if len(des) != 1 || des[0].Name() != "mine" {
+		t.Fatalf("an undone init in an existing directory left %v", des)
+	}
+
+	mk, _ = home.Make(dir)
+	mk.Wrote(filepath.Join(dir, "card"))
+	os.WriteFile(filepath.Join(dir, "card"), []byte("x"), 0o600)
+	mk.Keep()
+	mk.Undo()
+	if _, err := os.Stat(filepath.Join(dir, "card")); err != nil {
+		t.Fatalf("a kept init lost its file: %v", err)
+	}
+}

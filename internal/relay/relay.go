@@ -230,27 +230,14 @@ func Init(ctx context.Context, o InitOptions) (*identity.Card, error) {
 	if _, err := os.Stat(filepath.Join(o.Dir, "config.json")); err == nil {
 		return nil, fmt.Errorf("%s already holds a relay or a station", o.Dir)
 	}
-	_, statErr := os.Stat(o.Dir)
-	created := errors.Is(statErr, os.ErrNotExist)
-	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+	mk, err := home.Make(o.Dir)
+	if err != nil {
 		return nil, err
 	}
-	var written []string
-	ok := false
-	defer func() {
-		if ok {
-			return
-		}
-		if created {
-			os.RemoveAll(o.Dir)
-			return
-		}
-		for _, p := range written {
-			os.RemoveAll(p)
-		}
-	}()
+	// Nothing half-written stays behind: on any error, what init wrote goes.
+	defer mk.Undo()
 	dbPath := filepath.Join(o.Dir, dbFile)
-	written = append(written, dbPath, dbPath+"-wal", dbPath+"-shm")
+	mk.Wrote(dbPath, dbPath+"-wal", dbPath+"-shm")
 	st, err := openStore(ctx, dbPath)
 	if err != nil {
 		return nil, err
@@ -264,7 +251,7 @@ func Init(ctx context.Context, o InitOptions) (*identity.Card, error) {
 	if err != nil {
 		return nil, err
 	}
-	written = append(written, filepath.Join(o.Dir, "keys"))
+	mk.Wrote(filepath.Join(o.Dir, "keys"))
 	if err := home.SaveKeys(filepath.Join(o.Dir, "keys"), keys); err != nil {
 		return nil, err
 	}
@@ -277,12 +264,12 @@ func Init(ctx context.Context, o InitOptions) (*identity.Card, error) {
 		{"card", card.Text, 0o644},
 		{"config.json", append(cj, '\n'), 0o600}, // last: its presence marks a complete relay
 	} {
-		written = append(written, filepath.Join(o.Dir, f.name))
+		mk.Wrote(filepath.Join(o.Dir, f.name))
 		if err := home.WriteFile(filepath.Join(o.Dir, f.name), f.data, f.mode); err != nil {
 			return nil, err
 		}
 	}
-	ok = true
+	mk.Keep()
 	return card, nil
 }
 

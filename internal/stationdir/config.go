@@ -132,32 +132,18 @@ func Init(ctx context.Context, o InitOptions) (*identity.Card, error) {
 	if _, err := os.Stat(filepath.Join(o.Dir, "config.json")); err == nil {
 		return nil, fmt.Errorf("%s already holds a station", o.Dir)
 	}
-	_, statErr := os.Stat(o.Dir)
-	created := errors.Is(statErr, os.ErrNotExist)
-	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+	mk, err := home.Make(o.Dir)
+	if err != nil {
 		return nil, err
 	}
 	// Nothing half-written stays behind: on any error, what init wrote goes.
-	var written []string
-	ok := false
-	defer func() {
-		if ok {
-			return
-		}
-		if created {
-			os.RemoveAll(o.Dir)
-			return
-		}
-		for _, p := range written {
-			os.RemoveAll(p)
-		}
-	}()
+	defer mk.Undo()
 	if o.Store == "" {
 		o.Store = "sqlite:hotline.db"
 	}
 	// The store first: a store that cannot be opened is the likeliest error.
 	if engine, arg, _ := strings.Cut(o.Store, ":"); engine == "sqlite" {
-		written = append(written, filepath.Join(o.Dir, arg), filepath.Join(o.Dir, arg+"-wal"), filepath.Join(o.Dir, arg+"-shm"))
+		mk.Wrote(filepath.Join(o.Dir, arg), filepath.Join(o.Dir, arg+"-wal"), filepath.Join(o.Dir, arg+"-shm"))
 	}
 	st, err := OpenStore(ctx, o.Dir, o.Store)
 	if err != nil {
@@ -172,7 +158,7 @@ func Init(ctx context.Context, o InitOptions) (*identity.Card, error) {
 	if err != nil {
 		return nil, err
 	}
-	written = append(written, filepath.Join(o.Dir, "keys"))
+	mk.Wrote(filepath.Join(o.Dir, "keys"))
 	if err := home.SaveKeys(filepath.Join(o.Dir, "keys"), keys); err != nil {
 		return nil, err
 	}
@@ -191,12 +177,12 @@ func Init(ctx context.Context, o InitOptions) (*identity.Card, error) {
 		{"config.json", append(cj, '\n'), 0o600}, // last: its presence marks a complete station
 	}
 	for _, f := range files {
-		written = append(written, filepath.Join(o.Dir, f.name))
+		mk.Wrote(filepath.Join(o.Dir, f.name))
 		if err := home.WriteFile(filepath.Join(o.Dir, f.name), f.data, f.mode); err != nil {
 			return nil, err
 		}
 	}
-	ok = true
+	mk.Keep()
 	return card, nil
 }
 
