@@ -112,6 +112,10 @@ type PathView struct {
 	Skewms *float64   `json:"skew_ms,omitempty"`
 	Probes int        `json:"probes"`
 	Lost   int        `json:"lost"`
+	// Costms is what the path is ranked by, once a probe on it was
+	// answered or lost: its smoothed round trip, with recent loss counted
+	// against it.
+	Costms *float64 `json:"cost_ms,omitempty"`
 }
 
 // SuspendRequest suspends or resumes a channel.
@@ -245,7 +249,9 @@ func (s *Station) AddPeer(ctx context.Context, text []byte, fingerprint string) 
 	s.mu.Lock()
 	s.pins[string(card.SignKey)] = card.Name
 	s.mu.Unlock()
-	s.startDialer(card.Name)
+	for _, t := range s.transports {
+		t.Pinned(card.Name)
+	}
 	return &PeerView{Name: card.Name, Party: card.Party, Fingerprint: card.Fingerprint(), Endpoints: card.Endpoints, AddedAt: time.Now().UTC()}, nil
 }
 
@@ -423,6 +429,10 @@ func channelView(self string, i protocol.ChannelInfo, c record.Channel) ChannelV
 		if p.SkewKnown {
 			skew := float64(p.Skew.Microseconds()) / 1000
 			pv.Skewms = &skew
+		}
+		if p.Measured {
+			cost := float64(p.Cost.Microseconds()) / 1000
+			pv.Costms = &cost
 		}
 		v.Paths = append(v.Paths, pv)
 	}
