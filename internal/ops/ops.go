@@ -108,6 +108,10 @@ type PathView struct {
 	Skewms *float64   `json:"skew_ms,omitempty"`
 	Probes int        `json:"probes"`
 	Lost   int        `json:"lost"`
+	// Costms is what the path is ranked by, once a probe on it was
+	// answered or lost: its smoothed round trip, with recent loss counted
+	// against it.
+	Costms *float64 `json:"cost_ms,omitempty"`
 }
 
 // SuspendRequest suspends or resumes a channel.

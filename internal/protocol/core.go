@@ -95,8 +95,10 @@ type FrameIn struct {
 
 // Connected reports a connection to or from a peer. Outbound connections
 // carry this station's entries; inbound ones carry the peer's. Path names
-// the way it goes ("direct" if empty, "relay"); Rank orders paths, lower
-// preferred.
+// the way it goes ("direct" if empty, "relay", or any other transport's
+// name). Rank is the station's prior preference, lower preferred: it
+// orders paths the core has not measured yet, and breaks ties between
+// paths that measure the same (see paths.go).
 type Connected struct {
 	Peer     string
 	Conn     ConnID
@@ -1507,7 +1509,11 @@ func (c *Core) status(p *peer, conn ConnID, f *Frame) {
 	// their receipts. A frame lost since is sent again after ResendAfter.
 	x.ready = true
 	c.linkChanged(p)
-	if a := c.pathOf(p, p.out); !p.ready || a == nil || x.rank < a.rank {
+	// A path that ranks before the active one by the station's prior,
+	// and is not measured yet, takes the traffic at once (the direct path
+	// reconnected); a measured one takes it only once clearly cheaper
+	// (rerank).
+	if a := c.pathOf(p, p.out); !p.ready || a == nil || !x.measured() && x.rank < a.rank {
 		if p.ready && a != nil && x.conn != p.out {
 			c.Stats.Failovers++
 		}
@@ -1670,7 +1676,10 @@ type ChannelInfo struct {
 
 // PathInfo is one transport path to a channel's peer and its health, from
 // the probes of the path: when one was last answered, the round trip, the
-// peer's clock minus this station's, probes sent and unanswered.
+// peer's clock minus this station's, probes sent and unanswered. Once a
+// probe was answered or lost (Measured), SRTT is the smoothed round trip
+// and Cost what the core ranks the path by: SRTT with recent loss
+// counted against it.
 type PathInfo struct {
 	Name         string
 	Up, Active   bool
@@ -1679,6 +1688,8 @@ type PathInfo struct {
 	RTT, Skew    time.Duration
 	SkewKnown    bool
 	Probes, Lost int
+	Measured     bool
+	SRTT, Cost   time.Duration
 }
 
 // state says what operators see of a channel.

@@ -225,6 +225,7 @@ type packet struct {
 	from, to *simNode
 	conn     ConnID
 	data     []byte
+	at       time.Time // when it arrives, at the earliest
 }
 
 type sim struct {
@@ -241,6 +242,10 @@ type sim struct {
 	drop    map[ConnID]bool   // connections whose frames are lost (a silent path)
 	lose    func(packet) bool // frames lost one by one while the path stays up
 	noDial  bool              // the direct path is down: dialing fails
+	// delay, if set, is how long each frame takes on its connection; a
+	// connection still delivers its frames in order (lastAt).
+	delay  func(packet) time.Duration
+	lastAt map[ConnID]time.Time
 }
 
 func newSimNode(t *testing.T, name string) *simNode {
@@ -290,7 +295,14 @@ func (s *sim) step(n *simNode, ev Event) {
 			if to == n {
 				to = ends[1]
 			}
-			s.net = append(s.net, packet{from: n, to: to, conn: a.Conn, data: a.Data})
+			pk := packet{from: n, to: to, conn: a.Conn, data: a.Data, at: s.now}
+			if s.delay != nil {
+				if pk.at = s.now.Add(s.delay(pk)); pk.at.Before(s.lastAt[a.Conn]) {
+					pk.at = s.lastAt[a.Conn]
+				}
+				s.lastAt[a.Conn] = pk.at
+			}
+			s.net = append(s.net, pk)
 			if a.Close {
 				s.cut(a.Conn)
 			}
@@ -425,6 +437,20 @@ func (s *sim) deliver() {
 		return
 	}
 	i := 0
+	if s.delay != nil {
+		// The first frame due; with none due yet, the clock moves on to
+		// the earliest arrival.
+		i = slices.IndexFunc(s.net, func(p packet) bool { return !p.at.After(s.now) })
+		if i < 0 {
+			i = 0
+			for j, p := range s.net {
+				if p.at.Before(s.net[i].at) {
+					i = j
+				}
+			}
+			s.now = s.net[i].at
+		}
+	}
 	if s.faults && s.rng.IntN(4) == 0 {
 		i = s.rng.IntN(len(s.net))
 		if i != 0 {
@@ -503,7 +529,7 @@ func (s *sim) settle(limit int) {
 
 func newSim(t *testing.T, seed uint64) *sim {
 	s := &sim{t: t, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), now: time.Unix(1_800_000_000, 0),
-		conns: map[ConnID][2]*simNode{}, counts: map[string]int{}}
+		conns: map[ConnID][2]*simNode{}, counts: map[string]int{}, lastAt: map[ConnID]time.Time{}}
 	a, b := newSimNode(t, "ALPHA"), newSimNode(t, "BRAVO")
 	s.nodes = []*simNode{a, b}
 	s.request(a, func(id uint64) Event { return AddPeer{ID: id, Card: b.card} })

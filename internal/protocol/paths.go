@@ -7,13 +7,24 @@ import (
 )
 
 // Paths: a peer may be reached over several connections at once (the
-// direct path, a relay). Each outbound connection is a path for this
-// station's entries; the core sends on one, the active path: the
-// best-ranked one whose status has arrived. Every path is probed (a
-// probe frame with no channel) so that a silent one is closed within
-// DeadAfter, and traffic moves to the next best; when a better one
-// answers its status again, traffic moves back. Entries may so travel
-// twice; the receiver ignores the duplicates.
+// direct path, a relay, any other transport the station lists). Each
+// outbound connection is a path for this station's entries; the core
+// sends on one, the active path. The core knows a path by the name and
+// the rank the station gave it. Which transport makes it is the
+// station's affair; only a path named direct, a connection to the peer's
+// own process, carries entries sent ahead (see sendAhead). Every path is
+// probed (a probe frame with no channel) so that a silent one is closed
+// within DeadAfter, and traffic moves to the next best.
+//
+// Paths are ranked by what the probes measure: a smoothed round trip,
+// with recent loss counted against it (cost). The station's rank is only
+// the prior: it orders paths not yet measured, and breaks ties. A path
+// not yet measured whose status arrives takes the traffic at once if it
+// ranks before the active one by that prior (the direct path
+// reconnected). Otherwise traffic moves to another path only once it has
+// been clearly cheaper than the active one at SwitchAfter probes in a
+// row, so that it does not flap between two paths alike. Entries may so
+// travel twice; the receiver ignores the duplicates.
 
 // Path timing.
 const (
@@ -26,6 +37,28 @@ const (
 	// ResendAfter: entries sent without a receipt for this long are sent
 	// again from the last receipt (a frame lost on a path that stays up).
 	ResendAfter = 5 * time.Second
+)
+
+// Path ranking.
+const (
+	// LossCost is what losing every probe adds to a path's smoothed
+	// round trip; a path that recently lost a share l of its probes
+	// costs l×LossCost more. A frame lost on a path that stays up is sent
+	// again after ResendAfter, so such a path delays each frame by about
+	// l×ResendAfter.
+	LossCost = ResendAfter
+	// SwitchAfter is how many probes in a row a path must be clearly
+	// cheaper than the active one before traffic moves to it.
+	SwitchAfter = 4
+	// SwitchMargin is the least by which a path must be cheaper than the
+	// active one to be clearly cheaper. It must also cost at most
+	// three quarters of the active path's cost.
+	SwitchMargin = 10 * time.Millisecond
+	// smoothing: the smoothed round trip and the loss move this fraction
+	// (1/smoothing) of the way toward each probe's outcome.
+	smoothing = 8
+	// lossOne is a loss of every probe, in the fixed point loss is kept in.
+	lossOne = 1 << 16
 )
 
 // path is one connection to a peer.
@@ -46,6 +79,47 @@ type path struct {
 	skewSeen bool
 	pings    int
 	lost     int
+	// srtt is the smoothed round trip of the answered probes.
+	srtt time.Duration
+	// loss is the recent share of probes lost, in 1/lossOne: it moves
+	// toward lossOne with each probe lost and toward 0 with each answered.
+	loss int64
+	// better counts the probes in a row at which the path was clearly
+	// cheaper than the active one.
+	better int
+}
+
+// measured says whether any probe on the path was answered or lost.
+func (x *path) measured() bool { return !x.lastOK.IsZero() || x.lost > 0 }
+
+// cost is what the path is ranked by once measured: its smoothed round
+// trip, with its recent loss counted against it.
+func (x *path) cost() time.Duration {
+	return x.srtt + time.Duration(int64(LossCost)*x.loss/lossOne)
+}
+
+// before orders two ready paths, the preferred first: measured paths by
+// cost, before those not yet measured; then by the station's rank; then
+// by connection, so that the order never depends on a map's.
+func before(x, y *path) bool {
+	if mx, my := x.measured(), y.measured(); mx != my {
+		return mx
+	} else if mx {
+		if c := cmp.Compare(x.cost(), y.cost()); c != 0 {
+			return c < 0
+		}
+	}
+	return cmp.Or(cmp.Compare(x.rank, y.rank), cmp.Compare(x.conn, y.conn)) < 0
+}
+
+// clearlyBetter says whether path x is clearly cheaper than the active
+// path a: both measured, x cheaper by SwitchMargin and by a quarter.
+func clearlyBetter(x, a *path) bool {
+	if !x.measured() || !a.measured() {
+		return false
+	}
+	d := a.cost() - x.cost()
+	return d >= SwitchMargin && 4*d >= a.cost()
 }
 
 func (c *Core) pathOf(p *peer, conn ConnID) *path {
@@ -75,14 +149,14 @@ func (c *Core) armPaths() {
 	}
 }
 
-// best returns the best-ranked ready outbound path other than not.
+// best returns the preferred ready outbound path other than not.
 func (c *Core) best(p *peer, not ConnID) *path {
 	var b *path
 	for _, x := range p.paths {
 		if !x.outbound || !x.ready || x.conn == not {
 			continue
 		}
-		if b == nil || cmp.Or(cmp.Compare(x.rank, b.rank), cmp.Compare(x.conn, b.conn)) < 0 {
+		if b == nil || before(x, b) {
 			b = x
 		}
 	}
@@ -94,6 +168,9 @@ func (c *Core) best(p *peer, not ConnID) *path {
 // otherwise every entry not yet receipted goes again.
 func (c *Core) activate(p *peer, x *path, held map[string]uint64) {
 	p.out, p.ready = x.conn, true
+	for _, y := range p.paths {
+		y.better = 0
+	}
 	for _, id := range p.channels {
 		cs := c.channels[id]
 		if size, ok := held[id]; ok && held != nil && size >= cs.mine.delivered && size <= cs.mine.size {
@@ -179,6 +256,7 @@ func (c *Core) tickPaths() {
 			}
 			if !x.pingAt.IsZero() {
 				x.lost++
+				x.loss += (lossOne - x.loss) / smoothing
 			}
 			x.pingSeq++
 			x.pings++
@@ -189,11 +267,47 @@ func (c *Core) tickPaths() {
 				c.emit(Send{Peer: n, Conn: id, Data: (&Frame{Type: FrameHello, Version: Version}).Encode()})
 			}
 		}
+		c.rerank(p)
 		c.resendUnreceipted(p)
 	}
 	c.pathTimer = any
 	if any {
 		c.schedule(&timer{at: c.now.Add(PingEvery), kind: tPaths})
+	}
+}
+
+// rerank moves a peer's traffic to another ready path once it has been
+// clearly cheaper than the active one at SwitchAfter probes in a row.
+// Every entry not yet receipted goes again on it, as after a failover.
+func (c *Core) rerank(p *peer) {
+	a := c.pathOf(p, p.out)
+	if !p.ready || a == nil {
+		return
+	}
+	conns := make([]ConnID, 0, len(p.paths))
+	for id := range p.paths {
+		conns = append(conns, id)
+	}
+	slices.Sort(conns)
+	var next *path
+	for _, id := range conns {
+		x := p.paths[id]
+		if x == a || !x.outbound || !x.ready {
+			continue
+		}
+		if clearlyBetter(x, a) {
+			x.better++
+		} else {
+			x.better = 0
+		}
+		if x.better >= SwitchAfter && (next == nil || before(x, next)) {
+			next = x
+		}
+	}
+	if next != nil {
+		c.Stats.Failovers++
+		c.linkChanged(p)
+		c.activate(p, next, nil)
 	}
 }
 
@@ -224,6 +338,16 @@ func (c *Core) pong(p *peer, conn ConnID, f *Frame) {
 		return
 	}
 	x.rtt = c.now.Sub(x.pingAt)
+	// No true round trip exceeds DeadAfter, since a reply counts only if
+	// it answers the latest probe: the bounds keep a clock that jumped
+	// from swamping the average.
+	sample := min(max(x.rtt, 0), DeadAfter)
+	if x.lastOK.IsZero() {
+		x.srtt = sample
+	} else {
+		x.srtt += (sample - x.srtt) / smoothing
+	}
+	x.loss -= (x.loss + smoothing - 1) / smoothing // rounded up, so that it reaches 0
 	x.pingAt, x.lastOK = time.Time{}, c.now
 	x.skew, x.skewSeen = f.PeerTime.Sub(c.now.Add(-x.rtt/2)), true
 }
@@ -239,7 +363,10 @@ func (c *Core) pathInfos(p *peer) []PathInfo {
 		}
 		seen[x.name] = true
 		i := PathInfo{Name: x.name, Up: x.ready, Active: x.conn == p.out && p.ready, Rank: x.rank, LastOK: x.lastOK,
-			RTT: x.rtt, Skew: x.skew, SkewKnown: x.skewSeen, Probes: x.pings, Lost: x.lost}
+			RTT: x.rtt, Skew: x.skew, SkewKnown: x.skewSeen, Probes: x.pings, Lost: x.lost, Measured: x.measured()}
+		if i.Measured {
+			i.SRTT, i.Cost = x.srtt, x.cost()
+		}
 		out = append(out, i)
 	}
 	for _, want := range c.expectedPaths(p) {

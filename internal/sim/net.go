@@ -219,8 +219,8 @@ func (w *World) connect(d *dialer) {
 		open: [2]bool{true, true}, pair: w.pair(d.s, d.peer), made: w.now}
 	w.conns[c.id] = c
 	d.conn = c
-	d.peer.input(protocol.Connected{Peer: d.s.Name, Conn: c.id, Outbound: false})
-	d.s.input(protocol.Connected{Peer: d.peer.Name, Conn: c.id, Outbound: true})
+	d.peer.input(protocol.Connected{Peer: d.s.Name, Conn: c.id, Outbound: false, Path: "direct", Rank: directRank})
+	d.s.input(protocol.Connected{Peer: d.peer.Name, Conn: c.id, Outbound: true, Path: "direct", Rank: directRank})
 }
 
 // sendDirect puts a frame on a direct connection.

@@ -21,8 +21,13 @@ import (
 // is where frames are dropped, duplicated, reordered and corrupted: the
 // relay may do any of it to the mail of a station while it misbehaves.
 
-// relayRank orders the relay path after the direct one.
-const relayRank = 1
+// The prior ranks the station's transports give their paths
+// (internal/station/transports.go): the core orders paths by them until
+// it has measured them.
+const (
+	directRank = 0
+	relayRank  = 1
+)
 
 // Relay is the network's mailbox.
 type Relay struct {

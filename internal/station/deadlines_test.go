@@ -45,11 +45,22 @@ func virtualPair(t *testing.T) (a, b *Station) {
 	// One connection each way, as the dialers would make.
 	for _, d := range [][2]*Station{{a, b}, {b, a}} {
 		out, in := net.Pipe()
-		go d[0].serveConn(d[1].Cfg.Name, d[1].OwnCard.SignKey, link.NewConn(out), true)
-		go d[1].serveConn(d[0].Cfg.Name, d[0].OwnCard.SignKey, link.NewConn(in), false)
+		go directOf(t, d[0]).serve(d[1].Cfg.Name, d[1].OwnCard.SignKey, link.NewConn(out), true)
+		go directOf(t, d[1]).serve(d[0].Cfg.Name, d[0].OwnCard.SignKey, link.NewConn(in), false)
 	}
 	synctest.Wait()
 	return a, b
+}
+
+// directOf returns the station's direct transport.
+func directOf(t *testing.T, s *Station) *direct {
+	for _, tr := range s.transports {
+		if d, ok := tr.(*direct); ok {
+			return d
+		}
+	}
+	t.Fatal("no direct transport")
+	return nil
 }
 
 func channelOf(t *testing.T, st *Station, id string) ops.ChannelView {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"hotline/internal/identity"
@@ -14,42 +15,49 @@ import (
 	"hotline/internal/protocol"
 )
 
-// Run listens for peers and dials every pinned peer until ctx is done or
-// the station stops. It returns once the peer listener is closed: nil when
-// ctx ended it, or the reason the station stopped (a failed write, a lost
-// lease).
-func (s *Station) Run(ctx context.Context) error {
-	keys, _ := s.identity()
-	cert, err := s.makeCert(ctx, keys)
-	if err != nil {
-		return err
-	}
+// direct is the direct path: a TLS listener for the peers that dial in,
+// and a dialer for each pinned peer that keeps an outbound connection to
+// the endpoints its card lists.
+type direct struct {
+	s       *Station
+	mu      sync.Mutex
+	ctx     context.Context // while it runs
+	dialers map[string]bool // peers dialed
+}
+
+func newDirect(s *Station) *direct { return &direct{s: s, dialers: map[string]bool{}} }
+
+func (d *direct) Name() string { return "direct" }
+
+func (d *direct) Rank() int { return directRank }
+
+// Run listens for peers and dials every pinned peer until ctx is done. It
+// returns once the peer listener is closed: nil when ctx ended it, or why
+// it could not listen or accept.
+func (d *direct) Run(ctx context.Context) error {
+	s := d.s
 	ln, err := net.Listen("tcp", s.Cfg.PeerListen)
 	if err != nil {
 		return fmt.Errorf("peer listener: %w", err)
 	}
 	s.mu.Lock()
-	s.cert, s.runCtx, s.peerAddr = cert, ctx, ln.Addr()
-	names := make([]string, 0, len(s.pins))
-	for _, n := range s.pins {
-		names = append(names, n)
-	}
+	s.peerAddr = ln.Addr()
 	s.mu.Unlock()
 	s.Log.Info("listening for peers", "addr", ln.Addr().String())
-	// The core sets its timers at its first step: take it now, so that
-	// deadlines, checks and link tests run even if no peer can be reached.
-	s.event(protocol.Tick{})
-	for _, n := range names {
-		s.startDialer(n)
+	d.mu.Lock()
+	d.ctx = ctx
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		d.ctx = nil
+		clear(d.dialers)
+		d.mu.Unlock()
+	}()
+	for _, n := range s.pinNames() {
+		d.Pinned(n)
 	}
-	s.startRelays(ctx)
-	s.bg.Add(1)
-	go s.detectLoop(ctx)
 	go func() {
-		select {
-		case <-ctx.Done():
-		case <-s.done:
-		}
+		<-ctx.Done()
 		ln.Close()
 	}()
 	tlsCfg := link.ChainServerConfig(s.currentCert, s.peerLookup)
@@ -57,12 +65,23 @@ func (s *Station) Run(ctx context.Context) error {
 		c, err := ln.Accept()
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return s.Err() // why the station stopped, if it did (a failed write)
+				return nil
 			}
 			return err
 		}
-		go s.serveInbound(ctx, tls.Server(c, tlsCfg))
+		go d.serveInbound(ctx, tls.Server(c, tlsCfg))
 	}
+}
+
+// Pinned starts the peer's dialer, if the direct path runs and it has none.
+func (d *direct) Pinned(peer string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ctx == nil || d.dialers[peer] {
+		return
+	}
+	d.dialers[peer] = true
+	go d.dial(d.ctx, peer)
 }
 
 // PeerAddr is the address the peer listener is bound to, once Run started.
@@ -77,7 +96,8 @@ func (s *Station) PeerAddr() net.Addr {
 // nothing) is closed after it and counted ("handshake timeout").
 const HandshakeTimeout = 10 * time.Second
 
-func (s *Station) serveInbound(ctx context.Context, tc *tls.Conn) {
+func (d *direct) serveInbound(ctx context.Context, tc *tls.Conn) {
+	s := d.s
 	hctx, cancel := context.WithTimeout(ctx, HandshakeTimeout)
 	err := tc.HandshakeContext(hctx)
 	cancel()
@@ -110,64 +130,33 @@ func (s *Station) serveInbound(ctx context.Context, tc *tls.Conn) {
 	if len(stmts) > 0 {
 		s.event(protocol.Statements{Peer: name, Statements: stmts})
 	}
-	s.serveConn(name, k, link.NewConn(tc), false)
+	d.serve(name, k, link.NewConn(tc), false)
 }
 
-// serveConn registers a connection with the core and feeds it frames until
-// it closes. Each frame is decoded, and its entries verified and opened,
-// here on the connection's goroutine (protocol.Prepare), so that this costly
-// part runs in parallel with the core's loop.
-func (s *Station) serveConn(peer string, key ed25519.PublicKey, c *link.Conn, outbound bool) {
-	id := protocol.ConnID(s.nextConn.Add(1))
-	s.mu.Lock()
-	s.conns[id] = c
-	s.mu.Unlock()
-	select {
-	case <-s.done: // the station closed while this connection was being set up
-		c.Close()
-	default:
-	}
+// serve hands a connection to the station as a path and feeds it the
+// frames that arrive until it closes.
+func (d *direct) serve(peer string, key ed25519.PublicKey, c *link.Conn, outbound bool) {
+	s := d.s
+	id := s.newConnID()
 	s.Log.Info("connected", "peer", peer, "outbound", outbound, "remote", c.RemoteAddr().String())
-	s.event(protocol.Connected{Peer: peer, Conn: id, Outbound: outbound})
+	s.openPath(d, peer, id, c, outbound)
 	for {
 		data, err := c.Read()
 		if errors.Is(err, link.ErrFrameSize) {
 			s.event(protocol.LinkRefused{Peer: peer, Reason: "oversized frame", Text: fmt.Sprintf("%s sent a frame refused unread: %v", peer, err)})
 		}
-		if err != nil {
+		if err != nil || !s.pathFrame(peer, id, key, data) {
 			break
 		}
-		keys, _ := s.identity()
-		pre := protocol.Prepare(data, key, keys)
-		if eq := s.equivocation(context.Background(), peer, pre); eq != nil {
-			// Refused like a forged frame: the connection closes and the
-			// frame never reaches the core.
-			s.refuseEquivocation(peer, eq)
-			break
-		}
-		s.event(protocol.FrameIn{Peer: peer, Conn: id, Data: data, Pre: pre})
 	}
 	c.Close()
-	s.mu.Lock()
-	delete(s.conns, id)
-	s.mu.Unlock()
-	s.event(protocol.Disconnected{Peer: peer, Conn: id})
+	s.closePath(peer, id)
 	s.Log.Info("disconnected", "peer", peer, "outbound", outbound)
 }
 
-// startDialer keeps an outbound connection to a peer while the station runs.
-func (s *Station) startDialer(peer string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.runCtx == nil || s.dialers[peer] != nil {
-		return
-	}
-	ctx, cancel := context.WithCancel(s.runCtx)
-	s.dialers[peer] = cancel
-	go s.dial(ctx, peer)
-}
-
-func (s *Station) dial(ctx context.Context, peer string) {
+// dial keeps an outbound connection to a peer until ctx ends.
+func (d *direct) dial(ctx context.Context, peer string) {
+	s := d.s
 	cfg := link.ChainClientConfig(s.currentCert, peer, s.acceptPeer(peer))
 	b := link.Backoff{Min: 50 * time.Millisecond, Max: 5 * time.Second}
 	for ctx.Err() == nil {
@@ -198,7 +187,7 @@ func (s *Station) dial(ctx context.Context, peer string) {
 			if stmts := link.Statements(tc.ConnectionState()); len(stmts) > 0 {
 				s.event(protocol.Statements{Peer: peer, Statements: stmts})
 			}
-			s.serveConn(peer, k, c, true)
+			d.serve(peer, k, c, true)
 			// Only a connection that lasted starts the backoff again, so a
 			// peer that refuses every connection is not redialed in a loop.
 			if time.Since(began) > 10*time.Second {

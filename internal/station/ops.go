@@ -43,7 +43,9 @@ func (s *Station) AddPeer(ctx context.Context, text []byte, fingerprint string) 
 	s.mu.Lock()
 	s.pins[string(card.SignKey)] = card.Name
 	s.mu.Unlock()
-	s.startDialer(card.Name)
+	for _, t := range s.transports {
+		t.Pinned(card.Name)
+	}
 	return &ops.PeerView{Name: card.Name, Party: card.Party, Fingerprint: card.Fingerprint(), Endpoints: card.Endpoints, AddedAt: time.Now().UTC()}, nil
 }
 
@@ -221,6 +223,10 @@ func channelView(self string, i protocol.ChannelInfo, c record.Channel) ops.Chan
 		if p.SkewKnown {
 			skew := float64(p.Skew.Microseconds()) / 1000
 			pv.Skewms = &skew
+		}
+		if p.Measured {
+			cost := float64(p.Cost.Microseconds()) / 1000
+			pv.Costms = &cost
 		}
 		v.Paths = append(v.Paths, pv)
 	}

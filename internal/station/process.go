@@ -81,22 +81,20 @@ type Station struct {
 	bg         sync.WaitGroup
 	mu         sync.Mutex
 	conns      map[protocol.ConnID]conn
-	relays     *relays
+	transports []transport       // the ways to reach peers (transports.go)
 	pins       map[string]string // string(ed25519 key) → peer name: each peer's current key
 	chainKeys  map[string]string // every key of each peer's chain not revoked → peer name
 	rotMu      sync.Mutex        // one key change at a time
 	books      []*codebook.Codebook
-	dialers    map[string]context.CancelFunc
 	subs       map[chan protocol.Notify]struct{}
 	wakers     map[*waker]struct{}
-	runCtx     context.Context
 	cert       tls.Certificate
 	peerAddr   net.Addr
 	nextConn   atomic.Uint64
 }
 
-// conn is a connection the core sends on: a direct link, or one side of
-// a relay path.
+// conn is a connection the core sends on: a direct link, one side of a
+// relay path, or a connection of any other transport's path.
 type conn interface {
 	Send(p []byte, closeAfter bool)
 	Close() error
@@ -216,9 +214,10 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 		core: core, lock: lock, restored: cfgCore.Restored, leaser: leaser,
 		reqs: make(chan request, 1024), stop: make(chan struct{}), done: make(chan struct{}), failc: make(chan error, 1),
 		waiters: map[uint64]chan protocol.Done{}, held: map[uint64][]protocol.Notify{},
-		conns: map[protocol.ConnID]conn{}, pins: map[string]string{}, dialers: map[string]context.CancelFunc{},
+		conns: map[protocol.ConnID]conn{}, pins: map[string]string{},
 		subs: map[chan protocol.Notify]struct{}{}, detectKick: make(chan struct{}, 1), books: books,
 	}
+	s.transports = newTransports(s)
 	s.refreshPins()
 	s.metrics = newMetrics(s, core.Channels())
 	if f, ok := stationdir.SQLiteFile(dir, cfg.Store); ok {
@@ -238,9 +237,6 @@ func (s *Station) Close() error {
 	<-s.done
 	s.bg.Wait()
 	s.mu.Lock()
-	for _, cancel := range s.dialers {
-		cancel()
-	}
 	for _, c := range s.conns {
 		c.Close()
 	}

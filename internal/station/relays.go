@@ -13,17 +13,15 @@ import (
 	"hotline/internal/relay"
 )
 
-// The relay path. A station picks up its mail from the relays its own card
-// lists, and deposits for a peer at the relays the peer's card lists. To
-// the core, the relays between this station and a peer are one path,
-// ranked after the direct one, made of two connections as a direct link
-// would be: an outbound one (this station's hello, entries and probes go
-// out as deposits; the peer's status, receipts, resend requests and probe
-// answers come back in mail) and an inbound one (the other way round).
-// Mail is sorted onto them by frame type.
-
-// relayRank orders the relay path after the direct one.
-const relayRank = 1
+// The relay path, a transport (transports.go). A station picks up its
+// mail from the relays its own card lists, and deposits for a peer at the
+// relays the peer's card lists. To the core, the relays between this
+// station and a peer are one path, ranked after the direct one by prior,
+// made of two connections as a direct link would be: an outbound one
+// (this station's hello, entries and probes go out as deposits; the
+// peer's status, receipts, resend requests and probe answers come back in
+// mail) and an inbound one (the other way round). Mail is sorted onto
+// them by frame type.
 
 // relayConn is one of the two connections of a peer's relay path. Frames
 // sent on it are deposited, in order, at the peer's relays.
@@ -56,7 +54,7 @@ func (c *relayConn) Close() error {
 
 // relayPath is the relay path to one peer while it is up.
 type relayPath struct {
-	s        *Station
+	r        *relays
 	peer     string
 	card     *identity.Card
 	out, in  protocol.ConnID
@@ -71,7 +69,7 @@ func (rp *relayPath) down(err error) {
 		close(rp.stop)
 		rp.outC.once.Do(func() { close(rp.outC.closed) })
 		rp.inC.once.Do(func() { close(rp.inC.closed) })
-		rp.s.relayPathDown(rp, err)
+		rp.r.pathDown(rp, err)
 	})
 }
 
@@ -83,7 +81,7 @@ func (rp *relayPath) deposit(c *relayConn) {
 		case <-c.closed:
 			return
 		case p := <-c.queue:
-			if err := rp.s.relays.deposit(rp.card, p); err != nil {
+			if err := rp.r.deposit(rp.card, p); err != nil {
 				rp.down(err)
 				return
 			}
@@ -91,10 +89,13 @@ func (rp *relayPath) deposit(c *relayConn) {
 	}
 }
 
-// relays keeps this station's relay clients: one per relay, its own (to
-// pick up from) and its peers' (to deposit at), redialed with backoff.
+// relays is the relay transport. It keeps this station's relay clients:
+// one per relay, its own (to pick up from) and its peers' (to deposit
+// at), redialed with backoff; and a relay path to each peer while a relay
+// to deposit at and one to pick up from are connected.
 type relays struct {
 	s       *Station
+	ctx     context.Context // set when it runs
 	mu      sync.Mutex
 	clients map[string]*relay.Client // by relay key
 	refs    map[string]identity.RelayRef
@@ -118,7 +119,7 @@ func (r *relays) deposit(card *identity.Card, p []byte) error {
 		if c == nil {
 			continue
 		}
-		ctx, cancel := context.WithTimeout(r.s.runCtx, 10*time.Second)
+		ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)
 		err := c.Deposit(ctx, card.SignKey, p)
 		cancel()
 		if err == nil {
@@ -132,13 +133,24 @@ func (r *relays) deposit(card *identity.Card, p []byte) error {
 	return errors.Join(errs...)
 }
 
-// startRelays dials every relay in this station's card and its peers'
-// cards, and keeps the relay path of each peer up while a relay to
-// deposit at and one to pick up from are connected.
-func (s *Station) startRelays(ctx context.Context) {
-	r := &relays{s: s, clients: map[string]*relay.Client{}, refs: map[string]identity.RelayRef{}, own: map[string]bool{},
+func newRelays(s *Station) *relays {
+	return &relays{s: s, clients: map[string]*relay.Client{}, refs: map[string]identity.RelayRef{}, own: map[string]bool{},
 		paths: map[string]*relayPath{}, changed: make(chan struct{}, 1)}
-	s.relays = r
+}
+
+func (r *relays) Name() string { return "relay" }
+
+func (r *relays) Rank() int { return relayRank }
+
+// Pinned looks again at the peers' cards, for the new peer's relays.
+func (r *relays) Pinned(string) { r.poke() }
+
+// Run dials every relay in this station's card and its peers' cards, and
+// keeps the relay path of each peer up while a relay to deposit at and
+// one to pick up from are connected, until ctx ends.
+func (r *relays) Run(ctx context.Context) error {
+	s := r.s
+	r.ctx = ctx
 	_, ownCard := s.identity()
 	for _, ref := range ownCard.Relays {
 		r.refs[string(ref.Key)] = ref
@@ -160,7 +172,8 @@ func (s *Station) startRelays(ctx context.Context) {
 	for key, ref := range r.refs {
 		go r.keep(ctx, key, ref)
 	}
-	go r.watch(ctx)
+	r.watch(ctx)
+	return nil
 }
 
 func (s *Station) pinNames() []string {
@@ -293,13 +306,7 @@ func (r *relays) take(m relay.Mail) {
 	case protocol.FrameStatus, protocol.FrameReceipt, protocol.FrameResend, protocol.FrameProbeReply, protocol.FrameError:
 		conn = rp.out
 	}
-	keys, _ := r.s.identity()
-	pre := protocol.Prepare(m.Payload, m.From, keys)
-	if eq := r.s.equivocation(context.Background(), name, pre); eq != nil {
-		r.s.refuseEquivocation(name, eq)
-		return
-	}
-	r.s.event(protocol.FrameIn{Peer: name, Conn: conn, Data: m.Payload, Pre: pre})
+	r.s.pathFrame(name, conn, m.From, m.Payload)
 }
 
 // watch brings each peer's relay path up when a relay to deposit at and
@@ -330,7 +337,7 @@ func (r *relays) reconcile() {
 	r.recon.Lock()
 	defer r.recon.Unlock()
 	var cards []*identity.Card
-	r.s.inLoop(r.s.runCtx, func() {
+	r.s.inLoop(r.ctx, func() {
 		for _, n := range r.s.pinNames() {
 			if c := r.s.core.Peer(n); c != nil {
 				cards = append(cards, c)
@@ -342,7 +349,7 @@ func (r *relays) reconcile() {
 		for _, ref := range card.Relays {
 			if _, ok := r.refs[string(ref.Key)]; !ok {
 				r.refs[string(ref.Key)] = ref
-				go r.keep(r.s.runCtx, string(ref.Key), ref)
+				go r.keep(r.ctx, string(ref.Key), ref)
 			}
 		}
 	}
@@ -372,43 +379,39 @@ func (r *relays) reconcile() {
 		rp.down(errors.New("no relay reachable"))
 	}
 	for _, card := range up {
-		r.s.relayPathUp(card)
+		r.pathUp(card)
 	}
 }
 
-// relayPathUp registers a peer's relay path with the core.
-func (s *Station) relayPathUp(card *identity.Card) {
-	rp := &relayPath{s: s, peer: card.Name, card: card, stop: make(chan struct{}),
-		out: protocol.ConnID(s.nextConn.Add(1)), in: protocol.ConnID(s.nextConn.Add(1))}
+// pathUp hands the station a peer's relay path: its two connections.
+func (r *relays) pathUp(card *identity.Card) {
+	s := r.s
+	rp := &relayPath{r: r, peer: card.Name, card: card, stop: make(chan struct{}), out: s.newConnID(), in: s.newConnID()}
 	rp.outC = &relayConn{rp: rp, queue: make(chan []byte, link.QueueSize), closed: make(chan struct{})}
 	rp.inC = &relayConn{rp: rp, queue: make(chan []byte, link.QueueSize), closed: make(chan struct{})}
-	s.relays.mu.Lock()
-	s.relays.paths[card.Name] = rp
-	s.relays.mu.Unlock()
-	s.mu.Lock()
-	s.conns[rp.out], s.conns[rp.in] = rp.outC, rp.inC
-	s.mu.Unlock()
+	r.mu.Lock()
+	r.paths[card.Name] = rp
+	r.mu.Unlock()
 	go rp.deposit(rp.outC)
 	go rp.deposit(rp.inC)
 	s.Log.Info("relay path up", "peer", card.Name)
-	s.event(protocol.Connected{Peer: card.Name, Conn: rp.in, Outbound: false, Path: "relay", Rank: relayRank})
-	s.event(protocol.Connected{Peer: card.Name, Conn: rp.out, Outbound: true, Path: "relay", Rank: relayRank})
+	s.openPath(r, card.Name, rp.in, rp.inC, false)
+	s.openPath(r, card.Name, rp.out, rp.outC, true)
 }
 
-func (s *Station) relayPathDown(rp *relayPath, err error) {
-	s.relays.mu.Lock()
-	if s.relays.paths[rp.peer] == rp {
-		delete(s.relays.paths, rp.peer)
+// pathDown takes a peer's relay path away, both its connections.
+func (r *relays) pathDown(rp *relayPath, err error) {
+	r.mu.Lock()
+	if r.paths[rp.peer] == rp {
+		delete(r.paths, rp.peer)
 	}
-	s.relays.mu.Unlock()
-	s.mu.Lock()
-	delete(s.conns, rp.out)
-	delete(s.conns, rp.in)
-	s.mu.Unlock()
-	s.Log.Info("relay path down", "peer", rp.peer, "err", err)
+	r.mu.Unlock()
+	r.s.Log.Info("relay path down", "peer", rp.peer, "err", err)
+	// Not on the caller's goroutine, which may be the core's loop (a
+	// frame sent with Close).
 	go func() {
-		s.event(protocol.Disconnected{Peer: rp.peer, Conn: rp.out})
-		s.event(protocol.Disconnected{Peer: rp.peer, Conn: rp.in})
-		s.relays.poke()
+		r.s.closePath(rp.peer, rp.out)
+		r.s.closePath(rp.peer, rp.in)
+		r.poke()
 	}()
 }
