@@ -159,7 +159,7 @@ func errorStatus(err error) int {
 	switch {
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge
-	case errors.Is(err, station.ErrDiskFull):
+	case errors.Is(err, ops.ErrDiskFull):
 		return http.StatusInsufficientStorage
 	case errors.Is(err, badrequest.Err):
 		return http.StatusBadRequest

@@ -61,6 +61,11 @@ var Rules = []Rule{
 		NotImported: []string{"net", "net/http", "os", "database/sql"},
 	},
 	{
+		Package:   Module + "/internal/desk",
+		Why:       "the operations ask the running process through a small interface: they own no connection, transport or file",
+		Forbidden: []string{Module + "/internal/station", Module + "/internal/link", Module + "/internal/relay", Module + "/internal/stationdir", Module + "/internal/api", Module + "/internal/console"},
+	},
+	{
 		Package:   Module + "/internal/afteraction",
 		Why:       "an after-action report is made from what any station answers through ops, in this process or over the API",
 		Forbidden: []string{Module + "/internal/station", Module + "/internal/protocol", Module + "/internal/store"},

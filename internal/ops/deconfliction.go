@@ -3,6 +3,7 @@ package ops
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"hotline/internal/codebook"
@@ -232,4 +233,17 @@ type CodebookPhrases struct {
 	Languages  []string            `json:"languages"`
 	Categories []codebook.Category `json:"categories"`
 	Phrases    []codebook.Phrase   `json:"phrases"`
+}
+
+// Text is the message on one line in lang, each item after its code; ""
+// for no message.
+func (c *CodedView) Text(lang string) string {
+	if c == nil {
+		return ""
+	}
+	var parts []string
+	for _, l := range c.Lines[lang] {
+		parts = append(parts, l.Code+" "+l.Text)
+	}
+	return strings.Join(parts, " ")
 }

@@ -8,6 +8,7 @@ package ops
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,15 @@ import (
 	"hotline/internal/deconflict"
 	"hotline/internal/record"
 	"hotline/internal/transcript"
+)
+
+// Errors any operation may answer besides a bad request.
+var (
+	// ErrDiskFull: the station keeps a reserve of free space, and an
+	// operator's request would eat into it.
+	ErrDiskFull = errors.New("disk full")
+	// ErrStopped: the station is stopping.
+	ErrStopped = errors.New("station is stopping")
 )
 
 // Ops is what an operator can do with a station. The station implements it

@@ -8,9 +8,7 @@ import (
 	"time"
 
 	"hotline/internal/badrequest"
-	"hotline/internal/channel"
 	"hotline/internal/codebook"
-	"hotline/internal/deconflict"
 	"hotline/internal/ops"
 	"hotline/internal/protocol"
 	"hotline/internal/store"
@@ -63,21 +61,9 @@ func extendOne(books []*codebook.Codebook, file []byte) (*codebook.Codebook, err
 		codebook.ErrMismatch, base, have)
 }
 
-// codebooks are the codebooks this station has, the embedded one first
-// (the core has the same).
-// bodies decodes the bodies a station carries: the protocol's own kinds
-// and those of deconfliction (coded messages, notices, reports, incident
-// entries).
-var bodies = protocol.MustBodies(deconflict.BodyKinds()...)
-
-// book is cb as the core sees it: nil when the station lacks the
-// charter's codebook (a nil *Codebook in a channel.Book would not be).
-func book(cb *codebook.Codebook) channel.Book {
-	if cb == nil {
-		return nil
-	}
-	return cb
-}
+// Books are the codebooks this station has, the embedded one first (the
+// core has the same).
+func (s *Station) Books() []*codebook.Codebook { return s.codebooks() }
 
 func (s *Station) codebooks() []*codebook.Codebook {
 	s.mu.Lock()
@@ -96,7 +82,7 @@ func (s *Station) AddCodebook(ctx context.Context, file []byte) (*ops.CodebookVi
 	if _, err := s.Store.AddCodebook(ctx, store.CodebookFile{Ref: b.Ref().String(), File: file, AddedAt: time.Now().UTC()}); err != nil {
 		return nil, err
 	}
-	if _, err := s.call(ctx, func(id uint64) protocol.Event { return protocol.AddCodebook{ID: id, Book: b} }); err != nil {
+	if _, err := s.Call(ctx, func(id uint64) protocol.Event { return protocol.AddCodebook{ID: id, Book: b} }); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
@@ -114,58 +100,4 @@ func (s *Station) AddCodebook(ctx context.Context, file []byte) (*ops.CodebookVi
 		}
 	}
 	return nil, errors.New("the codebook added is not listed")
-}
-
-// Codebooks lists the codebooks this station has: the embedded one and
-// the extensions loaded.
-func (s *Station) Codebooks(ctx context.Context) ([]ops.CodebookView, error) {
-	files, err := s.Store.Codebooks(ctx)
-	if err != nil {
-		return nil, err
-	}
-	added := map[string]time.Time{}
-	for _, f := range files {
-		added[f.Ref] = f.AddedAt
-	}
-	var out []ops.CodebookView
-	for i, b := range s.codebooks() {
-		out = append(out, ops.CodebookView{Ref: b.Ref().String(), Version: b.Version(), Hash: b.Hash(),
-			Phrases: len(b.Phrases()), Embedded: i == 0, AddedAt: added[b.Ref().String()]})
-	}
-	return out, nil
-}
-
-// Codebook returns one of the station's codebooks with its phrases, by
-// its reference or its version ("" for the embedded one).
-func (s *Station) Codebook(ctx context.Context, name string) (*ops.CodebookPhrases, error) {
-	b, err := s.codebookByName(name)
-	if err != nil {
-		return nil, err
-	}
-	views, err := s.Codebooks(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := &ops.CodebookPhrases{Languages: b.Languages(), Categories: b.Categories(), Phrases: b.Phrases()}
-	for _, v := range views {
-		if v.Ref == b.Ref().String() {
-			out.CodebookView = v
-		}
-	}
-	return out, nil
-}
-
-func (s *Station) codebookByName(name string) (*codebook.Codebook, error) {
-	books := s.codebooks()
-	if name == "" {
-		return books[0], nil
-	}
-	var have []string
-	for _, b := range books {
-		if b.Ref().String() == name || b.Version() == name {
-			return b, nil
-		}
-		have = append(have, b.Version())
-	}
-	return nil, badrequest.New("%v: no codebook %q here (this station has %v)", codebook.ErrMismatch, name, have)
 }

@@ -65,11 +65,17 @@ func directOf(t *testing.T, s *Station) *direct {
 
 func channelOf(t *testing.T, st *Station, id string) ops.ChannelView {
 	t.Helper()
-	v, err := st.channelView(context.Background(), id)
+	cs, err := st.Channels(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return *v
+	for _, c := range cs {
+		if c.ID == id {
+			return c
+		}
+	}
+	t.Fatalf("no channel %s", id)
+	return ops.ChannelView{}
 }
 
 func stepsOf(t *testing.T, st *Station, ch, id string) []int {

@@ -1,16 +1,13 @@
 package station
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 
+	"hotline/internal/ops"
 	"hotline/internal/protocol"
 	"hotline/internal/stationdir"
 )
-
-// ErrDiskFull is returned for a request refused for lack of disk space.
-var ErrDiskFull = errors.New("disk full")
 
 // diskFree returns the free space on the store's filesystem and where
 // that is; ok is false for a store that is not a local file (PostgreSQL).
@@ -34,7 +31,7 @@ func (s *Station) room() error {
 	text := fmt.Sprintf("%s free on the filesystem of %s, the station keeps %s in reserve: free space on it; what was accepted is kept, and peers' messages are still taken",
 		stationdir.BytesText(free), where, stationdir.BytesText(stationdir.MinFree))
 	s.event(protocol.LinkRefused{Reason: "disk full", Text: "requests refused: " + text})
-	return fmt.Errorf("%w: %s", ErrDiskFull, text)
+	return fmt.Errorf("%w: %s", ops.ErrDiskFull, text)
 }
 
 // diskCheck is /readyz's disk line.

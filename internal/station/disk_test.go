@@ -2,6 +2,7 @@ package station
 
 import (
 	"errors"
+	"hotline/internal/ops"
 	"hotline/internal/stationdir"
 	"testing"
 )
@@ -23,7 +24,7 @@ func TestRoomAsksNearTheReserve(t *testing.T) {
 	}
 	// Now the reserve is more than what is free: refused at once.
 	stationdir.MinFree = free * 2
-	if err := a.room(); !errors.Is(err, ErrDiskFull) {
+	if err := a.room(); !errors.Is(err, ops.ErrDiskFull) {
 		t.Fatalf("room with %d free and a reserve of %d: %v, want it refused as disk full", free, stationdir.MinFree, err)
 	}
 }

@@ -85,7 +85,7 @@ func TestFindings(t *testing.T) {
 		defer stop()
 		for _, st := range []*Station{usa, chn} {
 			st.bg.Add(1)
-			go st.detectLoop(dctx)
+			go st.RunDetector(dctx)
 		}
 		synctest.Wait()
 		fs, err := usa.Findings(ctx)
@@ -103,10 +103,10 @@ func TestFindings(t *testing.T) {
 		if w := f.Where; w.Lat < 17 || w.Lat > 17.5 || w.Lon < 110.5 || w.Lon > 111.5 {
 			t.Errorf("shown at %+v, outside the firing area", w)
 		}
-		if s := suggestText(f.Suggest, "en"); !strings.HasPrefix(s, "ACT16 I intend to transit the area centred on") || !strings.HasSuffix(s, "REQ01 What are your intentions?") {
+		if s := f.Suggest.Text("en"); !strings.HasPrefix(s, "ACT16 I intend to transit the area centred on") || !strings.HasSuffix(s, "REQ01 What are your intentions?") {
 			t.Errorf("suggested: %s", s)
 		}
-		if s := suggestText(f.Suggest, "zh-Hans"); !strings.Contains(s, "REQ01 请告知你方意图。") {
+		if s := f.Suggest.Text("zh-Hans"); !strings.Contains(s, "REQ01 请告知你方意图。") {
 			t.Errorf("suggested in Chinese: %s", s)
 		}
 		if !strings.HasPrefix(f.Text["en"], "FINDING 1 on usa-chn-theatre: this station's plan 1 (transit, DDG-00) and CHN's notice "+fire.ID+" (live fire) conflict near") ||
@@ -139,7 +139,7 @@ func TestFindings(t *testing.T) {
 			t.Fatalf("CHN findings: %+v, %v", cf, err)
 		}
 		if cf[0].Planned != fire.ID || cf[0].Notified != tn.ID || cf[0].Peer != "USA" ||
-			!strings.HasPrefix(suggestText(cf[0].Suggest, "en"), "REQ04 Keep clear of the area centred on") {
+			!strings.HasPrefix(cf[0].Suggest.Text("en"), "REQ04 Keep clear of the area centred on") {
 			t.Errorf("CHN's finding: %+v", cf[0])
 		}
 
@@ -174,7 +174,7 @@ func TestFindings(t *testing.T) {
 			fs, _ := c.st.Findings(ctx)
 			f := fs[len(fs)-1]
 			if f.Rule != "approach" || f.Report != rep.ID || f.Approach == nil || f.Approach.Own != c.own || f.DistanceNM > 0.3 ||
-				!strings.HasPrefix(suggestText(f.Suggest, "en"), c.suggest) {
+				!strings.HasPrefix(f.Suggest.Text("en"), c.suggest) {
 				t.Errorf("%s's approach finding: %+v %+v", c.st.Cfg.Name, f, f.Approach)
 			}
 			if alertCount(t, c.st, "alarm", "predicts") != 1 {
@@ -198,7 +198,7 @@ func TestFindings(t *testing.T) {
 		}
 		// Passes that find nothing new raise nothing.
 		before, _ := usa.Alerts(ctx, 0)
-		usa.kickDetect()
+		usa.KickDetector()
 		synctest.Wait()
 		if after, _ := usa.Alerts(ctx, 0); len(after) != len(before) {
 			t.Errorf("a pass with nothing new raised %d alerts", len(after)-len(before))

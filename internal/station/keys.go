@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"hotline/internal/badrequest"
+	"hotline/internal/desk"
 	"hotline/internal/home"
 	"hotline/internal/identity"
 	"hotline/internal/link"
@@ -51,7 +52,7 @@ func (s *Station) RotateKeys(ctx context.Context, r ops.KeyRequest) (*ops.Rotati
 		return nil, badrequest.New("%v", errRotating)
 	}
 	defer s.rotMu.Unlock()
-	keys, card := s.identity()
+	keys, card := s.Identity()
 	now := time.Now()
 	if !now.Truncate(time.Second).After(card.Issued) {
 		now = card.Issued.Add(time.Second)
@@ -85,12 +86,12 @@ func (s *Station) RotateKeys(ctx context.Context, r ops.KeyRequest) (*ops.Rotati
 	if r.Note != "" {
 		by += ": " + r.Note
 	}
-	if _, err := s.call(ctx, func(id uint64) protocol.Event {
+	if _, err := s.Call(ctx, func(id uint64) protocol.Event {
 		return protocol.Rotate{ID: id, Keys: nk, Statement: stmt, OldCard: card, By: by}
 	}); err != nil {
 		os.RemoveAll(next)
 		s.audit(ctx, r.By, "key."+r.Reason, keys.Name, "failed", err.Error())
-		return nil, asBadRequest(err)
+		return nil, desk.AsBadRequest(err)
 	}
 	s.audit(ctx, r.By, "key."+r.Reason, keys.Name, "ok", fmt.Sprintf("fingerprint %s replaces %s; %s", ncard.Fingerprint(), card.Fingerprint(), r.Note))
 	var chain []protocol.KeyInfo
@@ -133,9 +134,9 @@ func (s *Station) ReplacePeer(ctx context.Context, text []byte, fingerprint, by 
 	if by == "" || len(by) > 128 {
 		return nil, badrequest.New("say who re-pins the peer (--as, 1 to 128 bytes)")
 	}
-	if _, err := s.call(ctx, func(id uint64) protocol.Event { return protocol.ReplacePeer{ID: id, Card: card, By: by} }); err != nil {
+	if _, err := s.Call(ctx, func(id uint64) protocol.Event { return protocol.ReplacePeer{ID: id, Card: card, By: by} }); err != nil {
 		s.audit(ctx, by, "peer.replace", card.Name, "refused", err.Error())
-		return nil, asBadRequest(err)
+		return nil, desk.AsBadRequest(err)
 	}
 	s.audit(ctx, by, "peer.replace", card.Name, "ok", "fingerprint "+card.Fingerprint())
 	ks, err := s.KeyHistory(ctx, card.Name)
@@ -154,8 +155,8 @@ func (s *Station) audit(ctx context.Context, who, action, target, outcome, detai
 	}
 }
 
-// identity returns the station's current keys and card.
-func (s *Station) identity() (*identity.Keys, *identity.Card) {
+// Identity returns the station's current keys and card.
+func (s *Station) Identity() (*identity.Keys, *identity.Card) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.Keys, s.OwnCard
@@ -219,7 +220,7 @@ func (s *Station) KeyHistory(ctx context.Context, station string) ([]ops.KeyView
 		}
 	}
 	if len(out) > 0 && out[0].Fingerprint == "" {
-		_, card := s.identity()
+		_, card := s.Identity()
 		out[0].Fingerprint = card.Fingerprint()
 	}
 	return out, nil

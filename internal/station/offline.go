@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"hotline/internal/badrequest"
+	"hotline/internal/desk"
 	"hotline/internal/ops"
 	"hotline/internal/protocol"
 )
@@ -18,7 +19,7 @@ func (s *Station) BundleExport(ctx context.Context, peer string) (*ops.OfflineBu
 		return nil, err
 	}
 	if err != nil {
-		return nil, asBadRequest(err)
+		return nil, desk.AsBadRequest(err)
 	}
 	if frames == nil {
 		frames = [][]byte{}
@@ -43,20 +44,20 @@ func (s *Station) BundleImport(ctx context.Context, data []byte) (*ops.ImportVie
 	}
 	pres := make([]*protocol.Prepared, len(b.Frames))
 	for i, f := range b.Frames {
-		keys, _ := s.identity()
+		keys, _ := s.Identity()
 		pres[i] = protocol.Prepare(f, key, keys)
 		if eq := s.equivocation(ctx, b.From, pres[i]); eq != nil {
 			return nil, s.refuseEquivocation(b.From, eq)
 		}
 	}
-	res, err := s.call(ctx, func(id uint64) protocol.Event {
+	res, err := s.Call(ctx, func(id uint64) protocol.Event {
 		return protocol.Import{ID: id, Peer: b.From, Frames: pres}
 	})
 	if err != nil {
-		return nil, asBadRequest(fmt.Errorf("offline bundle from %s: %w", b.From, err))
+		return nil, desk.AsBadRequest(fmt.Errorf("offline bundle from %s: %w", b.From, err))
 	}
 	if res.Imported.Entries > 0 {
-		if _, err := s.detect(ctx); err != nil {
+		if _, err := s.Detect(ctx); err != nil {
 			return nil, err
 		}
 	}

@@ -3,28 +3,21 @@ package station
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"strings"
 	"time"
 
 	"hotline/internal/badrequest"
-	"hotline/internal/channel"
-	"hotline/internal/codebook"
+	"hotline/internal/desk"
 	"hotline/internal/envelope"
 	"hotline/internal/identity"
 	"hotline/internal/ops"
 	"hotline/internal/protocol"
-	"hotline/internal/record"
-	"hotline/internal/store"
-	"hotline/internal/transcript"
 )
 
 var _ ops.Ops = (*Station)(nil)
 
 // Card returns the station's signed card.
 func (s *Station) Card(ctx context.Context) ([]byte, error) {
-	_, card := s.identity()
+	_, card := s.Identity()
 	return card.Text, nil
 }
 
@@ -37,8 +30,8 @@ func (s *Station) AddPeer(ctx context.Context, text []byte, fingerprint string) 
 	if !identity.SameFingerprint(card.Fingerprint(), fingerprint) {
 		return nil, badrequest.New("%v: the card of %s has fingerprint %s, not %s; do not pin it", identity.ErrFingerprint, card.Name, card.Fingerprint(), fingerprint)
 	}
-	if _, err := s.call(ctx, func(id uint64) protocol.Event { return protocol.AddPeer{ID: id, Card: card} }); err != nil {
-		return nil, asBadRequest(err)
+	if _, err := s.Call(ctx, func(id uint64) protocol.Event { return protocol.AddPeer{ID: id, Card: card} }); err != nil {
+		return nil, desk.AsBadRequest(err)
 	}
 	s.mu.Lock()
 	s.pins[string(card.SignKey)] = card.Name
@@ -49,17 +42,8 @@ func (s *Station) AddPeer(ctx context.Context, text []byte, fingerprint string) 
 	return &ops.PeerView{Name: card.Name, Party: card.Party, Fingerprint: card.Fingerprint(), Endpoints: card.Endpoints, AddedAt: time.Now().UTC()}, nil
 }
 
-// asBadRequest marks what the core refused as the operator's error; a
-// storage failure or a stopping station stays the station's.
-func asBadRequest(err error) error {
-	if err == nil || errors.Is(err, protocol.ErrStorage) || errors.Is(err, errStopped) || errors.Is(err, ErrDiskFull) ||
-		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	return fmt.Errorf("%w: %w", badrequest.Err, err)
-}
-
-func (s *Station) connected(ctx context.Context) map[string]bool {
+// Connected names the peers a path is up to.
+func (s *Station) Connected(ctx context.Context) map[string]bool {
 	out := map[string]bool{}
 	s.inLoop(ctx, func() {
 		for _, n := range s.core.PeerNames() {
@@ -67,246 +51,6 @@ func (s *Station) connected(ctx context.Context) map[string]bool {
 		}
 	})
 	return out
-}
-
-// Peers lists pinned peers.
-func (s *Station) Peers(ctx context.Context) ([]ops.PeerView, error) {
-	ps, err := s.Store.Peers(ctx)
-	if err != nil {
-		return nil, err
-	}
-	conn := s.connected(ctx)
-	out := []ops.PeerView{}
-	for _, p := range ps {
-		c, err := identity.ParseCard(p.Card)
-		if err != nil {
-			return nil, err
-		}
-		ks, err := s.KeyHistory(ctx, p.Name)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ops.PeerView{Name: p.Name, Party: p.Party, Fingerprint: p.Fingerprint, Endpoints: c.Endpoints, AddedAt: p.AddedAt, Connected: conn[p.Name], Keys: ks})
-	}
-	return out, nil
-}
-
-// Propose proposes a channel to a pinned peer.
-func (s *Station) Propose(ctx context.Context, r ops.ProposeRequest) (*ops.ChannelView, error) {
-	if err := identity.CheckName("channel id", r.Channel); err != nil {
-		return nil, badrequest.New("%v", err)
-	}
-	level, err := channel.ParseLevel(r.Level)
-	if err != nil {
-		return nil, badrequest.New("%v", err)
-	}
-	perPrec := func(what string, m map[string]string) (map[envelope.Precedence]time.Duration, error) {
-		out := map[envelope.Precedence]time.Duration{}
-		for k, v := range m {
-			p, err := envelope.ParsePrecedence(k)
-			if err != nil {
-				return nil, badrequest.New("%s: %v", what, err)
-			}
-			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 {
-				return nil, badrequest.New("%s for %s: %q is not a positive duration like 5m", what, p, v)
-			}
-			out[p] = d
-		}
-		return out, nil
-	}
-	deadlines, err := perPrec("deadline", r.Deadlines)
-	if err != nil {
-		return nil, err
-	}
-	delivery, err := perPrec("delivery deadline", r.Delivery)
-	if err != nil {
-		return nil, err
-	}
-	var durs [3]time.Duration
-	for i, f := range []struct{ name, v string }{{"link test", r.LinkTest}, {"check interval", r.CheckEvery}, {"check window", r.CheckWindow}} {
-		if f.v == "" {
-			continue
-		}
-		if durs[i], err = time.ParseDuration(f.v); err != nil || durs[i] <= 0 {
-			return nil, badrequest.New("%s %q is not a positive duration like 10m", f.name, f.v)
-		}
-	}
-	cb, err := s.codebookByName(r.Codebook)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := s.call(ctx, func(id uint64) protocol.Event {
-		return protocol.Propose{ID: id, Channel: r.Channel, Peer: r.Peer, Level: level, Deadlines: deadlines, Delivery: delivery,
-			EscalateTo: r.EscalateTo, FlashExempt: r.FlashExempt, LinkTest: durs[0], CheckEvery: durs[1], CheckWindow: durs[2],
-			Codebook: cb.Ref()}
-	}); err != nil {
-		return nil, asBadRequest(err)
-	}
-	return s.channelView(ctx, r.Channel)
-}
-
-// Accept accepts a channel the peer proposed.
-func (s *Station) Accept(ctx context.Context, ch string) (*ops.ChannelView, error) {
-	if _, err := s.call(ctx, func(id uint64) protocol.Event { return protocol.Accept{ID: id, Channel: ch} }); err != nil {
-		return nil, asBadRequest(err)
-	}
-	return s.channelView(ctx, ch)
-}
-
-func (s *Station) channelView(ctx context.Context, id string) (*ops.ChannelView, error) {
-	cs, err := s.Channels(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range cs {
-		if c.ID == id {
-			return &c, nil
-		}
-	}
-	return nil, badrequest.New("%v: %q", protocol.ErrUnknownChannel, id)
-}
-
-// Channels lists channels with their delivery state.
-func (s *Station) Channels(ctx context.Context) ([]ops.ChannelView, error) {
-	// Read through the loop so that the view matches what was just done.
-	var info []protocol.ChannelInfo
-	if err := s.inLoop(ctx, func() { info = s.core.Channels() }); err != nil {
-		return nil, err
-	}
-	stored, err := s.Store.Channels(ctx)
-	if err != nil {
-		return nil, err
-	}
-	byID := map[string]record.Channel{}
-	for _, c := range stored {
-		byID[c.ID] = c
-	}
-	out := []ops.ChannelView{}
-	for _, i := range info {
-		c := byID[i.ID]
-		out = append(out, channelView(s.Cfg.Name, i, c))
-	}
-	return out, nil
-}
-
-func channelView(self string, i protocol.ChannelInfo, c record.Channel) ops.ChannelView {
-	v := ops.ChannelView{ID: i.ID, Peer: i.Peer, Level: i.Level, State: i.State, Agreement: i.Agreement, Proposer: c.Proposer,
-		Written: i.Written, Delivered: i.Delivered, Received: i.Received, Connected: i.Connected, Blocked: i.Blocked,
-		Deadlines: map[string]string{}, Delivery: map[string]string{}, Suspensions: i.Suspensions, Dormant: i.Dormant,
-		AwaitingPeer: i.AwaitingPeer, AwaitingHere: i.AwaitingHere, Paths: []ops.PathView{}}
-	if v.Suspensions == nil {
-		v.Suspensions = []record.Suspension{}
-	}
-	if ch, err := channel.ParseUnverified(c.Charter); err == nil {
-		for p, d := range ch.Deadlines {
-			v.Deadlines[p.String()] = d.String()
-		}
-		for p, d := range ch.Delivery {
-			v.Delivery[p.String()] = d.String()
-		}
-		v.EscalateTo, v.FlashExempt = ch.EscalateTo, ch.FlashExempt
-		v.LinkTest, v.CheckEvery, v.CheckWindow = ch.LinkTest.String(), ch.CheckEvery.String(), ch.CheckWindow.String()
-		v.Codebook = ch.Codebook.String()
-	}
-	if i.LastCheck != 0 {
-		at := i.LastCheckAt.UTC()
-		v.LastCheck, v.LastCheckAt = fmt.Sprintf("%s/%s/%d", i.ID, self, i.LastCheck), &at
-	}
-	for _, p := range i.Paths {
-		pv := ops.PathView{Name: p.Name, Up: p.Up, Active: p.Active, Probes: p.Probes, Lost: p.Lost}
-		if !p.LastOK.IsZero() {
-			ok := p.LastOK.UTC()
-			rtt := float64(p.RTT.Microseconds()) / 1000
-			pv.LastOK, pv.RTTms = &ok, &rtt
-		}
-		if p.SkewKnown {
-			skew := float64(p.Skew.Microseconds()) / 1000
-			pv.Skewms = &skew
-		}
-		if p.Measured {
-			cost := float64(p.Cost.Microseconds()) / 1000
-			pv.Costms = &cost
-		}
-		v.Paths = append(v.Paths, pv)
-	}
-	return v
-}
-
-// Suspend suspends a channel for this party: a signed entry with the
-// reason, shown to both sides as a suspension.
-func (s *Station) Suspend(ctx context.Context, r ops.SuspendRequest) (*ops.ChannelView, error) {
-	return s.suspendOrResume(ctx, r, envelope.Suspend)
-}
-
-// Resume lifts this party's suspension of a channel.
-func (s *Station) Resume(ctx context.Context, r ops.SuspendRequest) (*ops.ChannelView, error) {
-	return s.suspendOrResume(ctx, r, envelope.Resume)
-}
-
-func (s *Station) suspendOrResume(ctx context.Context, r ops.SuspendRequest, kind envelope.Kind) (*ops.ChannelView, error) {
-	var body []byte
-	if kind == envelope.Suspend {
-		body, _ = json.Marshal(protocol.SuspendBody{Reason: r.Reason, By: r.By})
-	} else {
-		body, _ = json.Marshal(protocol.ResumeBody{Reason: r.Reason, By: r.By})
-	}
-	if _, err := protocol.DecodeBody(kind, body); err != nil {
-		return nil, badrequest.New("%v", err)
-	}
-	if _, err := s.call(ctx, func(id uint64) protocol.Event {
-		return protocol.Submit{ID: id, Channel: r.Channel, Kind: kind, Precedence: envelope.Flash, Body: body}
-	}); err != nil {
-		return nil, asBadRequest(err)
-	}
-	return s.channelView(ctx, r.Channel)
-}
-
-// Checks reports a channel's communication checks over the last day,
-// week and month.
-func (s *Station) Checks(ctx context.Context, ch string) (*ops.ChecksView, error) {
-	if _, err := s.channelView(ctx, ch); err != nil {
-		return nil, err
-	}
-	now := time.Now()
-	v := &ops.ChecksView{Channel: ch}
-	for _, p := range []struct {
-		name string
-		d    time.Duration
-	}{{"day", 24 * time.Hour}, {"week", 7 * 24 * time.Hour}, {"month", 30 * 24 * time.Hour}} {
-		st, err := s.Store.CheckStats(ctx, ch, s.Cfg.Name, now.Add(-p.d))
-		if err != nil {
-			return nil, err
-		}
-		cs := ops.CheckStats{Period: p.name, Checks: st.Checks, Answered: st.Answered, LinkTests: st.Probes, LinkAnswered: st.ProbesAnswered}
-		if st.Checks > 0 {
-			r := float64(st.Answered) / float64(st.Checks)
-			cs.AnswerRate = &r
-		}
-		if st.Answered > 0 {
-			cs.MeanAnswer = (st.AnswerTime / time.Duration(st.Answered)).Round(time.Second).String()
-		}
-		if st.Probes > 0 {
-			r := float64(st.ProbesAnswered) / float64(st.Probes)
-			cs.LinkRate = &r
-		}
-		if st.ProbesAnswered > 0 {
-			ms := float64((st.ProbeRTT / time.Duration(st.ProbesAnswered)).Microseconds()) / 1000
-			cs.LinkMeanRTTms = &ms
-		}
-		v.Periods = append(v.Periods, cs)
-	}
-	return v, nil
-}
-
-// Escalations lists the deadline ladder steps this station took on a
-// channel ("" for every channel), oldest first.
-func (s *Station) Escalations(ctx context.Context, ch string) ([]record.Escalation, error) {
-	xs, err := s.Store.Escalations(ctx, ch)
-	if xs == nil {
-		xs = []record.Escalation{}
-	}
-	return xs, err
 }
 
 // Send appends a text message to this station's log for a channel. It
@@ -337,7 +81,7 @@ func (s *Station) QueueSend(ctx context.Context, r ops.SendRequest) (*QueuedSend
 		return protocol.Submit{ID: id, Channel: r.Channel, Kind: envelope.Text, Precedence: prec, Body: body}
 	})
 	if err != nil {
-		return nil, asBadRequest(err)
+		return nil, desk.AsBadRequest(err)
 	}
 	return &QueuedSend{s: s, ctx: ctx, reply: reply, req: r, prec: prec}, nil
 }
@@ -359,323 +103,10 @@ func (q *QueuedSend) Ready() bool { return len(q.reply) > 0 }
 func (q *QueuedSend) Wait() (*ops.MessageView, error) {
 	res, err := q.s.await(q.ctx, q.reply)
 	if err != nil {
-		return nil, asBadRequest(err)
+		return nil, desk.AsBadRequest(err)
 	}
 	// Built from what was just written, not read back: this is the hot path.
 	now := res.At.UTC()
 	return &ops.MessageView{ID: res.Entry, Channel: q.req.Channel, Index: res.Index, From: q.s.Cfg.Name, Precedence: q.prec.String(),
 		Text: q.req.Text, Lang: q.req.Lang, SentAt: now, ReceivedAt: now, Status: "queued", AckDue: now.Add(res.Deadline)}, nil
-}
-
-// message returns one text message (not an agreement or acknowledgement).
-func (s *Station) message(ctx context.Context, ch, author string, idx uint64) (*ops.MessageView, error) {
-	ms, err := s.Store.Messages(ctx, store.Query{Channel: ch, Author: author, Kinds: messageKinds, Since: idx - 1, Limit: 1})
-	if err != nil {
-		return nil, err
-	}
-	if len(ms) == 0 || ms[0].Index != idx {
-		return nil, badrequest.New("%s/%s/%d: no such message from %s (only messages, checks, notices, reports and incident entries can be acknowledged)", ch, author, idx, author)
-	}
-	vs, err := s.views(ctx, ms)
-	if err != nil {
-		return nil, err
-	}
-	return &vs[0], nil
-}
-
-func (s *Station) views(ctx context.Context, ms []store.Message) ([]ops.MessageView, error) {
-	charters := map[string]*channel.Charter{}
-	books := map[string]*codebook.Codebook{}
-	stored, err := s.Store.Channels(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range stored {
-		if ch, err := channel.ParseUnverified(c.Charter); err == nil {
-			charters[c.ID] = ch
-			books[c.ID], _ = codebook.Find(ch, s.codebooks()...)
-		}
-	}
-	// The core knows of a receipt as soon as it has checked it; the store
-	// may write it up to a moment later (receipts are written lazily).
-	delivered := map[string]uint64{}
-	s.inLoop(ctx, func() {
-		for _, m := range ms {
-			if _, ok := delivered[m.Channel]; !ok {
-				delivered[m.Channel] = s.core.Delivered(m.Channel)
-			}
-		}
-	})
-	out := []ops.MessageView{}
-	for _, m := range ms {
-		if m.Author == s.Cfg.Name && m.Index <= delivered[m.Channel] {
-			m.Delivered = true
-		}
-		if len(m.Body) == 0 && m.Author == s.Cfg.Name {
-			// Fetched back from the peer after a restore: sealed to it.
-			m.Body, _ = json.Marshal(protocol.TextBody{Text: "(recovered from the peer after a restore: the text is sealed for the peer and cannot be read here)", Lang: "en"})
-			if m.Kind != envelope.Text {
-				m.Kind = envelope.Text
-			}
-		}
-		body, err := bodies.Decode(m.Kind, m.Body, book(books[m.Channel]))
-		if err != nil && books[m.Channel] == nil && (m.Kind == envelope.Coded || m.Kind == envelope.Report) {
-			// Stored under a codebook this binary lacks: shown, not rendered.
-			body, err = nil, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("stored message %s: %v", m.ID(), err)
-		}
-		v := ops.MessageView{ID: m.ID(), Channel: m.Channel, Index: m.Index, From: m.Author, Precedence: m.Precedence.String(),
-			SentAt: m.SenderTime, ReceivedAt: m.StoredAt, Kind: m.Kind.String()}
-		if ch := charters[m.Channel]; ch != nil {
-			v.AckDue = m.StoredAt.Add(ch.Deadlines[m.Precedence])
-		}
-		switch b := body.(type) {
-		case *protocol.TextBody:
-			v.Text, v.Lang = b.Text, b.Lang
-		case *protocol.EscalationBody:
-			v.Text, v.Lang, v.EscalatedFrom = b.Text, b.Lang, b.From
-		case *protocol.CheckBody:
-			w, _ := time.ParseDuration(b.Window)
-			v.Text, v.Lang, v.AckDue = fmt.Sprintf("Communication check: acknowledge within %s.", w), "en", m.StoredAt.Add(w)
-		case nil:
-			v.Text, v.Lang = fmt.Sprintf("(a %s entry under a codebook this station does not have)", m.Kind), "en"
-		default:
-			render(&v, body, books[m.Channel])
-		}
-		switch {
-		case m.Ack != nil:
-			at := m.Ack.At
-			v.Status, v.Acknowledged, v.AckBy, v.AckAt = "acknowledged", true, m.Ack.By, &at
-		case m.Author != s.Cfg.Name:
-			v.Status = "received"
-		case m.Delivered:
-			v.Status = "delivered"
-		default:
-			v.Status = "queued"
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
-
-// messageKinds are the entries inbox and outbox show: those a person
-// acknowledges.
-var messageKinds = []envelope.Kind{envelope.Text, envelope.Check, envelope.Escalation,
-	envelope.Coded, envelope.Notice, envelope.Report, envelope.Incident}
-
-// Inbox lists messages from peers, oldest first.
-func (s *Station) Inbox(ctx context.Context, ch string) ([]ops.MessageView, error) {
-	ms, err := s.Store.Messages(ctx, store.Query{Channel: ch, ExcludeAuthor: s.Cfg.Name, Kinds: messageKinds})
-	if err != nil {
-		return nil, err
-	}
-	return s.views(ctx, ms)
-}
-
-// Outbox lists messages this station sent, oldest first.
-func (s *Station) Outbox(ctx context.Context, ch string) ([]ops.MessageView, error) {
-	ms, err := s.Store.Messages(ctx, store.Query{Channel: ch, Author: s.Cfg.Name, Kinds: messageKinds})
-	if err != nil {
-		return nil, err
-	}
-	return s.views(ctx, ms)
-}
-
-// Ack acknowledges a message from a peer on behalf of an operator. The
-// acknowledgement is an entry in this station's log; acknowledging twice
-// returns the first acknowledgement.
-func (s *Station) Ack(ctx context.Context, id, by string) (*ops.MessageView, error) {
-	ch, author, idx, err := ops.ParseID(id)
-	if err != nil {
-		return nil, err
-	}
-	if strings.TrimSpace(by) == "" || len(by) > 128 {
-		return nil, badrequest.New("who acknowledges must be named (1-128 bytes)")
-	}
-	// One acknowledgement at a time, so that two operators acknowledging
-	// the same message at once do not both append one.
-	s.ackMu.Lock()
-	defer s.ackMu.Unlock()
-	if author == s.Cfg.Name {
-		return nil, badrequest.New("%s is this station's own message; only the peer can acknowledge it", id)
-	}
-	m, err := s.message(ctx, ch, author, idx)
-	if err != nil {
-		return nil, err
-	}
-	if m.Acknowledged {
-		return m, nil
-	}
-	body, _ := json.Marshal(protocol.AckBody{Of: idx, By: by})
-	prec, _ := envelope.ParsePrecedence(m.Precedence)
-	if _, err := s.call(ctx, func(rid uint64) protocol.Event {
-		return protocol.Submit{ID: rid, Channel: ch, Kind: envelope.Ack, Precedence: prec, Body: body}
-	}); err != nil {
-		return nil, asBadRequest(err)
-	}
-	return s.message(ctx, ch, author, idx)
-}
-
-// Export builds the audit bundle of a channel.
-func (s *Station) Export(ctx context.Context, ch string) (*transcript.Bundle, error) {
-	stored, err := s.Store.Channels(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var c *record.Channel
-	for i := range stored {
-		if stored[i].ID == ch {
-			c = &stored[i]
-		}
-	}
-	if c == nil {
-		return nil, badrequest.New("%v: %q", protocol.ErrUnknownChannel, ch)
-	}
-	if c.State != record.Active {
-		return nil, badrequest.New("channel %s is %s: there is no agreed transcript yet", ch, c.State)
-	}
-	keys, ownCard := s.identity()
-	b := &transcript.Bundle{Format: transcript.BundleFormat, Channel: ch, ExportedBy: s.Cfg.Name, ExportedAt: time.Now().UTC(),
-		Charter: string(c.Charter)}
-	// Each station's cards, oldest first: its key chain, or its one card.
-	chains := map[string][]*identity.Card{}
-	for _, name := range []string{s.Cfg.Name, c.Peer} {
-		rows, err := s.Store.Keys(ctx, name)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range rows {
-			card, err := identity.ParseCard(r.Card)
-			if err != nil {
-				return nil, fmt.Errorf("key %d of %s: %w", r.Seq, name, err)
-			}
-			chains[name] = append(chains[name], card)
-		}
-	}
-	if len(chains[s.Cfg.Name]) == 0 {
-		chains[s.Cfg.Name] = []*identity.Card{ownCard}
-	}
-	if len(chains[c.Peer]) == 0 {
-		peers, err := s.Store.Peers(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range peers {
-			if p.Name == c.Peer {
-				card, err := identity.ParseCard(p.Card)
-				if err != nil {
-					return nil, err
-				}
-				chains[c.Peer] = []*identity.Card{card}
-			}
-		}
-		if len(chains[c.Peer]) == 0 {
-			return nil, fmt.Errorf("channel %s: peer %s has no stored card", ch, c.Peer)
-		}
-	}
-	// The receipt is read before the log, so that it never covers entries
-	// the bundle does not hold.
-	var ownReceipt []byte
-	if err := s.inLoop(ctx, func() { ownReceipt = s.core.Receipt(ch) }); err != nil {
-		return nil, err
-	}
-	for _, author := range []string{s.Cfg.Name, c.Peer} {
-		l, err := s.Store.Log(ctx, ch, author)
-		if errors.Is(err, store.ErrNotFound) {
-			b.Logs = append(b.Logs, transcript.BundleLog{Author: author, Entries: [][]byte{}})
-			b.Cards = append(b.Cards, string(chains[author][len(chains[author])-1].Text))
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		es, err := s.Store.Entries(ctx, ch, author, 1, l.Size)
-		if err != nil {
-			return nil, err
-		}
-		bl := transcript.BundleLog{Author: author, Entries: make([][]byte, len(es))}
-		for i, e := range es {
-			bl.Entries[i] = e.Raw
-			if e.Kind == envelope.Key {
-				kb, err := protocol.DecodeBody(e.Kind, e.Body)
-				if err != nil {
-					return nil, fmt.Errorf("%s: %w", e.ID(), err)
-				}
-				k := kb.(*protocol.KeyBody)
-				bl.Keys = append(bl.Keys, transcript.BundleKey{Index: e.Index, Statement: k.Statement, Replaced: k.Replaced})
-			}
-		}
-		// The card the log began with: the one whose key signed entry 1
-		// (the log's key entries lead on from it).
-		first := chains[author][len(chains[author])-1]
-		if len(es) > 0 {
-			if env, err := envelope.Parse(es[0].Raw); err == nil {
-				for _, card := range chains[author] {
-					if env.Verify(card.SignKey) == nil {
-						first = card
-						break
-					}
-				}
-			}
-		}
-		b.Cards = append(b.Cards, string(first.Text))
-		if author == s.Cfg.Name {
-			r := ownReceipt
-			if len(r) == 0 {
-				r = l.Receipt
-			}
-			bl.Checkpoint = string(r)
-		} else if l.Checkpoint != nil {
-			// Signed by the key of its last entry: one of the peer's chain.
-			var r []byte
-			err := fmt.Errorf("the stored checkpoint of %s's log is not signed by any of its keys", author)
-			for _, card := range chains[author] {
-				v, verr := card.Verifier()
-				if verr != nil {
-					return nil, verr
-				}
-				if r, verr = transcript.Cosign(l.Checkpoint, v, keys.Signer()); verr == nil {
-					err = nil
-					break
-				}
-			}
-			if err != nil {
-				return nil, err
-			}
-			bl.Checkpoint = string(r)
-		}
-		b.Logs = append(b.Logs, bl)
-	}
-	return b, nil
-}
-
-// Status describes the station, its peers and channels.
-func (s *Station) Status(ctx context.Context) (*ops.StatusView, error) {
-	chs, err := s.Channels(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ps, err := s.Peers(ctx)
-	if err != nil {
-		return nil, err
-	}
-	_, ownCard := s.identity()
-	v := &ops.StatusView{Station: s.Cfg.Name, Party: s.Cfg.Party, Fingerprint: ownCard.Fingerprint(), Channels: chs, Peers: ps, Refused: map[string]int{}}
-	if a := s.PeerAddr(); a != nil {
-		v.PeerAddr = a.String()
-	}
-	s.inLoop(ctx, func() {
-		for k, n := range s.core.Stats.Refused {
-			v.Refused[k] = n
-		}
-		v.Duplicates = s.core.Stats.Duplicates
-	})
-	return v, nil
-}
-
-// Alerts lists alerts after an id.
-func (s *Station) Alerts(ctx context.Context, after int64) ([]record.Alert, error) {
-	return s.Store.Alerts(ctx, after)
 }

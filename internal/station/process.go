@@ -22,9 +22,11 @@ import (
 	"time"
 
 	"hotline/internal/codebook"
+	"hotline/internal/desk"
 	"hotline/internal/envelope"
 	"hotline/internal/home"
 	"hotline/internal/identity"
+	"hotline/internal/ops"
 	"hotline/internal/protocol"
 	"hotline/internal/record"
 	"hotline/internal/stationdir"
@@ -34,12 +36,13 @@ import (
 // Station is an open station: its core, store and, once Run is called,
 // its links.
 type Station struct {
-	Dir     string
-	Cfg     *stationdir.Config
-	Keys    *identity.Keys
-	OwnCard *identity.Card
-	Store   store.Store
-	Log     *slog.Logger
+	*desk.Desk // the operations: ops.Ops but for what the process itself does
+	Dir        string
+	Cfg        *stationdir.Config
+	Keys       *identity.Keys
+	OwnCard    *identity.Card
+	Store      store.Store
+	Log        *slog.Logger
 
 	core     *protocol.Core
 	lock     *os.File
@@ -73,12 +76,7 @@ type Station struct {
 	dbFile  string      // the SQLite database, "" for PostgreSQL
 	dbInfo  os.FileInfo // the database file as opened, to tell when it is gone or replaced
 
-	ackMu sync.Mutex // serializes Ack
-	// The deconfliction checks (findings.go): one pass at a time, kicked
-	// when a notice or report arrives; bg counts the detector goroutine.
-	detectMu   sync.Mutex
-	detectKick chan struct{}
-	bg         sync.WaitGroup
+	bg         sync.WaitGroup // counts the deconfliction detector's goroutine
 	mu         sync.Mutex
 	conns      map[protocol.ConnID]conn
 	transports []transport       // the ways to reach peers (transports.go)
@@ -192,7 +190,7 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 	for _, b := range books {
 		cfgCore.Books = append(cfgCore.Books, b)
 	}
-	cfgCore.Bodies = bodies
+	cfgCore.Bodies = desk.Bodies
 	cfgCore.Retired = retired
 	_, err = os.Stat(filepath.Join(dir, stationdir.RestoredFile))
 	cfgCore.Restored = err == nil
@@ -215,8 +213,9 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 		reqs: make(chan request, 1024), stop: make(chan struct{}), done: make(chan struct{}), failc: make(chan error, 1),
 		waiters: map[uint64]chan protocol.Done{}, held: map[uint64][]protocol.Notify{},
 		conns: map[protocol.ConnID]conn{}, pins: map[string]string{},
-		subs: map[chan protocol.Notify]struct{}{}, detectKick: make(chan struct{}, 1), books: books,
+		subs: map[chan protocol.Notify]struct{}{}, books: books,
 	}
+	s.Desk = desk.New(s, st, cfg.Name, cfg.Party, s.Log, s.done)
 	s.transports = newTransports(s)
 	s.refreshPins()
 	s.metrics = newMetrics(s, core.Channels())
@@ -265,11 +264,9 @@ func (s *Station) Err() error {
 // Done is closed when the station's loop has stopped.
 func (s *Station) Done() <-chan struct{} { return s.done }
 
-var errStopped = errors.New("station is stopping")
-
-// call runs a core event built with a fresh request id and waits for its
+// Call runs a core event built with a fresh request id and waits for its
 // completion.
-func (s *Station) call(ctx context.Context, build func(id uint64) protocol.Event) (protocol.Result, error) {
+func (s *Station) Call(ctx context.Context, build func(id uint64) protocol.Event) (protocol.Result, error) {
 	reply, err := s.queue(ctx, build)
 	if err != nil {
 		return protocol.Result{}, err
@@ -288,7 +285,7 @@ func (s *Station) queue(ctx context.Context, build func(id uint64) protocol.Even
 	case s.reqs <- request{build: build, reply: reply}:
 		return reply, nil
 	case <-s.done:
-		return nil, errStopped
+		return nil, ops.ErrStopped
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -311,7 +308,7 @@ func (s *Station) await(ctx context.Context, reply chan protocol.Done) (protocol
 	if ctx.Err() != nil {
 		return protocol.Result{}, ctx.Err()
 	}
-	return protocol.Result{}, errStopped
+	return protocol.Result{}, ops.ErrStopped
 }
 
 // event feeds an event with no reply.
@@ -323,12 +320,17 @@ func (s *Station) event(ev protocol.Event) {
 }
 
 // inLoop runs f on the loop goroutine and waits for it.
+// InLoop runs f with the core on the loop that owns it, and waits for it.
+func (s *Station) InLoop(ctx context.Context, f func(*protocol.Core)) error {
+	return s.inLoop(ctx, func() { f(s.core) })
+}
+
 func (s *Station) inLoop(ctx context.Context, f func()) error {
 	reply := make(chan protocol.Done, 1)
 	select {
 	case s.reqs <- request{fn: f, reply: reply}:
 	case <-s.done:
-		return errStopped
+		return ops.ErrStopped
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -336,7 +338,7 @@ func (s *Station) inLoop(ctx context.Context, f func()) error {
 	case <-reply:
 		return nil
 	case <-s.done:
-		return errStopped
+		return ops.ErrStopped
 	}
 }
 
@@ -579,13 +581,16 @@ func (s *Station) exec(actions []protocol.Action) {
 	}
 }
 
+// Notify tells the station's subscribers.
+func (s *Station) Notify(notes ...protocol.Notify) { s.notify(notes) }
+
 func (s *Station) notify(notes []protocol.Notify) {
 	if len(notes) == 0 {
 		return
 	}
 	for _, n := range notes {
 		if n.What == "received" && (n.Kind == envelope.Notice || n.Kind == envelope.Report) {
-			s.kickDetect()
+			s.KickDetector()
 		}
 		if n.What == "key" {
 			s.refreshPins()

@@ -151,7 +151,7 @@ func (r *relays) Pinned(string) { r.poke() }
 func (r *relays) Run(ctx context.Context) error {
 	s := r.s
 	r.ctx = ctx
-	_, ownCard := s.identity()
+	_, ownCard := s.Identity()
 	for _, ref := range ownCard.Relays {
 		r.refs[string(ref.Key)] = ref
 		r.own[string(ref.Key)] = true

@@ -51,7 +51,7 @@ func newTransports(s *Station) []transport {
 // listen), or the reason the station stopped (a failed write, a lost
 // lease).
 func (s *Station) Run(ctx context.Context) error {
-	keys, _ := s.identity()
+	keys, _ := s.Identity()
 	cert, err := s.makeCert(ctx, keys)
 	if err != nil {
 		return err
@@ -65,7 +65,10 @@ func (s *Station) Run(ctx context.Context) error {
 	// deadlines, checks and link tests run even if no peer can be reached.
 	s.event(protocol.Tick{})
 	s.bg.Add(1)
-	go s.detectLoop(ctx)
+	go func() {
+		defer s.bg.Done()
+		s.RunDetector(ctx)
+	}()
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -119,7 +122,7 @@ func (s *Station) openPath(t transport, peer string, id protocol.ConnID, c conn,
 // it never reaches the core, and the direct path closes the connection
 // that carried it, as it would for a forged frame.
 func (s *Station) pathFrame(peer string, id protocol.ConnID, key ed25519.PublicKey, data []byte) bool {
-	keys, _ := s.identity()
+	keys, _ := s.Identity()
 	pre := protocol.Prepare(data, key, keys)
 	if eq := s.equivocation(context.Background(), peer, pre); eq != nil {
 		s.refuseEquivocation(peer, eq)

@@ -4,7 +4,7 @@ import "golang.org/x/sys/unix"
 
 // MinFree is the free space a station keeps in reserve on the filesystem
 // of its SQLite store. Below it, requests from operators (sends,
-// acknowledgements, proposals, imports) are refused with ErrDiskFull, and
+// acknowledgements, proposals, imports) are refused with ops.ErrDiskFull, and
 // /readyz and hotline doctor fail, while what peers send is still taken
 // and receipted from the reserve: nothing already accepted is at risk.
 // If the reserve runs out too, a write fails and the station stops, as

@@ -1,4 +1,4 @@
-package station
+package desk
 
 // Deconfliction at the station (docs/DECONFLICTION.md): coded messages,
 // notices, encounter reports and incident entries are written through
@@ -27,11 +27,9 @@ import (
 	"hotline/internal/store"
 )
 
-var _ ops.Deconfliction = (*Station)(nil)
-
 // channelBook returns a channel and the codebook its charter names.
-func (s *Station) channelBook(ctx context.Context, id string) (*record.Channel, *codebook.Codebook, error) {
-	chs, err := s.Store.Channels(ctx)
+func (s *Desk) channelBook(ctx context.Context, id string) (*record.Channel, *codebook.Codebook, error) {
+	chs, err := s.db.Channels(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -43,7 +41,7 @@ func (s *Station) channelBook(ctx context.Context, id string) (*record.Channel, 
 		if err != nil {
 			return nil, nil, err
 		}
-		cb, err := codebook.Find(ch, s.codebooks()...)
+		cb, err := codebook.Find(ch, s.st.Books()...)
 		if err != nil {
 			return nil, nil, badrequest.New("%v", err)
 		}
@@ -98,14 +96,14 @@ func buildMessage(cb *codebook.Codebook, items []ops.CodedItem) (*codebook.Messa
 
 // submitEntry writes an entry through the core and returns it as a
 // message once it is durable here.
-func (s *Station) submitEntry(ctx context.Context, ch string, kind envelope.Kind, prec envelope.Precedence, body []byte) (*ops.MessageView, error) {
-	res, err := s.call(ctx, func(id uint64) protocol.Event {
+func (s *Desk) submitEntry(ctx context.Context, ch string, kind envelope.Kind, prec envelope.Precedence, body []byte) (*ops.MessageView, error) {
+	res, err := s.st.Call(ctx, func(id uint64) protocol.Event {
 		return protocol.Submit{ID: id, Channel: ch, Kind: kind, Precedence: prec, Body: body}
 	})
 	if err != nil {
-		return nil, asBadRequest(err)
+		return nil, AsBadRequest(err)
 	}
-	return s.message(ctx, ch, s.Cfg.Name, res.Index)
+	return s.message(ctx, ch, s.name, res.Index)
 }
 
 func precedenceOr(p string, def envelope.Precedence) (envelope.Precedence, error) {
@@ -121,7 +119,7 @@ func precedenceOr(p string, def envelope.Precedence) (envelope.Precedence, error
 
 // SendCoded sends a message of standard phrases. It returns once the
 // message is durable here.
-func (s *Station) SendCoded(ctx context.Context, r ops.CodedRequest) (*ops.MessageView, error) {
+func (s *Desk) SendCoded(ctx context.Context, r ops.CodedRequest) (*ops.MessageView, error) {
 	prec, err := envelope.ParsePrecedence(r.Precedence)
 	if err != nil {
 		return nil, badrequest.New("%v", err)
@@ -160,7 +158,7 @@ func (s *Station) SendCoded(ctx context.Context, r ops.CodedRequest) (*ops.Messa
 }
 
 // SendNotice sends a notice of an activity.
-func (s *Station) SendNotice(ctx context.Context, r ops.NoticeRequest) (*ops.MessageView, error) {
+func (s *Desk) SendNotice(ctx context.Context, r ops.NoticeRequest) (*ops.MessageView, error) {
 	prec, err := precedenceOr(r.Precedence, envelope.Priority)
 	if err != nil {
 		return nil, err
@@ -194,20 +192,20 @@ func (s *Station) SendNotice(ctx context.Context, r ops.NoticeRequest) (*ops.Mes
 	s.detectMu.Lock()
 	m, err := s.submitEntry(ctx, r.Channel, envelope.Notice, prec, body)
 	if err == nil && r.Plan != 0 {
-		err = s.Store.SetPlanNotice(ctx, r.Plan, m.ID)
+		err = s.db.SetPlanNotice(ctx, r.Plan, m.ID)
 	}
 	s.detectMu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.detect(ctx); err != nil {
+	if _, err := s.Detect(ctx); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
 
 // SendReport sends an encounter report.
-func (s *Station) SendReport(ctx context.Context, r ops.ReportRequest) (*ops.MessageView, error) {
+func (s *Desk) SendReport(ctx context.Context, r ops.ReportRequest) (*ops.MessageView, error) {
 	prec, err := precedenceOr(r.Precedence, envelope.Immediate)
 	if err != nil {
 		return nil, err
@@ -241,7 +239,7 @@ func (s *Station) SendReport(ctx context.Context, r ops.ReportRequest) (*ops.Mes
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.detect(ctx); err != nil {
+	if _, err := s.Detect(ctx); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -258,8 +256,8 @@ func parseEntryRef(id string) (deconflict.EntryRef, error) {
 
 // incidentEvents reads the incident entries of a channel ("" for every
 // channel), grouped by incident (the opening entry's id).
-func (s *Station) incidentEvents(ctx context.Context, ch string) (map[string][]deconflict.Event, []string, error) {
-	ms, err := s.Store.Messages(ctx, store.Query{Channel: ch, Kind: envelope.Incident})
+func (s *Desk) incidentEvents(ctx context.Context, ch string) (map[string][]deconflict.Event, []string, error) {
+	ms, err := s.db.Messages(ctx, store.Query{Channel: ch, Kind: envelope.Incident})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -285,7 +283,7 @@ func (s *Station) incidentEvents(ctx context.Context, ch string) (map[string][]d
 
 // Incident writes an incident entry and returns the incident as it
 // stands once the entry is durable here.
-func (s *Station) Incident(ctx context.Context, r ops.IncidentRequest) (*ops.IncidentView, error) {
+func (s *Desk) Incident(ctx context.Context, r ops.IncidentRequest) (*ops.IncidentView, error) {
 	action := deconflict.Action(r.Action)
 	if !slices.Contains(deconflict.Actions, action) {
 		return nil, badrequest.New("action %q is not one of %v", r.Action, deconflict.Actions)
@@ -364,7 +362,7 @@ func (s *Station) Incident(ctx context.Context, r ops.IncidentRequest) (*ops.Inc
 		if err != nil {
 			return nil, badrequest.New("links[%d]: %v", i, err)
 		}
-		if es, err := s.Store.Entries(ctx, ref.Channel, ref.Author, ref.Index, ref.Index); err != nil {
+		if es, err := s.db.Entries(ctx, ref.Channel, ref.Author, ref.Index, ref.Index); err != nil {
 			return nil, err
 		} else if len(es) == 0 {
 			return nil, badrequest.New("links[%d]: %s: no such entry here", i, ref)
@@ -378,10 +376,10 @@ func (s *Station) Incident(ctx context.Context, r ops.IncidentRequest) (*ops.Inc
 	// entries held and see.
 	if action != deconflict.Open {
 		var next uint64 = 1
-		if l, err := s.Store.Log(ctx, ch, s.Cfg.Name); err == nil {
+		if l, err := s.db.Log(ctx, ch, s.name); err == nil {
 			next = l.Size + 1
 		}
-		me := deconflict.Event{Entry: deconflict.EntryRef{Channel: ch, Author: s.Cfg.Name, Index: next}, Time: time.Now().UTC(), Body: b}
+		me := deconflict.Event{Entry: deconflict.EntryRef{Channel: ch, Author: s.name, Index: next}, Time: time.Now().UTC(), Body: b}
 		inc, err := deconflict.Fold(append(slices.Clone(events), me))
 		if err != nil {
 			return nil, badrequest.New("%v", err)
@@ -406,7 +404,7 @@ func (s *Station) Incident(ctx context.Context, r ops.IncidentRequest) (*ops.Inc
 	}
 	if r.By != "" {
 		for _, e := range events {
-			if e.Entry.Author == s.Cfg.Name {
+			if e.Entry.Author == s.name {
 				continue
 			}
 			if _, err := s.Ack(ctx, e.Entry.String(), r.By); err != nil {
@@ -426,11 +424,11 @@ func (s *Station) Incident(ctx context.Context, r ops.IncidentRequest) (*ops.Inc
 
 // Incidents lists the incidents on a channel ("" for every channel), in
 // the order they were opened here, each folded from its entries.
-func (s *Station) Incidents(ctx context.Context, ch string) ([]ops.IncidentView, error) {
+func (s *Desk) Incidents(ctx context.Context, ch string) ([]ops.IncidentView, error) {
 	return s.incidents(ctx, ch, "")
 }
 
-func (s *Station) incidents(ctx context.Context, ch, only string) ([]ops.IncidentView, error) {
+func (s *Desk) incidents(ctx context.Context, ch, only string) ([]ops.IncidentView, error) {
 	groups, order, err := s.incidentEvents(ctx, ch)
 	if err != nil {
 		return nil, err
@@ -462,7 +460,7 @@ func (s *Station) incidents(ctx context.Context, ch, only string) ([]ops.Inciden
 			v.Links = append(v.Links, l.String())
 			if linked[l.Channel] == nil {
 				linked[l.Channel] = map[string]ops.MessageView{}
-				ms, err := s.Store.Messages(ctx, store.Query{Channel: l.Channel, Kinds: messageKinds})
+				ms, err := s.db.Messages(ctx, store.Query{Channel: l.Channel, Kinds: messageKinds})
 				if err != nil {
 					return nil, err
 				}

@@ -1,4 +1,4 @@
-package station
+package desk
 
 // Automatic deconfliction (docs/DECONFLICTION.md, "At the station").
 //
@@ -38,7 +38,7 @@ import (
 )
 
 // AddPlan stores a planned activity and checks it at once.
-func (s *Station) AddPlan(ctx context.Context, r ops.PlanRequest) (*ops.PlanView, error) {
+func (s *Desk) AddPlan(ctx context.Context, r ops.PlanRequest) (*ops.PlanView, error) {
 	n, err := deconflict.DecodeNotice(r.Plan)
 	if err != nil {
 		return nil, badrequest.New("plan: %v", err)
@@ -47,11 +47,11 @@ func (s *Station) AddPlan(ctx context.Context, r ops.PlanRequest) (*ops.PlanView
 	if err != nil {
 		return nil, err
 	}
-	id, err := s.Store.AddPlan(ctx, store.Plan{AddedAt: time.Now().UTC(), Body: body})
+	id, err := s.db.AddPlan(ctx, store.Plan{AddedAt: time.Now().UTC(), Body: body})
 	if err != nil {
 		return nil, err
 	}
-	found, err := s.detect(ctx)
+	found, err := s.Detect(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -75,8 +75,8 @@ func (s *Station) AddPlan(ctx context.Context, r ops.PlanRequest) (*ops.PlanView
 func planKey(id int64) string { return fmt.Sprintf("plan %d", id) }
 
 // Plans lists planned activities.
-func (s *Station) Plans(ctx context.Context) ([]ops.PlanView, error) {
-	ps, err := s.Store.Plans(ctx)
+func (s *Desk) Plans(ctx context.Context) ([]ops.PlanView, error) {
+	ps, err := s.db.Plans(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -96,8 +96,8 @@ func (s *Station) Plans(ctx context.Context) ([]ops.PlanView, error) {
 }
 
 // Findings lists what the checks found, oldest first.
-func (s *Station) Findings(ctx context.Context) ([]ops.FindingView, error) {
-	fs, err := s.Store.Findings(ctx)
+func (s *Desk) Findings(ctx context.Context) ([]ops.FindingView, error) {
+	fs, err := s.db.Findings(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -125,18 +125,17 @@ func findingView(f store.Finding) (ops.FindingView, error) {
 	return v, nil
 }
 
-// kickDetect asks the detector for a pass, if hotline run started one.
-func (s *Station) kickDetect() {
+// KickDetector asks the detector for a pass, if one runs (RunDetector).
+func (s *Desk) KickDetector() {
 	select {
 	case s.detectKick <- struct{}{}:
 	default:
 	}
 }
 
-// detectLoop runs a pass at once and then whenever kicked, until ctx is
-// done or the station stops.
-func (s *Station) detectLoop(ctx context.Context) {
-	defer s.bg.Done()
+// RunDetector runs a pass of the deconfliction checks at once and then
+// whenever kicked, until ctx is done or the station stops.
+func (s *Desk) RunDetector(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
@@ -147,8 +146,8 @@ func (s *Station) detectLoop(ctx context.Context) {
 		}
 	}()
 	for {
-		if _, err := s.detect(ctx); err != nil && ctx.Err() == nil {
-			s.Log.Error("deconfliction checks failed", "err", err)
+		if _, err := s.Detect(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("deconfliction checks failed", "err", err)
 		}
 		select {
 		case <-s.detectKick:
@@ -169,12 +168,12 @@ type activity struct {
 
 // detect runs the checks over what the station holds and stores what is
 // new, raising an alarm for each; it returns the new findings.
-func (s *Station) detect(ctx context.Context) ([]ops.FindingView, error) {
+func (s *Desk) Detect(ctx context.Context) ([]ops.FindingView, error) {
 	s.detectMu.Lock()
 	defer s.detectMu.Unlock()
 	now := time.Now()
 	margins := deconflict.DefaultMargins
-	chs, err := s.Store.Channels(ctx)
+	chs, err := s.db.Channels(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +184,7 @@ func (s *Station) detect(ctx context.Context) ([]ops.FindingView, error) {
 			books[c.ID] = cb
 		}
 	}
-	plans, err := s.Store.Plans(ctx)
+	plans, err := s.db.Plans(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +194,7 @@ func (s *Station) detect(ctx context.Context) ([]ops.FindingView, error) {
 			notified[p.Notice] = p.ID
 		}
 	}
-	ms, err := s.Store.Messages(ctx, store.Query{Kind: envelope.Notice})
+	ms, err := s.db.Messages(ctx, store.Query{Kind: envelope.Notice})
 	if err != nil {
 		return nil, err
 	}
@@ -232,13 +231,13 @@ func (s *Station) detect(ctx context.Context) ([]ops.FindingView, error) {
 		if err != nil {
 			return nil, fmt.Errorf("stored plan %d: %v", p.ID, err)
 		}
-		add(&mine, planKey(p.ID), n.Call, s.Cfg.Name, n)
+		add(&mine, planKey(p.ID), n.Call, s.name, n)
 	}
 	for _, m := range ms {
 		if replaced[m.ID()] {
 			continue
 		}
-		if m.Author == s.Cfg.Name {
+		if m.Author == s.name {
 			key := m.ID()
 			if id, ok := notified[key]; ok {
 				key = planKey(id)
@@ -255,7 +254,7 @@ func (s *Station) detect(ctx context.Context) ([]ops.FindingView, error) {
 			return err
 		}
 		rec.Body = body
-		id, added, err := s.Store.AddFinding(ctx, rec)
+		id, added, err := s.db.AddFinding(ctx, rec)
 		if err != nil || !added {
 			return err
 		}
@@ -265,10 +264,10 @@ func (s *Station) detect(ctx context.Context) ([]ops.FindingView, error) {
 		}
 		alert := record.Alert{At: time.Now().UTC(), Level: "alarm", Channel: rec.Channel, Peer: rec.Peer, Text: v.Text["en"],
 			Format: ops.AlertFindingFormat, Args: []string{v.Text["en"], v.Text["zh"]}}
-		if err := s.Store.Apply(ctx, &record.Batch{Alerts: []record.Alert{alert}}); err != nil {
+		if err := s.db.Apply(ctx, &record.Batch{Alerts: []record.Alert{alert}}); err != nil {
 			return err
 		}
-		s.notify([]protocol.Notify{{What: "alert", Channel: rec.Channel}, {What: "finding", Channel: rec.Channel, Entry: v.Notified + v.Report}})
+		s.st.Notify(protocol.Notify{What: "alert", Channel: rec.Channel}, protocol.Notify{What: "finding", Channel: rec.Channel, Entry: v.Notified + v.Report})
 		found = append(found, v)
 		return nil
 	}
@@ -295,7 +294,7 @@ func (s *Station) detect(ctx context.Context) ([]ops.FindingView, error) {
 			}
 		}
 	}
-	reports, err := s.Store.Messages(ctx, store.Query{Kind: envelope.Report})
+	reports, err := s.db.Messages(ctx, store.Query{Kind: envelope.Report})
 	if err != nil {
 		return found, err
 	}
@@ -310,7 +309,7 @@ func (s *Station) detect(ctx context.Context) ([]ops.FindingView, error) {
 		}
 		own, other := r.Fixes()
 		ownUnit, otherUnit := r.Own.Unit, r.Other.Unit
-		if m.Author != s.Cfg.Name { // the peer's own unit is the other one here
+		if m.Author != s.name { // the peer's own unit is the other one here
 			own, other, ownUnit, otherUnit = other, own, otherUnit, ownUnit
 		}
 		c := &deconflict.Checker{Margins: margins, Codebook: cb}
@@ -359,18 +358,6 @@ func codedView(cb *codebook.Codebook, m *codebook.Message) *ops.CodedView {
 	return v
 }
 
-// suggestText writes a suggestion on one line.
-func suggestText(c *ops.CodedView, lang string) string {
-	if c == nil {
-		return ""
-	}
-	var parts []string
-	for _, l := range c.Lines[lang] {
-		parts = append(parts, l.Code+" "+l.Text)
-	}
-	return strings.Join(parts, " ")
-}
-
 // findingText writes a finding for a person in lang.
 func findingText(v ops.FindingView, lang string) string {
 	zh := lang == "zh-Hans"
@@ -402,7 +389,7 @@ func findingText(v ops.FindingView, lang string) string {
 			fmt.Fprintf(&b, "come %.1f NM apart near %s, %s apart in time (%s).", v.DistanceNM, v.Where.Format(lang), v.Gap, when)
 		}
 	}
-	if t := suggestText(v.Suggest, lang); t != "" {
+	if t := v.Suggest.Text(lang); t != "" {
 		if zh {
 			b.WriteString("建议发送：" + t)
 		} else {
@@ -426,7 +413,7 @@ func planLabel(key, lang string) string {
 }
 
 // finding returns one stored finding.
-func (s *Station) finding(ctx context.Context, id int64) (*ops.FindingView, error) {
+func (s *Desk) finding(ctx context.Context, id int64) (*ops.FindingView, error) {
 	fs, err := s.Findings(ctx)
 	if err != nil {
 		return nil, err
@@ -439,8 +426,8 @@ func (s *Station) finding(ctx context.Context, id int64) (*ops.FindingView, erro
 }
 
 // plan returns one stored plan.
-func (s *Station) plan(ctx context.Context, id int64) (*store.Plan, error) {
-	ps, err := s.Store.Plans(ctx)
+func (s *Desk) plan(ctx context.Context, id int64) (*store.Plan, error) {
+	ps, err := s.db.Plans(ctx)
 	if err != nil {
 		return nil, err
 	}

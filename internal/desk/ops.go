@@ -1,0 +1,600 @@
+package desk
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"hotline/internal/badrequest"
+	"hotline/internal/channel"
+	"hotline/internal/codebook"
+	"hotline/internal/envelope"
+	"hotline/internal/identity"
+	"hotline/internal/ops"
+	"hotline/internal/protocol"
+	"hotline/internal/record"
+	"hotline/internal/store"
+	"hotline/internal/transcript"
+)
+
+// AsBadRequest marks what the core refused as the operator's error; a
+// storage failure or a stopping station stays the station's.
+func AsBadRequest(err error) error {
+	if err == nil || errors.Is(err, protocol.ErrStorage) || errors.Is(err, ops.ErrStopped) || errors.Is(err, ops.ErrDiskFull) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", badrequest.Err, err)
+}
+
+// Peers lists pinned peers.
+func (s *Desk) Peers(ctx context.Context) ([]ops.PeerView, error) {
+	ps, err := s.db.Peers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn := s.st.Connected(ctx)
+	out := []ops.PeerView{}
+	for _, p := range ps {
+		c, err := identity.ParseCard(p.Card)
+		if err != nil {
+			return nil, err
+		}
+		ks, err := s.st.KeyHistory(ctx, p.Name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ops.PeerView{Name: p.Name, Party: p.Party, Fingerprint: p.Fingerprint, Endpoints: c.Endpoints, AddedAt: p.AddedAt, Connected: conn[p.Name], Keys: ks})
+	}
+	return out, nil
+}
+
+// Propose proposes a channel to a pinned peer.
+func (s *Desk) Propose(ctx context.Context, r ops.ProposeRequest) (*ops.ChannelView, error) {
+	if err := identity.CheckName("channel id", r.Channel); err != nil {
+		return nil, badrequest.New("%v", err)
+	}
+	level, err := channel.ParseLevel(r.Level)
+	if err != nil {
+		return nil, badrequest.New("%v", err)
+	}
+	perPrec := func(what string, m map[string]string) (map[envelope.Precedence]time.Duration, error) {
+		out := map[envelope.Precedence]time.Duration{}
+		for k, v := range m {
+			p, err := envelope.ParsePrecedence(k)
+			if err != nil {
+				return nil, badrequest.New("%s: %v", what, err)
+			}
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return nil, badrequest.New("%s for %s: %q is not a positive duration like 5m", what, p, v)
+			}
+			out[p] = d
+		}
+		return out, nil
+	}
+	deadlines, err := perPrec("deadline", r.Deadlines)
+	if err != nil {
+		return nil, err
+	}
+	delivery, err := perPrec("delivery deadline", r.Delivery)
+	if err != nil {
+		return nil, err
+	}
+	var durs [3]time.Duration
+	for i, f := range []struct{ name, v string }{{"link test", r.LinkTest}, {"check interval", r.CheckEvery}, {"check window", r.CheckWindow}} {
+		if f.v == "" {
+			continue
+		}
+		if durs[i], err = time.ParseDuration(f.v); err != nil || durs[i] <= 0 {
+			return nil, badrequest.New("%s %q is not a positive duration like 10m", f.name, f.v)
+		}
+	}
+	cb, err := FindBook(s.st.Books(), r.Codebook)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.st.Call(ctx, func(id uint64) protocol.Event {
+		return protocol.Propose{ID: id, Channel: r.Channel, Peer: r.Peer, Level: level, Deadlines: deadlines, Delivery: delivery,
+			EscalateTo: r.EscalateTo, FlashExempt: r.FlashExempt, LinkTest: durs[0], CheckEvery: durs[1], CheckWindow: durs[2],
+			Codebook: cb.Ref()}
+	}); err != nil {
+		return nil, AsBadRequest(err)
+	}
+	return s.channelView(ctx, r.Channel)
+}
+
+// Accept accepts a channel the peer proposed.
+func (s *Desk) Accept(ctx context.Context, ch string) (*ops.ChannelView, error) {
+	if _, err := s.st.Call(ctx, func(id uint64) protocol.Event { return protocol.Accept{ID: id, Channel: ch} }); err != nil {
+		return nil, AsBadRequest(err)
+	}
+	return s.channelView(ctx, ch)
+}
+
+func (s *Desk) channelView(ctx context.Context, id string) (*ops.ChannelView, error) {
+	cs, err := s.Channels(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cs {
+		if c.ID == id {
+			return &c, nil
+		}
+	}
+	return nil, badrequest.New("%v: %q", protocol.ErrUnknownChannel, id)
+}
+
+// Channels lists channels with their delivery state.
+func (s *Desk) Channels(ctx context.Context) ([]ops.ChannelView, error) {
+	// Read through the loop so that the view matches what was just done.
+	var info []protocol.ChannelInfo
+	if err := s.st.InLoop(ctx, func(core *protocol.Core) { info = core.Channels() }); err != nil {
+		return nil, err
+	}
+	stored, err := s.db.Channels(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]record.Channel{}
+	for _, c := range stored {
+		byID[c.ID] = c
+	}
+	out := []ops.ChannelView{}
+	for _, i := range info {
+		c := byID[i.ID]
+		out = append(out, channelView(s.name, i, c))
+	}
+	return out, nil
+}
+
+func channelView(self string, i protocol.ChannelInfo, c record.Channel) ops.ChannelView {
+	v := ops.ChannelView{ID: i.ID, Peer: i.Peer, Level: i.Level, State: i.State, Agreement: i.Agreement, Proposer: c.Proposer,
+		Written: i.Written, Delivered: i.Delivered, Received: i.Received, Connected: i.Connected, Blocked: i.Blocked,
+		Deadlines: map[string]string{}, Delivery: map[string]string{}, Suspensions: i.Suspensions, Dormant: i.Dormant,
+		AwaitingPeer: i.AwaitingPeer, AwaitingHere: i.AwaitingHere, Paths: []ops.PathView{}}
+	if v.Suspensions == nil {
+		v.Suspensions = []record.Suspension{}
+	}
+	if ch, err := channel.ParseUnverified(c.Charter); err == nil {
+		for p, d := range ch.Deadlines {
+			v.Deadlines[p.String()] = d.String()
+		}
+		for p, d := range ch.Delivery {
+			v.Delivery[p.String()] = d.String()
+		}
+		v.EscalateTo, v.FlashExempt = ch.EscalateTo, ch.FlashExempt
+		v.LinkTest, v.CheckEvery, v.CheckWindow = ch.LinkTest.String(), ch.CheckEvery.String(), ch.CheckWindow.String()
+		v.Codebook = ch.Codebook.String()
+	}
+	if i.LastCheck != 0 {
+		at := i.LastCheckAt.UTC()
+		v.LastCheck, v.LastCheckAt = fmt.Sprintf("%s/%s/%d", i.ID, self, i.LastCheck), &at
+	}
+	for _, p := range i.Paths {
+		pv := ops.PathView{Name: p.Name, Up: p.Up, Active: p.Active, Probes: p.Probes, Lost: p.Lost}
+		if !p.LastOK.IsZero() {
+			ok := p.LastOK.UTC()
+			rtt := float64(p.RTT.Microseconds()) / 1000
+			pv.LastOK, pv.RTTms = &ok, &rtt
+		}
+		if p.SkewKnown {
+			skew := float64(p.Skew.Microseconds()) / 1000
+			pv.Skewms = &skew
+		}
+		if p.Measured {
+			cost := float64(p.Cost.Microseconds()) / 1000
+			pv.Costms = &cost
+		}
+		v.Paths = append(v.Paths, pv)
+	}
+	return v
+}
+
+// Suspend suspends a channel for this party: a signed entry with the
+// reason, shown to both sides as a suspension.
+func (s *Desk) Suspend(ctx context.Context, r ops.SuspendRequest) (*ops.ChannelView, error) {
+	return s.suspendOrResume(ctx, r, envelope.Suspend)
+}
+
+// Resume lifts this party's suspension of a channel.
+func (s *Desk) Resume(ctx context.Context, r ops.SuspendRequest) (*ops.ChannelView, error) {
+	return s.suspendOrResume(ctx, r, envelope.Resume)
+}
+
+func (s *Desk) suspendOrResume(ctx context.Context, r ops.SuspendRequest, kind envelope.Kind) (*ops.ChannelView, error) {
+	var body []byte
+	if kind == envelope.Suspend {
+		body, _ = json.Marshal(protocol.SuspendBody{Reason: r.Reason, By: r.By})
+	} else {
+		body, _ = json.Marshal(protocol.ResumeBody{Reason: r.Reason, By: r.By})
+	}
+	if _, err := protocol.DecodeBody(kind, body); err != nil {
+		return nil, badrequest.New("%v", err)
+	}
+	if _, err := s.st.Call(ctx, func(id uint64) protocol.Event {
+		return protocol.Submit{ID: id, Channel: r.Channel, Kind: kind, Precedence: envelope.Flash, Body: body}
+	}); err != nil {
+		return nil, AsBadRequest(err)
+	}
+	return s.channelView(ctx, r.Channel)
+}
+
+// Checks reports a channel's communication checks over the last day,
+// week and month.
+func (s *Desk) Checks(ctx context.Context, ch string) (*ops.ChecksView, error) {
+	if _, err := s.channelView(ctx, ch); err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	v := &ops.ChecksView{Channel: ch}
+	for _, p := range []struct {
+		name string
+		d    time.Duration
+	}{{"day", 24 * time.Hour}, {"week", 7 * 24 * time.Hour}, {"month", 30 * 24 * time.Hour}} {
+		st, err := s.db.CheckStats(ctx, ch, s.name, now.Add(-p.d))
+		if err != nil {
+			return nil, err
+		}
+		cs := ops.CheckStats{Period: p.name, Checks: st.Checks, Answered: st.Answered, LinkTests: st.Probes, LinkAnswered: st.ProbesAnswered}
+		if st.Checks > 0 {
+			r := float64(st.Answered) / float64(st.Checks)
+			cs.AnswerRate = &r
+		}
+		if st.Answered > 0 {
+			cs.MeanAnswer = (st.AnswerTime / time.Duration(st.Answered)).Round(time.Second).String()
+		}
+		if st.Probes > 0 {
+			r := float64(st.ProbesAnswered) / float64(st.Probes)
+			cs.LinkRate = &r
+		}
+		if st.ProbesAnswered > 0 {
+			ms := float64((st.ProbeRTT / time.Duration(st.ProbesAnswered)).Microseconds()) / 1000
+			cs.LinkMeanRTTms = &ms
+		}
+		v.Periods = append(v.Periods, cs)
+	}
+	return v, nil
+}
+
+// Escalations lists the deadline ladder steps this station took on a
+// channel ("" for every channel), oldest first.
+func (s *Desk) Escalations(ctx context.Context, ch string) ([]record.Escalation, error) {
+	xs, err := s.db.Escalations(ctx, ch)
+	if xs == nil {
+		xs = []record.Escalation{}
+	}
+	return xs, err
+}
+
+// message returns one text message (not an agreement or acknowledgement).
+func (s *Desk) message(ctx context.Context, ch, author string, idx uint64) (*ops.MessageView, error) {
+	ms, err := s.db.Messages(ctx, store.Query{Channel: ch, Author: author, Kinds: messageKinds, Since: idx - 1, Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	if len(ms) == 0 || ms[0].Index != idx {
+		return nil, badrequest.New("%s/%s/%d: no such message from %s (only messages, checks, notices, reports and incident entries can be acknowledged)", ch, author, idx, author)
+	}
+	vs, err := s.views(ctx, ms)
+	if err != nil {
+		return nil, err
+	}
+	return &vs[0], nil
+}
+
+func (s *Desk) views(ctx context.Context, ms []store.Message) ([]ops.MessageView, error) {
+	charters := map[string]*channel.Charter{}
+	books := map[string]*codebook.Codebook{}
+	stored, err := s.db.Channels(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range stored {
+		if ch, err := channel.ParseUnverified(c.Charter); err == nil {
+			charters[c.ID] = ch
+			books[c.ID], _ = codebook.Find(ch, s.st.Books()...)
+		}
+	}
+	// The core knows of a receipt as soon as it has checked it; the store
+	// may write it up to a moment later (receipts are written lazily).
+	delivered := map[string]uint64{}
+	s.st.InLoop(ctx, func(core *protocol.Core) {
+		for _, m := range ms {
+			if _, ok := delivered[m.Channel]; !ok {
+				delivered[m.Channel] = core.Delivered(m.Channel)
+			}
+		}
+	})
+	out := []ops.MessageView{}
+	for _, m := range ms {
+		if m.Author == s.name && m.Index <= delivered[m.Channel] {
+			m.Delivered = true
+		}
+		if len(m.Body) == 0 && m.Author == s.name {
+			// Fetched back from the peer after a restore: sealed to it.
+			m.Body, _ = json.Marshal(protocol.TextBody{Text: "(recovered from the peer after a restore: the text is sealed for the peer and cannot be read here)", Lang: "en"})
+			if m.Kind != envelope.Text {
+				m.Kind = envelope.Text
+			}
+		}
+		body, err := Bodies.Decode(m.Kind, m.Body, Book(books[m.Channel]))
+		if err != nil && books[m.Channel] == nil && (m.Kind == envelope.Coded || m.Kind == envelope.Report) {
+			// Stored under a codebook this binary lacks: shown, not rendered.
+			body, err = nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("stored message %s: %v", m.ID(), err)
+		}
+		v := ops.MessageView{ID: m.ID(), Channel: m.Channel, Index: m.Index, From: m.Author, Precedence: m.Precedence.String(),
+			SentAt: m.SenderTime, ReceivedAt: m.StoredAt, Kind: m.Kind.String()}
+		if ch := charters[m.Channel]; ch != nil {
+			v.AckDue = m.StoredAt.Add(ch.Deadlines[m.Precedence])
+		}
+		switch b := body.(type) {
+		case *protocol.TextBody:
+			v.Text, v.Lang = b.Text, b.Lang
+		case *protocol.EscalationBody:
+			v.Text, v.Lang, v.EscalatedFrom = b.Text, b.Lang, b.From
+		case *protocol.CheckBody:
+			w, _ := time.ParseDuration(b.Window)
+			v.Text, v.Lang, v.AckDue = fmt.Sprintf("Communication check: acknowledge within %s.", w), "en", m.StoredAt.Add(w)
+		case nil:
+			v.Text, v.Lang = fmt.Sprintf("(a %s entry under a codebook this station does not have)", m.Kind), "en"
+		default:
+			render(&v, body, books[m.Channel])
+		}
+		switch {
+		case m.Ack != nil:
+			at := m.Ack.At
+			v.Status, v.Acknowledged, v.AckBy, v.AckAt = "acknowledged", true, m.Ack.By, &at
+		case m.Author != s.name:
+			v.Status = "received"
+		case m.Delivered:
+			v.Status = "delivered"
+		default:
+			v.Status = "queued"
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// messageKinds are the entries inbox and outbox show: those a person
+// acknowledges.
+var messageKinds = []envelope.Kind{envelope.Text, envelope.Check, envelope.Escalation,
+	envelope.Coded, envelope.Notice, envelope.Report, envelope.Incident}
+
+// Inbox lists messages from peers, oldest first.
+func (s *Desk) Inbox(ctx context.Context, ch string) ([]ops.MessageView, error) {
+	ms, err := s.db.Messages(ctx, store.Query{Channel: ch, ExcludeAuthor: s.name, Kinds: messageKinds})
+	if err != nil {
+		return nil, err
+	}
+	return s.views(ctx, ms)
+}
+
+// Outbox lists messages this station sent, oldest first.
+func (s *Desk) Outbox(ctx context.Context, ch string) ([]ops.MessageView, error) {
+	ms, err := s.db.Messages(ctx, store.Query{Channel: ch, Author: s.name, Kinds: messageKinds})
+	if err != nil {
+		return nil, err
+	}
+	return s.views(ctx, ms)
+}
+
+// Ack acknowledges a message from a peer on behalf of an operator. The
+// acknowledgement is an entry in this station's log; acknowledging twice
+// returns the first acknowledgement.
+func (s *Desk) Ack(ctx context.Context, id, by string) (*ops.MessageView, error) {
+	ch, author, idx, err := ops.ParseID(id)
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(by) == "" || len(by) > 128 {
+		return nil, badrequest.New("who acknowledges must be named (1-128 bytes)")
+	}
+	// One acknowledgement at a time, so that two operators acknowledging
+	// the same message at once do not both append one.
+	s.ackMu.Lock()
+	defer s.ackMu.Unlock()
+	if author == s.name {
+		return nil, badrequest.New("%s is this station's own message; only the peer can acknowledge it", id)
+	}
+	m, err := s.message(ctx, ch, author, idx)
+	if err != nil {
+		return nil, err
+	}
+	if m.Acknowledged {
+		return m, nil
+	}
+	body, _ := json.Marshal(protocol.AckBody{Of: idx, By: by})
+	prec, _ := envelope.ParsePrecedence(m.Precedence)
+	if _, err := s.st.Call(ctx, func(rid uint64) protocol.Event {
+		return protocol.Submit{ID: rid, Channel: ch, Kind: envelope.Ack, Precedence: prec, Body: body}
+	}); err != nil {
+		return nil, AsBadRequest(err)
+	}
+	return s.message(ctx, ch, author, idx)
+}
+
+// Export builds the audit bundle of a channel.
+func (s *Desk) Export(ctx context.Context, ch string) (*transcript.Bundle, error) {
+	stored, err := s.db.Channels(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var c *record.Channel
+	for i := range stored {
+		if stored[i].ID == ch {
+			c = &stored[i]
+		}
+	}
+	if c == nil {
+		return nil, badrequest.New("%v: %q", protocol.ErrUnknownChannel, ch)
+	}
+	if c.State != record.Active {
+		return nil, badrequest.New("channel %s is %s: there is no agreed transcript yet", ch, c.State)
+	}
+	keys, ownCard := s.st.Identity()
+	b := &transcript.Bundle{Format: transcript.BundleFormat, Channel: ch, ExportedBy: s.name, ExportedAt: time.Now().UTC(),
+		Charter: string(c.Charter)}
+	// Each station's cards, oldest first: its key chain, or its one card.
+	chains := map[string][]*identity.Card{}
+	for _, name := range []string{s.name, c.Peer} {
+		rows, err := s.db.Keys(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			card, err := identity.ParseCard(r.Card)
+			if err != nil {
+				return nil, fmt.Errorf("key %d of %s: %w", r.Seq, name, err)
+			}
+			chains[name] = append(chains[name], card)
+		}
+	}
+	if len(chains[s.name]) == 0 {
+		chains[s.name] = []*identity.Card{ownCard}
+	}
+	if len(chains[c.Peer]) == 0 {
+		peers, err := s.db.Peers(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range peers {
+			if p.Name == c.Peer {
+				card, err := identity.ParseCard(p.Card)
+				if err != nil {
+					return nil, err
+				}
+				chains[c.Peer] = []*identity.Card{card}
+			}
+		}
+		if len(chains[c.Peer]) == 0 {
+			return nil, fmt.Errorf("channel %s: peer %s has no stored card", ch, c.Peer)
+		}
+	}
+	// The receipt is read before the log, so that it never covers entries
+	// the bundle does not hold.
+	var ownReceipt []byte
+	if err := s.st.InLoop(ctx, func(core *protocol.Core) { ownReceipt = core.Receipt(ch) }); err != nil {
+		return nil, err
+	}
+	for _, author := range []string{s.name, c.Peer} {
+		l, err := s.db.Log(ctx, ch, author)
+		if errors.Is(err, store.ErrNotFound) {
+			b.Logs = append(b.Logs, transcript.BundleLog{Author: author, Entries: [][]byte{}})
+			b.Cards = append(b.Cards, string(chains[author][len(chains[author])-1].Text))
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		es, err := s.db.Entries(ctx, ch, author, 1, l.Size)
+		if err != nil {
+			return nil, err
+		}
+		bl := transcript.BundleLog{Author: author, Entries: make([][]byte, len(es))}
+		for i, e := range es {
+			bl.Entries[i] = e.Raw
+			if e.Kind == envelope.Key {
+				kb, err := protocol.DecodeBody(e.Kind, e.Body)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", e.ID(), err)
+				}
+				k := kb.(*protocol.KeyBody)
+				bl.Keys = append(bl.Keys, transcript.BundleKey{Index: e.Index, Statement: k.Statement, Replaced: k.Replaced})
+			}
+		}
+		// The card the log began with: the one whose key signed entry 1
+		// (the log's key entries lead on from it).
+		first := chains[author][len(chains[author])-1]
+		if len(es) > 0 {
+			if env, err := envelope.Parse(es[0].Raw); err == nil {
+				for _, card := range chains[author] {
+					if env.Verify(card.SignKey) == nil {
+						first = card
+						break
+					}
+				}
+			}
+		}
+		b.Cards = append(b.Cards, string(first.Text))
+		if author == s.name {
+			r := ownReceipt
+			if len(r) == 0 {
+				r = l.Receipt
+			}
+			bl.Checkpoint = string(r)
+		} else if l.Checkpoint != nil {
+			// Signed by the key of its last entry: one of the peer's chain.
+			var r []byte
+			err := fmt.Errorf("the stored checkpoint of %s's log is not signed by any of its keys", author)
+			for _, card := range chains[author] {
+				v, verr := card.Verifier()
+				if verr != nil {
+					return nil, verr
+				}
+				if r, verr = transcript.Cosign(l.Checkpoint, v, keys.Signer()); verr == nil {
+					err = nil
+					break
+				}
+			}
+			if err != nil {
+				return nil, err
+			}
+			bl.Checkpoint = string(r)
+		}
+		b.Logs = append(b.Logs, bl)
+	}
+	return b, nil
+}
+
+// Status describes the station, its peers and channels.
+func (s *Desk) Status(ctx context.Context) (*ops.StatusView, error) {
+	chs, err := s.Channels(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := s.Peers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	_, ownCard := s.st.Identity()
+	v := &ops.StatusView{Station: s.name, Party: s.party, Fingerprint: ownCard.Fingerprint(), Channels: chs, Peers: ps, Refused: map[string]int{}}
+	if a := s.st.PeerAddr(); a != nil {
+		v.PeerAddr = a.String()
+	}
+	s.st.InLoop(ctx, func(core *protocol.Core) {
+		for k, n := range core.Stats.Refused {
+			v.Refused[k] = n
+		}
+		v.Duplicates = core.Stats.Duplicates
+	})
+	return v, nil
+}
+
+// Alerts lists alerts after an id.
+func (s *Desk) Alerts(ctx context.Context, after int64) ([]record.Alert, error) {
+	return s.db.Alerts(ctx, after)
+}
+
+// FindBook is the codebook of books that name refers to, by reference or
+// version; "" is the first (the embedded one).
+func FindBook(books []*codebook.Codebook, name string) (*codebook.Codebook, error) {
+	if name == "" {
+		return books[0], nil
+	}
+	var have []string
+	for _, b := range books {
+		if b.Ref().String() == name || b.Version() == name {
+			return b, nil
+		}
+		have = append(have, b.Version())
+	}
+	return nil, badrequest.New("%v: no codebook %q here (this station has %v)", codebook.ErrMismatch, name, have)
+}
