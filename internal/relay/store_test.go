@@ -2,6 +2,7 @@ package relay
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -65,5 +66,25 @@ func TestStoreMigrations(t *testing.T) {
 		path, newer, migrate.Latest(migrations))
 	if err.Error() != want {
 		t.Errorf("refusal %q, want %q", err, want)
+	}
+}
+
+// relay.db names the stations allowed and holds their pending mail: it
+// and its WAL files are the relay owner's alone.
+func TestStorePrivate(t *testing.T) {
+	dir := t.TempDir()
+	st, err := openStore(t.Context(), filepath.Join(dir, dbFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.close()
+	for _, f := range []string{dbFile, dbFile + "-wal", dbFile + "-shm"} {
+		fi, err := os.Stat(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", f, fi.Mode().Perm())
+		}
 	}
 }

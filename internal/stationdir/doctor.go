@@ -101,7 +101,20 @@ func (d *doctor) permissions() {
 	} else {
 		d.add("directory", "ok", fmt.Sprintf("%s has mode %04o", dir, fi.Mode().Perm()), "")
 	}
-	for _, p := range []string{filepath.Join(dir, "keys", home.SignKeyFile), filepath.Join(dir, "keys", home.KEMKeyFile), filepath.Join(dir, "api-token")} {
+	private := []string{filepath.Join(dir, "keys", home.SignKeyFile), filepath.Join(dir, "keys", home.KEMKeyFile), filepath.Join(dir, "api-token"), filepath.Join(dir, "config.json")}
+	var optional []string
+	if cfg, err := LoadConfig(dir); err == nil {
+		if f, ok := SQLiteFile(dir, cfg.Store); ok {
+			private = append(private, f)
+			optional = append(optional, f+"-wal", f+"-shm")
+		}
+	}
+	for _, p := range optional {
+		if _, err := os.Stat(p); err == nil {
+			private = append(private, p)
+		}
+	}
+	for _, p := range private {
 		fi, err := os.Stat(p)
 		switch {
 		case err != nil:

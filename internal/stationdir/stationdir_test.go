@@ -37,7 +37,7 @@ func TestInitWritesAStation(t *testing.T) {
 	if err != nil || card.Name != "USA" {
 		t.Fatalf("card %v, %v", card, err)
 	}
-	for _, f := range []string{"api-token", "config.json", "keys/signing.key", "keys/kem.key"} {
+	for _, f := range []string{"api-token", "config.json", "keys/signing.key", "keys/kem.key", "hotline.db"} {
 		fi, err := os.Stat(filepath.Join(dir, f))
 		if err != nil {
 			t.Fatal(err)
@@ -151,5 +151,40 @@ func TestAddRelay(t *testing.T) {
 	defer lock.Close()
 	if _, err := stationdir.AddRelay(context.Background(), dir, rc.Text, rc.Fingerprint()); err == nil {
 		t.Fatal("added a relay to a locked station")
+	}
+}
+
+// The store holds message bodies and password hashes: it and its WAL
+// files are the owner's alone, and doctor fails a store others may read.
+func TestStorePrivate(t *testing.T) {
+	dir := initDir(t, "USA")
+	st, err := stationdir.OpenStore(context.Background(), dir, "sqlite:hotline.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Operators(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, f := range []string{"hotline.db", "hotline.db-wal", "hotline.db-shm"} {
+		fi, err := os.Stat(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", f, fi.Mode().Perm())
+		}
+	}
+	if err := os.Chmod(filepath.Join(dir, "hotline.db"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, d := range stationdir.Doctor(context.Background(), dir, stationdir.DoctorOptions{}) {
+		if d.Check == "permissions" && strings.Contains(d.Detail, "hotline.db ") {
+			found = d.Status == "fail" && strings.Contains(d.Fix, "chmod 600")
+		}
+	}
+	if !found {
+		t.Fatal("doctor does not fail a store readable by others")
 	}
 }
