@@ -356,7 +356,7 @@ func allow(ctx context.Context, dir string, cardText []byte, fingerprint string,
 		return nil, err
 	}
 	if !identity.SameFingerprint(card.Fingerprint(), fingerprint) {
-		return nil, fmt.Errorf("%w: the card of %s has fingerprint %s, not %s; do not allow it", identity.ErrFingerprint, card.Name, card.Fingerprint(), fingerprint)
+		return nil, fmt.Errorf("%w: the card of %s does not have the fingerprint given; do not allow it, and read the fingerprint again with its owner", identity.ErrFingerprint, card.Name)
 	}
 	if card.SignKey.Equal(own.SignKey) {
 		return nil, fmt.Errorf("that is this relay's own card (%s), not a station's", own.Name)

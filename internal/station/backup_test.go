@@ -75,6 +75,10 @@ func backedUp(t *testing.T, name string) (string, []byte) {
 	dir, _ := initStation(t, name, "127.0.0.1:0")
 	_, peer := initStation(t, name+"-PEER", "127.0.0.1:0")
 	st := openStation(t, dir)
+	wrong := strings.Repeat("0", len(peer.Fingerprint()))
+	if _, err := st.AddPeer(ctx, peer.Text, wrong); err == nil || strings.Contains(err.Error(), peer.Fingerprint()) {
+		t.Fatalf("pinning with the wrong fingerprint: %v (refused, without the right one)", err)
+	}
 	if _, err := st.AddPeer(ctx, peer.Text, peer.Fingerprint()); err != nil {
 		t.Fatal(err)
 	}

@@ -129,7 +129,7 @@ func (s *Station) ReplacePeer(ctx context.Context, text []byte, fingerprint, by 
 	}
 	if !identity.SameFingerprint(card.Fingerprint(), fingerprint) {
 		s.audit(ctx, by, "peer.replace", card.Name, "refused", "fingerprint mismatch")
-		return nil, badrequest.New("%v: the card of %s has fingerprint %s, not %s; do not pin it", identity.ErrFingerprint, card.Name, card.Fingerprint(), fingerprint)
+		return nil, badrequest.New("%v: the card of %s does not have the fingerprint given; do not pin it, and read the fingerprint again with its owner", identity.ErrFingerprint, card.Name)
 	}
 	if by == "" || len(by) > 128 {
 		return nil, badrequest.New("say who re-pins the peer (--as, 1 to 128 bytes)")

@@ -348,8 +348,9 @@ func TestLostKeyTwoStations(t *testing.T) {
 		t.Fatal("a replacement with a bad card was taken")
 	}
 	newCard, _ := p.st["USA"].Card(ctx)
-	if _, err := p.st["CHN"].ReplacePeer(ctx, newCard, rot.OldFingerprint, "signal officer"); err == nil || !strings.Contains(err.Error(), "do not pin it") {
-		t.Fatalf("a replacement with the wrong fingerprint: %v", err)
+	if _, err := p.st["CHN"].ReplacePeer(ctx, newCard, rot.OldFingerprint, "signal officer"); err == nil || !strings.Contains(err.Error(), "do not pin it") ||
+		strings.Contains(err.Error(), rot.Fingerprint) {
+		t.Fatalf("a replacement with the wrong fingerprint: %v (refused, without the right one)", err)
 	}
 	pv, err := p.st["CHN"].ReplacePeer(ctx, newCard, rot.Fingerprint, "signal officer")
 	if err != nil {

@@ -28,7 +28,7 @@ func (s *Station) AddPeer(ctx context.Context, text []byte, fingerprint string) 
 		return nil, badrequest.New("%v", err)
 	}
 	if !identity.SameFingerprint(card.Fingerprint(), fingerprint) {
-		return nil, badrequest.New("%v: the card of %s has fingerprint %s, not %s; do not pin it", identity.ErrFingerprint, card.Name, card.Fingerprint(), fingerprint)
+		return nil, badrequest.New("%v: the card of %s does not have the fingerprint given; do not pin it, and read the fingerprint again with its owner", identity.ErrFingerprint, card.Name)
 	}
 	if _, err := s.Call(ctx, func(id uint64) protocol.Event { return protocol.AddPeer{ID: id, Card: card} }); err != nil {
 		return nil, desk.AsBadRequest(err)

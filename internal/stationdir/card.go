@@ -25,7 +25,7 @@ func AddRelay(ctx context.Context, dir string, relayCard []byte, fingerprint str
 		return nil, badrequest.New("relay card: %v", err)
 	}
 	if !identity.SameFingerprint(rc.Fingerprint(), fingerprint) {
-		return nil, badrequest.New("%v: the card of relay %s has fingerprint %s, not %s; do not use it", identity.ErrFingerprint, rc.Name, rc.Fingerprint(), fingerprint)
+		return nil, badrequest.New("%v: the card of relay %s does not have the fingerprint given; do not use it, and read the fingerprint again with the relay's operator", identity.ErrFingerprint, rc.Name)
 	}
 	if len(rc.Endpoints) == 0 {
 		return nil, badrequest.New("the card of relay %s lists no endpoint", rc.Name)

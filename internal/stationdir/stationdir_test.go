@@ -123,8 +123,9 @@ func TestAddRelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	before, _ := os.ReadFile(filepath.Join(dir, "card"))
-	if _, err := stationdir.AddRelay(context.Background(), dir, rc.Text, strings.Repeat("0", len(rc.Fingerprint()))); !badrequest.Is(err) {
-		t.Fatalf("wrong fingerprint: %v", err)
+	if _, err := stationdir.AddRelay(context.Background(), dir, rc.Text, strings.Repeat("0", len(rc.Fingerprint()))); !badrequest.Is(err) ||
+		strings.Contains(err.Error(), rc.Fingerprint()) {
+		t.Fatalf("wrong fingerprint: %v (refused, without the right one)", err)
 	}
 	own, _ := stationdir.ReadCard(dir)
 	if _, err := stationdir.AddRelay(context.Background(), dir, own.Text, own.Fingerprint()); !badrequest.Is(err) {
