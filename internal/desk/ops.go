@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -156,6 +157,10 @@ func channelView(self string, i protocol.ChannelInfo, c record.Channel) ops.Chan
 		Written: i.Written, Delivered: i.Delivered, Received: i.Received, Connected: i.Connected, Blocked: i.Blocked,
 		Deadlines: map[string]string{}, Delivery: map[string]string{}, Suspensions: i.Suspensions, Dormant: i.Dormant,
 		AwaitingPeer: i.AwaitingPeer, AwaitingHere: i.AwaitingHere, Paths: []ops.PathView{}}
+	v.Suspensions = slices.Clone(v.Suspensions) // the core's, not to be written
+	for i := range v.Suspensions {
+		v.Suspensions[i].By, v.Suspensions[i].Reason = protocol.Reveal(v.Suspensions[i].By), protocol.Reveal(v.Suspensions[i].Reason)
+	}
 	if v.Suspensions == nil {
 		v.Suspensions = []record.Suspension{}
 	}
@@ -347,10 +352,13 @@ func (s *Desk) views(ctx context.Context, ms []store.Message) ([]ops.MessageView
 		default:
 			render(&v, body, books[m.Channel])
 		}
+		// What was stored before invisible characters were refused shows
+		// them (protocol.Visible).
+		v.Text, v.EscalatedFrom = protocol.Reveal(v.Text), protocol.Reveal(v.EscalatedFrom)
 		switch {
 		case m.Ack != nil:
 			at := m.Ack.At
-			v.Status, v.Acknowledged, v.AckBy, v.AckAt = "acknowledged", true, m.Ack.By, &at
+			v.Status, v.Acknowledged, v.AckBy, v.AckAt = "acknowledged", true, protocol.Reveal(m.Ack.By), &at
 		case m.Author != s.name:
 			v.Status = "received"
 		case m.Delivered:

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"hotline/internal/channel"
@@ -373,6 +375,65 @@ func CheckText(s string) error {
 		return fmt.Errorf("message text has %d bytes, limit %d", len(s), MaxText)
 	case !utf8.ValidString(s):
 		return fmt.Errorf("message text is not valid UTF-8")
+	}
+	return nil
+}
+
+// Visible refuses a person's text that would not show as written:
+// control characters other than newline and tab, invisible formatting
+// characters (Unicode Cf: the bidirectional overrides and isolates, zero
+// widths, joiners) and line and paragraph separators. With them a text
+// can show one thing and say another: U+202E shows "0.5 NM" as "5.0 NM".
+func Visible(what, s string) error {
+	for i, r := range s {
+		if invisible(r) {
+			return fmt.Errorf("%s holds the invisible character U+%04X at byte %d: remove it (it can make text show other than it reads)", what, r, i)
+		}
+	}
+	return nil
+}
+
+func invisible(r rune) bool {
+	return (unicode.IsControl(r) && r != '\n' && r != '\t') || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
+}
+
+// Reveal writes each character Visible refuses as ⟨U+XXXX⟩, so that a
+// text stored before it was refused shows what it holds.
+func Reveal(s string) string {
+	if strings.IndexFunc(s, invisible) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if invisible(r) {
+			fmt.Fprintf(&b, "⟨U+%04X⟩", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// visibleBody checks what a person wrote in an entry of the protocol's
+// own kinds with Visible: the text of a message, who acknowledged,
+// suspended or resumed, and why. A new entry, this station's or a
+// peer's, is refused if any of it would not show as written.
+func visibleBody(body any) error {
+	var fields [][2]string
+	switch b := body.(type) {
+	case *TextBody:
+		fields = [][2]string{{"message text", b.Text}}
+	case *AckBody:
+		fields = [][2]string{{"who acknowledged", b.By}}
+	case *SuspendBody:
+		fields = [][2]string{{"who suspended", b.By}, {"the reason", b.Reason}}
+	case *ResumeBody:
+		fields = [][2]string{{"who resumed", b.By}, {"the reason", b.Reason}}
+	}
+	for _, f := range fields {
+		if err := Visible(f[0], f[1]); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -965,6 +965,9 @@ func (c *Core) submit(ev Submit) {
 	}
 	body, err := c.cfg.Bodies.Decode(ev.Kind, ev.Body, cs.codebook)
 	if err == nil {
+		err = visibleBody(body)
+	}
+	if err == nil {
 		err = c.mayWrite(cs)
 	}
 	if err == nil {

@@ -232,6 +232,9 @@ func (in *intake) open(o *Opened) (body []byte, decoded any, err error) {
 		cb = in.c.cfg.Books[0]
 	}
 	decoded, err = in.c.cfg.Bodies.Decode(o.Env.Kind, body, cb)
+	if err == nil {
+		err = visibleBody(decoded)
+	}
 	return body, decoded, err
 }
 

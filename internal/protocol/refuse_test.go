@@ -39,8 +39,8 @@ func TestCoreRefuses(t *testing.T) {
 	}
 
 	// entry seals a text entry from ALPHA to BRAVO at an index with a key.
-	entry := func(ch string, idx uint64, key *identity.Keys) []byte {
-		body, _ := json.Marshal(TextBody{Text: "crafted"})
+	entryText := func(ch string, idx uint64, key *identity.Keys, text string) []byte {
+		body, _ := json.Marshal(TextBody{Text: text})
 		raw, err := envelope.Seal(envelope.Header{Channel: ch, Author: "ALPHA", Recipient: "BRAVO", Index: idx,
 			Precedence: envelope.Flash, Kind: envelope.Text, Time: s.now}, body, b.keys.KEM.PublicKey(), key.Sign)
 		if err != nil {
@@ -48,6 +48,7 @@ func TestCoreRefuses(t *testing.T) {
 		}
 		return raw
 	}
+	entry := func(ch string, idx uint64, key *identity.Keys) []byte { return entryText(ch, idx, key, "crafted") }
 	// frame wraps entries in an entries frame with ALPHA's checkpoint over
 	// ALPHA's stored log for ch followed by them.
 	frame := func(ch string, signer *identity.Keys, entries ...[]byte) []byte {
@@ -106,6 +107,9 @@ func TestCoreRefuses(t *testing.T) {
 		{"checkpoint root does not match", b, wrongRoot, "root mismatch", nil},
 		{"entries for an unknown channel", b, frame("nowhere", a.keys, entry("nowhere", 1, a.keys)), "unknown channel", nil},
 		{"entries of another author's log", b, (&Frame{Type: FrameEntries, Channel: "ops", Author: "BRAVO", Checkpoint: []byte("x"), Entries: [][]byte{entry("ops", next, a.keys)}}).Encode(), "wrong author", nil},
+		// A text that shows other than it reads: U+202E shows "CPA 0.5 NM"
+		// as "CPA 5.0 NM" (security review item 9).
+		{"text with a right-to-left override", b, frame("ops", a.keys, entryText("ops", next, a.keys, "CPA \u202e5.0\u202c NM")), "bad body", nil},
 		{"oversized entry", b, (&Frame{Type: FrameEntries, Channel: "ops", Author: "ALPHA", Checkpoint: []byte("x"), Entries: [][]byte{make([]byte, envelope.MaxSize+1)}}).Encode(), "malformed frame", nil},
 		// A receipt cosigned by a key under BRAVO's name that ALPHA does
 		// not know may be BRAVO's after a key change whose key entry has

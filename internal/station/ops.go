@@ -76,6 +76,9 @@ func (s *Station) QueueSend(ctx context.Context, r ops.SendRequest) (*QueuedSend
 	if err := protocol.CheckText(r.Text); err != nil {
 		return nil, badrequest.New("%v", err)
 	}
+	if err := protocol.Visible("message text", r.Text); err != nil {
+		return nil, badrequest.New("%v", err)
+	}
 	body, _ := json.Marshal(protocol.TextBody{Text: r.Text, Lang: r.Lang})
 	reply, err := s.queue(ctx, func(id uint64) protocol.Event {
 		return protocol.Submit{ID: id, Channel: r.Channel, Kind: envelope.Text, Precedence: prec, Body: body}
