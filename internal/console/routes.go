@@ -231,6 +231,20 @@ func (s *Server) routes() {
 	s.transcriptRoutes()
 }
 
+// opRoute is a console action that does one of the station's operations.
+type opRoute struct {
+	Pattern string  // the route as the mux has it
+	Op      *ops.Op // the operation, a row of ops.All
+}
+
+// opAction registers an action that does op. It requires the permission
+// that op's row in ops.All names. The console writes no permission of its
+// own for it, so the console and the table cannot disagree.
+func (s *Server) opAction(pattern string, op *ops.Op, name string, f func(r *http.Request, se *session) (result, error)) {
+	s.opRoutes = append(s.opRoutes, opRoute{Pattern: pattern, Op: op})
+	s.mux.HandleFunc(pattern, s.action(operator.Permission(op.Permission), name, f))
+}
+
 // frag serves a fragment of a page that the script fetches again when
 // the station's state changes. fill gathers the fragment's data.
 func (s *Server) frag(name string, fill func(r *http.Request, d *pageData) error) http.HandlerFunc {
@@ -320,8 +334,8 @@ func (s *Server) boardRoutes() {
 
 // messageRoutes are sending a message and acknowledging one received.
 func (s *Server) messageRoutes() {
-	s.mux.HandleFunc("POST /console/api/send", s.action(operator.Send, "send", s.send))
-	s.mux.HandleFunc("POST /console/api/ack", s.action(operator.Ack, "ack", s.ack))
+	s.opAction("POST /console/api/send", ops.Send.Op, "send", s.send)
+	s.opAction("POST /console/api/ack", ops.Ack.Op, "ack", s.ack)
 }
 
 func (s *Server) send(r *http.Request, se *session) (result, error) {
@@ -372,11 +386,11 @@ func (s *Server) alertRoutes() {
 // channelRoutes are the acts on channels and peers: suspending and
 // resuming, proposing and accepting, pinning a peer.
 func (s *Server) channelRoutes() {
-	s.mux.HandleFunc("POST /console/api/channels/{id}/suspend", s.action(operator.Suspend, "suspend", s.suspension("suspend")))
-	s.mux.HandleFunc("POST /console/api/channels/{id}/resume", s.action(operator.Suspend, "resume", s.suspension("resume")))
-	s.mux.HandleFunc("POST /console/api/channels", s.action(operator.Channels, "channel.propose", s.propose))
-	s.mux.HandleFunc("POST /console/api/channels/{id}/accept", s.action(operator.Channels, "channel.accept", s.accept))
-	s.mux.HandleFunc("POST /console/api/peers", s.action(operator.Peers, "peer.add", s.addPeer))
+	s.opAction("POST /console/api/channels/{id}/suspend", ops.Suspend.Op, "suspend", s.suspension("suspend"))
+	s.opAction("POST /console/api/channels/{id}/resume", ops.Resume.Op, "resume", s.suspension("resume"))
+	s.opAction("POST /console/api/channels", ops.Propose.Op, "channel.propose", s.propose)
+	s.opAction("POST /console/api/channels/{id}/accept", ops.Accept.Op, "channel.accept", s.accept)
+	s.opAction("POST /console/api/peers", ops.AddPeer.Op, "peer.add", s.addPeer)
 }
 
 // suspension is the action that suspends or resumes (act) the channel in
@@ -475,10 +489,12 @@ func (s *Server) auditRecords(r *http.Request, se *session) (result, error) {
 }
 
 // transcriptRoutes are exporting a channel's audit bundle and verifying
-// one, the channel's or a file uploaded.
+// one. Exporting, and verifying a channel's bundle, do the Export
+// operation. Verifying an uploaded file asks nothing of the station, so
+// it keeps the console's own permission.
 func (s *Server) transcriptRoutes() {
-	s.mux.HandleFunc("GET /console/api/export", s.action(operator.Transcript, "export", s.exportBundle))
-	s.mux.HandleFunc("POST /console/api/verify", s.action(operator.Transcript, "verify", s.verifyChannel))
+	s.opAction("GET /console/api/export", ops.Export.Op, "export", s.exportBundle)
+	s.opAction("POST /console/api/verify", ops.Export.Op, "verify", s.verifyChannel)
 	s.mux.HandleFunc("POST /console/api/verify-bundle", s.verifyUpload)
 }
 
