@@ -74,6 +74,10 @@ type Server struct {
 	limiter *limiter
 	hub     hub // the console's own notifications
 
+	// opRoutes are the actions that do one of the station's operations,
+	// each with its operation, as routes registered them.
+	opRoutes []opRoute
+
 	mu        sync.Mutex
 	downSince map[string]time.Time // channels seen down, since when
 	floor     int64                // station alerts up to this ID need no person

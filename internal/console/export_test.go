@@ -65,3 +65,10 @@ func TemplateKeys() []string {
 	}
 	return append(keys, scriptKeys...)
 }
+
+// OpRoute is a console action and the operation it does.
+type OpRoute = opRoute
+
+// OpRoutes lists the console's actions that do one of the station's
+// operations, as the server registered them.
+func (s *Server) OpRoutes() []OpRoute { return s.opRoutes }

@@ -215,191 +215,301 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 	http.Error(w, errText(err), code)
 }
 
+// routes registers every page and action of the console, one area of it
+// at a time. Everything but the login and the embedded files needs a
+// session. Pages and actions check the operator's role on every request.
 func (s *Server) routes() {
-	m := s.mux
-	m.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, "/console/", http.StatusSeeOther)
-	})
-	m.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
-	m.HandleFunc("GET /console/login", func(w http.ResponseWriter, r *http.Request) {
-		if _, err := s.current(r); err == nil {
-			http.Redirect(w, r, "/console/", http.StatusSeeOther)
+	s.assetRoutes()
+	s.sessionRoutes()
+	s.boardRoutes()
+	s.messageRoutes()
+	s.alertRoutes()
+	s.channelRoutes()
+	s.deconflictRoutes()
+	s.operatorRoutes()
+	s.auditRoutes()
+	s.transcriptRoutes()
+}
+
+// opRoute is a console action that does one of the station's operations.
+type opRoute struct {
+	Pattern string  // the route as the mux has it
+	Op      *ops.Op // the operation, a row of ops.All
+}
+
+// opAction registers an action that does op. It requires the permission
+// that op's row in ops.All names. The console writes no permission of its
+// own for it, so the console and the table cannot disagree.
+func (s *Server) opAction(pattern string, op *ops.Op, name string, f func(r *http.Request, se *session) (result, error)) {
+	s.opRoutes = append(s.opRoutes, opRoute{Pattern: pattern, Op: op})
+	s.mux.HandleFunc(pattern, s.action(operator.Permission(op.Permission), name, f))
+}
+
+// frag serves a fragment of a page that the script fetches again when
+// the station's state changes. fill gathers the fragment's data.
+func (s *Server) frag(name string, fill func(r *http.Request, d *pageData) error) http.HandlerFunc {
+	return s.page(operator.Read, func(w http.ResponseWriter, r *http.Request, se *session) {
+		d := s.data(name, se)
+		if err := fill(r, d); err != nil {
+			s.fail(w, err)
 			return
 		}
-		d := s.data("login", nil)
-		if strings.HasPrefix(r.Header.Get("Accept-Language"), "zh") {
-			d.Lang, d.cat = "zh", catalog("zh")
-		}
-		s.render(w, "login", d)
+		s.render(w, name, d)
 	})
+}
+
+// assetRoutes sends a bare visit to the console and serves the embedded
+// styles and script.
+func (s *Server) assetRoutes() {
+	s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/console/", http.StatusSeeOther)
+	})
+	s.mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
+}
+
+// sessionRoutes are logging in and out, and the operator's own session:
+// who they are and the language they read.
+func (s *Server) sessionRoutes() {
+	m := s.mux
+	m.HandleFunc("GET /console/login", s.loginPage)
 	m.HandleFunc("POST /console/api/login", s.login)
 	m.HandleFunc("POST /console/api/logout", s.logout)
-	m.HandleFunc("GET /console/events", s.events)
+	m.HandleFunc("GET /console/api/me", s.action(operator.Read, "", s.me))
+	m.HandleFunc("POST /console/api/lang", s.action(operator.Read, "", s.setLang))
+}
 
+// loginPage shows the login form, or the board to an operator already in.
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.current(r); err == nil {
+		http.Redirect(w, r, "/console/", http.StatusSeeOther)
+		return
+	}
+	d := s.data("login", nil)
+	if strings.HasPrefix(r.Header.Get("Accept-Language"), "zh") {
+		d.Lang, d.cat = "zh", catalog("zh")
+	}
+	s.render(w, "login", d)
+}
+
+func (s *Server) me(r *http.Request, se *session) (result, error) {
+	return result{body: map[string]any{"name": se.op.Name, "role": se.op.Role, "lang": se.op.Lang, "expires_at": se.ExpiresAt, "may": operator.Grants(se.op.Role)}}, nil
+}
+
+func (s *Server) setLang(r *http.Request, se *session) (result, error) {
+	var req struct {
+		Lang string `json:"lang"`
+	}
+	if err := readJSON(r, &req); err != nil {
+		return result{}, err
+	}
+	return result{}, s.cfg.Operators.SetLang(r.Context(), se.actor(r), req.Lang)
+}
+
+// boardRoutes are the board and the channel pages with their charts, the
+// fragments the script draws again, and the live events that tell it when.
+func (s *Server) boardRoutes() {
+	m := s.mux
+	m.HandleFunc("GET /console/events", s.events)
 	m.HandleFunc("GET /console/{$}", s.page(operator.Read, s.boardPage))
 	m.HandleFunc("GET /console/channel/{id}", s.page(operator.Read, s.channelPage))
-	m.HandleFunc("GET /console/audit", s.page(operator.AuditTrail, s.auditPage))
-	m.HandleFunc("GET /console/admin", s.page(operator.Operators, s.adminPage))
 	m.HandleFunc("GET /console/chart/{id}", s.page(operator.Read, s.chart))
 	m.HandleFunc("GET /console/chart/{id}/checks", s.page(operator.Read, s.checksChart))
-
-	frag := func(name string, fill func(r *http.Request, d *pageData) error) http.HandlerFunc {
-		return s.page(operator.Read, func(w http.ResponseWriter, r *http.Request, se *session) {
-			d := s.data(name, se)
-			if err := fill(r, d); err != nil {
-				s.fail(w, err)
-				return
-			}
-			s.render(w, name, d)
-		})
-	}
-	m.HandleFunc("GET /console/frag/board", frag("board", func(r *http.Request, d *pageData) (err error) {
+	m.HandleFunc("GET /console/frag/board", s.frag("board", func(r *http.Request, d *pageData) (err error) {
 		d.Board, err = s.board(r.Context())
 		return err
 	}))
-	m.HandleFunc("GET /console/frag/alerts", frag("alerts", func(r *http.Request, d *pageData) (err error) {
-		d.Alerts, err = s.recentAlerts(r.Context(), 20)
-		return err
-	}))
-	m.HandleFunc("GET /console/frag/takeover", frag("takeover", func(r *http.Request, d *pageData) (err error) {
-		d.Takeover, err = s.takeover(r.Context(), d.Op.Role)
-		return err
-	}))
-	m.HandleFunc("GET /console/frag/conversation/{id}", frag("conversation", func(r *http.Request, d *pageData) (err error) {
+	m.HandleFunc("GET /console/frag/conversation/{id}", s.frag("conversation", func(r *http.Request, d *pageData) (err error) {
 		d.Channel, d.Messages, err = s.conversation(r.Context(), r.PathValue("id"))
 		return err
 	}))
-	m.HandleFunc("GET /console/frag/checks/{id}", frag("checks-table", func(r *http.Request, d *pageData) (err error) {
+	m.HandleFunc("GET /console/frag/checks/{id}", s.frag("checks-table", func(r *http.Request, d *pageData) (err error) {
 		d.Checks, err = s.cfg.Ops.Checks(r.Context(), r.PathValue("id"))
 		return err
 	}))
-	m.HandleFunc("GET /console/frag/channel-head/{id}", frag("channel-head", func(r *http.Request, d *pageData) (err error) {
+	m.HandleFunc("GET /console/frag/channel-head/{id}", s.frag("channel-head", func(r *http.Request, d *pageData) (err error) {
 		d.Channel, _, err = s.conversation(r.Context(), r.PathValue("id"))
 		return err
 	}))
+}
 
-	m.HandleFunc("GET /console/api/me", s.action(operator.Read, "", func(r *http.Request, se *session) (result, error) {
-		return result{body: map[string]any{"name": se.op.Name, "role": se.op.Role, "lang": se.op.Lang, "expires_at": se.ExpiresAt, "may": operator.Grants(se.op.Role)}}, nil
+// messageRoutes are sending a message and acknowledging one received.
+func (s *Server) messageRoutes() {
+	s.opAction("POST /console/api/send", ops.Send.Op, "send", s.send)
+	s.opAction("POST /console/api/ack", ops.Ack.Op, "ack", s.ack)
+}
+
+func (s *Server) send(r *http.Request, se *session) (result, error) {
+	var req ops.SendRequest
+	if err := readJSON(r, &req); err != nil {
+		return result{}, err
+	}
+	res := result{target: req.Channel, detail: req.Precedence}
+	mv, err := s.cfg.Ops.Send(r.Context(), req)
+	if err != nil {
+		return res, err
+	}
+	res.body, res.target = mv, mv.ID
+	res.detail = mv.Precedence + " on " + mv.Channel
+	return res, nil
+}
+
+func (s *Server) ack(r *http.Request, se *session) (result, error) {
+	var req struct {
+		ID string `json:"id"`
+	}
+	if err := readJSON(r, &req); err != nil {
+		return result{}, err
+	}
+	mv, err := s.cfg.Ops.Ack(r.Context(), req.ID, se.op.Name)
+	if err != nil {
+		return result{target: req.ID}, err
+	}
+	return result{body: mv, target: mv.ID, detail: mv.Precedence}, nil
+}
+
+// alertRoutes are the alerts list, the takeover, and acknowledging alerts
+// on the console. Who may acknowledge an alert depends on the alert, so
+// ackAlerts checks each one.
+func (s *Server) alertRoutes() {
+	m := s.mux
+	m.HandleFunc("GET /console/frag/alerts", s.frag("alerts", func(r *http.Request, d *pageData) (err error) {
+		d.Alerts, err = s.recentAlerts(r.Context(), 20)
+		return err
 	}))
-	m.HandleFunc("POST /console/api/lang", s.action(operator.Read, "", func(r *http.Request, se *session) (result, error) {
-		var req struct {
-			Lang string `json:"lang"`
-		}
-		if err := readJSON(r, &req); err != nil {
-			return result{}, err
-		}
-		return result{}, s.cfg.Operators.SetLang(r.Context(), se.actor(r), req.Lang)
-	}))
-	m.HandleFunc("POST /console/api/send", s.action(operator.Send, "send", func(r *http.Request, se *session) (result, error) {
-		var req ops.SendRequest
-		if err := readJSON(r, &req); err != nil {
-			return result{}, err
-		}
-		res := result{target: req.Channel, detail: req.Precedence}
-		mv, err := s.cfg.Ops.Send(r.Context(), req)
-		if err != nil {
-			return res, err
-		}
-		res.body, res.target = mv, mv.ID
-		res.detail = mv.Precedence + " on " + mv.Channel
-		return res, nil
+	m.HandleFunc("GET /console/frag/takeover", s.frag("takeover", func(r *http.Request, d *pageData) (err error) {
+		d.Takeover, err = s.takeover(r.Context(), d.Op.Role)
+		return err
 	}))
 	m.HandleFunc("POST /console/api/alerts/ack", s.action(operator.Read, "alert.ack", s.ackAlerts))
-	m.HandleFunc("POST /console/api/ack", s.action(operator.Ack, "ack", func(r *http.Request, se *session) (result, error) {
+}
+
+// channelRoutes are the acts on channels and peers: suspending and
+// resuming, proposing and accepting, pinning a peer.
+func (s *Server) channelRoutes() {
+	s.opAction("POST /console/api/channels/{id}/suspend", ops.Suspend.Op, "suspend", s.suspension("suspend"))
+	s.opAction("POST /console/api/channels/{id}/resume", ops.Resume.Op, "resume", s.suspension("resume"))
+	s.opAction("POST /console/api/channels", ops.Propose.Op, "channel.propose", s.propose)
+	s.opAction("POST /console/api/channels/{id}/accept", ops.Accept.Op, "channel.accept", s.accept)
+	s.opAction("POST /console/api/peers", ops.AddPeer.Op, "peer.add", s.addPeer)
+}
+
+// suspension is the action that suspends or resumes (act) the channel in
+// the path, with the reason in the body.
+func (s *Server) suspension(act string) func(r *http.Request, se *session) (result, error) {
+	return func(r *http.Request, se *session) (result, error) {
 		var req struct {
-			ID string `json:"id"`
+			Reason string `json:"reason"`
 		}
 		if err := readJSON(r, &req); err != nil {
-			return result{}, err
+			return result{target: r.PathValue("id")}, err
 		}
-		mv, err := s.cfg.Ops.Ack(r.Context(), req.ID, se.op.Name)
-		if err != nil {
-			return result{target: req.ID}, err
-		}
-		return result{body: mv, target: mv.ID, detail: mv.Precedence}, nil
-	}))
-	for _, act := range []string{"suspend", "resume"} {
-		m.HandleFunc("POST /console/api/channels/{id}/"+act, s.action(operator.Suspend, act, func(r *http.Request, se *session) (result, error) {
-			var req struct {
-				Reason string `json:"reason"`
-			}
-			if err := readJSON(r, &req); err != nil {
-				return result{target: r.PathValue("id")}, err
-			}
-			return result{target: r.PathValue("id"), detail: req.Reason}, s.suspend(r, act, r.PathValue("id"), req.Reason, se.op.Name)
-		}))
+		return result{target: r.PathValue("id"), detail: req.Reason}, s.suspend(r, act, r.PathValue("id"), req.Reason, se.op.Name)
 	}
-	m.HandleFunc("POST /console/api/channels", s.action(operator.Channels, "channel.propose", func(r *http.Request, se *session) (result, error) {
-		var req ops.ProposeRequest
-		if err := readJSON(r, &req); err != nil {
-			return result{}, err
-		}
-		cv, err := s.cfg.Ops.Propose(r.Context(), req)
-		return result{body: cv, target: req.Channel, detail: "to " + req.Peer + " at " + req.Level}, err
-	}))
-	m.HandleFunc("POST /console/api/channels/{id}/accept", s.action(operator.Channels, "channel.accept", func(r *http.Request, se *session) (result, error) {
-		cv, err := s.cfg.Ops.Accept(r.Context(), r.PathValue("id"))
-		return result{body: cv, target: r.PathValue("id")}, err
-	}))
-	m.HandleFunc("POST /console/api/peers", s.action(operator.Peers, "peer.add", func(r *http.Request, se *session) (result, error) {
-		var req struct {
-			Card        string `json:"card"`
-			Fingerprint string `json:"fingerprint"`
-		}
-		if err := readJSON(r, &req); err != nil {
-			return result{}, err
-		}
-		pv, err := s.cfg.Ops.AddPeer(r.Context(), []byte(req.Card), req.Fingerprint)
-		if err != nil {
-			return result{detail: req.Fingerprint}, err
-		}
-		return result{body: pv, target: pv.Name, detail: pv.Fingerprint}, nil
-	}))
-	// Operators: the registry writes its own audit records.
-	m.HandleFunc("GET /console/api/operators", s.action(operator.Operators, "", func(r *http.Request, se *session) (result, error) {
-		vs, err := s.cfg.Operators.List(r.Context())
-		return result{body: vs}, err
-	}))
-	m.HandleFunc("POST /console/api/operators", s.action(operator.Operators, "", func(r *http.Request, se *session) (result, error) {
-		var req operator.AddRequest
-		if err := readJSON(r, &req); err != nil {
-			return result{}, err
-		}
-		v, err := s.cfg.Operators.Add(r.Context(), se.actor(r), req)
-		return result{body: v}, err
-	}))
-	m.HandleFunc("POST /console/api/operators/{name}/remove", s.action(operator.Operators, "", func(r *http.Request, se *session) (result, error) {
-		if r.PathValue("name") == se.op.Name {
-			return result{}, bad("an operator cannot remove themselves")
-		}
-		return result{}, s.cfg.Operators.Remove(r.Context(), se.actor(r), r.PathValue("name"))
-	}))
-	m.HandleFunc("POST /console/api/operators/{name}/unlock", s.action(operator.Operators, "", func(r *http.Request, se *session) (result, error) {
-		return result{}, s.cfg.Operators.Unlock(r.Context(), se.actor(r), r.PathValue("name"))
-	}))
-	m.HandleFunc("GET /console/api/audit", s.action(operator.AuditTrail, "", func(r *http.Request, se *session) (result, error) {
-		before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
-		rs, err := s.cfg.Operators.Store.Audit(r.Context(), store.AuditQuery{Before: before, Limit: 500, Operator: r.URL.Query().Get("operator")})
-		if rs == nil {
-			rs = []store.AuditRecord{}
-		}
-		return result{body: rs}, err
-	}))
-	m.HandleFunc("GET /console/api/export", s.exportBundle)
-	m.HandleFunc("POST /console/api/verify", s.action(operator.Transcript, "verify", func(r *http.Request, se *session) (result, error) {
-		ch := r.URL.Query().Get("channel")
-		b, err := s.cfg.Ops.Export(r.Context(), ch)
-		if err != nil {
-			return result{target: ch}, err
-		}
-		rep, err := transcript.Verify(b)
-		if err != nil {
-			return result{target: ch}, fmt.Errorf("%w: %v", badrequest.Err, err)
-		}
-		return result{body: rep, target: ch, detail: "verified"}, nil
-	}))
-	m.HandleFunc("POST /console/api/verify-bundle", s.verifyUpload)
-	s.deconflictRoutes()
+}
+
+func (s *Server) propose(r *http.Request, se *session) (result, error) {
+	var req ops.ProposeRequest
+	if err := readJSON(r, &req); err != nil {
+		return result{}, err
+	}
+	cv, err := s.cfg.Ops.Propose(r.Context(), req)
+	return result{body: cv, target: req.Channel, detail: "to " + req.Peer + " at " + req.Level}, err
+}
+
+func (s *Server) accept(r *http.Request, se *session) (result, error) {
+	cv, err := s.cfg.Ops.Accept(r.Context(), r.PathValue("id"))
+	return result{body: cv, target: r.PathValue("id")}, err
+}
+
+func (s *Server) addPeer(r *http.Request, se *session) (result, error) {
+	var req struct {
+		Card        string `json:"card"`
+		Fingerprint string `json:"fingerprint"`
+	}
+	if err := readJSON(r, &req); err != nil {
+		return result{}, err
+	}
+	pv, err := s.cfg.Ops.AddPeer(r.Context(), []byte(req.Card), req.Fingerprint)
+	if err != nil {
+		return result{detail: req.Fingerprint}, err
+	}
+	return result{body: pv, target: pv.Name, detail: pv.Fingerprint}, nil
+}
+
+// operatorRoutes are the Administration page and the operators it keeps.
+// The registry writes its own audit records of operator changes, so these
+// actions have no name for the audit trail.
+func (s *Server) operatorRoutes() {
+	m := s.mux
+	m.HandleFunc("GET /console/admin", s.page(operator.Operators, s.adminPage))
+	m.HandleFunc("GET /console/api/operators", s.action(operator.Operators, "", s.listOperators))
+	m.HandleFunc("POST /console/api/operators", s.action(operator.Operators, "", s.addOperator))
+	m.HandleFunc("POST /console/api/operators/{name}/remove", s.action(operator.Operators, "", s.removeOperator))
+	m.HandleFunc("POST /console/api/operators/{name}/unlock", s.action(operator.Operators, "", s.unlockOperator))
+}
+
+func (s *Server) listOperators(r *http.Request, se *session) (result, error) {
+	vs, err := s.cfg.Operators.List(r.Context())
+	return result{body: vs}, err
+}
+
+func (s *Server) addOperator(r *http.Request, se *session) (result, error) {
+	var req operator.AddRequest
+	if err := readJSON(r, &req); err != nil {
+		return result{}, err
+	}
+	v, err := s.cfg.Operators.Add(r.Context(), se.actor(r), req)
+	return result{body: v}, err
+}
+
+func (s *Server) removeOperator(r *http.Request, se *session) (result, error) {
+	if r.PathValue("name") == se.op.Name {
+		return result{}, bad("an operator cannot remove themselves")
+	}
+	return result{}, s.cfg.Operators.Remove(r.Context(), se.actor(r), r.PathValue("name"))
+}
+
+func (s *Server) unlockOperator(r *http.Request, se *session) (result, error) {
+	return result{}, s.cfg.Operators.Unlock(r.Context(), se.actor(r), r.PathValue("name"))
+}
+
+// auditRoutes are the operator audit trail, as a page and as JSON.
+func (s *Server) auditRoutes() {
+	s.mux.HandleFunc("GET /console/audit", s.page(operator.AuditTrail, s.auditPage))
+	s.mux.HandleFunc("GET /console/api/audit", s.action(operator.AuditTrail, "", s.auditRecords))
+}
+
+func (s *Server) auditRecords(r *http.Request, se *session) (result, error) {
+	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
+	rs, err := s.cfg.Operators.Store.Audit(r.Context(), store.AuditQuery{Before: before, Limit: 500, Operator: r.URL.Query().Get("operator")})
+	if rs == nil {
+		rs = []store.AuditRecord{}
+	}
+	return result{body: rs}, err
+}
+
+// transcriptRoutes are exporting a channel's audit bundle and verifying
+// one. Exporting, and verifying a channel's bundle, do the Export
+// operation. Verifying an uploaded file asks nothing of the station, so
+// it keeps the console's own permission.
+func (s *Server) transcriptRoutes() {
+	s.opAction("GET /console/api/export", ops.Export.Op, "export", s.exportBundle)
+	s.opAction("POST /console/api/verify", ops.Export.Op, "verify", s.verifyChannel)
+	s.mux.HandleFunc("POST /console/api/verify-bundle", s.verifyUpload)
+}
+
+// verifyChannel verifies a channel's audit bundle as the station exports it.
+func (s *Server) verifyChannel(r *http.Request, se *session) (result, error) {
+	ch := r.URL.Query().Get("channel")
+	b, err := s.cfg.Ops.Export(r.Context(), ch)
+	if err != nil {
+		return result{target: ch}, err
+	}
+	rep, err := transcript.Verify(b)
+	if err != nil {
+		return result{target: ch}, fmt.Errorf("%w: %v", badrequest.Err, err)
+	}
+	return result{body: rep, target: ch, detail: "verified"}, nil
 }
 
 // suspend suspends or resumes a channel for this party, in the name of the
@@ -488,24 +598,22 @@ func (s *Server) adminPage(w http.ResponseWriter, r *http.Request, se *session) 
 }
 
 // exportBundle sends a channel's audit bundle as a download.
-func (s *Server) exportBundle(w http.ResponseWriter, r *http.Request) {
+func (s *Server) exportBundle(r *http.Request, se *session) (result, error) {
 	ch := r.URL.Query().Get("channel")
-	s.action(operator.Transcript, "export", func(r *http.Request, se *session) (result, error) {
-		b, err := s.cfg.Ops.Export(r.Context(), ch)
-		if err != nil {
-			return result{target: ch}, err
-		}
-		data, err := json.MarshalIndent(b, "", "  ")
-		if err != nil {
-			return result{target: ch}, err
-		}
-		return result{target: ch, detail: fmt.Sprintf("%d + %d entries", len(b.Logs[0].Entries), len(b.Logs[1].Entries)),
-			write: func(w http.ResponseWriter) {
-				w.Header().Set("Content-Type", "application/json")
-				w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", ch+".json"))
-				w.Write(append(data, '\n'))
-			}}, nil
-	})(w, r)
+	b, err := s.cfg.Ops.Export(r.Context(), ch)
+	if err != nil {
+		return result{target: ch}, err
+	}
+	data, err := json.MarshalIndent(b, "", "  ")
+	if err != nil {
+		return result{target: ch}, err
+	}
+	return result{target: ch, detail: fmt.Sprintf("%d + %d entries", len(b.Logs[0].Entries), len(b.Logs[1].Entries)),
+		write: func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", ch+".json"))
+			w.Write(append(data, '\n'))
+		}}, nil
 }
 
 func (s *Server) verifyUpload(w http.ResponseWriter, r *http.Request) {

@@ -25,7 +25,8 @@ type Op struct {
 	// its JSON body.
 	Path string
 	// Permission is what a console operator must be granted to do it
-	// (operator.Permission).
+	// (operator.Permission). The console's actions that do the operation
+	// take it from here.
 	Permission string
 	Help       string // one line: what it does
 	// Name is the operation's name in Ops (and in docs/API.md).
