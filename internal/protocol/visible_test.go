@@ -17,12 +17,12 @@ func TestVisible(t *testing.T) {
 	}
 	for _, bad := range []string{
 		"CPA \u202e5.0\u202c NM", // right-to-left override
-		"\u2066isolate\u2069",     // isolates
-		"zero\u200bwidth",         // zero-width space
-		"join\u200dme",            // zero-width joiner
-		"bell\a",                  // a control character
-		"line\u2028separator",     // line separator
-		"\ufeffbom",               // byte order mark
+		"\u2066isolate\u2069",    // isolates
+		"zero\u200bwidth",        // zero-width space
+		"join\u200dme",           // zero-width joiner
+		"bell\a",                 // a control character
+		"line\u2028separator",    // line separator
+		"\ufeffbom",              // byte order mark
 	} {
 		err := Visible("message text", bad)
 		if err == nil || !strings.Contains(err.Error(), "message text holds the invisible character U+") {
