@@ -36,7 +36,6 @@ import (
 	"hotline/internal/home"
 	"hotline/internal/identity"
 	"hotline/internal/ops"
-	"hotline/internal/record"
 	"hotline/internal/relay"
 	"hotline/internal/sim"
 	"hotline/internal/station"
@@ -519,15 +518,14 @@ func cmdEscalations(ctx context.Context, args []string) error {
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
-	return show(ctx, f, func(o ops.Ops) (*[]record.Escalation, error) {
+	return show(ctx, f, func(o ops.Ops) (*[]ops.EscalationView, error) {
 		xs, err := o.Escalations(ctx, *ch)
 		return &xs, err
-	}, func(xs *[]record.Escalation) error {
+	}, func(xs *[]ops.EscalationView) error {
 		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "AT\tENTRY\tSTEP\tDETAIL")
-		names := map[int]string{record.StepUndelivered: "undelivered", record.StepOverdue: "overdue", record.StepSupervisor: "supervisor", record.StepForwarded: "forward"}
 		for _, x := range *xs {
-			fmt.Fprintf(tw, "%s\t%s/%s/%d\t%s\t%s\n", x.At.UTC().Format(time.RFC3339), x.Channel, x.Author, x.Index, names[x.Step], inert(x.Detail))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", x.At.UTC().Format(time.RFC3339), x.Entry, x.Name, inert(x.Detail))
 		}
 		return tw.Flush()
 	})
@@ -1136,8 +1134,8 @@ func cmdAlerts(ctx context.Context, args []string) error {
 	if _, err := f.parse(args, 0); err != nil {
 		return err
 	}
-	return show(ctx, f, func(o ops.Ops) ([]record.Alert, error) { return o.Alerts(ctx, 0) },
-		func(as []record.Alert) error {
+	return show(ctx, f, func(o ops.Ops) ([]ops.AlertView, error) { return o.Alerts(ctx, 0) },
+		func(as []ops.AlertView) error {
 			for _, a := range as {
 				fmt.Printf("%s  %-7s  %s\n", a.At.Format(time.DateTime), strings.ToUpper(a.Level), inert(a.Text))
 			}

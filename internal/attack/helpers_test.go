@@ -261,13 +261,13 @@ func duplicates(t *testing.T, n *node) int {
 }
 
 // alerts returns n's alerts of level whose text holds every sub.
-func alerts(t *testing.T, n *node, level string, subs ...string) []record.Alert {
+func alerts(t *testing.T, n *node, level string, subs ...string) []ops.AlertView {
 	t.Helper()
 	as, err := n.st.Alerts(context.Background(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []record.Alert
+	var out []ops.AlertView
 next:
 	for _, a := range as {
 		if level != "" && a.Level != level {

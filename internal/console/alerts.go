@@ -14,7 +14,6 @@ import (
 	"hotline/internal/operator"
 	"hotline/internal/ops"
 	"hotline/internal/protocol"
-	"hotline/internal/record"
 	"hotline/internal/store"
 )
 
@@ -59,7 +58,7 @@ type takeoverItem struct {
 	Channel string
 	At      time.Time
 	Message *ops.MessageView
-	Alert   *record.Alert
+	Alert   *ops.AlertView
 	Console *store.ConsoleAlert
 }
 
@@ -221,7 +220,7 @@ func (s *Server) reconcile(ctx context.Context) (time.Time, error) {
 // pendingAlerts returns the station alerts that take over the screen and
 // no one has acknowledged on the console, oldest first. Alerts up to
 // s.floor are known to need nothing, so that only newer ones are read.
-func (s *Server) pendingAlerts(ctx context.Context) ([]record.Alert, error) {
+func (s *Server) pendingAlerts(ctx context.Context) ([]ops.AlertView, error) {
 	s.mu.Lock()
 	floor := s.floor
 	s.mu.Unlock()
@@ -237,7 +236,7 @@ func (s *Server) pendingAlerts(ctx context.Context) ([]record.Alert, error) {
 	for _, a := range acks {
 		acked[a.Alert] = true
 	}
-	var out []record.Alert
+	var out []ops.AlertView
 	top := floor
 	for _, a := range as {
 		if _, ok := takesOver(a.Level); ok && !acked[a.ID] {
@@ -314,7 +313,7 @@ type alertLine struct {
 	Text      string
 	Console   bool // raised by the console
 	ClearedAt time.Time
-	alert     record.Alert // the station's alert, when not Console
+	alert     ops.AlertView // the station's alert, when not Console
 	AckBy     string
 	AckAt     time.Time
 }

@@ -54,7 +54,7 @@ func alertKeys(t *testing.T, b *browser) []string {
 }
 
 // stationAlert returns the station alert a key names.
-func stationAlert(t *testing.T, st *station.Station, key string) record.Alert {
+func stationAlert(t *testing.T, st *station.Station, key string) ops.AlertView {
 	t.Helper()
 	as, err := st.Alerts(context.Background(), 0)
 	if err != nil {
@@ -66,7 +66,7 @@ func stationAlert(t *testing.T, st *station.Station, key string) record.Alert {
 		}
 	}
 	t.Fatalf("no station alert %s", key)
-	return record.Alert{}
+	return ops.AlertView{}
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }

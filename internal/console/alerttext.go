@@ -5,11 +5,10 @@ import (
 	"strings"
 
 	"hotline/internal/ops"
-	"hotline/internal/record"
 )
 
 // Station alerts are written by the core in English, with the format and
-// the arguments they were written from (record.Alert). The console shows
+// the arguments they were written from (ops.AlertView). The console shows
 // each in its operator's language: alertFormats holds, for every format
 // the station writes, the same sentence in each other language, with the
 // arguments by position (%[n]s; every argument is kept as text). Names,
@@ -104,7 +103,7 @@ const findingFormat = ops.AlertFindingFormat
 // alertText returns a station alert in the given language: translated
 // when its format has a translation in that language, as written
 // otherwise.
-func alertText(lang string, a record.Alert) string {
+func alertText(lang string, a ops.AlertView) string {
 	f, ok := alertFormats[lang][a.Format]
 	if !ok || a.Format == "" {
 		return a.Text

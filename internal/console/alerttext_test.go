@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"hotline/internal/ops"
-	"hotline/internal/record"
 )
 
 // alertCalls maps the core's functions that record an alert to the
@@ -114,7 +113,7 @@ func TestAlertFormatsTranslated(t *testing.T) {
 // TestAlertText: a translated alert, one without a format (written
 // before formats were kept) and one whose arguments do not fit.
 func TestAlertText(t *testing.T) {
-	a := record.Alert{Text: "FLASH m1 is not delivered: no receipt from CHN within 30s",
+	a := ops.AlertView{Text: "FLASH m1 is not delivered: no receipt from CHN within 30s",
 		Format: "%s %s is not delivered: no receipt from %s within %s", Args: []string{"FLASH", "m1", "CHN", "30s"}}
 	if got, want := alertText("zh", a), "FLASH 消息 m1 未送达：30s 内未收到 CHN 的回执"; got != want {
 		t.Errorf("zh: %q, want %q", got, want)
@@ -122,7 +121,7 @@ func TestAlertText(t *testing.T) {
 	if got := alertText("en", a); got != a.Text {
 		t.Errorf("en: %q", got)
 	}
-	old := record.Alert{Text: "written before formats were kept"}
+	old := ops.AlertView{Text: "written before formats were kept"}
 	if got := alertText("zh", old); got != old.Text {
 		t.Errorf("an old alert: %q", got)
 	}
@@ -131,7 +130,7 @@ func TestAlertText(t *testing.T) {
 	if got := alertText("zh", short); got != a.Text {
 		t.Errorf("arguments that do not fit: %q", got)
 	}
-	f := record.Alert{Text: "en text", Format: ops.AlertFindingFormat, Args: []string{"en text", "中文"}}
+	f := ops.AlertView{Text: "en text", Format: ops.AlertFindingFormat, Args: []string{"en text", "中文"}}
 	if got := alertText("zh", f); got != "中文" {
 		t.Errorf("a finding: %q", got)
 	}

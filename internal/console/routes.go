@@ -16,7 +16,6 @@ import (
 	"hotline/internal/badrequest"
 	"hotline/internal/operator"
 	"hotline/internal/ops"
-	"hotline/internal/record"
 	"hotline/internal/store"
 	"hotline/internal/transcript"
 )
@@ -108,7 +107,7 @@ func (p *pageData) Label(prefix, v string) string {
 }
 
 // StationAlert is a station alert in the operator's language.
-func (p *pageData) StationAlert(a *record.Alert) string { return alertText(p.Lang, *a) }
+func (p *pageData) StationAlert(a *ops.AlertView) string { return alertText(p.Lang, *a) }
 
 // AlertText is a line of the alerts list in the operator's language: a
 // station alert translated, the console's own "channel down" written
@@ -124,7 +123,7 @@ func (p *pageData) AlertText(l alertLine) string {
 }
 
 // OwnSuspension is this station's suspension of the channel shown, if any.
-func (p *pageData) OwnSuspension() *record.Suspension {
+func (p *pageData) OwnSuspension() *ops.SuspensionView {
 	if p.Channel == nil {
 		return nil
 	}

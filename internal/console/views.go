@@ -11,7 +11,6 @@ import (
 	"hotline/internal/envelope"
 	"hotline/internal/ops"
 	"hotline/internal/protocol"
-	"hotline/internal/record"
 )
 
 // What the pages show, gathered from ops.Ops.
@@ -200,7 +199,7 @@ func (r *boardRow) rankAt(now time.Time) {
 	usLate := !r.AwaitUsDue.IsZero() && now.After(r.AwaitUsDue)
 	themLate := !r.AwaitThemDue.IsZero() && now.After(r.AwaitThemDue)
 	r.Overdue = usLate || themLate
-	r.Attention = r.State != record.Active || r.Blocked != ""
+	r.Attention = r.State != ops.StateActive || r.Blocked != ""
 	switch {
 	case r.UrgentUs:
 		r.rank = rankUrgent
@@ -243,7 +242,7 @@ type message struct {
 }
 
 // ladderStep is one step of a message's deadline ladder (see
-// record.StepUndelivered to record.StepForwarded and docs/PROTOCOL.md).
+// ops.StepUndelivered to ops.StepForwarded and docs/PROTOCOL.md).
 type ladderStep struct {
 	Step   int
 	Name   string    // catalog key
@@ -258,7 +257,7 @@ type ladderStep struct {
 // channel's deadlines; the times follow the station's (internal/protocol,
 // ladderAt): delivery deadline, acknowledgement deadline, half of it
 // again, twice it.
-func ladder(v ops.ChannelView, m ops.MessageView, incoming bool, taken []record.Escalation) []ladderStep {
+func ladder(v ops.ChannelView, m ops.MessageView, incoming bool, taken []ops.EscalationView) []ladderStep {
 	var out []ladderStep
 	done := map[int]bool{}
 	for _, x := range taken {
@@ -292,7 +291,7 @@ func ladder(v ops.ChannelView, m ops.MessageView, incoming bool, taken []record.
 	}
 	switch {
 	case incoming || m.Kind == "check":
-		plan(record.StepOverdue, m.AckDue)
+		plan(ops.StepOverdue, m.AckDue)
 	default:
 		d, _ := time.ParseDuration(v.Deadlines[m.Precedence])
 		del, _ := time.ParseDuration(v.Delivery[m.Precedence])
@@ -301,14 +300,14 @@ func ladder(v ops.ChannelView, m ops.MessageView, incoming bool, taken []record.
 		}
 		if del > 0 {
 			if m.Status == "queued" {
-				plan(record.StepUndelivered, m.ReceivedAt.Add(del))
+				plan(ops.StepUndelivered, m.ReceivedAt.Add(del))
 			} else if at := m.ReceivedAt.Add(del); at.After(last) {
 				last = at // delivered: the step is skipped, at its time
 			}
 		}
-		plan(record.StepOverdue, m.ReceivedAt.Add(d))
-		plan(record.StepSupervisor, m.ReceivedAt.Add(d+d/2))
-		plan(record.StepForwarded, m.ReceivedAt.Add(2*d))
+		plan(ops.StepOverdue, m.ReceivedAt.Add(d))
+		plan(ops.StepSupervisor, m.ReceivedAt.Add(d+d/2))
+		plan(ops.StepForwarded, m.ReceivedAt.Add(2*d))
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Step < out[j].Step })
 	return out
@@ -316,9 +315,9 @@ func ladder(v ops.ChannelView, m ops.MessageView, incoming bool, taken []record.
 
 func stepName(step int, kind string, incoming bool) string {
 	switch {
-	case step == record.StepOverdue && kind == "check" && !incoming:
+	case step == ops.StepOverdue && kind == "check" && !incoming:
 		return "step_dormant"
-	case step == record.StepOverdue && incoming:
+	case step == ops.StepOverdue && incoming:
 		return "step_overdue_here"
 	}
 	return fmt.Sprintf("step_%d", step)
@@ -353,7 +352,7 @@ func (s *Server) conversation(ctx context.Context, ch string) (*boardRow, []mess
 	if err != nil {
 		return nil, nil, err
 	}
-	steps := map[string][]record.Escalation{}
+	steps := map[string][]ops.EscalationView{}
 	for _, x := range xs {
 		id := fmt.Sprintf("%s/%s/%d", x.Channel, x.Author, x.Index)
 		steps[id] = append(steps[id], x)

@@ -11,7 +11,6 @@ import (
 
 	"hotline/internal/api"
 	"hotline/internal/ops"
-	"hotline/internal/record"
 	"hotline/internal/transcript"
 )
 
@@ -119,13 +118,13 @@ func TestKeyRotationProcesses(t *testing.T) {
 	}
 }
 
-func alertsWith(t *testing.T, ctx context.Context, c *api.Client, text string) []record.Alert {
+func alertsWith(t *testing.T, ctx context.Context, c *api.Client, text string) []ops.AlertView {
 	t.Helper()
 	as, err := c.Alerts(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []record.Alert
+	var out []ops.AlertView
 	for _, a := range as {
 		if strings.Contains(a.Text, text) {
 			out = append(out, a)

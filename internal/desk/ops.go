@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -155,14 +154,11 @@ func (s *Desk) Channels(ctx context.Context) ([]ops.ChannelView, error) {
 func channelView(self string, i protocol.ChannelInfo, c record.Channel) ops.ChannelView {
 	v := ops.ChannelView{ID: i.ID, Peer: i.Peer, Level: i.Level, State: i.State, Agreement: i.Agreement, Proposer: c.Proposer,
 		Written: i.Written, Delivered: i.Delivered, Received: i.Received, Connected: i.Connected, Blocked: i.Blocked,
-		Deadlines: map[string]string{}, Delivery: map[string]string{}, Suspensions: i.Suspensions, Dormant: i.Dormant,
+		Deadlines: map[string]string{}, Delivery: map[string]string{}, Suspensions: []ops.SuspensionView{}, Dormant: i.Dormant,
 		AwaitingPeer: i.AwaitingPeer, AwaitingHere: i.AwaitingHere, Paths: []ops.PathView{}}
-	v.Suspensions = slices.Clone(v.Suspensions) // the core's, not to be written
-	for i := range v.Suspensions {
-		v.Suspensions[i].By, v.Suspensions[i].Reason = protocol.Reveal(v.Suspensions[i].By), protocol.Reveal(v.Suspensions[i].Reason)
-	}
-	if v.Suspensions == nil {
-		v.Suspensions = []record.Suspension{}
+	for _, x := range i.Suspensions {
+		// What was stored before invisible characters were refused shows them.
+		v.Suspensions = append(v.Suspensions, ops.SuspensionView{By: x.By, Index: x.Index, Reason: protocol.Reveal(x.Reason), At: x.At})
 	}
 	if ch, err := channel.ParseUnverified(c.Charter); err == nil {
 		for p, d := range ch.Deadlines {
@@ -267,12 +263,17 @@ func (s *Desk) Checks(ctx context.Context, ch string) (*ops.ChecksView, error) {
 
 // Escalations lists the deadline ladder steps this station took on a
 // channel ("" for every channel), oldest first.
-func (s *Desk) Escalations(ctx context.Context, ch string) ([]record.Escalation, error) {
+func (s *Desk) Escalations(ctx context.Context, ch string) ([]ops.EscalationView, error) {
 	xs, err := s.db.Escalations(ctx, ch)
-	if xs == nil {
-		xs = []record.Escalation{}
+	if err != nil {
+		return nil, err
 	}
-	return xs, err
+	out := make([]ops.EscalationView, 0, len(xs))
+	for _, x := range xs {
+		out = append(out, ops.EscalationView{Channel: x.Channel, Entry: fmt.Sprintf("%s/%s/%d", x.Channel, x.Author, x.Index),
+			Author: x.Author, Index: x.Index, Step: x.Step, Name: ops.StepNames[x.Step], At: x.At, Detail: x.Detail})
+	}
+	return out, nil
 }
 
 // message returns one text message (not an agreement or acknowledgement).
@@ -587,8 +588,21 @@ func (s *Desk) Status(ctx context.Context) (*ops.StatusView, error) {
 }
 
 // Alerts lists alerts after an id.
-func (s *Desk) Alerts(ctx context.Context, after int64) ([]record.Alert, error) {
-	return s.db.Alerts(ctx, after)
+func (s *Desk) Alerts(ctx context.Context, after int64) ([]ops.AlertView, error) {
+	as, err := s.db.Alerts(ctx, after)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ops.AlertView, 0, len(as))
+	for _, a := range as {
+		out = append(out, AlertView(a))
+	}
+	return out, nil
+}
+
+// AlertView is a stored alert as operators see it.
+func AlertView(a record.Alert) ops.AlertView {
+	return ops.AlertView{ID: a.ID, At: a.At, Level: a.Level, Channel: a.Channel, Peer: a.Peer, Text: a.Text, Format: a.Format, Args: a.Args}
 }
 
 // FindBook is the codebook of books that name refers to, by reference or

@@ -45,17 +45,72 @@ type Ops interface {
 	Ack(ctx context.Context, id, by string) (*MessageView, error)
 	Export(ctx context.Context, channel string) (*transcript.Bundle, error)
 	Status(ctx context.Context) (*StatusView, error)
-	Alerts(ctx context.Context, after int64) ([]record.Alert, error)
+	Alerts(ctx context.Context, after int64) ([]AlertView, error)
 	Suspend(ctx context.Context, r SuspendRequest) (*ChannelView, error)
 	Resume(ctx context.Context, r SuspendRequest) (*ChannelView, error)
 	Checks(ctx context.Context, channel string) (*ChecksView, error)
-	Escalations(ctx context.Context, channel string) ([]record.Escalation, error)
+	Escalations(ctx context.Context, channel string) ([]EscalationView, error)
 	BundleExport(ctx context.Context, peer string) (*OfflineBundle, error)
 	BundleImport(ctx context.Context, data []byte) (*ImportView, error)
 	RotateKeys(ctx context.Context, r KeyRequest) (*RotationView, error)
 	ReplacePeer(ctx context.Context, card []byte, fingerprint, by string) (*PeerView, error)
 	KeyHistory(ctx context.Context, station string) ([]KeyView, error)
 }
+
+// SuspensionView is one party's suspension of a channel.
+type SuspensionView struct {
+	By     string    `json:"by"`    // the station that suspended
+	Index  uint64    `json:"index"` // its suspend entry in that station's log
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"` // the suspending station's clock
+}
+
+// AlertView is a station alert as operators see it.
+type AlertView struct {
+	ID      int64     `json:"id"`
+	At      time.Time `json:"at"`
+	Level   string    `json:"level"` // "alarm" or "warning"
+	Channel string    `json:"channel,omitempty"`
+	Peer    string    `json:"peer,omitempty"`
+	Text    string    `json:"text"` // in English, as written
+	// Format and Args are what Text was written from (fmt verbs, each
+	// argument as text), so that a console can write the alert in its
+	// operator's language; an alert written before they were kept has
+	// none.
+	Format string   `json:"format,omitempty"`
+	Args   []string `json:"args,omitempty"`
+}
+
+// EscalationView is a step of a late entry's deadline ladder that the
+// station took.
+type EscalationView struct {
+	Channel string `json:"channel"`
+	Entry   string `json:"entry"` // the late entry: CHANNEL/AUTHOR/INDEX
+	Author  string `json:"author"`
+	Index   uint64 `json:"index"`
+	// Step is 1 (undelivered), 2 (overdue), 3 (supervisor alerted) or 4
+	// (forwarded to the channel above); Name says it.
+	Step   int       `json:"step"`
+	Name   string    `json:"name"`
+	At     time.Time `json:"at"`
+	Detail string    `json:"detail,omitempty"` // what was done, e.g. the entry it was forwarded as
+}
+
+// The steps of a deadline ladder (docs/PROTOCOL.md), as EscalationView.Step.
+const (
+	StepUndelivered = record.StepUndelivered // the delivery deadline passed without a receipt
+	StepOverdue     = record.StepOverdue     // the acknowledgement deadline passed
+	StepSupervisor  = record.StepSupervisor  // half a deadline later: a supervisor alerted
+	StepForwarded   = record.StepForwarded   // a whole deadline later: forwarded to the channel above
+)
+
+// StepNames name the steps of a deadline ladder.
+var StepNames = map[int]string{StepUndelivered: "undelivered", StepOverdue: "overdue",
+	StepSupervisor: "supervisor", StepForwarded: "forwarded"}
+
+// StateActive is ChannelView.State of a channel both parties agreed and
+// neither suspended, whose paths are up.
+const StateActive = record.Active
 
 // PeerView describes a pinned peer.
 type PeerView struct {
@@ -83,19 +138,19 @@ type ChannelView struct {
 	Deadlines map[string]string `json:"deadlines"` // acknowledgement, per precedence
 	Delivery  map[string]string `json:"delivery"`  // delivery, per precedence
 	// EscalateTo is the channel late messages climb to.
-	EscalateTo  string              `json:"escalate_to,omitempty"`
-	FlashExempt bool                `json:"flash_exempt"`
-	LinkTest    string              `json:"link_test"`    // interval of machine-answered tests
-	CheckEvery  string              `json:"check_every"`  // interval of operator checks
-	CheckWindow string              `json:"check_window"` // time a person has to answer one
-	Codebook    string              `json:"codebook"`     // the codebook of standard phrases: version and hash
-	Written     uint64              `json:"written"`      // entries in this station's log
-	Delivered   uint64              `json:"delivered"`    // of those, receipted by the peer
-	Received    uint64              `json:"received"`     // entries held of the peer's log
-	Connected   bool                `json:"connected"`
-	Blocked     string              `json:"blocked,omitempty"`
-	Suspensions []record.Suspension `json:"suspensions"`
-	Dormant     bool                `json:"dormant"`
+	EscalateTo  string           `json:"escalate_to,omitempty"`
+	FlashExempt bool             `json:"flash_exempt"`
+	LinkTest    string           `json:"link_test"`    // interval of machine-answered tests
+	CheckEvery  string           `json:"check_every"`  // interval of operator checks
+	CheckWindow string           `json:"check_window"` // time a person has to answer one
+	Codebook    string           `json:"codebook"`     // the codebook of standard phrases: version and hash
+	Written     uint64           `json:"written"`      // entries in this station's log
+	Delivered   uint64           `json:"delivered"`    // of those, receipted by the peer
+	Received    uint64           `json:"received"`     // entries held of the peer's log
+	Connected   bool             `json:"connected"`
+	Blocked     string           `json:"blocked,omitempty"`
+	Suspensions []SuspensionView `json:"suspensions"`
+	Dormant     bool             `json:"dormant"`
 	// AwaitingPeer counts this station's messages the peer has not
 	// acknowledged; AwaitingHere the peer's that wait for a person here.
 	AwaitingPeer int        `json:"awaiting_peer"`

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"hotline/internal/codebook"
-	"hotline/internal/record"
 	"hotline/internal/transcript"
 )
 
@@ -169,7 +168,7 @@ var (
 		func(o Ops, ctx context.Context, r ChannelRef) (*ChecksView, error) { return o.Checks(ctx, r.Channel) })
 	Escalations = def(Op{Name: "Escalations", Verb: "escalations", Method: "GET", Path: "/api/v1/escalations", Permission: "read",
 		Help: "the deadline ladder steps taken"},
-		func(o Ops, ctx context.Context, r ChannelRef) ([]record.Escalation, error) {
+		func(o Ops, ctx context.Context, r ChannelRef) ([]EscalationView, error) {
 			return o.Escalations(ctx, r.Channel)
 		})
 	Send = def(Op{Name: "Send", Verb: "send", Method: "POST", Path: "/api/v1/messages", Permission: "send",
@@ -194,7 +193,7 @@ var (
 		func(o Ops, ctx context.Context, _ None) (*StatusView, error) { return o.Status(ctx) })
 	Alerts = def(Op{Name: "Alerts", Verb: "alerts", Method: "GET", Path: "/api/v1/alerts", Permission: "read",
 		Help: "the station's alerts, after an id"},
-		func(o Ops, ctx context.Context, r AlertsRequest) ([]record.Alert, error) {
+		func(o Ops, ctx context.Context, r AlertsRequest) ([]AlertView, error) {
 			return o.Alerts(ctx, r.After)
 		})
 	BundleExport = def(Op{Name: "BundleExport", Verb: "bundle export", Method: "GET", Path: "/api/v1/bundle", Permission: "transcript",

@@ -3,7 +3,6 @@ package ops
 import (
 	"context"
 
-	"hotline/internal/record"
 	"hotline/internal/transcript"
 )
 
@@ -39,7 +38,7 @@ func (t through) Resume(ctx context.Context, r SuspendRequest) (*ChannelView, er
 func (t through) Checks(ctx context.Context, channel string) (*ChecksView, error) {
 	return Checks.Call(ctx, t.d, ChannelRef{channel})
 }
-func (t through) Escalations(ctx context.Context, channel string) ([]record.Escalation, error) {
+func (t through) Escalations(ctx context.Context, channel string) ([]EscalationView, error) {
 	return Escalations.Call(ctx, t.d, ChannelRef{channel})
 }
 func (t through) Send(ctx context.Context, r SendRequest) (*MessageView, error) {
@@ -60,7 +59,7 @@ func (t through) Export(ctx context.Context, channel string) (*transcript.Bundle
 func (t through) Status(ctx context.Context) (*StatusView, error) {
 	return Status.Call(ctx, t.d, None{})
 }
-func (t through) Alerts(ctx context.Context, after int64) ([]record.Alert, error) {
+func (t through) Alerts(ctx context.Context, after int64) ([]AlertView, error) {
 	return Alerts.Call(ctx, t.d, AlertsRequest{after})
 }
 func (t through) BundleExport(ctx context.Context, peer string) (*OfflineBundle, error) {

@@ -116,13 +116,13 @@ func waitUntil(t *testing.T, st *station.Station, what string, cond func() bool)
 	}
 }
 
-func alertsContaining(t *testing.T, st *station.Station, subs ...string) []record.Alert {
+func alertsContaining(t *testing.T, st *station.Station, subs ...string) []ops.AlertView {
 	t.Helper()
 	as, err := st.Alerts(context.Background(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []record.Alert
+	var out []ops.AlertView
 	for _, a := range as {
 		ok := true
 		for _, s := range subs {

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"hotline/internal/envelope"
+	"hotline/internal/ops"
 	"hotline/internal/protocol"
 	"hotline/internal/record"
 )
@@ -67,9 +68,6 @@ type sent struct {
 // maxPending bounds the entries remembered for the latency histograms;
 // past it, new entries are counted but not timed.
 const maxPending = 1 << 16
-
-var stepNames = map[int]string{record.StepUndelivered: "undelivered", record.StepOverdue: "overdue",
-	record.StepSupervisor: "supervisor", record.StepForwarded: "forwarded"}
 
 func newMetrics(s *Station, chs []protocol.ChannelInfo) *metrics {
 	m := &metrics{
@@ -196,7 +194,7 @@ func (m *metrics) applied(s *Station, b *record.Batch, took time.Duration, err e
 		if e.Author == m.self {
 			log = "own"
 		}
-		step := stepNames[e.Step]
+		step := ops.StepNames[e.Step]
 		m.steps.WithLabelValues(step, log).Inc()
 		s.Log.Warn("deadline ladder step", "channel", e.Channel, "peer", m.peerOf[e.Channel], "author", e.Author,
 			"index", e.Index, "step", step)
