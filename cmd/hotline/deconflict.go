@@ -105,6 +105,9 @@ type codeFlag struct{ c *codedFlags }
 type paramFlag struct{ c *codedFlags }
 type freeFlag struct{ c *codedFlags }
 
+func (codeFlag) repeated()        {}
+func (paramFlag) repeated()       {}
+func (freeFlag) repeated()        {}
 func (f codeFlag) String() string { return "" }
 func (f codeFlag) Set(v string) error {
 	f.c.items = append(f.c.items, ops.CodedItem{Code: strings.TrimSpace(v)})
@@ -137,9 +140,9 @@ func (f freeFlag) Set(v string) error {
 }
 
 func (c *codedFlags) register(f *flags) {
-	f.Var(codeFlag{c}, "code", "a standard phrase by its code (repeatable; see hotline codebook list)")
-	f.Var(paramFlag{c}, "param", "NAME=VALUE, a parameter of the --code before it (repeatable)")
-	f.Var(freeFlag{c}, "free", "free text, sent as written and marked as free text with its --lang (repeatable)")
+	f.Var(codeFlag{c}, "code", "a standard phrase by its `CODE` (see hotline codebook list)")
+	f.Var(paramFlag{c}, "param", "`NAME=VALUE`, a parameter of the --code before it")
+	f.Var(freeFlag{c}, "free", "free `TEXT`, sent as written and marked as free text with its --lang")
 }
 
 // setLang gives free-text items their language.
@@ -153,9 +156,9 @@ func (c *codedFlags) setLang(lang string) {
 
 func cmdCodebookList(f *flags) action {
 	f.printsJSON()
-	cat := f.String("category", "", "only this category (manoeuvring, safety, activity, communications, request, answer)")
-	langFlag := f.String("lang", "", "language to show: en or zh (default from $LANG)")
-	book := f.String("codebook", "", "a codebook this station has, by reference or version (with --dir; default: the embedded one)")
+	cat := f.String("category", "", "only this category `ID` (manoeuvring, safety, activity, communications, request, answer)")
+	langFlag := f.String("lang", "", "language to show: `en|zh` (default from $LANG)")
+	book := f.String("codebook", "", "a codebook this station has, `REF`: its reference or version (with --dir; default: the embedded one)")
 	return func(ctx context.Context, _ []string) error {
 		lang, err := viewLang("codebook list", *langFlag)
 		if err != nil {
@@ -206,7 +209,7 @@ func cmdCodebookList(f *flags) action {
 
 func cmdCodebookAdd(f *flags) action {
 	f.printsJSON()
-	file := f.String("file", "", "the extension file both parties agreed (JSON, format \"hotline codebook extension v1\")")
+	file := f.String("file", "", "the extension `FILE` both parties agreed (JSON, format \"hotline codebook extension v1\")")
 	f.require("file")
 	return func(ctx context.Context, _ []string) error {
 		data, err := os.ReadFile(*file)
@@ -243,8 +246,8 @@ func cmdCodebookBooks(f *flags) action {
 
 func cmdCodebookShow(f *flags) action {
 	f.printsJSON()
-	code := f.String("code", "", "the phrase's code (or give it as the argument)")
-	langFlag := f.String("lang", "", "language of the parameter descriptions: en or zh (default from $LANG)")
+	code := f.String("code", "", "the phrase's `CODE` (or give it as the argument)")
+	langFlag := f.String("lang", "", "language of the parameter descriptions: `en|zh` (default from $LANG)")
 	f.arg("CODE")
 	return func(ctx context.Context, rest []string) error {
 		if len(rest) == 1 {
@@ -283,23 +286,24 @@ func cmdCodebookShow(f *flags) action {
 func cmdNoticeSend(f *flags) action {
 	const name = "notice send"
 	f.printsJSON()
-	ch := f.String("channel", "", "channel to send the notice on")
-	prec := f.String("precedence", "PRIORITY", "FLASH, IMMEDIATE, PRIORITY or ROUTINE")
-	kind := f.String("kind", "", "exercise, live_fire, missile_launch, air_patrol, transit, survey or other")
-	circle := f.String("circle", "", "the area as a circle: LAT,LON,RADIUS_NM")
-	poly := f.String("polygon", "", "the area as a polygon: \"LAT,LON;LAT,LON;...\" (3-100 vertices, each once)")
-	from := f.String("from", "", "start, e.g. 2026-05-01T00:00Z")
-	to := f.String("to", "", "end (the activity runs until just before it)")
-	band := f.String("band", "", "altitude or depth band in metres, LOW,HIGH (depths negative; default every height and depth)")
+	ch := f.String("channel", "", "channel `ID` to send the notice on")
+	prec := f.String("precedence", "PRIORITY", "`PRECEDENCE`: FLASH, IMMEDIATE, PRIORITY or ROUTINE")
+	kind := f.String("kind", "", "`KIND`: exercise, live_fire, missile_launch, air_patrol, transit, survey or other")
+	circle := f.String("circle", "", "the area as a circle: `LAT,LON,RADIUS_NM`")
+	poly := f.String("polygon", "", "the area as a polygon: `\"LAT,LON;LAT,LON;...\"` (3-100 vertices, each once)")
+	from := f.String("from", "", "start `TIME`, e.g. 2026-05-01T00:00Z")
+	to := f.String("to", "", "end `TIME` (the activity runs until just before it)")
+	band := f.String("band", "", "altitude or depth band in metres, `LOW,HIGH` (depths negative; default every height and depth)")
 	var units multi
-	f.Var(&units, "units", "units taking part, comma-separated (repeatable)")
-	call := f.String("call", "", "the channel to call about the activity (default --channel)")
-	title := f.String("title", "", "short title, free text")
-	desc := f.String("description", "", "description, free text")
-	lang := f.String("lang", "", "language of the title and description (default from $LANG)")
-	replaces := f.String("replaces", "", "id of an earlier notice this one amends")
-	plan := f.Int64("plan", 0, "notify this planned activity (hotline plan list) as it stands, instead of giving it here")
+	f.Var(&units, "units", "`UNITS` taking part, comma-separated")
+	call := f.String("call", "", "the channel `ID` to call about the activity (default --channel)")
+	title := f.String("title", "", "short title, free `TEXT`")
+	desc := f.String("description", "", "description, free `TEXT`")
+	lang := f.String("lang", "", "language `TAG` of the title and description (default from $LANG)")
+	replaces := f.String("replaces", "", "`ID` of an earlier notice this one amends")
+	plan := f.Int64("plan", 0, "notify planned activity `N` (hotline plan list) as it stands, instead of giving it here")
 	f.require("channel")
+	noticeNeeds(f)
 	return func(ctx context.Context, _ []string) error {
 		req := ops.NoticeRequest{Channel: *ch, Precedence: *prec, Plan: *plan}
 		if *plan == 0 {
@@ -333,6 +337,16 @@ type noticeFlags struct {
 	kind, circle, poly, from, to, band string
 	units                              []string
 	call, title, desc, lang, replaces  string
+}
+
+// noticeNeeds declares what noticeFromFlags checks: the kind, the area,
+// the window and the units.
+func noticeNeeds(f *flags) {
+	f.needs("kind")
+	f.needs("circle", "polygon")
+	f.needs("from")
+	f.needs("to")
+	f.needs("units")
 }
 
 // noticeFromFlags builds a notice (or planned activity) and checks it, so
@@ -414,22 +428,22 @@ func noticeFromFlags(name string, v noticeFlags) (*deconflict.Notice, error) {
 func cmdReportEncounter(f *flags) action {
 	const name = "report encounter"
 	f.printsJSON()
-	ch := f.String("channel", "", "channel to send the report on")
-	prec := f.String("precedence", "IMMEDIATE", "FLASH, IMMEDIATE, PRIORITY or ROUTINE")
-	at := f.String("time", "", "time of the two tracks, e.g. 2026-05-01T03:10Z")
+	ch := f.String("channel", "", "channel `ID` to send the report on")
+	prec := f.String("precedence", "IMMEDIATE", "`PRECEDENCE`: FLASH, IMMEDIATE, PRIORITY or ROUTINE")
+	at := f.String("time", "", "`TIME` of the two tracks, e.g. 2026-05-01T03:10Z")
 	track := func(who string) (unit, pos, course, speed *string) {
-		return f.String(who+"-unit", "", who+" unit's name"), f.String(who+"-position", "", who+" unit's position LAT,LON"),
-			f.String(who+"-course", "", who+" unit's course in degrees true"), f.String(who+"-speed", "", who+" unit's speed in knots")
+		return f.String(who+"-unit", "", who+" unit's `NAME`"), f.String(who+"-position", "", who+" unit's position `LAT,LON`"),
+			f.String(who+"-course", "", who+" unit's course in `DEGREES` true"), f.String(who+"-speed", "", who+" unit's speed in `KNOTS`")
 	}
 	ou, op, oc, os_ := track("own")
 	xu, xp, xc, xs := track("other")
-	cpaDist := f.String("cpa-distance", "", "closest approach observed, in nautical miles")
-	cpaTime := f.String("cpa-time", "", "time of the closest approach observed")
+	cpaDist := f.String("cpa-distance", "", "closest approach observed, in nautical miles: `NM`")
+	cpaTime := f.String("cpa-time", "", "`TIME` of the closest approach observed")
 	unsafe := f.Bool("unsafe", false, "the encounter was unsafe")
 	var said multi
-	f.Var(&said, "said", "a standard phrase said on scene: \"TIME;own|other;CODE[;NAME=VALUE...]\" (repeatable)")
-	desc := f.String("description", "", "what happened, free text")
-	lang := f.String("lang", "", "language of the description (default from $LANG)")
+	f.Var(&said, "said", "a standard phrase said on scene: `\"TIME;own|other;CODE[;NAME=VALUE...]\"`")
+	desc := f.String("description", "", "what happened, free `TEXT`")
+	lang := f.String("lang", "", "language `TAG` of the description (default from $LANG)")
 	f.require("channel", "time", "own-unit", "own-position", "own-course", "own-speed",
 		"other-unit", "other-position", "other-course", "other-speed", "cpa-distance", "cpa-time")
 	return func(ctx context.Context, _ []string) error {
@@ -517,24 +531,25 @@ func incidentVerb(act deconflict.Action) func(*flags) action {
 		f.printsJSON()
 		var ch, id, title, outcome *string
 		if act == deconflict.Open {
-			ch = f.String("channel", "", "channel the incident is raised on")
-			title = f.String("title", "", "what the incident is, free text")
+			ch = f.String("channel", "", "channel `ID` the incident is raised on")
+			title = f.String("title", "", "what the incident is, free `TEXT`")
 		} else {
-			id = f.String("id", "", "the incident: id of its opening entry")
+			id = f.String("id", "", "the incident: `ID` of its opening entry")
 		}
 		if act == deconflict.Close {
-			outcome = f.String("outcome", "", "resolved, unresolved, referred or withdrawn")
+			outcome = f.String("outcome", "", "`OUTCOME`: resolved, unresolved, referred or withdrawn")
 		}
-		note := f.String("note", "", "a note, free text")
-		lang := f.String("lang", "", "language of the title and note (default from $LANG)")
+		note := f.String("note", "", "a note, free `TEXT`")
+		lang := f.String("lang", "", "language `TAG` of the title and note (default from $LANG)")
 		var links multi
-		f.Var(&links, "link", "id of an entry the incident is about: a message, notice, report (repeatable)")
-		prec := f.String("precedence", "PRIORITY", "FLASH, IMMEDIATE, PRIORITY or ROUTINE")
-		as := f.String("as", defaultOperator(), "who acts (also acknowledges the other party's entries of the incident)")
+		f.Var(&links, "link", "`ID` of an entry the incident is about: a message, notice, report")
+		prec := f.String("precedence", "PRIORITY", "`PRECEDENCE`: FLASH, IMMEDIATE, PRIORITY or ROUTINE")
+		as := f.String("as", defaultOperator(), "who acts, `NAME` (also acknowledges the other party's entries of the incident)")
 		finding := new(int64)
 		switch act {
 		case deconflict.Open:
-			finding = f.Int64("finding", 0, "open it about a finding (hotline findings): links the entries it is about, titles it")
+			finding = f.Int64("finding", 0, "open it about finding `N` (hotline findings): links the entries it is about, titles it")
+			f.needs("channel title", "finding") // checked below: --finding gives the title
 		case deconflict.Close:
 			f.require("id", "outcome")
 		case deconflict.Discuss:
@@ -575,8 +590,8 @@ func incidentVerb(act deconflict.Action) func(*flags) action {
 
 func cmdIncidentList(f *flags) action {
 	f.printsJSON()
-	ch := f.String("channel", "", "only this channel")
-	langFlag := f.String("lang", "", "language to show: en or zh (default from $LANG)")
+	ch := f.String("channel", "", "only this channel `ID`")
+	langFlag := f.String("lang", "", "language to show: `en|zh` (default from $LANG)")
 	return func(ctx context.Context, _ []string) error {
 		lang, err := viewLang("incident list", *langFlag)
 		if err != nil {
@@ -603,8 +618,8 @@ func cmdIncidentList(f *flags) action {
 
 func cmdIncidentShow(f *flags) action {
 	f.printsJSON()
-	id := f.String("id", "", "the incident: id of its opening entry")
-	langFlag := f.String("lang", "", "language to show: en or zh (default from $LANG)")
+	id := f.String("id", "", "the incident: `ID` of its opening entry")
+	langFlag := f.String("lang", "", "language to show: `en|zh` (default from $LANG)")
 	f.require("id")
 	return func(ctx context.Context, _ []string) error {
 		lang, err := viewLang("incident show", *langFlag)
@@ -663,9 +678,9 @@ func cmdIncidentShow(f *flags) action {
 // and auditors.
 func cmdIncidentReport(f *flags) action {
 	const name = "incident report"
-	id := f.String("incident", "", "the incident: id of its opening entry")
-	out := f.String("out", "", "the HTML file to write")
-	langFlag := f.String("lang", "", "language of the report: en or zh (default from $LANG)")
+	id := f.String("incident", "", "the incident: `ID` of its opening entry")
+	out := f.String("out", "", "the HTML `FILE` to write")
+	langFlag := f.String("lang", "", "language of the report: `en|zh` (default from $LANG)")
 	f.require("incident", "out")
 	return func(ctx context.Context, _ []string) error {
 		lang, err := viewLang(name, *langFlag)
@@ -696,19 +711,20 @@ func cmdIncidentReport(f *flags) action {
 func cmdPlanAdd(f *flags) action {
 	const name = "plan add"
 	f.printsJSON()
-	ch := f.String("channel", "", "the channel it would be notified on, and to call about it")
-	kind := f.String("kind", "", "exercise, live_fire, missile_launch, air_patrol, transit, survey or other")
-	circle := f.String("circle", "", "the area as a circle: LAT,LON,RADIUS_NM")
-	poly := f.String("polygon", "", "the area as a polygon: \"LAT,LON;LAT,LON;...\"")
-	from := f.String("from", "", "start, e.g. 2026-05-01T00:00Z")
-	to := f.String("to", "", "end")
-	band := f.String("band", "", "altitude or depth band in metres, LOW,HIGH")
+	ch := f.String("channel", "", "the channel `ID` it would be notified on, and to call about it")
+	kind := f.String("kind", "", "`KIND`: exercise, live_fire, missile_launch, air_patrol, transit, survey or other")
+	circle := f.String("circle", "", "the area as a circle: `LAT,LON,RADIUS_NM`")
+	poly := f.String("polygon", "", "the area as a polygon: `\"LAT,LON;LAT,LON;...\"`")
+	from := f.String("from", "", "start `TIME`, e.g. 2026-05-01T00:00Z")
+	to := f.String("to", "", "end `TIME`")
+	band := f.String("band", "", "altitude or depth band in metres, `LOW,HIGH`")
 	var units multi
-	f.Var(&units, "units", "units taking part, comma-separated (repeatable)")
-	title := f.String("title", "", "short title, free text")
-	desc := f.String("description", "", "description, free text")
-	lang := f.String("lang", "", "language of the title and description (default from $LANG)")
+	f.Var(&units, "units", "`UNITS` taking part, comma-separated")
+	title := f.String("title", "", "short title, free `TEXT`")
+	desc := f.String("description", "", "description, free `TEXT`")
+	lang := f.String("lang", "", "language `TAG` of the title and description (default from $LANG)")
 	f.require("channel")
+	noticeNeeds(f)
 	return func(ctx context.Context, _ []string) error {
 		n, err := noticeFromFlags(name, noticeFlags{kind: *kind, circle: *circle, poly: *poly, from: *from, to: *to, band: *band,
 			units: units, call: *ch, title: *title, desc: *desc, lang: *lang})
@@ -733,7 +749,7 @@ func cmdPlanAdd(f *flags) action {
 
 func cmdPlanList(f *flags) action {
 	f.printsJSON()
-	langFlag := f.String("lang", "", "language to show: en or zh (default from $LANG)")
+	langFlag := f.String("lang", "", "language to show: `en|zh` (default from $LANG)")
 	return func(ctx context.Context, _ []string) error {
 		lang, err := viewLang("plan list", *langFlag)
 		if err != nil {
@@ -753,7 +769,7 @@ func cmdPlanList(f *flags) action {
 
 func cmdFindings(f *flags) action {
 	f.printsJSON()
-	langFlag := f.String("lang", "", "language to show: en or zh (default from $LANG)")
+	langFlag := f.String("lang", "", "language to show: `en|zh` (default from $LANG)")
 	return func(ctx context.Context, _ []string) error {
 		lang, err := viewLang("findings", *langFlag)
 		if err != nil {

@@ -13,19 +13,29 @@ import (
 )
 
 // flags is a verb's flag set with the common flags (--dir, and --json for
-// the verbs that print data), and what parse checks beyond the flags
-// themselves: which are required and the positional arguments. A verb's
-// function declares all of it before anything is parsed.
+// the verbs that print data), and what the verb's usage needs beyond the
+// flags themselves: which are required and the positional arguments. A
+// verb's function declares all of it before anything is parsed; parse
+// checks it, and the synopsis is built from it.
 type flags struct {
 	*flag.FlagSet
 	dir  *string
 	json *bool
-	reqs []string // the required flags
+	reqs []requirement
 	args []string // the positional arguments' names, e.g. FILE
 	// group: the verb's name is also the first word of other verbs'
 	// (relay), so a word after it that is not a flag names a verb that
 	// hotline does not have.
 	group bool
+}
+
+// A requirement is a flag that must be given, or alternatives of which
+// one must be, each alternative one flag or several.
+type requirement struct {
+	alts [][]string
+	// checked: parse checks it. Otherwise the verb checks it after
+	// parsing, because it depends on other flags or has its own words.
+	checked bool
 }
 
 // A repeated flag's value gathers every time the flag is given.
@@ -37,7 +47,7 @@ type repeated interface {
 func newFlags(name string) *flags {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	return &flags{FlagSet: fs, dir: fs.String("dir", os.Getenv("HOTLINE_DIR"), "station directory"), json: new(bool)}
+	return &flags{FlagSet: fs, dir: fs.String("dir", os.Getenv("HOTLINE_DIR"), "the station's directory `DIR`"), json: new(bool)}
 }
 
 // printsJSON adds --json, for a verb that prints data.
@@ -48,21 +58,45 @@ func (f *flags) printsJSON() {
 // relayDir makes --dir the relay's directory, by default
 // $HOTLINE_RELAY_DIR (not a station's $HOTLINE_DIR).
 func (f *flags) relayDir() {
-	*f.dir = os.Getenv("HOTLINE_RELAY_DIR")
+	d := f.Lookup("dir")
+	d.Usage = "the relay's directory `DIR`"
+	d.DefValue = os.Getenv("HOTLINE_RELAY_DIR")
+	*f.dir = d.DefValue
 }
 
 // require declares flags that must be given: parse fails, saying
 // "VERB: missing --a, --b", when any of them is empty.
 func (f *flags) require(names ...string) {
 	for _, n := range names {
-		if f.Lookup(n) == nil {
-			panic(fmt.Sprintf("%s: --%s is required but not declared", f.Name(), n))
-		}
+		f.mustHave(n)
+		f.reqs = append(f.reqs, requirement{alts: [][]string{{n}}, checked: true})
 	}
-	f.reqs = append(f.reqs, names...)
 }
 
-// arg declares a positional argument, by its name.
+// needs declares a requirement the verb checks itself after parsing:
+// one flag, or alternatives, each one flag or several separated by
+// spaces. The synopsis shows it as required; parse does not check it.
+func (f *flags) needs(alts ...string) {
+	var r requirement
+	for _, a := range alts {
+		names := strings.Fields(a)
+		for _, n := range names {
+			f.mustHave(n)
+		}
+		r.alts = append(r.alts, names)
+	}
+	f.reqs = append(f.reqs, r)
+}
+
+// mustHave panics unless the flag is declared: a requirement names a
+// flag declared before it.
+func (f *flags) mustHave(name string) {
+	if f.Lookup(name) == nil {
+		panic(fmt.Sprintf("%s: a requirement names --%s, which is not declared", f.Name(), name))
+	}
+}
+
+// arg declares a positional argument, by the name the synopsis gives it.
 func (f *flags) arg(name string) {
 	f.args = append(f.args, name)
 }
@@ -85,7 +119,11 @@ func (f *flags) parse(args []string) ([]string, error) {
 	given := map[string]bool{}
 	f.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
 	vals := map[string]string{}
-	for _, n := range f.reqs {
+	for _, r := range f.reqs {
+		if !r.checked {
+			continue
+		}
+		n := r.alts[0][0]
 		fl := f.Lookup(n)
 		vals[n] = fl.Value.String()
 		if _, ok := fl.Value.(repeated); ok && given[n] {

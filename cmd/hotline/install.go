@@ -14,6 +14,7 @@ import (
 
 func cmdDoctor(f *flags) action {
 	f.printsJSON()
+	f.needs("dir")
 	return func(ctx context.Context, _ []string) error {
 		if *f.dir == "" {
 			return errors.New("no station directory: use --dir or set HOTLINE_DIR")
@@ -96,8 +97,9 @@ WantedBy=multi-user.target
 
 func cmdInstall(f *flags) action {
 	print := f.Bool("print-unit", false, "print the systemd unit on standard output")
-	user := f.String("user", "hotline", "the dedicated user the station runs as")
-	binary := f.String("binary", "/usr/local/bin/hotline", "where the binary is installed")
+	user := f.String("user", "hotline", "the dedicated `USER` the station runs as")
+	binary := f.String("binary", "/usr/local/bin/hotline", "`PATH` where the binary is installed")
+	f.needs("print-unit")
 	return func(ctx context.Context, _ []string) error {
 		if !*print {
 			return errors.New("install: only --print-unit is built; see docs/OPERATIONS.md, \"Install\"")

@@ -46,10 +46,12 @@ import (
 
 // A verb is one command of hotline. Its flags function declares the
 // verb's flags, which are required and its positional arguments, and
-// returns the action that runs the verb once they are parsed.
+// returns the action that runs the verb once they are parsed: dispatch
+// parses and then acts, and usage builds the verb's synopsis from the same
+// declarations without acting.
 type verb struct {
 	name  string
-	usage string
+	help  string // one line; empty for the Help of the operation (ops.All) the verb does
 	flags func(*flags) action
 }
 
@@ -58,78 +60,69 @@ type verb struct {
 type action func(ctx context.Context, args []string) error
 
 var verbs = []verb{
-	{"init", "create a station: --name NAME --party CODE --peer-listen HOST:PORT --api-listen HOST:PORT [--endpoint HOST:PORT] [--store postgres://…] [--tls-cert FILE --tls-key FILE]", cmdInit},
-	{"api tls", "serve the API and the console over HTTPS from the next hotline run: --cert FILE --key FILE (PEM), or --off", cmdAPITLS},
-	{"card add-relay", "list a relay in this station's card (then give peers the new card): --card RELAY-CARD --fingerprint FP", cmdAddRelay},
+	{"init", "create a station", cmdInit},
+	{"api tls", "serve the API and the console over HTTPS from the next hotline run, or over plain HTTP again", cmdAPITLS},
+	{"card add-relay", "list a relay in this station's card (then give peers the new card)", cmdAddRelay},
 	{"card", "print this station's signed card", cmdCard},
 	{"fingerprint", "print this station's fingerprint, to read aloud", cmdFingerprint},
-	{"peer add", "pin a peer: --card FILE --fingerprint FP", cmdPeerAdd},
+	{"peer add", "", cmdPeerAdd},
 	{"peer list", "list pinned peers and their key history", cmdPeerList},
-	{"key rotate", "change this station's keys, signed by the old key; peers follow: [--as NAME] [--note TEXT]", cmdKeyRotate},
-	{"key revoke", "change this station's keys because the old one may be compromised; peers refuse it from then on: --reason TEXT [--as NAME] [--lost: the old key is gone; each peer re-pins by fingerprint]", cmdKeyRevoke},
-	{"peer replace", "re-pin a peer that lost its key, by the new fingerprint read aloud: --card FILE --fingerprint FP [--as NAME]", cmdPeerReplace},
-	{"key list", "list a station's key history: [--station NAME] (this station by default)", cmdKeyList},
-	{"channel propose", "propose a channel: --peer NAME --channel ID --level LEVEL [--deadline FLASH=5m,...] [--delivery FLASH=1m,...] [--escalate-to ID] [--flash-exempt] [--link-test 10s] [--check-every 1h] [--check-window 10m] [--codebook REF]", cmdPropose},
-	{"channel accept", "accept a proposed channel: --channel ID", cmdAccept},
-	{"channel suspend", "suspend a channel for this party, a signed act: --channel ID --reason TEXT [--as NAME]", cmdSuspend},
-	{"channel resume", "lift this party's suspension: --channel ID [--reason TEXT] [--as NAME]", cmdResume},
-	{"channel checks", "answer rate and time to answer of a channel's checks over the last day, week and month: --channel ID", cmdChecks},
-	{"escalations", "list the deadline ladder steps taken: [--channel ID]", cmdEscalations},
-	{"bundle export", "write what a peer lacks to a file carried by hand: --peer NAME --out FILE", cmdBundleExport},
-	{"bundle import", "take a peer's offline bundle: FILE", cmdBundleImport},
+	{"key rotate", "change this station's keys, signed by the old key; peers follow", cmdKeyRotate},
+	{"key revoke", "change this station's keys because the old one may be compromised; peers refuse it from then on", cmdKeyRevoke},
+	{"peer replace", "", cmdPeerReplace},
+	{"key list", "list a station's key history (this station's by default)", cmdKeyList},
+	{"channel propose", "", cmdPropose},
+	{"channel accept", "", cmdAccept},
+	{"channel suspend", "", cmdSuspend},
+	{"channel resume", "", cmdResume},
+	{"channel checks", "answer rate and time to answer of a channel's checks over the last day, week and month", cmdChecks},
+	{"escalations", "list the deadline ladder steps taken", cmdEscalations},
+	{"bundle export", "write what a peer lacks to a file carried by hand", cmdBundleExport},
+	{"bundle import", "", cmdBundleImport},
 	{"channel list", "list channels", cmdChannelList},
-	{"run", "run the station: peer listener, dialers, local API, /metrics, /healthz, /readyz [--log-format json|text] [--log-level info]", cmdRun},
-	{"send", "send a message: --channel ID --precedence P (--text TEXT [--lang TAG] | --code CODE [--param NAME=VALUE]... [--free TEXT] ... [--lang TAG] | --finding N)", cmdSend},
-	{"inbox", "list received messages [--channel ID] [--lang en|zh]", cmdInbox},
-	{"outbox", "list sent messages and their status [--channel ID] [--lang en|zh]", cmdOutbox},
-	{"codebook list", "list the standard phrases: [--category ID] [--lang en|zh] [--dir DIR --codebook REF]", cmdCodebookList},
-	{"codebook add", "load a codebook extension both parties agreed: --file FILE", cmdCodebookAdd},
+	{"run", "run the station: peer listener, dialers, local API, /metrics, /healthz, /readyz", cmdRun},
+	{"send", "send a message: a text, standard phrases, the message a finding suggests, or each line of standard input", cmdSend},
+	{"inbox", "list received messages", cmdInbox},
+	{"outbox", "list sent messages and their status", cmdOutbox},
+	{"codebook list", "list the standard phrases", cmdCodebookList},
+	{"codebook add", "", cmdCodebookAdd},
 	{"codebook books", "list the codebooks this station has: the embedded one and the extensions loaded", cmdCodebookBooks},
-	{"codebook show", "show a standard phrase and its parameters: CODE", cmdCodebookShow},
-	{"notice send", "notify an activity: --channel ID --kind KIND (--circle LAT,LON,RADIUS_NM | --polygon \"LAT,LON;...\") --from T --to T --units A,B [--band LOW,HIGH] [--call ID] [--title T] [--description D] [--lang TAG] [--replaces ID]", cmdNoticeSend},
-	{"report encounter", "report an encounter: --channel ID --time T --own-unit U --own-position LAT,LON --own-course C --own-speed KN --other-… --cpa-distance NM --cpa-time T [--unsafe] [--said \"T;own|other;CODE[;NAME=VALUE]\"]... [--description D]", cmdReportEncounter},
-	{"incident open", "open an incident: --channel ID --title T [--note N] [--link ID]... | --finding N", incidentVerb(deconflict.Open)},
-	{"incident acknowledge", "acknowledge the other party's incident: --id ID [--note N]", incidentVerb(deconflict.Acknowledge)},
-	{"incident discuss", "add to an incident's discussion (rejects a proposed outcome): --id ID --note N [--link ID]...", incidentVerb(deconflict.Discuss)},
-	{"incident link", "link entries to an incident: --id ID --link ID...", incidentVerb(deconflict.Link)},
-	{"incident close", "propose or agree an incident's outcome: --id ID --outcome resolved|unresolved|referred|withdrawn [--note N]", incidentVerb(deconflict.Close)},
-	{"incident list", "list incidents and their state [--channel ID]", cmdIncidentList},
-	{"plan add", "add a planned activity this station keeps to itself, checked against the peers' notices: --channel ID --kind KIND (--circle … | --polygon …) --from T --to T --units A,B [--band LOW,HIGH] [--title T]", cmdPlanAdd},
+	{"codebook show", "show a standard phrase and its parameters", cmdCodebookShow},
+	{"notice send", "", cmdNoticeSend},
+	{"report encounter", "", cmdReportEncounter},
+	{"incident open", "open an incident", incidentVerb(deconflict.Open)},
+	{"incident acknowledge", "acknowledge the other party's incident", incidentVerb(deconflict.Acknowledge)},
+	{"incident discuss", "add to an incident's discussion (rejects a proposed outcome)", incidentVerb(deconflict.Discuss)},
+	{"incident link", "link entries to an incident", incidentVerb(deconflict.Link)},
+	{"incident close", "propose or agree an incident's outcome", incidentVerb(deconflict.Close)},
+	{"incident list", "list incidents and their state", cmdIncidentList},
+	{"plan add", "add a planned activity this station keeps to itself, checked against the peers' notices", cmdPlanAdd},
 	{"plan list", "list planned activities", cmdPlanList},
-	{"findings", "list what the deconfliction checks found, each with a suggested message [--lang en|zh]", cmdFindings},
-	{"incident show", "show an incident's state and timeline: --id ID [--lang en|zh]", cmdIncidentShow},
-	{"incident report", "write an incident's after-action report, one HTML file with its timeline, map and proofs of inclusion: --incident ID --out FILE.html [--lang en|zh]", cmdIncidentReport},
-	{"ack", "acknowledge a received message: --id ID [--as NAME]", cmdAck},
+	{"findings", "list what the deconfliction checks found, each with a suggested message", cmdFindings},
+	{"incident show", "show an incident's state and timeline", cmdIncidentShow},
+	{"incident report", "write an incident's after-action report, one HTML file with its timeline, map and proofs of inclusion", cmdIncidentReport},
+	{"ack", "", cmdAck},
 	{"status", "show channels, peers and refusals", cmdStatus},
-	{"operator add", "add a console operator: --name NAME --role duty|supervisor|admin|auditor [--lang en|zh] [--password-file FILE] (else the password is read from stdin)", cmdOperatorAdd},
+	{"operator add", "add a console operator; the password is read from standard input unless --password-file", cmdOperatorAdd},
 	{"operator list", "list console operators", cmdOperatorList},
-	{"operator remove", "remove a console operator and end their sessions: --name NAME", cmdOperatorRemove},
-	{"operator unlock", "lift a console operator's lockout after failed logins: --name NAME", cmdOperatorUnlock},
+	{"operator remove", "remove a console operator and end their sessions", cmdOperatorRemove},
+	{"operator unlock", "lift a console operator's lockout after failed logins", cmdOperatorUnlock},
 	{"alerts", "list alerts", cmdAlerts},
-	{"export", "write a channel's audit bundle: --channel ID --out FILE", cmdExport},
-	{"backup", "write a consistent copy of the station (keys included), also while it runs: --out FILE", cmdBackup},
-	{"restore", "create a station directory from a backup: --dir NEWDIR FILE", cmdRestore},
-	{"verify", "check an audit bundle offline: FILE", cmdVerify},
-	{"relay init", "create a relay: --name NAME --listen HOST:PORT [--party RELAY] [--endpoint HOST:PORT] [--expiry 168h]", cmdRelayInit},
+	{"export", "write a channel's audit bundle", cmdExport},
+	{"backup", "write a consistent copy of the station (keys included), also while it runs", cmdBackup},
+	{"restore", "create a station directory from a backup", cmdRestore},
+	{"verify", "check an audit bundle offline", cmdVerify},
+	{"relay init", "create a relay", cmdRelayInit},
 	{"relay card", "print the relay's signed card", cmdRelayCard},
-	{"relay allow", "let a station use the relay: --card FILE --fingerprint FP [--replace: it lost its key]", cmdRelayAllow},
+	{"relay allow", "let a station use the relay", cmdRelayAllow},
 	{"relay list", "list the allowed stations with their pending mail, and the relay's counters", cmdRelayList},
-	{"relay run", "run the relay [--listen HOST:PORT]", cmdRelayRun},
-	{"relay", "run the relay: --dir DIR [--listen HOST:PORT] (the same as relay run)", cmdRelay},
+	{"relay run", "run the relay", cmdRelayRun},
+	{"relay", "run the relay (the same as relay run)", cmdRelay},
 	{"doctor", "check permissions, keys, clock, disk, store and reachability of peers and relays, and say what to fix", cmdDoctor},
-	{"install", "print a systemd unit for the station: --print-unit [--user hotline] [--binary /usr/local/bin/hotline]", cmdInstall},
-	{"demo", "two stations, two channels, a short crisis, on loopback [--keep]", cmdDemo},
+	{"install", "print a systemd unit for the station", cmdInstall},
+	{"demo", "two stations, two channels, a short crisis, on loopback", cmdDemo},
 	{"bench", "measure latency and throughput between two stations on loopback", cmdBench},
-	{"sim", "simulate networks of stations under faults and check the invariants: [--seeds 10] [--hours 1] [--stations 2] [--seed 1] [--json]", cmdSim},
-}
-
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: hotline VERB [flags]")
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	for _, v := range verbs {
-		fmt.Fprintf(tw, "  %s\t%s\n", v.name, v.usage)
-	}
-	tw.Flush()
+	{"sim", "simulate networks of stations under faults and check the invariants", cmdSim},
 }
 
 func main() {
@@ -170,8 +163,7 @@ func (v verb) run(ctx context.Context, args []string) error {
 	act := v.flags(f)
 	rest, err := f.parse(args)
 	if errors.Is(err, flag.ErrHelp) {
-		f.SetOutput(os.Stdout)
-		f.PrintDefaults()
+		verbUsage(os.Stdout, v, f)
 		return err
 	}
 	if err != nil {
@@ -246,15 +238,15 @@ func printJSON(v any) error {
 
 func cmdInit(f *flags) action {
 	f.printsJSON()
-	name := f.String("name", "", "station name")
-	party := f.String("party", "", "party code, e.g. USA")
-	peer := f.String("peer-listen", "", "HOST:PORT for peers")
-	apiAddr := f.String("api-listen", "127.0.0.1:0", "HOST:PORT for the local API")
+	name := f.String("name", "", "station `NAME`")
+	party := f.String("party", "", "party `CODE`, e.g. USA")
+	peer := f.String("peer-listen", "", "`HOST:PORT` to listen on for peers")
+	apiAddr := f.String("api-listen", "127.0.0.1:0", "`HOST:PORT` of the local API")
 	var endpoints multi
-	f.Var(&endpoints, "endpoint", "HOST:PORT peers dial (repeatable; default --peer-listen)")
-	storeSpec := f.String("store", "sqlite:hotline.db", "sqlite:FILE in the station directory, or a postgres:// URL of a database for this station alone")
-	tlsCert := f.String("tls-cert", "", "PEM certificate (chain) to serve the API and the console over HTTPS")
-	tlsKey := f.String("tls-key", "", "PEM private key of --tls-cert")
+	f.Var(&endpoints, "endpoint", "`HOST:PORT` peers dial (default --peer-listen)")
+	storeSpec := f.String("store", "sqlite:hotline.db", "`STORE`: sqlite:FILE in the station directory, or a postgres:// URL of a database for this station alone")
+	tlsCert := f.String("tls-cert", "", "PEM certificate (chain) `FILE` to serve the API and the console over HTTPS")
+	tlsKey := f.String("tls-key", "", "PEM private key `FILE` of --tls-cert")
 	f.require("dir", "name", "party", "peer-listen")
 	return func(ctx context.Context, _ []string) error {
 		card, err := stationdir.Init(ctx, stationdir.InitOptions{Dir: *f.dir, Name: *name, Party: *party, PeerListen: *peer, APIListen: *apiAddr,
@@ -315,8 +307,8 @@ func cmdFingerprint(f *flags) action {
 
 func cmdPeerAdd(f *flags) action {
 	f.printsJSON()
-	cardFile := f.String("card", "", "the peer's card file")
-	fp := f.String("fingerprint", "", "the fingerprint the peer read to you")
+	cardFile := f.String("card", "", "the peer's card `FILE`")
+	fp := f.String("fingerprint", "", "the fingerprint `FP` the peer read to you")
 	f.require("card", "fingerprint")
 	return func(ctx context.Context, _ []string) error {
 		text, err := os.ReadFile(*cardFile)
@@ -353,17 +345,17 @@ func cmdPeerList(f *flags) action {
 
 func cmdPropose(f *flags) action {
 	f.printsJSON()
-	peer := f.String("peer", "", "peer station name")
-	ch := f.String("channel", "", "channel id")
-	level := f.String("level", "", "leader, minister, staff, theatre or unit")
-	deadlines := f.String("deadline", "", "acknowledgement deadlines, e.g. FLASH=5m,IMMEDIATE=20m")
-	delivery := f.String("delivery", "", "delivery deadlines, e.g. FLASH=30s,IMMEDIATE=2m")
-	up := f.String("escalate-to", "", "the higher channel with the same peer that late messages climb to")
+	peer := f.String("peer", "", "the peer station's `NAME`")
+	ch := f.String("channel", "", "channel `ID`")
+	level := f.String("level", "", "`LEVEL`: leader, minister, staff, theatre or unit")
+	deadlines := f.String("deadline", "", "acknowledgement `DEADLINES`, e.g. FLASH=5m,IMMEDIATE=20m")
+	delivery := f.String("delivery", "", "delivery `DEADLINES`, e.g. FLASH=30s,IMMEDIATE=2m")
+	up := f.String("escalate-to", "", "the higher channel `ID` with the same peer that late messages climb to")
 	exempt := f.Bool("flash-exempt", false, "FLASH traffic passes a suspension")
-	linkTest := f.String("link-test", "", "interval of machine-answered link tests (default 10s)")
-	checkEvery := f.String("check-every", "", "interval of operator checks (default 1h)")
-	checkWindow := f.String("check-window", "", "time a person has to answer a check (default 10m)")
-	book := f.String("codebook", "", "the codebook of standard phrases, by reference or version (hotline codebook books; default: the embedded one)")
+	linkTest := f.String("link-test", "", "`INTERVAL` of machine-answered link tests (default 10s)")
+	checkEvery := f.String("check-every", "", "`INTERVAL` of operator checks (default 1h)")
+	checkWindow := f.String("check-window", "", "`DURATION` a person has to answer a check (default 10m)")
+	book := f.String("codebook", "", "the codebook of standard phrases, `REF`: its reference or version (hotline codebook books; default: the embedded one)")
 	f.require("peer", "channel", "level")
 	return func(ctx context.Context, _ []string) error {
 		req := ops.ProposeRequest{Peer: *peer, Channel: *ch, Level: *level, Deadlines: map[string]string{}, Delivery: map[string]string{},
@@ -393,7 +385,7 @@ func cmdPropose(f *flags) action {
 
 func cmdAccept(f *flags) action {
 	f.printsJSON()
-	ch := f.String("channel", "", "channel id")
+	ch := f.String("channel", "", "channel `ID`")
 	f.require("channel")
 	return func(ctx context.Context, _ []string) error {
 		return show(ctx, f, func(o ops.Ops) (*ops.ChannelView, error) { return o.Accept(ctx, *ch) },
@@ -409,9 +401,9 @@ func cmdResume(f *flags) action  { return suspendOrResume(f, false) }
 
 func suspendOrResume(f *flags, suspend bool) action {
 	f.printsJSON()
-	ch := f.String("channel", "", "channel id")
-	reason := f.String("reason", "", "why, as both parties will read it")
-	as := f.String("as", defaultOperator(), "who decided it")
+	ch := f.String("channel", "", "channel `ID`")
+	reason := f.String("reason", "", "why, as both parties will read it: `TEXT`")
+	as := f.String("as", defaultOperator(), "who decided it: `NAME`")
 	f.require("channel")
 	if suspend {
 		f.require("reason")
@@ -435,7 +427,7 @@ func suspendOrResume(f *flags, suspend bool) action {
 
 func cmdChecks(f *flags) action {
 	f.printsJSON()
-	ch := f.String("channel", "", "channel id")
+	ch := f.String("channel", "", "channel `ID`")
 	f.require("channel")
 	return func(ctx context.Context, _ []string) error {
 		return show(ctx, f, func(o ops.Ops) (*ops.ChecksView, error) { return o.Checks(ctx, *ch) },
@@ -463,7 +455,7 @@ func cmdChecks(f *flags) action {
 
 func cmdEscalations(f *flags) action {
 	f.printsJSON()
-	ch := f.String("channel", "", "channel id (default: all)")
+	ch := f.String("channel", "", "channel `ID` (default: all)")
 	return func(ctx context.Context, _ []string) error {
 		return show(ctx, f, func(o ops.Ops) (*[]record.Escalation, error) {
 			xs, err := o.Escalations(ctx, *ch)
@@ -484,9 +476,10 @@ func cmdEscalations(f *flags) action {
 // must be stopped: hotline run reads them when it starts.
 func cmdAPITLS(f *flags) action {
 	f.printsJSON()
-	cert := f.String("cert", "", "PEM certificate (chain)")
-	key := f.String("key", "", "PEM private key")
+	cert := f.String("cert", "", "PEM certificate (chain) `FILE`")
+	key := f.String("key", "", "PEM private key `FILE`")
 	off := f.Bool("off", false, "serve plain HTTP again (on a loopback address only)")
+	f.needs("cert key", "off")
 	return func(ctx context.Context, _ []string) error {
 		if *off != (*cert == "" || *key == "") || *off && (*cert != "" || *key != "") {
 			return errors.New("api tls: give --cert and --key, or --off")
@@ -509,8 +502,8 @@ func cmdAPITLS(f *flags) action {
 
 func cmdAddRelay(f *flags) action {
 	f.printsJSON()
-	card := f.String("card", "", "the relay's card file")
-	fp := f.String("fingerprint", "", "the relay's fingerprint, as read by its operator")
+	card := f.String("card", "", "the relay's card `FILE`")
+	fp := f.String("fingerprint", "", "the relay's fingerprint `FP`, as read by its operator")
 	f.require("card", "fingerprint")
 	return func(ctx context.Context, _ []string) error {
 		text, err := os.ReadFile(*card)
@@ -535,8 +528,8 @@ func cmdAddRelay(f *flags) action {
 
 func cmdBundleExport(f *flags) action {
 	f.printsJSON()
-	peer := f.String("peer", "", "peer station name")
-	out := f.String("out", "", "file to write")
+	peer := f.String("peer", "", "the peer station's `NAME`")
+	out := f.String("out", "", "`FILE` to write")
 	f.require("peer", "out")
 	return func(ctx context.Context, _ []string) error {
 		return withOps(ctx, *f.dir, func(o ops.Ops) error {
@@ -606,8 +599,8 @@ func cmdChannelList(f *flags) action {
 }
 
 func cmdRun(f *flags) action {
-	format := f.String("log-format", "", "json or text (default: json unless stderr is a terminal)")
-	level := f.String("log-level", "info", "debug, info, warn or error (debug adds a line per entry stored)")
+	format := f.String("log-format", "", "`json|text` (default: json unless stderr is a terminal)")
+	level := f.String("log-level", "info", "`LEVEL`: debug, info, warn or error (debug adds a line per entry stored)")
 	return func(ctx context.Context, _ []string) error {
 		log, err := newLogger(os.Stderr, *format, *level)
 		if err != nil {
@@ -718,14 +711,18 @@ func quietLogger() *slog.Logger {
 
 func cmdSend(f *flags) action {
 	f.printsJSON()
-	ch := f.String("channel", "", "channel id")
-	prec := f.String("precedence", "", "FLASH, IMMEDIATE, PRIORITY or ROUTINE")
-	text := f.String("text", "", "message text")
-	lang := f.String("lang", "", "language of the text or free text, e.g. en or zh-Hans")
+	ch := f.String("channel", "", "channel `ID`")
+	prec := f.String("precedence", "", "`PRECEDENCE`: FLASH, IMMEDIATE, PRIORITY or ROUTINE")
+	text := f.String("text", "", "message `TEXT`")
+	lang := f.String("lang", "", "language `TAG` of the text or free text, e.g. en or zh-Hans")
 	var coded codedFlags
 	coded.register(f)
-	finding := f.Int64("finding", 0, "send the message a finding suggests (hotline findings); --channel defaults to the finding's")
+	finding := f.Int64("finding", 0, "send the message finding `N` suggests (hotline findings); --channel defaults to the finding's")
 	lines := f.Bool("lines", false, "send each line of standard input as one message, many in flight, in order; prints each id (--json: each message, one per line)")
+	// Which of them are needed depends on the others, so the verb checks.
+	f.needs("channel")
+	f.needs("precedence")
+	f.needs("text", "code", "free", "finding", "lines")
 	return func(ctx context.Context, _ []string) error {
 		if *lines {
 			if *text != "" || len(coded.items) > 0 || *finding != 0 {
@@ -976,8 +973,8 @@ func cmdOutbox(f *flags) action { return listMessages(f) }
 func listMessages(f *flags) action {
 	which := f.Name()
 	f.printsJSON()
-	ch := f.String("channel", "", "only this channel")
-	langFlag := f.String("lang", "", "language to show coded messages, notices, reports and incidents in: en or zh (default from $LANG)")
+	ch := f.String("channel", "", "only this channel `ID`")
+	langFlag := f.String("lang", "", "language to show coded messages, notices, reports and incidents in: `en|zh` (default from $LANG)")
 	return func(ctx context.Context, _ []string) error {
 		lang, err := viewLang(which, *langFlag)
 		if err != nil {
@@ -999,8 +996,8 @@ func listMessages(f *flags) action {
 
 func cmdAck(f *flags) action {
 	f.printsJSON()
-	id := f.String("id", "", "message id CHANNEL/STATION/INDEX")
-	as := f.String("as", defaultOperator(), "who acknowledges")
+	id := f.String("id", "", "message `ID`, CHANNEL/STATION/INDEX")
+	as := f.String("as", defaultOperator(), "who acknowledges: `NAME`")
 	f.require("id")
 	return func(ctx context.Context, _ []string) error {
 		return show(ctx, f, func(o ops.Ops) (*ops.MessageView, error) { return o.Ack(ctx, *id, *as) },
@@ -1078,8 +1075,8 @@ func cmdAlerts(f *flags) action {
 }
 
 func cmdExport(f *flags) action {
-	ch := f.String("channel", "", "channel id")
-	out := f.String("out", "", "bundle file to write")
+	ch := f.String("channel", "", "channel `ID`")
+	out := f.String("out", "", "bundle `FILE` to write")
 	f.require("channel", "out")
 	return func(ctx context.Context, _ []string) error {
 		return withOps(ctx, *f.dir, func(o ops.Ops) error {
@@ -1101,7 +1098,7 @@ func cmdExport(f *flags) action {
 }
 
 func cmdBackup(f *flags) action {
-	out := f.String("out", "", "backup file to write (mode 0600: it holds the private keys)")
+	out := f.String("out", "", "backup `FILE` to write (mode 0600: it holds the private keys)")
 	f.require("dir", "out")
 	return func(ctx context.Context, _ []string) error {
 		if err := stationdir.Backup(ctx, *f.dir, *out); err != nil {
@@ -1113,6 +1110,7 @@ func cmdBackup(f *flags) action {
 }
 
 func cmdRestore(f *flags) action {
+	f.needs("dir")
 	f.arg("FILE")
 	return func(ctx context.Context, rest []string) error {
 		if len(rest) != 1 || *f.dir == "" {
@@ -1169,12 +1167,12 @@ func cmdVerify(f *flags) action {
 func cmdRelayInit(f *flags) action {
 	f.relayDir()
 	f.printsJSON()
-	name := f.String("name", "", "relay name")
-	party := f.String("party", "RELAY", "party code on the relay's card")
-	listen := f.String("listen", "", "HOST:PORT stations connect to")
+	name := f.String("name", "", "relay `NAME`")
+	party := f.String("party", "RELAY", "party `CODE` on the relay's card")
+	listen := f.String("listen", "", "`HOST:PORT` stations connect to")
 	var endpoints multi
-	f.Var(&endpoints, "endpoint", "HOST:PORT stations dial (repeatable; default --listen)")
-	expiry := f.Duration("expiry", relay.DefaultExpiry, "how long undeleted mail is kept")
+	f.Var(&endpoints, "endpoint", "`HOST:PORT` stations dial (default --listen)")
+	expiry := f.Duration("expiry", relay.DefaultExpiry, "`DURATION` undeleted mail is kept")
 	f.require("dir", "name", "listen")
 	return func(ctx context.Context, _ []string) error {
 		if *expiry <= 0 {
@@ -1214,8 +1212,8 @@ func cmdRelayCard(f *flags) action {
 func cmdRelayAllow(f *flags) action {
 	f.relayDir()
 	f.printsJSON()
-	cardFile := f.String("card", "", "the station's card file")
-	fp := f.String("fingerprint", "", "the fingerprint the station's officer read to you")
+	cardFile := f.String("card", "", "the station's card `FILE`")
+	fp := f.String("fingerprint", "", "the fingerprint `FP` the station's officer read to you")
 	replace := f.Bool("replace", false, "the station lost its key: its new card replaces the one allowed under its name")
 	f.require("dir", "card", "fingerprint")
 	return func(ctx context.Context, _ []string) error {
@@ -1289,7 +1287,7 @@ func cmdRelay(f *flags) action {
 func runRelay(f *flags) action {
 	name := f.Name()
 	f.relayDir()
-	listen := f.String("listen", "", "HOST:PORT to listen on (default: the config's)")
+	listen := f.String("listen", "", "`HOST:PORT` to listen on (default: the config's)")
 	f.require("dir")
 	return func(ctx context.Context, _ []string) error {
 		if *listen != "" {
@@ -1314,7 +1312,7 @@ func runRelay(f *flags) action {
 
 func cmdDemo(f *flags) action {
 	keep := f.Bool("keep", false, "leave the stations running and print how to reach them")
-	dir := f.String("in", "", "folder for the stations (default: a new temporary folder)")
+	dir := f.String("in", "", "`DIR` for the stations (default: a new temporary folder)")
 	return func(ctx context.Context, _ []string) error {
 		return demo.Run(ctx, demo.Options{Dir: *dir, Keep: *keep, Out: os.Stdout})
 	}
@@ -1322,12 +1320,12 @@ func cmdDemo(f *flags) action {
 
 func cmdBench(f *flags) action {
 	f.printsJSON()
-	n := f.Int("messages", 2000, "messages in the throughput run")
-	lat := f.Int("latency", 300, "messages in each latency run")
-	warmup := f.Int("warmup", 50, "messages sent one at a time before measuring, not recorded (as bench/jetstream does)")
-	size := f.Int("size", 256, "message text size in bytes")
-	soak := f.Duration("soak", 0, "also run this long sampling memory, e.g. 10m")
-	via := f.String("send", demo.SendStream, "how the client sends: "+demo.SendStream+" (pipelined, POST messages/stream) or "+demo.SendRequests+" (one POST messages each)")
+	n := f.Int("messages", 2000, "`N` messages in the throughput run")
+	lat := f.Int("latency", 300, "`N` messages in each latency run")
+	warmup := f.Int("warmup", 50, "`N` messages sent one at a time before measuring, not recorded (as bench/jetstream does)")
+	size := f.Int("size", 256, "message text size in `BYTES`")
+	soak := f.Duration("soak", 0, "also run this `DURATION` sampling memory, e.g. 10m")
+	via := f.String("send", demo.SendStream, "`HOW` the client sends: "+demo.SendStream+" (pipelined, POST messages/stream) or "+demo.SendRequests+" (one POST messages each)")
 	return func(ctx context.Context, _ []string) error {
 		if *via != demo.SendStream && *via != demo.SendRequests {
 			return fmt.Errorf("bench: --send is %s or %s, got %q", demo.SendStream, demo.SendRequests, *via)
@@ -1344,13 +1342,13 @@ func cmdBench(f *flags) action {
 
 func cmdSim(f *flags) action {
 	f.printsJSON()
-	seeds := f.Int("seeds", 10, "how many seeds to run")
-	first := f.Uint64("seed", 1, "the first seed")
-	hours := f.Float64("hours", 1, "simulated hours of traffic and faults per seed")
-	stations := f.Int("stations", 2, "stations in each network (every pair has its channels)")
-	rate := f.Float64("rate", 0, "operator messages per station per simulated minute (default 6 for two stations, 2 for more)")
-	faults := f.Float64("faults", 0, "faults injected per simulated minute (default 2 per pair, at most 40; -1 for none)")
-	workers := f.Int("workers", 0, "seeds run at once (default: the number of CPUs)")
+	seeds := f.Int("seeds", 10, "how many seeds to run: `N`")
+	first := f.Uint64("seed", 1, "the first `SEED`")
+	hours := f.Float64("hours", 1, "simulated `HOURS` of traffic and faults per seed")
+	stations := f.Int("stations", 2, "`N` stations in each network (every pair has its channels)")
+	rate := f.Float64("rate", 0, "operator messages per station per simulated minute, `RATE` (default 6 for two stations, 2 for more)")
+	faults := f.Float64("faults", 0, "`FAULTS` injected per simulated minute (default 2 per pair, at most 40; -1 for none)")
+	workers := f.Int("workers", 0, "`N` seeds run at once (default: the number of CPUs)")
 	return func(ctx context.Context, _ []string) error {
 		if *seeds < 1 || *hours <= 0 || *stations < 2 || *stations > 99 {
 			return errors.New("sim: --seeds must be at least 1, --hours positive, --stations 2 to 99")
@@ -1378,8 +1376,8 @@ func cmdSim(f *flags) action {
 
 func cmdKeyRotate(f *flags) action {
 	f.printsJSON()
-	as := f.String("as", defaultOperator(), "who orders the change")
-	note := f.String("note", "", "why, kept in this station's key history")
+	as := f.String("as", defaultOperator(), "who orders the change: `NAME`")
+	note := f.String("note", "", "why, kept in this station's key history: `TEXT`")
 	return func(ctx context.Context, _ []string) error {
 		return keyChange(ctx, f, ops.KeyRequest{Reason: identity.ReasonRotate, By: *as, Note: *note})
 	}
@@ -1387,8 +1385,8 @@ func cmdKeyRotate(f *flags) action {
 
 func cmdKeyRevoke(f *flags) action {
 	f.printsJSON()
-	as := f.String("as", defaultOperator(), "who orders the revocation")
-	reason := f.String("reason", "", "why the key is revoked, kept in this station's key history")
+	as := f.String("as", defaultOperator(), "who orders the revocation: `NAME`")
+	reason := f.String("reason", "", "why the key is revoked, kept in this station's key history: `TEXT`")
 	lost := f.Bool("lost", false, "the old key is lost: no statement can be signed with it, and each peer re-pins this station by its new fingerprint")
 	f.require("reason")
 	return func(ctx context.Context, _ []string) error {
@@ -1420,7 +1418,7 @@ func keyChange(ctx context.Context, f *flags, req ops.KeyRequest) error {
 
 func cmdKeyList(f *flags) action {
 	f.printsJSON()
-	name := f.String("station", "", "the station (this one by default)")
+	name := f.String("station", "", "the station's `NAME` (this one by default)")
 	return func(ctx context.Context, _ []string) error {
 		return show(ctx, f, func(o ops.Ops) ([]ops.KeyView, error) {
 			n := *name
@@ -1459,9 +1457,9 @@ func keyState(k ops.KeyView) string {
 
 func cmdPeerReplace(f *flags) action {
 	f.printsJSON()
-	cardFile := f.String("card", "", "the peer's new card file")
-	fp := f.String("fingerprint", "", "the new fingerprint the peer read to you")
-	as := f.String("as", defaultOperator(), "who re-pins the peer")
+	cardFile := f.String("card", "", "the peer's new card `FILE`")
+	fp := f.String("fingerprint", "", "the new fingerprint `FP` the peer read to you")
+	as := f.String("as", defaultOperator(), "who re-pins the peer: `NAME`")
 	f.require("card", "fingerprint")
 	return func(ctx context.Context, _ []string) error {
 		text, err := os.ReadFile(*cardFile)

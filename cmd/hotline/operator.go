@@ -103,10 +103,10 @@ func readPassword(file string, stdin *os.File) (string, error) {
 
 func cmdOperatorAdd(f *flags) action {
 	f.printsJSON()
-	name := f.String("name", "", "operator name")
-	role := f.String("role", "", "duty, supervisor, admin or auditor")
-	lang := f.String("lang", "en", "interface language: en or zh")
-	pwFile := f.String("password-file", "", "file holding the password (default: read it from standard input)")
+	name := f.String("name", "", "operator `NAME`")
+	role := f.String("role", "", "`ROLE`: duty, supervisor, admin or auditor")
+	lang := f.String("lang", "en", "interface language: `en|zh`")
+	pwFile := f.String("password-file", "", "`FILE` holding the password (default: read it from standard input)")
 	f.require("dir", "name", "role")
 	return func(ctx context.Context, _ []string) error {
 		// Check what can be checked before asking for a password.
@@ -179,7 +179,7 @@ func cmdOperatorUnlock(f *flags) action {
 }
 
 func operatorByName(f *flags, do func(ctx context.Context, o operators, name string) error) action {
-	name := f.String("name", "", "operator name")
+	name := f.String("name", "", "operator `NAME`")
 	f.require("dir", "name")
 	return func(ctx context.Context, _ []string) error {
 		return withOperators(ctx, *f.dir, func(o operators) error { return do(ctx, o, *name) })
