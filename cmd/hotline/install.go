@@ -12,40 +12,40 @@ import (
 	"text/template"
 )
 
-func cmdDoctor(ctx context.Context, args []string) error {
-	f := newFlags("doctor", true)
-	if _, err := f.parse(args, 0); err != nil {
-		return err
-	}
-	if *f.dir == "" {
-		return errors.New("no station directory: use --dir or set HOTLINE_DIR")
-	}
-	ds := stationdir.Doctor(ctx, *f.dir, stationdir.DoctorOptions{})
-	failed := 0
-	for _, d := range ds {
-		if d.Status == "fail" {
-			failed++
+func cmdDoctor(f *flags) action {
+	f.printsJSON()
+	f.needs("dir")
+	return func(ctx context.Context, _ []string) error {
+		if *f.dir == "" {
+			return errors.New("no station directory: use --dir or set HOTLINE_DIR")
 		}
-	}
-	if *f.json {
-		if err := printJSON(ds); err != nil {
-			return err
-		}
-	} else {
-		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		ds := stationdir.Doctor(ctx, *f.dir, stationdir.DoctorOptions{})
+		failed := 0
 		for _, d := range ds {
-			line := d.Detail
-			if d.Fix != "" {
-				line += " — fix: " + d.Fix
+			if d.Status == "fail" {
+				failed++
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", strings.ToUpper(d.Status), d.Check, line)
 		}
-		tw.Flush()
+		if *f.json {
+			if err := printJSON(ds); err != nil {
+				return err
+			}
+		} else {
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			for _, d := range ds {
+				line := d.Detail
+				if d.Fix != "" {
+					line += " — fix: " + d.Fix
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", strings.ToUpper(d.Status), d.Check, line)
+			}
+			tw.Flush()
+		}
+		if failed > 0 {
+			return fmt.Errorf("doctor: %d checks failed", failed)
+		}
+		return nil
 	}
-	if failed > 0 {
-		return fmt.Errorf("doctor: %d checks failed", failed)
-	}
-	return nil
 }
 
 // unit is the systemd unit hotline install --print-unit prints. The
@@ -95,29 +95,28 @@ LimitNOFILE=65536
 WantedBy=multi-user.target
 `))
 
-func cmdInstall(ctx context.Context, args []string) error {
-	f := newFlags("install", false)
+func cmdInstall(f *flags) action {
 	print := f.Bool("print-unit", false, "print the systemd unit on standard output")
-	user := f.String("user", "hotline", "the dedicated user the station runs as")
-	binary := f.String("binary", "/usr/local/bin/hotline", "where the binary is installed")
-	if _, err := f.parse(args, 0); err != nil {
-		return err
-	}
-	if !*print {
-		return errors.New("install: only --print-unit is built; see docs/OPERATIONS.md, \"Install\"")
-	}
-	dir := *f.dir
-	if dir == "" {
-		dir = "/var/lib/hotline"
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return err
-	}
-	for what, v := range map[string]string{"--dir": abs, "--user": *user, "--binary": *binary} {
-		if strings.ContainsAny(v, " \t\n\"'\\%$;") || v == "" {
-			return fmt.Errorf("install: %s %q: spaces, quotes and %%, $, ; are not allowed in a unit", what, v)
+	user := f.String("user", "hotline", "the dedicated `USER` the station runs as")
+	binary := f.String("binary", "/usr/local/bin/hotline", "`PATH` where the binary is installed")
+	f.needs("print-unit")
+	return func(ctx context.Context, _ []string) error {
+		if !*print {
+			return errors.New("install: only --print-unit is built; see docs/OPERATIONS.md, \"Install\"")
 		}
+		dir := *f.dir
+		if dir == "" {
+			dir = "/var/lib/hotline"
+		}
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return err
+		}
+		for what, v := range map[string]string{"--dir": abs, "--user": *user, "--binary": *binary} {
+			if strings.ContainsAny(v, " \t\n\"'\\%$;") || v == "" {
+				return fmt.Errorf("install: %s %q: spaces, quotes and %%, $, ; are not allowed in a unit", what, v)
+			}
+		}
+		return unit.Execute(os.Stdout, map[string]string{"Dir": abs, "User": *user, "Binary": *binary})
 	}
-	return unit.Execute(os.Stdout, map[string]string{"Dir": abs, "User": *user, "Binary": *binary})
 }

@@ -6,7 +6,6 @@
 package main
 
 import (
-	"bufio"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -43,85 +42,85 @@ import (
 	"hotline/internal/transcript"
 )
 
+// A verb is one command of hotline. Its flags function declares the
+// verb's flags, which are required and its positional arguments, and
+// returns the action that runs the verb once they are parsed: dispatch
+// parses and then acts, and usage builds the verb's synopsis from the same
+// declarations without acting.
 type verb struct {
 	name  string
-	usage string
-	run   func(ctx context.Context, args []string) error
+	help  string // one line; empty for the Help of the operation (ops.All) the verb does
+	flags func(*flags) action
 }
+
+// An action runs a verb whose flags are parsed, given its positional
+// arguments.
+type action func(ctx context.Context, args []string) error
 
 var verbs = []verb{
-	{"init", "create a station: --name NAME --party CODE --peer-listen HOST:PORT --api-listen HOST:PORT [--endpoint HOST:PORT] [--store postgres://…] [--tls-cert FILE --tls-key FILE]", cmdInit},
-	{"api tls", "serve the API and the console over HTTPS from the next hotline run: --cert FILE --key FILE (PEM), or --off", cmdAPITLS},
-	{"card add-relay", "list a relay in this station's card (then give peers the new card): --card RELAY-CARD --fingerprint FP", cmdAddRelay},
+	{"init", "create a station", cmdInit},
+	{"api tls", "serve the API and the console over HTTPS from the next hotline run, or over plain HTTP again", cmdAPITLS},
+	{"card add-relay", "list a relay in this station's card (then give peers the new card)", cmdAddRelay},
 	{"card", "print this station's signed card", cmdCard},
 	{"fingerprint", "print this station's fingerprint, to read aloud", cmdFingerprint},
-	{"peer add", "pin a peer: --card FILE --fingerprint FP", cmdPeerAdd},
+	{"peer add", "", cmdPeerAdd},
 	{"peer list", "list pinned peers and their key history", cmdPeerList},
-	{"key rotate", "change this station's keys, signed by the old key; peers follow: [--as NAME] [--note TEXT]", cmdKeyRotate},
-	{"key revoke", "change this station's keys because the old one may be compromised; peers refuse it from then on: --reason TEXT [--as NAME] [--lost: the old key is gone; each peer re-pins by fingerprint]", cmdKeyRevoke},
-	{"peer replace", "re-pin a peer that lost its key, by the new fingerprint read aloud: --card FILE --fingerprint FP [--as NAME]", cmdPeerReplace},
-	{"key list", "list a station's key history: [--station NAME] (this station by default)", cmdKeyList},
-	{"channel propose", "propose a channel: --peer NAME --channel ID --level LEVEL [--deadline FLASH=5m,...] [--delivery FLASH=1m,...] [--escalate-to ID] [--flash-exempt] [--link-test 10s] [--check-every 1h] [--check-window 10m] [--codebook REF]", cmdPropose},
-	{"channel accept", "accept a proposed channel: --channel ID", cmdAccept},
-	{"channel suspend", "suspend a channel for this party, a signed act: --channel ID --reason TEXT [--as NAME]", cmdSuspend},
-	{"channel resume", "lift this party's suspension: --channel ID [--reason TEXT] [--as NAME]", cmdResume},
-	{"channel checks", "answer rate and time to answer of a channel's checks over the last day, week and month: --channel ID", cmdChecks},
-	{"escalations", "list the deadline ladder steps taken: [--channel ID]", cmdEscalations},
-	{"bundle export", "write what a peer lacks to a file carried by hand: --peer NAME --out FILE", cmdBundleExport},
-	{"bundle import", "take a peer's offline bundle: FILE", cmdBundleImport},
+	{"key rotate", "change this station's keys, signed by the old key; peers follow", cmdKeyRotate},
+	{"key revoke", "change this station's keys because the old one may be compromised; peers refuse it from then on", cmdKeyRevoke},
+	{"peer replace", "", cmdPeerReplace},
+	{"key list", "list a station's key history (this station's by default)", cmdKeyList},
+	{"channel propose", "", cmdPropose},
+	{"channel accept", "", cmdAccept},
+	{"channel suspend", "", cmdSuspend},
+	{"channel resume", "", cmdResume},
+	{"channel checks", "answer rate and time to answer of a channel's checks over the last day, week and month", cmdChecks},
+	{"escalations", "list the deadline ladder steps taken", cmdEscalations},
+	{"bundle export", "write what a peer lacks to a file carried by hand", cmdBundleExport},
+	{"bundle import", "", cmdBundleImport},
 	{"channel list", "list channels", cmdChannelList},
-	{"run", "run the station: peer listener, dialers, local API, /metrics, /healthz, /readyz [--log-format json|text] [--log-level info]", cmdRun},
-	{"send", "send a message: --channel ID --precedence P (--text TEXT [--lang TAG] | --code CODE [--param NAME=VALUE]... [--free TEXT] ... [--lang TAG] | --finding N)", cmdSend},
-	{"inbox", "list received messages [--channel ID] [--lang en|zh]", cmdInbox},
-	{"outbox", "list sent messages and their status [--channel ID] [--lang en|zh]", cmdOutbox},
-	{"codebook list", "list the standard phrases: [--category ID] [--lang en|zh] [--dir DIR --codebook REF]", cmdCodebookList},
-	{"codebook add", "load a codebook extension both parties agreed: --file FILE", cmdCodebookAdd},
+	{"run", "run the station: peer listener, dialers, local API, /metrics, /healthz, /readyz", cmdRun},
+	{"send", "send a message: a text, standard phrases, the message a finding suggests, or each line of standard input", cmdSend},
+	{"inbox", "list received messages", cmdInbox},
+	{"outbox", "list sent messages and their status", cmdOutbox},
+	{"codebook list", "list the standard phrases", cmdCodebookList},
+	{"codebook add", "", cmdCodebookAdd},
 	{"codebook books", "list the codebooks this station has: the embedded one and the extensions loaded", cmdCodebookBooks},
-	{"codebook show", "show a standard phrase and its parameters: CODE", cmdCodebookShow},
-	{"notice send", "notify an activity: --channel ID --kind KIND (--circle LAT,LON,RADIUS_NM | --polygon \"LAT,LON;...\") --from T --to T --units A,B [--band LOW,HIGH] [--call ID] [--title T] [--description D] [--lang TAG] [--replaces ID]", cmdNoticeSend},
-	{"report encounter", "report an encounter: --channel ID --time T --own-unit U --own-position LAT,LON --own-course C --own-speed KN --other-… --cpa-distance NM --cpa-time T [--unsafe] [--said \"T;own|other;CODE[;NAME=VALUE]\"]... [--description D]", cmdReportEncounter},
-	{"incident open", "open an incident: --channel ID --title T [--note N] [--link ID]... | --finding N", incidentVerb(deconflict.Open)},
-	{"incident acknowledge", "acknowledge the other party's incident: --id ID [--note N]", incidentVerb(deconflict.Acknowledge)},
-	{"incident discuss", "add to an incident's discussion (rejects a proposed outcome): --id ID --note N [--link ID]...", incidentVerb(deconflict.Discuss)},
-	{"incident link", "link entries to an incident: --id ID --link ID...", incidentVerb(deconflict.Link)},
-	{"incident close", "propose or agree an incident's outcome: --id ID --outcome resolved|unresolved|referred|withdrawn [--note N]", incidentVerb(deconflict.Close)},
-	{"incident list", "list incidents and their state [--channel ID]", cmdIncidentList},
-	{"plan add", "add a planned activity this station keeps to itself, checked against the peers' notices: --channel ID --kind KIND (--circle … | --polygon …) --from T --to T --units A,B [--band LOW,HIGH] [--title T]", cmdPlanAdd},
+	{"codebook show", "show a standard phrase and its parameters", cmdCodebookShow},
+	{"notice send", "", cmdNoticeSend},
+	{"report encounter", "", cmdReportEncounter},
+	{"incident open", "open an incident", incidentVerb(deconflict.Open)},
+	{"incident acknowledge", "acknowledge the other party's incident", incidentVerb(deconflict.Acknowledge)},
+	{"incident discuss", "add to an incident's discussion (rejects a proposed outcome)", incidentVerb(deconflict.Discuss)},
+	{"incident link", "link entries to an incident", incidentVerb(deconflict.Link)},
+	{"incident close", "propose or agree an incident's outcome", incidentVerb(deconflict.Close)},
+	{"incident list", "list incidents and their state", cmdIncidentList},
+	{"plan add", "add a planned activity this station keeps to itself, checked against the peers' notices", cmdPlanAdd},
 	{"plan list", "list planned activities", cmdPlanList},
-	{"findings", "list what the deconfliction checks found, each with a suggested message [--lang en|zh]", cmdFindings},
-	{"incident show", "show an incident's state and timeline: --id ID [--lang en|zh]", cmdIncidentShow},
-	{"incident report", "write an incident's after-action report, one HTML file with its timeline, map and proofs of inclusion: --incident ID --out FILE.html [--lang en|zh]", cmdIncidentReport},
-	{"ack", "acknowledge a received message: --id ID [--as NAME]", cmdAck},
+	{"findings", "list what the deconfliction checks found, each with a suggested message", cmdFindings},
+	{"incident show", "show an incident's state and timeline", cmdIncidentShow},
+	{"incident report", "write an incident's after-action report, one HTML file with its timeline, map and proofs of inclusion", cmdIncidentReport},
+	{"ack", "", cmdAck},
 	{"status", "show channels, peers and refusals", cmdStatus},
-	{"operator add", "add a console operator: --name NAME --role duty|supervisor|admin|auditor [--lang en|zh] [--password-file FILE] (else the password is read from stdin)", cmdOperatorAdd},
+	{"operator add", "add a console operator; the password is read from standard input unless --password-file", cmdOperatorAdd},
 	{"operator list", "list console operators", cmdOperatorList},
-	{"operator remove", "remove a console operator and end their sessions: --name NAME", cmdOperatorRemove},
-	{"operator unlock", "lift a console operator's lockout after failed logins: --name NAME", cmdOperatorUnlock},
+	{"operator remove", "remove a console operator and end their sessions", cmdOperatorRemove},
+	{"operator unlock", "lift a console operator's lockout after failed logins", cmdOperatorUnlock},
 	{"alerts", "list alerts", cmdAlerts},
-	{"export", "write a channel's audit bundle: --channel ID --out FILE", cmdExport},
-	{"backup", "write a consistent copy of the station (keys included), also while it runs: --out FILE", cmdBackup},
-	{"restore", "create a station directory from a backup: --dir NEWDIR FILE", cmdRestore},
-	{"verify", "check an audit bundle offline: FILE", cmdVerify},
-	{"relay init", "create a relay: --name NAME --listen HOST:PORT [--party RELAY] [--endpoint HOST:PORT] [--expiry 168h]", cmdRelayInit},
+	{"export", "write a channel's audit bundle", cmdExport},
+	{"backup", "write a consistent copy of the station (keys included), also while it runs", cmdBackup},
+	{"restore", "create a station directory from a backup", cmdRestore},
+	{"verify", "check an audit bundle offline", cmdVerify},
+	{"relay init", "create a relay", cmdRelayInit},
 	{"relay card", "print the relay's signed card", cmdRelayCard},
-	{"relay allow", "let a station use the relay: --card FILE --fingerprint FP [--replace: it lost its key]", cmdRelayAllow},
+	{"relay allow", "let a station use the relay", cmdRelayAllow},
 	{"relay list", "list the allowed stations with their pending mail, and the relay's counters", cmdRelayList},
-	{"relay run", "run the relay [--listen HOST:PORT]", cmdRelayRun},
-	{"relay", "run the relay: --dir DIR [--listen HOST:PORT] (the same as relay run)", cmdRelay},
+	{"relay run", "run the relay", cmdRelayRun},
+	{"relay", "run the relay (the same as relay run)", cmdRelay},
 	{"doctor", "check permissions, keys, clock, disk, store and reachability of peers and relays, and say what to fix", cmdDoctor},
-	{"install", "print a systemd unit for the station: --print-unit [--user hotline] [--binary /usr/local/bin/hotline]", cmdInstall},
-	{"demo", "two stations, two channels, a short crisis, on loopback [--keep]", cmdDemo},
+	{"install", "print a systemd unit for the station", cmdInstall},
+	{"demo", "two stations, two channels, a short crisis, on loopback", cmdDemo},
 	{"bench", "measure latency and throughput between two stations on loopback", cmdBench},
-	{"sim", "simulate networks of stations under faults and check the invariants: [--seeds 10] [--hours 1] [--stations 2] [--seed 1] [--json]", cmdSim},
-}
-
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: hotline VERB [flags]")
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	for _, v := range verbs {
-		fmt.Fprintf(tw, "  %s\t%s\n", v.name, v.usage)
-	}
-	tw.Flush()
+	{"sim", "simulate networks of stations under faults and check the invariants", cmdSim},
 }
 
 func main() {
@@ -155,55 +154,20 @@ func dispatch(ctx context.Context, args []string) error {
 	return fmt.Errorf("unknown verb %q (run hotline help)", strings.Join(args[:min(2, len(args))], " "))
 }
 
-// flags is a verb's flag set with the common flags.
-type flags struct {
-	*flag.FlagSet
-	dir  *string
-	json *bool
-}
-
-func newFlags(name string, withJSON bool) *flags {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	f := &flags{FlagSet: fs, dir: fs.String("dir", os.Getenv("HOTLINE_DIR"), "station directory")}
-	if withJSON {
-		f.json = fs.Bool("json", false, "print JSON")
-	} else {
-		f.json = new(bool)
+// run declares the verb's flags, parses args and acts; with --help it
+// describes the verb instead.
+func (v verb) run(ctx context.Context, args []string) error {
+	f := newFlags(v.name)
+	act := v.flags(f)
+	rest, err := f.parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		verbUsage(os.Stdout, v, f)
+		return err
 	}
-	return f
-}
-
-// parse parses args and rejects leftovers unless positional are allowed.
-func (f *flags) parse(args []string, positional int) ([]string, error) {
-	if err := f.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			var b strings.Builder
-			f.SetOutput(&b)
-			f.PrintDefaults()
-			fmt.Print(b.String())
-			return nil, err
-		}
-		return nil, fmt.Errorf("%s: %v", f.Name(), err)
+	if err != nil {
+		return err
 	}
-	if f.NArg() > positional {
-		return nil, fmt.Errorf("%s: unexpected argument %q", f.Name(), f.Arg(positional))
-	}
-	return f.Args(), nil
-}
-
-func required(name string, vals map[string]string) error {
-	var missing []string
-	for k, v := range vals {
-		if v == "" {
-			missing = append(missing, "--"+k)
-		}
-	}
-	sort.Strings(missing)
-	if len(missing) > 0 {
-		return fmt.Errorf("%s: missing %s", name, strings.Join(missing, ", "))
-	}
-	return nil
+	return act(ctx, rest)
 }
 
 // withOps runs f against the station in dir: through its API when hotline
@@ -270,39 +234,37 @@ func printJSON(v any) error {
 	return enc.Encode(v)
 }
 
-func cmdInit(ctx context.Context, args []string) error {
-	f := newFlags("init", true)
-	name := f.String("name", "", "station name")
-	party := f.String("party", "", "party code, e.g. USA")
-	peer := f.String("peer-listen", "", "HOST:PORT for peers")
-	apiAddr := f.String("api-listen", "127.0.0.1:0", "HOST:PORT for the local API")
+func cmdInit(f *flags) action {
+	f.printsJSON()
+	name := f.String("name", "", "station `NAME`")
+	party := f.String("party", "", "party `CODE`, e.g. USA")
+	peer := f.String("peer-listen", "", "`HOST:PORT` to listen on for peers")
+	apiAddr := f.String("api-listen", "127.0.0.1:0", "`HOST:PORT` of the local API")
 	var endpoints multi
-	f.Var(&endpoints, "endpoint", "HOST:PORT peers dial (repeatable; default --peer-listen)")
-	storeSpec := f.String("store", "sqlite:hotline.db", "sqlite:FILE in the station directory, or a postgres:// URL of a database for this station alone")
-	tlsCert := f.String("tls-cert", "", "PEM certificate (chain) to serve the API and the console over HTTPS")
-	tlsKey := f.String("tls-key", "", "PEM private key of --tls-cert")
-	if _, err := f.parse(args, 0); err != nil {
-		return err
+	f.Var(&endpoints, "endpoint", "`HOST:PORT` peers dial (default --peer-listen)")
+	storeSpec := f.String("store", "sqlite:hotline.db", "`STORE`: sqlite:FILE in the station directory, or a postgres:// URL of a database for this station alone")
+	tlsCert := f.String("tls-cert", "", "PEM certificate (chain) `FILE` to serve the API and the console over HTTPS")
+	tlsKey := f.String("tls-key", "", "PEM private key `FILE` of --tls-cert")
+	f.require("dir", "name", "party", "peer-listen")
+	return func(ctx context.Context, _ []string) error {
+		card, err := stationdir.Init(ctx, stationdir.InitOptions{Dir: *f.dir, Name: *name, Party: *party, PeerListen: *peer, APIListen: *apiAddr,
+			Endpoints: endpoints, Store: *storeSpec, APITLSCert: *tlsCert, APITLSKey: *tlsKey})
+		if err != nil {
+			return err
+		}
+		if *f.json {
+			return printJSON(map[string]any{"name": card.Name, "party": card.Party, "fingerprint": card.Fingerprint(), "card": filepath.Join(*f.dir, "card")})
+		}
+		fmt.Printf("station %s (%s) created in %s\nfingerprint %s\ncard %s\n", card.Name, card.Party, *f.dir, card.Fingerprint(), filepath.Join(*f.dir, "card"))
+		return nil
 	}
-	if err := required("init", map[string]string{"dir": *f.dir, "name": *name, "party": *party, "peer-listen": *peer}); err != nil {
-		return err
-	}
-	card, err := stationdir.Init(ctx, stationdir.InitOptions{Dir: *f.dir, Name: *name, Party: *party, PeerListen: *peer, APIListen: *apiAddr,
-		Endpoints: endpoints, Store: *storeSpec, APITLSCert: *tlsCert, APITLSKey: *tlsKey})
-	if err != nil {
-		return err
-	}
-	if *f.json {
-		return printJSON(map[string]any{"name": card.Name, "party": card.Party, "fingerprint": card.Fingerprint(), "card": filepath.Join(*f.dir, "card")})
-	}
-	fmt.Printf("station %s (%s) created in %s\nfingerprint %s\ncard %s\n", card.Name, card.Party, *f.dir, card.Fingerprint(), filepath.Join(*f.dir, "card"))
-	return nil
 }
 
 type multi []string
 
 func (m *multi) String() string     { return strings.Join(*m, ",") }
 func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
+func (m *multi) repeated()          {}
 
 func ownCard(dir string) (*identity.Card, error) {
 	if _, err := stationdir.LoadConfig(dir); err != nil {
@@ -311,372 +273,338 @@ func ownCard(dir string) (*identity.Card, error) {
 	return stationdir.ReadCard(dir)
 }
 
-func cmdCard(ctx context.Context, args []string) error {
-	f := newFlags("card", true)
-	if _, err := f.parse(args, 0); err != nil {
+func cmdCard(f *flags) action {
+	f.printsJSON()
+	return func(ctx context.Context, _ []string) error {
+		c, err := ownCard(*f.dir)
+		if err != nil {
+			return err
+		}
+		if *f.json {
+			return printJSON(map[string]any{"name": c.Name, "party": c.Party, "endpoints": c.Endpoints, "fingerprint": c.Fingerprint(), "card": string(c.Text)})
+		}
+		_, err = os.Stdout.Write(c.Text)
 		return err
 	}
-	c, err := ownCard(*f.dir)
-	if err != nil {
-		return err
-	}
-	if *f.json {
-		return printJSON(map[string]any{"name": c.Name, "party": c.Party, "endpoints": c.Endpoints, "fingerprint": c.Fingerprint(), "card": string(c.Text)})
-	}
-	_, err = os.Stdout.Write(c.Text)
-	return err
 }
 
-func cmdFingerprint(ctx context.Context, args []string) error {
-	f := newFlags("fingerprint", true)
-	if _, err := f.parse(args, 0); err != nil {
-		return err
+func cmdFingerprint(f *flags) action {
+	f.printsJSON()
+	return func(ctx context.Context, _ []string) error {
+		c, err := ownCard(*f.dir)
+		if err != nil {
+			return err
+		}
+		if *f.json {
+			return printJSON(map[string]string{"name": c.Name, "fingerprint": c.Fingerprint()})
+		}
+		fmt.Println(c.Fingerprint())
+		return nil
 	}
-	c, err := ownCard(*f.dir)
-	if err != nil {
-		return err
-	}
-	if *f.json {
-		return printJSON(map[string]string{"name": c.Name, "fingerprint": c.Fingerprint()})
-	}
-	fmt.Println(c.Fingerprint())
-	return nil
 }
 
-func cmdPeerAdd(ctx context.Context, args []string) error {
-	f := newFlags("peer add", true)
-	cardFile := f.String("card", "", "the peer's card file")
-	fp := f.String("fingerprint", "", "the fingerprint the peer read to you")
-	if _, err := f.parse(args, 0); err != nil {
-		return err
+func cmdPeerAdd(f *flags) action {
+	f.printsJSON()
+	cardFile := f.String("card", "", "the peer's card `FILE`")
+	fp := f.String("fingerprint", "", "the fingerprint `FP` the peer read to you")
+	f.require("card", "fingerprint")
+	return func(ctx context.Context, _ []string) error {
+		text, err := os.ReadFile(*cardFile)
+		if err != nil {
+			return fmt.Errorf("peer add: %w", err)
+		}
+		return show(ctx, f, func(o ops.Ops) (*ops.PeerView, error) { return o.AddPeer(ctx, text, *fp) },
+			func(p *ops.PeerView) error {
+				fmt.Printf("pinned %s (%s), fingerprint %s\n", p.Name, p.Party, p.Fingerprint)
+				return nil
+			})
 	}
-	if err := required("peer add", map[string]string{"card": *cardFile, "fingerprint": *fp}); err != nil {
-		return err
-	}
-	text, err := os.ReadFile(*cardFile)
-	if err != nil {
-		return fmt.Errorf("peer add: %w", err)
-	}
-	return show(ctx, f, func(o ops.Ops) (*ops.PeerView, error) { return o.AddPeer(ctx, text, *fp) },
-		func(p *ops.PeerView) error {
-			fmt.Printf("pinned %s (%s), fingerprint %s\n", p.Name, p.Party, p.Fingerprint)
-			return nil
-		})
 }
 
-func cmdPeerList(ctx context.Context, args []string) error {
-	f := newFlags("peer list", true)
-	if _, err := f.parse(args, 0); err != nil {
-		return err
-	}
-	return show(ctx, f, func(o ops.Ops) ([]ops.PeerView, error) { return o.Peers(ctx) },
-		func(ps []ops.PeerView) error {
-			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tPARTY\tFINGERPRINT\tCONNECTED\tENDPOINTS")
-			for _, p := range ps {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", p.Name, p.Party, p.Fingerprint, p.Connected, strings.Join(p.Endpoints, " "))
-				if len(p.Keys) > 1 {
-					for _, k := range p.Keys {
-						fmt.Fprintf(tw, "  key %d\t%s\t%s\t%s\t\n", k.Seq, keyState(k), k.Fingerprint, k.At.UTC().Format(time.RFC3339))
+func cmdPeerList(f *flags) action {
+	f.printsJSON()
+	return func(ctx context.Context, _ []string) error {
+		return show(ctx, f, func(o ops.Ops) ([]ops.PeerView, error) { return o.Peers(ctx) },
+			func(ps []ops.PeerView) error {
+				tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "NAME\tPARTY\tFINGERPRINT\tCONNECTED\tENDPOINTS")
+				for _, p := range ps {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", p.Name, p.Party, p.Fingerprint, p.Connected, strings.Join(p.Endpoints, " "))
+					if len(p.Keys) > 1 {
+						for _, k := range p.Keys {
+							fmt.Fprintf(tw, "  key %d\t%s\t%s\t%s\t\n", k.Seq, keyState(k), k.Fingerprint, k.At.UTC().Format(time.RFC3339))
+						}
 					}
 				}
-			}
-			return tw.Flush()
-		})
+				return tw.Flush()
+			})
+	}
 }
 
-func cmdPropose(ctx context.Context, args []string) error {
-	f := newFlags("channel propose", true)
-	peer := f.String("peer", "", "peer station name")
-	ch := f.String("channel", "", "channel id")
-	level := f.String("level", "", "leader, minister, staff, theatre or unit")
-	deadlines := f.String("deadline", "", "acknowledgement deadlines, e.g. FLASH=5m,IMMEDIATE=20m")
-	delivery := f.String("delivery", "", "delivery deadlines, e.g. FLASH=30s,IMMEDIATE=2m")
-	up := f.String("escalate-to", "", "the higher channel with the same peer that late messages climb to")
+func cmdPropose(f *flags) action {
+	f.printsJSON()
+	peer := f.String("peer", "", "the peer station's `NAME`")
+	ch := f.String("channel", "", "channel `ID`")
+	level := f.String("level", "", "`LEVEL`: leader, minister, staff, theatre or unit")
+	deadlines := f.String("deadline", "", "acknowledgement `DEADLINES`, e.g. FLASH=5m,IMMEDIATE=20m")
+	delivery := f.String("delivery", "", "delivery `DEADLINES`, e.g. FLASH=30s,IMMEDIATE=2m")
+	up := f.String("escalate-to", "", "the higher channel `ID` with the same peer that late messages climb to")
 	exempt := f.Bool("flash-exempt", false, "FLASH traffic passes a suspension")
-	linkTest := f.String("link-test", "", "interval of machine-answered link tests (default 10s)")
-	checkEvery := f.String("check-every", "", "interval of operator checks (default 1h)")
-	checkWindow := f.String("check-window", "", "time a person has to answer a check (default 10m)")
-	book := f.String("codebook", "", "the codebook of standard phrases, by reference or version (hotline codebook books; default: the embedded one)")
-	if _, err := f.parse(args, 0); err != nil {
-		return err
-	}
-	if err := required("channel propose", map[string]string{"peer": *peer, "channel": *ch, "level": *level}); err != nil {
-		return err
-	}
-	req := ops.ProposeRequest{Peer: *peer, Channel: *ch, Level: *level, Deadlines: map[string]string{}, Delivery: map[string]string{},
-		EscalateTo: *up, FlashExempt: *exempt, LinkTest: *linkTest, CheckEvery: *checkEvery, CheckWindow: *checkWindow, Codebook: *book}
-	for _, o := range []struct {
-		flag, v string
-		into    map[string]string
-	}{{"deadline", *deadlines, req.Deadlines}, {"delivery", *delivery, req.Delivery}} {
-		if o.v == "" {
-			continue
-		}
-		for _, kv := range strings.Split(o.v, ",") {
-			k, v, ok := strings.Cut(kv, "=")
-			if !ok {
-				return fmt.Errorf("channel propose: --%s %q is not PRECEDENCE=DURATION", o.flag, kv)
+	linkTest := f.String("link-test", "", "`INTERVAL` of machine-answered link tests (default 10s)")
+	checkEvery := f.String("check-every", "", "`INTERVAL` of operator checks (default 1h)")
+	checkWindow := f.String("check-window", "", "`DURATION` a person has to answer a check (default 10m)")
+	book := f.String("codebook", "", "the codebook of standard phrases, `REF`: its reference or version (hotline codebook books; default: the embedded one)")
+	f.require("peer", "channel", "level")
+	return func(ctx context.Context, _ []string) error {
+		req := ops.ProposeRequest{Peer: *peer, Channel: *ch, Level: *level, Deadlines: map[string]string{}, Delivery: map[string]string{},
+			EscalateTo: *up, FlashExempt: *exempt, LinkTest: *linkTest, CheckEvery: *checkEvery, CheckWindow: *checkWindow, Codebook: *book}
+		for _, o := range []struct {
+			flag, v string
+			into    map[string]string
+		}{{"deadline", *deadlines, req.Deadlines}, {"delivery", *delivery, req.Delivery}} {
+			if o.v == "" {
+				continue
 			}
-			o.into[strings.TrimSpace(k)] = strings.TrimSpace(v)
+			for _, kv := range strings.Split(o.v, ",") {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok {
+					return fmt.Errorf("channel propose: --%s %q is not PRECEDENCE=DURATION", o.flag, kv)
+				}
+				o.into[strings.TrimSpace(k)] = strings.TrimSpace(v)
+			}
 		}
+		return show(ctx, f, func(o ops.Ops) (*ops.ChannelView, error) { return o.Propose(ctx, req) },
+			func(c *ops.ChannelView) error {
+				fmt.Printf("proposed channel %s (%s) to %s; it is active once %s accepts\n", c.ID, c.Level, c.Peer, c.Peer)
+				return nil
+			})
 	}
-	return show(ctx, f, func(o ops.Ops) (*ops.ChannelView, error) { return o.Propose(ctx, req) },
-		func(c *ops.ChannelView) error {
-			fmt.Printf("proposed channel %s (%s) to %s; it is active once %s accepts\n", c.ID, c.Level, c.Peer, c.Peer)
+}
+
+func cmdAccept(f *flags) action {
+	f.printsJSON()
+	ch := f.String("channel", "", "channel `ID`")
+	f.require("channel")
+	return func(ctx context.Context, _ []string) error {
+		return show(ctx, f, func(o ops.Ops) (*ops.ChannelView, error) { return o.Accept(ctx, *ch) },
+			func(c *ops.ChannelView) error {
+				fmt.Printf("accepted channel %s (%s) with %s\n", c.ID, c.Level, c.Peer)
+				return nil
+			})
+	}
+}
+
+func cmdSuspend(f *flags) action { return suspendOrResume(f, true) }
+func cmdResume(f *flags) action  { return suspendOrResume(f, false) }
+
+func suspendOrResume(f *flags, suspend bool) action {
+	f.printsJSON()
+	ch := f.String("channel", "", "channel `ID`")
+	reason := f.String("reason", "", "why, as both parties will read it: `TEXT`")
+	as := f.String("as", defaultOperator(), "who decided it: `NAME`")
+	f.require("channel")
+	if suspend {
+		f.require("reason")
+	}
+	return func(ctx context.Context, _ []string) error {
+		req := ops.SuspendRequest{Channel: *ch, Reason: *reason, By: *as}
+		return show(ctx, f, func(o ops.Ops) (*ops.ChannelView, error) {
+			if suspend {
+				return o.Suspend(ctx, req)
+			}
+			return o.Resume(ctx, req)
+		}, func(c *ops.ChannelView) error {
+			fmt.Printf("channel %s is %s\n", c.ID, c.State)
+			for _, s := range c.Suspensions {
+				fmt.Printf("  suspended by %s at %s: %s\n", s.By, s.At.UTC().Format(time.RFC3339), inert(s.Reason))
+			}
 			return nil
 		})
+	}
 }
 
-func cmdAccept(ctx context.Context, args []string) error {
-	f := newFlags("channel accept", true)
-	ch := f.String("channel", "", "channel id")
-	if _, err := f.parse(args, 0); err != nil {
-		return err
+func cmdChecks(f *flags) action {
+	f.printsJSON()
+	ch := f.String("channel", "", "channel `ID`")
+	f.require("channel")
+	return func(ctx context.Context, _ []string) error {
+		return show(ctx, f, func(o ops.Ops) (*ops.ChecksView, error) { return o.Checks(ctx, *ch) },
+			func(v *ops.ChecksView) error {
+				tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "PERIOD	CHECKS	ANSWERED	RATE	MEAN ANSWER	LINK TESTS	ANSWERED	RATE	MEAN RTT")
+				pct := func(r *float64) string {
+					if r == nil {
+						return "-"
+					}
+					return fmt.Sprintf("%.1f%%", *r*100)
+				}
+				for _, p := range v.Periods {
+					rtt := "-"
+					if p.LinkMeanRTTms != nil {
+						rtt = fmt.Sprintf("%.1fms", *p.LinkMeanRTTms)
+					}
+					fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%d\t%d\t%s\t%s\n", p.Period, p.Checks, p.Answered, pct(p.AnswerRate),
+						cmp.Or(p.MeanAnswer, "-"), p.LinkTests, p.LinkAnswered, pct(p.LinkRate), rtt)
+				}
+				return tw.Flush()
+			})
 	}
-	if err := required("channel accept", map[string]string{"channel": *ch}); err != nil {
-		return err
-	}
-	return show(ctx, f, func(o ops.Ops) (*ops.ChannelView, error) { return o.Accept(ctx, *ch) },
-		func(c *ops.ChannelView) error {
-			fmt.Printf("accepted channel %s (%s) with %s\n", c.ID, c.Level, c.Peer)
-			return nil
-		})
 }
 
-func cmdSuspend(ctx context.Context, args []string) error {
-	return suspendOrResume(ctx, "channel suspend", args)
-}
-func cmdResume(ctx context.Context, args []string) error {
-	return suspendOrResume(ctx, "channel resume", args)
-}
-
-func suspendOrResume(ctx context.Context, name string, args []string) error {
-	f := newFlags(name, true)
-	ch := f.String("channel", "", "channel id")
-	reason := f.String("reason", "", "why, as both parties will read it")
-	as := f.String("as", defaultOperator(), "who decided it")
-	if _, err := f.parse(args, 0); err != nil {
-		return err
-	}
-	need := map[string]string{"channel": *ch}
-	if name == "channel suspend" {
-		need["reason"] = *reason
-	}
-	if err := required(name, need); err != nil {
-		return err
-	}
-	req := ops.SuspendRequest{Channel: *ch, Reason: *reason, By: *as}
-	return show(ctx, f, func(o ops.Ops) (*ops.ChannelView, error) {
-		if name == "channel suspend" {
-			return o.Suspend(ctx, req)
-		}
-		return o.Resume(ctx, req)
-	}, func(c *ops.ChannelView) error {
-		fmt.Printf("channel %s is %s\n", c.ID, c.State)
-		for _, s := range c.Suspensions {
-			fmt.Printf("  suspended by %s at %s: %s\n", s.By, s.At.UTC().Format(time.RFC3339), inert(s.Reason))
-		}
-		return nil
-	})
-}
-
-func cmdChecks(ctx context.Context, args []string) error {
-	f := newFlags("channel checks", true)
-	ch := f.String("channel", "", "channel id")
-	if _, err := f.parse(args, 0); err != nil {
-		return err
-	}
-	if err := required("channel checks", map[string]string{"channel": *ch}); err != nil {
-		return err
-	}
-	return show(ctx, f, func(o ops.Ops) (*ops.ChecksView, error) { return o.Checks(ctx, *ch) },
-		func(v *ops.ChecksView) error {
+func cmdEscalations(f *flags) action {
+	f.printsJSON()
+	ch := f.String("channel", "", "channel `ID` (default: all)")
+	return func(ctx context.Context, _ []string) error {
+		return show(ctx, f, func(o ops.Ops) (*[]ops.EscalationView, error) {
+			xs, err := o.Escalations(ctx, *ch)
+			return &xs, err
+		}, func(xs *[]ops.EscalationView) error {
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "PERIOD	CHECKS	ANSWERED	RATE	MEAN ANSWER	LINK TESTS	ANSWERED	RATE	MEAN RTT")
-			pct := func(r *float64) string {
-				if r == nil {
-					return "-"
-				}
-				return fmt.Sprintf("%.1f%%", *r*100)
-			}
-			for _, p := range v.Periods {
-				rtt := "-"
-				if p.LinkMeanRTTms != nil {
-					rtt = fmt.Sprintf("%.1fms", *p.LinkMeanRTTms)
-				}
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%d\t%d\t%s\t%s\n", p.Period, p.Checks, p.Answered, pct(p.AnswerRate),
-					cmp.Or(p.MeanAnswer, "-"), p.LinkTests, p.LinkAnswered, pct(p.LinkRate), rtt)
+			fmt.Fprintln(tw, "AT\tENTRY\tSTEP\tDETAIL")
+			for _, x := range *xs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", x.At.UTC().Format(time.RFC3339), x.Entry, x.Name, inert(x.Detail))
 			}
 			return tw.Flush()
 		})
-}
-
-func cmdEscalations(ctx context.Context, args []string) error {
-	f := newFlags("escalations", true)
-	ch := f.String("channel", "", "channel id (default: all)")
-	if _, err := f.parse(args, 0); err != nil {
-		return err
 	}
-	return show(ctx, f, func(o ops.Ops) (*[]ops.EscalationView, error) {
-		xs, err := o.Escalations(ctx, *ch)
-		return &xs, err
-	}, func(xs *[]ops.EscalationView) error {
-		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "AT\tENTRY\tSTEP\tDETAIL")
-		for _, x := range *xs {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", x.At.UTC().Format(time.RFC3339), x.Entry, x.Name, inert(x.Detail))
-		}
-		return tw.Flush()
-	})
 }
 
 // cmdAPITLS sets or removes the API's certificate and key. The station
 // must be stopped: hotline run reads them when it starts.
-func cmdAPITLS(ctx context.Context, args []string) error {
-	f := newFlags("api tls", true)
-	cert := f.String("cert", "", "PEM certificate (chain)")
-	key := f.String("key", "", "PEM private key")
+func cmdAPITLS(f *flags) action {
+	f.printsJSON()
+	cert := f.String("cert", "", "PEM certificate (chain) `FILE`")
+	key := f.String("key", "", "PEM private key `FILE`")
 	off := f.Bool("off", false, "serve plain HTTP again (on a loopback address only)")
-	if _, err := f.parse(args, 0); err != nil {
-		return err
-	}
-	if *off != (*cert == "" || *key == "") || *off && (*cert != "" || *key != "") {
-		return errors.New("api tls: give --cert and --key, or --off")
-	}
-	cfg, err := stationdir.SetAPITLS(*f.dir, *cert, *key)
-	if err != nil {
-		return err
-	}
-	if *f.json {
-		return printJSON(map[string]any{"https": cfg.APIHTTPS(), "api_listen": cfg.APIListen, "cert": cfg.APITLSCert, "key": cfg.APITLSKey})
-	}
-	if cfg.APIHTTPS() {
-		fmt.Printf("the API and the console will be served over HTTPS on %s (certificate %s) from the next hotline run\n", cfg.APIListen, cfg.APITLSCert)
-	} else {
-		fmt.Printf("the API and the console will be served over plain HTTP on %s from the next hotline run\n", cfg.APIListen)
-	}
-	return nil
-}
-
-func cmdAddRelay(ctx context.Context, args []string) error {
-	f := newFlags("card add-relay", true)
-	card := f.String("card", "", "the relay's card file")
-	fp := f.String("fingerprint", "", "the relay's fingerprint, as read by its operator")
-	if _, err := f.parse(args, 0); err != nil {
-		return err
-	}
-	if err := required("card add-relay", map[string]string{"card": *card, "fingerprint": *fp}); err != nil {
-		return err
-	}
-	text, err := os.ReadFile(*card)
-	if err != nil {
-		return fmt.Errorf("card add-relay: %w", err)
-	}
-	c, err := stationdir.AddRelay(ctx, *f.dir, text, *fp)
-	if err != nil {
-		if errors.Is(err, stationdir.ErrLocked) {
-			return fmt.Errorf("card add-relay: stop hotline run first: %w", err)
+	f.needs("cert key", "off")
+	return func(ctx context.Context, _ []string) error {
+		if *off != (*cert == "" || *key == "") || *off && (*cert != "" || *key != "") {
+			return errors.New("api tls: give --cert and --key, or --off")
 		}
-		return fmt.Errorf("card add-relay: %w", err)
-	}
-	if *f.json {
-		return printJSON(map[string]any{"card": string(c.Text), "relays": len(c.Relays)})
-	}
-	fmt.Printf("%s's card now lists %d relay(s); give the new card (%s) to each peer: hotline peer add --card FILE --fingerprint %s\n",
-		c.Name, len(c.Relays), filepath.Join(*f.dir, "card"), c.Fingerprint())
-	return nil
-}
-
-func cmdBundleExport(ctx context.Context, args []string) error {
-	f := newFlags("bundle export", true)
-	peer := f.String("peer", "", "peer station name")
-	out := f.String("out", "", "file to write")
-	if _, err := f.parse(args, 0); err != nil {
-		return err
-	}
-	if err := required("bundle export", map[string]string{"peer": *peer, "out": *out}); err != nil {
-		return err
-	}
-	return withOps(ctx, *f.dir, func(o ops.Ops) error {
-		b, err := o.BundleExport(ctx, *peer)
+		cfg, err := stationdir.SetAPITLS(*f.dir, *cert, *key)
 		if err != nil {
 			return err
-		}
-		data, err := json.Marshal(b)
-		if err != nil {
-			return err
-		}
-		if err := home.WriteFile(*out, append(data, '\n'), 0o644); err != nil {
-			return fmt.Errorf("bundle export: %w", err)
 		}
 		if *f.json {
-			return printJSON(map[string]any{"file": *out, "to": b.To, "frames": len(b.Frames)})
+			return printJSON(map[string]any{"https": cfg.APIHTTPS(), "api_listen": cfg.APIListen, "cert": cfg.APITLSCert, "key": cfg.APITLSKey})
 		}
-		fmt.Printf("wrote %s: %d frames for %s\n", *out, len(b.Frames), b.To)
+		if cfg.APIHTTPS() {
+			fmt.Printf("the API and the console will be served over HTTPS on %s (certificate %s) from the next hotline run\n", cfg.APIListen, cfg.APITLSCert)
+		} else {
+			fmt.Printf("the API and the console will be served over plain HTTP on %s from the next hotline run\n", cfg.APIListen)
+		}
 		return nil
-	})
+	}
 }
 
-func cmdBundleImport(ctx context.Context, args []string) error {
-	f := newFlags("bundle import", true)
-	rest, err := f.parse(args, 1)
-	if err != nil {
-		return err
-	}
-	if len(rest) != 1 {
-		return errors.New("bundle import: give the bundle file")
-	}
-	data, err := os.ReadFile(rest[0])
-	if err != nil {
-		return fmt.Errorf("bundle import: %w", err)
-	}
-	if _, err := ops.ParseOffline(data); err != nil {
-		return fmt.Errorf("bundle import %s: %w", rest[0], err)
-	}
-	return show(ctx, f, func(o ops.Ops) (*ops.ImportView, error) {
-		v, err := o.BundleImport(ctx, data)
+func cmdAddRelay(f *flags) action {
+	f.printsJSON()
+	card := f.String("card", "", "the relay's card `FILE`")
+	fp := f.String("fingerprint", "", "the relay's fingerprint `FP`, as read by its operator")
+	f.require("card", "fingerprint")
+	return func(ctx context.Context, _ []string) error {
+		text, err := os.ReadFile(*card)
 		if err != nil {
-			return nil, fmt.Errorf("bundle import %s: %w", rest[0], err)
+			return fmt.Errorf("card add-relay: %w", err)
 		}
-		return v, nil
-	}, func(v *ops.ImportView) error {
-		fmt.Printf("imported %s from %s: %d frames, %d new entries\n", rest[0], v.From, v.Frames, v.Entries)
-		if v.Refused > 0 {
-			fmt.Printf("%d refused (see hotline alerts)\n", v.Refused)
-		}
-		return nil
-	})
-}
-
-func cmdChannelList(ctx context.Context, args []string) error {
-	f := newFlags("channel list", true)
-	if _, err := f.parse(args, 0); err != nil {
-		return err
-	}
-	return show(ctx, f, func(o ops.Ops) ([]ops.ChannelView, error) { return o.Channels(ctx) },
-		func(cs []ops.ChannelView) error {
-			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "CHANNEL\tPEER\tLEVEL\tSTATE\tWRITTEN\tDELIVERED\tRECEIVED")
-			for _, c := range cs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\n", c.ID, c.Peer, c.Level, c.State, c.Written, c.Delivered, c.Received)
+		c, err := stationdir.AddRelay(ctx, *f.dir, text, *fp)
+		if err != nil {
+			if errors.Is(err, stationdir.ErrLocked) {
+				return fmt.Errorf("card add-relay: stop hotline run first: %w", err)
 			}
-			return tw.Flush()
-		})
+			return fmt.Errorf("card add-relay: %w", err)
+		}
+		if *f.json {
+			return printJSON(map[string]any{"card": string(c.Text), "relays": len(c.Relays)})
+		}
+		fmt.Printf("%s's card now lists %d relay(s); give the new card (%s) to each peer: hotline peer add --card FILE --fingerprint %s\n",
+			c.Name, len(c.Relays), filepath.Join(*f.dir, "card"), c.Fingerprint())
+		return nil
+	}
 }
 
-func cmdRun(ctx context.Context, args []string) error {
-	f := newFlags("run", false)
-	format := f.String("log-format", "", "json or text (default: json unless stderr is a terminal)")
-	level := f.String("log-level", "info", "debug, info, warn or error (debug adds a line per entry stored)")
-	if _, err := f.parse(args, 0); err != nil {
-		return err
+func cmdBundleExport(f *flags) action {
+	f.printsJSON()
+	peer := f.String("peer", "", "the peer station's `NAME`")
+	out := f.String("out", "", "`FILE` to write")
+	f.require("peer", "out")
+	return func(ctx context.Context, _ []string) error {
+		return withOps(ctx, *f.dir, func(o ops.Ops) error {
+			b, err := o.BundleExport(ctx, *peer)
+			if err != nil {
+				return err
+			}
+			data, err := json.Marshal(b)
+			if err != nil {
+				return err
+			}
+			if err := home.WriteFile(*out, append(data, '\n'), 0o644); err != nil {
+				return fmt.Errorf("bundle export: %w", err)
+			}
+			if *f.json {
+				return printJSON(map[string]any{"file": *out, "to": b.To, "frames": len(b.Frames)})
+			}
+			fmt.Printf("wrote %s: %d frames for %s\n", *out, len(b.Frames), b.To)
+			return nil
+		})
 	}
-	log, err := newLogger(os.Stderr, *format, *level)
-	if err != nil {
-		return err
+}
+
+func cmdBundleImport(f *flags) action {
+	f.printsJSON()
+	f.arg("FILE")
+	return func(ctx context.Context, rest []string) error {
+		if len(rest) != 1 {
+			return errors.New("bundle import: give the bundle file")
+		}
+		data, err := os.ReadFile(rest[0])
+		if err != nil {
+			return fmt.Errorf("bundle import: %w", err)
+		}
+		if _, err := ops.ParseOffline(data); err != nil {
+			return fmt.Errorf("bundle import %s: %w", rest[0], err)
+		}
+		return show(ctx, f, func(o ops.Ops) (*ops.ImportView, error) {
+			v, err := o.BundleImport(ctx, data)
+			if err != nil {
+				return nil, fmt.Errorf("bundle import %s: %w", rest[0], err)
+			}
+			return v, nil
+		}, func(v *ops.ImportView) error {
+			fmt.Printf("imported %s from %s: %d frames, %d new entries\n", rest[0], v.From, v.Frames, v.Entries)
+			if v.Refused > 0 {
+				fmt.Printf("%d refused (see hotline alerts)\n", v.Refused)
+			}
+			return nil
+		})
 	}
-	return runStation(ctx, *f.dir, log)
+}
+
+func cmdChannelList(f *flags) action {
+	f.printsJSON()
+	return func(ctx context.Context, _ []string) error {
+		return show(ctx, f, func(o ops.Ops) ([]ops.ChannelView, error) { return o.Channels(ctx) },
+			func(cs []ops.ChannelView) error {
+				tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "CHANNEL\tPEER\tLEVEL\tSTATE\tWRITTEN\tDELIVERED\tRECEIVED")
+				for _, c := range cs {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\n", c.ID, c.Peer, c.Level, c.State, c.Written, c.Delivered, c.Received)
+				}
+				return tw.Flush()
+			})
+	}
+}
+
+func cmdRun(f *flags) action {
+	format := f.String("log-format", "", "`json|text` (default: json unless stderr is a terminal)")
+	level := f.String("log-level", "info", "`LEVEL`: debug, info, warn or error (debug adds a line per entry stored)")
+	return func(ctx context.Context, _ []string) error {
+		log, err := newLogger(os.Stderr, *format, *level)
+		if err != nil {
+			return err
+		}
+		return runStation(ctx, *f.dir, log)
+	}
 }
 
 // newLogger makes the process logger: JSON for journald and log
@@ -778,219 +706,61 @@ func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-func cmdSend(ctx context.Context, args []string) error {
-	f := newFlags("send", true)
-	ch := f.String("channel", "", "channel id")
-	prec := f.String("precedence", "", "FLASH, IMMEDIATE, PRIORITY or ROUTINE")
-	text := f.String("text", "", "message text")
-	lang := f.String("lang", "", "language of the text or free text, e.g. en or zh-Hans")
+func cmdSend(f *flags) action {
+	f.printsJSON()
+	ch := f.String("channel", "", "channel `ID`")
+	prec := f.String("precedence", "", "`PRECEDENCE`: FLASH, IMMEDIATE, PRIORITY or ROUTINE")
+	text := f.String("text", "", "message `TEXT`")
+	lang := f.String("lang", "", "language `TAG` of the text or free text, e.g. en or zh-Hans")
 	var coded codedFlags
 	coded.register(f)
-	finding := f.Int64("finding", 0, "send the message a finding suggests (hotline findings); --channel defaults to the finding's")
+	finding := f.Int64("finding", 0, "send the message finding `N` suggests (hotline findings); --channel defaults to the finding's")
 	lines := f.Bool("lines", false, "send each line of standard input as one message, many in flight, in order; prints each id (--json: each message, one per line)")
-	if _, err := f.parse(args, 0); err != nil {
-		return err
-	}
-	if *lines {
-		if *text != "" || len(coded.items) > 0 || *finding != 0 {
-			return errors.New("send: --lines takes the texts from standard input: give no --text, --code, --free or --finding with it")
+	// Which of them are needed depends on the others, so the verb checks.
+	f.needs("channel")
+	f.needs("precedence")
+	f.needs("text", "code", "free", "finding", "lines")
+	return func(ctx context.Context, _ []string) error {
+		if *lines {
+			if *text != "" || len(coded.items) > 0 || *finding != 0 {
+				return errors.New("send: --lines takes the texts from standard input: give no --text, --code, --free or --finding with it")
+			}
+			if err := required("send", map[string]string{"channel": *ch, "precedence": *prec}); err != nil {
+				return err
+			}
+			return sendLines(ctx, *f.dir, os.Stdin, ops.SendRequest{Channel: *ch, Precedence: *prec, Lang: *lang}, *f.json)
 		}
-		if err := required("send", map[string]string{"channel": *ch, "precedence": *prec}); err != nil {
+		if len(coded.items) > 0 || *finding != 0 {
+			if *text != "" {
+				return errors.New("send: give --text or standard phrases (--code, --free, --finding), not both")
+			}
+			need := map[string]string{"precedence": *prec}
+			if *finding == 0 {
+				need["channel"] = *ch
+			}
+			if err := required("send", need); err != nil {
+				return err
+			}
+			coded.setLang(textLang(*lang))
+			return show(ctx, f, func(o ops.Ops) (*ops.MessageView, error) {
+				return o.SendCoded(ctx, ops.CodedRequest{Channel: *ch, Precedence: *prec, Items: coded.items, Finding: *finding})
+			}, func(m *ops.MessageView) error {
+				fmt.Println(m.ID)
+				return nil
+			})
+		}
+		if err := required("send", map[string]string{"channel": *ch, "precedence": *prec, "text": *text}); err != nil {
 			return err
 		}
-		return sendLines(ctx, *f.dir, os.Stdin, ops.SendRequest{Channel: *ch, Precedence: *prec, Lang: *lang}, *f.json)
-	}
-	if len(coded.items) > 0 || *finding != 0 {
-		if *text != "" {
-			return errors.New("send: give --text or standard phrases (--code, --free, --finding), not both")
-		}
-		need := map[string]string{"precedence": *prec}
-		if *finding == 0 {
-			need["channel"] = *ch
-		}
-		if err := required("send", need); err != nil {
-			return err
-		}
-		coded.setLang(textLang(*lang))
 		return show(ctx, f, func(o ops.Ops) (*ops.MessageView, error) {
-			return o.SendCoded(ctx, ops.CodedRequest{Channel: *ch, Precedence: *prec, Items: coded.items, Finding: *finding})
-		}, func(m *ops.MessageView) error {
-			fmt.Println(m.ID)
-			return nil
-		})
-	}
-	if err := required("send", map[string]string{"channel": *ch, "precedence": *prec, "text": *text}); err != nil {
-		return err
-	}
-	return show(ctx, f, func(o ops.Ops) (*ops.MessageView, error) {
-		return o.Send(ctx, ops.SendRequest{Channel: *ch, Precedence: *prec, Text: *text, Lang: *lang})
-	},
-		func(m *ops.MessageView) error {
-			fmt.Println(m.ID)
-			return nil
-		})
-}
+			return o.Send(ctx, ops.SendRequest{Channel: *ch, Precedence: *prec, Text: *text, Lang: *lang})
+		},
+			func(m *ops.MessageView) error {
+				fmt.Println(m.ID)
+				return nil
+			})
 
-// sendLines sends each line of in as the text of one message like r, many
-// in flight and appended in the order of the lines: on one send stream
-// when hotline run owns the station, else queued to the station opened
-// here. It prints each message's id (or the message, one JSON object a
-// line) in the order of the lines as each is durable, skips blank lines,
-// and goes on past a line refused for what it says; it fails, naming the
-// first such line, if any was. Any other failure (the stream or the
-// station gone, a full disk, an interrupt) stops it reading: it reports
-// the sends already made and fails saying why.
-func sendLines(ctx context.Context, dir string, in io.Reader, r ops.SendRequest, asJSON bool) error {
-	type input struct {
-		n    int
-		text string
-		err  error // the line could not be read whole
 	}
-	type pending struct {
-		n    int
-		done chan struct{}
-		m    *ops.MessageView
-		err  error
-	}
-	const maxLine = 1 << 20
-	run := func(start func(ops.SendRequest, *pending)) error {
-		lines := make(chan input)
-		go func() {
-			defer close(lines)
-			br := bufio.NewReaderSize(in, 64<<10)
-			for n := 1; ; n++ {
-				var line []byte
-				var err error
-				for {
-					frag, ferr := br.ReadSlice('\n')
-					if len(line) <= maxLine {
-						line = append(line, frag...)
-					}
-					if ferr == bufio.ErrBufferFull {
-						continue
-					}
-					err = ferr
-					break
-				}
-				if len(line) == 0 && err != nil {
-					if err != io.EOF {
-						lines <- input{n: n, err: fmt.Errorf("standard input: %w", err)}
-					}
-					return
-				}
-				text := strings.TrimSuffix(string(line), "\n")
-				if len(text) > maxLine {
-					lines <- input{n: n, err: fmt.Errorf("%w: longer than %d bytes", badrequest.Err, maxLine)}
-					continue
-				}
-				if strings.TrimSpace(text) != "" {
-					lines <- input{n: n, text: text}
-				}
-			}
-		}()
-		var fifo []*pending
-		sent, refused := 0, 0
-		var first, stopped error
-		in := lines
-		for in != nil || len(fifo) > 0 {
-			var head chan struct{}
-			if len(fifo) > 0 {
-				head = fifo[0].done
-			}
-			take := in
-			if len(fifo) >= api.StreamWindow {
-				take = nil
-			}
-			select {
-			case l, ok := <-take:
-				if !ok {
-					in = nil
-					continue
-				}
-				p := &pending{n: l.n, done: make(chan struct{})}
-				if p.err = l.err; p.err != nil {
-					close(p.done)
-				} else {
-					req := r
-					req.Text = l.text
-					start(req, p)
-				}
-				fifo = append(fifo, p)
-			case <-head:
-				p := fifo[0]
-				fifo = fifo[1:]
-				if p.err != nil {
-					var ae *api.Error
-					perLine := errors.Is(p.err, badrequest.Err) ||
-						errors.As(p.err, &ae) && (ae.Status == http.StatusBadRequest || ae.Status == http.StatusRequestEntityTooLarge)
-					if !perLine {
-						if stopped == nil {
-							stopped = fmt.Errorf("line %d: %s", p.n, userError(p.err))
-						}
-						in = nil
-						continue
-					}
-					refused++
-					if first == nil {
-						first = fmt.Errorf("line %d: %s", p.n, userError(p.err))
-					}
-					continue
-				}
-				sent++
-				if asJSON {
-					b, err := json.Marshal(p.m)
-					if err != nil {
-						return err
-					}
-					fmt.Printf("%s\n", b)
-				} else {
-					fmt.Println(p.m.ID)
-				}
-			case <-ctx.Done():
-				if stopped == nil {
-					stopped = ctx.Err()
-				}
-				in = nil
-				ctx = context.WithoutCancel(ctx) // answer what is queued
-			}
-		}
-		switch {
-		case stopped != nil && refused > 0:
-			return fmt.Errorf("send: %d sent, %d refused (the first, %v), then stopped: %v", sent, refused, first, stopped)
-		case stopped != nil:
-			return fmt.Errorf("send: %d sent, then stopped: %v", sent, stopped)
-		case first != nil:
-			return fmt.Errorf("send: %d sent, %d refused; %v", sent, refused, first)
-		}
-		return nil
-	}
-	return withStation(ctx, dir, func(st *station.Station) error {
-		return run(func(req ops.SendRequest, p *pending) {
-			q, err := st.QueueSend(context.WithoutCancel(ctx), req)
-			if err != nil {
-				p.err = err
-				close(p.done)
-				return
-			}
-			go func() {
-				p.m, p.err = q.Wait()
-				close(p.done)
-			}()
-		})
-	}, func(c *api.Client) error {
-		s, err := c.SendStream(ctx)
-		if err != nil {
-			return err
-		}
-		defer s.Close(context.WithoutCancel(ctx))
-		return run(func(req ops.SendRequest, p *pending) {
-			sp := s.Send(req)
-			go func() {
-				p.m, p.err = sp.Wait(context.WithoutCancel(ctx))
-				close(p.done)
-			}()
-		})
-	})
 }
 
 // userError is err as the CLI tells it, without the station's internal
@@ -1031,48 +801,46 @@ func inert(s string) string {
 	return b.String()
 }
 
-func cmdInbox(ctx context.Context, args []string) error  { return listMessages(ctx, "inbox", args) }
-func cmdOutbox(ctx context.Context, args []string) error { return listMessages(ctx, "outbox", args) }
+func cmdInbox(f *flags) action  { return listMessages(f) }
+func cmdOutbox(f *flags) action { return listMessages(f) }
 
-func listMessages(ctx context.Context, which string, args []string) error {
-	f := newFlags(which, true)
-	ch := f.String("channel", "", "only this channel")
-	langFlag := f.String("lang", "", "language to show coded messages, notices, reports and incidents in: en or zh (default from $LANG)")
-	if _, err := f.parse(args, 0); err != nil {
-		return err
-	}
-	lang, err := viewLang(which, *langFlag)
-	if err != nil {
-		return err
-	}
-	return withOps(ctx, *f.dir, func(o ops.Ops) error {
-		list := o.Inbox
-		if which == "outbox" {
-			list = o.Outbox
-		}
-		ms, err := list(ctx, *ch)
+// listMessages is the inbox or the outbox, as f's name says.
+func listMessages(f *flags) action {
+	which := f.Name()
+	f.printsJSON()
+	ch := f.String("channel", "", "only this channel `ID`")
+	langFlag := f.String("lang", "", "language to show coded messages, notices, reports and incidents in: `en|zh` (default from $LANG)")
+	return func(ctx context.Context, _ []string) error {
+		lang, err := viewLang(which, *langFlag)
 		if err != nil {
 			return err
 		}
-		return printMessages(ms, *f.json, lang)
-	})
+		return withOps(ctx, *f.dir, func(o ops.Ops) error {
+			list := o.Inbox
+			if which == "outbox" {
+				list = o.Outbox
+			}
+			ms, err := list(ctx, *ch)
+			if err != nil {
+				return err
+			}
+			return printMessages(ms, *f.json, lang)
+		})
+	}
 }
 
-func cmdAck(ctx context.Context, args []string) error {
-	f := newFlags("ack", true)
-	id := f.String("id", "", "message id CHANNEL/STATION/INDEX")
-	as := f.String("as", defaultOperator(), "who acknowledges")
-	if _, err := f.parse(args, 0); err != nil {
-		return err
+func cmdAck(f *flags) action {
+	f.printsJSON()
+	id := f.String("id", "", "message `ID`, CHANNEL/STATION/INDEX")
+	as := f.String("as", defaultOperator(), "who acknowledges: `NAME`")
+	f.require("id")
+	return func(ctx context.Context, _ []string) error {
+		return show(ctx, f, func(o ops.Ops) (*ops.MessageView, error) { return o.Ack(ctx, *id, *as) },
+			func(m *ops.MessageView) error {
+				fmt.Printf("%s acknowledged by %s\n", m.ID, inert(m.AckBy))
+				return nil
+			})
 	}
-	if err := required("ack", map[string]string{"id": *id}); err != nil {
-		return err
-	}
-	return show(ctx, f, func(o ops.Ops) (*ops.MessageView, error) { return o.Ack(ctx, *id, *as) },
-		func(m *ops.MessageView) error {
-			fmt.Printf("%s acknowledged by %s\n", m.ID, inert(m.AckBy))
-			return nil
-		})
 }
 
 func defaultOperator() string {
@@ -1085,420 +853,384 @@ func defaultOperator() string {
 	return "duty officer"
 }
 
-func cmdStatus(ctx context.Context, args []string) error {
-	f := newFlags("status", true)
-	if _, err := f.parse(args, 0); err != nil {
-		return err
-	}
-	return show(ctx, f, func(o ops.Ops) (*ops.StatusView, error) { return o.Status(ctx) },
-		func(s *ops.StatusView) error {
-			fmt.Printf("station %s (%s)  fingerprint %s\n", s.Station, s.Party, s.Fingerprint)
-			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "CHANNEL\tPEER\tSTATE\tPATHS\tWRITTEN\tDELIVERED\tRECEIVED\tAWAITING PEER\tAWAITING HERE")
-			for _, c := range s.Channels {
-				var paths []string
-				for _, p := range c.Paths {
-					h := p.Name + ":down"
-					if p.Up {
-						h = p.Name + ":up"
-						if p.RTTms != nil {
-							h += fmt.Sprintf("(%.1fms)", *p.RTTms)
+func cmdStatus(f *flags) action {
+	f.printsJSON()
+	return func(ctx context.Context, _ []string) error {
+		return show(ctx, f, func(o ops.Ops) (*ops.StatusView, error) { return o.Status(ctx) },
+			func(s *ops.StatusView) error {
+				fmt.Printf("station %s (%s)  fingerprint %s\n", s.Station, s.Party, s.Fingerprint)
+				tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "CHANNEL\tPEER\tSTATE\tPATHS\tWRITTEN\tDELIVERED\tRECEIVED\tAWAITING PEER\tAWAITING HERE")
+				for _, c := range s.Channels {
+					var paths []string
+					for _, p := range c.Paths {
+						h := p.Name + ":down"
+						if p.Up {
+							h = p.Name + ":up"
+							if p.RTTms != nil {
+								h += fmt.Sprintf("(%.1fms)", *p.RTTms)
+							}
 						}
+						paths = append(paths, h)
 					}
-					paths = append(paths, h)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", c.ID, c.Peer, c.State, strings.Join(paths, " "),
+						c.Written, c.Delivered, c.Received, c.AwaitingPeer, c.AwaitingHere)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", c.ID, c.Peer, c.State, strings.Join(paths, " "),
-					c.Written, c.Delivered, c.Received, c.AwaitingPeer, c.AwaitingHere)
-			}
-			tw.Flush()
-			for _, c := range s.Channels {
-				for _, x := range c.Suspensions {
-					fmt.Printf("%s SUSPENDED by %s at %s: %s\n", c.ID, x.By, x.At.UTC().Format(time.RFC3339), inert(x.Reason))
+				tw.Flush()
+				for _, c := range s.Channels {
+					for _, x := range c.Suspensions {
+						fmt.Printf("%s SUSPENDED by %s at %s: %s\n", c.ID, x.By, x.At.UTC().Format(time.RFC3339), inert(x.Reason))
+					}
+					if c.Dormant {
+						fmt.Printf("%s DORMANT: the latest operator check (%s) went unanswered\n", c.ID, c.LastCheck)
+					}
+					if c.Blocked != "" {
+						fmt.Printf("%s BLOCKED: %s\n", c.ID, c.Blocked)
+					}
 				}
-				if c.Dormant {
-					fmt.Printf("%s DORMANT: the latest operator check (%s) went unanswered\n", c.ID, c.LastCheck)
+				for k, v := range s.Refused {
+					fmt.Printf("refused %s: %d\n", k, v)
 				}
-				if c.Blocked != "" {
-					fmt.Printf("%s BLOCKED: %s\n", c.ID, c.Blocked)
-				}
-			}
-			for k, v := range s.Refused {
-				fmt.Printf("refused %s: %d\n", k, v)
-			}
-			return nil
-		})
+				return nil
+			})
+	}
 }
 
-func cmdAlerts(ctx context.Context, args []string) error {
-	f := newFlags("alerts", true)
-	if _, err := f.parse(args, 0); err != nil {
-		return err
+func cmdAlerts(f *flags) action {
+	f.printsJSON()
+	return func(ctx context.Context, _ []string) error {
+		return show(ctx, f, func(o ops.Ops) ([]ops.AlertView, error) { return o.Alerts(ctx, 0) },
+			func(as []ops.AlertView) error {
+				for _, a := range as {
+					fmt.Printf("%s  %-7s  %s\n", a.At.Format(time.DateTime), strings.ToUpper(a.Level), inert(a.Text))
+				}
+				return nil
+			})
 	}
-	return show(ctx, f, func(o ops.Ops) ([]ops.AlertView, error) { return o.Alerts(ctx, 0) },
-		func(as []ops.AlertView) error {
-			for _, a := range as {
-				fmt.Printf("%s  %-7s  %s\n", a.At.Format(time.DateTime), strings.ToUpper(a.Level), inert(a.Text))
-			}
-			return nil
-		})
 }
 
-func cmdExport(ctx context.Context, args []string) error {
-	f := newFlags("export", false)
-	ch := f.String("channel", "", "channel id")
-	out := f.String("out", "", "bundle file to write")
-	if _, err := f.parse(args, 0); err != nil {
-		return err
+func cmdExport(f *flags) action {
+	ch := f.String("channel", "", "channel `ID`")
+	out := f.String("out", "", "bundle `FILE` to write")
+	f.require("channel", "out")
+	return func(ctx context.Context, _ []string) error {
+		return withOps(ctx, *f.dir, func(o ops.Ops) error {
+			b, err := o.Export(ctx, *ch)
+			if err != nil {
+				return err
+			}
+			data, err := json.MarshalIndent(b, "", "  ")
+			if err != nil {
+				return err
+			}
+			if err := home.WriteFile(*out, append(data, '\n'), 0o644); err != nil {
+				return err
+			}
+			fmt.Printf("wrote %s: channel %s, %d + %d entries\n", *out, b.Channel, len(b.Logs[0].Entries), len(b.Logs[1].Entries))
+			return nil
+		})
 	}
-	if err := required("export", map[string]string{"channel": *ch, "out": *out}); err != nil {
-		return err
-	}
-	return withOps(ctx, *f.dir, func(o ops.Ops) error {
-		b, err := o.Export(ctx, *ch)
-		if err != nil {
-			return err
+}
+
+func cmdBackup(f *flags) action {
+	out := f.String("out", "", "backup `FILE` to write (mode 0600: it holds the private keys)")
+	f.require("dir", "out")
+	return func(ctx context.Context, _ []string) error {
+		if err := stationdir.Backup(ctx, *f.dir, *out); err != nil {
+			return fmt.Errorf("backup: %w", err)
 		}
-		data, err := json.MarshalIndent(b, "", "  ")
-		if err != nil {
-			return err
-		}
-		if err := home.WriteFile(*out, append(data, '\n'), 0o644); err != nil {
-			return err
-		}
-		fmt.Printf("wrote %s: channel %s, %d + %d entries\n", *out, b.Channel, len(b.Logs[0].Entries), len(b.Logs[1].Entries))
+		fmt.Printf("wrote %s\n", *out)
 		return nil
-	})
+	}
 }
 
-func cmdBackup(ctx context.Context, args []string) error {
-	f := newFlags("backup", false)
-	out := f.String("out", "", "backup file to write (mode 0600: it holds the private keys)")
-	if _, err := f.parse(args, 0); err != nil {
-		return err
-	}
-	if err := required("backup", map[string]string{"dir": *f.dir, "out": *out}); err != nil {
-		return err
-	}
-	if err := stationdir.Backup(ctx, *f.dir, *out); err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	fmt.Printf("wrote %s\n", *out)
-	return nil
-}
-
-func cmdRestore(ctx context.Context, args []string) error {
-	f := newFlags("restore", false)
-	rest, err := f.parse(args, 1)
-	if err != nil {
-		return err
-	}
-	if len(rest) != 1 || *f.dir == "" {
-		return errors.New("restore: give --dir NEWDIR and the backup file")
-	}
-	file, err := os.Open(rest[0])
-	if err != nil {
-		return fmt.Errorf("restore: %w", err)
-	}
-	defer file.Close()
-	if err := stationdir.Restore(ctx, *f.dir, file); err != nil {
-		return fmt.Errorf("restore: %w", err)
-	}
-	card, err := stationdir.ReadCard(*f.dir)
-	if err != nil {
-		return fmt.Errorf("restore: %w", err)
-	}
-	fmt.Printf("restored station %s (fingerprint %s) into %s; it resumes from the moment of the backup\n", card.Name, card.Fingerprint(), *f.dir)
-	return nil
-}
-
-func cmdVerify(ctx context.Context, args []string) error {
-	f := newFlags("verify", true)
-	rest, err := f.parse(args, 1)
-	if err != nil {
-		return err
-	}
-	if len(rest) != 1 {
-		return errors.New("verify: give the bundle file")
-	}
-	file, err := os.Open(rest[0])
-	if err != nil {
-		return fmt.Errorf("verify: %w", err)
-	}
-	defer file.Close()
-	b, err := transcript.ReadBundle(file)
-	if err != nil {
-		return fmt.Errorf("verify %s: %w", rest[0], err)
-	}
-	rep, err := transcript.Verify(b)
-	if err != nil {
-		return fmt.Errorf("verify %s: %w", rest[0], err)
-	}
-	if *f.json {
-		return printJSON(rep)
-	}
-	fmt.Printf("%s: channel %s between %s: verified\n", rest[0], rep.Channel, strings.Join(rep.Parties, " and "))
-	for _, l := range rep.Logs {
-		fmt.Printf("  log of %s: %d entries, %d receipted by the other party, root %x\n", l.Author, l.Entries, l.Receipted, l.Root)
-	}
-	return nil
-}
-
-// newRelayFlags is newFlags for the relay verbs: --dir is the relay's
-// directory, by default $HOTLINE_RELAY_DIR (not a station's $HOTLINE_DIR).
-func newRelayFlags(name string, withJSON bool) *flags {
-	f := newFlags(name, withJSON)
-	*f.dir = os.Getenv("HOTLINE_RELAY_DIR")
-	return f
-}
-
-func cmdRelayInit(ctx context.Context, args []string) error {
-	f := newRelayFlags("relay init", true)
-	name := f.String("name", "", "relay name")
-	party := f.String("party", "RELAY", "party code on the relay's card")
-	listen := f.String("listen", "", "HOST:PORT stations connect to")
-	var endpoints multi
-	f.Var(&endpoints, "endpoint", "HOST:PORT stations dial (repeatable; default --listen)")
-	expiry := f.Duration("expiry", relay.DefaultExpiry, "how long undeleted mail is kept")
-	if _, err := f.parse(args, 0); err != nil {
-		return err
-	}
-	if err := required("relay init", map[string]string{"dir": *f.dir, "name": *name, "listen": *listen}); err != nil {
-		return err
-	}
-	if *expiry <= 0 {
-		return fmt.Errorf("relay init: --expiry %s is not positive", *expiry)
-	}
-	card, err := relay.Init(ctx, relay.InitOptions{Dir: *f.dir, Name: *name, Party: *party, Listen: *listen, Endpoints: endpoints, Expiry: *expiry})
-	if err != nil {
-		return fmt.Errorf("relay init: %w", err)
-	}
-	if *f.json {
-		return printJSON(map[string]any{"name": card.Name, "party": card.Party, "fingerprint": card.Fingerprint(), "card": filepath.Join(*f.dir, "card")})
-	}
-	fmt.Printf("relay %s (%s) created in %s\nfingerprint %s\ncard %s\n", card.Name, card.Party, *f.dir, card.Fingerprint(), filepath.Join(*f.dir, "card"))
-	return nil
-}
-
-func cmdRelayCard(ctx context.Context, args []string) error {
-	f := newRelayFlags("relay card", true)
-	if _, err := f.parse(args, 0); err != nil {
-		return err
-	}
-	if _, err := relay.LoadConfig(*f.dir); err != nil {
-		return err
-	}
-	c, err := relay.ReadCard(*f.dir)
-	if err != nil {
-		return err
-	}
-	if *f.json {
-		return printJSON(map[string]any{"name": c.Name, "party": c.Party, "endpoints": c.Endpoints, "fingerprint": c.Fingerprint(), "card": string(c.Text)})
-	}
-	_, err = os.Stdout.Write(c.Text)
-	return err
-}
-
-func cmdRelayAllow(ctx context.Context, args []string) error {
-	f := newRelayFlags("relay allow", true)
-	cardFile := f.String("card", "", "the station's card file")
-	fp := f.String("fingerprint", "", "the fingerprint the station's officer read to you")
-	replace := f.Bool("replace", false, "the station lost its key: its new card replaces the one allowed under its name")
-	if _, err := f.parse(args, 0); err != nil {
-		return err
-	}
-	if err := required("relay allow", map[string]string{"dir": *f.dir, "card": *cardFile, "fingerprint": *fp}); err != nil {
-		return err
-	}
-	text, err := os.ReadFile(*cardFile)
-	if err != nil {
-		return fmt.Errorf("relay allow: %w", err)
-	}
-	allow := relay.Allow
-	if *replace {
-		allow = relay.AllowReplacing
-	}
-	v, err := allow(ctx, *f.dir, text, *fp)
-	if err != nil {
-		return fmt.Errorf("relay allow: %w", err)
-	}
-	if *f.json {
-		return printJSON(v)
-	}
-	fmt.Printf("allowed %s (%s), fingerprint %s\n", v.Name, v.Party, v.Fingerprint)
-	return nil
-}
-
-func cmdRelayList(ctx context.Context, args []string) error {
-	f := newRelayFlags("relay list", true)
-	if _, err := f.parse(args, 0); err != nil {
-		return err
-	}
-	s, err := relay.List(ctx, *f.dir)
-	if err != nil {
-		return err
-	}
-	if *f.json {
-		return printJSON(s)
-	}
-	fmt.Printf("relay %s (%s)  fingerprint %s  listen %s  expiry %s\n", s.Name, s.Party, s.Fingerprint, s.Listen, s.Expiry)
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STATION\tPARTY\tFINGERPRINT\tPENDING\tPENDING BYTES\tDEPOSITED\tDEPOSITED BYTES\tLAST SEEN (UTC)")
-	for _, v := range s.Stations {
-		seen := "never"
-		if v.LastSeen != nil {
-			seen = v.LastSeen.Format(time.DateTime)
+func cmdRestore(f *flags) action {
+	f.needs("dir")
+	f.arg("FILE")
+	return func(ctx context.Context, rest []string) error {
+		if len(rest) != 1 || *f.dir == "" {
+			return errors.New("restore: give --dir NEWDIR and the backup file")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%d/%d\t%d/%d\t%d/%d\t%s\n", v.Name, v.Party, v.Fingerprint,
-			v.Pending.Messages, v.Pending.QuotaMessages, v.Pending.Bytes, v.Pending.QuotaBytes,
-			v.Deposited.Messages, v.Deposited.QuotaMessages, v.Deposited.Bytes, v.Deposited.QuotaBytes, seen)
+		file, err := os.Open(rest[0])
+		if err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		defer file.Close()
+		if err := stationdir.Restore(ctx, *f.dir, file); err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		card, err := stationdir.ReadCard(*f.dir)
+		if err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		fmt.Printf("restored station %s (fingerprint %s) into %s; it resumes from the moment of the backup\n", card.Name, card.Fingerprint(), *f.dir)
+		return nil
 	}
-	tw.Flush()
-	c := s.Counters
-	fmt.Printf("deposits %d (%d bytes), picked up %d, expired %d, connections %d\n", c.Deposits, c.DepositedBytes, c.PickedUp, c.Expired, c.Connections)
-	reasons := make([]string, 0, len(c.Refused))
-	for k := range c.Refused {
-		reasons = append(reasons, k)
-	}
-	sort.Strings(reasons)
-	for _, k := range reasons {
-		fmt.Printf("refused %s: %d\n", k, c.Refused[k])
-	}
-	return nil
 }
 
-func cmdRelayRun(ctx context.Context, args []string) error { return runRelay(ctx, "relay run", args) }
+func cmdVerify(f *flags) action {
+	f.printsJSON()
+	f.arg("FILE")
+	return func(ctx context.Context, rest []string) error {
+		if len(rest) != 1 {
+			return errors.New("verify: give the bundle file")
+		}
+		file, err := os.Open(rest[0])
+		if err != nil {
+			return fmt.Errorf("verify: %w", err)
+		}
+		defer file.Close()
+		b, err := transcript.ReadBundle(file)
+		if err != nil {
+			return fmt.Errorf("verify %s: %w", rest[0], err)
+		}
+		rep, err := transcript.Verify(b)
+		if err != nil {
+			return fmt.Errorf("verify %s: %w", rest[0], err)
+		}
+		if *f.json {
+			return printJSON(rep)
+		}
+		fmt.Printf("%s: channel %s between %s: verified\n", rest[0], rep.Channel, strings.Join(rep.Parties, " and "))
+		for _, l := range rep.Logs {
+			fmt.Printf("  log of %s: %d entries, %d receipted by the other party, root %x\n", l.Author, l.Entries, l.Receipted, l.Root)
+		}
+		return nil
+	}
+}
+
+func cmdRelayInit(f *flags) action {
+	f.relayDir()
+	f.printsJSON()
+	name := f.String("name", "", "relay `NAME`")
+	party := f.String("party", "RELAY", "party `CODE` on the relay's card")
+	listen := f.String("listen", "", "`HOST:PORT` stations connect to")
+	var endpoints multi
+	f.Var(&endpoints, "endpoint", "`HOST:PORT` stations dial (default --listen)")
+	expiry := f.Duration("expiry", relay.DefaultExpiry, "`DURATION` undeleted mail is kept")
+	f.require("dir", "name", "listen")
+	return func(ctx context.Context, _ []string) error {
+		if *expiry <= 0 {
+			return fmt.Errorf("relay init: --expiry %s is not positive", *expiry)
+		}
+		card, err := relay.Init(ctx, relay.InitOptions{Dir: *f.dir, Name: *name, Party: *party, Listen: *listen, Endpoints: endpoints, Expiry: *expiry})
+		if err != nil {
+			return fmt.Errorf("relay init: %w", err)
+		}
+		if *f.json {
+			return printJSON(map[string]any{"name": card.Name, "party": card.Party, "fingerprint": card.Fingerprint(), "card": filepath.Join(*f.dir, "card")})
+		}
+		fmt.Printf("relay %s (%s) created in %s\nfingerprint %s\ncard %s\n", card.Name, card.Party, *f.dir, card.Fingerprint(), filepath.Join(*f.dir, "card"))
+		return nil
+	}
+}
+
+func cmdRelayCard(f *flags) action {
+	f.relayDir()
+	f.printsJSON()
+	return func(ctx context.Context, _ []string) error {
+		if _, err := relay.LoadConfig(*f.dir); err != nil {
+			return err
+		}
+		c, err := relay.ReadCard(*f.dir)
+		if err != nil {
+			return err
+		}
+		if *f.json {
+			return printJSON(map[string]any{"name": c.Name, "party": c.Party, "endpoints": c.Endpoints, "fingerprint": c.Fingerprint(), "card": string(c.Text)})
+		}
+		_, err = os.Stdout.Write(c.Text)
+		return err
+	}
+}
+
+func cmdRelayAllow(f *flags) action {
+	f.relayDir()
+	f.printsJSON()
+	cardFile := f.String("card", "", "the station's card `FILE`")
+	fp := f.String("fingerprint", "", "the fingerprint `FP` the station's officer read to you")
+	replace := f.Bool("replace", false, "the station lost its key: its new card replaces the one allowed under its name")
+	f.require("dir", "card", "fingerprint")
+	return func(ctx context.Context, _ []string) error {
+		text, err := os.ReadFile(*cardFile)
+		if err != nil {
+			return fmt.Errorf("relay allow: %w", err)
+		}
+		allow := relay.Allow
+		if *replace {
+			allow = relay.AllowReplacing
+		}
+		v, err := allow(ctx, *f.dir, text, *fp)
+		if err != nil {
+			return fmt.Errorf("relay allow: %w", err)
+		}
+		if *f.json {
+			return printJSON(v)
+		}
+		fmt.Printf("allowed %s (%s), fingerprint %s\n", v.Name, v.Party, v.Fingerprint)
+		return nil
+	}
+}
+
+func cmdRelayList(f *flags) action {
+	f.relayDir()
+	f.printsJSON()
+	return func(ctx context.Context, _ []string) error {
+		s, err := relay.List(ctx, *f.dir)
+		if err != nil {
+			return err
+		}
+		if *f.json {
+			return printJSON(s)
+		}
+		fmt.Printf("relay %s (%s)  fingerprint %s  listen %s  expiry %s\n", s.Name, s.Party, s.Fingerprint, s.Listen, s.Expiry)
+		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "STATION\tPARTY\tFINGERPRINT\tPENDING\tPENDING BYTES\tDEPOSITED\tDEPOSITED BYTES\tLAST SEEN (UTC)")
+		for _, v := range s.Stations {
+			seen := "never"
+			if v.LastSeen != nil {
+				seen = v.LastSeen.Format(time.DateTime)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%d/%d\t%d/%d\t%d/%d\t%s\n", v.Name, v.Party, v.Fingerprint,
+				v.Pending.Messages, v.Pending.QuotaMessages, v.Pending.Bytes, v.Pending.QuotaBytes,
+				v.Deposited.Messages, v.Deposited.QuotaMessages, v.Deposited.Bytes, v.Deposited.QuotaBytes, seen)
+		}
+		tw.Flush()
+		c := s.Counters
+		fmt.Printf("deposits %d (%d bytes), picked up %d, expired %d, connections %d\n", c.Deposits, c.DepositedBytes, c.PickedUp, c.Expired, c.Connections)
+		reasons := make([]string, 0, len(c.Refused))
+		for k := range c.Refused {
+			reasons = append(reasons, k)
+		}
+		sort.Strings(reasons)
+		for _, k := range reasons {
+			fmt.Printf("refused %s: %d\n", k, c.Refused[k])
+		}
+		return nil
+	}
+}
+
+func cmdRelayRun(f *flags) action { return runRelay(f) }
 
 // cmdRelay is hotline relay --dir DIR: the runner under the group's name.
-func cmdRelay(ctx context.Context, args []string) error {
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		return fmt.Errorf("unknown verb %q (run hotline help)", "relay "+args[0])
-	}
-	return runRelay(ctx, "relay", args)
+func cmdRelay(f *flags) action {
+	f.group = true
+	return runRelay(f)
 }
 
 // runRelay runs the relay until ctx is done (SIGINT, SIGTERM) or it fails.
-func runRelay(ctx context.Context, name string, args []string) error {
-	f := newRelayFlags(name, false)
-	listen := f.String("listen", "", "HOST:PORT to listen on (default: the config's)")
-	if _, err := f.parse(args, 0); err != nil {
-		return err
-	}
-	if err := required(name, map[string]string{"dir": *f.dir}); err != nil {
-		return err
-	}
-	if *listen != "" {
-		if _, port, err := net.SplitHostPort(*listen); err != nil || port == "" {
-			return fmt.Errorf("%s: --listen %q is not HOST:PORT", name, *listen)
+func runRelay(f *flags) action {
+	name := f.Name()
+	f.relayDir()
+	listen := f.String("listen", "", "`HOST:PORT` to listen on (default: the config's)")
+	f.require("dir")
+	return func(ctx context.Context, _ []string) error {
+		if *listen != "" {
+			if _, port, err := net.SplitHostPort(*listen); err != nil || port == "" {
+				return fmt.Errorf("%s: --listen %q is not HOST:PORT", name, *listen)
+			}
 		}
-	}
-	srv, err := relay.Open(ctx, *f.dir, relay.Options{Log: station.Logger()})
-	if errors.Is(err, relay.ErrLocked) {
-		return fmt.Errorf("%s: %w (is hotline relay already running?)", *f.dir, err)
-	}
-	if err != nil {
-		return err
-	}
-	err = srv.Run(ctx, *listen)
-	if cerr := srv.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-func cmdDemo(ctx context.Context, args []string) error {
-	f := newFlags("demo", false)
-	keep := f.Bool("keep", false, "leave the stations running and print how to reach them")
-	dir := f.String("in", "", "folder for the stations (default: a new temporary folder)")
-	if _, err := f.parse(args, 0); err != nil {
-		return err
-	}
-	return demo.Run(ctx, demo.Options{Dir: *dir, Keep: *keep, Out: os.Stdout})
-}
-
-func cmdBench(ctx context.Context, args []string) error {
-	f := newFlags("bench", true)
-	n := f.Int("messages", 2000, "messages in the throughput run")
-	lat := f.Int("latency", 300, "messages in each latency run")
-	warmup := f.Int("warmup", 50, "messages sent one at a time before measuring, not recorded (as bench/jetstream does)")
-	size := f.Int("size", 256, "message text size in bytes")
-	soak := f.Duration("soak", 0, "also run this long sampling memory, e.g. 10m")
-	via := f.String("send", demo.SendStream, "how the client sends: "+demo.SendStream+" (pipelined, POST messages/stream) or "+demo.SendRequests+" (one POST messages each)")
-	if _, err := f.parse(args, 0); err != nil {
-		return err
-	}
-	if *via != demo.SendStream && *via != demo.SendRequests {
-		return fmt.Errorf("bench: --send is %s or %s, got %q", demo.SendStream, demo.SendRequests, *via)
-	}
-	if *n < 1 || *lat < 1 || *size < 1 || *size > 32<<10 {
-		return errors.New("bench: --messages and --latency must be positive, --size 1..32768")
-	}
-	if *warmup < 0 {
-		return fmt.Errorf("bench: --warmup must not be negative, got %d", *warmup)
-	}
-	return demo.Bench(ctx, demo.BenchOptions{Messages: *n, LatencyMessages: *lat, Warmup: *warmup, Size: *size, Duration: *soak, Send: *via, JSON: *f.json, Out: os.Stdout})
-}
-
-func cmdSim(ctx context.Context, args []string) error {
-	f := newFlags("sim", true)
-	seeds := f.Int("seeds", 10, "how many seeds to run")
-	first := f.Uint64("seed", 1, "the first seed")
-	hours := f.Float64("hours", 1, "simulated hours of traffic and faults per seed")
-	stations := f.Int("stations", 2, "stations in each network (every pair has its channels)")
-	rate := f.Float64("rate", 0, "operator messages per station per simulated minute (default 6 for two stations, 2 for more)")
-	faults := f.Float64("faults", 0, "faults injected per simulated minute (default 2 per pair, at most 40; -1 for none)")
-	workers := f.Int("workers", 0, "seeds run at once (default: the number of CPUs)")
-	if _, err := f.parse(args, 0); err != nil {
-		return err
-	}
-	if *seeds < 1 || *hours <= 0 || *stations < 2 || *stations > 99 {
-		return errors.New("sim: --seeds must be at least 1, --hours positive, --stations 2 to 99")
-	}
-	cfg := sim.Config{Stations: *stations, Duration: time.Duration(*hours * float64(time.Hour)), Rate: *rate, Faults: *faults}
-	reports := sim.Seeds(ctx, cfg, *first, *seeds, *workers, func(r *sim.Report) {
-		if !*f.json {
-			fmt.Println(r.Summary())
+		srv, err := relay.Open(ctx, *f.dir, relay.Options{Log: station.Logger()})
+		if errors.Is(err, relay.ErrLocked) {
+			return fmt.Errorf("%s: %w (is hotline relay already running?)", *f.dir, err)
 		}
-	})
-	t := sim.Total(reports)
-	if *f.json {
-		if err := json.NewEncoder(os.Stdout).Encode(t); err != nil {
+		if err != nil {
 			return err
 		}
-	} else {
-		fmt.Print(t)
-	}
-	if len(t.Violations) > 0 {
-		return fmt.Errorf("sim: %d invariant violation(s); the commands above replay them", len(t.Violations))
-	}
-	return ctx.Err()
-}
-
-func cmdKeyRotate(ctx context.Context, args []string) error {
-	f := newFlags("key rotate", true)
-	as := f.String("as", defaultOperator(), "who orders the change")
-	note := f.String("note", "", "why, kept in this station's key history")
-	if _, err := f.parse(args, 0); err != nil {
+		err = srv.Run(ctx, *listen)
+		if cerr := srv.Close(); err == nil {
+			err = cerr
+		}
 		return err
 	}
-	return keyChange(ctx, f, ops.KeyRequest{Reason: identity.ReasonRotate, By: *as, Note: *note})
 }
 
-func cmdKeyRevoke(ctx context.Context, args []string) error {
-	f := newFlags("key revoke", true)
-	as := f.String("as", defaultOperator(), "who orders the revocation")
-	reason := f.String("reason", "", "why the key is revoked, kept in this station's key history")
+func cmdDemo(f *flags) action {
+	keep := f.Bool("keep", false, "leave the stations running and print how to reach them")
+	dir := f.String("in", "", "`DIR` for the stations (default: a new temporary folder)")
+	return func(ctx context.Context, _ []string) error {
+		return demo.Run(ctx, demo.Options{Dir: *dir, Keep: *keep, Out: os.Stdout})
+	}
+}
+
+func cmdBench(f *flags) action {
+	f.printsJSON()
+	n := f.Int("messages", 2000, "`N` messages in the throughput run")
+	lat := f.Int("latency", 300, "`N` messages in each latency run")
+	warmup := f.Int("warmup", 50, "`N` messages sent one at a time before measuring, not recorded (as bench/jetstream does)")
+	size := f.Int("size", 256, "message text size in `BYTES`")
+	soak := f.Duration("soak", 0, "also run this `DURATION` sampling memory, e.g. 10m")
+	via := f.String("send", demo.SendStream, "`HOW` the client sends: "+demo.SendStream+" (pipelined, POST messages/stream) or "+demo.SendRequests+" (one POST messages each)")
+	return func(ctx context.Context, _ []string) error {
+		if *via != demo.SendStream && *via != demo.SendRequests {
+			return fmt.Errorf("bench: --send is %s or %s, got %q", demo.SendStream, demo.SendRequests, *via)
+		}
+		if *n < 1 || *lat < 1 || *size < 1 || *size > 32<<10 {
+			return errors.New("bench: --messages and --latency must be positive, --size 1..32768")
+		}
+		if *warmup < 0 {
+			return fmt.Errorf("bench: --warmup must not be negative, got %d", *warmup)
+		}
+		return demo.Bench(ctx, demo.BenchOptions{Messages: *n, LatencyMessages: *lat, Warmup: *warmup, Size: *size, Duration: *soak, Send: *via, JSON: *f.json, Out: os.Stdout})
+	}
+}
+
+func cmdSim(f *flags) action {
+	f.printsJSON()
+	seeds := f.Int("seeds", 10, "how many seeds to run: `N`")
+	first := f.Uint64("seed", 1, "the first `SEED`")
+	hours := f.Float64("hours", 1, "simulated `HOURS` of traffic and faults per seed")
+	stations := f.Int("stations", 2, "`N` stations in each network (every pair has its channels)")
+	rate := f.Float64("rate", 0, "operator messages per station per simulated minute, `RATE` (default 6 for two stations, 2 for more)")
+	faults := f.Float64("faults", 0, "`FAULTS` injected per simulated minute (default 2 per pair, at most 40; -1 for none)")
+	workers := f.Int("workers", 0, "`N` seeds run at once (default: the number of CPUs)")
+	return func(ctx context.Context, _ []string) error {
+		if *seeds < 1 || *hours <= 0 || *stations < 2 || *stations > 99 {
+			return errors.New("sim: --seeds must be at least 1, --hours positive, --stations 2 to 99")
+		}
+		cfg := sim.Config{Stations: *stations, Duration: time.Duration(*hours * float64(time.Hour)), Rate: *rate, Faults: *faults}
+		reports := sim.Seeds(ctx, cfg, *first, *seeds, *workers, func(r *sim.Report) {
+			if !*f.json {
+				fmt.Println(r.Summary())
+			}
+		})
+		t := sim.Total(reports)
+		if *f.json {
+			if err := json.NewEncoder(os.Stdout).Encode(t); err != nil {
+				return err
+			}
+		} else {
+			fmt.Print(t)
+		}
+		if len(t.Violations) > 0 {
+			return fmt.Errorf("sim: %d invariant violation(s); the commands above replay them", len(t.Violations))
+		}
+		return ctx.Err()
+	}
+}
+
+func cmdKeyRotate(f *flags) action {
+	f.printsJSON()
+	as := f.String("as", defaultOperator(), "who orders the change: `NAME`")
+	note := f.String("note", "", "why, kept in this station's key history: `TEXT`")
+	return func(ctx context.Context, _ []string) error {
+		return keyChange(ctx, f, ops.KeyRequest{Reason: identity.ReasonRotate, By: *as, Note: *note})
+	}
+}
+
+func cmdKeyRevoke(f *flags) action {
+	f.printsJSON()
+	as := f.String("as", defaultOperator(), "who orders the revocation: `NAME`")
+	reason := f.String("reason", "", "why the key is revoked, kept in this station's key history: `TEXT`")
 	lost := f.Bool("lost", false, "the old key is lost: no statement can be signed with it, and each peer re-pins this station by its new fingerprint")
-	if _, err := f.parse(args, 0); err != nil {
-		return err
+	f.require("reason")
+	return func(ctx context.Context, _ []string) error {
+		kind := identity.ReasonRevoke
+		if *lost {
+			kind = identity.ReasonLost
+		}
+		return keyChange(ctx, f, ops.KeyRequest{Reason: kind, By: *as, Note: *reason})
 	}
-	if err := required("key revoke", map[string]string{"reason": *reason}); err != nil {
-		return err
-	}
-	kind := identity.ReasonRevoke
-	if *lost {
-		kind = identity.ReasonLost
-	}
-	return keyChange(ctx, f, ops.KeyRequest{Reason: kind, By: *as, Note: *reason})
 }
 
 func keyChange(ctx context.Context, f *flags, req ops.KeyRequest) error {
@@ -1519,34 +1251,33 @@ func keyChange(ctx context.Context, f *flags, req ops.KeyRequest) error {
 		})
 }
 
-func cmdKeyList(ctx context.Context, args []string) error {
-	f := newFlags("key list", true)
-	name := f.String("station", "", "the station (this one by default)")
-	if _, err := f.parse(args, 0); err != nil {
-		return err
+func cmdKeyList(f *flags) action {
+	f.printsJSON()
+	name := f.String("station", "", "the station's `NAME` (this one by default)")
+	return func(ctx context.Context, _ []string) error {
+		return show(ctx, f, func(o ops.Ops) ([]ops.KeyView, error) {
+			n := *name
+			if n == "" {
+				c, err := o.Card(ctx)
+				if err != nil {
+					return nil, err
+				}
+				card, err := identity.ParseCard(c)
+				if err != nil {
+					return nil, err
+				}
+				n = card.Name
+			}
+			return o.KeyHistory(ctx, n)
+		}, func(ks []ops.KeyView) error {
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "KEY\tSTATE\tFINGERPRINT\tSINCE\tHOW\tDETAIL")
+			for _, k := range ks {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", k.Seq, keyState(k), k.Fingerprint, k.At.UTC().Format(time.RFC3339), k.Reason, inert(k.Detail))
+			}
+			return tw.Flush()
+		})
 	}
-	return show(ctx, f, func(o ops.Ops) ([]ops.KeyView, error) {
-		n := *name
-		if n == "" {
-			c, err := o.Card(ctx)
-			if err != nil {
-				return nil, err
-			}
-			card, err := identity.ParseCard(c)
-			if err != nil {
-				return nil, err
-			}
-			n = card.Name
-		}
-		return o.KeyHistory(ctx, n)
-	}, func(ks []ops.KeyView) error {
-		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "KEY\tSTATE\tFINGERPRINT\tSINCE\tHOW\tDETAIL")
-		for _, k := range ks {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", k.Seq, keyState(k), k.Fingerprint, k.At.UTC().Format(time.RFC3339), k.Reason, inert(k.Detail))
-		}
-		return tw.Flush()
-	})
 }
 
 func keyState(k ops.KeyView) string {
@@ -1559,24 +1290,21 @@ func keyState(k ops.KeyView) string {
 	return "retired"
 }
 
-func cmdPeerReplace(ctx context.Context, args []string) error {
-	f := newFlags("peer replace", true)
-	cardFile := f.String("card", "", "the peer's new card file")
-	fp := f.String("fingerprint", "", "the new fingerprint the peer read to you")
-	as := f.String("as", defaultOperator(), "who re-pins the peer")
-	if _, err := f.parse(args, 0); err != nil {
-		return err
+func cmdPeerReplace(f *flags) action {
+	f.printsJSON()
+	cardFile := f.String("card", "", "the peer's new card `FILE`")
+	fp := f.String("fingerprint", "", "the new fingerprint `FP` the peer read to you")
+	as := f.String("as", defaultOperator(), "who re-pins the peer: `NAME`")
+	f.require("card", "fingerprint")
+	return func(ctx context.Context, _ []string) error {
+		text, err := os.ReadFile(*cardFile)
+		if err != nil {
+			return fmt.Errorf("peer replace: %w", err)
+		}
+		return show(ctx, f, func(o ops.Ops) (*ops.PeerView, error) { return o.ReplacePeer(ctx, text, *fp, *as) },
+			func(p *ops.PeerView) error {
+				fmt.Printf("re-pinned %s (%s), fingerprint %s; its lost key is revoked\n", p.Name, p.Party, p.Fingerprint)
+				return nil
+			})
 	}
-	if err := required("peer replace", map[string]string{"card": *cardFile, "fingerprint": *fp}); err != nil {
-		return err
-	}
-	text, err := os.ReadFile(*cardFile)
-	if err != nil {
-		return fmt.Errorf("peer replace: %w", err)
-	}
-	return show(ctx, f, func(o ops.Ops) (*ops.PeerView, error) { return o.ReplacePeer(ctx, text, *fp, *as) },
-		func(p *ops.PeerView) error {
-			fmt.Printf("re-pinned %s (%s), fingerprint %s; its lost key is revoked\n", p.Name, p.Party, p.Fingerprint)
-			return nil
-		})
 }

@@ -101,69 +101,65 @@ func readPassword(file string, stdin *os.File) (string, error) {
 	return line, nil
 }
 
-func cmdOperatorAdd(ctx context.Context, args []string) error {
-	f := newFlags("operator add", true)
-	name := f.String("name", "", "operator name")
-	role := f.String("role", "", "duty, supervisor, admin or auditor")
-	lang := f.String("lang", "en", "interface language: en or zh")
-	pwFile := f.String("password-file", "", "file holding the password (default: read it from standard input)")
-	if _, err := f.parse(args, 0); err != nil {
-		return err
-	}
-	if err := required("operator add", map[string]string{"dir": *f.dir, "name": *name, "role": *role}); err != nil {
-		return err
-	}
-	// Check what can be checked before asking for a password.
-	for _, err := range []error{operator.CheckName(*name), operator.CheckRole(*role), operator.CheckLang(*lang)} {
+func cmdOperatorAdd(f *flags) action {
+	f.printsJSON()
+	name := f.String("name", "", "operator `NAME`")
+	role := f.String("role", "", "`ROLE`: duty, supervisor, admin or auditor")
+	lang := f.String("lang", "en", "interface language: `en|zh`")
+	pwFile := f.String("password-file", "", "`FILE` holding the password (default: read it from standard input)")
+	f.require("dir", "name", "role")
+	return func(ctx context.Context, _ []string) error {
+		// Check what can be checked before asking for a password.
+		for _, err := range []error{operator.CheckName(*name), operator.CheckRole(*role), operator.CheckLang(*lang)} {
+			if err != nil {
+				return fmt.Errorf("operator add: %w", err)
+			}
+		}
+		pw, err := readPassword(*pwFile, os.Stdin)
 		if err != nil {
 			return fmt.Errorf("operator add: %w", err)
 		}
-	}
-	pw, err := readPassword(*pwFile, os.Stdin)
-	if err != nil {
-		return fmt.Errorf("operator add: %w", err)
-	}
-	return withOperators(ctx, *f.dir, func(o operators) error {
-		v, err := o.Add(ctx, operator.AddRequest{Name: *name, Role: *role, Password: pw, Lang: *lang})
-		if err != nil {
-			return err
-		}
-		if *f.json {
-			return printJSON(v)
-		}
-		fmt.Printf("added operator %s (%s)\n", v.Name, v.Role)
-		return nil
-	})
-}
-
-func cmdOperatorList(ctx context.Context, args []string) error {
-	f := newFlags("operator list", true)
-	if _, err := f.parse(args, 0); err != nil {
-		return err
-	}
-	return withOperators(ctx, *f.dir, func(o operators) error {
-		vs, err := o.List(ctx)
-		if err != nil {
-			return err
-		}
-		if *f.json {
-			return printJSON(vs)
-		}
-		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tROLE\tLANG\tADDED (UTC)\tLOCKED UNTIL (UTC)")
-		for _, v := range vs {
-			locked := "-"
-			if time.Now().Before(v.LockedUntil) {
-				locked = v.LockedUntil.Format(time.DateTime)
+		return withOperators(ctx, *f.dir, func(o operators) error {
+			v, err := o.Add(ctx, operator.AddRequest{Name: *name, Role: *role, Password: pw, Lang: *lang})
+			if err != nil {
+				return err
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", inert(v.Name), v.Role, v.Lang, v.CreatedAt.Format(time.DateTime), locked)
-		}
-		return tw.Flush()
-	})
+			if *f.json {
+				return printJSON(v)
+			}
+			fmt.Printf("added operator %s (%s)\n", v.Name, v.Role)
+			return nil
+		})
+	}
 }
 
-func cmdOperatorRemove(ctx context.Context, args []string) error {
-	return operatorByName(ctx, "operator remove", args, func(o operators, name string) error {
+func cmdOperatorList(f *flags) action {
+	f.printsJSON()
+	return func(ctx context.Context, _ []string) error {
+		return withOperators(ctx, *f.dir, func(o operators) error {
+			vs, err := o.List(ctx)
+			if err != nil {
+				return err
+			}
+			if *f.json {
+				return printJSON(vs)
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tROLE\tLANG\tADDED (UTC)\tLOCKED UNTIL (UTC)")
+			for _, v := range vs {
+				locked := "-"
+				if time.Now().Before(v.LockedUntil) {
+					locked = v.LockedUntil.Format(time.DateTime)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", inert(v.Name), v.Role, v.Lang, v.CreatedAt.Format(time.DateTime), locked)
+			}
+			return tw.Flush()
+		})
+	}
+}
+
+func cmdOperatorRemove(f *flags) action {
+	return operatorByName(f, func(ctx context.Context, o operators, name string) error {
 		if err := o.Remove(ctx, name); err != nil {
 			return err
 		}
@@ -172,8 +168,8 @@ func cmdOperatorRemove(ctx context.Context, args []string) error {
 	})
 }
 
-func cmdOperatorUnlock(ctx context.Context, args []string) error {
-	return operatorByName(ctx, "operator unlock", args, func(o operators, name string) error {
+func cmdOperatorUnlock(f *flags) action {
+	return operatorByName(f, func(ctx context.Context, o operators, name string) error {
 		if err := o.Unlock(ctx, name); err != nil {
 			return err
 		}
@@ -182,14 +178,10 @@ func cmdOperatorUnlock(ctx context.Context, args []string) error {
 	})
 }
 
-func operatorByName(ctx context.Context, verb string, args []string, f func(operators, string) error) error {
-	fl := newFlags(verb, false)
-	name := fl.String("name", "", "operator name")
-	if _, err := fl.parse(args, 0); err != nil {
-		return err
+func operatorByName(f *flags, do func(ctx context.Context, o operators, name string) error) action {
+	name := f.String("name", "", "operator `NAME`")
+	f.require("dir", "name")
+	return func(ctx context.Context, _ []string) error {
+		return withOperators(ctx, *f.dir, func(o operators) error { return do(ctx, o, *name) })
 	}
-	if err := required(verb, map[string]string{"dir": *fl.dir, "name": *name}); err != nil {
-		return err
-	}
-	return withOperators(ctx, *fl.dir, func(o operators) error { return f(o, *name) })
 }
