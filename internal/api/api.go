@@ -28,13 +28,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"hotline/internal/badrequest"
 	"hotline/internal/operator"
 	"hotline/internal/ops"
+	"hotline/internal/quiet"
 	"hotline/internal/station"
 	"hotline/internal/stationdir"
 )
@@ -272,7 +275,10 @@ func Serve(ctx context.Context, addr string, h http.Handler, tc *tls.Config, rea
 	if err != nil {
 		return fmt.Errorf("API listener: %w", err)
 	}
-	srv := &http.Server{Handler: BodyDeadline(h), ReadHeaderTimeout: HeaderTimeout, IdleTimeout: 2 * time.Minute, TLSConfig: tc}
+	// net/http logs each failed TLS handshake: anyone who can reach the
+	// port could fill the log with them.
+	errs := quiet.New(slog.New(slog.NewTextHandler(os.Stderr, nil))).StdLogger()
+	srv := &http.Server{Handler: BodyDeadline(h), ReadHeaderTimeout: HeaderTimeout, IdleTimeout: 2 * time.Minute, TLSConfig: tc, ErrorLog: errs}
 	if ready != nil {
 		ready(ln.Addr())
 	}

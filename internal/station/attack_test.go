@@ -1,6 +1,7 @@
 package station_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -394,5 +395,69 @@ func TestNotificationFollowsCommit(t *testing.T) {
 	}
 	if len(as) == 0 {
 		t.Error("notified of an alert that Alerts does not hold")
+	}
+}
+
+// lockedBuffer is a log's output, safe to read while the station writes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestStrangerIsAWarning: anyone who can reach the peer port may present
+// a key of its own. From an address no pinned peer lists, each one is a
+// counted warning that takes over no console, and a flood of them writes
+// a bounded log (security review items 3 and 10). From the pinned peer's
+// own address it stays an alarm (TestImpostorDialingInIsRefused).
+func TestStrangerIsAWarning(t *testing.T) {
+	ctx := context.Background()
+	usaDir, _ := initStation(t, "USA", "127.0.0.1:0")
+	_, chn := initStation(t, "CHN", deadEndpoint(t)) // CHN's card lists 127.0.0.1
+	var logs lockedBuffer
+	usa, err := station.Open(ctx, usaDir, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { usa.Close() })
+	if _, err := usa.AddPeer(ctx, chn.Text, chn.Fingerprint()); err != nil {
+		t.Fatal(err)
+	}
+	addr := run(t, usa)
+	stranger := newImpostor(t, "STRANGER")
+	const n = 40
+	for range n {
+		d := &tls.Dialer{NetDialer: &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: 5 * time.Second},
+			Config: link.ClientConfig(stranger.cert, "USA", usa.Keys.SignPublic())}
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err == nil {
+			c.Read(make([]byte, 1)) // the server's refusal, with TLS 1.3
+			c.Close()
+		}
+	}
+	waitUntil(t, usa, "USA to count every stranger", func() bool {
+		st, err := usa.Status(ctx)
+		return err == nil && st.Refused["unknown station"] == n
+	})
+	as := alertsContaining(t, usa, "refused a station")
+	if len(as) != 1 || as[0].Level != "warning" || !strings.Contains(as[0].Text, "127.0.0.2") {
+		t.Fatalf("alerts %+v: want one warning naming the stranger's address", as)
+	}
+	if st, _ := usa.Status(ctx); st.Refused["unpinned station"] != 0 {
+		t.Errorf("strangers counted as %d alarms", st.Refused["unpinned station"])
+	}
+	if got := strings.Count(logs.String(), "inbound handshake failed"); got != 1 {
+		t.Errorf("%d strangers wrote %d log lines, want 1", n, got)
 	}
 }

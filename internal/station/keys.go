@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -231,17 +232,32 @@ func (s *Station) KeyHistory(ctx context.Context, station string) ([]ops.KeyView
 func (s *Station) refreshPins() {
 	pins := map[string]string{}
 	chains := map[string]string{}
+	hosts := map[string]string{}
 	for _, n := range s.core.PeerNames() {
 		if c := s.core.Peer(n); c != nil {
 			pins[string(c.SignKey)] = n
+			for _, e := range c.Endpoints {
+				if h, _, err := net.SplitHostPort(e); err == nil {
+					hosts[h] = n
+				}
+			}
 		}
 		for _, k := range s.core.PeerKeys(n) {
 			chains[string(k)] = n
 		}
 	}
 	s.mu.Lock()
-	s.pins, s.chainKeys = pins, chains
+	s.pins, s.chainKeys, s.peerHosts = pins, chains, hosts
 	s.mu.Unlock()
+}
+
+// peerAt names the pinned peer whose card lists host among its
+// endpoints' addresses (as written in the card: a name is not resolved).
+func (s *Station) peerAt(host string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, ok := s.peerHosts[host]
+	return n, ok
 }
 
 // peerLookup names the peer a connecting key belongs to: a pinned key, or

@@ -105,7 +105,18 @@ func (d *direct) serveInbound(ctx context.Context, tc *tls.Conn) {
 		tc.Close()
 		switch {
 		case errors.Is(err, link.ErrNotPinned):
-			s.event(protocol.LinkRefused{Reason: "unpinned station", Text: fmt.Sprintf("refused a station at %s: %v", tc.RemoteAddr(), err)})
+			// Anyone who can reach the peer port can present a key of its
+			// own: a counted warning. From a pinned peer's own address it
+			// may be an impostor there, or a key change this station
+			// cannot follow: an alarm.
+			host, _, _ := net.SplitHostPort(tc.RemoteAddr().String())
+			if peer, ok := s.peerAt(host); ok {
+				s.event(protocol.LinkRefused{Reason: "unpinned station", Peer: peer,
+					Text: fmt.Sprintf("refused a station at %s, an address of %s: %v", tc.RemoteAddr(), peer, err)})
+			} else {
+				s.event(protocol.LinkRefused{Reason: "unknown station", Level: "warning",
+					Text: fmt.Sprintf("refused a station at %s: %v", tc.RemoteAddr(), err)})
+			}
 		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
 			// Slow or silent: the connection held nothing but a socket
 			// for HandshakeTimeout.
@@ -117,7 +128,7 @@ func (d *direct) serveInbound(ctx context.Context, tc *tls.Conn) {
 			s.event(protocol.LinkRefused{Reason: "handshake failed", Level: "warning",
 				Text: fmt.Sprintf("refused a connection from %s: %v", tc.RemoteAddr(), err)})
 		}
-		s.Log.Warn("inbound handshake failed", "remote", tc.RemoteAddr().String(), "err", err)
+		s.handshakeLog.Warn("inbound handshake failed", "remote", tc.RemoteAddr().String(), "err", err)
 		return
 	}
 	k, _ := link.PeerKey(tc.ConnectionState())

@@ -33,9 +33,9 @@ func (s *Station) AddPeer(ctx context.Context, text []byte, fingerprint string) 
 	if _, err := s.Call(ctx, func(id uint64) protocol.Event { return protocol.AddPeer{ID: id, Card: card} }); err != nil {
 		return nil, desk.AsBadRequest(err)
 	}
-	s.mu.Lock()
-	s.pins[string(card.SignKey)] = card.Name
-	s.mu.Unlock()
+	if err := s.inLoop(ctx, s.refreshPins); err != nil {
+		return nil, err
+	}
 	for _, t := range s.transports {
 		t.Pinned(card.Name)
 	}

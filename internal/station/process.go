@@ -28,6 +28,7 @@ import (
 	"hotline/internal/identity"
 	"hotline/internal/ops"
 	"hotline/internal/protocol"
+	"hotline/internal/quiet"
 	"hotline/internal/record"
 	"hotline/internal/stationdir"
 	"hotline/internal/store"
@@ -43,6 +44,10 @@ type Station struct {
 	OwnCard    *identity.Card
 	Store      store.Store
 	Log        *slog.Logger
+
+	// handshakeLog writes what strangers cause (refused handshakes on the
+	// peer port) at most once a minute per message.
+	handshakeLog *quiet.Logger
 
 	core     *protocol.Core
 	lock     *os.File
@@ -82,6 +87,7 @@ type Station struct {
 	transports []transport       // the ways to reach peers (transports.go)
 	pins       map[string]string // string(ed25519 key) → peer name: each peer's current key
 	chainKeys  map[string]string // every key of each peer's chain not revoked → peer name
+	peerHosts  map[string]string // the host of each endpoint in a peer's card → peer name
 	rotMu      sync.Mutex        // one key change at a time
 	books      []*codebook.Codebook
 	subs       map[chan protocol.Notify]struct{}
@@ -215,6 +221,7 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 		conns: map[protocol.ConnID]conn{}, pins: map[string]string{},
 		subs: map[chan protocol.Notify]struct{}{}, books: books,
 	}
+	s.handshakeLog = quiet.New(s.Log)
 	s.Desk = desk.New(s, st, cfg.Name, cfg.Party, s.Log, s.done)
 	s.transports = newTransports(s)
 	s.refreshPins()
