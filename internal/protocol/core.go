@@ -193,24 +193,56 @@ func New(cfg Config, keys *identity.Keys, snap *record.Snapshot) (*Core, error) 
 	if err != nil {
 		return nil, err
 	}
+	if err := c.restoreChannels(snap, logKeys); err != nil {
+		return nil, err
+	}
+	if err := c.restoreLogs(snap, logKeys); err != nil {
+		return nil, err
+	}
+	if err := c.restoreUndelivered(snap); err != nil {
+		return nil, err
+	}
+	c.restoreEpochs(snap)
+	if cfg.Restored {
+		for _, cs := range c.channels {
+			cs.holding = true
+		}
+	}
+	c.restoreAwaiting(snap)
+	for _, p := range c.peers {
+		sort.Strings(p.channels)
+	}
+	for _, cs := range c.channels {
+		if uint64(len(cs.mine.pending)) != cs.mine.size-cs.mine.delivered {
+			return nil, fmt.Errorf("channel %s: %d undelivered entries stored, want %d", cs.rec.ID, len(cs.mine.pending), cs.mine.size-cs.mine.delivered)
+		}
+	}
+	return c, nil
+}
+
+// restoreChannels rebuilds each stored channel with its charter, checked
+// against the keys that signed entry 1 of each log, and the codebook the
+// charter names. It runs once the key chains are restored.
+func (c *Core) restoreChannels(snap *record.Snapshot, logKeys map[[2]string][]logKey) error {
+	var err error
 	for _, ch := range snap.Channels {
 		p := c.peers[ch.Peer]
 		if p == nil {
-			return nil, fmt.Errorf("channel %s: peer %s is not pinned", ch.ID, ch.Peer)
+			return fmt.Errorf("channel %s: peer %s is not pinned", ch.ID, ch.Peer)
 		}
 		cs := &chanState{rec: ch, mine: outLog{tree: transcript.NewTree()}, theirs: inLog{tree: transcript.NewTree()}}
 		// The charter is signed by the keys that signed entry 1 of each log.
-		mineAt1 := c.own[seqAt(logKeys[[2]string{ch.ID, keys.Name}], 1)].verifier
+		mineAt1 := c.own[seqAt(logKeys[[2]string{ch.ID, c.keys.Name}], 1)].verifier
 		theirsAt1 := p.chain[min(seqAt(logKeys[[2]string{ch.ID, ch.Peer}], 1), len(p.chain)-1)].verifier
 		verifiers := []note.Verifier{theirsAt1}
-		if ch.Proposer == keys.Name {
+		if ch.Proposer == c.keys.Name {
 			verifiers = []note.Verifier{mineAt1}
 		}
 		if ch.State == record.Active {
 			verifiers = []note.Verifier{mineAt1, theirsAt1}
 		}
 		if cs.charter, err = channel.Parse(ch.Charter, verifiers...); err != nil {
-			return nil, fmt.Errorf("stored charter of %s: %w", ch.ID, err)
+			return fmt.Errorf("stored charter of %s: %w", ch.ID, err)
 		}
 		// A codebook this binary lacks leaves the channel without one:
 		// its coded entries are refused with that reason, the rest works.
@@ -218,18 +250,24 @@ func New(cfg Config, keys *identity.Keys, snap *record.Snapshot) (*Core, error) 
 		c.channels[ch.ID] = cs
 		p.channels = append(p.channels, ch.ID)
 	}
+	return nil
+}
+
+// restoreLogs rebuilds both logs of each channel from their stored sizes
+// and hashes, and the receipt this station gave for the peer's.
+func (c *Core) restoreLogs(snap *record.Snapshot, logKeys map[[2]string][]logKey) error {
 	for _, l := range snap.Logs {
 		cs := c.channels[l.Channel]
 		if cs == nil {
-			return nil, fmt.Errorf("stored log %s/%s has no channel", l.Channel, l.Author)
+			return fmt.Errorf("stored log %s/%s has no channel", l.Channel, l.Author)
 		}
 		tree, err := transcript.TreeFromHashes(l.Size, l.Hashes)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		lk := logKeys[[2]string{l.Channel, l.Author}]
 		switch l.Author {
-		case keys.Name:
+		case c.keys.Name:
 			cs.mine = outLog{tree: tree, size: l.Size, durable: l.Size, delivered: l.ReceiptSize, sent: l.ReceiptSize, receipt: l.Receipt, keys: lk}
 		case cs.rec.Peer:
 			cs.theirs = inLog{tree: tree, size: l.Size, durable: l.Size, keys: lk, epochFrom: l.EpochFrom}
@@ -245,25 +283,31 @@ func New(cfg Config, keys *identity.Keys, snap *record.Snapshot) (*Core, error) 
 				}
 			}
 		default:
-			return nil, fmt.Errorf("stored log %s/%s: author is neither party", l.Channel, l.Author)
+			return fmt.Errorf("stored log %s/%s: author is neither party", l.Channel, l.Author)
 		}
 	}
+	return nil
+}
+
+// restoreUndelivered takes back this station's entries the peer has not
+// receipted, in order, to send them again.
+func (c *Core) restoreUndelivered(snap *record.Snapshot) error {
 	for _, e := range snap.Undelivered {
 		cs := c.channels[e.Channel]
-		if cs == nil || e.Author != keys.Name {
-			return nil, fmt.Errorf("undelivered entry %s does not belong to this station", e.ID())
+		if cs == nil || e.Author != c.keys.Name {
+			return fmt.Errorf("undelivered entry %s does not belong to this station", e.ID())
 		}
 		if e.Index != cs.mine.delivered+uint64(len(cs.mine.pending))+1 {
-			return nil, fmt.Errorf("undelivered entry %s is out of sequence", e.ID())
+			return fmt.Errorf("undelivered entry %s is out of sequence", e.ID())
 		}
 		cs.mine.pending = append(cs.mine.pending, pendingEntry{raw: e.Raw, root: e.Root})
 	}
-	c.restoreEpochs(snap)
-	if cfg.Restored {
-		for _, cs := range c.channels {
-			cs.holding = true
-		}
-	}
+	return nil
+}
+
+// restoreAwaiting puts back the entries that await acknowledgement, each
+// at the latest step of its ladder the store holds.
+func (c *Core) restoreAwaiting(snap *record.Snapshot) {
 	steps := map[string]int{}
 	for _, x := range snap.Escalations {
 		k := fmt.Sprintf("%s/%s/%d", x.Channel, x.Author, x.Index)
@@ -275,15 +319,6 @@ func New(cfg Config, keys *identity.Keys, snap *record.Snapshot) (*Core, error) 
 			c.await(cs, e, steps[e.ID()])
 		}
 	}
-	for _, p := range c.peers {
-		sort.Strings(p.channels)
-	}
-	for _, cs := range c.channels {
-		if uint64(len(cs.mine.pending)) != cs.mine.size-cs.mine.delivered {
-			return nil, fmt.Errorf("channel %s: %d undelivered entries stored, want %d", cs.rec.ID, len(cs.mine.pending), cs.mine.size-cs.mine.delivered)
-		}
-	}
-	return c, nil
 }
 
 func mustVKey(name string, pub []byte) string {
