@@ -129,6 +129,29 @@ func (c *Core) pathOf(p *peer, conn ConnID) *path {
 	return p.paths[conn]
 }
 
+func (c *Core) connected(ev Connected) {
+	p := c.peers[ev.Peer]
+	if p == nil {
+		return
+	}
+	c.addPath(p, ev)
+	if ev.Outbound {
+		c.emit(Send{Peer: ev.Peer, Conn: ev.Conn, Data: (&Frame{Type: FrameHello, Version: Version}).Encode()})
+	}
+}
+
+func (c *Core) disconnected(ev Disconnected) {
+	p := c.peers[ev.Peer]
+	if p == nil {
+		return
+	}
+	// What the peer sent ahead on it never became durable here.
+	delete(p.ahead, ev.Conn)
+	if c.pathOf(p, ev.Conn) != nil {
+		c.lostPath(p, ev.Conn)
+	}
+}
+
 func (c *Core) addPath(p *peer, ev Connected) {
 	if p.paths == nil {
 		p.paths = map[ConnID]*path{}

@@ -1,0 +1,188 @@
+package protocol
+
+import (
+	"bytes"
+	"fmt"
+	"hotline/internal/transcript"
+	"maps"
+	"slices"
+
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Sending this station's entries. An entry leaves only once it is
+// durable: when a write is reported (Persisted), the requests it completes
+// run, and flush sends each peer, on its active path, the entries made
+// durable, in frames within MaxBatch, MaxBatchBytes and the Window, each
+// under a checkpoint signed by the key that signed its entries. While a
+// group is written (Writing), the core signs ahead the checkpoint and the
+// receipts its durability will send, so that they leave at once, and
+// sends the entries ahead (ahead.go).
+
+// cosigning is a receipt to give once the peer's entries it covers are
+// durable, made ahead while they are written (see Writing).
+type cosigning struct {
+	opened   *note.Note
+	verifier note.Verifier
+	receipt  []byte
+	by       note.Signer // the key receipt was cosigned with
+	done     bool        // its write is over
+}
+
+// receiptBy returns the receipt cosigned by s, and whether it was made
+// before (by Writing, with the same key).
+func (cg *cosigning) receiptBy(s note.Signer) (r []byte, ahead bool) {
+	if cg.receipt != nil && cg.by == s {
+		return cg.receipt, true
+	}
+	r, err := transcript.CosignOpened(cg.opened, cg.verifier, s)
+	if err != nil {
+		panic(err) // verified when the entries were taken
+	}
+	cg.receipt, cg.by = r, s
+	return r, false
+}
+
+func (c *Core) persisted(ev Persisted) {
+	err := ev.Err
+	if err != nil {
+		err = fmt.Errorf("%w: %v", ErrStorage, err)
+	}
+	func() {
+		c.deferFlush = true
+		defer func() { c.deferFlush = false }()
+		for _, w := range ev.Writes {
+			fs := c.pending[w]
+			delete(c.pending, w)
+			for _, f := range fs {
+				f(err)
+			}
+		}
+	}()
+	c.cosigns = slices.DeleteFunc(c.cosigns, func(cg *cosigning) bool { return cg.done })
+	for _, cs := range c.appended {
+		cs.mine.writes = slices.DeleteFunc(cs.mine.writes, func(w sizeAt) bool { return w.size <= cs.mine.durable })
+	}
+	c.appended = slices.DeleteFunc(c.appended, func(cs *chanState) bool { return cs.mine.durable >= cs.mine.size })
+	peers := slices.Sorted(maps.Keys(c.flushes))
+	clear(c.flushes)
+	for _, p := range peers {
+		c.flush(p)
+	}
+}
+
+// flush sends every durable, unsent entry to the peer, within the window.
+func (c *Core) flush(peerName string) {
+	if c.deferFlush {
+		if c.flushes == nil {
+			c.flushes = map[string]bool{}
+		}
+		c.flushes[peerName] = true
+		return
+	}
+	p := c.peers[peerName]
+	if p == nil || !p.ready {
+		return
+	}
+	for _, id := range p.channels {
+		cs := c.channels[id]
+		m := &cs.mine
+		for cs.blocked == "" && m.sent < m.durable && m.sent-m.delivered < uint64(c.cfg.Window) {
+			end := min(m.durable, m.sent+uint64(c.cfg.MaxBatch), m.delivered+uint64(c.cfg.Window))
+			f := &Frame{Type: FrameEntries, Channel: id, Author: c.keys.Name}
+			size := 0
+			seq := seqAt(m.keys, m.sent+1)
+			for i := m.sent + 1; i <= end; i++ {
+				raw := m.pending[i-m.delivered-1].raw
+				// A frame never spans a key change: its entries and its
+				// checkpoint are signed by one key.
+				if size > 0 && (size+len(raw) > c.cfg.MaxBatchBytes || seqAt(m.keys, i) != seq) {
+					end = i - 1
+					break
+				}
+				size += len(raw)
+				f.Entries = append(f.Entries, raw)
+			}
+			root := m.pending[end-m.delivered-1].root
+			signed := m.presigned.signed
+			if m.presigned.size != end || m.presigned.seq != seq || !slices.Equal(m.presigned.root, root) {
+				signed = c.signCheckpoint(id, end, root, seq)
+			} else {
+				c.Stats.SignedAhead++
+			}
+			if m.presigned.size <= end {
+				m.presigned = presigned{}
+			}
+			f.Checkpoint = signed
+			if m.sent == m.delivered {
+				m.progress = c.now
+			}
+			if m.signed == nil {
+				m.signed = map[uint64][]byte{}
+			}
+			m.signed[end] = signed
+			if a := m.ahead; a.conn == p.out && a.from == m.sent+1 && a.to == end && bytes.Equal(signed, a.checkpoint) {
+				// The peer holds this very frame: say it is durable.
+				f = &Frame{Type: FrameDurable, Channel: id, Author: c.keys.Name, From: end}
+			}
+			m.ahead.conn, m.ahead.checkpoint = 0, nil
+			c.emit(Send{Peer: peerName, Conn: p.out, Data: f.Encode()})
+			m.sent = end
+		}
+	}
+}
+
+// writing signs ahead, while the disk writes, the checkpoint each log's
+// entries being written will be sent under and the receipts their
+// durability will give (see Writing).
+func (c *Core) writing(through uint64) {
+	for _, cg := range c.cosigns {
+		if !cg.done {
+			cg.receiptBy(c.signer)
+		}
+	}
+	c.cosigns = nil
+	later := c.appended[:0]
+	for _, cs := range c.appended {
+		id, m := cs.rec.ID, &cs.mine
+		// The log's size at the group's last write to it: entries
+		// appended since are in a later group.
+		end := uint64(0)
+		rest := m.writes[:0]
+		for _, w := range m.writes {
+			if through == 0 || w.write <= through {
+				end = w.size
+			} else {
+				rest = append(rest, w)
+			}
+		}
+		m.writes = rest
+		if len(rest) > 0 {
+			later = append(later, cs)
+		}
+		// The frame flush will send once they are durable ends at the
+		// last of them if it holds every entry after those sent.
+		if end <= m.durable || m.sent >= end || m.presigned.size == end ||
+			end-m.sent > uint64(c.cfg.MaxBatch) || end-m.delivered > uint64(c.cfg.Window) {
+			continue
+		}
+		seq := seqAt(m.keys, end)
+		if seqAt(m.keys, m.sent+1) != seq {
+			continue
+		}
+		root := m.pending[end-m.delivered-1].root
+		m.presigned = presigned{size: end, seq: seq, root: root, signed: c.signCheckpoint(id, end, root, seq)}
+		c.sendAhead(cs, end)
+	}
+	c.appended = later
+}
+
+// signCheckpoint signs the checkpoint of this station's log on channel id
+// at size, with key seq.
+func (c *Core) signCheckpoint(id string, size uint64, root []byte, seq int) []byte {
+	signed, err := transcript.SignCheckpoint(transcript.Checkpoint{Origin: transcript.Origin(id, c.keys.Name), Size: size, Root: root}, c.signerAt(seq))
+	if err != nil {
+		panic(err)
+	}
+	return signed
+}

@@ -1,0 +1,131 @@
+package protocol
+
+import (
+	"crypto/hpke"
+	"hotline/internal/channel"
+	"hotline/internal/envelope"
+	"hotline/internal/identity"
+	"hotline/internal/record"
+	"hotline/internal/transcript"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+)
+
+// What the core holds per peer (its card, its key chain, its paths, the
+// frames it sent ahead that are held here) and per channel: the charter,
+// this station's log (outLog) and the peer's (inLog), the entries that
+// wait for a person's acknowledgement, and the link tests. New rebuilds
+// what the store keeps of it.
+
+type peer struct {
+	card     *identity.Card
+	hpke     hpke.PublicKey // the card's HPKE key, parsed
+	hpkeOf   []byte         // the KEM key bytes hpke was parsed from
+	verifier note.Verifier  // the current key's
+	chain    []keyLink      // the peer's key chain; the last is card's
+	paths    map[ConnID]*path
+	out      ConnID // the active outbound path, 0 if none
+	ready    bool   // out is set (its status arrived)
+	in       ConnID // the inbound connection receipts go on (latest hello or entries), 0 if none
+	channels []string
+	// lastOK is when a probe was last answered on each kind of path that
+	// went away, so that a path down still tells when it last worked.
+	lastOK map[string]time.Time
+	// ahead holds, by connection and channel, the entries frame the peer
+	// sent ahead of their durability there, until its durable frame.
+	ahead map[ConnID]map[string]heldAhead
+}
+
+type chanState struct {
+	rec      record.Channel
+	charter  *channel.Charter
+	codebook channel.Book // the one the charter names; nil if this station lacks it
+	mine     outLog
+	theirs   inLog
+	blocked  string // why sending on this channel is stopped, if it is
+	// lossWarned is set once the peer asked for entries it had receipted.
+	lossWarned bool
+
+	holding bool      // restored: waiting for the peer's status before appending
+	recover *recovery // fetching this station's own entries back from the peer
+
+	waiting  map[entryKey]*waiting // entries of either log awaiting acknowledgement
+	awaiting [2]int                // of those, this station's and the peer's
+	dormant  bool                  // this station's latest operator check went unanswered
+	armed    bool                  // link tests and checks are scheduled
+	probe    probeState
+}
+
+type presigned struct {
+	size   uint64
+	seq    int
+	root   []byte
+	signed []byte
+}
+
+type sizeAt struct{ write, size uint64 }
+
+type pendingEntry struct {
+	raw  []byte
+	root []byte
+}
+
+type outLog struct {
+	tree      *transcript.Tree
+	size      uint64 // entries appended (durable or being written)
+	durable   uint64
+	sent      uint64         // sent on the current outbound connection
+	delivered uint64         // covered by the peer's cosignature
+	progress  time.Time      // when delivered last grew, or sending from it began
+	pending   []pendingEntry // entries delivered+1 .. size
+	// writes is the log's size at each write not yet durable that
+	// appended to it, in order: what a group being written (Writing)
+	// holds of the log.
+	writes  []sizeAt
+	receipt []byte
+	keys    []logKey // where the key signing this log changes
+	// unchecked is the latest receipt cosigned by a key of the peer's not
+	// yet known here; it is checked again when the peer's chain grows.
+	unchecked []byte
+	// signed holds the checkpoints sent and not yet receipted, by size: a
+	// receipt that extends one of them byte for byte needs only the peer's
+	// signature checked.
+	signed map[uint64][]byte
+	// presigned is the checkpoint of the entries being written, signed
+	// while they are (see Writing): flush reuses it for a frame that ends
+	// at its size, under its key seq, with its root.
+	presigned presigned
+	// ahead is the frame of entries from..to, under checkpoint, sent ahead on conn while
+	// they were written (FrameAhead): once they are durable, flush sends
+	// only FrameDurable for it, if it would send that very frame there.
+	ahead struct {
+		conn       ConnID
+		from, to   uint64
+		checkpoint []byte
+	}
+	// The key epoch new entries are sealed under (docs/PROTOCOL.md,
+	// "Envelope"): begun with the peer's HPKE key epochTo, under this
+	// station's key epochSeq, with epochLeft entries left before a new
+	// one. Never stored: a station begins a new epoch when it starts.
+	epoch     *envelope.Epoch
+	epochTo   []byte
+	epochLeft int
+	epochSeq  int // this station's key (seq) when it began
+}
+
+// EpochEntries is how many entries of a log one key epoch seals at most.
+const EpochEntries = 10000
+
+type inLog struct {
+	tree    *transcript.Tree
+	size    uint64 // entries accepted (durable or being written)
+	durable uint64
+	receipt []byte   // latest cosigned checkpoint
+	keys    []logKey // where the key signing this log changes
+	// epoch is the key epoch of the latest entry accepted that began
+	// one, entry epochFrom: the entries after it that carry no
+	// encapsulation open with it.
+	epoch     *envelope.Epoch
+	epochFrom uint64
+}
