@@ -539,7 +539,10 @@ func (c *Core) peerRotated(p *peer, chain []keyLink, rs []*identity.Rotation) {
 			c.alert("alarm", "", name, "%s REVOKED its key (fingerprint %s) and now signs with fingerprint %s: anything signed later with the revoked key is refused",
 				name, oldFP, r.Card.Fingerprint())
 		} else {
-			c.alert("notice", "", name, "%s rotated its keys: fingerprint %s replaces %s (statement of %s, signed by the old key)",
+			// An alarm, not a notice: from now on what is sealed to the
+			// peer goes to the new key, and a person should know that a key
+			// they read aloud is no longer the one in use.
+			c.alert("alarm", "", name, "%s rotated its keys: fingerprint %s replaces %s (statement of %s, signed by the old key)",
 				name, r.Card.Fingerprint(), oldFP, r.Time.UTC().Format(time.RFC3339))
 		}
 	}

@@ -113,7 +113,7 @@ func TestKeyRotation(t *testing.T) {
 	if string(b.disk.peers["ALPHA"].Card) != string(a.card.Text) {
 		t.Error("BRAVO's stored card of ALPHA is not the new card")
 	}
-	if alerted(b, "notice", "ALPHA rotated its keys") != 1 {
+	if alerted(b, "alarm", "ALPHA rotated its keys") != 1 {
 		t.Errorf("BRAVO's operators were not told once: %+v", b.alerts)
 	}
 	if alerted(a, "notice", "this station's keys were changed") != 1 {
@@ -487,7 +487,7 @@ func TestStatementsFollowed(t *testing.T) {
 	if ks := b.core.Keys("ALPHA"); len(ks) != 2 || ks[1].Fingerprint != card.Fingerprint() || !b.core.Peer("ALPHA").SignKey.Equal(nk.SignPublic()) {
 		t.Fatalf("BRAVO's chain of ALPHA: %+v", ks)
 	}
-	if alerted(b, "notice", "ALPHA rotated its keys") != 1 {
-		t.Errorf("BRAVO's operators told %d times, want once", alerted(b, "notice", "ALPHA rotated its keys"))
+	if alerted(b, "alarm", "ALPHA rotated its keys") != 1 {
+		t.Errorf("BRAVO's operators told %d times, want once", alerted(b, "alarm", "ALPHA rotated its keys"))
 	}
 }
