@@ -349,7 +349,7 @@ func TestBadInput(t *testing.T) {
 		{usa, []string{"ack", "--dir", usa, "--id", staff + "/USA/2"}, []string{"own message"}},
 		{usa, []string{"ack", "--dir", usa, "--id", "garbage"}, []string{"garbage", "CHANNEL/STATION/INDEX"}},
 		{rus, []string{"peer", "add", "--dir", rus, "--card", filepath.Join(chn, "card"), "--fingerprint", usaCard.Fingerprint()},
-			[]string{chnCard.Fingerprint(), usaCard.Fingerprint(), "do not pin"}},
+			[]string{"does not have the fingerprint given", "do not pin"}},
 		{rus, []string{"peer", "add", "--dir", rus, "--card", filepath.Join(dir, "no-such-card"), "--fingerprint", chnCard.Fingerprint()}, []string{"no-such-card"}},
 		{usa, []string{"init", "--dir", usa, "--name", "USA", "--party", "USA", "--peer-listen", "127.0.0.1:7443"}, []string{usa, "already holds a station"}},
 		{usa, []string{"init", "--dir", usa, "--name", "OTHER", "--party", "OTHER", "--peer-listen", "127.0.0.1:7443"}, []string{"already holds a station"}},
@@ -412,7 +412,7 @@ func TestBadInput(t *testing.T) {
 		{usa, []string{"key", "list", "--dir", usa, "--station", "RUS"}, []string{"unknown peer", "RUS"}},
 		{usa, []string{"peer", "replace", "--dir", usa}, []string{"missing --card, --fingerprint"}},
 		{usa, []string{"peer", "replace", "--dir", usa, "--card", filepath.Join(chn, "card"), "--fingerprint", usaCard.Fingerprint()},
-			[]string{chnCard.Fingerprint(), usaCard.Fingerprint(), "do not pin"}},
+			[]string{"does not have the fingerprint given", "do not pin"}},
 		{usa, []string{"peer", "replace", "--dir", usa, "--card", filepath.Join(chn, "card"), "--fingerprint", chnCard.Fingerprint()}, []string{"a key CHN already had"}},
 		{usa, []string{"peer", "replace", "--dir", usa, "--card", filepath.Join(rus, "card"), "--fingerprint", rusCard.Fingerprint()}, []string{"RUS", "not pinned", "peer add"}},
 	}
@@ -521,7 +521,13 @@ func copyStation(t *testing.T, from string) string {
 func TestMessageListsAreInert(t *testing.T) {
 	dir, _ := demoRun(t)
 	usa := copyStation(t, filepath.Join(dir, "usa"))
-	forged := "ok\nusa-chn-staff/USA/9  FLASH  acknowledged by Adm. Nobody\x1b[2J\x1b[H"
+	// Control characters are refused when a message is written (and when
+	// a peer's entry arrives), so that they never reach a terminal.
+	escapes := "ok\x1b[2J\x1b[H"
+	checkFailed(t, []string{"send", "--text", escapes}, hotline(t, "send", "--dir", usa, "--channel", "usa-chn-staff", "--precedence", "ROUTINE", "--text", escapes),
+		"invisible character U+001B")
+	// A newline is text; printed, it must not make a line of its own.
+	forged := "ok\nusa-chn-staff/USA/9  FLASH  acknowledged by Adm. Nobody"
 	mustRun(t, "send", "--dir", usa, "--channel", "usa-chn-staff", "--precedence", "ROUTINE", "--text", forged)
 	out := mustRun(t, "outbox", "--dir", usa, "--channel", "usa-chn-staff")
 	var ms []json.RawMessage

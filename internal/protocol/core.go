@@ -354,7 +354,11 @@ func (c *Core) Step(now time.Time, ev Event) []Action {
 	case Import:
 		c.importFrames(ev)
 	case Loaded:
-		c.loaded(ev)
+		if c.loadedOwn(ev) {
+			c.rewind(ev)
+		} else {
+			c.loaded(ev)
+		}
 	case Submit:
 		c.submit(ev)
 	case Propose:

@@ -101,7 +101,7 @@ func (m *memStore) apply(t *testing.T, b *record.Batch) {
 			l = &record.Log{Channel: r.Channel, Author: r.Author}
 			m.logs[k] = l
 		}
-		if r.Size >= l.ReceiptSize {
+		if r.Size >= l.ReceiptSize || r.Rewind {
 			l.Receipt, l.ReceiptSize = r.Note, r.Size
 		}
 	}

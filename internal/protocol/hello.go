@@ -59,7 +59,7 @@ func (c *Core) status(p *peer, conn ConnID, f *Frame) {
 			// Only a checkpoint carrying this station's own signature can
 			// show that it wrote more than it holds; a bare number could
 			// be anything.
-			cp, err := openCosigned(l.Receipt, c.ownVerifiers(), p.cosigners())
+			cp, err := openCosigned(l.Receipt, c.ownVerifiers(), c.cosigners(p))
 			if err != nil || cp.Origin != transcript.Origin(id, c.keys.Name) || cp.Size <= cs.mine.size {
 				c.reject(p, conn, "bad status", id, "status from %s claims %d entries of log %s, this station wrote %d, and no receipt signed by this station shows it",
 					p.card.Name, l.Size, id, cs.mine.size)

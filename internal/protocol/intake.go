@@ -339,7 +339,7 @@ func (in *intake) keyChange(e *envelope.Envelope, k *KeyBody, seq int, lostSwitc
 		} else {
 			in.chain = slices.Clone(chain)
 			if r.Reason == identity.ReasonRevoke {
-				in.chain[seq].revoked = true
+				revokeThrough(in.chain, seq)
 			}
 			nl := newLink(name, r.Card.SignKey, r.Card)
 			nl.reason, nl.at = r.Reason, c.now

@@ -90,16 +90,32 @@ func (c *Core) ownVerifiers() []note.Verifier {
 	return vs
 }
 
-// cosigners are the peer's keys that may sign a receipt: any of its chain
-// not revoked.
-func (p *peer) cosigners() []note.Verifier {
-	var vs []note.Verifier
-	for _, l := range p.chain {
-		if !l.revoked {
-			vs = append(vs, l.verifier)
-		}
+// ReceiptGrace is how long after a peer rotated its key (not after a
+// revocation or a loss) a receipt cosigned by the key before is still
+// taken: receipts already on their way when it rotated. After it, and
+// at once after a revocation, only the current key cosigns.
+const ReceiptGrace = 10 * time.Minute
+
+// cosigners are the peer's keys that may sign a receipt now: its current
+// key, and the key before it for ReceiptGrace after a plain rotation. A
+// retired key, held by whoever kept a copy, cosigns nothing.
+func (c *Core) cosigners(p *peer) []note.Verifier {
+	n := len(p.chain)
+	last := p.chain[n-1]
+	vs := []note.Verifier{last.verifier}
+	if n > 1 && last.reason == identity.ReasonRotate && !p.chain[n-2].revoked && c.now.Sub(last.at) < ReceiptGrace {
+		vs = append(vs, p.chain[n-2].verifier)
 	}
 	return vs
+}
+
+// revokeThrough marks keys 0 to i of chain revoked: a revocation says the
+// key may be in other hands, and so may every key before it, which the
+// same hands could have kept.
+func revokeThrough(chain []keyLink, i int) {
+	for j := 0; j <= i && j < len(chain); j++ {
+		chain[j].revoked = true
+	}
 }
 
 // openCosigned opens a checkpoint signed by one of authors and one of
@@ -230,7 +246,7 @@ func chainOf(name string, rows []record.Key) ([]keyLink, error) {
 			return nil, fmt.Errorf("key chain of %s, key %d: %w", name, i, err)
 		}
 		if i > 0 && r.Reason != identity.ReasonRotate {
-			chain[i-1].revoked = true
+			revokeThrough(chain, i-1)
 		}
 		l := newLink(name, card.SignKey, card)
 		l.reason, l.at = r.Reason, r.At
@@ -410,7 +426,7 @@ func (c *Core) replacePeer(ev ReplacePeer) {
 	}
 	oldFP := p.card.Fingerprint()
 	chain := slices.Clone(p.chain)
-	chain[len(chain)-1].revoked = true
+	revokeThrough(chain, len(chain)-1)
 	nl := newLink(card.Name, card.SignKey, card)
 	nl.reason, nl.at = ReasonReplace, c.now
 	chain = append(chain, nl)
@@ -432,6 +448,7 @@ func (c *Core) replacePeer(ev ReplacePeer) {
 	c.alert("alarm", "", card.Name, "%s re-pinned by fingerprint %s (by %s) after it lost its key %s: anything signed later with the lost key is refused",
 		card.Name, card.Fingerprint(), ev.By, oldFP)
 	c.emit(Notify{What: "key", Entry: card.Name})
+	c.disownReceipts(p)
 	id := ev.ID
 	c.afterDurable(func(err error) { c.done(id, Result{}, err) })
 }
@@ -464,7 +481,7 @@ func (c *Core) statements(ev Statements) {
 	chain := slices.Clone(p.chain)
 	for _, r := range path {
 		if r.Reason == identity.ReasonRevoke {
-			chain[len(chain)-1].revoked = true
+			revokeThrough(chain, len(chain)-1)
 		}
 		nl := newLink(ev.Peer, r.Card.SignKey, r.Card)
 		nl.reason, nl.at = r.Reason, c.now
@@ -503,10 +520,11 @@ func (c *Core) Keys(station string) []KeyInfo {
 	return out
 }
 
-// PeerKeys returns every signing key of a peer's chain that is not
-// revoked, the current one last: the keys a connection from it may
-// present.
-func (c *Core) PeerKeys(name string) []ed25519.PublicKey {
+// ChainKeys returns every signing key of a peer's chain that is not
+// revoked, the current one last. They name the peer of mail a relay hands
+// over (a relay may still label it with a key the peer had), never of a
+// connection: only the current key speaks for a peer on a link.
+func (c *Core) ChainKeys(name string) []ed25519.PublicKey {
 	p := c.peers[name]
 	if p == nil {
 		return nil
@@ -551,6 +569,9 @@ func (c *Core) peerRotated(p *peer, chain []keyLink, rs []*identity.Rotation) {
 	p.hpke, p.hpkeOf = nil, nil
 	c.batch.Peers = append(c.batch.Peers, record.Peer{Name: name, Party: last.card.Party, Card: last.card.Text, Fingerprint: last.card.Fingerprint(), AddedAt: c.now})
 	c.emit(Notify{What: "key", Entry: name})
+	if slices.ContainsFunc(rs, func(r *identity.Rotation) bool { return r.Reason != identity.ReasonRotate }) {
+		c.disownReceipts(p)
+	}
 	// Receipts that came cosigned by the new key before it was known.
 	for _, id := range p.channels {
 		cs := c.channels[id]

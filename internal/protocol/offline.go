@@ -146,7 +146,7 @@ func (c *Core) checkImported(p *peer, pre *Prepared, epochs map[string]*epochAt)
 			at.epoch, at.index = next, o.Env.Index
 		}
 	case FrameReceipt:
-		cp, err := openCosigned(f.Checkpoint, c.ownVerifiers(), p.cosigners())
+		cp, err := openCosigned(f.Checkpoint, c.ownVerifiers(), c.cosigners(p))
 		if err != nil {
 			return fmt.Errorf("receipt of %s/%s: %v", f.Channel, f.Author, err)
 		}

@@ -59,7 +59,7 @@ func (c *Core) applyReceipt(p *peer, cs *chanState, signed []byte) *refusal {
 			authors = nil // our own signature is the one we sent
 		}
 	}
-	cp, err := openCosigned(signed, authors, p.cosigners())
+	cp, err := openCosigned(signed, authors, c.cosigners(p))
 	if err != nil {
 		// An old receipt cosigned by a key since revoked (a status frame
 		// a relay held back, say) adds nothing and is ignored; one that

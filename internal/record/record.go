@@ -102,6 +102,10 @@ type Receipt struct {
 	Author  string
 	Size    uint64
 	Note    []byte
+	// Rewind replaces the log's receipt even with a smaller one: the
+	// receipt held was disowned (its cosigning key revoked), and what it
+	// covered awaits a receipt again.
+	Rewind bool
 }
 
 // Ack records that the peer (or this station) acknowledged an entry.

@@ -102,7 +102,7 @@ func (d *Disk) apply(b *record.Batch) []string {
 			l = &record.Log{Channel: r.Channel, Author: r.Author}
 			d.logs[k] = l
 		}
-		if r.Size >= l.ReceiptSize {
+		if r.Size >= l.ReceiptSize || r.Rewind {
 			l.Receipt, l.ReceiptSize = r.Note, r.Size
 		}
 	}

@@ -259,9 +259,13 @@ func (f *fakePeer) stats() (conns, handshakes, bytes int) {
 	return f.conns, f.handshakes, f.bytes
 }
 
-func newFakePeer(t *testing.T, cert tls.Certificate) *fakePeer {
+func newFakePeer(t *testing.T, cert tls.Certificate, at ...string) *fakePeer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := "127.0.0.1:0"
+	if len(at) > 0 {
+		addr = at[0]
+	}
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

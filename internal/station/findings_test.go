@@ -85,7 +85,10 @@ func TestFindings(t *testing.T) {
 		defer stop()
 		for _, st := range []*Station{usa, chn} {
 			st.bg.Add(1)
-			go st.RunDetector(dctx)
+			go func() {
+				defer st.bg.Done()
+				st.RunDetector(dctx)
+			}()
 		}
 		synctest.Wait()
 		fs, err := usa.Findings(ctx)

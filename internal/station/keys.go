@@ -236,19 +236,29 @@ func (s *Station) refreshPins() {
 	for _, n := range s.core.PeerNames() {
 		if c := s.core.Peer(n); c != nil {
 			pins[string(c.SignKey)] = n
+			for _, k := range s.core.ChainKeys(n) {
+				chains[string(k)] = n
+			}
 			for _, e := range c.Endpoints {
 				if h, _, err := net.SplitHostPort(e); err == nil {
 					hosts[h] = n
 				}
 			}
 		}
-		for _, k := range s.core.PeerKeys(n) {
-			chains[string(k)] = n
-		}
 	}
 	s.mu.Lock()
 	s.pins, s.chainKeys, s.peerHosts = pins, chains, hosts
 	s.mu.Unlock()
+}
+
+// mailFrom names the peer whose key a relay labels mail with: any key of
+// its chain not revoked. The label is never trusted (a relay is not):
+// what the mail holds is checked by its own signatures.
+func (s *Station) mailFrom(k ed25519.PublicKey) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, ok := s.chainKeys[string(k)]
+	return n, ok
 }
 
 // peerAt names the pinned peer whose card lists host among its

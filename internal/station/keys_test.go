@@ -13,6 +13,7 @@ import (
 
 	"hotline/internal/home"
 	"hotline/internal/identity"
+	"hotline/internal/link"
 	"hotline/internal/ops"
 	"hotline/internal/relay"
 	"hotline/internal/station"
@@ -502,4 +503,54 @@ func TestKeyChangeInterrupted(t *testing.T) {
 			t.Errorf("keys/next is still there: %v", err)
 		}
 	})
+}
+
+// TestRetiredKeyImpostor: CHN rotated; an attacker who kept CHN's key
+// before answers at CHN's address with it. USA refuses it (only the
+// current key is trusted for a connection), says so with an alarm, and
+// its FLASH stays undelivered rather than shown delivered to a stranger
+// (security review item 1).
+func TestRetiredKeyImpostor(t *testing.T) {
+	p := newKeyPair(t)
+	ctx := t.Context()
+	p.send("USA", "before")
+	rot, err := p.st["CHN"].RotateKeys(ctx, ops.KeyRequest{Reason: identity.ReasonRotate, By: "signal officer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, p.st["USA"], "USA to follow CHN's rotation", func() bool {
+		ks, err := p.st["USA"].KeyHistory(ctx, "CHN")
+		return err == nil && len(ks) == 2 && ks[1].Fingerprint == rot.Fingerprint
+	})
+	retired, err := home.LoadKeys(filepath.Join(p.dirs["CHN"], "keys", "retired", "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	card, err := stationdir.ReadCard(p.dirs["CHN"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.stop("CHN")
+	cert, err := link.Certificate("CHN", retired.Sign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imp := newFakePeer(t, cert, card.Endpoints[0])
+	if _, err := p.st["USA"].Send(ctx, ops.SendRequest{Channel: "ops", Precedence: "FLASH", Text: "for CHN only"}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, p.st["USA"], "USA to refuse the retired key", func() bool {
+		return len(alertsContaining(t, p.st["USA"], "presented key")) > 0
+	})
+	if _, handshakes, bytes := imp.stats(); handshakes > 0 && bytes > 0 {
+		t.Errorf("USA sent %d bytes to the holder of CHN's retired key", bytes)
+	}
+	out, err := p.st["USA"].Outbox(ctx, "ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := out[len(out)-1]
+	if last.Text != "for CHN only" || last.Status != "queued" {
+		t.Errorf("the FLASH is %q %s, want queued", last.Text, last.Status)
+	}
 }

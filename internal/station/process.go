@@ -86,7 +86,7 @@ type Station struct {
 	conns      map[protocol.ConnID]conn
 	transports []transport       // the ways to reach peers (transports.go)
 	pins       map[string]string // string(ed25519 key) → peer name: each peer's current key
-	chainKeys  map[string]string // every key of each peer's chain not revoked → peer name
+	chainKeys  map[string]string // every key of each peer's chain not revoked → peer name, for relay mail only
 	peerHosts  map[string]string // the host of each endpoint in a peer's card → peer name
 	rotMu      sync.Mutex        // one key change at a time
 	books      []*codebook.Codebook
@@ -687,9 +687,6 @@ func (s *Station) peerName(k ed25519.PublicKey) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	name, ok := s.pins[string(k)]
-	if !ok {
-		name, ok = s.chainKeys[string(k)]
-	}
 	return name, ok
 }
 

@@ -271,7 +271,7 @@ func (r *relays) serve(ctx context.Context, c *relay.Client, own bool) {
 
 // take sorts one mail onto the peer's relay path.
 func (r *relays) take(m relay.Mail) {
-	name, ok := r.s.peerName(m.From)
+	name, ok := r.s.mailFrom(m.From)
 	if !ok && len(m.Payload) > 0 && protocol.FrameType(m.Payload[0]) == protocol.FrameEntries {
 		// A peer that changed its keys deposits under its new key, which
 		// this station learns from the key entry such a frame may carry:

@@ -78,6 +78,9 @@ var writeSQL = map[string]string{
 	"receipt": `INSERT INTO logs (channel, author, size, hashes, receipt, receipt_size) VALUES (?, ?, 0, ?, ?, ?)
 		ON CONFLICT(channel, author) DO UPDATE SET receipt = excluded.receipt, receipt_size = excluded.receipt_size
 		WHERE excluded.receipt_size >= logs.receipt_size`,
+	// A receipt disowned (its cosigning key revoked) is replaced by a
+	// smaller one, or none.
+	"receipt rewind": `UPDATE logs SET receipt = ?, receipt_size = ? WHERE channel = ? AND author = ?`,
 	"ack": `INSERT INTO acks (channel, author, idx, ack_author, ack_idx, by_name, at) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`,
 	"alert": `INSERT INTO alerts (at, level, channel, peer, text, format, args) VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -311,8 +314,13 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, b *record.Batch) error {
 		}
 	}
 	for _, r := range b.Receipts {
-		if _, err := stmt("receipt").ExecContext(ctx,
-			r.Channel, r.Author, []byte{}, r.Note, int64(r.Size)); err != nil {
+		var err error
+		if r.Rewind {
+			_, err = stmt("receipt rewind").ExecContext(ctx, r.Note, int64(r.Size), r.Channel, r.Author)
+		} else {
+			_, err = stmt("receipt").ExecContext(ctx, r.Channel, r.Author, []byte{}, r.Note, int64(r.Size))
+		}
+		if err != nil {
 			return fmt.Errorf("receipt %s/%s: %w", r.Channel, r.Author, err)
 		}
 	}

@@ -1021,8 +1021,9 @@ func testLogUpsert(t *testing.T, w *world, open func(t *testing.T) store.Store) 
 func testReceipts(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 	s := open(t)
 	l := newLog(t, "ops", w.alpha, w.bravo)
+	var es []record.Entry
 	for i := range 6 {
-		l.text(at(i))
+		es = append(es, l.text(at(i)))
 	}
 	// A receipt for a log with no row yet creates it.
 	r3 := l.receipt(3)
@@ -1030,7 +1031,7 @@ func testReceipts(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 	checkLog(t, s, record.Log{Channel: "ops", Author: "alpha", Size: 0, Hashes: nil, Receipt: r3.Note, ReceiptSize: 3})
 
 	// The log record keeps the receipt.
-	apply(t, s, &record.Batch{Logs: []record.Log{l.record(6, nil)}})
+	apply(t, s, &record.Batch{Entries: es, Logs: []record.Log{l.record(6, nil)}})
 	want := l.record(6, nil)
 	want.Receipt, want.ReceiptSize = r3.Note, 3
 	checkLog(t, s, want)
@@ -1047,10 +1048,38 @@ func testReceipts(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 
 	// Delivery follows the receipt.
 	ms := messages(t, s, store.Query{Channel: "ops", Author: "alpha"})
+	if len(ms) != 6 {
+		t.Fatalf("%d messages stored, want 6", len(ms))
+	}
 	for _, m := range ms {
 		if got, want := m.Delivered, m.Index <= 5; got != want {
 			t.Errorf("%s: Delivered = %v, want %v", m.ID(), got, want)
 		}
+	}
+
+	// A disowned receipt (its cosigning key revoked) is rewound: the
+	// receipt goes, and what it covered is undelivered again, on disk
+	// and in the snapshot a station resumes from.
+	apply(t, s, &record.Batch{Receipts: []record.Receipt{{Channel: "ops", Author: "alpha", Size: 0, Note: []byte{}, Rewind: true}}})
+	want.Receipt, want.ReceiptSize = []byte{}, 0
+	checkLog(t, s, want)
+	for _, m := range messages(t, s, store.Query{Channel: "ops", Author: "alpha"}) {
+		if m.Delivered {
+			t.Errorf("%s: delivered after the rewind", m.ID())
+		}
+	}
+	snap, err := s.Load(t.Context(), "alpha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	undelivered := 0
+	for _, e := range snap.Undelivered {
+		if e.Channel == "ops" && e.Author == "alpha" {
+			undelivered++
+		}
+	}
+	if undelivered != 6 {
+		t.Errorf("after the rewind the snapshot holds %d undelivered entries, want 6", undelivered)
 	}
 }
 
