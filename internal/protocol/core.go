@@ -355,7 +355,7 @@ func (c *Core) Step(now time.Time, ev Event) []Action {
 		c.importFrames(ev)
 	case Loaded:
 		if c.loadedOwn(ev) {
-			c.rewind(ev)
+			c.rewound(ev)
 		} else {
 			c.loaded(ev)
 		}

@@ -82,3 +82,65 @@ func TestRestoredStationRecovers(t *testing.T) {
 	}
 	checkInvariants(t, s)
 }
+
+// TestRestoredPeerIsResent: BRAVO is restored from a backup taken before
+// it received (and receipted) twelve of ALPHA's entries. BRAVO asks for
+// them; ALPHA, which had them receipted, sends them again from its disk
+// once BRAVO asks twice, tells its operators, and every entry of ALPHA's
+// log, those before and after the restore, ends at BRAVO once (issue:
+// a restore stalled the channel, every ALPHA→BRAVO send stayed queued).
+func TestRestoredPeerIsResent(t *testing.T) {
+	cryptotest.SetGlobalRandom(t, 18)
+	s := newSim(t, 18)
+	a, b := s.nodes[0], s.nodes[1]
+	for i := range 3 {
+		if d := s.send(a, "ops", envelope.Text, envelope.Routine, TextBody{Text: "before the backup " + string(rune('a'+i))}); d.Err != nil {
+			t.Fatal(d.Err)
+		}
+	}
+	backup := b.disk.clone()
+	for i := range 12 {
+		if d := s.send(a, "ops", envelope.Text, envelope.Routine, TextBody{Text: "after the backup " + string(rune('a'+i))}); d.Err != nil {
+			t.Fatal(d.Err)
+		}
+	}
+	if got, want := a.core.channels["ops"].mine.delivered, a.core.channels["ops"].mine.size; got != want {
+		t.Fatalf("ALPHA's log delivered %d of %d before the restore", got, want)
+	}
+	// BRAVO's disk is lost; it is restored from the backup.
+	for id, ends := range s.conns {
+		if ends[0] == b || ends[1] == b {
+			s.cut(id)
+		}
+	}
+	b.disk, b.unsynced = backup, nil
+	core, err := New(testConfig(Config{MaxBatch: 8, MaxBatchBytes: 64 << 10, Window: 32, Restored: true}), b.keys, backup.snapshot("BRAVO"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.core = core
+	if d := s.send(a, "ops", envelope.Text, envelope.Flash, TextBody{Text: "after the restore"}); d.Err != nil {
+		t.Fatal(d.Err)
+	}
+	for range 6 {
+		s.run(ResendAfter)
+		s.settle(100000)
+	}
+	want := len(a.disk.entries["ops/ALPHA"])
+	got := b.disk.entries["ops/ALPHA"]
+	if len(got) != want {
+		t.Fatalf("BRAVO holds %d of ALPHA's %d entries after the restore: the lost ones were not sent again", len(got), want)
+	}
+	for i, e := range got {
+		if string(e.Raw) != string(a.disk.entries["ops/ALPHA"][i].Raw) {
+			t.Fatalf("BRAVO's entry %d of ALPHA's log differs from ALPHA's", i+1)
+		}
+	}
+	if m := a.core.channels["ops"].mine; m.delivered != m.size {
+		t.Errorf("ALPHA's log delivered %d of %d", m.delivered, m.size)
+	}
+	if alerted(a, "alarm", "BRAVO lost entries 5 to 16 of ops") != 1 {
+		t.Errorf("ALPHA's operators were not told what BRAVO lost: %+v", a.alerts)
+	}
+	checkInvariants(t, s)
+}

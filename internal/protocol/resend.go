@@ -1,9 +1,12 @@
 package protocol
 
+import "time"
+
 // Resend requests: a peer that lacks entries of this station's log (a
 // frame lost, or a durable frame that found nothing held) asks for them
-// again from an index, and sending starts again from there, unless the
-// peer had already receipted them.
+// again from an index, and sending starts again from there. Entries the
+// peer had receipted are sent again only once it asks for them twice,
+// ResendAfter apart: it lost them.
 
 func (c *Core) resend(p *peer, conn ConnID, f *Frame) {
 	cs := c.channels[f.Channel]
@@ -14,9 +17,20 @@ func (c *Core) resend(p *peer, conn ConnID, f *Frame) {
 	from := f.From - 1
 	if from < cs.mine.delivered {
 		// A request older than a receipt that overtook it, or a peer that
-		// lost entries it had receipted. Entries this old are no longer
-		// held in memory, so do not resend: count it, and say so once.
+		// lost entries it had receipted (restored from a backup). Once it
+		// asks again after ResendAfter, it lost them: the log is rewound
+		// to where it asks from, read back from disk and sent again
+		// (disown.go). A peer is the only one that can ask (the request
+		// comes on its authenticated path), and what it gets is what it
+		// once held: this station's own entries, addressed to it.
 		c.Stats.Refused["resend before receipt"]++
+		switch {
+		case !cs.lossAsked.IsZero() && c.now.Sub(cs.lossAsked) >= ResendAfter:
+			cs.lossAsked = time.Time{}
+			c.startRewind(p, cs, &rewind{to: from})
+		case cs.lossAsked.IsZero():
+			cs.lossAsked = c.now
+		}
 		if !cs.lossWarned {
 			cs.lossWarned = true
 			c.alert("warning", f.Channel, p.card.Name, "%s asks for log %s from %d but receipted up to %d: if this repeats, the peer lost entries it had stored",

@@ -44,8 +44,10 @@ type chanState struct {
 	mine     outLog
 	theirs   inLog
 	blocked  string // why sending on this channel is stopped, if it is
-	// lossWarned is set once the peer asked for entries it had receipted.
+	// lossWarned is set once the peer asked for entries it had receipted;
+	// lossAsked is when it first did, since the last rewind.
 	lossWarned bool
+	lossAsked  time.Time
 
 	holding bool      // restored: waiting for the peer's status before appending
 	recover *recovery // fetching this station's own entries back from the peer
@@ -85,6 +87,9 @@ type outLog struct {
 	writes  []sizeAt
 	receipt []byte
 	keys    []logKey // where the key signing this log changes
+	// rewind is the rewind under way, if any: the entries from 1 are being
+	// read back from disk (disown.go).
+	rewind *rewind
 	// unchecked is the latest receipt cosigned by a key of the peer's not
 	// yet known here; it is checked again when the peer's chain grows.
 	unchecked []byte
