@@ -104,7 +104,7 @@ var verbs = []verb{
 	{"operator add", "add a console operator; the password is read from standard input unless --password-file", cmdOperatorAdd},
 	{"operator list", "list console operators", cmdOperatorList},
 	{"operator remove", "remove a console operator and end their sessions", cmdOperatorRemove},
-	{"operator unlock", "lift a console operator's lockout after failed logins", cmdOperatorUnlock},
+	{"operator unlock", "end the wait of a console operator's name after failed logins", cmdOperatorUnlock},
 	{"alerts", "list alerts", cmdAlerts},
 	{"export", "write a channel's audit bundle", cmdExport},
 	{"backup", "write a consistent copy of the station (keys included), also while it runs", cmdBackup},
@@ -669,6 +669,9 @@ func runStation(ctx context.Context, dir string, log *slog.Logger) error {
 	errs := make(chan error, 2)
 	go func() { errs <- st.Run(ctx) }()
 	apiSrv := api.NewServer(st, tok)
+	// Written before the store closes: the counts of refusals not yet in
+	// the audit trail.
+	defer apiSrv.Operators().FlushAllRefusals(context.WithoutCancel(ctx))
 	// One listener: the JSON API under /api/, the console everywhere else.
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiSrv)
