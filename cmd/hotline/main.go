@@ -648,6 +648,10 @@ func runStation(ctx context.Context, dir string, log *slog.Logger) error {
 	if err := stationdir.CheckAPIListen(cfg.APIListen, tc != nil); err != nil {
 		return err
 	}
+	consoleNames, err := cfg.ConsoleNames(dir)
+	if err != nil {
+		return err
+	}
 	st, err := station.OpenStandby(ctx, dir, log)
 	if errors.Is(err, stationdir.ErrLocked) {
 		return fmt.Errorf("%s: %w (is hotline run already running?)", dir, err)
@@ -681,7 +685,7 @@ func runStation(ctx context.Context, dir string, log *slog.Logger) error {
 	mux.Handle("GET /readyz", health)
 	downAfter, _ := cfg.DownAfter() // checked by LoadConfig
 	mux.Handle("/", console.New(console.Config{Ops: st, Subscribe: st.Subscribe, Wake: st.Wake, Done: st.Done(), Operators: apiSrv.Operators(),
-		Station: st.Cfg.Name, Log: st.Log.With("component", "console"), DownAfter: downAfter}))
+		Station: st.Cfg.Name, Log: st.Log.With("component", "console"), DownAfter: downAfter, Hosts: consoleNames}))
 	go func() {
 		errs <- api.Serve(ctx, st.Cfg.APIListen, mux, tc, func(a net.Addr) {
 			st.Log.Info("API listening", "addr", a.String(), "https", tc != nil)

@@ -46,6 +46,11 @@ type Config struct {
 	Done      <-chan struct{} // closed when the station stops
 	Operators *operator.Registry
 	Station   string // this station's name, for the title bar
+	// Hosts are the names and addresses, besides loopback ones, that the
+	// console answers to in a request's Host header: the API's listen
+	// address, the names in its certificate, console_hosts
+	// (stationdir.Config.ConsoleHostNames).
+	Hosts []string
 
 	SessionTTL time.Duration    // default 12h: a long watch
 	DownAfter  time.Duration    // default DefaultDownAfter: a channel down this long takes over the screen
@@ -70,7 +75,8 @@ type Server struct {
 	cfg     Config
 	mux     *http.ServeMux
 	handler http.Handler
-	hub     hub // the console's own notifications
+	hosts   hosts // the names the console answers to
+	hub     hub   // the console's own notifications
 
 	// opRoutes are the actions that do one of the station's operations,
 	// each with its operation, as routes registered them.
@@ -95,7 +101,7 @@ func New(cfg Config) *Server {
 	if cfg.DownAfter <= 0 {
 		cfg.DownAfter = DefaultDownAfter
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), downSince: map[string]time.Time{}}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), hosts: newHosts(cfg.Hosts), downSince: map[string]time.Time{}}
 	s.routes()
 	if cfg.Wake != nil && cfg.Done != nil {
 		wake, cancel := cfg.Wake(stateMayChange)
@@ -123,6 +129,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.TLS != nil {
 		// Served over HTTPS (hotline api tls): browsers keep to it.
 		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
+	if !s.hosts.allowed(r.Host) {
+		s.refuseHost(w, r)
+		return
 	}
 	s.handler.ServeHTTP(w, r)
 }
