@@ -676,6 +676,9 @@ func runStation(ctx context.Context, dir string, log *slog.Logger) error {
 	// Written before the store closes: the counts of refusals not yet in
 	// the audit trail.
 	defer apiSrv.Operators().FlushAllRefusals(context.WithoutCancel(ctx))
+	if err := st.RegisterMetrics(apiSrv.Operators().Collector()); err != nil {
+		return err
+	}
 	// One listener: the JSON API under /api/, the console everywhere else.
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiSrv)

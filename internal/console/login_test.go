@@ -283,4 +283,21 @@ func TestAuditFlood(t *testing.T) {
 	if c := d.reg.RefusalCounts(); int(c.Refused["cross-origin"]) != sent["cross-origin"] || int(c.Refused["login"]) != sent["login"] {
 		t.Errorf("refusal counts %v, want %v", c.Refused, sent)
 	}
+	// The station's /metrics counts them too, as hotline run serves it.
+	if err := st.RegisterMetrics(d.reg.Collector()); err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	st.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, want := range []string{
+		fmt.Sprintf(`hotline_console_refused_total{kind="cross-origin"} %d`, sent["cross-origin"]),
+		fmt.Sprintf(`hotline_console_refused_total{kind="login"} %d`, sent["login"]),
+		`hotline_console_refused_total{kind="host"} 0`,
+		fmt.Sprintf(`hotline_console_refusal_records_total %d`, len(during)+len(after)-1),
+		fmt.Sprintf(`hotline_console_password_checks_total %d`, d.reg.PasswordChecks()),
+	} {
+		if !strings.Contains(rec.Body.String(), want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
