@@ -10,7 +10,8 @@
 // cookie whose hash is stored with an expiry. Every state-changing request
 // passes net/http's cross-origin protection, is checked against the
 // operator's role on the server, and is written to the audit trail with
-// who, what, when and from where. See docs/CONSOLE.md.
+// who, what, when and from where. The console answers only to the
+// station's own names in the Host header. See docs/CONSOLE.md.
 package console
 
 import (
@@ -49,7 +50,7 @@ type Config struct {
 	// Hosts are the names and addresses, besides loopback ones, that the
 	// console answers to in a request's Host header: the API's listen
 	// address, the names in its certificate, console_hosts
-	// (stationdir.Config.ConsoleHostNames).
+	// (stationdir.Config.ConsoleNames).
 	Hosts []string
 
 	SessionTTL time.Duration    // default 12h: a long watch
