@@ -104,7 +104,7 @@ var verbs = []verb{
 	{"operator add", "add a console operator; the password is read from standard input unless --password-file", cmdOperatorAdd},
 	{"operator list", "list console operators", cmdOperatorList},
 	{"operator remove", "remove a console operator and end their sessions", cmdOperatorRemove},
-	{"operator unlock", "lift a console operator's lockout after failed logins", cmdOperatorUnlock},
+	{"operator unlock", "end the wait of a console operator's name after failed logins", cmdOperatorUnlock},
 	{"alerts", "list alerts", cmdAlerts},
 	{"export", "write a channel's audit bundle", cmdExport},
 	{"backup", "write a consistent copy of the station (keys included), also while it runs", cmdBackup},
@@ -648,6 +648,10 @@ func runStation(ctx context.Context, dir string, log *slog.Logger) error {
 	if err := stationdir.CheckAPIListen(cfg.APIListen, tc != nil); err != nil {
 		return err
 	}
+	consoleNames, err := cfg.ConsoleNames(dir)
+	if err != nil {
+		return err
+	}
 	st, err := station.OpenStandby(ctx, dir, log)
 	if errors.Is(err, stationdir.ErrLocked) {
 		return fmt.Errorf("%s: %w (is hotline run already running?)", dir, err)
@@ -669,6 +673,12 @@ func runStation(ctx context.Context, dir string, log *slog.Logger) error {
 	errs := make(chan error, 2)
 	go func() { errs <- st.Run(ctx) }()
 	apiSrv := api.NewServer(st, tok)
+	// Written before the store closes: the counts of refusals not yet in
+	// the audit trail.
+	defer apiSrv.Operators().FlushAllRefusals(context.WithoutCancel(ctx))
+	if err := st.RegisterMetrics(apiSrv.Operators().Collector()); err != nil {
+		return err
+	}
 	// One listener: the JSON API under /api/, the console everywhere else.
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiSrv)
@@ -678,7 +688,7 @@ func runStation(ctx context.Context, dir string, log *slog.Logger) error {
 	mux.Handle("GET /readyz", health)
 	downAfter, _ := cfg.DownAfter() // checked by LoadConfig
 	mux.Handle("/", console.New(console.Config{Ops: st, Subscribe: st.Subscribe, Wake: st.Wake, Done: st.Done(), Operators: apiSrv.Operators(),
-		Station: st.Cfg.Name, Log: st.Log.With("component", "console"), DownAfter: downAfter}))
+		Station: st.Cfg.Name, Log: st.Log.With("component", "console"), DownAfter: downAfter, Hosts: consoleNames}))
 	go func() {
 		errs <- api.Serve(ctx, st.Cfg.APIListen, mux, tc, func(a net.Addr) {
 			st.Log.Info("API listening", "addr", a.String(), "https", tc != nil)

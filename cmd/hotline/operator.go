@@ -145,7 +145,7 @@ func cmdOperatorList(f *flags) action {
 				return printJSON(vs)
 			}
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tROLE\tLANG\tADDED (UTC)\tLOCKED UNTIL (UTC)")
+			fmt.Fprintln(tw, "NAME\tROLE\tLANG\tADDED (UTC)\tLOGIN WAITS UNTIL (UTC)")
 			for _, v := range vs {
 				locked := "-"
 				if time.Now().Before(v.LockedUntil) {
@@ -173,7 +173,7 @@ func cmdOperatorUnlock(f *flags) action {
 		if err := o.Unlock(ctx, name); err != nil {
 			return err
 		}
-		fmt.Printf("operator %s may log in again\n", inert(name))
+		fmt.Printf("operator %s may log in again at once\n", inert(name))
 		return nil
 	})
 }

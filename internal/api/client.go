@@ -181,7 +181,7 @@ func (c *Client) RemoveOperator(ctx context.Context, name string) error {
 	return c.do(ctx, http.MethodDelete, "/api/v1/operators/"+url.PathEscape(name), nil, nil)
 }
 
-// UnlockOperator lifts an operator's lockout.
+// UnlockOperator ends the wait of an operator's name after failed logins.
 func (c *Client) UnlockOperator(ctx context.Context, name string) error {
 	_, err := post[struct{}](ctx, c, "/api/v1/operators/"+url.PathEscape(name)+"/unlock", nil)
 	return err

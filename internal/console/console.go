@@ -10,7 +10,8 @@
 // cookie whose hash is stored with an expiry. Every state-changing request
 // passes net/http's cross-origin protection, is checked against the
 // operator's role on the server, and is written to the audit trail with
-// who, what, when and from where. See docs/CONSOLE.md.
+// who, what, when and from where. The console answers only to the
+// station's own names in the Host header. See docs/CONSOLE.md.
 package console
 
 import (
@@ -24,7 +25,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -47,6 +47,11 @@ type Config struct {
 	Done      <-chan struct{} // closed when the station stops
 	Operators *operator.Registry
 	Station   string // this station's name, for the title bar
+	// Hosts are the names and addresses, besides loopback ones, that the
+	// console answers to in a request's Host header: the API's listen
+	// address, the names in its certificate, console_hosts
+	// (stationdir.Config.ConsoleNames).
+	Hosts []string
 
 	SessionTTL time.Duration    // default 12h: a long watch
 	DownAfter  time.Duration    // default DefaultDownAfter: a channel down this long takes over the screen
@@ -71,8 +76,8 @@ type Server struct {
 	cfg     Config
 	mux     *http.ServeMux
 	handler http.Handler
-	limiter *limiter
-	hub     hub // the console's own notifications
+	hosts   hosts // the names the console answers to
+	hub     hub   // the console's own notifications
 
 	// opRoutes are the actions that do one of the station's operations,
 	// each with its operation, as routes registered them.
@@ -97,15 +102,18 @@ func New(cfg Config) *Server {
 	if cfg.DownAfter <= 0 {
 		cfg.DownAfter = DefaultDownAfter
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), limiter: newLimiter(cfg.Now), downSince: map[string]time.Time{}}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), hosts: newHosts(cfg.Hosts), downSince: map[string]time.Time{}}
 	s.routes()
 	if cfg.Wake != nil && cfg.Done != nil {
 		wake, cancel := cfg.Wake(stateMayChange)
 		go s.watch(wake, cancel)
 	}
+	if cfg.Done != nil {
+		go s.flushRefusals()
+	}
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.audit(r, nil, "cross-origin", r.URL.Path, "refused", "cross-origin request refused")
+		s.refuse(r, operator.RefuseCrossOrigin, r.URL.Path, "cross-origin request refused")
 		writeJSON(w, http.StatusForbidden, errorBody{Error: "cross-origin request refused"})
 	}))
 	s.handler = cop.Handler(s.mux)
@@ -122,6 +130,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.TLS != nil {
 		// Served over HTTPS (hotline api tls): browsers keep to it.
 		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
+	if !s.hosts.allowed(r.Host) {
+		s.refuseHost(w, r)
+		return
 	}
 	s.handler.ServeHTTP(w, r)
 }
@@ -143,6 +155,34 @@ func (s *Server) audit(r *http.Request, se *session, action, target, outcome, de
 	}
 	if err := s.cfg.Operators.Record(context.WithoutCancel(r.Context()), who, action, clip(target), outcome, clip(detail)); err != nil {
 		s.cfg.Log.Error("audit trail write failed", "action", action, "err", err)
+	}
+}
+
+// refuse records a request refused before anyone logged in. The registry
+// aggregates these records, so that a flood of them costs the audit trail
+// a bounded number of records (operator.Refuse).
+func (s *Server) refuse(r *http.Request, kind, target, detail string) {
+	err := s.cfg.Operators.Refuse(context.WithoutCancel(r.Context()), operator.Refusal{Kind: kind, Addr: r.RemoteAddr, Target: target, Detail: detail})
+	if err != nil {
+		s.cfg.Log.Error("audit trail write failed", "action", kind, "err", err)
+	}
+}
+
+// flushRefusals writes the counts of the refusals aggregated in the audit
+// trail once their interval has ended, until the station stops. It keeps
+// the real time: the registry decides on its own clock what has ended.
+func (s *Server) flushRefusals() {
+	t := time.NewTicker(operator.RefusalInterval / 6)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			if err := s.cfg.Operators.FlushRefusals(context.Background()); err != nil {
+				s.cfg.Log.Error("audit trail write failed", "action", "refusals", "err", err)
+			}
+		case <-s.cfg.Done:
+			return
+		}
 	}
 }
 
@@ -339,87 +379,24 @@ func clip(s string) string {
 	return s[:cut] + "…"
 }
 
-// limiter bounds failed logins per remote host: a guesser is slowed down
-// per address, on top of the lockout per operator.
-type limiter struct {
-	now   func() time.Time
-	mu    sync.Mutex
-	fails map[string][]time.Time
-}
-
-// Per address: at most limitFails failed logins in limitWindow.
-const (
-	limitFails  = 10
-	limitWindow = 5 * time.Minute
-)
-
-func newLimiter(now func() time.Time) *limiter {
-	return &limiter{now: now, fails: map[string][]time.Time{}}
-}
-
-func host(addr string) string {
-	h, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return addr
-	}
-	return h
-}
-
-// wait says how long addr must wait before trying again (0: it may now).
-func (l *limiter) wait(addr string) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	k := host(addr)
-	fs := l.fails[k]
-	for len(fs) > 0 && now.Sub(fs[0]) >= limitWindow {
-		fs = fs[1:]
-	}
-	if len(fs) == 0 {
-		delete(l.fails, k)
-	} else {
-		l.fails[k] = fs
-	}
-	if len(fs) < limitFails {
-		return 0
-	}
-	return limitWindow - now.Sub(fs[0])
-}
-
-func (l *limiter) fail(addr string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	k := host(addr)
-	l.fails[k] = append(l.fails[k], l.now())
-}
-
-// login checks the name and password and starts a session.
+// login checks the name and password and starts a session. Every failed
+// login gets the same answer; the registry takes care that it also takes
+// about the same time, and that guesses slow down (operator.Registry.Login).
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	if d := s.limiter.wait(r.RemoteAddr); d > 0 {
-		s.audit(r, nil, "login", "", "refused", "too many failed logins from this address")
-		w.Header().Set("Retry-After", fmt.Sprint(int(d.Seconds())+1))
-		writeJSON(w, http.StatusTooManyRequests, errorBody{Error: fmt.Sprintf("too many failed logins from this address; try again in %d s", int(d.Seconds())+1)})
-		return
-	}
 	var req struct {
 		Name     string `json:"name"`
 		Password string `json:"password"`
 	}
 	if err := readJSON(r, &req); err != nil {
-		s.audit(r, nil, "login", "", "refused", errText(err))
+		s.refuse(r, operator.RefuseLogin, "", errText(err))
 		writeError(w, err)
 		return
 	}
 	op, err := s.cfg.Operators.Login(r.Context(), req.Name, req.Password, r.RemoteAddr)
 	switch {
 	case errors.Is(err, operator.ErrBadLogin):
-		s.limiter.fail(r.RemoteAddr)
-		writeJSON(w, http.StatusUnauthorized, errorBody{Error: err.Error()})
-		return
-	case errors.Is(err, operator.ErrLocked):
-		s.limiter.fail(r.RemoteAddr)
-		writeJSON(w, http.StatusForbidden, errorBody{Error: err.Error()})
+		writeJSON(w, http.StatusUnauthorized, errorBody{Error: operator.ErrBadLogin.Error()})
 		return
 	case err != nil:
 		writeError(w, err)

@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"hotline/internal/operator"
 	"hotline/internal/ops"
+	"hotline/internal/stationdir"
 	"hotline/internal/strictjson/strictjsontest"
 )
 
@@ -73,5 +75,39 @@ func FuzzRequestBody(f *testing.F) {
 	f.Add(uint8(3), []byte(`{"id":"x"}{"id":"y"}`))
 	f.Fuzz(func(t *testing.T, kind uint8, data []byte) {
 		strictjsontest.Body(t, data, maxBody, requestBodies[int(kind)%len(requestBodies)], decodeBody, false)
+	})
+}
+
+// FuzzHostHeader: the console answers to a Host header only when its name
+// is a loopback one or one of the station's; every name that
+// console_hosts takes is answered to, on any port, in any case.
+func FuzzHostHeader(f *testing.F) {
+	for _, s := range []string{"127.0.0.1:8443", "[::1]:1", "localhost", "LOCALHOST.:80", "hotline.watch.example:443", "evil.example",
+		"127.0.0.1.nip.io", "0x7f000001", "[::ffff:127.0.0.1]:1", "[fe80::1%25eth0]:1", ":80", "[", "hotline.watch.example.evil"} {
+		f.Add(s)
+	}
+	station := newHosts([]string{"hotline.watch.example", "10.0.0.5"})
+	f.Fuzz(func(t *testing.T, h string) {
+		name := hostName(h)
+		if station.allowed(h) {
+			ip := net.ParseIP(name)
+			if name != "localhost" && name != "hotline.watch.example" && name != "10.0.0.5" && (ip == nil || !ip.IsLoopback()) {
+				t.Fatalf("Host %q (name %q) is answered to", h, name)
+			}
+		}
+		n, err := stationdir.ParseConsoleHost(h)
+		if err != nil {
+			return
+		}
+		mine := newHosts([]string{n})
+		host := n
+		if strings.Contains(n, ":") {
+			host = "[" + n + "]"
+		}
+		for _, v := range []string{host, host + ":8443", strings.ToUpper(host) + ":1"} {
+			if !mine.allowed(v) {
+				t.Fatalf("console_hosts %q (%q) is not answered to as %q", h, n, v)
+			}
+		}
 	})
 }

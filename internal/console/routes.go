@@ -479,6 +479,7 @@ func (s *Server) auditRoutes() {
 }
 
 func (s *Server) auditRecords(r *http.Request, se *session) (result, error) {
+	s.flushBeforeReading(r)
 	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
 	rs, err := s.cfg.Operators.Store.Audit(r.Context(), store.AuditQuery{Before: before, Limit: 500, Operator: r.URL.Query().Get("operator")})
 	if rs == nil {
@@ -563,6 +564,7 @@ func (s *Server) channelPage(w http.ResponseWriter, r *http.Request, se *session
 
 func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, se *session) {
 	d := s.data("audit", se)
+	s.flushBeforeReading(r)
 	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
 	const page = 200
 	var err error
@@ -579,6 +581,14 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, se *session) 
 		d.Older = d.Audit[page-1].ID
 	}
 	s.render(w, "audit-page", d)
+}
+
+// flushBeforeReading writes the counts of refusals whose interval ended,
+// so that the audit trail read holds them.
+func (s *Server) flushBeforeReading(r *http.Request) {
+	if err := s.cfg.Operators.FlushRefusals(r.Context()); err != nil {
+		s.cfg.Log.Error("audit trail write failed", "action", "refusals", "err", err)
+	}
 }
 
 func (s *Server) adminPage(w http.ResponseWriter, r *http.Request, se *session) {

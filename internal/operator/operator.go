@@ -1,6 +1,7 @@
 // Package operator holds the people who use a station's console: their
 // roles and what each role may do, password hashing (argon2id), login with
-// lockout, and the audit trail of operator actions. Records live in the
+// a backoff after failures, and the audit trail of operator actions, with
+// the refusals that need no login aggregated. Records live in the
 // station's store (store.Console); this package decides what they mean.
 //
 // The role table is the one in docs/CONSOLE.md; the server enforces it on
@@ -16,6 +17,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -74,10 +76,11 @@ func Grants(role string) []Permission { return append([]Permission(nil), grants[
 var Languages = []string{"en", "zh"}
 
 // Errors. Bad input wraps badrequest.Err, as everywhere else.
-var (
-	ErrBadLogin = errors.New("wrong operator name or password")
-	ErrLocked   = errors.New("operator is locked out")
-)
+//
+// ErrBadLogin is every failed login: a name nobody has, a wrong password,
+// an attempt that came before the backoff let it. Its text is all a
+// client is told, whatever failed; what failed is in the audit trail.
+var ErrBadLogin = errors.New("login refused: wrong name or password, or too many recent failures (wait up to a minute)")
 
 func bad(format string, args ...any) error { return badrequest.New(format, args...) }
 
@@ -191,18 +194,13 @@ func Verify(hash, password string) bool {
 }
 
 // dummy is hashed against when a login names nobody, so that a wrong name
-// takes as long as a wrong password.
-var dummy = sync.OnceValue(func() string {
+// takes as long as a wrong password. Making it measures a password check:
+// the first guess of how long a refused attempt should take.
+var dummy = sync.OnceValues(func() (string, time.Duration) {
+	start := time.Now()
 	h, _ := Hash("not a password of anyone's")
-	return h
+	return h, time.Since(start)
 })
-
-// Lockout: after LockAfter consecutive failed logins an operator is locked
-// for LockFor, whatever password comes next.
-const (
-	LockAfter = 5
-	LockFor   = 15 * time.Minute
-)
 
 // Actor is who does something, for the audit trail.
 type Actor struct {
@@ -213,7 +211,11 @@ type Actor struct {
 // Local is the owner of the station directory, at the command line.
 var Local = Actor{Name: "", Addr: "local"}
 
-// View is an operator as listed (no password hash).
+// View is an operator as listed (no password hash). FailedLogins and
+// LockedUntil are the backoff of the operator's name in this process: the
+// failed logins counted against it, and until when its next attempt
+// waits. Nobody is locked out any longer; the names are kept for the
+// clients that read them.
 type View struct {
 	Name         string    `json:"name"`
 	Role         string    `json:"role"`
@@ -223,8 +225,10 @@ type View struct {
 	LockedUntil  time.Time `json:"locked_until,omitzero"`
 }
 
-func view(o store.Operator) View {
-	return View{Name: o.Name, Role: o.Role, Lang: o.Lang, CreatedAt: o.CreatedAt, FailedLogins: o.FailedLogins, LockedUntil: o.LockedUntil}
+func (r *Registry) view(o store.Operator) View {
+	v := View{Name: o.Name, Role: o.Role, Lang: o.Lang, CreatedAt: o.CreatedAt}
+	v.FailedLogins, v.LockedUntil = r.gate.state(o.Name, r.now())
+	return v
 }
 
 // AddRequest adds an operator.
@@ -238,9 +242,13 @@ type AddRequest struct {
 // Registry manages operators in a store and writes the audit trail.
 type Registry struct {
 	Store store.Console
-	Now   func() time.Time // time.Now when nil
+	Now   func() time.Time // time.Now when nil; the backoff and the audit trail's times follow it
 
-	login sync.Mutex // one login at a time: bounds argon2's memory, orders the failure count
+	login    sync.Mutex // one password check at a time: bounds argon2's memory
+	gate     gate       // the backoff of names and addresses
+	refusals refusals   // refusals aggregated for the audit trail
+	checks   atomic.Int64
+	checkNs  atomic.Int64 // how long a login that checked a password took, a running average
 }
 
 func (r *Registry) now() time.Time {
@@ -262,7 +270,7 @@ func Outcome(err error) string {
 	switch {
 	case err == nil:
 		return "ok"
-	case errors.Is(err, badrequest.Err), errors.Is(err, ErrBadLogin), errors.Is(err, ErrLocked):
+	case errors.Is(err, badrequest.Err), errors.Is(err, ErrBadLogin):
 		return "refused"
 	default:
 		return "failed"
@@ -309,7 +317,7 @@ func (r *Registry) add(ctx context.Context, req AddRequest) (*View, error) {
 		}
 		return nil, err
 	}
-	v := view(o)
+	v := r.view(o)
 	return &v, nil
 }
 
@@ -321,7 +329,7 @@ func (r *Registry) List(ctx context.Context) ([]View, error) {
 	}
 	out := []View{}
 	for _, o := range os {
-		out = append(out, view(o))
+		out = append(out, r.view(o))
 	}
 	return out, nil
 }
@@ -338,12 +346,17 @@ func (r *Registry) Remove(ctx context.Context, who Actor, name string) error {
 	return err
 }
 
-// Unlock clears an operator's failed logins and lockout.
+// Unlock forgets the failed logins of an operator's name: the next
+// attempt does not wait for them. It also clears the lockout an earlier
+// version of the station may have stored.
 func (r *Registry) Unlock(ctx context.Context, who Actor, name string) error {
 	err := r.update(ctx, name, func(o *store.Operator) error {
 		o.FailedLogins, o.LockedUntil = 0, time.Time{}
 		return nil
 	})
+	if err == nil {
+		r.gate.clear(name)
+	}
 	if aerr := r.Record(ctx, who, "operator.unlock", clip(name), Outcome(err), errDetail(err)); aerr != nil && err == nil {
 		return aerr
 	}
@@ -378,69 +391,111 @@ func (r *Registry) update(ctx context.Context, name string, f func(*store.Operat
 	return r.Store.UpdateOperator(ctx, *o)
 }
 
-// Login checks a name and password. It fails with ErrBadLogin for a wrong
-// name or password (the same error and about the same time for both) and
-// with ErrLocked while the operator is locked out; each attempt is in the
-// audit trail.
+// Login checks a name and password. Every failure is ErrBadLogin, the
+// same error whatever failed. Before a password is hashed the attempt
+// takes its slot in the backoff of the name and of addr (the remote
+// address); an attempt that comes before the backoff lets it is refused
+// without a check, after as long as a check takes. A successful login has
+// its own audit record; failures are aggregated (Refuse).
 func (r *Registry) Login(ctx context.Context, name, password, addr string) (*store.Operator, error) {
-	o, err := r.checkLogin(ctx, name, password)
-	detail := ""
-	who := Actor{Name: name, Addr: addr}
-	if err != nil {
-		detail = errDetail(err)
-		if o == nil {
-			who.Name = "" // nobody by that name: record the name tried as the target only
-		}
+	start := time.Now()
+	if until, ok := r.gate.take(name, addr, r.now()); !ok {
+		r.pad(ctx, start)
+		r.refuseLogin(ctx, name, addr, nil, fmt.Sprintf("too many failed logins for this name or from this address; the next try waits until %s UTC", until.UTC().Format(time.TimeOnly)))
+		return nil, ErrBadLogin
 	}
-	if aerr := r.Record(ctx, who, "login", clip(name), Outcome(err), detail); aerr != nil && err == nil {
-		return nil, aerr
-	}
+	o, why, err := r.checkLogin(ctx, name, password)
+	r.observe(time.Since(start))
 	if err != nil {
+		return nil, err // the store failed, not the login: the charge stays
+	}
+	if why != "" {
+		r.refuseLogin(ctx, name, addr, o, why)
+		return nil, ErrBadLogin
+	}
+	r.gate.succeeded(name, addr)
+	if err := r.Record(ctx, Actor{Name: name, Addr: addr}, "login", clip(name), "ok", ""); err != nil {
 		return nil, err
 	}
 	return o, nil
 }
 
-func (r *Registry) checkLogin(ctx context.Context, name, password string) (*store.Operator, error) {
+func (r *Registry) refuseLogin(ctx context.Context, name, addr string, o *store.Operator, why string) {
+	f := Refusal{Kind: RefuseLogin, Addr: addr, Target: name, Detail: why}
+	if o != nil {
+		f.Operator = o.Name
+	}
+	// A trail that cannot be written does not change the answer: the
+	// login failed either way.
+	r.Refuse(ctx, f)
+}
+
+// checkLogin hashes the password against the operator's hash, or against
+// a dummy when there is no such operator. It returns why the login failed
+// ("" when it did not) with the operator when there is one.
+func (r *Registry) checkLogin(ctx context.Context, name, password string) (*store.Operator, string, error) {
 	r.login.Lock()
 	defer r.login.Unlock()
+	r.checks.Add(1)
+	d, _ := dummy()
 	if len(name) > MaxName || len(password) > MaxPassword {
-		Verify(dummy(), "")
-		return nil, ErrBadLogin
+		Verify(d, "")
+		return nil, "name or password too long", nil
 	}
 	o, err := r.Store.Operator(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
-		Verify(dummy(), password)
-		return nil, ErrBadLogin
+		Verify(d, password)
+		return nil, "no operator by this name", nil
 	}
 	if err != nil {
-		return nil, err
-	}
-	now := r.now()
-	if now.Before(o.LockedUntil) {
-		return o, fmt.Errorf("%w until %s (after %d failed logins); an admin can unlock it", ErrLocked, o.LockedUntil.Format(time.DateTime+" UTC"), LockAfter)
+		return nil, "", err
 	}
 	if !Verify(o.PasswordHash, password) {
-		o.FailedLogins++
-		if o.FailedLogins >= LockAfter {
-			o.LockedUntil = now.Add(LockFor)
-			o.FailedLogins = 0
-		}
-		if err := r.Store.UpdateOperator(ctx, *o); err != nil {
-			return nil, err
-		}
-		if !o.LockedUntil.IsZero() && now.Before(o.LockedUntil) {
-			return o, fmt.Errorf("%w until %s (after %d failed logins); an admin can unlock it", ErrLocked, o.LockedUntil.Format(time.DateTime+" UTC"), LockAfter)
-		}
-		return o, ErrBadLogin
+		return o, "wrong password", nil
 	}
-	if o.FailedLogins != 0 || !o.LockedUntil.IsZero() {
-		o.FailedLogins, o.LockedUntil = 0, time.Time{}
-		if err := r.Store.UpdateOperator(ctx, *o); err != nil {
-			return nil, err
+	return o, "", nil
+}
+
+// PasswordChecks is how many passwords Login has hashed (a dummy's too).
+func (r *Registry) PasswordChecks() int64 { return r.checks.Load() }
+
+// observe adds the duration of a login that checked a password to the
+// running average that refused attempts wait for.
+func (r *Registry) observe(d time.Duration) {
+	for {
+		old := r.checkNs.Load()
+		avg := int64(d)
+		if old != 0 {
+			avg = old + (int64(d)-old)/8
+		}
+		if r.checkNs.CompareAndSwap(old, avg) {
+			return
 		}
 	}
-	return o, nil
+}
+
+// maxPad bounds the wait of a refused attempt: checks queued behind many
+// others take long, and a refused attempt need not wait as long as those.
+const maxPad = time.Second
+
+// pad makes an attempt refused without a check take as long as a check:
+// the answer's timing then does not say whether a password was checked.
+// It waits on a timer, using no processor and little memory.
+func (r *Registry) pad(ctx context.Context, start time.Time) {
+	d := time.Duration(r.checkNs.Load())
+	if d == 0 {
+		_, d = dummy()
+	}
+	d = min(d, maxPad) - time.Since(start)
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 func errDetail(err error) string {

@@ -2,8 +2,10 @@ package operator_test
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -130,7 +132,10 @@ func TestAddRefusesBadInput(t *testing.T) {
 	}
 }
 
-func TestLoginAndLockout(t *testing.T) {
+// TestLoginBackoff: failures make the next attempts wait, doubling up to
+// the cap; nobody is locked out, and the right password logs in once the
+// wait has passed, however many failures came before.
+func TestLoginBackoff(t *testing.T) {
 	r, now := newRegistry(t)
 	ctx := t.Context()
 	if _, err := r.Add(ctx, operator.Local, operator.AddRequest{Name: "ann", Role: "duty", Password: goodPassword}); err != nil {
@@ -139,67 +144,206 @@ func TestLoginAndLockout(t *testing.T) {
 	if o, err := r.Login(ctx, "ann", goodPassword, "127.0.0.1:1"); err != nil || o.Name != "ann" || o.Role != "duty" {
 		t.Fatalf("Login(right password) = %+v, %v", o, err)
 	}
-	if _, err := r.Login(ctx, "ann", "wrong password!", "127.0.0.1:1"); !errors.Is(err, operator.ErrBadLogin) {
-		t.Errorf("Login(wrong password) = %v, want ErrBadLogin", err)
-	}
-	if _, err := r.Login(ctx, "nobody", goodPassword, "127.0.0.1:1"); !errors.Is(err, operator.ErrBadLogin) {
-		t.Errorf("Login(unknown name) = %v, want ErrBadLogin", err)
-	}
-	// A right password resets the count.
-	if _, err := r.Login(ctx, "ann", goodPassword, "127.0.0.1:1"); err != nil {
-		t.Fatal(err)
-	}
-	for i := 1; i < operator.LockAfter; i++ {
-		if _, err := r.Login(ctx, "ann", "wrong password!", "10.0.0.1:2"); !errors.Is(err, operator.ErrBadLogin) {
-			t.Fatalf("failure %d: %v, want ErrBadLogin", i, err)
+	for _, c := range []struct{ name, pw string }{{"ann", "wrong password!"}, {"nobody", goodPassword}, {"ann", strings.Repeat("p", 2000)}} {
+		if _, err := r.Login(ctx, c.name, c.pw, "10.0.0.9:1"); err != operator.ErrBadLogin {
+			t.Errorf("Login(%s, %.20q) = %v, want exactly ErrBadLogin", c.name, c.pw, err)
 		}
 	}
-	if _, err := r.Login(ctx, "ann", "wrong password!", "10.0.0.1:2"); !errors.Is(err, operator.ErrLocked) {
-		t.Fatalf("failure %d: %v, want ErrLocked", operator.LockAfter, err)
+	// Many failures from many addresses: each attempt the backoff lets
+	// through is checked, those before it are refused unchecked.
+	checks := r.PasswordChecks()
+	allowed := 0
+	for i := range 40 {
+		before := r.PasswordChecks()
+		_, err := r.Login(ctx, "ann", "wrong password!", fmt.Sprintf("10.0.1.%d:2", i))
+		if err != operator.ErrBadLogin {
+			t.Fatalf("failure %d: %v", i, err)
+		}
+		if r.PasswordChecks() > before {
+			allowed++
+		}
+		*now = now.Add(5 * time.Second)
 	}
-	// Locked: the right password is refused too.
-	if _, err := r.Login(ctx, "ann", goodPassword, "127.0.0.1:1"); !errors.Is(err, operator.ErrLocked) {
-		t.Errorf("right password while locked: %v, want ErrLocked", err)
+	// 200 s: the first failure of this run is the name's third (after
+	// the two above), a free try; then the waits are 1, 2, 4, 8, 16, 32
+	// and 60 s, each rounded up to the next 5 s: checks at 0, 5, 10, 15,
+	// 25, 45, 80 and 140 s.
+	if got := r.PasswordChecks() - checks; got != int64(allowed) || allowed != 8 {
+		t.Errorf("%d attempts checked in 200 s of a failure every 5 s (%d checks), want 8", allowed, got)
 	}
-	// The lock ends by itself.
-	*now = now.Add(operator.LockFor + time.Second)
+	// One more failure once the wait is over: the name waits the longest.
+	*now = now.Add(operator.BackoffCap)
+	if _, err := r.Login(ctx, "ann", "wrong password!", "10.0.2.1:1"); err != operator.ErrBadLogin {
+		t.Fatal(err)
+	}
+	v, err := r.List(ctx)
+	if err != nil || len(v) != 1 || v[0].FailedLogins != allowed+3 || !v[0].LockedUntil.Equal(now.Add(operator.BackoffCap)) {
+		t.Errorf("List while backing off: %+v %v", v, err)
+	}
+	// Waiting: even the right password is refused, unchecked.
+	before := r.PasswordChecks()
+	if _, err := r.Login(ctx, "ann", goodPassword, "127.0.0.1:1"); err != operator.ErrBadLogin || r.PasswordChecks() != before {
+		t.Errorf("right password during the wait: %v, %d checks", err, r.PasswordChecks()-before)
+	}
+	// Once the wait has passed, the right password logs in, and the
+	// failures are forgotten.
+	*now = now.Add(operator.BackoffCap)
 	if _, err := r.Login(ctx, "ann", goodPassword, "127.0.0.1:1"); err != nil {
-		t.Errorf("right password after the lock: %v", err)
+		t.Fatalf("right password after the wait: %v", err)
 	}
-	// Or an admin lifts it.
-	for range operator.LockAfter {
-		r.Login(ctx, "ann", "wrong password!", "10.0.0.1:2")
+	for i := range operator.NameFreeTries {
+		if _, err := r.Login(ctx, "ann", "wrong password!", "127.0.0.1:1"); err != operator.ErrBadLogin {
+			t.Fatalf("failure %d after a login: %v", i, err)
+		}
 	}
-	if _, err := r.Login(ctx, "ann", goodPassword, "127.0.0.1:1"); !errors.Is(err, operator.ErrLocked) {
-		t.Fatalf("locked again: %v", err)
+	if _, err := r.Login(ctx, "ann", goodPassword, "127.0.0.1:1"); err != operator.ErrBadLogin {
+		t.Errorf("right password at once after %d failures: %v, want a wait", operator.NameFreeTries, err)
 	}
+	// An admin's unlock lifts the name's wait.
 	if err := r.Unlock(ctx, operator.Actor{Name: "root", Addr: "127.0.0.1:9"}, "ann"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.Login(ctx, "ann", goodPassword, "127.0.0.1:1"); err != nil {
 		t.Errorf("after unlock: %v", err)
 	}
-	recs, _ := r.Store.Audit(ctx, store.AuditQuery{})
-	var logins, refused int
-	for _, rec := range recs {
-		if rec.Action == "login" {
-			logins++
-			if rec.Outcome == "refused" {
-				refused++
+}
+
+// TestBackoffSchedule: the waits between checked attempts of one name
+// are none for the free tries, then double from BackoffBase to BackoffCap;
+// a name nobody has waits the same, so the waits say nothing about names.
+func TestBackoffSchedule(t *testing.T) {
+	r, now := newRegistry(t)
+	ctx := t.Context()
+	if _, err := r.Add(ctx, operator.Local, operator.AddRequest{Name: "ann", Role: "duty", Password: goodPassword}); err != nil {
+		t.Fatal(err)
+	}
+	s := time.Second
+	at := []time.Duration{0, 0, 0, s, 3 * s, 7 * s, 15 * s, 31 * s, 63 * s, 123 * s, 183 * s, 243 * s}
+	for k, name := range []string{"ann", "nobody-at-all"} {
+		start := now.Add(time.Hour)
+		for i, d := range at {
+			addr := fmt.Sprintf("10.%d.%d.1:1", k, i) // a new address each time: only the name's backoff counts
+			if i > 0 && d > at[i-1] {
+				*now = start.Add(d - time.Millisecond)
+				before := r.PasswordChecks()
+				if r.Login(ctx, name, "wrong password!", addr); r.PasswordChecks() != before {
+					t.Errorf("%s: attempt %d checked at %v, before its wait ended", name, i+1, d-time.Millisecond)
+				}
+			}
+			*now = start.Add(d)
+			before := r.PasswordChecks()
+			if r.Login(ctx, name, "wrong password!", addr); r.PasswordChecks() != before+1 {
+				t.Errorf("%s: attempt %d not checked at %v", name, i+1, d)
 			}
 		}
 	}
-	if logins != 18 || refused != 14 {
-		t.Errorf("audit trail: %d logins, %d refused; want 18 and 14", logins, refused)
+}
+
+// TestConcurrentGuesses: attempts that come together take their slots
+// before any password is hashed, so no more are checked than the backoff
+// allows: NameFreeTries for one name, AddrFreeTries from one address.
+func TestConcurrentGuesses(t *testing.T) {
+	r, _ := newRegistry(t)
+	ctx := t.Context()
+	if _, err := r.Add(ctx, operator.Local, operator.AddRequest{Name: "ann", Role: "duty", Password: goodPassword}); err != nil {
+		t.Fatal(err)
 	}
-	// An unknown name is recorded as the target, not as an operator.
-	found := false
-	for _, rec := range recs {
-		if rec.Action == "login" && rec.Target == "nobody" {
-			found = rec.Operator == "" && rec.Outcome == "refused" && rec.Addr == "127.0.0.1:1"
+	for _, c := range []struct {
+		what string
+		name func(i int) string
+		addr func(i int) string
+		want int64
+	}{
+		{"one name from many addresses", func(int) string { return "ann" }, func(i int) string { return fmt.Sprintf("10.1.0.%d:1", i) }, operator.NameFreeTries},
+		{"many names from one address", func(i int) string { return fmt.Sprintf("guess%d", i) }, func(int) string { return "10.2.0.1:1" }, operator.AddrFreeTries},
+	} {
+		before := r.PasswordChecks()
+		var wg sync.WaitGroup
+		for i := range 50 {
+			wg.Go(func() {
+				if _, err := r.Login(ctx, c.name(i), "wrong password!", c.addr(i)); err != operator.ErrBadLogin {
+					t.Errorf("%s: %v", c.what, err)
+				}
+			})
+		}
+		wg.Wait()
+		if got := r.PasswordChecks() - before; got != c.want {
+			t.Errorf("%s: 50 guesses at once, %d checked, want %d", c.what, got, c.want)
 		}
 	}
-	if !found {
-		t.Error("the failed login as nobody is not in the audit trail as expected")
+}
+
+// TestRefusalsAggregated: refusals that need no login write one record
+// per kind and address per interval, and at most MaxRefusalRows records
+// an interval in all; every refusal is in a count.
+func TestRefusalsAggregated(t *testing.T) {
+	r, now := newRegistry(t)
+	ctx := t.Context()
+	*now = now.Truncate(operator.RefusalInterval)
+	refuse := func(kind, addr string, n int) {
+		for i := range n {
+			if err := r.Refuse(ctx, operator.Refusal{Kind: kind, Addr: addr, Target: fmt.Sprintf("/t%d", i%7), Detail: "refused"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	records := func() []store.AuditRecord {
+		rs, err := r.Store.Audit(ctx, store.AuditQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rs
+	}
+	// One address: its first refusal at once, the rest counted.
+	refuse(operator.RefuseCrossOrigin, "10.0.0.1:5", 500)
+	if rs := records(); len(rs) != 1 || rs[0].Addr != "10.0.0.1:5" || rs[0].Target != "/t0" || rs[0].Detail != "refused" {
+		t.Fatalf("after 500 refusals from one address: %+v", rs)
+	}
+	// Many addresses: the bound holds within the interval.
+	for i := range 300 {
+		refuse(operator.RefuseHost, fmt.Sprintf("10.9.%d.%d:1", i/250, i%250), 3)
+	}
+	if n := len(records()); n != operator.MaxRefusalRows {
+		t.Errorf("records in the first interval: %d, want the bound %d", n, operator.MaxRefusalRows)
+	}
+	// The interval ends: the counts are written, still within the bound.
+	*now = now.Add(operator.RefusalInterval)
+	if err := r.FlushRefusals(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rs := records()
+	if n := len(rs) - operator.MaxRefusalRows; n != operator.MaxRefusalRows {
+		t.Errorf("records at the end of the interval: %d, want %d", n, operator.MaxRefusalRows)
+	}
+	// Every refusal is counted: in a record of its own (1) or in a count.
+	total := map[string]int{}
+	for _, rec := range rs {
+		n := 1
+		if rec.Addr == "many" || !strings.Contains(rec.Addr, ":") {
+			if _, err := fmt.Sscanf(rec.Detail, "%d refused", &n); err != nil {
+				t.Errorf("aggregate record without a count: %+v", rec)
+			}
+		}
+		total[rec.Action] += n
+	}
+	if total[operator.RefuseCrossOrigin] != 500 || total[operator.RefuseHost] != 900 {
+		t.Errorf("refusals counted in the trail: %v, want 500 cross-origin and 900 host", total)
+	}
+	if c := r.RefusalCounts(); c.Refused[operator.RefuseCrossOrigin] != 500 || c.Refused[operator.RefuseHost] != 900 || c.Records != uint64(len(rs)) {
+		t.Errorf("RefusalCounts = %+v, want 500, 900 and %d records", c, len(rs))
+	}
+	// A flood that goes on writes one record per interval for its address.
+	for range 3 {
+		*now = now.Add(operator.RefusalInterval)
+		refuse(operator.RefuseCrossOrigin, "10.0.0.1:5", 100)
+	}
+	*now = now.Add(operator.RefusalInterval)
+	if err := r.FlushRefusals(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The interval before was quiet: the first refusal has a record of
+	// its own, then each interval's count has one.
+	if n := len(records()) - len(rs); n != 4 {
+		t.Errorf("3 more intervals of a flood from one address wrote %d records, want 4", n)
 	}
 }

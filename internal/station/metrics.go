@@ -224,6 +224,17 @@ func (s *Station) MetricsHandler() http.Handler {
 	return promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
 }
 
+// RegisterMetrics adds collectors of the process around the station (the
+// console's) to the station's /metrics.
+func (s *Station) RegisterMetrics(cs ...prometheus.Collector) error {
+	for _, c := range cs {
+		if err := s.metrics.reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // scrapeTimeout bounds how long a scrape or a health check waits for the
 // loop.
 const scrapeTimeout = 2 * time.Second

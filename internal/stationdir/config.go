@@ -51,6 +51,10 @@ type Config struct {
 	// the console's "channel down" alert takes over the screen ("5s" if
 	// empty): between MinDownAfter and MaxDownAfter.
 	ConsoleDownAfter string `json:"console_down_after,omitempty"`
+	// ConsoleHosts are more names the console answers to in a request's
+	// Host header (besides loopback, the listen address and the names in
+	// the certificate): host names or IP addresses, without a port.
+	ConsoleHosts []string `json:"console_hosts,omitempty"`
 }
 
 // The bounds of console_down_after: a shorter grace would take over the
@@ -234,6 +238,9 @@ func LoadConfig(dir string) (*Config, error) {
 		return nil, fmt.Errorf("config.json: %v", err)
 	}
 	if _, err := cfg.DownAfter(); err != nil {
+		return nil, fmt.Errorf("%s: %v", filepath.Join(dir, "config.json"), err)
+	}
+	if _, err := cfg.ConsoleHostNames(); err != nil {
 		return nil, fmt.Errorf("%s: %v", filepath.Join(dir, "config.json"), err)
 	}
 	return &cfg, nil
