@@ -82,14 +82,17 @@ var alertFormats = map[string]map[string]string{
 		"tamper alarm: stored entry %s, which began the key epoch of its log, does not open (%v); entries of that log sealed under it are refused: restore this station from a backup": "篡改警报：本站存储的条目 %[1]s（其日志密钥纪元的起点）无法打开（%[2]s）；该日志中以此纪元密封的条目将被拒绝：请从备份恢复本站",
 
 		// Key changes.
-		"%s REVOKED its key (fingerprint %s) and now signs with fingerprint %s: anything signed later with the revoked key is refused": "%[1]s 已吊销其密钥（指纹 %[2]s），现使用指纹 %[3]s 签名：此后用已吊销密钥签名的任何内容都将被拒绝",
-		"%s re-pinned by fingerprint %s (by %s) after it lost its key %s: anything signed later with the lost key is refused":          "%[1]s 丢失密钥 %[4]s 后，已按指纹 %[2]s 重新固定（操作人 %[3]s）：此后用丢失密钥签名的任何内容都将被拒绝",
-		"%s re-pinned this station by fingerprint %s (by %s), replacing the lost key %s":                                               "%[1]s 已按指纹 %[2]s 重新固定本站（操作人 %[3]s），替换丢失的密钥 %[4]s",
-		"%s refused: a replacement record of %s, signed by %s's new key":                                                               "%[1]s 被拒绝：%[2]s 的替换记录由 %[3]s 的新密钥签名",
-		"%s refused: signed by the card %s was re-pinned with, but not its statement of the lost key":                                  "%[1]s 被拒绝：由 %[2]s 重新固定所用的证书签名，但不是其丢失密钥声明",
-		"%s rotated its keys: fingerprint %s replaces %s (statement of %s, signed by the old key)":                                     "%[1]s 已更换密钥：指纹 %[2]s 取代 %[3]s（%[4]s 的声明，由旧密钥签名）",
-		"tamper alarm: %s refused: it replaces %s's key %d by fingerprint %s, another of its logs by %s":                               "篡改警报：%[1]s 被拒绝：它将 %[2]s 的第 %[3]s 个密钥替换为指纹 %[4]s，而其另一日志替换为 %[5]s",
-		"this station's keys were changed (%s, by %s): new fingerprint %s; key entries written on %d channels":                         "本站密钥已更换（%[1]s，操作人 %[2]s）：新指纹 %[3]s；已在 %[4]s 个频道写入密钥条目",
+		"%s REVOKED its key (fingerprint %s) and now signs with fingerprint %s: anything signed later with the revoked key is refused":                                  "%[1]s 已吊销其密钥（指纹 %[2]s），现使用指纹 %[3]s 签名：此后用已吊销密钥签名的任何内容都将被拒绝",
+		"%s re-pinned by fingerprint %s (by %s) after it lost its key %s: anything signed later with the lost key is refused":                                           "%[1]s 丢失密钥 %[4]s 后，已按指纹 %[2]s 重新固定（操作人 %[3]s）：此后用丢失密钥签名的任何内容都将被拒绝",
+		"%s re-pinned this station by fingerprint %s (by %s), replacing the lost key %s":                                                                                "%[1]s 已按指纹 %[2]s 重新固定本站（操作人 %[3]s），替换丢失的密钥 %[4]s",
+		"%s refused: a replacement record of %s, signed by %s's new key":                                                                                                "%[1]s 被拒绝：%[2]s 的替换记录由 %[3]s 的新密钥签名",
+		"%s refused: signed by the card %s was re-pinned with, but not its statement of the lost key":                                                                   "%[1]s 被拒绝：由 %[2]s 重新固定所用的证书签名，但不是其丢失密钥声明",
+		"%s's receipt for %d entries of %s was cosigned by a key it has since revoked: they are sent again, and count as delivered when %s's current key receipts them": "%[1]s 对 %[3]s 的 %[2]s 个条目的回执由其后来吊销的密钥联署：这些条目将重新发送，待 %[4]s 的当前密钥回执后才算送达",
+		"%s lost entries %d to %d of %s that it had receipted (restored from a backup?): they are sent again from this station's disk":                                  "%[1]s 丢失了它已回执的 %[4]s 第 %[2]s 至 %[3]s 条（从备份恢复？）：本站将从磁盘重新发送",
+		"could not read back this station's log %s to send %s again what it lacks: %v":                                                                                  "无法读回本站日志 %[1]s，以向 %[2]s 重新发送其缺少的条目：%[3]s",
+		"%s rotated its keys: fingerprint %s replaces %s (statement of %s, signed by the old key)":                                                                      "%[1]s 已更换密钥：指纹 %[2]s 取代 %[3]s（%[4]s 的声明，由旧密钥签名）",
+		"tamper alarm: %s refused: it replaces %s's key %d by fingerprint %s, another of its logs by %s":                                                                "篡改警报：%[1]s 被拒绝：它将 %[2]s 的第 %[3]s 个密钥替换为指纹 %[4]s，而其另一日志替换为 %[5]s",
+		"this station's keys were changed (%s, by %s): new fingerprint %s; key entries written on %d channels":                                                          "本站密钥已更换（%[1]s，操作人 %[2]s）：新指纹 %[3]s；已在 %[4]s 个频道写入密钥条目",
 
 		// Deconfliction findings carry both languages (station, findings.go).
 		findingFormat: "%[2]s",
