@@ -107,10 +107,11 @@ func cmdOperatorAdd(f *flags) action {
 	role := f.String("role", "", "`ROLE`: duty, supervisor, admin or auditor")
 	lang := f.String("lang", "en", "interface language: `en|zh`")
 	pwFile := f.String("password-file", "", "`FILE` holding the password (default: read it from standard input)")
+	as := f.String("as", "", "the `NAME` this operator's acknowledgements and suspensions carry to the other party (default: the role's title, never the login)")
 	f.require("dir", "name", "role")
 	return func(ctx context.Context, _ []string) error {
 		// Check what can be checked before asking for a password.
-		for _, err := range []error{operator.CheckName(*name), operator.CheckRole(*role), operator.CheckLang(*lang)} {
+		for _, err := range []error{operator.CheckName(*name), operator.CheckRole(*role), operator.CheckLang(*lang), operator.CheckRecordName(*name, *as)} {
 			if err != nil {
 				return fmt.Errorf("operator add: %w", err)
 			}
@@ -120,14 +121,14 @@ func cmdOperatorAdd(f *flags) action {
 			return fmt.Errorf("operator add: %w", err)
 		}
 		return withOperators(ctx, *f.dir, func(o operators) error {
-			v, err := o.Add(ctx, operator.AddRequest{Name: *name, Role: *role, Password: pw, Lang: *lang})
+			v, err := o.Add(ctx, operator.AddRequest{Name: *name, Role: *role, Password: pw, Lang: *lang, As: *as})
 			if err != nil {
 				return err
 			}
 			if *f.json {
 				return printJSON(v)
 			}
-			fmt.Printf("added operator %s (%s)\n", v.Name, v.Role)
+			fmt.Printf("added operator %s (%s), %q for the record\n", v.Name, v.Role, v.RecordName)
 			return nil
 		})
 	}

@@ -175,6 +175,10 @@ type desk struct {
 
 var roleOps = map[string]string{"duty": "dora", "supervisor": "sam", "admin": "ada", "auditor": "aud"}
 
+// recordNames are the names the operators' acts carry to the other
+// party; the supervisor chose none, and acts as "supervisor".
+var recordNames = map[string]string{"duty": "Lt. Dora Chen"}
+
 // newDesk returns a station's console; set changes its configuration
 // (Ops is the station unless set replaces it).
 func newDesk(tb testing.TB, st *station.Station, set ...func(*console.Config)) *desk {
@@ -182,7 +186,7 @@ func newDesk(tb testing.TB, st *station.Station, set ...func(*console.Config)) *
 	c := &clock{t: time.Now()}
 	reg := &operator.Registry{Store: st.Store, Now: c.Now}
 	for role, name := range roleOps {
-		if _, err := reg.Add(tb.Context(), operator.Local, operator.AddRequest{Name: name, Role: role, Password: password}); err != nil {
+		if _, err := reg.Add(tb.Context(), operator.Local, operator.AddRequest{Name: name, Role: role, Password: password, As: recordNames[role]}); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -559,7 +563,9 @@ func TestSendAckAudited(t *testing.T) {
 	}
 	waitNote(t, un, func(n protocol.Notify) bool { return n.What == "acknowledged" })
 	out, err := usa.Outbox(ctx, "usa-chn-staff")
-	if err != nil || len(out) != 1 || out[0].Status != "acknowledged" || out[0].AckBy != "dora" {
+	// The other party learns the name dora chose for the record, never
+	// her login (security review item 7).
+	if err != nil || len(out) != 1 || out[0].Status != "acknowledged" || out[0].AckBy != "Lt. Dora Chen" {
 		t.Errorf("sender's outbox: %+v %v", out, err)
 	}
 	conv := bu.do(t, "GET", "/console/frag/conversation/usa-chn-staff", "")

@@ -359,7 +359,7 @@ func (s *Server) ack(r *http.Request, se *session) (result, error) {
 	if err := readJSON(r, &req); err != nil {
 		return result{}, err
 	}
-	mv, err := s.cfg.Ops.Ack(r.Context(), req.ID, se.op.Name)
+	mv, err := s.cfg.Ops.Ack(r.Context(), req.ID, operator.RecordName(se.op))
 	if err != nil {
 		return result{target: req.ID}, err
 	}
@@ -402,7 +402,7 @@ func (s *Server) suspension(act string) func(r *http.Request, se *session) (resu
 		if err := readJSON(r, &req); err != nil {
 			return result{target: r.PathValue("id")}, err
 		}
-		return result{target: r.PathValue("id"), detail: req.Reason}, s.suspend(r, act, r.PathValue("id"), req.Reason, se.op.Name)
+		return result{target: r.PathValue("id"), detail: req.Reason}, s.suspend(r, act, r.PathValue("id"), req.Reason, operator.RecordName(se.op))
 	}
 }
 

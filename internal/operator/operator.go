@@ -223,10 +223,12 @@ type View struct {
 	CreatedAt    time.Time `json:"created_at"`
 	FailedLogins int       `json:"failed_logins"`
 	LockedUntil  time.Time `json:"locked_until,omitzero"`
+	// RecordName is what the operator's acts carry to the other party.
+	RecordName string `json:"record_name"`
 }
 
 func (r *Registry) view(o store.Operator) View {
-	v := View{Name: o.Name, Role: o.Role, Lang: o.Lang, CreatedAt: o.CreatedAt}
+	v := View{Name: o.Name, Role: o.Role, Lang: o.Lang, CreatedAt: o.CreatedAt, RecordName: RecordName(&o)}
 	v.FailedLogins, v.LockedUntil = r.gate.state(o.Name, r.now())
 	return v
 }
@@ -237,6 +239,48 @@ type AddRequest struct {
 	Role     string `json:"role"`
 	Password string `json:"password"`
 	Lang     string `json:"lang,omitempty"` // default en
+	// As is the name the operator's acts carry to the other party; ""
+	// for the title of the role (see RecordName).
+	As string `json:"as,omitempty"`
+}
+
+// roleTitles are what an operator's acts carry to the other party when
+// the operator chose no name for the record.
+var roleTitles = map[string]string{store.RoleDuty: "duty officer", store.RoleSupervisor: "supervisor",
+	store.RoleAdmin: "administrator", store.RoleAuditor: "auditor"}
+
+// RecordName is the name o's acts carry to the other party (who
+// acknowledged a message, who suspended a channel): the one chosen for
+// the record, or the title of o's role. Never the login name, which is
+// this station's own business and half of what a guesser needs.
+func RecordName(o *store.Operator) string {
+	if o.RecordName != "" {
+		return o.RecordName
+	}
+	if t, ok := roleTitles[o.Role]; ok {
+		return t
+	}
+	return "operator"
+}
+
+// CheckRecordName checks the name an operator chose for the record: 1 to
+// 64 bytes of text that shows as it reads, and not the login name.
+func CheckRecordName(login, as string) error {
+	if as == "" {
+		return nil
+	}
+	if len(as) > 64 || !utf8.ValidString(as) || strings.TrimSpace(as) != as {
+		return bad("the name for the record must be 1 to 64 bytes of UTF-8 without leading or trailing spaces")
+	}
+	for _, r := range as {
+		if unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) {
+			return bad("the name for the record holds the invisible character U+%04X", r)
+		}
+	}
+	if as == login {
+		return bad("the name for the record must not be the login name %q: the other party would learn it", login)
+	}
+	return nil
 }
 
 // Registry manages operators in a store and writes the audit trail.
@@ -306,11 +350,14 @@ func (r *Registry) add(ctx context.Context, req AddRequest) (*View, error) {
 	if err := CheckPassword(req.Password); err != nil {
 		return nil, err
 	}
+	if err := CheckRecordName(req.Name, req.As); err != nil {
+		return nil, err
+	}
 	h, err := Hash(req.Password)
 	if err != nil {
 		return nil, err
 	}
-	o := store.Operator{Name: req.Name, Role: req.Role, PasswordHash: h, Lang: req.Lang, CreatedAt: r.now()}
+	o := store.Operator{Name: req.Name, Role: req.Role, PasswordHash: h, Lang: req.Lang, CreatedAt: r.now(), RecordName: req.As}
 	if err := r.Store.AddOperator(ctx, o); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil, bad("operator %q already exists", req.Name)

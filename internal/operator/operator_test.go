@@ -347,3 +347,34 @@ func TestRefusalsAggregated(t *testing.T) {
 		t.Errorf("3 more intervals of a flood from one address wrote %d records, want 4", n)
 	}
 }
+
+// TestRecordName: what an operator's acts carry to the other party is the
+// name chosen for the record, or the role's title; never the login, and
+// never text that shows other than it reads (security review item 7).
+func TestRecordName(t *testing.T) {
+	for _, tc := range []struct {
+		o    store.Operator
+		want string
+	}{
+		{store.Operator{Name: "duty1", Role: store.RoleDuty}, "duty officer"},
+		{store.Operator{Name: "sup", Role: store.RoleSupervisor}, "supervisor"},
+		{store.Operator{Name: "duty1", Role: store.RoleDuty, RecordName: "Lt. Chen"}, "Lt. Chen"},
+	} {
+		if got := operator.RecordName(&tc.o); got != tc.want {
+			t.Errorf("RecordName(%+v) = %q, want %q", tc.o, got, tc.want)
+		}
+	}
+	for _, bad := range []struct{ login, as, want string }{
+		{"duty1", "duty1", "must not be the login name"},
+		{"duty1", "Lt.\u202eChen", "invisible character U+202E"},
+		{"duty1", " Lt. Chen", "without leading or trailing spaces"},
+		{"duty1", strings.Repeat("x", 65), "1 to 64 bytes"},
+	} {
+		if err := operator.CheckRecordName(bad.login, bad.as); !errors.Is(err, badrequest.Err) || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("CheckRecordName(%q, %q) = %v, want a bad request naming %q", bad.login, bad.as, err, bad.want)
+		}
+	}
+	if err := operator.CheckRecordName("duty1", "值班军官 陈"); err != nil {
+		t.Errorf("a Chinese name for the record refused: %v", err)
+	}
+}

@@ -250,6 +250,10 @@ type Operator struct {
 	CreatedAt    time.Time
 	FailedLogins int       // consecutive failed logins
 	LockedUntil  time.Time // zero when not locked
+	// RecordName is the name the operator's acts carry to the other
+	// party (who acknowledged, who suspended); "" for the title of the
+	// role. Never the login: that is this station's own business.
+	RecordName string
 }
 
 // Session is a console login. ID is a hash of the secret the browser holds

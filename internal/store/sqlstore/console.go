@@ -15,14 +15,14 @@ import (
 // written one at a time, outside the protocol's batches, under the same
 // write lock.
 
-const operatorCols = `name, role, password_hash, lang, created_at, failed_logins, locked_until`
+const operatorCols = `name, role, password_hash, lang, created_at, failed_logins, locked_until, record_name`
 
 func scanOperator(r scanner) (*store.Operator, error) {
 	var (
 		o               store.Operator
 		created, locked int64
 	)
-	if err := r.Scan(&o.Name, &o.Role, &o.PasswordHash, &o.Lang, &created, &o.FailedLogins, &locked); err != nil {
+	if err := r.Scan(&o.Name, &o.Role, &o.PasswordHash, &o.Lang, &created, &o.FailedLogins, &locked, &o.RecordName); err != nil {
 		return nil, err
 	}
 	o.CreatedAt, o.LockedUntil = fromNanos(created), fromNanos(locked)
@@ -47,8 +47,8 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result
 
 // AddOperator adds an operator.
 func (s *Store) AddOperator(ctx context.Context, o store.Operator) error {
-	res, err := s.exec(ctx, `INSERT INTO operators (`+operatorCols+`) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		o.Name, o.Role, o.PasswordHash, o.Lang, nanos(o.CreatedAt), o.FailedLogins, nanos(o.LockedUntil))
+	res, err := s.exec(ctx, `INSERT INTO operators (`+operatorCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		o.Name, o.Role, o.PasswordHash, o.Lang, nanos(o.CreatedAt), o.FailedLogins, nanos(o.LockedUntil), o.RecordName)
 	if err != nil {
 		return fmt.Errorf("operator %s: %w", o.Name, err)
 	}
@@ -60,8 +60,8 @@ func (s *Store) AddOperator(ctx context.Context, o store.Operator) error {
 
 // UpdateOperator replaces an operator's mutable fields.
 func (s *Store) UpdateOperator(ctx context.Context, o store.Operator) error {
-	res, err := s.exec(ctx, `UPDATE operators SET role = ?, password_hash = ?, lang = ?, failed_logins = ?, locked_until = ? WHERE name = ?`,
-		o.Role, o.PasswordHash, o.Lang, o.FailedLogins, nanos(o.LockedUntil), o.Name)
+	res, err := s.exec(ctx, `UPDATE operators SET role = ?, password_hash = ?, lang = ?, failed_logins = ?, locked_until = ?, record_name = ? WHERE name = ?`,
+		o.Role, o.PasswordHash, o.Lang, o.FailedLogins, nanos(o.LockedUntil), o.RecordName, o.Name)
 	if err != nil {
 		return fmt.Errorf("operator %s: %w", o.Name, err)
 	}

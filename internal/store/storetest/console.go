@@ -15,7 +15,7 @@ import (
 
 func diffOperator(got, want store.Operator) string {
 	var d []string
-	if got.Name != want.Name || got.Role != want.Role || got.PasswordHash != want.PasswordHash || got.Lang != want.Lang || got.FailedLogins != want.FailedLogins {
+	if got.Name != want.Name || got.Role != want.Role || got.PasswordHash != want.PasswordHash || got.Lang != want.Lang || got.FailedLogins != want.FailedLogins || got.RecordName != want.RecordName {
 		d = append(d, fmt.Sprintf("got %+v, want %+v", got, want))
 	}
 	if !sameTime(got.CreatedAt, want.CreatedAt) {
@@ -39,7 +39,7 @@ func testOperators(t *testing.T, w *world, open func(t *testing.T) store.Store) 
 	if _, err := s.Operator(ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Operator(nobody) = %v, want ErrNotFound", err)
 	}
-	wang := store.Operator{Name: "王伟", Role: store.RoleDuty, PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA", Lang: "zh", CreatedAt: at(1)}
+	wang := store.Operator{Name: "王伟", Role: store.RoleDuty, PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA", Lang: "zh", CreatedAt: at(1), RecordName: "王上尉"}
 	ann := store.Operator{Name: "ann", Role: store.RoleAdmin, PasswordHash: "$argon2id$x", Lang: "en", CreatedAt: at(2)}
 	for _, o := range []store.Operator{wang, ann} {
 		if err := s.AddOperator(ctx, o); err != nil {
@@ -68,7 +68,7 @@ func testOperators(t *testing.T, w *world, open func(t *testing.T) store.Store) 
 
 	// Update changes everything but the name and creation time.
 	upd := wang
-	upd.Role, upd.PasswordHash, upd.Lang, upd.FailedLogins, upd.LockedUntil = store.RoleSupervisor, "new", "en", 3, at(9)
+	upd.Role, upd.PasswordHash, upd.Lang, upd.FailedLogins, upd.LockedUntil, upd.RecordName = store.RoleSupervisor, "new", "en", 3, at(9), "Maj. Wang"
 	upd.CreatedAt = at(99)
 	if err := s.UpdateOperator(ctx, upd); err != nil {
 		t.Fatal(err)
