@@ -293,101 +293,28 @@ func (s *Desk) Incident(ctx context.Context, r ops.IncidentRequest) (*ops.Incide
 		return nil, err
 	}
 	b := &deconflict.IncidentBody{Action: action, Title: r.Title, Note: r.Note, Lang: r.Lang, Outcome: deconflict.Outcome(r.Outcome)}
-	var events []deconflict.Event
-	ch := r.Channel
+	var events []deconflict.Event // the incident's entries so far, for a later step
+	var ch string
 	if action != deconflict.Open {
-		id, err := parseEntryRef(r.Incident)
-		if err != nil {
-			return nil, badrequest.New("incident: %v", err)
-		}
-		if ch != "" && ch != id.Channel {
-			return nil, badrequest.New("incident %s is on channel %s, not %s", id, id.Channel, ch)
-		}
-		ch = id.Channel
-		all, _, err := s.incidentEvents(ctx, ch)
-		if err != nil {
-			return nil, err
-		}
-		events = all[id.String()]
-		if !slices.ContainsFunc(events, func(e deconflict.Event) bool { return e.Entry == id && e.Body.Action == deconflict.Open }) {
-			return nil, badrequest.New("incident %s: no incident was opened by that entry here", id)
-		}
-		inc, err := deconflict.Fold(events)
-		if err != nil {
-			return nil, err
-		}
-		prev := inc.ID
-		for _, st := range inc.Timeline {
-			if st.Applied {
-				prev = st.Entry
-			}
-		}
-		b.Incident, b.Prev = &id, &prev
+		ch, events, err = s.continueIncident(ctx, r, b)
 	} else {
-		if r.Finding != 0 {
-			f, err := s.finding(ctx, r.Finding)
-			if err != nil {
-				return nil, err
-			}
-			ch = cmp.Or(ch, f.Channel)
-			planned := f.Planned
-			if n, ok := strings.CutPrefix(planned, "plan "); ok {
-				// A plan is this station's own; the notice it was sent as
-				// is in both transcripts.
-				var id int64
-				fmt.Sscan(n, &id)
-				if p, err := s.plan(ctx, id); err == nil {
-					planned = p.Notice
-				}
-			}
-			for _, id := range []string{planned, f.Notified, f.Report} {
-				if _, err := parseEntryRef(id); err == nil {
-					r.Links = append(r.Links, id)
-				}
-			}
-			if b.Title == "" {
-				b.Title = findingTitle(f, r.Lang)
-				b.Lang = cmp.Or(b.Lang, "en")
-			}
-		}
-		if ch == "" {
-			return nil, badrequest.New("open: give the channel")
-		}
+		ch, err = s.openIncident(ctx, &r, b)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if _, _, err := s.channelBook(ctx, ch); err != nil {
 		return nil, err
 	}
-	for i, l := range r.Links {
-		ref, err := parseEntryRef(l)
-		if err != nil {
-			return nil, badrequest.New("links[%d]: %v", i, err)
-		}
-		if es, err := s.db.Entries(ctx, ref.Channel, ref.Author, ref.Index, ref.Index); err != nil {
-			return nil, err
-		} else if len(es) == 0 {
-			return nil, badrequest.New("links[%d]: %s: no such entry here", i, ref)
-		}
-		b.Links = append(b.Links, ref)
+	if err := s.linkEntries(ctx, r.Links, b); err != nil {
+		return nil, err
 	}
 	if err := b.Check(); err != nil {
 		return nil, badrequest.New("%v", err)
 	}
-	// The step must be one the lifecycle allows now: fold it in with the
-	// entries held and see.
 	if action != deconflict.Open {
-		var next uint64 = 1
-		if l, err := s.db.Log(ctx, ch, s.name); err == nil {
-			next = l.Size + 1
-		}
-		me := deconflict.Event{Entry: deconflict.EntryRef{Channel: ch, Author: s.name, Index: next}, Time: time.Now().UTC(), Body: b}
-		inc, err := deconflict.Fold(append(slices.Clone(events), me))
-		if err != nil {
-			return nil, badrequest.New("%v", err)
-		}
-		for _, st := range inc.Timeline {
-			if st.Entry == me.Entry && !st.Applied {
-				return nil, badrequest.New("%s", st.Why)
-			}
+		if err := s.checkIncidentStep(ctx, ch, events, b); err != nil {
+			return nil, err
 		}
 	}
 	body, err := b.Encode()
@@ -403,21 +330,150 @@ func (s *Desk) Incident(ctx context.Context, r ops.IncidentRequest) (*ops.Incide
 		id = b.Incident.String()
 	}
 	if r.By != "" {
-		for _, e := range events {
-			if e.Entry.Author == s.name {
-				continue
-			}
-			if _, err := s.Ack(ctx, e.Entry.String(), r.By); err != nil {
-				return nil, fmt.Errorf("%s written; acknowledging %s: %w", m.ID, e.Entry, err)
-			}
+		if err := s.acknowledgeIncident(ctx, events, r.By, m.ID); err != nil {
+			return nil, err
 		}
 	}
+	return s.incidentAfter(ctx, ch, id, m.ID)
+}
+
+// continueIncident finds the incident that a later step is about: one
+// opened here, on the request's channel if it names one. It returns the
+// incident's channel and entries, and sets the step's incident and the
+// step it follows.
+func (s *Desk) continueIncident(ctx context.Context, r ops.IncidentRequest, b *deconflict.IncidentBody) (string, []deconflict.Event, error) {
+	id, err := parseEntryRef(r.Incident)
+	if err != nil {
+		return "", nil, badrequest.New("incident: %v", err)
+	}
+	if r.Channel != "" && r.Channel != id.Channel {
+		return "", nil, badrequest.New("incident %s is on channel %s, not %s", id, id.Channel, r.Channel)
+	}
+	all, _, err := s.incidentEvents(ctx, id.Channel)
+	if err != nil {
+		return "", nil, err
+	}
+	events := all[id.String()]
+	if !slices.ContainsFunc(events, func(e deconflict.Event) bool { return e.Entry == id && e.Body.Action == deconflict.Open }) {
+		return "", nil, badrequest.New("incident %s: no incident was opened by that entry here", id)
+	}
+	inc, err := deconflict.Fold(events)
+	if err != nil {
+		return "", nil, err
+	}
+	prev := inc.ID
+	for _, st := range inc.Timeline {
+		if st.Applied {
+			prev = st.Entry
+		}
+	}
+	b.Incident, b.Prev = &id, &prev
+	return id.Channel, events, nil
+}
+
+// openIncident returns the channel an incident is opened on. An incident
+// opened about a finding is on the finding's channel unless the request
+// names one. It links the entries the finding is about, by adding them to
+// r.Links, and takes the finding's title if the request gives none.
+func (s *Desk) openIncident(ctx context.Context, r *ops.IncidentRequest, b *deconflict.IncidentBody) (string, error) {
+	ch := r.Channel
+	if r.Finding != 0 {
+		f, err := s.finding(ctx, r.Finding)
+		if err != nil {
+			return "", err
+		}
+		ch = cmp.Or(ch, f.Channel)
+		for _, id := range []string{s.plannedEntry(ctx, f.Planned), f.Notified, f.Report} {
+			if _, err := parseEntryRef(id); err == nil {
+				r.Links = append(r.Links, id)
+			}
+		}
+		if b.Title == "" {
+			b.Title = findingTitle(f, r.Lang)
+			b.Lang = cmp.Or(b.Lang, "en")
+		}
+	}
+	if ch == "" {
+		return "", badrequest.New("open: give the channel")
+	}
+	return ch, nil
+}
+
+// plannedEntry is the entry of a finding's planned side. A plan is this
+// station's own, so the notice it was sent as stands for it: that is in
+// both transcripts. A plan not sent as a notice has no entry.
+func (s *Desk) plannedEntry(ctx context.Context, planned string) string {
+	if n, ok := strings.CutPrefix(planned, "plan "); ok {
+		var id int64
+		fmt.Sscan(n, &id)
+		if p, err := s.plan(ctx, id); err == nil {
+			planned = p.Notice
+		}
+	}
+	return planned
+}
+
+// linkEntries adds the linked entries to an incident step. Each must be
+// an entry held here.
+func (s *Desk) linkEntries(ctx context.Context, links []string, b *deconflict.IncidentBody) error {
+	for i, l := range links {
+		ref, err := parseEntryRef(l)
+		if err != nil {
+			return badrequest.New("links[%d]: %v", i, err)
+		}
+		if es, err := s.db.Entries(ctx, ref.Channel, ref.Author, ref.Index, ref.Index); err != nil {
+			return err
+		} else if len(es) == 0 {
+			return badrequest.New("links[%d]: %s: no such entry here", i, ref)
+		}
+		b.Links = append(b.Links, ref)
+	}
+	return nil
+}
+
+// checkIncidentStep checks that the lifecycle allows the step now: it
+// folds the step in with the incident's entries held here, as this
+// station's next entry on the channel, and sees.
+func (s *Desk) checkIncidentStep(ctx context.Context, ch string, events []deconflict.Event, b *deconflict.IncidentBody) error {
+	var next uint64 = 1
+	if l, err := s.db.Log(ctx, ch, s.name); err == nil {
+		next = l.Size + 1
+	}
+	me := deconflict.Event{Entry: deconflict.EntryRef{Channel: ch, Author: s.name, Index: next}, Time: time.Now().UTC(), Body: b}
+	inc, err := deconflict.Fold(append(slices.Clone(events), me))
+	if err != nil {
+		return badrequest.New("%v", err)
+	}
+	for _, st := range inc.Timeline {
+		if st.Entry == me.Entry && !st.Applied {
+			return badrequest.New("%s", st.Why)
+		}
+	}
+	return nil
+}
+
+// acknowledgeIncident acknowledges, by the operator named by, each of the
+// peer's entries of the incident. written is the entry just written.
+func (s *Desk) acknowledgeIncident(ctx context.Context, events []deconflict.Event, by, written string) error {
+	for _, e := range events {
+		if e.Entry.Author == s.name {
+			continue
+		}
+		if _, err := s.Ack(ctx, e.Entry.String(), by); err != nil {
+			return fmt.Errorf("%s written; acknowledging %s: %w", written, e.Entry, err)
+		}
+	}
+	return nil
+}
+
+// incidentAfter returns incident id as it stands after entry written.
+func (s *Desk) incidentAfter(ctx context.Context, ch, id, written string) (*ops.IncidentView, error) {
 	vs, err := s.incidents(ctx, ch, id)
 	if err != nil {
 		return nil, err
 	}
 	if len(vs) != 1 {
-		return nil, fmt.Errorf("incident %s: not found after writing %s", id, m.ID)
+		return nil, fmt.Errorf("incident %s: not found after writing %s", id, written)
 	}
 	return &vs[0], nil
 }

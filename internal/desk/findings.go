@@ -166,170 +166,243 @@ type activity struct {
 	a       *deconflict.Activity
 }
 
-// detect runs the checks over what the station holds and stores what is
-// new, raising an alarm for each; it returns the new findings.
+// Detect runs the checks over what the station holds and stores what is
+// new, raising an alarm for each; it returns the new findings. On an error
+// it returns what it found before it.
 func (s *Desk) Detect(ctx context.Context) ([]ops.FindingView, error) {
 	s.detectMu.Lock()
 	defer s.detectMu.Unlock()
-	now := time.Now()
-	margins := deconflict.DefaultMargins
+	p, err := s.newDetectPass(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.collect(ctx); err != nil {
+		return nil, err
+	}
+	if err := p.checkOverlaps(ctx); err != nil {
+		return p.found, err
+	}
+	if err := p.checkApproaches(ctx); err != nil {
+		return p.found, err
+	}
+	return p.found, nil
+}
+
+// detectPass is one pass of the deconfliction checks.
+type detectPass struct {
+	s       *Desk
+	now     time.Time
+	margins deconflict.Margins
+	peerOf  map[string]string             // channel → its peer
+	books   map[string]*codebook.Codebook // channel → its codebook, if found
+	// mine are this station's plans and notices, and theirs are its
+	// peers' notices. Each has not ended, give or take the time margin.
+	mine, theirs []activity
+	found        []ops.FindingView // what the pass stored that is new
+}
+
+// newDetectPass starts a pass: it reads each channel's peer and
+// codebook.
+func (s *Desk) newDetectPass(ctx context.Context) (*detectPass, error) {
+	p := &detectPass{s: s, now: time.Now(), margins: deconflict.DefaultMargins,
+		peerOf: map[string]string{}, books: map[string]*codebook.Codebook{}}
 	chs, err := s.db.Channels(ctx)
 	if err != nil {
 		return nil, err
 	}
-	peerOf, books := map[string]string{}, map[string]*codebook.Codebook{}
 	for _, c := range chs {
-		peerOf[c.ID] = c.Peer
+		p.peerOf[c.ID] = c.Peer
 		if _, cb, err := s.channelBook(ctx, c.ID); err == nil {
-			books[c.ID] = cb
+			p.books[c.ID] = cb
 		}
 	}
-	plans, err := s.db.Plans(ctx)
+	return p, nil
+}
+
+// collect lists the activities to check. A plan sent as a notice is
+// checked as that notice, and keeps the plan's key. A notice that a later
+// one replaces is left out.
+func (p *detectPass) collect(ctx context.Context) error {
+	plans, err := p.s.db.Plans(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	notified := map[string]int64{} // notice entry → the plan it notified
-	for _, p := range plans {
-		if p.Notice != "" {
-			notified[p.Notice] = p.ID
+	for _, pl := range plans {
+		if pl.Notice != "" {
+			notified[pl.Notice] = pl.ID
 		}
 	}
+	ms, notices, replaced, err := p.s.storedNotices(ctx)
+	if err != nil {
+		return err
+	}
+	for _, pl := range plans {
+		if pl.Notice != "" {
+			continue // checked as the notice it was sent as
+		}
+		n, err := deconflict.DecodeNotice(pl.Body)
+		if err != nil {
+			return fmt.Errorf("stored plan %d: %v", pl.ID, err)
+		}
+		p.add(&p.mine, planKey(pl.ID), n.Call, p.s.name, n)
+	}
+	for _, m := range ms {
+		if replaced[m.ID()] {
+			continue
+		}
+		if m.Author == p.s.name {
+			key := m.ID()
+			if id, ok := notified[key]; ok {
+				key = planKey(id)
+			}
+			p.add(&p.mine, key, m.Channel, m.Author, notices[m.ID()])
+		} else {
+			p.add(&p.theirs, m.ID(), m.Channel, m.Author, notices[m.ID()])
+		}
+	}
+	return nil
+}
+
+// storedNotices reads the notices the station holds, decoded by entry id.
+// It also returns the ids of the notices that are replaced. A notice
+// amended by a later one of its author is replaced by it.
+func (s *Desk) storedNotices(ctx context.Context) ([]store.Message, map[string]*deconflict.Notice, map[string]bool, error) {
 	ms, err := s.db.Messages(ctx, store.Query{Kind: envelope.Notice})
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	// A notice amended by a later one of its author is replaced by it.
 	replaced := map[string]bool{}
 	notices := map[string]*deconflict.Notice{}
 	for _, m := range ms {
 		n, err := deconflict.DecodeNotice(m.Body)
 		if err != nil {
-			return nil, fmt.Errorf("stored notice %s: %v", m.ID(), err)
+			return nil, nil, nil, fmt.Errorf("stored notice %s: %v", m.ID(), err)
 		}
 		notices[m.ID()] = n
 		if r := n.Replaces; r != nil && r.Author == m.Author {
 			replaced[r.String()] = true
 		}
 	}
-	live := func(n *deconflict.Notice) bool { return n.Window.To.Add(margins.Time).After(now) }
-	var mine, theirs []activity
-	add := func(list *[]activity, key, ch, author string, n *deconflict.Notice) {
-		if !live(n) {
-			return
-		}
-		a, err := deconflict.NewActivity(n)
-		if err != nil {
-			return // decoded above, so it checks
-		}
-		*list = append(*list, activity{key: key, channel: ch, author: author, notice: n, a: a})
+	return ms, notices, replaced, nil
+}
+
+// add lists an activity to check, unless it ended longer ago than the
+// time margin.
+func (p *detectPass) add(list *[]activity, key, ch, author string, n *deconflict.Notice) {
+	if !n.Window.To.Add(p.margins.Time).After(p.now) {
+		return
 	}
-	for _, p := range plans {
-		if p.Notice != "" {
-			continue // checked as the notice it was sent as
-		}
-		n, err := deconflict.DecodeNotice(p.Body)
-		if err != nil {
-			return nil, fmt.Errorf("stored plan %d: %v", p.ID, err)
-		}
-		add(&mine, planKey(p.ID), n.Call, s.name, n)
+	a, err := deconflict.NewActivity(n)
+	if err != nil {
+		return // decoded above, so it checks
 	}
-	for _, m := range ms {
-		if replaced[m.ID()] {
-			continue
-		}
-		if m.Author == s.name {
-			key := m.ID()
-			if id, ok := notified[key]; ok {
-				key = planKey(id)
-			}
-			add(&mine, key, m.Channel, m.Author, notices[m.ID()])
-		} else {
-			add(&theirs, m.ID(), m.Channel, m.Author, notices[m.ID()])
-		}
-	}
-	var found []ops.FindingView
-	keep := func(rec store.Finding, v ops.FindingView) error {
-		body, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
-		rec.Body = body
-		id, added, err := s.db.AddFinding(ctx, rec)
-		if err != nil || !added {
-			return err
-		}
-		rec.ID = id
-		if v, err = findingView(rec); err != nil {
-			return err
-		}
-		alert := record.Alert{At: time.Now().UTC(), Level: "alarm", Channel: rec.Channel, Peer: rec.Peer, Text: v.Text["en"],
-			Format: ops.AlertFindingFormat, Args: []string{v.Text["en"], v.Text["zh"]}}
-		if err := s.db.Apply(ctx, &record.Batch{Alerts: []record.Alert{alert}}); err != nil {
-			return err
-		}
-		s.st.Notify(protocol.Notify{What: "alert", Channel: rec.Channel}, protocol.Notify{What: "finding", Channel: rec.Channel, Entry: v.Notified + v.Report})
-		found = append(found, v)
-		return nil
-	}
-	for _, p := range mine {
-		for _, n := range theirs {
-			cb := books[n.channel]
+	*list = append(*list, activity{key: key, channel: ch, author: author, notice: n, a: a})
+}
+
+// checkOverlaps checks each activity of this station against each of its
+// peers' on a channel whose codebook is known.
+func (p *detectPass) checkOverlaps(ctx context.Context) error {
+	for _, mine := range p.mine {
+		for _, n := range p.theirs {
+			cb := p.books[n.channel]
 			if cb == nil {
 				continue
 			}
-			c := &deconflict.Checker{Margins: margins, Codebook: cb}
-			f, ok, err := c.Overlap(p.a, n.a)
+			c := &deconflict.Checker{Margins: p.margins, Codebook: cb}
+			f, ok, err := c.Overlap(mine.a, n.a)
 			if err != nil || !ok {
 				continue
 			}
-			v := ops.FindingView{Planned: p.key, Notified: n.key, PlannedActivity: p.notice, NotifiedActivity: n.notice,
+			v := ops.FindingView{Planned: mine.key, Notified: n.key, PlannedActivity: mine.notice, NotifiedActivity: n.notice,
 				Where: f.Where, DistanceNM: round(f.Distance, 2), From: f.From.UTC(), To: f.To.UTC(), Suggest: codedView(cb, f.Suggest)}
 			if f.Gap > 0 {
 				v.Gap = f.Gap.String()
 			}
-			rec := store.Finding{Key: "overlap " + p.key + " " + n.key, Rule: string(deconflict.RuleOverlap), FoundAt: now.UTC(),
+			rec := store.Finding{Key: "overlap " + mine.key + " " + n.key, Rule: string(deconflict.RuleOverlap), FoundAt: p.now.UTC(),
 				Channel: n.channel, Peer: n.author}
-			if err := keep(rec, v); err != nil {
-				return found, err
+			if err := p.keep(ctx, rec, v); err != nil {
+				return err
 			}
 		}
 	}
-	reports, err := s.db.Messages(ctx, store.Query{Kind: envelope.Report})
+	return nil
+}
+
+// checkApproaches predicts the closest approach of the tracks of each
+// encounter report, from this station's own unit's side.
+func (p *detectPass) checkApproaches(ctx context.Context) error {
+	reports, err := p.s.db.Messages(ctx, store.Query{Kind: envelope.Report})
 	if err != nil {
-		return found, err
+		return err
 	}
 	for _, m := range reports {
-		cb := books[m.Channel]
+		cb := p.books[m.Channel]
 		if cb == nil {
 			continue
 		}
 		r, err := deconflict.DecodeReport(m.Body, cb)
 		if err != nil {
-			return found, fmt.Errorf("stored report %s: %v", m.ID(), err)
+			return fmt.Errorf("stored report %s: %v", m.ID(), err)
 		}
-		own, other := r.Fixes()
-		ownUnit, otherUnit := r.Own.Unit, r.Other.Unit
-		if m.Author != s.name { // the peer's own unit is the other one here
-			own, other, ownUnit, otherUnit = other, own, otherUnit, ownUnit
-		}
-		c := &deconflict.Checker{Margins: margins, Codebook: cb}
-		f, ok, err := c.Approach(own, other, r.Time)
-		if err != nil || !ok {
+		v, ok := p.approach(m, r, cb)
+		if !ok {
 			continue
 		}
-		ap := f.Approach
-		v := ops.FindingView{Report: m.ID(), Where: f.Where, DistanceNM: round(f.Distance, 2), From: f.From.UTC(), To: f.To.UTC(),
-			Suggest: codedView(cb, f.Suggest),
-			Approach: &ops.ApproachView{Own: ownUnit, Other: otherUnit, At: ap.At.UTC(), RangeNM: round(ap.Range, 2), Bearing: round(ap.Bearing, 1),
-				Relative: round(ap.Relative, 1), Aspect: round(ap.Aspect, 1), Time: ap.Time.UTC(), TCPA: ap.TCPA.String(),
-				DistanceNM: round(ap.Distance, 2), OwnAt: ap.Own, OtherAt: ap.Other}}
-		rec := store.Finding{Key: "approach " + m.ID(), Rule: string(deconflict.RuleApproach), FoundAt: now.UTC(),
-			Channel: m.Channel, Peer: peerOf[m.Channel]}
-		if err := keep(rec, v); err != nil {
-			return found, err
+		rec := store.Finding{Key: "approach " + m.ID(), Rule: string(deconflict.RuleApproach), FoundAt: p.now.UTC(),
+			Channel: m.Channel, Peer: p.peerOf[m.Channel]}
+		if err := p.keep(ctx, rec, v); err != nil {
+			return err
 		}
 	}
-	return found, nil
+	return nil
+}
+
+// approach is the finding of a close approach that report r, in entry m,
+// predicts, if it predicts one.
+func (p *detectPass) approach(m store.Message, r *deconflict.Report, cb *codebook.Codebook) (ops.FindingView, bool) {
+	own, other := r.Fixes()
+	ownUnit, otherUnit := r.Own.Unit, r.Other.Unit
+	if m.Author != p.s.name { // the peer's own unit is the other one here
+		own, other, ownUnit, otherUnit = other, own, otherUnit, ownUnit
+	}
+	c := &deconflict.Checker{Margins: p.margins, Codebook: cb}
+	f, ok, err := c.Approach(own, other, r.Time)
+	if err != nil || !ok {
+		return ops.FindingView{}, false
+	}
+	ap := f.Approach
+	return ops.FindingView{Report: m.ID(), Where: f.Where, DistanceNM: round(f.Distance, 2), From: f.From.UTC(), To: f.To.UTC(),
+		Suggest: codedView(cb, f.Suggest),
+		Approach: &ops.ApproachView{Own: ownUnit, Other: otherUnit, At: ap.At.UTC(), RangeNM: round(ap.Range, 2), Bearing: round(ap.Bearing, 1),
+			Relative: round(ap.Relative, 1), Aspect: round(ap.Aspect, 1), Time: ap.Time.UTC(), TCPA: ap.TCPA.String(),
+			DistanceNM: round(ap.Distance, 2), OwnAt: ap.Own, OtherAt: ap.Other}}, true
+}
+
+// keep stores a finding. If it is new, keep raises an alarm for it, tells
+// the station's watchers, and adds it to what the pass found.
+func (p *detectPass) keep(ctx context.Context, rec store.Finding, v ops.FindingView) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	rec.Body = body
+	id, added, err := p.s.db.AddFinding(ctx, rec)
+	if err != nil || !added {
+		return err
+	}
+	rec.ID = id
+	if v, err = findingView(rec); err != nil {
+		return err
+	}
+	alert := record.Alert{At: time.Now().UTC(), Level: "alarm", Channel: rec.Channel, Peer: rec.Peer, Text: v.Text["en"],
+		Format: ops.AlertFindingFormat, Args: []string{v.Text["en"], v.Text["zh"]}}
+	if err := p.s.db.Apply(ctx, &record.Batch{Alerts: []record.Alert{alert}}); err != nil {
+		return err
+	}
+	p.s.st.Notify(protocol.Notify{What: "alert", Channel: rec.Channel}, protocol.Notify{What: "finding", Channel: rec.Channel, Entry: v.Notified + v.Report})
+	p.found = append(p.found, v)
+	return nil
 }
 
 func round(v float64, places int) float64 {

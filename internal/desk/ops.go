@@ -432,6 +432,37 @@ func (s *Desk) Ack(ctx context.Context, id, by string) (*ops.MessageView, error)
 
 // Export builds the audit bundle of a channel.
 func (s *Desk) Export(ctx context.Context, ch string) (*transcript.Bundle, error) {
+	c, err := s.agreedChannel(ctx, ch)
+	if err != nil {
+		return nil, err
+	}
+	keys, ownCard := s.st.Identity()
+	b := &transcript.Bundle{Format: transcript.BundleFormat, Channel: ch, ExportedBy: s.name, ExportedAt: time.Now().UTC(),
+		Charter: string(c.Charter)}
+	chains, err := s.keyChains(ctx, ch, c.Peer, ownCard)
+	if err != nil {
+		return nil, err
+	}
+	// The receipt is read before the log, so that it never covers entries
+	// the bundle does not hold.
+	var ownReceipt []byte
+	if err := s.st.InLoop(ctx, func(core *protocol.Core) { ownReceipt = core.Receipt(ch) }); err != nil {
+		return nil, err
+	}
+	for _, author := range []string{s.name, c.Peer} {
+		bl, first, err := s.exportLog(ctx, ch, author, chains[author], ownReceipt, keys)
+		if err != nil {
+			return nil, err
+		}
+		b.Cards = append(b.Cards, string(first.Text))
+		b.Logs = append(b.Logs, bl)
+	}
+	return b, nil
+}
+
+// agreedChannel returns a channel that has an agreed transcript: one that
+// is active.
+func (s *Desk) agreedChannel(ctx context.Context, ch string) (*record.Channel, error) {
 	stored, err := s.db.Channels(ctx)
 	if err != nil {
 		return nil, err
@@ -448,12 +479,15 @@ func (s *Desk) Export(ctx context.Context, ch string) (*transcript.Bundle, error
 	if c.State != record.Active {
 		return nil, badrequest.New("channel %s is %s: there is no agreed transcript yet", ch, c.State)
 	}
-	keys, ownCard := s.st.Identity()
-	b := &transcript.Bundle{Format: transcript.BundleFormat, Channel: ch, ExportedBy: s.name, ExportedAt: time.Now().UTC(),
-		Charter: string(c.Charter)}
-	// Each station's cards, oldest first: its key chain, or its one card.
+	return c, nil
+}
+
+// keyChains returns each station's cards, oldest first: its key chain, or
+// its one card. For this station that card is ownCard. For the peer it is
+// the card pinned for it.
+func (s *Desk) keyChains(ctx context.Context, ch, peer string, ownCard *identity.Card) (map[string][]*identity.Card, error) {
 	chains := map[string][]*identity.Card{}
-	for _, name := range []string{s.name, c.Peer} {
+	for _, name := range []string{s.name, peer} {
 		rows, err := s.db.Keys(ctx, name)
 		if err != nil {
 			return nil, err
@@ -469,98 +503,123 @@ func (s *Desk) Export(ctx context.Context, ch string) (*transcript.Bundle, error
 	if len(chains[s.name]) == 0 {
 		chains[s.name] = []*identity.Card{ownCard}
 	}
-	if len(chains[c.Peer]) == 0 {
-		peers, err := s.db.Peers(ctx)
+	if len(chains[peer]) == 0 {
+		card, err := s.pinnedCard(ctx, ch, peer)
 		if err != nil {
 			return nil, err
 		}
-		for _, p := range peers {
-			if p.Name == c.Peer {
-				card, err := identity.ParseCard(p.Card)
-				if err != nil {
-					return nil, err
-				}
-				chains[c.Peer] = []*identity.Card{card}
-			}
-		}
-		if len(chains[c.Peer]) == 0 {
-			return nil, fmt.Errorf("channel %s: peer %s has no stored card", ch, c.Peer)
-		}
+		chains[peer] = []*identity.Card{card}
 	}
-	// The receipt is read before the log, so that it never covers entries
-	// the bundle does not hold.
-	var ownReceipt []byte
-	if err := s.st.InLoop(ctx, func(core *protocol.Core) { ownReceipt = core.Receipt(ch) }); err != nil {
+	return chains, nil
+}
+
+// pinnedCard returns the card pinned for a peer of channel ch.
+func (s *Desk) pinnedCard(ctx context.Context, ch, peer string) (*identity.Card, error) {
+	peers, err := s.db.Peers(ctx)
+	if err != nil {
 		return nil, err
 	}
-	for _, author := range []string{s.name, c.Peer} {
-		l, err := s.db.Log(ctx, ch, author)
-		if errors.Is(err, store.ErrNotFound) {
-			b.Logs = append(b.Logs, transcript.BundleLog{Author: author, Entries: [][]byte{}})
-			b.Cards = append(b.Cards, string(chains[author][len(chains[author])-1].Text))
-			continue
+	var card *identity.Card
+	for _, p := range peers {
+		if p.Name == peer {
+			if card, err = identity.ParseCard(p.Card); err != nil {
+				return nil, err
+			}
 		}
+	}
+	if card == nil {
+		return nil, fmt.Errorf("channel %s: peer %s has no stored card", ch, peer)
+	}
+	return card, nil
+}
+
+// exportLog returns an author's log on channel ch as the bundle holds it,
+// and the card the log began with. chain is the author's cards, oldest
+// first. This station's log carries receipt, or the stored one if receipt
+// is empty. The peer's log carries its stored checkpoint, if any,
+// cosigned with keys.
+func (s *Desk) exportLog(ctx context.Context, ch, author string, chain []*identity.Card, receipt []byte, keys *identity.Keys) (transcript.BundleLog, *identity.Card, error) {
+	l, err := s.db.Log(ctx, ch, author)
+	if errors.Is(err, store.ErrNotFound) {
+		return transcript.BundleLog{Author: author, Entries: [][]byte{}}, chain[len(chain)-1], nil
+	}
+	if err != nil {
+		return transcript.BundleLog{}, nil, err
+	}
+	es, err := s.db.Entries(ctx, ch, author, 1, l.Size)
+	if err != nil {
+		return transcript.BundleLog{}, nil, err
+	}
+	bl, err := bundleLog(author, es)
+	if err != nil {
+		return transcript.BundleLog{}, nil, err
+	}
+	first := firstCard(chain, es)
+	if author == s.name {
+		r := receipt
+		if len(r) == 0 {
+			r = l.Receipt
+		}
+		bl.Checkpoint = string(r)
+	} else if l.Checkpoint != nil {
+		r, err := cosignCheckpoint(author, l.Checkpoint, chain, keys)
 		if err != nil {
-			return nil, err
+			return transcript.BundleLog{}, nil, err
 		}
-		es, err := s.db.Entries(ctx, ch, author, 1, l.Size)
-		if err != nil {
-			return nil, err
-		}
-		bl := transcript.BundleLog{Author: author, Entries: make([][]byte, len(es))}
-		for i, e := range es {
-			bl.Entries[i] = e.Raw
-			if e.Kind == envelope.Key {
-				kb, err := protocol.DecodeBody(e.Kind, e.Body)
-				if err != nil {
-					return nil, fmt.Errorf("%s: %w", e.ID(), err)
-				}
-				k := kb.(*protocol.KeyBody)
-				bl.Keys = append(bl.Keys, transcript.BundleKey{Index: e.Index, Statement: k.Statement, Replaced: k.Replaced})
+		bl.Checkpoint = string(r)
+	}
+	return bl, first, nil
+}
+
+// bundleLog holds a log's entries, and the statement or record that
+// each of its key entries carries.
+func bundleLog(author string, es []record.Entry) (transcript.BundleLog, error) {
+	bl := transcript.BundleLog{Author: author, Entries: make([][]byte, len(es))}
+	for i, e := range es {
+		bl.Entries[i] = e.Raw
+		if e.Kind == envelope.Key {
+			kb, err := protocol.DecodeBody(e.Kind, e.Body)
+			if err != nil {
+				return bl, fmt.Errorf("%s: %w", e.ID(), err)
 			}
+			k := kb.(*protocol.KeyBody)
+			bl.Keys = append(bl.Keys, transcript.BundleKey{Index: e.Index, Statement: k.Statement, Replaced: k.Replaced})
 		}
-		// The card the log began with: the one whose key signed entry 1
-		// (the log's key entries lead on from it).
-		first := chains[author][len(chains[author])-1]
-		if len(es) > 0 {
-			if env, err := envelope.Parse(es[0].Raw); err == nil {
-				for _, card := range chains[author] {
-					if env.Verify(card.SignKey) == nil {
-						first = card
-						break
-					}
-				}
-			}
-		}
-		b.Cards = append(b.Cards, string(first.Text))
-		if author == s.name {
-			r := ownReceipt
-			if len(r) == 0 {
-				r = l.Receipt
-			}
-			bl.Checkpoint = string(r)
-		} else if l.Checkpoint != nil {
-			// Signed by the key of its last entry: one of the peer's chain.
-			var r []byte
-			err := fmt.Errorf("the stored checkpoint of %s's log is not signed by any of its keys", author)
-			for _, card := range chains[author] {
-				v, verr := card.Verifier()
-				if verr != nil {
-					return nil, verr
-				}
-				if r, verr = transcript.Cosign(l.Checkpoint, v, keys.Signer()); verr == nil {
-					err = nil
+	}
+	return bl, nil
+}
+
+// firstCard returns the card a log began with: the one whose key signed
+// entry 1. The log's key entries lead on from it. A log with no entry,
+// or none that a card of chain signed, began with the latest card.
+func firstCard(chain []*identity.Card, es []record.Entry) *identity.Card {
+	first := chain[len(chain)-1]
+	if len(es) > 0 {
+		if env, err := envelope.Parse(es[0].Raw); err == nil {
+			for _, card := range chain {
+				if env.Verify(card.SignKey) == nil {
+					first = card
 					break
 				}
 			}
-			if err != nil {
-				return nil, err
-			}
-			bl.Checkpoint = string(r)
 		}
-		b.Logs = append(b.Logs, bl)
 	}
-	return b, nil
+	return first
+}
+
+// cosignCheckpoint cosigns the peer's stored checkpoint of its log. The
+// peer signed it by the key of the log's last entry: one of its chain.
+func cosignCheckpoint(author string, checkpoint []byte, chain []*identity.Card, keys *identity.Keys) ([]byte, error) {
+	for _, card := range chain {
+		v, err := card.Verifier()
+		if err != nil {
+			return nil, err
+		}
+		if r, err := transcript.Cosign(checkpoint, v, keys.Signer()); err == nil {
+			return r, nil
+		}
+	}
+	return nil, fmt.Errorf("the stored checkpoint of %s's log is not signed by any of its keys", author)
 }
 
 // Status describes the station, its peers and channels.
