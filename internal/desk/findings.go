@@ -396,7 +396,7 @@ func (p *detectPass) keep(ctx context.Context, rec store.Finding, v ops.FindingV
 		return err
 	}
 	alert := record.Alert{At: time.Now().UTC(), Level: "alarm", Channel: rec.Channel, Peer: rec.Peer, Text: v.Text["en"],
-		Format: ops.AlertFindingFormat, Args: []string{v.Text["en"], v.Text["zh"]}}
+		Format: ops.AlertFindingFormat, Args: []string{v.Text["en"], v.Text["zh-Hans"]}}
 	if err := p.s.db.Apply(ctx, &record.Batch{Alerts: []record.Alert{alert}}); err != nil {
 		return err
 	}

@@ -112,6 +112,18 @@ func TestFindings(t *testing.T) {
 		if s := f.Suggest.Text("zh-Hans"); !strings.Contains(s, "REQ01 请告知你方意图。") {
 			t.Errorf("suggested in Chinese: %s", s)
 		}
+		// The alarm carries the finding in both languages, for a console
+		// in either.
+		var alarm *ops.AlertView
+		as, _ := usa.Alerts(ctx, 0)
+		for i := range as {
+			if as[i].Format == ops.AlertFindingFormat {
+				alarm = &as[i]
+			}
+		}
+		if alarm == nil || len(alarm.Args) != 2 || alarm.Args[0] != f.Text["en"] || alarm.Args[1] == "" || alarm.Args[1] != f.Text["zh-Hans"] {
+			t.Errorf("the finding's alarm: %+v, want its English and Chinese text", alarm)
+		}
 		if !strings.HasPrefix(f.Text["en"], "FINDING 1 on usa-chn-theatre: this station's plan 1 (transit, DDG-00) and CHN's notice "+fire.ID+" (live fire) conflict near") ||
 			!strings.HasPrefix(f.Text["zh-Hans"], "发现1（usa-chn-theatre）：本方计划1（过航，DDG-00）与CHN的通报") {
 			t.Errorf("finding text:\n%s\n%s", f.Text["en"], f.Text["zh-Hans"])
