@@ -58,6 +58,9 @@ type Call struct {
 func Fold(entries []Entry, now time.Time, deadline func(channel string, p envelope.Precedence) time.Duration) []Call {
 	var order []Ref
 	calls := map[Ref]*Call{}
+	// Every request first: what refers to a call was written after it,
+	// though two logs' entries stored at one instant may come in either
+	// order.
 	for _, e := range entries {
 		if b, ok := e.Body.(*Request); ok {
 			c := &Call{ID: e.Ref, Precedence: e.Precedence, Caller: b.Caller, Video: b.Video, State: Ringing,
@@ -65,9 +68,14 @@ func Fold(entries []Entry, now time.Time, deadline func(channel string, p envelo
 			c.Due = e.StoredAt.Add(deadline(e.Ref.Channel, e.Precedence))
 			calls[e.Ref] = c
 			order = append(order, e.Ref)
+		}
+	}
+	for _, e := range entries {
+		if b, ok := e.Body.(*Request); ok {
 			if b.back != nil {
 				if o := calls[*b.back]; o != nil && o.ID.Author != e.Ref.Author && o.State == Ringing {
-					o.State, o.ReturnedBy = Missed, &c.ID
+					id := e.Ref
+					o.State, o.ReturnedBy = Missed, &id
 				}
 			}
 			continue
