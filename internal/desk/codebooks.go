@@ -2,6 +2,7 @@ package desk
 
 import (
 	"context"
+	"hotline/internal/call"
 	"hotline/internal/channel"
 	"hotline/internal/codebook"
 	"hotline/internal/deconflict"
@@ -10,10 +11,23 @@ import (
 	"time"
 )
 
-// Bodies decodes the bodies a station carries: the protocol's own kinds
-// and those of deconfliction (coded messages, notices, reports, incident
-// entries).
-var Bodies = protocol.MustBodies(deconflict.BodyKinds()...)
+// Bodies decodes the bodies a station carries: the protocol's own kinds,
+// those of deconfliction (coded messages, notices, reports, incident
+// entries) and those of calls.
+var Bodies = protocol.MustBodies(BodyKinds()...)
+
+// BodyKinds are the kinds a station registers with its core beyond the
+// protocol's own: deconfliction's and calls'.
+func BodyKinds() []protocol.BodyKind {
+	var out []protocol.BodyKind
+	for _, k := range deconflict.BodyKinds() {
+		out = append(out, k)
+	}
+	for _, k := range call.BodyKinds() {
+		out = append(out, k)
+	}
+	return out
+}
 
 // Book is cb as the core sees it: nil when the station lacks the
 // charter's codebook (a nil *Codebook in a channel.Book would not be).

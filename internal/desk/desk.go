@@ -51,7 +51,8 @@ type Desk struct {
 	log         *slog.Logger
 	done        <-chan struct{} // closed when the station stops
 
-	ackMu sync.Mutex // serializes Ack
+	ackMu  sync.Mutex // serializes Ack
+	callMu sync.Mutex // serializes the acts on calls, so that two operators cannot both answer one
 	// The deconfliction checks (findings.go): one pass at a time, kicked
 	// when a notice or report arrives.
 	detectMu   sync.Mutex

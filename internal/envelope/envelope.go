@@ -119,30 +119,38 @@ type Kind uint8
 // Kinds of entries. New kinds take new numbers; a station refuses a kind
 // it does not know.
 const (
-	Text       Kind = iota + 1
-	Ack             // a person acknowledged an entry of the peer's log
-	Agreement       // a channel charter (entry 1 of each log)
-	Suspend         // this party suspends the channel, with a reason
-	Resume          // this party lifts its suspension
-	Check           // an operator check: a person on the other side must acknowledge it
-	Reminder        // an escalation step: entries of the peer's log are overdue
-	Escalation      // a message forwarded from a lower channel whose deadline passed
-	Coded           // a message of standard phrases from the channel's codebook
-	Notice          // a notice of an activity: area, height band, time window, units
-	Report          // an encounter report: two tracks, the closest approach, what was said
-	Incident        // a step of an incident both parties keep: open, acknowledge, discuss, link, close
-	Key             // the author's keys change: a rotation statement signed by the key it replaces
+	Text        Kind = iota + 1
+	Ack              // a person acknowledged an entry of the peer's log
+	Agreement        // a channel charter (entry 1 of each log)
+	Suspend          // this party suspends the channel, with a reason
+	Resume           // this party lifts its suspension
+	Check            // an operator check: a person on the other side must acknowledge it
+	Reminder         // an escalation step: entries of the peer's log are overdue
+	Escalation       // a message forwarded from a lower channel whose deadline passed
+	Coded            // a message of standard phrases from the channel's codebook
+	Notice           // a notice of an activity: area, height band, time window, units
+	Report           // an encounter report: two tracks, the closest approach, what was said
+	Incident         // a step of an incident both parties keep: open, acknowledge, discuss, link, close
+	Key              // the author's keys change: a rotation statement signed by the key it replaces
+	CallRequest      // a call placed to the other party: its answer acknowledges it
+	CallAnswer       // a person answered a call of the other party
+	CallDecline      // a person declined a call of the other party, with a reason
+	CallEnd          // either party ended a call
+	CallJoin         // a participant joined a call on the author's side
+	CallLeave        // a participant left a call on the author's side
 )
 
 var kindNames = map[Kind]string{Text: "text", Ack: "ack", Agreement: "agreement", Suspend: "suspend",
 	Resume: "resume", Check: "check", Reminder: "reminder", Escalation: "escalation",
-	Coded: "coded", Notice: "notice", Report: "report", Incident: "incident", Key: "key"}
+	Coded: "coded", Notice: "notice", Report: "report", Incident: "incident", Key: "key",
+	CallRequest: "call-request", CallAnswer: "call-answer", CallDecline: "call-decline", CallEnd: "call-end",
+	CallJoin: "call-join", CallLeave: "call-leave"}
 
 // NeedsAck reports whether entries of kind k wait for a person's
 // acknowledgement, with a deadline.
 func (k Kind) NeedsAck() bool {
 	switch k {
-	case Text, Check, Escalation, Coded, Notice, Report, Incident:
+	case Text, Check, Escalation, Coded, Notice, Report, Incident, CallRequest:
 		return true
 	}
 	return false

@@ -449,7 +449,7 @@ func TestParseRejects(t *testing.T) {
 		{"empty", nil},
 		{"bad magic", set(0, 'X')},
 		{"old magic", set(3, '0')},
-		{"unknown kind", set(fieldOffset(h, "kind"), 14)},
+		{"unknown kind", set(fieldOffset(h, "kind"), 20)},
 		{"kind 0", set(fieldOffset(h, "kind"), 0)},
 		{"unknown precedence", set(fieldOffset(h, "precedence"), 5)},
 		{"precedence 0", set(fieldOffset(h, "precedence"), 0)},
@@ -562,7 +562,13 @@ func TestPrecedenceAndKindNames(t *testing.T) {
 		{"report", envelope.Report.String(), "report", envelope.Report.Valid(), true},
 		{"incident", envelope.Incident.String(), "incident", envelope.Incident.Valid(), true},
 		{"key", envelope.Key.String(), "key", envelope.Key.Valid(), true},
-		{"kind 14", envelope.Kind(14).String(), "kind(14)", envelope.Kind(14).Valid(), false},
+		{"call-request", envelope.CallRequest.String(), "call-request", envelope.CallRequest.Valid(), true},
+		{"call-answer", envelope.CallAnswer.String(), "call-answer", envelope.CallAnswer.Valid(), true},
+		{"call-decline", envelope.CallDecline.String(), "call-decline", envelope.CallDecline.Valid(), true},
+		{"call-end", envelope.CallEnd.String(), "call-end", envelope.CallEnd.Valid(), true},
+		{"call-join", envelope.CallJoin.String(), "call-join", envelope.CallJoin.Valid(), true},
+		{"call-leave", envelope.CallLeave.String(), "call-leave", envelope.CallLeave.Valid(), true},
+		{"kind 20", envelope.Kind(20).String(), "kind(20)", envelope.Kind(20).Valid(), false},
 		{"kind 200", envelope.Kind(200).String(), "kind(200)", envelope.Kind(200).Valid(), false},
 	}
 	for _, tt := range tests {
@@ -572,7 +578,7 @@ func TestPrecedenceAndKindNames(t *testing.T) {
 			}
 		})
 	}
-	// Kinds are wire values 1..12; the ones a person acknowledges are
+	// Kinds are wire values 1..19; the ones a person acknowledges are
 	// those that carry what a person wrote or must answer.
 	var acked []string
 	for i, k := range envelope.Kinds() {
@@ -583,7 +589,7 @@ func TestPrecedenceAndKindNames(t *testing.T) {
 			acked = append(acked, k.String())
 		}
 	}
-	if got, want := strings.Join(acked, " "), "text check escalation coded notice report incident"; got != want {
+	if got, want := strings.Join(acked, " "), "text check escalation coded notice report incident call-request"; got != want {
 		t.Errorf("kinds that need an acknowledgement: %s, want %s", got, want)
 	}
 	// Precedences are listed most urgent first and are wire values 1..4.

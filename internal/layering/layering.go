@@ -41,7 +41,7 @@ var Rules = []Rule{
 		Package: Module + "/internal/protocol",
 		Why:     "the core is deterministic and does no I/O: it speaks its own vocabulary (internal/record), never the store's, and carries bodies whose meaning is registered with it (protocol.BodyKind)",
 		Forbidden: []string{Module + "/internal/store", Module + "/internal/station", Module + "/internal/link", "net", "database/sql",
-			Module + "/internal/codebook", Module + "/internal/deconflict", "github.com/golang/geo", Module + "/internal/home"},
+			Module + "/internal/codebook", Module + "/internal/deconflict", Module + "/internal/call", "github.com/golang/geo", Module + "/internal/home"},
 		NotImported: []string{"os", "net", "database/sql"},
 	},
 	{

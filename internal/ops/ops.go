@@ -33,6 +33,7 @@ var (
 // over HTTP. The CLI uses whichever applies.
 type Ops interface {
 	Deconfliction
+	CallOps
 	Card(ctx context.Context) ([]byte, error)
 	AddPeer(ctx context.Context, card []byte, fingerprint string) (*PeerView, error)
 	Peers(ctx context.Context) ([]PeerView, error)

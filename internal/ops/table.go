@@ -251,6 +251,21 @@ var (
 		func(o Ops, ctx context.Context, r CodebookFile) (*CodebookView, error) {
 			return o.AddCodebook(ctx, r.File)
 		})
+	StartCall = def(Op{Name: "StartCall", Verb: "call start", Method: "POST", Path: "/api/v1/calls", Permission: "send",
+		Help: "place a call on a channel: a signed request the peer answers (signalling only, no media yet)"},
+		func(o Ops, ctx context.Context, r StartCallRequest) (*CallView, error) { return o.StartCall(ctx, r) })
+	AnswerCall = def(Op{Name: "AnswerCall", Verb: "call answer", Method: "POST", Path: "/api/v1/calls/answer", Permission: "ack",
+		Help: "answer the peer's call, on behalf of a person; this stops its ladder"},
+		func(o Ops, ctx context.Context, r CallActRequest) (*CallView, error) { return o.AnswerCall(ctx, r) })
+	DeclineCall = def(Op{Name: "DeclineCall", Verb: "call decline", Method: "POST", Path: "/api/v1/calls/decline", Permission: "ack",
+		Help: "decline the peer's call, with a reason; this stops its ladder"},
+		func(o Ops, ctx context.Context, r CallActRequest) (*CallView, error) { return o.DeclineCall(ctx, r) })
+	EndCall = def(Op{Name: "EndCall", Verb: "call end", Method: "POST", Path: "/api/v1/calls/end", Permission: "send",
+		Help: "end a call, answered or still ringing"},
+		func(o Ops, ctx context.Context, r CallActRequest) (*CallView, error) { return o.EndCall(ctx, r) })
+	ListCalls = def(Op{Name: "Calls", Verb: "call list", Method: "GET", Path: "/api/v1/calls", Permission: "read",
+		Help: "the calls of a channel (or all) and their state"},
+		func(o Ops, ctx context.Context, r ChannelRef) ([]CallView, error) { return o.Calls(ctx, r.Channel) })
 )
 
 // All is every operation, in the order docs/API.md lists them.
@@ -260,6 +275,7 @@ var All = []*Op{
 	Send.Op, Inbox.Op, Outbox.Op, Ack.Op, Alerts.Op, Export.Op, BundleExport.Op, BundleImport.Op,
 	SendCoded.Op, SendNotice.Op, SendReport.Op, Incident.Op, Incidents.Op, AddPlan.Op, Plans.Op, Findings.Op,
 	Codebooks.Op, Codebook.Op, AddCodebook.Op,
+	StartCall.Op, AnswerCall.Op, DeclineCall.Op, EndCall.Op, ListCalls.Op,
 }
 
 // MaxCodebookBody bounds the request that carries a codebook file, in

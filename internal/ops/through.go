@@ -105,3 +105,19 @@ func (t through) Codebook(ctx context.Context, name string) (*CodebookPhrases, e
 func (t through) AddCodebook(ctx context.Context, file []byte) (*CodebookView, error) {
 	return AddCodebook.Call(ctx, t.d, CodebookFile{file})
 }
+
+func (t through) StartCall(ctx context.Context, r StartCallRequest) (*CallView, error) {
+	return StartCall.Call(ctx, t.d, r)
+}
+func (t through) AnswerCall(ctx context.Context, r CallActRequest) (*CallView, error) {
+	return AnswerCall.Call(ctx, t.d, r)
+}
+func (t through) DeclineCall(ctx context.Context, r CallActRequest) (*CallView, error) {
+	return DeclineCall.Call(ctx, t.d, r)
+}
+func (t through) EndCall(ctx context.Context, r CallActRequest) (*CallView, error) {
+	return EndCall.Call(ctx, t.d, r)
+}
+func (t through) Calls(ctx context.Context, channel string) ([]CallView, error) {
+	return ListCalls.Call(ctx, t.d, ChannelRef{channel})
+}

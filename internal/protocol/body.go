@@ -154,6 +154,34 @@ type BodyKind interface {
 	Forward(body any, book channel.Book) (text, lang string)
 }
 
+// An Acknowledging kind is a BodyKind some of whose bodies acknowledge an
+// entry of the other party's log on the same channel, as an ack entry
+// does: a call's answer or decline acknowledges the call's request. The
+// core records the acknowledgement and stops the entry's ladder, where
+// the entry is written and where it is received.
+type Acknowledging interface {
+	// Acknowledges names the entry a decoded body acknowledges
+	// (CHANNEL/AUTHOR/INDEX, "" for none) and who acknowledged it.
+	Acknowledges(body any) (entry, by string)
+}
+
+// acknowledges is the entry a decoded body of a registered kind
+// acknowledges, if it acknowledges one: its channel, author and index, and
+// who acknowledged it. A body that names an entry it cannot mean is
+// reported as one (ok) with an empty channel, so that it is refused.
+func (b *Bodies) acknowledges(kind envelope.Kind, body any) (ch, author string, index uint64, by string, ok bool) {
+	k, _ := b.registered(kind).(Acknowledging)
+	if k == nil {
+		return "", "", 0, "", false
+	}
+	id, by := k.Acknowledges(body)
+	if id == "" {
+		return "", "", 0, "", false
+	}
+	ch, author, index, _ = splitID(id)
+	return ch, author, index, by, true
+}
+
 // Bodies decodes entry bodies: the protocol's own kinds (text,
 // acknowledgements, agreements, suspensions, checks, reminders, key
 // changes, escalations) and the kinds registered with it. A nil *Bodies

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"hotline/internal/call"
 	"hotline/internal/channel"
 	"hotline/internal/codebook"
 	"hotline/internal/deconflict"
@@ -276,7 +277,16 @@ func TestDecodeBodyDeconfliction(t *testing.T) {
 }
 
 // testBodies are the kinds a station registers beyond the protocol's own.
-var testBodies = MustBodies(deconflict.BodyKinds()...)
+var testBodies = MustBodies(func() []BodyKind {
+	var out []BodyKind
+	for _, k := range deconflict.BodyKinds() {
+		out = append(out, k)
+	}
+	for _, k := range call.BodyKinds() {
+		out = append(out, k)
+	}
+	return out
+}()...)
 
 // testConfig gives a test's core what a station's has: the embedded
 // codebook and the deconfliction kinds.

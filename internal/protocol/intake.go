@@ -265,6 +265,13 @@ func (in *intake) place(e *envelope.Envelope, decoded any, seq int, lostSwitch b
 		}
 		in.acks = append(in.acks, record.Ack{Channel: f.Channel, Author: c.keys.Name, Index: a.Of, AckAuthor: name, AckIndex: e.Index, By: a.By, At: e.Time})
 	}
+	if ch, author, of, by, ok := c.cfg.Bodies.acknowledges(e.Kind, decoded); ok {
+		if ch != f.Channel || author != c.keys.Name || of > cs.mine.size {
+			c.refuse("bad ack", "alarm", f.Channel, name, "%s (%s) acknowledges %s/%s/%d, which this station never wrote on %s", e.ID(), e.Kind, ch, author, of, f.Channel)
+			return false
+		}
+		in.acks = append(in.acks, record.Ack{Channel: f.Channel, Author: c.keys.Name, Index: of, AckAuthor: name, AckIndex: e.Index, By: by, At: e.Time})
+	}
 	return true
 }
 
@@ -460,6 +467,9 @@ func (in *intake) taken(cs *chanState, e *record.Entry, body any) {
 			name, len(b.Of), cs.rec.ID, cs.rec.ID, name, b.Of[0])
 	default:
 		c.await(cs, e, 0)
+		if _, _, of, by, ok := c.cfg.Bodies.acknowledges(e.Kind, body); ok {
+			c.acknowledged(cs, c.keys.Name, of, by)
+		}
 	}
 	c.emit(Notify{What: what, Channel: in.f.Channel, Entry: e.ID(), Kind: e.Kind})
 }

@@ -132,6 +132,12 @@ func (c *Core) submit(ev Submit) {
 		c.acknowledged(cs, cs.rec.Peer, b.Of, b.By)
 	case *SuspendBody, *ResumeBody:
 		c.setSuspension(cs, c.keys.Name, e, body)
+	default:
+		if _, _, of, by, ok := c.cfg.Bodies.acknowledges(ev.Kind, body); ok {
+			c.batch.Acks = append(c.batch.Acks, record.Ack{Channel: cs.rec.ID, Author: cs.rec.Peer, Index: of,
+				AckAuthor: c.keys.Name, AckIndex: e.Index, By: by, At: c.now})
+			c.acknowledged(cs, cs.rec.Peer, of, by)
+		}
 	}
 }
 
@@ -165,6 +171,9 @@ func (c *Core) mayAppend(cs *chanState, kind envelope.Kind, prec envelope.Preced
 	if k := c.cfg.Bodies.registered(kind); k != nil {
 		if err := k.Check(body, cs.rec.ID); err != nil {
 			return err
+		}
+		if ch, author, of, _, ok := c.cfg.Bodies.acknowledges(kind, body); ok && (ch != cs.rec.ID || author != cs.rec.Peer || of > cs.theirs.size) {
+			return fmt.Errorf("%s acknowledges %s/%s/%d: no such entry from the peer on %s", kind, ch, author, of, cs.rec.ID)
 		}
 		return c.suspendedFor(cs, prec)
 	}

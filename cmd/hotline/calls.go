@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"hotline/internal/ops"
+)
+
+// The call verbs: signalling only (docs/CALLS.md). Media goes through the
+// console once it exists.
+
+func cmdCallStart(f *flags) action {
+	f.printsJSON()
+	ch := f.String("channel", "", "channel `ID`")
+	prec := f.String("precedence", "FLASH", "`PRECEDENCE`: FLASH, IMMEDIATE, PRIORITY or ROUTINE")
+	video := f.Bool("video", false, "ask for video")
+	as := f.String("as", defaultOperator(), "who calls: `NAME`")
+	back := f.String("back", "", "the peer's call `ID` this one returns")
+	f.require("channel")
+	return func(ctx context.Context, _ []string) error {
+		return show(ctx, f, func(o ops.Ops) (*ops.CallView, error) {
+			return o.StartCall(ctx, ops.StartCallRequest{Channel: *ch, Precedence: *prec, Video: *video, As: *as, Back: *back})
+		}, func(c *ops.CallView) error {
+			fmt.Println(c.ID)
+			return nil
+		})
+	}
+}
+
+// callAct is the verb that answers, declines or ends a call.
+func callAct(what string, do func(ops.Ops, context.Context, ops.CallActRequest) (*ops.CallView, error)) func(*flags) action {
+	return func(f *flags) action {
+		f.printsJSON()
+		id := f.String("id", "", "the call's `ID`, CHANNEL/STATION/INDEX of its request")
+		as := f.String("as", defaultOperator(), "who "+what+"s: `NAME`")
+		var reason *string
+		var withVideo *bool
+		switch what {
+		case "decline":
+			reason = f.String("reason", "", "why: `TEXT`")
+		case "answer":
+			withVideo = f.Bool("video", false, "accept video")
+		}
+		f.require("id")
+		return func(ctx context.Context, _ []string) error {
+			r := ops.CallActRequest{ID: *id, As: *as}
+			if reason != nil {
+				r.Reason = *reason
+			}
+			if withVideo != nil {
+				r.Video = *withVideo
+			}
+			return show(ctx, f, func(o ops.Ops) (*ops.CallView, error) { return do(o, ctx, r) },
+				func(c *ops.CallView) error {
+					fmt.Printf("%s %s\n", c.ID, c.State)
+					return nil
+				})
+		}
+	}
+}
+
+func cmdCallList(f *flags) action {
+	f.printsJSON()
+	ch := f.String("channel", "", "only this channel `ID`")
+	return func(ctx context.Context, _ []string) error {
+		return show(ctx, f, func(o ops.Ops) ([]ops.CallView, error) { return o.Calls(ctx, *ch) },
+			func(cs []ops.CallView) error {
+				tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "CALL\tPRECEDENCE\tSTATE\tCALLER\tREQUESTED\tANSWERED BY\tENDED")
+				for _, c := range cs {
+					ended := "-"
+					if c.EndedAt != nil {
+						ended = c.EndedAt.UTC().Format(time.RFC3339)
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Precedence, c.State, inert(c.Caller),
+						c.RequestedAt.UTC().Format(time.RFC3339), cmpOr(inert(c.AnsweredBy), "-"), ended)
+				}
+				return tw.Flush()
+			})
+	}
+}

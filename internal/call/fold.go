@@ -1,0 +1,128 @@
+package call
+
+import (
+	"time"
+
+	"hotline/internal/envelope"
+)
+
+// State is where a call stands at a station.
+type State string
+
+// The states of a call.
+const (
+	Ringing  State = "ringing"  // requested; not answered, declined or ended, and its deadline has not passed
+	Answered State = "answered" // a person of the called party answered it
+	Declined State = "declined" // a person of the called party declined it
+	Missed   State = "missed"   // its acknowledgement deadline passed unanswered, or it was called back
+	Ended    State = "ended"    // ended by either party, after an answer or while it rang
+)
+
+// Entry is one call entry as a station holds it.
+type Entry struct {
+	Ref        Ref // the entry itself
+	Kind       envelope.Kind
+	Precedence envelope.Precedence
+	SentAt     time.Time // the author's clock, from the header
+	StoredAt   time.Time // this station's clock
+	Body       any       // decoded
+}
+
+// Call is a call folded from the entries of both logs.
+type Call struct {
+	ID           Ref
+	Precedence   envelope.Precedence
+	Caller       string
+	Video        bool
+	State        State
+	RequestedAt  time.Time // the caller's clock
+	StoredAt     time.Time // when this station stored the request
+	AnsweredAt   time.Time // the answerer's clock; zero if not answered
+	AnsweredBy   string
+	DeclinedBy   string
+	Reason       string
+	EndedAt      time.Time // the ender's clock; zero if not ended
+	EndedBy      string
+	Back         *Ref     // the call this one returns
+	ReturnedBy   *Ref     // the call back that returned this one
+	Participants []string // who joined and has not left, in order of joining
+	Due          time.Time
+}
+
+// Fold folds call entries, in the order this station stored them, into
+// calls, in the order they were requested. deadline is the acknowledgement
+// deadline of a precedence on a channel; a call still ringing at now
+// whose deadline (counted from its storing here) has passed is missed.
+// Entries that do not fit a call (an answer to no call this station
+// holds, a second answer, a decline after an answer) change nothing.
+func Fold(entries []Entry, now time.Time, deadline func(channel string, p envelope.Precedence) time.Duration) []Call {
+	var order []Ref
+	calls := map[Ref]*Call{}
+	// Every request first: what refers to a call was written after it,
+	// though two logs' entries stored at one instant may come in either
+	// order.
+	for _, e := range entries {
+		if b, ok := e.Body.(*Request); ok {
+			c := &Call{ID: e.Ref, Precedence: e.Precedence, Caller: b.Caller, Video: b.Video, State: Ringing,
+				RequestedAt: e.SentAt, StoredAt: e.StoredAt, Back: b.back}
+			c.Due = e.StoredAt.Add(deadline(e.Ref.Channel, e.Precedence))
+			calls[e.Ref] = c
+			order = append(order, e.Ref)
+		}
+	}
+	for _, e := range entries {
+		if b, ok := e.Body.(*Request); ok {
+			if b.back != nil {
+				if o := calls[*b.back]; o != nil && o.ID.Author != e.Ref.Author && o.State == Ringing {
+					id := e.Ref
+					o.State, o.ReturnedBy = Missed, &id
+				}
+			}
+			continue
+		}
+		r := RefOf(e.Body)
+		if r == nil {
+			continue
+		}
+		c := calls[*r]
+		if c == nil {
+			continue
+		}
+		open := c.State == Ringing || c.State == Missed && c.ReturnedBy == nil
+		callee := e.Ref.Author != c.ID.Author
+		switch b := e.Body.(type) {
+		case *Answer:
+			if open && callee {
+				c.State, c.AnsweredAt, c.AnsweredBy, c.Video = Answered, e.SentAt, b.By, c.Video && b.Video
+			}
+		case *Decline:
+			if open && callee {
+				c.State, c.DeclinedBy, c.Reason = Declined, b.By, b.Reason
+			}
+		case *End:
+			if open || c.State == Answered {
+				c.State, c.EndedAt, c.EndedBy = Ended, e.SentAt, b.By
+			}
+		case *Join:
+			if c.State == Answered {
+				c.Participants = append(c.Participants, b.Participant)
+			}
+		case *Leave:
+			for i, p := range c.Participants {
+				if p == b.Participant {
+					c.Participants = append(c.Participants[:i], c.Participants[i+1:]...)
+					break
+				}
+			}
+		}
+	}
+	out := make([]Call, 0, len(order))
+	for _, r := range order {
+		c := calls[r]
+		if c.State == Ringing && !now.Before(c.Due) {
+			c.State = Missed
+		}
+		out = append(out, *c)
+	}
+	return out
+}
