@@ -8,13 +8,15 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 
 	"hotline/internal/protocol"
+	"hotline/internal/stationdir"
 )
 
 // What a peer may make this station store. Every frame a peer sends, over
 // any transport, passes admit before the core gets it. A frame that would
 // store the peer's entries (an entries frame, or entries sent ahead) waits
-// while the disk is under its reserve (disk.go). A frame that waits is
-// not taken, so it is not receipted, and its author sends it again (after
+// while the disk is under its reserve (disk.go), or while it would bring
+// the peer over its quota (quota.go). A frame that waits is not taken,
+// so it is not receipted, and its author sends it again (after
 // protocol.ResendAfter, or at once when a later frame shows the gap):
 // that is the backpressure. Nothing here blocks the goroutine that read
 // the frame, which may serve several peers (relay mail). Every frame that
@@ -60,6 +62,12 @@ func (s *Station) admit(peer string, id protocol.ConnID, data []byte) bool {
 	if why, full := s.peerRoom(true); full {
 		s.entriesWait(peer, id, "disk full", fmt.Sprintf("entries from %s wait: %s", peer, why),
 			"entries wait: the disk here is under its reserve; they are taken once there is room")
+		return false
+	}
+	if !s.quotas.take(peer, uint64(len(data)), time.Now()) {
+		quota := fmt.Sprintf("the quota of %s a second (bursts of %s)", stationdir.BytesText(PeerQuota), stationdir.BytesText(PeerBurst))
+		s.entriesWait(peer, id, "peer quota", fmt.Sprintf("entries from %s wait: over %s from this peer; they are taken as the quota allows", peer, quota),
+			fmt.Sprintf("entries wait: over %s from this peer; they are taken as the quota allows", quota))
 		return false
 	}
 	return true

@@ -19,7 +19,8 @@ import (
 
 // freeFor is how long a reading of the free space serves the check of a
 // peer's frames. A statfs per frame would cost a system call on every
-// frame of a busy peer.
+// frame of a busy peer. In that time a peer brings at most what its
+// quota lets through (quota.go), little next to the reserve.
 const freeFor = 250 * time.Millisecond
 
 // freeReading is the latest reading of the store's free space.

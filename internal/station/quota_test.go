@@ -76,6 +76,52 @@ func textsFrom(t *testing.T, st *Station, ch, peer string) []string {
 	return out
 }
 
+// TestPeerQuotaBackpressure: CHN sends USA faster than a lowered quota
+// lets through. The frames over it are not taken: USA counts them
+// ("peer quota", in its status and on /metrics) and raises an alarm, and
+// CHN's operators see that USA reports its entries wait. CHN sends them
+// again, and every message still arrives exactly once, in order.
+func TestPeerQuotaBackpressure(t *testing.T) {
+	usa, chn := benchPair(t)
+	defer func(q, b uint64) { PeerQuota, PeerBurst = q, b }(PeerQuota, PeerBurst)
+	PeerQuota, PeerBurst = 32<<10, 16<<10
+	ctx := t.Context()
+	began := time.Now()
+	var sent []string
+	for i := range 60 {
+		text := fmt.Sprintf("%02d %s", i, strings.Repeat("quota ", 150))
+		if _, err := chn.Send(ctx, ops.SendRequest{Channel: "bench", Precedence: "ROUTINE", Text: text}); err != nil {
+			t.Fatalf("CHN sends %d: %v", i, err)
+		}
+		sent = append(sent, text)
+	}
+	eventually(t, "every message of CHN's at USA", func() bool { return len(textsFrom(t, usa, "bench", "CHN")) >= len(sent) })
+	if got := textsFrom(t, usa, "bench", "CHN"); !slices.Equal(got, sent) {
+		t.Fatalf("USA holds %d of CHN's messages, not the %d sent, once each, in order", len(got), len(sent))
+	}
+	eventually(t, "CHN's messages receipted", func() bool {
+		c := channelView(t, chn, "bench")
+		return c.Delivered == c.Written
+	})
+	if n := refusedOf(t, usa, "peer quota"); n == 0 {
+		t.Error("USA counted no frame over CHN's quota")
+	}
+	if n := scrape(t, usa)[`hotline_refused_total{reason="peer quota"}`]; n == 0 {
+		t.Error(`hotline_refused_total{reason="peer quota"} did not move`)
+	}
+	// One alarm and one report a minute at most.
+	most := 1 + int(time.Since(began)/time.Minute)
+	if as := alertsOf(t, usa, "alarm", "peer quota", "entries from CHN wait: over the quota of"); len(as) == 0 || len(as) > most {
+		t.Errorf("USA's alarms over CHN's quota: %q; want one to %d", as, most)
+	}
+	if as := alertsOf(t, chn, "warning", "USA reports: entries wait: over the quota of"); len(as) == 0 || len(as) > most {
+		t.Errorf("CHN's warnings that its entries wait at USA: %q; want one to %d", as, most)
+	}
+	if n := refusedOf(t, chn, "peer quota"); n != 0 {
+		t.Errorf("CHN counted %d frames of USA's over the quota; USA sent none", n)
+	}
+}
+
 // channelView is st's view of channel ch.
 func channelView(t *testing.T, st *Station, ch string) ops.ChannelView {
 	t.Helper()
@@ -192,4 +238,36 @@ func TestPeerEntriesWaitUnderReserve(t *testing.T) {
 		out, err := chn.Outbox(ctx, "bench")
 		return err == nil && len(out) > 0 && out[0].Status == "acknowledged"
 	})
+}
+
+// TestQuotaBucket: a peer's bucket fills at PeerQuota up to PeerBurst; a
+// frame is taken while the bucket holds it, and one larger than the
+// burst once the bucket is full, leaving it in debt. Peers do not share
+// buckets.
+func TestQuotaBucket(t *testing.T) {
+	defer func(q, b uint64) { PeerQuota, PeerBurst = q, b }(PeerQuota, PeerBurst)
+	PeerQuota, PeerBurst = 1000, 4000
+	var q quotas
+	t0 := time.Now()
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	for _, c := range []struct {
+		peer string
+		n    uint64
+		at   float64
+		want bool
+	}{
+		{"CHN", 3000, 0, true},   // a new bucket is full
+		{"CHN", 3000, 0, false},  // 1000 left
+		{"RUS", 4000, 0, true},   // another peer's bucket
+		{"CHN", 3000, 2, true},   // 3000 after two seconds
+		{"CHN", 10000, 2, false}, // larger than the burst: waits for a full bucket
+		{"CHN", 10000, 6, true},  // full: taken, 6000 in debt
+		{"CHN", 100, 10, false},  // still 2000 in debt
+		{"CHN", 100, 16, true},   // full again, never above the burst
+		{"CHN", 3901, 16, false},
+	} {
+		if got := q.take(c.peer, c.n, at(c.at)); got != c.want {
+			t.Errorf("%s takes %d bytes at %gs: %v, want %v", c.peer, c.n, c.at, got, c.want)
+		}
+	}
 }
