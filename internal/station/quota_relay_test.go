@@ -77,7 +77,7 @@ func TestPeerQuotaOverRelay(t *testing.T) {
 	})
 
 	defer func(q, b uint64) { station.PeerQuota, station.PeerBurst = q, b }(station.PeerQuota, station.PeerBurst)
-	station.PeerQuota, station.PeerBurst = 32<<10, 16<<10
+	station.PeerQuota, station.PeerBurst = 4<<10, 8<<10
 	var sent []string
 	for i := range 40 {
 		text := fmt.Sprintf("%02d %s", i, strings.Repeat("relayed ", 120))

@@ -84,7 +84,7 @@ func textsFrom(t *testing.T, st *Station, ch, peer string) []string {
 func TestPeerQuotaBackpressure(t *testing.T) {
 	usa, chn := benchPair(t)
 	defer func(q, b uint64) { PeerQuota, PeerBurst = q, b }(PeerQuota, PeerBurst)
-	PeerQuota, PeerBurst = 32<<10, 16<<10
+	PeerQuota, PeerBurst = 4<<10, 8<<10
 	ctx := t.Context()
 	began := time.Now()
 	var sent []string
