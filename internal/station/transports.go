@@ -115,7 +115,7 @@ func (s *Station) openPath(t transport, peer string, id protocol.ConnID, c conn,
 }
 
 // pathFrame hands the core a frame that arrived from peer on connection
-// id. A frame of the peer's entries first passes admit (quota.go): one
+// id. A frame of the peer's entries first passes admit (admit.go): one
 // over the peer's quota, or that came while the disk is under its
 // reserve, is not taken, and its author sends it again later. The frame
 // is decoded, and its entries verified (against key, the key it came
