@@ -22,12 +22,15 @@ import (
 )
 
 // TestDiskFills: station USA runs on a filesystem of its own (a 96 MiB
-// tmpfs, mounted by the test as root) that something else fills. With
-// less free than the station's reserve (stationdir.MinFree), USA refuses
-// new sends with a clear error (507 from the API, a non-zero exit from
-// the CLI) saying what it needs, says so on /readyz, in hotline doctor and
-// in an alarm, and keeps taking CHN's messages from its reserve. When the
-// space returns it sends again. Nothing accepted is lost or duplicated.
+// tmpfs, mounted by the test as root) that something else fills. The
+// station's reserve (stationdir.MinFree, 64 MiB) is kept for its own
+// voice. Under it, USA still sends and acknowledges, from the reserve,
+// while CHN's messages wait: not taken, counted, with an alarm at USA,
+// and CHN told. Under the reserve's last quarter (16 MiB), USA refuses
+// its own sends too, with a clear error (507 from the API, a non-zero
+// exit from the CLI) saying what it needs. /readyz, hotline doctor and
+// the alarms say which level was reached. When the space returns,
+// everything that waited arrives. Nothing accepted is lost or duplicated.
 func TestDiskFills(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real processes on a filesystem that fills up")
@@ -69,81 +72,81 @@ func TestDiskFills(t *testing.T) {
 			}
 		}
 	}
+	waitDelivered(t, ctx, chn, ch)
 
-	// Something else fills the filesystem to half the reserve.
-	var fs unix.Statfs_t
-	if err := unix.Statfs(disk, &fs); err != nil {
-		t.Fatal(err)
+	// Something else fills the filesystem to half the reserve: USA still
+	// sends and acknowledges, from the reserve, and CHN's messages wait.
+	fill(t, filepath.Join(disk, "filler"), stationdir.MinFree/2)
+	for i := range 3 {
+		if err := send(usa, fmt.Sprintf("USA under the reserve %d", i)); err != nil {
+			t.Fatalf("USA's send under the reserve: %v", err)
+		}
 	}
-	fill := int64(fs.Bavail*uint64(fs.Bsize)) - int64(stationdir.MinFree/2)
-	filler := filepath.Join(disk, "filler")
-	f, err := os.Create(filler)
-	if err != nil {
-		t.Fatal(err)
+	ack := sent[chn][0]
+	if _, err := usa.Client().Ack(ctx, ack, "Lt. Smith"); err != nil {
+		t.Fatalf("USA's acknowledgement under the reserve: %v", err)
 	}
-	chunk := make([]byte, 1<<20)
-	for written := int64(0); written < fill; written += int64(len(chunk)) {
-		if _, err := f.Write(chunk[:min(int64(len(chunk)), fill-written)]); err != nil {
+	waitDelivered(t, ctx, usa, ch)
+	for i := range 3 {
+		if err := send(chn, fmt.Sprintf("CHN while USA is under its reserve %d", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	f.Close()
+	if err := WaitFor(ctx, chn.Client(), time.Minute, func() (bool, error) {
+		as, err := chn.Client().Alerts(ctx, 0)
+		for _, a := range as {
+			if strings.Contains(a.Text, "USA reports: entries wait: the disk here is under its reserve") {
+				return true, nil
+			}
+		}
+		return false, err
+	}); err != nil {
+		t.Errorf("CHN's operators not told that its messages wait at USA: %v", err)
+	}
+	if alarms(t, ctx, usa, "disk full", "entries from CHN wait", "under the 64.0 MiB reserve") == 0 || refused(t, ctx, usa) == 0 {
+		t.Errorf("USA's alarm that CHN's entries wait, and their count: none")
+	}
+	if got := received(t, ctx, usa, chn.Name); len(got) != 5 {
+		t.Errorf("USA took CHN's messages under its reserve: it holds %d, want the 5 from before", len(got))
+	}
+	if code, detail := readyz(t, usa); code != http.StatusServiceUnavailable || !strings.Contains(detail, "peers' entries wait") || !strings.Contains(detail, "own requests go on down to 16.0 MiB") {
+		t.Errorf("/readyz under the reserve: %d, disk: %q; want 503 saying peers' entries wait", code, detail)
+	}
+	out, _ := exec.CommandContext(ctx, binary, "doctor", "--dir", usa.Dir).CombinedOutput()
+	if !strings.Contains(string(out), "disk") || !strings.Contains(string(out), "lets peers' entries wait") {
+		t.Errorf("hotline doctor under the reserve does not say so:\n%s", out)
+	}
 
-	// A send is refused, saying why and what to do.
+	// Fuller still, under the reserve's last quarter: USA's own sends are
+	// refused too, saying why and what to do.
+	fill(t, filepath.Join(disk, "filler2"), stationdir.OwnFloor()/2)
+	before := refused(t, ctx, usa)
 	err = send(usa, "refused for want of space")
 	var ae *api.Error
 	if !errors.As(err, &ae) || ae.Status != http.StatusInsufficientStorage || !strings.Contains(ae.Message, "disk full") || !strings.Contains(ae.Message, "free space") {
 		t.Fatalf("send on a full disk: %v; want 507 saying the disk is full and to free space", err)
 	}
-	out, err := exec.CommandContext(ctx, binary, "send", "--dir", usa.Dir, "--channel", ch, "--precedence", "FLASH", "--text", "refused too").CombinedOutput()
+	out, err = exec.CommandContext(ctx, binary, "send", "--dir", usa.Dir, "--channel", ch, "--precedence", "FLASH", "--text", "refused too").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "disk full") {
 		t.Errorf("hotline send on a full disk: %v\n%s; want it refused naming the disk", err, out)
 	}
-	// /readyz, doctor and an alarm say so.
-	resp, err := usa.Client().HTTP.Get(usa.Client().Base + "/readyz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var h station.Health
-	json.NewDecoder(resp.Body).Decode(&h)
-	resp.Body.Close()
-	diskFailed := false
-	for _, c := range h.Checks {
-		diskFailed = diskFailed || c.Name == "disk" && !c.OK
-	}
-	if resp.StatusCode != http.StatusServiceUnavailable || !diskFailed {
-		t.Errorf("/readyz on a full disk: %d %+v; want 503 with the disk check failing", resp.StatusCode, h)
+	if code, detail := readyz(t, usa); code != http.StatusServiceUnavailable || !strings.Contains(detail, "own requests are refused") {
+		t.Errorf("/readyz under the reserve's last quarter: %d, disk: %q; want 503 saying requests are refused", code, detail)
 	}
 	out, _ = exec.CommandContext(ctx, binary, "doctor", "--dir", usa.Dir).CombinedOutput()
-	if !strings.Contains(string(out), "disk") || !strings.Contains(string(out), "refuses sends") {
+	if !strings.Contains(string(out), "disk") || !strings.Contains(string(out), "refuses its own sends") {
 		t.Errorf("hotline doctor on a full disk does not say so:\n%s", out)
 	}
-	as, err := usa.Client().Alerts(ctx, 0)
-	if err != nil {
-		t.Fatal(err)
+	if alarms(t, ctx, usa, "requests refused", "free space") == 0 || refused(t, ctx, usa) < before+2 {
+		t.Errorf("alarm raised: %d, refusals counted %d more; want an alarm and both refusals counted", alarms(t, ctx, usa, "requests refused", "free space"), refused(t, ctx, usa)-before)
 	}
-	alarm := false
-	for _, a := range as {
-		alarm = alarm || a.Level == "alarm" && strings.Contains(a.Text, "requests refused") && strings.Contains(a.Text, "free space")
-	}
-	st, err := usa.Client().Status(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !alarm || st.Refused["disk full"] < 2 {
-		t.Errorf("alarm raised: %v, refusals counted %d; want an alarm and both refusals counted", alarm, st.Refused["disk full"])
-	}
-	// CHN's messages are still taken, from the reserve.
-	for i := range 5 {
-		if err := send(chn, fmt.Sprintf("CHN while USA's disk is full %d", i)); err != nil {
+
+	// The space returns: what waited arrives, USA sends again, everything
+	// is delivered once, in order.
+	for _, f := range []string{"filler", "filler2"} {
+		if err := os.Remove(filepath.Join(disk, f)); err != nil {
 			t.Fatal(err)
 		}
-	}
-	waitDelivered(t, ctx, chn, ch)
-
-	// The space returns: USA sends again, everything is delivered once.
-	if err := os.Remove(filler); err != nil {
-		t.Fatal(err)
 	}
 	for i := range 5 {
 		if err := send(usa, fmt.Sprintf("USA after %d", i)); err != nil {
@@ -154,28 +157,115 @@ func TestDiskFills(t *testing.T) {
 		waitDelivered(t, ctx, n, ch)
 	}
 	for _, pair := range [][2]*Node{{usa, chn}, {chn, usa}} {
-		in, err := pair[1].Client().Inbox(ctx, ch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, m := range in {
-			if m.Kind == "text" && m.From == pair[0].Name {
-				got = append(got, m.ID)
-			}
-		}
-		if strings.Join(got, " ") != strings.Join(sent[pair[0]], " ") {
+		if got := received(t, ctx, pair[1], pair[0].Name); strings.Join(got, " ") != strings.Join(sent[pair[0]], " ") {
 			t.Errorf("%s sent %v\n%s holds %v", pair[0].Name, sent[pair[0]], pair[1].Name, got)
 		}
 	}
-	resp, err = usa.Client().HTTP.Get(usa.Client().Base + "/readyz")
+	outbox, err := chn.Client().Outbox(ctx, ch)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("/readyz once there is room: %d", resp.StatusCode)
+	for _, m := range outbox {
+		if m.ID == ack && m.Status != "acknowledged" {
+			t.Errorf("CHN's message USA acknowledged under its reserve: %s", m.Status)
+		}
 	}
+	if code, detail := readyz(t, usa); code != http.StatusOK {
+		t.Errorf("/readyz once there is room: %d, disk: %q", code, detail)
+	}
+}
+
+// fill writes a file of zeros at path until free bytes are left on its
+// filesystem.
+func fill(t *testing.T, path string, free uint64) {
+	t.Helper()
+	var fs unix.Statfs_t
+	if err := unix.Statfs(filepath.Dir(path), &fs); err != nil {
+		t.Fatal(err)
+	}
+	n := int64(fs.Bavail*uint64(fs.Bsize)) - int64(free)
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	chunk := make([]byte, 1<<20)
+	for written := int64(0); written < n; written += int64(len(chunk)) {
+		if _, err := f.Write(chunk[:min(int64(len(chunk)), n-written)]); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// readyz asks n's /readyz with the API token, so that it says why a
+// check failed, and returns the status and the disk check's detail.
+func readyz(t *testing.T, n *Node) (int, string) {
+	t.Helper()
+	c := n.Client()
+	req, err := http.NewRequest("GET", c.Base+"/readyz", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var h station.Health
+	json.NewDecoder(resp.Body).Decode(&h)
+	for _, c := range h.Checks {
+		if c.Name == "disk" {
+			return resp.StatusCode, c.Detail
+		}
+	}
+	return resp.StatusCode, ""
+}
+
+// alarms counts n's alarms whose text holds every one of subs.
+func alarms(t *testing.T, ctx context.Context, n *Node, subs ...string) int {
+	t.Helper()
+	as, err := n.Client().Alerts(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := 0
+	for _, a := range as {
+		ok := a.Level == "alarm"
+		for _, s := range subs {
+			ok = ok && strings.Contains(a.Text, s)
+		}
+		if ok {
+			count++
+		}
+	}
+	return count
+}
+
+// refused is n's count of refusals for want of space.
+func refused(t *testing.T, ctx context.Context, n *Node) int {
+	t.Helper()
+	st, err := n.Client().Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Refused["disk full"]
+}
+
+// received lists the ids of from's text messages in n's inbox, in order.
+func received(t *testing.T, ctx context.Context, n *Node, from string) []string {
+	t.Helper()
+	in, err := n.Client().Inbox(ctx, "ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range in {
+		if m.Kind == "text" && m.From == from {
+			got = append(got, m.ID)
+		}
+	}
+	return got
 }
 
 // waitDelivered waits until nothing in n's outbox on ch is queued.

@@ -42,6 +42,13 @@ func (s *Station) BundleImport(ctx context.Context, data []byte) (*ops.ImportVie
 	if !ok {
 		return nil, s.refuseBundle(b, badrequest.New("offline bundle is from %s, which is not pinned", b.From))
 	}
+	// A bundle brings the peer's entries: under the disk reserve they
+	// wait, as they would over a link. The operator imports it again once
+	// there is room.
+	if why, full := s.peerRoom(false); full {
+		s.event(protocol.LinkRefused{Peer: b.From, Reason: "disk full", Text: fmt.Sprintf("offline bundle from %s not taken: %s", b.From, why)})
+		return nil, fmt.Errorf("%w: offline bundle from %s not taken: %s; import the bundle again once there is room", ops.ErrDiskFull, b.From, why)
+	}
 	pres := make([]*protocol.Prepared, len(b.Frames))
 	for i, f := range b.Frames {
 		keys, _ := s.Identity()

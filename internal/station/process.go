@@ -77,9 +77,12 @@ type Station struct {
 	heldMu    sync.Mutex
 	heldSizes map[string]uint64
 
-	metrics *metrics
-	dbFile  string      // the SQLite database, "" for PostgreSQL
-	dbInfo  os.FileInfo // the database file as opened, to tell when it is gone or replaced
+	metrics  *metrics
+	dbFile   string      // the SQLite database, "" for PostgreSQL
+	dbInfo   os.FileInfo // the database file as opened, to tell when it is gone or replaced
+	freeRead freeReading // the latest reading of the free space on dbFile's filesystem (disk.go)
+	quotas   quotas      // what each peer may make this station store (quota.go)
+	told     told        // when each peer was last told that its entries wait (admit.go)
 
 	bg         sync.WaitGroup // counts the deconfliction detector's goroutine
 	mu         sync.Mutex

@@ -115,13 +115,19 @@ func (s *Station) openPath(t transport, peer string, id protocol.ConnID, c conn,
 }
 
 // pathFrame hands the core a frame that arrived from peer on connection
-// id. The frame is decoded, and its entries verified (against key, the
-// key it came under) and opened, here on the caller's goroutine
-// (protocol.Prepare), so that this costly part runs in parallel with the
-// core's loop. It returns false if the frame was refused as equivocation:
-// it never reaches the core, and the direct path closes the connection
-// that carried it, as it would for a forged frame.
+// id. A frame of the peer's entries first passes admit (admit.go): one
+// over the peer's quota, or that came while the disk is under its
+// reserve, is not taken, and its author sends it again later. The frame
+// is decoded, and its entries verified (against key, the key it came
+// under) and opened, here on the caller's goroutine (protocol.Prepare),
+// so that this costly part runs in parallel with the core's loop. It
+// returns false if the frame was refused as equivocation: it never
+// reaches the core, and the direct path closes the connection that
+// carried it, as it would for a forged frame.
 func (s *Station) pathFrame(peer string, id protocol.ConnID, key ed25519.PublicKey, data []byte) bool {
+	if !s.admit(peer, id, data) {
+		return true // the frame waits; the connection stays
+	}
 	keys, _ := s.Identity()
 	pre := protocol.Prepare(data, key, keys)
 	if eq := s.equivocation(context.Background(), peer, pre); eq != nil {

@@ -30,7 +30,7 @@ type Diagnosis struct {
 type DoctorOptions struct {
 	Timeout  time.Duration // per endpoint dialed; default 5s
 	WarnFree uint64        // free bytes on the store's filesystem under which to warn; default 1 GiB
-	FailFree uint64        // and under which to fail; default MinFree (sends are refused under it)
+	FailFree uint64        // and under which to fail; default MinFree (peers' entries wait under it)
 }
 
 // Doctor checks a station directory without changing it: permissions,
@@ -169,8 +169,12 @@ func (d *doctor) disk(cfg *Config) {
 	}
 	detail := fmt.Sprintf("%s free on the filesystem of %s", BytesText(free), storeDir)
 	switch {
+	case free < d.o.FailFree && free < OwnFloor():
+		d.add("disk", "fail", detail, fmt.Sprintf("free space: under %s a running station refuses its own sends and lets peers' entries wait (under %s), and it stops when a write fails",
+			BytesText(OwnFloor()), BytesText(MinFree)))
 	case free < d.o.FailFree:
-		d.add("disk", "fail", detail, fmt.Sprintf("free space: a running station refuses sends with under %s free, and stops when a write fails", BytesText(MinFree)))
+		d.add("disk", "fail", detail, fmt.Sprintf("free space: under %s a running station lets peers' entries wait, its own sends go on from the reserve down to %s, and it stops when a write fails",
+			BytesText(MinFree), BytesText(OwnFloor())))
 	case free < d.o.WarnFree:
 		d.add("disk", "warn", detail, "free space before it runs out: a station stops when a write fails")
 	default:
