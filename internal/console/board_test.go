@@ -211,7 +211,7 @@ func TestSuspendFromConsole(t *testing.T) {
 		return key != ""
 	})
 	tk := text(duty.do(t, "GET", "/console/frag/takeover", "").body)
-	if !strings.Contains(tk, "Station alarm") || !strings.Contains(tk, "USA SUSPENDED channel usa-chn-staff (by sam): unsafe manoeuvres near the reef") {
+	if !strings.Contains(tk, "Station alarm") || !strings.Contains(tk, "USA SUSPENDED channel usa-chn-staff (by supervisor): unsafe manoeuvres near the reef") {
 		t.Errorf("CHN's takeover: %s", tk)
 	}
 	if got := text(row(t, duty, "usa-chn-staff")); !strings.Contains(got, "suspended a party suspended it") || !strings.Contains(got, "by USA at") || !strings.Contains(got, "unsafe manoeuvres near the reef") {

@@ -393,7 +393,7 @@ func TestBrowser(t *testing.T) {
 		{p.A, operator.AddRequest{Name: "sam", Role: "supervisor", Password: password}},
 		{p.A, operator.AddRequest{Name: "audrey", Role: "auditor", Password: password}},
 		{p.A, operator.AddRequest{Name: "ada", Role: "admin", Password: password}},
-		{p.B, operator.AddRequest{Name: "王伟", Role: "duty", Password: password, Lang: "zh"}},
+		{p.B, operator.AddRequest{Name: "王伟", Role: "duty", Password: password, Lang: "zh", As: "王上尉"}},
 	} {
 		if _, err := o.n.Client().AddOperator(ctx, o.req); err != nil {
 			t.Fatal(err)
@@ -481,11 +481,12 @@ func TestBrowser(t *testing.T) {
 		chromedp.WaitNotPresent(sel),
 		chromedp.WaitVisible(css(`body[data-alarm="off"]`)),
 	)
-	// The sender's console shows it acknowledged, by whom, live.
+	// The sender's console shows it acknowledged, by whom, live: the name
+	// the operator chose for the record, not the login.
 	ackSel := css(fmt.Sprintf(`li.msg[data-id=%q][data-status="acknowledged"] .ackby`, id))
 	run(t, a, "see acknowledged", chromedp.WaitVisible(ackSel))
-	if ackBy := get(t, a, "acknowledged by", chromedp.Text(ackSel)); !strings.Contains(ackBy, "王伟") {
-		t.Errorf("acknowledged %q, want by 王伟", ackBy)
+	if ackBy := get(t, a, "acknowledged by", chromedp.Text(ackSel)); !strings.Contains(ackBy, "王上尉") || strings.Contains(ackBy, "王伟") {
+		t.Errorf("acknowledged %q, want by 王上尉, never the login 王伟", ackBy)
 	}
 	shot(t, a, "console-channel.png")
 
@@ -548,7 +549,7 @@ func TestBrowser(t *testing.T) {
 	lowContrast(t, s, "suspended channel")
 	run(t, b, "CHN: the suspension takes over", chromedp.WaitVisible(css(`#takeover [data-kind="alarm"]`)))
 	// CHN's officer reads Chinese: the station's alarm is shown in it.
-	waitText(t, b, "CHN's takeover", "#tk-text", "USA 已暂停频道 "+ch+"（操作人 sam）："+reason)
+	waitText(t, b, "CHN's takeover", "#tk-text", "USA 已暂停频道 "+ch+"（操作人 supervisor）："+reason)
 	ackTakeovers(t, b)
 	row := fmt.Sprintf(`tr[data-channel=%q]`, ch)
 	run(t, b, "CHN: the board shows the suspension",
