@@ -562,15 +562,20 @@ func cmdBundleImport(f *flags) action {
 		if len(rest) != 1 {
 			return errors.New("bundle import: give the bundle file")
 		}
-		data, err := os.ReadFile(rest[0])
+		// The file goes to the station as it is read, never held whole: the
+		// station reads it as a stream (ops.ReadOffline).
+		file, err := os.Open(rest[0])
 		if err != nil {
 			return fmt.Errorf("bundle import: %w", err)
 		}
-		if _, err := ops.ParseOffline(data); err != nil {
-			return fmt.Errorf("bundle import %s: %w", rest[0], err)
+		defer file.Close()
+		if fi, err := file.Stat(); err != nil {
+			return fmt.Errorf("bundle import: %w", err)
+		} else if fi.Size() > ops.MaxOffline {
+			return fmt.Errorf("bundle import %s: %w", rest[0], badrequest.New("offline bundle has %d bytes, limit %d", fi.Size(), ops.MaxOffline))
 		}
 		return show(ctx, f, func(o ops.Ops) (*ops.ImportView, error) {
-			v, err := o.BundleImport(ctx, data)
+			v, err := o.BundleImport(ctx, file)
 			if err != nil {
 				return nil, fmt.Errorf("bundle import %s: %w", rest[0], err)
 			}

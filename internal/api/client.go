@@ -111,6 +111,8 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	var body io.Reader
 	if raw, ok := in.([]byte); ok {
 		body = bytes.NewReader(raw)
+	} else if r, ok := in.(io.Reader); ok {
+		body = r // sent as it is read, never held whole
 	} else if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {

@@ -50,12 +50,8 @@ func (s *Server) serveOp(op *ops.Op) http.HandlerFunc {
 func readRequest(r *http.Request, op *ops.Op) (any, error) {
 	p := op.NewRequest()
 	if op.RawRequest {
-		data, err := io.ReadAll(r.Body)
-		if err != nil {
-			return nil, bodyError(err)
-		}
-		reflect.ValueOf(p).Elem().SetBytes(data)
-		return reflect.ValueOf(p).Elem().Interface(), nil
+		// The operation reads the body as it goes: nothing here holds it.
+		return ops.RawBody{Reader: bodyReader{r.Body}}, nil
 	}
 	if r.Method == http.MethodGet {
 		if err := readQuery(r.URL.Query(), p); err != nil {
@@ -92,6 +88,18 @@ func readBody(r *http.Request, p any, emptyOK bool) error {
 		return badrequest.New("request body: %v", err)
 	}
 	return nil
+}
+
+// bodyReader is a request body read by the operation: its errors are
+// said as the body's (bodyError).
+type bodyReader struct{ r io.Reader }
+
+func (b bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = bodyError(err)
+	}
+	return n, err
 }
 
 // onlyPath reports whether every field of the request p points to is
@@ -237,7 +245,7 @@ func (c *Client) Do(ctx context.Context, op *ops.Op, req any) (any, error) {
 	var in any
 	switch {
 	case op.RawRequest:
-		in = req // the bytes as they are
+		in = req.(ops.RawBody).Reader // sent as it is read
 	case op.Method == http.MethodGet:
 		path += writeQuery(req, pathNames(op.Path))
 	default:

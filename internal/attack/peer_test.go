@@ -142,7 +142,7 @@ func TestReplayOldBundle(t *testing.T) {
 	heal := isolate(toCHN, toUSA)
 	id := send(t, chn, "carried by hand")
 	data := encode(t, bundleFrom(t, chn, "USA"))
-	v, err := usa.st.BundleImport(ctx, data)
+	v, err := usa.st.BundleImport(ctx, bytes.NewReader(data))
 	if err != nil || v.Entries != 1 {
 		t.Fatalf("first import: %+v, %v; want one new entry", v, err)
 	}
@@ -150,7 +150,7 @@ func TestReplayOldBundle(t *testing.T) {
 	waitFor(t, "the message receipted", func() bool { return delivered(t, chn, id) })
 	before := settled(t, usa)
 	dups := duplicates(t, usa)
-	v, err = usa.st.BundleImport(ctx, data)
+	v, err = usa.st.BundleImport(ctx, bytes.NewReader(data))
 	if err != nil || v.Entries != 0 {
 		t.Errorf("second import: %+v, %v; want nothing taken", v, err)
 	}
@@ -164,7 +164,7 @@ func TestReplayOldBundle(t *testing.T) {
 	for _, n := range []*node{chn, rus} {
 		before := settled(t, n)
 		was := refused(t, n)["bad bundle"]
-		_, err := n.st.BundleImport(ctx, data)
+		_, err := n.st.BundleImport(ctx, bytes.NewReader(data))
 		if !errors.Is(err, badrequest.Err) || !strings.Contains(err.Error(), "offline bundle is for USA") {
 			t.Errorf("%s imported USA's bundle: %v; want it refused as for USA", n.name, err)
 		}
@@ -235,7 +235,7 @@ func TestForgedCosignature(t *testing.T) {
 	})
 
 	bundle := encode(t, &ops.OfflineBundle{Format: ops.OfflineFormat, From: "CHN", To: "USA", CreatedAt: time.Now().UTC(), Frames: [][]byte{receipt}})
-	_, err = usa.st.BundleImport(context.Background(), bundle)
+	_, err = usa.st.BundleImport(context.Background(), bytes.NewReader(bundle))
 	if !errors.Is(err, badrequest.Err) || !strings.Contains(err.Error(), "receipt of") {
 		t.Errorf("forged bundle: %v; want it refused naming the receipt", err)
 	}
@@ -342,7 +342,7 @@ func TestEquivocatingPeer(t *testing.T) {
 
 	// The same in a bundle: refused whole, nothing taken.
 	bundle := encode(t, &ops.OfflineBundle{Format: ops.OfflineFormat, From: "CHN", To: "USA", CreatedAt: time.Now().UTC(), Frames: [][]byte{frame}})
-	if _, err := usa.st.BundleImport(context.Background(), bundle); err == nil || !strings.Contains(err.Error(), "tamper alarm") {
+	if _, err := usa.st.BundleImport(context.Background(), bytes.NewReader(bundle)); err == nil || !strings.Contains(err.Error(), "tamper alarm") {
 		t.Errorf("bundle with the other version: %v; want a tamper alarm", err)
 	}
 	waitFor(t, "the bundle counted", func() bool { return refused(t, usa)["equivocation"] == was+2 })

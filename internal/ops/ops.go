@@ -9,6 +9,7 @@ package ops
 import (
 	"context"
 	"errors"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -52,7 +53,8 @@ type Ops interface {
 	Checks(ctx context.Context, channel string) (*ChecksView, error)
 	Escalations(ctx context.Context, channel string) ([]EscalationView, error)
 	BundleExport(ctx context.Context, peer string) (*OfflineBundle, error)
-	BundleImport(ctx context.Context, data []byte) (*ImportView, error)
+	// BundleImport reads the bundle from r as a stream (ReadOffline).
+	BundleImport(ctx context.Context, r io.Reader) (*ImportView, error)
 	RotateKeys(ctx context.Context, r KeyRequest) (*RotationView, error)
 	ReplacePeer(ctx context.Context, card []byte, fingerprint, by string) (*PeerView, error)
 	KeyHistory(ctx context.Context, station string) ([]KeyView, error)

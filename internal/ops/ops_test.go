@@ -134,8 +134,8 @@ func TestTableIsWellFormed(t *testing.T) {
 				t.Errorf("%s: path names {%s}, which is no string field of %v", op.Name, name, req)
 			}
 		}
-		if op.RawRequest && req.Kind() != reflect.Slice {
-			t.Errorf("%s: a raw request must be []byte, not %v", op.Name, req)
+		if op.RawRequest && req != reflect.TypeFor[ops.RawBody]() {
+			t.Errorf("%s: a raw request must be an ops.RawBody, not %v", op.Name, req)
 		}
 		if op.Method == "GET" && op.RawRequest {
 			t.Errorf("%s: a GET has no body", op.Name)

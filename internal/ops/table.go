@@ -3,6 +3,7 @@ package ops
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"hotline/internal/codebook"
@@ -32,7 +33,8 @@ type Op struct {
 	Name string
 	// MaxBody bounds the request body; 0 means the API's default.
 	MaxBody int64
-	// RawRequest: the request is the body's bytes, not JSON.
+	// RawRequest: the request is the body as a stream (RawBody), not
+	// JSON.
 	// RawResponse: the answer is text, not JSON.
 	RawRequest, RawResponse bool
 
@@ -122,6 +124,9 @@ type (
 	CodebookRef struct {
 		Codebook string `json:"codebook,omitempty"`
 	}
+	// RawBody is the request of an operation whose request is a file
+	// (RawRequest): it is read as a stream, never held whole.
+	RawBody struct{ io.Reader }
 	// CodebookFile is a codebook extension's file.
 	CodebookFile struct {
 		File []byte `json:"file"`
@@ -204,7 +209,7 @@ var (
 	BundleImport = def(Op{Name: "BundleImport", Verb: "bundle import", Method: "POST", Path: "/api/v1/bundle", Permission: "channels",
 		MaxBody: MaxOffline, RawRequest: true,
 		Help: "take a peer's offline bundle; nothing changes unless all of it checks"},
-		func(o Ops, ctx context.Context, data []byte) (*ImportView, error) { return o.BundleImport(ctx, data) })
+		func(o Ops, ctx context.Context, r RawBody) (*ImportView, error) { return o.BundleImport(ctx, r.Reader) })
 	RotateKeys = def(Op{Name: "RotateKeys", Verb: "key rotate", Method: "POST", Path: "/api/v1/key/rotate", Permission: "peers",
 		Help: "change this station's keys (rotate, revoke or lost); peers follow"},
 		func(o Ops, ctx context.Context, r KeyRequest) (*RotationView, error) { return o.RotateKeys(ctx, r) })

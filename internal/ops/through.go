@@ -2,6 +2,7 @@ package ops
 
 import (
 	"context"
+	"io"
 
 	"hotline/internal/transcript"
 )
@@ -65,8 +66,8 @@ func (t through) Alerts(ctx context.Context, after int64) ([]AlertView, error) {
 func (t through) BundleExport(ctx context.Context, peer string) (*OfflineBundle, error) {
 	return BundleExport.Call(ctx, t.d, PeerRef{peer})
 }
-func (t through) BundleImport(ctx context.Context, data []byte) (*ImportView, error) {
-	return BundleImport.Call(ctx, t.d, data)
+func (t through) BundleImport(ctx context.Context, r io.Reader) (*ImportView, error) {
+	return BundleImport.Call(ctx, t.d, RawBody{r})
 }
 func (t through) RotateKeys(ctx context.Context, r KeyRequest) (*RotationView, error) {
 	return RotateKeys.Call(ctx, t.d, r)

@@ -353,6 +353,8 @@ func (c *Core) Step(now time.Time, ev Event) []Action {
 		c.tick()
 	case Import:
 		c.importFrames(ev)
+	case CheckImport:
+		c.checkImport(ev)
 	case Loaded:
 		if c.loadedOwn(ev) {
 			c.rewound(ev)

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -307,6 +308,100 @@ func TestKeyEpochsOffline(t *testing.T) {
 	got := beginsOf(t, b, "ops/ALPHA")
 	if want := []bool{true, false, false, false, false, true, false}; !slices.Equal(got, want) {
 		t.Errorf("epochs begun = %v, want %v", got, want)
+	}
+}
+
+// TestKeyEpochsOfflineInParts: a bundle checked part by part (CheckImport,
+// one frame a part) carries the key epoch its first part begins into the
+// check of the parts after it. A body that does not open in the last part
+// is refused there, named by its frame's number in the bundle, before
+// anything changes; checked afresh, that part would look like entries
+// past a gap and pass. The bundle as made is checked and then taken in
+// parts (Import, Checked), as the whole bundle at once would be.
+func TestKeyEpochsOfflineInParts(t *testing.T) {
+	s := newSim(t, 11)
+	a, b := s.nodes[0], s.nodes[1]
+	sendTexts(s, a, 0, 1)
+	s.noDial = true
+	for _, id := range []ConnID{a.out, b.out} {
+		s.cut(id)
+	}
+	s.net = nil
+	a.core.channels["ops"].mine.epochLeft = 0 // the next entry begins an epoch
+	for i := 1; i <= 20; i++ {
+		s.request(a, func(id uint64) Event {
+			return Submit{ID: id, Channel: "ops", Kind: envelope.Text, Precedence: envelope.Flash, Body: textBody(i)}
+		})
+		s.sync(a)
+	}
+	frames, err := a.core.Export("BRAVO")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []int
+	for _, raw := range frames {
+		f, err := DecodeFrame(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Type == FrameEntries {
+			entries = append(entries, len(f.Entries))
+		}
+	}
+	if len(entries) < 3 {
+		t.Fatalf("entries frames of %v entries; want three or more", entries)
+	}
+	check := func(frames [][]byte) error {
+		t.Helper()
+		ck := NewImportCheck("ALPHA")
+		for _, f := range frames {
+			part := []*Prepared{Prepare(f, a.keys.SignPublic(), b.keys)}
+			req := s.request(b, func(id uint64) Event { return CheckImport{ID: id, Check: ck, Frames: part} })
+			if err := b.done[req].Err; err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	size := b.core.channels["ops"].theirs.size
+
+	// The last entries frame with a body that does not open.
+	last := len(entries) - 1
+	f, _ := DecodeFrame(frames[last])
+	f.Entries[len(f.Entries)-1] = tamperSealed(t, f.Entries[len(f.Entries)-1], a)
+	bad := slices.Clone(frames)
+	bad[last] = f.Encode()
+	err = check(bad)
+	if want := fmt.Sprintf("frame %d of the bundle", last+1); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "does not open") {
+		t.Fatalf("check in parts: %v; want a refusal naming %q and the body", err, want)
+	}
+	if len(b.unsynced) != 0 || b.core.channels["ops"].theirs.size != size {
+		t.Fatalf("a check changed something: %d writes, log size %d", len(b.unsynced), b.core.channels["ops"].theirs.size)
+	}
+
+	// As made: checked, then taken part by part.
+	if err := check(frames); err != nil {
+		t.Fatal(err)
+	}
+	taken := 0
+	for _, f := range frames {
+		part := []*Prepared{Prepare(f, a.keys.SignPublic(), b.keys)}
+		req := s.request(b, func(id uint64) Event { return Import{ID: id, Peer: "ALPHA", Frames: part, Checked: true} })
+		for len(b.unsynced) > 0 {
+			s.sync(b)
+		}
+		d := b.done[req]
+		if d.Err != nil || d.Result.Imported.Refused != 0 {
+			t.Fatalf("taking a part: %+v, %v", d.Result.Imported, d.Err)
+		}
+		taken += d.Result.Imported.Entries
+	}
+	if taken != 20 || b.core.channels["ops"].theirs.size != size+20 {
+		t.Fatalf("took %d entries, log size %d; want 20 and %d", taken, b.core.channels["ops"].theirs.size, size+20)
+	}
+	got := beginsOf(t, b, "ops/ALPHA")
+	if !got[size] || slices.Contains(got[size+1:], true) {
+		t.Errorf("epochs begun = %v, want one at entry %d only among the bundle's", got, size+1)
 	}
 }
 

@@ -22,9 +22,42 @@ type Import struct {
 	ID     uint64
 	Peer   string
 	Frames []*Prepared
+	// Checked: the caller has checked the whole bundle already, part by
+	// part (CheckImport), and gives it again in parts. The core takes
+	// Frames without checking them first; it checks each frame as it
+	// takes it, as one from a connection. Without Checked, Frames are the
+	// whole bundle, checked before anything changes.
+	Checked bool
 }
 
 func (Import) event() {}
+
+// CheckImport asks the core to check the next frames of an offline
+// bundle, changing nothing. A bundle too large to hold at once is checked
+// this way part by part, in order, and then taken with Imports that are
+// Checked. The Result is empty; the error names the first frame that
+// fails, by its number in the bundle.
+type CheckImport struct {
+	ID     uint64
+	Check  *ImportCheck
+	Frames []*Prepared
+}
+
+func (CheckImport) event() {}
+
+// ImportCheck is the check of one bundle from a peer: what the frames
+// checked so far leave for the next ones. The core changes it only while
+// it handles a CheckImport.
+type ImportCheck struct {
+	Peer   string
+	frames int                 // frames checked so far
+	epochs map[string]*epochAt // by channel, as the entries so far leave it
+}
+
+// NewImportCheck begins the check of a bundle from peer.
+func NewImportCheck(peer string) *ImportCheck {
+	return &ImportCheck{Peer: peer, epochs: map[string]*epochAt{}}
+}
 
 // Imported is the Result of an Import: entries accepted (new ones only),
 // and refusals while taking the bundle.
@@ -42,11 +75,9 @@ func (c *Core) importFrames(ev Import) {
 		c.done(ev.ID, Result{}, fmt.Errorf("%w: %q is not pinned", ErrUnknownPeer, ev.Peer))
 		return
 	}
-	epochs := map[string]*epochAt{}
-	for i, pre := range ev.Frames {
-		if err := c.checkImported(p, pre, epochs); err != nil {
-			c.Stats.Refused["bad bundle"]++
-			c.done(ev.ID, Result{}, fmt.Errorf("%w: frame %d of the bundle: %v", ErrRefused, i+1, err))
+	if !ev.Checked {
+		if err := c.checkFrames(p, NewImportCheck(ev.Peer), ev.Frames); err != nil {
+			c.done(ev.ID, Result{}, err)
 			return
 		}
 	}
@@ -71,6 +102,28 @@ func (c *Core) importFrames(ev Import) {
 	res := Result{Imported: &Imported{Entries: int(after - before), Refused: -refused}}
 	id := ev.ID
 	c.afterDurable(func(err error) { c.done(id, res, err) })
+}
+
+func (c *Core) checkImport(ev CheckImport) {
+	p := c.peers[ev.Check.Peer]
+	if p == nil {
+		c.done(ev.ID, Result{}, fmt.Errorf("%w: %q is not pinned", ErrUnknownPeer, ev.Check.Peer))
+		return
+	}
+	c.done(ev.ID, Result{}, c.checkFrames(p, ev.Check, ev.Frames))
+}
+
+// checkFrames checks the next frames of a bundle from p (checkImported),
+// and counts a "bad bundle" refusal at the first that fails.
+func (c *Core) checkFrames(p *peer, ck *ImportCheck, frames []*Prepared) error {
+	for _, pre := range frames {
+		ck.frames++
+		if err := c.checkImported(p, pre, ck.epochs); err != nil {
+			c.Stats.Refused["bad bundle"]++
+			return fmt.Errorf("%w: frame %d of the bundle: %v", ErrRefused, ck.frames, err)
+		}
+	}
+	return nil
 }
 
 // epochAt is a log's key epoch as the entries of a bundle checked so far

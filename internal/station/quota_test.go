@@ -1,6 +1,7 @@
 package station
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -203,7 +204,7 @@ func TestPeerEntriesWaitUnderReserve(t *testing.T) {
 		t.Fatal(err)
 	}
 	data, _ := json.Marshal(b)
-	if _, err := usa.BundleImport(ctx, data); !errors.Is(err, ops.ErrDiskFull) || !strings.Contains(err.Error(), "offline bundle from CHN not taken") {
+	if _, err := usa.BundleImport(ctx, bytes.NewReader(data)); !errors.Is(err, ops.ErrDiskFull) || !strings.Contains(err.Error(), "offline bundle not taken") {
 		t.Errorf("a bundle from CHN imported under the reserve: %v; want it refused as disk full", err)
 	}
 
