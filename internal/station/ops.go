@@ -35,6 +35,7 @@ func (s *Station) AddPeer(ctx context.Context, text []byte, fingerprint string) 
 	}
 	s.mu.Lock()
 	s.pins[string(card.SignKey)] = card.Name
+	s.sealTo[card.Name] = newSealKey(card)
 	s.mu.Unlock()
 	for _, t := range s.transports {
 		t.Pinned(card.Name)
