@@ -15,10 +15,18 @@ import (
 	"hotline/internal/stationdir"
 )
 
-// relayBenchPair opens two stations in this process whose only path is a
-// relay in this process (their cards' direct endpoints lead nowhere),
-// pinned to each other and running, with one agreed channel.
+// relayBenchPair opens USA and CHN in this process, whose only path is a
+// relay in this process, with the channel "bench" agreed.
 func relayBenchPair(b *testing.B) (usa, chn *Station, rs *relay.Server) {
+	b.Helper()
+	return relayPair(b, [2]string{"USA", "CHN"}, "bench", nil)
+}
+
+// relayPair opens two stations in this process whose only path is a
+// relay in this process (their cards' direct endpoints lead nowhere),
+// pinned to each other and running, with channel agreed. lie, if not
+// nil, is the relay's lying policy (relay.Options.Lie).
+func relayPair(b testing.TB, names [2]string, channel string, lie func(relay.Mail) []relay.Mail) (usa, chn *Station, rs *relay.Server) {
 	b.Helper()
 	ctx := b.Context()
 	root := b.TempDir()
@@ -36,7 +44,7 @@ func relayBenchPair(b *testing.B) (usa, chn *Station, rs *relay.Server) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	rs, err = relay.Open(ctx, rdir, relay.Options{Log: quietLog()})
+	rs, err = relay.Open(ctx, rdir, relay.Options{Log: quietLog(), Lie: lie})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -47,7 +55,7 @@ func relayBenchPair(b *testing.B) (usa, chn *Station, rs *relay.Server) {
 	}
 	go rs.Serve(ctx, ln)
 	var sts []*Station
-	for _, name := range []string{"USA", "CHN"} {
+	for _, name := range names {
 		dir := filepath.Join(root, name)
 		// The card's endpoint: a free port nobody listens on.
 		if _, err := stationdir.Init(ctx, stationdir.InitOptions{Dir: dir, Name: name, Party: name, PeerListen: "127.0.0.1:0",
@@ -79,16 +87,16 @@ func relayBenchPair(b *testing.B) (usa, chn *Station, rs *relay.Server) {
 	}
 	notes, cancel := chn.Subscribe()
 	defer cancel()
-	if _, err := usa.Propose(ctx, ops.ProposeRequest{Peer: "CHN", Channel: "bench", Level: "staff"}); err != nil {
+	if _, err := usa.Propose(ctx, ops.ProposeRequest{Peer: names[1], Channel: channel, Level: "staff"}); err != nil {
 		b.Fatal(err)
 	}
-	waitNote(b, notes, func(n protocol.Notify) bool { return n.What == "channel" && n.Channel == "bench" })
+	waitNote(b, notes, func(n protocol.Notify) bool { return n.What == "channel" && n.Channel == channel })
 	an, cancelA := usa.Subscribe()
 	defer cancelA()
-	if _, err := chn.Accept(ctx, "bench"); err != nil {
+	if _, err := chn.Accept(ctx, channel); err != nil {
 		b.Fatal(err)
 	}
-	waitNote(b, an, func(n protocol.Notify) bool { return n.What == "channel" && n.Channel == "bench" })
+	waitNote(b, an, func(n protocol.Notify) bool { return n.What == "channel" && n.Channel == channel })
 	return usa, chn, rs
 }
 

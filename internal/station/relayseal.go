@@ -50,19 +50,19 @@ func (s *Station) setNextKeys(k *identity.Keys) {
 }
 
 // openKeys lists the keys a deposit for this station may be sealed to:
-// the current ones first, then those of a key change under way, then the
-// retired ones, the latest first. A deposit sealed to a retired key
-// opens for as long as the station holds that key, as an entry's body
-// does.
-func (s *Station) openKeys() []*identity.Keys {
+// the current ones first, then those of a key change under way (next is
+// 1 if there are, else 0), then the retired ones, the latest first. A
+// deposit sealed to a retired key opens for as long as the station holds
+// that key, as an entry's body does.
+func (s *Station) openKeys() (keys []*identity.Keys, next int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]*identity.Keys, 0, 2+len(s.retired))
-	out = append(out, s.Keys)
+	keys = make([]*identity.Keys, 0, 2+len(s.retired))
+	keys = append(keys, s.Keys)
 	if s.nextKeys != nil {
-		out = append(out, s.nextKeys)
+		keys, next = append(keys, s.nextKeys), 1
 	}
-	return append(out, s.retired...)
+	return append(keys, s.retired...), next
 }
 
 // sealed is a frame sealed for one peer, kept while the key it was sealed
@@ -98,7 +98,8 @@ type opened struct {
 // refused and counted, and changes nothing.
 func (r *relays) open(m relay.Mail, via string) (*opened, bool) {
 	s := r.s
-	o, err := deposit.Open(m.Payload, m.From, s.openKeys())
+	keys, next := s.openKeys()
+	o, err := deposit.Open(m.Payload, m.From, keys)
 	if err != nil {
 		r.refuse(via, "relay deposit", fmt.Sprintf("relay %s handed over mail of %d bytes, refused: %v", via, len(m.Payload), err))
 		return nil, false
@@ -123,9 +124,15 @@ func (r *relays) open(m relay.Mail, via string) (*opened, bool) {
 		r.refuse(via, "relay mail", fmt.Sprintf("relay %s handed over mail (%d bytes) from a key that is not a pinned peer", via, len(m.Payload)))
 		return nil, false
 	}
-	if o.Key > 0 {
-		s.Log.Debug("a relay deposit opened with an earlier key of this station", "peer", name, "key", o.Key)
+	key := "current"
+	switch {
+	case o.Key > next:
+		key = "retired"
+		s.Log.Debug("a relay deposit opened with a retired key of this station", "peer", name)
+	case o.Key > 0:
+		key = "next"
 	}
+	s.metrics.relayOpened.WithLabelValues(key).Inc()
 	return &opened{peer: name, frame: o.Frame}, true
 }
 
