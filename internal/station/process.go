@@ -84,7 +84,7 @@ type Station struct {
 	pins       map[string]string  // string(ed25519 key) → peer name: each peer's current key
 	chainKeys  map[string]string  // every key of each peer's chain not revoked → peer name
 	sealTo     map[string]sealKey // peer name → its pinned card and HPKE key, for relay deposits
-	retired    []*identity.Keys   // this station's earlier keys (keys/retired), the latest first
+	retired    []*identity.Keys   // this station's earlier keys (keys/retired); a key change puts the ones it replaces first
 	nextKeys   *identity.Keys     // the new keys while a key change is under way
 	rotMu      sync.Mutex         // one key change at a time
 	books      []*codebook.Codebook

@@ -51,7 +51,7 @@ func (s *Station) setNextKeys(k *identity.Keys) {
 
 // openKeys lists the keys a deposit for this station may be sealed to:
 // the current ones first, then those of a key change under way (next is
-// 1 if there are, else 0), then the retired ones, the latest first. A
+// 1 if there are, else 0), then the retired ones. A
 // deposit sealed to a retired key opens for as long as the station holds
 // that key, as an entry's body does.
 func (s *Station) openKeys() (keys []*identity.Keys, next int) {
