@@ -7,10 +7,9 @@
 // ML-KEM-768 + X25519, HKDF-SHA256, ChaCha20-Poly1305, base mode. The
 // HPKE info binds the sender by the Ed25519 key the relay knows it by and
 // the recipient by its station name, and the sealed plaintext names both
-// stations.
-// The plaintext is padded with zeros so that the whole deposit is exactly
-// one of Classes bytes long: the smallest that holds the frame. The layout is in docs/PROTOCOL.md, section
-// "Relay", "Deposits".
+// stations. The plaintext is padded with zeros so that the whole deposit
+// is exactly one of Classes bytes long: the smallest that holds the
+// frame. The layout is in docs/PROTOCOL.md, "Relay", "Sealed deposits".
 //
 // Each deposit carries its own encapsulation. Relay mail is delivered at
 // least once, may be lost, comes through any of several relays, and may
