@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	"hotline/internal/deposit"
+	"hotline/internal/identity"
 	"hotline/internal/ops"
 	"hotline/internal/protocol"
 	"hotline/internal/record"
@@ -19,20 +21,33 @@ import (
 
 // swapper is a relay's lie: it hands a station, beside its own mail, the
 // latest mail it carried for another channel (for another station), as
-// it was deposited, labelled with its real sender.
+// it was deposited, labelled with its real sender. A relay knows each
+// mail's recipient but not its channel; the test, which holds every
+// station's keys, opens the mail to find the channel, so that what is
+// swapped is another station's traffic.
 type swapper struct {
 	mu      sync.Mutex
 	n       int                   // mail carried
+	keys    [][]*identity.Keys    // every station's keys, once they exist
 	latest  map[string]relay.Mail // channel → latest mail carried for it
 	swapped map[string]int        // channel the mail was for → times handed to the wrong station
 }
 
-func frameChannel(payload []byte) string {
-	f, err := protocol.DecodeFrame(payload)
-	if err != nil {
-		return ""
+// frameChannel is the channel of the frame a mail holds, opened with the
+// keys of whichever station it is for, or "".
+func (s *swapper) frameChannel(m relay.Mail) string {
+	for _, ks := range s.keys {
+		o, err := deposit.Open(m.Payload, m.From, ks)
+		if err != nil {
+			continue
+		}
+		f, err := protocol.DecodeFrame(o.Frame)
+		if err != nil {
+			return ""
+		}
+		return f.Channel
 	}
-	return f.Channel
+	return ""
 }
 
 func (s *swapper) lie(m relay.Mail) []relay.Mail {
@@ -44,7 +59,7 @@ func (s *swapper) lie(m relay.Mail) []relay.Mail {
 	real := m
 	real.ID = m.ID << 8
 	out := []relay.Mail{real}
-	ch := frameChannel(m.Payload)
+	ch := s.frameChannel(m)
 	if ch == "" {
 		return out
 	}
@@ -119,17 +134,20 @@ func agree(t *testing.T, a, b *node, id string) {
 // TestRelaySwapsRecipients: USA and RUS each have a channel with CHN,
 // and the relay is every station's only path. With one mail in three the
 // relay also hands USA mail CHN deposited for RUS, RUS mail for USA, and
-// CHN each one's mail for the other channel, as deposited. Each station refuses
-// what was not for it (entries addressed to another station, receipts
-// and resend requests for a channel it does not have with that peer),
-// counts it and raises alarms; every message still arrives exactly once,
-// in order, at the station it was for, and no station holds anything of
-// a channel that is not its own.
+// CHN each one's mail for the other channel, as deposited. Each station
+// refuses what was not for it (a deposit sealed to another station does
+// not open; one for CHN from another sender is not bound to the sender
+// the relay names), counts it and raises alarms; every message still
+// arrives exactly once, in order, at the station it was for, and no
+// station holds anything of a channel that is not its own.
 func TestRelaySwapsRecipients(t *testing.T) {
 	ctx := context.Background()
 	sw := &swapper{latest: map[string]relay.Mail{}, swapped: map[string]int{}}
 	rl := newRelayServer(t, sw.lie)
 	usa, chn, rus := relayNode(t, "USA", rl), relayNode(t, "CHN", rl), relayNode(t, "RUS", rl)
+	sw.mu.Lock()
+	sw.keys = [][]*identity.Keys{{usa.st.Keys}, {chn.st.Keys}, {rus.st.Keys}}
+	sw.mu.Unlock()
 	for _, p := range [][2]*node{{usa, chn}, {chn, usa}, {rus, chn}, {chn, rus}} {
 		pin(t, p[0], p[1])
 	}
@@ -220,14 +238,14 @@ func TestRelaySwapsRecipients(t *testing.T) {
 	for _, n := range []*node{usa, rus, chn} {
 		r := refused(t, n)
 		t.Logf("%s refused %v", n.name, r)
-		for _, reason := range []string{"misaddressed entry", "bad receipt", "bad resend", "unknown channel", "wrong peer", "wrong author", "bad checkpoint"} {
+		for _, reason := range []string{"relay deposit", "misaddressed entry", "bad receipt", "bad resend", "unknown channel", "wrong peer", "wrong author", "bad checkpoint"} {
 			total += r[reason]
 		}
 	}
 	if total == 0 {
 		t.Errorf("the relay swapped %s, and no station refused anything", swapped)
 	}
-	if len(alerts(t, usa, "alarm", "misaddressed", "RUS"))+len(alerts(t, rus, "alarm", "misaddressed", "USA"))+
+	if len(alerts(t, usa, "alarm", "relay deposit"))+len(alerts(t, rus, "alarm", "relay deposit"))+
 		len(alerts(t, usa, "alarm"))+len(alerts(t, rus, "alarm")) == 0 {
 		t.Error("no alarm told operators what the relay did")
 	}

@@ -46,8 +46,8 @@ var Rules = []Rule{
 	},
 	{
 		Package:   Module + "/internal/relay",
-		Why:       "a relay carries payloads it has no code to open: it knows frame sizes, not what frames, envelopes, charters or logs are",
-		Forbidden: []string{Module + "/internal/envelope", Module + "/internal/protocol", Module + "/internal/channel", Module + "/internal/transcript", Module + "/internal/store", Module + "/internal/station"},
+		Why:       "a relay carries payloads it has no code to open: it knows their sizes, not how a deposit is sealed, nor what frames, envelopes, charters or logs are",
+		Forbidden: []string{Module + "/internal/deposit", Module + "/internal/envelope", Module + "/internal/protocol", Module + "/internal/channel", Module + "/internal/transcript", Module + "/internal/store", Module + "/internal/station"},
 	},
 	{
 		Package:   Module + "/internal/stationdir",

@@ -87,9 +87,13 @@ func (s *Station) RotateKeys(ctx context.Context, r ops.KeyRequest) (*ops.Rotati
 	if r.Note != "" {
 		by += ": " + r.Note
 	}
+	// A peer may seal relay deposits to the new key as soon as it takes
+	// the key entry, which can be before the keys are swapped on disk.
+	s.setNextKeys(nk)
 	if _, err := s.Call(ctx, func(id uint64) protocol.Event {
 		return protocol.Rotate{ID: id, Keys: nk, Statement: stmt, OldCard: card, By: by}
 	}); err != nil {
+		s.setNextKeys(nil)
 		os.RemoveAll(next)
 		s.audit(ctx, r.By, "key."+r.Reason, keys.Name, "failed", err.Error())
 		return nil, desk.AsBadRequest(err)
@@ -164,14 +168,19 @@ func (s *Station) Identity() (*identity.Keys, *identity.Card) {
 }
 
 // setIdentity switches the station to new keys and card: new connections
-// present the new certificate, which carries the rotation statements.
+// present the new certificate, which carries the rotation statements. The
+// keys it replaces join the retired ones, which still open relay deposits
+// sealed to them.
 func (s *Station) setIdentity(ctx context.Context, k *identity.Keys, c *identity.Card) error {
 	cert, err := s.makeCert(ctx, k)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
-	s.Keys, s.OwnCard, s.cert = k, c, cert
+	if !s.Keys.SignPublic().Equal(k.SignPublic()) {
+		s.retired = append([]*identity.Keys{s.Keys}, s.retired...)
+	}
+	s.Keys, s.OwnCard, s.cert, s.nextKeys = k, c, cert, nil
 	s.mu.Unlock()
 	return nil
 }
@@ -233,9 +242,11 @@ func (s *Station) refreshPins() {
 	pins := map[string]string{}
 	chains := map[string]string{}
 	hosts := map[string]string{}
+	seal := map[string]sealKey{}
 	for _, n := range s.core.PeerNames() {
 		if c := s.core.Peer(n); c != nil {
 			pins[string(c.SignKey)] = n
+			seal[n] = newSealKey(c)
 			for _, k := range s.core.ChainKeys(n) {
 				chains[string(k)] = n
 			}
@@ -247,7 +258,7 @@ func (s *Station) refreshPins() {
 		}
 	}
 	s.mu.Lock()
-	s.pins, s.chainKeys, s.peerHosts = pins, chains, hosts
+	s.pins, s.chainKeys, s.peerHosts, s.sealTo = pins, chains, hosts, seal
 	s.mu.Unlock()
 }
 

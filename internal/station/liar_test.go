@@ -212,7 +212,7 @@ func TestLyingRelay(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, k := range []string{"malformed frame", "bad entry", "bad checkpoint", "wrong author", "unknown peer", "relay mail", "bad cosignature", "bad status", "root mismatch", "misaddressed entry", "bad body", "bad link test", "gap"} {
+		for _, k := range []string{"relay deposit", "malformed frame", "bad entry", "bad checkpoint", "wrong author", "unknown peer", "relay mail", "bad cosignature", "bad status", "root mismatch", "misaddressed entry", "bad body", "bad link test", "gap"} {
 			refused += v.Refused[k]
 		}
 		t.Logf("%s: refused %v, duplicates %d", st.Cfg.Name, v.Refused, v.Duplicates)

@@ -42,6 +42,7 @@ type metrics struct {
 	apply        prometheus.Histogram
 	applyFailed  prometheus.Counter
 	applyLast    prometheus.Gauge
+	relayOpened  *prometheus.CounterVec // key
 
 	mu        sync.Mutex // the writer, and the loop at stop, observe
 	self      string
@@ -102,13 +103,15 @@ func newMetrics(s *Station, chs []protocol.ChannelInfo) *metrics {
 			Help: "Store writes that failed (the station stops on the first)."}),
 		applyLast: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hotline_store_last_apply_success_timestamp_seconds",
 			Help: "When the store last made a group of batches durable."}),
+		relayOpened: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hotline_relay_deposits_opened_total",
+			Help: "Relay mail opened, by the key it was sealed to: current, next (a key change under way) or retired."}, []string{"key"}),
 	}
 	for _, c := range chs {
 		m.peerOf[c.ID] = c.Peer
 		m.delivered[c.ID] = c.Delivered
 	}
 	m.reg.MustRegister(m.entries, m.messages, m.ackedHere, m.toReceipt, m.toAck, m.steps, m.linkTests,
-		m.checksAnswer, m.alerts, m.apply, m.applyFailed, m.applyLast,
+		m.checksAnswer, m.alerts, m.apply, m.applyFailed, m.applyLast, m.relayOpened,
 		&coreCollector{s: s},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -17,6 +17,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,11 +88,14 @@ type Station struct {
 	bg         sync.WaitGroup // counts the deconfliction detector's goroutine
 	mu         sync.Mutex
 	conns      map[protocol.ConnID]conn
-	transports []transport       // the ways to reach peers (transports.go)
-	pins       map[string]string // string(ed25519 key) → peer name: each peer's current key
-	chainKeys  map[string]string // every key of each peer's chain not revoked → peer name, for relay mail only
-	peerHosts  map[string]string // the host of each endpoint in a peer's card → peer name
-	rotMu      sync.Mutex        // one key change at a time
+	transports []transport        // the ways to reach peers (transports.go)
+	pins       map[string]string  // string(ed25519 key) → peer name: each peer's current key
+	chainKeys  map[string]string  // every key of each peer's chain not revoked → peer name, for relay mail only
+	peerHosts  map[string]string  // the host of each endpoint in a peer's card → peer name
+	sealTo     map[string]sealKey // peer name → its pinned card and HPKE key, for relay deposits
+	retired    []*identity.Keys   // this station's earlier keys (keys/retired); a key change puts the ones it replaces first
+	nextKeys   *identity.Keys     // the new keys while a key change is under way
+	rotMu      sync.Mutex         // one key change at a time
 	books      []*codebook.Codebook
 	subs       map[chan protocol.Notify]struct{}
 	wakers     map[*waker]struct{}
@@ -221,7 +225,7 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 		core: core, lock: lock, restored: cfgCore.Restored, leaser: leaser,
 		reqs: make(chan request, 1024), stop: make(chan struct{}), done: make(chan struct{}), failc: make(chan error, 1),
 		waiters: map[uint64]chan protocol.Done{}, held: map[uint64][]protocol.Notify{},
-		conns: map[protocol.ConnID]conn{}, pins: map[string]string{},
+		conns: map[protocol.ConnID]conn{}, pins: map[string]string{}, sealTo: map[string]sealKey{}, retired: slices.Clone(retired),
 		subs: map[chan protocol.Notify]struct{}{}, books: books,
 	}
 	s.handshakeLog = quiet.New(s.Log)

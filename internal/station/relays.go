@@ -2,6 +2,7 @@ package station
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"sync"
@@ -20,8 +21,9 @@ import (
 // made of two connections as a direct link would be: an outbound one
 // (this station's hello, entries and probes go out as deposits; the
 // peer's status, receipts, resend requests and probe answers come back in
-// mail) and an inbound one (the other way round). Mail is sorted onto
-// them by frame type.
+// mail) and an inbound one (the other way round). Each frame is sealed to
+// the peer before it is deposited, and each mail is opened before its
+// frame is sorted onto them by frame type (relayseal.go).
 
 // relayConn is one of the two connections of a peer's relay path. Frames
 // sent on it are deposited, in order, at the peer's relays.
@@ -56,7 +58,7 @@ func (c *relayConn) Close() error {
 type relayPath struct {
 	r        *relays
 	peer     string
-	card     *identity.Card
+	card     *identity.Card // the peer's card when the path came up: deposits are addressed to its key
 	out, in  protocol.ConnID
 	outC     *relayConn
 	inC      *relayConn
@@ -97,30 +99,47 @@ type relays struct {
 	s       *Station
 	ctx     context.Context // set when it runs
 	mu      sync.Mutex
-	clients map[string]*relay.Client // by relay key
+	clients map[string]*relay.Client     // by relay key
+	as      map[string]ed25519.PublicKey // by relay key: the key this station authenticated with there
 	refs    map[string]identity.RelayRef
 	own     map[string]bool // relays this station picks up from
 	paths   map[string]*relayPath
 	changed chan struct{}
 	recon   sync.Mutex // one reconcile at a time
+	logLimiter
 }
 
-func (r *relays) client(key string) *relay.Client {
+// client returns the client of a relay, if connected, and the key this
+// station authenticated with on it.
+func (r *relays) client(key string) (*relay.Client, ed25519.PublicKey) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.clients[key]
+	return r.clients[key], r.as[key]
 }
 
-// deposit gives a frame to the first connected relay of the peer's card.
+// deposit seals a frame for the peer, to the HPKE key of its card as
+// pinned now, and gives it to the first connected relay of that card,
+// addressed to the key of card, the peer's card when the path came up.
+// A relay knows that key even if the peer changed its keys since and has
+// not yet connected with the new ones.
 func (r *relays) deposit(card *identity.Card, p []byte) error {
+	to, ok := r.s.sealFor(card.Name)
+	if !ok {
+		return fmt.Errorf("no card of %s to seal to", card.Name)
+	}
 	var errs []error
-	for _, ref := range card.Relays {
-		c := r.client(string(ref.Key))
+	var d *sealed
+	for _, ref := range to.card.Relays {
+		c, as := r.client(string(ref.Key))
 		if c == nil {
 			continue
 		}
+		var err error
+		if d, err = r.seal(to, as, p, d); err != nil {
+			return fmt.Errorf("sealing a deposit for %s: %w", card.Name, err)
+		}
 		ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)
-		err := c.Deposit(ctx, card.SignKey, p)
+		err = c.Deposit(ctx, card.SignKey, d.payload)
 		cancel()
 		if err == nil {
 			return nil
@@ -134,7 +153,7 @@ func (r *relays) deposit(card *identity.Card, p []byte) error {
 }
 
 func newRelays(s *Station) *relays {
-	return &relays{s: s, clients: map[string]*relay.Client{}, refs: map[string]identity.RelayRef{}, own: map[string]bool{},
+	return &relays{s: s, clients: map[string]*relay.Client{}, as: map[string]ed25519.PublicKey{}, refs: map[string]identity.RelayRef{}, own: map[string]bool{},
 		paths: map[string]*relayPath{}, changed: make(chan struct{}, 1)}
 }
 
@@ -191,7 +210,8 @@ func (s *Station) pinNames() []string {
 func (r *relays) keep(ctx context.Context, key string, ref identity.RelayRef) {
 	b := link.Backoff{Min: 50 * time.Millisecond, Max: 5 * time.Second}
 	for ctx.Err() == nil {
-		c, err := relay.Dial(ctx, ref.Addr, ref.Key, r.s.currentCert())
+		cert := r.s.currentCert()
+		c, err := relay.Dial(ctx, ref.Addr, ref.Key, cert)
 		if err != nil {
 			if errors.Is(err, relay.ErrNotAllowed) || errors.Is(err, link.ErrNotPinned) {
 				r.s.event(protocol.LinkRefused{Reason: "relay refused", Text: fmt.Sprintf("relay %s at %s: %v", ref.Name, ref.Addr, err)})
@@ -200,11 +220,13 @@ func (r *relays) keep(ctx context.Context, key string, ref identity.RelayRef) {
 			began := time.Now()
 			r.mu.Lock()
 			r.clients[key] = c
+			r.as[key] = cert.PrivateKey.(ed25519.PrivateKey).Public().(ed25519.PublicKey)
 			r.mu.Unlock()
 			r.poke()
-			r.serve(ctx, c, r.own[key])
+			r.serve(ctx, c, ref.Name, r.own[key])
 			r.mu.Lock()
 			delete(r.clients, key)
+			delete(r.as, key)
 			r.mu.Unlock()
 			c.Close()
 			r.poke()
@@ -233,7 +255,7 @@ func (r *relays) poke() {
 // relay once the core has taken it: if the station dies before the entries
 // are durable, their author still holds them unreceipted and sends them
 // again.
-func (r *relays) serve(ctx context.Context, c *relay.Client, own bool) {
+func (r *relays) serve(ctx context.Context, c *relay.Client, via string, own bool) {
 	deletes := make(chan uint64, 1)
 	go func() {
 		for id := range deletes {
@@ -254,7 +276,7 @@ func (r *relays) serve(ctx context.Context, c *relay.Client, own bool) {
 				return
 			}
 			if own {
-				r.take(m)
+				r.take(m, via)
 			}
 			select { // the newest id covers the ones before
 			case deletes <- m.ID:
@@ -269,24 +291,14 @@ func (r *relays) serve(ctx context.Context, c *relay.Client, own bool) {
 	}
 }
 
-// take sorts one mail onto the peer's relay path.
-func (r *relays) take(m relay.Mail) {
-	name, ok := r.s.mailFrom(m.From)
-	if !ok && len(m.Payload) > 0 && protocol.FrameType(m.Payload[0]) == protocol.FrameEntries {
-		// A peer that changed its keys deposits under its new key, which
-		// this station learns from the key entry such a frame may carry:
-		// entries are taken by their author's name and checked by its
-		// signatures as always (the relay's "from" was never trusted).
-		if f, err := protocol.DecodeFrame(m.Payload); err == nil {
-			if _, pinned := r.s.peerKey(f.Author); pinned {
-				name, ok = f.Author, true
-			}
-		}
-	}
-	if !ok || len(m.Payload) == 0 {
-		r.s.event(protocol.LinkRefused{Reason: "relay mail", Text: fmt.Sprintf("a relay handed over mail (%d bytes) from a key that is not a pinned peer, or empty", len(m.Payload))})
+// take opens one mail, from relay via, and sorts its frame onto the
+// peer's relay path.
+func (r *relays) take(m relay.Mail, via string) {
+	o, ok := r.open(m, via)
+	if !ok {
 		return
 	}
+	name := o.peer
 	r.mu.Lock()
 	rp := r.paths[name]
 	r.mu.Unlock()
@@ -302,11 +314,11 @@ func (r *relays) take(m relay.Mail) {
 		return // no relay to answer through: the author sends again when there is
 	}
 	conn := rp.in
-	switch protocol.FrameType(m.Payload[0]) {
+	switch protocol.FrameType(o.frame[0]) {
 	case protocol.FrameStatus, protocol.FrameReceipt, protocol.FrameResend, protocol.FrameProbeReply, protocol.FrameError:
 		conn = rp.out
 	}
-	r.s.pathFrame(name, conn, m.From, m.Payload)
+	r.s.pathFrame(name, conn, m.From, o.frame)
 }
 
 // watch brings each peer's relay path up when a relay to deposit at and
