@@ -450,9 +450,9 @@ func TestStrangerIsAWarning(t *testing.T) {
 			c.Close()
 		}
 	}
-	waitUntil(t, usa, "USA to count every stranger", func() bool {
+	waitUntil(t, usa, "USA to count every stranger, and its warning stored", func() bool {
 		st, err := usa.Status(ctx)
-		return err == nil && st.Refused["unknown station"] == n
+		return err == nil && st.Refused["unknown station"] == n && len(alertsContaining(t, usa, "refused a station")) > 0
 	})
 	as := alertsContaining(t, usa, "refused a station")
 	if len(as) != 1 || as[0].Level != "warning" || !strings.Contains(as[0].Text, "127.0.0.2") {
