@@ -633,7 +633,7 @@ func agree(t testing.TB, usa, chn *node, id string) {
 		return c != nil && c.State == "incoming", err
 	}, chn.st)
 	cv, err = chn.c.Accept(ctx, id)
-	if err != nil || cv.State != "active" || cv.Proposer != "USA" || cv.Peer != "USA" {
+	if err != nil || cv.Agreement != "active" || cv.Proposer != "USA" || cv.Peer != "USA" {
 		t.Fatalf("accept: %+v, %v", cv, err)
 	}
 	waitFor(t, "the acceptance to reach USA", func() (bool, error) {
