@@ -156,7 +156,80 @@ func dispatch(ctx context.Context, args []string) error {
 			return v.run(ctx, args[len(words):])
 		}
 	}
-	return fmt.Errorf("unknown verb %q (run hotline help)", strings.Join(args[:min(2, len(args))], " "))
+	return unknownVerb(args)
+}
+
+// unknownVerb says that args name no verb: it quotes the words that
+// could be one (not the flags after them) and suggests the nearest verb.
+func unknownVerb(args []string) error {
+	var words []string
+	for _, a := range args[:min(2, len(args))] {
+		if strings.HasPrefix(a, "-") {
+			break
+		}
+		words = append(words, a)
+	}
+	given := strings.Join(words, " ")
+	if given == "" {
+		return fmt.Errorf("no verb given before %q (run hotline help)", args[0])
+	}
+	// A whole verb first (peer ad → peer add), then its first word alone
+	// (chanel → channel); only within two edits.
+	best, bestD := "", 3
+	for _, whole := range []bool{true, false} {
+		for _, v := range verbs {
+			cand := v.name
+			if !whole {
+				cand = strings.Fields(v.name)[0]
+			}
+			w := given
+			if n := len(strings.Fields(cand)); n < len(words) {
+				w = strings.Join(words[:n], " ")
+			}
+			if d := editDistance(w, cand); d < bestD {
+				best, bestD = cand, d
+			}
+		}
+		if best != "" {
+			break
+		}
+	}
+	if best != "" && bestD == 0 {
+		// The first word names a group of verbs: list them.
+		var group []string
+		for _, v := range verbs {
+			if strings.HasPrefix(v.name, best+" ") {
+				group = append(group, v.name)
+			}
+		}
+		return fmt.Errorf("unknown verb %q: %s has %s (run hotline help)", given, best, strings.Join(group, ", "))
+	}
+	if best != "" {
+		return fmt.Errorf("unknown verb %q: did you mean %q? (run hotline help)", given, best)
+	}
+	return fmt.Errorf("unknown verb %q (run hotline help)", given)
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur := make([]int, len(rb)+1)
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(rb)]
 }
 
 // run declares the verb's flags, parses args and acts; with --help it
