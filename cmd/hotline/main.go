@@ -928,19 +928,30 @@ func cmdAck(f *flags) action {
 	as := f.String("as", defaultOperator(), "who acknowledges: `NAME`")
 	f.require("id")
 	return func(ctx context.Context, _ []string) error {
+		asked := time.Now().Add(-time.Second)
 		return show(ctx, f, func(o ops.Ops) (*ops.MessageView, error) { return o.Ack(ctx, *id, *as) },
 			func(m *ops.MessageView) error {
+				// Acknowledging again returns the first acknowledgement:
+				// say so, rather than seem to have acknowledged it now.
+				if m.AckBy != *as || m.AckAt != nil && m.AckAt.Before(asked) {
+					at := ""
+					if m.AckAt != nil {
+						at = " at " + m.AckAt.UTC().Format(time.RFC3339)
+					}
+					fmt.Printf("%s was already acknowledged by %s%s\n", m.ID, inert(m.AckBy), at)
+					return nil
+				}
 				fmt.Printf("%s acknowledged by %s\n", m.ID, inert(m.AckBy))
 				return nil
 			})
 	}
 }
 
+// defaultOperator is who acts when --as is not given: $HOTLINE_OPERATOR,
+// else "duty officer". Never the login ($USER): the name goes to the
+// other party.
 func defaultOperator() string {
 	if u := os.Getenv("HOTLINE_OPERATOR"); u != "" {
-		return u
-	}
-	if u := os.Getenv("USER"); u != "" {
 		return u
 	}
 	return "duty officer"

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -39,5 +41,44 @@ func TestUnknownVerbSuggests(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("hotline %s: %v, want %q", strings.Join(tc.args, " "), err, tc.want)
 		}
+	}
+}
+
+// The name an act carries to the other party is never the login by
+// default (security review item 7).
+func TestDefaultOperatorIsNotTheLogin(t *testing.T) {
+	t.Setenv("HOTLINE_OPERATOR", "")
+	t.Setenv("USER", "duty1")
+	if got := defaultOperator(); got != "duty officer" {
+		t.Errorf("defaultOperator() = %q with USER=duty1, want \"duty officer\"", got)
+	}
+	t.Setenv("HOTLINE_OPERATOR", "Lt. Chen")
+	if got := defaultOperator(); got != "Lt. Chen" {
+		t.Errorf("defaultOperator() = %q, want $HOTLINE_OPERATOR", got)
+	}
+}
+
+// Acknowledging a message again, under another name, says it was already
+// acknowledged, and by whom, rather than seem to have done it (issue 20,
+// item 8).
+func TestAckTwiceSaysSo(t *testing.T) {
+	dir, _ := demoRun(t)
+	chn := copyStation(t, filepath.Join(dir, "chn"))
+	var inbox []ops.MessageView
+	if err := json.Unmarshal([]byte(mustRun(t, "inbox", "--dir", chn, "--json")), &inbox); err != nil {
+		t.Fatal(err)
+	}
+	var acked *ops.MessageView
+	for i := range inbox {
+		if inbox[i].Acknowledged {
+			acked = &inbox[i]
+		}
+	}
+	if acked == nil {
+		t.Fatal("the demo left CHN no acknowledged message")
+	}
+	out := mustRun(t, "ack", "--dir", chn, "--id", acked.ID, "--as", "Someone Else")
+	if !strings.Contains(out, "was already acknowledged by "+acked.AckBy) {
+		t.Errorf("acknowledging %s again printed %q", acked.ID, out)
 	}
 }
