@@ -145,6 +145,14 @@ func Init(ctx context.Context, o InitOptions) (*identity.Card, error) {
 	if o.Store == "" {
 		o.Store = "sqlite:hotline.db"
 	}
+	// A station on a filesystem with less than its reserve free could not
+	// even pin a peer: say so now rather than then.
+	if f, ok := SQLiteFile(o.Dir, o.Store); ok {
+		if free, err := Free(filepath.Dir(f)); err == nil && free < MinFree {
+			return nil, fmt.Errorf("only %s free on the filesystem of %s; a station keeps %s in reserve and refuses its operators' requests under it: choose a filesystem with more room",
+				BytesText(free), filepath.Dir(f), BytesText(MinFree))
+		}
+	}
 	// The store first: a store that cannot be opened is the likeliest error.
 	if engine, arg, _ := strings.Cut(o.Store, ":"); engine == "sqlite" {
 		mk.Wrote(filepath.Join(o.Dir, arg), filepath.Join(o.Dir, arg+"-wal"), filepath.Join(o.Dir, arg+"-shm"))

@@ -189,3 +189,23 @@ func TestStorePrivate(t *testing.T) {
 		t.Fatal("doctor does not fail a store readable by others")
 	}
 }
+
+// init on a filesystem with less than the reserve free is refused, and
+// leaves nothing behind (issue 20, item 8).
+func TestInitRefusesTooLittleRoom(t *testing.T) {
+	parent := t.TempDir()
+	free, err := stationdir.Free(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(m uint64) { stationdir.MinFree = m }(stationdir.MinFree)
+	stationdir.MinFree = free * 2
+	dir := filepath.Join(parent, "usa")
+	_, err = stationdir.Init(context.Background(), stationdir.InitOptions{Dir: dir, Name: "USA", Party: "USA", PeerListen: "127.0.0.1:0", APIListen: "127.0.0.1:0"})
+	if err == nil || !strings.Contains(err.Error(), "in reserve") || !strings.Contains(err.Error(), "choose a filesystem with more room") {
+		t.Fatalf("init with too little room: %v", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("the refused init left %s behind", dir)
+	}
+}
