@@ -228,6 +228,7 @@ type World struct {
 
 	steps    int64
 	texts    int
+	calls    int    // calls placed
 	extra    int    // channels proposed during the run
 	blocks   uint64 // ids of path blocks
 	halt     bool   // the loop returns at once (setup done, settled)

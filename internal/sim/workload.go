@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"hotline/internal/call"
 	"hotline/internal/channel"
 	"hotline/internal/codebook"
 	"hotline/internal/deconflict"
@@ -46,7 +47,14 @@ func (w *World) setup() {
 	// What a station's core has: the embedded codebook and the
 	// deconfliction kinds.
 	w.coreCfg.Books = []channel.Book{codebook.Default()}
-	w.coreCfg.Bodies = protocol.MustBodies(deconflict.BodyKinds()...)
+	var kinds []protocol.BodyKind
+	for _, k := range deconflict.BodyKinds() {
+		kinds = append(kinds, k)
+	}
+	for _, k := range call.BodyKinds() {
+		kinds = append(kinds, k)
+	}
+	w.coreCfg.Bodies = protocol.MustBodies(kinds...)
 	relayKeys, err := identity.NewKeys("RELAY")
 	if err != nil {
 		w.violate("setup", "relay keys: %v", err)
@@ -235,6 +243,8 @@ func (w *World) startOperator(s *Station) {
 			w.carryBundle(s, s.peerOf(ch))
 		case r < 0.038:
 			w.proposeChannel(s, s.peers[w.rng.IntN(len(s.peers))])
+		case r < 0.043:
+			w.placeCall(s, ch)
 		default:
 			w.sendText(s, ch)
 		}
@@ -268,6 +278,18 @@ func (w *World) sendText(s *Station, ch string) {
 	prec := w.precedence()
 	s.request(request{what: "submit", channel: ch}, func(id uint64) protocol.Event {
 		return protocol.Submit{ID: id, Channel: ch, Kind: envelope.Text, Precedence: prec, Body: body}
+	})
+}
+
+// placeCall: an officer calls the other party on a channel. The call's
+// signalling is entries like any other: the peer's officer answers most
+// calls (operatorReceived), and the rest climb the ladder unanswered.
+func (w *World) placeCall(s *Station, ch string) {
+	w.calls++
+	body, _ := json.Marshal(call.Request{Caller: "duty officer", Video: w.chance(0.2)})
+	prec := w.precedence()
+	s.request(request{what: "submit", channel: ch}, func(id uint64) protocol.Event {
+		return protocol.Submit{ID: id, Channel: ch, Kind: envelope.CallRequest, Precedence: prec, Body: body}
 	})
 }
 
@@ -370,9 +392,15 @@ func (w *World) operatorReceived(s *Station, n protocol.Notify) {
 		if w.phase != phaseFaults || !s.up || life != s.life {
 			return
 		}
+		kind := envelope.Ack
 		body, _ := json.Marshal(protocol.AckBody{Of: idx, By: "duty officer"})
+		if e.Kind == envelope.CallRequest {
+			// A call is acknowledged by its answer.
+			kind = envelope.CallAnswer
+			body, _ = json.Marshal(call.Answer{Call: n.Entry, By: "duty officer"})
+		}
 		s.request(request{what: "submit", channel: ch}, func(id uint64) protocol.Event {
-			return protocol.Submit{ID: id, Channel: ch, Kind: envelope.Ack, Precedence: e.Precedence, Body: body}
+			return protocol.Submit{ID: id, Channel: ch, Kind: kind, Precedence: e.Precedence, Body: body}
 		})
 	})
 }
