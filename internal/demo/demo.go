@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -490,12 +492,21 @@ func (d *demo) finish() {
 	if !d.o.Keep {
 		return
 	}
-	fmt.Fprintf(d.w, "\nThe stations are still running:\n")
-	for _, n := range []*Node{d.p.A, d.p.B} {
-		fmt.Fprintf(d.w, "  %s: hotline status --dir %s   (API %s, token in %s)\n", n.Name, n.Dir, n.Client().Base, filepath.Join(n.Dir, "api-token"))
+	// The commands as this binary can be run again: hotline if it is on
+	// the PATH, otherwise the way it was started (go run leaves a binary
+	// in a temporary directory, so the source's command is given).
+	cmd := "hotline"
+	if _, err := exec.LookPath("hotline"); err != nil {
+		cmd = "go run ./cmd/hotline"
 	}
-	fmt.Fprintf(d.w, "Try: hotline findings --dir %s --lang zh; hotline incident list --dir %s\n", d.p.B.Dir, d.p.A.Dir)
-	fmt.Fprintf(d.w, "Stop them with: pkill -f 'hotline run --dir %s'\n", d.root)
+	fmt.Fprintf(d.w, "\nThe stations are still running:\n")
+	var pids []string
+	for _, n := range []*Node{d.p.A, d.p.B} {
+		fmt.Fprintf(d.w, "  %s (process %d): %s status --dir %s   (API %s, token in %s)\n", n.Name, n.PID(), cmd, n.Dir, n.Client().Base, filepath.Join(n.Dir, "api-token"))
+		pids = append(pids, strconv.Itoa(n.PID()))
+	}
+	fmt.Fprintf(d.w, "Try: %s findings --dir %s --lang zh; %s incident list --dir %s\n", cmd, d.p.B.Dir, cmd, d.p.A.Dir)
+	fmt.Fprintf(d.w, "Stop them with: kill %s\n", strings.Join(pids, " "))
 }
 
 // The scenario's areas: live fire south of Hainan, and a transit corridor
