@@ -172,3 +172,23 @@ func (m *Making) Undo() {
 		os.RemoveAll(p)
 	}
 }
+
+// Keys makes new keys for name and saves them in the keys directory of
+// the directory being made.
+func (m *Making) Keys(name string) (*identity.Keys, error) {
+	keys, err := identity.NewKeys(name)
+	if err != nil {
+		return nil, err
+	}
+	m.Wrote(filepath.Join(m.dir, "keys"))
+	if err := SaveKeys(filepath.Join(m.dir, "keys"), keys); err != nil {
+		return nil, err
+	}
+	return keys, nil
+}
+
+// Write writes a file of the directory being made, whole (WriteFile).
+func (m *Making) Write(name string, data []byte, mode os.FileMode) error {
+	m.Wrote(filepath.Join(m.dir, name))
+	return WriteFile(filepath.Join(m.dir, name), data, mode)
+}

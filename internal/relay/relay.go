@@ -243,16 +243,12 @@ func Init(ctx context.Context, o InitOptions) (*identity.Card, error) {
 		return nil, err
 	}
 	defer st.close()
-	keys, err := identity.NewKeys(o.Name)
+	keys, err := mk.Keys(o.Name)
 	if err != nil {
 		return nil, err
 	}
 	card, err := identity.NewCard(keys, cfg.Party, cfg.Endpoints, time.Now())
 	if err != nil {
-		return nil, err
-	}
-	mk.Wrote(filepath.Join(o.Dir, "keys"))
-	if err := home.SaveKeys(filepath.Join(o.Dir, "keys"), keys); err != nil {
 		return nil, err
 	}
 	cj, _ := json.MarshalIndent(cfg, "", "  ")
@@ -264,8 +260,7 @@ func Init(ctx context.Context, o InitOptions) (*identity.Card, error) {
 		{"card", card.Text, 0o644},
 		{"config.json", append(cj, '\n'), 0o600}, // last: its presence marks a complete relay
 	} {
-		mk.Wrote(filepath.Join(o.Dir, f.name))
-		if err := home.WriteFile(filepath.Join(o.Dir, f.name), f.data, f.mode); err != nil {
+		if err := mk.Write(f.name, f.data, f.mode); err != nil {
 			return nil, err
 		}
 	}

@@ -162,16 +162,12 @@ func Init(ctx context.Context, o InitOptions) (*identity.Card, error) {
 		return nil, err
 	}
 	defer st.Close()
-	keys, err := identity.NewKeys(o.Name)
+	keys, err := mk.Keys(o.Name)
 	if err != nil {
 		return nil, err
 	}
 	card, err := identity.NewCard(keys, o.Party, o.Endpoints, time.Now())
 	if err != nil {
-		return nil, err
-	}
-	mk.Wrote(filepath.Join(o.Dir, "keys"))
-	if err := home.SaveKeys(filepath.Join(o.Dir, "keys"), keys); err != nil {
 		return nil, err
 	}
 	cfg := Config{Name: o.Name, Party: o.Party, PeerListen: o.PeerListen, APIListen: o.APIListen, Endpoints: o.Endpoints, Store: o.Store,
@@ -189,8 +185,7 @@ func Init(ctx context.Context, o InitOptions) (*identity.Card, error) {
 		{"config.json", append(cj, '\n'), 0o600}, // last: its presence marks a complete station
 	}
 	for _, f := range files {
-		mk.Wrote(filepath.Join(o.Dir, f.name))
-		if err := home.WriteFile(filepath.Join(o.Dir, f.name), f.data, f.mode); err != nil {
+		if err := mk.Write(f.name, f.data, f.mode); err != nil {
 			return nil, err
 		}
 	}
