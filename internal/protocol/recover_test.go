@@ -143,4 +143,16 @@ func TestRestoredPeerIsResent(t *testing.T) {
 		t.Errorf("ALPHA's operators were not told what BRAVO lost: %+v", a.alerts)
 	}
 	checkInvariants(t, s)
+
+	// A peer asking again and again for what it holds gets no second
+	// rewind (each reads the log back from disk) within RewindEvery.
+	s.dial(b)
+	ask := (&Frame{Type: FrameResend, Channel: "ops", Author: "ALPHA", From: 5}).Encode()
+	for range 4 {
+		s.step(a, FrameIn{Peer: "BRAVO", Conn: b.out, Data: ask})
+		s.advance(ResendAfter)
+	}
+	if a.core.channels["ops"].mine.rewind != nil || alerted(a, "alarm", "BRAVO lost entries") != 1 {
+		t.Errorf("a peer asking again rewound the log again within RewindEvery: %+v", a.alerts)
+	}
 }

@@ -8,6 +8,10 @@ import "time"
 // peer had receipted are sent again only once it asks for them twice,
 // ResendAfter apart: it lost them.
 
+// RewindEvery is how often at most a peer that lost entries it had
+// receipted gets a log rewound for it.
+const RewindEvery = 10 * time.Minute
+
 func (c *Core) resend(p *peer, conn ConnID, f *Frame) {
 	cs := c.channels[f.Channel]
 	if cs == nil || cs.rec.Peer != p.card.Name || f.Author != c.keys.Name || f.From == 0 {
@@ -25,8 +29,11 @@ func (c *Core) resend(p *peer, conn ConnID, f *Frame) {
 		// once held: this station's own entries, addressed to it.
 		c.Stats.Refused["resend before receipt"]++
 		switch {
-		case !cs.lossAsked.IsZero() && c.now.Sub(cs.lossAsked) >= ResendAfter:
-			cs.lossAsked = time.Time{}
+		case !cs.lossAsked.IsZero() && c.now.Sub(cs.lossAsked) >= ResendAfter &&
+			(cs.lossRewound.IsZero() || c.now.Sub(cs.lossRewound) >= RewindEvery):
+			// At most one rewind a RewindEvery: each reads the log back
+			// from disk, and a peer could ask for that as often as it liked.
+			cs.lossAsked, cs.lossRewound = time.Time{}, c.now
 			c.startRewind(p, cs, &rewind{to: from})
 		case cs.lossAsked.IsZero():
 			cs.lossAsked = c.now

@@ -46,8 +46,9 @@ type chanState struct {
 	blocked  string // why sending on this channel is stopped, if it is
 	// lossWarned is set once the peer asked for entries it had receipted;
 	// lossAsked is when it first did, since the last rewind.
-	lossWarned bool
-	lossAsked  time.Time
+	lossWarned  bool
+	lossAsked   time.Time
+	lossRewound time.Time // when such a request last rewound the log
 
 	holding bool      // restored: waiting for the peer's status before appending
 	recover *recovery // fetching this station's own entries back from the peer
