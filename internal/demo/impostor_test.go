@@ -102,7 +102,14 @@ func TestRetiredKeyImpostorProcesses(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("USA raised no alarm for the retired key at CHN's address: %v", err)
 	}
-	time.Sleep(2 * time.Second) // time for a wrong delivery, had the key been taken
+	// USA tries again (its dialer backs off and redials): each try is
+	// refused the same way, and nothing reaches the impostor meanwhile.
+	if err := WaitFor(ctx, usa, time.Minute, func() (bool, error) {
+		st, err := usa.Status(ctx)
+		return err == nil && st.Refused["wrong peer key"] >= 2, err
+	}); err != nil {
+		t.Fatalf("USA did not try CHN's address again: %v", err)
+	}
 	outbox, err := usa.Outbox(ctx, "ops")
 	if err != nil {
 		t.Fatal(err)
