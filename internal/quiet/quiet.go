@@ -43,21 +43,30 @@ func (q *Logger) Warn(msg string, args ...any) { q.write(slog.LevelWarn, msg, ar
 // Error writes msg at level error, under the same bound.
 func (q *Logger) Error(msg string, args ...any) { q.write(slog.LevelError, msg, args) }
 
+// maxKinds bounds the messages a Logger tells apart: past it, messages
+// it has not seen share one bound, so that varied text cannot grow it.
+const maxKinds = 256
+
 func (q *Logger) write(level slog.Level, msg string, args []any) {
 	now := q.now()
 	q.mu.Lock()
-	if last, ok := q.last[msg]; ok && now.Sub(last) < q.every {
-		q.left[msg]++
+	key := msg
+	if _, seen := q.last[key]; !seen && len(q.last) >= maxKinds {
+		key = "(other messages)"
+		args = append(args, "message", msg)
+	}
+	if last, ok := q.last[key]; ok && now.Sub(last) < q.every {
+		q.left[key]++
 		q.mu.Unlock()
 		return
 	}
-	left := q.left[msg]
-	q.last[msg], q.left[msg] = now, 0
+	left := q.left[key]
+	q.last[key], q.left[key] = now, 0
 	q.mu.Unlock()
 	if left > 0 {
 		args = append(args, "left_out", left, "since", q.every.String())
 	}
-	q.log.Log(context.Background(), level, msg, args...)
+	q.log.Log(context.Background(), level, key, args...)
 }
 
 // StdLogger is a *log.Logger for http.Server.ErrorLog: each line it is

@@ -2,6 +2,7 @@ package quiet
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -38,5 +39,21 @@ func TestStdLogger(t *testing.T) {
 	}
 	if n := strings.Count(buf.String(), "\n"); n != 1 {
 		t.Fatalf("500 handshake errors wrote %d lines", n)
+	}
+}
+
+// Varied text cannot grow a Logger: past maxKinds distinct messages, the
+// rest share one bound.
+func TestVariedMessagesAreBounded(t *testing.T) {
+	var buf bytes.Buffer
+	q := New(slog.New(slog.NewTextHandler(&buf, nil)))
+	for i := range 10000 {
+		q.Warn(fmt.Sprintf("message %d", i))
+	}
+	if n := strings.Count(buf.String(), "\n"); n != maxKinds+1 {
+		t.Fatalf("10,000 distinct messages wrote %d lines, want %d", n, maxKinds+1)
+	}
+	if len(q.last) > maxKinds+1 {
+		t.Fatalf("the logger holds %d messages", len(q.last))
 	}
 }
