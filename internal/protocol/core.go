@@ -270,7 +270,7 @@ func (c *Core) restoreLogs(snap *record.Snapshot, logKeys map[[2]string][]logKey
 		case c.keys.Name:
 			cs.mine = outLog{tree: tree, size: l.Size, durable: l.Size, delivered: l.ReceiptSize, sent: l.ReceiptSize, receipt: l.Receipt, keys: lk}
 		case cs.rec.Peer:
-			cs.theirs = inLog{tree: tree, size: l.Size, durable: l.Size, keys: lk, epochFrom: l.EpochFrom}
+			cs.theirs = inLog{tree: tree, size: l.Size, durable: l.Size, durableRoot: tree.Root(), keys: lk, epochFrom: l.EpochFrom}
 			if l.Checkpoint != nil {
 				// Entries and the checkpoint covering them were stored in one
 				// batch, so they are durable: cosign again (Ed25519 is

@@ -480,7 +480,7 @@ func (in *intake) taken(cs *chanState, e *record.Entry, body any) {
 func (in *intake) receiptWhenDurable(cs *chanState) {
 	c, p, name := in.c, in.p, in.name
 	theirs := &cs.theirs
-	size := theirs.size
+	size, root := theirs.size, theirs.tree.Root()
 	cg := &cosigning{opened: in.opened, verifier: in.cpVerifier}
 	c.cosigns = append(c.cosigns, cg)
 	c.afterDurable(func(err error) {
@@ -488,7 +488,7 @@ func (in *intake) receiptWhenDurable(cs *chanState) {
 		if err != nil || size <= theirs.durable {
 			return
 		}
-		theirs.durable = size
+		theirs.durable, theirs.durableRoot = size, root
 		r, ahead := cg.receiptBy(c.signer)
 		if ahead {
 			c.Stats.SignedAhead++

@@ -238,8 +238,7 @@ func (c *Core) Export(peer string) ([][]byte, error) {
 				size += len(raw)
 				end++
 			}
-			cp := transcript.Checkpoint{Origin: transcript.Origin(id, c.keys.Name), Size: end, Root: m.pending[end-m.delivered-1].root}
-			signed, err := transcript.SignCheckpoint(cp, c.signerAt(seq))
+			signed, err := transcript.SignCheckpoint(c.checkpoint(id, end, m.pending[end-m.delivered-1].root), c.signerAt(seq))
 			if err != nil {
 				return nil, err
 			}

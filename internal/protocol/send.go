@@ -177,10 +177,21 @@ func (c *Core) writing(through uint64) {
 	c.appended = later
 }
 
+// checkpoint is the checkpoint of this station's log on channel id at
+// size, with what it holds durably of the peer's log (transcript.Held).
+func (c *Core) checkpoint(id string, size uint64, root []byte) transcript.Checkpoint {
+	cp := transcript.Checkpoint{Origin: transcript.Origin(id, c.keys.Name), Size: size, Root: root}
+	if cs := c.channels[id]; cs != nil && cs.theirs.durable > 0 {
+		cp.Held = &transcript.Held{Size: cs.theirs.durable, Root: cs.theirs.durableRoot}
+	}
+	return cp
+}
+
 // signCheckpoint signs the checkpoint of this station's log on channel id
 // at size, with key seq.
+// It says how much of the peer's log this station holds durably.
 func (c *Core) signCheckpoint(id string, size uint64, root []byte, seq int) []byte {
-	signed, err := transcript.SignCheckpoint(transcript.Checkpoint{Origin: transcript.Origin(id, c.keys.Name), Size: size, Root: root}, c.signerAt(seq))
+	signed, err := transcript.SignCheckpoint(c.checkpoint(id, size, root), c.signerAt(seq))
 	if err != nil {
 		panic(err)
 	}

@@ -127,6 +127,9 @@ type inLog struct {
 	tree    *transcript.Tree
 	size    uint64 // entries accepted (durable or being written)
 	durable uint64
+	// durableRoot is the log's root at durable: what this station's
+	// checkpoints say it holds of the peer's log (transcript.Held).
+	durableRoot []byte
 	receipt []byte   // latest cosigned checkpoint
 	keys    []logKey // where the key signing this log changes
 	// epoch is the key epoch of the latest entry accepted that began

@@ -168,6 +168,24 @@ func (w *World) checkReceipt(s *Station, ch, author string, receipt []byte) {
 	if cp.Size > 0 && !bytes.Equal(cp.Root, held[cp.Size-1].Root) {
 		w.violate("cosignatures", "%s receipted %s/%s at %d with a root its disk does not have", s.Name, ch, author, cp.Size)
 	}
+	w.checkHeld(a, s, ch, cp.Held)
+}
+
+// checkHeld: what a checkpoint by author says it holds of other's log is
+// other's log as other wrote it. Either station's disk may have lost the
+// entries since (a restore); the claim is checked where they remain.
+func (w *World) checkHeld(author, other *Station, ch string, h *transcript.Held) {
+	if h == nil {
+		return
+	}
+	for _, d := range []*Station{other, author} {
+		if es := d.disk.log(ch, other.Name); uint64(len(es)) >= h.Size && h.Size > 0 {
+			if !bytes.Equal(es[h.Size-1].Root, h.Root) {
+				w.violate("held logs", "%s's checkpoint of %s says it held %s's log at %d with a root %s's disk does not have", author.Name, ch, other.Name, h.Size, d.Name)
+			}
+			return
+		}
+	}
 }
 
 // checkStatusSent: a status tells only what is durable.

@@ -454,9 +454,19 @@ type pendingCheck struct {
 	keyAt         *identity.Card
 }
 
+// noteText is the signed text of a note: everything before its last
+// blank line, where C2SP signed-note says the signatures begin, and a
+// final newline.
 func noteText(signed []byte) string {
-	body, _, _ := bytes.Cut(signed, []byte("\n\n"))
-	return string(body) + "\n"
+	return string(noteBody(signed)) + "\n"
+}
+
+// noteBody is a signed note's text without its final newline.
+func noteBody(signed []byte) []byte {
+	if i := bytes.LastIndex(signed, []byte("\n\n")); i >= 0 {
+		return signed[:i]
+	}
+	return signed
 }
 
 // tlogHashes computes roots with golang.org/x/mod/sumdb/tlog.

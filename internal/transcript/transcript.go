@@ -111,11 +111,30 @@ type Checkpoint struct {
 	Origin string
 	Size   uint64
 	Root   []byte
+	// Held is what the author held of the other party's log on the
+	// channel when it signed, or nil if the checkpoint does not say.
+	// It is the checkpoint's one extension line (C2SP tlog-checkpoint
+	// allows them): "held SIZE ROOT". Signed by the author and cosigned
+	// by the other party, it ties the two logs together: a bundle that
+	// shows less of the other log than a checkpoint says was held is
+	// caught (docs/TRANSCRIPT.md).
+	Held *Held
 }
 
-// Text is the C2SP tlog-checkpoint body: origin, size and root, one a line.
+// Held is the size and root of a log as another party held it.
+type Held struct {
+	Size uint64
+	Root []byte
+}
+
+// Text is the C2SP tlog-checkpoint body: origin, size and root, one a
+// line, then the held line if there is one.
 func (c Checkpoint) Text() string {
-	return fmt.Sprintf("%s\n%d\n%s\n", c.Origin, c.Size, base64.StdEncoding.EncodeToString(c.Root))
+	t := fmt.Sprintf("%s\n%d\n%s\n", c.Origin, c.Size, base64.StdEncoding.EncodeToString(c.Root))
+	if c.Held != nil {
+		t += fmt.Sprintf("held %d %s\n", c.Held.Size, base64.StdEncoding.EncodeToString(c.Held.Root))
+	}
+	return t
 }
 
 // SignCheckpoint signs a checkpoint as the log's author.
@@ -123,32 +142,75 @@ func SignCheckpoint(c Checkpoint, s note.Signer) ([]byte, error) {
 	return note.Sign(&note.Note{Text: c.Text()}, s)
 }
 
-// ParseCheckpointText parses a checkpoint body.
+// ParseCheckpointText parses a checkpoint body. Sizes are decimal with
+// no leading zero. Extension lines other than one held line are
+// ignored, as C2SP says; a malformed or repeated held line is refused.
 func ParseCheckpointText(text string) (Checkpoint, error) {
-	lines := strings.SplitN(text, "\n", 4)
-	if len(lines) < 4 {
-		return Checkpoint{}, fmt.Errorf("%w: fewer than three lines", ErrCheckpoint)
+	lines := strings.Split(text, "\n")
+	if len(lines) < 4 || lines[len(lines)-1] != "" {
+		return Checkpoint{}, fmt.Errorf("%w: fewer than three lines, or no final newline", ErrCheckpoint)
 	}
-	size, err := strconv.ParseUint(lines[1], 10, 64)
+	size, err := parseSize(lines[1])
 	if err != nil {
-		return Checkpoint{}, fmt.Errorf("%w: size %q", ErrCheckpoint, lines[1])
+		return Checkpoint{}, err
 	}
-	root, err := base64.StdEncoding.DecodeString(lines[2])
-	if err != nil || len(root) != 32 {
-		return Checkpoint{}, fmt.Errorf("%w: root %q", ErrCheckpoint, lines[2])
+	root, err := parseRoot(lines[2])
+	if err != nil {
+		return Checkpoint{}, err
 	}
 	if lines[0] == "" {
 		return Checkpoint{}, fmt.Errorf("%w: empty origin", ErrCheckpoint)
 	}
-	return Checkpoint{Origin: lines[0], Size: size, Root: root}, nil
+	c := Checkpoint{Origin: lines[0], Size: size, Root: root}
+	for _, l := range lines[3 : len(lines)-1] {
+		rest, ok := strings.CutPrefix(l, "held ")
+		if !ok {
+			continue
+		}
+		if c.Held != nil {
+			return Checkpoint{}, fmt.Errorf("%w: two held lines", ErrCheckpoint)
+		}
+		sz, r, ok := strings.Cut(rest, " ")
+		if !ok {
+			return Checkpoint{}, fmt.Errorf("%w: held line %q is not \"held SIZE ROOT\"", ErrCheckpoint, l)
+		}
+		h := &Held{}
+		if h.Size, err = parseSize(sz); err != nil {
+			return Checkpoint{}, err
+		}
+		if h.Root, err = parseRoot(r); err != nil {
+			return Checkpoint{}, err
+		}
+		c.Held = h
+	}
+	return c, nil
+}
+
+// parseSize parses a checkpoint's decimal size: digits only, and no
+// leading zero.
+func parseSize(s string) (uint64, error) {
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || s[0] == '+' || len(s) > 1 && s[0] == '0' {
+		return 0, fmt.Errorf("%w: size %q", ErrCheckpoint, s)
+	}
+	return n, nil
+}
+
+// parseRoot parses a checkpoint's root: 32 bytes in canonical standard
+// base64.
+func parseRoot(s string) ([]byte, error) {
+	root, err := base64.StdEncoding.Strict().DecodeString(s)
+	if err != nil || len(root) != 32 || strings.ContainsAny(s, "\r") {
+		return nil, fmt.Errorf("%w: root %q", ErrCheckpoint, s)
+	}
+	return root, nil
 }
 
 // PeekCheckpoint parses the body of a signed checkpoint without checking
 // any signature. What it returns is a claim, good only for deciding
 // whether a closer look is needed; never trust it.
 func PeekCheckpoint(signed []byte) (Checkpoint, error) {
-	body, _, _ := bytes.Cut(signed, []byte("\n\n"))
-	return ParseCheckpointText(string(body) + "\n")
+	return ParseCheckpointText(noteText(signed))
 }
 
 // OpenCheckpoint verifies a signed checkpoint against the verifiers given
@@ -218,7 +280,5 @@ func CosignOpened(n *note.Note, author note.Verifier, receiver note.Signer) ([]b
 
 // SameBody reports whether two signed notes carry the same text.
 func SameBody(a, b []byte) bool {
-	ab, _, _ := bytes.Cut(a, []byte("\n\n"))
-	bb, _, _ := bytes.Cut(b, []byte("\n\n"))
-	return bytes.Equal(ab, bb)
+	return bytes.Equal(noteBody(a), noteBody(b))
 }
