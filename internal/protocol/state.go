@@ -130,8 +130,8 @@ type inLog struct {
 	// durableRoot is the log's root at durable: what this station's
 	// checkpoints say it holds of the peer's log (transcript.Held).
 	durableRoot []byte
-	receipt []byte   // latest cosigned checkpoint
-	keys    []logKey // where the key signing this log changes
+	receipt     []byte   // latest cosigned checkpoint
+	keys        []logKey // where the key signing this log changes
 	// epoch is the key epoch of the latest entry accepted that began
 	// one, entry epochFrom: the entries after it that carry no
 	// encapsulation open with it.
