@@ -457,6 +457,10 @@ func (s *Desk) Export(ctx context.Context, ch string) (*transcript.Bundle, error
 		b.Cards = append(b.Cards, string(first.Text))
 		b.Logs = append(b.Logs, bl)
 	}
+	b.DropRevokedReceipt()
+	if err := b.Seal(keys.Signer()); err != nil {
+		return nil, err
+	}
 	return b, nil
 }
 

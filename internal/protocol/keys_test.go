@@ -3,6 +3,7 @@ package protocol
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"testing/cryptotest"
 	"time"
@@ -50,19 +51,29 @@ func (s *sim) rotate(n *simNode, reason string) Done {
 }
 
 // bundleOf builds the audit bundle of a channel from a node's disk, with
-// the cards each log began with (as the station exports it).
+// the cards each log began with (as the station exports it): the
+// exporter's log first, with its receipt, then the peer's, with its
+// checkpoint cosigned by the exporter; sealed by the exporter.
 func bundleOf(t *testing.T, n *simNode, ch string, cards ...*identity.Card) *transcript.Bundle {
 	t.Helper()
 	b := &transcript.Bundle{Format: transcript.BundleFormat, Channel: ch, ExportedBy: n.name, ExportedAt: time.Unix(1_800_000_000, 0)}
-	for _, c := range cards {
-		b.Cards = append(b.Cards, string(c.Text))
+	authors := []string{"ALPHA", "BRAVO"}
+	if n.name == "BRAVO" {
+		authors = []string{"BRAVO", "ALPHA"}
+	}
+	for _, author := range authors {
+		for _, c := range cards {
+			if c.Name == author {
+				b.Cards = append(b.Cards, string(c.Text))
+			}
+		}
 	}
 	for _, c := range n.disk.channels {
 		if c.ID == ch {
 			b.Charter = string(c.Charter)
 		}
 	}
-	for _, author := range []string{"ALPHA", "BRAVO"} {
+	for _, author := range authors {
 		l := transcript.BundleLog{Author: author}
 		for _, e := range n.disk.entries[ch+"/"+author] {
 			l.Entries = append(l.Entries, e.Raw)
@@ -74,12 +85,48 @@ func bundleOf(t *testing.T, n *simNode, ch string, cards ...*identity.Card) *tra
 				l.Keys = append(l.Keys, transcript.BundleKey{Index: e.Index, Statement: kb.Statement, Replaced: kb.Replaced})
 			}
 		}
-		if lg := n.disk.logs[ch+"/"+author]; lg != nil && author == n.name {
+		lg := n.disk.logs[ch+"/"+author]
+		switch {
+		case lg == nil:
+		case author == n.name:
 			l.Checkpoint = string(lg.Receipt)
+		case lg.Checkpoint != nil:
+			l.Checkpoint = string(cosignAny(t, lg.Checkpoint, author, n))
 		}
 		b.Logs = append(b.Logs, l)
 	}
+	if err := b.Seal(n.keys.Signer()); err != nil {
+		t.Fatal(err)
+	}
 	return b
+}
+
+// cosignAny cosigns, as n, a checkpoint of author's signed by one of the
+// keys n holds for it: its pinned card, or one of its key chain.
+func cosignAny(t *testing.T, signed []byte, author string, n *simNode) []byte {
+	t.Helper()
+	var cards [][]byte
+	for _, k := range n.disk.keys {
+		if k.Station == author {
+			cards = append(cards, k.Card)
+		}
+	}
+	cards = append(cards, n.disk.peers[author].Card)
+	for _, text := range cards {
+		c, err := identity.ParseCard(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := c.Verifier()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, err := transcript.Cosign(signed, v, n.keys.Signer()); err == nil {
+			return r
+		}
+	}
+	t.Fatalf("no card of %s signs its checkpoint", author)
+	return nil
 }
 
 // TestKeyRotation: ALPHA rotates its keys mid-conversation. Every channel
@@ -441,6 +488,26 @@ func TestLostKey(t *testing.T) {
 			if l.Author == "ALPHA" && (l.Keys != 2 || l.Fingerprints[1] != card.Fingerprint()) {
 				t.Errorf("%s's transcript shows ALPHA's keys %v", n.name, l.Fingerprints)
 			}
+		}
+		// ALPHA's new key counts because BRAVO re-pinned it. In BRAVO's
+		// own export only BRAVO vouches for it, and the report says so,
+		// until the auditor pins the new key.
+		vouched := func(rep *transcript.Report) bool {
+			for _, l := range rep.Logs {
+				for _, lim := range l.Limits {
+					if l.Author == "ALPHA" && strings.Contains(lim, "only BRAVO, the exporter, vouches") {
+						return true
+					}
+				}
+			}
+			return false
+		}
+		if got := vouched(rep); got != (n == b) || (n == b) != (rep.Verdict == transcript.VerifiedLimited) {
+			t.Errorf("%s's transcript: limit on ALPHA's new key %v, verdict %q; want the limit only in BRAVO's", n.name, got, rep.Verdict)
+		}
+		pinned, err := transcript.VerifyWith(bundleOf(t, n, "ops", card0, b.card), transcript.Options{Pins: map[string]string{"ALPHA": card.Fingerprint()}})
+		if err != nil || vouched(pinned) || pinned.Logs[0].Pinned+pinned.Logs[1].Pinned != 2 {
+			t.Errorf("%s's transcript with ALPHA's new key pinned: %+v, %v", n.name, pinned, err)
 		}
 		// Without the replacement record, the key change does not verify.
 		bundle := bundleOf(t, n, "ops", card0, b.card)

@@ -467,7 +467,7 @@ func (w *World) bundle(s *Station, ch string) (*transcript.Bundle, error) {
 		}
 		b.Logs = append(b.Logs, bl)
 	}
-	return b, nil
+	return b, b.Seal(s.keys.Signer())
 }
 
 func noteText(signed []byte) string {

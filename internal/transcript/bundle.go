@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,8 +18,13 @@ import (
 	"hotline/internal/identity"
 )
 
-// BundleFormat names the audit bundle format, see docs/TRANSCRIPT.md.
-const BundleFormat = "hotline-transcript/v1"
+// Bundle formats, see docs/TRANSCRIPT.md. Format v2 adds the exporter's
+// signed export statement; v1 bundles still verify, and their report says
+// that their exporter and export time are not signed.
+const (
+	BundleFormat   = "hotline-transcript/v2"
+	BundleFormatV1 = "hotline-transcript/v1"
+)
 
 // MaxBundle bounds the size of a bundle that Verify reads.
 const MaxBundle = 1 << 30
@@ -33,6 +39,9 @@ type Bundle struct {
 	Channel    string    `json:"channel"`
 	ExportedBy string    `json:"exported_by"`
 	ExportedAt time.Time `json:"exported_at"`
+	// Export is the exporter's signed statement of the fields above and
+	// of each log's size and root (format v2; see Export).
+	Export string `json:"export,omitempty"`
 	// Cards are both station cards, signed notes: each the card its
 	// station's log on the channel began with. A log's key entries (Keys)
 	// lead from it to later cards.
@@ -44,8 +53,6 @@ type Bundle struct {
 // BundleLog is one author's log.
 type BundleLog struct {
 	Author string `json:"author"`
-	// Entries are the exact envelope bytes, in order from index 1.
-	Entries [][]byte `json:"entries"`
 	// Checkpoint is the latest checkpoint of this log signed by the author
 	// and cosigned by the other party (the receipt), or empty if none.
 	Checkpoint string `json:"checkpoint,omitempty"`
@@ -54,6 +61,8 @@ type BundleLog struct {
 	// index: from the entry after each, the author signs with the
 	// statement's new card. See docs/TRANSCRIPT.md.
 	Keys []BundleKey `json:"keys,omitempty"`
+	// Entries are the exact envelope bytes, in order from index 1.
+	Entries [][]byte `json:"entries"`
 }
 
 // BundleKey is what a key entry carries: the author's rotation
@@ -77,21 +86,71 @@ type Replacement struct {
 
 // LogReport says what Verify found in one log.
 type LogReport struct {
-	Author    string `json:"author"`
-	Entries   int    `json:"entries"`
-	Receipted uint64 `json:"receipted"` // entries covered by the cosigned checkpoint
-	Root      []byte `json:"root"`      // root over all entries
+	Author  string `json:"author"`
+	Entries int    `json:"entries"`
+	// Receipted is how many entries the other party's cosignature
+	// covers: for the exporter's log, the latest receipt its peer gave;
+	// for the peer's log, the exporter's cosignature of the peer's
+	// latest checkpoint.
+	Receipted uint64 `json:"receipted"`
+	// HeldByOther is how many entries of this log the other party's own
+	// checkpoint in the bundle says it held, if it says (the held line).
+	HeldByOther uint64 `json:"held_by_other,omitempty"`
+	Root        []byte `json:"root"` // root over all entries
 	// Keys counts the author's keys the log is signed with: 1, plus one
 	// for each key entry.
 	Keys         int      `json:"keys"`
 	Fingerprints []string `json:"fingerprints"` // of those keys, in order
+	// Pinned is the key (1-based) whose fingerprint matched the pin
+	// given for the author, 0 if none was given.
+	Pinned int `json:"pinned,omitempty"`
+	// Limits says what this log's part of the bundle does not prove,
+	// one sentence each; empty when every entry it lists is proven.
+	Limits []string `json:"limits,omitempty"`
 }
 
 // Report is the result of a successful Verify.
 type Report struct {
-	Channel string      `json:"channel"`
-	Parties []string    `json:"parties"`
-	Logs    []LogReport `json:"logs"`
+	Format     string    `json:"format"`
+	Channel    string    `json:"channel"`
+	Parties    []string  `json:"parties"`
+	ExportedBy string    `json:"exported_by"`
+	ExportedAt time.Time `json:"exported_at"`
+	// ExportSigned says the exporter signed exported_by, exported_at and
+	// each log's size and root (format v2).
+	ExportSigned bool        `json:"export_signed"`
+	Logs         []LogReport `json:"logs"`
+	// Limits says what the bundle as a whole does not prove.
+	Limits []string `json:"limits,omitempty"`
+	// Verdict is "verified" when nothing is limited, else "verified with
+	// limits": read Limits, here and per log.
+	Verdict string `json:"verdict"`
+}
+
+// Verdicts of a Report.
+const (
+	Verified        = "verified"
+	VerifiedLimited = "verified with limits"
+)
+
+// Limited reports whether anything in the bundle is not fully proven.
+func (r *Report) Limited() bool {
+	if len(r.Limits) > 0 {
+		return true
+	}
+	for _, l := range r.Logs {
+		if len(l.Limits) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Options are what an auditor knows beyond the bundle.
+type Options struct {
+	// Pins are fingerprints known out of band, by station name. Each
+	// party pinned must have a key of that fingerprint in the bundle.
+	Pins map[string]string
 }
 
 // ReadBundle decodes a bundle.
@@ -112,34 +171,56 @@ func ReadBundle(r io.Reader) (*Bundle, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("%w: data after the bundle's JSON object", ErrBundle)
 	}
-	if b.Format != BundleFormat {
-		return nil, fmt.Errorf("%w: format %q, want %q", ErrBundle, b.Format, BundleFormat)
+	if b.Format != BundleFormat && b.Format != BundleFormatV1 {
+		return nil, fmt.Errorf("%w: format %q, want %q (or %q)", ErrBundle, b.Format, BundleFormat, BundleFormatV1)
 	}
 	return &b, nil
 }
 
-// Verify checks every card, the charter, every entry's signature and
-// place, each log's root and each cosigned checkpoint. It uses
-// golang.org/x/mod/sumdb/tlog as a second, independent RFC 6962
-// implementation for every root it checks.
-func Verify(b *Bundle) (*Report, error) {
+// Verify checks a bundle with nothing known beyond it: VerifyWith and no
+// Options.
+func Verify(b *Bundle) (*Report, error) { return VerifyWith(b, Options{}) }
+
+// VerifyWith checks every card, the charter, every entry's signature and
+// place, each log's root and each cosigned checkpoint, that the logs are
+// as long as each party's checkpoint says it held of the other, the
+// export statement, and the pins. It uses golang.org/x/mod/sumdb/tlog as
+// a second, independent RFC 6962 implementation for every root it
+// checks. What it cannot prove it lists in the report's limits.
+func VerifyWith(b *Bundle, opts Options) (*Report, error) {
 	v, err := newVerifier(b)
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Channel: b.Channel, Parties: v.names}
-	for _, l := range b.Logs {
+	rep := &Report{Format: b.Format, Channel: b.Channel, Parties: v.names, ExportedBy: b.ExportedBy, ExportedAt: b.ExportedAt}
+	if len(b.Logs) != 2 {
+		return nil, bad("%d logs, want one for each party", len(b.Logs))
+	}
+	var heads []LogHead
+	for i, l := range b.Logs {
+		if l.Author != v.names[i] {
+			return nil, bad("log %d is %q's; the exporter's log comes first, then the peer's, as the cards do", i+1, l.Author)
+		}
 		lr, err := v.checkLog(l)
 		if err != nil {
 			return nil, err
 		}
 		rep.Logs = append(rep.Logs, lr)
+		heads = append(heads, LogHead{Author: l.Author, Size: uint64(lr.Entries), Root: lr.Root})
 	}
-	if len(rep.Logs) != 2 {
-		return nil, bad("%d logs, want one for each party", len(rep.Logs))
+	for _, step := range []func() error{v.checkReceipts, v.checkHeld, func() error { return v.checkExport(heads) }} {
+		if err := step(); err != nil {
+			return nil, err
+		}
 	}
-	if err := v.checkReceipts(); err != nil {
+	if err := v.checkPins(rep, opts.Pins); err != nil {
 		return nil, err
+	}
+	v.limits(rep)
+	rep.ExportSigned = b.Format == BundleFormat
+	rep.Verdict = Verified
+	if rep.Limited() {
+		rep.Verdict = VerifiedLimited
 	}
 	return rep, nil
 }
@@ -154,40 +235,85 @@ func bad(format string, args ...any) error {
 type verifier struct {
 	b     *Bundle
 	cards map[string]*identity.Card // each party's first card, by name
-	names []string                  // the parties, in the order of their cards
+	names []string                  // the parties: the exporter, then its peer
 	other map[string]string         // each party's counterpart
 	// replaced holds the replacement records, by the station they
 	// re-pinned.
-	replaced map[string][]*Replacement
+	replaced map[string][]replacement
 	// walked holds each log's keys, from when the log is checked. A
 	// cosignature may be by any key of the cosigner's chain in the
-	// bundle. A receipt is cumulative, and may be older than a rotation
-	// that the other log shows.
+	// bundle that the chain does not show as revoked or lost. A receipt
+	// is cumulative, and may be older than a rotation that the other log
+	// shows.
 	walked map[string]*logKeys
-	checks []pendingCheck
+	// checkpoints holds each log's checkpoint, parsed, once checked
+	// against the log's roots; roots each log's root at every size.
+	checkpoints map[string]*Checkpoint
+	roots       map[string][][]byte
+	checks      []pendingCheck
+}
+
+// replacement is a re-pinning record and the entry of the log it is in.
+type replacement struct {
+	*Replacement
+	log   string
+	index uint64
 }
 
 // logKeys are the author's keys that sign a log, entry by entry.
 type logKeys struct {
 	cards []*identity.Card
 	at    []int // at[i]: the key that signed entry i+1
+	// ended says, for each key, how the log left it: by a rotation
+	// (rotate or revoke), or lost.
+	ended []keyEnd
+	// vouched says, for each key reached by a lost-key statement, the
+	// re-pinning record that makes it count.
+	vouched []*replacement
+	from    []uint64 // from[i]: the first entry key i signs
+}
+
+// How a log leaves a key.
+const (
+	rotated = identity.ReasonRotate
+	revoked = identity.ReasonRevoke
+	lost    = identity.ReasonLost
+)
+
+type keyEnd struct {
+	reason string // "" while the key is current
+	at     uint64 // the key entry that ends it
 }
 
 // current is the key that signs the log's next entry.
 func (lk *logKeys) current() *identity.Card { return lk.cards[len(lk.cards)-1] }
 
+// add makes card the log's key from entry from on, ended the current
+// one for reason at key entry at.
+func (lk *logKeys) add(card *identity.Card, from, at uint64, reason string, vouched *replacement) {
+	lk.ended[len(lk.ended)-1] = keyEnd{reason: reason, at: at}
+	lk.cards = append(lk.cards, card)
+	lk.ended = append(lk.ended, keyEnd{})
+	lk.vouched = append(lk.vouched, vouched)
+	lk.from = append(lk.from, from)
+}
+
 // newVerifier checks the bundle's format, its two cards and its charter.
 func newVerifier(b *Bundle) (*verifier, error) {
-	if b.Format != BundleFormat {
+	if b.Format != BundleFormat && b.Format != BundleFormatV1 {
 		return nil, bad("format %q", b.Format)
 	}
 	if len(b.Cards) != 2 {
 		return nil, bad("%d station cards, want 2", len(b.Cards))
 	}
-	v := &verifier{b: b, cards: map[string]*identity.Card{}, walked: map[string]*logKeys{}}
+	v := &verifier{b: b, cards: map[string]*identity.Card{}, walked: map[string]*logKeys{},
+		checkpoints: map[string]*Checkpoint{}, roots: map[string][][]byte{}}
 	verifiers, err := v.parseCards()
 	if err != nil {
 		return nil, err
+	}
+	if b.ExportedBy != v.names[0] {
+		return nil, bad("exported_by is %q, but the first card, and the first log, are %s's: the exporter's come first", b.ExportedBy, v.names[0])
 	}
 	if err := v.checkCharter(verifiers); err != nil {
 		return nil, err
@@ -234,12 +360,12 @@ func (v *verifier) checkCharter(verifiers map[string]note.Verifier) error {
 
 // replacements gathers the replacement records in the parties' logs, by
 // the station they re-pinned. A party's record about itself is left out.
-func (v *verifier) replacements() map[string][]*Replacement {
-	replaced := map[string][]*Replacement{}
+func (v *verifier) replacements() map[string][]replacement {
+	replaced := map[string][]replacement{}
 	for _, l := range v.b.Logs {
 		for _, k := range l.Keys {
 			if k.Replaced != nil && v.cards[l.Author] != nil && k.Replaced.Station != l.Author {
-				replaced[k.Replaced.Station] = append(replaced[k.Replaced.Station], k.Replaced)
+				replaced[k.Replaced.Station] = append(replaced[k.Replaced.Station], replacement{k.Replaced, l.Author, k.Index})
 			}
 		}
 	}
@@ -253,7 +379,10 @@ func (v *verifier) checkLog(l BundleLog) (LogReport, error) {
 	if author == nil || v.walked[l.Author] != nil {
 		return LogReport{}, bad("log of %q: not a party, or listed twice", l.Author)
 	}
-	lk := &logKeys{cards: []*identity.Card{author}}
+	if len(l.Entries) == 0 {
+		return LogReport{}, bad("%s's log has no entries: an active channel's log begins with its agreement, so entries were left out", l.Author)
+	}
+	lk := &logKeys{cards: []*identity.Card{author}, ended: []keyEnd{{}}, vouched: []*replacement{nil}, from: []uint64{1}}
 	v.walked[l.Author] = lk
 	statements, err := keyStatements(l)
 	if err != nil {
@@ -272,6 +401,7 @@ func (v *verifier) checkLog(l BundleLog) (LogReport, error) {
 			return LogReport{}, bad("log of %s: %v", l.Author, err)
 		}
 	}
+	v.roots[l.Author] = roots
 	lr := LogReport{Author: l.Author, Entries: len(l.Entries), Root: tree.Root(), Keys: len(lk.cards)}
 	for _, c := range lk.cards {
 		lr.Fingerprints = append(lr.Fingerprints, c.Fingerprint())
@@ -279,10 +409,14 @@ func (v *verifier) checkLog(l BundleLog) (LogReport, error) {
 	if err := th.check(int64(len(l.Entries)), lr.Root); err != nil {
 		return LogReport{}, bad("log of %s: %v", l.Author, err)
 	}
-	if l.Checkpoint != "" {
-		if lr.Receipted, err = v.checkCheckpoint(l, lk, roots, th); err != nil {
-			return LogReport{}, err
+	if l.Checkpoint == "" {
+		if l.Author != v.b.ExportedBy {
+			return LogReport{}, bad("%s's log has no checkpoint: its entries reach the exporter with %s's signed checkpoint, so it was left out", l.Author, l.Author)
 		}
+		return lr, nil
+	}
+	if lr.Receipted, err = v.checkCheckpoint(l, lk, roots, th); err != nil {
+		return LogReport{}, err
 	}
 	return lr, nil
 }
@@ -341,11 +475,11 @@ func (v *verifier) checkSignature(author string, lk *logKeys, i int, e *envelope
 	if err == nil {
 		return key, false, nil
 	}
-	card, lerr := lostKey(bk, has, key, e, v.replaced[author])
+	card, record, lerr := lostKey(bk, has, key, e, v.replaced[author])
 	if lerr != nil {
-		return nil, false, bad("%s/%s/%d: %v (key %d of %s, fingerprint %s)", v.b.Channel, author, i+1, err, len(lk.cards)-1, author, key.Fingerprint())
+		return nil, false, bad("%s/%s/%d: %v (key %d of %s, fingerprint %s)", v.b.Channel, author, i+1, err, len(lk.cards), author, key.Fingerprint())
 	}
-	lk.cards = append(lk.cards, card)
+	lk.add(card, uint64(i+1), uint64(i+1), lost, record)
 	return card, true, nil
 }
 
@@ -366,7 +500,7 @@ func (v *verifier) followKey(author string, lk *logKeys, e *envelope.Envelope, b
 	if err != nil {
 		return bad("%s: %v", e.ID(), err)
 	}
-	lk.cards = append(lk.cards, r.Card)
+	lk.add(r.Card, e.Index+1, e.Index, r.Reason, nil)
 	return nil
 }
 
@@ -390,13 +524,16 @@ func (v *verifier) checkCheckpoint(l BundleLog, lk *logKeys, roots [][]byte, th 
 	if err := th.check(int64(cp.Size), cp.Root); err != nil {
 		return 0, bad("checkpoint of %s's log: %v", l.Author, err)
 	}
+	v.checkpoints[l.Author] = &cp
 	v.checks = append(v.checks, pendingCheck{author: l.Author, other: v.other[l.Author], signed: []byte(l.Checkpoint), keyAt: lk.cards[lk.at[cp.Size-1]]})
 	return cp.Size, nil
 }
 
 // checkReceipts checks each checkpoint's signatures once both logs' keys
 // are known. The author signs by the key of the checkpoint's last entry.
-// The other party signs by any key of its chain in the bundle.
+// The other party signs by a key of its chain in the bundle that the
+// chain does not show as revoked or lost: whoever holds such a key may
+// have signed with it.
 func (v *verifier) checkReceipts() error {
 	for _, pc := range v.checks {
 		av, err := pc.keyAt.Verifier()
@@ -405,15 +542,21 @@ func (v *verifier) checkReceipts() error {
 		}
 		var last error
 		ok := false
-		for _, c := range v.walked[pc.other].cards {
+		chain := v.walked[pc.other]
+		for i, c := range chain.cards {
 			cv, err := c.Verifier()
 			if err != nil {
 				return bad("%v", err)
 			}
-			if _, _, last = OpenCheckpoint(pc.signed, av, cv); last == nil {
-				ok = true
-				break
+			if _, _, last = OpenCheckpoint(pc.signed, av, cv); last != nil {
+				continue
 			}
+			if end := chain.ended[i]; end.reason == revoked || end.reason == lost {
+				return bad("the checkpoint of %s's log is cosigned by %s's key %d (%s), which %s's log shows as %s at %s/%s/%d: a signature by that key proves nothing",
+					pc.author, pc.other, i+1, c.Fingerprint(), pc.other, end.reason, v.b.Channel, pc.other, end.at)
+			}
+			ok = true
+			break
 		}
 		if !ok {
 			return bad("checkpoint of %s's log: %v", pc.author, last)
@@ -422,28 +565,120 @@ func (v *verifier) checkReceipts() error {
 	return nil
 }
 
+// checkHeld checks what each party's checkpoint says it held of the
+// other's log against that log in the bundle: a log shorter than that,
+// or different, was cut back or rewritten.
+func (v *verifier) checkHeld() error {
+	for _, author := range v.names {
+		cp := v.checkpoints[author]
+		if cp == nil || cp.Held == nil {
+			continue
+		}
+		other, h := v.other[author], cp.Held
+		roots := v.roots[other]
+		if h.Size > uint64(len(roots)) {
+			return bad("%s's checkpoint of its log at %d says %s held %d entries of %s's log; the bundle holds %d: entries of %s's log were left out, or %s's station lost them (a restore) and has not fetched them back yet",
+				author, cp.Size, author, h.Size, other, len(roots), other, other)
+		}
+		if h.Size > 0 && !bytes.Equal(roots[h.Size-1], h.Root) {
+			return bad("%s's checkpoint of its log at %d says %s held %s's log at %d with root %x; the bundle's has root %x there: %s's log was rewritten",
+				author, cp.Size, author, other, h.Size, h.Root, roots[h.Size-1], other)
+		}
+	}
+	return nil
+}
+
+// checkPins checks each pinned fingerprint against the keys of its
+// party's log, and notes in the report which key it matched.
+func (v *verifier) checkPins(rep *Report, pins map[string]string) error {
+	for name, fp := range pins {
+		lk := v.walked[name]
+		if lk == nil {
+			return bad("a fingerprint is pinned for %s, which is not a party of this bundle (%s)", name, strings.Join(v.names, ", "))
+		}
+		var lr *LogReport
+		for i := range rep.Logs {
+			if rep.Logs[i].Author == name {
+				lr = &rep.Logs[i]
+			}
+		}
+		for i, c := range lk.cards {
+			if identity.SameFingerprint(fp, c.Fingerprint()) {
+				lr.Pinned = i + 1
+			}
+		}
+		if lr.Pinned == 0 {
+			return bad("%s's keys in the bundle (%s) do not match the fingerprint pinned for it, %s", name, strings.Join(lr.Fingerprints, ", "), fp)
+		}
+	}
+	return nil
+}
+
+// limits lists what the bundle does not prove.
+func (v *verifier) limits(rep *Report) {
+	if v.b.Format == BundleFormatV1 {
+		rep.Limits = append(rep.Limits, fmt.Sprintf("format %s: exported_by, exported_at and the logs' sizes are not signed by the exporter", BundleFormatV1))
+	}
+	for i := range rep.Logs {
+		lr := &rep.Logs[i]
+		author, other := lr.Author, v.other[lr.Author]
+		if cp := v.checkpoints[other]; cp != nil && cp.Held != nil {
+			lr.HeldByOther = cp.Held.Size
+		}
+		n := uint64(lr.Entries)
+		switch {
+		case lr.Receipted == 0:
+			lr.Limits = append(lr.Limits, fmt.Sprintf("no entry is receipted by %s: every entry is signed by %s alone", other, author))
+		case lr.Receipted < n && author == v.b.ExportedBy:
+			lr.Limits = append(lr.Limits, fmt.Sprintf("entries %s are signed by %s alone: %s has not receipted them", span(lr.Receipted+1, n), author, other))
+		case lr.Receipted < n:
+			lr.Limits = append(lr.Limits, fmt.Sprintf("entries %s are signed by %s one by one, but no checkpoint of %s's covers them yet", span(lr.Receipted+1, n), author, author))
+		}
+		lk := v.walked[author]
+		// A key reached by a lost-key statement counts because the
+		// other party re-pinned it. When that party is the exporter, the
+		// exporter could have made both the record and the key: only a
+		// pin the auditor holds confirms it.
+		for k, r := range lk.vouched {
+			if r == nil || r.log != v.b.ExportedBy || lr.Pinned > k {
+				continue
+			}
+			lr.Limits = append(lr.Limits, fmt.Sprintf("from entry %d, %s's log is signed by its key %d (%s), after it reported key %d lost; only %s, the exporter, vouches for that key, by its re-pinning record at %s/%s/%d (as the exporter shows it: the sealed entry is not checked); confirm the key with --pin %s=FINGERPRINT",
+				lk.from[k], author, k+1, lk.cards[k].Fingerprint(), k, r.log, v.b.Channel, r.log, r.index, author))
+		}
+	}
+}
+
+// span writes an inclusive range of entries.
+func span(from, to uint64) string {
+	if from == to {
+		return strconv.FormatUint(from, 10)
+	}
+	return fmt.Sprintf("%d–%d", from, to)
+}
+
 // lostKey checks a key entry that its log's key does not verify: a
 // station's statement that its key was lost, signed by the new key, which
 // signs the entry, and a record in the other party's log that it re-pinned
 // the station by that card, replacing the key the log was signed with.
-func lostKey(bk BundleKey, has bool, current *identity.Card, e *envelope.Envelope, records []*Replacement) (*identity.Card, error) {
+func lostKey(bk BundleKey, has bool, current *identity.Card, e *envelope.Envelope, records []replacement) (*identity.Card, *replacement, error) {
 	if !has || bk.Statement == "" || e.Kind != envelope.Key {
-		return nil, errors.New("not a key entry with a statement")
+		return nil, nil, errors.New("not a key entry with a statement")
 	}
 	r, err := identity.ParseRotation([]byte(bk.Statement))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if r.Reason != identity.ReasonLost || !r.OldKey.Equal(current.SignKey) || e.Verify(r.Card.SignKey) != nil {
-		return nil, errors.New("not a lost-key statement for this key, signed by its new key")
+		return nil, nil, errors.New("not a lost-key statement for this key, signed by its new key")
 	}
-	for _, x := range records {
+	for i, x := range records {
 		c, err := identity.ParseCard([]byte(x.Card))
 		if err == nil && c.SignKey.Equal(r.Card.SignKey) && bytes.Equal(c.KEMKey, r.Card.KEMKey) && identity.SameFingerprint(x.Old, current.Fingerprint()) {
-			return r.Card, nil
+			return r.Card, &records[i], nil
 		}
 	}
-	return nil, errors.New("the other party's log has no record of re-pinning it by the new card")
+	return nil, nil, errors.New("the other party's log has no record of re-pinning it by the new card")
 }
 
 // pendingCheck is a receipt whose signatures are checked once both logs'

@@ -133,6 +133,9 @@ func newBundleFixture() (*bundleFixture, error) {
 		bl.Checkpoint = cp
 		b.Logs = append(b.Logs, bl)
 	}
+	if err := b.Seal(alpha.Keys.Signer()); err != nil {
+		return nil, err
+	}
 	fx.Bundle = b
 	return fx, nil
 }
@@ -306,21 +309,24 @@ func TestVerifyVariants(t *testing.T) {
 		{"unchanged", func(t *testing.T, b *transcript.Bundle) {}, "", []uint64{3, 2}},
 		{"no checkpoints", func(t *testing.T, b *transcript.Bundle) {
 			b.Logs[0].Checkpoint, b.Logs[1].Checkpoint = "", ""
-		}, "", []uint64{0, 0}},
+		}, "bravo's log has no checkpoint", nil},
+		{"no receipt of the exporter's log", func(t *testing.T, b *transcript.Bundle) {
+			b.Logs[0].Checkpoint = ""
+		}, "", []uint64{0, 2}},
 		{"one log", func(t *testing.T, b *transcript.Bundle) { b.Logs = b.Logs[1:] }, "1 logs, want one for each party", nil},
 		{"no logs", func(t *testing.T, b *transcript.Bundle) { b.Logs = nil }, "0 logs, want one for each party", nil},
 		{"cards in the other order", func(t *testing.T, b *transcript.Bundle) {
 			b.Cards[0], b.Cards[1] = b.Cards[1], b.Cards[0]
-		}, "", []uint64{3, 2}},
+		}, `exported_by is "alpha", but the first card`, nil},
 		{"logs in the other order", func(t *testing.T, b *transcript.Bundle) {
 			b.Logs[0], b.Logs[1] = b.Logs[1], b.Logs[0]
-		}, "", []uint64{2, 3}},
+		}, `log 1 is "bravo"'s`, nil},
 		{"receipt for a prefix", func(t *testing.T, b *transcript.Bundle) {
 			l := alphaLog(b)
 			l.Checkpoint = receipt(t, "alpha", "bravo", transcript.Checkpoint{Origin: alphaOrigin, Size: 1, Root: rootOf(l.Entries[:1])})
 		}, "", []uint64{1, 2}},
 
-		{"wrong format", func(t *testing.T, b *transcript.Bundle) { b.Format = "hotline-transcript/v2" }, "format", nil},
+		{"wrong format", func(t *testing.T, b *transcript.Bundle) { b.Format = "hotline-transcript/v3" }, "format", nil},
 		{"missing card", func(t *testing.T, b *transcript.Bundle) { b.Cards = b.Cards[:1] }, "1 station cards", nil},
 		{"no cards", func(t *testing.T, b *transcript.Bundle) { b.Cards = nil }, "0 station cards", nil},
 		{"third card", func(t *testing.T, b *transcript.Bundle) {
@@ -407,15 +413,23 @@ func TestVerifyVariants(t *testing.T) {
 		}, "red-blue.1/alpha/4: envelope signature", nil},
 		{"logs' authors swapped", func(t *testing.T, b *transcript.Bundle) {
 			b.Logs[0].Author, b.Logs[1].Author = b.Logs[1].Author, b.Logs[0].Author
+		}, `log 1 is "bravo"'s`, nil},
+		{"logs' authors swapped, cards and exporter too", func(t *testing.T, b *transcript.Bundle) {
+			b.Logs[0].Author, b.Logs[1].Author = b.Logs[1].Author, b.Logs[0].Author
+			b.Cards[0], b.Cards[1] = b.Cards[1], b.Cards[0]
+			b.ExportedBy = "bravo"
 		}, "envelope signature", nil},
 		{"log listed twice", func(t *testing.T, b *transcript.Bundle) {
 			b.Logs = append(b.Logs, b.Logs[0])
-		}, "listed twice", nil},
+		}, "3 logs, want one for each party", nil},
+		{"log listed twice, in place of the other", func(t *testing.T, b *transcript.Bundle) {
+			b.Logs[1] = b.Logs[0]
+		}, `log 2 is "alpha"'s`, nil},
 		{"log of a third station", func(t *testing.T, b *transcript.Bundle) {
 			b.Logs = append(b.Logs, transcript.BundleLog{Author: "charlie", Entries: [][]byte{
 				entry(t, envelope.Header{Author: "charlie", Recipient: "alpha", Index: 1, Kind: envelope.Agreement}, "charlie"),
 			}})
-		}, `log of "charlie": not a party`, nil},
+		}, "3 logs, want one for each party", nil},
 		{"third station's entry in alpha's log", func(t *testing.T, b *transcript.Bundle) {
 			l := alphaLog(b)
 			l.Entries = append(l.Entries, entry(t, envelope.Header{Author: "charlie", Recipient: "bravo", Index: 4}, "charlie"))
@@ -526,6 +540,14 @@ func TestVerifyVariants(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			b := cloneBundle(fx.Bundle)
 			tt.edit(t, b)
+			// The exporter signs what it exports, edits and all: each
+			// variant is refused for what it is, not for a stale export
+			// statement (TestVerifyExportStatement checks that).
+			if b.Format == transcript.BundleFormat {
+				if err := b.Seal(alpha.Keys.Signer()); err != nil {
+					t.Fatal(err)
+				}
+			}
 			rep, err := transcript.Verify(b)
 			if tt.wantErr == "" {
 				if err != nil {
@@ -660,7 +682,7 @@ func TestReadBundle(t *testing.T) {
 			m["logs"].([]any)[0].(map[string]any)["receipts"] = []string{}
 		})},
 		{"misspelled field", edit(func(m map[string]any) { m["chanel"] = m["channel"]; delete(m, "channel") })},
-		{"wrong format", edit(func(m map[string]any) { m["format"] = "hotline-transcript/v2" })},
+		{"wrong format", edit(func(m map[string]any) { m["format"] = "hotline-transcript/v3" })},
 		{"format in other case", edit(func(m map[string]any) { m["format"] = strings.ToUpper(transcript.BundleFormat) })},
 		{"missing format", edit(func(m map[string]any) { delete(m, "format") })},
 		{"cards not a list", edit(func(m map[string]any) { m["cards"] = "x" })},
