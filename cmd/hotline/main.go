@@ -1074,32 +1074,145 @@ func cmdRestore(f *flags) action {
 
 func cmdVerify(f *flags) action {
 	f.printsJSON()
+	var pins multi
+	f.Var(&pins, "pin", "`NAME=FINGERPRINT` known out of band: NAME must have a key of that fingerprint in the bundle (repeatable)")
+	pinsFile := f.String("pins", "", "`FILE` of pins, one \"NAME FINGERPRINT\" (or NAME=FINGERPRINT) a line; # begins a comment")
 	f.arg("FILE")
+	f.arg("[OTHER]")
 	return func(ctx context.Context, rest []string) error {
-		if len(rest) != 1 {
-			return errors.New("verify: give the bundle file")
+		if len(rest) == 0 {
+			return errors.New("verify: give the bundle file (or the two parties' bundle files of one channel)")
 		}
-		file, err := os.Open(rest[0])
+		opts, err := verifyPins(pins, *pinsFile)
 		if err != nil {
 			return fmt.Errorf("verify: %w", err)
 		}
-		defer file.Close()
-		b, err := transcript.ReadBundle(file)
-		if err != nil {
-			return fmt.Errorf("verify %s: %w", rest[0], err)
+		var bundles []*transcript.Bundle
+		var reps []*transcript.Report
+		for _, name := range rest {
+			b, rep, err := verifyFile(name, opts)
+			if err != nil {
+				return err
+			}
+			bundles, reps = append(bundles, b), append(reps, rep)
 		}
-		rep, err := transcript.Verify(b)
-		if err != nil {
-			return fmt.Errorf("verify %s: %w", rest[0], err)
+		var cmp *transcript.Comparison
+		if len(rest) == 2 {
+			if cmp, err = transcript.Compare(bundles[0], bundles[1], reps[0], reps[1]); err != nil {
+				return fmt.Errorf("verify %s %s: %w", rest[0], rest[1], err)
+			}
 		}
 		if *f.json {
-			return printJSON(rep)
+			if cmp != nil {
+				return printJSON(map[string]any{"bundles": reps, "comparison": cmp})
+			}
+			return printJSON(reps[0])
 		}
-		fmt.Printf("%s: channel %s between %s: verified\n", rest[0], rep.Channel, strings.Join(rep.Parties, " and "))
-		for _, l := range rep.Logs {
-			fmt.Printf("  log of %s: %d entries, %d receipted by the other party, root %x\n", l.Author, l.Entries, l.Receipted, l.Root)
+		for i, rep := range reps {
+			printVerdict(rest[i], rep, len(opts.Pins) > 0, cmp != nil)
+		}
+		if cmp != nil {
+			fmt.Printf("%s and %s agree: channel %s, exported by %s and by %s\n", rest[0], rest[1], cmp.Channel, cmp.Exporters[0], cmp.Exporters[1])
+			for _, l := range cmp.Logs {
+				fmt.Printf("  log of %s: %s\n", l.Author, l.Summary)
+			}
 		}
 		return nil
+	}
+}
+
+// verifyFile reads and verifies one bundle file.
+func verifyFile(name string, opts transcript.Options) (*transcript.Bundle, *transcript.Report, error) {
+	file, err := os.Open(name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("verify: %w", err)
+	}
+	defer file.Close()
+	b, err := transcript.ReadBundle(file)
+	if err != nil {
+		return nil, nil, fmt.Errorf("verify %s: %w", name, err)
+	}
+	rep, err := transcript.VerifyWith(b, opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("verify %s: %w", name, err)
+	}
+	return b, rep, nil
+}
+
+// verifyPins gathers the pins of --pin and --pins.
+func verifyPins(pins []string, file string) (transcript.Options, error) {
+	opts := transcript.Options{Pins: map[string]string{}}
+	add := func(where, line string) error {
+		name, fp, ok := strings.Cut(line, "=")
+		if !ok {
+			name, fp, ok = strings.Cut(line, " ")
+		}
+		name, fp = strings.TrimSpace(name), strings.TrimSpace(fp)
+		if !ok || name == "" || fp == "" {
+			return fmt.Errorf("%s: %q is not NAME=FINGERPRINT", where, line)
+		}
+		if err := identity.CheckFingerprint(fp); err != nil {
+			return fmt.Errorf("%s: %s: %w", where, name, err)
+		}
+		if old, dup := opts.Pins[name]; dup && !identity.SameFingerprint(old, fp) {
+			return fmt.Errorf("%s: two different fingerprints pinned for %s", where, name)
+		}
+		opts.Pins[name] = fp
+		return nil
+	}
+	for _, p := range pins {
+		if err := add("--pin", p); err != nil {
+			return opts, err
+		}
+	}
+	if file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return opts, fmt.Errorf("--pins: %w", err)
+		}
+		for i, line := range strings.Split(string(data), "\n") {
+			line, _, _ = strings.Cut(line, "#")
+			if strings.TrimSpace(line) == "" {
+				continue
+			}
+			if err := add(fmt.Sprintf("%s line %d", file, i+1), strings.TrimSpace(line)); err != nil {
+				return opts, err
+			}
+		}
+	}
+	return opts, nil
+}
+
+// printVerdict prints a bundle's report: the verdict, each log, and what
+// it does not prove.
+func printVerdict(name string, rep *transcript.Report, pinned, compared bool) {
+	signed := "signed by the exporter"
+	if !rep.ExportSigned {
+		signed = "not signed"
+	}
+	fmt.Printf("%s: channel %s between %s, exported by %s at %s (%s): %s\n", name, rep.Channel, strings.Join(rep.Parties, " and "),
+		rep.ExportedBy, rep.ExportedAt.UTC().Format(time.RFC3339), signed, rep.Verdict)
+	for _, l := range rep.Logs {
+		fmt.Printf("  log of %s: %d entries, %d receipted by the other party, root %x\n", l.Author, l.Entries, l.Receipted, l.Root)
+		for i, fp := range l.Fingerprints {
+			mark := ""
+			if l.Pinned == i+1 {
+				mark = " (matches the pin)"
+			}
+			fmt.Printf("    key %d: %s%s\n", i+1, fp, mark)
+		}
+		for _, lim := range l.Limits {
+			fmt.Printf("    not proven: %s\n", lim)
+		}
+	}
+	for _, lim := range rep.Limits {
+		fmt.Printf("  not proven: %s\n", lim)
+	}
+	if !pinned {
+		fmt.Println("  fingerprints not checked against pins known out of band: give --pin NAME=FINGERPRINT or --pins FILE")
+	}
+	if !compared {
+		fmt.Printf("  one export cannot show what its exporter left out after the last checkpoint the other party signed: verify it together with the other party's export of %s\n", rep.Channel)
 	}
 }
 

@@ -361,3 +361,22 @@ func SameFingerprint(a, b string) bool {
 	}
 	return norm(a) == norm(b) && norm(a) != ""
 }
+
+// CheckFingerprint checks that s is written as a fingerprint: 32
+// characters of base32 (A–Z, 2–7, either case), in groups of four or not.
+func CheckFingerprint(s string) error {
+	n := 0
+	for _, r := range s {
+		switch {
+		case r == '-' || r == ' ':
+		case r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z', r >= '2' && r <= '7':
+			n++
+		default:
+			return fmt.Errorf("fingerprint %q: %q is not a base32 character", s, r)
+		}
+	}
+	if n != 32 {
+		return fmt.Errorf("fingerprint %q has %d characters, want 32 (in groups of four: XXXX-XXXX-…)", s, n)
+	}
+	return nil
+}

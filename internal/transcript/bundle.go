@@ -630,9 +630,9 @@ func (v *verifier) limits(rep *Report) {
 		case lr.Receipted == 0:
 			lr.Limits = append(lr.Limits, fmt.Sprintf("no entry is receipted by %s: every entry is signed by %s alone", other, author))
 		case lr.Receipted < n && author == v.b.ExportedBy:
-			lr.Limits = append(lr.Limits, fmt.Sprintf("entries %s are signed by %s alone: %s has not receipted them", span(lr.Receipted+1, n), author, other))
+			lr.Limits = append(lr.Limits, fmt.Sprintf("%s signed by %s alone: %s has not receipted %s", entries(lr.Receipted+1, n), author, other, them(lr.Receipted+1, n)))
 		case lr.Receipted < n:
-			lr.Limits = append(lr.Limits, fmt.Sprintf("entries %s are signed by %s one by one, but no checkpoint of %s's covers them yet", span(lr.Receipted+1, n), author, author))
+			lr.Limits = append(lr.Limits, fmt.Sprintf("%s signed by %s one by one, but no checkpoint of %s's covers %s yet", entries(lr.Receipted+1, n), author, author, them(lr.Receipted+1, n)))
 		}
 		lk := v.walked[author]
 		// A key reached by a lost-key statement counts because the
@@ -647,6 +647,21 @@ func (v *verifier) limits(rep *Report) {
 				lk.from[k], author, k+1, lk.cards[k].Fingerprint(), k, r.log, v.b.Channel, r.log, r.index, author))
 		}
 	}
+}
+
+// entries writes "entry N is" or "entries N–M are".
+func entries(from, to uint64) string {
+	if from == to {
+		return fmt.Sprintf("entry %d is", from)
+	}
+	return fmt.Sprintf("entries %s are", span(from, to))
+}
+
+func them(from, to uint64) string {
+	if from == to {
+		return "it"
+	}
+	return "them"
 }
 
 // span writes an inclusive range of entries.

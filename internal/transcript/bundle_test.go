@@ -94,7 +94,7 @@ func newBundleFixture() (*bundleFixture, error) {
 		Cards:      []string{string(alpha.Card.Text), string(bravo.Card.Text)},
 		Charter:    string(fx.Charter),
 	}
-	for _, l := range []struct {
+	logs := []struct {
 		author   string
 		charter  []byte
 		n, rcvd  int
@@ -102,7 +102,8 @@ func newBundleFixture() (*bundleFixture, error) {
 	}{
 		{"alpha", fx.Proposal, fixtureAlphaLen, fixtureAlphaLen, "bravo"},
 		{"bravo", fx.Charter, fixtureBravoLen, fixtureBravoRcv, "alpha"},
-	} {
+	}
+	for _, l := range logs {
 		agreement, err := json.Marshal(map[string]string{"charter": string(l.charter)})
 		if err != nil {
 			return nil, err
@@ -122,16 +123,22 @@ func newBundleFixture() (*bundleFixture, error) {
 			}
 			bl.Entries = append(bl.Entries, e)
 		}
+		b.Logs = append(b.Logs, bl)
+	}
+	// Each checkpoint says how much of the other log its author held:
+	// alpha, all of bravo's receipted part; bravo, all of alpha's log.
+	for i, l := range logs {
+		other := b.Logs[1-i].Entries[:logs[1-i].rcvd]
 		cp, err := fx.Receipt(l.author, l.receiver, transcript.Checkpoint{
 			Origin: transcript.Origin(fx.Channel, l.author),
 			Size:   uint64(l.rcvd),
-			Root:   rootOf(bl.Entries[:l.rcvd]),
+			Root:   rootOf(b.Logs[i].Entries[:l.rcvd]),
+			Held:   &transcript.Held{Size: uint64(len(other)), Root: rootOf(other)},
 		})
 		if err != nil {
 			return nil, err
 		}
-		bl.Checkpoint = cp
-		b.Logs = append(b.Logs, bl)
+		b.Logs[i].Checkpoint = cp
 	}
 	if err := b.Seal(alpha.Keys.Signer()); err != nil {
 		return nil, err
