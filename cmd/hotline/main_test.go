@@ -255,6 +255,105 @@ func TestVerifyRefuses(t *testing.T) {
 	checkFailed(t, args, hotline(t, args...), "bundle file")
 }
 
+// TestVerifyTwoExports verifies both parties' exports of a channel
+// together, with and without pins, as an auditor would.
+func TestVerifyTwoExports(t *testing.T) {
+	dir, _ := demoRun(t)
+	a, b := filepath.Join(dir, "usa-chn-theatre-USA.json"), filepath.Join(dir, "usa-chn-theatre-CHN.json")
+	out := mustRun(t, "verify", a, b)
+	for _, want := range []string{"usa-chn-theatre-USA.json and " + b + " agree", "exported by USA and by CHN", "log of USA: ", "log of CHN: ",
+		"(signed by the exporter)", "fingerprints not checked against pins"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("verify A B: no %q in\n%s", want, out)
+		}
+	}
+	var both struct {
+		Bundles    []transcript.Report
+		Comparison transcript.Comparison
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, "verify", "--json", a, b)), &both); err != nil || len(both.Bundles) != 2 || len(both.Comparison.Logs) != 2 {
+		t.Fatalf("verify --json A B: %+v, %v", both, err)
+	}
+	fps := map[string]string{}
+	for _, l := range both.Bundles[0].Logs {
+		fps[l.Author] = l.Fingerprints[0]
+	}
+	out = mustRun(t, "verify", "--pin", "USA="+fps["USA"], "--pin", "CHN="+strings.ToLower(fps["CHN"]), a)
+	if strings.Count(out, "(matches the pin)") != 2 || strings.Contains(out, "not checked against pins") {
+		t.Errorf("verify with pins:\n%s", out)
+	}
+	pins := filepath.Join(t.TempDir(), "pins")
+	if err := os.WriteFile(pins, []byte("# read aloud at pairing\nUSA "+fps["USA"]+"\nCHN="+fps["CHN"]+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out = mustRun(t, "verify", "--pins", pins, b); strings.Count(out, "(matches the pin)") != 2 {
+		t.Errorf("verify --pins:\n%s", out)
+	}
+	args := []string{"verify", "--pin", "CHN=" + fps["USA"], a}
+	checkFailed(t, args, hotline(t, args...), "CHN's keys in the bundle", "do not match the fingerprint pinned for it")
+	args = []string{"verify", "--pin", "CHN", a}
+	checkFailed(t, args, hotline(t, args...), `"CHN" is not NAME=FINGERPRINT`)
+	args = []string{"verify", "--pin", "CHN=ABCD-EFGH", a}
+	checkFailed(t, args, hotline(t, args...), "has 8 characters, want 32")
+	args = []string{"verify", "--pin", "RUS=" + fps["USA"], a}
+	checkFailed(t, args, hotline(t, args...), "pinned for RUS, which is not a party")
+	args = []string{"verify", filepath.Join(dir, "usa-chn-staff-USA.json"), b}
+	checkFailed(t, args, hotline(t, args...), "the bundles are of channels usa-chn-staff and usa-chn-theatre")
+}
+
+// TestVerifyRefusesExporterTricks edits a real export as its exporter
+// could, and checks that verify refuses each with what is wrong.
+func TestVerifyRefusesExporterTricks(t *testing.T) {
+	dir, _ := demoRun(t)
+	orig, err := os.ReadFile(filepath.Join(dir, "usa-chn-theatre-USA.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		edit func(m map[string]any)
+		want string
+	}{
+		{"peer's log emptied", func(m map[string]any) {
+			l := m["logs"].([]any)[1].(map[string]any)
+			l["entries"] = []any{}
+			delete(l, "checkpoint")
+			delete(l, "keys")
+		}, "CHN's log has no entries"},
+		{"own log emptied", func(m map[string]any) {
+			l := m["logs"].([]any)[0].(map[string]any)
+			l["entries"] = []any{}
+			delete(l, "checkpoint")
+		}, "USA's log has no entries"},
+		{"both checkpoints removed", func(m map[string]any) {
+			for _, l := range m["logs"].([]any) {
+				delete(l.(map[string]any), "checkpoint")
+			}
+		}, "CHN's log has no checkpoint"},
+		{"exported_by changed", func(m map[string]any) { m["exported_by"] = "CHN" }, `exported_by is "CHN"`},
+		{"exported_at changed", func(m map[string]any) { m["exported_at"] = "2026-01-01T00:00:00Z" }, "the export statement says"},
+		{"export statement removed", func(m map[string]any) { delete(m, "export") }, "no export statement"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var m map[string]any
+			if err := json.Unmarshal(orig, &m); err != nil {
+				t.Fatal(err)
+			}
+			tt.edit(m)
+			data, err := json.Marshal(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			file := filepath.Join(t.TempDir(), "bent.json")
+			if err := os.WriteFile(file, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			args := []string{"verify", file}
+			checkFailed(t, args, hotline(t, args...), "bent.json", tt.want)
+		})
+	}
+}
+
 // stationState is what a station shows of itself through the CLI: its
 // peers, channels with their log sizes, and its outbox with each status.
 func stationState(t *testing.T, dir string) string {

@@ -2,7 +2,6 @@ package transcript
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"hotline/internal/channel"
 	"hotline/internal/envelope"
 	"hotline/internal/identity"
+	"hotline/internal/strictjson"
 )
 
 // Bundle formats, see docs/TRANSCRIPT.md. Format v2 adds the exporter's
@@ -153,7 +153,9 @@ type Options struct {
 	Pins map[string]string
 }
 
-// ReadBundle decodes a bundle.
+// ReadBundle decodes a bundle strictly (internal/strictjson): unknown
+// fields, names in another case, repeated names, null and missing
+// required fields, invalid UTF-8 and data after the object are refused.
 func ReadBundle(r io.Reader) (*Bundle, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxBundle+1))
 	if err != nil {
@@ -163,13 +165,8 @@ func ReadBundle(r io.Reader) (*Bundle, error) {
 		return nil, fmt.Errorf("%w: larger than %d bytes", ErrBundle, MaxBundle)
 	}
 	var b Bundle
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&b); err != nil {
+	if err := strictjson.Decode(data, &b, MaxBundle); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBundle, err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("%w: data after the bundle's JSON object", ErrBundle)
 	}
 	if b.Format != BundleFormat && b.Format != BundleFormatV1 {
 		return nil, fmt.Errorf("%w: format %q, want %q (or %q)", ErrBundle, b.Format, BundleFormat, BundleFormatV1)

@@ -743,3 +743,23 @@ func ExampleVerify() {
 	// bravo: 4 entries, 2 receipted
 	// true
 }
+
+// TestReadBundleStrict: a name in another case, a repeated name, a null
+// and a missing required field are refused, not read leniently.
+func TestReadBundleStrict(t *testing.T) {
+	fx := mustBundleFixture(t)
+	valid, err := json.Marshal(fx.Bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string]string{
+		"name in another case": strings.Replace(string(valid), `"exported_by"`, `"Exported_By"`, 1),
+		"repeated name":        strings.Replace(string(valid), `"exported_by":"alpha"`, `"exported_by":"alpha","exported_by":"bravo"`, 1),
+		"null":                 strings.Replace(string(valid), `"exported_by":"alpha"`, `"exported_by":null`, 1),
+		"missing entries":      strings.Replace(string(valid), `"entries":`, `"entrees":`, 1),
+	} {
+		if _, err := transcript.ReadBundle(strings.NewReader(data)); !errors.Is(err, transcript.ErrBundle) {
+			t.Errorf("%s: ReadBundle = %v, want ErrBundle", name, err)
+		}
+	}
+}
