@@ -1462,7 +1462,11 @@ func keyChange(ctx context.Context, f *flags, req ops.KeyRequest) error {
 				defer fmt.Println("peers refuse the new key until their signal officers run hotline peer replace with the new card and fingerprint")
 			}
 			fmt.Printf("%s %s its keys: fingerprint %s replaces %s\n", v.Station, verb, v.Fingerprint, v.OldFingerprint)
-			fmt.Printf("key entries signed by the old key went on %d channels; peers follow them and this station's card is rewritten\n", v.Channels)
+			signer, follow := "the old key", "; peers follow them"
+			if v.Reason == identity.ReasonLost {
+				signer, follow = "the new key (the old one is lost)", ""
+			}
+			fmt.Printf("key entries signed by %s went on %d channels%s; this station's card is rewritten\n", signer, v.Channels, follow)
 			fmt.Println("read the new fingerprint to each peer's signal officer, and give relays that list this station the new card")
 			return nil
 		})
