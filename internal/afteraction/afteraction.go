@@ -22,10 +22,7 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"hotline/internal/badrequest"
-	"hotline/internal/identity"
 	"hotline/internal/ops"
 	"hotline/internal/transcript"
 )
@@ -59,6 +56,9 @@ type Log struct {
 	Checkpoint string `json:"checkpoint,omitempty"` // the signed note
 	Size       uint64 `json:"size,omitempty"`       // of the checkpoint
 	Root       []byte `json:"root,omitempty"`
+	// ReceiptTime is when the other party cosigned the checkpoint, by
+	// its clock, under its signature; zero if the receipt has no time.
+	ReceiptTime time.Time `json:"receipt_time,omitzero"`
 }
 
 // Entry is one entry of the incident and its proof of inclusion.
@@ -136,34 +136,23 @@ func Gather(ctx context.Context, o ops.Ops, id string, now time.Time) (*Report, 
 	if err != nil {
 		return nil, err
 	}
-	if _, err := transcript.Verify(b); err != nil {
+	rep, err := transcript.Verify(b)
+	if err != nil {
 		return nil, fmt.Errorf("the transcript of %s does not verify: %w", ch, err)
 	}
 	r := &Report{Format: Format, Station: b.ExportedBy, MadeAt: now.UTC(), Incident: *inc, Cards: b.Cards, Charter: b.Charter}
-	verifiers := map[string]note.Verifier{}
-	for _, c := range b.Cards {
-		card, err := identity.ParseCard([]byte(c))
-		if err != nil {
-			return nil, err
-		}
-		if verifiers[card.Name], err = card.Verifier(); err != nil {
-			return nil, err
-		}
-	}
 	logs := map[string]*transcript.BundleLog{}
 	for i, l := range b.Logs {
 		logs[l.Author] = &b.Logs[i]
 		lg := Log{Author: l.Author, Entries: uint64(len(l.Entries)), Checkpoint: l.Checkpoint}
 		if l.Checkpoint != "" {
-			var vs []note.Verifier
-			for _, v := range verifiers {
-				vs = append(vs, v) // the author's and the other party's
-			}
-			cp, _, err := transcript.OpenCheckpoint([]byte(l.Checkpoint), vs...)
+			// Verify checked its signatures, by whichever keys of the
+			// two chains made them, and its root.
+			cp, err := transcript.PeekCheckpoint([]byte(l.Checkpoint))
 			if err != nil {
 				return nil, fmt.Errorf("checkpoint of %s's log: %w", l.Author, err)
 			}
-			lg.Size, lg.Root = cp.Size, cp.Root
+			lg.Size, lg.Root, lg.ReceiptTime = cp.Size, cp.Root, rep.Logs[i].ReceiptTime
 		}
 		r.Logs = append(r.Logs, lg)
 	}

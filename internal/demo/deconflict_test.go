@@ -57,6 +57,7 @@ func incidentIn(t *testing.T, ctx context.Context, c *api.Client, ch, id, state 
 // with both signatures, and both stations show it closed, resolved, with
 // the same timeline.
 func TestDeconflictionEndToEnd(t *testing.T) {
+	begun := time.Now()
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	const ch = "usa-chn-theatre"
@@ -234,6 +235,14 @@ func TestDeconflictionEndToEnd(t *testing.T) {
 	roots := map[string][]byte{}
 	for _, l := range rep.Logs {
 		roots[l.Author] = l.Root
+		// Each receipt says when the other party's station cosigned it:
+		// during this test, by its clock.
+		if l.Checkpoint != "" && (l.ReceiptTime.Before(begun.Add(-time.Second)) || l.ReceiptTime.After(time.Now())) {
+			t.Errorf("log of %s: receipt time %v, not during the test (from %v)", l.Author, l.ReceiptTime, begun)
+		}
+	}
+	if !strings.Contains(string(doc), "另一方于 ") {
+		t.Error("the report does not show when the other party cosigned")
 	}
 	for _, e := range rep.Entries {
 		if err := transcript.VerifyInclusion(transcript.LeafHash(e.Envelope), e.LeafIndex, e.TreeSize, e.Proof, roots[e.Author]); err != nil {

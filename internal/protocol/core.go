@@ -67,9 +67,14 @@ var DefaultConfig = Config{MaxBatch: 256, MaxBatchBytes: 1 << 20, Window: 2048}
 // Core is one station's protocol state. It is not safe for concurrent use:
 // one goroutine owns it.
 type Core struct {
-	cfg      Config
-	keys     *identity.Keys
-	signer   note.Signer
+	cfg    Config
+	keys   *identity.Keys
+	signer note.Signer
+	// cosigner signs receipts: cosignature/v1, at the core's time.
+	cosigner note.Signer
+	// owed are the receipts of stored checkpoints to cosign again at
+	// the first step after a restart.
+	owed []owedReceipt
 	verifier note.Verifier
 	own      []keyLink              // this station's key chain; the last is keys
 	ownKeys  map[int]*identity.Keys // private keys by seq, where held
@@ -176,6 +181,7 @@ func New(cfg Config, keys *identity.Keys, snap *record.Snapshot) (*Core, error) 
 		pending:  map[uint64][]func(error){},
 		Stats:    Stats{Refused: map[string]int{}},
 	}
+	c.cosigner = c.newCosigner(keys)
 	var err error
 	if c.verifier, err = note.NewVerifier(mustVKey(keys.Name, keys.SignPublic())); err != nil {
 		return nil, err
@@ -273,13 +279,11 @@ func (c *Core) restoreLogs(snap *record.Snapshot, logKeys map[[2]string][]logKey
 			cs.theirs = inLog{tree: tree, size: l.Size, durable: l.Size, durableRoot: tree.Root(), keys: lk, epochFrom: l.EpochFrom}
 			if l.Checkpoint != nil {
 				// Entries and the checkpoint covering them were stored in one
-				// batch, so they are durable: cosign again (Ed25519 is
-				// deterministic, so this is the same receipt as before).
+				// batch, so they are durable: cosign again, at the first step,
+				// when the core has a time to sign with (cosignOwed).
 				if cp, err := transcript.ParseCheckpointText(noteText(l.Checkpoint)); err == nil && cp.Size == l.Size {
 					p := c.peers[cs.rec.Peer]
-					if r, err := transcript.Cosign(l.Checkpoint, p.chain[min(seqAt(lk, l.Size), len(p.chain)-1)].verifier, c.signer); err == nil {
-						cs.theirs.receipt = r
-					}
+					c.owed = append(c.owed, owedReceipt{cs, l.Checkpoint, p.chain[min(seqAt(lk, l.Size), len(p.chain)-1)].verifier})
 				}
 			}
 		default:
@@ -338,6 +342,7 @@ func noteText(signed []byte) string {
 // actions it produced. The returned slice is valid until the next Step.
 func (c *Core) Step(now time.Time, ev Event) []Action {
 	c.now = now
+	c.cosignOwed()
 	c.out = c.out[:0]
 	c.batch = &record.Batch{}
 	c.onDurabl = nil

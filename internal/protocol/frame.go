@@ -15,8 +15,11 @@ import (
 // Version 2 seals bodies under key epochs (HLE2 envelopes), which a
 // version 1 station cannot open. Version 3 adds the ahead and durable
 // frames, which a version 2 station refuses as unknown: both stations of
-// a pair move to it together.
-const Version = 3
+// a pair move to it together. Version 4 receipts are C2SP cosignature/v1
+// signatures, with the receiver's time (transcript.Cosigner), which a
+// version 3 station refuses as not signed by its peer; a version 4
+// station still takes the plain receipts it stored before.
+const Version = 4
 
 // MaxFrame is the largest frame a station reads, in bytes (wire.MaxFrame,
 // which the relay reads too).

@@ -27,7 +27,7 @@ func frameSamples() []frameSample {
 	cp := []byte("hotline/red-blue.1/alpha\n3\nAAAA\n\n— alpha xyz\n")
 	return []frameSample{
 		{"hello", protocol.Frame{Type: protocol.FrameHello, Version: protocol.Version},
-			[]byte{1, 0, 3}},
+			[]byte{1, 0, 4}},
 		{"hello max version", protocol.Frame{Type: protocol.FrameHello, Version: 0xffff}, []byte{1, 0xff, 0xff}},
 		{"status no logs", protocol.Frame{Type: protocol.FrameStatus, Version: 1},
 			[]byte{2, 0, 1, 0, 0}},

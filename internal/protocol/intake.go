@@ -489,7 +489,7 @@ func (in *intake) receiptWhenDurable(cs *chanState) {
 			return
 		}
 		theirs.durable, theirs.durableRoot = size, root
-		r, ahead := cg.receiptBy(c.signer)
+		r, ahead := cg.receiptBy(c.cosigner)
 		if ahead {
 			c.Stats.SignedAhead++
 		}

@@ -28,9 +28,11 @@ type keyLink struct {
 	card     *identity.Card // nil for this station's key 0 before any rotation
 	key      ed25519.PublicKey
 	verifier note.Verifier
-	revoked  bool   // the next key replaced it by a revocation
-	reason   string // how it replaced the key before it
-	at       time.Time
+	// cosign verifies the key's receipts (cosignature/v1, with time).
+	cosign  note.Verifier
+	revoked bool   // the next key replaced it by a revocation
+	reason  string // how it replaced the key before it
+	at      time.Time
 }
 
 func newLink(name string, key ed25519.PublicKey, card *identity.Card) keyLink {
@@ -38,7 +40,7 @@ func newLink(name string, key ed25519.PublicKey, card *identity.Card) keyLink {
 	if err != nil {
 		panic(err) // a 32-byte key and a valid name
 	}
-	return keyLink{card: card, key: key, verifier: v}
+	return keyLink{card: card, key: key, verifier: v, cosign: transcript.NewCosignVerifier(name, key)}
 }
 
 // logKey: entries from index from on are signed by key seq.
@@ -90,6 +92,22 @@ func (c *Core) ownVerifiers() []note.Verifier {
 	return vs
 }
 
+// ownCosigners verify the receipts this station's keys cosigned.
+func (c *Core) ownCosigners() []note.Verifier {
+	var vs []note.Verifier
+	for _, l := range c.own {
+		vs = append(vs, l.cosign)
+	}
+	return vs
+}
+
+// newCosigner returns the signer of this station's receipts with keys:
+// cosignature/v1 (transcript.Cosigner), at the core's time, so that a
+// receipt proves when this station held what it receipts.
+func (c *Core) newCosigner(keys *identity.Keys) note.Signer {
+	return transcript.NewCosigner(keys.Name, keys.Sign, func() time.Time { return c.now })
+}
+
 // ReceiptGrace is how long after a peer rotated its key (not after a
 // revocation or a loss) a receipt cosigned by the key before is still
 // taken: receipts already on their way when it rotated. After it, and
@@ -102,9 +120,9 @@ const ReceiptGrace = 10 * time.Minute
 func (c *Core) cosigners(p *peer) []note.Verifier {
 	n := len(p.chain)
 	last := p.chain[n-1]
-	vs := []note.Verifier{last.verifier}
+	vs := []note.Verifier{last.cosign, last.verifier}
 	if n > 1 && last.reason == identity.ReasonRotate && !p.chain[n-2].revoked && c.now.Sub(last.at) < ReceiptGrace {
-		vs = append(vs, p.chain[n-2].verifier)
+		vs = append(vs, p.chain[n-2].cosign, p.chain[n-2].verifier)
 	}
 	return vs
 }
@@ -336,6 +354,7 @@ func (c *Core) rotate(ev Rotate) {
 		}
 		c.ownKeys[seq] = ev.Keys
 		c.keys, c.signer = ev.Keys, ev.Keys.Signer()
+		c.cosigner = c.newCosigner(ev.Keys)
 		c.verifier = c.own[seq].verifier
 		c.batch.Keys = append(c.batch.Keys, record.Key{Station: c.keys.Name, Seq: seq, Card: r.Card.Text, Fingerprint: r.Card.Fingerprint(),
 			Reason: r.Reason, Statement: r.Text, At: c.now, Detail: ev.By})
@@ -350,7 +369,7 @@ func (c *Core) rotate(ev Rotate) {
 			p := c.peers[cs.rec.Peer]
 			if cp, err := transcript.ParseCheckpointText(noteText(t.receipt)); err == nil {
 				author := p.chain[min(seqAt(t.keys, cp.Size), len(p.chain)-1)].verifier
-				if r, err := transcript.Cosign(t.receipt, author, c.signer); err == nil {
+				if r, err := transcript.Cosign(t.receipt, author, c.cosigner); err == nil {
 					t.receipt = r
 				}
 			}
@@ -592,6 +611,16 @@ func (p *peer) allKeys() []note.Verifier {
 	return vs
 }
 
+// allCosigners are the verifiers of every receipt any key of the peer's
+// chain could have cosigned.
+func (p *peer) allCosigners() []note.Verifier {
+	var vs []note.Verifier
+	for _, l := range p.chain {
+		vs = append(vs, l.cosign, l.verifier)
+	}
+	return vs
+}
+
 // signedByChain reports whether a parsed entry is signed by some key of
 // the peer's chain.
 func (p *peer) signedByChain(o Opened) bool {
@@ -619,7 +648,7 @@ func (c *Core) cosignedByUnknownKey(p *peer, signed []byte) bool {
 		if s.Name != p.card.Name {
 			continue
 		}
-		if !slices.ContainsFunc(p.chain, func(l keyLink) bool { return l.verifier.KeyHash() == s.Hash }) {
+		if !slices.ContainsFunc(p.chain, func(l keyLink) bool { return l.verifier.KeyHash() == s.Hash || l.cosign.KeyHash() == s.Hash }) {
 			return true
 		}
 	}

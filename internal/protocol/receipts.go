@@ -6,6 +6,8 @@ import (
 	"hotline/internal/record"
 	"hotline/internal/transcript"
 	"slices"
+
+	"golang.org/x/mod/sumdb/note"
 )
 
 // Receipts: the peer's cosignature of this station's checkpoint is the
@@ -64,7 +66,7 @@ func (c *Core) applyReceipt(p *peer, cs *chanState, signed []byte) *refusal {
 		// An old receipt cosigned by a key since revoked (a status frame
 		// a relay held back, say) adds nothing and is ignored; one that
 		// would deliver more is refused.
-		if old, err2 := openCosigned(signed, authors, p.allKeys()); err2 == nil && old.Size <= m.delivered {
+		if old, err2 := openCosigned(signed, authors, p.allCosigners()); err2 == nil && old.Size <= m.delivered {
 			return nil
 		}
 		if c.cosignedByUnknownKey(p, signed) {
@@ -100,4 +102,26 @@ func (c *Core) applyReceipt(p *peer, cs *chanState, signed []byte) *refusal {
 	c.batch.Receipts = append(c.batch.Receipts, record.Receipt{Channel: cs.rec.ID, Author: c.keys.Name, Size: cp.Size, Note: signed})
 	c.emit(Notify{What: "delivered", Channel: cs.rec.ID, Entry: fmt.Sprintf("%s/%s/%d-%d", cs.rec.ID, c.keys.Name, first, cp.Size)})
 	return nil
+}
+
+// owedReceipt is a stored checkpoint of the peer's, covering entries
+// durable here, to cosign at the first step after a restart: a receipt
+// carries the time it is signed, and New has none.
+type owedReceipt struct {
+	cs         *chanState
+	checkpoint []byte
+	author     note.Verifier
+}
+
+// cosignOwed cosigns the owed receipts, unless one was given since.
+func (c *Core) cosignOwed() {
+	for _, o := range c.owed {
+		if o.cs.theirs.receipt != nil {
+			continue
+		}
+		if r, err := transcript.Cosign(o.checkpoint, o.author, c.cosigner); err == nil {
+			o.cs.theirs.receipt = r
+		}
+	}
+	c.owed = nil
 }

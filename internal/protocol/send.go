@@ -138,7 +138,7 @@ func (c *Core) flush(peerName string) {
 func (c *Core) writing(through uint64) {
 	for _, cg := range c.cosigns {
 		if !cg.done {
-			cg.receiptBy(c.signer)
+			cg.receiptBy(c.cosigner)
 		}
 	}
 	c.cosigns = nil

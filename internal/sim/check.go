@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"hotline/internal/envelope"
 	"hotline/internal/protocol"
@@ -149,12 +150,17 @@ func (w *World) checkReceipt(s *Station, ch, author string, receipt []byte) {
 	// duplicate): its signatures are checked once.
 	cp, ok := w.receipts[string(receipt)]
 	if !ok {
-		var err error
-		cp, _, err = transcript.OpenCheckpoint(receipt, a.verifier, s.verifier)
-		if err != nil || cp.Origin != transcript.Origin(ch, author) {
+		r, err := transcript.OpenReceipt(receipt, a.verifier, transcript.NewCosignVerifier(s.Name, s.keys.SignPublic()))
+		if err != nil || r.Origin != transcript.Origin(ch, author) {
 			w.violate("cosignatures", "%s sent a receipt of %s/%s that does not verify: %v", s.Name, ch, author, err)
 			return
 		}
+		// It carries the time it was signed, by the receiver's clock.
+		if r.Time.Before(s.clockLo.Truncate(time.Second)) || r.Time.After(s.clockHi) {
+			w.violate("receipt times", "%s's receipt of %s/%s says %v; its clock has read from %v to %v", s.Name, ch, author, r.Time, s.clockLo, s.clockHi)
+			return
+		}
+		cp = r.Checkpoint
 		if len(w.receipts) > 1<<16 {
 			clear(w.receipts)
 		}
@@ -363,7 +369,8 @@ func (w *World) checkChannel(ch string, x, y *Station, infos map[string]map[stri
 			}
 		}
 		if l := author.disk.logs[logKey{ch, author.Name}]; l != nil && l.ReceiptSize > 0 {
-			cp, _, err := transcript.OpenCheckpoint(l.Receipt, author.verifier, receiver.verifier)
+			r, err := transcript.OpenReceipt(l.Receipt, author.verifier, transcript.ReceiptVerifiers(receiver.Name, receiver.keys.SignPublic())...)
+			cp := r.Checkpoint
 			if err != nil || cp.Size != l.ReceiptSize || cp.Size > uint64(len(theirs)) || !bytes.Equal(cp.Root, mine[cp.Size-1].Root) {
 				w.violate("cosignatures", "%s: the stored receipt of %s/%s does not verify or covers what %s does not hold: %v", author.Name, ch, author.Name, receiver.Name, err)
 				return false
@@ -459,7 +466,7 @@ func (w *World) bundle(s *Station, ch string) (*transcript.Bundle, error) {
 		case author == s.Name:
 			bl.Checkpoint = string(l.Receipt)
 		case l.Checkpoint != nil:
-			r, err := transcript.Cosign(l.Checkpoint, peer.verifier, s.keys.Signer())
+			r, err := transcript.Cosign(l.Checkpoint, peer.verifier, transcript.NewCosigner(s.Name, s.keys.Sign, s.now))
 			if err != nil {
 				return nil, err
 			}

@@ -37,6 +37,10 @@ type Station struct {
 	paused  bool // stopped (SIGSTOP): what arrives waits in backlog
 	backlog []func()
 	skew    time.Duration // this station's clock minus the world's
+	// clockLo and clockHi are the earliest and latest times this
+	// station's clock has read: a receipt it signs carries a time
+	// between them.
+	clockLo, clockHi time.Time
 
 	// the writer
 	queue, lazy, writing []protocol.Persist
@@ -82,7 +86,16 @@ func (r request) operator() bool {
 	return r.what == "submit" || r.what == "suspend" || r.what == "resume"
 }
 
-func (s *Station) now() time.Time { return s.w.now.Add(s.skew) }
+func (s *Station) now() time.Time {
+	t := s.w.now.Add(s.skew)
+	if s.clockLo.IsZero() || t.Before(s.clockLo) {
+		s.clockLo = t
+	}
+	if t.After(s.clockHi) {
+		s.clockHi = t
+	}
+	return t
+}
 
 // deliver runs fn as the station's next input: at once if it runs, after
 // the pause if it is stopped, never if it is down.

@@ -93,6 +93,12 @@ type LogReport struct {
 	// for the peer's log, the exporter's cosignature of the peer's
 	// latest checkpoint.
 	Receipted uint64 `json:"receipted"`
+	// ReceiptTime is when the other party cosigned, by its clock and
+	// under its signature (cosignature/v1): for the exporter's log, when
+	// the peer's station held those entries; for the peer's log, when
+	// the exporter cosigned at export. Zero for a receipt made before
+	// receipts carried a time.
+	ReceiptTime time.Time `json:"receipt_time,omitzero"`
 	// HeldByOther is how many entries of this log the other party's own
 	// checkpoint in the bundle says it held, if it says (the held line).
 	HeldByOther uint64 `json:"held_by_other,omitempty"`
@@ -248,6 +254,9 @@ type verifier struct {
 	checkpoints map[string]*Checkpoint
 	roots       map[string][][]byte
 	checks      []pendingCheck
+	// receiptTimes holds when the other party cosigned each log's
+	// checkpoint, by its author: zero for a receipt without a time.
+	receiptTimes map[string]time.Time
 }
 
 // replacement is a re-pinning record and the entry of the log it is in.
@@ -304,7 +313,7 @@ func newVerifier(b *Bundle) (*verifier, error) {
 		return nil, bad("%d station cards, want 2", len(b.Cards))
 	}
 	v := &verifier{b: b, cards: map[string]*identity.Card{}, walked: map[string]*logKeys{},
-		checkpoints: map[string]*Checkpoint{}, roots: map[string][][]byte{}}
+		checkpoints: map[string]*Checkpoint{}, roots: map[string][][]byte{}, receiptTimes: map[string]time.Time{}}
 	verifiers, err := v.parseCards()
 	if err != nil {
 		return nil, err
@@ -541,13 +550,11 @@ func (v *verifier) checkReceipts() error {
 		ok := false
 		chain := v.walked[pc.other]
 		for i, c := range chain.cards {
-			cv, err := c.Verifier()
-			if err != nil {
-				return bad("%v", err)
-			}
-			if _, _, last = OpenCheckpoint(pc.signed, av, cv); last != nil {
+			var r Receipt
+			if r, last = OpenReceipt(pc.signed, av, ReceiptVerifiers(c.Name, c.SignKey)...); last != nil {
 				continue
 			}
+			v.receiptTimes[pc.author] = r.Time
 			if end := chain.ended[i]; end.reason == revoked || end.reason == lost {
 				return bad("the checkpoint of %s's log is cosigned by %s's key %d (%s), which %s's log shows as %s at %s/%s/%d: a signature by that key proves nothing",
 					pc.author, pc.other, i+1, c.Fingerprint(), pc.other, end.reason, v.b.Channel, pc.other, end.at)
@@ -622,6 +629,7 @@ func (v *verifier) limits(rep *Report) {
 		if cp := v.checkpoints[other]; cp != nil && cp.Held != nil {
 			lr.HeldByOther = cp.Held.Size
 		}
+		lr.ReceiptTime = v.receiptTimes[author]
 		n := uint64(lr.Entries)
 		switch {
 		case lr.Receipted == 0:

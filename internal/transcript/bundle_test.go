@@ -176,8 +176,15 @@ func (fx *bundleFixture) Receipt(author, cosigner string, c transcript.Checkpoin
 	if err != nil {
 		return "", err
 	}
-	cosigned, err := transcript.Cosign(signed, fx.Stations[author].V, fx.Stations[cosigner].Keys.Signer())
+	by := fx.Stations[cosigner]
+	cosigned, err := transcript.Cosign(signed, fx.Stations[author].V, transcript.NewCosigner(by.Keys.Name, by.Keys.Sign, fx.receiptTime))
 	return string(cosigned), err
+}
+
+// receiptTime is when the fixture's receipts are cosigned: half an hour
+// after its entries.
+func (fx *bundleFixture) receiptTime() time.Time {
+	return fx.Time.Add(30 * time.Minute)
 }
 
 func rootOf(entries [][]byte) []byte {

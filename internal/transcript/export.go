@@ -184,15 +184,8 @@ func (b *Bundle) DropRevokedReceipt() {
 		if err != nil || r.Reason != identity.ReasonRevoke && r.Reason != identity.ReasonLost {
 			continue
 		}
-		vkey, err := note.NewEd25519VerifierKey(peer.Author, r.OldKey)
-		if err != nil {
-			continue
-		}
-		v, err := note.NewVerifier(vkey)
-		if err != nil {
-			continue
-		}
-		if n, err := note.Open([]byte(b.Logs[0].Checkpoint), note.VerifierList(v)); err == nil && len(n.Sigs) > 0 {
+		n, err := note.Open([]byte(b.Logs[0].Checkpoint), note.VerifierList(ReceiptVerifiers(peer.Author, r.OldKey)...))
+		if err == nil && len(n.Sigs) > 0 {
 			b.Logs[0].Checkpoint = ""
 			return
 		}
