@@ -74,7 +74,7 @@ type Core struct {
 	cosigner note.Signer
 	// owed are the receipts of stored checkpoints to cosign again at
 	// the first step after a restart.
-	owed []owedReceipt
+	owed     []owedReceipt
 	verifier note.Verifier
 	own      []keyLink              // this station's key chain; the last is keys
 	ownKeys  map[int]*identity.Keys // private keys by seq, where held
