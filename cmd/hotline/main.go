@@ -1193,7 +1193,11 @@ func printVerdict(name string, rep *transcript.Report, pinned, compared bool) {
 	fmt.Printf("%s: channel %s between %s, exported by %s at %s (%s): %s\n", name, rep.Channel, strings.Join(rep.Parties, " and "),
 		rep.ExportedBy, rep.ExportedAt.UTC().Format(time.RFC3339), signed, rep.Verdict)
 	for _, l := range rep.Logs {
-		fmt.Printf("  log of %s: %d entries, %d receipted by the other party, root %x\n", l.Author, l.Entries, l.Receipted, l.Root)
+		at := ""
+		if !l.ReceiptTime.IsZero() {
+			at = " at " + l.ReceiptTime.UTC().Format(time.RFC3339) + " (the other party's clock, under its signature)"
+		}
+		fmt.Printf("  log of %s: %d entries, %d receipted by the other party%s, root %x\n", l.Author, l.Entries, l.Receipted, at, l.Root)
 		for i, fp := range l.Fingerprints {
 			mark := ""
 			if l.Pinned == i+1 {

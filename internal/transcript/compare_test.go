@@ -11,7 +11,7 @@ import (
 
 // bravoExport is bravo's export of the fixture's channel at the same
 // moment as alpha's: the same logs, its own first.
-func bravoExport(t *testing.T, fx *bundleFixture) *transcript.Bundle {
+func bravoExport(t testing.TB, fx *bundleFixture) *transcript.Bundle {
 	t.Helper()
 	b := cloneBundle(fx.Bundle)
 	b.ExportedBy = "bravo"

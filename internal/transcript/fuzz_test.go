@@ -67,3 +67,58 @@ func FuzzReadBundle(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCompare checks that Verify and Compare of two bundles never panic,
+// that their errors are ErrBundle, and that a comparison they give is
+// consistent with the bundles. The seeds are the fixture's two exports.
+func FuzzCompare(f *testing.F) {
+	fx := mustBundleFixture(f)
+	a, err := json.Marshal(fx.Bundle)
+	if err != nil {
+		f.Fatal(err)
+	}
+	b, err := json.Marshal(bravoExport(f, fx))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(a, b)
+	f.Add(b, a)
+	f.Add(a, a)
+	f.Fuzz(func(t *testing.T, da, db []byte) {
+		var bs []*transcript.Bundle
+		var rs []*transcript.Report
+		for _, d := range [][]byte{da, db} {
+			bu, err := transcript.ReadBundle(bytes.NewReader(d))
+			if err != nil {
+				return
+			}
+			rep, err := transcript.Verify(bu)
+			if err != nil {
+				return
+			}
+			bs, rs = append(bs, bu), append(rs, rep)
+		}
+		c, err := transcript.Compare(bs[0], bs[1], rs[0], rs[1])
+		if err != nil {
+			if !errors.Is(err, transcript.ErrBundle) {
+				t.Fatalf("Compare error %v is not ErrBundle", err)
+			}
+			return
+		}
+		if c.Channel != bs[0].Channel || len(c.Logs) != 2 {
+			t.Fatalf("comparison %+v does not match the bundles", c)
+		}
+		for _, l := range c.Logs {
+			if l.By != abs(l.Copies[0]-l.Copies[1]) || (l.Longer == "") != (l.By == 0) {
+				t.Fatalf("log comparison %+v is inconsistent", l)
+			}
+		}
+	})
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
