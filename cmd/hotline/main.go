@@ -1087,18 +1087,18 @@ func cmdVerify(f *flags) action {
 		if err != nil {
 			return fmt.Errorf("verify: %w", err)
 		}
-		var bundles []*transcript.Bundle
+		var checked []*transcript.Checked
 		var reps []*transcript.Report
 		for _, name := range rest {
-			b, rep, err := verifyFile(name, opts)
+			c, err := transcript.CheckFile(name, opts)
 			if err != nil {
-				return err
+				return fmt.Errorf("verify %s: %w", name, err)
 			}
-			bundles, reps = append(bundles, b), append(reps, rep)
+			checked, reps = append(checked, c), append(reps, c.Report)
 		}
 		var cmp *transcript.Comparison
 		if len(rest) == 2 {
-			if cmp, err = transcript.Compare(bundles[0], bundles[1], reps[0], reps[1]); err != nil {
+			if cmp, err = transcript.Compare(checked[0], checked[1]); err != nil {
 				return fmt.Errorf("verify %s %s: %w", rest[0], rest[1], err)
 			}
 		}
@@ -1119,24 +1119,6 @@ func cmdVerify(f *flags) action {
 		}
 		return nil
 	}
-}
-
-// verifyFile reads and verifies one bundle file.
-func verifyFile(name string, opts transcript.Options) (*transcript.Bundle, *transcript.Report, error) {
-	file, err := os.Open(name)
-	if err != nil {
-		return nil, nil, fmt.Errorf("verify: %w", err)
-	}
-	defer file.Close()
-	b, err := transcript.ReadBundle(file)
-	if err != nil {
-		return nil, nil, fmt.Errorf("verify %s: %w", name, err)
-	}
-	rep, err := transcript.VerifyWith(b, opts)
-	if err != nil {
-		return nil, nil, fmt.Errorf("verify %s: %w", name, err)
-	}
-	return b, rep, nil
 }
 
 // verifyPins gathers the pins of --pin and --pins.

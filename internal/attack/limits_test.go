@@ -127,6 +127,7 @@ func TestOversizedAndNestedInput(t *testing.T) {
 	_, codedBig := codebook.DecodeMessage([]byte(`{"codebook":"` + strings.Repeat("x", codebook.MaxBody) + `"}`))
 	_, noticeErr := deconflict.DecodeNotice([]byte(`{"area":` + nested(1000) + strings.Repeat("]", 1000) + `}`))
 	_, transcriptErr := transcript.ReadBundle(strings.NewReader(`{"logs":` + nested(100000)))
+	_, streamErr := transcript.CheckStream(strings.NewReader(`{"format":"`+transcript.BundleFormat+`","logs":`+nested(100000)), transcript.Options{})
 	for _, c := range []struct {
 		name string
 		err  error
@@ -138,7 +139,8 @@ func TestOversizedAndNestedInput(t *testing.T) {
 		{"codebook message nested", codedErr, "nested deeper than"},
 		{"codebook message over its limit", codedBig, "bytes"},
 		{"notice nested", noticeErr, "nested deeper than"},
-		{"audit bundle nested", transcriptErr, "depth"},
+		{"audit bundle nested", transcriptErr, "nested deeper than"},
+		{"audit bundle nested, streamed", streamErr, "logs come before channel"},
 	} {
 		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {
 			t.Errorf("%s: %v; want an error naming %q", c.name, c.err, c.want)

@@ -716,7 +716,9 @@ func deconfliction(t *testing.T, ctx context.Context, p *demo.Pair, ch, urlA, ur
 		t.Errorf("the filter went as %q", search)
 	}
 	run(t, s, "the filtered map", chromedp.WaitVisible(css(fmt.Sprintf(`svg.seamap g[id=%q]`, "map-"+fire.ID))))
-	run(t, s, "filter: tomorrow", chromedp.Navigate(urlA+"/console/map?from="+now.Add(30*time.Hour).Format("2006-01-02")),
+	// From 30 hours on (a time, not a date: a date's midnight may fall
+	// before the notices end, late in the UTC day).
+	run(t, s, "filter: tomorrow", chromedp.Navigate(urlA+"/console/map?from="+now.Add(30*time.Hour).Format("2006-01-02T15:04Z")),
 		chromedp.WaitVisible(css(`svg.seamap`)))
 	if n := eval[int](t, s, `document.querySelectorAll('svg.seamap g.shape').length`); n != 1 { // the incident, still open
 		t.Errorf("%d shapes on tomorrow's map, want only the open incident", n)

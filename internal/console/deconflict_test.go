@@ -296,12 +296,14 @@ func TestAfterActionReport(t *testing.T) {
 		t.Fatalf("%d entries in the report, want 3: %+v", len(rep.Entries), rep.Entries)
 	}
 	vs := map[string]note.Verifier{}
+	cards := map[string]string{}
 	for _, c := range rep.Cards {
 		card, err := identity.ParseCard([]byte(c))
 		if err != nil {
 			t.Fatal(err)
 		}
 		vs[card.Name], _ = card.Verifier()
+		cards[card.Name] = c
 	}
 	for _, e := range rep.Entries {
 		if e.Unproven != "" || e.TreeSize == 0 {
@@ -318,7 +320,12 @@ func TestAfterActionReport(t *testing.T) {
 		if e.Author == "CHN" {
 			other = "USA"
 		}
-		c, _, err := transcript.OpenCheckpoint([]byte(cp.Checkpoint), vs[e.Author], vs[other])
+		card, err := identity.ParseCard([]byte(cards[other]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := transcript.OpenReceipt([]byte(cp.Checkpoint), vs[e.Author], transcript.ReceiptVerifiers(other, card.SignKey)...)
+		c := r.Checkpoint
 		if err != nil {
 			t.Fatalf("checkpoint of %s: %v", e.Author, err)
 		}

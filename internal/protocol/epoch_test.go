@@ -273,7 +273,7 @@ func TestKeyEpochsOffline(t *testing.T) {
 		})
 		s.sync(a)
 	}
-	frames, err := a.core.Export("BRAVO")
+	frames, err := a.core.Export("BRAVO", s.now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +334,7 @@ func TestKeyEpochsOfflineInParts(t *testing.T) {
 		})
 		s.sync(a)
 	}
-	frames, err := a.core.Export("BRAVO")
+	frames, err := a.core.Export("BRAVO", s.now)
 	if err != nil {
 		t.Fatal(err)
 	}

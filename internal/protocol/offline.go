@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"fmt"
+	"time"
 
 	"hotline/internal/envelope"
 	"hotline/internal/transcript"
@@ -215,8 +216,13 @@ func (c *Core) checkImported(p *peer, pre *Prepared, epochs map[string]*epochAt)
 // Export returns the frames an offline bundle to a peer carries: for each
 // channel with it, this station's durable entries the peer has not
 // receipted (with a signed checkpoint per frame), and this station's
-// latest receipt of the peer's log.
-func (c *Core) Export(peer string) ([][]byte, error) {
+// latest receipt of the peer's log, cosigned by now if the core has not
+// stepped since it started (a receipt carries its time).
+func (c *Core) Export(peer string, now time.Time) ([][]byte, error) {
+	if now.After(c.now) {
+		c.now = now
+	}
+	c.cosignOwed()
 	p := c.peers[peer]
 	if p == nil {
 		return nil, fmt.Errorf("%w: %q is not pinned", ErrUnknownPeer, peer)

@@ -334,7 +334,7 @@ func (w *World) carryBundle(s, peer *Station) {
 	if s.paused {
 		return
 	}
-	frames, err := s.core.Export(peer.Name)
+	frames, err := s.core.Export(peer.Name, s.now())
 	if err != nil {
 		w.violate("offline bundle", "%s cannot export a bundle for %s: %v", s.Name, peer.Name, err)
 		return

@@ -21,7 +21,7 @@ import (
 func (s *Station) BundleExport(ctx context.Context, peer string) (*ops.OfflineBundle, error) {
 	var frames [][]byte
 	var err error
-	if err := s.inLoop(ctx, func() { frames, err = s.core.Export(peer) }); err != nil {
+	if err := s.inLoop(ctx, func() { frames, err = s.core.Export(peer, time.Now()) }); err != nil {
 		return nil, err
 	}
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"hotline/internal/ops"
 	"hotline/internal/protocol"
 	"hotline/internal/stationdir"
+	"hotline/internal/transcript"
 )
 
 const offlineChannel = "usa-chn-staff"
@@ -148,6 +149,17 @@ func offlineState(t *testing.T, s *Station) string {
 	b, err := s.Export(ctx, offlineChannel)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The exporter cosigns the peer's checkpoint as it exports, with the
+	// time of the export: the state is the checkpoint's text and size.
+	for i := range b.Logs {
+		if b.Logs[i].Author != s.Cfg.Name && b.Logs[i].Checkpoint != "" {
+			cp, err := transcript.PeekCheckpoint([]byte(b.Logs[i].Checkpoint))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Logs[i].Checkpoint = cp.Text()
+		}
 	}
 	st.Logs = b.Logs
 	out, err := json.Marshal(st)

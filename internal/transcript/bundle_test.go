@@ -432,7 +432,7 @@ func TestVerifyVariants(t *testing.T) {
 			b.Logs[0].Author, b.Logs[1].Author = b.Logs[1].Author, b.Logs[0].Author
 			b.Cards[0], b.Cards[1] = b.Cards[1], b.Cards[0]
 			b.ExportedBy = "bravo"
-		}, "envelope signature", nil},
+		}, `checkpoint of bravo's log names "hotline/red-blue.1/alpha"`, nil},
 		{"log listed twice", func(t *testing.T, b *transcript.Bundle) {
 			b.Logs = append(b.Logs, b.Logs[0])
 		}, "3 logs, want one for each party", nil},

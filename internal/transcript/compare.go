@@ -28,25 +28,27 @@ type LogComparison struct {
 }
 
 // Compare checks that two bundles of one channel, each already verified
-// (ra and rb are their reports), agree: the same parties, charter and
-// keys; each log in one a prefix of its copy in the other; and neither
-// export holding less of a log than its exporter receipted, held, or
-// wrote. A rollback, a rewrite, or a split view (one history shown to
-// the peer, another to an auditor) by either exporter fails here with
-// what differs.
-func Compare(a, b *Bundle, ra, rb *Report) (*Comparison, error) {
-	if a.Channel != b.Channel {
-		return nil, bad("the bundles are of channels %s and %s", a.Channel, b.Channel)
+// (Check, CheckStream), agree: the same parties, charter and keys; each
+// log in one a prefix of its copy in the other; and neither export
+// holding less of a log than its exporter receipted, held, or wrote. A
+// rollback, a rewrite, or a split view (one history shown to the peer,
+// another to an auditor) by either exporter fails here with what
+// differs. It compares roots, not entries: equal roots at a size mean
+// equal entries up to it.
+func Compare(a, b *Checked) (*Comparison, error) {
+	ra, rb := a.Report, b.Report
+	if ra.Channel != rb.Channel {
+		return nil, bad("the bundles are of channels %s and %s", ra.Channel, rb.Channel)
 	}
 	if !slices.Equal(sorted(ra.Parties), sorted(rb.Parties)) {
 		return nil, bad("the bundles are between %v and between %v", ra.Parties, rb.Parties)
 	}
-	if noteText([]byte(a.Charter)) != noteText([]byte(b.Charter)) {
-		return nil, bad("the bundles carry different charters for %s", a.Channel)
+	if noteText([]byte(a.charter)) != noteText([]byte(b.charter)) {
+		return nil, bad("the bundles carry different charters for %s", ra.Channel)
 	}
-	c := &Comparison{Channel: a.Channel, Exporters: []string{a.ExportedBy, b.ExportedBy}}
+	c := &Comparison{Channel: ra.Channel, Exporters: []string{ra.ExportedBy, rb.ExportedBy}}
 	for _, author := range ra.Parties {
-		lc, err := compareLog(author, a, b, ra, rb)
+		lc, err := compareLog(author, a, b)
 		if err != nil {
 			return nil, err
 		}
@@ -62,32 +64,31 @@ func sorted(s []string) []string {
 }
 
 // compareLog compares the two copies of author's log.
-func compareLog(author string, a, b *Bundle, ra, rb *Report) (LogComparison, error) {
-	la, lb := logOf(a, author), logOf(b, author)
+func compareLog(author string, a, b *Checked) (LogComparison, error) {
+	ra, rb := a.Report, b.Report
 	pa, pb := logReportOf(ra, author), logReportOf(rb, author)
 	// Keys: one chain is a prefix of the other.
 	n := min(len(pa.Fingerprints), len(pb.Fingerprints))
 	if !slices.Equal(pa.Fingerprints[:n], pb.Fingerprints[:n]) {
-		return LogComparison{}, bad("the bundles show different keys for %s: %v in %s's export, %v in %s's", author, pa.Fingerprints, a.ExportedBy, pb.Fingerprints, b.ExportedBy)
+		return LogComparison{}, bad("the bundles show different keys for %s: %v in %s's export, %v in %s's", author, pa.Fingerprints, ra.ExportedBy, pb.Fingerprints, rb.ExportedBy)
 	}
-	common := min(len(la.Entries), len(lb.Entries))
-	for i := range common {
-		if !bytes.Equal(la.Entries[i], lb.Entries[i]) {
-			return LogComparison{}, bad("%s/%s/%d differs between %s's export and %s's: %s signed two different entries at that index, and one export shows each",
-				a.Channel, author, i+1, a.ExportedBy, b.ExportedBy, author)
-		}
+	na, nb := pa.Entries, pb.Entries
+	common := min(na, nb)
+	if i := firstDifference(a.logs[author], b.logs[author], common); i > 0 {
+		return LogComparison{}, bad("%s/%s/%d differs between %s's export and %s's: %s signed two different entries at that index, and one export shows each",
+			ra.Channel, author, i, ra.ExportedBy, rb.ExportedBy, author)
 	}
-	if err := enough(author, a, b, pa, pb, len(la.Entries), len(lb.Entries)); err != nil {
+	if err := enough(author, ra, rb, pa, pb, na, nb); err != nil {
 		return LogComparison{}, err
 	}
-	lc := LogComparison{Author: author, Copies: [2]int{len(la.Entries), len(lb.Entries)}}
-	switch d := len(la.Entries) - len(lb.Entries); {
+	lc := LogComparison{Author: author, Copies: [2]int{na, nb}}
+	switch d := na - nb; {
 	case d == 0:
 		lc.Summary = fmt.Sprintf("both exports hold the same %d entries", common)
 	case d > 0:
-		lc.Longer, lc.By = a.ExportedBy, d
+		lc.Longer, lc.By = ra.ExportedBy, d
 	default:
-		lc.Longer, lc.By = b.ExportedBy, -d
+		lc.Longer, lc.By = rb.ExportedBy, -d
 	}
 	if lc.Longer != "" {
 		lc.Summary = fmt.Sprintf("%s's export holds %d more (%s), the rest are the same %d entries", lc.Longer, lc.By, span(uint64(common+1), uint64(common+lc.By)), common)
@@ -98,13 +99,28 @@ func compareLog(author string, a, b *Bundle, ra, rb *Report) (LogComparison, err
 	return lc, nil
 }
 
-func logOf(b *Bundle, author string) *BundleLog {
-	for i := range b.Logs {
-		if b.Logs[i].Author == author {
-			return &b.Logs[i]
+// firstDifference is the first index at which two copies of a log, equal
+// or not up to n entries, differ, or 0: the smallest size at which their
+// roots differ, found by bisection.
+func firstDifference(a, b *tlogHashes, n int) int {
+	same := func(k int) bool {
+		ra, err1 := a.root(int64(k))
+		rb, err2 := b.root(int64(k))
+		return err1 == nil && err2 == nil && bytes.Equal(ra, rb)
+	}
+	if n == 0 || same(n) {
+		return 0
+	}
+	lo, hi := 0, n // same at lo, different at hi
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if same(mid) {
+			lo = mid
+		} else {
+			hi = mid
 		}
 	}
-	return &BundleLog{Author: author}
+	return hi
 }
 
 func logReportOf(r *Report, author string) *LogReport {
@@ -128,7 +144,7 @@ func otherName(parties []string, name string) string {
 // enough checks that neither export holds less of author's log than the
 // other export's evidence says it must: na and nb are the entries of it
 // in a and in b.
-func enough(author string, a, b *Bundle, pa, pb *LogReport, na, nb int) error {
+func enough(author string, a, b *Report, pa, pb *LogReport, na, nb int) error {
 	if a.ExportedBy == b.ExportedBy {
 		// Two exports by one station: the later holds at least what the
 		// earlier did.
@@ -139,7 +155,7 @@ func enough(author string, a, b *Bundle, pa, pb *LogReport, na, nb int) error {
 		return nil
 	}
 	for _, x := range []struct {
-		bundle, other *Bundle
+		bundle, other *Report
 		rep           *LogReport
 		held          int
 	}{{a, b, pa, nb}, {b, a, pb, na}} {

@@ -25,15 +25,15 @@ func bravoExport(t testing.TB, fx *bundleFixture) *transcript.Bundle {
 
 func compare(t *testing.T, a, b *transcript.Bundle) (*transcript.Comparison, error) {
 	t.Helper()
-	ra, err := transcript.Verify(a)
+	ca, err := transcript.Check(a, transcript.Options{})
 	if err != nil {
 		t.Fatalf("first bundle: %v", err)
 	}
-	rb, err := transcript.Verify(b)
+	cb, err := transcript.Check(b, transcript.Options{})
 	if err != nil {
 		t.Fatalf("second bundle: %v", err)
 	}
-	return transcript.Compare(a, b, ra, rb)
+	return transcript.Compare(ca, cb)
 }
 
 func TestCompareAgree(t *testing.T) {

@@ -119,17 +119,17 @@ func parseExport(text string) (Export, error) {
 // checkExport checks a v2 bundle's export statement: signed by a key of
 // the exporter's chain in good standing, and saying what the bundle
 // holds.
-func (v *verifier) checkExport(heads []LogHead) error {
-	if v.b.Format != BundleFormat {
-		if v.b.Export != "" {
-			return bad("a bundle of format %s has no export statement", v.b.Format)
+func (v *verifier) checkExport(export string, heads []LogHead) error {
+	if v.h.Format != BundleFormat {
+		if export != "" {
+			return bad("a bundle of format %s has no export statement", v.h.Format)
 		}
 		return nil
 	}
-	if v.b.Export == "" {
+	if export == "" {
 		return bad("no export statement: a bundle of format %s is signed by its exporter", BundleFormat)
 	}
-	by := v.b.ExportedBy
+	by := v.h.ExportedBy
 	var signed bool
 	var n *note.Note
 	for i, c := range v.walked[by].cards {
@@ -137,9 +137,9 @@ func (v *verifier) checkExport(heads []LogHead) error {
 		if err != nil {
 			return bad("%v", err)
 		}
-		if n, err = note.Open([]byte(v.b.Export), note.VerifierList(cv)); err == nil {
+		if n, err = note.Open([]byte(export), note.VerifierList(cv)); err == nil {
 			if end := v.walked[by].ended[i]; end.reason == revoked || end.reason == lost {
-				return bad("the export statement is signed by %s's key %d (%s), which its log shows as %s at %s/%s/%d", by, i+1, c.Fingerprint(), end.reason, v.b.Channel, by, end.at)
+				return bad("the export statement is signed by %s's key %d (%s), which its log shows as %s at %s/%s/%d", by, i+1, c.Fingerprint(), end.reason, v.h.Channel, by, end.at)
 			}
 			signed = true
 			break
@@ -152,9 +152,9 @@ func (v *verifier) checkExport(heads []LogHead) error {
 	if err != nil {
 		return bad("export statement: %v", err)
 	}
-	if e.Channel != v.b.Channel || e.By != by || !e.At.Equal(v.b.ExportedAt) {
+	if e.Channel != v.h.Channel || e.By != by || !e.At.Equal(v.h.ExportedAt) {
 		return bad("the export statement says channel %s, exported by %s at %s; the bundle says %s, %s, %s",
-			e.Channel, e.By, e.At.Format(time.RFC3339Nano), v.b.Channel, by, v.b.ExportedAt.Format(time.RFC3339Nano))
+			e.Channel, e.By, e.At.Format(time.RFC3339Nano), v.h.Channel, by, v.h.ExportedAt.Format(time.RFC3339Nano))
 	}
 	if len(e.Logs) != len(heads) {
 		return bad("the export statement lists %d logs; the bundle holds %d", len(e.Logs), len(heads))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"unicode/utf8"
 
 	"hotline/internal/transcript"
 )
@@ -33,6 +34,24 @@ func FuzzReadBundle(f *testing.F) {
 	f.Add([]byte(`{}`))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// The streaming reader accepts exactly what the in-memory one
+		// accepts, in the order it streams.
+		_, serr := transcript.CheckStream(bytes.NewReader(data), transcript.Options{})
+		if serr != nil && !errors.Is(serr, transcript.ErrBundle) && !errors.Is(serr, transcript.ErrOrder) {
+			t.Fatalf("CheckStream error %v is neither ErrBundle nor ErrOrder", serr)
+		}
+		defer func() {
+			if t.Failed() || errors.Is(serr, transcript.ErrOrder) {
+				return
+			}
+			b, err := transcript.ReadBundle(bytes.NewReader(data))
+			if err == nil {
+				_, err = transcript.Verify(b)
+			}
+			if (err == nil) != (serr == nil) && utf8.Valid(data) {
+				t.Fatalf("in memory: %v; streaming: %v", err, serr)
+			}
+		}()
 		b, err := transcript.ReadBundle(bytes.NewReader(data))
 		if err != nil {
 			if !errors.Is(err, transcript.ErrBundle) {
@@ -85,27 +104,26 @@ func FuzzCompare(f *testing.F) {
 	f.Add(b, a)
 	f.Add(a, a)
 	f.Fuzz(func(t *testing.T, da, db []byte) {
-		var bs []*transcript.Bundle
-		var rs []*transcript.Report
+		var cs []*transcript.Checked
 		for _, d := range [][]byte{da, db} {
 			bu, err := transcript.ReadBundle(bytes.NewReader(d))
 			if err != nil {
 				return
 			}
-			rep, err := transcript.Verify(bu)
+			c, err := transcript.Check(bu, transcript.Options{})
 			if err != nil {
 				return
 			}
-			bs, rs = append(bs, bu), append(rs, rep)
+			cs = append(cs, c)
 		}
-		c, err := transcript.Compare(bs[0], bs[1], rs[0], rs[1])
+		c, err := transcript.Compare(cs[0], cs[1])
 		if err != nil {
 			if !errors.Is(err, transcript.ErrBundle) {
 				t.Fatalf("Compare error %v is not ErrBundle", err)
 			}
 			return
 		}
-		if c.Channel != bs[0].Channel || len(c.Logs) != 2 {
+		if c.Channel != cs[0].Report.Channel || len(c.Logs) != 2 {
 			t.Fatalf("comparison %+v does not match the bundles", c)
 		}
 		for _, l := range c.Logs {

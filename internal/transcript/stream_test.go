@@ -1,0 +1,89 @@
+package transcript_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"hotline/internal/transcript"
+)
+
+// TestCheckStreamAgrees: the streaming reader gives the report the
+// in-memory one gives, for the bundle as hotline export writes it.
+func TestCheckStreamAgrees(t *testing.T) {
+	fx := mustBundleFixture(t)
+	data, err := json.MarshalIndent(fx.Bundle, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := transcript.Check(fx.Bundle, transcript.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := transcript.CheckStream(bytes.NewReader(data), transcript.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Report, want.Report) {
+		t.Errorf("stream report %+v\nin memory %+v", got.Report, want.Report)
+	}
+	// Bundles compare the same way from either reader.
+	if _, err := transcript.Compare(got, want); err != nil {
+		t.Errorf("Compare: %v", err)
+	}
+}
+
+// TestCheckStreamRefuses: the streaming reader is as strict as
+// ReadBundle, and says ErrOrder for fields it cannot stream, which
+// CheckFile then reads whole.
+func TestCheckStreamRefuses(t *testing.T) {
+	fx := mustBundleFixture(t)
+	valid, err := json.Marshal(fx.Bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tt := range map[string]struct{ data, want string }{
+		"name in another case": {strings.Replace(string(valid), `"exported_by"`, `"Exported_By"`, 1), `unknown field "Exported_By"`},
+		"repeated name":        {strings.Replace(string(valid), `"exported_by":"alpha"`, `"exported_by":"alpha","exported_by":"bravo"`, 1), `field "exported_by" given twice`},
+		"null":                 {strings.Replace(string(valid), `"exported_by":"alpha"`, `"exported_by":null`, 1), "exported_by is <nil>, not a string"},
+		"entry not a string":   {strings.Replace(string(valid), `"entries":["`, `"entries":[7,"`, 1), "entry 1 of alpha's log is 7"},
+		"entry not base64":     {strings.Replace(string(valid), `"entries":["`, `"entries":["!!`, 1), "entry 1 of alpha's log: illegal base64"},
+		"trailing data":        {string(valid) + "{}", "data after the bundle's JSON object"},
+		"truncated":            {string(valid[:len(valid)/2]), "unexpected EOF"},
+		"no logs":              {strings.Replace(string(valid), `"logs":`, `"logz":`, 1), `unknown field "logz"`},
+		"wrong format":         {strings.Replace(string(valid), transcript.BundleFormat, "hotline-transcript/v9", 1), `format "hotline-transcript/v9"`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := transcript.CheckStream(strings.NewReader(tt.data), transcript.Options{})
+			if !errors.Is(err, transcript.ErrBundle) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("CheckStream = %v, want ErrBundle: %q", err, tt.want)
+			}
+		})
+	}
+	// The logs before the cards: not streamable, but a valid bundle.
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(valid, &m); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	buf.WriteString(`{"logs":` + string(m["logs"]))
+	for _, k := range []string{"format", "channel", "exported_by", "exported_at", "export", "cards", "charter"} {
+		buf.WriteString(`,"` + k + `":` + string(m[k]))
+	}
+	buf.WriteString("}")
+	if _, err := transcript.CheckStream(bytes.NewReader(buf.Bytes()), transcript.Options{}); !errors.Is(err, transcript.ErrOrder) {
+		t.Fatalf("logs first: CheckStream = %v, want ErrOrder", err)
+	}
+	file := filepath.Join(t.TempDir(), "reordered.json")
+	if err := os.WriteFile(file, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := transcript.CheckFile(file, transcript.Options{}); err != nil || c.Report.Verdict == "" {
+		t.Fatalf("CheckFile of the reordered bundle: %v", err)
+	}
+}
