@@ -822,4 +822,3 @@ func (p *sigPool) stop() {
 	close(p.jobs)
 	p.workers.Wait()
 }
-
