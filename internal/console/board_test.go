@@ -232,3 +232,31 @@ func TestSuspendFromConsole(t *testing.T) {
 		t.Errorf("resuming twice: %d %s", r.code, r.body)
 	}
 }
+
+// TestChannelShowsReceiptTime: the channel view says when the peer's
+// station held this station's entries, by the time its signed receipt
+// carries.
+func TestChannelShowsReceiptTime(t *testing.T) {
+	usa, _ := pair(t, "usa-chn-staff")
+	begun := time.Now().Add(-time.Second)
+	if _, err := usa.Send(t.Context(), ops.SendRequest{Channel: "usa-chn-staff", Precedence: "ROUTINE", Text: "hello"}); err != nil {
+		t.Fatal(err)
+	}
+	var ch ops.ChannelView
+	waitFor(t, usa, "a receipt of USA's two entries", func() bool {
+		cs, err := usa.Channels(t.Context())
+		if err != nil || len(cs) != 1 {
+			return false
+		}
+		ch = cs[0]
+		return ch.Delivered == 2
+	})
+	if ch.ReceiptAt.Before(begun.Truncate(time.Second)) || ch.ReceiptAt.After(time.Now()) {
+		t.Errorf("receipt time %v, not CHN's time of receipt during this test", ch.ReceiptAt)
+	}
+	page := newDesk(t, usa, realTime).login(t, "dora").do(t, "GET", "/console/channel/usa-chn-staff", "")
+	if got := text(page.body); !strings.Contains(got, "Latest receipt CHN's station held entries 1–2 of this station's log at "+ch.ReceiptAt.UTC().Format("2006-01-02 15:04:05Z")+" (its clock, under its signature)") ||
+		strings.Contains(got, "receipt_at") {
+		t.Errorf("the channel view does not show the receipt's time:\n%s", got)
+	}
+}

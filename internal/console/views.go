@@ -41,7 +41,7 @@ var knownFields = map[string]bool{"channel": true, "peer": true, "level": true, 
 	"deadlines": true, "delivery": true, "escalate_to": true, "flash_exempt": true, "link_test": true, "check_every": true,
 	"check_window": true, "written": true, "delivered": true, "received": true, "connected": true, "blocked": true,
 	"suspensions": true, "dormant": true, "awaiting_peer": true, "awaiting_here": true, "last_check": true,
-	"last_check_at": true, "paths": true}
+	"last_check_at": true, "paths": true, "receipt_at": true}
 
 func extraFields(v ops.ChannelView) []field {
 	data, err := json.Marshal(v)

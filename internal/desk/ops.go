@@ -154,7 +154,7 @@ func (s *Desk) Channels(ctx context.Context) ([]ops.ChannelView, error) {
 func channelView(self string, i protocol.ChannelInfo, c record.Channel) ops.ChannelView {
 	v := ops.ChannelView{ID: i.ID, Peer: i.Peer, Level: i.Level, State: i.State, Agreement: i.Agreement, Proposer: c.Proposer,
 		Written: i.Written, Delivered: i.Delivered, Received: i.Received, Connected: i.Connected, Blocked: i.Blocked,
-		Deadlines: map[string]string{}, Delivery: map[string]string{}, Suspensions: []ops.SuspensionView{}, Dormant: i.Dormant,
+		ReceiptAt: i.ReceiptAt, Deadlines: map[string]string{}, Delivery: map[string]string{}, Suspensions: []ops.SuspensionView{}, Dormant: i.Dormant,
 		AwaitingPeer: i.AwaitingPeer, AwaitingHere: i.AwaitingHere, Paths: []ops.PathView{}}
 	for _, x := range i.Suspensions {
 		// What was stored before invisible characters were refused shows them.

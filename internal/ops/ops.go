@@ -141,15 +141,18 @@ type ChannelView struct {
 	Deadlines map[string]string `json:"deadlines"` // acknowledgement, per precedence
 	Delivery  map[string]string `json:"delivery"`  // delivery, per precedence
 	// EscalateTo is the channel late messages climb to.
-	EscalateTo  string           `json:"escalate_to,omitempty"`
-	FlashExempt bool             `json:"flash_exempt"`
-	LinkTest    string           `json:"link_test"`    // interval of machine-answered tests
-	CheckEvery  string           `json:"check_every"`  // interval of operator checks
-	CheckWindow string           `json:"check_window"` // time a person has to answer one
-	Codebook    string           `json:"codebook"`     // the codebook of standard phrases: version and hash
-	Written     uint64           `json:"written"`      // entries in this station's log
-	Delivered   uint64           `json:"delivered"`    // of those, receipted by the peer
-	Received    uint64           `json:"received"`     // entries held of the peer's log
+	EscalateTo  string `json:"escalate_to,omitempty"`
+	FlashExempt bool   `json:"flash_exempt"`
+	LinkTest    string `json:"link_test"`    // interval of machine-answered tests
+	CheckEvery  string `json:"check_every"`  // interval of operator checks
+	CheckWindow string `json:"check_window"` // time a person has to answer one
+	Codebook    string `json:"codebook"`     // the codebook of standard phrases: version and hash
+	Written     uint64 `json:"written"`      // entries in this station's log
+	Delivered   uint64 `json:"delivered"`    // of those, receipted by the peer
+	// ReceiptAt is when the peer's station cosigned that receipt, by its
+	// clock, under its signature (absent for a receipt without a time).
+	ReceiptAt   time.Time        `json:"receipt_at,omitzero"`
+	Received    uint64           `json:"received"` // entries held of the peer's log
 	Connected   bool             `json:"connected"`
 	Blocked     string           `json:"blocked,omitempty"`
 	Suspensions []SuspensionView `json:"suspensions"`

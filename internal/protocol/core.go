@@ -275,6 +275,9 @@ func (c *Core) restoreLogs(snap *record.Snapshot, logKeys map[[2]string][]logKey
 		switch l.Author {
 		case c.keys.Name:
 			cs.mine = outLog{tree: tree, size: l.Size, durable: l.Size, delivered: l.ReceiptSize, sent: l.ReceiptSize, receipt: l.Receipt, keys: lk}
+			if p := c.peers[cs.rec.Peer]; p != nil {
+				cs.mine.receiptAt = c.receiptTime(p, l.Receipt)
+			}
 		case cs.rec.Peer:
 			cs.theirs = inLog{tree: tree, size: l.Size, durable: l.Size, durableRoot: tree.Root(), keys: lk, epochFrom: l.EpochFrom}
 			if l.Checkpoint != nil {

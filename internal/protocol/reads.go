@@ -30,9 +30,13 @@ type ChannelInfo struct {
 	Agreement, State         string
 	Sent, Written, Delivered uint64
 	Received                 uint64
-	Connected                bool
-	Suspensions              []record.Suspension
-	Dormant                  bool
+	// ReceiptAt is when the peer's station cosigned its latest receipt
+	// of this station's log (Delivered entries), by its clock, under its
+	// signature; zero for a receipt without a time.
+	ReceiptAt   time.Time
+	Connected   bool
+	Suspensions []record.Suspension
+	Dormant     bool
 	// AwaitingPeer counts this station's entries that wait for the peer's
 	// acknowledgement; AwaitingHere the peer's that wait for a person here.
 	AwaitingPeer, AwaitingHere int
@@ -94,6 +98,7 @@ func (c *Core) Channels() []ChannelInfo {
 		p := c.peers[cs.rec.Peer]
 		i := ChannelInfo{ID: id, Peer: cs.rec.Peer, Level: cs.rec.Level, Agreement: cs.rec.State, State: c.state(cs), Blocked: cs.blocked,
 			Sent: cs.mine.sent, Written: cs.mine.size, Delivered: cs.mine.delivered, Received: cs.theirs.durable, Connected: p.ready,
+			ReceiptAt:   cs.mine.receiptAt,
 			Suspensions: slices.Clone(cs.rec.Suspensions), Dormant: cs.dormant, LastCheck: cs.rec.LastCheck, LastCheckAt: cs.rec.LastCheckAt,
 			Paths:  c.pathInfos(p),
 			LinkOK: cs.probe.lastOK, LinkRTT: cs.probe.rtt, Skew: cs.probe.skew, SkewKnown: cs.probe.skewSeen}

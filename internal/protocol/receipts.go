@@ -6,6 +6,7 @@ import (
 	"hotline/internal/record"
 	"hotline/internal/transcript"
 	"slices"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 )
@@ -91,6 +92,7 @@ func (c *Core) applyReceipt(p *peer, cs *chanState, signed []byte) *refusal {
 	first := m.delivered + 1
 	m.pending = slices.Delete(m.pending, 0, int(cp.Size-m.delivered))
 	m.delivered, m.receipt, m.progress = cp.Size, signed, c.now
+	m.receiptAt = c.receiptTime(p, signed)
 	for size := range m.signed {
 		if size <= m.delivered {
 			delete(m.signed, size)
@@ -102,6 +104,24 @@ func (c *Core) applyReceipt(p *peer, cs *chanState, signed []byte) *refusal {
 	c.batch.Receipts = append(c.batch.Receipts, record.Receipt{Channel: cs.rec.ID, Author: c.keys.Name, Size: cp.Size, Note: signed})
 	c.emit(Notify{What: "delivered", Channel: cs.rec.ID, Entry: fmt.Sprintf("%s/%s/%d-%d", cs.rec.ID, c.keys.Name, first, cp.Size)})
 	return nil
+}
+
+// receiptTime is when the peer cosigned a receipt of this station's
+// log: the time its cosignature/v1 carries, zero for one without.
+func (c *Core) receiptTime(p *peer, receipt []byte) time.Time {
+	if len(receipt) == 0 {
+		return time.Time{}
+	}
+	n, err := note.Open(receipt, note.VerifierList(p.allCosigners()...))
+	if err != nil {
+		return time.Time{}
+	}
+	for _, l := range p.chain {
+		if t, err := transcript.CosignTime(n, l.cosign); err == nil {
+			return t
+		}
+	}
+	return time.Time{}
 }
 
 // owedReceipt is a stored checkpoint of the peer's, covering entries

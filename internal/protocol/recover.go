@@ -199,6 +199,7 @@ func (c *Core) recoverEntries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 	m := &cs.mine
 	m.tree, m.size = r.tree, r.size
 	m.delivered, m.sent, m.pending, m.receipt = r.size, r.size, nil, r.receipt
+	m.receiptAt = c.receiptTime(c.peers[cs.rec.Peer], r.receipt)
 	cs.recover, cs.holding = nil, false
 	c.batch.Entries = append(c.batch.Entries, r.entries...)
 	c.batch.Logs = append(c.batch.Logs, record.Log{Channel: cs.rec.ID, Author: c.keys.Name, Size: m.size, Hashes: m.tree.Hashes()})

@@ -87,7 +87,9 @@ type outLog struct {
 	// holds of the log.
 	writes  []sizeAt
 	receipt []byte
-	keys    []logKey // where the key signing this log changes
+	// receiptAt is when the peer cosigned receipt (receiptTime).
+	receiptAt time.Time
+	keys      []logKey // where the key signing this log changes
 	// rewind is the rewind under way, if any: the entries from 1 are being
 	// read back from disk (disown.go).
 	rewind *rewind
