@@ -16,10 +16,20 @@
 // the cost of sealing and opening, and 1,120 bytes of every entry.
 // Version 1 envelopes (HLE1), one HPKE seal each, are still parsed,
 // verified and opened.
+//
+// Version 3 envelopes (HLE3) are version 2 with a key for each entry:
+// HKDF-SHA256 of the epoch key with the entry's header, and a SHA-256
+// commitment to it at the head of the sealed body. Handing over one
+// entry's key (Disclose) lets anyone open that entry, and check that it
+// is the key the author sealed with, and no other entry. Stations seal
+// version 3; versions 1 and 2 are still opened.
 package envelope
 
 import (
 	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"crypto/subtle"
 	"crypto/ed25519"
 	"crypto/hpke"
 	"crypto/rand"
@@ -39,6 +49,7 @@ const MaxSize = 64 << 10
 const (
 	magic1 = "HLE1"
 	magic2 = "HLE2"
+	magic3 = "HLE3"
 )
 
 // Errors a caller can test for with errors.Is.
@@ -306,7 +317,7 @@ func (ep *Epoch) Seal(h Header, body []byte, first bool, key ed25519.PrivateKey)
 		return nil, errors.New("an epoch opened from an entry cannot begin a run of entries")
 	}
 	var hb cryptobyte.Builder
-	h.marshal(&hb, magic2)
+	h.marshal(&hb, magic3)
 	header, err := hb.Bytes()
 	if err != nil {
 		return nil, err
@@ -315,14 +326,21 @@ func (ep *Epoch) Seal(h Header, body []byte, first bool, key ed25519.PrivateKey)
 	if first {
 		enc = ep.enc
 	}
-	ns := ep.aead.NonceSize()
-	sealed := make([]byte, ns, ns+len(body)+ep.aead.Overhead())
+	k := entryKey(ep.key, header)
+	a, err := chacha20poly1305.NewX(k)
+	if err != nil {
+		return nil, err
+	}
+	// The sealed body: the key's commitment, the nonce, the ciphertext.
+	ns := a.NonceSize()
+	sealed := make([]byte, commitSize+ns, commitSize+ns+len(body)+a.Overhead())
+	copy(sealed, commitment(k))
 	if ep.nonces == nil {
-		rand.Read(sealed)
-	} else if _, err := io.ReadFull(ep.nonces, sealed); err != nil {
+		rand.Read(sealed[commitSize:])
+	} else if _, err := io.ReadFull(ep.nonces, sealed[commitSize:]); err != nil {
 		return nil, fmt.Errorf("nonce: %w", err)
 	}
-	sealed = ep.aead.Seal(sealed, sealed, body, header)
+	sealed = a.Seal(sealed, sealed[commitSize:], body, header)
 	return sign(header, enc, sealed, key)
 }
 
@@ -341,6 +359,30 @@ func sign(header, enc, sealed []byte, key ed25519.PrivateKey) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(raw), MaxSize)
 	}
 	return raw, nil
+}
+
+// SealV2 builds a version 2 envelope under the epoch: the epoch's key
+// seals the body. Stations build version 3; this is for tests of what
+// earlier versions stored.
+func (ep *Epoch) SealV2(h Header, body []byte, first bool, key ed25519.PrivateKey) ([]byte, error) {
+	if err := checkSeal(h, body); err != nil {
+		return nil, err
+	}
+	var hb cryptobyte.Builder
+	h.marshal(&hb, magic2)
+	header, err := hb.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	var enc []byte
+	if first {
+		enc = ep.enc
+	}
+	ns := ep.aead.NonceSize()
+	sealed := make([]byte, ns, ns+len(body)+ep.aead.Overhead())
+	rand.Read(sealed)
+	sealed = ep.aead.Seal(sealed, sealed, body, header)
+	return sign(header, enc, sealed, key)
 }
 
 // SealV1 builds a version 1 envelope: one HPKE seal of its own. Stations
@@ -389,6 +431,8 @@ func Parse(raw []byte) (*Envelope, error) {
 		e.Version = 1
 	case magic2:
 		e.Version = 2
+	case magic3:
+		e.Version = 3
 	default:
 		return nil, fmt.Errorf("%w: bad magic", ErrMalformed)
 	}
@@ -445,7 +489,7 @@ func (e *Envelope) Open(k hpke.PrivateKey) ([]byte, error) {
 // body is what shows the key was the right one: a KEM yields some key
 // whatever the private key.
 func (e *Envelope) OpenBeginning(k hpke.PrivateKey) ([]byte, *Epoch, error) {
-	if e.Version == 2 {
+	if e.Version >= 2 {
 		ep, err := e.OpenEpoch(k)
 		if err != nil {
 			return nil, nil, err
@@ -471,7 +515,7 @@ func (e *Envelope) OpenBeginning(k hpke.PrivateKey) ([]byte, *Epoch, error) {
 // recipient's HPKE key.
 func (e *Envelope) OpenEpoch(k hpke.PrivateKey) (*Epoch, error) {
 	switch {
-	case e.Version != 2:
+	case e.Version < 2:
 		return nil, fmt.Errorf("%w: entry %s is version %d, which has no key epochs", ErrOpen, e.ID(), e.Version)
 	case len(e.Enc) == 0:
 		return nil, fmt.Errorf("%w: entry %s continues an epoch; it does not begin one", ErrNoEpoch, e.ID())
@@ -487,14 +531,16 @@ func (e *Envelope) OpenEpoch(k hpke.PrivateKey) (*Epoch, error) {
 	return epochFromKey(key)
 }
 
-// OpenIn decrypts the body of a version 2 entry with the key of its epoch:
-// the one it begins, or the latest begun before it in its log.
+// OpenIn decrypts the body of a version 2 or 3 entry with the key of
+// its epoch: the one it begins, or the latest begun before it in its log.
 func (e *Envelope) OpenIn(ep *Epoch) ([]byte, error) {
 	switch {
-	case e.Version != 2:
+	case e.Version < 2:
 		return nil, fmt.Errorf("%w: entry %s is version %d, which has no key epochs", ErrOpen, e.ID(), e.Version)
 	case ep == nil:
 		return nil, fmt.Errorf("%w: entry %s", ErrNoEpoch, e.ID())
+	case e.Version == 3:
+		return e.OpenDisclosed(e.EntryKey(ep))
 	}
 	ns := ep.aead.NonceSize()
 	if len(e.Sealed) < ns+ep.aead.Overhead() {
@@ -506,6 +552,72 @@ func (e *Envelope) OpenIn(ep *Epoch) ([]byte, error) {
 	}
 	return pt, nil
 }
+
+// commitSize is the size of a version 3 entry's key commitment.
+const commitSize = sha256.Size
+
+// entryKey is a version 3 entry's own key: HKDF-SHA256 of its epoch's
+// key, with the entry's header bytes in the info. Knowing it tells
+// nothing of the epoch's key or of another entry's.
+func entryKey(epochKey, header []byte) []byte {
+	k, err := hkdf.Key(sha256.New, epochKey, nil, entryKeyInfo+string(header), chacha20poly1305.KeySize)
+	if err != nil {
+		panic(err) // only for an impossible length
+	}
+	return k
+}
+
+// commitment is SHA-256 of a label and an entry's key: the sealed body
+// begins with it, so that a disclosed key is the one the entry was sealed
+// with, and not another that also opens its ciphertext (Poly1305 does
+// not commit to its key).
+func commitment(k []byte) []byte {
+	h := sha256.New()
+	h.Write([]byte(commitLabel))
+	h.Write(k)
+	return h.Sum(nil)
+}
+
+const (
+	entryKeyInfo = "hotline entry key v3\x00"
+	commitLabel  = "hotline entry key commitment v3\x00"
+)
+
+// EntryKey is a version 3 entry's own key, from its epoch: what a party
+// that can open the entry hands over to disclose it (OpenDisclosed).
+func (e *Envelope) EntryKey(ep *Epoch) []byte { return entryKey(ep.key, e.Raw[:e.headerLen]) }
+
+// OpenDisclosed opens a version 3 entry with its own key, after checking
+// the key against the commitment the author signed.
+func (e *Envelope) OpenDisclosed(k []byte) ([]byte, error) {
+	if e.Version != 3 {
+		return nil, fmt.Errorf("%w: entry %s is version %d, which has no key of its own to disclose", ErrOpen, e.ID(), e.Version)
+	}
+	a, err := chacha20poly1305.NewX(k)
+	if err != nil {
+		return nil, fmt.Errorf("%w: entry %s: key: %v", ErrOpen, e.ID(), err)
+	}
+	ns := a.NonceSize()
+	if len(e.Sealed) < commitSize+ns+a.Overhead() {
+		return nil, fmt.Errorf("%w: entry %s: sealed body of %d bytes", ErrOpen, e.ID(), len(e.Sealed))
+	}
+	if subtle.ConstantTimeCompare(e.Sealed[:commitSize], commitment(k)) != 1 {
+		return nil, fmt.Errorf("%w: entry %s: the key is not the one its author committed to", ErrOpen, e.ID())
+	}
+	pt, err := a.Open(nil, e.Sealed[commitSize:commitSize+ns], e.Sealed[commitSize+ns:], e.Raw[:e.headerLen])
+	if err != nil {
+		return nil, fmt.Errorf("%w: entry %s: %v", ErrOpen, e.ID(), err)
+	}
+	return pt, nil
+}
+
+// Key is the epoch's key, for a station to keep with the entry that
+// begins the epoch: what it needs to disclose entries of it later.
+func (ep *Epoch) Key() []byte { return append([]byte(nil), ep.key...) }
+
+// EpochFromKey makes an epoch of a key Key returned. It opens entries;
+// it cannot begin a run of them.
+func EpochFromKey(key []byte) (*Epoch, error) { return epochFromKey(key) }
 
 // ID names an entry the same way on both stations: channel/author/index.
 func (h *Header) ID() string { return fmt.Sprintf("%s/%s/%d", h.Channel, h.Author, h.Index) }

@@ -134,17 +134,17 @@ func TestSealRoundTrip(t *testing.T) {
 			if len(e.Sig) != ed25519.SignatureSize {
 				t.Errorf("Sig has %d bytes", len(e.Sig))
 			}
-			if string(raw[:4]) != "HLE2" || e.Version != 2 {
+			if string(raw[:4]) != "HLE3" || e.Version != 3 {
 				t.Errorf("raw does not start with the magic: %q", raw[:4])
 			}
 			// Layout: the header is followed by the 2-byte length of the
 			// encapsulated key, then the 3-byte length of the nonce and
-			// ciphertext.
+			// ciphertext, after the 32-byte key commitment.
 			hl := headerLen(h)
 			if got := int(binary.BigEndian.Uint16(raw[hl:])); got != len(e.Enc) || len(e.Enc) == 0 {
 				t.Errorf("enc length prefix at %d = %d, len(Enc) = %d", hl, got, len(e.Enc))
 			}
-			if got := len(raw) - hl - 2 - len(e.Enc) - 3 - ed25519.SignatureSize; got != len(e.Sealed) || len(e.Sealed) != 24+len(tt.body)+16 {
+			if got := len(raw) - hl - 2 - len(e.Enc) - 3 - ed25519.SignatureSize; got != len(e.Sealed) || len(e.Sealed) != 32+24+len(tt.body)+16 {
 				t.Errorf("sealed part has %d bytes, Sealed %d, body %d", got, len(e.Sealed), len(tt.body))
 			}
 			if err := e.Verify(alpha.pub()); err != nil {

@@ -44,7 +44,7 @@ func TestEpochRun(t *testing.T) {
 		if err := e.Verify(alpha.pub()); err != nil {
 			t.Fatalf("entry %d: Verify: %v", i+1, err)
 		}
-		if e.Version != 2 {
+		if e.Version != 3 {
 			t.Errorf("entry %d: version %d", i+1, e.Version)
 		}
 		if got, want := e.BeginsEpoch(), i == 0; got != want {

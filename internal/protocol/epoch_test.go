@@ -24,7 +24,7 @@ func beginsOf(t *testing.T, n *simNode, log string) []bool {
 		if err != nil {
 			t.Fatalf("%s: %v", e.ID(), err)
 		}
-		if env.Version != 2 {
+		if env.Version != 3 {
 			t.Fatalf("%s is version %d", e.ID(), env.Version)
 		}
 		out = append(out, env.BeginsEpoch())
