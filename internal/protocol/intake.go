@@ -59,6 +59,7 @@ type intake struct {
 	epoch     *envelope.Epoch  // the key epoch as the entries so far leave it
 	epochFrom uint64           // and the entry that began it
 	accepted  []record.Entry
+	epochKeys []record.EpochKey // of the epochs the accepted entries begin
 	bodies    []any
 	acks      []record.Ack
 	agreed    *channel.Charter // the charter an agreement entry carries
@@ -166,6 +167,9 @@ func (in *intake) take(i int, raw []byte) bool {
 		Channel: f.Channel, Author: name, Index: e.Index, Kind: e.Kind, Precedence: e.Precedence,
 		SenderTime: e.Time, StoredAt: c.now, Raw: raw, Body: body, Root: in.tree.Root(),
 	})
+	if e.Version >= 2 && e.BeginsEpoch() && in.epoch != nil {
+		in.epochKeys = append(in.epochKeys, record.EpochKey{Channel: f.Channel, Author: name, From: e.Index, Key: in.epoch.Key()})
+	}
 	in.bodies = append(in.bodies, decoded)
 	in.expected++
 	return true
@@ -431,6 +435,7 @@ func (in *intake) apply() {
 		c.peerRotated(p, in.chain, in.rotation)
 	}
 	c.batch.Entries = append(c.batch.Entries, in.accepted...)
+	c.batch.EpochKeys = append(c.batch.EpochKeys, in.epochKeys...)
 	c.batch.Acks = append(c.batch.Acks, in.acks...)
 	c.batch.Logs = append(c.batch.Logs, record.Log{Channel: f.Channel, Author: name, Size: theirs.size, Hashes: in.tree.Hashes(), Checkpoint: f.Checkpoint, EpochFrom: in.epochFrom})
 	for i := range in.accepted {

@@ -75,6 +75,9 @@ func (c *Core) appendMine(reqID uint64, cs *chanState, kind envelope.Kind, prec 
 		SenderTime: c.now, StoredAt: c.now, Raw: raw, Body: body, Root: root,
 	}
 	c.batch.Entries = append(c.batch.Entries, e)
+	if first {
+		c.batch.EpochKeys = append(c.batch.EpochKeys, record.EpochKey{Channel: h.Channel, Author: h.Author, From: h.Index, Key: cs.mine.epoch.Key()})
+	}
 	c.batch.Logs = append(c.batch.Logs, record.Log{Channel: h.Channel, Author: h.Author, Size: cs.mine.size, Hashes: cs.mine.tree.Hashes()})
 	c.await(cs, &e, 0)
 	if kind == envelope.Check {

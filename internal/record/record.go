@@ -204,18 +204,31 @@ type Batch struct {
 	Alerts      []Alert
 	Escalations []Escalation
 	Probes      []ProbeStat // added to what is stored for the channel and hour
+	EpochKeys   []EpochKey
+}
+
+// EpochKey is the key of a body key epoch of a log (docs/PROTOCOL.md,
+// "Envelope"), kept with the index of the entry that began it: what the
+// station needs to disclose one entry of the epoch (its own key, derived
+// from this one) to a third party. It is as secret as the bodies, which
+// the same store holds opened.
+type EpochKey struct {
+	Channel, Author string
+	From            uint64
+	Key             []byte
 }
 
 // Empty reports whether b holds nothing.
 func (b *Batch) Empty() bool {
 	return len(b.Keys)+len(b.LogKeys)+len(b.Peers)+len(b.Channels)+len(b.Entries)+len(b.Logs)+len(b.Receipts)+len(b.Acks)+len(b.Alerts)+
-		len(b.Escalations)+len(b.Probes) == 0
+		len(b.Escalations)+len(b.Probes)+len(b.EpochKeys) == 0
 }
 
 // Merge appends o's records to b.
 func (b *Batch) Merge(o *Batch) {
 	b.Keys = append(b.Keys, o.Keys...)
 	b.LogKeys = append(b.LogKeys, o.LogKeys...)
+	b.EpochKeys = append(b.EpochKeys, o.EpochKeys...)
 	b.Peers = append(b.Peers, o.Peers...)
 	b.Channels = append(b.Channels, o.Channels...)
 	b.Entries = append(b.Entries, o.Entries...)

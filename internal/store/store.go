@@ -70,6 +70,8 @@ type Store interface {
 	Log(ctx context.Context, channel, author string) (*record.Log, error)
 	// Keys returns the key chains (station "" for all), by station and Seq.
 	Keys(ctx context.Context, station string) ([]record.Key, error)
+	// EpochKeys returns the keys of a log's body key epochs, in order.
+	EpochKeys(ctx context.Context, channel, author string) ([]record.EpochKey, error)
 	// Peers and Channels list what is pinned and agreed.
 	Peers(ctx context.Context) ([]record.Peer, error)
 	Channels(ctx context.Context) ([]record.Channel, error)

@@ -62,6 +62,7 @@ var writeSQL = map[string]string{
 	"key": `INSERT INTO keys (station, seq, card, fingerprint, reason, statement, at, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`,
 	"logKey": `INSERT INTO log_keys (channel, author, from_idx, seq) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+	"epochKey": `INSERT INTO epoch_keys (channel, author, from_idx, key) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 	"peer": `INSERT INTO peers (name, party, card, fingerprint, added_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT(name) DO UPDATE SET party = excluded.party, card = excluded.card, fingerprint = excluded.fingerprint`,
 	"channel": `INSERT INTO channels (id, peer, level, state, proposer, charter, created_at, updated_at, suspensions, last_check, last_check_at)
@@ -264,6 +265,11 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, b *record.Batch) error {
 	for _, k := range b.LogKeys {
 		if _, err := stmt("logKey").ExecContext(ctx, k.Channel, k.Author, idxArg(k.From), k.Seq); err != nil {
 			return fmt.Errorf("key of log %s/%s at %d: %w", k.Channel, k.Author, k.From, err)
+		}
+	}
+	for _, k := range b.EpochKeys {
+		if _, err := stmt("epochKey").ExecContext(ctx, k.Channel, k.Author, idxArg(k.From), k.Key); err != nil {
+			return fmt.Errorf("epoch key of log %s/%s at %d: %w", k.Channel, k.Author, k.From, err)
 		}
 	}
 	for _, p := range b.Peers {
@@ -670,6 +676,27 @@ func (s *Store) Keys(ctx context.Context, station string) ([]record.Key, error) 
 			return nil, err
 		}
 		k.At = fromNanos(at)
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// EpochKeys returns the keys of a log's body key epochs, by the index
+// of the entry that began each.
+func (s *Store) EpochKeys(ctx context.Context, channel, author string) ([]record.EpochKey, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT from_idx, key FROM epoch_keys WHERE channel = ? AND author = ? ORDER BY from_idx`), channel, author)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []record.EpochKey
+	for rows.Next() {
+		k := record.EpochKey{Channel: channel, Author: author}
+		var from int64
+		if err := rows.Scan(&from, &k.Key); err != nil {
+			return nil, err
+		}
+		k.From = uint64(from)
 		out = append(out, k)
 	}
 	return out, rows.Err()
