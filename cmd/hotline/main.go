@@ -1346,11 +1346,17 @@ func keyChange(ctx context.Context, f *flags, req ops.KeyRequest) error {
 				verb = "revoked the old key and changed"
 			case identity.ReasonLost:
 				verb = "declared the old key lost and changed"
-				defer fmt.Println("peers refuse the new key until their signal officers run hotline peer replace with the new card and fingerprint")
 			}
 			fmt.Printf("%s %s its keys: fingerprint %s replaces %s\n", v.Station, verb, v.Fingerprint, v.OldFingerprint)
+			if v.Reason == identity.ReasonLost {
+				fmt.Printf("this station's card is rewritten; key entries signed by the new key went on %d channels\n", v.Channels)
+				fmt.Println("peers refuse the new key until their signal officers run hotline peer replace with the new card and fingerprint;")
+				fmt.Println("relays refuse it until their operators run hotline relay allow --card CARD --fingerprint FP --replace")
+				return nil
+			}
 			fmt.Printf("key entries signed by the old key went on %d channels; peers follow them and this station's card is rewritten\n", v.Channels)
-			fmt.Println("read the new fingerprint to each peer's signal officer, and give relays that list this station the new card")
+			fmt.Println("peers and relays follow the change by themselves, over every path (no new peer add or relay allow);")
+			fmt.Println("read the new fingerprint to each peer's signal officer anyway")
 			return nil
 		})
 }
