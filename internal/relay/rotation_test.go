@@ -96,7 +96,8 @@ func TestRotatedStation(t *testing.T) {
 // refused. Alpha then connects without any statement in its certificate
 // and gets its mail; when alpha deposits for bravo, bravo's mail from
 // alpha's new key comes with the statements that lead to it from the key
-// bravo allowed, also after the relay restarts.
+// bravo allowed, also after the relay restarts. A connection alpha still
+// had under its first key is closed once the relay follows the change.
 func TestKeysPresentedByAPeer(t *testing.T) {
 	r := newRelay(t, nil)
 	alpha, bravo := newStation(t, "alpha"), newStation(t, "bravo")
@@ -125,6 +126,7 @@ func TestKeysPresentedByAPeer(t *testing.T) {
 	if err := b.Deposit(ctx, x.SignPublic(), []byte("to the impostor")); !errors.Is(err, relay.ErrUnknownRecipient) {
 		t.Fatalf("a deposit for a key a forged statement names: %v, want unknown recipient", err)
 	}
+	oldConn := r.dial(alpha) // alpha, still connected under its first key
 	if err := b.Present(k2.SignPublic(), chain); err != nil {
 		t.Fatal(err)
 	}
@@ -139,6 +141,13 @@ func TestKeysPresentedByAPeer(t *testing.T) {
 		if st.Name == "alpha" && st.Fingerprint != c2.Fingerprint() {
 			t.Errorf("relay list shows alpha as %s, want the new %s", st.Fingerprint, c2.Fingerprint())
 		}
+	}
+	// The connection under the key followed away from gets no more mail:
+	// the relay closes it, so that its station connects again.
+	select {
+	case <-oldConn.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("alpha's connection under its first key stays open after the relay followed its change")
 	}
 	cert, _ := link.Certificate("alpha", k2.Sign)
 	a := r.dial(station{keys: k2, card: c2, cert: cert})

@@ -1022,7 +1022,20 @@ func (s *Server) apply(batch []*write) error {
 			wake = append(wake, c)
 		}
 	}
+	// A connection made under a key the relay has just followed away
+	// from gets no more mail (it is the new key's now): close it, so that
+	// the station connects again under its new key.
+	var stale []*serverConn
+	for old := range rotations {
+		for c := range s.conns[old] {
+			stale = append(stale, c)
+		}
+	}
 	s.mu.Unlock()
+	for _, c := range stale {
+		c.log.Info("closing a connection made under a key the station has changed")
+		c.close()
+	}
 	for _, c := range wake {
 		select {
 		case c.wake <- struct{}{}:
