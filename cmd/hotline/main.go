@@ -991,6 +991,12 @@ func cmdStatus(f *flags) action {
 					if c.Blocked != "" {
 						fmt.Printf("%s BLOCKED: %s\n", c.ID, c.Blocked)
 					}
+					for _, t := range c.Troubles {
+						fmt.Printf("%s %s: %s\n    what to do: %s\n", c.ID, strings.ToUpper(c.State), inert(t.Reason), inert(t.Action))
+					}
+				}
+				for _, r := range s.RelaysRefusing {
+					fmt.Printf("relay %s at %s REFUSES this station since %s: %s\n", r.Relay, r.Addr, r.Since.UTC().Format(time.RFC3339), inert(r.Error))
 				}
 				for k, v := range s.Refused {
 					fmt.Printf("refused %s: %d\n", k, v)

@@ -5,11 +5,14 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"hotline/internal/identity"
 	"hotline/internal/link"
+	"hotline/internal/ops"
 	"hotline/internal/protocol"
 	"hotline/internal/relay"
 )
@@ -602,4 +605,31 @@ func (r *relays) setRefused(key string, ref identity.RelayRef, err error) {
 	if _, ok := r.refused[key]; !ok {
 		r.refused[key] = relayRefusal{name: ref.Name, addr: ref.Addr, err: err, since: time.Now()}
 	}
+}
+
+// refusing lists the relays that refused this station at its latest
+// dial of each, with the peers whose cards list them.
+func (r *relays) refusing() []ops.RelayRefusalView {
+	var cards []*identity.Card
+	r.s.mu.Lock()
+	for _, k := range r.s.sealTo {
+		cards = append(cards, k.card)
+	}
+	r.s.mu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []ops.RelayRefusalView
+	for key, f := range r.refused {
+		v := ops.RelayRefusalView{Relay: f.name, Addr: f.addr, Own: r.own[key], Since: f.since, Error: f.err.Error()}
+		for _, c := range cards {
+			for _, ref := range c.Relays {
+				if string(ref.Key) == key {
+					v.Peers = append(v.Peers, c.Name)
+				}
+			}
+		}
+		out = append(out, v)
+	}
+	slices.SortFunc(out, func(a, b ops.RelayRefusalView) int { return strings.Compare(a.Relay, b.Relay) })
+	return out
 }
