@@ -183,3 +183,67 @@ func TestKeysPresentedByAPeer(t *testing.T) {
 	r.Start()
 	check(r.dial(bravo), "from the newest key")
 }
+
+// TestConcurrentFollow: the same key change reaches the relay from
+// several sides at once (the station's handshake under its new key,
+// carrying the statement, and keys messages from peers that took the
+// change), so that the relay follows it in one batch or in several at
+// the same moment. It follows it once: the relay keeps running, lists the
+// new fingerprint, and takes deposits for the new key and the old.
+func TestConcurrentFollow(t *testing.T) {
+	for round := range 5 {
+		r := newRelay(t, nil)
+		alpha, bravo := newStation(t, "alpha"), newStation(t, "bravo")
+		r.allow(alpha, bravo)
+		r.Start()
+		ctx := t.Context()
+		nk, _ := identity.NewKeys("alpha")
+		card, _ := identity.NewCard(nk, "alpha", []string{"127.0.0.1:7443"}, time.Now())
+		stmt, _ := identity.NewRotation(alpha.keys, card, identity.ReasonRotate, time.Now())
+		cert, _ := link.CertificateWith("alpha", nk.Sign, [][]byte{stmt.Text})
+		var bs []*relay.Client
+		for range 4 {
+			bs = append(bs, r.dial(bravo))
+		}
+		errs := make(chan error, len(bs)+1)
+		for _, b := range bs {
+			go func() {
+				if err := b.Present(nk.SignPublic(), [][]byte{stmt.Text}); err != nil {
+					errs <- err
+					return
+				}
+				errs <- b.Deposit(ctx, nk.SignPublic(), []byte("to the new key"))
+			}()
+		}
+		go func() {
+			dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			c, err := relay.Dial(dctx, r.addr, r.card.SignKey, cert)
+			if err == nil {
+				c.Close()
+			}
+			errs <- err
+		}()
+		for range len(bs) + 1 {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		if err := r.srv.Err(); err != nil {
+			t.Fatalf("round %d: the relay stopped: %v", round, err)
+		}
+		if err := bs[0].Deposit(ctx, alpha.key(), []byte("to the old key")); err != nil {
+			t.Fatalf("round %d: a deposit to the old key: %v", round, err)
+		}
+		list, err := relay.List(ctx, r.dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range list.Stations {
+			if st.Name == "alpha" && (st.Fingerprint != card.Fingerprint() || st.Pending.Messages != int64(len(bs))+1) {
+				t.Errorf("round %d: relay list shows alpha as %s with %d pending", round, st.Fingerprint, st.Pending.Messages)
+			}
+		}
+		r.Stop()
+	}
+}

@@ -920,6 +920,7 @@ func (s *Server) apply(batch []*write) error {
 	var counted Counters
 	counted.Refused = map[string]int64{}
 	woken := map[string]bool{}
+	followed := map[string]ed25519.PublicKey{} // rotations this batch made
 	tx, err := s.st.db.BeginTx(ctx, nil)
 	if err != nil {
 		return s.failBatch(batch, err)
@@ -960,10 +961,14 @@ func (s *Server) apply(batch []*write) error {
 				return s.failBatch(batch, err)
 			}
 		case writeRotate:
-			if err := rotateStation(ctx, tx, w, now); err != nil {
+			changed, err := rotateStation(ctx, tx, w, now)
+			if err != nil {
 				return s.failBatch(batch, err)
 			}
-			woken[string(w.to)] = true
+			if changed {
+				followed[string(w.from)] = w.to
+				woken[string(w.to)] = true
+			}
 		case writeFlush:
 		}
 	}
@@ -989,7 +994,7 @@ func (s *Server) apply(batch []*write) error {
 	for k, d := range dDeposited {
 		s.deposited[k] = addLoad(s.deposited[k], d)
 	}
-	for old, nk := range rotations {
+	for old, nk := range followed {
 		if r, ok := s.allowed[old]; ok {
 			delete(s.allowed, old)
 			card, _ := identity.ParseCard(rotationCard(batch, old))
@@ -1026,7 +1031,7 @@ func (s *Server) apply(batch []*write) error {
 	// from gets no more mail (it is the new key's now): close it, so that
 	// the station connects again under its new key.
 	var stale []*serverConn
-	for old := range rotations {
+	for old := range followed {
 		for c := range s.conns[old] {
 			stale = append(stale, c)
 		}
@@ -1055,15 +1060,24 @@ func (s *Server) apply(batch []*write) error {
 
 // rotateStation replaces a station's allowed key by its new one in the
 // store, with the mail waiting for it, and records the change so that
-// deposits to the old key reach the new.
-func rotateStation(ctx context.Context, tx *sql.Tx, w *write, now time.Time) error {
+// deposits to the old key reach the new. It reports false, changing
+// nothing, if the change was followed already: the station's handshake
+// and a peer's keys message may present the same statements at once.
+// An error is the store's: the batch fails.
+func rotateStation(ctx context.Context, tx *sql.Tx, w *write, now time.Time) (bool, error) {
 	card, err := identity.ParseCard(w.payload)
 	if err != nil {
-		return err
+		w.err = err
+		return false, nil
 	}
 	var name string
-	if err := tx.QueryRowContext(ctx, `SELECT name FROM stations WHERE key = ?`, []byte(w.from)).Scan(&name); err != nil {
-		return fmt.Errorf("rotating key %s: %w", keyText(w.from), err)
+	err = tx.QueryRowContext(ctx, `SELECT name FROM stations WHERE key = ?`, []byte(w.from)).Scan(&name)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Followed away from already (or no longer allowed): nothing to do.
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("rotating key %s: %w", keyText(w.from), err)
 	}
 	for _, q := range []struct {
 		sql  string
@@ -1074,7 +1088,7 @@ func rotateStation(ctx context.Context, tx *sql.Tx, w *write, now time.Time) err
 		{`UPDATE rotated SET new_key = ? WHERE new_key = ?`, []any{[]byte(w.to), []byte(w.from)}},
 	} {
 		if _, err := tx.ExecContext(ctx, q.sql, q.args...); err != nil {
-			return fmt.Errorf("rotating the key of %s: %w", name, err)
+			return false, fmt.Errorf("rotating the key of %s: %w", name, err)
 		}
 	}
 	// One row for each statement followed, by the key that signed it.
@@ -1082,10 +1096,10 @@ func rotateStation(ctx context.Context, tx *sql.Tx, w *write, now time.Time) err
 		if _, err := tx.ExecContext(ctx, `INSERT INTO rotated (old_key, new_key, name, at, statement) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT(old_key) DO UPDATE SET new_key = excluded.new_key, statement = excluded.statement`,
 			[]byte(r.OldKey), []byte(w.to), name, nanos(now), r.Text); err != nil {
-			return fmt.Errorf("rotating the key of %s: %w", name, err)
+			return false, fmt.Errorf("rotating the key of %s: %w", name, err)
 		}
 	}
-	return nil
+	return true, nil
 }
 
 // rotationPath is the statements followed in the rotation of old in

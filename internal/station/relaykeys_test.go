@@ -97,6 +97,13 @@ func newRelayNet(t *testing.T, direct bool) *relayNet {
 		}
 		n.dirs[name], n.cards[name], n.logs[name] = dir, card, &lockedBuffer{}
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for name, b := range n.logs {
+				t.Logf("%s's log:\n%s", name, b.String())
+			}
+		}
+	})
 	for _, name := range []string{"USA", "CHN"} {
 		n.start(name)
 	}
