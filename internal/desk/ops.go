@@ -156,6 +156,13 @@ func (s *Desk) Channels(ctx context.Context) ([]ops.ChannelView, error) {
 	return out, nil
 }
 
+// RelayNeeded reports whether a channel with peer needs relay r: one of
+// this station's own (where it picks up all its mail), or one the peer's
+// card lists (where it deposits for the peer).
+func RelayNeeded(r ops.RelayRefusalView, peer string) bool {
+	return r.Own || slices.Contains(r.Peers, peer)
+}
+
 // relayTroubles makes an agreed channel degraded while a relay it needs
 // refuses this station: one of this station's own (where it picks up all
 // its mail) or one of the peer's (where it deposits for the peer).
@@ -164,11 +171,11 @@ func relayTroubles(v *ops.ChannelView, own *identity.Card, refusing []ops.RelayR
 		return
 	}
 	for _, r := range refusing {
+		if !RelayNeeded(r, v.Peer) {
+			continue
+		}
 		whose := own.Name + "'s card"
 		if !r.Own {
-			if !slices.Contains(r.Peers, v.Peer) {
-				continue
-			}
 			whose = v.Peer + "'s card"
 		}
 		v.Troubles = append(v.Troubles, ops.TroubleView{Kind: "relay",
