@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hotline/internal/api"
+	"hotline/internal/protocol"
 	"hotline/internal/stationdir"
 	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"text/template"
+	"time"
 )
 
 func cmdDoctor(f *flags) action {
@@ -20,6 +23,7 @@ func cmdDoctor(f *flags) action {
 			return errors.New("no station directory: use --dir or set HOTLINE_DIR")
 		}
 		ds := stationdir.Doctor(ctx, *f.dir, stationdir.DoctorOptions{})
+		ds = append(ds, statusChecks(ctx, *f.dir)...)
 		failed := 0
 		for _, d := range ds {
 			if d.Status == "fail" {
@@ -46,6 +50,52 @@ func cmdDoctor(f *flags) action {
 		}
 		return nil
 	}
+}
+
+// statusChecks asks the running station (hotline run, through its API)
+// what hotline status shows, and turns each channel that is not as it
+// should be into a diagnosis: a direction not moving, a relay refusing
+// this station, a channel down fail; a path down, a dormant channel
+// warn. Without a running station there is nothing to ask.
+func statusChecks(ctx context.Context, dir string) []stationdir.Diagnosis {
+	if _, err := os.Stat(filepath.Join(dir, api.AddrFile)); err != nil {
+		return nil
+	}
+	c, err := api.NewClient(dir)
+	if err != nil {
+		return []stationdir.Diagnosis{{Check: "status", Status: "warn", Detail: "the running station's API: " + err.Error(), Fix: "check api.addr and the token in the station directory"}}
+	}
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	s, err := c.Status(sctx)
+	if err != nil {
+		return []stationdir.Diagnosis{{Check: "status", Status: "warn", Detail: "the running station did not answer: " + err.Error(), Fix: "see the process check; hotline run logs to stderr"}}
+	}
+	var out []stationdir.Diagnosis
+	for _, ch := range s.Channels {
+		switch ch.State {
+		case protocol.StateActive:
+			out = append(out, stationdir.Diagnosis{Check: "status", Status: "ok", Detail: fmt.Sprintf("channel %s with %s is active", ch.ID, ch.Peer)})
+		case protocol.StateDormant:
+			out = append(out, stationdir.Diagnosis{Check: "status", Status: "warn", Detail: fmt.Sprintf("channel %s with %s is dormant: the latest operator check (%s) went unanswered", ch.ID, ch.Peer, ch.LastCheck),
+				Fix: "ask the peer's duty officer to answer checks (hotline ack)"})
+		case protocol.StateDegraded, protocol.StateDown:
+			for _, t := range ch.Troubles {
+				status := "fail"
+				if t.Kind == protocol.TroublePath && ch.State == protocol.StateDegraded {
+					status = "warn"
+				}
+				out = append(out, stationdir.Diagnosis{Check: "status", Status: status, Detail: fmt.Sprintf("channel %s with %s is %s: %s", ch.ID, ch.Peer, ch.State, t.Reason), Fix: t.Action})
+			}
+		default:
+			out = append(out, stationdir.Diagnosis{Check: "status", Status: "ok", Detail: fmt.Sprintf("channel %s with %s is %s", ch.ID, ch.Peer, ch.State)})
+		}
+	}
+	for _, r := range s.RelaysRefusing {
+		out = append(out, stationdir.Diagnosis{Check: "status", Status: "fail", Detail: fmt.Sprintf("the running station: relay %s at %s refuses it since %s: %s", r.Relay, r.Addr, r.Since.UTC().Format(time.RFC3339), r.Error),
+			Fix: "have the relay's operator allow this station's card (hotline relay allow --card CARD --fingerprint FP)"})
+	}
+	return out
 }
 
 // unit is the systemd unit hotline install --print-unit prints. The

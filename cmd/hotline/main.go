@@ -991,6 +991,12 @@ func cmdStatus(f *flags) action {
 					if c.Blocked != "" {
 						fmt.Printf("%s BLOCKED: %s\n", c.ID, c.Blocked)
 					}
+					for _, t := range c.Troubles {
+						fmt.Printf("%s %s: %s\n    what to do: %s\n", c.ID, strings.ToUpper(c.State), inert(t.Reason), inert(t.Action))
+					}
+				}
+				for _, r := range s.RelaysRefusing {
+					fmt.Printf("relay %s at %s REFUSES this station since %s: %s\n", r.Relay, r.Addr, r.Since.UTC().Format(time.RFC3339), inert(r.Error))
 				}
 				for k, v := range s.Refused {
 					fmt.Printf("refused %s: %d\n", k, v)
@@ -1445,15 +1451,17 @@ func keyChange(ctx context.Context, f *flags, req ops.KeyRequest) error {
 				verb = "revoked the old key and changed"
 			case identity.ReasonLost:
 				verb = "declared the old key lost and changed"
-				defer fmt.Println("peers refuse the new key until their signal officers run hotline peer replace with the new card and fingerprint")
 			}
 			fmt.Printf("%s %s its keys: fingerprint %s replaces %s\n", v.Station, verb, v.Fingerprint, v.OldFingerprint)
-			signer, follow := "the old key", "; peers follow them"
 			if v.Reason == identity.ReasonLost {
-				signer, follow = "the new key (the old one is lost)", ""
+				fmt.Printf("this station's card is rewritten; key entries signed by the new key went on %d channels\n", v.Channels)
+				fmt.Println("peers refuse the new key until their signal officers run hotline peer replace with the new card and fingerprint;")
+				fmt.Println("relays refuse it until their operators run hotline relay allow --card CARD --fingerprint FP --replace")
+				return nil
 			}
-			fmt.Printf("key entries signed by %s went on %d channels%s; this station's card is rewritten\n", signer, v.Channels, follow)
-			fmt.Println("read the new fingerprint to each peer's signal officer, and give relays that list this station the new card")
+			fmt.Printf("key entries signed by the old key went on %d channels; peers follow them and this station's card is rewritten\n", v.Channels)
+			fmt.Println("peers and relays follow the change by themselves, over every path (no new peer add or relay allow);")
+			fmt.Println("read the new fingerprint to each peer's signal officer anyway")
 			return nil
 		})
 }

@@ -41,6 +41,9 @@ type Station interface {
 	Books() []*codebook.Codebook
 	// KeyHistory is a station's key history (this station's for "").
 	KeyHistory(ctx context.Context, station string) ([]ops.KeyView, error)
+	// RelaysRefusing are the relays that refused this station when it
+	// last dialed them.
+	RelaysRefusing() []ops.RelayRefusalView
 }
 
 // Desk does the operations of one station.

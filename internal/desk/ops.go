@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -144,11 +145,47 @@ func (s *Desk) Channels(ctx context.Context) ([]ops.ChannelView, error) {
 		byID[c.ID] = c
 	}
 	out := []ops.ChannelView{}
+	refusing := s.st.RelaysRefusing()
+	_, own := s.st.Identity()
 	for _, i := range info {
 		c := byID[i.ID]
-		out = append(out, channelView(s.name, i, c))
+		v := channelView(s.name, i, c)
+		relayTroubles(&v, own, refusing)
+		out = append(out, v)
 	}
 	return out, nil
+}
+
+// RelayNeeded reports whether a channel with peer needs relay r: one of
+// this station's own (where it picks up all its mail), or one the peer's
+// card lists (where it deposits for the peer).
+func RelayNeeded(r ops.RelayRefusalView, peer string) bool {
+	return r.Own || slices.Contains(r.Peers, peer)
+}
+
+// relayTroubles makes an agreed channel degraded while a relay it needs
+// refuses this station: one of this station's own (where it picks up all
+// its mail) or one of the peer's (where it deposits for the peer).
+func relayTroubles(v *ops.ChannelView, own *identity.Card, refusing []ops.RelayRefusalView) {
+	if v.Agreement != record.Active || v.State == protocol.StateSuspended || v.State == protocol.StateDormant {
+		return
+	}
+	for _, r := range refusing {
+		if !RelayNeeded(r, v.Peer) {
+			continue
+		}
+		whose := own.Name + "'s card"
+		if !r.Own {
+			whose = v.Peer + "'s card"
+		}
+		v.Troubles = append(v.Troubles, ops.TroubleView{Kind: "relay",
+			Reason: fmt.Sprintf("relay %s at %s, listed in %s, refuses this station (since %s): %s", r.Relay, r.Addr, whose, r.Since.UTC().Format(time.RFC3339), r.Error),
+			Action: fmt.Sprintf("read this station's fingerprint (%s) to the relay's operator and have them run hotline relay allow --card CARD --fingerprint FP (with --replace after a lost key)", own.Fingerprint()),
+		})
+		if v.State == protocol.StateActive {
+			v.State = protocol.StateDegraded
+		}
+	}
 }
 
 func channelView(self string, i protocol.ChannelInfo, c record.Channel) ops.ChannelView {
@@ -156,6 +193,9 @@ func channelView(self string, i protocol.ChannelInfo, c record.Channel) ops.Chan
 		Written: i.Written, Delivered: i.Delivered, Received: i.Received, Connected: i.Connected, Blocked: i.Blocked,
 		ReceiptAt: i.ReceiptAt, Deadlines: map[string]string{}, Delivery: map[string]string{}, Suspensions: []ops.SuspensionView{}, Dormant: i.Dormant,
 		AwaitingPeer: i.AwaitingPeer, AwaitingHere: i.AwaitingHere, Paths: []ops.PathView{}}
+	for _, t := range i.Troubles {
+		v.Troubles = append(v.Troubles, ops.TroubleView{Kind: t.Kind, Reason: t.Reason, Action: t.Action})
+	}
 	for _, x := range i.Suspensions {
 		// What was stored before invisible characters were refused shows them.
 		v.Suspensions = append(v.Suspensions, ops.SuspensionView{By: x.By, Index: x.Index, Reason: protocol.Reveal(x.Reason), At: x.At})
@@ -638,7 +678,8 @@ func (s *Desk) Status(ctx context.Context) (*ops.StatusView, error) {
 		return nil, err
 	}
 	_, ownCard := s.st.Identity()
-	v := &ops.StatusView{Station: s.name, Party: s.party, Fingerprint: ownCard.Fingerprint(), Channels: chs, Peers: ps, Refused: map[string]int{}}
+	v := &ops.StatusView{Station: s.name, Party: s.party, Fingerprint: ownCard.Fingerprint(), Channels: chs, Peers: ps, Refused: map[string]int{},
+		RelaysRefusing: s.st.RelaysRefusing()}
 	if a := s.st.PeerAddr(); a != nil {
 		v.PeerAddr = a.String()
 	}

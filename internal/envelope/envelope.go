@@ -27,12 +27,12 @@ package envelope
 
 import (
 	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/sha256"
-	"crypto/subtle"
 	"crypto/ed25519"
+	"crypto/hkdf"
 	"crypto/hpke"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"

@@ -164,6 +164,17 @@ type ChannelView struct {
 	LastCheck    string     `json:"last_check,omitempty"` // id of this station's latest operator check
 	LastCheckAt  *time.Time `json:"last_check_at,omitempty"`
 	Paths        []PathView `json:"paths"`
+	// Troubles say why State is degraded or down, and what to do: a path
+	// down, a direction whose traffic has not moved for longer than its
+	// delivery deadline, a relay that refuses this station.
+	Troubles []TroubleView `json:"troubles,omitempty"`
+}
+
+// TroubleView is one reason a channel is not active, and what to do.
+type TroubleView struct {
+	Kind   string `json:"kind"` // path (a path down), stall (a direction not moving), relay (a relay refusing this station)
+	Reason string `json:"reason"`
+	Action string `json:"action"`
 }
 
 // PathView is one transport path of a channel and its health, from the
@@ -286,6 +297,19 @@ type StatusView struct {
 	Peers       []PeerView     `json:"peers"`
 	Refused     map[string]int `json:"refused"`
 	Duplicates  int            `json:"duplicates"`
+	// RelaysRefusing are the relays (of this station's card or a peer's)
+	// that refused this station at its latest attempt to connect.
+	RelaysRefusing []RelayRefusalView `json:"relays_refusing,omitempty"`
+}
+
+// RelayRefusalView is a relay that refuses this station now.
+type RelayRefusalView struct {
+	Relay string    `json:"relay"`
+	Addr  string    `json:"addr"`
+	Own   bool      `json:"own"`             // listed in this station's card
+	Peers []string  `json:"peers,omitempty"` // the peers whose cards list it
+	Since time.Time `json:"since"`
+	Error string    `json:"error"`
 }
 
 // ParseID splits an entry id channel/author/index.

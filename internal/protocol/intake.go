@@ -1,6 +1,8 @@
 package protocol
 
 import (
+	"time"
+
 	"bytes"
 	"fmt"
 	"slices"
@@ -178,6 +180,9 @@ func (in *intake) take(i int, raw []byte) bool {
 // gap asks the peer to send its log again from the entry expected.
 func (in *intake) gap() {
 	in.c.Stats.Refused["gap"]++
+	if in.cs != nil && in.cs.theirs.stuckSince.IsZero() {
+		in.cs.theirs.stuckSince = in.c.now
+	}
 	in.c.emit(Send{Peer: in.name, Conn: in.conn, Data: (&Frame{Type: FrameResend, Channel: in.f.Channel, Author: in.name, From: in.expected}).Encode()})
 }
 
@@ -426,6 +431,7 @@ func (in *intake) apply() {
 	}
 	theirs := &cs.theirs
 	theirs.tree, theirs.size = in.tree, in.expected-1
+	theirs.stuckSince = time.Time{}
 	for _, k := range in.logKeys[len(theirs.keys):] {
 		c.batch.LogKeys = append(c.batch.LogKeys, record.LogKey{Channel: f.Channel, Author: name, From: k.from, Seq: k.seq})
 	}

@@ -1,6 +1,9 @@
 package protocol
 
 import (
+	"fmt"
+
+	"hotline/internal/envelope"
 	"hotline/internal/identity"
 	"hotline/internal/record"
 	"slices"
@@ -27,7 +30,9 @@ type ChannelInfo struct {
 	ID, Peer, Level, Blocked string
 	// Agreement is record.ProposedOut, ProposedIn or Active; State is what
 	// operators see (one of the State constants when agreed).
-	Agreement, State         string
+	Agreement, State string
+	// Troubles say why State is degraded or down, and what to do.
+	Troubles                 []Trouble
 	Sent, Written, Delivered uint64
 	Received                 uint64
 	// ReceiptAt is when the peer's station cosigned its latest receipt
@@ -69,26 +74,90 @@ type PathInfo struct {
 	SRTT, Cost   time.Duration
 }
 
-// state says what operators see of a channel.
-func (c *Core) state(cs *chanState) string {
+// Trouble is why a channel is degraded or down, and what to do.
+type Trouble struct {
+	// Kind is TroublePath, TroubleStall or (added by the desk) "relay".
+	Kind           string
+	Reason, Action string
+}
+
+// Kinds of trouble.
+const (
+	TroublePath  = "path"  // a path down
+	TroubleStall = "stall" // a direction not moving
+)
+
+// state says what operators see of a channel, and why it is not active.
+func (c *Core) state(cs *chanState) (string, []Trouble) {
 	switch {
 	case cs.rec.State != record.Active:
-		return cs.rec.State
+		return cs.rec.State, nil
 	case len(cs.rec.Suspensions) > 0:
-		return StateSuspended
+		return StateSuspended, nil
 	case cs.dormant:
-		return StateDormant
+		return StateDormant, nil
 	}
 	p := c.peers[cs.rec.Peer]
+	stalls := c.stalls(cs)
 	if !p.ready {
-		return StateDown
+		return StateDown, append([]Trouble{{Kind: TroublePath, Reason: "no path to " + p.card.Name + " is up",
+			Action: "hotline doctor checks each endpoint and relay; hotline alerts says why paths closed"}}, stalls...)
 	}
+	var out []Trouble
 	for _, x := range c.pathInfos(p) {
 		if !x.Up {
-			return StateDegraded
+			out = append(out, Trouble{Kind: TroublePath, Reason: fmt.Sprintf("the %s path to %s is down; traffic goes by the others", x.Name, p.card.Name),
+				Action: "hotline doctor checks each endpoint and relay; hotline alerts says why the path closed"})
 		}
 	}
-	return StateActive
+	out = append(out, stalls...)
+	if len(out) > 0 {
+		return StateDegraded, out
+	}
+	return StateActive, nil
+}
+
+// stalls reports each direction of a channel whose traffic has not moved
+// for longer than its delivery deadline: this station's oldest entry not
+// receipted, written longer ago than its precedence's delivery deadline
+// with no receipt since; or the peer's entries, sent after a gap that
+// nothing has filled for longer than the charter's longest delivery
+// deadline (the precedence of entries not taken is not known).
+func (c *Core) stalls(cs *chanState) []Trouble {
+	var out []Trouble
+	if cs.charter == nil {
+		return nil
+	}
+	peer := cs.rec.Peer
+	if m := &cs.mine; m.delivered < m.size && len(m.pending) > 0 {
+		if e, err := envelope.Parse(m.pending[0].raw); err == nil {
+			since := e.Time
+			if m.movedAt.After(since) {
+				since = m.movedAt
+			}
+			if d := cs.charter.Delivery[e.Precedence]; d > 0 && c.now.Sub(since) > d {
+				out = append(out, Trouble{Kind: TroubleStall,
+					Reason: fmt.Sprintf("%s→%s has not moved for %s: %d of this station's entries await %s's receipt, the oldest (%s, %d) for longer than its delivery deadline of %s",
+						c.keys.Name, peer, c.now.Sub(since).Round(time.Second), m.size-m.delivered, peer, e.Precedence, e.Index, d),
+					Action: fmt.Sprintf("hotline alerts says what %s refused or asked for; hotline doctor checks the paths; if no path reaches %s, carry a bundle (hotline bundle export --peer %s)", peer, peer, peer),
+				})
+			}
+		}
+	}
+	if t := cs.theirs.stuckSince; !t.IsZero() {
+		var d time.Duration
+		for _, v := range cs.charter.Delivery {
+			d = max(d, v)
+		}
+		if c.now.Sub(t) > d {
+			out = append(out, Trouble{Kind: TroubleStall,
+				Reason: fmt.Sprintf("%s→%s has not moved for %s: %s sends entries after %d that this station cannot take, and not entry %d (longer than the longest delivery deadline, %s)",
+					peer, c.keys.Name, c.now.Sub(t).Round(time.Second), peer, cs.theirs.size, cs.theirs.size+1, d),
+				Action: fmt.Sprintf("hotline alerts says what was refused; ask %s's signal officer whether it restored a backup or lost entries, and have it run hotline doctor", peer),
+			})
+		}
+	}
+	return out
 }
 
 // Channels describes every channel, sorted by id.
@@ -96,7 +165,8 @@ func (c *Core) Channels() []ChannelInfo {
 	var out []ChannelInfo
 	for id, cs := range c.channels {
 		p := c.peers[cs.rec.Peer]
-		i := ChannelInfo{ID: id, Peer: cs.rec.Peer, Level: cs.rec.Level, Agreement: cs.rec.State, State: c.state(cs), Blocked: cs.blocked,
+		state, troubles := c.state(cs)
+		i := ChannelInfo{ID: id, Peer: cs.rec.Peer, Level: cs.rec.Level, Agreement: cs.rec.State, State: state, Troubles: troubles, Blocked: cs.blocked,
 			Sent: cs.mine.sent, Written: cs.mine.size, Delivered: cs.mine.delivered, Received: cs.theirs.durable, Connected: p.ready,
 			ReceiptAt:   cs.mine.receiptAt,
 			Suspensions: slices.Clone(cs.rec.Suspensions), Dormant: cs.dormant, LastCheck: cs.rec.LastCheck, LastCheckAt: cs.rec.LastCheckAt,

@@ -91,7 +91,7 @@ func (c *Core) applyReceipt(p *peer, cs *chanState, signed []byte) *refusal {
 	}
 	first := m.delivered + 1
 	m.pending = slices.Delete(m.pending, 0, int(cp.Size-m.delivered))
-	m.delivered, m.receipt, m.progress = cp.Size, signed, c.now
+	m.delivered, m.receipt, m.progress, m.movedAt = cp.Size, signed, c.now, c.now
 	m.receiptAt = c.receiptTime(p, signed)
 	for size := range m.signed {
 		if size <= m.delivered {

@@ -81,6 +81,7 @@ type outLog struct {
 	sent      uint64         // sent on the current outbound connection
 	delivered uint64         // covered by the peer's cosignature
 	progress  time.Time      // when delivered last grew, or sending from it began
+	movedAt   time.Time      // when delivered last grew (zero before, since the start)
 	pending   []pendingEntry // entries delivered+1 .. size
 	// writes is the log's size at each write not yet durable that
 	// appended to it, in order: what a group being written (Writing)
@@ -134,6 +135,10 @@ type inLog struct {
 	durableRoot []byte
 	receipt     []byte   // latest cosigned checkpoint
 	keys        []logKey // where the key signing this log changes
+	// stuckSince is when the peer first sent entries after a gap that
+	// nothing has filled since (zero while none wait): the peer holds
+	// more than this station could take.
+	stuckSince time.Time
 	// epoch is the key epoch of the latest entry accepted that began
 	// one, entry epochFrom: the entries after it that carry no
 	// encapsulation open with it.

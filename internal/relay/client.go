@@ -81,7 +81,8 @@ type Client struct {
 	deposits map[uint64]chan error
 	pings    map[uint64]chan struct{}
 	pingAt   map[uint64]time.Time
-	deletes  []chan error // answered in order
+	deletes  []chan error        // answered in order
+	keys     map[string][][]byte // by key: the statements the relay sent for it on this connection
 	offset   time.Duration
 	offsetOK bool
 
@@ -137,7 +138,7 @@ func Dial(ctx context.Context, addr string, relayKey ed25519.PublicKey, cert tls
 	c := &Client{
 		addr: addr, conn: conn, slots: make(chan struct{}, clientInflight), mail: make(chan Mail, MailBuffer),
 		deposits: map[uint64]chan error{}, pings: map[uint64]chan struct{}{}, pingAt: map[uint64]time.Time{},
-		done: make(chan struct{}),
+		keys: map[string][][]byte{}, done: make(chan struct{}),
 	}
 	go c.read()
 	go func() {
@@ -286,6 +287,36 @@ func (c *Client) Delete(ctx context.Context, upTo uint64) error {
 	}
 }
 
+// Present gives the relay rotation statements that lead a station's key
+// it allows (this station's, or a peer's it deposits for) to key, so that
+// it follows the change before it takes the next message on this
+// connection: a deposit sent after Present may be addressed to key. The
+// relay answers nothing; statements it cannot follow change nothing
+// there.
+func (c *Client) Present(key ed25519.PublicKey, statements [][]byte) error {
+	if len(key) != ed25519.PublicKeySize {
+		return fmt.Errorf("key has %d bytes, want %d", len(key), ed25519.PublicKeySize)
+	}
+	if len(statements) == 0 {
+		return nil
+	}
+	if len(statements) > MaxStatements {
+		statements = statements[len(statements)-MaxStatements:]
+	}
+	for _, st := range statements {
+		if len(st) < 1 || len(st) > identity.MaxRotation {
+			return fmt.Errorf("a rotation statement of %d bytes; want 1 to %d", len(st), identity.MaxRotation)
+		}
+	}
+	select {
+	case <-c.done:
+		return c.closedErr()
+	default:
+	}
+	c.conn.Send((&Message{Type: TypeKeys, Key: key, Statements: statements}).Encode(), false)
+	return nil
+}
+
 // Ping measures the round trip to the relay.
 func (c *Client) Ping(ctx context.Context) (time.Duration, error) {
 	if err := c.acquire(ctx); err != nil {
@@ -346,8 +377,11 @@ func (c *Client) read() {
 			return
 		}
 		if m.Type == TypeMail {
+			c.mu.Lock()
+			stmts := c.keys[string(m.From)]
+			c.mu.Unlock()
 			select {
-			case c.mail <- Mail{ID: m.ID, From: m.From, DepositedAt: m.At, Payload: m.Payload}:
+			case c.mail <- Mail{ID: m.ID, From: m.From, DepositedAt: m.At, Payload: m.Payload, Statements: stmts}:
 			case <-c.done:
 				return
 			}
@@ -396,6 +430,10 @@ func (c *Client) handle(m *Message, last *uint64) error {
 			return fmt.Errorf("%w: mail %d after mail %d on one connection", ErrProtocol, m.ID, *last)
 		}
 		*last = m.ID
+	case TypeKeys:
+		// Checked by whoever uses them (identity.Follow from a key it
+		// holds): the relay is not trusted with them.
+		c.keys[string(m.Key)] = m.Statements
 	case TypeError:
 		return fmt.Errorf("relay at %s closed the connection: %s", c.addr, m.Text)
 	default:

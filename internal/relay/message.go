@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/crypto/cryptobyte"
 
+	"hotline/internal/identity"
 	"hotline/internal/link"
 )
 
@@ -43,7 +44,11 @@ const (
 	TypePong    Type = 8  // relay → station: the ping's value and the relay's clock
 	TypeMail    Type = 9  // relay → station: one deposited payload
 	TypeError   Type = 10 // either way, last: why the connection is closed
+	TypeKeys    Type = 11 // either way: rotation statements that lead a station's allowed key to Key
 )
+
+// MaxStatements bounds the rotation statements of one keys message.
+const MaxStatements = 64
 
 func (t Type) String() string {
 	switch t {
@@ -67,6 +72,8 @@ func (t Type) String() string {
 		return "mail"
 	case TypeError:
 		return "error"
+	case TypeKeys:
+		return "keys"
 	}
 	return fmt.Sprintf("message(%d)", uint8(t))
 }
@@ -115,6 +122,12 @@ type Message struct {
 	Payload []byte            // deposit, mail
 	Reason  Reason            // refused
 	Text    string            // refused, error
+	// Key and Statements (keys): a station's key and rotation statements,
+	// each signed by the key before, that lead to it from an earlier key
+	// of the station (identity.Follow). Whoever sends them proves nothing
+	// by sending: the receiver follows them only from a key it holds.
+	Key        ed25519.PublicKey
+	Statements [][]byte
 }
 
 func addBytes16(b *cryptobyte.Builder, p []byte) {
@@ -184,6 +197,18 @@ func (m *Message) Encode() []byte {
 		payload()
 	case TypeError:
 		addBytes16(b, []byte(clip(m.Text)))
+	case TypeKeys:
+		key(m.Key)
+		if len(m.Statements) < 1 || len(m.Statements) > MaxStatements {
+			panic(fmt.Sprintf("relay: keys message with %d statements", len(m.Statements)))
+		}
+		b.AddUint8(uint8(len(m.Statements)))
+		for _, st := range m.Statements {
+			if len(st) < 1 || len(st) > identity.MaxRotation {
+				panic(fmt.Sprintf("relay: keys message with a %d-byte statement", len(st)))
+			}
+			addBytes16(b, st)
+		}
 	default:
 		panic(fmt.Sprintf("relay: encoding unknown message type %d", m.Type))
 	}
@@ -281,6 +306,21 @@ func Decode(p []byte) (*Message, error) {
 		}
 	case TypeError:
 		ok = readText()
+	case TypeKeys:
+		var n uint8
+		ok = readKey(&m.Key) && s.ReadUint8(&n)
+		if ok && (n < 1 || n > MaxStatements) {
+			problem = fmt.Sprintf("%d statements, want 1 to %d", n, MaxStatements)
+		}
+		for i := 0; ok && i < int(n); i++ {
+			var v cryptobyte.String
+			if ok = s.ReadUint16LengthPrefixed(&v); ok {
+				if len(v) < 1 || len(v) > identity.MaxRotation {
+					problem = fmt.Sprintf("statement of %d bytes, want 1 to %d", len(v), identity.MaxRotation)
+				}
+				m.Statements = append(m.Statements, []byte(v))
+			}
+		}
 	default:
 		return nil, fmt.Errorf("%w: unknown type %d", ErrMessage, t)
 	}

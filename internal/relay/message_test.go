@@ -7,6 +7,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +49,9 @@ func messageSamples() []messageSample {
 			cat([]byte{9, 0, 0, 0, 0, 0, 0, 0, 1}, keyA, []byte{0, 0, 0, 1, 2, 3, 4, 5, 0, 0, 5}, []byte("frame"))},
 		{"mail max payload", relay.Message{Type: relay.TypeMail, ID: math.MaxUint64, From: keyA, At: at, Payload: bytes.Repeat([]byte{9}, relay.MaxPayload)}, nil},
 		{"error", relay.Message{Type: relay.TypeError, Text: "no"}, []byte{10, 0, 2, 'n', 'o'}},
+		{"keys", relay.Message{Type: relay.TypeKeys, Key: keyA, Statements: [][]byte{[]byte("st1"), []byte("st2")}},
+			cat([]byte{11}, keyA, []byte{2, 0, 3}, []byte("st1"), []byte{0, 3}, []byte("st2"))},
+		{"keys largest", relay.Message{Type: relay.TypeKeys, Key: keyB, Statements: slices.Repeat([][]byte{bytes.Repeat([]byte{7}, 24<<10)}, relay.MaxStatements)}, nil},
 	}
 }
 
@@ -72,7 +76,7 @@ func TestMessageRoundTrip(t *testing.T) {
 			}
 		})
 	}
-	for ty := relay.TypeHello; ty <= relay.TypeError; ty++ {
+	for ty := relay.TypeHello; ty <= relay.TypeKeys; ty++ {
 		if !covered[ty] {
 			t.Errorf("no sample of %s", ty)
 		}
@@ -81,6 +85,7 @@ func TestMessageRoundTrip(t *testing.T) {
 	for _, m := range []relay.Message{
 		{Type: relay.TypeMail, ID: 1, From: keyA, At: at, Payload: make([]byte, relay.MaxPayload)},
 		{Type: relay.TypeDeposit, Seq: 1, To: keyA, Payload: make([]byte, relay.MaxPayload)},
+		{Type: relay.TypeKeys, Key: keyA, Statements: slices.Repeat([][]byte{make([]byte, 24<<10)}, relay.MaxStatements)},
 	} {
 		if n := len(m.Encode()); n > 4<<20 {
 			t.Errorf("a %s with the largest payload is %d bytes, over a frame", m.Type, n)
@@ -107,7 +112,7 @@ func TestDecodeRefuses(t *testing.T) {
 	}{
 		{"empty", nil, "empty"},
 		{"type 0", []byte{0}, "unknown type 0"},
-		{"type 11", []byte{11, 0, 1}, "unknown type 11"},
+		{"type 12", []byte{12, 0, 1}, "unknown type 12"},
 		{"type 255", []byte{255}, "unknown type 255"},
 		{"hello truncated", []byte{1, 0}, "hello message: truncated"},
 		{"hello trailing", []byte{1, 0, 1, 0}, "hello message: 1 trailing bytes"},
@@ -129,6 +134,12 @@ func TestDecodeRefuses(t *testing.T) {
 		{"mail id 0", cat([]byte{9}, u64(0), keyA, u64(1), []byte{0, 0, 0}), "mail message: ID 0"},
 		{"mail truncated", cat([]byte{9}, u64(1), keyA), "mail message: truncated"},
 		{"error truncated", []byte{10, 0, 5, 'a'}, "error message: truncated"},
+		{"keys none", cat([]byte{11}, keyA, []byte{0}), "keys message: 0 statements, want 1 to 64"},
+		{"keys too many", cat([]byte{11}, keyA, []byte{65}, bytes.Repeat([]byte{0, 1, 'x'}, 65)), "65 statements"},
+		{"keys empty statement", cat([]byte{11}, keyA, []byte{1, 0, 0}), "statement of 0 bytes"},
+		{"keys statement too long", cat([]byte{11}, keyA, []byte{1, 0x60, 0x01}, make([]byte, 24<<10+1)), "statement of 24577 bytes"},
+		{"keys truncated", cat([]byte{11}, keyA, []byte{2, 0, 1, 'x'}), "keys message: truncated"},
+		{"keys short key", cat([]byte{11}, keyA[:20]), "keys message: truncated"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

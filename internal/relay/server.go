@@ -82,6 +82,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	alias     map[string]ed25519.PublicKey // a rotated station's earlier key → its current key
+	chains    map[string][][]byte          // a rotated station's current key → the statements that lead to it
 	allowed   map[string]stationRow        // string(key) →
 	pending   map[string]load              // by recipient key
 	deposited map[string]load              // by sender key
@@ -168,12 +169,12 @@ func (s *Server) refresh(ctx context.Context) error {
 	for _, r := range rows {
 		m[string(r.Key)] = r
 	}
-	alias, err := s.st.aliases(ctx)
+	alias, chains, err := s.st.aliases(ctx)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
-	s.allowed, s.alias = m, alias
+	s.allowed, s.alias, s.chains = m, alias, chains
 	s.mu.Unlock()
 	return nil
 }
@@ -205,15 +206,24 @@ func (s *Server) lookup(k ed25519.PublicKey) (string, bool) {
 
 // lookupChain is lookup that also follows rotation statements: a station
 // that changed its keys presents its new key with the statements, signed
-// by the key allowed here, in its certificate. The relay then allows the
-// new key in place of the old, moves the old key's waiting mail to it,
-// and takes deposits addressed to the old key for it (docs/PROTOCOL.md,
-// "Key rotation"). A revoked key is not followed further than its
-// revocation: its holder could sign another.
+// by the key allowed here, in its certificate (follow).
 func (s *Server) lookupChain(k ed25519.PublicKey, stmts [][]byte) (string, bool) {
 	if name, ok := s.lookup(k); ok {
 		return name, true
 	}
+	return s.follow(k, stmts)
+}
+
+// follow follows rotation statements from an allowed key to k: from a
+// station's certificate, or from a keys message, which any connected
+// station may send for itself or for a peer it deposits for. The relay
+// then allows the new key in place of the old, moves the old key's
+// waiting mail to it, and takes deposits addressed to the old key for
+// it (docs/PROTOCOL.md, "Key rotation"). A revoked key is not followed
+// further than its revocation: its holder could sign another. Nothing is
+// taken from whoever presents the statements but the statements, each
+// checked against the key before it.
+func (s *Server) follow(k ed25519.PublicKey, stmts [][]byte) (string, bool) {
 	if len(stmts) == 0 {
 		return "", false
 	}
@@ -230,7 +240,7 @@ func (s *Server) lookupChain(k ed25519.PublicKey, stmts [][]byte) (string, bool)
 		}
 		last := path[len(path)-1]
 		ctx, cancel := context.WithTimeout(context.Background(), handshakeTimeout)
-		w := &write{kind: writeRotate, from: r.Key, to: k, payload: last.Card.Text, statement: last.Text}
+		w := &write{kind: writeRotate, from: r.Key, to: k, payload: last.Card.Text, path: path}
 		err := s.do(ctx, w)
 		cancel()
 		if err == nil {
@@ -244,6 +254,21 @@ func (s *Server) lookupChain(k ed25519.PublicKey, stmts [][]byte) (string, bool)
 		return r.Name, true
 	}
 	return "", false
+}
+
+// statements returns the rotation statements that lead a station's
+// earlier keys to k, its current key, if it changed its keys.
+func (s *Server) statements(k ed25519.PublicKey) [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.chains[string(k)]
+}
+
+// isAllowed reports whether k is an allowed station's current key, as
+// the relay knows it now.
+func (s *Server) isAllowed(k ed25519.PublicKey) bool {
+	_, ok := s.station(k)
+	return ok
 }
 
 // refuse counts a refusal.
@@ -588,6 +613,15 @@ func (c *serverConn) run() {
 		}
 		switch m.Type {
 		case TypeDeposit, TypeDelete, TypePing:
+		case TypeKeys:
+			// Followed before the next message is read, so that a deposit
+			// after it may be addressed to the key it leads to.
+			if !s.isAllowed(m.Key) {
+				if name, ok := s.follow(m.Key, m.Statements); ok {
+					c.log.Info("followed a station's key change presented on this connection", "of", name)
+				}
+			}
+			continue
 		case TypeError:
 			c.log.Warn("station closed the connection with an error", "err", m.Text)
 			return
@@ -638,8 +672,9 @@ func (c *serverConn) run() {
 // Answers go first, so a long backlog does not hold up acknowledgements.
 func (c *serverConn) sender() {
 	defer c.close()
-	var cursor uint64 // highest ID sent
-	more := true      // the store may hold mail after cursor
+	var cursor uint64             // highest ID sent
+	more := true                  // the store may hold mail after cursor
+	announced := map[string]int{} // sender key → statements sent for it on this connection
 	for {
 		var mail []Mail
 		if more {
@@ -660,6 +695,14 @@ func (c *serverConn) sender() {
 				out = c.s.lie(mail[i])
 			}
 			for _, m := range out {
+				// A sender that changed its keys: first the statements
+				// that lead to the key its mail is labelled with, once on
+				// each connection, so that a recipient that has not yet
+				// heard of the change can follow it.
+				if st := c.s.statements(m.From); err == nil && len(st) > 0 && announced[string(m.From)] != len(st) {
+					announced[string(m.From)] = len(st)
+					err = link.WriteFrame(c.w, (&Message{Type: TypeKeys, Key: m.From, Statements: st}).Encode())
+				}
 				if err == nil {
 					err = link.WriteFrame(c.w, (&Message{Type: TypeMail, ID: m.ID, From: m.From, At: m.DepositedAt, Payload: m.Payload}).Encode())
 				}
@@ -748,12 +791,13 @@ type write struct {
 	from    ed25519.PublicKey // deposit: the sender
 	to      ed25519.PublicKey // deposit: the recipient; delete, seen: the station
 	payload []byte
-	// rotate: from is the old key, to the new, payload the new card.
-	statement []byte
-	upTo      uint64
-	cutoff    time.Time // expire
-	at        time.Time // seen
-	done      func(*write)
+	// rotate: from is the old key allowed here, to the new, payload the
+	// new card, path the statements followed from one to the other.
+	path   []*identity.Rotation
+	upTo   uint64
+	cutoff time.Time // expire
+	at     time.Time // seen
+	done   func(*write)
 
 	// results
 	id     uint64 // deposit
@@ -876,6 +920,7 @@ func (s *Server) apply(batch []*write) error {
 	var counted Counters
 	counted.Refused = map[string]int64{}
 	woken := map[string]bool{}
+	followed := map[string]ed25519.PublicKey{} // rotations this batch made
 	tx, err := s.st.db.BeginTx(ctx, nil)
 	if err != nil {
 		return s.failBatch(batch, err)
@@ -916,10 +961,14 @@ func (s *Server) apply(batch []*write) error {
 				return s.failBatch(batch, err)
 			}
 		case writeRotate:
-			if err := rotateStation(ctx, tx, w, now); err != nil {
+			changed, err := rotateStation(ctx, tx, w, now)
+			if err != nil {
 				return s.failBatch(batch, err)
 			}
-			woken[string(w.to)] = true
+			if changed {
+				followed[string(w.from)] = w.to
+				woken[string(w.to)] = true
+			}
 		case writeFlush:
 		}
 	}
@@ -945,7 +994,7 @@ func (s *Server) apply(batch []*write) error {
 	for k, d := range dDeposited {
 		s.deposited[k] = addLoad(s.deposited[k], d)
 	}
-	for old, nk := range rotations {
+	for old, nk := range followed {
 		if r, ok := s.allowed[old]; ok {
 			delete(s.allowed, old)
 			card, _ := identity.ParseCard(rotationCard(batch, old))
@@ -962,14 +1011,36 @@ func (s *Server) apply(batch []*write) error {
 				s.alias[k] = nk
 			}
 		}
-		s.alias[old] = nk
+		chain := s.chains[old]
+		delete(s.chains, old)
+		for _, r := range rotationPath(batch, old) {
+			s.alias[string(r.OldKey)] = nk
+			chain = append(chain, r.Text)
+		}
+		if s.chains == nil {
+			s.chains = map[string][][]byte{}
+		}
+		s.chains[string(nk)] = lastStatements(chain)
 	}
 	for k := range woken {
 		for c := range s.conns[k] {
 			wake = append(wake, c)
 		}
 	}
+	// A connection made under a key the relay has just followed away
+	// from gets no more mail (it is the new key's now): close it, so that
+	// the station connects again under its new key.
+	var stale []*serverConn
+	for old := range followed {
+		for c := range s.conns[old] {
+			stale = append(stale, c)
+		}
+	}
 	s.mu.Unlock()
+	for _, c := range stale {
+		c.log.Info("closing a connection made under a key the station has changed")
+		c.close()
+	}
 	for _, c := range wake {
 		select {
 		case c.wake <- struct{}{}:
@@ -989,15 +1060,24 @@ func (s *Server) apply(batch []*write) error {
 
 // rotateStation replaces a station's allowed key by its new one in the
 // store, with the mail waiting for it, and records the change so that
-// deposits to the old key reach the new.
-func rotateStation(ctx context.Context, tx *sql.Tx, w *write, now time.Time) error {
+// deposits to the old key reach the new. It reports false, changing
+// nothing, if the change was followed already: the station's handshake
+// and a peer's keys message may present the same statements at once.
+// An error is the store's: the batch fails.
+func rotateStation(ctx context.Context, tx *sql.Tx, w *write, now time.Time) (bool, error) {
 	card, err := identity.ParseCard(w.payload)
 	if err != nil {
-		return err
+		w.err = err
+		return false, nil
 	}
 	var name string
-	if err := tx.QueryRowContext(ctx, `SELECT name FROM stations WHERE key = ?`, []byte(w.from)).Scan(&name); err != nil {
-		return fmt.Errorf("rotating key %s: %w", keyText(w.from), err)
+	err = tx.QueryRowContext(ctx, `SELECT name FROM stations WHERE key = ?`, []byte(w.from)).Scan(&name)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Followed away from already (or no longer allowed): nothing to do.
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("rotating key %s: %w", keyText(w.from), err)
 	}
 	for _, q := range []struct {
 		sql  string
@@ -1006,13 +1086,41 @@ func rotateStation(ctx context.Context, tx *sql.Tx, w *write, now time.Time) err
 		{`UPDATE stations SET key = ?, party = ?, card = ?, fingerprint = ? WHERE key = ?`, []any{[]byte(w.to), card.Party, card.Text, card.Fingerprint(), []byte(w.from)}},
 		{`UPDATE mail SET recipient = ? WHERE recipient = ?`, []any{[]byte(w.to), []byte(w.from)}},
 		{`UPDATE rotated SET new_key = ? WHERE new_key = ?`, []any{[]byte(w.to), []byte(w.from)}},
-		{`INSERT INTO rotated (old_key, new_key, name, at, statement) VALUES (?, ?, ?, ?, ?)`, []any{[]byte(w.from), []byte(w.to), name, nanos(now), w.statement}},
 	} {
 		if _, err := tx.ExecContext(ctx, q.sql, q.args...); err != nil {
-			return fmt.Errorf("rotating the key of %s: %w", name, err)
+			return false, fmt.Errorf("rotating the key of %s: %w", name, err)
+		}
+	}
+	// One row for each statement followed, by the key that signed it.
+	for _, r := range w.path {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO rotated (old_key, new_key, name, at, statement) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT(old_key) DO UPDATE SET new_key = excluded.new_key, statement = excluded.statement`,
+			[]byte(r.OldKey), []byte(w.to), name, nanos(now), r.Text); err != nil {
+			return false, fmt.Errorf("rotating the key of %s: %w", name, err)
+		}
+	}
+	return true, nil
+}
+
+// rotationPath is the statements followed in the rotation of old in
+// batch.
+func rotationPath(batch []*write, old string) []*identity.Rotation {
+	for _, w := range batch {
+		if w.kind == writeRotate && string(w.from) == old {
+			return w.path
 		}
 	}
 	return nil
+}
+
+// lastStatements keeps the latest MaxStatements of a chain: a keys
+// message carries no more, and a peer follows from the key it holds,
+// most likely a recent one.
+func lastStatements(chain [][]byte) [][]byte {
+	if len(chain) > MaxStatements {
+		return chain[len(chain)-MaxStatements:]
+	}
+	return chain
 }
 
 // rotationCard is the new card of the rotation of old in batch.

@@ -105,22 +105,30 @@ func (st *store) allow(ctx context.Context, r stationRow, replace bool) error {
 }
 
 // aliases reads the keys of stations that rotated, each to its station's
-// current key.
-func (st *store) aliases(ctx context.Context) (map[string]ed25519.PublicKey, error) {
-	rows, err := st.db.QueryContext(ctx, `SELECT old_key, new_key FROM rotated`)
+// current key, and for each current key the statements that lead to it,
+// oldest first.
+func (st *store) aliases(ctx context.Context) (map[string]ed25519.PublicKey, map[string][][]byte, error) {
+	rows, err := st.db.QueryContext(ctx, `SELECT old_key, new_key, statement FROM rotated ORDER BY at, rowid`)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer rows.Close()
 	out := map[string]ed25519.PublicKey{}
+	chains := map[string][][]byte{}
 	for rows.Next() {
-		var o, n []byte
-		if err := rows.Scan(&o, &n); err != nil {
-			return nil, err
+		var o, n, stmt []byte
+		if err := rows.Scan(&o, &n, &stmt); err != nil {
+			return nil, nil, err
 		}
 		out[string(o)] = n
+		if len(stmt) > 0 {
+			chains[string(n)] = append(chains[string(n)], stmt)
+		}
 	}
-	return out, rows.Err()
+	for k, c := range chains {
+		chains[k] = lastStatements(c)
+	}
+	return out, chains, rows.Err()
 }
 
 // stations reads every allowed station.
@@ -260,6 +268,12 @@ type Mail struct {
 	From        ed25519.PublicKey // the depositing station's key, as it authenticated
 	DepositedAt time.Time         // the relay's clock, to the millisecond
 	Payload     []byte            // exactly the bytes deposited
+	// Statements are the rotation statements the relay sent on this
+	// connection for From, if its depositor changed its keys: they lead to
+	// From from an earlier key of the depositor's, each signed by the key
+	// before, and prove that only once followed from a key the recipient
+	// holds (identity.Follow). Never stored.
+	Statements [][]byte
 }
 
 // mailAfter reads a recipient's mail with IDs above after, in ID order:

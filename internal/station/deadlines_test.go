@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -22,7 +23,11 @@ import (
 // other and joined by in-memory connections (net.Pipe), so that they run
 // inside a synctest bubble: time is virtual and advances only when every
 // goroutine waits.
-func virtualPair(t *testing.T) (a, b *Station) {
+func virtualPair(t *testing.T) (a, b *Station) { return virtualPairWith(t, nil) }
+
+// virtualPairWith is virtualPair with a's outbound connection to b
+// through filtered (stall_test.go) if drop is not nil.
+func virtualPairWith(t *testing.T, drop *atomic.Uint64) (a, b *Station) {
 	ctx := context.Background()
 	root := t.TempDir()
 	open := func(name string) *Station {
@@ -44,6 +49,10 @@ func virtualPair(t *testing.T) (a, b *Station) {
 	}
 	// One connection each way, as the dialers would make.
 	for _, d := range [][2]*Station{{a, b}, {b, a}} {
+		if d[0] == a && drop != nil {
+			filtered(t, a, b, drop)
+			continue
+		}
 		out, in := net.Pipe()
 		go directOf(t, d[0]).serve(d[1].Cfg.Name, d[1].OwnCard.SignKey, link.NewConn(out), true)
 		go directOf(t, d[1]).serve(d[0].Cfg.Name, d[0].OwnCard.SignKey, link.NewConn(in), false)

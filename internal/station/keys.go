@@ -118,6 +118,13 @@ func (s *Station) RotateKeys(ctx context.Context, r ops.KeyRequest) (*ops.Rotati
 	if err := s.setIdentity(ctx, nk, ncard); err != nil {
 		return nil, err
 	}
+	// Relays follow the statements in the new certificate as soon as the
+	// station connects with it: now, rather than at its next reconnection.
+	for _, t := range s.transports {
+		if r, ok := t.(*relays); ok {
+			r.keysChanged()
+		}
+	}
 	s.Log.Warn("keys changed", "reason", r.Reason, "fingerprint", ncard.Fingerprint(), "old", card.Fingerprint())
 	view := &ops.RotationView{Station: keys.Name, Reason: r.Reason, OldFingerprint: card.Fingerprint(), Fingerprint: ncard.Fingerprint(), Channels: channels}
 	view.Keys, err = s.KeyHistory(ctx, keys.Name)

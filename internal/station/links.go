@@ -170,6 +170,9 @@ func (d *direct) dial(ctx context.Context, peer string) {
 	s := d.s
 	cfg := link.ChainClientConfig(s.currentCert, peer, s.acceptPeer(peer))
 	b := link.Backoff{Min: 50 * time.Millisecond, Max: 5 * time.Second}
+	// An endpoint that answered with another key is dialed again no
+	// sooner than a second later, the wait doubling up to a minute.
+	refusals := link.Backoff{Min: RefusedRetry, Max: time.Minute}
 	for ctx.Err() == nil {
 		// The card is read again for each round: the peer may have
 		// changed its keys (and endpoints) since.
@@ -177,10 +180,12 @@ func (d *direct) dial(ctx context.Context, peer string) {
 		if err := s.inLoop(ctx, func() { card = s.core.Peer(peer) }); err != nil || card == nil {
 			return
 		}
+		refused := false
 		for _, addr := range card.Endpoints {
 			tc, err := link.Dial(ctx, addr, cfg)
 			if err != nil {
 				if errors.Is(err, link.ErrNotPinned) {
+					refused = true
 					s.event(protocol.LinkRefused{Peer: peer, Reason: "wrong peer key", Text: fmt.Sprintf("%s at %s: %v", peer, addr, err)})
 				}
 				continue
@@ -203,14 +208,19 @@ func (d *direct) dial(ctx context.Context, peer string) {
 			// peer that refuses every connection is not redialed in a loop.
 			if time.Since(began) > 10*time.Second {
 				b.Reset()
+				refusals.Reset()
 			}
 			break
+		}
+		wait := b.Next()
+		if refused {
+			wait = refusals.Next()
 		}
 		select {
 		case <-ctx.Done():
 		case <-s.done:
 			return
-		case <-time.After(b.Next()):
+		case <-time.After(wait):
 		}
 	}
 }

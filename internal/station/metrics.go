@@ -3,6 +3,7 @@ package station
 import (
 	"context"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"hotline/internal/desk"
 	"hotline/internal/envelope"
 	"hotline/internal/ops"
 	"hotline/internal/protocol"
@@ -295,8 +297,13 @@ func (c *coreCollector) Collect(ch chan<- prometheus.Metric) {
 	var written, sentN, delivered, received uint64
 	var awaitPeer, awaitHere int
 	seen := map[string]bool{}
+	refusing := c.s.RelaysRefusing()
 	for _, i := range chs {
-		states[i.State]++
+		state := i.State
+		if state == protocol.StateActive && slices.ContainsFunc(refusing, func(r ops.RelayRefusalView) bool { return desk.RelayNeeded(r, i.Peer) }) {
+			state = protocol.StateDegraded // as hotline status shows it
+		}
+		states[state]++
 		written += i.Written
 		sentN += i.Sent
 		delivered += i.Delivered

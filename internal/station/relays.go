@@ -5,11 +5,14 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"hotline/internal/identity"
 	"hotline/internal/link"
+	"hotline/internal/ops"
 	"hotline/internal/protocol"
 	"hotline/internal/relay"
 )
@@ -58,7 +61,8 @@ func (c *relayConn) Close() error {
 type relayPath struct {
 	r        *relays
 	peer     string
-	card     *identity.Card // the peer's card when the path came up: deposits are addressed to its key
+	card     *identity.Card // the peer's card when the path came up
+	began    time.Time
 	out, in  protocol.ConnID
 	outC     *relayConn
 	inC      *relayConn
@@ -104,6 +108,15 @@ type relays struct {
 	refs    map[string]identity.RelayRef
 	own     map[string]bool // relays this station picks up from
 	paths   map[string]*relayPath
+	// presented: for each relay client, the key of each peer whose
+	// statements it was given; chains: each peer's statements.
+	presented map[*relay.Client]map[string]ed25519.PublicKey
+	chains    map[string]chainOf
+	// wait: for each peer, when its relay path may come up again, and
+	// the backoff that set it (pathDown).
+	wait    map[string]*pathWait
+	refused map[string]relayRefusal // by relay key: relays refusing this station now
+	redial  map[string]bool         // by relay key: closed because this station changed its keys; dial again at once
 	changed chan struct{}
 	recon   sync.Mutex // one reconcile at a time
 	logLimiter
@@ -119,9 +132,11 @@ func (r *relays) client(key string) (*relay.Client, ed25519.PublicKey) {
 
 // deposit seals a frame for the peer, to the HPKE key of its card as
 // pinned now, and gives it to the first connected relay of that card,
-// addressed to the key of card, the peer's card when the path came up.
-// A relay knows that key even if the peer changed its keys since and has
-// not yet connected with the new ones.
+// addressed to the peer's signing key as pinned now. If the peer changed
+// its keys, its rotation statements are presented to the relay first,
+// once per connection and change (relay.Client.Present): a relay that
+// has not yet seen the peer connect with its new key follows them before
+// it takes the deposit.
 func (r *relays) deposit(card *identity.Card, p []byte) error {
 	to, ok := r.s.sealFor(card.Name)
 	if !ok {
@@ -134,12 +149,16 @@ func (r *relays) deposit(card *identity.Card, p []byte) error {
 		if c == nil {
 			continue
 		}
+		if err := r.present(c, to.card); err != nil {
+			errs = append(errs, fmt.Errorf("relay %s: %w", ref.Name, err))
+			continue
+		}
 		var err error
 		if d, err = r.seal(to, as, p, d); err != nil {
 			return fmt.Errorf("sealing a deposit for %s: %w", card.Name, err)
 		}
 		ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)
-		err = c.Deposit(ctx, card.SignKey, d.payload)
+		err = c.Deposit(ctx, to.card.SignKey, d.payload)
 		cancel()
 		if err == nil {
 			return nil
@@ -152,9 +171,65 @@ func (r *relays) deposit(card *identity.Card, p []byte) error {
 	return errors.Join(errs...)
 }
 
+// present gives relay client c the rotation statements of the peer whose
+// card is pinned now, unless it has them already.
+func (r *relays) present(c *relay.Client, card *identity.Card) error {
+	r.mu.Lock()
+	done := r.presented[c][card.Name].Equal(card.SignKey)
+	r.mu.Unlock()
+	if done {
+		return nil
+	}
+	stmts, err := r.statements(card)
+	if err != nil {
+		return err
+	}
+	if err := c.Present(card.SignKey, stmts); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	if r.presented[c] != nil {
+		r.presented[c][card.Name] = card.SignKey
+	}
+	r.mu.Unlock()
+	return nil
+}
+
+// statements returns the rotation statements of a peer's key chain (none
+// if it never changed its keys), read from the store once per key.
+func (r *relays) statements(card *identity.Card) ([][]byte, error) {
+	r.mu.Lock()
+	c, ok := r.chains[card.Name]
+	r.mu.Unlock()
+	if ok && c.key.Equal(card.SignKey) {
+		return c.stmts, nil
+	}
+	rows, err := r.s.Store.Keys(r.ctx, card.Name)
+	if err != nil {
+		return nil, fmt.Errorf("reading the key history of %s: %w", card.Name, err)
+	}
+	var stmts [][]byte
+	for _, k := range rows {
+		if len(k.Statement) > 0 {
+			stmts = append(stmts, k.Statement)
+		}
+	}
+	r.mu.Lock()
+	r.chains[card.Name] = chainOf{key: card.SignKey, stmts: stmts}
+	r.mu.Unlock()
+	return stmts, nil
+}
+
+// chainOf is a peer's rotation statements as of its key.
+type chainOf struct {
+	key   ed25519.PublicKey
+	stmts [][]byte
+}
+
 func newRelays(s *Station) *relays {
 	return &relays{s: s, clients: map[string]*relay.Client{}, as: map[string]ed25519.PublicKey{}, refs: map[string]identity.RelayRef{}, own: map[string]bool{},
-		paths: map[string]*relayPath{}, changed: make(chan struct{}, 1)}
+		paths: map[string]*relayPath{}, presented: map[*relay.Client]map[string]ed25519.PublicKey{}, chains: map[string]chainOf{},
+		wait: map[string]*pathWait{}, redial: map[string]bool{}, refused: map[string]relayRefusal{}, changed: make(chan struct{}, 1)}
 }
 
 func (r *relays) Name() string { return "relay" }
@@ -206,32 +281,52 @@ func (s *Station) pinNames() []string {
 }
 
 // keep holds a connection to one relay, redialing with backoff, and
-// hands the mail it pushes to the core.
+// hands the mail it pushes to the core. A relay that refuses this station
+// is dialed again no sooner than a second later, the wait doubling (with
+// jitter) up to a minute while it goes on refusing.
 func (r *relays) keep(ctx context.Context, key string, ref identity.RelayRef) {
 	b := link.Backoff{Min: 50 * time.Millisecond, Max: 5 * time.Second}
+	refusals := link.Backoff{Min: RefusedRetry, Max: time.Minute}
 	for ctx.Err() == nil {
 		cert := r.s.currentCert()
 		c, err := relay.Dial(ctx, ref.Addr, ref.Key, cert)
+		wait := time.Duration(0)
 		if err != nil {
 			if errors.Is(err, relay.ErrNotAllowed) || errors.Is(err, link.ErrNotPinned) {
 				r.s.event(protocol.LinkRefused{Reason: "relay refused", Text: fmt.Sprintf("relay %s at %s: %v", ref.Name, ref.Addr, err)})
+				r.setRefused(key, ref, err)
+				wait = refusals.Next()
+			} else {
+				wait = b.Next()
 			}
 		} else {
 			began := time.Now()
 			r.mu.Lock()
 			r.clients[key] = c
 			r.as[key] = cert.PrivateKey.(ed25519.PrivateKey).Public().(ed25519.PublicKey)
+			r.presented[c] = map[string]ed25519.PublicKey{}
 			r.mu.Unlock()
+			r.setRefused(key, ref, nil)
 			r.poke()
 			r.serve(ctx, c, ref.Name, r.own[key])
 			r.mu.Lock()
 			delete(r.clients, key)
 			delete(r.as, key)
+			delete(r.presented, c)
+			again := r.redial[key]
+			delete(r.redial, key)
 			r.mu.Unlock()
 			c.Close()
 			r.poke()
 			if time.Since(began) > 10*time.Second {
 				b.Reset()
+				refusals.Reset()
+			}
+			wait = b.Next()
+			if again {
+				// Closed to connect under this station's new keys.
+				b.Reset()
+				wait = 0
 			}
 		}
 		select {
@@ -239,8 +334,25 @@ func (r *relays) keep(ctx context.Context, key string, ref identity.RelayRef) {
 			return
 		case <-r.s.done:
 			return
-		case <-time.After(b.Next()):
+		case <-time.After(wait):
 		}
+	}
+}
+
+// keysChanged closes every relay connection, made under this station's
+// earlier keys: each is dialed again at once with the new certificate,
+// whose statements the relay follows, so that it allows the new key
+// (and lists its fingerprint) from then on.
+func (r *relays) keysChanged() {
+	r.mu.Lock()
+	var cs []*relay.Client
+	for key, c := range r.clients {
+		r.redial[key] = true
+		cs = append(cs, c)
+	}
+	r.mu.Unlock()
+	for _, c := range cs {
+		c.Close()
 	}
 }
 
@@ -377,6 +489,9 @@ func (r *relays) reconcile() {
 		}
 		switch have := r.paths[card.Name] != nil; {
 		case pickup && deposit && !have:
+			if w := r.wait[card.Name]; w != nil && time.Now().Before(w.until) {
+				continue // it went down a moment ago: pathDown pokes when it may come up
+			}
 			up = append(up, card)
 		case !(pickup && deposit) && have:
 			downs = append(downs, card)
@@ -398,7 +513,7 @@ func (r *relays) reconcile() {
 // pathUp hands the station a peer's relay path: its two connections.
 func (r *relays) pathUp(card *identity.Card) {
 	s := r.s
-	rp := &relayPath{r: r, peer: card.Name, card: card, stop: make(chan struct{}), out: s.newConnID(), in: s.newConnID()}
+	rp := &relayPath{r: r, peer: card.Name, card: card, began: time.Now(), stop: make(chan struct{}), out: s.newConnID(), in: s.newConnID()}
 	rp.outC = &relayConn{rp: rp, queue: make(chan []byte, link.QueueSize), closed: make(chan struct{})}
 	rp.inC = &relayConn{rp: rp, queue: make(chan []byte, link.QueueSize), closed: make(chan struct{})}
 	r.mu.Lock()
@@ -411,14 +526,56 @@ func (r *relays) pathUp(card *identity.Card) {
 	s.openPath(r, card.Name, rp.out, rp.outC, true)
 }
 
-// pathDown takes a peer's relay path away, both its connections.
+// Backoff of a peer's relay path: one that went down before it had been
+// up for pathSettled comes up again only after a wait that doubles, with
+// jitter, from pathRetryMin to pathRetryMax, and never sooner than
+// RefusedRetry after a relay refused a deposit; so a path that cannot
+// work (a relay that refuses the peer's key, a peer that does not
+// answer) is retried a few times a minute, not in a loop.
+const (
+	pathSettled  = 10 * time.Second
+	pathRetryMin = 250 * time.Millisecond
+	pathRetryMax = 30 * time.Second
+	// RefusedRetry is the least wait before anything a relay refused
+	// (this station's connection, or a deposit) is tried again.
+	RefusedRetry = time.Second
+)
+
+// pathWait is when a peer's relay path may come up again.
+type pathWait struct {
+	b     link.Backoff
+	until time.Time
+}
+
+// pathDown takes a peer's relay path away, both its connections, and
+// sets when it may come up again.
 func (r *relays) pathDown(rp *relayPath, err error) {
+	refused := errors.Is(err, relay.ErrRefused)
+	var wait time.Duration
 	r.mu.Lock()
 	if r.paths[rp.peer] == rp {
 		delete(r.paths, rp.peer)
 	}
+	w := r.wait[rp.peer]
+	if w == nil {
+		w = &pathWait{b: link.Backoff{Min: pathRetryMin, Max: pathRetryMax}}
+		r.wait[rp.peer] = w
+	}
+	if time.Since(rp.began) >= pathSettled && !refused {
+		w.b.Reset()
+		w.until = time.Time{}
+	} else {
+		wait = w.b.Next()
+		if refused {
+			wait = max(wait, RefusedRetry)
+		}
+		w.until = time.Now().Add(wait)
+	}
 	r.mu.Unlock()
-	r.s.Log.Info("relay path down", "peer", rp.peer, "err", err)
+	r.s.Log.Info("relay path down", "peer", rp.peer, "err", err, "retry_in", wait.Round(time.Millisecond))
+	if wait > 0 {
+		time.AfterFunc(wait, r.poke)
+	}
 	// Not on the caller's goroutine, which may be the core's loop (a
 	// frame sent with Close).
 	go func() {
@@ -426,4 +583,53 @@ func (r *relays) pathDown(rp *relayPath, err error) {
 		r.s.closePath(rp.peer, rp.in)
 		r.poke()
 	}()
+}
+
+// relayRefusal is a relay that refused this station when it last dialed
+// it.
+type relayRefusal struct {
+	name, addr string
+	err        error
+	since      time.Time
+}
+
+// setRefused records whether the relay whose key is key refused this
+// station at its last dial (err) or took it (nil).
+func (r *relays) setRefused(key string, ref identity.RelayRef, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err == nil {
+		delete(r.refused, key)
+		return
+	}
+	if _, ok := r.refused[key]; !ok {
+		r.refused[key] = relayRefusal{name: ref.Name, addr: ref.Addr, err: err, since: time.Now()}
+	}
+}
+
+// refusing lists the relays that refused this station at its latest
+// dial of each, with the peers whose cards list them.
+func (r *relays) refusing() []ops.RelayRefusalView {
+	var cards []*identity.Card
+	r.s.mu.Lock()
+	for _, k := range r.s.sealTo {
+		cards = append(cards, k.card)
+	}
+	r.s.mu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []ops.RelayRefusalView
+	for key, f := range r.refused {
+		v := ops.RelayRefusalView{Relay: f.name, Addr: f.addr, Own: r.own[key], Since: f.since, Error: f.err.Error()}
+		for _, c := range cards {
+			for _, ref := range c.Relays {
+				if string(ref.Key) == key {
+					v.Peers = append(v.Peers, c.Name)
+				}
+			}
+		}
+		out = append(out, v)
+	}
+	slices.SortFunc(out, func(a, b ops.RelayRefusalView) int { return strings.Compare(a.Relay, b.Relay) })
+	return out
 }

@@ -105,6 +105,17 @@ func (r *relays) open(m relay.Mail, via string) (*opened, bool) {
 		return nil, false
 	}
 	name, ok := s.mailFrom(m.From)
+	if !ok && len(m.Statements) > 0 {
+		// A peer that changed its keys, and a relay that followed the
+		// change, sends the statements that lead to the key it labels
+		// the mail with: followed from the key pinned here, each signed
+		// by the key before, they name the peer, and the core follows
+		// them as it does a certificate's (Statements).
+		if n, found := s.peerLookup(m.From, m.Statements); found && n == o.Sender {
+			name, ok = n, true
+			s.event(protocol.Statements{Peer: n, Statements: m.Statements})
+		}
+	}
 	if ok && name != o.Sender {
 		r.refuse(via, "relay deposit", fmt.Sprintf("relay %s handed over a deposit sealed by %s as coming from %s's key", via, o.Sender, name))
 		return nil, false

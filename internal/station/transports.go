@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 
+	"hotline/internal/ops"
 	"hotline/internal/protocol"
 )
 
@@ -144,4 +145,15 @@ func (s *Station) closePath(peer string, id protocol.ConnID) {
 	delete(s.conns, id)
 	s.mu.Unlock()
 	s.event(protocol.Disconnected{Peer: peer, Conn: id})
+}
+
+// RelaysRefusing lists the relays that refused this station when it last
+// dialed them (desk.Station).
+func (s *Station) RelaysRefusing() []ops.RelayRefusalView {
+	for _, t := range s.transports {
+		if r, ok := t.(*relays); ok {
+			return r.refusing()
+		}
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package stationdir
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"hotline/internal/identity"
 	"hotline/internal/link"
 	"hotline/internal/record"
+	"hotline/internal/relay"
 )
 
 // Diagnosis is one check of hotline doctor: ok, warn or fail, what was
@@ -60,7 +62,7 @@ func Doctor(ctx context.Context, dir string, o DoctorOptions) []Diagnosis {
 	if !ok || keys == nil {
 		return d.out
 	}
-	d.reach(ctx, keys, card, peers)
+	d.reach(ctx, keys, card, peers, d.statements)
 	return d.out
 }
 
@@ -69,6 +71,9 @@ type doctor struct {
 	dir string
 	o   DoctorOptions
 	out []Diagnosis
+	// statements are this station's rotation statements, from its store:
+	// its certificate carries them, as the running station's does.
+	statements [][]byte
 }
 
 func (d *doctor) add(check, status, detail, fix string) {
@@ -204,6 +209,13 @@ func (d *doctor) store(ctx context.Context, cfg *Config) ([]record.Peer, bool) {
 		d.add("store", "fail", "reading peers: "+err.Error(), "")
 		return nil, false
 	}
+	if keys, err := st.Keys(ctx, cfg.Name); err == nil {
+		for _, k := range keys {
+			if len(k.Statement) > 0 {
+				d.statements = append(d.statements, k.Statement)
+			}
+		}
+	}
 	if f, ok := SQLiteFile(dir, cfg.Store); ok {
 		if t, err := os.CreateTemp(filepath.Dir(f), ".doctor-*"); err != nil {
 			d.add("store", "fail", fmt.Sprintf("%s is not writable: %v", filepath.Dir(f), err), "give the station's user write access to "+filepath.Dir(f))
@@ -225,8 +237,8 @@ func (d *doctor) store(ctx context.Context, cfg *Config) ([]record.Peer, bool) {
 
 // reach dials every relay in the station's own card (if it reads) and
 // every pinned peer's endpoints and relays, each pinned to its key.
-func (d *doctor) reach(ctx context.Context, keys *identity.Keys, card *identity.Card, peers []record.Peer) {
-	cert, err := link.Certificate(keys.Name, keys.Sign)
+func (d *doctor) reach(ctx context.Context, keys *identity.Keys, card *identity.Card, peers []record.Peer, stmts [][]byte) {
+	cert, err := link.CertificateWith(keys.Name, keys.Sign, stmts)
 	if err != nil {
 		d.add("reach", "fail", err.Error(), "")
 		return
@@ -249,7 +261,7 @@ func (d *doctor) reach(ctx context.Context, keys *identity.Keys, card *identity.
 				continue
 			}
 			relaysSeen[string(r.Key)+r.Addr] = true
-			dial(fmt.Sprintf("relay %s (%s)", r.Name, whose), r.Addr, "the relay at "+r.Addr, r.Key)
+			d.relay(ctx, fmt.Sprintf("relay %s (%s)", r.Name, whose), r, cert, keys, card)
 		}
 	}
 	if card != nil {
@@ -268,6 +280,30 @@ func (d *doctor) reach(ctx context.Context, keys *identity.Keys, card *identity.
 			dial("peer "+pc.Name, e, pc.Name, pc.SignKey)
 		}
 		relaysOf(pc, pc.Name+"'s")
+	}
+}
+
+// relay connects to a relay as the station does, through the relay
+// protocol's hello: a TLS handshake alone does not show whether the relay
+// allows this station, since a relay refuses a key after the client's
+// side of the handshake.
+func (d *doctor) relay(ctx context.Context, what string, r identity.RelayRef, cert tls.Certificate, keys *identity.Keys, card *identity.Card) {
+	dctx, cancel := context.WithTimeout(ctx, d.o.Timeout)
+	defer cancel()
+	c, err := relay.Dial(dctx, r.Addr, r.Key, cert)
+	switch {
+	case errors.Is(err, relay.ErrNotAllowed):
+		fp := ""
+		if card != nil {
+			fp = card.Fingerprint()
+		}
+		d.add("reach", "fail", fmt.Sprintf("%s at %s refuses this station (%s): %v", what, r.Addr, keys.Name, err),
+			fmt.Sprintf("read this station's fingerprint (%s) to the relay's operator and have them run hotline relay allow --card CARD --fingerprint FP (with --replace after a lost key); hotline status shows the channels it degrades", fp))
+	case err != nil:
+		d.add("reach", "fail", fmt.Sprintf("%s at %s: %v", what, r.Addr, err), "check the address, the firewall, and that it runs with the card you pinned")
+	default:
+		c.Close()
+		d.add("reach", "ok", fmt.Sprintf("%s at %s answers with the pinned key and allows this station", what, r.Addr), "")
 	}
 }
 
