@@ -20,6 +20,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -32,6 +33,7 @@ import (
 	"hotline/internal/console"
 	"hotline/internal/deconflict"
 	"hotline/internal/demo"
+	"hotline/internal/envelope"
 	"hotline/internal/home"
 	"hotline/internal/identity"
 	"hotline/internal/ops"
@@ -1022,10 +1024,15 @@ func cmdAlerts(f *flags) action {
 func cmdExport(f *flags) action {
 	ch := f.String("channel", "", "channel `ID`")
 	out := f.String("out", "", "bundle `FILE` to write")
+	disclose := f.String("disclose", "", "entries to reveal to whoever reads the bundle, each alone: `ID[,ID...]` (CHANNEL/AUTHOR/INDEX)")
 	f.require("channel", "out")
 	return func(ctx context.Context, _ []string) error {
+		var ids []string
+		if *disclose != "" {
+			ids = strings.Split(*disclose, ",")
+		}
 		return withOps(ctx, *f.dir, func(o ops.Ops) error {
-			b, err := o.Export(ctx, *ch)
+			b, err := o.Export(ctx, *ch, ids...)
 			if err != nil {
 				return err
 			}
@@ -1036,7 +1043,11 @@ func cmdExport(f *flags) action {
 			if err := home.WriteFile(*out, append(data, '\n'), 0o644); err != nil {
 				return err
 			}
-			fmt.Printf("wrote %s: channel %s, %d + %d entries\n", *out, b.Channel, len(b.Logs[0].Entries), len(b.Logs[1].Entries))
+			fmt.Printf("wrote %s: channel %s, %d + %d entries", *out, b.Channel, len(b.Logs[0].Entries), len(b.Logs[1].Entries))
+			if n := len(b.Logs[0].Disclosed) + len(b.Logs[1].Disclosed); n > 0 {
+				fmt.Printf(", %d disclosed: anyone holding the file can read them", n)
+			}
+			fmt.Println()
 			return nil
 		})
 	}
@@ -1127,6 +1138,29 @@ func cmdVerify(f *flags) action {
 	}
 }
 
+// disclosedText says what a disclosed entry's body says: its text, or
+// what it acknowledges, or else its JSON.
+func disclosedText(rep *transcript.Report, d transcript.Disclosed) string {
+	var b struct {
+		Text *string `json:"text"`
+		Of   uint64  `json:"of"`
+		By   string  `json:"by"`
+	}
+	if err := json.Unmarshal([]byte(d.Body), &b); err == nil {
+		switch {
+		case d.Kind == envelope.Ack.String() && b.Of > 0:
+			other := rep.Parties[0]
+			if other == d.Author {
+				other = rep.Parties[1]
+			}
+			return fmt.Sprintf("acknowledges %s/%s/%d, by %q", rep.Channel, other, b.Of, b.By)
+		case b.Text != nil:
+			return strconv.Quote(*b.Text)
+		}
+	}
+	return d.Body
+}
+
 // verifyPins gathers the pins of --pin and --pins.
 func verifyPins(pins []string, file string) (transcript.Options, error) {
 	opts := transcript.Options{Pins: map[string]string{}}
@@ -1195,6 +1229,9 @@ func printVerdict(name string, rep *transcript.Report, pinned, compared bool) {
 		}
 		for _, lim := range l.Limits {
 			fmt.Printf("    not proven: %s\n", lim)
+		}
+		for _, d := range l.Disclosed {
+			fmt.Printf("    disclosed %s: %s %s at %s (%s's clock): %s\n", d.ID, d.Precedence, d.Kind, d.Time.UTC().Format(time.RFC3339), d.Author, disclosedText(rep, d))
 		}
 	}
 	for _, lim := range rep.Limits {

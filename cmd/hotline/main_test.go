@@ -301,6 +301,73 @@ func TestVerifyTwoExports(t *testing.T) {
 	checkFailed(t, args, hotline(t, args...), "the bundles are of channels usa-chn-staff and usa-chn-theatre")
 }
 
+// TestExportDisclose: a party shows a mediator one warning and its
+// acknowledgement, and nothing else: the bundle discloses those two
+// entries, verify prints them, and a changed text or key is refused.
+func TestExportDisclose(t *testing.T) {
+	dir, _ := demoRun(t)
+	file := filepath.Join(t.TempDir(), "disclosed.json")
+	out := mustRun(t, "export", "--dir", filepath.Join(dir, "usa"), "--channel", "usa-chn-staff", "--out", file,
+		"--disclose", "usa-chn-staff/USA/3,usa-chn-staff/CHN/3")
+	if !strings.Contains(out, "2 disclosed: anyone holding the file can read them") {
+		t.Errorf("export --disclose: %s", out)
+	}
+	out = mustRun(t, "verify", file)
+	for _, want := range []string{
+		`disclosed usa-chn-staff/USA/3: IMMEDIATE text at `, `"DDG-00 is altering course to starboard and will keep 2 NM from your units."`,
+		`disclosed usa-chn-staff/CHN/3: IMMEDIATE ack at `, `acknowledges usa-chn-staff/USA/3, by "Sr. Col. Zhang (staff)"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("verify of the disclosed bundle: no %q in\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "usa-chn-staff/CHN/2:") {
+		t.Error("an entry not disclosed is shown")
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b transcript.Bundle
+	if err := json.Unmarshal(data, &b); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		edit func(b *transcript.Bundle)
+		want string
+	}{
+		{"text changed", func(b *transcript.Bundle) {
+			d := &b.Logs[0].Disclosed[0]
+			d.Body = strings.Replace(d.Body, "2 NM", "20 NM", 1)
+		}, "usa-chn-staff/USA/3: the body the bundle discloses is not the entry's"},
+		{"key changed", func(b *transcript.Bundle) { b.Logs[0].Disclosed[0].Key[5] ^= 1 }, "usa-chn-staff/USA/3 is disclosed with a key that does not open it"},
+		{"key of another entry", func(b *transcript.Bundle) {
+			b.Logs[0].Disclosed[0].Index = 2
+		}, "usa-chn-staff/USA/2 is disclosed with a key that does not open it"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var c transcript.Bundle
+			if err := json.Unmarshal(data, &c); err != nil {
+				t.Fatal(err)
+			}
+			tt.edit(&c)
+			bent, err := json.Marshal(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := filepath.Join(t.TempDir(), "bent.json")
+			if err := os.WriteFile(f, bent, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			args := []string{"verify", f}
+			checkFailed(t, args, hotline(t, args...), tt.want)
+		})
+	}
+	args := []string{"export", "--dir", filepath.Join(dir, "usa"), "--channel", "usa-chn-staff", "--out", file, "--disclose", "usa-chn-theatre/USA/1"}
+	checkFailed(t, args, hotline(t, args...), `cannot disclose "usa-chn-theatre/USA/1": not an entry of channel usa-chn-staff`)
+}
+
 // TestVerifyRefusesExporterTricks edits a real export as its exporter
 // could, and checks that verify refuses each with what is wrong.
 func TestVerifyRefusesExporterTricks(t *testing.T) {

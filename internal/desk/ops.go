@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -470,11 +471,21 @@ func (s *Desk) Ack(ctx context.Context, id, by string) (*ops.MessageView, error)
 	return s.message(ctx, ch, author, idx)
 }
 
-// Export builds the audit bundle of a channel.
-func (s *Desk) Export(ctx context.Context, ch string) (*transcript.Bundle, error) {
+// Export builds the audit bundle of a channel, disclosing the entries
+// named (channel/author/index): each with its own key, which opens it and
+// no other (docs/TRANSCRIPT.md, "Disclosing entries").
+func (s *Desk) Export(ctx context.Context, ch string, disclose ...string) (*transcript.Bundle, error) {
 	c, err := s.agreedChannel(ctx, ch)
 	if err != nil {
 		return nil, err
+	}
+	chosen := map[string]map[uint64]bool{s.name: {}, c.Peer: {}}
+	for _, id := range disclose {
+		dch, author, idx, err := ops.ParseID(id)
+		if err != nil || dch != ch || chosen[author] == nil {
+			return nil, badrequest.New("cannot disclose %q: not an entry of channel %s (CHANNEL/AUTHOR/INDEX, AUTHOR %s or %s)", id, ch, s.name, c.Peer)
+		}
+		chosen[author][idx] = true
 	}
 	keys, ownCard := s.st.Identity()
 	b := &transcript.Bundle{Format: transcript.BundleFormat, Channel: ch, ExportedBy: s.name, ExportedAt: time.Now().UTC(),
@@ -494,6 +505,9 @@ func (s *Desk) Export(ctx context.Context, ch string) (*transcript.Bundle, error
 		if err != nil {
 			return nil, err
 		}
+		if bl.Disclosed, err = s.disclose(ctx, ch, author, bl.Entries, chosen[author]); err != nil {
+			return nil, err
+		}
 		b.Cards = append(b.Cards, string(first.Text))
 		b.Logs = append(b.Logs, bl)
 	}
@@ -502,6 +516,60 @@ func (s *Desk) Export(ctx context.Context, ch string) (*transcript.Bundle, error
 		return nil, err
 	}
 	return b, nil
+}
+
+// disclose gives each chosen entry of a log its own key: derived from
+// the key of the epoch it belongs to, which the store keeps by the entry
+// that began the epoch.
+func (s *Desk) disclose(ctx context.Context, ch, author string, entries [][]byte, chosen map[uint64]bool) ([]transcript.Disclosure, error) {
+	if len(chosen) == 0 {
+		return nil, nil
+	}
+	stored, err := s.db.EpochKeys(ctx, ch, author)
+	if err != nil {
+		return nil, err
+	}
+	epochKeys := map[uint64][]byte{}
+	for _, k := range stored {
+		epochKeys[k.From] = k.Key
+	}
+	var out []transcript.Disclosure
+	for _, idx := range slices.Sorted(maps.Keys(chosen)) {
+		id := fmt.Sprintf("%s/%s/%d", ch, author, idx)
+		if idx > uint64(len(entries)) {
+			return nil, badrequest.New("cannot disclose %s: %s's log holds %d entries", id, author, len(entries))
+		}
+		e, err := envelope.Parse(entries[idx-1])
+		if err != nil {
+			return nil, err
+		}
+		if e.Version != 3 {
+			return nil, badrequest.New("cannot disclose %s: it is sealed as version %d, under a key it shares with other entries", id, e.Version)
+		}
+		// The epoch began at the latest entry at or before it that
+		// carries an encapsulation.
+		from := idx
+		for ; from > 0; from-- {
+			if b, err := envelope.Parse(entries[from-1]); err == nil && b.BeginsEpoch() {
+				break
+			}
+		}
+		key, ok := epochKeys[from]
+		if !ok {
+			return nil, badrequest.New("cannot disclose %s: this station holds no key of its epoch (begun at %s/%s/%d, before it kept epoch keys)", id, ch, author, from)
+		}
+		ep, err := envelope.EpochFromKey(key)
+		if err != nil {
+			return nil, err
+		}
+		k := e.EntryKey(ep)
+		body, err := e.OpenDisclosed(k)
+		if err != nil {
+			return nil, fmt.Errorf("disclosing %s: %w", id, err)
+		}
+		out = append(out, transcript.Disclosure{Index: idx, Key: k, Body: string(body)})
+	}
+	return out, nil
 }
 
 // agreedChannel returns a channel that has an agreed transcript: one that

@@ -45,7 +45,9 @@ type Ops interface {
 	Inbox(ctx context.Context, channel string) ([]MessageView, error)
 	Outbox(ctx context.Context, channel string) ([]MessageView, error)
 	Ack(ctx context.Context, id, by string) (*MessageView, error)
-	Export(ctx context.Context, channel string) (*transcript.Bundle, error)
+	// Export returns a channel's audit bundle, disclosing the entries
+	// named (IDs).
+	Export(ctx context.Context, channel string, disclose ...string) (*transcript.Bundle, error)
 	Status(ctx context.Context) (*StatusView, error)
 	Alerts(ctx context.Context, after int64) ([]AlertView, error)
 	Suspend(ctx context.Context, r SuspendRequest) (*ChannelView, error)

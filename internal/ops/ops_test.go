@@ -35,7 +35,12 @@ func callAll(t *testing.T, o ops.Ops, each func(method string, err error)) {
 		for j := 1; j < m.Type.NumIn(); j++ {
 			args = append(args, reflect.Zero(m.Type.In(j)))
 		}
-		out := v.MethodByName(m.Name).Call(args)
+		var out []reflect.Value
+		if m.Type.IsVariadic() {
+			out = v.MethodByName(m.Name).CallSlice(args)
+		} else {
+			out = v.MethodByName(m.Name).Call(args)
+		}
 		err, _ := out[len(out)-1].Interface().(error)
 		each(m.Name, err)
 	}

@@ -103,6 +103,12 @@ type (
 	ChannelRef struct {
 		Channel string `json:"channel,omitempty"`
 	}
+	// ExportRequest names a channel, and the entries of it to disclose:
+	// IDs separated by commas.
+	ExportRequest struct {
+		Channel  string `json:"channel,omitempty"`
+		Disclose string `json:"disclose,omitempty"`
+	}
 	// AckRequest acknowledges a message on behalf of an operator.
 	AckRequest struct {
 		ID string `json:"id"`
@@ -190,8 +196,12 @@ var (
 		func(o Ops, ctx context.Context, r AckRequest) (*MessageView, error) { return o.Ack(ctx, r.ID, r.By) })
 	Export = def(Op{Name: "Export", Verb: "export", Method: "GET", Path: "/api/v1/export", Permission: "transcript",
 		Help: "a channel's audit bundle, for hotline verify"},
-		func(o Ops, ctx context.Context, r ChannelRef) (*transcript.Bundle, error) {
-			return o.Export(ctx, r.Channel)
+		func(o Ops, ctx context.Context, r ExportRequest) (*transcript.Bundle, error) {
+			var ids []string
+			if r.Disclose != "" {
+				ids = strings.Split(r.Disclose, ",")
+			}
+			return o.Export(ctx, r.Channel, ids...)
 		})
 	Status = def(Op{Name: "Status", Verb: "status", Method: "GET", Path: "/api/v1/status", Permission: "read",
 		Help: "channels, peers and refusals at a glance"},

@@ -3,6 +3,7 @@ package ops
 import (
 	"context"
 	"io"
+	"strings"
 
 	"hotline/internal/transcript"
 )
@@ -54,8 +55,8 @@ func (t through) Outbox(ctx context.Context, channel string) ([]MessageView, err
 func (t through) Ack(ctx context.Context, id, by string) (*MessageView, error) {
 	return Ack.Call(ctx, t.d, AckRequest{ID: id, By: by})
 }
-func (t through) Export(ctx context.Context, channel string) (*transcript.Bundle, error) {
-	return Export.Call(ctx, t.d, ChannelRef{channel})
+func (t through) Export(ctx context.Context, channel string, disclose ...string) (*transcript.Bundle, error) {
+	return Export.Call(ctx, t.d, ExportRequest{Channel: channel, Disclose: strings.Join(disclose, ",")})
 }
 func (t through) Status(ctx context.Context) (*StatusView, error) {
 	return Status.Call(ctx, t.d, None{})

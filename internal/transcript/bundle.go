@@ -52,8 +52,32 @@ type BundleLog struct {
 	// index: from the entry after each, the author signs with the
 	// statement's new card. See docs/TRANSCRIPT.md.
 	Keys []BundleKey `json:"keys,omitempty"`
+	// Disclosed are the entries of this log the exporter chose to
+	// reveal: each with its own key (envelope version 3), which opens it
+	// and no other, and the body that key opens.
+	Disclosed []Disclosure `json:"disclosed,omitempty"`
 	// Entries are the exact envelope bytes, in order from index 1.
 	Entries [][]byte `json:"entries"`
+}
+
+// Disclosure reveals one entry: its own key, and the body (JSON) that
+// the key opens, for a reader's convenience: Verify opens the entry with
+// the key and refuses a body that differs.
+type Disclosure struct {
+	Index uint64 `json:"index"`
+	Key   []byte `json:"key"`
+	Body  string `json:"body"`
+}
+
+// Disclosed is an entry a bundle discloses, as Verify opened it.
+type Disclosed struct {
+	ID         string    `json:"id"`
+	Author     string    `json:"author"`
+	Index      uint64    `json:"index"`
+	Kind       string    `json:"kind"`
+	Precedence string    `json:"precedence"`
+	Time       time.Time `json:"time"` // the author's clock, in the signed header
+	Body       string    `json:"body"`
 }
 
 // BundleKey is what a key entry carries: the author's rotation
@@ -101,6 +125,9 @@ type LogReport struct {
 	// Pinned is the key (1-based) whose fingerprint matched the pin
 	// given for the author, 0 if none was given.
 	Pinned int `json:"pinned,omitempty"`
+	// Disclosed are the entries of this log the bundle discloses, each
+	// opened with its own key.
+	Disclosed []Disclosed `json:"disclosed,omitempty"`
 	// Limits says what this log's part of the bundle does not prove,
 	// one sentence each; empty when every entry it lists is proven.
 	Limits []string `json:"limits,omitempty"`

@@ -154,9 +154,10 @@ func (s *streamer) log() error {
 	}
 	var author, checkpoint string
 	var keys []BundleKey
+	var disclosed []Disclosure
 	seen := map[string]bool{}
 	for s.dec.More() {
-		name, err := s.name(seen, "author", "checkpoint", "keys", "entries")
+		name, err := s.name(seen, "author", "checkpoint", "keys", "disclosed", "entries")
 		if err != nil {
 			return err
 		}
@@ -170,15 +171,20 @@ func (s *streamer) log() error {
 			if err = s.dec.Decode(&raw); err == nil {
 				err = strictjson.Decode(raw, &keys, MaxBundle)
 			}
+		case "disclosed":
+			var raw json.RawMessage
+			if err = s.dec.Decode(&raw); err == nil {
+				err = strictjson.Decode(raw, &disclosed, MaxBundle)
+			}
 		case "entries":
 			if !seen["author"] {
 				return fmt.Errorf("%w: a log's entries come before its author", ErrOrder)
 			}
-			if err = s.v.beginLog(author, checkpoint, keys); err == nil {
+			if err = s.v.beginLog(author, checkpoint, keys, disclosed); err == nil {
 				err = s.entries()
 			}
 			if err == nil && s.dec.More() {
-				return fmt.Errorf("%w: a log's entries come before its checkpoint or keys", ErrOrder)
+				return fmt.Errorf("%w: a log's entries come before its checkpoint, keys or disclosures", ErrOrder)
 			}
 		}
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"hotline/internal/envelope"
 	"hotline/internal/transcript"
 )
 
@@ -86,4 +87,50 @@ func TestCheckStreamRefuses(t *testing.T) {
 	if c, err := transcript.CheckFile(file, transcript.Options{}); err != nil || c.Report.Verdict == "" {
 		t.Fatalf("CheckFile of the reordered bundle: %v", err)
 	}
+}
+
+// TestDisclosedEntry: a disclosed entry verifies, streamed or in memory,
+// and is reported with its author, time, precedence and body; a body
+// that is not what the key opens is refused.
+func TestDisclosedEntry(t *testing.T) {
+	fx := mustBundleFixture(t)
+	raw := fx.Bundle.Logs[1].Entries[2] // bravo/3, sealed to alpha
+	e, err := envelope.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fixture seals each entry under an epoch of its own.
+	ep, err := e.OpenEpoch(fx.Stations["alpha"].Keys.KEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := e.EntryKey(ep)
+	body, err := e.OpenDisclosed(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := trick(t, fx, func(b *transcript.Bundle) {
+		b.Logs[1].Disclosed = []transcript.Disclosure{{Index: 3, Key: k, Body: string(body)}}
+	})
+	data, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, check := range map[string]func() (*transcript.Checked, error){
+		"in memory": func() (*transcript.Checked, error) { return transcript.Check(b, transcript.Options{}) },
+		"streamed": func() (*transcript.Checked, error) {
+			return transcript.CheckStream(bytes.NewReader(data), transcript.Options{})
+		},
+	} {
+		c, err := check()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		d := c.Report.Logs[1].Disclosed
+		if len(d) != 1 || d[0].ID != "red-blue.1/bravo/3" || d[0].Body != `{"text":"message 3 from bravo"}` || d[0].Precedence != "PRIORITY" || !d[0].Time.Equal(e.Time) {
+			t.Errorf("%s: disclosed %+v", name, d)
+		}
+	}
+	b.Logs[1].Disclosed[0].Body = `{"text":"message 3 from bravo: we accept"}`
+	refused(t, b, "red-blue.1/bravo/3: the body the bundle discloses is not the entry's")
 }

@@ -60,7 +60,7 @@ func Check(b *Bundle, opts Options) (*Checked, error) {
 	}
 	defer v.stop()
 	for _, l := range b.Logs {
-		if err := v.beginLog(l.Author, l.Checkpoint, l.Keys); err != nil {
+		if err := v.beginLog(l.Author, l.Checkpoint, l.Keys, l.Disclosed); err != nil {
 			return nil, err
 		}
 		for _, raw := range l.Entries {
@@ -132,6 +132,10 @@ type logState struct {
 	th         *tlogHashes
 	n          uint64
 	cpRoot     []byte // the compact range's root at the checkpoint's size
+	// disclosures are the log's disclosed entries, by index; disclosed
+	// those opened, in order.
+	disclosures map[uint64]Disclosure
+	disclosed   []Disclosed
 }
 
 // replacement is a re-pinning record and the entry of the log it is in.
@@ -265,7 +269,7 @@ func (v *verifier) checkCharter(verifiers map[string]note.Verifier) error {
 }
 
 // beginLog starts the next log: the exporter's, then the peer's.
-func (v *verifier) beginLog(author, checkpoint string, keys []BundleKey) error {
+func (v *verifier) beginLog(author, checkpoint string, keys []BundleKey, disclosed []Disclosure) error {
 	i := len(v.reports)
 	if i >= 2 {
 		return bad("more than 2 logs, want one for each party")
@@ -286,7 +290,14 @@ func (v *verifier) beginLog(author, checkpoint string, keys []BundleKey) error {
 			v.replaced[k.Replaced.Station] = append(v.replaced[k.Replaced.Station], replacement{k.Replaced, author, k.Index})
 		}
 	}
-	ls := &logState{author: author, lk: lk, statements: statements, checkpoint: checkpoint, tree: NewTree(), th: &tlogHashes{}}
+	ls := &logState{author: author, lk: lk, statements: statements, checkpoint: checkpoint, tree: NewTree(), th: &tlogHashes{},
+		disclosures: map[uint64]Disclosure{}}
+	for _, d := range disclosed {
+		if _, dup := ls.disclosures[d.Index]; dup || d.Index == 0 {
+			return bad("log of %s: entry %d is disclosed twice, or is not an entry", author, d.Index)
+		}
+		ls.disclosures[d.Index] = d
+	}
 	if checkpoint != "" {
 		cp, err := ParseCheckpointText(noteText([]byte(checkpoint)))
 		if err != nil {
@@ -355,6 +366,25 @@ func (v *verifier) checkEntry(ls *logState, i uint64, raw []byte) error {
 	if (e.Index == 1) != (e.Kind == envelope.Agreement) {
 		return bad("%s: entry 1, and only entry 1, is the channel agreement", e.ID())
 	}
+	if d, ok := ls.disclosures[i]; ok {
+		return v.disclose(ls, e, d)
+	}
+	return nil
+}
+
+// disclose opens a disclosed entry with the key the bundle gives for it:
+// the one its author committed to in the signed entry. The body the
+// bundle shows must be what it opens.
+func (v *verifier) disclose(ls *logState, e *envelope.Envelope, d Disclosure) error {
+	body, err := e.OpenDisclosed(d.Key)
+	if err != nil {
+		return bad("%s is disclosed with a key that does not open it: %v", e.ID(), err)
+	}
+	if string(body) != d.Body {
+		return bad("%s: the body the bundle discloses is not the entry's: the disclosed text was changed", e.ID())
+	}
+	ls.disclosed = append(ls.disclosed, Disclosed{ID: e.ID(), Author: e.Author, Index: e.Index, Kind: e.Kind.String(),
+		Precedence: e.Precedence.String(), Time: e.Time, Body: d.Body})
 	return nil
 }
 
@@ -408,7 +438,12 @@ func (v *verifier) endLog() error {
 	if ls.n == 0 {
 		return bad("%s's log has no entries: an active channel's log begins with its agreement, so entries were left out", ls.author)
 	}
-	lr := LogReport{Author: ls.author, Entries: int(ls.n), Root: ls.tree.Root(), Keys: len(ls.lk.cards)}
+	for idx := range ls.disclosures {
+		if idx > ls.n {
+			return bad("log of %s: entry %d is disclosed, but the log holds %d", ls.author, idx, ls.n)
+		}
+	}
+	lr := LogReport{Author: ls.author, Entries: int(ls.n), Root: ls.tree.Root(), Keys: len(ls.lk.cards), Disclosed: ls.disclosed}
 	for _, c := range ls.lk.cards {
 		lr.Fingerprints = append(lr.Fingerprints, c.Fingerprint())
 	}
