@@ -1044,8 +1044,8 @@ func cmdExport(f *flags) action {
 				return err
 			}
 			fmt.Printf("wrote %s: channel %s, %d + %d entries", *out, b.Channel, len(b.Logs[0].Entries), len(b.Logs[1].Entries))
-			if n := len(b.Logs[0].Disclosed) + len(b.Logs[1].Disclosed); n > 0 {
-				fmt.Printf(", %d disclosed: anyone holding the file can read them", n)
+			if len(ids) > 0 {
+				fmt.Printf(", %d disclosed: anyone holding the file can read them", len(ids))
 			}
 			fmt.Println()
 			return nil
@@ -1148,6 +1148,8 @@ func disclosedText(rep *transcript.Report, d transcript.Disclosed) string {
 	}
 	if err := json.Unmarshal([]byte(d.Body), &b); err == nil {
 		switch {
+		case d.Kind == envelope.Agreement.String():
+			return "carries the bundle's charter (checked)"
 		case d.Kind == envelope.Ack.String() && b.Of > 0:
 			other := rep.Parties[0]
 			if other == d.Author {

@@ -324,13 +324,22 @@ func TestExportDisclose(t *testing.T) {
 	if strings.Contains(out, "usa-chn-staff/CHN/2:") {
 		t.Error("an entry not disclosed is shown")
 	}
+	if !strings.Contains(out, "disclosed usa-chn-staff/USA/1: PRIORITY agreement at ") || !strings.Contains(out, "carries the bundle's charter (checked)") ||
+		strings.Contains(out, "nothing ties it") {
+		t.Errorf("entry 1 of each log, the charter, is not disclosed and checked:\n%s", out)
+	}
 	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b transcript.Bundle
-	if err := json.Unmarshal(data, &b); err != nil {
-		t.Fatal(err)
+	third := func(b *transcript.Bundle) *transcript.Disclosure {
+		for i := range b.Logs[0].Disclosed {
+			if b.Logs[0].Disclosed[i].Index == 3 {
+				return &b.Logs[0].Disclosed[i]
+			}
+		}
+		t.Fatal("USA/3 is not disclosed")
+		return nil
 	}
 	for _, tt := range []struct {
 		name string
@@ -338,13 +347,11 @@ func TestExportDisclose(t *testing.T) {
 		want string
 	}{
 		{"text changed", func(b *transcript.Bundle) {
-			d := &b.Logs[0].Disclosed[0]
+			d := third(b)
 			d.Body = strings.Replace(d.Body, "2 NM", "20 NM", 1)
 		}, "usa-chn-staff/USA/3: the body the bundle discloses is not the entry's"},
-		{"key changed", func(b *transcript.Bundle) { b.Logs[0].Disclosed[0].Key[5] ^= 1 }, "usa-chn-staff/USA/3 is disclosed with a key that does not open it"},
-		{"key of another entry", func(b *transcript.Bundle) {
-			b.Logs[0].Disclosed[0].Index = 2
-		}, "usa-chn-staff/USA/2 is disclosed with a key that does not open it"},
+		{"key changed", func(b *transcript.Bundle) { third(b).Key[5] ^= 1 }, "usa-chn-staff/USA/3 is disclosed with a key that does not open it"},
+		{"key of another entry", func(b *transcript.Bundle) { third(b).Index = 2 }, "usa-chn-staff/USA/2 is disclosed with a key that does not open it"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var c transcript.Bundle

@@ -487,6 +487,14 @@ func (s *Desk) Export(ctx context.Context, ch string, disclose ...string) (*tran
 		}
 		chosen[author][idx] = true
 	}
+	// Entry 1 of each log carries the charter, which the bundle shows in
+	// full anyway: disclosed, it ties the charter to the entries.
+	agreements := map[string]bool{}
+	for _, a := range []string{s.name, c.Peer} {
+		if !chosen[a][1] {
+			chosen[a][1], agreements[a] = true, true
+		}
+	}
 	keys, ownCard := s.st.Identity()
 	b := &transcript.Bundle{Format: transcript.BundleFormat, Channel: ch, ExportedBy: s.name, ExportedAt: time.Now().UTC(),
 		Charter: string(c.Charter)}
@@ -505,7 +513,7 @@ func (s *Desk) Export(ctx context.Context, ch string, disclose ...string) (*tran
 		if err != nil {
 			return nil, err
 		}
-		if bl.Disclosed, err = s.disclose(ctx, ch, author, bl.Entries, chosen[author]); err != nil {
+		if bl.Disclosed, err = s.disclose(ctx, ch, author, bl.Entries, chosen[author], agreements[author]); err != nil {
 			return nil, err
 		}
 		b.Cards = append(b.Cards, string(first.Text))
@@ -521,7 +529,9 @@ func (s *Desk) Export(ctx context.Context, ch string, disclose ...string) (*tran
 // disclose gives each chosen entry of a log its own key: derived from
 // the key of the epoch it belongs to, which the store keeps by the entry
 // that began the epoch.
-func (s *Desk) disclose(ctx context.Context, ch, author string, entries [][]byte, chosen map[uint64]bool) ([]transcript.Disclosure, error) {
+// optional1 says that entry 1 was not asked for: it is left out, not
+// refused, if it cannot be disclosed (sealed before entry keys).
+func (s *Desk) disclose(ctx context.Context, ch, author string, entries [][]byte, chosen map[uint64]bool, optional1 bool) ([]transcript.Disclosure, error) {
 	if len(chosen) == 0 {
 		return nil, nil
 	}
@@ -536,12 +546,18 @@ func (s *Desk) disclose(ctx context.Context, ch, author string, entries [][]byte
 	var out []transcript.Disclosure
 	for _, idx := range slices.Sorted(maps.Keys(chosen)) {
 		id := fmt.Sprintf("%s/%s/%d", ch, author, idx)
+		if idx > uint64(len(entries)) && optional1 && idx == 1 {
+			continue
+		}
 		if idx > uint64(len(entries)) {
 			return nil, badrequest.New("cannot disclose %s: %s's log holds %d entries", id, author, len(entries))
 		}
 		e, err := envelope.Parse(entries[idx-1])
 		if err != nil {
 			return nil, err
+		}
+		if e.Version != 3 && optional1 && idx == 1 {
+			continue
 		}
 		if e.Version != 3 {
 			return nil, badrequest.New("cannot disclose %s: it is sealed as version %d, under a key it shares with other entries", id, e.Version)
@@ -555,6 +571,9 @@ func (s *Desk) disclose(ctx context.Context, ch, author string, entries [][]byte
 			}
 		}
 		key, ok := epochKeys[from]
+		if !ok && optional1 && idx == 1 {
+			continue
+		}
 		if !ok {
 			return nil, badrequest.New("cannot disclose %s: this station holds no key of its epoch (begun at %s/%s/%d, before it kept epoch keys)", id, ch, author, from)
 		}

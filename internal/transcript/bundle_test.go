@@ -140,6 +140,23 @@ func newBundleFixture() (*bundleFixture, error) {
 		}
 		b.Logs[i].Checkpoint = cp
 	}
+	// Each log discloses its entry 1, the charter, as an export does.
+	for i, reader := range []string{"bravo", "alpha"} {
+		e, err := envelope.Parse(b.Logs[i].Entries[0])
+		if err != nil {
+			return nil, err
+		}
+		ep, err := e.OpenEpoch(fx.Stations[reader].Keys.KEM)
+		if err != nil {
+			return nil, err
+		}
+		k := e.EntryKey(ep)
+		body, err := e.OpenDisclosed(k)
+		if err != nil {
+			return nil, err
+		}
+		b.Logs[i].Disclosed = []transcript.Disclosure{{Index: 1, Key: k, Body: string(body)}}
+	}
 	if err := b.Seal(alpha.Keys.Signer()); err != nil {
 		return nil, err
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"hotline/internal/channel"
+	"hotline/internal/codebook"
 	"hotline/internal/envelope"
 	"hotline/internal/identity"
 	"hotline/internal/transcript"
@@ -308,5 +310,34 @@ func TestTrickInventedLostKey(t *testing.T) {
 	if _, err := transcript.VerifyWith(b, transcript.Options{Pins: map[string]string{"bravo": fx.Stations["charlie"].Card.Fingerprint()}}); err == nil ||
 		!strings.Contains(err.Error(), "do not match the fingerprint pinned for it") {
 		t.Errorf("a wrong pin: %v", err)
+	}
+}
+
+// An exporter shows another charter, signed by both parties (an earlier
+// one with other deadlines, say): entry 1, disclosed, shows the charter
+// the entries were written under, and the bundle is refused; without
+// the disclosures, the report says the charter is not tied to them.
+func TestTrickOtherCharter(t *testing.T) {
+	fx := mustBundleFixture(t)
+	alpha, bravo := fx.Stations["alpha"], fx.Stations["bravo"]
+	ch := &channel.Charter{ID: fx.Channel, Level: channel.Staff, Proposer: "alpha", Acceptor: "bravo", Codebook: codebook.Default().Ref()}
+	if err := channel.Propose(ch, alpha.Keys.Signer()); err != nil {
+		t.Fatal(err)
+	}
+	if err := channel.Accept(ch, alpha.V, bravo.Keys.Signer()); err != nil {
+		t.Fatal(err)
+	}
+	refused(t, trick(t, fx, func(b *transcript.Bundle) { b.Charter = string(ch.Text) }),
+		"red-blue.1/alpha/1: the charter it carries is not the bundle's charter")
+	b := trick(t, fx, func(b *transcript.Bundle) {
+		b.Charter = string(ch.Text)
+		b.Logs[0].Disclosed, b.Logs[1].Disclosed = nil, nil
+	})
+	rep, err := transcript.Verify(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Limits) != 1 || !strings.Contains(rep.Limits[0], "nothing ties it to this channel's entries") {
+		t.Errorf("limits %q", rep.Limits)
 	}
 }

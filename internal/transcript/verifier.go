@@ -3,6 +3,7 @@ package transcript
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
@@ -116,6 +117,9 @@ type verifier struct {
 	// receiptTimes holds when the other party cosigned each log's
 	// checkpoint, by its author: zero for a receipt without a time.
 	receiptTimes map[string]time.Time
+
+	// charterShown: a disclosed entry 1 carries the bundle's charter.
+	charterShown bool
 
 	log  *logState // the log being read
 	sigs *sigPool
@@ -383,6 +387,17 @@ func (v *verifier) disclose(ls *logState, e *envelope.Envelope, d Disclosure) er
 	if string(body) != d.Body {
 		return bad("%s: the body the bundle discloses is not the entry's: the disclosed text was changed", e.ID())
 	}
+	// A disclosed agreement shows the charter the log began with: it must
+	// be the bundle's (the proposer's carries it with one signature).
+	if e.Kind == envelope.Agreement {
+		var a struct {
+			Charter string `json:"charter"`
+		}
+		if err := json.Unmarshal(body, &a); err != nil || noteText([]byte(a.Charter)) != noteText([]byte(v.h.Charter)) {
+			return bad("%s: the charter it carries is not the bundle's charter", e.ID())
+		}
+		v.charterShown = true
+	}
 	ls.disclosed = append(ls.disclosed, Disclosed{ID: e.ID(), Author: e.Author, Index: e.Index, Kind: e.Kind.String(),
 		Precedence: e.Precedence.String(), Time: e.Time, Body: d.Body})
 	return nil
@@ -503,6 +518,9 @@ func (v *verifier) finish(export string, opts Options) (*Checked, error) {
 		return nil, err
 	}
 	v.limits(rep)
+	if !v.charterShown {
+		rep.Limits = append(rep.Limits, "the charter is signed by both parties, but nothing ties it to this channel's entries: neither log's entry 1, which carries it, is disclosed (an export by a station of protocol version 4 or later discloses them)")
+	}
 	rep.ExportSigned = v.h.Format == BundleFormat
 	rep.Verdict = Verified
 	if rep.Limited() {
