@@ -283,6 +283,11 @@ type StatusView struct {
 	Peers       []PeerView     `json:"peers"`
 	Refused     map[string]int `json:"refused"`
 	Duplicates  int            `json:"duplicates"`
+	// AheadConflicts counts the peers' frames of entries sent ahead that
+	// reached into what this station holds, dropped: sent by a process
+	// of the peer's that lost its station to another, or crashed, before
+	// they were durable. They bind nobody (not an equivocation).
+	AheadConflicts int `json:"ahead_conflicts,omitempty"`
 }
 
 // ParseID splits an entry id channel/author/index.
