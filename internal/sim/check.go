@@ -168,13 +168,13 @@ func (w *World) checkArrival(from, to *Station, data []byte) {
 		return
 	}
 	f, err := protocol.DecodeFrame(data)
-	if err != nil || f.Author != from.Name {
+	if err != nil {
 		return // damaged on its way: refused as such, binds nobody
 	}
 	cp, ok := w.binding[string(f.Checkpoint)]
 	if !ok {
 		cp, _, err = transcript.OpenCheckpoint(f.Checkpoint, from.verifier)
-		if err != nil || cp.Origin != transcript.Origin(f.Channel, from.Name) {
+		if err != nil {
 			return // not the author's signature (damaged): binds nobody
 		}
 		if len(w.binding) > 1<<16 {
@@ -182,15 +182,21 @@ func (w *World) checkArrival(from, to *Station, data []byte) {
 		}
 		w.binding[string(f.Checkpoint)] = cp
 	}
-	held := from.disk.log(f.Channel, from.Name)
+	// The log is the one the signed checkpoint names, whatever the
+	// frame's own fields say (the relay may have damaged them).
+	ch, ok := strings.CutPrefix(cp.Origin, "hotline/")
+	if ch, ok = strings.CutSuffix(ch, "/"+from.Name); !ok || transcript.Origin(ch, from.Name) != cp.Origin {
+		return // not a log of this author's
+	}
+	held := from.disk.log(ch, from.Name)
 	if cp.Size == 0 || cp.Size > uint64(len(held)) || !bytes.Equal(cp.Root, held[cp.Size-1].Root) {
 		w.violate("one binding version", "%s received %s's checkpoint of %s at size %d, which is not the log on %s's disk (%d entries)",
-			to.Name, from.Name, f.Channel, cp.Size, from.Name, len(held))
+			to.Name, from.Name, ch, cp.Size, from.Name, len(held))
 		return
 	}
 	for _, raw := range f.Entries {
 		e, err := envelope.Parse(raw)
-		if err != nil || e.Index == 0 || e.Index > cp.Size {
+		if err != nil || e.Channel != ch || e.Author != from.Name || e.Index == 0 || e.Index > cp.Size {
 			continue // not covered by the checkpoint: binds nobody
 		}
 		if !bytes.Equal(raw, held[e.Index-1].Raw) && e.Verify(from.keys.SignPublic()) == nil {
