@@ -53,8 +53,17 @@ func (s *Station) takeover(held []protocol.Send) {
 	}
 	s.end(false)
 	// The lease runs out (internal/station: LeaseTTL + StandbyPoll at
-	// most, plus loading), then the standby runs.
-	w.after(w.between(3*time.Second, 6*time.Second), func() {
+	// most, plus loading), then the standby runs. The former leader is
+	// continued after that (before, it would have renewed its lease and
+	// no one would have taken over): as often just after the successor
+	// started, its entries sent ahead reaching the peer before the
+	// successor's own, as a while later, after them.
+	takeover := w.between(3*time.Second, 6*time.Second)
+	resume := takeover + w.between(0, 3*time.Second)
+	if w.chance(0.5) {
+		resume = takeover + w.between(3*time.Second, 90*time.Second)
+	}
+	w.after(takeover, func() {
 		s.restart()
 		if !s.up {
 			return
@@ -62,21 +71,28 @@ func (s *Station) takeover(held []protocol.Send) {
 		// Its operators write on the channels the former leader was
 		// sending on: at the indexes it had used, unless its write was
 		// committed before the pause.
+		// Within four seconds: before its connection to the peer is
+		// up, or after, when it sends them ahead too.
 		seen := map[string]bool{}
 		for _, a := range held {
 			if f, err := protocol.DecodeFrame(a.Data); err == nil && f.Type == protocol.FrameAhead && !seen[f.Channel] {
 				seen[f.Channel] = true
-				w.sendText(s, f.Channel)
+				life := s.life
+				w.after(w.between(0, 4*time.Second), func() {
+					if s.life == life && s.up {
+						w.sendText(s, f.Channel)
+					}
+				})
 			}
 		}
 	})
-	// Continued once the successor has had time to write and send.
-	w.after(w.between(10*time.Second, 90*time.Second), z.resume)
+	w.after(resume, z.resume)
 }
 
 // resume continues the former leader: what it was sending leaves on its
-// connections that are still open, then it stops (its lease is lost, its
-// write refused by the fencing token), and its connections end.
+// connections that are still open, then, within two seconds (its next
+// lease renewal is refused, or its write by the fencing token), it
+// stops, and its connections end.
 func (z *formerLeader) resume() {
 	s, w := z.s, z.s.w
 	if w.stop {
@@ -96,9 +112,11 @@ func (z *formerLeader) resume() {
 		}
 		w.sendDirect(s, c, a.Data, a.Close)
 	}
-	for _, c := range z.conns {
-		if i := c.end(s); c.lives[i] == z.life && c.open[i] {
-			w.dropEnd(c, s)
+	w.after(w.between(0, 2*time.Second), func() {
+		for _, c := range z.conns {
+			if i := c.end(s); c.lives[i] == z.life && c.open[i] {
+				w.dropEnd(c, s)
+			}
 		}
-	}
+	})
 }
