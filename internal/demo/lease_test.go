@@ -493,6 +493,87 @@ func TestFencedFormerLeader(t *testing.T) {
 	t.Logf("former leader: %s", strings.TrimSpace(old.LastLog()))
 }
 
+var pausedRounds = flag.Int("takeover.paused", 4, "takeovers of a paused leader in TestPausedLeaderTakeovers")
+
+// TestPausedLeaderTakeovers: -takeover.paused times, under a stream of
+// sends, the active process of USA (on two machines) is SIGSTOPped, the
+// standby takes over, and the former leader is continued: its connection
+// to CHN outlived the pause, with whatever it had queued or sends as it
+// runs again. It stops, and is started again as the standby of the next
+// round. Every send that returned is delivered once, and CHN never holds
+// anything that says USA signed two versions of its log: no tamper
+// alarm, no equivocation refused, no evidence kept.
+func TestPausedLeaderTakeovers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs real processes and a PostgreSQL server")
+	}
+	rounds := *pausedRounds
+	ctx, cancel := context.WithTimeout(t.Context(), time.Duration(rounds+2)*time.Minute)
+	defer cancel()
+	l := newLeased(t, ctx)
+	active, standby := l.usa[0], l.usa[1]
+	var cur atomic.Pointer[Node]
+	cur.Store(active)
+	per := int64(200)
+	s := startStream(ctx, int(per)*(rounds+1), cur.Load)
+	defer func() {
+		if t.Failed() {
+			for _, n := range l.usa {
+				log, _ := os.ReadFile(filepath.Join(n.Dir, "station.log"))
+				t.Logf("%s's log:\n%s", n.Dir, log)
+			}
+		}
+	}()
+	for k := range rounds {
+		s.waitCount(t, ctx, per*int64(k+1))
+		if err := active.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		stoppedThreads(t, active.PID(), 10*time.Second)
+		if err := standby.WaitAPI(ctx, 60*time.Second); err != nil {
+			t.Fatalf("round %d: the standby did not take over: %v", k, err)
+		}
+		cur.Store(standby)
+		// The successor writes before the former leader runs again.
+		s.waitCount(t, ctx, per*int64(k+1)+20)
+		if err := active.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-active.Exited():
+		case <-ctx.Done():
+			t.Fatalf("round %d: the former leader did not stop after it was continued", k)
+		}
+		active.Wait()
+		// Back as the standby of the next round.
+		waiting := logCount(active, "standby:")
+		if err := active.Launch(); err != nil {
+			t.Fatal(err)
+		}
+		waitLogCount(t, ctx, active, "standby:", waiting+1)
+		active, standby = standby, active
+		t.Logf("round %d: %s took over from the paused %s", k, active.Name, standby.Name)
+	}
+	<-s.done
+	if ctx.Err() != nil {
+		t.Fatal(ctx.Err())
+	}
+	checkDelivered(t, ctx, active, l.chn, s.returned)
+	noEquivocation(t, ctx, l.chn, "USA")
+}
+
+// waitLogCount waits until n's log holds text at least count times.
+func waitLogCount(t *testing.T, ctx context.Context, n *Node, text string, count int) {
+	t.Helper()
+	for logCount(n, text) < count {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s: %q logged %d times, want %d: %v", n.Name, text, logCount(n, text), count, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 var takeoverKills = flag.Int("takeover.kills", 20, "SIGKILLs of the active process in BenchmarkTakeover")
 
 // logCount counts the lines of a node's log that hold text.
