@@ -1003,6 +1003,9 @@ func cmdStatus(f *flags) action {
 				for k, v := range s.Refused {
 					fmt.Printf("refused %s: %d\n", k, v)
 				}
+				if s.AheadConflicts > 0 {
+					fmt.Printf("ahead conflicts: %d (entries a peer sent ahead over what is held here, dropped: not an equivocation)\n", s.AheadConflicts)
+				}
 				return nil
 			})
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -431,6 +432,78 @@ func TestEquivocatingCheckpointBeyond(t *testing.T) {
 	was := refused(t, usa)["equivocation"]
 	c := as(t, chn.st.Keys, usa)
 	c.Send((&protocol.Frame{Type: protocol.FrameEntries, Channel: staff, Author: "CHN", Entries: [][]byte{next}, Checkpoint: cp}).Encode(), false)
+	waitFor(t, "a tamper alarm for the checkpoint", func() bool {
+		return refused(t, usa)["equivocation"] == was+1 && len(alerts(t, usa, "alarm", "a checkpoint of size 2")) > 0
+	})
+	if _, err := os.Stat(filepath.Join(usa.dir, "evidence", "usa-chn-staff-CHN-2-checkpoint.json")); err != nil {
+		t.Errorf("evidence not kept: %v", err)
+	}
+	unchanged(t, usa, before)
+}
+
+// TestAheadOverHeldIsNotEquivocation: a process of CHN's that lost its
+// station (paused while another took over, or crashed before its write
+// was durable) sends ahead, on its own connection, another entry 2 than
+// the one USA holds. Entries sent ahead carry no checkpoint and bind
+// nobody: USA drops the frame and counts it, raises no tamper alarm,
+// keeps no evidence, refuses nothing and keeps the connection; its store
+// is unchanged.
+func TestAheadOverHeldIsNotEquivocation(t *testing.T) {
+	usa, chn := pair(t)
+	id := send(t, chn, "the version USA holds")
+	waitFor(t, "CHN's message delivered", func() bool { return delivered(t, chn, id) })
+	frame, _ := equivocal(t, chn, usa, 2)
+	f, err := protocol.DecodeFrame(frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Type, f.Checkpoint = protocol.FrameAhead, nil
+	before := settled(t, usa)
+	was := refused(t, usa)
+	c := as(t, chn.st.Keys, usa)
+	c.Send(f.Encode(), false)
+	waitFor(t, "the ahead frame counted as conflicting", func() bool {
+		st, err := usa.st.Status(context.Background())
+		return err == nil && st.AheadConflicts == 1
+	})
+	if got := refused(t, usa); !maps.Equal(got, was) {
+		t.Errorf("refusals %v → %v: the ahead frame was refused", was, got)
+	}
+	if a := alerts(t, usa, "", "CHN signed two different versions"); len(a) > 0 {
+		t.Errorf("a tamper alarm for entries sent ahead: %+v", a)
+	}
+	if es, _ := os.ReadDir(filepath.Join(usa.dir, "evidence")); len(es) > 0 {
+		t.Errorf("evidence kept for entries sent ahead: %v", es)
+	}
+	select {
+	case <-c.Closed():
+		t.Error("USA closed the connection")
+	case <-time.After(300 * time.Millisecond):
+	}
+	unchanged(t, usa, before)
+}
+
+// TestEquivocatingDurable: the checkpoint a durable frame brings binds
+// its author as an entries frame's does: one at a size USA holds, with
+// another root, is an equivocation, refused with a tamper alarm and kept.
+func TestEquivocatingDurable(t *testing.T) {
+	usa, chn := pair(t)
+	id := send(t, chn, "held")
+	waitFor(t, "CHN's message delivered", func() bool { return delivered(t, chn, id) })
+	held, err := usa.st.Store.Entries(context.Background(), staff, "CHN", 2, 2)
+	if err != nil || len(held) != 1 {
+		t.Fatal(err)
+	}
+	root := bytes.Clone(held[0].Root)
+	root[0] ^= 1
+	cp, err := transcript.SignCheckpoint(transcript.Checkpoint{Origin: transcript.Origin(staff, "CHN"), Size: 2, Root: root}, chn.st.Keys.Signer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := settled(t, usa)
+	was := refused(t, usa)["equivocation"]
+	c := as(t, chn.st.Keys, usa)
+	c.Send((&protocol.Frame{Type: protocol.FrameDurable, Channel: staff, Author: "CHN", From: 2, Checkpoint: cp}).Encode(), false)
 	waitFor(t, "a tamper alarm for the checkpoint", func() bool {
 		return refused(t, usa)["equivocation"] == was+1 && len(alerts(t, usa, "alarm", "a checkpoint of size 2")) > 0
 	})

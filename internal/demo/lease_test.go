@@ -362,11 +362,50 @@ func TestTakeoverAfterKill(t *testing.T) {
 	checkDelivered(t, ctx, l.chn, l.usa[1], chnSent)
 }
 
+// stoppedThreads waits until every thread of process pid is stopped
+// (state T or t in /proc/PID/task/*/stat): a signal takes effect on each
+// thread in turn, and a request the process answered before its last
+// thread stopped was answered by the leader, legitimately.
+func stoppedThreads(t *testing.T, pid int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+		if err != nil || len(tasks) == 0 {
+			t.Fatalf("the threads of process %d: %v (%d found)", pid, err, len(tasks))
+		}
+		running := 0
+		for _, task := range tasks {
+			stat, err := os.ReadFile(task)
+			if err != nil {
+				continue // a thread that ended
+			}
+			// The state follows the command name, which is in
+			// parentheses and may hold anything.
+			i := bytes.LastIndexByte(stat, ')')
+			if i < 0 || i+2 >= len(stat) || stat[i+2] != 'T' && stat[i+2] != 't' {
+				running++
+			}
+		}
+		if running == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of the %d threads of process %d not stopped after %s", running, len(tasks), pid, timeout)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // TestFencedFormerLeader: the active process is SIGSTOPped during the
 // stream; the standby takes over; then the stopped one is continued with
 // writes of its own in flight. The fencing token refuses them: it stops
 // with an error naming the lost lease, and nothing it wrote after losing
-// the lease is in the database.
+// the lease is in the database. Nothing it sent on its connection to the
+// peer, which outlived the pause, makes the peer hold two versions of
+// USA's log: the peer raises no tamper alarm, refuses nothing as an
+// equivocation and keeps no evidence (entries sent ahead bind nobody, and
+// the former leader sends none once its lease is not confirmed).
 func TestFencedFormerLeader(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real processes and a PostgreSQL server")
@@ -384,6 +423,7 @@ func TestFencedFormerLeader(t *testing.T) {
 	if err := old.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
+	stoppedThreads(t, old.PID(), 10*time.Second)
 	// A send to the stopped leader: its API takes it when it continues.
 	const late = "late write from the former leader"
 	lateErr := make(chan error, 1)
@@ -433,6 +473,7 @@ func TestFencedFormerLeader(t *testing.T) {
 		t.Fatal(ctx.Err())
 	}
 	checkDelivered(t, ctx, standby, l.chn, s.returned)
+	noEquivocation(t, ctx, l.chn, "USA")
 
 	// Nothing of the late send is in the database.
 	db, err := postgres.Open(ctx, l.dsn)
@@ -450,6 +491,87 @@ func TestFencedFormerLeader(t *testing.T) {
 		}
 	}
 	t.Logf("former leader: %s", strings.TrimSpace(old.LastLog()))
+}
+
+var pausedRounds = flag.Int("takeover.paused", 4, "takeovers of a paused leader in TestPausedLeaderTakeovers")
+
+// TestPausedLeaderTakeovers: -takeover.paused times, under a stream of
+// sends, the active process of USA (on two machines) is SIGSTOPped, the
+// standby takes over, and the former leader is continued: its connection
+// to CHN outlived the pause, with whatever it had queued or sends as it
+// runs again. It stops, and is started again as the standby of the next
+// round. Every send that returned is delivered once, and CHN never holds
+// anything that says USA signed two versions of its log: no tamper
+// alarm, no equivocation refused, no evidence kept.
+func TestPausedLeaderTakeovers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs real processes and a PostgreSQL server")
+	}
+	rounds := *pausedRounds
+	ctx, cancel := context.WithTimeout(t.Context(), time.Duration(rounds+2)*time.Minute)
+	defer cancel()
+	l := newLeased(t, ctx)
+	active, standby := l.usa[0], l.usa[1]
+	var cur atomic.Pointer[Node]
+	cur.Store(active)
+	per := int64(200)
+	s := startStream(ctx, int(per)*(rounds+1), cur.Load)
+	defer func() {
+		if t.Failed() {
+			for _, n := range l.usa {
+				log, _ := os.ReadFile(filepath.Join(n.Dir, "station.log"))
+				t.Logf("%s's log:\n%s", n.Dir, log)
+			}
+		}
+	}()
+	for k := range rounds {
+		s.waitCount(t, ctx, per*int64(k+1))
+		if err := active.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		stoppedThreads(t, active.PID(), 10*time.Second)
+		if err := standby.WaitAPI(ctx, 60*time.Second); err != nil {
+			t.Fatalf("round %d: the standby did not take over: %v", k, err)
+		}
+		cur.Store(standby)
+		// The successor writes before the former leader runs again.
+		s.waitCount(t, ctx, per*int64(k+1)+20)
+		if err := active.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-active.Exited():
+		case <-ctx.Done():
+			t.Fatalf("round %d: the former leader did not stop after it was continued", k)
+		}
+		active.Wait()
+		// Back as the standby of the next round.
+		waiting := logCount(active, "standby:")
+		if err := active.Launch(); err != nil {
+			t.Fatal(err)
+		}
+		waitLogCount(t, ctx, active, "standby:", waiting+1)
+		active, standby = standby, active
+		t.Logf("round %d: %s took over from the paused %s", k, active.Name, standby.Name)
+	}
+	<-s.done
+	if ctx.Err() != nil {
+		t.Fatal(ctx.Err())
+	}
+	checkDelivered(t, ctx, active, l.chn, s.returned)
+	noEquivocation(t, ctx, l.chn, "USA")
+}
+
+// waitLogCount waits until n's log holds text at least count times.
+func waitLogCount(t *testing.T, ctx context.Context, n *Node, text string, count int) {
+	t.Helper()
+	for logCount(n, text) < count {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s: %q logged %d times, want %d: %v", n.Name, text, logCount(n, text), count, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 var takeoverKills = flag.Int("takeover.kills", 20, "SIGKILLs of the active process in BenchmarkTakeover")
@@ -523,4 +645,32 @@ func BenchmarkTakeover(b *testing.B) {
 		b.ReportMetric(sec(median(restarts)), "s-median-restart-sqlite")
 		cancel()
 	}
+}
+
+// noEquivocation fails the test if peer holds anything that says author
+// signed two versions of its log: a tamper alarm, a frame refused as an
+// equivocation, a file of evidence.
+func noEquivocation(t *testing.T, ctx context.Context, peer *Node, author string) {
+	t.Helper()
+	c := peer.Client()
+	as, err := c.Alerts(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range as {
+		if strings.Contains(a.Text, "tamper alarm") || strings.Contains(a.Text, "two different versions") {
+			t.Errorf("%s: %s %s", peer.Name, a.Level, a.Text)
+		}
+	}
+	st, err := c.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := st.Refused["equivocation"]; n > 0 {
+		t.Errorf("%s refused %d frames of %s's as an equivocation", peer.Name, n, author)
+	}
+	if es, _ := os.ReadDir(filepath.Join(peer.Dir, "evidence")); len(es) > 0 {
+		t.Errorf("%s keeps evidence of an equivocation: %v", peer.Name, es)
+	}
+	t.Logf("%s: %d frames of %s's sent ahead dropped as conflicting with what it holds", peer.Name, st.AheadConflicts, author)
 }

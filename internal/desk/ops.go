@@ -775,6 +775,7 @@ func (s *Desk) Status(ctx context.Context) (*ops.StatusView, error) {
 			v.Refused[k] = n
 		}
 		v.Duplicates = core.Stats.Duplicates
+		v.AheadConflicts = core.Stats.ConflictAhead
 	})
 	return v, nil
 }

@@ -24,6 +24,7 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"hotline/internal/wire"
@@ -245,6 +246,7 @@ func WriteFrame(w io.Writer, p []byte) error {
 type outFrame struct {
 	data  []byte
 	close bool
+	until time.Time // if set, the frame is dropped rather than written at or after it
 }
 
 // Conn is an authenticated connection with a queued writer.
@@ -254,6 +256,7 @@ type Conn struct {
 	queue  chan outFrame
 	once   sync.Once
 	closed chan struct{}
+	late   atomic.Int64 // frames SendBefore queued, dropped for being late
 }
 
 // QueueSize is how many frames may wait for a slow peer before the
@@ -272,6 +275,28 @@ func (k *Conn) writer() {
 	for {
 		select {
 		case f := <-k.queue:
+			if !f.until.IsZero() {
+				// What was queued before it must not wait behind the
+				// clock reading: flush it, then look at the clock as
+				// late as possible before the frame's bytes are written.
+				if err := w.Flush(); err != nil {
+					k.Close()
+					return
+				}
+				if !time.Now().Before(f.until) {
+					k.late.Add(1)
+					continue
+				}
+				err := WriteFrame(w, f.data)
+				if err == nil {
+					err = w.Flush()
+				}
+				if err != nil {
+					k.Close()
+					return
+				}
+				continue
+			}
 			if err := WriteFrame(w, f.data); err != nil {
 				k.Close()
 				return
@@ -291,6 +316,23 @@ func (k *Conn) writer() {
 		}
 	}
 }
+
+// SendBefore queues a frame that must not leave at or after until (entries
+// sent ahead under a station's lease): the writer reads the clock just
+// before it writes the frame, and drops it, counted in Late, if it is
+// too late by then (the process was paused, or the peer slow to read).
+// It never blocks; a full queue closes the connection.
+func (k *Conn) SendBefore(p []byte, until time.Time) {
+	select {
+	case <-k.closed:
+	case k.queue <- outFrame{data: p, until: until}:
+	default:
+		k.Close()
+	}
+}
+
+// Late is how many frames SendBefore queued were dropped for being late.
+func (k *Conn) Late() int64 { return k.late.Load() }
 
 // Send queues a frame; it never blocks. A full queue closes the connection.
 func (k *Conn) Send(p []byte, closeAfter bool) {

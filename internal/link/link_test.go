@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -377,5 +378,36 @@ func TestBackoff(t *testing.T) {
 			t.Fatalf("after Reset: %v, want < %v", d, minD+minD/2)
 		}
 		b.Reset()
+	}
+}
+
+// TestSendBeforeDropsLateFrames: a frame queued with SendBefore leaves
+// only if the writer reaches it before its time (entries sent ahead
+// under a station's lease); one whose time has passed is dropped,
+// counted, and the frames around it still go, in order.
+func TestSendBeforeDropsLateFrames(t *testing.T) {
+	a, b := net.Pipe()
+	defer b.Close()
+	c := link.NewConn(a)
+	defer c.Close()
+	c.Send([]byte("first"), false)
+	c.SendBefore([]byte("too late"), time.Now().Add(-time.Millisecond))
+	c.SendBefore([]byte("in time"), time.Now().Add(time.Hour))
+	c.Send([]byte("last"), false)
+	r := bufio.NewReader(b)
+	var got []string
+	for range 3 {
+		b.SetReadDeadline(time.Now().Add(5 * time.Second))
+		p, err := link.ReadFrame(r)
+		if err != nil {
+			t.Fatalf("after %q: %v", got, err)
+		}
+		got = append(got, string(p))
+	}
+	if want := []string{"first", "in time", "last"}; !slices.Equal(got, want) {
+		t.Fatalf("frames written %q, want %q", got, want)
+	}
+	if c.Late() != 1 {
+		t.Fatalf("Late = %d, want 1", c.Late())
 	}
 }

@@ -302,6 +302,11 @@ type StatusView struct {
 	// RelaysRefusing are the relays (of this station's card or a peer's)
 	// that refused this station at its latest attempt to connect.
 	RelaysRefusing []RelayRefusalView `json:"relays_refusing,omitempty"`
+	// AheadConflicts counts the peers' frames of entries sent ahead that
+	// reached into what this station holds, dropped: sent by a process
+	// of the peer's that lost its station to another, or crashed, before
+	// they were durable. They bind nobody (not an equivocation).
+	AheadConflicts int `json:"ahead_conflicts,omitempty"`
 }
 
 // RelayRefusalView is a relay that refuses this station now.

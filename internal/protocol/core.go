@@ -132,6 +132,13 @@ type Stats struct {
 	// took when their durable frame came, MissedAhead durable frames that
 	// found nothing held to take (the author sends the entries again).
 	SentAhead, TakenAhead, MissedAhead int
+	// LeaseAhead counts the groups not sent ahead because the station's
+	// lease was not confirmed recently enough (Writing.Lease);
+	// ConflictAhead the peer's ahead frames dropped because they reach
+	// into what this station holds of its log: sent by a process that
+	// lost the station to a successor, or before a crash. Neither binds
+	// the peer (docs/PROTOCOL.md, "Sent ahead"), so neither is an alarm.
+	LeaseAhead, ConflictAhead int
 }
 
 // restoreEpochs derives again the key epoch of each peer's log from the
@@ -394,7 +401,7 @@ func (c *Core) Step(now time.Time, ev Event) []Action {
 	case Persisted:
 		c.persisted(ev)
 	case Writing:
-		c.writing(ev.Through)
+		c.writing(ev.Through, ev.Lease)
 	case LinkRefused:
 		level := ev.Level
 		if level == "" {
@@ -515,7 +522,7 @@ func (c *Core) frameIn(ev FrameIn) {
 	case FrameAhead:
 		c.holdAhead(p, ev.Conn, f, ev.Pre)
 	case FrameDurable:
-		c.takeAhead(p, ev.Conn, f)
+		c.takeAhead(p, ev.Conn, f, ev.Pre)
 	case FrameReceipt:
 		c.receipt(p, ev.Conn, f)
 	case FrameResend:

@@ -116,6 +116,13 @@ type Persisted struct {
 // Persisted, as before.
 type Writing struct {
 	Through uint64
+	// Lease, when set, is how long this process surely holds the
+	// station's lease, as it last confirmed it (a station on several
+	// machines): entries go ahead only before then, and their frame is
+	// sent with it as its Until. A process paused past it, whose
+	// successor may be writing at the same indexes, sends nothing ahead.
+	// Zero: the station runs in one process, with no lease.
+	Lease time.Time
 }
 
 // LinkRefused reports a connection the link layer refused (an unpinned
@@ -180,6 +187,10 @@ type Send struct {
 	Conn  ConnID
 	Data  []byte
 	Close bool
+	// Until, when set, is when the frame stops being worth sending: a
+	// frame of entries sent ahead under the station's lease
+	// (Writing.Lease). The station drops it if it would leave later.
+	Until time.Time
 }
 
 // Done completes a request (Submit, Propose, Accept, AddPeer).

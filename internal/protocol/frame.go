@@ -17,8 +17,12 @@ import (
 // frames, which a version 2 station refuses as unknown: both stations of
 // a pair move to it together. Version 4 receipts are C2SP cosignature/v1
 // signatures, with the receiver's time (transcript.Cosigner), which a
-// version 3 station refuses as not signed by its peer; a version 4
-// station still takes the plain receipts it stored before.
+// version 3 station refuses as not signed by its peer (a version 4
+// station still takes the plain receipts it stored before); its entries
+// are envelope version 3 (a key for each entry); and it moves the
+// checkpoint of entries sent ahead from the ahead frame, which carries
+// none, to the durable frame: an author signs no checkpoint over entries
+// before they are durable (docs/PROTOCOL.md, "Sent ahead").
 const Version = 4
 
 // MaxFrame is the largest frame a station reads, in bytes (wire.MaxFrame,
@@ -45,9 +49,10 @@ const (
 	FrameFetch      FrameType = 9 // author → receiver: send my own log back from an index (after a restore)
 	// Version 3: entries sent while the author's write of them is under
 	// way, held by the receiver until the durable frame says they are
-	// written (docs/PROTOCOL.md, "Sent ahead").
-	FrameAhead   FrameType = 10 // author → receiver: as entries, not yet durable at the author
-	FrameDurable FrameType = 11 // author → receiver: the entries sent ahead up to an index are durable
+	// written (docs/PROTOCOL.md, "Sent ahead"). Version 4: the ahead
+	// frame carries no checkpoint; the durable frame does.
+	FrameAhead   FrameType = 10 // author → receiver: as entries with no checkpoint, not yet durable at the author
+	FrameDurable FrameType = 11 // author → receiver: the entries sent ahead up to an index are durable, and their checkpoint
 )
 
 func (t FrameType) String() string {
@@ -84,7 +89,7 @@ type Frame struct {
 	Version    uint16      // hello, status
 	Channel    string      // entries, receipt, resend
 	Author     string      // entries, receipt, resend: whose log
-	Checkpoint []byte      // entries: signed by the author; receipt: cosigned
+	Checkpoint []byte      // entries, durable: signed by the author (ahead: none); receipt: cosigned
 	Entries    [][]byte    // entries: exact envelope bytes
 	From       uint64      // resend, fetch; durable: the last index durable
 	Logs       []LogStatus // status
@@ -143,6 +148,9 @@ func (f *Frame) Encode() []byte {
 		addString(b, f.Channel)
 		addString(b, f.Author)
 		b.AddUint64(f.From)
+		if f.Type == FrameDurable {
+			addBytes16(b, f.Checkpoint)
+		}
 	case FrameError:
 		text := f.Text
 		if len(text) > 1024 {
@@ -210,6 +218,14 @@ func DecodeFrame(p []byte) (*Frame, error) {
 		if ok && n == 0 {
 			return nil, fmt.Errorf("%w: %s frame with no entries", ErrFrame, f.Type)
 		}
+		if ok && f.Type == FrameAhead && len(f.Checkpoint) > 0 {
+			// Entries sent ahead are not durable at their author: it
+			// signs no checkpoint over them until they are.
+			return nil, fmt.Errorf("%w: ahead frame with a checkpoint", ErrFrame)
+		}
+		if f.Type == FrameAhead {
+			f.Checkpoint = nil
+		}
 		for i := 0; ok && i < int(n); i++ {
 			var e cryptobyte.String
 			ok = s.ReadUint24LengthPrefixed(&e)
@@ -222,6 +238,9 @@ func DecodeFrame(p []byte) (*Frame, error) {
 		ok = readString(&f.Channel) && readString(&f.Author) && readBytes16(&f.Checkpoint)
 	case FrameResend, FrameFetch, FrameDurable:
 		ok = readString(&f.Channel) && readString(&f.Author) && s.ReadUint64(&f.From)
+		if ok && f.Type == FrameDurable {
+			ok = readBytes16(&f.Checkpoint)
+		}
 	case FrameError:
 		var text []byte
 		ok = readBytes16(&text)

@@ -54,12 +54,13 @@ func frameSamples() []frameSample {
 		{"fetch", protocol.Frame{Type: protocol.FrameFetch, Channel: "c", Author: "a", From: 3},
 			[]byte{9, 1, 'c', 1, 'a', 0, 0, 0, 0, 0, 0, 0, 3}},
 		{"ahead", protocol.Frame{Type: protocol.FrameAhead, Channel: "c", Author: "a",
-			Checkpoint: []byte("cp"), Entries: [][]byte{[]byte("e1")}},
-			[]byte{10, 1, 'c', 1, 'a', 0, 2, 'c', 'p', 0, 1, 0, 0, 2, 'e', '1'}},
+			Entries: [][]byte{[]byte("e1")}},
+			[]byte{10, 1, 'c', 1, 'a', 0, 0, 0, 1, 0, 0, 2, 'e', '1'}},
 		{"ahead three", protocol.Frame{Type: protocol.FrameAhead, Channel: "red-blue.1", Author: "alpha",
-			Checkpoint: cp, Entries: [][]byte{[]byte("HLE2 one"), bytes.Repeat([]byte{0xfe}, 300), []byte("three")}}, nil},
-		{"durable", protocol.Frame{Type: protocol.FrameDurable, Channel: "c", Author: "a", From: 0x0102},
-			[]byte{11, 1, 'c', 1, 'a', 0, 0, 0, 0, 0, 0, 1, 2}},
+			Entries: [][]byte{[]byte("HLE2 one"), bytes.Repeat([]byte{0xfe}, 300), []byte("three")}}, nil},
+		{"durable", protocol.Frame{Type: protocol.FrameDurable, Channel: "c", Author: "a", From: 0x0102, Checkpoint: []byte("cp")},
+			[]byte{11, 1, 'c', 1, 'a', 0, 0, 0, 0, 0, 0, 1, 2, 0, 2, 'c', 'p'}},
+		{"durable long checkpoint", protocol.Frame{Type: protocol.FrameDurable, Channel: "red-blue.1", Author: "alpha", From: 3, Checkpoint: cp}, nil},
 		{"error", protocol.Frame{Type: protocol.FrameError, Text: "no"}, []byte{6, 0, 2, 'n', 'o'}},
 		{"error unicode", protocol.Frame{Type: protocol.FrameError, Text: "отказано: 拒绝"}, nil},
 		{"probe", protocol.Frame{Type: protocol.FrameProbe, Channel: "c", Seq: 2, Time: time.Unix(0, 0x0102)},
@@ -155,7 +156,7 @@ func TestFrameFieldsForOtherTypes(t *testing.T) {
 		protocol.FrameResend:     {"Channel", "Author", "From"},
 		protocol.FrameFetch:      {"Channel", "Author", "From"},
 		protocol.FrameAhead:      {"Channel", "Author", "Checkpoint", "Entries"},
-		protocol.FrameDurable:    {"Channel", "Author", "From"},
+		protocol.FrameDurable:    {"Channel", "Author", "From", "Checkpoint"},
 		protocol.FrameError:      {"Text"},
 		protocol.FrameProbe:      {"Channel", "Seq", "Time"},
 		protocol.FrameProbeReply: {"Channel", "Seq", "Time", "PeerTime"},
@@ -232,7 +233,9 @@ func TestFrameDecodeRejects(t *testing.T) {
 		{"ahead with zero entries", []byte{10, 1, 'c', 1, 'a', 0, 0, 0, 0}, nil, "ahead frame with no entries"},
 		{"ahead truncated", []byte{10, 0, 1}, nil, "truncated ahead"},
 		{"durable truncated", []byte{11, 1, 'c', 1, 'a', 0, 0, 0}, nil, "truncated durable"},
-		{"durable with trailing data", []byte{11, 1, 'c', 1, 'a', 0, 0, 0, 0, 0, 0, 0, 1, 9}, nil, "trailing"},
+		{"durable without its checkpoint (version 3)", []byte{11, 1, 'c', 1, 'a', 0, 0, 0, 0, 0, 0, 0, 1}, nil, "truncated durable"},
+		{"durable with trailing data", []byte{11, 1, 'c', 1, 'a', 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 9}, nil, "trailing"},
+		{"ahead with a checkpoint (version 3)", []byte{10, 1, 'c', 1, 'a', 0, 2, 'c', 'p', 0, 1, 0, 0, 2, 'e', '1'}, nil, "ahead frame with a checkpoint"},
 		{"fetch truncated", []byte{9, 1, 'c', 1, 'a', 0, 0}, nil, "truncated fetch"},
 		{"probe truncated", []byte{7, 1, 'c', 0, 0, 0}, nil, "truncated probe"},
 		{"probe reply without its time", []byte{8, 1, 'c', 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 1, 2}, nil, "truncated probe-reply"},
@@ -384,6 +387,9 @@ func FuzzDecodeFrame(f *testing.F) {
 		}
 		if (fr.Type == protocol.FrameEntries || fr.Type == protocol.FrameAhead) && len(fr.Entries) == 0 {
 			t.Fatal("accepted an entries frame with no entries")
+		}
+		if fr.Type == protocol.FrameAhead && len(fr.Checkpoint) > 0 {
+			t.Fatal("accepted an ahead frame with a checkpoint")
 		}
 		for _, e := range fr.Entries {
 			if len(e) > envelope.MaxSize {

@@ -13,7 +13,8 @@ import (
 // Prepared is the pure, costly part of handling a frame, done before the
 // frame reaches the core: decoding it and, for an entries frame, parsing
 // every entry, verifying its signature and opening its body, and verifying
-// the checkpoint's signature. The station
+// the checkpoint's signature (for a durable frame, only that: the
+// entries it makes durable were prepared when they came ahead). The station
 // does it on the connection's own goroutine, so that several frames are
 // checked in parallel while the core's loop goes on; the core makes the
 // same checks itself for a frame that comes without it (the simulator's).
@@ -48,7 +49,7 @@ type Opened struct {
 func Prepare(data []byte, peerKey ed25519.PublicKey, self *identity.Keys) *Prepared {
 	pre := &Prepared{key: peerKey}
 	pre.Frame, pre.Err = DecodeFrame(data)
-	if pre.Err != nil || pre.Frame.Type != FrameEntries && pre.Frame.Type != FrameAhead {
+	if pre.Err != nil || pre.Frame.Type != FrameEntries && pre.Frame.Type != FrameAhead && pre.Frame.Type != FrameDurable {
 		return pre
 	}
 	// The checkpoint's signature too, here rather than in the core's loop.
@@ -57,6 +58,9 @@ func Prepare(data []byte, peerKey ed25519.PublicKey, self *identity.Keys) *Prepa
 			_, pre.cp, pre.cpErr = transcript.OpenCheckpoint(f.Checkpoint, v)
 			pre.cpSet = true
 		}
+	}
+	if pre.Frame.Type == FrameDurable {
+		return pre
 	}
 	pre.Entries = make([]Opened, len(pre.Frame.Entries))
 	for i, raw := range pre.Frame.Entries {

@@ -1,11 +1,11 @@
 package protocol
 
 import (
-	"bytes"
 	"fmt"
 	"hotline/internal/transcript"
 	"maps"
 	"slices"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 )
@@ -121,11 +121,13 @@ func (c *Core) flush(peerName string) {
 				m.signed = map[uint64][]byte{}
 			}
 			m.signed[end] = signed
-			if a := m.ahead; a.conn == p.out && a.from == m.sent+1 && a.to == end && bytes.Equal(signed, a.checkpoint) {
-				// The peer holds this very frame: say it is durable.
-				f = &Frame{Type: FrameDurable, Channel: id, Author: c.keys.Name, From: end}
+			if a := m.ahead; a.conn == p.out && a.from == m.sent+1 && a.to == end {
+				// The peer holds this very frame's entries: say they are
+				// durable, under their checkpoint, signed only now that
+				// they are (or while they were written, and kept here).
+				f = &Frame{Type: FrameDurable, Channel: id, Author: c.keys.Name, From: end, Checkpoint: signed}
 			}
-			m.ahead.conn, m.ahead.checkpoint = 0, nil
+			m.ahead.conn = 0
 			c.emit(Send{Peer: peerName, Conn: p.out, Data: f.Encode()})
 			m.sent = end
 		}
@@ -134,8 +136,10 @@ func (c *Core) flush(peerName string) {
 
 // writing signs ahead, while the disk writes, the checkpoint each log's
 // entries being written will be sent under and the receipts their
-// durability will give (see Writing).
-func (c *Core) writing(through uint64) {
+// durability will give (see Writing), and sends the entries ahead, under
+// lease if the station has one. What it signs stays here until the
+// write is durable.
+func (c *Core) writing(through uint64, lease time.Time) {
 	for _, cg := range c.cosigns {
 		if !cg.done {
 			cg.receiptBy(c.cosigner)
@@ -172,7 +176,7 @@ func (c *Core) writing(through uint64) {
 		}
 		root := m.pending[end-m.delivered-1].root
 		m.presigned = presigned{size: end, seq: seq, root: root, signed: c.signCheckpoint(id, end, root, seq)}
-		c.sendAhead(cs, end)
+		c.sendAhead(cs, end, lease)
 	}
 	c.appended = later
 }

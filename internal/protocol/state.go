@@ -105,13 +105,13 @@ type outLog struct {
 	// while they are (see Writing): flush reuses it for a frame that ends
 	// at its size, under its key seq, with its root.
 	presigned presigned
-	// ahead is the frame of entries from..to, under checkpoint, sent ahead on conn while
+	// ahead is the frame of entries from..to sent ahead on conn while
 	// they were written (FrameAhead): once they are durable, flush sends
-	// only FrameDurable for it, if it would send that very frame there.
+	// only FrameDurable for it, with their checkpoint, if it would send
+	// that very frame there.
 	ahead struct {
-		conn       ConnID
-		from, to   uint64
-		checkpoint []byte
+		conn     ConnID
+		from, to uint64
 	}
 	// The key epoch new entries are sealed under (docs/PROTOCOL.md,
 	// "Envelope"): begun with the peer's HPKE key epochTo, under this

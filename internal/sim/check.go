@@ -44,6 +44,8 @@ func (w *World) checkStep(s *Station, acts []protocol.Action) {
 				w.checkEntriesSent(s, a.Data)
 			case protocol.FrameDurable:
 				w.checkDurableSent(s, a.Data)
+			case protocol.FrameAhead:
+				w.checkAheadSent(s, a.Data)
 			case protocol.FrameReceipt:
 				w.checkReceiptSent(s, a.Data)
 			case protocol.FrameStatus:
@@ -117,15 +119,93 @@ func (w *World) checkEntriesSent(s *Station, data []byte) {
 }
 
 // checkDurableSent: a durable frame names only entries on the author's
-// disk ("Sent ahead"); the entries sent ahead themselves are not yet.
+// disk ("Sent ahead"), under a checkpoint over them as its disk holds
+// them; the entries sent ahead themselves are not yet.
 func (w *World) checkDurableSent(s *Station, data []byte) {
 	f, err := protocol.DecodeFrame(data)
 	if err != nil {
 		w.violate("frames", "%s sent a durable frame that does not decode: %v", s.Name, err)
 		return
 	}
-	if held := uint64(len(s.disk.log(f.Channel, s.Name))); f.Author != s.Name || f.From == 0 || f.From > held {
-		w.violate("sent only once durable", "%s said %s/%s is durable to %d; its disk holds %d", s.Name, f.Channel, f.Author, f.From, held)
+	held := s.disk.log(f.Channel, s.Name)
+	if f.Author != s.Name || f.From == 0 || f.From > uint64(len(held)) {
+		w.violate("sent only once durable", "%s said %s/%s is durable to %d; its disk holds %d", s.Name, f.Channel, f.Author, f.From, len(held))
+		return
+	}
+	cp, err := transcript.ParseCheckpointText(noteText(f.Checkpoint))
+	if err != nil || cp.Size != f.From || !bytes.Equal(cp.Root, held[cp.Size-1].Root) {
+		w.violate("checkpoints", "%s sent a durable frame of %s to %d under a checkpoint its disk does not match: %v", s.Name, f.Channel, f.From, err)
+	}
+}
+
+// checkAheadSent: entries sent ahead of their write come under no
+// checkpoint: nothing the author signs over a log binds it before the
+// entries are durable ("Sent ahead"), so a process that dies or loses
+// its station before they are has signed no second version of its log.
+func (w *World) checkAheadSent(s *Station, data []byte) {
+	f, err := protocol.DecodeFrame(data)
+	if err != nil {
+		w.violate("no checkpoint ahead", "%s sent an ahead frame that does not decode: %v", s.Name, err)
+		return
+	}
+	if len(f.Checkpoint) > 0 || f.Author != s.Name {
+		w.violate("no checkpoint ahead", "%s sent entries of %s/%s ahead with a checkpoint", s.Name, f.Channel, f.Author)
+	}
+}
+
+// checkArrival: whatever reaches a station under its author's checkpoint
+// (an entries or a durable frame whose checkpoint verifies: what binds
+// the author, and what the receiver would show a third party) is the one
+// version of the author's log, the one on the author's disk, entry for
+// entry and root for root. Whatever process of the station's sent it, a
+// former leader continued after its successor wrote, or one that crashed
+// after sending ahead, and however late it arrives, the peer is never
+// handed two signed versions of an index that bind.
+func (w *World) checkArrival(from, to *Station, data []byte) {
+	if len(data) == 0 {
+		return
+	}
+	if t := protocol.FrameType(data[0]); t != protocol.FrameEntries && t != protocol.FrameDurable {
+		return
+	}
+	f, err := protocol.DecodeFrame(data)
+	if err != nil {
+		return // damaged on its way: refused as such, binds nobody
+	}
+	cp, ok := w.binding[string(f.Checkpoint)]
+	if !ok {
+		cp, _, err = transcript.OpenCheckpoint(f.Checkpoint, from.verifier)
+		if err != nil {
+			return // not the author's signature (damaged): binds nobody
+		}
+		if len(w.binding) > 1<<16 {
+			clear(w.binding)
+		}
+		w.binding[string(f.Checkpoint)] = cp
+	}
+	// The log is the one the signed checkpoint names, whatever the
+	// frame's own fields say (the relay may have damaged them).
+	ch, ok := strings.CutPrefix(cp.Origin, "hotline/")
+	if ch, ok = strings.CutSuffix(ch, "/"+from.Name); !ok || transcript.Origin(ch, from.Name) != cp.Origin {
+		return // not a log of this author's
+	}
+	held := from.disk.log(ch, from.Name)
+	if cp.Size == 0 || cp.Size > uint64(len(held)) || !bytes.Equal(cp.Root, held[cp.Size-1].Root) {
+		w.violate("one binding version", "%s received %s's checkpoint of %s at size %d, which is not the log on %s's disk (%d entries)",
+			to.Name, from.Name, ch, cp.Size, from.Name, len(held))
+		return
+	}
+	for _, raw := range f.Entries {
+		e, err := envelope.Parse(raw)
+		if err != nil || e.Channel != ch || e.Author != from.Name || e.Index == 0 || e.Index > cp.Size {
+			continue // not covered by the checkpoint: binds nobody
+		}
+		if !bytes.Equal(raw, held[e.Index-1].Raw) && e.Verify(from.keys.SignPublic()) == nil {
+			// (One that does not verify was damaged on its way.)
+			w.violate("one binding version", "%s received %s under %s's checkpoint at size %d, another version than the one on its disk",
+				to.Name, e.ID(), from.Name, cp.Size)
+			return
+		}
 	}
 }
 
@@ -315,6 +395,8 @@ func (w *World) countAhead(core *protocol.Core) {
 	w.report.SentAhead += core.Stats.SentAhead
 	w.report.TakenAhead += core.Stats.TakenAhead
 	w.report.MissedAhead += core.Stats.MissedAhead
+	w.report.ConflictAhead += core.Stats.ConflictAhead
+	w.report.LeaseAhead += core.Stats.LeaseAhead
 }
 
 // checkChannel checks one channel's two logs on both disks, its two

@@ -29,6 +29,8 @@ var faultKinds = []struct {
 	{"cut relay", 4},         // a station's connection to the relay reset
 	{"crash", 6},             // a station killed, restarted from its disk later
 	{"pause", 4},             // a station stopped (SIGSTOP) and continued
+	{"takeover", 4},          // at its next write sent ahead, paused; a successor takes over and writes; then continued (takeover.go)
+	{"crash after ahead", 3}, // at its next write sent ahead, killed before the write is durable, maybe; restarted from its disk
 	{"relay crash", 2},       // the relay killed, restarted later with what it stored
 	{"clock jump", 3},        // a station's clock steps
 	{"slow disk", 4},         // a station's writes take up to 2 s
@@ -144,6 +146,10 @@ func (w *World) inject() {
 		if s := w.anyUp(); s != nil && !s.paused {
 			w.fault("pause")
 			s.pause(w.between(time.Second, 40*time.Second))
+		}
+	case "takeover", "crash after ahead":
+		if s := w.anyUp(); s != nil && !s.paused && s.armed == "" {
+			s.armed = kind
 		}
 	case "relay crash":
 		if w.relay.up {
@@ -265,7 +271,7 @@ func (w *World) quiet() {
 		for _, b := range slices.Clone(s.toRelay.blocks) {
 			w.healRelayPath(s, b.id)
 		}
-		s.slowUntil, s.failNext = w.now, false
+		s.slowUntil, s.failNext, s.armed = w.now, false, ""
 		if !s.up {
 			s.restart()
 		}

@@ -249,6 +249,7 @@ func (w *World) sendDirect(s *Station, c *conn, data []byte, closeAfter bool) {
 			if !c.open[j] || to.life != life {
 				return
 			}
+			w.checkArrival(from, to, data)
 			ev := protocol.FrameIn{Peer: from.Name, Conn: c.id, Data: data}
 			if w.chance(0.25) {
 				// Some frames come prepared, as the station's reader

@@ -296,6 +296,7 @@ func (w *World) takeMail(s *Station, m *mail, data []byte, l *relayLink) {
 		case protocol.FrameStatus, protocol.FrameReceipt, protocol.FrameResend, protocol.FrameProbeReply, protocol.FrameError:
 			conn = rp.out
 		}
+		w.checkArrival(m.from, s, data)
 		ev := protocol.FrameIn{Peer: m.from.Name, Conn: conn, Data: data}
 		if w.chance(0.25) {
 			ev.Pre = protocol.Prepare(data, m.from.keys.SignPublic(), s.keys)

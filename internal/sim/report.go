@@ -130,6 +130,8 @@ func sortedInts(m map[int]int) []int {
 
 // Details is a few lines about a run: faults, deliveries and refusals by kind.
 func (r *Report) Details() string {
-	return fmt.Sprintf("faults: %s\ndelivered: %s\nrequests refused: %s\ncores refused: %s, duplicates %d",
-		kv(r.Faults), kv(r.Delivered), kv(r.Refused), kv(r.CoreRefused), r.Duplicates)
+	return fmt.Sprintf("faults: %s\ndelivered: %s\nrequests refused: %s\ncores refused: %s, duplicates %d\n"+
+		"sent ahead: %d frames, %d taken on their durable frame, %d durable frames that found none, %d dropped as conflicting with what the receiver held",
+		kv(r.Faults), kv(r.Delivered), kv(r.Refused), kv(r.CoreRefused), r.Duplicates,
+		r.SentAhead, r.TakenAhead, r.MissedAhead, r.ConflictAhead)
 }

@@ -151,8 +151,13 @@ type Report struct {
 	// durable frame, MissedAhead the durable frames that found nothing
 	// held.
 	SentAhead, TakenAhead, MissedAhead int
-	messages                           int
-	Violations                         []Violation
+	// ConflictAhead counts the ahead frames receivers dropped because
+	// they reached into what they held (a former leader's, continued
+	// after its successor wrote; a crashed process's, read late);
+	// LeaseAhead the groups not sent ahead for want of a fresh lease.
+	ConflictAhead, LeaseAhead int
+	messages                  int
+	Violations                []Violation
 	// Digest covers every step (the event, the actions, frame bytes): two
 	// runs of one seed with deterministic crypto have the same digest.
 	Digest string
@@ -234,6 +239,7 @@ type World struct {
 	halt     bool   // the loop returns at once (setup done, settled)
 	promises []promise
 	receipts map[string]transcript.Checkpoint // receipts whose signatures were checked
+	binding  map[string]transcript.Checkpoint // author checkpoints that arrived, whose signatures were checked
 	// dropMail, if set, makes the relay lose the mail it says (tests).
 	dropMail   func(*mail) bool
 	stop       bool
@@ -292,6 +298,7 @@ func newWorld(cfg Config) *World {
 		targets:    map[logKey]uint64{},
 		targetPeer: map[logKey]string{},
 		receipts:   map[string]transcript.Checkpoint{},
+		binding:    map[string]transcript.Checkpoint{},
 	}
 	w.now = w.start
 	return w

@@ -84,6 +84,22 @@ func TestSim(t *testing.T) {
 	if taken == 0 {
 		t.Error("no entries sent ahead of their write were taken on their durable frame (protocol.FrameAhead)")
 	}
+	// A paused leader continued after its successor wrote, and a crash
+	// after sending ahead (takeover.go), struck, and late entries sent
+	// ahead reached a peer that held other entries at their indexes:
+	// dropped, with no violation of "one binding version" or "no false
+	// alarm" above.
+	if !testing.Short() {
+		tot := Total(all)
+		conflicts := 0
+		for _, r := range all {
+			conflicts += r.ConflictAhead
+		}
+		if tot.Faults["takeover"] == 0 || tot.Faults["crash after ahead"] == 0 || tot.Faults["late ahead frame"] == 0 || conflicts == 0 {
+			t.Errorf("takeovers %d, crashes after sending ahead %d, late ahead frames %d, dropped as conflicting %d: want some of each",
+				tot.Faults["takeover"], tot.Faults["crash after ahead"], tot.Faults["late ahead frame"], conflicts)
+		}
+	}
 }
 
 // TestReplay runs one seed (-sim.seed, -sim.stations, -sim.duration),

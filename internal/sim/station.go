@@ -51,6 +51,14 @@ type Station struct {
 
 	held map[uint64][]protocol.Notify // notifications waiting for their write
 
+	// armed is a fault waiting for the next write that sends entries
+	// ahead (takeover.go): "takeover" or "crash after ahead".
+	armed string
+	// capture, while set, takes the frames the core sends instead of the
+	// network: those a process decided to send just before it was
+	// paused, which leave when it runs again.
+	capture *[]protocol.Send
+
 	wakeAt  time.Time
 	wakeTok uint64
 
@@ -145,7 +153,11 @@ func (s *Station) step(ev protocol.Event) {
 				s.queue = append(s.queue, a)
 			}
 		case protocol.Send:
-			s.send(a)
+			if s.capture != nil {
+				*s.capture = append(*s.capture, a)
+			} else {
+				s.send(a)
+			}
 		case protocol.Done:
 			s.done(a)
 		case protocol.Notify:
@@ -180,12 +192,34 @@ func (s *Station) kick() {
 		s.writing, s.queue = s.queue, nil
 		life := s.life
 		w.after(s.diskLatency(), func() { s.written(life) })
-		// The write has begun: sign ahead what its end will send.
+		// The write has begun: sign ahead what its end will send. The
+		// lease is the one a station on several machines confirms every
+		// second (internal/station, AheadUnder): a running process
+		// always holds it; a paused one is modelled by takeover.go.
 		var through uint64
 		for _, p := range s.writing {
 			through = max(through, p.Write)
 		}
-		s.step(protocol.Writing{Through: through})
+		armed, sentAhead := s.armed, s.core.Stats.SentAhead
+		var held []protocol.Send
+		if armed == "takeover" {
+			s.capture = &held
+		}
+		s.step(protocol.Writing{Through: through, Lease: s.now().Add(aheadUnder)})
+		s.capture = nil
+		if armed != "" && s.up && s.core.Stats.SentAhead > sentAhead {
+			s.armed = ""
+			if armed == "takeover" {
+				s.takeover(held)
+			} else {
+				w.fault("crash after ahead")
+				s.crash(w.between(time.Second, time.Minute))
+			}
+			return
+		}
+		for _, a := range held {
+			s.send(a)
+		}
 		return
 	}
 	if len(s.lazy) > 0 && !s.lazyTimer {
@@ -308,10 +342,20 @@ func (s *Station) request(r request, build func(id uint64) protocol.Event) {
 // written may or may not have reached the disk), connections end, and
 // the station comes back after down.
 func (s *Station) crash(down time.Duration) {
-	w := s.w
 	if !s.up {
 		return
 	}
+	s.end(true)
+	s.w.after(down, s.restart)
+}
+
+// end ends the process: what was not synced is lost (the group being
+// written may or may not have reached the disk) and its relay link
+// ends. Its direct connections end too if drop is set; otherwise their
+// ends stay open at the peers (a process paused, not dead: see
+// takeover.go), and nothing reaches it on them any more.
+func (s *Station) end(drop bool) {
+	w := s.w
 	if s.writing != nil && w.chance(0.5) {
 		// The write reached the disk just before the crash: durable,
 		// and the core never heard.
@@ -328,8 +372,11 @@ func (s *Station) crash(down time.Duration) {
 	s.wakeAt = time.Time{}
 	w.countAhead(s.core)
 	s.core = nil
+	s.armed, s.capture = "", nil
 	for _, c := range w.connsOf(s) {
-		w.dropEnd(c, s)
+		if drop || c.lives[c.end(s)] != s.life-1 {
+			w.dropEnd(c, s)
+		}
 	}
 	for _, d := range s.dialers {
 		d.reset()
@@ -344,7 +391,6 @@ func (s *Station) crash(down time.Duration) {
 	s.relayPaths = map[string]*relayPath{}
 	s.relayTry = false
 	s.relayBack = backoff{}
-	w.after(down, s.restart)
 }
 
 // restart starts the process again from what its disk holds.

@@ -50,14 +50,23 @@ type Equivocation struct {
 	ShownCheckpoint []byte `json:"shown_checkpoint"`
 }
 
-// equivocation compares an entries frame from peer, or one sent ahead
-// (what it shows is signed either way), prepared against its key, with
-// what this station holds of the peer's log. It costs one store
-// read per entries frame, on the connection's goroutine. The store only
-// holds what is final, so anything it finds is proof; what it cannot see
-// (an entry being written while it looks) the core takes as a duplicate.
+// equivocation compares an entries frame from peer, or the checkpoint of
+// a durable frame, prepared against its key, with what this station
+// holds of the peer's log. It costs one store read per entries frame, on
+// the connection's goroutine. The store only holds what is final, so
+// anything it finds is proof; what it cannot see (an entry being written
+// while it looks) the core takes as a duplicate.
+//
+// Only what comes under the author's checkpoint binds it: an entries
+// frame (its checkpoint covers its entries) or a durable frame. Entries
+// sent ahead (FrameAhead) carry none: they are not durable at their
+// author, whose process may die, or lose the station to another, before
+// they are, and another process may then write other entries at those
+// indexes. They are never compared here; the core drops an ahead frame
+// that reaches into what it holds, and counts it (docs/PROTOCOL.md,
+// "Sent ahead").
 func (s *Station) equivocation(ctx context.Context, peer string, pre *protocol.Prepared) *Equivocation {
-	if pre == nil || pre.Err != nil || pre.Frame.Type != protocol.FrameEntries && pre.Frame.Type != protocol.FrameAhead || pre.Frame.Author != peer {
+	if pre == nil || pre.Err != nil || pre.Frame.Type != protocol.FrameEntries && pre.Frame.Type != protocol.FrameDurable || pre.Frame.Author != peer {
 		return nil
 	}
 	f := pre.Frame
@@ -117,7 +126,9 @@ func (s *Station) equivocation(ctx context.Context, peer string, pre *protocol.P
 	}
 	eq := &Equivocation{Format: EvidenceFormat, Channel: f.Channel, Author: peer, FoundAt: time.Now().UTC(), ShownCheckpoint: f.Checkpoint}
 	for _, h := range held {
-		if raw, ok := shown[h.Index]; ok && !bytes.Equal(raw, h.Raw) {
+		// The entry shown binds its author only under its checkpoint:
+		// one that verifies and covers it.
+		if raw, ok := shown[h.Index]; ok && !bytes.Equal(raw, h.Raw) && cp.Size >= h.Index {
 			eq.What, eq.Index, eq.Held, eq.HeldRoot, eq.Shown = "entry", h.Index, h.Raw, h.Root, raw
 			break
 		}

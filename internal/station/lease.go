@@ -30,6 +30,15 @@ const (
 	StandbyPoll = 250 * time.Millisecond
 )
 
+// AheadUnder is how long after it last confirmed its lease (sent the
+// renewal the store accepted, by its monotonic clock) the active process
+// still sends entries ahead of their write (docs/PROTOCOL.md, "Sent
+// ahead"): a second less than the lease lasts, so that a process paused
+// (SIGSTOP, a frozen machine) past it, whose successor may be writing at
+// the same indexes, sends nothing ahead until a renewal succeeds, which
+// it will not if another took over. Renewals come every LeaseRenew.
+const AheadUnder = LeaseTTL - LeaseRenew
+
 // ErrStandby is returned by Open for a station whose lease another
 // process holds: it is active on another machine (or another directory).
 var ErrStandby = errors.New("station is active in another process (it holds the station's lease)")
@@ -86,7 +95,7 @@ func acquire(ctx context.Context, l store.Leaser, wait bool, log *slog.Logger) (
 // renewed + LeaseTTL, so the process gives up before anyone can take
 // over.
 func (s *Station) keepLease(l store.Leaser, renewed time.Time) {
-	s.leaseAt.Store(renewed.UnixNano())
+	s.confirmed(renewed)
 	t := time.NewTicker(LeaseRenew)
 	defer t.Stop()
 	for {
@@ -109,7 +118,7 @@ func (s *Station) keepLease(l store.Leaser, renewed time.Time) {
 		switch {
 		case err == nil:
 			renewed = sent
-			s.leaseAt.Store(sent.UnixNano())
+			s.confirmed(sent)
 		case errors.Is(err, store.ErrFenced):
 			s.fail(err)
 			return
@@ -128,4 +137,26 @@ func (s *Station) fail(err error) {
 	case s.failc <- err:
 	default:
 	}
+}
+
+// confirmed records that the lease was confirmed by a request sent at t.
+func (s *Station) confirmed(t time.Time) {
+	s.leaseAt.Store(t.UnixNano())
+	s.leaseMono.Store(&t)
+}
+
+// aheadLease is until when this process may send entries ahead
+// (protocol.Writing.Lease): AheadUnder after it last confirmed its lease,
+// by its monotonic clock. Zero for a station with no lease (one process),
+// which sends ahead with no limit; a time long past if the lease was
+// never confirmed.
+func (s *Station) aheadLease() time.Time {
+	if s.leaser == nil {
+		return time.Time{}
+	}
+	t := s.leaseMono.Load()
+	if t == nil {
+		return time.Unix(1, 0)
+	}
+	return t.Add(AheadUnder)
 }

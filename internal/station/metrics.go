@@ -254,6 +254,7 @@ var (
 	descRefused    = prometheus.NewDesc("hotline_refused_total", "Inputs the core refused, by reason.", []string{"reason"}, nil)
 	descDuplicates = prometheus.NewDesc("hotline_duplicates_total", "Entries received again and dropped.", nil, nil)
 	descFailovers  = prometheus.NewDesc("hotline_failovers_total", "Changes of a peer's active path from one path to another.", nil, nil)
+	descAhead      = prometheus.NewDesc("hotline_ahead_total", "Entries frames sent ahead of their write: sent, taken (the peer's, on their durable frame), missed (a durable frame with nothing held), conflicting (the peer's, reaching into what is held: dropped), unleased (not sent: the lease not confirmed recently enough).", []string{"what"}, nil)
 	descChannels   = prometheus.NewDesc("hotline_channels", "Channels by the state operators see.", []string{"state"}, nil)
 	descLogs       = prometheus.NewDesc("hotline_log_entries", "Entries over all channels: written, sent and delivered (receipted) of this station's logs, received of the peers'.", []string{"state"}, nil)
 	descAwaiting   = prometheus.NewDesc("hotline_awaiting_ack", "Entries awaiting a person's acknowledgement: this station's at the peer, the peer's here.", []string{"side"}, nil)
@@ -293,6 +294,10 @@ func (c *coreCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descDuplicates, prometheus.CounterValue, float64(stats.Duplicates))
 	ch <- prometheus.MustNewConstMetric(descFailovers, prometheus.CounterValue, float64(stats.Failovers))
+	for what, n := range map[string]int{"sent": stats.SentAhead, "taken": stats.TakenAhead, "missed": stats.MissedAhead,
+		"conflicting": stats.ConflictAhead, "unleased": stats.LeaseAhead} {
+		ch <- prometheus.MustNewConstMetric(descAhead, prometheus.CounterValue, float64(n), what)
+	}
 	states := map[string]int{}
 	var written, sentN, delivered, received uint64
 	var awaitPeer, awaitHere int

@@ -60,6 +60,9 @@ type Station struct {
 	failc    chan error
 	leaser   store.Leaser // the store's lease, when several processes share the store
 	leaseAt  atomic.Int64 // when the lease was last renewed (Unix ns)
+	// leaseMono is the same, with this process's monotonic clock: what
+	// sending ahead is bounded by (aheadLease).
+	leaseMono atomic.Pointer[time.Time]
 
 	// owned by the loop goroutine
 	nextID    uint64
@@ -109,6 +112,26 @@ type Station struct {
 type conn interface {
 	Send(p []byte, closeAfter bool)
 	Close() error
+}
+
+// deadlineConn is a conn that can drop a frame that would leave too late
+// (link.Conn): it looks at the clock just before it writes the frame.
+type deadlineConn interface {
+	SendBefore(p []byte, until time.Time)
+}
+
+// sendBefore sends a frame that must not leave at or after a.Until (one
+// of entries sent ahead, under the lease): checked as late as the
+// connection can, just before the write to the socket, so that a process
+// paused with the frame queued drops it when it runs again.
+func (s *Station) sendBefore(c conn, a protocol.Send) {
+	if d, ok := c.(deadlineConn); ok && !a.Close {
+		d.SendBefore(a.Data, a.Until)
+		return
+	}
+	if time.Now().Before(a.Until) {
+		c.Send(a.Data, a.Close)
+	}
 }
 
 type request struct {
@@ -236,6 +259,9 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 	if f, ok := stationdir.SQLiteFile(dir, cfg.Store); ok {
 		s.dbFile = f
 		s.dbInfo, _ = os.Stat(f)
+	}
+	if leaser != nil {
+		s.confirmed(renewed)
 	}
 	go s.loop()
 	if leaser != nil {
@@ -384,7 +410,9 @@ func (s *Station) loop() {
 	// signing never delays the write itself.
 	started := make(chan struct{}, 1)
 	var through uint64 // the last write of the group being written
-	signAhead := func() { s.exec(s.core.Step(time.Now(), protocol.Writing{Through: through})) }
+	signAhead := func() {
+		s.exec(s.core.Step(time.Now(), protocol.Writing{Through: through, Lease: s.aheadLease()}))
+	}
 	go s.writer(groups, started, results)
 	defer close(groups)
 	writing := false
@@ -579,8 +607,12 @@ func (s *Station) exec(actions []protocol.Action) {
 			s.mu.Lock()
 			c := s.conns[a.Conn]
 			s.mu.Unlock()
-			if c != nil {
+			switch {
+			case c == nil:
+			case a.Until.IsZero():
 				c.Send(a.Data, a.Close)
+			default:
+				s.sendBefore(c, a)
 			}
 		case protocol.Load:
 			go s.load(a)
