@@ -1110,7 +1110,7 @@ func cmdVerify(f *flags) action {
 		var checked []*transcript.Checked
 		var reps []*transcript.Report
 		for _, name := range rest {
-			c, err := transcript.CheckFile(name, opts)
+			c, err := checkFile(name, opts)
 			if err != nil {
 				return fmt.Errorf("verify %s: %w", name, err)
 			}
@@ -1164,6 +1164,16 @@ func disclosedText(rep *transcript.Report, d transcript.Disclosed) string {
 		}
 	}
 	return d.Body
+}
+
+// checkFile verifies the bundle in a file, as it streams.
+func checkFile(name string, opts transcript.Options) (*transcript.Checked, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return transcript.CheckSeeker(f, opts)
 }
 
 // verifyPins gathers the pins of --pin and --pins.

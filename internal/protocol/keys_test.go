@@ -502,7 +502,7 @@ func TestLostKey(t *testing.T) {
 			}
 			return false
 		}
-		if got := vouched(rep); got != (n == b) || (n == b) != (rep.Verdict == transcript.VerifiedLimited) {
+		if got := vouched(rep); got != (n == b) || rep.Verdict != transcript.VerifiedLimited {
 			t.Errorf("%s's transcript: limit on ALPHA's new key %v, verdict %q; want the limit only in BRAVO's", n.name, got, rep.Verdict)
 		}
 		pinned, err := transcript.VerifyWith(bundleOf(t, n, "ops", card0, b.card), transcript.Options{Pins: map[string]string{"ALPHA": card.Fingerprint()}})

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"time"
 
@@ -15,18 +14,13 @@ import (
 
 // ErrOrder marks a bundle whose fields are not in the order hotline
 // export writes them, so that it cannot be checked as it streams:
-// CheckFile then reads it whole.
+// CheckSeeker then reads it whole.
 var ErrOrder = errors.New("the bundle's fields are not in the order hotline export writes them")
 
-// CheckFile verifies the bundle in the file at path: as it streams
+// CheckSeeker verifies the bundle r holds (a file, say): as it streams
 // (CheckStream), or, if its fields are in another order, read whole
 // (ReadBundle, at most MaxBundle bytes).
-func CheckFile(path string, opts Options) (*Checked, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
+func CheckSeeker(f io.ReadSeeker, opts Options) (*Checked, error) {
 	c, err := CheckStream(f, opts)
 	if !errors.Is(err, ErrOrder) {
 		return c, err
