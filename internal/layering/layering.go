@@ -62,8 +62,8 @@ var Rules = []Rule{
 		NotImported: []string{"net", "net/http", "os", "database/sql"},
 	},
 	{
-		Package:   Module + "/internal/desk",
-		Why:       "the operations ask the running process through a small interface: they own no connection, transport or file",
+		Package: Module + "/internal/desk",
+		Why:     "the operations ask the running process through a small interface: they own no connection, transport or file",
 		Forbidden: []string{Module + "/internal/station", Module + "/internal/link", Module + "/internal/relay", Module + "/internal/stationdir", Module + "/internal/api", Module + "/internal/console",
 			Module + "/internal/media", "github.com/pion"},
 	},
