@@ -508,6 +508,9 @@ func (e *Engine) Attach(ctx context.Context, id, offer string) (string, error) {
 	if _, err := call.SDPFingerprint(offer); err != nil {
 		return "", fmt.Errorf("%w: the browser's offer: %v", ErrSDP, err)
 	}
+	if err := audioOf(offer); err != nil {
+		return "", fmt.Errorf("%w: the browser's offer: %v", ErrSDP, err)
+	}
 	c := e.call(id)
 	if c == nil {
 		return "", fmt.Errorf("%w: %s", ErrNoMedia, id)
@@ -572,11 +575,27 @@ func (e *Engine) Attach(ctx context.Context, id, offer string) (string, error) {
 	return sdp, nil
 }
 
-// End ends call id's media here: the trunk and the console leg close.
-func (e *Engine) End(id string) {
+// End ends call id's media here, with the reason ("" when the call
+// ended): the trunk and the console leg close.
+func (e *Engine) End(id, reason string) {
 	if c := e.call(id); c != nil {
-		c.close(Closed, "")
+		c.close(Closed, reason)
 	}
+}
+
+// Live lists the calls whose media is not closed.
+func (e *Engine) Live() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []string
+	for id, c := range e.calls {
+		c.mu.Lock()
+		if !c.done {
+			out = append(out, id)
+		}
+		c.mu.Unlock()
+	}
+	return out
 }
 
 func (e *Engine) call(id string) *Call {

@@ -3,18 +3,17 @@ package media
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"hotline/internal/media/mediatest"
 )
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -27,123 +26,6 @@ func listen(t *testing.T) *Engine {
 	}
 	t.Cleanup(func() { e.Close() })
 	return e
-}
-
-// browser is a WebRTC peer as a console's browser is: its own socket,
-// an Opus track each way, an offer with its candidates in it.
-type browser struct {
-	t     *testing.T
-	pc    *webrtc.PeerConnection
-	out   *webrtc.TrackLocalStaticRTP
-	mu    sync.Mutex
-	heard []string // payloads received, in order
-	seq   uint16
-}
-
-func newAPI(t *testing.T, tune func(*webrtc.SettingEngine)) *webrtc.API {
-	t.Helper()
-	var se webrtc.SettingEngine
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	if tune != nil {
-		tune(&se)
-	}
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: opus, PayloadType: 111}, webrtc.RTPCodecTypeAudio); err != nil {
-		t.Fatal(err)
-	}
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se))
-}
-
-func newBrowser(t *testing.T) *browser {
-	t.Helper()
-	pc, err := newAPI(t, nil).NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	b := &browser{t: t, pc: pc}
-	if b.out, err = webrtc.NewTrackLocalStaticRTP(opus, "mic", "browser"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pc.AddTrack(b.out); err != nil {
-		t.Fatal(err)
-	}
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		for {
-			p, _, err := tr.ReadRTP()
-			if err != nil {
-				return
-			}
-			b.mu.Lock()
-			b.heard = append(b.heard, string(p.Payload))
-			b.mu.Unlock()
-		}
-	})
-	return b
-}
-
-// offer returns the browser's offer, candidates in it.
-func (b *browser) offer() string {
-	b.t.Helper()
-	o, err := b.pc.CreateOffer(nil)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	done := webrtc.GatheringCompletePromise(b.pc)
-	if err := b.pc.SetLocalDescription(o); err != nil {
-		b.t.Fatal(err)
-	}
-	<-done
-	return b.pc.LocalDescription().SDP
-}
-
-func (b *browser) answered(sdp string) {
-	b.t.Helper()
-	if err := b.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
-		b.t.Fatal(err)
-	}
-}
-
-// speak sends one Opus RTP packet whose payload is text (the forwarding
-// never looks inside).
-func (b *browser) speak(text string) {
-	b.seq++
-	p := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: b.seq, Timestamp: uint32(b.seq) * 960, SSRC: 1},
-		Payload: []byte(text)}
-	if err := b.out.WriteRTP(p); err != nil {
-		b.t.Fatal(err)
-	}
-}
-
-func (b *browser) heardWith(prefix string) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	n := 0
-	for _, h := range b.heard {
-		if strings.HasPrefix(h, prefix) {
-			n++
-		}
-	}
-	return n
-}
-
-// talk has each browser speak every 20 ms until each has heard the
-// other, or the deadline.
-func talk(t *testing.T, a, b *browser, wantA, wantB string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for i := 0; time.Now().Before(deadline); i++ {
-		a.speak(fmt.Sprintf("usa-voice-%d", i))
-		b.speak(fmt.Sprintf("chn-voice-%d", i))
-		if a.heardWith(wantA) >= 10 && b.heardWith(wantB) >= 10 {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("after 20s: USA's browser heard %d packets of %q, CHN's heard %d of %q", a.heardWith(wantA), wantA, b.heardWith(wantB), wantB)
 }
 
 func waitView(t *testing.T, e *Engine, id string, what string, ok func(View) bool) View {
@@ -183,14 +65,14 @@ func trunk(t *testing.T, a, b *Engine, id string) (offer, answer string) {
 	return offer, answer
 }
 
-func attach(t *testing.T, e *Engine, id string) *browser {
+func attach(t *testing.T, e *Engine, id string) *mediatest.Browser {
 	t.Helper()
-	b := newBrowser(t)
-	ans, err := e.Attach(context.Background(), id, b.offer())
+	b := mediatest.New(t)
+	ans, err := e.Attach(context.Background(), id, b.Offer())
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.answered(ans)
+	b.Answered(ans)
 	return b
 }
 
@@ -203,7 +85,7 @@ func TestAudioBothWays(t *testing.T) {
 	const id = "usa-chn/USA/7"
 	offer, answer := trunk(t, usa, chn, id)
 	ub, cb := attach(t, usa, id), attach(t, chn, id)
-	talk(t, ub, cb, "chn-voice-", "usa-voice-")
+	mediatest.Talk(t, ub, cb)
 	for _, s := range []struct {
 		e    *Engine
 		peer string
@@ -215,16 +97,14 @@ func TestAudioBothWays(t *testing.T) {
 		}
 	}
 	// The payloads arrive as sent: in order, nothing invented.
-	ub.mu.Lock()
-	for i, h := range ub.heard {
+	for i, h := range ub.Payloads() {
 		if !strings.HasPrefix(h, "chn-voice-") {
 			t.Errorf("USA's browser heard %q (packet %d), which CHN's browser never said", h, i)
 		}
 	}
-	ub.mu.Unlock()
 
 	// Hanging up closes both legs; nothing more is forwarded.
-	usa.End(id)
+	usa.End(id, "")
 	if v, _ := usa.View(id); v.State != Closed {
 		t.Fatalf("after End: %+v", v)
 	}
@@ -232,10 +112,10 @@ func TestAudioBothWays(t *testing.T) {
 	if !strings.Contains(v.Reason, "other station closed") {
 		t.Errorf("CHN's media closed: %q", v.Reason)
 	}
-	heard := ub.heardWith("")
-	cb.speak("after the end")
+	heard := ub.Heard("")
+	cb.Speak("after the end")
 	time.Sleep(200 * time.Millisecond)
-	if ub.heardWith("") != heard {
+	if ub.Heard("") != heard {
 		t.Error("a packet was forwarded after the call's media closed")
 	}
 }
@@ -260,13 +140,13 @@ func TestImpostorRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	chn.End(id)
+	chn.End(id, "")
 	signed, _ := checkPeer(answer)
 	ufrag, pwd := credentials(t, answer)
 
 	// The impostor answers USA's offer with CHN's ICE credentials and a
 	// certificate of its own.
-	rogue, err := newAPI(t, func(se *webrtc.SettingEngine) { se.SetICECredentials(ufrag, pwd) }).NewPeerConnection(webrtc.Configuration{})
+	rogue, err := mediatest.API(t, func(se *webrtc.SettingEngine) { se.SetICECredentials(ufrag, pwd) }).NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,11 +195,11 @@ func TestImpostorRefused(t *testing.T) {
 		t.Errorf("refusals counted: %d, want 1", usa.Refusals())
 	}
 	time.Sleep(500 * time.Millisecond)
-	if n := ub.heardWith(""); n != 0 || v.FromPeer != 0 {
+	if n := ub.Heard(""); n != 0 || v.FromPeer != 0 {
 		t.Errorf("the console heard %d packets from the impostor (forwarded %d)", n, v.FromPeer)
 	}
 	// A refused call takes no console.
-	if _, err := usa.Attach(ctx, id, newBrowser(t).offer()); !errors.Is(err, ErrState) {
+	if _, err := usa.Attach(ctx, id, mediatest.New(t).Offer()); !errors.Is(err, ErrState) {
 		t.Errorf("attach to a refused call: %v", err)
 	}
 }
@@ -382,7 +262,7 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("%s: a refused offer left media behind", tc.name)
 		}
 	}
-	if _, err := usa.Attach(ctx, "usa-chn/USA/404", newBrowser(t).offer()); !errors.Is(err, ErrNoMedia) {
+	if _, err := usa.Attach(ctx, "usa-chn/USA/404", mediatest.New(t).Offer()); !errors.Is(err, ErrNoMedia) {
 		t.Errorf("attach to an unknown call: %v", err)
 	}
 	if _, err := usa.Attach(ctx, id, "v=0\r\nbad\r\n"); !errors.Is(err, ErrSDP) {
@@ -413,13 +293,13 @@ func TestBadInput(t *testing.T) {
 	first := attach(t, usa, id)
 	_ = first
 	waitView(t, usa, id, "the console connected", func(v View) bool { return v.Console == "connected" })
-	if _, err := usa.Attach(ctx, id, newBrowser(t).offer()); !errors.Is(err, ErrState) || !strings.Contains(err.Error(), "attached") {
+	if _, err := usa.Attach(ctx, id, mediatest.New(t).Offer()); !errors.Is(err, ErrState) || !strings.Contains(err.Error(), "attached") {
 		t.Errorf("second console: %v", err)
 	}
 	// None of it disturbed the call.
 	waitView(t, usa, id, "the trunk connected", func(v View) bool { return v.State == Connected })
 	cb := attach(t, chn, id)
-	talk(t, first, cb, "chn-voice-", "usa-voice-")
+	mediatest.Talk(t, first, cb)
 }
 
 // newAPIPeer returns the offer of a peer with one track of kind only.
