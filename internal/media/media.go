@@ -19,6 +19,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -28,6 +29,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/logging"
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"golang.org/x/time/rate"
 
@@ -323,22 +325,30 @@ func (c *Call) setUnlessSettled(state, reason string) {
 }
 
 // forward reads RTP from a remote track and writes each packet, within
-// the leg's bounds, to the track dst returns (none: dropped).
+// the leg's bounds, to the track dst returns (none: dropped). A packet
+// over the bounds, too large or not RTP is dropped and counted; the
+// forwarding goes on until the track ends.
 func (c *Call) forward(t *webrtc.TrackRemote, n *atomic.Uint64, lim *rate.Limiter, dst func() *webrtc.TrackLocalStaticRTP) {
 	if !strings.EqualFold(t.Codec().MimeType, webrtc.MimeTypeOpus) {
 		return
 	}
+	buf := make([]byte, 64<<10)
 	for {
-		p, _, err := t.ReadRTP()
+		i, _, err := t.Read(buf)
+		if errors.Is(err, io.ErrShortBuffer) {
+			c.dropped.Add(1)
+			continue
+		}
 		if err != nil {
 			return
 		}
-		if len(p.Payload) > MaxPacket || !lim.Allow() {
+		var p rtp.Packet
+		if err := p.Unmarshal(buf[:i]); err != nil || len(p.Payload) > MaxPacket || !lim.Allow() {
 			c.dropped.Add(1)
 			continue
 		}
 		if out := dst(); out != nil {
-			if err := out.WriteRTP(p); err == nil {
+			if err := out.WriteRTP(&p); err == nil {
 				n.Add(1)
 			}
 		}

@@ -2,6 +2,7 @@ package media
 
 import (
 	"context"
+	"fmt"
 	"errors"
 	"io"
 	"log/slog"
@@ -330,4 +331,76 @@ func newAPIPeer(t *testing.T, kind webrtc.RTPCodecType) string {
 	}
 	<-done
 	return pc.LocalDescription().SDP
+}
+
+// settled returns a call's media once its counts stop changing.
+func settled(e *Engine, id string) View {
+	var v View
+	for last := ^uint64(0); ; last = v.ToPeer + v.Dropped + v.FromPeer {
+		time.Sleep(200 * time.Millisecond)
+		v, _ = e.View(id)
+		if v.ToPeer+v.Dropped+v.FromPeer == last {
+			return v
+		}
+	}
+}
+
+// TestBounds: a console that floods the call gets at most the burst and
+// the rate through, the rest dropped and counted; a payload over
+// MaxPacket is dropped and counted; and the call goes on carrying audio.
+func TestBounds(t *testing.T) {
+	usa, chn := listen(t), listen(t)
+	const id = "usa-chn/USA/5"
+	trunk(t, usa, chn, id)
+	ub, cb := attach(t, usa, id), attach(t, chn, id)
+	mediatest.Talk(t, ub, cb)
+	before := settled(usa, id)
+
+	ub.Speak(strings.Repeat("x", MaxPacket+50))
+	ub.Speak("usa-voice-fits-" + strings.Repeat("y", 1000))
+	waitView(t, usa, id, "the oversized packet dropped", func(v View) bool { return v.Dropped == 1 && v.ToPeer == before.ToPeer+1 })
+
+	// A flood at about 1,500 packets a second, six times the rate, in
+	// runs of 15 (short enough for the socket buffers on loopback).
+	const flood = 3 * PacketBurst
+	start := time.Now()
+	for i := range flood {
+		ub.Speak(fmt.Sprintf("flood-%d", i))
+		if i%15 == 14 {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	elapsed := time.Since(start)
+	v := settled(usa, id)
+	through, dropped := v.ToPeer-before.ToPeer-1, v.Dropped-1
+	limit := uint64(PacketBurst + PacketRate*(elapsed.Seconds()+0.5))
+	t.Logf("%d packets sent in %s: %d forwarded (limit %d), %d dropped", flood, elapsed, through, limit, dropped)
+	if through+dropped < flood*9/10 {
+		t.Fatalf("only %d of %d flood packets reached the station", through+dropped, flood)
+	}
+	if through > limit || dropped == 0 {
+		t.Errorf("the flood was not bounded: %d forwarded, limit %d, %d dropped", through, limit, dropped)
+	}
+	// What USA forwarded, CHN's console heard, but for what CHN's own
+	// bound on the leg from USA dropped.
+	heardAll := func() bool {
+		cv, _ := chn.View(id)
+		return uint64(cb.Heard("flood-"))+cv.Dropped == through
+	}
+	for waitFor := time.Now().Add(5 * time.Second); !heardAll() && time.Now().Before(waitFor); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if cv, _ := chn.View(id); !heardAll() {
+		t.Errorf("CHN's console heard %d flood packets and CHN dropped %d; USA forwarded %d", cb.Heard("flood-"), cv.Dropped, through)
+	}
+	// The limiter refills: the call carries audio again.
+	time.Sleep(time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; cb.Heard("after-flood-") < 10; i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the flood CHN's console heard %d packets", cb.Heard("after-flood-"))
+		}
+		ub.Speak(fmt.Sprintf("after-flood-%d", i))
+		time.Sleep(20 * time.Millisecond)
+	}
 }
