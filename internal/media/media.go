@@ -89,6 +89,7 @@ type Engine struct {
 	api  *webrtc.API
 
 	refused atomic.Uint64 // peers refused for another certificate than the signed one
+	dropped atomic.Uint64 // packets dropped over the bounds, every call
 
 	mu     sync.Mutex
 	calls  map[string]*Call
@@ -137,6 +138,9 @@ func (e *Engine) Addr() net.Addr { return e.conn.LocalAddr() }
 // Refusals counts the peers refused for presenting a DTLS certificate
 // other than the one their signed entry names.
 func (e *Engine) Refusals() uint64 { return e.refused.Load() }
+
+// Drops counts the packets dropped over the bounds, in every call.
+func (e *Engine) Drops() uint64 { return e.dropped.Load() }
 
 // Close ends every call's media and closes the socket.
 func (e *Engine) Close() error {
@@ -336,7 +340,7 @@ func (c *Call) forward(t *webrtc.TrackRemote, n *atomic.Uint64, lim *rate.Limite
 	for {
 		i, _, err := t.Read(buf)
 		if errors.Is(err, io.ErrShortBuffer) {
-			c.dropped.Add(1)
+			c.drop()
 			continue
 		}
 		if err != nil {
@@ -344,7 +348,7 @@ func (c *Call) forward(t *webrtc.TrackRemote, n *atomic.Uint64, lim *rate.Limite
 		}
 		var p rtp.Packet
 		if err := p.Unmarshal(buf[:i]); err != nil || len(p.Payload) > MaxPacket || !lim.Allow() {
-			c.dropped.Add(1)
+			c.drop()
 			continue
 		}
 		if out := dst(); out != nil {
@@ -353,6 +357,11 @@ func (c *Call) forward(t *webrtc.TrackRemote, n *atomic.Uint64, lim *rate.Limite
 			}
 		}
 	}
+}
+
+func (c *Call) drop() {
+	c.dropped.Add(1)
+	c.e.dropped.Add(1)
 }
 
 // describe sets the local description and returns it once its host

@@ -2,8 +2,8 @@ package media
 
 import (
 	"context"
-	"fmt"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -377,6 +377,9 @@ func TestBounds(t *testing.T) {
 	t.Logf("%d packets sent in %s: %d forwarded (limit %d), %d dropped", flood, elapsed, through, limit, dropped)
 	if through+dropped < flood*9/10 {
 		t.Fatalf("only %d of %d flood packets reached the station", through+dropped, flood)
+	}
+	if usa.Drops() != v.Dropped {
+		t.Errorf("the engine counts %d drops, the call %d", usa.Drops(), v.Dropped)
 	}
 	if through > limit || dropped == 0 {
 		t.Errorf("the flood was not bounded: %d forwarded, limit %d, %d dropped", through, limit, dropped)

@@ -34,6 +34,9 @@ func (s *Station) startMedia(ctx context.Context) (func(), error) {
 	}()
 	return func() {
 		s.Desk.SetMedia(nil)
+		s.mu.Lock()
+		s.media = nil
+		s.mu.Unlock()
 		eng.Close()
 	}, nil
 }
@@ -47,6 +50,18 @@ func (s *Station) MediaAddr() string {
 		return ""
 	}
 	return s.media.Addr().String()
+}
+
+// mediaCount reads a count of the media engine, 0 while it is not
+// running.
+func (s *Station) mediaCount(f func(*media.Engine) uint64) float64 {
+	s.mu.Lock()
+	e := s.media
+	s.mu.Unlock()
+	if e == nil {
+		return 0
+	}
+	return float64(f(e))
 }
 
 // deskMedia is the engine as the desk asks it: its errors that are the

@@ -135,6 +135,14 @@ func TestCallMedia(t *testing.T) {
 		t.Errorf("USA's media: %+v", u.Media)
 	}
 
+	// The media's counters are scraped: nothing refused, nothing dropped.
+	m := scrape(t, usa)
+	for _, name := range []string{"hotline_call_media_refused_total", "hotline_call_media_dropped_total"} {
+		if v, ok := m[name]; !ok || v != 0 {
+			t.Errorf("%s = %v (exported %v), want 0", name, v, ok)
+		}
+	}
+
 	// A second console is refused while the first talks.
 	if _, err := usa.CallMedia(ctx, ops.CallMediaRequest{ID: c.ID, SDP: mediatest.New(t).Offer()}); !badrequest.Is(err) || !strings.Contains(err.Error(), "attached") {
 		t.Errorf("second console: %v", err)
