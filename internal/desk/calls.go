@@ -379,27 +379,37 @@ func (s *Desk) StartCall(ctx context.Context, r ops.StartCallRequest) (*ops.Call
 		}
 	}
 	req := call.Request{Caller: r.As, Video: r.Video, Back: r.Back}
+	// The call is placed even when this station cannot make its media:
+	// the request is on the record and climbs the ladder; the reason is
+	// in the call's media.
+	m := s.mediaOf()
 	var offer MediaOffer
-	if m := s.mediaOf(); m != nil {
-		if offer, err = m.Offer(ctx); err != nil {
-			return nil, fmt.Errorf("preparing the call's media: %w", err)
+	var offerErr error
+	if m != nil {
+		if offer, offerErr = m.Offer(ctx); offerErr == nil {
+			req.Media = &call.Media{SDP: offer.SDP()}
+		} else {
+			s.log.Warn("call media: making this station's offer failed", "err", offerErr)
 		}
-		req.Media = &call.Media{SDP: offer.SDP()}
 	}
 	v, err := s.writeCall(ctx, r.Channel, envelope.CallRequest, prec, req, "")
-	if offer != nil {
-		if err != nil {
+	if err != nil {
+		if offer != nil {
 			offer.Drop()
-			return nil, err
 		}
+		return nil, err
+	}
+	switch {
+	case offer != nil:
 		if err := offer.Bind(v.ID); err != nil {
 			s.log.Warn("call media: the offer could not be kept", "call", v.ID, "err", err)
 		}
 		s.KickMedia()
-		w := s.withMedia(*v)
-		v = &w
+	case offerErr != nil:
+		m.Fail(v.ID, "making this station's media offer: "+offerErr.Error())
 	}
-	return v, err
+	w := s.withMedia(*v)
+	return &w, nil
 }
 
 // answerable returns the peer's call that a person here may still answer

@@ -558,7 +558,14 @@ func (e *Engine) Attach(ctx context.Context, id, offer string) (string, error) {
 	}
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) { l.state.Store(s) })
 	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		go c.forward(t, &c.toPeer, c.outLimit, func() *webrtc.TrackLocalStaticRTP { return c.out })
+		go c.forward(t, &c.toPeer, c.outLimit, func() *webrtc.TrackLocalStaticRTP {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.state != Connected {
+				return nil // nobody to send to yet: the call rings, or its media is down
+			}
+			return c.out
+		})
 	})
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return fail(fmt.Errorf("%w: the browser's offer: %v", ErrSDP, err))
