@@ -3,6 +3,7 @@ package console_test
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -117,6 +118,29 @@ func waitTone(t *testing.T, ctx context.Context, who string, hz float64) {
 	t.Fatalf("%s never heard %.0f Hz; the strongest tone it receives is %v (Hz, dBFS)", who, hz, got)
 }
 
+// waitCallPage waits up to 30 seconds for a call's page to say its audio
+// is in state (body's data-call), and fails with what the page and the
+// station say.
+func waitCallPage(t *testing.T, ctx context.Context, n *demo.Node, ch, who, state string) {
+	t.Helper()
+	start := time.Now()
+	for time.Since(start) < 30*time.Second {
+		if eval[string](t, ctx, `document.body.dataset.call || ""`) == state {
+			t.Logf("%s: audio %s: %s", who, state, time.Since(start).Round(time.Millisecond))
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cs, err := n.Client().Calls(ctx, ch)
+	var media []string
+	for _, c := range cs {
+		media = append(media, fmt.Sprintf("%s %s media %+v", c.ID, c.State, c.Media))
+	}
+	t.Fatalf("%s: waited 30s for the audio %s; the page says %q (%q); %s lists %v (%v)", who, state,
+		eval[string](t, ctx, `document.body.dataset.call || ""`), eval[string](t, ctx, `(document.getElementById("call-status") || {}).textContent || ""`),
+		n.Name, media, err)
+}
+
 // TestCallAudioBothWays: two real stations (hotline run), two headless
 // chromium consoles with fake microphones, one playing 440 Hz and the
 // other 880 Hz. USA's officer presses Call on the channel's page and
@@ -174,10 +198,8 @@ func TestCallAudioBothWays(t *testing.T) {
 	if !ok || !strings.HasPrefix(id, ch+"/USA/") {
 		t.Fatalf("after Call, USA's console is at %s", path)
 	}
-	run(t, a, "USA talks",
-		chromedp.Evaluate[chromedp.Void](`document.getElementById("call-talk").click()`),
-		chromedp.WaitVisible(css(`body[data-call="connected"]`)),
-	)
+	run(t, a, "USA talks", chromedp.Evaluate[chromedp.Void](`document.getElementById("call-talk").click()`))
+	waitCallPage(t, a, p.A, ch, "USA's console", "connected")
 
 	// CHN opens the call and answers.
 	if err := demo.WaitFor(ctx, p.B.Client(), 30*time.Second, func() (bool, error) {
@@ -190,8 +212,8 @@ func TestCallAudioBothWays(t *testing.T) {
 		chromedp.Navigate(urlB+"/console/call/"+id),
 		chromedp.WaitVisible(css("#call-answer")),
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("call-answer").click()`),
-		chromedp.WaitVisible(css(`body[data-call="connected"]`)),
 	)
+	waitCallPage(t, b, p.B, ch, "CHN's console", "connected")
 
 	waitTone(t, a, "USA's console", 880)
 	waitTone(t, b, "CHN's console", 440)
@@ -208,10 +230,8 @@ func TestCallAudioBothWays(t *testing.T) {
 		}
 	}
 
-	run(t, a, "USA hangs up",
-		chromedp.Evaluate[chromedp.Void](`document.getElementById("call-hangup").click()`),
-		chromedp.WaitVisible(css(`body[data-call="ended"]`)),
-	)
+	run(t, a, "USA hangs up", chromedp.Evaluate[chromedp.Void](`document.getElementById("call-hangup").click()`))
+	waitCallPage(t, a, p.A, ch, "USA's console", "ended")
 	for _, n := range []*demo.Node{p.A, p.B} {
 		if err := demo.WaitFor(ctx, n.Client(), 30*time.Second, func() (bool, error) {
 			cs, err := n.Client().Calls(ctx, ch)
