@@ -16,6 +16,7 @@ import (
 
 	"hotline/internal/demo"
 	"hotline/internal/operator"
+	"hotline/internal/transcript"
 )
 
 // toneWAV writes seconds of a sine tone at hz as a 48 kHz, 16-bit mono
@@ -149,7 +150,7 @@ func waitCallPage(t *testing.T, ctx context.Context, n *demo.Node, ch, who, stat
 // browser → station → station → browser, both ways, each station taking
 // DTLS only from the certificate the other's signed entry names. USA
 // hangs up; both stations list the call ended, answered by CHN's officer,
-// its media closed.
+// its media closed, and both transcripts verify.
 func TestCallAudioBothWays(t *testing.T) {
 	needChromium(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
@@ -240,6 +241,16 @@ func TestCallAudioBothWays(t *testing.T) {
 		}); err != nil {
 			cs, _ := n.Client().Calls(ctx, ch)
 			t.Fatalf("%s: the call is not listed ended and closed: %+v (%v)", n.Name, cs, err)
+		}
+	}
+	// Both signed transcripts hold the call's entries, and verify.
+	for _, n := range []*demo.Node{p.A, p.B} {
+		b, err := n.Client().Export(ctx, ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := transcript.Verify(b); err != nil {
+			t.Errorf("%s's transcript: %v", n.Name, err)
 		}
 	}
 
