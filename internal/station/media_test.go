@@ -2,6 +2,10 @@ package station
 
 import (
 	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +14,7 @@ import (
 	"hotline/internal/call"
 	"hotline/internal/media/mediatest"
 	"hotline/internal/ops"
+	"hotline/internal/stationdir"
 	"hotline/internal/store"
 )
 
@@ -219,5 +224,58 @@ func TestCallMediaBadInput(t *testing.T) {
 	}
 	if plain.Media != nil {
 		t.Errorf("a call placed without media has media: %+v", plain.Media)
+	}
+}
+
+// TestMediaListenTaken: a media_listen address another socket holds stops
+// Run, naming the address and the reason; the default takes the host of
+// peer_listen with any port.
+func TestMediaListenTaken(t *testing.T) {
+	ctx := context.Background()
+	held, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	dir := filepath.Join(t.TempDir(), "USA")
+	if _, err := stationdir.Init(ctx, stationdir.InitOptions{Dir: dir, Name: "USA", Party: "USA", PeerListen: "127.0.0.1:0", APIListen: "127.0.0.1:0"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := stationdir.LoadConfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.MediaAddr(); got != "127.0.0.1:0" {
+		t.Errorf("default media address %q, want the host of peer_listen with any port", got)
+	}
+	path := filepath.Join(dir, "config.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["media_listen"] = held.LocalAddr().String()
+	if data, err = json.Marshal(m); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err := Open(ctx, dir, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err = st.Run(runCtx)
+	if err == nil || !strings.Contains(err.Error(), "call media on "+held.LocalAddr().String()) || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("Run with media_listen taken: %v", err)
+	}
+	if st.MediaAddr() != "" {
+		t.Errorf("media listening at %s after Run failed", st.MediaAddr())
 	}
 }
