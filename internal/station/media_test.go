@@ -212,6 +212,24 @@ func TestCallMediaBadInput(t *testing.T) {
 	cb := attachBrowser(t, chn, c.ID)
 	mediatest.Talk(t, ub, cb)
 
+	// CHN answers a call without media (its media stopped): USA's media
+	// for it closes, saying why; the call is answered on both records.
+	e, err := usa.StartCall(ctx, ops.StartCallRequest{Channel: ch, As: "Cdr. Hale"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitCall(t, chn, ch, e.ID, "ringing", func(v ops.CallView) bool { return v.State == "ringing" })
+	chn.SetMedia(nil)
+	if a, err := chn.AnswerCall(ctx, ops.CallActRequest{ID: e.ID, As: "Col. Li"}); err != nil || a.State != "answered" || a.Media != nil {
+		t.Fatalf("answer without media: %+v %v", a, err)
+	}
+	waitCall(t, usa, ch, e.ID, "media closed for an answer without media", func(v ops.CallView) bool {
+		return v.State == "answered" && mediaState(v) == "closed" && strings.Contains(v.Media.Reason, "answered without media")
+	})
+	if _, err := chn.CallMedia(ctx, ops.CallMediaRequest{ID: e.ID, SDP: mediatest.New(t).Offer()}); !badrequest.Is(err) || !strings.Contains(err.Error(), "hotline run") {
+		t.Errorf("CHN without media: %v", err)
+	}
+
 	// A station opened but not running has no media: a call is placed
 	// without an offer, and a browser is refused with the reason.
 	usa.SetMedia(nil)
