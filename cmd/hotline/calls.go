@@ -3,15 +3,18 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"text/tabwriter"
 	"time"
 
+	"hotline/internal/call"
 	"hotline/internal/ops"
 )
 
-// The call verbs: signalling only (docs/CALLS.md). Media goes through the
-// console once it exists.
+// The call verbs (docs/CALLS.md): signalling and records, and call media
+// to connect any WebRTC peer's offer to a call's audio at the running
+// station (the console's browser does the same through the API).
 
 func cmdCallStart(f *flags) action {
 	f.printsJSON()
@@ -81,5 +84,33 @@ func cmdCallList(f *flags) action {
 				}
 				return tw.Flush()
 			})
+	}
+}
+
+func cmdCallMedia(f *flags) action {
+	f.printsJSON()
+	id := f.String("id", "", "the call's `ID`, CHANNEL/STATION/INDEX of its request")
+	file := f.String("sdp", "", "read the WebRTC offer from `FILE` (default: standard input)")
+	f.require("id")
+	return func(ctx context.Context, _ []string) error {
+		in := io.Reader(os.Stdin)
+		if *file != "" {
+			fh, err := os.Open(*file)
+			if err != nil {
+				return err
+			}
+			defer fh.Close()
+			in = fh
+		}
+		offer, err := io.ReadAll(io.LimitReader(in, call.MaxSDP+1))
+		if err != nil {
+			return err
+		}
+		return show(ctx, f, func(o ops.Ops) (*ops.CallMediaAnswer, error) {
+			return o.CallMedia(ctx, ops.CallMediaRequest{ID: *id, SDP: string(offer)})
+		}, func(a *ops.CallMediaAnswer) error {
+			_, err := io.WriteString(os.Stdout, a.SDP)
+			return err
+		})
 	}
 }

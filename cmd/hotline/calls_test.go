@@ -39,6 +39,9 @@ func TestCallVerbs(t *testing.T) {
 			t.Errorf("call list --json has no %q: %v", k, calls[0])
 		}
 	}
+	if calls[0]["media"] != nil {
+		t.Errorf("a call placed by a station that is not running has media: %v", calls[0]["media"])
+	}
 	if calls[0]["from"] != "USA" || calls[0]["precedence"] != "FLASH" || calls[0]["video"] != true || calls[1]["precedence"] != "ROUTINE" {
 		t.Errorf("call list --json: %v", calls)
 	}
@@ -57,6 +60,10 @@ func TestCallVerbs(t *testing.T) {
 		{[]string{"call", "answer", "--dir", usa, "--id", staff + "/CHN/999"}, []string{"no call"}},
 		{[]string{"call", "decline", "--dir", usa, "--id", "garbage"}, []string{"garbage", "CHANNEL/STATION/INDEX"}},
 		{[]string{"call", "list", "--dir", usa, "--channel", "usa-rus-staff"}, []string{"unknown channel"}},
+		{[]string{"call", "media", "--dir", usa}, []string{"missing --id"}},
+		{[]string{"call", "media", "--dir", usa, "--id", id, "--sdp", filepath.Join(t.TempDir(), "none.sdp")}, []string{"none.sdp", "no such file"}},
+		// A station that is not running has no media to connect a browser to.
+		{[]string{"call", "media", "--dir", usa, "--id", id}, []string{"no media", "hotline run"}},
 	} {
 		checkFailed(t, tt.args, hotline(t, tt.args...), tt.wants...)
 	}

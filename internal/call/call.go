@@ -21,7 +21,11 @@ import (
 )
 
 // MaxBody is the largest call body decoded, in bytes.
-const MaxBody = 4 << 10
+const MaxBody = 12 << 10
+
+// MaxSDP is the longest session description a request or an answer
+// carries, in bytes.
+const MaxSDP = 8 << 10
 
 // MaxName is the longest name of a person, in bytes.
 const MaxName = 128
@@ -62,9 +66,28 @@ type Request struct {
 	// Back names a call of the other party that this one returns: the
 	// request acknowledges it, as an answer would.
 	Back string `json:"back,omitempty"`
+	// Media is the calling station's media offer, nil when the station
+	// placed the call without media (it was not running its media).
+	Media *Media `json:"media,omitempty"`
 
 	back *Ref
 }
+
+// Media is a station's leg of a call between the two stations: its
+// WebRTC session description (an offer in a request, an answer in an
+// answer), which names its DTLS certificate's SHA-256 fingerprint, its
+// ICE credentials and its host candidates. Signed and sealed in the
+// entry, it binds the call's media to the station's pinned identity: the
+// other station takes DTLS only from the certificate named here.
+type Media struct {
+	SDP string `json:"sdp"`
+
+	fingerprint string
+}
+
+// Fingerprint is the SHA-256 fingerprint of the DTLS certificate the
+// description names, as hex pairs joined by colons, in upper case.
+func (m *Media) Fingerprint() string { return m.fingerprint }
 
 // BackRef is the call this request returns, nil if none.
 func (r *Request) BackRef() *Ref { return r.back }
@@ -74,6 +97,9 @@ type Answer struct {
 	Call  string `json:"call"`
 	By    string `json:"by"`
 	Video bool   `json:"video,omitempty"`
+	// Media is the answering station's media answer, nil when the
+	// request carried no offer or the station answered without media.
+	Media *Media `json:"media,omitempty"`
 
 	ref Ref
 }
@@ -141,6 +167,84 @@ func Visible(what, s string, limit int, required bool) error {
 	return nil
 }
 
+// checkMedia checks a media description as far as text goes: lines of
+// printable ASCII ended by CRLF, beginning with v=0, within MaxSDP, and
+// exactly one DTLS fingerprint, SHA-256. What the description offers is
+// for the media engine to judge.
+func checkMedia(what string, m *Media) error {
+	if m == nil {
+		return nil
+	}
+	fp, err := SDPFingerprint(m.SDP)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrBody, what, err)
+	}
+	m.fingerprint = fp
+	return nil
+}
+
+// SDPFingerprint checks a session description's text (lines of printable
+// ASCII ended by CRLF, beginning with v=0, within MaxSDP) and returns the
+// one DTLS certificate fingerprint it names: SHA-256, 32 hex pairs joined
+// by colons, in upper case. A description naming none, several, or
+// another hash is refused: the peer's certificate must be bound to one
+// value.
+func SDPFingerprint(sdp string) (string, error) {
+	switch {
+	case sdp == "":
+		return "", errors.New("the session description is empty")
+	case len(sdp) > MaxSDP:
+		return "", fmt.Errorf("the session description has %d bytes, limit %d", len(sdp), MaxSDP)
+	case !strings.HasPrefix(sdp, "v=0\r\n"):
+		return "", errors.New("the session description does not begin with v=0 and CRLF")
+	case !strings.HasSuffix(sdp, "\r\n"):
+		return "", errors.New("the session description's last line is not ended by CRLF")
+	}
+	var fps []string
+	lines := strings.Split(strings.TrimSuffix(sdp, "\r\n"), "\r\n")
+	for i, l := range lines {
+		if l == "" {
+			return "", fmt.Errorf("the session description's line %d is empty", i+1)
+		}
+		for j := 0; j < len(l); j++ {
+			if l[j] < 0x20 || l[j] > 0x7e {
+				return "", fmt.Errorf("the session description's line %d holds the byte 0x%02x: only printable ASCII is taken", i+1, l[j])
+			}
+		}
+		if v, ok := strings.CutPrefix(l, "a=fingerprint:"); ok {
+			fps = append(fps, v)
+		}
+	}
+	if len(fps) == 0 {
+		return "", errors.New("the session description names no DTLS fingerprint")
+	}
+	fp := fps[0]
+	for _, o := range fps[1:] {
+		if !strings.EqualFold(o, fp) {
+			return "", errors.New("the session description names more than one DTLS fingerprint")
+		}
+	}
+	hash, value, ok := strings.Cut(fp, " ")
+	if !ok || !strings.EqualFold(hash, "sha-256") {
+		return "", fmt.Errorf("the DTLS fingerprint %q is not sha-256", fp)
+	}
+	value = strings.ToUpper(value)
+	if len(value) != 32*3-1 {
+		return "", fmt.Errorf("the DTLS fingerprint %q is not 32 hex pairs joined by colons", fp)
+	}
+	for i := 0; i < len(value); i++ {
+		c := value[i]
+		if i%3 == 2 {
+			if c != ':' {
+				return "", fmt.Errorf("the DTLS fingerprint %q is not 32 hex pairs joined by colons", fp)
+			}
+		} else if !('0' <= c && c <= '9' || 'A' <= c && c <= 'F') {
+			return "", fmt.Errorf("the DTLS fingerprint %q is not 32 hex pairs joined by colons", fp)
+		}
+	}
+	return value, nil
+}
+
 func parseCall(what, s string) (Ref, error) {
 	r, err := ParseRef(s)
 	if err != nil {
@@ -165,6 +269,9 @@ func DecodeRequest(p []byte) (*Request, error) {
 	if err := Visible("call request: caller", b.Caller, MaxName, true); err != nil {
 		return nil, err
 	}
+	if err := checkMedia("call request: media", b.Media); err != nil {
+		return nil, err
+	}
 	if b.Back != "" {
 		r, err := parseCall("call request: back", b.Back)
 		if err != nil {
@@ -186,6 +293,9 @@ func DecodeAnswer(p []byte) (*Answer, error) {
 		return nil, err
 	}
 	if err := Visible("call answer: by", b.By, MaxName, true); err != nil {
+		return nil, err
+	}
+	if err := checkMedia("call answer: media", b.Media); err != nil {
 		return nil, err
 	}
 	return &b, nil

@@ -1,6 +1,9 @@
 package call
 
 import (
+	"encoding/json"
+	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -125,5 +128,53 @@ func TestFold(t *testing.T) {
 	c := Fold([]Entry{req, ans, end}, t0.Add(time.Hour), dl)[0]
 	if !c.Video || !c.AnsweredAt.Equal(t0.Add(time.Minute)) || !c.EndedAt.Equal(t0.Add(3*time.Minute)) || c.EndedBy != "Hale" {
 		t.Errorf("answered and ended call: %+v", c)
+	}
+}
+
+// TestMedia: a request or an answer carries a station's session
+// description; its one SHA-256 fingerprint is read from it, and a
+// description that is not SDP text, names no fingerprint, several, or
+// another hash, or is too long, is refused with the body.
+func TestMedia(t *testing.T) {
+	fp := "AB:" + strings.Repeat("0F:", 30) + "C9"
+	sdp := "v=0\r\no=- 1 2 IN IP4 0.0.0.0\r\ns=-\r\na=fingerprint:sha-256 " + strings.ToLower(fp) + "\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+	body := func(s string) []byte {
+		p, _ := json.Marshal(Request{Caller: "Cdr. Hale", Media: &Media{SDP: s}})
+		return p
+	}
+	r, err := DecodeRequest(body(sdp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Media == nil || r.Media.SDP != sdp || r.Media.Fingerprint() != fp {
+		t.Fatalf("decoded media %+v, fingerprint %q", r.Media, r.Media.Fingerprint())
+	}
+	a, err := DecodeAnswer([]byte(`{"call":"c/USA/1","by":"Col. Li","media":{"sdp":` + strconv.Quote(sdp) + `}}`))
+	if err != nil || a.Media.Fingerprint() != fp {
+		t.Fatalf("answer: %+v %v", a, err)
+	}
+	if r, err := DecodeRequest([]byte(`{"caller":"Cdr. Hale"}`)); err != nil || r.Media != nil {
+		t.Fatalf("a request without media: %+v %v", r, err)
+	}
+	for _, tc := range []struct{ name, sdp, want string }{
+		{"empty", "", "empty"},
+		{"not SDP", "hello\r\n", "v=0"},
+		{"no CRLF at the end", strings.TrimSuffix(sdp, "\r\n"), "CRLF"},
+		{"empty line", sdp + "\r\n", "empty"},
+		{"control", strings.Replace(sdp, "s=-", "s=\x1b[2J", 1), "0x1b"},
+		{"non-ASCII", strings.Replace(sdp, "s=-", "s=é", 1), "0xc3"},
+		{"no fingerprint", strings.Replace(sdp, "a=fingerprint:", "a=fingerprnt:", 1), "no DTLS fingerprint"},
+		{"two fingerprints", sdp + "a=fingerprint:sha-256 " + strings.Replace(fp, "AB", "CD", 1) + "\r\n", "more than one"},
+		{"sha-1", strings.Replace(sdp, "sha-256", "sha-1", 1), "not sha-256"},
+		{"short", strings.Replace(sdp, ":c9\r\n", "\r\n", 1), "32 hex pairs"},
+		{"not hex", strings.Replace(sdp, "ab:", "zz:", 1), "32 hex pairs"},
+		{"too long", sdp + strings.Repeat("a=x\r\n", MaxSDP/5), "limit"},
+	} {
+		if _, err := DecodeRequest(body(tc.sdp)); !errors.Is(err, ErrBody) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	if _, err := DecodeRequest([]byte(`{"caller":"Cdr. Hale","media":{"sdp":"` + strings.ReplaceAll(sdp, "\r\n", `\r\n`) + `","extra":1}}`)); err == nil {
+		t.Error("an unknown member of media was taken")
 	}
 }

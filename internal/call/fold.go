@@ -47,6 +47,9 @@ type Call struct {
 	ReturnedBy   *Ref     // the call back that returned this one
 	Participants []string // who joined and has not left, in order of joining
 	Due          time.Time
+	// Offer and Answer are the stations' media descriptions from the
+	// signed request and answer, nil where the entry carried none.
+	Offer, Answer *Media
 }
 
 // Fold folds call entries, in the order this station stored them, into
@@ -64,7 +67,7 @@ func Fold(entries []Entry, now time.Time, deadline func(channel string, p envelo
 	for _, e := range entries {
 		if b, ok := e.Body.(*Request); ok {
 			c := &Call{ID: e.Ref, Precedence: e.Precedence, Caller: b.Caller, Video: b.Video, State: Ringing,
-				RequestedAt: e.SentAt, StoredAt: e.StoredAt, Back: b.back}
+				RequestedAt: e.SentAt, StoredAt: e.StoredAt, Back: b.back, Offer: b.Media}
 			c.Due = e.StoredAt.Add(deadline(e.Ref.Channel, e.Precedence))
 			calls[e.Ref] = c
 			order = append(order, e.Ref)
@@ -94,6 +97,7 @@ func Fold(entries []Entry, now time.Time, deadline func(channel string, p envelo
 		case *Answer:
 			if open && callee {
 				c.State, c.AnsweredAt, c.AnsweredBy, c.Video = Answered, e.SentAt, b.By, c.Video && b.Video
+				c.Answer = b.Media
 			}
 		case *Decline:
 			if open && callee {

@@ -25,6 +25,10 @@ var opRoutes = map[string]string{
 	"POST /console/api/peers":                 "AddPeer",
 	"GET /console/api/export":                 "Export",
 	"POST /console/api/verify":                "Export",
+	"POST /console/api/calls":                 "StartCall",
+	"POST /console/api/calls/answer":          "AnswerCall",
+	"POST /console/api/calls/end":             "EndCall",
+	"POST /console/api/calls/media":           "CallMedia",
 }
 
 // TestActionsFollowTheTable: every console action that does one of the

@@ -76,6 +76,10 @@ type pageData struct {
 	Map       *mapView
 	Incidents []ops.IncidentView
 	Incident  *ops.IncidentView
+	Calls     []ops.CallView
+	Call      *ops.CallView
+	// What the operator may do on the call's page.
+	CallCanAnswer, CallCanTalk, CallCanEnd bool
 }
 
 // T translates a key.
@@ -228,6 +232,7 @@ func (s *Server) routes() {
 	s.operatorRoutes()
 	s.auditRoutes()
 	s.transcriptRoutes()
+	s.callRoutes()
 }
 
 // opRoute is a console action that does one of the station's operations.
@@ -555,6 +560,10 @@ func (s *Server) channelPage(w http.ResponseWriter, r *http.Request, se *session
 		return
 	}
 	d.Range = chartRange(r)
+	if d.Calls, err = s.cfg.Ops.Calls(r.Context(), d.Channel.ID); err != nil {
+		s.fail(w, err)
+		return
+	}
 	if d.Checks, err = s.cfg.Ops.Checks(r.Context(), d.Channel.ID); err != nil {
 		s.fail(w, err)
 		return

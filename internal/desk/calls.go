@@ -1,16 +1,19 @@
 package desk
 
-// Calls at the station (docs/CALLS.md, "Signalling"): each act on a call
-// is an entry written through the core like any message. The desk checks
-// an act against the call as both logs hold it before writing, so that a
-// second answer, an answer to a call that ended or was never made, or an
-// answer to this station's own call is refused and nothing is written.
-// There is no media yet.
+// Calls at the station (docs/CALLS.md): each act on a call is an entry
+// written through the core like any message. The desk checks an act
+// against the call as both logs hold it before writing, so that a second
+// answer, an answer to a call that ended or was never made, or an answer
+// to this station's own call is refused and nothing is written. When the
+// station runs its media (Media), the request carries this station's
+// media offer and the answer the other's answer; the desk tells the media
+// what the entries say (WatchMedia) and connects browsers (CallMedia).
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"hotline/internal/badrequest"
@@ -70,6 +73,155 @@ func sortStored(es []call.Entry) {
 	}
 }
 
+// Media is the station's media engine (internal/media) as the desk asks
+// it, by call id. Its errors that are the asker's (a bad description, no
+// media for a call, a console attached already) are badrequest errors.
+type Media interface {
+	// Offer makes this station's leg of a call it places.
+	Offer(ctx context.Context) (MediaOffer, error)
+	// Answer makes this station's leg of the other station's call from
+	// the offer in its signed request, and returns the answer.
+	Answer(ctx context.Context, call, offer string) (string, error)
+	// Accept takes the answer from the other station's signed answer.
+	Accept(call, answer string) error
+	// Fail records why a call has no media here.
+	Fail(call, reason string)
+	// Attach connects a browser: its offer in, the station's answer out.
+	Attach(ctx context.Context, call, offer string) (string, error)
+	// End closes a call's media here, with the reason ("" when the call
+	// ended).
+	End(call, reason string)
+	// View is a call's media, false if there is none here.
+	View(call string) (ops.CallMediaView, bool)
+	// Live lists the calls whose media is not closed.
+	Live() []string
+}
+
+// MediaOffer is the media of a call being placed, until its request is
+// written (Bind) or not (Drop).
+type MediaOffer interface {
+	SDP() string
+	Bind(call string) error
+	Drop()
+}
+
+// SetMedia gives the desk the station's media, nil when it stops.
+func (s *Desk) SetMedia(m Media) {
+	s.mediaMu.Lock()
+	s.media = m
+	s.mediaMu.Unlock()
+	s.KickMedia()
+}
+
+func (s *Desk) mediaOf() Media {
+	s.mediaMu.Lock()
+	defer s.mediaMu.Unlock()
+	return s.media
+}
+
+// withMedia adds the call's media at this station to its view.
+func (s *Desk) withMedia(v ops.CallView) ops.CallView {
+	if m := s.mediaOf(); m != nil {
+		if mv, ok := m.View(v.ID); ok {
+			v.Media = &mv
+		}
+	}
+	return v
+}
+
+// KickMedia asks the media watcher for a pass, if one runs (WatchMedia).
+func (s *Desk) KickMedia() {
+	select {
+	case s.mediaKick <- struct{}{}:
+	default:
+	}
+}
+
+// WatchMedia tells the station's media what the call entries say, at
+// once and whenever kicked (a call entry arrived or was written), until
+// ctx is done or the station stops: the answer to this station's call
+// connects its media; an end, a decline or a call back closes it.
+func (s *Desk) WatchMedia(ctx context.Context) {
+	for {
+		if err := s.tellMedia(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("call media: reading the calls failed", "err", err)
+		}
+		select {
+		case <-s.mediaKick:
+		case <-ctx.Done():
+			return
+		case <-s.done:
+			return
+		}
+	}
+}
+
+func (s *Desk) tellMedia(ctx context.Context) error {
+	m := s.mediaOf()
+	if m == nil {
+		return nil
+	}
+	live := m.Live()
+	if len(live) == 0 {
+		return nil
+	}
+	cs, err := s.folded(ctx, "")
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		id := c.ID.String()
+		if !slices.Contains(live, id) {
+			continue
+		}
+		switch {
+		case c.State == call.Ended || c.State == call.Declined || c.ReturnedBy != nil:
+			m.End(id, "")
+		case c.State == call.Answered && c.ID.Author == s.name:
+			v, _ := m.View(id)
+			if v.State != "offered" {
+				continue
+			}
+			if c.Answer == nil {
+				m.End(id, "the other station answered without media")
+				continue
+			}
+			if err := m.Accept(id, c.Answer.SDP); err != nil {
+				s.log.Warn("call media: the other station's answer refused", "call", id, "err", err)
+			}
+		}
+	}
+	return nil
+}
+
+// CallMedia connects a browser to a call's audio at this station: the
+// browser's offer in, the station's answer out. The call must be this
+// station's, ringing or answered, or the peer's once answered here, and
+// have media here.
+func (s *Desk) CallMedia(ctx context.Context, r ops.CallMediaRequest) (*ops.CallMediaAnswer, error) {
+	m := s.mediaOf()
+	if m == nil {
+		return nil, badrequest.New("this station carries no media now: its media starts with hotline run")
+	}
+	c, err := s.findCall(ctx, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case c.State == call.Ended || c.State == call.Declined || c.ReturnedBy != nil:
+		return nil, badrequest.New("%s: there is nothing to talk on", settled(c))
+	case c.ID.Author != s.name && c.State != call.Answered:
+		return nil, badrequest.New("call %s is the peer's and was not answered: answer it first", c.ID)
+	case c.Offer == nil:
+		return nil, badrequest.New("call %s was placed without media: there is nothing to talk on", c.ID)
+	}
+	sdp, err := m.Attach(ctx, c.ID.String(), r.SDP)
+	if err != nil {
+		return nil, err
+	}
+	return &ops.CallMediaAnswer{ID: c.ID.String(), SDP: sdp}, nil
+}
+
 func callView(c call.Call) ops.CallView {
 	v := ops.CallView{ID: c.ID.String(), Channel: c.ID.Channel, From: c.ID.Author, Caller: protocol.Reveal(c.Caller),
 		Precedence: c.Precedence.String(), State: string(c.State), Video: c.Video, RequestedAt: c.RequestedAt, Due: c.Due,
@@ -105,7 +257,7 @@ func (s *Desk) Calls(ctx context.Context, ch string) ([]ops.CallView, error) {
 	}
 	out := make([]ops.CallView, 0, len(cs))
 	for _, c := range cs {
-		out = append(out, callView(c))
+		out = append(out, s.withMedia(callView(c)))
 	}
 	return out, nil
 }
@@ -189,7 +341,7 @@ func (s *Desk) writeCall(ctx context.Context, ch string, kind envelope.Kind, pre
 	if err != nil {
 		return nil, err
 	}
-	v := callView(*c)
+	v := s.withMedia(callView(*c))
 	return &v, nil
 }
 
@@ -226,7 +378,38 @@ func (s *Desk) StartCall(ctx context.Context, r ops.StartCallRequest) (*ops.Call
 			return nil, badrequest.New("%s: there is nothing to call back", why)
 		}
 	}
-	return s.writeCall(ctx, r.Channel, envelope.CallRequest, prec, call.Request{Caller: r.As, Video: r.Video, Back: r.Back}, "")
+	req := call.Request{Caller: r.As, Video: r.Video, Back: r.Back}
+	// The call is placed even when this station cannot make its media:
+	// the request is on the record and climbs the ladder; the reason is
+	// in the call's media.
+	m := s.mediaOf()
+	var offer MediaOffer
+	var offerErr error
+	if m != nil {
+		if offer, offerErr = m.Offer(ctx); offerErr == nil {
+			req.Media = &call.Media{SDP: offer.SDP()}
+		} else {
+			s.log.Warn("call media: making this station's offer failed", "err", offerErr)
+		}
+	}
+	v, err := s.writeCall(ctx, r.Channel, envelope.CallRequest, prec, req, "")
+	if err != nil {
+		if offer != nil {
+			offer.Drop()
+		}
+		return nil, err
+	}
+	switch {
+	case offer != nil:
+		if err := offer.Bind(v.ID); err != nil {
+			s.log.Warn("call media: the offer could not be kept", "call", v.ID, "err", err)
+		}
+		s.KickMedia()
+	case offerErr != nil:
+		m.Fail(v.ID, "making this station's media offer: "+offerErr.Error())
+	}
+	w := s.withMedia(*v)
+	return &w, nil
 }
 
 // answerable returns the peer's call that a person here may still answer
@@ -267,7 +450,25 @@ func (s *Desk) AnswerCall(ctx context.Context, r ops.CallActRequest) (*ops.CallV
 	if err != nil {
 		return nil, err
 	}
-	return s.writeCall(ctx, c.ID.Channel, envelope.CallAnswer, c.Precedence, call.Answer{Call: c.ID.String(), By: r.As, Video: r.Video}, c.ID.String())
+	id := c.ID.String()
+	a := call.Answer{Call: id, By: r.As, Video: r.Video}
+	m := s.mediaOf()
+	if m != nil && c.Offer != nil {
+		// A person answers even when the media cannot be made: the
+		// answer is on the record, and the reason in the call's media.
+		sdp, err := m.Answer(ctx, id, c.Offer.SDP)
+		if err != nil {
+			s.log.Warn("call media: answering the other station's offer failed", "call", id, "err", err)
+			m.Fail(id, "answering the other station's media offer: "+err.Error())
+		} else {
+			a.Media = &call.Media{SDP: sdp}
+		}
+	}
+	v, err := s.writeCall(ctx, c.ID.Channel, envelope.CallAnswer, c.Precedence, a, id)
+	if err != nil && a.Media != nil {
+		m.End(id, "the answer was not written")
+	}
+	return v, err
 }
 
 // DeclineCall declines the peer's call, with a reason. The decline
@@ -310,5 +511,13 @@ func (s *Desk) EndCall(ctx context.Context, r ops.CallActRequest) (*ops.CallView
 	case c.State != call.Answered && c.ID.Author != s.name:
 		return nil, badrequest.New("call %s is the peer's and was not answered: decline it instead", c.ID)
 	}
-	return s.writeCall(ctx, c.ID.Channel, envelope.CallEnd, c.Precedence, call.End{Call: c.ID.String(), By: r.As}, c.ID.String())
+	v, err := s.writeCall(ctx, c.ID.Channel, envelope.CallEnd, c.Precedence, call.End{Call: c.ID.String(), By: r.As}, c.ID.String())
+	if err == nil {
+		if m := s.mediaOf(); m != nil {
+			m.End(c.ID.String(), "")
+			w := s.withMedia(*v)
+			v = &w
+		}
+	}
+	return v, err
 }

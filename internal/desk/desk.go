@@ -60,10 +60,16 @@ type Desk struct {
 	// when a notice or report arrives.
 	detectMu   sync.Mutex
 	detectKick chan struct{}
+	// The station's media (calls.go): nil while it carries none; the
+	// watcher that tells it what the call entries say, kicked when one
+	// arrives.
+	mediaMu   sync.Mutex
+	media     Media
+	mediaKick chan struct{}
 }
 
 // New returns the desk of station name (of party) whose records are in db.
 // done is closed when the station stops.
 func New(st Station, db store.Store, name, party string, log *slog.Logger, done <-chan struct{}) *Desk {
-	return &Desk{st: st, db: db, name: name, party: party, log: log, done: done, detectKick: make(chan struct{}, 1)}
+	return &Desk{st: st, db: db, name: name, party: party, log: log, done: done, detectKick: make(chan struct{}, 1), mediaKick: make(chan struct{}, 1)}
 }

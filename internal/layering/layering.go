@@ -41,7 +41,8 @@ var Rules = []Rule{
 		Package: Module + "/internal/protocol",
 		Why:     "the core is deterministic and does no I/O: it speaks its own vocabulary (internal/record), never the store's, and carries bodies whose meaning is registered with it (protocol.BodyKind)",
 		Forbidden: []string{Module + "/internal/store", Module + "/internal/station", Module + "/internal/link", "net", "database/sql",
-			Module + "/internal/codebook", Module + "/internal/deconflict", Module + "/internal/call", "github.com/golang/geo", Module + "/internal/home"},
+			Module + "/internal/codebook", Module + "/internal/deconflict", Module + "/internal/call", "github.com/golang/geo", Module + "/internal/home",
+			Module + "/internal/media", "github.com/pion"},
 		NotImported: []string{"os", "net", "database/sql"},
 	},
 	{
@@ -61,9 +62,15 @@ var Rules = []Rule{
 		NotImported: []string{"net", "net/http", "os", "database/sql"},
 	},
 	{
-		Package:   Module + "/internal/desk",
-		Why:       "the operations ask the running process through a small interface: they own no connection, transport or file",
-		Forbidden: []string{Module + "/internal/station", Module + "/internal/link", Module + "/internal/relay", Module + "/internal/stationdir", Module + "/internal/api", Module + "/internal/console"},
+		Package: Module + "/internal/desk",
+		Why:     "the operations ask the running process through a small interface: they own no connection, transport or file",
+		Forbidden: []string{Module + "/internal/station", Module + "/internal/link", Module + "/internal/relay", Module + "/internal/stationdir", Module + "/internal/api", Module + "/internal/console",
+			Module + "/internal/media", "github.com/pion"},
+	},
+	{
+		Package:   Module + "/internal/media",
+		Why:       "the media engine carries packets between WebRTC peers and knows calls by their ids: what the signed entries say is told to it, and it has no core, store or station to reach into",
+		Forbidden: []string{Module + "/internal/protocol", Module + "/internal/store", Module + "/internal/station", Module + "/internal/desk", Module + "/internal/link", Module + "/internal/relay", Module + "/internal/api", Module + "/internal/console", Module + "/internal/ops"},
 	},
 	{
 		Package:   Module + "/internal/afteraction",

@@ -5,15 +5,50 @@ import (
 	"time"
 )
 
-// CallOps is what may be asked of a station's calls (docs/CALLS.md,
-// "Signalling"): place one, answer, decline or end one, and list them.
-// Each act is a signed entry in the channel's log. There is no media yet.
+// CallOps is what may be asked of a station's calls (docs/CALLS.md):
+// place one, answer, decline or end one, and list them; each act is a
+// signed entry in the channel's log. CallMedia connects a browser's
+// WebRTC to the station for a call's audio.
 type CallOps interface {
 	StartCall(ctx context.Context, r StartCallRequest) (*CallView, error)
 	AnswerCall(ctx context.Context, r CallActRequest) (*CallView, error)
 	DeclineCall(ctx context.Context, r CallActRequest) (*CallView, error)
 	EndCall(ctx context.Context, r CallActRequest) (*CallView, error)
 	Calls(ctx context.Context, channel string) ([]CallView, error)
+	CallMedia(ctx context.Context, r CallMediaRequest) (*CallMediaAnswer, error)
+}
+
+// CallMediaRequest is a browser's WebRTC offer for a call's audio at its
+// own station.
+type CallMediaRequest struct {
+	ID  string `json:"id"`  // the call's id
+	SDP string `json:"sdp"` // the browser's offer, its candidates in it
+}
+
+// CallMediaAnswer is the station's answer to a browser's offer.
+type CallMediaAnswer struct {
+	ID  string `json:"id"`
+	SDP string `json:"sdp"`
+}
+
+// CallMediaView is a call's media at this station: its leg to the other
+// station and the console's leg.
+type CallMediaView struct {
+	// State of the leg to the other station: offered, connecting,
+	// connected, refused (the other station presented a DTLS certificate
+	// other than its signed entry names), failed or closed.
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"`
+	// Console is the state of the browser's leg, "" when none attached.
+	Console string `json:"console,omitempty"`
+	// PeerFingerprint is the SHA-256 fingerprint of the other station's
+	// DTLS certificate, as its signed entry names it.
+	PeerFingerprint string `json:"peer_fingerprint,omitempty"`
+	// RTP packets forwarded from the other station to the console, from
+	// the console to the other station, and dropped over the bounds.
+	FromPeer uint64 `json:"from_peer"`
+	ToPeer   uint64 `json:"to_peer"`
+	Dropped  uint64 `json:"dropped"`
 }
 
 // StartCallRequest places a call to the other party of a channel.
@@ -54,4 +89,8 @@ type CallView struct {
 	EndedBy     string     `json:"ended_by,omitempty"`
 	Back        string     `json:"back,omitempty"`        // the call this one returns
 	ReturnedBy  string     `json:"returned_by,omitempty"` // the call back that returned this one
+	// Media is the call's media at this station, nil when it has none
+	// (placed or answered without media, or before the station's media
+	// last started).
+	Media *CallMediaView `json:"media,omitempty"`
 }

@@ -267,7 +267,7 @@ var (
 			return o.AddCodebook(ctx, r.File)
 		})
 	StartCall = def(Op{Name: "StartCall", Verb: "call start", Method: "POST", Path: "/api/v1/calls", Permission: "send",
-		Help: "place a call on a channel: a signed request the peer answers (signalling only, no media yet)"},
+		Help: "place a call on a channel: a signed request, with the station's media offer when it runs, that the peer answers"},
 		func(o Ops, ctx context.Context, r StartCallRequest) (*CallView, error) { return o.StartCall(ctx, r) })
 	AnswerCall = def(Op{Name: "AnswerCall", Verb: "call answer", Method: "POST", Path: "/api/v1/calls/answer", Permission: "ack",
 		Help: "answer the peer's call, on behalf of a person; this stops its ladder"},
@@ -281,6 +281,12 @@ var (
 	ListCalls = def(Op{Name: "Calls", Verb: "call list", Method: "GET", Path: "/api/v1/calls", Permission: "read",
 		Help: "the calls of a channel (or all) and their state"},
 		func(o Ops, ctx context.Context, r ChannelRef) ([]CallView, error) { return o.Calls(ctx, r.Channel) })
+	CallMedia = def(Op{Name: "CallMedia", Verb: "call media", Method: "POST", Path: "/api/v1/calls/media", Permission: "send",
+		MaxBody: 64 << 10,
+		Help:    "connect a browser's WebRTC offer to a call's audio at this station; the answer comes back"},
+		func(o Ops, ctx context.Context, r CallMediaRequest) (*CallMediaAnswer, error) {
+			return o.CallMedia(ctx, r)
+		})
 )
 
 // All is every operation, in the order docs/API.md lists them.
@@ -290,7 +296,7 @@ var All = []*Op{
 	Send.Op, Inbox.Op, Outbox.Op, Ack.Op, Alerts.Op, Export.Op, BundleExport.Op, BundleImport.Op,
 	SendCoded.Op, SendNotice.Op, SendReport.Op, Incident.Op, Incidents.Op, AddPlan.Op, Plans.Op, Findings.Op,
 	Codebooks.Op, Codebook.Op, AddCodebook.Op,
-	StartCall.Op, AnswerCall.Op, DeclineCall.Op, EndCall.Op, ListCalls.Op,
+	StartCall.Op, AnswerCall.Op, DeclineCall.Op, EndCall.Op, ListCalls.Op, CallMedia.Op,
 }
 
 // MaxCodebookBody bounds the request that carries a codebook file, in

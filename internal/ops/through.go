@@ -123,3 +123,6 @@ func (t through) EndCall(ctx context.Context, r CallActRequest) (*CallView, erro
 func (t through) Calls(ctx context.Context, channel string) ([]CallView, error) {
 	return ListCalls.Call(ctx, t.d, ChannelRef{channel})
 }
+func (t through) CallMedia(ctx context.Context, r CallMediaRequest) (*CallMediaAnswer, error) {
+	return CallMedia.Call(ctx, t.d, r)
+}

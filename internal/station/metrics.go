@@ -13,6 +13,7 @@ import (
 
 	"hotline/internal/desk"
 	"hotline/internal/envelope"
+	"hotline/internal/media"
 	"hotline/internal/ops"
 	"hotline/internal/protocol"
 	"hotline/internal/record"
@@ -115,6 +116,12 @@ func newMetrics(s *Station, chs []protocol.ChannelInfo) *metrics {
 	m.reg.MustRegister(m.entries, m.messages, m.ackedHere, m.toReceipt, m.toAck, m.steps, m.linkTests,
 		m.checksAnswer, m.alerts, m.apply, m.applyFailed, m.applyLast, m.relayOpened,
 		&coreCollector{s: s},
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hotline_call_media_refused_total",
+			Help: "Peer stations whose call media was refused: their DTLS certificate was not the one their signed call entry names (since the media started)."},
+			func() float64 { return s.mediaCount((*media.Engine).Refusals) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hotline_call_media_dropped_total",
+			Help: "RTP packets of calls dropped over the bounds: the rate per leg, the largest payload, not RTP (since the media started)."},
+			func() float64 { return s.mediaCount((*media.Engine).Drops) }),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -22,11 +22,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"hotline/internal/call"
 	"hotline/internal/codebook"
 	"hotline/internal/desk"
 	"hotline/internal/envelope"
 	"hotline/internal/home"
 	"hotline/internal/identity"
+	"hotline/internal/media"
 	"hotline/internal/ops"
 	"hotline/internal/protocol"
 	"hotline/internal/quiet"
@@ -105,6 +107,7 @@ type Station struct {
 	cert       tls.Certificate
 	peerAddr   net.Addr
 	nextConn   atomic.Uint64
+	media      *media.Engine // the call media while Run runs (media.go)
 }
 
 // conn is a connection the core sends on: a direct link, one side of a
@@ -637,6 +640,9 @@ func (s *Station) notify(notes []protocol.Notify) {
 	for _, n := range notes {
 		if n.What == "received" && (n.Kind == envelope.Notice || n.Kind == envelope.Report) {
 			s.KickDetector()
+		}
+		if n.What == "received" && slices.Contains(call.Kinds, n.Kind) {
+			s.KickMedia()
 		}
 		if n.What == "key" {
 			s.refreshPins()

@@ -3,6 +3,7 @@ package station
 import (
 	"context"
 	"crypto/ed25519"
+	"fmt"
 
 	"hotline/internal/ops"
 	"hotline/internal/protocol"
@@ -70,6 +71,11 @@ func (s *Station) Run(ctx context.Context) error {
 		defer s.bg.Done()
 		s.RunDetector(ctx)
 	}()
+	stopMedia, err := s.startMedia(ctx)
+	if err != nil {
+		return fmt.Errorf("call media on %s: %w", s.Cfg.MediaAddr(), err)
+	}
+	defer stopMedia()
 	go func() {
 		select {
 		case <-ctx.Done():

@@ -55,6 +55,24 @@ type Config struct {
 	// Host header (besides loopback, the listen address and the names in
 	// the certificate): host names or IP addresses, without a port.
 	ConsoleHosts []string `json:"console_hosts,omitempty"`
+	// MediaListen is the UDP address of the station's call media
+	// (host:port), for the other station and the console's browsers
+	// alike: its host candidates. Empty: the host of peer_listen, any
+	// port.
+	MediaListen string `json:"media_listen,omitempty"`
+}
+
+// MediaAddr is where the station's call media listens: media_listen, or
+// the host of peer_listen with any port.
+func (c *Config) MediaAddr() string {
+	if c.MediaListen != "" {
+		return c.MediaListen
+	}
+	host, _, err := net.SplitHostPort(c.PeerListen)
+	if err != nil {
+		host = ""
+	}
+	return net.JoinHostPort(host, "0")
 }
 
 // The bounds of console_down_after: a shorter grace would take over the

@@ -292,6 +292,77 @@
     try { await post('/console/api/lang', { lang: lang.value }); location.reload(); } catch (err) { toast(err.message, true); }
   });
 
+  // Calls. Placing one opens its page. On the page the browser answers,
+  // talks and hangs up: its WebRTC goes to this station only, with its
+  // candidates in the offer (no STUN, no TURN); the station answers and
+  // carries the audio to the peer station.
+  const callStart = $('#call-start');
+  if (callStart) callStart.addEventListener('click', async () => {
+    callStart.disabled = true;
+    try {
+      const c = await post('/console/api/calls', { channel: callStart.dataset.channel });
+      location.href = '/console/call/' + c.id;
+    } catch (err) { toast(T.error + ': ' + err.message, true); callStart.disabled = false; }
+  });
+  const callStatus = (state, text) => {
+    body.dataset.call = state;
+    const el = $('#call-status');
+    if (el) el.textContent = text;
+  };
+  let callPC = null;
+  async function talk(id) {
+    if (callPC) return;
+    callStatus('connecting', T.call_connecting);
+    const pc = new RTCPeerConnection({ iceServers: [] });
+    callPC = pc;
+    try {
+      const mic = await navigator.mediaDevices.getUserMedia({ audio: true });
+      mic.getTracks().forEach((t) => pc.addTrack(t, mic));
+      pc.ontrack = (e) => {
+        const a = $('#call-audio');
+        a.srcObject = e.streams[0] || new MediaStream([e.track]);
+        a.play().catch(() => {});
+      };
+      pc.onconnectionstatechange = () => {
+        const s = pc.connectionState;
+        if (s === 'connected') callStatus(s, T.call_connected);
+        else if (s === 'failed') callStatus(s, T.call_failed);
+      };
+      await pc.setLocalDescription(await pc.createOffer());
+      await new Promise((done) => {
+        if (pc.iceGatheringState === 'complete') return done();
+        pc.addEventListener('icegatheringstatechange', () => { if (pc.iceGatheringState === 'complete') done(); });
+        setTimeout(done, 3000);
+      });
+      const a = await post('/console/api/calls/media', { id, sdp: pc.localDescription.sdp });
+      await pc.setRemoteDescription({ type: 'answer', sdp: a.sdp });
+    } catch (err) {
+      pc.close();
+      callPC = null;
+      callStatus('failed', T.error + ': ' + err.message);
+    }
+  }
+  const callAnswer = $('#call-answer'), callTalk = $('#call-talk'), callHangup = $('#call-hangup');
+  if (callAnswer) callAnswer.addEventListener('click', async () => {
+    callAnswer.disabled = true;
+    try {
+      await post('/console/api/calls/answer', { id: callAnswer.dataset.call });
+      callAnswer.hidden = true;
+      if (callHangup) callHangup.hidden = false;
+      await talk(callAnswer.dataset.call);
+    } catch (err) { toast(T.error + ': ' + err.message, true); callAnswer.disabled = false; }
+  });
+  if (callTalk) callTalk.addEventListener('click', () => { callTalk.disabled = true; talk(callTalk.dataset.call); });
+  if (callHangup) callHangup.addEventListener('click', async () => {
+    try {
+      await post('/console/api/calls/end', { id: callHangup.dataset.call });
+      if (callPC) callPC.close();
+      callPC = null;
+      callStatus('ended', T.call_ended);
+      callHangup.disabled = true;
+    } catch (err) { toast(T.error + ': ' + err.message, true); }
+  });
+
   enhance(document);
   setInterval(() => tick(document), 1000);
   if (body.dataset.page !== 'login') {

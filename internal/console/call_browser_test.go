@@ -1,0 +1,257 @@
+package console_test
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"hotline/internal/demo"
+	"hotline/internal/operator"
+	"hotline/internal/transcript"
+)
+
+// toneWAV writes seconds of a sine tone at hz as a 48 kHz, 16-bit mono
+// WAV file, for chromium's fake microphone.
+func toneWAV(t *testing.T, path string, hz float64, seconds int) {
+	t.Helper()
+	const rate = 48000
+	n := rate * seconds
+	b := make([]byte, 44+2*n)
+	copy(b[0:], "RIFF")
+	binary.LittleEndian.PutUint32(b[4:], uint32(36+2*n))
+	copy(b[8:], "WAVEfmt ")
+	binary.LittleEndian.PutUint32(b[16:], 16)
+	binary.LittleEndian.PutUint16(b[20:], 1) // PCM
+	binary.LittleEndian.PutUint16(b[22:], 1) // mono
+	binary.LittleEndian.PutUint32(b[24:], rate)
+	binary.LittleEndian.PutUint32(b[28:], rate*2)
+	binary.LittleEndian.PutUint16(b[32:], 2)
+	binary.LittleEndian.PutUint16(b[34:], 16)
+	copy(b[36:], "data")
+	binary.LittleEndian.PutUint32(b[40:], uint32(2*n))
+	for i := range n {
+		v := int16(0.5 * math.MaxInt16 * math.Sin(2*math.Pi*hz*float64(i)/rate))
+		binary.LittleEndian.PutUint16(b[44+2*i:], uint16(v))
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// newCallBrowser is newBrowser with a fake microphone that plays wav, the
+// permission to use it granted, and loopback allowed for WebRTC (the
+// stations' media listen on 127.0.0.1).
+func newCallBrowser(t *testing.T, ctx context.Context, wav string) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("headless", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		chromedp.Flag("use-fake-device-for-media-stream", true),
+		chromedp.Flag("use-fake-ui-for-media-stream", true),
+		chromedp.Flag("use-file-for-fake-audio-capture", wav),
+		chromedp.Flag("allow-loopback-in-peer-connection", true),
+		chromedp.Flag("disable-features", "WebRtcHideLocalIpsWithMdns"),
+		chromedp.WindowSize(1280, 900),
+	)
+	actx, cancel := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancel)
+	bctx, cancelB := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
+	t.Cleanup(cancelB)
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	return bctx
+}
+
+// heardTone is the strongest frequency (Hz) in the audio the page
+// receives from its station, and its level (dBFS), read with a Web
+// Audio analyser on the call's received stream over half a second.
+const heardTone = `(async () => {
+	const el = document.getElementById("call-audio");
+	if (!el || !el.srcObject) return [0, -1000];
+	if (!window.__analyser) {
+		const ctx = new AudioContext();
+		await ctx.resume();
+		const an = ctx.createAnalyser();
+		an.fftSize = 8192;
+		ctx.createMediaStreamSource(el.srcObject).connect(an);
+		window.__analyser = an;
+	}
+	const an = window.__analyser;
+	await new Promise((r) => setTimeout(r, 500));
+	const d = new Float32Array(an.frequencyBinCount);
+	an.getFloatFrequencyData(d);
+	let best = 1;
+	for (let i = 2; i < d.length; i++) if (d[i] > d[best]) best = i;
+	return [best * an.context.sampleRate / an.fftSize, d[best]];
+})()`
+
+// waitTone waits until the page hears a tone at hz (within 15 Hz, above
+// -70 dBFS), and fails naming what it heard.
+func waitTone(t *testing.T, ctx context.Context, who string, hz float64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var got []float64
+	for time.Now().Before(deadline) {
+		got = get(t, ctx, who+" listens", chromedp.Evaluate[[]float64](heardTone, chromedp.EvalAwaitPromise))
+		if len(got) == 2 && math.Abs(got[0]-hz) < 15 && got[1] > -70 {
+			t.Logf("%s hears %.0f Hz at %.0f dBFS", who, got[0], got[1])
+			return
+		}
+	}
+	t.Fatalf("%s never heard %.0f Hz; the strongest tone it receives is %v (Hz, dBFS)", who, hz, got)
+}
+
+// waitCallPage waits up to 30 seconds for a call's page to say its audio
+// is in state (body's data-call), and fails with what the page and the
+// station say.
+func waitCallPage(t *testing.T, ctx context.Context, n *demo.Node, ch, who, state string) {
+	t.Helper()
+	start := time.Now()
+	for time.Since(start) < 30*time.Second {
+		if eval[string](t, ctx, `document.body.dataset.call || ""`) == state {
+			t.Logf("%s: audio %s: %s", who, state, time.Since(start).Round(time.Millisecond))
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cs, err := n.Client().Calls(ctx, ch)
+	var media []string
+	for _, c := range cs {
+		media = append(media, fmt.Sprintf("%s %s media %+v", c.ID, c.State, c.Media))
+	}
+	t.Fatalf("%s: waited 30s for the audio %s; the page says %q (%q); %s lists %v (%v)", who, state,
+		eval[string](t, ctx, `document.body.dataset.call || ""`), eval[string](t, ctx, `(document.getElementById("call-status") || {}).textContent || ""`),
+		n.Name, media, err)
+}
+
+// TestCallAudioBothWays: two real stations (hotline run), two headless
+// chromium consoles with fake microphones, one playing 440 Hz and the
+// other 880 Hz. USA's officer presses Call on the channel's page and
+// talks; CHN's officer opens the call and answers. Each page's analyser
+// on the audio it receives from its station hears the other side's tone:
+// browser → station → station → browser, both ways, each station taking
+// DTLS only from the certificate the other's signed entry names. USA
+// hangs up; both stations list the call ended, answered by CHN's officer,
+// its media closed, and both transcripts verify.
+func TestCallAudioBothWays(t *testing.T) {
+	needChromium(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "hotline")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "hotline/cmd/hotline").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	const ch = "usa-chn-staff"
+	p, err := demo.NewPairWith(ctx, filepath.Join(tmp, "stations"), bin, map[string]string{ch: "staff"}, demo.PairOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop()
+	for _, o := range []struct {
+		n   *demo.Node
+		req operator.AddRequest
+	}{
+		{p.A, operator.AddRequest{Name: "alice", Role: "duty", Password: password, As: "Cdr. Hale"}},
+		{p.B, operator.AddRequest{Name: "wang", Role: "duty", Password: password, Lang: "zh", As: "Col. Li"}},
+	} {
+		if _, err := o.n.Client().AddOperator(ctx, o.req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	low, high := filepath.Join(tmp, "440.wav"), filepath.Join(tmp, "880.wav")
+	toneWAV(t, low, 440, 10)
+	toneWAV(t, high, 880, 10)
+	urlA, urlB := base(t, p.A), base(t, p.B)
+	a, b := newCallBrowser(t, ctx, low), newCallBrowser(t, ctx, high)
+	logIn(t, b, urlB, "wang")
+	ackTakeovers(t, b)
+	logIn(t, a, urlA, "alice")
+	ackTakeovers(t, a)
+
+	// USA places the call from the channel's page and talks while it rings.
+	run(t, a, "USA calls",
+		chromedp.Navigate(urlA+"/console/channel/"+ch),
+		chromedp.WaitVisible(css("#call-start")),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("call-start").click()`),
+		chromedp.WaitVisible(css("#call-talk")),
+	)
+	path := eval[string](t, a, `location.pathname`)
+	id, ok := strings.CutPrefix(path, "/console/call/")
+	if !ok || !strings.HasPrefix(id, ch+"/USA/") {
+		t.Fatalf("after Call, USA's console is at %s", path)
+	}
+	run(t, a, "USA talks", chromedp.Evaluate[chromedp.Void](`document.getElementById("call-talk").click()`))
+	waitCallPage(t, a, p.A, ch, "USA's console", "connected")
+
+	// CHN opens the call and answers.
+	if err := demo.WaitFor(ctx, p.B.Client(), 30*time.Second, func() (bool, error) {
+		cs, err := p.B.Client().Calls(ctx, ch)
+		return err == nil && len(cs) == 1 && cs[0].ID == id && cs[0].State == "ringing", nil
+	}); err != nil {
+		t.Fatalf("CHN never saw call %s ringing: %v", id, err)
+	}
+	run(t, b, "CHN answers",
+		chromedp.Navigate(urlB+"/console/call/"+id),
+		chromedp.WaitVisible(css("#call-answer")),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("call-answer").click()`),
+	)
+	waitCallPage(t, b, p.B, ch, "CHN's console", "connected")
+
+	waitTone(t, a, "USA's console", 880)
+	waitTone(t, b, "CHN's console", 440)
+
+	// Both stations' media connected, with the peer's signed certificate.
+	for _, n := range []*demo.Node{p.A, p.B} {
+		cs, err := n.Client().Calls(ctx, ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cs) != 1 || cs[0].Media == nil || cs[0].Media.State != "connected" || cs[0].Media.Console != "connected" ||
+			cs[0].Media.FromPeer == 0 || cs[0].Media.ToPeer == 0 || cs[0].Media.PeerFingerprint == "" {
+			t.Errorf("%s lists %+v, media %+v", n.Name, cs, cs[0].Media)
+		}
+	}
+
+	run(t, a, "USA hangs up", chromedp.Evaluate[chromedp.Void](`document.getElementById("call-hangup").click()`))
+	waitCallPage(t, a, p.A, ch, "USA's console", "ended")
+	for _, n := range []*demo.Node{p.A, p.B} {
+		if err := demo.WaitFor(ctx, n.Client(), 30*time.Second, func() (bool, error) {
+			cs, err := n.Client().Calls(ctx, ch)
+			return err == nil && len(cs) == 1 && cs[0].State == "ended" && cs[0].AnsweredBy == "Col. Li" &&
+				cs[0].Media != nil && cs[0].Media.State == "closed", nil
+		}); err != nil {
+			cs, _ := n.Client().Calls(ctx, ch)
+			t.Fatalf("%s: the call is not listed ended and closed: %+v (%v)", n.Name, cs, err)
+		}
+	}
+	// Both signed transcripts hold the call's entries, and verify.
+	for _, n := range []*demo.Node{p.A, p.B} {
+		b, err := n.Client().Export(ctx, ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := transcript.Verify(b); err != nil {
+			t.Errorf("%s's transcript: %v", n.Name, err)
+		}
+	}
+
+}

@@ -1,0 +1,765 @@
+// Package media carries a call's audio (docs/CALLS.md, "Media"). A
+// station is a WebRTC peer (pion/webrtc) on one UDP socket, host
+// candidates only, no STUN or TURN. Each call has a trunk, a peer
+// connection to the other station whose session descriptions travel in
+// the signed, sealed call request and answer entries: the DTLS
+// certificate each station presents must be the one its signed entry
+// names, or the media is refused. The console's browser speaks standard
+// WebRTC to its own station only (a console leg, Attach); the engine
+// forwards RTP packets between the console leg and the trunk as they
+// come, without transcoding (a forwarding unit, not a mixer).
+//
+// The engine knows calls by their ids and nothing of entries, charters
+// or stores: the desk tells it what the signed entries say (Offer,
+// Answer, Accept, End).
+package media
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/logging"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+	"golang.org/x/time/rate"
+
+	"hotline/internal/call"
+)
+
+// The bounds on what a leg may send: packets beyond the rate (with its
+// burst) are dropped and counted, as are packets larger than MaxPacket.
+const (
+	PacketRate  = 250 // packets per second per leg; Opus at 20 ms sends 50
+	PacketBurst = 500
+	MaxPacket   = 1500 // bytes of RTP payload
+)
+
+// GatherTimeout bounds how long the engine waits for its host candidates
+// when it makes a description.
+const GatherTimeout = 5 * time.Second
+
+// KeepClosed is how many ended calls the engine keeps the last state of,
+// for the views.
+const KeepClosed = 256
+
+// Errors a caller can test for with errors.Is.
+var (
+	// ErrSDP marks a session description refused: bad text, no Opus
+	// audio, no fingerprint, a candidate other than a host.
+	ErrSDP = errors.New("session description refused")
+	// ErrNoMedia means the engine holds no media for the call.
+	ErrNoMedia = errors.New("no media for this call at this station")
+	// ErrState means the call's media is not in a state to do that.
+	ErrState = errors.New("the call's media is not in that state")
+	// ErrClosed means the engine has stopped.
+	ErrClosed = errors.New("the station's media has stopped")
+)
+
+// The states of a call's trunk.
+const (
+	Offered    = "offered"    // this station's offer is in the signed request; no answer yet
+	Connecting = "connecting" // both descriptions known; ICE and DTLS under way
+	Connected  = "connected"  // DTLS up with the certificate the signed entry names
+	Refused    = "refused"    // the peer presented another certificate than the signed one
+	Failed     = "failed"     // the connection failed or could not be made
+	Closed     = "closed"     // the call ended here
+)
+
+// opus is the one codec carried: Opus audio, in-band FEC as the browsers
+// negotiate it.
+var opus = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
+	SDPFmtpLine: "minptime=10;useinbandfec=1"}
+
+// Engine is a station's media: one UDP socket for every leg of every
+// call.
+type Engine struct {
+	log  *slog.Logger
+	conn *net.UDPConn
+	mux  *ice.UDPMuxDefault
+	api  *webrtc.API
+
+	refused atomic.Uint64 // peers refused for another certificate than the signed one
+	dropped atomic.Uint64 // packets dropped over the bounds, every call
+
+	mu     sync.Mutex
+	calls  map[string]*Call
+	ended  []string // ids of closed calls, oldest first, at most KeepClosed
+	closed bool
+}
+
+// Listen opens the engine's UDP socket on addr (host:port; port 0 for
+// any). The candidates it offers are that address, or every interface's
+// for an unspecified host.
+func Listen(addr string, log *slog.Logger) (*Engine, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("media address %q: %w", addr, err)
+	}
+	conn, err := net.ListenUDP("udp", ua)
+	if err != nil {
+		return nil, fmt.Errorf("media: %w", err)
+	}
+	lf := logging.NewDefaultLoggerFactory()
+	lf.DefaultLogLevel = logging.LogLevelDisabled
+	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn, Logger: lf.NewLogger("mux")})
+	var se webrtc.SettingEngine
+	se.LoggerFactory = lf
+	se.SetICEUDPMux(mux)
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetReceiveMTU(MaxPacket + 100)
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: opus, PayloadType: 111}, webrtc.RTPCodecTypeAudio); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	e := &Engine{log: log, conn: conn, mux: mux, calls: map[string]*Call{},
+		api: webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se))}
+	return e, nil
+}
+
+// Addr is the engine's UDP address.
+func (e *Engine) Addr() net.Addr { return e.conn.LocalAddr() }
+
+// Refusals counts the peers refused for presenting a DTLS certificate
+// other than the one their signed entry names.
+func (e *Engine) Refusals() uint64 { return e.refused.Load() }
+
+// Drops counts the packets dropped over the bounds, in every call.
+func (e *Engine) Drops() uint64 { return e.dropped.Load() }
+
+// Close ends every call's media and closes the socket.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	e.closed = true
+	calls := make([]*Call, 0, len(e.calls))
+	for _, c := range e.calls {
+		calls = append(calls, c)
+	}
+	e.mu.Unlock()
+	for _, c := range calls {
+		c.close(Closed, "the station's media stopped")
+	}
+	return e.mux.Close()
+}
+
+// Call is one call's media at this station: its trunk to the other
+// station and, once a browser attached, its console leg.
+type Call struct {
+	e      *Engine
+	pc     *webrtc.PeerConnection
+	out    *webrtc.TrackLocalStaticRTP // towards the other station
+	dtls   *webrtc.DTLSTransport
+	caller bool // this station made the offer
+
+	fromPeer, toPeer, dropped atomic.Uint64
+	inLimit, outLimit         *rate.Limiter
+
+	mu      sync.Mutex
+	id      string // "" until bound
+	want    string // the peer's certificate fingerprint as its signed entry names it; "" until known
+	state   string
+	reason  string
+	console *leg
+	done    bool // closed: its last state is kept for the views
+	// dtlsFailed: the DTLS handshake failed, and checkDTLS tells why.
+	dtlsFailed bool
+}
+
+// leg is a browser's peer connection to this station.
+type leg struct {
+	pc    *webrtc.PeerConnection
+	out   *webrtc.TrackLocalStaticRTP // towards the browser
+	state atomic.Value                // webrtc.PeerConnectionState
+}
+
+func (l *leg) alive() bool {
+	s, _ := l.state.Load().(webrtc.PeerConnectionState)
+	return s != webrtc.PeerConnectionStateFailed && s != webrtc.PeerConnectionStateClosed && s != webrtc.PeerConnectionStateDisconnected
+}
+
+// newCall makes a trunk: a peer connection with one Opus track each way.
+func (e *Engine) newCall(caller bool) (*Call, error) {
+	e.mu.Lock()
+	closed := e.closed
+	e.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	pc, err := e.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, fmt.Errorf("media: %w", err)
+	}
+	out, err := webrtc.NewTrackLocalStaticRTP(opus, "audio", "hotline")
+	if err != nil {
+		pc.Close()
+		return nil, err
+	}
+	c := &Call{e: e, pc: pc, out: out, caller: caller, state: Offered,
+		inLimit: rate.NewLimiter(PacketRate, PacketBurst), outLimit: rate.NewLimiter(PacketRate, PacketBurst)}
+	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		go c.forward(t, &c.fromPeer, c.inLimit, func() *webrtc.TrackLocalStaticRTP {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.console == nil {
+				return nil
+			}
+			return c.console.out
+		})
+	})
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		c.mu.Lock()
+		dtlsFailed := c.dtlsFailed
+		c.mu.Unlock()
+		if s == webrtc.PeerConnectionStateFailed && !dtlsFailed {
+			c.setUnlessSettled(Failed, "the connection to the other station failed (no answer to ICE checks, or the DTLS handshake broke)")
+		}
+	})
+	return c, nil
+}
+
+// addTrack adds the trunk's own track and watches its DTLS transport.
+func (c *Call) addTrack() error {
+	sender, err := c.pc.AddTrack(c.out)
+	if err != nil {
+		return fmt.Errorf("media: %w", err)
+	}
+	go drainRTCP(sender)
+	c.dtls = sender.Transport()
+	c.dtls.OnStateChange(c.dtlsState)
+	return nil
+}
+
+func drainRTCP(s *webrtc.RTPSender) {
+	buf := make([]byte, 1500)
+	for {
+		if _, _, err := s.Read(buf); err != nil {
+			return
+		}
+	}
+}
+
+// dtlsState checks, once more after pion did, that the certificate the
+// other station presented is the one its signed entry names, and tells
+// a refusal apart from other failures. pion calls it holding the
+// transport's lock, so the check runs apart.
+func (c *Call) dtlsState(s webrtc.DTLSTransportState) {
+	switch s {
+	case webrtc.DTLSTransportStateConnected:
+		go c.checkDTLS(s)
+	case webrtc.DTLSTransportStateFailed:
+		// Whatever else fails or closes now, checkDTLS says why.
+		c.mu.Lock()
+		c.dtlsFailed = true
+		c.mu.Unlock()
+		go c.checkDTLS(s)
+	case webrtc.DTLSTransportStateClosed:
+		// The other station closed its side (or this one did: then the
+		// call is closed already and this changes nothing).
+		go func() {
+			c.mu.Lock()
+			failed := c.dtlsFailed
+			c.mu.Unlock()
+			if !failed {
+				c.close(Closed, "the other station closed the media connection")
+			}
+		}()
+	}
+}
+
+func (c *Call) checkDTLS(s webrtc.DTLSTransportState) {
+	c.mu.Lock()
+	want := c.want
+	c.mu.Unlock()
+	got := Fingerprint(c.dtls.GetRemoteCertificate())
+	switch s {
+	case webrtc.DTLSTransportStateConnected:
+		if got == "" || got != want {
+			c.refuse(got, want)
+			return
+		}
+		c.setUnlessSettled(Connected, "")
+	case webrtc.DTLSTransportStateFailed:
+		if got != "" && got != want {
+			c.refuse(got, want)
+			return
+		}
+		c.setUnlessSettled(Failed, "the DTLS handshake with the other station failed")
+	}
+}
+
+func (c *Call) refuse(got, want string) {
+	c.e.refused.Add(1)
+	reason := fmt.Sprintf("refused the other station's media: its DTLS certificate has the fingerprint %s, but its signed call entry names %s", orNone(got), want)
+	c.mu.Lock()
+	id := c.id
+	c.mu.Unlock()
+	c.e.log.Warn("call media refused", "call", id, "reason", reason)
+	go c.close(Refused, reason)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+func (c *Call) setUnlessSettled(state, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done || c.state == Refused || c.state == Closed || c.state == Failed && state != Connected {
+		return
+	}
+	c.state, c.reason = state, reason
+}
+
+// forward reads RTP from a remote track and writes each packet, within
+// the leg's bounds, to the track dst returns (none: dropped). A packet
+// over the bounds, too large or not RTP is dropped and counted; the
+// forwarding goes on until the track ends.
+func (c *Call) forward(t *webrtc.TrackRemote, n *atomic.Uint64, lim *rate.Limiter, dst func() *webrtc.TrackLocalStaticRTP) {
+	if !strings.EqualFold(t.Codec().MimeType, webrtc.MimeTypeOpus) {
+		return
+	}
+	buf := make([]byte, 64<<10)
+	for {
+		i, _, err := t.Read(buf)
+		if errors.Is(err, io.ErrShortBuffer) {
+			c.drop()
+			continue
+		}
+		if err != nil {
+			return
+		}
+		var p rtp.Packet
+		if err := p.Unmarshal(buf[:i]); err != nil || len(p.Payload) > MaxPacket || !lim.Allow() {
+			c.drop()
+			continue
+		}
+		if out := dst(); out != nil {
+			if err := out.WriteRTP(&p); err == nil {
+				n.Add(1)
+			}
+		}
+	}
+}
+
+func (c *Call) drop() {
+	c.dropped.Add(1)
+	c.e.dropped.Add(1)
+}
+
+// describe sets the local description and returns it once its host
+// candidates are in.
+func describe(ctx context.Context, pc *webrtc.PeerConnection, d webrtc.SessionDescription) (string, error) {
+	done := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(d); err != nil {
+		return "", fmt.Errorf("media: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, GatherTimeout)
+	defer cancel()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return "", fmt.Errorf("media: gathering this station's candidates: %w", ctx.Err())
+	}
+	return pc.LocalDescription().SDP, nil
+}
+
+// Offer makes this station's leg of a call it places: the offer for the
+// signed request. The call is known by no id until Bind.
+func (e *Engine) Offer(ctx context.Context) (*Call, string, error) {
+	c, err := e.newCall(true)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := c.addTrack(); err != nil {
+		c.pc.Close()
+		return nil, "", err
+	}
+	o, err := c.pc.CreateOffer(nil)
+	if err == nil {
+		var sdp string
+		if sdp, err = describe(ctx, c.pc, o); err == nil {
+			return c, sdp, nil
+		}
+	}
+	c.pc.Close()
+	return nil, "", err
+}
+
+// Bind gives an offered call its id, once the request is written.
+func (c *Call) Bind(id string) error {
+	e := c.e
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		go c.close(Closed, "the station's media stopped")
+		return ErrClosed
+	}
+	if _, ok := e.calls[id]; ok {
+		return fmt.Errorf("%w: call %s has media already", ErrState, id)
+	}
+	c.mu.Lock()
+	c.id = id
+	c.mu.Unlock()
+	e.calls[id] = c
+	return nil
+}
+
+// Drop ends an offer that was never bound (its request was not written).
+func (c *Call) Drop() { c.close(Closed, "the request was not written") }
+
+// Answer makes this station's leg of the other station's call id from the
+// offer in its signed request, and returns the answer for the signed
+// answer entry. The media connects once the other station has the answer.
+func (e *Engine) Answer(ctx context.Context, id, offer string) (string, error) {
+	want, err := checkPeer(offer)
+	if err != nil {
+		return "", err
+	}
+	e.mu.Lock()
+	_, exists := e.calls[id]
+	e.mu.Unlock()
+	if exists {
+		return "", fmt.Errorf("%w: call %s has media here already", ErrState, id)
+	}
+	c, err := e.newCall(false)
+	if err != nil {
+		return "", err
+	}
+	c.want = want
+	fail := func(err error) (string, error) {
+		c.pc.Close()
+		return "", err
+	}
+	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		return fail(fmt.Errorf("%w: the other station's offer: %v", ErrSDP, err))
+	}
+	if err := c.addTrack(); err != nil {
+		return fail(err)
+	}
+	a, err := c.pc.CreateAnswer(nil)
+	if err != nil {
+		return fail(fmt.Errorf("%w: answering the other station's offer: %v", ErrSDP, err))
+	}
+	sdp, err := describe(ctx, c.pc, a)
+	if err != nil {
+		return fail(err)
+	}
+	if err := audioOf(sdp); err != nil {
+		return fail(fmt.Errorf("%w: the other station's offer: %v", ErrSDP, err))
+	}
+	c.state = Connecting
+	if err := c.Bind(id); err != nil {
+		return fail(err)
+	}
+	return sdp, nil
+}
+
+// Accept takes the answer to this station's call id from the other
+// station's signed answer entry. Its DTLS certificate must be the one the
+// answer names.
+func (e *Engine) Accept(id, answer string) error {
+	c := e.call(id)
+	if c == nil {
+		return fmt.Errorf("%w: %s", ErrNoMedia, id)
+	}
+	want, err := checkPeer(answer)
+	if err != nil {
+		c.close(Failed, err.Error())
+		return err
+	}
+	c.mu.Lock()
+	if !c.caller || c.state != Offered {
+		st := c.state
+		c.mu.Unlock()
+		return fmt.Errorf("%w: call %s's media is %s, not waiting for an answer", ErrState, id, st)
+	}
+	c.want, c.state = want, Connecting
+	c.mu.Unlock()
+	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		err = fmt.Errorf("%w: the other station's answer: %v", ErrSDP, err)
+		c.close(Failed, err.Error())
+		return err
+	}
+	return nil
+}
+
+// Fail records that a call's media could not be made here, and why.
+func (e *Engine) Fail(id, reason string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, ok := e.calls[id]; ok || e.closed {
+		return
+	}
+	e.calls[id] = &Call{e: e, id: id, state: Failed, reason: reason, done: true}
+	e.ended = append(e.ended, id)
+	e.prune()
+}
+
+// Attach connects a browser to call id: it takes the browser's offer and
+// returns this station's answer. Audio from the browser goes to the other
+// station, and the other station's to the browser. One browser at a time:
+// a second is refused while the first is connected.
+func (e *Engine) Attach(ctx context.Context, id, offer string) (string, error) {
+	if offer == "" {
+		return "", fmt.Errorf("%w: the browser's offer is empty", ErrSDP)
+	}
+	if len(offer) > call.MaxSDP {
+		return "", fmt.Errorf("%w: the browser's offer has %d bytes, limit %d", ErrSDP, len(offer), call.MaxSDP)
+	}
+	if _, err := call.SDPFingerprint(offer); err != nil {
+		return "", fmt.Errorf("%w: the browser's offer: %v", ErrSDP, err)
+	}
+	if err := audioOf(offer); err != nil {
+		return "", fmt.Errorf("%w: the browser's offer: %v", ErrSDP, err)
+	}
+	c := e.call(id)
+	if c == nil {
+		return "", fmt.Errorf("%w: %s", ErrNoMedia, id)
+	}
+	c.mu.Lock()
+	st, busy := c.state, c.console != nil && c.console.alive()
+	c.mu.Unlock()
+	switch {
+	case st == Closed || st == Refused || st == Failed:
+		return "", fmt.Errorf("%w: call %s's media is %s", ErrState, id, st)
+	case busy:
+		return "", fmt.Errorf("%w: a console is attached to call %s at this station already", ErrState, id)
+	}
+	pc, err := e.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return "", fmt.Errorf("media: %w", err)
+	}
+	l := &leg{pc: pc}
+	l.state.Store(webrtc.PeerConnectionStateNew)
+	fail := func(err error) (string, error) {
+		pc.Close()
+		return "", err
+	}
+	if l.out, err = webrtc.NewTrackLocalStaticRTP(opus, "audio", "peer"); err != nil {
+		return fail(err)
+	}
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) { l.state.Store(s) })
+	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		go c.forward(t, &c.toPeer, c.outLimit, func() *webrtc.TrackLocalStaticRTP {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.state != Connected {
+				return nil // nobody to send to yet: the call rings, or its media is down
+			}
+			return c.out
+		})
+	})
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		return fail(fmt.Errorf("%w: the browser's offer: %v", ErrSDP, err))
+	}
+	sender, err := pc.AddTrack(l.out)
+	if err != nil {
+		return fail(fmt.Errorf("%w: the browser's offer has no audio this station can send on: %v", ErrSDP, err))
+	}
+	go drainRTCP(sender)
+	a, err := pc.CreateAnswer(nil)
+	if err != nil {
+		return fail(fmt.Errorf("%w: answering the browser's offer: %v", ErrSDP, err))
+	}
+	sdp, err := describe(ctx, pc, a)
+	if err != nil {
+		return fail(err)
+	}
+	if err := audioOf(sdp); err != nil {
+		return fail(fmt.Errorf("%w: the browser's offer: %v", ErrSDP, err))
+	}
+	c.mu.Lock()
+	if c.state == Closed || c.state == Refused || c.state == Failed || c.console != nil && c.console.alive() {
+		st := c.state
+		c.mu.Unlock()
+		return fail(fmt.Errorf("%w: call %s's media is %s, or another console attached meanwhile", ErrState, id, st))
+	}
+	old := c.console
+	c.console = l
+	c.mu.Unlock()
+	if old != nil {
+		old.pc.Close()
+	}
+	return sdp, nil
+}
+
+// End ends call id's media here, with the reason ("" when the call
+// ended): the trunk and the console leg close.
+func (e *Engine) End(id, reason string) {
+	if c := e.call(id); c != nil {
+		c.close(Closed, reason)
+	}
+}
+
+// Live lists the calls whose media is not closed.
+func (e *Engine) Live() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []string
+	for id, c := range e.calls {
+		c.mu.Lock()
+		if !c.done {
+			out = append(out, id)
+		}
+		c.mu.Unlock()
+	}
+	return out
+}
+
+func (e *Engine) call(id string) *Call {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.calls[id]
+}
+
+// close closes a call's connections and keeps its last state.
+func (c *Call) close(state, reason string) {
+	c.mu.Lock()
+	if c.done {
+		c.mu.Unlock()
+		return
+	}
+	c.done = true
+	if state != Closed || c.state != Failed && c.state != Refused {
+		c.state, c.reason = state, reason // a refusal or a failure outlives the call's end
+	}
+	l := c.console
+	id := c.id
+	c.mu.Unlock()
+	if l != nil {
+		l.pc.Close()
+	}
+	if c.pc != nil {
+		c.pc.Close()
+	}
+	if id == "" {
+		return
+	}
+	e := c.e
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.calls[id] == c {
+		e.ended = append(e.ended, id)
+		e.prune()
+	}
+}
+
+// prune forgets the oldest closed calls beyond KeepClosed; e.mu is held.
+func (e *Engine) prune() {
+	for len(e.ended) > KeepClosed {
+		delete(e.calls, e.ended[0])
+		e.ended = e.ended[1:]
+	}
+}
+
+// View is a call's media as this station sees it.
+type View struct {
+	State   string // Offered, Connecting, Connected, Refused, Failed, Closed
+	Reason  string // why it was refused, failed or closed
+	Console string // the console leg's state, "" when no browser attached
+	// Packets forwarded: from the other station to the console, from the
+	// console to the other station; dropped over the bounds.
+	FromPeer, ToPeer, Dropped uint64
+	// Peer is the fingerprint of the other station's DTLS certificate,
+	// as its signed entry names it.
+	Peer string
+}
+
+// View returns call id's media, false if the engine holds none.
+func (e *Engine) View(id string) (View, bool) {
+	c := e.call(id)
+	if c == nil {
+		return View{}, false
+	}
+	c.mu.Lock()
+	v := View{State: c.state, Reason: c.reason, Peer: c.want}
+	if c.console != nil {
+		s, _ := c.console.state.Load().(webrtc.PeerConnectionState)
+		v.Console = s.String()
+	}
+	c.mu.Unlock()
+	v.FromPeer, v.ToPeer, v.Dropped = c.fromPeer.Load(), c.toPeer.Load(), c.dropped.Load()
+	return v, true
+}
+
+// Fingerprint is the SHA-256 fingerprint of a DER certificate as SDP
+// writes it (hex pairs in upper case joined by colons), "" for none.
+func Fingerprint(der []byte) string {
+	if len(der) == 0 {
+		return ""
+	}
+	sum := sha256.Sum256(der)
+	var b strings.Builder
+	for i, x := range sum {
+		if i > 0 {
+			b.WriteByte(':')
+		}
+		fmt.Fprintf(&b, "%02X", x)
+	}
+	return b.String()
+}
+
+// checkPeer checks the other station's description from its signed
+// entry: its text and one SHA-256 fingerprint (call.SDPFingerprint), Opus
+// audio, and host candidates only. It returns the fingerprint.
+func checkPeer(sdp string) (string, error) {
+	fp, err := call.SDPFingerprint(sdp)
+	if err != nil {
+		return "", fmt.Errorf("%w: the other station's description: %v", ErrSDP, err)
+	}
+	if err := audioOf(sdp); err != nil {
+		return "", fmt.Errorf("%w: the other station's description: %v", ErrSDP, err)
+	}
+	for _, l := range strings.Split(sdp, "\r\n") {
+		if c, ok := strings.CutPrefix(l, "a=candidate:"); ok {
+			f := strings.Fields(c)
+			if len(f) < 8 || f[6] != "typ" || f[7] != "host" {
+				return "", fmt.Errorf("%w: the other station's description has a candidate other than a host: %q", ErrSDP, l)
+			}
+		}
+	}
+	return fp, nil
+}
+
+// audioOf checks that a description has an audio section that is not
+// rejected and carries Opus.
+func audioOf(sdp string) error {
+	audio, opusSeen := false, false
+	in := false
+	for _, l := range strings.Split(sdp, "\r\n") {
+		if m, ok := strings.CutPrefix(l, "m="); ok {
+			f := strings.Fields(m)
+			in = len(f) >= 2 && f[0] == "audio" && f[1] != "0"
+			audio = audio || in
+			continue
+		}
+		if in && strings.HasPrefix(l, "a=rtpmap:") && strings.Contains(strings.ToLower(l), " opus/48000") {
+			opusSeen = true
+		}
+	}
+	switch {
+	case !audio:
+		return errors.New("no audio section is offered (or it was rejected)")
+	case !opusSeen:
+		return errors.New("no Opus audio: this station carries Opus audio only")
+	}
+	return nil
+}

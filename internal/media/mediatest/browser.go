@@ -1,0 +1,153 @@
+// Package mediatest has a WebRTC peer for tests that plays a console's
+// browser: its own socket on loopback, an Opus track each way, and an
+// offer with its candidates in it. It sends RTP packets whose payloads
+// are text, and records the payloads it receives, so that a test can
+// tell which side said what.
+package mediatest
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// Opus is the codec the browsers offer.
+var Opus = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
+	SDPFmtpLine: "minptime=10;useinbandfec=1"}
+
+// API is a pion API for loopback peers: host candidates on 127.0.0.1 only,
+// Opus only; tune changes its settings further.
+func API(t testing.TB, tune func(*webrtc.SettingEngine)) *webrtc.API {
+	t.Helper()
+	var se webrtc.SettingEngine
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	if tune != nil {
+		tune(&se)
+	}
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: Opus, PayloadType: 111}, webrtc.RTPCodecTypeAudio); err != nil {
+		t.Fatal(err)
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se))
+}
+
+// Browser is a console's browser as far as WebRTC goes.
+type Browser struct {
+	t     testing.TB
+	PC    *webrtc.PeerConnection
+	out   *webrtc.TrackLocalStaticRTP
+	mu    sync.Mutex
+	heard []string // payloads received, in order
+	seq   uint16
+}
+
+// New returns a browser with an Opus track each way; it closes when the
+// test ends.
+func New(t testing.TB) *Browser {
+	t.Helper()
+	pc, err := API(t, nil).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	b := &Browser{t: t, PC: pc}
+	if b.out, err = webrtc.NewTrackLocalStaticRTP(Opus, "mic", "browser"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pc.AddTrack(b.out); err != nil {
+		t.Fatal(err)
+	}
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		for {
+			p, _, err := tr.ReadRTP()
+			if err != nil {
+				return
+			}
+			b.mu.Lock()
+			b.heard = append(b.heard, string(p.Payload))
+			b.mu.Unlock()
+		}
+	})
+	return b
+}
+
+// Offer returns the browser's offer, its candidates in it.
+func (b *Browser) Offer() string {
+	b.t.Helper()
+	o, err := b.PC.CreateOffer(nil)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	done := webrtc.GatheringCompletePromise(b.PC)
+	if err := b.PC.SetLocalDescription(o); err != nil {
+		b.t.Fatal(err)
+	}
+	<-done
+	return b.PC.LocalDescription().SDP
+}
+
+// Answered takes the station's answer.
+func (b *Browser) Answered(sdp string) {
+	b.t.Helper()
+	if err := b.PC.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// Speak sends one Opus RTP packet whose payload is text (a forwarding
+// unit never looks inside).
+func (b *Browser) Speak(text string) {
+	b.seq++
+	p := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: b.seq, Timestamp: uint32(b.seq) * 960, SSRC: 1},
+		Payload: []byte(text)}
+	if err := b.out.WriteRTP(p); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// Heard counts the payloads received that begin with prefix.
+func (b *Browser) Heard(prefix string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, h := range b.heard {
+		if strings.HasPrefix(h, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// Payloads are the payloads received, in order.
+func (b *Browser) Payloads() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.heard...)
+}
+
+// Talk has a and b speak every 20 ms ("usa-voice-N" and "chn-voice-N")
+// until each has heard at least 10 packets of the other's, or 20 seconds
+// pass.
+func Talk(t testing.TB, a, b *Browser) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for i := 0; time.Now().Before(deadline); i++ {
+		a.Speak(fmt.Sprintf("usa-voice-%d", i))
+		b.Speak(fmt.Sprintf("chn-voice-%d", i))
+		if a.Heard("chn-voice-") >= 10 && b.Heard("usa-voice-") >= 10 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("after 20s: the first browser heard %d packets of the second's, the second %d of the first's", a.Heard("chn-voice-"), b.Heard("usa-voice-"))
+}

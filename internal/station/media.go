@@ -1,0 +1,116 @@
+package station
+
+// The station's call media (docs/CALLS.md, "Media"): while the station
+// runs, an internal/media engine on config.json's media_listen, given to
+// the desk through desk.Media, and a watcher that tells it what the call
+// entries say.
+
+import (
+	"context"
+	"errors"
+
+	"hotline/internal/badrequest"
+	"hotline/internal/desk"
+	"hotline/internal/media"
+	"hotline/internal/ops"
+)
+
+// startMedia opens the media engine and hands it to the desk; the
+// returned function takes it back and closes it.
+func (s *Station) startMedia(ctx context.Context) (func(), error) {
+	eng, err := media.Listen(s.Cfg.MediaAddr(), s.Log)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.media = eng
+	s.mu.Unlock()
+	s.Desk.SetMedia(deskMedia{eng})
+	s.Log.Info("call media listening", "addr", eng.Addr().String())
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		s.WatchMedia(ctx)
+	}()
+	return func() {
+		s.Desk.SetMedia(nil)
+		s.mu.Lock()
+		s.media = nil
+		s.mu.Unlock()
+		eng.Close()
+	}, nil
+}
+
+// MediaAddr is where the station's call media listens, nil when it is
+// not running.
+func (s *Station) MediaAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.media == nil {
+		return ""
+	}
+	return s.media.Addr().String()
+}
+
+// mediaCount reads a count of the media engine, 0 while it is not
+// running.
+func (s *Station) mediaCount(f func(*media.Engine) uint64) float64 {
+	s.mu.Lock()
+	e := s.media
+	s.mu.Unlock()
+	if e == nil {
+		return 0
+	}
+	return float64(f(e))
+}
+
+// deskMedia is the engine as the desk asks it: its errors that are the
+// asker's marked so.
+type deskMedia struct{ e *media.Engine }
+
+func asked(err error) error {
+	if errors.Is(err, media.ErrSDP) || errors.Is(err, media.ErrNoMedia) || errors.Is(err, media.ErrState) {
+		return badrequest.New("%v", err)
+	}
+	return err
+}
+
+type offer struct {
+	c   *media.Call
+	sdp string
+}
+
+func (o offer) SDP() string                   { return o.sdp }
+func (o offer) Bind(call string) error        { return o.c.Bind(call) }
+func (o offer) Drop()                         { o.c.Drop() }
+func (m deskMedia) Accept(id, a string) error { return m.e.Accept(id, a) }
+func (m deskMedia) Fail(id, reason string)    { m.e.Fail(id, reason) }
+func (m deskMedia) End(id, reason string)     { m.e.End(id, reason) }
+func (m deskMedia) Live() []string            { return m.e.Live() }
+
+func (m deskMedia) Offer(ctx context.Context) (desk.MediaOffer, error) {
+	c, sdp, err := m.e.Offer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return offer{c, sdp}, nil
+}
+
+func (m deskMedia) Answer(ctx context.Context, id, o string) (string, error) {
+	a, err := m.e.Answer(ctx, id, o)
+	return a, asked(err)
+}
+
+func (m deskMedia) Attach(ctx context.Context, id, o string) (string, error) {
+	a, err := m.e.Attach(ctx, id, o)
+	return a, asked(err)
+}
+
+func (m deskMedia) View(id string) (ops.CallMediaView, bool) {
+	v, ok := m.e.View(id)
+	if !ok {
+		return ops.CallMediaView{}, false
+	}
+	return ops.CallMediaView{State: v.State, Reason: v.Reason, Console: v.Console, PeerFingerprint: v.Peer,
+		FromPeer: v.FromPeer, ToPeer: v.ToPeer, Dropped: v.Dropped}, true
+}
