@@ -307,24 +307,13 @@ func Seal(h Header, body []byte, to hpke.PublicKey, key ed25519.PrivateKey) ([]b
 	return ep.Seal(h, body, true, key)
 }
 
-// Seal builds a version 2 envelope under the epoch: first says that it is
-// the epoch's first entry in its log, which carries the encapsulation.
+// Seal builds a version 3 envelope under the epoch, its body sealed
+// with its own entry key: first says that it is the epoch's first entry
+// in its log, which carries the encapsulation.
 func (ep *Epoch) Seal(h Header, body []byte, first bool, key ed25519.PrivateKey) ([]byte, error) {
-	if err := checkSeal(h, body); err != nil {
-		return nil, err
-	}
-	if first && ep.enc == nil {
-		return nil, errors.New("an epoch opened from an entry cannot begin a run of entries")
-	}
-	var hb cryptobyte.Builder
-	h.marshal(&hb, magic3)
-	header, err := hb.Bytes()
+	header, enc, err := ep.begin(h, body, first, magic3)
 	if err != nil {
 		return nil, err
-	}
-	var enc []byte
-	if first {
-		enc = ep.enc
 	}
 	k := entryKey(ep.key, header)
 	a, err := chacha20poly1305.NewX(k)
@@ -361,22 +350,33 @@ func sign(header, enc, sealed []byte, key ed25519.PrivateKey) ([]byte, error) {
 	return raw, nil
 }
 
+// begin checks what an entry under the epoch is to seal and returns its
+// header's bytes, and the encapsulation if it is the epoch's first.
+func (ep *Epoch) begin(h Header, body []byte, first bool, magic string) (header, enc []byte, err error) {
+	if err := checkSeal(h, body); err != nil {
+		return nil, nil, err
+	}
+	if first && ep.enc == nil {
+		return nil, nil, errors.New("an epoch opened from an entry cannot begin a run of entries")
+	}
+	var hb cryptobyte.Builder
+	h.marshal(&hb, magic)
+	if header, err = hb.Bytes(); err != nil {
+		return nil, nil, err
+	}
+	if first {
+		enc = ep.enc
+	}
+	return header, enc, nil
+}
+
 // SealV2 builds a version 2 envelope under the epoch: the epoch's key
 // seals the body. Stations build version 3; this is for tests of what
 // earlier versions stored.
 func (ep *Epoch) SealV2(h Header, body []byte, first bool, key ed25519.PrivateKey) ([]byte, error) {
-	if err := checkSeal(h, body); err != nil {
-		return nil, err
-	}
-	var hb cryptobyte.Builder
-	h.marshal(&hb, magic2)
-	header, err := hb.Bytes()
+	header, enc, err := ep.begin(h, body, first, magic2)
 	if err != nil {
 		return nil, err
-	}
-	var enc []byte
-	if first {
-		enc = ep.enc
 	}
 	ns := ep.aead.NonceSize()
 	sealed := make([]byte, ns, ns+len(body)+ep.aead.Overhead())

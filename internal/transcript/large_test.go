@@ -67,6 +67,9 @@ func TestLargeBundleVerifies(t *testing.T) {
 // The bundle is made once, before the timer (about a minute a core).
 //
 //	go test -run '^$' -bench VerifyLarge -benchtime 1x ./internal/transcript
+//
+// HOTLINE_BENCH_ENTRIES sets the entries a log (default 500,000);
+// HOTLINE_BENCH_OUT keeps the bundle in that file.
 func BenchmarkVerifyLarge(b *testing.B) {
 	n := 500_000
 	if s := os.Getenv("HOTLINE_BENCH_ENTRIES"); s != "" {
@@ -80,6 +83,9 @@ func BenchmarkVerifyLarge(b *testing.B) {
 	}
 	dir := b.TempDir()
 	file := filepath.Join(dir, "large.json")
+	if out := os.Getenv("HOTLINE_BENCH_OUT"); out != "" {
+		file = out // kept, for hotline verify to be timed on it
+	}
 	f, err := os.Create(file)
 	if err != nil {
 		b.Fatal(err)

@@ -188,14 +188,8 @@ func TestTrickExportedByChanged(t *testing.T) {
 func TestTrickReceiptByRevokedKey(t *testing.T) {
 	fx := mustBundleFixture(t)
 	bravo := fx.Stations["bravo"]
-	nk, err := identity.NewKeys("bravo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	card, err := identity.NewCard(nk, "blue", []string{"bravo.example:7443"}, fx.Time)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nk, card := newKeysFor(t, fx, "bravo")
+	var err error
 	for _, reason := range []string{identity.ReasonRevoke, identity.ReasonLost} {
 		t.Run(reason, func(t *testing.T) {
 			var r *identity.Rotation
@@ -250,14 +244,7 @@ func TestTrickReceiptByRevokedKey(t *testing.T) {
 func TestTrickInventedLostKey(t *testing.T) {
 	fx := mustBundleFixture(t)
 	bravo := fx.Stations["bravo"]
-	forged, err := identity.NewKeys("bravo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	card, err := identity.NewCard(forged, "blue", []string{"bravo.example:7443"}, fx.Time)
-	if err != nil {
-		t.Fatal(err)
-	}
+	forged, card := newKeysFor(t, fx, "bravo")
 	fv, err := card.Verifier()
 	if err != nil {
 		t.Fatal(err)
@@ -340,4 +327,18 @@ func TestTrickOtherCharter(t *testing.T) {
 	if len(rep.Limits) != 1 || !strings.Contains(rep.Limits[0], "nothing ties it to this channel's entries") {
 		t.Errorf("limits %q", rep.Limits)
 	}
+}
+
+// newKeysFor makes new keys and a card for a party of the fixture.
+func newKeysFor(t *testing.T, fx *bundleFixture, name string) (*identity.Keys, *identity.Card) {
+	t.Helper()
+	k, err := identity.NewKeys(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	card, err := identity.NewCard(k, fx.Stations[name].Card.Party, []string{name + ".example:7443"}, fx.Time)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, card
 }
