@@ -465,11 +465,17 @@ func Parse(raw []byte) (*Envelope, error) {
 
 // Verify checks the author's signature over the exact bytes.
 func (e *Envelope) Verify(pub ed25519.PublicKey) error {
-	msg := append(append(make([]byte, 0, len(sigContext)+e.signedLen), sigContext...), e.Raw[:e.signedLen]...)
-	if !ed25519.Verify(pub, msg, e.Sig) {
+	if !ed25519.Verify(pub, e.SignedMessage(), e.Sig) {
 		return fmt.Errorf("%w: entry %s/%s/%d", ErrSignature, e.Channel, e.Author, e.Index)
 	}
 	return nil
+}
+
+// SignedMessage is what the author's signature (Sig) signs: the context
+// string and every byte before the signature. For verifiers that check
+// many signatures at once (a batch).
+func (e *Envelope) SignedMessage() []byte {
+	return append(append(make([]byte, 0, len(sigContext)+e.signedLen), sigContext...), e.Raw[:e.signedLen]...)
 }
 
 // BeginsEpoch reports whether the entry carries an encapsulation: in

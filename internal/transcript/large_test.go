@@ -1,10 +1,13 @@
 package transcript_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,4 +142,37 @@ func heapPeak() func() uint64 {
 		}
 	}()
 	return func() uint64 { close(stop); return <-done }
+}
+
+// TestBatchFindsTheBadSignature: signatures are checked in batches; one
+// bad signature among thousands is found and named, streamed or not.
+func TestBatchFindsTheBadSignature(t *testing.T) {
+	l, err := transcripttest.NewLarge(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := l.Write(&buf, 3000, t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	b, err := transcript.ReadBundle(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []int{1499, 2998} { // USA/1500, and the last receipted one
+		e := b.Logs[0].Entries[at]
+		e[len(e)-7] ^= 0x10 // in the signature
+		data, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("usa-chn-large/USA/%d: envelope signature does not verify", at+1)
+		if _, err := transcript.Check(b, transcript.Options{}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("in memory: %v, want %q", err, want)
+		}
+		if _, err := transcript.CheckStream(bytes.NewReader(data), transcript.Options{}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("streamed: %v, want %q", err, want)
+		}
+		e[len(e)-7] ^= 0x10
+	}
 }

@@ -70,6 +70,13 @@ func (t *Tree) Append(entry []byte) {
 	}
 }
 
+// AppendLeafHash adds a leaf by its hash (LeafHash).
+func (t *Tree) AppendLeafHash(h []byte) {
+	if err := t.r.Append(h, nil); err != nil {
+		panic(err) // only fails for a hash of the wrong size
+	}
+}
+
 // Root is the RFC 6962 root of the tree.
 func (t *Tree) Root() []byte {
 	if t.r.End() == 0 {
