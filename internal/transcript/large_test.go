@@ -66,7 +66,8 @@ func TestLargeBundleVerifies(t *testing.T) {
 }
 
 // BenchmarkVerifyLarge verifies a bundle of 2 × 500,000 entries as
-// hotline verify does (CheckSeeker), and reports the peak of the Go heap.
+// hotline verify does (CheckSeeker), and reports the peak of the Go heap:
+// with signatures checked in batches, and, as the baseline, one by one.
 // The bundle is made once, before the timer (about a minute a core).
 //
 //	go test -run '^$' -bench VerifyLarge -benchtime 1x ./internal/transcript
@@ -98,26 +99,35 @@ func BenchmarkVerifyLarge(b *testing.B) {
 	}
 	f.Close()
 	st, _ := os.Stat(file)
-	b.ReportMetric(float64(st.Size())/1e6, "MB-file")
-	for b.Loop() {
-		runtime.GC()
-		peak := heapPeak()
-		f, err := os.Open(file)
-		if err != nil {
-			b.Fatal(err)
-		}
-		c, err := transcript.CheckSeeker(f, transcript.Options{})
-		f.Close()
-		p := peak()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if c.Report.Logs[1].Entries != n {
-			b.Fatal("wrong size")
-		}
-		b.ReportMetric(float64(p)/1e6, "MB-heap-peak")
+	for _, mode := range []struct {
+		name  string
+		batch bool
+	}{{"one-by-one", false}, {"batch", true}} {
+		b.Run(mode.name, func(b *testing.B) {
+			transcript.SetBatchSignatures(mode.batch)
+			defer transcript.SetBatchSignatures(true)
+			for b.Loop() {
+				runtime.GC()
+				peak := heapPeak()
+				f, err := os.Open(file)
+				if err != nil {
+					b.Fatal(err)
+				}
+				c, err := transcript.CheckSeeker(f, transcript.Options{})
+				f.Close()
+				p := peak()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if c.Report.Logs[1].Entries != n {
+					b.Fatal("wrong size")
+				}
+				b.ReportMetric(float64(p)/1e6, "MB-heap-peak")
+				b.ReportMetric(float64(st.Size())/1e6, "MB-file")
+			}
+			b.ReportMetric(float64(2*n), "entries")
+		})
 	}
-	b.ReportMetric(float64(2*n), "entries")
 }
 
 // heapPeak samples the heap in use every 10 ms until the function it
