@@ -98,7 +98,9 @@ func TestRelayRefusalDegrades(t *testing.T) {
 				relayTrouble = &s.Channels[0].Troubles[i]
 			}
 		}
-		if s.Channels[0].Agreement == "active" && relayTrouble != nil {
+		// Down (no path up yet) outranks degraded: wait for the direct
+		// path, with the relay still refusing.
+		if s.Channels[0].Agreement == "active" && relayTrouble != nil && s.Channels[0].State != "down" {
 			break
 		}
 		if time.Now().After(deadline) {
