@@ -54,16 +54,18 @@ type takeoverItem struct {
 	// Key is what acknowledges it: the message id for a message, "a:ID"
 	// for a station alert, "c:ID" for one of the console's own.
 	Key     string
-	Kind    string // "message", "alarm", "supervisor", "down"
+	Kind    string // "call", "message", "alarm", "supervisor", "down"
 	Channel string
 	At      time.Time
+	Call    *ops.CallView // a call ringing here
 	Message *ops.MessageView
 	Alert   *ops.AlertView
 	Console *store.ConsoleAlert
 }
 
-// IsAlert tells an alert (acknowledged on the console) from a message.
-func (t takeoverItem) IsAlert() bool { return t.Kind != "message" }
+// IsAlert tells an alert (acknowledged on the console) from a message
+// or a call (answered on its page).
+func (t takeoverItem) IsAlert() bool { return t.Kind != "message" && t.Kind != "call" }
 
 // hub passes the console's own notifications to the browsers' event
 // streams, beside the station's.
@@ -252,13 +254,50 @@ func (s *Server) pendingAlerts(ctx context.Context) ([]ops.AlertView, error) {
 }
 
 // takeover returns what takes over the screen of an operator with this
-// role: the messages and alerts they may acknowledge, messages first
-// (FLASH before IMMEDIATE), then the console's own alerts and the
-// station's, oldest first.
+// role: the calls ringing here that they may answer, then the messages
+// and alerts they may acknowledge, calls and messages by precedence
+// (FLASH first), then the console's own alerts and the station's, oldest
+// first.
 func (s *Server) takeover(ctx context.Context, role string) ([]takeoverItem, error) {
+	calls, err := s.ringing(ctx, role)
+	if err != nil {
+		return nil, err
+	}
 	if !operator.Allowed(role, operator.Ack) && !operator.Allowed(role, operator.Escalate) {
+		return calls, nil
+	}
+	rest, err := s.takeoverRest(ctx, role)
+	return append(calls, rest...), err
+}
+
+// ringing returns the calls from the other party ringing here, as
+// takeover items, if the role may answer them.
+func (s *Server) ringing(ctx context.Context, role string) ([]takeoverItem, error) {
+	if !operator.Allowed(role, operator.Permission(ops.AnswerCall.Op.Permission)) {
 		return nil, nil
 	}
+	cs, err := s.cfg.Ops.Calls(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	var out []takeoverItem
+	for i := range cs {
+		c := &cs[i]
+		if c.From != s.cfg.Station && c.State == "ringing" {
+			out = append(out, takeoverItem{Key: "call:" + c.ID, Kind: "call", Channel: c.Channel, At: c.RequestedAt, Call: c})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if a, b := precRank(out[i].Call.Precedence), precRank(out[j].Call.Precedence); a != b {
+			return a < b
+		}
+		return out[i].At.Before(out[j].At)
+	})
+	return out, nil
+}
+
+// takeoverRest is what takes over the screen besides calls.
+func (s *Server) takeoverRest(ctx context.Context, role string) ([]takeoverItem, error) {
 	in, err := s.cfg.Ops.Inbox(ctx, "")
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -346,4 +347,49 @@ func TestAlertsInOperatorsLanguage(t *testing.T) {
 	if tk := text(dora.do(t, "GET", "/console/frag/takeover", "").body); !strings.Contains(tk, a.Text) {
 		t.Errorf("the takeover in English shows %q, want %q", tk, a.Text)
 	}
+}
+
+// TestCallRingsAsTakeover: a call from the other party takes over the
+// screen of whoever may answer it, in the operator's language, first of
+// all, and leads to the call's page, which it does not cover; once the
+// call is answered, declined or ended, it is gone.
+func TestCallRingsAsTakeover(t *testing.T) {
+	usa, chn := pair(t, "usa-chn-staff")
+	dc := newDesk(t, chn, realTime)
+	duty := dc.login(t, "dora")
+	c, err := usa.StartCall(t.Context(), ops.StartCallRequest{Channel: "usa-chn-staff", As: "Cdr. Hale"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := "call:" + c.ID
+	waitFor(t, chn, "the call ringing at CHN", func() bool {
+		first, _ := takeoverKeys(t, duty)
+		return first == key
+	})
+	tk := duty.do(t, "GET", "/console/frag/takeover", "")
+	for _, want := range []string{"Incoming FLASH call", "Cdr. Hale of USA is calling.", `href="/console/call/` + c.ID + `"`, `id="takeover-ack"`} {
+		if !strings.Contains(tk.body, want) {
+			t.Errorf("the call's takeover does not show %q:\n%s", want, tk.body)
+		}
+	}
+	if r := duty.do(t, "POST", "/console/api/lang", `{"lang":"zh"}`); r.code != 200 {
+		t.Fatal(r.body)
+	}
+	if zh := duty.do(t, "GET", "/console/frag/takeover", ""); !strings.Contains(zh.body, "FLASH 级来电") || !strings.Contains(zh.body, "USA 的 Cdr. Hale 正在呼叫。") {
+		t.Errorf("the call's takeover in Chinese:\n%s", zh.body)
+	}
+	if page := duty.do(t, "GET", "/console/call/"+c.ID, ""); page.code != 200 || strings.Contains(page.body, `data-takeover="`+key+`"`) {
+		t.Errorf("the call's own page is covered by its takeover: %d", page.code)
+	}
+	// An auditor, who may not answer, is not rung.
+	if first, _ := takeoverKeys(t, dc.login(t, "aud")); first == key {
+		t.Error("an auditor's screen is taken over by the call")
+	}
+	if _, err := usa.EndCall(t.Context(), ops.CallActRequest{ID: c.ID, As: "Cdr. Hale"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, chn, "the call to stop ringing", func() bool {
+		_, all := takeoverKeys(t, duty)
+		return !slices.Contains(all, key)
+	})
 }

@@ -202,15 +202,26 @@ func TestCallAudioBothWays(t *testing.T) {
 	run(t, a, "USA talks", chromedp.Evaluate[chromedp.Void](`document.getElementById("call-talk").click()`))
 	waitCallPage(t, a, p.A, ch, "USA's console", "connected")
 
-	// CHN opens the call and answers.
+	// CHN's console, on its board, rings: the call takes over the screen,
+	// in Chinese, with the alarm; its button opens the call, answered.
 	if err := demo.WaitFor(ctx, p.B.Client(), 30*time.Second, func() (bool, error) {
 		cs, err := p.B.Client().Calls(ctx, ch)
 		return err == nil && len(cs) == 1 && cs[0].ID == id && cs[0].State == "ringing", nil
 	}); err != nil {
 		t.Fatalf("CHN never saw call %s ringing: %v", id, err)
 	}
+	run(t, b, "CHN's console rings",
+		chromedp.Navigate(urlB+"/console/"),
+		chromedp.WaitVisible(css(`#takeover [data-takeover="call:`+id+`"]`)),
+	)
+	if title := eval[string](t, b, `document.getElementById("tk-title").textContent`); title != "FLASH 级来电" {
+		t.Errorf("the call's takeover at CHN says %q", title)
+	}
+	if on := eval[bool](t, b, `document.activeElement && document.activeElement.id === "takeover-ack"`); !on {
+		t.Error("the call's takeover does not hold the focus")
+	}
 	run(t, b, "CHN answers",
-		chromedp.Navigate(urlB+"/console/call/"+id),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("takeover-ack").click()`),
 		chromedp.WaitVisible(css("#call-answer")),
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("call-answer").click()`),
 	)

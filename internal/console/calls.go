@@ -7,6 +7,7 @@ package console
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"hotline/internal/badrequest"
@@ -56,6 +57,9 @@ func (s *Server) callPage(w http.ResponseWriter, r *http.Request, se *session) {
 		return
 	}
 	d.Call = c
+	// The page of a call ringing here is where it is answered: that call
+	// does not cover it.
+	d.Takeover = slices.DeleteFunc(d.Takeover, func(t takeoverItem) bool { return t.Key == "call:"+c.ID })
 	own := c.From == s.cfg.Station
 	open := c.State == "ringing" || c.State == "missed" && c.ReturnedBy == ""
 	d.CallCanAnswer = !own && open && d.Can(ops.AnswerCall.Op.Permission)
