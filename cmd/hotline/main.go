@@ -126,7 +126,7 @@ var verbs = []verb{
 	{"relay", "run the relay (the same as relay run)", cmdRelay},
 	{"doctor", "check permissions, keys, clock, disk, store and reachability of peers and relays, and say what to fix", cmdDoctor},
 	{"install", "print a systemd unit for the station", cmdInstall},
-	{"demo", "two stations, three channels, a short crisis, on loopback", cmdDemo},
+	{"demo", "two stations, three channels, a short crisis and a call, on loopback", cmdDemo},
 	{"bench", "measure latency and throughput between two stations on loopback", cmdBench},
 	{"sim", "simulate networks of stations under faults and check the invariants", cmdSim},
 }

@@ -54,6 +54,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		d.reportEncounter,
 		d.sendFlash,
 		d.acknowledgeFlash,
+		d.placeCall,
 		d.answerFlash,
 		d.runIncident,
 		d.showIncident,
@@ -361,6 +362,91 @@ func (d *demo) acknowledgeFlash(ctx context.Context) error {
 // answerFlash: USA's staff answers on the staff channel. CHN's staff
 // acknowledges the answer. USA then tells CHN by FLASH, in standard
 // phrases, that DDG-00 turns to starboard and keeps 2 NM away.
+// placeCall: USA's theatre commander calls CHN. CHN's station rings, its
+// officer answers, the two stations' media connect under the
+// certificates their signed entries name, and USA hangs up; the call is
+// on both records.
+func (d *demo) placeCall(ctx context.Context) error {
+	c, err := d.usa.StartCall(ctx, ops.StartCallRequest{Channel: theatreChannel, As: "Capt. Jones"})
+	if err != nil {
+		return err
+	}
+	ringing, err := waitCall(ctx, d.chn, c.ID, "ringing")
+	if err != nil {
+		return err
+	}
+	d.step("USA called CHN, %s %s by %s; CHN's station rang", c.Precedence, c.ID, ringing.Caller)
+	if _, err := d.chn.AnswerCall(ctx, ops.CallActRequest{ID: c.ID, As: "Sr. Col. Zhang"}); err != nil {
+		return err
+	}
+	for _, s := range []struct {
+		name string
+		c    *api.Client
+	}{{"USA", d.usa}, {"CHN", d.chn}} {
+		v, err := waitCall(ctx, s.c, c.ID, "answered")
+		if err != nil {
+			return err
+		}
+		if v.Media == nil {
+			d.step("%s: answered by %s; no media at this station", s.name, v.AnsweredBy)
+			continue
+		}
+		if v, err = waitMedia(ctx, s.c, c.ID); err != nil {
+			return err
+		}
+		other := map[string]string{"USA": "CHN", "CHN": "USA"}[s.name]
+		d.step("%s: answered by %s; media %s end to end with %s's station, whose DTLS certificate (%s…) is the one its signed call entry names",
+			s.name, v.AnsweredBy, v.Media.State, other, v.Media.PeerFingerprint[:23])
+	}
+	if _, err := d.usa.EndCall(ctx, ops.CallActRequest{ID: c.ID, As: "Capt. Jones"}); err != nil {
+		return err
+	}
+	if _, err := waitCall(ctx, d.chn, c.ID, "ended"); err != nil {
+		return err
+	}
+	d.step("USA hung up; both records hold the call: requested, received, answered, ended")
+	return nil
+}
+
+// waitCall waits until a station lists the call in the state.
+func waitCall(ctx context.Context, c *api.Client, id, state string) (*ops.CallView, error) {
+	ch, _, _ := strings.Cut(id, "/")
+	var got *ops.CallView
+	err := WaitFor(ctx, c, 30*time.Second, func() (bool, error) {
+		cs, err := c.Calls(ctx, ch)
+		for i := range cs {
+			if cs[i].ID == id && cs[i].State == state {
+				got = &cs[i]
+			}
+		}
+		return got != nil, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("call %s never %s: %w", id, state, err)
+	}
+	return got, nil
+}
+
+// waitMedia waits until a call's media to the other station is
+// connected, or refused, or failed.
+func waitMedia(ctx context.Context, c *api.Client, id string) (*ops.CallView, error) {
+	ch, _, _ := strings.Cut(id, "/")
+	var got *ops.CallView
+	err := WaitFor(ctx, c, 30*time.Second, func() (bool, error) {
+		cs, err := c.Calls(ctx, ch)
+		for i := range cs {
+			if m := cs[i].Media; cs[i].ID == id && m != nil && (m.State == "connected" || m.State == "refused" || m.State == "failed") {
+				got = &cs[i]
+			}
+		}
+		return got != nil, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("the media of call %s never connected: %w", id, err)
+	}
+	return got, nil
+}
+
 func (d *demo) answerFlash(ctx context.Context) error {
 	reply, err := d.usa.Send(ctx, ops.SendRequest{Channel: staffChannel, Precedence: "IMMEDIATE",
 		Text: "DDG-00 is altering course to starboard and will keep 2 NM from your units.", Lang: "en"})
