@@ -393,3 +393,36 @@ func TestCallRingsAsTakeover(t *testing.T) {
 		return !slices.Contains(all, key)
 	})
 }
+
+// TestMissedCallOnBoard: a call nobody answered within its deadline
+// stops ringing and stays on the board as a missed call, until a call
+// back returns it.
+func TestMissedCallOnBoard(t *testing.T) {
+	usa, chn := pair(t, "usa-chn-staff")
+	agree(t, usa, chn, ops.ProposeRequest{Peer: "CHN", Channel: "usa-chn-unit", Level: "unit",
+		Deadlines: map[string]string{"FLASH": "400ms"}, Delivery: map[string]string{"FLASH": "300ms"}})
+	dc := newDesk(t, chn, realTime)
+	duty := dc.login(t, "dora")
+	c, err := usa.StartCall(t.Context(), ops.StartCallRequest{Channel: "usa-chn-unit", As: "Cdr. Hale"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, chn, "the call missed at CHN", func() bool {
+		r := duty.do(t, "GET", "/console/frag/board", "")
+		return strings.Contains(r.body, `data-call="`+c.ID+`"`)
+	})
+	board := text(duty.do(t, "GET", "/console/", "").body)
+	if !strings.Contains(board, "Missed calls FLASH Cdr. Hale of USA, on usa-chn-unit") {
+		t.Errorf("the board does not show the missed call:\n%s", board)
+	}
+	if _, all := takeoverKeys(t, duty); slices.Contains(all, "call:"+c.ID) {
+		t.Error("a missed call still rings")
+	}
+	back, err := chn.StartCall(t.Context(), ops.StartCallRequest{Channel: "usa-chn-unit", As: "Sr. Col. Zhang", Back: c.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := duty.do(t, "GET", "/console/frag/board", ""); strings.Contains(r.body, `data-call="`+c.ID+`"`) {
+		t.Errorf("the missed call is still on the board after the call back %s", back.ID)
+	}
+}

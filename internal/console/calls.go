@@ -6,6 +6,7 @@ package console
 // station only; the station carries the audio to the peer station.
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strings"
@@ -107,4 +108,22 @@ func (s *Server) callMedia(r *http.Request, se *session) (result, error) {
 	}
 	a, err := s.cfg.Ops.CallMedia(r.Context(), req)
 	return result{body: a, target: req.ID}, err
+}
+
+// missedCalls are the other party's calls that nobody answered here and
+// that no call back has returned, newest first: they stay on the board
+// until someone calls back.
+func (s *Server) missedCalls(ctx context.Context) ([]ops.CallView, error) {
+	cs, err := s.cfg.Ops.Calls(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	var out []ops.CallView
+	for _, c := range cs {
+		if c.From != s.cfg.Station && c.State == "missed" && c.ReturnedBy == "" {
+			out = append(out, c)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b ops.CallView) int { return b.RequestedAt.Compare(a.RequestedAt) })
+	return out, nil
 }

@@ -63,21 +63,24 @@ type pageData struct {
 	cat     map[string]string
 	now     time.Time
 
-	Board     []boardRow
-	Alerts    []alertLine
-	Takeover  []takeoverItem
-	Channel   *boardRow
-	Messages  []message
-	Range     string
-	Checks    *ops.ChecksView
-	Audit     []store.AuditRecord
-	Older     int64
-	Operators []operator.View
-	Map       *mapView
-	Incidents []ops.IncidentView
-	Incident  *ops.IncidentView
-	Calls     []ops.CallView
-	Call      *ops.CallView
+	Board []boardRow
+	// MissedCalls are the other party's calls nobody answered here and
+	// nobody has returned, newest first.
+	MissedCalls []ops.CallView
+	Alerts      []alertLine
+	Takeover    []takeoverItem
+	Channel     *boardRow
+	Messages    []message
+	Range       string
+	Checks      *ops.ChecksView
+	Audit       []store.AuditRecord
+	Older       int64
+	Operators   []operator.View
+	Map         *mapView
+	Incidents   []ops.IncidentView
+	Incident    *ops.IncidentView
+	Calls       []ops.CallView
+	Call        *ops.CallView
 	// What the operator may do on the call's page.
 	CallCanAnswer, CallCanTalk, CallCanEnd bool
 }
@@ -319,7 +322,10 @@ func (s *Server) boardRoutes() {
 	m.HandleFunc("GET /console/chart/{id}", s.page(operator.Read, s.chart))
 	m.HandleFunc("GET /console/chart/{id}/checks", s.page(operator.Read, s.checksChart))
 	m.HandleFunc("GET /console/frag/board", s.frag("board", func(r *http.Request, d *pageData) (err error) {
-		d.Board, err = s.board(r.Context())
+		if d.Board, err = s.board(r.Context()); err != nil {
+			return err
+		}
+		d.MissedCalls, err = s.missedCalls(r.Context())
 		return err
 	}))
 	m.HandleFunc("GET /console/frag/conversation/{id}", s.frag("conversation", func(r *http.Request, d *pageData) (err error) {
@@ -537,6 +543,9 @@ func (s *Server) boardPage(w http.ResponseWriter, r *http.Request, se *session) 
 	d := s.data("board", se)
 	var err error
 	if d.Board, err = s.board(r.Context()); err == nil {
+		d.MissedCalls, err = s.missedCalls(r.Context())
+	}
+	if err == nil {
 		if d.Alerts, err = s.recentAlerts(r.Context(), 20); err == nil {
 			d.Takeover, err = s.takeover(r.Context(), d.Op.Role)
 		}
