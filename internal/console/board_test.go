@@ -259,4 +259,12 @@ func TestChannelShowsReceiptTime(t *testing.T) {
 		strings.Contains(got, "receipt_at") {
 		t.Errorf("the channel view does not show the receipt's time:\n%s", got)
 	}
+	// And the message, when CHN's station first held it.
+	out, err := usa.Outbox(t.Context(), "usa-chn-staff")
+	if err != nil || len(out) != 1 || out[0].PeerReceivedAt == nil || !out[0].PeerReceivedAt.Equal(ch.ReceiptAt) {
+		t.Fatalf("outbox: %+v, %v; want the message held by CHN at %v", out, err, ch.ReceiptAt)
+	}
+	if got := text(page.body); !strings.Contains(got, "Held by the peer's station (its signed receipt): "+ch.ReceiptAt.UTC().Format("2006-01-02 15:04:05Z")) {
+		t.Errorf("the message does not show when CHN held it:\n%s", got)
+	}
 }

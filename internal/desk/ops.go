@@ -378,6 +378,10 @@ func (s *Desk) views(ctx context.Context, ms []store.Message) ([]ops.MessageView
 		}
 		v := ops.MessageView{ID: m.ID(), Channel: m.Channel, Index: m.Index, From: m.Author, Precedence: m.Precedence.String(),
 			SentAt: m.SenderTime, ReceivedAt: m.StoredAt, Kind: m.Kind.String()}
+		if m.Author == s.name && m.Delivered && !m.ReceiptAt.IsZero() {
+			at := m.ReceiptAt
+			v.PeerReceivedAt = &at
+		}
 		if ch := charters[m.Channel]; ch != nil {
 			v.AckDue = m.StoredAt.Add(ch.Deadlines[m.Precedence])
 		}

@@ -230,20 +230,24 @@ type CheckStats struct {
 
 // MessageView is a message as operators see it.
 type MessageView struct {
-	ID           string     `json:"id"`
-	Channel      string     `json:"channel"`
-	Index        uint64     `json:"index"`
-	From         string     `json:"from"`
-	Precedence   string     `json:"precedence"`
-	Text         string     `json:"text"`
-	Lang         string     `json:"lang,omitempty"`
-	SentAt       time.Time  `json:"sent_at"`     // the author's clock
-	ReceivedAt   time.Time  `json:"received_at"` // this station's clock when stored
-	Status       string     `json:"status"`      // outbox: queued, delivered, acknowledged; inbox: received, acknowledged
-	Acknowledged bool       `json:"acknowledged"`
-	AckBy        string     `json:"ack_by,omitempty"`
-	AckAt        *time.Time `json:"ack_at,omitempty"` // the acknowledging station's clock
-	AckDue       time.Time  `json:"ack_due"`          // from the charter's deadline for the precedence
+	ID         string    `json:"id"`
+	Channel    string    `json:"channel"`
+	Index      uint64    `json:"index"`
+	From       string    `json:"from"`
+	Precedence string    `json:"precedence"`
+	Text       string    `json:"text"`
+	Lang       string    `json:"lang,omitempty"`
+	SentAt     time.Time `json:"sent_at"`     // the author's clock
+	ReceivedAt time.Time `json:"received_at"` // this station's clock when stored
+	// PeerReceivedAt is, for this station's message, when the peer's
+	// station held it: the time of the first receipt covering it, by
+	// the peer's clock, under its signature.
+	PeerReceivedAt *time.Time `json:"peer_received_at,omitempty"`
+	Status         string     `json:"status"` // outbox: queued, delivered, acknowledged; inbox: received, acknowledged
+	Acknowledged   bool       `json:"acknowledged"`
+	AckBy          string     `json:"ack_by,omitempty"`
+	AckAt          *time.Time `json:"ack_at,omitempty"` // the acknowledging station's clock
+	AckDue         time.Time  `json:"ack_due"`          // from the charter's deadline for the precedence
 	// Kind is "text", "check" (an operator check: acknowledge it),
 	// "escalation" (a message forwarded from a lower channel, From),
 	// "coded" (standard phrases), "notice", "report" or "incident".

@@ -101,7 +101,7 @@ func (c *Core) applyReceipt(p *peer, cs *chanState, signed []byte) *refusal {
 	if m.sent < m.delivered {
 		m.sent = m.delivered
 	}
-	c.batch.Receipts = append(c.batch.Receipts, record.Receipt{Channel: cs.rec.ID, Author: c.keys.Name, Size: cp.Size, Note: signed})
+	c.batch.Receipts = append(c.batch.Receipts, record.Receipt{Channel: cs.rec.ID, Author: c.keys.Name, Size: cp.Size, Note: signed, At: m.receiptAt})
 	c.emit(Notify{What: "delivered", Channel: cs.rec.ID, Entry: fmt.Sprintf("%s/%s/%d-%d", cs.rec.ID, c.keys.Name, first, cp.Size)})
 	return nil
 }

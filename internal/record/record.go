@@ -106,6 +106,10 @@ type Receipt struct {
 	// receipt held was disowned (its cosigning key revoked), and what it
 	// covered awaits a receipt again.
 	Rewind bool
+	// At is when the receiver cosigned it, by the time its signature
+	// carries (zero for a receipt without one): kept by size, so that
+	// each entry shows when the receiver first held it.
+	At time.Time
 }
 
 // Ack records that the peer (or this station) acknowledged an entry.

@@ -51,7 +51,10 @@ type Query struct {
 // Message is an entry with its delivery and acknowledgement state.
 type Message struct {
 	record.Entry
-	Delivered bool        // the receiver's cosignature covers it
+	Delivered bool // the receiver's cosignature covers it
+	// ReceiptAt is when the receiver first held it, by the time of the
+	// earliest receipt that covers it (zero if none carries a time).
+	ReceiptAt time.Time
 	Ack       *record.Ack // nil until acknowledged
 }
 

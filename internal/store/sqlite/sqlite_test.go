@@ -432,7 +432,7 @@ func TestMigrationsLandInAnyOrder(t *testing.T) {
 	// The real schema (which the store's prepared statements need) as the
 	// first migration; made-up tables after it.
 	var init []byte
-	for _, f := range []string{"migrations/001_init.sql", "migrations/002_deadlines.sql", "migrations/007_keys.sql", "migrations/008_alert_args.sql", "migrations/010_epochs.sql", "migrations/012_epoch_keys.sql"} {
+	for _, f := range []string{"migrations/001_init.sql", "migrations/002_deadlines.sql", "migrations/007_keys.sql", "migrations/008_alert_args.sql", "migrations/010_epochs.sql", "migrations/012_epoch_keys.sql", "migrations/013_receipt_times.sql"} {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)

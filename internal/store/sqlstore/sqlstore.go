@@ -62,6 +62,7 @@ var writeSQL = map[string]string{
 	"key": `INSERT INTO keys (station, seq, card, fingerprint, reason, statement, at, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`,
 	"logKey":   `INSERT INTO log_keys (channel, author, from_idx, seq) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+	"receiptTime": `INSERT INTO receipt_times (channel, author, size, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 	"epochKey": `INSERT INTO epoch_keys (channel, author, from_idx, key) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 	"peer": `INSERT INTO peers (name, party, card, fingerprint, added_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT(name) DO UPDATE SET party = excluded.party, card = excluded.card, fingerprint = excluded.fingerprint`,
@@ -325,6 +326,9 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, b *record.Batch) error {
 			_, err = stmt("receipt rewind").ExecContext(ctx, r.Note, int64(r.Size), r.Channel, r.Author)
 		} else {
 			_, err = stmt("receipt").ExecContext(ctx, r.Channel, r.Author, []byte{}, r.Note, int64(r.Size))
+		}
+		if err == nil && !r.Rewind && !r.At.IsZero() {
+			_, err = stmt("receiptTime").ExecContext(ctx, r.Channel, r.Author, int64(r.Size), nanos(r.At))
 		}
 		if err != nil {
 			return fmt.Errorf("receipt %s/%s: %w", r.Channel, r.Author, err)
@@ -614,7 +618,8 @@ func (s *Store) Messages(ctx context.Context, q store.Query) ([]store.Message, e
 		where = append(where, "e.idx > ?")
 		args = append(args, idxArg(q.Since))
 	}
-	query := `SELECT ` + entryCols + `, COALESCE(l.receipt_size, 0), a.ack_author, a.ack_idx, a.by_name, a.at
+	query := `SELECT ` + entryCols + `, COALESCE(l.receipt_size, 0), a.ack_author, a.ack_idx, a.by_name, a.at,
+		(SELECT MIN(rt.at) FROM receipt_times rt WHERE rt.channel = e.channel AND rt.author = e.author AND rt.size >= e.idx)
 		FROM entries e
 		LEFT JOIN logs l ON l.channel = e.channel AND l.author = e.author
 		LEFT JOIN acks a ON a.channel = e.channel AND a.author = e.author AND a.idx = e.idx`
@@ -644,12 +649,16 @@ func (s *Store) Messages(ctx context.Context, q store.Query) ([]store.Message, e
 			ackIdx      sql.NullInt64
 			by          sql.NullString
 			at          sql.NullInt64
+			receiptAt   sql.NullInt64
 		)
-		e, err := scanEntry(rows, &receiptSize, &ackAuthor, &ackIdx, &by, &at)
+		e, err := scanEntry(rows, &receiptSize, &ackAuthor, &ackIdx, &by, &at, &receiptAt)
 		if err != nil {
 			return nil, err
 		}
 		m := store.Message{Entry: *e, Delivered: e.Index <= uint64(receiptSize)}
+		if receiptAt.Valid && m.Delivered {
+			m.ReceiptAt = fromNanos(receiptAt.Int64)
+		}
 		if ackAuthor.Valid {
 			m.Ack = &record.Ack{Channel: e.Channel, Author: e.Author, Index: e.Index, AckAuthor: ackAuthor.String,
 				AckIndex: uint64(ackIdx.Int64), By: by.String, At: fromNanos(at.Int64)}
