@@ -153,6 +153,28 @@ func TestStorePassword(t *testing.T) {
 	refused(dir, err, "mode 0644", "chmod 600 "+pgpass)
 	t.Setenv("PGPASSFILE", filepath.Join(root, "no-pgpass"))
 
+	// The password file in the station directory, written before init
+	// (docs/OPERATIONS.md, "Several machines"): a refused init leaves it
+	// there, alone.
+	pre := filepath.Join(root, "pre")
+	os.Mkdir(pre, 0o700)
+	inDir := filepath.Join(pre, "store-password")
+	os.WriteFile(inDir, []byte("wrong\n"), 0o600)
+	_, err = stationdir.Init(ctx, stationdir.InitOptions{Dir: pre, Name: "USA", Party: "USA", PeerListen: "127.0.0.1:7443",
+		APIListen: "127.0.0.1:0", Store: srv.FreshDB(t), StorePasswordFile: inDir})
+	if err == nil || !strings.Contains(err.Error(), "connecting to PostgreSQL") {
+		t.Errorf("init with a wrong password: %v", err)
+	}
+	if ents, _ := os.ReadDir(pre); len(ents) != 1 || ents[0].Name() != "store-password" {
+		t.Errorf("a refused init left %v in %s", ents, pre)
+	}
+	os.WriteFile(inDir, []byte(pw+"\n"), 0o600)
+	if _, err = stationdir.Init(ctx, stationdir.InitOptions{Dir: pre, Name: "USA", Party: "USA", PeerListen: "127.0.0.1:7443",
+		APIListen: "127.0.0.1:0", Store: srv.FreshDB(t), StorePasswordFile: inDir}); err != nil {
+		t.Fatal(err)
+	}
+	doctorSays(pre, "ok", inDir)
+
 	// The password in the URL still works; doctor warns that config.json
 	// holds it.
 	dir, err = init(strings.Replace(srv.FreshDB(t), "hotline@", "hotline:"+pw+"@", 1), "")
