@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"hotline/internal/station"
 	"hotline/internal/stationdir"
 	"hotline/internal/store/postgres"
 	"hotline/internal/store/postgres/pgtest"
@@ -137,6 +138,20 @@ func TestStorePassword(t *testing.T) {
 	doctorSays(dir, "ok", filepath.Join(dir, "store-password"))
 	os.Chmod(filepath.Join(dir, "store-password"), 0o604)
 	doctorSays(dir, "fail", "mode 0604")
+	// The station itself: refused with a readable file, runs on the
+	// password in its file.
+	if st, err := station.Open(ctx, dir, nil); err == nil {
+		st.Close()
+		t.Error("the station opened with a password file readable by others")
+	} else if !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("station with a readable password file: %v", err)
+	}
+	os.Chmod(filepath.Join(dir, "store-password"), 0o600)
+	ps, err := station.Open(ctx, dir, nil)
+	if err != nil {
+		t.Fatalf("station with its password file: %v", err)
+	}
+	ps.Close()
 
 	// PGPASSFILE, as libpq reads it; refused when others may read it.
 	pgpass := filepath.Join(root, "pgpass")
