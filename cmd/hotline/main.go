@@ -324,12 +324,13 @@ func cmdInit(f *flags) action {
 	var endpoints multi
 	f.Var(&endpoints, "endpoint", "`HOST:PORT` peers dial (default --peer-listen)")
 	storeSpec := f.String("store", "sqlite:hotline.db", "`STORE`: sqlite:FILE in the station directory, or a postgres:// URL of a database for this station alone")
+	storePW := f.String("store-password-file", "", "`FILE` (mode 0600) holding the PostgreSQL password, kept out of config.json (recorded as store_password_file)")
 	tlsCert := f.String("tls-cert", "", "PEM certificate (chain) `FILE` to serve the API and the console over HTTPS")
 	tlsKey := f.String("tls-key", "", "PEM private key `FILE` of --tls-cert")
 	f.require("dir", "name", "party", "peer-listen")
 	return func(ctx context.Context, _ []string) error {
 		card, err := stationdir.Init(ctx, stationdir.InitOptions{Dir: *f.dir, Name: *name, Party: *party, PeerListen: *peer, APIListen: *apiAddr,
-			Endpoints: endpoints, Store: *storeSpec, APITLSCert: *tlsCert, APITLSKey: *tlsKey})
+			Endpoints: endpoints, Store: *storeSpec, StorePasswordFile: *storePW, APITLSCert: *tlsCert, APITLSKey: *tlsKey})
 		if err != nil {
 			return err
 		}

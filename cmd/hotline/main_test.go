@@ -492,6 +492,10 @@ func TestBadInput(t *testing.T) {
 	badFrame := filepath.Join(t.TempDir(), "frame.bundle")
 	os.WriteFile(badFrame, []byte(`{"format":"hotline-offline/v1","from":"CHN","to":"USA","created_at":"2026-01-01T00:00:00Z","frames":["AQAB"]}`), 0o644)
 
+	loosePW := filepath.Join(t.TempDir(), "db.pw")
+	os.WriteFile(loosePW, []byte("pw\n"), 0o644)
+	os.Chmod(loosePW, 0o644)
+
 	cases := []struct {
 		dir   string // station that must not change ("" for none)
 		args  []string
@@ -514,6 +518,9 @@ func TestBadInput(t *testing.T) {
 		{"", []string{"init", "--dir", newDir, "--name", "NEW", "--party", "NEW", "--peer-listen", "127.0.0.1:7443", "--store", "mysql://db/x"}, []string{"unknown engine", "mysql"}},
 		{"", []string{"init", "--dir", newDir, "--name", "NEW", "--party", "NEW", "--peer-listen", "127.0.0.1:7443", "--store", "postgres://%zz"}, []string{"PostgreSQL URL"}},
 		{"", []string{"init", "--dir", newDir, "--name", "NEW", "--party", "NEW", "--peer-listen", "127.0.0.1:7443", "--store", "postgres://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=3"}, []string{"connecting to PostgreSQL"}},
+		{"", []string{"init", "--dir", newDir, "--name", "NEW", "--party", "NEW", "--peer-listen", "127.0.0.1:7443", "--store", "postgres://hotline@127.0.0.1:1/none", "--store-password-file", filepath.Join(dir, "no-such.pw")}, []string{"no-such.pw", "does not exist"}},
+		{"", []string{"init", "--dir", newDir, "--name", "NEW", "--party", "NEW", "--peer-listen", "127.0.0.1:7443", "--store", "postgres://hotline@127.0.0.1:1/none", "--store-password-file", loosePW}, []string{"mode 0644", "chmod 600 " + loosePW}},
+		{"", []string{"init", "--dir", newDir, "--name", "NEW", "--party", "NEW", "--peer-listen", "127.0.0.1:7443", "--store", "postgres://hotline:pw@127.0.0.1:1/none", "--store-password-file", loosePW}, []string{"keep the password in the file alone"}},
 		{"", []string{"restore", "--dir", newDir, flipped}, []string{"hotline.db does not match its SHA-256"}},
 		{usa, []string{"send", "--dir", usa, "--channel", staff, "--precedence", "URGENT", "--text", "hi"}, []string{"URGENT", "FLASH"}},
 		{usa, []string{"send", "--dir", usa, "--channel", "usa-rus-staff", "--precedence", "FLASH", "--text", "hi"}, []string{"unknown channel", "usa-rus-staff"}},

@@ -178,7 +178,7 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 	if err != nil {
 		return nil, err
 	}
-	st, err := stationdir.OpenStore(ctx, dir, cfg.Store)
+	st, err := stationdir.OpenConfigStore(ctx, dir, cfg)
 	if err != nil {
 		lock.Close()
 		return nil, err

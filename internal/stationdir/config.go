@@ -43,6 +43,11 @@ type Config struct {
 	APIListen  string   `json:"api_listen"`
 	Endpoints  []string `json:"endpoints"` // advertised in the card; default: peer_listen
 	Store      string   `json:"store"`     // "sqlite:FILE" (relative to the station dir)
+	// StorePasswordFile names a file (mode 0600, relative to the station
+	// directory or absolute) holding the PostgreSQL password, so that
+	// neither config.json nor a command line holds it. Without it, a
+	// password comes from the URL or from PGPASSFILE / ~/.pgpass.
+	StorePasswordFile string `json:"store_password_file,omitempty"`
 	// APITLSCert and APITLSKey are PEM files: when set, the API and the
 	// console are served over HTTPS (see CheckAPIListen).
 	APITLSCert string `json:"api_tls_cert,omitempty"`
@@ -107,6 +112,10 @@ type InitOptions struct {
 	// Store is "sqlite:FILE" (the default, FILE relative to Dir) or a
 	// postgres:// URL of a database that holds this station alone.
 	Store string
+	// StorePasswordFile is a file of mode 0600 holding the PostgreSQL
+	// password (relative to the working directory: config.json records
+	// it absolute).
+	StorePasswordFile string
 	// APITLSCert and APITLSKey serve the API over HTTPS; without them
 	// APIListen must be a loopback address.
 	APITLSCert, APITLSKey string
@@ -154,15 +163,26 @@ func Init(ctx context.Context, o InitOptions) (*identity.Card, error) {
 	if _, err := os.Stat(filepath.Join(o.Dir, "config.json")); err == nil {
 		return nil, fmt.Errorf("%s already holds a station", o.Dir)
 	}
+	if o.Store == "" {
+		o.Store = "sqlite:hotline.db"
+	}
+	// The password file before anything is written: a missing or readable
+	// one changes nothing.
+	if o.StorePasswordFile != "" {
+		if o.StorePasswordFile, err = filepath.Abs(o.StorePasswordFile); err != nil {
+			return nil, err
+		}
+	}
+	password, err := storePassword(o.Dir, o.Store, o.StorePasswordFile)
+	if err != nil {
+		return nil, err
+	}
 	mk, err := home.Make(o.Dir)
 	if err != nil {
 		return nil, err
 	}
 	// Nothing half-written stays behind: on any error, what init wrote goes.
 	defer mk.Undo()
-	if o.Store == "" {
-		o.Store = "sqlite:hotline.db"
-	}
 	// A station on a filesystem with less than its reserve free could not
 	// even pin a peer: say so now rather than then.
 	if f, ok := SQLiteFile(o.Dir, o.Store); ok {
@@ -175,7 +195,7 @@ func Init(ctx context.Context, o InitOptions) (*identity.Card, error) {
 	if engine, arg, _ := strings.Cut(o.Store, ":"); engine == "sqlite" {
 		mk.Wrote(filepath.Join(o.Dir, arg), filepath.Join(o.Dir, arg+"-wal"), filepath.Join(o.Dir, arg+"-shm"))
 	}
-	st, err := OpenStore(ctx, o.Dir, o.Store)
+	st, err := openStore(ctx, o.Dir, o.Store, password)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +209,7 @@ func Init(ctx context.Context, o InitOptions) (*identity.Card, error) {
 		return nil, err
 	}
 	cfg := Config{Name: o.Name, Party: o.Party, PeerListen: o.PeerListen, APIListen: o.APIListen, Endpoints: o.Endpoints, Store: o.Store,
-		APITLSCert: tlsCert, APITLSKey: tlsKey}
+		StorePasswordFile: o.StorePasswordFile, APITLSCert: tlsCert, APITLSKey: tlsKey}
 	cj, _ := json.MarshalIndent(cfg, "", "  ")
 	tok := make([]byte, 32)
 	rand.Read(tok)
@@ -214,8 +234,26 @@ func Init(ctx context.Context, o InitOptions) (*identity.Card, error) {
 // OpenStore opens the store a spec names: "sqlite:FILE", FILE relative
 // to dir, or a postgres:// URL.
 func OpenStore(ctx context.Context, dir, spec string) (store.Store, error) {
-	if strings.HasPrefix(spec, "postgres://") || strings.HasPrefix(spec, "postgresql://") {
-		return postgres.Open(ctx, spec)
+	return openStore(ctx, dir, spec, "")
+}
+
+// OpenConfigStore opens the store of a station's config: its store spec
+// and, for PostgreSQL, the password in store_password_file.
+func OpenConfigStore(ctx context.Context, dir string, cfg *Config) (store.Store, error) {
+	password, err := storePassword(dir, cfg.Store, cfg.StorePasswordFile)
+	if err != nil {
+		return nil, err
+	}
+	return openStore(ctx, dir, cfg.Store, password)
+}
+
+func isPostgres(spec string) bool {
+	return strings.HasPrefix(spec, "postgres://") || strings.HasPrefix(spec, "postgresql://")
+}
+
+func openStore(ctx context.Context, dir, spec, password string) (store.Store, error) {
+	if isPostgres(spec) {
+		return postgres.OpenPassword(ctx, spec, password)
 	}
 	if f, ok := SQLiteFile(dir, spec); ok {
 		return sqlite.Open(ctx, f)
@@ -283,4 +321,65 @@ func ReadToken(dir string) (string, error) {
 		return "", err
 	}
 	return strings.TrimSpace(string(data)), nil
+}
+
+// StorePasswordPath is store_password_file made absolute (relative to the
+// station directory), or "" when it is not set.
+func StorePasswordPath(dir, file string) string {
+	if file == "" || filepath.IsAbs(file) {
+		return file
+	}
+	return filepath.Join(dir, file)
+}
+
+// storePassword reads the PostgreSQL password from file (relative to
+// dir): a regular file that only its owner may read, holding the password
+// on its first line. It refuses a file with a store that is not
+// PostgreSQL's or a URL that holds a password itself. Without a file, it
+// checks the password file libpq would read (PGPASSFILE or ~/.pgpass) the
+// same way, when there is one and the URL holds no password.
+func storePassword(dir, spec, file string) (string, error) {
+	if file == "" {
+		if !isPostgres(spec) || postgres.HasPassword(spec) {
+			return "", nil
+		}
+		pf := postgres.PassfilePath(spec)
+		if pf == "" {
+			return "", nil
+		}
+		if fi, err := os.Stat(pf); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			return "", fmt.Errorf("PostgreSQL password file %s has mode %04o: readable by group or others (fix: chmod 600 %s)", pf, fi.Mode().Perm(), pf)
+		}
+		return "", nil
+	}
+	if !isPostgres(spec) {
+		return "", fmt.Errorf("store_password_file %s is for a PostgreSQL store; the store is %q", file, spec)
+	}
+	if postgres.HasPassword(spec) {
+		return "", errors.New("the store URL holds a password and store_password_file names a file too: keep the password in the file alone")
+	}
+	p := StorePasswordPath(dir, file)
+	fi, err := os.Stat(p)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", fmt.Errorf("store password file %s does not exist: write the database password in it, mode 0600", p)
+		}
+		return "", fmt.Errorf("store password file: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("store password file %s is not a regular file", p)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("store password file %s has mode %04o: readable by group or others (fix: chmod 600 %s)", p, fi.Mode().Perm(), p)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return "", fmt.Errorf("store password file: %w", err)
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	line = strings.TrimSuffix(line, "\r")
+	if line == "" {
+		return "", fmt.Errorf("store password file %s is empty: write the database password on its first line", p)
+	}
+	return line, nil
 }

@@ -17,6 +17,7 @@ import (
 	"hotline/internal/link"
 	"hotline/internal/record"
 	"hotline/internal/relay"
+	"hotline/internal/store/postgres"
 )
 
 // Diagnosis is one check of hotline doctor: ok, warn or fail, what was
@@ -58,6 +59,7 @@ func Doctor(ctx context.Context, dir string, o DoctorOptions) []Diagnosis {
 	keys, card := d.keys()
 	d.out = append(d.out, clockCheck())
 	d.disk(cfg)
+	d.storePassword(cfg)
 	peers, ok := d.store(ctx, cfg)
 	if !ok || keys == nil {
 		return d.out
@@ -132,6 +134,30 @@ func (d *doctor) permissions() {
 	}
 }
 
+// storePassword: a PostgreSQL station's password is not in config.json,
+// and the file that holds it is its owner's alone.
+func (d *doctor) storePassword(cfg *Config) {
+	if !isPostgres(cfg.Store) {
+		return
+	}
+	cj := filepath.Join(d.dir, "config.json")
+	if postgres.HasPassword(cfg.Store) {
+		d.add("store password", "warn", "the store URL in "+cj+" holds the database password: every copy and backup of config.json carries it",
+			"take it out of the URL and write it in a file of mode 0600 named by store_password_file, or in ~/.pgpass (docs/OPERATIONS.md, \"PostgreSQL\")")
+		return
+	}
+	if _, err := storePassword(d.dir, cfg.Store, cfg.StorePasswordFile); err != nil {
+		d.add("store password", "fail", err.Error(), "see docs/OPERATIONS.md, \"PostgreSQL\"")
+		return
+	}
+	if cfg.StorePasswordFile != "" {
+		p := StorePasswordPath(d.dir, cfg.StorePasswordFile)
+		d.add("store password", "ok", p+" holds it, readable by its owner alone", "")
+		return
+	}
+	d.add("store password", "ok", "not in config.json (from PGPASSFILE or ~/.pgpass, if the database asks for one)", "")
+}
+
 // keys: the keys load and the card is theirs. It returns the keys (nil
 // if they do not load) and the card (nil if it does not read).
 func (d *doctor) keys() (*identity.Keys, *identity.Card) {
@@ -198,7 +224,7 @@ func (d *doctor) store(ctx context.Context, cfg *Config) ([]record.Peer, bool) {
 	} else if err == nil {
 		l.Close()
 	}
-	st, err := OpenStore(ctx, dir, cfg.Store)
+	st, err := OpenConfigStore(ctx, dir, cfg)
 	if err != nil {
 		d.add("store", "fail", err.Error(), "check the store setting in config.json and that the database is there")
 		return nil, false

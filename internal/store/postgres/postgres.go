@@ -8,8 +8,13 @@ package postgres
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,11 +48,24 @@ const IdleInTransaction = 2 * time.Second
 var _ store.Store = (*Store)(nil)
 
 // Open connects to the database named by a postgres:// URL (or key=value
-// connection string) and migrates it.
+// connection string) and migrates it. Without a password in the URL, pgx
+// looks in the password file libpq does (PGPASSFILE, or ~/.pgpass).
 func Open(ctx context.Context, dsn string) (*Store, error) {
+	return OpenPassword(ctx, dsn, "")
+}
+
+// OpenPassword is Open with the password given apart from the URL (read
+// from a file by the caller): it is refused with a URL that holds one.
+func OpenPassword(ctx context.Context, dsn, password string) (*Store, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("PostgreSQL URL: %w", err)
+	}
+	if password != "" {
+		if HasPassword(dsn) {
+			return nil, errors.New("the PostgreSQL URL holds a password and a password file is given too: keep the password in one place")
+		}
+		cfg.Password = password
 	}
 	if _, ok := cfg.RuntimeParams["idle_in_transaction_session_timeout"]; !ok {
 		cfg.RuntimeParams["idle_in_transaction_session_timeout"] = fmt.Sprint(IdleInTransaction.Milliseconds())
@@ -87,3 +105,47 @@ func SchemaVersion() int { return sqlstore.SchemaVersion(migrations) }
 
 // Versions lists the numbers of the embedded migrations, in order.
 func Versions() []int { return sqlstore.Versions(migrations) }
+
+// HasPassword tells whether a connection string (a postgres:// URL or
+// key=value pairs) holds a password itself.
+func HasPassword(dsn string) bool {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return false
+		}
+		if _, ok := u.User.Password(); ok {
+			return true
+		}
+		return u.Query().Has("password")
+	}
+	for _, f := range strings.Fields(dsn) {
+		if k, _, ok := strings.Cut(f, "="); ok && strings.TrimSpace(k) == "password" {
+			return true
+		}
+	}
+	return false
+}
+
+// PassfilePath is the password file pgx and libpq read when the URL holds
+// no password: the URL's passfile parameter, PGPASSFILE, or ~/.pgpass.
+func PassfilePath(dsn string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		if u, err := url.Parse(dsn); err == nil && u.Query().Get("passfile") != "" {
+			return u.Query().Get("passfile")
+		}
+	} else {
+		for _, f := range strings.Fields(dsn) {
+			if k, v, ok := strings.Cut(f, "="); ok && k == "passfile" {
+				return v
+			}
+		}
+	}
+	if p := os.Getenv("PGPASSFILE"); p != "" {
+		return p
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".pgpass")
+	}
+	return ""
+}

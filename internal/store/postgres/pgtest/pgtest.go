@@ -22,13 +22,23 @@ import (
 // Server is a running PostgreSQL server in a temporary directory.
 type Server struct {
 	port int
-	stop func()
-	seq  atomic.Int64
+	// password is the hotline role's, when the server asks for one
+	// (StartPassword); DSN leaves it out, admin connections use it.
+	password string
+	stop     func()
+	seq      atomic.Int64
 }
 
 // DSN is the connection string of database db on the server.
 func (s *Server) DSN(db string) string {
 	return fmt.Sprintf("postgres://hotline@127.0.0.1:%d/%s?sslmode=disable", s.port, db)
+}
+
+func (s *Server) adminDSN() string {
+	if s.password == "" {
+		return s.DSN("postgres")
+	}
+	return fmt.Sprintf("postgres://hotline:%s@127.0.0.1:%d/postgres?sslmode=disable", s.password, s.port)
 }
 
 // Stop stops the server at once and removes its files.
@@ -37,7 +47,7 @@ func (s *Server) Stop() { s.stop() }
 // FreshDB creates an empty database and returns its connection string.
 func (s *Server) FreshDB(t testing.TB) string {
 	t.Helper()
-	admin, err := sql.Open("pgx", s.DSN("postgres"))
+	admin, err := sql.Open("pgx", s.adminDSN())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,8 +88,16 @@ func binDir() (string, error) {
 	return filepath.Dir(matches[len(matches)-1]), nil
 }
 
-// Start starts a server listening on a free loopback port.
-func Start() (*Server, error) {
+// Start starts a server listening on a free loopback port, trusting every
+// connection.
+func Start() (*Server, error) { return start("") }
+
+// StartPassword starts a server that asks for the hotline role's password
+// (scram-sha-256): DSN leaves it out, so a connection needs it given
+// apart, in a password file or PGPASSFILE.
+func StartPassword(password string) (*Server, error) { return start(password) }
+
+func start(password string) (*Server, error) {
 	bin, err := binDir()
 	if err != nil {
 		return nil, err
@@ -87,6 +105,14 @@ func Start() (*Server, error) {
 	dir, err := os.MkdirTemp("", "hotline-pg-")
 	if err != nil {
 		return nil, err
+	}
+	auth := []string{"--auth=trust"}
+	if password != "" {
+		pw := filepath.Join(dir, "pw")
+		if err := os.WriteFile(pw, []byte(password+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+		auth = []string{"--auth=scram-sha-256", "--pwfile=" + pw}
 	}
 	// PostgreSQL refuses to run as root: run it as the postgres user then.
 	var run func(name string, args ...string) *exec.Cmd
@@ -106,7 +132,7 @@ func Start() (*Server, error) {
 		run = func(name string, args ...string) *exec.Cmd { return exec.Command(filepath.Join(bin, name), args...) }
 	}
 	data := filepath.Join(dir, "data")
-	if out, err := run("initdb", "-D", data, "-U", "hotline", "--auth=trust", "-E", "UTF8", "--no-locale").CombinedOutput(); err != nil {
+	if out, err := run("initdb", append([]string{"-D", data, "-U", "hotline", "-E", "UTF8", "--no-locale"}, auth...)...).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("initdb: %v: %s", err, out)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -120,7 +146,7 @@ func Start() (*Server, error) {
 		log, _ := os.ReadFile(filepath.Join(dir, "log"))
 		return nil, fmt.Errorf("pg_ctl start: %v: %s %s", err, out, log)
 	}
-	return &Server{port: port, stop: func() {
+	return &Server{port: port, password: password, stop: func() {
 		run("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop").Run()
 		os.RemoveAll(dir)
 	}}, nil
