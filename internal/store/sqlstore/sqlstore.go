@@ -61,9 +61,9 @@ func (s *Store) SetFence(f func(ctx context.Context, tx *sql.Tx) error) {
 var writeSQL = map[string]string{
 	"key": `INSERT INTO keys (station, seq, card, fingerprint, reason, statement, at, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`,
-	"logKey":   `INSERT INTO log_keys (channel, author, from_idx, seq) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+	"logKey":      `INSERT INTO log_keys (channel, author, from_idx, seq) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 	"receiptTime": `INSERT INTO receipt_times (channel, author, size, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-	"epochKey": `INSERT INTO epoch_keys (channel, author, from_idx, key) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+	"epochKey":    `INSERT INTO epoch_keys (channel, author, from_idx, key) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 	"peer": `INSERT INTO peers (name, party, card, fingerprint, added_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT(name) DO UPDATE SET party = excluded.party, card = excluded.card, fingerprint = excluded.fingerprint`,
 	"channel": `INSERT INTO channels (id, peer, level, state, proposer, charter, created_at, updated_at, suspensions, last_check, last_check_at)
