@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -450,6 +451,11 @@ func TestBrowser(t *testing.T) {
 	// and the acknowledge button focused; Tab stays inside it.
 	sel := css(fmt.Sprintf(`#takeover [data-takeover=%q]`, id))
 	run(t, b, "see the takeover", chromedp.WaitVisible(sel), chromedp.WaitVisible(css(`body[data-alarm="on"]`)))
+	// Local times beside UTC are written one way in every language and
+	// locale: 24-hour, with their offset.
+	if local := eval[string](t, b, `(document.querySelector("#takeover span.local") || {}).textContent || ""`); !regexp.MustCompile(`^ \(本地 \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC[+−]\d\d:\d\d\)$`).MatchString(local) {
+		t.Errorf("a local time in CHN's takeover reads %q", local)
+	}
 	if shown := get(t, b, "takeover text", chromedp.Text(css("#tk-text"))); shown != text {
 		t.Errorf("takeover shows %q, want the text as sent %q (as text, not markup)", shown, text)
 	}

@@ -23,6 +23,16 @@
     t.className = isError ? 'error' : '';
   }
 
+  // A local time written the same way in every language and locale,
+  // 24-hour, with its offset: 2026-12-07 18:29:25 UTC+08:00.
+  function localTime(d) {
+    const p = (n) => String(n).padStart(2, '0');
+    const off = -d.getTimezoneOffset(), a = Math.abs(off);
+    return d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate()) + ' ' +
+      p(d.getHours()) + ':' + p(d.getMinutes()) + ':' + p(d.getSeconds()) +
+      ' UTC' + (off < 0 ? '−' : '+') + p(Math.floor(a / 60)) + ':' + p(a % 60);
+  }
+
   // Times: UTC as drawn by the server, local time beside.
   function enhance(root) {
     $$('time[datetime]', root).forEach((t) => {
@@ -32,7 +42,7 @@
       t.dataset.local = '1';
       const span = document.createElement('span');
       span.className = 'local';
-      span.textContent = ' (' + fmt(T.local_time, d.toLocaleString()) + ')';
+      span.textContent = ' (' + fmt(T.local_time, localTime(d)) + ')';
       t.after(span);
     });
     tick(root);
