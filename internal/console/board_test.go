@@ -3,6 +3,7 @@ package console_test
 import (
 	"context"
 	"html"
+	"net/http"
 	"regexp"
 	"slices"
 	"strings"
@@ -266,5 +267,26 @@ func TestChannelShowsReceiptTime(t *testing.T) {
 	}
 	if got := text(page.body); !strings.Contains(got, "Held by the peer's station (its signed receipt): "+ch.ReceiptAt.UTC().Format("2006-01-02 15:04:05Z")) {
 		t.Errorf("the message does not show when CHN held it:\n%s", got)
+	}
+}
+
+// TestRefusalPage: a page a role may not see is refused with a page of
+// the console, in the operator's language, with its title and language
+// set, saying which role and what it lacks.
+func TestRefusalPage(t *testing.T) {
+	usa, _ := pair(t, "usa-chn-staff")
+	d := newDesk(t, usa, realTime)
+	duty := d.login(t, "dora")
+	r := duty.do(t, "GET", "/console/audit", "")
+	if r.code != http.StatusForbidden || !strings.Contains(r.body, `<html lang="en">`) || !strings.Contains(r.body, "<title>") ||
+		!strings.Contains(text(r.body), `Not allowed Your role, duty officer, may not do this (it needs the permission "audit"`) {
+		t.Errorf("the refusal page in English: %d\n%s", r.code, r.body)
+	}
+	if r := duty.do(t, "POST", "/console/api/lang", `{"lang":"zh"}`); r.code != 200 {
+		t.Fatal(r.body)
+	}
+	r = duty.do(t, "GET", "/console/audit", "")
+	if r.code != http.StatusForbidden || !strings.Contains(r.body, `<html lang="zh-Hans">`) || !strings.Contains(text(r.body), "无权访问 您的角色（值班员）无权进行此操作") {
+		t.Errorf("the refusal page in Chinese: %d\n%s", r.code, r.body)
 	}
 }

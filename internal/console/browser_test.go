@@ -739,8 +739,10 @@ func deconfliction(t *testing.T, ctx context.Context, p *demo.Pair, ch, urlA, ur
 		chromedp.WaitVisible(css(fmt.Sprintf(`tr[data-incident=%q] .inc-state-acknowledged`, inc.ID))))
 	unlabelled(t, s, "incidents")
 	shot(t, s, "console-incidents.png")
+	// Clicked by the page's own script: the list is drawn again live, and
+	// a node the driver found may be gone by the time it clicks.
 	run(t, s, "open the incident",
-		chromedp.Click(css(fmt.Sprintf(`tr[data-incident=%q] a`, inc.ID))),
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector('tr[data-incident=%q] a').click()`, inc.ID)),
 		chromedp.WaitVisible(css(`ol.timeline li.applied`)),
 		chromedp.WaitVisible(css(`#report-link`)),
 		chromedp.WaitVisible(css(`svg.seamap`)))

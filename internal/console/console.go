@@ -253,7 +253,9 @@ func (s *Server) page(perm operator.Permission, f func(w http.ResponseWriter, r 
 		}
 		if !operator.Allowed(se.op.Role, perm) {
 			s.audit(r, se, "view", r.URL.Path, "refused", fmt.Sprintf("role %s may not %s", se.op.Role, perm))
-			http.Error(w, fmt.Sprintf("role %s may not %s", se.op.Role, perm), http.StatusForbidden)
+			d := s.data("refused", se)
+			d.Refused = string(perm)
+			s.renderCode(w, http.StatusForbidden, "refused-page", d)
 			return
 		}
 		f(w, r, se)

@@ -64,6 +64,9 @@ type pageData struct {
 	now     time.Time
 
 	Board []boardRow
+	// Refused is the permission a page needs that the operator's role
+	// lacks (the refusal page).
+	Refused string
 	// MissedCalls are the other party's calls nobody answered here and
 	// nobody has returned, newest first.
 	MissedCalls []ops.CallView
@@ -203,6 +206,11 @@ func (s *Server) data(page string, se *session) *pageData {
 // render draws a template into a buffer first, so that a failure is an
 // error page rather than half a page.
 func (s *Server) render(w http.ResponseWriter, name string, d *pageData) {
+	s.renderCode(w, http.StatusOK, name, d)
+}
+
+// renderCode is render with a status code.
+func (s *Server) renderCode(w http.ResponseWriter, code int, name string, d *pageData) {
 	var buf bytes.Buffer
 	if err := pages.ExecuteTemplate(&buf, name, d); err != nil {
 		s.cfg.Log.Error("console template", "template", name, "err", err)
@@ -210,6 +218,7 @@ func (s *Server) render(w http.ResponseWriter, name string, d *pageData) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
 	w.Write(buf.Bytes())
 }
 
