@@ -140,6 +140,14 @@ func revokeThrough(chain []keyLink, i int) {
 // cosigners (either list may be empty: then that signature is not
 // required).
 func openCosigned(signed []byte, authors, cosigners []note.Verifier) (transcript.Checkpoint, error) {
+	cp, _, err := openCosignedAt(signed, authors, cosigners)
+	return cp, err
+}
+
+// openCosignedAt is openCosigned that also returns the time the
+// cosignature carries (zero for a plain one): one verification gives
+// both.
+func openCosignedAt(signed []byte, authors, cosigners []note.Verifier) (transcript.Checkpoint, time.Time, error) {
 	var err error
 	for _, a := range orNil(authors) {
 		for _, b := range orNil(cosigners) {
@@ -150,12 +158,14 @@ func openCosigned(signed []byte, authors, cosigners []note.Verifier) (transcript
 				}
 			}
 			var cp transcript.Checkpoint
-			if cp, _, err = transcript.OpenCheckpoint(signed, vs...); err == nil {
-				return cp, nil
+			var n *note.Note
+			if cp, n, err = transcript.OpenCheckpoint(signed, vs...); err == nil {
+				at, _ := transcript.CosignTime(n, b)
+				return cp, at, nil
 			}
 		}
 	}
-	return transcript.Checkpoint{}, err
+	return transcript.Checkpoint{}, time.Time{}, err
 }
 
 func orNil(vs []note.Verifier) []note.Verifier {

@@ -62,7 +62,7 @@ func (c *Core) applyReceipt(p *peer, cs *chanState, signed []byte) *refusal {
 			authors = nil // our own signature is the one we sent
 		}
 	}
-	cp, err := openCosigned(signed, authors, c.cosigners(p))
+	cp, at, err := openCosignedAt(signed, authors, c.cosigners(p))
 	if err != nil {
 		// An old receipt cosigned by a key since revoked (a status frame
 		// a relay held back, say) adds nothing and is ignored; one that
@@ -92,7 +92,7 @@ func (c *Core) applyReceipt(p *peer, cs *chanState, signed []byte) *refusal {
 	first := m.delivered + 1
 	m.pending = slices.Delete(m.pending, 0, int(cp.Size-m.delivered))
 	m.delivered, m.receipt, m.progress, m.movedAt = cp.Size, signed, c.now, c.now
-	m.receiptAt = c.receiptTime(p, signed)
+	m.receiptAt = at
 	for size := range m.signed {
 		if size <= m.delivered {
 			delete(m.signed, size)
@@ -107,7 +107,9 @@ func (c *Core) applyReceipt(p *peer, cs *chanState, signed []byte) *refusal {
 }
 
 // receiptTime is when the peer cosigned a receipt of this station's
-// log: the time its cosignature/v1 carries, zero for one without.
+// log: the time its cosignature/v1 carries, zero for one without. For a
+// receipt read back from the store; one just taken has its time from
+// openCosignedAt.
 func (c *Core) receiptTime(p *peer, receipt []byte) time.Time {
 	if len(receipt) == 0 {
 		return time.Time{}

@@ -173,9 +173,8 @@ type logKeys struct {
 	vouched []*replacement
 }
 
-// How a log leaves a key.
+// How a log leaves a key (or by a plain rotation, identity.ReasonRotate).
 const (
-	rotated = identity.ReasonRotate
 	revoked = identity.ReasonRevoke
 	lost    = identity.ReasonLost
 )
@@ -762,17 +761,7 @@ func (t *tlogHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	return out, nil
 }
 
-func (t *tlogHashes) add(n int64, data []byte) error {
-	hs, err := tlog.StoredHashes(n, data, t)
-	if err != nil {
-		return err
-	}
-	t.stored = append(t.stored, hs...)
-	t.n = n + 1
-	return nil
-}
-
-// addLeaf is add for the entry's leaf hash.
+// addLeaf adds entry n (0-based) by its leaf hash.
 func (t *tlogHashes) addLeaf(n int64, leaf []byte) error {
 	hs, err := tlog.StoredHashesForRecordHash(n, tlog.Hash(leaf), t)
 	if err != nil {
