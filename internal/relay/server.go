@@ -887,156 +887,36 @@ func keyText(k ed25519.PublicKey) string { return base64.StdEncoding.EncodeToStr
 
 // apply commits one batch. Quotas are checked against what is pending
 // plus what this batch adds. If the transaction fails, every deposit in
-// the batch is refused as unavailable and the error is returned.
+// the batch is refused as unavailable and the error is returned. Its
+// steps: learn of stations allowed since the list was read, write the
+// batch in one transaction, then, once it is durable, change what is
+// held in memory, wake the recipients and answer the writers.
 func (s *Server) apply(batch []*write) error {
 	ctx := context.Background()
-	// A recipient unknown here may have been allowed since the list was read.
-	for _, w := range batch {
-		if w.kind == writeDeposit {
-			s.mu.Lock()
-			_, ok := s.allowed[string(w.to)]
-			if _, aliased := s.alias[string(w.to)]; aliased {
-				ok = true
-			}
-			s.mu.Unlock()
-			if !ok {
-				if err := s.refresh(ctx); err != nil {
-					return s.failBatch(batch, err)
-				}
-				break
-			}
-		}
+	if err := s.refreshForRecipients(ctx, batch); err != nil {
+		return s.failBatch(batch, err)
 	}
-	now := s.now()
-	dPending, dDeposited := map[string]load{}, map[string]load{}
-	// Key rotations first, so that deposits in the same batch addressed
-	// to an old key go to the new one.
-	rotations := map[string]ed25519.PublicKey{}
-	for _, w := range batch {
-		if w.kind == writeRotate {
-			rotations[string(w.from)] = w.to
-		}
-	}
-	var counted Counters
-	counted.Refused = map[string]int64{}
-	woken := map[string]bool{}
-	followed := map[string]ed25519.PublicKey{} // rotations this batch made
 	tx, err := s.st.db.BeginTx(ctx, nil)
 	if err != nil {
 		return s.failBatch(batch, err)
 	}
 	defer tx.Rollback()
-	for _, w := range batch {
-		switch w.kind {
-		case writeDeposit:
-			if nk, ok := rotations[string(w.to)]; ok {
-				w.to = nk
-			}
-			if err := s.deposit(ctx, tx, w, now, dPending, dDeposited); err != nil {
-				return s.failBatch(batch, err)
-			}
-			if w.reason != 0 {
-				counted.Refused[w.reason.String()]++
-				continue
-			}
-			counted.Deposits++
-			counted.DepositedBytes += int64(len(w.payload))
-			woken[string(w.to)] = true
-		case writeDelete:
-			n, err := deleteMail(ctx, tx, `recipient = ? AND id <= ?`, []any{[]byte(w.to), int64(min(w.upTo, 1<<63-1))}, dPending, dDeposited)
-			if err != nil {
-				return s.failBatch(batch, err)
-			}
-			w.n = n
-			counted.PickedUp += n
-		case writeExpire:
-			n, err := deleteMail(ctx, tx, `deposited_at < ?`, []any{nanos(w.cutoff)}, dPending, dDeposited)
-			if err != nil {
-				return s.failBatch(batch, err)
-			}
-			w.n = n
-			counted.Expired += n
-		case writeSeen:
-			if _, err := tx.ExecContext(ctx, `UPDATE stations SET last_seen = ? WHERE key = ?`, nanos(w.at), []byte(w.to)); err != nil {
-				return s.failBatch(batch, err)
-			}
-		case writeRotate:
-			changed, err := rotateStation(ctx, tx, w, now)
-			if err != nil {
-				return s.failBatch(batch, err)
-			}
-			if changed {
-				followed[string(w.from)] = w.to
-				woken[string(w.to)] = true
-			}
-		case writeFlush:
-		}
+	res, err := s.writeBatch(ctx, tx, batch)
+	if err != nil {
+		return s.failBatch(batch, err)
 	}
 	s.mu.Lock()
 	c := s.counters.clone()
 	changes := s.changes
 	s.mu.Unlock()
-	c.add(counted)
+	c.add(res.counted)
 	if err := writeCounters(ctx, tx, c); err != nil {
 		return s.failBatch(batch, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return s.failBatch(batch, err)
 	}
-	// Durable: now the answers, the loads and the recipients' connections.
-	var wake []*serverConn
-	s.mu.Lock()
-	s.counters.add(counted)
-	s.written = changes
-	for k, d := range dPending {
-		s.pending[k] = addLoad(s.pending[k], d)
-	}
-	for k, d := range dDeposited {
-		s.deposited[k] = addLoad(s.deposited[k], d)
-	}
-	for old, nk := range followed {
-		if r, ok := s.allowed[old]; ok {
-			delete(s.allowed, old)
-			card, _ := identity.ParseCard(rotationCard(batch, old))
-			r.Key = nk
-			if card != nil {
-				r.Card, r.Fingerprint, r.Party = card.Text, card.Fingerprint(), card.Party
-			}
-			s.allowed[string(nk)] = r
-		}
-		s.pending[string(nk)] = addLoad(s.pending[string(nk)], s.pending[old])
-		delete(s.pending, old)
-		for k, v := range s.alias {
-			if v.Equal(ed25519.PublicKey(old)) {
-				s.alias[k] = nk
-			}
-		}
-		chain := s.chains[old]
-		delete(s.chains, old)
-		for _, r := range rotationPath(batch, old) {
-			s.alias[string(r.OldKey)] = nk
-			chain = append(chain, r.Text)
-		}
-		if s.chains == nil {
-			s.chains = map[string][][]byte{}
-		}
-		s.chains[string(nk)] = lastStatements(chain)
-	}
-	for k := range woken {
-		for c := range s.conns[k] {
-			wake = append(wake, c)
-		}
-	}
-	// A connection made under a key the relay has just followed away
-	// from gets no more mail (it is the new key's now): close it, so that
-	// the station connects again under its new key.
-	var stale []*serverConn
-	for old := range followed {
-		for c := range s.conns[old] {
-			stale = append(stale, c)
-		}
-	}
-	s.mu.Unlock()
+	wake, stale := s.settle(batch, res, changes)
 	for _, c := range stale {
 		c.log.Info("closing a connection made under a key the station has changed")
 		c.close()
@@ -1052,10 +932,166 @@ func (s *Server) apply(batch []*write) error {
 			w.done(w)
 		}
 	}
-	if n := counted.Expired; n > 0 {
+	if n := res.counted.Expired; n > 0 {
 		s.Log.Info("expired mail deleted", "messages", n)
 	}
 	return nil
+}
+
+// refreshForRecipients reads the allowed stations again if a deposit in
+// the batch is for one unknown here: it may have been allowed since.
+func (s *Server) refreshForRecipients(ctx context.Context, batch []*write) error {
+	for _, w := range batch {
+		if w.kind != writeDeposit {
+			continue
+		}
+		s.mu.Lock()
+		_, ok := s.allowed[string(w.to)]
+		if _, aliased := s.alias[string(w.to)]; aliased {
+			ok = true
+		}
+		s.mu.Unlock()
+		if !ok {
+			return s.refresh(ctx)
+		}
+	}
+	return nil
+}
+
+// batchResult is what a batch's writes change, to apply in memory once
+// they are durable.
+type batchResult struct {
+	counted              Counters
+	dPending, dDeposited map[string]load
+	woken                map[string]bool
+	followed             map[string]ed25519.PublicKey // rotations this batch made: old key → new
+}
+
+// writeBatch writes each of the batch's writes in tx.
+func (s *Server) writeBatch(ctx context.Context, tx *sql.Tx, batch []*write) (*batchResult, error) {
+	now := s.now()
+	res := &batchResult{dPending: map[string]load{}, dDeposited: map[string]load{}, woken: map[string]bool{},
+		followed: map[string]ed25519.PublicKey{}}
+	res.counted.Refused = map[string]int64{}
+	// Key rotations first, so that deposits in the same batch addressed
+	// to an old key go to the new one.
+	rotations := map[string]ed25519.PublicKey{}
+	for _, w := range batch {
+		if w.kind == writeRotate {
+			rotations[string(w.from)] = w.to
+		}
+	}
+	for _, w := range batch {
+		switch w.kind {
+		case writeDeposit:
+			if nk, ok := rotations[string(w.to)]; ok {
+				w.to = nk
+			}
+			if err := s.deposit(ctx, tx, w, now, res.dPending, res.dDeposited); err != nil {
+				return nil, err
+			}
+			if w.reason != 0 {
+				res.counted.Refused[w.reason.String()]++
+				continue
+			}
+			res.counted.Deposits++
+			res.counted.DepositedBytes += int64(len(w.payload))
+			res.woken[string(w.to)] = true
+		case writeDelete:
+			n, err := deleteMail(ctx, tx, `recipient = ? AND id <= ?`, []any{[]byte(w.to), int64(min(w.upTo, 1<<63-1))}, res.dPending, res.dDeposited)
+			if err != nil {
+				return nil, err
+			}
+			w.n = n
+			res.counted.PickedUp += n
+		case writeExpire:
+			n, err := deleteMail(ctx, tx, `deposited_at < ?`, []any{nanos(w.cutoff)}, res.dPending, res.dDeposited)
+			if err != nil {
+				return nil, err
+			}
+			w.n = n
+			res.counted.Expired += n
+		case writeSeen:
+			if _, err := tx.ExecContext(ctx, `UPDATE stations SET last_seen = ? WHERE key = ?`, nanos(w.at), []byte(w.to)); err != nil {
+				return nil, err
+			}
+		case writeRotate:
+			changed, err := rotateStation(ctx, tx, w, now)
+			if err != nil {
+				return nil, err
+			}
+			if changed {
+				res.followed[string(w.from)] = w.to
+				res.woken[string(w.to)] = true
+			}
+		case writeFlush:
+		}
+	}
+	return res, nil
+}
+
+// settle applies a durable batch's changes in memory: the counters and
+// loads, and each key change followed (the allowed station, its pending
+// mail, its aliases and statements now under its new key). It returns
+// the connections to wake, and those made under a key followed away
+// from, which get no more mail and are to be closed, so that their
+// stations connect again under their new keys.
+func (s *Server) settle(batch []*write, res *batchResult, changes uint64) (wake, stale []*serverConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.counters.add(res.counted)
+	s.written = changes
+	for k, d := range res.dPending {
+		s.pending[k] = addLoad(s.pending[k], d)
+	}
+	for k, d := range res.dDeposited {
+		s.deposited[k] = addLoad(s.deposited[k], d)
+	}
+	for old, nk := range res.followed {
+		s.followKey(batch, old, nk)
+	}
+	for k := range res.woken {
+		for c := range s.conns[k] {
+			wake = append(wake, c)
+		}
+	}
+	for old := range res.followed {
+		for c := range s.conns[old] {
+			stale = append(stale, c)
+		}
+	}
+	return wake, stale
+}
+
+// followKey moves what is held in memory for a station's old key to its
+// new one. s.mu is held.
+func (s *Server) followKey(batch []*write, old string, nk ed25519.PublicKey) {
+	if r, ok := s.allowed[old]; ok {
+		delete(s.allowed, old)
+		card, _ := identity.ParseCard(rotationCard(batch, old))
+		r.Key = nk
+		if card != nil {
+			r.Card, r.Fingerprint, r.Party = card.Text, card.Fingerprint(), card.Party
+		}
+		s.allowed[string(nk)] = r
+	}
+	s.pending[string(nk)] = addLoad(s.pending[string(nk)], s.pending[old])
+	delete(s.pending, old)
+	for k, v := range s.alias {
+		if v.Equal(ed25519.PublicKey(old)) {
+			s.alias[k] = nk
+		}
+	}
+	chain := s.chains[old]
+	delete(s.chains, old)
+	for _, r := range rotationPath(batch, old) {
+		s.alias[string(r.OldKey)] = nk
+		chain = append(chain, r.Text)
+	}
+	if s.chains == nil {
+		s.chains = map[string][][]byte{}
+	}
+	s.chains[string(nk)] = lastStatements(chain)
 }
 
 // rotateStation replaces a station's allowed key by its new one in the
