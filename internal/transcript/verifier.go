@@ -591,15 +591,15 @@ func (v *verifier) checkHeld() error {
 		other, h := v.other[author], cp.Held
 		th := v.hashes[other]
 		if n := th.size(); h.Size > n {
-			return bad("%s's checkpoint of its log at %d says %s held %d entries of %s's log; the bundle holds %d: entries of %s's log were left out, or %s's station lost them (a restore) and has not fetched them back yet",
-				author, cp.Size, author, h.Size, other, n, other, other)
+			return bad("%s's checkpoint of its log at %d says %s held %d entries of %s's log; the bundle holds %d: entries of %s's log were left out, or %s's station lost them (a restore) and has not fetched them back yet, or %s signed a held line that is false (the two parties' exports, compared, tell which)",
+				author, cp.Size, author, h.Size, other, n, other, other, author)
 		}
 		if h.Size == 0 {
 			continue
 		}
 		if root, err := th.root(int64(h.Size)); err != nil || !bytes.Equal(root, h.Root) {
-			return bad("%s's checkpoint of its log at %d says %s held %s's log at %d with root %x; the bundle's has root %x there: %s's log was rewritten",
-				author, cp.Size, author, other, h.Size, h.Root, root, other)
+			return bad("%s's checkpoint of its log at %d says %s held %s's log at %d with root %x; the bundle's has root %x there: %s's log was rewritten, or %s signed a held line that is false (the two parties' exports, compared, tell which)",
+				author, cp.Size, author, other, h.Size, h.Root, root, other, author)
 		}
 	}
 	return nil
