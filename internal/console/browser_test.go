@@ -49,8 +49,8 @@ func needChromium(t *testing.T) {
 }
 
 // newBrowser starts a headless chromium with a fresh profile; the
-// returned context drives one tab.
-func newBrowser(t *testing.T, ctx context.Context) context.Context {
+// returned context drives one tab. extra adds flags (newCallBrowser's).
+func newBrowser(t *testing.T, ctx context.Context, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium),
@@ -70,7 +70,7 @@ func newBrowser(t *testing.T, ctx context.Context) context.Context {
 		chromedp.Flag("ignore-certificate-errors", true),
 		chromedp.WindowSize(1280, 900),
 	)
-	actx, cancel := chromedp.NewExecAllocator(ctx, opts...)
+	actx, cancel := chromedp.NewExecAllocator(ctx, append(opts, extra...)...)
 	t.Cleanup(cancel)
 	bctx, cancelB := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
 	t.Cleanup(cancelB)
