@@ -85,6 +85,8 @@ type Client struct {
 	keys     map[string][][]byte // by key: the statements the relay sent for it on this connection
 	offset   time.Duration
 	offsetOK bool
+	grants   []chan *Message // media-open requests, answered in order
+	version  uint16          // the relay protocol version agreed in the hellos
 
 	once sync.Once
 	done chan struct{}
@@ -130,7 +132,7 @@ func Dial(ctx context.Context, addr string, relayKey ed25519.PublicKey, cert tls
 	case m.Type != TypeHello:
 		conn.Close()
 		return nil, fmt.Errorf("relay at %s: %w: expected hello, got %s", addr, ErrProtocol, m.Type)
-	case m.Version != Version:
+	case m.Version < MinVersion || m.Version > Version:
 		conn.Close()
 		return nil, fmt.Errorf("relay at %s speaks relay protocol version %d; this station speaks %d", addr, m.Version, Version)
 	}
@@ -138,7 +140,7 @@ func Dial(ctx context.Context, addr string, relayKey ed25519.PublicKey, cert tls
 	c := &Client{
 		addr: addr, conn: conn, slots: make(chan struct{}, clientInflight), mail: make(chan Mail, MailBuffer),
 		deposits: map[uint64]chan error{}, pings: map[uint64]chan struct{}{}, pingAt: map[uint64]time.Time{},
-		keys: map[string][][]byte{}, done: make(chan struct{}),
+		keys: map[string][][]byte{}, done: make(chan struct{}), version: m.Version,
 	}
 	go c.read()
 	go func() {
@@ -348,6 +350,37 @@ func (c *Client) Ping(ctx context.Context) (time.Duration, error) {
 	}
 }
 
+// Version is the relay protocol version the relay and this client agreed.
+func (c *Client) Version() uint16 { return c.version }
+
+// MediaGrant asks the relay for a media token (media.go). A relay that
+// carries no media, or speaks version 1, grants none: ErrNoMedia.
+func (c *Client) MediaGrant(ctx context.Context) (token [MediaToken]byte, port uint16, err error) {
+	if c.version < 2 {
+		return token, 0, fmt.Errorf("relay at %s: %w (it speaks relay protocol version %d)", c.addr, ErrNoMedia, c.version)
+	}
+	if err := c.acquire(ctx); err != nil {
+		return token, 0, err
+	}
+	defer c.release()
+	ch := make(chan *Message, 1)
+	c.mu.Lock()
+	c.grants = append(c.grants, ch)
+	c.conn.Send((&Message{Type: TypeMediaOpen}).Encode(), false)
+	c.mu.Unlock()
+	select {
+	case m := <-ch:
+		if m.Port == 0 {
+			return token, 0, fmt.Errorf("relay at %s: %w", c.addr, ErrNoMedia)
+		}
+		return m.Token, m.Port, nil
+	case <-c.done:
+		return token, 0, c.closedErr()
+	case <-ctx.Done():
+		return token, 0, ctx.Err()
+	}
+}
+
 // ClockOffset is how far the relay's clock was ahead of this one at the
 // last ping (negative if behind), assuming symmetric delays; ok is false
 // before the first pong. It is shown, never relied on.
@@ -434,6 +467,12 @@ func (c *Client) handle(m *Message, last *uint64) error {
 		// Checked by whoever uses them (identity.Follow from a key it
 		// holds): the relay is not trusted with them.
 		c.keys[string(m.Key)] = m.Statements
+	case TypeMediaGrant:
+		if len(c.grants) == 0 {
+			return fmt.Errorf("%w: media-grant with no media-open waiting", ErrProtocol)
+		}
+		c.grants[0] <- m
+		c.grants = c.grants[1:]
 	case TypeError:
 		return fmt.Errorf("relay at %s closed the connection: %s", c.addr, m.Text)
 	default:

@@ -14,7 +14,13 @@ import (
 )
 
 // Version is the relay protocol version both sides state in their hello.
-const Version = 1
+// Version 2 adds the media relay (TypeMediaOpen, TypeMediaGrant and the
+// UDP packets of media.go). A relay answers a station's hello with the
+// lower of the two versions, and serves stations of version 1 as before.
+const Version = 2
+
+// MinVersion is the oldest relay protocol version a relay serves.
+const MinVersion = 1
 
 // MaxPayload is the largest payload a relay carries, in bytes: a frame's
 // limit (link.MaxFrame, the protocol's) less room for the largest relay
@@ -45,6 +51,9 @@ const (
 	TypeMail    Type = 9  // relay → station: one deposited payload
 	TypeError   Type = 10 // either way, last: why the connection is closed
 	TypeKeys    Type = 11 // either way: rotation statements that lead a station's allowed key to Key
+	// Version 2: the media relay (media.go).
+	TypeMediaOpen  Type = 12 // station → relay: asks for a media token
+	TypeMediaGrant Type = 13 // relay → station: the token and the relay's media port (0: no media here)
 )
 
 // MaxStatements bounds the rotation statements of one keys message.
@@ -74,6 +83,10 @@ func (t Type) String() string {
 		return "error"
 	case TypeKeys:
 		return "keys"
+	case TypeMediaOpen:
+		return "media-open"
+	case TypeMediaGrant:
+		return "media-grant"
 	}
 	return fmt.Sprintf("message(%d)", uint8(t))
 }
@@ -128,6 +141,11 @@ type Message struct {
 	// by sending: the receiver follows them only from a key it holds.
 	Key        ed25519.PublicKey
 	Statements [][]byte
+	// Token and Port (media-grant): what the station puts in front of
+	// its media packets, and the relay's UDP port for them (0 when the
+	// relay carries no media; Token is then all zero).
+	Token [MediaToken]byte
+	Port  uint16
 }
 
 func addBytes16(b *cryptobyte.Builder, p []byte) {
@@ -209,6 +227,10 @@ func (m *Message) Encode() []byte {
 			}
 			addBytes16(b, st)
 		}
+	case TypeMediaOpen:
+	case TypeMediaGrant:
+		b.AddBytes(m.Token[:])
+		b.AddUint16(m.Port)
 	default:
 		panic(fmt.Sprintf("relay: encoding unknown message type %d", m.Type))
 	}
@@ -319,6 +341,16 @@ func Decode(p []byte) (*Message, error) {
 					problem = fmt.Sprintf("statement of %d bytes, want 1 to %d", len(v), identity.MaxRotation)
 				}
 				m.Statements = append(m.Statements, []byte(v))
+			}
+		}
+	case TypeMediaOpen:
+	case TypeMediaGrant:
+		var tok []byte
+		ok = s.ReadBytes(&tok, MediaToken) && s.ReadUint16(&m.Port)
+		if ok {
+			copy(m.Token[:], tok)
+			if (m.Port == 0) != (m.Token == [MediaToken]byte{}) {
+				problem = "a token without a port, or a port without a token"
 			}
 		}
 	default:

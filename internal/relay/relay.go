@@ -90,7 +90,13 @@ type Config struct {
 	// the pending mail each station has deposited, for all recipients.
 	Recipient Quota `json:"recipient_quota"`
 	Sender    Quota `json:"sender_quota"`
+	// MediaListen is the UDP address of the media relay (media.go):
+	// empty for UDP on listen's address and port, "off" for none.
+	MediaListen string `json:"media_listen,omitempty"`
 }
+
+// MediaOff in media_listen switches the media relay off.
+const MediaOff = "off"
 
 // Defaults for a new relay.
 const (
@@ -144,6 +150,11 @@ func (c *Config) check() error {
 	for _, e := range c.Endpoints {
 		if err := checkAddr("endpoint", e); err != nil {
 			return err
+		}
+	}
+	if c.MediaListen != "" && c.MediaListen != MediaOff {
+		if err := checkAddr("media_listen", c.MediaListen); err != nil {
+			return fmt.Errorf("%v (or %q for no media relay)", err, MediaOff)
 		}
 	}
 	switch {

@@ -93,6 +93,7 @@ type Server struct {
 	written   uint64 // changes when the counters were last written
 	closing   bool   // Close has begun: accept nothing more
 	ln        net.Listener
+	media     *mediaRelay // nil: no media (media.go)
 	wg        sync.WaitGroup
 }
 
@@ -196,6 +197,15 @@ func (s *Server) station(k ed25519.PublicKey) (stationRow, bool) {
 	r, ok = s.allowed[string(k)]
 	s.mu.Unlock()
 	return r, ok
+}
+
+// aliasOf returns the current key of a station that changed its keys
+// from k.
+func (s *Server) aliasOf(k ed25519.PublicKey) (ed25519.PublicKey, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.alias[string(k)]
+	return cur, ok
 }
 
 // lookup is the TLS server's key check: only allowed stations connect.
@@ -349,8 +359,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.ln = ln
 	s.wg.Add(1) // maintain
+	media := s.media
 	s.mu.Unlock()
 	s.Log.Info("relay listening", "addr", ln.Addr().String(), "fingerprint", s.Card.Fingerprint())
+	if media == nil {
+		if err := s.startMedia(ln.Addr()); err != nil {
+			ln.Close()
+			s.wg.Done()
+			return err
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
@@ -452,7 +470,9 @@ func (s *Server) Close() error {
 		if s.ln != nil {
 			s.ln.Close()
 		}
+		media := s.media
 		s.mu.Unlock()
+		media.close()
 		s.closeConns()
 		s.wg.Wait()
 		err = s.st.close()
@@ -518,6 +538,8 @@ type serverConn struct {
 	slots chan struct{}
 	wake  chan struct{} // new mail was committed for this station
 
+	version uint16 // the relay protocol version agreed in the hellos
+
 	sent   atomic.Uint64 // highest mail ID written on this connection
 	once   sync.Once
 	closed chan struct{}
@@ -573,10 +595,11 @@ func (c *serverConn) run() {
 	case m.Type != TypeHello:
 		c.fail(refusedUnexpected, fmt.Sprintf("%s: expected hello, got %s", c.s.Cfg.Name, m.Type))
 		return
-	case m.Version != Version:
-		c.fail(refusedVersion, fmt.Sprintf("%s: relay protocol version %d is not compatible: this relay speaks version %d", c.s.Cfg.Name, m.Version, Version))
+	case m.Version < MinVersion:
+		c.fail(refusedVersion, fmt.Sprintf("%s: relay protocol version %d is not compatible: this relay speaks versions %d to %d", c.s.Cfg.Name, m.Version, MinVersion, Version))
 		return
 	}
+	c.version = min(m.Version, Version)
 	c.tc.SetReadDeadline(time.Time{})
 	s := c.s
 	s.mu.Lock()
@@ -598,7 +621,8 @@ func (c *serverConn) run() {
 	c.log.Info("station connected")
 	defer c.log.Info("station disconnected")
 	s.submit(&write{kind: writeSeen, to: c.key, at: s.now()})
-	c.ctrl <- (&Message{Type: TypeHello, Version: Version}).Encode()
+	c.ctrl <- (&Message{Type: TypeHello, Version: c.version}).Encode()
+	defer s.media.revoke(c)
 	senderDone := make(chan struct{})
 	go func() {
 		defer close(senderDone)
@@ -613,6 +637,11 @@ func (c *serverConn) run() {
 		}
 		switch m.Type {
 		case TypeDeposit, TypeDelete, TypePing:
+		case TypeMediaOpen:
+			if c.version < 2 {
+				c.fail(refusedUnexpected, fmt.Sprintf("%s: media-open needs relay protocol version 2; this connection agreed %d", s.Cfg.Name, c.version))
+				return
+			}
 		case TypeKeys:
 			// Followed before the next message is read, so that a deposit
 			// after it may be addressed to the key it leads to.
@@ -663,6 +692,9 @@ func (c *serverConn) run() {
 			}
 		case TypePing:
 			c.ctrl <- (&Message{Type: TypePong, T: m.T, At: s.now()}).Encode()
+		case TypeMediaOpen:
+			token, port := s.media.grant(c)
+			c.ctrl <- (&Message{Type: TypeMediaGrant, Token: token, Port: port}).Encode()
 		}
 	}
 }
