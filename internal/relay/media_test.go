@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -205,5 +206,25 @@ func TestMediaPacketParse(t *testing.T) {
 		if _, _, err := relay.ParseMediaFrom(p); !errors.Is(err, relay.ErrMessage) {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// TestMediaOpenVersion1: a station of relay protocol version 1 is
+// answered in version 1, and its media-open is refused as out of its
+// version.
+func TestMediaOpenVersion1(t *testing.T) {
+	r := newRelay(t, nil)
+	usa := newStation(t, "USA")
+	r.allow(usa)
+	r.Start()
+	c := rawConn(t, r, usa)
+	c.send(&relay.Message{Type: relay.TypeHello, Version: 1})
+	if m, err := c.read(); err != nil || m.Type != relay.TypeHello || m.Version != 1 {
+		t.Fatalf("hello answered with %+v, %v; want version 1", m, err)
+	}
+	c.send(&relay.Message{Type: relay.TypeMediaOpen})
+	m, err := c.read()
+	if err != nil || m.Type != relay.TypeError || !strings.Contains(m.Text, "media-open needs relay protocol version 2") {
+		t.Fatalf("media-open on version 1: %+v, %v", m, err)
 	}
 }

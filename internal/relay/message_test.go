@@ -32,7 +32,7 @@ func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
 func messageSamples() []messageSample {
 	return []messageSample{
-		{"hello", relay.Message{Type: relay.TypeHello, Version: relay.Version}, []byte{1, 0, 1}},
+		{"hello", relay.Message{Type: relay.TypeHello, Version: relay.Version}, []byte{1, 0, 2}},
 		{"deposit", relay.Message{Type: relay.TypeDeposit, Seq: 7, To: keyB, Payload: []byte("frame")},
 			cat([]byte{2, 0, 0, 0, 0, 0, 0, 0, 7}, keyB, []byte{0, 0, 5}, []byte("frame"))},
 		{"deposit empty payload", relay.Message{Type: relay.TypeDeposit, Seq: 1, To: keyB, Payload: []byte{}}, nil},
@@ -51,6 +51,10 @@ func messageSamples() []messageSample {
 		{"error", relay.Message{Type: relay.TypeError, Text: "no"}, []byte{10, 0, 2, 'n', 'o'}},
 		{"keys", relay.Message{Type: relay.TypeKeys, Key: keyA, Statements: [][]byte{[]byte("st1"), []byte("st2")}},
 			cat([]byte{11}, keyA, []byte{2, 0, 3}, []byte("st1"), []byte{0, 3}, []byte("st2"))},
+		{"media-open", relay.Message{Type: relay.TypeMediaOpen}, []byte{12}},
+		{"media-grant", relay.Message{Type: relay.TypeMediaGrant, Token: [16]byte{1, 2, 3}, Port: 0x1234},
+			[]byte{13, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34}},
+		{"media-grant none", relay.Message{Type: relay.TypeMediaGrant}, nil},
 		{"keys largest", relay.Message{Type: relay.TypeKeys, Key: keyB, Statements: slices.Repeat([][]byte{bytes.Repeat([]byte{7}, 24<<10)}, relay.MaxStatements)}, nil},
 	}
 }
@@ -112,7 +116,11 @@ func TestDecodeRefuses(t *testing.T) {
 	}{
 		{"empty", nil, "empty"},
 		{"type 0", []byte{0}, "unknown type 0"},
-		{"type 12", []byte{12, 0, 1}, "unknown type 12"},
+		{"type 14", []byte{14, 0, 1}, "unknown type 14"},
+		{"media-open trailing", []byte{12, 0}, "media-open message: 1 trailing bytes"},
+		{"media-grant truncated", cat([]byte{13}, make([]byte, 16), []byte{1}), "media-grant message: truncated"},
+		{"media-grant port without token", cat([]byte{13}, make([]byte, 16), []byte{0, 1}), "a port without a token"},
+		{"media-grant token without port", cat([]byte{13, 1}, make([]byte, 15), []byte{0, 0}), "a token without a port"},
 		{"type 255", []byte{255}, "unknown type 255"},
 		{"hello truncated", []byte{1, 0}, "hello message: truncated"},
 		{"hello trailing", []byte{1, 0, 1, 0}, "hello message: 1 trailing bytes"},

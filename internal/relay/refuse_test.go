@@ -44,7 +44,7 @@ func TestBadMessages(t *testing.T) {
 		{"relay's message from a station", [][]byte{(&relay.Message{Type: relay.TypeStored, Seq: 1, ID: 1}).Encode()}, nil, false,
 			"unexpected message", "a station does not send stored messages"},
 		{"deposit before hello", [][]byte{deposit}, nil, true, "unexpected message", "expected hello, got deposit"},
-		{"other version", [][]byte{{1, 0, 2}}, nil, true, "version", "relay protocol version 2 is not compatible: this relay speaks version 1"},
+		{"other version", [][]byte{{1, 0, 0}}, nil, true, "version", "relay protocol version 0 is not compatible: this relay speaks versions 1 to 2"},
 		{"garbage instead of hello", [][]byte{{1}}, nil, true, "malformed message", "hello message: truncated"},
 	}
 	for _, tt := range tests {
