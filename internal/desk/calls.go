@@ -78,10 +78,11 @@ func sortStored(es []call.Entry) {
 // media for a call, a console attached already) are badrequest errors.
 type Media interface {
 	// Offer makes this station's leg of a call it places.
-	Offer(ctx context.Context) (MediaOffer, error)
+	// peer is the other station's name.
+	Offer(ctx context.Context, peer string) (MediaOffer, error)
 	// Answer makes this station's leg of the other station's call from
 	// the offer in its signed request, and returns the answer.
-	Answer(ctx context.Context, call, offer string) (string, error)
+	Answer(ctx context.Context, call, peer, offer string) (string, error)
 	// Accept takes the answer from the other station's signed answer.
 	Accept(call, answer string) error
 	// Fail records why a call has no media here.
@@ -386,7 +387,7 @@ func (s *Desk) StartCall(ctx context.Context, r ops.StartCallRequest) (*ops.Call
 	var offer MediaOffer
 	var offerErr error
 	if m != nil {
-		if offer, offerErr = m.Offer(ctx); offerErr == nil {
+		if offer, offerErr = m.Offer(ctx, s.peerOf(ctx, r.Channel)); offerErr == nil {
 			req.Media = &call.Media{SDP: offer.SDP()}
 		} else {
 			s.log.Warn("call media: making this station's offer failed", "err", offerErr)
@@ -456,7 +457,7 @@ func (s *Desk) AnswerCall(ctx context.Context, r ops.CallActRequest) (*ops.CallV
 	if m != nil && c.Offer != nil {
 		// A person answers even when the media cannot be made: the
 		// answer is on the record, and the reason in the call's media.
-		sdp, err := m.Answer(ctx, id, c.Offer.SDP)
+		sdp, err := m.Answer(ctx, id, c.ID.Author, c.Offer.SDP)
 		if err != nil {
 			s.log.Warn("call media: answering the other station's offer failed", "call", id, "err", err)
 			m.Fail(id, "answering the other station's media offer: "+err.Error())

@@ -22,6 +22,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -83,10 +85,11 @@ var opus = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 4
 // Engine is a station's media: one UDP socket for every leg of every
 // call.
 type Engine struct {
-	log  *slog.Logger
-	conn *net.UDPConn
-	mux  *ice.UDPMuxDefault
-	api  *webrtc.API
+	log       *slog.Logger
+	conn      *pathConn
+	mux       *ice.UDPMuxDefault
+	api       *webrtc.API
+	advertise netip.AddrPort // the address the other stations reach this one at, if not the socket's
 
 	refused atomic.Uint64 // peers refused for another certificate than the signed one
 	dropped atomic.Uint64 // packets dropped over the bounds, every call
@@ -97,10 +100,24 @@ type Engine struct {
 	closed bool
 }
 
+// Options configure an engine.
+type Options struct {
+	Log *slog.Logger
+	// Advertise is the address the other stations reach this one's media
+	// at, when that is not the socket's (a static NAT, a port forwarded):
+	// the descriptions in the signed entries name it instead of the
+	// socket's addresses. The console's browsers are given the socket's.
+	Advertise string
+	// Relays carry the media when a direct path is down (paths.go); nil
+	// for none. SetRelays sets them later.
+	Relays Relays
+}
+
 // Listen opens the engine's UDP socket on addr (host:port; port 0 for
 // any). The candidates it offers are that address, or every interface's
 // for an unspecified host.
-func Listen(addr string, log *slog.Logger) (*Engine, error) {
+func Listen(addr string, o Options) (*Engine, error) {
+	log := o.Log
 	if log == nil {
 		log = slog.Default()
 	}
@@ -108,9 +125,20 @@ func Listen(addr string, log *slog.Logger) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("media address %q: %w", addr, err)
 	}
-	conn, err := net.ListenUDP("udp", ua)
+	var adv netip.AddrPort
+	if o.Advertise != "" {
+		if adv, err = netip.ParseAddrPort(o.Advertise); err != nil || adv.Port() == 0 || adv.Addr().IsUnspecified() {
+			return nil, fmt.Errorf("media advertise address %q is not IP:PORT with a port and a specific IP", o.Advertise)
+		}
+		adv = unmap(adv)
+	}
+	udp, err := net.ListenUDP("udp", ua)
 	if err != nil {
 		return nil, fmt.Errorf("media: %w", err)
+	}
+	conn := newPathConn(udp)
+	if o.Relays != nil {
+		conn.relays.Store(&o.Relays)
 	}
 	lf := logging.NewDefaultLoggerFactory()
 	lf.DefaultLogLevel = logging.LogLevelDisabled
@@ -127,13 +155,22 @@ func Listen(addr string, log *slog.Logger) (*Engine, error) {
 		conn.Close()
 		return nil, err
 	}
-	e := &Engine{log: log, conn: conn, mux: mux, calls: map[string]*Call{},
+	e := &Engine{log: log, conn: conn, mux: mux, calls: map[string]*Call{}, advertise: adv,
 		api: webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se))}
 	return e, nil
 }
 
 // Addr is the engine's UDP address.
 func (e *Engine) Addr() net.Addr { return e.conn.LocalAddr() }
+
+// SetRelays gives the engine the station's relays (nil: none).
+func (e *Engine) SetRelays(r Relays) {
+	if r == nil {
+		e.conn.relays.Store(nil)
+		return
+	}
+	e.conn.relays.Store(&r)
+}
 
 // Refusals counts the peers refused for presenting a DTLS certificate
 // other than the one their signed entry names.
@@ -164,9 +201,11 @@ type Call struct {
 	pc     *webrtc.PeerConnection
 	out    *webrtc.TrackLocalStaticRTP // towards the other station
 	dtls   *webrtc.DTLSTransport
-	caller bool // this station made the offer
+	caller bool   // this station made the offer
+	peer   string // the other station's name
 
 	fromPeer, toPeer, dropped atomic.Uint64
+	lastFromPeer, maxGap      atomic.Int64 // Unix ns of the last packet from the other station; the longest wait between two
 	inLimit, outLimit         *rate.Limiter
 
 	mu      sync.Mutex
@@ -178,6 +217,9 @@ type Call struct {
 	done    bool // closed: its last state is kept for the views
 	// dtlsFailed: the DTLS handshake failed, and checkDTLS tells why.
 	dtlsFailed bool
+	// remote: the other station's description, once its paths are
+	// registered (pathConn.add); "" before.
+	remote string
 }
 
 // leg is a browser's peer connection to this station.
@@ -193,7 +235,7 @@ func (l *leg) alive() bool {
 }
 
 // newCall makes a trunk: a peer connection with one Opus track each way.
-func (e *Engine) newCall(caller bool) (*Call, error) {
+func (e *Engine) newCall(caller bool, peer string) (*Call, error) {
 	e.mu.Lock()
 	closed := e.closed
 	e.mu.Unlock()
@@ -209,10 +251,11 @@ func (e *Engine) newCall(caller bool) (*Call, error) {
 		pc.Close()
 		return nil, err
 	}
-	c := &Call{e: e, pc: pc, out: out, caller: caller, state: Offered,
+	c := &Call{e: e, pc: pc, out: out, caller: caller, peer: peer, state: Offered,
 		inLimit: rate.NewLimiter(PacketRate, PacketBurst), outLimit: rate.NewLimiter(PacketRate, PacketBurst)}
 	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		go c.forward(t, &c.fromPeer, c.inLimit, func() *webrtc.TrackLocalStaticRTP {
+			c.gap()
 			c.mu.Lock()
 			defer c.mu.Unlock()
 			if c.console == nil {
@@ -359,6 +402,27 @@ func (c *Call) forward(t *webrtc.TrackRemote, n *atomic.Uint64, lim *rate.Limite
 	}
 }
 
+// gap notes a packet from the other station, and the longest wait
+// between two.
+func (c *Call) gap() {
+	now := time.Now().UnixNano()
+	if last := c.lastFromPeer.Swap(now); last != 0 && now-last > c.maxGap.Load() {
+		c.maxGap.Store(now - last)
+	}
+}
+
+// paths registers the other station's description with the paths, once.
+func (c *Call) paths(remote string) {
+	c.mu.Lock()
+	if c.remote != "" || c.done {
+		c.mu.Unlock()
+		return
+	}
+	c.remote = remote
+	c.e.conn.add(c.peer, remote) // under c.mu, so that close removes what was added
+	c.mu.Unlock()
+}
+
 func (c *Call) drop() {
 	c.dropped.Add(1)
 	c.e.dropped.Add(1)
@@ -383,8 +447,8 @@ func describe(ctx context.Context, pc *webrtc.PeerConnection, d webrtc.SessionDe
 
 // Offer makes this station's leg of a call it places: the offer for the
 // signed request. The call is known by no id until Bind.
-func (e *Engine) Offer(ctx context.Context) (*Call, string, error) {
-	c, err := e.newCall(true)
+func (e *Engine) Offer(ctx context.Context, peer string) (*Call, string, error) {
+	c, err := e.newCall(true, peer)
 	if err != nil {
 		return nil, "", err
 	}
@@ -396,7 +460,7 @@ func (e *Engine) Offer(ctx context.Context) (*Call, string, error) {
 	if err == nil {
 		var sdp string
 		if sdp, err = describe(ctx, c.pc, o); err == nil {
-			return c, sdp, nil
+			return c, e.advertised(sdp), nil
 		}
 	}
 	c.pc.Close()
@@ -428,7 +492,7 @@ func (c *Call) Drop() { c.close(Closed, "the request was not written") }
 // Answer makes this station's leg of the other station's call id from the
 // offer in its signed request, and returns the answer for the signed
 // answer entry. The media connects once the other station has the answer.
-func (e *Engine) Answer(ctx context.Context, id, offer string) (string, error) {
+func (e *Engine) Answer(ctx context.Context, id, peer, offer string) (string, error) {
 	want, err := checkPeer(offer)
 	if err != nil {
 		return "", err
@@ -439,7 +503,7 @@ func (e *Engine) Answer(ctx context.Context, id, offer string) (string, error) {
 	if exists {
 		return "", fmt.Errorf("%w: call %s has media here already", ErrState, id)
 	}
-	c, err := e.newCall(false)
+	c, err := e.newCall(false, peer)
 	if err != nil {
 		return "", err
 	}
@@ -469,7 +533,8 @@ func (e *Engine) Answer(ctx context.Context, id, offer string) (string, error) {
 	if err := c.Bind(id); err != nil {
 		return fail(err)
 	}
-	return sdp, nil
+	c.paths(offer)
+	return e.advertised(sdp), nil
 }
 
 // Accept takes the answer to this station's call id from the other
@@ -493,6 +558,7 @@ func (e *Engine) Accept(id, answer string) error {
 	}
 	c.want, c.state = want, Connecting
 	c.mu.Unlock()
+	c.paths(answer)
 	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		err = fmt.Errorf("%w: the other station's answer: %v", ErrSDP, err)
 		c.close(Failed, err.Error())
@@ -642,13 +708,16 @@ func (c *Call) close(state, reason string) {
 		c.state, c.reason = state, reason // a refusal or a failure outlives the call's end
 	}
 	l := c.console
-	id := c.id
+	id, remote := c.id, c.remote
 	c.mu.Unlock()
 	if l != nil {
 		l.pc.Close()
 	}
 	if c.pc != nil {
 		c.pc.Close()
+	}
+	if remote != "" {
+		c.e.conn.remove(c.peer, remote)
 	}
 	if id == "" {
 		return
@@ -681,6 +750,14 @@ type View struct {
 	// Peer is the fingerprint of the other station's DTLS certificate,
 	// as its signed entry names it.
 	Peer string
+	// Path is what the media to the other station goes over now
+	// (PathDirect, PathRelay; "" once closed), Via the relay's name,
+	// Failovers how often the path to that station went to a relay.
+	Path, Via string
+	Failovers uint64
+	// MaxGap is the longest wait between two packets from the other
+	// station (0 before the second).
+	MaxGap time.Duration
 }
 
 // View returns call id's media, false if the engine holds none.
@@ -695,9 +772,39 @@ func (e *Engine) View(id string) (View, bool) {
 		s, _ := c.console.state.Load().(webrtc.PeerConnectionState)
 		v.Console = s.String()
 	}
+	live := !c.done && c.remote != ""
 	c.mu.Unlock()
+	if live {
+		v.Path, v.Via, v.Failovers = e.conn.path(c.peer)
+	}
+	v.MaxGap = time.Duration(c.maxGap.Load())
 	v.FromPeer, v.ToPeer, v.Dropped = c.fromPeer.Load(), c.toPeer.Load(), c.dropped.Load()
 	return v, true
+}
+
+// advertised rewrites a description for the other station to name the
+// advertise address as its one host candidate, when there is one.
+func (e *Engine) advertised(sdp string) string {
+	if !e.advertise.IsValid() {
+		return sdp
+	}
+	var out []string
+	done := false
+	for _, l := range strings.Split(sdp, "\r\n") {
+		c, ok := strings.CutPrefix(l, "a=candidate:")
+		if !ok {
+			out = append(out, l)
+			continue
+		}
+		f := strings.Fields(c)
+		if done || len(f) < 8 || !strings.EqualFold(f[2], "udp") {
+			continue
+		}
+		f[4], f[5] = e.advertise.Addr().String(), strconv.Itoa(int(e.advertise.Port()))
+		out = append(out, "a=candidate:"+strings.Join(f, " "))
+		done = true
+	}
+	return strings.Join(out, "\r\n")
 }
 
 // Fingerprint is the SHA-256 fingerprint of a DER certificate as SDP

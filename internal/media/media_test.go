@@ -21,7 +21,7 @@ func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, n
 
 func listen(t *testing.T) *Engine {
 	t.Helper()
-	e, err := Listen("127.0.0.1:0", quietLog())
+	e, err := Listen("127.0.0.1:0", Options{Log: quietLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,14 +49,14 @@ func waitView(t *testing.T, e *Engine, id string, what string, ok func(View) boo
 func trunk(t *testing.T, a, b *Engine, id string) (offer, answer string) {
 	t.Helper()
 	ctx := context.Background()
-	c, offer, err := a.Offer(ctx)
+	c, offer, err := a.Offer(ctx, "CHN")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Bind(id); err != nil {
 		t.Fatal(err)
 	}
-	answer, err = b.Answer(ctx, id, offer)
+	answer, err = b.Answer(ctx, id, "USA", offer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestImpostorRefused(t *testing.T) {
 	usa, chn := listen(t), listen(t)
 	ctx := context.Background()
 	const id = "usa-chn/USA/9"
-	c, offer, err := usa.Offer(ctx)
+	c, offer, err := usa.Offer(ctx, "CHN")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestImpostorRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	// CHN's genuine answer, as it would be signed; then CHN steps away.
-	answer, err := chn.Answer(ctx, id, offer)
+	answer, err := chn.Answer(ctx, id, "USA", offer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +227,7 @@ func credentials(t *testing.T, sdp string) (ufrag, pwd string) {
 func TestBadInput(t *testing.T) {
 	usa, chn := listen(t), listen(t)
 	ctx := context.Background()
-	c, offer, err := usa.Offer(ctx)
+	c, offer, err := usa.Offer(ctx, "CHN")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +256,7 @@ func TestBadInput(t *testing.T) {
 		{"relay candidate", strings.Replace(offer, "typ host", "typ relay", 1), "other than a host"},
 		{"video only", videoOnly, "no audio section"},
 	} {
-		if _, err := chn.Answer(ctx, "usa-chn/USA/"+tc.name, tc.sdp); !errors.Is(err, ErrSDP) || !strings.Contains(err.Error(), tc.want) {
+		if _, err := chn.Answer(ctx, "usa-chn/USA/"+tc.name, "USA", tc.sdp); !errors.Is(err, ErrSDP) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: answer: %v, want %q", tc.name, err, tc.want)
 		}
 		if _, ok := chn.View("usa-chn/USA/" + tc.name); ok {
@@ -275,11 +275,11 @@ func TestBadInput(t *testing.T) {
 	if err := usa.Accept("usa-chn/USA/404", offer); !errors.Is(err, ErrNoMedia) {
 		t.Errorf("accept for an unknown call: %v", err)
 	}
-	answer, err := chn.Answer(ctx, id, offer)
+	answer, err := chn.Answer(ctx, id, "USA", offer)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := chn.Answer(ctx, id, offer); !errors.Is(err, ErrState) {
+	if _, err := chn.Answer(ctx, id, "USA", offer); !errors.Is(err, ErrState) {
 		t.Errorf("second answer: %v", err)
 	}
 	if err := chn.Accept(id, answer); !errors.Is(err, ErrState) {

@@ -49,6 +49,15 @@ type CallMediaView struct {
 	FromPeer uint64 `json:"from_peer"`
 	ToPeer   uint64 `json:"to_peer"`
 	Dropped  uint64 `json:"dropped"`
+	// Path is what the media to the other station goes over now:
+	// "direct" or "relay" (Via names the relay), "" once closed.
+	// Failovers counts how often it went to a relay during the call's
+	// life at this station; MaxGapMS is the longest wait between two
+	// packets from the other station, in milliseconds.
+	Path      string  `json:"path,omitempty"`
+	Via       string  `json:"via,omitempty"`
+	Failovers uint64  `json:"failovers"`
+	MaxGapMS  float64 `json:"max_gap_ms"`
 }
 
 // StartCallRequest places a call to the other party of a channel.

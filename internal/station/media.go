@@ -18,7 +18,11 @@ import (
 // startMedia opens the media engine and hands it to the desk; the
 // returned function takes it back and closes it.
 func (s *Station) startMedia(ctx context.Context) (func(), error) {
-	eng, err := media.Listen(s.Cfg.MediaAddr(), s.Log)
+	o := media.Options{Log: s.Log, Advertise: s.Cfg.MediaAdvertise}
+	if r := s.relaysOf(); r != nil {
+		o.Relays = mediaRelays{r}
+	}
+	eng, err := media.Listen(s.Cfg.MediaAddr(), o)
 	if err != nil {
 		return nil, err
 	}
@@ -88,16 +92,16 @@ func (m deskMedia) Fail(id, reason string)    { m.e.Fail(id, reason) }
 func (m deskMedia) End(id, reason string)     { m.e.End(id, reason) }
 func (m deskMedia) Live() []string            { return m.e.Live() }
 
-func (m deskMedia) Offer(ctx context.Context) (desk.MediaOffer, error) {
-	c, sdp, err := m.e.Offer(ctx)
+func (m deskMedia) Offer(ctx context.Context, peer string) (desk.MediaOffer, error) {
+	c, sdp, err := m.e.Offer(ctx, peer)
 	if err != nil {
 		return nil, err
 	}
 	return offer{c, sdp}, nil
 }
 
-func (m deskMedia) Answer(ctx context.Context, id, o string) (string, error) {
-	a, err := m.e.Answer(ctx, id, o)
+func (m deskMedia) Answer(ctx context.Context, id, peer, o string) (string, error) {
+	a, err := m.e.Answer(ctx, id, peer, o)
 	return a, asked(err)
 }
 
@@ -112,5 +116,6 @@ func (m deskMedia) View(id string) (ops.CallMediaView, bool) {
 		return ops.CallMediaView{}, false
 	}
 	return ops.CallMediaView{State: v.State, Reason: v.Reason, Console: v.Console, PeerFingerprint: v.Peer,
-		FromPeer: v.FromPeer, ToPeer: v.ToPeer, Dropped: v.Dropped}, true
+		FromPeer: v.FromPeer, ToPeer: v.ToPeer, Dropped: v.Dropped, Path: v.Path, Via: v.Via, Failovers: v.Failovers,
+		MaxGapMS: float64(v.MaxGap.Microseconds()) / 1000}, true
 }

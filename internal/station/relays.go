@@ -12,6 +12,7 @@ import (
 
 	"hotline/internal/identity"
 	"hotline/internal/link"
+	"hotline/internal/media"
 	"hotline/internal/ops"
 	"hotline/internal/protocol"
 	"hotline/internal/relay"
@@ -117,6 +118,11 @@ type relays struct {
 	wait    map[string]*pathWait
 	refused map[string]relayRefusal // by relay key: relays refusing this station now
 	redial  map[string]bool         // by relay key: closed because this station changed its keys; dial again at once
+	// grants: by relay key, the media token of its connection now;
+	// cards: the peers' cards as the last reconcile read them
+	// (mediarelays.go).
+	grants  map[string]media.Route
+	cards   map[string]*identity.Card
 	changed chan struct{}
 	recon   sync.Mutex // one reconcile at a time
 	logLimiter
@@ -229,7 +235,8 @@ type chainOf struct {
 func newRelays(s *Station) *relays {
 	return &relays{s: s, clients: map[string]*relay.Client{}, as: map[string]ed25519.PublicKey{}, refs: map[string]identity.RelayRef{}, own: map[string]bool{},
 		paths: map[string]*relayPath{}, presented: map[*relay.Client]map[string]ed25519.PublicKey{}, chains: map[string]chainOf{},
-		wait: map[string]*pathWait{}, redial: map[string]bool{}, refused: map[string]relayRefusal{}, changed: make(chan struct{}, 1)}
+		wait: map[string]*pathWait{}, redial: map[string]bool{}, refused: map[string]relayRefusal{}, changed: make(chan struct{}, 1),
+		grants: map[string]media.Route{}, cards: map[string]*identity.Card{}}
 }
 
 func (r *relays) Name() string { return "relay" }
@@ -308,8 +315,10 @@ func (r *relays) keep(ctx context.Context, key string, ref identity.RelayRef) {
 			r.mu.Unlock()
 			r.setRefused(key, ref, nil)
 			r.poke()
+			go r.mediaGrant(ctx, key, ref, c)
 			r.serve(ctx, c, ref.Name, r.own[key])
 			r.mu.Lock()
+			delete(r.grants, key)
 			delete(r.clients, key)
 			delete(r.as, key)
 			delete(r.presented, c)
@@ -469,7 +478,9 @@ func (r *relays) reconcile() {
 		}
 	})
 	r.mu.Lock()
+	clear(r.cards)
 	for _, card := range cards {
+		r.cards[card.Name] = card
 		for _, ref := range card.Relays {
 			if _, ok := r.refs[string(ref.Key)]; !ok {
 				r.refs[string(ref.Key)] = ref

@@ -65,6 +65,11 @@ type Config struct {
 	// alike: its host candidates. Empty: the host of peer_listen, any
 	// port.
 	MediaListen string `json:"media_listen,omitempty"`
+	// MediaAdvertise is the address (IP:port) the other station's media
+	// reaches this one at, when that is not media_listen's: a static NAT
+	// or a forwarded port. The signed call entries name it; the console's
+	// browsers still use media_listen's.
+	MediaAdvertise string `json:"media_advertise,omitempty"`
 }
 
 // MediaAddr is where the station's call media listens: media_listen, or
