@@ -3,19 +3,26 @@ package console_test
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"hotline/internal/demo"
+	"hotline/internal/identity"
+	"hotline/internal/netfault"
 	"hotline/internal/operator"
+	"hotline/internal/ops"
 	"hotline/internal/transcript"
 )
 
@@ -136,16 +143,32 @@ func TestCallAudioBothWays(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "hotline")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "hotline/cmd/hotline").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	const ch = "usa-chn-staff"
-	p, err := demo.NewPairWith(ctx, filepath.Join(tmp, "stations"), bin, map[string]string{ch: "staff"}, demo.PairOptions{})
+	bin := buildHotline(t, ctx, tmp)
+	p, err := demo.NewPairWith(ctx, filepath.Join(tmp, "stations"), bin, map[string]string{callChannel: "staff"}, demo.PairOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Stop()
+	callBothWays(t, ctx, tmp, p, nil)
+}
+
+const callChannel = "usa-chn-staff"
+
+func buildHotline(t *testing.T, ctx context.Context, tmp string) string {
+	t.Helper()
+	bin := filepath.Join(tmp, "hotline")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "hotline/cmd/hotline").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// callBothWays places a call from USA's console, answers it in CHN's,
+// hears each side's tone at the other, runs during (if set) while the
+// call is up and hears the tones again after it, then hangs up and checks
+// both stations' records and transcripts.
+func callBothWays(t *testing.T, ctx context.Context, tmp string, p *demo.Pair, during func(a, b context.Context)) {
+	const ch = callChannel
 	for _, o := range []struct {
 		n   *demo.Node
 		req operator.AddRequest
@@ -171,8 +194,10 @@ func TestCallAudioBothWays(t *testing.T) {
 	run(t, a, "USA calls",
 		chromedp.Navigate(urlA+"/console/channel/"+ch),
 		chromedp.WaitVisible(css("#call-start")),
+		scriptReady,
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("call-start").click()`),
 		chromedp.WaitVisible(css("#call-talk")),
+		scriptReady,
 	)
 	path := eval[string](t, a, `location.pathname`)
 	id, ok := strings.CutPrefix(path, "/console/call/")
@@ -203,12 +228,18 @@ func TestCallAudioBothWays(t *testing.T) {
 	run(t, b, "CHN answers",
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("takeover-ack").click()`),
 		chromedp.WaitVisible(css("#call-answer")),
+		scriptReady,
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("call-answer").click()`),
 	)
 	waitCallPage(t, b, p.B, ch, "CHN's console", "connected")
 
 	waitTone(t, a, "USA's console", 880)
 	waitTone(t, b, "CHN's console", 440)
+	if during != nil {
+		during(a, b)
+		waitTone(t, a, "USA's console", 880)
+		waitTone(t, b, "CHN's console", 440)
+	}
 
 	// Both stations' media connected, with the peer's signed certificate.
 	for _, n := range []*demo.Node{p.A, p.B} {
@@ -245,4 +276,165 @@ func TestCallAudioBothWays(t *testing.T) {
 		}
 	}
 
+}
+
+// scriptReady waits for the page's deferred script to have run (it marks
+// the body with the state of its event stream), so that a button clicked
+// next has its handler.
+var scriptReady = chromedp.Poll[chromedp.Void](`!!document.body.dataset.connection`, chromedp.WithPollingTimeout(10*time.Second))
+
+// freeUDP returns a loopback UDP address nothing listens on, below the
+// ephemeral range (so that no outgoing socket takes it meanwhile).
+func freeUDP(t *testing.T) string {
+	t.Helper()
+	for range 200 {
+		port := 10000 + rand.IntN(20000)
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+		if err != nil {
+			continue
+		}
+		c.Close()
+		// The relay's media listens on UDP at its mail port: that must be
+		// free for TCP too.
+		ln, err := net.Listen("tcp", c.LocalAddr().String())
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return c.LocalAddr().String()
+	}
+	t.Fatal("no free port")
+	return ""
+}
+
+// TestCallAudioFailover: TestCallAudioBothWays with a relay (hotline relay,
+// a real process) listed in both stations' cards, and the stations' media
+// reaching each other over a UDP wire (each advertises its end with
+// media_advertise) that the test cuts while both officers talk. The
+// call goes on through the relay: each console hears the other's tone
+// again after the cut, both stations list the call's media on the relay,
+// and the relay forwarded the packets; the call then ends and both
+// transcripts verify as before.
+func TestCallAudioFailover(t *testing.T) {
+	needChromium(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	tmp := t.TempDir()
+	bin := buildHotline(t, ctx, tmp)
+	wire, err := netfault.NewWire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wire.Close()
+
+	relayDir, relayAddr := filepath.Join(tmp, "relay"), freeUDP(t)
+	if out, err := exec.CommandContext(ctx, bin, "relay", "init", "--dir", relayDir, "--name", "NEUTRAL", "--listen", relayAddr).CombinedOutput(); err != nil {
+		t.Fatalf("relay init: %v\n%s", err, out)
+	}
+	rcardText, err := os.ReadFile(filepath.Join(relayDir, "card"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcard, err := identity.ParseCard(rcardText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mediaAt := map[string]string{"USA": freeUDP(t), "CHN": freeUDP(t)}
+	advertise := map[string]string{"USA": wire.AAddr(), "CHN": wire.BAddr()}
+	p, err := demo.NewPairWith(ctx, filepath.Join(tmp, "stations"), bin, map[string]string{callChannel: "staff"}, demo.PairOptions{
+		Prepare: func(n *demo.Node) error {
+			if out, err := exec.CommandContext(ctx, bin, "card", "add-relay", "--dir", n.Dir, "--card", filepath.Join(relayDir, "card"), "--fingerprint", rcard.Fingerprint()).CombinedOutput(); err != nil {
+				return fmt.Errorf("card add-relay: %v\n%s", err, out)
+			}
+			if out, err := exec.CommandContext(ctx, bin, "relay", "allow", "--dir", relayDir, "--card", filepath.Join(n.Dir, "card"), "--fingerprint", n.Fingerprint).CombinedOutput(); err != nil {
+				return fmt.Errorf("relay allow: %v\n%s", err, out)
+			}
+			return editJSON(filepath.Join(n.Dir, "config.json"), func(c map[string]any) {
+				c["media_listen"], c["media_advertise"] = mediaAt[n.Name], advertise[n.Name]
+			})
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop()
+	if err := wire.Join(mediaAt["USA"], mediaAt["CHN"]); err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.Create(filepath.Join(relayDir, "relay.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	rp := exec.Command(bin, "relay", "run", "--dir", relayDir)
+	rp.Stdout, rp.Stderr = logf, logf
+	if err := rp.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { rp.Process.Signal(syscall.SIGTERM); rp.Wait() }()
+	// Each station has the relay as a path to the other before the call.
+	for _, n := range []*demo.Node{p.A, p.B} {
+		if err := demo.WaitFor(ctx, n.Client(), 30*time.Second, func() (bool, error) {
+			cs, err := n.Client().Channels(ctx)
+			for _, c := range cs {
+				for _, path := range c.Paths {
+					if c.ID == callChannel && path.Name == "relay" && path.Up {
+						return true, nil
+					}
+				}
+			}
+			return false, err
+		}); err != nil {
+			t.Fatalf("%s never had the relay path up: %v", n.Name, err)
+		}
+	}
+
+	callBothWays(t, ctx, tmp, p, func(a, b context.Context) {
+		media := func(n *demo.Node) *ops.CallMediaView {
+			cs, err := n.Client().Calls(ctx, callChannel)
+			if err != nil || len(cs) != 1 {
+				t.Fatalf("%s lists %+v, %v", n.Name, cs, err)
+			}
+			return cs[0].Media
+		}
+		before := map[string]uint64{}
+		for _, n := range []*demo.Node{p.A, p.B} {
+			m := media(n)
+			if m == nil || m.Path != "direct" || m.Failovers != 0 {
+				t.Fatalf("%s: before the cut the media is %+v, want direct", n.Name, m)
+			}
+			before[n.Name] = m.FromPeer
+		}
+		wire.Cut()
+		t.Log("the direct media path is cut")
+		for _, n := range []*demo.Node{p.A, p.B} {
+			if err := demo.WaitFor(ctx, n.Client(), 30*time.Second, func() (bool, error) {
+				m := media(n)
+				return m != nil && m.Path == "relay" && m.Via == "NEUTRAL" && m.FromPeer > before[n.Name]+100, nil
+			}); err != nil {
+				t.Fatalf("%s: the call's media did not go on over the relay: %+v", n.Name, media(n))
+			}
+			m := media(n)
+			t.Logf("%s: media on the relay, %d failover(s), longest gap in the audio %.0f ms", n.Name, m.Failovers, m.MaxGapMS)
+		}
+		if _, lost := wire.Counts(); lost == 0 {
+			t.Fatal("the cut wire dropped nothing")
+		}
+	})
+}
+
+func editJSON(path string, edit func(map[string]any)) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var c map[string]any
+	if err := json.Unmarshal(data, &c); err != nil {
+		return err
+	}
+	edit(c)
+	if data, err = json.MarshalIndent(c, "", "  "); err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o600)
 }
