@@ -106,6 +106,21 @@ func waitTone(t *testing.T, ctx context.Context, who string, hz float64) {
 	t.Fatalf("%s never heard %.0f Hz; the strongest tone it receives is %v (Hz, dBFS)", who, hz, got)
 }
 
+// waitSilence waits until the page no longer hears a tone at hz.
+func waitSilence(t *testing.T, ctx context.Context, who string, hz float64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var got []float64
+	for time.Now().Before(deadline) {
+		got = get(t, ctx, who+" listens", chromedp.Evaluate[[]float64](heardTone, chromedp.EvalAwaitPromise))
+		if len(got) == 2 && (math.Abs(got[0]-hz) >= 15 || got[1] < -70) {
+			t.Logf("%s hears no %.0f Hz (strongest %.0f Hz at %.0f dBFS)", who, hz, got[0], got[1])
+			return
+		}
+	}
+	t.Fatalf("%s still hears %.0f Hz: %v (Hz, dBFS)", who, hz, got)
+}
+
 // waitCallPage waits up to 30 seconds for a call's page to say its audio
 // is in state (body's data-call), and fails with what the page and the
 // station say.
@@ -240,6 +255,20 @@ func callBothWays(t *testing.T, ctx context.Context, tmp string, p *demo.Pair, d
 		waitTone(t, a, "USA's console", 880)
 		waitTone(t, b, "CHN's console", 440)
 	}
+	// The in-call view, drawn again every second: the duration runs, the
+	// path is shown in the operator's language.
+	run(t, a, "USA's call page shows the duration and the path",
+		chromedp.Poll[chromedp.Void](`(document.getElementById("call-elapsed") || {}).textContent !== undefined && /^\d+:\d\d$/.test(document.getElementById("call-elapsed").textContent) && (document.getElementById("call-path") || {}).textContent`, chromedp.WithPollingTimeout(10*time.Second)))
+	if during == nil {
+		if got := eval[string](t, b, `document.getElementById("call-path").textContent`); got != "直连对方站" {
+			t.Errorf("CHN's call page shows the path as %q", got)
+		}
+	}
+	// Mute silences USA's microphone at CHN; unmute brings it back.
+	run(t, a, "USA mutes", chromedp.Evaluate[chromedp.Void](`document.getElementById("call-mute").click()`))
+	waitSilence(t, b, "CHN's console", 440)
+	run(t, a, "USA unmutes", chromedp.Evaluate[chromedp.Void](`document.getElementById("call-mute").click()`))
+	waitTone(t, b, "CHN's console", 440)
 
 	// Both stations' media connected, with the peer's signed certificate.
 	for _, n := range []*demo.Node{p.A, p.B} {
@@ -416,6 +445,14 @@ func TestCallAudioFailover(t *testing.T) {
 			}
 			m := media(n)
 			t.Logf("%s: media on the relay, %d failover(s), longest gap in the audio %.0f ms", n.Name, m.Failovers, m.MaxGapMS)
+		}
+		for _, c := range []struct {
+			ctx  context.Context
+			who  string
+			want string
+		}{{a, "USA", "through relay NEUTRAL (the direct path is down) · 1 failover(s)"}, {b, "CHN", "经中继 NEUTRAL（直连路径中断） · 切换 1 次"}} {
+			run(t, c.ctx, c.who+"'s call page shows the relay",
+				chromedp.Poll[chromedp.Void](fmt.Sprintf(`(document.getElementById("call-path") || {}).textContent === %q`, c.want), chromedp.WithPollingTimeout(10*time.Second)))
 		}
 		if _, lost := wire.Counts(); lost == 0 {
 			t.Fatal("the cut wire dropped nothing")

@@ -116,6 +116,37 @@ func (p *pageData) Label(prefix, v string) string {
 	return v
 }
 
+// CallElapsed is how long an answered call has lasted (to its end, or
+// now), as m:ss or h:mm:ss; "" before an answer.
+func (p *pageData) CallElapsed(c *ops.CallView) string {
+	if c.AnsweredAt == nil {
+		return ""
+	}
+	end := p.now
+	if c.EndedAt != nil {
+		end = *c.EndedAt
+	}
+	d := max(end.Sub(*c.AnsweredAt).Round(time.Second), 0)
+	h, m, sec := int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60
+	if h > 0 {
+		return fmt.Sprintf("%d:%02d:%02d", h, m, sec)
+	}
+	return fmt.Sprintf("%d:%02d", m, sec)
+}
+
+// CallPath says what a call's media goes over, in the operator's
+// language: direct, or through which relay, and how often it failed over.
+func (p *pageData) CallPath(m *ops.CallMediaView) string {
+	s := p.cat["call_path_direct"]
+	if m.Path == "relay" {
+		s = fmt.Sprintf(p.cat["call_path_relay"], m.Via)
+	}
+	if m.Failovers > 0 {
+		s += " · " + fmt.Sprintf(p.cat["call_failovers"], m.Failovers)
+	}
+	return s
+}
+
 // StationAlert is a station alert in the operator's language.
 func (p *pageData) StationAlert(a *ops.AlertView) string { return alertText(p.Lang, *a) }
 
@@ -343,6 +374,10 @@ func (s *Server) boardRoutes() {
 	}))
 	m.HandleFunc("GET /console/frag/checks/{id}", s.frag("checks-table", func(r *http.Request, d *pageData) (err error) {
 		d.Checks, err = s.cfg.Ops.Checks(r.Context(), r.PathValue("id"))
+		return err
+	}))
+	m.HandleFunc("GET /console/frag/call-head/{id...}", s.frag("call-head", func(r *http.Request, d *pageData) (err error) {
+		d.Call, err = s.findCall(r, r.PathValue("id"))
 		return err
 	}))
 	m.HandleFunc("GET /console/frag/channel-head/{id}", s.frag("channel-head", func(r *http.Request, d *pageData) (err error) {

@@ -319,7 +319,16 @@
     const el = $('#call-status');
     if (el) el.textContent = text;
   };
-  let callPC = null;
+  let callPC = null, callMic = null;
+  const callMute = $('#call-mute');
+  if (callMute) callMute.addEventListener('click', () => {
+    if (!callMic) return;
+    const muted = callMute.getAttribute('aria-pressed') !== 'true';
+    callMic.getAudioTracks().forEach((t) => { t.enabled = !muted; });
+    callMute.setAttribute('aria-pressed', String(muted));
+    callMute.textContent = muted ? T.call_unmute : T.call_mute;
+    body.dataset.muted = String(muted);
+  });
   async function talk(id) {
     if (callPC) return;
     callStatus('connecting', T.call_connecting);
@@ -328,6 +337,9 @@
     try {
       const mic = await navigator.mediaDevices.getUserMedia({ audio: true });
       mic.getTracks().forEach((t) => pc.addTrack(t, mic));
+      callMic = mic;
+      const mute = $('#call-mute');
+      if (mute) mute.hidden = false;
       pc.ontrack = (e) => {
         const a = $('#call-audio');
         a.srcObject = e.streams[0] || new MediaStream([e.track]);
@@ -375,6 +387,9 @@
 
   enhance(document);
   setInterval(() => tick(document), 1000);
+  // Fragments that change without an event (a call's path and duration)
+  // are drawn again every second while shown.
+  if ($('[data-frag-every]')) setInterval(() => $$('[data-frag-every]').forEach((el) => refresh(el).catch(() => {})), 1000);
   if (body.dataset.page !== 'login') {
     body.dataset.connection = 'connecting';
     takeover();
