@@ -26,7 +26,7 @@ type testRelay struct {
 	keys   map[string]ed25519.PublicKey // by station name
 }
 
-func startRelay(t *testing.T, names ...string) *testRelay {
+func startRelay(t testing.TB, names ...string) *testRelay {
 	t.Helper()
 	ctx := t.Context()
 	dir := filepath.Join(t.TempDir(), "relay")
@@ -112,7 +112,7 @@ func (s stationRelays) Peer(key ed25519.PublicKey) (string, bool) {
 
 // talkUntil has both browsers speak every 20 ms, with prefix, until each
 // has heard n of the other's such packets.
-func talkUntil(t *testing.T, a, b *mediatest.Browser, prefix string, n int) {
+func talkUntil(t testing.TB, a, b *mediatest.Browser, prefix string, n int) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for i := 0; time.Now().Before(deadline); i++ {

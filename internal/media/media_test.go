@@ -19,7 +19,7 @@ import (
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func listen(t *testing.T) *Engine {
+func listen(t testing.TB) *Engine {
 	t.Helper()
 	e, err := Listen("127.0.0.1:0", Options{Log: quietLog()})
 	if err != nil {
@@ -29,7 +29,7 @@ func listen(t *testing.T) *Engine {
 	return e
 }
 
-func waitView(t *testing.T, e *Engine, id string, what string, ok func(View) bool) View {
+func waitView(t testing.TB, e *Engine, id string, what string, ok func(View) bool) View {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -46,7 +46,7 @@ func waitView(t *testing.T, e *Engine, id string, what string, ok func(View) boo
 
 // trunk places a call from a to b as the desk does: a's offer in the
 // request, b's answer to it, a taking the answer.
-func trunk(t *testing.T, a, b *Engine, id string) (offer, answer string) {
+func trunk(t testing.TB, a, b *Engine, id string) (offer, answer string) {
 	t.Helper()
 	ctx := context.Background()
 	c, offer, err := a.Offer(ctx, "CHN")
@@ -66,7 +66,7 @@ func trunk(t *testing.T, a, b *Engine, id string) (offer, answer string) {
 	return offer, answer
 }
 
-func attach(t *testing.T, e *Engine, id string) *mediatest.Browser {
+func attach(t testing.TB, e *Engine, id string) *mediatest.Browser {
 	t.Helper()
 	b := mediatest.New(t)
 	ans, err := e.Attach(context.Background(), id, b.Offer())

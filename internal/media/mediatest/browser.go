@@ -49,6 +49,25 @@ type Browser struct {
 	mu    sync.Mutex
 	heard []string // payloads received, in order
 	seq   uint16
+	// notify, once Arrivals made it, gets every payload as it arrives.
+	notify chan Arrival
+}
+
+// Arrival is a payload received, and when.
+type Arrival struct {
+	Payload string
+	At      time.Time
+}
+
+// Arrivals returns a channel that gets each payload received from now
+// on, with its time of arrival (those that find it full are not sent).
+func (b *Browser) Arrivals() <-chan Arrival {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.notify == nil {
+		b.notify = make(chan Arrival, 4096)
+	}
+	return b.notify
 }
 
 // New returns a browser with an Opus track each way; it closes when the
@@ -73,8 +92,15 @@ func New(t testing.TB) *Browser {
 			if err != nil {
 				return
 			}
+			at := time.Now()
 			b.mu.Lock()
 			b.heard = append(b.heard, string(p.Payload))
+			if b.notify != nil {
+				select {
+				case b.notify <- Arrival{string(p.Payload), at}:
+				default:
+				}
+			}
 			b.mu.Unlock()
 		}
 	})
@@ -90,6 +116,25 @@ func (b *Browser) Offer() string {
 	}
 	done := webrtc.GatheringCompletePromise(b.PC)
 	if err := b.PC.SetLocalDescription(o); err != nil {
+		b.t.Fatal(err)
+	}
+	<-done
+	return b.PC.LocalDescription().SDP
+}
+
+// Answer answers another peer's offer (a browser talking to a browser
+// directly, without stations: the baseline of the benchmarks).
+func (b *Browser) Answer(offer string) string {
+	b.t.Helper()
+	if err := b.PC.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		b.t.Fatal(err)
+	}
+	a, err := b.PC.CreateAnswer(nil)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	done := webrtc.GatheringCompletePromise(b.PC)
+	if err := b.PC.SetLocalDescription(a); err != nil {
 		b.t.Fatal(err)
 	}
 	<-done
