@@ -25,7 +25,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"hotline/internal/relay"
+	"hotline/internal/mediawire"
 )
 
 // Timings of the paths.
@@ -49,7 +49,7 @@ const (
 type Route struct {
 	Relay string // its name, for the views
 	Addr  netip.AddrPort
-	Token [relay.MediaToken]byte
+	Token [mediawire.TokenSize]byte
 }
 
 // Relays is what the engine needs of the station's relays. The station
@@ -65,11 +65,6 @@ type Relays interface {
 	// Peer names the pinned peer whose key this is.
 	Peer(key ed25519.PublicKey) (string, bool)
 }
-
-// probe layout: 0x0E 'H' 'P' flags; flag 1: "I hear you directly".
-var probeMagic = [3]byte{0x0E, 'H', 'P'}
-
-func isProbe(p []byte) bool { return len(p) == 4 && [3]byte(p[:3]) == probeMagic }
 
 // peerPath is the paths to one peer station.
 type peerPath struct {
@@ -133,22 +128,22 @@ func (p *pathConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 		}
 		src = unmap(src)
 		now := time.Now()
-		if relay.IsMedia(b[:n]) {
+		if mediawire.IsRelay(b[:n]) {
 			if m, from, ok := p.fromRelay(b[:n], src, now); ok {
 				return m, from, nil
 			}
 			continue
 		}
+		hearsMe, probe := mediawire.ParseProbe(b[:n])
 		p.mu.Lock()
-		pp := p.byAddr[src]
-		if pp != nil {
+		if pp := p.byAddr[src]; pp != nil {
 			pp.heardDirect = now
-			if isProbe(b[:n]) && b[3]&1 != 0 {
+			if hearsMe {
 				pp.heardMe = now
 			}
 		}
 		p.mu.Unlock()
-		if isProbe(b[:n]) {
+		if probe {
 			continue
 		}
 		return n, src, nil
@@ -172,7 +167,7 @@ func (p *pathConn) fromRelay(b []byte, src netip.AddrPort, now time.Time) (int, 
 	if !ours {
 		return 0, src, false
 	}
-	key, payload, err := relay.ParseMediaFrom(b)
+	key, payload, err := mediawire.ParseFrom(b)
 	if err != nil || key == nil {
 		return 0, src, false // a bad packet, or a keepalive's echo
 	}
@@ -234,7 +229,7 @@ func (p *pathConn) sendRelayed(pp *peerPath, b []byte) bool {
 		return false
 	}
 	r := routes[0]
-	pkt := relay.AppendMediaTo(make([]byte, 0, 64+len(b)), r.Token, key, b)
+	pkt := mediawire.AppendTo(make([]byte, 0, 64+len(b)), r.Token, key, b)
 	_, err := p.UDPConn.WriteToUDPAddrPort(pkt, r.Addr)
 	p.mu.Lock()
 	pp.viaRelayOut++
@@ -344,11 +339,7 @@ func (p *pathConn) tick() {
 				case pp.relayed && good && now.Sub(pp.goodSince) >= Recover:
 					pp.relayed = false
 				}
-				flag := byte(0)
-				if hear {
-					flag = 1
-				}
-				probe := []byte{probeMagic[0], probeMagic[1], probeMagic[2], flag}
+				probe := mediawire.Probe(hear)
 				if pp.target.IsValid() {
 					out = append(out, send{pp.target, probe})
 				}
@@ -376,7 +367,7 @@ func (p *pathConn) tick() {
 			if live && now.Sub(lastKeepalive) >= KeepaliveEvery {
 				lastKeepalive = now
 				for _, r := range own {
-					p.UDPConn.WriteToUDPAddrPort(relay.AppendMediaTo(nil, r.Token, nil, nil), r.Addr)
+					p.UDPConn.WriteToUDPAddrPort(mediawire.AppendTo(nil, r.Token, nil, nil), r.Addr)
 				}
 			}
 		}

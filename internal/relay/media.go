@@ -42,17 +42,19 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"hotline/internal/mediawire"
 )
 
 // MediaToken is the length of a media token.
-const MediaToken = 16
+const MediaToken = mediawire.TokenSize
 
 // Bounds on the media relay.
 const (
-	MediaMaxPayload = 1600             // bytes of one packet's payload
-	MediaRate       = 2000             // packets a second per token
-	MediaBurst      = 4000             // packets
-	MediaExpiry     = 30 * time.Second // a registration not renewed for this long is forgotten
+	MediaMaxPayload = mediawire.MaxPayload // bytes of one packet's payload
+	MediaRate       = 2000                 // packets a second per token
+	MediaBurst      = 4000                 // packets
+	MediaExpiry     = 30 * time.Second     // a registration not renewed for this long is forgotten
 	// MediaKeepaliveRate bounds a token's keepalives a second (burst
 	// twice that), apart from its packets.
 	MediaKeepaliveRate = 10
@@ -61,73 +63,6 @@ const (
 // ErrNoMedia means the relay carries no media (relay protocol version 1,
 // or media switched off in its config).
 var ErrNoMedia = errors.New("the relay carries no media")
-
-var mediaMagic = [3]byte{0x0E, 'H', 'R'}
-
-const (
-	mediaToLen   = len(mediaMagic) + MediaToken + ed25519.PublicKeySize
-	mediaFromLen = len(mediaMagic) + ed25519.PublicKeySize
-)
-
-var zeroKey = make(ed25519.PublicKey, ed25519.PublicKeySize)
-
-// IsMedia tells a media relay packet from anything else a media socket
-// receives.
-func IsMedia(p []byte) bool {
-	return len(p) >= len(mediaMagic) && [3]byte(p[:3]) == mediaMagic
-}
-
-// AppendMediaTo appends to dst a packet for the relay: payload, from the
-// holder of token, for the station whose key is to (nil for a
-// keepalive).
-func AppendMediaTo(dst []byte, token [MediaToken]byte, to ed25519.PublicKey, payload []byte) []byte {
-	dst = append(dst, mediaMagic[:]...)
-	dst = append(dst, token[:]...)
-	if to == nil {
-		to = zeroKey
-	}
-	dst = append(dst, to...)
-	return append(dst, payload...)
-}
-
-// ParseMediaFrom reads a packet from the relay: the key of the station
-// that sent it (nil for the echo of a keepalive) and its payload, which
-// aliases p.
-func ParseMediaFrom(p []byte) (from ed25519.PublicKey, payload []byte, err error) {
-	if !IsMedia(p) || len(p) < mediaFromLen {
-		return nil, nil, fmt.Errorf("%w: a media packet of %d bytes", ErrMessage, len(p))
-	}
-	if len(p)-mediaFromLen > MediaMaxPayload {
-		return nil, nil, fmt.Errorf("%w: a media payload of %d bytes, limit %d", ErrMessage, len(p)-mediaFromLen, MediaMaxPayload)
-	}
-	k := ed25519.PublicKey(p[3:mediaFromLen])
-	if k.Equal(zeroKey) {
-		if len(p) != mediaFromLen {
-			return nil, nil, fmt.Errorf("%w: a keepalive echo with a payload", ErrMessage)
-		}
-		return nil, nil, nil
-	}
-	return k, p[mediaFromLen:], nil
-}
-
-// parseMediaTo reads a station's packet to the relay.
-func parseMediaTo(p []byte) (token [MediaToken]byte, to ed25519.PublicKey, payload []byte, err error) {
-	if !IsMedia(p) || len(p) < mediaToLen {
-		return token, nil, nil, fmt.Errorf("a media packet of %d bytes", len(p))
-	}
-	if len(p)-mediaToLen > MediaMaxPayload {
-		return token, nil, nil, fmt.Errorf("a media payload of %d bytes, limit %d", len(p)-mediaToLen, MediaMaxPayload)
-	}
-	copy(token[:], p[3:3+MediaToken])
-	to = ed25519.PublicKey(p[3+MediaToken : mediaToLen])
-	if to.Equal(zeroKey) {
-		if len(p) != mediaToLen {
-			return token, nil, nil, errors.New("a keepalive with a payload")
-		}
-		to = nil
-	}
-	return token, to, p[mediaToLen:], nil
-}
 
 // MediaStats counts what the media relay did.
 type MediaStats struct {
@@ -250,7 +185,7 @@ func (m *mediaRelay) forget(r *mediaReg) {
 // run forwards packets until the socket closes.
 func (m *mediaRelay) run() {
 	buf := make([]byte, 64<<10)
-	out := make([]byte, 0, mediaFromLen+MediaMaxPayload)
+	out := make([]byte, 0, 64+MediaMaxPayload)
 	for {
 		n, src, err := m.conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
@@ -264,12 +199,10 @@ func (m *mediaRelay) run() {
 			m.dropped.Add(1)
 			continue
 		}
-		out = append(out[:0], mediaMagic[:]...)
 		if p == nil {
-			out = append(out, zeroKey...)
+			out = mediawire.AppendFrom(out[:0], nil, nil)
 		} else {
-			out = append(out, p.from...)
-			out = append(out, p.payload...)
+			out = mediawire.AppendFrom(out[:0], p.from, p.payload)
 		}
 		if _, err := m.conn.WriteToUDPAddrPort(out, dst); err != nil {
 			m.dropped.Add(1)
@@ -293,7 +226,7 @@ type forward struct {
 // keepalive (p nil), to the registered address of the station it names,
 // or nowhere (ok false).
 func (m *mediaRelay) route(pkt []byte, src netip.AddrPort) (dst netip.AddrPort, p *forward, ok bool) {
-	token, to, payload, err := parseMediaTo(pkt)
+	token, to, payload, err := mediawire.ParseTo(pkt)
 	if err != nil {
 		return dst, nil, false
 	}

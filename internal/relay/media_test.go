@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"hotline/internal/mediawire"
 	"hotline/internal/relay"
 )
 
@@ -37,7 +38,7 @@ func newMediaPeer(t *testing.T, r *testRelay, c *relay.Client) *mediaPeer {
 
 func (p *mediaPeer) send(to ed25519.PublicKey, payload []byte) {
 	p.t.Helper()
-	if _, err := p.conn.WriteToUDP(relay.AppendMediaTo(nil, p.token, to, payload), p.relay); err != nil {
+	if _, err := p.conn.WriteToUDP(mediawire.AppendTo(nil, p.token, to, payload), p.relay); err != nil {
 		p.t.Fatal(err)
 	}
 }
@@ -54,7 +55,7 @@ func (p *mediaPeer) recv(d time.Duration) (from ed25519.PublicKey, payload []byt
 	if src.Port != p.relay.Port {
 		p.t.Fatalf("a packet from %s, not the relay", src)
 	}
-	from, payload, err = relay.ParseMediaFrom(buf[:n])
+	from, payload, err = mediawire.ParseFrom(buf[:n])
 	if err != nil {
 		p.t.Fatalf("relay sent a bad media packet: %v", err)
 	}
@@ -178,34 +179,6 @@ func TestMediaRelayOff(t *testing.T) {
 	}
 	if _, ok := r.srv.MediaStats(); ok {
 		t.Fatal("media stats from a relay without media")
-	}
-}
-
-// TestMediaPacketParse: what a station accepts from the relay.
-func TestMediaPacketParse(t *testing.T) {
-	key := make(ed25519.PublicKey, 32)
-	key[0] = 7
-	var tok [relay.MediaToken]byte
-	if p := relay.AppendMediaTo(nil, tok, key, []byte("x")); !relay.IsMedia(p) || len(p) != 3+16+32+1 {
-		t.Fatalf("packet to the relay: %x", p)
-	}
-	from := append([]byte{0x0E, 'H', 'R'}, key...)
-	if k, p, err := relay.ParseMediaFrom(append(from, 'y')); err != nil || !k.Equal(key) || string(p) != "y" {
-		t.Fatalf("parse: %x %q %v", k, p, err)
-	}
-	echo := append([]byte{0x0E, 'H', 'R'}, make([]byte, 32)...)
-	if k, p, err := relay.ParseMediaFrom(echo); err != nil || k != nil || p != nil {
-		t.Fatalf("echo: %x %q %v", k, p, err)
-	}
-	for name, p := range map[string][]byte{
-		"short":          {0x0E, 'H', 'R', 1},
-		"not media":      {0x80, 'H', 'R'},
-		"echo with data": append(echo, 1),
-		"oversized":      append(from, make([]byte, relay.MediaMaxPayload+1)...),
-	} {
-		if _, _, err := relay.ParseMediaFrom(p); !errors.Is(err, relay.ErrMessage) {
-			t.Errorf("%s: %v", name, err)
-		}
 	}
 }
 
