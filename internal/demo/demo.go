@@ -55,6 +55,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		d.sendFlash,
 		d.acknowledgeFlash,
 		d.placeCall,
+		d.missCall,
 		d.answerFlash,
 		d.runIncident,
 		d.showIncident,
@@ -405,6 +406,82 @@ func (d *demo) placeCall(ctx context.Context) error {
 		return err
 	}
 	d.step("USA hung up; both records hold the call: requested, received, answered, ended")
+	return nil
+}
+
+// missCall: CHN's theatre officer calls USA and nobody at USA answers.
+// The call climbs the theatre channel's ladder as a FLASH message does:
+// CHN's station reminds USA, alerts its supervisor, and forwards it to
+// USA's staff channel. USA lists it missed; its staff officer calls back,
+// which returns it and stops the ladder; CHN answers and hangs up.
+func (d *demo) missCall(ctx context.Context) error {
+	c, err := d.chn.StartCall(ctx, ops.StartCallRequest{Channel: theatreChannel, As: "Sr. Col. Zhang"})
+	if err != nil {
+		return err
+	}
+	sent := time.Now()
+	if _, err := waitCall(ctx, d.usa, c.ID, "ringing"); err != nil {
+		return err
+	}
+	d.step("CHN called USA, %s %s; USA's station rang and nobody answered", c.Precedence, c.ID)
+	var fwd ops.MessageView
+	if err := WaitFor(ctx, d.usa, 60*time.Second, func() (bool, error) {
+		in, err := d.usa.Inbox(ctx, staffChannel)
+		for _, m := range in {
+			if m.EscalatedFrom == c.ID {
+				fwd = m
+				return true, nil
+			}
+		}
+		return false, err
+	}); err != nil {
+		return fmt.Errorf("the missed call was not forwarded: %w", err)
+	}
+	xs, err := d.chn.Escalations(ctx, theatreChannel)
+	if err != nil {
+		return err
+	}
+	d.step("the call climbed the theatre channel's FLASH ladder at CHN's station:")
+	for _, x := range xs {
+		if fmt.Sprintf("%s/%s/%d", x.Channel, x.Author, x.Index) == c.ID {
+			d.show(fmt.Sprintf("+%.1fs step %d: %s", x.At.Sub(sent).Seconds(), x.Step, x.Detail))
+		}
+	}
+	d.step("USA's staff channel received it forwarded, %s: %s", fwd.ID, fwd.Text)
+	if _, err := waitCall(ctx, d.usa, c.ID, "missed"); err != nil {
+		return err
+	}
+	back, err := d.usa.StartCall(ctx, ops.StartCallRequest{Channel: theatreChannel, As: "Capt. Jones (staff)", Back: c.ID})
+	if err != nil {
+		return err
+	}
+	returned, err := waitCall(ctx, d.chn, c.ID, "missed")
+	if err != nil {
+		return err
+	}
+	if err := WaitFor(ctx, d.chn, 30*time.Second, func() (bool, error) {
+		cs, err := d.chn.Calls(ctx, theatreChannel)
+		for _, x := range cs {
+			if x.ID == c.ID && x.ReturnedBy == back.ID {
+				returned = &x
+				return true, nil
+			}
+		}
+		return false, err
+	}); err != nil {
+		return fmt.Errorf("the call back %s did not return %s at CHN: %w", back.ID, c.ID, err)
+	}
+	d.step("USA lists %s missed; its staff officer called back, %s, which CHN's record shows returned it (%s)", c.ID, back.ID, returned.ReturnedBy)
+	if _, err := d.chn.AnswerCall(ctx, ops.CallActRequest{ID: back.ID, As: "Sr. Col. Zhang"}); err != nil {
+		return err
+	}
+	if _, err := d.chn.EndCall(ctx, ops.CallActRequest{ID: back.ID, As: "Sr. Col. Zhang"}); err != nil {
+		return err
+	}
+	if _, err := waitCall(ctx, d.usa, back.ID, "ended"); err != nil {
+		return err
+	}
+	d.step("CHN answered the call back and hung up; both records hold the missed call, its ladder and the call back")
 	return nil
 }
 
