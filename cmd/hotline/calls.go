@@ -114,3 +114,45 @@ func cmdCallMedia(f *flags) action {
 		})
 	}
 }
+
+func cmdCallRecording(f *flags) action {
+	f.printsJSON()
+	id := f.String("id", "", "the call's `ID`, CHANNEL/STATION/INDEX of its request")
+	out := f.String("out", "", "write the Ogg Opus file to `FILE` (it must not exist; - for standard output)")
+	f.require("id", "out")
+	return func(ctx context.Context, _ []string) error {
+		if *out != "-" {
+			if _, err := os.Lstat(*out); err == nil {
+				return fmt.Errorf("--out %s exists: name a new file", *out)
+			}
+		}
+		return withOps(ctx, *f.dir, func(o ops.Ops) error {
+			r, err := o.CallRecording(ctx, ops.CallRecordingRequest{ID: *id})
+			if err != nil {
+				return err
+			}
+			if *out == "-" {
+				_, err = os.Stdout.Write(r.Ogg)
+				return err
+			}
+			fh, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if err != nil {
+				return err
+			}
+			if _, err := fh.Write(r.Ogg); err != nil {
+				fh.Close()
+				os.Remove(*out)
+				return err
+			}
+			if err := fh.Close(); err != nil {
+				return err
+			}
+			if *f.json {
+				return printJSON(r.CallRecordingView)
+			}
+			fmt.Printf("%s: %s's recording of its side, %d bytes, SHA-256 %s, as its signed entry %s names it; written to %s\n",
+				r.ID, r.Station, r.Bytes, r.SHA256, r.Entry, *out)
+			return nil
+		})
+	}
+}

@@ -64,6 +64,10 @@ func TestCallVerbs(t *testing.T) {
 		{[]string{"call", "media", "--dir", usa, "--id", id, "--sdp", filepath.Join(t.TempDir(), "none.sdp")}, []string{"none.sdp", "no such file"}},
 		// A station that is not running has no media to connect a browser to.
 		{[]string{"call", "media", "--dir", usa, "--id", id}, []string{"no media", "hotline run"}},
+		{[]string{"call", "recording", "--dir", usa, "--id", id}, []string{"missing --out"}},
+		{[]string{"call", "recording", "--dir", usa, "--id", id, "--out", filepath.Join(t.TempDir(), "r.ogg")}, []string{"names a recording", id}},
+		{[]string{"call", "recording", "--dir", usa, "--id", id, "--out", filepath.Join(usa, "config.json")}, []string{"exists"}},
+		{[]string{"call", "recording", "--dir", usa, "--id", staff + "/USA/999", "--out", filepath.Join(t.TempDir(), "r.ogg")}, []string{"no call"}},
 	} {
 		checkFailed(t, tt.args, hotline(t, tt.args...), tt.wants...)
 	}

@@ -108,6 +108,7 @@ var verbs = []verb{
 	{"call end", "end a call, answered or still ringing", callAct("end", ops.Ops.EndCall)},
 	{"call list", "list calls and their state", cmdCallList},
 	{"call media", "connect a WebRTC offer (a file, or standard input) to a call's audio at the running station; prints the answer", cmdCallMedia},
+	{"call recording", "write this station's recording of its side of a call (an Ogg Opus file), checked against the hash in its signed entry", cmdCallRecording},
 	{"status", "show channels, peers and refusals", cmdStatus},
 	{"operator add", "add a console operator; the password is read from standard input unless --password-file", cmdOperatorAdd},
 	{"operator list", "list console operators", cmdOperatorList},
@@ -432,6 +433,7 @@ func cmdPropose(f *flags) action {
 	delivery := f.String("delivery", "", "delivery `DEADLINES`, e.g. FLASH=30s,IMMEDIATE=2m")
 	up := f.String("escalate-to", "", "the higher channel `ID` with the same peer that late messages climb to")
 	exempt := f.Bool("flash-exempt", false, "FLASH traffic passes a suspension")
+	record := f.Bool("call-recording", false, "each station keeps an encrypted recording of its own side's call audio, named by hash in its signed entries")
 	linkTest := f.String("link-test", "", "`INTERVAL` of machine-answered link tests (default 10s)")
 	checkEvery := f.String("check-every", "", "`INTERVAL` of operator checks (default 1h)")
 	checkWindow := f.String("check-window", "", "`DURATION` a person has to answer a check (default 10m)")
@@ -439,7 +441,7 @@ func cmdPropose(f *flags) action {
 	f.require("peer", "channel", "level")
 	return func(ctx context.Context, _ []string) error {
 		req := ops.ProposeRequest{Peer: *peer, Channel: *ch, Level: *level, Deadlines: map[string]string{}, Delivery: map[string]string{},
-			EscalateTo: *up, FlashExempt: *exempt, LinkTest: *linkTest, CheckEvery: *checkEvery, CheckWindow: *checkWindow, Codebook: *book}
+			EscalateTo: *up, FlashExempt: *exempt, CallRecording: *record, LinkTest: *linkTest, CheckEvery: *checkEvery, CheckWindow: *checkWindow, Codebook: *book}
 		for _, o := range []struct {
 			flag, v string
 			into    map[string]string

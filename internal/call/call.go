@@ -117,8 +117,33 @@ type Decline struct {
 type End struct {
 	Call string `json:"call"`
 	By   string `json:"by"`
+	// Recording is the author's recording of its own side's audio, when
+	// the channel's charter asks for one (docs/CALLS.md, "Recording").
+	Recording *Recording `json:"recording,omitempty"`
 
 	ref Ref
+}
+
+// Recording names a station's recording of the audio its side sent in a
+// call: the SHA-256 of the Ogg Opus file and its length. The station
+// keeps the file encrypted; whoever is shown it later can check that it
+// is the one made during the call.
+type Recording struct {
+	SHA256 string `json:"sha256"` // lower-case hex
+	Bytes  int64  `json:"bytes"`
+}
+
+func checkRecording(what string, r *Recording) error {
+	if r == nil {
+		return nil
+	}
+	if len(r.SHA256) != 64 || strings.Trim(r.SHA256, "0123456789abcdef") != "" {
+		return fmt.Errorf("%w: %s: sha256 %q is not 64 lower-case hex digits", ErrBody, what, r.SHA256)
+	}
+	if r.Bytes <= 0 {
+		return fmt.Errorf("%w: %s: %d bytes", ErrBody, what, r.Bytes)
+	}
+	return nil
 }
 
 // Join says that a participant on the author's side joined a call.
@@ -133,6 +158,9 @@ type Join struct {
 type Leave struct {
 	Call        string `json:"call"`
 	Participant string `json:"participant"`
+	// Recording is the author's recording of its own side's audio, when
+	// the call ended by the other party's end entry.
+	Recording *Recording `json:"recording,omitempty"`
 
 	ref Ref
 }
@@ -333,6 +361,9 @@ func DecodeEnd(p []byte) (*End, error) {
 	if err := Visible("call end: by", b.By, MaxName, true); err != nil {
 		return nil, err
 	}
+	if err := checkRecording("call end: recording", b.Recording); err != nil {
+		return nil, err
+	}
 	return &b, nil
 }
 
@@ -363,6 +394,9 @@ func DecodeLeave(p []byte) (*Leave, error) {
 		return nil, err
 	}
 	if err := Visible("call leave: participant", b.Participant, MaxName, true); err != nil {
+		return nil, err
+	}
+	if err := checkRecording("call leave: recording", b.Recording); err != nil {
 		return nil, err
 	}
 	return &b, nil

@@ -46,10 +46,20 @@ type Call struct {
 	Back         *Ref     // the call this one returns
 	ReturnedBy   *Ref     // the call back that returned this one
 	Participants []string // who joined and has not left, in order of joining
+	// Recordings are the stations' recordings of their own side's audio,
+	// from their signed end or leave entries.
+	Recordings []Recorded
 	Due          time.Time
 	// Offer and Answer are the stations' media descriptions from the
 	// signed request and answer, nil where the entry carried none.
 	Offer, Answer *Media
+}
+
+// Recorded is a station's recording as its signed entry names it.
+type Recorded struct {
+	Station string
+	Entry   Ref // the end or leave entry that names it
+	Recording
 }
 
 // Fold folds call entries, in the order this station stored them, into
@@ -107,11 +117,13 @@ func Fold(entries []Entry, now time.Time, deadline func(channel string, p envelo
 			if open || c.State == Answered {
 				c.State, c.EndedAt, c.EndedBy = Ended, e.SentAt, b.By
 			}
+			c.recorded(e.Ref, b.Recording)
 		case *Join:
 			if c.State == Answered {
 				c.Participants = append(c.Participants, b.Participant)
 			}
 		case *Leave:
+			c.recorded(e.Ref, b.Recording)
 			for i, p := range c.Participants {
 				if p == b.Participant {
 					c.Participants = append(c.Participants[:i], c.Participants[i+1:]...)
@@ -129,4 +141,17 @@ func Fold(entries []Entry, now time.Time, deadline func(channel string, p envelo
 		out = append(out, *c)
 	}
 	return out
+}
+
+// recorded notes a station's recording, the first its entries name.
+func (c *Call) recorded(entry Ref, r *Recording) {
+	if r == nil {
+		return
+	}
+	for _, x := range c.Recordings {
+		if x.Station == entry.Author {
+			return
+		}
+	}
+	c.Recordings = append(c.Recordings, Recorded{Station: entry.Author, Entry: entry, Recording: *r})
 }

@@ -102,6 +102,10 @@ type Charter struct {
 	EscalateTo string
 	// FlashExempt lets FLASH traffic through a suspension.
 	FlashExempt bool
+	// CallRecording has each station keep an encrypted recording of the
+	// audio its side sends in the channel's calls, named by hash in its
+	// signed entries (docs/CALLS.md, "Recording").
+	CallRecording bool
 	// LinkTest is the interval of machine-answered link tests.
 	LinkTest time.Duration
 	// CheckEvery is the interval of operator checks, CheckWindow the time
@@ -136,6 +140,9 @@ func (c *Charter) Body() string {
 		exempt = "yes"
 	}
 	fmt.Fprintf(&b, "flash-exempt %s\nlink-test %s\noperator-check %s %s\n", exempt, c.LinkTest, c.CheckEvery, c.CheckWindow)
+	if c.CallRecording {
+		b.WriteString("call-recording yes\n")
+	}
 	fmt.Fprintf(&b, "codebook %s\n", c.Codebook)
 	return b.String()
 }
@@ -332,6 +339,8 @@ func parseBody(text string) (*Charter, error) {
 			if !ok1 || !ok2 {
 				return bad("operator-check %q %q", f[1], f[2])
 			}
+		case len(f) == 2 && f[0] == "call-recording" && f[1] == "yes":
+			c.CallRecording = true
 		case len(f) == 3 && f[0] == "codebook":
 			if c.Codebook, err = ParseBookRef(f[1] + " " + f[2]); err != nil {
 				return bad("%v", err)

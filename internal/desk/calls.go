@@ -96,6 +96,12 @@ type Media interface {
 	View(call string) (ops.CallMediaView, bool)
 	// Live lists the calls whose media is not closed.
 	Live() []string
+	// Record starts recording the audio this station's side sends in a
+	// call (the channel's charter says call-recording); again is a no-op.
+	Record(call string) error
+	// FinishRecording closes a call's recording and names it: nil if
+	// there was none or nothing was recorded.
+	FinishRecording(call string) (*call.Recording, error)
 }
 
 // MediaOffer is the media of a call being placed, until its request is
@@ -178,6 +184,7 @@ func (s *Desk) tellMedia(ctx context.Context) error {
 		switch {
 		case c.State == call.Ended || c.State == call.Declined || c.ReturnedBy != nil:
 			m.End(id, "")
+			s.leaveRecorded(ctx, m, c)
 		case c.State == call.Answered && c.ID.Author == s.name:
 			v, _ := m.View(id)
 			if v.State != "offered" {
@@ -193,6 +200,46 @@ func (s *Desk) tellMedia(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// CallRecording is this station's recording of its own side of a call,
+// decrypted and checked against the hash its signed entry names.
+func (s *Desk) CallRecording(ctx context.Context, r ops.CallRecordingRequest) (*ops.CallRecordingFile, error) {
+	c, err := s.findCall(ctx, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range c.Recordings {
+		if x.Station != s.name {
+			continue
+		}
+		ogg, err := s.st.ReadRecording(c.ID.String(), x.Recording)
+		if err != nil {
+			return nil, badrequest.New("%v", err)
+		}
+		return &ops.CallRecordingFile{ID: c.ID.String(), Ogg: ogg, CallRecordingView: ops.CallRecordingView{
+			Station: x.Station, Entry: x.Entry.String(), SHA256: x.SHA256, Bytes: x.Bytes}}, nil
+	}
+	return nil, badrequest.New("no signed entry of this station names a recording of call %s: its channel's charter does not record calls, the call is not over, or this side sent no audio", c.ID)
+}
+
+// leaveRecorded names this station's recording of a call the other
+// party ended in a leave entry of this station's log, so that both
+// stations' recordings are in signed entries.
+func (s *Desk) leaveRecorded(ctx context.Context, m Media, c call.Call) {
+	rec, err := m.FinishRecording(c.ID.String())
+	if err != nil {
+		s.log.Error("call recording could not be finished", "call", c.ID, "err", err)
+	}
+	if rec == nil {
+		return
+	}
+	s.callMu.Lock()
+	defer s.callMu.Unlock()
+	if _, err := s.writeCall(ctx, c.ID.Channel, envelope.CallLeave, c.Precedence,
+		call.Leave{Call: c.ID.String(), Participant: s.name, Recording: rec}, c.ID.String()); err != nil {
+		s.log.Error("call recording: the leave entry naming it was not written", "call", c.ID, "sha256", rec.SHA256, "err", err)
+	}
 }
 
 // CallMedia connects a browser to a call's audio at this station: the
@@ -220,6 +267,13 @@ func (s *Desk) CallMedia(ctx context.Context, r ops.CallMediaRequest) (*ops.Call
 	if err != nil {
 		return nil, err
 	}
+	if s.recorded(ctx, c.ID.Channel) {
+		if err := m.Record(c.ID.String()); err != nil {
+			// The call goes on; that it is not recorded is said, and no
+			// hash will be signed for it.
+			s.log.Error("call recording could not start", "call", c.ID, "err", err)
+		}
+	}
 	return &ops.CallMediaAnswer{ID: c.ID.String(), SDP: sdp}, nil
 }
 
@@ -240,6 +294,9 @@ func callView(c call.Call) ops.CallView {
 	}
 	if c.ReturnedBy != nil {
 		v.ReturnedBy = c.ReturnedBy.String()
+	}
+	for _, r := range c.Recordings {
+		v.Recordings = append(v.Recordings, ops.CallRecordingView{Station: r.Station, Entry: r.Entry.String(), SHA256: r.SHA256, Bytes: r.Bytes})
 	}
 	return v
 }
@@ -265,6 +322,16 @@ func (s *Desk) Calls(ctx context.Context, ch string) ([]ops.CallView, error) {
 
 // activeChannel returns a channel that exists here, refusing an unknown
 // one as the asker's error.
+// recorded says whether a channel's charter has its calls recorded.
+func (s *Desk) recorded(ctx context.Context, id string) bool {
+	ch, err := s.activeChannel(ctx, id)
+	if err != nil {
+		return false
+	}
+	c, err := channel.ParseUnverified(ch.Charter)
+	return err == nil && c.CallRecording
+}
+
 func (s *Desk) activeChannel(ctx context.Context, id string) (*record.Channel, error) {
 	chs, err := s.db.Channels(ctx)
 	if err != nil {
@@ -512,7 +579,15 @@ func (s *Desk) EndCall(ctx context.Context, r ops.CallActRequest) (*ops.CallView
 	case c.State != call.Answered && c.ID.Author != s.name:
 		return nil, badrequest.New("call %s is the peer's and was not answered: decline it instead", c.ID)
 	}
-	v, err := s.writeCall(ctx, c.ID.Channel, envelope.CallEnd, c.Precedence, call.End{Call: c.ID.String(), By: r.As}, c.ID.String())
+	end := call.End{Call: c.ID.String(), By: r.As}
+	if m := s.mediaOf(); m != nil {
+		rec, err := m.FinishRecording(c.ID.String())
+		if err != nil {
+			s.log.Error("call recording could not be finished: the end entry names none", "call", c.ID, "err", err)
+		}
+		end.Recording = rec
+	}
+	v, err := s.writeCall(ctx, c.ID.Channel, envelope.CallEnd, c.Precedence, end, c.ID.String())
 	if err == nil {
 		if m := s.mediaOf(); m != nil {
 			m.End(c.ID.String(), "")

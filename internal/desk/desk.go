@@ -14,6 +14,7 @@ import (
 	"net"
 	"sync"
 
+	"hotline/internal/call"
 	"hotline/internal/codebook"
 	"hotline/internal/identity"
 	"hotline/internal/ops"
@@ -44,6 +45,9 @@ type Station interface {
 	// RelaysRefusing are the relays that refused this station when it
 	// last dialed them.
 	RelaysRefusing() []ops.RelayRefusalView
+	// ReadRecording is this station's recording of a call, decrypted
+	// and checked against the hash and length its signed entry names.
+	ReadRecording(call string, want call.Recording) ([]byte, error)
 }
 
 // Desk does the operations of one station.

@@ -205,6 +205,7 @@ type Call struct {
 	peer   string // the other station's name
 
 	fromPeer, toPeer, dropped atomic.Uint64
+	rec                       atomic.Pointer[recording] // what this side sends is recorded here, if set
 	lastFromPeer, maxGap      atomic.Int64 // Unix ns of the last packet from the other station; the longest wait between two
 	inLimit, outLimit         *rate.Limiter
 
@@ -397,9 +398,37 @@ func (c *Call) forward(t *webrtc.TrackRemote, n *atomic.Uint64, lim *rate.Limite
 		if out := dst(); out != nil {
 			if err := out.WriteRTP(&p); err == nil {
 				n.Add(1)
+				if n == &c.toPeer {
+					if r := c.rec.Load(); r != nil {
+						r.r.WriteRTP(&p)
+					}
+				}
 			}
 		}
 	}
+}
+
+// Recorder takes the packets this station's side sends in a call, as
+// they go to the other station.
+type Recorder interface {
+	WriteRTP(*rtp.Packet) error
+}
+
+type recording struct{ r Recorder }
+
+// Record has the packets this station's side sends in call id go to r
+// too, from now on; nil stops.
+func (e *Engine) Record(id string, r Recorder) error {
+	c := e.call(id)
+	if c == nil {
+		return fmt.Errorf("%w: %s", ErrNoMedia, id)
+	}
+	if r == nil {
+		c.rec.Store(nil)
+		return nil
+	}
+	c.rec.Store(&recording{r})
+	return nil
 }
 
 // gap notes a packet from the other station, and the longest wait

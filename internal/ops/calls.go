@@ -16,6 +16,7 @@ type CallOps interface {
 	EndCall(ctx context.Context, r CallActRequest) (*CallView, error)
 	Calls(ctx context.Context, channel string) ([]CallView, error)
 	CallMedia(ctx context.Context, r CallMediaRequest) (*CallMediaAnswer, error)
+	CallRecording(ctx context.Context, r CallRecordingRequest) (*CallRecordingFile, error)
 }
 
 // CallMediaRequest is a browser's WebRTC offer for a call's audio at its
@@ -102,4 +103,30 @@ type CallView struct {
 	// (placed or answered without media, or before the station's media
 	// last started).
 	Media *CallMediaView `json:"media,omitempty"`
+	// Recordings are each station's recording of its own side's audio,
+	// as its signed end or leave entry names it (charter
+	// call-recording).
+	Recordings []CallRecordingView `json:"recordings,omitempty"`
+}
+
+// CallRecordingView is a station's recording of a call as its signed
+// entry names it.
+type CallRecordingView struct {
+	Station string `json:"station"`
+	Entry   string `json:"entry"`  // the end or leave entry that names it
+	SHA256  string `json:"sha256"` // of the Ogg Opus file
+	Bytes   int64  `json:"bytes"`
+}
+
+// CallRecordingRequest asks for this station's recording of a call.
+type CallRecordingRequest struct {
+	ID string `json:"id"`
+}
+
+// CallRecordingFile is this station's recording of a call, decrypted,
+// checked against the hash its signed entry names.
+type CallRecordingFile struct {
+	CallRecordingView
+	ID  string `json:"id"`  // the call
+	Ogg []byte `json:"ogg"` // the Ogg Opus file
 }

@@ -287,6 +287,11 @@ var (
 		func(o Ops, ctx context.Context, r CallMediaRequest) (*CallMediaAnswer, error) {
 			return o.CallMedia(ctx, r)
 		})
+	CallRecording = def(Op{Name: "CallRecording", Verb: "call recording", Method: "GET", Path: "/api/v1/calls/recording", Permission: "transcript",
+		Help: "this station's recording of its own side of a call (charter call-recording), decrypted and checked against the hash in its signed entry"},
+		func(o Ops, ctx context.Context, r CallRecordingRequest) (*CallRecordingFile, error) {
+			return o.CallRecording(ctx, r)
+		})
 )
 
 // All is every operation, in the order docs/API.md lists them.
@@ -296,7 +301,7 @@ var All = []*Op{
 	Send.Op, Inbox.Op, Outbox.Op, Ack.Op, Alerts.Op, Export.Op, BundleExport.Op, BundleImport.Op,
 	SendCoded.Op, SendNotice.Op, SendReport.Op, Incident.Op, Incidents.Op, AddPlan.Op, Plans.Op, Findings.Op,
 	Codebooks.Op, Codebook.Op, AddCodebook.Op,
-	StartCall.Op, AnswerCall.Op, DeclineCall.Op, EndCall.Op, ListCalls.Op, CallMedia.Op,
+	StartCall.Op, AnswerCall.Op, DeclineCall.Op, EndCall.Op, ListCalls.Op, CallMedia.Op, CallRecording.Op,
 }
 
 // MaxCodebookBody bounds the request that carries a codebook file, in

@@ -126,3 +126,6 @@ func (t through) Calls(ctx context.Context, channel string) ([]CallView, error) 
 func (t through) CallMedia(ctx context.Context, r CallMediaRequest) (*CallMediaAnswer, error) {
 	return CallMedia.Call(ctx, t.d, r)
 }
+func (t through) CallRecording(ctx context.Context, r CallRecordingRequest) (*CallRecordingFile, error) {
+	return CallRecording.Call(ctx, t.d, r)
+}

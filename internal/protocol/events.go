@@ -44,9 +44,11 @@ type Propose struct {
 	Delivery    map[envelope.Precedence]time.Duration
 	EscalateTo  string
 	FlashExempt bool
-	LinkTest    time.Duration
-	CheckEvery  time.Duration
-	CheckWindow time.Duration
+	// CallRecording: the stations record their own side's call audio.
+	CallRecording bool
+	LinkTest      time.Duration
+	CheckEvery    time.Duration
+	CheckWindow   time.Duration
 	// Codebook names the codebook of standard phrases for the channel;
 	// zero for the first the core has (Config.Books).
 	Codebook channel.BookRef

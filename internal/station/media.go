@@ -10,6 +10,7 @@ import (
 	"errors"
 
 	"hotline/internal/badrequest"
+	"hotline/internal/call"
 	"hotline/internal/desk"
 	"hotline/internal/media"
 	"hotline/internal/ops"
@@ -29,7 +30,7 @@ func (s *Station) startMedia(ctx context.Context) (func(), error) {
 	s.mu.Lock()
 	s.media = eng
 	s.mu.Unlock()
-	s.Desk.SetMedia(deskMedia{eng})
+	s.Desk.SetMedia(deskMedia{eng, s})
 	s.Log.Info("call media listening", "addr", eng.Addr().String())
 	s.bg.Add(1)
 	go func() {
@@ -38,6 +39,16 @@ func (s *Station) startMedia(ctx context.Context) (func(), error) {
 	}()
 	return func() {
 		s.Desk.SetMedia(nil)
+		// A call recorded while the station stops: its file is kept,
+		// whole, but no signed entry names it.
+		s.recMu.Lock()
+		recs := s.recorders
+		s.recorders = map[string]*callRecorder{}
+		s.recMu.Unlock()
+		for id, r := range recs {
+			rec, err := r.finish()
+			s.Log.Warn("the station stopped during a recorded call: its recording is kept, but no signed entry names it", "call", id, "recording", rec, "err", err)
+		}
 		s.mu.Lock()
 		s.media = nil
 		s.mu.Unlock()
@@ -70,7 +81,10 @@ func (s *Station) mediaCount(f func(*media.Engine) uint64) float64 {
 
 // deskMedia is the engine as the desk asks it: its errors that are the
 // asker's marked so.
-type deskMedia struct{ e *media.Engine }
+type deskMedia struct {
+	e *media.Engine
+	s *Station
+}
 
 func asked(err error) error {
 	if errors.Is(err, media.ErrSDP) || errors.Is(err, media.ErrNoMedia) || errors.Is(err, media.ErrState) {
@@ -91,6 +105,40 @@ func (m deskMedia) Accept(id, a string) error { return m.e.Accept(id, a) }
 func (m deskMedia) Fail(id, reason string)    { m.e.Fail(id, reason) }
 func (m deskMedia) End(id, reason string)     { m.e.End(id, reason) }
 func (m deskMedia) Live() []string            { return m.e.Live() }
+
+// Record starts a call's recording (recording.go), once.
+func (m deskMedia) Record(id string) error {
+	s := m.s
+	s.recMu.Lock()
+	defer s.recMu.Unlock()
+	if _, ok := s.recorders[id]; ok {
+		return nil
+	}
+	r, err := s.newRecorder(id)
+	if err != nil {
+		return err
+	}
+	if err := m.e.Record(id, r); err != nil {
+		r.finish()
+		return err
+	}
+	s.recorders[id] = r
+	return nil
+}
+
+// FinishRecording closes a call's recording and names it.
+func (m deskMedia) FinishRecording(id string) (*call.Recording, error) {
+	s := m.s
+	s.recMu.Lock()
+	r, ok := s.recorders[id]
+	delete(s.recorders, id)
+	s.recMu.Unlock()
+	if !ok {
+		return nil, nil
+	}
+	m.e.Record(id, nil)
+	return r.finish()
+}
 
 func (m deskMedia) Offer(ctx context.Context, peer string) (desk.MediaOffer, error) {
 	c, sdp, err := m.e.Offer(ctx, peer)

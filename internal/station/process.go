@@ -108,6 +108,9 @@ type Station struct {
 	peerAddr   net.Addr
 	nextConn   atomic.Uint64
 	media      *media.Engine // the call media while Run runs (media.go)
+	// recorders: the calls being recorded now, by id (recording.go).
+	recMu     sync.Mutex
+	recorders map[string]*callRecorder
 }
 
 // conn is a connection the core sends on: a direct link, one side of a
@@ -247,7 +250,8 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 		log.Warn("restored from a backup: no channel appends until its peer has said what it holds of this station's logs", "station", cfg.Name)
 	}
 	s := &Station{
-		Dir: dir, Cfg: cfg, Keys: keys, OwnCard: card, Store: st, Log: log.With("station", cfg.Name),
+		recorders: map[string]*callRecorder{},
+		Dir:       dir, Cfg: cfg, Keys: keys, OwnCard: card, Store: st, Log: log.With("station", cfg.Name),
 		core: core, lock: lock, restored: cfgCore.Restored, leaser: leaser,
 		reqs: make(chan request, 1024), stop: make(chan struct{}), done: make(chan struct{}), failc: make(chan error, 1),
 		waiters: map[uint64]chan protocol.Done{}, held: map[uint64][]protocol.Notify{},
