@@ -49,7 +49,7 @@ type Call struct {
 	// Recordings are the stations' recordings of their own side's audio,
 	// from their signed end or leave entries.
 	Recordings []Recorded
-	Due          time.Time
+	Due        time.Time
 	// Offer and Answer are the stations' media descriptions from the
 	// signed request and answer, nil where the entry carried none.
 	Offer, Answer *Media

@@ -206,7 +206,7 @@ type Call struct {
 
 	fromPeer, toPeer, dropped atomic.Uint64
 	rec                       atomic.Pointer[recording] // what this side sends is recorded here, if set
-	lastFromPeer, maxGap      atomic.Int64 // Unix ns of the last packet from the other station; the longest wait between two
+	lastFromPeer, maxGap      atomic.Int64              // Unix ns of the last packet from the other station; the longest wait between two
 	inLimit, outLimit         *rate.Limiter
 
 	mu      sync.Mutex

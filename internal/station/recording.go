@@ -226,7 +226,6 @@ func (i hpkeIdentity) Unwrap(stanzas []*age.Stanza) ([]byte, error) {
 	return nil, age.ErrIncorrectIdentity
 }
 
-
 // ReadRecording is this station's recording of a call (desk.Station).
 func (s *Station) ReadRecording(id string, want call.Recording) ([]byte, error) {
 	return s.readRecording(id, want)
