@@ -102,6 +102,9 @@ type Media interface {
 	// FinishRecording closes a call's recording and names it: nil if
 	// there was none or nothing was recorded.
 	FinishRecording(call string) (*call.Recording, error)
+	// Recording lists the calls being recorded (their media may have
+	// closed before the entry that ends them arrived).
+	Recording() []string
 }
 
 // MediaOffer is the media of a call being placed, until its request is
@@ -169,7 +172,8 @@ func (s *Desk) tellMedia(ctx context.Context) error {
 		return nil
 	}
 	live := m.Live()
-	if len(live) == 0 {
+	recording := m.Recording()
+	if len(live) == 0 && len(recording) == 0 {
 		return nil
 	}
 	cs, err := s.folded(ctx, "")
@@ -179,6 +183,9 @@ func (s *Desk) tellMedia(ctx context.Context) error {
 	for _, c := range cs {
 		id := c.ID.String()
 		if !slices.Contains(live, id) {
+			if slices.Contains(recording, id) && (c.State == call.Ended || c.State == call.Declined || c.ReturnedBy != nil) {
+				s.leaveRecorded(ctx, m, c)
+			}
 			continue
 		}
 		switch {

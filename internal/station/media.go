@@ -126,6 +126,18 @@ func (m deskMedia) Record(id string) error {
 	return nil
 }
 
+// Recording lists the calls being recorded.
+func (m deskMedia) Recording() []string {
+	s := m.s
+	s.recMu.Lock()
+	defer s.recMu.Unlock()
+	out := make([]string, 0, len(s.recorders))
+	for id := range s.recorders {
+		out = append(out, id)
+	}
+	return out
+}
+
 // FinishRecording closes a call's recording and names it.
 func (m deskMedia) FinishRecording(id string) (*call.Recording, error) {
 	s := m.s

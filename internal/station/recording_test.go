@@ -17,6 +17,7 @@ import (
 	"hotline/internal/badrequest"
 	"hotline/internal/ops"
 	"hotline/internal/protocol"
+	"hotline/internal/stationdir"
 	"hotline/internal/transcript"
 )
 
@@ -163,6 +164,33 @@ func TestCallRecording(t *testing.T) {
 	if _, err := usa.CallRecording(ctx, ops.CallRecordingRequest{ID: c.ID}); err != nil {
 		t.Errorf("the recording put back: %v", err)
 	}
+
+	// A backup holds the recording; the station restored from it gives
+	// it back, checked against the signed hash.
+	backup := filepath.Join(t.TempDir(), "usa.backup")
+	if err := stationdir.Backup(ctx, usa.Dir, backup); err != nil {
+		t.Fatal(err)
+	}
+	bf, err := os.Open(backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored := filepath.Join(t.TempDir(), "usa")
+	if err := stationdir.Restore(ctx, restored, bf); err != nil {
+		t.Fatal(err)
+	}
+	bf.Close()
+	if got, _ := os.ReadFile(filepath.Join(restored, recordingsDir, recordingFile(c.ID))); !bytes.Equal(got, good) {
+		t.Fatal("the restored directory does not hold the recording")
+	}
+	rs, err := Open(ctx, restored, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, err := rs.CallRecording(ctx, ops.CallRecordingRequest{ID: c.ID}); err != nil || f.SHA256 != byStation["USA"].SHA256 {
+		t.Errorf("the restored station's recording: %v", err)
+	}
+	rs.Close()
 
 	// A call on a channel that does not record: none named, none kept.
 	d, err := usa.StartCall(ctx, ops.StartCallRequest{Channel: "bench", As: "Cdr. Hale"})

@@ -119,6 +119,20 @@ func Backup(ctx context.Context, dir, out string) error {
 			}
 		}
 	}
+	// Call recordings (encrypted; a signed entry names each one's hash).
+	recs, err := os.ReadDir(filepath.Join(dir, "recordings"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		f.Close()
+		return err
+	}
+	for _, d := range recs {
+		if name := "recordings/" + d.Name(); d.Type().IsRegular() && recordingRE.MatchString(name) {
+			if err := add(name, filepath.Join(dir, "recordings", d.Name())); err != nil {
+				f.Close()
+				return err
+			}
+		}
+	}
 	if err := add("hotline.db", snapshot); err != nil {
 		f.Close()
 		return err
@@ -158,6 +172,9 @@ func Backup(ctx context.Context, dir, out string) error {
 
 // retiredRE names a retired key file in a backup.
 var retiredRE = regexp.MustCompile(`^keys/retired/[0-9]{1,6}/(signing|kem)\.key$`)
+
+// recordingRE names a call's recording (station/recording.go).
+var recordingRE = regexp.MustCompile(`^recordings/[A-Za-z0-9_.-]{1,250}\.ogg\.age$`)
 
 // MaxBackup bounds what Restore reads from one file of a backup.
 const MaxBackup = 64 << 30
@@ -212,7 +229,7 @@ func restore(ctx context.Context, dir string, r io.Reader) (err error) {
 			return fmt.Errorf("reading backup: %w", err)
 		}
 		seen, ok := want[hdr.Name]
-		if !ok && retiredRE.MatchString(hdr.Name) {
+		if !ok && (retiredRE.MatchString(hdr.Name) || recordingRE.MatchString(hdr.Name)) {
 			if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, filepath.FromSlash(hdr.Name))), 0o700); err != nil {
 				return err
 			}
