@@ -277,6 +277,11 @@ func withStation(ctx context.Context, dir string, local func(*station.Station) e
 			}
 		}
 		if cerr != nil {
+			if _, err := os.Stat(filepath.Join(dir, station.StandbyFile)); err == nil {
+				// The hotline run here stands by: the station is active
+				// on another machine.
+				return fmt.Errorf("%w; run this command on the machine whose hotline run is active", station.ErrStandby)
+			}
 			return fmt.Errorf("station %s is in use by another hotline command and no hotline run answers; try again", dir)
 		}
 		return remote(c)
