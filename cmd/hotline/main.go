@@ -950,18 +950,17 @@ func cmdAck(f *flags) action {
 			// another name, the acknowledgement asked for was not made:
 			// say who made it and when, and fail (exit 1). The same name
 			// again is a repeat (a retry, say): said so, and not a failure.
-			again := m.AckBy != *as || m.AckAt != nil && m.AckAt.Before(asked)
 			at := ""
 			if m.AckAt != nil {
 				at = " at " + m.AckAt.UTC().Format(time.RFC3339)
 			}
-			if again && m.AckBy != *as {
+			if m.AckBy != *as {
 				return fmt.Errorf("ack: %s was already acknowledged by %s%s; nothing changed", m.ID, inert(m.AckBy), at)
 			}
 			if *f.json {
 				return printJSON(m)
 			}
-			if again {
+			if m.AckAt != nil && m.AckAt.Before(asked) {
 				fmt.Printf("%s was already acknowledged by %s%s; nothing changed\n", m.ID, inert(m.AckBy), at)
 				return nil
 			}
