@@ -966,8 +966,16 @@ func docsPostgres(d *docRun) {
 	if err := os.WriteFile(filepath.Join(b.dir, "config.json"), js, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A standby file a killed standby left behind goes when the station
+	// opens.
+	if err := os.WriteFile(filepath.Join(a.dir, "standby"), []byte("1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	a.proc = d.start(a, `hotline run --dir /var/lib/hotline &`)
 	d.running(a)
+	if _, err := os.Stat(filepath.Join(a.dir, "standby")); !os.IsNotExist(err) {
+		t.Errorf("the active station's directory says it stands by: %v", err)
+	}
 	b.proc = d.start(b, `hotline run --dir /var/lib/hotline &`)
 	logged := docQuote(t, "the others log")
 	d.until("the standby to log "+logged, func() bool { return strings.Contains(b.proc.output(), logged) })

@@ -193,12 +193,14 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 	leaser, _ := st.(store.Leaser)
 	var renewed time.Time
 	if leaser != nil {
+		// While it stands by, this process says so in the directory it
+		// holds (StandbyFile), so that a command on this machine can tell
+		// it from an active process that does not answer; one left by a
+		// standby that was killed goes now.
+		marker := filepath.Join(dir, StandbyFile)
+		os.Remove(marker)
 		renewed, err = acquire(ctx, leaser, false, log.With("station", cfg.Name))
 		if errors.Is(err, ErrStandby) && standby {
-			// While it stands by, this process says so in the directory
-			// it holds (StandbyFile), so that a command on this machine
-			// can tell it from an active process that does not answer.
-			marker := filepath.Join(dir, StandbyFile)
 			home.WriteFile(marker, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
 			renewed, err = acquire(ctx, leaser, true, log.With("station", cfg.Name))
 			os.Remove(marker)
