@@ -27,8 +27,10 @@ import (
 // root.
 var commandDocs = []string{"README.md", "docs/OPERATIONS.md"}
 
-// docBlocksNotShell are the fenced blocks of those documents that are not
-// commands, by how their first line begins, and what they are.
+// docBlocksNotShell are the fenced blocks of those documents, untagged or
+// tagged as shell, that are not commands, by how their first line
+// begins, and what they are. (A block tagged with another language, json
+// or yaml say, holds no commands.)
 var docBlocksNotShell = map[string]string{
 	"refused (disk full):":         "an alarm's text (TestDiskFills, internal/demo)",
 	"refused (peer quota):":        "an alarm's text (internal/station)",
@@ -79,14 +81,15 @@ func readDocCommands(t *testing.T) []*docCommand {
 		lines := strings.Split(string(data), "\n")
 		prose := make([]string, len(lines))
 		var block []int
-		in := false
+		in, shell := false, false
 		for i, l := range lines {
-			if strings.HasPrefix(strings.TrimSpace(l), "```") {
-				if in {
+			if fence, ok := strings.CutPrefix(strings.TrimSpace(l), "```"); ok {
+				if in && shell {
 					cmds = append(cmds, blockCommands(t, file, lines, block, seenBlocks)...)
-					block = nil
 				}
-				in = !in
+				// A block tagged with another language (json, yaml...)
+				// holds no commands.
+				in, shell, block = !in, slices.Contains([]string{"", "sh", "shell", "bash", "console"}, fence), nil
 				continue
 			}
 			if in {
