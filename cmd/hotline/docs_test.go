@@ -198,10 +198,12 @@ type docStation struct {
 
 // docProc is a command the test runs in the background.
 type docProc struct {
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
-	err  error
+	name     string
+	cmd      *exec.Cmd
+	log      string
+	done     chan struct{}
+	err      error
+	stopping bool // stopped by the test
 }
 
 // docRun runs the documents' commands, in a working directory of its own
@@ -214,6 +216,7 @@ type docRun struct {
 	cmds     []*docCommand
 	relay    *docStation
 	restored string
+	procs    []*docProc
 }
 
 // take marks the documents' commands with this text run, and fails the
@@ -343,14 +346,16 @@ func (d *docRun) start(s *docStation, text string, subs ...string) *docProc {
 		d.t.Fatal(err)
 	}
 	log.Close()
-	p := &docProc{cmd: cmd, log: log.Name(), done: make(chan struct{})}
+	p := &docProc{name: s.name, cmd: cmd, log: log.Name(), done: make(chan struct{})}
 	go func() { p.err = cmd.Wait(); close(p.done) }()
+	d.procs = append(d.procs, p)
 	d.t.Cleanup(func() { p.stop() })
 	return p
 }
 
 // stop stops the process as its operator would (SIGTERM) and waits for it.
 func (p *docProc) stop() {
+	p.stopping = true
 	select {
 	case <-p.done:
 		return
@@ -375,6 +380,15 @@ func (p *docProc) output() string {
 func (d *docRun) until(what string, cond func() bool) {
 	d.t.Helper()
 	for !cond() {
+		for _, p := range d.procs {
+			select {
+			case <-p.done:
+				if !p.stopping {
+					d.t.Fatalf("waiting for %s: %s stopped: %v\n%s", what, p.name, p.err, p.output())
+				}
+			default:
+			}
+		}
 		select {
 		case <-d.ctx.Done():
 			d.t.Fatalf("gave up waiting for %s", what)
@@ -387,11 +401,6 @@ func (d *docRun) until(what string, cond func() bool) {
 func (d *docRun) running(s *docStation) {
 	d.t.Helper()
 	d.until(s.name+" to run", func() bool {
-		select {
-		case <-s.proc.done:
-			d.t.Fatalf("%s stopped: %v\n%s", s.name, s.proc.err, s.proc.output())
-		default:
-		}
 		if _, err := os.Stat(filepath.Join(s.dir, api.AddrFile)); err != nil {
 			return false
 		}
@@ -907,6 +916,16 @@ func TestDocsCommands(t *testing.T) {
 			if mb, _ := strconv.ParseFloat(said[1], 64); abs(float64(fi.Size())/1e6-mb) > mb/10 {
 				t.Errorf("OPERATIONS.md says %q; the binary has %d bytes (%.1f MB)", said[0], fi.Size(), float64(fi.Size())/1e6)
 			}
+		}
+	}
+
+	for _, p := range d.procs {
+		select {
+		case <-p.done:
+			if !p.stopping {
+				t.Errorf("%s stopped: %v\n%s", p.name, p.err, p.output())
+			}
+		default:
 		}
 	}
 
