@@ -278,6 +278,11 @@ func withStation(ctx context.Context, dir string, local func(*station.Station) e
 			}
 		}
 		if cerr != nil {
+			if _, err := os.Stat(filepath.Join(dir, station.StandbyFile)); err == nil {
+				// The hotline run here stands by: the station is active
+				// on another machine.
+				return fmt.Errorf("%w; run this command on the machine whose hotline run is active", station.ErrStandby)
+			}
 			return fmt.Errorf("station %s is in use by another hotline command and no hotline run answers; try again", dir)
 		}
 		return remote(c)
@@ -934,22 +939,36 @@ func cmdAck(f *flags) action {
 	as := f.String("as", defaultOperator(), "who acknowledges: `NAME`")
 	f.require("id")
 	return func(ctx context.Context, _ []string) error {
-		asked := time.Now().Add(-time.Second)
-		return show(ctx, f, func(o ops.Ops) (*ops.MessageView, error) { return o.Ack(ctx, *id, *as) },
-			func(m *ops.MessageView) error {
-				// Acknowledging again returns the first acknowledgement:
-				// say so, rather than seem to have acknowledged it now.
-				if m.AckBy != *as || m.AckAt != nil && m.AckAt.Before(asked) {
-					at := ""
-					if m.AckAt != nil {
-						at = " at " + m.AckAt.UTC().Format(time.RFC3339)
-					}
-					fmt.Printf("%s was already acknowledged by %s%s\n", m.ID, inert(m.AckBy), at)
-					return nil
-				}
-				fmt.Printf("%s acknowledged by %s\n", m.ID, inert(m.AckBy))
+		// The acknowledgement's time is the station's clock (this
+		// machine's) in milliseconds: one made by this command is not
+		// before asked.
+		asked := time.Now().Truncate(time.Millisecond)
+		return withOps(ctx, *f.dir, func(o ops.Ops) error {
+			m, err := o.Ack(ctx, *id, *as)
+			if err != nil {
+				return err
+			}
+			// Acknowledging again returns the first acknowledgement. Under
+			// another name, the acknowledgement asked for was not made:
+			// say who made it and when, and fail (exit 1). The same name
+			// again is a repeat (a retry, say): said so, and not a failure.
+			at := ""
+			if m.AckAt != nil {
+				at = " at " + m.AckAt.UTC().Format(time.RFC3339)
+			}
+			if m.AckBy != *as {
+				return fmt.Errorf("ack: %s was already acknowledged by %s%s; nothing changed", m.ID, inert(m.AckBy), at)
+			}
+			if *f.json {
+				return printJSON(m)
+			}
+			if m.AckAt != nil && m.AckAt.Before(asked) {
+				fmt.Printf("%s was already acknowledged by %s%s; nothing changed\n", m.ID, inert(m.AckBy), at)
 				return nil
-			})
+			}
+			fmt.Printf("%s acknowledged by %s\n", m.ID, inert(m.AckBy))
+			return nil
+		})
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"hotline/internal/ops"
 )
@@ -58,9 +59,9 @@ func TestDefaultOperatorIsNotTheLogin(t *testing.T) {
 	}
 }
 
-// Acknowledging a message again, under another name, says it was already
-// acknowledged, and by whom, rather than seem to have done it (issue 20,
-// item 8).
+// Acknowledging a message again under another name fails (exit 1) with
+// one line saying who acknowledged it and when, and changes nothing; the
+// same name again is a repeat, said so, exit 0 (issue 20, item 8).
 func TestAckTwiceSaysSo(t *testing.T) {
 	dir, _ := demoRun(t)
 	chn := copyStation(t, filepath.Join(dir, "chn"))
@@ -68,17 +69,36 @@ func TestAckTwiceSaysSo(t *testing.T) {
 	if err := json.Unmarshal([]byte(mustRun(t, "inbox", "--dir", chn, "--json")), &inbox); err != nil {
 		t.Fatal(err)
 	}
-	var acked *ops.MessageView
+	var acked, open *ops.MessageView
 	for i := range inbox {
 		if inbox[i].Acknowledged {
 			acked = &inbox[i]
+		} else {
+			open = &inbox[i]
 		}
 	}
-	if acked == nil {
-		t.Fatal("the demo left CHN no acknowledged message")
+	if acked == nil || acked.AckAt == nil || open == nil {
+		t.Fatal("the demo left CHN no acknowledged message, or none to acknowledge")
 	}
-	out := mustRun(t, "ack", "--dir", chn, "--id", acked.ID, "--as", "Someone Else")
-	if !strings.Contains(out, "was already acknowledged by "+acked.AckBy) {
-		t.Errorf("acknowledging %s again printed %q", acked.ID, out)
+	// A first acknowledgement, made at once after another, is not taken
+	// for a repeat.
+	if out, want := mustRun(t, "ack", "--dir", chn, "--id", open.ID, "--as", "Lt. Wu"), open.ID+" acknowledged by Lt. Wu\n"; out != want {
+		t.Errorf("acknowledging %s printed %q, want %q", open.ID, out, want)
+	}
+	when := acked.AckAt.UTC().Format(time.RFC3339)
+	before := stationState(t, chn)
+	for _, json := range []bool{false, true} {
+		args := []string{"ack", "--dir", chn, "--id", acked.ID, "--as", "Someone Else"}
+		if json {
+			args = append(args, "--json")
+		}
+		checkFailed(t, args, hotline(t, args...), acked.ID+" was already acknowledged by "+acked.AckBy+" at "+when, "nothing changed")
+	}
+	out := mustRun(t, "ack", "--dir", chn, "--id", acked.ID, "--as", acked.AckBy)
+	if want := acked.ID + " was already acknowledged by " + acked.AckBy + " at " + when; !strings.Contains(out, want) {
+		t.Errorf("acknowledging %s again under the same name printed %q, want %q", acked.ID, out, want)
+	}
+	if after := stationState(t, chn); after != before {
+		t.Errorf("acknowledging again changed the station:\nbefore %s\nafter %s", before, after)
 	}
 }

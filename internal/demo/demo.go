@@ -655,13 +655,9 @@ func (d *demo) finish() {
 	if !d.o.Keep {
 		return
 	}
-	// The commands as this binary can be run again: hotline if it is on
-	// the PATH, otherwise the way it was started (go run leaves a binary
-	// in a temporary directory, so the source's command is given).
-	cmd := "hotline"
-	if _, err := exec.LookPath("hotline"); err != nil {
-		cmd = "go run ./cmd/hotline"
-	}
+	exe, _ := os.Executable()
+	onPath, _ := exec.LookPath("hotline")
+	cmd := commandName(exe, onPath)
 	fmt.Fprintf(d.w, "\nThe stations are still running:\n")
 	var pids []string
 	for _, n := range []*Node{d.p.A, d.p.B} {
@@ -670,6 +666,31 @@ func (d *demo) finish() {
 	}
 	fmt.Fprintf(d.w, "Try: %s findings --dir %s --lang zh; %s incident list --dir %s\n", cmd, d.p.B.Dir, cmd, d.p.A.Dir)
 	fmt.Fprintf(d.w, "Stop them with: kill %s\n", strings.Join(pids, " "))
+}
+
+// commandName is how a person runs this binary again, exe being its path
+// and onPath what the shell finds as hotline: hotline if that is this
+// binary; go run ./cmd/hotline if go run built it (in a go-build
+// temporary directory, gone once it exits); otherwise its path.
+func commandName(exe, onPath string) string {
+	if exe == "" {
+		return "hotline"
+	}
+	if onPath != "" {
+		a, errA := os.Stat(exe)
+		b, errB := os.Stat(onPath)
+		if errA == nil && errB == nil && os.SameFile(a, b) {
+			return "hotline"
+		}
+	}
+	dir := filepath.ToSlash(filepath.Dir(exe))
+	if strings.HasSuffix(dir, "/exe") && strings.Contains(dir, "/go-build") {
+		return "go run ./cmd/hotline"
+	}
+	if strings.ContainsAny(exe, " \t\n'\"\\$`;&|<>()*?[]#~!{}") {
+		return "'" + strings.ReplaceAll(exe, "'", `'\''`) + "'"
+	}
+	return exe
 }
 
 // The scenario's areas: live fire south of Hainan, and a transit corridor

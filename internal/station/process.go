@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -146,6 +147,12 @@ type request struct {
 	reply chan protocol.Done
 }
 
+// StandbyFile is the file of a station directory that says, while it is
+// there, that the hotline run holding the directory stands by for a
+// station active in another process (docs/OPERATIONS.md, "Several
+// machines"). It holds that process's id.
+const StandbyFile = "standby"
+
 // Open opens a station directory and takes its lock. It fails with
 // stationdir.ErrLocked if another process has it open, and, on a store that several
 // processes share (PostgreSQL), with ErrStandby if another process holds
@@ -189,7 +196,19 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 	leaser, _ := st.(store.Leaser)
 	var renewed time.Time
 	if leaser != nil {
-		if renewed, err = acquire(ctx, leaser, standby, log.With("station", cfg.Name)); err != nil {
+		// While it stands by, this process says so in the directory it
+		// holds (StandbyFile), so that a command on this machine can tell
+		// it from an active process that does not answer; one left by a
+		// standby that was killed goes now.
+		marker := filepath.Join(dir, StandbyFile)
+		os.Remove(marker)
+		renewed, err = acquire(ctx, leaser, false, log.With("station", cfg.Name))
+		if errors.Is(err, ErrStandby) && standby {
+			home.WriteFile(marker, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
+			renewed, err = acquire(ctx, leaser, true, log.With("station", cfg.Name))
+			os.Remove(marker)
+		}
+		if err != nil {
 			st.Close()
 			lock.Close()
 			return nil, err

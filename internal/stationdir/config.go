@@ -192,8 +192,8 @@ func Init(ctx context.Context, o InitOptions) (*identity.Card, error) {
 	// even pin a peer: say so now rather than then.
 	if f, ok := SQLiteFile(o.Dir, o.Store); ok {
 		if free, err := Free(filepath.Dir(f)); err == nil && free < MinFree {
-			return nil, fmt.Errorf("only %s free on the filesystem of %s; a station keeps %s in reserve and refuses its operators' requests under it: choose a filesystem with more room",
-				BytesText(free), filepath.Dir(f), BytesText(MinFree))
+			return nil, fmt.Errorf("only %s free on the filesystem of %s: a station keeps %s there in reserve (under it, peers' messages wait; under %s, its own requests are refused): choose a filesystem with more room; nothing was written",
+				BytesText(free), filepath.Dir(f), BytesText(MinFree), BytesText(OwnFloor()))
 		}
 	}
 	// The store first: a store that cannot be opened is the likeliest error.
