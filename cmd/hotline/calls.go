@@ -91,6 +91,7 @@ func cmdCallMedia(f *flags) action {
 	f.printsJSON()
 	id := f.String("id", "", "the call's `ID`, CHANNEL/STATION/INDEX of its request")
 	file := f.String("sdp", "", "read the WebRTC offer from `FILE` (default: standard input)")
+	as := f.String("as", defaultOperator(), "the participant's `NAME` for the record (a join entry); the same name again replaces that participant's browser")
 	f.require("id")
 	return func(ctx context.Context, _ []string) error {
 		in := io.Reader(os.Stdin)
@@ -107,7 +108,7 @@ func cmdCallMedia(f *flags) action {
 			return err
 		}
 		return show(ctx, f, func(o ops.Ops) (*ops.CallMediaAnswer, error) {
-			return o.CallMedia(ctx, ops.CallMediaRequest{ID: *id, SDP: string(offer)})
+			return o.CallMedia(ctx, ops.CallMediaRequest{ID: *id, SDP: string(offer), As: *as})
 		}, func(a *ops.CallMediaAnswer) error {
 			_, err := io.WriteString(os.Stdout, a.SDP)
 			return err

@@ -45,7 +45,9 @@ type Call struct {
 	EndedBy      string
 	Back         *Ref     // the call this one returns
 	ReturnedBy   *Ref     // the call back that returned this one
-	Participants []string // who joined and has not left, in order of joining
+	// Participants are who joined on each side, in order of joining,
+	// and whether they are still in the call.
+	Participants []Participant
 	// Recordings are the stations' recordings of their own side's audio,
 	// from their signed end or leave entries.
 	Recordings []Recorded
@@ -53,6 +55,13 @@ type Call struct {
 	// Offer and Answer are the stations' media descriptions from the
 	// signed request and answer, nil where the entry carried none.
 	Offer, Answer *Media
+}
+
+// Participant is a person who joined a call on a station's side.
+type Participant struct {
+	Station string
+	Name    string
+	Present bool // joined and has not left
 }
 
 // Recorded is a station's recording as its signed entry names it.
@@ -119,15 +128,14 @@ func Fold(entries []Entry, now time.Time, deadline func(channel string, p envelo
 			}
 			c.recorded(e.Ref, b.Recording)
 		case *Join:
-			if c.State == Answered {
-				c.Participants = append(c.Participants, b.Participant)
+			if open || c.State == Answered {
+				c.join(e.Ref.Author, b.Participant)
 			}
 		case *Leave:
 			c.recorded(e.Ref, b.Recording)
-			for i, p := range c.Participants {
-				if p == b.Participant {
-					c.Participants = append(c.Participants[:i], c.Participants[i+1:]...)
-					break
+			for i := range c.Participants {
+				if p := &c.Participants[i]; p.Station == e.Ref.Author && p.Name == b.Participant {
+					p.Present = false
 				}
 			}
 		}
@@ -154,4 +162,15 @@ func (c *Call) recorded(entry Ref, r *Recording) {
 		}
 	}
 	c.Recordings = append(c.Recordings, Recorded{Station: entry.Author, Entry: entry, Recording: *r})
+}
+
+// join notes a person joining on a station's side (again, after leaving).
+func (c *Call) join(station, name string) {
+	for i := range c.Participants {
+		if p := &c.Participants[i]; p.Station == station && p.Name == name {
+			p.Present = true
+			return
+		}
+	}
+	c.Participants = append(c.Participants, Participant{Station: station, Name: name, Present: true})
 }

@@ -106,6 +106,7 @@ func (s *Server) callMedia(r *http.Request, se *session) (result, error) {
 	if err := readJSON(r, &req); err != nil {
 		return result{}, err
 	}
+	req.As = operator.RecordName(se.op)
 	a, err := s.cfg.Ops.CallMedia(r.Context(), req)
 	return result{body: a, target: req.ID}, err
 }

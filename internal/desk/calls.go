@@ -87,8 +87,9 @@ type Media interface {
 	Accept(call, answer string) error
 	// Fail records why a call has no media here.
 	Fail(call, reason string)
-	// Attach connects a browser: its offer in, the station's answer out.
-	Attach(ctx context.Context, call, offer string) (string, error)
+	// Attach connects a participant's browser: its offer in, the
+	// station's answer out.
+	Attach(ctx context.Context, call, who, offer string) (string, error)
 	// End closes a call's media here, with the reason ("" when the call
 	// ended).
 	End(call, reason string)
@@ -230,6 +231,35 @@ func (s *Desk) CallRecording(ctx context.Context, r ops.CallRecordingRequest) (*
 	return nil, badrequest.New("no signed entry of this station names a recording of call %s: its channel's charter does not record calls, the call is not over, or this side sent no audio", c.ID)
 }
 
+// joined writes a join entry for a participant whose browser attached,
+// unless they are in the call on this side already.
+func (s *Desk) joined(ctx context.Context, c *call.Call, who string) {
+	for _, p := range c.Participants {
+		if p.Station == s.name && p.Name == who && p.Present {
+			return
+		}
+	}
+	s.callMu.Lock()
+	defer s.callMu.Unlock()
+	if _, err := s.writeCall(ctx, c.ID.Channel, envelope.CallJoin, c.Precedence, call.Join{Call: c.ID.String(), Participant: who}, c.ID.String()); err != nil {
+		s.log.Error("call: the join entry of a participant was not written", "call", c.ID, "who", who, "err", err)
+	}
+}
+
+// ParticipantLeft writes a leave entry for a participant whose browser
+// went away during a call that goes on.
+func (s *Desk) ParticipantLeft(ctx context.Context, id, who string) {
+	c, err := s.findCall(ctx, id)
+	if err != nil || c.State == call.Ended || c.State == call.Declined || c.ReturnedBy != nil {
+		return
+	}
+	s.callMu.Lock()
+	defer s.callMu.Unlock()
+	if _, err := s.writeCall(ctx, c.ID.Channel, envelope.CallLeave, c.Precedence, call.Leave{Call: id, Participant: who}, id); err != nil {
+		s.log.Error("call: the leave entry of a participant was not written", "call", id, "who", who, "err", err)
+	}
+}
+
 // leaveRecorded names this station's recording of a call the other
 // party ended in a leave entry of this station's log, so that both
 // stations' recordings are in signed entries.
@@ -270,10 +300,18 @@ func (s *Desk) CallMedia(ctx context.Context, r ops.CallMediaRequest) (*ops.Call
 	case c.Offer == nil:
 		return nil, badrequest.New("call %s was placed without media: there is nothing to talk on", c.ID)
 	}
-	sdp, err := m.Attach(ctx, c.ID.String(), r.SDP)
+	who := r.As
+	if who == "" {
+		who = s.name + " console"
+	}
+	if err := checkName("the participant", who); err != nil {
+		return nil, err
+	}
+	sdp, err := m.Attach(ctx, c.ID.String(), who, r.SDP)
 	if err != nil {
 		return nil, err
 	}
+	s.joined(ctx, c, who)
 	if s.recorded(ctx, c.ID.Channel) {
 		if err := m.Record(c.ID.String()); err != nil {
 			// The call goes on; that it is not recorded is said, and no
@@ -304,6 +342,9 @@ func callView(c call.Call) ops.CallView {
 	}
 	for _, r := range c.Recordings {
 		v.Recordings = append(v.Recordings, ops.CallRecordingView{Station: r.Station, Entry: r.Entry.String(), SHA256: r.SHA256, Bytes: r.Bytes})
+	}
+	for _, p := range c.Participants {
+		v.Participants = append(v.Participants, ops.CallParticipantView{Station: p.Station, Name: protocol.Reveal(p.Name), Present: p.Present})
 	}
 	return v
 }

@@ -19,10 +19,10 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -93,6 +93,7 @@ type Engine struct {
 
 	refused atomic.Uint64 // peers refused for another certificate than the signed one
 	dropped atomic.Uint64 // packets dropped over the bounds, every call
+	onLeft  atomic.Pointer[func(call, who string)]
 
 	mu     sync.Mutex
 	calls  map[string]*Call
@@ -199,23 +200,22 @@ func (e *Engine) Close() error {
 type Call struct {
 	e      *Engine
 	pc     *webrtc.PeerConnection
-	out    *webrtc.TrackLocalStaticRTP // towards the other station
+	outs   [Seats]*webrtc.TrackLocalStaticRTP // towards the other station, one per seat
 	dtls   *webrtc.DTLSTransport
 	caller bool   // this station made the offer
 	peer   string // the other station's name
 
-	fromPeer, toPeer, dropped atomic.Uint64
-	rec                       atomic.Pointer[recording] // what this side sends is recorded here, if set
-	lastFromPeer, maxGap      atomic.Int64              // Unix ns of the last packet from the other station; the longest wait between two
-	inLimit, outLimit         *rate.Limiter
+	fromPeerN, toPeer, dropped atomic.Uint64
+	rec                        atomic.Pointer[recording] // what this side sends is recorded here, if set
+	lastFromPeer, maxGap       atomic.Int64              // Unix ns of the last packet from the other station; the longest wait between two
 
 	mu      sync.Mutex
 	id      string // "" until bound
 	want    string // the peer's certificate fingerprint as its signed entry names it; "" until known
 	state   string
 	reason  string
-	console *leg
-	done    bool // closed: its last state is kept for the views
+	legs    map[string]*leg // the participants' browsers here, by who
+	done    bool            // closed: its last state is kept for the views
 	// dtlsFailed: the DTLS handshake failed, and checkDTLS tells why.
 	dtlsFailed bool
 	// remote: the other station's description, once its paths are
@@ -223,19 +223,8 @@ type Call struct {
 	remote string
 }
 
-// leg is a browser's peer connection to this station.
-type leg struct {
-	pc    *webrtc.PeerConnection
-	out   *webrtc.TrackLocalStaticRTP // towards the browser
-	state atomic.Value                // webrtc.PeerConnectionState
-}
-
-func (l *leg) alive() bool {
-	s, _ := l.state.Load().(webrtc.PeerConnectionState)
-	return s != webrtc.PeerConnectionStateFailed && s != webrtc.PeerConnectionStateClosed && s != webrtc.PeerConnectionStateDisconnected
-}
-
-// newCall makes a trunk: a peer connection with one Opus track each way.
+// newCall makes a trunk: a peer connection with an Opus track each way
+// per seat.
 func (e *Engine) newCall(caller bool, peer string) (*Call, error) {
 	e.mu.Lock()
 	closed := e.closed
@@ -247,24 +236,14 @@ func (e *Engine) newCall(caller bool, peer string) (*Call, error) {
 	if err != nil {
 		return nil, fmt.Errorf("media: %w", err)
 	}
-	out, err := webrtc.NewTrackLocalStaticRTP(opus, "audio", "hotline")
-	if err != nil {
-		pc.Close()
-		return nil, err
+	c := &Call{e: e, pc: pc, caller: caller, peer: peer, state: Offered, legs: map[string]*leg{}}
+	for i := range c.outs {
+		if c.outs[i], err = webrtc.NewTrackLocalStaticRTP(opus, fmt.Sprintf("seat-%d", i), "hotline"); err != nil {
+			pc.Close()
+			return nil, err
+		}
 	}
-	c := &Call{e: e, pc: pc, out: out, caller: caller, peer: peer, state: Offered,
-		inLimit: rate.NewLimiter(PacketRate, PacketBurst), outLimit: rate.NewLimiter(PacketRate, PacketBurst)}
-	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		go c.forward(t, &c.fromPeer, c.inLimit, func() *webrtc.TrackLocalStaticRTP {
-			c.gap()
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			if c.console == nil {
-				return nil
-			}
-			return c.console.out
-		})
-	})
+	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { go c.fromPeer(t) })
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		c.mu.Lock()
 		dtlsFailed := c.dtlsFailed
@@ -276,15 +255,20 @@ func (e *Engine) newCall(caller bool, peer string) (*Call, error) {
 	return c, nil
 }
 
-// addTrack adds the trunk's own track and watches its DTLS transport.
+// addTrack adds the trunk's own tracks, one per seat, and watches its
+// DTLS transport.
 func (c *Call) addTrack() error {
-	sender, err := c.pc.AddTrack(c.out)
-	if err != nil {
-		return fmt.Errorf("media: %w", err)
+	for i, out := range c.outs {
+		sender, err := c.pc.AddTrack(out)
+		if err != nil {
+			return fmt.Errorf("media: %w", err)
+		}
+		go drainRTCP(sender)
+		if i == 0 {
+			c.dtls = sender.Transport()
+			c.dtls.OnStateChange(c.dtlsState)
+		}
 	}
-	go drainRTCP(sender)
-	c.dtls = sender.Transport()
-	c.dtls.OnStateChange(c.dtlsState)
 	return nil
 }
 
@@ -372,46 +356,11 @@ func (c *Call) setUnlessSettled(state, reason string) {
 	c.state, c.reason = state, reason
 }
 
-// forward reads RTP from a remote track and writes each packet, within
-// the leg's bounds, to the track dst returns (none: dropped). A packet
-// over the bounds, too large or not RTP is dropped and counted; the
-// forwarding goes on until the track ends.
-func (c *Call) forward(t *webrtc.TrackRemote, n *atomic.Uint64, lim *rate.Limiter, dst func() *webrtc.TrackLocalStaticRTP) {
-	if !strings.EqualFold(t.Codec().MimeType, webrtc.MimeTypeOpus) {
-		return
-	}
-	buf := make([]byte, 64<<10)
-	for {
-		i, _, err := t.Read(buf)
-		if errors.Is(err, io.ErrShortBuffer) {
-			c.drop()
-			continue
-		}
-		if err != nil {
-			return
-		}
-		var p rtp.Packet
-		if err := p.Unmarshal(buf[:i]); err != nil || len(p.Payload) > MaxPacket || !lim.Allow() {
-			c.drop()
-			continue
-		}
-		if out := dst(); out != nil {
-			if err := out.WriteRTP(&p); err == nil {
-				n.Add(1)
-				if n == &c.toPeer {
-					if r := c.rec.Load(); r != nil {
-						r.r.WriteRTP(&p)
-					}
-				}
-			}
-		}
-	}
-}
-
 // Recorder takes the packets this station's side sends in a call, as
 // they go to the other station.
 type Recorder interface {
-	WriteRTP(*rtp.Packet) error
+	// WriteRTP records a packet of the participant on seat.
+	WriteRTP(seat int, p *rtp.Packet) error
 }
 
 type recording struct{ r Recorder }
@@ -608,11 +557,15 @@ func (e *Engine) Fail(id, reason string) {
 	e.prune()
 }
 
-// Attach connects a browser to call id: it takes the browser's offer and
-// returns this station's answer. Audio from the browser goes to the other
-// station, and the other station's to the browser. One browser at a time:
-// a second is refused while the first is connected.
-func (e *Engine) Attach(ctx context.Context, id, offer string) (string, error) {
+// Attach connects a participant's browser to call id: it takes the
+// browser's offer and returns this station's answer. The browser's voice
+// goes to the other station on the participant's seat, and to the other
+// participants here; the browser is sent the other side's voices and its
+// own side's others, one stream each, as many as its offer has audio
+// sections for. who names the participant: the same person attaching
+// again (a page reloaded) replaces their browser and keeps their seat;
+// a participant beyond Seats is refused.
+func (e *Engine) Attach(ctx context.Context, id, who, offer string) (string, error) {
 	if offer == "" {
 		return "", fmt.Errorf("%w: the browser's offer is empty", ErrSDP)
 	}
@@ -625,51 +578,49 @@ func (e *Engine) Attach(ctx context.Context, id, offer string) (string, error) {
 	if err := audioOf(offer); err != nil {
 		return "", fmt.Errorf("%w: the browser's offer: %v", ErrSDP, err)
 	}
+	if who == "" {
+		who = "console"
+	}
 	c := e.call(id)
 	if c == nil {
 		return "", fmt.Errorf("%w: %s", ErrNoMedia, id)
 	}
-	c.mu.Lock()
-	st, busy := c.state, c.console != nil && c.console.alive()
-	c.mu.Unlock()
-	switch {
-	case st == Closed || st == Refused || st == Failed:
-		return "", fmt.Errorf("%w: call %s's media is %s", ErrState, id, st)
-	case busy:
-		return "", fmt.Errorf("%w: a console is attached to call %s at this station already", ErrState, id)
+	seat, err := c.seatFor(who)
+	if err != nil {
+		return "", err
 	}
 	pc, err := e.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return "", fmt.Errorf("media: %w", err)
 	}
-	l := &leg{pc: pc}
+	l := &leg{pc: pc, who: who, seat: seat, limit: rate.NewLimiter(PacketRate, PacketBurst), bySource: map[string]*webrtc.TrackLocalStaticRTP{}}
 	l.state.Store(webrtc.PeerConnectionStateNew)
 	fail := func(err error) (string, error) {
 		pc.Close()
 		return "", err
 	}
-	if l.out, err = webrtc.NewTrackLocalStaticRTP(opus, "audio", "peer"); err != nil {
-		return fail(err)
-	}
-	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) { l.state.Store(s) })
-	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		go c.forward(t, &c.toPeer, c.outLimit, func() *webrtc.TrackLocalStaticRTP {
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			if c.state != Connected {
-				return nil // nobody to send to yet: the call rings, or its media is down
-			}
-			return c.out
-		})
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		l.state.Store(s)
+		if s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateClosed {
+			c.left(l)
+		}
 	})
+	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { go c.fromLeg(l, t) })
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return fail(fmt.Errorf("%w: the browser's offer: %v", ErrSDP, err))
 	}
-	sender, err := pc.AddTrack(l.out)
-	if err != nil {
-		return fail(fmt.Errorf("%w: the browser's offer has no audio this station can send on: %v", ErrSDP, err))
+	for i := range min(audioSections(offer), LegStreams) {
+		out, err := webrtc.NewTrackLocalStaticRTP(opus, fmt.Sprintf("voice-%d", i), "voices")
+		if err != nil {
+			return fail(err)
+		}
+		sender, err := pc.AddTrack(out)
+		if err != nil {
+			return fail(fmt.Errorf("%w: the browser's offer has no audio this station can send on: %v", ErrSDP, err))
+		}
+		go drainRTCP(sender)
+		l.outs = append(l.outs, out)
 	}
-	go drainRTCP(sender)
 	a, err := pc.CreateAnswer(nil)
 	if err != nil {
 		return fail(fmt.Errorf("%w: answering the browser's offer: %v", ErrSDP, err))
@@ -682,18 +633,73 @@ func (e *Engine) Attach(ctx context.Context, id, offer string) (string, error) {
 		return fail(fmt.Errorf("%w: the browser's offer: %v", ErrSDP, err))
 	}
 	c.mu.Lock()
-	if c.state == Closed || c.state == Refused || c.state == Failed || c.console != nil && c.console.alive() {
+	if c.state == Closed || c.state == Refused || c.state == Failed || c.done {
 		st := c.state
 		c.mu.Unlock()
-		return fail(fmt.Errorf("%w: call %s's media is %s, or another console attached meanwhile", ErrState, id, st))
+		return fail(fmt.Errorf("%w: call %s's media is %s", ErrState, id, st))
 	}
-	old := c.console
-	c.console = l
+	old := c.legs[who]
+	c.legs[who] = l
 	c.mu.Unlock()
 	if old != nil {
 		old.pc.Close()
 	}
 	return sdp, nil
+}
+
+// seatFor is the seat of a participant attaching: theirs if they are
+// here already, else the lowest free one.
+func (c *Call) seatFor(who string) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.state == Closed || c.state == Refused || c.state == Failed || c.done:
+		return 0, fmt.Errorf("%w: call %s's media is %s", ErrState, c.id, c.state)
+	case c.legs[who] != nil:
+		return c.legs[who].seat, nil
+	}
+	taken := map[int]bool{}
+	for _, l := range c.legs {
+		if l.alive() {
+			taken[l.seat] = true
+		}
+	}
+	for i := range Seats {
+		if !taken[i] {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: call %s has %d participants at this station, the most it carries", ErrState, c.id, Seats)
+}
+
+// left forgets a participant whose browser went away, and tells the
+// engine's Left hook, unless the call itself closed.
+func (c *Call) left(l *leg) {
+	c.mu.Lock()
+	gone := c.legs[l.who] == l && !c.done
+	if gone {
+		delete(c.legs, l.who)
+	}
+	id := c.id
+	c.mu.Unlock()
+	if f := c.e.onLeft.Load(); gone && f != nil {
+		(*f)(id, l.who)
+	}
+}
+
+// OnLeft sets what the engine calls when a participant's browser goes
+// away during a call (not when the call ends).
+func (e *Engine) OnLeft(f func(call, who string)) { e.onLeft.Store(&f) }
+
+// audioSections counts the audio sections of a description.
+func audioSections(sdp string) int {
+	n := 0
+	for _, l := range strings.Split(sdp, "\r\n") {
+		if strings.HasPrefix(l, "m=audio ") {
+			n++
+		}
+	}
+	return n
 }
 
 // End ends call id's media here, with the reason ("" when the call
@@ -736,10 +742,13 @@ func (c *Call) close(state, reason string) {
 	if state != Closed || c.state != Failed && c.state != Refused {
 		c.state, c.reason = state, reason // a refusal or a failure outlives the call's end
 	}
-	l := c.console
+	legs := make([]*leg, 0, len(c.legs))
+	for _, l := range c.legs {
+		legs = append(legs, l)
+	}
 	id, remote := c.id, c.remote
 	c.mu.Unlock()
-	if l != nil {
+	for _, l := range legs {
 		l.pc.Close()
 	}
 	if c.pc != nil {
@@ -772,7 +781,7 @@ func (e *Engine) prune() {
 type View struct {
 	State   string // Offered, Connecting, Connected, Refused, Failed, Closed
 	Reason  string // why it was refused, failed or closed
-	Console string // the console leg's state, "" when no browser attached
+	Console string // the state of the browsers' connections: connected if one is, else the last one's; "" when none attached
 	// Packets forwarded: from the other station to the console, from the
 	// console to the other station; dropped over the bounds.
 	FromPeer, ToPeer, Dropped uint64
@@ -787,6 +796,8 @@ type View struct {
 	// MaxGap is the longest wait between two packets from the other
 	// station (0 before the second).
 	MaxGap time.Duration
+	// Participants are the browsers attached here, by seat.
+	Participants []Participant
 }
 
 // View returns call id's media, false if the engine holds none.
@@ -797,17 +808,21 @@ func (e *Engine) View(id string) (View, bool) {
 	}
 	c.mu.Lock()
 	v := View{State: c.state, Reason: c.reason, Peer: c.want}
-	if c.console != nil {
-		s, _ := c.console.state.Load().(webrtc.PeerConnectionState)
-		v.Console = s.String()
+	for _, l := range c.legs {
+		s, _ := l.state.Load().(webrtc.PeerConnectionState)
+		v.Participants = append(v.Participants, Participant{Who: l.who, Seat: l.seat, State: s.String()})
+		if v.Console != webrtc.PeerConnectionStateConnected.String() {
+			v.Console = s.String()
+		}
 	}
+	slices.SortFunc(v.Participants, func(a, b Participant) int { return a.Seat - b.Seat })
 	live := !c.done && c.remote != ""
 	c.mu.Unlock()
 	if live {
 		v.Path, v.Via, v.Failovers = e.conn.path(c.peer)
 	}
 	v.MaxGap = time.Duration(c.maxGap.Load())
-	v.FromPeer, v.ToPeer, v.Dropped = c.fromPeer.Load(), c.toPeer.Load(), c.dropped.Load()
+	v.FromPeer, v.ToPeer, v.Dropped = c.fromPeerN.Load(), c.toPeer.Load(), c.dropped.Load()
 	return v, true
 }
 

@@ -66,10 +66,14 @@ func trunk(t testing.TB, a, b *Engine, id string) (offer, answer string) {
 	return offer, answer
 }
 
-func attach(t testing.TB, e *Engine, id string) *mediatest.Browser {
+func attach(t testing.TB, e *Engine, id string, who ...string) *mediatest.Browser {
 	t.Helper()
 	b := mediatest.New(t)
-	ans, err := e.Attach(context.Background(), id, b.Offer())
+	w := "officer"
+	if len(who) > 0 {
+		w = who[0]
+	}
+	ans, err := e.Attach(context.Background(), id, w, b.Offer())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +204,7 @@ func TestImpostorRefused(t *testing.T) {
 		t.Errorf("the console heard %d packets from the impostor (forwarded %d)", n, v.FromPeer)
 	}
 	// A refused call takes no console.
-	if _, err := usa.Attach(ctx, id, mediatest.New(t).Offer()); !errors.Is(err, ErrState) {
+	if _, err := usa.Attach(ctx, id, "officer", mediatest.New(t).Offer()); !errors.Is(err, ErrState) {
 		t.Errorf("attach to a refused call: %v", err)
 	}
 }
@@ -263,13 +267,13 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("%s: a refused offer left media behind", tc.name)
 		}
 	}
-	if _, err := usa.Attach(ctx, "usa-chn/USA/404", mediatest.New(t).Offer()); !errors.Is(err, ErrNoMedia) {
+	if _, err := usa.Attach(ctx, "usa-chn/USA/404", "officer", mediatest.New(t).Offer()); !errors.Is(err, ErrNoMedia) {
 		t.Errorf("attach to an unknown call: %v", err)
 	}
-	if _, err := usa.Attach(ctx, id, "v=0\r\nbad\r\n"); !errors.Is(err, ErrSDP) {
+	if _, err := usa.Attach(ctx, id, "officer", "v=0\r\nbad\r\n"); !errors.Is(err, ErrSDP) {
 		t.Errorf("attach with a bad offer: %v", err)
 	}
-	if _, err := usa.Attach(ctx, id, videoOnly); !errors.Is(err, ErrSDP) || !strings.Contains(err.Error(), "audio") {
+	if _, err := usa.Attach(ctx, id, "officer", videoOnly); !errors.Is(err, ErrSDP) || !strings.Contains(err.Error(), "audio") {
 		t.Errorf("attach with a video-only offer: %v", err)
 	}
 	if err := usa.Accept("usa-chn/USA/404", offer); !errors.Is(err, ErrNoMedia) {
@@ -294,8 +298,12 @@ func TestBadInput(t *testing.T) {
 	first := attach(t, usa, id)
 	_ = first
 	waitView(t, usa, id, "the console connected", func(v View) bool { return v.Console == "connected" })
-	if _, err := usa.Attach(ctx, id, mediatest.New(t).Offer()); !errors.Is(err, ErrState) || !strings.Contains(err.Error(), "attached") {
-		t.Errorf("second console: %v", err)
+	// Three more participants take the other seats; a fifth is refused.
+	for i := range Seats - 1 {
+		attach(t, usa, id, fmt.Sprintf("interpreter %d", i+1))
+	}
+	if _, err := usa.Attach(ctx, id, "one too many", mediatest.New(t).Offer()); !errors.Is(err, ErrState) || !strings.Contains(err.Error(), "the most it carries") {
+		t.Errorf("a fifth participant: %v", err)
 	}
 	// None of it disturbed the call.
 	waitView(t, usa, id, "the trunk connected", func(v View) bool { return v.State == Connected })

@@ -24,6 +24,10 @@ type CallOps interface {
 type CallMediaRequest struct {
 	ID  string `json:"id"`  // the call's id
 	SDP string `json:"sdp"` // the browser's offer, its candidates in it
+	// As names the participant for the record (a join entry); the same
+	// name again replaces that participant's browser. Default: the
+	// station's console.
+	As string `json:"as,omitempty"`
 }
 
 // CallMediaAnswer is the station's answer to a browser's offer.
@@ -59,6 +63,16 @@ type CallMediaView struct {
 	Via       string  `json:"via,omitempty"`
 	Failovers uint64  `json:"failovers"`
 	MaxGapMS  float64 `json:"max_gap_ms"`
+	// Seats are the browsers attached at this station now: who, their
+	// seat (their stream to the other station), their connection.
+	Seats []CallSeatView `json:"seats,omitempty"`
+}
+
+// CallSeatView is a participant's browser attached at this station.
+type CallSeatView struct {
+	Who   string `json:"who"`
+	Seat  int    `json:"seat"`
+	State string `json:"state"`
 }
 
 // StartCallRequest places a call to the other party of a channel.
@@ -107,6 +121,16 @@ type CallView struct {
 	// as its signed end or leave entry names it (charter
 	// call-recording).
 	Recordings []CallRecordingView `json:"recordings,omitempty"`
+	// Participants are who joined on each side (the join and leave
+	// entries), and whether they are still in the call.
+	Participants []CallParticipantView `json:"participants,omitempty"`
+}
+
+// CallParticipantView is a person who joined a call on a station's side.
+type CallParticipantView struct {
+	Station string `json:"station"`
+	Name    string `json:"name"`
+	Present bool   `json:"present"`
 }
 
 // CallRecordingView is a station's recording of a call as its signed

@@ -30,6 +30,9 @@ func (s *Station) startMedia(ctx context.Context) (func(), error) {
 	s.mu.Lock()
 	s.media = eng
 	s.mu.Unlock()
+	eng.OnLeft(func(call, who string) {
+		go s.Desk.ParticipantLeft(ctx, call, who)
+	})
 	s.Desk.SetMedia(deskMedia{eng, s})
 	s.Log.Info("call media listening", "addr", eng.Addr().String())
 	s.bg.Add(1)
@@ -165,8 +168,8 @@ func (m deskMedia) Answer(ctx context.Context, id, peer, o string) (string, erro
 	return a, asked(err)
 }
 
-func (m deskMedia) Attach(ctx context.Context, id, o string) (string, error) {
-	a, err := m.e.Attach(ctx, id, o)
+func (m deskMedia) Attach(ctx context.Context, id, who, o string) (string, error) {
+	a, err := m.e.Attach(ctx, id, who, o)
 	return a, asked(err)
 }
 
@@ -175,7 +178,11 @@ func (m deskMedia) View(id string) (ops.CallMediaView, bool) {
 	if !ok {
 		return ops.CallMediaView{}, false
 	}
-	return ops.CallMediaView{State: v.State, Reason: v.Reason, Console: v.Console, PeerFingerprint: v.Peer,
+	mv := ops.CallMediaView{State: v.State, Reason: v.Reason, Console: v.Console, PeerFingerprint: v.Peer,
 		FromPeer: v.FromPeer, ToPeer: v.ToPeer, Dropped: v.Dropped, Path: v.Path, Via: v.Via, Failovers: v.Failovers,
-		MaxGapMS: float64(v.MaxGap.Microseconds()) / 1000}, true
+		MaxGapMS: float64(v.MaxGap.Microseconds()) / 1000}
+	for _, p := range v.Participants {
+		mv.Seats = append(mv.Seats, ops.CallSeatView{Who: p.Who, Seat: p.Seat, State: p.State})
+	}
+	return mv, true
 }

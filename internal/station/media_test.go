@@ -148,9 +148,34 @@ func TestCallMedia(t *testing.T) {
 		}
 	}
 
-	// A second console is refused while the first talks.
-	if _, err := usa.CallMedia(ctx, ops.CallMediaRequest{ID: c.ID, SDP: mediatest.New(t).Offer()}); !badrequest.Is(err) || !strings.Contains(err.Error(), "attached") {
-		t.Errorf("second console: %v", err)
+	// A second participant joins at USA, an interpreter from another
+	// console: a seat of its own, and a join entry both stations list.
+	ib := mediatest.New(t)
+	ia, err := usa.CallMedia(ctx, ops.CallMediaRequest{ID: c.ID, SDP: ib.Offer(), As: "Interpreter Ross"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ib.Answered(ia.SDP)
+	for _, st := range []*Station{usa, chn} {
+		v := waitCall(t, st, ch, c.ID, "every participant listed", func(v ops.CallView) bool { return len(v.Participants) == 3 })
+		if p := v.Participants; p[0] != (ops.CallParticipantView{Station: "USA", Name: "USA console", Present: true}) ||
+			p[1] != (ops.CallParticipantView{Station: "CHN", Name: "CHN console", Present: true}) ||
+			p[2] != (ops.CallParticipantView{Station: "USA", Name: "Interpreter Ross", Present: true}) {
+			t.Errorf("%s lists participants %+v", st.Cfg.Name, p)
+		}
+	}
+	if v := callOf(t, usa, ch, c.ID); len(v.Media.Seats) != 2 || v.Media.Seats[1].Who != "Interpreter Ross" || v.Media.Seats[1].Seat != 1 {
+		t.Errorf("USA's seats: %+v", v.Media.Seats)
+	}
+	// Its browser goes away: a leave entry, the call goes on.
+	ib.PC.Close()
+	for _, st := range []*Station{usa, chn} {
+		waitCall(t, st, ch, c.ID, "the interpreter gone", func(v ops.CallView) bool {
+			return len(v.Participants) == 3 && !v.Participants[2].Present && v.Participants[0].Present && v.State == "answered"
+		})
+	}
+	if _, err := usa.CallMedia(ctx, ops.CallMediaRequest{ID: c.ID, SDP: mediatest.New(t).Offer(), As: "Hale\u202e"}); !badrequest.Is(err) || !strings.Contains(err.Error(), "U+202E") {
+		t.Errorf("a participant named with an invisible character: %v", err)
 	}
 
 	// USA hangs up: its media closes at once, CHN's once the end arrives.

@@ -32,6 +32,7 @@ import (
 
 	"hotline/internal/call"
 	"hotline/internal/identity"
+	"hotline/internal/media"
 )
 
 // recordingsDir is where the station keeps its recordings.
@@ -49,8 +50,7 @@ type callRecorder struct {
 	sum     hash.Hash
 	n       int64
 	ogg     *oggwriter.Writer
-	track   *oggwriter.Track
-	ssrc    uint32
+	tracks  [media.Seats]*oggwriter.Track
 	packets int
 	failed  error
 	done    bool
@@ -87,28 +87,33 @@ func (s *Station) newRecorder(id string) (*callRecorder, error) {
 	return &callRecorder{path: path, f: f, enc: enc, sum: sha256.New()}, nil
 }
 
-// WriteRTP records one packet its side sent. A packet that is not Opus
-// the Ogg writer can frame is skipped.
-func (r *callRecorder) WriteRTP(p *rtp.Packet) error {
+// WriteRTP records one packet its side sent, from the participant on
+// seat: each seat is a logical stream of the Ogg file (serial seat+1), so
+// that two voices are never interleaved in one. A packet that is not
+// Opus the Ogg writer can frame is skipped.
+func (r *callRecorder) WriteRTP(seat int, p *rtp.Packet) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.done || r.failed != nil {
 		return r.failed
 	}
+	if seat < 0 || seat >= media.Seats {
+		return fmt.Errorf("no seat %d", seat)
+	}
 	if r.ogg == nil {
 		w, err := oggwriter.NewWriter(oggCounter{r})
-		if err == nil {
-			r.track, err = w.NewTrack(p.SSRC)
+		for i := 0; err == nil && i < media.Seats; i++ {
+			r.tracks[i], err = w.NewTrack(uint32(i+1), oggwriter.WithSerial(uint32(i+1)))
 		}
 		if err != nil {
 			r.failed = err
 			return err
 		}
-		r.ogg, r.ssrc = w, p.SSRC
+		r.ogg = w
 	}
 	q := *p
-	q.SSRC = r.ssrc // one voice, whatever the browser's stream: one Ogg stream
-	if err := r.track.WriteRTP(&q); err != nil {
+	q.SSRC = uint32(seat + 1) // whatever the browser's stream: its seat's
+	if err := r.tracks[seat].WriteRTP(&q); err != nil {
 		return err
 	}
 	r.packets++

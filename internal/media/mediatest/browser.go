@@ -72,7 +72,12 @@ func (b *Browser) Arrivals() <-chan Arrival {
 
 // New returns a browser with an Opus track each way; it closes when the
 // test ends.
-func New(t testing.TB) *Browser {
+func New(t testing.TB) *Browser { return NewWith(t, 1) }
+
+// NewWith returns a browser that sends one Opus track and offers to
+// receive streams of them (a call with several participants sends each
+// voice on its own), as the console does.
+func NewWith(t testing.TB, streams int) *Browser {
 	t.Helper()
 	pc, err := API(t, nil).NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
@@ -85,6 +90,11 @@ func New(t testing.TB) *Browser {
 	}
 	if _, err := pc.AddTrack(b.out); err != nil {
 		t.Fatal(err)
+	}
+	for range streams - 1 {
+		if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		for {
