@@ -30,21 +30,21 @@ type Entry struct {
 
 // Call is a call folded from the entries of both logs.
 type Call struct {
-	ID           Ref
-	Precedence   envelope.Precedence
-	Caller       string
-	Video        bool
-	State        State
-	RequestedAt  time.Time // the caller's clock
-	StoredAt     time.Time // when this station stored the request
-	AnsweredAt   time.Time // the answerer's clock; zero if not answered
-	AnsweredBy   string
-	DeclinedBy   string
-	Reason       string
-	EndedAt      time.Time // the ender's clock; zero if not ended
-	EndedBy      string
-	Back         *Ref     // the call this one returns
-	ReturnedBy   *Ref     // the call back that returned this one
+	ID          Ref
+	Precedence  envelope.Precedence
+	Caller      string
+	Video       bool
+	State       State
+	RequestedAt time.Time // the caller's clock
+	StoredAt    time.Time // when this station stored the request
+	AnsweredAt  time.Time // the answerer's clock; zero if not answered
+	AnsweredBy  string
+	DeclinedBy  string
+	Reason      string
+	EndedAt     time.Time // the ender's clock; zero if not ended
+	EndedBy     string
+	Back        *Ref // the call this one returns
+	ReturnedBy  *Ref // the call back that returned this one
 	// Participants are who joined on each side, in order of joining,
 	// and whether they are still in the call.
 	Participants []Participant

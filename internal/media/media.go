@@ -209,13 +209,13 @@ type Call struct {
 	rec                        atomic.Pointer[recording] // what this side sends is recorded here, if set
 	lastFromPeer, maxGap       atomic.Int64              // Unix ns of the last packet from the other station; the longest wait between two
 
-	mu      sync.Mutex
-	id      string // "" until bound
-	want    string // the peer's certificate fingerprint as its signed entry names it; "" until known
-	state   string
-	reason  string
-	legs    map[string]*leg // the participants' browsers here, by who
-	done    bool            // closed: its last state is kept for the views
+	mu     sync.Mutex
+	id     string // "" until bound
+	want   string // the peer's certificate fingerprint as its signed entry names it; "" until known
+	state  string
+	reason string
+	legs   map[string]*leg // the participants' browsers here, by who
+	done   bool            // closed: its last state is kept for the views
 	// dtlsFailed: the DTLS handshake failed, and checkDTLS tells why.
 	dtlsFailed bool
 	// remote: the other station's description, once its paths are
