@@ -337,12 +337,22 @@
     try {
       const mic = await navigator.mediaDevices.getUserMedia({ audio: true });
       mic.getTracks().forEach((t) => pc.addTrack(t, mic));
+      // Each voice of the call comes on a stream of its own: the other
+      // side's participants and the others of this side (the station
+      // forwards, it does not mix).
+      for (let i = 1; i < 7; i++) pc.addTransceiver('audio', { direction: 'recvonly' });
       callMic = mic;
       const mute = $('#call-mute');
       if (mute) mute.hidden = false;
       pc.ontrack = (e) => {
-        const a = $('#call-audio');
-        a.srcObject = e.streams[0] || new MediaStream([e.track]);
+        let a = $('#call-audio');
+        if (a.srcObject) {
+          a = document.createElement('audio');
+          a.autoplay = true;
+          a.dataset.voice = '';
+          $('#call-audio').after(a);
+        }
+        a.srcObject = new MediaStream([e.track]);
         a.play().catch(() => {});
       };
       pc.onconnectionstatechange = () => {
