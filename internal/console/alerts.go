@@ -164,9 +164,8 @@ func (s *Server) reconcile(ctx context.Context) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
-	raised, lasting := map[string]bool{}, map[string]bool{}
+	lasting := map[string]bool{}
 	for _, a := range open {
-		raised[a.Channel] = true
 		lasting[a.Channel] = lasting[a.Channel] || a.ClearedAt.IsZero()
 	}
 	now := s.cfg.Now()
@@ -198,8 +197,8 @@ func (s *Server) reconcile(ctx context.Context) (time.Time, error) {
 			}
 			continue
 		}
-		if raised[c.ID] {
-			continue // one alert per outage, and none while an earlier one waits for a person
+		if lasting[c.ID] {
+			continue // one alert per outage; a flapping channel's outages are grouped on the board
 		}
 		text := fmt.Sprintf("%s: no path to %s is up (%s down) since %s", c.ID, c.Peer, strings.Join(downPaths(c), ", "), utc(since))
 		if _, err := st.AddConsoleAlert(ctx, store.ConsoleAlert{Kind: store.ConsoleAlertDown, Channel: c.ID, Text: text, RaisedAt: since}); err != nil {
@@ -323,9 +322,12 @@ func (s *Server) takeoverRest(ctx context.Context, role string) ([]takeoverItem,
 	if err != nil {
 		return nil, err
 	}
+	shelves := s.shelvesNow(s.cfg.Now())
 	for i := range own {
 		a := &own[i]
-		if a.AckBy == "" && operator.Allowed(role, operator.Ack) {
+		// One whose condition cleared before anyone acknowledged it is a
+		// "cleared" notice, no longer a takeover.
+		if a.AckBy == "" && a.ClearedAt.IsZero() && operator.Allowed(role, operator.Ack) && !s.shelved(shelves, a.Channel, a.Kind) {
 			alerts = append(alerts, takeoverItem{Key: "c:" + strconv.FormatInt(a.ID, 10), Kind: a.Kind, Channel: a.Channel, At: a.RaisedAt, Console: a})
 		}
 	}
@@ -335,7 +337,7 @@ func (s *Server) takeoverRest(ctx context.Context, role string) ([]takeoverItem,
 	}
 	for i := range pending {
 		a := &pending[i]
-		if perm, _ := takesOver(a.Level); operator.Allowed(role, perm) {
+		if perm, _ := takesOver(a.Level); operator.Allowed(role, perm) && !s.shelved(shelves, alertSource(a), alertKind(a)) {
 			alerts = append(alerts, takeoverItem{Key: "a:" + strconv.FormatInt(a.ID, 10), Kind: a.Level, Channel: a.Channel, At: a.At, Alert: a})
 		}
 	}
@@ -343,8 +345,9 @@ func (s *Server) takeoverRest(ctx context.Context, role string) ([]takeoverItem,
 	return append(msgs, alerts...), nil
 }
 
-// alertLine is one line of the alerts list: a station alert or one of
-// the console's own, with its acknowledgement on the console if any.
+// alertLine is one occurrence as the alarm board shows it: a station
+// alert or one of the console's own, with its acknowledgement on the
+// console if any.
 type alertLine struct {
 	At        time.Time
 	Level     string
@@ -357,19 +360,43 @@ type alertLine struct {
 	AckAt     time.Time
 }
 
-// recentAlerts returns the latest station alerts and console alerts,
-// newest first, with who acknowledged them.
-func (s *Server) recentAlerts(ctx context.Context, n int) ([]alertLine, error) {
+// alertSource is what a station alert is about, for grouping: its
+// channel, else its peer.
+func alertSource(a *ops.AlertView) string {
+	if a.Channel != "" {
+		return a.Channel
+	}
+	return a.Peer
+}
+
+// alertKind is a station alert's kind, for grouping: the format it was
+// written from, or its text when it has none.
+func alertKind(a *ops.AlertView) string {
+	if a.Format != "" {
+		return a.Format
+	}
+	return a.Text
+}
+
+// occurrences returns the station's alerts and the console's own, with
+// who acknowledged them: those of the last alarmWindow, and older ones
+// that still stand.
+func (s *Server) occurrences(ctx context.Context) ([]alarm, error) {
+	now := s.cfg.Now()
 	as, err := s.cfg.Ops.Alerts(ctx, 0)
 	if err != nil {
 		return nil, err
 	}
-	if len(as) > n {
-		as = as[len(as)-n:]
-	}
 	var after int64
-	if len(as) > 0 {
-		after = as[0].ID - 1
+	for i := range as {
+		if now.Sub(as[i].At) < alarmWindow {
+			after = as[i].ID - 1
+			break
+		}
+		if _, ok := takesOver(as[i].Level); ok {
+			after = as[i].ID - 1
+			break
+		}
 	}
 	st := s.cfg.Operators.Store
 	acks, err := st.ConsoleAlerts(ctx, store.ConsoleAlertQuery{Kind: store.ConsoleAlertStation, AlertAfter: after})
@@ -380,23 +407,63 @@ func (s *Server) recentAlerts(ctx context.Context, n int) ([]alertLine, error) {
 	for _, a := range acks {
 		ackOf[a.Alert] = a
 	}
-	var out []alertLine
+	var out []alarm
 	for _, a := range as {
 		k := ackOf[a.ID]
-		out = append(out, alertLine{At: a.At, Level: a.Level, Channel: a.Channel, Text: a.Text, AckBy: k.AckBy, AckAt: k.AckAt, alert: a})
+		if now.Sub(a.At) >= alarmWindow {
+			if _, ok := takesOver(a.Level); !ok || k.AckBy != "" {
+				continue // old, and nothing left to do
+			}
+		}
+		out = append(out, alarm{Key: "a:" + strconv.FormatInt(a.ID, 10), Source: alertSource(&a), Kind: alertKind(&a), Level: a.Level, At: a.At,
+			AckBy: k.AckBy, AckAt: k.AckAt,
+			line: alertLine{At: a.At, Level: a.Level, Channel: a.Channel, Text: a.Text, AckBy: k.AckBy, AckAt: k.AckAt, alert: a}})
 	}
-	own, err := st.ConsoleAlerts(ctx, store.ConsoleAlertQuery{Kind: store.ConsoleAlertDown, Limit: n})
+	own, err := st.ConsoleAlerts(ctx, store.ConsoleAlertQuery{Kind: store.ConsoleAlertDown})
 	if err != nil {
 		return nil, err
 	}
 	for _, a := range own {
-		out = append(out, alertLine{At: a.RaisedAt, Level: "alarm", Channel: a.Channel, Text: a.Text, Console: true, ClearedAt: a.ClearedAt, AckBy: a.AckBy, AckAt: a.AckAt})
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].At.After(out[j].At) })
-	if len(out) > n {
-		out = out[:n]
+		if now.Sub(a.RaisedAt) >= alarmWindow && !a.ClearedAt.IsZero() {
+			continue
+		}
+		out = append(out, alarm{Key: "c:" + strconv.FormatInt(a.ID, 10), Source: a.Channel, Kind: a.Kind, Level: "down", At: a.RaisedAt,
+			Lasting: true, ClearedAt: a.ClearedAt, AckBy: a.AckBy, AckAt: a.AckAt,
+			line: alertLine{At: a.RaisedAt, Level: "alarm", Channel: a.Channel, Text: a.Text, Console: true, ClearedAt: a.ClearedAt, AckBy: a.AckBy, AckAt: a.AckAt}})
 	}
 	return out, nil
+}
+
+// alarms returns the alarm board as of now.
+func (s *Server) alarms(ctx context.Context) (*alarmBoard, error) {
+	occ, err := s.occurrences(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := s.cfg.Now()
+	b := groupAlarms(occ, s.shelvesNow(now), now)
+	return &b, nil
+}
+
+// shelvesNow returns the shelves in force, forgetting those that ended.
+func (s *Server) shelvesNow(now time.Time) map[string]shelf {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]shelf{}
+	for id, sh := range s.shelves {
+		if !now.Before(sh.Until) {
+			delete(s.shelves, id)
+			continue
+		}
+		out[id] = sh
+	}
+	return out
+}
+
+// shelved reports whether an alarm group is shelved now.
+func (s *Server) shelved(shelves map[string]shelf, source, kind string) bool {
+	_, ok := shelves[groupID(source, kind)]
+	return ok
 }
 
 // ackAlerts acknowledges alerts on the console in an operator's name:
@@ -472,4 +539,34 @@ func (s *Server) ackOne(ctx context.Context, se *session, key string, now time.T
 		return nil, fmt.Errorf("%w: role %s may not %s", errForbidden, se.op.Role, perm)
 	}
 	return st.AddConsoleAlert(ctx, store.ConsoleAlert{Alert: id, AckBy: se.op.Name, AckAt: now})
+}
+
+// fillTakeover gives a page what takes over its operator's screen, and
+// the "cleared" notices of the console's own alarms whose condition ended
+// before anyone acknowledged them (for those who may acknowledge them).
+func (s *Server) fillTakeover(ctx context.Context, d *pageData) error {
+	var err error
+	if d.Takeover, err = s.takeover(ctx, d.Op.Role); err != nil {
+		return err
+	}
+	if !operator.Allowed(d.Op.Role, operator.Ack) {
+		return nil
+	}
+	own, err := s.cfg.Operators.Store.ConsoleAlerts(ctx, store.ConsoleAlertQuery{Kind: store.ConsoleAlertDown, Open: true})
+	if err != nil {
+		return err
+	}
+	now := s.cfg.Now()
+	var occ []alarm
+	for _, a := range own {
+		if a.AckBy == "" && !a.ClearedAt.IsZero() && now.Sub(a.RaisedAt) < alarmWindow {
+			occ = append(occ, alarm{Key: "c:" + strconv.FormatInt(a.ID, 10), Source: a.Channel, Kind: a.Kind, Level: "down", At: a.RaisedAt,
+				Lasting: true, ClearedAt: a.ClearedAt,
+				line: alertLine{At: a.RaisedAt, Level: "alarm", Channel: a.Channel, Text: a.Text, Console: true, ClearedAt: a.ClearedAt}})
+		}
+	}
+	if len(occ) > 0 {
+		d.Cleared = groupAlarms(occ, s.shelvesNow(now), now).Cleared
+	}
+	return nil
 }

@@ -85,6 +85,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	downSince map[string]time.Time // channels seen down, since when
+	shelves   map[string]shelf     // alarm groups shelved, by group ID (kept in memory: a restart ends every shelf)
 	floor     int64                // station alerts up to this ID need no person
 }
 
@@ -102,7 +103,7 @@ func New(cfg Config) *Server {
 	if cfg.DownAfter <= 0 {
 		cfg.DownAfter = DefaultDownAfter
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), hosts: newHosts(cfg.Hosts), downSince: map[string]time.Time{}}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), hosts: newHosts(cfg.Hosts), downSince: map[string]time.Time{}, shelves: map[string]shelf{}}
 	s.routes()
 	if cfg.Wake != nil && cfg.Done != nil {
 		wake, cancel := cfg.Wake(stateMayChange)
