@@ -261,7 +261,7 @@
     try {
       await post('/console/api/alarms/shelve', { group: form.dataset.group, for: form.elements['for'].value, reason: form.elements.reason.value });
       toast(T.done);
-      if (btn) btn.blur();
+      if (form.contains(document.activeElement)) document.activeElement.blur();
     } catch (err) { toast(T.error + ': ' + err.message, true); } finally { if (btn) btn.disabled = false; }
     refreshAll();
   });
