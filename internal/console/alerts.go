@@ -466,6 +466,9 @@ func (s *Server) shelved(shelves map[string]shelf, source, kind string) bool {
 	return ok
 }
 
+// maxAckKeys is the most alerts one request acknowledges.
+const maxAckKeys = 1000
+
 // ackAlerts acknowledges alerts on the console in an operator's name:
 // each is recorded in the console's store and in the audit trail. A
 // supervisor's alert needs the permission to handle escalations.
@@ -476,8 +479,8 @@ func (s *Server) ackAlerts(r *http.Request, se *session) (result, error) {
 	if err := readJSON(r, &req); err != nil {
 		return result{}, err
 	}
-	if len(req.Keys) == 0 || len(req.Keys) > 1000 {
-		return result{}, bad("name 1 to 1000 alerts to acknowledge (keys like a:17 or c:3)")
+	if len(req.Keys) == 0 || len(req.Keys) > maxAckKeys {
+		return result{}, bad("name 1 to %d alerts to acknowledge (keys like a:17 or c:3)", maxAckKeys)
 	}
 	ctx := r.Context()
 	now := s.cfg.Now().UTC()

@@ -43,9 +43,11 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 		}
 		return strconv.FormatFloat(*v*100, 'f', 0, 64) + "%"
 	},
-	"join":   func(xs []string) string { return strings.Join(xs, ", ") },
-	"spaced": func(xs []string) string { return strings.Join(xs, " ") },
-	"ms":     func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) + " ms" },
+	"join": func(xs []string) string { return strings.Join(xs, ", ") },
+	// ackKeys are the keys one button acknowledges: as many as one
+	// request may name (the rest stay for the next press).
+	"ackKeys": func(xs []string) string { return strings.Join(xs[:min(len(xs), maxAckKeys)], " ") },
+	"ms":      func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) + " ms" },
 	"signedms": func(v float64) string {
 		sign := ""
 		if v > 0 {
