@@ -126,8 +126,9 @@ type alarmBoard struct {
 	Active  []alarmGroup
 	Shelved []alarmGroup
 	History []alarmGroup
-	// Cleared are the groups with occurrences whose condition cleared
-	// before anyone acknowledged them (in the active list or the history).
+	// Cleared are the groups of alarms (what takes over the screen) with
+	// occurrences whose condition cleared before anyone acknowledged them
+	// (in the active list or the history).
 	Cleared []alarmGroup
 	Rates   []alarmRate
 }
@@ -193,7 +194,7 @@ func groupAlarms(occ []alarm, shelves map[string]shelf, now time.Time) alarmBoar
 		if sh, ok := shelves[id]; ok && now.Before(sh.Until) {
 			g.Shelf = &sh
 		}
-		if g.NotAcked > 0 && g.Shelf == nil {
+		if g.NotAcked > 0 && g.Shelf == nil && (&alarm{Level: g.Level}).isAlarm() {
 			b.Cleared = append(b.Cleared, *g)
 		}
 		switch {

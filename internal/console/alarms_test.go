@@ -1,12 +1,16 @@
 package console_test
 
 import (
+	"context"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"hotline/internal/console"
+	"hotline/internal/ops"
+	"hotline/internal/protocol"
 	"hotline/internal/record"
 	"hotline/internal/station"
 	"hotline/internal/store"
@@ -256,5 +260,83 @@ func TestAlarmBoardInChinese(t *testing.T) {
 	// And the shelving form offered in Chinese on a line not shelved.
 	if !strings.Contains(page, "搁置…") || !strings.Contains(page, "理由") || !strings.Contains(page, "15 分钟") {
 		t.Error("the shelving form is not in Chinese")
+	}
+}
+
+// pathOps is a station whose alerts include the path warnings a test
+// adds: what the core records when it closes a silent path, or the peer
+// says why it closed one.
+type pathOps struct {
+	ops.Ops
+	mu    *sync.Mutex
+	extra *[]ops.AlertView
+}
+
+func (o pathOps) Alerts(ctx context.Context, after int64) ([]ops.AlertView, error) {
+	as, err := o.Ops.Alerts(ctx, after)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, a := range *o.extra {
+		if a.ID > after {
+			as = append(as, a)
+		}
+	}
+	return as, err
+}
+
+// TestPathWarningsClear: warnings about a path to the peer (closed for
+// silence, or the peer's report of why it closed one) stand on the
+// active list, one line with a count, while no path to the peer is up,
+// and go to the history by themselves, with the time, when the console
+// sees a path up again; no "cleared" notice is raised for a warning.
+func TestPathWarningsClear(t *testing.T) {
+	usa, chn := pair(t, "usa-chn-staff")
+	var mu sync.Mutex
+	var extra []ops.AlertView
+	add := func(n int) {
+		mu.Lock()
+		defer mu.Unlock()
+		for range n {
+			id := int64(1000 + len(extra))
+			extra = append(extra, ops.AlertView{ID: id, At: time.Now().UTC(), Level: "warning", Peer: "CHN", Text: "CHN reports: nothing heard for 1.5s",
+				Format: "%s reports: %s", Args: []string{"CHN", "nothing heard for 1.5s"}})
+		}
+	}
+	du := newDesk(t, usa, realTime, func(c *console.Config) { c.Ops = pathOps{usa, &mu, &extra} })
+	dora := du.login(t, "dora")
+	dir := chn.Dir
+	if err := chn.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, usa, "the channel down", func() bool { return stateOf(t, usa, "usa-chn-staff").State == protocol.StateDown })
+	time.Sleep(100 * time.Millisecond) // the console's watcher has seen it
+	add(15)
+	al := dora.do(t, "GET", "/console/frag/alerts", "").body
+	active := al
+	if i := strings.Index(al, `id="alarms-history-h"`); i >= 0 {
+		active = al[:i]
+	}
+	if strings.Count(text(active), "CHN reports: nothing heard") != 1 || !strings.Contains(text(active), "×15") || !strings.Contains(active, `class="alarm alarm-warning unacked chattering"`) {
+		t.Fatalf("15 path warnings are not one active line with a count:\n%s", al)
+	}
+	chn2, err := station.Open(t.Context(), dir, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { chn2.Close() })
+	go chn2.Run(t.Context())
+	waitFor(t, usa, "the warnings in the history", func() bool {
+		al := dora.do(t, "GET", "/console/frag/alerts", "").body
+		i := strings.Index(al, `id="alarms-history-h"`)
+		return i > 0 && strings.Contains(text(al[i:]), "CHN reports: nothing heard") && strings.Contains(text(al[i:]), "a path to the peer was up again at")
+	})
+	if tk := dora.do(t, "GET", "/console/frag/takeover", "").body; strings.Contains(tk, "nothing heard") {
+		t.Errorf("a cleared warning is a notice:\n%s", tk)
+	}
+	// A new one while the path is up stands until a path goes and comes again.
+	add(1)
+	al = dora.do(t, "GET", "/console/frag/alerts", "").body
+	if strings.Contains(al, `id="alarms-history-h"`) || !strings.Contains(text(al), "CHN reports: nothing heard") || !strings.Contains(al, `data-count="16"`) {
+		t.Errorf("a warning after the path came back is not active:\n%s", al)
 	}
 }

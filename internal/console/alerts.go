@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"sort"
 	"strconv"
@@ -174,6 +175,23 @@ func (s *Server) reconcile(ctx context.Context) (time.Time, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	seen := map[string]bool{}
+	up := map[string]bool{} // peers with a path up
+	for _, c := range chs {
+		for _, p := range c.Paths {
+			up[c.Peer] = up[c.Peer] || p.Up
+		}
+	}
+	for _, c := range chs {
+		if _, ok := up[c.Peer]; !ok {
+			continue
+		}
+		if !up[c.Peer] {
+			delete(s.upSince, c.Peer)
+		} else if _, ok := s.upSince[c.Peer]; !ok {
+			s.upSince[c.Peer] = now
+			changed = true
+		}
+	}
 	for _, c := range chs {
 		seen[c.ID] = true
 		if c.State != protocol.StateDown {
@@ -369,6 +387,20 @@ func alertSource(a *ops.AlertView) string {
 	return a.Peer
 }
 
+// pathFormats are the station alerts about a path to a peer closing:
+// their condition ends when a path to the peer is up again, which the
+// console sees (reconcile), so they leave the active list by themselves.
+var pathFormats = map[string]bool{
+	"%s path to %s closed: nothing heard for %s": true, // this station closed a silent path
+	"%s reports: %s": true, // the peer said why it closed a connection
+}
+
+// pathAlert reports whether a station alert is about a path to a peer,
+// with no channel: its condition ends when a path to the peer is up.
+func pathAlert(a *ops.AlertView) bool {
+	return a.Channel == "" && a.Peer != "" && pathFormats[a.Format]
+}
+
 // alertKind is a station alert's kind, for grouping: the format it was
 // written from, or its text when it has none.
 func alertKind(a *ops.AlertView) string {
@@ -407,17 +439,29 @@ func (s *Server) occurrences(ctx context.Context) ([]alarm, error) {
 	for _, a := range acks {
 		ackOf[a.Alert] = a
 	}
+	s.mu.Lock()
+	upSince := maps.Clone(s.upSince)
+	s.mu.Unlock()
 	var out []alarm
 	for _, a := range as {
 		k := ackOf[a.ID]
+		o := alarm{Key: "a:" + strconv.FormatInt(a.ID, 10), Source: alertSource(&a), Kind: alertKind(&a), Level: a.Level, At: a.At,
+			AckBy: k.AckBy, AckAt: k.AckAt,
+			line: alertLine{At: a.At, Level: a.Level, Channel: a.Channel, Text: a.Text, AckBy: k.AckBy, AckAt: k.AckAt, alert: a}}
+		if pathAlert(&a) {
+			// A path's condition ends when the console sees a path to
+			// the peer up after it.
+			o.Lasting = true
+			if t, ok := upSince[a.Peer]; ok && !t.Before(a.At) {
+				o.ClearedAt, o.line.ClearedAt = t, t
+			}
+		}
 		if now.Sub(a.At) >= alarmWindow {
-			if _, ok := takesOver(a.Level); !ok || k.AckBy != "" {
+			if _, ok := takesOver(a.Level); !ok || !o.standing() {
 				continue // old, and nothing left to do
 			}
 		}
-		out = append(out, alarm{Key: "a:" + strconv.FormatInt(a.ID, 10), Source: alertSource(&a), Kind: alertKind(&a), Level: a.Level, At: a.At,
-			AckBy: k.AckBy, AckAt: k.AckAt,
-			line: alertLine{At: a.At, Level: a.Level, Channel: a.Channel, Text: a.Text, AckBy: k.AckBy, AckAt: k.AckAt, alert: a}})
+		out = append(out, o)
 	}
 	own, err := st.ConsoleAlerts(ctx, store.ConsoleAlertQuery{Kind: store.ConsoleAlertDown})
 	if err != nil {

@@ -85,6 +85,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	downSince map[string]time.Time // channels seen down, since when
+	upSince   map[string]time.Time // peers with a path up, since the console saw one come up
 	shelves   map[string]shelf     // alarm groups shelved, by group ID (kept in memory: a restart ends every shelf)
 	floor     int64                // station alerts up to this ID need no person
 }
@@ -103,7 +104,7 @@ func New(cfg Config) *Server {
 	if cfg.DownAfter <= 0 {
 		cfg.DownAfter = DefaultDownAfter
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), hosts: newHosts(cfg.Hosts), downSince: map[string]time.Time{}, shelves: map[string]shelf{}}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), hosts: newHosts(cfg.Hosts), downSince: map[string]time.Time{}, shelves: map[string]shelf{}, upSince: map[string]time.Time{}}
 	s.routes()
 	if cfg.Wake != nil && cfg.Done != nil {
 		wake, cancel := cfg.Wake(stateMayChange)

@@ -6,8 +6,8 @@ var alarmCatalogs = map[string]map[string]string{
 	"en": {
 		"alarms_active": "Active alarms", "alarms_shelved": "Shelved", "alarms_history": "History: cleared or acknowledged",
 		"alarm_count": "×%d", "alarm_chattering": "chattering", "alarm_not_acked": "%d cleared before anyone acknowledged them",
-		"alarm_ack_label": "Acknowledge the alarms of %s",
-		"shelve":          "Shelve…", "shelve_for": "For", "shelve_reason": "Reason", "shelve_submit": "Shelve", "shelve_label": "Shelve the alarms of %s",
+		"alarm_ack_label": "Acknowledge the alarms of %s", "alarm_path_back": "a path to the peer was up again at %s",
+		"shelve": "Shelve…", "shelve_for": "For", "shelve_reason": "Reason", "shelve_submit": "Shelve", "shelve_label": "Shelve the alarms of %s",
 		"shelve_15m": "15 minutes", "shelve_1h": "1 hour", "shelve_4h": "4 hours", "shelve_12h": "12 hours",
 		"shelved_by": "shelved by %s until %s:", "unshelve": "Unshelve", "unshelve_label": "Unshelve the alarms of %s",
 		"alarm_rate":  "Alarm rate per operator position",
@@ -20,8 +20,8 @@ var alarmCatalogs = map[string]map[string]string{
 	"zh": {
 		"alarms_active": "当前警报", "alarms_shelved": "已搁置", "alarms_history": "历史：已解除或已确认",
 		"alarm_count": "共 %d 次", "alarm_chattering": "频繁振荡", "alarm_not_acked": "%d 次在无人确认前已解除",
-		"alarm_ack_label": "确认 %s 的警报",
-		"shelve":          "搁置…", "shelve_for": "时长", "shelve_reason": "理由", "shelve_submit": "搁置", "shelve_label": "搁置 %s 的警报",
+		"alarm_ack_label": "确认 %s 的警报", "alarm_path_back": "%s 通往对方的通路已恢复",
+		"shelve": "搁置…", "shelve_for": "时长", "shelve_reason": "理由", "shelve_submit": "搁置", "shelve_label": "搁置 %s 的警报",
 		"shelve_15m": "15 分钟", "shelve_1h": "1 小时", "shelve_4h": "4 小时", "shelve_12h": "12 小时",
 		"shelved_by": "已由 %s 搁置至 %s：", "unshelve": "取消搁置", "unshelve_label": "取消搁置 %s 的警报",
 		"alarm_rate":  "每个操作席位的警报率",
