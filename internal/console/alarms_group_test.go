@@ -198,3 +198,14 @@ func TestAlarmRates(t *testing.T) {
 		t.Errorf("old and future alarms counted: %+v", d)
 	}
 }
+
+// TestPathFormatsAreTheCores: the path warnings that clear by themselves
+// are formats the core writes (alertFormats holds every one of those,
+// TestAlertFormatsTranslated).
+func TestPathFormatsAreTheCores(t *testing.T) {
+	for f := range pathFormats {
+		if _, ok := alertFormats["zh"][f]; !ok {
+			t.Errorf("%q is not a format the station writes", f)
+		}
+	}
+}
