@@ -378,6 +378,71 @@ type alertLine struct {
 	AckAt     time.Time
 }
 
+// alarmCacheTTL is how long the station's alerts, as the console read
+// them, serve before they are read whole again (for acknowledgements made
+// by another console of the same store).
+const alarmCacheTTL = 30 * time.Second
+
+// alarmCache holds the station's alerts as occurrences with their
+// acknowledgements on the console. Alerts are only ever added, and the
+// first acknowledgement of one stands, written by this console (ackAlerts
+// counts them in ackGen): so new alerts are read on their own, and
+// everything again only after an acknowledgement, or alarmCacheTTL.
+type alarmCache struct {
+	mu    sync.Mutex
+	gen   int64     // ackGen when read whole
+	read  time.Time // when read whole
+	top   int64     // the highest alert ID read
+	occ   []alarm
+	valid bool
+}
+
+// stationAlarms returns the station's alerts as occurrences, with who
+// acknowledged them on the console, oldest first; none older than
+// alarmWindow that no longer stands.
+func (s *Server) stationAlarms(ctx context.Context) ([]alarm, error) {
+	c := &s.alarmCache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	gen := s.ackGen.Load()
+	whole := !c.valid || c.gen != gen || time.Since(c.read) > alarmCacheTTL
+	after := c.top
+	if whole {
+		after = 0
+	}
+	as, err := s.cfg.Ops.Alerts(ctx, after)
+	if err != nil {
+		return nil, err
+	}
+	if whole {
+		c.occ, c.valid, c.gen, c.read = nil, false, gen, time.Now()
+	}
+	if len(as) > 0 {
+		acks, err := s.cfg.Operators.Store.ConsoleAlerts(ctx, store.ConsoleAlertQuery{Kind: store.ConsoleAlertStation, AlertAfter: as[0].ID - 1})
+		if err != nil {
+			return nil, err
+		}
+		ackOf := map[int64]store.ConsoleAlert{}
+		for _, a := range acks {
+			ackOf[a.Alert] = a
+		}
+		now := s.cfg.Now()
+		for _, a := range as {
+			k := ackOf[a.ID]
+			o := alarm{Key: "a:" + strconv.FormatInt(a.ID, 10), Source: alertSource(&a), Kind: alertKind(&a), Level: a.Level, At: a.At,
+				AckBy: k.AckBy, AckAt: k.AckAt,
+				line: alertLine{At: a.At, Level: a.Level, Channel: a.Channel, Text: a.Text, AckBy: k.AckBy, AckAt: k.AckAt, alert: a}}
+			c.top = max(c.top, a.ID)
+			if _, alarm := takesOver(a.Level); now.Sub(a.At) >= alarmWindow && (!alarm || k.AckBy != "") {
+				continue // old, and nothing left to do
+			}
+			c.occ = append(c.occ, o)
+		}
+	}
+	c.valid = true
+	return c.occ, nil
+}
+
 // alertSource is what a station alert is about, for grouping: its
 // channel, else its peer.
 func alertSource(a *ops.AlertView) string {
@@ -415,54 +480,31 @@ func alertKind(a *ops.AlertView) string {
 // that still stand.
 func (s *Server) occurrences(ctx context.Context) ([]alarm, error) {
 	now := s.cfg.Now()
-	as, err := s.cfg.Ops.Alerts(ctx, 0)
+	station, err := s.stationAlarms(ctx)
 	if err != nil {
 		return nil, err
-	}
-	var after int64
-	for i := range as {
-		if now.Sub(as[i].At) < alarmWindow {
-			after = as[i].ID - 1
-			break
-		}
-		if _, ok := takesOver(as[i].Level); ok {
-			after = as[i].ID - 1
-			break
-		}
-	}
-	st := s.cfg.Operators.Store
-	acks, err := st.ConsoleAlerts(ctx, store.ConsoleAlertQuery{Kind: store.ConsoleAlertStation, AlertAfter: after})
-	if err != nil {
-		return nil, err
-	}
-	ackOf := map[int64]store.ConsoleAlert{}
-	for _, a := range acks {
-		ackOf[a.Alert] = a
 	}
 	s.mu.Lock()
 	upSince := maps.Clone(s.upSince)
 	s.mu.Unlock()
-	var out []alarm
-	for _, a := range as {
-		k := ackOf[a.ID]
-		o := alarm{Key: "a:" + strconv.FormatInt(a.ID, 10), Source: alertSource(&a), Kind: alertKind(&a), Level: a.Level, At: a.At,
-			AckBy: k.AckBy, AckAt: k.AckAt,
-			line: alertLine{At: a.At, Level: a.Level, Channel: a.Channel, Text: a.Text, AckBy: k.AckBy, AckAt: k.AckAt, alert: a}}
-		if pathAlert(&a) {
+	out := make([]alarm, 0, len(station))
+	for _, o := range station {
+		if pathAlert(&o.line.alert) {
 			// A path's condition ends when the console sees a path to
 			// the peer up after it.
 			o.Lasting = true
-			if t, ok := upSince[a.Peer]; ok && !t.Before(a.At) {
+			if t, ok := upSince[o.line.alert.Peer]; ok && !t.Before(o.At) {
 				o.ClearedAt, o.line.ClearedAt = t, t
 			}
 		}
-		if now.Sub(a.At) >= alarmWindow {
-			if _, ok := takesOver(a.Level); !ok || !o.standing() {
+		if now.Sub(o.At) >= alarmWindow {
+			if _, ok := takesOver(o.Level); !ok || !o.standing() {
 				continue // old, and nothing left to do
 			}
 		}
 		out = append(out, o)
 	}
+	st := s.cfg.Operators.Store
 	own, err := st.ConsoleAlerts(ctx, store.ConsoleAlertQuery{Kind: store.ConsoleAlertDown})
 	if err != nil {
 		return nil, err
@@ -531,6 +573,7 @@ func (s *Server) ackAlerts(r *http.Request, se *session) (result, error) {
 	var out []store.ConsoleAlert
 	for _, key := range req.Keys {
 		rec, err := s.ackOne(ctx, se, key, now)
+		s.ackGen.Add(1)
 		detail := ""
 		if err != nil {
 			detail = errText(err)

@@ -28,6 +28,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"hotline/internal/badrequest"
@@ -82,6 +83,9 @@ type Server struct {
 	// opRoutes are the actions that do one of the station's operations,
 	// each with its operation, as routes registered them.
 	opRoutes []opRoute
+
+	alarmCache alarmCache   // the station's alerts as the alarm board reads them
+	ackGen     atomic.Int64 // acknowledgements made on this console, for the cache
 
 	mu        sync.Mutex
 	downSince map[string]time.Time // channels seen down, since when
