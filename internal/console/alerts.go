@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"sort"
 	"strconv"
@@ -164,9 +165,8 @@ func (s *Server) reconcile(ctx context.Context) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
-	raised, lasting := map[string]bool{}, map[string]bool{}
+	lasting := map[string]bool{}
 	for _, a := range open {
-		raised[a.Channel] = true
 		lasting[a.Channel] = lasting[a.Channel] || a.ClearedAt.IsZero()
 	}
 	now := s.cfg.Now()
@@ -175,6 +175,23 @@ func (s *Server) reconcile(ctx context.Context) (time.Time, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	seen := map[string]bool{}
+	up := map[string]bool{} // peers with a path up
+	for _, c := range chs {
+		for _, p := range c.Paths {
+			up[c.Peer] = up[c.Peer] || p.Up
+		}
+	}
+	for _, c := range chs {
+		if _, ok := up[c.Peer]; !ok {
+			continue
+		}
+		if !up[c.Peer] {
+			delete(s.upSince, c.Peer)
+		} else if _, ok := s.upSince[c.Peer]; !ok {
+			s.upSince[c.Peer] = now
+			changed = true
+		}
+	}
 	for _, c := range chs {
 		seen[c.ID] = true
 		if c.State != protocol.StateDown {
@@ -198,8 +215,8 @@ func (s *Server) reconcile(ctx context.Context) (time.Time, error) {
 			}
 			continue
 		}
-		if raised[c.ID] {
-			continue // one alert per outage, and none while an earlier one waits for a person
+		if lasting[c.ID] {
+			continue // one alert per outage; a flapping channel's outages are grouped on the board
 		}
 		text := fmt.Sprintf("%s: no path to %s is up (%s down) since %s", c.ID, c.Peer, strings.Join(downPaths(c), ", "), utc(since))
 		if _, err := st.AddConsoleAlert(ctx, store.ConsoleAlert{Kind: store.ConsoleAlertDown, Channel: c.ID, Text: text, RaisedAt: since}); err != nil {
@@ -323,9 +340,12 @@ func (s *Server) takeoverRest(ctx context.Context, role string) ([]takeoverItem,
 	if err != nil {
 		return nil, err
 	}
+	shelves := s.shelvesNow(s.cfg.Now())
 	for i := range own {
 		a := &own[i]
-		if a.AckBy == "" && operator.Allowed(role, operator.Ack) {
+		// One whose condition cleared before anyone acknowledged it is a
+		// "cleared" notice, no longer a takeover.
+		if a.AckBy == "" && a.ClearedAt.IsZero() && operator.Allowed(role, operator.Ack) && !s.shelved(shelves, a.Channel, a.Kind) {
 			alerts = append(alerts, takeoverItem{Key: "c:" + strconv.FormatInt(a.ID, 10), Kind: a.Kind, Channel: a.Channel, At: a.RaisedAt, Console: a})
 		}
 	}
@@ -335,7 +355,7 @@ func (s *Server) takeoverRest(ctx context.Context, role string) ([]takeoverItem,
 	}
 	for i := range pending {
 		a := &pending[i]
-		if perm, _ := takesOver(a.Level); operator.Allowed(role, perm) {
+		if perm, _ := takesOver(a.Level); operator.Allowed(role, perm) && !s.shelved(shelves, alertSource(a), alertKind(a)) {
 			alerts = append(alerts, takeoverItem{Key: "a:" + strconv.FormatInt(a.ID, 10), Kind: a.Level, Channel: a.Channel, At: a.At, Alert: a})
 		}
 	}
@@ -343,8 +363,9 @@ func (s *Server) takeoverRest(ctx context.Context, role string) ([]takeoverItem,
 	return append(msgs, alerts...), nil
 }
 
-// alertLine is one line of the alerts list: a station alert or one of
-// the console's own, with its acknowledgement on the console if any.
+// alertLine is one occurrence as the alarm board shows it: a station
+// alert or one of the console's own, with its acknowledgement on the
+// console if any.
 type alertLine struct {
 	At        time.Time
 	Level     string
@@ -357,47 +378,182 @@ type alertLine struct {
 	AckAt     time.Time
 }
 
-// recentAlerts returns the latest station alerts and console alerts,
-// newest first, with who acknowledged them.
-func (s *Server) recentAlerts(ctx context.Context, n int) ([]alertLine, error) {
-	as, err := s.cfg.Ops.Alerts(ctx, 0)
+// alarmCacheTTL is how long the station's alerts, as the console read
+// them, serve before they are read whole again (for acknowledgements made
+// by another console of the same store).
+const alarmCacheTTL = 30 * time.Second
+
+// alarmCache holds the station's alerts as occurrences with their
+// acknowledgements on the console. Alerts are only ever added, and the
+// first acknowledgement of one stands, written by this console (ackAlerts
+// counts them in ackGen): so new alerts are read on their own, and
+// everything again only after an acknowledgement, or alarmCacheTTL.
+type alarmCache struct {
+	mu    sync.Mutex
+	gen   int64     // ackGen when read whole
+	read  time.Time // when read whole
+	top   int64     // the highest alert ID read
+	occ   []alarm
+	valid bool
+}
+
+// stationAlarms returns the station's alerts as occurrences, with who
+// acknowledged them on the console, oldest first; none older than
+// alarmWindow that no longer stands.
+func (s *Server) stationAlarms(ctx context.Context) ([]alarm, error) {
+	c := &s.alarmCache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	gen := s.ackGen.Load()
+	whole := !c.valid || c.gen != gen || time.Since(c.read) > alarmCacheTTL
+	after := c.top
+	if whole {
+		after = 0
+	}
+	as, err := s.cfg.Ops.Alerts(ctx, after)
 	if err != nil {
 		return nil, err
 	}
-	if len(as) > n {
-		as = as[len(as)-n:]
+	if whole {
+		c.occ, c.valid, c.gen, c.read = nil, false, gen, time.Now()
 	}
-	var after int64
 	if len(as) > 0 {
-		after = as[0].ID - 1
+		acks, err := s.cfg.Operators.Store.ConsoleAlerts(ctx, store.ConsoleAlertQuery{Kind: store.ConsoleAlertStation, AlertAfter: as[0].ID - 1})
+		if err != nil {
+			return nil, err
+		}
+		ackOf := map[int64]store.ConsoleAlert{}
+		for _, a := range acks {
+			ackOf[a.Alert] = a
+		}
+		now := s.cfg.Now()
+		for _, a := range as {
+			k := ackOf[a.ID]
+			o := alarm{Key: "a:" + strconv.FormatInt(a.ID, 10), Source: alertSource(&a), Kind: alertKind(&a), Level: a.Level, At: a.At,
+				AckBy: k.AckBy, AckAt: k.AckAt,
+				line: alertLine{At: a.At, Level: a.Level, Channel: a.Channel, Text: a.Text, AckBy: k.AckBy, AckAt: k.AckAt, alert: a}}
+			c.top = max(c.top, a.ID)
+			if _, alarm := takesOver(a.Level); now.Sub(a.At) >= alarmWindow && (!alarm || k.AckBy != "") {
+				continue // old, and nothing left to do
+			}
+			c.occ = append(c.occ, o)
+		}
+	}
+	c.valid = true
+	return c.occ, nil
+}
+
+// alertSource is what a station alert is about, for grouping: its
+// channel, else its peer.
+func alertSource(a *ops.AlertView) string {
+	if a.Channel != "" {
+		return a.Channel
+	}
+	return a.Peer
+}
+
+// pathFormats are the station alerts about a path to a peer closing:
+// their condition ends when a path to the peer is up again, which the
+// console sees (reconcile), so they leave the active list by themselves.
+var pathFormats = map[string]bool{
+	"%s path to %s closed: nothing heard for %s": true, // this station closed a silent path
+	"%s reports: %s": true, // the peer said why it closed a connection
+}
+
+// pathAlert reports whether a station alert is about a path to a peer,
+// with no channel: its condition ends when a path to the peer is up.
+func pathAlert(a *ops.AlertView) bool {
+	return a.Channel == "" && a.Peer != "" && pathFormats[a.Format]
+}
+
+// alertKind is a station alert's kind, for grouping: the format it was
+// written from, or its text when it has none.
+func alertKind(a *ops.AlertView) string {
+	if a.Format != "" {
+		return a.Format
+	}
+	return a.Text
+}
+
+// occurrences returns the station's alerts and the console's own, with
+// who acknowledged them: those of the last alarmWindow, and older ones
+// that still stand.
+func (s *Server) occurrences(ctx context.Context) ([]alarm, error) {
+	now := s.cfg.Now()
+	station, err := s.stationAlarms(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	upSince := maps.Clone(s.upSince)
+	s.mu.Unlock()
+	out := make([]alarm, 0, len(station))
+	for _, o := range station {
+		if pathAlert(&o.line.alert) {
+			// A path's condition ends when the console sees a path to
+			// the peer up after it.
+			o.Lasting = true
+			if t, ok := upSince[o.line.alert.Peer]; ok && !t.Before(o.At) {
+				o.ClearedAt, o.line.ClearedAt = t, t
+			}
+		}
+		if now.Sub(o.At) >= alarmWindow {
+			if _, ok := takesOver(o.Level); !ok || !o.standing() {
+				continue // old, and nothing left to do
+			}
+		}
+		out = append(out, o)
 	}
 	st := s.cfg.Operators.Store
-	acks, err := st.ConsoleAlerts(ctx, store.ConsoleAlertQuery{Kind: store.ConsoleAlertStation, AlertAfter: after})
-	if err != nil {
-		return nil, err
-	}
-	ackOf := map[int64]store.ConsoleAlert{}
-	for _, a := range acks {
-		ackOf[a.Alert] = a
-	}
-	var out []alertLine
-	for _, a := range as {
-		k := ackOf[a.ID]
-		out = append(out, alertLine{At: a.At, Level: a.Level, Channel: a.Channel, Text: a.Text, AckBy: k.AckBy, AckAt: k.AckAt, alert: a})
-	}
-	own, err := st.ConsoleAlerts(ctx, store.ConsoleAlertQuery{Kind: store.ConsoleAlertDown, Limit: n})
+	own, err := st.ConsoleAlerts(ctx, store.ConsoleAlertQuery{Kind: store.ConsoleAlertDown})
 	if err != nil {
 		return nil, err
 	}
 	for _, a := range own {
-		out = append(out, alertLine{At: a.RaisedAt, Level: "alarm", Channel: a.Channel, Text: a.Text, Console: true, ClearedAt: a.ClearedAt, AckBy: a.AckBy, AckAt: a.AckAt})
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].At.After(out[j].At) })
-	if len(out) > n {
-		out = out[:n]
+		if now.Sub(a.RaisedAt) >= alarmWindow && !a.ClearedAt.IsZero() {
+			continue
+		}
+		out = append(out, alarm{Key: "c:" + strconv.FormatInt(a.ID, 10), Source: a.Channel, Kind: a.Kind, Level: "down", At: a.RaisedAt,
+			Lasting: true, ClearedAt: a.ClearedAt, AckBy: a.AckBy, AckAt: a.AckAt,
+			line: alertLine{At: a.RaisedAt, Level: "alarm", Channel: a.Channel, Text: a.Text, Console: true, ClearedAt: a.ClearedAt, AckBy: a.AckBy, AckAt: a.AckAt}})
 	}
 	return out, nil
 }
+
+// alarms returns the alarm board as of now.
+func (s *Server) alarms(ctx context.Context) (*alarmBoard, error) {
+	occ, err := s.occurrences(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := s.cfg.Now()
+	b := groupAlarms(occ, s.shelvesNow(now), now)
+	return &b, nil
+}
+
+// shelvesNow returns the shelves in force, forgetting those that ended.
+func (s *Server) shelvesNow(now time.Time) map[string]shelf {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]shelf{}
+	for id, sh := range s.shelves {
+		if !now.Before(sh.Until) {
+			delete(s.shelves, id)
+			continue
+		}
+		out[id] = sh
+	}
+	return out
+}
+
+// shelved reports whether an alarm group is shelved now.
+func (s *Server) shelved(shelves map[string]shelf, source, kind string) bool {
+	_, ok := shelves[groupID(source, kind)]
+	return ok
+}
+
+// maxAckKeys is the most alerts one request acknowledges.
+const maxAckKeys = 1000
 
 // ackAlerts acknowledges alerts on the console in an operator's name:
 // each is recorded in the console's store and in the audit trail. A
@@ -409,14 +565,15 @@ func (s *Server) ackAlerts(r *http.Request, se *session) (result, error) {
 	if err := readJSON(r, &req); err != nil {
 		return result{}, err
 	}
-	if len(req.Keys) == 0 || len(req.Keys) > 1000 {
-		return result{}, bad("name 1 to 1000 alerts to acknowledge (keys like a:17 or c:3)")
+	if len(req.Keys) == 0 || len(req.Keys) > maxAckKeys {
+		return result{}, bad("name 1 to %d alerts to acknowledge (keys like a:17 or c:3)", maxAckKeys)
 	}
 	ctx := r.Context()
 	now := s.cfg.Now().UTC()
 	var out []store.ConsoleAlert
 	for _, key := range req.Keys {
 		rec, err := s.ackOne(ctx, se, key, now)
+		s.ackGen.Add(1)
 		detail := ""
 		if err != nil {
 			detail = errText(err)
@@ -472,4 +629,34 @@ func (s *Server) ackOne(ctx context.Context, se *session, key string, now time.T
 		return nil, fmt.Errorf("%w: role %s may not %s", errForbidden, se.op.Role, perm)
 	}
 	return st.AddConsoleAlert(ctx, store.ConsoleAlert{Alert: id, AckBy: se.op.Name, AckAt: now})
+}
+
+// fillTakeover gives a page what takes over its operator's screen, and
+// the "cleared" notices of the console's own alarms whose condition ended
+// before anyone acknowledged them (for those who may acknowledge them).
+func (s *Server) fillTakeover(ctx context.Context, d *pageData) error {
+	var err error
+	if d.Takeover, err = s.takeover(ctx, d.Op.Role); err != nil {
+		return err
+	}
+	if !operator.Allowed(d.Op.Role, operator.Ack) {
+		return nil
+	}
+	own, err := s.cfg.Operators.Store.ConsoleAlerts(ctx, store.ConsoleAlertQuery{Kind: store.ConsoleAlertDown, Open: true})
+	if err != nil {
+		return err
+	}
+	now := s.cfg.Now()
+	var occ []alarm
+	for _, a := range own {
+		if a.AckBy == "" && !a.ClearedAt.IsZero() && now.Sub(a.RaisedAt) < alarmWindow {
+			occ = append(occ, alarm{Key: "c:" + strconv.FormatInt(a.ID, 10), Source: a.Channel, Kind: a.Kind, Level: "down", At: a.RaisedAt,
+				Lasting: true, ClearedAt: a.ClearedAt,
+				line: alertLine{At: a.RaisedAt, Level: "alarm", Channel: a.Channel, Text: a.Text, Console: true, ClearedAt: a.ClearedAt}})
+		}
+	}
+	if len(occ) > 0 {
+		d.Cleared = groupAlarms(occ, s.shelvesNow(now), now).Cleared
+	}
+	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"hotline/internal/ops"
+	"hotline/internal/record"
+	"hotline/internal/store"
 )
 
 // BenchmarkBoard200 draws the board of a station with 200 agreed channels
@@ -61,6 +63,7 @@ func BenchmarkBoard200(b *testing.B) {
 	for _, path := range []string{"/console/frag/board", "/console/"} {
 		b.Run(strings.Trim(strings.ReplaceAll(path, "/", " "), " "), func(b *testing.B) {
 			req := httptest.NewRequest("GET", path, nil)
+			req.Host = "127.0.0.1" // the console answers only to its own names
 			req.Header.Set("Cookie", "hotline_session="+br.cookie)
 			var worst time.Duration
 			for b.Loop() {
@@ -73,6 +76,73 @@ func BenchmarkBoard200(b *testing.B) {
 				worst = max(worst, time.Since(start))
 			}
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/board")
+			b.ReportMetric(float64(worst.Microseconds())/1000, "worst-ms")
+		})
+	}
+}
+
+// BenchmarkAlarmBoard10k draws the alarm board and the takeover with
+// 10,000 station alerts over the last day (50 channels, four kinds each,
+// most acknowledged) and 200 outages of channels, cleared:
+//
+//	go test -run '^$' -bench AlarmBoard10k -benchtime 20x ./internal/console
+func BenchmarkAlarmBoard10k(b *testing.B) {
+	st := openStation(b, b.TempDir(), "USA")
+	now := time.Now().UTC()
+	kinds := []string{"%s reports: %s", "%s %s from %s is not acknowledged and its deadline (%s) has passed", "sending stopped on %s: %s", "could not remind %s: %v"}
+	var alerts []record.Alert
+	for i := range 10000 {
+		ch := fmt.Sprintf("usa-chn-%03d", i%50)
+		level := "warning"
+		if i%4 == 1 {
+			level = "alarm"
+		}
+		alerts = append(alerts, record.Alert{At: now.Add(-time.Duration(10000-i) * 8 * time.Second), Level: level, Channel: ch, Peer: "CHN",
+			Text: fmt.Sprintf("alert %d on %s", i, ch), Format: kinds[i%4], Args: []string{"x", "y"}})
+	}
+	if err := st.Store.Apply(b.Context(), &record.Batch{Alerts: alerts}); err != nil {
+		b.Fatal(err)
+	}
+	as, err := st.Alerts(b.Context(), 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, a := range as[:9900] {
+		if _, err := st.Store.AddConsoleAlert(b.Context(), store.ConsoleAlert{Alert: a.ID, AckBy: "dora", AckAt: a.At.Add(time.Minute)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := range 200 {
+		at := now.Add(-time.Duration(200-i) * time.Minute)
+		ch := fmt.Sprintf("usa-chn-%03d", i%50)
+		if _, err := st.Store.AddConsoleAlert(b.Context(), store.ConsoleAlert{Kind: store.ConsoleAlertDown, Channel: ch, Text: ch + ": no path", RaisedAt: at}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := st.Store.ClearConsoleAlerts(b.Context(), store.ConsoleAlertDown, ch, at.Add(30*time.Second)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	d := newDesk(b, st)
+	br := d.login(b, "dora")
+	for _, path := range []string{"/console/frag/alerts", "/console/frag/takeover"} {
+		b.Run(strings.Trim(strings.ReplaceAll(path, "/", " "), " "), func(b *testing.B) {
+			req := httptest.NewRequest("GET", path, nil)
+			req.Host = "127.0.0.1"
+			req.Header.Set("Cookie", "hotline_session="+br.cookie)
+			var worst time.Duration
+			for b.Loop() {
+				start := time.Now()
+				w := httptest.NewRecorder()
+				d.h.ServeHTTP(w, req)
+				if w.Code != http.StatusOK {
+					b.Fatalf("%s: %d %s", path, w.Code, w.Body.String())
+				}
+				if path == "/console/frag/alerts" && strings.Count(w.Body.String(), `<li class="alarm `) < 100 {
+					b.Fatalf("%d lines", strings.Count(w.Body.String(), `<li class="alarm `))
+				}
+				worst = max(worst, time.Since(start))
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/page")
 			b.ReportMetric(float64(worst.Microseconds())/1000, "worst-ms")
 		})
 	}

@@ -51,7 +51,7 @@ func (s *Server) callPage(w http.ResponseWriter, r *http.Request, se *session) {
 	d := s.data("call", se)
 	c, err := s.findCall(r, r.PathValue("id"))
 	if err == nil {
-		d.Takeover, err = s.takeover(r.Context(), d.Op.Role)
+		err = s.fillTakeover(r.Context(), d)
 	}
 	if err != nil {
 		s.fail(w, err)

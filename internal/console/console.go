@@ -28,6 +28,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"hotline/internal/badrequest"
@@ -83,8 +84,13 @@ type Server struct {
 	// each with its operation, as routes registered them.
 	opRoutes []opRoute
 
+	alarmCache alarmCache   // the station's alerts as the alarm board reads them
+	ackGen     atomic.Int64 // acknowledgements made on this console, for the cache
+
 	mu        sync.Mutex
 	downSince map[string]time.Time // channels seen down, since when
+	upSince   map[string]time.Time // peers with a path up, since the console saw one come up
+	shelves   map[string]shelf     // alarm groups shelved, by group ID (kept in memory: a restart ends every shelf)
 	floor     int64                // station alerts up to this ID need no person
 }
 
@@ -102,7 +108,7 @@ func New(cfg Config) *Server {
 	if cfg.DownAfter <= 0 {
 		cfg.DownAfter = DefaultDownAfter
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), hosts: newHosts(cfg.Hosts), downSince: map[string]time.Time{}}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), hosts: newHosts(cfg.Hosts), downSince: map[string]time.Time{}, shelves: map[string]shelf{}, upSince: map[string]time.Time{}}
 	s.routes()
 	if cfg.Wake != nil && cfg.Done != nil {
 		wake, cancel := cfg.Wake(stateMayChange)

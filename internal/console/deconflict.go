@@ -200,7 +200,7 @@ func (s *Server) mapPage(w http.ResponseWriter, r *http.Request, se *session) {
 	var err error
 	d.Map, err = s.mapOf(r.Context(), r.URL.Query(), d.Lang)
 	if err == nil {
-		d.Takeover, err = s.takeover(r.Context(), d.Op.Role)
+		err = s.fillTakeover(r.Context(), d)
 	}
 	if errors.Is(err, badrequest.Err) {
 		// The page again with the filter as given and what was wrong with it.
@@ -226,7 +226,7 @@ func (s *Server) incidentsPage(w http.ResponseWriter, r *http.Request, se *sessi
 	d := s.data("incidents", se)
 	var err error
 	if d.Incidents, err = s.cfg.Ops.Incidents(r.Context(), ""); err == nil {
-		d.Takeover, err = s.takeover(r.Context(), d.Op.Role)
+		err = s.fillTakeover(r.Context(), d)
 	}
 	if err != nil {
 		s.fail(w, err)
@@ -264,7 +264,7 @@ func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request, se *sessio
 	d := s.data("incident", se)
 	var err error
 	if d.Incident, d.Map, err = s.incident(r.Context(), r.URL.Query().Get("id"), d.Lang); err == nil {
-		d.Takeover, err = s.takeover(r.Context(), d.Op.Role)
+		err = s.fillTakeover(r.Context(), d)
 	}
 	if err != nil {
 		s.fail(w, err)

@@ -60,6 +60,9 @@ func TemplateKeys() []string {
 	for _, l := range strings.Fields("alarm warning notice supervisor down") {
 		keys = append(keys, "alert_"+l)
 	}
+	for _, r := range strings.Fields("hour day ok high flood") {
+		keys = append(keys, "rate_"+r)
+	}
 	for r := range ranges {
 		keys = append(keys, r)
 	}

@@ -44,7 +44,10 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 		return strconv.FormatFloat(*v*100, 'f', 0, 64) + "%"
 	},
 	"join": func(xs []string) string { return strings.Join(xs, ", ") },
-	"ms":   func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) + " ms" },
+	// ackKeys are the keys one button acknowledges: as many as one
+	// request may name (the rest stay for the next press).
+	"ackKeys": func(xs []string) string { return strings.Join(xs[:min(len(xs), maxAckKeys)], " ") },
+	"ms":      func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) + " ms" },
 	"signedms": func(v float64) string {
 		sign := ""
 		if v > 0 {
@@ -70,20 +73,24 @@ type pageData struct {
 	// MissedCalls are the other party's calls nobody answered here and
 	// nobody has returned, newest first.
 	MissedCalls []ops.CallView
-	Alerts      []alertLine
+	Alarms      *alarmBoard
 	Takeover    []takeoverItem
-	Channel     *boardRow
-	Messages    []message
-	Range       string
-	Checks      *ops.ChecksView
-	Audit       []store.AuditRecord
-	Older       int64
-	Operators   []operator.View
-	Map         *mapView
-	Incidents   []ops.IncidentView
-	Incident    *ops.IncidentView
-	Calls       []ops.CallView
-	Call        *ops.CallView
+	// Cleared are the alarm groups whose condition cleared before anyone
+	// acknowledged them: a notice, shown on every page, to whoever may
+	// acknowledge them.
+	Cleared   []alarmGroup
+	Channel   *boardRow
+	Messages  []message
+	Range     string
+	Checks    *ops.ChecksView
+	Audit     []store.AuditRecord
+	Older     int64
+	Operators []operator.View
+	Map       *mapView
+	Incidents []ops.IncidentView
+	Incident  *ops.IncidentView
+	Calls     []ops.CallView
+	Call      *ops.CallView
 	// What the operator may do on the call's page.
 	CallCanAnswer, CallCanTalk, CallCanEnd bool
 }
@@ -161,6 +168,17 @@ func (p *pageData) AlertText(l alertLine) string {
 		return l.Text
 	}
 	return fmt.Sprintf(p.T("down_since"), utc(l.At))
+}
+
+// CanAckGroup reports whether the operator may acknowledge the alarms of
+// a group: a supervisor's alert needs the permission to handle
+// escalations, every other the permission to acknowledge.
+func (p *pageData) CanAckGroup(g alarmGroup) bool {
+	perm, ok := takesOver(g.Level)
+	if !ok {
+		perm = operator.Ack
+	}
+	return p.Op != nil && operator.Allowed(p.Op.Role, perm)
 }
 
 // OwnSuspension is this station's suspension of the channel shown, if any.
@@ -270,6 +288,7 @@ func (s *Server) routes() {
 	s.boardRoutes()
 	s.messageRoutes()
 	s.alertRoutes()
+	s.shelveRoutes()
 	s.channelRoutes()
 	s.deconflictRoutes()
 	s.operatorRoutes()
@@ -427,12 +446,11 @@ func (s *Server) ack(r *http.Request, se *session) (result, error) {
 func (s *Server) alertRoutes() {
 	m := s.mux
 	m.HandleFunc("GET /console/frag/alerts", s.frag("alerts", func(r *http.Request, d *pageData) (err error) {
-		d.Alerts, err = s.recentAlerts(r.Context(), 20)
+		d.Alarms, err = s.alarms(r.Context())
 		return err
 	}))
 	m.HandleFunc("GET /console/frag/takeover", s.frag("takeover", func(r *http.Request, d *pageData) (err error) {
-		d.Takeover, err = s.takeover(r.Context(), d.Op.Role)
-		return err
+		return s.fillTakeover(r.Context(), d)
 	}))
 	m.HandleFunc("POST /console/api/alerts/ack", s.action(operator.Read, "alert.ack", s.ackAlerts))
 }
@@ -590,8 +608,8 @@ func (s *Server) boardPage(w http.ResponseWriter, r *http.Request, se *session) 
 		d.MissedCalls, err = s.missedCalls(r.Context())
 	}
 	if err == nil {
-		if d.Alerts, err = s.recentAlerts(r.Context(), 20); err == nil {
-			d.Takeover, err = s.takeover(r.Context(), d.Op.Role)
+		if d.Alarms, err = s.alarms(r.Context()); err == nil {
+			err = s.fillTakeover(r.Context(), d)
 		}
 	}
 	if err != nil {
@@ -606,7 +624,7 @@ func (s *Server) channelPage(w http.ResponseWriter, r *http.Request, se *session
 	var err error
 	d.Channel, d.Messages, err = s.conversation(r.Context(), r.PathValue("id"))
 	if err == nil {
-		d.Takeover, err = s.takeover(r.Context(), d.Op.Role)
+		err = s.fillTakeover(r.Context(), d)
 	}
 	if err != nil {
 		s.fail(w, err)
@@ -632,7 +650,7 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, se *session) 
 	var err error
 	if d.Audit, err = s.cfg.Operators.Store.Audit(r.Context(), store.AuditQuery{Before: before, Limit: page}); err == nil {
 		if d.Board, err = s.board(r.Context()); err == nil {
-			d.Takeover, err = s.takeover(r.Context(), d.Op.Role)
+			err = s.fillTakeover(r.Context(), d)
 		}
 	}
 	if err != nil {
@@ -658,7 +676,7 @@ func (s *Server) adminPage(w http.ResponseWriter, r *http.Request, se *session) 
 	var err error
 	if d.Operators, err = s.cfg.Operators.List(r.Context()); err == nil {
 		if d.Board, err = s.board(r.Context()); err == nil {
-			d.Takeover, err = s.takeover(r.Context(), d.Op.Role)
+			err = s.fillTakeover(r.Context(), d)
 		}
 	}
 	if err != nil {

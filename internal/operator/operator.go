@@ -44,6 +44,7 @@ const (
 	AuditTrail Permission = "audit"      // read the operator audit trail
 	Transcript Permission = "transcript" // export and verify transcripts
 	Report     Permission = "report"     // an incident's after-action report
+	Shelve     Permission = "shelve"     // shelve a nuisance alarm group for a while, with a reason
 )
 
 // Roles lists the roles in the order they are shown.
@@ -54,7 +55,7 @@ var Roles = []string{store.RoleDuty, store.RoleSupervisor, store.RoleAdmin, stor
 // look. Nobody but the duty roles speaks for the station.
 var grants = map[string][]Permission{
 	store.RoleDuty:       {Read, Send, Ack},
-	store.RoleSupervisor: {Read, Send, Ack, Suspend, Escalate, AuditTrail, Transcript, Report},
+	store.RoleSupervisor: {Read, Send, Ack, Suspend, Escalate, Shelve, AuditTrail, Transcript, Report},
 	store.RoleAdmin:      {Read, Channels, Peers, Operators, AuditTrail, Transcript},
 	store.RoleAuditor:    {Read, AuditTrail, Transcript, Report},
 }

@@ -61,11 +61,11 @@ func TestRoles(t *testing.T) {
 	// The table in docs/CONSOLE.md.
 	want := map[string][]operator.Permission{
 		"duty":       {operator.Read, operator.Send, operator.Ack},
-		"supervisor": {operator.Read, operator.Send, operator.Ack, operator.Suspend, operator.Escalate, operator.AuditTrail, operator.Transcript, operator.Report},
+		"supervisor": {operator.Read, operator.Send, operator.Ack, operator.Suspend, operator.Escalate, operator.Shelve, operator.AuditTrail, operator.Transcript, operator.Report},
 		"admin":      {operator.Read, operator.Channels, operator.Peers, operator.Operators, operator.AuditTrail, operator.Transcript},
 		"auditor":    {operator.Read, operator.AuditTrail, operator.Transcript, operator.Report},
 	}
-	all := []operator.Permission{operator.Read, operator.Send, operator.Ack, operator.Suspend, operator.Escalate, operator.Channels, operator.Peers, operator.Operators, operator.AuditTrail, operator.Transcript, operator.Report}
+	all := []operator.Permission{operator.Read, operator.Send, operator.Ack, operator.Suspend, operator.Escalate, operator.Channels, operator.Peers, operator.Operators, operator.AuditTrail, operator.Transcript, operator.Report, operator.Shelve}
 	for role, perms := range want {
 		has := map[operator.Permission]bool{}
 		for _, p := range perms {

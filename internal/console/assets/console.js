@@ -160,11 +160,18 @@
     f[next].focus();
   });
 
+  // A fragment with a form being filled in (shelving an alarm group) is
+  // left as it is until the operator leaves the form; shelving forms
+  // opened stay open.
   async function refresh(el) {
+    const busyForm = () => { const a = document.activeElement; return a && el.contains(a) && a.closest('form'); };
+    if (busyForm()) return;
     const r = await fetch(el.dataset.frag, { credentials: 'same-origin' });
     if (r.redirected || r.status === 401) { location.href = '/console/login'; return; }
-    if (!r.ok) return;
+    if (!r.ok || busyForm()) return;
+    const open = $$('details[open][id]', el).map((d) => d.id);
     el.innerHTML = await r.text();
+    open.forEach((id) => { const d = document.getElementById(id); if (d) d.open = true; });
     enhance(el);
   }
   // Events come in bursts; one refresh at a time, then one more if needed.
@@ -221,6 +228,7 @@
     };
     if (el.dataset.ack) act(() => post('/console/api/ack', { id: el.dataset.ack }));
     else if (el.dataset.alertAck) act(() => post('/console/api/alerts/ack', { keys: el.dataset.alertAck.split(' ') }));
+    else if (el.dataset.unshelve) act(() => post('/console/api/alarms/unshelve', { group: el.dataset.unshelve }));
     else if (el.id === 'logout') { await post('/console/api/logout').catch(() => {}); location.href = '/console/login'; }
     else if (el.id === 'sound-enable') alarm.beep();
     else if (el.dataset.verify) {
@@ -241,6 +249,25 @@
     const btn = $('#takeover-ack');
     if (btn) { e.preventDefault(); btn.click(); }
   });
+
+  // Shelving an alarm group: the forms are in a live fragment, so they
+  // are found when submitted.
+  document.addEventListener('submit', async (e) => {
+    const form = e.target.closest('form.shelve-form');
+    if (!form) return;
+    e.preventDefault();
+    const btn = form.querySelector('button[type=submit]');
+    if (btn) btn.disabled = true;
+    try {
+      await post('/console/api/alarms/shelve', { group: form.dataset.group, for: form.elements['for'].value, reason: form.elements.reason.value });
+      toast(T.done);
+      if (form.contains(document.activeElement)) document.activeElement.blur();
+    } catch (err) { toast(T.error + ': ' + err.message, true); } finally { if (btn) btn.disabled = false; }
+    refreshAll();
+  });
+
+  // Leaving a shelving form lets its fragment be drawn again.
+  document.addEventListener('focusout', (e) => { if (e.target.closest && e.target.closest('form.shelve-form')) setTimeout(refreshAll, 0); });
 
   function onSubmit(id, f) {
     const form = document.getElementById(id);
