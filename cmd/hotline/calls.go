@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"hotline/internal/call"
+	"hotline/internal/media"
 	"hotline/internal/ops"
 )
 
@@ -103,7 +103,7 @@ func cmdCallMedia(f *flags) action {
 			defer fh.Close()
 			in = fh
 		}
-		offer, err := io.ReadAll(io.LimitReader(in, call.MaxSDP+1))
+		offer, err := io.ReadAll(io.LimitReader(in, media.MaxBrowserSDP+1))
 		if err != nil {
 			return err
 		}

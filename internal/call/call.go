@@ -217,12 +217,17 @@ func checkMedia(what string, m *Media) error {
 // by colons, in upper case. A description naming none, several, or
 // another hash is refused: the peer's certificate must be bound to one
 // value.
-func SDPFingerprint(sdp string) (string, error) {
+func SDPFingerprint(sdp string) (string, error) { return BrowserFingerprint(sdp, MaxSDP) }
+
+// BrowserFingerprint is SDPFingerprint with another bound on the length:
+// for a browser's offer to its own station, which never goes in an
+// entry.
+func BrowserFingerprint(sdp string, limit int) (string, error) {
 	switch {
 	case sdp == "":
 		return "", errors.New("the session description is empty")
-	case len(sdp) > MaxSDP:
-		return "", fmt.Errorf("the session description has %d bytes, limit %d", len(sdp), MaxSDP)
+	case len(sdp) > limit:
+		return "", fmt.Errorf("the session description has %d bytes, limit %d", len(sdp), limit)
 	case !strings.HasPrefix(sdp, "v=0\r\n"):
 		return "", errors.New("the session description does not begin with v=0 and CRLF")
 	case !strings.HasSuffix(sdp, "\r\n"):

@@ -46,6 +46,11 @@ const (
 	MaxPacket   = 1500 // bytes of RTP payload
 )
 
+// MaxBrowserSDP bounds a browser's offer: a section for each voice it can
+// be sent (LegStreams) makes it longer than the stations' own
+// descriptions, which travel in entries (call.MaxSDP).
+const MaxBrowserSDP = 32 << 10
+
 // GatherTimeout bounds how long the engine waits for its host candidates
 // when it makes a description.
 const GatherTimeout = 5 * time.Second
@@ -569,10 +574,10 @@ func (e *Engine) Attach(ctx context.Context, id, who, offer string) (string, err
 	if offer == "" {
 		return "", fmt.Errorf("%w: the browser's offer is empty", ErrSDP)
 	}
-	if len(offer) > call.MaxSDP {
-		return "", fmt.Errorf("%w: the browser's offer has %d bytes, limit %d", ErrSDP, len(offer), call.MaxSDP)
+	if len(offer) > MaxBrowserSDP {
+		return "", fmt.Errorf("%w: the browser's offer has %d bytes, limit %d", ErrSDP, len(offer), MaxBrowserSDP)
 	}
-	if _, err := call.SDPFingerprint(offer); err != nil {
+	if _, err := call.BrowserFingerprint(offer, MaxBrowserSDP); err != nil {
 		return "", fmt.Errorf("%w: the browser's offer: %v", ErrSDP, err)
 	}
 	if err := audioOf(offer); err != nil {

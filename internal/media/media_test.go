@@ -270,6 +270,9 @@ func TestBadInput(t *testing.T) {
 	if _, err := usa.Attach(ctx, "usa-chn/USA/404", "officer", mediatest.New(t).Offer()); !errors.Is(err, ErrNoMedia) {
 		t.Errorf("attach to an unknown call: %v", err)
 	}
+	if _, err := usa.Attach(ctx, id, "officer", mediatest.New(t).Offer()+strings.Repeat("a=x:y\r\n", MaxBrowserSDP/7)); !errors.Is(err, ErrSDP) || !strings.Contains(err.Error(), "limit") {
+		t.Errorf("an oversized browser offer: %v", err)
+	}
 	if _, err := usa.Attach(ctx, id, "officer", "v=0\r\nbad\r\n"); !errors.Is(err, ErrSDP) {
 		t.Errorf("attach with a bad offer: %v", err)
 	}
