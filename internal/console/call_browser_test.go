@@ -475,3 +475,173 @@ func editJSON(path string, edit func(map[string]any)) error {
 	}
 	return os.WriteFile(path, data, 0o600)
 }
+
+// heardLevels is the level (dBFS) at each of the frequencies in the mix
+// of every voice the page receives (each on an audio element of its
+// own), read with a Web Audio analyser over half a second.
+func heardLevels(t *testing.T, ctx context.Context, who string, freqs ...float64) []float64 {
+	t.Helper()
+	js := fmt.Sprintf(`(async (freqs) => {
+	if (!window.__mix) {
+		const ctx = new AudioContext();
+		await ctx.resume();
+		const an = ctx.createAnalyser();
+		an.fftSize = 8192;
+		window.__mix = { ctx, an, seen: new Set() };
+	}
+	const m = window.__mix;
+	document.querySelectorAll("audio[data-voice]").forEach((el) => {
+		if (el.srcObject && !m.seen.has(el)) {
+			m.seen.add(el);
+			m.ctx.createMediaStreamSource(el.srcObject).connect(m.an);
+		}
+	});
+	await new Promise((r) => setTimeout(r, 500));
+	const d = new Float32Array(m.an.frequencyBinCount);
+	m.an.getFloatFrequencyData(d);
+	return freqs.map((f) => {
+		const i = Math.round(f * m.an.fftSize / m.ctx.sampleRate);
+		return Math.max(d[i - 1], d[i], d[i + 1]);
+	});
+})(%s)`, mustJSON(t, freqs))
+	return get(t, ctx, who+" listens", chromedp.Evaluate[[]float64](js, chromedp.EvalAwaitPromise))
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// waitHears waits until the page hears every tone of hz (above -70
+// dBFS each) in what it receives, and fails naming the levels.
+func waitHears(t *testing.T, ctx context.Context, who string, hz ...float64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var got []float64
+	for time.Now().Before(deadline) {
+		got = heardLevels(t, ctx, who, hz...)
+		ok := len(got) == len(hz)
+		for _, l := range got {
+			ok = ok && l > -70
+		}
+		if ok {
+			t.Logf("%s hears %v Hz at %v dBFS", who, hz, got)
+			return
+		}
+	}
+	t.Fatalf("%s does not hear all of %v Hz: levels %v dBFS", who, hz, got)
+}
+
+// TestCallInterpreter: USA's officer calls; CHN's officer answers in one
+// console and CHN's interpreter joins from another console of CHN's
+// station (three headless chromium, playing 440, 880 and 660 Hz). Each
+// hears the two others: USA hears CHN's officer and interpreter (two
+// seats on the trunk, each its own stream), the interpreter hears USA
+// and its own officer (forwarded by CHN's station), CHN's officer hears
+// USA and the interpreter. Both stations list the three participants,
+// from the join entries; the call's pages show them.
+func TestCallInterpreter(t *testing.T) {
+	needChromium(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	tmp := t.TempDir()
+	bin := buildHotline(t, ctx, tmp)
+	p, err := demo.NewPairWith(ctx, filepath.Join(tmp, "stations"), bin, map[string]string{callChannel: "staff"}, demo.PairOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop()
+	const ch = callChannel
+	for _, o := range []struct {
+		n   *demo.Node
+		req operator.AddRequest
+	}{
+		{p.A, operator.AddRequest{Name: "alice", Role: "duty", Password: password, As: "Cdr. Hale"}},
+		{p.B, operator.AddRequest{Name: "wang", Role: "duty", Password: password, Lang: "zh", As: "Col. Li"}},
+		{p.B, operator.AddRequest{Name: "zhao", Role: "duty", Password: password, Lang: "zh", As: "Interpreter Zhao"}},
+	} {
+		if _, err := o.n.Client().AddOperator(ctx, o.req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tones := map[string]string{}
+	for name, hz := range map[string]float64{"usa": 440, "li": 880, "zhao": 660} {
+		tones[name] = filepath.Join(tmp, name+".wav")
+		toneWAV(t, tones[name], hz, 10)
+	}
+	urlA, urlB := base(t, p.A), base(t, p.B)
+	usa, li, zhao := newCallBrowser(t, ctx, tones["usa"]), newCallBrowser(t, ctx, tones["li"]), newCallBrowser(t, ctx, tones["zhao"])
+	logIn(t, usa, urlA, "alice")
+	ackTakeovers(t, usa)
+	logIn(t, li, urlB, "wang")
+	ackTakeovers(t, li)
+	logIn(t, zhao, urlB, "zhao")
+	ackTakeovers(t, zhao)
+
+	run(t, usa, "USA calls",
+		chromedp.Navigate(urlA+"/console/channel/"+ch),
+		chromedp.WaitVisible(css("#call-start")),
+		scriptReady,
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("call-start").click()`),
+		chromedp.WaitVisible(css("#call-talk")),
+		scriptReady,
+	)
+	id := strings.TrimPrefix(eval[string](t, usa, `location.pathname`), "/console/call/")
+	run(t, usa, "USA talks", chromedp.Evaluate[chromedp.Void](`document.getElementById("call-talk").click()`))
+	if err := demo.WaitFor(ctx, p.B.Client(), 30*time.Second, func() (bool, error) {
+		cs, err := p.B.Client().Calls(ctx, ch)
+		return err == nil && len(cs) == 1 && cs[0].ID == id, nil
+	}); err != nil {
+		t.Fatalf("CHN never saw call %s: %v", id, err)
+	}
+	run(t, li, "CHN's officer answers",
+		chromedp.Navigate(urlB+"/console/call/"+id),
+		chromedp.WaitVisible(css("#call-answer")),
+		scriptReady,
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("call-answer").click()`),
+	)
+	waitCallPage(t, li, p.B, ch, "CHN's officer", "connected")
+	run(t, zhao, "CHN's interpreter joins",
+		chromedp.Navigate(urlB+"/console/call/"+id),
+		chromedp.WaitVisible(css("#call-talk")),
+		scriptReady,
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("call-talk").click()`),
+	)
+	waitCallPage(t, zhao, p.B, ch, "CHN's interpreter", "connected")
+
+	waitHears(t, usa, "USA's officer", 880, 660)
+	waitHears(t, zhao, "CHN's interpreter", 440, 880)
+	waitHears(t, li, "CHN's officer", 440, 660)
+
+	want := []ops.CallParticipantView{{Station: "USA", Name: "Cdr. Hale", Present: true}, {Station: "CHN", Name: "Col. Li", Present: true},
+		{Station: "CHN", Name: "Interpreter Zhao", Present: true}}
+	for _, n := range []*demo.Node{p.A, p.B} {
+		if err := demo.WaitFor(ctx, n.Client(), 30*time.Second, func() (bool, error) {
+			cs, err := n.Client().Calls(ctx, ch)
+			return err == nil && len(cs) == 1 && fmt.Sprint(cs[0].Participants) == fmt.Sprint(want), nil
+		}); err != nil {
+			cs, _ := n.Client().Calls(ctx, ch)
+			t.Fatalf("%s lists participants %+v, want %+v", n.Name, cs, want)
+		}
+	}
+	cs, _ := p.B.Client().Calls(ctx, ch)
+	if m := cs[0].Media; m == nil || len(m.Seats) != 2 || m.Seats[0].Who != "Col. Li" || m.Seats[1].Who != "Interpreter Zhao" {
+		t.Errorf("CHN's seats: %+v", m)
+	}
+	run(t, usa, "USA's call page lists the interpreter",
+		chromedp.Poll[chromedp.Void](`(document.getElementById("call-participants") || {}).textContent?.includes("CHN · Interpreter Zhao")`, chromedp.WithPollingTimeout(10*time.Second)))
+
+	run(t, usa, "USA hangs up", chromedp.Evaluate[chromedp.Void](`document.getElementById("call-hangup").click()`))
+	for _, n := range []*demo.Node{p.A, p.B} {
+		if err := demo.WaitFor(ctx, n.Client(), 30*time.Second, func() (bool, error) {
+			cs, err := n.Client().Calls(ctx, ch)
+			return err == nil && len(cs) == 1 && cs[0].State == "ended", nil
+		}); err != nil {
+			t.Fatalf("%s: the call did not end: %v", n.Name, err)
+		}
+	}
+}
