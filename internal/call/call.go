@@ -21,11 +21,12 @@ import (
 )
 
 // MaxBody is the largest call body decoded, in bytes.
-const MaxBody = 12 << 10
+const MaxBody = 24 << 10
 
 // MaxSDP is the longest session description a request or an answer
-// carries, in bytes.
-const MaxSDP = 8 << 10
+// carries, in bytes: four seats of audio and four of video take about
+// 6 KiB with a few candidates.
+const MaxSDP = 16 << 10
 
 // MaxName is the longest name of a person, in bytes.
 const MaxName = 128

@@ -79,12 +79,13 @@ func sortStored(es []call.Entry) {
 type Media interface {
 	// Offer makes this station's leg of a call it places.
 	// peer is the other station's name.
-	Offer(ctx context.Context, peer string) (MediaOffer, error)
+	Offer(ctx context.Context, peer string, video bool) (MediaOffer, error)
 	// Answer makes this station's leg of the other station's call from
 	// the offer in its signed request, and returns the answer.
-	Answer(ctx context.Context, call, peer, offer string) (string, error)
+	Answer(ctx context.Context, call, peer, offer string, video bool) (string, error)
 	// Accept takes the answer from the other station's signed answer.
-	Accept(call, answer string) error
+	// video: the call has video (both parties chose it).
+	Accept(call, answer string, video bool) error
 	// Fail records why a call has no media here.
 	Fail(call, reason string)
 	// Attach connects a participant's browser: its offer in, the
@@ -202,7 +203,7 @@ func (s *Desk) tellMedia(ctx context.Context) error {
 				m.End(id, "the other station answered without media")
 				continue
 			}
-			if err := m.Accept(id, c.Answer.SDP); err != nil {
+			if err := m.Accept(id, c.Answer.SDP, c.Video); err != nil {
 				s.log.Warn("call media: the other station's answer refused", "call", id, "err", err)
 			}
 		}
@@ -502,7 +503,7 @@ func (s *Desk) StartCall(ctx context.Context, r ops.StartCallRequest) (*ops.Call
 	var offer MediaOffer
 	var offerErr error
 	if m != nil {
-		if offer, offerErr = m.Offer(ctx, s.peerOf(ctx, r.Channel)); offerErr == nil {
+		if offer, offerErr = m.Offer(ctx, s.peerOf(ctx, r.Channel), r.Video); offerErr == nil {
 			req.Media = &call.Media{SDP: offer.SDP()}
 		} else {
 			s.log.Warn("call media: making this station's offer failed", "err", offerErr)
@@ -572,7 +573,7 @@ func (s *Desk) AnswerCall(ctx context.Context, r ops.CallActRequest) (*ops.CallV
 	if m != nil && c.Offer != nil {
 		// A person answers even when the media cannot be made: the
 		// answer is on the record, and the reason in the call's media.
-		sdp, err := m.Answer(ctx, id, c.ID.Author, c.Offer.SDP)
+		sdp, err := m.Answer(ctx, id, c.ID.Author, c.Offer.SDP, c.Video && r.Video)
 		if err != nil {
 			s.log.Warn("call media: answering the other station's offer failed", "call", id, "err", err)
 			m.Fail(id, "answering the other station's media offer: "+err.Error())

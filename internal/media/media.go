@@ -31,6 +31,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/logging"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"golang.org/x/time/rate"
@@ -86,6 +87,12 @@ const (
 // negotiate it.
 var opus = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
 	SDPFmtpLine: "minptime=10;useinbandfec=1"}
+
+// vp8 is the video codec carried, when a call has video: VP8, passed
+// through as the browsers send it; a receiver's request for a key frame
+// (PLI) goes back to the browser that sends the picture.
+var vp8 = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000,
+	RTCPFeedback: []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}}}
 
 // Engine is a station's media: one UDP socket for every leg of every
 // call.
@@ -157,6 +164,10 @@ func Listen(addr string, o Options) (*Engine, error) {
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetReceiveMTU(MaxPacket + 100)
 	m := &webrtc.MediaEngine{}
+	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: vp8, PayloadType: 96}, webrtc.RTPCodecTypeVideo); err != nil {
+		conn.Close()
+		return nil, err
+	}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: opus, PayloadType: 111}, webrtc.RTPCodecTypeAudio); err != nil {
 		conn.Close()
 		return nil, err
@@ -206,11 +217,14 @@ type Call struct {
 	e      *Engine
 	pc     *webrtc.PeerConnection
 	outs   [Seats]*webrtc.TrackLocalStaticRTP // towards the other station, one per seat
+	vouts  [Seats]*webrtc.TrackLocalStaticRTP // the same for video, when the call has video
+	video  bool
 	dtls   *webrtc.DTLSTransport
 	caller bool   // this station made the offer
 	peer   string // the other station's name
 
 	fromPeerN, toPeer, dropped atomic.Uint64
+	videoFromPeer, videoToPeer atomic.Uint64
 	rec                        atomic.Pointer[recording] // what this side sends is recorded here, if set
 	lastFromPeer, maxGap       atomic.Int64              // Unix ns of the last packet from the other station; the longest wait between two
 
@@ -223,6 +237,8 @@ type Call struct {
 	done   bool            // closed: its last state is kept for the views
 	// dtlsFailed: the DTLS handshake failed, and checkDTLS tells why.
 	dtlsFailed bool
+	// keyframes: how to ask each source of a picture for a key frame.
+	keyframes map[string]func()
 	// remote: the other station's description, once its paths are
 	// registered (pathConn.add); "" before.
 	remote string
@@ -230,7 +246,7 @@ type Call struct {
 
 // newCall makes a trunk: a peer connection with an Opus track each way
 // per seat.
-func (e *Engine) newCall(caller bool, peer string) (*Call, error) {
+func (e *Engine) newCall(caller bool, peer string, video bool) (*Call, error) {
 	e.mu.Lock()
 	closed := e.closed
 	e.mu.Unlock()
@@ -241,14 +257,27 @@ func (e *Engine) newCall(caller bool, peer string) (*Call, error) {
 	if err != nil {
 		return nil, fmt.Errorf("media: %w", err)
 	}
-	c := &Call{e: e, pc: pc, caller: caller, peer: peer, state: Offered, legs: map[string]*leg{}}
+	c := &Call{e: e, pc: pc, caller: caller, peer: peer, state: Offered, legs: map[string]*leg{}, video: video,
+		keyframes: map[string]func(){}}
 	for i := range c.outs {
 		if c.outs[i], err = webrtc.NewTrackLocalStaticRTP(opus, fmt.Sprintf("seat-%d", i), "hotline"); err != nil {
 			pc.Close()
 			return nil, err
 		}
+		if video {
+			if c.vouts[i], err = webrtc.NewTrackLocalStaticRTP(vp8, fmt.Sprintf("seat-%d-video", i), "hotline"); err != nil {
+				pc.Close()
+				return nil, err
+			}
+		}
 	}
-	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { go c.fromPeer(t) })
+	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		if t.Kind() == webrtc.RTPCodecTypeVideo {
+			go c.fromPeerVideo(t)
+			return
+		}
+		go c.fromPeer(t)
+	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		c.mu.Lock()
 		dtlsFailed := c.dtlsFailed
@@ -268,20 +297,49 @@ func (c *Call) addTrack() error {
 		if err != nil {
 			return fmt.Errorf("media: %w", err)
 		}
-		go drainRTCP(sender)
+		go drainRTCP(sender, nil)
 		if i == 0 {
 			c.dtls = sender.Transport()
 			c.dtls.OnStateChange(c.dtlsState)
 		}
 	}
+	for i, out := range c.vouts {
+		if out == nil {
+			continue
+		}
+		sender, err := c.pc.AddTrack(out)
+		if err != nil {
+			return fmt.Errorf("media: %w", err)
+		}
+		seat := i
+		// The other station asks for a key frame of this seat's picture:
+		// the browser on the seat makes one.
+		go drainRTCP(sender, func() { c.seatKeyframe(seat) })
+	}
 	return nil
 }
 
-func drainRTCP(s *webrtc.RTPSender) {
+// drainRTCP reads a sender's RTCP until it ends; a request for a key
+// frame (PLI, FIR) calls keyframe, if set.
+func drainRTCP(s *webrtc.RTPSender, keyframe func()) {
 	buf := make([]byte, 1500)
 	for {
-		if _, _, err := s.Read(buf); err != nil {
+		n, _, err := s.Read(buf)
+		if err != nil {
 			return
+		}
+		if keyframe == nil {
+			continue
+		}
+		ps, err := rtcp.Unmarshal(buf[:n])
+		if err != nil {
+			continue
+		}
+		for _, p := range ps {
+			switch p.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				keyframe()
+			}
 		}
 	}
 }
@@ -430,8 +488,8 @@ func describe(ctx context.Context, pc *webrtc.PeerConnection, d webrtc.SessionDe
 
 // Offer makes this station's leg of a call it places: the offer for the
 // signed request. The call is known by no id until Bind.
-func (e *Engine) Offer(ctx context.Context, peer string) (*Call, string, error) {
-	c, err := e.newCall(true, peer)
+func (e *Engine) Offer(ctx context.Context, peer string, video bool) (*Call, string, error) {
+	c, err := e.newCall(true, peer, video)
 	if err != nil {
 		return nil, "", err
 	}
@@ -475,7 +533,7 @@ func (c *Call) Drop() { c.close(Closed, "the request was not written") }
 // Answer makes this station's leg of the other station's call id from the
 // offer in its signed request, and returns the answer for the signed
 // answer entry. The media connects once the other station has the answer.
-func (e *Engine) Answer(ctx context.Context, id, peer, offer string) (string, error) {
+func (e *Engine) Answer(ctx context.Context, id, peer, offer string, video bool) (string, error) {
 	want, err := checkPeer(offer)
 	if err != nil {
 		return "", err
@@ -486,7 +544,7 @@ func (e *Engine) Answer(ctx context.Context, id, peer, offer string) (string, er
 	if exists {
 		return "", fmt.Errorf("%w: call %s has media here already", ErrState, id)
 	}
-	c, err := e.newCall(false, peer)
+	c, err := e.newCall(false, peer, video)
 	if err != nil {
 		return "", err
 	}
@@ -523,7 +581,7 @@ func (e *Engine) Answer(ctx context.Context, id, peer, offer string) (string, er
 // Accept takes the answer to this station's call id from the other
 // station's signed answer entry. Its DTLS certificate must be the one the
 // answer names.
-func (e *Engine) Accept(id, answer string) error {
+func (e *Engine) Accept(id, answer string, video bool) error {
 	c := e.call(id)
 	if c == nil {
 		return fmt.Errorf("%w: %s", ErrNoMedia, id)
@@ -540,6 +598,7 @@ func (e *Engine) Accept(id, answer string) error {
 		return fmt.Errorf("%w: call %s's media is %s, not waiting for an answer", ErrState, id, st)
 	}
 	c.want, c.state = want, Connecting
+	c.video = c.video && video // the other party may have declined the picture
 	c.mu.Unlock()
 	c.paths(answer)
 	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
@@ -598,7 +657,7 @@ func (e *Engine) Attach(ctx context.Context, id, who, offer string) (string, err
 	if err != nil {
 		return "", fmt.Errorf("media: %w", err)
 	}
-	l := &leg{pc: pc, who: who, seat: seat, limit: rate.NewLimiter(PacketRate, PacketBurst), bySource: map[string]*webrtc.TrackLocalStaticRTP{}}
+	l := &leg{pc: pc, who: who, seat: seat, limit: rate.NewLimiter(PacketRate, PacketBurst), vlimit: rate.NewLimiter(VideoRate, 2*VideoRate)}
 	l.state.Store(webrtc.PeerConnectionStateNew)
 	fail := func(err error) (string, error) {
 		pc.Close()
@@ -610,11 +669,17 @@ func (e *Engine) Attach(ctx context.Context, id, who, offer string) (string, err
 			c.left(l)
 		}
 	})
-	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { go c.fromLeg(l, t) })
+	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		if t.Kind() == webrtc.RTPCodecTypeVideo {
+			go c.fromLegVideo(l, t)
+			return
+		}
+		go c.fromLeg(l, t)
+	})
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return fail(fmt.Errorf("%w: the browser's offer: %v", ErrSDP, err))
 	}
-	for i := range min(audioSections(offer), LegStreams) {
+	for i := range min(sections(offer, "audio"), LegStreams) {
 		out, err := webrtc.NewTrackLocalStaticRTP(opus, fmt.Sprintf("voice-%d", i), "voices")
 		if err != nil {
 			return fail(err)
@@ -623,8 +688,27 @@ func (e *Engine) Attach(ctx context.Context, id, who, offer string) (string, err
 		if err != nil {
 			return fail(fmt.Errorf("%w: the browser's offer has no audio this station can send on: %v", ErrSDP, err))
 		}
-		go drainRTCP(sender)
-		l.outs = append(l.outs, out)
+		go drainRTCP(sender, nil)
+		l.audio.outs = append(l.audio.outs, out)
+	}
+	c.mu.Lock()
+	video := c.video
+	c.mu.Unlock()
+	if video {
+		for i := range min(sections(offer, "video"), LegStreams) {
+			out, err := webrtc.NewTrackLocalStaticRTP(vp8, fmt.Sprintf("picture-%d", i), "pictures")
+			if err != nil {
+				return fail(err)
+			}
+			sender, err := pc.AddTrack(out)
+			if err != nil {
+				return fail(fmt.Errorf("%w: the browser's offer has no VP8 video this station can send on: %v", ErrSDP, err))
+			}
+			// The browser asks for a key frame of a picture: its sender
+			// makes one.
+			go drainRTCP(sender, func() { c.keyframe(l.video.sourceOf(out)) })
+			l.video.outs = append(l.video.outs, out)
+		}
 	}
 	a, err := pc.CreateAnswer(nil)
 	if err != nil {
@@ -696,11 +780,12 @@ func (c *Call) left(l *leg) {
 // away during a call (not when the call ends).
 func (e *Engine) OnLeft(f func(call, who string)) { e.onLeft.Store(&f) }
 
-// audioSections counts the audio sections of a description.
-func audioSections(sdp string) int {
+// sections counts the sections of a kind (audio, video) of a
+// description.
+func sections(sdp, kind string) int {
 	n := 0
 	for _, l := range strings.Split(sdp, "\r\n") {
-		if strings.HasPrefix(l, "m=audio ") {
+		if strings.HasPrefix(l, "m="+kind+" ") {
 			n++
 		}
 	}
@@ -803,6 +888,10 @@ type View struct {
 	MaxGap time.Duration
 	// Participants are the browsers attached here, by seat.
 	Participants []Participant
+	// Video is whether the call carries video; VideoFromPeer and
+	// VideoToPeer count its packets forwarded.
+	Video                      bool
+	VideoFromPeer, VideoToPeer uint64
 }
 
 // View returns call id's media, false if the engine holds none.
@@ -822,12 +911,14 @@ func (e *Engine) View(id string) (View, bool) {
 	}
 	slices.SortFunc(v.Participants, func(a, b Participant) int { return a.Seat - b.Seat })
 	live := !c.done && c.remote != ""
+	v.Video = c.video
 	c.mu.Unlock()
 	if live {
 		v.Path, v.Via, v.Failovers = e.conn.path(c.peer)
 	}
 	v.MaxGap = time.Duration(c.maxGap.Load())
 	v.FromPeer, v.ToPeer, v.Dropped = c.fromPeerN.Load(), c.toPeer.Load(), c.dropped.Load()
+	v.VideoFromPeer, v.VideoToPeer = c.videoFromPeer.Load(), c.videoToPeer.Load()
 	return v, true
 }
 

@@ -49,18 +49,18 @@ func waitView(t testing.TB, e *Engine, id string, what string, ok func(View) boo
 func trunk(t testing.TB, a, b *Engine, id string) (offer, answer string) {
 	t.Helper()
 	ctx := context.Background()
-	c, offer, err := a.Offer(ctx, "CHN")
+	c, offer, err := a.Offer(ctx, "CHN", false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Bind(id); err != nil {
 		t.Fatal(err)
 	}
-	answer, err = b.Answer(ctx, id, "USA", offer)
+	answer, err = b.Answer(ctx, id, "USA", offer, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Accept(id, answer); err != nil {
+	if err := a.Accept(id, answer, false); err != nil {
 		t.Fatal(err)
 	}
 	return offer, answer
@@ -133,7 +133,7 @@ func TestImpostorRefused(t *testing.T) {
 	usa, chn := listen(t), listen(t)
 	ctx := context.Background()
 	const id = "usa-chn/USA/9"
-	c, offer, err := usa.Offer(ctx, "CHN")
+	c, offer, err := usa.Offer(ctx, "CHN", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestImpostorRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	// CHN's genuine answer, as it would be signed; then CHN steps away.
-	answer, err := chn.Answer(ctx, id, "USA", offer)
+	answer, err := chn.Answer(ctx, id, "USA", offer, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestImpostorRefused(t *testing.T) {
 		t.Fatal("the impostor has CHN's certificate")
 	}
 	ub := attach(t, usa, id)
-	if err := usa.Accept(id, answer); err != nil {
+	if err := usa.Accept(id, answer, false); err != nil {
 		t.Fatal(err)
 	}
 	stop := make(chan struct{})
@@ -231,7 +231,7 @@ func credentials(t *testing.T, sdp string) (ufrag, pwd string) {
 func TestBadInput(t *testing.T) {
 	usa, chn := listen(t), listen(t)
 	ctx := context.Background()
-	c, offer, err := usa.Offer(ctx, "CHN")
+	c, offer, err := usa.Offer(ctx, "CHN", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +260,7 @@ func TestBadInput(t *testing.T) {
 		{"relay candidate", strings.Replace(offer, "typ host", "typ relay", 1), "other than a host"},
 		{"video only", videoOnly, "no audio section"},
 	} {
-		if _, err := chn.Answer(ctx, "usa-chn/USA/"+tc.name, "USA", tc.sdp); !errors.Is(err, ErrSDP) || !strings.Contains(err.Error(), tc.want) {
+		if _, err := chn.Answer(ctx, "usa-chn/USA/"+tc.name, "USA", tc.sdp, false); !errors.Is(err, ErrSDP) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: answer: %v, want %q", tc.name, err, tc.want)
 		}
 		if _, ok := chn.View("usa-chn/USA/" + tc.name); ok {
@@ -279,23 +279,23 @@ func TestBadInput(t *testing.T) {
 	if _, err := usa.Attach(ctx, id, "officer", videoOnly); !errors.Is(err, ErrSDP) || !strings.Contains(err.Error(), "audio") {
 		t.Errorf("attach with a video-only offer: %v", err)
 	}
-	if err := usa.Accept("usa-chn/USA/404", offer); !errors.Is(err, ErrNoMedia) {
+	if err := usa.Accept("usa-chn/USA/404", offer, false); !errors.Is(err, ErrNoMedia) {
 		t.Errorf("accept for an unknown call: %v", err)
 	}
-	answer, err := chn.Answer(ctx, id, "USA", offer)
+	answer, err := chn.Answer(ctx, id, "USA", offer, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := chn.Answer(ctx, id, "USA", offer); !errors.Is(err, ErrState) {
+	if _, err := chn.Answer(ctx, id, "USA", offer, false); !errors.Is(err, ErrState) {
 		t.Errorf("second answer: %v", err)
 	}
-	if err := chn.Accept(id, answer); !errors.Is(err, ErrState) {
+	if err := chn.Accept(id, answer, false); !errors.Is(err, ErrState) {
 		t.Errorf("the answerer accepting: %v", err)
 	}
-	if err := usa.Accept(id, answer); err != nil {
+	if err := usa.Accept(id, answer, false); err != nil {
 		t.Fatal(err)
 	}
-	if err := usa.Accept(id, answer); !errors.Is(err, ErrState) {
+	if err := usa.Accept(id, answer, false); !errors.Is(err, ErrState) {
 		t.Errorf("second accept: %v", err)
 	}
 	first := attach(t, usa, id)

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"golang.org/x/time/rate"
@@ -30,16 +31,24 @@ const LegStreams = 2*Seats - 1
 
 // leg is one participant's browser, connected to this station.
 type leg struct {
-	pc    *webrtc.PeerConnection
-	who   string
-	seat  int
-	outs  []*webrtc.TrackLocalStaticRTP // towards the browser, one per voice
-	limit *rate.Limiter                 // the browser's packets
-	state atomic.Value                  // webrtc.PeerConnectionState
+	pc        *webrtc.PeerConnection
+	who       string
+	seat      int
+	audio     streams       // towards the browser, one per voice
+	video     streams       // towards the browser, one per picture, when the call has video
+	limit     *rate.Limiter // the browser's audio packets
+	vlimit    *rate.Limiter // its video packets
+	state     atomic.Value  // webrtc.PeerConnectionState
+	videoSSRC atomic.Uint32 // of the browser's picture, once it sends one
+}
 
+// streams are the tracks a browser is sent of one kind, each given to a
+// source (a voice or a picture) as it first comes.
+type streams struct {
 	mu       sync.Mutex
+	outs     []*webrtc.TrackLocalStaticRTP
 	bySource map[string]*webrtc.TrackLocalStaticRTP
-	local    int // outputs given to voices of this side, taken from the end
+	local    int // outputs given to sources of this side, taken from the end
 }
 
 func (l *leg) alive() bool {
@@ -47,33 +56,47 @@ func (l *leg) alive() bool {
 	return s != webrtc.PeerConnectionStateFailed && s != webrtc.PeerConnectionStateClosed && s != webrtc.PeerConnectionStateDisconnected
 }
 
-// out is the stream a voice goes to this browser on: the one it was
-// given, or a free one. The other side's voices take streams from the
-// first, this side's from the last, and this side's only when the browser
-// has more than one: a browser that takes a single stream hears the other
-// side.
-func (l *leg) out(source string) *webrtc.TrackLocalStaticRTP {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if o, ok := l.bySource[source]; ok {
-		return o
+// out is the stream a source goes to this browser on: the one it was
+// given, or a free one (fresh then). The other side's sources take
+// streams from the first, this side's from the last, and this side's
+// only when the browser has more than one: a browser that takes a single
+// stream hears (or sees) the other side.
+func (s *streams) out(source string) (o *webrtc.TrackLocalStaticRTP, fresh bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o, ok := s.bySource[source]; ok {
+		return o, false
 	}
-	remote := len(l.bySource) - l.local
-	if remote+l.local >= len(l.outs) {
-		return nil
+	remote := len(s.bySource) - s.local
+	if remote+s.local >= len(s.outs) {
+		return nil, false
 	}
-	var o *webrtc.TrackLocalStaticRTP
 	if strings.HasPrefix(source, "peer:") {
-		o = l.outs[remote]
+		o = s.outs[remote]
 	} else {
-		if len(l.outs) < 2 {
-			return nil
+		if len(s.outs) < 2 {
+			return nil, false
 		}
-		l.local++
-		o = l.outs[len(l.outs)-l.local]
+		s.local++
+		o = s.outs[len(s.outs)-s.local]
 	}
-	l.bySource[source] = o
-	return o
+	if s.bySource == nil {
+		s.bySource = map[string]*webrtc.TrackLocalStaticRTP{}
+	}
+	s.bySource[source] = o
+	return o, true
+}
+
+// sourceOf is the source a stream was given to, "" if none.
+func (s *streams) sourceOf(o *webrtc.TrackLocalStaticRTP) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for src, x := range s.bySource {
+		if x == o {
+			return src
+		}
+	}
+	return ""
 }
 
 // legs returns the participants connected here now.
@@ -121,7 +144,7 @@ func (c *Call) fromPeer(t *webrtc.TrackRemote) {
 		c.gap()
 		sent := false
 		for _, l := range c.liveLegs() {
-			if o := l.out(source); o != nil && o.WriteRTP(p) == nil {
+			if o, _ := l.audio.out(source); o != nil && o.WriteRTP(p) == nil {
 				sent = true
 			}
 		}
@@ -147,7 +170,7 @@ func (c *Call) fromLeg(l *leg, t *webrtc.TrackRemote) {
 		}
 		for _, o := range c.liveLegs() {
 			if o != l {
-				if out := o.out(source); out != nil {
+				if out, _ := o.audio.out(source); out != nil {
 					out.WriteRTP(p)
 				}
 			}
@@ -160,4 +183,93 @@ type Participant struct {
 	Who   string // the person, for the record
 	Seat  int    // their stream on the trunk, from 0
 	State string // the browser's connection
+}
+
+// VideoRate bounds the video packets of a source, a second (a burst of
+// twice that); MaxPacket bounds their size too.
+const VideoRate = 1000
+
+// fromPeerVideo forwards one of the other station's pictures to every
+// participant here. A participant who starts receiving it gets a key
+// frame asked of the other station first.
+func (c *Call) fromPeerVideo(t *webrtc.TrackRemote) {
+	source := "peer:" + t.ID() + ":" + t.StreamID()
+	ssrc := uint32(t.SSRC())
+	c.setKeyframe(source, func() {
+		c.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
+	})
+	c.readRTP(t, rate.NewLimiter(VideoRate, 2*VideoRate), func(p *rtp.Packet) {
+		for _, l := range c.liveLegs() {
+			o, fresh := l.video.out(source)
+			if o == nil {
+				continue
+			}
+			if fresh {
+				c.keyframe(source)
+			}
+			if o.WriteRTP(p) == nil {
+				c.videoFromPeer.Add(1)
+			}
+		}
+	})
+}
+
+// fromLegVideo forwards a participant's picture to the other station on
+// its seat, once the trunk is connected, and to the other participants
+// here.
+func (c *Call) fromLegVideo(l *leg, t *webrtc.TrackRemote) {
+	source := "local:" + l.who
+	ssrc := uint32(t.SSRC())
+	l.videoSSRC.Store(ssrc)
+	c.setKeyframe(source, func() {
+		l.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
+	})
+	c.keyframe(source) // the first picture begins with one
+	c.readRTP(t, l.vlimit, func(p *rtp.Packet) {
+		c.mu.Lock()
+		connected := c.state == Connected && c.video
+		c.mu.Unlock()
+		if connected && c.vouts[l.seat] != nil && c.vouts[l.seat].WriteRTP(p) == nil {
+			c.videoToPeer.Add(1)
+		}
+		for _, o := range c.liveLegs() {
+			if o == l {
+				continue
+			}
+			out, fresh := o.video.out(source)
+			if out == nil {
+				continue
+			}
+			if fresh {
+				c.keyframe(source)
+			}
+			out.WriteRTP(p)
+		}
+	})
+}
+
+func (c *Call) setKeyframe(source string, f func()) {
+	c.mu.Lock()
+	c.keyframes[source] = f
+	c.mu.Unlock()
+}
+
+// keyframe asks the sender of a source for a key frame.
+func (c *Call) keyframe(source string) {
+	c.mu.Lock()
+	f := c.keyframes[source]
+	c.mu.Unlock()
+	if f != nil {
+		f()
+	}
+}
+
+// seatKeyframe asks the browser on a seat for a key frame: the other
+// station asked for one.
+func (c *Call) seatKeyframe(seat int) {
+	for _, l := range c.liveLegs() {
+		if l.seat == seat {
+			c.keyframe("local:" + l.who)
+		}
+	}
 }

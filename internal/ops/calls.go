@@ -66,6 +66,11 @@ type CallMediaView struct {
 	// Seats are the browsers attached at this station now: who, their
 	// seat (their stream to the other station), their connection.
 	Seats []CallSeatView `json:"seats,omitempty"`
+	// Video: the call's media carries video (both parties chose it);
+	// its packets forwarded from the other station and to it.
+	Video         bool   `json:"video"`
+	VideoFromPeer uint64 `json:"video_from_peer"`
+	VideoToPeer   uint64 `json:"video_to_peer"`
 }
 
 // CallSeatView is a participant's browser attached at this station.

@@ -101,13 +101,13 @@ type offer struct {
 	sdp string
 }
 
-func (o offer) SDP() string                   { return o.sdp }
-func (o offer) Bind(call string) error        { return o.c.Bind(call) }
-func (o offer) Drop()                         { o.c.Drop() }
-func (m deskMedia) Accept(id, a string) error { return m.e.Accept(id, a) }
-func (m deskMedia) Fail(id, reason string)    { m.e.Fail(id, reason) }
-func (m deskMedia) End(id, reason string)     { m.e.End(id, reason) }
-func (m deskMedia) Live() []string            { return m.e.Live() }
+func (o offer) SDP() string                               { return o.sdp }
+func (o offer) Bind(call string) error                    { return o.c.Bind(call) }
+func (o offer) Drop()                                     { o.c.Drop() }
+func (m deskMedia) Accept(id, a string, video bool) error { return m.e.Accept(id, a, video) }
+func (m deskMedia) Fail(id, reason string)                { m.e.Fail(id, reason) }
+func (m deskMedia) End(id, reason string)                 { m.e.End(id, reason) }
+func (m deskMedia) Live() []string                        { return m.e.Live() }
 
 // Record starts a call's recording (recording.go), once.
 func (m deskMedia) Record(id string) error {
@@ -155,16 +155,16 @@ func (m deskMedia) FinishRecording(id string) (*call.Recording, error) {
 	return r.finish()
 }
 
-func (m deskMedia) Offer(ctx context.Context, peer string) (desk.MediaOffer, error) {
-	c, sdp, err := m.e.Offer(ctx, peer)
+func (m deskMedia) Offer(ctx context.Context, peer string, video bool) (desk.MediaOffer, error) {
+	c, sdp, err := m.e.Offer(ctx, peer, video)
 	if err != nil {
 		return nil, err
 	}
 	return offer{c, sdp}, nil
 }
 
-func (m deskMedia) Answer(ctx context.Context, id, peer, o string) (string, error) {
-	a, err := m.e.Answer(ctx, id, peer, o)
+func (m deskMedia) Answer(ctx context.Context, id, peer, o string, video bool) (string, error) {
+	a, err := m.e.Answer(ctx, id, peer, o, video)
 	return a, asked(err)
 }
 
@@ -180,7 +180,7 @@ func (m deskMedia) View(id string) (ops.CallMediaView, bool) {
 	}
 	mv := ops.CallMediaView{State: v.State, Reason: v.Reason, Console: v.Console, PeerFingerprint: v.Peer,
 		FromPeer: v.FromPeer, ToPeer: v.ToPeer, Dropped: v.Dropped, Path: v.Path, Via: v.Via, Failovers: v.Failovers,
-		MaxGapMS: float64(v.MaxGap.Microseconds()) / 1000}
+		MaxGapMS: float64(v.MaxGap.Microseconds()) / 1000, Video: v.Video, VideoFromPeer: v.VideoFromPeer, VideoToPeer: v.VideoToPeer}
 	for _, p := range v.Participants {
 		mv.Seats = append(mv.Seats, ops.CallSeatView{Who: p.Who, Seat: p.Seat, State: p.State})
 	}
