@@ -114,7 +114,7 @@ func (c *Call) liveLegs() []*leg {
 // hands it to f; the rest are dropped and counted. It returns when the
 // track ends.
 func (c *Call) readRTP(t *webrtc.TrackRemote, lim *rate.Limiter, f func(*rtp.Packet)) {
-	if !strings.EqualFold(t.Codec().MimeType, webrtc.MimeTypeOpus) {
+	if m := t.Codec().MimeType; !strings.EqualFold(m, webrtc.MimeTypeOpus) && !strings.EqualFold(m, webrtc.MimeTypeVP8) {
 		return
 	}
 	buf := make([]byte, 64<<10)

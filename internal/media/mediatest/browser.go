@@ -14,9 +14,14 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
+
+// VP8 is the video codec the browsers offer, with key frame requests.
+var VP8 = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000,
+	RTCPFeedback: []webrtc.RTCPFeedback{{Type: "nack", Parameter: "pli"}}}
 
 // Opus is the codec the browsers offer.
 var Opus = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
@@ -38,6 +43,9 @@ func API(t testing.TB, tune func(*webrtc.SettingEngine)) *webrtc.API {
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: Opus, PayloadType: 111}, webrtc.RTPCodecTypeAudio); err != nil {
 		t.Fatal(err)
 	}
+	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: VP8, PayloadType: 96}, webrtc.RTPCodecTypeVideo); err != nil {
+		t.Fatal(err)
+	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se))
 }
 
@@ -49,6 +57,13 @@ type Browser struct {
 	mu    sync.Mutex
 	heard []string // payloads received, in order
 	seq   uint16
+	// video: the camera's track, once NewVideo made it; seen are the
+	// video payloads received; plis counts the key frame requests the
+	// camera got.
+	video *webrtc.TrackLocalStaticRTP
+	vseq  uint16
+	seen  []string
+	plis  int
 	// notify, once Arrivals made it, gets every payload as it arrives.
 	notify chan Arrival
 }
@@ -104,6 +119,11 @@ func NewWith(t testing.TB, streams int) *Browser {
 			}
 			at := time.Now()
 			b.mu.Lock()
+			if tr.Kind() == webrtc.RTPCodecTypeVideo {
+				b.seen = append(b.seen, string(p.Payload))
+				b.mu.Unlock()
+				continue
+			}
 			b.heard = append(b.heard, string(p.Payload))
 			if b.notify != nil {
 				select {
@@ -115,6 +135,72 @@ func NewWith(t testing.TB, streams int) *Browser {
 		}
 	})
 	return b
+}
+
+// NewVideo returns a browser as NewWith does that also sends a picture
+// (VP8) and offers to receive pictures on streams more.
+func NewVideo(t testing.TB, streams int) *Browser {
+	t.Helper()
+	b := NewWith(t, streams)
+	var err error
+	if b.video, err = webrtc.NewTrackLocalStaticRTP(VP8, "camera", "browser"); err != nil {
+		t.Fatal(err)
+	}
+	sender, err := b.PC.AddTrack(b.video)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range streams - 1 {
+		if _, err := b.PC.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	go func() {
+		for {
+			ps, _, err := sender.ReadRTCP()
+			if err != nil {
+				return
+			}
+			for _, p := range ps {
+				if _, ok := p.(*rtcp.PictureLossIndication); ok {
+					b.mu.Lock()
+					b.plis++
+					b.mu.Unlock()
+				}
+			}
+		}
+	}()
+	return b
+}
+
+// Show sends one VP8 packet whose payload is text.
+func (b *Browser) Show(text string) {
+	b.vseq++
+	p := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: b.vseq, Timestamp: uint32(b.vseq) * 3000, SSRC: 2, Marker: true},
+		Payload: []byte(text)}
+	if err := b.video.WriteRTP(p); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// Seen counts the video payloads received that begin with prefix.
+func (b *Browser) Seen(prefix string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, s := range b.seen {
+		if strings.HasPrefix(s, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// KeyframeRequests counts the PLIs the browser's camera got.
+func (b *Browser) KeyframeRequests() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.plis
 }
 
 // Offer returns the browser's offer, its candidates in it.
