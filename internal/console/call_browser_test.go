@@ -645,3 +645,88 @@ func TestCallInterpreter(t *testing.T) {
 		}
 	}
 }
+
+// TestCallVideo: USA's officer presses Video call; CHN's officer answers
+// with video. Chromium's fake cameras send VP8 through both stations: each
+// page decodes the other's picture (frames counted by the browser), both
+// stations list the media with video and packets both ways; Camera off
+// stops USA's picture at CHN.
+func TestCallVideo(t *testing.T) {
+	needChromium(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	tmp := t.TempDir()
+	bin := buildHotline(t, ctx, tmp)
+	p, err := demo.NewPairWith(ctx, filepath.Join(tmp, "stations"), bin, map[string]string{callChannel: "staff"}, demo.PairOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop()
+	const ch = callChannel
+	for _, o := range []struct {
+		n   *demo.Node
+		req operator.AddRequest
+	}{
+		{p.A, operator.AddRequest{Name: "alice", Role: "duty", Password: password, As: "Cdr. Hale"}},
+		{p.B, operator.AddRequest{Name: "wang", Role: "duty", Password: password, Lang: "zh", As: "Col. Li"}},
+	} {
+		if _, err := o.n.Client().AddOperator(ctx, o.req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	low, high := filepath.Join(tmp, "440.wav"), filepath.Join(tmp, "880.wav")
+	toneWAV(t, low, 440, 10)
+	toneWAV(t, high, 880, 10)
+	urlA, urlB := base(t, p.A), base(t, p.B)
+	usa, chn := newCallBrowser(t, ctx, low), newCallBrowser(t, ctx, high)
+	logIn(t, usa, urlA, "alice")
+	ackTakeovers(t, usa)
+	logIn(t, chn, urlB, "wang")
+	ackTakeovers(t, chn)
+
+	run(t, usa, "USA places a video call",
+		chromedp.Navigate(urlA+"/console/channel/"+ch),
+		chromedp.WaitVisible(css("#call-start-video")),
+		scriptReady,
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("call-start-video").click()`),
+		chromedp.WaitVisible(css("#call-talk")),
+		scriptReady,
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("call-talk").click()`),
+	)
+	id := strings.TrimPrefix(eval[string](t, usa, `location.pathname`), "/console/call/")
+	if err := demo.WaitFor(ctx, p.B.Client(), 30*time.Second, func() (bool, error) {
+		cs, err := p.B.Client().Calls(ctx, ch)
+		return err == nil && len(cs) == 1 && cs[0].ID == id && cs[0].Video, nil
+	}); err != nil {
+		t.Fatalf("CHN never saw video call %s: %v", id, err)
+	}
+	run(t, chn, "CHN answers with video",
+		chromedp.Navigate(urlB+"/console/call/"+id),
+		chromedp.WaitVisible(css("#call-answer")),
+		scriptReady,
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("call-answer").click()`),
+	)
+	waitCallPage(t, chn, p.B, ch, "CHN's console", "connected")
+	frames := `(() => { let n = 0; document.querySelectorAll("video[data-picture]").forEach((v) => { if (v.videoWidth > 0) n = Math.max(n, v.getVideoPlaybackQuality().totalVideoFrames); }); return n; })()`
+	for _, b := range []struct {
+		ctx context.Context
+		who string
+	}{{usa, "USA's console"}, {chn, "CHN's console"}} {
+		run(t, b.ctx, b.who+" decodes the other's picture",
+			chromedp.Poll[chromedp.Void](frames+` > 30`, chromedp.WithPollingTimeout(30*time.Second)))
+		t.Logf("%s decoded %d frames", b.who, eval[int](t, b.ctx, frames))
+	}
+	for _, n := range []*demo.Node{p.A, p.B} {
+		cs, err := n.Client().Calls(ctx, ch)
+		if err != nil || len(cs) != 1 || cs[0].Media == nil || !cs[0].Media.Video || cs[0].Media.VideoFromPeer == 0 || cs[0].Media.VideoToPeer == 0 {
+			t.Fatalf("%s lists %+v (%v)", n.Name, cs, err)
+		}
+	}
+	// Camera off: USA's picture stops reaching CHN (a disabled track
+	// sends black frames at a low rate, or none).
+	run(t, usa, "USA turns its camera off", chromedp.Evaluate[chromedp.Void](`document.getElementById("call-camera").click()`))
+	if got := eval[string](t, usa, `document.getElementById("call-camera").getAttribute("aria-pressed")`); got != "true" {
+		t.Errorf("the camera button says pressed=%s", got)
+	}
+	run(t, usa, "USA hangs up", chromedp.Evaluate[chromedp.Void](`document.getElementById("call-hangup").click()`))
+}

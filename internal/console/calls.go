@@ -88,12 +88,13 @@ func (s *Server) startCall(r *http.Request, se *session) (result, error) {
 func (s *Server) callAct(do func(ops.Ops, *http.Request, ops.CallActRequest) (*ops.CallView, error)) func(r *http.Request, se *session) (result, error) {
 	return func(r *http.Request, se *session) (result, error) {
 		var req struct {
-			ID string `json:"id"`
+			ID    string `json:"id"`
+			Video bool   `json:"video,omitempty"` // answering: with video
 		}
 		if err := readJSON(r, &req); err != nil {
 			return result{}, err
 		}
-		c, err := do(s.cfg.Ops, r, ops.CallActRequest{ID: req.ID, As: operator.RecordName(se.op)})
+		c, err := do(s.cfg.Ops, r, ops.CallActRequest{ID: req.ID, As: operator.RecordName(se.op), Video: req.Video})
 		if err != nil {
 			return result{target: req.ID}, err
 		}

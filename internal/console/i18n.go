@@ -79,6 +79,10 @@ var catalogs = map[string]map[string]string{
 		"call_elapsed":          "Duration",
 		"call_participants":     "Participants",
 		"call_left":             "left",
+		"call_start_video":      "Video call (FLASH)",
+		"call_self":             "Your camera",
+		"call_camera_off":       "Camera off",
+		"call_camera_on":        "Camera on",
 		"call_mute":             "Mute",
 		"call_unmute":           "Unmute",
 		"call_no_media":         "none at this station",
@@ -307,6 +311,10 @@ var catalogs = map[string]map[string]string{
 		"call_elapsed":          "通话时长",
 		"call_participants":     "参与人",
 		"call_left":             "已离开",
+		"call_start_video":      "视频呼叫（FLASH）",
+		"call_self":             "本人摄像头",
+		"call_camera_off":       "关闭摄像头",
+		"call_camera_on":        "打开摄像头",
 		"call_mute":             "静音",
 		"call_unmute":           "取消静音",
 		"call_no_media":         "本站无媒体",
@@ -464,7 +472,7 @@ var catalogs = map[string]map[string]string{
 
 // scriptKeys are the strings the page script needs.
 var scriptKeys = []string{"due_in", "overdue_by", "conn_lost", "session_over", "sent_ok", "error", "local_time", "done", "verified", "sound_enable",
-	"call_connecting", "call_connected", "call_failed", "call_ended", "call_mute", "call_unmute"}
+	"call_connecting", "call_connected", "call_failed", "call_ended", "call_mute", "call_unmute", "call_camera_off", "call_camera_on"}
 
 func catalog(lang string) map[string]string {
 	if c, ok := catalogs[lang]; ok {

@@ -308,7 +308,11 @@ type opRoute struct {
 // own for it, so the console and the table cannot disagree.
 func (s *Server) opAction(pattern string, op *ops.Op, name string, f func(r *http.Request, se *session) (result, error)) {
 	s.opRoutes = append(s.opRoutes, opRoute{Pattern: pattern, Op: op})
-	s.mux.HandleFunc(pattern, s.action(operator.Permission(op.Permission), name, f))
+	limit := int64(maxBody)
+	if op.MaxBody > 0 {
+		limit = op.MaxBody
+	}
+	s.mux.HandleFunc(pattern, s.actionLimit(operator.Permission(op.Permission), name, limit, f))
 }
 
 // frag serves a fragment of a page that the script fetches again when

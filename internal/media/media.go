@@ -47,10 +47,12 @@ const (
 	MaxPacket   = 1500 // bytes of RTP payload
 )
 
-// MaxBrowserSDP bounds a browser's offer: a section for each voice it can
-// be sent (LegStreams) makes it longer than the stations' own
-// descriptions, which travel in entries (call.MaxSDP).
-const MaxBrowserSDP = 32 << 10
+// MaxBrowserSDP bounds a browser's offer: a section for each voice and
+// picture it can be sent (LegStreams of each), each listing the codecs
+// the browser has, makes it much longer than the stations' own
+// descriptions, which travel in entries (call.MaxSDP): chromium's is
+// about 52 KiB for a video call.
+const MaxBrowserSDP = 96 << 10
 
 // GatherTimeout bounds how long the engine waits for its host candidates
 // when it makes a description.

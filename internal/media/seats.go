@@ -132,6 +132,10 @@ func (c *Call) readRTP(t *webrtc.TrackRemote, lim *rate.Limiter, f func(*rtp.Pac
 			c.drop()
 			continue
 		}
+		// Header extensions are the leg's where they came in (their ids,
+		// a mid naming the sender's section): they mean nothing on the
+		// next leg, and a mid there would send the packet astray.
+		p.Header.Extension, p.Header.Extensions, p.Header.ExtensionProfile = false, nil, 0
 		f(&p)
 	}
 }

@@ -282,7 +282,7 @@ var (
 		Help: "the calls of a channel (or all) and their state"},
 		func(o Ops, ctx context.Context, r ChannelRef) ([]CallView, error) { return o.Calls(ctx, r.Channel) })
 	CallMedia = def(Op{Name: "CallMedia", Verb: "call media", Method: "POST", Path: "/api/v1/calls/media", Permission: "send",
-		MaxBody: 64 << 10,
+		MaxBody: 160 << 10, // a browser's offer, up to media.MaxBrowserSDP, in JSON
 		Help:    "connect a browser's WebRTC offer to a call's audio at this station; the answer comes back"},
 		func(o Ops, ctx context.Context, r CallMediaRequest) (*CallMediaAnswer, error) {
 			return o.CallMedia(ctx, r)

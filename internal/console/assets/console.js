@@ -333,13 +333,15 @@
   // talks and hangs up: its WebRTC goes to this station only, with its
   // candidates in the offer (no STUN, no TURN); the station answers and
   // carries the audio to the peer station.
-  const callStart = $('#call-start');
-  if (callStart) callStart.addEventListener('click', async () => {
-    callStart.disabled = true;
-    try {
-      const c = await post('/console/api/calls', { channel: callStart.dataset.channel });
-      location.href = '/console/call/' + c.id;
-    } catch (err) { toast(T.error + ': ' + err.message, true); callStart.disabled = false; }
+  [['#call-start', false], ['#call-start-video', true]].forEach(([sel, video]) => {
+    const b = $(sel);
+    if (b) b.addEventListener('click', async () => {
+      b.disabled = true;
+      try {
+        const c = await post('/console/api/calls', { channel: b.dataset.channel, video });
+        location.href = '/console/call/' + c.id;
+      } catch (err) { toast(T.error + ': ' + err.message, true); b.disabled = false; }
+    });
   });
   const callStatus = (state, text) => {
     body.dataset.call = state;
@@ -356,22 +358,54 @@
     callMute.textContent = muted ? T.call_unmute : T.call_mute;
     body.dataset.muted = String(muted);
   });
+  const callCamera = $('#call-camera');
+  if (callCamera) callCamera.addEventListener('click', () => {
+    if (!callMic) return;
+    const off = callCamera.getAttribute('aria-pressed') !== 'true';
+    callMic.getVideoTracks().forEach((t) => { t.enabled = !off; });
+    callCamera.setAttribute('aria-pressed', String(off));
+    callCamera.textContent = off ? T.call_camera_on : T.call_camera_off;
+  });
   async function talk(id) {
     if (callPC) return;
     callStatus('connecting', T.call_connecting);
     const pc = new RTCPeerConnection({ iceServers: [] });
     callPC = pc;
     try {
-      const mic = await navigator.mediaDevices.getUserMedia({ audio: true });
+      const video = !!$('#call-videos');
+      const mic = await navigator.mediaDevices.getUserMedia({ audio: true, video });
       mic.getTracks().forEach((t) => pc.addTrack(t, mic));
-      // Each voice of the call comes on a stream of its own: the other
-      // side's participants and the others of this side (the station
-      // forwards, it does not mix).
+      // Each voice (and picture) of the call comes on a stream of its
+      // own: the other side's participants and the others of this side
+      // (the station forwards, it does not mix).
       for (let i = 1; i < 7; i++) pc.addTransceiver('audio', { direction: 'recvonly' });
+      if (video) {
+        for (let i = 1; i < 7; i++) pc.addTransceiver('video', { direction: 'recvonly' });
+        const self = $('#call-self');
+        self.srcObject = new MediaStream(mic.getVideoTracks());
+        const cam = $('#call-camera');
+        if (cam) cam.hidden = false;
+      }
       callMic = mic;
       const mute = $('#call-mute');
       if (mute) mute.hidden = false;
       pc.ontrack = (e) => {
+        if (e.track.kind === 'video') {
+          // A picture is shown once it comes: the streams offered for
+          // participants who are not there stay hidden.
+          const v = document.createElement('video');
+          v.autoplay = true;
+          v.playsInline = true;
+          v.muted = true;
+          v.dataset.picture = '';
+          v.srcObject = new MediaStream([e.track]);
+          v.hidden = e.track.muted;
+          e.track.addEventListener('unmute', () => { v.hidden = false; v.play().catch(() => {}); });
+          e.track.addEventListener('mute', () => { v.hidden = true; });
+          $('#call-videos').append(v);
+          v.play().catch(() => {});
+          return;
+        }
         let a = $('#call-audio');
         if (a.srcObject) {
           a = document.createElement('audio');
@@ -405,7 +439,7 @@
   if (callAnswer) callAnswer.addEventListener('click', async () => {
     callAnswer.disabled = true;
     try {
-      await post('/console/api/calls/answer', { id: callAnswer.dataset.call });
+      await post('/console/api/calls/answer', { id: callAnswer.dataset.call, video: !!$('#call-videos') });
       callAnswer.hidden = true;
       if (callHangup) callHangup.hidden = false;
       await talk(callAnswer.dataset.call);
