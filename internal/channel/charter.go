@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strconv"
 	"strings"
 	"time"
 
@@ -106,6 +107,10 @@ type Charter struct {
 	// audio its side sends in the channel's calls, named by hash in its
 	// signed entries (docs/CALLS.md, "Recording").
 	CallRecording bool
+	// CallNoVideo forbids video in the channel's calls; CallBitrate caps
+	// each stream of a call, in kbit/s (0: no cap), for narrow links.
+	CallNoVideo bool
+	CallBitrate int
 	// LinkTest is the interval of machine-answered link tests.
 	LinkTest time.Duration
 	// CheckEvery is the interval of operator checks, CheckWindow the time
@@ -143,6 +148,12 @@ func (c *Charter) Body() string {
 	if c.CallRecording {
 		b.WriteString("call-recording yes\n")
 	}
+	if c.CallNoVideo {
+		b.WriteString("call-video no\n")
+	}
+	if c.CallBitrate > 0 {
+		fmt.Fprintf(&b, "call-bitrate %d\n", c.CallBitrate)
+	}
 	fmt.Fprintf(&b, "codebook %s\n", c.Codebook)
 	return b.String()
 }
@@ -167,8 +178,18 @@ func (c *Charter) SetDefaults() {
 	}
 }
 
+// The bounds of a charter's call-bitrate, kbit/s a stream: Opus speech
+// needs about 6; 10 Mbit/s is more than any picture of a call.
+const (
+	MinCallBitrate = 6
+	MaxCallBitrate = 10000
+)
+
 // check tells what is wrong with a charter's values.
 func (c *Charter) check() error {
+	if c.CallBitrate != 0 && (c.CallBitrate < MinCallBitrate || c.CallBitrate > MaxCallBitrate) {
+		return fmt.Errorf("call bitrate %d kbit/s is not within %d to %d", c.CallBitrate, MinCallBitrate, MaxCallBitrate)
+	}
 	if c.Codebook == (BookRef{}) {
 		return fmt.Errorf("%w: the charter names no codebook of standard phrases", ErrBook)
 	}
@@ -341,6 +362,14 @@ func parseBody(text string) (*Charter, error) {
 			}
 		case len(f) == 2 && f[0] == "call-recording" && f[1] == "yes":
 			c.CallRecording = true
+		case len(f) == 2 && f[0] == "call-video" && f[1] == "no":
+			c.CallNoVideo = true
+		case len(f) == 2 && f[0] == "call-bitrate":
+			n, err := strconv.Atoi(f[1])
+			if err != nil || n < MinCallBitrate || n > MaxCallBitrate || strconv.Itoa(n) != f[1] {
+				return bad("call-bitrate %q is not kbit/s from %d to %d", f[1], MinCallBitrate, MaxCallBitrate)
+			}
+			c.CallBitrate = n
 		case len(f) == 3 && f[0] == "codebook":
 			if c.Codebook, err = ParseBookRef(f[1] + " " + f[2]); err != nil {
 				return bad("%v", err)

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"hotline/internal/badrequest"
@@ -107,6 +108,9 @@ type Media interface {
 	// Recording lists the calls being recorded (their media may have
 	// closed before the entry that ends them arrived).
 	Recording() []string
+	// Cap caps each stream of a call, kbit/s (the charter's
+	// call-bitrate).
+	Cap(call string, kbps int) error
 }
 
 // MediaOffer is the media of a call being placed, until its request is
@@ -301,6 +305,15 @@ func (s *Desk) CallMedia(ctx context.Context, r ops.CallMediaRequest) (*ops.Call
 	case c.Offer == nil:
 		return nil, badrequest.New("call %s was placed without media: there is nothing to talk on", c.ID)
 	}
+	charter := s.charterOf(ctx, c.ID.Channel)
+	if charter != nil && charter.CallNoVideo && sendsVideo(r.SDP) {
+		return nil, badrequest.New("the browser's offer sends video, which the charter of channel %s forbids in calls (call-video no)", c.ID.Channel)
+	}
+	if charter != nil && charter.CallBitrate > 0 {
+		if err := m.Cap(c.ID.String(), charter.CallBitrate); err != nil {
+			return nil, err
+		}
+	}
 	who := r.As
 	if who == "" {
 		who = s.name + " console"
@@ -373,12 +386,46 @@ func (s *Desk) Calls(ctx context.Context, ch string) ([]ops.CallView, error) {
 // one as the asker's error.
 // recorded says whether a channel's charter has its calls recorded.
 func (s *Desk) recorded(ctx context.Context, id string) bool {
+	c := s.charterOf(ctx, id)
+	return c != nil && c.CallRecording
+}
+
+// charterOf is a channel's charter, nil if there is none to read.
+func (s *Desk) charterOf(ctx context.Context, id string) *channel.Charter {
 	ch, err := s.activeChannel(ctx, id)
 	if err != nil {
-		return false
+		return nil
 	}
 	c, err := channel.ParseUnverified(ch.Charter)
-	return err == nil && c.CallRecording
+	if err != nil {
+		return nil
+	}
+	return c
+}
+
+// noVideo refuses video on a channel whose charter forbids it.
+func (s *Desk) noVideo(ctx context.Context, id, what string) error {
+	if c := s.charterOf(ctx, id); c != nil && c.CallNoVideo {
+		return badrequest.New("%s with video: the charter of channel %s forbids video in calls (call-video no)", what, id)
+	}
+	return nil
+}
+
+// sendsVideo says whether a description has a video section that sends
+// (sendrecv or sendonly, not refused with port 0).
+func sendsVideo(sdp string) bool {
+	in := false
+	for _, l := range strings.Split(sdp, "\r\n") {
+		if m, ok := strings.CutPrefix(l, "m="); ok {
+			f := strings.Fields(m)
+			in = len(f) >= 2 && f[0] == "video" && f[1] != "0"
+			continue
+		}
+		if in && (l == "a=sendrecv" || l == "a=sendonly") {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Desk) activeChannel(ctx context.Context, id string) (*record.Channel, error) {
@@ -470,6 +517,11 @@ func (s *Desk) StartCall(ctx context.Context, r ops.StartCallRequest) (*ops.Call
 	}
 	if err := checkName("who calls", r.As); err != nil {
 		return nil, err
+	}
+	if r.Video {
+		if err := s.noVideo(ctx, r.Channel, "a call"); err != nil {
+			return nil, err
+		}
 	}
 	ch, err := s.activeChannel(ctx, r.Channel)
 	if err != nil {
@@ -566,6 +618,11 @@ func (s *Desk) AnswerCall(ctx context.Context, r ops.CallActRequest) (*ops.CallV
 	c, err := s.answerable(ctx, r, "answer")
 	if err != nil {
 		return nil, err
+	}
+	if r.Video {
+		if err := s.noVideo(ctx, c.ID.Channel, "an answer"); err != nil {
+			return nil, err
+		}
 	}
 	id := c.ID.String()
 	a := call.Answer{Call: id, By: r.As, Video: r.Video}

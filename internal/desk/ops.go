@@ -101,7 +101,7 @@ func (s *Desk) Propose(ctx context.Context, r ops.ProposeRequest) (*ops.ChannelV
 	}
 	if _, err := s.st.Call(ctx, func(id uint64) protocol.Event {
 		return protocol.Propose{ID: id, Channel: r.Channel, Peer: r.Peer, Level: level, Deadlines: deadlines, Delivery: delivery,
-			EscalateTo: r.EscalateTo, FlashExempt: r.FlashExempt, CallRecording: r.CallRecording, LinkTest: durs[0], CheckEvery: durs[1], CheckWindow: durs[2],
+			EscalateTo: r.EscalateTo, FlashExempt: r.FlashExempt, CallRecording: r.CallRecording, CallNoVideo: r.NoCallVideo, CallBitrate: r.CallBitrate, LinkTest: durs[0], CheckEvery: durs[1], CheckWindow: durs[2],
 			Codebook: cb.Ref()}
 	}); err != nil {
 		return nil, AsBadRequest(err)
@@ -209,6 +209,7 @@ func channelView(self string, i protocol.ChannelInfo, c record.Channel) ops.Chan
 			v.Delivery[p.String()] = d.String()
 		}
 		v.EscalateTo, v.FlashExempt, v.CallRecording = ch.EscalateTo, ch.FlashExempt, ch.CallRecording
+		v.NoCallVideo, v.CallBitrate = ch.CallNoVideo, ch.CallBitrate
 		v.LinkTest, v.CheckEvery, v.CheckWindow = ch.LinkTest.String(), ch.CheckEvery.String(), ch.CheckWindow.String()
 		v.Codebook = ch.Codebook.String()
 	}

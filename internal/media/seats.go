@@ -11,10 +11,12 @@ package media
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -114,6 +116,7 @@ func (c *Call) liveLegs() []*leg {
 // hands it to f; the rest are dropped and counted. It returns when the
 // track ends.
 func (c *Call) readRTP(t *webrtc.TrackRemote, lim *rate.Limiter, f func(*rtp.Packet)) {
+	var bytes *rate.Limiter // the charter's cap, in bytes a second, once set
 	if m := t.Codec().MimeType; !strings.EqualFold(m, webrtc.MimeTypeOpus) && !strings.EqualFold(m, webrtc.MimeTypeVP8) {
 		return
 	}
@@ -131,6 +134,15 @@ func (c *Call) readRTP(t *webrtc.TrackRemote, lim *rate.Limiter, f func(*rtp.Pac
 		if err := p.Unmarshal(buf[:i]); err != nil || len(p.Payload) > MaxPacket || !lim.Allow() {
 			c.drop()
 			continue
+		}
+		if kbps := c.capKbps.Load(); kbps > 0 {
+			if bytes == nil || bytes.Limit() != rate.Limit(kbps*125) {
+				bytes = rate.NewLimiter(rate.Limit(kbps*125), int(kbps*125)) // a second's worth of burst
+			}
+			if !bytes.AllowN(time.Now(), len(p.Payload)) {
+				c.drop()
+				continue
+			}
 		}
 		// Header extensions are the leg's where they came in (their ids,
 		// a mid naming the sender's section): they mean nothing on the
@@ -276,4 +288,40 @@ func (c *Call) seatKeyframe(seat int) {
 			c.keyframe("local:" + l.who)
 		}
 	}
+}
+
+// Cap caps each stream of call id at kbps kbit/s of payload (0: none),
+// as the channel's charter says: packets over it are dropped and
+// counted, and a browser attaching is told the cap (b=AS) in the
+// station's answer.
+func (e *Engine) Cap(id string, kbps int) error {
+	c := e.call(id)
+	if c == nil {
+		return fmt.Errorf("%w: %s", ErrNoMedia, id)
+	}
+	c.capKbps.Store(int64(kbps))
+	return nil
+}
+
+// withCap writes a cap of kbps into each media section of a description
+// (b=AS, after its c= line).
+func withCap(sdp string, kbps int64) string {
+	if kbps <= 0 {
+		return sdp
+	}
+	var out []string
+	in := false
+	for _, l := range strings.Split(sdp, "\r\n") {
+		if strings.HasPrefix(l, "m=") {
+			in = true
+		}
+		if in && strings.HasPrefix(l, "b=AS:") {
+			continue
+		}
+		out = append(out, l)
+		if in && strings.HasPrefix(l, "c=") {
+			out = append(out, fmt.Sprintf("b=AS:%d", kbps))
+		}
+	}
+	return strings.Join(out, "\r\n")
 }

@@ -146,13 +146,17 @@ type ChannelView struct {
 	EscalateTo  string `json:"escalate_to,omitempty"`
 	FlashExempt bool   `json:"flash_exempt"`
 	// CallRecording: each station records its own side's call audio.
-	CallRecording bool   `json:"call_recording"`
-	LinkTest      string `json:"link_test"`    // interval of machine-answered tests
-	CheckEvery    string `json:"check_every"`  // interval of operator checks
-	CheckWindow   string `json:"check_window"` // time a person has to answer one
-	Codebook      string `json:"codebook"`     // the codebook of standard phrases: version and hash
-	Written       uint64 `json:"written"`      // entries in this station's log
-	Delivered     uint64 `json:"delivered"`    // of those, receipted by the peer
+	CallRecording bool `json:"call_recording"`
+	// NoCallVideo: the charter forbids video in calls; CallBitrate caps
+	// each stream of a call (kbit/s, 0 for none).
+	NoCallVideo bool   `json:"no_call_video"`
+	CallBitrate int    `json:"call_bitrate_kbps"`
+	LinkTest    string `json:"link_test"`    // interval of machine-answered tests
+	CheckEvery  string `json:"check_every"`  // interval of operator checks
+	CheckWindow string `json:"check_window"` // time a person has to answer one
+	Codebook    string `json:"codebook"`     // the codebook of standard phrases: version and hash
+	Written     uint64 `json:"written"`      // entries in this station's log
+	Delivered   uint64 `json:"delivered"`    // of those, receipted by the peer
 	// ReceiptAt is when the peer's station cosigned that receipt, by its
 	// clock, under its signature (absent for a receipt without a time).
 	ReceiptAt   time.Time        `json:"receipt_at,omitzero"`
@@ -281,10 +285,14 @@ type ProposeRequest struct {
 	FlashExempt bool   `json:"flash_exempt,omitempty"`
 	// CallRecording has each station record its own side's call audio,
 	// named by hash in its signed entries.
-	CallRecording bool   `json:"call_recording,omitempty"`
-	LinkTest      string `json:"link_test,omitempty"`    // e.g. "10s"
-	CheckEvery    string `json:"check_every,omitempty"`  // e.g. "1h"
-	CheckWindow   string `json:"check_window,omitempty"` // e.g. "10m"
+	CallRecording bool `json:"call_recording,omitempty"`
+	// NoCallVideo forbids video in the channel's calls; CallBitrate caps
+	// each stream of a call, in kbit/s (for narrow links).
+	NoCallVideo bool   `json:"no_call_video,omitempty"`
+	CallBitrate int    `json:"call_bitrate_kbps,omitempty"`
+	LinkTest    string `json:"link_test,omitempty"`    // e.g. "10s"
+	CheckEvery  string `json:"check_every,omitempty"`  // e.g. "1h"
+	CheckWindow string `json:"check_window,omitempty"` // e.g. "10m"
 	// Codebook names the codebook of standard phrases, by reference or
 	// version (hotline codebook books); default: the embedded one.
 	Codebook string `json:"codebook,omitempty"`

@@ -63,7 +63,7 @@ func (c *Core) propose(ev Propose) {
 		}
 	}
 	ch := &channel.Charter{ID: ev.Channel, Level: ev.Level, Proposer: c.keys.Name, Acceptor: ev.Peer, Deadlines: deadlines,
-		Delivery: delivery, EscalateTo: ev.EscalateTo, FlashExempt: ev.FlashExempt, CallRecording: ev.CallRecording, LinkTest: ev.LinkTest,
+		Delivery: delivery, EscalateTo: ev.EscalateTo, FlashExempt: ev.FlashExempt, CallRecording: ev.CallRecording, CallNoVideo: ev.CallNoVideo, CallBitrate: ev.CallBitrate, LinkTest: ev.LinkTest,
 		CheckEvery: ev.CheckEvery, CheckWindow: ev.CheckWindow, Codebook: ev.Codebook}
 	if ch.Codebook == (channel.BookRef{}) && len(c.cfg.Books) > 0 {
 		ch.Codebook = c.cfg.Books[0].Ref()

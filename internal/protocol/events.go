@@ -46,9 +46,12 @@ type Propose struct {
 	FlashExempt bool
 	// CallRecording: the stations record their own side's call audio.
 	CallRecording bool
-	LinkTest      time.Duration
-	CheckEvery    time.Duration
-	CheckWindow   time.Duration
+	// CallNoVideo and CallBitrate: the charter's caps on calls.
+	CallNoVideo bool
+	CallBitrate int
+	LinkTest    time.Duration
+	CheckEvery  time.Duration
+	CheckWindow time.Duration
 	// Codebook names the codebook of standard phrases for the channel;
 	// zero for the first the core has (Config.Books).
 	Codebook channel.BookRef

@@ -129,6 +129,9 @@ func (m deskMedia) Record(id string) error {
 	return nil
 }
 
+// Cap caps each stream of a call (the charter's call-bitrate).
+func (m deskMedia) Cap(id string, kbps int) error { return asked(m.e.Cap(id, kbps)) }
+
 // Recording lists the calls being recorded.
 func (m deskMedia) Recording() []string {
 	s := m.s
