@@ -227,7 +227,7 @@ type Call struct {
 
 	fromPeerN, toPeer, dropped atomic.Uint64
 	videoFromPeer, videoToPeer atomic.Uint64
-	capKbps                    atomic.Int64 // the charter's cap on each stream, kbit/s; 0: none
+	capKbps                    atomic.Int64              // the charter's cap on each stream, kbit/s; 0: none
 	rec                        atomic.Pointer[recording] // what this side sends is recorded here, if set
 	lastFromPeer, maxGap       atomic.Int64              // Unix ns of the last packet from the other station; the longest wait between two
 
