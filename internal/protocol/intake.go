@@ -399,6 +399,19 @@ func (in *intake) checkpoint() bool {
 			"tamper alarm: checkpoint from %s for %s at size %d does not match the entries held (size %d)", name, f.Channel, in.cp.Size, in.expected-1)
 		return false
 	}
+	// What the peer's checkpoint says it held of this station's log must
+	// be this station's log, where this station knows its root: else the
+	// peer signs a held line that would make this station's own export
+	// look cut back or rewritten. A size beyond this log is let through:
+	// a station restored from an old backup holds less of its log than
+	// its peer (recover.go).
+	if h := in.cp.Held; h != nil && in.cs != nil && h.Size > 0 {
+		if root, ok := in.cs.mine.rootAt(h.Size); ok && !bytes.Equal(root, h.Root) {
+			c.reject(in.p, in.conn, "false held line", f.Channel,
+				"tamper alarm: checkpoint from %s for %s says it held %d entries of this station's log with root %x, but this station's log has root %x there", name, f.Channel, h.Size, h.Root, root)
+			return false
+		}
+	}
 	return true
 }
 

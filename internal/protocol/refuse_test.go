@@ -65,6 +65,23 @@ func TestCoreRefuses(t *testing.T) {
 		}
 		return (&Frame{Type: FrameEntries, Channel: ch, Author: "ALPHA", Checkpoint: cp, Entries: entries}).Encode()
 	}
+	// falseHeld is a frame whose checkpoint says ALPHA held BRAVO's log
+	// at its size with a root that is not its root.
+	falseHeld := func() []byte {
+		tree := transcript.NewTree()
+		for _, e := range a.disk.entries["ops/ALPHA"] {
+			tree.Append(e.Raw)
+		}
+		e := entry("ops", uint64(len(a.disk.entries["ops/ALPHA"])+1), a.keys)
+		tree.Append(e)
+		heldSize := uint64(len(b.disk.entries["ops/BRAVO"]))
+		cp, err := transcript.SignCheckpoint(transcript.Checkpoint{Origin: transcript.Origin("ops", "ALPHA"), Size: tree.Size(), Root: tree.Root(),
+			Held: &transcript.Held{Size: heldSize, Root: bytes.Repeat([]byte{7}, 32)}}, a.keys.Signer())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return (&Frame{Type: FrameEntries, Channel: "ops", Author: "ALPHA", Checkpoint: cp, Entries: [][]byte{e}}).Encode()
+	}()
 	next := uint64(len(a.disk.entries["ops/ALPHA"]) + 1)
 	stored := a.disk.entries["ops/ALPHA"]
 	old := frame("ops", a.keys, stored[len(stored)-1].Raw)
@@ -105,6 +122,9 @@ func TestCoreRefuses(t *testing.T) {
 		{"entry signed by another key", b, frame("ops", a.keys, entry("ops", next, impostor)), "bad entry", nil},
 		{"checkpoint signed by another key", b, frame("ops", impostor, entry("ops", next, a.keys)), "bad checkpoint", nil},
 		{"checkpoint root does not match", b, wrongRoot, "root mismatch", nil},
+		// A peer that signs a false held line would make this station's
+		// own export fail to verify (issue 18): refused on receipt.
+		{"checkpoint holding a false root of the receiver's log", b, falseHeld, "false held line", nil},
 		{"entries for an unknown channel", b, frame("nowhere", a.keys, entry("nowhere", 1, a.keys)), "unknown channel", nil},
 		{"entries of another author's log", b, (&Frame{Type: FrameEntries, Channel: "ops", Author: "BRAVO", Checkpoint: []byte("x"), Entries: [][]byte{entry("ops", next, a.keys)}}).Encode(), "wrong author", nil},
 		// A text that shows other than it reads: U+202E shows "CPA 0.5 NM"

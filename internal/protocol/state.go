@@ -145,3 +145,23 @@ type inLog struct {
 	epoch     *envelope.Epoch
 	epochFrom uint64
 }
+
+// rootAt is the root of this station's log at size n, where it is known
+// without reading the log back: its size now, a checkpoint sent and not
+// yet receipted, or the last receipt.
+func (m *outLog) rootAt(n uint64) ([]byte, bool) {
+	if n == m.tree.Size() {
+		return m.tree.Root(), true
+	}
+	if signed := m.signed[n]; signed != nil {
+		if cp, err := transcript.ParseCheckpointText(noteText(signed)); err == nil && cp.Size == n {
+			return cp.Root, true
+		}
+	}
+	if m.receipt != nil {
+		if cp, err := transcript.ParseCheckpointText(noteText(m.receipt)); err == nil && cp.Size == n {
+			return cp.Root, true
+		}
+	}
+	return nil, false
+}
