@@ -76,7 +76,8 @@ var alertFormats = map[string]map[string]string{
 		"resend request from %s for %s/%s is not valid":                       "来自 %[1]s 的 %[2]s/%[3]s 重发请求无效",
 		"status from %s claims %d entries of log %s, this station wrote %d, and no receipt signed by this station shows it": "%[1]s 的状态声称日志 %[3]s 有 %[2]s 条条目，而本站只写了 %[4]s 条，且没有本站签名的回执可以证明",
 		"status from %s names log %s/%s": "%[1]s 的状态指向日志 %[2]s/%[3]s",
-		"tamper alarm: checkpoint from %s for %s at size %d does not match the entries held (size %d)": "篡改警报：%[1]s 发来的频道 %[2]s 检查点（大小 %[3]s）与本站持有的条目（大小 %[4]s）不符",
+		"tamper alarm: checkpoint from %s for %s at size %d does not match the entries held (size %d)":                                                 "篡改警报：%[1]s 发来的频道 %[2]s 检查点（大小 %[3]s）与本站持有的条目（大小 %[4]s）不符",
+		"tamper alarm: checkpoint from %s for %s says it held %d entries of this station's log with root %s, but this station's log has root %s there": "篡改警报：%[1]s 发来的频道 %[2]s 检查点声称其持有本站日志的 %[3]s 条条目、根为 %[4]s，但本站日志在该处的根为 %[5]s",
 
 		// A key epoch's entry changed on disk.
 		"tamper alarm: stored entry %s, which began the key epoch of its log, does not open (%v); entries of that log sealed under it are refused: restore this station from a backup": "篡改警报：本站存储的条目 %[1]s（其日志密钥纪元的起点）无法打开（%[2]s）；该日志中以此纪元密封的条目将被拒绝：请从备份恢复本站",

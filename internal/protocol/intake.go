@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"bytes"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"sort"
@@ -408,7 +409,7 @@ func (in *intake) checkpoint() bool {
 	if h := in.cp.Held; h != nil && in.cs != nil && h.Size > 0 {
 		if root, ok := in.cs.mine.rootAt(h.Size); ok && !bytes.Equal(root, h.Root) {
 			c.reject(in.p, in.conn, "false held line", f.Channel,
-				"tamper alarm: checkpoint from %s for %s says it held %d entries of this station's log with root %x, but this station's log has root %x there", name, f.Channel, h.Size, h.Root, root)
+				"tamper alarm: checkpoint from %s for %s says it held %d entries of this station's log with root %s, but this station's log has root %s there", name, f.Channel, h.Size, hex.EncodeToString(h.Root), hex.EncodeToString(root))
 			return false
 		}
 	}
