@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/tls"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"hotline/internal/identity"
 	"hotline/internal/link"
 	"hotline/internal/media/mediatest"
+	"hotline/internal/mediawire"
 	"hotline/internal/netfault"
 	"hotline/internal/relay"
 )
@@ -187,6 +189,24 @@ func TestFailoverToRelay(t *testing.T) {
 	if _, lost := wire.Counts(); lost == 0 {
 		t.Fatal("the cut wire dropped nothing: the media never tried the direct path")
 	}
+
+	// An attacker who can forge USA's address on the direct path replays
+	// USA's last probe and sends made-up ones ("I hear you"): CHN takes
+	// none of them, and the call stays on the relay.
+	genuine := wire.Last(true, mediawire.IsProbe)
+	if genuine == nil {
+		t.Fatal("no probe of USA's crossed the wire")
+	}
+	forged := mediawire.Probe(true, math.MaxUint64, mediawire.ProbeKey("guess", "guess"))
+	for range 30 {
+		wire.Inject(true, genuine)
+		wire.Inject(true, forged)
+		time.Sleep(50 * time.Millisecond)
+	}
+	if v, _ := chn.View(id); v.Path != PathRelay || v.Failovers != 1 {
+		t.Fatalf("forged probes moved CHN's media: %+v", v)
+	}
+	talkUntil(t, ub, cb, "still-relayed", 10)
 
 	wire.Heal()
 	for _, e := range []*Engine{usa, chn} {

@@ -243,8 +243,8 @@ type Call struct {
 	// keyframes: how to ask each source of a picture for a key frame.
 	keyframes map[string]func()
 	// remote: the other station's description, once its paths are
-	// registered (pathConn.add); "" before.
-	remote string
+	// registered (pathConn.add); "" before. local: this station's.
+	remote, local string
 }
 
 // newCall makes a trunk: a peer connection with an Opus track each way
@@ -463,7 +463,7 @@ func (c *Call) paths(remote string) {
 		return
 	}
 	c.remote = remote
-	c.e.conn.add(c.peer, remote) // under c.mu, so that close removes what was added
+	c.e.conn.add(c.peer, c.local, remote) // under c.mu, so that close removes what was added
 	c.mu.Unlock()
 }
 
@@ -504,6 +504,9 @@ func (e *Engine) Offer(ctx context.Context, peer string, video bool) (*Call, str
 	if err == nil {
 		var sdp string
 		if sdp, err = describe(ctx, c.pc, o); err == nil {
+			c.mu.Lock()
+			c.local = sdp
+			c.mu.Unlock()
 			return c, e.advertised(sdp), nil
 		}
 	}
@@ -573,7 +576,7 @@ func (e *Engine) Answer(ctx context.Context, id, peer, offer string, video bool)
 	if err := audioOf(sdp); err != nil {
 		return fail(fmt.Errorf("%w: the other station's offer: %v", ErrSDP, err))
 	}
-	c.state = Connecting
+	c.state, c.local = Connecting, sdp
 	if err := c.Bind(id); err != nil {
 		return fail(err)
 	}
@@ -839,7 +842,7 @@ func (c *Call) close(state, reason string) {
 	for _, l := range c.legs {
 		legs = append(legs, l)
 	}
-	id, remote := c.id, c.remote
+	id, remote, local := c.id, c.remote, c.local
 	c.mu.Unlock()
 	for _, l := range legs {
 		l.pc.Close()
@@ -848,7 +851,7 @@ func (c *Call) close(state, reason string) {
 		c.pc.Close()
 	}
 	if remote != "" {
-		c.e.conn.remove(c.peer, remote)
+		c.e.conn.remove(c.peer, local, remote)
 	}
 	if id == "" {
 		return

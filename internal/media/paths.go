@@ -74,8 +74,11 @@ type peerPath struct {
 	trunks int
 
 	active       time.Time // since when a trunk is live
-	heardDirect  time.Time // last packet from it on the direct path
-	heardMe      time.Time // last probe from it saying it hears this station
+	heardDirect  time.Time // last genuine probe from it on the direct path
+	heardMe      time.Time // last genuine probe from it saying it hears this station
+	keys         map[[32]byte]int // the probes' keys of its live trunks, counted by trunk
+	sendKey      [32]byte         // the key of its newest trunk, for the probes sent
+	lastCounter  uint64           // of the last genuine probe from it
 	goodSince    time.Time // the direct path good since (zero: not good now)
 	relayed      bool      // packets to it go through a relay
 	relayName    string
@@ -88,7 +91,8 @@ type peerPath struct {
 // pathConn is the engine's socket as ICE sees it.
 type pathConn struct {
 	*net.UDPConn
-	relays atomic.Pointer[Relays]
+	relays  atomic.Pointer[Relays]
+	counter atomic.Uint64 // the probes' numbers, from the clock at the start so that they grow across restarts
 
 	mu     sync.Mutex
 	peers  map[string]*peerPath
@@ -100,6 +104,7 @@ type pathConn struct {
 func newPathConn(c *net.UDPConn) *pathConn {
 	p := &pathConn{UDPConn: c, peers: map[string]*peerPath{}, byAddr: map[netip.AddrPort]*peerPath{},
 		own: map[netip.AddrPort]string{}, stop: make(chan struct{})}
+	p.counter.Store(uint64(time.Now().UnixNano()))
 	go p.tick()
 	return p
 }
@@ -134,16 +139,23 @@ func (p *pathConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 			}
 			continue
 		}
-		hearsMe, probe := mediawire.ParseProbe(b[:n])
-		p.mu.Lock()
-		if pp := p.byAddr[src]; pp != nil {
-			pp.heardDirect = now
-			if hearsMe {
-				pp.heardMe = now
+		if mediawire.IsProbe(b[:n]) {
+			// Only a genuine probe, newer than the last, says the direct
+			// path works: anyone can send a packet from a forged address.
+			p.mu.Lock()
+			if pp := p.byAddr[src]; pp != nil {
+				keys := make([][32]byte, 0, len(pp.keys))
+				for k := range pp.keys {
+					keys = append(keys, k)
+				}
+				if hearsMe, counter, ok := mediawire.ParseProbe(b[:n], keys...); ok && counter > pp.lastCounter {
+					pp.lastCounter, pp.heardDirect = counter, now
+					if hearsMe {
+						pp.heardMe = now
+					}
+				}
 			}
-		}
-		p.mu.Unlock()
-		if probe {
+			p.mu.Unlock()
 			continue
 		}
 		return n, src, nil
@@ -242,16 +254,19 @@ func (p *pathConn) sendRelayed(pp *peerPath, b []byte) bool {
 }
 
 // add registers a live trunk to peer, whose signed description lists
-// the addresses in sdp.
-func (p *pathConn) add(peer, sdp string) {
+// the addresses in sdp; local is this station's description for it.
+func (p *pathConn) add(peer, local, sdp string) {
 	addrs := candidates(sdp)
+	key := mediawire.ProbeKey(icePwd(local), icePwd(sdp))
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pp := p.peers[peer]
 	if pp == nil {
-		pp = &peerPath{name: peer, addrs: map[netip.AddrPort]int{}}
+		pp = &peerPath{name: peer, addrs: map[netip.AddrPort]int{}, keys: map[[32]byte]int{}}
 		p.peers[peer] = pp
 	}
+	pp.keys[key]++
+	pp.sendKey = key
 	if pp.trunks == 0 {
 		pp.active = time.Now()
 		pp.relayed, pp.goodSince = false, time.Time{}
@@ -267,13 +282,22 @@ func (p *pathConn) add(peer, sdp string) {
 }
 
 // remove ends a trunk that add registered.
-func (p *pathConn) remove(peer, sdp string) {
+func (p *pathConn) remove(peer, local, sdp string) {
 	addrs := candidates(sdp)
+	key := mediawire.ProbeKey(icePwd(local), icePwd(sdp))
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pp := p.peers[peer]
 	if pp == nil {
 		return
+	}
+	if pp.keys[key]--; pp.keys[key] <= 0 {
+		delete(pp.keys, key)
+		if pp.sendKey == key {
+			for k := range pp.keys {
+				pp.sendKey = k
+			}
+		}
 	}
 	pp.trunks--
 	for _, a := range addrs {
@@ -339,7 +363,7 @@ func (p *pathConn) tick() {
 				case pp.relayed && good && now.Sub(pp.goodSince) >= Recover:
 					pp.relayed = false
 				}
-				probe := mediawire.Probe(hear)
+				probe := mediawire.Probe(hear, p.counter.Add(1), pp.sendKey)
 				if pp.target.IsValid() {
 					out = append(out, send{pp.target, probe})
 				}
@@ -408,4 +432,14 @@ func candidates(sdp string) []netip.AddrPort {
 		out = append(out, netip.AddrPortFrom(ip.Unmap(), uint16(port)))
 	}
 	return out
+}
+
+// icePwd is a description's ICE password (its first), "" if none.
+func icePwd(sdp string) string {
+	for _, l := range strings.Split(sdp, "\r\n") {
+		if v, ok := strings.CutPrefix(l, "a=ice-pwd:"); ok {
+			return v
+		}
+	}
+	return ""
 }

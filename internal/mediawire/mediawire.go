@@ -6,7 +6,11 @@
 //
 //	station → relay: 0x0E 'H' 'R' | token (16 bytes) | to (32-byte key; all zero: a keepalive) | payload
 //	relay → station: 0x0E 'H' 'R' | from (32-byte key; all zero: a keepalive's echo) | payload
-//	probe:           0x0E 'H' 'P' | flags (bit 0: "I hear you directly")
+//	probe:           0x0E 'H' 'P' | flags (bit 0: "I hear you directly") | counter (8 bytes) | mac (16 bytes)
+//
+// A probe's mac is the first 16 bytes of HMAC-SHA-256, under a key both
+// stations derive from their call's signed descriptions (ProbeKey), of
+// the 12 bytes before it; its counter only grows.
 //
 // The first byte, 14, is outside the ranges of STUN (0–3), DTLS (20–63),
 // TURN channels (64–79) and RTP/RTCP (128–191) (RFC 7983), so that a
@@ -15,6 +19,9 @@ package mediawire
 
 import (
 	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 )
@@ -109,20 +116,49 @@ func ParseTo(p []byte) (token [TokenSize]byte, to ed25519.PublicKey, payload []b
 	return token, to, p[toLen:], nil
 }
 
+// ProbeLen is the length of a probe.
+const ProbeLen = 4 + 8 + 16
+
+// ProbeKey is the key of the probes between two stations in a call: from
+// the two ICE passwords of the call's signed descriptions, which only
+// the two stations know (the entries are sealed to each other).
+func ProbeKey(pwdA, pwdB string) [32]byte {
+	if pwdB < pwdA {
+		pwdA, pwdB = pwdB, pwdA
+	}
+	return sha256.Sum256([]byte("hotline direct-path probe v1\x00" + pwdA + "\x00" + pwdB))
+}
+
 // Probe is a direct-path probe saying whether its sender hears the
-// receiver directly.
-func Probe(hearYou bool) []byte {
-	p := []byte{probeMagic[0], probeMagic[1], probeMagic[2], 0}
+// receiver directly, numbered counter, under key.
+func Probe(hearYou bool, counter uint64, key [32]byte) []byte {
+	p := make([]byte, 12, ProbeLen)
+	copy(p, probeMagic[:])
 	if hearYou {
 		p[3] = 1
 	}
-	return p
+	binary.BigEndian.PutUint64(p[4:], counter)
+	m := hmac.New(sha256.New, key[:])
+	m.Write(p)
+	return m.Sum(p)[:ProbeLen]
 }
 
-// ParseProbe reads a probe: ok false if p is not one.
-func ParseProbe(p []byte) (hearsMe, ok bool) {
-	if len(p) != 4 || [3]byte(p[:3]) != probeMagic {
-		return false, false
+// IsProbe tells a probe from anything else: whether it is genuine is
+// for ParseProbe.
+func IsProbe(p []byte) bool { return len(p) >= 3 && [3]byte(p[:3]) == probeMagic }
+
+// ParseProbe reads a probe made under one of keys: ok false if it is not
+// a probe, or under none of them.
+func ParseProbe(p []byte, keys ...[32]byte) (hearsMe bool, counter uint64, ok bool) {
+	if len(p) != ProbeLen || !IsProbe(p) || p[3]&^1 != 0 {
+		return false, 0, false
 	}
-	return p[3]&1 != 0, true
+	for _, k := range keys {
+		m := hmac.New(sha256.New, k[:])
+		m.Write(p[:12])
+		if hmac.Equal(m.Sum(nil)[:16], p[12:]) {
+			return p[3]&1 != 0, binary.BigEndian.Uint64(p[4:12]), true
+		}
+	}
+	return false, 0, false
 }

@@ -45,22 +45,34 @@ func TestLayouts(t *testing.T) {
 		"short":               AppendTo(nil, tok, key, nil)[:40],
 		"keepalive with data": AppendTo(nil, tok, nil, []byte{1}),
 		"oversized":           AppendTo(nil, tok, key, make([]byte, MaxPayload+1)),
-		"a probe":             Probe(true),
+		"a probe":             Probe(true, 1, [32]byte{}),
 	} {
 		if _, _, _, err := ParseTo(p); !errors.Is(err, ErrPacket) {
 			t.Errorf("ParseTo %s: %v", name, err)
 		}
 	}
-	if h, ok := ParseProbe(Probe(true)); !h || !ok {
+	k1, k2 := ProbeKey("pwdA", "pwdB"), ProbeKey("pwdC", "pwdB")
+	if ProbeKey("pwdB", "pwdA") != k1 {
+		t.Error("the probe key depends on the order of the passwords")
+	}
+	if h, n, ok := ParseProbe(Probe(true, 7, k1), k2, k1); !h || n != 7 || !ok {
 		t.Error("probe true")
 	}
-	if h, ok := ParseProbe(Probe(false)); h || !ok {
+	if h, n, ok := ParseProbe(Probe(false, 8, k1), k1); h || n != 8 || !ok {
 		t.Error("probe false")
 	}
-	if _, ok := ParseProbe(to); ok {
+	if _, _, ok := ParseProbe(Probe(true, 7, k1), k2); ok {
+		t.Error("a probe under another key taken")
+	}
+	forged := Probe(false, 9, k1)
+	forged[3] = 1 // "I hear you", changed on the way
+	if _, _, ok := ParseProbe(forged, k1); ok {
+		t.Error("an altered probe taken")
+	}
+	if _, _, ok := ParseProbe(to, k1); ok {
 		t.Error("a relay packet taken for a probe")
 	}
-	if IsRelay(Probe(true)) {
+	if IsRelay(Probe(true, 1, k1)) || !IsProbe(Probe(true, 1, k1)) {
 		t.Error("a probe taken for a relay packet")
 	}
 }
@@ -72,7 +84,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(AppendTo(nil, [TokenSize]byte{1}, key, []byte("payload")))
 	f.Add(AppendTo(nil, [TokenSize]byte{}, nil, nil))
 	f.Add(AppendFrom(nil, key, []byte("p")))
-	f.Add(Probe(true))
+	f.Add(Probe(true, 1, [32]byte{1}))
 	f.Fuzz(func(t *testing.T, p []byte) {
 		if tok, to, payload, err := ParseTo(p); err != nil {
 			if !errors.Is(err, ErrPacket) {
@@ -88,7 +100,7 @@ func FuzzParse(f *testing.F) {
 		} else if again := AppendFrom(nil, from, payload); !bytes.Equal(again, p) {
 			t.Fatalf("ParseFrom then AppendFrom: %x → %x", p, again)
 		}
-		if h, ok := ParseProbe(p); ok && !bytes.Equal(Probe(h), p) && p[3]&^1 == 0 {
+		if h, n, ok := ParseProbe(p, [32]byte{1}); ok && !bytes.Equal(Probe(h, n, [32]byte{1}), p) {
 			t.Fatalf("probe %x", p)
 		}
 	})

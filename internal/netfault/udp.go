@@ -22,6 +22,43 @@ type Wire struct {
 	passed atomic.Uint64
 	lost   atomic.Uint64
 	wg     sync.WaitGroup
+	// seen: the last packets from each host (A's first), for a test
+	// that replays one.
+	seen [2][][]byte
+}
+
+// keepSeen is how many packets from each host Last can find.
+const keepSeen = 256
+
+// Last returns the newest packet from host A (or B) that match accepts,
+// nil if none of the last 256.
+func (w *Wire) Last(fromA bool, match func([]byte) bool) []byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	i := 1
+	if fromA {
+		i = 0
+	}
+	for j := len(w.seen[i]) - 1; j >= 0; j-- {
+		if match(w.seen[i][j]) {
+			return append([]byte(nil), w.seen[i][j]...)
+		}
+	}
+	return nil
+}
+
+// Inject sends p to host B as if host A sent it over the wire (or to A
+// as if from B), cut or not: an attacker who can forge the other host's
+// address.
+func (w *Wire) Inject(fromA bool, p []byte) error {
+	w.mu.Lock()
+	to, out := w.a, w.sideB
+	if fromA {
+		to, out = w.b, w.sideA
+	}
+	w.mu.Unlock()
+	_, err := out.WriteToUDPAddrPort(p, to)
+	return err
 }
 
 // NewWire makes a wire on loopback; Join gives it its hosts.
@@ -92,8 +129,15 @@ func (w *Wire) pass(in, out *net.UDPConn, fromA bool) {
 		}
 		w.mu.Lock()
 		from, to := w.b, w.a
+		i := 1
 		if fromA {
-			from, to = w.a, w.b
+			from, to, i = w.a, w.b, 0
+		}
+		if unmap(src) == from {
+			w.seen[i] = append(w.seen[i], append([]byte(nil), buf[:n]...))
+			if len(w.seen[i]) > keepSeen {
+				w.seen[i] = w.seen[i][1:]
+			}
 		}
 		w.mu.Unlock()
 		if unmap(src) != from || !to.IsValid() {
