@@ -73,14 +73,14 @@ type peerPath struct {
 	target netip.AddrPort         // the address ICE last sent to: relayed packets are handed up from it
 	trunks int
 
-	active       time.Time // since when a trunk is live
-	heardDirect  time.Time // last genuine probe from it on the direct path
-	heardMe      time.Time // last genuine probe from it saying it hears this station
+	active       time.Time        // since when a trunk is live
+	heardDirect  time.Time        // last genuine probe from it on the direct path
+	heardMe      time.Time        // last genuine probe from it saying it hears this station
 	keys         map[[32]byte]int // the probes' keys of its live trunks, counted by trunk
 	sendKey      [32]byte         // the key of its newest trunk, for the probes sent
 	lastCounter  uint64           // of the last genuine probe from it
-	goodSince    time.Time // the direct path good since (zero: not good now)
-	relayed      bool      // packets to it go through a relay
+	goodSince    time.Time        // the direct path good since (zero: not good now)
+	relayed      bool             // packets to it go through a relay
 	relayName    string
 	failovers    uint64
 	viaRelayIn   uint64
