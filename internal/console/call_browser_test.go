@@ -158,12 +158,7 @@ func TestCallAudioBothWays(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
 	tmp := t.TempDir()
-	bin := buildHotline(t, ctx, tmp)
-	p, err := demo.NewPairWith(ctx, filepath.Join(tmp, "stations"), bin, map[string]string{callChannel: "staff"}, demo.PairOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Stop()
+	p, _ := newCallPair(t, ctx, tmp, demo.PairOptions{})
 	callBothWays(t, ctx, tmp, p, nil)
 }
 
@@ -178,48 +173,108 @@ func buildHotline(t *testing.T, ctx context.Context, tmp string) string {
 	return bin
 }
 
+// callConsole is one operator's chromium console in a call test: the
+// operator added at a station, a fake microphone playing a tone, logged
+// in, every takeover acknowledged.
+type callConsole struct {
+	ctx context.Context
+	url string
+}
+
+// consoles adds each operator at its station and opens a console for
+// each, with a fake microphone playing its tone (Hz).
+func consoles(t *testing.T, ctx context.Context, tmp string, ops ...struct {
+	n   *demo.Node
+	req operator.AddRequest
+	hz  float64
+}) []callConsole {
+	t.Helper()
+	var out []callConsole
+	for _, o := range ops {
+		if _, err := o.n.Client().AddOperator(ctx, o.req); err != nil {
+			t.Fatal(err)
+		}
+		wav := filepath.Join(tmp, fmt.Sprintf("%s-%.0f.wav", o.req.Name, o.hz))
+		toneWAV(t, wav, o.hz, 10)
+		c := callConsole{ctx: newCallBrowser(t, ctx, wav), url: base(t, o.n)}
+		logIn(t, c.ctx, c.url, o.req.Name)
+		ackTakeovers(t, c.ctx)
+		out = append(out, c)
+	}
+	return out
+}
+
+// op is an operator of a call test: at station n, playing hz.
+func op(n *demo.Node, name, lang, as string, hz float64) struct {
+	n   *demo.Node
+	req operator.AddRequest
+	hz  float64
+} {
+	return struct {
+		n   *demo.Node
+		req operator.AddRequest
+		hz  float64
+	}{n, operator.AddRequest{Name: name, Role: "duty", Password: password, Lang: lang, As: as}, hz}
+}
+
+// placeCall presses a call button (#call-start or #call-start-video) on
+// the channel's page, then Talk on the call's page, and returns the
+// call's id.
+func placeCall(t *testing.T, c callConsole, button string) string {
+	t.Helper()
+	run(t, c.ctx, "USA calls",
+		chromedp.Navigate(c.url+"/console/channel/"+callChannel),
+		chromedp.WaitVisible(css("#"+button)),
+		scriptReady,
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("`+button+`").click()`),
+		chromedp.WaitVisible(css("#call-talk")),
+		scriptReady,
+	)
+	id, ok := strings.CutPrefix(eval[string](t, c.ctx, `location.pathname`), "/console/call/")
+	if !ok || !strings.HasPrefix(id, callChannel+"/USA/") {
+		t.Fatalf("after the call button, USA's console is at %s", id)
+	}
+	run(t, c.ctx, "USA talks", chromedp.Evaluate[chromedp.Void](`document.getElementById("call-talk").click()`))
+	return id
+}
+
+// openCall opens a call's page on a console and presses button there
+// (call-answer, call-talk).
+func openCall(t *testing.T, c callConsole, id, button, what string) {
+	t.Helper()
+	run(t, c.ctx, what,
+		chromedp.Navigate(c.url+"/console/call/"+id),
+		chromedp.WaitVisible(css("#"+button)),
+		scriptReady,
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("`+button+`").click()`),
+	)
+}
+
+// newCallPair builds the binary and starts two stations with the call
+// channel.
+func newCallPair(t *testing.T, ctx context.Context, tmp string, o demo.PairOptions) (*demo.Pair, string) {
+	t.Helper()
+	bin := buildHotline(t, ctx, tmp)
+	p, err := demo.NewPairWith(ctx, filepath.Join(tmp, "stations"), bin, map[string]string{callChannel: "staff"}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Stop)
+	return p, bin
+}
+
 // callBothWays places a call from USA's console, answers it in CHN's,
 // hears each side's tone at the other, runs during (if set) while the
 // call is up and hears the tones again after it, then hangs up and checks
 // both stations' records and transcripts.
 func callBothWays(t *testing.T, ctx context.Context, tmp string, p *demo.Pair, during func(a, b context.Context)) {
 	const ch = callChannel
-	for _, o := range []struct {
-		n   *demo.Node
-		req operator.AddRequest
-	}{
-		{p.A, operator.AddRequest{Name: "alice", Role: "duty", Password: password, As: "Cdr. Hale"}},
-		{p.B, operator.AddRequest{Name: "wang", Role: "duty", Password: password, Lang: "zh", As: "Col. Li"}},
-	} {
-		if _, err := o.n.Client().AddOperator(ctx, o.req); err != nil {
-			t.Fatal(err)
-		}
-	}
-	low, high := filepath.Join(tmp, "440.wav"), filepath.Join(tmp, "880.wav")
-	toneWAV(t, low, 440, 10)
-	toneWAV(t, high, 880, 10)
-	urlA, urlB := base(t, p.A), base(t, p.B)
-	a, b := newCallBrowser(t, ctx, low), newCallBrowser(t, ctx, high)
-	logIn(t, b, urlB, "wang")
-	ackTakeovers(t, b)
-	logIn(t, a, urlA, "alice")
-	ackTakeovers(t, a)
+	cs := consoles(t, ctx, tmp, op(p.B, "wang", "zh", "Col. Li", 880), op(p.A, "alice", "", "Cdr. Hale", 440))
+	b, a := cs[0].ctx, cs[1].ctx
+	urlB := cs[0].url
 
 	// USA places the call from the channel's page and talks while it rings.
-	run(t, a, "USA calls",
-		chromedp.Navigate(urlA+"/console/channel/"+ch),
-		chromedp.WaitVisible(css("#call-start")),
-		scriptReady,
-		chromedp.Evaluate[chromedp.Void](`document.getElementById("call-start").click()`),
-		chromedp.WaitVisible(css("#call-talk")),
-		scriptReady,
-	)
-	path := eval[string](t, a, `location.pathname`)
-	id, ok := strings.CutPrefix(path, "/console/call/")
-	if !ok || !strings.HasPrefix(id, ch+"/USA/") {
-		t.Fatalf("after Call, USA's console is at %s", path)
-	}
-	run(t, a, "USA talks", chromedp.Evaluate[chromedp.Void](`document.getElementById("call-talk").click()`))
+	id := placeCall(t, cs[1], "call-start")
 	waitCallPage(t, a, p.A, ch, "USA's console", "connected")
 
 	// CHN's console, on its board, rings: the call takes over the screen,
@@ -549,68 +604,21 @@ func TestCallInterpreter(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
 	tmp := t.TempDir()
-	bin := buildHotline(t, ctx, tmp)
-	p, err := demo.NewPairWith(ctx, filepath.Join(tmp, "stations"), bin, map[string]string{callChannel: "staff"}, demo.PairOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Stop()
+	p, _ := newCallPair(t, ctx, tmp, demo.PairOptions{})
 	const ch = callChannel
-	for _, o := range []struct {
-		n   *demo.Node
-		req operator.AddRequest
-	}{
-		{p.A, operator.AddRequest{Name: "alice", Role: "duty", Password: password, As: "Cdr. Hale"}},
-		{p.B, operator.AddRequest{Name: "wang", Role: "duty", Password: password, Lang: "zh", As: "Col. Li"}},
-		{p.B, operator.AddRequest{Name: "zhao", Role: "duty", Password: password, Lang: "zh", As: "Interpreter Zhao"}},
-	} {
-		if _, err := o.n.Client().AddOperator(ctx, o.req); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tones := map[string]string{}
-	for name, hz := range map[string]float64{"usa": 440, "li": 880, "zhao": 660} {
-		tones[name] = filepath.Join(tmp, name+".wav")
-		toneWAV(t, tones[name], hz, 10)
-	}
-	urlA, urlB := base(t, p.A), base(t, p.B)
-	usa, li, zhao := newCallBrowser(t, ctx, tones["usa"]), newCallBrowser(t, ctx, tones["li"]), newCallBrowser(t, ctx, tones["zhao"])
-	logIn(t, usa, urlA, "alice")
-	ackTakeovers(t, usa)
-	logIn(t, li, urlB, "wang")
-	ackTakeovers(t, li)
-	logIn(t, zhao, urlB, "zhao")
-	ackTakeovers(t, zhao)
-
-	run(t, usa, "USA calls",
-		chromedp.Navigate(urlA+"/console/channel/"+ch),
-		chromedp.WaitVisible(css("#call-start")),
-		scriptReady,
-		chromedp.Evaluate[chromedp.Void](`document.getElementById("call-start").click()`),
-		chromedp.WaitVisible(css("#call-talk")),
-		scriptReady,
-	)
-	id := strings.TrimPrefix(eval[string](t, usa, `location.pathname`), "/console/call/")
-	run(t, usa, "USA talks", chromedp.Evaluate[chromedp.Void](`document.getElementById("call-talk").click()`))
+	cons := consoles(t, ctx, tmp, op(p.A, "alice", "", "Cdr. Hale", 440), op(p.B, "wang", "zh", "Col. Li", 880),
+		op(p.B, "zhao", "zh", "Interpreter Zhao", 660))
+	usa, li, zhao := cons[0].ctx, cons[1].ctx, cons[2].ctx
+	id := placeCall(t, cons[0], "call-start")
 	if err := demo.WaitFor(ctx, p.B.Client(), 30*time.Second, func() (bool, error) {
 		cs, err := p.B.Client().Calls(ctx, ch)
 		return err == nil && len(cs) == 1 && cs[0].ID == id, nil
 	}); err != nil {
 		t.Fatalf("CHN never saw call %s: %v", id, err)
 	}
-	run(t, li, "CHN's officer answers",
-		chromedp.Navigate(urlB+"/console/call/"+id),
-		chromedp.WaitVisible(css("#call-answer")),
-		scriptReady,
-		chromedp.Evaluate[chromedp.Void](`document.getElementById("call-answer").click()`),
-	)
+	openCall(t, cons[1], id, "call-answer", "CHN's officer answers")
 	waitCallPage(t, li, p.B, ch, "CHN's officer", "connected")
-	run(t, zhao, "CHN's interpreter joins",
-		chromedp.Navigate(urlB+"/console/call/"+id),
-		chromedp.WaitVisible(css("#call-talk")),
-		scriptReady,
-		chromedp.Evaluate[chromedp.Void](`document.getElementById("call-talk").click()`),
-	)
+	openCall(t, cons[2], id, "call-talk", "CHN's interpreter joins")
 	waitCallPage(t, zhao, p.B, ch, "CHN's interpreter", "connected")
 
 	waitHears(t, usa, "USA's officer", 880, 660)
@@ -656,56 +664,18 @@ func TestCallVideo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
 	tmp := t.TempDir()
-	bin := buildHotline(t, ctx, tmp)
-	p, err := demo.NewPairWith(ctx, filepath.Join(tmp, "stations"), bin, map[string]string{callChannel: "staff"}, demo.PairOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Stop()
+	p, _ := newCallPair(t, ctx, tmp, demo.PairOptions{})
 	const ch = callChannel
-	for _, o := range []struct {
-		n   *demo.Node
-		req operator.AddRequest
-	}{
-		{p.A, operator.AddRequest{Name: "alice", Role: "duty", Password: password, As: "Cdr. Hale"}},
-		{p.B, operator.AddRequest{Name: "wang", Role: "duty", Password: password, Lang: "zh", As: "Col. Li"}},
-	} {
-		if _, err := o.n.Client().AddOperator(ctx, o.req); err != nil {
-			t.Fatal(err)
-		}
-	}
-	low, high := filepath.Join(tmp, "440.wav"), filepath.Join(tmp, "880.wav")
-	toneWAV(t, low, 440, 10)
-	toneWAV(t, high, 880, 10)
-	urlA, urlB := base(t, p.A), base(t, p.B)
-	usa, chn := newCallBrowser(t, ctx, low), newCallBrowser(t, ctx, high)
-	logIn(t, usa, urlA, "alice")
-	ackTakeovers(t, usa)
-	logIn(t, chn, urlB, "wang")
-	ackTakeovers(t, chn)
-
-	run(t, usa, "USA places a video call",
-		chromedp.Navigate(urlA+"/console/channel/"+ch),
-		chromedp.WaitVisible(css("#call-start-video")),
-		scriptReady,
-		chromedp.Evaluate[chromedp.Void](`document.getElementById("call-start-video").click()`),
-		chromedp.WaitVisible(css("#call-talk")),
-		scriptReady,
-		chromedp.Evaluate[chromedp.Void](`document.getElementById("call-talk").click()`),
-	)
-	id := strings.TrimPrefix(eval[string](t, usa, `location.pathname`), "/console/call/")
+	cons := consoles(t, ctx, tmp, op(p.A, "alice", "", "Cdr. Hale", 440), op(p.B, "wang", "zh", "Col. Li", 880))
+	usa, chn := cons[0].ctx, cons[1].ctx
+	id := placeCall(t, cons[0], "call-start-video")
 	if err := demo.WaitFor(ctx, p.B.Client(), 30*time.Second, func() (bool, error) {
 		cs, err := p.B.Client().Calls(ctx, ch)
 		return err == nil && len(cs) == 1 && cs[0].ID == id && cs[0].Video, nil
 	}); err != nil {
 		t.Fatalf("CHN never saw video call %s: %v", id, err)
 	}
-	run(t, chn, "CHN answers with video",
-		chromedp.Navigate(urlB+"/console/call/"+id),
-		chromedp.WaitVisible(css("#call-answer")),
-		scriptReady,
-		chromedp.Evaluate[chromedp.Void](`document.getElementById("call-answer").click()`),
-	)
+	openCall(t, cons[1], id, "call-answer", "CHN answers with video")
 	waitCallPage(t, chn, p.B, ch, "CHN's console", "connected")
 	frames := `(() => { let n = 0; document.querySelectorAll("video[data-picture]").forEach((v) => { if (v.videoWidth > 0) n = Math.max(n, v.getVideoPlaybackQuality().totalVideoFrames); }); return n; })()`
 	for _, b := range []struct {
