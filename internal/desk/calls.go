@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"hotline/internal/badrequest"
@@ -108,9 +107,9 @@ type Media interface {
 	// Recording lists the calls being recorded (their media may have
 	// closed before the entry that ends them arrived).
 	Recording() []string
-	// Cap caps each stream of a call, kbit/s (the charter's
-	// call-bitrate).
-	Cap(call string, kbps int) error
+	// Limit sets the charter's limits on a call: each stream capped at
+	// kbps kbit/s (call-bitrate), video refused (call-video no).
+	Limit(call string, kbps int, noVideo bool) error
 }
 
 // MediaOffer is the media of a call being placed, until its request is
@@ -305,12 +304,8 @@ func (s *Desk) CallMedia(ctx context.Context, r ops.CallMediaRequest) (*ops.Call
 	case c.Offer == nil:
 		return nil, badrequest.New("call %s was placed without media: there is nothing to talk on", c.ID)
 	}
-	charter := s.charterOf(ctx, c.ID.Channel)
-	if charter != nil && charter.CallNoVideo && sendsVideo(r.SDP) {
-		return nil, badrequest.New("the browser's offer sends video, which the charter of channel %s forbids in calls (call-video no)", c.ID.Channel)
-	}
-	if charter != nil && charter.CallBitrate > 0 {
-		if err := m.Cap(c.ID.String(), charter.CallBitrate); err != nil {
+	if charter := s.charterOf(ctx, c.ID.Channel); charter != nil && (charter.CallBitrate > 0 || charter.CallNoVideo) {
+		if err := m.Limit(c.ID.String(), charter.CallBitrate, charter.CallNoVideo); err != nil {
 			return nil, err
 		}
 	}
@@ -411,22 +406,6 @@ func (s *Desk) noVideo(ctx context.Context, id, what string) error {
 	return nil
 }
 
-// sendsVideo says whether a description has a video section that sends
-// (sendrecv or sendonly, not refused with port 0).
-func sendsVideo(sdp string) bool {
-	in := false
-	for _, l := range strings.Split(sdp, "\r\n") {
-		if m, ok := strings.CutPrefix(l, "m="); ok {
-			f := strings.Fields(m)
-			in = len(f) >= 2 && f[0] == "video" && f[1] != "0"
-			continue
-		}
-		if in && (l == "a=sendrecv" || l == "a=sendonly") {
-			return true
-		}
-	}
-	return false
-}
 
 func (s *Desk) activeChannel(ctx context.Context, id string) (*record.Channel, error) {
 	chs, err := s.db.Channels(ctx)

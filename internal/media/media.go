@@ -106,6 +106,7 @@ type Engine struct {
 	advertise netip.AddrPort // the address the other stations reach this one at, if not the socket's
 
 	refused atomic.Uint64 // peers refused for another certificate than the signed one
+	offers  atomic.Uint64 // browsers' offers refused
 	dropped atomic.Uint64 // packets dropped over the bounds, every call
 	onLeft  atomic.Pointer[func(call, who string)]
 
@@ -195,6 +196,10 @@ func (e *Engine) SetRelays(r Relays) {
 // other than the one their signed entry names.
 func (e *Engine) Refusals() uint64 { return e.refused.Load() }
 
+// OffersRefused counts the browsers' offers refused (not SDP, no Opus,
+// too long, video the charter forbids).
+func (e *Engine) OffersRefused() uint64 { return e.offers.Load() }
+
 // Drops counts the packets dropped over the bounds, in every call.
 func (e *Engine) Drops() uint64 { return e.dropped.Load() }
 
@@ -228,6 +233,7 @@ type Call struct {
 	fromPeerN, toPeer, dropped atomic.Uint64
 	videoFromPeer, videoToPeer atomic.Uint64
 	capKbps                    atomic.Int64              // the charter's cap on each stream, kbit/s; 0: none
+	noVideo                    atomic.Bool               // the charter forbids video
 	rec                        atomic.Pointer[recording] // what this side sends is recorded here, if set
 	lastFromPeer, maxGap       atomic.Int64              // Unix ns of the last packet from the other station; the longest wait between two
 
@@ -636,6 +642,14 @@ func (e *Engine) Fail(id, reason string) {
 // again (a page reloaded) replaces their browser and keeps their seat;
 // a participant beyond Seats is refused.
 func (e *Engine) Attach(ctx context.Context, id, who, offer string) (string, error) {
+	a, err := e.attach(ctx, id, who, offer)
+	if errors.Is(err, ErrSDP) {
+		e.offers.Add(1)
+	}
+	return a, err
+}
+
+func (e *Engine) attach(ctx context.Context, id, who, offer string) (string, error) {
 	if offer == "" {
 		return "", fmt.Errorf("%w: the browser's offer is empty", ErrSDP)
 	}
@@ -654,6 +668,9 @@ func (e *Engine) Attach(ctx context.Context, id, who, offer string) (string, err
 	c := e.call(id)
 	if c == nil {
 		return "", fmt.Errorf("%w: %s", ErrNoMedia, id)
+	}
+	if c.noVideo.Load() && sendsVideo(offer) {
+		return "", fmt.Errorf("%w: the browser's offer sends video, which the channel's charter forbids in calls (call-video no)", ErrSDP)
 	}
 	seat, err := c.seatFor(who)
 	if err != nil {

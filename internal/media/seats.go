@@ -290,17 +290,36 @@ func (c *Call) seatKeyframe(seat int) {
 	}
 }
 
-// Cap caps each stream of call id at kbps kbit/s of payload (0: none),
-// as the channel's charter says: packets over it are dropped and
-// counted, and a browser attaching is told the cap (b=AS) in the
-// station's answer.
-func (e *Engine) Cap(id string, kbps int) error {
+// Limit sets what the channel's charter allows call id: each stream
+// capped at kbps kbit/s of payload (0: none), packets over it dropped
+// and counted, a browser attaching told the cap (b=AS) in the station's
+// answer; and, with noVideo, a browser's offer that sends video refused
+// and counted.
+func (e *Engine) Limit(id string, kbps int, noVideo bool) error {
 	c := e.call(id)
 	if c == nil {
 		return fmt.Errorf("%w: %s", ErrNoMedia, id)
 	}
 	c.capKbps.Store(int64(kbps))
+	c.noVideo.Store(noVideo)
 	return nil
+}
+
+// sendsVideo says whether a description has a video section that sends
+// (sendrecv or sendonly, not refused with port 0).
+func sendsVideo(sdp string) bool {
+	in := false
+	for _, l := range strings.Split(sdp, "\r\n") {
+		if m, ok := strings.CutPrefix(l, "m="); ok {
+			f := strings.Fields(m)
+			in = len(f) >= 2 && f[0] == "video" && f[1] != "0"
+			continue
+		}
+		if in && (l == "a=sendrecv" || l == "a=sendonly") {
+			return true
+		}
+	}
+	return false
 }
 
 // withCap writes a cap of kbps into each media section of a description

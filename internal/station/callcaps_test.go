@@ -65,6 +65,9 @@ func TestCallCharterCaps(t *testing.T) {
 	if _, err := usa.CallMedia(ctx, ops.CallMediaRequest{ID: c.ID, SDP: mediatest.NewVideo(t, 2).Offer(), As: "Lt. Ames"}); !badrequest.Is(err) || !strings.Contains(err.Error(), "sends video") {
 		t.Errorf("a browser's offer with video: %v", err)
 	}
+	if m := scrape(t, usa); m["hotline_call_media_offers_refused_total"] != 1 {
+		t.Errorf("offers refused, counted: %v", m["hotline_call_media_offers_refused_total"])
+	}
 	attach := func(st *Station, who string) *mediatest.Browser {
 		b := mediatest.New(t)
 		a, err := st.CallMedia(ctx, ops.CallMediaRequest{ID: c.ID, SDP: b.Offer(), As: who})

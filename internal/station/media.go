@@ -129,8 +129,10 @@ func (m deskMedia) Record(id string) error {
 	return nil
 }
 
-// Cap caps each stream of a call (the charter's call-bitrate).
-func (m deskMedia) Cap(id string, kbps int) error { return asked(m.e.Cap(id, kbps)) }
+// Limit sets the charter's limits on a call.
+func (m deskMedia) Limit(id string, kbps int, noVideo bool) error {
+	return asked(m.e.Limit(id, kbps, noVideo))
+}
 
 // Recording lists the calls being recorded.
 func (m deskMedia) Recording() []string {

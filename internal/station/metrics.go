@@ -122,6 +122,9 @@ func newMetrics(s *Station, chs []protocol.ChannelInfo) *metrics {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hotline_call_media_dropped_total",
 			Help: "RTP packets of calls dropped over the bounds: the rate per leg, the largest payload, not RTP (since the media started)."},
 			func() float64 { return s.mediaCount((*media.Engine).Drops) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hotline_call_media_offers_refused_total",
+			Help: "Browsers' WebRTC offers refused: not SDP, no Opus audio, too long, or video the channel's charter forbids (since the media started)."},
+			func() float64 { return s.mediaCount((*media.Engine).OffersRefused) }),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
