@@ -406,7 +406,6 @@ func (s *Desk) noVideo(ctx context.Context, id, what string) error {
 	return nil
 }
 
-
 func (s *Desk) activeChannel(ctx context.Context, id string) (*record.Channel, error) {
 	chs, err := s.db.Channels(ctx)
 	if err != nil {
