@@ -73,6 +73,7 @@ var verbs = []verb{
 	{"key list", "list a station's key history (this station's by default)", cmdKeyList},
 	{"channel propose", "", cmdPropose},
 	{"channel accept", "", cmdAccept},
+	{"channel withdraw", "", cmdWithdraw},
 	{"channel suspend", "", cmdSuspend},
 	{"channel resume", "", cmdResume},
 	{"channel checks", "answer rate and time to answer of a channel's checks over the last day, week and month", cmdChecks},
@@ -478,6 +479,22 @@ func cmdAccept(f *flags) action {
 		return show(ctx, f, func(o ops.Ops) (*ops.ChannelView, error) { return o.Accept(ctx, *ch) },
 			func(c *ops.ChannelView) error {
 				fmt.Printf("accepted channel %s (%s) with %s\n", c.ID, c.Level, c.Peer)
+				return nil
+			})
+	}
+}
+
+func cmdWithdraw(f *flags) action {
+	f.printsJSON()
+	ch := f.String("channel", "", "channel `ID`")
+	reason := f.String("reason", "", "why, as the peer will read it: `TEXT`")
+	as := f.String("as", defaultOperator(), "who decided it: `NAME`")
+	f.require("channel")
+	return func(ctx context.Context, _ []string) error {
+		req := ops.WithdrawRequest{Channel: *ch, Reason: *reason, By: *as}
+		return show(ctx, f, func(o ops.Ops) (*ops.ChannelView, error) { return o.Withdraw(ctx, req) },
+			func(c *ops.ChannelView) error {
+				fmt.Printf("withdrew channel %s, proposed to %s; %s follows the withdrawal when it next hears from this station\n", c.ID, c.Peer, c.Peer)
 				return nil
 			})
 	}

@@ -382,6 +382,8 @@ func (c *Core) Step(now time.Time, ev Event) []Action {
 		c.propose(ev)
 	case Accept:
 		c.accept(ev)
+	case Withdraw:
+		c.withdraw(ev)
 	case AddPeer:
 		c.addPeerReq(ev)
 	case AddCodebook:

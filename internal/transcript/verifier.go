@@ -140,6 +140,12 @@ type logState struct {
 	// those opened, in order.
 	disclosures map[uint64]Disclosure
 	disclosed   []Disclosed
+	// withdrawAt is the author's withdrawal of its proposal (entry 1),
+	// agreedAt the acceptance of the other party's proposal that may
+	// follow it (crossing proposals), otherCharter that a disclosed entry
+	// 1 carries a charter other than the bundle's: the proposal withdrawn.
+	withdrawAt, agreedAt uint64
+	otherCharter         string
 }
 
 // replacement is a re-pinning record and the entry of the log it is in.
@@ -369,8 +375,21 @@ func (v *verifier) checkEntry(ls *logState, i uint64, raw []byte) error {
 	if e.Channel != v.h.Channel || e.Author != ls.author || e.Recipient != v.other[ls.author] || e.Index != i {
 		return bad("entry %d of %s's log is %s to %s", i, ls.author, e.ID(), e.Recipient)
 	}
-	if (e.Index == 1) != (e.Kind == envelope.Agreement) {
+	switch {
+	case e.Index == 1 && e.Kind != envelope.Agreement:
 		return bad("%s: entry 1, and only entry 1, is the channel agreement", e.ID())
+	case e.Index > 1 && e.Kind == envelope.Agreement:
+		// After entry 1, only the acceptance of the other party's
+		// proposal, once, after the author withdrew its own crossing one.
+		if ls.withdrawAt == 0 || ls.agreedAt != 0 {
+			return bad("%s: entry 1, and only entry 1, is the channel agreement (or the acceptance that follows the author's withdrawn proposal)", e.ID())
+		}
+		ls.agreedAt = i
+	case e.Kind == envelope.Withdraw:
+		if ls.withdrawAt != 0 {
+			return bad("%s: a second withdrawal in one log", e.ID())
+		}
+		ls.withdrawAt = i
 	}
 	if d, ok := ls.disclosures[i]; ok {
 		return v.disclose(ls, e, d)
@@ -390,15 +409,25 @@ func (v *verifier) disclose(ls *logState, e *envelope.Envelope, d Disclosure) er
 		return bad("%s: the body the bundle discloses is not the entry's: the disclosed text was changed", e.ID())
 	}
 	// A disclosed agreement shows the charter the log began with: it must
-	// be the bundle's (the proposer's carries it with one signature).
+	// be the bundle's (the proposer's carries it with one signature), or
+	// the author's own proposal that it withdrew.
 	if e.Kind == envelope.Agreement {
 		var a struct {
 			Charter string `json:"charter"`
 		}
-		if err := json.Unmarshal(body, &a); err != nil || noteText([]byte(a.Charter)) != noteText([]byte(v.h.Charter)) {
+		err := json.Unmarshal(body, &a)
+		switch {
+		case err != nil:
 			return bad("%s: the charter it carries is not the bundle's charter", e.ID())
+		case noteText([]byte(a.Charter)) != noteText([]byte(v.h.Charter)) && e.Index == 1:
+			// The author's own proposal, which it must have withdrawn
+			// (endLog).
+			ls.otherCharter = e.ID()
+		case noteText([]byte(a.Charter)) != noteText([]byte(v.h.Charter)):
+			return bad("%s: the charter it carries is not the bundle's charter", e.ID())
+		default:
+			v.charterShown = true
 		}
-		v.charterShown = true
 	}
 	ls.disclosed = append(ls.disclosed, Disclosed{ID: e.ID(), Author: e.Author, Index: e.Index, Kind: e.Kind.String(),
 		Precedence: e.Precedence.String(), Time: e.Time, Body: d.Body})
@@ -454,6 +483,9 @@ func (v *verifier) endLog() error {
 	}
 	if ls.n == 0 {
 		return bad("%s's log has no entries: an active channel's log begins with its agreement, so entries were left out", ls.author)
+	}
+	if ls.otherCharter != "" && ls.agreedAt == 0 {
+		return bad("%s: the charter it carries is not the bundle's charter, and %s's log neither withdraws it nor accepts the bundle's", ls.otherCharter, ls.author)
 	}
 	for idx := range ls.disclosures {
 		if idx > ls.n {
