@@ -606,6 +606,33 @@ func TestDocsCommands(t *testing.T) {
 	for _, id := range []string{"usa-chn-ops", "usa-chn-patrol", "usa-chn-theatre"} {
 		agreed(id)
 	}
+	// A proposal withdrawn: CHN follows, and refuses to accept it; the
+	// refusals of bad requests change nothing.
+	mustRun(t, "channel", "propose", "--dir", usa.dir, "--peer", "CHN", "--channel", "usa-chn-draft", "--level", "staff")
+	arrived("usa-chn-draft")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"channel", "withdraw", "--dir", usa.dir, "--channel", "nope"}, "unknown channel"},
+		{[]string{"channel", "withdraw", "--dir", chn.dir, "--channel", "usa-chn-draft"}, "proposed by USA, not by this station"},
+		{[]string{"channel", "withdraw", "--dir", usa.dir, "--channel", "usa-chn-staff"}, "accepted by CHN already"},
+		{[]string{"channel", "withdraw", "--dir", usa.dir}, "missing --channel"},
+	} {
+		checkFailed(t, c.args, hotline(t, c.args...), c.want)
+	}
+	if out := d.ok(usa, `hotline channel withdraw --dir … --channel usa-chn-draft --reason "wrong level" [--as "Maj. Lee"]`); !strings.Contains(out, "withdrew channel usa-chn-draft") {
+		t.Errorf("withdraw printed %q", out)
+	}
+	d.until("usa-chn-draft withdrawn at CHN", func() bool { return d.channel(chn, "usa-chn-draft").Agreement == "withdrawn" })
+	if c := d.channel(usa, "usa-chn-draft"); c.Agreement != "withdrawn" {
+		t.Errorf("usa-chn-draft at USA is %s", c.Agreement)
+	}
+	args := []string{"channel", "accept", "--dir", chn.dir, "--channel", "usa-chn-draft"}
+	checkFailed(t, args, hotline(t, args...), "USA withdrew its proposal of channel usa-chn-draft")
+	args = []string{"channel", "withdraw", "--dir", usa.dir, "--channel", "usa-chn-draft", "--json"}
+	checkFailed(t, args, hotline(t, args...), "withdrawn already")
+
 	if c := d.channel(chn, "usa-chn-ops"); c.Deadlines["FLASH"] != "5m0s" || c.Deadlines["IMMEDIATE"] != "20m0s" {
 		t.Errorf("usa-chn-ops, proposed with --deadline FLASH=5m,IMMEDIATE=20m, has the deadlines %v", c.Deadlines)
 	}
@@ -768,7 +795,7 @@ func TestDocsCommands(t *testing.T) {
 		t.Errorf("doctor of the running USA: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	var status ops.StatusView
-	if err := json.Unmarshal([]byte(d.ok(usa, `hotline status --json`)), &status); err != nil || status.Station != "USA" || len(status.Channels) != 4 {
+	if err := json.Unmarshal([]byte(d.ok(usa, `hotline status --json`)), &status); err != nil || status.Station != "USA" || len(status.Channels) != 5 {
 		t.Errorf("status --json: %v %+v", err, status)
 	}
 	d.ok(usa, `hotline channel list --json`)

@@ -27,6 +27,10 @@ const (
 	handshakeTimeout = 10 * time.Second // TLS handshake and hello
 	writeTimeout     = 30 * time.Second // a station that reads nothing for this long is dropped
 	flushEvery       = 5 * time.Second  // counters changed outside a write reach the disk
+	// refreshEvery is how often a running relay reads its allowed
+	// stations again: hotline relay disallow removes one from another
+	// process, and its connections are closed.
+	refreshEvery = 2 * time.Second
 	maxBatch         = 512              // writes committed in one transaction
 	maxInflight      = 1024             // requests of one connection waiting for an answer
 	mailBatch        = 256              // mail read from the store at a time
@@ -423,6 +427,8 @@ func (s *Server) maintain(ctx context.Context) {
 	defer prune.Stop()
 	flush := time.NewTicker(flushEvery)
 	defer flush.Stop()
+	refresh := time.NewTicker(refreshEvery)
+	defer refresh.Stop()
 	if _, err := s.Expire(ctx); err != nil && ctx.Err() == nil {
 		s.Log.Error("pruning expired mail", "err", err)
 	}
@@ -436,6 +442,8 @@ func (s *Server) maintain(ctx context.Context) {
 			if _, err := s.Expire(ctx); err != nil && ctx.Err() == nil {
 				s.Log.Error("pruning expired mail", "err", err)
 			}
+		case <-refresh.C:
+			s.dropRemoved(ctx)
 		case <-flush.C:
 			s.mu.Lock()
 			dirty := s.changes != s.written
@@ -444,6 +452,37 @@ func (s *Server) maintain(ctx context.Context) {
 				s.do(ctx, &write{kind: writeFlush})
 			}
 		}
+	}
+}
+
+// dropRemoved reads the allowed stations again and closes the
+// connections of each station no longer allowed (hotline relay
+// disallow): it can connect no more, and deposits for it are refused.
+func (s *Server) dropRemoved(ctx context.Context) {
+	if err := s.refresh(ctx); err != nil {
+		if ctx.Err() == nil {
+			s.Log.Error("reading allowed stations", "err", err)
+		}
+		return
+	}
+	var gone []*serverConn
+	s.mu.Lock()
+	for k, cs := range s.conns {
+		if _, ok := s.allowed[k]; ok {
+			continue
+		}
+		if _, ok := s.alias[k]; ok {
+			continue
+		}
+		delete(s.pending, k)
+		for c := range cs {
+			gone = append(gone, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range gone {
+		c.log.Info("closing the connection of a station no longer allowed")
+		c.close()
 	}
 }
 
