@@ -30,11 +30,11 @@ const (
 	// refreshEvery is how often a running relay reads its allowed
 	// stations again: hotline relay disallow removes one from another
 	// process, and its connections are closed.
-	refreshEvery = 2 * time.Second
-	maxBatch         = 512              // writes committed in one transaction
-	maxInflight      = 1024             // requests of one connection waiting for an answer
-	mailBatch        = 256              // mail read from the store at a time
-	mailBatchBytes   = 1 << 20
+	refreshEvery   = 2 * time.Second
+	maxBatch       = 512  // writes committed in one transaction
+	maxInflight    = 1024 // requests of one connection waiting for an answer
+	mailBatch      = 256  // mail read from the store at a time
+	mailBatchBytes = 1 << 20
 )
 
 // Refusal reasons counted besides the deposit refusals (Reason.String).
