@@ -27,15 +27,16 @@ const (
 	handshakeTimeout = 10 * time.Second // TLS handshake and hello
 	writeTimeout     = 30 * time.Second // a station that reads nothing for this long is dropped
 	flushEvery       = 5 * time.Second  // counters changed outside a write reach the disk
-	// refreshEvery is how often a running relay reads its allowed
-	// stations again: hotline relay disallow removes one from another
-	// process, and its connections are closed.
-	refreshEvery   = 2 * time.Second
-	maxBatch       = 512  // writes committed in one transaction
-	maxInflight    = 1024 // requests of one connection waiting for an answer
-	mailBatch      = 256  // mail read from the store at a time
-	mailBatchBytes = 1 << 20
+	maxBatch         = 512              // writes committed in one transaction
+	maxInflight      = 1024             // requests of one connection waiting for an answer
+	mailBatch        = 256              // mail read from the store at a time
+	mailBatchBytes   = 1 << 20
 )
+
+// refreshEvery is how often a running relay reads its allowed stations
+// again: hotline relay disallow removes one from another process, and its
+// connections are closed.
+const refreshEvery = 2 * time.Second
 
 // Refusal reasons counted besides the deposit refusals (Reason.String).
 const (
