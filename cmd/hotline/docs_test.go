@@ -920,6 +920,40 @@ func TestDocsCommands(t *testing.T) {
 	after := strings.TrimSpace(mustRun(t, "send", "--dir", usa.dir, "--channel", "usa-chn-staff", "--precedence", "FLASH", "--text", "after the lost key"))
 	d.until(after+" at CHN", func() bool { return d.message(chn, "inbox", after) != nil })
 
+	// Stop using the relay: USA takes it off its card (stopped), CHN
+	// pins the new card, the relay's operator takes USA off its list;
+	// bad input refused, changing nothing; traffic goes on directly.
+	usa.proc.stop()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"card", "remove-relay", "--dir", usa.dir, "--relay", "NOPE"}, "relay NOPE is not in this station's card (it lists RELAY-CH)"},
+		{[]string{"card", "remove-relay", "--dir", usa.dir}, "missing --relay"},
+		{[]string{"relay", "disallow", "--dir", d.relay.dir, "--station", "NOPE"}, "no station named NOPE is allowed here (allowed: CHN, USA)"},
+	} {
+		checkFailed(t, c.args, hotline(t, c.args...), c.want)
+	}
+	if out := d.ok(usa, `hotline card remove-relay --dir /var/lib/hotline --relay RELAY-CH`); !strings.Contains(out, "now lists 0 relay(s), not RELAY-CH") {
+		t.Errorf("card remove-relay printed %q", out)
+	}
+	args = []string{"card", "remove-relay", "--dir", usa.dir, "--relay", "RELAY-CH"}
+	checkFailed(t, args, hotline(t, args...), "relay RELAY-CH is not in this station's card, which lists no relay")
+	d.copyFile(filepath.Join(usa.dir, "card"), "usa.card")
+	mustRun(t, "peer", "add", "--dir", chn.dir, "--card", filepath.Join(d.work, "usa.card"), "--fingerprint", lost)
+	usa.proc = d.start(usa, `hotline run --dir /var/lib/hotline`)
+	d.running(usa)
+	if out := d.ok(d.relay, `hotline relay disallow --dir /var/lib/hotline-relay --station USA [--json]`); !strings.Contains(out, `"name": "USA"`) {
+		t.Errorf("relay disallow --json printed %q", out)
+	}
+	if out := d.ok(d.relay, `hotline relay list --dir … [--json]`); strings.Contains(out, lost) || !strings.Contains(out, fp[chn]) {
+		t.Errorf("relay list after USA was disallowed:\n%s", out)
+	}
+	for _, p := range [][2]*docStation{{usa, chn}, {chn, usa}} {
+		id := strings.TrimSpace(mustRun(t, "send", "--dir", p[0].dir, "--channel", "usa-chn-staff", "--precedence", "FLASH", "--text", "without the relay"))
+		d.until(id+" at "+p[1].name, func() bool { return d.message(p[1], "inbox", id) != nil })
+	}
+
 	// PostgreSQL on two machines (two directories here), the password in
 	// a file as "The database password" says.
 	docsPostgres(d)
