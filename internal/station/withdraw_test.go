@@ -116,6 +116,18 @@ func TestWithdrawBetweenStations(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "USA's proposal of x waiting at CHN", func() bool { return agreementOf(t, chn, "x") == "incoming" })
+	// CHN restarts: the channel it withdrew and now holds from USA is
+	// read back as USA's proposal.
+	chn.Close()
+	chn, err := Open(ctx, chn.Dir, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { chn.Close() })
+	go chn.Run(ctx)
+	if got := agreementOf(t, chn, "x"); got != "incoming" {
+		t.Fatalf("x at CHN after a restart is %s", got)
+	}
 	if got := agreementOf(t, usa, "x"); got != "proposed" {
 		t.Fatalf("x at USA is %s", got)
 	}
