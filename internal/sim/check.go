@@ -463,6 +463,11 @@ func (w *World) checkChannel(ch string, x, y *Station, infos map[string]map[stri
 		}
 	}
 	for _, s := range []*Station{x, y} {
+		if s.disk.channels[ch].State == record.Withdrawn {
+			// Never agreed: no transcript to export (its logs were
+			// checked above).
+			continue
+		}
 		b, err := w.bundle(s, ch)
 		if err == nil {
 			_, err = transcript.Verify(b)

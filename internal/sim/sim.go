@@ -444,6 +444,8 @@ func eventText(ev protocol.Event) string {
 		return fmt.Sprintf("Propose(%d %s %s)", ev.ID, ev.Channel, ev.Peer)
 	case protocol.Accept:
 		return fmt.Sprintf("Accept(%d %s)", ev.ID, ev.Channel)
+	case protocol.Withdraw:
+		return fmt.Sprintf("Withdraw(%d %s)", ev.ID, ev.Channel)
 	case protocol.AddPeer:
 		return fmt.Sprintf("AddPeer(%d %s)", ev.ID, ev.Card.Name)
 	case protocol.Tick:

@@ -84,6 +84,12 @@ func TestSim(t *testing.T) {
 	if taken == 0 {
 		t.Error("no entries sent ahead of their write were taken on their durable frame (protocol.FrameAhead)")
 	}
+	// Officers withdrew some of their extra proposals (workload.go,
+	// proposeChannel), and every channel settled active or withdrawn on
+	// both sides (pending).
+	if tot := Total(all); tot.Delivered["withdraw"] == 0 && !testing.Short() {
+		t.Error("no proposal was withdrawn")
+	}
 	// A paused leader continued after its successor wrote, and a crash
 	// after sending ahead (takeover.go), struck, and late entries sent
 	// ahead reached a peer that held other entries at their indexes:

@@ -325,6 +325,19 @@ func (w *World) proposeChannel(s, peer *Station) {
 	w.extra++
 	ev := w.proposal(plannedChannel{fmt.Sprintf("x%d.%s-%s", w.extra, s.Name, peer.Name), s, peer, channel.Unit, ""})
 	s.request(request{what: "propose", channel: ev.Channel}, func(id uint64) protocol.Event { ev.ID = id; return ev })
+	if !w.chance(0.3) {
+		return
+	}
+	// The officer takes it back, often while the peer's acceptance is
+	// on its way (docs/PROTOCOL.md, "Withdraw"): both sides end withdrawn.
+	life, ch := s.life, ev.Channel
+	w.after(w.between(0, 3*time.Second), func() {
+		if life == s.life && s.disk.channels[ch].State == record.ProposedOut {
+			s.request(request{what: "withdraw", channel: ch}, func(id uint64) protocol.Event {
+				return protocol.Withdraw{ID: id, Channel: ch, By: "Officer of the watch", Reason: "proposed in error"}
+			})
+		}
+	})
 }
 
 // carryBundle: an officer exports an offline bundle for a peer, and
