@@ -156,6 +156,10 @@ type Report struct {
 	// after its successor wrote; a crashed process's, read late);
 	// LeaseAhead the groups not sent ahead for want of a fresh lease.
 	ConflictAhead, LeaseAhead int
+	// Withdrawn counts the channels withdrawn on both sides at the end,
+	// WithdrawnAccepted those of them whose acceptance crossed the
+	// withdrawal (the acceptor wrote its agreement).
+	Withdrawn, WithdrawnAccepted int
 	messages                  int
 	Violations                []Violation
 	// Digest covers every step (the event, the actions, frame bytes): two

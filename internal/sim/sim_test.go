@@ -87,8 +87,13 @@ func TestSim(t *testing.T) {
 	// Officers withdrew some of their extra proposals (workload.go,
 	// proposeChannel), and every channel settled active or withdrawn on
 	// both sides (pending).
-	if tot := Total(all); tot.Delivered["withdraw"] == 0 && !testing.Short() {
-		t.Error("no proposal was withdrawn")
+	withdrawn, accepted := 0, 0
+	for _, r := range all {
+		withdrawn, accepted = withdrawn+r.Withdrawn, accepted+r.WithdrawnAccepted
+	}
+	t.Logf("channels withdrawn: %d, of which %d after their acceptance was written", withdrawn, accepted)
+	if (withdrawn == 0 || accepted == 0) && !testing.Short() {
+		t.Errorf("channels withdrawn %d, after their acceptance was written %d: want some of each", withdrawn, accepted)
 	}
 	// A paused leader continued after its successor wrote, and a crash
 	// after sending ahead (takeover.go), struck, and late entries sent
