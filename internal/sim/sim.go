@@ -160,8 +160,8 @@ type Report struct {
 	// WithdrawnAccepted those of them whose acceptance crossed the
 	// withdrawal (the acceptor wrote its agreement).
 	Withdrawn, WithdrawnAccepted int
-	messages                  int
-	Violations                []Violation
+	messages                     int
+	Violations                   []Violation
 	// Digest covers every step (the event, the actions, frame bytes): two
 	// runs of one seed with deterministic crypto have the same digest.
 	Digest string
