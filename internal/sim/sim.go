@@ -156,12 +156,8 @@ type Report struct {
 	// after its successor wrote; a crashed process's, read late);
 	// LeaseAhead the groups not sent ahead for want of a fresh lease.
 	ConflictAhead, LeaseAhead int
-	// Withdrawn counts the channels withdrawn on both sides at the end,
-	// WithdrawnAccepted those of them whose acceptance crossed the
-	// withdrawal (the acceptor wrote its agreement).
-	Withdrawn, WithdrawnAccepted int
-	messages                     int
-	Violations                   []Violation
+	messages                  int
+	Violations                []Violation
 	// Digest covers every step (the event, the actions, frame bytes): two
 	// runs of one seed with deterministic crypto have the same digest.
 	Digest string
@@ -169,6 +165,11 @@ type Report struct {
 	// makes differ between processes: two runs of one seed have the same.
 	Schedule string
 	Wall     time.Duration
+
+	// Withdrawn counts the channels withdrawn on both sides at the end,
+	// WithdrawnAccepted those of them whose acceptance crossed the
+	// withdrawal (the acceptor wrote its agreement).
+	Withdrawn, WithdrawnAccepted int
 }
 
 // OK reports whether no invariant was violated.
