@@ -139,7 +139,7 @@ type ChannelView struct {
 	// State is what operators see: active, degraded, down, dormant,
 	// suspended, or (before both signatures) proposed or incoming.
 	State     string            `json:"state"`
-	Agreement string            `json:"agreement"` // proposed, incoming, active
+	Agreement string            `json:"agreement"` // proposed, incoming, active, withdrawn
 	Proposer  string            `json:"proposer"`
 	Deadlines map[string]string `json:"deadlines"` // acknowledgement, per precedence
 	Delivery  map[string]string `json:"delivery"`  // delivery, per precedence
