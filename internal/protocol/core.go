@@ -329,7 +329,7 @@ func (c *Core) restoreAwaiting(snap *record.Snapshot) {
 	}
 	for i := range snap.Outstanding {
 		e := &snap.Outstanding[i]
-		if cs := c.channels[e.Channel]; cs != nil {
+		if cs := c.channels[e.Channel]; cs != nil && cs.rec.State != record.Withdrawn {
 			c.await(cs, e, steps[e.ID()])
 		}
 	}

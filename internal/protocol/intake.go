@@ -530,6 +530,7 @@ func (in *intake) apply() {
 		case st.state == record.ProposedIn && was == record.Withdrawn:
 			c.alert("notice", f.Channel, name, "%s proposed channel %s, whose proposal by this station was withdrawn: its proposal waits for an operator here (hotline channel accept)", name, f.Channel)
 		case st.state == record.Withdrawn && was == record.Active:
+			c.waitNoMore(cs)
 			c.alert("alarm", f.Channel, name, "%s withdrew its proposal of channel %s before this station's acceptance reached it: the channel is withdrawn on both sides (by %s) %s",
 				name, f.Channel, in.withdrew.By, in.withdrew.Reason)
 		case st.state == record.Withdrawn:

@@ -315,7 +315,34 @@ func TestWithdrawCrossesAcceptance(t *testing.T) {
 	if !hasAlert(b, "before this station's acceptance reached it") || !hasAlert(a, "accepted channel x after this station withdrew it") {
 		t.Fatalf("not told: %v / %v", a.alerts, b.alerts)
 	}
-	if ci := chanOf(t, a, "x"); ci.AwaitingHere != 0 {
-		t.Fatalf("ALPHA awaits %d entries on a withdrawn channel", ci.AwaitingHere)
+	for _, n := range s.nodes {
+		if ci := chanOf(t, n, "x"); ci.AwaitingHere != 0 || ci.AwaitingPeer != 0 {
+			t.Fatalf("%s awaits %d entries here and %d at the peer on a withdrawn channel", n.name, ci.AwaitingHere, ci.AwaitingPeer)
+		}
+	}
+	// Nor after a restart, and no ladder step is taken on it.
+	s.crash(a)
+	s.crash(b)
+	s.settle(2000)
+	for _, n := range s.nodes {
+		if ci := chanOf(t, n, "x"); ci.AwaitingHere != 0 || ci.AwaitingPeer != 0 {
+			t.Fatalf("%s awaits %d entries here and %d at the peer on a withdrawn channel after a restart", n.name, ci.AwaitingHere, ci.AwaitingPeer)
+		}
+	}
+	before := len(b.alerts)
+	for range 40 {
+		s.now = s.now.Add(time.Minute)
+		for _, n := range s.nodes {
+			s.step(n, Tick{})
+		}
+		s.settle(2000)
+	}
+	for _, al := range b.alerts[before:] {
+		if al.Channel == "x" {
+			t.Errorf("BRAVO alert on the withdrawn channel: %s", al.Text)
+		}
+	}
+	if got := logKinds(b, "x/BRAVO"); len(got) != 2 {
+		t.Errorf("BRAVO's log x after 40 minutes: %v, want its agreement and its message only", got)
 	}
 }
