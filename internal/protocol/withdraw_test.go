@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"hotline/internal/channel"
 	"hotline/internal/envelope"
+	"hotline/internal/identity"
 	"hotline/internal/record"
+	"hotline/internal/transcript"
 )
 
 // Withdrawing a proposal (docs/PROTOCOL.md, "Channels", "Withdraw"): the
@@ -344,5 +347,44 @@ func TestWithdrawCrossesAcceptance(t *testing.T) {
 	}
 	if got := logKinds(b, "x/BRAVO"); len(got) != 2 {
 		t.Errorf("BRAVO's log x after 40 minutes: %v, want its agreement and its message only", got)
+	}
+}
+
+// TestCrossingAcrossRotation: the station that withdraws its crossing
+// proposal changes its keys between its proposal and its acceptance of
+// the other's, so its acceptance is signed by a later key than its entry
+// 1. Both restart from their disks with the channel active, and both
+// transcripts verify.
+func TestCrossingAcrossRotation(t *testing.T) {
+	s := newPairSim(t, 5)
+	a, b := s.nodes[0], s.nodes[1]
+	card0 := b.card
+	s.request(a, propose("x", "BRAVO"))
+	s.request(b, propose("x", "ALPHA"))
+	s.settle(2000)
+	if d := s.rotate(b, identity.ReasonRotate); d.Err != nil {
+		t.Fatal(d.Err)
+	}
+	if err := s.do(b, withdraw("x")); err != nil {
+		t.Fatal(err)
+	}
+	wantAgreement(t, b, "x", record.ProposedIn)
+	if err := s.do(b, accept("x")); err != nil {
+		t.Fatal(err)
+	}
+	wantAgreement(t, a, "x", record.Active)
+	s.crash(a)
+	s.crash(b)
+	s.settle(2000)
+	wantAgreement(t, a, "x", record.Active)
+	wantAgreement(t, b, "x", record.Active)
+	if got := logKinds(a, "x/BRAVO"); !slices.Equal(got, []envelope.Kind{envelope.Agreement, envelope.Key, envelope.Withdraw, envelope.Agreement}) {
+		t.Fatalf("BRAVO's log x: %v", got)
+	}
+	sameLogs(t, s, "x")
+	for _, n := range s.nodes {
+		if _, err := transcript.Verify(bundleOf(t, n, "x", a.card, card0)); err != nil {
+			t.Errorf("%s's transcript of x: %v", n.name, err)
+		}
 	}
 }

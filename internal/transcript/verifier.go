@@ -120,6 +120,9 @@ type verifier struct {
 
 	// charterShown: a disclosed entry 1 carries the bundle's charter.
 	charterShown bool
+	// charterLater is the acceptor whose signature of the charter is not
+	// by the key its log began with: checked at the end of its log.
+	charterLater string
 
 	log  *logState // the log being read
 	sigs *sigPool
@@ -269,7 +272,19 @@ func (v *verifier) parseCards() (map[string]note.Verifier, error) {
 func (v *verifier) checkCharter(verifiers map[string]note.Verifier) error {
 	ch, err := channel.Parse([]byte(v.h.Charter), verifiers[v.names[0]], verifiers[v.names[1]])
 	if err != nil {
-		return bad("charter: %v", err)
+		// The acceptor of crossing proposals signs with the key its log
+		// is at when it accepts, after its own withdrawn proposal: a key
+		// change between the two makes it a later key than the one its
+		// log began with, checked at the end of its log (endLog). The
+		// proposer's signature is checked now.
+		u, uerr := channel.ParseUnverified([]byte(v.h.Charter))
+		if uerr != nil || v.cards[u.Proposer] == nil || v.cards[u.Acceptor] == nil || u.Proposer == u.Acceptor {
+			return bad("charter: %v", err)
+		}
+		if _, perr := channel.Parse([]byte(v.h.Charter), verifiers[u.Proposer]); perr != nil {
+			return bad("charter: %v", err)
+		}
+		ch, v.charterLater = u, u.Acceptor
 	}
 	if ch.ID != v.h.Channel || v.cards[ch.Proposer] == nil || v.cards[ch.Acceptor] == nil || ch.Proposer == ch.Acceptor {
 		return bad("charter is for %s between %s and %s, bundle for %s", ch.ID, ch.Proposer, ch.Acceptor, v.h.Channel)
@@ -483,6 +498,15 @@ func (v *verifier) endLog() error {
 	}
 	if ls.n == 0 {
 		return bad("%s's log has no entries: an active channel's log begins with its agreement, so entries were left out", ls.author)
+	}
+	if v.charterLater == ls.author {
+		cv, err := ls.lk.keyAt(max(ls.agreedAt, 1)).Verifier()
+		if err == nil {
+			_, err = channel.Parse([]byte(v.h.Charter), cv)
+		}
+		if ls.agreedAt == 0 || err != nil {
+			return bad("charter: not signed by %s, neither by the key its log began with nor by the key of an acceptance after its withdrawn proposal: %v", ls.author, err)
+		}
 	}
 	if ls.otherCharter != "" && ls.agreedAt == 0 {
 		return bad("%s: the charter it carries is not the bundle's charter, and %s's log neither withdraws it nor accepts the bundle's", ls.otherCharter, ls.author)
