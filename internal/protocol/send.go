@@ -102,7 +102,7 @@ func (c *Core) flush(peerName string) {
 				// peer with its withdrawal when it crossed the peer's own
 				// (docs/PROTOCOL.md, "Crossing proposals"); its checkpoint
 				// is signed by the key of its last entry.
-				if size > 0 && (size+len(raw) > c.cfg.MaxBatchBytes || seqAt(m.keys, i) != seq && !c.spans(m, i)) {
+				if size > 0 && (size+len(raw) > c.cfg.MaxBatchBytes || seqAt(m.keys, i) != seq && !c.spans(m, m.sent, i)) {
 					end = i - 1
 					break
 				}
@@ -141,11 +141,12 @@ func (c *Core) flush(peerName string) {
 	}
 }
 
-// spans says whether a frame of log m that begins at entry 1, which the
-// peer has not receipted, may go on to entry i across a key change: not
-// one made after a lost key, whose key entry is signed by the new key.
-func (c *Core) spans(m *outLog, i uint64) bool {
-	if m.sent != 0 || m.delivered != 0 {
+// spans says whether a frame of log m after entry from may go on to entry
+// i across a key change: only one that begins the log, which the peer has
+// not receipted, and not across a change made after a lost key (whose key
+// entry is signed by the new key).
+func (c *Core) spans(m *outLog, from, i uint64) bool {
+	if from != 0 || m.delivered != 0 {
 		return false
 	}
 	seq := seqAt(m.keys, i)
