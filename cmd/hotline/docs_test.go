@@ -606,6 +606,33 @@ func TestDocsCommands(t *testing.T) {
 	for _, id := range []string{"usa-chn-ops", "usa-chn-patrol", "usa-chn-theatre"} {
 		agreed(id)
 	}
+	// A proposal withdrawn: CHN follows, and refuses to accept it; the
+	// refusals of bad requests change nothing.
+	mustRun(t, "channel", "propose", "--dir", usa.dir, "--peer", "CHN", "--channel", "usa-chn-draft", "--level", "staff")
+	arrived("usa-chn-draft")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"channel", "withdraw", "--dir", usa.dir, "--channel", "nope"}, "unknown channel"},
+		{[]string{"channel", "withdraw", "--dir", chn.dir, "--channel", "usa-chn-draft"}, "proposed by USA, not by this station"},
+		{[]string{"channel", "withdraw", "--dir", usa.dir, "--channel", "usa-chn-staff"}, "accepted by CHN already"},
+		{[]string{"channel", "withdraw", "--dir", usa.dir}, "missing --channel"},
+	} {
+		checkFailed(t, c.args, hotline(t, c.args...), c.want)
+	}
+	if out := d.ok(usa, `hotline channel withdraw --dir … --channel usa-chn-draft --reason "wrong level" [--as "Maj. Lee"]`); !strings.Contains(out, "withdrew channel usa-chn-draft") {
+		t.Errorf("withdraw printed %q", out)
+	}
+	d.until("usa-chn-draft withdrawn at CHN", func() bool { return d.channel(chn, "usa-chn-draft").Agreement == "withdrawn" })
+	if c := d.channel(usa, "usa-chn-draft"); c.Agreement != "withdrawn" {
+		t.Errorf("usa-chn-draft at USA is %s", c.Agreement)
+	}
+	args := []string{"channel", "accept", "--dir", chn.dir, "--channel", "usa-chn-draft"}
+	checkFailed(t, args, hotline(t, args...), "USA withdrew its proposal of channel usa-chn-draft")
+	args = []string{"channel", "withdraw", "--dir", usa.dir, "--channel", "usa-chn-draft", "--json"}
+	checkFailed(t, args, hotline(t, args...), "withdrawn already")
+
 	if c := d.channel(chn, "usa-chn-ops"); c.Deadlines["FLASH"] != "5m0s" || c.Deadlines["IMMEDIATE"] != "20m0s" {
 		t.Errorf("usa-chn-ops, proposed with --deadline FLASH=5m,IMMEDIATE=20m, has the deadlines %v", c.Deadlines)
 	}
@@ -768,7 +795,7 @@ func TestDocsCommands(t *testing.T) {
 		t.Errorf("doctor of the running USA: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	var status ops.StatusView
-	if err := json.Unmarshal([]byte(d.ok(usa, `hotline status --json`)), &status); err != nil || status.Station != "USA" || len(status.Channels) != 4 {
+	if err := json.Unmarshal([]byte(d.ok(usa, `hotline status --json`)), &status); err != nil || status.Station != "USA" || len(status.Channels) != 5 {
 		t.Errorf("status --json: %v %+v", err, status)
 	}
 	d.ok(usa, `hotline channel list --json`)
@@ -892,6 +919,40 @@ func TestDocsCommands(t *testing.T) {
 	d.ok(d.relay, `hotline relay allow --dir RELAYDIR --card usa.card --fingerprint FP --replace`, "RELAYDIR", d.relay.dir, "FP", lost)
 	after := strings.TrimSpace(mustRun(t, "send", "--dir", usa.dir, "--channel", "usa-chn-staff", "--precedence", "FLASH", "--text", "after the lost key"))
 	d.until(after+" at CHN", func() bool { return d.message(chn, "inbox", after) != nil })
+
+	// Stop using the relay: USA takes it off its card (stopped), CHN
+	// pins the new card, the relay's operator takes USA off its list;
+	// bad input refused, changing nothing; traffic goes on directly.
+	usa.proc.stop()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"card", "remove-relay", "--dir", usa.dir, "--relay", "NOPE"}, "relay NOPE is not in this station's card (it lists RELAY-CH)"},
+		{[]string{"card", "remove-relay", "--dir", usa.dir}, "missing --relay"},
+		{[]string{"relay", "disallow", "--dir", d.relay.dir, "--station", "NOPE"}, "no station named NOPE is allowed here (allowed: CHN, USA)"},
+	} {
+		checkFailed(t, c.args, hotline(t, c.args...), c.want)
+	}
+	if out := d.ok(usa, `hotline card remove-relay --dir /var/lib/hotline --relay RELAY-CH`); !strings.Contains(out, "now lists 0 relay(s), not RELAY-CH") {
+		t.Errorf("card remove-relay printed %q", out)
+	}
+	args = []string{"card", "remove-relay", "--dir", usa.dir, "--relay", "RELAY-CH"}
+	checkFailed(t, args, hotline(t, args...), "relay RELAY-CH is not in this station's card, which lists no relay")
+	d.copyFile(filepath.Join(usa.dir, "card"), "usa.card")
+	mustRun(t, "peer", "add", "--dir", chn.dir, "--card", filepath.Join(d.work, "usa.card"), "--fingerprint", lost)
+	usa.proc = d.start(usa, `hotline run --dir /var/lib/hotline`)
+	d.running(usa)
+	if out := d.ok(d.relay, `hotline relay disallow --dir /var/lib/hotline-relay --station USA [--json]`); !strings.Contains(out, `"name": "USA"`) {
+		t.Errorf("relay disallow --json printed %q", out)
+	}
+	if out := d.ok(d.relay, `hotline relay list --dir … [--json]`); strings.Contains(out, lost) || !strings.Contains(out, fp[chn]) {
+		t.Errorf("relay list after USA was disallowed:\n%s", out)
+	}
+	for _, p := range [][2]*docStation{{usa, chn}, {chn, usa}} {
+		id := strings.TrimSpace(mustRun(t, "send", "--dir", p[0].dir, "--channel", "usa-chn-staff", "--precedence", "FLASH", "--text", "without the relay"))
+		d.until(id+" at "+p[1].name, func() bool { return d.message(p[1], "inbox", id) != nil })
+	}
 
 	// PostgreSQL on two machines (two directories here), the password in
 	// a file as "The database password" says.

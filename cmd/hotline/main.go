@@ -63,6 +63,7 @@ var verbs = []verb{
 	{"init", "create a station", cmdInit},
 	{"api tls", "serve the API and the console over HTTPS from the next hotline run, or over plain HTTP again", cmdAPITLS},
 	{"card add-relay", "list a relay in this station's card (then give peers the new card)", cmdAddRelay},
+	{"card remove-relay", "take a relay off this station's card (then give peers the new card)", cmdRemoveRelay},
 	{"card", "print this station's signed card", cmdCard},
 	{"fingerprint", "print this station's fingerprint, to read aloud", cmdFingerprint},
 	{"peer add", "", cmdPeerAdd},
@@ -73,6 +74,7 @@ var verbs = []verb{
 	{"key list", "list a station's key history (this station's by default)", cmdKeyList},
 	{"channel propose", "", cmdPropose},
 	{"channel accept", "", cmdAccept},
+	{"channel withdraw", "", cmdWithdraw},
 	{"channel suspend", "", cmdSuspend},
 	{"channel resume", "", cmdResume},
 	{"channel checks", "answer rate and time to answer of a channel's checks over the last day, week and month", cmdChecks},
@@ -122,6 +124,7 @@ var verbs = []verb{
 	{"relay init", "create a relay", cmdRelayInit},
 	{"relay card", "print the relay's signed card", cmdRelayCard},
 	{"relay allow", "let a station use the relay", cmdRelayAllow},
+	{"relay disallow", "take a station off the relay's allowed list; the mail waiting for it is deleted", cmdRelayDisallow},
 	{"relay list", "list the allowed stations with their pending mail, and the relay's counters", cmdRelayList},
 	{"relay run", "run the relay", cmdRelayRun},
 	{"relay", "run the relay (the same as relay run)", cmdRelay},
@@ -483,6 +486,22 @@ func cmdAccept(f *flags) action {
 	}
 }
 
+func cmdWithdraw(f *flags) action {
+	f.printsJSON()
+	ch := f.String("channel", "", "channel `ID`")
+	reason := f.String("reason", "", "why, as the peer will read it: `TEXT`")
+	as := f.String("as", defaultOperator(), "who decided it: `NAME`")
+	f.require("channel")
+	return func(ctx context.Context, _ []string) error {
+		req := ops.WithdrawRequest{Channel: *ch, Reason: *reason, By: *as}
+		return show(ctx, f, func(o ops.Ops) (*ops.ChannelView, error) { return o.Withdraw(ctx, req) },
+			func(c *ops.ChannelView) error {
+				fmt.Printf("withdrew channel %s, proposed to %s; %s follows the withdrawal when it next hears from this station\n", c.ID, c.Peer, c.Peer)
+				return nil
+			})
+	}
+}
+
 func cmdSuspend(f *flags) action { return suspendOrResume(f, true) }
 func cmdResume(f *flags) action  { return suspendOrResume(f, false) }
 
@@ -608,6 +627,27 @@ func cmdAddRelay(f *flags) action {
 		}
 		fmt.Printf("%s's card now lists %d relay(s); give the new card (%s) to each peer: hotline peer add --card FILE --fingerprint %s\n",
 			c.Name, len(c.Relays), filepath.Join(*f.dir, "card"), c.Fingerprint())
+		return nil
+	}
+}
+
+func cmdRemoveRelay(f *flags) action {
+	f.printsJSON()
+	name := f.String("relay", "", "the relay's `NAME`, as the card lists it")
+	f.require("relay")
+	return func(ctx context.Context, _ []string) error {
+		c, err := stationdir.RemoveRelay(ctx, *f.dir, *name)
+		if err != nil {
+			if errors.Is(err, stationdir.ErrLocked) {
+				return fmt.Errorf("card remove-relay: stop hotline run first: %w", err)
+			}
+			return fmt.Errorf("card remove-relay: %w", err)
+		}
+		if *f.json {
+			return printJSON(map[string]any{"card": string(c.Text), "relays": len(c.Relays)})
+		}
+		fmt.Printf("%s's card now lists %d relay(s), not %s; give the new card (%s) to each peer: hotline peer add --card FILE --fingerprint %s\n",
+			c.Name, len(c.Relays), *name, filepath.Join(*f.dir, "card"), c.Fingerprint())
 		return nil
 	}
 }
@@ -1352,6 +1392,24 @@ func cmdRelayAllow(f *flags) action {
 			return printJSON(v)
 		}
 		fmt.Printf("allowed %s (%s), fingerprint %s\n", v.Name, v.Party, v.Fingerprint)
+		return nil
+	}
+}
+
+func cmdRelayDisallow(f *flags) action {
+	f.relayDir()
+	f.printsJSON()
+	name := f.String("station", "", "the station's `NAME`, as relay list shows it")
+	f.require("dir", "station")
+	return func(ctx context.Context, _ []string) error {
+		v, err := relay.Disallow(ctx, *f.dir, *name)
+		if err != nil {
+			return fmt.Errorf("relay disallow: %w", err)
+		}
+		if *f.json {
+			return printJSON(v)
+		}
+		fmt.Printf("disallowed %s (fingerprint %s); %d message(s) waiting for it deleted\n", v.Name, v.Fingerprint, v.MailDeleted)
 		return nil
 	}
 }

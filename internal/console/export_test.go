@@ -51,7 +51,7 @@ func TemplateKeys() []string {
 	for _, s := range strings.Fields("queued delivered received acknowledged") {
 		keys = append(keys, "status_"+s)
 	}
-	for _, st := range strings.Fields("active degraded down dormant suspended proposed incoming") {
+	for _, st := range strings.Fields("active degraded down dormant suspended proposed incoming withdrawn") {
 		keys = append(keys, "state_"+st)
 	}
 	for _, st := range strings.Fields("1 2 3 4 dormant overdue_here") {

@@ -117,6 +117,20 @@ func (s *Desk) Accept(ctx context.Context, ch string) (*ops.ChannelView, error) 
 	return s.channelView(ctx, ch)
 }
 
+// Withdraw withdraws a channel this station proposed and the peer has
+// not accepted: a signed withdraw entry the peer follows.
+func (s *Desk) Withdraw(ctx context.Context, r ops.WithdrawRequest) (*ops.ChannelView, error) {
+	if r.By == "" {
+		return nil, badrequest.New("withdraw: say who withdraws it (--as NAME)")
+	}
+	if _, err := s.st.Call(ctx, func(id uint64) protocol.Event {
+		return protocol.Withdraw{ID: id, Channel: r.Channel, By: r.By, Reason: r.Reason}
+	}); err != nil {
+		return nil, AsBadRequest(err)
+	}
+	return s.channelView(ctx, r.Channel)
+}
+
 func (s *Desk) channelView(ctx context.Context, id string) (*ops.ChannelView, error) {
 	cs, err := s.Channels(ctx)
 	if err != nil {

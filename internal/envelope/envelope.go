@@ -149,13 +149,14 @@ const (
 	CallEnd          // either party ended a call
 	CallJoin         // a participant joined a call on the author's side
 	CallLeave        // a participant left a call on the author's side
+	Withdraw         // the author withdraws its proposal of the channel, not yet accepted
 )
 
 var kindNames = map[Kind]string{Text: "text", Ack: "ack", Agreement: "agreement", Suspend: "suspend",
 	Resume: "resume", Check: "check", Reminder: "reminder", Escalation: "escalation",
 	Coded: "coded", Notice: "notice", Report: "report", Incident: "incident", Key: "key",
 	CallRequest: "call-request", CallAnswer: "call-answer", CallDecline: "call-decline", CallEnd: "call-end",
-	CallJoin: "call-join", CallLeave: "call-leave"}
+	CallJoin: "call-join", CallLeave: "call-leave", Withdraw: "withdraw"}
 
 // NeedsAck reports whether entries of kind k wait for a person's
 // acknowledgement, with a deadline.

@@ -449,7 +449,7 @@ func TestParseRejects(t *testing.T) {
 		{"empty", nil},
 		{"bad magic", set(0, 'X')},
 		{"old magic", set(3, '0')},
-		{"unknown kind", set(fieldOffset(h, "kind"), 20)},
+		{"unknown kind", set(fieldOffset(h, "kind"), 21)},
 		{"kind 0", set(fieldOffset(h, "kind"), 0)},
 		{"unknown precedence", set(fieldOffset(h, "precedence"), 5)},
 		{"precedence 0", set(fieldOffset(h, "precedence"), 0)},
@@ -568,7 +568,8 @@ func TestPrecedenceAndKindNames(t *testing.T) {
 		{"call-end", envelope.CallEnd.String(), "call-end", envelope.CallEnd.Valid(), true},
 		{"call-join", envelope.CallJoin.String(), "call-join", envelope.CallJoin.Valid(), true},
 		{"call-leave", envelope.CallLeave.String(), "call-leave", envelope.CallLeave.Valid(), true},
-		{"kind 20", envelope.Kind(20).String(), "kind(20)", envelope.Kind(20).Valid(), false},
+		{"withdraw", envelope.Withdraw.String(), "withdraw", envelope.Withdraw.Valid(), true},
+		{"kind 21", envelope.Kind(21).String(), "kind(21)", envelope.Kind(21).Valid(), false},
 		{"kind 200", envelope.Kind(200).String(), "kind(200)", envelope.Kind(200).Valid(), false},
 	}
 	for _, tt := range tests {

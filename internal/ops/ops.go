@@ -40,6 +40,7 @@ type Ops interface {
 	Peers(ctx context.Context) ([]PeerView, error)
 	Propose(ctx context.Context, r ProposeRequest) (*ChannelView, error)
 	Accept(ctx context.Context, channel string) (*ChannelView, error)
+	Withdraw(ctx context.Context, r WithdrawRequest) (*ChannelView, error)
 	Channels(ctx context.Context) ([]ChannelView, error)
 	Send(ctx context.Context, r SendRequest) (*MessageView, error)
 	Inbox(ctx context.Context, channel string) ([]MessageView, error)
@@ -138,7 +139,7 @@ type ChannelView struct {
 	// State is what operators see: active, degraded, down, dormant,
 	// suspended, or (before both signatures) proposed or incoming.
 	State     string            `json:"state"`
-	Agreement string            `json:"agreement"` // proposed, incoming, active
+	Agreement string            `json:"agreement"` // proposed, incoming, active, withdrawn
 	Proposer  string            `json:"proposer"`
 	Deadlines map[string]string `json:"deadlines"` // acknowledgement, per precedence
 	Delivery  map[string]string `json:"delivery"`  // delivery, per precedence
@@ -202,6 +203,14 @@ type PathView struct {
 	// answered or lost: its smoothed round trip, with recent loss counted
 	// against it.
 	Costms *float64 `json:"cost_ms,omitempty"`
+}
+
+// WithdrawRequest withdraws a channel this station proposed and the peer
+// has not accepted.
+type WithdrawRequest struct {
+	Channel string `json:"channel"`
+	Reason  string `json:"reason"`
+	By      string `json:"by"`
 }
 
 // SuspendRequest suspends or resumes a channel.

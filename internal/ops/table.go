@@ -165,6 +165,9 @@ var (
 	Accept = def(Op{Name: "Accept", Verb: "channel accept", Method: "POST", Path: "/api/v1/channels/{channel}/accept", Permission: "channels",
 		Help: "accept a channel a peer proposed"},
 		func(o Ops, ctx context.Context, r ChannelRef) (*ChannelView, error) { return o.Accept(ctx, r.Channel) })
+	Withdraw = def(Op{Name: "Withdraw", Verb: "channel withdraw", Method: "POST", Path: "/api/v1/channels/{channel}/withdraw", Permission: "channels",
+		Help: "withdraw a channel this station proposed and the peer has not accepted, a signed act"},
+		func(o Ops, ctx context.Context, r WithdrawRequest) (*ChannelView, error) { return o.Withdraw(ctx, r) })
 	Channels = def(Op{Name: "Channels", Verb: "channel list", Method: "GET", Path: "/api/v1/channels", Permission: "read",
 		Help: "the channels, their state and paths"},
 		func(o Ops, ctx context.Context, _ None) ([]ChannelView, error) { return o.Channels(ctx) })
@@ -297,7 +300,7 @@ var (
 // All is every operation, in the order docs/API.md lists them.
 var All = []*Op{
 	Status.Op, Card.Op, AddPeer.Op, Peers.Op, ReplacePeer.Op, RotateKeys.Op, KeyHistory.Op,
-	Propose.Op, Accept.Op, Channels.Op, Suspend.Op, Resume.Op, Checks.Op, Escalations.Op,
+	Propose.Op, Accept.Op, Withdraw.Op, Channels.Op, Suspend.Op, Resume.Op, Checks.Op, Escalations.Op,
 	Send.Op, Inbox.Op, Outbox.Op, Ack.Op, Alerts.Op, Export.Op, BundleExport.Op, BundleImport.Op,
 	SendCoded.Op, SendNotice.Op, SendReport.Op, Incident.Op, Incidents.Op, AddPlan.Op, Plans.Op, Findings.Op,
 	Codebooks.Op, Codebook.Op, AddCodebook.Op,

@@ -28,6 +28,9 @@ func (t through) Propose(ctx context.Context, r ProposeRequest) (*ChannelView, e
 func (t through) Accept(ctx context.Context, channel string) (*ChannelView, error) {
 	return Accept.Call(ctx, t.d, ChannelRef{channel})
 }
+func (t through) Withdraw(ctx context.Context, r WithdrawRequest) (*ChannelView, error) {
+	return Withdraw.Call(ctx, t.d, r)
+}
 func (t through) Channels(ctx context.Context) ([]ChannelView, error) {
 	return Channels.Call(ctx, t.d, None{})
 }

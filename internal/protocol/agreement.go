@@ -11,6 +11,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"time"
 )
 
 // Channel agreement: a channel begins with a charter that one station
@@ -44,7 +45,11 @@ func (c *Core) propose(ev Propose) {
 		c.done(ev.ID, Result{}, fmt.Errorf("%w: %q is not pinned; add it with peer add", ErrUnknownPeer, ev.Peer))
 		return
 	}
-	if c.channels[ev.Channel] != nil {
+	if cs := c.channels[ev.Channel]; cs != nil {
+		if cs.rec.State == record.Withdrawn {
+			c.done(ev.ID, Result{}, fmt.Errorf("channel %q already exists, withdrawn: its id is spent (its logs hold the withdrawn proposal); propose under another id", ev.Channel))
+			return
+		}
 		c.done(ev.ID, Result{}, fmt.Errorf("channel %q already exists", ev.Channel))
 		return
 	}
@@ -101,7 +106,18 @@ func (c *Core) accept(ev Accept) {
 		c.done(ev.ID, Result{}, fmt.Errorf("%w: %q (no proposal has arrived for it)", ErrUnknownChannel, ev.Channel))
 		return
 	}
-	if cs.rec.State != record.ProposedIn {
+	switch {
+	case cs.rec.State == record.Withdrawn && cs.rec.Proposer != c.keys.Name:
+		c.done(ev.ID, Result{}, fmt.Errorf("%w: %s withdrew its proposal of channel %s (at %s): there is nothing to accept",
+			ErrWithdrawn, cs.rec.Proposer, ev.Channel, cs.rec.UpdatedAt.UTC().Format(time.RFC3339)))
+		return
+	case cs.rec.State == record.Withdrawn:
+		c.done(ev.ID, Result{}, fmt.Errorf("%w: channel %s is this station's own proposal, withdrawn: there is nothing to accept", ErrWithdrawn, ev.Channel))
+		return
+	case cs.rec.State == record.ProposedOut:
+		c.done(ev.ID, Result{}, fmt.Errorf("channel %s is this station's own proposal, waiting for %s to accept it; a proposal is accepted by the other station", ev.Channel, cs.rec.Peer))
+		return
+	case cs.rec.State != record.ProposedIn:
 		c.done(ev.ID, Result{}, fmt.Errorf("channel %s is %s, not a proposal waiting for this station", ev.Channel, cs.rec.State))
 		return
 	}
@@ -126,4 +142,57 @@ func (c *Core) accept(ev Accept) {
 	}
 	c.armChannel(cs)
 	c.emit(Notify{What: "channel", Channel: ev.Channel})
+}
+
+// withdraw writes a withdraw entry after this station's proposal, which
+// the peer has not accepted (so far as this station holds): the channel
+// is withdrawn here at once, and at the peer when the entry arrives. An
+// acceptance already on its way is taken when it arrives, and changes
+// nothing: the peer follows the withdrawal too (intake.go).
+func (c *Core) withdraw(ev Withdraw) {
+	cs := c.channels[ev.Channel]
+	switch {
+	case cs == nil:
+		c.done(ev.ID, Result{}, fmt.Errorf("%w: %q", ErrUnknownChannel, ev.Channel))
+		return
+	case cs.rec.State == record.Withdrawn && cs.rec.Proposer == c.keys.Name:
+		c.done(ev.ID, Result{}, fmt.Errorf("%w: channel %s is withdrawn already (at %s)", ErrWithdrawn, ev.Channel, cs.rec.UpdatedAt.UTC().Format(time.RFC3339)))
+		return
+	case cs.rec.Proposer != c.keys.Name:
+		c.done(ev.ID, Result{}, fmt.Errorf("channel %s was proposed by %s, not by this station: only its proposer can withdraw it", ev.Channel, cs.rec.Proposer))
+		return
+	case cs.rec.State == record.Active:
+		c.done(ev.ID, Result{}, fmt.Errorf("%w: channel %s was accepted by %s already: an agreed channel is not withdrawn (suspend it instead)", ErrRefused, ev.Channel, cs.rec.Peer))
+		return
+	case cs.rec.State != record.ProposedOut:
+		c.done(ev.ID, Result{}, fmt.Errorf("channel %s is %s, not a proposal of this station's", ev.Channel, cs.rec.State))
+		return
+	}
+	body, err := json.Marshal(WithdrawBody{By: ev.By, Reason: ev.Reason})
+	if err == nil {
+		var b any
+		if b, err = decodeWithdraw(body); err == nil {
+			err = visibleBody(b)
+		}
+	}
+	if err == nil {
+		err = c.mayWrite(cs)
+	}
+	if err != nil {
+		c.done(ev.ID, Result{}, err)
+		return
+	}
+	if _, err := c.appendMine(ev.ID, cs, envelope.Withdraw, envelope.Priority, body); err != nil {
+		c.done(ev.ID, Result{}, err)
+		return
+	}
+	cs.rec.State, cs.rec.UpdatedAt = record.Withdrawn, c.now
+	c.batch.Channels = append(c.batch.Channels, cs.rec)
+	c.emit(Notify{What: "channel", Channel: ev.Channel})
+	if p := c.peers[cs.rec.Peer]; cs.theirs.size == 0 && p.ready {
+		// A proposal of the peer's that crossed this one was refused
+		// here: it is asked for again now rather than at the peer's next
+		// resend.
+		c.emit(Send{Peer: cs.rec.Peer, Conn: p.out, Data: (&Frame{Type: FrameResend, Channel: cs.rec.ID, Author: cs.rec.Peer, From: 1}).Encode()})
+	}
 }

@@ -46,6 +46,13 @@ type SuspendBody struct {
 	By     string `json:"by"`
 }
 
+// WithdrawBody is the sealed body of a withdrawal: the operator who
+// withdrew this station's proposal of the channel, and why.
+type WithdrawBody struct {
+	Reason string `json:"reason,omitempty"`
+	By     string `json:"by"`
+}
+
 // ResumeBody lifts this party's suspension.
 type ResumeBody struct {
 	Reason string `json:"reason,omitempty"`
@@ -260,6 +267,21 @@ var ownBodies = map[envelope.Kind]func(p []byte) (any, error){
 	envelope.Reminder:   decodeReminder,
 	envelope.Key:        decodeKey,
 	envelope.Escalation: decodeEscalation,
+	envelope.Withdraw:   decodeWithdraw,
+}
+
+func decodeWithdraw(p []byte) (any, error) {
+	var b WithdrawBody
+	if err := strict(p, &b); err != nil {
+		return nil, fmt.Errorf("withdraw body: %v", err)
+	}
+	if err := checkBy("withdraw", b.By); err != nil {
+		return nil, err
+	}
+	if err := checkReason("withdraw", b.Reason, false); err != nil {
+		return nil, err
+	}
+	return &b, nil
 }
 
 func decodeText(p []byte) (any, error) {
@@ -455,6 +477,8 @@ func visibleBody(body any) error {
 		fields = [][2]string{{"who acknowledged", b.By}}
 	case *SuspendBody:
 		fields = [][2]string{{"who suspended", b.By}, {"the reason", b.Reason}}
+	case *WithdrawBody:
+		fields = [][2]string{{"who withdrew", b.By}, {"the reason", b.Reason}}
 	case *ResumeBody:
 		fields = [][2]string{{"who resumed", b.By}, {"the reason", b.Reason}}
 	}

@@ -254,7 +254,14 @@ func (c *Core) restoreChannels(snap *record.Snapshot, logKeys map[[2]string][]lo
 		if ch.State == record.Active {
 			verifiers = []note.Verifier{mineAt1, theirsAt1}
 		}
-		if cs.charter, err = channel.Parse(ch.Charter, verifiers...); err != nil {
+		if cs.charter, err = channel.Parse(ch.Charter, verifiers...); err != nil && ch.State == record.Active {
+			// The acceptance of crossing proposals follows the acceptor's
+			// withdrawn proposal in its log: a key change between the two
+			// signs it with a later key (docs/PROTOCOL.md, "Crossing
+			// proposals").
+			cs.charter, err = parseWithAnyKeys(ch.Charter, c.own, p.chain)
+		}
+		if err != nil {
 			return fmt.Errorf("stored charter of %s: %w", ch.ID, err)
 		}
 		// A codebook this binary lacks leaves the channel without one:
@@ -264,6 +271,21 @@ func (c *Core) restoreChannels(snap *record.Snapshot, logKeys map[[2]string][]lo
 		p.channels = append(p.channels, ch.ID)
 	}
 	return nil
+}
+
+// parseWithAnyKeys parses an agreed charter signed by one key of each
+// chain.
+func parseWithAnyKeys(text []byte, mine, theirs []keyLink) (*channel.Charter, error) {
+	var err error
+	for _, m := range mine {
+		for _, t := range theirs {
+			var ch *channel.Charter
+			if ch, err = channel.Parse(text, m.verifier, t.verifier); err == nil {
+				return ch, nil
+			}
+		}
+	}
+	return nil, err
 }
 
 // restoreLogs rebuilds both logs of each channel from their stored sizes
@@ -329,7 +351,7 @@ func (c *Core) restoreAwaiting(snap *record.Snapshot) {
 	}
 	for i := range snap.Outstanding {
 		e := &snap.Outstanding[i]
-		if cs := c.channels[e.Channel]; cs != nil {
+		if cs := c.channels[e.Channel]; cs != nil && cs.rec.State != record.Withdrawn {
 			c.await(cs, e, steps[e.ID()])
 		}
 	}
@@ -382,6 +404,8 @@ func (c *Core) Step(now time.Time, ev Event) []Action {
 		c.propose(ev)
 	case Accept:
 		c.accept(ev)
+	case Withdraw:
+		c.withdraw(ev)
 	case AddPeer:
 		c.addPeerReq(ev)
 	case AddCodebook:

@@ -282,6 +282,18 @@ func (c *Core) acknowledged(cs *chanState, author string, index uint64, by strin
 	}
 }
 
+// waitNoMore stops the ladder of every entry of a channel that waits for
+// acknowledgement: the channel was withdrawn, and nobody will answer on
+// it.
+func (c *Core) waitNoMore(cs *chanState) {
+	for k := range cs.waiting {
+		delete(cs.waiting, k)
+		cs.awaiting[c.side(k.author)]--
+		c.staleTimers++
+	}
+	c.compactTimers()
+}
+
 // arm schedules every timer once the core knows the time (its first step).
 func (c *Core) arm() {
 	c.armed = true

@@ -63,6 +63,17 @@ type Accept struct {
 	Channel string
 }
 
+// Withdraw asks the core to withdraw a channel this station proposed and
+// the peer has not accepted: a withdraw entry in this station's log,
+// signed like any other, that the peer follows (docs/PROTOCOL.md,
+// "Channels", "Withdraw").
+type Withdraw struct {
+	ID      uint64
+	Channel string
+	By      string // who withdrew it
+	Reason  string
+}
+
 // AddPeer pins a peer by its card. The caller has checked the fingerprint
 // with a person.
 type AddPeer struct {
@@ -160,6 +171,8 @@ func (Propose) event() {}
 
 func (Accept) event() {}
 
+func (Withdraw) event() {}
+
 func (AddPeer) event() {}
 
 func (FrameIn) event() {}
@@ -241,4 +254,5 @@ var (
 	ErrUnknownPeer    = errors.New("unknown peer")
 	ErrRefused        = errors.New("refused")
 	ErrStorage        = errors.New("storage failed")
+	ErrWithdrawn      = errors.New("proposal withdrawn")
 )

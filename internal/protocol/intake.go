@@ -38,6 +38,12 @@ func (c *Core) entries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 			return
 		}
 	}
+	if in.crossed {
+		c.refuse("crossing proposals", "alarm", f.Channel, p.card.Name,
+			"%s and this station both proposed channel %s: neither can be accepted until one withdraws its proposal (hotline channel withdraw --channel %s, at the station whose proposal should go)",
+			p.card.Name, f.Channel, f.Channel)
+		return
+	}
 	if !in.checkpoint() {
 		return
 	}
@@ -65,8 +71,22 @@ type intake struct {
 	epochKeys []record.EpochKey // of the epochs the accepted entries begin
 	bodies    []any
 	acks      []record.Ack
-	agreed    *channel.Charter // the charter an agreement entry carries
-	agreedBk  channel.Book     // the codebook a proposal names
+	// st is the channel's agreement as the entries so far leave it
+	// (changed once one moves it): a proposal, an acceptance or a
+	// withdrawal (docs/PROTOCOL.md, "Channels").
+	st      agreementState
+	changed bool
+	// crossed: an entry of this frame is the peer's proposal of a channel
+	// this station proposed too; the frame is taken only if the peer's
+	// withdrawal of it follows.
+	crossed bool
+	// withdrew is the peer's withdrawal taken in this frame, if any;
+	// crossWithdrawn says it withdrew a crossing proposal, and
+	// lateAccept that the peer accepted this station's proposal after
+	// this station withdrew it.
+	withdrew       *WithdrawBody
+	crossWithdrawn bool
+	lateAccept     bool
 	// The peer's key chain and this log's key positions as this frame
 	// leaves them; kept only if the whole frame is accepted.
 	chain    []keyLink
@@ -106,6 +126,7 @@ func (c *Core) intake(p *peer, conn ConnID, f *Frame, pre *Prepared) *intake {
 	}
 	in := &intake{c: c, p: p, name: name, conn: conn, f: f, pre: pre, cs: cs, cp: cp, expected: 1, chain: p.chain}
 	if cs != nil {
+		in.st = agreementState{state: cs.rec.State, proposer: cs.rec.Proposer, charter: cs.charter, book: cs.codebook}
 		in.expected = cs.theirs.size + 1
 		in.logKeys = cs.theirs.keys
 		in.epoch, in.epochFrom = cs.theirs.epoch, cs.theirs.epochFrom
@@ -257,11 +278,16 @@ func (in *intake) place(e *envelope.Envelope, decoded any, seq int, lostSwitch b
 	if b, ok := decoded.(*AgreementBody); ok {
 		return in.agreement(e, b, seq)
 	}
-	if cs == nil {
+	if in.st.state == "" {
 		c.refuse("unknown channel", "alarm", f.Channel, name, "entries from %s for unknown channel %s refused", name, f.Channel)
 		return false
 	}
-	if e.Index == 1 || cs.rec.State != record.Active && in.agreed == nil && e.Kind != envelope.Key {
+	if w, ok := decoded.(*WithdrawBody); ok && e.Index > 1 {
+		return in.withdrawal(e, w)
+	}
+	// A withdrawn channel still takes what the peer wrote before the
+	// withdrawal reached it (after its acceptance crossed it).
+	if e.Index == 1 || in.st.state != record.Active && in.st.state != record.Withdrawn && e.Kind != envelope.Key {
 		c.refuse("not active", "alarm", f.Channel, name, "%s refused: channel %s is not active", e.ID(), f.Channel)
 		return false
 	}
@@ -285,34 +311,98 @@ func (in *intake) place(e *envelope.Envelope, decoded any, seq int, lostSwitch b
 	return true
 }
 
-// agreement checks a charter: as entry 1 of a proposal (signed by the
-// peer, between it and this station, naming a codebook this station has)
-// or of the acceptance of this station's own proposal (signed by both).
+// agreementState is a channel's agreement: its state (record.ProposedOut,
+// ProposedIn, Active, Withdrawn; "" before the channel exists here), its
+// proposer, its charter and the codebook the charter names.
+type agreementState struct {
+	state, proposer string
+	charter         *channel.Charter
+	book            channel.Book
+}
+
+// agreement checks a charter: a proposal as entry 1 (signed by the peer,
+// between it and this station, naming a codebook this station has), of a
+// new channel or crossing this station's own proposal of the same id; or
+// the acceptance of this station's own proposal (signed by both), as entry
+// 1 or after the peer's own crossing proposal and its withdrawal.
 func (in *intake) agreement(e *envelope.Envelope, b *AgreementBody, seq int) bool {
-	c, name, f, cs := in.c, in.name, in.f, in.cs
-	if e.Index != 1 {
-		c.refuse("bad agreement", "alarm", f.Channel, name, "%s: an agreement may only be entry 1", e.ID())
-		return false
-	}
+	c, name, f, st := in.c, in.name, in.f, &in.st
+	me := c.keys.Name
+	mineOpen := st.proposer == me && (st.state == record.ProposedOut || st.state == record.Withdrawn)
 	var err error
 	switch {
-	case cs == nil:
-		in.agreed, err = channel.Parse([]byte(b.Charter), in.chain[seq].verifier)
-		if err == nil && (in.agreed.ID != f.Channel || in.agreed.Proposer != name || in.agreed.Acceptor != c.keys.Name) {
-			err = fmt.Errorf("charter is for %s between %s and %s", in.agreed.ID, in.agreed.Proposer, in.agreed.Acceptor)
+	case e.Index == 1 && (st.state == "" || mineOpen && !transcript.SameBody([]byte(b.Charter), st.charter.Text)):
+		var ch *channel.Charter
+		var bk channel.Book
+		ch, err = channel.Parse([]byte(b.Charter), in.chain[seq].verifier)
+		if err == nil && (ch.ID != f.Channel || ch.Proposer != name || ch.Acceptor != me) {
+			err = fmt.Errorf("charter is for %s between %s and %s", ch.ID, ch.Proposer, ch.Acceptor)
 		}
 		if err == nil {
-			in.agreedBk, err = in.agreed.FindBook(c.cfg.Books...)
+			bk, err = ch.FindBook(c.cfg.Books...)
 		}
-	case cs.rec.State == record.ProposedOut && transcript.SameBody([]byte(b.Charter), cs.charter.Text):
-		in.agreed, err = channel.Parse([]byte(b.Charter), c.own[seqAt(cs.mine.keys, 1)].verifier, in.chain[seq].verifier)
+		if err != nil {
+			break
+		}
+		if st.state == record.ProposedOut {
+			// Both proposed this channel: the frame is taken only if the
+			// peer withdraws its proposal in it (entries).
+			in.crossed = true
+			return true
+		}
+		// A new channel, or one whose proposal this station withdrew:
+		// the peer's proposal waits for an operator here.
+		*st = agreementState{state: record.ProposedIn, proposer: name, charter: ch, book: bk}
+		in.changed = true
+		return true
+	case mineOpen && transcript.SameBody([]byte(b.Charter), st.charter.Text) && !in.crossed &&
+		(e.Index == 1 || in.cs.theirs.size > 0 || len(in.accepted) > 0):
+		// After entry 1, the peer's log holds its own crossing proposal and
+		// its withdrawal (nothing else is taken from it while this
+		// station's proposal waits).
+		var ch *channel.Charter
+		ch, err = channel.Parse([]byte(b.Charter), c.own[seqAt(in.cs.mine.keys, 1)].verifier, in.chain[seq].verifier)
+		if err != nil {
+			break
+		}
+		if st.state == record.Withdrawn {
+			in.lateAccept = true
+			return true
+		}
+		st.state, st.charter = record.Active, ch
+		in.changed = true
+		return true
+	case e.Index != 1:
+		err = fmt.Errorf("an agreement may only be entry 1, or the acceptance that follows the author's withdrawn proposal")
 	default:
-		err = fmt.Errorf("channel %s is %s here; the charter does not match", f.Channel, cs.rec.State)
+		err = fmt.Errorf("channel %s is %s here; the charter does not match", f.Channel, st.state)
 	}
-	if err != nil {
-		c.refuse("bad agreement", "alarm", f.Channel, name, "%s refused: %v", e.ID(), err)
+	c.refuse("bad agreement", "alarm", f.Channel, name, "%s refused: %v", e.ID(), err)
+	return false
+}
+
+// withdrawal checks the peer's withdrawal of its proposal: one crossing
+// this station's in the same frame, or the proposal this station holds,
+// waiting here or accepted by this station while the withdrawal was on its
+// way (the withdrawal stands: the peer wrote it before it held the
+// acceptance).
+func (in *intake) withdrawal(e *envelope.Envelope, w *WithdrawBody) bool {
+	c, name, f, st := in.c, in.name, in.f, &in.st
+	switch {
+	case in.withdrew != nil:
+		c.refuse("bad withdrawal", "alarm", f.Channel, name, "%s refused: a second withdrawal in one frame", e.ID())
+		return false
+	case in.crossed:
+		in.crossed, in.crossWithdrawn = false, true
+	case st.proposer == name && (st.state == record.ProposedIn || st.state == record.Active):
+		st.state = record.Withdrawn
+		in.changed = true
+	default:
+		c.refuse("bad withdrawal", "alarm", f.Channel, name, "%s refused: %s withdraws channel %s, which it did not propose or withdrew already (here it is %s, proposed by %s)",
+			e.ID(), name, f.Channel, st.state, st.proposer)
 		return false
 	}
+	in.withdrew = w
 	return true
 }
 
@@ -422,12 +512,17 @@ func (in *intake) checkpoint() bool {
 func (in *intake) apply() {
 	c, p, name, f := in.c, in.p, in.name, in.f
 	cs := in.cs
+	st := in.st
+	was := ""
+	if cs != nil {
+		was = cs.rec.State
+	}
 	if cs == nil {
 		cs = &chanState{
-			rec: record.Channel{ID: f.Channel, Peer: name, Level: string(in.agreed.Level), State: record.ProposedIn,
-				Proposer: name, Charter: in.agreed.Text, CreatedAt: c.now, UpdatedAt: c.now},
-			charter:  in.agreed,
-			codebook: in.agreedBk,
+			rec: record.Channel{ID: f.Channel, Peer: name, Level: string(st.charter.Level), State: st.state,
+				Proposer: st.proposer, Charter: st.charter.Text, CreatedAt: c.now, UpdatedAt: c.now},
+			charter:  st.charter,
+			codebook: st.book,
 			mine:     outLog{tree: transcript.NewTree()},
 			theirs:   inLog{tree: transcript.NewTree()},
 		}
@@ -436,12 +531,32 @@ func (in *intake) apply() {
 		sort.Strings(p.channels)
 		c.batch.Channels = append(c.batch.Channels, cs.rec)
 		c.emit(Notify{What: "channel", Channel: f.Channel})
-	} else if in.agreed != nil {
-		cs.charter = in.agreed
-		cs.rec.State, cs.rec.Charter, cs.rec.UpdatedAt = record.Active, in.agreed.Text, c.now
+	} else if in.changed {
+		cs.charter, cs.codebook = st.charter, st.book
+		cs.rec.State, cs.rec.Proposer, cs.rec.Level, cs.rec.Charter, cs.rec.UpdatedAt = st.state, st.proposer, string(st.charter.Level), st.charter.Text, c.now
 		c.batch.Channels = append(c.batch.Channels, cs.rec)
 		c.emit(Notify{What: "channel", Channel: f.Channel})
-		c.armChannel(cs)
+	}
+	if in.changed {
+		switch {
+		case st.state == record.Active:
+			c.armChannel(cs)
+		case st.state == record.ProposedIn && was == record.Withdrawn:
+			c.alert("notice", f.Channel, name, "%s proposed channel %s, whose proposal by this station was withdrawn: its proposal waits for an operator here (hotline channel accept)", name, f.Channel)
+		case st.state == record.Withdrawn && was == record.Active:
+			c.waitNoMore(cs)
+			c.alert("alarm", f.Channel, name, "%s withdrew its proposal of channel %s before this station's acceptance reached it: the channel is withdrawn on both sides (by %s) %s",
+				name, f.Channel, in.withdrew.By, in.withdrew.Reason)
+		case st.state == record.Withdrawn:
+			c.alert("notice", f.Channel, name, "%s withdrew its proposal of channel %s (by %s) %s", name, f.Channel, in.withdrew.By, in.withdrew.Reason)
+		}
+	}
+	if in.crossWithdrawn {
+		c.alert("notice", f.Channel, name, "%s withdrew its proposal of channel %s, which crossed this station's (by %s) %s: this station's proposal stands, for %s to accept",
+			name, f.Channel, in.withdrew.By, in.withdrew.Reason, name)
+	}
+	if in.lateAccept {
+		c.alert("notice", f.Channel, name, "%s accepted channel %s after this station withdrew it: the withdrawal stands", name, f.Channel)
 	}
 	theirs := &cs.theirs
 	theirs.tree, theirs.size = in.tree, in.expected-1
@@ -490,7 +605,14 @@ func (in *intake) taken(cs *chanState, e *record.Entry, body any) {
 		what = "reminder"
 		c.alert("alarm", cs.rec.ID, name, "%s reminds: %d of its entries on %s await acknowledgement here (first: %s/%s/%d)",
 			name, len(b.Of), cs.rec.ID, cs.rec.ID, name, b.Of[0])
+	case *WithdrawBody:
+		what = "withdrawn"
 	default:
+		if cs.rec.State == record.Withdrawn {
+			// Written before the withdrawal reached the peer: kept, not
+			// awaited.
+			break
+		}
 		c.await(cs, e, 0)
 		if _, _, of, by, ok := c.cfg.Bodies.acknowledges(e.Kind, body); ok {
 			c.acknowledged(cs, c.keys.Name, of, by)

@@ -16,7 +16,7 @@ import (
 // steps.
 
 // Channel states as operators see them, besides the agreement states
-// (record.ProposedOut, record.ProposedIn).
+// (record.ProposedOut, record.ProposedIn, record.Withdrawn).
 const (
 	StateActive    = "active"    // every path up
 	StateDegraded  = "degraded"  // some paths down
@@ -28,7 +28,7 @@ const (
 // ChannelInfo is a read-only view of a channel for status displays.
 type ChannelInfo struct {
 	ID, Peer, Level, Blocked string
-	// Agreement is record.ProposedOut, ProposedIn or Active; State is what
+	// Agreement is record.ProposedOut, ProposedIn, Active or Withdrawn; State is what
 	// operators see (one of the State constants when agreed).
 	Agreement, State string
 	// Troubles say why State is degraded or down, and what to do.

@@ -387,7 +387,7 @@ func TestCrossingProposals(t *testing.T) {
 	})
 	s.settle(10000)
 	for _, n := range s.nodes {
-		if n.core.Stats.Refused["bad agreement"] == 0 {
+		if n.core.Stats.Refused["crossing proposals"] == 0 {
 			t.Errorf("%s did not refuse the crossing proposal", n.name)
 		}
 	}

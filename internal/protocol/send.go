@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"fmt"
+	"hotline/internal/identity"
 	"hotline/internal/transcript"
 	"maps"
 	"slices"
@@ -95,14 +96,20 @@ func (c *Core) flush(peerName string) {
 			for i := m.sent + 1; i <= end; i++ {
 				raw := m.pending[i-m.delivered-1].raw
 				// A frame never spans a key change: its entries and its
-				// checkpoint are signed by one key.
-				if size > 0 && (size+len(raw) > c.cfg.MaxBatchBytes || seqAt(m.keys, i) != seq) {
+				// checkpoint are signed by one key. Except a frame that
+				// begins the log, across a planned change or a revocation:
+				// a proposal withdrawn after a key change must reach the
+				// peer with its withdrawal when it crossed the peer's own
+				// (docs/PROTOCOL.md, "Crossing proposals"); its checkpoint
+				// is signed by the key of its last entry.
+				if size > 0 && (size+len(raw) > c.cfg.MaxBatchBytes || seqAt(m.keys, i) != seq && !c.spans(m, m.sent, i)) {
 					end = i - 1
 					break
 				}
 				size += len(raw)
 				f.Entries = append(f.Entries, raw)
 			}
+			seq = seqAt(m.keys, end)
 			root := m.pending[end-m.delivered-1].root
 			signed := m.presigned.signed
 			if m.presigned.size != end || m.presigned.seq != seq || !slices.Equal(m.presigned.root, root) {
@@ -132,6 +139,18 @@ func (c *Core) flush(peerName string) {
 			m.sent = end
 		}
 	}
+}
+
+// spans says whether a frame of log m after entry from may go on to entry
+// i across a key change: only one that begins the log, which the peer has
+// not receipted, and not across a change made after a lost key (whose key
+// entry is signed by the new key).
+func (c *Core) spans(m *outLog, from, i uint64) bool {
+	if from != 0 || m.delivered != 0 {
+		return false
+	}
+	seq := seqAt(m.keys, i)
+	return seq < len(c.own) && c.own[seq].reason != identity.ReasonLost
 }
 
 // writing signs ahead, while the disk writes, the checkpoint each log's

@@ -17,6 +17,9 @@ const (
 	ProposedOut = "proposed" // this station proposed, waiting for the peer
 	ProposedIn  = "incoming" // the peer proposed, waiting for an operator here
 	Active      = "active"   // both signatures held
+	// Withdrawn: the proposer withdrew its proposal (a withdraw entry in
+	// its log) before it held the acceptance; nothing more is written.
+	Withdrawn = "withdrawn"
 )
 
 // Peer is a pinned station.

@@ -381,6 +381,39 @@ func allow(ctx context.Context, dir string, cardText []byte, fingerprint string,
 		Deposited: Usage{QuotaMessages: cfg.Sender.Messages, QuotaBytes: cfg.Sender.Bytes}}, nil
 }
 
+// ErrNotAllowedHere: no station of that name is allowed at the relay.
+var ErrNotAllowedHere = errors.New("not allowed at this relay")
+
+// Disallowed is what Disallow removed: the station, and the mail that
+// waited for it, deleted with it.
+type Disallowed struct {
+	Name        string `json:"name"`
+	Fingerprint string `json:"fingerprint"`
+	MailDeleted int64  `json:"mail_deleted"`
+}
+
+// Disallow takes a station off the relay's allowed list, by name: it may
+// no longer connect, deposits for it are refused, and the mail that
+// waited for it is deleted (mail it deposited for others stays theirs).
+// A running relay reads the list again within seconds and closes the
+// station's connections. Allowing it again (hotline relay allow) is a new
+// allowance, read aloud like the first.
+func Disallow(ctx context.Context, dir, name string) (*Disallowed, error) {
+	if _, _, _, err := loadDir(dir); err != nil {
+		return nil, err
+	}
+	st, err := openStore(ctx, filepath.Join(dir, dbFile))
+	if err != nil {
+		return nil, err
+	}
+	defer st.close()
+	r, n, err := st.disallow(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return &Disallowed{Name: r.Name, Fingerprint: r.Fingerprint, MailDeleted: n}, nil
+}
+
 // List reports the allowed stations with their pending mail, and the
 // relay's counters as last written by the running relay. It works while
 // the relay runs.

@@ -33,6 +33,11 @@ const (
 	mailBatchBytes   = 1 << 20
 )
 
+// refreshEvery is how often a running relay reads its allowed stations
+// again: hotline relay disallow removes one from another process, and its
+// connections are closed.
+const refreshEvery = 2 * time.Second
+
 // Refusal reasons counted besides the deposit refusals (Reason.String).
 const (
 	refusedUnknownStation = "unknown station"  // handshake: key not allowed
@@ -423,6 +428,8 @@ func (s *Server) maintain(ctx context.Context) {
 	defer prune.Stop()
 	flush := time.NewTicker(flushEvery)
 	defer flush.Stop()
+	refresh := time.NewTicker(refreshEvery)
+	defer refresh.Stop()
 	if _, err := s.Expire(ctx); err != nil && ctx.Err() == nil {
 		s.Log.Error("pruning expired mail", "err", err)
 	}
@@ -436,6 +443,8 @@ func (s *Server) maintain(ctx context.Context) {
 			if _, err := s.Expire(ctx); err != nil && ctx.Err() == nil {
 				s.Log.Error("pruning expired mail", "err", err)
 			}
+		case <-refresh.C:
+			s.dropRemoved(ctx)
 		case <-flush.C:
 			s.mu.Lock()
 			dirty := s.changes != s.written
@@ -444,6 +453,37 @@ func (s *Server) maintain(ctx context.Context) {
 				s.do(ctx, &write{kind: writeFlush})
 			}
 		}
+	}
+}
+
+// dropRemoved reads the allowed stations again and closes the
+// connections of each station no longer allowed (hotline relay
+// disallow): it can connect no more, and deposits for it are refused.
+func (s *Server) dropRemoved(ctx context.Context) {
+	if err := s.refresh(ctx); err != nil {
+		if ctx.Err() == nil {
+			s.Log.Error("reading allowed stations", "err", err)
+		}
+		return
+	}
+	var gone []*serverConn
+	s.mu.Lock()
+	for k, cs := range s.conns {
+		if _, ok := s.allowed[k]; ok {
+			continue
+		}
+		if _, ok := s.alias[k]; ok {
+			continue
+		}
+		delete(s.pending, k)
+		for c := range cs {
+			gone = append(gone, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range gone {
+		c.log.Info("closing the connection of a station no longer allowed")
+		c.close()
 	}
 }
 

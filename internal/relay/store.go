@@ -104,6 +104,62 @@ func (st *store) allow(ctx context.Context, r stationRow, replace bool) error {
 	return tx.Commit()
 }
 
+// disallow removes the station allowed under name, the mail waiting for
+// it and the keys it rotated from, in one transaction. It returns the
+// station's row as it was and how many messages waited for it. Mail the
+// station deposited for others stays theirs.
+func (st *store) disallow(ctx context.Context, name string) (stationRow, int64, error) {
+	tx, err := st.db.BeginTx(ctx, nil)
+	if err != nil {
+		return stationRow{}, 0, err
+	}
+	defer tx.Rollback()
+	var r stationRow
+	var key []byte
+	err = tx.QueryRowContext(ctx, `SELECT key, name, party, fingerprint FROM stations WHERE name = ?`, name).Scan(&key, &r.Name, &r.Party, &r.Fingerprint)
+	if errors.Is(err, sql.ErrNoRows) {
+		var names []string
+		rows, qerr := tx.QueryContext(ctx, `SELECT name FROM stations ORDER BY name`)
+		if qerr != nil {
+			return stationRow{}, 0, qerr
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				return stationRow{}, 0, err
+			}
+			names = append(names, n)
+		}
+		if len(names) == 0 {
+			return stationRow{}, 0, fmt.Errorf("%w: no station named %s is allowed here (none is)", ErrNotAllowedHere, name)
+		}
+		return stationRow{}, 0, fmt.Errorf("%w: no station named %s is allowed here (allowed: %s)", ErrNotAllowedHere, name, strings.Join(names, ", "))
+	}
+	if err != nil {
+		return stationRow{}, 0, err
+	}
+	r.Key = key
+	res, err := tx.ExecContext(ctx, `DELETE FROM mail WHERE recipient = ?`, key)
+	if err != nil {
+		return stationRow{}, 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return stationRow{}, 0, err
+	}
+	for _, q := range []string{`DELETE FROM rotated WHERE new_key = ? OR name = ?`, `DELETE FROM stations WHERE key = ?`} {
+		args := []any{key}
+		if strings.Count(q, "?") == 2 {
+			args = append(args, r.Name)
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return stationRow{}, 0, err
+		}
+	}
+	return r, n, tx.Commit()
+}
+
 // aliases reads the keys of stations that rotated, each to its station's
 // current key, and for each current key the statements that lead to it,
 // oldest first.

@@ -462,7 +462,22 @@ func (w *World) checkChannel(ch string, x, y *Station, infos map[string]map[stri
 			return false
 		}
 	}
+	if c := x.disk.channels[ch]; c.State == record.Withdrawn {
+		w.report.Withdrawn++
+		acceptor := x
+		if c.Proposer == x.Name {
+			acceptor = y
+		}
+		if len(acceptor.disk.log(ch, acceptor.Name)) > 0 {
+			w.report.WithdrawnAccepted++
+		}
+	}
 	for _, s := range []*Station{x, y} {
+		if s.disk.channels[ch].State == record.Withdrawn {
+			// Never agreed: no transcript to export (its logs were
+			// checked above).
+			continue
+		}
 		b, err := w.bundle(s, ch)
 		if err == nil {
 			_, err = transcript.Verify(b)

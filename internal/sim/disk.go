@@ -61,7 +61,11 @@ func (d *Disk) apply(b *record.Batch) []string {
 	}
 	for _, c := range b.Channels {
 		if old, ok := d.channels[c.ID]; ok {
-			c.Peer, c.Level, c.Proposer, c.CreatedAt = old.Peer, old.Level, old.Proposer, old.CreatedAt
+			// The proposer and level change once, when this station
+			// withdrew its proposal of a channel that crossed the peer's
+			// and takes the peer's (docs/PROTOCOL.md, "Crossing
+			// proposals").
+			c.Peer, c.CreatedAt = old.Peer, old.CreatedAt
 		}
 		c.Suspensions = slices.Clone(c.Suspensions)
 		d.channels[c.ID] = c

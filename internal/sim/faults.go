@@ -323,7 +323,8 @@ func (w *World) pending() string {
 		}
 		for _, id := range sortedKeys(s.disk.channels) {
 			peer := s.peerOf(id)
-			if c := s.disk.channels[id]; c.State != record.Active || peer.disk.channels[id].State != record.Active {
+			c, pc := s.disk.channels[id], peer.disk.channels[id]
+			if (c.State != record.Active || pc.State != record.Active) && (c.State != record.Withdrawn || pc.State != record.Withdrawn) {
 				note("channel %s is %q at %s and %q at %s; ", id, c.State, s.Name, peer.disk.channels[id].State, peer.Name)
 			}
 		}

@@ -165,6 +165,11 @@ type Report struct {
 	// makes differ between processes: two runs of one seed have the same.
 	Schedule string
 	Wall     time.Duration
+
+	// Withdrawn counts the channels withdrawn on both sides at the end,
+	// WithdrawnAccepted those of them whose acceptance crossed the
+	// withdrawal (the acceptor wrote its agreement).
+	Withdrawn, WithdrawnAccepted int
 }
 
 // OK reports whether no invariant was violated.
@@ -444,6 +449,8 @@ func eventText(ev protocol.Event) string {
 		return fmt.Sprintf("Propose(%d %s %s)", ev.ID, ev.Channel, ev.Peer)
 	case protocol.Accept:
 		return fmt.Sprintf("Accept(%d %s)", ev.ID, ev.Channel)
+	case protocol.Withdraw:
+		return fmt.Sprintf("Withdraw(%d %s)", ev.ID, ev.Channel)
 	case protocol.AddPeer:
 		return fmt.Sprintf("AddPeer(%d %s)", ev.ID, ev.Card.Name)
 	case protocol.Tick:

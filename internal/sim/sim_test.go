@@ -84,6 +84,17 @@ func TestSim(t *testing.T) {
 	if taken == 0 {
 		t.Error("no entries sent ahead of their write were taken on their durable frame (protocol.FrameAhead)")
 	}
+	// Officers withdrew some of their extra proposals (workload.go,
+	// proposeChannel), and every channel settled active or withdrawn on
+	// both sides (pending).
+	withdrawn, accepted := 0, 0
+	for _, r := range all {
+		withdrawn, accepted = withdrawn+r.Withdrawn, accepted+r.WithdrawnAccepted
+	}
+	t.Logf("channels withdrawn: %d, of which %d after their acceptance was written", withdrawn, accepted)
+	if (withdrawn == 0 || accepted == 0) && !testing.Short() {
+		t.Errorf("channels withdrawn %d, after their acceptance was written %d: want some of each", withdrawn, accepted)
+	}
 	// A paused leader continued after its successor wrote, and a crash
 	// after sending ahead (takeover.go), struck, and late entries sent
 	// ahead reached a peer that held other entries at their indexes:

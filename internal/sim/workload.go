@@ -214,6 +214,11 @@ func (w *World) operatorChannel(s *Station, ch string) {
 	w.after(w.between(100*time.Millisecond, 3*time.Second), func() {
 		if life == s.life && s.disk.channels[ch].State == record.ProposedIn {
 			s.request(request{what: "accept", channel: ch}, func(id uint64) protocol.Event { return protocol.Accept{ID: id, Channel: ch} })
+			if strings.HasPrefix(ch, "x") && w.chance(0.3) {
+				// The proposer's officer withdraws it at the same moment:
+				// the acceptance and the withdrawal cross.
+				w.withdrawSoon(w.byName[c.Peer], ch, w.between(0, 200*time.Millisecond))
+			}
 		}
 	})
 }
@@ -325,6 +330,25 @@ func (w *World) proposeChannel(s, peer *Station) {
 	w.extra++
 	ev := w.proposal(plannedChannel{fmt.Sprintf("x%d.%s-%s", w.extra, s.Name, peer.Name), s, peer, channel.Unit, ""})
 	s.request(request{what: "propose", channel: ev.Channel}, func(id uint64) protocol.Event { ev.ID = id; return ev })
+	if !w.chance(0.3) {
+		return
+	}
+	// The officer takes it back, sometimes before the peer's operator
+	// accepts it (docs/PROTOCOL.md, "Withdraw").
+	w.withdrawSoon(s, ev.Channel, w.between(0, 3*time.Second))
+}
+
+// withdrawSoon: an officer withdraws a proposal of the station's, after
+// d, if it is still waiting for the peer there.
+func (w *World) withdrawSoon(s *Station, ch string, d time.Duration) {
+	life := s.life
+	w.after(d, func() {
+		if life == s.life && s.disk.channels[ch].State == record.ProposedOut {
+			s.request(request{what: "withdraw", channel: ch}, func(id uint64) protocol.Event {
+				return protocol.Withdraw{ID: id, Channel: ch, By: "Officer of the watch", Reason: "proposed in error"}
+			})
+		}
+	})
 }
 
 // carryBundle: an officer exports an offline bundle for a peer, and

@@ -7,6 +7,7 @@ import (
 	"hotline/internal/identity"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -52,6 +53,56 @@ func AddRelay(ctx context.Context, dir string, relayCard []byte, fingerprint str
 		}
 	}
 	relays := append(slices.Clone(own.Relays), identity.RelayRef{Name: rc.Name, Addr: rc.Endpoints[0], Key: rc.SignKey})
+	issued := time.Now()
+	if !issued.Truncate(time.Second).After(own.Issued) {
+		issued = own.Issued.Add(time.Second)
+	}
+	card, err := identity.NewCardRelays(keys, cfg.Party, own.Endpoints, relays, issued)
+	if err != nil {
+		return nil, err
+	}
+	if err := home.WriteFile(filepath.Join(dir, "card"), card.Text, 0o644); err != nil {
+		return nil, err
+	}
+	return card, nil
+}
+
+// RemoveRelay takes a relay off this station's card, by its name: the
+// inverse of AddRelay. The card is signed again, with a later issued, and
+// must reach the peers the same way (hotline peer add with the new card
+// file): from then on they deposit for this station only at the relays it
+// still lists. The station must not be running. A name the card does not
+// list is refused, changing nothing.
+func RemoveRelay(ctx context.Context, dir, name string) (*identity.Card, error) {
+	cfg, err := LoadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	lock, err := home.Lock(dir, ErrLocked)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Close()
+	keys, err := home.LoadKeys(filepath.Join(dir, "keys"))
+	if err != nil {
+		return nil, err
+	}
+	own, err := ReadCard(dir)
+	if err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(own.Relays, func(r identity.RelayRef) bool { return r.Name == name })
+	if i < 0 {
+		var names []string
+		for _, r := range own.Relays {
+			names = append(names, r.Name)
+		}
+		if len(names) == 0 {
+			return nil, badrequest.New("relay %s is not in this station's card, which lists no relay", name)
+		}
+		return nil, badrequest.New("relay %s is not in this station's card (it lists %s)", name, strings.Join(names, ", "))
+	}
+	relays := slices.Delete(slices.Clone(own.Relays), i, i+1)
 	issued := time.Now()
 	if !issued.Truncate(time.Second).After(own.Issued) {
 		issued = own.Issued.Add(time.Second)

@@ -376,7 +376,11 @@ func TestVerifyVariants(t *testing.T) {
 				t.Fatal(err)
 			}
 			b.Cards[1] = string(imp.Card.Text)
-		}, "charter", nil},
+			// The charter's signature by the acceptor is checked against
+			// the key of its acceptance once its log is read (an acceptor
+			// of crossing proposals may have changed keys since its log
+			// began): the impostor's key fails at bravo's entry 1.
+		}, "red-blue.1/bravo/1: envelope signature does not verify", nil},
 
 		{"charter signed by the proposer only", func(t *testing.T, b *transcript.Bundle) {
 			b.Charter = string(fx.Proposal)

@@ -120,6 +120,9 @@ type verifier struct {
 
 	// charterShown: a disclosed entry 1 carries the bundle's charter.
 	charterShown bool
+	// charterLater is the acceptor whose signature of the charter is not
+	// by the key its log began with: checked at the end of its log.
+	charterLater string
 
 	log  *logState // the log being read
 	sigs *sigPool
@@ -140,6 +143,12 @@ type logState struct {
 	// those opened, in order.
 	disclosures map[uint64]Disclosure
 	disclosed   []Disclosed
+	// withdrawAt is the author's withdrawal of its proposal (entry 1),
+	// agreedAt the acceptance of the other party's proposal that may
+	// follow it (crossing proposals), otherCharter that a disclosed entry
+	// 1 carries a charter other than the bundle's: the proposal withdrawn.
+	withdrawAt, agreedAt uint64
+	otherCharter         string
 }
 
 // replacement is a re-pinning record and the entry of the log it is in.
@@ -263,7 +272,19 @@ func (v *verifier) parseCards() (map[string]note.Verifier, error) {
 func (v *verifier) checkCharter(verifiers map[string]note.Verifier) error {
 	ch, err := channel.Parse([]byte(v.h.Charter), verifiers[v.names[0]], verifiers[v.names[1]])
 	if err != nil {
-		return bad("charter: %v", err)
+		// The acceptor of crossing proposals signs with the key its log
+		// is at when it accepts, after its own withdrawn proposal: a key
+		// change between the two makes it a later key than the one its
+		// log began with, checked at the end of its log (endLog). The
+		// proposer's signature is checked now.
+		u, uerr := channel.ParseUnverified([]byte(v.h.Charter))
+		if uerr != nil || v.cards[u.Proposer] == nil || v.cards[u.Acceptor] == nil || u.Proposer == u.Acceptor {
+			return bad("charter: %v", err)
+		}
+		if _, perr := channel.Parse([]byte(v.h.Charter), verifiers[u.Proposer]); perr != nil {
+			return bad("charter: %v", err)
+		}
+		ch, v.charterLater = u, u.Acceptor
 	}
 	if ch.ID != v.h.Channel || v.cards[ch.Proposer] == nil || v.cards[ch.Acceptor] == nil || ch.Proposer == ch.Acceptor {
 		return bad("charter is for %s between %s and %s, bundle for %s", ch.ID, ch.Proposer, ch.Acceptor, v.h.Channel)
@@ -369,8 +390,21 @@ func (v *verifier) checkEntry(ls *logState, i uint64, raw []byte) error {
 	if e.Channel != v.h.Channel || e.Author != ls.author || e.Recipient != v.other[ls.author] || e.Index != i {
 		return bad("entry %d of %s's log is %s to %s", i, ls.author, e.ID(), e.Recipient)
 	}
-	if (e.Index == 1) != (e.Kind == envelope.Agreement) {
+	switch {
+	case e.Index == 1 && e.Kind != envelope.Agreement:
 		return bad("%s: entry 1, and only entry 1, is the channel agreement", e.ID())
+	case e.Index > 1 && e.Kind == envelope.Agreement:
+		// After entry 1, only the acceptance of the other party's
+		// proposal, once, after the author withdrew its own crossing one.
+		if ls.withdrawAt == 0 || ls.agreedAt != 0 {
+			return bad("%s: entry 1, and only entry 1, is the channel agreement (or the acceptance that follows the author's withdrawn proposal)", e.ID())
+		}
+		ls.agreedAt = i
+	case e.Kind == envelope.Withdraw:
+		if ls.withdrawAt != 0 {
+			return bad("%s: a second withdrawal in one log", e.ID())
+		}
+		ls.withdrawAt = i
 	}
 	if d, ok := ls.disclosures[i]; ok {
 		return v.disclose(ls, e, d)
@@ -390,15 +424,25 @@ func (v *verifier) disclose(ls *logState, e *envelope.Envelope, d Disclosure) er
 		return bad("%s: the body the bundle discloses is not the entry's: the disclosed text was changed", e.ID())
 	}
 	// A disclosed agreement shows the charter the log began with: it must
-	// be the bundle's (the proposer's carries it with one signature).
+	// be the bundle's (the proposer's carries it with one signature), or
+	// the author's own proposal that it withdrew.
 	if e.Kind == envelope.Agreement {
 		var a struct {
 			Charter string `json:"charter"`
 		}
-		if err := json.Unmarshal(body, &a); err != nil || noteText([]byte(a.Charter)) != noteText([]byte(v.h.Charter)) {
+		err := json.Unmarshal(body, &a)
+		switch {
+		case err != nil:
 			return bad("%s: the charter it carries is not the bundle's charter", e.ID())
+		case noteText([]byte(a.Charter)) != noteText([]byte(v.h.Charter)) && e.Index == 1:
+			// The author's own proposal, which it must have withdrawn
+			// (endLog).
+			ls.otherCharter = e.ID()
+		case noteText([]byte(a.Charter)) != noteText([]byte(v.h.Charter)):
+			return bad("%s: the charter it carries is not the bundle's charter", e.ID())
+		default:
+			v.charterShown = true
 		}
-		v.charterShown = true
 	}
 	ls.disclosed = append(ls.disclosed, Disclosed{ID: e.ID(), Author: e.Author, Index: e.Index, Kind: e.Kind.String(),
 		Precedence: e.Precedence.String(), Time: e.Time, Body: d.Body})
@@ -454,6 +498,18 @@ func (v *verifier) endLog() error {
 	}
 	if ls.n == 0 {
 		return bad("%s's log has no entries: an active channel's log begins with its agreement, so entries were left out", ls.author)
+	}
+	if v.charterLater == ls.author {
+		cv, err := ls.lk.keyAt(max(ls.agreedAt, 1)).Verifier()
+		if err == nil {
+			_, err = channel.Parse([]byte(v.h.Charter), cv)
+		}
+		if ls.agreedAt == 0 || err != nil {
+			return bad("charter: not signed by %s, neither by the key its log began with nor by the key of an acceptance after its withdrawn proposal: %v", ls.author, err)
+		}
+	}
+	if ls.otherCharter != "" && ls.agreedAt == 0 {
+		return bad("%s: the charter it carries is not the bundle's charter, and %s's log neither withdraws it nor accepts the bundle's", ls.otherCharter, ls.author)
 	}
 	for idx := range ls.disclosures {
 		if idx > ls.n {

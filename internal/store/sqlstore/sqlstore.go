@@ -68,7 +68,7 @@ var writeSQL = map[string]string{
 		ON CONFLICT(name) DO UPDATE SET party = excluded.party, card = excluded.card, fingerprint = excluded.fingerprint`,
 	"channel": `INSERT INTO channels (id, peer, level, state, proposer, charter, created_at, updated_at, suspensions, last_check, last_check_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT(id) DO UPDATE SET state = excluded.state, charter = excluded.charter, updated_at = excluded.updated_at,
+		ON CONFLICT(id) DO UPDATE SET level = excluded.level, state = excluded.state, proposer = excluded.proposer, charter = excluded.charter, updated_at = excluded.updated_at,
 		suspensions = excluded.suspensions, last_check = excluded.last_check, last_check_at = excluded.last_check_at`,
 	"entry": `INSERT INTO entries (channel, author, idx, kind, precedence, sender_time, stored_at, raw, body, root)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,

@@ -1712,6 +1712,13 @@ func testChannelState(t *testing.T, w *world, open func(t *testing.T) store.Stor
 	ops3.Suspensions = []record.Suspension{}
 	apply(t, s, &record.Batch{Channels: []record.Channel{ops3}})
 	check("after a record with no suspension and no check", ops3, side2)
+	// Crossing proposals: alpha withdrew its own proposal of side and
+	// holds charlie's, of another level; the record names the new
+	// proposer, level and charter.
+	side3 := w.channel(t, "side", w.charlie, w.charlie, record.ProposedIn, at(6), at(13))
+	side3.Level = "unit"
+	apply(t, s, &record.Batch{Channels: []record.Channel{side3}})
+	check("after the proposal of side changed hands", ops3, side3)
 	for _, c := range channels(t, s) {
 		if c.ID == "ops" && (len(c.Suspensions) != 0 || c.LastCheck != 0 || !c.LastCheckAt.IsZero()) {
 			t.Errorf("ops after emptying: suspensions %s, last check %d at %s; want none", showSuspensions(c.Suspensions), c.LastCheck, showTime(c.LastCheckAt))
