@@ -424,8 +424,17 @@ func (r *relays) take(m relay.Mail, via string) {
 	rp := r.paths[name]
 	r.mu.Unlock()
 	if rp == nil {
-		// Mail waiting from before this station connected: bring the
-		// path up first, if it can be.
+		// Mail waiting from before this station connected, or mail that
+		// came while the path waited out its backoff: bring the path up
+		// first, if it can be. Mail from the peer shows that the relay
+		// carries its frames now, so the wait ends (a wait kept by both
+		// sides could keep them from ever being up at once; the peer's
+		// mail comes at most at its probes' rate).
+		r.mu.Lock()
+		if w := r.wait[name]; w != nil {
+			w.until = time.Time{}
+		}
+		r.mu.Unlock()
 		r.reconcile()
 		r.mu.Lock()
 		rp = r.paths[name]
