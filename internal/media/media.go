@@ -58,6 +58,13 @@ const MaxBrowserSDP = 96 << 10
 // when it makes a description.
 const GatherTimeout = 5 * time.Second
 
+// LegGone is how long a browser that stopped answering is kept in a
+// call (disconnected after legDisconnected, then failed).
+const (
+	LegGone         = 8 * time.Second
+	legDisconnected = 3 * time.Second
+)
+
 // KeepClosed is how many ended calls the engine keeps the last state of,
 // for the views.
 const KeepClosed = 256
@@ -102,7 +109,8 @@ type Engine struct {
 	log       *slog.Logger
 	conn      *pathConn
 	mux       *ice.UDPMuxDefault
-	api       *webrtc.API
+	api       *webrtc.API    // the trunks'
+	legAPI    *webrtc.API    // the browsers' legs: given up sooner
 	advertise netip.AddrPort // the address the other stations reach this one at, if not the socket's
 
 	refused atomic.Uint64 // peers refused for another certificate than the signed one
@@ -175,8 +183,14 @@ func Listen(addr string, o Options) (*Engine, error) {
 		conn.Close()
 		return nil, err
 	}
+	// A browser on the console's network that goes away without closing
+	// (a tab killed, a laptop shut) is given up sooner than a trunk: its
+	// participant leaves the call's record within LegGone.
+	legSE := se
+	legSE.SetICETimeouts(legDisconnected, LegGone-legDisconnected, time.Second)
 	e := &Engine{log: log, conn: conn, mux: mux, calls: map[string]*Call{}, advertise: adv,
-		api: webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se))}
+		api:    webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se)),
+		legAPI: webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(legSE))}
 	return e, nil
 }
 
@@ -676,7 +690,7 @@ func (e *Engine) attach(ctx context.Context, id, who, offer string) (string, err
 	if err != nil {
 		return "", err
 	}
-	pc, err := e.api.NewPeerConnection(webrtc.Configuration{})
+	pc, err := e.legAPI.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return "", fmt.Errorf("media: %w", err)
 	}
