@@ -2,13 +2,14 @@ package stationdir
 
 import (
 	"context"
-	"hotline/internal/badrequest"
-	"hotline/internal/home"
-	"hotline/internal/identity"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"hotline/internal/badrequest"
+	"hotline/internal/home"
+	"hotline/internal/identity"
 )
 
 // AddRelay lists a relay in this station's card: peers that cannot reach
@@ -17,10 +18,6 @@ import (
 // reach the peers (hotline peer add with the new card file); the station
 // must not be running.
 func AddRelay(ctx context.Context, dir string, relayCard []byte, fingerprint string) (*identity.Card, error) {
-	cfg, err := LoadConfig(dir)
-	if err != nil {
-		return nil, err
-	}
 	rc, err := identity.ParseCard(relayCard)
 	if err != nil {
 		return nil, badrequest.New("relay card: %v", err)
@@ -31,40 +28,17 @@ func AddRelay(ctx context.Context, dir string, relayCard []byte, fingerprint str
 	if len(rc.Endpoints) == 0 {
 		return nil, badrequest.New("the card of relay %s lists no endpoint", rc.Name)
 	}
-	lock, err := home.Lock(dir, ErrLocked)
-	if err != nil {
-		return nil, err
-	}
-	defer lock.Close()
-	keys, err := home.LoadKeys(filepath.Join(dir, "keys"))
-	if err != nil {
-		return nil, err
-	}
-	own, err := ReadCard(dir)
-	if err != nil {
-		return nil, err
-	}
-	if rc.SignKey.Equal(own.SignKey) {
-		return nil, badrequest.New("that is this station's own card")
-	}
-	for _, r := range own.Relays {
-		if r.Key.Equal(rc.SignKey) || r.Name == rc.Name {
-			return nil, badrequest.New("relay %s is already in this station's card", rc.Name)
+	return editRelays(dir, func(own *identity.Card) ([]identity.RelayRef, error) {
+		if rc.SignKey.Equal(own.SignKey) {
+			return nil, badrequest.New("that is this station's own card")
 		}
-	}
-	relays := append(slices.Clone(own.Relays), identity.RelayRef{Name: rc.Name, Addr: rc.Endpoints[0], Key: rc.SignKey})
-	issued := time.Now()
-	if !issued.Truncate(time.Second).After(own.Issued) {
-		issued = own.Issued.Add(time.Second)
-	}
-	card, err := identity.NewCardRelays(keys, cfg.Party, own.Endpoints, relays, issued)
-	if err != nil {
-		return nil, err
-	}
-	if err := home.WriteFile(filepath.Join(dir, "card"), card.Text, 0o644); err != nil {
-		return nil, err
-	}
-	return card, nil
+		for _, r := range own.Relays {
+			if r.Key.Equal(rc.SignKey) || r.Name == rc.Name {
+				return nil, badrequest.New("relay %s is already in this station's card", rc.Name)
+			}
+		}
+		return append(slices.Clone(own.Relays), identity.RelayRef{Name: rc.Name, Addr: rc.Endpoints[0], Key: rc.SignKey}), nil
+	})
 }
 
 // RemoveRelay takes a relay off this station's card, by its name: the
@@ -74,6 +48,26 @@ func AddRelay(ctx context.Context, dir string, relayCard []byte, fingerprint str
 // still lists. The station must not be running. A name the card does not
 // list is refused, changing nothing.
 func RemoveRelay(ctx context.Context, dir, name string) (*identity.Card, error) {
+	return editRelays(dir, func(own *identity.Card) ([]identity.RelayRef, error) {
+		i := slices.IndexFunc(own.Relays, func(r identity.RelayRef) bool { return r.Name == name })
+		if i >= 0 {
+			return slices.Delete(slices.Clone(own.Relays), i, i+1), nil
+		}
+		var names []string
+		for _, r := range own.Relays {
+			names = append(names, r.Name)
+		}
+		if len(names) == 0 {
+			return nil, badrequest.New("relay %s is not in this station's card, which lists no relay", name)
+		}
+		return nil, badrequest.New("relay %s is not in this station's card (it lists %s)", name, strings.Join(names, ", "))
+	})
+}
+
+// editRelays signs this station's card again with the relays edit makes
+// of the card's, issued later than it, under the directory's lock; an
+// error from edit changes nothing.
+func editRelays(dir string, edit func(own *identity.Card) ([]identity.RelayRef, error)) (*identity.Card, error) {
 	cfg, err := LoadConfig(dir)
 	if err != nil {
 		return nil, err
@@ -91,18 +85,10 @@ func RemoveRelay(ctx context.Context, dir, name string) (*identity.Card, error) 
 	if err != nil {
 		return nil, err
 	}
-	i := slices.IndexFunc(own.Relays, func(r identity.RelayRef) bool { return r.Name == name })
-	if i < 0 {
-		var names []string
-		for _, r := range own.Relays {
-			names = append(names, r.Name)
-		}
-		if len(names) == 0 {
-			return nil, badrequest.New("relay %s is not in this station's card, which lists no relay", name)
-		}
-		return nil, badrequest.New("relay %s is not in this station's card (it lists %s)", name, strings.Join(names, ", "))
+	relays, err := edit(own)
+	if err != nil {
+		return nil, err
 	}
-	relays := slices.Delete(slices.Clone(own.Relays), i, i+1)
 	issued := time.Now()
 	if !issued.Truncate(time.Second).After(own.Issued) {
 		issued = own.Issued.Add(time.Second)
