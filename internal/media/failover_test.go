@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -220,4 +221,17 @@ func TestFailoverToRelay(t *testing.T) {
 	}
 	usa.End(id, "")
 	waitView(t, chn, id, "the end", func(v View) bool { return v.State == Closed })
+}
+
+// TestAdvertiseRefused: an advertise address that is not IP:PORT with a
+// port and a specific IP stops Listen with the reason.
+func TestAdvertiseRefused(t *testing.T) {
+	for _, a := range []string{"relay.example:5000", "127.0.0.1", "0.0.0.0:5000", "127.0.0.1:0"} {
+		if e, err := Listen("127.0.0.1:0", Options{Log: quietLog(), Advertise: a}); err == nil || !strings.Contains(err.Error(), "is not IP:PORT") {
+			if e != nil {
+				e.Close()
+			}
+			t.Errorf("advertise %q: %v", a, err)
+		}
+	}
 }

@@ -73,19 +73,16 @@ type peerPath struct {
 	target netip.AddrPort         // the address ICE last sent to: relayed packets are handed up from it
 	trunks int
 
-	active       time.Time        // since when a trunk is live
-	heardDirect  time.Time        // last genuine probe from it on the direct path
-	heardMe      time.Time        // last genuine probe from it saying it hears this station
-	keys         map[[32]byte]int // the probes' keys of its live trunks, counted by trunk
-	sendKey      [32]byte         // the key of its newest trunk, for the probes sent
-	lastCounter  uint64           // of the last genuine probe from it
-	goodSince    time.Time        // the direct path good since (zero: not good now)
-	relayed      bool             // packets to it go through a relay
-	relayName    string
-	failovers    uint64
-	viaRelayIn   uint64
-	viaRelayOut  uint64
-	lastRelayErr string
+	active      time.Time        // since when a trunk is live
+	heardDirect time.Time        // last genuine probe from it on the direct path
+	heardMe     time.Time        // last genuine probe from it saying it hears this station
+	keys        map[[32]byte]int // the probes' keys of its live trunks, counted by trunk
+	sendKey     [32]byte         // the key of its newest trunk, for the probes sent
+	lastCounter uint64           // of the last genuine probe from it
+	goodSince   time.Time        // the direct path good since (zero: not good now)
+	relayed     bool             // packets to it go through a relay
+	relayName   string
+	failovers   uint64
 }
 
 // pathConn is the engine's socket as ICE sees it.
@@ -197,7 +194,6 @@ func (p *pathConn) fromRelay(b []byte, src netip.AddrPort, now time.Time) (int, 
 	if pp == nil || pp.trunks == 0 || !pp.target.IsValid() {
 		return 0, src, false
 	}
-	pp.viaRelayIn++
 	return copy(b, payload), pp.target, true
 }
 
@@ -243,14 +239,13 @@ func (p *pathConn) sendRelayed(pp *peerPath, b []byte) bool {
 	r := routes[0]
 	pkt := mediawire.AppendTo(make([]byte, 0, 64+len(b)), r.Token, key, b)
 	_, err := p.UDPConn.WriteToUDPAddrPort(pkt, r.Addr)
-	p.mu.Lock()
-	pp.viaRelayOut++
-	pp.relayName = r.Relay
 	if err != nil {
-		pp.lastRelayErr = err.Error()
+		return false
 	}
+	p.mu.Lock()
+	pp.relayName = r.Relay
 	p.mu.Unlock()
-	return err == nil
+	return true
 }
 
 // add registers a live trunk to peer, whose signed description lists
@@ -378,8 +373,8 @@ func (p *pathConn) tick() {
 				p.UDPConn.WriteToUDPAddrPort(s.b, s.to)
 			}
 			rs := p.relays.Load()
-			if rs == nil {
-				continue
+			if rs == nil || !live {
+				continue // nothing to register for, nor to take from a relay
 			}
 			own := (*rs).Own()
 			p.mu.Lock()
@@ -388,7 +383,7 @@ func (p *pathConn) tick() {
 				p.own[r.Addr] = r.Relay
 			}
 			p.mu.Unlock()
-			if live && now.Sub(lastKeepalive) >= KeepaliveEvery {
+			if now.Sub(lastKeepalive) >= KeepaliveEvery {
 				lastKeepalive = now
 				for _, r := range own {
 					p.UDPConn.WriteToUDPAddrPort(mediawire.AppendTo(nil, r.Token, nil, nil), r.Addr)

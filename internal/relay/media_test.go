@@ -159,7 +159,6 @@ func TestMediaRelay(t *testing.T) {
 	// A token ends with its connection: the relay forgets USA.
 	cu.Close()
 	waitFor(t, func() bool { s, _ := r.srv.MediaStats(); return s.Tokens == 1 }, "the token to end")
-	time.Sleep(10 * time.Millisecond)
 	pu.send(chn.key(), []byte("after close"))
 	if _, _, ok := pc.recv(300 * time.Millisecond); ok {
 		t.Fatal("a closed connection's token still forwards")
@@ -199,5 +198,34 @@ func TestMediaOpenVersion1(t *testing.T) {
 	m, err := c.read()
 	if err != nil || m.Type != relay.TypeError || !strings.Contains(m.Text, "media-open needs relay protocol version 2") {
 		t.Fatalf("media-open on version 1: %+v, %v", m, err)
+	}
+}
+
+// TestMediaListenRefused: a relay's media_listen that is not HOST:PORT is
+// refused when the relay opens, naming the field and the way to switch
+// media off; one that cannot open stops Serve with the reason.
+func TestMediaListenRefused(t *testing.T) {
+	r := newRelay(t, nil)
+	editConfig(t, r.dir, func(m map[string]any) { m["media_listen"] = "nowhere" })
+	if _, err := relay.Open(t.Context(), r.dir, relay.Options{Log: quiet()}); err == nil || !strings.Contains(err.Error(), `media_listen "nowhere" is not HOST:PORT (or "off"`) {
+		t.Fatalf("media_listen nowhere: %v", err)
+	}
+	taken, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	editConfig(t, r.dir, func(m map[string]any) { m["media_listen"] = taken.LocalAddr().String() })
+	srv, err := relay.Open(t.Context(), r.dir, relay.Options{Log: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Serve(t.Context(), ln); err == nil || !strings.Contains(err.Error(), "media relay") {
+		t.Fatalf("Serve with media_listen taken: %v", err)
 	}
 }
