@@ -36,6 +36,7 @@ import (
 	"hotline/internal/envelope"
 	"hotline/internal/home"
 	"hotline/internal/identity"
+	"hotline/internal/linkemu"
 	"hotline/internal/ops"
 	"hotline/internal/relay"
 	"hotline/internal/sim"
@@ -1503,7 +1504,37 @@ func cmdBench(f *flags) action {
 	size := f.Int("size", 256, "message text size in `BYTES`")
 	soak := f.Duration("soak", 0, "also run this `DURATION` sampling memory, e.g. 10m")
 	via := f.String("send", demo.SendStream, "`HOW` the client sends: "+demo.SendStream+" (pipelined, POST messages/stream) or "+demo.SendRequests+" (one POST messages each)")
+	link := f.String("link", "", "run the stations in two network namespaces joined by an emulated link of `PROFILE` ("+strings.Join(linkemu.Names(), ", ")+"; needs root)")
+	flashN := f.Int("flash", 0, "with --link: `N` FLASH messages measured behind a ROUTINE backlog, each way (default: by profile)")
+	backlog := f.Int("backlog", 0, "with --link: `N` ROUTINE messages caught up after an outage (default: by profile)")
+	idle := f.Duration("idle", 30*time.Second, "with --link: how long the channels are left idle to measure their traffic, `DURATION`")
+	seed := f.Uint64("seed", 1, "with --link: the `SEED` of the link's losses and jitter")
 	return func(ctx context.Context, _ []string) error {
+		given := map[string]bool{}
+		f.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+		if *link != "" {
+			for _, n := range []string{"messages", "warmup", "soak", "send"} {
+				if given[n] {
+					return fmt.Errorf("bench: --%s is not used with --link", n)
+				}
+			}
+			if _, err := linkemu.Named(*link); err != nil {
+				return fmt.Errorf("bench: %w", err)
+			}
+			if *lat < 1 || *flashN < 0 || *backlog < 0 || *size < 1 || *size > 32<<10 || *idle <= 0 {
+				return errors.New("bench: --latency must be positive, --flash and --backlog not negative, --size 1..32768, --idle positive")
+			}
+			o := demo.LinkBenchOptions{Profile: *link, Flash: *flashN, Backlog: *backlog, Idle: *idle, Size: *size, Seed: *seed, JSON: *f.json, Out: os.Stdout, Progress: os.Stderr}
+			if given["latency"] {
+				o.Latency = *lat
+			}
+			return demo.BenchLink(ctx, o)
+		}
+		for _, n := range []string{"flash", "backlog", "idle", "seed"} {
+			if given[n] {
+				return fmt.Errorf("bench: --%s is used only with --link", n)
+			}
+		}
 		if *via != demo.SendStream && *via != demo.SendRequests {
 			return fmt.Errorf("bench: --send is %s or %s, got %q", demo.SendStream, demo.SendRequests, *via)
 		}

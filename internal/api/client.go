@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -44,7 +45,12 @@ func Dial(base, token string, hc *http.Client) *Client {
 const AddrFile = "api.addr"
 
 // NewClient returns a client for the station in dir, which must be running.
-func NewClient(dir string) (*Client, error) {
+func NewClient(dir string) (*Client, error) { return NewClientVia(dir, nil) }
+
+// NewClientVia is NewClient dialling the API with dial (nil for the
+// default): a station run in another network namespace is reached by
+// dialling from inside it.
+func NewClientVia(dir string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) (*Client, error) {
 	tok, err := stationdir.ReadToken(dir)
 	if err != nil {
 		return nil, err
@@ -61,7 +67,7 @@ func NewClient(dir string) (*Client, error) {
 	}
 	// Keep connections for many concurrent requests (the default keeps 2,
 	// and opens a new connection for every other one).
-	tr := &http.Transport{MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute}
+	tr := &http.Transport{MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute, DialContext: dial}
 	scheme := "http://"
 	if cfg.APIHTTPS() {
 		if tr.TLSClientConfig, err = pinned(cfg.APICertFile(dir)); err != nil {
@@ -204,7 +210,9 @@ func (c *Client) Events(ctx context.Context, f func(Event)) error {
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.Token)
-	hc := &http.Client{Timeout: 0}
+	// The client's transport (its dialer, its pinned certificate), with
+	// no timeout: the stream lasts.
+	hc := &http.Client{Transport: c.HTTP.Transport}
 	resp, err := hc.Do(req)
 	if err != nil {
 		return err

@@ -85,6 +85,10 @@ type Floor struct {
 	// first of a run are (docs/PROTOCOL.md, "Envelope"): no encapsulation.
 	EpochCryptoMs float64 `json:"epoch_crypto_p50_ms"`
 	EpochTotalMs  float64 `json:"epoch_total_ms"`
+	// What one message continuing an epoch must carry: its sealed,
+	// signed entry with the checkpoint over it, and the receipt back.
+	EntryBytes   int `json:"entry_bytes"`
+	ReceiptBytes int `json:"receipt_bytes"`
 }
 
 // BenchResult is what hotline bench reports.
@@ -435,6 +439,11 @@ func newDeliveryWatch(ctx context.Context, c *api.Client, ch, author string) (*d
 }
 
 func (w *deliveryWatch) wait(ctx context.Context, idx uint64) error {
+	return w.waitFor(ctx, idx, 60*time.Second)
+}
+
+// waitFor waits until entry idx is receipted, for at most limit.
+func (w *deliveryWatch) waitFor(ctx context.Context, idx uint64, limit time.Duration) error {
 	w.mu.Lock()
 	if idx <= w.delivered {
 		w.mu.Unlock()
@@ -448,8 +457,8 @@ func (w *deliveryWatch) wait(ctx context.Context, idx uint64) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-time.After(60 * time.Second):
-		return fmt.Errorf("entry %d not receipted within 60s", idx)
+	case <-time.After(limit):
+		return fmt.Errorf("entry %d not receipted within %v", idx, limit)
 	}
 }
 
@@ -601,6 +610,7 @@ func measureCrypto(size int) (Floor, error) {
 	// or continuing an epoch; signed; verified and opened; its checkpoint
 	// signed, verified and cosigned; the cosignature verified (the author
 	// compares its own signature byte for byte, as a station does).
+	var entryBytes, receiptBytes int
 	one := func(tree *transcript.Tree, i int, seal func(envelope.Header) ([]byte, error),
 		open func(*envelope.Envelope) ([]byte, error)) (time.Duration, error) {
 		t0 := time.Now()
@@ -638,7 +648,9 @@ func measureCrypto(size int) (Floor, error) {
 		if _, _, err := transcript.OpenCheckpoint(r, bv); err != nil {
 			return 0, err
 		}
-		return time.Since(t0), nil
+		d := time.Since(t0)
+		entryBytes, receiptBytes = len(raw)+len(cp), len(r)
+		return d, nil
 	}
 	ep, err := envelope.NewEpoch(b.KEM.PublicKey(), nil)
 	if err != nil {
@@ -660,5 +672,5 @@ func measureCrypto(size int) (Floor, error) {
 		}
 		es = append(es, d)
 	}
-	return Floor{CryptoMs: summarize(cs).P50ms, EpochCryptoMs: summarize(es).P50ms}, nil
+	return Floor{CryptoMs: summarize(cs).P50ms, EpochCryptoMs: summarize(es).P50ms, EntryBytes: entryBytes, ReceiptBytes: receiptBytes}, nil
 }

@@ -32,6 +32,9 @@ type Node struct {
 	// Exec, if set, is the command hotline run is run under (such as
 	// ip netns exec NS, to run it in a network namespace).
 	Exec []string
+	// Dial, if set, is how the API of the running process is dialled
+	// (from inside its network namespace).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -88,15 +91,18 @@ func NewNode(ctx context.Context, root, binary, name, party string) (*Node, erro
 // the endpoints endpoints returns for its peer listener (for a proxy in
 // front of it); nil advertises the listener itself.
 func NewNodeWith(ctx context.Context, root, binary, name, party string, endpoints func(listen string) ([]string, error)) (*Node, error) {
-	return newNode(ctx, root, binary, name, party, endpoints, "")
+	return newNode(ctx, root, binary, name, party, endpoints, "", "")
 }
 
 // newNode is NewNodeWith on the store named by storeURL ("" for SQLite in
-// the station directory).
-func newNode(ctx context.Context, root, binary, name, party string, endpoints func(listen string) ([]string, error), storeURL string) (*Node, error) {
-	addr, err := freePort()
-	if err != nil {
-		return nil, err
+// the station directory), its peer listener on addr ("" for a free
+// loopback port).
+func newNode(ctx context.Context, root, binary, name, party string, endpoints func(listen string) ([]string, error), storeURL, addr string) (*Node, error) {
+	var err error
+	if addr == "" {
+		if addr, err = freePort(); err != nil {
+			return nil, err
+		}
 	}
 	var eps []string
 	if endpoints != nil {
@@ -176,7 +182,7 @@ func (n *Node) WaitAPI(ctx context.Context, timeout time.Duration) error {
 	n.mu.Unlock()
 	deadline := time.Now().Add(timeout)
 	for {
-		if c, err := api.NewClient(n.Dir); err == nil {
+		if c, err := api.NewClientVia(n.Dir, n.Dial); err == nil {
 			if _, statErr := os.Stat(filepath.Join(n.Dir, api.AddrFile)); statErr == nil {
 				if err := c.WaitReady(ctx, 5*time.Second); err == nil {
 					n.mu.Lock()
@@ -290,6 +296,15 @@ type PairOptions struct {
 	// Store, if set, names each station's store (a postgres:// URL);
 	// "" or unset keeps SQLite in the station directory.
 	Store func(name string) string
+	// Listen, if set, gives the address a station's peer listener binds
+	// (and its card advertises), instead of a free loopback port.
+	Listen func(name string) string
+	// Place, if set, is called on each new station before it starts: to
+	// set its Exec and Dial, for a station in a network namespace.
+	Place func(n *Node)
+	// Wait bounds each wait for a channel's agreement to cross (30 s if
+	// zero; a slow link needs more).
+	Wait time.Duration
 }
 
 // NewPairWith is NewPair with options.
@@ -304,9 +319,16 @@ func NewPairWith(ctx context.Context, root, binary string, channels map[string]s
 		if o.Store != nil {
 			storeURL = o.Store(name)
 		}
-		n, err := newNode(ctx, root, binary, name, name, eps, storeURL)
+		listen := ""
+		if o.Listen != nil {
+			listen = o.Listen(name)
+		}
+		n, err := newNode(ctx, root, binary, name, name, eps, storeURL, listen)
 		if err != nil {
 			return nil, err
+		}
+		if o.Place != nil {
+			o.Place(n)
 		}
 		if o.Prepare != nil {
 			if err := o.Prepare(n); err != nil {
@@ -354,9 +376,13 @@ func NewPairWith(ctx context.Context, root, binary string, channels map[string]s
 		a.Stop(syscall.SIGTERM)
 		return nil, err
 	}
+	wait := o.Wait
+	if wait == 0 {
+		wait = 30 * time.Second
+	}
 	for _, r := range proposals {
 		id := r.Channel
-		if err := WaitFor(ctx, b.Client(), 30*time.Second, func() (bool, error) {
+		if err := WaitFor(ctx, b.Client(), wait, func() (bool, error) {
 			cs, err := b.Client().Channels(ctx)
 			for _, c := range cs {
 				if c.ID == id {
@@ -372,7 +398,7 @@ func NewPairWith(ctx context.Context, root, binary string, channels map[string]s
 			p.Stop()
 			return nil, err
 		}
-		if err := WaitFor(ctx, a.Client(), 30*time.Second, func() (bool, error) {
+		if err := WaitFor(ctx, a.Client(), wait, func() (bool, error) {
 			cs, err := a.Client().Channels(ctx)
 			for _, c := range cs {
 				if c.ID == id && c.Agreement == "active" {

@@ -23,13 +23,17 @@ type Link struct {
 
 // Stats are one direction's counters.
 type Stats struct {
-	Packets      uint64 `json:"packets"`       // delivered
-	Bytes        uint64 `json:"bytes"`         // delivered, IP packets whole
-	Lost         uint64 `json:"lost"`          // lost by the profile's loss
+	Packets      uint64 `json:"packets"` // delivered
+	Bytes        uint64 `json:"bytes"`   // delivered, IP packets whole
+	Lost         uint64 `json:"lost"`    // lost by the profile's loss, after it took its time on the link
+	LostBytes    uint64 `json:"lost_bytes"`
 	QueueDrops   uint64 `json:"queue_drops"`   // dropped by a full queue
 	OutageDrops  uint64 `json:"outage_drops"`  // dropped while the link was down
 	OversizeDrop uint64 `json:"oversize_drop"` // larger than the MTU
 }
+
+// Wire is the bytes that went onto the link: delivered or lost on it.
+func (s Stats) Wire() uint64 { return s.Bytes + s.LostBytes }
 
 // direction is one way of a link: packets read from src go to dst.
 type direction struct {
@@ -266,6 +270,7 @@ func (d *direction) deliver() {
 			next.data = nil
 		case next.lose:
 			d.stats.Lost++
+			d.stats.LostBytes += uint64(len(next.data))
 			next.data = nil
 		}
 		d.mu.Unlock()
