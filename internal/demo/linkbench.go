@@ -131,7 +131,9 @@ func BenchLink(ctx context.Context, o LinkBenchOptions) error {
 	if progress == nil {
 		progress = io.Discard
 	}
-	step := func(format string, args ...any) { fmt.Fprintf(progress, "bench --link %s: "+format+"\n", append([]any{p.Name}, args...)...) }
+	step := func(format string, args ...any) {
+		fmt.Fprintf(progress, "bench --link %s: "+format+"\n", append([]any{p.Name}, args...)...)
+	}
 
 	res := &LinkResult{Machine: fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()), Size: o.Size}
 	res.WireBytes.Payload = o.Size
