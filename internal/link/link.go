@@ -243,20 +243,50 @@ func WriteFrame(w io.Writer, p []byte) error {
 	return err
 }
 
-type outFrame struct {
-	data  []byte
-	close bool
-	until time.Time // if set, the frame is dropped rather than written at or after it
+// Out is a frame to send, with how it is scheduled.
+type Out struct {
+	Data  []byte
+	Close bool      // close the connection once it is written
+	Until time.Time // if set, the frame is dropped rather than written at or after it
+	// Stream names the frames that must leave in the order they were
+	// queued (one channel's entries); "" is a control frame (probes,
+	// receipts, status), which goes before any stream's.
+	Stream string
+	// Urgent says the frame carries FLASH or IMMEDIATE traffic: its
+	// stream, up to it, goes before the streams that have none.
+	Urgent bool
 }
 
-// Conn is an authenticated connection with a queued writer.
+type outFrame struct {
+	Out
+	seq uint64 // order of queueing
+}
+
+// stream is one stream's frames waiting, oldest first.
+type stream struct {
+	frames []outFrame
+	urgent int // how many of them are urgent
+}
+
+// Conn is an authenticated connection with a queued writer. Frames wait
+// in the writer's queue, not in the kernel's: what is written to the
+// socket is kept to about what the path carries in a round trip (pace),
+// so that a control frame or an urgent stream queued behind a backlog
+// leaves next, before the backlog, as military message handling has
+// always let FLASH preempt.
 type Conn struct {
 	c      net.Conn
 	r      *bufio.Reader
-	queue  chan outFrame
+	mu     sync.Mutex
+	ctl    []outFrame
+	byName map[string]*stream
+	queued int
+	seq    uint64
+	wake   chan struct{}
 	once   sync.Once
 	closed chan struct{}
 	late   atomic.Int64 // frames SendBefore queued, dropped for being late
+	pace   *pacer       // nil where the socket cannot be measured
 }
 
 // QueueSize is how many frames may wait for a slow peer before the
@@ -265,83 +295,187 @@ const QueueSize = 8192
 
 // NewConn wraps an established connection and starts its writer.
 func NewConn(c net.Conn) *Conn {
-	k := &Conn{c: c, r: bufio.NewReaderSize(c, 64<<10), queue: make(chan outFrame, QueueSize), closed: make(chan struct{})}
+	k := &Conn{c: c, r: bufio.NewReaderSize(c, 64<<10), byName: map[string]*stream{}, wake: make(chan struct{}, 1), closed: make(chan struct{})}
+	k.pace = newPacer(c)
 	go k.writer()
 	return k
 }
 
+// push queues a frame; a full queue closes the connection.
+func (k *Conn) push(o Out) {
+	select {
+	case <-k.closed:
+		return
+	default:
+	}
+	k.mu.Lock()
+	if k.queued >= QueueSize {
+		k.mu.Unlock()
+		k.Close()
+		return
+	}
+	k.seq++
+	f := outFrame{Out: o, seq: k.seq}
+	if o.Stream == "" {
+		k.ctl = append(k.ctl, f)
+	} else {
+		st := k.byName[o.Stream]
+		if st == nil {
+			st = &stream{}
+			k.byName[o.Stream] = st
+		}
+		st.frames = append(st.frames, f)
+		if o.Urgent {
+			st.urgent++
+		}
+	}
+	k.queued++
+	k.mu.Unlock()
+	select {
+	case k.wake <- struct{}{}:
+	default:
+	}
+}
+
+// next takes the frame to write next: the oldest control frame; else the
+// head of the stream with urgent frames whose head is oldest; else the
+// oldest head of any stream. It returns whether more wait.
+func (k *Conn) next() (outFrame, bool, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.ctl) > 0 {
+		f := k.ctl[0]
+		k.ctl[0] = outFrame{}
+		k.ctl = k.ctl[1:]
+		k.queued--
+		return f, true, k.queued > 0
+	}
+	var best *stream
+	var bestName string
+	for name, st := range k.byName {
+		if best == nil || (st.urgent > 0) != (best.urgent > 0) && st.urgent > 0 ||
+			(st.urgent > 0) == (best.urgent > 0) && st.frames[0].seq < best.frames[0].seq {
+			best, bestName = st, name
+		}
+	}
+	if best == nil {
+		return outFrame{}, false, false
+	}
+	f := best.frames[0]
+	best.frames[0] = outFrame{}
+	best.frames = best.frames[1:]
+	if f.Urgent {
+		best.urgent--
+	}
+	if len(best.frames) == 0 {
+		delete(k.byName, bestName)
+	}
+	k.queued--
+	return f, true, k.queued > 0
+}
+
+// waiting is how many frames wait in the writer's queue.
+func (k *Conn) waiting() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.queued
+}
+
 func (k *Conn) writer() {
 	w := bufio.NewWriterSize(k.c, 64<<10)
+	fail := func() { k.Close() }
 	for {
-		select {
-		case f := <-k.queue:
-			if !f.until.IsZero() {
-				// What was queued before it must not wait behind the
-				// clock reading: flush it, then look at the clock as
-				// late as possible before the frame's bytes are written.
-				if err := w.Flush(); err != nil {
-					k.Close()
-					return
-				}
-				if !time.Now().Before(f.until) {
-					k.late.Add(1)
-					continue
-				}
-				err := WriteFrame(w, f.data)
-				if err == nil {
-					err = w.Flush()
-				}
-				if err != nil {
-					k.Close()
-					return
-				}
+		if k.waiting() == 0 {
+			if err := w.Flush(); err != nil {
+				fail()
+				return
+			}
+			select {
+			case <-k.wake:
+				continue
+			case <-k.closed:
+				return
+			}
+		}
+		// A paced path takes only what it carries in about a round
+		// trip: the rest waits here, where what is urgent can pass it.
+		paced := false
+		if k.pace != nil {
+			var ok bool
+			if paced, ok = k.pace.wait(k.closed, w.Buffered(), w.Flush); !ok {
+				fail()
+				return
+			}
+		}
+		f, ok, more := k.next()
+		if !ok {
+			continue
+		}
+		if !f.Until.IsZero() {
+			// What was queued before it must not wait behind the clock
+			// reading: flush it, then look at the clock as late as
+			// possible before the frame's bytes are written.
+			if err := w.Flush(); err != nil {
+				fail()
+				return
+			}
+			if !time.Now().Before(f.Until) {
+				k.late.Add(1)
 				continue
 			}
-			if err := WriteFrame(w, f.data); err != nil {
-				k.Close()
+			err := WriteFrame(w, f.Data)
+			if err == nil {
+				err = w.Flush()
+			}
+			if err != nil || f.Close {
+				fail()
 				return
 			}
-			if len(k.queue) == 0 || f.close {
-				if err := w.Flush(); err != nil {
-					k.Close()
-					return
-				}
-			}
-			if f.close {
-				k.Close()
+			continue
+		}
+		if err := WriteFrame(w, f.Data); err != nil {
+			fail()
+			return
+		}
+		if !more || f.Close || paced {
+			if err := w.Flush(); err != nil {
+				fail()
 				return
 			}
-		case <-k.closed:
+		}
+		if f.Close {
+			k.Close()
 			return
 		}
 	}
 }
+
+// SendOut queues a frame; it never blocks. A full queue closes the
+// connection.
+func (k *Conn) SendOut(o Out) { k.push(o) }
 
 // SendBefore queues a frame that must not leave at or after until (entries
 // sent ahead under a station's lease): the writer reads the clock just
 // before it writes the frame, and drops it, counted in Late, if it is
 // too late by then (the process was paused, or the peer slow to read).
 // It never blocks; a full queue closes the connection.
-func (k *Conn) SendBefore(p []byte, until time.Time) {
-	select {
-	case <-k.closed:
-	case k.queue <- outFrame{data: p, until: until}:
-	default:
-		k.Close()
-	}
-}
+func (k *Conn) SendBefore(p []byte, until time.Time) { k.push(Out{Data: p, Until: until}) }
 
 // Late is how many frames SendBefore queued were dropped for being late.
 func (k *Conn) Late() int64 { return k.late.Load() }
 
-// Send queues a frame; it never blocks. A full queue closes the connection.
-func (k *Conn) Send(p []byte, closeAfter bool) {
-	select {
-	case <-k.closed:
-	case k.queue <- outFrame{data: p, close: closeAfter}:
-	default:
-		k.Close()
+// Send queues a control frame; it never blocks. A full queue closes the
+// connection.
+func (k *Conn) Send(p []byte, closeAfter bool) { k.push(Out{Data: p, Close: closeAfter}) }
+
+// Rate is what the connection's path was last measured to carry while it
+// was full, in bytes a second, and its least round trip; zero where not
+// known (the path was never full, or the socket cannot be measured).
+func (k *Conn) Rate() (bytesPerSec float64, minRTT time.Duration) {
+	if k.pace == nil {
+		return 0, 0
 	}
+	return k.pace.estimate()
 }
 
 // Read reads the next frame.
@@ -382,10 +516,16 @@ func (b *Backoff) Next() time.Duration {
 // Reset starts again from Min.
 func (b *Backoff) Reset() { b.cur = 0 }
 
+// DialTimeout bounds a connection's TCP and TLS handshakes together: the
+// TLS handshake (the hybrid key exchange's shares, both certificates) is
+// some 5 kB, which takes seconds on a narrow radio link, and a lost
+// segment there costs a retransmission timeout of a second or more.
+const DialTimeout = 30 * time.Second
+
 // Dial connects to addr with TLS and a deadline for the handshake.
 func Dial(ctx context.Context, addr string, cfg *tls.Config) (*tls.Conn, error) {
-	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 15 * time.Second}, Config: cfg}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	d := &tls.Dialer{NetDialer: &net.Dialer{KeepAlive: 15 * time.Second}, Config: cfg}
+	ctx, cancel := context.WithTimeout(ctx, DialTimeout)
 	defer cancel()
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {

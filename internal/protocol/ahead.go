@@ -53,16 +53,18 @@ func (c *Core) sendAhead(cs *chanState, end uint64, lease time.Time) {
 	}
 	f := &Frame{Type: FrameAhead, Channel: cs.rec.ID, Author: c.keys.Name}
 	size := 0
+	urgent := false
 	for i := m.sent + 1; i <= end; i++ {
-		raw := m.pending[i-m.delivered-1].raw
-		if size += len(raw); len(f.Entries) > 0 && size > c.cfg.MaxBatchBytes {
+		pe := m.pending[i-m.delivered-1]
+		if size += len(pe.raw); len(f.Entries) > 0 && size > c.cfg.MaxBatchBytes {
 			return
 		}
-		f.Entries = append(f.Entries, raw)
+		f.Entries = append(f.Entries, pe.raw)
+		urgent = urgent || pe.urgent
 	}
 	m.ahead.conn, m.ahead.from, m.ahead.to = p.out, m.sent+1, end
 	c.Stats.SentAhead++
-	c.emit(Send{Peer: p.card.Name, Conn: p.out, Data: f.Encode(), Until: lease})
+	c.emit(Send{Peer: p.card.Name, Conn: p.out, Data: f.Encode(), Until: lease, Stream: cs.rec.ID, Urgent: urgent})
 }
 
 // holdAhead keeps an entries frame the peer sent ahead of writing its

@@ -336,7 +336,7 @@ func (c *Core) restoreUndelivered(snap *record.Snapshot) error {
 		if e.Index != cs.mine.delivered+uint64(len(cs.mine.pending))+1 {
 			return fmt.Errorf("undelivered entry %s is out of sequence", e.ID())
 		}
-		cs.mine.pending = append(cs.mine.pending, pendingEntry{raw: e.Raw, root: e.Root})
+		cs.mine.pending = append(cs.mine.pending, pendingEntry{raw: e.Raw, root: e.Root, urgent: urgentEntry(e.Raw)})
 	}
 	return nil
 }
@@ -422,6 +422,12 @@ func (c *Core) Step(now time.Time, ev Event) []Action {
 		c.connected(ev)
 	case Disconnected:
 		c.disconnected(ev)
+	case PathMeasured:
+		if p := c.peers[ev.Peer]; p != nil {
+			if x := c.pathOf(p, ev.Conn); x != nil {
+				x.rate = max(ev.Rate, 0)
+			}
+		}
 	case Persisted:
 		c.persisted(ev)
 	case Writing:

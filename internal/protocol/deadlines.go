@@ -116,6 +116,7 @@ type origin struct {
 type probeState struct {
 	seq      uint64
 	sentAt   time.Time // of the unanswered test, zero if answered
+	last     time.Time // when the last test was sent
 	lastOK   time.Time
 	rtt      time.Duration
 	skew     time.Duration
@@ -356,7 +357,9 @@ func (c *Core) tick() {
 			c.flushProbes()
 			c.schedule(&timer{at: c.now.Add(probeFlushEvery), kind: tFlush})
 		case tProbe:
-			c.linkTest(cs)
+			if c.linkTestDue(cs) {
+				c.linkTest(cs)
+			}
 			c.schedule(&timer{at: c.now.Add(cs.charter.LinkTest), kind: tProbe, ch: t.ch})
 		case tCheck:
 			c.operatorCheck(cs)
@@ -516,13 +519,30 @@ func (c *Core) setSuspension(cs *chanState, by string, e *record.Entry, body any
 	c.emit(Notify{What: "channel", Channel: cs.rec.ID})
 }
 
+// linkTestDue says whether a channel's link test, due by its charter, goes
+// now: on a path measured narrow, the tests of all the peer's channels
+// together take at most half of IdleShare of it, and so go less often
+// than the charter says (docs/PROTOCOL.md, "Narrow paths").
+func (c *Core) linkTestDue(cs *chanState) bool {
+	p := c.peers[cs.rec.Peer]
+	if p == nil || !p.ready {
+		return true
+	}
+	x := c.pathOf(p, p.out)
+	if x == nil || x.rate <= 0 {
+		return true
+	}
+	every := time.Duration(float64(len(p.channels)) * probeCost / (IdleShare / 2 * x.rate) * float64(time.Second))
+	return c.now.Sub(cs.probe.last) >= every
+}
+
 // linkTest sends a machine-answered test on a channel's active path.
 func (c *Core) linkTest(cs *chanState) {
 	p := c.peers[cs.rec.Peer]
 	pr := &cs.probe
 	c.countProbe(cs, 1, 0, 0)
 	pr.seq++
-	pr.sentAt = c.now
+	pr.sentAt, pr.last = c.now, c.now
 	if p.ready {
 		c.emit(Send{Peer: p.card.Name, Conn: p.out, Data: (&Frame{Type: FrameProbe, Channel: cs.rec.ID, Seq: pr.seq, Time: c.now}).Encode()})
 	}

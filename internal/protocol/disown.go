@@ -81,7 +81,7 @@ func (c *Core) rewound(ev Loaded) {
 	for i, raw := range ev.Entries[:m.delivered] {
 		tree.Append(raw)
 		if uint64(i) >= r.to {
-			back = append(back, pendingEntry{raw: raw, root: tree.Root()})
+			back = append(back, pendingEntry{raw: raw, root: tree.Root(), urgent: urgentEntry(raw)})
 		}
 	}
 	from, was := r.to+1, m.delivered

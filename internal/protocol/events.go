@@ -110,6 +110,16 @@ type Disconnected struct {
 	Conn ConnID
 }
 
+// PathMeasured says what a connection's path was measured to carry, in
+// bytes a second (the kernel's delivery rate, from the station's
+// transport): on a narrow path the core probes and tests less often, so
+// that its idle traffic stays within IdleShare of it.
+type PathMeasured struct {
+	Peer string
+	Conn ConnID
+	Rate float64
+}
+
 // Persisted reports that the batches of Persist actions are durable, or
 // that writing them failed: one, or a group written in one transaction,
 // in the order they were asked for. Entries made durable by one event
@@ -180,6 +190,7 @@ func (FrameIn) event() {}
 func (Connected) event() {}
 
 func (Disconnected) event() {}
+func (PathMeasured) event() {}
 
 func (Persisted) event() {}
 
@@ -209,6 +220,15 @@ type Send struct {
 	// frame of entries sent ahead under the station's lease
 	// (Writing.Lease). The station drops it if it would leave later.
 	Until time.Time
+	// Stream is set on a frame of a log's entries (entries, ahead,
+	// durable): the channel. A connection keeps a stream's frames in
+	// order, and may send other frames (probes, receipts, another
+	// channel's) before them.
+	Stream string
+	// Urgent says a stream's frame carries a FLASH or IMMEDIATE entry:
+	// its channel goes before channels with only PRIORITY and ROUTINE
+	// waiting.
+	Urgent bool
 }
 
 // Done completes a request (Submit, Propose, Accept, AddPeer).

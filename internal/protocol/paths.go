@@ -26,10 +26,29 @@ import (
 // row, so that it does not flap between two paths alike. Entries may so
 // travel twice; the receiver ignores the duplicates.
 
-// Path timing.
+// Path timing. A path is probed every PingEvery, one probe at a time: a
+// probe is lost when its answer has not come within ProbeTimeout of it
+// (longer on a long path), and then the next goes. A path is closed when
+// nothing at all was heard on it for DeadAfter, plus four smoothed round
+// trips: a satellite's or a radio's path is not given up for a round
+// trip that is only long.
 const (
 	PingEvery = 500 * time.Millisecond // probe of every path
 	DeadAfter = 1500 * time.Millisecond
+	// MaxRTT bounds a round trip sample, so that a clock that jumped
+	// cannot swamp the average.
+	MaxRTT = 30 * time.Second
+	// IdleShare is the share of a path's measured rate that one
+	// station's probes and link tests may take while its channels are
+	// idle (half of the 1% the two stations together may): on a path
+	// measured narrow, probes go less often (half the share) and so do
+	// link tests (the other half), and the path is given up later in
+	// proportion (docs/PROTOCOL.md, "Narrow paths").
+	IdleShare = 0.005
+	// probeCost is what a probe and its answer put on a path: two
+	// frames, each in a TLS record and a TCP/IPv4 segment, and the
+	// acknowledgements.
+	probeCost = 320
 	// HelloAgain: an outbound path whose status has not come for this
 	// long says hello again (the status, or the hello, was lost on a path
 	// that is otherwise up: a relay may lose a frame).
@@ -73,6 +92,8 @@ type path struct {
 	hello    time.Time // outbound: when hello was last sent on it
 	pingSeq  uint64
 	pingAt   time.Time // of the unanswered ping, zero if answered
+	pinged   time.Time // when the last ping went
+	rate     float64   // bytes a second the path was measured to carry, 0 if not
 	rtt      time.Duration
 	lastOK   time.Time
 	skew     time.Duration
@@ -87,6 +108,32 @@ type path struct {
 	// better counts the probes in a row at which the path was clearly
 	// cheaper than the active one.
 	better int
+}
+
+// pingEvery is how often the path is probed: every PingEvery, or less
+// often on a path measured narrow, so that probes take at most half of
+// IdleShare of it.
+func (x *path) pingEvery() time.Duration {
+	if x.rate <= 0 {
+		return PingEvery
+	}
+	return max(PingEvery, time.Duration(probeCost/(IdleShare/2*x.rate)*float64(time.Second)).Truncate(PingEvery))
+}
+
+// deadAfter is how long the path may be silent before it is closed:
+// DeadAfter, four smoothed round trips more, and as much more as its
+// probes are further apart than PingEvery.
+func (x *path) deadAfter() time.Duration { return DeadAfter + 4*x.srtt + x.pingEvery() - PingEvery }
+
+// probeTimeout is how long a probe waits for its answer before it is
+// lost: until the next tick on a short path (as every probe did before
+// paths were long), two smoothed round trips and a tick on a long one,
+// and DeadAfter before the path's first answer.
+func (x *path) probeTimeout() time.Duration {
+	if x.lastOK.IsZero() {
+		return DeadAfter
+	}
+	return max(PingEvery, 2*x.srtt+PingEvery)
 }
 
 // measured says whether any probe on the path was answered or lost.
@@ -271,20 +318,24 @@ func (c *Core) tickPaths() {
 			if !x.outbound {
 				continue // the peer probes its own outbound paths
 			}
-			if c.now.Sub(x.heard) > DeadAfter {
+			if dead := x.deadAfter(); c.now.Sub(x.heard) > dead {
 				c.refuse("silent path", "warning", "", n, "%s path to %s closed: nothing heard for %s", x.name, n, c.now.Sub(x.heard).Round(time.Millisecond))
-				c.emit(Send{Peer: n, Conn: id, Data: (&Frame{Type: FrameError, Text: "nothing heard for " + DeadAfter.String()}).Encode(), Close: true})
+				c.emit(Send{Peer: n, Conn: id, Data: (&Frame{Type: FrameError, Text: "nothing heard for " + dead.Round(time.Millisecond).String()}).Encode(), Close: true})
 				c.lostPath(p, id)
 				continue
 			}
-			if !x.pingAt.IsZero() {
-				x.lost++
-				x.loss += (lossOne - x.loss) / smoothing
+			// The probe before may still be answered; else it is lost.
+			// A narrow path is probed less often.
+			if c.now.Sub(x.pinged) >= x.pingEvery() && (x.pingAt.IsZero() || c.now.Sub(x.pingAt) >= x.probeTimeout()) {
+				if !x.pingAt.IsZero() {
+					x.lost++
+					x.loss += (lossOne - x.loss) / smoothing
+				}
+				x.pingSeq++
+				x.pings++
+				x.pingAt, x.pinged = c.now, c.now
+				c.emit(Send{Peer: n, Conn: id, Data: (&Frame{Type: FrameProbe, Seq: x.pingSeq, Time: c.now}).Encode()})
 			}
-			x.pingSeq++
-			x.pings++
-			x.pingAt = c.now
-			c.emit(Send{Peer: n, Conn: id, Data: (&Frame{Type: FrameProbe, Seq: x.pingSeq, Time: c.now}).Encode()})
 			if !x.ready && c.now.Sub(x.hello) >= HelloAgain {
 				x.hello = c.now
 				c.emit(Send{Peer: n, Conn: id, Data: (&Frame{Type: FrameHello, Version: Version}).Encode()})
@@ -361,10 +412,7 @@ func (c *Core) pong(p *peer, conn ConnID, f *Frame) {
 		return
 	}
 	x.rtt = c.now.Sub(x.pingAt)
-	// No true round trip exceeds DeadAfter, since a reply counts only if
-	// it answers the latest probe: the bounds keep a clock that jumped
-	// from swamping the average.
-	sample := min(max(x.rtt, 0), DeadAfter)
+	sample := min(max(x.rtt, 0), MaxRTT)
 	if x.lastOK.IsZero() {
 		x.srtt = sample
 	} else {

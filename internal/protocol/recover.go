@@ -146,7 +146,7 @@ func (c *Core) loaded(ev Loaded) {
 			size += len(raw)
 			start++
 		}
-		c.emit(Send{Peer: ev.Peer, Conn: ev.Conn, Data: f.Encode()})
+		c.emit(Send{Peer: ev.Peer, Conn: ev.Conn, Data: f.Encode(), Stream: ev.Channel + "/" + ev.Author})
 	}
 }
 

@@ -92,9 +92,11 @@ func (c *Core) flush(peerName string) {
 			end := min(m.durable, m.sent+uint64(c.cfg.MaxBatch), m.delivered+uint64(c.cfg.Window))
 			f := &Frame{Type: FrameEntries, Channel: id, Author: c.keys.Name}
 			size := 0
+			urgent := false
 			seq := seqAt(m.keys, m.sent+1)
 			for i := m.sent + 1; i <= end; i++ {
-				raw := m.pending[i-m.delivered-1].raw
+				pe := m.pending[i-m.delivered-1]
+				raw := pe.raw
 				// A frame never spans a key change: its entries and its
 				// checkpoint are signed by one key. Except a frame that
 				// begins the log, across a planned change or a revocation:
@@ -108,6 +110,7 @@ func (c *Core) flush(peerName string) {
 				}
 				size += len(raw)
 				f.Entries = append(f.Entries, raw)
+				urgent = urgent || pe.urgent
 			}
 			seq = seqAt(m.keys, end)
 			root := m.pending[end-m.delivered-1].root
@@ -135,7 +138,7 @@ func (c *Core) flush(peerName string) {
 				f = &Frame{Type: FrameDurable, Channel: id, Author: c.keys.Name, From: end, Checkpoint: signed}
 			}
 			m.ahead.conn = 0
-			c.emit(Send{Peer: peerName, Conn: p.out, Data: f.Encode()})
+			c.emit(Send{Peer: peerName, Conn: p.out, Data: f.Encode(), Stream: id, Urgent: urgent})
 			m.sent = end
 		}
 	}

@@ -70,9 +70,19 @@ type presigned struct {
 type sizeAt struct{ write, size uint64 }
 
 type pendingEntry struct {
-	raw  []byte
-	root []byte
+	raw    []byte
+	root   []byte
+	urgent bool // FLASH or IMMEDIATE
 }
+
+// urgentEntry says whether raw is a FLASH or IMMEDIATE entry (a raw
+// entry that does not parse is not).
+func urgentEntry(raw []byte) bool {
+	e, err := envelope.Parse(raw)
+	return err == nil && urgentPrec(e.Header.Precedence)
+}
+
+func urgentPrec(p envelope.Precedence) bool { return p == envelope.Flash || p == envelope.Immediate }
 
 type outLog struct {
 	tree      *transcript.Tree

@@ -60,7 +60,7 @@ func (c *Core) appendMine(reqID uint64, cs *chanState, kind envelope.Kind, prec 
 	cs.mine.tree.Append(raw)
 	cs.mine.size++
 	root := cs.mine.tree.Root()
-	cs.mine.pending = append(cs.mine.pending, pendingEntry{raw: raw, root: root})
+	cs.mine.pending = append(cs.mine.pending, pendingEntry{raw: raw, root: root, urgent: urgentPrec(prec)})
 	// This step's batch becomes write c.write+1 (Step).
 	if w := &cs.mine.writes; len(*w) > 0 && (*w)[len(*w)-1].write == c.write+1 {
 		(*w)[len(*w)-1].size = cs.mine.size

@@ -29,6 +29,7 @@ import (
 	"hotline/internal/envelope"
 	"hotline/internal/home"
 	"hotline/internal/identity"
+	"hotline/internal/link"
 	"hotline/internal/media"
 	"hotline/internal/ops"
 	"hotline/internal/protocol"
@@ -119,6 +120,13 @@ type Station struct {
 type conn interface {
 	Send(p []byte, closeAfter bool)
 	Close() error
+}
+
+// scheduledConn is a conn that schedules frames by stream and urgency
+// (link.Conn): a channel's frames in order, control frames and urgent
+// channels first.
+type scheduledConn interface {
+	SendOut(link.Out)
 }
 
 // deadlineConn is a conn that can drop a frame that would leave too late
@@ -633,6 +641,10 @@ func (s *Station) exec(actions []protocol.Action) {
 			s.mu.Lock()
 			c := s.conns[a.Conn]
 			s.mu.Unlock()
+			if sc, ok := c.(scheduledConn); ok {
+				sc.SendOut(link.Out{Data: a.Data, Close: a.Close, Until: a.Until, Stream: a.Stream, Urgent: a.Urgent})
+				break
+			}
 			switch {
 			case c == nil:
 			case a.Until.IsZero():
