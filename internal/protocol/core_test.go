@@ -246,6 +246,8 @@ type sim struct {
 	// connection still delivers its frames in order (lastAt).
 	delay  func(packet) time.Duration
 	lastAt map[ConnID]time.Time
+	// sent, if set, sees every frame a node sends.
+	sent func(n *simNode, a Send)
 }
 
 func newSimNode(t *testing.T, name string) *simNode {
@@ -286,6 +288,9 @@ func (s *sim) step(n *simNode, ev Event) {
 				}
 			}
 		case Send:
+			if s.sent != nil {
+				s.sent(n, a)
+			}
 			s.checkReceiptDurable(n, a.Data)
 			ends, ok := s.conns[a.Conn]
 			if !ok {

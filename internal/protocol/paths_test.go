@@ -222,3 +222,83 @@ func TestLossCountsAgainstPath(t *testing.T) {
 		t.Fatalf("failovers %d, want 1", a.core.Stats.Failovers)
 	}
 }
+
+// TestNarrowPath: on a path its station measured at 9.6 kbit/s, the
+// probes and link tests of ten idle minutes keep within IdleShare of it,
+// the path stays up though its probes are minutes apart, and a path that
+// then falls silent is still closed, within its longer silence bound.
+// Unmeasured, the same minutes take a probe every 500 ms.
+func TestNarrowPath(t *testing.T) {
+	for _, narrow := range []bool{false, true} {
+		cryptotest.SetGlobalRandom(t, 23)
+		s := newSim(t, 23)
+		a := s.nodes[0]
+		var direct ConnID
+		for id, ends := range s.conns {
+			if ends[0] == a {
+				direct = id
+			}
+		}
+		const rate = 1200.0 // bytes a second
+		if narrow {
+			s.step(a, PathMeasured{Peer: "BRAVO", Conn: direct, Rate: rate})
+		}
+		probes, tests, bytes := 0, 0, 0
+		s.sent = func(n *simNode, snd Send) {
+			if n != a || snd.Conn != direct {
+				return
+			}
+			f, err := DecodeFrame(snd.Data)
+			if err != nil || f.Type != FrameProbe {
+				return
+			}
+			bytes += probeCost / 2
+			if f.Channel == "" {
+				probes++
+			} else {
+				tests++
+			}
+		}
+		const idle = 10 * time.Minute
+		s.run(idle)
+		p := pathNamed(t, s.info(a, "ops").Paths, "direct")
+		if !p.Up || !p.Active {
+			t.Fatalf("narrow %v: after ten idle minutes the direct path is %+v", narrow, p)
+		}
+		share := float64(bytes) / idle.Seconds() / rate
+		t.Logf("narrow %v: %d path probes, %d link tests, %.2f%% of 9.6 kbit/s", narrow, probes, tests, share*100)
+		if !narrow {
+			if probes < 1000 {
+				t.Errorf("an unmeasured path was probed only %d times in ten minutes", probes)
+			}
+			continue
+		}
+		if share > IdleShare {
+			t.Errorf("probes and link tests took %.2f%% of the path, more than %.1f%%", share*100, IdleShare*100)
+		}
+		if probes < 3 || tests < 2 {
+			t.Errorf("a narrow path was probed %d times and tested %d times in ten minutes: not watched", probes, tests)
+		}
+		// Silent from now: closed once nothing was heard for its
+		// silence bound (its probe interval, about 107 s, plus 1.5 s and four round
+		// trips), not before.
+		s.drop, s.noDial = map[ConnID]bool{direct: true}, true
+		last := p.LastOK
+		var closed time.Time
+		for range 1000 {
+			s.advance(PingEvery)
+			p := pathNamed(t, s.info(a, "ops").Paths, "direct")
+			if !p.Up {
+				closed = s.now
+				break
+			}
+			last = p.LastOK
+		}
+		if closed.IsZero() {
+			t.Fatal("a narrow path silent for over eight minutes is still up")
+		}
+		if silent := closed.Sub(last); silent < 100*time.Second || silent > 115*time.Second {
+			t.Errorf("a narrow path was closed %v after its last answer, want its bound of about 108 s", silent)
+		}
+	}
+}
