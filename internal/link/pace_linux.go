@@ -12,7 +12,7 @@ import (
 )
 
 // pacer keeps what a connection's writer hands the kernel to about what
-// the path carries in two round trips, from the kernel's own measures
+// the path carries in a round trip, from the kernel's own measures
 // (TCP_INFO): its delivery rate and its least round trip. On a fast path
 // that is more than the writer ever has waiting, and it never waits; on
 // a satellite or a radio path it keeps seconds of backlog out of the
@@ -20,32 +20,53 @@ import (
 type pacer struct {
 	raw syscall.RawConn
 	mu  sync.Mutex
-	// best is the highest delivery rate measured (bytes a second) in the
-	// last rateWindow, or since, if no sample not limited by the sender
-	// came; bestAt when it was measured.
-	best   float64
-	bestAt time.Time
-	// full is the highest rate measured while the path was full (not
-	// limited by the sender) in the last rateWindow, or the last one:
-	// what the path carries, where best may only be what it was given.
-	full   float64
-	fullAt time.Time
-	minRTT time.Duration
-	mss    int
-	read   time.Time // when TCP_INFO was last read
+	// any: the delivery rates measured (bytes a second); full: those
+	// measured while the sender was not the limit, what the path
+	// carries. Each is the highest of its recent samples.
+	any, full maxFilter
+	minRTT    time.Duration
+	mss       int
+	read      time.Time // when TCP_INFO was last read
 }
 
+// maxFilter is the highest sample of the last rateWindow to
+// 1.5×rateWindow (two halves, the older dropped as a new one begins), or
+// the last sample if none came since.
+type maxFilter struct {
+	cur, prev float64
+	since     time.Time
+}
+
+func (m *maxFilter) add(v float64, now time.Time) {
+	if now.Sub(m.since) > rateWindow/2 {
+		if m.cur > 0 {
+			m.prev = m.cur
+		}
+		m.cur, m.since = 0, now
+	}
+	m.cur = max(m.cur, v)
+}
+
+func (m *maxFilter) value() float64 { return max(m.cur, m.prev) }
+
 const (
-	// rateWindow: a rate measured while the path was full stands this
-	// long, unless a higher one comes (a path that slowed down is
-	// followed within it).
+	// rateWindow: a path that slowed down is followed within it.
 	rateWindow = 10 * time.Second
-	// paceGain: the bytes in the kernel may be this many times the
-	// path's rate times its least round trip (as a BBR sender's are),
-	// so that the path is kept full while its measure grows.
-	paceGain = 2
-	// initialCap: before any measure, as much as the kernel may hold.
-	initialCap = 16 << 10
+	// The bytes in the kernel may be this many times the path's rate
+	// times its least round trip: twice on a wide path (as a BBR
+	// sender's, so that it stays full while its measure grows and
+	// acknowledgements come in bursts), a quarter more on a narrow one,
+	// where each byte waiting there is time an urgent frame waits.
+	wideGain, narrowGain = 2, 1.25
+	// wideBDP: a path whose rate times round trip is this much or more
+	// is wide.
+	wideBDP = 64 << 10
+	// minSegments: the kernel may always hold this many segments, and
+	// before any measure no more: with fewer in flight a lost segment
+	// cannot be found by three duplicate acknowledgements and waits for
+	// TCP's retransmission timeout (seconds on a radio path, doubled at
+	// each loss; seen with two).
+	minSegments = 4
 	// readEvery: TCP_INFO is read at most this often while writing.
 	readEvery = 20 * time.Millisecond
 	// fastRate: a path measured faster than this (80 Mbit/s) is not
@@ -94,17 +115,11 @@ func (p *pacer) sample(now time.Time) {
 	if info.Snd_mss > 0 {
 		p.mss = int(info.Snd_mss)
 	}
-	if rate > 0 && !appLimited && (rate >= p.full || now.Sub(p.fullAt) > rateWindow) {
-		p.full, p.fullAt = rate, now
-	}
-	switch {
-	case rate <= 0:
-	case rate >= p.best:
-		p.best, p.bestAt = rate, now
-	case !appLimited && now.Sub(p.bestAt) > rateWindow:
-		// The path was full and carried less than the old measure
-		// for a whole window: it slowed down.
-		p.best, p.bestAt = rate, now
+	if rate > 0 {
+		p.any.add(rate, now)
+		if !appLimited {
+			p.full.add(rate, now)
+		}
 	}
 }
 
@@ -113,17 +128,33 @@ func (p *pacer) sample(now time.Time) {
 func (p *pacer) estimate() (float64, time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.full, p.minRTT
+	return p.full.value(), p.minRTT
+}
+
+// rate is the rate pacing goes by: what the path carried when full, or,
+// before it ever was, the highest it was measured to carry.
+func (p *pacer) rate() float64 {
+	if f := p.full.value(); f > 0 {
+		return f
+	}
+	return p.any.value()
 }
 
 // limit is how many bytes the kernel may hold unacknowledged or unsent.
 func (p *pacer) limit() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.best <= 0 || p.minRTT <= 0 {
-		return initialCap
+	seg := max(p.mss, 536)
+	rate := p.rate()
+	if rate <= 0 || p.minRTT <= 0 {
+		return minSegments * seg
 	}
-	return max(2*max(p.mss, 536), int(paceGain*p.best*p.minRTT.Seconds()))
+	bdp := rate * p.minRTT.Seconds()
+	gain := float64(narrowGain)
+	if bdp >= wideBDP {
+		gain = wideGain
+	}
+	return max(minSegments*seg, int(gain*bdp))
 }
 
 // inKernel is how many bytes the socket holds unacknowledged or unsent.
@@ -143,7 +174,7 @@ func (p *pacer) fast(now time.Time) bool {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.best > fastRate
+	return p.rate() > fastRate
 }
 
 // wait waits, unless the path is fast, until the kernel holds less than
@@ -169,7 +200,7 @@ func (p *pacer) wait(closed <-chan struct{}, buffered int, flush func() error) (
 		}
 		p.sample(time.Now())
 		p.mu.Lock()
-		rate := p.best
+		rate := p.rate()
 		p.mu.Unlock()
 		d := 5 * time.Millisecond
 		if rate > 0 {

@@ -28,6 +28,10 @@ type heldAhead struct {
 	size int // bytes of entries
 }
 
+// AheadWithin: entries are sent ahead only on a direct path whose smoothed
+// round trip is at most this.
+const AheadWithin = 20 * time.Millisecond
+
 // sendAhead sends the entries being written as a FrameAhead: the peer
 // checks them now, while the disk writes, holds them, and takes them when
 // the FrameDurable flush sends in place of their entries frame comes,
@@ -38,13 +42,16 @@ type heldAhead struct {
 // send exactly this frame. Only under the station's lease, if it has one,
 // as last confirmed: a process that may have lost the station to another
 // sends nothing ahead, and the frame goes with the lease as its Until.
+// Nor on a path whose round trip is longer than AheadWithin: what sending
+// ahead saves (the write's sync, a millisecond or so) is nothing there,
+// and its second frame (the durable one) costs bytes a narrow link lacks.
 func (c *Core) sendAhead(cs *chanState, end uint64, lease time.Time) {
 	m := &cs.mine
 	p := c.peers[cs.rec.Peer]
 	if p == nil || !p.ready || cs.blocked != "" || m.sent != m.durable {
 		return
 	}
-	if x := c.pathOf(p, p.out); x == nil || x.name != "direct" {
+	if x := c.pathOf(p, p.out); x == nil || x.name != "direct" || x.measured() && x.srtt > AheadWithin {
 		return
 	}
 	if !lease.IsZero() && !c.now.Before(lease) {
