@@ -54,9 +54,10 @@ type LinkResult struct {
 		OneInFlight float64 `json:"one_in_flight"` // both ways, everything, per message
 		Bulk        float64 `json:"bulk"`          // both ways, during the backlog's catch-up
 	} `json:"wire_bytes_per_message"`
-	IdleBytesPerS float64 `json:"idle_bytes_per_s"` // both ways, one peer, its channels idle
-	IdleChannels  int     `json:"idle_channels"`
-	IdleShare     float64 `json:"idle_link_share"` // idle bits per second over the link's rate (0 with no rate)
+	IdleBytesPerS float64    `json:"idle_bytes_per_s"`      // both ways, one peer, its channels idle
+	IdleEachWay   [2]float64 `json:"idle_bytes_per_s_each"` // USA→CHN, CHN→USA
+	IdleChannels  int        `json:"idle_channels"`
+	IdleShare     float64    `json:"idle_link_share"` // idle bits per second over the link's rate (0 with no rate)
 	Backlog       struct {
 		Messages        int     `json:"messages"`
 		OutageS         float64 `json:"outage_s"`
@@ -94,7 +95,7 @@ const segmentOverhead = 22 + 52
 func linkDefaults(p linkemu.Profile) (latency, flash, backlog int) {
 	switch {
 	case p.Rate > 0 && p.Rate < 64_000:
-		return 20, 5, 100
+		return 12, 3, 40
 	case p.Rate > 0 && p.Rate < 1_000_000:
 		return 50, 8, 1000
 	case p.RTT > 0:
@@ -305,13 +306,17 @@ func BenchLink(ctx context.Context, o LinkBenchOptions) error {
 
 	step("idle for %v", o.Idle)
 	before = wire()
+	ab0, ba0 := tb.Link.Stats()
 	t0 := time.Now()
 	select {
 	case <-time.After(o.Idle):
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	res.IdleBytesPerS = float64(wire()-before) / time.Since(t0).Seconds()
+	idleS := time.Since(t0).Seconds()
+	ab1, ba1 := tb.Link.Stats()
+	res.IdleBytesPerS = float64(wire()-before) / idleS
+	res.IdleEachWay = [2]float64{float64(ab1.Wire()-ab0.Wire()) / idleS, float64(ba1.Wire()-ba0.Wire()) / idleS}
 	res.IdleChannels = 2
 	if p.Rate > 0 {
 		res.IdleShare = res.IdleBytesPerS * 8 / float64(p.Rate)
@@ -390,7 +395,7 @@ func printLinkBench(out io.Writer, r *LinkResult) {
 	fmt.Fprintf(out, "(each FLASH sent behind %d ROUTINE messages)\n", r.FlashBacklog)
 	fmt.Fprintf(out, "wire bytes per %d-byte message, both ways: one in flight %.0f (%.2f×), in bulk %.0f (%.2f×)\n",
 		r.WireBytes.Payload, r.WireBytes.OneInFlight, r.WireBytes.OneInFlight/float64(r.WireBytes.Payload), r.WireBytes.Bulk, r.WireBytes.Bulk/float64(r.WireBytes.Payload))
-	fmt.Fprintf(out, "idle: %.0f bytes/s both ways with %d channels to one peer", r.IdleBytesPerS, r.IdleChannels)
+	fmt.Fprintf(out, "idle: %.0f bytes/s both ways (%.0f USA→CHN, %.0f CHN→USA) with %d channels to one peer", r.IdleBytesPerS, r.IdleEachWay[0], r.IdleEachWay[1], r.IdleChannels)
 	if l.RateBps > 0 {
 		fmt.Fprintf(out, ", %.2f%% of the link", r.IdleShare*100)
 	}

@@ -31,9 +31,11 @@ func Available() error {
 	if _, err := exec.LookPath("ip"); err != nil {
 		return errors.New("the link emulator needs iproute2 (ip): apt-get install iproute2")
 	}
-	if _, err := os.Stat("/dev/net/tun"); err != nil {
+	f, err := os.OpenFile("/dev/net/tun", os.O_RDWR, 0)
+	if err != nil {
 		return fmt.Errorf("the link emulator needs the TUN device: %w", err)
 	}
+	f.Close()
 	return nil
 }
 

@@ -78,10 +78,10 @@ func (p Profile) Validate() error {
 }
 
 // The profiles by name (docs/BENCHMARKS.md, "Real links"; OPERATIONS.md
-// gives the advice for each). Queues hold about a second of the link's
-// rate, as a modem's or a satellite terminal's buffer does; narrowband's
-// MTU is 576 bytes, as IP over HF radio uses, so that one packet takes
-// half a second, not 1.25 s, of the link.
+// gives the advice for each). Queues hold about a second of a satellite
+// terminal's rate (and a fast link's), and four of a radio modem's 576-byte
+// packets (3.4 s); narrowband's MTU is 576 bytes, as IP over HF radio uses,
+// so that one packet takes half a second, not 1.25 s, of the link.
 var profiles = []Profile{
 	{Name: "lan", MTU: 1500},
 	{Name: "transpacific", RTT: 160 * time.Millisecond, Jitter: 5 * time.Millisecond, Loss: 0.001, Burst: 1,
@@ -89,7 +89,7 @@ var profiles = []Profile{
 	{Name: "satcom", RTT: 600 * time.Millisecond, Jitter: 20 * time.Millisecond, Loss: 0.01, Burst: 4,
 		Rate: 256_000, Queue: 32 << 10, MTU: 1500},
 	{Name: "narrowband", RTT: 400 * time.Millisecond, Loss: 0.05, Burst: 1,
-		Rate: 9_600, Queue: 1536, MTU: 576},
+		Rate: 9_600, Queue: 4 << 10, MTU: 576},
 }
 
 // Named returns the profile called name.

@@ -385,6 +385,27 @@ func (c *Core) rerank(p *peer) {
 	}
 }
 
+// resendAfter is how long entries sent may wait for a receipt before they
+// are sent again: ResendAfter, plus, on a long path, two round trips, and,
+// on a path measured narrow, twice the time the path takes to carry what
+// was sent and not receipted. Sent again sooner, they would only queue
+// behind themselves: a narrow link would carry nothing but copies.
+func resendAfter(x *path, m *outLog) time.Duration {
+	d := ResendAfter
+	if x == nil {
+		return d
+	}
+	d += 2 * x.srtt
+	if x.rate > 0 {
+		bytes := 0
+		for _, pe := range m.pending[:m.sent-m.delivered] {
+			bytes += len(pe.raw)
+		}
+		d += time.Duration(2 * float64(bytes) / x.rate * float64(time.Second))
+	}
+	return d
+}
+
 // resendUnreceipted sends a peer's channels again from their last
 // receipt when entries have waited ResendAfter for one: a frame (entries,
 // a receipt, a resend request) was lost on a path that stayed up.
@@ -393,9 +414,10 @@ func (c *Core) resendUnreceipted(p *peer) {
 		return
 	}
 	again := false
+	x := c.pathOf(p, p.out)
 	for _, id := range p.channels {
 		m := &c.channels[id].mine
-		if c.channels[id].blocked == "" && m.sent > m.delivered && c.now.Sub(m.progress) >= ResendAfter {
+		if c.channels[id].blocked == "" && m.sent > m.delivered && c.now.Sub(m.progress) >= resendAfter(x, m) {
 			m.sent, m.progress = m.delivered, c.now
 			again = true
 		}

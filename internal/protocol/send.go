@@ -85,6 +85,7 @@ func (c *Core) flush(peerName string) {
 	if p == nil || !p.ready {
 		return
 	}
+	maxBytes := c.frameBytes(p)
 	for _, id := range p.channels {
 		cs := c.channels[id]
 		m := &cs.mine
@@ -104,7 +105,7 @@ func (c *Core) flush(peerName string) {
 				// peer with its withdrawal when it crossed the peer's own
 				// (docs/PROTOCOL.md, "Crossing proposals"); its checkpoint
 				// is signed by the key of its last entry.
-				if size > 0 && (size+len(raw) > c.cfg.MaxBatchBytes || seqAt(m.keys, i) != seq && !c.spans(m, m.sent, i)) {
+				if size > 0 && (size+len(raw) > maxBytes || seqAt(m.keys, i) != seq && !c.spans(m, m.sent, i)) {
 					end = i - 1
 					break
 				}
@@ -142,6 +143,21 @@ func (c *Core) flush(peerName string) {
 			m.sent = end
 		}
 	}
+}
+
+// FrameTime: on a path measured narrow, a frame of entries holds at most
+// what the path carries in this time (and at least one entry), so that
+// another channel's FLASH, a receipt or a probe waits behind at most one
+// such frame.
+const FrameTime = time.Second
+
+// frameBytes is the most entry bytes a frame to p may hold: MaxBatchBytes,
+// or on a path measured narrow what it carries in FrameTime.
+func (c *Core) frameBytes(p *peer) int {
+	if x := c.pathOf(p, p.out); x != nil && x.rate > 0 {
+		return min(c.cfg.MaxBatchBytes, int(x.rate*FrameTime.Seconds()))
+	}
+	return c.cfg.MaxBatchBytes
 }
 
 // spans says whether a frame of log m after entry from may go on to entry
