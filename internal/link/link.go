@@ -524,7 +524,19 @@ const DialTimeout = 30 * time.Second
 
 // Dial connects to addr with TLS and a deadline for the handshake.
 func Dial(ctx context.Context, addr string, cfg *tls.Config) (*tls.Conn, error) {
-	d := &tls.Dialer{NetDialer: &net.Dialer{KeepAlive: 15 * time.Second}, Config: cfg}
+	return dial(ctx, addr, cfg, 15*time.Second)
+}
+
+// DialPeer is Dial for a peer station's direct path, with no TCP
+// keepalives: the protocol probes the path itself, and on a narrow radio
+// link four connections' keepalives every 15 s would take more of it
+// than all the stations' idle traffic may (PROTOCOL.md, "Narrow paths").
+func DialPeer(ctx context.Context, addr string, cfg *tls.Config) (*tls.Conn, error) {
+	return dial(ctx, addr, cfg, -1)
+}
+
+func dial(ctx context.Context, addr string, cfg *tls.Config, keepAlive time.Duration) (*tls.Conn, error) {
+	d := &tls.Dialer{NetDialer: &net.Dialer{KeepAlive: keepAlive}, Config: cfg}
 	ctx, cancel := context.WithTimeout(ctx, DialTimeout)
 	defer cancel()
 	c, err := d.DialContext(ctx, "tcp", addr)

@@ -36,7 +36,8 @@ func (d *direct) Rank() int { return directRank }
 // it could not listen or accept.
 func (d *direct) Run(ctx context.Context) error {
 	s := d.s
-	ln, err := net.Listen("tcp", s.Cfg.PeerListen)
+	// No TCP keepalives on peers' connections (link.DialPeer).
+	ln, err := (&net.ListenConfig{KeepAlive: -1}).Listen(ctx, "tcp", s.Cfg.PeerListen)
 	if err != nil {
 		return fmt.Errorf("peer listener: %w", err)
 	}
@@ -206,7 +207,7 @@ func (d *direct) dial(ctx context.Context, peer string) {
 		}
 		refused := false
 		for _, addr := range card.Endpoints {
-			tc, err := link.Dial(ctx, addr, cfg)
+			tc, err := link.DialPeer(ctx, addr, cfg)
 			if err != nil {
 				if errors.Is(err, link.ErrNotPinned) {
 					refused = true
