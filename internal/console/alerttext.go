@@ -45,8 +45,9 @@ var alertFormats = map[string]map[string]string{
 		"%s holds %d entries of this station's log %s, which holds only %d (restored from an old backup?): fetching them back before appending": "%[1]s 持有本站日志 %[3]s 的 %[2]s 条条目，而本站只有 %[4]s 条（是否从旧备份恢复？）：追加新条目前先取回这些条目",
 		"%s holds no more of this station's log %s than this station (%d entries): appending again after the restore":                           "%[1]s 持有的本站日志 %[2]s 不多于本站（%[3]s 条）：恢复后继续追加",
 		"recovered %d entries of this station's log %s from %s, checked against this station's signature and receipt: appending again from %d":  "已从 %[3]s 取回本站日志 %[2]s 的 %[1]s 条条目，已核对本站签名和回执：从第 %[4]s 条起继续追加",
-		"could not read %s's log %s to send it back: %v":                                                          "无法读取 %[1]s 的日志 %[2]s 以便回传：%[3]s",
-		"%s asks for log %s from %d but receipted up to %d: if this repeats, the peer lost entries it had stored": "%[1]s 请求日志 %[2]s 从第 %[3]s 条起重发，但已回执至第 %[4]s 条：如果反复出现，说明对方丢失了已存储的条目",
+		"could not read %s's log %s to send it back: %v": "无法读取 %[1]s 的日志 %[2]s 以便回传：%[3]s",
+		"%s asks for log %s from entry %d, but had receipted entries up to %d: if it asks again, it lost entries it had stored, and they are sent again": "%[1]s 请求日志 %[2]s 从第 %[3]s 条起重发，但已回执至第 %[4]s 条：如果再次请求，说明对方丢失了已存储的条目，将重新发送",
+		"restored from a backup: asking %s to send its log %s again from entry %d, in case this station held more of it before":                          "已从备份恢复：请求 %[1]s 从第 %[3]s 条起重发其日志 %[2]s，以防本站恢复前持有更多条目",
 
 		// Refused frames (the details of a refusal stay as written).
 		"refused (%s): %s": "已拒绝（%[1]s）：%[2]s",

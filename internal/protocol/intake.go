@@ -295,6 +295,13 @@ func (in *intake) place(e *envelope.Envelope, decoded any, seq int, lostSwitch b
 		return false
 	}
 	if a, ok := decoded.(*AckBody); ok {
+		if a.Of > cs.mine.size && c.mayWrite(cs) != nil {
+			// A restored station still fetching its own entries back:
+			// the peer acknowledges one of them. Taken once it is back
+			// (the peer sends it again while unreceipted).
+			c.Stats.Refused["ack before recovery"]++
+			return false
+		}
 		if a.Of > cs.mine.size {
 			c.refuse("bad ack", "alarm", f.Channel, name, "%s acknowledges entry %d, which this station never wrote", e.ID(), a.Of)
 			return false
@@ -302,6 +309,10 @@ func (in *intake) place(e *envelope.Envelope, decoded any, seq int, lostSwitch b
 		in.acks = append(in.acks, record.Ack{Channel: f.Channel, Author: c.keys.Name, Index: a.Of, AckAuthor: name, AckIndex: e.Index, By: a.By, At: e.Time})
 	}
 	if ch, author, of, by, ok := c.cfg.Bodies.acknowledges(e.Kind, decoded); ok {
+		if ch == f.Channel && author == c.keys.Name && of > cs.mine.size && c.mayWrite(cs) != nil {
+			c.Stats.Refused["ack before recovery"]++
+			return false
+		}
 		if ch != f.Channel || author != c.keys.Name || of > cs.mine.size {
 			c.refuse("bad ack", "alarm", f.Channel, name, "%s (%s) acknowledges %s/%s/%d, which this station never wrote on %s", e.ID(), e.Kind, ch, author, of, f.Channel)
 			return false

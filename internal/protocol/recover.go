@@ -104,6 +104,45 @@ func (c *Core) startRecovery(p *peer, conn ConnID, cs *chanState, cp *transcript
 	c.emit(Send{Peer: p.card.Name, Conn: conn, Data: (&Frame{Type: FrameFetch, Channel: cs.rec.ID, Author: c.keys.Name, From: cs.recover.size + 1}).Encode()})
 }
 
+// RestoredAsks is how many times a restored station asks its peer for
+// the peer's log from what its backup holds, ResendAfter apart: the peer
+// sends again what it had receipted only to a peer that asks twice
+// (resend.go), and the third covers one request lost on the way.
+const RestoredAsks = 3
+
+// askRestored: a restored station may have held more of the peer's log
+// than its backup holds (entries it receipted after the backup), and
+// nothing else would ask for them while the peer sends nothing new. So,
+// once its own log is whole again, it asks for the peer's log from what
+// it holds, RestoredAsks times, and tells its operators; a peer that
+// finds it had receipted more sends those entries again.
+func (c *Core) askRestored(p *peer) {
+	if !c.cfg.Restored {
+		return
+	}
+	conn := p.in
+	if conn == 0 && p.ready {
+		conn = p.out
+	}
+	if conn == 0 {
+		return
+	}
+	for _, id := range p.channels {
+		cs := c.channels[id]
+		if cs.holding || cs.recover != nil || cs.rec.State != record.Active || cs.asked >= RestoredAsks ||
+			cs.asked > 0 && c.now.Sub(cs.askedAt) < ResendAfter {
+			continue
+		}
+		if cs.asked == 0 {
+			c.alert("notice", id, p.card.Name, "restored from a backup: asking %s to send its log %s again from entry %d, in case this station held more of it before",
+				p.card.Name, id, cs.theirs.durable+1)
+		}
+		cs.asked++
+		cs.askedAt = c.now
+		c.emit(Send{Peer: p.card.Name, Conn: conn, Data: (&Frame{Type: FrameResend, Channel: id, Author: p.card.Name, From: cs.theirs.durable + 1}).Encode()})
+	}
+}
+
 // fetch answers a peer that asks for its own log back.
 func (c *Core) fetch(p *peer, conn ConnID, f *Frame) {
 	cs := c.channels[f.Channel]

@@ -2,8 +2,10 @@ package protocol
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"testing/cryptotest"
+	"time"
 
 	"hotline/internal/envelope"
 )
@@ -154,5 +156,96 @@ func TestRestoredPeerIsResent(t *testing.T) {
 	}
 	if a.core.channels["ops"].mine.rewind != nil || alerted(a, "alarm", "BRAVO lost entries") != 1 {
 		t.Errorf("a peer asking again rewound the log again within RewindEvery: %+v", a.alerts)
+	}
+}
+
+// TestRestoreAfterAcknowledgement is issue 20's scenario: BRAVO is backed
+// up, sends a message, ALPHA acknowledges it (an entry BRAVO receipts),
+// then BRAVO is restored from the backup. BRAVO fetches its own message
+// back, ALPHA sends its acknowledgement again, BRAVO records the message
+// acknowledged, and traffic moves both ways again, at the next free
+// indexes; both operators are told.
+func TestRestoreAfterAcknowledgement(t *testing.T) {
+	for seed := uint64(30); seed < 36; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			cryptotest.SetGlobalRandom(t, seed)
+			s := newSim(t, seed)
+			a, b := s.nodes[0], s.nodes[1]
+			if d := s.send(b, "ops", envelope.Text, envelope.Routine, TextBody{Text: "before the backup"}); d.Err != nil {
+				t.Fatal(d.Err)
+			}
+			backup := b.disk.clone()
+			msg := s.send(b, "ops", envelope.Text, envelope.Flash, TextBody{Text: "after the backup"})
+			if msg.Err != nil {
+				t.Fatal(msg.Err)
+			}
+			ack := s.send(a, "ops", envelope.Ack, envelope.Flash, AckBody{Of: msg.Result.Index, By: "Col. Li"})
+			if ack.Err != nil {
+				t.Fatal(ack.Err)
+			}
+			s.run(time.Second)
+			if _, ok := b.disk.acks[msg.Result.Entry]; !ok {
+				t.Fatal("BRAVO did not record the acknowledgement before the restore")
+			}
+			for id, ends := range s.conns {
+				if ends[0] == b || ends[1] == b {
+					s.cut(id)
+				}
+			}
+			b.disk, b.unsynced = backup, nil
+			core, err := New(testConfig(Config{MaxBatch: 8, MaxBatchBytes: 64 << 10, Window: 32, Restored: true}), b.keys, backup.snapshot("BRAVO"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.core = core
+			s.faults = seed%2 == 1
+			for range 8 {
+				s.run(ResendAfter)
+			}
+			s.settle(100000)
+			if b.core.Holding() {
+				t.Fatalf("BRAVO still holding: %+v", b.core.Channels())
+			}
+			if _, ok := b.disk.acks[msg.Result.Entry]; !ok {
+				t.Errorf("BRAVO lost the acknowledgement of %s: %+v", msg.Result.Entry, b.disk.acks)
+			}
+			for _, author := range []string{"ALPHA", "BRAVO"} {
+				k := "ops/" + author
+				if len(a.disk.entries[k]) != len(b.disk.entries[k]) {
+					t.Errorf("log %s: ALPHA holds %d, BRAVO %d", k, len(a.disk.entries[k]), len(b.disk.entries[k]))
+				}
+			}
+			if d := s.send(a, "ops", envelope.Text, envelope.Flash, TextBody{Text: "to BRAVO after the restore"}); d.Err != nil {
+				t.Fatal(d.Err)
+			}
+			d := s.send(b, "ops", envelope.Text, envelope.Flash, TextBody{Text: "from BRAVO after the restore"})
+			if d.Err != nil {
+				t.Fatal(d.Err)
+			}
+			if d.Result.Index != msg.Result.Index+1 {
+				t.Errorf("BRAVO's first entry after the restore at %d, want %d", d.Result.Index, msg.Result.Index+1)
+			}
+			s.run(ResendAfter)
+			s.settle(100000)
+			for _, n := range s.nodes {
+				for _, ci := range n.core.Channels() {
+					if ci.Delivered != ci.Written {
+						t.Errorf("%s %s: delivered %d of %d", n.name, ci.ID, ci.Delivered, ci.Written)
+					}
+				}
+			}
+			if alerted(a, "alarm", "BRAVO lost entries") == 0 {
+				t.Errorf("ALPHA's operators were not told: %+v", a.alerts)
+			}
+			if alerted(b, "", "recovered") == 0 {
+				t.Errorf("BRAVO's operators were not told: %+v", b.alerts)
+			}
+			for _, n := range s.nodes {
+				for _, al := range n.alerts {
+					t.Logf("%s %s: %s", n.name, al.Level, al.Text)
+				}
+			}
+			checkInvariants(t, s)
+		})
 	}
 }

@@ -40,7 +40,7 @@ func (c *Core) resend(p *peer, conn ConnID, f *Frame) {
 		}
 		if !cs.lossWarned {
 			cs.lossWarned = true
-			c.alert("warning", f.Channel, p.card.Name, "%s asks for log %s from %d but receipted up to %d: if this repeats, the peer lost entries it had stored",
+			c.alert("warning", f.Channel, p.card.Name, "%s asks for log %s from entry %d, but had receipted entries up to %d: if it asks again, it lost entries it had stored, and they are sent again",
 				p.card.Name, f.Channel, f.From, cs.mine.delivered)
 		}
 		return
