@@ -46,8 +46,9 @@ var alertFormats = map[string]map[string]string{
 		"%s holds no more of this station's log %s than this station (%d entries): appending again after the restore":                           "%[1]s 持有的本站日志 %[2]s 不多于本站（%[3]s 条）：恢复后继续追加",
 		"recovered %d entries of this station's log %s from %s, checked against this station's signature and receipt: appending again from %d":  "已从 %[3]s 取回本站日志 %[2]s 的 %[1]s 条条目，已核对本站签名和回执：从第 %[4]s 条起继续追加",
 		"could not read %s's log %s to send it back: %v": "无法读取 %[1]s 的日志 %[2]s 以便回传：%[3]s",
-		"%s asks for log %s from entry %d, but had receipted entries up to %d: if it asks again, it lost entries it had stored, and they are sent again": "%[1]s 请求日志 %[2]s 从第 %[3]s 条起重发，但已回执至第 %[4]s 条：如果再次请求，说明对方丢失了已存储的条目，将重新发送",
-		"restored from a backup: asking %s to send its log %s again from entry %d, in case this station held more of it before":                          "已从备份恢复：请求 %[1]s 从第 %[3]s 条起重发其日志 %[2]s，以防本站恢复前持有更多条目",
+		"%s asks for log %s from entry %d, but had receipted entries up to %d: if it asks again, it lost entries it had stored, and they are sent again":                                                                                                                                                "%[1]s 请求日志 %[2]s 从第 %[3]s 条起重发，但已回执至第 %[4]s 条：如果再次请求，说明对方丢失了已存储的条目，将重新发送",
+		"%d of the entries recovered on %s are acknowledgements this station wrote after its backup, sealed to %s: its messages they acknowledged show unacknowledged here; find them with hotline inbox --channel %s and acknowledge them again with hotline ack (%s keeps the first acknowledgement)": "在 %[2]s 上取回的条目中有 %[1]s 条是本站备份后写的确认，已加密给 %[3]s：它们所确认的对方消息在此显示为未确认；用 hotline inbox --channel %[4]s 找出并用 hotline ack 重新确认（%[5]s 保留第一次确认）",
+		"restored from a backup: asking %s to send its log %s again from entry %d, in case this station held more of it before":                                                                                                                                                                         "已从备份恢复：请求 %[1]s 从第 %[3]s 条起重发其日志 %[2]s，以防本站恢复前持有更多条目",
 
 		// Refused frames (the details of a refusal stay as written).
 		"refused (%s): %s": "已拒绝（%[1]s）：%[2]s",

@@ -244,11 +244,23 @@ func (c *Core) recoverEntries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 	c.batch.Logs = append(c.batch.Logs, record.Log{Channel: cs.rec.ID, Author: c.keys.Name, Size: m.size, Hashes: m.tree.Hashes()})
 	c.batch.Receipts = append(c.batch.Receipts, record.Receipt{Channel: cs.rec.ID, Author: c.keys.Name, Size: r.target.Size, Note: r.receipt})
 	n, size := len(r.entries), m.size
+	acks := 0
+	for _, e := range r.entries {
+		if e.Kind == envelope.Ack {
+			acks++
+		}
+	}
 	c.afterDurable(func(err error) {
 		if err == nil && size > m.durable {
 			m.durable = size
 			c.alert("notice", cs.rec.ID, p.card.Name, "recovered %d entries of this station's log %s from %s, checked against this station's signature and receipt: appending again from %d",
 				n, cs.rec.ID, p.card.Name, size+1)
+			if acks > 0 {
+				// Their bodies are sealed to the peer: which of its
+				// messages they acknowledged is not known here.
+				c.alert("alarm", cs.rec.ID, p.card.Name, "%d of the entries recovered on %s are acknowledgements this station wrote after its backup, sealed to %s: its messages they acknowledged show unacknowledged here; find them with hotline inbox --channel %s and acknowledge them again with hotline ack (%s keeps the first acknowledgement)",
+					acks, cs.rec.ID, p.card.Name, cs.rec.ID, p.card.Name)
+			}
 			c.emit(Notify{What: "channel", Channel: cs.rec.ID})
 			c.flush(p.card.Name)
 		}

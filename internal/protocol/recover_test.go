@@ -164,7 +164,9 @@ func TestRestoredPeerIsResent(t *testing.T) {
 // then BRAVO is restored from the backup. BRAVO fetches its own message
 // back, ALPHA sends its acknowledgement again, BRAVO records the message
 // acknowledged, and traffic moves both ways again, at the next free
-// indexes; both operators are told.
+// indexes; both operators are told. BRAVO's own acknowledgement of a
+// message of ALPHA's comes back as an entry whose body is sealed to
+// ALPHA: an alarm says so, with the commands that resolve it.
 func TestRestoreAfterAcknowledgement(t *testing.T) {
 	for seed := uint64(30); seed < 36; seed++ {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
@@ -182,6 +184,14 @@ func TestRestoreAfterAcknowledgement(t *testing.T) {
 			ack := s.send(a, "ops", envelope.Ack, envelope.Flash, AckBody{Of: msg.Result.Index, By: "Col. Li"})
 			if ack.Err != nil {
 				t.Fatal(ack.Err)
+			}
+			// And the other way: ALPHA sends, BRAVO acknowledges.
+			theirs := s.send(a, "ops", envelope.Text, envelope.Flash, TextBody{Text: "from ALPHA after the backup"})
+			if theirs.Err != nil {
+				t.Fatal(theirs.Err)
+			}
+			if d := s.send(b, "ops", envelope.Ack, envelope.Flash, AckBody{Of: theirs.Result.Index, By: "Maj. Smith"}); d.Err != nil {
+				t.Fatal(d.Err)
 			}
 			s.run(time.Second)
 			if _, ok := b.disk.acks[msg.Result.Entry]; !ok {
@@ -222,8 +232,8 @@ func TestRestoreAfterAcknowledgement(t *testing.T) {
 			if d.Err != nil {
 				t.Fatal(d.Err)
 			}
-			if d.Result.Index != msg.Result.Index+1 {
-				t.Errorf("BRAVO's first entry after the restore at %d, want %d", d.Result.Index, msg.Result.Index+1)
+			if d.Result.Index != msg.Result.Index+2 {
+				t.Errorf("BRAVO's first entry after the restore at %d, want %d", d.Result.Index, msg.Result.Index+2)
 			}
 			s.run(ResendAfter)
 			s.settle(100000)
@@ -236,6 +246,9 @@ func TestRestoreAfterAcknowledgement(t *testing.T) {
 			}
 			if alerted(a, "alarm", "BRAVO lost entries") == 0 {
 				t.Errorf("ALPHA's operators were not told: %+v", a.alerts)
+			}
+			if alerted(b, "alarm", "1 of the entries recovered on ops are acknowledgements") != 1 {
+				t.Errorf("BRAVO's operators were not told of the acknowledgement it recovered: %+v", b.alerts)
 			}
 			if alerted(b, "", "recovered") == 0 {
 				t.Errorf("BRAVO's operators were not told: %+v", b.alerts)
