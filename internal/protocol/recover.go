@@ -21,6 +21,11 @@ import (
 	"hotline/internal/transcript"
 )
 
+// RecoveredReason is the reason shown for a suspension this station
+// wrote after its backup and fetched back from the peer: the entry's body,
+// with the real reason, is sealed to the peer.
+const RecoveredReason = "(recovered after a restore: the reason is sealed to the peer)"
+
 // ErrRestoring is returned for an append on a channel of a restored
 // station before the peer has said what it holds.
 var ErrRestoring = errors.New("restored from a backup")
@@ -241,6 +246,23 @@ func (c *Core) recoverEntries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 	m.receiptAt = c.receiptTime(c.peers[cs.rec.Peer], r.receipt)
 	cs.recover, cs.holding = nil, false
 	c.batch.Entries = append(c.batch.Entries, r.entries...)
+	// A suspension or its lifting among them is in the header's kind;
+	// its reason is sealed to the peer.
+	var suspended *record.Entry
+	for i := range r.entries {
+		switch e := &r.entries[i]; e.Kind {
+		case envelope.Suspend:
+			c.setSuspension(cs, c.keys.Name, e, &SuspendBody{Reason: RecoveredReason})
+			suspended = e
+		case envelope.Resume:
+			c.setSuspension(cs, c.keys.Name, e, &ResumeBody{})
+			suspended = nil
+		}
+	}
+	if suspended != nil {
+		c.alert("alarm", cs.rec.ID, p.card.Name, "this station suspended %s after its backup (entry %d, recovered from %s; the reason is sealed to it): the suspension stays in force until lifted with hotline channel resume",
+			cs.rec.ID, suspended.Index, p.card.Name)
+	}
 	c.batch.Logs = append(c.batch.Logs, record.Log{Channel: cs.rec.ID, Author: c.keys.Name, Size: m.size, Hashes: m.tree.Hashes()})
 	c.batch.Receipts = append(c.batch.Receipts, record.Receipt{Channel: cs.rec.ID, Author: c.keys.Name, Size: r.target.Size, Note: r.receipt})
 	n, size := len(r.entries), m.size

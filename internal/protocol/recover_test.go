@@ -262,3 +262,50 @@ func TestRestoreAfterAcknowledgement(t *testing.T) {
 		})
 	}
 }
+
+// TestRestoreRecoversSuspension: BRAVO suspends a channel after its
+// backup and is restored. The suspend entry comes back from ALPHA with
+// its body sealed to ALPHA: BRAVO holds the suspension in force as ALPHA
+// does (its reason not known here), raises an alarm naming the command
+// that lifts it, and lifting it works as ever.
+func TestRestoreRecoversSuspension(t *testing.T) {
+	cryptotest.SetGlobalRandom(t, 40)
+	s := newSim(t, 40)
+	a, b := s.nodes[0], s.nodes[1]
+	backup := b.disk.clone()
+	if d := s.send(b, "ops", envelope.Suspend, envelope.Flash, SuspendBody{Reason: "protest", By: "Minister"}); d.Err != nil {
+		t.Fatal(d.Err)
+	}
+	if got := s.info(a, "ops").Suspensions; len(got) != 1 || got[0].By != "BRAVO" {
+		t.Fatalf("ALPHA's suspensions before the restore: %+v", got)
+	}
+	for id, ends := range s.conns {
+		if ends[0] == b || ends[1] == b {
+			s.cut(id)
+		}
+	}
+	b.disk, b.unsynced = backup, nil
+	core, err := New(testConfig(Config{MaxBatch: 8, MaxBatchBytes: 64 << 10, Window: 32, Restored: true}), b.keys, backup.snapshot("BRAVO"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.core = core
+	s.run(2 * ResendAfter)
+	got := s.info(b, "ops").Suspensions
+	if len(got) != 1 || got[0].By != "BRAVO" || got[0].Reason != RecoveredReason || got[0].Index != 2 {
+		t.Fatalf("BRAVO's suspensions after the restore: %+v", got)
+	}
+	if alerted(b, "alarm", "this station suspended ops after its backup (entry 2") != 1 {
+		t.Errorf("BRAVO's operators were not told: %+v", b.alerts)
+	}
+	if d := s.send(b, "ops", envelope.Resume, envelope.Flash, ResumeBody{Reason: "talks", By: "Minister"}); d.Err != nil {
+		t.Fatal(d.Err)
+	}
+	s.run(ResendAfter)
+	for _, n := range s.nodes {
+		if got := s.info(n, "ops").Suspensions; len(got) != 0 {
+			t.Errorf("%s still shows ops suspended: %+v", n.name, got)
+		}
+	}
+	checkInvariants(t, s)
+}
