@@ -124,6 +124,16 @@ func (c *Core) intake(p *peer, conn ConnID, f *Frame, pre *Prepared) *intake {
 		c.refuse("wrong peer", "alarm", f.Channel, name, "%s sent entries for channel %s, which is with %s", name, f.Channel, cs.rec.Peer)
 		return nil
 	}
+	if cs != nil && c.mayWrite(cs) != nil {
+		// Restored, and this station's own log not yet whole again: the
+		// peer's entries may acknowledge entries of it still to be
+		// fetched back. They wait (the peer sends them again while they
+		// are not receipted, and the station asks for them once its log
+		// is whole, askRestored); no resend is asked for meanwhile, so
+		// a window in flight makes no storm of requests.
+		c.Stats.Refused["entries while restoring"]++
+		return nil
+	}
 	in := &intake{c: c, p: p, name: name, conn: conn, f: f, pre: pre, cs: cs, cp: cp, expected: 1, chain: p.chain}
 	if cs != nil {
 		in.st = agreementState{state: cs.rec.State, proposer: cs.rec.Proposer, charter: cs.charter, book: cs.codebook}
@@ -295,13 +305,6 @@ func (in *intake) place(e *envelope.Envelope, decoded any, seq int, lostSwitch b
 		return false
 	}
 	if a, ok := decoded.(*AckBody); ok {
-		if a.Of > cs.mine.size && c.mayWrite(cs) != nil {
-			// A restored station still fetching its own entries back:
-			// the peer acknowledges one of them. Taken once it is back
-			// (the peer sends it again while unreceipted).
-			c.Stats.Refused["ack before recovery"]++
-			return false
-		}
 		if a.Of > cs.mine.size {
 			c.refuse("bad ack", "alarm", f.Channel, name, "%s acknowledges entry %d, which this station never wrote", e.ID(), a.Of)
 			return false
@@ -309,10 +312,6 @@ func (in *intake) place(e *envelope.Envelope, decoded any, seq int, lostSwitch b
 		in.acks = append(in.acks, record.Ack{Channel: f.Channel, Author: c.keys.Name, Index: a.Of, AckAuthor: name, AckIndex: e.Index, By: a.By, At: e.Time})
 	}
 	if ch, author, of, by, ok := c.cfg.Bodies.acknowledges(e.Kind, decoded); ok {
-		if ch == f.Channel && author == c.keys.Name && of > cs.mine.size && c.mayWrite(cs) != nil {
-			c.Stats.Refused["ack before recovery"]++
-			return false
-		}
 		if ch != f.Channel || author != c.keys.Name || of > cs.mine.size {
 			c.refuse("bad ack", "alarm", f.Channel, name, "%s (%s) acknowledges %s/%s/%d, which this station never wrote on %s", e.ID(), e.Kind, ch, author, of, f.Channel)
 			return false

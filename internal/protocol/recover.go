@@ -56,6 +56,7 @@ func (Loaded) event() {}
 // recovery is a channel fetching its own log back from the peer.
 type recovery struct {
 	target  transcript.Checkpoint
+	want    uint64 // what the peer holds of the log, the receipt's size or more
 	receipt []byte
 	tree    *transcript.Tree
 	size    uint64
@@ -78,11 +79,23 @@ func (c *Core) mayWrite(cs *chanState) error {
 	switch {
 	case cs.recover != nil:
 		return fmt.Errorf("%w: fetching entries %d..%d of this station's log %s back from %s", ErrRestoring,
-			cs.recover.size+1, cs.recover.target.Size, cs.rec.ID, cs.rec.Peer)
+			cs.recover.size+1, cs.recover.want, cs.rec.ID, cs.rec.Peer)
 	case cs.holding:
-		return fmt.Errorf("%w: waiting for %s to say what it holds of this station's log %s (it must be reachable)", ErrRestoring, cs.rec.Peer, cs.rec.ID)
+		return fmt.Errorf("%w: waiting for %s to say what it holds of this station's log %s (it must be reachable directly)", ErrRestoring, cs.rec.Peer, cs.rec.ID)
 	}
 	return nil
+}
+
+// staleStatus tells the operators, once per channel, that a status over
+// a path other than a direct connection does not end a restored
+// channel's hold.
+func (c *Core) staleStatus(p *peer, cs *chanState) {
+	if cs.relayHeld {
+		return
+	}
+	cs.relayHeld = true
+	c.alert("alarm", cs.rec.ID, p.card.Name, "restored from a backup: %s's status over a relay cannot end the hold on %s (it may answer a hello of the lost disk's, or be replayed by the relay): this station appends on it once it reaches %s directly; check the path with hotline doctor",
+		p.card.Name, cs.rec.ID, p.card.Name)
 }
 
 // release ends the hold of a restored channel once the peer's status
@@ -97,13 +110,15 @@ func (c *Core) release(cs *chanState) {
 }
 
 // startRecovery begins fetching this station's entries back from the
-// peer, up to the receipt cp (signed by this station, cosigned by the
-// peer).
-func (c *Core) startRecovery(p *peer, conn ConnID, cs *chanState, cp *transcript.Checkpoint, receipt []byte) {
+// peer, all it holds (want), checked against the receipt cp (signed by
+// this station, cosigned by the peer) up to its size: the peer may hold
+// entries its latest receipt does not cover yet, and they are this
+// station's too (each is checked against its signature and place).
+func (c *Core) startRecovery(p *peer, conn ConnID, cs *chanState, cp *transcript.Checkpoint, receipt []byte, want uint64) {
 	if cs.recover == nil {
-		cs.recover = &recovery{target: *cp, receipt: receipt, tree: cs.mine.tree.Clone(), size: cs.mine.size}
+		cs.recover = &recovery{target: *cp, want: max(want, cp.Size), receipt: receipt, tree: cs.mine.tree.Clone(), size: cs.mine.size}
 		c.alert("alarm", cs.rec.ID, p.card.Name, "%s holds %d entries of this station's log %s, which holds only %d (restored from an old backup?): fetching them back before appending",
-			p.card.Name, cp.Size, cs.rec.ID, cs.mine.size)
+			p.card.Name, cs.recover.want, cs.rec.ID, cs.mine.size)
 		c.emit(Notify{What: "channel", Channel: cs.rec.ID})
 	}
 	c.emit(Send{Peer: p.card.Name, Conn: conn, Data: (&Frame{Type: FrameFetch, Channel: cs.rec.ID, Author: c.keys.Name, From: cs.recover.size + 1}).Encode()})
@@ -221,28 +236,35 @@ func (c *Core) recoverEntries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		case e.Index > r.size+1:
 			c.emit(Send{Peer: p.card.Name, Conn: conn, Data: (&Frame{Type: FrameFetch, Channel: f.Channel, Author: c.keys.Name, From: r.size + 1}).Encode()})
 			return
-		case e.Index > r.target.Size:
-			c.reject(p, conn, "bad entry", f.Channel, "%s sent back %s, beyond its receipt (%d)", p.card.Name, e.ID(), r.target.Size)
+		case e.Index > r.want:
+			c.reject(p, conn, "bad entry", f.Channel, "%s sent back %s, beyond what it said it holds (%d)", p.card.Name, e.ID(), r.want)
 			return
 		}
 		r.tree.Append(raw)
 		r.size++
 		r.entries = append(r.entries, record.Entry{Channel: e.Channel, Author: e.Author, Index: e.Index, Kind: e.Kind, Precedence: e.Precedence,
 			SenderTime: e.Time, StoredAt: c.now, Raw: raw, Body: []byte{}, Root: r.tree.Root()})
+		if r.size == r.target.Size && !bytes.Equal(r.tree.Root(), r.target.Root) {
+			cs.recover = nil
+			c.block(cs, fmt.Sprintf("tamper alarm: the entries %s sent back do not make the root of the receipt this station signed at size %d", p.card.Name, r.target.Size))
+			return
+		}
 	}
-	if r.size < r.target.Size {
-		return
-	}
-	if !bytes.Equal(r.tree.Root(), r.target.Root) {
-		cs.recover = nil
-		c.block(cs, fmt.Sprintf("tamper alarm: the entries %s sent back do not make the root of the receipt this station signed at size %d", p.card.Name, r.target.Size))
+	if r.size < r.want {
 		return
 	}
 	// Every entry checked against this station's key and the receipt's
 	// root: they become this station's log again.
+	// Those beyond the receipt await the peer's next one (it holds them:
+	// they are not sent again unless it asks).
 	m := &cs.mine
 	m.tree, m.size = r.tree, r.size
-	m.delivered, m.sent, m.pending, m.receipt = r.size, r.size, nil, r.receipt
+	m.delivered, m.sent, m.pending, m.receipt = r.target.Size, r.size, nil, r.receipt
+	for _, e := range r.entries {
+		if e.Index > r.target.Size {
+			m.pending = append(m.pending, pendingEntry{raw: e.Raw, root: e.Root})
+		}
+	}
 	m.receiptAt = c.receiptTime(c.peers[cs.rec.Peer], r.receipt)
 	cs.recover, cs.holding = nil, false
 	c.batch.Entries = append(c.batch.Entries, r.entries...)
