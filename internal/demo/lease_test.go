@@ -759,3 +759,67 @@ func TestTakeoverAfterRotation(t *testing.T) {
 		active, standby = standby, active
 	}
 }
+
+// TestStandbyWithoutKEK: a standby set up before the store kept the
+// station's keys lacks keys/store.kek. After a rotation on the active
+// machine and its SIGKILL, the standby cannot open the keys the store
+// keeps: it does not take over with its old keys, and stops saying to
+// copy keys/store.kek. Once the file is copied, it takes over with the
+// new keys, and traffic moves.
+func TestStandbyWithoutKEK(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs real processes and a PostgreSQL server")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	l := newLeased(t, ctx)
+	active, standby := l.usa[0], l.usa[1]
+	kek := filepath.Join(standby.Dir, stationdir.KEKFile)
+	if err := os.Remove(kek); err != nil {
+		t.Fatal(err)
+	}
+	out := hotlineCLI(t, "key", "rotate", "--dir", active.Dir, "--as", "signal officer", "--json")
+	var rot ops.RotationView
+	if err := json.Unmarshal([]byte(out), &rot); err != nil {
+		t.Fatalf("key rotate printed %q: %v", out, err)
+	}
+	if err := active.Stop(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-standby.Exited():
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the standby without the key-encryption key neither took over nor stopped; its log: %s", standby.LastLog())
+	}
+	if err := standby.Wait(); err == nil {
+		t.Fatal("the standby exited 0")
+	}
+	log, _ := os.ReadFile(filepath.Join(standby.Dir, "station.log"))
+	for _, want := range []string{"are not this station's current keys", "copy keys/store.kek from the active machine"} {
+		if !bytes.Contains(log, []byte(want)) {
+			t.Errorf("the standby's log does not say %q: %s", want, standby.LastLog())
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(active.Dir, stationdir.KEKFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(kek, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := standby.Launch(); err != nil {
+		t.Fatal(err)
+	}
+	if err := standby.WaitAPI(ctx, 60*time.Second); err != nil {
+		t.Fatalf("the standby did not take over once it had the key-encryption key: %v; its log: %s", err, standby.LastLog())
+	}
+	if fp := hotlineCLI(t, "fingerprint", "--dir", standby.Dir); !strings.Contains(fp, rot.Fingerprint) {
+		t.Errorf("the new active machine's fingerprint is %q, want %s", fp, rot.Fingerprint)
+	}
+	m, err := standby.Client().Send(ctx, ops.SendRequest{Channel: "ops", Precedence: "ROUTINE", Text: "after the takeover"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDelivered(t, ctx, standby, l.chn, []string{m.ID})
+	noEquivocation(t, ctx, l.chn, "USA")
+}
