@@ -3,6 +3,8 @@ package protocol
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"testing/cryptotest"
 	"time"
@@ -56,6 +58,12 @@ func TestRestoredStationRecovers(t *testing.T) {
 	if err := a.done[req].Err; !errors.Is(err, ErrRestoring) {
 		t.Fatalf("append before the peer spoke: %v, want ErrRestoring", err)
 	}
+	// Status says so, with what to do.
+	if ci := s.info(a, "ops"); ci.State == StateActive || len(ci.Troubles) == 0 || !slices.ContainsFunc(ci.Troubles, func(tr Trouble) bool {
+		return tr.Kind == TroubleRestore && strings.Contains(tr.Reason, "restored from a backup") && strings.Contains(tr.Action, "direct connection")
+	}) {
+		t.Errorf("a restored channel's view before the peer spoke: %+v", ci)
+	}
 
 	s.settle(100000)
 	if a.core.Holding() {
@@ -79,7 +87,7 @@ func TestRestoredStationRecovers(t *testing.T) {
 	if n := len(b.disk.entries["ops/ALPHA"]); n != want+1 {
 		t.Fatalf("BRAVO holds %d of ALPHA's entries, want %d", n, want+1)
 	}
-	if s.info(a, "leaders").State != StateActive || s.info(a, "ops").Blocked != "" {
+	if s.info(a, "leaders").State != StateActive || s.info(a, "ops").State != StateActive || s.info(a, "ops").Blocked != "" {
 		t.Fatalf("channels after recovery: %+v", a.core.Channels())
 	}
 	checkInvariants(t, s)
