@@ -97,8 +97,12 @@ func (c Config) withDefaults() Config {
 // Args are the flags of hotline sim that run this config for one seed.
 func (c Config) Args() string {
 	d := c.withDefaults()
-	return fmt.Sprintf("--seed %d --seeds 1 --stations %d --hours %s --rate %s --faults %s", c.Seed, d.Stations,
+	args := fmt.Sprintf("--seed %d --seeds 1 --stations %d --hours %s --rate %s --faults %s", c.Seed, d.Stations,
 		num(d.Duration.Hours()), num(d.Rate), num(d.Faults))
+	if d.Restores {
+		args += " --restores"
+	}
+	return args
 }
 
 // Replay is the command that replays this run byte for byte: under go
