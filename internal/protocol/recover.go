@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"time"
 
 	"hotline/internal/envelope"
 	"hotline/internal/record"
@@ -89,8 +90,23 @@ func (c *Core) mayWrite(cs *chanState) error {
 // staleStatus tells the operators, once per channel, that a status over
 // a path other than a direct connection does not end a restored
 // channel's hold.
+// The alarm waits RelayHoldAlarm after the first such status: a direct
+// connection that comes up meanwhile ends the hold, and there is nothing
+// to tell.
 func (c *Core) staleStatus(p *peer, cs *chanState) {
-	if cs.relayHeld {
+	if cs.relayHeldAt.IsZero() {
+		cs.relayHeldAt = c.now
+	}
+}
+
+// RelayHoldAlarm is how long a restored channel that hears its peer only
+// over a relay holds before its operators are told.
+const RelayHoldAlarm = 30 * time.Second
+
+// relayHold raises the alarm of a restored channel that still holds
+// RelayHoldAlarm after a status over a relay reached it.
+func (c *Core) relayHold(p *peer, cs *chanState) {
+	if !cs.holding || cs.relayHeld || cs.relayHeldAt.IsZero() || c.now.Sub(cs.relayHeldAt) < RelayHoldAlarm {
 		return
 	}
 	cs.relayHeld = true
@@ -139,6 +155,9 @@ const RestoredAsks = 3
 func (c *Core) askRestored(p *peer) {
 	if !c.cfg.Restored {
 		return
+	}
+	for _, id := range p.channels {
+		c.relayHold(p, c.channels[id])
 	}
 	conn := p.in
 	if conn == 0 && p.ready {

@@ -317,3 +317,65 @@ func TestRestoreRecoversSuspension(t *testing.T) {
 	}
 	checkInvariants(t, s)
 }
+
+// TestRestoredHoldsOverRelay: a restored station that reaches its peer
+// only through a relay does not end its hold on the status that comes
+// that way (it may be old, or replayed): it appends nothing, and after
+// RelayHoldAlarm its operators get one alarm saying what to do. The
+// direct path back, the hold ends and the station appends at the next
+// free index.
+func TestRestoredHoldsOverRelay(t *testing.T) {
+	cryptotest.SetGlobalRandom(t, 41)
+	s := newSim(t, 41)
+	a, b := s.nodes[0], s.nodes[1]
+	backup := b.disk.clone()
+	if d := s.send(b, "ops", envelope.Text, envelope.Flash, TextBody{Text: "after the backup"}); d.Err != nil {
+		t.Fatal(d.Err)
+	}
+	want := len(b.disk.entries["ops/BRAVO"])
+	for id, ends := range s.conns {
+		if ends[0] == b || ends[1] == b {
+			s.cut(id)
+		}
+	}
+	b.disk, b.unsynced = backup, nil
+	core, err := New(testConfig(Config{MaxBatch: 8, MaxBatchBytes: 64 << 10, Window: 32, Restored: true}), b.keys, backup.snapshot("BRAVO"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.core = core
+	s.noDial = true
+	for _, id := range []ConnID{900, 901} { // a relay path: BRAVO's outbound, ALPHA's outbound
+		from, to := b, a
+		if id == 901 {
+			from, to = a, b
+		}
+		s.conns[id] = [2]*simNode{from, to}
+		s.step(to, Connected{Peer: from.name, Conn: id, Path: "relay", Rank: 1})
+		s.step(from, Connected{Peer: to.name, Conn: id, Outbound: true, Path: "relay", Rank: 1})
+	}
+	s.settle(100000)
+	if !b.core.Holding() {
+		t.Fatal("a status over the relay ended the hold")
+	}
+	if alerted(b, "alarm", "status over a relay cannot end the hold") != 0 {
+		t.Error("the alarm came at once, before RelayHoldAlarm")
+	}
+	s.run(RelayHoldAlarm + time.Second)
+	if !b.core.Holding() {
+		t.Fatal("the hold ended with no direct connection")
+	}
+	if n := alerted(b, "alarm", "status over a relay cannot end the hold on ops"); n != 1 {
+		t.Errorf("%d alarms of the hold on ops over the relay, want 1: %+v", n, b.alerts)
+	}
+	s.noDial = false
+	s.run(2 * ResendAfter)
+	if b.core.Holding() {
+		t.Fatalf("still holding with the direct path up: %+v", b.core.Channels())
+	}
+	d := s.send(b, "ops", envelope.Text, envelope.Flash, TextBody{Text: "after the restore"})
+	if d.Err != nil || d.Result.Index != uint64(want+1) {
+		t.Fatalf("first entry after the restore: %v at %d, want %d", d.Err, d.Result.Index, want+1)
+	}
+	checkInvariants(t, s)
+}

@@ -56,9 +56,11 @@ type chanState struct {
 	// log from what its backup holds, askedAt the last (recover.go).
 	asked   int
 	askedAt time.Time
-	// relayHeld: a status over a relay reached this restored channel
-	// while it held (the operators were told it does not count).
-	relayHeld bool
+	// relayHeldAt: when a status over a relay first reached this
+	// restored channel while it held (it does not count); relayHeld: the
+	// operators were told (relayHold).
+	relayHeldAt time.Time
+	relayHeld   bool
 
 	waiting  map[entryKey]*waiting // entries of either log awaiting acknowledgement
 	awaiting [2]int                // of those, this station's and the peer's
