@@ -106,6 +106,9 @@ const RelayHoldAlarm = 30 * time.Second
 // relayHold raises the alarm of a restored channel that still holds
 // RelayHoldAlarm after a status over a relay reached it.
 func (c *Core) relayHold(p *peer, cs *chanState) {
+	if cs.relayHeldAt.After(c.now) {
+		cs.relayHeldAt = c.now // the clock stepped back
+	}
 	if !cs.holding || cs.relayHeld || cs.relayHeldAt.IsZero() || c.now.Sub(cs.relayHeldAt) < RelayHoldAlarm {
 		return
 	}
@@ -169,7 +172,7 @@ func (c *Core) askRestored(p *peer) {
 	for _, id := range p.channels {
 		cs := c.channels[id]
 		if cs.holding || cs.recover != nil || cs.rec.State != record.Active || cs.asked >= RestoredAsks ||
-			cs.asked > 0 && c.now.Sub(cs.askedAt) < ResendAfter {
+			cs.asked > 0 && c.now.Sub(cs.askedAt) < ResendAfter && !cs.askedAt.After(c.now) {
 			continue
 		}
 		if cs.asked == 0 {

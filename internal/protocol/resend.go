@@ -28,6 +28,14 @@ func (c *Core) resend(p *peer, conn ConnID, f *Frame) {
 		// comes on its authenticated path), and what it gets is what it
 		// once held: this station's own entries, addressed to it.
 		c.Stats.Refused["resend before receipt"]++
+		// A clock stepped back since would hold both times in the
+		// future, and the peer would wait for the clock to catch up.
+		if cs.lossAsked.After(c.now) {
+			cs.lossAsked = c.now
+		}
+		if cs.lossRewound.After(c.now) {
+			cs.lossRewound = time.Time{}
+		}
 		switch {
 		case !cs.lossAsked.IsZero() && c.now.Sub(cs.lossAsked) >= ResendAfter &&
 			(cs.lossRewound.IsZero() || c.now.Sub(cs.lossRewound) >= RewindEvery):

@@ -13,8 +13,8 @@ import (
 // Restores (Config.Restores). Every station is backed up now and then
 // (hotline backup: a consistent copy of what its disk holds), the first
 // time right after setup; the fault "restore" loses a station's disk and
-// restores it from one of its backups, drawn among all it has, the
-// oldest as likely as the newest: the station is killed, its disk
+// restores it from one of its backups (the oldest a quarter of the time,
+// the newest a quarter, else any): the station is killed, its disk
 // replaced, and it starts again as hotline restore leaves it (the
 // restored marker: protocol.Config.Restored), until its core no longer
 // holds any channel (the station removes the marker then).
@@ -118,7 +118,16 @@ func (w *World) restoreStation(s *Station) {
 			return // its hold would never end (see above)
 		}
 	}
-	b := s.backups[w.rng.IntN(len(s.backups))]
+	// The oldest and the newest a quarter of the time each, so that
+	// every run reaches both ends of the ages.
+	i := w.rng.IntN(len(s.backups))
+	switch r := w.rng.IntN(4); r {
+	case 0:
+		i = 0
+	case 1:
+		i = len(s.backups) - 1
+	}
+	b := s.backups[i]
 	w.fault("restore")
 	w.report.RestoredAges = append(w.report.RestoredAges, w.now.Sub(b.at))
 	if w.cfg.Trace != nil {
