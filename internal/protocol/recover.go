@@ -87,10 +87,9 @@ func (c *Core) mayWrite(cs *chanState) error {
 	return nil
 }
 
-// staleStatus tells the operators, once per channel, that a status over
-// a path other than a direct connection does not end a restored
-// channel's hold.
-// The alarm waits RelayHoldAlarm after the first such status: a direct
+// staleStatus notes a status over a path other than a direct connection,
+// which does not end a restored channel's hold. The operators are told
+// RelayHoldAlarm later if the channel still holds (relayHold): a direct
 // connection that comes up meanwhile ends the hold, and there is nothing
 // to tell.
 func (c *Core) staleStatus(p *peer, cs *chanState) {
