@@ -1557,11 +1557,12 @@ func cmdSim(f *flags) action {
 	rate := f.Float64("rate", 0, "operator messages per station per simulated minute, `RATE` (default 6 for two stations, 2 for more)")
 	faults := f.Float64("faults", 0, "`FAULTS` injected per simulated minute (default 2 per pair, at most 40; -1 for none)")
 	workers := f.Int("workers", 0, "`N` seeds run at once (default: the number of CPUs)")
+	restores := f.Bool("restores", false, "back stations up and restore them from backups of every age (a fault of its own)")
 	return func(ctx context.Context, _ []string) error {
 		if *seeds < 1 || *hours <= 0 || *stations < 2 || *stations > 99 {
 			return errors.New("sim: --seeds must be at least 1, --hours positive, --stations 2 to 99")
 		}
-		cfg := sim.Config{Stations: *stations, Duration: time.Duration(*hours * float64(time.Hour)), Rate: *rate, Faults: *faults}
+		cfg := sim.Config{Stations: *stations, Duration: time.Duration(*hours * float64(time.Hour)), Rate: *rate, Faults: *faults, Restores: *restores}
 		reports := sim.Seeds(ctx, cfg, *first, *seeds, *workers, func(r *sim.Report) {
 			if !*f.json {
 				fmt.Println(r.Summary())

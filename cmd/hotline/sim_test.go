@@ -25,6 +25,10 @@ func TestSim(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || r.code != 0 || got.Runs != 1 || got.Delivered["text"] == 0 || len(got.Violations) != 0 {
 		t.Fatalf("hotline sim --json: exit %d, %+v, %v\n%s%s", r.code, got, err, r.stdout, r.stderr)
 	}
+	r = hotline(t, "sim", "--seeds", "1", "--seed", "2", "--hours", "0.5", "--restores")
+	if r.code != 0 || !strings.Contains(r.stdout, "violations: 0") {
+		t.Fatalf("hotline sim --restores: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 	for _, args := range [][]string{{"--seeds", "0"}, {"--hours", "-1"}, {"--stations", "1"}, {"--bogus"}} {
 		r := hotline(t, append([]string{"sim"}, args...)...)
 		if r.code != 1 || !strings.HasPrefix(r.stderr, "hotline: sim") {

@@ -45,8 +45,12 @@ var alertFormats = map[string]map[string]string{
 		"%s holds %d entries of this station's log %s, which holds only %d (restored from an old backup?): fetching them back before appending": "%[1]s 持有本站日志 %[3]s 的 %[2]s 条条目，而本站只有 %[4]s 条（是否从旧备份恢复？）：追加新条目前先取回这些条目",
 		"%s holds no more of this station's log %s than this station (%d entries): appending again after the restore":                           "%[1]s 持有的本站日志 %[2]s 不多于本站（%[3]s 条）：恢复后继续追加",
 		"recovered %d entries of this station's log %s from %s, checked against this station's signature and receipt: appending again from %d":  "已从 %[3]s 取回本站日志 %[2]s 的 %[1]s 条条目，已核对本站签名和回执：从第 %[4]s 条起继续追加",
-		"could not read %s's log %s to send it back: %v":                                                          "无法读取 %[1]s 的日志 %[2]s 以便回传：%[3]s",
-		"%s asks for log %s from %d but receipted up to %d: if this repeats, the peer lost entries it had stored": "%[1]s 请求日志 %[2]s 从第 %[3]s 条起重发，但已回执至第 %[4]s 条：如果反复出现，说明对方丢失了已存储的条目",
+		"could not read %s's log %s to send it back: %v": "无法读取 %[1]s 的日志 %[2]s 以便回传：%[3]s",
+		"%s asks for log %s from entry %d, but had receipted entries up to %d: if it asks again, it lost entries it had stored, and they are sent again":                                                                                                                                                "%[1]s 请求日志 %[2]s 从第 %[3]s 条起重发，但已回执至第 %[4]s 条：如果再次请求，说明对方丢失了已存储的条目，将重新发送",
+		"%d of the entries recovered on %s are acknowledgements this station wrote after its backup, sealed to %s: its messages they acknowledged show unacknowledged here; find them with hotline inbox --channel %s and acknowledge them again with hotline ack (%s keeps the first acknowledgement)": "在 %[2]s 上取回的条目中有 %[1]s 条是本站备份后写的确认，已加密给 %[3]s：它们所确认的对方消息在此显示为未确认；用 hotline inbox --channel %[4]s 找出并用 hotline ack 重新确认（%[5]s 保留第一次确认）",
+		"this station suspended %s after its backup (entry %d, recovered from %s; the reason is sealed to it): the suspension stays in force until lifted with hotline channel resume":                                                                                                                  "本站在备份后暂停了 %[1]s（第 %[2]s 条，从 %[3]s 取回；原因已加密给对方）：暂停保持有效，直至用 hotline channel resume 解除",
+		"restored from a backup: %s's status over a relay cannot end the hold on %s (it may answer a hello of the lost disk's, or be replayed by the relay): this station appends on it once it reaches %s directly; check the path with hotline doctor":                                                "已从备份恢复：%[1]s 经中继发来的状态不能解除 %[2]s 的暂停追加（它可能是对已丢失磁盘的 hello 的回复，或被中继重放）：本站直接连通 %[3]s 后才在其上追加；用 hotline doctor 检查路径",
+		"restored from a backup: asking %s to send its log %s again from entry %d, in case this station held more of it before":                                                                                                                                                                         "已从备份恢复：请求 %[1]s 从第 %[3]s 条起重发其日志 %[2]s，以防本站恢复前持有更多条目",
 
 		// Refused frames (the details of a refusal stay as written).
 		"refused (%s): %s": "已拒绝（%[1]s）：%[2]s",
@@ -54,7 +58,7 @@ var alertFormats = map[string]map[string]string{
 		"%s acknowledges entry %d, which this station never wrote":        "%[1]s 确认了第 %[2]s 条条目，但本站从未写过该条目",
 		"%s refused: %v":                                                               "%[1]s 被拒绝：%[2]s",
 		"%s refused: channel %s is not active":                                         "%[1]s 被拒绝：频道 %[2]s 未启用",
-		"%s sent back %s, beyond its receipt (%d)":                                     "%[1]s 回传了 %[2]s，超出其回执（%[3]s）",
+		"%s sent back %s, beyond what it said it holds (%d)":                           "%[1]s 回传了 %[2]s，超出它所说持有的条目（%[3]s）",
 		"%s sent entries for channel %s, which is with %s":                             "%[1]s 发送了频道 %[2]s 的条目，但该频道属于与 %[3]s 的通信",
 		"%s sent entries ahead on a path other than a direct one: not held":            "%[1]s 经非直连路径预先发送条目：不予保留",
 		"%s said entries of %s's log %s are durable":                                   "%[1]s 声称 %[2]s 的日志 %[3]s 中的条目已持久保存",

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"hotline/internal/api"
 	"hotline/internal/ops"
 	"hotline/internal/station"
 	"hotline/internal/stationdir"
@@ -227,6 +228,145 @@ func TestRestoredStationRecovers(t *testing.T) {
 	out, err := c.Outbox(ctx, "ops")
 	if err != nil || len(out) != 5 || !strings.Contains(out[2].Text, "recovered") {
 		t.Fatalf("USA outbox after the restore: %+v %v", out, err)
+	}
+	verifyBoth(t, ctx, p)
+}
+
+// TestRestoreTrafficBothWays is issue 20's scenario with real processes:
+// CHN is backed up; then traffic both ways (CHN sends, USA acknowledges;
+// USA sends, CHN acknowledges; USA sends again); CHN's disk is lost and
+// restored from the backup. Traffic moves both ways again, everything USA
+// held comes back to CHN (its own entries, USA's entries and the
+// acknowledgement of CHN's message, which CHN's outbox shows), and both
+// operators are told: USA that CHN lost entries it had receipted, CHN
+// what it recovered, that it asked for USA's log again, and that the
+// acknowledgement it wrote after the backup came back sealed (with the
+// commands that resolve it).
+func TestRestoreTrafficBothWays(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	root := t.TempDir()
+	p, err := NewPair(ctx, root, binary, map[string]string{"ops": "staff"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop()
+	usa, chn := p.A.Client(), p.B.Client()
+	send := func(c *api.Client, text, want string) *ops.MessageView {
+		t.Helper()
+		m, err := c.Send(ctx, ops.SendRequest{Channel: "ops", Precedence: "FLASH", Text: text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := waitStatus(ctx, c, m.ID, want); err != nil {
+			t.Fatalf("%s: %v", text, err)
+		}
+		return m
+	}
+	ack := func(c *api.Client, id string) {
+		t.Helper()
+		if _, err := c.Ack(ctx, id, "duty officer"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := send(chn, "CHN before the backup", "delivered")
+	ack(usa, before.ID)
+	send(usa, "USA before the backup", "delivered")
+
+	file := filepath.Join(root, "chn.backup")
+	if err := stationdir.Backup(ctx, p.B.Dir, file); err != nil {
+		t.Fatal(err)
+	}
+	m1 := send(chn, "CHN after the backup", "delivered")
+	ack(usa, m1.ID)
+	if err := waitStatus(ctx, chn, m1.ID, "acknowledged"); err != nil {
+		t.Fatal(err)
+	}
+	m2 := send(usa, "USA after the backup, acknowledged", "delivered")
+	ack(chn, m2.ID)
+	if err := waitStatus(ctx, usa, m2.ID, "acknowledged"); err != nil {
+		t.Fatal(err)
+	}
+	m3 := send(usa, "USA after the backup, not acknowledged", "delivered")
+
+	// CHN's disk is lost; its directory is restored from the backup.
+	if err := p.B.Stop(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	os.RemoveAll(p.B.Dir)
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = stationdir.Restore(ctx, p.B.Dir, f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// USA goes on sending while CHN is away.
+	m4, err := usa.Send(ctx, ops.SendRequest{Channel: "ops", Precedence: "FLASH", Text: "USA while CHN is restored"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.B.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	chn = p.B.Client()
+	var m5 *ops.MessageView
+	if err := WaitFor(ctx, chn, time.Minute, func() (bool, error) {
+		var err error
+		m5, err = chn.Send(ctx, ops.SendRequest{Channel: "ops", Precedence: "FLASH", Text: "CHN after the restore"})
+		return err == nil, nil
+	}); err != nil {
+		t.Fatalf("CHN never allowed to send after the restore: %v", err)
+	}
+	// CHN's log: its message after the backup and its acknowledgement of
+	// m2 came back; it appends after them.
+	if m5.Index != m1.Index+2 {
+		t.Errorf("CHN's first message after the restore at %d, want %d", m5.Index, m1.Index+2)
+	}
+	for _, m := range []*ops.MessageView{m5} {
+		if err := waitStatus(ctx, chn, m.ID, "delivered"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m6 := send(usa, "USA after the restore", "delivered")
+	if err := waitStatus(ctx, usa, m4.ID, "delivered"); err != nil {
+		t.Fatal(err)
+	}
+	// The acknowledgement of CHN's message came back with USA's log.
+	if err := waitStatus(ctx, chn, m1.ID, "acknowledged"); err != nil {
+		out, _ := chn.Outbox(ctx, "ops")
+		t.Fatalf("CHN's outbox does not show %s acknowledged: %v; %+v", m1.ID, err, out)
+	}
+	in, err := chn.Inbox(ctx, "ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, m := range in {
+		got[m.ID] = m.Text
+	}
+	for _, m := range []*ops.MessageView{m2, m3, m4, m6} {
+		if got[m.ID] == "" {
+			t.Errorf("CHN's inbox lacks %s (%q): %v", m.ID, m.Text, got)
+		}
+	}
+	for _, c := range []struct {
+		name  string
+		c     *api.Client
+		texts []string
+	}{
+		{"USA", usa, []string{"CHN lost entries"}},
+		{"CHN", chn, []string{"recovered 2 entries of this station's log ops", "restored from a backup: asking USA to send its log ops again",
+			"1 of the entries recovered on ops are acknowledgements"}},
+	} {
+		for _, text := range c.texts {
+			if len(alertsWith(t, ctx, c.c, text)) == 0 {
+				as, _ := c.c.Alerts(ctx, 0)
+				t.Errorf("%s's operators were not told %q: %+v", c.name, text, as)
+			}
+		}
 	}
 	verifyBoth(t, ctx, p)
 }

@@ -674,3 +674,152 @@ func noEquivocation(t *testing.T, ctx context.Context, peer *Node, author string
 	}
 	t.Logf("%s: %d frames of %s's sent ahead dropped as conflicting with what it holds", peer.Name, st.AheadConflicts, author)
 }
+
+// TestTakeoverAfterRotation: a station on two machines changes its keys
+// on the active one (hotline key rotate, through its API); nobody copies
+// the key directory to the standby. The active one is SIGKILLed: the
+// standby takes the new keys from the store (sealed under the
+// key-encryption key both machines hold), takes over, and traffic moves
+// both ways under the new key. Then the other way round: the killed
+// machine comes back as the standby, the new active one rotates again,
+// is killed, and the first takes over with both earlier keys retired.
+// The peer never sees an equivocation.
+func TestTakeoverAfterRotation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs real processes and a PostgreSQL server")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	l := newLeased(t, ctx)
+	sendAll := func(from, to *Node, texts ...string) {
+		t.Helper()
+		var ids []string
+		for _, text := range texts {
+			m, err := from.Client().Send(ctx, ops.SendRequest{Channel: "ops", Precedence: "ROUTINE", Text: text})
+			if err != nil {
+				t.Fatalf("%s sends %q: %v", from.Name, text, err)
+			}
+			ids = append(ids, m.ID)
+		}
+		checkDelivered(t, ctx, from, to, ids)
+	}
+	keyFile := func(n *Node, f string) []byte {
+		data, _ := os.ReadFile(filepath.Join(n.Dir, f))
+		return data
+	}
+	active, standby := l.usa[0], l.usa[1]
+	sendAll(active, l.chn, "before the rotation")
+	for round := range 2 {
+		out := hotlineCLI(t, "key", "rotate", "--dir", active.Dir, "--as", "signal officer", "--json")
+		var rot ops.RotationView
+		if err := json.Unmarshal([]byte(out), &rot); err != nil {
+			t.Fatalf("key rotate printed %q: %v", out, err)
+		}
+		sendAll(active, l.chn, fmt.Sprintf("round %d: after the rotation", round))
+		if bytes.Equal(keyFile(active, "keys/signing.key"), keyFile(standby, "keys/signing.key")) {
+			t.Fatal("the standby has the new key before any takeover: the test would show nothing")
+		}
+
+		if err := active.Stop(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		if err := standby.WaitAPI(ctx, 60*time.Second); err != nil {
+			t.Fatalf("round %d: the standby did not take over after the rotation: %v; its log: %s", round, err, standby.LastLog())
+		}
+		waitLog(t, standby, "keys taken from the store")
+		for _, f := range []string{"card", "keys/signing.key", "keys/kem.key", fmt.Sprintf("keys/retired/%d/signing.key", round), fmt.Sprintf("keys/retired/%d/kem.key", round)} {
+			if got := keyFile(standby, f); len(got) == 0 || !bytes.Equal(got, keyFile(active, f)) {
+				t.Errorf("round %d: the new active machine's %s is not the one the rotation wrote", round, f)
+			}
+			if f != "card" {
+				if fi, err := os.Stat(filepath.Join(standby.Dir, f)); err != nil || fi.Mode().Perm() != 0o600 {
+					t.Errorf("round %d: %s: %v, mode %v; want 0600", round, f, err, fi.Mode())
+				}
+			}
+		}
+		if fp := strings.TrimSpace(hotlineCLI(t, "fingerprint", "--dir", standby.Dir)); !strings.Contains(fp, rot.Fingerprint) {
+			t.Errorf("round %d: the new active machine's fingerprint is %q, want %s", round, fp, rot.Fingerprint)
+		}
+		sendAll(standby, l.chn, fmt.Sprintf("round %d: after the takeover", round))
+		sendAll(l.chn, standby, fmt.Sprintf("round %d: CHN after the takeover", round))
+		if err := WaitFor(ctx, l.chn.Client(), time.Minute, func() (bool, error) {
+			ps, err := l.chn.Client().Peers(ctx)
+			return err == nil && len(ps) == 1 && ps[0].Fingerprint == rot.Fingerprint, err
+		}); err != nil {
+			t.Fatalf("round %d: CHN does not show USA's new key: %v", round, err)
+		}
+		noEquivocation(t, ctx, l.chn, "USA")
+
+		// The killed machine comes back as the standby.
+		os.Remove(filepath.Join(active.Dir, "station.log"))
+		if err := active.Launch(); err != nil {
+			t.Fatal(err)
+		}
+		waitLog(t, active, "standby")
+		active, standby = standby, active
+	}
+}
+
+// TestStandbyWithoutKEK: a standby set up before the store kept the
+// station's keys lacks keys/store.kek. After a rotation on the active
+// machine and its SIGKILL, the standby cannot open the keys the store
+// keeps: it does not take over with its old keys, and stops saying to
+// copy keys/store.kek. Once the file is copied, it takes over with the
+// new keys, and traffic moves.
+func TestStandbyWithoutKEK(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs real processes and a PostgreSQL server")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	l := newLeased(t, ctx)
+	active, standby := l.usa[0], l.usa[1]
+	kek := filepath.Join(standby.Dir, stationdir.KEKFile)
+	if err := os.Remove(kek); err != nil {
+		t.Fatal(err)
+	}
+	out := hotlineCLI(t, "key", "rotate", "--dir", active.Dir, "--as", "signal officer", "--json")
+	var rot ops.RotationView
+	if err := json.Unmarshal([]byte(out), &rot); err != nil {
+		t.Fatalf("key rotate printed %q: %v", out, err)
+	}
+	if err := active.Stop(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-standby.Exited():
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the standby without the key-encryption key neither took over nor stopped; its log: %s", standby.LastLog())
+	}
+	if err := standby.Wait(); err == nil {
+		t.Fatal("the standby exited 0")
+	}
+	log, _ := os.ReadFile(filepath.Join(standby.Dir, "station.log"))
+	for _, want := range []string{"are not this station's current keys", "copy keys/store.kek from the active machine"} {
+		if !bytes.Contains(log, []byte(want)) {
+			t.Errorf("the standby's log does not say %q: %s", want, standby.LastLog())
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(active.Dir, stationdir.KEKFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(kek, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := standby.Launch(); err != nil {
+		t.Fatal(err)
+	}
+	if err := standby.WaitAPI(ctx, 60*time.Second); err != nil {
+		t.Fatalf("the standby did not take over once it had the key-encryption key: %v; its log: %s", err, standby.LastLog())
+	}
+	if fp := hotlineCLI(t, "fingerprint", "--dir", standby.Dir); !strings.Contains(fp, rot.Fingerprint) {
+		t.Errorf("the new active machine's fingerprint is %q, want %s", fp, rot.Fingerprint)
+	}
+	m, err := standby.Client().Send(ctx, ops.SendRequest{Channel: "ops", Precedence: "ROUTINE", Text: "after the takeover"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDelivered(t, ctx, standby, l.chn, []string{m.ID})
+	noEquivocation(t, ctx, l.chn, "USA")
+}

@@ -192,3 +192,7 @@ func (m *Making) Write(name string, data []byte, mode os.FileMode) error {
 	m.Wrote(filepath.Join(m.dir, name))
 	return WriteFile(filepath.Join(m.dir, name), data, mode)
 }
+
+// ReadPrivate reads a secret file (a key), refusing one that group or
+// others can read.
+func ReadPrivate(p string) ([]byte, error) { return readPrivate(p) }

@@ -181,7 +181,7 @@ type ChannelView struct {
 
 // TroubleView is one reason a channel is not active, and what to do.
 type TroubleView struct {
-	Kind   string `json:"kind"` // path (a path down), stall (a direction not moving), relay (a relay refusing this station)
+	Kind   string `json:"kind"` // path (a path down), stall (a direction not moving), relay (a relay refusing this station), restore (restored from a backup, appending nothing yet)
 	Reason string `json:"reason"`
 	Action string `json:"action"`
 }

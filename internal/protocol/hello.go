@@ -55,6 +55,14 @@ func (c *Core) status(p *peer, conn ConnID, f *Frame) {
 	for _, id := range p.channels {
 		cs := c.channels[id]
 		l := held[id]
+		if cs.holding && cs.recover == nil && x.name != "direct" {
+			// Restored: only a status on a direct connection, which
+			// answers this process's own hello, says what the peer holds
+			// now; one over a relay may answer a hello of the lost
+			// disk's, or be replayed by the relay, and understate it.
+			c.staleStatus(p, cs)
+			continue
+		}
 		if l.Size > cs.mine.size {
 			// Only a checkpoint carrying this station's own signature can
 			// show that it wrote more than it holds; a bare number could
@@ -65,7 +73,7 @@ func (c *Core) status(p *peer, conn ConnID, f *Frame) {
 					p.card.Name, l.Size, id, cs.mine.size)
 				return
 			}
-			c.startRecovery(p, conn, cs, &cp, l.Receipt)
+			c.startRecovery(p, conn, cs, &cp, l.Receipt, l.Size)
 			continue
 		}
 		c.release(cs)

@@ -124,6 +124,16 @@ func (c *Core) intake(p *peer, conn ConnID, f *Frame, pre *Prepared) *intake {
 		c.refuse("wrong peer", "alarm", f.Channel, name, "%s sent entries for channel %s, which is with %s", name, f.Channel, cs.rec.Peer)
 		return nil
 	}
+	if cs != nil && c.mayWrite(cs) != nil {
+		// Restored, and this station's own log not yet whole again: the
+		// peer's entries may acknowledge entries of it still to be
+		// fetched back. They wait (the peer sends them again while they
+		// are not receipted, and the station asks for them once its log
+		// is whole, askRestored); no resend is asked for meanwhile, so
+		// a window in flight makes no storm of requests.
+		c.Stats.Refused["entries while restoring"]++
+		return nil
+	}
 	in := &intake{c: c, p: p, name: name, conn: conn, f: f, pre: pre, cs: cs, cp: cp, expected: 1, chain: p.chain}
 	if cs != nil {
 		in.st = agreementState{state: cs.rec.State, proposer: cs.rec.Proposer, charter: cs.charter, book: cs.codebook}

@@ -343,6 +343,7 @@ func (c *Core) tickPaths() {
 		}
 		c.rerank(p)
 		c.resendUnreceipted(p)
+		c.askRestored(p)
 	}
 	c.pathTimer = any
 	if any {

@@ -85,6 +85,9 @@ type Trouble struct {
 const (
 	TroublePath  = "path"  // a path down
 	TroubleStall = "stall" // a direction not moving
+	// TroubleRestore: restored from a backup, this station appends
+	// nothing on the channel yet (recover.go).
+	TroubleRestore = "restore"
 )
 
 // state says what operators see of a channel, and why it is not active.
@@ -99,6 +102,10 @@ func (c *Core) state(cs *chanState) (string, []Trouble) {
 	}
 	p := c.peers[cs.rec.Peer]
 	stalls := c.stalls(cs)
+	if err := c.mayWrite(cs); err != nil {
+		stalls = append([]Trouble{{Kind: TroubleRestore, Reason: err.Error(),
+			Action: fmt.Sprintf("let this station reach %s on a direct connection (hotline doctor checks each endpoint): it appends again by itself once %s has said what it holds", p.card.Name, p.card.Name)}}, stalls...)
+	}
 	if !p.ready {
 		return StateDown, append([]Trouble{{Kind: TroublePath, Reason: "no path to " + p.card.Name + " is up",
 			Action: "hotline doctor checks each endpoint and relay; hotline alerts says why paths closed"}}, stalls...)

@@ -15,11 +15,17 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"time"
 
 	"hotline/internal/envelope"
 	"hotline/internal/record"
 	"hotline/internal/transcript"
 )
+
+// RecoveredReason is the reason shown for a suspension this station
+// wrote after its backup and fetched back from the peer: the entry's body,
+// with the real reason, is sealed to the peer.
+const RecoveredReason = "(recovered after a restore: the reason is sealed to the peer)"
 
 // ErrRestoring is returned for an append on a channel of a restored
 // station before the peer has said what it holds.
@@ -51,6 +57,7 @@ func (Loaded) event() {}
 // recovery is a channel fetching its own log back from the peer.
 type recovery struct {
 	target  transcript.Checkpoint
+	want    uint64 // what the peer holds of the log, the receipt's size or more
 	receipt []byte
 	tree    *transcript.Tree
 	size    uint64
@@ -73,11 +80,40 @@ func (c *Core) mayWrite(cs *chanState) error {
 	switch {
 	case cs.recover != nil:
 		return fmt.Errorf("%w: fetching entries %d..%d of this station's log %s back from %s", ErrRestoring,
-			cs.recover.size+1, cs.recover.target.Size, cs.rec.ID, cs.rec.Peer)
+			cs.recover.size+1, cs.recover.want, cs.rec.ID, cs.rec.Peer)
 	case cs.holding:
-		return fmt.Errorf("%w: waiting for %s to say what it holds of this station's log %s (it must be reachable)", ErrRestoring, cs.rec.Peer, cs.rec.ID)
+		return fmt.Errorf("%w: waiting for %s to say what it holds of this station's log %s (it must be reachable directly)", ErrRestoring, cs.rec.Peer, cs.rec.ID)
 	}
 	return nil
+}
+
+// staleStatus notes a status over a path other than a direct connection,
+// which does not end a restored channel's hold. The operators are told
+// RelayHoldAlarm later if the channel still holds (relayHold): a direct
+// connection that comes up meanwhile ends the hold, and there is nothing
+// to tell.
+func (c *Core) staleStatus(p *peer, cs *chanState) {
+	if cs.relayHeldAt.IsZero() {
+		cs.relayHeldAt = c.now
+	}
+}
+
+// RelayHoldAlarm is how long a restored channel that hears its peer only
+// over a relay holds before its operators are told.
+const RelayHoldAlarm = 30 * time.Second
+
+// relayHold raises the alarm of a restored channel that still holds
+// RelayHoldAlarm after a status over a relay reached it.
+func (c *Core) relayHold(p *peer, cs *chanState) {
+	if cs.relayHeldAt.After(c.now) {
+		cs.relayHeldAt = c.now // the clock stepped back
+	}
+	if !cs.holding || cs.relayHeld || cs.relayHeldAt.IsZero() || c.now.Sub(cs.relayHeldAt) < RelayHoldAlarm {
+		return
+	}
+	cs.relayHeld = true
+	c.alert("alarm", cs.rec.ID, p.card.Name, "restored from a backup: %s's status over a relay cannot end the hold on %s (it may answer a hello of the lost disk's, or be replayed by the relay): this station appends on it once it reaches %s directly; check the path with hotline doctor",
+		p.card.Name, cs.rec.ID, p.card.Name)
 }
 
 // release ends the hold of a restored channel once the peer's status
@@ -92,16 +128,60 @@ func (c *Core) release(cs *chanState) {
 }
 
 // startRecovery begins fetching this station's entries back from the
-// peer, up to the receipt cp (signed by this station, cosigned by the
-// peer).
-func (c *Core) startRecovery(p *peer, conn ConnID, cs *chanState, cp *transcript.Checkpoint, receipt []byte) {
+// peer, all it holds (want), checked against the receipt cp (signed by
+// this station, cosigned by the peer) up to its size: the peer may hold
+// entries its latest receipt does not cover yet, and they are this
+// station's too (each is checked against its signature and place).
+func (c *Core) startRecovery(p *peer, conn ConnID, cs *chanState, cp *transcript.Checkpoint, receipt []byte, want uint64) {
 	if cs.recover == nil {
-		cs.recover = &recovery{target: *cp, receipt: receipt, tree: cs.mine.tree.Clone(), size: cs.mine.size}
+		cs.recover = &recovery{target: *cp, want: max(want, cp.Size), receipt: receipt, tree: cs.mine.tree.Clone(), size: cs.mine.size}
 		c.alert("alarm", cs.rec.ID, p.card.Name, "%s holds %d entries of this station's log %s, which holds only %d (restored from an old backup?): fetching them back before appending",
-			p.card.Name, cp.Size, cs.rec.ID, cs.mine.size)
+			p.card.Name, cs.recover.want, cs.rec.ID, cs.mine.size)
 		c.emit(Notify{What: "channel", Channel: cs.rec.ID})
 	}
 	c.emit(Send{Peer: p.card.Name, Conn: conn, Data: (&Frame{Type: FrameFetch, Channel: cs.rec.ID, Author: c.keys.Name, From: cs.recover.size + 1}).Encode()})
+}
+
+// RestoredAsks is how many times a restored station asks its peer for
+// the peer's log from what its backup holds, ResendAfter apart: the peer
+// sends again what it had receipted only to a peer that asks twice
+// (resend.go), and the third covers one request lost on the way.
+const RestoredAsks = 3
+
+// askRestored: a restored station may have held more of the peer's log
+// than its backup holds (entries it receipted after the backup), and
+// nothing else would ask for them while the peer sends nothing new. So,
+// once its own log is whole again, it asks for the peer's log from what
+// it holds, RestoredAsks times, and tells its operators; a peer that
+// finds it had receipted more sends those entries again.
+func (c *Core) askRestored(p *peer) {
+	if !c.cfg.Restored {
+		return
+	}
+	for _, id := range p.channels {
+		c.relayHold(p, c.channels[id])
+	}
+	conn := p.in
+	if conn == 0 && p.ready {
+		conn = p.out
+	}
+	if conn == 0 {
+		return
+	}
+	for _, id := range p.channels {
+		cs := c.channels[id]
+		if cs.holding || cs.recover != nil || cs.rec.State != record.Active || cs.asked >= RestoredAsks ||
+			cs.asked > 0 && c.now.Sub(cs.askedAt) < ResendAfter && !cs.askedAt.After(c.now) {
+			continue
+		}
+		if cs.asked == 0 {
+			c.alert("notice", id, p.card.Name, "restored from a backup: asking %s to send its log %s again from entry %d, in case this station held more of it before",
+				p.card.Name, id, cs.theirs.durable+1)
+		}
+		cs.asked++
+		cs.askedAt = c.now
+		c.emit(Send{Peer: p.card.Name, Conn: conn, Data: (&Frame{Type: FrameResend, Channel: id, Author: p.card.Name, From: cs.theirs.durable + 1}).Encode()})
+	}
 }
 
 // fetch answers a peer that asks for its own log back.
@@ -177,39 +257,75 @@ func (c *Core) recoverEntries(p *peer, conn ConnID, f *Frame, pre *Prepared) {
 		case e.Index > r.size+1:
 			c.emit(Send{Peer: p.card.Name, Conn: conn, Data: (&Frame{Type: FrameFetch, Channel: f.Channel, Author: c.keys.Name, From: r.size + 1}).Encode()})
 			return
-		case e.Index > r.target.Size:
-			c.reject(p, conn, "bad entry", f.Channel, "%s sent back %s, beyond its receipt (%d)", p.card.Name, e.ID(), r.target.Size)
+		case e.Index > r.want:
+			c.reject(p, conn, "bad entry", f.Channel, "%s sent back %s, beyond what it said it holds (%d)", p.card.Name, e.ID(), r.want)
 			return
 		}
 		r.tree.Append(raw)
 		r.size++
 		r.entries = append(r.entries, record.Entry{Channel: e.Channel, Author: e.Author, Index: e.Index, Kind: e.Kind, Precedence: e.Precedence,
 			SenderTime: e.Time, StoredAt: c.now, Raw: raw, Body: []byte{}, Root: r.tree.Root()})
+		if r.size == r.target.Size && !bytes.Equal(r.tree.Root(), r.target.Root) {
+			cs.recover = nil
+			c.block(cs, fmt.Sprintf("tamper alarm: the entries %s sent back do not make the root of the receipt this station signed at size %d", p.card.Name, r.target.Size))
+			return
+		}
 	}
-	if r.size < r.target.Size {
-		return
-	}
-	if !bytes.Equal(r.tree.Root(), r.target.Root) {
-		cs.recover = nil
-		c.block(cs, fmt.Sprintf("tamper alarm: the entries %s sent back do not make the root of the receipt this station signed at size %d", p.card.Name, r.target.Size))
+	if r.size < r.want {
 		return
 	}
 	// Every entry checked against this station's key and the receipt's
 	// root: they become this station's log again.
+	// Those beyond the receipt await the peer's next one (it holds them:
+	// they are not sent again unless it asks).
 	m := &cs.mine
 	m.tree, m.size = r.tree, r.size
-	m.delivered, m.sent, m.pending, m.receipt = r.size, r.size, nil, r.receipt
+	m.delivered, m.sent, m.pending, m.receipt = r.target.Size, r.size, nil, r.receipt
+	for _, e := range r.entries {
+		if e.Index > r.target.Size {
+			m.pending = append(m.pending, pendingEntry{raw: e.Raw, root: e.Root})
+		}
+	}
 	m.receiptAt = c.receiptTime(c.peers[cs.rec.Peer], r.receipt)
 	cs.recover, cs.holding = nil, false
 	c.batch.Entries = append(c.batch.Entries, r.entries...)
+	// A suspension or its lifting among them is in the header's kind;
+	// its reason is sealed to the peer.
+	var suspended *record.Entry
+	for i := range r.entries {
+		switch e := &r.entries[i]; e.Kind {
+		case envelope.Suspend:
+			c.setSuspension(cs, c.keys.Name, e, &SuspendBody{Reason: RecoveredReason})
+			suspended = e
+		case envelope.Resume:
+			c.setSuspension(cs, c.keys.Name, e, &ResumeBody{})
+			suspended = nil
+		}
+	}
+	if suspended != nil {
+		c.alert("alarm", cs.rec.ID, p.card.Name, "this station suspended %s after its backup (entry %d, recovered from %s; the reason is sealed to it): the suspension stays in force until lifted with hotline channel resume",
+			cs.rec.ID, suspended.Index, p.card.Name)
+	}
 	c.batch.Logs = append(c.batch.Logs, record.Log{Channel: cs.rec.ID, Author: c.keys.Name, Size: m.size, Hashes: m.tree.Hashes()})
 	c.batch.Receipts = append(c.batch.Receipts, record.Receipt{Channel: cs.rec.ID, Author: c.keys.Name, Size: r.target.Size, Note: r.receipt})
 	n, size := len(r.entries), m.size
+	acks := 0
+	for _, e := range r.entries {
+		if e.Kind == envelope.Ack {
+			acks++
+		}
+	}
 	c.afterDurable(func(err error) {
 		if err == nil && size > m.durable {
 			m.durable = size
 			c.alert("notice", cs.rec.ID, p.card.Name, "recovered %d entries of this station's log %s from %s, checked against this station's signature and receipt: appending again from %d",
 				n, cs.rec.ID, p.card.Name, size+1)
+			if acks > 0 {
+				// Their bodies are sealed to the peer: which of its
+				// messages they acknowledged is not known here.
+				c.alert("alarm", cs.rec.ID, p.card.Name, "%d of the entries recovered on %s are acknowledgements this station wrote after its backup, sealed to %s: its messages they acknowledged show unacknowledged here; find them with hotline inbox --channel %s and acknowledge them again with hotline ack (%s keeps the first acknowledgement)",
+					acks, cs.rec.ID, p.card.Name, cs.rec.ID, p.card.Name)
+			}
 			c.emit(Notify{What: "channel", Channel: cs.rec.ID})
 			c.flush(p.card.Name)
 		}

@@ -28,6 +28,14 @@ func (c *Core) resend(p *peer, conn ConnID, f *Frame) {
 		// comes on its authenticated path), and what it gets is what it
 		// once held: this station's own entries, addressed to it.
 		c.Stats.Refused["resend before receipt"]++
+		// A clock stepped back since would hold both times in the
+		// future, and the peer would wait for the clock to catch up.
+		if cs.lossAsked.After(c.now) {
+			cs.lossAsked = c.now
+		}
+		if cs.lossRewound.After(c.now) {
+			cs.lossRewound = time.Time{}
+		}
 		switch {
 		case !cs.lossAsked.IsZero() && c.now.Sub(cs.lossAsked) >= ResendAfter &&
 			(cs.lossRewound.IsZero() || c.now.Sub(cs.lossRewound) >= RewindEvery):
@@ -40,7 +48,7 @@ func (c *Core) resend(p *peer, conn ConnID, f *Frame) {
 		}
 		if !cs.lossWarned {
 			cs.lossWarned = true
-			c.alert("warning", f.Channel, p.card.Name, "%s asks for log %s from %d but receipted up to %d: if this repeats, the peer lost entries it had stored",
+			c.alert("warning", f.Channel, p.card.Name, "%s asks for log %s from entry %d, but had receipted entries up to %d: if it asks again, it lost entries it had stored, and they are sent again",
 				p.card.Name, f.Channel, f.From, cs.mine.delivered)
 		}
 		return

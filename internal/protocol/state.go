@@ -52,6 +52,15 @@ type chanState struct {
 
 	holding bool      // restored: waiting for the peer's status before appending
 	recover *recovery // fetching this station's own entries back from the peer
+	// asked counts the requests a restored station made for the peer's
+	// log from what its backup holds, askedAt the last (recover.go).
+	asked   int
+	askedAt time.Time
+	// relayHeldAt: when a status over a relay first reached this
+	// restored channel while it held (it does not count); relayHeld: the
+	// operators were told (relayHold).
+	relayHeldAt time.Time
+	relayHeld   bool
 
 	waiting  map[entryKey]*waiting // entries of either log awaiting acknowledgement
 	awaiting [2]int                // of those, this station's and the peer's

@@ -64,6 +64,13 @@ func (w *World) checkStep(s *Station, acts []protocol.Action) {
 				if strings.Contains(al.Text, "tamper alarm") || strings.Contains(al.Text, "sending stopped") {
 					w.violate("no false alarm", "%s: %s", s.Name, al.Text)
 				}
+				// What restores brought back (restore.go).
+				switch {
+				case strings.HasPrefix(al.Format, "recovered %d entries of this station's log"):
+					w.fault("own entries fetched back")
+				case strings.HasPrefix(al.Format, "%s lost entries %d to %d of %s that it had receipted"):
+					w.fault("peer's entries sent again")
+				}
 			}
 		}
 		if w.stop {
@@ -98,6 +105,19 @@ func (w *World) checkEntriesSent(s *Station, data []byte) {
 	f, err := protocol.DecodeFrame(data)
 	if err != nil {
 		w.violate("frames", "%s sent an entries frame that does not decode: %v", s.Name, err)
+		return
+	}
+	if f.Author != s.Name {
+		// A peer's own entries sent back to it after its restore
+		// (protocol.Fetch): what this station holds of its log.
+		held := s.disk.log(f.Channel, f.Author)
+		for _, raw := range f.Entries {
+			e, err := envelope.Parse(raw)
+			if err != nil || e.Index == 0 || e.Index > uint64(len(held)) || !bytes.Equal(held[e.Index-1].Raw, raw) {
+				w.violate("sent only once durable", "%s sent back an entry of %s/%s that is not on its disk with those bytes: %v", s.Name, f.Channel, f.Author, err)
+				return
+			}
+		}
 		return
 	}
 	held := s.disk.log(f.Channel, s.Name)
@@ -487,8 +507,8 @@ func (w *World) checkChannel(ch string, x, y *Station, infos map[string]map[stri
 			return false
 		}
 	}
-	want := suspensions(ch, x, y)
 	for _, s := range []*Station{x, y} {
+		want := suspensions(ch, x, y, s)
 		got := map[string]string{}
 		for _, sp := range infos[s.Name][ch].Suspensions {
 			got[sp.By] = fmt.Sprintf("%d %s", sp.Index, sp.Reason)
@@ -514,6 +534,11 @@ func (w *World) checkAcks(ch string, author, receiver *Station, theirs []record.
 			return false
 		}
 		for _, s := range []*Station{author, receiver} {
+			if s == author && recovered(author, e) {
+				// Fetched back after a restore, sealed to the receiver:
+				// the author cannot know what it acknowledged.
+				continue
+			}
 			if _, ok := s.disk.acks[entryKey{ch, receiver.Name, a.Of}]; !ok {
 				w.violate("acknowledgements", "%s acknowledges %s/%s/%d; %s has not recorded it", e.ID(), ch, receiver.Name, a.Of, s.Name)
 				return false
@@ -524,15 +549,24 @@ func (w *World) checkAcks(ch string, author, receiver *Station, theirs []record.
 }
 
 // suspensions replays the suspend and resume entries of both logs of a
-// channel: who holds a suspension, by its entry and reason.
-func suspensions(ch string, x, y *Station) map[string]string {
+// channel: who holds a suspension, by its entry and reason, as viewer
+// must show it (its own suspension fetched back after a restore shows
+// protocol.RecoveredReason: the reason is sealed to the peer).
+func suspensions(ch string, x, y, viewer *Station) map[string]string {
 	out := map[string]string{}
 	for _, s := range []*Station{x, y} {
 		for _, e := range s.disk.log(ch, s.Name) {
 			switch e.Kind {
 			case envelope.Suspend:
 				var b protocol.SuspendBody
-				json.Unmarshal(e.Body, &b)
+				if recovered(s, e) {
+					b.Reason = protocol.RecoveredReason
+					if viewer != s {
+						json.Unmarshal(viewer.disk.log(ch, s.Name)[e.Index-1].Body, &b)
+					}
+				} else {
+					json.Unmarshal(e.Body, &b)
+				}
 				out[s.Name] = fmt.Sprintf("%d %s", e.Index, b.Reason)
 			case envelope.Resume:
 				delete(out, s.Name)
@@ -577,4 +611,12 @@ func (w *World) bundle(s *Station, ch string) (*transcript.Bundle, error) {
 func noteText(signed []byte) string {
 	body, _, _ := bytes.Cut(signed, []byte("\n\n"))
 	return string(body) + "\n"
+}
+
+// recovered reports whether e, an entry of author's own log, is one the
+// author fetched back from its peer after a restore: its body is sealed
+// to the peer, so the author stores none.
+func recovered(author *Station, e record.Entry) bool {
+	es := author.disk.log(e.Channel, author.Name)
+	return e.Index >= 1 && e.Index <= uint64(len(es)) && len(es[e.Index-1].Body) == 0
 }

@@ -35,7 +35,11 @@ var faultKinds = []struct {
 	{"clock jump", 3},        // a station's clock steps
 	{"slow disk", 4},         // a station's writes take up to 2 s
 	{"disk error", 2},        // a station's next write fails: it stops and is restarted
+	{"restore", 0},           // a station's disk lost, restored from a backup of any age (restore.go; weight restoreWeight with Config.Restores)
 }
+
+// restoreWeight is the weight of "restore" in runs with Config.Restores.
+const restoreWeight = 6
 
 func (w *World) startFaults(end time.Time) {
 	if w.cfg.Faults <= 0 {
@@ -88,18 +92,24 @@ func (w *World) blockID() uint64 {
 
 // inject draws one fault and starts it.
 func (w *World) inject() {
+	weight := func(name string, wt int) int {
+		if name == "restore" && w.cfg.Restores {
+			return restoreWeight
+		}
+		return wt
+	}
 	total := 0
 	for _, k := range faultKinds {
-		total += k.weight
+		total += weight(k.name, k.weight)
 	}
 	r := w.rng.IntN(total)
 	kind := faultKinds[0].name
 	for _, k := range faultKinds {
-		if r < k.weight {
+		if r < weight(k.name, k.weight) {
 			kind = k.name
 			break
 		}
-		r -= k.weight
+		r -= weight(k.name, k.weight)
 	}
 	switch kind {
 	case "lossy path":
@@ -171,6 +181,10 @@ func (w *World) inject() {
 		w.anyStation().slowUntil = w.now.Add(w.between(10*time.Second, 5*time.Minute))
 	case "disk error":
 		w.anyStation().failNext = true
+	case "restore":
+		if s := w.anyUp(); s != nil {
+			w.restoreStation(s)
+		}
 	}
 }
 

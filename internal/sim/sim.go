@@ -65,6 +65,10 @@ type Config struct {
 	// Stop, if set, ends the run after this many steps (to replay up to
 	// the step where something went wrong).
 	Stop int64
+	// Restores, if set, backs every station up now and then and adds the
+	// fault "restore": a station's disk lost and restored from one of its
+	// backups, of any age (restore.go).
+	Restores bool
 }
 
 func (c Config) withDefaults() Config {
@@ -93,8 +97,12 @@ func (c Config) withDefaults() Config {
 // Args are the flags of hotline sim that run this config for one seed.
 func (c Config) Args() string {
 	d := c.withDefaults()
-	return fmt.Sprintf("--seed %d --seeds 1 --stations %d --hours %s --rate %s --faults %s", c.Seed, d.Stations,
+	args := fmt.Sprintf("--seed %d --seeds 1 --stations %d --hours %s --rate %s --faults %s", c.Seed, d.Stations,
 		num(d.Duration.Hours()), num(d.Rate), num(d.Faults))
+	if d.Restores {
+		args += " --restores"
+	}
+	return args
 }
 
 // Replay is the command that replays this run byte for byte: under go
@@ -102,8 +110,8 @@ func (c Config) Args() string {
 // even keys and HPKE encapsulations repeat.
 func (c Config) Replay() string {
 	d := c.withDefaults()
-	return fmt.Sprintf("go test ./internal/sim -run 'TestReplay$' -sim.seed %d -sim.stations %d -sim.duration %s -sim.rate %s -sim.faults %s -v",
-		c.Seed, d.Stations, d.Duration, num(d.Rate), num(d.Faults))
+	return fmt.Sprintf("go test ./internal/sim -run 'TestReplay$' -sim.seed %d -sim.stations %d -sim.duration %s -sim.rate %s -sim.faults %s -sim.restores=%v -v",
+		c.Seed, d.Stations, d.Duration, num(d.Rate), num(d.Faults), d.Restores)
 }
 
 func num(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
@@ -165,6 +173,12 @@ type Report struct {
 	// makes differ between processes: two runs of one seed have the same.
 	Schedule string
 	Wall     time.Duration
+
+	// RestoredAges are the ages of the backups stations were restored
+	// from; LostWithDisk counts the entries completed after a backup that
+	// were lost with the disk (the peer never held them).
+	RestoredAges []time.Duration
+	LostWithDisk int
 
 	// Withdrawn counts the channels withdrawn on both sides at the end,
 	// WithdrawnAccepted those of them whose acceptance crossed the
@@ -319,6 +333,7 @@ func (w *World) run() {
 	for _, s := range w.stations {
 		w.startOperator(s)
 	}
+	w.startBackups()
 	w.startFaults(faultsEnd)
 	w.at(faultsEnd, w.quiet)
 	w.loop(faultsEnd)

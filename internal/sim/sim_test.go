@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"testing"
 	"testing/cryptotest"
 	"time"
@@ -20,6 +21,7 @@ var (
 	flagFaults   = flag.Float64("sim.faults", 0, "TestReplay: faults per simulated minute (0: the default, -1: none)")
 	flagTrace    = flag.String("sim.trace", "", "TestReplay: write every step to this file")
 	flagStop     = flag.Int64("sim.stop", 0, "TestReplay: stop after this many steps")
+	flagRestores = flag.Bool("sim.restores", false, "TestReplay: restore stations from backups (Config.Restores)")
 )
 
 // run runs one config with deterministic crypto and fails the test with
@@ -113,11 +115,55 @@ func TestSim(t *testing.T) {
 	}
 }
 
+// TestSimRestore: stations lose their disks and are restored from backups
+// of every age, from the one taken after setup to one a moment old, while
+// their peers hold more (entries of theirs the backup lacks, entries of
+// the peers' they had receipted), among every other fault; the
+// invariants hold, and everything that was not lost with a disk is
+// delivered once the faults stop (restore.go).
+func TestSimRestore(t *testing.T) {
+	seeds, dur := 6, 2*time.Hour
+	if testing.Short() {
+		seeds, dur = 2, 30*time.Minute
+	}
+	if *flagDuration > 0 {
+		dur = *flagDuration
+	}
+	var ages []time.Duration
+	restores, lost, fetched, resent := 0, 0, 0, 0
+	for seed := uint64(1); seed <= uint64(seeds); seed++ {
+		stations := 2
+		if seed%3 == 0 {
+			stations = 4
+		}
+		t.Run(fmt.Sprintf("stations=%d/seed=%d", stations, seed), func(t *testing.T) {
+			r := run(t, Config{Seed: seed, Stations: stations, Duration: dur, Restores: true})
+			t.Logf("restored from backups aged %v; %d entries lost with a disk", r.RestoredAges, r.LostWithDisk)
+			ages = append(ages, r.RestoredAges...)
+			restores += r.Faults["restore"]
+			lost += r.LostWithDisk
+			fetched += r.Faults["own entries fetched back"]
+			resent += r.Faults["peer's entries sent again"]
+		})
+	}
+	if testing.Short() {
+		return
+	}
+	slices.Sort(ages)
+	t.Logf("%d restores, from backups aged %v: %d logs fetched back, %d sent again by a peer, %d entries lost with a disk", restores, ages, fetched, resent, lost)
+	if restores < 2*seeds || len(ages) == 0 || ages[0] > time.Minute || ages[len(ages)-1] < time.Hour {
+		t.Errorf("%d restores, from backups aged %v: want at least %d, from under a minute old to over an hour", restores, ages, 2*seeds)
+	}
+	if fetched == 0 || resent == 0 {
+		t.Errorf("own entries fetched back %d times, a peer's sent again %d times: want some of each (a peer holding more)", fetched, resent)
+	}
+}
+
 // TestReplay runs one seed (-sim.seed, -sim.stations, -sim.duration),
 // optionally writing every step to a file (-sim.trace), and checks that
 // running it again gives the same run, step for step and byte for byte.
 func TestReplay(t *testing.T) {
-	cfg := Config{Seed: *flagSeed, Stations: *flagStations, Duration: *flagDuration, Rate: *flagRate, Faults: *flagFaults, Stop: *flagStop}
+	cfg := Config{Seed: *flagSeed, Stations: *flagStations, Duration: *flagDuration, Rate: *flagRate, Faults: *flagFaults, Stop: *flagStop, Restores: *flagRestores}
 	if cfg.Duration == 0 {
 		cfg.Duration = 20 * time.Minute
 	}

@@ -62,6 +62,13 @@ type Station struct {
 	wakeAt  time.Time
 	wakeTok uint64
 
+	// restores (restore.go): the backups taken, a restore waiting to
+	// start, whether the restored marker is there, restores so far
+	backups  []backup
+	restore  *pendingRestore
+	restored bool
+	restores int
+
 	dialers    map[string]*dialer // direct path, by peer
 	relay      *relayLink         // this station's connection to the relay, nil if none
 	toRelay    path               // the path to the relay, and how the relay treats this station's mail
@@ -162,6 +169,8 @@ func (s *Station) step(ev protocol.Event) {
 			s.done(a)
 		case protocol.Notify:
 			notes = append(notes, a)
+		case protocol.Load:
+			s.load(a)
 		}
 	}
 	if write != 0 && len(notes) > 0 {
@@ -170,11 +179,31 @@ func (s *Station) step(ev protocol.Event) {
 		s.notify(notes)
 	}
 	w.checkStep(s, acts)
+	s.releaseMarker()
 	s.kick()
 	s.rewake()
 	if w.cfg.Stop > 0 && w.steps >= w.cfg.Stop {
 		w.stop = true
 	}
+}
+
+// load reads entries of a log from the disk, as internal/station does
+// for protocol.Load (a peer's own entries to send back to it after its
+// restore, this station's own log to send again), and hands them to the
+// core a disk read later.
+func (s *Station) load(a protocol.Load) {
+	var raws [][]byte
+	for _, e := range s.disk.log(a.Channel, a.Author) {
+		if e.Index >= a.From && e.Index <= a.To {
+			raws = append(raws, e.Raw)
+		}
+	}
+	life := s.life
+	s.w.after(s.diskLatency(), func() {
+		if life == s.life {
+			s.input(protocol.Loaded{Peer: a.Peer, Conn: a.Conn, Channel: a.Channel, Author: a.Author, Entries: raws})
+		}
+	})
 }
 
 // kick hands the writer its next group, as the station's loop does after
@@ -399,7 +428,13 @@ func (s *Station) restart() {
 	if s.up || w.stop {
 		return
 	}
-	core, err := protocol.New(w.coreCfg, s.keys, s.disk.snapshot(s.Name))
+	if s.restore != nil {
+		if !w.restoreReady(s) {
+			return
+		}
+		w.restored(s)
+	}
+	core, err := protocol.New(w.coreConfig(s), s.keys, s.disk.snapshot(s.Name))
 	if err != nil {
 		w.violate("restart", "%s does not restart from its disk: %v", s.Name, err)
 		return

@@ -207,6 +207,11 @@ func (w *World) operatorChannel(s *Station, ch string) {
 	if ok && c.State == record.Active && s.peerOf(ch) != nil && !slices.ContainsFunc(s.channels, func(x chanInfo) bool { return x.id == ch }) {
 		s.channels = append(s.channels, chanInfo{ch, w.byName[c.Peer]})
 	}
+	if ok && w.cfg.Restores {
+		// Operators read the channel's suspensions off its view (a
+		// restore may bring one of theirs back).
+		s.mine[ch] = slices.ContainsFunc(c.Suspensions, func(x record.Suspension) bool { return x.By == s.Name })
+	}
 	if c.State != record.ProposedIn {
 		return
 	}
@@ -247,7 +252,9 @@ func (w *World) startOperator(s *Station) {
 		case r < 0.035:
 			w.carryBundle(s, s.peerOf(ch))
 		case r < 0.038:
-			w.proposeChannel(s, s.peers[w.rng.IntN(len(s.peers))])
+			if !w.cfg.Restores {
+				w.proposeChannel(s, s.peers[w.rng.IntN(len(s.peers))])
+			}
 		case r < 0.043:
 			w.placeCall(s, ch)
 		default:
@@ -380,9 +387,12 @@ func (w *World) carryBundle(s, peer *Station) {
 	if w.chance(0.2) {
 		times = 2
 	}
+	restores := s.restores
 	for range times {
 		w.after(w.between(time.Minute, 30*time.Minute), func() {
-			if w.phase != phaseFaults || !peer.up {
+			if w.phase != phaseFaults || !peer.up || s.restores != restores || s.restore != nil {
+				// (A bundle of a disk since lost is not imported: see
+				// restore.go.)
 				return
 			}
 			pre := make([]*protocol.Prepared, len(frames))

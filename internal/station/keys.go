@@ -83,6 +83,12 @@ func (s *Station) RotateKeys(ctx context.Context, r ops.KeyRequest) (*ops.Rotati
 	if err := home.SaveKeys(next, nk); err != nil {
 		return nil, err
 	}
+	// The other machines of a station on a shared store find the new
+	// keys there, should this one stop before the change is finished.
+	if err := sealKeys(ctx, s.Dir, keys.Name, s.Store, s.Log); err != nil {
+		os.RemoveAll(next)
+		return nil, err
+	}
 	by := r.By
 	if r.Note != "" {
 		by += ": " + r.Note
@@ -117,6 +123,11 @@ func (s *Station) RotateKeys(ctx context.Context, r ops.KeyRequest) (*ops.Rotati
 	}
 	if err := s.setIdentity(ctx, nk, ncard); err != nil {
 		return nil, err
+	}
+	if err := sealKeys(ctx, s.Dir, keys.Name, s.Store, s.Log); err != nil {
+		// The store has the change and the keys sealed with keys/next:
+		// a standby that takes over finishes it from them.
+		s.Log.Error("keys changed, but not sealed again in the store", "err", err)
 	}
 	// Relays follow the statements in the new certificate as soon as the
 	// station connects with it: now, rather than at its next reconnection.

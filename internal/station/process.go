@@ -231,9 +231,19 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 		lock.Close()
 		return nil, fmt.Errorf("loading store: %w", err)
 	}
-	// A key change a crash interrupted is finished (or discarded) before
-	// the keys are used: the store says which are current.
-	keys, retired, err := stationdir.FinishKeys(dir, cfg.Name, snap)
+	// On a shared store, a key change made on another machine comes with
+	// the store (keyvault.go). A key change a crash interrupted is then
+	// finished (or discarded) before the keys are used: the store says
+	// which are current.
+	err = takeKeys(ctx, dir, cfg.Name, st, log)
+	var keys *identity.Keys
+	var retired []*identity.Keys
+	if err == nil {
+		keys, retired, err = stationdir.FinishKeys(dir, cfg.Name, snap)
+		if _, kerr := stationdir.LoadKEK(dir); err != nil && leaser != nil && errors.Is(kerr, stationdir.ErrNoKEK) {
+			err = fmt.Errorf("%w; this machine cannot open the keys the store keeps for the station's machines: copy keys/store.kek from the active machine (mode 0600)", err)
+		}
+	}
 	var card *identity.Card
 	if err == nil {
 		card, err = stationdir.ReadCard(dir)
@@ -246,6 +256,9 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 	var books []*codebook.Codebook
 	if err == nil {
 		books, _, err = loadCodebooks(ctx, st)
+	}
+	if err == nil && leaser != nil {
+		err = sealKeys(ctx, dir, cfg.Name, st, log)
 	}
 	if err != nil {
 		if leaser != nil {

@@ -18,6 +18,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -226,6 +227,19 @@ func Init(ctx context.Context, o InitOptions) (*identity.Card, error) {
 		{"card", card.Text, 0o644},
 		{"api-token", []byte(hex.EncodeToString(tok) + "\n"), 0o600},
 		{"config.json", append(cj, '\n'), 0o600}, // last: its presence marks a complete station
+	}
+	if _, ok := st.(interface {
+		PutSealedKeys(context.Context, []byte) error
+	}); ok {
+		// A store the station's machines share keeps its keys, sealed
+		// under this key (keyvault.go); config.json stays last.
+		kek := make([]byte, 32)
+		rand.Read(kek)
+		files = append([]struct {
+			name string
+			data []byte
+			mode os.FileMode
+		}{{KEKFile, []byte(base64.StdEncoding.EncodeToString(kek) + "\n"), 0o600}}, files...)
 	}
 	for _, f := range files {
 		if err := mk.Write(f.name, f.data, f.mode); err != nil {

@@ -109,7 +109,7 @@ func (d *doctor) permissions() {
 		d.add("directory", "ok", fmt.Sprintf("%s has mode %04o", dir, fi.Mode().Perm()), "")
 	}
 	private := []string{filepath.Join(dir, "keys", home.SignKeyFile), filepath.Join(dir, "keys", home.KEMKeyFile), filepath.Join(dir, "api-token"), filepath.Join(dir, "config.json")}
-	var optional []string
+	optional := []string{filepath.Join(dir, KEKFile)}
 	if cfg, err := LoadConfig(dir); err == nil {
 		if f, ok := SQLiteFile(dir, cfg.Store); ok {
 			private = append(private, f)

@@ -311,6 +311,18 @@ type Lease struct {
 	Expires time.Time // by the database's clock; informational
 }
 
+// KeyVault is a store that keeps the station's key files for its other
+// machines, sealed by the station under a key-encryption key the store
+// never sees (PostgreSQL, whose database the machines share; see
+// internal/station/keyvault.go).
+type KeyVault interface {
+	// PutSealedKeys replaces what is kept; a write like any other, so it
+	// fails with ErrFenced once another process holds the lease.
+	PutSealedKeys(ctx context.Context, sealed []byte) error
+	// SealedKeys returns what is kept, nil if nothing.
+	SealedKeys(ctx context.Context) ([]byte, error)
+}
+
 // Leaser is a store that several processes may share, of which one at a
 // time is active (PostgreSQL). A store that a single process owns
 // (SQLite, under the station directory's lock) does not implement it.
