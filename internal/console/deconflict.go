@@ -277,6 +277,15 @@ func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request, se *sessio
 // HTML document (its own styles, the map inline, no script, nothing
 // fetched), in the operator's language.
 func (s *Server) report(w http.ResponseWriter, r *http.Request) {
+	// A browser sent here by a role that may not have the report is
+	// shown the refusal page, in the operator's language.
+	if se, err := s.current(r); err == nil && !operator.Allowed(se.op.Role, operator.Report) {
+		s.audit(r, se, "incident.report", r.URL.Query().Get("id"), "refused", fmt.Sprintf("role %s may not %s", se.op.Role, operator.Report))
+		d := s.data("refused", se)
+		d.Refused = string(operator.Report)
+		s.renderCode(w, http.StatusForbidden, "refused-page", d)
+		return
+	}
 	s.action(operator.Report, "incident.report", func(r *http.Request, se *session) (result, error) {
 		id := r.URL.Query().Get("id")
 		if _, _, _, err := ops.ParseID(id); err != nil {

@@ -266,7 +266,7 @@ func (m *Map) SVG(title, desc string, layers []Layer) string {
 	legend := legendRows(m.Width, layers)
 	full := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	th := num(m.Height + float64(22*len(legend)) + 8*min(float64(len(legend)), 1))
-	fmt.Fprintf(&b, `<svg class="seamap" viewBox="0 0 %s %s" width="%s" height="%s" role="img" aria-labelledby="seamap-title seamap-desc" data-map="%s,%s" data-bounds="%s,%s,%s,%s">`,
+	fmt.Fprintf(&b, `<svg class="seamap" viewBox="0 0 %s %s" width="%s" height="%s" role="group" aria-labelledby="seamap-title seamap-desc" data-map="%s,%s" data-bounds="%s,%s,%s,%s">`,
 		w, th, w, th, w, h, full(m.Bounds.South), full(m.Bounds.North), full(m.Bounds.West), full(m.Bounds.East))
 	fmt.Fprintf(&b, `<title id="seamap-title">%s</title><desc id="seamap-desc">%s</desc>`, esc(title), esc(desc))
 	b.WriteString(`<defs><clipPath id="seamap-clip"><rect width="` + w + `" height="` + h + `"/></clipPath></defs>`)

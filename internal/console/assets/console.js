@@ -152,7 +152,7 @@
     if (e.key !== 'Tab') return;
     const box = $('#takeover [data-takeover]');
     if (!box) return;
-    const f = $$('a[href], button:not([hidden]):not([disabled]), input, select, textarea', box);
+    const f = $$('a[href], button:not([hidden]):not([disabled]), input, select, textarea, [tabindex="0"]', box);
     if (!f.length) return;
     const i = f.indexOf(document.activeElement);
     const next = e.shiftKey ? (i <= 0 ? f.length - 1 : i - 1) : (i < 0 || i === f.length - 1 ? 0 : i + 1);
