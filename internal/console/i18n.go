@@ -159,6 +159,8 @@ var catalogs = map[string]map[string]string{
 		"done":                  "Done.",
 		"local_time":            "local %s",
 		"utc_note":              "Times are UTC; local time beside.",
+		"keys_note":             "Keys: a acknowledges the top alarm, o opens its channel, c goes to the Compose box (on a channel's page, its own; elsewhere, the top alarm's channel's).",
+		"no_top_alarm":          "No alarm on the active list to act on.",
 		"skip":                  "Skip to content",
 		"charts":                "Charts",
 		"checks_chart":          "Communication checks",
@@ -392,6 +394,8 @@ var catalogs = map[string]map[string]string{
 		"done":                  "完成。",
 		"local_time":            "本地 %s",
 		"utc_note":              "时间为协调世界时（UTC），旁附本地时间。",
+		"keys_note":             "快捷键：a 确认最上面的告警，o 打开其频道，c 转到撰写框（在频道页面为本频道，在其他页面为最上面告警的频道）。",
+		"no_top_alarm":          "活动列表中没有可处理的告警。",
 		"skip":                  "跳到正文",
 		"charts":                "图表",
 		"checks_chart":          "通信检查",
@@ -473,7 +477,7 @@ var catalogs = map[string]map[string]string{
 }
 
 // scriptKeys are the strings the page script needs.
-var scriptKeys = []string{"due_in", "overdue_by", "conn_lost", "session_over", "sent_ok", "error", "local_time", "done", "verified", "sound_enable",
+var scriptKeys = []string{"due_in", "overdue_by", "conn_lost", "session_over", "sent_ok", "error", "local_time", "done", "verified", "sound_enable", "no_top_alarm",
 	"call_connecting", "call_connected", "call_failed", "call_ended", "call_mute", "call_unmute", "call_camera_off", "call_camera_on"}
 
 func catalog(lang string) map[string]string {

@@ -250,6 +250,53 @@
     if (btn) { e.preventDefault(); btn.click(); }
   });
 
+  // The duty officer's keys, wherever the focus is but in a field, and
+  // not over a takeover (it has its own): a acknowledges the top alarm of
+  // the active list, o opens its channel, c goes to the Compose box (this
+  // channel's, or the top alarm's channel's). The top alarm is read from
+  // the board's alarm list, or asked for on the other pages.
+  async function topAlarms() {
+    let root = $('#alerts');
+    if (!root) {
+      const r = await fetch('/console/frag/alerts', { credentials: 'same-origin' });
+      if (!r.ok) return [];
+      root = document.createElement('div');
+      root.innerHTML = await r.text();
+    }
+    return $$('.alarms-active li.alarm', root);
+  }
+  // The Compose box's text is the target of #text: the browser gives it
+  // the focus as it scrolls to it.
+  const openChannel = (ch, compose) => { location.href = '/console/channel/' + encodeURIComponent(ch) + (compose ? '#text' : ''); };
+  let composeOnUp = false;
+  document.addEventListener('keydown', async (e) => {
+    if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented || !['a', 'o', 'c'].includes(e.key)) return;
+    if (e.target.closest && e.target.closest('input, textarea, select, [contenteditable], details.shelve')) return;
+    if ($('#takeover [data-takeover]') || !$('#who')) return;
+    e.preventDefault();
+    // The box takes the focus when the key is let go, so that the
+    // letter is not typed in it.
+    if (e.key === 'c' && $('#text')) { composeOnUp = true; return; }
+    const lines = await topAlarms();
+    if (e.key === 'a') {
+      const btn = lines.map((li) => $('button[data-alert-ack]', li)).find(Boolean);
+      if (!btn) { toast(T.no_top_alarm, true); return; }
+      try { await post('/console/api/alerts/ack', { keys: btn.dataset.alertAck.split(' ') }); toast(T.done); } catch (err) { toast(T.error + ': ' + err.message, true); }
+      refreshAll();
+      return;
+    }
+    const top = lines.find((li) => li.dataset.channel);
+    if (!top) { toast(T.no_top_alarm, true); return; }
+    openChannel(top.dataset.channel, e.key === 'c');
+  });
+  document.addEventListener('keyup', (e) => {
+    if (!composeOnUp || e.key !== 'c') return;
+    composeOnUp = false;
+    $('#text').focus();
+    $('#text').scrollIntoView({ block: 'nearest' });
+  });
+  if (location.hash === '#text' && $('#text')) $('#text').focus();
+
   // Shelving an alarm group: the forms are in a live fragment, so they
   // are found when submitted.
   document.addEventListener('submit', async (e) => {
