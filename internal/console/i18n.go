@@ -122,6 +122,8 @@ var catalogs = map[string]map[string]string{
 		"takeover_more":         "%d more waiting",
 		"takeover_hint":         "Press Enter to acknowledge; Tab moves between the buttons.",
 		"sound_enable":          "Sound is off: click to enable the alarm",
+		"sound_off":             "The alarm cannot sound: this browser plays sound only after someone touches the page. Press S (or any key) or click anywhere to turn it on.",
+		"sound_off_title":       "SOUND OFF",
 		"alerts":                "Station alerts",
 		"no_alerts":             "No alerts.",
 		"conn_lost":             "Connection to the station lost. Reconnecting…",
@@ -363,6 +365,8 @@ var catalogs = map[string]map[string]string{
 		"takeover_more":         "另有 %d 条等待",
 		"takeover_hint":         "按回车键确认；Tab 键在按钮间切换。",
 		"sound_enable":          "声音已关闭：点击开启警报",
+		"sound_off":             "警报无法发声：本浏览器须有人操作页面后才能播放声音。按 S 键（或任意键）或点击页面任意处即可开启。",
+		"sound_off_title":       "警报声已关闭",
 		"alerts":                "站点告警",
 		"no_alerts":             "无告警。",
 		"conn_lost":             "与站点的连接已断开，正在重连…",
@@ -489,7 +493,7 @@ var catalogs = map[string]map[string]string{
 }
 
 // scriptKeys are the strings the page script needs.
-var scriptKeys = []string{"due_in", "overdue_by", "conn_lost", "session_over", "sent_ok", "error", "local_time", "done", "verified", "sound_enable", "no_top_alarm",
+var scriptKeys = []string{"due_in", "overdue_by", "conn_lost", "session_over", "sent_ok", "error", "local_time", "done", "verified", "sound_enable", "no_top_alarm", "sound_off_title",
 	"call_connecting", "call_connected", "call_failed", "call_ended", "call_mute", "call_unmute", "call_camera_off", "call_camera_on"}
 
 func catalog(lang string) map[string]string {

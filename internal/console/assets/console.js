@@ -81,6 +81,7 @@
         const AC = window.AudioContext || window.webkitAudioContext;
         if (!AC) return null;
         this.ctx = new AC();
+        this.ctx.onstatechange = soundState;
       }
       if (this.ctx.state === 'suspended') this.ctx.resume().catch(() => {});
       return this.ctx;
@@ -100,9 +101,8 @@
         o.start(t + d);
         o.stop(t + d + 0.27);
       });
-      body.dataset.sound = c.state;
-      const b = $('#sound-enable');
-      if (b) b.hidden = c.state === 'running';
+      if (c.state === 'running') body.dataset.beeps = String(Number(body.dataset.beeps || 0) + 1);
+      soundState();
     },
     start() {
       body.dataset.alarm = 'on';
@@ -116,8 +116,30 @@
       this.timer = null;
     },
   };
-  // Browsers start audio only after a person has touched the page.
-  ['pointerdown', 'keydown'].forEach((ev) => document.addEventListener(ev, () => alarm.context(), { once: true }));
+  // Browsers start audio only after a person has touched the page, or
+  // the page they came from by a link of the same site (so a console
+  // logged into can sound from its first page on); a page reloaded or
+  // opened by its address cannot until someone touches it. A console
+  // that cannot sound says so with a standing banner and in the tab's
+  // title until a key or a click turns the sound on.
+  function soundState() {
+    const c = alarm.ctx, off = !c || c.state !== 'running';
+    body.dataset.sound = c ? c.state : 'none';
+    const banner = $('#sound-off');
+    if (banner) banner.hidden = !off;
+    const b = $('#sound-enable');
+    if (b) b.hidden = !off;
+    const mark = (T.sound_off_title || 'SOUND OFF') + ' · ';
+    if (off && banner && !document.title.startsWith(mark)) document.title = mark + document.title;
+    if (!off && document.title.startsWith(mark)) document.title = document.title.slice(mark.length);
+  }
+  ['pointerdown', 'keydown'].forEach((ev) => document.addEventListener(ev, () => {
+    if (!alarm.ctx || alarm.ctx.state !== 'running') alarm.context();
+  }, true));
+  if ($('#sound-off')) {
+    alarm.context();
+    setTimeout(soundState, 500);
+  }
 
   // The takeover: the alarm sounds while it is up, the acknowledge button
   // has the focus, Tab stays inside it, and a screen reader is told what
