@@ -130,13 +130,13 @@ var names = map[string]map[string]string{
 	"en": {
 		"notices": "Notices of activities", "own_tracks": "Reports: our units", "other_tracks": "Reports: their units",
 		"cpa": "Closest approach (findings)", "overlap": "Overlaps (findings)", "incidents": "Incidents",
-		"cpa_label": "CPA %s NM", "overlap_label": "overlap %s NM", "finding": "Finding %d",
+		"cpa_label": "CPA %s NM", "overlap_label": "overlap %s NM", "finding": "Finding %d", "nm": "NM",
 		"inc_open": "open", "inc_acknowledged": "acknowledged", "inc_under_discussion": "under discussion", "inc_closing": "closing", "inc_closed": "closed",
 	},
 	"zh-Hans": {
 		"notices": "活动通报", "own_tracks": "报告：我方单位", "other_tracks": "报告：对方单位",
 		"cpa": "最近会遇点（检查结果）", "overlap": "活动重叠（检查结果）", "incidents": "事件",
-		"cpa_label": "最近会遇 %s海里", "overlap_label": "重叠 %s海里", "finding": "检查结果 %d",
+		"cpa_label": "最近会遇 %s海里", "overlap_label": "重叠 %s海里", "finding": "检查结果 %d", "nm": "海里",
 		"inc_open": "已发起", "inc_acknowledged": "已确认", "inc_under_discussion": "讨论中", "inc_closing": "待关闭", "inc_closed": "已关闭",
 	},
 }
@@ -166,13 +166,16 @@ type Picture struct {
 	Points []seamap.Point
 	// Counts of what is drawn, by layer name key.
 	Counts map[string]int
+	lang   string
 }
 
 // Map draws the picture, fitted to what it shows, at least 5° each way
 // so that the nearest coasts give it a place (the South China Sea when it
 // shows nothing).
 func (p *Picture) Map(width float64) *seamap.Map {
-	return seamap.New(seamap.Fit(p.Points, 0.5, 5), width)
+	m := seamap.New(seamap.Fit(p.Points, 0.5, 5), width)
+	m.Unit = Name(p.lang, "nm")
+	return m
 }
 
 func pt(p codebook.Position) seamap.Point { return seamap.Point{Lat: p.Lat, Lon: p.Lon} }
@@ -250,7 +253,7 @@ func rendered(m ops.MessageView, lang string) string {
 func Build(self string, msgs []ops.MessageView, incidents []ops.IncidentView, findings []ops.FindingView, f Filter, lang string, links Links) *Picture {
 	lang = Lang(lang)
 	n := names[lang]
-	p := &Picture{Counts: map[string]int{}}
+	p := &Picture{Counts: map[string]int{}, lang: lang}
 	notices := seamap.Layer{Name: n["notices"], Stroke: "#ffa94d", Fill: "#ffa94d", Dashed: false}
 	own := seamap.Layer{Name: n["own_tracks"], Stroke: "#74c0fc", Fill: "#74c0fc"}
 	other := seamap.Layer{Name: n["other_tracks"], Stroke: "#ff6b6b", Fill: "#ff6b6b"}
