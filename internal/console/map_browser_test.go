@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
+	"hotline/internal/ops"
 	"hotline/internal/seamap"
 )
 
@@ -61,5 +63,85 @@ func TestBrowserMapLabels(t *testing.T) {
 	}
 	if got.Labels != 13 || len(got.Bad) > 0 {
 		t.Errorf("%d labels drawn; overlapping: %q", got.Labels, got.Bad)
+	}
+}
+
+// TestBrowserMapZoom: the map page zooms and pans by its buttons and by
+// dragging; its scale bar follows the zoom (a round number, its length
+// what the zoom makes of it), labels keep their size; a notice arriving
+// live redraws the map and the view is kept; Whole map goes back.
+func TestBrowserMapZoom(t *testing.T) {
+	needChromium(t)
+	usa, chn, _ := scene(t)
+	d := newDesk(t, usa)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	b := newBrowser(t, ctx)
+	logIn(t, b, d.srv.URL, "sam")
+	ackTakeovers(t, b)
+	run(t, b, "the map", chromedp.Navigate(d.srv.URL+"/console/map"), chromedp.WaitVisible(css(`svg.seamap path.land`)),
+		chromedp.WaitVisible(css(`body[data-connection="live"]`)))
+	type state struct {
+		Transform string
+		NM, PX    float64
+		Bar       string
+		Font      float64
+	}
+	read := func() state {
+		return eval[state](t, b, `(() => {
+			const svg = document.querySelector("#map svg.seamap"), sc = svg.querySelector("g.scale");
+			const label = svg.querySelector("g.layer text");
+			return {Transform: svg.querySelector("g.view").getAttribute("transform") || "", NM: Number(sc.dataset.nm), PX: Number(sc.dataset.px),
+				Bar: sc.querySelector("text").textContent, Font: label ? Number(label.getAttribute("font-size")) * (() => { const m = (svg.querySelector("g.view").getAttribute("transform") || "").match(/scale\(([\d.]+)\)/); return m ? Number(m[1]) : 1; })() : 13};
+		})()`)
+	}
+	start := read()
+	if start.Bar != fmt.Sprint(start.NM)+" NM" || start.PX < 50 || start.PX > 150 {
+		t.Fatalf("the scale bar at the start: %+v", start)
+	}
+	run(t, b, "zoom in", chromedp.Click(css(`button[data-map-zoom="in"]`)))
+	in := read()
+	if want := "scale(2) translate("; len(in.Transform) < len(want) || in.Transform[:len(want)] != want {
+		t.Errorf("zoomed in: transform %q", in.Transform)
+	}
+	// The bar: pixels per nautical mile twice what they were.
+	if r := (in.PX / in.NM) / (start.PX / start.NM); r < 1.98 || r > 2.02 || in.Bar != fmt.Sprint(in.NM)+" NM" || in.PX > 150 {
+		t.Errorf("zoomed in, the scale bar %+v against %+v (ratio %.3f)", in, start, r)
+	}
+	if in.Font < 12.9 || in.Font > 13.1 {
+		t.Errorf("zoomed in, a label is drawn %.1f px high, want 13", in.Font)
+	}
+	run(t, b, "pan east", chromedp.Click(css(`button[data-map-pan="e"]`)))
+	east := read()
+	if east.Transform == in.Transform {
+		t.Errorf("panning east left the view at %q", east.Transform)
+	}
+	// Dragged 120 px to the right: the view moves west.
+	held := func(p *input.DispatchMouseEventParams) { p.Buttons = 1 } // the left button, held down
+	box := eval[[]float64](t, b, `(r => [r.left + r.width / 2, r.top + r.height / 2])(document.querySelector("#map svg.seamap").getBoundingClientRect())`)
+	run(t, b, "drag", chromedp.MouseEvent(input.DispatchMouseEventTypeMousePressed, box[0], box[1], chromedp.ButtonLeft),
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, box[0]+60, box[1], chromedp.ButtonLeft, held),
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, box[0]+120, box[1], chromedp.ButtonLeft, held),
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseReleased, box[0]+120, box[1], chromedp.ButtonLeft))
+	dragged := read()
+	var ex, dx, y float64
+	fmt.Sscanf(east.Transform, "scale(2) translate(%g %g)", &ex, &y)
+	fmt.Sscanf(dragged.Transform, "scale(2) translate(%g %g)", &dx, &y)
+	if dx <= ex {
+		t.Errorf("dragged east, the view went from %q to %q, not west", east.Transform, dragged.Transform)
+	}
+	// A notice arrives: the map is drawn again, in the same view.
+	more, err := chn.SendNotice(t.Context(), ops.NoticeRequest{Channel: theatre, Notice: json.RawMessage(`{"kind":"air_patrol","title":"Air patrol","lang":"en",
+		"area":{"circle":{"center":{"lat":15.5,"lon":113.5},"radius_nm":30}},"window":{"from":"2026-05-01T00:00:00Z","to":"2026-05-09T00:00:00Z"},"units":["Wing 2"],"call":"` + theatre + `"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, b, "the new notice, live", chromedp.WaitReady(css(fmt.Sprintf(`svg.seamap g[id=%q]`, "map-"+more.ID))))
+	if after := read(); after.Transform != dragged.Transform || after.NM != dragged.NM {
+		t.Errorf("drawn again live, the view went from %+v to %+v", dragged, after)
+	}
+	run(t, b, "whole map", chromedp.Click(css(`button[data-map-zoom="reset"]`)))
+	if whole := read(); whole.Transform != "scale(1) translate(0 0)" || whole.NM != start.NM || whole.PX != start.PX {
+		t.Errorf("the whole map again: %+v, at the start %+v", whole, start)
 	}
 }

@@ -273,7 +273,9 @@ func (m *Map) SVG(title, desc string, layers []Layer) string {
 	fmt.Fprintf(&b, `<title id="seamap-title">%s</title><desc id="seamap-desc">%s</desc>`, esc(title), esc(desc))
 	b.WriteString(`<defs><clipPath id="seamap-clip"><rect width="` + w + `" height="` + h + `"/></clipPath></defs>`)
 	fmt.Fprintf(&b, `<rect class="sea" width="%s" height="%s" fill="#0b2942"/>`, w, h)
-	b.WriteString(`<g clip-path="url(#seamap-clip)">`)
+	// What zooms and pans (the console's script scales and moves the
+	// view), clipped to the map; the scale bar and the legend stay.
+	b.WriteString(`<g clip-path="url(#seamap-clip)"><g class="view">`)
 	m.drawLand(&b)
 	m.drawGraticule(&b)
 	labels := m.placeLabels(layers)
@@ -292,7 +294,7 @@ func (m *Map) SVG(title, desc string, layers []Layer) string {
 		}
 		b.WriteString(`</g>`)
 	}
-	b.WriteString(`</g>`)
+	b.WriteString(`</g></g>`)
 	m.drawScale(&b)
 	m.drawLegend(&b, legend)
 	b.WriteString(`</svg>`)
@@ -726,7 +728,7 @@ func (m *Map) drawScale(b *strings.Builder) {
 	if unit == "" {
 		unit = "NM"
 	}
-	fmt.Fprintf(b, `<g class="scale" data-nm="%s" data-px="%s" font-size="12" font-family="system-ui, sans-serif">`, trim(nm), num(px))
+	fmt.Fprintf(b, `<g class="scale" data-nm="%s" data-px="%s" data-unit="%s" font-size="12" font-family="system-ui, sans-serif">`, trim(nm), num(px), esc(unit))
 	sb := m.scaleBox()
 	fmt.Fprintf(b, `<rect x="%s" y="%s" width="%s" height="%s" fill="#0d1117" fill-opacity="0.8"/>`, num(sb.x0), num(sb.y0), num(sb.x1-sb.x0), num(sb.y1-sb.y0))
 	fmt.Fprintf(b, `<path d="M%s %sv6h%sv-6" stroke="#f1f3f5" stroke-width="2" fill="none"/>`, num(x0), num(y), num(px))

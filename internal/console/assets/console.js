@@ -46,6 +46,7 @@
       t.after(span);
     });
     tick(root);
+    if (view.s !== 1) mapView();
   }
   // Countdowns run on this browser's clock between updates from the station.
   function tick(root) {
@@ -239,6 +240,87 @@
     };
   }
 
+  // The map: zoomed (1 to 16 times) and moved by its buttons, the wheel
+  // and dragging, its scale bar following; kept while the map is drawn
+  // again live. Labels keep their size (so they stay apart), lines their
+  // width.
+  const view = { s: 1, x: 0, y: 0 };
+  function mapView() {
+    const svg = $('.map-tools') && $('#map svg.seamap');
+    const g = svg && $('g.view', svg);
+    if (!g) return;
+    const [w, h] = svg.dataset.map.split(',').map(Number);
+    view.s = Math.min(16, Math.max(1, view.s));
+    view.x = Math.min(w - w / view.s, Math.max(0, view.x));
+    view.y = Math.min(h - h / view.s, Math.max(0, view.y));
+    g.setAttribute('transform', `scale(${view.s}) translate(${-view.x} ${-view.y})`);
+    $$('text', g).forEach((t) => {
+      if (!t.dataset.size) t.dataset.size = t.getAttribute('font-size') || getComputedStyle(t).fontSize;
+      t.setAttribute('font-size', parseFloat(t.dataset.size) / view.s);
+    });
+    const sc = $('g.scale', svg);
+    if (!sc) return;
+    if (!sc.dataset.nm0) { sc.dataset.nm0 = sc.dataset.nm; sc.dataset.px0 = sc.dataset.px; }
+    const perPx = Number(sc.dataset.nm0) / Number(sc.dataset.px0) / view.s;
+    let nm = 0.01;
+    [0.01, 0.1, 1, 10, 100, 1000].forEach((p) => [1, 2, 5].forEach((f) => { if (f * p / perPx <= 150) nm = f * p; }));
+    const px = nm / perPx, x0 = w - px - 16, y = 22, r = (v) => Math.round(v * 10) / 10;
+    nm = Math.round(nm * 100) / 100;
+    sc.dataset.nm = nm;
+    sc.dataset.px = r(px);
+    $('rect', sc).setAttribute('x', r(x0 - 8));
+    $('rect', sc).setAttribute('width', r(px + 16));
+    $('path', sc).setAttribute('d', `M${r(x0)} ${y}v6h${r(px)}v-6`);
+    $('text', sc).setAttribute('x', r(x0 + px / 2));
+    $('text', sc).textContent = nm + ' ' + sc.dataset.unit;
+  }
+  // Zoom by f about a point of the view (map pixels; its centre if none).
+  function zoom(f, px, py) {
+    const svg = $('#map svg.seamap');
+    if (!svg) return;
+    const [w, h] = svg.dataset.map.split(',').map(Number);
+    const cx = px === undefined ? view.x + w / view.s / 2 : px, cy = py === undefined ? view.y + h / view.s / 2 : py;
+    const fx = (cx - view.x) * view.s / w, fy = (cy - view.y) * view.s / h;
+    view.s = Math.min(16, Math.max(1, view.s * f));
+    view.x = cx - fx * w / view.s;
+    view.y = cy - fy * h / view.s;
+    mapView();
+  }
+  // The point of the map under a pointer event, in map pixels.
+  function mapPoint(svg, e) {
+    const r = svg.getBoundingClientRect(), vb = svg.viewBox.baseVal;
+    const ux = (e.clientX - r.left) * vb.width / r.width, uy = (e.clientY - r.top) * vb.height / r.height;
+    return [view.x + ux / view.s, view.y + uy / view.s, vb.width / r.width];
+  }
+  document.addEventListener('wheel', (e) => {
+    const svg = e.target.closest && e.target.closest('#map svg.seamap');
+    if (!svg || !$('.map-tools')) return;
+    e.preventDefault();
+    const [px, py] = mapPoint(svg, e);
+    zoom(e.deltaY < 0 ? 1.25 : 0.8, px, py);
+  }, { passive: false });
+  let drag = null;
+  document.addEventListener('pointerdown', (e) => {
+    const svg = e.target.closest && e.target.closest('#map svg.seamap');
+    if (svg && $('.map-tools') && e.button === 0) drag = { svg, x: e.clientX, y: e.clientY, moved: false };
+  });
+  document.addEventListener('pointermove', (e) => {
+    if (!drag) return;
+    const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
+    if (!drag.moved && Math.hypot(dx, dy) < 4) return;
+    drag.moved = true;
+    drag.svg.classList.add('dragging');
+    const k = mapPoint(drag.svg, e)[2] / view.s;
+    view.x -= dx * k;
+    view.y -= dy * k;
+    drag.x = e.clientX;
+    drag.y = e.clientY;
+    mapView();
+  });
+  document.addEventListener('pointerup', () => { if (drag) drag.svg.classList.remove('dragging'); setTimeout(() => { drag = null; }, 0); });
+  // A drag that ends on a link does not follow it.
+  document.addEventListener('click', (e) => { if (drag && drag.moved && e.target.closest('#map svg.seamap')) e.preventDefault(); }, true);
+
   // Clicks, by what the element says it does.
   document.addEventListener('click', async (e) => {
     const el = e.target.closest('button');
@@ -251,6 +333,16 @@
     if (el.dataset.ack) act(() => post('/console/api/ack', { id: el.dataset.ack }));
     else if (el.dataset.alertAck) act(() => post('/console/api/alerts/ack', { keys: el.dataset.alertAck.split(' ') }));
     else if (el.dataset.unshelve) act(() => post('/console/api/alarms/unshelve', { group: el.dataset.unshelve }));
+    else if (el.dataset.mapZoom) {
+      if (el.dataset.mapZoom === 'reset') { view.s = 1; view.x = 0; view.y = 0; mapView(); } else zoom(el.dataset.mapZoom === 'in' ? 2 : 0.5);
+    } else if (el.dataset.mapPan) {
+      const svg = $('#map svg.seamap');
+      if (!svg) return;
+      const [w, h] = svg.dataset.map.split(',').map(Number), d = { w: [-1, 0], e: [1, 0], n: [0, -1], s: [0, 1] }[el.dataset.mapPan];
+      view.x += d[0] * w / view.s / 4;
+      view.y += d[1] * h / view.s / 4;
+      mapView();
+    }
     else if (el.id === 'logout') { await post('/console/api/logout').catch(() => {}); location.href = '/console/login'; }
     else if (el.id === 'sound-enable') alarm.beep();
     else if (el.dataset.verify) {
