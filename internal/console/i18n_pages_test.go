@@ -179,7 +179,7 @@ func TestEveryPageInChinese(t *testing.T) {
 	sam = d.login(t, "sam")
 	sam.do(t, "POST", "/console/api/lang", `{"lang":"zh"}`)
 	for _, path := range []string{"/console/map?from=yesterday", "/console/incident?id=" + url.QueryEscape(theatre+"/USA/99"),
-		"/console/channel/no-such-channel"} {
+		"/console/channel/no-such-channel", "/console/incident/report?id=x"} {
 		r := sam.do(t, "GET", path, "", "Accept", "text/html")
 		if r.code < 400 {
 			t.Errorf("%s: %d, want an error", path, r.code)
