@@ -99,6 +99,7 @@ func TestBrowserMapZoom(t *testing.T) {
 	if start.Bar != fmt.Sprint(start.NM)+" NM" || start.PX < 50 || start.PX > 150 {
 		t.Fatalf("the scale bar at the start: %+v", start)
 	}
+	ackTakeovers(t, b)
 	run(t, b, "zoom in", chromedp.Click(css(`button[data-map-zoom="in"]`)))
 	in := read()
 	if want := "scale(2) translate("; len(in.Transform) < len(want) || in.Transform[:len(want)] != want {
@@ -116,14 +117,33 @@ func TestBrowserMapZoom(t *testing.T) {
 	if east.Transform == in.Transform {
 		t.Errorf("panning east left the view at %q", east.Transform)
 	}
-	// Dragged 120 px to the right: the view moves west.
+	// Dragged 120 px to the right, from a shape (a link) if one is in
+	// view: the view moves west, and the link is not followed.
 	held := func(p *input.DispatchMouseEventParams) { p.Buttons = 1 } // the left button, held down
-	box := eval[[]float64](t, b, `(r => [r.left + r.width / 2, r.top + r.height / 2])(document.querySelector("#map svg.seamap").getBoundingClientRect())`)
+	// The scene's closest approach may take over the screen late: the
+	// drag is on the map, not on a takeover.
+	ackTakeovers(t, b)
+	box := eval[[]float64](t, b, `(() => {
+		const svg = document.querySelector("#map svg.seamap"), r = svg.getBoundingClientRect();
+		for (const a of svg.querySelectorAll("g.layer a")) {
+			const q = a.getBoundingClientRect(), x = q.left + q.width / 2, y = q.top + q.height / 2;
+			const e = document.elementFromPoint(x, y);
+			if (e && e.closest("a") === a && x > r.left && x < r.right - 130 && y > r.top && y < r.bottom) return [x, y, 1];
+		}
+		return [r.left + r.width / 2, r.top + r.height / 2, 0];
+	})()`)
+	t.Logf("dragging from %v (on a link: %v)", box[:2], box[2] == 1)
+	if on := eval[string](t, b, fmt.Sprintf(`(e => e && e.closest("#map svg.seamap") ? "" : (e ? e.outerHTML.slice(0, 80) : "nothing"))(document.elementFromPoint(%v, %v))`, box[0], box[1])); on != "" {
+		t.Fatalf("the map is under %s where the drag starts", on)
+	}
 	run(t, b, "drag", chromedp.MouseEvent(input.DispatchMouseEventTypeMousePressed, box[0], box[1], chromedp.ButtonLeft),
 		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, box[0]+60, box[1], chromedp.ButtonLeft, held),
 		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, box[0]+120, box[1], chromedp.ButtonLeft, held),
 		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseReleased, box[0]+120, box[1], chromedp.ButtonLeft))
 	dragged := read()
+	if p := eval[string](t, b, `location.pathname`); p != "/console/map" {
+		t.Fatalf("the drag followed a link to %s", p)
+	}
 	var ex, dx, y float64
 	fmt.Sscanf(east.Transform, "scale(2) translate(%g %g)", &ex, &y)
 	fmt.Sscanf(dragged.Transform, "scale(2) translate(%g %g)", &dx, &y)

@@ -318,6 +318,8 @@
     mapView();
   });
   document.addEventListener('pointerup', () => { if (drag) drag.svg.classList.remove('dragging'); setTimeout(() => { drag = null; }, 0); });
+  // A drag that starts on a shape moves the map, not the link.
+  document.addEventListener('dragstart', (e) => { if (e.target.closest && e.target.closest('#map svg.seamap') && $('.map-tools')) e.preventDefault(); });
   // A drag that ends on a link does not follow it.
   document.addEventListener('click', (e) => { if (drag && drag.moved && e.target.closest('#map svg.seamap')) e.preventDefault(); }, true);
 
