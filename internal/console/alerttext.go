@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"hotline/internal/ops"
+	"hotline/internal/situation"
 )
 
 // Station alerts are written by the core in English, with the format and
@@ -126,11 +127,77 @@ func alertText(lang string, a ops.AlertView) string {
 	}
 	args := make([]any, len(a.Args))
 	for i, s := range a.Args {
-		args[i] = s
+		args[i] = stepDetail(lang, s) // what the ladder did, named in an alert
 	}
 	text := fmt.Sprintf(f, args...)
 	if strings.Contains(text, "%!") {
 		return a.Text // arguments that do not fit: never show a broken sentence
 	}
 	return text
+}
+
+// stepDetails are the station's words for what it did at a step of a
+// message's ladder (protocol.Core.ladderStep), in each other language: a
+// detail is one of these, or one of them followed by a name or an id
+// (the prefixes ending in a space or a colon).
+var stepDetails = map[string]map[string]string{
+	"zh": {
+		"overdue here":                           "本站已逾期",
+		"not delivered":                          "未送达",
+		"not reminded: the channel is suspended": "未提醒：频道已暂停",
+		"supervisor alerted":                     "已通知值班主管",
+		"reminded ":                              "已提醒 ",
+		"forwarded as ":                          "已转发为 ",
+		"not forwarded: ":                        "未转发：",
+	},
+}
+
+// stepDetail returns a ladder step's detail in the given language: the
+// station's phrase translated, the name, id or reason after it as
+// written.
+func stepDetail(lang, detail string) string {
+	tr := stepDetails[lang]
+	if s, ok := tr[detail]; ok {
+		return s
+	}
+	for en, s := range tr {
+		if (strings.HasSuffix(en, " ") || strings.HasSuffix(en, ": ")) && strings.HasPrefix(detail, en) {
+			return s + detail[len(en):]
+		}
+	}
+	return detail
+}
+
+// filterFormats are the ways a time filter of the map can be wrong
+// (situation.FilterError), in each other language, with the field names
+// they name.
+var filterFormats = map[string]map[string]string{
+	"zh": {
+		"%s %q: the year must be 2000-2199":                              "%[1]s %[2]q：年份须在 2000 至 2199 之间",
+		"%s %q is not a time like 2026-05-01T14:30Z (UTC) or 2026-05-01": "%[1]s %[2]q 不是有效时间，应形如 2026-05-01T14:30Z（UTC）或 2026-05-01",
+		"give from and to, or hours, not both":                           "请填写起止时间或前后小时数，不要同时填写",
+		"hours %q is not a whole number from 1 to %s":                    "小时数 %[1]q 不是 1 至 %[2]s 之间的整数",
+		"from %s is not before to %s":                                    "起始时间 %[1]s 不早于结束时间 %[2]s",
+		"from":                                                           "起始时间",
+		"to":                                                             "结束时间",
+		"time filter is not valid: ":                                     "时间筛选无效：",
+	},
+}
+
+// filterText says what was wrong with a time filter in the given
+// language.
+func filterText(lang string, e *situation.FilterError) string {
+	tr, ok := filterFormats[lang]
+	f, known := tr[e.Format]
+	if !ok || !known {
+		return e.Error()
+	}
+	args := make([]any, len(e.Args))
+	for i, a := range e.Args {
+		if w, ok := tr[a]; ok {
+			a = w
+		}
+		args[i] = a
+	}
+	return tr["time filter is not valid: "] + fmt.Sprintf(f, args...)
 }

@@ -147,3 +147,114 @@ func BenchmarkAlarmBoard10k(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkBoard100Alarms10k draws the whole board page (the channel
+// table, the alarm board, the takeover) on the server, as a logged-in
+// duty officer's browser asks for it, for a station with 100 agreed
+// channels (100 FLASH received and acknowledged, 100 ROUTINE waiting
+// here, 100 sent) and 10,000 station alerts over the last day in its
+// alarm history (100 channels, four kinds each, all but the last 100
+// acknowledged); beside it, as its baseline, the same page before the
+// alerts (no_alerts). Real stations, real SQLite, the console's real
+// handler; the target is under 200 ms per page:
+//
+//	go test -run '^$' -bench Board100Alarms10k -benchtime 20x ./internal/console
+func BenchmarkBoard100Alarms10k(b *testing.B) {
+	const n = 100
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("usa-chn-%03d", i)
+	}
+	usa, chn := pair(b, ids...)
+	ctx := b.Context()
+	notes, cancel := usa.Subscribe()
+	defer cancel()
+	for _, id := range ids {
+		for _, p := range []string{"FLASH", "ROUTINE"} {
+			if _, err := chn.Send(ctx, ops.SendRequest{Channel: id, Precedence: p, Text: "message on " + id}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, err := usa.Send(ctx, ops.SendRequest{Channel: id, Precedence: "PRIORITY", Text: "reply on " + id}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	deadline := time.After(2 * time.Minute)
+	for {
+		in, err := usa.Inbox(ctx, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(in) == 2*n {
+			break
+		}
+		select {
+		case <-notes:
+		case <-time.After(time.Second):
+		case <-deadline:
+			b.Fatalf("%d of %d messages arrived", len(in), 2*n)
+		}
+	}
+	// The FLASH are acknowledged: nothing takes over the screen but the
+	// last 100 alerts' alarms.
+	in, err := usa.Inbox(ctx, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, m := range in {
+		if m.Precedence == "FLASH" {
+			if _, err := usa.Ack(ctx, m.ID, "dora"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	d := newDesk(b, usa)
+	br := d.login(b, "dora")
+	draw := func(b *testing.B, alarmLines int) {
+		req := httptest.NewRequest("GET", "/console/", nil)
+		req.Host = "127.0.0.1"
+		req.Header.Set("Cookie", "hotline_session="+br.cookie)
+		var worst time.Duration
+		var size int
+		for b.Loop() {
+			start := time.Now()
+			w := httptest.NewRecorder()
+			d.h.ServeHTTP(w, req)
+			body := w.Body.String()
+			if w.Code != http.StatusOK || strings.Count(body, `<tr data-channel=`) != n || strings.Count(body, `<li class="alarm `) < alarmLines {
+				b.Fatalf("board: %d, %d rows, %d alarm lines", w.Code, strings.Count(body, `<tr data-channel=`), strings.Count(body, `<li class="alarm `))
+			}
+			size = len(body)
+			worst = max(worst, time.Since(start))
+		}
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/board")
+		b.ReportMetric(float64(worst.Microseconds())/1000, "worst-ms")
+		b.ReportMetric(float64(size)/1024, "KiB")
+	}
+	b.Run("no_alerts", func(b *testing.B) { draw(b, 0) })
+	now := time.Now().UTC()
+	kinds := []string{"%s reports: %s", "%s %s from %s is not acknowledged and its deadline (%s) has passed", "sending stopped on %s: %s", "could not remind %s: %v"}
+	var alerts []record.Alert
+	for i := range 10000 {
+		ch := ids[i%n]
+		level := "warning"
+		if i%4 == 1 {
+			level = "alarm"
+		}
+		alerts = append(alerts, record.Alert{At: now.Add(-time.Duration(10000-i) * 8 * time.Second), Level: level, Channel: ch, Peer: "CHN",
+			Text: fmt.Sprintf("alert %d on %s", i, ch), Format: kinds[i%4], Args: []string{"x", "y"}})
+	}
+	if err := usa.Store.Apply(ctx, &record.Batch{Alerts: alerts}); err != nil {
+		b.Fatal(err)
+	}
+	as, err := usa.Alerts(ctx, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, a := range as[:len(as)-100] {
+		if _, err := usa.Store.AddConsoleAlert(ctx, store.ConsoleAlert{Alert: a.ID, AckBy: "dora", AckAt: a.At.Add(time.Minute)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("10k_alerts", func(b *testing.B) { draw(b, 100) })
+}

@@ -62,8 +62,9 @@ func newBrowser(t *testing.T, ctx context.Context, extra ...chromedp.ExecAllocat
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("no-first-run", true),
-		// The alarm must sound without a click in a test; a person's
-		// browser asks for one click (the console says so).
+		// The alarm must sound without a click in these tests; a
+		// person's browser asks for one (the console says so, checked
+		// under the browser's own policy by TestBrowserSound).
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
 		// USA's console is served over HTTPS with a certificate made in
 		// the test, which no authority signed.

@@ -54,7 +54,7 @@ func (s *Server) callPage(w http.ResponseWriter, r *http.Request, se *session) {
 		err = s.fillTakeover(r.Context(), d)
 	}
 	if err != nil {
-		s.fail(w, err)
+		s.failPage(w, se, err)
 		return
 	}
 	d.Call = c

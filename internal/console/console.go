@@ -311,6 +311,12 @@ func (s *Server) actionLimit(perm operator.Permission, name string, limit int64,
 			s.audit(r, se, name, res.target, operator.Outcome(err), detail)
 		}
 		if err != nil {
+			if r.Method == http.MethodGet && strings.Contains(r.Header.Get("Accept"), "text/html") {
+				// A browser opening a document (an after-action report):
+				// a page in the operator's language.
+				s.failPage(w, se, err)
+				return
+			}
 			writeError(w, err)
 			return
 		}

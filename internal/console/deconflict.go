@@ -152,7 +152,7 @@ func (s *Server) mapOf(ctx context.Context, q url.Values, lang string) (*mapView
 	v := &mapView{From: q.Get("from"), To: q.Get("to"), Hours: q.Get("hours")}
 	f, err := situation.ParseFilter(v.From, v.To, v.Hours, s.cfg.Now())
 	if err != nil {
-		return v, fmt.Errorf("%w: %v", badrequest.Err, err)
+		return v, fmt.Errorf("%w: %w", badrequest.Err, err)
 	}
 	v.Filter = f
 	keep := url.Values{}
@@ -205,9 +205,12 @@ func (s *Server) mapPage(w http.ResponseWriter, r *http.Request, se *session) {
 	if errors.Is(err, badrequest.Err) {
 		// The page again with the filter as given and what was wrong with it.
 		d.Map.Error = errText(err)
+		if fe := (*situation.FilterError)(nil); errors.As(err, &fe) {
+			d.Map.Error = filterText(d.Lang, fe)
+		}
 		var buf strings.Builder
 		if err := pages.ExecuteTemplate(&buf, "map-page", d); err != nil {
-			s.fail(w, err)
+			s.failPage(w, se, err)
 			return
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -216,7 +219,7 @@ func (s *Server) mapPage(w http.ResponseWriter, r *http.Request, se *session) {
 		return
 	}
 	if err != nil {
-		s.fail(w, err)
+		s.failPage(w, se, err)
 		return
 	}
 	s.render(w, "map-page", d)
@@ -229,7 +232,7 @@ func (s *Server) incidentsPage(w http.ResponseWriter, r *http.Request, se *sessi
 		err = s.fillTakeover(r.Context(), d)
 	}
 	if err != nil {
-		s.fail(w, err)
+		s.failPage(w, se, err)
 		return
 	}
 	s.render(w, "incidents-page", d)
@@ -267,7 +270,7 @@ func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request, se *sessio
 		err = s.fillTakeover(r.Context(), d)
 	}
 	if err != nil {
-		s.fail(w, err)
+		s.failPage(w, se, err)
 		return
 	}
 	s.render(w, "incident-page", d)
@@ -277,6 +280,15 @@ func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request, se *sessio
 // HTML document (its own styles, the map inline, no script, nothing
 // fetched), in the operator's language.
 func (s *Server) report(w http.ResponseWriter, r *http.Request) {
+	// A browser sent here by a role that may not have the report is
+	// shown the refusal page, in the operator's language.
+	if se, err := s.current(r); err == nil && !operator.Allowed(se.op.Role, operator.Report) {
+		s.audit(r, se, "incident.report", r.URL.Query().Get("id"), "refused", fmt.Sprintf("role %s may not %s", se.op.Role, operator.Report))
+		d := s.data("refused", se)
+		d.Refused = string(operator.Report)
+		s.renderCode(w, http.StatusForbidden, "refused-page", d)
+		return
+	}
 	s.action(operator.Report, "incident.report", func(r *http.Request, se *session) (result, error) {
 		id := r.URL.Query().Get("id")
 		if _, _, _, err := ops.ParseID(id); err != nil {

@@ -3,6 +3,7 @@ package console_test
 import (
 	"encoding/json"
 	"fmt"
+	"html"
 	"math"
 	"net/url"
 	"regexp"
@@ -127,7 +128,7 @@ func TestDeconflictionViews(t *testing.T) {
 		{"/console/incident?id=" + url.QueryEscape(theatre+"/USA/99"), "no incident " + theatre + "/USA/99 here"},
 		{"/console/incident?id=nonsense", `incident "nonsense": message id "nonsense" is not CHANNEL/STATION/INDEX`},
 	} {
-		if r := en.do(t, "GET", c.path, ""); r.code != 404 || !strings.Contains(r.body, c.want) {
+		if r := en.do(t, "GET", c.path, ""); r.code != 404 || !strings.Contains(html.UnescapeString(r.body), c.want) || !strings.Contains(r.body, `<title>`) {
 			t.Errorf("GET %s: %d %q, want 404 %q", c.path, r.code, r.body, c.want)
 		}
 	}

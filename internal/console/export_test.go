@@ -75,3 +75,6 @@ type OpRoute = opRoute
 // OpRoutes lists the console's actions that do one of the station's
 // operations, as the server registered them.
 func (s *Server) OpRoutes() []OpRoute { return s.opRoutes }
+
+// AlertFormats exposes the translations of the station's alert formats.
+func AlertFormats() map[string]map[string]string { return alertFormats }

@@ -6,7 +6,10 @@ package console
 var deconflictCatalogs = map[string]map[string]string{
 	"en": {
 		"incidents": "Incidents", "incident": "Incident", "map": "Map", "map_desc": "Notices of activities, encounter reports, findings and incidents, %s",
-		"filter_from": "From", "filter_to": "To", "filter_or": "or", "filter_hours": "Now ± hours", "filter_apply": "Show", "filter_clear": "All times",
+		"map_view": "Zoom and pan the map", "map_zoom_in": "Zoom in", "map_zoom_out": "Zoom out", "map_whole": "Whole map",
+		"map_pan_w": "Move the view west", "map_pan_n": "Move the view north", "map_pan_s": "Move the view south", "map_pan_e": "Move the view east",
+		"map_view_hint": "Or the mouse wheel to zoom, and drag to move.",
+		"filter_from":   "From", "filter_to": "To", "filter_or": "or", "filter_hours": "Now ± hours", "filter_apply": "Show", "filter_clear": "All times",
 		"filter_hint": "Times in UTC, like 2026-05-01T14:30Z or 2026-05-01; or a number of hours either side of now. What was active at any time in the window is shown.",
 		"map_shown":   "Shown:", "map_credit": "Coastlines: Natural Earth 1:50m (public domain).", "map_list": "On the map",
 		"map_nothing": "Nothing in this window.", "findings": "Findings", "suggested": "Suggested message (never sent by itself)",
@@ -22,7 +25,10 @@ var deconflictCatalogs = map[string]map[string]string{
 	},
 	"zh": {
 		"incidents": "事件", "incident": "事件", "map": "地图", "map_desc": "活动通报、相遇报告、检查结果和事件，%s",
-		"filter_from": "自", "filter_to": "至", "filter_or": "或", "filter_hours": "当前时间前后小时数", "filter_apply": "显示", "filter_clear": "全部时间",
+		"map_view": "缩放和平移地图", "map_zoom_in": "放大", "map_zoom_out": "缩小", "map_whole": "全图",
+		"map_pan_w": "视图向西移动", "map_pan_n": "视图向北移动", "map_pan_s": "视图向南移动", "map_pan_e": "视图向东移动",
+		"map_view_hint": "也可用鼠标滚轮缩放，拖动以移动。",
+		"filter_from":   "自", "filter_to": "至", "filter_or": "或", "filter_hours": "当前时间前后小时数", "filter_apply": "显示", "filter_clear": "全部时间",
 		"filter_hint": "时间为 UTC，如 2026-05-01T14:30Z 或 2026-05-01；或填写当前时间前后的小时数。显示在该时段内任一时刻有效的内容。",
 		"map_shown":   "显示范围：", "map_credit": "海岸线：Natural Earth 1:50m（公有领域）。", "map_list": "地图上的内容",
 		"map_nothing": "该时段内没有内容。", "findings": "检查结果", "suggested": "建议发送的消息（不会自动发送）",

@@ -16,6 +16,7 @@ import (
 	"hotline/internal/badrequest"
 	"hotline/internal/operator"
 	"hotline/internal/ops"
+	"hotline/internal/situation"
 	"hotline/internal/store"
 	"hotline/internal/transcript"
 )
@@ -70,6 +71,8 @@ type pageData struct {
 	// Refused is the permission a page needs that the operator's role
 	// lacks (the refusal page).
 	Refused string
+	// Failure is why a page could not be drawn (the error page).
+	Failure *failure
 	// MissedCalls are the other party's calls nobody answered here and
 	// nobody has returned, newest first.
 	MissedCalls []ops.CallView
@@ -270,6 +273,45 @@ func (s *Server) renderCode(w http.ResponseWriter, code int, name string, d *pag
 	w.WriteHeader(code)
 	w.Write(buf.Bytes())
 }
+
+// failure is what the error page says: a title (a catalogue key) and
+// the station's own words, as it wrote them.
+type failure struct{ Title, Detail string }
+
+// failPage answers a page that cannot be drawn with a page in the
+// operator's language (with the station's words for what went wrong):
+// not found for bad input (an id nobody has), else a failure.
+func (s *Server) failPage(w http.ResponseWriter, se *session, err error) {
+	code, title := http.StatusInternalServerError, "error_failed"
+	if errors.Is(err, badrequest.Err) {
+		code, title = http.StatusNotFound, "error_not_found"
+	}
+	d := s.data("error", se)
+	d.Failure = &failure{Title: title, Detail: errText(err)}
+	s.renderCode(w, code, "error-page", d)
+}
+
+// MsgText is a message's text in the operator's language: a coded
+// message, notice, report or incident entry as the station wrote it in
+// that language from its codes and fields; anything else as sent.
+func (p *pageData) MsgText(m ops.MessageView) string {
+	if t := m.Rendered[situation.Lang(p.Lang)]; t != "" {
+		return t
+	}
+	return m.Text
+}
+
+// MsgLang is the language of MsgText.
+func (p *pageData) MsgLang(m ops.MessageView) string {
+	if m.Rendered[situation.Lang(p.Lang)] != "" {
+		return situation.Lang(p.Lang)
+	}
+	return m.Lang
+}
+
+// StepDetail is what the station did at a step of a message's ladder, in
+// the operator's language.
+func (p *pageData) StepDetail(detail string) string { return stepDetail(p.Lang, detail) }
 
 func (s *Server) fail(w http.ResponseWriter, err error) {
 	code := http.StatusInternalServerError
@@ -617,7 +659,7 @@ func (s *Server) boardPage(w http.ResponseWriter, r *http.Request, se *session) 
 		}
 	}
 	if err != nil {
-		s.fail(w, err)
+		s.failPage(w, se, err)
 		return
 	}
 	s.render(w, "board-page", d)
@@ -631,16 +673,16 @@ func (s *Server) channelPage(w http.ResponseWriter, r *http.Request, se *session
 		err = s.fillTakeover(r.Context(), d)
 	}
 	if err != nil {
-		s.fail(w, err)
+		s.failPage(w, se, err)
 		return
 	}
 	d.Range = chartRange(r)
 	if d.Calls, err = s.cfg.Ops.Calls(r.Context(), d.Channel.ID); err != nil {
-		s.fail(w, err)
+		s.failPage(w, se, err)
 		return
 	}
 	if d.Checks, err = s.cfg.Ops.Checks(r.Context(), d.Channel.ID); err != nil {
-		s.fail(w, err)
+		s.failPage(w, se, err)
 		return
 	}
 	s.render(w, "channel-page", d)
@@ -658,7 +700,7 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, se *session) 
 		}
 	}
 	if err != nil {
-		s.fail(w, err)
+		s.failPage(w, se, err)
 		return
 	}
 	if len(d.Audit) == page {
@@ -684,7 +726,7 @@ func (s *Server) adminPage(w http.ResponseWriter, r *http.Request, se *session) 
 		}
 	}
 	if err != nil {
-		s.fail(w, err)
+		s.failPage(w, se, err)
 		return
 	}
 	s.render(w, "admin-page", d)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -413,3 +414,49 @@ func iso(t time.Time) string {
 }
 
 func lowerState(s string) string { return strings.ToLower(s) }
+
+// PathLine is a path's state as one line of text, as the board draws it
+// (the title of the line, whole, where the board cuts it short).
+func (p *pageData) PathLine(v ops.PathView) string {
+	var b strings.Builder
+	b.WriteString(v.Name)
+	if v.Up {
+		b.WriteString(" ▲ " + p.T("path_up"))
+	} else {
+		b.WriteString(" ▼ " + p.T("path_down"))
+	}
+	if v.Active {
+		b.WriteString(" · " + p.T("path_active"))
+	}
+	switch {
+	case v.Up:
+		if v.RTTms != nil {
+			b.WriteString(" · " + p.T("rtt") + " " + strconv.FormatFloat(*v.RTTms, 'f', 1, 64) + " ms")
+		}
+		if v.Skewms != nil {
+			sign := ""
+			if *v.Skewms > 0 {
+				sign = "+"
+			}
+			b.WriteString(" · " + p.T("skew") + " " + sign + strconv.FormatFloat(*v.Skewms, 'f', 1, 64) + " ms")
+		}
+	case v.LastOK != nil:
+		b.WriteString(" · " + p.T("last_answered") + " " + utc(*v.LastOK))
+	default:
+		b.WriteString(" · " + p.T("never_answered"))
+	}
+	if v.Lost > 0 {
+		b.WriteString(" " + fmt.Sprintf(p.T("probes_lost"), v.Lost, v.Probes))
+	}
+	return b.String()
+}
+
+// ExtraLine is the fields of a channel the console does not know by name,
+// as one line (the title of the board's Details cell).
+func (p *pageData) ExtraLine(fs []field) string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.Key+": "+f.Value)
+	}
+	return strings.Join(out, " · ")
+}

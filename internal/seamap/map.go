@@ -111,7 +111,9 @@ func Fit(pts []Point, margin, minSpan float64) Bounds {
 type Map struct {
 	Bounds        Bounds
 	Width, Height float64
-	k, kx         float64
+	// Unit is the scale bar's name of a nautical mile ("NM" if empty).
+	Unit  string
+	k, kx float64
 }
 
 // New returns the map of b at the given width. The bounds are widened
@@ -266,14 +268,17 @@ func (m *Map) SVG(title, desc string, layers []Layer) string {
 	legend := legendRows(m.Width, layers)
 	full := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	th := num(m.Height + float64(22*len(legend)) + 8*min(float64(len(legend)), 1))
-	fmt.Fprintf(&b, `<svg class="seamap" viewBox="0 0 %s %s" width="%s" height="%s" role="img" aria-labelledby="seamap-title seamap-desc" data-map="%s,%s" data-bounds="%s,%s,%s,%s">`,
+	fmt.Fprintf(&b, `<svg class="seamap" viewBox="0 0 %s %s" width="%s" height="%s" role="group" aria-labelledby="seamap-title seamap-desc" data-map="%s,%s" data-bounds="%s,%s,%s,%s">`,
 		w, th, w, th, w, h, full(m.Bounds.South), full(m.Bounds.North), full(m.Bounds.West), full(m.Bounds.East))
 	fmt.Fprintf(&b, `<title id="seamap-title">%s</title><desc id="seamap-desc">%s</desc>`, esc(title), esc(desc))
 	b.WriteString(`<defs><clipPath id="seamap-clip"><rect width="` + w + `" height="` + h + `"/></clipPath></defs>`)
 	fmt.Fprintf(&b, `<rect class="sea" width="%s" height="%s" fill="#0b2942"/>`, w, h)
-	b.WriteString(`<g clip-path="url(#seamap-clip)">`)
+	// What zooms and pans (the console's script scales and moves the
+	// view), clipped to the map; the scale bar and the legend stay.
+	b.WriteString(`<g clip-path="url(#seamap-clip)"><g class="view">`)
 	m.drawLand(&b)
 	m.drawGraticule(&b)
+	labels := m.placeLabels(layers)
 	for i, l := range layers {
 		dash := ""
 		if l.Dashed {
@@ -284,18 +289,19 @@ func (m *Map) SVG(title, desc string, layers []Layer) string {
 			fill = "none"
 		}
 		fmt.Fprintf(&b, `<g class="layer" data-layer="%d" stroke="%s" fill="%s"%s>`, i, esc(l.Stroke), esc(fill), dash)
-		for _, s := range l.Shapes {
-			m.drawShape(&b, l, s)
+		for j, s := range l.Shapes {
+			m.drawShape(&b, s, labels[[2]int{i, j}])
 		}
 		b.WriteString(`</g>`)
 	}
-	b.WriteString(`</g>`)
+	b.WriteString(`</g></g>`)
+	m.drawScale(&b)
 	m.drawLegend(&b, legend)
 	b.WriteString(`</svg>`)
 	return b.String()
 }
 
-func (m *Map) drawShape(b *strings.Builder, l Layer, s Shape) {
+func (m *Map) drawShape(b *strings.Builder, s Shape, lp label) {
 	if len(s.Points) == 0 {
 		return
 	}
@@ -317,7 +323,6 @@ func (m *Map) drawShape(b *strings.Builder, l Layer, s Shape) {
 		id = ` id="` + esc(s.ID) + `"`
 	}
 	fmt.Fprintf(b, `<g class="shape"%s><title>%s</title>`, id, esc(title))
-	var lx, ly float64
 	switch s.Kind {
 	case Area, Circle:
 		ring := s.Points
@@ -334,16 +339,12 @@ func (m *Map) drawShape(b *strings.Builder, l Layer, s Shape) {
 				b.WriteByte(' ')
 			}
 			b.WriteString(num(x) + "," + num(y))
-			if i == 0 || y < ly {
-				lx, ly = x, y
-			}
 		}
 		b.WriteString(`"/>`)
 		if s.Kind == Circle {
 			cx, cy := m.XY(s.Points[0])
 			fmt.Fprintf(b, `<circle class="centre" cx="%s" cy="%s" r="2"/>`, num(cx), num(cy))
 		}
-		ly -= 6
 	case Track:
 		pts := m.unwrapPath(greatCircle(s.Points, false))
 		b.WriteString(`<polyline fill="none" stroke-width="2.5" points="`)
@@ -359,15 +360,21 @@ func (m *Map) drawShape(b *strings.Builder, l Layer, s Shape) {
 		xn, yn := m.xy(pts[len(pts)-1].Lat, pts[len(pts)-1].Lon)
 		fmt.Fprintf(b, `<circle cx="%s" cy="%s" r="4"/>`, num(x0), num(y0))
 		fmt.Fprintf(b, `<circle cx="%s" cy="%s" r="2.5" fill-opacity="1"/>`, num(xn), num(yn))
-		lx, ly = xn+7, yn-7 // beside where it is heading: two tracks that meet part their labels
 	case Mark:
 		x, y := m.XY(s.Points[0])
 		fmt.Fprintf(b, `<path stroke-width="2" fill-opacity="0.9" d="M%s %sl7 7l-7 7l-7-7z"/>`, num(x), num(y-7))
-		lx, ly = x+9, y-9
 	}
 	if s.Label != "" {
-		fmt.Fprintf(b, `<text x="%s" y="%s" fill="#f1f3f5" stroke="#0b2942" stroke-width="3" paint-order="stroke" font-size="13" font-family="system-ui, sans-serif">%s</text>`,
-			num(lx), num(ly), esc(s.Label))
+		if lp.moved {
+			// A leader line from the feature to the nearest point of
+			// its label, moved away so as not to cover another.
+			bx := math.Max(lp.box.x0, math.Min(lp.ax, lp.box.x1))
+			by := math.Max(lp.box.y0, math.Min(lp.ay, lp.box.y1))
+			fmt.Fprintf(b, `<line class="leader" x1="%s" y1="%s" x2="%s" y2="%s" stroke="#f1f3f5" stroke-width="1" stroke-dasharray="none"/>`,
+				num(lp.ax), num(lp.ay), num(bx), num(by))
+		}
+		fmt.Fprintf(b, `<text x="%s" y="%s" fill="#f1f3f5" stroke="#0b2942" stroke-width="3" paint-order="stroke" font-size="%s" font-family="system-ui, sans-serif">%s</text>`,
+			num(lp.x), num(lp.y), num(labelSize), esc(s.Label))
 	}
 	b.WriteString(`</g>`)
 	if s.Href != "" {
@@ -564,5 +571,167 @@ func (m *Map) drawLegend(b *strings.Builder, rows [][]legendItem) {
 				num(it.x), num(y+1), esc(l.Stroke), esc(fill), dash, num(it.x+30), num(y+12), esc(l.Name))
 		}
 	}
+	b.WriteString(`</g>`)
+}
+
+// labelSize is the labels' font size, in the map's pixels.
+const labelSize = 13
+
+// box is a rectangle on the map, in its pixels.
+type box struct{ x0, y0, x1, y1 float64 }
+
+func (b box) overlaps(o box) bool { return b.x0 < o.x1 && o.x0 < b.x1 && b.y0 < o.y1 && o.y0 < b.y1 }
+
+// textWidth estimates the width of a label: CJK characters are about
+// as wide as the font is high, others about 0.62 of it (a generous
+// estimate for system-ui: room to spare keeps labels apart).
+func textWidth(s string) float64 {
+	w := 0.0
+	for _, r := range s {
+		if r > 0x2e80 {
+			w += labelSize
+		} else {
+			w += labelSize * 0.62
+		}
+	}
+	return w
+}
+
+// labelBox is the box of a label written from (x, y), its baseline's
+// start, with a margin.
+func labelBox(x, y float64, text string) box {
+	return box{x - 2, y - labelSize - 1, x + textWidth(text) + 2, y + 5}
+}
+
+// label is where a shape's label is written: the start of its baseline,
+// its box, the point of the feature it names and whether it was moved
+// from its own place beside it (then a leader line joins them).
+type label struct {
+	x, y   float64
+	box    box
+	ax, ay float64
+	moved  bool
+}
+
+// anchor is the point of a shape its label names, and the label's own
+// place beside it: above the top of an area, ahead of a track's end (two
+// tracks that meet part their labels), beside a mark.
+func (m *Map) anchor(s Shape) (ax, ay, lx, ly float64) {
+	switch s.Kind {
+	case Area, Circle:
+		ring := s.Points
+		if s.Kind == Circle {
+			ring = circleRing(s.Points[0], s.RadiusNM, 90)
+		} else {
+			ring = greatCircle(ring, true)
+		}
+		for i, p := range m.unwrapPath(ring) {
+			x, y := m.xy(p.Lat, p.Lon)
+			if i == 0 || y < ay {
+				ax, ay = x, y
+			}
+		}
+		return ax, ay, ax, ay - 6
+	case Track:
+		pts := m.unwrapPath(greatCircle(s.Points, false))
+		ax, ay = m.xy(pts[len(pts)-1].Lat, pts[len(pts)-1].Lon)
+		return ax, ay, ax + 7, ay - 7
+	default:
+		ax, ay = m.XY(s.Points[0])
+		return ax, ay, ax + 9, ay - 9
+	}
+}
+
+// placeLabels places every label, in the order the layers draw them, so
+// that no two overlap: each at its own place if that is free, else at
+// the nearest free place around it (rings of eight directions, further
+// and further out, on the map while one is free there), joined to its
+// feature by a leader line.
+func (m *Map) placeLabels(layers []Layer) map[[2]int]label {
+	out := map[[2]int]label{}
+	taken := []box{m.scaleBox()}
+	free := func(b box, inside bool) bool {
+		if inside && (b.x0 < 0 || b.y0 < 0 || b.x1 > m.Width || b.y1 > m.Height) {
+			return false
+		}
+		for _, t := range taken {
+			if b.overlaps(t) {
+				return false
+			}
+		}
+		return true
+	}
+	dirs := [][2]float64{{1, 0}, {1, -1}, {0, -1}, {-1, -1}, {-1, 0}, {-1, 1}, {0, 1}, {1, 1}}
+	for i, l := range layers {
+		for j, s := range l.Shapes {
+			if s.Label == "" || len(s.Points) == 0 {
+				continue
+			}
+			ax, ay, lx, ly := m.anchor(s)
+			w := textWidth(s.Label)
+			lb := label{x: lx, y: ly, box: labelBox(lx, ly, s.Label), ax: ax, ay: ay}
+			if !free(lb.box, false) {
+				found := false
+				for ring := 1; !found && ring < 400; ring++ {
+					inside := ring < 40 // then anywhere, so that a place is always found
+					for _, d := range dirs {
+						x := ax + 9 + d[0]*float64(ring)*16
+						if d[0] < 0 {
+							x = ax - 9 - w + d[0]*float64(ring-1)*16
+						} else if d[0] == 0 {
+							x = ax - w/2
+						}
+						y := ay + 5 + d[1]*float64(ring)*(labelSize+6)
+						if b := labelBox(x, y, s.Label); free(b, inside) {
+							lb = label{x: x, y: y, box: b, ax: ax, ay: ay, moved: true}
+							found = true
+							break
+						}
+					}
+				}
+			}
+			taken = append(taken, lb.box)
+			out[[2]int{i, j}] = lb
+		}
+	}
+	return out
+}
+
+// scale is the scale bar: its length in nautical miles and in pixels,
+// and where it starts.
+func (m *Map) scale() (nm, px, x0, y float64) {
+	perPx := 60 / m.k // nautical miles per pixel: a degree of latitude is 60 NM
+	nm = 0.1
+	for _, p := range []float64{0.1, 1, 10, 100, 1000} {
+		for _, f := range []float64{1, 2, 5} {
+			if f*p/perPx <= 150 {
+				nm = f * p
+			}
+		}
+	}
+	px = nm / perPx
+	return nm, px, m.Width - px - 16, 22
+}
+
+// scaleBox is where the scale bar is drawn (labels keep out of it).
+func (m *Map) scaleBox() box {
+	_, px, x0, y := m.scale()
+	return box{x0 - 8, y - 16, x0 + px + 8, y + 10}
+}
+
+// drawScale draws a scale bar at the top right of the map: a round
+// number of nautical miles (1, 2 or 5 times a power of ten), between 60
+// and 150 pixels long.
+func (m *Map) drawScale(b *strings.Builder) {
+	nm, px, x0, y := m.scale()
+	unit := m.Unit
+	if unit == "" {
+		unit = "NM"
+	}
+	fmt.Fprintf(b, `<g class="scale" data-nm="%s" data-px="%s" data-unit="%s" font-size="12" font-family="system-ui, sans-serif">`, trim(nm), num(px), esc(unit))
+	sb := m.scaleBox()
+	fmt.Fprintf(b, `<rect x="%s" y="%s" width="%s" height="%s" fill="#0d1117" fill-opacity="0.8"/>`, num(sb.x0), num(sb.y0), num(sb.x1-sb.x0), num(sb.y1-sb.y0))
+	fmt.Fprintf(b, `<path d="M%s %sv6h%sv-6" stroke="#f1f3f5" stroke-width="2" fill="none"/>`, num(x0), num(y), num(px))
+	fmt.Fprintf(b, `<text x="%s" y="%s" fill="#f1f3f5" text-anchor="middle">%s %s</text>`, num(x0+px/2), num(y-3), trim(nm), esc(unit))
 	b.WriteString(`</g>`)
 }

@@ -205,3 +205,89 @@ func BenchmarkSVG(b *testing.B) {
 		m.SVG("t", "d", nil)
 	}
 }
+
+// crowded is a map where a dozen features meet: marks on one spot,
+// tracks ending on it, an area whose top is there, in two scripts.
+func crowded() (*Map, []Layer) {
+	m := New(Bounds{South: 15, North: 20, West: 110, East: 115}, 720)
+	c := Point{Lat: 17.5, Lon: 112.5}
+	var marks, tracks []Shape
+	for i := range 8 {
+		marks = append(marks, Shape{Kind: Mark, Points: []Point{c}, Label: "CPA 0." + strconv.Itoa(i) + " NM 10:2" + strconv.Itoa(i) + "Z"})
+	}
+	for i := range 4 {
+		tracks = append(tracks, Shape{Kind: Track, Points: []Point{{Lat: 17 + float64(i)/10, Lon: 112}, {Lat: 17.5, Lon: 112.5}}, Label: "DDG-0" + strconv.Itoa(i) + " 10:22Z"})
+	}
+	areas := []Shape{{Kind: Area, Points: []Point{{Lat: 17.5, Lon: 112.4}, {Lat: 17.5, Lon: 112.6}, {Lat: 17, Lon: 112.6}, {Lat: 17, Lon: 112.4}}, Label: "海上实弹射击 驱逐舰173"}}
+	return m, []Layer{{Name: "areas", Stroke: "#f00", Shapes: areas}, {Name: "tracks", Stroke: "#0f0", Shapes: tracks}, {Name: "marks", Stroke: "#00f", Shapes: marks}}
+}
+
+var textEl = regexp.MustCompile(`<text x="([-\d.]+)" y="([-\d.]+)" fill="#f1f3f5" stroke="#0b2942"[^>]*>([^<]*)</text>`)
+
+// TestLabelsNeverOverlap: thirteen labels on one spot are drawn apart,
+// none over another or over the scale bar, the moved ones joined to
+// their feature by a leader line, all on the map.
+func TestLabelsNeverOverlap(t *testing.T) {
+	m, layers := crowded()
+	svg := m.SVG("t", "d", layers)
+	ts := textEl.FindAllStringSubmatch(svg, -1)
+	if len(ts) != 13 {
+		t.Fatalf("%d labels drawn, want 13", len(ts))
+	}
+	boxes := []box{m.scaleBox()}
+	for _, x := range ts {
+		lx, _ := strconv.ParseFloat(x[1], 64)
+		ly, _ := strconv.ParseFloat(x[2], 64)
+		b := labelBox(lx, ly, x[3])
+		if b.x0 < 0 || b.y0 < 0 || b.x1 > m.Width || b.y1 > m.Height {
+			t.Errorf("label %q at %v is off the map", x[3], b)
+		}
+		for _, o := range boxes {
+			if b.overlaps(o) {
+				t.Errorf("label %q at %v overlaps %v", x[3], b, o)
+			}
+		}
+		boxes = append(boxes, b)
+	}
+	if n := strings.Count(svg, `<line class="leader"`); n < 10 {
+		t.Errorf("%d leader lines for 13 labels on one spot", n)
+	}
+	// A label alone stays in its own place, with no leader line.
+	alone := m.SVG("t", "d", []Layer{{Shapes: []Shape{{Kind: Mark, Points: []Point{{Lat: 16, Lon: 111}}, Label: "alone"}}}})
+	if strings.Contains(alone, "leader") {
+		t.Error("a label alone was moved")
+	}
+}
+
+// TestScaleBar: the scale bar's length in nautical miles is a round
+// number and its length in pixels what the projection makes of it, at
+// every zoom.
+func TestScaleBar(t *testing.T) {
+	for _, span := range []float64{0.2, 1, 5, 20, 60} {
+		m := New(Bounds{South: 17, North: 17 + span, West: 112, East: 112 + span}, 720)
+		svg := m.SVG("t", "d", nil)
+		g := regexp.MustCompile(`<g class="scale" data-nm="([\d.]+)" data-px="([\d.]+)"`).FindStringSubmatch(svg)
+		if g == nil {
+			t.Fatalf("span %v°: no scale bar", span)
+		}
+		nm, _ := strconv.ParseFloat(g[1], 64)
+		px, _ := strconv.ParseFloat(g[2], 64)
+		// From the projection: two points nm apart north-south.
+		_, y0 := m.XY(Point{Lat: 17, Lon: 112})
+		_, y1 := m.XY(Point{Lat: 17 + nm/60, Lon: 112})
+		if math.Abs((y0-y1)-px) > 0.1 || px < 50 || px > 150 {
+			t.Errorf("span %v°: %v NM drawn %v px, the projection says %.1f", span, nm, px, y0-y1)
+		}
+		if mant := nm / math.Pow(10, math.Floor(math.Log10(nm)+1e-9)); math.Abs(mant-1) > 1e-9 && math.Abs(mant-2) > 1e-9 && math.Abs(mant-5) > 1e-9 {
+			t.Errorf("span %v°: %v NM is not a round number", span, nm)
+		}
+		if !strings.Contains(svg, ">"+g[1]+" NM</text>") {
+			t.Errorf("span %v°: the bar is not labelled %s NM", span, g[1])
+		}
+	}
+	m := New(Bounds{South: 17, North: 18, West: 112, East: 113}, 720)
+	m.Unit = "海里"
+	if !strings.Contains(m.SVG("t", "d", nil), " 海里</text>") {
+		t.Error("the scale bar is not in the map's unit")
+	}
+}

@@ -26,6 +26,28 @@ import (
 // ErrFilter marks a time filter that cannot be read.
 var ErrFilter = errors.New("time filter is not valid")
 
+// FilterError is a time filter that cannot be read: what was wrong, as
+// a format and its arguments, so that a console can say it in its
+// operator's language. It is an ErrFilter.
+type FilterError struct {
+	Format string
+	Args   []string
+}
+
+func (e *FilterError) Error() string {
+	args := make([]any, len(e.Args))
+	for i, a := range e.Args {
+		args[i] = a
+	}
+	return ErrFilter.Error() + ": " + fmt.Sprintf(e.Format, args...)
+}
+
+func (e *FilterError) Unwrap() error { return ErrFilter }
+
+func filterError(format string, args ...string) error {
+	return &FilterError{Format: format, Args: args}
+}
+
 // MaxHours bounds "now ± hours".
 const MaxHours = 24 * 400
 
@@ -43,12 +65,12 @@ func parseTime(what, s string) (time.Time, error) {
 	for _, l := range layouts {
 		if t, err := time.Parse(l, s); err == nil {
 			if t.Year() < 2000 || t.Year() > 2199 {
-				return time.Time{}, fmt.Errorf("%w: %s %q: the year must be 2000-2199", ErrFilter, what, s)
+				return time.Time{}, filterError("%s %q: the year must be 2000-2199", what, s)
 			}
 			return t.UTC(), nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("%w: %s %q is not a time like 2026-05-01T14:30Z (UTC) or 2026-05-01", ErrFilter, what, s)
+	return time.Time{}, filterError("%s %q is not a time like 2026-05-01T14:30Z (UTC) or 2026-05-01", what, s)
 }
 
 // ParseFilter reads a filter from a form: from and to (times, UTC unless
@@ -59,11 +81,11 @@ func ParseFilter(from, to, hours string, now time.Time) (Filter, error) {
 	var f Filter
 	if hours != "" {
 		if from != "" || to != "" {
-			return Filter{}, fmt.Errorf("%w: give from and to, or hours, not both", ErrFilter)
+			return Filter{}, filterError("give from and to, or hours, not both")
 		}
 		h, err := strconv.Atoi(hours)
 		if err != nil || h < 1 || h > MaxHours {
-			return Filter{}, fmt.Errorf("%w: hours %q is not a whole number from 1 to %d", ErrFilter, hours, MaxHours)
+			return Filter{}, filterError("hours %q is not a whole number from 1 to %s", hours, strconv.Itoa(MaxHours))
 		}
 		d := time.Duration(h) * time.Hour
 		return Filter{From: now.Add(-d).UTC(), To: now.Add(d).UTC(), Hours: h}, nil
@@ -80,7 +102,7 @@ func ParseFilter(from, to, hours string, now time.Time) (Filter, error) {
 		}
 	}
 	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
-		return Filter{}, fmt.Errorf("%w: from %s is not before to %s", ErrFilter, from, to)
+		return Filter{}, filterError("from %s is not before to %s", from, to)
 	}
 	return f, nil
 }
@@ -108,13 +130,24 @@ var names = map[string]map[string]string{
 	"en": {
 		"notices": "Notices of activities", "own_tracks": "Reports: our units", "other_tracks": "Reports: their units",
 		"cpa": "Closest approach (findings)", "overlap": "Overlaps (findings)", "incidents": "Incidents",
-		"cpa_label": "CPA %s NM", "overlap_label": "overlap %s NM", "finding": "Finding %d",
+		"cpa_label": "CPA %s NM", "overlap_label": "overlap %s NM", "finding": "Finding %d", "nm": "NM",
+		"inc_open": "open", "inc_acknowledged": "acknowledged", "inc_under_discussion": "under discussion", "inc_closing": "closing", "inc_closed": "closed",
 	},
 	"zh-Hans": {
 		"notices": "活动通报", "own_tracks": "报告：我方单位", "other_tracks": "报告：对方单位",
 		"cpa": "最近会遇点（检查结果）", "overlap": "活动重叠（检查结果）", "incidents": "事件",
-		"cpa_label": "最近会遇 %s海里", "overlap_label": "重叠 %s海里", "finding": "检查结果 %d",
+		"cpa_label": "最近会遇 %s海里", "overlap_label": "重叠 %s海里", "finding": "检查结果 %d", "nm": "海里",
+		"inc_open": "已发起", "inc_acknowledged": "已确认", "inc_under_discussion": "讨论中", "inc_closing": "待关闭", "inc_closed": "已关闭",
 	},
+}
+
+// incState is an incident's state in lang, as the station names it when
+// the map does not know it.
+func incState(lang, state string) string {
+	if s, ok := names[Lang(lang)]["inc_"+state]; ok {
+		return s
+	}
+	return state
 }
 
 // Name is a word of the map in lang.
@@ -133,13 +166,16 @@ type Picture struct {
 	Points []seamap.Point
 	// Counts of what is drawn, by layer name key.
 	Counts map[string]int
+	lang   string
 }
 
 // Map draws the picture, fitted to what it shows, at least 5° each way
 // so that the nearest coasts give it a place (the South China Sea when it
 // shows nothing).
 func (p *Picture) Map(width float64) *seamap.Map {
-	return seamap.New(seamap.Fit(p.Points, 0.5, 5), width)
+	m := seamap.New(seamap.Fit(p.Points, 0.5, 5), width)
+	m.Unit = Name(p.lang, "nm")
+	return m
 }
 
 func pt(p codebook.Position) seamap.Point { return seamap.Point{Lat: p.Lat, Lon: p.Lon} }
@@ -217,7 +253,7 @@ func rendered(m ops.MessageView, lang string) string {
 func Build(self string, msgs []ops.MessageView, incidents []ops.IncidentView, findings []ops.FindingView, f Filter, lang string, links Links) *Picture {
 	lang = Lang(lang)
 	n := names[lang]
-	p := &Picture{Counts: map[string]int{}}
+	p := &Picture{Counts: map[string]int{}, lang: lang}
 	notices := seamap.Layer{Name: n["notices"], Stroke: "#ffa94d", Fill: "#ffa94d", Dashed: false}
 	own := seamap.Layer{Name: n["own_tracks"], Stroke: "#74c0fc", Fill: "#74c0fc"}
 	other := seamap.Layer{Name: n["other_tracks"], Stroke: "#ff6b6b", Fill: "#ff6b6b"}
@@ -331,7 +367,7 @@ func Build(self string, msgs []ops.MessageView, incidents []ops.IncidentView, fi
 		}
 		c := mean(at)
 		incs.Shapes = append(incs.Shapes, seamap.Shape{Kind: seamap.Mark, Points: []seamap.Point{c},
-			Label: inc.Title + " · " + inc.State, Title: inc.ID + "\n" + inc.Title + " (" + inc.State + ")",
+			Label: inc.Title + " · " + incState(lang, inc.State), Title: inc.ID + "\n" + inc.Title + " (" + incState(lang, inc.State) + ")",
 			Href: href(links.Incident, inc.ID), ID: "map-incident-" + inc.ID})
 		p.Points = append(p.Points, c)
 		p.Counts["incidents"]++

@@ -46,6 +46,7 @@
       t.after(span);
     });
     tick(root);
+    if (view.s !== 1) mapView();
   }
   // Countdowns run on this browser's clock between updates from the station.
   function tick(root) {
@@ -81,6 +82,7 @@
         const AC = window.AudioContext || window.webkitAudioContext;
         if (!AC) return null;
         this.ctx = new AC();
+        this.ctx.onstatechange = soundState;
       }
       if (this.ctx.state === 'suspended') this.ctx.resume().catch(() => {});
       return this.ctx;
@@ -100,9 +102,8 @@
         o.start(t + d);
         o.stop(t + d + 0.27);
       });
-      body.dataset.sound = c.state;
-      const b = $('#sound-enable');
-      if (b) b.hidden = c.state === 'running';
+      if (c.state === 'running') body.dataset.beeps = String(Number(body.dataset.beeps || 0) + 1);
+      soundState();
     },
     start() {
       body.dataset.alarm = 'on';
@@ -116,8 +117,30 @@
       this.timer = null;
     },
   };
-  // Browsers start audio only after a person has touched the page.
-  ['pointerdown', 'keydown'].forEach((ev) => document.addEventListener(ev, () => alarm.context(), { once: true }));
+  // Browsers start audio only after a person has touched the page, or
+  // the page they came from by a link of the same site (so a console
+  // logged into can sound from its first page on); a page reloaded or
+  // opened by its address cannot until someone touches it. A console
+  // that cannot sound says so with a standing banner and in the tab's
+  // title until a key or a click turns the sound on.
+  function soundState() {
+    const c = alarm.ctx, off = !c || c.state !== 'running';
+    body.dataset.sound = c ? c.state : 'none';
+    const banner = $('#sound-off');
+    if (banner) banner.hidden = !off;
+    const b = $('#sound-enable');
+    if (b) b.hidden = !off;
+    const mark = (T.sound_off_title || 'SOUND OFF') + ' · ';
+    if (off && banner && !document.title.startsWith(mark)) document.title = mark + document.title;
+    if (!off && document.title.startsWith(mark)) document.title = document.title.slice(mark.length);
+  }
+  ['pointerdown', 'keydown'].forEach((ev) => document.addEventListener(ev, () => {
+    if (!alarm.ctx || alarm.ctx.state !== 'running') alarm.context();
+  }, true));
+  if ($('#sound-off')) {
+    alarm.context();
+    setTimeout(soundState, 500);
+  }
 
   // The takeover: the alarm sounds while it is up, the acknowledge button
   // has the focus, Tab stays inside it, and a screen reader is told what
@@ -152,7 +175,7 @@
     if (e.key !== 'Tab') return;
     const box = $('#takeover [data-takeover]');
     if (!box) return;
-    const f = $$('a[href], button:not([hidden]):not([disabled]), input, select, textarea', box);
+    const f = $$('a[href], button:not([hidden]):not([disabled]), input, select, textarea, [tabindex="0"]', box);
     if (!f.length) return;
     const i = f.indexOf(document.activeElement);
     const next = e.shiftKey ? (i <= 0 ? f.length - 1 : i - 1) : (i < 0 || i === f.length - 1 ? 0 : i + 1);
@@ -217,6 +240,89 @@
     };
   }
 
+  // The map: zoomed (1 to 16 times) and moved by its buttons, the wheel
+  // and dragging, its scale bar following; kept while the map is drawn
+  // again live. Labels keep their size (so they stay apart), lines their
+  // width.
+  const view = { s: 1, x: 0, y: 0 };
+  function mapView() {
+    const svg = $('.map-tools') && $('#map svg.seamap');
+    const g = svg && $('g.view', svg);
+    if (!g) return;
+    const [w, h] = svg.dataset.map.split(',').map(Number);
+    view.s = Math.min(16, Math.max(1, view.s));
+    view.x = Math.min(w - w / view.s, Math.max(0, view.x));
+    view.y = Math.min(h - h / view.s, Math.max(0, view.y));
+    g.setAttribute('transform', `scale(${view.s}) translate(${-view.x} ${-view.y})`);
+    $$('text', g).forEach((t) => {
+      if (!t.dataset.size) t.dataset.size = t.getAttribute('font-size') || getComputedStyle(t).fontSize;
+      t.setAttribute('font-size', parseFloat(t.dataset.size) / view.s);
+    });
+    const sc = $('g.scale', svg);
+    if (!sc) return;
+    if (!sc.dataset.nm0) { sc.dataset.nm0 = sc.dataset.nm; sc.dataset.px0 = sc.dataset.px; }
+    const perPx = Number(sc.dataset.nm0) / Number(sc.dataset.px0) / view.s;
+    let nm = 0.01;
+    [0.01, 0.1, 1, 10, 100, 1000].forEach((p) => [1, 2, 5].forEach((f) => { if (f * p / perPx <= 150) nm = f * p; }));
+    const px = nm / perPx, x0 = w - px - 16, y = 22, r = (v) => Math.round(v * 10) / 10;
+    nm = Math.round(nm * 100) / 100;
+    sc.dataset.nm = nm;
+    sc.dataset.px = r(px);
+    $('rect', sc).setAttribute('x', r(x0 - 8));
+    $('rect', sc).setAttribute('width', r(px + 16));
+    $('path', sc).setAttribute('d', `M${r(x0)} ${y}v6h${r(px)}v-6`);
+    $('text', sc).setAttribute('x', r(x0 + px / 2));
+    $('text', sc).textContent = nm + ' ' + sc.dataset.unit;
+  }
+  // Zoom by f about a point of the view (map pixels; its centre if none).
+  function zoom(f, px, py) {
+    const svg = $('#map svg.seamap');
+    if (!svg) return;
+    const [w, h] = svg.dataset.map.split(',').map(Number);
+    const cx = px === undefined ? view.x + w / view.s / 2 : px, cy = py === undefined ? view.y + h / view.s / 2 : py;
+    const fx = (cx - view.x) * view.s / w, fy = (cy - view.y) * view.s / h;
+    view.s = Math.min(16, Math.max(1, view.s * f));
+    view.x = cx - fx * w / view.s;
+    view.y = cy - fy * h / view.s;
+    mapView();
+  }
+  // The point of the map under a pointer event, in map pixels.
+  function mapPoint(svg, e) {
+    const r = svg.getBoundingClientRect(), vb = svg.viewBox.baseVal;
+    const ux = (e.clientX - r.left) * vb.width / r.width, uy = (e.clientY - r.top) * vb.height / r.height;
+    return [view.x + ux / view.s, view.y + uy / view.s, vb.width / r.width];
+  }
+  document.addEventListener('wheel', (e) => {
+    const svg = e.target.closest && e.target.closest('#map svg.seamap');
+    if (!svg || !$('.map-tools')) return;
+    e.preventDefault();
+    const [px, py] = mapPoint(svg, e);
+    zoom(e.deltaY < 0 ? 1.25 : 0.8, px, py);
+  }, { passive: false });
+  let drag = null;
+  document.addEventListener('pointerdown', (e) => {
+    const svg = e.target.closest && e.target.closest('#map svg.seamap');
+    if (svg && $('.map-tools') && e.button === 0) drag = { svg, x: e.clientX, y: e.clientY, moved: false };
+  });
+  document.addEventListener('pointermove', (e) => {
+    if (!drag) return;
+    const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
+    if (!drag.moved && Math.hypot(dx, dy) < 4) return;
+    drag.moved = true;
+    drag.svg.classList.add('dragging');
+    const k = mapPoint(drag.svg, e)[2] / view.s;
+    view.x -= dx * k;
+    view.y -= dy * k;
+    drag.x = e.clientX;
+    drag.y = e.clientY;
+    mapView();
+  });
+  document.addEventListener('pointerup', () => { if (drag) drag.svg.classList.remove('dragging'); setTimeout(() => { drag = null; }, 0); });
+  // A drag that starts on a shape moves the map, not the link.
+  document.addEventListener('dragstart', (e) => { if (e.target.closest && e.target.closest('#map svg.seamap') && $('.map-tools')) e.preventDefault(); });
+  // A drag that ends on a link does not follow it.
+  document.addEventListener('click', (e) => { if (drag && drag.moved && e.target.closest('#map svg.seamap')) e.preventDefault(); }, true);
+
   // Clicks, by what the element says it does.
   document.addEventListener('click', async (e) => {
     const el = e.target.closest('button');
@@ -229,6 +335,16 @@
     if (el.dataset.ack) act(() => post('/console/api/ack', { id: el.dataset.ack }));
     else if (el.dataset.alertAck) act(() => post('/console/api/alerts/ack', { keys: el.dataset.alertAck.split(' ') }));
     else if (el.dataset.unshelve) act(() => post('/console/api/alarms/unshelve', { group: el.dataset.unshelve }));
+    else if (el.dataset.mapZoom) {
+      if (el.dataset.mapZoom === 'reset') { view.s = 1; view.x = 0; view.y = 0; mapView(); } else zoom(el.dataset.mapZoom === 'in' ? 2 : 0.5);
+    } else if (el.dataset.mapPan) {
+      const svg = $('#map svg.seamap');
+      if (!svg) return;
+      const [w, h] = svg.dataset.map.split(',').map(Number), d = { w: [-1, 0], e: [1, 0], n: [0, -1], s: [0, 1] }[el.dataset.mapPan];
+      view.x += d[0] * w / view.s / 4;
+      view.y += d[1] * h / view.s / 4;
+      mapView();
+    }
     else if (el.id === 'logout') { await post('/console/api/logout').catch(() => {}); location.href = '/console/login'; }
     else if (el.id === 'sound-enable') alarm.beep();
     else if (el.dataset.verify) {
@@ -249,6 +365,53 @@
     const btn = $('#takeover-ack');
     if (btn) { e.preventDefault(); btn.click(); }
   });
+
+  // The duty officer's keys, wherever the focus is but in a field, and
+  // not over a takeover (it has its own): a acknowledges the top alarm of
+  // the active list, o opens its channel, c goes to the Compose box (this
+  // channel's, or the top alarm's channel's). The top alarm is read from
+  // the board's alarm list, or asked for on the other pages.
+  async function topAlarms() {
+    let root = $('#alerts');
+    if (!root) {
+      const r = await fetch('/console/frag/alerts', { credentials: 'same-origin' });
+      if (!r.ok) return [];
+      root = document.createElement('div');
+      root.innerHTML = await r.text();
+    }
+    return $$('.alarms-active li.alarm', root);
+  }
+  // The Compose box's text is the target of #text: the browser gives it
+  // the focus as it scrolls to it.
+  const openChannel = (ch, compose) => { location.href = '/console/channel/' + encodeURIComponent(ch) + (compose ? '#text' : ''); };
+  let composeOnUp = false;
+  document.addEventListener('keydown', async (e) => {
+    if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented || !['a', 'o', 'c'].includes(e.key)) return;
+    if (e.target.closest && e.target.closest('input, textarea, select, [contenteditable], details.shelve')) return;
+    if ($('#takeover [data-takeover]') || !$('#who')) return;
+    e.preventDefault();
+    // The box takes the focus when the key is let go, so that the
+    // letter is not typed in it.
+    if (e.key === 'c' && $('#text')) { composeOnUp = true; return; }
+    const lines = await topAlarms();
+    if (e.key === 'a') {
+      const btn = lines.map((li) => $('button[data-alert-ack]', li)).find(Boolean);
+      if (!btn) { toast(T.no_top_alarm, true); return; }
+      try { await post('/console/api/alerts/ack', { keys: btn.dataset.alertAck.split(' ') }); toast(T.done); } catch (err) { toast(T.error + ': ' + err.message, true); }
+      refreshAll();
+      return;
+    }
+    const top = lines.find((li) => li.dataset.channel);
+    if (!top) { toast(T.no_top_alarm, true); return; }
+    openChannel(top.dataset.channel, e.key === 'c');
+  });
+  document.addEventListener('keyup', (e) => {
+    if (!composeOnUp || e.key !== 'c') return;
+    composeOnUp = false;
+    $('#text').focus();
+    $('#text').scrollIntoView({ block: 'nearest' });
+  });
+  if (location.hash === '#text' && $('#text')) $('#text').focus();
 
   // Shelving an alarm group: the forms are in a live fragment, so they
   // are found when submitted.
