@@ -240,8 +240,9 @@ func (s *Server) reconcile(ctx context.Context) (time.Time, error) {
 // no one has acknowledged on the console, oldest first. Alerts up to
 // s.floor are known to need nothing, so that only newer ones are read.
 func (s *Server) pendingAlerts(ctx context.Context) ([]ops.AlertView, error) {
+	cached := s.alarmCache.floor()
 	s.mu.Lock()
-	floor := s.floor
+	floor := max(s.floor, cached)
 	s.mu.Unlock()
 	as, err := s.cfg.Ops.Alerts(ctx, floor)
 	if err != nil {
@@ -395,6 +396,27 @@ type alarmCache struct {
 	top   int64     // the highest alert ID read
 	occ   []alarm
 	valid bool
+}
+
+// floor returns, from what the cache holds (without reading), the
+// highest alert ID at and below which no alert can take over the screen:
+// each was acknowledged (the first acknowledgement stands) or is not an
+// alarm (its level never changes). Alerts the cache left out are old and
+// have nothing left to do. Zero when the cache holds nothing. It spares
+// pendingAlerts reading every alert again after the alarm board did.
+func (c *alarmCache) floor() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.valid {
+		return 0
+	}
+	for i := range c.occ {
+		o := &c.occ[i]
+		if _, ok := takesOver(o.Level); ok && o.AckBy == "" {
+			return o.line.alert.ID - 1
+		}
+	}
+	return c.top
 }
 
 // stationAlarms returns the station's alerts as occurrences, with who
