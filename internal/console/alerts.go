@@ -1,11 +1,13 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -419,6 +421,30 @@ func (c *alarmCache) floor() int64 {
 	return c.top
 }
 
+// alarmAcked records in the alarm cache a station alert's acknowledgement
+// (as the store now holds it), so that the next board need not read every
+// alert again. When the cache may have missed an earlier acknowledgement
+// (or holds nothing), it is left to be read whole. The cache's
+// occurrences are replaced, not changed in place: a board may be reading
+// them.
+func (s *Server) alarmAcked(id int64, by string, at time.Time) {
+	c := &s.alarmCache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	current := c.valid && c.gen == s.ackGen.Load()
+	gen := s.ackGen.Add(1)
+	if !current {
+		return
+	}
+	if i, ok := slices.BinarySearchFunc(c.occ, id, func(o alarm, id int64) int { return cmp.Compare(o.line.alert.ID, id) }); ok {
+		occ := slices.Clone(c.occ)
+		o := &occ[i]
+		o.AckBy, o.AckAt, o.line.AckBy, o.line.AckAt = by, at, by, at
+		c.occ = occ
+	}
+	c.gen = gen
+}
+
 // stationAlarms returns the station's alerts as occurrences, with who
 // acknowledged them on the console, oldest first; none older than
 // alarmWindow that no longer stands.
@@ -595,7 +621,12 @@ func (s *Server) ackAlerts(r *http.Request, se *session) (result, error) {
 	var out []store.ConsoleAlert
 	for _, key := range req.Keys {
 		rec, err := s.ackOne(ctx, se, key, now)
-		s.ackGen.Add(1)
+		if id, ok := strings.CutPrefix(key, "a:"); ok && err == nil {
+			n, _ := strconv.ParseInt(id, 10, 64)
+			s.alarmAcked(n, rec.AckBy, rec.AckAt)
+		} else {
+			s.ackGen.Add(1)
+		}
 		detail := ""
 		if err != nil {
 			detail = errText(err)
