@@ -389,8 +389,9 @@ const alarmCacheTTL = 30 * time.Second
 // alarmCache holds the station's alerts as occurrences with their
 // acknowledgements on the console. Alerts are only ever added, and the
 // first acknowledgement of one stands, written by this console (ackAlerts
-// counts them in ackGen): so new alerts are read on their own, and
-// everything again only after an acknowledgement, or alarmCacheTTL.
+// counts them in ackGen, and writes each into the cache, alarmAcked): so
+// new alerts are read on their own, and everything again only after
+// alarmCacheTTL, or an acknowledgement the cache may have missed.
 type alarmCache struct {
 	mu    sync.Mutex
 	gen   int64     // ackGen when read whole
