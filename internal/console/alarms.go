@@ -152,12 +152,21 @@ func severity(level string) int {
 func groupAlarms(occ []alarm, shelves map[string]shelf, now time.Time) alarmBoard {
 	byID := map[string]*alarmGroup{}
 	var order []string
-	sorted := append([]alarm(nil), occ...)
+	// Sorted by pointer, not by copy: the occurrences are large and many.
+	sorted := make([]*alarm, len(occ))
+	for i := range occ {
+		sorted[i] = &occ[i]
+	}
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].At.Before(sorted[j].At) })
 	times := map[string][]time.Time{}
-	for i := range sorted {
-		a := &sorted[i]
-		id := groupID(a.Source, a.Kind)
+	ids := map[[2]string]string{} // groupID by source and kind, hashed once
+	for _, a := range sorted {
+		sk := [2]string{a.Source, a.Kind}
+		id, ok := ids[sk]
+		if !ok {
+			id = groupID(a.Source, a.Kind)
+			ids[sk] = id
+		}
 		g := byID[id]
 		if g == nil {
 			g = &alarmGroup{ID: id, Source: a.Source, Kind: a.Kind, First: a.At}

@@ -1,11 +1,13 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -240,8 +242,9 @@ func (s *Server) reconcile(ctx context.Context) (time.Time, error) {
 // no one has acknowledged on the console, oldest first. Alerts up to
 // s.floor are known to need nothing, so that only newer ones are read.
 func (s *Server) pendingAlerts(ctx context.Context) ([]ops.AlertView, error) {
+	cached := s.alarmCache.floor()
 	s.mu.Lock()
-	floor := s.floor
+	floor := max(s.floor, cached)
 	s.mu.Unlock()
 	as, err := s.cfg.Ops.Alerts(ctx, floor)
 	if err != nil {
@@ -386,8 +389,9 @@ const alarmCacheTTL = 30 * time.Second
 // alarmCache holds the station's alerts as occurrences with their
 // acknowledgements on the console. Alerts are only ever added, and the
 // first acknowledgement of one stands, written by this console (ackAlerts
-// counts them in ackGen): so new alerts are read on their own, and
-// everything again only after an acknowledgement, or alarmCacheTTL.
+// counts them in ackGen, and writes each into the cache, alarmAcked): so
+// new alerts are read on their own, and everything again only after
+// alarmCacheTTL, or an acknowledgement the cache may have missed.
 type alarmCache struct {
 	mu    sync.Mutex
 	gen   int64     // ackGen when read whole
@@ -395,6 +399,51 @@ type alarmCache struct {
 	top   int64     // the highest alert ID read
 	occ   []alarm
 	valid bool
+}
+
+// floor returns, from what the cache holds (without reading), the
+// highest alert ID at and below which no alert can take over the screen:
+// each was acknowledged (the first acknowledgement stands) or is not an
+// alarm (its level never changes). Alerts the cache left out are old and
+// have nothing left to do. Zero when the cache holds nothing. It spares
+// pendingAlerts reading every alert again after the alarm board did.
+func (c *alarmCache) floor() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.valid {
+		return 0
+	}
+	for i := range c.occ {
+		o := &c.occ[i]
+		if _, ok := takesOver(o.Level); ok && o.AckBy == "" {
+			return o.line.alert.ID - 1
+		}
+	}
+	return c.top
+}
+
+// alarmAcked records in the alarm cache a station alert's acknowledgement
+// (as the store now holds it), so that the next board need not read every
+// alert again. When the cache may have missed an earlier acknowledgement
+// (or holds nothing), it is left to be read whole. The cache's
+// occurrences are replaced, not changed in place: a board may be reading
+// them.
+func (s *Server) alarmAcked(id int64, by string, at time.Time) {
+	c := &s.alarmCache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	current := c.valid && c.gen == s.ackGen.Load()
+	gen := s.ackGen.Add(1)
+	if !current {
+		return
+	}
+	if i, ok := slices.BinarySearchFunc(c.occ, id, func(o alarm, id int64) int { return cmp.Compare(o.line.alert.ID, id) }); ok {
+		occ := slices.Clone(c.occ)
+		o := &occ[i]
+		o.AckBy, o.AckAt, o.line.AckBy, o.line.AckAt = by, at, by, at
+		c.occ = occ
+	}
+	c.gen = gen
 }
 
 // stationAlarms returns the station's alerts as occurrences, with who
@@ -573,7 +622,12 @@ func (s *Server) ackAlerts(r *http.Request, se *session) (result, error) {
 	var out []store.ConsoleAlert
 	for _, key := range req.Keys {
 		rec, err := s.ackOne(ctx, se, key, now)
-		s.ackGen.Add(1)
+		if id, ok := strings.CutPrefix(key, "a:"); ok && err == nil {
+			n, _ := strconv.ParseInt(id, 10, 64)
+			s.alarmAcked(n, rec.AckBy, rec.AckAt)
+		} else {
+			s.ackGen.Add(1)
+		}
 		detail := ""
 		if err != nil {
 			detail = errText(err)
