@@ -25,16 +25,7 @@ func linkPair(t *testing.T, ctx context.Context, tag string, p linkemu.Profile, 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tb.Close() })
-	nsOf := map[string]*linkemu.Namespace{"USA": tb.A, "CHN": tb.B}
-	addrOf := map[string]string{"USA": tb.AddrA, "CHN": tb.AddrB}
-	pair, err := NewPairWith(ctx, t.TempDir(), binary, map[string]string{ch: "staff"}, PairOptions{
-		Listen: func(name string) string { return addrOf[name] + ":7001" },
-		Place: func(n *Node) {
-			ns := nsOf[n.Name]
-			n.Exec, n.Dial = ns.Exec(), ns.DialContext
-		},
-		Wait: 3 * time.Minute,
-	})
+	pair, err := PairOver(ctx, tb, t.TempDir(), binary, PairOptions{Proposals: []ops.ProposeRequest{{Channel: ch, Level: "staff"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

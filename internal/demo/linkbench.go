@@ -106,7 +106,8 @@ func linkDefaults(p linkemu.Profile) (latency, flash, backlog int) {
 
 // BenchLink runs two stations as processes in two network namespaces
 // joined by an emulated link under the named profile, and measures what
-// a message costs on it.
+// a message costs on it: the floor, one in flight, FLASH behind a
+// backlog, a backlog caught up after an outage, and idle traffic.
 func BenchLink(ctx context.Context, o LinkBenchOptions) error {
 	p, err := linkemu.Named(o.Profile)
 	if err != nil {
@@ -135,34 +136,16 @@ func BenchLink(ctx context.Context, o LinkBenchOptions) error {
 	step := func(format string, args ...any) {
 		fmt.Fprintf(progress, "bench --link %s: "+format+"\n", append([]any{p.Name}, args...)...)
 	}
-
-	res := &LinkResult{Machine: fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()), Size: o.Size}
-	res.WireBytes.Payload = o.Size
-	if res.Station, err = measureCrypto(o.Size); err != nil {
-		return err
-	}
-	bin, err := os.Executable()
-	if err != nil {
-		return err
-	}
 	root, err := os.MkdirTemp("", "hotline-bench-link-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(root)
-	probe, err := newFsyncProbe(root, o.Size)
-	if err != nil {
+	res := &LinkResult{Machine: fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()), Size: o.Size}
+	res.WireBytes.Payload = o.Size
+	if err := linkFloor(res, p, root); err != nil {
 		return err
 	}
-	if err := probe.sample(floorSamples); err != nil {
-		probe.close()
-		return err
-	}
-	probe.setFsync(&res.Station)
-	probe.close()
-	res.Link = LinkFigures{Profile: p.Name, RTTms: p.RTTms(), JitterMs: p.JitterMs(), Loss: p.Loss, Burst: p.Burst,
-		RateBps: p.Rate, QueueBytes: p.Queue, MTU: p.MTU}
-	res.Link.FloorMs = ms(p.RTT+p.Serialise(res.Station.EntryBytes+segmentOverhead)+p.Serialise(res.Station.ReceiptBytes+segmentOverhead)) + res.Station.EpochTotalMs
 
 	step("making two network namespaces joined by the emulated link")
 	tb, err := linkemu.NewTestbed(fmt.Sprintf("hlb%d", os.Getpid()), p, o.Seed)
@@ -170,162 +153,253 @@ func BenchLink(ctx context.Context, o LinkBenchOptions) error {
 		return err
 	}
 	defer tb.Close()
-	nsOf := map[string]*linkemu.Namespace{"USA": tb.A, "CHN": tb.B}
-	addrOf := map[string]string{"USA": tb.AddrA, "CHN": tb.AddrB}
+	bin, err := os.Executable()
+	if err != nil {
+		return err
+	}
 	// Acknowledgement deadlines of a day: the run's messages stay
 	// unacknowledged, and no reminder may add traffic to what is measured.
 	deadlines := map[string]string{"FLASH": "20h", "IMMEDIATE": "21h", "PRIORITY": "22h", "ROUTINE": "23h"}
-	const chBench, chFlash = "bench", "flash"
 	step("starting USA and CHN, pairing them and agreeing channels %s and %s over the link", chBench, chFlash)
-	pair, err := NewPairWith(ctx, root, bin, nil, PairOptions{
-		Listen: func(name string) string { return addrOf[name] + ":7001" },
-		Place: func(n *Node) {
-			ns := nsOf[n.Name]
-			n.Exec, n.Dial = ns.Exec(), ns.DialContext
-		},
+	pair, err := PairOver(ctx, tb, root, bin, PairOptions{
 		Proposals: []ops.ProposeRequest{{Channel: chBench, Level: "staff", Deadlines: deadlines}, {Channel: chFlash, Level: "staff", Deadlines: deadlines}},
-		Wait:      3 * time.Minute,
 	})
 	if err != nil {
 		return err
 	}
 	defer pair.Stop()
-	a := pair.A.Client()
-	send, closeSend, err := newSender(ctx, a, SendStream)
+	r, err := newLinkRun(ctx, pair, tb, strings.Repeat("x", o.Size))
 	if err != nil {
 		return err
 	}
-	defer closeSend()
-	wb, err := newDeliveryWatch(ctx, a, chBench, pair.A.Name)
-	if err != nil {
-		return err
-	}
-	wf, err := newDeliveryWatch(ctx, a, chFlash, pair.A.Name)
-	if err != nil {
-		return err
-	}
-	text := strings.Repeat("x", o.Size)
-	wire := func() uint64 {
-		ab, ba := tb.Link.Stats()
-		return ab.Wire() + ba.Wire()
-	}
-	one := func(w *deliveryWatch, ch, prec string) (time.Duration, error) {
-		t0 := time.Now()
-		m, err := send(ctx, ops.SendRequest{Channel: ch, Precedence: prec, Text: text})
-		if err != nil {
-			return 0, err
-		}
-		if err := w.waitFor(ctx, m.Index, 10*time.Minute); err != nil {
-			return 0, err
-		}
-		return time.Since(t0), nil
-	}
+	defer r.close()
 
 	step("%d messages one in flight", lat)
-	for range 3 { // warm-up, not recorded: connections and caches
-		if _, err := one(wb, chBench, "ROUTINE"); err != nil {
-			return err
-		}
+	if err := r.oneInFlight(res, lat); err != nil {
+		return err
 	}
-	before := wire()
-	var ds []time.Duration
-	for range lat {
-		d, err := one(wb, chBench, "ROUTINE")
-		if err != nil {
-			return err
-		}
-		ds = append(ds, d)
-	}
-	res.OneInFlight = summarize(ds)
-	res.WireBytes.OneInFlight = float64(wire()-before) / float64(lat)
-
 	// The backlog before each FLASH: about ten seconds of the link.
-	k := 1000
+	res.FlashBacklog = 1000
 	if p.Rate > 0 {
 		perMsg := max(res.WireBytes.OneInFlight, float64(o.Size))
-		k = min(1000, max(20, int(float64(p.Rate)/8*10/perMsg)))
+		res.FlashBacklog = min(1000, max(20, int(float64(p.Rate)/8*10/perMsg)))
 	}
-	res.FlashBacklog = k
 	for _, v := range []struct {
 		name string
 		w    *deliveryWatch
 		ch   string
 		out  *Latency
-	}{{"on the same channel", wb, chBench, &res.FlashUnderLoad}, {"on another channel", wf, chFlash, &res.FlashOtherChannel}} {
-		step("%d FLASH messages %s, each behind %d ROUTINE", flash, v.name, k)
-		var ds []time.Duration
-		for range flash {
-			last, err := queue(ctx, send, chBench, "ROUTINE", text, k)
-			if err != nil {
-				return err
-			}
-			d, err := one(v.w, v.ch, "FLASH")
-			if err != nil {
-				return err
-			}
-			ds = append(ds, d)
-			if err := wb.waitFor(ctx, last, 30*time.Minute); err != nil {
-				return err
-			}
+	}{{"on the same channel", r.wb, chBench, &res.FlashUnderLoad}, {"on another channel", r.wf, chFlash, &res.FlashOtherChannel}} {
+		step("%d FLASH messages %s, each behind %d ROUTINE", flash, v.name, res.FlashBacklog)
+		if *v.out, err = r.flashBehind(v.w, v.ch, flash, res.FlashBacklog); err != nil {
+			return err
 		}
-		*v.out = summarize(ds)
 	}
-
-	outage := 10 * time.Second
+	const outage = 10 * time.Second
 	step("%d ROUTINE messages sent during a %v outage, then caught up", backlog, outage)
-	tb.Link.Cut()
-	cut := time.Now()
-	firstIdx, lastIdx, err := queueSpan(ctx, send, chBench, "ROUTINE", text, backlog)
-	if err != nil {
-		tb.Link.Heal()
+	if err := r.catchUp(res, p, backlog, outage); err != nil {
 		return err
 	}
-	if rest := outage - time.Since(cut); rest > 0 {
-		time.Sleep(rest)
-	}
-	abBefore, baBefore := tb.Link.Stats()
-	tb.Link.Heal()
-	healed := time.Now()
-	res.Backlog.Messages, res.Backlog.OutageS = backlog, healed.Sub(cut).Seconds()
-	if err := wb.waitFor(ctx, firstIdx, 30*time.Minute); err != nil {
-		return err
-	}
-	res.Backlog.ReconnectS = time.Since(healed).Seconds()
-	if err := wb.waitFor(ctx, lastIdx, 60*time.Minute); err != nil {
-		return err
-	}
-	took := time.Since(healed)
-	abAfter, baAfter := tb.Link.Stats()
-	res.Backlog.Seconds = took.Seconds()
-	res.WireBytes.Bulk = float64(abAfter.Wire()-abBefore.Wire()+baAfter.Wire()-baBefore.Wire()) / float64(backlog)
-	if p.Rate > 0 {
-		capacity := float64(p.Rate) / 8 * took.Seconds()
-		res.Backlog.LinkUtilisation = float64(abAfter.Wire()-abBefore.Wire()) / capacity
-		res.Backlog.PayloadShare = float64(backlog*o.Size) / capacity
-	}
-
 	step("idle for %v", o.Idle)
-	before = wire()
-	ab0, ba0 := tb.Link.Stats()
-	t0 := time.Now()
-	select {
-	case <-time.After(o.Idle):
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	idleS := time.Since(t0).Seconds()
-	ab1, ba1 := tb.Link.Stats()
-	res.IdleBytesPerS = float64(wire()-before) / idleS
-	res.IdleEachWay = [2]float64{float64(ab1.Wire()-ab0.Wire()) / idleS, float64(ba1.Wire()-ba0.Wire()) / idleS}
-	res.IdleChannels = 2
-	if p.Rate > 0 {
-		res.IdleShare = res.IdleBytesPerS * 8 / float64(p.Rate)
+	if err := r.idle(res, p, o.Idle); err != nil {
+		return err
 	}
 	res.Counters[0], res.Counters[1] = tb.Link.Stats()
 	if o.JSON {
 		return json.NewEncoder(o.Out).Encode(res)
 	}
 	printLinkBench(o.Out, res)
+	return nil
+}
+
+// The channels hotline bench --link agrees: the backlog's and another.
+const chBench, chFlash = "bench", "flash"
+
+// linkFloor measures the station floor (crypto, and an fsync on the disk
+// of root) and sets the link's figures and floor.
+func linkFloor(res *LinkResult, p linkemu.Profile, root string) error {
+	var err error
+	if res.Station, err = measureCrypto(res.Size); err != nil {
+		return err
+	}
+	probe, err := newFsyncProbe(root, res.Size)
+	if err != nil {
+		return err
+	}
+	defer probe.close()
+	if err := probe.sample(floorSamples); err != nil {
+		return err
+	}
+	probe.setFsync(&res.Station)
+	res.Link = LinkFigures{Profile: p.Name, RTTms: p.RTTms(), JitterMs: p.JitterMs(), Loss: p.Loss, Burst: p.Burst,
+		RateBps: p.Rate, QueueBytes: p.Queue, MTU: p.MTU}
+	res.Link.FloorMs = ms(p.RTT+p.Serialise(res.Station.EntryBytes+segmentOverhead)+p.Serialise(res.Station.ReceiptBytes+segmentOverhead)) + res.Station.EpochTotalMs
+	return nil
+}
+
+// PairOver is NewPairWith for two stations in the namespaces of tb: USA
+// in A, CHN in B, each listening for the other on its address there, run
+// under ip netns exec and its API dialled from inside its namespace. A
+// zero o.Wait becomes three minutes (a narrow link agrees slowly).
+func PairOver(ctx context.Context, tb *linkemu.Testbed, root, bin string, o PairOptions) (*Pair, error) {
+	nsOf := map[string]*linkemu.Namespace{"USA": tb.A, "CHN": tb.B}
+	addrOf := map[string]string{"USA": tb.AddrA, "CHN": tb.AddrB}
+	o.Listen = func(name string) string { return addrOf[name] + ":7001" }
+	o.Place = func(n *Node) {
+		ns := nsOf[n.Name]
+		n.Exec, n.Dial = ns.Exec(), ns.DialContext
+	}
+	if o.Wait == 0 {
+		o.Wait = 3 * time.Minute
+	}
+	return NewPairWith(ctx, root, bin, nil, o)
+}
+
+// linkRun is a bench --link run under way: USA's sender and the watches of
+// its two channels' receipts, and the link's counters.
+type linkRun struct {
+	ctx       context.Context
+	tb        *linkemu.Testbed
+	send      sender
+	closeSend func()
+	wb, wf    *deliveryWatch
+	text      string
+}
+
+func newLinkRun(ctx context.Context, pair *Pair, tb *linkemu.Testbed, text string) (*linkRun, error) {
+	a := pair.A.Client()
+	send, closeSend, err := newSender(ctx, a, SendStream)
+	if err != nil {
+		return nil, err
+	}
+	r := &linkRun{ctx: ctx, tb: tb, send: send, closeSend: closeSend, text: text}
+	if r.wb, err = newDeliveryWatch(ctx, a, chBench, pair.A.Name); err == nil {
+		r.wf, err = newDeliveryWatch(ctx, a, chFlash, pair.A.Name)
+	}
+	if err != nil {
+		closeSend()
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *linkRun) close() { r.closeSend() }
+
+// wire is the bytes on the link so far, both ways.
+func (r *linkRun) wire() uint64 {
+	ab, ba := r.tb.Link.Stats()
+	return ab.Wire() + ba.Wire()
+}
+
+// one sends one message and waits for its receipt.
+func (r *linkRun) one(w *deliveryWatch, ch, prec string) (time.Duration, error) {
+	t0 := time.Now()
+	m, err := r.send(r.ctx, ops.SendRequest{Channel: ch, Precedence: prec, Text: r.text})
+	if err != nil {
+		return 0, err
+	}
+	if err := w.waitFor(r.ctx, m.Index, 10*time.Minute); err != nil {
+		return 0, err
+	}
+	return time.Since(t0), nil
+}
+
+// oneInFlight sends n ROUTINE messages one at a time, after three not
+// recorded (connections and caches), and the bytes they took.
+func (r *linkRun) oneInFlight(res *LinkResult, n int) error {
+	for range 3 {
+		if _, err := r.one(r.wb, chBench, "ROUTINE"); err != nil {
+			return err
+		}
+	}
+	before := r.wire()
+	var ds []time.Duration
+	for range n {
+		d, err := r.one(r.wb, chBench, "ROUTINE")
+		if err != nil {
+			return err
+		}
+		ds = append(ds, d)
+	}
+	res.OneInFlight = summarize(ds)
+	res.WireBytes.OneInFlight = float64(r.wire()-before) / float64(n)
+	return nil
+}
+
+// flashBehind sends, n times, k ROUTINE messages on the bench channel and
+// then a FLASH on ch, measures the FLASH, and waits for the backlog.
+func (r *linkRun) flashBehind(w *deliveryWatch, ch string, n, k int) (Latency, error) {
+	var ds []time.Duration
+	for range n {
+		last, err := queue(r.ctx, r.send, chBench, "ROUTINE", r.text, k)
+		if err != nil {
+			return Latency{}, err
+		}
+		d, err := r.one(w, ch, "FLASH")
+		if err != nil {
+			return Latency{}, err
+		}
+		ds = append(ds, d)
+		if err := r.wb.waitFor(r.ctx, last, 30*time.Minute); err != nil {
+			return Latency{}, err
+		}
+	}
+	return summarize(ds), nil
+}
+
+// catchUp cuts the link, sends n ROUTINE messages, heals it after the
+// outage and measures until the last is receipted.
+func (r *linkRun) catchUp(res *LinkResult, p linkemu.Profile, n int, outage time.Duration) error {
+	r.tb.Link.Cut()
+	cut := time.Now()
+	first, last, err := queueSpan(r.ctx, r.send, chBench, "ROUTINE", r.text, n)
+	if err != nil {
+		r.tb.Link.Heal()
+		return err
+	}
+	if rest := outage - time.Since(cut); rest > 0 {
+		time.Sleep(rest)
+	}
+	abBefore, baBefore := r.tb.Link.Stats()
+	r.tb.Link.Heal()
+	healed := time.Now()
+	res.Backlog.Messages, res.Backlog.OutageS = n, healed.Sub(cut).Seconds()
+	if err := r.wb.waitFor(r.ctx, first, 30*time.Minute); err != nil {
+		return err
+	}
+	res.Backlog.ReconnectS = time.Since(healed).Seconds()
+	if err := r.wb.waitFor(r.ctx, last, 60*time.Minute); err != nil {
+		return err
+	}
+	took := time.Since(healed)
+	abAfter, baAfter := r.tb.Link.Stats()
+	res.Backlog.Seconds = took.Seconds()
+	res.WireBytes.Bulk = float64(abAfter.Wire()-abBefore.Wire()+baAfter.Wire()-baBefore.Wire()) / float64(n)
+	if p.Rate > 0 {
+		capacity := float64(p.Rate) / 8 * took.Seconds()
+		res.Backlog.LinkUtilisation = float64(abAfter.Wire()-abBefore.Wire()) / capacity
+		res.Backlog.PayloadShare = float64(n*res.Size) / capacity
+	}
+	return nil
+}
+
+// idle measures the traffic each way while nothing is sent for d.
+func (r *linkRun) idle(res *LinkResult, p linkemu.Profile, d time.Duration) error {
+	ab0, ba0 := r.tb.Link.Stats()
+	t0 := time.Now()
+	select {
+	case <-time.After(d):
+	case <-r.ctx.Done():
+		return r.ctx.Err()
+	}
+	secs := time.Since(t0).Seconds()
+	ab1, ba1 := r.tb.Link.Stats()
+	res.IdleEachWay = [2]float64{float64(ab1.Wire()-ab0.Wire()) / secs, float64(ba1.Wire()-ba0.Wire()) / secs}
+	res.IdleBytesPerS = res.IdleEachWay[0] + res.IdleEachWay[1]
+	res.IdleChannels = 2
+	if p.Rate > 0 {
+		res.IdleShare = res.IdleBytesPerS * 8 / float64(p.Rate)
+	}
 	return nil
 }
 
@@ -346,6 +420,9 @@ func queueSpan(ctx context.Context, send sender, ch, prec, text string, n int) (
 		firstErr error
 		wg       sync.WaitGroup
 	)
+	if n <= 0 {
+		return 0, 0, errors.New("nothing to queue")
+	}
 	first = ^uint64(0)
 	for range min(n, 64) {
 		wg.Add(1)
@@ -369,9 +446,6 @@ func queueSpan(ctx context.Context, send sender, ch, prec, text string, n int) (
 	wg.Wait()
 	if firstErr != nil {
 		return 0, 0, firstErr
-	}
-	if n == 0 {
-		return 0, 0, errors.New("nothing to queue")
 	}
 	return first, last, nil
 }

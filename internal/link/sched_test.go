@@ -118,7 +118,14 @@ func TestUrgentPassesBacklog(t *testing.T) {
 		copy(b, fmt.Sprintf("r%03d", i))
 		k.SendOut(Out{Data: b, Stream: "routine"})
 	}
-	time.Sleep(1500 * time.Millisecond) // the backlog is on its way
+	// The backlog on its way: the writer has handed the kernel its first
+	// frames (and, paced, kept the rest).
+	for deadline := time.Now().Add(30 * time.Second); k.waiting() == 96; {
+		if time.Now().After(deadline) {
+			t.Fatal("the writer took none of the backlog")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	k.SendOut(Out{Data: []byte("FLASH"), Stream: "flash", Urgent: true})
 	var got []string
 	select {

@@ -108,38 +108,31 @@ func (ns *Namespace) Do(f func() error) error {
 	return <-errc
 }
 
+// inside returns what make makes on a thread in the namespace.
+func inside[T any](ns *Namespace, make func() (T, error)) (T, error) {
+	var v T
+	err := ns.Do(func() error {
+		var err error
+		v, err = make()
+		return err
+	})
+	return v, err
+}
+
 // DialContext dials addr from inside the namespace (for an HTTP
 // transport's DialContext).
 func (ns *Namespace) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	var c net.Conn
-	err := ns.Do(func() error {
-		var err error
-		c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
-		return err
-	})
-	return c, err
+	return inside(ns, func() (net.Conn, error) { return (&net.Dialer{}).DialContext(ctx, network, addr) })
 }
 
 // Listen listens on addr inside the namespace.
 func (ns *Namespace) Listen(network, addr string) (net.Listener, error) {
-	var l net.Listener
-	err := ns.Do(func() error {
-		var err error
-		l, err = net.Listen(network, addr)
-		return err
-	})
-	return l, err
+	return inside(ns, func() (net.Listener, error) { return net.Listen(network, addr) })
 }
 
 // ListenPacket listens for packets on addr inside the namespace.
 func (ns *Namespace) ListenPacket(network, addr string) (net.PacketConn, error) {
-	var pc net.PacketConn
-	err := ns.Do(func() error {
-		var err error
-		pc, err = net.ListenPacket(network, addr)
-		return err
-	})
-	return pc, err
+	return inside(ns, func() (net.PacketConn, error) { return net.ListenPacket(network, addr) })
 }
 
 // OpenTUN makes the TUN device dev in the namespace and returns the file

@@ -419,7 +419,9 @@ func (c *Core) resendUnreceipted(p *peer) {
 	x := c.pathOf(p, p.out)
 	for _, id := range p.channels {
 		m := &c.channels[id].mine
-		if c.channels[id].blocked == "" && m.sent > m.delivered && c.now.Sub(m.progress) >= resendAfter(x, m) {
+		// resendAfter sums what is unreceipted: only once the shortest
+		// wait has passed.
+		if since := c.now.Sub(m.progress); c.channels[id].blocked == "" && m.sent > m.delivered && since >= ResendAfter && since >= resendAfter(x, m) {
 			m.sent, m.progress = m.delivered, c.now
 			again = true
 		}
