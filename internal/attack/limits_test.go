@@ -25,6 +25,7 @@ import (
 	"hotline/internal/ops"
 	"hotline/internal/protocol"
 	"hotline/internal/relay"
+	"hotline/internal/station"
 	"hotline/internal/stationdir"
 	"hotline/internal/transcript"
 )
@@ -298,4 +299,42 @@ func TestSlowLoris(t *testing.T) {
 		wait()
 		waitFor(t, "every slow connection counted", func() bool { return rl.srv.Stats().Refused["handshake failed"] == was+int64(n) })
 	})
+}
+
+// TestHandshakeLimit: a stranger (from 127.0.0.2) opens more connections
+// to the peer port than station.MaxHandshakes and sends nothing. Past the
+// limit each is closed at once and counted as "handshake limit"; the
+// pinned peer (from 127.0.0.1, the address in its card) is still taken
+// and answered, and a message goes through.
+func TestHandshakeLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens hundreds of connections")
+	}
+	usa, chn := pair(t)
+	was := refused(t, usa)["handshake limit"]
+	const extra = 8
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: 10 * time.Second}
+	var conns []net.Conn
+	t.Cleanup(func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	for range station.MaxHandshakes + extra {
+		c, err := d.Dial("tcp", usa.listen)
+		if err != nil {
+			t.Fatalf("dialing from 127.0.0.2: %v", err)
+		}
+		conns = append(conns, c)
+	}
+	waitFor(t, "the connections past the limit refused and counted", func() bool {
+		return refused(t, usa)["handshake limit"] >= was+extra
+	})
+	c := as(t, chn.st.Keys, usa)
+	c.Send((&protocol.Frame{Type: protocol.FrameHello, Version: protocol.Version}).Encode(), false)
+	if f := readUntil(t, c, protocol.FrameStatus); f == nil {
+		t.Error("the pinned peer was not answered while strangers held the handshake limit")
+	}
+	id := send(t, chn, "through the flood")
+	waitFor(t, "a message delivered meanwhile", func() bool { return delivered(t, chn, id) })
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"hotline/internal/identity"
@@ -23,7 +24,20 @@ type direct struct {
 	mu      sync.Mutex
 	ctx     context.Context // while it runs
 	dialers map[string]bool // peers dialed
+	// shaking: inbound connections in their TLS handshake now.
+	shaking atomic.Int64
 }
+
+// MaxHandshakes bounds the inbound connections in their TLS handshake at
+// once from addresses that are not a pinned peer's. Anyone who can reach
+// the peer port can open connections and send nothing; each is held for
+// HandshakeTimeout (30 s, for a radio link's handshake), so past this
+// many a new one from a stranger is closed at once and counted
+// ("handshake limit"). A connection from an address in a pinned peer's
+// card is always taken (a TCP connection cannot come from an address
+// its sender does not hold), so that a flood of strangers does not shut
+// the peer out.
+const MaxHandshakes = 512
 
 func newDirect(s *Station) *direct { return &direct{s: s, dialers: map[string]bool{}} }
 
@@ -70,6 +84,14 @@ func (d *direct) Run(ctx context.Context) error {
 			}
 			return err
 		}
+		host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+		if _, peer := s.peerAt(host); !peer && d.shaking.Load() >= MaxHandshakes {
+			c.Close()
+			s.event(protocol.LinkRefused{Reason: "handshake limit", Level: "warning",
+				Text: fmt.Sprintf("closed a connection from %s at once: %d others were in their TLS handshake", c.RemoteAddr(), MaxHandshakes)})
+			continue
+		}
+		d.shaking.Add(1)
 		go d.serveInbound(ctx, tls.Server(c, tlsCfg))
 	}
 }
@@ -102,6 +124,7 @@ func (d *direct) serveInbound(ctx context.Context, tc *tls.Conn) {
 	hctx, cancel := context.WithTimeout(ctx, HandshakeTimeout)
 	err := tc.HandshakeContext(hctx)
 	cancel()
+	d.shaking.Add(-1)
 	if err != nil {
 		tc.Close()
 		switch {
