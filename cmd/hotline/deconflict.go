@@ -287,43 +287,84 @@ func cmdNoticeSend(f *flags) action {
 	const name = "notice send"
 	f.printsJSON()
 	ch := f.String("channel", "", "channel `ID` to send the notice on")
+	to := f.String("to", "", "send to several parties at once: `all|GROUP|NAME,...`, one notice on each party's channel, linked by one id (notice show --id)")
+	level := f.String("level", "", "with --to: each party's channel at this `LEVEL`, for a party with several")
 	prec := f.String("precedence", "PRIORITY", "`PRECEDENCE`: FLASH, IMMEDIATE, PRIORITY or ROUTINE")
 	kind := f.String("kind", "", "`KIND`: exercise, live_fire, missile_launch, air_patrol, transit, survey or other")
 	circle := f.String("circle", "", "the area as a circle: `LAT,LON,RADIUS_NM`")
 	poly := f.String("polygon", "", "the area as a polygon: `\"LAT,LON;LAT,LON;...\"` (3-100 vertices, each once)")
 	from := f.String("from", "", "start `TIME`, e.g. 2026-05-01T00:00Z")
-	to := f.String("to", "", "end `TIME` (the activity runs until just before it)")
+	until := f.String("until", "", "end `TIME` (the activity runs until just before it; --to TIME is read as --until)")
 	band := f.String("band", "", "altitude or depth band in metres, `LOW,HIGH` (depths negative; default every height and depth)")
 	var units multi
 	f.Var(&units, "units", "`UNITS` taking part, comma-separated")
-	call := f.String("call", "", "the channel `ID` to call about the activity (default --channel)")
+	call := f.String("call", "", "the channel `ID` to call about the activity (default --channel; with --to, each party's own)")
 	title := f.String("title", "", "short title, free `TEXT`")
 	desc := f.String("description", "", "description, free `TEXT`")
 	lang := f.String("lang", "", "language `TAG` of the title and description (default from $LANG)")
-	replaces := f.String("replaces", "", "`ID` of an earlier notice this one amends")
+	replaces := f.String("replaces", "", "`ID` of an earlier notice this one amends (with --to: an earlier broadcast's b-… id)")
 	plan := f.Int64("plan", 0, "notify planned activity `N` (hotline plan list) as it stands, instead of giving it here")
-	f.require("channel")
+	f.needs("channel", "to")
 	noticeNeeds(f)
 	return func(ctx context.Context, _ []string) error {
-		req := ops.NoticeRequest{Channel: *ch, Precedence: *prec, Plan: *plan}
+		parties, end, err := partiesOrEnd(name, *to, *until)
+		if err != nil {
+			return err
+		}
+		switch {
+		case parties != "" && *ch != "":
+			return fmt.Errorf("%s: %v", name, errToOne)
+		case parties == "" && *ch == "":
+			return fmt.Errorf("%s: missing --channel or --to", name)
+		case parties != "" && *call != "":
+			return fmt.Errorf("%s: --call names one channel; with --to each party's notice names that party's channel", name)
+		case parties == "" && *level != "":
+			return fmt.Errorf("%s: --level chooses the parties' channels with --to", name)
+		}
+		var raw json.RawMessage
 		if *plan == 0 {
-			n, err := noticeFromFlags(name, noticeFlags{kind: *kind, circle: *circle, poly: *poly, from: *from, to: *to, band: *band,
-				units: units, call: cmpOr(*call, *ch), title: *title, desc: *desc, lang: *lang, replaces: *replaces})
+			nf := noticeFlags{kind: *kind, circle: *circle, poly: *poly, from: *from, to: end, band: *band,
+				units: units, call: cmpOr(*call, *ch), title: *title, desc: *desc, lang: *lang, replaces: *replaces}
+			if parties != "" {
+				nf.call, nf.replaces = "", "" // each party's own; the broadcast names what it amends
+			}
+			n, err := noticeFromFlags(name, nf)
 			if err != nil {
 				return err
 			}
-			if req.Notice, err = json.Marshal(n); err != nil {
+			if raw, err = json.Marshal(n); err != nil {
 				return err
 			}
-		} else if *kind+*circle+*poly+*from+*to+*band+*call+*title+*desc+*replaces != "" || len(units) > 0 {
+		} else if *kind+*circle+*poly+*from+end+*band+*call+*title+*desc+*replaces != "" || len(units) > 0 {
 			return fmt.Errorf("%s: --plan gives the activity; leave out --kind, the area, the window, --band, --units, --call and the texts", name)
 		}
+		if parties != "" {
+			return sendBroadcast(ctx, f, name, ops.BroadcastRequest{To: splitTo(parties), Level: *level, Precedence: *prec,
+				Notice: raw, Plan: *plan, Replaces: *replaces})
+		}
+		req := ops.NoticeRequest{Channel: *ch, Precedence: *prec, Plan: *plan, Notice: raw}
 		return show(ctx, f, func(o ops.Ops) (*ops.MessageView, error) { return o.SendNotice(ctx, req) },
 			func(m *ops.MessageView) error {
 				fmt.Println(m.ID)
 				return nil
 			})
 	}
+}
+
+// partiesOrEnd reads notice send's --to: the parties to send to, or, as
+// the verb took it before it sent to several parties, the end of the
+// window (a time is no station's or group's name).
+func partiesOrEnd(name, to, until string) (parties, end string, err error) {
+	if to == "" {
+		return "", until, nil
+	}
+	if _, err := parseTime(name, "to", to); err == nil {
+		if until != "" {
+			return "", "", fmt.Errorf("%s: --to %s and --until %s: give the end time once, as --until", name, to, until)
+		}
+		return "", to, nil
+	}
+	return to, until, nil
 }
 
 func cmpOr(a, b string) string {
@@ -345,7 +386,7 @@ func noticeNeeds(f *flags) {
 	f.needs("kind")
 	f.needs("circle", "polygon")
 	f.needs("from")
-	f.needs("to")
+	f.needs("until")
 	f.needs("units")
 }
 
@@ -353,7 +394,7 @@ func noticeNeeds(f *flags) {
 // that nothing is sent or stored on bad input.
 func noticeFromFlags(name string, v noticeFlags) (*deconflict.Notice, error) {
 	var missing []string
-	for _, x := range []struct{ flag, v string }{{"kind", v.kind}, {"from", v.from}, {"to", v.to}} {
+	for _, x := range []struct{ flag, v string }{{"kind", v.kind}, {"from", v.from}, {"until", v.to}} {
 		if x.v == "" {
 			missing = append(missing, "--"+x.flag)
 		}
@@ -396,7 +437,7 @@ func noticeFromFlags(name string, v noticeFlags) (*deconflict.Notice, error) {
 	if n.Window.From, err = parseTime(name, "from", v.from); err != nil {
 		return nil, err
 	}
-	if n.Window.To, err = parseTime(name, "to", v.to); err != nil {
+	if n.Window.To, err = parseTime(name, "until", v.to); err != nil {
 		return nil, err
 	}
 	if v.band != "" {
@@ -419,7 +460,11 @@ func noticeFromFlags(name string, v noticeFlags) (*deconflict.Notice, error) {
 		ch, _, _ := strings.Cut(v.replaces, "/")
 		n.Replaces = &deconflict.EntryRef{Channel: ch, Author: author, Index: idx}
 	}
-	if err := n.Check(); err != nil {
+	check := n.Check
+	if v.call == "" {
+		check = n.CheckTemplate // to several parties: each copy names its own
+	}
+	if err := check(); err != nil {
 		return nil, fmt.Errorf("%s: %v", name, err)
 	}
 	return n, nil
@@ -716,7 +761,8 @@ func cmdPlanAdd(f *flags) action {
 	circle := f.String("circle", "", "the area as a circle: `LAT,LON,RADIUS_NM`")
 	poly := f.String("polygon", "", "the area as a polygon: `\"LAT,LON;LAT,LON;...\"`")
 	from := f.String("from", "", "start `TIME`, e.g. 2026-05-01T00:00Z")
-	to := f.String("to", "", "end `TIME`")
+	until := f.String("until", "", "end `TIME`")
+	to := f.String("to", "", "end `TIME`, as --until (its earlier name)")
 	band := f.String("band", "", "altitude or depth band in metres, `LOW,HIGH`")
 	var units multi
 	f.Var(&units, "units", "`UNITS` taking part, comma-separated")
@@ -726,7 +772,10 @@ func cmdPlanAdd(f *flags) action {
 	f.require("channel")
 	noticeNeeds(f)
 	return func(ctx context.Context, _ []string) error {
-		n, err := noticeFromFlags(name, noticeFlags{kind: *kind, circle: *circle, poly: *poly, from: *from, to: *to, band: *band,
+		if *to != "" && *until != "" {
+			return fmt.Errorf("%s: --to %s and --until %s: give the end time once, as --until", name, *to, *until)
+		}
+		n, err := noticeFromFlags(name, noticeFlags{kind: *kind, circle: *circle, poly: *poly, from: *from, to: cmpOr(*until, *to), band: *band,
 			units: units, call: *ch, title: *title, desc: *desc, lang: *lang})
 		if err != nil {
 			return err

@@ -92,6 +92,11 @@ var verbs = []verb{
 	{"codebook books", "list the codebooks this station has: the embedded one and the extensions loaded", cmdCodebookBooks},
 	{"codebook show", "show a standard phrase and its parameters", cmdCodebookShow},
 	{"notice send", "", cmdNoticeSend},
+	{"notice show", "show a notice or message sent to several parties: each party's delivery, acknowledgement and deadline ladder", cmdNoticeShow},
+	{"notice list", "list what was sent to several parties at once (send --to, notice send --to), newest first", cmdNoticeList},
+	{"group set", "name a group of pinned peers, to address them at once with --to", cmdGroupSet},
+	{"group list", "list the groups of peers", cmdGroupList},
+	{"group remove", "remove a group of peers", cmdGroupRemove},
 	{"report encounter", "", cmdReportEncounter},
 	{"incident open", "open an incident", incidentVerb(deconflict.Open)},
 	{"incident acknowledge", "acknowledge the other party's incident", incidentVerb(deconflict.Acknowledge)},
@@ -854,6 +859,8 @@ func quietLogger() *slog.Logger {
 func cmdSend(f *flags) action {
 	f.printsJSON()
 	ch := f.String("channel", "", "channel `ID`")
+	to := f.String("to", "", "send a --text to several parties at once: `all|GROUP|NAME,...`, one message on each party's channel, linked by one id (notice show --id)")
+	level := f.String("level", "", "with --to: each party's channel at this `LEVEL`, for a party with several")
 	prec := f.String("precedence", "", "`PRECEDENCE`: FLASH, IMMEDIATE, PRIORITY or ROUTINE")
 	text := f.String("text", "", "message `TEXT`")
 	lang := f.String("lang", "", "language `TAG` of the text or free text, e.g. en or zh-Hans")
@@ -862,10 +869,25 @@ func cmdSend(f *flags) action {
 	finding := f.Int64("finding", 0, "send the message finding `N` suggests (hotline findings); --channel defaults to the finding's")
 	lines := f.Bool("lines", false, "send each line of standard input as one message, many in flight, in order; prints each id (--json: each message, one per line)")
 	// Which of them are needed depends on the others, so the verb checks.
-	f.needs("channel")
+	f.needs("channel", "to")
 	f.needs("precedence")
 	f.needs("text", "code", "free", "finding", "lines")
 	return func(ctx context.Context, _ []string) error {
+		if *to != "" {
+			switch {
+			case *ch != "":
+				return fmt.Errorf("send: %v", errToOne)
+			case *lines || len(coded.items) > 0 || *finding != 0:
+				return errors.New("send: --to sends one --text to several parties; standard phrases, findings and --lines go on one --channel")
+			}
+			if err := required("send", map[string]string{"precedence": *prec, "text": *text}); err != nil {
+				return err
+			}
+			return sendBroadcast(ctx, f, "send", ops.BroadcastRequest{To: splitTo(*to), Level: *level, Precedence: *prec, Text: *text, Lang: *lang})
+		}
+		if *level != "" {
+			return errors.New("send: --level chooses the parties' channels with --to")
+		}
 		if *lines {
 			if *text != "" || len(coded.items) > 0 || *finding != 0 {
 				return errors.New("send: --lines takes the texts from standard input: give no --text, --code, --free or --finding with it")

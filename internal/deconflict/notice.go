@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"hotline/internal/envelope"
 	"hotline/internal/identity"
 	"hotline/internal/strictjson"
 )
@@ -66,6 +67,9 @@ type Notice struct {
 	Units       []string  `json:"units"`
 	Call        string    `json:"call"`               // the channel to call about the activity
 	Replaces    *EntryRef `json:"replaces,omitempty"` // an earlier notice this one amends
+	// Broadcast links the copies of a notice sent to several parties in
+	// one act, one entry on each party's channel (envelope.CheckBroadcast).
+	Broadcast string `json:"broadcast,omitempty"`
 }
 
 // DecodeNotice parses and checks a notice body.
@@ -78,6 +82,30 @@ func DecodeNotice(p []byte) (*Notice, error) {
 		return nil, err
 	}
 	return &n, nil
+}
+
+// DecodeNoticeTemplate parses and checks a notice to be sent to several
+// parties, whose channel to call each party's copy sets: its call may be
+// empty.
+func DecodeNoticeTemplate(p []byte) (*Notice, error) {
+	var n Notice
+	if err := strictjson.Decode(p, &n, MaxBody); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotice, err)
+	}
+	if err := n.CheckTemplate(); err != nil {
+		return nil, err
+	}
+	return &n, nil
+}
+
+// CheckTemplate is Check for a notice to several parties, whose call
+// each party's copy sets: an empty call is not reported.
+func (n *Notice) CheckTemplate() error {
+	c := *n
+	if c.Call == "" {
+		c.Call = "call"
+	}
+	return c.Check()
 }
 
 // Encode returns the notice's JSON body.
@@ -139,6 +167,11 @@ func (n *Notice) check() (*region, error) {
 	if n.Replaces != nil {
 		if err := n.Replaces.check(); err != nil {
 			return bad("replaces", err)
+		}
+	}
+	if n.Broadcast != "" {
+		if err := envelope.CheckBroadcast(n.Broadcast); err != nil {
+			return bad("broadcast", err)
 		}
 	}
 	return r, nil

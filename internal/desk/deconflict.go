@@ -383,7 +383,7 @@ func (s *Desk) openIncident(ctx context.Context, r *ops.IncidentRequest, b *deco
 			return "", err
 		}
 		ch = cmp.Or(ch, f.Channel)
-		for _, id := range []string{s.plannedEntry(ctx, f.Planned), f.Notified, f.Report} {
+		for _, id := range []string{s.plannedEntry(ctx, f.Planned, f.Channel), f.Notified, f.Report} {
 			if _, err := parseEntryRef(id); err == nil {
 				r.Links = append(r.Links, id)
 			}
@@ -401,13 +401,23 @@ func (s *Desk) openIncident(ctx context.Context, r *ops.IncidentRequest, b *deco
 
 // plannedEntry is the entry of a finding's planned side. A plan is this
 // station's own, so the notice it was sent as stands for it: that is in
-// both transcripts. A plan not sent as a notice has no entry.
-func (s *Desk) plannedEntry(ctx context.Context, planned string) string {
+// both transcripts. A plan not sent as a notice has no entry. A notice
+// sent to several parties stands by its copy on the finding's channel ch.
+func (s *Desk) plannedEntry(ctx context.Context, planned, ch string) string {
 	if n, ok := strings.CutPrefix(planned, "plan "); ok {
 		var id int64
 		fmt.Sscan(n, &id)
 		if p, err := s.plan(ctx, id); err == nil {
 			planned = p.Notice
+		}
+	}
+	if envelope.CheckBroadcast(planned) == nil {
+		if b, err := s.db.Broadcast(ctx, planned); err == nil {
+			for _, p := range b.Parties {
+				if p.Channel == ch && p.Entry != "" {
+					return p.Entry
+				}
+			}
 		}
 	}
 	return planned

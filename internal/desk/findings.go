@@ -220,8 +220,9 @@ func (s *Desk) newDetectPass(ctx context.Context) (*detectPass, error) {
 }
 
 // collect lists the activities to check. A plan sent as a notice is
-// checked as that notice, and keeps the plan's key. A notice that a later
-// one replaces is left out.
+// checked as that notice, and keeps the plan's key; a notice sent to
+// several parties is checked once. A notice that a later one replaces is
+// left out.
 func (p *detectPass) collect(ctx context.Context) error {
 	plans, err := p.s.db.Plans(ctx)
 	if err != nil {
@@ -247,12 +248,21 @@ func (p *detectPass) collect(ctx context.Context) error {
 		}
 		p.add(&p.mine, planKey(pl.ID), n.Call, p.s.name, n)
 	}
+	broadcast := map[string]bool{} // broadcasts of this station's already listed
 	for _, m := range ms {
 		if replaced[m.ID()] {
 			continue
 		}
 		if m.Author == p.s.name {
+			// The copies of a notice sent to several parties are one
+			// activity, under the broadcast's id.
 			key := m.ID()
+			if b := notices[m.ID()].Broadcast; b != "" {
+				if broadcast[b] {
+					continue
+				}
+				broadcast[b], key = true, b
+			}
 			if id, ok := notified[key]; ok {
 				key = planKey(id)
 			}

@@ -13,6 +13,7 @@ import (
 	"hotline/internal/badrequest"
 	"hotline/internal/channel"
 	"hotline/internal/codebook"
+	"hotline/internal/deconflict"
 	"hotline/internal/envelope"
 	"hotline/internal/identity"
 	"hotline/internal/ops"
@@ -402,7 +403,10 @@ func (s *Desk) views(ctx context.Context, ms []store.Message) ([]ops.MessageView
 		}
 		switch b := body.(type) {
 		case *protocol.TextBody:
-			v.Text, v.Lang = b.Text, b.Lang
+			v.Text, v.Lang, v.Broadcast = b.Text, b.Lang, b.Broadcast
+		case *deconflict.Notice:
+			v.Broadcast = b.Broadcast
+			render(&v, body, books[m.Channel])
 		case *protocol.EscalationBody:
 			v.Text, v.Lang, v.EscalatedFrom = b.Text, b.Lang, b.From
 		case *protocol.CheckBody:

@@ -35,6 +35,7 @@ var (
 type Ops interface {
 	Deconfliction
 	CallOps
+	Multilateral
 	Card(ctx context.Context) ([]byte, error)
 	AddPeer(ctx context.Context, card []byte, fingerprint string) (*PeerView, error)
 	Peers(ctx context.Context) ([]PeerView, error)
@@ -279,6 +280,9 @@ type MessageView struct {
 	// written in each language ("en", "zh-Hans") from its codes and
 	// fields; free text in it is marked as such. Text is the English.
 	Rendered map[string]string `json:"rendered,omitempty"`
+	// Broadcast is the id linking the copies of a text or notice sent to
+	// several parties in one act, each on its own channel.
+	Broadcast string `json:"broadcast,omitempty"`
 }
 
 // ProposeRequest proposes a channel.

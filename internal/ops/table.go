@@ -295,6 +295,28 @@ var (
 		func(o Ops, ctx context.Context, r CallRecordingRequest) (*CallRecordingFile, error) {
 			return o.CallRecording(ctx, r)
 		})
+	Broadcast = def(Op{Name: "Broadcast", Verb: "send", Method: "POST", Path: "/api/v1/broadcasts", Permission: "send",
+		Help: "send one text or notice to several parties (all, groups, names): an entry on each party's channel, linked by one id; the parties refused are named"},
+		func(o Ops, ctx context.Context, r BroadcastRequest) (*BroadcastView, error) {
+			return o.Broadcast(ctx, r)
+		})
+	BroadcastShow = def(Op{Name: "BroadcastShow", Verb: "notice show", Method: "GET", Path: "/api/v1/broadcasts/{id}", Permission: "read",
+		Help: "a broadcast and, for each party, its delivery, acknowledgement and deadline ladder"},
+		func(o Ops, ctx context.Context, r BroadcastRef) (*BroadcastView, error) {
+			return o.BroadcastShow(ctx, r.ID)
+		})
+	Broadcasts = def(Op{Name: "Broadcasts", Verb: "notice list", Method: "GET", Path: "/api/v1/broadcasts", Permission: "read",
+		Help: "the broadcasts, newest first"},
+		func(o Ops, ctx context.Context, _ None) ([]BroadcastView, error) { return o.Broadcasts(ctx) })
+	Groups = def(Op{Name: "Groups", Verb: "group list", Method: "GET", Path: "/api/v1/groups", Permission: "read",
+		Help: "the groups of peers this station names"},
+		func(o Ops, ctx context.Context, _ None) ([]GroupView, error) { return o.Groups(ctx) })
+	SetGroup = def(Op{Name: "SetGroup", Verb: "group set", Method: "POST", Path: "/api/v1/groups", Permission: "peers",
+		Help: "name a group of pinned peers, to address them at once"},
+		func(o Ops, ctx context.Context, r GroupRequest) (*GroupView, error) { return o.SetGroup(ctx, r) })
+	RemoveGroup = def(Op{Name: "RemoveGroup", Verb: "group remove", Method: "POST", Path: "/api/v1/groups/remove", Permission: "peers",
+		Help: "remove a group of peers"},
+		func(o Ops, ctx context.Context, r GroupRef) (*GroupView, error) { return o.RemoveGroup(ctx, r.Name) })
 )
 
 // All is every operation, in the order docs/API.md lists them.
@@ -305,6 +327,7 @@ var All = []*Op{
 	SendCoded.Op, SendNotice.Op, SendReport.Op, Incident.Op, Incidents.Op, AddPlan.Op, Plans.Op, Findings.Op,
 	Codebooks.Op, Codebook.Op, AddCodebook.Op,
 	StartCall.Op, AnswerCall.Op, DeclineCall.Op, EndCall.Op, ListCalls.Op, CallMedia.Op, CallRecording.Op,
+	Broadcast.Op, BroadcastShow.Op, Broadcasts.Op, Groups.Op, SetGroup.Op, RemoveGroup.Op,
 }
 
 // MaxCodebookBody bounds the request that carries a codebook file, in

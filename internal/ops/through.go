@@ -132,3 +132,22 @@ func (t through) CallMedia(ctx context.Context, r CallMediaRequest) (*CallMediaA
 func (t through) CallRecording(ctx context.Context, r CallRecordingRequest) (*CallRecordingFile, error) {
 	return CallRecording.Call(ctx, t.d, r)
 }
+
+func (t through) Broadcast(ctx context.Context, r BroadcastRequest) (*BroadcastView, error) {
+	return Broadcast.Call(ctx, t.d, r)
+}
+func (t through) BroadcastShow(ctx context.Context, id string) (*BroadcastView, error) {
+	return BroadcastShow.Call(ctx, t.d, BroadcastRef{id})
+}
+func (t through) Broadcasts(ctx context.Context) ([]BroadcastView, error) {
+	return Broadcasts.Call(ctx, t.d, None{})
+}
+func (t through) SetGroup(ctx context.Context, r GroupRequest) (*GroupView, error) {
+	return SetGroup.Call(ctx, t.d, r)
+}
+func (t through) RemoveGroup(ctx context.Context, name string) (*GroupView, error) {
+	return RemoveGroup.Call(ctx, t.d, GroupRef{name})
+}
+func (t through) Groups(ctx context.Context) ([]GroupView, error) {
+	return Groups.Call(ctx, t.d, None{})
+}

@@ -24,6 +24,9 @@ const MaxText = 32 << 10
 type TextBody struct {
 	Text string `json:"text"`
 	Lang string `json:"lang,omitempty"` // BCP 47 tag of the text as written, e.g. "en", "zh-Hans"
+	// Broadcast links the copies of a message sent to several parties in
+	// one act (envelope.CheckBroadcast).
+	Broadcast string `json:"broadcast,omitempty"`
 }
 
 // AckBody is the sealed body of an acknowledgement: the operator who
@@ -291,6 +294,11 @@ func decodeText(p []byte) (any, error) {
 	}
 	if err := CheckText(b.Text); err != nil {
 		return nil, err
+	}
+	if b.Broadcast != "" {
+		if err := envelope.CheckBroadcast(b.Broadcast); err != nil {
+			return nil, fmt.Errorf("text body: %v", err)
+		}
 	}
 	return &b, nil
 }

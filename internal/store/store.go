@@ -88,7 +88,64 @@ type Store interface {
 	CheckStats(ctx context.Context, channel, self string, since time.Time) (*CheckStats, error)
 	Console
 	Deconfliction
+	Multilateral
 	Close() error
+}
+
+// Multilateral is what a station keeps of its acts addressed to several
+// parties at once: the groups of peers it names, and each broadcast with
+// the entry it wrote for each party or why it wrote none. The entries are
+// the record; these rows only find them again. They never leave the
+// station.
+type Multilateral interface {
+	// SetGroup stores a group of peers, replacing one of that name.
+	SetGroup(ctx context.Context, g Group) error
+	// RemoveGroup removes a group; ErrNotFound if there is none.
+	RemoveGroup(ctx context.Context, name string) error
+	// Groups lists the groups by name.
+	Groups(ctx context.Context) ([]Group, error)
+	// AddBroadcast stores a broadcast with its parties; ErrConflict if
+	// its ID is taken.
+	AddBroadcast(ctx context.Context, b Broadcast) error
+	// SetBroadcastParty records the entry written for a party of a
+	// broadcast, or why none was (the party's Channel, Entry and Refused
+	// replace what was stored); ErrNotFound if the broadcast does not
+	// list the party.
+	SetBroadcastParty(ctx context.Context, id string, p BroadcastParty) error
+	// Broadcast returns one broadcast with its parties in the order
+	// added; ErrNotFound if there is none.
+	Broadcast(ctx context.Context, id string) (*Broadcast, error)
+	// Broadcasts lists broadcasts, newest first, at most limit (0: all),
+	// each with its parties.
+	Broadcasts(ctx context.Context, limit int) ([]Broadcast, error)
+}
+
+// Group is a named set of peers that operators can address at once.
+type Group struct {
+	Name      string
+	Peers     []string // sorted
+	UpdatedAt time.Time
+}
+
+// Broadcast is one act sent to several parties: an entry of the same
+// kind and body on each party's channel, each body carrying ID.
+type Broadcast struct {
+	ID         string
+	Kind       string // "text" or "notice"
+	Precedence string
+	At         time.Time
+	To         string // as it was addressed: "all", group and peer names
+	Summary    string // the text, or the notice's title or kind
+	Parties    []BroadcastParty
+}
+
+// BroadcastParty is one party of a broadcast: the channel and entry it
+// was sent as, or why it was not sent.
+type BroadcastParty struct {
+	Peer    string
+	Channel string // "" if no channel was chosen
+	Entry   string // the entry's ID once written
+	Refused string // why nothing was written for the party
 }
 
 // Deconfliction is what a station keeps of its own planning: the

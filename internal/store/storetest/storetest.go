@@ -73,6 +73,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Codebooks", testCodebooks},
 		{"ConsoleAlerts", testConsoleAlerts},
 		{"ConsoleAlertAckOnce", testConsoleAlertAckOnce},
+		{"Groups", testGroups},
+		{"Broadcasts", testBroadcasts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"hotline/internal/ops"
+)
+
+// splitTo splits a --to list: "all", group and peer names separated by
+// commas (a group's name may hold spaces).
+func splitTo(s string) []string {
+	var out []string
+	for _, n := range strings.Split(s, ",") {
+		out = append(out, strings.TrimSpace(n))
+	}
+	return out
+}
+
+// sendBroadcast sends r and prints the broadcast: its id and, per party,
+// the entry written or why none was. It fails (exit 1) when a party was
+// refused, after printing what was sent.
+func sendBroadcast(ctx context.Context, f *flags, verb string, r ops.BroadcastRequest) error {
+	return withOps(ctx, *f.dir, func(o ops.Ops) error {
+		b, err := o.Broadcast(ctx, r)
+		if err != nil {
+			return err
+		}
+		if *f.json {
+			if err := printJSON(b); err != nil {
+				return err
+			}
+		} else {
+			fmt.Println(b.ID)
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "PARTY\tCHANNEL\tENTRY\tREFUSED")
+			for _, p := range b.Parties {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", inert(p.Peer), dash(p.Channel), dash(p.Entry), inert(p.Refused))
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+		}
+		return refusedParties(verb, b)
+	})
+}
+
+// refusedParties is the error that names the parties a broadcast was not
+// sent to, nil if it went to all.
+func refusedParties(verb string, b *ops.BroadcastView) error {
+	var refused []string
+	for _, p := range b.Parties {
+		if p.Refused != "" {
+			refused = append(refused, inert(p.Peer)+" ("+inert(p.Refused)+")")
+		}
+	}
+	if len(refused) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: %s sent to %d of %d parties; not to %s", verb, b.ID, len(b.Parties)-len(refused), len(b.Parties), strings.Join(refused, ", "))
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return inert(s)
+}
+
+func cmdNoticeShow(f *flags) action {
+	f.printsJSON()
+	id := f.String("id", "", "the broadcast's `ID` (b-…, as notice send --to or send --to printed it)")
+	f.require("id")
+	return func(ctx context.Context, _ []string) error {
+		return show(ctx, f, func(o ops.Ops) (*ops.BroadcastView, error) { return o.BroadcastShow(ctx, *id) },
+			func(b *ops.BroadcastView) error {
+				fmt.Printf("%s: %s %s %q, %s, to %s\n", b.ID, b.Precedence, b.Kind, inert(b.Summary), b.At.UTC().Format(time.RFC3339), inert(b.To))
+				fmt.Printf("%d parties: %d sent, %d delivered, %d acknowledged, %d overdue, %d refused\n",
+					len(b.Parties), b.Sent, b.Delivered, b.Acknowledged, b.Overdue, b.Refused)
+				tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "PARTY\tCHANNEL\tSTATUS\tDELIVERED (UTC)\tACKNOWLEDGED (UTC)\tDUE (UTC)\tLADDER")
+				for _, p := range b.Parties {
+					status := p.Status
+					if p.Overdue {
+						status += ", OVERDUE"
+					}
+					if p.Refused != "" {
+						status += ": " + p.Refused
+					}
+					acked, due := "-", "-"
+					if p.AckAt != nil {
+						acked = inert(p.AckBy) + " " + stamp(p.AckAt)
+					}
+					if p.AckDue != nil {
+						due = stamp(p.AckDue)
+					}
+					var ladder []string
+					for _, x := range p.Ladder {
+						ladder = append(ladder, x.Name+" "+stamp(&x.At))
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", inert(p.Peer), dash(p.Channel), inert(status),
+						stamp(p.DeliveredAt), acked, due, dash(strings.Join(ladder, "; ")))
+				}
+				return tw.Flush()
+			})
+	}
+}
+
+// stamp is a time as the tables show it, "-" for none.
+func stamp(t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.DateTime)
+}
+
+func cmdNoticeList(f *flags) action {
+	f.printsJSON()
+	return func(ctx context.Context, _ []string) error {
+		return show(ctx, f, func(o ops.Ops) ([]ops.BroadcastView, error) { return o.Broadcasts(ctx) },
+			func(bs []ops.BroadcastView) error {
+				tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tSENT (UTC)\tPRECEDENCE\tKIND\tTO\tPARTIES\tDELIVERED\tACKNOWLEDGED\tOVERDUE\tREFUSED\tSUMMARY")
+				for _, b := range bs {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", b.ID, b.At.UTC().Format(time.DateTime), b.Precedence, b.Kind,
+						inert(b.To), len(b.Parties), b.Delivered, b.Acknowledged, b.Overdue, b.Refused, inert(b.Summary))
+				}
+				return tw.Flush()
+			})
+	}
+}
+
+func cmdGroupSet(f *flags) action {
+	f.printsJSON()
+	name := f.String("name", "", "the group's `NAME` (spaces allowed, no comma)")
+	peers := f.String("peers", "", "the pinned peers in it: `NAME,NAME,...`")
+	f.require("name", "peers")
+	return func(ctx context.Context, _ []string) error {
+		return show(ctx, f, func(o ops.Ops) (*ops.GroupView, error) {
+			return o.SetGroup(ctx, ops.GroupRequest{Name: *name, Peers: splitTo(*peers)})
+		}, func(g *ops.GroupView) error {
+			fmt.Printf("group %s: %s\n", inert(g.Name), strings.Join(g.Peers, ", "))
+			return nil
+		})
+	}
+}
+
+func cmdGroupRemove(f *flags) action {
+	f.printsJSON()
+	name := f.String("name", "", "the group's `NAME`")
+	f.require("name")
+	return func(ctx context.Context, _ []string) error {
+		return show(ctx, f, func(o ops.Ops) (*ops.GroupView, error) { return o.RemoveGroup(ctx, *name) },
+			func(g *ops.GroupView) error {
+				fmt.Printf("group %s removed (it held %s)\n", inert(g.Name), strings.Join(g.Peers, ", "))
+				return nil
+			})
+	}
+}
+
+func cmdGroupList(f *flags) action {
+	f.printsJSON()
+	return func(ctx context.Context, _ []string) error {
+		return show(ctx, f, func(o ops.Ops) ([]ops.GroupView, error) { return o.Groups(ctx) },
+			func(gs []ops.GroupView) error {
+				tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "GROUP\tPEERS\tUPDATED (UTC)")
+				for _, g := range gs {
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", inert(g.Name), strings.Join(g.Peers, ","), g.UpdatedAt.UTC().Format(time.DateTime))
+				}
+				return tw.Flush()
+			})
+	}
+}
+
+var errToOne = errors.New("give --channel or --to, not both")

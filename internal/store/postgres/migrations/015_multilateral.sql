@@ -1,0 +1,26 @@
+-- Acts addressed to several parties at once (docs/OPERATIONS.md,
+-- "A multilateral network"): the groups of peers a station names, and
+-- each broadcast with the entry written for each party or why none was.
+CREATE TABLE peer_groups (
+	name       TEXT PRIMARY KEY,
+	peers      TEXT NOT NULL,
+	updated_at BIGINT NOT NULL
+);
+CREATE TABLE broadcasts (
+	seq        BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	id         TEXT NOT NULL UNIQUE,
+	kind       TEXT NOT NULL,
+	precedence TEXT NOT NULL,
+	at         BIGINT NOT NULL,
+	addressed  TEXT NOT NULL,
+	summary    TEXT NOT NULL
+);
+CREATE TABLE broadcast_parties (
+	broadcast TEXT NOT NULL,
+	pos       INTEGER NOT NULL,
+	peer      TEXT NOT NULL,
+	channel   TEXT NOT NULL,
+	entry     TEXT NOT NULL,
+	refused   TEXT NOT NULL,
+	PRIMARY KEY (broadcast, peer)
+);
