@@ -69,6 +69,7 @@ var verbs = []verb{
 	{"fingerprint", "print this station's fingerprint, to read aloud", cmdFingerprint},
 	{"peer add", "", cmdPeerAdd},
 	{"peer list", "list pinned peers and their key history", cmdPeerList},
+	{"peer introduce", "write this station's signed introduction of a peer it pinned by fingerprint, for a third station that pinned this one", cmdPeerIntroduce},
 	{"key rotate", "change this station's keys, signed by the old key; peers follow", cmdKeyRotate},
 	{"key revoke", "change this station's keys because the old one may be compromised; peers refuse it from then on", cmdKeyRevoke},
 	{"peer replace", "", cmdPeerReplace},
@@ -404,8 +405,22 @@ func cmdPeerAdd(f *flags) action {
 	f.printsJSON()
 	cardFile := f.String("card", "", "the peer's card `FILE`")
 	fp := f.String("fingerprint", "", "the fingerprint `FP` the peer read to you")
-	f.require("card", "fingerprint")
+	intro := f.String("introduction", "", "pin on a pinned peer's signed introduction `FILE` (hotline peer introduce) instead of a fingerprint read aloud")
+	by := f.String("by", "", "with --introduction: who takes the introducer's word, `NAME` (without it, the introduction is shown and nothing pinned)")
+	f.needs("card fingerprint", "introduction")
 	return func(ctx context.Context, _ []string) error {
+		if *intro != "" {
+			if *cardFile != "" || *fp != "" {
+				return errors.New("peer add: an --introduction carries the card and vouches for the fingerprint: give no --card or --fingerprint with it")
+			}
+			return addIntroduced(ctx, f, *intro, *by)
+		}
+		if *by != "" {
+			return errors.New("peer add: --by names who takes an --introduction's word")
+		}
+		if err := required("peer add", map[string]string{"card": *cardFile, "fingerprint": *fp}); err != nil {
+			return err
+		}
 		text, err := os.ReadFile(*cardFile)
 		if err != nil {
 			return fmt.Errorf("peer add: %w", err)
@@ -427,6 +442,9 @@ func cmdPeerList(f *flags) action {
 				fmt.Fprintln(tw, "NAME\tPARTY\tFINGERPRINT\tCONNECTED\tENDPOINTS")
 				for _, p := range ps {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", p.Name, p.Party, p.Fingerprint, p.Connected, strings.Join(p.Endpoints, " "))
+					if p.IntroducedBy != "" {
+						fmt.Fprintf(tw, "  introduced by %s, taken by %s\t\t\t\t\n", p.IntroducedBy, inert(p.ConfirmedBy))
+					}
 					if len(p.Keys) > 1 {
 						for _, k := range p.Keys {
 							fmt.Fprintf(tw, "  key %d\t%s\t%s\t%s\t\n", k.Seq, keyState(k), k.Fingerprint, k.At.UTC().Format(time.RFC3339))

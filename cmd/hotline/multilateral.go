@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"hotline/internal/ops"
+	"hotline/internal/strictjson"
 )
 
 // splitTo splits a --to list: "all", group and peer names separated by
@@ -179,3 +181,53 @@ func cmdGroupList(f *flags) action {
 }
 
 var errToOne = errors.New("give --channel or --to, not both")
+
+func cmdPeerIntroduce(f *flags) action {
+	peer := f.String("peer", "", "the pinned peer `NAME` to introduce")
+	out := f.String("out", "", "write the introduction to `FILE` (default standard output)")
+	f.require("peer")
+	return func(ctx context.Context, _ []string) error {
+		return withOps(ctx, *f.dir, func(o ops.Ops) error {
+			in, err := o.IntroducePeer(ctx, *peer)
+			if err != nil {
+				return err
+			}
+			data, err := json.MarshalIndent(in, "", "  ")
+			if err != nil {
+				return err
+			}
+			data = append(data, '\n')
+			if *out == "" {
+				_, err = os.Stdout.Write(data)
+				return err
+			}
+			if err := os.WriteFile(*out, data, 0o644); err != nil {
+				return fmt.Errorf("peer introduce: %w", err)
+			}
+			fmt.Printf("wrote the introduction of %s to %s\n", *peer, *out)
+			return nil
+		})
+	}
+}
+
+// addIntroduced pins the peer an introduction file vouches for, or,
+// without by, says what it vouches for and pins nothing.
+func addIntroduced(ctx context.Context, f *flags, file, by string) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("peer add: %w", err)
+	}
+	if len(data) > ops.MaxIntroductionFile {
+		return fmt.Errorf("peer add: %s: %d bytes, an introduction is at most %d", file, len(data), ops.MaxIntroductionFile)
+	}
+	var r ops.IntroducedRequest
+	if err := strictjson.Decode(data, &r.IntroductionFile, ops.MaxIntroductionFile); err != nil {
+		return fmt.Errorf("peer add: %s is not an introduction: %v", file, err)
+	}
+	r.By = by
+	return show(ctx, f, func(o ops.Ops) (*ops.PeerView, error) { return o.AddIntroduced(ctx, r) },
+		func(p *ops.PeerView) error {
+			fmt.Printf("pinned %s (%s), fingerprint %s, on %s's introduction, taken by %s\n", p.Name, p.Party, p.Fingerprint, p.IntroducedBy, inert(p.ConfirmedBy))
+			return nil
+		})
+}

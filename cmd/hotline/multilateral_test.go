@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -104,4 +106,97 @@ func TestBroadcastVerbs(t *testing.T) {
 		t.Errorf("group remove: %s", out)
 	}
 	checkFailed(t, nil, hotline(t, "send", "--dir", usa, "--to", "SCS navies", "--precedence", "FLASH", "--text", "x"), "not a pinned peer or a group")
+}
+
+// TestPeerIntroduction: JPN, which pinned CHN and VNM by fingerprint,
+// introduces CHN to VNM, which pinned JPN only. VNM is shown what the
+// introduction vouches for and pins nothing until a person takes JPN's
+// word; then CHN is pinned and listed as introduced. Introductions that
+// are tampered with, forged, of another card, or passed on second-hand
+// are refused and change nothing.
+func TestPeerIntroduction(t *testing.T) {
+	root := t.TempDir()
+	dirs := map[string]string{}
+	for i, name := range []string{"JPN", "CHN", "VNM", "PHL"} {
+		dirs[name] = filepath.Join(root, strings.ToLower(name))
+		mustRun(t, "init", "--dir", dirs[name], "--name", name, "--party", name, "--peer-listen", fmt.Sprintf("127.0.0.1:%d", 7450+i))
+	}
+	fp := func(name string) string { return strings.TrimSpace(mustRun(t, "fingerprint", "--dir", dirs[name])) }
+	pin := func(who, whom string) {
+		mustRun(t, "peer", "add", "--dir", dirs[who], "--card", filepath.Join(dirs[whom], "card"), "--fingerprint", fp(whom))
+	}
+	pin("JPN", "CHN")
+	pin("JPN", "VNM")
+	pin("VNM", "JPN")
+	pin("PHL", "CHN")
+	pin("VNM", "PHL")
+
+	intro := filepath.Join(root, "chn.intro")
+	mustRun(t, "peer", "introduce", "--dir", dirs["JPN"], "--peer", "CHN", "--out", intro)
+	data, err := os.ReadFile(intro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file ops.IntroductionFile
+	if err := json.Unmarshal(data, &file); err != nil {
+		t.Fatal(err)
+	}
+	write := func(f ops.IntroductionFile) string {
+		p := filepath.Join(t.TempDir(), "x.intro")
+		b, _ := json.Marshal(f)
+		os.WriteFile(p, b, 0o644)
+		return p
+	}
+	before := stationState(t, dirs["VNM"])
+	// Shown, not pinned, until a person decides.
+	checkFailed(t, nil, hotline(t, "peer", "add", "--dir", dirs["VNM"], "--introduction", intro),
+		"JPN introduces CHN (party CHN, fingerprint "+fp("CHN")+")", "which JPN pinned on", "give who decides (--by NAME)")
+	// A fingerprint changed in the signed text, another station's card,
+	// an introduction signed by a key that is not JPN's, one by a station
+	// VNM has not pinned.
+	tampered := file
+	tampered.Introduction = strings.Replace(file.Introduction, fp("CHN"), fp("PHL"), 1)
+	other := file
+	other.Card = mustReadFile(t, filepath.Join(dirs["PHL"], "card"))
+	forged := file
+	phlIntro := filepath.Join(root, "phl-chn.intro")
+	mustRun(t, "peer", "introduce", "--dir", dirs["PHL"], "--peer", "CHN", "--out", phlIntro)
+	var phl ops.IntroductionFile
+	json.Unmarshal([]byte(mustReadFile(t, phlIntro)), &phl)
+	forged.Introduction = strings.Replace(phl.Introduction, "introducer PHL", "introducer JPN", 1)
+	for _, c := range []struct {
+		file  string
+		wants []string
+	}{
+		{write(tampered), []string{"introduction is not valid", "not signed by JPN's pinned key"}},
+		{write(other), []string{"the card is PHL's, the introduction is of CHN"}},
+		{write(forged), []string{"not signed by JPN's pinned key"}},
+		{write(ops.IntroductionFile{Format: "x", Card: file.Card, Introduction: file.Introduction}), []string{"format"}},
+	} {
+		checkFailed(t, nil, hotline(t, "peer", "add", "--dir", dirs["VNM"], "--introduction", c.file, "--by", "Lt Cdr Wu"), c.wants...)
+	}
+	checkFailed(t, nil, hotline(t, "peer", "add", "--dir", dirs["CHN"], "--introduction", intro, "--by", "x"), "not a peer pinned here")
+	if after := stationState(t, dirs["VNM"]); after != before {
+		t.Errorf("refused introductions changed VNM:\nbefore %s\nafter %s", before, after)
+	}
+
+	out := mustRun(t, "peer", "add", "--dir", dirs["VNM"], "--introduction", intro, "--by", "Lt Cdr Wu")
+	if !strings.Contains(out, "pinned CHN (CHN), fingerprint "+fp("CHN")+", on JPN's introduction, taken by Lt Cdr Wu") {
+		t.Errorf("peer add --introduction: %s", out)
+	}
+	if list := mustRun(t, "peer", "list", "--dir", dirs["VNM"]); !strings.Contains(list, "introduced by JPN, taken by Lt Cdr Wu") {
+		t.Errorf("peer list does not show the introduction:\n%s", list)
+	}
+	// VNM has only JPN's word for CHN: it does not pass it on.
+	checkFailed(t, nil, hotline(t, "peer", "introduce", "--dir", dirs["VNM"], "--peer", "CHN"), "on JPN's introduction", "only a station that read it")
+	checkFailed(t, nil, hotline(t, "peer", "introduce", "--dir", dirs["VNM"], "--peer", "RUS"), `"RUS" is not a pinned peer`)
+}
+
+func mustReadFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -19,8 +19,10 @@ import (
 	"hotline/internal/channel"
 	"hotline/internal/deconflict"
 	"hotline/internal/envelope"
+	"hotline/internal/identity"
 	"hotline/internal/ops"
 	"hotline/internal/protocol"
+	"hotline/internal/record"
 	"hotline/internal/store"
 )
 
@@ -549,4 +551,89 @@ func (s *Desk) broadcastView(ctx context.Context, b store.Broadcast, now time.Ti
 		v.Parties = append(v.Parties, pv)
 	}
 	return v, nil
+}
+
+// IntroducePeer signs this station's introduction of a peer it pinned by
+// its fingerprint read aloud. A peer pinned on another's introduction is
+// not passed on: this station has only that other's word for it.
+func (s *Desk) IntroducePeer(ctx context.Context, peer string) (*ops.IntroductionFile, error) {
+	ins, err := s.db.Introductions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, in := range ins {
+		if in.Peer == peer {
+			return nil, badrequest.New("%s was pinned here on %s's introduction, not by its fingerprint read aloud: only a station that read it can introduce it", peer, in.Introducer)
+		}
+	}
+	card, pinned, err := s.currentCard(ctx, peer)
+	if err != nil {
+		return nil, err
+	}
+	if card == nil {
+		return nil, badrequest.New("%q is not a pinned peer (hotline peer list)", peer)
+	}
+	keys, _ := s.st.Identity()
+	in, err := identity.Introduce(keys, card, pinned, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return &ops.IntroductionFile{Format: ops.IntroductionFormat, Introduction: string(in.Text), Card: string(card.Text)}, nil
+}
+
+// CheckIntroduction reads an introduction's file against the introducer
+// as pinned here: what a person must see before taking its word.
+func (s *Desk) CheckIntroduction(ctx context.Context, f ops.IntroductionFile) (*identity.Introduction, *identity.Card, error) {
+	if f.Format != ops.IntroductionFormat {
+		return nil, nil, badrequest.New("introduction: format %.40q, want %s", f.Format, ops.IntroductionFormat)
+	}
+	card, err := identity.ParseCard([]byte(f.Card))
+	if err != nil {
+		return nil, nil, badrequest.New("introduction: card: %v", err)
+	}
+	name, _, _ := strings.Cut(strings.TrimPrefix(f.Introduction, "hotline introduction v1\nintroducer "), "\n")
+	introducer, _, err := s.currentCard(ctx, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if introducer == nil || identity.CheckName("introducer", name) != nil {
+		return nil, nil, badrequest.New("introduction: by %.64q, which is not a peer pinned here: only a peer this station pinned can introduce another", name)
+	}
+	in, err := identity.ParseIntroduction([]byte(f.Introduction), introducer)
+	if err != nil {
+		return nil, nil, badrequest.New("%v", err)
+	}
+	if err := in.Introduces(card); err != nil {
+		return nil, nil, badrequest.New("%v", err)
+	}
+	if card.Name == s.name {
+		return nil, nil, badrequest.New("introduction: it introduces this station itself")
+	}
+	return in, card, nil
+}
+
+// currentCard is a pinned peer's card for the key it holds now and when
+// that key was taken here; nil if the peer is not pinned.
+func (s *Desk) currentCard(ctx context.Context, name string) (*identity.Card, time.Time, error) {
+	ps, err := s.db.Peers(ctx)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	i := slices.IndexFunc(ps, func(p record.Peer) bool { return p.Name == name })
+	if i < 0 {
+		return nil, time.Time{}, nil
+	}
+	text, at := ps[i].Card, ps[i].AddedAt
+	ks, err := s.db.Keys(ctx, name)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	if len(ks) > 0 && len(ks[len(ks)-1].Card) > 0 {
+		text, at = ks[len(ks)-1].Card, ks[len(ks)-1].At
+	}
+	card, err := identity.ParseCard(text)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return card, at, nil
 }

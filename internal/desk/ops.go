@@ -40,6 +40,14 @@ func (s *Desk) Peers(ctx context.Context) ([]ops.PeerView, error) {
 		return nil, err
 	}
 	conn := s.st.Connected(ctx)
+	ins, err := s.db.Introductions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	introduced := map[string]store.Introduction{}
+	for _, in := range ins {
+		introduced[in.Peer] = in
+	}
 	out := []ops.PeerView{}
 	for _, p := range ps {
 		c, err := identity.ParseCard(p.Card)
@@ -50,7 +58,9 @@ func (s *Desk) Peers(ctx context.Context) ([]ops.PeerView, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, ops.PeerView{Name: p.Name, Party: p.Party, Fingerprint: p.Fingerprint, Endpoints: c.Endpoints, AddedAt: p.AddedAt, Connected: conn[p.Name], Keys: ks})
+		in := introduced[p.Name]
+		out = append(out, ops.PeerView{Name: p.Name, Party: p.Party, Fingerprint: p.Fingerprint, Endpoints: c.Endpoints, AddedAt: p.AddedAt, Connected: conn[p.Name], Keys: ks,
+			IntroducedBy: in.Introducer, ConfirmedBy: in.ConfirmedBy})
 	}
 	return out, nil
 }

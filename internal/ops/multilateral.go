@@ -21,6 +21,13 @@ type Multilateral interface {
 	BroadcastShow(ctx context.Context, id string) (*BroadcastView, error)
 	// Broadcasts lists the broadcasts, newest first.
 	Broadcasts(ctx context.Context) ([]BroadcastView, error)
+	// IntroducePeer signs this station's introduction of a peer it
+	// pinned by fingerprint, for a third station that pinned this one.
+	IntroducePeer(ctx context.Context, peer string) (*IntroductionFile, error)
+	// AddIntroduced pins a peer on the word of a peer pinned already.
+	// Without By, nothing is pinned: the answer is a refusal that says
+	// what the introduction vouches for, for a person to decide.
+	AddIntroduced(ctx context.Context, r IntroducedRequest) (*PeerView, error)
 	SetGroup(ctx context.Context, r GroupRequest) (*GroupView, error)
 	RemoveGroup(ctx context.Context, name string) (*GroupView, error)
 	Groups(ctx context.Context) ([]GroupView, error)
@@ -110,4 +117,27 @@ type GroupView struct {
 	Name      string    `json:"name"`
 	Peers     []string  `json:"peers"`
 	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// IntroductionFormat is the format of an introduction's file.
+const IntroductionFormat = "hotline-introduction/v1"
+
+// MaxIntroductionFile bounds an introduction's file.
+const MaxIntroductionFile = 16 << 10
+
+// IntroductionFile is one station's signed introduction of a peer, with
+// the peer's card, as a file carried to a third station.
+type IntroductionFile struct {
+	Format string `json:"format"`
+	// Introduction is the signed note (identity.Introduction); Card the
+	// introduced peer's signed card.
+	Introduction string `json:"introduction"`
+	Card         string `json:"card"`
+}
+
+// IntroducedRequest pins the peer an introduction vouches for, on behalf
+// of By, the person who took the introducer's word.
+type IntroducedRequest struct {
+	IntroductionFile
+	By string `json:"by,omitempty"`
 }

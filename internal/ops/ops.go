@@ -130,6 +130,11 @@ type PeerView struct {
 	// Keys is the peer's key history, oldest first (one key if it never
 	// changed them).
 	Keys []KeyView `json:"keys"`
+	// IntroducedBy is the peer whose signed introduction this one was
+	// pinned on, and ConfirmedBy the person here who took its word;
+	// both empty for a peer pinned by its fingerprint read aloud.
+	IntroducedBy string `json:"introduced_by,omitempty"`
+	ConfirmedBy  string `json:"confirmed_by,omitempty"`
 }
 
 // ChannelView describes a channel.

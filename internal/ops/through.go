@@ -151,3 +151,9 @@ func (t through) RemoveGroup(ctx context.Context, name string) (*GroupView, erro
 func (t through) Groups(ctx context.Context) ([]GroupView, error) {
 	return Groups.Call(ctx, t.d, None{})
 }
+func (t through) IntroducePeer(ctx context.Context, peer string) (*IntroductionFile, error) {
+	return IntroducePeer.Call(ctx, t.d, PeerRef{peer})
+}
+func (t through) AddIntroduced(ctx context.Context, r IntroducedRequest) (*PeerView, error) {
+	return AddIntroduced.Call(ctx, t.d, r)
+}

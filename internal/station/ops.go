@@ -3,6 +3,8 @@ package station
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"time"
 
 	"hotline/internal/badrequest"
@@ -11,6 +13,7 @@ import (
 	"hotline/internal/identity"
 	"hotline/internal/ops"
 	"hotline/internal/protocol"
+	"hotline/internal/store"
 )
 
 var _ ops.Ops = (*Station)(nil)
@@ -40,6 +43,35 @@ func (s *Station) AddPeer(ctx context.Context, text []byte, fingerprint string) 
 		t.Pinned(card.Name)
 	}
 	return &ops.PeerView{Name: card.Name, Party: card.Party, Fingerprint: card.Fingerprint(), Endpoints: card.Endpoints, AddedAt: time.Now().UTC()}, nil
+}
+
+// AddIntroduced pins a peer on the signed introduction of a peer pinned
+// already, once a person (r.By) takes the introducer's word; without By
+// it pins nothing and says what the introduction vouches for.
+func (s *Station) AddIntroduced(ctx context.Context, r ops.IntroducedRequest) (*ops.PeerView, error) {
+	in, card, err := s.CheckIntroduction(ctx, r.IntroductionFile)
+	if err != nil {
+		return nil, err
+	}
+	what := fmt.Sprintf("%s introduces %s (party %s, fingerprint %s), which %s pinned on %s; signed %s",
+		in.Introducer, in.Peer, in.Party, in.Fingerprint, in.Introducer, in.PinnedAt.Format(time.RFC3339), in.At.Format(time.RFC3339))
+	if strings.TrimSpace(r.By) == "" {
+		return nil, badrequest.New("%s. Nothing is pinned until a person takes %s's word for it: give who decides (--by NAME)", what, in.Introducer)
+	}
+	if err := protocol.Visible("who decides", r.By); err != nil || len(r.By) > 128 {
+		return nil, badrequest.New("by: %q: at most 128 characters, none invisible", r.By)
+	}
+	v, err := s.AddPeer(ctx, card.Text, card.Fingerprint())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Store.AddIntroduction(ctx, store.Introduction{Peer: card.Name, Introducer: in.Introducer, Statement: in.Text,
+		ConfirmedBy: r.By, At: time.Now().UTC()}); err != nil {
+		return nil, err
+	}
+	s.Log.Info("peer pinned on an introduction", "peer", card.Name, "introducer", in.Introducer, "by", r.By)
+	v.IntroducedBy, v.ConfirmedBy = in.Introducer, r.By
+	return v, nil
 }
 
 // Connected names the peers a path is up to.

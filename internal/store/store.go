@@ -118,6 +118,22 @@ type Multilateral interface {
 	// Broadcasts lists broadcasts, newest first, at most limit (0: all),
 	// each with its parties.
 	Broadcasts(ctx context.Context, limit int) ([]Broadcast, error)
+	// AddIntroduction keeps the introduction a peer was pinned on,
+	// replacing one kept for that peer.
+	AddIntroduction(ctx context.Context, in Introduction) error
+	// Introductions lists the introductions kept, by peer.
+	Introductions(ctx context.Context) ([]Introduction, error)
+}
+
+// Introduction is the evidence a peer was pinned on: another peer's
+// signed introduction (identity.Introduction), and the person here who
+// took its word.
+type Introduction struct {
+	Peer        string
+	Introducer  string
+	Statement   []byte // the signed introduction
+	ConfirmedBy string
+	At          time.Time // when it was taken here
 }
 
 // Group is a named set of peers that operators can address at once.

@@ -159,3 +159,35 @@ func (s *Store) broadcastParties(ctx context.Context, id string) ([]store.Broadc
 	}
 	return out, rows.Err()
 }
+
+// AddIntroduction keeps the introduction a peer was pinned on.
+func (s *Store) AddIntroduction(ctx context.Context, in store.Introduction) error {
+	_, err := s.exec(ctx, `INSERT INTO introductions (peer, introducer, statement, confirmed_by, at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (peer) DO UPDATE SET introducer = excluded.introducer, statement = excluded.statement,
+		confirmed_by = excluded.confirmed_by, at = excluded.at`,
+		in.Peer, in.Introducer, in.Statement, in.ConfirmedBy, nanos(in.At))
+	if err != nil {
+		return fmt.Errorf("introduction of %s: %w", in.Peer, err)
+	}
+	return nil
+}
+
+// Introductions lists the introductions kept, by peer.
+func (s *Store) Introductions(ctx context.Context) ([]store.Introduction, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT peer, introducer, statement, confirmed_by, at FROM introductions ORDER BY peer`))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Introduction
+	for rows.Next() {
+		var in store.Introduction
+		var at int64
+		if err := rows.Scan(&in.Peer, &in.Introducer, &in.Statement, &in.ConfirmedBy, &at); err != nil {
+			return nil, err
+		}
+		in.At = fromNanos(at)
+		out = append(out, in)
+	}
+	return out, rows.Err()
+}

@@ -118,3 +118,38 @@ func testBroadcasts(t *testing.T, w *world, open func(t *testing.T) store.Store)
 		t.Errorf("Broadcasts(1) = %+v, %v; want the newest", bs, err)
 	}
 }
+
+func testIntroductions(t *testing.T, w *world, open func(t *testing.T) store.Store) {
+	s := open(t)
+	ctx := t.Context()
+	if ins, err := s.Introductions(ctx); err != nil || len(ins) != 0 {
+		t.Fatalf("Introductions of an empty store = %v, %v", ins, err)
+	}
+	show := func(ins []store.Introduction) string {
+		var out string
+		for _, in := range ins {
+			out += fmt.Sprintf("{%s by %s %q confirmed %s at %s}", in.Peer, in.Introducer, in.Statement, in.ConfirmedBy, showTime(in.At))
+		}
+		return out
+	}
+	vnm := store.Introduction{Peer: "VNM", Introducer: "JPN", Statement: []byte("hotline introduction v1\n…\n\n— JPN x\n"), ConfirmedBy: "吴中校", At: at(1)}
+	chn := store.Introduction{Peer: "CHN", Introducer: "JPN", Statement: []byte{0, 1}, ConfirmedBy: "duty", At: at(2)}
+	for _, in := range []store.Introduction{vnm, chn} {
+		if err := s.AddIntroduction(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A peer re-pinned on another introduction keeps the latest.
+	vnm.Introducer, vnm.At = "PHL", at(3)
+	if err := s.AddIntroduction(ctx, vnm); err != nil {
+		t.Fatal(err)
+	}
+	ins, err := s.Introductions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vnm.At, chn.At = vnm.At.UTC(), chn.At.UTC()
+	if got, want := show(ins), show([]store.Introduction{chn, vnm}); got != want {
+		t.Errorf("Introductions = %s\nwant %s", got, want)
+	}
+}

@@ -75,6 +75,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConsoleAlertAckOnce", testConsoleAlertAckOnce},
 		{"Groups", testGroups},
 		{"Broadcasts", testBroadcasts},
+		{"Introductions", testIntroductions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -24,3 +24,12 @@ CREATE TABLE broadcast_parties (
 	refused   TEXT NOT NULL,
 	PRIMARY KEY (broadcast, peer)
 );
+-- The introductions peers were pinned on (identity.Introduction): another
+-- peer's signed word, and the person here who took it.
+CREATE TABLE introductions (
+	peer         TEXT PRIMARY KEY,
+	introducer   TEXT NOT NULL,
+	statement    BYTEA NOT NULL,
+	confirmed_by TEXT NOT NULL,
+	at           BIGINT NOT NULL
+);
