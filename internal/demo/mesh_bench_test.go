@@ -80,7 +80,6 @@ func BenchmarkBroadcast(b *testing.B) {
 		busy.cpu[usa.Name]*100, busy.maxCPU*100, busy.maxCPUAt, float64(busy.maxRSS)/(1<<20))
 }
 
-
 // usage is what the stations of a mesh used over a time: CPU as a share
 // of one core, resident memory at its end.
 type usage struct {

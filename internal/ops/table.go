@@ -310,11 +310,15 @@ var (
 		func(o Ops, ctx context.Context, _ None) ([]BroadcastView, error) { return o.Broadcasts(ctx) })
 	IntroducePeer = def(Op{Name: "IntroducePeer", Verb: "peer introduce", Method: "POST", Path: "/api/v1/peers/introduce", Permission: "peers",
 		Help: "sign this station's introduction of a peer it pinned by fingerprint, for a third station that pinned this one"},
-		func(o Ops, ctx context.Context, r PeerRef) (*IntroductionFile, error) { return o.IntroducePeer(ctx, r.Peer) })
+		func(o Ops, ctx context.Context, r PeerRef) (*IntroductionFile, error) {
+			return o.IntroducePeer(ctx, r.Peer)
+		})
 	AddIntroduced = def(Op{Name: "AddIntroduced", Verb: "peer add", Method: "POST", Path: "/api/v1/peers/introduced", Permission: "peers",
 		MaxBody: MaxIntroductionFile,
 		Help:    "pin a peer on the signed introduction of a peer pinned already, confirmed by a person (without one: what it vouches for)"},
-		func(o Ops, ctx context.Context, r IntroducedRequest) (*PeerView, error) { return o.AddIntroduced(ctx, r) })
+		func(o Ops, ctx context.Context, r IntroducedRequest) (*PeerView, error) {
+			return o.AddIntroduced(ctx, r)
+		})
 	Groups = def(Op{Name: "Groups", Verb: "group list", Method: "GET", Path: "/api/v1/groups", Permission: "read",
 		Help: "the groups of peers this station names"},
 		func(o Ops, ctx context.Context, _ None) ([]GroupView, error) { return o.Groups(ctx) })
