@@ -718,7 +718,7 @@ func TestDocsCommands(t *testing.T) {
 	if out := d.ok(chn, `hotline inbox --dir … --channel usa-chn-theatre --lang zh`); !strings.Contains(out, "航向") {
 		t.Errorf("CHN's inbox in Chinese does not show MNV08 in Chinese:\n%s", out)
 	}
-	const planAdd = `hotline plan add --dir … --channel usa-chn-theatre --kind transit --polygon "16.2,111.9;16.35,112.05;18.05,110.55;17.9,110.4" --from 2026-05-01T03:00Z --to 2026-05-01T09:00Z --units DDG-00`
+	const planAdd = `hotline plan add --dir … --channel usa-chn-theatre --kind transit --polygon "16.2,111.9;16.35,112.05;18.05,110.55;17.9,110.4" --from 2026-05-01T03:00Z --until 2026-05-01T09:00Z --units DDG-00`
 	const noticeSend = `hotline notice send --dir … --channel usa-chn-theatre --plan 1`
 	d.ok(chn, planAdd, append([]string{"DDG-00", `"Frigate 548"`}, window...)...)
 	chnNotice := strings.TrimSpace(d.ok(chn, noticeSend))
@@ -764,6 +764,37 @@ func TestDocsCommands(t *testing.T) {
 	d.ok(usa, `hotline incident report --dir … --incident usa-chn-theatre/CHN/10 --out incident.html [--lang zh]`, "usa-chn-theatre/CHN/10", id)
 	if b, err := os.ReadFile(filepath.Join(d.work, "incident.html")); err != nil || !bytes.Contains(b, []byte(id)) {
 		t.Errorf("incident.html: %v", err)
+	}
+
+	// A multilateral network: JPN, which pinned USA only, takes USA's
+	// introduction of CHN; USA addresses a group and every party.
+	jpn := d.station("JPN")
+	mustRun(t, "init", "--dir", jpn.dir, "--name", "JPN", "--party", "JPN", "--peer-listen", jpn.peer)
+	mustRun(t, "peer", "add", "--dir", jpn.dir, "--card", filepath.Join(d.work, "usa.card"), "--fingerprint", fp[usa])
+	d.ok(usa, `hotline peer introduce --dir … --peer CHN --out chn.intro`)
+	if r := d.sh(jpn, "", `hotline peer add --dir … --introduction chn.intro`); r.code == 0 || !strings.Contains(r.stderr, "USA introduces CHN (party CHN, fingerprint "+fp[chn]+")") {
+		t.Errorf("peer add --introduction without --by: exit %d, %s", r.code, r.stderr)
+	}
+	d.ok(jpn, `hotline peer add --dir … --introduction chn.intro --by "Cdr Sato"`)
+	if out := d.ok(jpn, `hotline peer list --dir …`); !strings.Contains(out, "introduced by USA, taken by Cdr Sato") {
+		t.Errorf("peer list at JPN:\n%s", out)
+	}
+	d.ok(usa, `hotline group set --dir … --name "SCS navies" --peers CHN`)
+	if out := d.ok(usa, `hotline group list --dir …`); !strings.Contains(out, "SCS navies") {
+		t.Errorf("group list:\n%s", out)
+	}
+	d.ok(usa, `hotline send --dir … --to "SCS navies" --level theatre --precedence FLASH --text "Hold position and report."`)
+	broadcast := strings.Fields(d.ok(usa, `hotline notice send --dir … --to all --level theatre --kind live_fire --circle 16.5,112.5,15 --from 2026-05-01T00:00Z --until 2026-05-01T06:00Z --units DDG-00 --title "Live fire"`))[0]
+	d.until(broadcast+" delivered to CHN", func() bool {
+		var v ops.BroadcastView
+		r := hotline(t, "notice", "show", "--dir", usa.dir, "--id", broadcast, "--json")
+		return r.code == 0 && json.Unmarshal([]byte(r.stdout), &v) == nil && v.Delivered == 1
+	})
+	if out := d.ok(usa, `hotline notice show --dir … --id b-3f9a1c0e5d7b2468`, "b-3f9a1c0e5d7b2468", broadcast); !strings.Contains(out, "1 party: 1 sent, 1 delivered") {
+		t.Errorf("notice show:\n%s", out)
+	}
+	if out := d.ok(usa, `hotline notice list --dir …`); strings.Count(out, "\n") != 3 {
+		t.Errorf("notice list:\n%s", out)
 	}
 	if out := d.ok(usa, `producer | hotline send --dir … --channel usa-chn-theatre --precedence ROUTINE --lines [--json]`, "producer", `printf 'track 1\ntrack 2\n'`); strings.Count(out, "\n") != 2 {
 		t.Errorf("send --lines --json of two lines printed:\n%s", out)

@@ -82,8 +82,12 @@ func cmdNoticeShow(f *flags) action {
 		return show(ctx, f, func(o ops.Ops) (*ops.BroadcastView, error) { return o.BroadcastShow(ctx, *id) },
 			func(b *ops.BroadcastView) error {
 				fmt.Printf("%s: %s %s %q, %s, to %s\n", b.ID, b.Precedence, b.Kind, inert(b.Summary), b.At.UTC().Format(time.RFC3339), inert(b.To))
-				fmt.Printf("%d parties: %d sent, %d delivered, %d acknowledged, %d overdue, %d refused\n",
-					len(b.Parties), b.Sent, b.Delivered, b.Acknowledged, b.Overdue, b.Refused)
+				parties := "parties"
+				if len(b.Parties) == 1 {
+					parties = "party"
+				}
+				fmt.Printf("%d %s: %d sent, %d delivered, %d acknowledged, %d overdue, %d refused\n",
+					len(b.Parties), parties, b.Sent, b.Delivered, b.Acknowledged, b.Overdue, b.Refused)
 				tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "PARTY\tCHANNEL\tSTATUS\tDELIVERED (UTC)\tACKNOWLEDGED (UTC)\tDUE (UTC)\tLADDER")
 				for _, p := range b.Parties {
