@@ -246,8 +246,10 @@ type sim struct {
 	// connection still delivers its frames in order (lastAt).
 	delay  func(packet) time.Duration
 	lastAt map[ConnID]time.Time
-	// sent, if set, sees every frame a node sends.
-	sent func(n *simNode, a Send)
+	// sent, if set, sees every frame a node sends; batch every batch a
+	// node asks to have written.
+	sent  func(n *simNode, a Send)
+	batch func(n *simNode, b *record.Batch)
 }
 
 func newSimNode(t *testing.T, name string) *simNode {
@@ -280,6 +282,9 @@ func (s *sim) step(n *simNode, ev Event) {
 	for _, a := range n.core.Step(s.now.Add(n.skew), ev) {
 		switch a := a.(type) {
 		case Persist:
+			if s.batch != nil {
+				s.batch(n, a.Batch)
+			}
 			n.unsynced = append(n.unsynced, a)
 			n.alerts = append(n.alerts, a.Batch.Alerts...)
 			if *simTrace {

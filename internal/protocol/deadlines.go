@@ -42,7 +42,7 @@ type timerKind uint8
 const (
 	tLadder  timerKind = iota + 1 // next step of an outstanding entry
 	tCheck                        // issue an operator check on a channel
-	tProbe                        // send a link test on a channel
+	tTests                        // the link tests of a peer's channels (ch: the peer)
 	tFlush                        // write link test counts
 	tDormant                      // an operator check's window ends
 	tPaths                        // probe every path, close the silent ones
@@ -114,15 +114,24 @@ type origin struct {
 
 // probeState is a channel's link tests.
 type probeState struct {
-	seq      uint64
-	sentAt   time.Time // of the unanswered test, zero if answered
-	last     time.Time // when the last test was sent
+	due      time.Time // when its next test falls due
 	lastOK   time.Time
 	rtt      time.Duration
 	skew     time.Duration
 	skewSeen bool
 	// counts not yet written, by hour
 	pending map[time.Time]*record.ProbeStat
+}
+
+// linkRound is a round of link tests of a peer's channels under way: the
+// channels tested, answered together by the answer to one path probe on
+// the active path (docs/PROTOCOL.md, "Link tests").
+type linkRound struct {
+	channels []string
+	conn     ConnID // the active path when the round began
+	// seq is the path probe that answers the round: the first sent on
+	// conn at or after the round began (0 until it is sent).
+	seq uint64
 }
 
 // ladder returns the time of step of w under the channel's charter.
@@ -160,6 +169,9 @@ func (c *Core) compactTimers() {
 			if cs := c.channels[t.ch]; cs == nil || cs.waiting[entryKey{t.author, t.index}] == nil {
 				continue
 			}
+		}
+		if p := c.peers[t.ch]; t.kind == tTests && (p == nil || !p.testsAt.Equal(t.at)) {
+			continue
 		}
 		kept = append(kept, t)
 	}
@@ -331,7 +343,8 @@ func (c *Core) armChannel(cs *chanState) {
 		return
 	}
 	cs.armed = true
-	c.schedule(&timer{at: c.now.Add(cs.charter.LinkTest), kind: tProbe, ch: cs.rec.ID})
+	cs.probe.due = c.now.Add(cs.charter.LinkTest)
+	c.scheduleTests(c.peers[cs.rec.Peer], cs.probe.due)
 	next := cs.rec.CreatedAt.Add(cs.charter.CheckEvery)
 	if cs.rec.LastCheck != 0 {
 		next = cs.rec.LastCheckAt.Add(cs.charter.CheckEvery)
@@ -356,11 +369,11 @@ func (c *Core) tick() {
 		case tFlush:
 			c.flushProbes()
 			c.schedule(&timer{at: c.now.Add(probeFlushEvery), kind: tFlush})
-		case tProbe:
-			if c.linkTestDue(cs) {
-				c.linkTest(cs)
+		case tTests:
+			if p := c.peers[t.ch]; p != nil && p.testsAt.Equal(t.at) {
+				p.testsAt = time.Time{}
+				c.linkTests(p)
 			}
-			c.schedule(&timer{at: c.now.Add(cs.charter.LinkTest), kind: tProbe, ch: t.ch})
 		case tCheck:
 			c.operatorCheck(cs)
 			c.schedule(&timer{at: c.now.Add(cs.charter.CheckEvery), kind: tCheck, ch: t.ch})
@@ -445,15 +458,6 @@ func (c *Core) ladderStep(cs *chanState, key entryKey, w *waiting) bool {
 		c.step(cs, key, record.StepSupervisor, "supervisor alerted")
 		c.alert("supervisor", cs.rec.ID, cs.rec.Peer, "%s %s is still not acknowledged by %s after %s: a supervisor must act",
 			w.prec, id, cs.rec.Peer, d+d/2)
-	case record.StepForwarded:
-		detail, err := c.forward(cs, id, w)
-		if err != nil {
-			detail = "not forwarded: " + err.Error()
-			c.alert("alarm", cs.rec.ID, cs.rec.Peer, "%s %s is not acknowledged after %s and cannot climb: %v", w.prec, id, 2*d, err)
-		} else {
-			c.alert("supervisor", cs.rec.ID, cs.rec.Peer, "%s %s is not acknowledged after %s: %s", w.prec, id, 2*d, detail)
-		}
-		c.step(cs, key, record.StepForwarded, detail)
 	}
 	return false
 }
@@ -519,32 +523,51 @@ func (c *Core) setSuspension(cs *chanState, by string, e *record.Entry, body any
 	c.emit(Notify{What: "channel", Channel: cs.rec.ID})
 }
 
-// linkTestDue says whether a channel's link test, due by its charter, goes
-// now: on a path measured narrow, the tests of all the peer's channels
-// together take at most half of IdleShare of it, and so go less often
-// than the charter says (docs/PROTOCOL.md, "Narrow paths").
-func (c *Core) linkTestDue(cs *chanState) bool {
-	p := c.peers[cs.rec.Peer]
-	if p == nil || !p.ready {
-		return true
+// scheduleTests makes sure a peer's link tests run by at: one timer per
+// peer, whatever its number of channels.
+func (c *Core) scheduleTests(p *peer, at time.Time) {
+	if p == nil || !p.testsAt.IsZero() && !at.Before(p.testsAt) {
+		return
 	}
-	x := c.pathOf(p, p.out)
-	if x == nil || x.rate <= 0 {
-		return true
+	if !p.testsAt.IsZero() {
+		c.staleTimers++ // the later timer now fires for nothing
 	}
-	every := time.Duration(float64(len(p.channels)) * probeCost / (IdleShare / 2 * x.rate) * float64(time.Second))
-	return c.now.Sub(cs.probe.last) >= every
+	p.testsAt = at
+	c.schedule(&timer{at: at, kind: tTests, ch: p.card.Name})
 }
 
-// linkTest sends a machine-answered test on a channel's active path.
-func (c *Core) linkTest(cs *chanState) {
-	p := c.peers[cs.rec.Peer]
-	pr := &cs.probe
-	c.countProbe(cs, 1, 0, 0)
-	pr.seq++
-	pr.sentAt, pr.last = c.now, c.now
-	if p.ready {
-		c.emit(Send{Peer: p.card.Name, Conn: p.out, Data: (&Frame{Type: FrameProbe, Channel: cs.rec.ID, Seq: pr.seq, Time: c.now}).Encode()})
+// linkTests tests the peer's active channels whose test falls due within
+// half of their interval, all in one round: the round is answered by the
+// next path probe on the active path, and no frame is sent for it
+// (docs/PROTOCOL.md, "Link tests"). Tests so drift together, one round a
+// link-test interval for a peer's channels of one charter.
+func (c *Core) linkTests(p *peer) {
+	if p.tests != nil {
+		return // one round at a time: endTests runs the next
+	}
+	var round []string
+	var next time.Time
+	for _, id := range p.channels {
+		cs := c.channels[id]
+		if !cs.armed {
+			continue
+		}
+		pr := &cs.probe
+		every := cs.charter.LinkTest
+		if pr.due.Sub(c.now) <= every/2 {
+			round = append(round, id)
+			c.countProbe(cs, 1, 0, 0)
+			pr.due = c.now.Add(every)
+		}
+		if next.IsZero() || pr.due.Before(next) {
+			next = pr.due
+		}
+	}
+	if len(round) > 0 && p.ready {
+		p.tests = &linkRound{channels: round, conn: p.out}
+	}
+	if !next.IsZero() {
+		c.scheduleTests(p, next)
 	}
 }
 
@@ -595,24 +618,40 @@ func (c *Core) probe(p *peer, conn ConnID, f *Frame) {
 	c.emit(Send{Peer: p.card.Name, Conn: conn, Data: (&Frame{Type: FrameProbeReply, Channel: f.Channel, Seq: f.Seq, Time: f.Time, PeerTime: c.now}).Encode()})
 }
 
-// probeReply records the answer to a link test.
+// probeReply takes the answer to a link test frame of a channel. This
+// station sends none (its tests ride on the path probes), so one that
+// is for a channel with the peer is late, and ignored.
 func (c *Core) probeReply(p *peer, f *Frame) {
 	cs := c.channels[f.Channel]
 	if cs == nil || cs.rec.Peer != p.card.Name {
 		c.refuse("bad link test", "warning", f.Channel, p.card.Name, "link test answer from %s for channel %s, which is not with it", p.card.Name, f.Channel)
-		return
 	}
-	pr := &cs.probe
-	if f.Seq != pr.seq || pr.sentAt.IsZero() || !f.Time.Equal(pr.sentAt) {
-		return // late: counted as unanswered
+}
+
+// testsAnswered records the answer to the path probe that answers a
+// round of link tests: every channel of the round is answered, with the
+// probe's round trip and the peer's clock.
+func (c *Core) testsAnswered(p *peer, x *path) {
+	r := p.tests
+	c.endTests(p)
+	for _, id := range r.channels {
+		cs := c.channels[id]
+		pr := &cs.probe
+		pr.lastOK, pr.rtt, pr.skew, pr.skewSeen = c.now, x.rtt, x.skew, true
+		c.countProbe(cs, 0, 1, x.rtt)
 	}
-	rtt := c.now.Sub(pr.sentAt)
-	pr.sentAt, pr.lastOK, pr.rtt = time.Time{}, c.now, rtt
-	pr.skew = f.PeerTime.Sub(c.now.Add(-rtt / 2))
-	pr.skewSeen = true
-	c.countProbe(cs, 0, 1, rtt)
-	if (pr.skew > skewWarn || pr.skew < -skewWarn) && c.limit("clock skew\x00"+p.card.Name, time.Hour) {
-		c.alert("warning", cs.rec.ID, p.card.Name, "the clock of %s is %s from this station's (link test on %s): the times it reports are its own; order and deadlines do not depend on them",
-			p.card.Name, pr.skew.Round(time.Second), cs.rec.ID)
+	if (x.skew > skewWarn || x.skew < -skewWarn) && c.limit("clock skew\x00"+p.card.Name, time.Hour) {
+		c.alert("warning", r.channels[0], p.card.Name, "the clock of %s is %s from this station's (link test on %s): the times it reports are its own; order and deadlines do not depend on them",
+			p.card.Name, x.skew.Round(time.Second), r.channels[0])
+	}
+}
+
+// endTests ends the round of link tests under way, answered or not (its
+// probe lost, its path gone), and runs the tests that fell due while it
+// was (their timer found it under way, and was not set again).
+func (c *Core) endTests(p *peer) {
+	p.tests = nil
+	if p.testsAt.IsZero() {
+		c.scheduleTests(p, c.now)
 	}
 }
