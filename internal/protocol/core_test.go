@@ -317,13 +317,17 @@ func (s *sim) step(n *simNode, ev Event) {
 				s.cut(a.Conn)
 			}
 		case Load:
-			var raws [][]byte
+			var raws, bodies [][]byte
 			for _, e := range n.disk.entries[a.Channel+"/"+a.Author] {
 				if e.Index >= a.From && e.Index <= a.To {
-					raws = append(raws, e.Raw)
+					raws, bodies = append(raws, e.Raw), append(bodies, e.Body)
 				}
 			}
-			defer s.step(n, Loaded{Peer: a.Peer, Conn: a.Conn, Channel: a.Channel, Author: a.Author, Entries: raws})
+			ev := Loaded{Peer: a.Peer, Conn: a.Conn, Channel: a.Channel, Author: a.Author, From: a.From, Ladder: a.Ladder, Entries: raws}
+			if a.Ladder {
+				ev.Bodies = bodies
+			}
+			defer s.step(n, ev)
 		case Notify:
 			n.notes = append(n.notes, a)
 		case Done:

@@ -95,16 +95,17 @@ type entryKey struct {
 	index  uint64
 }
 
-// waiting is an entry that waits for a person's acknowledgement.
+// waiting is an entry that waits for a person's acknowledgement. It holds
+// no text: what a forward carries is read back from the store when the
+// forward falls due (Load with Ladder).
 type waiting struct {
-	kind   envelope.Kind
-	prec   envelope.Precedence
-	at     time.Time // when this station stored it, on its own clock
-	step   int       // the last ladder step taken
-	text   string    // for this station's texts: what a forward carries
-	lang   string
-	window time.Duration // for checks
-	origin *origin       // for this station's escalations: what it forwards
+	at      time.Time     // when this station stored it, on its own clock
+	window  time.Duration // for checks
+	origin  *origin       // for this station's escalations: what it forwards
+	step    int8          // the last ladder step taken
+	kind    envelope.Kind
+	prec    envelope.Precedence
+	loading bool // its forward waits for its body, read back (Load)
 }
 
 type origin struct {
@@ -186,14 +187,14 @@ func (c *Core) scheduleNext(cs *chanState, key entryKey, w *waiting) {
 	mine := key.author == c.keys.Name
 	switch {
 	case mine && w.kind == envelope.Check:
-		if w.step < record.StepOverdue {
+		if int(w.step) < record.StepOverdue {
 			c.schedule(&timer{at: w.at.Add(w.window), kind: tDormant, ch: cs.rec.ID, author: key.author, index: key.index})
 		}
 		return
-	case !mine && w.step >= record.StepOverdue, mine && w.step >= record.StepForwarded:
+	case !mine && int(w.step) >= record.StepOverdue, mine && int(w.step) >= record.StepForwarded:
 		return
 	}
-	next := w.step + 1
+	next := int(w.step) + 1
 	if !mine {
 		next = record.StepOverdue
 	}
@@ -205,23 +206,18 @@ func (c *Core) await(cs *chanState, e *record.Entry, step int) {
 	if !e.Kind.NeedsAck() {
 		return
 	}
-	w := &waiting{kind: e.Kind, prec: e.Precedence, at: e.StoredAt, step: step}
-	if b, err := c.cfg.Bodies.Decode(e.Kind, e.Body, cs.codebook); err == nil {
-		if k := c.cfg.Bodies.registered(e.Kind); k != nil {
-			// A forward carries text: the body in words (a coded
-			// message's phrases in every language of the codebook).
-			text, lang := k.Forward(b, cs.codebook)
-			w.text, w.lang = clip(text, MaxText), lang
-		}
-		switch b := b.(type) {
-		case *TextBody:
-			w.text, w.lang = b.Text, b.Lang
-		case *CheckBody:
-			w.window, _ = time.ParseDuration(b.Window)
-		case *EscalationBody:
-			w.text, w.lang = b.Text, b.Lang
-			if ch, author, idx, ok := splitID(b.From); ok && author == c.keys.Name && e.Author == c.keys.Name {
-				w.origin = &origin{channel: ch, index: idx}
+	w := &waiting{kind: e.Kind, prec: e.Precedence, at: e.StoredAt, step: int8(step)}
+	// Only a check's window and an escalation's origin are kept; a
+	// forward's text is read back when it falls due (forwardLoaded).
+	if e.Kind == envelope.Check || e.Kind == envelope.Escalation && e.Author == c.keys.Name {
+		if b, err := c.cfg.Bodies.Decode(e.Kind, e.Body, cs.codebook); err == nil {
+			switch b := b.(type) {
+			case *CheckBody:
+				w.window, _ = time.ParseDuration(b.Window)
+			case *EscalationBody:
+				if ch, author, idx, ok := splitID(b.From); ok && author == c.keys.Name {
+					w.origin = &origin{channel: ch, index: idx}
+				}
 			}
 		}
 	}
@@ -327,7 +323,7 @@ func (c *Core) arm() {
 		})
 		for _, k := range keys {
 			w := cs.waiting[k]
-			if w.kind == envelope.Check && k.author == c.keys.Name && w.step >= record.StepOverdue && k.index == cs.rec.LastCheck {
+			if w.kind == envelope.Check && k.author == c.keys.Name && int(w.step) >= record.StepOverdue && k.index == cs.rec.LastCheck {
 				cs.dormant = true
 			}
 			c.scheduleNext(cs, k, w)
@@ -379,7 +375,7 @@ func (c *Core) tick() {
 			c.schedule(&timer{at: c.now.Add(cs.charter.CheckEvery), kind: tCheck, ch: t.ch})
 		case tDormant:
 			key := entryKey{t.author, t.index}
-			if w := cs.waiting[key]; w != nil && w.step < record.StepOverdue && t.index == cs.rec.LastCheck {
+			if w := cs.waiting[key]; w != nil && int(w.step) < record.StepOverdue && t.index == cs.rec.LastCheck {
 				w.step = record.StepOverdue
 				cs.dormant = true
 				c.step(cs, key, record.StepOverdue, "dormant")
@@ -390,10 +386,18 @@ func (c *Core) tick() {
 		case tLadder:
 			key := entryKey{t.author, t.index}
 			w := cs.waiting[key]
-			if w == nil || w.step >= t.step {
+			if w == nil || int(w.step) >= t.step {
 				continue // acknowledged meanwhile, or a step already taken
 			}
-			w.step = t.step
+			if t.step == record.StepForwarded && t.author == c.keys.Name {
+				// What the forward carries is read back first.
+				if !w.loading {
+					w.loading = true
+					c.emit(Load{Peer: cs.rec.Peer, Channel: t.ch, Author: t.author, From: t.index, To: t.index, Ladder: true})
+				}
+				continue
+			}
+			w.step = int8(t.step)
 			if c.ladderStep(cs, key, w) && t.author == c.keys.Name && t.step == record.StepOverdue {
 				if reminders[t.ch] == nil {
 					order = append(order, t.ch)
@@ -462,15 +466,78 @@ func (c *Core) ladderStep(cs *chanState, key entryKey, w *waiting) bool {
 	return false
 }
 
+// forwardLoaded takes the body of a waiting entry of this station's, read
+// back from the store for its forward (Load with Ladder), and takes the
+// forward step: the entry goes up the channel's escalation path with its
+// text, unless it was acknowledged meanwhile.
+func (c *Core) forwardLoaded(ev Loaded) {
+	cs := c.channels[ev.Channel]
+	if cs == nil || ev.Author != c.keys.Name {
+		return
+	}
+	key := entryKey{ev.Author, ev.From}
+	w := cs.waiting[key]
+	if w == nil || !w.loading || int(w.step) >= record.StepForwarded {
+		return
+	}
+	w.loading = false
+	w.step = record.StepForwarded
+	id := fmt.Sprintf("%s/%s/%d", cs.rec.ID, key.author, key.index)
+	d := cs.charter.Deadlines[w.prec]
+	var text, lang string
+	err := ev.Err
+	if err == nil && len(ev.Bodies) != 1 {
+		err = fmt.Errorf("entry %s is not stored", id)
+	}
+	if err == nil {
+		text, lang = c.forwardText(cs, w.kind, ev.Bodies[0])
+	}
+	detail := ""
+	if err != nil {
+		err = fmt.Errorf("could not read it back: %w", err)
+	} else {
+		detail, err = c.forward(cs, id, w, text, lang)
+	}
+	if err != nil {
+		detail = "not forwarded: " + err.Error()
+		c.alert("alarm", cs.rec.ID, cs.rec.Peer, "%s %s is not acknowledged after %s and cannot climb: %v", w.prec, id, 2*d, err)
+	} else {
+		c.alert("supervisor", cs.rec.ID, cs.rec.Peer, "%s %s is not acknowledged after %s: %s", w.prec, id, 2*d, detail)
+	}
+	c.step(cs, key, record.StepForwarded, detail)
+}
+
+// forwardText is what a forward of an entry of kind k with this body
+// carries: a text's or an escalation's text, or a registered kind's body
+// in words (a coded message's phrases in every language of the
+// codebook); empty for what does not climb.
+func (c *Core) forwardText(cs *chanState, k envelope.Kind, body []byte) (text, lang string) {
+	b, err := c.cfg.Bodies.Decode(k, body, cs.codebook)
+	if err != nil {
+		return "", ""
+	}
+	if r := c.cfg.Bodies.registered(k); r != nil {
+		text, lang := r.Forward(b, cs.codebook)
+		return clip(text, MaxText), lang
+	}
+	switch b := b.(type) {
+	case *TextBody:
+		return b.Text, b.Lang
+	case *EscalationBody:
+		return b.Text, b.Lang
+	}
+	return "", ""
+}
+
 // forward sends a late message up the channel's escalation path.
-func (c *Core) forward(cs *chanState, id string, w *waiting) (string, error) {
+func (c *Core) forward(cs *chanState, id string, w *waiting, text, lang string) (string, error) {
 	up := c.channels[cs.charter.EscalateTo]
 	switch {
 	case cs.charter.EscalateTo == "":
 		return "", fmt.Errorf("the charter of %s names no channel to escalate to", cs.rec.ID)
 	case up == nil || up.rec.State != record.Active:
 		return "", fmt.Errorf("channel %s, to escalate to, is not active here", cs.charter.EscalateTo)
-	case w.text == "":
+	case text == "":
 		return "", fmt.Errorf("only messages climb")
 	}
 	if err := c.suspendedFor(up, w.prec); err != nil {
@@ -479,7 +546,7 @@ func (c *Core) forward(cs *chanState, id string, w *waiting) (string, error) {
 	if err := c.mayWrite(up); err != nil {
 		return "", err
 	}
-	body, _ := json.Marshal(EscalationBody{From: id, Precedence: w.prec.String(), Text: w.text, Lang: w.lang})
+	body, _ := json.Marshal(EscalationBody{From: id, Precedence: w.prec.String(), Text: text, Lang: lang})
 	e, err := c.appendMine(0, up, envelope.Escalation, w.prec, body)
 	if err != nil {
 		return "", err
