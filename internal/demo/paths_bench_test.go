@@ -247,6 +247,19 @@ func BenchmarkIdleChannels(b *testing.B) {
 			b.Fatal(err)
 		}
 		usa, chn := p.A.Client(), p.B.Client()
+		// What the stations hold with one channel, once settled: the
+		// baseline of the memory each further channel adds.
+		if err := WaitFor(ctx, usa, time.Minute, func() (bool, error) {
+			cs, err := usa.Channels(ctx)
+			return len(cs) == 1 && cs[0].State == "active", err
+		}); err != nil {
+			b.Fatal(err)
+		}
+		time.Sleep(15 * time.Second)
+		var rss1 [2]int64
+		for i, n := range []*Node{p.A, p.B} {
+			_, rss1[i], _ = procStat(n.PID())
+		}
 		for i := 1; i < *idleChannels; i++ {
 			if _, err := usa.Propose(ctx, ops.ProposeRequest{Peer: "CHN", Channel: fmt.Sprintf("ch-%04d", i), Level: "staff"}); err != nil {
 				b.Fatal(err)
@@ -291,6 +304,7 @@ func BenchmarkIdleChannels(b *testing.B) {
 			}
 			b.ReportMetric(100*float64(cpu-cpu0[i])/float64(*idleFor), "%cpu-"+n.Name)
 			b.ReportMetric(float64(rss)/(1<<20), "MiB-"+n.Name)
+			b.ReportMetric(float64(rss-rss1[i])/float64(*idleChannels-1)/(1<<10), "KiB/channel-"+n.Name)
 		}
 		st, err := usa.Status(ctx)
 		if err != nil {

@@ -393,7 +393,9 @@ func (c *Core) Step(now time.Time, ev Event) []Action {
 	case CheckImport:
 		c.checkImport(ev)
 	case Loaded:
-		if c.loadedOwn(ev) {
+		if ev.Ladder {
+			c.forwardLoaded(ev)
+		} else if c.loadedOwn(ev) {
 			c.rewound(ev)
 		} else {
 			c.loaded(ev)

@@ -246,8 +246,10 @@ type sim struct {
 	// connection still delivers its frames in order (lastAt).
 	delay  func(packet) time.Duration
 	lastAt map[ConnID]time.Time
-	// sent, if set, sees every frame a node sends.
-	sent func(n *simNode, a Send)
+	// sent, if set, sees every frame a node sends; batch every batch a
+	// node asks to have written.
+	sent  func(n *simNode, a Send)
+	batch func(n *simNode, b *record.Batch)
 }
 
 func newSimNode(t *testing.T, name string) *simNode {
@@ -280,6 +282,9 @@ func (s *sim) step(n *simNode, ev Event) {
 	for _, a := range n.core.Step(s.now.Add(n.skew), ev) {
 		switch a := a.(type) {
 		case Persist:
+			if s.batch != nil {
+				s.batch(n, a.Batch)
+			}
 			n.unsynced = append(n.unsynced, a)
 			n.alerts = append(n.alerts, a.Batch.Alerts...)
 			if *simTrace {
@@ -312,13 +317,17 @@ func (s *sim) step(n *simNode, ev Event) {
 				s.cut(a.Conn)
 			}
 		case Load:
-			var raws [][]byte
+			var raws, bodies [][]byte
 			for _, e := range n.disk.entries[a.Channel+"/"+a.Author] {
 				if e.Index >= a.From && e.Index <= a.To {
-					raws = append(raws, e.Raw)
+					raws, bodies = append(raws, e.Raw), append(bodies, e.Body)
 				}
 			}
-			defer s.step(n, Loaded{Peer: a.Peer, Conn: a.Conn, Channel: a.Channel, Author: a.Author, Entries: raws})
+			ev := Loaded{Peer: a.Peer, Conn: a.Conn, Channel: a.Channel, Author: a.Author, From: a.From, Ladder: a.Ladder, Entries: raws}
+			if a.Ladder {
+				ev.Bodies = bodies
+			}
+			defer s.step(n, ev)
 		case Notify:
 			n.notes = append(n.notes, a)
 		case Done:

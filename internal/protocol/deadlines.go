@@ -42,7 +42,7 @@ type timerKind uint8
 const (
 	tLadder  timerKind = iota + 1 // next step of an outstanding entry
 	tCheck                        // issue an operator check on a channel
-	tProbe                        // send a link test on a channel
+	tTests                        // the link tests of a peer's channels (ch: the peer)
 	tFlush                        // write link test counts
 	tDormant                      // an operator check's window ends
 	tPaths                        // probe every path, close the silent ones
@@ -95,16 +95,17 @@ type entryKey struct {
 	index  uint64
 }
 
-// waiting is an entry that waits for a person's acknowledgement.
+// waiting is an entry that waits for a person's acknowledgement. It holds
+// no text: what a forward carries is read back from the store when the
+// forward falls due (Load with Ladder).
 type waiting struct {
-	kind   envelope.Kind
-	prec   envelope.Precedence
-	at     time.Time // when this station stored it, on its own clock
-	step   int       // the last ladder step taken
-	text   string    // for this station's texts: what a forward carries
-	lang   string
-	window time.Duration // for checks
-	origin *origin       // for this station's escalations: what it forwards
+	at      time.Time     // when this station stored it, on its own clock
+	window  time.Duration // for checks
+	origin  *origin       // for this station's escalations: what it forwards
+	step    int8          // the last ladder step taken
+	kind    envelope.Kind
+	prec    envelope.Precedence
+	loading bool // its forward waits for its body, read back (Load)
 }
 
 type origin struct {
@@ -114,15 +115,24 @@ type origin struct {
 
 // probeState is a channel's link tests.
 type probeState struct {
-	seq      uint64
-	sentAt   time.Time // of the unanswered test, zero if answered
-	last     time.Time // when the last test was sent
+	due      time.Time // when its next test falls due
 	lastOK   time.Time
 	rtt      time.Duration
 	skew     time.Duration
 	skewSeen bool
 	// counts not yet written, by hour
 	pending map[time.Time]*record.ProbeStat
+}
+
+// linkRound is a round of link tests of a peer's channels under way: the
+// channels tested, answered together by the answer to one path probe on
+// the active path (docs/PROTOCOL.md, "Link tests").
+type linkRound struct {
+	channels []string
+	conn     ConnID // the active path when the round began
+	// seq is the path probe that answers the round: the first sent on
+	// conn at or after the round began (0 until it is sent).
+	seq uint64
 }
 
 // ladder returns the time of step of w under the channel's charter.
@@ -161,6 +171,9 @@ func (c *Core) compactTimers() {
 				continue
 			}
 		}
+		if p := c.peers[t.ch]; t.kind == tTests && (p == nil || !p.testsAt.Equal(t.at)) {
+			continue
+		}
 		kept = append(kept, t)
 	}
 	clear(c.timers[len(kept):])
@@ -174,14 +187,14 @@ func (c *Core) scheduleNext(cs *chanState, key entryKey, w *waiting) {
 	mine := key.author == c.keys.Name
 	switch {
 	case mine && w.kind == envelope.Check:
-		if w.step < record.StepOverdue {
+		if int(w.step) < record.StepOverdue {
 			c.schedule(&timer{at: w.at.Add(w.window), kind: tDormant, ch: cs.rec.ID, author: key.author, index: key.index})
 		}
 		return
-	case !mine && w.step >= record.StepOverdue, mine && w.step >= record.StepForwarded:
+	case !mine && int(w.step) >= record.StepOverdue, mine && int(w.step) >= record.StepForwarded:
 		return
 	}
-	next := w.step + 1
+	next := int(w.step) + 1
 	if !mine {
 		next = record.StepOverdue
 	}
@@ -193,23 +206,18 @@ func (c *Core) await(cs *chanState, e *record.Entry, step int) {
 	if !e.Kind.NeedsAck() {
 		return
 	}
-	w := &waiting{kind: e.Kind, prec: e.Precedence, at: e.StoredAt, step: step}
-	if b, err := c.cfg.Bodies.Decode(e.Kind, e.Body, cs.codebook); err == nil {
-		if k := c.cfg.Bodies.registered(e.Kind); k != nil {
-			// A forward carries text: the body in words (a coded
-			// message's phrases in every language of the codebook).
-			text, lang := k.Forward(b, cs.codebook)
-			w.text, w.lang = clip(text, MaxText), lang
-		}
-		switch b := b.(type) {
-		case *TextBody:
-			w.text, w.lang = b.Text, b.Lang
-		case *CheckBody:
-			w.window, _ = time.ParseDuration(b.Window)
-		case *EscalationBody:
-			w.text, w.lang = b.Text, b.Lang
-			if ch, author, idx, ok := splitID(b.From); ok && author == c.keys.Name && e.Author == c.keys.Name {
-				w.origin = &origin{channel: ch, index: idx}
+	w := &waiting{kind: e.Kind, prec: e.Precedence, at: e.StoredAt, step: int8(step)}
+	// Only a check's window and an escalation's origin are kept; a
+	// forward's text is read back when it falls due (forwardLoaded).
+	if e.Kind == envelope.Check || e.Kind == envelope.Escalation && e.Author == c.keys.Name {
+		if b, err := c.cfg.Bodies.Decode(e.Kind, e.Body, cs.codebook); err == nil {
+			switch b := b.(type) {
+			case *CheckBody:
+				w.window, _ = time.ParseDuration(b.Window)
+			case *EscalationBody:
+				if ch, author, idx, ok := splitID(b.From); ok && author == c.keys.Name {
+					w.origin = &origin{channel: ch, index: idx}
+				}
 			}
 		}
 	}
@@ -315,7 +323,7 @@ func (c *Core) arm() {
 		})
 		for _, k := range keys {
 			w := cs.waiting[k]
-			if w.kind == envelope.Check && k.author == c.keys.Name && w.step >= record.StepOverdue && k.index == cs.rec.LastCheck {
+			if w.kind == envelope.Check && k.author == c.keys.Name && int(w.step) >= record.StepOverdue && k.index == cs.rec.LastCheck {
 				cs.dormant = true
 			}
 			c.scheduleNext(cs, k, w)
@@ -331,7 +339,8 @@ func (c *Core) armChannel(cs *chanState) {
 		return
 	}
 	cs.armed = true
-	c.schedule(&timer{at: c.now.Add(cs.charter.LinkTest), kind: tProbe, ch: cs.rec.ID})
+	cs.probe.due = c.now.Add(cs.charter.LinkTest)
+	c.scheduleTests(c.peers[cs.rec.Peer], cs.probe.due)
 	next := cs.rec.CreatedAt.Add(cs.charter.CheckEvery)
 	if cs.rec.LastCheck != 0 {
 		next = cs.rec.LastCheckAt.Add(cs.charter.CheckEvery)
@@ -356,17 +365,17 @@ func (c *Core) tick() {
 		case tFlush:
 			c.flushProbes()
 			c.schedule(&timer{at: c.now.Add(probeFlushEvery), kind: tFlush})
-		case tProbe:
-			if c.linkTestDue(cs) {
-				c.linkTest(cs)
+		case tTests:
+			if p := c.peers[t.ch]; p != nil && p.testsAt.Equal(t.at) {
+				p.testsAt = time.Time{}
+				c.linkTests(p)
 			}
-			c.schedule(&timer{at: c.now.Add(cs.charter.LinkTest), kind: tProbe, ch: t.ch})
 		case tCheck:
 			c.operatorCheck(cs)
 			c.schedule(&timer{at: c.now.Add(cs.charter.CheckEvery), kind: tCheck, ch: t.ch})
 		case tDormant:
 			key := entryKey{t.author, t.index}
-			if w := cs.waiting[key]; w != nil && w.step < record.StepOverdue && t.index == cs.rec.LastCheck {
+			if w := cs.waiting[key]; w != nil && int(w.step) < record.StepOverdue && t.index == cs.rec.LastCheck {
 				w.step = record.StepOverdue
 				cs.dormant = true
 				c.step(cs, key, record.StepOverdue, "dormant")
@@ -377,10 +386,18 @@ func (c *Core) tick() {
 		case tLadder:
 			key := entryKey{t.author, t.index}
 			w := cs.waiting[key]
-			if w == nil || w.step >= t.step {
+			if w == nil || int(w.step) >= t.step {
 				continue // acknowledged meanwhile, or a step already taken
 			}
-			w.step = t.step
+			if t.step == record.StepForwarded && t.author == c.keys.Name {
+				// What the forward carries is read back first.
+				if !w.loading {
+					w.loading = true
+					c.emit(Load{Peer: cs.rec.Peer, Channel: t.ch, Author: t.author, From: t.index, To: t.index, Ladder: true})
+				}
+				continue
+			}
+			w.step = int8(t.step)
 			if c.ladderStep(cs, key, w) && t.author == c.keys.Name && t.step == record.StepOverdue {
 				if reminders[t.ch] == nil {
 					order = append(order, t.ch)
@@ -445,28 +462,82 @@ func (c *Core) ladderStep(cs *chanState, key entryKey, w *waiting) bool {
 		c.step(cs, key, record.StepSupervisor, "supervisor alerted")
 		c.alert("supervisor", cs.rec.ID, cs.rec.Peer, "%s %s is still not acknowledged by %s after %s: a supervisor must act",
 			w.prec, id, cs.rec.Peer, d+d/2)
-	case record.StepForwarded:
-		detail, err := c.forward(cs, id, w)
-		if err != nil {
-			detail = "not forwarded: " + err.Error()
-			c.alert("alarm", cs.rec.ID, cs.rec.Peer, "%s %s is not acknowledged after %s and cannot climb: %v", w.prec, id, 2*d, err)
-		} else {
-			c.alert("supervisor", cs.rec.ID, cs.rec.Peer, "%s %s is not acknowledged after %s: %s", w.prec, id, 2*d, detail)
-		}
-		c.step(cs, key, record.StepForwarded, detail)
 	}
 	return false
 }
 
+// forwardLoaded takes the body of a waiting entry of this station's, read
+// back from the store for its forward (Load with Ladder), and takes the
+// forward step: the entry goes up the channel's escalation path with its
+// text, unless it was acknowledged meanwhile.
+func (c *Core) forwardLoaded(ev Loaded) {
+	cs := c.channels[ev.Channel]
+	if cs == nil || ev.Author != c.keys.Name {
+		return
+	}
+	key := entryKey{ev.Author, ev.From}
+	w := cs.waiting[key]
+	if w == nil || !w.loading || int(w.step) >= record.StepForwarded {
+		return
+	}
+	w.loading = false
+	w.step = record.StepForwarded
+	id := fmt.Sprintf("%s/%s/%d", cs.rec.ID, key.author, key.index)
+	d := cs.charter.Deadlines[w.prec]
+	var text, lang string
+	err := ev.Err
+	if err == nil && len(ev.Bodies) != 1 {
+		err = fmt.Errorf("entry %s is not stored", id)
+	}
+	if err == nil {
+		text, lang = c.forwardText(cs, w.kind, ev.Bodies[0])
+	}
+	detail := ""
+	if err != nil {
+		err = fmt.Errorf("could not read it back: %w", err)
+	} else {
+		detail, err = c.forward(cs, id, w, text, lang)
+	}
+	if err != nil {
+		detail = "not forwarded: " + err.Error()
+		c.alert("alarm", cs.rec.ID, cs.rec.Peer, "%s %s is not acknowledged after %s and cannot climb: %v", w.prec, id, 2*d, err)
+	} else {
+		c.alert("supervisor", cs.rec.ID, cs.rec.Peer, "%s %s is not acknowledged after %s: %s", w.prec, id, 2*d, detail)
+	}
+	c.step(cs, key, record.StepForwarded, detail)
+}
+
+// forwardText is what a forward of an entry of kind k with this body
+// carries: a text's or an escalation's text, or a registered kind's body
+// in words (a coded message's phrases in every language of the
+// codebook); empty for what does not climb.
+func (c *Core) forwardText(cs *chanState, k envelope.Kind, body []byte) (text, lang string) {
+	b, err := c.cfg.Bodies.Decode(k, body, cs.codebook)
+	if err != nil {
+		return "", ""
+	}
+	if r := c.cfg.Bodies.registered(k); r != nil {
+		text, lang := r.Forward(b, cs.codebook)
+		return clip(text, MaxText), lang
+	}
+	switch b := b.(type) {
+	case *TextBody:
+		return b.Text, b.Lang
+	case *EscalationBody:
+		return b.Text, b.Lang
+	}
+	return "", ""
+}
+
 // forward sends a late message up the channel's escalation path.
-func (c *Core) forward(cs *chanState, id string, w *waiting) (string, error) {
+func (c *Core) forward(cs *chanState, id string, w *waiting, text, lang string) (string, error) {
 	up := c.channels[cs.charter.EscalateTo]
 	switch {
 	case cs.charter.EscalateTo == "":
 		return "", fmt.Errorf("the charter of %s names no channel to escalate to", cs.rec.ID)
 	case up == nil || up.rec.State != record.Active:
 		return "", fmt.Errorf("channel %s, to escalate to, is not active here", cs.charter.EscalateTo)
-	case w.text == "":
+	case text == "":
 		return "", fmt.Errorf("only messages climb")
 	}
 	if err := c.suspendedFor(up, w.prec); err != nil {
@@ -475,7 +546,7 @@ func (c *Core) forward(cs *chanState, id string, w *waiting) (string, error) {
 	if err := c.mayWrite(up); err != nil {
 		return "", err
 	}
-	body, _ := json.Marshal(EscalationBody{From: id, Precedence: w.prec.String(), Text: w.text, Lang: w.lang})
+	body, _ := json.Marshal(EscalationBody{From: id, Precedence: w.prec.String(), Text: text, Lang: lang})
 	e, err := c.appendMine(0, up, envelope.Escalation, w.prec, body)
 	if err != nil {
 		return "", err
@@ -519,32 +590,51 @@ func (c *Core) setSuspension(cs *chanState, by string, e *record.Entry, body any
 	c.emit(Notify{What: "channel", Channel: cs.rec.ID})
 }
 
-// linkTestDue says whether a channel's link test, due by its charter, goes
-// now: on a path measured narrow, the tests of all the peer's channels
-// together take at most half of IdleShare of it, and so go less often
-// than the charter says (docs/PROTOCOL.md, "Narrow paths").
-func (c *Core) linkTestDue(cs *chanState) bool {
-	p := c.peers[cs.rec.Peer]
-	if p == nil || !p.ready {
-		return true
+// scheduleTests makes sure a peer's link tests run by at: one timer per
+// peer, whatever its number of channels.
+func (c *Core) scheduleTests(p *peer, at time.Time) {
+	if p == nil || !p.testsAt.IsZero() && !at.Before(p.testsAt) {
+		return
 	}
-	x := c.pathOf(p, p.out)
-	if x == nil || x.rate <= 0 {
-		return true
+	if !p.testsAt.IsZero() {
+		c.staleTimers++ // the later timer now fires for nothing
 	}
-	every := time.Duration(float64(len(p.channels)) * probeCost / (IdleShare / 2 * x.rate) * float64(time.Second))
-	return c.now.Sub(cs.probe.last) >= every
+	p.testsAt = at
+	c.schedule(&timer{at: at, kind: tTests, ch: p.card.Name})
 }
 
-// linkTest sends a machine-answered test on a channel's active path.
-func (c *Core) linkTest(cs *chanState) {
-	p := c.peers[cs.rec.Peer]
-	pr := &cs.probe
-	c.countProbe(cs, 1, 0, 0)
-	pr.seq++
-	pr.sentAt, pr.last = c.now, c.now
-	if p.ready {
-		c.emit(Send{Peer: p.card.Name, Conn: p.out, Data: (&Frame{Type: FrameProbe, Channel: cs.rec.ID, Seq: pr.seq, Time: c.now}).Encode()})
+// linkTests tests the peer's active channels whose test falls due within
+// half of their interval, all in one round: the round is answered by the
+// next path probe on the active path, and no frame is sent for it
+// (docs/PROTOCOL.md, "Link tests"). Tests so drift together, one round a
+// link-test interval for a peer's channels of one charter.
+func (c *Core) linkTests(p *peer) {
+	if p.tests != nil {
+		return // one round at a time: endTests runs the next
+	}
+	var round []string
+	var next time.Time
+	for _, id := range p.channels {
+		cs := c.channels[id]
+		if !cs.armed {
+			continue
+		}
+		pr := &cs.probe
+		every := cs.charter.LinkTest
+		if pr.due.Sub(c.now) <= every/2 {
+			round = append(round, id)
+			c.countProbe(cs, 1, 0, 0)
+			pr.due = c.now.Add(every)
+		}
+		if next.IsZero() || pr.due.Before(next) {
+			next = pr.due
+		}
+	}
+	if len(round) > 0 && p.ready {
+		p.tests = &linkRound{channels: round, conn: p.out}
+	}
+	if !next.IsZero() {
+		c.scheduleTests(p, next)
 	}
 }
 
@@ -595,24 +685,40 @@ func (c *Core) probe(p *peer, conn ConnID, f *Frame) {
 	c.emit(Send{Peer: p.card.Name, Conn: conn, Data: (&Frame{Type: FrameProbeReply, Channel: f.Channel, Seq: f.Seq, Time: f.Time, PeerTime: c.now}).Encode()})
 }
 
-// probeReply records the answer to a link test.
+// probeReply takes the answer to a link test frame of a channel. This
+// station sends none (its tests ride on the path probes), so one that
+// is for a channel with the peer is late, and ignored.
 func (c *Core) probeReply(p *peer, f *Frame) {
 	cs := c.channels[f.Channel]
 	if cs == nil || cs.rec.Peer != p.card.Name {
 		c.refuse("bad link test", "warning", f.Channel, p.card.Name, "link test answer from %s for channel %s, which is not with it", p.card.Name, f.Channel)
-		return
 	}
-	pr := &cs.probe
-	if f.Seq != pr.seq || pr.sentAt.IsZero() || !f.Time.Equal(pr.sentAt) {
-		return // late: counted as unanswered
+}
+
+// testsAnswered records the answer to the path probe that answers a
+// round of link tests: every channel of the round is answered, with the
+// probe's round trip and the peer's clock.
+func (c *Core) testsAnswered(p *peer, x *path) {
+	r := p.tests
+	c.endTests(p)
+	for _, id := range r.channels {
+		cs := c.channels[id]
+		pr := &cs.probe
+		pr.lastOK, pr.rtt, pr.skew, pr.skewSeen = c.now, x.rtt, x.skew, true
+		c.countProbe(cs, 0, 1, x.rtt)
 	}
-	rtt := c.now.Sub(pr.sentAt)
-	pr.sentAt, pr.lastOK, pr.rtt = time.Time{}, c.now, rtt
-	pr.skew = f.PeerTime.Sub(c.now.Add(-rtt / 2))
-	pr.skewSeen = true
-	c.countProbe(cs, 0, 1, rtt)
-	if (pr.skew > skewWarn || pr.skew < -skewWarn) && c.limit("clock skew\x00"+p.card.Name, time.Hour) {
-		c.alert("warning", cs.rec.ID, p.card.Name, "the clock of %s is %s from this station's (link test on %s): the times it reports are its own; order and deadlines do not depend on them",
-			p.card.Name, pr.skew.Round(time.Second), cs.rec.ID)
+	if (x.skew > skewWarn || x.skew < -skewWarn) && c.limit("clock skew\x00"+p.card.Name, time.Hour) {
+		c.alert("warning", r.channels[0], p.card.Name, "the clock of %s is %s from this station's (link test on %s): the times it reports are its own; order and deadlines do not depend on them",
+			p.card.Name, x.skew.Round(time.Second), r.channels[0])
+	}
+}
+
+// endTests ends the round of link tests under way, answered or not (its
+// probe lost, its path gone), and runs the tests that fell due while it
+// was (their timer found it under way, and was not set again).
+func (c *Core) endTests(p *peer) {
+	p.tests = nil
+	if p.testsAt.IsZero() {
+		c.scheduleTests(p, c.now)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"hotline/internal/channel"
 	"hotline/internal/envelope"
+	"hotline/internal/record"
 )
 
 // advance moves the simulated clock, fires both cores' timers and lets
@@ -538,4 +539,94 @@ func TestLinkNotify(t *testing.T) {
 	if st := s.info(a, "ops").State; st != StateActive {
 		t.Fatalf("state with the path back: %s", st)
 	}
+}
+
+// TestLinkTestsPerPeer: the link tests of a peer's channels ride on the
+// path probes, however many channels there are: forty channels idle for
+// two minutes send no link test frame, no more probes than one channel
+// does, and keep one timer for their tests; each channel's tests are
+// answered at least every link-test interval and a probe, and counted.
+func TestLinkTestsPerPeer(t *testing.T) {
+	cryptotest.SetGlobalRandom(t, 7)
+	s := newSim(t, 7)
+	a, b := s.nodes[0], s.nodes[1]
+	var chans []string
+	for i := range 40 {
+		ch := fmt.Sprintf("extra-%02d", i)
+		chans = append(chans, ch)
+		s.request(a, func(id uint64) Event { return Propose{ID: id, Channel: ch, Peer: "BRAVO", Level: channel.Staff} })
+		s.settle(1000)
+		if d := b.done[s.request(b, func(id uint64) Event { return Accept{ID: id, Channel: ch} })]; d.Err != nil {
+			t.Fatal(d.Err)
+		}
+		s.settle(1000)
+		s.advance(337 * time.Millisecond) // the channels become active at different times
+	}
+	sent, answered := map[string]int64{}, map[string]int64{}
+	s.batch = func(n *simNode, b *record.Batch) {
+		for _, st := range b.Probes {
+			if n == a {
+				sent[st.Channel] += st.Sent
+				answered[st.Channel] += st.Answered
+			}
+		}
+	}
+	s.run(time.Minute) // their tests drift into one round
+	frames, probes := 0, 0
+	s.sent = func(n *simNode, snd Send) {
+		if n != a {
+			return
+		}
+		if f, err := DecodeFrame(snd.Data); err == nil && f.Type == FrameProbe {
+			if f.Channel != "" {
+				frames++
+			} else {
+				probes++
+			}
+		}
+	}
+	last := map[string]time.Time{}
+	longest := time.Duration(0)
+	for range 240 { // two minutes
+		s.advance(PingEvery)
+		for _, i := range a.core.Channels() {
+			if i.LinkOK.IsZero() {
+				t.Fatalf("%s: no link test answered", i.ID)
+			}
+			if !last[i.ID].IsZero() && i.LinkOK != last[i.ID] {
+				longest = max(longest, i.LinkOK.Sub(last[i.ID]))
+			}
+			last[i.ID] = i.LinkOK
+			if since := s.now.Sub(i.LinkOK); since > channel.DefaultLinkTest+2*PingEvery {
+				t.Fatalf("%s: last link test answered %s ago", i.ID, since)
+			}
+		}
+	}
+	if frames != 0 {
+		t.Errorf("%d link test frames sent", frames)
+	}
+	if probes > 2*60*int(time.Second/PingEvery) {
+		t.Errorf("%d path probes in two minutes, more than one every %s", probes, PingEvery)
+	}
+	if longest < channel.DefaultLinkTest/2 {
+		t.Errorf("tests %s apart at most: more often than half the interval", longest)
+	}
+	tests := 0
+	for _, tm := range a.core.timers {
+		if tm.kind == tTests {
+			tests++
+		}
+	}
+	if tests != 1 {
+		t.Errorf("%d timers for link tests of one peer, want 1", tests)
+	}
+	// Every channel's tests were counted, sent and answered: the counts
+	// of the first five minutes, written at their end.
+	s.run(probeFlushEvery)
+	for _, ch := range append(chans, "ops", "leaders") {
+		if answered[ch] < 25 || sent[ch]-answered[ch] > 1 {
+			t.Errorf("%s: %d link tests sent, %d answered, in the first five minutes", ch, sent[ch], answered[ch])
+		}
+	}
+	_ = b
 }

@@ -267,6 +267,9 @@ func (c *Core) lostPath(p *peer, conn ConnID) {
 		}
 	}
 	delete(p.paths, conn)
+	if p.tests != nil && p.tests.conn == conn {
+		c.endTests(p) // unanswered
+	}
 	if p.out == conn {
 		p.out, p.ready = 0, false
 		if b := c.best(p, conn); b != nil {
@@ -331,10 +334,16 @@ func (c *Core) tickPaths() {
 				if !x.pingAt.IsZero() {
 					x.lost++
 					x.loss += (lossOne - x.loss) / smoothing
+					if p.tests != nil && p.tests.conn == id && p.tests.seq == x.pingSeq {
+						c.endTests(p) // the link tests it answers are not
+					}
 				}
 				x.pingSeq++
 				x.pings++
 				x.pingAt, x.pinged = c.now, c.now
+				if p.tests != nil && p.tests.conn == id && p.tests.seq == 0 {
+					p.tests.seq = x.pingSeq
+				}
 				c.emit(Send{Peer: n, Conn: id, Data: (&Frame{Type: FrameProbe, Seq: x.pingSeq, Time: c.now}).Encode()})
 			}
 			if !x.ready && c.now.Sub(x.hello) >= HelloAgain {
@@ -447,6 +456,9 @@ func (c *Core) pong(p *peer, conn ConnID, f *Frame) {
 	x.loss -= (x.loss + smoothing - 1) / smoothing // rounded up, so that it reaches 0
 	x.pingAt, x.lastOK = time.Time{}, c.now
 	x.skew, x.skewSeen = f.PeerTime.Sub(c.now.Add(-x.rtt/2)), true
+	if p.tests != nil && p.tests.conn == conn && p.tests.seq == f.Seq {
+		c.testsAnswered(p, x)
+	}
 }
 
 // pathInfos describes a peer's paths for status: every outbound path,

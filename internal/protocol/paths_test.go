@@ -224,7 +224,8 @@ func TestLossCountsAgainstPath(t *testing.T) {
 }
 
 // TestNarrowPath: on a path its station measured at 9.6 kbit/s, the
-// probes and link tests of ten idle minutes keep within IdleShare of it,
+// probes of ten idle minutes keep within IdleShare of it, the link tests
+// riding on them and answered with them,
 // the path stays up though its probes are minutes apart, and a path that
 // then falls silent is still closed, within its longer silence bound.
 // Unmeasured, the same minutes take a probe every 500 ms.
@@ -243,10 +244,14 @@ func TestNarrowPath(t *testing.T) {
 		if narrow {
 			s.step(a, PathMeasured{Peer: "BRAVO", Conn: direct, Rate: rate})
 		}
-		probes, tests, bytes := 0, 0, 0
+		probes, frames, bytes := 0, 0, 0
+		tested := map[time.Time]bool{} // the link tests answered, by when
 		s.sent = func(n *simNode, snd Send) {
 			if n != a || snd.Conn != direct {
 				return
+			}
+			if ok := s.info(a, "ops").LinkOK; !ok.IsZero() {
+				tested[ok] = true
 			}
 			f, err := DecodeFrame(snd.Data)
 			if err != nil || f.Type != FrameProbe {
@@ -256,7 +261,7 @@ func TestNarrowPath(t *testing.T) {
 			if f.Channel == "" {
 				probes++
 			} else {
-				tests++
+				frames++
 			}
 		}
 		const idle = 10 * time.Minute
@@ -266,7 +271,11 @@ func TestNarrowPath(t *testing.T) {
 			t.Fatalf("narrow %v: after ten idle minutes the direct path is %+v", narrow, p)
 		}
 		share := float64(bytes) / idle.Seconds() / rate
-		t.Logf("narrow %v: %d path probes, %d link tests, %.2f%% of 9.6 kbit/s", narrow, probes, tests, share*100)
+		tests := len(tested)
+		t.Logf("narrow %v: %d path probes, %d link tests answered, %.2f%% of 9.6 kbit/s", narrow, probes, tests, share*100)
+		if frames != 0 {
+			t.Errorf("%d link test frames sent: link tests ride on the path probes", frames)
+		}
 		if !narrow {
 			if probes < 1000 {
 				t.Errorf("an unmeasured path was probed only %d times in ten minutes", probes)

@@ -33,22 +33,29 @@ var ErrRestoring = errors.New("restored from a backup")
 
 // Load asks the station to read entries from..to of a log from its store
 // and to report them with Loaded. The core uses it to send a peer's own
-// entries back (Fetch).
+// entries back (Fetch), to rewind its own log (disown.go), and, with
+// Ladder, to read back what a waiting entry's forward up the ladder
+// carries: the core keeps no text of the entries that wait.
 type Load struct {
 	Peer            string
 	Conn            ConnID
 	Channel, Author string
 	From, To        uint64
+	Ladder          bool
 }
 
 func (Load) action() {}
 
-// Loaded reports the entries of a Load: their exact bytes, in order.
+// Loaded reports the entries of a Load: their exact bytes, in order, and,
+// for a Ladder load, their bodies as stored (opened) in Bodies.
 type Loaded struct {
 	Peer            string
 	Conn            ConnID
 	Channel, Author string
+	From            uint64
+	Ladder          bool
 	Entries         [][]byte
+	Bodies          [][]byte
 	Err             error
 }
 

@@ -35,6 +35,11 @@ type peer struct {
 	// ahead holds, by connection and channel, the entries frame the peer
 	// sent ahead of their durability there, until its durable frame.
 	ahead map[ConnID]map[string]heldAhead
+	// tests is the round of link tests waiting for a path probe's
+	// answer, nil if none; testsAt is when the next round falls due (its
+	// timer), zero if none is scheduled.
+	tests   *linkRound
+	testsAt time.Time
 }
 
 type chanState struct {

@@ -192,16 +192,19 @@ func (s *Station) step(ev protocol.Event) {
 // restore, this station's own log to send again), and hands them to the
 // core a disk read later.
 func (s *Station) load(a protocol.Load) {
-	var raws [][]byte
+	ev := protocol.Loaded{Peer: a.Peer, Conn: a.Conn, Channel: a.Channel, Author: a.Author, From: a.From, Ladder: a.Ladder}
 	for _, e := range s.disk.log(a.Channel, a.Author) {
 		if e.Index >= a.From && e.Index <= a.To {
-			raws = append(raws, e.Raw)
+			ev.Entries = append(ev.Entries, e.Raw)
+			if a.Ladder {
+				ev.Bodies = append(ev.Bodies, e.Body)
+			}
 		}
 	}
 	life := s.life
 	s.w.after(s.diskLatency(), func() {
 		if life == s.life {
-			s.input(protocol.Loaded{Peer: a.Peer, Conn: a.Conn, Channel: a.Channel, Author: a.Author, Entries: raws})
+			s.input(ev)
 		}
 	})
 }

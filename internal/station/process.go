@@ -741,12 +741,16 @@ func (s *Station) Wake(filter func(protocol.Notify) bool) (<-chan struct{}, func
 }
 
 // load reads entries for the core (a peer's own log, sent back to it after
-// its restore) and reports them.
+// its restore; this station's own log, to send again; a waiting entry's
+// body, for its forward up the ladder) and reports them.
 func (s *Station) load(a protocol.Load) {
 	es, err := s.Store.Entries(context.Background(), a.Channel, a.Author, a.From, a.To)
-	ev := protocol.Loaded{Peer: a.Peer, Conn: a.Conn, Channel: a.Channel, Author: a.Author, Err: err}
+	ev := protocol.Loaded{Peer: a.Peer, Conn: a.Conn, Channel: a.Channel, Author: a.Author, From: a.From, Ladder: a.Ladder, Err: err}
 	for _, e := range es {
 		ev.Entries = append(ev.Entries, e.Raw)
+		if a.Ladder {
+			ev.Bodies = append(ev.Bodies, e.Body)
+		}
 	}
 	s.event(ev)
 }

@@ -1,0 +1,129 @@
+package protocol
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"testing/cryptotest"
+	"time"
+
+	"hotline/internal/envelope"
+	"hotline/internal/record"
+)
+
+// heapNow is the live heap after a collection.
+func heapNow() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// TestWaitingMemory: what the core holds per message that waits for
+// acknowledgement, restored from the store and with its ladder armed, is
+// bounded whatever the message's length: its text stays in the store and
+// is read back only when a forward falls due (TestForwardReadsBack).
+func TestWaitingMemory(t *testing.T) {
+	cryptotest.SetGlobalRandom(t, 3)
+	s := newSim(t, 3)
+	a := s.nodes[0]
+	const n = 50000
+	const bound = 256 // bytes per waiting message
+	snap := a.disk.snapshot(a.name)
+	text := strings.Repeat("x", 1000)
+	for i := range n {
+		body := fmt.Appendf(nil, `{"text":"%s %d","lang":"en"}`, text, i)
+		snap.Outstanding = append(snap.Outstanding, record.Entry{Channel: "ops", Author: a.name, Index: uint64(1000 + i),
+			Kind: envelope.Text, Precedence: envelope.Flash, Body: body, StoredAt: s.now.Add(time.Duration(i) * time.Millisecond)})
+	}
+	before := heapNow()
+	c, err := New(testConfig(Config{MaxBatch: 8, MaxBatchBytes: 64 << 10, Window: 32}), a.keys, snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored := heapNow()
+	c.Step(s.now, Tick{})
+	armed := heapNow()
+	per := float64(armed-before) / n
+	t.Logf("per waiting message of %d bytes: %d bytes restored, %.0f with its ladder armed", len(text), (restored-before)/n, per)
+	if per > bound {
+		t.Errorf("%.0f bytes per waiting message, more than %d", per, bound)
+	}
+	if got := c.channels["ops"].awaiting[0]; got != n {
+		t.Errorf("%d messages await acknowledgement, want %d", got, n)
+	}
+	runtime.KeepAlive(snap)
+	runtime.KeepAlive(c)
+}
+
+// TestForwardReadsBack: the core keeps no text of a waiting message, and
+// its forward up the ladder reads it back from the store (Load with
+// Ladder): across a restart between the supervisor's step and the
+// forward, the forward still carries the text, once; a message whose
+// body cannot be read back is not forwarded, and the step says why.
+func TestForwardReadsBack(t *testing.T) {
+	s := newLadderSim(t, false)
+	a, b := s.nodes[0], s.nodes[1]
+	d := s.send(a, "patrol", envelope.Text, envelope.Flash, TextBody{Text: "hold position", Lang: "en"})
+	if d.Err != nil {
+		t.Fatal(d.Err)
+	}
+	id, sent := d.Result.Entry, d.Result.At
+	s.until(sent.Add(15*time.Minute + time.Second))
+	s.crash(a)
+	s.settle(10000)
+	s.until(sent.Add(20*time.Minute + time.Second))
+	if st := steps(a, id); fmt.Sprint(st) != "[2 3 4]" {
+		t.Fatalf("steps = %v, want [2 3 4]", st)
+	}
+	ops := b.disk.entries["ops/ALPHA"]
+	var eb EscalationBody
+	if err := json.Unmarshal(ops[len(ops)-1].Body, &eb); err != nil || eb.From != id || eb.Text != "hold position" || eb.Lang != "en" {
+		t.Fatalf("forwarded body %+v (%v)", eb, err)
+	}
+	s.advance(time.Hour)
+	if n := count(kinds(a, "ops", "ALPHA"), "escalation"); n != 1 {
+		t.Errorf("%d forwards, want 1", n)
+	}
+
+	// A body that cannot be read back: the step is taken, not forwarded.
+	d = s.send(a, "patrol", envelope.Text, envelope.Flash, TextBody{Text: "second", Lang: "en"})
+	if d.Err != nil {
+		t.Fatal(d.Err)
+	}
+	id2, sent2 := d.Result.Entry, d.Result.At
+	s.until(sent2.Add(20*time.Minute - time.Second))
+	cs := a.core.channels["patrol"]
+	w := cs.waiting[entryKey{a.name, d.Result.Index}]
+	if w == nil || w.step != record.StepSupervisor {
+		t.Fatalf("before the forward: %+v", w)
+	}
+	s.now = sent2.Add(20*time.Minute + time.Second)
+	var load *Load
+	for _, act := range a.core.Step(s.now, Tick{}) {
+		if l, ok := act.(Load); ok && l.Ladder {
+			load = &l
+		}
+	}
+	if load == nil || load.Channel != "patrol" || load.From != d.Result.Index || load.To != d.Result.Index {
+		t.Fatalf("no ladder load for the forward: %+v", load)
+	}
+	s.step(a, Loaded{Channel: load.Channel, Author: load.Author, From: load.From, Ladder: true, Err: errors.New("disk on fire")})
+	s.settle(10000)
+	if n := count(kinds(a, "ops", "ALPHA"), "escalation"); n != 1 {
+		t.Errorf("%d forwards, want still 1", n)
+	}
+	found := false
+	for _, x := range a.disk.escal {
+		if fmt.Sprintf("%s/%s/%d", x.Channel, x.Author, x.Index) == id2 && x.Step == record.StepForwarded {
+			found = strings.Contains(x.Detail, "not forwarded: could not read it back: disk on fire")
+		}
+	}
+	if !found {
+		t.Errorf("no step saying the forward could not be read back: %+v", a.disk.escal)
+	}
+}
