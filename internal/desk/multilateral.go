@@ -189,8 +189,9 @@ func (s *Desk) parties(ctx context.Context, to []string) ([]store.BroadcastParty
 
 // chooseChannels gives each party the channel its copy goes on: its one
 // agreed channel, or its channel at level; a party without one, with
-// several, or whose channel is suspended is refused, with why.
-func (s *Desk) chooseChannels(ctx context.Context, parties []store.BroadcastParty, level string) error {
+// several, or whose channel is suspended (unless the charter lets a
+// FLASH pass a suspension and prec is FLASH) is refused, with why.
+func (s *Desk) chooseChannels(ctx context.Context, parties []store.BroadcastParty, level string, prec envelope.Precedence) error {
 	chs, err := s.Channels(ctx)
 	if err != nil {
 		return err
@@ -217,7 +218,7 @@ func (s *Desk) chooseChannels(ctx context.Context, parties []store.BroadcastPart
 				names = append(names, c.ID+" ("+c.Level+")")
 			}
 			p.Refused = fmt.Sprintf("%d channels, %s: give a level", len(fit), strings.Join(names, ", "))
-		case len(fit[0].Suspensions) > 0:
+		case len(fit[0].Suspensions) > 0 && !(prec == envelope.Flash && fit[0].FlashExempt):
 			x := fit[0].Suspensions[0]
 			p.Channel = fit[0].ID
 			p.Refused = fmt.Sprintf("channel %s is suspended by %s: %s", fit[0].ID, x.By, x.Reason)
@@ -264,7 +265,7 @@ func (s *Desk) Broadcast(ctx context.Context, r ops.BroadcastRequest) (*ops.Broa
 	if err != nil {
 		return nil, err
 	}
-	if err := s.chooseChannels(ctx, parties, r.Level); err != nil {
+	if err := s.chooseChannels(ctx, parties, r.Level, b.prec); err != nil {
 		return nil, err
 	}
 	var earlier map[string]string // peer → its copy of the broadcast replaced
