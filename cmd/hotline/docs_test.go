@@ -793,6 +793,12 @@ func TestDocsCommands(t *testing.T) {
 	if out := d.ok(usa, `hotline notice show --dir … --id b-3f9a1c0e5d7b2468`, "b-3f9a1c0e5d7b2468", broadcast); !strings.Contains(out, "1 party: 1 sent, 1 delivered") {
 		t.Errorf("notice show:\n%s", out)
 	}
+	if out := d.ok(usa, `hotline export --dir … --broadcast b-3f9a1c0e5d7b2468 --out set/`, "b-3f9a1c0e5d7b2468", broadcast); !strings.Contains(out, "usa-chn-theatre/USA/") {
+		t.Errorf("export --broadcast:\n%s", out)
+	}
+	if out := mustRun(t, "verify", filepath.Join(d.work, "set", "usa-chn-theatre.json")); !strings.Contains(out, "disclosed usa-chn-theatre/USA/") {
+		t.Errorf("verify of the set's bundle:\n%s", out)
+	}
 	if out := d.ok(usa, `hotline notice list --dir …`); strings.Count(out, "\n") != 3 {
 		t.Errorf("notice list:\n%s", out)
 	}

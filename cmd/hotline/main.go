@@ -1130,10 +1130,21 @@ func cmdAlerts(f *flags) action {
 
 func cmdExport(f *flags) action {
 	ch := f.String("channel", "", "channel `ID`")
-	out := f.String("out", "", "bundle `FILE` to write")
+	bc := f.String("broadcast", "", "write the bundle of every channel a broadcast `ID` (b-…) went on, each disclosing that party's copy, into the directory --out")
+	out := f.String("out", "", "bundle `FILE` to write (with --broadcast, a directory)")
 	disclose := f.String("disclose", "", "entries to reveal to whoever reads the bundle, each alone: `ID[,ID...]` (CHANNEL/AUTHOR/INDEX)")
-	f.require("channel", "out")
+	f.needs("channel", "broadcast")
+	f.require("out")
 	return func(ctx context.Context, _ []string) error {
+		if *bc != "" {
+			if *ch != "" || *disclose != "" {
+				return errors.New("export: --broadcast exports each of its channels and discloses its copies: give no --channel or --disclose with it")
+			}
+			return exportBroadcast(ctx, f, *bc, *out)
+		}
+		if *ch == "" {
+			return errors.New("export: missing --channel or --broadcast")
+		}
 		var ids []string
 		if *disclose != "" {
 			ids = strings.Split(*disclose, ",")
@@ -1249,9 +1260,10 @@ func cmdVerify(f *flags) action {
 // what it acknowledges, or else its JSON.
 func disclosedText(rep *transcript.Report, d transcript.Disclosed) string {
 	var b struct {
-		Text *string `json:"text"`
-		Of   uint64  `json:"of"`
-		By   string  `json:"by"`
+		Text      *string `json:"text"`
+		Of        uint64  `json:"of"`
+		By        string  `json:"by"`
+		Broadcast string  `json:"broadcast"`
 	}
 	if err := json.Unmarshal([]byte(d.Body), &b); err == nil {
 		switch {
@@ -1263,6 +1275,8 @@ func disclosedText(rep *transcript.Report, d transcript.Disclosed) string {
 				other = rep.Parties[1]
 			}
 			return fmt.Sprintf("acknowledges %s/%s/%d, by %q", rep.Channel, other, b.Of, b.By)
+		case b.Text != nil && b.Broadcast != "":
+			return fmt.Sprintf("%q (one copy of broadcast %s, sent to several parties)", *b.Text, b.Broadcast)
 		case b.Text != nil:
 			return strconv.Quote(*b.Text)
 		}

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"hotline/internal/home"
 	"hotline/internal/ops"
 	"hotline/internal/strictjson"
 )
@@ -234,4 +236,43 @@ func addIntroduced(ctx context.Context, f *flags, file, by string) error {
 			fmt.Printf("pinned %s (%s), fingerprint %s, on %s's introduction, taken by %s\n", p.Name, p.Party, p.Fingerprint, p.IntroducedBy, inert(p.ConfirmedBy))
 			return nil
 		})
+}
+
+// exportBroadcast writes, into dir, the audit bundle of each channel a
+// broadcast went on, disclosing that party's copy: the set of copies,
+// each provable on its own channel's transcript.
+func exportBroadcast(ctx context.Context, f *flags, id, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	return withOps(ctx, *f.dir, func(o ops.Ops) error {
+		b, err := o.BroadcastShow(ctx, id)
+		if err != nil {
+			return err
+		}
+		n := 0
+		for _, p := range b.Parties {
+			if p.Entry == "" {
+				continue
+			}
+			bundle, err := o.Export(ctx, p.Channel, p.Entry)
+			if err != nil {
+				return fmt.Errorf("export of %s: %w", p.Channel, err)
+			}
+			data, err := json.MarshalIndent(bundle, "", "  ")
+			if err != nil {
+				return err
+			}
+			name := filepath.Join(dir, p.Channel+".json")
+			if err := home.WriteFile(name, append(data, '\n'), 0o644); err != nil {
+				return err
+			}
+			fmt.Printf("wrote %s: %s's copy %s disclosed\n", name, inert(p.Peer), p.Entry)
+			n++
+		}
+		if n == 0 {
+			return fmt.Errorf("export: broadcast %s has no copy written", id)
+		}
+		return nil
+	})
 }

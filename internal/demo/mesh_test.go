@@ -3,6 +3,7 @@ package demo
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -117,6 +118,16 @@ func TestMeshBroadcast(t *testing.T) {
 		has := slices.ContainsFunc(ms, func(m ops.MessageView) bool { return m.Broadcast == sent.ID })
 		if has != want {
 			t.Errorf("%s holds the group's text: %v, want %v", n.Name, has, want)
+		}
+	}
+	// The set as transcripts: each channel's bundle with its party's copy
+	// disclosed, each verified offline on its own.
+	dir := filepath.Join(t.TempDir(), "set")
+	hotlineCLI(t, "export", "--dir", usa.Dir, "--broadcast", sent.ID, "--out", dir)
+	for _, p := range sent.Parties {
+		out := hotlineCLI(t, "verify", filepath.Join(dir, p.Channel+".json"))
+		if !strings.Contains(out, "disclosed "+p.Entry) || !strings.Contains(out, `"Hold position." (one copy of broadcast `+sent.ID) {
+			t.Errorf("verify of %s's bundle:\n%s", p.Peer, out)
 		}
 	}
 }
