@@ -46,6 +46,11 @@ type Report struct {
 	Logs    []Log    `json:"logs"`
 	Cards   []string `json:"cards"`
 	Charter string   `json:"charter"`
+	// Broadcasts are the sets this station's entries of the incident
+	// belong to: each sent to several parties in one act, each party's
+	// copy on its own channel (not proven here: each is in its own
+	// channel's transcript, hotline export --broadcast).
+	Broadcasts []ops.BroadcastView `json:"broadcasts,omitempty"`
 }
 
 // Log is one author's log on the channel: its checkpoint, signed by the
@@ -215,6 +220,18 @@ func Gather(ctx context.Context, o ops.Ops, id string, now time.Time) (*Report, 
 		}
 	}
 	slices.SortStableFunc(r.Entries, func(a, b Entry) int { return a.at().Compare(b.at()) })
+	// An entry of this station's that went to several parties: the whole
+	// set, as the station records it (a copy received has only the id).
+	for _, e := range r.Entries {
+		if m := e.Message; m != nil && m.Broadcast != "" && e.Author == r.Station &&
+			!slices.ContainsFunc(r.Broadcasts, func(b ops.BroadcastView) bool { return b.ID == m.Broadcast }) {
+			b, err := o.BroadcastShow(ctx, m.Broadcast)
+			if err != nil {
+				return nil, fmt.Errorf("broadcast %s of entry %s: %w", m.Broadcast, e.ID, err)
+			}
+			r.Broadcasts = append(r.Broadcasts, *b)
+		}
+	}
 	return r, nil
 }
 

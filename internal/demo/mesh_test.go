@@ -3,6 +3,7 @@ package demo
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -85,6 +86,26 @@ func TestMeshBroadcast(t *testing.T) {
 	table := hotlineCLI(t, "notice", "show", "--dir", usa.Dir, "--id", id)
 	if !strings.Contains(table, "7 parties: 7 sent, 7 delivered, 7 acknowledged, 0 overdue, 0 refused") || !strings.Contains(table, "duty-aus") {
 		t.Errorf("notice show:\n%s", table)
+	}
+
+	// An incident about the notice: its after-action report shows the
+	// whole set, as USA holds it.
+	var copyCHN string
+	for _, p := range b.Parties {
+		if p.Peer == "CHN" {
+			copyCHN = p.Entry
+		}
+	}
+	opened := hotlineCLI(t, "incident", "open", "--dir", usa.Dir, "--channel", MeshChannel("USA", "CHN"), "--title", "Fishing fleet in the live-fire area", "--lang", "en", "--link", copyCHN)
+	inc := strings.TrimSuffix(strings.Fields(opened)[1], ":")
+	report := filepath.Join(t.TempDir(), "incident.html")
+	hotlineCLI(t, "incident", "report", "--dir", usa.Dir, "--incident", inc, "--out", report)
+	html, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(html), "one copy of broadcast "+id) || !strings.Contains(string(html), `<table id="b-`+id+`">`) || strings.Count(string(html), "duty-") < len(others) {
+		t.Errorf("the after-action report does not show broadcast %s and its %d parties", id, len(others))
 	}
 
 	// A group: a text reaches its members only.
