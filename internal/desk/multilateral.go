@@ -289,7 +289,9 @@ func (s *Desk) Broadcast(ctx context.Context, r ops.BroadcastRequest) (*ops.Broa
 		return nil, err
 	}
 	// Each party's copy is written at once, so that the core takes them
-	// in one group commit; each is recorded as it becomes durable.
+	// in one group commit; each is recorded as it becomes durable. Once
+	// begun, the act is finished whatever becomes of the asker.
+	ctx = context.WithoutCancel(ctx)
 	// No check runs between the notices' writing and the plan's record
 	// of them, so that the two are never taken for two activities.
 	if b.kind == envelope.Notice {
@@ -316,17 +318,20 @@ func (s *Desk) Broadcast(ctx context.Context, r ops.BroadcastRequest) (*ops.Broa
 			if err == nil {
 				m, err = s.submitEntry(ctx, p.Channel, b.kind, b.prec, body)
 			}
-			if err != nil {
-				if !badrequest.Is(err) {
-					mu.Lock()
-					failed = cmp.Or(failed, err)
-					mu.Unlock()
-				}
-				p.Refused = badrequest.Message(err)
-			} else {
+			switch {
+			case err == nil:
 				p.Entry = m.ID
+			case badrequest.Is(err):
+				p.Refused = badrequest.Message(err)
+			default:
+				// Not refused, and perhaps written: the party shows as
+				// "not written" until someone looks at its channel.
+				mu.Lock()
+				failed = cmp.Or(failed, err)
+				mu.Unlock()
+				return
 			}
-			if err := s.db.SetBroadcastParty(context.WithoutCancel(ctx), rec.ID, *p); err != nil {
+			if err := s.db.SetBroadcastParty(ctx, rec.ID, *p); err != nil {
 				mu.Lock()
 				failed = cmp.Or(failed, err)
 				mu.Unlock()
@@ -334,8 +339,8 @@ func (s *Desk) Broadcast(ctx context.Context, r ops.BroadcastRequest) (*ops.Broa
 		})
 	}
 	wg.Wait()
-	if failed != nil && !errors.Is(failed, context.Canceled) {
-		s.log.Warn("broadcast", "id", rec.ID, "err", failed)
+	if failed != nil {
+		s.log.Warn("broadcast: a party's copy was not recorded", "id", rec.ID, "err", failed)
 	}
 	if r.Plan != 0 {
 		err = s.db.SetPlanNotice(ctx, r.Plan, rec.ID)
@@ -495,6 +500,10 @@ func (s *Desk) Broadcasts(ctx context.Context) ([]ops.BroadcastView, error) {
 	return out, nil
 }
 
+// writing is how long a broadcast's copies may take to be written before
+// one without its entry is taken for one that never will be.
+const writing = 30 * time.Second
+
 func (s *Desk) broadcastView(ctx context.Context, b store.Broadcast, now time.Time) (*ops.BroadcastView, error) {
 	v := &ops.BroadcastView{ID: b.ID, Kind: b.Kind, Precedence: b.Precedence, At: b.At, To: b.To, Summary: b.Summary,
 		Parties: []ops.BroadcastPartyView{}}
@@ -505,10 +514,14 @@ func (s *Desk) broadcastView(ctx context.Context, b store.Broadcast, now time.Ti
 		case p.Refused != "":
 			pv.Status = "refused"
 			v.Refused++
+		case p.Entry == "" && now.Sub(b.At) < writing:
+			pv.Status = "writing"
 		case p.Entry == "":
-			// Stored, but its entry was not recorded: the station
-			// stopped while writing it.
+			// Listed, but no entry recorded: the station stopped or
+			// failed while writing it; its channel's outbox says
+			// whether it was.
 			pv.Status = "not written"
+			pv.Refused = "the station stopped or failed while writing it: see the channel's outbox"
 			v.Refused++
 		default:
 			ref, err := parseEntryRef(p.Entry)

@@ -87,8 +87,10 @@ type BroadcastPartyView struct {
 	Entry   string `json:"entry,omitempty"`
 	// Refused says why nothing was sent to the party.
 	Refused string `json:"refused,omitempty"`
-	// Status: refused, queued (written here, no receipt yet), delivered
-	// (the peer's station cosigned it), acknowledged (a person there).
+	// Status: refused, writing (for a moment, while the act runs), not
+	// written (the station stopped or failed while writing it), queued
+	// (written here, no receipt yet), delivered (the peer's station
+	// cosigned it), acknowledged (a person there).
 	Status      string     `json:"status"`
 	DeliveredAt *time.Time `json:"delivered_at,omitempty"` // the peer's clock, from its signed receipt
 	AckBy       string     `json:"ack_by,omitempty"`
