@@ -161,7 +161,7 @@ func TestBroadcastPages(t *testing.T) {
 		t.Errorf("RUS's row: %s", got)
 	}
 	n := partyRow(t, bp.body, "NOBODY")
-	if got := text(n); !strings.Contains(got, "not sent Not sent: not a pinned peer or a group") || strings.Contains(n, "<a ") {
+	if got := text(n); !strings.Contains(got, "not sent Why: not a pinned peer or a group") || strings.Contains(n, "<a ") {
 		t.Errorf("NOBODY's row: %s", got)
 	}
 	if f := dora.do(t, "GET", "/console/frag/broadcast/"+bv.ID, ""); f.code != 200 || !strings.Contains(f.body, `<tr data-peer="CHN" data-status="acknowledged"`) {
@@ -197,7 +197,7 @@ func TestBroadcastPages(t *testing.T) {
 	if got := text(bp.body); !strings.Contains(got, "共 3 方：2 方已送达，1 方已确认 · ⚠ 1 方已超时 · ⚠ 1 方未发送") {
 		t.Errorf("the counts in Chinese: %s", got)
 	}
-	if got := text(partyRow(t, bp.body, "NOBODY")); !strings.Contains(got, "未发送 未发送： 既不是已固定的对端，也不是组") {
+	if got := text(partyRow(t, bp.body, "NOBODY")); !strings.Contains(got, "未发送 原因： 既不是已固定的对端，也不是组") {
 		t.Errorf("NOBODY's row in Chinese: %s", got)
 	}
 	if got := text(partyRow(t, bp.body, "RUS")); !strings.Contains(got, "已送达 ⚠ 已超时") || !strings.Contains(got, "确认时限：已提醒对方") {
