@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"hotline/internal/api"
 	"hotline/internal/demo"
 	"hotline/internal/operator"
 	"hotline/internal/ops"
@@ -85,7 +86,9 @@ func axeCheck(t *testing.T, ctx context.Context, src, page string) {
 // TestBrowserAxe runs axe-core 4.14 in Debian's chromium on every page of
 // the console, in English on USA's and in Chinese on CHN's: the login,
 // the board, a channel, the incidents, an incident, the map, the
-// after-action report, the audit trail, the administration page, the
+// after-action report, the audit trail, the broadcasts and a broadcast
+// (and the broadcasts with an admin's group form), the administration
+// page, the
 // refusal pages (the audit trail and the report to a duty officer), with
 // a takeover open (an incoming FLASH) and closed. No violation of serious
 // or critical impact, and no content outside a landmark.
@@ -143,6 +146,20 @@ func TestBrowserAxe(t *testing.T) {
 		t.Fatal(err)
 	}
 	incQ := url.QueryEscape(inc.ID)
+	// A text to several parties from each side, one of them nobody, so
+	// that the Broadcasts pages have a refused party and a delivered one.
+	bcasts := map[string]string{}
+	for _, s := range []struct {
+		c    *api.Client
+		lang string
+		to   string
+	}{{usa, "en", "CHN"}, {chn, "zh", "USA"}} {
+		bv, err := s.c.Broadcast(ctx, ops.BroadcastRequest{To: []string{s.to, "NOBODY"}, Precedence: "PRIORITY", Text: "To the parties in the area"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bcasts[s.lang] = bv.ID
+	}
 
 	for _, side := range []struct {
 		lang, url, sup, duty, admin string
@@ -186,6 +203,8 @@ func TestBrowserAxe(t *testing.T) {
 			{"incident", "/console/incident?id=" + incQ, "ol.timeline"},
 			{"map", "/console/map", "svg.seamap path.land"},
 			{"audit", "/console/audit", "table.audit"},
+			{"broadcasts", "/console/broadcasts", "table.broadcasts"},
+			{"broadcast", "/console/broadcast/" + bcasts[side.lang], "table.parties"},
 		} {
 			run(t, b, pg(v.name), chromedp.Navigate(side.url+v.path), chromedp.WaitVisible(css(v.sel)),
 				chromedp.WaitVisible(css(`body[data-connection="live"]`)))
@@ -198,6 +217,8 @@ func TestBrowserAxe(t *testing.T) {
 		logIn(t, b, side.url, side.admin)
 		run(t, b, pg("admin"), chromedp.Navigate(side.url+"/console/admin"), chromedp.WaitVisible(css("#add-operator")))
 		axeCheck(t, b, src, pg("admin"))
+		run(t, b, pg("broadcasts, admin"), chromedp.Navigate(side.url+"/console/broadcasts"), chromedp.WaitVisible(css("#group-form")))
+		axeCheck(t, b, src, pg("broadcasts, admin"))
 		run(t, b, "log out", chromedp.Click(css("#logout")), chromedp.WaitVisible(css("#login-form")))
 		logIn(t, b, side.url, side.duty)
 		ackTakeovers(t, b)

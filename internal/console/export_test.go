@@ -51,6 +51,9 @@ func TemplateKeys() []string {
 	for _, s := range strings.Fields("queued delivered received acknowledged") {
 		keys = append(keys, "status_"+s)
 	}
+	for _, s := range strings.Fields("refused not_written queued delivered acknowledged") {
+		keys = append(keys, "bstatus_"+s)
+	}
 	for _, st := range strings.Fields("active degraded down dormant suspended proposed incoming withdrawn") {
 		keys = append(keys, "state_"+st)
 	}

@@ -29,6 +29,9 @@ var opRoutes = map[string]string{
 	"POST /console/api/calls/answer":          "AnswerCall",
 	"POST /console/api/calls/end":             "EndCall",
 	"POST /console/api/calls/media":           "CallMedia",
+	"POST /console/api/broadcasts":            "Broadcast",
+	"POST /console/api/groups":                "SetGroup",
+	"POST /console/api/groups/remove":         "RemoveGroup",
 }
 
 // TestActionsFollowTheTable: every console action that does one of the

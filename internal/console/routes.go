@@ -94,6 +94,12 @@ type pageData struct {
 	Incident  *ops.IncidentView
 	Calls     []ops.CallView
 	Call      *ops.CallView
+	// Broadcasts are this station's broadcasts, newest first; Broadcast
+	// is one with where each party's copy stands; Multi is the groups
+	// and what the form to send one offers.
+	Broadcasts []ops.BroadcastView
+	Broadcast  *ops.BroadcastView
+	Multi      *broadcastsView
 	// What the operator may do on the call's page.
 	CallCanAnswer, CallCanTalk, CallCanEnd bool
 }
@@ -333,6 +339,7 @@ func (s *Server) routes() {
 	s.shelveRoutes()
 	s.channelRoutes()
 	s.deconflictRoutes()
+	s.broadcastRoutes()
 	s.operatorRoutes()
 	s.auditRoutes()
 	s.transcriptRoutes()

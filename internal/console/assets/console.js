@@ -357,6 +357,7 @@
     } else if (el.dataset.remove) act(() => post('/console/api/operators/' + encodeURIComponent(el.dataset.remove) + '/remove').then(() => location.reload()));
     else if (el.dataset.unlock) act(() => post('/console/api/operators/' + encodeURIComponent(el.dataset.unlock) + '/unlock').then(() => location.reload()));
     else if (el.dataset.accept) act(() => post('/console/api/channels/' + encodeURIComponent(el.dataset.accept) + '/accept').then(() => location.reload()));
+    else if (el.dataset.groupRemove) act(() => post('/console/api/groups/remove', { name: el.dataset.groupRemove }).then(() => location.reload()));
   });
 
   // Enter acknowledges while the takeover is up, wherever the focus is.
@@ -454,6 +455,19 @@
     $('#text').value = '';
     toast(fmt(T.sent_ok, m.id));
     refreshAll();
+  });
+  // One text to several parties: the broadcast's page shows where each
+  // party's copy stands, and the parties it could not be sent to, with why.
+  onSubmit('broadcast-form', async (form) => {
+    const to = $$('input[name=to]:checked', form).map((c) => c.value);
+    const b = await post('/console/api/broadcasts', { to, level: $('#bc-level').value, precedence: $('#bc-prec').value, text: $('#bc-text').value });
+    location.href = '/console/broadcast/' + encodeURIComponent(b.id);
+  });
+  const bcText = $('#bc-text');
+  if (bcText) bcText.addEventListener('keydown', (e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); $('#broadcast-form').requestSubmit(); } });
+  onSubmit('group-form', async (form) => {
+    await post('/console/api/groups', { name: $('#group-name').value, peers: $$('input[name=peer]:checked', form).map((c) => c.value) });
+    location.reload();
   });
   const text = $('#text');
   if (text) text.addEventListener('keydown', (e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); $('#compose').requestSubmit(); } });
