@@ -172,6 +172,7 @@ var refusalFormats = map[string][]refusalFormat{
 		{regexp.MustCompile(`^no agreed channel$`), "没有已商定的信道"},
 		{regexp.MustCompile(`^(\d+) channels, (.+): give a level$`), "有 ${1} 个信道（${2}）：请指定级别"},
 		{regexp.MustCompile(`(?s)^channel (\S+) is suspended by (\S+): (.*)$`), "信道 ${1} 已被 ${2} 暂停：${3}"},
+		{regexp.MustCompile(`^the station stopped or failed while writing it: see the channel's outbox$`), "本站在写入时停止或出错：请查看该信道的发件箱"},
 	},
 }
 
