@@ -314,13 +314,16 @@ func (s *Desk) Broadcast(ctx context.Context, r ops.BroadcastRequest) (*ops.Broa
 				}
 			}
 			body, err := b.body(rec.ID, *p, replaces)
-			var m *ops.MessageView
+			var res protocol.Result
 			if err == nil {
-				m, err = s.submitEntry(ctx, p.Channel, b.kind, b.prec, body)
+				res, err = s.st.Call(ctx, func(id uint64) protocol.Event {
+					return protocol.Submit{ID: id, Channel: p.Channel, Kind: b.kind, Precedence: b.prec, Body: body}
+				})
+				err = AsBadRequest(err)
 			}
 			switch {
 			case err == nil:
-				p.Entry = m.ID
+				p.Entry = (&envelope.Header{Channel: p.Channel, Author: s.name, Index: res.Index}).ID()
 			case badrequest.Is(err):
 				p.Refused = badrequest.Message(err)
 			default:
@@ -507,9 +510,38 @@ const writing = 30 * time.Second
 func (s *Desk) broadcastView(ctx context.Context, b store.Broadcast, now time.Time) (*ops.BroadcastView, error) {
 	v := &ops.BroadcastView{ID: b.ID, Kind: b.Kind, Precedence: b.Precedence, At: b.At, To: b.To, Summary: b.Summary,
 		Parties: []ops.BroadcastPartyView{}}
+	// The copies, read and viewed together: one read of the channels and
+	// their charters for the whole set.
+	var ms []store.Message
+	for _, p := range b.Parties {
+		if p.Entry == "" {
+			continue
+		}
+		ref, err := parseEntryRef(p.Entry)
+		if err != nil {
+			return nil, err
+		}
+		m, err := s.db.Messages(ctx, store.Query{Channel: ref.Channel, Author: ref.Author, Since: ref.Index - 1, Limit: 1})
+		if err != nil {
+			return nil, err
+		}
+		if len(m) == 0 || m[0].Index != ref.Index {
+			return nil, fmt.Errorf("broadcast %s: its copy %s is not held here", b.ID, p.Entry)
+		}
+		ms = append(ms, m[0])
+	}
+	views, err := s.views(ctx, ms)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]*ops.MessageView{}
+	for i := range views {
+		byID[views[i].ID] = &views[i]
+	}
 	ladders := map[string][]ops.EscalationView{} // channel → its steps
 	for _, p := range b.Parties {
 		pv := ops.BroadcastPartyView{Peer: p.Peer, Channel: p.Channel, Entry: p.Entry, Refused: p.Refused}
+		m := byID[p.Entry]
 		switch {
 		case p.Refused != "":
 			pv.Status = "refused"
@@ -524,14 +556,6 @@ func (s *Desk) broadcastView(ctx context.Context, b store.Broadcast, now time.Ti
 			pv.Refused = "the station stopped or failed while writing it: see the channel's outbox"
 			v.Refused++
 		default:
-			ref, err := parseEntryRef(p.Entry)
-			if err != nil {
-				return nil, err
-			}
-			m, err := s.message(ctx, ref.Channel, ref.Author, ref.Index)
-			if err != nil {
-				return nil, err
-			}
 			v.Sent++
 			pv.Status = m.Status
 			pv.DeliveredAt = m.PeerReceivedAt
@@ -549,12 +573,12 @@ func (s *Desk) broadcastView(ctx context.Context, b store.Broadcast, now time.Ti
 					v.Overdue++
 				}
 			}
-			steps, ok := ladders[ref.Channel]
+			steps, ok := ladders[p.Channel]
 			if !ok {
-				if steps, err = s.Escalations(ctx, ref.Channel); err != nil {
+				if steps, err = s.Escalations(ctx, p.Channel); err != nil {
 					return nil, err
 				}
-				ladders[ref.Channel] = steps
+				ladders[p.Channel] = steps
 			}
 			for _, x := range steps {
 				if x.Entry == p.Entry {
