@@ -94,7 +94,7 @@ var verbs = []verb{
 	{"codebook show", "show a standard phrase and its parameters", cmdCodebookShow},
 	{"notice send", "", cmdNoticeSend},
 	{"notice show", "show a notice or message sent to several parties: each party's delivery, acknowledgement and deadline ladder", cmdNoticeShow},
-	{"notice list", "list what was sent to several parties at once (send --to, notice send --to), newest first", cmdNoticeList},
+	{"notice list", "list the 200 newest acts sent to several parties at once (send --to, notice send --to), newest first", cmdNoticeList},
 	{"group set", "name a group of pinned peers, to address them at once with --to", cmdGroupSet},
 	{"group list", "list the groups of peers", cmdGroupList},
 	{"group remove", "remove a group of peers", cmdGroupRemove},

@@ -485,9 +485,12 @@ func (s *Desk) BroadcastShow(ctx context.Context, id string) (*ops.BroadcastView
 	return s.broadcastView(ctx, *b, time.Now())
 }
 
-// Broadcasts lists the broadcasts, newest first.
+// MaxBroadcastsListed bounds the broadcasts Broadcasts lists: the newest.
+const MaxBroadcastsListed = 200
+
+// Broadcasts lists the newest broadcasts, newest first.
 func (s *Desk) Broadcasts(ctx context.Context) ([]ops.BroadcastView, error) {
-	bs, err := s.db.Broadcasts(ctx, 0)
+	bs, err := s.db.Broadcasts(ctx, MaxBroadcastsListed)
 	if err != nil {
 		return nil, err
 	}

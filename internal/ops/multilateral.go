@@ -19,7 +19,7 @@ type Multilateral interface {
 	// BroadcastShow is a broadcast and, for each party, its delivery,
 	// acknowledgement and deadline ladder.
 	BroadcastShow(ctx context.Context, id string) (*BroadcastView, error)
-	// Broadcasts lists the broadcasts, newest first.
+	// Broadcasts lists the newest broadcasts (200), newest first.
 	Broadcasts(ctx context.Context) ([]BroadcastView, error)
 	// IntroducePeer signs this station's introduction of a peer it
 	// pinned by fingerprint, for a third station that pinned this one.

@@ -306,7 +306,7 @@ var (
 			return o.BroadcastShow(ctx, r.ID)
 		})
 	Broadcasts = def(Op{Name: "Broadcasts", Verb: "notice list", Method: "GET", Path: "/api/v1/broadcasts", Permission: "read",
-		Help: "the broadcasts, newest first"},
+		Help: "the 200 newest broadcasts, newest first"},
 		func(o Ops, ctx context.Context, _ None) ([]BroadcastView, error) { return o.Broadcasts(ctx) })
 	IntroducePeer = def(Op{Name: "IntroducePeer", Verb: "peer introduce", Method: "POST", Path: "/api/v1/peers/introduce", Permission: "peers",
 		Help: "sign this station's introduction of a peer it pinned by fingerprint, for a third station that pinned this one"},
