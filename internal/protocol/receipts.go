@@ -58,6 +58,14 @@ func (c *Core) applyReceipt(p *peer, cs *chanState, signed []byte) *refusal {
 	m := &cs.mine
 	authors := c.ownVerifiers()
 	if body, err := transcript.ParseCheckpointText(noteText(signed)); err == nil {
+		if body.Size <= m.delivered && (bytes.Equal(signed, m.receipt) || slices.ContainsFunc(m.checked, func(r []byte) bool { return bytes.Equal(r, signed) })) {
+			// The receipt taken last, or one checked lately, again (every
+			// status carries the peer's latest): its signatures verified
+			// then, with keys this station still accepts receipts from
+			// (a peer's key chain only grows), so it brings nothing new
+			// now either.
+			return nil
+		}
 		if mine := m.signed[body.Size]; mine != nil && bytes.HasPrefix(signed, mine) {
 			authors = nil // our own signature is the one we sent
 		}
@@ -68,6 +76,7 @@ func (c *Core) applyReceipt(p *peer, cs *chanState, signed []byte) *refusal {
 		// a relay held back, say) adds nothing and is ignored; one that
 		// would deliver more is refused.
 		if old, err2 := openCosigned(signed, authors, p.allCosigners()); err2 == nil && old.Size <= m.delivered {
+			m.checkedAgain(signed)
 			return nil
 		}
 		if c.cosignedByUnknownKey(p, signed) {
@@ -82,6 +91,7 @@ func (c *Core) applyReceipt(p *peer, cs *chanState, signed []byte) *refusal {
 	case cp.Origin != transcript.Origin(cs.rec.ID, c.keys.Name):
 		return &refusal{"bad cosignature", fmt.Sprintf("receipt from %s names log %q", p.card.Name, cp.Origin), false}
 	case cp.Size <= m.delivered:
+		m.checkedAgain(signed)
 		return nil // an old receipt: nothing new
 	case cp.Size > m.size:
 		return &refusal{"bad cosignature", fmt.Sprintf("receipt from %s covers %d entries of %s; this station wrote %d", p.card.Name, cp.Size, cs.rec.ID, m.size), false}
@@ -104,6 +114,18 @@ func (c *Core) applyReceipt(p *peer, cs *chanState, signed []byte) *refusal {
 	c.batch.Receipts = append(c.batch.Receipts, record.Receipt{Channel: cs.rec.ID, Author: c.keys.Name, Size: cp.Size, Note: signed, At: m.receiptAt})
 	c.emit(Notify{What: "delivered", Channel: cs.rec.ID, Entry: fmt.Sprintf("%s/%s/%d-%d", cs.rec.ID, c.keys.Name, first, cp.Size)})
 	return nil
+}
+
+// maxChecked is how many receipts outLog.checked holds.
+const maxChecked = 4
+
+// checkedAgain keeps a receipt whose signatures verified and that
+// brought nothing new, so that its next copy is not checked again.
+func (m *outLog) checkedAgain(signed []byte) {
+	if len(m.checked) == maxChecked {
+		m.checked = slices.Delete(m.checked, 0, 1)
+	}
+	m.checked = append(m.checked, bytes.Clone(signed))
 }
 
 // receiptTime is when the peer cosigned a receipt of this station's

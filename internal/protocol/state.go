@@ -125,6 +125,10 @@ type outLog struct {
 	// receipt that extends one of them byte for byte needs only the peer's
 	// signature checked.
 	signed map[uint64][]byte
+	// checked holds the last few receipts of this log, besides receipt,
+	// whose signatures were checked and that brought nothing new
+	// (applyReceipt): a peer's statuses carry them again and again.
+	checked [][]byte
 	// presigned is the checkpoint of the entries being written, signed
 	// while they are (see Writing): flush reuses it for a frame that ends
 	// at its size, under its key seq, with its root.

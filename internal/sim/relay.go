@@ -34,7 +34,8 @@ type Relay struct {
 	w     *World
 	up    bool
 	life  int
-	mail  map[string][]*mail    // by recipient, in deposit order
+	mail  map[string][]*mail    // by recipient, in deposit order, some of it gone (mail.gone)
+	dead  map[string]int        // how much of mail[recipient] is gone
 	links map[string]*relayLink // by station: its current connection
 }
 
@@ -42,6 +43,7 @@ type mail struct {
 	from, to *Station
 	data     []byte
 	pushedOn *relayLink // the connection it was last sent on
+	gone     bool       // deleted: the recipient took it, or the relay dropped it
 }
 
 // relayLink is one station's connection to the relay.
@@ -64,7 +66,7 @@ type relayPath struct {
 }
 
 func newRelay(w *World) *Relay {
-	return &Relay{w: w, up: true, mail: map[string][]*mail{}, links: map[string]*relayLink{}}
+	return &Relay{w: w, up: true, mail: map[string][]*mail{}, dead: map[string]int{}, links: map[string]*relayLink{}}
 }
 
 // relayDial connects a station to the relay after d, redialing with
@@ -123,7 +125,9 @@ func (w *World) relayConnect(s *Station) {
 		w.relayPathUp(s, p)
 	}
 	for _, m := range slices.Clone(r.mail[s.Name]) {
-		r.push(m, l)
+		if !m.gone {
+			r.push(m, l)
+		}
 	}
 }
 
@@ -266,10 +270,22 @@ func (r *Relay) push(m *mail, l *relayLink) {
 	})
 }
 
-func (r *Relay) holds(m *mail) bool { return slices.Contains(r.mail[m.to.Name], m) }
+func (r *Relay) holds(m *mail) bool { return !m.gone }
 
+// remove deletes a mail. It is marked gone and left in its recipient's
+// list until half the list is gone: a station cut off from the relay
+// for minutes has thousands waiting, taken one by one when it is back.
 func (r *Relay) remove(m *mail) {
-	r.mail[m.to.Name] = slices.DeleteFunc(r.mail[m.to.Name], func(x *mail) bool { return x == m })
+	if m.gone {
+		return
+	}
+	m.gone = true
+	to := m.to.Name
+	r.dead[to]++
+	if q := r.mail[to]; 2*r.dead[to] > len(q) {
+		r.mail[to] = slices.DeleteFunc(q, func(x *mail) bool { return x.gone })
+		r.dead[to] = 0
+	}
 }
 
 // forget drops a connection at the relay: its mail goes again on the

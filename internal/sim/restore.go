@@ -152,7 +152,7 @@ type pendingRestore struct {
 func (w *World) restoreReady(s *Station) bool {
 	r := s.restore
 	for _, ms := range w.relay.mail {
-		if slices.ContainsFunc(ms, func(m *mail) bool { return m.from == s }) {
+		if slices.ContainsFunc(ms, func(m *mail) bool { return m.from == s && !m.gone }) {
 			r.mailSeen = w.now
 			break
 		}

@@ -26,7 +26,6 @@
 package sim
 
 import (
-	"container/heap"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -205,38 +204,13 @@ const (
 	phaseQuiet
 )
 
-// event is something that happens at a simulated time. Events at the same
-// time run in the order they were scheduled.
-type event struct {
-	at  time.Time
-	seq uint64
-	fn  func()
-}
-
-type eventQueue []*event
-
-func (q eventQueue) Len() int { return len(q) }
-func (q eventQueue) Less(i, j int) bool {
-	if !q[i].at.Equal(q[j].at) {
-		return q[i].at.Before(q[j].at)
-	}
-	return q[i].seq < q[j].seq
-}
-func (q eventQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *eventQueue) Push(x any)   { *q = append(*q, x.(*event)) }
-func (q *eventQueue) Pop() any {
-	old := *q
-	e := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return e
-}
-
 // World is one simulated network.
 type World struct {
 	cfg   Config
 	rng   *rand.Rand
 	start time.Time
 	now   time.Time
+	nowNS int64 // now, in nanoseconds since start
 	queue eventQueue
 	seq   uint64
 	phase int
@@ -266,6 +240,7 @@ type World struct {
 	violations []Violation
 	digest     hash.Hash
 	schedule   hash.Hash
+	recBuf     []byte // record's encoding of a step
 	report     *Report
 	quietAt    time.Time
 	settledAt  time.Time
@@ -355,14 +330,15 @@ func (w *World) run() {
 // violation stops the run.
 func (w *World) loop(end time.Time) {
 	w.halt = false
+	until := int64(end.Sub(w.start))
 	for len(w.queue) > 0 && !w.stop && !w.halt {
-		e := w.queue[0]
-		if e.at.After(end) {
+		if w.queue[0].at > until {
 			return
 		}
-		heap.Pop(&w.queue)
-		if e.at.After(w.now) {
-			w.now = e.at
+		e := w.queue.pop()
+		if e.at > w.nowNS {
+			w.nowNS = e.at
+			w.now = w.start.Add(time.Duration(e.at))
 		}
 		e.fn()
 	}
@@ -374,7 +350,7 @@ func (w *World) at(t time.Time, fn func()) {
 		t = w.now
 	}
 	w.seq++
-	heap.Push(&w.queue, &event{at: t, seq: w.seq, fn: fn})
+	w.queue.push(event{at: int64(t.Sub(w.start)), seq: w.seq, fn: fn})
 }
 
 func (w *World) after(d time.Duration, fn func()) { w.at(w.now.Add(d), fn) }
@@ -409,43 +385,121 @@ func (w *World) violate(invariant, format string, args ...any) {
 	}
 }
 
-// record adds one step to the digests and the trace.
+// record adds one step to the digests and the trace. The digests take a
+// binary encoding of what the trace says (the event and the actions, by
+// type, names, numbers and frame sizes), and the digest the frames'
+// bytes besides; the text is made only for a trace.
 func (w *World) record(s *Station, ev protocol.Event, acts []protocol.Action) {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(w.now.UnixNano()))
-	sum := func(p ...[]byte) {
-		for _, x := range p {
-			w.digest.Write(x)
-		}
+	b := binary.BigEndian.AppendUint64(w.recBuf[:0], uint64(w.now.UnixNano()))
+	b = appendString(b, s.Name)
+	b = appendEvent(b, ev)
+	for _, a := range acts {
+		b = appendAction(b, a)
 	}
-	sched := func(p ...[]byte) {
-		for _, x := range p {
-			w.schedule.Write(x)
-			w.digest.Write(x)
-		}
-	}
-	evText := eventText(ev)
-	sched(b[:], []byte(s.Name), []byte(evText))
+	w.schedule.Write(b)
+	w.digest.Write(b)
+	w.recBuf = b
 	if f, ok := ev.(protocol.FrameIn); ok {
-		sum(f.Data)
-	}
-	var line strings.Builder
-	if w.cfg.Trace != nil {
-		fmt.Fprintf(&line, "%d +%s %s %s", w.steps, w.elapsed(), s.Name, evText)
+		w.digest.Write(f.Data)
 	}
 	for _, a := range acts {
-		t := actionText(a)
-		sched([]byte(t))
 		if x, ok := a.(protocol.Send); ok {
-			sum(x.Data)
-		}
-		if w.cfg.Trace != nil {
-			line.WriteString(" → " + t)
+			w.digest.Write(x.Data)
 		}
 	}
 	if w.cfg.Trace != nil {
+		var line strings.Builder
+		fmt.Fprintf(&line, "%d +%s %s %s", w.steps, w.elapsed(), s.Name, eventText(ev))
+		for _, a := range acts {
+			line.WriteString(" → " + actionText(a))
+		}
 		fmt.Fprintln(w.cfg.Trace, line.String())
 	}
+}
+
+func appendString(b []byte, x string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(x)))
+	return append(b, x...)
+}
+
+func appendBool(b []byte, x bool) []byte {
+	if x {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+// appendFrame is frameDesc in binary: the frame's type and size, an
+// error frame's size left out.
+func appendFrame(b, data []byte) []byte {
+	if len(data) == 0 {
+		return append(b, 0xff)
+	}
+	b = append(b, data[0])
+	if protocol.FrameType(data[0]) == protocol.FrameError {
+		return b
+	}
+	return binary.AppendUvarint(b, uint64(len(data)))
+}
+
+// appendEvent is eventText in binary.
+func appendEvent(b []byte, ev protocol.Event) []byte {
+	switch ev := ev.(type) {
+	case protocol.FrameIn:
+		b = appendString(append(b, 'F'), ev.Peer)
+		return appendFrame(binary.AppendUvarint(b, uint64(ev.Conn)), ev.Data)
+	case protocol.Connected:
+		b = appendString(append(b, 'C'), ev.Peer)
+		b = appendBool(binary.AppendUvarint(b, uint64(ev.Conn)), ev.Outbound)
+		return appendString(b, ev.Path)
+	case protocol.Disconnected:
+		b = appendString(append(b, 'D'), ev.Peer)
+		return binary.AppendUvarint(b, uint64(ev.Conn))
+	case protocol.Persisted:
+		b = binary.AppendUvarint(append(b, 'P'), uint64(len(ev.Writes)))
+		for _, x := range ev.Writes {
+			b = binary.AppendUvarint(b, x)
+		}
+		return appendBool(b, ev.Err != nil)
+	case protocol.Writing:
+		return binary.AppendUvarint(append(b, 'W'), ev.Through)
+	case protocol.Submit:
+		b = appendString(binary.AppendUvarint(append(b, 'S'), ev.ID), ev.Channel)
+		return append(b, byte(ev.Kind), byte(ev.Precedence))
+	case protocol.Propose:
+		b = appendString(binary.AppendUvarint(append(b, 'p'), ev.ID), ev.Channel)
+		return appendString(b, ev.Peer)
+	case protocol.Accept:
+		return appendString(binary.AppendUvarint(append(b, 'a'), ev.ID), ev.Channel)
+	case protocol.Withdraw:
+		return appendString(binary.AppendUvarint(append(b, 'w'), ev.ID), ev.Channel)
+	case protocol.AddPeer:
+		return appendString(binary.AppendUvarint(append(b, 'A'), ev.ID), ev.Card.Name)
+	case protocol.Tick:
+		return append(b, 'T')
+	}
+	return appendString(append(b, '?'), fmt.Sprintf("%T", ev))
+}
+
+// appendAction is actionText in binary.
+func appendAction(b []byte, a protocol.Action) []byte {
+	switch a := a.(type) {
+	case protocol.Persist:
+		b = appendBool(binary.AppendUvarint(append(b, 'p'), a.Write), a.Lazy)
+		b = binary.AppendUvarint(b, uint64(len(a.Batch.Entries)))
+		return binary.AppendUvarint(b, uint64(len(a.Batch.Receipts)))
+	case protocol.Send:
+		b = appendString(append(b, 's'), a.Peer)
+		b = appendFrame(binary.AppendUvarint(b, uint64(a.Conn)), a.Data)
+		return appendBool(b, a.Close)
+	case protocol.Done:
+		b = appendString(binary.AppendUvarint(append(b, 'd'), a.ID), a.Result.Entry)
+		return appendBool(b, a.Err != nil)
+	case protocol.Notify:
+		b = appendString(append(b, 'n'), a.What)
+		return appendString(appendString(b, a.Channel), a.Entry)
+	}
+	return appendString(append(b, '?'), fmt.Sprintf("%T", a))
 }
 
 func eventText(ev protocol.Event) string {

@@ -14,6 +14,7 @@ var (
 	flagSeeds    = flag.Int("sim.seeds", 0, "seeds of two stations for TestSim (0: the CI default)")
 	flagBig      = flag.Int("sim.big", -1, "seeds of -sim.bigstations stations for TestSim (-1: the CI default)")
 	flagBigN     = flag.Int("sim.bigstations", 20, "stations in TestSim's big runs")
+	flagMesh     = flag.Int("sim.mesh", -1, "seeds of 57 stations for TestSim (-1: the CI default)")
 	flagSeed     = flag.Uint64("sim.seed", 1, "the seed TestReplay runs")
 	flagStations = flag.Int("sim.stations", 2, "stations in TestReplay's run")
 	flagDuration = flag.Duration("sim.duration", 0, "simulated time with faults per run (0: each test's default)")
@@ -47,14 +48,15 @@ func run(t *testing.T, cfg Config) *Report {
 }
 
 // TestSim is what CI runs: six seeds of two stations with three channels
-// for two simulated hours, and three networks of 20 stations (a full
-// mesh, a relay) for 15 minutes, with every kind of fault; about a minute
-// on two cores. Longer runs: -sim.seeds, -sim.big, -sim.duration, or
+// for two simulated hours, three networks of 20 stations (a full mesh, a
+// relay) for 15 minutes, and one of 57 stations (1,596 pairs) for 3
+// minutes, with every kind of fault; about a minute and a half on two
+// cores. Longer runs: -sim.seeds, -sim.big, -sim.mesh, -sim.duration, or
 // hotline sim.
 func TestSim(t *testing.T) {
-	seeds, big, dur, bigDur := 6, 3, 2*time.Hour, 15*time.Minute
+	seeds, big, mesh, dur, bigDur, meshDur := 6, 3, 1, 2*time.Hour, 15*time.Minute, 3*time.Minute
 	if testing.Short() {
-		seeds, big, dur = 2, 0, 30*time.Minute
+		seeds, big, mesh, dur = 2, 0, 0, 30*time.Minute
 	}
 	if *flagSeeds > 0 {
 		seeds = *flagSeeds
@@ -62,8 +64,11 @@ func TestSim(t *testing.T) {
 	if *flagBig >= 0 {
 		big = *flagBig
 	}
+	if *flagMesh >= 0 {
+		mesh = *flagMesh
+	}
 	if *flagDuration > 0 {
-		dur, bigDur = *flagDuration, *flagDuration
+		dur, bigDur, meshDur = *flagDuration, *flagDuration, *flagDuration
 	}
 	var all []*Report
 	for seed := uint64(1); seed <= uint64(seeds); seed++ {
@@ -74,6 +79,11 @@ func TestSim(t *testing.T) {
 	for seed := uint64(1001); seed <= uint64(1000+big); seed++ {
 		t.Run(fmt.Sprintf("stations=%d/seed=%d", *flagBigN, seed), func(t *testing.T) {
 			all = append(all, run(t, Config{Seed: seed, Stations: *flagBigN, Duration: bigDur}))
+		})
+	}
+	for seed := uint64(2001); seed <= uint64(2000+mesh); seed++ {
+		t.Run(fmt.Sprintf("stations=57/seed=%d", seed), func(t *testing.T) {
+			all = append(all, run(t, Config{Seed: seed, Stations: 57, Duration: meshDur}))
 		})
 	}
 	t.Log(Total(all))
