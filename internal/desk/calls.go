@@ -39,7 +39,7 @@ func (s *Desk) folded(ctx context.Context, ch string) ([]call.Call, error) {
 	}
 	charters := map[string]*channel.Charter{}
 	for _, c := range stored {
-		if cc, err := channel.ParseUnverified(c.Charter); err == nil {
+		if cc, err := parseCharter(c.Charter); err == nil {
 			charters[c.ID] = cc
 		}
 	}
@@ -391,7 +391,7 @@ func (s *Desk) charterOf(ctx context.Context, id string) *channel.Charter {
 	if err != nil {
 		return nil
 	}
-	c, err := channel.ParseUnverified(ch.Charter)
+	c, err := parseCharter(ch.Charter)
 	if err != nil {
 		return nil
 	}

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"hotline/internal/badrequest"
-	"hotline/internal/channel"
 	"hotline/internal/codebook"
 	"hotline/internal/deconflict"
 	"hotline/internal/envelope"
@@ -37,7 +36,7 @@ func (s *Desk) channelBook(ctx context.Context, id string) (*record.Channel, *co
 		if chs[i].ID != id {
 			continue
 		}
-		ch, err := channel.ParseUnverified(chs[i].Charter)
+		ch, err := parseCharter(chs[i].Charter)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -226,7 +226,7 @@ func channelView(self string, i protocol.ChannelInfo, c record.Channel) ops.Chan
 		// What was stored before invisible characters were refused shows them.
 		v.Suspensions = append(v.Suspensions, ops.SuspensionView{By: x.By, Index: x.Index, Reason: protocol.Reveal(x.Reason), At: x.At})
 	}
-	if ch, err := channel.ParseUnverified(c.Charter); err == nil {
+	if ch, err := parseCharter(c.Charter); err == nil {
 		for p, d := range ch.Deadlines {
 			v.Deadlines[p.String()] = d.String()
 		}
@@ -367,7 +367,7 @@ func (s *Desk) views(ctx context.Context, ms []store.Message) ([]ops.MessageView
 		return nil, err
 	}
 	for _, c := range stored {
-		if ch, err := channel.ParseUnverified(c.Charter); err == nil {
+		if ch, err := parseCharter(c.Charter); err == nil {
 			charters[c.ID] = ch
 			books[c.ID], _ = codebook.Find(ch, s.st.Books()...)
 		}
