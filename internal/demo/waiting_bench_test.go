@@ -103,13 +103,21 @@ func BenchmarkWaitingMessages(b *testing.B) {
 				}
 			}
 		}
-		restart := func(n int) {
-			p.Stop()
+		// start starts both stations, giving each as long as loading its
+		// store takes.
+		start := func() {
 			for _, node := range []*Node{p.A, p.B} {
-				if err := node.Start(ctx); err != nil {
+				if err := node.Launch(); err != nil {
+					b.Fatal(err)
+				}
+				if err := node.WaitAPI(ctx, 15*time.Minute); err != nil {
 					b.Fatal(err)
 				}
 			}
+		}
+		restart := func(n int) {
+			p.Stop()
+			start()
 			if err := settled(n); err != nil {
 				b.Fatal(err)
 			}
@@ -158,11 +166,7 @@ func BenchmarkWaitingMessages(b *testing.B) {
 			b.Logf("%d messages written in %s", n-written, time.Since(t0).Round(time.Second))
 			written = n
 			t0 = time.Now()
-			for _, node := range []*Node{p.A, p.B} {
-				if err := node.Start(ctx); err != nil {
-					b.Fatal(err)
-				}
-			}
+			start()
 			usa := p.A.Client()
 			if err := WaitFor(ctx, usa, time.Hour, func() (bool, error) {
 				cs, err := usa.Channels(ctx)

@@ -121,8 +121,8 @@ func (m *memStore) apply(t *testing.T, b *record.Batch) {
 }
 
 // outstanding is what sqlstore's Load selects as Snapshot.Outstanding.
-func (m *memStore) outstanding(self string) ([]record.Entry, []record.Escalation) {
-	var out []record.Entry
+func (m *memStore) outstanding(self string) ([]record.Waiting, []record.Escalation) {
+	var out []record.Waiting
 	var xs []record.Escalation
 	for _, es := range m.entries {
 		for _, e := range es {
@@ -147,12 +147,16 @@ func (m *memStore) outstanding(self string) ([]record.Entry, []record.Escalation
 			if done || e.Kind == envelope.Check && e.Author == self && e.Index != m.channels[e.Channel].LastCheck {
 				continue
 			}
-			out = append(out, e)
+			w := e.Waiting()
+			if !record.WaitingBody(e.Kind, e.Author, self) {
+				w.Body = nil
+			}
+			out = append(out, w)
 			xs = append(xs, mine...)
 		}
 	}
-	slices.SortFunc(out, func(a, b record.Entry) int {
-		return cmp.Or(a.StoredAt.Compare(b.StoredAt), cmp.Compare(a.Channel, b.Channel), cmp.Compare(a.Author, b.Author), cmp.Compare(a.Index, b.Index))
+	slices.SortFunc(out, func(a, b record.Waiting) int {
+		return cmp.Or(cmp.Compare(a.Channel, b.Channel), cmp.Compare(a.Author, b.Author), cmp.Compare(a.Index, b.Index))
 	})
 	return out, xs
 }

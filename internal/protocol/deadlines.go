@@ -174,7 +174,7 @@ func (c *Core) compactTimers() {
 
 // await starts tracking an entry that waits for acknowledgement, at the
 // ladder step given (the last taken).
-func (c *Core) await(cs *chanState, e *record.Entry, step int) {
+func (c *Core) await(cs *chanState, e *record.Waiting, step int) {
 	if !e.Kind.NeedsAck() {
 		return
 	}
@@ -183,7 +183,7 @@ func (c *Core) await(cs *chanState, e *record.Entry, step int) {
 	r := waitRec{index: e.Index, at: e.StoredAt.UnixNano(), step: int8(step), kind: e.Kind, prec: e.Precedence}
 	// Only a check's window and an escalation's origin are kept; a
 	// forward's text is read back when it falls due (forwardLoaded).
-	if e.Kind == envelope.Check || e.Kind == envelope.Escalation && e.Author == c.keys.Name {
+	if record.WaitingBody(e.Kind, e.Author, c.keys.Name) {
 		var x waitExtra
 		if b, err := c.cfg.Bodies.Decode(e.Kind, e.Body, cs.codebook); err == nil {
 			switch b := b.(type) {

@@ -42,7 +42,7 @@ func TestWaitingMemory(t *testing.T) {
 	text := strings.Repeat("x", 1000)
 	for i := range n {
 		body := fmt.Appendf(nil, `{"text":"%s %d","lang":"en"}`, text, i)
-		snap.Outstanding = append(snap.Outstanding, record.Entry{Channel: "ops", Author: a.name, Index: uint64(1000 + i),
+		snap.Outstanding = append(snap.Outstanding, record.Waiting{Channel: "ops", Author: a.name, Index: uint64(1000 + i),
 			Kind: envelope.Text, Precedence: envelope.Flash, Body: body, StoredAt: s.now.Add(time.Duration(i) * time.Millisecond)})
 	}
 	before := heapNow()
@@ -173,7 +173,7 @@ func TestLadderQueuesOnTime(t *testing.T) {
 		if e.kind == envelope.Check {
 			body = []byte(`{"window":"10m0s"}`)
 		}
-		snap.Outstanding = append(snap.Outstanding, record.Entry{Channel: "ops", Author: e.author, Index: e.index,
+		snap.Outstanding = append(snap.Outstanding, record.Waiting{Channel: "ops", Author: e.author, Index: e.index,
 			Kind: e.kind, Precedence: e.prec, Body: body, StoredAt: at})
 		d := deadline[e.prec]
 		switch {

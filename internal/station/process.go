@@ -17,6 +17,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"sync"
@@ -278,6 +279,15 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 	cfgCore.Restored = err == nil
 	cfgCore.Relays = len(card.Relays) > 0
 	core, err := protocol.New(cfgCore, keys, snap)
+	// The snapshot is garbage once the core holds what it needs of it. A
+	// large one (the entries of many messages waiting for acknowledgement)
+	// is given back to the system at once, not left resident until the
+	// runtime returns it in its own time.
+	large := len(snap.Outstanding)+len(snap.Escalations)+len(snap.Undelivered) > largeSnapshot
+	snap = nil
+	if large {
+		debug.FreeOSMemory()
+	}
 	if err != nil {
 		if leaser != nil {
 			leaser.Release(context.Background())
@@ -789,3 +799,7 @@ func (s *Station) peerName(k ed25519.PublicKey) (string, bool) {
 
 // Logger is the default logger: text to stderr.
 func Logger() *slog.Logger { return slog.New(slog.NewTextHandler(os.Stderr, nil)) }
+
+// largeSnapshot is the number of records in a snapshot past which its
+// memory is given back to the system once the core is restored.
+const largeSnapshot = 1 << 14
