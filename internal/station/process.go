@@ -223,6 +223,13 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 			return nil, err
 		}
 	}
+	// Loading the store makes garbage as fast as it reads (the rows of
+	// many waiting entries scanned, the snapshot's slices grown): the
+	// runtime collects more often until the core is restored, so that the
+	// peak stays nearer what is live.
+	prevGC := debug.SetGCPercent(loadGC)
+	restoreGC := sync.OnceFunc(func() { debug.SetGCPercent(prevGC) })
+	defer restoreGC()
 	snap, err := st.Load(ctx, cfg.Name)
 	if err != nil {
 		if leaser != nil {
@@ -279,6 +286,7 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 	cfgCore.Restored = err == nil
 	cfgCore.Relays = len(card.Relays) > 0
 	core, err := protocol.New(cfgCore, keys, snap)
+	restoreGC()
 	// The snapshot is garbage once the core holds what it needs of it. A
 	// large one (the entries of many messages waiting for acknowledgement)
 	// is given back to the system at once, not left resident until the
@@ -803,3 +811,6 @@ func Logger() *slog.Logger { return slog.New(slog.NewTextHandler(os.Stderr, nil)
 // largeSnapshot is the number of records in a snapshot past which its
 // memory is given back to the system once the core is restored.
 const largeSnapshot = 1 << 14
+
+// loadGC is the garbage collector's target (GOGC) while the store loads.
+const loadGC = 25
