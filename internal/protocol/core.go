@@ -344,15 +344,19 @@ func (c *Core) restoreUndelivered(snap *record.Snapshot) error {
 // restoreAwaiting puts back the entries that await acknowledgement, each
 // at the latest step of its ladder the store holds.
 func (c *Core) restoreAwaiting(snap *record.Snapshot) {
-	steps := map[string]int{}
+	type key struct {
+		channel, author string
+		index           uint64
+	}
+	steps := map[key]int{}
 	for _, x := range snap.Escalations {
-		k := fmt.Sprintf("%s/%s/%d", x.Channel, x.Author, x.Index)
+		k := key{x.Channel, x.Author, x.Index}
 		steps[k] = max(steps[k], x.Step)
 	}
 	for i := range snap.Outstanding {
 		e := &snap.Outstanding[i]
 		if cs := c.channels[e.Channel]; cs != nil && cs.rec.State != record.Withdrawn {
-			c.await(cs, e, steps[e.ID()])
+			c.await(cs, e, steps[key{e.Channel, e.Author, e.Index}])
 		}
 	}
 }

@@ -121,8 +121,8 @@ func (m *memStore) apply(t *testing.T, b *record.Batch) {
 }
 
 // outstanding is what sqlstore's Load selects as Snapshot.Outstanding.
-func (m *memStore) outstanding(self string) ([]record.Entry, []record.Escalation) {
-	var out []record.Entry
+func (m *memStore) outstanding(self string) ([]record.Waiting, []record.Escalation) {
+	var out []record.Waiting
 	var xs []record.Escalation
 	for _, es := range m.entries {
 		for _, e := range es {
@@ -147,12 +147,16 @@ func (m *memStore) outstanding(self string) ([]record.Entry, []record.Escalation
 			if done || e.Kind == envelope.Check && e.Author == self && e.Index != m.channels[e.Channel].LastCheck {
 				continue
 			}
-			out = append(out, e)
+			w := e.Waiting()
+			if !record.WaitingBody(e.Kind, e.Author, self) {
+				w.Body = nil
+			}
+			out = append(out, w)
 			xs = append(xs, mine...)
 		}
 	}
-	slices.SortFunc(out, func(a, b record.Entry) int {
-		return cmp.Or(a.StoredAt.Compare(b.StoredAt), cmp.Compare(a.Channel, b.Channel), cmp.Compare(a.Author, b.Author), cmp.Compare(a.Index, b.Index))
+	slices.SortFunc(out, func(a, b record.Waiting) int {
+		return cmp.Or(cmp.Compare(a.Channel, b.Channel), cmp.Compare(a.Author, b.Author), cmp.Compare(a.Index, b.Index))
 	})
 	return out, xs
 }
@@ -787,9 +791,11 @@ func TestGroupCommitOneFrame(t *testing.T) {
 	}
 }
 
-// TestAcknowledgedTimersCompacted: the ladder timers of acknowledged
-// entries do not pile up in the heap until they fall due (they did, about
-// 250 bytes a message, found by a ten-minute soak).
+// TestAcknowledgedTimersCompacted: waiting messages take no timer each in
+// the core's heap (one per queue of a channel's ladder steps, waits.go),
+// and the records and queue places of acknowledged messages do not pile
+// up until they would fall due (ladder timers did, about 250 bytes a
+// message, found by a ten-minute soak).
 func TestAcknowledgedTimersCompacted(t *testing.T) {
 	s := newSim(t, 2)
 	a, b := s.nodes[0], s.nodes[1]
@@ -804,8 +810,22 @@ func TestAcknowledgedTimersCompacted(t *testing.T) {
 		}
 	}
 	s.settle(1000)
-	if got := len(a.core.timers); got < base+n {
-		t.Fatalf("%d timers for %d messages waiting, want at least one each", got, n)
+	held := func(x *simNode) (recs, queued int) {
+		for _, cs := range x.core.channels {
+			for _, l := range cs.waits {
+				recs += len(l.recs)
+			}
+			for _, q := range cs.queues {
+				queued += len(q.idx)
+			}
+		}
+		return recs, queued
+	}
+	if got := len(a.core.timers); got > base+4 {
+		t.Errorf("%d timers for %d messages waiting, %d before: want no timer each", got, n, base)
+	}
+	if recs, queued := held(a); recs < n || queued < n {
+		t.Fatalf("%d records and %d queued for %d messages waiting, want one each", recs, queued, n)
 	}
 	var first uint64
 	for _, ci := range b.core.Channels() {
@@ -826,6 +846,14 @@ func TestAcknowledgedTimersCompacted(t *testing.T) {
 	for _, x := range []*simNode{a, b} {
 		if got := len(x.core.timers); got > base+2*1024 {
 			t.Errorf("%s: %d timers after all %d messages were acknowledged", x.name, got, n)
+		}
+		if recs, queued := held(x); recs > 2*1024 || queued > 2*1024 {
+			t.Errorf("%s: %d records and %d queued after all %d messages were acknowledged", x.name, recs, queued, n)
+		}
+		for _, cs := range x.core.channels {
+			if cs.awaiting != [2]int{} {
+				t.Errorf("%s %s: %v still awaiting", x.name, cs.rec.ID, cs.awaiting)
+			}
 		}
 	}
 }

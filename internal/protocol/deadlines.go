@@ -7,7 +7,6 @@ package protocol
 // when the next timer falls due.
 
 import (
-	"cmp"
 	"container/heap"
 	"encoding/json"
 	"errors"
@@ -40,22 +39,20 @@ const skewWarn = time.Minute
 type timerKind uint8
 
 const (
-	tLadder  timerKind = iota + 1 // next step of an outstanding entry
-	tCheck                        // issue an operator check on a channel
-	tTests                        // the link tests of a peer's channels (ch: the peer)
-	tFlush                        // write link test counts
-	tDormant                      // an operator check's window ends
-	tPaths                        // probe every path, close the silent ones
+	tWait  timerKind = iota + 1 // the head of a channel's queue of waiting entries falls due (q; index: its generation)
+	tCheck                      // issue an operator check on a channel
+	tTests                      // the link tests of a peer's channels (ch: the peer)
+	tFlush                      // write link test counts
+	tPaths                      // probe every path, close the silent ones
 )
 
 type timer struct {
-	at     time.Time
-	seq    uint64
-	kind   timerKind
-	ch     string
-	author string
-	index  uint64
-	step   int
+	at    time.Time
+	seq   uint64
+	kind  timerKind
+	ch    string
+	index uint64
+	q     *waitQueue
 }
 
 type timers []*timer
@@ -95,17 +92,15 @@ type entryKey struct {
 	index  uint64
 }
 
-// waiting is an entry that waits for a person's acknowledgement. It holds
-// no text: what a forward carries is read back from the store when the
-// forward falls due (Load with Ladder).
+// waiting is a waiting entry's record (waitRec) with what it needs beyond
+// it, as the ladder's steps take it.
 type waiting struct {
-	at      time.Time     // when this station stored it, on its own clock
-	window  time.Duration // for checks
-	origin  *origin       // for this station's escalations: what it forwards
-	step    int8          // the last ladder step taken
-	kind    envelope.Kind
-	prec    envelope.Precedence
-	loading bool // its forward waits for its body, read back (Load)
+	at     time.Time     // when this station stored it, on its own clock
+	window time.Duration // for checks
+	origin *origin       // for this station's escalations: what it forwards
+	step   int8          // the last ladder step taken
+	kind   envelope.Kind
+	prec   envelope.Precedence
 }
 
 type origin struct {
@@ -155,21 +150,16 @@ func (c *Core) ladderAt(cs *chanState, key entryKey, w *waiting, step int) time.
 	return w.at.Add(2 * d)
 }
 
-// compactTimers drops the timers of entries no longer waiting once they
-// are most of the heap. An acknowledged entry's ladder timer stays in the
-// heap until it falls due and is then skipped; at a steady rate of
-// acknowledged messages the heap would hold every message of the longest
-// ladder's span, about 250 bytes each.
+// compactTimers drops the timers that would fire for nothing (a queue
+// armed again, a peer's tests set earlier) once they are most of the heap.
 func (c *Core) compactTimers() {
 	if c.staleTimers < 1024 || c.staleTimers*2 < len(c.timers) {
 		return
 	}
 	kept := c.timers[:0]
 	for _, t := range c.timers {
-		if t.kind == tLadder || t.kind == tDormant {
-			if cs := c.channels[t.ch]; cs == nil || cs.waiting[entryKey{t.author, t.index}] == nil {
-				continue
-			}
+		if t.kind == tWait && t.q.gen != t.index {
+			continue
 		}
 		if p := c.peers[t.ch]; t.kind == tTests && (p == nil || !p.testsAt.Equal(t.at)) {
 			continue
@@ -182,55 +172,39 @@ func (c *Core) compactTimers() {
 	c.staleTimers = 0
 }
 
-// scheduleNext arms the entry's next ladder step, if any.
-func (c *Core) scheduleNext(cs *chanState, key entryKey, w *waiting) {
-	mine := key.author == c.keys.Name
-	switch {
-	case mine && w.kind == envelope.Check:
-		if int(w.step) < record.StepOverdue {
-			c.schedule(&timer{at: w.at.Add(w.window), kind: tDormant, ch: cs.rec.ID, author: key.author, index: key.index})
-		}
-		return
-	case !mine && int(w.step) >= record.StepOverdue, mine && int(w.step) >= record.StepForwarded:
-		return
-	}
-	next := int(w.step) + 1
-	if !mine {
-		next = record.StepOverdue
-	}
-	c.schedule(&timer{at: c.ladderAt(cs, key, w, next), kind: tLadder, ch: cs.rec.ID, author: key.author, index: key.index, step: next})
-}
-
-// await starts tracking an entry that waits for acknowledgement.
-func (c *Core) await(cs *chanState, e *record.Entry, step int) {
+// await starts tracking an entry that waits for acknowledgement, at the
+// ladder step given (the last taken).
+func (c *Core) await(cs *chanState, e *record.Waiting, step int) {
 	if !e.Kind.NeedsAck() {
 		return
 	}
-	w := &waiting{kind: e.Kind, prec: e.Precedence, at: e.StoredAt, step: int8(step)}
+	side := c.side(e.Author)
+	l := &cs.waits[side]
+	r := waitRec{index: e.Index, at: e.StoredAt.UnixNano(), step: int8(step), kind: e.Kind, prec: e.Precedence}
 	// Only a check's window and an escalation's origin are kept; a
 	// forward's text is read back when it falls due (forwardLoaded).
-	if e.Kind == envelope.Check || e.Kind == envelope.Escalation && e.Author == c.keys.Name {
+	if record.WaitingBody(e.Kind, e.Author, c.keys.Name) {
+		var x waitExtra
 		if b, err := c.cfg.Bodies.Decode(e.Kind, e.Body, cs.codebook); err == nil {
 			switch b := b.(type) {
 			case *CheckBody:
-				w.window, _ = time.ParseDuration(b.Window)
+				x.window, _ = time.ParseDuration(b.Window)
 			case *EscalationBody:
 				if ch, author, idx, ok := splitID(b.From); ok && author == c.keys.Name {
-					w.origin = &origin{channel: ch, index: idx}
+					x.origin = &origin{channel: ch, index: idx}
 				}
 			}
 		}
+		if l.extra == nil {
+			l.extra = map[uint64]waitExtra{}
+		}
+		l.extra[e.Index] = x
 	}
-	if cs.waiting == nil {
-		cs.waiting = map[entryKey]*waiting{}
+	if l.put(r) {
+		cs.awaiting[side]++
 	}
-	key := entryKey{e.Author, e.Index}
-	if cs.waiting[key] == nil {
-		cs.awaiting[c.side(e.Author)]++
-	}
-	cs.waiting[key] = w
-	if c.armed {
-		c.scheduleNext(cs, key, w)
+	if q := c.nextQueue(cs, side, &r); q != nil {
+		c.enqueue(cs, q, e.Index)
 	}
 }
 
@@ -265,15 +239,13 @@ func splitID(id string) (ch, author string, idx uint64, ok bool) {
 
 // acknowledged stops the ladder of an entry a person acknowledged.
 func (c *Core) acknowledged(cs *chanState, author string, index uint64, by string) {
-	key := entryKey{author, index}
-	w := cs.waiting[key]
-	if w == nil {
+	side := c.side(author)
+	r := cs.waits[side].live(index)
+	if r == nil {
 		return
 	}
-	delete(cs.waiting, key)
-	cs.awaiting[c.side(author)]--
-	c.staleTimers++
-	c.compactTimers()
+	w := c.view(cs, side, r)
+	c.forget(cs, side, r)
 	if w.kind == envelope.Check && author == c.keys.Name && cs.dormant && index == cs.rec.LastCheck {
 		cs.dormant = false
 		c.alert("notice", cs.rec.ID, cs.rec.Peer, "%s answered the check on %s: the channel is no longer dormant", by, cs.rec.ID)
@@ -282,7 +254,7 @@ func (c *Core) acknowledged(cs *chanState, author string, index uint64, by strin
 	if o := w.origin; o != nil {
 		// An acknowledgement of a forwarded message stops the ladder of
 		// the original too.
-		if ocs := c.channels[o.channel]; ocs != nil && ocs.waiting[entryKey{c.keys.Name, o.index}] != nil {
+		if ocs := c.channels[o.channel]; ocs != nil && ocs.waits[0].live(o.index) != nil {
 			c.batch.Acks = append(c.batch.Acks, record.Ack{Channel: o.channel, Author: c.keys.Name, Index: o.index,
 				AckAuthor: cs.rec.Peer, By: fmt.Sprintf("%s on %s", by, cs.rec.ID), At: c.now})
 			c.acknowledged(ocs, c.keys.Name, o.index, by)
@@ -295,10 +267,17 @@ func (c *Core) acknowledged(cs *chanState, author string, index uint64, by strin
 // acknowledgement: the channel was withdrawn, and nobody will answer on
 // it.
 func (c *Core) waitNoMore(cs *chanState) {
-	for k := range cs.waiting {
-		delete(cs.waiting, k)
-		cs.awaiting[c.side(k.author)]--
-		c.staleTimers++
+	for side := range cs.waits {
+		l := &cs.waits[side]
+		for i := range l.recs {
+			if l.recs[i].flags&wGone == 0 {
+				l.recs[i].flags |= wGone
+				l.gone++
+				cs.awaiting[side]--
+			}
+		}
+		l.extra = nil
+		c.compactWaits(cs, side, true)
 	}
 	c.compactTimers()
 }
@@ -314,19 +293,11 @@ func (c *Core) arm() {
 	for _, id := range ids {
 		cs := c.channels[id]
 		c.armChannel(cs)
-		keys := make([]entryKey, 0, len(cs.waiting))
-		for k := range cs.waiting {
-			keys = append(keys, k)
+		if r := cs.waits[0].live(cs.rec.LastCheck); r != nil && r.kind == envelope.Check && r.step >= record.StepOverdue {
+			cs.dormant = true
 		}
-		slices.SortFunc(keys, func(a, b entryKey) int {
-			return cmp.Or(cmp.Compare(a.author, b.author), cmp.Compare(a.index, b.index))
-		})
-		for _, k := range keys {
-			w := cs.waiting[k]
-			if w.kind == envelope.Check && k.author == c.keys.Name && int(w.step) >= record.StepOverdue && k.index == cs.rec.LastCheck {
-				cs.dormant = true
-			}
-			c.scheduleNext(cs, k, w)
+		for _, q := range cs.queues {
+			c.armQueue(cs, q)
 		}
 	}
 	c.schedule(&timer{at: c.now.Add(probeFlushEvery), kind: tFlush})
@@ -373,40 +344,19 @@ func (c *Core) tick() {
 		case tCheck:
 			c.operatorCheck(cs)
 			c.schedule(&timer{at: c.now.Add(cs.charter.CheckEvery), kind: tCheck, ch: t.ch})
-		case tDormant:
-			key := entryKey{t.author, t.index}
-			if w := cs.waiting[key]; w != nil && int(w.step) < record.StepOverdue && t.index == cs.rec.LastCheck {
-				w.step = record.StepOverdue
-				cs.dormant = true
-				c.step(cs, key, record.StepOverdue, "dormant")
-				c.alert("alarm", cs.rec.ID, cs.rec.Peer, "%s is dormant: nobody at %s answered check %s/%s/%d within %s",
-					cs.rec.ID, cs.rec.Peer, cs.rec.ID, t.author, t.index, w.window)
-				c.emit(Notify{What: "channel", Channel: cs.rec.ID})
+		case tWait:
+			if t.q.gen != t.index {
+				continue // armed again since
 			}
-		case tLadder:
-			key := entryKey{t.author, t.index}
-			w := cs.waiting[key]
-			if w == nil || int(w.step) >= t.step {
-				continue // acknowledged meanwhile, or a step already taken
-			}
-			if t.step == record.StepForwarded && t.author == c.keys.Name {
-				// What the forward carries is read back first.
-				if !w.loading {
-					w.loading = true
-					c.emit(Load{Peer: cs.rec.Peer, Channel: t.ch, Author: t.author, From: t.index, To: t.index, Ladder: true})
-				}
-				continue
-			}
-			w.step = int8(t.step)
-			if c.ladderStep(cs, key, w) && t.author == c.keys.Name && t.step == record.StepOverdue {
+			if i := c.fireQueue(cs, t.q); i != 0 {
 				if reminders[t.ch] == nil {
 					order = append(order, t.ch)
 				}
-				reminders[t.ch] = append(reminders[t.ch], t.index)
+				reminders[t.ch] = append(reminders[t.ch], i)
 			}
-			c.scheduleNext(cs, key, w)
 		}
 	}
+	c.compactTimers()
 	for _, id := range order {
 		cs := c.channels[id]
 		if c.mayWrite(cs) != nil {
@@ -476,12 +426,14 @@ func (c *Core) forwardLoaded(ev Loaded) {
 		return
 	}
 	key := entryKey{ev.Author, ev.From}
-	w := cs.waiting[key]
-	if w == nil || !w.loading || int(w.step) >= record.StepForwarded {
+	r := cs.waits[0].live(ev.From)
+	if r == nil || r.flags&wLoading == 0 || r.step >= record.StepForwarded {
 		return
 	}
-	w.loading = false
-	w.step = record.StepForwarded
+	r.flags &^= wLoading
+	r.step = record.StepForwarded
+	wv := c.view(cs, 0, r)
+	w := &wv
 	id := fmt.Sprintf("%s/%s/%d", cs.rec.ID, key.author, key.index)
 	d := cs.charter.Deadlines[w.prec]
 	var text, lang string

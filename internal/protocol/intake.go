@@ -623,7 +623,8 @@ func (in *intake) taken(cs *chanState, e *record.Entry, body any) {
 			// awaited.
 			break
 		}
-		c.await(cs, e, 0)
+		w := e.Waiting()
+		c.await(cs, &w, 0)
 		if _, _, of, by, ok := c.cfg.Bodies.acknowledges(e.Kind, body); ok {
 			c.acknowledged(cs, c.keys.Name, of, by)
 		}

@@ -67,10 +67,14 @@ type chanState struct {
 	relayHeldAt time.Time
 	relayHeld   bool
 
-	waiting  map[entryKey]*waiting // entries of either log awaiting acknowledgement
-	awaiting [2]int                // of those, this station's and the peer's
-	dormant  bool                  // this station's latest operator check went unanswered
-	armed    bool                  // link tests and checks are scheduled
+	// waits are the entries of either log awaiting acknowledgement
+	// (this station's, the peer's), queues their ladders' next steps
+	// (waits.go); awaiting counts them by side.
+	waits    [2]waitList
+	queues   []*waitQueue
+	awaiting [2]int
+	dormant  bool // this station's latest operator check went unanswered
+	armed    bool // link tests and checks are scheduled
 	probe    probeState
 }
 

@@ -79,7 +79,8 @@ func (c *Core) appendMine(reqID uint64, cs *chanState, kind envelope.Kind, prec 
 		c.batch.EpochKeys = append(c.batch.EpochKeys, record.EpochKey{Channel: h.Channel, Author: h.Author, From: h.Index, Key: cs.mine.epoch.Key()})
 	}
 	c.batch.Logs = append(c.batch.Logs, record.Log{Channel: h.Channel, Author: h.Author, Size: cs.mine.size, Hashes: cs.mine.tree.Hashes()})
-	c.await(cs, &e, 0)
+	w := e.Waiting()
+	c.await(cs, &w, 0)
 	if kind == envelope.Check {
 		cs.rec.LastCheck, cs.rec.LastCheckAt = e.Index, c.now
 		c.batch.Channels = append(c.batch.Channels, cs.rec)

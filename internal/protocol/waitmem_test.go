@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"testing/cryptotest"
 	"time"
 
+	"hotline/internal/channel"
 	"hotline/internal/envelope"
 	"hotline/internal/record"
 )
@@ -26,18 +28,21 @@ func heapNow() uint64 {
 // TestWaitingMemory: what the core holds per message that waits for
 // acknowledgement, restored from the store and with its ladder armed, is
 // bounded whatever the message's length: its text stays in the store and
-// is read back only when a forward falls due (TestForwardReadsBack).
+// is read back only when a forward falls due (TestForwardReadsBack), and
+// its ladder is a 24-byte record and an index in a queue of its channel,
+// with no timer of its own (waits.go). About 37 bytes; it was 205 with a
+// record in a map and a timer in the heap per message.
 func TestWaitingMemory(t *testing.T) {
 	cryptotest.SetGlobalRandom(t, 3)
 	s := newSim(t, 3)
 	a := s.nodes[0]
 	const n = 50000
-	const bound = 256 // bytes per waiting message
+	const bound = 64 // bytes per waiting message
 	snap := a.disk.snapshot(a.name)
 	text := strings.Repeat("x", 1000)
 	for i := range n {
 		body := fmt.Appendf(nil, `{"text":"%s %d","lang":"en"}`, text, i)
-		snap.Outstanding = append(snap.Outstanding, record.Entry{Channel: "ops", Author: a.name, Index: uint64(1000 + i),
+		snap.Outstanding = append(snap.Outstanding, record.Waiting{Channel: "ops", Author: a.name, Index: uint64(1000 + i),
 			Kind: envelope.Text, Precedence: envelope.Flash, Body: body, StoredAt: s.now.Add(time.Duration(i) * time.Millisecond)})
 	}
 	before := heapNow()
@@ -97,10 +102,8 @@ func TestForwardReadsBack(t *testing.T) {
 	}
 	id2, sent2 := d.Result.Entry, d.Result.At
 	s.until(sent2.Add(20*time.Minute - time.Second))
-	cs := a.core.channels["patrol"]
-	w := cs.waiting[entryKey{a.name, d.Result.Index}]
-	if w == nil || w.step != record.StepSupervisor {
-		t.Fatalf("before the forward: %+v", w)
+	if st, ok := a.core.waitingStep("patrol", a.name, d.Result.Index); !ok || st != record.StepSupervisor {
+		t.Fatalf("before the forward: step %d (waiting %v)", st, ok)
 	}
 	s.now = sent2.Add(20*time.Minute + time.Second)
 	var load *Load
@@ -125,5 +128,112 @@ func TestForwardReadsBack(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no step saying the forward could not be read back: %+v", a.disk.escal)
+	}
+}
+
+// TestLadderQueuesOnTime: restored waiting entries of both sides, of
+// several precedences and a check, one stored after the clock went back,
+// take each step of their ladders at its due time, not before and not
+// later, though the core keeps one timer per queue of a channel rather
+// than one per entry.
+func TestLadderQueuesOnTime(t *testing.T) {
+	s := newSim(t, 5)
+	a := s.nodes[0]
+	snap := a.disk.snapshot(a.name)
+	base := s.now.Add(time.Hour)
+	type ent struct {
+		author string
+		index  uint64
+		kind   envelope.Kind
+		prec   envelope.Precedence
+		at     time.Duration
+	}
+	peer := s.nodes[1].name
+	ents := []ent{
+		{a.name, 1000, envelope.Text, envelope.Flash, 0},
+		{a.name, 1001, envelope.Text, envelope.Flash, -5 * time.Minute}, // the clock went back
+		{a.name, 1002, envelope.Text, envelope.Immediate, time.Minute},
+		{a.name, 1003, envelope.Text, envelope.Flash, 30 * time.Second},
+		{a.name, 1004, envelope.Text, envelope.Flash, 30 * time.Second},
+		{peer, 2000, envelope.Text, envelope.Flash, -2 * time.Minute},
+		{peer, 2001, envelope.Text, envelope.Priority, 0},
+		{peer, 2002, envelope.Check, envelope.Routine, 10 * time.Second},
+		{peer, 2003, envelope.Text, envelope.Flash, -3 * time.Minute},
+	}
+	type key struct {
+		index uint64
+		step  int
+	}
+	want := map[key]time.Time{}
+	deadline := channel.DefaultDeadlines
+	delivery := channel.DefaultDelivery
+	for _, e := range ents {
+		at := base.Add(e.at)
+		body := []byte(`{"text":"x","lang":"en"}`)
+		if e.kind == envelope.Check {
+			body = []byte(`{"window":"10m0s"}`)
+		}
+		snap.Outstanding = append(snap.Outstanding, record.Waiting{Channel: "ops", Author: e.author, Index: e.index,
+			Kind: e.kind, Precedence: e.prec, Body: body, StoredAt: at})
+		d := deadline[e.prec]
+		switch {
+		case e.kind == envelope.Check:
+			want[key{e.index, record.StepOverdue}] = at.Add(10 * time.Minute)
+		case e.author == peer:
+			want[key{e.index, record.StepOverdue}] = at.Add(d)
+		default:
+			want[key{e.index, record.StepUndelivered}] = at.Add(delivery[e.prec])
+			want[key{e.index, record.StepOverdue}] = at.Add(d)
+			want[key{e.index, record.StepSupervisor}] = at.Add(d + d/2)
+			want[key{e.index, record.StepForwarded}] = at.Add(2 * d)
+		}
+	}
+	c, err := New(testConfig(Config{MaxBatch: 8, MaxBatchBytes: 64 << 10, Window: 32}), a.keys, snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var times []time.Time
+	for _, at := range want {
+		times = append(times, at.Add(-time.Millisecond), at)
+	}
+	slices.SortFunc(times, time.Time.Compare)
+	times = slices.Compact(times)
+	got := map[key]time.Time{}
+	for _, now := range times {
+		var loads []Load
+		for _, act := range c.Step(now, Tick{}) {
+			switch act := act.(type) {
+			case Persist:
+				for _, x := range act.Batch.Escalations {
+					k := key{x.Index, x.Step}
+					if _, ok := want[k]; !ok || x.Channel != "ops" {
+						continue
+					}
+					if _, dup := got[k]; dup {
+						t.Errorf("%d step %d taken twice", x.Index, x.Step)
+					}
+					got[k] = x.At
+				}
+			case Load:
+				if act.Ladder {
+					got[key{act.From, record.StepForwarded}] = now
+					loads = append(loads, act)
+				}
+			}
+		}
+		for _, l := range loads {
+			// The forward read back: the step is taken.
+			c.Step(now, Loaded{Channel: l.Channel, Author: l.Author, From: l.From, Ladder: true, Bodies: [][]byte{[]byte(`{"text":"x","lang":"en"}`)}})
+		}
+	}
+	for k, at := range want {
+		if g, ok := got[k]; !ok {
+			t.Errorf("%d step %d: not taken, due at +%s", k.index, k.step, at.Sub(base))
+		} else if !g.Equal(at) {
+			t.Errorf("%d step %d: taken at +%s, due at +%s", k.index, k.step, g.Sub(base), at.Sub(base))
+		}
+	}
+	if len(c.timers) > 32 {
+		t.Errorf("%d timers for %d waiting entries", len(c.timers), len(ents))
 	}
 }

@@ -78,6 +78,37 @@ func (e *Entry) ID() string {
 	return h.ID()
 }
 
+// Waiting is an entry that waits for a person's acknowledgement as a
+// station resumes its ladder: not its bytes, and its body only where the
+// ladder reads it (a check's window, what an escalation of Self's
+// forwarded); a forward reads the rest back when it falls due.
+type Waiting struct {
+	Channel    string
+	Author     string
+	Index      uint64
+	StoredAt   time.Time // this station's clock when it stored the entry
+	Body       []byte    // a check's, or an escalation by Self; nil for others
+	Kind       envelope.Kind
+	Precedence envelope.Precedence
+}
+
+// ID is the entry's name on both stations.
+func (w *Waiting) ID() string {
+	h := envelope.Header{Channel: w.Channel, Author: w.Author, Index: w.Index}
+	return h.ID()
+}
+
+// Waiting is what Snapshot.Outstanding holds of the entry.
+func (e *Entry) Waiting() Waiting {
+	return Waiting{Channel: e.Channel, Author: e.Author, Index: e.Index, StoredAt: e.StoredAt, Body: e.Body, Kind: e.Kind, Precedence: e.Precedence}
+}
+
+// WaitingBody says whether Snapshot.Outstanding carries the body of an
+// entry of this kind and author: a check's, and an escalation by self.
+func WaitingBody(k envelope.Kind, author, self string) bool {
+	return k == envelope.Check || k == envelope.Escalation && author == self
+}
+
 // Log is the state of one author's log for one channel.
 type Log struct {
 	Channel string
@@ -256,9 +287,10 @@ type Snapshot struct {
 	Undelivered []Entry // entries by Self past their log's ReceiptSize, in log order
 	// Outstanding are the entries of either author that wait for a
 	// person's acknowledgement (kinds that need one, no ack stored) and
-	// whose deadline ladder is not finished, in stored order; Escalations
-	// are the steps already taken for them.
-	Outstanding []Entry
+	// whose deadline ladder is not finished, by channel, author and
+	// index, with only what their ladders need (Waiting); Escalations are
+	// the steps already taken for them.
+	Outstanding []Waiting
 	Escalations []Escalation
 	// Keys are every station's key chain, by station and Seq; LogKeys
 	// where each log's key changes, by channel, author and From.

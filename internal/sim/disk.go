@@ -163,8 +163,8 @@ func (d *Disk) snapshot(self string) *record.Snapshot {
 // outstanding selects what sqlstore's outstanding query does: entries
 // waiting for a person's acknowledgement whose ladder is not finished, and
 // the steps already taken for them.
-func (d *Disk) outstanding(self string, keys []logKey) ([]record.Entry, []record.Escalation) {
-	var out []record.Entry
+func (d *Disk) outstanding(self string, keys []logKey) ([]record.Waiting, []record.Escalation) {
+	var out []record.Waiting
 	var xs []record.Escalation
 	for _, k := range keys {
 		for _, e := range d.entries[k] {
@@ -185,7 +185,11 @@ func (d *Disk) outstanding(self string, keys []logKey) ([]record.Entry, []record
 			if e.Kind == envelope.Check && e.Author == self && e.Index != d.channels[e.Channel].LastCheck {
 				continue
 			}
-			out = append(out, e)
+			w := e.Waiting()
+			if !record.WaitingBody(e.Kind, e.Author, self) {
+				w.Body = nil
+			}
+			out = append(out, w)
 			for step := record.StepUndelivered; step <= record.StepForwarded; step++ {
 				if x, ok := d.escal[escKey{ek, step}]; ok {
 					xs = append(xs, x)
@@ -193,8 +197,8 @@ func (d *Disk) outstanding(self string, keys []logKey) ([]record.Entry, []record
 			}
 		}
 	}
-	slices.SortStableFunc(out, func(a, b record.Entry) int {
-		return cmp.Or(a.StoredAt.Compare(b.StoredAt), cmp.Compare(a.Channel, b.Channel), cmp.Compare(a.Author, b.Author), cmp.Compare(a.Index, b.Index))
+	slices.SortStableFunc(out, func(a, b record.Waiting) int {
+		return cmp.Or(cmp.Compare(a.Channel, b.Channel), cmp.Compare(a.Author, b.Author), cmp.Compare(a.Index, b.Index))
 	})
 	slices.SortStableFunc(xs, func(a, b record.Escalation) int {
 		return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.Channel, b.Channel), cmp.Compare(a.Author, b.Author), cmp.Compare(a.Index, b.Index), cmp.Compare(a.Step, b.Step))

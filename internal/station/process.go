@@ -17,6 +17,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"sync"
@@ -222,6 +223,13 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 			return nil, err
 		}
 	}
+	// Loading the store makes garbage as fast as it reads (the rows of
+	// many waiting entries scanned, the snapshot's slices grown): the
+	// runtime collects more often until the core is restored, so that the
+	// peak stays nearer what is live.
+	prevGC := debug.SetGCPercent(loadGC)
+	restoreGC := sync.OnceFunc(func() { debug.SetGCPercent(prevGC) })
+	defer restoreGC()
 	snap, err := st.Load(ctx, cfg.Name)
 	if err != nil {
 		if leaser != nil {
@@ -278,6 +286,16 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 	cfgCore.Restored = err == nil
 	cfgCore.Relays = len(card.Relays) > 0
 	core, err := protocol.New(cfgCore, keys, snap)
+	restoreGC()
+	// The snapshot is garbage once the core holds what it needs of it. A
+	// large one (the entries of many messages waiting for acknowledgement)
+	// is given back to the system at once, not left resident until the
+	// runtime returns it in its own time.
+	large := len(snap.Outstanding)+len(snap.Escalations)+len(snap.Undelivered) > largeSnapshot
+	snap = nil
+	if large {
+		debug.FreeOSMemory()
+	}
 	if err != nil {
 		if leaser != nil {
 			leaser.Release(context.Background())
@@ -789,3 +807,10 @@ func (s *Station) peerName(k ed25519.PublicKey) (string, bool) {
 
 // Logger is the default logger: text to stderr.
 func Logger() *slog.Logger { return slog.New(slog.NewTextHandler(os.Stderr, nil)) }
+
+// largeSnapshot is the number of records in a snapshot past which its
+// memory is given back to the system once the core is restored.
+const largeSnapshot = 1 << 14
+
+// loadGC is the garbage collector's target (GOGC) while the store loads.
+const loadGC = 25

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -435,27 +436,52 @@ func (s *Store) Load(ctx context.Context, self string) (*record.Snapshot, error)
 		}
 		snap.Undelivered = append(snap.Undelivered, es...)
 	}
-	rows, err = s.db.QueryContext(ctx, s.q(`SELECT `+entryCols+` FROM entries e WHERE `+outstanding+
-		` ORDER BY e.stored_at, e.channel, e.author, e.idx`), self, self)
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
-		e, err := scanEntry(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		snap.Outstanding = append(snap.Outstanding, *e)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	if snap.Outstanding, err = s.waiting(ctx, self); err != nil {
 		return nil, err
 	}
 	if snap.Escalations, err = s.escalations(ctx, `EXISTS (SELECT 1 FROM entries e WHERE e.channel = x.channel AND e.author = x.author AND e.idx = x.idx AND `+outstanding+`)`, self, self); err != nil {
 		return nil, err
 	}
 	return &snap, nil
+}
+
+// waiting selects the entries that wait for acknowledgement with only
+// what their ladders need (record.Waiting): no entry's bytes, the body
+// only of checks and of this station's escalations; in the order of the
+// entries' key, so that nothing is sorted; channel and author names
+// shared among the rows.
+func (s *Store) waiting(ctx context.Context, self string) ([]record.Waiting, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(fmt.Sprintf(`SELECT e.channel, e.author, e.idx, e.kind, e.precedence, e.stored_at,
+		CASE WHEN e.kind = %d OR e.kind = %d AND e.author = ? THEN e.body END
+		FROM entries e WHERE `+outstanding+` ORDER BY e.channel, e.author, e.idx`, envelope.Check, envelope.Escalation)), self, self, self)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []record.Waiting
+	names := map[string]string{}
+	name := func(b sql.RawBytes) string {
+		if n, ok := names[string(b)]; ok {
+			return n
+		}
+		n := string(b)
+		names[n] = n
+		return n
+	}
+	for rows.Next() {
+		var (
+			ch, author  sql.RawBytes
+			idx, stored int64
+			kind, prec  int
+			body        []byte
+		)
+		if err := rows.Scan(&ch, &author, &idx, &kind, &prec, &stored, &body); err != nil {
+			return nil, err
+		}
+		out = append(out, record.Waiting{Channel: name(ch), Author: name(author), Index: uint64(idx), StoredAt: fromNanos(stored),
+			Body: body, Kind: envelope.Kind(kind), Precedence: envelope.Precedence(prec)})
+	}
+	return slices.Clip(out), rows.Err()
 }
 
 // Escalations lists the ladder steps taken on a channel.

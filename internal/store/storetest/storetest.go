@@ -420,6 +420,36 @@ func ids(es []record.Entry) []string {
 	return out
 }
 
+func waitingIDs(ws []record.Waiting) []string {
+	out := make([]string, len(ws))
+	for i := range ws {
+		out[i] = ws[i].ID()
+	}
+	return out
+}
+
+// checkWaiting compares the waiting entries got with the entries want, in
+// order: what a ladder needs of each, and the body only of a check or an
+// escalation by self.
+func checkWaiting(t *testing.T, what, self string, got []record.Waiting, want []record.Entry) {
+	t.Helper()
+	if !slices.Equal(waitingIDs(got), ids(want)) {
+		t.Errorf("%s: got entries %v, want %v", what, waitingIDs(got), ids(want))
+		return
+	}
+	for i, g := range got {
+		e := want[i]
+		body := e.Body
+		if !record.WaitingBody(e.Kind, e.Author, self) {
+			body = nil
+		}
+		if g.Kind != e.Kind || g.Precedence != e.Precedence || !g.StoredAt.Equal(e.StoredAt) || !bytes.Equal(g.Body, body) || (body == nil) != (g.Body == nil) {
+			t.Errorf("%s: entry %s: kind %v prec %v stored %s body %q, want %v %v %s %q", what, e.ID(),
+				g.Kind, g.Precedence, g.StoredAt, g.Body, e.Kind, e.Precedence, e.StoredAt, body)
+		}
+	}
+}
+
 // checkEntries compares got with want, in order, field by field.
 func checkEntries(t *testing.T, what string, got, want []record.Entry) {
 	t.Helper()
@@ -639,7 +669,7 @@ func dump(t *testing.T, s store.Store, self string) string {
 			l.Channel, l.Author, l.Size, l.Hashes, short(l.Checkpoint), short(l.Receipt), l.ReceiptSize)
 	}
 	fmt.Fprintf(&b, "undelivered %v\n", ids(snap.Undelivered))
-	fmt.Fprintf(&b, "outstanding %v\n", ids(snap.Outstanding))
+	fmt.Fprintf(&b, "outstanding %v\n", waitingIDs(snap.Outstanding))
 	for _, x := range escalations(t, s, "") {
 		fmt.Fprintf(&b, "escalation %s\n", showEscalation(x))
 	}
@@ -1905,8 +1935,10 @@ func testCheckStats(t *testing.T, w *world, open func(t *testing.T) store.Store)
 }
 
 // testOutstanding: Load returns the entries of either author that wait for
-// a person's acknowledgement and whose ladder is not finished, in stored
-// order, and the ladder steps already taken for them.
+// a person's acknowledgement and whose ladder is not finished, by channel,
+// author and index, with what their ladders need and no more (the body
+// only of checks and of the station's own escalations), and the ladder
+// steps already taken for them.
 func testOutstanding(t *testing.T, w *world, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ops := w.channel(t, "ops", w.alpha, w.bravo, record.Active, at(0), at(0))
@@ -1938,6 +1970,7 @@ func testOutstanding(t *testing.T, w *world, open func(t *testing.T) store.Store
 	theirs.add(envelope.Check, r, at(13), "check")       // ops/bravo/7: OUTSTANDING, the peer's check
 	theirs.add(envelope.Escalation, r, at(14), "acked")  // ops/bravo/8: acked, the ack entry not here
 	theirs.add(envelope.Ack, r, at(14), "ack a2")        // ops/bravo/9: an ack
+	theirs.add(envelope.Escalation, r, at(15), "up")     // ops/bravo/10: OUTSTANDING, the peer's escalation (no body)
 	side.add(envelope.Text, r, at(2), "waiting")         // side/alpha/1: OUTSTANDING
 	side.add(envelope.Check, r, at(3), "check")          // side/alpha/2: no last check on side
 	sideTheirs.add(envelope.Text, r, at(3), "waiting")   // side/charlie/1: OUTSTANDING
@@ -1992,13 +2025,11 @@ func testOutstanding(t *testing.T, w *world, open func(t *testing.T) store.Store
 	apply(t, s, b3)
 
 	snap := load(t, s, "alpha")
-	checkEntries(t, "Load: outstanding", snap.Outstanding, pick(
+	checkWaiting(t, "Load: outstanding", "alpha", snap.Outstanding, pick(
+		"ops/alpha/3", "ops/alpha/6", "ops/alpha/8", "ops/alpha/9",
+		"ops/bravo/3", "ops/bravo/4", "ops/bravo/6", "ops/bravo/7", "ops/bravo/10",
 		"side/alpha/1",
-		"ops/alpha/3", "ops/bravo/3", "side/charlie/1", "side/charlie/2",
-		"ops/alpha/6", "ops/bravo/4",
-		"ops/alpha/8", "ops/alpha/9",
-		"ops/bravo/6",
-		"ops/bravo/7",
+		"side/charlie/1", "side/charlie/2",
 	))
 	checkEscalations(t, "Load: escalations", snap.Escalations, []record.Escalation{xs[1], xs[7], xs[8], xs[10]})
 	checkEscalations(t, `Escalations("")`, escalations(t, s, ""), xs)
@@ -2012,13 +2043,11 @@ func testOutstanding(t *testing.T, w *world, open func(t *testing.T) store.Store
 		Acks:        []record.Ack{{Channel: "ops", Author: "alpha", Index: 3, AckAuthor: "bravo", AckIndex: 50, By: "op-bravo", At: at(41)}},
 		Escalations: []record.Escalation{x("ops", "alpha", 8, record.StepForwarded, 42), x("ops", "bravo", 6, record.StepOverdue, 43)}})
 	snap = load(t, s, "alpha")
-	checkEntries(t, "Load after changes: outstanding", snap.Outstanding, pick(
+	checkWaiting(t, "Load after changes: outstanding", "alpha", snap.Outstanding, pick(
+		"ops/alpha/4", "ops/alpha/9",
+		"ops/bravo/3", "ops/bravo/4", "ops/bravo/7", "ops/bravo/10",
 		"side/alpha/1",
-		"ops/bravo/3", "side/charlie/1", "side/charlie/2",
-		"ops/alpha/4",
-		"ops/bravo/4",
-		"ops/alpha/9",
-		"ops/bravo/7",
+		"side/charlie/1", "side/charlie/2",
 	))
 	checkEscalations(t, "Load after changes: escalations", snap.Escalations, []record.Escalation{xs[2]})
 }
