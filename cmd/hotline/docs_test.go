@@ -53,7 +53,6 @@ var docsNotRun = map[string]string{
 	"systemctl daemon-reload":              "needs systemd as the machine's init, and changes its services",
 	"systemctl enable --now hotline":       "needs systemd as the machine's init, and changes its services",
 	"journalctl -u hotline -f":             "follows systemd's journal without end",
-	"hotline bench --soak":                 "runs for ten minutes (docs/BENCHMARKS.md)",
 	"hotline bench --link PROFILE":         "names the profile's place, not one; internal/demo's TestLinkProfiles runs the stations over each profile",
 	"sudo hotline bench --link satcom":     "runs two stations over an emulated satellite link for minutes (docs/BENCHMARKS.md, \"Real links\"); internal/demo's TestLinkProfiles runs them over each profile",
 	"hotline channel suspend --reason ...": "prose naming the verb, without a channel; the whole command is run from OPERATIONS.md, \"Suspend and resume\"",
