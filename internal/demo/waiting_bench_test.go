@@ -7,7 +7,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -134,33 +133,9 @@ func BenchmarkWaitingMessages(b *testing.B) {
 			p.Stop()
 			var last uint64
 			t0 := time.Now()
-			if err := p.A.Offline(ctx, func(o ops.Ops) error {
-				var mu sync.Mutex
-				var wg sync.WaitGroup
-				errs := make(chan error, 64)
-				for w := range 64 {
-					per := (n - written) / 64
-					if w < (n-written)%64 {
-						per++
-					}
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						for i := range per {
-							m, err := o.Send(ctx, ops.SendRequest{Channel: "ops", Precedence: "ROUTINE", Text: fmt.Sprintf("waiting %d/%d: position, course and speed of the units in the area", w, i)})
-							if err != nil {
-								errs <- err
-								return
-							}
-							mu.Lock()
-							last = max(last, m.Index)
-							mu.Unlock()
-						}
-					}()
-				}
-				wg.Wait()
-				close(errs)
-				return <-errs
+			if err := p.A.Offline(ctx, func(o ops.Ops) (err error) {
+				last, err = writeBacklog(ctx, o, "ops", "waiting", n-written)
+				return err
 			}); err != nil {
 				b.Fatal(err)
 			}
