@@ -183,24 +183,17 @@
     f[next].focus();
   });
 
-  // The map being dragged, if it is (below), and whether an event came
-  // meanwhile.
-  let drag = null, redrawAfterDrag = false;
   // A fragment with a form being filled in (shelving an alarm group) is
   // left as it is until the operator leaves the form; shelving forms
   // opened stay open.
   async function refresh(el) {
     const busyForm = () => { const a = document.activeElement; return a && el.contains(a) && a.closest('form'); };
     if (busyForm()) return;
-    // The map under a drag is drawn again once the drag ends.
-    if (drag && el.contains(drag.svg)) { redrawAfterDrag = true; return; }
     const r = await fetch(el.dataset.frag, { credentials: 'same-origin' });
     if (r.redirected || r.status === 401) { location.href = '/console/login'; return; }
     if (!r.ok || busyForm()) return;
-    const text = await r.text();
-    if (drag && el.contains(drag.svg)) { redrawAfterDrag = true; return; }
     const open = $$('details[open][id]', el).map((d) => d.id);
-    el.innerHTML = text;
+    el.innerHTML = await r.text();
     open.forEach((id) => { const d = document.getElementById(id); if (d) d.open = true; });
     enhance(el);
   }
@@ -306,6 +299,7 @@
     const [px, py] = mapPoint(svg, e);
     zoom(e.deltaY < 0 ? 1.25 : 0.8, px, py);
   }, { passive: false });
+  let drag = null;
   document.addEventListener('pointerdown', (e) => {
     const svg = e.target.closest && e.target.closest('#map svg.seamap');
     if (svg && $('.map-tools') && e.button === 0) drag = { svg, x: e.clientX, y: e.clientY, moved: false };
@@ -323,13 +317,7 @@
     drag.y = e.clientY;
     mapView();
   });
-  document.addEventListener('pointerup', () => {
-    if (drag) drag.svg.classList.remove('dragging');
-    setTimeout(() => {
-      drag = null;
-      if (redrawAfterDrag) { redrawAfterDrag = false; refreshAll(); }
-    }, 0);
-  });
+  document.addEventListener('pointerup', () => { if (drag) drag.svg.classList.remove('dragging'); setTimeout(() => { drag = null; }, 0); });
   // A drag that starts on a shape moves the map, not the link.
   document.addEventListener('dragstart', (e) => { if (e.target.closest && e.target.closest('#map svg.seamap') && $('.map-tools')) e.preventDefault(); });
   // A drag that ends on a link does not follow it.
