@@ -221,7 +221,9 @@ func New(cfg Config, keys *identity.Keys, snap *record.Snapshot) (*Core, error) 
 			cs.holding = true
 		}
 	}
-	c.restoreAwaiting(snap)
+	if err := c.restoreAwaiting(snap); err != nil {
+		return nil, fmt.Errorf("reading the entries that wait for acknowledgement: %w", err)
+	}
 	for _, p := range c.peers {
 		sort.Strings(p.channels)
 	}
@@ -343,7 +345,7 @@ func (c *Core) restoreUndelivered(snap *record.Snapshot) error {
 
 // restoreAwaiting puts back the entries that await acknowledgement, each
 // at the latest step of its ladder the store holds.
-func (c *Core) restoreAwaiting(snap *record.Snapshot) {
+func (c *Core) restoreAwaiting(snap *record.Snapshot) error {
 	type key struct {
 		channel, author string
 		index           uint64
@@ -353,12 +355,18 @@ func (c *Core) restoreAwaiting(snap *record.Snapshot) {
 		k := key{x.Channel, x.Author, x.Index}
 		steps[k] = max(steps[k], x.Step)
 	}
-	for i := range snap.Outstanding {
-		e := &snap.Outstanding[i]
+	take := func(e *record.Waiting) {
 		if cs := c.channels[e.Channel]; cs != nil && cs.rec.State != record.Withdrawn {
 			c.await(cs, e, steps[key{e.Channel, e.Author, e.Index}])
 		}
 	}
+	if snap.EachOutstanding != nil {
+		return snap.EachOutstanding(take)
+	}
+	for i := range snap.Outstanding {
+		take(&snap.Outstanding[i])
+	}
+	return nil
 }
 
 func mustVKey(name string, pub []byte) string {

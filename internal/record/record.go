@@ -291,7 +291,12 @@ type Snapshot struct {
 	// index, with only what their ladders need (Waiting); Escalations are
 	// the steps already taken for them.
 	Outstanding []Waiting
-	Escalations []Escalation
+	// EachOutstanding, if set, gives the entries Outstanding would hold,
+	// in the same order, one at a time, and Outstanding is empty: a
+	// store's Load sets it so that a million waiting entries are never
+	// held at once. It is called once, while the core is made.
+	EachOutstanding func(f func(*Waiting)) error
+	Escalations     []Escalation
 	// Keys are every station's key chain, by station and Seq; LogKeys
 	// where each log's key changes, by channel, author and From.
 	Keys    []Key

@@ -276,6 +276,14 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 		lock.Close()
 		return nil, err
 	}
+	// The entries that wait for acknowledgement come one at a time, as
+	// the core takes them; counted on the way.
+	waiting := 0
+	if each := snap.EachOutstanding; each != nil {
+		snap.EachOutstanding = func(f func(*record.Waiting)) error {
+			return each(func(w *record.Waiting) { waiting++; f(w) })
+		}
+	}
 	cfgCore := protocol.DefaultConfig
 	for _, b := range books {
 		cfgCore.Books = append(cfgCore.Books, b)
@@ -291,7 +299,7 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 	// large one (the entries of many messages waiting for acknowledgement)
 	// is given back to the system at once, not left resident until the
 	// runtime returns it in its own time.
-	large := len(snap.Outstanding)+len(snap.Escalations)+len(snap.Undelivered) > largeSnapshot
+	large := waiting+len(snap.Outstanding)+len(snap.Escalations)+len(snap.Undelivered) > largeSnapshot
 	snap = nil
 	if large {
 		debug.FreeOSMemory()

@@ -20,6 +20,7 @@ import (
 
 	"hotline/internal/home"
 	"hotline/internal/identity"
+	"hotline/internal/record"
 	"hotline/internal/store/sqlite"
 )
 
@@ -314,7 +315,11 @@ func restore(ctx context.Context, dir string, r io.Reader) (err error) {
 	if err != nil {
 		return err
 	}
-	if _, err := st.Load(ctx, cfg.Name); err != nil {
+	snap, err := st.Load(ctx, cfg.Name)
+	if err == nil && snap.EachOutstanding != nil {
+		err = snap.EachOutstanding(func(*record.Waiting) {})
+	}
+	if err != nil {
 		st.Close()
 		return fmt.Errorf("restored store: %w", err)
 	}

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -436,29 +435,27 @@ func (s *Store) Load(ctx context.Context, self string) (*record.Snapshot, error)
 		}
 		snap.Undelivered = append(snap.Undelivered, es...)
 	}
-	if snap.Outstanding, err = s.waiting(ctx, self); err != nil {
-		return nil, err
-	}
+	// The entries that wait are read as the core takes them, after Load.
+	snap.EachOutstanding = func(f func(*record.Waiting)) error { return s.eachWaiting(ctx, self, f) }
 	if snap.Escalations, err = s.escalations(ctx, `EXISTS (SELECT 1 FROM entries e WHERE e.channel = x.channel AND e.author = x.author AND e.idx = x.idx AND `+outstanding+`)`, self, self); err != nil {
 		return nil, err
 	}
 	return &snap, nil
 }
 
-// waiting selects the entries that wait for acknowledgement with only
-// what their ladders need (record.Waiting): no entry's bytes, the body
-// only of checks and of this station's escalations; in the order of the
-// entries' key, so that nothing is sorted; channel and author names
-// shared among the rows.
-func (s *Store) waiting(ctx context.Context, self string) ([]record.Waiting, error) {
+// eachWaiting reads the entries that wait for acknowledgement, one at a
+// time into f, with only what their ladders need (record.Waiting): no
+// entry's bytes, the body only of checks and of this station's
+// escalations; in the order of the entries' key, so that nothing is
+// sorted; channel and author names shared among the rows.
+func (s *Store) eachWaiting(ctx context.Context, self string, f func(*record.Waiting)) error {
 	rows, err := s.db.QueryContext(ctx, s.q(fmt.Sprintf(`SELECT e.channel, e.author, e.idx, e.kind, e.precedence, e.stored_at,
 		CASE WHEN e.kind = %d OR e.kind = %d AND e.author = ? THEN e.body END
 		FROM entries e WHERE `+outstanding+` ORDER BY e.channel, e.author, e.idx`, envelope.Check, envelope.Escalation)), self, self, self)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
-	var out []record.Waiting
 	names := map[string]string{}
 	name := func(b sql.RawBytes) string {
 		if n, ok := names[string(b)]; ok {
@@ -476,12 +473,12 @@ func (s *Store) waiting(ctx context.Context, self string) ([]record.Waiting, err
 			body        []byte
 		)
 		if err := rows.Scan(&ch, &author, &idx, &kind, &prec, &stored, &body); err != nil {
-			return nil, err
+			return err
 		}
-		out = append(out, record.Waiting{Channel: name(ch), Author: name(author), Index: uint64(idx), StoredAt: fromNanos(stored),
+		f(&record.Waiting{Channel: name(ch), Author: name(author), Index: uint64(idx), StoredAt: fromNanos(stored),
 			Body: body, Kind: envelope.Kind(kind), Precedence: envelope.Precedence(prec)})
 	}
-	return slices.Clip(out), rows.Err()
+	return rows.Err()
 }
 
 // Escalations lists the ladder steps taken on a channel.
