@@ -177,6 +177,35 @@ func OpenStandby(ctx context.Context, dir string, log *slog.Logger) (*Station, e
 	return open(ctx, dir, log, true)
 }
 
+// restoreCore makes the core from the store's snapshot, with this
+// station's keys (and those it retired), codebooks, whether it was
+// restored from a backup and whether its card lists relays. The
+// snapshot is garbage once the core holds what it needs of it; large says
+// it was a large one (the entries of many messages waiting for
+// acknowledgement), for the caller to give back to the system at once
+// once it drops it. restoreGC ends the frequent collection of the load.
+func restoreCore(snap *record.Snapshot, keys *identity.Keys, retired []*identity.Keys, books []*codebook.Codebook, restored, relays bool, restoreGC func()) (core *protocol.Core, large bool, err error) {
+	// The entries that wait for acknowledgement come one at a time, as
+	// the core takes them; counted on the way.
+	waiting := 0
+	if each := snap.EachOutstanding; each != nil {
+		snap.EachOutstanding = func(f func(*record.Waiting)) error {
+			return each(func(w *record.Waiting) { waiting++; f(w) })
+		}
+	}
+	cfg := protocol.DefaultConfig
+	for _, b := range books {
+		cfg.Books = append(cfg.Books, b)
+	}
+	cfg.Bodies = desk.Bodies
+	cfg.Retired = retired
+	cfg.Restored = restored
+	cfg.Relays = relays
+	core, err = protocol.New(cfg, keys, snap)
+	restoreGC()
+	return core, waiting+len(snap.Outstanding)+len(snap.Escalations)+len(snap.Undelivered) > largeSnapshot, err
+}
+
 func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Station, error) {
 	cfg, err := stationdir.LoadConfig(dir)
 	if err != nil {
@@ -230,14 +259,18 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 	prevGC := debug.SetGCPercent(loadGC)
 	restoreGC := sync.OnceFunc(func() { debug.SetGCPercent(prevGC) })
 	defer restoreGC()
-	snap, err := st.Load(ctx, cfg.Name)
-	if err != nil {
+	// A failure from here on gives back the lease, the store and the lock.
+	fail := func(err error) (*Station, error) {
 		if leaser != nil {
 			leaser.Release(context.Background())
 		}
 		st.Close()
 		lock.Close()
-		return nil, fmt.Errorf("loading store: %w", err)
+		return nil, err
+	}
+	snap, err := st.Load(ctx, cfg.Name)
+	if err != nil {
+		return fail(fmt.Errorf("loading store: %w", err))
 	}
 	// On a shared store, a key change made on another machine comes with
 	// the store (keyvault.go). A key change a crash interrupted is then
@@ -269,56 +302,27 @@ func open(ctx context.Context, dir string, log *slog.Logger, standby bool) (*Sta
 		err = sealKeys(ctx, dir, cfg.Name, st, log)
 	}
 	if err != nil {
-		if leaser != nil {
-			leaser.Release(context.Background())
-		}
-		st.Close()
-		lock.Close()
-		return nil, err
+		return fail(err)
 	}
-	// The entries that wait for acknowledgement come one at a time, as
-	// the core takes them; counted on the way.
-	waiting := 0
-	if each := snap.EachOutstanding; each != nil {
-		snap.EachOutstanding = func(f func(*record.Waiting)) error {
-			return each(func(w *record.Waiting) { waiting++; f(w) })
-		}
-	}
-	cfgCore := protocol.DefaultConfig
-	for _, b := range books {
-		cfgCore.Books = append(cfgCore.Books, b)
-	}
-	cfgCore.Bodies = desk.Bodies
-	cfgCore.Retired = retired
 	_, err = os.Stat(filepath.Join(dir, stationdir.RestoredFile))
-	cfgCore.Restored = err == nil
-	cfgCore.Relays = len(card.Relays) > 0
-	core, err := protocol.New(cfgCore, keys, snap)
-	restoreGC()
-	// The snapshot is garbage once the core holds what it needs of it. A
-	// large one (the entries of many messages waiting for acknowledgement)
-	// is given back to the system at once, not left resident until the
-	// runtime returns it in its own time.
-	large := waiting+len(snap.Outstanding)+len(snap.Escalations)+len(snap.Undelivered) > largeSnapshot
+	restored := err == nil
+	core, large, err := restoreCore(snap, keys, retired, books, restored, len(card.Relays) > 0, restoreGC)
+	// A large snapshot goes back to the system at once, not left
+	// resident until the runtime returns it in its own time.
 	snap = nil
 	if large {
 		debug.FreeOSMemory()
 	}
 	if err != nil {
-		if leaser != nil {
-			leaser.Release(context.Background())
-		}
-		st.Close()
-		lock.Close()
-		return nil, fmt.Errorf("restoring state: %w", err)
+		return fail(fmt.Errorf("restoring state: %w", err))
 	}
-	if cfgCore.Restored {
+	if restored {
 		log.Warn("restored from a backup: no channel appends until its peer has said what it holds of this station's logs", "station", cfg.Name)
 	}
 	s := &Station{
 		recorders: map[string]*callRecorder{},
 		Dir:       dir, Cfg: cfg, Keys: keys, OwnCard: card, Store: st, Log: log.With("station", cfg.Name),
-		core: core, lock: lock, restored: cfgCore.Restored, leaser: leaser,
+		core: core, lock: lock, restored: restored, leaser: leaser,
 		reqs: make(chan request, 1024), stop: make(chan struct{}), done: make(chan struct{}), failc: make(chan error, 1),
 		waiters: map[uint64]chan protocol.Done{}, held: map[uint64][]protocol.Notify{},
 		conns: map[protocol.ConnID]conn{}, pins: map[string]string{}, sealTo: map[string]sealKey{}, retired: slices.Clone(retired),
