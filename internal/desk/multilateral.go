@@ -482,7 +482,11 @@ func (s *Desk) BroadcastShow(ctx context.Context, id string) (*ops.BroadcastView
 	if err != nil {
 		return nil, err
 	}
-	return s.broadcastView(ctx, *b, time.Now())
+	vs, err := s.broadcastViews(ctx, []store.Broadcast{*b}, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return &vs[0], nil
 }
 
 // MaxBroadcastsListed bounds the broadcasts Broadcasts lists: the newest.
@@ -494,44 +498,36 @@ func (s *Desk) Broadcasts(ctx context.Context) ([]ops.BroadcastView, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []ops.BroadcastView{}
-	now := time.Now()
-	for _, b := range bs {
-		v, err := s.broadcastView(ctx, b, now)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *v)
-	}
-	return out, nil
+	return s.broadcastViews(ctx, bs, time.Now())
 }
 
 // writing is how long a broadcast's copies may take to be written before
 // one without its entry is taken for one that never will be.
 const writing = 30 * time.Second
 
-func (s *Desk) broadcastView(ctx context.Context, b store.Broadcast, now time.Time) (*ops.BroadcastView, error) {
-	v := &ops.BroadcastView{ID: b.ID, Kind: b.Kind, Precedence: b.Precedence, At: b.At, To: b.To, Summary: b.Summary,
-		Parties: []ops.BroadcastPartyView{}}
-	// The copies, read and viewed together: one read of the channels and
-	// their charters for the whole set.
+// broadcastViews views broadcasts: their copies read and viewed
+// together (one read of the channels and their charters for all of
+// them), each channel's ladder steps read once.
+func (s *Desk) broadcastViews(ctx context.Context, bs []store.Broadcast, now time.Time) ([]ops.BroadcastView, error) {
 	var ms []store.Message
-	for _, p := range b.Parties {
-		if p.Entry == "" {
-			continue
+	for _, b := range bs {
+		for _, p := range b.Parties {
+			if p.Entry == "" {
+				continue
+			}
+			ref, err := parseEntryRef(p.Entry)
+			if err != nil {
+				return nil, err
+			}
+			m, err := s.db.Messages(ctx, store.Query{Channel: ref.Channel, Author: ref.Author, Since: ref.Index - 1, Limit: 1})
+			if err != nil {
+				return nil, err
+			}
+			if len(m) == 0 || m[0].Index != ref.Index {
+				return nil, fmt.Errorf("broadcast %s: its copy %s is not held here", b.ID, p.Entry)
+			}
+			ms = append(ms, m[0])
 		}
-		ref, err := parseEntryRef(p.Entry)
-		if err != nil {
-			return nil, err
-		}
-		m, err := s.db.Messages(ctx, store.Query{Channel: ref.Channel, Author: ref.Author, Since: ref.Index - 1, Limit: 1})
-		if err != nil {
-			return nil, err
-		}
-		if len(m) == 0 || m[0].Index != ref.Index {
-			return nil, fmt.Errorf("broadcast %s: its copy %s is not held here", b.ID, p.Entry)
-		}
-		ms = append(ms, m[0])
 	}
 	views, err := s.views(ctx, ms)
 	if err != nil {
@@ -542,6 +538,23 @@ func (s *Desk) broadcastView(ctx context.Context, b store.Broadcast, now time.Ti
 		byID[views[i].ID] = &views[i]
 	}
 	ladders := map[string][]ops.EscalationView{} // channel → its steps
+	out := []ops.BroadcastView{}
+	for _, b := range bs {
+		v, err := s.broadcastView(ctx, b, now, byID, ladders)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *v)
+	}
+	return out, nil
+}
+
+// broadcastView is one broadcast with where each party's copy stands,
+// from its copies' views (byID) and the ladder steps read so far.
+func (s *Desk) broadcastView(ctx context.Context, b store.Broadcast, now time.Time, byID map[string]*ops.MessageView, ladders map[string][]ops.EscalationView) (*ops.BroadcastView, error) {
+	v := &ops.BroadcastView{ID: b.ID, Kind: b.Kind, Precedence: b.Precedence, At: b.At, To: b.To, Summary: b.Summary,
+		Parties: []ops.BroadcastPartyView{}}
+	var err error
 	for _, p := range b.Parties {
 		pv := ops.BroadcastPartyView{Peer: p.Peer, Channel: p.Channel, Entry: p.Entry, Refused: p.Refused}
 		m := byID[p.Entry]
