@@ -23,42 +23,7 @@ import (
 //	go test -run '^$' -bench Board200 -benchtime 20x ./internal/console
 func BenchmarkBoard200(b *testing.B) {
 	const n = 200
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("usa-chn-%03d", i)
-	}
-	usa, chn := pair(b, ids...)
-	ctx := b.Context()
-	notes, cancel := usa.Subscribe()
-	defer cancel()
-	for _, id := range ids {
-		for _, p := range []string{"FLASH", "ROUTINE"} {
-			if _, err := chn.Send(ctx, ops.SendRequest{Channel: id, Precedence: p, Text: "message on " + id}); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if _, err := usa.Send(ctx, ops.SendRequest{Channel: id, Precedence: "PRIORITY", Text: "reply on " + id}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	// Notifications beyond the subscriber's buffer are dropped: re-check
-	// the inbox on each one (or each second) until all have arrived.
-	deadline := time.After(2 * time.Minute)
-	for {
-		in, err := usa.Inbox(ctx, "")
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(in) == 2*n {
-			break
-		}
-		select {
-		case <-notes:
-		case <-time.After(time.Second):
-		case <-deadline:
-			b.Fatalf("%d of %d messages arrived", len(in), 2*n)
-		}
-	}
+	usa, _ := busyPair(b, n)
 	d := newDesk(b, usa)
 	br := d.login(b, "dora")
 	for _, path := range []string{"/console/frag/board", "/console/"} {
@@ -230,40 +195,8 @@ func BenchmarkBoard100Alarms10k(b *testing.B) {
 // acknowledged, a ROUTINE waiting here and a PRIORITY sent.
 func board100(tb testing.TB, n int) (usa, chn *station.Station) {
 	tb.Helper()
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("usa-chn-%03d", i)
-	}
-	usa, chn = pair(tb, ids...)
+	usa, chn = busyPair(tb, n)
 	ctx := tb.Context()
-	notes, cancel := usa.Subscribe()
-	defer cancel()
-	for _, id := range ids {
-		for _, p := range []string{"FLASH", "ROUTINE"} {
-			if _, err := chn.Send(ctx, ops.SendRequest{Channel: id, Precedence: p, Text: "message on " + id}); err != nil {
-				tb.Fatal(err)
-			}
-		}
-		if _, err := usa.Send(ctx, ops.SendRequest{Channel: id, Precedence: "PRIORITY", Text: "reply on " + id}); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	deadline := time.After(2 * time.Minute)
-	for {
-		in, err := usa.Inbox(ctx, "")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if len(in) == 2*n {
-			break
-		}
-		select {
-		case <-notes:
-		case <-time.After(time.Second):
-		case <-deadline:
-			tb.Fatalf("%d of %d messages arrived", len(in), 2*n)
-		}
-	}
 	// The FLASH are acknowledged: nothing takes over the screen but the
 	// last 100 alerts' alarms.
 	in, err := usa.Inbox(ctx, "")
@@ -308,6 +241,49 @@ func alerts10k(tb testing.TB, usa *station.Station, n int) {
 	for _, a := range as[:len(as)-100] {
 		if _, err := usa.Store.AddConsoleAlert(ctx, store.ConsoleAlert{Alert: a.ID, AckBy: "dora", AckAt: a.At.Add(time.Minute)}); err != nil {
 			tb.Fatal(err)
+		}
+	}
+}
+
+// busyPair is USA and CHN with n agreed channels, on each two messages
+// received from CHN (a FLASH and a ROUTINE, unacknowledged) and a
+// PRIORITY sent, all arrived.
+func busyPair(tb testing.TB, n int) (usa, chn *station.Station) {
+	tb.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("usa-chn-%03d", i)
+	}
+	usa, chn = pair(tb, ids...)
+	ctx := tb.Context()
+	notes, cancel := usa.Subscribe()
+	defer cancel()
+	for _, id := range ids {
+		for _, p := range []string{"FLASH", "ROUTINE"} {
+			if _, err := chn.Send(ctx, ops.SendRequest{Channel: id, Precedence: p, Text: "message on " + id}); err != nil {
+				tb.Fatal(err)
+			}
+		}
+		if _, err := usa.Send(ctx, ops.SendRequest{Channel: id, Precedence: "PRIORITY", Text: "reply on " + id}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	// Notifications beyond the subscriber's buffer are dropped: re-check
+	// the inbox on each one (or each second) until all have arrived.
+	deadline := time.After(2 * time.Minute)
+	for {
+		in, err := usa.Inbox(ctx, "")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if len(in) == 2*n {
+			return usa, chn
+		}
+		select {
+		case <-notes:
+		case <-time.After(time.Second):
+		case <-deadline:
+			tb.Fatalf("%d of %d messages arrived", len(in), 2*n)
 		}
 	}
 }
